@@ -1,1 +1,58 @@
-//! (being written)
+//! OCI hooks: each runs with the container's state JSON on stdin, its own
+//! args and env, and is killed when its timeout passes.
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use oci_spec::runtime::Hook;
+
+pub fn run_all(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> Result<()> {
+    for (i, h) in hooks.into_iter().flatten().enumerate() {
+        run_one(h, state_json)
+            .with_context(|| format!("hooks.{kind}[{i}] {}", h.path().display()))?;
+    }
+    Ok(())
+}
+
+fn run_one(h: &Hook, state_json: &str) -> Result<()> {
+    let args = h.args().clone().unwrap_or_default();
+    let mut cmd = Command::new(h.path());
+    if let Some(a0) = args.first() {
+        cmd.arg0(a0);
+    }
+    cmd.args(args.iter().skip(1));
+    cmd.env_clear();
+    for kv in h.env().iter().flatten() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    cmd.stdin(Stdio::piped());
+    let mut child = cmd.spawn().context("start")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that does not read its stdin is fine: ignore EPIPE.
+        let _ = stdin.write_all(state_json.as_bytes());
+    }
+    let deadline = h
+        .timeout()
+        .filter(|t| *t > 0)
+        .map(|t| Instant::now() + Duration::from_secs(t as u64));
+    let status = loop {
+        if let Some(s) = child.try_wait().context("wait")? {
+            break s;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("timed out after {}s", h.timeout().unwrap_or(0));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    if !status.success() {
+        bail!("failed: {status}");
+    }
+    Ok(())
+}

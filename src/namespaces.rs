@@ -1,1 +1,124 @@
-//! (being written)
+//! Namespace flags from the spec, joining namespaces by path, and the
+//! uid/gid maps the parent writes for a new user namespace.
+
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
+
+pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+    }
+}
+
+pub fn proc_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// The namespace plan of a container: what to create, what to join.
+#[derive(Clone)]
+pub struct Plan {
+    /// Namespaces to create.
+    pub new: CloneFlags,
+    /// Namespaces to join, user first (setns order matters: joining the user
+    /// namespace first gives the capabilities needed for the others).
+    pub join: Vec<(LinuxNamespaceType, PathBuf)>,
+}
+
+impl Plan {
+    pub fn from_spec(nss: &[LinuxNamespace]) -> Plan {
+        let mut plan = Plan {
+            new: CloneFlags::empty(),
+            join: Vec::new(),
+        };
+        for ns in nss {
+            match ns.path() {
+                Some(p) => plan.join.push((ns.typ(), p.clone())),
+                None => plan.new |= flag(ns.typ()),
+            }
+        }
+        plan.join
+            .sort_by_key(|(t, _)| if *t == LinuxNamespaceType::User { 0 } else { 1 });
+        plan
+    }
+
+    pub fn creates(&self, t: LinuxNamespaceType) -> bool {
+        self.new.contains(flag(t))
+    }
+
+    pub fn joins(&self, t: LinuxNamespaceType) -> bool {
+        self.join.iter().any(|(j, _)| *j == t)
+    }
+}
+
+/// Join the namespace at `path` (a /proc/PID/ns/* link or a bind mount of one).
+pub fn join(t: LinuxNamespaceType, path: &PathBuf) -> Result<()> {
+    let f = std::fs::File::open(path)
+        .with_context(|| format!("open {} namespace {}", proc_name(t), path.display()))?;
+    nix::sched::setns(f.as_fd(), flag(t))
+        .with_context(|| format!("join {} namespace {}", proc_name(t), path.display()))
+}
+
+/// The text for /proc/PID/{uid,gid}_map.
+pub fn map_text(maps: &[LinuxIdMapping]) -> String {
+    let mut s = String::new();
+    for m in maps {
+        s.push_str(&format!(
+            "{} {} {}\n",
+            m.container_id(),
+            m.host_id(),
+            m.size()
+        ));
+    }
+    s
+}
+
+/// Written by the parent once the child's user namespace exists. setgroups
+/// is denied only when we are unprivileged (the kernel demands it then).
+pub fn write_id_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        let p = format!("/proc/{pid}/setgroups");
+        std::fs::write(&p, "deny").with_context(|| format!("write deny to {p}"))?;
+    }
+    let p = format!("/proc/{pid}/uid_map");
+    std::fs::write(&p, map_text(uid)).with_context(|| format!("write {p}"))?;
+    let p = format!("/proc/{pid}/gid_map");
+    std::fs::write(&p, map_text(gid)).with_context(|| format!("write {p}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::LinuxIdMappingBuilder;
+
+    #[test]
+    fn map_lines() {
+        let m = LinuxIdMappingBuilder::default()
+            .container_id(0u32)
+            .host_id(100000u32)
+            .size(65536u32)
+            .build()
+            .unwrap();
+        assert_eq!(map_text(&[m]), "0 100000 65536\n");
+    }
+}

@@ -1,1 +1,52 @@
-//! (being written)
+//! Signal names and numbers as callers give them: `9`, `KILL`, `SIGKILL`.
+
+use anyhow::{Result, bail};
+use nix::sys::signal::Signal;
+
+pub fn parse(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if !(1..=64).contains(&n) {
+            bail!("signal {s}: out of range 1-64");
+        }
+        return Ok(n);
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    if let Some(rt) = name.strip_prefix("SIGRTMIN") {
+        let off: i32 = if rt.is_empty() {
+            0
+        } else {
+            rt.trim_start_matches('+').parse().unwrap_or(-1)
+        };
+        let n = libc::SIGRTMIN() + off;
+        if off >= 0 && n <= libc::SIGRTMAX() {
+            return Ok(n);
+        }
+    }
+    match name.parse::<Signal>() {
+        Ok(sig) => Ok(sig as i32),
+        Err(_) => bail!("unknown signal {s:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn names_and_numbers() {
+        assert_eq!(parse("9").unwrap(), 9);
+        assert_eq!(parse("KILL").unwrap(), 9);
+        assert_eq!(parse("SIGKILL").unwrap(), 9);
+        assert_eq!(parse("term").unwrap(), 15);
+        assert_eq!(parse("SIGUSR1").unwrap(), 10);
+        assert_eq!(parse("RTMIN+1").unwrap(), libc::SIGRTMIN() + 1);
+        assert!(parse("NOPE").is_err());
+        assert!(parse("0").is_err());
+        assert!(parse("99").is_err());
+    }
+}

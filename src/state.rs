@@ -1,1 +1,232 @@
-//! (being written)
+//! <root>/<id>/: state.json, the lock and exec.fifo. state.json is written
+//! atomically (tmp + rename) and holds the OCI state plus what later commands
+//! need without re-reading the bundle (the hooks, the resolved cgroup paths,
+//! the init's start time against pid reuse).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use oci_spec::runtime::Hooks;
+use serde::{Deserialize, Serialize};
+
+use crate::cgroups::CgroupPaths;
+use crate::syscall;
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct State {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: HashMap<String, String>,
+    /// Start time (clock ticks since boot) of the init: a pid with another
+    /// start time is a recycled pid, never ours.
+    pub init_start_time: u64,
+    #[serde(default)]
+    pub cgroup: CgroupPaths,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<Hooks>,
+    /// Namespaces of the init, for exec: type name -> joined path (None: new).
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    #[serde(default)]
+    pub use_terminal: bool,
+}
+
+/// The OCI state as `outlet state` prints it (runtime-spec + runc's extras).
+#[derive(Serialize, Debug)]
+pub struct OciState<'a> {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: &'a str,
+    pub id: &'a str,
+    pub status: &'static str,
+    pub pid: i32,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub created: &'a str,
+    pub owner: &'a str,
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: &'a HashMap<String, String>,
+}
+
+impl State {
+    pub fn oci(&self, status: Status) -> OciState<'_> {
+        OciState {
+            oci_version: &self.oci_version,
+            id: &self.id,
+            status: status.as_str(),
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
+            bundle: &self.bundle,
+            rootfs: &self.rootfs,
+            created: &self.created,
+            owner: &self.owner,
+            annotations: &self.annotations,
+        }
+    }
+}
+
+/// The state root: --root, else /run/outlet for root, else
+/// $XDG_RUNTIME_DIR/outlet (podman passes no --root for rootless users).
+pub fn default_root() -> PathBuf {
+    if !nix::unistd::geteuid().is_root()
+        && let Some(xdg) = std::env::var_os("XDG_RUNTIME_DIR")
+        && !xdg.is_empty()
+    {
+        return Path::new(&xdg).join("outlet");
+    }
+    PathBuf::from("/run/outlet")
+}
+
+/// A container's directory, locked (flock) for the life of this value so that
+/// concurrent commands on one id serialise.
+pub struct ContainerDir {
+    pub path: PathBuf,
+    _lock: File,
+}
+
+impl ContainerDir {
+    /// Make <root>/<id> (0700); EEXIST means the id is taken.
+    pub fn create(root: &Path, id: &str) -> Result<ContainerDir> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(root)
+            .with_context(|| format!("state root {}", root.display()))?;
+        let path = root.join(id);
+        match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                bail!("container with id exists: {id}")
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("create state dir {}", path.display()));
+            }
+        }
+        let lock = lock_dir(&path)?;
+        Ok(ContainerDir { path, _lock: lock })
+    }
+
+    pub fn open(root: &Path, id: &str) -> Result<ContainerDir> {
+        crate::spec::check_id(id)?;
+        let path = root.join(id);
+        let lock = match lock_dir(&path) {
+            Ok(l) => l,
+            Err(_) if !path.exists() => bail!("container does not exist: {id}"),
+            Err(e) => return Err(e),
+        };
+        Ok(ContainerDir { path, _lock: lock })
+    }
+
+    pub fn load(&self) -> Result<Option<State>> {
+        let file = self.path.join(STATE_FILE);
+        match std::fs::read(&file) {
+            Ok(bytes) => Ok(Some(
+                serde_json::from_slice(&bytes)
+                    .with_context(|| format!("parse {}", file.display()))?,
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("read {}", file.display())),
+        }
+    }
+
+    pub fn save(&self, state: &State) -> Result<()> {
+        let json = serde_json::to_vec(state).context("serialise state")?;
+        syscall::write_atomic(&self.path.join(STATE_FILE), &json)
+    }
+
+    pub fn fifo(&self) -> PathBuf {
+        self.path.join(EXEC_FIFO)
+    }
+
+    pub fn remove(&self) -> Result<()> {
+        std::fs::remove_dir_all(&self.path)
+            .with_context(|| format!("remove state dir {}", self.path.display()))
+    }
+}
+
+fn lock_dir(path: &Path) -> Result<File> {
+    let dir = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(path)
+        .with_context(|| format!("open state dir {}", path.display()))?;
+    // SAFETY: flock on an fd we own; blocks until other commands on this id finish.
+    if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("lock {}", path.display()));
+    }
+    Ok(dir)
+}
+
+/// The status as it is at this moment: the init's pid is checked against its
+/// recorded start time, so a dead or recycled pid reads `stopped`.
+pub fn status_of(dir: &ContainerDir, state: &State) -> Status {
+    if !init_alive(state) {
+        return Status::Stopped;
+    }
+    let cg = crate::cgroups::Cgroup::from_paths(state.cgroup.clone());
+    if cg.is_frozen().unwrap_or(false) {
+        return Status::Paused;
+    }
+    if dir.fifo().exists() {
+        Status::Created
+    } else {
+        Status::Running
+    }
+}
+
+pub fn init_alive(state: &State) -> bool {
+    match syscall::proc_start_time(state.pid) {
+        Some((start, st)) => start == state.init_start_time && st != 'Z' && st != 'X',
+        None => false,
+    }
+}
+
+/// The caller's user name for `owner` (runc prints the user name; the uid
+/// is what we know cheaply without NSS).
+pub fn owner() -> String {
+    let uid = nix::unistd::geteuid().as_raw();
+    if uid == 0 {
+        "root".to_string()
+    } else {
+        uid.to_string()
+    }
+}

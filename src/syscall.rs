@@ -1,1 +1,192 @@
-//! (being written)
+//! Thin wrappers over the syscalls that nix does not cover (clone3, pidfd,
+//! close_range, openat2). Each keeps its unsafe block next to the call.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+/// The kernel's `struct clone_args` (v2, with cgroup).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// What `clone_process` returns on each side.
+pub enum Forked {
+    Parent(i32),
+    Child,
+}
+
+/// Fork-like clone into new namespaces, optionally straight into a cgroup v2
+/// directory. Falls back to clone(2) when clone3 is unavailable (then the
+/// caller must add the child to its cgroup itself).
+///
+/// Only sound to call while the process is single-threaded: the child starts
+/// with a copy of the address space and runs ordinary Rust code, which is
+/// exactly fork's contract.
+pub fn clone_process(ns_flags: u64, cgroup_fd: Option<RawFd>) -> io::Result<(Forked, bool)> {
+    let mut args = CloneArgs {
+        flags: ns_flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    if let Some(fd) = cgroup_fd {
+        // CLONE_INTO_CGROUP (1 << 33): libc's constant is a c_int and overflows.
+        args.flags |= 0x2_0000_0000u64;
+        args.cgroup = fd as u64;
+    }
+    // SAFETY: args is a valid, fully initialised clone_args of the size we
+    // pass; without CLONE_VM the child gets its own copy of memory and stack.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if ret >= 0 {
+        let forked = if ret == 0 {
+            Forked::Child
+        } else {
+            Forked::Parent(ret as i32)
+        };
+        return Ok((forked, cgroup_fd.is_some()));
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() != Some(libc::ENOSYS) {
+        return Err(err);
+    }
+    // SAFETY: legacy clone with a NULL stack behaves like fork (the child
+    // continues on a copy of the parent's stack).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            ns_flags | libc::SIGCHLD as u64,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match ret {
+        r if r < 0 => Err(io::Error::last_os_error()),
+        0 => Ok((Forked::Child, false)),
+        pid => Ok((Forked::Parent(pid as i32), false)),
+    }
+}
+
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall; on success the return value is a new fd we own.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel returned a fresh fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
+pub fn pidfd_send_signal(pidfd: &OwnedFd, signal: i32) -> io::Result<()> {
+    // SAFETY: the fd is valid for the borrow; NULL siginfo means "like kill".
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Mark every fd from `first` on close-on-exec, so nothing of the runtime's
+/// reaches the container's program (CVE-2024-21626 class) while the fds stay
+/// usable until execve.
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: close_range only changes fd flags in our own table.
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// openat2(2): resolve `path` below `dirfd` with the given RESOLVE_* flags.
+pub fn openat2(dirfd: RawFd, path: &Path, flags: i32, resolve: u64) -> io::Result<OwnedFd> {
+    let c = CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve,
+    };
+    // SAFETY: c and how outlive the call; size matches the struct we pass.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd,
+            c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd from the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
+/// Start time of a process in clock ticks since boot (field 22 of
+/// /proc/PID/stat), with its state letter; None when the process is gone.
+pub fn proc_start_time(pid: i32) -> Option<(u64, char)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: split after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let state = fields.next()?.chars().next()?;
+    // rest starts at field 3 (state); field 22 is 19 further on.
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((start, state))
+}
+
+/// Write `data` to `path` through a temporary file and rename, so readers
+/// (the shim reads the pid file right after create) never see half of it.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    std::fs::write(&tmp, data).with_context(|| format!("write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("rename {} to {}", tmp.display(), path.display())
+    })
+}

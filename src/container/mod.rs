@@ -1,1 +1,47 @@
-//! (being written)
+//! The container lifecycle. Each operation takes the state root and an id,
+//! locks the container's directory, and acts on the status as it is now.
+
+pub mod create;
+pub mod delete;
+pub mod kill;
+pub mod list;
+pub mod run;
+pub mod start;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::state::{ContainerDir, State, Status, status_of};
+
+/// An existing container with its state and present status.
+pub struct Loaded {
+    pub dir: ContainerDir,
+    pub state: State,
+    pub status: Status,
+}
+
+pub fn load(root: &Path, id: &str) -> Result<Loaded> {
+    let dir = ContainerDir::open(root, id)?;
+    let Some(state) = dir.load()? else {
+        // The directory exists but create has not finished (or died): it is
+        // still being created.
+        anyhow::bail!("container {id} is being created (no state yet)");
+    };
+    let status = status_of(&dir, &state);
+    Ok(Loaded { dir, state, status })
+}
+
+/// `outlet state`: the OCI state JSON, with the status true at this moment.
+pub fn state_json(root: &Path, id: &str) -> Result<String> {
+    let dir = ContainerDir::open(root, id)?;
+    let Some(state) = dir.load()? else {
+        let st = serde_json::json!({
+            "ociVersion": crate::OCI_VERSION, "id": id, "status": "creating",
+            "pid": 0, "bundle": ""
+        });
+        return Ok(serde_json::to_string_pretty(&st)?);
+    };
+    let status = status_of(&dir, &state);
+    serde_json::to_string_pretty(&state.oci(status)).context("serialise state")
+}

@@ -1,0 +1,242 @@
+//! `create`: validate, make the state dir and cgroup, clone the init into its
+//! namespaces, drive it through setup, record state. Any failure undoes
+//! every step taken (no state dir, no cgroup, no process is left).
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::LinuxNamespaceType;
+
+use crate::cgroups::Cgroup;
+use crate::namespaces::{self, Plan};
+use crate::process::init::{self, InitArgs};
+use crate::process::sync::{self, Msg};
+use crate::security;
+use crate::spec;
+use crate::state::{ContainerDir, State, Status};
+use crate::syscall::{self, Forked};
+
+pub struct CreateOpts<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub config: Option<&'a Path>,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+}
+
+/// A created container: the init is blocked on exec.fifo.
+pub struct Created {
+    pub dir: ContainerDir,
+    pub state: State,
+}
+
+/// Undo for a create that fails halfway.
+struct Undo {
+    dir: Option<PathBuf>,
+    cgroup: Option<Cgroup>,
+    child: Option<i32>,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.take() {
+            // SAFETY: the init is our own child and has not been reaped, so
+            // its pid cannot have been reused.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.destroy();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+pub fn create(o: &CreateOpts) -> Result<Created> {
+    spec::check_id(o.id)?;
+    let loaded = spec::load(o.bundle, o.config)?;
+    let spec = &loaded.spec;
+    let process = spec.process().as_ref().context("process: missing")?;
+    security::capabilities::validate(process.capabilities().as_ref())?;
+    security::lsm::validate(spec)?;
+    let linux = spec.linux().as_ref();
+    let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => Some(security::seccomp::prepare(s)?),
+        None => None,
+    };
+    let nss = linux
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    let plan = Plan::from_spec(&nss);
+    if !plan.creates(LinuxNamespaceType::Mount) && !plan.joins(LinuxNamespaceType::Mount) {
+        bail!("linux.namespaces: a mount namespace is required");
+    }
+    if process.terminal().unwrap_or(false) && o.console_socket.is_none() {
+        bail!("process.terminal is true but no --console-socket was given");
+    }
+    let resources = linux.and_then(|l| l.resources().as_ref());
+    let cgroups_path = linux
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    let mut cgroup = Cgroup::plan(cgroups_path.as_deref(), o.id, resources)?;
+
+    // Side effects start here.
+    let dir = ContainerDir::create(o.root, o.id)?;
+    let mut undo = Undo {
+        dir: Some(dir.path.clone()),
+        cgroup: None,
+        child: None,
+    };
+    cgroup.create(resources)?;
+    let cgroup_fd = cgroup.clone_into_fd();
+    undo.cgroup = Some(Cgroup::from_paths(cgroup.paths().clone()));
+
+    let fifo_path = dir.fifo();
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .with_context(|| format!("mkfifo {}", fifo_path.display()))?;
+    let fifo: OwnedFd = syscall::openat2(libc::AT_FDCWD, &fifo_path, libc::O_PATH, 0)
+        .with_context(|| format!("open {}", fifo_path.display()))?;
+
+    let (parent_chan, child_chan) = sync::pair()?;
+
+    if let Some((_, p)) = plan
+        .join
+        .iter()
+        .find(|(t, _)| *t == LinuxNamespaceType::Pid)
+    {
+        // setns to a pid namespace only applies to children: the clone
+        // below lands in it.
+        namespaces::join(LinuxNamespaceType::Pid, p)?;
+    }
+    // With namespaces to join, the joins come first in the child and the
+    // rest is unshared after them; otherwise one clone makes them all. The
+    // cgroup namespace can only be part of the clone when the clone also
+    // places the child in its cgroup (v2).
+    let mut cloned = if plan.join.iter().any(|(t, _)| *t != LinuxNamespaceType::Pid) {
+        plan.new & CloneFlags::CLONE_NEWPID
+    } else {
+        plan.new
+    };
+    if cgroup_fd.is_none() {
+        cloned &= !CloneFlags::CLONE_NEWCGROUP;
+    }
+
+    let created = crate::logging::rfc3339_now();
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    let state_for = |pid: i32| -> State {
+        State {
+            oci_version: spec.version().clone(),
+            id: o.id.to_string(),
+            pid,
+            bundle: loaded.bundle.clone(),
+            rootfs: loaded.rootfs.clone(),
+            created: created.clone(),
+            owner: crate::state::owner(),
+            annotations: annotations.clone(),
+            init_start_time: 0,
+            cgroup: cgroup.paths().clone(),
+            hooks: spec.hooks().clone(),
+            namespaces: nss
+                .iter()
+                .map(|n| namespaces::proc_name(n.typ()).to_string())
+                .collect(),
+            use_terminal: process.terminal().unwrap_or(false),
+        }
+    };
+    let state_json = |pid: i32| -> String {
+        let st = state_for(pid);
+        serde_json::to_string(&st.oci(Status::Creating)).unwrap_or_default()
+    };
+    let hooks = spec.hooks().as_ref();
+    let has_runtime_hooks = hooks.is_some_and(|h| {
+        h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+            || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+    });
+
+    let args = InitArgs {
+        spec,
+        rootfs: &loaded.rootfs,
+        plan: &plan,
+        cloned,
+        cgroup: cgroup.paths(),
+        no_pivot: o.no_pivot,
+        fifo: fifo.as_raw_fd(),
+        seccomp: seccomp.as_ref(),
+        preserve_fds: o.preserve_fds,
+        has_runtime_hooks,
+        state_json: &state_json,
+        console_socket: o.console_socket,
+    };
+
+    let (forked, in_cgroup) = syscall::clone_process(cloned.bits() as u64, cgroup_fd)
+        .context("clone the container init")?;
+    let pid = match forked {
+        Forked::Child => {
+            drop(parent_chan);
+            init::run(&args, &child_chan)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    undo.child = Some(pid);
+    drop(child_chan);
+
+    loop {
+        match parent_chan.recv()? {
+            Some(Msg::UserNs) => {
+                if !in_cgroup {
+                    cgroup.add_pid(pid)?;
+                }
+                if plan.creates(LinuxNamespaceType::User) {
+                    let l = linux.context("linux: missing")?;
+                    namespaces::write_id_maps(
+                        pid,
+                        l.uid_mappings().as_deref().unwrap_or(&[]),
+                        l.gid_mappings().as_deref().unwrap_or(&[]),
+                    )?;
+                }
+                parent_chan.send(&Msg::Go(pid))?;
+            }
+            Some(Msg::Hooks) => {
+                let json = state_json(pid);
+                crate::hooks::run_all(
+                    "prestart",
+                    hooks.and_then(|h| h.prestart().as_ref()),
+                    &json,
+                )?;
+                crate::hooks::run_all(
+                    "createRuntime",
+                    hooks.and_then(|h| h.create_runtime().as_ref()),
+                    &json,
+                )?;
+                parent_chan.send(&Msg::Go(pid))?;
+            }
+            Some(Msg::Ready) => break,
+            Some(Msg::Error(m)) => bail!("{m}"),
+            Some(Msg::Go(_)) => bail!("sync: unexpected go from the init"),
+            None => bail!("container init exited during setup"),
+        }
+    }
+
+    let mut state = state_for(pid);
+    state.init_start_time = syscall::proc_start_time(pid)
+        .map(|(t, _)| t)
+        .context("read the init's start time")?;
+    dir.save(&state)?;
+    if let Some(p) = o.pid_file {
+        syscall::write_atomic(p, pid.to_string().as_bytes())
+            .with_context(|| format!("pid file {}", p.display()))?;
+    }
+    // Success: nothing to undo. The init stays, blocked on exec.fifo.
+    undo.child = None;
+    undo.cgroup = None;
+    undo.dir = None;
+    drop(cgroup);
+    Ok(Created { dir, state })
+}

@@ -1,0 +1,64 @@
+//! `delete`: only a stopped container, unless --force, which kills first
+//! (thawing a paused one so that nothing survives). Removes the cgroup in
+//! every hierarchy, runs poststop hooks, removes the state.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+
+use super::Loaded;
+use crate::cgroups::Cgroup;
+use crate::state::Status;
+
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let c = match super::load(root, id) {
+        Ok(c) => c,
+        Err(e) if force && e.to_string().contains("being created") => {
+            // A create that died without cleaning up: --force clears it.
+            let dir = crate::state::ContainerDir::open(root, id)?;
+            return dir.remove();
+        }
+        Err(e) => return Err(e),
+    };
+    if c.status != Status::Stopped {
+        if !force {
+            bail!(
+                "cannot delete container {id} that is not stopped: {} (use --force)",
+                c.status.as_str()
+            );
+        }
+        stop(&c)?;
+    }
+    destroy(&c)
+}
+
+/// SIGKILL everything and wait for the init to go.
+pub fn stop(c: &Loaded) -> Result<()> {
+    let cg = Cgroup::from_paths(c.state.cgroup.clone());
+    let _ = cg.kill_all(libc::SIGKILL);
+    if c.status == Status::Paused {
+        // A frozen task does not act on SIGKILL until thawed.
+        let _ = cg.freeze(false);
+    }
+    let _ = super::kill::signal_init(&c.state, libc::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while crate::state::init_alive(&c.state) {
+        if Instant::now() > deadline {
+            bail!("container {} did not die within 10s of SIGKILL", c.state.id);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+pub fn destroy(c: &Loaded) -> Result<()> {
+    let cg = Cgroup::from_paths(c.state.cgroup.clone());
+    cg.destroy()?;
+    let json = serde_json::to_string(&c.state.oci(Status::Stopped))?;
+    let poststop = c.state.hooks.as_ref().and_then(|h| h.poststop().as_ref());
+    if let Err(e) = crate::hooks::run_all("poststop", poststop, &json) {
+        eprintln!("outlet: warning: {e:#}");
+    }
+    c.dir.remove()
+}
