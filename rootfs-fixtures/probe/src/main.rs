@@ -1,0 +1,553 @@
+//! probe: runs inside a test container and reports, as one JSON object on
+//! stdout, what the runtime set up (ids, namespaces, mounts, capabilities,
+//! cgroup limits, ...) or exercises a limit (memory, cpu, pids).
+//!
+//! It is linked statically so it runs in a rootfs that holds nothing else.
+
+mod json;
+
+use json::Json;
+use std::ffi::CString;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::process::exit;
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "usage: probe report | mem MIB | spin THREADS SECONDS | forks N | cgroup \
+                     | exit N | sleep SECONDS | write PATH | read PATH | mknod PATH b|c MAJOR MINOR";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let code = match argv.as_slice() {
+        ["report"] => emit(report()),
+        ["mem", mib] => mem(parse(mib, "MIB")),
+        ["spin", threads, secs] => emit(spin(parse(threads, "THREADS"), parse(secs, "SECONDS"))),
+        ["forks", n] => emit(forks(parse(n, "N"))),
+        ["cgroup"] => emit(cgroup()),
+        ["exit", n] => parse::<i32>(n, "N"),
+        ["sleep", secs] => {
+            std::thread::sleep(Duration::from_secs_f64(parse(secs, "SECONDS")));
+            0
+        }
+        ["write", path] => write_file(path),
+        ["read", path] => read_file(path),
+        ["mknod", path, kind, major, minor] => {
+            mknod(path, kind, parse(major, "MAJOR"), parse(minor, "MINOR"))
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            2
+        }
+    };
+    exit(code);
+}
+
+fn parse<T: std::str::FromStr>(s: &str, what: &str) -> T {
+    s.parse().unwrap_or_else(|_| {
+        eprintln!("probe: {what}: cannot parse {s:?}\n{USAGE}");
+        exit(2)
+    })
+}
+
+/// Prints the object and flushes: several subcommands are followed by an
+/// abrupt exit, and a lost line would make a test fail for the wrong reason.
+fn emit(j: Json) -> i32 {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{}", j.render());
+    let _ = out.flush();
+    0
+}
+
+fn errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn strerror(e: i32) -> String {
+    io::Error::from_raw_os_error(e).to_string()
+}
+
+fn read_trim(path: &str) -> Option<String> {
+    fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim_end().to_string())
+}
+
+fn lines(path: &str) -> Json {
+    match fs::read_to_string(path) {
+        Ok(s) => Json::from(s.lines().map(str::to_string).collect::<Vec<_>>()),
+        Err(_) => Json::Null,
+    }
+}
+
+fn readlink(path: &str) -> Option<String> {
+    fs::read_link(path)
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+fn cstr_field(buf: &[libc::c_char]) -> String {
+    let bytes: Vec<u8> = buf
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn report() -> Json {
+    let (mut ruid, mut euid, mut suid) = (0, 0, 0);
+    let (mut rgid, mut egid, mut sgid) = (0, 0, 0);
+    // SAFETY: the out-pointers are valid locals for the duration of the calls.
+    unsafe {
+        libc::getresuid(&mut ruid, &mut euid, &mut suid);
+        libc::getresgid(&mut rgid, &mut egid, &mut sgid);
+    }
+
+    let mut j = Json::obj()
+        // SAFETY: getpid/getppid have no preconditions.
+        .set("pid", unsafe { libc::getpid() })
+        .set("ppid", unsafe { libc::getppid() })
+        .set(
+            "uid",
+            Json::obj()
+                .set("real", ruid)
+                .set("effective", euid)
+                .set("saved", suid),
+        )
+        .set(
+            "gid",
+            Json::obj()
+                .set("real", rgid)
+                .set("effective", egid)
+                .set("saved", sgid),
+        )
+        .set("groups", groups());
+
+    // SAFETY: utsname is plain old data; uname fills it or fails.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut uts) } == 0 {
+        j.push("hostname", cstr_field(&uts.nodename));
+        j.push("domainname", cstr_field(&uts.domainname));
+    } else {
+        j.push("hostname", Json::Null);
+        j.push("domainname", Json::Null);
+    }
+
+    j.push("namespaces", namespaces());
+    j.push("uid_map", lines("/proc/self/uid_map"));
+    j.push("gid_map", lines("/proc/self/gid_map"));
+    j.push("mountinfo", lines("/proc/self/mountinfo"));
+
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| -> Json {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
+            .map(|v| Json::from(v.trim()))
+            .unwrap_or(Json::Null)
+    };
+    let mut caps = Json::obj();
+    for (key, name) in [
+        ("inheritable", "CapInh"),
+        ("permitted", "CapPrm"),
+        ("effective", "CapEff"),
+        ("bounding", "CapBnd"),
+        ("ambient", "CapAmb"),
+    ] {
+        caps.push(key, field(name));
+    }
+    j.push("capabilities", caps);
+    j.push("no_new_privs", field("NoNewPrivs"));
+    j.push("seccomp", field("Seccomp"));
+    j.push("cgroup", lines("/proc/self/cgroup"));
+    j.push("rlimits", rlimits());
+    j.push("cwd", readlink("/proc/self/cwd"));
+    j.push("fds", fds());
+    let env: Vec<String> = std::env::vars_os()
+        .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
+        .collect();
+    j.push("env", env);
+    j.push("net_interfaces", net_interfaces());
+    // SAFETY: umask cannot fail; the second call restores the original mask.
+    let mask = unsafe {
+        let m = libc::umask(0);
+        libc::umask(m);
+        m
+    };
+    j.push("umask", format!("{mask:04o}"));
+    j.push(
+        "oom_score_adj",
+        read_trim("/proc/self/oom_score_adj").and_then(|s| s.parse::<i64>().ok()),
+    );
+    j
+}
+
+fn groups() -> Json {
+    // SAFETY: a zero-length query only returns the count.
+    let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+    if n < 0 {
+        return Json::Null;
+    }
+    let mut buf = vec![0 as libc::gid_t; n as usize];
+    // SAFETY: buf holds exactly n entries, the size passed.
+    let got = unsafe { libc::getgroups(n, buf.as_mut_ptr()) };
+    if got < 0 {
+        return Json::Null;
+    }
+    buf.truncate(got as usize);
+    Json::from(buf)
+}
+
+fn namespaces() -> Json {
+    let mut names: Vec<String> = match fs::read_dir("/proc/self/ns") {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => return Json::Null,
+    };
+    names.sort();
+    let mut j = Json::obj();
+    for name in names {
+        // stat follows the magic link to the nsfs inode, which is the
+        // namespace's identity (the same number readlink shows in brackets).
+        let ino = fs::metadata(format!("/proc/self/ns/{name}"))
+            .ok()
+            .map(|m| m.ino());
+        j.push(&name, ino);
+    }
+    j
+}
+
+fn rlimits() -> Json {
+    let list: [(&str, libc::__rlimit_resource_t); 16] = [
+        ("AS", libc::RLIMIT_AS),
+        ("CORE", libc::RLIMIT_CORE),
+        ("CPU", libc::RLIMIT_CPU),
+        ("DATA", libc::RLIMIT_DATA),
+        ("FSIZE", libc::RLIMIT_FSIZE),
+        ("LOCKS", libc::RLIMIT_LOCKS),
+        ("MEMLOCK", libc::RLIMIT_MEMLOCK),
+        ("MSGQUEUE", libc::RLIMIT_MSGQUEUE),
+        ("NICE", libc::RLIMIT_NICE),
+        ("NOFILE", libc::RLIMIT_NOFILE),
+        ("NPROC", libc::RLIMIT_NPROC),
+        ("RSS", libc::RLIMIT_RSS),
+        ("RTPRIO", libc::RLIMIT_RTPRIO),
+        ("RTTIME", libc::RLIMIT_RTTIME),
+        ("SIGPENDING", libc::RLIMIT_SIGPENDING),
+        ("STACK", libc::RLIMIT_STACK),
+    ];
+    let lim = |v: libc::rlim_t| -> Json {
+        if v == libc::RLIM_INFINITY {
+            Json::from("unlimited")
+        } else {
+            Json::from(v)
+        }
+    };
+    let mut j = Json::obj();
+    for (name, res) in list {
+        let mut rl = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: rl is a valid out-pointer.
+        if unsafe { libc::getrlimit(res, &mut rl) } == 0 {
+            j.push(
+                name,
+                Json::obj()
+                    .set("soft", lim(rl.rlim_cur))
+                    .set("hard", lim(rl.rlim_max)),
+            );
+        } else {
+            j.push(name, Json::Null);
+        }
+    }
+    j
+}
+
+fn fds() -> Json {
+    // Collect the names first and close the directory, so the fd that reads
+    // the directory is not reported as one the runtime leaked.
+    let names: Vec<String> = match fs::read_dir("/proc/self/fd") {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => return Json::Null,
+    };
+    let mut fds: Vec<u32> = names.iter().filter_map(|n| n.parse().ok()).collect();
+    fds.sort();
+    let mut j = Json::obj();
+    for fd in fds {
+        if let Some(target) = readlink(&format!("/proc/self/fd/{fd}")) {
+            j.push(&fd.to_string(), target);
+        }
+    }
+    j
+}
+
+fn net_interfaces() -> Json {
+    if let Ok(rd) = fs::read_dir("/sys/class/net") {
+        let mut v: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        return Json::from(v);
+    }
+    // No sysfs mounted: /proc/net/dev lists the same interfaces of our netns.
+    match fs::read_to_string("/proc/net/dev") {
+        Ok(s) => {
+            let v: Vec<String> = s
+                .lines()
+                .skip(2)
+                .filter_map(|l| l.split(':').next())
+                .map(|n| n.trim().to_string())
+                .collect();
+            Json::from(v)
+        }
+        Err(_) => Json::Null,
+    }
+}
+
+/// Touches the memory one MiB at a time and reports progress on stderr, so a
+/// memory-cgroup OOM kill leaves a trace of how far it got.
+fn mem(mib: usize) -> i32 {
+    const MIB: usize = 1 << 20;
+    let page = 4096;
+    let mut chunks: Vec<Vec<u8>> = Vec::with_capacity(mib);
+    for i in 0..mib {
+        // Zeroed allocations this large come from fresh mmap pages that
+        // are not resident until written, hence the explicit touch below.
+        let mut chunk = vec![0u8; MIB];
+        for off in (0..MIB).step_by(page) {
+            // volatile so the optimizer cannot drop writes to memory it
+            // sees is never read: the point is to fault every page in.
+            // SAFETY: off < MIB = len.
+            unsafe { std::ptr::write_volatile(chunk.as_mut_ptr().add(off), 1) };
+        }
+        chunks.push(chunk);
+        if (i + 1) % 16 == 0 {
+            eprintln!("probe mem: touched {} MiB", i + 1);
+        }
+    }
+    let touched = chunks.len();
+    emit(
+        Json::obj()
+            .set("requested_mib", mib)
+            .set("touched_mib", touched),
+    )
+}
+
+fn rusage_self() -> (f64, f64) {
+    // SAFETY: rusage is plain old data filled by the kernel.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(ru.ru_utime), t(ru.ru_stime))
+}
+
+fn spin(threads: usize, seconds: f64) -> Json {
+    let start = Instant::now();
+    let until = start + Duration::from_secs_f64(seconds);
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut x: u64 = 0;
+                while Instant::now() < until {
+                    for _ in 0..10_000 {
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                        );
+                    }
+                }
+                x
+            })
+        })
+        .collect();
+    for h in handles {
+        let _ = h.join();
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let (user, sys) = rusage_self();
+    Json::obj()
+        .set("threads", threads)
+        .set("seconds", seconds)
+        .set("wall_s", wall)
+        .set("user_s", user)
+        .set("sys_s", sys)
+        .set("cpu_s", user + sys)
+}
+
+/// Forks sleeping children until N or the first failure (EAGAIN under a pids
+/// limit), then kills and reaps them: the container must outlive the limit.
+fn forks(n: usize) -> Json {
+    let mut pids = Vec::new();
+    let mut first_errno: Option<i32> = None;
+    for _ in 0..n {
+        // SAFETY: single-threaded here; the child only calls async-signal-safe
+        // functions (pause, _exit).
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            unsafe {
+                libc::pause();
+                libc::_exit(0);
+            }
+        }
+        if pid < 0 {
+            first_errno = Some(errno());
+            break;
+        }
+        pids.push(pid);
+    }
+    let succeeded = pids.len();
+    for &pid in &pids {
+        // SAFETY: pid is our own unreaped child, so it cannot be recycled.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    for &pid in &pids {
+        let mut status = 0;
+        // SAFETY: status is a valid out-pointer.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+    }
+    Json::obj()
+        .set("requested", n)
+        .set("succeeded", succeeded)
+        .set("first_errno", first_errno)
+        .set("first_error", first_errno.map(strerror))
+}
+
+fn cgroup() -> Json {
+    let root = "/sys/fs/cgroup";
+    // SAFETY: statfs is plain old data filled by the kernel.
+    let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
+    let c = CString::new(root).expect("no NUL in a literal");
+    let fs_type = if unsafe { libc::statfs(c.as_ptr(), &mut sfs) } == 0 {
+        match sfs.f_type {
+            libc::CGROUP2_SUPER_MAGIC => Json::from("cgroup2"),
+            libc::TMPFS_MAGIC => Json::from("tmpfs"),
+            libc::CGROUP_SUPER_MAGIC => Json::from("cgroup"),
+            other => Json::from(format!("{other:#x}")),
+        }
+    } else {
+        Json::Null
+    };
+    let mut v2 = Json::obj();
+    for f in [
+        "cgroup.controllers",
+        "cpu.max",
+        "cpu.weight",
+        "memory.max",
+        "memory.low",
+        "memory.high",
+        "memory.swap.max",
+        "pids.max",
+        "io.max",
+        "io.weight",
+        "cpuset.cpus",
+        "cpuset.mems",
+    ] {
+        v2.push(f, read_trim(&format!("{root}/{f}")));
+    }
+    let mut v1 = Json::obj();
+    for f in [
+        "cpu/cpu.cfs_quota_us",
+        "cpu/cpu.cfs_period_us",
+        "cpu/cpu.shares",
+        "memory/memory.limit_in_bytes",
+        "memory/memory.soft_limit_in_bytes",
+        "memory/memory.memsw.limit_in_bytes",
+        "pids/pids.max",
+        "cpuset/cpuset.cpus",
+        "cpuset/cpuset.mems",
+        "blkio/blkio.weight",
+    ] {
+        v1.push(f, read_trim(&format!("{root}/{f}")));
+    }
+    Json::obj()
+        .set("fs_type", fs_type)
+        .set("self", lines("/proc/self/cgroup"))
+        .set("v2", v2)
+        .set("v1", v1)
+}
+
+/// The file-touching subcommands exit 1 when the operation failed, so a
+/// shell test can branch on the status and still read the errno from JSON.
+fn outcome(j: Json, res: io::Result<()>) -> i32 {
+    match res {
+        Ok(()) => {
+            emit(
+                j.set("ok", true)
+                    .set("errno", Json::Null)
+                    .set("error", Json::Null),
+            );
+            0
+        }
+        Err(e) => {
+            let no = e.raw_os_error();
+            emit(
+                j.set("ok", false)
+                    .set("errno", no)
+                    .set("error", e.to_string()),
+            );
+            1
+        }
+    }
+}
+
+fn write_file(path: &str) -> i32 {
+    let res = fs::write(path, b"written by probe\n");
+    outcome(Json::obj().set("op", "write").set("path", path), res)
+}
+
+fn read_file(path: &str) -> i32 {
+    use std::io::Read;
+    // Bounded: character devices such as /dev/zero never reach EOF.
+    let mut buf = Vec::new();
+    let res = fs::File::open(path)
+        .and_then(|f| f.take(65536).read_to_end(&mut buf))
+        .map(|_| ());
+    let content = match res {
+        Ok(()) => Json::from(String::from_utf8_lossy(&buf).into_owned()),
+        Err(_) => Json::Null,
+    };
+    let j = Json::obj()
+        .set("op", "read")
+        .set("path", path)
+        .set("bytes", buf.len())
+        .set("content", content);
+    outcome(j, res)
+}
+
+fn mknod(path: &str, kind: &str, major: u32, minor: u32) -> i32 {
+    let j = Json::obj()
+        .set("op", "mknod")
+        .set("path", path)
+        .set("kind", kind)
+        .set("major", major)
+        .set("minor", minor);
+    let mode = match kind {
+        "b" => libc::S_IFBLK,
+        "c" | "u" => libc::S_IFCHR,
+        _ => {
+            eprintln!("probe mknod: kind must be b or c\n{USAGE}");
+            return 2;
+        }
+    } | 0o600;
+    let c = match CString::new(std::ffi::OsStr::new(path).as_bytes()) {
+        Ok(c) => c,
+        Err(_) => return 2,
+    };
+    // SAFETY: c is a valid NUL-terminated path for the duration of the call.
+    let rc = unsafe { libc::mknod(c.as_ptr(), mode, libc::makedev(major, minor)) };
+    let res = if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    };
+    outcome(j, res)
+}
