@@ -40,8 +40,14 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "MANAGER")]
     pub cgroup_manager: Option<String>,
 
-    /// Rootless mode: auto, true or false
-    #[arg(long, global = true, value_name = "MODE", default_value = "auto")]
+    /// Rootless mode: auto, true or false (only before the command, as in
+    /// runc, since `spec --rootless` is a flag of its own)
+    #[arg(
+        long = "rootless",
+        id = "global_rootless",
+        value_name = "MODE",
+        default_value = "auto"
+    )]
     pub rootless: String,
 
     /// Print the version, commit and runtime-spec version
@@ -329,4 +335,86 @@ pub struct CheckpointArgs {
     /// Bundle of the container to restore
     #[arg(short, long, value_name = "DIR")]
     pub bundle: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn callers_argv_parse() {
+        // containerd's shim: global flags first, options before the id.
+        let c = Cli::try_parse_from([
+            "outlet",
+            "--root",
+            "/run/containerd/runc/k8s.io",
+            "--log",
+            "/b/log.json",
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            "/b",
+            "--pid-file",
+            "/b/init.pid",
+            "--console-socket",
+            "/s",
+            "--no-pivot",
+            "--no-new-keyring",
+            "cid",
+        ])
+        .unwrap();
+        let Some(Command::Create(a)) = c.command else {
+            panic!()
+        };
+        assert_eq!(a.id, "cid");
+        assert!(a.no_pivot);
+        // conmon: --flag=v forms, --preserve-fds.
+        let c = Cli::try_parse_from([
+            "outlet",
+            "--log-format=json",
+            "create",
+            "--bundle=/b",
+            "--pid-file=/p",
+            "--preserve-fds",
+            "2",
+            "cid",
+        ])
+        .unwrap();
+        let Some(Command::Create(a)) = c.command else {
+            panic!()
+        };
+        assert_eq!(a.preserve_fds, 2);
+        // urfave/cli habit: options after the id; global flags after the command.
+        let c = Cli::try_parse_from(["outlet", "create", "cid", "--bundle", "/b", "--root", "/r"])
+            .unwrap();
+        assert_eq!(c.root.as_deref(), Some(std::path::Path::new("/r")));
+        let c = Cli::try_parse_from(["outlet", "kill", "--all", "cid", "9"]).unwrap();
+        let Some(Command::Kill(k)) = c.command else {
+            panic!()
+        };
+        assert!(k.all);
+        assert_eq!(k.signal, "9");
+        let c = Cli::try_parse_from(["outlet", "spec", "--rootless"]).unwrap();
+        let Some(Command::Spec(s)) = c.command else {
+            panic!()
+        };
+        assert!(s.rootless);
+        let c = Cli::try_parse_from(["outlet", "exec", "cid", "sh", "-c", "echo -n x"]).unwrap();
+        let Some(Command::Exec(e)) = c.command else {
+            panic!()
+        };
+        assert_eq!(e.command, ["sh", "-c", "echo -n x"]);
+        let c = Cli::try_parse_from(["outlet", "update", "--resources=-", "cid"]).unwrap();
+        let Some(Command::Update(u)) = c.command else {
+            panic!()
+        };
+        assert_eq!(u.resources.as_deref(), Some("-"));
+    }
 }

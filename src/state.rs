@@ -172,6 +172,10 @@ impl ContainerDir {
         syscall::write_atomic(&self.path.join(STATE_FILE), &json)
     }
 
+    pub fn lock_fd(&self) -> i32 {
+        self._lock.as_raw_fd()
+    }
+
     pub fn fifo(&self) -> PathBuf {
         self.path.join(EXEC_FIFO)
     }

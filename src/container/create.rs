@@ -173,6 +173,7 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
         has_runtime_hooks,
         state_json: &state_json,
         console_socket: o.console_socket,
+        lock_fd: dir.lock_fd(),
     };
 
     let (forked, in_cgroup) = syscall::clone_process(cloned.bits() as u64, cgroup_fd)

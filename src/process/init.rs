@@ -35,6 +35,10 @@ pub struct InitArgs<'a> {
     /// hooks and a seccomp listener; the pid is filled in from `Go`.
     pub state_json: &'a dyn Fn(i32) -> String,
     pub console_socket: Option<&'a Path>,
+    /// The state dir's lock: the flock belongs to the open file, which the
+    /// clone shares, so the init must close its copy or no later command
+    /// could take the lock.
+    pub lock_fd: RawFd,
 }
 
 pub fn run(args: &InitArgs, chan: &Channel) -> ! {
@@ -63,6 +67,8 @@ fn wait_go(chan: &Channel) -> Result<i32> {
 enum Never {}
 
 fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Never> {
+    // SAFETY: closing our copy of an fd that nothing in the init uses.
+    unsafe { libc::close(a.lock_fd) };
     // If `outlet create` dies during setup, so do we.
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };

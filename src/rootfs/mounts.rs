@@ -1,5 +1,6 @@
 //! The spec's `mounts`, in order, with their options and propagation.
 
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -140,6 +141,8 @@ pub fn mount_one(
         // Flags other than bind/rec only take effect on a remount of the bind.
         let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
+            let fd = remounted(root, dest)?;
+            let target = fd_path(&fd);
             let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | locked_flags(&target);
             mount(
                 None::<&str>,
@@ -167,6 +170,8 @@ pub fn mount_one(
         })?;
     }
     if !opts.propagation.is_empty() {
+        let fd = remounted(root, dest)?;
+        let target = fd_path(&fd);
         mount(
             None::<&str>,
             target.as_str(),
@@ -243,7 +248,7 @@ fn mount_cgroup(
             )
             .with_context(|| format!("bind cgroup {d}"))?;
             if ro {
-                remount_ro(&target)?;
+                remount_ro(&fd_path(&remounted(root, dest)?))?;
             }
         }
         return Ok(());
@@ -270,13 +275,20 @@ fn mount_cgroup(
         )
         .with_context(|| format!("bind cgroup {d} at {}", sub.display()))?;
         if ro {
-            remount_ro(&t)?;
+            remount_ro(&fd_path(&remounted(root, &sub)?))?;
         }
     }
     if ro {
-        remount_ro(&target)?;
+        remount_ro(&fd_path(&remounted(root, dest)?))?;
     }
     Ok(())
+}
+
+/// The fd resolved before a mount names the directory underneath it; a
+/// remount or propagation change must name the new mount, so resolve again.
+fn remounted(root: &Root, dest: &Path) -> Result<OwnedFd> {
+    root.resolve(dest)
+        .with_context(|| format!("resolve {} after mounting", dest.display()))
 }
 
 pub fn remount_ro(target: &str) -> Result<()> {
