@@ -94,6 +94,9 @@ bundle mission '["/bin/probe","cgroup"]' \
 # One JSON line per step; the script goes on after a failure so every step
 # is reported.
 bundle devices '["/bin/sh","-c","probe read /dev/null; probe mknod /tmp/null2 c 1 3; probe read /tmp/null2; probe mknod /tmp/sda b 8 0; probe read /tmp/sda; exit 0"]' '{}'
+# Control for unified_escape: a valid key must work, or a refusal of the
+# bad one proves nothing.
+bundle unified_ok '["/bin/probe","cgroup"]' '{"unified":{"pids.max":"10"}}' true
 # __VICTIM__ is replaced in the VM by the pid of a process in the root
 # cgroup: if the runtime wrote the key, that process moves into /vmtest/unified_escape.
 bundle unified_escape '["/bin/probe","exit","0"]' '{"unified":{"../cgroup.procs":"__VICTIM__"}}'

@@ -131,7 +131,7 @@ boot() { # accel timeout_seconds
     timeout --kill-after=5 "$2" qemu-system-x86_64 \
         -accel "$1" -m 1024 -smp 2 \
         -kernel "$kernel" -initrd "$initrd" \
-        -append "console=ttyS0 quiet panic=-1 rdinit=/init" \
+        -append "console=ttyS0 quiet loglevel=2 panic=-1 rdinit=/init" \
         -nographic -no-reboot </dev/null >"$log" 2>&1 &
     qemu_pid=$!
 }
@@ -181,9 +181,14 @@ tr -d '\r' <"$log" >"$log.txt"
 grep -E "^VM(INFO|TEST) " "$log.txt" || true
 result=$(grep -E '^VMRESULT passed=[0-9]+ failed=[0-9]+ skipped=[0-9]+$' "$log.txt" | tail -n1 || true)
 if [[ -z $result ]]; then
+    # Count what was reported before the VM died or timed out, plus one
+    # failure for the missing verdict.
     say "no verdict from the VM; last lines of the serial log:"
     tail -n 30 "$log.txt" >&2
-    echo "vm: 0 passed, 0 failed, 0 skipped"
+    p=$(grep -c '^VMTEST [^ ]* PASS' "$log.txt" || true)
+    f=$(grep -c '^VMTEST [^ ]* FAIL' "$log.txt" || true)
+    s=$(grep -c '^VMTEST [^ ]* SKIP' "$log.txt" || true)
+    echo "vm: $p passed, $((f + 1)) failed, $s skipped"
     exit 1
 fi
 p=$(sed 's/.*passed=\([0-9]*\).*/\1/' <<<"$result")

@@ -8,6 +8,8 @@
 # The runtime is driven with runc's command line:
 #   $RUNTIME --root /run/rt run --bundle B ID ; $RUNTIME --root /run/rt delete ID
 # Bundles are generated on the host (tests/vm/bundles.sh) into /bundles.
+# No `set -e`: a failing command is a test's FAIL line, never the end of the
+# run (a missing VMRESULT counts as a failure on the host anyway).
 
 . /vmtests/env # RUNTIME, RUNTIME_NAME
 RTROOT=/run/rt
@@ -269,6 +271,17 @@ test_devices() {
 }
 
 test_unified_escape() {
+    # Control first: the same runtime takes a valid unified key.
+    n=unified_ok id=vm-unified-ok
+    setup_parent $n || { verdict unified_escape FAIL "cannot create parent cgroup"; return; }
+    run_ctr $n $id
+    pmax=$(json_str pids.max "$OUT/$id.out")
+    left=$(cleanup_check $n $id)
+    if [ "$rc" != 0 ] || [ "$pmax" != 10 ]; then
+        verdict unified_escape FAIL "control failed: unified {pids.max: 10} gave rc=$rc pids.max='$pmax'$left, so a refusal of the bad key would prove nothing; err: $(errline "$OUT/$id.err")"
+        return
+    fi
+
     n=unified_escape id=vm-unified-escape
     setup_parent $n || { verdict $n FAIL "cannot create parent cgroup"; return; }
     sleep 300 &
@@ -282,7 +295,7 @@ test_unified_escape() {
     kill $victim
     wait $victim 2>/dev/null
     err=$(errline "$OUT/$id.err")
-    detail="create rc=$rc victim cgroup=$vcg parent procs='$procs' err: $err"
+    detail="control unified pids.max=10 ok; create rc=$rc victim cgroup=$vcg parent procs='$procs' err: $err"
     if [ "$rc" != 0 ] && [ -n "$err" ] && [ "$vcg" = "0::/" ] && [ -z "$procs" ]; then
         finish $n $id PASS "$detail"
     else
