@@ -72,8 +72,7 @@ else
     deb=$(ls -t "$cache/${kpkg}_"*.deb 2>/dev/null | head -n1 || true)
     if [[ -z $deb ]]; then
         say "downloading $kpkg"
-        (cd "$cache" && apt-get download -q "$kpkg" >&2 2>/dev/null) ||
-            (cd "$cache" && apt-get download "$kpkg" >&2) || die "apt-get download $kpkg failed"
+        (cd "$cache" && apt-get download -q "$kpkg" >&2) || die "apt-get download $kpkg failed"
         deb=$(ls -t "$cache/${kpkg}_"*.deb | head -n1)
     fi
 fi
