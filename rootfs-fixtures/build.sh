@@ -22,7 +22,11 @@ target=x86_64-unknown-linux-gnu
 
 log() { echo "rootfs-fixtures: $*" >&2; }
 
-if ! file -L "$busybox_src" 2>/dev/null | grep -q 'statically linked'; then
+# ldd (always present with glibc) lists "lib => path" lines only for dynamic
+# executables; no need for file(1).
+is_static() { [[ -f $1 ]] && ! ldd "$1" 2>&1 | grep -q '=>'; }
+
+if ! is_static "$busybox_src"; then
     log "$busybox_src is missing or not static (apt-get install busybox-static)"
     exit 1
 fi
@@ -52,16 +56,18 @@ write_if_changed() { # dst mode (content on stdin)
 }
 
 # --- probe (static, std + libc) ---------------------------------------------
-# An explicit --target keeps crt-static off build scripts and proc macros.
+# An explicit --target keeps crt-static off build scripts and proc macros;
+# relocation-model=static gives a plain static executable (not static-pie),
+# the most portable kind for an otherwise empty rootfs.
 log "building probe"
-RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
+RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static -C relocation-model=static" \
     cargo build --quiet --release --locked \
     --manifest-path "$here/probe/Cargo.toml" \
     --target "$target" \
     --target-dir "$outdir/target"
 probe_bin=$outdir/target/$target/release/probe
-if ! file "$probe_bin" | grep -Eq 'static(-pie)? linked|statically linked'; then
-    log "probe is not statically linked: $(file "$probe_bin")"
+if ! is_static "$probe_bin"; then
+    log "probe is not statically linked: $(ldd "$probe_bin" 2>&1 | head -n3)"
     exit 1
 fi
 

@@ -1,0 +1,104 @@
+#!/bin/bash
+# Writes the OCI bundles for the cgroup v2 VM tests (host side, needs jq).
+#
+# usage: tests/vm/bundles.sh OUTDIR
+# Each bundle is OUTDIR/<name>/config.json; all share the fixture rootfs,
+# which the VM holds at /fixtures/rootfs (read-only root, tmpfs on /tmp).
+# Each container lives in its own cgroup /vmtest/<name>/ctr: the VM test
+# script creates /vmtest/<name> so that what the container used (hierarchical
+# memory.events, cpu.stat) can still be read after the runtime removed ctr.
+set -euo pipefail
+
+out=${1:?usage: bundles.sh OUTDIR}
+mkdir -p "$out"
+
+# bundle NAME ARGS_JSON RESOURCES_JSON [CGROUPNS(true|false)]
+bundle() {
+    local name=$1 args=$2 res=$3 cgns=${4:-false}
+    mkdir -p "$out/$name"
+    jq -n \
+        --argjson args "$args" \
+        --argjson res "$res" \
+        --argjson cgns "$cgns" \
+        --arg cgpath "/vmtest/$name/ctr" \
+        -f /dev/stdin >"$out/$name/config.json" <<'JQ'
+def caps: ["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_FSETID","CAP_KILL",
+           "CAP_SETGID","CAP_SETUID","CAP_SETPCAP","CAP_NET_BIND_SERVICE",
+           "CAP_SYS_CHROOT","CAP_MKNOD","CAP_AUDIT_WRITE"];
+# The standard device nodes are allowed explicitly, so the tests do not rely
+# on a runtime's built-in default list.
+def std_devices:
+  [{allow: false, access: "rwm"}] +
+  ([[1,3],[1,5],[1,7],[1,8],[1,9],[5,0],[5,1],[5,2]]
+     | map({allow: true, type: "c", major: .[0], minor: .[1], access: "rwm"})) +
+  [{allow: true, type: "c", major: 136, access: "rwm"}];
+{
+  ociVersion: "1.0.2",
+  process: {
+    terminal: false,
+    user: {uid: 0, gid: 0},
+    args: $args,
+    env: ["PATH=/bin:/usr/bin", "HOME=/root"],
+    cwd: "/",
+    capabilities: {bounding: caps, effective: caps, permitted: caps},
+    rlimits: [{type: "RLIMIT_NOFILE", hard: 1024, soft: 1024}],
+    noNewPrivileges: true
+  },
+  root: {path: "/fixtures/rootfs", readonly: true},
+  hostname: "vmtest-ctr",
+  mounts: ([
+    {destination: "/proc", type: "proc", source: "proc"},
+    {destination: "/dev", type: "tmpfs", source: "tmpfs",
+     options: ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {destination: "/dev/pts", type: "devpts", source: "devpts",
+     options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+    {destination: "/dev/shm", type: "tmpfs", source: "shm",
+     options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    {destination: "/sys", type: "sysfs", source: "sysfs",
+     options: ["nosuid", "noexec", "nodev", "ro"]},
+    {destination: "/tmp", type: "tmpfs", source: "tmpfs",
+     options: ["nosuid", "mode=1777", "size=16m"]}
+  ] + (if $cgns then [
+    {destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup",
+     options: ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+  ] else [] end)),
+  linux: {
+    resources: ({devices: std_devices} + $res),
+    cgroupsPath: $cgpath,
+    namespaces: ([{type: "pid"}, {type: "network"}, {type: "ipc"},
+                  {type: "uts"}, {type: "mount"}]
+                 + (if $cgns then [{type: "cgroup"}] else [] end)),
+    maskedPaths: ["/proc/kcore", "/proc/keys", "/proc/timer_list",
+                  "/sys/firmware"],
+    readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                    "/proc/sysrq-trigger"]
+  }
+}
+JQ
+}
+
+mib=1048576
+
+bundle smoke '["/bin/probe","report"]' '{}'
+bundle mem_oom '["/bin/probe","mem","128"]' "{\"memory\":{\"limit\":$((64 * mib))}}"
+bundle mem_ok '["/bin/probe","mem","32"]' "{\"memory\":{\"limit\":$((64 * mib))}}"
+# The cgroup is mounted inside so that probe reads cpu.stat around the spin
+# itself: the runtime's own setup work in the container's cgroup (seen:
+# runc's Go init, ~0.6 s under TCG, before its limits are written) must not
+# count as a limit failure.
+bundle cpu_limited '["/bin/probe","spin","2","4"]' '{"cpu":{"quota":25000,"period":100000}}' true
+bundle cpu_free '["/bin/probe","spin","2","4"]' '{}' true
+bundle pids '["/bin/probe","forks","64"]' '{"pids":{"limit":16}}'
+bundle mission '["/bin/probe","cgroup"]' \
+    '{"cpu":{"quota":25000,"period":100000},"memory":{"limit":536870912}}' true
+# One JSON line per step; the script goes on after a failure so every step
+# is reported.
+bundle devices '["/bin/sh","-c","probe read /dev/null; probe mknod /tmp/null2 c 1 3; probe read /tmp/null2; probe mknod /tmp/sda b 8 0; probe read /tmp/sda; exit 0"]' '{}'
+# Control for unified_escape: a valid key must work, or a refusal of the
+# bad one proves nothing.
+bundle unified_ok '["/bin/probe","cgroup"]' '{"unified":{"pids.max":"10"}}' true
+# __VICTIM__ is replaced in the VM by the pid of a process in the root
+# cgroup: if the runtime wrote the key, that process moves into /vmtest/unified_escape.
+bundle unified_escape '["/bin/probe","exit","0"]' '{"unified":{"../cgroup.procs":"__VICTIM__"}}'
+
+echo "bundles written to $out" >&2
