@@ -3,17 +3,61 @@
 //! resources to (file, value) writes lives in `v1/` and `v2/`, one small file
 //! per controller; this module performs the writes and names the file and
 //! value in any error.
-//!
-//! INTERFACE STUB: the cgroups work replaces the bodies; the signatures are
-//! what the lifecycle code calls.
 
+pub mod devices;
+mod fs;
+pub mod host;
+mod stats;
+pub mod v1;
+pub mod v2;
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
-use std::os::fd::RawFd;
-use std::path::PathBuf;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
+
+pub use devices::{DefaultDevice, default_allowed_devices};
+use host::Host;
+
+/// One write of `value` to `file` in the container's directory of
+/// `controller` ("" for the core `cgroup.*` files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub controller: &'static str,
+    pub file: Cow<'static, str>,
+    pub value: String,
+    /// Written instead when `file` does not exist (the BFQ and CFQ
+    /// schedulers name their weight files differently).
+    pub fallback: Option<(&'static str, String)>,
+}
+
+impl Write {
+    pub fn new(
+        controller: &'static str,
+        file: impl Into<Cow<'static, str>>,
+        value: String,
+    ) -> Write {
+        Write {
+            controller,
+            file: file.into(),
+            value,
+            fallback: None,
+        }
+    }
+
+    pub fn or_else(mut self, file: &'static str, value: String) -> Write {
+        self.fallback = Some((file, value));
+        self
+    }
+}
 
 /// Where a container's cgroup lives on the host, resolved once at create time
 /// (a relative cgroupsPath depends on the caller's own cgroup, so it must not
@@ -34,77 +78,650 @@ pub struct CgroupPaths {
 
 pub struct Cgroup {
     paths: CgroupPaths,
+    /// The v2 directory, opened once for CLONE_INTO_CGROUP and bpf attach.
+    dir_fd: OnceCell<Option<OwnedFd>>,
+}
+
+/// How long freeze waits for every task to stop before giving up (and
+/// thawing again): a task in an uninterruptible sleep can hold it up.
+const FREEZE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long kill_all(SIGKILL) / destroy wait for the cgroup to empty.
+const KILL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The v1 hierarchies where the list of processes is read, best first: the
+/// ones a container cannot leave from the inside before the others.
+const PROCS_FROM: &[&str] = &[
+    "pids", "memory", "freezer", "devices", "cpu", "cpuset", "blkio",
+];
+
+/// `cgroupsPath` normalised: the default when None/empty is the relative
+/// path `<id>` (runc's cgroupfs driver does the same), `.` and empty
+/// components dropped; `..` refused rather than silently clamped.
+fn inner_path(cgroups_path: Option<&str>, id: &str) -> Result<(bool, String)> {
+    let p = cgroups_path.filter(|s| !s.is_empty()).unwrap_or(id);
+    if !p.starts_with('/') && p.matches(':').count() == 2 {
+        bail!(
+            "linux.cgroupsPath {p:?}: a systemd slice:prefix:name path, but the systemd cgroup driver not supported; use a filesystem path"
+        );
+    }
+    let mut out = String::with_capacity(p.len());
+    for comp in p.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => bail!("linux.cgroupsPath {p:?}: \"..\" would leave the cgroup hierarchy"),
+            c => {
+                if !out.is_empty() {
+                    out.push('/');
+                }
+                out.push_str(c);
+            }
+        }
+    }
+    if out.is_empty() {
+        bail!("linux.cgroupsPath {p:?}: names the root cgroup, which a container cannot own");
+    }
+    Ok((p.starts_with('/'), out))
+}
+
+fn join(base: &Path, rel: &str) -> PathBuf {
+    base.join(rel.trim_start_matches('/'))
+}
+
+fn has_unified(r: Option<&LinuxResources>) -> bool {
+    r.and_then(|r| r.unified().as_ref())
+        .is_some_and(|u| !u.is_empty())
+}
+
+fn missing_controller(ctrl: &str, host: &Host) -> anyhow::Error {
+    anyhow!(
+        "linux.resources: the {ctrl} controller is needed but not available on this host: {}",
+        host::describe(host)
+    )
 }
 
 impl Cgroup {
     /// Resolve `cgroupsPath` (absolute, relative to the caller's cgroup, or
     /// the default when empty) and validate `resources` against the host,
     /// without changing anything.
+    ///
+    /// Relative paths sit under the caller's own cgroup in each v1
+    /// hierarchy, and under the *parent* of the caller's cgroup on v2 (as
+    /// runc does: the caller's own v2 cgroup holds processes, so it cannot
+    /// enable controllers for children).
     pub fn plan(
-        _cgroups_path: Option<&str>,
-        _id: &str,
-        _resources: Option<&LinuxResources>,
+        cgroups_path: Option<&str>,
+        id: &str,
+        resources: Option<&LinuxResources>,
     ) -> Result<Cgroup> {
-        bail!("cgroups: not implemented")
+        let (absolute, inner) = inner_path(cgroups_path, id)?;
+        let host = host::probe()?;
+        let mut paths = CgroupPaths::default();
+        match &host {
+            Host::Unified => {
+                let writes = v2::translate(resources)?;
+                // Device rules are checked here so create cannot fail on them.
+                devices::rules(resources, true)?;
+                let mut needed: Vec<&str> = writes
+                    .iter()
+                    .map(|w| w.controller)
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                if !needed.is_empty() {
+                    needed.dedup();
+                    let avail = fs::read(&Path::new(host::ROOT).join("cgroup.controllers"))?;
+                    if let Some(c) = needed
+                        .iter()
+                        .find(|c| !avail.split_whitespace().any(|a| a == **c))
+                    {
+                        return Err(missing_controller(c, &host));
+                    }
+                }
+                let base = if absolute {
+                    PathBuf::from(host::ROOT)
+                } else {
+                    let own = host::own_unified_cgroup()?;
+                    let parent = Path::new(&own)
+                        .parent()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_default();
+                    join(Path::new(host::ROOT), &parent.to_string_lossy())
+                };
+                paths.unified = Some(join(&base, &inner));
+            }
+            Host::Legacy(hierarchies) => {
+                if has_unified(resources) {
+                    bail!(
+                        "linux.resources.unified: needs a cgroup v2 host; this host is {}",
+                        host::describe(&host)
+                    );
+                }
+                let has = |c: &str| {
+                    hierarchies
+                        .iter()
+                        .any(|h| h.controllers.iter().any(|x| x == c))
+                };
+                let spec_devices = resources.and_then(|r| r.devices().as_ref()).is_some();
+                let rules = devices::rules(resources, has("devices") || spec_devices)?;
+                let writes = v1::translate(resources, None, rules.as_deref())?;
+                for w in &writes {
+                    if !has(w.controller) {
+                        return Err(missing_controller(w.controller, &host));
+                    }
+                }
+                for h in hierarchies {
+                    let dir = if absolute {
+                        join(&h.mount, &inner)
+                    } else {
+                        join(&join(&h.mount, &h.own), &inner)
+                    };
+                    for c in &h.controllers {
+                        paths.v1.insert(c.clone(), dir.clone());
+                    }
+                }
+            }
+        }
+        Ok(Cgroup::from_paths(paths))
     }
 
     /// Rebuild the handle from state.json.
     pub fn from_paths(paths: CgroupPaths) -> Cgroup {
-        Cgroup { paths }
+        Cgroup {
+            paths,
+            dir_fd: OnceCell::new(),
+        }
     }
 
     pub fn paths(&self) -> &CgroupPaths {
         &self.paths
     }
 
+    /// The container's directories, one per hierarchy (co-mounted v1
+    /// controllers share one).
+    fn dirs(&self) -> Vec<&Path> {
+        if let Some(u) = &self.paths.unified {
+            return vec![u.as_path()];
+        }
+        let mut out: Vec<&Path> = Vec::with_capacity(self.paths.v1.len());
+        for p in self.paths.v1.values() {
+            if !out.contains(&p.as_path()) {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    fn v1_dir(&self, controller: &str) -> Result<&Path> {
+        self.paths
+            .v1
+            .get(controller)
+            .map(PathBuf::as_path)
+            .ok_or_else(|| anyhow!("cgroup: the {controller} controller is not available (cgroup v1 host without it)"))
+    }
+
+    /// The directory a write goes to.
+    fn dir_for(&self, controller: &str) -> Result<&Path> {
+        match &self.paths.unified {
+            Some(u) => Ok(u),
+            None => self.v1_dir(controller),
+        }
+    }
+
+    fn perform(&self, writes: &[Write]) -> Result<()> {
+        for w in writes {
+            let dir = self.dir_for(w.controller)?;
+            let path = dir.join(&*w.file);
+            match fs::write_raw(&path, &w.value) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && w.fallback.is_some() => {
+                    let (file, value) = w.fallback.as_ref().expect("checked");
+                    fs::write(&dir.join(file), value)?;
+                }
+                Err(e) => return Err(fs::write_error(&path, &w.value, &e)),
+            }
+        }
+        Ok(())
+    }
+
     /// Create the directories (enabling controllers in each parent on v2)
     /// and write every limit. On failure, removes what it created.
-    pub fn create(&mut self, _resources: Option<&LinuxResources>) -> Result<()> {
-        bail!("cgroups: not implemented")
+    pub fn create(&mut self, resources: Option<&LinuxResources>) -> Result<()> {
+        let result = if self.paths.unified.is_some() {
+            self.create_v2(resources)
+        } else {
+            self.create_v1(resources)
+        };
+        if let Err(e) = result {
+            self.dir_fd = OnceCell::new();
+            for dir in self.paths.created.iter().rev() {
+                // Nothing can be inside yet: a failure here only leaks.
+                let _ = std::fs::remove_dir(dir);
+            }
+            self.paths.created.clear();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn create_v1(&mut self, resources: Option<&LinuxResources>) -> Result<()> {
+        let mut created = std::mem::take(&mut self.paths.created);
+        let result = (|| {
+            for dir in self.dirs() {
+                fs::mkdir_all(dir, &mut created)?;
+            }
+            if let Some(cpuset) = self.paths.v1.get("cpuset") {
+                init_cpusets(cpuset, &created)?;
+            }
+            let rules = devices::rules(resources, self.paths.v1.contains_key("devices"))?;
+            self.perform(&v1::translate(resources, None, rules.as_deref())?)
+        })();
+        self.paths.created = created;
+        result
+    }
+
+    fn create_v2(&mut self, resources: Option<&LinuxResources>) -> Result<()> {
+        let dir = self.paths.unified.clone().expect("v2");
+        let writes = v2::translate(resources)?;
+        let mut created = std::mem::take(&mut self.paths.created);
+        let result = (|| {
+            fs::mkdir_all(&dir, &mut created)?;
+            enable_controllers(&dir, &created, &writes)?;
+            let fd = self.open_dir()?;
+            let rules = devices::rules(resources, true)?.expect("with defaults");
+            v2::devices::apply(&dir, fd.as_fd(), &rules, false)?;
+            self.perform(&writes)
+        })();
+        self.paths.created = created;
+        result
+    }
+
+    fn open_dir(&self) -> Result<&OwnedFd> {
+        let dir = self
+            .paths
+            .unified
+            .as_ref()
+            .ok_or_else(|| anyhow!("cgroup: not a cgroup v2 container"))?;
+        let fd = self.dir_fd.get_or_init(|| {
+            nix::fcntl::open(
+                dir,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .ok()
+            // SAFETY: open just returned this fd and nothing else owns it.
+            .map(|fd| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+        });
+        fd.as_ref().ok_or_else(|| {
+            anyhow!(
+                "cgroup: open {}: {}",
+                dir.display(),
+                std::io::Error::last_os_error()
+            )
+        })
     }
 
     /// On v2, an O_DIRECTORY fd of the container's cgroup for
-    /// CLONE_INTO_CGROUP; None on v1 (use `add_pid`).
+    /// CLONE_INTO_CGROUP; None on v1 (use `add_pid`). The fd lives as long
+    /// as this handle.
     pub fn clone_into_fd(&self) -> Option<RawFd> {
-        None
+        self.paths.unified.as_ref()?;
+        self.open_dir().ok().map(AsRawFd::as_raw_fd)
     }
 
     /// Move `pid` into the container's cgroup in every hierarchy.
-    pub fn add_pid(&self, _pid: i32) -> Result<()> {
-        bail!("cgroups: not implemented")
+    pub fn add_pid(&self, pid: i32) -> Result<()> {
+        let value = pid.to_string();
+        for dir in self.dirs() {
+            fs::write(&dir.join("cgroup.procs"), &value)?;
+        }
+        Ok(())
     }
 
-    /// Write new limits (for `update`).
-    pub fn apply(&self, _resources: &LinuxResources) -> Result<()> {
-        bail!("cgroups: not implemented")
+    /// Write new limits (for `update`). Devices are replaced only when the
+    /// update names them.
+    pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
+        let rules = devices::rules(Some(resources), false)?;
+        if let Some(dir) = &self.paths.unified {
+            let writes = v2::translate(Some(resources))?;
+            if let Some(rules) = rules {
+                v2::devices::apply(dir, self.open_dir()?.as_fd(), &rules, true)?;
+            }
+            return self.perform(&writes);
+        }
+        if has_unified(Some(resources)) {
+            bail!(
+                "linux.resources.unified: needs a cgroup v2 host; this container's cgroups are v1"
+            );
+        }
+        let current = if v1::memory::needs_current_limit(resources) {
+            let path = self.v1_dir("memory")?.join(v1::memory::LIMIT);
+            let text = fs::read(&path)?;
+            Some(
+                text.trim()
+                    .parse::<u64>()
+                    .map_err(|e| anyhow!("cgroup: read {}: {text:?}: {e}", path.display()))?,
+            )
+        } else {
+            None
+        };
+        self.perform(&v1::translate(Some(resources), current, rules.as_deref())?)
     }
 
-    pub fn freeze(&self, _frozen: bool) -> Result<()> {
-        bail!("cgroups: not implemented")
+    pub fn freeze(&self, frozen: bool) -> Result<()> {
+        if let Some(dir) = &self.paths.unified {
+            fs::write(&dir.join("cgroup.freeze"), if frozen { "1" } else { "0" })?;
+            let want = if frozen { "frozen 1" } else { "frozen 0" };
+            let events = dir.join("cgroup.events");
+            let ok = fs::wait_until(FREEZE_TIMEOUT, || {
+                Ok(fs::read(&events)?.lines().any(|l| l == want))
+            })?;
+            if !ok {
+                if frozen {
+                    let _ = fs::write(&dir.join("cgroup.freeze"), "0");
+                }
+                bail!(
+                    "cgroup: {} did not report {want:?} within {FREEZE_TIMEOUT:?}",
+                    events.display()
+                );
+            }
+            return Ok(());
+        }
+        let dir = self.v1_dir("freezer")?;
+        let state = dir.join(v1::freezer::STATE);
+        if !frozen {
+            return fs::write(&state, v1::freezer::THAWED);
+        }
+        // Writing FROZEN again while FREEZING nudges the tasks that were
+        // busy the first time (runc does the same).
+        let ok = fs::wait_until(FREEZE_TIMEOUT, || {
+            fs::write(&state, v1::freezer::FROZEN)?;
+            Ok(v1::freezer::is_frozen(&fs::read(&state)?))
+        })?;
+        if !ok {
+            let _ = fs::write(&state, v1::freezer::THAWED);
+            bail!(
+                "cgroup: {} did not become FROZEN within {FREEZE_TIMEOUT:?}",
+                state.display()
+            );
+        }
+        Ok(())
     }
 
     pub fn is_frozen(&self) -> Result<bool> {
-        Ok(false)
+        let (path, frozen) = match &self.paths.unified {
+            Some(dir) => (dir.join("cgroup.freeze"), "1"),
+            None => match self.paths.v1.get("freezer") {
+                Some(dir) => (dir.join(v1::freezer::STATE), v1::freezer::FROZEN),
+                None => return Ok(false),
+            },
+        };
+        Ok(fs::read_opt(&path)?.is_some_and(|s| s.trim() == frozen))
     }
 
-    /// Host pids of every process in the cgroup.
+    /// The directory whose cgroup.procs lists the container's processes.
+    fn procs_dir(&self) -> Option<&Path> {
+        if let Some(u) = &self.paths.unified {
+            return Some(u);
+        }
+        PROCS_FROM
+            .iter()
+            .find_map(|c| self.paths.v1.get(*c))
+            .or_else(|| self.paths.v1.values().next())
+            .map(PathBuf::as_path)
+    }
+
+    /// Host pids of every process in the cgroup (and in cgroups the
+    /// container made below it). A cgroup that is already gone has none.
     pub fn pids(&self) -> Result<Vec<i32>> {
-        Ok(Vec::new())
+        let mut out = Vec::new();
+        if let Some(dir) = self.procs_dir() {
+            collect_pids(dir, &mut out)?;
+        }
+        Ok(out)
     }
 
     /// Signal every process in the cgroup (cgroup.kill for SIGKILL on v2).
-    pub fn kill_all(&self, _signal: i32) -> Result<()> {
+    /// For SIGKILL, also waits until the cgroup is empty.
+    pub fn kill_all(&self, signal: i32) -> Result<()> {
+        if signal == libc::SIGKILL {
+            if let Some(dir) = &self.paths.unified {
+                match fs::write_raw(&dir.join("cgroup.kill"), "1") {
+                    Ok(()) => return self.wait_empty(),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        if !dir.exists() {
+                            return Ok(());
+                        }
+                        // Kernel before 5.14: signal one by one below.
+                    }
+                    Err(e) => return Err(fs::write_error(&dir.join("cgroup.kill"), "1", &e)),
+                }
+            }
+            return self.kill_until_empty();
+        }
+        for pid in self.pids()? {
+            signal_pid(pid, signal)?;
+        }
+        Ok(())
+    }
+
+    /// SIGKILL without cgroup.kill: freeze so that nothing can fork between
+    /// reading the list and signalling it, kill, thaw (a frozen task only
+    /// dies once thawed), and repeat until nothing is left.
+    fn kill_until_empty(&self) -> Result<()> {
+        let can_freeze = self.paths.unified.is_some() || self.paths.v1.contains_key("freezer");
+        let ok = fs::wait_until(KILL_TIMEOUT, || {
+            let pids = self.pids()?;
+            if pids.is_empty() {
+                return Ok(true);
+            }
+            let frozen = can_freeze && self.freeze(true).is_ok();
+            for &pid in &pids {
+                signal_pid(pid, libc::SIGKILL)?;
+            }
+            if frozen || can_freeze {
+                self.freeze(false)?;
+            }
+            Ok(false)
+        })?;
+        if !ok {
+            bail!(
+                "cgroup: processes {:?} still alive {KILL_TIMEOUT:?} after SIGKILL",
+                self.pids()?
+            );
+        }
+        Ok(())
+    }
+
+    fn wait_empty(&self) -> Result<()> {
+        if !fs::wait_until(KILL_TIMEOUT, || Ok(self.pids()?.is_empty()))? {
+            bail!(
+                "cgroup: processes {:?} still alive {KILL_TIMEOUT:?} after SIGKILL",
+                self.pids()?
+            );
+        }
         Ok(())
     }
 
     /// Kill what is left, wait for it, remove the directories (retrying
-    /// while the kernel still holds them), in every hierarchy.
+    /// while the kernel still holds them), in every hierarchy, then the
+    /// parents this container created unless others still use them.
     pub fn destroy(&self) -> Result<()> {
-        Ok(())
+        let dirs = self.dirs();
+        if dirs.iter().any(|d| d.exists()) {
+            self.kill_all(libc::SIGKILL)?;
+        }
+        let mut first_err = None;
+        for dir in &dirs {
+            if let Err(e) = fs::remove_tree(dir) {
+                first_err.get_or_insert(e);
+            }
+        }
+        for dir in self.paths.created.iter().rev() {
+            if !dirs.contains(&dir.as_path())
+                && let Err(e) = fs::remove_if_unused(dir)
+            {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
     }
 
-    /// Statistics in runc's `events --stats` shape.
+    /// Statistics in runc's `events --stats` shape (the `data` object).
     pub fn stats(&self) -> Result<serde_json::Value> {
-        bail!("cgroups: not implemented")
+        stats::collect(self)
+    }
+
+    /// How many times the kernel's OOM killer struck inside the cgroup.
+    pub fn oom_kills(&self) -> Result<Option<u64>> {
+        stats::oom_kills(self)
+    }
+}
+
+/// Signal `pid`; one that is gone already is fine.
+fn signal_pid(pid: i32, signal: i32) -> Result<()> {
+    // SAFETY: kill(2) has no memory effects; pid comes from cgroup.procs.
+    if unsafe { libc::kill(pid, signal) } != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ESRCH) {
+            bail!("cgroup: kill({pid}, {signal}): {e}");
+        }
+    }
+    Ok(())
+}
+
+fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
+    let Some(text) = fs::read_opt(&dir.join("cgroup.procs"))? else {
+        return Ok(());
+    };
+    for line in text.lines() {
+        if let Ok(pid) = line.trim().parse() {
+            out.push(pid);
+        }
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            collect_pids(&entry.path(), out)?;
+        }
+    }
+    Ok(())
+}
+
+/// A new v1 cpuset has empty cpus and mems and refuses tasks: copy the
+/// parent's into each directory this container created, parents first.
+fn init_cpusets(leaf: &Path, created: &[PathBuf]) -> Result<()> {
+    let mut parent_vals: Option<(String, String)> = None;
+    for dir in created.iter().filter(|d| leaf.starts_with(d)) {
+        let (cpus, mems) = match parent_vals.take() {
+            Some(v) => v,
+            None => {
+                let parent = dir
+                    .parent()
+                    .ok_or_else(|| anyhow!("cgroup: {} has no parent", dir.display()))?;
+                (
+                    fs::read(&parent.join("cpuset.cpus"))?,
+                    fs::read(&parent.join("cpuset.mems"))?,
+                )
+            }
+        };
+        let (cpus_t, mems_t) = (cpus.trim(), mems.trim());
+        fs::write(&dir.join("cpuset.cpus"), cpus_t)?;
+        fs::write(&dir.join("cpuset.mems"), mems_t)?;
+        parent_vals = Some((cpus, mems));
+    }
+    Ok(())
+}
+
+/// Enable in every level from the root down to `leaf`'s parent the
+/// controllers that level offers, as runc does (so stats and later updates
+/// find their files). A needed controller that cannot be enabled is an error.
+fn enable_controllers(leaf: &Path, created: &[PathBuf], writes: &[Write]) -> Result<()> {
+    let root = Path::new(host::ROOT);
+    let mut levels: Vec<&Path> = leaf
+        .ancestors()
+        .skip(1)
+        .take_while(|p| p.starts_with(root))
+        .collect();
+    levels.reverse();
+    for level in levels {
+        let avail = fs::read(&level.join("cgroup.controllers"))?;
+        let ctl = level.join("cgroup.subtree_control");
+        let enabled = if created.iter().any(|c| c == level) {
+            String::new()
+        } else {
+            fs::read(&ctl)?
+        };
+        let want: Vec<&str> = avail
+            .split_whitespace()
+            .filter(|c| !enabled.split_whitespace().any(|e| e == *c))
+            .collect();
+        if want.is_empty() {
+            continue;
+        }
+        let all = want
+            .iter()
+            .map(|c| format!("+{c}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if fs::write_raw(&ctl, &all).is_ok() {
+            continue;
+        }
+        // One refused controller (e.g. cpu with realtime tasks) must not
+        // block the others; only the ones the limits need are errors.
+        for c in want {
+            let v = format!("+{c}");
+            if let Err(e) = fs::write_raw(&ctl, &v)
+                && writes.iter().any(|w| w.controller == c)
+            {
+                return Err(fs::write_error(&ctl, &v, &e));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub mod test_util {
+    use super::Write;
+    use oci_spec::runtime::LinuxResources;
+
+    pub fn res(json: &str) -> LinuxResources {
+        serde_json::from_str(json).unwrap()
+    }
+
+    pub fn pairs(w: &[Write]) -> Vec<(&str, &str)> {
+        w.iter().map(|w| (&*w.file, w.value.as_str())).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroups_path_forms() {
+        assert_eq!(inner_path(None, "c1").unwrap(), (false, "c1".to_owned()));
+        assert_eq!(
+            inner_path(Some(""), "c1").unwrap(),
+            (false, "c1".to_owned())
+        );
+        assert_eq!(
+            inner_path(Some("/a//b/./c/"), "c1").unwrap(),
+            (true, "a/b/c".to_owned())
+        );
+        assert_eq!(
+            inner_path(Some("x/y"), "c1").unwrap(),
+            (false, "x/y".to_owned())
+        );
+        let e = inner_path(Some("system.slice:docker:abc"), "c1")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("systemd cgroup driver not supported"), "{e}");
+        let e = inner_path(Some("/a/../../etc"), "c1")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"..\""), "{e}");
+        assert!(inner_path(Some("/"), "c1").is_err());
     }
 }

@@ -1,0 +1,157 @@
+//! The few filesystem operations cgroups need, each error naming the file
+//! (and the value, for writes) so that a caller's log line says exactly
+//! which limit the kernel refused.
+
+use std::io::{self, Read, Write as _};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+
+/// Write `value` with one write(2): cgroup files parse each write as one
+/// request, so a split write would be two (wrong) requests. No O_CREAT: a
+/// missing file means a missing controller and must say ENOENT.
+pub fn write_raw(path: &Path, value: &str) -> io::Result<()> {
+    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    let n = f.write(value.as_bytes())?;
+    if n != value.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("short write ({n} of {} bytes)", value.len()),
+        ));
+    }
+    Ok(())
+}
+
+pub fn write(path: &Path, value: &str) -> Result<()> {
+    write_raw(path, value).map_err(|e| write_error(path, value, &e))
+}
+
+pub fn write_error(path: &Path, value: &str, e: &io::Error) -> anyhow::Error {
+    anyhow!("cgroup: write {value:?} to {}: {e}", path.display())
+}
+
+pub fn read_raw(path: &Path) -> io::Result<String> {
+    let mut s = String::with_capacity(64);
+    std::fs::File::open(path)?.read_to_string(&mut s)?;
+    Ok(s)
+}
+
+pub fn read(path: &Path) -> Result<String> {
+    read_raw(path).with_context(|| format!("cgroup: read {}", path.display()))
+}
+
+/// Like `read`, but a missing file (cgroup already removed, controller
+/// absent) is `None`.
+pub fn read_opt(path: &Path) -> Result<Option<String>> {
+    match read_raw(path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anyhow!("cgroup: read {}: {e}", path.display())),
+    }
+}
+
+/// mkdir -p that records, parents first, every directory it really created,
+/// so that cleanup removes exactly those and never a directory that existed.
+pub fn mkdir_all(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.mode(0o755);
+    match builder.create(dir) {
+        Ok(()) => {
+            created.push(dir.to_path_buf());
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let parent = dir
+                .parent()
+                .ok_or_else(|| anyhow!("cgroup: mkdir {}: {e}", dir.display()))?;
+            mkdir_all(parent, created)?;
+            match builder.create(dir) {
+                Ok(()) => {
+                    created.push(dir.to_path_buf());
+                    Ok(())
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(anyhow!("cgroup: mkdir {}: {e}", dir.display())),
+            }
+        }
+        Err(e) => Err(anyhow!("cgroup: mkdir {}: {e}", dir.display())),
+    }
+}
+
+/// rmdir a cgroup and any child cgroups the container made inside it
+/// (deepest first). The kernel answers EBUSY for a short while after the
+/// last process died (its css is still being released), so retry briefly.
+/// A directory that is already gone is success.
+pub fn remove_tree(dir: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut delay = Duration::from_millis(1);
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                let errno = e.raw_os_error().unwrap_or(0);
+                if errno == libc::ENOTEMPTY || errno == libc::EBUSY {
+                    let had_children = remove_children(dir)?;
+                    if had_children {
+                        continue;
+                    }
+                }
+                if errno != libc::EBUSY || Instant::now() >= deadline {
+                    return Err(anyhow!("cgroup: remove {}: {e}", dir.display()));
+                }
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// Remove the child cgroups of `dir`; true when there were any.
+fn remove_children(dir: &Path) -> Result<bool> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(anyhow!("cgroup: list {}: {e}", dir.display())),
+    };
+    let mut any = false;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cgroup: list {}", dir.display()))?;
+        // Only child cgroups are directories; control files never are.
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            remove_tree(&entry.path())?;
+            any = true;
+        }
+    }
+    Ok(any)
+}
+
+/// rmdir that tolerates a parent still shared with other cgroups.
+pub fn remove_if_unused(dir: &Path) -> Result<()> {
+    match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) => match e.raw_os_error() {
+            Some(libc::ENOENT | libc::ENOTEMPTY | libc::EBUSY) => Ok(()),
+            _ => Err(anyhow!("cgroup: remove {}: {e}", dir.display())),
+        },
+    }
+}
+
+/// Poll `done` with a growing sleep until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> Result<bool>) -> Result<bool> {
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_micros(200);
+    loop {
+        if done()? {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,231 @@
+//! Statistics in the shape of runc's `events --stats` data object
+//! (libcontainer/cgroups/stats.go as printed by types/events.go): cpu,
+//! memory, pids, blkio, hugetlb. Fields a host does not have are left out
+//! or zero, as runc leaves them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Result;
+use serde_json::{Map, Value, json};
+
+use super::{Cgroup, fs};
+
+/// `key value` lines (cpu.stat, memory.stat, memory.events, ...).
+pub fn flat_keyed(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            Some((k.to_owned(), v.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// A single number; `max` (v2) reads as u64::MAX, as runc reports it.
+fn number(text: &str) -> Option<u64> {
+    let t = text.trim();
+    if t == "max" {
+        Some(u64::MAX)
+    } else {
+        t.parse().ok()
+    }
+}
+
+fn read_num(dir: &Path, file: &str) -> Result<Option<u64>> {
+    Ok(fs::read_opt(&dir.join(file))?.as_deref().and_then(number))
+}
+
+fn read_keyed(dir: &Path, file: &str) -> Result<BTreeMap<String, u64>> {
+    Ok(fs::read_opt(&dir.join(file))?
+        .as_deref()
+        .map(flat_keyed)
+        .unwrap_or_default())
+}
+
+/// Drop zero/absent values the way runc's `omitempty` does.
+fn put(m: &mut Map<String, Value>, k: &str, v: Option<u64>) {
+    if let Some(v) = v.filter(|&v| v != 0) {
+        m.insert(k.to_owned(), json!(v));
+    }
+}
+
+fn entry(limit: Option<u64>, usage: Option<u64>, max: Option<u64>, failcnt: Option<u64>) -> Value {
+    let mut m = Map::new();
+    m.insert("limit".into(), json!(limit.unwrap_or(0)));
+    put(&mut m, "usage", usage);
+    put(&mut m, "max", max);
+    m.insert("failcnt".into(), json!(failcnt.unwrap_or(0)));
+    Value::Object(m)
+}
+
+/// The memory controller's OOM-kill counter (v2 memory.events, v1
+/// memory.oom_control), None without a memory controller.
+pub fn oom_kills(cg: &Cgroup) -> Result<Option<u64>> {
+    let (dir, file) = match &cg.paths.unified {
+        Some(d) => (d.as_path(), "memory.events"),
+        None => match cg.paths.v1.get("memory") {
+            Some(d) => (d.as_path(), "memory.oom_control"),
+            None => return Ok(None),
+        },
+    };
+    Ok(read_keyed(dir, file)?.get("oom_kill").copied())
+}
+
+pub fn collect(cg: &Cgroup) -> Result<Value> {
+    match &cg.paths.unified {
+        Some(dir) => v2(dir),
+        None => v1(cg),
+    }
+}
+
+fn v2(dir: &Path) -> Result<Value> {
+    let cpu_stat = read_keyed(dir, "cpu.stat")?;
+    let g = |k: &str| cpu_stat.get(k).copied();
+    let mut usage = Map::new();
+    put(&mut usage, "total", g("usage_usec").map(|v| v * 1000));
+    usage.insert("kernel".into(), json!(g("system_usec").unwrap_or(0) * 1000));
+    usage.insert("user".into(), json!(g("user_usec").unwrap_or(0) * 1000));
+    let mut throttling = Map::new();
+    put(&mut throttling, "periods", g("nr_periods"));
+    put(&mut throttling, "throttledPeriods", g("nr_throttled"));
+    put(
+        &mut throttling,
+        "throttledTime",
+        g("throttled_usec").map(|v| v * 1000),
+    );
+
+    let raw = read_keyed(dir, "memory.stat")?;
+    let events = read_keyed(dir, "memory.events")?;
+    let mut memory = Map::new();
+    put(&mut memory, "cache", raw.get("file").copied());
+    memory.insert(
+        "usage".into(),
+        entry(
+            read_num(dir, "memory.max")?,
+            read_num(dir, "memory.current")?,
+            read_num(dir, "memory.peak")?,
+            events.get("max").copied(),
+        ),
+    );
+    memory.insert(
+        "swap".into(),
+        entry(
+            read_num(dir, "memory.swap.max")?,
+            read_num(dir, "memory.swap.current")?,
+            None,
+            None,
+        ),
+    );
+    if !raw.is_empty() {
+        memory.insert("raw".into(), json!(raw));
+    }
+
+    Ok(json!({
+        "cpu": {"usage": usage, "throttling": throttling},
+        "memory": memory,
+        "pids": pids(dir)?,
+        "blkio": {},
+        "hugetlb": {},
+    }))
+}
+
+fn pids(dir: &Path) -> Result<Value> {
+    let mut m = Map::new();
+    put(&mut m, "current", read_num(dir, "pids.current")?);
+    // "max" is reported as 0 ("no limit"), as runc does.
+    put(
+        &mut m,
+        "limit",
+        read_num(dir, "pids.max")?.filter(|&v| v != u64::MAX),
+    );
+    Ok(Value::Object(m))
+}
+
+fn v1(cg: &Cgroup) -> Result<Value> {
+    let dir = |c: &str| cg.paths.v1.get(c).map(|p| p.as_path());
+    let mut usage = Map::new();
+    let mut throttling = Map::new();
+    if let Some(d) = dir("cpuacct") {
+        put(&mut usage, "total", read_num(d, "cpuacct.usage")?);
+        if let Some(t) = fs::read_opt(&d.join("cpuacct.usage_percpu"))? {
+            let v: Vec<u64> = t
+                .split_whitespace()
+                .filter_map(|s| s.parse().ok())
+                .collect();
+            if !v.is_empty() {
+                usage.insert("percpu".into(), json!(v));
+            }
+        }
+        // cpuacct.stat counts USER_HZ ticks; runc reports nanoseconds.
+        // SAFETY: sysconf has no memory effects.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        let st = read_keyed(d, "cpuacct.stat")?;
+        usage.insert(
+            "kernel".into(),
+            json!(st.get("system").copied().unwrap_or(0) * 1_000_000_000 / hz),
+        );
+        usage.insert(
+            "user".into(),
+            json!(st.get("user").copied().unwrap_or(0) * 1_000_000_000 / hz),
+        );
+    }
+    if let Some(d) = dir("cpu") {
+        let st = read_keyed(d, "cpu.stat")?;
+        put(&mut throttling, "periods", st.get("nr_periods").copied());
+        put(
+            &mut throttling,
+            "throttledPeriods",
+            st.get("nr_throttled").copied(),
+        );
+        put(
+            &mut throttling,
+            "throttledTime",
+            st.get("throttled_time").copied(),
+        );
+    }
+    let mut memory = Map::new();
+    if let Some(d) = dir("memory") {
+        let raw = read_keyed(d, "memory.stat")?;
+        put(&mut memory, "cache", raw.get("cache").copied());
+        let e = |prefix: &str| -> Result<Value> {
+            Ok(entry(
+                read_num(d, &format!("{prefix}.limit_in_bytes"))?,
+                read_num(d, &format!("{prefix}.usage_in_bytes"))?,
+                read_num(d, &format!("{prefix}.max_usage_in_bytes"))?,
+                read_num(d, &format!("{prefix}.failcnt"))?,
+            ))
+        };
+        memory.insert("usage".into(), e("memory")?);
+        memory.insert("swap".into(), e("memory.memsw")?);
+        memory.insert("kernel".into(), e("memory.kmem")?);
+        if !raw.is_empty() {
+            memory.insert("raw".into(), json!(raw));
+        }
+    }
+    let pids = match dir("pids") {
+        Some(d) => pids(d)?,
+        None => json!({}),
+    };
+    Ok(json!({
+        "cpu": {"usage": usage, "throttling": throttling},
+        "memory": memory,
+        "pids": pids,
+        "blkio": {},
+        "hugetlb": {},
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyed_and_numbers() {
+        let m = flat_keyed("usage_usec 1500\nuser_usec 1000\nbad line x\n");
+        assert_eq!(m.get("usage_usec"), Some(&1500));
+        assert_eq!(m.len(), 2);
+        assert_eq!(number("max\n"), Some(u64::MAX));
+        assert_eq!(number("42\n"), Some(42));
+        assert_eq!(number(""), None);
+    }
+}

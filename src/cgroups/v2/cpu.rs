@@ -1,0 +1,122 @@
+//! cpu controller (v2): cpu.max, cpu.weight, cpu.max.burst, cpu.idle.
+
+use anyhow::{Result, bail};
+use oci_spec::runtime::LinuxResources;
+
+use crate::cgroups::Write;
+
+/// runc's (and the kernel documentation's) mapping of v1 shares [2, 262144]
+/// onto v2 weight [1, 10000].
+pub fn shares_to_weight(shares: u64) -> u64 {
+    let shares = shares.clamp(2, 262_144);
+    1 + ((shares - 2) * 9999) / 262_142
+}
+
+pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
+    let Some(cpu) = r.cpu() else { return Ok(()) };
+    if cpu.realtime_runtime().is_some_and(|v| v != 0)
+        || cpu.realtime_period().is_some_and(|v| v != 0)
+    {
+        bail!(
+            "linux.resources.cpu.realtimeRuntime/realtimePeriod: realtime scheduling limits do not exist on cgroup v2"
+        );
+    }
+    if let Some(shares) = cpu.shares().filter(|&s| s != 0) {
+        out.push(Write::new(
+            "cpu",
+            "cpu.weight",
+            shares_to_weight(shares).to_string(),
+        ));
+    }
+    let quota = cpu.quota().filter(|&q| q != 0);
+    let period = cpu.period().filter(|&p| p != 0);
+    if quota.is_some() || period.is_some() {
+        if let Some(q) = quota.filter(|&q| q < -1) {
+            bail!(
+                "linux.resources.cpu.quota: {q} is negative (only -1, meaning unlimited, may be)"
+            );
+        }
+        // A period alone keeps "max"; a quota alone keeps the kernel's period.
+        let mut v = match quota {
+            Some(q) if q > 0 => q.to_string(),
+            _ => "max".to_owned(),
+        };
+        if let Some(p) = period {
+            v.push(' ');
+            v.push_str(&p.to_string());
+        }
+        out.push(Write::new("cpu", "cpu.max", v));
+    }
+    if let Some(burst) = cpu.burst() {
+        out.push(Write::new("cpu", "cpu.max.burst", burst.to_string()));
+    }
+    if let Some(idle) = cpu.idle() {
+        out.push(Write::new("cpu", "cpu.idle", idle.to_string()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroups::test_util::{pairs, res};
+
+    #[test]
+    fn quota_and_period() {
+        let mut out = Vec::new();
+        writes(&res(r#"{"cpu":{"quota":25000,"period":100000}}"#), &mut out).unwrap();
+        assert_eq!(pairs(&out), [("cpu.max", "25000 100000")]);
+    }
+
+    #[test]
+    fn unlimited_quota_and_lone_period_or_quota() {
+        let mut out = Vec::new();
+        writes(&res(r#"{"cpu":{"quota":-1,"period":100000}}"#), &mut out).unwrap();
+        writes(&res(r#"{"cpu":{"period":50000}}"#), &mut out).unwrap();
+        writes(&res(r#"{"cpu":{"quota":5000}}"#), &mut out).unwrap();
+        assert_eq!(
+            pairs(&out),
+            [
+                ("cpu.max", "max 100000"),
+                ("cpu.max", "max 50000"),
+                ("cpu.max", "5000")
+            ]
+        );
+    }
+
+    #[test]
+    fn shares_weight_conversion() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262_144), 10000);
+        assert_eq!(shares_to_weight(1), 1);
+        assert_eq!(shares_to_weight(1 << 30), 10000);
+        let mut out = Vec::new();
+        writes(&res(r#"{"cpu":{"shares":512}}"#), &mut out).unwrap();
+        assert_eq!(pairs(&out), [("cpu.weight", "20")]);
+    }
+
+    #[test]
+    fn burst_idle_and_nothing() {
+        let mut out = Vec::new();
+        writes(&res(r#"{"cpu":{"burst":1000,"idle":1}}"#), &mut out).unwrap();
+        writes(&res(r#"{}"#), &mut out).unwrap();
+        writes(&res(r#"{"cpu":{"cpus":"0"}}"#), &mut out).unwrap();
+        assert_eq!(pairs(&out), [("cpu.max.burst", "1000"), ("cpu.idle", "1")]);
+    }
+
+    #[test]
+    fn realtime_and_bad_quota_refused() {
+        let e = writes(
+            &res(r#"{"cpu":{"realtimeRuntime":950000}}"#),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("cgroup v2"), "{e}");
+        let e = writes(&res(r#"{"cpu":{"quota":-5}}"#), &mut Vec::new()).unwrap_err();
+        assert!(
+            e.to_string().contains("linux.resources.cpu.quota: -5"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,47 @@
+//! Devices on cgroup v2: no files, an eBPF program attached to the
+//! container's cgroup that answers each open/mknod of a device node.
+
+pub mod bpf;
+pub mod program;
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+
+use anyhow::{Result, anyhow};
+
+use crate::cgroups::devices::DeviceRule;
+
+/// Build, load and attach the program for `rules` to the cgroup `dir`
+/// (opened as `dir_fd`). With `replace`, the programs attached before are
+/// detached after the new one is in force, so there is no moment without
+/// a filter.
+pub fn apply(
+    dir: &Path,
+    dir_fd: BorrowedFd<'_>,
+    rules: &[DeviceRule],
+    replace: bool,
+) -> Result<()> {
+    let insns = program::build(rules);
+    let old = if replace {
+        bpf::query(dir_fd)
+            .map_err(|e| anyhow!("cgroup: query device programs of {}: {e}", dir.display()))?
+    } else {
+        Vec::new()
+    };
+    let prog = bpf::load(&insns)?;
+    bpf::attach(dir_fd, prog.as_fd()).map_err(|e| {
+        anyhow!(
+            "cgroup: attach the eBPF device program to {}: {e}",
+            dir.display()
+        )
+    })?;
+    for id in old {
+        bpf::detach(dir_fd, id).map_err(|e| {
+            anyhow!(
+                "cgroup: detach old device program {id} from {}: {e}",
+                dir.display()
+            )
+        })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! rdma controller: rdma.max, the same file on v1 and v2.
+
+use anyhow::Result;
+use oci_spec::runtime::LinuxResources;
+
+use crate::cgroups::Write;
+
+pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
+    let Some(rdma) = r.rdma() else { return Ok(()) };
+    let mut devices: Vec<&String> = rdma.keys().collect();
+    devices.sort();
+    for dev in devices {
+        let l = &rdma[dev];
+        let v = |n: Option<u32>| n.map_or_else(|| "max".to_owned(), |n| n.to_string());
+        out.push(Write::new(
+            "rdma",
+            "rdma.max",
+            format!(
+                "{dev} hca_handle={} hca_object={}",
+                v(l.hca_handles()),
+                v(l.hca_objects())
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroups::test_util::{pairs, res};
+
+    #[test]
+    fn limits() {
+        let mut out = Vec::new();
+        writes(&res(r#"{"rdma":{"mlx5_1":{"hcaHandles":3},"mlx4_0":{"hcaHandles":2,"hcaObjects":2000}}}"#), &mut out).unwrap();
+        assert_eq!(
+            pairs(&out),
+            [
+                ("rdma.max", "mlx4_0 hca_handle=2 hca_object=2000"),
+                ("rdma.max", "mlx5_1 hca_handle=3 hca_object=max"),
+            ]
+        );
+    }
+}

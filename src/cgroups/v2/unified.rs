@@ -1,0 +1,86 @@
+//! `linux.resources.unified`: raw v2 files, kept inside the container's
+//! cgroup directory.
+
+use anyhow::{Result, bail};
+use oci_spec::runtime::LinuxResources;
+
+use crate::cgroups::Write;
+
+/// The controller a unified key belongs to (`memory.high` -> memory), or
+/// "" for the core `cgroup.*` files.
+fn controller_of(key: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "cpu", "cpuset", "io", "memory", "pids", "hugetlb", "rdma", "misc",
+    ];
+    let prefix = key.split('.').next().unwrap_or("");
+    KNOWN.iter().copied().find(|c| *c == prefix).unwrap_or("")
+}
+
+pub fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.contains('/') || key == "." || key == ".." || key.contains('\0') {
+        bail!("linux.resources.unified: key {key:?} would write outside the container's cgroup");
+    }
+    Ok(())
+}
+
+pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
+    let Some(unified) = r.unified() else {
+        return Ok(());
+    };
+    // HashMap order is random; sort so the writes (and errors) are repeatable.
+    let mut keys: Vec<&String> = unified.keys().collect();
+    keys.sort();
+    for key in keys {
+        check_key(key)?;
+        out.push(Write::new(
+            controller_of(key),
+            key.clone(),
+            unified[key].clone(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroups::test_util::{pairs, res};
+
+    #[test]
+    fn keys_in_order() {
+        let mut out = Vec::new();
+        writes(
+            &res(
+                r#"{"unified":{"memory.high":"1000000","cpu.weight":"50","cgroup.max.depth":"2"}}"#,
+            ),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            pairs(&out),
+            [
+                ("cgroup.max.depth", "2"),
+                ("cpu.weight", "50"),
+                ("memory.high", "1000000")
+            ]
+        );
+        assert_eq!(out[0].controller, "");
+        assert_eq!(out[2].controller, "memory");
+    }
+
+    #[test]
+    fn escapes_refused() {
+        for key in ["../cgroup.procs", "a/b", "..", ""] {
+            let json = format!(r#"{{"unified":{{"{key}":"1"}}}}"#);
+            let e = writes(&res(&json), &mut Vec::new())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                e,
+                format!(
+                    "linux.resources.unified: key {key:?} would write outside the container's cgroup"
+                )
+            );
+        }
+    }
+}

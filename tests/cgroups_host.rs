@@ -1,0 +1,406 @@
+//! cgroups on the real host (cgroup v1 hybrid here; also runs on a unified
+//! host): plan, create, limits read back from the kernel's files, a real
+//! process moved in, frozen, thawed, killed, and everything removed. Needs
+//! root; without it each test prints why and returns (counted as skipped).
+//! Every cgroup made here sits under a unique `outlet-test-*` directory and
+//! is removed, also when an assertion fails.
+
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use oci_spec::runtime::LinuxResources;
+use outlet::cgroups::{Cgroup, CgroupPaths};
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no side effects.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: cgroup tests need root");
+        return false;
+    }
+    true
+}
+
+fn unique(tag: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("outlet-test-{tag}-{}-{nanos}", std::process::id())
+}
+
+fn res(json: &str) -> LinuxResources {
+    serde_json::from_str(json).unwrap()
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file))
+        .unwrap_or_else(|e| panic!("read {}/{file}: {e}", dir.display()))
+}
+
+/// Is `path` a cgroup2 mount? (The magic's integer type differs between
+/// libc targets, hence the cast.)
+#[allow(clippy::unnecessary_cast)]
+fn is_cgroup2(path: &str) -> bool {
+    nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 as i64 == 0x6367_7270)
+}
+
+fn unified_host() -> bool {
+    is_cgroup2("/sys/fs/cgroup")
+}
+
+/// Removes the cgroup and kills the child whatever happens in the test.
+struct Guard {
+    paths: CgroupPaths,
+    child: Option<Child>,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = Cgroup::from_paths(self.paths.clone()).destroy();
+    }
+}
+
+fn all_dirs(p: &CgroupPaths) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = p
+        .unified
+        .iter()
+        .cloned()
+        .chain(p.v1.values().cloned())
+        .collect();
+    v.extend(p.created.iter().cloned());
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Make the child write itself into each dir's cgroup.procs between fork
+/// and exec. The paths are turned into C strings before the fork: the test
+/// harness is multi-threaded, so the child must not allocate.
+fn enter_before_exec(cmd: &mut Command, dirs: &[PathBuf]) {
+    use std::os::unix::ffi::OsStrExt;
+    let paths: Vec<std::ffi::CString> = dirs
+        .iter()
+        .map(|d| std::ffi::CString::new(d.join("cgroup.procs").as_os_str().as_bytes()).unwrap())
+        .collect();
+    // SAFETY: the closure only calls open/write/close (async-signal-safe)
+    // on memory prepared before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            for p in &paths {
+                let fd = libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn limits_process_freeze_kill_destroy() {
+    if !is_root() {
+        return;
+    }
+    let prefix = unique("life");
+    let path = format!("{prefix}/ctr");
+    let r = res(
+        r#"{"cpu":{"quota":25000,"period":100000},"memory":{"limit":67108864},"pids":{"limit":16},
+                   "devices":[{"allow":false,"access":"rwm"}]}"#,
+    );
+    let mut cg = Cgroup::plan(Some(&path), "ignored-id", Some(&r)).unwrap();
+    let mut guard = Guard {
+        paths: cg.paths().clone(),
+        child: None,
+    };
+    for d in all_dirs(cg.paths()) {
+        assert!(!d.exists(), "plan must not create {}", d.display());
+    }
+
+    cg.create(Some(&r)).unwrap();
+    guard.paths = cg.paths().clone();
+    let p = cg.paths().clone();
+    assert!(!p.created.is_empty());
+
+    if let Some(dir) = &p.unified {
+        assert_eq!(read(dir, "cpu.max").trim(), "25000 100000");
+        assert_eq!(read(dir, "memory.max").trim(), "67108864");
+        assert_eq!(read(dir, "pids.max").trim(), "16");
+    } else {
+        // A relative path sits under the caller's own cgroup in each
+        // hierarchy (memory:/process_api/<hex> on these machines).
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let own_mem = own
+            .lines()
+            .find_map(|l| l.split_once(":memory:").map(|x| x.1))
+            .unwrap();
+        assert_eq!(
+            p.v1["memory"],
+            Path::new("/sys/fs/cgroup/memory")
+                .join(own_mem.trim_start_matches('/'))
+                .join(&path)
+        );
+        assert_eq!(read(&p.v1["cpu"], "cpu.cfs_quota_us").trim(), "25000");
+        assert_eq!(read(&p.v1["cpu"], "cpu.cfs_period_us").trim(), "100000");
+        assert_eq!(
+            read(&p.v1["memory"], "memory.limit_in_bytes").trim(),
+            "67108864"
+        );
+        assert_eq!(read(&p.v1["pids"], "pids.max").trim(), "16");
+        assert!(!read(&p.v1["cpuset"], "cpuset.cpus").trim().is_empty());
+        let list = read(&p.v1["devices"], "devices.list");
+        assert!(list.lines().any(|l| l == "c 1:3 rwm"), "{list}");
+        assert!(list.lines().any(|l| l == "c 136:* rwm"), "{list}");
+        assert!(!list.lines().any(|l| l.starts_with("a ")), "{list}");
+    }
+
+    let child = Command::new("sleep").arg("100").spawn().unwrap();
+    let pid = child.id() as i32;
+    guard.child = Some(child);
+    cg.add_pid(pid).unwrap();
+    assert_eq!(cg.pids().unwrap(), vec![pid]);
+    let proc_cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(proc_cg.contains(&path), "{proc_cg}");
+
+    cg.freeze(true).unwrap();
+    assert!(cg.is_frozen().unwrap());
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert!(state.contains(") S ") || state.contains(") D "), "{state}");
+    cg.freeze(false).unwrap();
+    assert!(!cg.is_frozen().unwrap());
+
+    cg.kill_all(libc::SIGKILL).unwrap();
+    let status = guard.child.take().unwrap().wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    assert!(cg.pids().unwrap().is_empty());
+
+    let stats = cg.stats().unwrap();
+    assert_eq!(stats["memory"]["usage"]["limit"], 67108864);
+    assert_eq!(stats["pids"]["limit"], 16);
+
+    cg.destroy().unwrap();
+    for d in all_dirs(&p) {
+        assert!(!d.exists(), "left behind: {}", d.display());
+    }
+    // Idempotent: a second delete finds nothing and succeeds.
+    cg.destroy().unwrap();
+}
+
+#[test]
+fn destroy_kills_what_is_left_even_when_frozen() {
+    if !is_root() {
+        return;
+    }
+    let path = unique("frozen");
+    let mut cg = Cgroup::plan(Some(&path), "x", None).unwrap();
+    cg.create(None).unwrap();
+    let mut guard = Guard {
+        paths: cg.paths().clone(),
+        child: None,
+    };
+    let dir = cg
+        .paths()
+        .v1
+        .get("freezer")
+        .or(cg.paths().unified.as_ref())
+        .unwrap()
+        .clone();
+    let mut cmd = Command::new("sleep");
+    cmd.arg("100");
+    // Enter the cgroup before exec, as the runtime's init does.
+    let dirs: Vec<PathBuf> = cg
+        .paths()
+        .v1
+        .values()
+        .cloned()
+        .chain(cg.paths().unified.clone())
+        .collect();
+    enter_before_exec(&mut cmd, &dirs);
+    let child = cmd.spawn().unwrap();
+    let pid = child.id() as i32;
+    guard.child = Some(child);
+    assert_eq!(cg.pids().unwrap(), vec![pid]);
+    cg.freeze(true).unwrap();
+    cg.destroy().unwrap();
+    let status = guard.child.take().unwrap().wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    assert!(!dir.exists());
+}
+
+#[test]
+fn failed_create_leaves_nothing() {
+    if !is_root() {
+        return;
+    }
+    let prefix = unique("fail");
+    let path = format!("{prefix}/a/b");
+    // A 10 us quota is below the kernel's 1 ms minimum: the write fails
+    // after the directories (and some limits) are in place.
+    let r = res(r#"{"memory":{"limit":67108864},"cpu":{"quota":10,"period":100000}}"#);
+    let mut cg = Cgroup::plan(Some(&path), "x", Some(&r)).unwrap();
+    let _guard = Guard {
+        paths: cg.paths().clone(),
+        child: None,
+    };
+    let err = cg.create(Some(&r)).unwrap_err().to_string();
+    let file = if unified_host() {
+        "cpu.max"
+    } else {
+        "cpu.cfs_quota_us"
+    };
+    let value = if unified_host() { "10 100000" } else { "10" };
+    assert!(
+        err.starts_with(&format!("cgroup: write {value:?} to /sys/fs/cgroup/")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{prefix}/a/b/{file}: Invalid argument")),
+        "{err}"
+    );
+    assert!(cg.paths().created.is_empty());
+    for d in all_dirs(cg.paths()) {
+        assert!(!d.exists(), "left behind: {}", d.display());
+    }
+    let mut top: Vec<PathBuf> = cg
+        .paths()
+        .v1
+        .values()
+        .cloned()
+        .chain(cg.paths().unified.clone())
+        .collect();
+    top.iter_mut().for_each(|d| {
+        d.pop();
+        d.pop();
+    });
+    for d in top {
+        assert!(!d.exists(), "left behind: {}", d.display());
+    }
+}
+
+#[test]
+fn plan_refuses_with_clear_errors_and_no_side_effects() {
+    if !is_root() {
+        return;
+    }
+    let path = unique("plan");
+    let e = Cgroup::plan(
+        Some(&path),
+        "x",
+        Some(&res(r#"{"unified":{"../cgroup.procs":"0"}}"#)),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    if unified_host() {
+        assert_eq!(
+            e,
+            "linux.resources.unified: key \"../cgroup.procs\" would write outside the container's cgroup"
+        );
+    } else {
+        assert!(
+            e.starts_with(
+                "linux.resources.unified: needs a cgroup v2 host; this host is cgroup v1"
+            ),
+            "{e}"
+        );
+        let e = Cgroup::plan(
+            Some(&path),
+            "x",
+            Some(&res(
+                r#"{"hugepageLimits":[{"pageSize":"2MB","limit":2097152}]}"#,
+            )),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            e.contains("the hugetlb controller is needed but not available"),
+            "{e}"
+        );
+        assert!(e.contains("v1 controllers: "), "{e}");
+    }
+    let e = Cgroup::plan(Some("system.slice:outlet:x"), "x", None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("systemd cgroup driver not supported"), "{e}");
+    for root in [
+        "/sys/fs/cgroup/cpu",
+        "/sys/fs/cgroup/memory",
+        "/sys/fs/cgroup",
+    ] {
+        assert!(!Path::new(root).join(&path).exists());
+    }
+}
+
+/// The eBPF device program, for real: on a hybrid host the cgroup2 mount at
+/// /sys/fs/cgroup/unified takes device programs too (the kernel runs them
+/// for every task in the attached cgroup, before the v1 devices check).
+#[test]
+fn ebpf_device_program_enforces_rules() {
+    if !is_root() {
+        return;
+    }
+    let base = if unified_host() {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/unified"
+    };
+    if !is_cgroup2(base) {
+        eprintln!("SKIPPED: no cgroup2 mount at {base}");
+        return;
+    }
+    let dir = Path::new(base).join(unique("bpf"));
+    std::fs::create_dir(&dir).unwrap();
+    struct Rm(PathBuf);
+    impl Drop for Rm {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let _rm = Rm(dir.clone());
+    let fd = std::fs::File::open(&dir).unwrap();
+    let r = res(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#);
+    let rules = outlet::cgroups::devices::rules(Some(&r), true)
+        .unwrap()
+        .unwrap();
+    use std::os::fd::AsFd;
+    outlet::cgroups::v2::devices::apply(&dir, fd.as_fd(), &rules, false).unwrap();
+    // Replacing keeps exactly one program attached.
+    outlet::cgroups::v2::devices::apply(&dir, fd.as_fd(), &rules, true).unwrap();
+    assert_eq!(
+        outlet::cgroups::v2::devices::bpf::query(fd.as_fd())
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let tmp = std::env::temp_dir().join(unique("nodes"));
+    std::fs::create_dir(&tmp).unwrap();
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c").arg(
+        "cat /dev/null && echo null-ok; \
+         (: < /dev/kmsg) 2>/dev/null && echo kmsg-open || echo kmsg-denied; \
+         mknod \"$1/ok\" c 1 3 && echo mknod-null-ok; \
+         mknod \"$1/bad\" c 1 1 2>&1 || echo mknod-mem-denied",
+    );
+    cmd.arg("sh").arg(&tmp);
+    enter_before_exec(&mut cmd, std::slice::from_ref(&dir));
+    let out = cmd.output().unwrap();
+    let _ = std::fs::remove_dir_all(&tmp);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("null-ok"), "{text}");
+    assert!(text.contains("kmsg-denied"), "{text}");
+    assert!(text.contains("mknod-null-ok"), "{text}");
+    assert!(
+        text.contains("Operation not permitted") && text.contains("mknod-mem-denied"),
+        "{text}"
+    );
+}
