@@ -87,6 +87,7 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 # --- start containerd ------------------------------------------------------
 mkdir -p "$tmp/root" "$tmp/state" "$tmp/runc-root" "$tmp/fifo"
@@ -259,17 +260,12 @@ fi
 
 # --- memory limit: OOM kill seen as 137 ------------------------------------
 id=$(new_id)
-if [[ $has_probe == yes ]]; then
-    hog=(probe mem 128)
-else
-    # ash keeps a command substitution's output in its own memory: 128 MiB.
-    hog=(sh -c 'x=$(head -c 134217728 /dev/zero | tr "\0" a); echo survived ${#x}')
-fi
+memory_hog "$has_probe"
 set +e
 out=$(timeout 60 "${CTR[@]}" run --rm --memory-limit $((64 * 1024 * 1024)) "${run_opts[@]}" "$image" "$id" "${hog[@]}" 2>&1)
 rc=$?
 set -e
-if [[ $rc -eq 137 && $out != *survived* ]]; then
+if [[ $rc -eq 137 && $out != *"$hog_done"* ]]; then
     pass memory-limit-oom
 else
     fail memory-limit-oom "want exit 137 from a 128 MiB hog under 64 MiB, got exit $rc: $(brief "$out")"

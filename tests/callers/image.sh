@@ -3,25 +3,19 @@
 # tests: containerd imports it with `ctr image import`, podman with `podman load`.
 #
 # usage: tests/callers/image.sh [OUT.tar]   (default target/callers/busybox-oci.tar)
-# The archive is rebuilt only when missing or when this script or the fixture
-# recipe is newer, so repeated test runs do not pay for umoci again.
+# Repeated test runs reuse the archive unless its inputs changed.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$repo/target/callers/busybox-oci.tar}
 fixtures=$repo/rootfs-fixtures/build.sh
 
+# The archive is stale when missing, older than this script, or older than
+# any file of the rootfs it was made from.
 fresh() {
-    [[ -s $out ]] || return 1
-    [[ $out -nt $0 ]] || return 1
-    if [[ -e $fixtures ]]; then [[ $out -nt $fixtures ]] || return 1; fi
-    return 0
+    [[ -s $out && $out -nt $0 ]] || return 1
+    [[ -z ${1:-} ]] || [[ -z $(find "$1" -newer "$out" -print -quit) ]]
 }
-
-if fresh; then
-    echo "image: $out (cached)"
-    exit 0
-fi
 
 for tool in umoci tar; do
     command -v "$tool" >/dev/null || { echo "image: $tool not found (apt-get install $tool)" >&2; exit 1; }
@@ -30,30 +24,37 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/callers-image.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# Until the shared fixture recipe exists, build the same shape here: busybox
-# applets as symlinks plus the few files callers look at (/etc/passwd for
-# user lookup, mount points for /proc, /sys, /dev).
+# Fallback while rootfs-fixtures/build.sh is not on this branch: the same
+# shape (busybox applets, /etc/passwd for user lookup, mount points), no probe.
 own_busybox_rootfs() {
     local root=$1 busybox applet
     busybox=$(command -v busybox) || { echo "image: busybox-static not installed" >&2; return 1; }
-    mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,var/tmp}
-    chmod 1777 "$root/tmp" "$root/var/tmp"
+    mkdir -p "$root"/{bin,etc,proc,sys,dev,tmp,root,usr/bin}
+    chmod 1777 "$root/tmp"
     cp "$busybox" "$root/bin/busybox"
     while read -r applet; do
-        [[ $applet == /bin/busybox ]] && continue
-        [[ -e $root/$applet ]] || ln -s /bin/busybox "$root/$applet"
-    done < <("$root/bin/busybox" --list-full | sed 's|^|/|')
+        [[ -e $root/bin/$applet ]] || ln -s busybox "$root/bin/$applet"
+    done < <("$root/bin/busybox" --list)
     printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
-    printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+    printf 'root:x:0:\nnobody:x:65534:\n' >"$root/etc/group"
 }
 
-rootfs=$work/fixture/rootfs
 if [[ -x $fixtures ]]; then
-    "$fixtures" "$work/fixture" >&2
+    # Cheap when up to date; shared with the other suites in target/fixtures.
+    rootfs=$("$fixtures")
+    if fresh "$rootfs"; then
+        echo "image: $out (cached)"
+        exit 0
+    fi
 else
+    if fresh; then
+        echo "image: $out (cached)"
+        exit 0
+    fi
+    rootfs=$work/rootfs
     own_busybox_rootfs "$rootfs"
 fi
-[[ -x $rootfs/bin/sh ]] || { echo "image: $rootfs/bin/sh missing after build" >&2; exit 1; }
+[[ -x $rootfs/bin/sh ]] || { echo "image: $rootfs/bin/sh missing" >&2; exit 1; }
 
 layout=$work/layout
 umoci init --layout "$layout"

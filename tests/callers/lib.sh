@@ -66,3 +66,16 @@ wait_until() {
     done
     return 1
 }
+
+# memory_hog HAS_PROBE: sets hog (argv that touches 128 MiB) and hog_done (a
+# string it prints only when it survived).
+memory_hog() {
+    if [[ $1 == yes ]]; then
+        hog=(probe mem 128)
+        hog_done=touched_mib
+    else
+        # ash keeps a command substitution's output in its own memory.
+        hog=(sh -c 'x=$(head -c 134217728 /dev/zero | tr "\0" a); echo survived ${#x}')
+        hog_done=survived
+    fi
+}

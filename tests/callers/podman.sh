@@ -94,6 +94,7 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 if ! out=$(timeout 120 "${P[@]}" load -i "$image_tar" 2>&1); then
     fail image-load "$(brief "$out")"
@@ -219,12 +220,15 @@ else
 fi
 
 # --- OOM under --memory -------------------------------------------------------
+has_probe=no
+out=$(timeout 60 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" "$image" sh -c 'test -x /bin/probe && echo yes' 2>/dev/null) &&
+    [[ $out == *yes* ]] && has_probe=yes
+memory_hog "$has_probe"
 set +e
-out=$(timeout 60 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" --memory 64m --memory-swap 64m "$image" \
-    sh -c 'x=$(head -c 134217728 /dev/zero | tr "\0" a); echo survived ${#x}' 2>&1)
+out=$(timeout 60 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" --memory 64m --memory-swap 64m "$image" "${hog[@]}" 2>&1)
 rc=$?
 set -e
-if [[ $rc -eq 137 && $out != *survived* ]]; then
+if [[ $rc -eq 137 && $out != *"$hog_done"* ]]; then
     pass memory-oom
 else
     fail memory-oom "want exit 137 from a 128 MiB hog under 64m, got exit $rc: $(brief "$out")"
