@@ -267,6 +267,7 @@ rc=$?
 set -e
 if [[ $rc -eq 137 && $out != *"$hog_done"* ]]; then
     pass memory-limit-oom
+    echo "  hog: ${hog[*]}"
 else
     fail memory-limit-oom "want exit 137 from a 128 MiB hog under 64 MiB, got exit $rc: $(brief "$out")"
 fi

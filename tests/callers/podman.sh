@@ -230,6 +230,7 @@ rc=$?
 set -e
 if [[ $rc -eq 137 && $out != *"$hog_done"* ]]; then
     pass memory-oom
+    echo "  hog: ${hog[*]}"
 else
     fail memory-oom "want exit 137 from a 128 MiB hog under 64m, got exit $rc: $(brief "$out")"
 fi
