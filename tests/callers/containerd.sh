@@ -61,21 +61,19 @@ cleanup() {
     set +e
     if [[ -n $containerd_pid ]] && kill -0 "$containerd_pid" 2>/dev/null; then
         for id in "${containers[@]}"; do
-            timeout 10 "${CTR[@]}" task kill -a -s SIGKILL "$id" >/dev/null 2>&1
-            timeout 10 "${CTR[@]}" task rm -f "$id" >/dev/null 2>&1
-            timeout 10 "${CTR[@]}" container rm "$id" >/dev/null 2>&1
+            tmo 10 "${CTR[@]}" task kill -a -s SIGKILL "$id" >/dev/null 2>&1
+            tmo 10 "${CTR[@]}" task rm -f "$id" >/dev/null 2>&1
+            tmo 10 "${CTR[@]}" container rm "$id" >/dev/null 2>&1
         done
-        timeout 10 "${CTR[@]}" image rm "$image" >/dev/null 2>&1
+        tmo 10 "${CTR[@]}" image rm "$image" >/dev/null 2>&1
     fi
     # Shims outlive containerd by design; ours are the ones bound to our socket.
     for pid in $(pgrep -f -- "containerd-shim-runc-v2 .*-address $sock( |$)"); do
         stop_pid "$pid" 5
     done
     [[ -n $containerd_pid ]] && stop_pid "$containerd_pid" 10
+    reap_leftovers "$tmp" "$ns"
     for m in $(mounts_under "$tmp" | sort -r); do umount -l "$m"; done
-    while read -r d; do
-        [[ -n $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-    done < <(ns_cgroups)
     if [[ $run_containerd_existed == no ]]; then
         rmdir /run/containerd/s /run/containerd 2>/dev/null
     fi
@@ -90,6 +88,7 @@ trap cleanup EXIT
 trap "exit 130" INT TERM
 
 # --- start containerd ------------------------------------------------------
+timed_out_flag=$tmp/timed-out
 mkdir -p "$tmp/root" "$tmp/state" "$tmp/runc-root" "$tmp/fifo"
 cat >"$tmp/config.toml" <<CONF
 version = 2
@@ -128,14 +127,14 @@ status_is() { [[ $(task_status "$1") == "$2" ]]; }
 
 # Is the probe from rootfs-fixtures in the image?
 has_probe=no
-if out=$(timeout 60 "${CTR[@]}" run --rm "${run_opts[@]}" "$image" "$(new_id)" sh -c 'test -x /bin/probe && echo yes' 2>/dev/null); then
+if out=$(tmo 30 "${CTR[@]}" run --rm "${run_opts[@]}" "$image" "$(new_id)" sh -c 'test -x /bin/probe && echo yes' 2>/dev/null); then
     [[ $out == *yes* ]] && has_probe=yes
 fi
 
 # --- run: output and exit code ---------------------------------------------
 id=$(new_id)
 set +e
-out=$(timeout 60 "${CTR[@]}" run --rm "${run_opts[@]}" "$image" "$id" sh -c 'echo hi; exit 7' 2>&1)
+out=$(tmo 30 "${CTR[@]}" run --rm "${run_opts[@]}" "$image" "$id" sh -c 'echo hi; exit 7' 2>&1)
 rc=$?
 set -e
 if [[ $rc -eq 7 && $out == *hi* ]]; then
@@ -148,7 +147,7 @@ fi
 # ctr only allocates a pty when its own stdin is a terminal; `script` gives it one.
 id=$(new_id)
 set +e
-out=$(timeout 60 script -qefc "ctr --address '$sock' --namespace '$ns' run -t --rm ${run_opts[*]} $image $id sh -c 'tty; test -t 0 && test -t 1 && echo tty-ok; exit 3'" /dev/null 2>&1)
+out=$(tmo 30 script -qefc "ctr --address '$sock' --namespace '$ns' run -t --rm ${run_opts[*]} $image $id sh -c 'tty; test -t 0 && test -t 1 && echo tty-ok; exit 3'" /dev/null 2>&1)
 rc=$?
 set -e
 if [[ $rc -eq 3 && $out == *tty-ok* && $out == */dev/pts/* ]]; then
@@ -160,13 +159,13 @@ fi
 # --- a detached task: exec, ps, pause/resume, kill -------------------------
 id=$(new_id)
 # pid 1 ignores SIGTERM without a handler, so the shell installs one.
-if out=$(timeout 60 "${CTR[@]}" run -d "${run_opts[@]}" "$image" "$id" \
+if out=$(tmo 30 "${CTR[@]}" run -d "${run_opts[@]}" "$image" "$id" \
     sh -c 'trap "exit 143" TERM; while :; do sleep 1; done' 2>&1) &&
     wait_until 20 status_is "$id" RUNNING; then
     pass run-detached
 
     set +e
-    out=$(timeout 60 "${CTR[@]}" task exec --exec-id e1 --fifo-dir "$tmp/fifo" "$id" sh -c 'echo exec-ok; cat /proc/1/cmdline | tr "\0" " "; exit 5' 2>&1)
+    out=$(tmo 30 "${CTR[@]}" task exec --exec-id e1 --fifo-dir "$tmp/fifo" "$id" sh -c 'echo exec-ok; cat /proc/1/cmdline | tr "\0" " "; exit 5' 2>&1)
     rc=$?
     set -e
     if [[ $rc -eq 5 && $out == *exec-ok* && $out == *"sh -c trap"* ]]; then
@@ -176,7 +175,7 @@ if out=$(timeout 60 "${CTR[@]}" run -d "${run_opts[@]}" "$image" "$id" \
     fi
 
     set +e
-    out=$(timeout 60 script -qefc "ctr --address '$sock' --namespace '$ns' task exec -t --exec-id e2 --fifo-dir '$tmp/fifo' $id sh -c 'test -t 0 && echo exec-tty-ok'" /dev/null 2>&1)
+    out=$(tmo 30 script -qefc "ctr --address '$sock' --namespace '$ns' task exec -t --exec-id e2 --fifo-dir '$tmp/fifo' $id sh -c 'test -t 0 && echo exec-tty-ok'" /dev/null 2>&1)
     rc=$?
     set -e
     if [[ $rc -eq 0 && $out == *exec-tty-ok* ]]; then
@@ -186,14 +185,14 @@ if out=$(timeout 60 "${CTR[@]}" run -d "${run_opts[@]}" "$image" "$id" \
     fi
 
     init_pid=$("${CTR[@]}" task ls | awk -v id="$id" '$1 == id { print $2 }')
-    if out=$(timeout 30 "${CTR[@]}" task ps "$id" 2>&1) && awk 'NR > 1 { print $1 }' <<<"$out" | grep -qx "$init_pid"; then
+    if out=$(tmo 30 "${CTR[@]}" task ps "$id" 2>&1) && awk 'NR > 1 { print $1 }' <<<"$out" | grep -qx "$init_pid"; then
         pass task-ps
     else
         fail task-ps "want init pid $init_pid listed: $(brief "$out")"
     fi
 
     freezer=/sys/fs/cgroup/freezer/$ns/$id/freezer.state
-    if out=$(timeout 30 "${CTR[@]}" task pause "$id" 2>&1) && wait_until 10 status_is "$id" PAUSED; then
+    if out=$(tmo 30 "${CTR[@]}" task pause "$id" 2>&1) && wait_until 10 status_is "$id" PAUSED; then
         state=$(cat "$freezer" 2>/dev/null || echo "no $freezer")
         if [[ $state == FROZEN ]]; then
             pass task-pause
@@ -203,7 +202,7 @@ if out=$(timeout 60 "${CTR[@]}" run -d "${run_opts[@]}" "$image" "$id" \
     else
         fail task-pause "status $(task_status "$id"): $(brief "$out")"
     fi
-    if out=$(timeout 30 "${CTR[@]}" task resume "$id" 2>&1) && wait_until 10 status_is "$id" RUNNING; then
+    if out=$(tmo 30 "${CTR[@]}" task resume "$id" 2>&1) && wait_until 10 status_is "$id" RUNNING; then
         state=$(cat "$freezer" 2>/dev/null || echo "no $freezer")
         if [[ $state == THAWED ]]; then
             pass task-resume
@@ -214,9 +213,9 @@ if out=$(timeout 60 "${CTR[@]}" run -d "${run_opts[@]}" "$image" "$id" \
         fail task-resume "status $(task_status "$id"): $(brief "$out")"
     fi
 
-    if out=$(timeout 30 "${CTR[@]}" task kill "$id" 2>&1) && wait_until 20 status_is "$id" STOPPED; then
+    if out=$(tmo 30 "${CTR[@]}" task kill "$id" 2>&1) && wait_until 20 status_is "$id" STOPPED; then
         set +e
-        out=$(timeout 30 "${CTR[@]}" task rm "$id" 2>&1)
+        out=$(tmo 30 "${CTR[@]}" task rm "$id" 2>&1)
         rc=$?
         set -e
         # ctr 1.6 exits 0 and reports a non-zero status as a warning
@@ -228,8 +227,8 @@ if out=$(timeout 60 "${CTR[@]}" run -d "${run_opts[@]}" "$image" "$id" \
     else
         fail task-kill "status $(task_status "$id"): $(brief "$out")"
     fi
-    timeout 30 "${CTR[@]}" task rm -f "$id" >/dev/null 2>&1 || true
-    timeout 30 "${CTR[@]}" container rm "$id" >/dev/null 2>&1 || true
+    tmo 30 "${CTR[@]}" task rm -f "$id" >/dev/null 2>&1 || true
+    tmo 30 "${CTR[@]}" container rm "$id" >/dev/null 2>&1 || true
 else
     fail run-detached "status $(task_status "$id"): $(brief "$out")"
     for t in task-exec task-exec-tty task-ps task-pause task-resume task-kill; do
@@ -239,10 +238,10 @@ fi
 
 # --- kill --all after init exited: the shim's cleanup path ------------------
 id=$(new_id)
-if out=$(timeout 60 "${CTR[@]}" run -d "${run_opts[@]}" "$image" "$id" \
+if out=$(tmo 30 "${CTR[@]}" run -d "${run_opts[@]}" "$image" "$id" \
     sh -c '(trap "" TERM; sleep 1000) & trap "exit 0" TERM; while :; do sleep 1; done' 2>&1) &&
     wait_until 20 status_is "$id" RUNNING; then
-    if out=$(timeout 30 "${CTR[@]}" task kill -a -s SIGKILL "$id" 2>&1) && wait_until 20 status_is "$id" STOPPED; then
+    if out=$(tmo 30 "${CTR[@]}" task kill -a -s SIGKILL "$id" 2>&1) && wait_until 20 status_is "$id" STOPPED; then
         left=$(cat "/sys/fs/cgroup/pids/$ns/$id/cgroup.procs" 2>/dev/null || true)
         if [[ -z $left ]]; then
             pass task-kill-all
@@ -252,8 +251,8 @@ if out=$(timeout 60 "${CTR[@]}" run -d "${run_opts[@]}" "$image" "$id" \
     else
         fail task-kill-all "status $(task_status "$id"): $(brief "$out")"
     fi
-    timeout 30 "${CTR[@]}" task rm -f "$id" >/dev/null 2>&1 || true
-    timeout 30 "${CTR[@]}" container rm "$id" >/dev/null 2>&1 || true
+    tmo 30 "${CTR[@]}" task rm -f "$id" >/dev/null 2>&1 || true
+    tmo 30 "${CTR[@]}" container rm "$id" >/dev/null 2>&1 || true
 else
     fail task-kill-all "could not start: $(brief "$out")"
 fi
@@ -262,7 +261,7 @@ fi
 id=$(new_id)
 memory_hog "$has_probe"
 set +e
-out=$(timeout 60 "${CTR[@]}" run --rm --memory-limit $((64 * 1024 * 1024)) "${run_opts[@]}" "$image" "$id" "${hog[@]}" 2>&1)
+out=$(tmo 30 "${CTR[@]}" run --rm --memory-limit $((64 * 1024 * 1024)) "${run_opts[@]}" "$image" "$id" "${hog[@]}" 2>&1)
 rc=$?
 set -e
 if [[ $rc -eq 137 && $out != *"$hog_done"* ]]; then
@@ -275,7 +274,7 @@ fi
 # --- a command that does not exist: the runtime's message reaches ctr -------
 id=$(new_id)
 set +e
-out=$(timeout 60 "${CTR[@]}" run --rm "${run_opts[@]}" "$image" "$id" nope-no-such-cmd 2>&1)
+out=$(tmo 30 "${CTR[@]}" run --rm "${run_opts[@]}" "$image" "$id" nope-no-such-cmd 2>&1)
 rc=$?
 set -e
 # The runtime reports it through log.json; the shim passes the last error's
@@ -286,7 +285,7 @@ if [[ $rc -ne 0 && $out == *nope-no-such-cmd* ]] && grep -qiE 'not found|no such
 else
     fail missing-command-error "want a non-zero exit naming nope-no-such-cmd; got exit $rc: $(brief "$out")"
 fi
-timeout 30 "${CTR[@]}" container rm "$id" >/dev/null 2>&1 || true
+tmo 30 "${CTR[@]}" container rm "$id" >/dev/null 2>&1 || true
 
 # --- nothing left behind ----------------------------------------------------
 if out=$("${CTR[@]}" task ls -q 2>&1) && [[ -z $out ]]; then
@@ -301,9 +300,9 @@ else
     fail no-runtime-state-left "$(brief "$left")"
 fi
 for id in "${containers[@]}"; do
-    timeout 10 "${CTR[@]}" container rm "$id" >/dev/null 2>&1 || true
+    tmo 10 "${CTR[@]}" container rm "$id" >/dev/null 2>&1 || true
 done
-timeout 10 "${CTR[@]}" image rm "$image" >/dev/null 2>&1 || true
+tmo 10 "${CTR[@]}" image rm "$image" >/dev/null 2>&1 || true
 stop_pid "$containerd_pid" 10
 containerd_pid=
 sleep 0.5

@@ -38,6 +38,7 @@ tmp=$(mktemp -d /tmp/callers-podman.XXXXXX)
 cgparent=/callers-podman-$$-$RANDOM
 # podman writes its blob-info cache to /var/lib/containers/cache and makes
 # /run/containers/networks whatever --root says; remove them when we made them.
+timed_out_flag=$tmp/timed-out
 host_dirs=()
 for d in /var/lib/containers /run/containers; do
     [[ -e $d ]] || host_dirs+=("$d")
@@ -76,12 +77,10 @@ parent_cgroups() { find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d -name "${
 cleanup() {
     local rc=$? pid m d
     set +e
-    timeout 60 "${P[@]}" rm -af -t 0 >/dev/null 2>&1
+    tmo 30 "${P[@]}" rm -af -t 0 >/dev/null 2>&1
     for pid in $(our_conmons); do stop_pid "$pid" 5; done
+    reap_leftovers "$tmp" "$cgparent"
     for m in $(mounts_under "$tmp" | sort -r); do umount -l "$m"; done
-    while read -r d; do
-        [[ -n $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-    done < <(parent_cgroups)
     for d in "${host_dirs[@]}"; do rm -rf "$d"; done
     if [[ -n ${CALLERS_ARGV_LOG:-} && -f $argv_log ]]; then
         cat "$argv_log" >>"$CALLERS_ARGV_LOG"
@@ -96,7 +95,7 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 130" INT TERM
 
-if ! out=$(timeout 120 "${P[@]}" load -i "$image_tar" 2>&1); then
+if ! out=$(tmo 120 "${P[@]}" load -i "$image_tar" 2>&1); then
     fail image-load "$(brief "$out")"
     summary "$suite" || exit 1
 fi
@@ -108,12 +107,12 @@ if [[ -z $image ]]; then
 fi
 
 new_name() { local n=p$RANDOM$RANDOM; ids+=("$n"); echo "$n"; }
-inspect() { "${P[@]}" inspect --format "$2" "$1" 2>/dev/null; }
+inspect() { tmo 10 "${P[@]}" inspect --format "$2" "$1" 2>/dev/null; }
 state_is() { [[ $(inspect "$1" '{{.State.Status}}') == "$2" ]]; }
 
 # --- run --rm: output and exit code ------------------------------------------
 set +e
-out=$(timeout 60 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" "$image" sh -c 'echo hi; exit 7' 2>&1)
+out=$(tmo 30 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" "$image" sh -c 'echo hi; exit 7' 2>&1)
 rc=$?
 set -e
 if [[ $rc -eq 7 && $out == *hi* ]]; then
@@ -131,7 +130,7 @@ fi
 
 # --- run -t: conmon's console socket ------------------------------------------
 set +e
-out=$(timeout 60 script -qefc "$(printf '%q ' "${P[@]}" run --rm -t "${run_opts[@]}" --name "$(new_name)" "$image" sh -c 'tty; test -t 0 && test -t 1 && echo tty-ok; exit 3')" /dev/null 2>&1)
+out=$(tmo 30 script -qefc "$(printf '%q ' "${P[@]}" run --rm -t "${run_opts[@]}" --name "$(new_name)" "$image" sh -c 'tty; test -t 0 && test -t 1 && echo tty-ok; exit 3')" /dev/null 2>&1)
 rc=$?
 set -e
 if [[ $rc -eq 3 && $out == *tty-ok* && $out == */dev/pts/* ]]; then
@@ -142,7 +141,7 @@ fi
 
 # --- a detached container: limits, exec, pause/resume, stop -------------------
 c=$(new_name)
-if out=$(timeout 60 "${P[@]}" run -d "${run_opts[@]}" --name "$c" --memory 64m --cpus 0.25 "$image" \
+if out=$(tmo 30 "${P[@]}" run -d "${run_opts[@]}" --name "$c" --memory 64m --cpus 0.25 "$image" \
     sh -c 'trap "exit 143" TERM; while :; do sleep 1; done' 2>&1) &&
     wait_until 20 state_is "$c" running; then
     pass run-detached
@@ -165,7 +164,7 @@ if out=$(timeout 60 "${P[@]}" run -d "${run_opts[@]}" --name "$c" --memory 64m -
     fi
 
     set +e
-    out=$(timeout 60 "${P[@]}" exec "$c" sh -c 'echo exec-ok; cat /proc/1/cmdline | tr "\0" " "; exit 5' 2>&1)
+    out=$(tmo 30 "${P[@]}" exec "$c" sh -c 'echo exec-ok; cat /proc/1/cmdline | tr "\0" " "; exit 5' 2>&1)
     rc=$?
     set -e
     if [[ $rc -eq 5 && $out == *exec-ok* && $out == *"sh -c trap"* ]]; then
@@ -175,7 +174,7 @@ if out=$(timeout 60 "${P[@]}" run -d "${run_opts[@]}" --name "$c" --memory 64m -
     fi
 
     set +e
-    out=$(timeout 60 script -qefc "$(printf '%q ' "${P[@]}" exec -t "$c" sh -c 'test -t 0 && echo exec-tty-ok')" /dev/null 2>&1)
+    out=$(tmo 30 script -qefc "$(printf '%q ' "${P[@]}" exec -t "$c" sh -c 'test -t 0 && echo exec-tty-ok')" /dev/null 2>&1)
     rc=$?
     set -e
     if [[ $rc -eq 0 && $out == *exec-tty-ok* ]]; then
@@ -185,13 +184,13 @@ if out=$(timeout 60 "${P[@]}" run -d "${run_opts[@]}" --name "$c" --memory 64m -
     fi
 
     freezer=/sys/fs/cgroup/freezer$(awk -F: '$2 == "freezer" { print $3 }' "/proc/$pid/cgroup")/freezer.state
-    if out=$(timeout 30 "${P[@]}" pause "$c" 2>&1) && state_is "$c" paused; then
+    if out=$(tmo 30 "${P[@]}" pause "$c" 2>&1) && state_is "$c" paused; then
         state=$(cat "$freezer" 2>/dev/null || echo "no $freezer")
         if [[ $state == FROZEN ]]; then pass pause; else fail pause "podman says paused but $freezer is $state"; fi
     else
         fail pause "state $(inspect "$c" '{{.State.Status}}'): $(brief "$out")"
     fi
-    if out=$(timeout 30 "${P[@]}" unpause "$c" 2>&1) && state_is "$c" running; then
+    if out=$(tmo 30 "${P[@]}" unpause "$c" 2>&1) && state_is "$c" running; then
         state=$(cat "$freezer" 2>/dev/null || echo "no $freezer")
         if [[ $state == THAWED ]]; then pass unpause; else fail unpause "podman says running but $freezer is $state"; fi
     else
@@ -200,7 +199,7 @@ if out=$(timeout 60 "${P[@]}" run -d "${run_opts[@]}" --name "$c" --memory 64m -
 
     # SIGTERM reaches the trap, so stop must finish well before its 10 s kill.
     start=$SECONDS
-    if out=$(timeout 60 "${P[@]}" stop -t 10 "$c" 2>&1); then
+    if out=$(tmo 30 "${P[@]}" stop -t 10 "$c" 2>&1); then
         code=$(inspect "$c" '{{.State.ExitCode}}')
         took=$((SECONDS - start))
         if [[ $code == 143 && $took -lt 10 ]] && state_is "$c" exited; then
@@ -211,7 +210,7 @@ if out=$(timeout 60 "${P[@]}" run -d "${run_opts[@]}" --name "$c" --memory 64m -
     else
         fail stop "$(brief "$out")"
     fi
-    timeout 60 "${P[@]}" rm -f "$c" >/dev/null 2>&1 || true
+    tmo 30 "${P[@]}" rm -f "$c" >/dev/null 2>&1 || true
 else
     fail run-detached "state $(inspect "$c" '{{.State.Status}}'): $(brief "$out")"
     for t in memory-limit-in-cgroup cpu-quota-in-cgroup exec exec-tty pause unpause stop; do
@@ -221,11 +220,11 @@ fi
 
 # --- OOM under --memory -------------------------------------------------------
 has_probe=no
-out=$(timeout 60 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" "$image" sh -c 'test -x /bin/probe && echo yes' 2>/dev/null) &&
+out=$(tmo 30 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" "$image" sh -c 'test -x /bin/probe && echo yes' 2>/dev/null) &&
     [[ $out == *yes* ]] && has_probe=yes
 memory_hog "$has_probe"
 set +e
-out=$(timeout 60 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" --memory 64m --memory-swap 64m "$image" "${hog[@]}" 2>&1)
+out=$(tmo 30 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" --memory 64m --memory-swap 64m "$image" "${hog[@]}" 2>&1)
 rc=$?
 set -e
 if [[ $rc -eq 137 && $out != *"$hog_done"* ]]; then
@@ -237,18 +236,21 @@ fi
 
 # --- a command that does not exist: the runtime's message reaches podman ------
 set +e
-out=$(timeout 60 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" "$image" nope-no-such-cmd 2>&1)
+out=$(tmo 30 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" "$image" nope-no-such-cmd 2>&1)
 rc=$?
 set -e
-if [[ $rc -ne 0 && $out == *nope-no-such-cmd* ]] && grep -qiE 'not found|no such file' <<<"$out"; then
+# podman maps a runtime message matching "executable file not found in" or
+# "no such file or directory" to exit 127 (126 for any other runtime error),
+# and at its default log level prints only the matching line.
+if [[ $rc -eq 127 && $out == *nope-no-such-cmd* ]]; then
     pass missing-command-error
     echo "  podman said (exit $rc): $(brief "$out")"
 else
-    fail missing-command-error "want a non-zero exit naming nope-no-such-cmd; got exit $rc: $(brief "$out")"
+    fail missing-command-error "want exit 127 (message has 'executable file not found in' or 'no such file or directory') naming nope-no-such-cmd; got exit $rc: $(brief "$out")"
 fi
 
 # --- nothing left behind --------------------------------------------------------
-timeout 60 "${P[@]}" rm -af -t 0 >/dev/null 2>&1 || true
+tmo 30 "${P[@]}" rm -af -t 0 >/dev/null 2>&1 || true
 if out=$("${P[@]}" ps -aq 2>&1) && [[ -z $out ]]; then
     pass no-containers-left
 else
