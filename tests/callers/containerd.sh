@@ -277,13 +277,15 @@ set +e
 out=$(tmo 30 "${CTR[@]}" run --rm "${run_opts[@]}" "$image" "$id" nope-no-such-cmd 2>&1)
 rc=$?
 set -e
-# The runtime reports it through log.json; the shim passes the last error's
-# msg up, so the missing name and "not found"/"no such file" must show.
-if [[ $rc -ne 0 && $out == *nope-no-such-cmd* ]] && grep -qiE 'not found|no such file' <<<"$out"; then
+# For create the shim reads no stderr: it takes the msg of the last
+# {"level":"error"} object in log.json and reports "OCI runtime create
+# failed: <msg>" (without one: "... did not terminate successfully").
+if [[ $rc -ne 0 ]] && grep -qE 'OCI runtime create failed: .*nope-no-such-cmd' <<<"$out" &&
+    grep -qiE 'not found|no such file' <<<"$out"; then
     pass missing-command-error
     echo "  ctr said: $(brief "$out")"
 else
-    fail missing-command-error "want a non-zero exit naming nope-no-such-cmd; got exit $rc: $(brief "$out")"
+    fail missing-command-error "want 'OCI runtime create failed: <msg naming nope-no-such-cmd, not found>' (from log.json); got exit $rc: $(brief "$out")"
 fi
 tmo 30 "${CTR[@]}" container rm "$id" >/dev/null 2>&1 || true
 

@@ -17,7 +17,7 @@ repo=$(repo_root)
 suite=callers-podman
 RUNTIME=${RUNTIME:-$repo/target/release/outlet}
 
-for tool in podman conmon script; do
+for tool in podman conmon script jq; do
     if ! command -v "$tool" >/dev/null; then
         skip "$suite" "$tool not installed"
         summary "$suite"
@@ -236,7 +236,9 @@ fi
 
 # --- a command that does not exist: the runtime's message reaches podman ------
 set +e
-out=$(tmo 30 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" "$image" nope-no-such-cmd 2>&1)
+c=$(new_name)
+# Without --rm, so the runtime's log file can be read afterwards.
+out=$(tmo 30 "${P[@]}" run "${run_opts[@]}" --name "$c" "$image" nope-no-such-cmd 2>&1)
 rc=$?
 set -e
 # podman maps a runtime message matching "executable file not found in" or
@@ -248,6 +250,19 @@ if [[ $rc -eq 127 && $out == *nope-no-such-cmd* ]]; then
 else
     fail missing-command-error "want exit 127 (message has 'executable file not found in' or 'no such file or directory') naming nope-no-such-cmd; got exit $rc: $(brief "$out")"
 fi
+# podman reads <runroot>/.../userdata/oci-log as ONE JSON object {level,time,msg}
+# (json.Unmarshal of the whole file): more than one line breaks it.
+cid=$(inspect "$c" '{{.Id}}')
+oci_log=$tmp/runroot/vfs-containers/$cid/userdata/oci-log
+if [[ -z $cid || ! -e $oci_log ]]; then
+    fail json-log-one-error "no $oci_log after the failed create"
+elif jq -e -s 'length == 1 and .[0].level == "error" and (.[0].msg | test("nope-no-such-cmd"))
+        and (.[0].time | type == "string")' "$oci_log" >/dev/null 2>&1; then
+    pass json-log-one-error
+else
+    fail json-log-one-error "want one {level:error,msg,time} object naming the command in $oci_log: $(brief "$(head -c 400 "$oci_log")")"
+fi
+tmo 30 "${P[@]}" rm -f "$c" >/dev/null 2>&1 || true
 
 # --- nothing left behind --------------------------------------------------------
 tmo 30 "${P[@]}" rm -af -t 0 >/dev/null 2>&1 || true
