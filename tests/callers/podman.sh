@@ -43,6 +43,10 @@ host_dirs=()
 for d in /var/lib/containers /run/containers; do
     [[ -e $d ]] || host_dirs+=("$d")
 done
+# podman passes no --root: the runtime keeps state in its default root
+# (/run/runc, /run/outlet). Made by this run and empty at the end: removed.
+runtime_root_existed=yes
+[[ -e /run/$name ]] || runtime_root_existed=no
 
 # The wrapper logs argv (for the json-log check and for debugging) and keeps
 # the runtime's basename, which is what podman keys its behaviour on.
@@ -53,10 +57,14 @@ runtime=$(wrap_runtime "$RUNTIME" "$tmp/wrap" "$argv_log")
 # is in runtime_supports_json; the built-in list knows crun, runc, kata, runsc,
 # youki, krun, so the runtime under test is added. CONTAINERS_CONF makes this
 # the only containers.conf podman reads.
+# conmon makes its console sockets in TMPDIR and leaves them behind when the
+# runtime fails, so its TMPDIR is ours too.
 cat >"$tmp/containers.conf" <<CONF
 [engine]
 runtime_supports_json = ["crun", "runc", "kata", "runsc", "youki", "krun", "$name"]
+conmon_env_vars = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR=$tmp/conmon-tmp"]
 CONF
+mkdir -p "$tmp/conmon-tmp"
 export CONTAINERS_CONF=$tmp/containers.conf
 export TMPDIR=$tmp/vartmp
 mkdir -p "$TMPDIR"
@@ -82,6 +90,7 @@ cleanup() {
     reap_leftovers "$tmp" "$cgparent"
     for m in $(mounts_under "$tmp" | sort -r); do umount -l "$m"; done
     for d in "${host_dirs[@]}"; do rm -rf "$d"; done
+    [[ $runtime_root_existed == no ]] && rmdir "/run/$name" 2>/dev/null
     if [[ -n ${CALLERS_ARGV_LOG:-} && -f $argv_log ]]; then
         cat "$argv_log" >>"$CALLERS_ARGV_LOG"
     fi
