@@ -14,7 +14,7 @@ fixtures=$repo/rootfs-fixtures/build.sh
 # any file of the rootfs it was made from.
 fresh() {
     [[ -s $out && $out -nt $0 ]] || return 1
-    [[ -z ${1:-} ]] || [[ -z $(find "$1" -newer "$out" -print -quit) ]]
+    [[ -z $(find "$1" -newer "$out" -print -quit) ]]
 }
 
 for tool in umoci tar; do
@@ -24,35 +24,11 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/callers-image.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# Fallback while rootfs-fixtures/build.sh is not on this branch: the same
-# shape (busybox applets, /etc/passwd for user lookup, mount points), no probe.
-own_busybox_rootfs() {
-    local root=$1 busybox applet
-    busybox=$(command -v busybox) || { echo "image: busybox-static not installed" >&2; return 1; }
-    mkdir -p "$root"/{bin,etc,proc,sys,dev,tmp,root,usr/bin}
-    chmod 1777 "$root/tmp"
-    cp "$busybox" "$root/bin/busybox"
-    while read -r applet; do
-        [[ -e $root/bin/$applet ]] || ln -s busybox "$root/bin/$applet"
-    done < <("$root/bin/busybox" --list)
-    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
-    printf 'root:x:0:\nnobody:x:65534:\n' >"$root/etc/group"
-}
-
-if [[ -x $fixtures ]]; then
-    # Cheap when up to date; shared with the other suites in target/fixtures.
-    rootfs=$("$fixtures")
-    if fresh "$rootfs"; then
-        echo "image: $out (cached)"
-        exit 0
-    fi
-else
-    if fresh; then
-        echo "image: $out (cached)"
-        exit 0
-    fi
-    rootfs=$work/rootfs
-    own_busybox_rootfs "$rootfs"
+# Cheap when up to date; shared with the other suites in target/fixtures.
+rootfs=$("$fixtures")
+if fresh "$rootfs"; then
+    echo "image: $out (cached)"
+    exit 0
 fi
 [[ -x $rootfs/bin/sh ]] || { echo "image: $rootfs/bin/sh missing" >&2; exit 1; }
 
