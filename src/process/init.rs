@@ -202,10 +202,11 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
 
-    chan.send(&Msg::Ready)?;
-    // From here the init outlives `create`.
+    // From here the init outlives `create`, which exits as soon as it reads
+    // Ready: the death signal must be off before that, not after.
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+    chan.send(&Msg::Ready)?;
     wait_for_start(&host_proc, a.fifo)?;
     drop(host_proc);
 
