@@ -1,6 +1,90 @@
 //! What the init does to itself last, just before execve: capabilities,
 //! no_new_privs, LSM labels and the seccomp filter.
+//!
+//! Order (parent, before any side effect): `capabilities::check_config_names`
+//! on the raw JSON, `capabilities::validate`, `seccomp::prepare`,
+//! `lsm::validate`. Child, after pivot_root: `capabilities::drop_bounding`,
+//! PR_SET_KEEPCAPS + setgroups/setresgid/setresuid, `capabilities::apply`,
+//! no_new_privs, `lsm::apply_exec_labels`, and after `start`,
+//! `seccomp::Prepared::load` right before execve.
 
 pub mod capabilities;
 pub mod lsm;
 pub mod seccomp;
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Run a closure in a forked child, so that what it does to its own
+    //! credentials and filters cannot leak into the test harness.
+
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    pub enum Outcome {
+        /// The child's report and its exit code.
+        Exited(String, i32),
+        /// Killed by this signal (its report so far).
+        Signaled(i32, String),
+    }
+
+    impl Outcome {
+        /// The report of a child that exited 0; panics otherwise.
+        pub fn ok(self) -> String {
+            match self {
+                Outcome::Exited(s, 0) => s,
+                Outcome::Exited(s, c) => panic!("child exited {c}: {s}"),
+                Outcome::Signaled(sig, s) => panic!("child killed by signal {sig}: {s}"),
+            }
+        }
+    }
+
+    /// Fork; the child runs `f` and writes its result to a pipe. glibc keeps
+    /// malloc usable in the child of a multi-threaded parent (it takes the
+    /// arena locks around fork), and the child touches nothing else shared
+    /// with the harness's other threads before `_exit`.
+    pub fn in_child(f: impl FnOnce() -> Result<String, String>) -> Outcome {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills the two-element array.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: both fds were just created and are owned only here.
+        let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: the child only runs `f`, writes and _exits (see above).
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            drop(rd);
+            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let (msg, code) = match res {
+                Ok(Ok(s)) => (s, 0),
+                Ok(Err(s)) => (s, 1),
+                Err(_) => ("panic".to_string(), 2),
+            };
+            let mut file = std::fs::File::from(wr);
+            let _ = std::io::Write::write_all(&mut file, msg.as_bytes());
+            // SAFETY: _exit skips the harness's atexit handlers, which
+            // belong to the parent.
+            unsafe { libc::_exit(code) };
+        }
+        drop(wr);
+        let mut out = String::new();
+        let _ = std::fs::File::from(rd).read_to_string(&mut out);
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert_eq!(r, pid);
+        if libc::WIFSIGNALED(status) {
+            Outcome::Signaled(libc::WTERMSIG(status), out)
+        } else {
+            Outcome::Exited(out, libc::WEXITSTATUS(status))
+        }
+    }
+
+    /// The value of a `Key:\tvalue` line of /proc/self/status.
+    pub fn status_field(key: &str) -> Result<String, String> {
+        let s = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
+        s.lines()
+            .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':')))
+            .map(|v| v.trim().to_string())
+            .ok_or_else(|| format!("{key} not in /proc/self/status"))
+    }
+}
