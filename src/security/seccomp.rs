@@ -299,7 +299,10 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>> {
 const INSN: usize = std::mem::size_of::<libc::sock_filter>();
 
 fn from_bytes(bytes: &[u8]) -> Result<Vec<libc::sock_filter>> {
-    if bytes.is_empty() || bytes.len() % INSN != 0 || bytes.len() / INSN > u16::MAX as usize {
+    if bytes.is_empty()
+        || !bytes.len().is_multiple_of(INSN)
+        || bytes.len() / INSN > u16::MAX as usize
+    {
         bail!(
             "linux.seccomp: compiled program has a bad size ({} bytes)",
             bytes.len()
@@ -869,7 +872,9 @@ mod tests {
     /// not match, errno 100 when it does.
     #[test]
     fn kernel_enforces_every_operator() {
-        let cases: &[(&str, u64, Option<u64>, &[(i64, i32, &str)])] = &[
+        // (operator, value, valueTwo, [(arg1, arg2, expected errno)])
+        type Case<'a> = (&'a str, u64, Option<u64>, &'a [(i64, i32, &'a str)]);
+        let cases: &[Case] = &[
             ("SCMP_CMP_EQ", 5, None, &[(5, 0, "100"), (4, 0, "9")]),
             ("SCMP_CMP_NE", 5, None, &[(5, 0, "9"), (4, 0, "100")]),
             ("SCMP_CMP_LT", 5, None, &[(4, 0, "100"), (5, 0, "9")]),
