@@ -987,4 +987,132 @@ mod tests {
             "{out}"
         );
     }
+
+    const PODMAN_PROFILE: &str = "/usr/share/containers/seccomp.json";
+
+    /// What podman (containers/common) does before writing config.json:
+    /// keep the entries whose `includes` hold and whose `excludes` do not,
+    /// for the given capabilities on amd64, and turn `archMap` into
+    /// `architectures`.
+    fn podman_resolved(raw: &serde_json::Value, caps: &[&str]) -> serde_json::Value {
+        let has = |list: Option<&serde_json::Value>, pred: &dyn Fn(&str) -> bool| {
+            list.and_then(|l| l.as_array())
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|v| v.as_str())
+                        .map(pred)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        };
+        let mut out = raw.clone();
+        let syscalls: Vec<serde_json::Value> = raw["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                let inc = &e["includes"];
+                let exc = &e["excludes"];
+                let arches_in = has(inc.get("arches"), &|a| a == "amd64");
+                let caps_in = has(inc.get("caps"), &|c| caps.contains(&c));
+                let arches_out = has(exc.get("arches"), &|a| a == "amd64");
+                let caps_out = has(exc.get("caps"), &|c| caps.contains(&c));
+                (arches_in.is_empty() || arches_in.contains(&true))
+                    && caps_in.iter().all(|&b| b)
+                    && !arches_out.contains(&true)
+                    && !caps_out.contains(&true)
+            })
+            .cloned()
+            .collect();
+        out["syscalls"] = serde_json::Value::from(syscalls);
+        out["architectures"] = json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]);
+        out
+    }
+
+    fn podman_profile() -> Option<(serde_json::Value, LinuxSeccomp)> {
+        let Ok(text) = std::fs::read_to_string(PODMAN_PROFILE) else {
+            eprintln!(
+                "skipped: {PODMAN_PROFILE} missing (apt package golang-github-containers-common)"
+            );
+            return None;
+        };
+        let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let caps = [
+            "CAP_CHOWN",
+            "CAP_DAC_OVERRIDE",
+            "CAP_FOWNER",
+            "CAP_FSETID",
+            "CAP_KILL",
+            "CAP_NET_BIND_SERVICE",
+            "CAP_SETFCAP",
+            "CAP_SETGID",
+            "CAP_SETPCAP",
+            "CAP_SETUID",
+            "CAP_SYS_CHROOT",
+        ];
+        let resolved = podman_resolved(&raw, &caps);
+        let p: LinuxSeccomp = serde_json::from_value(resolved).expect("oci-spec parses it");
+        Some((raw, p))
+    }
+
+    #[test]
+    fn podman_default_profile_prepares() {
+        let Some((raw, p)) = podman_profile() else {
+            return;
+        };
+        let plan = plan(&p).unwrap();
+        assert_eq!(plan.default_action, ScmpAction::Errno(38));
+        assert!(plan.rules.len() > 300, "{} rules", plan.rules.len());
+        let prepared = prepare(&p).unwrap();
+        assert!(prepared.len() > 100);
+        // The unresolved file (includes/excludes ignored) is also a valid
+        // OCI profile: contradictory entries must not make prepare fail.
+        let unresolved: LinuxSeccomp = serde_json::from_value(raw).unwrap();
+        prepare(&unresolved).unwrap();
+    }
+
+    #[test]
+    fn podman_default_profile_runs_a_shell() {
+        let Some((_, p)) = podman_profile() else {
+            return;
+        };
+        let dir = std::env::temp_dir().join(format!("outlet-seccomp-test-{}", std::process::id()));
+        let d = dir.display().to_string();
+        let out = under_filter(&p, move || {
+            // A real shell session under the filter: fork, execve, the
+            // dynamic loader, file and directory syscalls.
+            let script = format!(
+                "set -e; mkdir -p {d}/a; echo hello > {d}/a/f; chmod 600 {d}/a/f; cat {d}/a/f; \
+                 ls {d}/a; grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; rm -r {d}"
+            );
+            // Denied by the profile's explicit ERRNO entry.
+            // SAFETY: both calls fail before touching their arguments.
+            let denied = unsafe {
+                format!(
+                    " userfaultfd={} kexec_load={}",
+                    errno_of(libc::syscall(libc::SYS_userfaultfd, 0)),
+                    errno_of(libc::syscall(libc::SYS_kexec_load, 0, 0, 0, 0))
+                )
+            };
+            let shell = match std::process::Command::new("/bin/sh")
+                .args(["-c", &script])
+                .output()
+            {
+                Ok(o) => format!(
+                    "{}{}status={}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr),
+                    o.status.code().unwrap_or(-1)
+                ),
+                Err(e) => format!("spawn: {e}"),
+            };
+            shell + &denied
+        })
+        .ok();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            out,
+            "hello\nf\nNoNewPrivs:\t1\nSeccomp:\t2\nstatus=0 userfaultfd=1 kexec_load=1"
+        );
+    }
 }
