@@ -79,6 +79,25 @@ pub(crate) mod testutil {
         }
     }
 
+    /// A directory removed when dropped, also when the test panics.
+    pub struct TempDir(pub std::path::PathBuf);
+
+    impl TempDir {
+        pub fn new(tag: &str) -> TempDir {
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let p = std::env::temp_dir().join(format!("outlet-{tag}-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&p).expect("create temp dir");
+            TempDir(p)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     /// The value of a `Key:\tvalue` line of /proc/self/status.
     pub fn status_field(key: &str) -> Result<String, String> {
         let s = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;

@@ -1076,8 +1076,8 @@ mod tests {
         let Some((_, p)) = podman_profile() else {
             return;
         };
-        let dir = std::env::temp_dir().join(format!("outlet-seccomp-test-{}", std::process::id()));
-        let d = dir.display().to_string();
+        let dir = crate::security::testutil::TempDir::new("seccomp-shell");
+        let d = dir.0.join("work").display().to_string();
         let out = under_filter(&p, move || {
             // A real shell session under the filter: fork, execve, the
             // dynamic loader, file and directory syscalls.
@@ -1109,10 +1109,91 @@ mod tests {
             shell + &denied
         })
         .ok();
-        let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(
             out,
             "hello\nf\nNoNewPrivs:\t1\nSeccomp:\t2\nstatus=0 userfaultfd=1 kexec_load=1"
         );
+    }
+
+    /// Receive one message with one SCM_RIGHTS fd (the listener's side).
+    fn recv_with_fd(sock: &std::os::unix::net::UnixStream) -> (String, OwnedFd) {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let msg = recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        )
+        .expect("recvmsg");
+        let mut fd = None;
+        for c in msg.cmsgs().expect("cmsgs") {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                // SAFETY: the kernel just installed these fds for us.
+                fd = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+            }
+        }
+        let n = msg.bytes;
+        (
+            String::from_utf8_lossy(&buf[..n]).into_owned(),
+            fd.expect("an fd"),
+        )
+    }
+
+    #[test]
+    fn kernel_notify_sends_fd_and_state_to_listener() {
+        let dir = crate::security::testutil::TempDir::new("notify");
+        let sock_path = dir.0.join("listener.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+        let p = profile(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock_path,
+            "listenerMetadata": "MKNOD=/dev/null",
+            "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}]
+        }));
+        let mut prepared = prepare(&p).unwrap();
+        assert_eq!(prepared.listener_path(), Some(sock_path.as_path()));
+        // Connected in the parent, as the init's host path will be gone
+        // after pivot_root.
+        prepared.connect_listener().unwrap();
+        assert!(prepared.listener_fd().is_some());
+        let agent = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            let (msg, fd) = recv_with_fd(&conn);
+            let req = libseccomp::ScmpNotifReq::receive(fd.as_raw_fd()).unwrap();
+            let name = req.data.syscall.get_name().unwrap_or_default();
+            libseccomp::ScmpNotifResp::new_val(
+                req.id,
+                4242,
+                libseccomp::ScmpNotifRespFlags::empty(),
+            )
+            .respond(fd.as_raw_fd())
+            .unwrap();
+            (msg, name)
+        });
+        let state = r#"{"ociVersion":"1.2.0","id":"notify-test","status":"created","pid":4321,"bundle":"/b"}"#;
+        let out = in_child(|| {
+            prepared.load(state).map_err(|e| format!("{e:#}"))?;
+            // Answered by the agent with 4242.
+            // SAFETY: getppid has no arguments.
+            let first = unsafe { libc::syscall(libc::SYS_getppid) };
+            // Once the agent has closed its fd (and load closed ours), the
+            // kernel fails notified syscalls with ENOSYS.
+            // SAFETY: as above.
+            let second = errno_of(unsafe { libc::syscall(libc::SYS_getppid) });
+            Ok(format!("{first} {second}"))
+        });
+        let (msg, name) = agent.join().unwrap();
+        let out = out.ok();
+        assert_eq!(name, "getppid");
+        let v: serde_json::Value = serde_json::from_str(&msg).unwrap();
+        assert_eq!(v["fds"], json!(["seccompFd"]));
+        assert_eq!(v["pid"], json!(4321));
+        assert_eq!(v["metadata"], json!("MKNOD=/dev/null"));
+        assert_eq!(v["state"]["id"], json!("notify-test"));
+        assert_eq!(v["ociVersion"], json!(crate::OCI_VERSION));
+        assert_eq!(out, "4242 38");
     }
 }
