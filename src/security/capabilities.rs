@@ -659,4 +659,28 @@ mod tests {
              inheritable=[]): Operation not permitted (os error 1)"
         );
     }
+
+    /// On this host the runtime lacks CAP_SYS_RESOURCE; asking for a cap
+    /// outlet does not have must be a create-time error, not a crash.
+    #[test]
+    fn validate_refuses_caps_this_runtime_lacks() {
+        let own = read_bounding().unwrap();
+        let last = last_cap();
+        let Some(missing) = (0..=last).find(|nr| own & (1u64 << nr) == 0) else {
+            eprintln!("skipped: this process has every capability in its bounding set");
+            return;
+        };
+        let name = name_of(missing);
+        let caps = caps_from(json!({"bounding": [name], "permitted": [name], "effective": [name]}));
+        let err = validate(Some(&caps)).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "process.capabilities.effective: {name} not in outlet's own capability bounding set \
+                 (the host withheld it from the runtime), so the container cannot be given it"
+            )
+        );
+        // In the bounding set alone it is fine: there it is only dropped.
+        validate(Some(&caps_from(json!({"bounding": [name]})))).unwrap();
+    }
 }

@@ -252,4 +252,26 @@ mod tests {
             "the real probe decides"
         );
     }
+
+    /// Writing a label on a host without the LSM fails with the field named
+    /// (validate refuses earlier; this is the init's own guard).
+    #[test]
+    fn apply_on_a_host_without_lsm_fails_clearly() {
+        if Host::probe().apparmor {
+            eprintln!("skipped: AppArmor is enabled here; the refusal cannot be observed");
+            return;
+        }
+        let out = crate::security::testutil::in_child(|| {
+            Ok(match apply_exec_labels(Some("foo"), None) {
+                Ok(()) => "applied".to_string(),
+                Err(e) => format!("{e:#}"),
+            })
+        })
+        .ok();
+        assert!(
+            out.starts_with("process.apparmorProfile: \"foo\": writing /proc/self/attr/"),
+            "{out}"
+        );
+        apply_exec_labels(None, Some("")).unwrap();
+    }
 }
