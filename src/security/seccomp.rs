@@ -254,6 +254,10 @@ pub fn plan(seccomp: &LinuxSeccomp) -> Result<Plan> {
         // TSYNC and NEW_LISTENER are exclusive (both use the return
         // value); the init is single-threaded, so TSYNC has no work to do.
         plan.flags &= !SECCOMP_FILTER_FLAG_TSYNC;
+    } else {
+        // Only meaningful with a listener; the kernel refuses it (EINVAL)
+        // without one.
+        plan.flags &= !SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
     }
     Ok(plan)
 }
@@ -755,6 +759,21 @@ mod tests {
         assert_eq!(flag(LinuxSeccompFilterFlag::SeccompFilterFlagLog), 2);
         assert_eq!(flag(LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow), 4);
         assert_eq!(flag(LinuxSeccompFilterFlag::SeccompFilterFlagTsync), 1);
+        let with = |action: &str| {
+            plan(&profile(
+                json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/l",
+                "flags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+                "syscalls": [{"names": ["getppid"], "action": action}]}),
+            ))
+            .unwrap()
+            .flags
+        };
+        // TSYNC cannot go with a listener; WAIT_KILLABLE_RECV needs one.
+        assert_eq!(
+            with("SCMP_ACT_NOTIFY"),
+            SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+        );
+        assert_eq!(with("SCMP_ACT_ERRNO"), SECCOMP_FILTER_FLAG_TSYNC);
     }
 
     #[test]
@@ -1257,6 +1276,7 @@ mod tests {
             "defaultAction": "SCMP_ACT_ALLOW",
             "listenerPath": sock_path,
             "listenerMetadata": "MKNOD=/dev/null",
+            "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", "SECCOMP_FILTER_FLAG_TSYNC"],
             "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}]
         }));
         let mut prepared = prepare(&p).unwrap();
