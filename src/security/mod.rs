@@ -18,7 +18,7 @@ pub(crate) mod testutil {
     //! credentials and filters cannot leak into the test harness.
 
     use std::io::Read;
-    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
     pub enum Outcome {
         /// The child's report and its exit code.
@@ -40,9 +40,25 @@ pub(crate) mod testutil {
 
     /// Fork; the child runs `f` and writes its result to a pipe. glibc keeps
     /// malloc usable in the child of a multi-threaded parent (it takes the
-    /// arena locks around fork), and the child touches nothing else shared
-    /// with the harness's other threads before `_exit`.
-    pub fn in_child(f: impl FnOnce() -> Result<String, String>) -> Outcome {
+    /// arena locks around fork), but other locks are not: a child forked
+    /// while another test thread captures a backtrace (anyhow does, with
+    /// RUST_BACKTRACE set) would wait forever for std's backtrace lock. Such
+    /// a child is killed after a timeout and the fork retried; the production
+    /// init is forked from a single-threaded outlet and has no such hazard.
+    pub fn in_child(f: impl Fn() -> Result<String, String>) -> Outcome {
+        for _ in 0..3 {
+            if let Some(o) = try_in_child(&f, std::time::Duration::from_secs(20)) {
+                return o;
+            }
+            eprintln!("forked test child hung (a lock held at fork time?); killed, retrying");
+        }
+        panic!("forked test child hung three times");
+    }
+
+    fn try_in_child(
+        f: &dyn Fn() -> Result<String, String>,
+        timeout: std::time::Duration,
+    ) -> Option<Outcome> {
         let mut fds = [0; 2];
         // SAFETY: pipe2 fills the two-element array.
         assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
@@ -66,17 +82,50 @@ pub(crate) mod testutil {
             unsafe { libc::_exit(code) };
         }
         drop(wr);
-        let mut out = String::new();
-        let _ = std::fs::File::from(rd).read_to_string(&mut out);
+        let deadline = std::time::Instant::now() + timeout;
+        let mut file = std::fs::File::from(rd);
+        let mut out = Vec::new();
+        let mut hung = false;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let mut pfd = libc::pollfd {
+                fd: file.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let r = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) };
+            if r == 0 {
+                hung = true;
+                break;
+            }
+            if r < 0 {
+                continue; // EINTR
+            }
+            let mut buf = [0u8; 4096];
+            match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(_) => break,
+            }
+        }
+        if hung {
+            // SAFETY: signals our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
         let mut status = 0;
         // SAFETY: waits for our own child.
         let r = unsafe { libc::waitpid(pid, &mut status, 0) };
         assert_eq!(r, pid);
-        if libc::WIFSIGNALED(status) {
+        if hung {
+            return None;
+        }
+        let out = String::from_utf8_lossy(&out).into_owned();
+        Some(if libc::WIFSIGNALED(status) {
             Outcome::Signaled(libc::WTERMSIG(status), out)
         } else {
             Outcome::Exited(out, libc::WEXITSTATUS(status))
-        }
+        })
     }
 
     /// A directory removed when dropped, also when the test panics.

@@ -934,7 +934,7 @@ mod tests {
 
     /// Load `p` in a forked child with no_new_privs set (as an unprivileged
     /// container would), then run `f` under the filter.
-    fn under_filter(p: &LinuxSeccomp, f: impl FnOnce() -> String) -> Outcome {
+    fn under_filter(p: &LinuxSeccomp, f: impl Fn() -> String) -> Outcome {
         let prepared = prepare(p).unwrap();
         in_child(move || {
             // SAFETY: plain-integer prctl on the calling thread.
