@@ -148,14 +148,25 @@ pub fn check_config_names(config: &serde_json::Value) -> Result<()> {
     }
 }
 
-/// The highest capability number the running kernel knows.
+/// The highest capability number the running kernel knows. Asked of the
+/// kernel with PR_CAPBSET_READ (EINVAL past the last one) rather than read
+/// from /proc/sys/kernel/cap_last_cap, because the init calls this after
+/// pivot_root, where the container may have no /proc; cached, so the
+/// parent's probe is inherited by the forked init.
 pub fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        // CAP_AUDIT_READ (Linux 3.16) is a safe floor for any kernel that
-        // runs containers at all; /proc is always there in practice.
-        .unwrap_or(37)
+    static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        let mut last = 0;
+        for nr in 0..64u32 {
+            // SAFETY: PR_CAPBSET_READ only reads a flag of the calling thread.
+            let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, nr as libc::c_ulong, 0, 0, 0) };
+            if r < 0 {
+                break;
+            }
+            last = nr;
+        }
+        last
+    })
 }
 
 /// A set as a bit mask, keeping only what the running kernel knows.
@@ -444,6 +455,16 @@ mod tests {
 
     fn caps_from(v: serde_json::Value) -> LinuxCapabilities {
         serde_json::from_value(v).expect("valid LinuxCapabilities")
+    }
+
+    #[test]
+    fn last_cap_matches_procfs() {
+        let procfs: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(last_cap(), procfs);
     }
 
     #[test]

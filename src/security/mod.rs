@@ -1,12 +1,23 @@
 //! What the init does to itself last, just before execve: capabilities,
 //! no_new_privs, LSM labels and the seccomp filter.
 //!
-//! Order (parent, before any side effect): `capabilities::check_config_names`
-//! on the raw JSON, `capabilities::validate`, `seccomp::prepare`,
-//! `lsm::validate`. Child, after pivot_root: `capabilities::drop_bounding`,
-//! PR_SET_KEEPCAPS + setgroups/setresgid/setresuid, `capabilities::apply`,
-//! no_new_privs, `lsm::apply_exec_labels`, and after `start`,
-//! `seccomp::Prepared::load` right before execve.
+//! Parent, before any side effect: `capabilities::check_config_names` on the
+//! raw config JSON (typed parsing would only say "no variant for ..."),
+//! `capabilities::validate` (+ log `capabilities::warnings`),
+//! `seccomp::prepare` or `prepare_cached` (+ `Prepared::connect_listener`
+//! when `listener_path()` is set, before clone), `lsm::validate`.
+//!
+//! Init, after pivot_root (/proc of the container mounted):
+//! 1. only if process.noNewPrivileges is false: `Prepared::load` here, while
+//!    the init still has CAP_SYS_ADMIN (the kernel's condition for a filter
+//!    without no_new_privs); the profile then also filters the init's
+//!    remaining syscalls, as with runc;
+//! 2. `capabilities::drop_bounding` (still root);
+//! 3. PR_SET_KEEPCAPS, setgroups, setresgid, setresuid;
+//! 4. `capabilities::apply`;
+//! 5. PR_SET_NO_NEW_PRIVS if process.noNewPrivileges;
+//! 6. `lsm::apply_exec_labels`;
+//! 7. wait for `start`; if noNewPrivileges: `Prepared::load`; execve.
 
 pub mod capabilities;
 pub mod lsm;
