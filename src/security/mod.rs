@@ -58,10 +58,13 @@ pub(crate) mod testutil {
     /// init is forked from a single-threaded outlet and has no such hazard.
     pub fn in_child(f: impl Fn() -> Result<String, String>) -> Outcome {
         for _ in 0..3 {
-            if let Some(o) = try_in_child(&f, std::time::Duration::from_secs(20)) {
+            if let Some(o) = try_in_child(&f, std::time::Duration::from_secs(5)) {
                 return o;
             }
-            eprintln!("forked test child hung (a lock held at fork time?); killed, retrying");
+            eprintln!(
+                "{}: forked child hung (a lock held at fork time?); killed, retrying",
+                std::thread::current().name().unwrap_or("?")
+            );
         }
         panic!("forked test child hung three times");
     }
