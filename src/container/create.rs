@@ -3,6 +3,7 @@
 //! every step taken (no state dir, no cgroup, no process is left).
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -101,6 +102,10 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
     let fifo_path = dir.fifo();
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .with_context(|| format!("mkfifo {}", fifo_path.display()))?;
+    // The umask took group/other write off; the init reopens the fifo as the
+    // container's root, which in a user namespace is not the host's root.
+    std::fs::set_permissions(&fifo_path, std::fs::Permissions::from_mode(0o622))
+        .with_context(|| format!("chmod {}", fifo_path.display()))?;
     let fifo: OwnedFd = syscall::openat2(libc::AT_FDCWD, &fifo_path, libc::O_PATH, 0)
         .with_context(|| format!("open {}", fifo_path.display()))?;
 
