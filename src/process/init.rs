@@ -197,10 +197,13 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Never> {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
 
-    chan.send(&Msg::Ready)?;
-    // From here the init outlives `create`.
+    // From here the init outlives `create`. Disarmed before Ready: create
+    // may exit as soon as it reads Ready, and a death signal still armed
+    // then would kill the created init (seen: a created container that
+    // reads `stopped` at once). If create is already gone, the send fails.
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+    chan.send(&Msg::Ready)?;
     wait_for_start(&host_proc, a.fifo)?;
     drop(host_proc);
 

@@ -1,0 +1,242 @@
+//! The lifecycle with states (created, running, stopped), the pid file, list,
+//! kill by name and number, delete and delete --force, run's exit codes and
+//! --detach. Needs root (skipped otherwise).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{T, drop_ns, pid_alive, sh};
+use serde_json::Value;
+
+/// A pid-1 shell that exits 0 on SIGTERM: a namespace's init gets only the
+/// signals it has a handler for (SIGKILL aside), so without the trap a
+/// SIGTERM would be dropped by the kernel, not by outlet.
+const SLEEPER: &str = "trap 'exit 0' TERM; sleep 1000 & wait";
+
+#[test]
+fn create_start_stop_delete_with_states() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| {
+        sh(c, "while [ ! -e /out/go ]; do sleep 0.05; done; exit 0");
+    });
+    let id = t.id("life");
+    let pid_file = t.dir.join("init.pid");
+    let o = t.outlet(&[
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ]);
+    o.expect_ok("create");
+    let st = t.state(&id);
+    assert_eq!(st["status"], "created", "{st}");
+    assert_eq!(st["id"], id.as_str());
+    assert_eq!(st["bundle"], b.dir.to_str().unwrap());
+    let pid = st["pid"].as_i64().unwrap();
+    assert!(pid > 0, "{st}");
+    t.track_pid(pid as i32);
+    assert!(pid_alive(pid as i32));
+    let from_file = std::fs::read_to_string(&pid_file).unwrap();
+    assert_eq!(from_file.trim(), pid.to_string(), "pid file");
+    // The init sits in its cgroup already (the shim reads it at once).
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(
+        cg.lines().any(|l| l.ends_with(&format!("/{id}"))),
+        "init not in a cgroup named after the id: {cg}"
+    );
+    // Not running the application yet: no /out/ side effects possible, and
+    // its command line is still outlet's.
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&cmd).contains("while"),
+        "application ran before start"
+    );
+
+    let list = t.outlet(&["list", "--format", "json"]);
+    list.expect_ok("list");
+    let entries = list.json();
+    let e = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("list lacks {id}: {entries}"));
+    assert_eq!(e["status"], "created");
+    assert_eq!(e["pid"], pid);
+
+    t.outlet(&["start", &id]).expect_ok("start");
+    let st = t.state(&id);
+    assert_eq!(st["status"], "running", "{st}");
+    assert_eq!(st["pid"], pid);
+    let list = t.outlet(&["list", "--format", "json"]).json();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == id.as_str() && e["status"] == "running"),
+        "{list}"
+    );
+
+    std::fs::write(b.out.join("go"), b"").unwrap();
+    t.wait_status(&id, "stopped");
+    // A stopped container is deleted without --force.
+    t.outlet(&["delete", &id]).expect_ok("delete stopped");
+    assert!(!t.state_dir_exists(&id));
+    t.outlet(&["state", &id])
+        .expect_fail("state after delete", "does not exist");
+    let list = t.outlet(&["list", "--format", "json"]).json();
+    assert!(
+        !list
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == id.as_str()),
+        "{list}"
+    );
+    t.assert_nothing_left("after delete");
+}
+
+fn sleeper(t: &T, tag: &str) -> (String, i32) {
+    let b = t.bundle(tag, |c| sh(c, SLEEPER));
+    let id = t.id(tag);
+    let pid = t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    assert_eq!(t.status(&id), "running");
+    (id, pid)
+}
+
+#[test]
+fn kill_by_name_and_number() {
+    let Some(t) = T::new() else { return };
+    for sig in ["KILL", "SIGTERM", "9", "15", "SIGKILL", "TERM"] {
+        let (id, pid) = sleeper(&t, &format!("kill-{}", sig.to_lowercase()));
+        t.outlet(&["kill", &id, sig])
+            .expect_ok(&format!("kill {sig}"));
+        t.wait_status(&id, "stopped");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while pid_alive(pid) {
+            assert!(Instant::now() < deadline, "init {pid} survived {sig}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        t.outlet(&["delete", &id]).expect_ok("delete after kill");
+        assert!(!t.state_dir_exists(&id));
+    }
+    // A stopped or missing container: callers match these words.
+    let b = t.bundle("gone", |c| sh(c, "exit 0"));
+    let id = t.id("gone");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    t.wait_status(&id, "stopped");
+    t.outlet(&["kill", &id, "9"])
+        .expect_fail("kill stopped", "not running");
+    t.outlet(&["kill", &format!("{}-nope", t.token), "9"])
+        .expect_fail("kill missing", "does not exist");
+    // A bad signal name is refused and names it.
+    let (id, _) = sleeper(&t, "badsig");
+    let o = t.outlet(&["kill", &id, "SIGNOPE"]);
+    assert_ne!(o.code, Some(0), "{o:?}");
+    assert!(o.stderr.contains("SIGNOPE"), "{o:?}");
+    assert_eq!(t.status(&id), "running");
+}
+
+#[test]
+fn delete_force_of_running_and_created() {
+    let Some(t) = T::new() else { return };
+    let (id, pid) = sleeper(&t, "running");
+    t.outlet(&["delete", "--force", &id])
+        .expect_ok("delete --force running");
+    assert!(!t.state_dir_exists(&id));
+    assert!(!pid_alive(pid), "init {pid} alive after delete --force");
+
+    let b = t.bundle("created", |c| sh(c, SLEEPER));
+    let id = t.id("created");
+    let pid = t.create_ok(&id, &b);
+    // The runtime spec: delete of a container that is not stopped fails.
+    t.outlet(&["delete", &id])
+        .expect_fail("delete created", "not stopped");
+    assert_eq!(t.status(&id), "created");
+    t.outlet(&["delete", "--force", &id])
+        .expect_ok("delete --force created");
+    assert!(!t.state_dir_exists(&id));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pid_alive(pid) {
+        assert!(Instant::now() < deadline, "created init {pid} survived");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    t.assert_nothing_left("after delete --force");
+    t.outlet(&["delete", &id])
+        .expect_fail("delete missing", "does not exist");
+}
+
+#[test]
+fn run_exit_codes() {
+    let Some(t) = T::new() else { return };
+    for (tag, script, want) in [("zero", "exit 0", 0), ("three", "exit 3", 3)] {
+        let b = t.bundle(tag, |c| sh(c, script));
+        let id = t.id(tag);
+        let o = t.run(&id, &b);
+        assert_eq!(o.code, Some(want), "run {script}: {o:?}");
+        // run deletes the container when it is done.
+        assert!(!t.state_dir_exists(&id), "run left state for {id}");
+    }
+    // A process that SIGKILLs itself: 128 + 9. It must not be a pid
+    // namespace's init, which the kernel protects from its own SIGKILL.
+    let b = t.bundle("selfkill", |c| {
+        drop_ns(c, "pid");
+        sh(c, "kill -9 $$; sleep 5");
+    });
+    let id = t.id("selfkill");
+    let o = t.run(&id, &b);
+    assert_eq!(o.code, Some(137), "run self-SIGKILL: {o:?}");
+    assert!(!t.state_dir_exists(&id));
+    t.assert_nothing_left("after run");
+}
+
+#[test]
+fn run_exit_code_of_a_killed_container() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| sh(c, SLEEPER));
+    let id = t.id("killed");
+    std::thread::scope(|s| {
+        let runner = s.spawn(|| t.run(&id, &b));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let o = t.outlet(&["state", &id]);
+            if o.ok() && o.json()["status"] == "running" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "never running: {o:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        t.outlet(&["kill", &id, "KILL"]).expect_ok("kill");
+        let o = runner.join().unwrap();
+        assert_eq!(o.code, Some(137), "{o:?}");
+    });
+    assert!(!t.state_dir_exists(&id));
+}
+
+#[test]
+fn run_detach() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| sh(c, SLEEPER));
+    let id = t.id("detach");
+    let started = Instant::now();
+    let o = t.outlet(&["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id]);
+    o.expect_ok("run --detach");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "run --detach waited for the container"
+    );
+    let st: Value = t.state(&id);
+    assert_eq!(st["status"], "running", "{st}");
+    let pid = st["pid"].as_i64().unwrap() as i32;
+    t.track_pid(pid);
+    assert!(pid_alive(pid));
+    t.outlet(&["kill", &id, "TERM"]).expect_ok("kill TERM");
+    t.wait_status(&id, "stopped");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+    t.assert_nothing_left("after run --detach");
+}

@@ -1,0 +1,163 @@
+//! The container's / is the bundle's rootfs and nothing of the host is
+//! reachable; masked paths read empty; read-only paths and a read-only root
+//! refuse writes with EROFS. Needs root (skipped otherwise).
+
+mod common;
+
+use common::{T, read_json, sh};
+use serde_json::{Value, json};
+
+#[test]
+fn root_is_the_bundles_rootfs() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| {
+        c["root"] = json!({"path": "rootfs", "readonly": true});
+        sh(
+            c,
+            "probe read /marker-inside > /out/inside.json; \
+             probe read \"$HOST_MARKER\" > /out/host.json; \
+             probe read /../../..\"$HOST_MARKER\" > /out/host-dotdot.json; \
+             ls -A / > /out/ls-root; \
+             probe report > /out/report.json",
+        );
+    });
+    // A real copy under the bundle, with a marker only it has.
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(common::rootfs())
+        .arg(b.dir.join("rootfs"))
+        .status()
+        .unwrap();
+    assert!(st.success(), "cp -a the fixture rootfs");
+    std::fs::write(b.dir.join("rootfs/marker-inside"), t.token.as_bytes()).unwrap();
+    // A marker on the host, outside the rootfs: the container must not see it.
+    let host_marker = t.dir.join("host-marker");
+    std::fs::write(&host_marker, b"host").unwrap();
+    let mut cfg = b.config();
+    cfg["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(format!("HOST_MARKER={}", host_marker.display())));
+    b.write_config(&cfg);
+
+    let id = t.id("root");
+    t.run(&id, &b).expect_ok("run");
+    let inside = read_json(&b.out.join("inside.json"));
+    assert_eq!(inside["ok"], true, "{inside}");
+    assert_eq!(inside["content"], t.token.as_str());
+    for f in ["host.json", "host-dotdot.json"] {
+        let host = read_json(&b.out.join(f));
+        assert_eq!(host["ok"], false, "host file reachable from inside: {host}");
+        assert_eq!(host["errno"], libc::ENOENT, "{host}");
+    }
+    let ls = std::fs::read_to_string(b.out.join("ls-root")).unwrap();
+    let names: Vec<&str> = ls.lines().collect();
+    for want in ["bin", "etc", "proc", "marker-inside"] {
+        assert!(names.contains(&want), "/ inside lacks {want}: {names:?}");
+    }
+    // The host's top-level dirs that the fixture does not have are absent.
+    assert!(!names.contains(&"work"), "{names:?}");
+    assert!(!names.contains(&"boot"), "{names:?}");
+    let r = read_json(&b.out.join("report.json"));
+    let root_line = r["mountinfo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .find(|l| l.split(' ').nth(4) == Some("/"))
+        .unwrap_or_else(|| panic!("no / in mountinfo: {r}"));
+    let rootfs = b.dir.join("rootfs");
+    assert!(
+        root_line.contains(rootfs.to_str().unwrap()),
+        "/ is not the bundle's rootfs: {root_line}"
+    );
+}
+
+/// Masked paths of the spec that exist on this kernel, with whether each is
+/// a directory (some, like /proc/kcore, are not built into every kernel).
+fn existing(cfg: &Value, key: &str) -> Vec<(String, bool)> {
+    cfg["linux"][key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .filter_map(|p| std::fs::metadata(&p).ok().map(|m| (p.clone(), m.is_dir())))
+        .collect()
+}
+
+#[test]
+fn masked_paths_are_empty() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |_| {});
+    let cfg = b.config();
+    let masked = existing(&cfg, "maskedPaths");
+    assert!(
+        masked.iter().any(|(_, d)| !d) && masked.iter().any(|(_, d)| *d),
+        "the spec should mask at least one existing file and one dir here: {masked:?}"
+    );
+    // One line per path: a file is read with probe, a dir is listed.
+    let mut script = String::new();
+    for (i, (p, dir)) in masked.iter().enumerate() {
+        if *dir {
+            script.push_str(&format!("ls -A {p} > /out/m{i}; echo $? >> /out/m{i}.rc; "));
+        } else {
+            script.push_str(&format!("probe read {p} > /out/m{i}; "));
+        }
+    }
+    let mut cfg = cfg;
+    sh(&mut cfg, &script);
+    b.write_config(&cfg);
+    let id = t.id("masked");
+    t.run(&id, &b).expect_ok("run");
+    for (i, (p, dir)) in masked.iter().enumerate() {
+        let got = std::fs::read_to_string(b.out.join(format!("m{i}"))).unwrap();
+        if *dir {
+            let rc = std::fs::read_to_string(b.out.join(format!("m{i}.rc"))).unwrap();
+            assert_eq!(rc.trim(), "0", "ls {p} failed");
+            assert_eq!(got, "", "masked dir {p} is not empty inside: {got}");
+        } else {
+            let v: Value = serde_json::from_str(&got).unwrap();
+            // Reading may succeed with 0 bytes (/dev/null bound over it).
+            assert_eq!(v["ok"], true, "read {p}: {v}");
+            assert_eq!(v["bytes"], 0, "masked file {p} has content inside: {v}");
+        }
+    }
+    // The control: on the host these have content.
+    let (p, _) = masked.iter().find(|(_, d)| !d).unwrap();
+    assert!(
+        !std::fs::read(p).unwrap_or_default().is_empty(),
+        "{p} is empty on the host too; the test would prove nothing"
+    );
+}
+
+#[test]
+fn readonly_paths_and_readonly_root_refuse_writes() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| {
+        assert!(
+            c["linux"]["readonlyPaths"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("/proc/sys")),
+            "the default spec makes /proc/sys read-only"
+        );
+        sh(
+            c,
+            "probe write /proc/sys/kernel/hostname > /out/procsys.json; \
+             probe write /new-file > /out/root.json; \
+             probe write /out/ok > /out/out.json; \
+             true",
+        );
+    });
+    let id = t.id("ro");
+    t.run(&id, &b).expect_ok("run");
+    let procsys = read_json(&b.out.join("procsys.json"));
+    assert_eq!(procsys["ok"], false, "{procsys}");
+    assert_eq!(procsys["errno"], libc::EROFS, "{procsys}");
+    let root = read_json(&b.out.join("root.json"));
+    assert_eq!(root["ok"], false, "{root}");
+    assert_eq!(root["errno"], libc::EROFS, "{root}");
+    // The control: a writable mount in the same container accepts writes.
+    let out = read_json(&b.out.join("out.json"));
+    assert_eq!(out["ok"], true, "{out}");
+}
