@@ -402,9 +402,13 @@ impl Drop for T {
             // SAFETY: plain kill(2) of a process this test started.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
+        // A killed task leaves its cgroup only once it has exited: retry.
+        let deadline = Instant::now() + Duration::from_secs(5);
         for id in &ids {
             for d in cgroup_dirs_for(id) {
-                let _ = std::fs::remove_dir(&d);
+                while d.exists() && std::fs::remove_dir(&d).is_err() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
             }
         }
         let _ = std::fs::remove_dir_all(&self.root);

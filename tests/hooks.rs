@@ -1,0 +1,107 @@
+//! OCI hooks run at their points with the state JSON on stdin: prestart
+//! and createRuntime during create (status creating), poststart after start
+//! (running), poststop at delete (stopped). Needs root (skipped otherwise).
+
+mod common;
+
+use common::{T, sh};
+use serde_json::{Value, json};
+
+fn hook(name: &str, log: &std::path::Path) -> Value {
+    json!({
+        "path": "/bin/sh",
+        "args": ["sh", "-c", format!("{{ printf '%s ' {name}; cat; echo; }} >> {}", log.display())],
+        "env": ["PATH=/usr/bin:/bin"],
+        "timeout": 10
+    })
+}
+
+fn entries(log: &std::path::Path) -> Vec<(String, Value)> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let (name, json) = l.split_once(' ').unwrap();
+            (
+                name.to_string(),
+                serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {l}")),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn hooks_run_in_order_with_state() {
+    let Some(t) = T::new() else { return };
+    let log = t.dir.join("hooks.log");
+    let b = t.bundle("b", |c| {
+        sh(c, "while [ ! -e /out/go ]; do sleep 0.05; done");
+        c["hooks"] = json!({
+            "prestart": [hook("prestart", &log)],
+            "createRuntime": [hook("createRuntime", &log)],
+            "poststart": [hook("poststart", &log)],
+            "poststop": [hook("poststop", &log)],
+        });
+    });
+    let id = t.id("hooks");
+    let pid = t.create_ok(&id, &b);
+    let e = entries(&log);
+    let names: Vec<&str> = e.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, vec!["prestart", "createRuntime"], "after create");
+    for (n, s) in &e {
+        assert_eq!(s["id"], id.as_str(), "{n}: {s}");
+        assert_eq!(s["status"], "creating", "{n}: {s}");
+        assert_eq!(s["pid"], pid, "{n}: {s}");
+        assert_eq!(s["bundle"], b.dir.to_str().unwrap(), "{n}: {s}");
+    }
+
+    t.outlet(&["start", &id]).expect_ok("start");
+    let e = entries(&log);
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert_eq!(e[2].0, "poststart");
+    assert_eq!(e[2].1["status"], "running");
+    assert_eq!(e[2].1["pid"], pid);
+    assert_eq!(e[2].1["id"], id.as_str());
+
+    std::fs::write(b.out.join("go"), b"").unwrap();
+    t.wait_status(&id, "stopped");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+    let e = entries(&log);
+    assert_eq!(e.len(), 4, "{e:?}");
+    assert_eq!(e[3].0, "poststop");
+    assert_eq!(e[3].1["status"], "stopped");
+    assert_eq!(e[3].1["id"], id.as_str());
+}
+
+#[test]
+fn poststop_runs_on_delete_force_and_run() {
+    let Some(t) = T::new() else { return };
+    let log = t.dir.join("hooks.log");
+    let b = t.bundle("b", |c| {
+        sh(c, "exit 0");
+        c["hooks"] = json!({"poststop": [hook("poststop", &log)]});
+    });
+    let id = t.id("runhook");
+    t.run(&id, &b).expect_ok("run");
+    let e = entries(&log);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].1["id"], id.as_str());
+    assert_eq!(e[0].1["status"], "stopped");
+}
+
+#[test]
+fn hook_timeout_fails_create() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| {
+        c["hooks"] = json!({"createRuntime": [
+            {"path": "/bin/sleep", "args": ["sleep", "100"], "timeout": 1}
+        ]});
+    });
+    let id = t.id("hooktimeout");
+    let start = std::time::Instant::now();
+    let o = t.create(&id, &b);
+    o.expect_fail("create", "createRuntime");
+    assert!(o.stderr.contains("timed out"), "{o:?}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    t.assert_nothing_left("hook timeout");
+}
