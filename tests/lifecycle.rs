@@ -240,3 +240,25 @@ fn run_detach() {
     t.outlet(&["delete", &id]).expect_ok("delete");
     t.assert_nothing_left("after run --detach");
 }
+
+/// The caller's stdio becomes the init's: what the application writes after
+/// `start` lands in the files `create` was given (the shim and conmon rely
+/// on this), not in `start`'s.
+#[test]
+fn create_stdio_becomes_the_containers() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| sh(c, "echo to-stdout; echo to-stderr >&2"));
+    let id = t.id("stdio");
+    let created = t.create(&id, &b);
+    created.expect_ok("create");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    let started = t.outlet(&["start", &id]);
+    started.expect_ok("start");
+    t.wait_status(&id, "stopped");
+    let out = std::fs::read_to_string(&created.stdout_path).unwrap();
+    let err = std::fs::read_to_string(&created.stderr_path).unwrap();
+    assert_eq!(out, "to-stdout\n");
+    assert_eq!(err, "to-stderr\n");
+    assert_eq!(std::fs::read_to_string(&started.stdout_path).unwrap(), "");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+}

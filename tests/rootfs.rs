@@ -161,3 +161,30 @@ fn readonly_paths_and_readonly_root_refuse_writes() {
     let out = read_json(&b.out.join("out.json"));
     assert_eq!(out["ok"], true, "{out}");
 }
+
+/// Whatever rootfsPropagation says, the container's mounts stay in its own
+/// mount namespace: none shows up in the host's mountinfo while it exists.
+#[test]
+fn rootfs_propagation_does_not_leak_mounts() {
+    let Some(t) = T::new() else { return };
+    for prop in ["shared", "rshared", "slave", "private", "unbindable"] {
+        let b = t.bundle(prop, |c| {
+            c["root"] = json!({"path": "rootfs", "readonly": false});
+            c["linux"]["rootfsPropagation"] = json!(prop);
+        });
+        let st = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(common::rootfs())
+            .arg(b.dir.join("rootfs"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let id = t.id(prop);
+        // After create every mount is in place and the init waits.
+        t.create_ok(&id, &b);
+        let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let leaked: Vec<&str> = mi.lines().filter(|l| l.contains(&t.token)).collect();
+        assert!(leaked.is_empty(), "{prop}: host sees {leaked:#?}");
+        t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    }
+}

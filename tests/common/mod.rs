@@ -66,6 +66,10 @@ pub struct Out {
     pub signal: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+    /// The files the call's stdout/stderr went to (a created container's
+    /// init keeps writing there).
+    pub stdout_path: PathBuf,
+    pub stderr_path: PathBuf,
 }
 
 impl Out {
@@ -265,6 +269,8 @@ impl T {
             signal: status.signal(),
             stdout: std::fs::read_to_string(&so).unwrap_or_default(),
             stderr: std::fs::read_to_string(&se).unwrap_or_default(),
+            stdout_path: so,
+            stderr_path: se,
         }
     }
 
