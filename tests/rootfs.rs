@@ -188,3 +188,38 @@ fn rootfs_propagation_does_not_leak_mounts() {
         t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     }
 }
+
+/// linux.devices are made inside with their mode and are usable even under
+/// the default spec's device cgroup "deny all" (runc allows them too); the
+/// default devices are there, and a device not listed cannot be made.
+#[test]
+fn spec_devices_exist_and_open() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| {
+        c["linux"]["devices"] = json!([{
+            "path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200,
+            "fileMode": 432, "uid": 0, "gid": 0
+        }]);
+        sh(
+            c,
+            "stat -c '%t:%T %a' /dev/net/tun > /out/tun; \
+             (exec 3<>/dev/net/tun) && echo opened >> /out/tun; \
+             for d in null zero full random urandom tty ptmx; do \
+               [ -c /dev/$d ] && echo $d >> /out/defaults; done; \
+             probe mknod /out/node c 10 229 > /out/mknod.json; true",
+        );
+    });
+    let id = t.id("devices");
+    t.run(&id, &b).expect_ok("run with linux.devices");
+    let tun = std::fs::read_to_string(b.out.join("tun")).unwrap();
+    assert_eq!(tun, "a:c8 660\nopened\n", "/dev/net/tun inside");
+    let defaults = std::fs::read_to_string(b.out.join("defaults")).unwrap();
+    assert_eq!(
+        defaults.split_whitespace().collect::<Vec<_>>(),
+        vec!["null", "zero", "full", "random", "urandom", "tty", "ptmx"]
+    );
+    // The cgroup still denies devices nobody asked for.
+    let mknod = read_json(&b.out.join("mknod.json"));
+    assert_eq!(mknod["ok"], false, "{mknod}");
+    assert_eq!(mknod["errno"], libc::EPERM, "{mknod}");
+}
