@@ -210,3 +210,35 @@ fn delete_of_a_running_container_without_force() {
         "cgroup of a refused delete is gone"
     );
 }
+
+#[test]
+fn rlimit_above_the_hard_limit() {
+    if !common::is_root() {
+        return;
+    }
+    // Raising a hard limit needs CAP_SYS_RESOURCE, which root here lacks
+    // (and a container's root should not get from outlet either): the
+    // host's hard nofile limit plus one is refused.
+    let hard = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .unwrap()
+        .1;
+    let caps = std::fs::read_to_string("/proc/self/status").unwrap();
+    let eff = caps
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    // Bit 24 is CAP_SYS_RESOURCE.
+    if eff & (1 << 24) != 0 || hard == libc::RLIM_INFINITY {
+        eprintln!("SKIPPED: this root may raise hard rlimits (CAP_SYS_RESOURCE)");
+        return;
+    }
+    let err = create_fails(
+        |c| {
+            c["process"]["rlimits"] =
+                json!([{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": hard + 1}])
+        },
+        "process.rlimits RLIMIT_NOFILE",
+    );
+    assert!(err.contains(&(hard + 1).to_string()), "{err}");
+}

@@ -262,3 +262,128 @@ fn create_stdio_becomes_the_containers() {
     assert_eq!(std::fs::read_to_string(&started.stdout_path).unwrap(), "");
     t.outlet(&["delete", &id]).expect_ok("delete");
 }
+
+/// `run` forwards the signals it receives to the container's init.
+#[test]
+fn run_forwards_signals() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| sh(c, "trap 'exit 7' TERM; sleep 1000 & wait"));
+    let id = t.id("fwd");
+    let out = std::fs::File::create(t.dir.join("run.out")).unwrap();
+    let mut child = std::process::Command::new(common::OUTLET)
+        .args(["--root", t.root.to_str().unwrap(), "run", "--bundle"])
+        .arg(&b.dir)
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    t.wait_status(&id, "running");
+    // SAFETY: kill(2) of our own child, which we have not reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("outlet run did not exit after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(
+        status.code(),
+        Some(7),
+        "{status:?}: {}",
+        std::fs::read_to_string(t.dir.join("run.out")).unwrap()
+    );
+    assert!(!t.state_dir_exists(&id));
+}
+
+/// A created (never started) container can be killed and then deleted; a
+/// container whose init was killed behind outlet's back reads stopped and
+/// deletes cleanly.
+#[test]
+fn kill_created_and_init_killed_from_outside() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| sh(c, SLEEPER));
+    let id = t.id("created");
+    let pid = t.create_ok(&id, &b);
+    t.outlet(&["kill", &id, "KILL"]).expect_ok("kill created");
+    t.wait_status(&id, "stopped");
+    assert!(!pid_alive(pid));
+    t.outlet(&["start", &id])
+        .expect_fail("start stopped", "stopped");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+
+    let (id, pid) = sleeper(&t, "outside");
+    // SAFETY: kill(2) of the init this test created.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    t.wait_status(&id, "stopped");
+    assert_eq!(t.state(&id)["pid"], 0, "a stopped container reports pid 0");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+    t.assert_nothing_left("after outside kill");
+}
+
+/// Many creates at once under one root: each gets its own state and
+/// cgroup, list shows them all, and deleting them leaves nothing.
+#[test]
+fn parallel_creates_in_one_root() {
+    let Some(t) = T::new() else { return };
+    let ids: Vec<String> = (0..8).map(|i| t.id(&format!("par{i}"))).collect();
+    let bundles: Vec<_> = (0..8)
+        .map(|i| t.bundle(&format!("b{i}"), |c| sh(c, SLEEPER)))
+        .collect();
+    std::thread::scope(|s| {
+        for (id, b) in ids.iter().zip(&bundles) {
+            let t = &t;
+            s.spawn(move || t.create_ok(id, b));
+        }
+    });
+    let list = t.outlet(&["list", "--format", "json"]).json();
+    let mut listed: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["status"], "created", "{e}");
+            e["id"].as_str().unwrap()
+        })
+        .collect();
+    listed.sort();
+    let mut want: Vec<&str> = ids.iter().map(String::as_str).collect();
+    want.sort();
+    assert_eq!(listed, want);
+    std::thread::scope(|s| {
+        for id in &ids {
+            let t = &t;
+            s.spawn(move || {
+                t.outlet(&["delete", "--force", id]).expect_ok("delete");
+            });
+        }
+    });
+    t.assert_nothing_left("after parallel deletes");
+}
+
+/// Callers put flags in different places: after the id, `--flag=v`, and
+/// global flags after the subcommand.
+#[test]
+fn flags_in_any_position() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| sh(c, "exit 0"));
+    let root = format!("--root={}", t.root.display());
+    let bundle = format!("--bundle={}", b.dir.display());
+    let id = t.id("flags");
+    let o = t.outlet_plain(&["create", &id, &bundle, &root]);
+    o.expect_ok("create ID --bundle=B --root=R");
+    let pid = t.state(&id)["pid"].as_i64().unwrap() as i32;
+    t.track_pid(pid);
+    t.outlet_plain(&["start", &root, &id])
+        .expect_ok("start --root=R ID");
+    t.wait_status(&id, "stopped");
+    t.outlet_plain(&[&root, "delete", &id]).expect_ok("delete");
+    t.assert_nothing_left("flags");
+}

@@ -276,6 +276,11 @@ fn set_rlimit(r: &PosixRlimit) -> Result<()> {
     };
     // SAFETY: a valid rlimit struct for the duration of the call.
     if unsafe { libc::setrlimit(resource, &lim) } != 0 {
+        // The spec's spelling (RLIMIT_NOFILE), not the Debug one.
+        let name = serde_json::to_value(r.typ())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or(name);
         return Err(std::io::Error::last_os_error()).with_context(|| {
             format!(
                 "process.rlimits {name}: soft {} hard {}",

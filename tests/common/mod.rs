@@ -301,7 +301,13 @@ impl T {
     pub fn wait_status(&self, id: &str, want: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let s = self.status(id);
+            // Not there yet counts as not yet (a `run` still creating).
+            let o = self.outlet(&["state", id]);
+            let s = if o.ok() {
+                o.json()["status"].as_str().unwrap_or("").to_string()
+            } else {
+                o.stderr.trim().to_string()
+            };
             if s == want {
                 return;
             }
