@@ -39,6 +39,12 @@ fn hooks_run_in_order_with_state() {
         c["hooks"] = json!({
             "prestart": [hook("prestart", &log)],
             "createRuntime": [hook("createRuntime", &log)],
+            // Runs in the container's mount namespace before pivot_root:
+            // the host path of the log is still reachable.
+            "createContainer": [hook("createContainer", &log)],
+            // Runs inside, after pivot_root: /bin/sh is the fixture's and
+            // the log goes through the /out bind mount.
+            "startContainer": [hook("startContainer", std::path::Path::new("/out/start.log"))],
             "poststart": [hook("poststart", &log)],
             "poststop": [hook("poststop", &log)],
         });
@@ -47,30 +53,39 @@ fn hooks_run_in_order_with_state() {
     let pid = t.create_ok(&id, &b);
     let e = entries(&log);
     let names: Vec<&str> = e.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, vec!["prestart", "createRuntime"], "after create");
+    assert_eq!(
+        names,
+        vec!["prestart", "createRuntime", "createContainer"],
+        "after create"
+    );
     for (n, s) in &e {
         assert_eq!(s["id"], id.as_str(), "{n}: {s}");
         assert_eq!(s["status"], "creating", "{n}: {s}");
         assert_eq!(s["pid"], pid, "{n}: {s}");
         assert_eq!(s["bundle"], b.dir.to_str().unwrap(), "{n}: {s}");
     }
+    assert!(entries(&b.out.join("start.log")).is_empty());
 
     t.outlet(&["start", &id]).expect_ok("start");
+    let started = entries(&b.out.join("start.log"));
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0].1["id"], id.as_str());
+    assert_eq!(started[0].1["status"], "created", "{started:?}");
     let e = entries(&log);
-    assert_eq!(e.len(), 3, "{e:?}");
-    assert_eq!(e[2].0, "poststart");
-    assert_eq!(e[2].1["status"], "running");
-    assert_eq!(e[2].1["pid"], pid);
-    assert_eq!(e[2].1["id"], id.as_str());
+    assert_eq!(e.len(), 4, "{e:?}");
+    assert_eq!(e[3].0, "poststart");
+    assert_eq!(e[3].1["status"], "running");
+    assert_eq!(e[3].1["pid"], pid);
+    assert_eq!(e[3].1["id"], id.as_str());
 
     std::fs::write(b.out.join("go"), b"").unwrap();
     t.wait_status(&id, "stopped");
     t.outlet(&["delete", &id]).expect_ok("delete");
     let e = entries(&log);
-    assert_eq!(e.len(), 4, "{e:?}");
-    assert_eq!(e[3].0, "poststop");
-    assert_eq!(e[3].1["status"], "stopped");
-    assert_eq!(e[3].1["id"], id.as_str());
+    assert_eq!(e.len(), 5, "{e:?}");
+    assert_eq!(e[4].0, "poststop");
+    assert_eq!(e[4].1["status"], "stopped");
+    assert_eq!(e[4].1["id"], id.as_str());
 }
 
 #[test]

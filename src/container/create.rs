@@ -158,9 +158,9 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
             use_terminal: process.terminal().unwrap_or(false),
         }
     };
-    let state_json = |pid: i32| -> String {
+    let state_json = |pid: i32, status: Status| -> String {
         let st = state_for(pid);
-        serde_json::to_string(&st.oci(Status::Creating)).unwrap_or_default()
+        serde_json::to_string(&st.oci(status)).unwrap_or_default()
     };
     let hooks = spec.hooks().as_ref();
     let has_runtime_hooks = hooks.is_some_and(|h| {
@@ -213,7 +213,7 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
                 parent_chan.send(&Msg::Go(pid))?;
             }
             Some(Msg::Hooks) => {
-                let json = state_json(pid);
+                let json = state_json(pid, Status::Creating);
                 crate::hooks::run_all(
                     "prestart",
                     hooks.and_then(|h| h.prestart().as_ref()),

@@ -16,6 +16,7 @@ use crate::cgroups::CgroupPaths;
 use crate::namespaces::{self, Plan};
 use crate::rootfs;
 use crate::security;
+use crate::state::Status;
 
 /// Everything the init needs, prepared by the parent before clone.
 pub struct InitArgs<'a> {
@@ -31,9 +32,10 @@ pub struct InitArgs<'a> {
     pub seccomp: Option<&'a security::seccomp::Prepared>,
     pub preserve_fds: u32,
     pub has_runtime_hooks: bool,
-    /// The OCI state (status "creating") for createContainer/startContainer
+    /// The OCI state for createContainer (creating), startContainer (created,
+    /// as runc passes it: start has begun but the program is not running)
     /// hooks and a seccomp listener; the pid is filled in from `Go`.
-    pub state_json: &'a dyn Fn(i32) -> String,
+    pub state_json: &'a dyn Fn(i32, Status) -> String,
     pub console_socket: Option<&'a Path>,
     /// The state dir's lock: the flock belongs to the open file, which the
     /// clone shares, so the init must close its copy or no later command
@@ -137,7 +139,7 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Never> {
     crate::hooks::run_all(
         "createContainer",
         hooks.and_then(|h| h.create_container().as_ref()),
-        &(a.state_json)(host_pid),
+        &(a.state_json)(host_pid, Status::Creating),
     )?;
 
     let console = match (process.terminal().unwrap_or(false), a.console_socket) {
@@ -210,7 +212,7 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Never> {
     crate::hooks::run_all(
         "startContainer",
         hooks.and_then(|h| h.start_container().as_ref()),
-        &(a.state_json)(host_pid),
+        &(a.state_json)(host_pid, Status::Created),
     )?;
 
     // Nothing of the runtime's reaches the program but stdio and the
@@ -218,7 +220,7 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Never> {
     crate::syscall::cloexec_from(3 + a.preserve_fds).context("close_range")?;
     reset_signals();
     if let Some(filter) = a.seccomp {
-        filter.load(&(a.state_json)(host_pid))?;
+        filter.load(&(a.state_json)(host_pid, Status::Created))?;
     }
     exec(&exe, args, &env)
 }
