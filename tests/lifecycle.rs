@@ -387,3 +387,40 @@ fn flags_in_any_position() {
     t.outlet_plain(&[&root, "delete", &id]).expect_ok("delete");
     t.assert_nothing_left("flags");
 }
+
+/// Without a pid namespace the init can exit and leave children in its
+/// cgroup: `kill --all` still reaches them (the shim relies on that), and
+/// `delete` of the stopped container leaves no process and no cgroup.
+#[test]
+fn leftover_children_after_init_exit() {
+    let Some(t) = T::new() else { return };
+    for (tag, kill_all) in [("killall", true), ("delete", false)] {
+        let b = t.bundle(tag, |c| {
+            drop_ns(c, "pid");
+            sh(c, "sleep 1000 & echo $! > /out/child; exit 0");
+        });
+        let id = t.id(tag);
+        t.create_ok(&id, &b);
+        t.outlet(&["start", &id]).expect_ok("start");
+        t.wait_status(&id, "stopped");
+        let child: i32 = std::fs::read_to_string(b.out.join("child"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        t.track_pid(child);
+        assert!(pid_alive(child), "the child should outlive the init");
+        if kill_all {
+            t.outlet(&["kill", "--all", &id, "9"])
+                .expect_ok("kill --all after the init exited");
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while pid_alive(child) {
+                assert!(Instant::now() < deadline, "kill --all missed {child}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        t.outlet(&["delete", &id]).expect_ok("delete");
+        assert!(!pid_alive(child), "delete left {child} running");
+    }
+    t.assert_nothing_left("leftover children");
+}
