@@ -67,7 +67,18 @@ fn hooks_run_in_order_with_state() {
     assert!(entries(&b.out.join("start.log")).is_empty());
 
     t.outlet(&["start", &id]).expect_ok("start");
-    let started = entries(&b.out.join("start.log"));
+    // The init runs startContainer after `start` has released it, as in
+    // runc: `start` may return before the hook has written its line.
+    let start_log = b.out.join("start.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::fs::read_to_string(&start_log).is_ok_and(|s| s.ends_with("}\n")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "startContainer never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let started = entries(&start_log);
     assert_eq!(started.len(), 1, "{started:?}");
     assert_eq!(started[0].1["id"], id.as_str());
     assert_eq!(started[0].1["status"], "created", "{started:?}");
