@@ -45,7 +45,9 @@ fn user_namespace_with_mappings() {
         // The output file is written from inside as host uid 100000.
         c["process"]["args"] = json!(["sh", "-c", "probe report > /out/report.json"]);
     });
-    // Container root is host uid 100000: it must be able to write /out.
+    // Container root is host uid 100000: it must reach the rootfs (a copy
+    // under /tmp, whatever the checkout's permissions) and write /out.
+    b.own_rootfs();
     std::os::unix::fs::chown(&b.out, Some(100000), Some(100000)).unwrap();
     let id = t.id("userns");
     t.run(&id, &b).expect_ok("run in a user namespace");

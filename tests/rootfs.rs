@@ -22,14 +22,8 @@ fn root_is_the_bundles_rootfs() {
         );
     });
     // A real copy under the bundle, with a marker only it has.
-    let st = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(common::rootfs())
-        .arg(b.dir.join("rootfs"))
-        .status()
-        .unwrap();
-    assert!(st.success(), "cp -a the fixture rootfs");
-    std::fs::write(b.dir.join("rootfs/marker-inside"), t.token.as_bytes()).unwrap();
+    let rootfs = b.own_rootfs();
+    std::fs::write(rootfs.join("marker-inside"), t.token.as_bytes()).unwrap();
     // A marker on the host, outside the rootfs: the container must not see it.
     let host_marker = t.dir.join("host-marker");
     std::fs::write(&host_marker, b"host").unwrap();
@@ -66,7 +60,6 @@ fn root_is_the_bundles_rootfs() {
         .map(|l| l.as_str().unwrap())
         .find(|l| l.split(' ').nth(4) == Some("/"))
         .unwrap_or_else(|| panic!("no / in mountinfo: {r}"));
-    let rootfs = b.dir.join("rootfs");
     assert!(
         root_line.contains(rootfs.to_str().unwrap()),
         "/ is not the bundle's rootfs: {root_line}"
@@ -172,13 +165,7 @@ fn rootfs_propagation_does_not_leak_mounts() {
             c["root"] = json!({"path": "rootfs", "readonly": false});
             c["linux"]["rootfsPropagation"] = json!(prop);
         });
-        let st = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(common::rootfs())
-            .arg(b.dir.join("rootfs"))
-            .status()
-            .unwrap();
-        assert!(st.success());
+        b.own_rootfs();
         let id = t.id(prop);
         // After create every mount is in place and the init waits.
         t.create_ok(&id, &b);

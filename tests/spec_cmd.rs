@@ -26,6 +26,14 @@ fn spec_in(dir: &std::path::Path, extra: &[&str]) -> Value {
 fn spec_writes_a_valid_config() {
     let dir = std::env::temp_dir().join(format!("outlet-test-spec-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    // Removed also when an assertion fails.
+    struct Rm(std::path::PathBuf);
+    impl Drop for Rm {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _rm = Rm(dir.clone());
     let v = spec_in(&dir, &[]);
     // Parses as an OCI runtime spec.
     let spec: oci_spec::runtime::Spec = serde_json::from_value(v.clone()).unwrap();
@@ -65,7 +73,6 @@ fn spec_writes_a_valid_config() {
         "{r}"
     );
     assert_eq!(r["linux"]["uidMappings"][0]["size"], 1);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -122,6 +122,29 @@ pub struct Bundle {
 }
 
 impl Bundle {
+    /// Give the bundle its own copy of the fixture at <bundle>/rootfs
+    /// (root.path "rootfs"): for tests that need the rootfs at a path of
+    /// their own, or reachable by a mapped uid wherever the checkout is.
+    pub fn own_rootfs(&self) -> PathBuf {
+        let dst = self.dir.join("rootfs");
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(rootfs())
+            .arg(&dst)
+            .status()
+            .expect("run cp");
+        assert!(
+            st.success(),
+            "cp -a {} {}",
+            rootfs().display(),
+            dst.display()
+        );
+        let mut cfg = self.config();
+        cfg["root"]["path"] = json!("rootfs");
+        self.write_config(&cfg);
+        dst
+    }
+
     pub fn config(&self) -> Value {
         read_json(&self.dir.join("config.json"))
     }
