@@ -85,3 +85,53 @@ fn user_and_groups() {
     assert_eq!(groups, vec![10, 20], "{r}");
     assert_eq!(r["umask"], "0077");
 }
+
+/// sysctl (namespaced keys, written inside before /proc/sys turns
+/// read-only), domainname and oomScoreAdj, with pivot_root and with
+/// --no-pivot; the host's values do not change.
+#[test]
+fn sysctl_domainname_oom_score_adj() {
+    let Some(t) = T::new() else { return };
+    let host_fwd = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    let host_shm = std::fs::read_to_string("/proc/sys/kernel/shm_rmid_forced").unwrap();
+    for (tag, extra) in [("pivot", None), ("nopivot", Some("--no-pivot"))] {
+        let b = t.bundle(tag, |c| {
+            c["linux"]["sysctl"] = json!({
+                "net.ipv4.ip_forward": if host_fwd.trim() == "1" { "0" } else { "1" },
+                "kernel.shm_rmid_forced": if host_shm.trim() == "1" { "0" } else { "1" },
+            });
+            c["domainname"] = json!("dom.example");
+            c["process"]["oomScoreAdj"] = json!(123);
+            common::sh(
+                c,
+                "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shm_rmid_forced > /out/sysctl; \
+                 probe report > /out/report.json",
+            );
+        });
+        let id = t.id(tag);
+        let mut args = vec!["run", "--bundle", b.dir.to_str().unwrap()];
+        args.extend(extra);
+        args.push(&id);
+        t.outlet(&args).expect_ok(&format!("run {tag}"));
+        let got = std::fs::read_to_string(b.out.join("sysctl")).unwrap();
+        let want: Vec<&str> = [&host_fwd, &host_shm]
+            .iter()
+            .map(|h| if h.trim() == "1" { "0" } else { "1" })
+            .collect();
+        assert_eq!(got.split_whitespace().collect::<Vec<_>>(), want, "{tag}");
+        let r = common::read_json(&b.out.join("report.json"));
+        assert_eq!(r["domainname"], "dom.example", "{tag}");
+        assert_eq!(r["oom_score_adj"], 123, "{tag}");
+        assert_eq!(r["pid"], 1, "{tag}");
+        assert_eq!(
+            std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+            host_fwd,
+            "the host's ip_forward changed"
+        );
+        assert_eq!(
+            std::fs::read_to_string("/proc/sys/kernel/shm_rmid_forced").unwrap(),
+            host_shm,
+            "the host's shm_rmid_forced changed"
+        );
+    }
+}

@@ -149,6 +149,14 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Never> {
     };
 
     rootfs::pivot(a.rootfs, a.no_pivot)?;
+    // Before finalize: it makes /proc/sys read-only (readonlyPaths), after
+    // which every sysctl write failed with EROFS. runc orders it so too.
+    if let Some(sysctl) = a.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        for (k, v) in sysctl {
+            let path = format!("/proc/sys/{}", k.replace('.', "/"));
+            std::fs::write(&path, v).with_context(|| format!("linux.sysctl {k}={v}"))?;
+        }
+    }
     rootfs::finalize(a.spec)?;
 
     if let Some(sock) = console {
@@ -162,12 +170,6 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Never> {
         // SAFETY: pointer and length of a live string.
         if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
             return Err(std::io::Error::last_os_error()).context(format!("domainname {d:?}"));
-        }
-    }
-    if let Some(sysctl) = a.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
-        for (k, v) in sysctl {
-            let path = format!("/proc/sys/{}", k.replace('.', "/"));
-            std::fs::write(&path, v).with_context(|| format!("linux.sysctl {k}={v}"))?;
         }
     }
     for r in process.rlimits().iter().flatten() {
