@@ -39,9 +39,16 @@ pub enum Forked {
 /// with a copy of the address space and runs ordinary Rust code, which is
 /// exactly fork's contract.
 pub fn clone_process(ns_flags: u64, cgroup_fd: Option<RawFd>) -> io::Result<(Forked, bool)> {
+    // A CLONE_PARENT child signals our parent as we would; clone3 insists
+    // that exit_signal is then zero.
+    let exit_signal = if ns_flags & libc::CLONE_PARENT as u64 != 0 {
+        0
+    } else {
+        libc::SIGCHLD as u64
+    };
     let mut args = CloneArgs {
         flags: ns_flags,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal,
         ..Default::default()
     };
     if let Some(fd) = cgroup_fd {

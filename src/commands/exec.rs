@@ -1,8 +1,34 @@
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use super::Globals;
 use crate::cli::ExecArgs;
+use crate::container::exec::{ExecOpts, container_spec, exec, inline_process};
 
-pub fn run(_g: &Globals, _a: &ExecArgs) -> Result<i32> {
-    bail!("exec: not implemented yet")
+pub fn run(g: &Globals, a: &ExecArgs) -> Result<i32> {
+    let process = match &a.process {
+        Some(path) => {
+            let text =
+                std::fs::read(path).with_context(|| format!("exec: read {}", path.display()))?;
+            serde_json::from_slice(&text)
+                .with_context(|| format!("exec: {}: invalid process JSON", path.display()))?
+        }
+        None => {
+            if a.command.is_empty() {
+                bail!("exec: give a command or --process FILE");
+            }
+            let base = container_spec(&g.root, &a.id).ok();
+            inline_process(base.as_ref(), a)?
+        }
+    };
+    let o = ExecOpts {
+        root: &g.root,
+        id: &a.id,
+        process,
+        detach: a.detach,
+        pid_file: a.pid_file.as_deref(),
+        console_socket: a.console_socket.as_deref(),
+        preserve_fds: a.preserve_fds,
+        ignore_paused: a.ignore_paused,
+    };
+    exec(&o).map_err(|e| e.context("exec"))
 }

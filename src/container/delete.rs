@@ -14,6 +14,9 @@ use crate::state::Status;
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let c = match super::load(root, id) {
         Ok(c) => c,
+        // Callers (containerd's shim, podman) force-delete containers that
+        // are already gone; like runc, that is not an error.
+        Err(e) if force && e.to_string().contains("does not exist") => return Ok(()),
         Err(e) if force && e.to_string().contains("being created") => {
             // A create that died without cleaning up: --force clears it.
             let dir = crate::state::ContainerDir::open(root, id)?;

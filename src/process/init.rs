@@ -2,6 +2,7 @@
 //! child (a copy of outlet's memory, single-threaded); it never returns: it
 //! execs the application or reports an error to the parent and exits.
 
+use std::convert::Infallible;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -66,14 +67,18 @@ fn wait_go(chan: &Channel) -> Result<i32> {
     }
 }
 
-enum Never {}
-
-fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Never> {
+fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     // SAFETY: closing our copy of an fd that nothing in the init uses.
     unsafe { libc::close(a.lock_fd) };
-    // If `outlet create` dies during setup, so do we.
+    // If `outlet create` dies during setup, so do we. Until execve we are a
+    // copy of outlet: non-dumpable, so nothing in the container can open
+    // our /proc/PID/exe (the runtime's binary; CVE-2019-5736 class).
+    // execve makes the application dumpable again.
     // SAFETY: prctl with integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
     let process = a.spec.process().as_ref().context("process: missing")?;
 
     // Namespaces given by path are joined here (the pid namespace was
@@ -201,10 +206,8 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Never> {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
 
-    // From here the init outlives `create`. Disarmed before Ready: create
-    // may exit as soon as it reads Ready, and a death signal still armed
-    // then would kill the created init (seen: a created container that
-    // reads `stopped` at once). If create is already gone, the send fails.
+    // From here the init outlives `create`, which exits as soon as it reads
+    // Ready: the death signal must be off before that, not after.
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
     chan.send(&Msg::Ready)?;
@@ -253,7 +256,7 @@ fn wait_for_start(host_proc: &OwnedFd, fifo: RawFd) -> Result<()> {
     Ok(())
 }
 
-fn set_rlimit(r: &PosixRlimit) -> Result<()> {
+pub fn set_rlimit(r: &PosixRlimit) -> Result<()> {
     let name = format!("{:?}", r.typ()).to_uppercase();
     let resource = match name.as_str() {
         "RLIMITAS" | "RLIMIT_AS" => libc::RLIMIT_AS,
@@ -298,7 +301,7 @@ fn set_rlimit(r: &PosixRlimit) -> Result<()> {
 
 /// Groups, gid, uid, with capabilities kept across the uid switch and then
 /// set to exactly the spec's sets.
-fn switch_user(process: &Process) -> Result<()> {
+pub fn switch_user(process: &Process) -> Result<()> {
     let caps = process.capabilities().as_ref();
     security::capabilities::drop_bounding(caps)?;
     let user = process.user();
@@ -332,7 +335,7 @@ fn switch_user(process: &Process) -> Result<()> {
 
 /// Look the program up in the container, with the process's PATH, so a
 /// missing command fails `create` with a message callers show.
-fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
+pub fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
     let not_found = || anyhow::anyhow!("exec: {arg0:?}: executable file not found in $PATH");
     if arg0.contains('/') {
         let p = PathBuf::from(arg0);
@@ -357,7 +360,7 @@ fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
     Err(not_found())
 }
 
-fn reset_signals() {
+pub fn reset_signals() {
     // SAFETY: resetting dispositions and the mask of our own process.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -371,7 +374,7 @@ fn reset_signals() {
     }
 }
 
-fn exec(exe: &Path, args: &[String], env: &[String]) -> Result<Never> {
+pub fn exec(exe: &Path, args: &[String], env: &[String]) -> Result<Infallible> {
     let cexe = CString::new(exe.as_os_str().as_encoded_bytes()).context("program path has NUL")?;
     let cargs: Vec<CString> = args
         .iter()

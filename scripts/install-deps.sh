@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install what building and testing outlet needs on Debian 12, as root.
+# Idempotent: a second run installs nothing.
+set -euo pipefail
+
+packages=(
+  build-essential pkg-config libseccomp-dev   # the build (libseccomp crate links it)
+  busybox-static                              # the test root filesystem
+  jq iproute2 time procps util-linux          # test scripts
+  qemu-system-x86 cpio                        # the cgroup v2 VM harness
+  runc crun hyperfine                         # benchmark and behaviour comparison
+  containerd umoci podman conmon              # real callers
+  golang-github-containers-common             # podman's default seccomp profile
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "install-deps: cargo not found; install a Rust toolchain >= 1.85 (edition 2024), e.g. with rustup" >&2
+  exit 1
+fi

@@ -1,0 +1,392 @@
+//! `exec`: a new process in a running container. A helper child placed in the
+//! container's cgroup joins all of the init's namespaces with one
+//! setns(pidfd), then forks the real process with CLONE_PARENT so that it is
+//! our child (we wait for it, or the caller's subreaper adopts it with
+//! --detach) and lives in the container's pid namespace. Both stay
+//! non-dumpable until execve, so nothing in the container can reach
+//! /proc/PID/exe of the runtime (CVE-2019-5736 class).
+
+use std::convert::Infallible;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use oci_spec::runtime::{Process, Spec};
+
+use crate::cgroups::Cgroup;
+use crate::process::sync::{self, Msg};
+use crate::state::Status;
+use crate::syscall::{self, Forked};
+
+pub struct ExecOpts<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub process: Process,
+    pub detach: bool,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+    pub preserve_fds: u32,
+    pub ignore_paused: bool,
+}
+
+/// The container's config, for the base of an inline exec and for its
+/// seccomp profile.
+pub fn container_spec(root: &Path, id: &str) -> Result<Spec> {
+    let c = super::load(root, id)?;
+    spec_of_bundle(&c.state.bundle)
+}
+
+fn spec_of_bundle(bundle: &Path) -> Result<Spec> {
+    let path = bundle.join("config.json");
+    let text = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+    serde_json::from_slice(&text).with_context(|| format!("parse {}", path.display()))
+}
+
+pub fn exec(o: &ExecOpts) -> Result<i32> {
+    let c = super::load(o.root, o.id)?;
+    match c.status {
+        Status::Running | Status::Created => {}
+        Status::Paused if o.ignore_paused => {}
+        Status::Paused => bail!("cannot exec in a paused container: {}", o.id),
+        s => bail!("cannot exec in a {} container: {}", s.as_str(), o.id),
+    }
+    let p = &o.process;
+    match p.args() {
+        Some(a) if !a.is_empty() => {}
+        _ => bail!("process.args: empty (the command to run is needed)"),
+    }
+    if p.terminal().unwrap_or(false) && o.console_socket.is_none() {
+        bail!("process.terminal is true but no --console-socket was given");
+    }
+    crate::security::capabilities::validate(p.capabilities().as_ref())?;
+    let spec = spec_of_bundle(&c.state.bundle).ok();
+    let seccomp = match spec
+        .as_ref()
+        .and_then(|s| s.linux().as_ref())
+        .and_then(|l| l.seccomp().as_ref())
+    {
+        Some(s) => Some(crate::security::seccomp::prepare(s)?),
+        None => None,
+    };
+
+    let pidfd = syscall::pidfd_open(c.state.pid).context("pidfd_open of the init")?;
+    if !crate::state::init_alive(&c.state) {
+        bail!("container not running: {}", o.id);
+    }
+    let flags = namespace_flags(c.state.pid)?;
+    let cgroup = Cgroup::from_paths(c.state.cgroup.clone());
+    let cgroup_fd = cgroup.clone_into_fd();
+    let (parent_chan, child_chan) = sync::pair()?;
+    let lock_fd = c.dir.lock_fd();
+
+    // Signals meant for the process must not kill us before we can forward.
+    let mut set = SigSet::empty();
+    for s in FORWARDED {
+        set.add(*s);
+    }
+    set.add(Signal::SIGCHLD);
+    if !o.detach {
+        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).context("block signals")?;
+    }
+
+    let (forked, in_cgroup) =
+        syscall::clone_process(0, cgroup_fd).context("fork the exec helper")?;
+    let helper = match forked {
+        Forked::Child => {
+            drop(parent_chan);
+            // SAFETY: closing our copy of the state dir's lock fd.
+            unsafe { libc::close(lock_fd) };
+            helper_main(o, &pidfd, flags, &child_chan, seccomp.as_ref(), &c.state)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(child_chan);
+    let reap_helper = || {
+        let _ = waitpid(Pid::from_raw(helper), None);
+    };
+    match parent_chan.recv() {
+        Ok(Some(Msg::UserNs)) => {
+            if !in_cgroup && let Err(e) = cgroup.add_pid(helper) {
+                // SAFETY: our own unreaped child.
+                unsafe { libc::kill(helper, libc::SIGKILL) };
+                reap_helper();
+                return Err(e);
+            }
+            parent_chan.send(&Msg::Go(0))?;
+        }
+        Ok(Some(Msg::Error(m))) => {
+            reap_helper();
+            bail!("{m}");
+        }
+        _ => {
+            reap_helper();
+            bail!("exec helper exited during setup");
+        }
+    }
+    // The helper reports the process's pid (as Go) and then the process
+    // reports Ready (or an error) just before execve.
+    let pid = match parent_chan.recv()? {
+        Some(Msg::Go(pid)) => pid,
+        Some(Msg::Error(m)) => {
+            reap_helper();
+            bail!("{m}");
+        }
+        _ => {
+            reap_helper();
+            bail!("exec helper exited during setup");
+        }
+    };
+    reap_helper();
+    match parent_chan.recv()? {
+        Some(Msg::Ready) => {}
+        Some(Msg::Error(m)) => {
+            let _ = waitpid(Pid::from_raw(pid), None);
+            bail!("{m}");
+        }
+        _ => {
+            let _ = waitpid(Pid::from_raw(pid), None);
+            bail!("exec: the process exited during setup");
+        }
+    }
+    if let Some(p) = o.pid_file {
+        syscall::write_atomic(p, pid.to_string().as_bytes())
+            .with_context(|| format!("pid file {}", p.display()))?;
+    }
+    if o.detach {
+        return Ok(0);
+    }
+    drop(c);
+    wait_forwarding(pid, &set)
+}
+
+/// The namespaces of the init that differ from ours: those are joined.
+fn namespace_flags(pid: i32) -> Result<libc::c_int> {
+    let mut flags = 0;
+    for (name, flag) in [
+        ("user", libc::CLONE_NEWUSER),
+        ("mnt", libc::CLONE_NEWNS),
+        ("pid", libc::CLONE_NEWPID),
+        ("net", libc::CLONE_NEWNET),
+        ("uts", libc::CLONE_NEWUTS),
+        ("ipc", libc::CLONE_NEWIPC),
+        ("cgroup", libc::CLONE_NEWCGROUP),
+    ] {
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{name}"))
+            .with_context(|| format!("read /proc/{pid}/ns/{name}"))?;
+        let ours = std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
+        if ours.as_ref() != Some(&theirs) {
+            flags |= flag;
+        }
+    }
+    Ok(flags)
+}
+
+fn helper_main(
+    o: &ExecOpts,
+    pidfd: &std::os::fd::OwnedFd,
+    flags: libc::c_int,
+    chan: &sync::Channel,
+    seccomp: Option<&crate::security::seccomp::Prepared>,
+    state: &crate::state::State,
+) -> ! {
+    let r = (|| -> Result<()> {
+        // SAFETY: prctl with integer arguments only.
+        unsafe {
+            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        }
+        chan.send(&Msg::UserNs)?;
+        match chan.recv()? {
+            Some(Msg::Go(_)) => {}
+            _ => bail!("sync: outlet exited during exec setup"),
+        }
+        // SAFETY: setns on a pidfd we own, with namespace flags only.
+        if unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("setns into the container");
+        }
+        // The pid namespace applies to children: fork the real process as
+        // a sibling (our parent's child).
+        let (forked, _) = syscall::clone_process(libc::CLONE_PARENT as u64, None)
+            .context("fork the exec process")?;
+        match forked {
+            Forked::Child => process_main(o, chan, seccomp, state),
+            Forked::Parent(pid) => {
+                // clone returns the pid as seen from our own pid namespace,
+                // still the host's (setns of a pid namespace only changes
+                // where children are made): the host pid callers need.
+                chan.send(&Msg::Go(pid))?;
+                Ok(())
+            }
+        }
+    })();
+    if let Err(e) = r {
+        let _ = chan.send(&Msg::Error(format!("{e:#}")));
+        // SAFETY: leave without running the parent's exit handlers.
+        unsafe { libc::_exit(1) }
+    }
+    // SAFETY: as above.
+    unsafe { libc::_exit(0) }
+}
+
+fn process_main(
+    o: &ExecOpts,
+    chan: &sync::Channel,
+    seccomp: Option<&crate::security::seccomp::Prepared>,
+    state: &crate::state::State,
+) -> ! {
+    let err = match process_setup(o, chan, seccomp, state) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    if chan.send(&Msg::Error(format!("{err:#}"))).is_err() {
+        eprintln!("outlet: exec: {err:#}");
+    }
+    // SAFETY: leave without running the parent's exit handlers.
+    unsafe { libc::_exit(127) }
+}
+
+fn process_setup(
+    o: &ExecOpts,
+    chan: &sync::Channel,
+    seccomp: Option<&crate::security::seccomp::Prepared>,
+    state: &crate::state::State,
+) -> Result<Infallible> {
+    let p = &o.process;
+    nix::unistd::setsid().context("setsid")?;
+    if p.terminal().unwrap_or(false)
+        && let Some(sock) = o.console_socket
+    {
+        let s = crate::tty::connect(sock)?;
+        crate::tty::setup_terminal(s, p)?;
+    }
+    for r in p.rlimits().iter().flatten() {
+        crate::process::init::set_rlimit(r)?;
+    }
+    let env: Vec<String> = p.env().clone().unwrap_or_default();
+    let args = p.args().as_ref().context("process.args: missing")?;
+    crate::process::init::switch_user(p)?;
+    nix::unistd::chdir(p.cwd()).with_context(|| format!("process.cwd {}", p.cwd().display()))?;
+    let exe = crate::process::init::find_executable(&args[0], &env)?;
+    if p.no_new_privileges().unwrap_or(false) {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("no_new_privs");
+        }
+    }
+    crate::security::lsm::apply_exec_labels(
+        p.apparmor_profile().as_deref(),
+        p.selinux_label().as_deref(),
+    )?;
+    chan.send(&Msg::Ready)?;
+    crate::syscall::cloexec_from(3 + o.preserve_fds).context("close_range")?;
+    crate::process::init::reset_signals();
+    if let Some(f) = seccomp {
+        let json = serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
+        f.load(&json)?;
+    }
+    match crate::process::init::exec(&exe, args, &env)? {}
+}
+
+const FORWARDED: &[Signal] = &[
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+    Signal::SIGCONT,
+    Signal::SIGALRM,
+];
+
+pub fn wait_forwarding(pid: i32, set: &SigSet) -> Result<i32> {
+    let child = Pid::from_raw(pid);
+    loop {
+        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) => {}
+            Err(nix::errno::Errno::ECHILD) => return Ok(0),
+            Err(e) => return Err(e).context("wait for the process"),
+        }
+        let sig = set.wait().context("sigwait")?;
+        if sig != Signal::SIGCHLD {
+            // Our own unreaped child: its pid cannot have been reused.
+            let _ = nix::sys::signal::kill(child, sig);
+        }
+    }
+}
+
+/// Build the process of an inline `exec ID CMD...` from the container's own
+/// process (env, user, capabilities, ...) with the command-line overrides.
+pub fn inline_process(base: Option<&Spec>, a: &crate::cli::ExecArgs) -> Result<Process> {
+    let mut p = base.and_then(|s| s.process().clone()).unwrap_or_default();
+    p.set_args(Some(a.command.clone()));
+    p.set_terminal(Some(a.tty));
+    if let Some(cwd) = &a.cwd {
+        p.set_cwd(PathBuf::from(cwd));
+    }
+    if !a.env.is_empty() {
+        let mut env = p.env().clone().unwrap_or_default();
+        for kv in &a.env {
+            let key = kv.split('=').next().unwrap_or("");
+            env.retain(|e| e.split('=').next() != Some(key));
+            env.push(kv.clone());
+        }
+        p.set_env(Some(env));
+    }
+    if let Some(u) = &a.user {
+        let (uid, gid) = match u.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (u.as_str(), None),
+        };
+        let mut user = p.user().clone();
+        user.set_uid(
+            uid.parse()
+                .with_context(|| format!("--user {u:?}: uid is not a number"))?,
+        );
+        if let Some(g) = gid {
+            user.set_gid(
+                g.parse()
+                    .with_context(|| format!("--user {u:?}: gid is not a number"))?,
+            );
+        }
+        if !a.additional_gids.is_empty() {
+            user.set_additional_gids(Some(a.additional_gids.clone()));
+        }
+        p.set_user(user);
+    }
+    if a.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if !a.cap.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        for name in &a.cap {
+            let cap: oci_spec::runtime::Capability = name
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--cap {name:?}: unknown capability"))?;
+            let add = |s: Option<oci_spec::runtime::Capabilities>| {
+                let mut s = s.unwrap_or_default();
+                s.insert(cap);
+                Some(s)
+            };
+            let b = add(caps.bounding().clone());
+            let e = add(caps.effective().clone());
+            let pm = add(caps.permitted().clone());
+            caps.set_bounding(b);
+            caps.set_effective(e);
+            caps.set_permitted(pm);
+        }
+        p.set_capabilities(Some(caps));
+    }
+    if let Some(label) = &a.apparmor {
+        p.set_apparmor_profile(Some(label.clone()));
+    }
+    if let Some(label) = &a.process_label {
+        p.set_selinux_label(Some(label.clone()));
+    }
+    Ok(p)
+}

@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# Real-caller test: containerd 1.6 + containerd-shim-runc-v2 driving the
+# runtime under test ($RUNTIME, default target/release/outlet) as its "runc".
+#
+# containerd runs with a private root, state dir and socket under a temp dir,
+# the shim's runc root and the ctr fifos live there too, and everything is
+# stopped (by pid) and removed on exit, also on failure.
+#
+# env: RUNTIME=path           runtime binary (default <repo>/target/release/outlet)
+#      CALLERS_ARGV_LOG=file  append every runtime argv the shim sends to file
+#      CALLERS_KEEP=1         keep the temp dir (containerd log) for debugging
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+repo=$(repo_root)
+suite=callers-containerd
+RUNTIME=${RUNTIME:-$repo/target/release/outlet}
+
+for tool in containerd ctr containerd-shim-runc-v2 script; do
+    if ! command -v "$tool" >/dev/null; then
+        skip "$suite" "$tool not installed"
+        summary "$suite"
+        exit 0
+    fi
+done
+if [[ ! -x $RUNTIME ]]; then
+    fail "runtime" "$RUNTIME is not an executable (build it or set RUNTIME)"
+    summary "$suite" || exit 1
+fi
+RUNTIME=$(readlink -f "$RUNTIME")
+
+image_tar=$repo/target/callers/busybox-oci.tar
+"$here/image.sh" "$image_tar" >&2
+
+tmp=$(mktemp -d /tmp/callers-containerd.XXXXXX)
+# The shim puts its sockets in /run/containerd/s whatever containerd's config
+# says; when this run creates that directory, it removes it again.
+[[ -e /run/containerd ]] && run_containerd_existed=yes || run_containerd_existed=no
+ns=callers-$$-$RANDOM
+sock=$tmp/containerd.sock
+containerd_pid=
+containers=()
+runtime=$RUNTIME
+if [[ -n ${CALLERS_ARGV_LOG:-} ]]; then
+    runtime=$(wrap_runtime "$RUNTIME" "$tmp/wrap" "$CALLERS_ARGV_LOG")
+fi
+
+CTR=(ctr --address "$sock" --namespace "$ns")
+# Options every container gets: the runtime under test, the shim's runc root
+# and ctr's fifos inside the temp dir so nothing lands in /run/containerd.
+run_opts=(--runc-binary "$runtime" --runc-root "$tmp/runc-root" --fifo-dir "$tmp/fifo")
+image=localhost/busybox:latest
+
+# ctr's default spec puts each container at cgroup /<namespace>/<id> in every
+# hierarchy; the runtime removes <id>, the <namespace> parent is ours to remove.
+ns_cgroups() { find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d -name "$ns" 2>/dev/null; }
+
+cleanup() {
+    local rc=$? id pid m d
+    set +e
+    if [[ -n $containerd_pid ]] && kill -0 "$containerd_pid" 2>/dev/null; then
+        for id in "${containers[@]}"; do
+            tmo 10 "${CTR[@]}" task kill -a -s SIGKILL "$id" >/dev/null 2>&1
+            tmo 10 "${CTR[@]}" task rm -f "$id" >/dev/null 2>&1
+            tmo 10 "${CTR[@]}" container rm "$id" >/dev/null 2>&1
+        done
+        tmo 10 "${CTR[@]}" image rm "$image" >/dev/null 2>&1
+    fi
+    # Shims outlive containerd by design; ours are the ones bound to our socket.
+    for pid in $(pgrep -f -- "containerd-shim-runc-v2 .*-address $sock( |$)"); do
+        stop_pid "$pid" 5
+    done
+    [[ -n $containerd_pid ]] && stop_pid "$containerd_pid" 10
+    reap_leftovers "$tmp" "$ns"
+    for m in $(mounts_under "$tmp" | sort -r); do umount -l "$m"; done
+    if [[ $run_containerd_existed == no ]]; then
+        rmdir /run/containerd/s /run/containerd 2>/dev/null
+    fi
+    if [[ ${CALLERS_KEEP:-} == 1 ]]; then
+        echo "kept $tmp" >&2
+    else
+        rm -rf "$tmp"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap "exit 130" INT TERM
+
+# --- start containerd ------------------------------------------------------
+timed_out_flag=$tmp/timed-out
+mkdir -p "$tmp/root" "$tmp/state" "$tmp/runc-root" "$tmp/fifo"
+cat >"$tmp/config.toml" <<CONF
+version = 2
+root = "$tmp/root"
+state = "$tmp/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "$sock"
+[ttrpc]
+  address = "$sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$tmp/opt"
+CONF
+containerd --config "$tmp/config.toml" --log-level info >"$tmp/containerd.log" 2>&1 &
+containerd_pid=$!
+if ! wait_until 20 ctr --address "$sock" version >/dev/null 2>&1; then
+    fail containerd-start "containerd did not answer on $sock: $(brief "$(tail -5 "$tmp/containerd.log")")"
+    summary "$suite" || exit 1
+fi
+if ! out=$("${CTR[@]}" image import --base-name localhost/busybox "$image_tar" 2>&1); then
+    fail image-import "$(brief "$out")"
+    summary "$suite" || exit 1
+fi
+
+new_id() { local id=c$RANDOM$RANDOM; containers+=("$id"); echo "$id"; }
+
+# task_status ID -> RUNNING/PAUSED/STOPPED/... from `ctr task ls`.
+task_status() { "${CTR[@]}" task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
+status_is() { [[ $(task_status "$1") == "$2" ]]; }
+
+# Is the probe from rootfs-fixtures in the image?
+has_probe=no
+if out=$(tmo 30 "${CTR[@]}" run --rm "${run_opts[@]}" "$image" "$(new_id)" sh -c 'test -x /bin/probe && echo yes' 2>/dev/null); then
+    [[ $out == *yes* ]] && has_probe=yes
+fi
+
+# --- run: output and exit code ---------------------------------------------
+id=$(new_id)
+set +e
+out=$(tmo 30 "${CTR[@]}" run --rm "${run_opts[@]}" "$image" "$id" sh -c 'echo hi; exit 7' 2>&1)
+rc=$?
+set -e
+if [[ $rc -eq 7 && $out == *hi* ]]; then
+    pass run-exit-code
+else
+    fail run-exit-code "want exit 7 and 'hi', got exit $rc: $(brief "$out")"
+fi
+
+# --- run -t: a terminal through the console socket -------------------------
+# ctr only allocates a pty when its own stdin is a terminal; `script` gives it one.
+id=$(new_id)
+set +e
+out=$(tmo 30 script -qefc "ctr --address '$sock' --namespace '$ns' run -t --rm ${run_opts[*]} $image $id sh -c 'tty; test -t 0 && test -t 1 && echo tty-ok; exit 3'" /dev/null 2>&1)
+rc=$?
+set -e
+if [[ $rc -eq 3 && $out == *tty-ok* && $out == */dev/pts/* ]]; then
+    pass run-tty
+else
+    fail run-tty "want a /dev/pts tty, tty-ok, exit 3; got exit $rc: $(brief "$out")"
+fi
+
+# --- a detached task: exec, ps, pause/resume, kill -------------------------
+id=$(new_id)
+# pid 1 ignores SIGTERM without a handler, so the shell installs one.
+if out=$(tmo 30 "${CTR[@]}" run -d "${run_opts[@]}" "$image" "$id" \
+    sh -c 'trap "exit 143" TERM; while :; do sleep 1; done' 2>&1) &&
+    wait_until 20 status_is "$id" RUNNING; then
+    pass run-detached
+
+    set +e
+    out=$(tmo 30 "${CTR[@]}" task exec --exec-id e1 --fifo-dir "$tmp/fifo" "$id" sh -c 'echo exec-ok; cat /proc/1/cmdline | tr "\0" " "; exit 5' 2>&1)
+    rc=$?
+    set -e
+    if [[ $rc -eq 5 && $out == *exec-ok* && $out == *"sh -c trap"* ]]; then
+        pass task-exec
+    else
+        fail task-exec "want exec-ok, init's cmdline (same pid ns), exit 5; got exit $rc: $(brief "$out")"
+    fi
+
+    set +e
+    out=$(tmo 30 script -qefc "ctr --address '$sock' --namespace '$ns' task exec -t --exec-id e2 --fifo-dir '$tmp/fifo' $id sh -c 'test -t 0 && echo exec-tty-ok'" /dev/null 2>&1)
+    rc=$?
+    set -e
+    if [[ $rc -eq 0 && $out == *exec-tty-ok* ]]; then
+        pass task-exec-tty
+    else
+        fail task-exec-tty "got exit $rc: $(brief "$out")"
+    fi
+
+    init_pid=$("${CTR[@]}" task ls | awk -v id="$id" '$1 == id { print $2 }')
+    if out=$(tmo 30 "${CTR[@]}" task ps "$id" 2>&1) && awk 'NR > 1 { print $1 }' <<<"$out" | grep -qx "$init_pid"; then
+        pass task-ps
+    else
+        fail task-ps "want init pid $init_pid listed: $(brief "$out")"
+    fi
+
+    freezer=/sys/fs/cgroup/freezer/$ns/$id/freezer.state
+    if out=$(tmo 30 "${CTR[@]}" task pause "$id" 2>&1) && wait_until 10 status_is "$id" PAUSED; then
+        state=$(cat "$freezer" 2>/dev/null || echo "no $freezer")
+        if [[ $state == FROZEN ]]; then
+            pass task-pause
+        else
+            fail task-pause "ctr says PAUSED but $freezer is $state"
+        fi
+    else
+        fail task-pause "status $(task_status "$id"): $(brief "$out")"
+    fi
+    if out=$(tmo 30 "${CTR[@]}" task resume "$id" 2>&1) && wait_until 10 status_is "$id" RUNNING; then
+        state=$(cat "$freezer" 2>/dev/null || echo "no $freezer")
+        if [[ $state == THAWED ]]; then
+            pass task-resume
+        else
+            fail task-resume "ctr says RUNNING but $freezer is $state"
+        fi
+    else
+        fail task-resume "status $(task_status "$id"): $(brief "$out")"
+    fi
+
+    if out=$(tmo 30 "${CTR[@]}" task kill "$id" 2>&1) && wait_until 20 status_is "$id" STOPPED; then
+        set +e
+        out=$(tmo 30 "${CTR[@]}" task rm "$id" 2>&1)
+        rc=$?
+        set -e
+        # ctr 1.6 exits 0 and reports a non-zero status as a warning
+        if [[ $rc -eq 143 || $out == *"exit code 143"* ]]; then
+            pass task-kill
+        else
+            fail task-kill "want exit status 143 after SIGTERM; task rm exited $rc: $(brief "$out")"
+        fi
+    else
+        fail task-kill "status $(task_status "$id"): $(brief "$out")"
+    fi
+    tmo 30 "${CTR[@]}" task rm -f "$id" >/dev/null 2>&1 || true
+    tmo 30 "${CTR[@]}" container rm "$id" >/dev/null 2>&1 || true
+else
+    fail run-detached "status $(task_status "$id"): $(brief "$out")"
+    for t in task-exec task-exec-tty task-ps task-pause task-resume task-kill; do
+        skip "$t" "no detached task"
+    done
+fi
+
+# --- kill --all after init exited: the shim's cleanup path ------------------
+id=$(new_id)
+if out=$(tmo 30 "${CTR[@]}" run -d "${run_opts[@]}" "$image" "$id" \
+    sh -c '(trap "" TERM; sleep 1000) & trap "exit 0" TERM; while :; do sleep 1; done' 2>&1) &&
+    wait_until 20 status_is "$id" RUNNING; then
+    if out=$(tmo 30 "${CTR[@]}" task kill -a -s SIGKILL "$id" 2>&1) && wait_until 20 status_is "$id" STOPPED; then
+        left=$(cat "/sys/fs/cgroup/pids/$ns/$id/cgroup.procs" 2>/dev/null || true)
+        if [[ -z $left ]]; then
+            pass task-kill-all
+        else
+            fail task-kill-all "pids left in the container's cgroup: $(brief "$left")"
+        fi
+    else
+        fail task-kill-all "status $(task_status "$id"): $(brief "$out")"
+    fi
+    tmo 30 "${CTR[@]}" task rm -f "$id" >/dev/null 2>&1 || true
+    tmo 30 "${CTR[@]}" container rm "$id" >/dev/null 2>&1 || true
+else
+    fail task-kill-all "could not start: $(brief "$out")"
+fi
+
+# --- memory limit: OOM kill seen as 137 ------------------------------------
+id=$(new_id)
+memory_hog "$has_probe"
+set +e
+out=$(tmo 30 "${CTR[@]}" run --rm --memory-limit $((64 * 1024 * 1024)) "${run_opts[@]}" "$image" "$id" "${hog[@]}" 2>&1)
+rc=$?
+set -e
+if [[ $rc -eq 137 && $out != *"$hog_done"* ]]; then
+    pass memory-limit-oom
+    echo "  hog: ${hog[*]}"
+else
+    fail memory-limit-oom "want exit 137 from a 128 MiB hog under 64 MiB, got exit $rc: $(brief "$out")"
+fi
+
+# --- a command that does not exist: the runtime's message reaches ctr -------
+id=$(new_id)
+set +e
+out=$(tmo 30 "${CTR[@]}" run --rm "${run_opts[@]}" "$image" "$id" nope-no-such-cmd 2>&1)
+rc=$?
+set -e
+# For create the shim reads no stderr: it takes the msg of the last
+# {"level":"error"} object in log.json and reports "OCI runtime create
+# failed: <msg>" (without one: "... did not terminate successfully").
+if [[ $rc -ne 0 ]] && grep -qE 'OCI runtime create failed: .*nope-no-such-cmd' <<<"$out" &&
+    grep -qiE 'not found|no such file' <<<"$out"; then
+    pass missing-command-error
+    echo "  ctr said: $(brief "$out")"
+else
+    fail missing-command-error "want 'OCI runtime create failed: <msg naming nope-no-such-cmd, not found>' (from log.json); got exit $rc: $(brief "$out")"
+fi
+tmo 30 "${CTR[@]}" container rm "$id" >/dev/null 2>&1 || true
+
+# --- nothing left behind ----------------------------------------------------
+if out=$("${CTR[@]}" task ls -q 2>&1) && [[ -z $out ]]; then
+    pass no-tasks-left
+else
+    fail no-tasks-left "$(brief "$out")"
+fi
+left=$(find "$tmp/runc-root" -mindepth 2 2>/dev/null | head -5)
+if [[ -z $left ]]; then
+    pass no-runtime-state-left
+else
+    fail no-runtime-state-left "$(brief "$left")"
+fi
+for id in "${containers[@]}"; do
+    tmo 10 "${CTR[@]}" container rm "$id" >/dev/null 2>&1 || true
+done
+tmo 10 "${CTR[@]}" image rm "$image" >/dev/null 2>&1 || true
+stop_pid "$containerd_pid" 10
+containerd_pid=
+sleep 0.5
+left=$(mounts_under "$tmp")
+if [[ -z $left ]]; then
+    pass no-mounts-left
+else
+    fail no-mounts-left "$(brief "$left")"
+fi
+left=$(for d in $(ns_cgroups); do find "$d" -mindepth 1 -type d; done)
+if [[ -z $left ]]; then
+    pass no-cgroups-left
+else
+    fail no-cgroups-left "$(brief "$left")"
+fi
+
+summary "$suite"

@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# Real-caller test: podman 4.3 + conmon driving the runtime under test
+# ($RUNTIME, default target/release/outlet) with `--runtime PATH`.
+#
+# podman runs with private --root/--runroot/--tmpdir under a temp dir, vfs
+# storage, cgroupfs with our own cgroup parent, no network; conmon and every
+# container are stopped (by pid) and removed on exit, also on failure.
+#
+# env: RUNTIME=path           runtime binary (default <repo>/target/release/outlet)
+#      CALLERS_ARGV_LOG=file  append every runtime argv podman/conmon send to file
+#      CALLERS_KEEP=1         keep the temp dir for debugging
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+repo=$(repo_root)
+suite=callers-podman
+RUNTIME=${RUNTIME:-$repo/target/release/outlet}
+
+for tool in podman conmon script jq; do
+    if ! command -v "$tool" >/dev/null; then
+        skip "$suite" "$tool not installed"
+        summary "$suite"
+        exit 0
+    fi
+done
+if [[ ! -x $RUNTIME ]]; then
+    fail "runtime" "$RUNTIME is not an executable (build it or set RUNTIME)"
+    summary "$suite" || exit 1
+fi
+RUNTIME=$(readlink -f "$RUNTIME")
+name=$(basename "$RUNTIME")
+
+image_tar=$repo/target/callers/busybox-oci.tar
+"$here/image.sh" "$image_tar" >&2
+
+tmp=$(mktemp -d /tmp/callers-podman.XXXXXX)
+cgparent=/callers-podman-$$-$RANDOM
+# podman writes its blob-info cache to /var/lib/containers/cache and makes
+# /run/containers/networks whatever --root says; remove them when we made them.
+timed_out_flag=$tmp/timed-out
+host_dirs=()
+for d in /var/lib/containers /run/containers; do
+    [[ -e $d ]] || host_dirs+=("$d")
+done
+# podman passes no --root: the runtime keeps state in its default root
+# (/run/runc, /run/outlet). Made by this run and empty at the end: removed.
+runtime_root_existed=yes
+[[ -e /run/$name ]] || runtime_root_existed=no
+
+# The wrapper logs argv (for the json-log check and for debugging) and keeps
+# the runtime's basename, which is what podman keys its behaviour on.
+argv_log=$tmp/argv.log
+runtime=$(wrap_runtime "$RUNTIME" "$tmp/wrap" "$argv_log")
+
+# podman only passes `--log-format=json --log FILE` to runtimes whose basename
+# is in runtime_supports_json; the built-in list knows crun, runc, kata, runsc,
+# youki, krun, so the runtime under test is added. CONTAINERS_CONF makes this
+# the only containers.conf podman reads.
+# conmon makes its console sockets in TMPDIR and leaves them behind when the
+# runtime fails, so its TMPDIR is ours too.
+cat >"$tmp/containers.conf" <<CONF
+[engine]
+runtime_supports_json = ["crun", "runc", "kata", "runsc", "youki", "krun", "$name"]
+conmon_env_vars = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR=$tmp/conmon-tmp"]
+CONF
+mkdir -p "$tmp/conmon-tmp"
+export CONTAINERS_CONF=$tmp/containers.conf
+export TMPDIR=$tmp/vartmp
+mkdir -p "$TMPDIR"
+
+P=(podman --root "$tmp/root" --runroot "$tmp/runroot" --tmpdir "$tmp/tmpdir"
+    --volumepath "$tmp/volumes" --network-config-dir "$tmp/net"
+    --cgroup-manager cgroupfs --events-backend file --storage-driver vfs
+    --runtime "$runtime")
+# The host's hard limits are below podman's default rlimits (HOST.md).
+run_opts=(--pull never --network none --cgroup-parent "$cgparent"
+    --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+image=
+ids=()
+
+our_conmons() { pgrep -f -- "conmon .*$tmp/" || true; }
+parent_cgroups() { find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d -name "${cgparent#/}" 2>/dev/null; }
+
+cleanup() {
+    local rc=$? pid m d
+    set +e
+    tmo 30 "${P[@]}" rm -af -t 0 >/dev/null 2>&1
+    for pid in $(our_conmons); do stop_pid "$pid" 5; done
+    reap_leftovers "$tmp" "$cgparent"
+    for m in $(mounts_under "$tmp" | sort -r); do umount -l "$m"; done
+    for d in "${host_dirs[@]}"; do rm -rf "$d"; done
+    [[ $runtime_root_existed == no ]] && rmdir "/run/$name" 2>/dev/null
+    if [[ -n ${CALLERS_ARGV_LOG:-} && -f $argv_log ]]; then
+        cat "$argv_log" >>"$CALLERS_ARGV_LOG"
+    fi
+    if [[ ${CALLERS_KEEP:-} == 1 ]]; then
+        echo "kept $tmp" >&2
+    else
+        rm -rf "$tmp"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap "exit 130" INT TERM
+
+if ! out=$(tmo 120 "${P[@]}" load -i "$image_tar" 2>&1); then
+    fail image-load "$(brief "$out")"
+    summary "$suite" || exit 1
+fi
+# An OCI archive whose index names only a tag loads as localhost/<tag>:<tag>.
+image=$(sed -nE 's/^Loaded image(\(s\))?: *//p' <<<"$out" | head -1 | cut -d, -f1)
+if [[ -z $image ]]; then
+    fail image-load "no image name in: $(brief "$out")"
+    summary "$suite" || exit 1
+fi
+
+new_name() { local n=p$RANDOM$RANDOM; ids+=("$n"); echo "$n"; }
+inspect() { tmo 10 "${P[@]}" inspect --format "$2" "$1" 2>/dev/null; }
+state_is() { [[ $(inspect "$1" '{{.State.Status}}') == "$2" ]]; }
+
+# --- run --rm: output and exit code ------------------------------------------
+set +e
+out=$(tmo 30 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" "$image" sh -c 'echo hi; exit 7' 2>&1)
+rc=$?
+set -e
+if [[ $rc -eq 7 && $out == *hi* ]]; then
+    pass run-exit-code
+else
+    fail run-exit-code "want exit 7 and 'hi', got exit $rc: $(brief "$out")"
+fi
+
+# podman decides per call whether to pass the JSON log; the first create shows it.
+if grep -q -- ' create .*--log-format=json\| --log-format=json .*create ' "$argv_log" 2>/dev/null; then
+    pass json-log-requested
+else
+    fail json-log-requested "conmon's create had no --log-format=json: $(brief "$(grep ' create ' "$argv_log" | head -1)")"
+fi
+
+# --- run -t: conmon's console socket ------------------------------------------
+set +e
+out=$(tmo 30 script -qefc "$(printf '%q ' "${P[@]}" run --rm -t "${run_opts[@]}" --name "$(new_name)" "$image" sh -c 'tty; test -t 0 && test -t 1 && echo tty-ok; exit 3')" /dev/null 2>&1)
+rc=$?
+set -e
+if [[ $rc -eq 3 && $out == *tty-ok* && $out == */dev/pts/* ]]; then
+    pass run-tty
+else
+    fail run-tty "want a /dev/pts tty, tty-ok, exit 3; got exit $rc: $(brief "$out")"
+fi
+
+# --- a detached container: limits, exec, pause/resume, stop -------------------
+c=$(new_name)
+if out=$(tmo 30 "${P[@]}" run -d "${run_opts[@]}" --name "$c" --memory 64m --cpus 0.25 "$image" \
+    sh -c 'trap "exit 143" TERM; while :; do sleep 1; done' 2>&1) &&
+    wait_until 20 state_is "$c" running; then
+    pass run-detached
+
+    pid=$(inspect "$c" '{{.State.Pid}}')
+    mem=/sys/fs/cgroup/memory$(awk -F: '$2 == "memory" { print $3 }' "/proc/$pid/cgroup")
+    cpu=/sys/fs/cgroup/cpu$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3 }' "/proc/$pid/cgroup")
+    limit=$(cat "$mem/memory.limit_in_bytes" 2>/dev/null || echo missing)
+    quota=$(cat "$cpu/cpu.cfs_quota_us" 2>/dev/null || echo missing)
+    period=$(cat "$cpu/cpu.cfs_period_us" 2>/dev/null || echo missing)
+    if [[ $mem == *"$cgparent"* && $limit == 67108864 ]]; then
+        pass memory-limit-in-cgroup
+    else
+        fail memory-limit-in-cgroup "init $pid in $mem, memory.limit_in_bytes=$limit (want 67108864 under $cgparent)"
+    fi
+    if [[ $cpu == *"$cgparent"* && $quota =~ ^[0-9]+$ && $period =~ ^[0-9]+$ && $((quota * 4)) -eq $period ]]; then
+        pass cpu-quota-in-cgroup
+    else
+        fail cpu-quota-in-cgroup "init $pid in $cpu, cfs_quota_us=$quota cfs_period_us=$period (want quota = period/4)"
+    fi
+
+    set +e
+    out=$(tmo 30 "${P[@]}" exec "$c" sh -c 'echo exec-ok; cat /proc/1/cmdline | tr "\0" " "; exit 5' 2>&1)
+    rc=$?
+    set -e
+    if [[ $rc -eq 5 && $out == *exec-ok* && $out == *"sh -c trap"* ]]; then
+        pass exec
+    else
+        fail exec "want exec-ok, init's cmdline (same pid ns), exit 5; got exit $rc: $(brief "$out")"
+    fi
+
+    set +e
+    out=$(tmo 30 script -qefc "$(printf '%q ' "${P[@]}" exec -t "$c" sh -c 'test -t 0 && echo exec-tty-ok')" /dev/null 2>&1)
+    rc=$?
+    set -e
+    if [[ $rc -eq 0 && $out == *exec-tty-ok* ]]; then
+        pass exec-tty
+    else
+        fail exec-tty "got exit $rc: $(brief "$out")"
+    fi
+
+    freezer=/sys/fs/cgroup/freezer$(awk -F: '$2 == "freezer" { print $3 }' "/proc/$pid/cgroup")/freezer.state
+    if out=$(tmo 30 "${P[@]}" pause "$c" 2>&1) && state_is "$c" paused; then
+        state=$(cat "$freezer" 2>/dev/null || echo "no $freezer")
+        if [[ $state == FROZEN ]]; then pass pause; else fail pause "podman says paused but $freezer is $state"; fi
+    else
+        fail pause "state $(inspect "$c" '{{.State.Status}}'): $(brief "$out")"
+    fi
+    if out=$(tmo 30 "${P[@]}" unpause "$c" 2>&1) && state_is "$c" running; then
+        state=$(cat "$freezer" 2>/dev/null || echo "no $freezer")
+        if [[ $state == THAWED ]]; then pass unpause; else fail unpause "podman says running but $freezer is $state"; fi
+    else
+        fail unpause "state $(inspect "$c" '{{.State.Status}}'): $(brief "$out")"
+    fi
+
+    # SIGTERM reaches the trap, so stop must finish well before its 10 s kill.
+    start=$SECONDS
+    if out=$(tmo 30 "${P[@]}" stop -t 10 "$c" 2>&1); then
+        code=$(inspect "$c" '{{.State.ExitCode}}')
+        took=$((SECONDS - start))
+        if [[ $code == 143 && $took -lt 10 ]] && state_is "$c" exited; then
+            pass stop
+        else
+            fail stop "exit code $code after ${took}s, state $(inspect "$c" '{{.State.Status}}') (want 143, < 10 s, exited)"
+        fi
+    else
+        fail stop "$(brief "$out")"
+    fi
+    tmo 30 "${P[@]}" rm -f "$c" >/dev/null 2>&1 || true
+else
+    fail run-detached "state $(inspect "$c" '{{.State.Status}}'): $(brief "$out")"
+    for t in memory-limit-in-cgroup cpu-quota-in-cgroup exec exec-tty pause unpause stop; do
+        skip "$t" "no detached container"
+    done
+fi
+
+# --- OOM under --memory -------------------------------------------------------
+has_probe=no
+out=$(tmo 30 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" "$image" sh -c 'test -x /bin/probe && echo yes' 2>/dev/null) &&
+    [[ $out == *yes* ]] && has_probe=yes
+memory_hog "$has_probe"
+set +e
+out=$(tmo 30 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" --memory 64m --memory-swap 64m "$image" "${hog[@]}" 2>&1)
+rc=$?
+set -e
+if [[ $rc -eq 137 && $out != *"$hog_done"* ]]; then
+    pass memory-oom
+    echo "  hog: ${hog[*]}"
+else
+    fail memory-oom "want exit 137 from a 128 MiB hog under 64m, got exit $rc: $(brief "$out")"
+fi
+
+# --- a command that does not exist: the runtime's message reaches podman ------
+set +e
+c=$(new_name)
+# Without --rm, so the runtime's log file can be read afterwards.
+out=$(tmo 30 "${P[@]}" run "${run_opts[@]}" --name "$c" "$image" nope-no-such-cmd 2>&1)
+rc=$?
+set -e
+# podman maps a runtime message matching "executable file not found in" or
+# "no such file or directory" to exit 127 (126 for any other runtime error),
+# and at its default log level prints only the matching line.
+if [[ $rc -eq 127 && $out == *nope-no-such-cmd* ]]; then
+    pass missing-command-error
+    echo "  podman said (exit $rc): $(brief "$out")"
+else
+    fail missing-command-error "want exit 127 (message has 'executable file not found in' or 'no such file or directory') naming nope-no-such-cmd; got exit $rc: $(brief "$out")"
+fi
+# podman reads <runroot>/.../userdata/oci-log as ONE JSON object {level,time,msg}
+# (json.Unmarshal of the whole file): more than one line breaks it.
+cid=$(inspect "$c" '{{.Id}}')
+oci_log=$tmp/runroot/vfs-containers/$cid/userdata/oci-log
+if [[ -z $cid || ! -e $oci_log ]]; then
+    fail json-log-one-error "no $oci_log after the failed create"
+elif jq -e -s 'length == 1 and .[0].level == "error" and (.[0].msg | test("nope-no-such-cmd"))
+        and (.[0].time | type == "string")' "$oci_log" >/dev/null 2>&1; then
+    pass json-log-one-error
+else
+    fail json-log-one-error "want one {level:error,msg,time} object naming the command in $oci_log: $(brief "$(head -c 400 "$oci_log")")"
+fi
+tmo 30 "${P[@]}" rm -f "$c" >/dev/null 2>&1 || true
+
+# --- nothing left behind --------------------------------------------------------
+tmo 30 "${P[@]}" rm -af -t 0 >/dev/null 2>&1 || true
+if out=$("${P[@]}" ps -aq 2>&1) && [[ -z $out ]]; then
+    pass no-containers-left
+else
+    fail no-containers-left "$(brief "$out")"
+fi
+if wait_until 10 test -z "$(our_conmons)"; then
+    pass no-conmon-left
+else
+    fail no-conmon-left "conmon still running: $(our_conmons | tr '\n' ' ')"
+fi
+# podman passes no --root, so the runtime keeps state in its default root
+# (/run/runc, /run/outlet); the full podman ids come from the argv log.
+left=
+for cid in $(grep -oE ' (create|delete --force) .* [0-9a-f]{64}$' "$argv_log" | grep -oE '[0-9a-f]{64}$' | sort -u); do
+    [[ -e /run/$name/$cid ]] && left+="/run/$name/$cid "
+done
+if [[ -z $left ]]; then
+    pass no-runtime-state-left
+else
+    fail no-runtime-state-left "$left"
+fi
+left=$(mounts_under "$tmp")
+if [[ -z $left ]]; then
+    pass no-mounts-left
+else
+    fail no-mounts-left "$(brief "$left")"
+fi
+# conmon is moved to <parent>/conmon by podman and stays ours to remove.
+left=$(for d in $(parent_cgroups); do find "$d" -mindepth 1 -type d ! -name conmon; done)
+if [[ -z $left ]]; then
+    pass no-cgroups-left
+else
+    fail no-cgroups-left "$(brief "$left")"
+fi
+
+summary "$suite"
