@@ -9,7 +9,7 @@
 # mentioning outlet-test in this mount namespace, and processes whose
 # command line or environment mentions outlet-test (outlet calls, hooks,
 # container processes: the tests put OUTLET_TEST=<token> in their env).
-# Prints what it found; exit 1 if anything.
+# Prints what it found and a verdict line; exit 1 if anything.
 set -euo pipefail
 
 found=0
@@ -58,8 +58,11 @@ for p in /proc/[0-9]*; do
     report "process $pid ($hit): ${cmd:0:200}"
 done
 
+# The last line is the verdict scripts/test.sh counts.
 if ((found)); then
     echo "leftovers.sh: the integration tests left the above behind" >&2
+    echo "leftovers: 0 passed, 1 failed, 0 skipped"
     exit 1
 fi
 echo "leftovers.sh: clean (no outlet-test state, cgroup, mount or process)"
+echo "leftovers: 1 passed, 0 failed, 0 skipped"
