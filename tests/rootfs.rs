@@ -195,6 +195,13 @@ fn spec_devices_exist_and_open() {
                [ -c /dev/$d ] && echo $d >> /out/defaults; done; \
              probe mknod /out/node c 10 229 > /out/mknod.json; true",
         );
+        // With CAP_MKNOD the EPERM below can only come from the cgroup.
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_MKNOD"));
+        }
     });
     let id = t.id("devices");
     t.run(&id, &b).expect_ok("run with linux.devices");
