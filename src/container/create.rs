@@ -3,6 +3,7 @@
 //! every step taken (no state dir, no cgroup, no process is left).
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -81,7 +82,10 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
     if process.terminal().unwrap_or(false) && o.console_socket.is_none() {
         bail!("process.terminal is true but no --console-socket was given");
     }
-    let resources = linux.and_then(|l| l.resources().as_ref());
+    let with_devices = allow_spec_devices(linux);
+    let resources = with_devices
+        .as_ref()
+        .or_else(|| linux.and_then(|l| l.resources().as_ref()));
     let cgroups_path = linux
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
@@ -101,6 +105,10 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
     let fifo_path = dir.fifo();
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .with_context(|| format!("mkfifo {}", fifo_path.display()))?;
+    // The umask took group/other write off; the init reopens the fifo as the
+    // container's root, which in a user namespace is not the host's root.
+    std::fs::set_permissions(&fifo_path, std::fs::Permissions::from_mode(0o622))
+        .with_context(|| format!("chmod {}", fifo_path.display()))?;
     let fifo: OwnedFd = syscall::openat2(libc::AT_FDCWD, &fifo_path, libc::O_PATH, 0)
         .with_context(|| format!("open {}", fifo_path.display()))?;
 
@@ -150,9 +158,9 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
             use_terminal: process.terminal().unwrap_or(false),
         }
     };
-    let state_json = |pid: i32| -> String {
+    let state_json = |pid: i32, status: Status| -> String {
         let st = state_for(pid);
-        serde_json::to_string(&st.oci(Status::Creating)).unwrap_or_default()
+        serde_json::to_string(&st.oci(status)).unwrap_or_default()
     };
     let hooks = spec.hooks().as_ref();
     let has_runtime_hooks = hooks.is_some_and(|h| {
@@ -205,7 +213,7 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
                 parent_chan.send(&Msg::Go(pid))?;
             }
             Some(Msg::Hooks) => {
-                let json = state_json(pid);
+                let json = state_json(pid, Status::Creating);
                 crate::hooks::run_all(
                     "prestart",
                     hooks.and_then(|h| h.prestart().as_ref()),
@@ -240,4 +248,27 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
     undo.dir = None;
     drop(cgroup);
     Ok(Created { dir, state })
+}
+
+/// linux.devices "MUST be available in the container", so each one is
+/// allowed in the device cgroup after the spec's own rules (as runc does);
+/// otherwise the usual leading deny-all makes the init's mknod fail with
+/// EPERM. None when the spec lists no devices (the resources stay as given).
+fn allow_spec_devices(
+    linux: Option<&oci_spec::runtime::Linux>,
+) -> Option<oci_spec::runtime::LinuxResources> {
+    let devices = linux?.devices().as_ref().filter(|d| !d.is_empty())?;
+    let mut res = linux?.resources().clone().unwrap_or_default();
+    let mut rules = res.devices().clone().unwrap_or_default();
+    for d in devices {
+        let mut rule = oci_spec::runtime::LinuxDeviceCgroup::default();
+        rule.set_allow(true);
+        rule.set_typ(Some(d.typ()));
+        rule.set_major(Some(d.major()));
+        rule.set_minor(Some(d.minor()));
+        rule.set_access(Some("rwm".to_string()));
+        rules.push(rule);
+    }
+    res.set_devices(Some(rules));
+    Some(res)
 }

@@ -17,6 +17,7 @@ use crate::cgroups::CgroupPaths;
 use crate::namespaces::{self, Plan};
 use crate::rootfs;
 use crate::security;
+use crate::state::Status;
 
 /// Everything the init needs, prepared by the parent before clone.
 pub struct InitArgs<'a> {
@@ -32,9 +33,10 @@ pub struct InitArgs<'a> {
     pub seccomp: Option<&'a security::seccomp::Prepared>,
     pub preserve_fds: u32,
     pub has_runtime_hooks: bool,
-    /// The OCI state (status "creating") for createContainer/startContainer
+    /// The OCI state for createContainer (creating), startContainer (created,
+    /// as runc passes it: start has begun but the program is not running)
     /// hooks and a seccomp listener; the pid is filled in from `Go`.
-    pub state_json: &'a dyn Fn(i32) -> String,
+    pub state_json: &'a dyn Fn(i32, Status) -> String,
     pub console_socket: Option<&'a Path>,
     /// The state dir's lock: the flock belongs to the open file, which the
     /// clone shares, so the init must close its copy or no later command
@@ -142,7 +144,7 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     crate::hooks::run_all(
         "createContainer",
         hooks.and_then(|h| h.create_container().as_ref()),
-        &(a.state_json)(host_pid),
+        &(a.state_json)(host_pid, Status::Creating),
     )?;
 
     let console = match (process.terminal().unwrap_or(false), a.console_socket) {
@@ -152,6 +154,14 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     };
 
     rootfs::pivot(a.rootfs, a.no_pivot)?;
+    // Before finalize: it makes /proc/sys read-only (readonlyPaths), after
+    // which every sysctl write failed with EROFS. runc orders it so too.
+    if let Some(sysctl) = a.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        for (k, v) in sysctl {
+            let path = format!("/proc/sys/{}", k.replace('.', "/"));
+            std::fs::write(&path, v).with_context(|| format!("linux.sysctl {k}={v}"))?;
+        }
+    }
     rootfs::finalize(a.spec)?;
 
     if let Some(sock) = console {
@@ -165,12 +175,6 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
         // SAFETY: pointer and length of a live string.
         if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
             return Err(std::io::Error::last_os_error()).context(format!("domainname {d:?}"));
-        }
-    }
-    if let Some(sysctl) = a.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
-        for (k, v) in sysctl {
-            let path = format!("/proc/sys/{}", k.replace('.', "/"));
-            std::fs::write(&path, v).with_context(|| format!("linux.sysctl {k}={v}"))?;
         }
     }
     for r in process.rlimits().iter().flatten() {
@@ -213,7 +217,7 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     crate::hooks::run_all(
         "startContainer",
         hooks.and_then(|h| h.start_container().as_ref()),
-        &(a.state_json)(host_pid),
+        &(a.state_json)(host_pid, Status::Created),
     )?;
 
     // Nothing of the runtime's reaches the program but stdio and the
@@ -221,7 +225,7 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     crate::syscall::cloexec_from(3 + a.preserve_fds).context("close_range")?;
     reset_signals();
     if let Some(filter) = a.seccomp {
-        filter.load(&(a.state_json)(host_pid))?;
+        filter.load(&(a.state_json)(host_pid, Status::Created))?;
     }
     exec(&exe, args, &env)
 }
@@ -279,6 +283,11 @@ pub fn set_rlimit(r: &PosixRlimit) -> Result<()> {
     };
     // SAFETY: a valid rlimit struct for the duration of the call.
     if unsafe { libc::setrlimit(resource, &lim) } != 0 {
+        // The spec's spelling (RLIMIT_NOFILE), not the Debug one.
+        let name = serde_json::to_value(r.typ())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or(name);
         return Err(std::io::Error::last_os_error()).with_context(|| {
             format!(
                 "process.rlimits {name}: soft {} hard {}",

@@ -1,0 +1,68 @@
+#!/bin/bash
+# Run after the integration suite (CI calls it): nothing of the tests may be
+# left on the machine. Every test's guard already checks its own leftovers;
+# this catches what a crashed or killed test binary could not clean.
+#
+# Looks for: state roots /run/outlet-test-*, cgroup directories named
+# outlet-test-* anywhere in the cgroup tree (the memory hierarchy nests them
+# under the caller's cgroup, so the search goes a few levels deep), mounts
+# mentioning outlet-test in this mount namespace, and processes whose
+# command line or environment mentions outlet-test (outlet calls, hooks,
+# container processes: the tests put OUTLET_TEST=<token> in their env).
+# Prints what it found and a verdict line; exit 1 if anything.
+set -euo pipefail
+
+found=0
+report() {
+    echo "leftover: $*"
+    found=1
+}
+
+shopt -s nullglob
+for d in /run/outlet-test-*; do
+    report "state root $d ($(find "$d" -mindepth 1 -maxdepth 2 2>/dev/null | head -n 5 | tr '\n' ' '))"
+done
+
+# Test temp dirs hold bundles; one left means a test did not clean up.
+for d in "${TMPDIR:-/tmp}"/outlet-test-*; do
+    report "temp dir $d"
+done
+
+if [[ -d /sys/fs/cgroup ]]; then
+    while IFS= read -r -d '' d; do
+        report "cgroup $d"
+    done < <(find /sys/fs/cgroup -mindepth 1 -maxdepth 5 -type d -name 'outlet-test-*' -print0 2>/dev/null)
+fi
+
+while IFS= read -r line; do
+    report "mount: $line"
+done < <(grep -F 'outlet-test' /proc/self/mountinfo || true)
+
+# Read with tr and test in bash: a grep whose own argv held the pattern
+# could match itself.
+for p in /proc/[0-9]*; do
+    pid=${p#/proc/}
+    [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
+    cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline" || true)
+    env=$(tr '\0' '\n' 2>/dev/null <"$p/environ" || true)
+    hit=
+    if [[ $cmd == *outlet-test* ]]; then
+        hit=cmdline
+    elif [[ $env == *OUTLET_TEST=outlet-test* ]]; then
+        hit=environ
+    fi
+    [[ -n $hit ]] || continue
+    # A zombie is already dead; its parent will reap it.
+    state=$(awk '{print $3}' "$p/stat" 2>/dev/null || true)
+    [[ $state == Z || -z $state ]] && continue
+    report "process $pid ($hit): ${cmd:0:200}"
+done
+
+# The last line is the verdict scripts/test.sh counts.
+if ((found)); then
+    echo "leftovers.sh: the integration tests left the above behind" >&2
+    echo "leftovers: 0 passed, 1 failed, 0 skipped"
+    exit 1
+fi
+echo "leftovers.sh: clean (no outlet-test state, cgroup, mount or process)"
+echo "leftovers: 1 passed, 0 failed, 0 skipped"

@@ -1,0 +1,426 @@
+//! The lifecycle with states (created, running, stopped), the pid file, list,
+//! kill by name and number, delete and delete --force, run's exit codes and
+//! --detach. Needs root (skipped otherwise).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{T, drop_ns, pid_alive, sh};
+use serde_json::Value;
+
+/// A pid-1 shell that exits 0 on SIGTERM: a namespace's init gets only the
+/// signals it has a handler for (SIGKILL aside), so without the trap a
+/// SIGTERM would be dropped by the kernel, not by outlet.
+const SLEEPER: &str = "trap 'exit 0' TERM; sleep 1000 & wait";
+
+#[test]
+fn create_start_stop_delete_with_states() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| {
+        sh(c, "while [ ! -e /out/go ]; do sleep 0.05; done; exit 0");
+    });
+    let id = t.id("life");
+    let pid_file = t.dir.join("init.pid");
+    let o = t.outlet(&[
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ]);
+    o.expect_ok("create");
+    let st = t.state(&id);
+    assert_eq!(st["status"], "created", "{st}");
+    assert_eq!(st["id"], id.as_str());
+    assert_eq!(st["bundle"], b.dir.to_str().unwrap());
+    let pid = st["pid"].as_i64().unwrap();
+    assert!(pid > 0, "{st}");
+    t.track_pid(pid as i32);
+    assert!(pid_alive(pid as i32));
+    let from_file = std::fs::read_to_string(&pid_file).unwrap();
+    assert_eq!(from_file.trim(), pid.to_string(), "pid file");
+    // The init sits in its cgroup already (the shim reads it at once).
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(
+        cg.lines().any(|l| l.ends_with(&format!("/{id}"))),
+        "init not in a cgroup named after the id: {cg}"
+    );
+    // Not running the application yet: no /out/ side effects possible, and
+    // its command line is still outlet's.
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&cmd).contains("while"),
+        "application ran before start"
+    );
+
+    let list = t.outlet(&["list", "--format", "json"]);
+    list.expect_ok("list");
+    let entries = list.json();
+    let e = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("list lacks {id}: {entries}"));
+    assert_eq!(e["status"], "created");
+    assert_eq!(e["pid"], pid);
+
+    t.outlet(&["start", &id]).expect_ok("start");
+    let st = t.state(&id);
+    assert_eq!(st["status"], "running", "{st}");
+    assert_eq!(st["pid"], pid);
+    let list = t.outlet(&["list", "--format", "json"]).json();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == id.as_str() && e["status"] == "running"),
+        "{list}"
+    );
+
+    std::fs::write(b.out.join("go"), b"").unwrap();
+    t.wait_status(&id, "stopped");
+    // A stopped container is deleted without --force.
+    t.outlet(&["delete", &id]).expect_ok("delete stopped");
+    assert!(!t.state_dir_exists(&id));
+    t.outlet(&["state", &id])
+        .expect_fail("state after delete", "does not exist");
+    let list = t.outlet(&["list", "--format", "json"]).json();
+    assert!(
+        !list
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == id.as_str()),
+        "{list}"
+    );
+    t.assert_nothing_left("after delete");
+}
+
+fn sleeper(t: &T, tag: &str) -> (String, i32) {
+    let b = t.bundle(tag, |c| sh(c, SLEEPER));
+    let id = t.id(tag);
+    let pid = t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    assert_eq!(t.status(&id), "running");
+    (id, pid)
+}
+
+#[test]
+fn kill_by_name_and_number() {
+    let Some(t) = T::new() else { return };
+    for sig in ["KILL", "SIGTERM", "9", "15", "SIGKILL", "TERM"] {
+        let (id, pid) = sleeper(&t, &format!("kill-{}", sig.to_lowercase()));
+        t.outlet(&["kill", &id, sig])
+            .expect_ok(&format!("kill {sig}"));
+        t.wait_status(&id, "stopped");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while pid_alive(pid) {
+            assert!(Instant::now() < deadline, "init {pid} survived {sig}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        t.outlet(&["delete", &id]).expect_ok("delete after kill");
+        assert!(!t.state_dir_exists(&id));
+    }
+    // A stopped or missing container: callers match these words.
+    let b = t.bundle("gone", |c| sh(c, "exit 0"));
+    let id = t.id("gone");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    t.wait_status(&id, "stopped");
+    t.outlet(&["kill", &id, "9"])
+        .expect_fail("kill stopped", "not running");
+    t.outlet(&["kill", &format!("{}-nope", t.token), "9"])
+        .expect_fail("kill missing", "does not exist");
+    // A bad signal name is refused and names it.
+    let (id, _) = sleeper(&t, "badsig");
+    let o = t.outlet(&["kill", &id, "SIGNOPE"]);
+    assert_ne!(o.code, Some(0), "{o:?}");
+    assert!(o.stderr.contains("SIGNOPE"), "{o:?}");
+    assert_eq!(t.status(&id), "running");
+}
+
+#[test]
+fn delete_force_of_running_and_created() {
+    let Some(t) = T::new() else { return };
+    let (id, pid) = sleeper(&t, "running");
+    t.outlet(&["delete", "--force", &id])
+        .expect_ok("delete --force running");
+    assert!(!t.state_dir_exists(&id));
+    assert!(!pid_alive(pid), "init {pid} alive after delete --force");
+
+    let b = t.bundle("created", |c| sh(c, SLEEPER));
+    let id = t.id("created");
+    let pid = t.create_ok(&id, &b);
+    // The runtime spec: delete of a container that is not stopped fails.
+    t.outlet(&["delete", &id])
+        .expect_fail("delete created", "not stopped");
+    assert_eq!(t.status(&id), "created");
+    t.outlet(&["delete", "--force", &id])
+        .expect_ok("delete --force created");
+    assert!(!t.state_dir_exists(&id));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pid_alive(pid) {
+        assert!(Instant::now() < deadline, "created init {pid} survived");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    t.assert_nothing_left("after delete --force");
+    t.outlet(&["delete", &id])
+        .expect_fail("delete missing", "does not exist");
+}
+
+#[test]
+fn run_exit_codes() {
+    let Some(t) = T::new() else { return };
+    for (tag, script, want) in [("zero", "exit 0", 0), ("three", "exit 3", 3)] {
+        let b = t.bundle(tag, |c| sh(c, script));
+        let id = t.id(tag);
+        let o = t.run(&id, &b);
+        assert_eq!(o.code, Some(want), "run {script}: {o:?}");
+        // run deletes the container when it is done.
+        assert!(!t.state_dir_exists(&id), "run left state for {id}");
+    }
+    // A process that SIGKILLs itself: 128 + 9. It must not be a pid
+    // namespace's init, which the kernel protects from its own SIGKILL.
+    let b = t.bundle("selfkill", |c| {
+        drop_ns(c, "pid");
+        sh(c, "kill -9 $$; sleep 5");
+    });
+    let id = t.id("selfkill");
+    let o = t.run(&id, &b);
+    assert_eq!(o.code, Some(137), "run self-SIGKILL: {o:?}");
+    assert!(!t.state_dir_exists(&id));
+    t.assert_nothing_left("after run");
+}
+
+#[test]
+fn run_exit_code_of_a_killed_container() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| sh(c, SLEEPER));
+    let id = t.id("killed");
+    std::thread::scope(|s| {
+        let runner = s.spawn(|| t.run(&id, &b));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let o = t.outlet(&["state", &id]);
+            if o.ok() && o.json()["status"] == "running" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "never running: {o:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        t.outlet(&["kill", &id, "KILL"]).expect_ok("kill");
+        let o = runner.join().unwrap();
+        assert_eq!(o.code, Some(137), "{o:?}");
+    });
+    assert!(!t.state_dir_exists(&id));
+}
+
+#[test]
+fn run_detach() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| sh(c, SLEEPER));
+    let id = t.id("detach");
+    let started = Instant::now();
+    let o = t.outlet(&["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id]);
+    o.expect_ok("run --detach");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "run --detach waited for the container"
+    );
+    let st: Value = t.state(&id);
+    assert_eq!(st["status"], "running", "{st}");
+    let pid = st["pid"].as_i64().unwrap() as i32;
+    t.track_pid(pid);
+    assert!(pid_alive(pid));
+    t.outlet(&["kill", &id, "TERM"]).expect_ok("kill TERM");
+    t.wait_status(&id, "stopped");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+    t.assert_nothing_left("after run --detach");
+}
+
+/// The caller's stdio becomes the init's: what the application writes after
+/// `start` lands in the files `create` was given (the shim and conmon rely
+/// on this), not in `start`'s.
+#[test]
+fn create_stdio_becomes_the_containers() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| sh(c, "echo to-stdout; echo to-stderr >&2"));
+    let id = t.id("stdio");
+    let created = t.create(&id, &b);
+    created.expect_ok("create");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    let started = t.outlet(&["start", &id]);
+    started.expect_ok("start");
+    t.wait_status(&id, "stopped");
+    let out = std::fs::read_to_string(&created.stdout_path).unwrap();
+    let err = std::fs::read_to_string(&created.stderr_path).unwrap();
+    assert_eq!(out, "to-stdout\n");
+    assert_eq!(err, "to-stderr\n");
+    assert_eq!(std::fs::read_to_string(&started.stdout_path).unwrap(), "");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+}
+
+/// `run` forwards the signals it receives to the container's init.
+#[test]
+fn run_forwards_signals() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| sh(c, "trap 'exit 7' TERM; sleep 1000 & wait"));
+    let id = t.id("fwd");
+    let out = std::fs::File::create(t.dir.join("run.out")).unwrap();
+    let mut child = std::process::Command::new(common::OUTLET)
+        .args(["--root", t.root.to_str().unwrap(), "run", "--bundle"])
+        .arg(&b.dir)
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    t.wait_status(&id, "running");
+    // SAFETY: kill(2) of our own child, which we have not reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("outlet run did not exit after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(
+        status.code(),
+        Some(7),
+        "{status:?}: {}",
+        std::fs::read_to_string(t.dir.join("run.out")).unwrap()
+    );
+    assert!(!t.state_dir_exists(&id));
+}
+
+/// A created (never started) container can be killed and then deleted; a
+/// container whose init was killed behind outlet's back reads stopped and
+/// deletes cleanly.
+#[test]
+fn kill_created_and_init_killed_from_outside() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| sh(c, SLEEPER));
+    let id = t.id("created");
+    let pid = t.create_ok(&id, &b);
+    t.outlet(&["kill", &id, "KILL"]).expect_ok("kill created");
+    t.wait_status(&id, "stopped");
+    assert!(!pid_alive(pid));
+    t.outlet(&["start", &id])
+        .expect_fail("start stopped", "stopped");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+
+    let (id, pid) = sleeper(&t, "outside");
+    // SAFETY: kill(2) of the init this test created.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    t.wait_status(&id, "stopped");
+    assert_eq!(t.state(&id)["pid"], 0, "a stopped container reports pid 0");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+    t.assert_nothing_left("after outside kill");
+}
+
+/// Many creates at once under one root: each gets its own state and
+/// cgroup, list shows them all, and deleting them leaves nothing.
+#[test]
+fn parallel_creates_in_one_root() {
+    let Some(t) = T::new() else { return };
+    let ids: Vec<String> = (0..8).map(|i| t.id(&format!("par{i}"))).collect();
+    let bundles: Vec<_> = (0..8)
+        .map(|i| t.bundle(&format!("b{i}"), |c| sh(c, SLEEPER)))
+        .collect();
+    std::thread::scope(|s| {
+        for (id, b) in ids.iter().zip(&bundles) {
+            let t = &t;
+            s.spawn(move || t.create_ok(id, b));
+        }
+    });
+    let list = t.outlet(&["list", "--format", "json"]).json();
+    let mut listed: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["status"], "created", "{e}");
+            e["id"].as_str().unwrap()
+        })
+        .collect();
+    listed.sort();
+    let mut want: Vec<&str> = ids.iter().map(String::as_str).collect();
+    want.sort();
+    assert_eq!(listed, want);
+    std::thread::scope(|s| {
+        for id in &ids {
+            let t = &t;
+            s.spawn(move || {
+                t.outlet(&["delete", "--force", id]).expect_ok("delete");
+            });
+        }
+    });
+    t.assert_nothing_left("after parallel deletes");
+}
+
+/// Callers put flags in different places: after the id, `--flag=v`, and
+/// global flags after the subcommand.
+#[test]
+fn flags_in_any_position() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| sh(c, "exit 0"));
+    let root = format!("--root={}", t.root.display());
+    let bundle = format!("--bundle={}", b.dir.display());
+    let id = t.id("flags");
+    let o = t.outlet_plain(&["create", &id, &bundle, &root]);
+    o.expect_ok("create ID --bundle=B --root=R");
+    let pid = t.state(&id)["pid"].as_i64().unwrap() as i32;
+    t.track_pid(pid);
+    t.outlet_plain(&["start", &root, &id])
+        .expect_ok("start --root=R ID");
+    t.wait_status(&id, "stopped");
+    t.outlet_plain(&[&root, "delete", &id]).expect_ok("delete");
+    t.assert_nothing_left("flags");
+}
+
+/// Without a pid namespace the init can exit and leave children in its
+/// cgroup: `kill --all` still reaches them (the shim relies on that), and
+/// `delete` of the stopped container leaves no process and no cgroup.
+#[test]
+fn leftover_children_after_init_exit() {
+    let Some(t) = T::new() else { return };
+    for (tag, kill_all) in [("killall", true), ("delete", false)] {
+        let b = t.bundle(tag, |c| {
+            drop_ns(c, "pid");
+            sh(c, "sleep 1000 & echo $! > /out/child; exit 0");
+        });
+        let id = t.id(tag);
+        t.create_ok(&id, &b);
+        t.outlet(&["start", &id]).expect_ok("start");
+        t.wait_status(&id, "stopped");
+        let child: i32 = std::fs::read_to_string(b.out.join("child"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        t.track_pid(child);
+        assert!(pid_alive(child), "the child should outlive the init");
+        if kill_all {
+            t.outlet(&["kill", "--all", &id, "9"])
+                .expect_ok("kill --all after the init exited");
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while pid_alive(child) {
+                assert!(Instant::now() < deadline, "kill --all missed {child}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        t.outlet(&["delete", &id]).expect_ok("delete");
+        assert!(!pid_alive(child), "delete left {child} running");
+    }
+    t.assert_nothing_left("leftover children");
+}
