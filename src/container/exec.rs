@@ -105,7 +105,15 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             drop(parent_chan);
             // SAFETY: closing our copy of the state dir's lock fd.
             unsafe { libc::close(lock_fd) };
-            helper_main(o, &pidfd, flags, &child_chan, seccomp.as_ref(), &c.state, console)
+            helper_main(
+                o,
+                &pidfd,
+                flags,
+                &child_chan,
+                seccomp.as_ref(),
+                &c.state,
+                console,
+            )
         }
         Forked::Parent(pid) => pid,
     };
@@ -273,10 +281,16 @@ fn process_setup(
     }
     let env: Vec<String> = p.env().clone().unwrap_or_default();
     let args = p.args().as_ref().context("process.args: missing")?;
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    let state_json = || serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
+    // As in the init: without no_new_privs, load while CAP_SYS_ADMIN is held.
+    if !nnp && let Some(f) = seccomp {
+        f.load(&state_json())?;
+    }
     crate::process::init::switch_user(p)?;
     nix::unistd::chdir(p.cwd()).with_context(|| format!("process.cwd {}", p.cwd().display()))?;
     let exe = crate::process::init::find_executable(&args[0], &env)?;
-    if p.no_new_privileges().unwrap_or(false) {
+    if nnp {
         // SAFETY: prctl with integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             return Err(std::io::Error::last_os_error()).context("no_new_privs");
@@ -289,9 +303,8 @@ fn process_setup(
     chan.send(&Msg::Ready)?;
     crate::syscall::cloexec_from(3 + o.preserve_fds).context("close_range")?;
     crate::process::init::reset_signals();
-    if let Some(f) = seccomp {
-        let json = serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
-        f.load(&json)?;
+    if nnp && let Some(f) = seccomp {
+        f.load(&state_json())?;
     }
     match crate::process::init::exec(&exe, args, &env)? {}
 }
