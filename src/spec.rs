@@ -63,6 +63,7 @@ fn check_value(v: &Value) -> Result<()> {
     if v.get("ociVersion").and_then(Value::as_str).is_none() {
         bail!("ociVersion: missing");
     }
+    crate::security::capabilities::check_config_names(v)?;
     if let Some(nss) = v.pointer("/linux/namespaces").and_then(Value::as_array) {
         let mut seen = Vec::new();
         for (i, ns) in nss.iter().enumerate() {

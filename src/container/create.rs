@@ -68,7 +68,7 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
     security::capabilities::validate(process.capabilities().as_ref())?;
     security::lsm::validate(spec)?;
     let linux = spec.linux().as_ref();
-    let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
+    let mut seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
         Some(s) => Some(security::seccomp::prepare(s)?),
         None => None,
     };
@@ -113,6 +113,13 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
         .with_context(|| format!("open {}", fifo_path.display()))?;
 
     let (parent_chan, child_chan) = sync::pair()?;
+    if let Some(s) = seccomp.as_mut()
+        && s.listener_path().is_some()
+    {
+        // listenerPath is a host path: connect while it is in sight; the
+        // init inherits the socket.
+        s.connect_listener()?;
+    }
 
     if let Some((_, p)) = plan
         .join

@@ -72,6 +72,12 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         None => None,
     };
 
+    // Connected here: once in the container's mount namespace the socket's
+    // host path is out of sight.
+    let console = match (p.terminal().unwrap_or(false), o.console_socket) {
+        (true, Some(sock)) => Some(crate::tty::connect(sock)?),
+        _ => None,
+    };
     let pidfd = syscall::pidfd_open(c.state.pid).context("pidfd_open of the init")?;
     if !crate::state::init_alive(&c.state) {
         bail!("container not running: {}", o.id);
@@ -99,7 +105,15 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             drop(parent_chan);
             // SAFETY: closing our copy of the state dir's lock fd.
             unsafe { libc::close(lock_fd) };
-            helper_main(o, &pidfd, flags, &child_chan, seccomp.as_ref(), &c.state)
+            helper_main(
+                o,
+                &pidfd,
+                flags,
+                &child_chan,
+                seccomp.as_ref(),
+                &c.state,
+                console,
+            )
         }
         Forked::Parent(pid) => pid,
     };
@@ -191,6 +205,7 @@ fn helper_main(
     chan: &sync::Channel,
     seccomp: Option<&crate::security::seccomp::Prepared>,
     state: &crate::state::State,
+    console: Option<std::os::unix::net::UnixStream>,
 ) -> ! {
     let r = (|| -> Result<()> {
         // SAFETY: prctl with integer arguments only.
@@ -212,7 +227,7 @@ fn helper_main(
         let (forked, _) = syscall::clone_process(libc::CLONE_PARENT as u64, None)
             .context("fork the exec process")?;
         match forked {
-            Forked::Child => process_main(o, chan, seccomp, state),
+            Forked::Child => process_main(o, chan, seccomp, state, console),
             Forked::Parent(pid) => {
                 // clone returns the pid as seen from our own pid namespace,
                 // still the host's (setns of a pid namespace only changes
@@ -236,8 +251,9 @@ fn process_main(
     chan: &sync::Channel,
     seccomp: Option<&crate::security::seccomp::Prepared>,
     state: &crate::state::State,
+    console: Option<std::os::unix::net::UnixStream>,
 ) -> ! {
-    let err = match process_setup(o, chan, seccomp, state) {
+    let err = match process_setup(o, chan, seccomp, state, console) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -253,13 +269,11 @@ fn process_setup(
     chan: &sync::Channel,
     seccomp: Option<&crate::security::seccomp::Prepared>,
     state: &crate::state::State,
+    console: Option<std::os::unix::net::UnixStream>,
 ) -> Result<Infallible> {
     let p = &o.process;
     nix::unistd::setsid().context("setsid")?;
-    if p.terminal().unwrap_or(false)
-        && let Some(sock) = o.console_socket
-    {
-        let s = crate::tty::connect(sock)?;
+    if let Some(s) = console {
         crate::tty::setup_terminal(s, p)?;
     }
     for r in p.rlimits().iter().flatten() {
@@ -267,10 +281,16 @@ fn process_setup(
     }
     let env: Vec<String> = p.env().clone().unwrap_or_default();
     let args = p.args().as_ref().context("process.args: missing")?;
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    let state_json = || serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
+    // As in the init: without no_new_privs, load while CAP_SYS_ADMIN is held.
+    if !nnp && let Some(f) = seccomp {
+        f.load(&state_json())?;
+    }
     crate::process::init::switch_user(p)?;
     nix::unistd::chdir(p.cwd()).with_context(|| format!("process.cwd {}", p.cwd().display()))?;
     let exe = crate::process::init::find_executable(&args[0], &env)?;
-    if p.no_new_privileges().unwrap_or(false) {
+    if nnp {
         // SAFETY: prctl with integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             return Err(std::io::Error::last_os_error()).context("no_new_privs");
@@ -283,9 +303,8 @@ fn process_setup(
     chan.send(&Msg::Ready)?;
     crate::syscall::cloexec_from(3 + o.preserve_fds).context("close_range")?;
     crate::process::init::reset_signals();
-    if let Some(f) = seccomp {
-        let json = serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
-        f.load(&json)?;
+    if nnp && let Some(f) = seccomp {
+        f.load(&state_json())?;
     }
     match crate::process::init::exec(&exe, args, &env)? {}
 }

@@ -187,12 +187,19 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
 
     let env: Vec<String> = process.env().clone().unwrap_or_default();
     let args: &Vec<String> = process.args().as_ref().context("process.args: missing")?;
+    // Without no_new_privs the kernel only takes a filter from a process
+    // holding CAP_SYS_ADMIN: load it now, before the capabilities go (the
+    // rest of the setup then runs filtered, as with runc).
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    if !nnp && let Some(filter) = a.seccomp {
+        filter.load(&(a.state_json)(host_pid, Status::Creating))?;
+    }
     switch_user(process)?;
     let cwd = process.cwd();
     nix::unistd::chdir(cwd).with_context(|| format!("process.cwd {}", cwd.display()))?;
     let exe = find_executable(&args[0], &env)?;
 
-    if process.no_new_privileges().unwrap_or(false) {
+    if nnp {
         // SAFETY: prctl with integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             return Err(std::io::Error::last_os_error()).context("no_new_privs");
@@ -224,7 +231,7 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     // fds the caller asked to pass on.
     crate::syscall::cloexec_from(3 + a.preserve_fds).context("close_range")?;
     reset_signals();
-    if let Some(filter) = a.seccomp {
+    if nnp && let Some(filter) = a.seccomp {
         filter.load(&(a.state_json)(host_pid, Status::Created))?;
     }
     exec(&exe, args, &env)

@@ -1,21 +1,707 @@
-//! INTERFACE STUB: the security work replaces the bodies.
+//! `process.capabilities`: the five capability sets of the container process.
+//!
+//! Order in the init (see the module docs of `security`):
+//! 1. `drop_bounding` while still root (PR_CAPBSET_DROP needs CAP_SETPCAP);
+//! 2. the caller sets PR_SET_KEEPCAPS and switches uid/gid (a switch away
+//!    from uid 0 clears the effective set and, without KEEPCAPS, the
+//!    permitted set too);
+//! 3. `apply`: permitted, effective and inheritable in one capset(2) (set one
+//!    at a time, the kernel's "effective within permitted" rule can reject an
+//!    intermediate state), then the ambient set, which the kernel only lets
+//!    us raise for capabilities already in permitted and inheritable.
+//!
+//! What the runtime itself lacks cannot be granted: a capability missing from
+//! outlet's own bounding set (this host's shell lacks CAP_SYS_RESOURCE, for
+//! example) makes capset(2) fail with EPERM when it is asked for in
+//! permitted/effective/inheritable/ambient. runc fails the same way, at
+//! start, with "unable to apply caps: operation not permitted"; `validate`
+//! reports it at create time instead, naming the set and the capability. In
+//! the bounding set such a capability is simply absent already (dropping is
+//! all the bounding set allows), so it is accepted there, as runc does.
 
-use anyhow::Result;
-use oci_spec::runtime::LinuxCapabilities;
+use anyhow::{Context, Result, bail};
+use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities};
 
-/// Create-time check of every capability name (before any side effect).
-pub fn validate(_caps: Option<&LinuxCapabilities>) -> Result<()> {
+/// Every capability name the kernel headers define, with its number.
+const NAMES: [(&str, u32); 41] = [
+    ("CAP_CHOWN", 0),
+    ("CAP_DAC_OVERRIDE", 1),
+    ("CAP_DAC_READ_SEARCH", 2),
+    ("CAP_FOWNER", 3),
+    ("CAP_FSETID", 4),
+    ("CAP_KILL", 5),
+    ("CAP_SETGID", 6),
+    ("CAP_SETUID", 7),
+    ("CAP_SETPCAP", 8),
+    ("CAP_LINUX_IMMUTABLE", 9),
+    ("CAP_NET_BIND_SERVICE", 10),
+    ("CAP_NET_BROADCAST", 11),
+    ("CAP_NET_ADMIN", 12),
+    ("CAP_NET_RAW", 13),
+    ("CAP_IPC_LOCK", 14),
+    ("CAP_IPC_OWNER", 15),
+    ("CAP_SYS_MODULE", 16),
+    ("CAP_SYS_RAWIO", 17),
+    ("CAP_SYS_CHROOT", 18),
+    ("CAP_SYS_PTRACE", 19),
+    ("CAP_SYS_PACCT", 20),
+    ("CAP_SYS_ADMIN", 21),
+    ("CAP_SYS_BOOT", 22),
+    ("CAP_SYS_NICE", 23),
+    ("CAP_SYS_RESOURCE", 24),
+    ("CAP_SYS_TIME", 25),
+    ("CAP_SYS_TTY_CONFIG", 26),
+    ("CAP_MKNOD", 27),
+    ("CAP_LEASE", 28),
+    ("CAP_AUDIT_WRITE", 29),
+    ("CAP_AUDIT_CONTROL", 30),
+    ("CAP_SETFCAP", 31),
+    ("CAP_MAC_OVERRIDE", 32),
+    ("CAP_MAC_ADMIN", 33),
+    ("CAP_SYSLOG", 34),
+    ("CAP_WAKE_ALARM", 35),
+    ("CAP_BLOCK_SUSPEND", 36),
+    ("CAP_AUDIT_READ", 37),
+    ("CAP_PERFMON", 38),
+    ("CAP_BPF", 39),
+    ("CAP_CHECKPOINT_RESTORE", 40),
+];
+
+/// The five sets in the order the spec lists them (and errors name them).
+const SETS: [&str; 5] = [
+    "bounding",
+    "effective",
+    "inheritable",
+    "permitted",
+    "ambient",
+];
+
+/// Name -> number, accepting what oci-spec's deserializer accepts (any case,
+/// with or without the `CAP_` prefix), so that a name it lets through is
+/// never refused here and vice versa.
+pub fn number_of(name: &str) -> Option<u32> {
+    let upper = name.to_ascii_uppercase();
+    let mut bare = upper.as_str();
+    while let Some(rest) = bare.strip_prefix("CAP_") {
+        bare = rest;
+    }
+    NAMES
+        .iter()
+        .find(|(n, _)| &n[4..] == bare)
+        .map(|&(_, nr)| nr)
+}
+
+/// Number -> canonical name (`CAP_NET_ADMIN`).
+pub fn name_of(nr: u32) -> &'static str {
+    NAMES
+        .iter()
+        .find(|&&(_, n)| n == nr)
+        .map(|&(name, _)| name)
+        .unwrap_or("CAP_UNKNOWN")
+}
+
+/// The number of a typed capability. oci-spec serializes each variant as its
+/// `CAP_*` name, so this cannot disagree with `NAMES`.
+pub fn number(cap: Capability) -> u32 {
+    let name = serde_json::to_value(cap)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    number_of(&name).unwrap_or_else(|| panic!("oci-spec capability {name} missing from NAMES"))
+}
+
+/// Check the capability names in a raw `process.capabilities` JSON object,
+/// before typed deserialization (which would only say "no variant for ...").
+/// `field` is the path used in messages, e.g. `process.capabilities`.
+pub fn check_names(capabilities: &serde_json::Value, field: &str) -> Result<()> {
+    let Some(obj) = capabilities.as_object() else {
+        if capabilities.is_null() {
+            return Ok(());
+        }
+        bail!("{field}: expected an object");
+    };
+    for set in SETS {
+        let Some(list) = obj.get(set) else { continue };
+        if list.is_null() {
+            continue;
+        }
+        let Some(items) = list.as_array() else {
+            bail!("{field}.{set}: expected a list of capability names");
+        };
+        for (i, item) in items.iter().enumerate() {
+            let Some(name) = item.as_str() else {
+                bail!("{field}.{set}[{i}]: expected a string, found {item}");
+            };
+            if number_of(name).is_none() {
+                bail!("{field}.{set}: unknown capability {name:?}");
+            }
+        }
+    }
     Ok(())
 }
 
+/// `check_names` on `process.capabilities` of a whole config.json.
+pub fn check_config_names(config: &serde_json::Value) -> Result<()> {
+    match config.pointer("/process/capabilities") {
+        Some(caps) => check_names(caps, "process.capabilities"),
+        None => Ok(()),
+    }
+}
+
+/// The highest capability number the running kernel knows. Asked of the
+/// kernel with PR_CAPBSET_READ (EINVAL past the last one) rather than read
+/// from /proc/sys/kernel/cap_last_cap, because the init calls this after
+/// pivot_root, where the container may have no /proc; cached, so the
+/// parent's probe is inherited by the forked init.
+pub fn last_cap() -> u32 {
+    static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        let mut last = 0;
+        for nr in 0..64u32 {
+            // SAFETY: PR_CAPBSET_READ only reads a flag of the calling thread.
+            let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, nr as libc::c_ulong, 0, 0, 0) };
+            if r < 0 {
+                break;
+            }
+            last = nr;
+        }
+        last
+    })
+}
+
+/// A set as a bit mask, keeping only what the running kernel knows.
+fn mask(set: Option<&Capabilities>, last: u32) -> u64 {
+    set.into_iter()
+        .flatten()
+        .map(|&c| number(c))
+        .filter(|&nr| nr <= last)
+        .fold(0u64, |m, nr| m | (1u64 << nr))
+}
+
+fn names(mask: u64) -> String {
+    (0..64)
+        .filter(|nr| mask & (1u64 << nr) != 0)
+        .map(name_of)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn sets(caps: &LinuxCapabilities) -> [(&'static str, Option<&Capabilities>); 5] {
+    [
+        ("bounding", caps.bounding().as_ref()),
+        ("effective", caps.effective().as_ref()),
+        ("inheritable", caps.inheritable().as_ref()),
+        ("permitted", caps.permitted().as_ref()),
+        ("ambient", caps.ambient().as_ref()),
+    ]
+}
+
+/// Capabilities the config names but the running kernel does not know
+/// (number above /proc/sys/kernel/cap_last_cap). They are skipped, as runc
+/// does ("ignoring unknown or unavailable capabilities"); the caller logs
+/// these lines as warnings.
+pub fn warnings(caps: Option<&LinuxCapabilities>) -> Vec<String> {
+    let Some(caps) = caps else { return Vec::new() };
+    unknown_to_kernel(caps, last_cap())
+}
+
+fn unknown_to_kernel(caps: &LinuxCapabilities, last: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    for (set, list) in sets(caps) {
+        let mut unknown: Vec<u32> = list
+            .into_iter()
+            .flatten()
+            .map(|&c| number(c))
+            .filter(|&nr| nr > last)
+            .collect();
+        unknown.sort_unstable();
+        for nr in unknown {
+            out.push(format!(
+                "process.capabilities.{set}: ignoring {}, unknown to this kernel (cap_last_cap {last})",
+                name_of(nr)
+            ));
+        }
+    }
+    out
+}
+
+/// Create-time check of the capability sets, before any side effect: what
+/// the kernel would refuse in `apply` is refused here with the field named.
+pub fn validate(caps: Option<&LinuxCapabilities>) -> Result<()> {
+    let Some(caps) = caps else { return Ok(()) };
+    let own_bounding = read_bounding()?;
+    check_sets(caps, last_cap(), own_bounding)
+}
+
+/// The pure part of `validate`, for given kernel facts.
+fn check_sets(caps: &LinuxCapabilities, last: u32, own_bounding: u64) -> Result<()> {
+    let [_, (_, eff), (_, inh), (_, prm), (_, amb)] = sets(caps);
+    let (eff, inh, prm, amb) = (
+        mask(eff, last),
+        mask(inh, last),
+        mask(prm, last),
+        mask(amb, last),
+    );
+    for (set, m) in [
+        ("effective", eff),
+        ("inheritable", inh),
+        ("permitted", prm),
+        ("ambient", amb),
+    ] {
+        let missing = m & !own_bounding;
+        if missing != 0 {
+            bail!(
+                "process.capabilities.{set}: {} not in outlet's own capability bounding set \
+                 (the host withheld it from the runtime), so the container cannot be given it",
+                names(missing)
+            );
+        }
+    }
+    let extra = eff & !prm;
+    if extra != 0 {
+        bail!(
+            "process.capabilities.effective: {} not in process.capabilities.permitted \
+             (the kernel only lets a process use permitted capabilities)",
+            names(extra)
+        );
+    }
+    let extra = amb & !(prm & inh);
+    if extra != 0 {
+        bail!(
+            "process.capabilities.ambient: {} not in both process.capabilities.permitted \
+             and process.capabilities.inheritable (required by the kernel for ambient capabilities)",
+            names(extra)
+        );
+    }
+    Ok(())
+}
+
+/// The calling thread's bounding set, read with PR_CAPBSET_READ.
+pub fn read_bounding() -> Result<u64> {
+    let mut m = 0u64;
+    for nr in 0..=last_cap().min(63) {
+        // SAFETY: PR_CAPBSET_READ only reads a flag of the calling thread.
+        let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, nr as libc::c_ulong, 0, 0, 0) };
+        if r < 0 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("prctl(PR_CAPBSET_READ, {})", name_of(nr)));
+        }
+        if r == 1 {
+            m |= 1u64 << nr;
+        }
+    }
+    Ok(m)
+}
+
 /// Drop what is not in the bounding set; called while still privileged,
-/// before the uid switch.
-pub fn drop_bounding(_caps: Option<&LinuxCapabilities>) -> Result<()> {
+/// before the uid switch. `None` (no `process.capabilities`) leaves every
+/// set alone, as runc does.
+pub fn drop_bounding(caps: Option<&LinuxCapabilities>) -> Result<()> {
+    let Some(caps) = caps else { return Ok(()) };
+    let last = last_cap();
+    let keep = mask(caps.bounding().as_ref(), last);
+    for nr in 0..=last.min(63) {
+        if keep & (1u64 << nr) != 0 {
+            continue;
+        }
+        // SAFETY: PR_CAPBSET_DROP takes plain integers and changes only the
+        // calling thread's bounding set.
+        let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, nr as libc::c_ulong, 0, 0, 0) };
+        if r < 0 {
+            return Err(std::io::Error::last_os_error()).with_context(|| {
+                format!(
+                    "process.capabilities.bounding: prctl(PR_CAPBSET_DROP, {})",
+                    name_of(nr)
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `struct __user_cap_header_struct` of <linux/capability.h>.
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+/// `struct __user_cap_data_struct`; version 3 takes two of them (low and
+/// high 32 bits of each set).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// The calling thread's (effective, permitted, inheritable) masks.
+pub fn read_current() -> Result<(u64, u64, u64)> {
+    let mut hdr = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: capget writes two CapData (version 3) into `data`, which is
+    // exactly that size, and reads `hdr`.
+    let r = unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error()).context("capget");
+    }
+    let join = |lo: u32, hi: u32| (lo as u64) | ((hi as u64) << 32);
+    Ok((
+        join(data[0].effective, data[1].effective),
+        join(data[0].permitted, data[1].permitted),
+        join(data[0].inheritable, data[1].inheritable),
+    ))
+}
+
+fn capset(effective: u64, permitted: u64, inheritable: u64) -> std::io::Result<()> {
+    let mut hdr = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let split = |m: u64| (m as u32, (m >> 32) as u32);
+    let (e0, e1) = split(effective);
+    let (p0, p1) = split(permitted);
+    let (i0, i1) = split(inheritable);
+    let data = [
+        CapData {
+            effective: e0,
+            permitted: p0,
+            inheritable: i0,
+        },
+        CapData {
+            effective: e1,
+            permitted: p1,
+            inheritable: i1,
+        },
+    ];
+    // SAFETY: capset reads the header and two CapData (version 3), both
+    // live for the duration of the call.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
     Ok(())
 }
 
 /// Set effective, permitted, inheritable and ambient after the uid switch
 /// (the caller set PR_SET_KEEPCAPS before it).
-pub fn apply(_caps: Option<&LinuxCapabilities>) -> Result<()> {
+pub fn apply(caps: Option<&LinuxCapabilities>) -> Result<()> {
+    let Some(caps) = caps else { return Ok(()) };
+    let last = last_cap();
+    let eff = mask(caps.effective().as_ref(), last);
+    let prm = mask(caps.permitted().as_ref(), last);
+    let inh = mask(caps.inheritable().as_ref(), last);
+    let amb = mask(caps.ambient().as_ref(), last);
+    capset(eff, prm, inh).with_context(|| {
+        format!(
+            "process.capabilities: capset(permitted=[{}], effective=[{}], inheritable=[{}])",
+            names(prm),
+            names(eff),
+            names(inh)
+        )
+    })?;
+    // SAFETY: plain-integer prctl on the calling thread.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    // EINVAL: a kernel before 4.3 without ambient capabilities; with nothing
+    // to raise that is fine, otherwise the raise below reports it.
+    if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL) {
+        return Err(std::io::Error::last_os_error())
+            .context("process.capabilities.ambient: prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
+    }
+    for nr in 0..=last.min(63) {
+        if amb & (1u64 << nr) == 0 {
+            continue;
+        }
+        // SAFETY: plain-integer prctl on the calling thread.
+        let r = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                nr as libc::c_ulong,
+                0,
+                0,
+            )
+        };
+        if r < 0 {
+            return Err(std::io::Error::last_os_error()).with_context(|| {
+                format!(
+                    "process.capabilities.ambient: prctl(PR_CAP_AMBIENT_RAISE, {})",
+                    name_of(nr)
+                )
+            });
+        }
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn caps_from(v: serde_json::Value) -> LinuxCapabilities {
+        serde_json::from_value(v).expect("valid LinuxCapabilities")
+    }
+
+    #[test]
+    fn last_cap_matches_procfs() {
+        let procfs: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(last_cap(), procfs);
+    }
+
+    #[test]
+    fn names_map_to_kernel_numbers() {
+        assert_eq!(number_of("CAP_NET_ADMIN"), Some(12));
+        assert_eq!(number_of("NET_ADMIN"), Some(12));
+        assert_eq!(number_of("cap_sys_admin"), Some(21));
+        assert_eq!(number_of("CAP_CHECKPOINT_RESTORE"), Some(40));
+        assert_eq!(number_of("CAP_FOO"), None);
+        assert_eq!(number_of("CAP_"), None);
+        assert_eq!(name_of(24), "CAP_SYS_RESOURCE");
+        assert_eq!(number(Capability::SysResource), 24);
+        assert_eq!(number(Capability::Chown), 0);
+    }
+
+    #[test]
+    fn every_oci_spec_capability_is_known() {
+        // If oci-spec grows a variant, number() would panic at run time;
+        // catch it here instead.
+        for (name, nr) in NAMES {
+            let cap: Capability = serde_json::from_value(json!(name)).expect(name);
+            assert_eq!(number(cap), nr, "{name}");
+        }
+    }
+
+    #[test]
+    fn unknown_name_is_an_error_naming_the_set() {
+        let cfg = json!({"process": {"capabilities": {
+            "bounding": ["CAP_CHOWN", "CAP_FOO"], "effective": ["CAP_CHOWN"]}}});
+        let err = check_config_names(&cfg).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "process.capabilities.bounding: unknown capability \"CAP_FOO\""
+        );
+        let ok = json!({"process": {"capabilities": {"ambient": ["net_raw", "CAP_KILL"]}}});
+        check_config_names(&ok).unwrap();
+        check_config_names(&json!({"process": {}})).unwrap();
+        let bad = json!({"process": {"capabilities": {"permitted": [5]}}});
+        assert!(
+            check_config_names(&bad)
+                .unwrap_err()
+                .to_string()
+                .starts_with("process.capabilities.permitted[0]: expected a string")
+        );
+    }
+
+    #[test]
+    fn caps_beyond_kernel_are_skipped_with_a_warning() {
+        let caps = caps_from(json!({
+            "bounding": ["CAP_BPF", "CAP_CHOWN", "CAP_CHECKPOINT_RESTORE"],
+            "permitted": ["CAP_PERFMON"]}));
+        // A 5.4 kernel: cap_last_cap 37.
+        let w = unknown_to_kernel(&caps, 37);
+        assert_eq!(
+            w,
+            vec![
+                "process.capabilities.bounding: ignoring CAP_BPF, unknown to this kernel (cap_last_cap 37)",
+                "process.capabilities.bounding: ignoring CAP_CHECKPOINT_RESTORE, unknown to this kernel (cap_last_cap 37)",
+                "process.capabilities.permitted: ignoring CAP_PERFMON, unknown to this kernel (cap_last_cap 37)",
+            ]
+        );
+        assert_eq!(mask(caps.bounding().as_ref(), 37), 1);
+        assert_eq!(mask(caps.bounding().as_ref(), 40), 1 | 1 << 39 | 1 << 40);
+        assert!(unknown_to_kernel(&caps, 40).is_empty());
+    }
+
+    #[test]
+    fn validate_rules() {
+        let all = (1u64 << 41) - 1;
+        let no_sys_resource = all & !(1 << 24);
+        let sets = |eff: &[&str], prm: &[&str], inh: &[&str], amb: &[&str]| {
+            caps_from(json!({"bounding": ["CAP_SYS_RESOURCE"], "effective": eff,
+                "permitted": prm, "inheritable": inh, "ambient": amb}))
+        };
+        let k = ["CAP_KILL"];
+        check_sets(&sets(&k, &k, &k, &k), 40, no_sys_resource).unwrap();
+        // Bounding may name what the runtime lacks: it is only ever dropped.
+        let err = check_sets(
+            &sets(&["CAP_SYS_RESOURCE"], &["CAP_SYS_RESOURCE"], &[], &[]),
+            40,
+            no_sys_resource,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                "process.capabilities.effective: CAP_SYS_RESOURCE not in outlet's own capability bounding set"
+            ),
+            "{err}"
+        );
+        check_sets(
+            &sets(&["CAP_SYS_RESOURCE"], &["CAP_SYS_RESOURCE"], &[], &[]),
+            40,
+            all,
+        )
+        .unwrap();
+        let err = check_sets(&sets(&["CAP_KILL", "CAP_CHOWN"], &k, &[], &[]), 40, all)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "process.capabilities.effective: CAP_CHOWN not in process.capabilities.permitted"
+            ),
+            "{err}"
+        );
+        let err = check_sets(&sets(&k, &k, &[], &k), 40, all)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("process.capabilities.ambient: CAP_KILL not in both"),
+            "{err}"
+        );
+        // Unknown to the kernel: skipped, not an error.
+        check_sets(&sets(&["CAP_BPF"], &[], &[], &[]), 38, all).unwrap();
+    }
+
+    fn hex(key: &str) -> Result<u64, String> {
+        let v = crate::security::testutil::status_field(key)?;
+        u64::from_str_radix(&v, 16).map_err(|e| format!("{key} {v:?}: {e}"))
+    }
+
+    fn report() -> Result<String, String> {
+        Ok(format!(
+            "bnd={:x} prm={:x} eff={:x} inh={:x} amb={:x}",
+            hex("CapBnd")?,
+            hex("CapPrm")?,
+            hex("CapEff")?,
+            hex("CapInh")?,
+            hex("CapAmb")?
+        ))
+    }
+
+    fn is_root() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() == 0 }
+    }
+
+    #[test]
+    fn kernel_applies_all_five_sets_across_uid_switch() {
+        if !is_root() {
+            eprintln!("skipped: needs root to drop the bounding set and switch uid");
+            return;
+        }
+        let caps = caps_from(json!({
+            "bounding": ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE", "CAP_NET_ADMIN"],
+            "effective": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+            "permitted": ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NET_ADMIN"],
+            "inheritable": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+            "ambient": ["CAP_KILL", "CAP_NET_BIND_SERVICE"]}));
+        validate(Some(&caps)).unwrap();
+        let out = crate::security::testutil::in_child(|| {
+            drop_bounding(Some(&caps)).map_err(|e| format!("{e:#}"))?;
+            // SAFETY: plain-integer syscalls on the calling (only) thread.
+            unsafe {
+                if libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0
+                    || libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setresgid(1000, 1000, 1000) != 0
+                    || libc::setresuid(1000, 1000, 1000) != 0
+                {
+                    return Err(format!("uid switch: {}", std::io::Error::last_os_error()));
+                }
+            }
+            apply(Some(&caps)).map_err(|e| format!("{e:#}"))?;
+            report()
+        })
+        .ok();
+        // KILL=5, NET_BIND_SERVICE=10, NET_ADMIN=12, AUDIT_WRITE=29.
+        assert_eq!(out, "bnd=20001420 prm=1420 eff=420 inh=420 amb=420");
+    }
+
+    #[test]
+    fn kernel_applies_default_spec_sets_as_root() {
+        if !is_root() {
+            eprintln!("skipped: needs root to drop the bounding set");
+            return;
+        }
+        let caps = LinuxCapabilities::default();
+        let out = crate::security::testutil::in_child(|| {
+            drop_bounding(Some(&caps)).map_err(|e| format!("{e:#}"))?;
+            apply(Some(&caps)).map_err(|e| format!("{e:#}"))?;
+            report()
+        })
+        .ok();
+        assert_eq!(
+            out,
+            "bnd=20000420 prm=20000420 eff=20000420 inh=20000420 amb=20000420"
+        );
+    }
+
+    #[test]
+    fn kernel_refuses_a_cap_the_process_lacks_with_a_clear_error() {
+        if !is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let caps = caps_from(json!({
+            "bounding": ["CAP_NET_ADMIN"], "effective": ["CAP_NET_ADMIN"],
+            "permitted": ["CAP_NET_ADMIN"]}));
+        let out = crate::security::testutil::in_child(|| {
+            // Lose NET_ADMIN from permitted first, as a host that withholds
+            // it from the runtime would.
+            let (e, p, i) = read_current().map_err(|e| e.to_string())?;
+            capset(e & !(1 << 12), p & !(1 << 12), i).map_err(|e| e.to_string())?;
+            match apply(Some(&caps)) {
+                Ok(()) => Ok("apply succeeded".into()),
+                Err(e) => Ok(format!("{e:#}")),
+            }
+        })
+        .ok();
+        assert_eq!(
+            out,
+            "process.capabilities: capset(permitted=[CAP_NET_ADMIN], effective=[CAP_NET_ADMIN], \
+             inheritable=[]): Operation not permitted (os error 1)"
+        );
+    }
+
+    /// On this host the runtime lacks CAP_SYS_RESOURCE; asking for a cap
+    /// outlet does not have must be a create-time error, not a crash.
+    #[test]
+    fn validate_refuses_caps_this_runtime_lacks() {
+        let own = read_bounding().unwrap();
+        let last = last_cap();
+        let Some(missing) = (0..=last).find(|nr| own & (1u64 << nr) == 0) else {
+            eprintln!("skipped: this process has every capability in its bounding set");
+            return;
+        };
+        let name = name_of(missing);
+        let caps = caps_from(json!({"bounding": [name], "permitted": [name], "effective": [name]}));
+        let err = validate(Some(&caps)).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "process.capabilities.effective: {name} not in outlet's own capability bounding set \
+                 (the host withheld it from the runtime), so the container cannot be given it"
+            )
+        );
+        // In the bounding set alone it is fine: there it is only dropped.
+        validate(Some(&caps_from(json!({"bounding": [name]})))).unwrap();
+    }
 }

@@ -1,6 +1,172 @@
 //! What the init does to itself last, just before execve: capabilities,
 //! no_new_privs, LSM labels and the seccomp filter.
+//!
+//! Parent, before any side effect: `capabilities::check_config_names` on the
+//! raw config JSON (typed parsing would only say "no variant for ..."),
+//! `capabilities::validate` (+ log `capabilities::warnings`),
+//! `seccomp::prepare` or `prepare_cached` (+ `Prepared::connect_listener`
+//! when `listener_path()` is set, before clone), `lsm::validate`.
+//!
+//! Init, after pivot_root (/proc of the container mounted):
+//! 1. only if process.noNewPrivileges is false: `Prepared::load` here, while
+//!    the init still has CAP_SYS_ADMIN (the kernel's condition for a filter
+//!    without no_new_privs); the profile then also filters the init's
+//!    remaining syscalls, as with runc;
+//! 2. `capabilities::drop_bounding` (still root);
+//! 3. PR_SET_KEEPCAPS, setgroups, setresgid, setresuid;
+//! 4. `capabilities::apply`;
+//! 5. PR_SET_NO_NEW_PRIVS if process.noNewPrivileges;
+//! 6. `lsm::apply_exec_labels`;
+//! 7. wait for `start`; if noNewPrivileges: `Prepared::load`; execve.
 
 pub mod capabilities;
 pub mod lsm;
 pub mod seccomp;
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Run a closure in a forked child, so that what it does to its own
+    //! credentials and filters cannot leak into the test harness.
+
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    pub enum Outcome {
+        /// The child's report and its exit code.
+        Exited(String, i32),
+        /// Killed by this signal (its report so far).
+        Signaled(i32, String),
+    }
+
+    impl Outcome {
+        /// The report of a child that exited 0; panics otherwise.
+        pub fn ok(self) -> String {
+            match self {
+                Outcome::Exited(s, 0) => s,
+                Outcome::Exited(s, c) => panic!("child exited {c}: {s}"),
+                Outcome::Signaled(sig, s) => panic!("child killed by signal {sig}: {s}"),
+            }
+        }
+    }
+
+    /// Fork; the child runs `f` and writes its result to a pipe. glibc keeps
+    /// malloc usable in the child of a multi-threaded parent (it takes the
+    /// arena locks around fork), but other locks are not: a child forked
+    /// while another test thread captures a backtrace (anyhow does, with
+    /// RUST_BACKTRACE set) would wait forever for std's backtrace lock. Such
+    /// a child is killed after a timeout and the fork retried; the production
+    /// init is forked from a single-threaded outlet and has no such hazard.
+    pub fn in_child(f: impl Fn() -> Result<String, String>) -> Outcome {
+        for _ in 0..3 {
+            if let Some(o) = try_in_child(&f, std::time::Duration::from_secs(5)) {
+                return o;
+            }
+            eprintln!(
+                "{}: forked child hung (a lock held at fork time?); killed, retrying",
+                std::thread::current().name().unwrap_or("?")
+            );
+        }
+        panic!("forked test child hung three times");
+    }
+
+    fn try_in_child(
+        f: &dyn Fn() -> Result<String, String>,
+        timeout: std::time::Duration,
+    ) -> Option<Outcome> {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills the two-element array.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: both fds were just created and are owned only here.
+        let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: the child only runs `f`, writes and _exits (see above).
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            drop(rd);
+            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let (msg, code) = match res {
+                Ok(Ok(s)) => (s, 0),
+                Ok(Err(s)) => (s, 1),
+                Err(_) => ("panic".to_string(), 2),
+            };
+            let mut file = std::fs::File::from(wr);
+            let _ = std::io::Write::write_all(&mut file, msg.as_bytes());
+            // SAFETY: _exit skips the harness's atexit handlers, which
+            // belong to the parent.
+            unsafe { libc::_exit(code) };
+        }
+        drop(wr);
+        let deadline = std::time::Instant::now() + timeout;
+        let mut file = std::fs::File::from(rd);
+        let mut out = Vec::new();
+        let mut hung = false;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let mut pfd = libc::pollfd {
+                fd: file.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let r = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) };
+            if r == 0 {
+                hung = true;
+                break;
+            }
+            if r < 0 {
+                continue; // EINTR
+            }
+            let mut buf = [0u8; 4096];
+            match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(_) => break,
+            }
+        }
+        if hung {
+            // SAFETY: signals our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert_eq!(r, pid);
+        if hung {
+            return None;
+        }
+        let out = String::from_utf8_lossy(&out).into_owned();
+        Some(if libc::WIFSIGNALED(status) {
+            Outcome::Signaled(libc::WTERMSIG(status), out)
+        } else {
+            Outcome::Exited(out, libc::WEXITSTATUS(status))
+        })
+    }
+
+    /// A directory removed when dropped, also when the test panics.
+    pub struct TempDir(pub std::path::PathBuf);
+
+    impl TempDir {
+        pub fn new(tag: &str) -> TempDir {
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let p = std::env::temp_dir().join(format!("outlet-{tag}-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&p).expect("create temp dir");
+            TempDir(p)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The value of a `Key:\tvalue` line of /proc/self/status.
+    pub fn status_field(key: &str) -> Result<String, String> {
+        let s = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
+        s.lines()
+            .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':')))
+            .map(|v| v.trim().to_string())
+            .ok_or_else(|| format!("{key} not in /proc/self/status"))
+    }
+}
