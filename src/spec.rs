@@ -187,14 +187,11 @@ pub fn template(rootless: bool) -> Value {
                 "TERM=xterm"
             ],
             "cwd": "/",
-            // runc's template also lists these as ambient, without
-            // inheritable; runc then skips them silently (CapAmb is 0 in its
-            // container). outlet refuses ambient capabilities the kernel
-            // would refuse, so the template leaves them out: same process.
             "capabilities": {
                 "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
                 "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-                "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+                "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "ambient": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
             },
             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
             "noNewPrivileges": true
