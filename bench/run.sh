@@ -3,7 +3,7 @@
 # One command: builds what it needs, prints the tables, exits 0 even when a
 # runtime fails (the table says which and why). Must run as root.
 #
-#   bench/run.sh                 # default BENCH_RUNS=40 interleaved runs
+#   bench/run.sh                 # default BENCH_RUNS=150 interleaved runs
 #   BENCH_RUNS=200 bench/run.sh
 #   OUTLET=/path/to/outlet bench/run.sh
 #
@@ -12,7 +12,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
-runs=${BENCH_RUNS:-40}
+runs=${BENCH_RUNS:-150}
 outlet=${OUTLET:-$repo/target/release/outlet}
 runc_bin=$(command -v runc || echo /usr/sbin/runc)
 crun_bin=$(command -v crun || echo /usr/bin/crun)
@@ -60,20 +60,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The test root filesystem. Uses the project's fixture recipe when present,
-# else builds the same thing: busybox-static with one symlink per applet.
+# The test root filesystem: the project's fixture recipe (cached in
+# <repo>/target/fixtures, prints the rootfs path) when it is there, else the
+# same busybox-static tree built here. The benchmark only needs /bin/true
+# and /bin/sleep from it.
 make_rootfs() {
-    local out=$1
+    local out=$1 rootfs applet
     if [[ -x $repo/rootfs-fixtures/build.sh ]]; then
-        "$repo/rootfs-fixtures/build.sh" "$out" >&2
-        return
+        if rootfs=$("$repo/rootfs-fixtures/build.sh" | tail -1) && [[ -x $rootfs/bin/busybox ]]; then
+            realpath "$rootfs"
+            return
+        fi
+        echo "bench/run.sh: rootfs-fixtures/build.sh failed; building a busybox rootfs here" >&2
     fi
-    local rootfs=$out/rootfs applet
+    rootfs=$out/rootfs
     mkdir -p "$rootfs"/{bin,dev,proc,sys,tmp,etc,root}
     cp /bin/busybox "$rootfs/bin/busybox"
     for applet in $(/bin/busybox --list); do
         [[ $applet == busybox ]] || ln -s busybox "$rootfs/bin/$applet"
     done
+    realpath "$rootfs"
 }
 
 echo "== building (cargo build --release: outlet; bench/tools)" >&2
@@ -87,8 +93,7 @@ fi
 floor=$here/tools/target/release/floor
 runner=$here/tools/target/release/runner
 
-make_rootfs "$work/fixtures"
-rootfs=$(realpath "$work/fixtures/rootfs")
+rootfs=$(make_rootfs "$work/fixtures")
 
 echo "## outlet benchmark"
 echo
