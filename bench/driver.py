@@ -418,7 +418,7 @@ ROWS = [
     ("charged_create", "(5) cgroup mem max: after create", fmt_bytes),
     ("charged", "    cgroup mem max: after exit", fmt_bytes),
     ("size", "(6) stripped binary", fmt_bytes),
-    ("libs", "    + shared libs (not libc)", fmt_bytes),
+    ("libs", "    with its shared libs (not libc)", fmt_bytes),
 ]
 
 
@@ -436,7 +436,7 @@ def report(bench, title):
     for rt in bench.rts:
         if rt.unavailable is None:
             med[("size", rt.name)] = stripped_size(rt.path)
-            med[("libs", rt.name)] = shared_libs_size(rt.path)
+            med[("libs", rt.name)] = med[("size", rt.name)] + shared_libs_size(rt.path)
     if bench.args.floor:
         med[("size", "floor")] = stripped_size(bench.args.floor)
     names = {rt.name: rt for rt in bench.rts}
@@ -474,6 +474,15 @@ def report(bench, title):
         print("| " + " | ".join(v.ljust(w) for v, w in zip(r, widths)) + " |")
     n = bench.args.runs
     print(f"\nmedians of {n} interleaved runs per cell (after {WARMUP} warm-up runs)")
+    spread = []
+    for key in ("lifecycle", "run", "exec"):
+        for c in cols:
+            vals = sorted(bench.samples.get((key, c), []))
+            if len(vals) >= 4:
+                q = statistics.quantiles(vals, n=4)
+                spread.append(f"{key} {c} {q[0] / 1e6:.2f}-{q[2] / 1e6:.2f}")
+    if spread:
+        print("spread (p25-p75, ms): " + "; ".join(spread))
     for rt in bench.rts:
         if rt.unavailable:
             print(f"- {rt.name}: {rt.unavailable}")
