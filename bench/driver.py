@@ -342,11 +342,15 @@ class Bench:
             total = WARMUP + self.args.runs
             for i in range(total):
                 record = i >= WARMUP
-                for rt in self.rts:
+                # Rotated each iteration (A B C, B C A, ...) so no runtime
+                # always runs right after the same neighbour.
+                k = i % len(self.rts)
+                order = self.rts[k:] + self.rts[:k]
+                for rt in order:
                     self.lifecycle(rt, record)
-                for rt in self.rts:
+                for rt in order:
                     self.run_delete(rt, record)
-                for rt in self.rts:
+                for rt in order:
                     self.exec_true(rt, record)
                 if self.args.field == "v2":
                     self.floor(record)

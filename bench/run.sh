@@ -32,11 +32,11 @@ done
 work=$(mktemp -d /tmp/outlet-bench.XXXXXX)
 work=$(realpath "$work")
 
-# Deletes what a crashed driver may have left: containers in our private
-# --root dirs, our cgroups (named $tag, in the v1 hierarchies and in the
-# cgroup2 hierarchy that the private namespace mounted), the work dir.
-cleanup() {
-    local root name bin cid dir
+# Deletes the containers a crashed driver may have left in our private
+# --root dirs. Also called inside the v2 field's namespace, where those
+# containers' cgroups are visible at /sys/fs/cgroup.
+delete_containers() {
+    local root name bin cid
     for root in "$work"/root-*; do
         [[ -d $root ]] || continue
         name=${root##*/root-}
@@ -51,10 +51,19 @@ cleanup() {
             "$bin" --root "$root" delete --force "${cid##*/}" >/dev/null 2>&1 || true
         done
     done
-    # Only directories named after this run's tag, deepest first.
+}
+
+# Then our cgroups (named $tag, in the v1 hierarchies and in the cgroup2
+# hierarchy the v2 field mounted, which the host sees at
+# /sys/fs/cgroup/unified) and the work dir.
+cleanup() {
+    local dir
+    delete_containers
     while IFS= read -r dir; do
         find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null || true
-        [[ -d $dir ]] && echo "bench/run.sh: could not remove cgroup $dir" >&2
+        if [[ -d $dir ]]; then
+            echo "bench/run.sh: could not remove cgroup $dir" >&2
+        fi
     done < <(find /sys/fs/cgroup -maxdepth 6 -type d -name "$tag" 2>/dev/null)
     rm -rf "$work"
 }
@@ -106,10 +115,12 @@ echo "- bundle: busybox rootfs, /bin/true, no terminal, namespaces pid+net+ipc+u
 # Field 1: crun refuses hybrid hosts, so all three run in a private mount
 # namespace whose /sys/fs/cgroup is a fresh cgroup2 mount. The mount exists
 # only in that namespace; the host's cgroup mounts are never touched.
-unshare -m --propagation private -- bash -c '
+export work outlet runc_bin crun_bin
+unshare -m --propagation private -- bash -c "$(declare -f delete_containers)"'
     set -euo pipefail
+    trap delete_containers EXIT
     mount -t cgroup2 none /sys/fs/cgroup
-    exec python3 "$@"' bash "$here/driver.py" table --field v2 --work "$work" \
+    python3 "$@"' bash "$here/driver.py" table --field v2 --work "$work" \
     --rootfs "$rootfs" --runs "$runs" --tag "$tag" --floor "$floor" --runner "$runner" \
     --title "cgroup v2 field (private mount namespace), no resource limits" \
     "outlet=$outlet" "crun=$crun_bin" "runc=$runc_bin" ||
