@@ -48,7 +48,9 @@ delete_containers() {
         esac
         for cid in "$root"/*; do
             [[ -e $cid ]] || continue
-            "$bin" --root "$root" delete --force "${cid##*/}" >/dev/null 2>&1 || true
+            # A hung runtime must not hang the cleanup.
+            timeout 10 "$bin" --root "$root" delete --force "${cid##*/}" >/dev/null 2>&1 ||
+                echo "bench/run.sh: $name delete --force ${cid##*/} failed" >&2
         done
     done
 }

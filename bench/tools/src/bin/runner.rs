@@ -13,6 +13,7 @@
 //!   `wait\0PID`            -> `STATUS NS`, or `timeout` (STATUS -1: the pid
 //!                             was not our child, its exit was seen in /proc)
 //!   `reap`                 -> `N` zombies reaped
+//! At EOF it kills and reaps any child still left (see kill_leftovers).
 //! The child's stdin/stdout are /dev/null and its stderr is ERRFILE,
 //! truncated before each command.
 
@@ -151,6 +152,47 @@ impl Runner {
     }
 }
 
+/// At EOF (the driver is done or died): every process still our child is a
+/// container init nobody deleted (adopted by this subreaper) or a hung
+/// command. They are ours, so kill them by pid and reap them rather than
+/// leave them to PID 1; say so, since it means a runtime leaked a process.
+fn kill_leftovers() {
+    // SAFETY: getpid cannot fail.
+    let me = unsafe { libc::getpid() };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // Fields after the parenthesised command: state, ppid, ...
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<libc::pid_t>().ok());
+        if ppid != Some(me) {
+            continue;
+        }
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        eprintln!("runner: killing leftover child {pid}: {}", cmd.trim());
+        // SAFETY: pid is our own child (its ppid is us), so it cannot have
+        // been recycled for another process before we reap it.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, null_mut(), 0);
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 3 {
@@ -202,7 +244,10 @@ fn main() {
     loop {
         line.clear();
         match input.read_until(b'\n', &mut line) {
-            Ok(0) => return,
+            Ok(0) => {
+                kill_leftovers();
+                return;
+            }
             Ok(_) => {}
             Err(e) => {
                 eprintln!("runner: reading a request: {e}");
