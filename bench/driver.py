@@ -29,6 +29,12 @@ import tempfile
 
 CMD_TIMEOUT = 10  # seconds; a hung runtime must not hang the benchmark
 WARMUP = 2
+MAX_FAILURES = 3  # per runtime and measure, then it is no longer run
+
+
+class Failure:
+    def __init__(self, msg):
+        self.msg, self.count, self.stopped = msg, 0, False
 
 
 class Result:
@@ -195,7 +201,10 @@ class Bench:
         self.sp = Spawner(args.work, args.runner)
         self.bundles = Bundles(args.work, args.rootfs, args.field, args.tag)
         self.samples = {}  # (measure, runtime) -> [values]
-        self.failed = {}  # (measure, runtime) -> message
+        # (measure, runtime) -> Failure; a runtime that fails now and then
+        # keeps being measured, so the table can say how often.
+        self.failed = {}
+        self.attempts = {}  # (measure, runtime) -> runs tried
         self.seq = 0
 
     def new_id(self, rt, what):
@@ -206,14 +215,28 @@ class Bench:
         if record and value is not None:
             self.samples.setdefault((measure, rt.name), []).append(value)
 
+    def note_failure(self, measure, name, msg, stop=False):
+        f = self.failed.setdefault((measure, name), Failure(msg))
+        f.count += 1
+        # Give up after a few failures, or at once after a timeout: each
+        # costs CMD_TIMEOUT, and the default run must stay short.
+        if stop or f.count >= MAX_FAILURES or msg.startswith("timed out") or "timed out after" in msg:
+            f.stopped = True
+
     def fail(self, measure, rt, msg, cid):
-        """Records the first failure; the runtime is skipped for this measure."""
-        self.failed.setdefault((measure, rt.name), msg)
+        self.note_failure(measure, rt.name, msg)
         self.sp.run(rt.argv("delete", "--force", cid))
         self.sp.reap()
 
     def skip(self, measure, rt):
-        return rt.unavailable is not None or (measure, rt.name) in self.failed
+        if rt.unavailable is not None:
+            return True
+        f = self.failed.get((measure, rt.name))
+        if f is not None and f.stopped:
+            return True
+        key = (measure, rt.name)
+        self.attempts[key] = self.attempts.get(key, 0) + 1
+        return False
 
     def cmd(self, measure, rt, *args):
         r = self.sp.run(rt.argv(*args))
@@ -293,7 +316,9 @@ class Bench:
             rt.exec_id = cid
             self.cmd(m, rt, "start", cid)
         except RuntimeError as e:
-            self.fail(m, rt, "setting up the sleeping container: " + str(e), cid)
+            self.note_failure(m, rt.name, "setting up the sleeping container: " + str(e), stop=True)
+            self.sp.run(rt.argv("delete", "--force", cid))
+            self.sp.reap()
 
     def exec_true(self, rt, record):
         """(3) `exec ID /bin/true` into the running container."""
@@ -303,7 +328,7 @@ class Bench:
         try:
             r = self.cmd(m, rt, "exec", rt.exec_id, "/bin/true")
         except RuntimeError as e:
-            self.failed.setdefault((m, rt.name), str(e))
+            self.note_failure(m, rt.name, str(e))
             return
         self.add(m, rt, r.ns, record)
         self.add("rss_exec", rt, r.maxrss_kib, record)
@@ -319,7 +344,7 @@ class Bench:
                 pass
         r = self.sp.run(rt.argv("delete", "--force", rt.exec_id))
         if not r.ok:
-            self.failed.setdefault(("exec", rt.name), "teardown: " + r.err)
+            self.note_failure("exec-teardown", rt.name, "delete --force: " + r.err)
         self.sp.reap()
 
     def floor(self, record):
@@ -327,8 +352,8 @@ class Bench:
             return
         r = self.sp.run([self.args.floor, os.path.realpath(self.args.rootfs)])
         if not r.ok:
-            self.failed.setdefault(("lifecycle", "floor"), r.err)
-            self.failed.setdefault(("run", "floor"), r.err)
+            self.note_failure("lifecycle", "floor", r.err, stop=True)
+            self.note_failure("run", "floor", r.err, stop=True)
             self.args.floor = None
             return
         self.samples.setdefault(("lifecycle", "floor"), []).append(r.ns)
@@ -426,6 +451,15 @@ ROWS = [
 ]
 
 
+# Which measure's failures a sub-row shares.
+PARENT = {
+    "create": "lifecycle", "start": "lifecycle", "wait": "lifecycle",
+    "delete": "lifecycle", "rss_create": "lifecycle", "rss_start": "lifecycle",
+    "rss_delete": "lifecycle", "charged": "lifecycle", "charged_create": "lifecycle",
+    "rss_run": "run", "rss_exec": "exec",
+}
+
+
 def short(msg, n=34):
     msg = " ".join(msg.split())
     return msg if len(msg) <= n else msg[: n - 1] + "…"
@@ -454,16 +488,14 @@ def report(bench, title):
         row = [label]
         for c in cols:
             rt = names.get(c)
+            parent = PARENT.get(key, key)
             if (key, c) in med:
-                row.append(fmt(med[(key, c)]))
+                # "!": some runs of this measure failed (see the notes).
+                mark = " !" if (parent, c) in bench.failed else ""
+                row.append(fmt(med[(key, c)]) + mark)
             elif rt is not None and rt.unavailable:
                 row.append("n/a (missing)")
             else:
-                parent = "lifecycle" if key in ("create", "start", "wait", "delete") else key
-                parent = {"rss_create": "lifecycle", "rss_start": "lifecycle",
-                          "rss_delete": "lifecycle", "rss_run": "run",
-                          "rss_exec": "exec", "charged": "lifecycle",
-                          "charged_create": "lifecycle"}.get(key, parent)
                 row.append("FAILED" if (parent, c) in bench.failed else "-")
         for a, b in ratios:
             va, vb = med.get((key, a)), med.get((key, b))
@@ -490,8 +522,10 @@ def report(bench, title):
     for rt in bench.rts:
         if rt.unavailable:
             print(f"- {rt.name}: {rt.unavailable}")
-    for (m, name), msg in sorted(bench.failed.items()):
-        print(f"- {name} FAILED in {m}: {msg}")
+    for (m, name), f in sorted(bench.failed.items()):
+        tried = bench.attempts.get((m, name), f.count)
+        stop = ", then stopped" if f.stopped else ""
+        print(f"- {name} {m}: {f.count} of {tried} runs FAILED{stop} (incl. warm-up); first: {f.msg}")
 
 
 def limit_check(args, runtimes):
