@@ -181,6 +181,15 @@ def read_int(path):
         return None
 
 
+def proc_state(pid):
+    """The state letter from /proc/PID/stat (R, S, Z, ...), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def memory_cgroup_dir(pid):
     """The v1 memory cgroup directory of pid on the hybrid host, or None."""
     try:
@@ -252,6 +261,7 @@ class Bench:
         cid = self.new_id(rt, "life")
         bdir = self.bundles.write(rt, cid)
         pidfile = os.path.join(self.args.work, f"{cid}.pid")
+        pid = None
         try:
             c = self.cmd(m, rt, "create", "--bundle", bdir, "--pid-file", pidfile, cid)
             pid = read_int(pidfile)
@@ -260,11 +270,13 @@ class Bench:
             memdir = memory_cgroup_dir(pid) if self.args.field == "hybrid" else None
             charged_create = read_int(f"{memdir}/memory.max_usage_in_bytes") if memdir else None
             s = self.cmd(m, rt, "start", cid)
-            _, w = self.sp.wait(pid)
+            status, w = self.sp.wait(pid)
+            if status not in (0, -1):  # -1: not our child, status unknown
+                raise RuntimeError(f"the init (/bin/true) exited with status {status}")
             charged = read_int(f"{memdir}/memory.max_usage_in_bytes") if memdir else None
             d = self.cmd(m, rt, "delete", cid)
         except RuntimeError as e:
-            self.fail(m, rt, str(e), cid)
+            self.fail(m, rt, str(e) + self.init_post_mortem(pid), cid)
             return
         finally:
             if os.path.exists(pidfile):
@@ -279,6 +291,17 @@ class Bench:
         self.add("rss_delete", rt, d.maxrss_kib, record)
         self.add("charged_create", rt, charged_create, record)
         self.add("charged", rt, charged, record)
+
+    def init_post_mortem(self, pid):
+        """How an init that died before its time ended, if it is our zombie."""
+        if pid is None or proc_state(pid) != "Z":
+            return ""
+        try:
+            status, _ = self.sp.wait(pid)
+        except RuntimeError:
+            return ""
+        how = f"killed by signal {status - 128}" if status > 128 else f"exit status {status}"
+        return f" [init pid {pid} had ended: {how}]"
 
     def run_delete(self, rt, record):
         """(2) `run` (foreground: returns when init exits) + `delete`.
@@ -319,6 +342,7 @@ class Bench:
             self.note_failure(m, rt.name, "setting up the sleeping container: " + str(e), stop=True)
             self.sp.run(rt.argv("delete", "--force", cid))
             self.sp.reap()
+            rt.exec_id = None  # nothing left to tear down
 
     def exec_true(self, rt, record):
         """(3) `exec ID /bin/true` into the running container."""
