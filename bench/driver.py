@@ -549,7 +549,11 @@ def report(bench, title):
     for (m, name), f in sorted(bench.failed.items()):
         tried = bench.attempts.get((m, name), f.count)
         stop = ", then stopped" if f.stopped else ""
-        print(f"- {name} {m}: {f.count} of {tried} runs FAILED{stop} (incl. warm-up); first: {f.msg}")
+        ok = len(bench.samples.get((m, name), []))
+        print(
+            f"- {name} {m}: {f.count} of {tried} runs FAILED{stop} (incl. warm-up;"
+            f" its cells are medians of {ok} recorded runs); first: {f.msg}"
+        )
 
 
 def limit_check(args, runtimes):

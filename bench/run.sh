@@ -109,8 +109,11 @@ rootfs=$(make_rootfs "$work/fixtures")
 echo "## outlet benchmark"
 echo
 echo "- machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
-echo "- outlet: $outlet ($("$outlet" --version 2>/dev/null | head -1 || echo 'not available'))"
-echo "- crun: $("$crun_bin" --version 2>/dev/null | head -1 || echo missing); runc: $("$runc_bin" --version 2>/dev/null | head -1 || echo missing)"
+# First line of --version; head closing the pipe early must not count as
+# the runtime failing (pipefail).
+version() { { "$1" --version 2>/dev/null || echo "not available"; } | { head -1; cat >/dev/null; }; }
+echo "- outlet: $outlet ($(version "$outlet"))"
+echo "- crun: $(version "$crun_bin"); runc: $(version "$runc_bin")"
 echo "- bundle: busybox rootfs, /bin/true, no terminal, namespaces pid+net+ipc+uts+mount (runc spec)"
 
 
