@@ -70,15 +70,9 @@ fn wait_go(chan: &Channel) -> Result<i32> {
 fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     // SAFETY: closing our copy of an fd that nothing in the init uses.
     unsafe { libc::close(a.lock_fd) };
-    // If `outlet create` dies during setup, so do we. Until execve we are a
-    // copy of outlet: non-dumpable, so nothing in the container can open
-    // our /proc/PID/exe (the runtime's binary; CVE-2019-5736 class).
-    // execve makes the application dumpable again.
+    // If `outlet create` dies during setup, so do we.
     // SAFETY: prctl with integer arguments only.
-    unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-    }
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let process = a.spec.process().as_ref().context("process: missing")?;
 
     // Namespaces given by path are joined here (the pid namespace was
@@ -97,6 +91,13 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     }
     chan.send(&Msg::UserNs)?;
     let host_pid = wait_go(chan)?;
+    // Until execve we are a copy of outlet: non-dumpable, so nothing in the
+    // container can open our /proc/PID/exe (the runtime's binary;
+    // CVE-2019-5736 class); execve makes the application dumpable again.
+    // Only now, after the id maps: a non-dumpable process's /proc files
+    // belong to root, which an unprivileged parent could not write.
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
 
     let userns = a.plan.creates(LinuxNamespaceType::User) || a.plan.joins(LinuxNamespaceType::User);
     if userns {
