@@ -142,3 +142,35 @@ fn sysctl_domainname_oom_score_adj() {
         );
     }
 }
+
+#[test]
+fn new_session_keyring_unless_no_new_keyring() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("keys", |c| {
+        c["hostname"] = json!("keyring-test");
+        // /proc/keys is masked by default; unmask it to look.
+        c["linux"]["maskedPaths"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|p| p != "/proc/keys");
+        common::sh(c, "cat /proc/keys");
+    });
+    let id = t.id("keys");
+    let o = t.run(&id, &b);
+    o.expect_ok("run");
+    assert!(
+        o.stdout.contains(&format!("_ses.{id}")),
+        "no session keyring of the container's own: {o:#?}"
+    );
+    let id = t.id("nokeys");
+    let o = t.outlet(&[
+        "run",
+        "--no-new-keyring",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id,
+    ]);
+    o.expect_ok("run --no-new-keyring");
+    assert!(!o.stdout.contains(&format!("_ses.{id}")), "{o:#?}");
+    t.assert_nothing_left("keyring");
+}

@@ -27,6 +27,7 @@ pub struct CreateOpts<'a> {
     pub pid_file: Option<&'a Path>,
     pub console_socket: Option<&'a Path>,
     pub no_pivot: bool,
+    pub no_new_keyring: bool,
     pub preserve_fds: u32,
 }
 
@@ -194,6 +195,8 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
         cloned,
         cgroup: cgroup.paths(),
         no_pivot: o.no_pivot,
+        no_new_keyring: o.no_new_keyring,
+        id: o.id,
         fifo: fifo.as_raw_fd(),
         seccomp: seccomp.as_ref(),
         preserve_fds: o.preserve_fds,

@@ -28,6 +28,9 @@ pub struct InitArgs<'a> {
     pub cloned: CloneFlags,
     pub cgroup: &'a CgroupPaths,
     pub no_pivot: bool,
+    /// Keep the caller's session keyring instead of a new one of our own.
+    pub no_new_keyring: bool,
+    pub id: &'a str,
     /// O_PATH fd of exec.fifo; reopened for writing through /proc.
     pub fifo: RawFd,
     pub seccomp: Option<&'a security::seccomp::Prepared>,
@@ -112,6 +115,9 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare cgroup namespace")?;
     }
     nix::unistd::setsid().context("setsid")?;
+    if !a.no_new_keyring {
+        join_session_keyring(a.id)?;
+    }
 
     let has_mountns =
         a.plan.creates(LinuxNamespaceType::Mount) || a.plan.joins(LinuxNamespaceType::Mount);
@@ -396,4 +402,27 @@ pub fn exec(exe: &Path, args: &[String], env: &[String]) -> Result<Infallible> {
         .context("process.env: NUL byte")?;
     let e = nix::unistd::execve(&cexe, &cargs, &cenv).unwrap_err();
     Err(anyhow::anyhow!("exec {}: {}", exe.display(), e.desc()))
+}
+
+/// A session keyring of the container's own, as runc makes, so that keys of
+/// the caller's session (or another container's) are not reachable inside.
+/// Named after the container id, which is unique: joining by name would
+/// share an existing keyring of that name.
+fn join_session_keyring(id: &str) -> Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let name = CString::new(format!("_ses.{id}")).context("keyring name has NUL")?;
+    // SAFETY: keyctl with a valid NUL-terminated name.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        // Kernels without keys, or seccomp'd callers (a nested runtime):
+        // runc goes on without a keyring of its own too.
+        if !matches!(
+            e.raw_os_error(),
+            Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EPERM)
+        ) {
+            return Err(e).context("join a new session keyring");
+        }
+    }
+    Ok(())
 }
