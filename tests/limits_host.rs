@@ -83,10 +83,11 @@ fn cpu_quota_holds() {
         "0.25 CPU over {wall:.2}s wall used {used:.3}s of CPU"
     );
     let (free, wall) = spin("free", None);
-    // Unlimited, the same spin gets at least a whole CPU (two on an idle
-    // 2-core machine): the quota, not the machine, is what held it back.
+    // Unlimited, the same spin gets far more (two CPUs on an idle 2-core
+    // machine, less when other tests share it): the quota, not the
+    // machine, is what held it back.
     assert!(
-        free >= 2.5 * used && free >= 0.9 * wall,
+        free >= 2.0 * used,
         "unlimited: {free:.3}s of CPU in {wall:.2}s wall (limited: {used:.3}s)"
     );
     t.assert_nothing_left("cpu");
