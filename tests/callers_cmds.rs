@@ -1,0 +1,409 @@
+//! The commands callers use besides the lifecycle: update, events, ps,
+//! features, checkpoint, and `run` with a terminal and no console socket.
+//! Real containers on the host's cgroups; needs root (skipped otherwise).
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{OUTLET, Out, T, read_json, sh};
+use serde_json::{Value, json};
+
+/// A pid-1 shell that exits 0 on SIGTERM and otherwise sleeps.
+const SLEEPER: &str = "trap 'exit 0' TERM; sleep 1000 & wait";
+
+/// A running container that sleeps, with the limits `resources` at create.
+fn running(t: &T, tag: &str, resources: Value) -> (String, common::Bundle) {
+    let b = t.bundle(tag, |c| {
+        sh(c, SLEEPER);
+        c["linux"]["resources"] = resources;
+    });
+    let id = t.id(tag);
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    assert_eq!(t.status(&id), "running");
+    (id, b)
+}
+
+/// The container's cgroup directory of a v1 controller, from state.json.
+fn v1_dir(t: &T, id: &str, controller: &str) -> PathBuf {
+    let st = read_json(&t.root.join(id).join("state.json"));
+    let p = st["cgroup"]["v1"][controller]
+        .as_str()
+        .unwrap_or_else(|| panic!("state.json has no v1 {controller} cgroup: {st}"));
+    PathBuf::from(p)
+}
+
+fn read_trim(p: &Path) -> String {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+        .trim()
+        .to_string()
+}
+
+/// `outlet --root R ARGS` with `input` on stdin.
+fn outlet_stdin(t: &T, args: &[&str], input: &str) -> Out {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let so = t.dir.join(format!("stdin-call-{n}.stdout"));
+    let se = so.with_extension("stderr");
+    let mut child = Command::new(OUTLET)
+        .arg("--root")
+        .arg(&t.root)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(&so).unwrap())
+        .stderr(std::fs::File::create(&se).unwrap())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let status = wait_timeout(&mut child, Duration::from_secs(30), "outlet with stdin");
+    Out {
+        code: status.code(),
+        signal: None,
+        stdout: std::fs::read_to_string(&so).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&se).unwrap_or_default(),
+        stdout_path: so,
+        stderr_path: se,
+    }
+}
+
+fn wait_timeout(
+    child: &mut std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn update_flags_reach_the_cgroup_files() {
+    let Some(t) = T::new() else { return };
+    let (id, _b) = running(&t, "upd", json!({"memory": {"limit": 268435456}}));
+    let mem = v1_dir(&t, &id, "memory");
+    let cpu = v1_dir(&t, &id, "cpu");
+    assert_eq!(read_trim(&mem.join("memory.limit_in_bytes")), "268435456");
+
+    t.outlet(&[
+        "update",
+        "--memory",
+        "64m",
+        "--memory-swap=128M",
+        "--cpu-quota",
+        "20000",
+        "--cpu-period=100000",
+        "--cpu-shares",
+        "512",
+        "--pids-limit",
+        "42",
+        &id,
+    ])
+    .expect_ok("update with flags");
+    assert_eq!(read_trim(&mem.join("memory.limit_in_bytes")), "67108864");
+    assert_eq!(
+        read_trim(&mem.join("memory.memsw.limit_in_bytes")),
+        "134217728"
+    );
+    assert_eq!(read_trim(&cpu.join("cpu.cfs_quota_us")), "20000");
+    assert_eq!(read_trim(&cpu.join("cpu.cfs_period_us")), "100000");
+    assert_eq!(read_trim(&cpu.join("cpu.shares")), "512");
+    assert_eq!(read_trim(&v1_dir(&t, &id, "pids").join("pids.max")), "42");
+
+    // The container sees the same numbers through its own cgroup mount.
+    let inside = t.outlet(&[
+        "exec",
+        &id,
+        "cat",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+        "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+    ]);
+    inside.expect_ok("exec cat");
+    assert_eq!(inside.stdout, "67108864\n20000\n", "{inside:?}");
+
+    // Lowering memory below memory+swap and raising both again: the
+    // writes must come in an order the kernel accepts.
+    t.outlet(&["update", "--memory", "1g", "--memory-swap", "2g", &id])
+        .expect_ok("raise memory above the old memsw");
+    assert_eq!(read_trim(&mem.join("memory.limit_in_bytes")), "1073741824");
+    assert_eq!(
+        read_trim(&mem.join("memory.memsw.limit_in_bytes")),
+        "2147483648"
+    );
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    t.assert_nothing_left("after update");
+}
+
+#[test]
+fn update_resources_from_file_and_stdin() {
+    let Some(t) = T::new() else { return };
+    let (id, _b) = running(&t, "updres", json!({}));
+    let mem = v1_dir(&t, &id, "memory");
+    let cpu = v1_dir(&t, &id, "cpu");
+
+    // containerd's shim: `update --resources=- ID` with JSON on stdin.
+    let doc = json!({"memory": {"limit": 100663296}, "cpu": {"quota": 30000, "period": 100000}});
+    outlet_stdin(&t, &["update", "--resources=-", &id], &doc.to_string())
+        .expect_ok("update --resources=-");
+    assert_eq!(read_trim(&mem.join("memory.limit_in_bytes")), "100663296");
+    assert_eq!(read_trim(&cpu.join("cpu.cfs_quota_us")), "30000");
+
+    // podman: `update --resources FILE ID`; flags given as well win.
+    let file = t.dir.join("res.json");
+    std::fs::write(
+        &file,
+        json!({"memory": {"limit": 83886080}, "pids": {"limit": 50}}).to_string(),
+    )
+    .unwrap();
+    t.outlet(&[
+        "update",
+        "--resources",
+        file.to_str().unwrap(),
+        "--pids-limit",
+        "60",
+        &id,
+    ])
+    .expect_ok("update --resources FILE");
+    assert_eq!(read_trim(&mem.join("memory.limit_in_bytes")), "83886080");
+    assert_eq!(read_trim(&v1_dir(&t, &id, "pids").join("pids.max")), "60");
+
+    // Clear errors, nothing changed.
+    std::fs::write(&file, "{not json").unwrap();
+    t.outlet(&["update", "--resources", file.to_str().unwrap(), &id])
+        .expect_fail("bad JSON", "res.json");
+    t.outlet(&["update", "--memory", "lots", &id])
+        .expect_fail("bad size", "--memory");
+    t.outlet(&["update", "--blkio-weight", "5", &id])
+        .expect_fail("bad weight", "blkio-weight");
+    t.outlet(&["update", "--memory", "64m", &format!("{}-nope", t.token)])
+        .expect_fail("missing container", "does not exist");
+    assert_eq!(read_trim(&mem.join("memory.limit_in_bytes")), "83886080");
+
+    // A stopped container is not updated.
+    t.outlet(&["kill", &id, "KILL"]).expect_ok("kill");
+    t.wait_status(&id, "stopped");
+    t.outlet(&["update", "--memory", "64m", &id])
+        .expect_fail("update stopped", "not running");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+    t.assert_nothing_left("after update --resources");
+}
+
+#[test]
+fn events_stats_once() {
+    let Some(t) = T::new() else { return };
+    let (id, _b) = running(&t, "stats", json!({"memory": {"limit": 134217728}, "pids": {"limit": 32}}));
+    let o = t.outlet(&["events", "--stats", &id]);
+    o.expect_ok("events --stats");
+    assert_eq!(o.stdout.lines().count(), 1, "{o:?}");
+    let ev = o.json();
+    assert_eq!(ev["type"], "stats", "{ev}");
+    assert_eq!(ev["id"], id.as_str(), "{ev}");
+    let d = &ev["data"];
+    assert!(
+        d["memory"]["usage"]["usage"].as_u64().unwrap_or(0) > 0,
+        "memory usage: {d}"
+    );
+    assert_eq!(d["memory"]["usage"]["limit"], 134217728, "{d}");
+    assert!(d["pids"]["current"].as_u64().unwrap_or(0) >= 1, "pids: {d}");
+    assert_eq!(d["pids"]["limit"], 32, "{d}");
+    assert!(d["cpu"]["usage"]["total"].as_u64().unwrap_or(0) > 0, "cpu: {d}");
+
+    t.outlet(&["kill", &id, "KILL"]).expect_ok("kill");
+    t.wait_status(&id, "stopped");
+    t.outlet(&["events", "--stats", &id])
+        .expect_fail("stats of a stopped container", "not running");
+    t.outlet(&["events", "--stats", &format!("{}-nope", t.token)])
+        .expect_fail("stats of a missing container", "does not exist");
+    t.outlet(&["events", "--interval", "5x", &id])
+        .expect_fail("bad interval", "5x");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+}
+
+/// Start `outlet events ARGS` in the background, stdout to a file.
+fn spawn_events(t: &T, args: &[&str], tag: &str) -> (std::process::Child, PathBuf) {
+    let out = t.dir.join(format!("events-{tag}.out"));
+    let err = t.dir.join(format!("events-{tag}.err"));
+    let child = Command::new(OUTLET)
+        .arg("--root")
+        .arg(&t.root)
+        .arg("events")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    t.track_pid(pid);
+    (child, out)
+}
+
+fn lines_of(p: &Path) -> Vec<Value> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn wait_for_lines(p: &Path, pred: impl Fn(&[Value]) -> bool, what: &str) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        // Only whole lines: the writer may be midway through one.
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        let v: Vec<Value> = whole
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect();
+        if pred(&v) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what}: got {v:#?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn events_stream_until_the_container_stops() {
+    let Some(t) = T::new() else { return };
+    let (id, _b) = running(&t, "stream", json!({}));
+    let (mut child, out) = spawn_events(&t, &["--interval", "200ms", &id], "stream");
+    let lines = wait_for_lines(&out, |v| v.len() >= 3, "three stats lines");
+    for ev in &lines {
+        assert_eq!(ev["type"], "stats", "{ev}");
+        assert_eq!(ev["id"], id.as_str(), "{ev}");
+        assert!(ev["data"]["pids"]["current"].as_u64().unwrap_or(0) >= 1, "{ev}");
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "events ended while the container runs"
+    );
+    t.outlet(&["kill", &id, "KILL"]).expect_ok("kill");
+    let st = wait_timeout(&mut child, Duration::from_secs(5), "events after kill");
+    assert_eq!(st.code(), Some(0), "{st:?}");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+
+    // The `=` form with the default-looking duration callers pass (go-runc:
+    // --interval=5s): the stream prints at once and ends with the container.
+    let (id, _b) = running(&t, "stream5s", json!({}));
+    let (mut child, out) = spawn_events(&t, &["--interval=5s", &id], "stream5s");
+    wait_for_lines(&out, |v| !v.is_empty(), "first stats line");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete --force");
+    let st = wait_timeout(&mut child, Duration::from_secs(5), "events after delete");
+    assert_eq!(st.code(), Some(0), "{st:?}");
+    assert_eq!(lines_of(&out).len(), 1);
+    t.assert_nothing_left("after events");
+}
+
+#[test]
+fn events_report_an_oom_kill() {
+    let Some(t) = T::new() else { return };
+    // The init survives; its child that overruns the limit is OOM-killed.
+    let b = t.bundle("oom", |c| {
+        sh(c, "while [ ! -e /out/go ]; do sleep 0.05; done; probe mem 256; sleep 1000");
+        c["linux"]["resources"] = json!({"memory": {"limit": 33554432, "swap": 33554432}});
+    });
+    let id = t.id("oom");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let (mut child, out) = spawn_events(&t, &["--interval", "10s", &id], "oom");
+    wait_for_lines(&out, |v| !v.is_empty(), "first stats line");
+    std::fs::write(b.out.join("go"), b"").unwrap();
+    let lines = wait_for_lines(
+        &out,
+        |v| v.iter().any(|e| e["type"] == "oom"),
+        "an oom event",
+    );
+    let oom = lines.iter().find(|e| e["type"] == "oom").unwrap();
+    assert_eq!(oom, &json!({"type": "oom", "id": id}));
+    assert_eq!(t.status(&id), "running", "the init itself was not the victim");
+    t.outlet(&["kill", &id, "KILL"]).expect_ok("kill");
+    let st = wait_timeout(&mut child, Duration::from_secs(5), "events after kill");
+    assert_eq!(st.code(), Some(0));
+    t.outlet(&["delete", &id]).expect_ok("delete");
+    t.assert_nothing_left("after oom");
+}
+
+#[test]
+fn ps_table_and_json() {
+    let Some(t) = T::new() else { return };
+    let (id, _b) = running(&t, "ps", json!({}));
+    let init = t.state(&id)["pid"].as_i64().unwrap() as i32;
+
+    let o = t.outlet(&["ps", "--format", "json", &id]);
+    o.expect_ok("ps --format json");
+    let mut pids: Vec<i32> = serde_json::from_value(o.json()).unwrap();
+    pids.sort();
+    // The shell and its `sleep 1000`, nothing else.
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert!(pids.contains(&init), "{pids:?} lacks the init {init}");
+    for p in &pids {
+        let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap();
+        let cmd = String::from_utf8_lossy(&cmd);
+        assert!(cmd.contains("sh") || cmd.contains("sleep"), "{p}: {cmd}");
+    }
+
+    let o = t.outlet(&["ps", &id]);
+    o.expect_ok("ps (table)");
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert!(lines[0].split_whitespace().any(|h| h == "PID"), "{o:?}");
+    assert_eq!(lines.len(), 3, "header + 2 processes: {o:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("sleep 1000")),
+        "no sleep line: {o:?}"
+    );
+    let col = lines[0].split_whitespace().position(|h| h == "PID").unwrap();
+    let mut listed: Vec<i32> = lines[1..]
+        .iter()
+        .map(|l| l.split_whitespace().nth(col).unwrap().parse().unwrap())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, pids);
+
+    // ps arguments after `--`, runc style.
+    let o = t.outlet(&["ps", &id, "--", "-o", "pid,comm"]);
+    o.expect_ok("ps -- -o pid,comm");
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{o:?}");
+    assert!(lines[1..].iter().any(|l| l.ends_with("sleep")), "{o:?}");
+    t.outlet(&["ps", "--format", "yaml", &id])
+        .expect_fail("bad format", "yaml");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    t.assert_nothing_left("after ps");
+}
+
+#[test]
+fn checkpoint_is_probed_but_not_offered() {
+    let Some(t) = T::new() else { return };
+    // podman probes `checkpoint --help`: exit 0 is what it checks.
+    let o = t.outlet_plain(&["checkpoint", "--help"]);
+    o.expect_ok("checkpoint --help");
+    assert!(o.stdout.contains("Usage"), "{o:?}");
+    let (id, _b) = running(&t, "ckpt", json!({}));
+    t.outlet(&["checkpoint", &id])
+        .expect_fail("checkpoint", "not supported");
+    t.outlet(&["restore", &id])
+        .expect_fail("restore", "not supported");
+    assert_eq!(t.status(&id), "running", "checkpoint must change nothing");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+}
