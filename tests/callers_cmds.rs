@@ -210,7 +210,11 @@ fn update_resources_from_file_and_stdin() {
 #[test]
 fn events_stats_once() {
     let Some(t) = T::new() else { return };
-    let (id, _b) = running(&t, "stats", json!({"memory": {"limit": 134217728}, "pids": {"limit": 32}}));
+    let (id, _b) = running(
+        &t,
+        "stats",
+        json!({"memory": {"limit": 134217728}, "pids": {"limit": 32}}),
+    );
     let o = t.outlet(&["events", "--stats", &id]);
     o.expect_ok("events --stats");
     assert_eq!(o.stdout.lines().count(), 1, "{o:?}");
@@ -225,7 +229,10 @@ fn events_stats_once() {
     assert_eq!(d["memory"]["usage"]["limit"], 134217728, "{d}");
     assert!(d["pids"]["current"].as_u64().unwrap_or(0) >= 1, "pids: {d}");
     assert_eq!(d["pids"]["limit"], 32, "{d}");
-    assert!(d["cpu"]["usage"]["total"].as_u64().unwrap_or(0) > 0, "cpu: {d}");
+    assert!(
+        d["cpu"]["usage"]["total"].as_u64().unwrap_or(0) > 0,
+        "cpu: {d}"
+    );
 
     t.outlet(&["kill", &id, "KILL"]).expect_ok("kill");
     t.wait_status(&id, "stopped");
@@ -292,7 +299,10 @@ fn events_stream_until_the_container_stops() {
     for ev in &lines {
         assert_eq!(ev["type"], "stats", "{ev}");
         assert_eq!(ev["id"], id.as_str(), "{ev}");
-        assert!(ev["data"]["pids"]["current"].as_u64().unwrap_or(0) >= 1, "{ev}");
+        assert!(
+            ev["data"]["pids"]["current"].as_u64().unwrap_or(0) >= 1,
+            "{ev}"
+        );
     }
     assert!(
         child.try_wait().unwrap().is_none(),
@@ -308,7 +318,8 @@ fn events_stream_until_the_container_stops() {
     let (id, _b) = running(&t, "stream5s", json!({}));
     let (mut child, out) = spawn_events(&t, &["--interval=5s", &id], "stream5s");
     wait_for_lines(&out, |v| !v.is_empty(), "first stats line");
-    t.outlet(&["delete", "--force", &id]).expect_ok("delete --force");
+    t.outlet(&["delete", "--force", &id])
+        .expect_ok("delete --force");
     let st = wait_timeout(&mut child, Duration::from_secs(5), "events after delete");
     assert_eq!(st.code(), Some(0), "{st:?}");
     assert_eq!(lines_of(&out).len(), 1);
@@ -320,7 +331,10 @@ fn events_report_an_oom_kill() {
     let Some(t) = T::new() else { return };
     // The init survives; its child that overruns the limit is OOM-killed.
     let b = t.bundle("oom", |c| {
-        sh(c, "while [ ! -e /out/go ]; do sleep 0.05; done; probe mem 256; sleep 1000");
+        sh(
+            c,
+            "while [ ! -e /out/go ]; do sleep 0.05; done; probe mem 256; sleep 1000",
+        );
         c["linux"]["resources"] = json!({"memory": {"limit": 33554432, "swap": 33554432}});
     });
     let id = t.id("oom");
@@ -336,7 +350,11 @@ fn events_report_an_oom_kill() {
     );
     let oom = lines.iter().find(|e| e["type"] == "oom").unwrap();
     assert_eq!(oom, &json!({"type": "oom", "id": id}));
-    assert_eq!(t.status(&id), "running", "the init itself was not the victim");
+    assert_eq!(
+        t.status(&id),
+        "running",
+        "the init itself was not the victim"
+    );
     t.outlet(&["kill", &id, "KILL"]).expect_ok("kill");
     let st = wait_timeout(&mut child, Duration::from_secs(5), "events after kill");
     assert_eq!(st.code(), Some(0));
@@ -372,7 +390,10 @@ fn ps_table_and_json() {
         lines.iter().any(|l| l.contains("sleep 1000")),
         "no sleep line: {o:?}"
     );
-    let col = lines[0].split_whitespace().position(|h| h == "PID").unwrap();
+    let col = lines[0]
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .unwrap();
     let mut listed: Vec<i32> = lines[1..]
         .iter()
         .map(|l| l.split_whitespace().nth(col).unwrap().parse().unwrap())

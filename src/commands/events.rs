@@ -11,8 +11,8 @@ pub fn run(g: &Globals, a: &EventsArgs) -> Result<i32> {
         println!("{}", serde_json::to_string(&ev)?);
         return Ok(0);
     }
-    let interval = events::parse_duration(&a.interval)
-        .map_err(|e| e.context("events --interval"))?;
+    let interval =
+        events::parse_duration(&a.interval).map_err(|e| e.context("events --interval"))?;
     events::stream(&g.root, &a.id, interval, &mut std::io::stdout().lock())
         .map_err(|e| e.context("events"))?;
     Ok(0)

@@ -155,7 +155,9 @@ pub fn merge(base: Option<LinuxResources>, f: &Flags) -> Result<LinuxResources> 
 pub fn update(root: &Path, id: &str, resources: &LinuxResources) -> Result<()> {
     let c = super::load(root, id)?;
     if c.status == Status::Stopped {
-        bail!("container not running: {id} is stopped; only a created, running or paused container can be updated");
+        bail!(
+            "container not running: {id} is stopped; only a created, running or paused container can be updated"
+        );
     }
     Cgroup::from_paths(c.state.cgroup.clone())
         .apply(resources)
