@@ -428,3 +428,155 @@ fn checkpoint_is_probed_but_not_offered() {
     assert_eq!(t.status(&id), "running", "checkpoint must change nothing");
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
 }
+
+/// `features` describes what create really does: every namespace, mount
+/// option, hook, seccomp action/operator/arch/flag and capability it lists
+/// is accepted by create on this host (capabilities: those the host's
+/// bounding set holds, since create refuses ones the runtime lacks).
+#[test]
+fn features_list_only_what_create_accepts() {
+    let Some(t) = T::new() else { return };
+    // Callers run `features` with no global flags at all.
+    let o = t.outlet_plain(&["features"]);
+    o.expect_ok("features");
+    let f = o.json();
+    assert_eq!(f["ociVersionMin"], "1.0.0", "{f}");
+    assert!(
+        f["ociVersionMax"].as_str().unwrap().starts_with("1."),
+        "{f}"
+    );
+    assert_eq!(f["linux"]["cgroup"]["v1"], true);
+    assert_eq!(f["linux"]["cgroup"]["systemd"], false);
+    assert_eq!(f["linux"]["intelRdt"]["enabled"], false);
+    let strs = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("not an array: {v}"))
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    let namespaces = strs(&f["linux"]["namespaces"]);
+    assert!(namespaces.contains(&"mount".to_string()), "{namespaces:?}");
+    assert!(!namespaces.contains(&"time".to_string()), "{namespaces:?}");
+    let options = strs(&f["mountOptions"]);
+    assert!(options.len() > 20, "{options:?}");
+    let hooks = strs(&f["hooks"]);
+    let sc = &f["linux"]["seccomp"];
+    assert_eq!(sc["enabled"], true);
+    let actions = strs(&sc["actions"]);
+    let operators = strs(&sc["operators"]);
+    let archs = strs(&sc["archs"]);
+    assert!(archs.contains(&"SCMP_ARCH_X86_64".to_string()), "{archs:?}");
+    let flags = strs(&sc["supportedFlags"]);
+    for fl in &flags {
+        assert!(
+            strs(&sc["knownFlags"]).contains(fl),
+            "{fl} supported, not known"
+        );
+    }
+    let bounding = {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let hex = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapBnd:"))
+            .unwrap()
+            .trim()
+            .to_string();
+        u64::from_str_radix(&hex, 16).unwrap()
+    };
+    let caps: Vec<String> = strs(&f["linux"]["capabilities"])
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| bounding & (1u64 << i) != 0)
+        .map(|(_, c)| c)
+        .collect();
+    assert!(caps.len() >= 38, "{caps:?}");
+
+    // One container with everything but the user namespace (which needs
+    // mappings and a rootfs the mapped root can reach: the second one).
+    let src = t.dir.join("mnt-src");
+    std::fs::create_dir_all(&src).unwrap();
+    let b = t.bundle("all", |c| {
+        c["linux"]["namespaces"] = namespaces
+            .iter()
+            .filter(|n| *n != "user")
+            .map(|n| json!({"type": n}))
+            .collect();
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        for o in &options {
+            let mut opts = vec![o.as_str()];
+            if o != "bind" && o != "rbind" {
+                opts.insert(0, "bind");
+            }
+            mounts.push(json!({
+                "destination": format!("/mnt/o-{o}"),
+                "type": "bind",
+                "source": src,
+                "options": opts,
+            }));
+        }
+        let hook = json!([{"path": "/bin/sh", "args": ["sh", "-c", "true"]}]);
+        c["hooks"] = hooks.iter().map(|h| (h.clone(), hook.clone())).collect();
+        // Syscalls busybox's sh and cat never make, so no rule fires.
+        let unused = [
+            "acct",
+            "swapon",
+            "swapoff",
+            "kexec_load",
+            "init_module",
+            "delete_module",
+            "settimeofday",
+            "adjtimex",
+            "quotactl",
+            "pivot_root",
+        ];
+        let syscalls: Vec<Value> = actions
+            .iter()
+            .filter(|a| *a != "SCMP_ACT_NOTIFY") // needs a listener: tests/security
+            .enumerate()
+            .map(|(i, a)| {
+                let op = &operators[i % operators.len()];
+                json!({"names": [unused[i % unused.len()]], "action": a,
+                       "args": [{"index": 0, "value": 1, "valueTwo": 1, "op": op}]})
+            })
+            .chain(operators.iter().enumerate().map(|(i, op)| {
+                json!({"names": [unused[(i + 3) % unused.len()]], "action": "SCMP_ACT_ERRNO",
+                       "args": [{"index": 1, "value": 1, "valueTwo": 1, "op": op}]})
+            }))
+            .collect();
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": archs,
+            "flags": flags.iter().filter(|f| !f.contains("WAIT_KILLABLE")).collect::<Vec<_>>(),
+            "syscalls": syscalls,
+        });
+        c["process"]["capabilities"] = json!({
+            "bounding": caps, "effective": caps, "permitted": caps,
+        });
+        sh(c, "cat /proc/self/mountinfo > /out/mountinfo");
+    });
+    let id = t.id("all");
+    t.run(&id, &b).expect_ok("run with every listed feature");
+    let mi = std::fs::read_to_string(b.out.join("mountinfo")).unwrap();
+    for o in &options {
+        assert!(
+            mi.contains(&format!(" /mnt/o-{o} ")),
+            "mount with option {o} missing inside:\n{mi}"
+        );
+    }
+
+    if namespaces.contains(&"user".to_string()) {
+        let b = t.bundle("user", |c| {
+            c["linux"]["namespaces"] = namespaces.iter().map(|n| json!({"type": n})).collect();
+            c["linux"]["uidMappings"] =
+                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            c["linux"]["gidMappings"] =
+                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            sh(c, "exit 0");
+        });
+        b.own_rootfs();
+        let id = t.id("user");
+        t.run(&id, &b).expect_ok("run with every listed namespace");
+    }
+    t.assert_nothing_left("after features");
+}
