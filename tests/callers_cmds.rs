@@ -580,3 +580,107 @@ fn features_list_only_what_create_accepts() {
     }
     t.assert_nothing_left("after features");
 }
+
+/// `run` of a terminal container with no --console-socket, driven through
+/// a pty the test opens: the container sees a terminal of our size, our
+/// keystrokes reach it (raw mode: echoed once, by the container's own
+/// pty), its output comes back, and run returns its exit code.
+#[test]
+fn run_with_a_terminal_relays_it() {
+    use std::os::fd::OwnedFd;
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("tty", |c| {
+        c["process"]["terminal"] = json!(true);
+        sh(
+            c,
+            "test -t 0 && test -t 1 && echo tty-ok; stty size; read l; echo \"got:$l\"; exit 5",
+        );
+    });
+    let id = t.id("tty");
+    let pty = nix::pty::openpty(
+        Some(&nix::pty::Winsize {
+            ws_row: 33,
+            ws_col: 77,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        }),
+        None,
+    )
+    .unwrap();
+    let slave = |pty: &nix::pty::OpenptyResult| -> Stdio {
+        Stdio::from(OwnedFd::from(pty.slave.try_clone().unwrap()))
+    };
+    let cooked = nix::sys::termios::tcgetattr(&pty.master).unwrap();
+    // outlet's console socket goes under TMPDIR: a private one shows that
+    // it is removed.
+    let tmp = t.dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut child = Command::new(OUTLET)
+        .arg("--root")
+        .arg(&t.root)
+        .args(["run", "--bundle", b.dir.to_str().unwrap(), &id])
+        .env("TMPDIR", &tmp)
+        .stdin(slave(&pty))
+        .stdout(slave(&pty))
+        .stderr(slave(&pty))
+        .spawn()
+        .unwrap();
+    t.track_pid(child.id() as i32);
+    let nix::pty::OpenptyResult { master, slave } = pty;
+    drop(slave);
+    let master = std::fs::File::from(master);
+    // Everything outlet writes, collected by a reader thread until EIO.
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let reader = {
+        let mut m = master.try_clone().unwrap();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = m.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let mut seen = Vec::new();
+    let wait_for = |needle: &str, seen: &mut Vec<u8>| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !String::from_utf8_lossy(seen).contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(chunk) => seen.extend(chunk),
+                Err(_) => panic!(
+                    "no {needle:?} from the container; got {:?}",
+                    String::from_utf8_lossy(seen)
+                ),
+            }
+        }
+    };
+    wait_for("33 77", &mut seen);
+    (&master).write_all(b"hello\n").unwrap();
+    wait_for("got:hello", &mut seen);
+    let status = wait_timeout(&mut child, Duration::from_secs(20), "outlet run -t");
+    let text = String::from_utf8_lossy(&seen).to_string();
+    assert_eq!(status.code(), Some(5), "{status:?}: {text:?}");
+    assert!(text.contains("tty-ok"), "{text:?}");
+    // Echoed once (by the container's pty) and answered: our side was raw,
+    // and the container's pty turned \n into \r\n.
+    assert_eq!(text.matches("hello").count(), 2, "{text:?}");
+    assert!(text.contains("got:hello\r\n"), "{text:?}");
+    // Our own terminal settings were given back (raw mode undone).
+    let after = nix::sys::termios::tcgetattr(&master).unwrap();
+    assert_eq!(after.local_flags, cooked.local_flags);
+    assert_eq!(after.output_flags, cooked.output_flags);
+    drop(master);
+    let _ = reader.join();
+    assert!(!t.state_dir_exists(&id));
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+    assert!(left.is_empty(), "console socket dir left: {left:?}");
+
+    // --detach leaves nobody to relay: a terminal then needs a socket.
+    let id = t.id("ttydetach");
+    t.outlet(&["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id])
+        .expect_fail("run -d with a terminal", "console-socket");
+    t.assert_nothing_left("after run with a terminal");
+}

@@ -1,6 +1,7 @@
 //! The container lifecycle. Each operation takes the state root and an id,
 //! locks the container's directory, and acts on the status as it is now.
 
+pub mod console;
 pub mod create;
 pub mod delete;
 pub mod events;
