@@ -587,7 +587,6 @@ fn features_list_only_what_create_accepts() {
 /// pty), its output comes back, and run returns its exit code.
 #[test]
 fn run_with_a_terminal_relays_it() {
-    use std::os::fd::OwnedFd;
     let Some(t) = T::new() else { return };
     let b = t.bundle("tty", |c| {
         c["process"]["terminal"] = json!(true);
@@ -607,9 +606,8 @@ fn run_with_a_terminal_relays_it() {
         None,
     )
     .unwrap();
-    let slave = |pty: &nix::pty::OpenptyResult| -> Stdio {
-        Stdio::from(OwnedFd::from(pty.slave.try_clone().unwrap()))
-    };
+    let slave =
+        |pty: &nix::pty::OpenptyResult| -> Stdio { Stdio::from(pty.slave.try_clone().unwrap()) };
     let cooked = nix::sys::termios::tcgetattr(&pty.master).unwrap();
     // outlet's console socket goes under TMPDIR: a private one shows that
     // it is removed.
