@@ -156,16 +156,43 @@ fn update_flags_reach_the_cgroup_files() {
 #[test]
 fn update_resources_from_file_and_stdin() {
     let Some(t) = T::new() else { return };
-    let (id, _b) = running(&t, "updres", json!({}));
+    // linux.devices adds an allow rule of its own at create, which a
+    // replay of the spec's device rules would take away.
+    let b = t.bundle("updres", |c| {
+        sh(c, SLEEPER);
+        c["linux"]["devices"] =
+            json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]);
+    });
+    let id = t.id("updres");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
     let mem = v1_dir(&t, &id, "memory");
     let cpu = v1_dir(&t, &id, "cpu");
 
-    // containerd's shim: `update --resources=- ID` with JSON on stdin.
-    let doc = json!({"memory": {"limit": 100663296}, "cpu": {"quota": 30000, "period": 100000}});
+    // containerd's shim: `update --resources=- ID` with JSON on stdin, the
+    // spec's whole resources as CRI leaves them (empty cpuset strings, an
+    // empty unified map, the device rules of the spec).
+    let devices_before = read_trim(&v1_dir(&t, &id, "devices").join("devices.list"));
+    assert!(devices_before.contains("c 1:11 rwm"), "{devices_before}");
+    let doc = json!({
+        "devices": [{"allow": false, "access": "rwm"}],
+        "memory": {"limit": 100663296},
+        "cpu": {"quota": 30000, "period": 100000, "shares": 1024, "cpus": "", "mems": ""},
+        "hugepageLimits": [],
+        "unified": {},
+    });
     outlet_stdin(&t, &["update", "--resources=-", &id], &doc.to_string())
         .expect_ok("update --resources=-");
     assert_eq!(read_trim(&mem.join("memory.limit_in_bytes")), "100663296");
     assert_eq!(read_trim(&cpu.join("cpu.cfs_quota_us")), "30000");
+    // Device rules stay as create made them (runc does the same).
+    assert_eq!(
+        read_trim(&v1_dir(&t, &id, "devices").join("devices.list")),
+        devices_before
+    );
+    let o = t.outlet(&["exec", &id, "sh", "-c", "echo x > /dev/null && echo ok"]);
+    o.expect_ok("write /dev/null after update");
+    assert_eq!(o.stdout, "ok\n");
 
     // podman: `update --resources FILE ID`; flags given as well win.
     let file = t.dir.join("res.json");

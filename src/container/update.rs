@@ -152,7 +152,15 @@ pub fn merge(base: Option<LinuxResources>, f: &Flags) -> Result<LinuxResources> 
 
 /// Write `resources` to the cgroup of a created, running or paused
 /// container.
+///
+/// Device rules are left as create set them, as runc does: containerd's
+/// shim sends the spec's whole resources, devices included, and replaying
+/// them on v1 starts with `devices.deny a`, a moment in which the running
+/// application could not open even /dev/null (and the linux.devices
+/// allowances create added would be lost).
 pub fn update(root: &Path, id: &str, resources: &LinuxResources) -> Result<()> {
+    let mut resources = resources.clone();
+    resources.set_devices(None);
     let c = super::load(root, id)?;
     if c.status == Status::Stopped {
         bail!(
@@ -160,7 +168,7 @@ pub fn update(root: &Path, id: &str, resources: &LinuxResources) -> Result<()> {
         );
     }
     Cgroup::from_paths(c.state.cgroup.clone())
-        .apply(resources)
+        .apply(&resources)
         .with_context(|| format!("write the new limits of {id}"))
 }
 
