@@ -44,6 +44,13 @@ fn rlimits_hostname_env_cwd() {
         !env.iter().any(|e| e.starts_with("CARGO")),
         "host env leaked: {env:?}"
     );
+    // The default spec's three capabilities (AUDIT_WRITE, KILL,
+    // NET_BIND_SERVICE: bits 29, 5, 10), nothing more, and no_new_privs.
+    for set in ["effective", "permitted", "bounding"] {
+        assert_eq!(r["capabilities"][set], "0000000020000420", "{set}: {r}");
+    }
+    assert_eq!(r["capabilities"]["ambient"], "0000000000000000");
+    assert_eq!(r["no_new_privs"], "1");
     // stdio: stdin was /dev/null for outlet, and the container got it.
     assert_eq!(r["fds"]["0"], "/dev/null", "{r}");
     // No runtime fds beyond stdio reach the program.

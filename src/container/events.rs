@@ -71,18 +71,17 @@ fn stats_event(id: &str, cg: &Cgroup) -> Result<Value> {
 
 /// The container's cgroup, refusing one that has stopped (runc's words).
 fn live_cgroup(root: &Path, id: &str) -> Result<Cgroup> {
-    let c = super::load(root, id)?;
+    let c = super::peek(root, id)?;
     if c.status == Status::Stopped {
         bail!("container not running: {id}");
     }
     Ok(Cgroup::from_paths(c.state.cgroup.clone()))
 }
 
-/// Is the container still there and not stopped? The state lock is held
-/// only for the look, so other commands (kill, delete) are never held up
-/// by a long-running stream.
+/// Is the container still there and not stopped? Read without the state
+/// lock, so a stream never holds up other commands (kill, delete).
 fn still_live(root: &Path, id: &str) -> bool {
-    super::load(root, id).is_ok_and(|c| c.status != Status::Stopped)
+    super::peek(root, id).is_ok_and(|c| c.status != Status::Stopped)
 }
 
 /// `events --stats`: one JSON object.

@@ -9,7 +9,7 @@ use crate::cgroups::Cgroup;
 
 /// Host pids of every process in the container's cgroup.
 pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
-    let c = super::load(root, id)?;
+    let c = super::peek(root, id)?;
     let mut pids = Cgroup::from_paths(c.state.cgroup.clone())
         .pids()
         .with_context(|| format!("list the processes of {id}"))?;
