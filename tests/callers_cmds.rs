@@ -633,6 +633,16 @@ fn run_with_a_terminal_relays_it() {
         None,
     )
     .unwrap();
+    // openpty(3) leaves both ends inheritable: without close-on-exec every
+    // outlet another test spawns meanwhile (and its container init, until
+    // exec) would hold them too.
+    for fd in [&pty.master, &pty.slave] {
+        nix::fcntl::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(fd),
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )
+        .unwrap();
+    }
     let slave =
         |pty: &nix::pty::OpenptyResult| -> Stdio { Stdio::from(pty.slave.try_clone().unwrap()) };
     let cooked = nix::sys::termios::tcgetattr(&pty.master).unwrap();
@@ -676,8 +686,9 @@ fn run_with_a_terminal_relays_it() {
             match rx.recv_timeout(left) {
                 Ok(chunk) => seen.extend(chunk),
                 Err(_) => panic!(
-                    "no {needle:?} from the container; got {:?}",
-                    String::from_utf8_lossy(seen)
+                    "no {needle:?} from the container; got {:?}; state: {:?}",
+                    String::from_utf8_lossy(seen),
+                    t.outlet(&["state", &id]),
                 ),
             }
         }
