@@ -608,6 +608,122 @@ fn features_list_only_what_create_accepts() {
     t.assert_nothing_left("after features");
 }
 
+/// An outlet call whose stdio is a pty the test opened (33x77), as when a
+/// person runs it from a terminal; its output is collected by a thread.
+struct PtySession {
+    child: std::process::Child,
+    master: std::fs::File,
+    cooked: nix::sys::termios::Termios,
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    seen: Vec<u8>,
+}
+
+impl PtySession {
+    /// `outlet --root R ARGS` on a new pty, with TMPDIR=`tmp` (where
+    /// outlet's own console socket goes, so the test can see it removed).
+    fn spawn(t: &T, args: &[&str], tmp: &Path) -> PtySession {
+        let pty = nix::pty::openpty(
+            Some(&nix::pty::Winsize {
+                ws_row: 33,
+                ws_col: 77,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            }),
+            None,
+        )
+        .unwrap();
+        // openpty(3) leaves both ends inheritable: without close-on-exec
+        // every outlet another test spawns meanwhile (and its container
+        // init, until exec) would hold them too.
+        for fd in [&pty.master, &pty.slave] {
+            nix::fcntl::fcntl(
+                std::os::fd::AsRawFd::as_raw_fd(fd),
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .unwrap();
+        }
+        let cooked = nix::sys::termios::tcgetattr(&pty.master).unwrap();
+        let slave = || Stdio::from(pty.slave.try_clone().unwrap());
+        std::fs::create_dir_all(tmp).unwrap();
+        let child = Command::new(OUTLET)
+            .arg("--root")
+            .arg(&t.root)
+            .args(args)
+            .env("TMPDIR", tmp)
+            .stdin(slave())
+            .stdout(slave())
+            .stderr(slave())
+            .spawn()
+            .unwrap();
+        t.track_pid(child.id() as i32);
+        let nix::pty::OpenptyResult { master, slave } = pty;
+        drop(slave);
+        let master = std::fs::File::from(master);
+        // Everything outlet writes, until EIO (no slave left open).
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let mut m = master.try_clone().unwrap();
+        let reader = std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = m.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        PtySession {
+            child,
+            master,
+            cooked,
+            rx,
+            reader: Some(reader),
+            seen: Vec::new(),
+        }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.seen).into_owned()
+    }
+
+    #[track_caller]
+    fn wait_for(&mut self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.text().contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(chunk) => self.seen.extend(chunk),
+                Err(_) => panic!("no {needle:?} on the terminal; got {:?}", self.text()),
+            }
+        }
+    }
+
+    fn type_in(&mut self, keys: &[u8]) {
+        (&self.master).write_all(keys).unwrap();
+    }
+
+    /// Wait for outlet to exit; its exit status and everything it wrote.
+    /// Checks that outlet gave the terminal back as it found it.
+    fn finish(mut self, what: &str) -> (std::process::ExitStatus, String) {
+        let status = wait_timeout(&mut self.child, Duration::from_secs(20), what);
+        let after = nix::sys::termios::tcgetattr(&self.master).unwrap();
+        assert_eq!(
+            after.local_flags, self.cooked.local_flags,
+            "{what}: raw mode left on"
+        );
+        assert_eq!(after.output_flags, self.cooked.output_flags, "{what}");
+        while let Ok(chunk) = self.rx.recv_timeout(Duration::from_millis(200)) {
+            self.seen.extend(chunk);
+        }
+        let text = self.text();
+        drop(self.master);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        (status, text)
+    }
+}
+
 /// `run` of a terminal container with no --console-socket, driven through
 /// a pty the test opens: the container sees a terminal of our size, our
 /// keystrokes reach it (raw mode: echoed once, by the container's own
@@ -623,93 +739,18 @@ fn run_with_a_terminal_relays_it() {
         );
     });
     let id = t.id("tty");
-    let pty = nix::pty::openpty(
-        Some(&nix::pty::Winsize {
-            ws_row: 33,
-            ws_col: 77,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        }),
-        None,
-    )
-    .unwrap();
-    // openpty(3) leaves both ends inheritable: without close-on-exec every
-    // outlet another test spawns meanwhile (and its container init, until
-    // exec) would hold them too.
-    for fd in [&pty.master, &pty.slave] {
-        nix::fcntl::fcntl(
-            std::os::fd::AsRawFd::as_raw_fd(fd),
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-        )
-        .unwrap();
-    }
-    let slave =
-        |pty: &nix::pty::OpenptyResult| -> Stdio { Stdio::from(pty.slave.try_clone().unwrap()) };
-    let cooked = nix::sys::termios::tcgetattr(&pty.master).unwrap();
-    // outlet's console socket goes under TMPDIR: a private one shows that
-    // it is removed.
     let tmp = t.dir.join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    let mut child = Command::new(OUTLET)
-        .arg("--root")
-        .arg(&t.root)
-        .args(["run", "--bundle", b.dir.to_str().unwrap(), &id])
-        .env("TMPDIR", &tmp)
-        .stdin(slave(&pty))
-        .stdout(slave(&pty))
-        .stderr(slave(&pty))
-        .spawn()
-        .unwrap();
-    t.track_pid(child.id() as i32);
-    let nix::pty::OpenptyResult { master, slave } = pty;
-    drop(slave);
-    let master = std::fs::File::from(master);
-    // Everything outlet writes, collected by a reader thread until EIO.
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    let reader = {
-        let mut m = master.try_clone().unwrap();
-        std::thread::spawn(move || {
-            use std::io::Read;
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = m.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        })
-    };
-    let mut seen = Vec::new();
-    let wait_for = |needle: &str, seen: &mut Vec<u8>| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !String::from_utf8_lossy(seen).contains(needle) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(chunk) => seen.extend(chunk),
-                Err(_) => panic!(
-                    "no {needle:?} from the container; got {:?}; state: {:?}",
-                    String::from_utf8_lossy(seen),
-                    t.outlet(&["state", &id]),
-                ),
-            }
-        }
-    };
-    wait_for("33 77", &mut seen);
-    (&master).write_all(b"hello\n").unwrap();
-    wait_for("got:hello", &mut seen);
-    let status = wait_timeout(&mut child, Duration::from_secs(20), "outlet run -t");
-    let text = String::from_utf8_lossy(&seen).to_string();
+    let mut s = PtySession::spawn(&t, &["run", "--bundle", b.dir.to_str().unwrap(), &id], &tmp);
+    s.wait_for("33 77");
+    s.type_in(b"hello\n");
+    s.wait_for("got:hello");
+    let (status, text) = s.finish("outlet run with a terminal");
     assert_eq!(status.code(), Some(5), "{status:?}: {text:?}");
     assert!(text.contains("tty-ok"), "{text:?}");
     // Echoed once (by the container's pty) and answered: our side was raw,
     // and the container's pty turned \n into \r\n.
     assert_eq!(text.matches("hello").count(), 2, "{text:?}");
     assert!(text.contains("got:hello\r\n"), "{text:?}");
-    // Our own terminal settings were given back (raw mode undone).
-    let after = nix::sys::termios::tcgetattr(&master).unwrap();
-    assert_eq!(after.local_flags, cooked.local_flags);
-    assert_eq!(after.output_flags, cooked.output_flags);
-    drop(master);
-    let _ = reader.join();
     assert!(!t.state_dir_exists(&id));
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
     assert!(left.is_empty(), "console socket dir left: {left:?}");
@@ -719,4 +760,39 @@ fn run_with_a_terminal_relays_it() {
     t.outlet(&["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id])
         .expect_fail("run -d with a terminal", "console-socket");
     t.assert_nothing_left("after run with a terminal");
+}
+
+/// `exec -t` in the foreground without --console-socket relays the same
+/// way, and returns the process's exit code.
+#[test]
+fn exec_with_a_terminal_relays_it() {
+    let Some(t) = T::new() else { return };
+    let (id, _b) = running(&t, "exectty", json!({}));
+    let tmp = t.dir.join("tmp");
+    let mut s = PtySession::spawn(
+        &t,
+        &[
+            "exec",
+            "-t",
+            &id,
+            "sh",
+            "-c",
+            "test -t 0 && echo exec-tty-ok; stty size; read l; echo \"got:$l\"; exit 4",
+        ],
+        &tmp,
+    );
+    s.wait_for("33 77");
+    s.type_in(b"there\n");
+    s.wait_for("got:there");
+    let (status, text) = s.finish("outlet exec -t");
+    assert_eq!(status.code(), Some(4), "{status:?}: {text:?}");
+    assert!(text.contains("exec-tty-ok"), "{text:?}");
+    assert_eq!(text.matches("there").count(), 2, "{text:?}");
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+    assert!(left.is_empty(), "console socket dir left: {left:?}");
+    assert_eq!(t.status(&id), "running");
+    t.outlet(&["exec", "-t", "--detach", &id, "true"])
+        .expect_fail("exec -t -d without a socket", "console-socket");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    t.assert_nothing_left("after exec with a terminal");
 }

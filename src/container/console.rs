@@ -124,6 +124,28 @@ impl Drop for RawMode {
     }
 }
 
+/// Our terminal's size, when stdin is a terminal with a size: given to a
+/// process made after the pty exists (exec) so that it starts at the
+/// right size instead of 0x0 until the relay copies it.
+pub fn stdin_size() -> Option<oci_spec::runtime::Box> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ fills the winsize we pass, which outlives the call.
+    if unsafe { libc::ioctl(libc::STDIN_FILENO, libc::TIOCGWINSZ, &mut ws) } != 0 || ws.ws_row == 0
+    {
+        return None;
+    }
+    oci_spec::runtime::BoxBuilder::default()
+        .height(ws.ws_row)
+        .width(ws.ws_col)
+        .build()
+        .ok()
+}
+
 /// Copy our terminal's size to the container's pty (the kernel then sends
 /// SIGWINCH to its foreground process group).
 fn copy_winsize(master: BorrowedFd) {
