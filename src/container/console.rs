@@ -148,7 +148,7 @@ pub fn stdin_size() -> Option<oci_spec::runtime::Box> {
 
 /// Copy our terminal's size to the container's pty (the kernel then sends
 /// SIGWINCH to its foreground process group).
-fn copy_winsize(master: BorrowedFd) {
+pub fn copy_winsize(master: BorrowedFd) {
     let mut ws: libc::winsize = libc::winsize {
         ws_row: 0,
         ws_col: 0,

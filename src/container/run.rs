@@ -42,7 +42,11 @@ pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
     }
     let master = match &own_console {
         Some(c) => match c.receive_master() {
-            Ok(m) => Some(m),
+            Ok(m) => {
+                // Sized before start, so the application never sees 0x0.
+                super::console::copy_winsize(std::os::fd::AsFd::as_fd(&m));
+                Some(m)
+            }
             Err(e) => {
                 drop(created);
                 let _ = super::delete::delete(o.root, &id, true);
