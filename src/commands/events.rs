@@ -1,8 +1,19 @@
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use super::Globals;
 use crate::cli::EventsArgs;
+use crate::container::events;
 
-pub fn run(_g: &Globals, _a: &EventsArgs) -> Result<i32> {
-    bail!("events: not implemented yet")
+pub fn run(g: &Globals, a: &EventsArgs) -> Result<i32> {
+    crate::spec::check_id(&a.id)?;
+    if a.stats {
+        let ev = events::stats_once(&g.root, &a.id).map_err(|e| e.context("events"))?;
+        println!("{}", serde_json::to_string(&ev)?);
+        return Ok(0);
+    }
+    let interval =
+        events::parse_duration(&a.interval).map_err(|e| e.context("events --interval"))?;
+    events::stream(&g.root, &a.id, interval, &mut std::io::stdout().lock())
+        .map_err(|e| e.context("events"))?;
+    Ok(0)
 }

@@ -1,5 +1,7 @@
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 pub fn run() -> Result<i32> {
-    bail!("features: not implemented yet")
+    let doc = crate::container::features::features();
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(0)
 }

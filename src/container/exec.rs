@@ -46,6 +46,22 @@ fn spec_of_bundle(bundle: &Path) -> Result<Spec> {
 }
 
 pub fn exec(o: &ExecOpts) -> Result<i32> {
+    // The process may run before the relay below has the pty master to
+    // size it: give it our terminal's size from the start.
+    let relayed = o.process.terminal().unwrap_or(false) && o.console_socket.is_none() && !o.detach;
+    let sized;
+    let o = match relayed && o.process.console_size().is_none() {
+        true => match super::console::stdin_size() {
+            Some(size) => {
+                let mut process = o.process.clone();
+                process.set_console_size(Some(size));
+                sized = ExecOpts { process, ..*o };
+                &sized
+            }
+            None => o,
+        },
+        false => o,
+    };
     let c = super::load(o.root, o.id)?;
     match c.status {
         Status::Running | Status::Created => {}
@@ -58,9 +74,17 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         Some(a) if !a.is_empty() => {}
         _ => bail!("process.args: empty (the command to run is needed)"),
     }
-    if p.terminal().unwrap_or(false) && o.console_socket.is_none() {
-        bail!("process.terminal is true but no --console-socket was given");
-    }
+    // A foreground terminal with nobody to hand the pty to: outlet takes
+    // the master itself and relays it, as `run` does.
+    let own_console = if p.terminal().unwrap_or(false) && o.console_socket.is_none() {
+        if o.detach {
+            bail!("process.terminal is true but no --console-socket was given");
+        }
+        Some(super::console::OwnConsole::new()?)
+    } else {
+        None
+    };
+    let console_socket = o.console_socket.or(own_console.as_ref().map(|c| c.path()));
     crate::security::capabilities::validate(p.capabilities().as_ref())?;
     let spec = spec_of_bundle(&c.state.bundle).ok();
     let seccomp = match spec
@@ -74,7 +98,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
 
     // Connected here: once in the container's mount namespace the socket's
     // host path is out of sight.
-    let console = match (p.terminal().unwrap_or(false), o.console_socket) {
+    let console = match (p.terminal().unwrap_or(false), console_socket) {
         (true, Some(sock)) => Some(crate::tty::connect(sock)?),
         _ => None,
     };
@@ -173,7 +197,22 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         return Ok(0);
     }
     drop(c);
-    crate::signals::wait_forwarding(pid, &set)
+    match own_console {
+        Some(console) => {
+            let master = match console.receive_master() {
+                Ok(m) => m,
+                Err(e) => {
+                    // SAFETY: our own unreaped child (CLONE_PARENT).
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    let _ = waitpid(Pid::from_raw(pid), None);
+                    return Err(e);
+                }
+            };
+            drop(console);
+            super::console::relay(master, pid, &set)
+        }
+        None => crate::signals::wait_forwarding(pid, &set),
+    }
 }
 
 /// The namespaces of the init that differ from ours: those are joined.

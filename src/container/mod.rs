@@ -1,13 +1,18 @@
 //! The container lifecycle. Each operation takes the state root and an id,
 //! locks the container's directory, and acts on the status as it is now.
 
+pub mod console;
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod exec;
+pub mod features;
 pub mod kill;
 pub mod list;
+pub mod ps;
 pub mod run;
 pub mod start;
+pub mod update;
 
 use std::path::Path;
 

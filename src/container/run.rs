@@ -5,9 +5,29 @@
 use anyhow::{Context, Result};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 
+use super::console::OwnConsole;
 use super::create::{CreateOpts, create};
 
 pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
+    // A terminal with nobody to hand the pty to: outlet takes it itself and
+    // relays it (with --detach there would be no one left to relay, so
+    // create's own error about the missing socket stands).
+    let own_console = if o.console_socket.is_none() && !detach && wants_terminal(o)? {
+        Some(OwnConsole::new()?)
+    } else {
+        None
+    };
+    let with_console;
+    let o = match &own_console {
+        Some(c) => {
+            with_console = CreateOpts {
+                console_socket: Some(c.path()),
+                ..*o
+            };
+            &with_console
+        }
+        None => o,
+    };
     let created = create(o)?;
     let pid = created.state.pid;
     let id = created.state.id.clone();
@@ -20,6 +40,25 @@ pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
     if !detach {
         sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).context("block signals")?;
     }
+    let master = match &own_console {
+        Some(c) => match c.receive_master() {
+            Ok(m) => {
+                // Sized before start, so the application never sees 0x0.
+                super::console::copy_winsize(std::os::fd::AsFd::as_fd(&m));
+                Some(m)
+            }
+            Err(e) => {
+                drop(created);
+                let _ = super::delete::delete(o.root, &id, true);
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+    if let Some(c) = &own_console {
+        // The pty master is ours now: the socket is of no further use.
+        c.remove();
+    }
     // The lock is released so that `start` (and later `delete`) can take it.
     drop(created);
     if let Err(e) = super::start::start(o.root, o.id) {
@@ -29,9 +68,22 @@ pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
     if detach {
         return Ok(0);
     }
-    let code = crate::signals::wait_forwarding(pid, &set)?;
+    let code = match master {
+        Some(m) => super::console::relay(m, pid, &set)?,
+        None => crate::signals::wait_forwarding(pid, &set)?,
+    };
     if !keep {
         super::delete::delete(o.root, &id, true)?;
     }
     Ok(code)
+}
+
+fn wants_terminal(o: &CreateOpts) -> Result<bool> {
+    let loaded = crate::spec::load(o.bundle, o.config)?;
+    Ok(loaded
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false))
 }

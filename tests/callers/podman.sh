@@ -206,6 +206,20 @@ if out=$(tmo 30 "${P[@]}" run -d "${run_opts[@]}" --name "$c" --memory 64m --cpu
         fail unpause "state $(inspect "$c" '{{.State.Status}}'): $(brief "$out")"
     fi
 
+    # podman update -> `runtime update --resources FILE ID`: the new limits
+    # land in the same cgroup files.
+    if out=$(tmo 30 "${P[@]}" update --memory 128m --cpu-quota 50000 --cpu-period 100000 "$c" 2>&1); then
+        limit=$(cat "$mem/memory.limit_in_bytes" 2>/dev/null || echo missing)
+        quota=$(cat "$cpu/cpu.cfs_quota_us" 2>/dev/null || echo missing)
+        if [[ $limit == 134217728 && $quota == 50000 ]]; then
+            pass update
+        else
+            fail update "after podman update: memory.limit_in_bytes=$limit (want 134217728), cfs_quota_us=$quota (want 50000)"
+        fi
+    else
+        fail update "$(brief "$out")"
+    fi
+
     # SIGTERM reaches the trap, so stop must finish well before its 10 s kill.
     start=$SECONDS
     if out=$(tmo 30 "${P[@]}" stop -t 10 "$c" 2>&1); then
@@ -222,7 +236,7 @@ if out=$(tmo 30 "${P[@]}" run -d "${run_opts[@]}" --name "$c" --memory 64m --cpu
     tmo 30 "${P[@]}" rm -f "$c" >/dev/null 2>&1 || true
 else
     fail run-detached "state $(inspect "$c" '{{.State.Status}}'): $(brief "$out")"
-    for t in memory-limit-in-cgroup cpu-quota-in-cgroup exec exec-tty pause unpause stop; do
+    for t in memory-limit-in-cgroup cpu-quota-in-cgroup exec exec-tty pause unpause update stop; do
         skip "$t" "no detached container"
     done
 fi
