@@ -288,7 +288,7 @@ fn process_setup(
         f.load(&state_json())?;
     }
     crate::process::init::switch_user(p)?;
-    nix::unistd::chdir(p.cwd()).with_context(|| format!("process.cwd {}", p.cwd().display()))?;
+    crate::rootfs::paths::chdir_inside(p.cwd())?;
     let exe = crate::process::init::find_executable(&args[0], &env)?;
     if nnp {
         // SAFETY: prctl with integer arguments only.

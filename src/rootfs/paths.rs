@@ -136,6 +136,60 @@ pub fn relative(dest: &Path) -> PathBuf {
     out
 }
 
+/// Change to `cwd` (process.cwd, already inside the container's root and
+/// mount namespace), resolved inside the root with no magic links, so that
+/// `/proc/self/fd/N` cannot make a runtime fd that points at the host (the
+/// init's host /proc, a caller's leaked fd) the process's cwd
+/// (CVE-2024-21626 class). getcwd then confirms the result is reachable
+/// from the root: the kernel reports a cwd outside it as unreachable.
+pub fn chdir_inside(cwd: &Path) -> Result<()> {
+    let field = || format!("process.cwd {}", cwd.display());
+    must_be_absolute("process.cwd", cwd)?;
+    let root = openat2(
+        libc::AT_FDCWD,
+        Path::new("/"),
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+    )
+    .with_context(|| format!("{}: open /", field()))?;
+    let fd = openat2(
+        root.as_raw_fd(),
+        &relative_keep_dots(cwd),
+        libc::O_PATH | libc::O_DIRECTORY,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    )
+    .with_context(|| format!("{}: resolve inside the container", field()))?;
+    nix::unistd::fchdir(fd.as_raw_fd()).with_context(field)?;
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        Ok(p) => bail!(
+            "{}: the working directory {} is outside the container's root",
+            field(),
+            p.display()
+        ),
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "{}: getcwd (a working directory outside the container's root?)",
+                field()
+            )
+        }),
+    }
+}
+
+/// `cwd` without its leading `/`, `..` left for the kernel to clamp at the
+/// root (lexical `..` after a symlink would be wrong for a cwd).
+fn relative_keep_dots(p: &Path) -> PathBuf {
+    let rel: PathBuf = p
+        .components()
+        .filter(|c| !matches!(c, Component::RootDir))
+        .collect();
+    if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    }
+}
+
 /// The magic-link path of an fd, for mount(2) targets.
 pub fn fd_path(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
