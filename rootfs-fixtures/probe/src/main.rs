@@ -616,7 +616,10 @@ fn open_for_write(path: &str) -> Json {
     }
     let opath = open_raw(path, libc::O_PATH);
     let reopen = opath.map(|fd| {
-        let r = open_raw(&format!("/proc/self/fd/{fd}"), libc::O_WRONLY | libc::O_NONBLOCK);
+        let r = open_raw(
+            &format!("/proc/self/fd/{fd}"),
+            libc::O_WRONLY | libc::O_NONBLOCK,
+        );
         if let Ok(w) = r {
             close(w);
         }
@@ -654,14 +657,20 @@ fn hunt_exe(seconds: f64, stop: &str) -> Json {
     let mut tries = 0u64;
     let mut pids_seen = std::collections::BTreeSet::new();
     let mut errors: std::collections::BTreeMap<String, u64> = Default::default();
-    let mut write_opens: Vec<String> = Vec::new();
+    // A set: a held fd that stays writable would otherwise be listed on
+    // every round.
+    let mut write_opens = std::collections::BTreeSet::new();
     let mut held: Vec<(i32, String)> = Vec::new();
     let mut held_targets = std::collections::BTreeSet::new();
-    let retry_held = |held: &[(i32, String)], write_opens: &mut Vec<String>| {
+    let retry_held = |held: &[(i32, String)],
+                      write_opens: &mut std::collections::BTreeSet<String>| {
         for (fd, what) in held {
-            if let Ok(w) = open_raw(&format!("/proc/self/fd/{fd}"), libc::O_WRONLY | libc::O_NONBLOCK) {
+            if let Ok(w) = open_raw(
+                &format!("/proc/self/fd/{fd}"),
+                libc::O_WRONLY | libc::O_NONBLOCK,
+            ) {
                 close(w);
-                write_opens.push(format!("reopen {what}"));
+                write_opens.insert(format!("reopen {what}"));
             }
         }
     };
@@ -679,7 +688,7 @@ fn hunt_exe(seconds: f64, stop: &str) -> Json {
             match open_raw(&exe, libc::O_WRONLY | libc::O_NONBLOCK) {
                 Ok(fd) => {
                     close(fd);
-                    write_opens.push(format!("direct {exe} -> {:?}", readlink(&exe)));
+                    write_opens.insert(format!("direct {exe} -> {:?}", readlink(&exe)));
                 }
                 Err(e) => *errors.entry(strerror(e)).or_default() += 1,
             }
@@ -693,7 +702,11 @@ fn hunt_exe(seconds: f64, stop: &str) -> Json {
                         close(fd);
                     }
                 }
-                Err(e) => *errors.entry(format!("O_PATH: {}", strerror(e))).or_default() += 1,
+                Err(e) => {
+                    *errors
+                        .entry(format!("O_PATH: {}", strerror(e)))
+                        .or_default() += 1
+                }
             }
         }
         retry_held(&held, &mut write_opens);
@@ -709,7 +722,10 @@ fn hunt_exe(seconds: f64, stop: &str) -> Json {
         .set("tries", tries)
         .set("pids_seen", pids_seen.len())
         .set("errors", errs)
-        .set("write_opens", write_opens)
+        .set(
+            "write_opens",
+            write_opens.into_iter().collect::<Vec<String>>(),
+        )
         .set(
             "held_targets",
             held_targets.into_iter().collect::<Vec<String>>(),
@@ -725,7 +741,9 @@ fn personality(v: &str) -> i32 {
     };
     // SAFETY: personality only changes this process's execution domain.
     let r = unsafe { libc::syscall(libc::SYS_personality, value) };
-    let j = Json::obj().set("op", "personality").set("value", format!("{value:#x}"));
+    let j = Json::obj()
+        .set("op", "personality")
+        .set("value", format!("{value:#x}"));
     let res = if r < 0 {
         Err(io::Error::last_os_error())
     } else {
