@@ -235,6 +235,66 @@ fn exe_of_the_created_init_is_out_of_reach() {
     t.assert_nothing_left("after delete");
 }
 
+/// With CAP_SYS_PTRACE the container passes the kernel's check on a
+/// non-dumpable process, so it can hold an O_PATH fd on /proc/1/exe of the
+/// created init (a copy of outlet) and reopen it for writing once no outlet
+/// process runs the binary any more (ETXTBSY until then). runc closes this
+/// by running its init from a sealed memfd copy; outlet does not re-execute
+/// itself (DESIGN.md), so this is an open gap, kept here as a failing test
+/// run with `--ignored`.
+#[test]
+#[ignore = "known gap: a container with CAP_SYS_PTRACE can write outlet's binary after outlet exits (needs a sealed copy of the binary)"]
+fn exe_of_outlet_is_out_of_reach_even_with_cap_sys_ptrace() {
+    let Some(t) = T::new() else { return };
+    let (bin, before) = outlet_copy(&t);
+    let b = t.bundle("ptrace", |c| {
+        sh(c, SLEEPER);
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_PTRACE"));
+        }
+    });
+    let id = t.id("ptrace");
+    let bs = b.dir.to_str().unwrap();
+    call(&t, &bin, &["create", "--bundle", bs, &id], &[]).expect_ok("create");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    let hunter = call(
+        &t,
+        &bin,
+        &[
+            "exec",
+            "--detach",
+            &id,
+            "probe",
+            "hunt-exe",
+            "30",
+            "/out/stop",
+        ],
+        &[],
+    );
+    hunter.expect_ok("exec -d the hunter");
+    std::thread::sleep(Duration::from_millis(500));
+    call(&t, &bin, &["start", &id], &[]).expect_ok("start");
+    // No outlet process is left: a held fd would now open for writing.
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(b.out.join("stop"), b"").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let r = loop {
+        let text = std::fs::read_to_string(&hunter.stdout_path).unwrap();
+        if let Ok(v) = serde_json::from_str::<Value>(text.trim()) {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "no hunter report: {text:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    call(&t, &bin, &["delete", "--force", &id], &[]).expect_ok("delete");
+    assert_unchanged(&bin, &before);
+    assert_eq!(r["write_opens"], json!([]), "opened for writing: {r}");
+    t.assert_nothing_left("after delete");
+}
+
 /// The fds in a `probe report`, as numbers.
 fn fd_numbers(r: &Value) -> Vec<u32> {
     let mut v: Vec<u32> = r["fds"]
