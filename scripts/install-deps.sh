@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config libseccomp-dev   # the build (libseccomp crate links it)
   busybox-static                              # the test root filesystem
-  jq iproute2 time procps util-linux          # test scripts
+  jq iproute2 time procps util-linux gawk python3  # test and bench scripts
   qemu-system-x86 cpio                        # the cgroup v2 VM harness
   runc crun hyperfine                         # benchmark and behaviour comparison
   containerd umoci podman conmon              # real callers

@@ -51,7 +51,7 @@ fi
 rootfs-fixtures/build.sh >/dev/null || { echo "test.sh: fixture rootfs failed"; exit 1; }
 
 echo "== cargo test (unit, integration, man pages)"
-cargo test --locked -- --test-threads=2 2>&1 | tee "$logs/cargo.log" | grep -E '^(test |test result|failures:|---- )' | grep -v ' ok$'
+cargo test --locked --no-fail-fast -- --test-threads=2 2>&1 | tee "$logs/cargo.log" | grep -E '^(test |test result|failures:|---- )' | grep -v ' ok$'
 rc=${PIPESTATUS[0]}
 count_cargo "$logs/cargo.log"
 if ((rc != 0)) && ! grep -qE '^test result: FAILED' "$logs/cargo.log"; then

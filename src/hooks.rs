@@ -40,11 +40,18 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
         .timeout()
         .filter(|t| *t > 0)
         .map(|t| Instant::now() + Duration::from_secs(t as u64));
+    let Some(deadline) = deadline else {
+        let status = child.wait().context("wait")?;
+        if !status.success() {
+            bail!("failed: {status}");
+        }
+        return Ok(());
+    };
     let status = loop {
         if let Some(s) = child.try_wait().context("wait")? {
             break s;
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
             bail!("timed out after {}s", h.timeout().unwrap_or(0));

@@ -1,7 +1,9 @@
 //! Signal names and numbers as callers give them: `9`, `KILL`, `SIGKILL`.
 
-use anyhow::{Result, bail};
-use nix::sys::signal::Signal;
+use anyhow::{Context, Result, bail};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
 
 pub fn parse(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {
@@ -30,6 +32,39 @@ pub fn parse(s: &str) -> Result<i32> {
     match name.parse::<Signal>() {
         Ok(sig) => Ok(sig as i32),
         Err(_) => bail!("unknown signal {s:?}"),
+    }
+}
+
+/// What `run` and foreground `exec` pass on to the container's process.
+pub const FORWARDED: &[Signal] = &[
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+    Signal::SIGCONT,
+    Signal::SIGALRM,
+];
+
+/// Wait for our child `pid`, passing on the signals in `set` (blocked by the
+/// caller) and returning its status the shell's way (128+n for signal n).
+pub fn wait_forwarding(pid: i32, set: &SigSet) -> Result<i32> {
+    let child = Pid::from_raw(pid);
+    loop {
+        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) => {}
+            Err(nix::errno::Errno::ECHILD) => return Ok(0),
+            Err(e) => return Err(e).context("wait for the process"),
+        }
+        let sig = set.wait().context("sigwait")?;
+        if sig != Signal::SIGCHLD {
+            // Our own unreaped child: its pid cannot have been reused.
+            let _ = nix::sys::signal::kill(child, sig);
+        }
     }
 }
 

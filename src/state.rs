@@ -145,9 +145,19 @@ impl ContainerDir {
     }
 
     pub fn open(root: &Path, id: &str) -> Result<ContainerDir> {
+        Self::open_with(root, id, true)
+    }
+
+    /// For readers (`state`, `list`): state.json is replaced atomically, so
+    /// they need no lock and never wait for a `create` in progress.
+    pub fn open_unlocked(root: &Path, id: &str) -> Result<ContainerDir> {
+        Self::open_with(root, id, false)
+    }
+
+    fn open_with(root: &Path, id: &str, lock: bool) -> Result<ContainerDir> {
         crate::spec::check_id(id)?;
         let path = root.join(id);
-        let lock = match lock_dir(&path) {
+        let lock = match open_dir(&path, lock) {
             Ok(l) => l,
             Err(_) if !path.exists() => bail!("container does not exist: {id}"),
             Err(e) => return Err(e),
@@ -187,13 +197,17 @@ impl ContainerDir {
 }
 
 fn lock_dir(path: &Path) -> Result<File> {
+    open_dir(path, true)
+}
+
+fn open_dir(path: &Path, lock: bool) -> Result<File> {
     let dir = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
         .open(path)
         .with_context(|| format!("open state dir {}", path.display()))?;
     // SAFETY: flock on an fd we own; blocks until other commands on this id finish.
-    if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) } != 0 {
+    if lock && unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) } != 0 {
         return Err(std::io::Error::last_os_error())
             .with_context(|| format!("lock {}", path.display()));
     }

@@ -52,32 +52,31 @@ fn user_namespace_with_mappings() {
     let id = t.id("userns");
     t.run(&id, &b).expect_ok("run in a user namespace");
     let r = common::read_json(&b.out.join("report.json"));
-    let uid_map: Vec<String> = r["uid_map"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            l.as_str()
-                .unwrap()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
-    assert_eq!(uid_map, vec!["0 100000 65536"], "uid_map inside: {r}");
-    let gid_map: Vec<String> = r["gid_map"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            l.as_str()
-                .unwrap()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
-    assert_eq!(gid_map, vec!["0 100000 65536"], "gid_map inside: {r}");
+    // The kernel pads the columns: compare them space-joined.
+    let map = |key: &str| -> Vec<String> {
+        r[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                l.as_str()
+                    .unwrap()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    };
+    assert_eq!(
+        map("uid_map"),
+        vec!["0 100000 65536"],
+        "uid_map inside: {r}"
+    );
+    assert_eq!(
+        map("gid_map"),
+        vec!["0 100000 65536"],
+        "gid_map inside: {r}"
+    );
     assert_eq!(r["uid"]["effective"], 0, "root inside the user namespace");
     assert_ne!(r["namespaces"]["user"].as_u64().unwrap(), host_ns("user"));
     // The file the container wrote belongs to the mapped host uid.

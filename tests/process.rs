@@ -44,6 +44,13 @@ fn rlimits_hostname_env_cwd() {
         !env.iter().any(|e| e.starts_with("CARGO")),
         "host env leaked: {env:?}"
     );
+    // The default spec's three capabilities (AUDIT_WRITE, KILL,
+    // NET_BIND_SERVICE: bits 29, 5, 10), nothing more, and no_new_privs.
+    for set in ["effective", "permitted", "bounding"] {
+        assert_eq!(r["capabilities"][set], "0000000020000420", "{set}: {r}");
+    }
+    assert_eq!(r["capabilities"]["ambient"], "0000000000000000");
+    assert_eq!(r["no_new_privs"], "1");
     // stdio: stdin was /dev/null for outlet, and the container got it.
     assert_eq!(r["fds"]["0"], "/dev/null", "{r}");
     // No runtime fds beyond stdio reach the program.
@@ -134,4 +141,36 @@ fn sysctl_domainname_oom_score_adj() {
             "the host's shm_rmid_forced changed"
         );
     }
+}
+
+#[test]
+fn new_session_keyring_unless_no_new_keyring() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("keys", |c| {
+        c["hostname"] = json!("keyring-test");
+        // /proc/keys is masked by default; unmask it to look.
+        c["linux"]["maskedPaths"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|p| p != "/proc/keys");
+        common::sh(c, "cat /proc/keys");
+    });
+    let id = t.id("keys");
+    let o = t.run(&id, &b);
+    o.expect_ok("run");
+    assert!(
+        o.stdout.contains(&format!("_ses.{id}")),
+        "no session keyring of the container's own: {o:#?}"
+    );
+    let id = t.id("nokeys");
+    let o = t.outlet(&[
+        "run",
+        "--no-new-keyring",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id,
+    ]);
+    o.expect_ok("run --no-new-keyring");
+    assert!(!o.stdout.contains(&format!("_ses.{id}")), "{o:#?}");
+    t.assert_nothing_left("keyring");
 }

@@ -13,6 +13,7 @@ pub fn opts<'a>(g: &'a Globals, a: &'a CreateArgs) -> CreateOpts<'a> {
         pid_file: a.pid_file.as_deref(),
         console_socket: a.console_socket.as_deref(),
         no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
     }
 }

@@ -5,7 +5,7 @@ use crate::cgroups::Cgroup;
 use crate::cli::PsArgs;
 
 pub fn run(g: &Globals, a: &PsArgs) -> Result<i32> {
-    let c = crate::container::load(&g.root, &a.id)?;
+    let c = crate::container::peek(&g.root, &a.id)?;
     let pids = Cgroup::from_paths(c.state.cgroup.clone()).pids()?;
     match a.format.as_str() {
         "json" => println!("{}", serde_json::to_string(&pids)?),

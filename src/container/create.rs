@@ -27,6 +27,7 @@ pub struct CreateOpts<'a> {
     pub pid_file: Option<&'a Path>,
     pub console_socket: Option<&'a Path>,
     pub no_pivot: bool,
+    pub no_new_keyring: bool,
     pub preserve_fds: u32,
 }
 
@@ -89,7 +90,14 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
     let cgroups_path = linux
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
-    let mut cgroup = Cgroup::plan(cgroups_path.as_deref(), o.id, resources)?;
+    // Rootless, as with runc: without a cgroup delegated to the user, a
+    // container that asks for no limits runs without a cgroup of its own.
+    let rootless = !nix::unistd::geteuid().is_root();
+    let mut cgroup = match Cgroup::plan(cgroups_path.as_deref(), o.id, resources) {
+        Ok(cg) => cg,
+        Err(_) if rootless && !has_limits(resources) => Cgroup::from_paths(Default::default()),
+        Err(e) => return Err(e),
+    };
 
     // Side effects start here.
     let dir = ContainerDir::create(o.root, o.id)?;
@@ -98,7 +106,12 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
         cgroup: None,
         child: None,
     };
-    cgroup.create(resources)?;
+    if let Err(e) = cgroup.create(resources) {
+        if !(rootless && !has_limits(resources) && is_permission(&e)) {
+            return Err(e);
+        }
+        cgroup = Cgroup::from_paths(Default::default());
+    }
     let cgroup_fd = cgroup.clone_into_fd();
     undo.cgroup = Some(Cgroup::from_paths(cgroup.paths().clone()));
 
@@ -182,6 +195,8 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
         cloned,
         cgroup: cgroup.paths(),
         no_pivot: o.no_pivot,
+        no_new_keyring: o.no_new_keyring,
+        id: o.id,
         fifo: fifo.as_raw_fd(),
         seccomp: seccomp.as_ref(),
         preserve_fds: o.preserve_fds,
@@ -278,4 +293,24 @@ fn allow_spec_devices(
     }
     res.set_devices(Some(rules));
     Some(res)
+}
+
+/// Limits other than the device list (which the default spec always has).
+fn has_limits(r: Option<&oci_spec::runtime::LinuxResources>) -> bool {
+    let Some(r) = r else { return false };
+    r.memory().is_some()
+        || r.cpu().is_some()
+        || r.pids().is_some()
+        || r.block_io().is_some()
+        || r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty())
+        || r.unified().as_ref().is_some_and(|m| !m.is_empty())
+        || r.network().is_some()
+        || r.rdma().is_some()
+}
+
+fn is_permission(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+    }) || format!("{e:#}").contains("Permission denied")
 }

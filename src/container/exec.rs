@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::{Process, Spec};
 
@@ -90,7 +90,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
 
     // Signals meant for the process must not kill us before we can forward.
     let mut set = SigSet::empty();
-    for s in FORWARDED {
+    for s in crate::signals::FORWARDED {
         set.add(*s);
     }
     set.add(Signal::SIGCHLD);
@@ -188,7 +188,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         return Ok(0);
     }
     drop(c);
-    wait_forwarding(pid, &set)
+    crate::signals::wait_forwarding(pid, &set)
 }
 
 /// The namespaces of the init that differ from ours: those are joined.
@@ -322,36 +322,6 @@ fn process_setup(
         f.load(&state_json())?;
     }
     match crate::process::init::exec(&exe, args, &env)? {}
-}
-
-const FORWARDED: &[Signal] = &[
-    Signal::SIGHUP,
-    Signal::SIGINT,
-    Signal::SIGQUIT,
-    Signal::SIGTERM,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGWINCH,
-    Signal::SIGCONT,
-    Signal::SIGALRM,
-];
-
-pub fn wait_forwarding(pid: i32, set: &SigSet) -> Result<i32> {
-    let child = Pid::from_raw(pid);
-    loop {
-        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
-            Ok(_) => {}
-            Err(nix::errno::Errno::ECHILD) => return Ok(0),
-            Err(e) => return Err(e).context("wait for the process"),
-        }
-        let sig = set.wait().context("sigwait")?;
-        if sig != Signal::SIGCHLD {
-            // Our own unreaped child: its pid cannot have been reused.
-            let _ = nix::sys::signal::kill(child, sig);
-        }
-    }
 }
 
 /// Build the process of an inline `exec ID CMD...` from the container's own

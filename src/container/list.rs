@@ -25,7 +25,7 @@ pub fn list(root: &Path) -> Result<Vec<Entry>> {
     };
     for e in rd.flatten() {
         let id = e.file_name().to_string_lossy().into_owned();
-        let Ok(c) = super::load(root, &id) else {
+        let Ok(c) = super::peek(root, &id) else {
             continue;
         };
         let oci = c.state.oci(c.status);

@@ -23,7 +23,15 @@ pub struct Loaded {
 }
 
 pub fn load(root: &Path, id: &str) -> Result<Loaded> {
-    let dir = ContainerDir::open(root, id)?;
+    loaded(ContainerDir::open(root, id)?, id)
+}
+
+/// As `load`, without taking the lock: for commands that only read.
+pub fn peek(root: &Path, id: &str) -> Result<Loaded> {
+    loaded(ContainerDir::open_unlocked(root, id)?, id)
+}
+
+fn loaded(dir: ContainerDir, id: &str) -> Result<Loaded> {
     let Some(state) = dir.load()? else {
         // The directory exists but create has not finished (or died): it is
         // still being created.
@@ -35,7 +43,7 @@ pub fn load(root: &Path, id: &str) -> Result<Loaded> {
 
 /// `outlet state`: the OCI state JSON, with the status true at this moment.
 pub fn state_json(root: &Path, id: &str) -> Result<String> {
-    let dir = ContainerDir::open(root, id)?;
+    let dir = ContainerDir::open_unlocked(root, id)?;
     let Some(state) = dir.load()? else {
         let st = serde_json::json!({
             "ociVersion": crate::OCI_VERSION, "id": id, "status": "creating",

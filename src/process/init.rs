@@ -28,6 +28,9 @@ pub struct InitArgs<'a> {
     pub cloned: CloneFlags,
     pub cgroup: &'a CgroupPaths,
     pub no_pivot: bool,
+    /// Keep the caller's session keyring instead of a new one of our own.
+    pub no_new_keyring: bool,
+    pub id: &'a str,
     /// O_PATH fd of exec.fifo; reopened for writing through /proc.
     pub fifo: RawFd,
     pub seccomp: Option<&'a security::seccomp::Prepared>,
@@ -70,15 +73,9 @@ fn wait_go(chan: &Channel) -> Result<i32> {
 fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     // SAFETY: closing our copy of an fd that nothing in the init uses.
     unsafe { libc::close(a.lock_fd) };
-    // If `outlet create` dies during setup, so do we. Until execve we are a
-    // copy of outlet: non-dumpable, so nothing in the container can open
-    // our /proc/PID/exe (the runtime's binary; CVE-2019-5736 class).
-    // execve makes the application dumpable again.
+    // If `outlet create` dies during setup, so do we.
     // SAFETY: prctl with integer arguments only.
-    unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-    }
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let process = a.spec.process().as_ref().context("process: missing")?;
 
     // Namespaces given by path are joined here (the pid namespace was
@@ -97,6 +94,13 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     }
     chan.send(&Msg::UserNs)?;
     let host_pid = wait_go(chan)?;
+    // Until execve we are a copy of outlet: non-dumpable, so nothing in the
+    // container can open our /proc/PID/exe (the runtime's binary;
+    // CVE-2019-5736 class); execve makes the application dumpable again.
+    // Only now, after the id maps: a non-dumpable process's /proc files
+    // belong to root, which an unprivileged parent could not write.
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
 
     let userns = a.plan.creates(LinuxNamespaceType::User) || a.plan.joins(LinuxNamespaceType::User);
     if userns {
@@ -111,6 +115,9 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare cgroup namespace")?;
     }
     nix::unistd::setsid().context("setsid")?;
+    if !a.no_new_keyring {
+        join_session_keyring(a.id)?;
+    }
 
     let has_mountns =
         a.plan.creates(LinuxNamespaceType::Mount) || a.plan.joins(LinuxNamespaceType::Mount);
@@ -394,4 +401,27 @@ pub fn exec(exe: &Path, args: &[String], env: &[String]) -> Result<Infallible> {
         .context("process.env: NUL byte")?;
     let e = nix::unistd::execve(&cexe, &cargs, &cenv).unwrap_err();
     Err(anyhow::anyhow!("exec {}: {}", exe.display(), e.desc()))
+}
+
+/// A session keyring of the container's own, as runc makes, so that keys of
+/// the caller's session (or another container's) are not reachable inside.
+/// Named after the container id, which is unique: joining by name would
+/// share an existing keyring of that name.
+fn join_session_keyring(id: &str) -> Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let name = CString::new(format!("_ses.{id}")).context("keyring name has NUL")?;
+    // SAFETY: keyctl with a valid NUL-terminated name.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        // Kernels without keys, or seccomp'd callers (a nested runtime):
+        // runc goes on without a keyring of its own too.
+        if !matches!(
+            e.raw_os_error(),
+            Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EPERM)
+        ) {
+            return Err(e).context("join a new session keyring");
+        }
+    }
+    Ok(())
 }

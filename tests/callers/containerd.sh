@@ -34,6 +34,9 @@ image_tar=$repo/target/callers/busybox-oci.tar
 "$here/image.sh" "$image_tar" >&2
 
 tmp=$(mktemp -d /tmp/callers-containerd.XXXXXX)
+# ctr leaves a file named "oom" in its working directory after an OOM
+# kill; keep it out of the repository.
+cd "$tmp"
 # The shim puts its sockets in /run/containerd/s whatever containerd's config
 # says; when this run creates that directory, it removes it again.
 [[ -e /run/containerd ]] && run_containerd_existed=yes || run_containerd_existed=no

@@ -1,0 +1,181 @@
+//! Resource limits that hold, on this (cgroup v1 hybrid) host, with real
+//! containers: the v1 files are written before the application runs and the
+//! kernel enforces them. The same checks on cgroup v2 run in tests/vm/.
+//! Needs root (skipped otherwise).
+
+mod common;
+
+use common::T;
+use serde_json::{Value, json};
+
+const MIB: i64 = 1024 * 1024;
+
+/// The container's cgroup dir of one v1 controller, from state.json.
+fn v1_dir(t: &T, id: &str, ctrl: &str) -> std::path::PathBuf {
+    let st: Value =
+        serde_json::from_slice(&std::fs::read(t.root.join(id).join("state.json")).unwrap())
+            .unwrap();
+    st["cgroup"]["v1"][ctrl]
+        .as_str()
+        .unwrap_or_else(|| panic!("no v1 {ctrl} dir in {st}"))
+        .into()
+}
+
+fn last_json(out: &str) -> Value {
+    let line = out.lines().rev().find(|l| l.starts_with('{')).unwrap_or("");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("no JSON in {out:?}: {e}"))
+}
+
+#[test]
+fn memory_limit_oom_kills_and_counts() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("oom", |c| {
+        c["linux"]["resources"]["memory"] = json!({"limit": 64 * MIB});
+        c["process"]["args"] = json!(["probe", "mem", "128"]);
+    });
+    let id = t.id("oom");
+    // --keep: the cgroup stays so that its OOM counter can be read.
+    let o = t.outlet(&["run", "--keep", "--bundle", b.dir.to_str().unwrap(), &id]);
+    assert_eq!(o.code, Some(137), "128 MiB under a 64 MiB limit: {o:#?}");
+    let mem = v1_dir(&t, &id, "memory");
+    let limit = std::fs::read_to_string(mem.join("memory.limit_in_bytes")).unwrap();
+    assert_eq!(limit.trim(), (64 * MIB).to_string());
+    let oom = std::fs::read_to_string(mem.join("memory.oom_control")).unwrap();
+    let kills: u64 = oom
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no oom_kill in memory.oom_control: {oom}"));
+    assert!(kills >= 1, "oom_kill {kills}");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+
+    let b = t.bundle("fits", |c| {
+        c["linux"]["resources"]["memory"] = json!({"limit": 64 * MIB});
+        c["process"]["args"] = json!(["probe", "mem", "32"]);
+    });
+    let o = t.run(&t.id("fits"), &b);
+    assert_eq!(o.code, Some(0), "32 MiB under a 64 MiB limit: {o:#?}");
+    t.assert_nothing_left("memory");
+}
+
+#[test]
+fn cpu_quota_holds() {
+    let Some(t) = T::new() else { return };
+    let spin = |name: &str, quota: Option<i64>| -> (f64, f64) {
+        let b = t.bundle(name, |c| {
+            if let Some(q) = quota {
+                c["linux"]["resources"]["cpu"] = json!({"quota": q, "period": 100000});
+            }
+            c["process"]["args"] = json!(["probe", "spin", "2", "4"]);
+        });
+        let o = t.run(&t.id(name), &b);
+        o.expect_ok("spin");
+        let r = last_json(&o.stdout);
+        let usage = r["cgroup_usage_s"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no cgroup usage: {r}"));
+        (usage, r["wall_s"].as_f64().unwrap())
+    };
+    let (used, wall) = spin("quarter", Some(25000));
+    // 0.25 CPU for 4 s is 1.0 s of CPU time, give or take 25%.
+    assert!(
+        (0.75..=1.25).contains(&used),
+        "0.25 CPU over {wall:.2}s wall used {used:.3}s of CPU"
+    );
+    let (free, wall) = spin("free", None);
+    // Unlimited, the same spin gets at least a whole CPU (two on an idle
+    // 2-core machine): the quota, not the machine, is what held it back.
+    assert!(
+        free >= 2.5 * used && free >= 0.9 * wall,
+        "unlimited: {free:.3}s of CPU in {wall:.2}s wall (limited: {used:.3}s)"
+    );
+    t.assert_nothing_left("cpu");
+}
+
+#[test]
+fn pids_limit_caps_a_fork_loop() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("pids", |c| {
+        c["linux"]["resources"]["pids"] = json!({"limit": 16});
+        c["process"]["args"] = json!(["probe", "forks", "64"]);
+    });
+    let o = t.run(&t.id("pids"), &b);
+    assert_eq!(o.code, Some(0), "the container survives: {o:#?}");
+    let r = last_json(&o.stdout);
+    let n = r["succeeded"].as_i64().unwrap();
+    assert!(n < 16 && n > 0, "forks under pids.max 16: {r}");
+    t.assert_nothing_left("pids");
+}
+
+#[test]
+fn the_missions_slice_is_visible_inside() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("slice", |c| {
+        c["linux"]["resources"]["cpu"] = json!({"quota": 25000, "period": 100000});
+        c["linux"]["resources"]["memory"] = json!({"limit": 512 * MIB});
+        c["process"]["args"] = json!(["probe", "cgroup"]);
+    });
+    let o = t.run(&t.id("slice"), &b);
+    o.expect_ok("probe cgroup");
+    let r = last_json(&o.stdout);
+    let v1 = &r["v1"];
+    let num = |k: &str| -> String {
+        v1[k]
+            .as_str()
+            .map(|s| s.trim().to_string())
+            .or_else(|| v1[k].as_i64().map(|n| n.to_string()))
+            .unwrap_or_else(|| panic!("{k} missing: {r}"))
+    };
+    assert_eq!(num("cpu/cpu.cfs_quota_us"), "25000", "{r}");
+    assert_eq!(num("cpu/cpu.cfs_period_us"), "100000", "{r}");
+    assert_eq!(num("memory/memory.limit_in_bytes"), "536870912", "{r}");
+    t.assert_nothing_left("slice");
+}
+
+#[test]
+fn device_cgroup_refuses_what_is_not_allowed() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("dev", |c| {
+        // CAP_MKNOD is granted, so only the device cgroup can refuse.
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_MKNOD"));
+        }
+        c["root"]["readonly"] = json!(false);
+        common::sh(
+            c,
+            "head -c 1 /dev/null; echo null=$?; \
+             probe mknod /tmp/sda b 8 0 > /out/mknod.json; echo mknod=$?",
+        );
+    });
+    let o = t.run(&t.id("dev"), &b);
+    o.expect_ok("run");
+    assert!(o.stdout.contains("null=0"), "{o:#?}");
+    assert!(o.stdout.contains("mknod=1"), "mknod of sda allowed: {o:#?}");
+    let r = b.wait_json("mknod.json");
+    assert_eq!(r["errno"], 1, "EPERM expected: {r}");
+    let _ = std::fs::remove_file(t.dir.join("dev/out/mknod.json"));
+    t.assert_nothing_left("devices");
+}
+
+#[test]
+fn unified_keys_are_refused_on_a_v1_host() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("uni", |c| {
+        c["linux"]["resources"]["unified"] = json!({"../cgroup.procs": "0"});
+    });
+    let id = t.id("uni");
+    let o = t.create(&id, &b);
+    o.expect_fail("unified escape", "unified");
+    assert!(!t.state_dir_exists(&id));
+    let left: Vec<_> = common::cgroup_dirs_for(&id)
+        .into_iter()
+        .filter(|p| p.exists())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "cgroup left after a refused create: {left:?}"
+    );
+}
