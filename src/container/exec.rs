@@ -164,31 +164,46 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             bail!("exec helper exited during setup");
         }
     }
-    // The helper reports the process's pid (as Go) and then the process
-    // reports Ready (or an error) just before execve.
-    let pid = match parent_chan.recv()? {
-        Some(Msg::Go(pid)) => pid,
-        Some(Msg::Error(m)) => {
-            reap_helper();
-            bail!("{m}");
-        }
-        _ => {
-            reap_helper();
-            bail!("exec helper exited during setup");
-        }
-    };
-    reap_helper();
-    match parent_chan.recv()? {
-        Some(Msg::Ready) => {}
-        Some(Msg::Error(m)) => {
-            let _ = waitpid(Pid::from_raw(pid), None);
-            bail!("{m}");
-        }
-        _ => {
-            let _ = waitpid(Pid::from_raw(pid), None);
-            bail!("exec: the process exited during setup");
+    // The helper reports the process's pid (Go) and the process reports
+    // Ready (or an error) just before execve. Both write to the same socket
+    // from different processes, so either may come first: under load the
+    // process often reports before the helper. An error can come from
+    // either; then read on until both have exited (EOF) so that a pid the
+    // helper reports is still reaped.
+    let mut pid = None;
+    let mut ready = false;
+    let mut error = None;
+    while !(ready && pid.is_some()) {
+        match parent_chan.recv()? {
+            Some(Msg::Go(p)) => pid = Some(p),
+            Some(Msg::Ready) => ready = true,
+            Some(Msg::Error(m)) => {
+                error.get_or_insert(m);
+            }
+            Some(_) => {
+                error.get_or_insert_with(|| "sync: unexpected message from exec".to_string());
+            }
+            None => break,
         }
     }
+    reap_helper();
+    let reap_process = |pid: Option<i32>| {
+        if let Some(p) = pid {
+            let _ = waitpid(Pid::from_raw(p), None);
+        }
+    };
+    if let Some(m) = error {
+        reap_process(pid);
+        bail!("{m}");
+    }
+    let pid = match (pid, ready) {
+        (Some(p), true) => p,
+        (None, _) => bail!("exec helper exited during setup"),
+        (Some(p), false) => {
+            reap_process(Some(p));
+            bail!("exec: the process exited during setup");
+        }
+    };
     if let Some(p) = o.pid_file {
         syscall::write_atomic(p, pid.to_string().as_bytes())
             .with_context(|| format!("pid file {}", p.display()))?;
@@ -327,7 +342,7 @@ fn process_setup(
         f.load(&state_json())?;
     }
     crate::process::init::switch_user(p)?;
-    nix::unistd::chdir(p.cwd()).with_context(|| format!("process.cwd {}", p.cwd().display()))?;
+    crate::rootfs::paths::chdir_inside(p.cwd())?;
     let exe = crate::process::init::find_executable(&args[0], &env)?;
     if nnp {
         // SAFETY: prctl with integer arguments only.

@@ -202,8 +202,7 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
         filter.load(&(a.state_json)(host_pid, Status::Creating))?;
     }
     switch_user(process)?;
-    let cwd = process.cwd();
-    nix::unistd::chdir(cwd).with_context(|| format!("process.cwd {}", cwd.display()))?;
+    rootfs::paths::chdir_inside(process.cwd())?;
     let exe = find_executable(&args[0], &env)?;
 
     if nnp {

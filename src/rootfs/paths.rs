@@ -35,44 +35,113 @@ impl Root {
     /// Resolve `dest` (an absolute container path) inside the root; the
     /// result is an O_PATH fd.
     pub fn resolve(&self, dest: &Path) -> std::io::Result<OwnedFd> {
+        let rel = relative(dest);
+        // The root itself: openat2 takes no empty path.
+        let rel = if rel.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            rel
+        };
         openat2(
             self.fd.as_raw_fd(),
-            &relative(dest),
+            &rel,
             libc::O_PATH,
             RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         )
     }
 
     /// Resolve `dest`, creating missing components inside the root: parents
-    /// as directories, the last one as `kind`.
+    /// as directories, the last one as `kind`. Symlinks met on the way are
+    /// followed as RESOLVE_IN_ROOT would (absolute ones from the root, `..`
+    /// never above it), so a dangling `/data -> /../../tmp/x` in an image
+    /// makes `<rootfs>/tmp/x`, never the host's /tmp/x.
     pub fn resolve_or_create(&self, dest: &Path, kind: Kind) -> Result<OwnedFd> {
         if let Ok(fd) = self.resolve(dest) {
             return Ok(fd);
         }
-        let rel = relative(dest);
-        let comps: Vec<_> = rel.components().collect();
+        let ctx =
+            |what: &str, p: &Path| format!("{what} {} in {}", p.display(), self.path.display());
+        // Components still to walk, front first; `sofar` is the symlink-free
+        // path of `dir` inside the root.
+        let mut todo: std::collections::VecDeque<std::ffi::OsString> = dest
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n.to_os_string()),
+                Component::ParentDir => Some("..".into()),
+                _ => None,
+            })
+            .collect();
         let mut dir = self.fd.try_clone().context("dup rootfs fd")?;
         let mut sofar = PathBuf::new();
-        for (i, c) in comps.iter().enumerate() {
-            let name = c.as_os_str();
-            sofar.push(name);
-            let last = i + 1 == comps.len();
-            match self.resolve(&Path::new("/").join(&sofar)) {
+        let mut links = 0;
+        let mut steps = 0;
+        while let Some(name) = todo.pop_front() {
+            // A racing process could keep a name flipping between missing
+            // and present; give up rather than loop.
+            steps += 1;
+            if steps > 4096 {
+                bail!("{}: the path keeps changing", ctx("resolve", dest));
+            }
+            if name == ".." {
+                sofar.pop();
+                dir = self
+                    .resolve(&Path::new("/").join(&sofar))
+                    .with_context(|| ctx("resolve", &sofar))?;
+                continue;
+            }
+            let here = sofar.join(&name);
+            let cname = CString::new(name.as_encoded_bytes()).context("path has NUL")?;
+            // One component below a directory resolved inside the root,
+            // never following a symlink: nothing here can leave the root.
+            let step = openat2(
+                dir.as_raw_fd(),
+                Path::new(&name),
+                libc::O_PATH | libc::O_NOFOLLOW,
+                RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+            );
+            match step {
                 Ok(fd) => {
+                    let st = nix::sys::stat::fstat(fd.as_raw_fd())
+                        .with_context(|| ctx("stat", &here))?;
+                    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                        links += 1;
+                        if links > 40 {
+                            bail!(
+                                "{}: too many levels of symbolic links",
+                                ctx("resolve", &here)
+                            );
+                        }
+                        let target =
+                            nix::fcntl::readlinkat(Some(dir.as_raw_fd()), name.as_os_str())
+                                .with_context(|| ctx("readlink", &here))?;
+                        let target = PathBuf::from(target);
+                        if target.is_absolute() {
+                            sofar = PathBuf::new();
+                            dir = self.fd.try_clone().context("dup rootfs fd")?;
+                        }
+                        let comps: Vec<std::ffi::OsString> = target
+                            .components()
+                            .filter_map(|c| match c {
+                                Component::Normal(n) => Some(n.to_os_string()),
+                                Component::ParentDir => Some("..".into()),
+                                _ => None,
+                            })
+                            .collect();
+                        for c in comps.into_iter().rev() {
+                            todo.push_front(c);
+                        }
+                        continue;
+                    }
                     dir = fd;
+                    sofar = here;
                     continue;
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-                Err(e) => {
-                    return Err(e).with_context(|| {
-                        format!("resolve {} in {}", sofar.display(), self.path.display())
-                    });
-                }
+                Err(e) => return Err(e).with_context(|| ctx("resolve", &here)),
             }
-            let cname = CString::new(name.as_encoded_bytes()).context("path has NUL")?;
-            // The parent was resolved inside the root, and mkdirat/openat
-            // with a single component cannot be redirected by a symlink
-            // (mkdirat never follows; O_CREAT|O_EXCL|O_NOFOLLOW refuses one).
+            let last = todo.is_empty();
+            // mkdirat never follows a symlink, and O_CREAT|O_EXCL|O_NOFOLLOW
+            // refuses one, so a link raced in cannot redirect the creation.
             let ret = if last && matches!(kind, Kind::File) {
                 // SAFETY: a valid dir fd and NUL-terminated name.
                 let fd = unsafe {
@@ -101,16 +170,12 @@ impl Root {
             if ret != 0 {
                 let e = std::io::Error::last_os_error();
                 if e.raw_os_error() != Some(libc::EEXIST) {
-                    return Err(e).with_context(|| {
-                        format!("create {} in {}", sofar.display(), self.path.display())
-                    });
+                    return Err(e).with_context(|| ctx("create", &here));
                 }
             }
-            dir = self
-                .resolve(&Path::new("/").join(&sofar))
-                .with_context(|| {
-                    format!("resolve {} in {}", sofar.display(), self.path.display())
-                })?;
+            // Walk the same name again: now it exists (or a racer made it a
+            // symlink, which the next round follows inside the root).
+            todo.push_front(name);
         }
         Ok(dir)
     }
@@ -136,6 +201,60 @@ pub fn relative(dest: &Path) -> PathBuf {
     out
 }
 
+/// Change to `cwd` (process.cwd, already inside the container's root and
+/// mount namespace), resolved inside the root with no magic links, so that
+/// `/proc/self/fd/N` cannot make a runtime fd that points at the host (the
+/// init's host /proc, a caller's leaked fd) the process's cwd
+/// (CVE-2024-21626 class). getcwd then confirms the result is reachable
+/// from the root: the kernel reports a cwd outside it as unreachable.
+pub fn chdir_inside(cwd: &Path) -> Result<()> {
+    let field = || format!("process.cwd {}", cwd.display());
+    must_be_absolute("process.cwd", cwd)?;
+    let root = openat2(
+        libc::AT_FDCWD,
+        Path::new("/"),
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+    )
+    .with_context(|| format!("{}: open /", field()))?;
+    let fd = openat2(
+        root.as_raw_fd(),
+        &relative_keep_dots(cwd),
+        libc::O_PATH | libc::O_DIRECTORY,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    )
+    .with_context(|| format!("{}: resolve inside the container", field()))?;
+    nix::unistd::fchdir(fd.as_raw_fd()).with_context(field)?;
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        Ok(p) => bail!(
+            "{}: the working directory {} is outside the container's root",
+            field(),
+            p.display()
+        ),
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "{}: getcwd (a working directory outside the container's root?)",
+                field()
+            )
+        }),
+    }
+}
+
+/// `cwd` without its leading `/`, `..` left for the kernel to clamp at the
+/// root (lexical `..` after a symlink would be wrong for a cwd).
+fn relative_keep_dots(p: &Path) -> PathBuf {
+    let rel: PathBuf = p
+        .components()
+        .filter(|c| !matches!(c, Component::RootDir))
+        .collect();
+    if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    }
+}
+
 /// The magic-link path of an fd, for mount(2) targets.
 pub fn fd_path(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
@@ -150,8 +269,34 @@ pub fn must_be_absolute(field: &str, p: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::relative;
+    use super::{Kind, Root, relative};
     use std::path::Path;
+
+    #[test]
+    fn dangling_symlinks_are_created_inside_the_root() {
+        let base = std::env::temp_dir().join(format!("outlet-paths-{}", std::process::id()));
+        let root = base.join("root");
+        let outside = base.join("outside");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        let up = "/../../../../../../..";
+        let abs = format!("{up}{}/abs", outside.display());
+        std::os::unix::fs::symlink(&abs, root.join("data")).unwrap();
+        std::os::unix::fs::symlink("../../../outside/rel", root.join("etc/rel")).unwrap();
+        std::os::unix::fs::symlink("/data/x", root.join("chain")).unwrap();
+        let r = Root::open(&root).unwrap();
+        r.resolve_or_create(Path::new("/data"), Kind::Dir).unwrap();
+        r.resolve_or_create(Path::new("/etc/rel/f"), Kind::File)
+            .unwrap();
+        r.resolve_or_create(Path::new("/chain/y"), Kind::Dir)
+            .unwrap();
+        let inside = root.join(abs.trim_start_matches(up).trim_start_matches('/'));
+        assert!(inside.is_dir(), "{}", inside.display());
+        assert!(inside.join("x/y").is_dir());
+        assert!(root.join("outside/rel/f").is_file());
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 
     #[test]
     fn relative_never_climbs() {

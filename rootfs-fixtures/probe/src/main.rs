@@ -16,7 +16,8 @@ use std::process::exit;
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: probe report | mem MIB | spin THREADS SECONDS | forks N | cgroup \
-                     | exit N | sleep SECONDS | write PATH | read PATH | mknod PATH b|c MAJOR MINOR";
+                     | exit N | sleep SECONDS | write PATH | read PATH | mknod PATH b|c MAJOR MINOR \
+                     | openw PATH | hunt-exe SECONDS STOPFILE | personality HEX";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,6 +35,9 @@ fn main() {
         }
         ["write", path] => write_file(path),
         ["read", path] => read_file(path),
+        ["openw", path] => emit(open_for_write(path)),
+        ["personality", v] => personality(v),
+        ["hunt-exe", secs, stop] => emit(hunt_exe(parse(secs, "SECONDS"), stop)),
         ["mknod", path, kind, major, minor] => {
             mknod(path, kind, parse(major, "MAJOR"), parse(minor, "MINOR"))
         }
@@ -583,6 +587,167 @@ fn mknod(path: &str, kind: &str, major: u32, minor: u32) -> i32 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
+    };
+    outcome(j, res)
+}
+
+fn open_raw(path: &str, flags: i32) -> Result<i32, i32> {
+    let Ok(c) = CString::new(path) else {
+        return Err(libc::EINVAL);
+    };
+    // SAFETY: c is a valid NUL-terminated path for the duration of the call.
+    let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
+    if fd < 0 { Err(errno()) } else { Ok(fd) }
+}
+
+fn close(fd: i32) {
+    // SAFETY: closing an fd this process opened and owns.
+    unsafe { libc::close(fd) };
+}
+
+/// The two ways into a file for writing that the CVE-2019-5736 exploit
+/// used: open(O_WRONLY) directly (ETXTBSY while the binary runs, so also
+/// without O_TRUNC), and O_PATH now, reopened through /proc/self/fd later.
+/// Never truncates: a success must be reported, not do damage.
+fn open_for_write(path: &str) -> Json {
+    let direct = open_raw(path, libc::O_WRONLY | libc::O_NONBLOCK);
+    if let Ok(fd) = direct {
+        close(fd);
+    }
+    let opath = open_raw(path, libc::O_PATH);
+    let reopen = opath.map(|fd| {
+        let r = open_raw(
+            &format!("/proc/self/fd/{fd}"),
+            libc::O_WRONLY | libc::O_NONBLOCK,
+        );
+        if let Ok(w) = r {
+            close(w);
+        }
+        close(fd);
+        r
+    });
+    let res = |r: Result<i32, i32>| match r {
+        Ok(_) => Json::obj().set("ok", true),
+        Err(e) => Json::obj()
+            .set("ok", false)
+            .set("errno", e)
+            .set("error", strerror(e)),
+    };
+    let mut j = Json::obj()
+        .set("path", path)
+        .set("target", readlink(path))
+        .set("direct_write", res(direct))
+        .set("o_path", res(opath));
+    match reopen {
+        Ok(r) => j.push("reopen_write", res(r)),
+        Err(_) => j.push("reopen_write", Json::Null),
+    }
+    j
+}
+
+/// Scans /proc/*/exe of every other process it can see, again and again,
+/// until SECONDS pass or STOPFILE exists: each is tried with open(O_WRONLY)
+/// and with O_PATH; O_PATH fds are kept and retried for writing through
+/// /proc/self/fd on every round and once more at the end (the exploit waits
+/// for the runtime to exit so the binary is no longer busy).
+fn hunt_exe(seconds: f64, stop: &str) -> Json {
+    let me = std::process::id().to_string();
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let mut rounds = 0u64;
+    let mut tries = 0u64;
+    let mut pids_seen = std::collections::BTreeSet::new();
+    let mut errors: std::collections::BTreeMap<String, u64> = Default::default();
+    // A set: a held fd that stays writable would otherwise be listed on
+    // every round.
+    let mut write_opens = std::collections::BTreeSet::new();
+    let mut held: Vec<(i32, String)> = Vec::new();
+    let mut held_targets = std::collections::BTreeSet::new();
+    let retry_held = |held: &[(i32, String)],
+                      write_opens: &mut std::collections::BTreeSet<String>| {
+        for (fd, what) in held {
+            if let Ok(w) = open_raw(
+                &format!("/proc/self/fd/{fd}"),
+                libc::O_WRONLY | libc::O_NONBLOCK,
+            ) {
+                close(w);
+                write_opens.insert(format!("reopen {what}"));
+            }
+        }
+    };
+    while Instant::now() < deadline && fs::metadata(stop).is_err() {
+        rounds += 1;
+        let Ok(rd) = fs::read_dir("/proc") else { break };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name == me || !name.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            pids_seen.insert(name.clone());
+            let exe = format!("/proc/{name}/exe");
+            tries += 1;
+            match open_raw(&exe, libc::O_WRONLY | libc::O_NONBLOCK) {
+                Ok(fd) => {
+                    close(fd);
+                    write_opens.insert(format!("direct {exe} -> {:?}", readlink(&exe)));
+                }
+                Err(e) => *errors.entry(strerror(e)).or_default() += 1,
+            }
+            match open_raw(&exe, libc::O_PATH) {
+                Ok(fd) => {
+                    let target = readlink(&format!("/proc/self/fd/{fd}")).unwrap_or_default();
+                    // One fd per distinct binary is enough to retry.
+                    if held.len() < 512 && held_targets.insert(target.clone()) {
+                        held.push((fd, format!("{exe} -> {target}")));
+                    } else {
+                        close(fd);
+                    }
+                }
+                Err(e) => {
+                    *errors
+                        .entry(format!("O_PATH: {}", strerror(e)))
+                        .or_default() += 1
+                }
+            }
+        }
+        retry_held(&held, &mut write_opens);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    retry_held(&held, &mut write_opens);
+    let mut errs = Json::obj();
+    for (k, v) in &errors {
+        errs.push(k, *v);
+    }
+    Json::obj()
+        .set("rounds", rounds)
+        .set("tries", tries)
+        .set("pids_seen", pids_seen.len())
+        .set("errors", errs)
+        .set(
+            "write_opens",
+            write_opens.into_iter().collect::<Vec<String>>(),
+        )
+        .set(
+            "held_targets",
+            held_targets.into_iter().collect::<Vec<String>>(),
+        )
+}
+
+/// personality(VALUE) with a value the caller picks, for seccomp argument
+/// conditions: exit 1 when refused.
+fn personality(v: &str) -> i32 {
+    let Ok(value) = u64::from_str_radix(v.trim_start_matches("0x"), 16) else {
+        eprintln!("probe personality: HEX: cannot parse {v:?}\n{USAGE}");
+        return 2;
+    };
+    // SAFETY: personality only changes this process's execution domain.
+    let r = unsafe { libc::syscall(libc::SYS_personality, value) };
+    let j = Json::obj()
+        .set("op", "personality")
+        .set("value", format!("{value:#x}"));
+    let res = if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
     };
     outcome(j, res)
 }

@@ -1,0 +1,675 @@
+//! Capabilities, no_new_privs, seccomp (errno, default-deny, argument
+//! conditions, podman's default profile) and LSM requests, seen from inside
+//! real containers, for the init and for `exec`. Needs root (skipped
+//! otherwise).
+
+mod common;
+
+use common::{Bundle, T, sh};
+use serde_json::{Value, json};
+
+/// A pid-1 shell that exits 0 on SIGTERM (a namespace's init only gets the
+/// signals it handles).
+const SLEEPER: &str = "trap 'exit 0' TERM; sleep 1000 & wait";
+
+/// Capability numbers from linux/capability.h, by OCI name.
+const CAPS: &[(&str, u32)] = &[
+    ("CAP_CHOWN", 0),
+    ("CAP_DAC_OVERRIDE", 1),
+    ("CAP_DAC_READ_SEARCH", 2),
+    ("CAP_FOWNER", 3),
+    ("CAP_FSETID", 4),
+    ("CAP_KILL", 5),
+    ("CAP_SETGID", 6),
+    ("CAP_SETUID", 7),
+    ("CAP_SETPCAP", 8),
+    ("CAP_LINUX_IMMUTABLE", 9),
+    ("CAP_NET_BIND_SERVICE", 10),
+    ("CAP_NET_BROADCAST", 11),
+    ("CAP_NET_ADMIN", 12),
+    ("CAP_NET_RAW", 13),
+    ("CAP_IPC_LOCK", 14),
+    ("CAP_IPC_OWNER", 15),
+    ("CAP_SYS_MODULE", 16),
+    ("CAP_SYS_RAWIO", 17),
+    ("CAP_SYS_CHROOT", 18),
+    ("CAP_SYS_PTRACE", 19),
+    ("CAP_SYS_PACCT", 20),
+    ("CAP_SYS_ADMIN", 21),
+    ("CAP_SYS_BOOT", 22),
+    ("CAP_SYS_NICE", 23),
+    ("CAP_SYS_RESOURCE", 24),
+    ("CAP_SYS_TIME", 25),
+    ("CAP_SYS_TTY_CONFIG", 26),
+    ("CAP_MKNOD", 27),
+    ("CAP_LEASE", 28),
+    ("CAP_AUDIT_WRITE", 29),
+    ("CAP_AUDIT_CONTROL", 30),
+    ("CAP_SETFCAP", 31),
+    ("CAP_MAC_OVERRIDE", 32),
+    ("CAP_MAC_ADMIN", 33),
+    ("CAP_SYSLOG", 34),
+    ("CAP_WAKE_ALARM", 35),
+    ("CAP_BLOCK_SUSPEND", 36),
+    ("CAP_AUDIT_READ", 37),
+    ("CAP_PERFMON", 38),
+    ("CAP_BPF", 39),
+    ("CAP_CHECKPOINT_RESTORE", 40),
+];
+
+/// The /proc/self/status mask for a list of capability names.
+fn mask(names: &Value) -> u64 {
+    let Some(list) = names.as_array() else {
+        return 0;
+    };
+    list.iter()
+        .map(|n| {
+            let n = n.as_str().unwrap();
+            let bit = CAPS
+                .iter()
+                .find(|(name, _)| *name == n)
+                .unwrap_or_else(|| panic!("capability {n} not in the test's table"))
+                .1;
+            1u64 << bit
+        })
+        .fold(0, |a, b| a | b)
+}
+
+fn hex(v: &Value) -> u64 {
+    u64::from_str_radix(v.as_str().unwrap_or_else(|| panic!("not hex: {v}")), 16).unwrap()
+}
+
+/// Add a writable tmpfs at /tmp (the fixture root is read-only).
+fn tmpfs_tmp(c: &mut Value) {
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/tmp",
+        "type": "tmpfs",
+        "source": "tmpfs",
+        "options": ["nosuid", "nodev", "mode=1777"]
+    }));
+}
+
+fn add_cap(c: &mut Value, cap: &str) {
+    for set in ["bounding", "effective", "permitted"] {
+        c["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!(cap));
+    }
+}
+
+#[test]
+fn default_capabilities_are_exactly_the_spec_sets() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("caps", |_| {});
+    let caps = b.config()["process"]["capabilities"].clone();
+    // The default template must keep a small set; an empty list would make
+    // the comparison below say little.
+    assert!(mask(&caps["bounding"]) != 0, "{caps}");
+    let id = t.id("caps");
+    let out = t.run(&id, &b);
+    out.expect_ok("run probe report");
+    let r = out.json();
+    let got = &r["capabilities"];
+    // The template lists ambient capabilities without an inheritable set
+    // (as runc's does); the kernel only raises ambient capabilities that
+    // are permitted and inheritable, so the others are skipped, as runc
+    // skips them, and the ambient set inside is their intersection.
+    let (bnd, eff, prm, inh) = (
+        mask(&caps["bounding"]),
+        mask(&caps["effective"]),
+        mask(&caps["permitted"]),
+        mask(&caps["inheritable"]),
+    );
+    let amb = mask(&caps["ambient"]) & prm & inh;
+    // The template gives the same list for bounding, effective, permitted;
+    // execve as uid 0 makes P' = E' = bounding | inheritable | ambient.
+    assert_eq!(bnd, eff, "{caps}");
+    assert_eq!(bnd, prm, "{caps}");
+    for (key, want) in [
+        ("effective", eff),
+        ("bounding", bnd),
+        ("permitted", prm),
+        ("ambient", amb),
+        ("inheritable", inh),
+    ] {
+        assert_eq!(
+            hex(&got[key]),
+            want,
+            "{key}: inside {:?}, spec {caps}",
+            got[key]
+        );
+    }
+    t.assert_nothing_left("after run");
+}
+
+#[test]
+fn all_five_sets_are_applied_as_root_and_across_the_uid_switch() {
+    let Some(t) = T::new() else { return };
+    // Different sets, so a runtime that copied one set into another fails.
+    let caps = json!({
+        "bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETUID", "CAP_SYS_CHROOT"],
+        "permitted": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"],
+        "effective": ["CAP_CHOWN", "CAP_KILL"],
+        "inheritable": ["CAP_KILL", "CAP_NET_RAW"],
+        "ambient": ["CAP_KILL"]
+    });
+    let (b_, i_, a_) = (
+        mask(&caps["bounding"]),
+        mask(&caps["inheritable"]),
+        mask(&caps["ambient"]),
+    );
+    let p_ = mask(&caps["permitted"]);
+    // What execve of a file without capabilities makes of the sets the
+    // runtime left (capabilities(7)): bounding, inheritable and ambient
+    // pass through; uid 0 gets P' = E' = bounding | inheritable | ambient,
+    // cut down to the old permitted set under no_new_privs; any other uid
+    // gets P' = E' = ambient.
+    for (uid, nnp, perm) in [
+        (0u32, true, (b_ | i_ | a_) & p_),
+        (0, false, b_ | i_ | a_),
+        (1000, true, a_),
+        (1000, false, a_),
+    ] {
+        let tag = format!("caps-uid{uid}-{nnp}");
+        let b = t.bundle(&tag, |c| {
+            c["process"]["capabilities"] = caps.clone();
+            c["process"]["user"] = json!({"uid": uid, "gid": uid});
+            c["process"]["noNewPrivileges"] = json!(nnp);
+        });
+        let out = t.run(&t.id(&tag), &b);
+        out.expect_ok("run probe report");
+        let r = out.json();
+        assert_eq!(r["uid"]["effective"], uid, "{r}");
+        let got = &r["capabilities"];
+        for (key, want) in [
+            ("bounding", b_),
+            ("inheritable", i_),
+            ("ambient", a_),
+            ("permitted", perm),
+            ("effective", perm),
+        ] {
+            assert_eq!(hex(&got[key]), want, "uid {uid} nnp {nnp} {key}: {got}");
+        }
+    }
+    t.assert_nothing_left("after run");
+}
+
+#[test]
+fn net_admin_decides_whether_lo_can_be_set_down() {
+    let Some(t) = T::new() else { return };
+    let script = "ip link set lo up && ip link show lo && ip link set lo down && ip link show lo";
+    let b = t.bundle("nonet", |c| sh(c, script));
+    let id = t.id("nonet");
+    let o = t.run(&id, &b);
+    assert_ne!(
+        o.code,
+        Some(0),
+        "ip link set worked without CAP_NET_ADMIN: {o:?}"
+    );
+    assert!(
+        o.stderr.contains("Operation not permitted"),
+        "no EPERM from ip: {o:?}"
+    );
+
+    let b = t.bundle("net", |c| {
+        sh(c, script);
+        add_cap(c, "CAP_NET_ADMIN");
+    });
+    let id = t.id("net");
+    let o = t.run(&id, &b);
+    o.expect_ok("ip link set lo up/down with CAP_NET_ADMIN");
+    // Flags as busybox prints them: up, then down again.
+    let flags: Vec<&str> = o
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("1: lo:"))
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(flags.len(), 2, "{o:?}");
+    assert!(flags[0].contains(",UP"), "lo not up: {o:?}");
+    assert!(!flags[1].contains("UP"), "lo not down: {o:?}");
+    t.assert_nothing_left("after run");
+}
+
+#[test]
+fn no_new_privileges_true_and_false() {
+    let Some(t) = T::new() else { return };
+    for (nnp, want) in [(true, "1"), (false, "0")] {
+        let tag = format!("nnp-{nnp}");
+        let b = t.bundle(&tag, |c| c["process"]["noNewPrivileges"] = json!(nnp));
+        let id = t.id(&tag);
+        let o = t.run(&id, &b);
+        o.expect_ok("run probe report");
+        assert_eq!(o.json()["no_new_privs"], want, "noNewPrivileges {nnp}");
+    }
+    t.assert_nothing_left("after run");
+}
+
+const ARCHES: [&str; 3] = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"];
+
+/// mkdir -> EPERM, chmod -> ENOSYS, everything else allowed.
+fn errno_profile() -> Value {
+    json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ARCHES,
+        "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+            {"names": ["chmod", "fchmodat", "fchmod", "fchmodat2"],
+             "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
+        ]
+    })
+}
+
+/// Creates a file (allowed), then tries mkdir and chmod, printing each
+/// status; busybox prints strerror on stderr.
+const MKDIR_CHMOD: &str = "touch /tmp/f || exit 9; \
+     mkdir /tmp/d; echo mkdir=$?; chmod 600 /tmp/f; echo chmod=$?; \
+     grep -E '^Seccomp:' /proc/self/status";
+
+fn check_errno_profile(o: &common::Out, what: &str) {
+    assert_eq!(o.code, Some(0), "{what}: {o:?}");
+    assert!(
+        o.stdout.contains("mkdir=1"),
+        "{what}: mkdir not refused: {o:?}"
+    );
+    assert!(
+        o.stdout.contains("chmod=1"),
+        "{what}: chmod not refused: {o:?}"
+    );
+    assert!(
+        o.stderr.contains("/tmp/d") && o.stderr.contains("Operation not permitted"),
+        "{what}: mkdir error is not EPERM: {o:?}"
+    );
+    assert!(
+        o.stderr.contains("/tmp/f") && o.stderr.contains("Function not implemented"),
+        "{what}: chmod error is not ENOSYS: {o:?}"
+    );
+    assert!(o.stdout.contains("Seccomp:\t2"), "{what}: {o:?}");
+}
+
+#[test]
+fn seccomp_errno_actions_with_and_without_nnp() {
+    let Some(t) = T::new() else { return };
+    // Control: without a profile the same script succeeds, so the failures
+    // below come from the filter.
+    let b = t.bundle("nofilter", |c| {
+        sh(c, MKDIR_CHMOD);
+        tmpfs_tmp(c);
+    });
+    let o = t.run(&t.id("nofilter"), &b);
+    o.expect_ok("run without seccomp");
+    assert!(
+        o.stdout.contains("mkdir=0")
+            && o.stdout.contains("chmod=0")
+            && o.stdout.contains("Seccomp:\t0"),
+        "{o:?}"
+    );
+    for nnp in [true, false] {
+        let tag = format!("errno-{nnp}");
+        let b = t.bundle(&tag, |c| {
+            sh(c, MKDIR_CHMOD);
+            tmpfs_tmp(c);
+            c["process"]["noNewPrivileges"] = json!(nnp);
+            c["linux"]["seccomp"] = errno_profile();
+        });
+        let o = t.run(&t.id(&tag), &b);
+        check_errno_profile(&o, &format!("noNewPrivileges {nnp}"));
+    }
+    t.assert_nothing_left("after run");
+}
+
+/// What busybox `echo` (static glibc) calls, found with strace; `write` is
+/// left to the caller so the test can show it matters.
+const ECHO_SYSCALLS: &[&str] = &[
+    "execve",
+    "arch_prctl",
+    "brk",
+    "exit_group",
+    "getrandom",
+    "getuid",
+    "mprotect",
+    "prctl",
+    "prlimit64",
+    "readlink",
+    "rseq",
+    "set_robust_list",
+    "set_tid_address",
+];
+
+/// What the init still calls between loading the filter and execve when
+/// noNewPrivileges is false (the filter is loaded while CAP_SYS_ADMIN is
+/// held, before the user switch): a real default-deny profile for such a
+/// container has to allow these, as with runc.
+const INIT_TAIL_SYSCALLS: &[&str] = &[
+    "capget",
+    "capset",
+    "prctl",
+    "setgroups",
+    "setresgid",
+    "setresuid",
+    "chdir",
+    "fchdir",
+    "getcwd",
+    "openat2",
+    "access",
+    "faccessat",
+    "faccessat2",
+    "stat",
+    "newfstatat",
+    "statx",
+    "umask",
+    "write",
+    "sendmsg",
+    "sendto",
+    "recvmsg",
+    "recvfrom",
+    "read",
+    "openat",
+    "open",
+    "close",
+    "close_range",
+    "rt_sigprocmask",
+    "rt_sigaction",
+    "sigaltstack",
+    "munmap",
+    "mmap",
+    "getpid",
+    "futex",
+    "poll",
+    "ppoll",
+    "fcntl",
+];
+
+fn allowlist_profile(nnp: bool, with_write: bool, extra: Vec<Value>) -> Value {
+    let mut names: Vec<&str> = ECHO_SYSCALLS.to_vec();
+    if !nnp {
+        names.extend_from_slice(INIT_TAIL_SYSCALLS);
+        names.retain(|n| with_write || *n != "write");
+    }
+    if with_write {
+        names.push("write");
+    }
+    names.sort();
+    names.dedup();
+    let mut syscalls = vec![json!({"names": names, "action": "SCMP_ACT_ALLOW"})];
+    syscalls.extend(extra);
+    json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "architectures": ARCHES,
+        "syscalls": syscalls
+    })
+}
+
+#[test]
+fn seccomp_default_deny_allowlist_runs_echo() {
+    let Some(t) = T::new() else { return };
+    for nnp in [true, false] {
+        let tag = format!("allow-{nnp}");
+        let b = t.bundle(&tag, |c| {
+            c["process"]["args"] = json!(["echo", "allowed", "through"]);
+            c["process"]["noNewPrivileges"] = json!(nnp);
+            c["linux"]["seccomp"] = allowlist_profile(nnp, true, vec![]);
+        });
+        let o = t.run(&t.id(&tag), &b);
+        o.expect_ok(&format!("echo under an allowlist (noNewPrivileges {nnp})"));
+        assert_eq!(o.stdout, "allowed through\n", "{o:?}");
+
+        // The same list without `write`: echo cannot print, so the list is
+        // what decides (the default action is in force).
+        if nnp {
+            let tag = format!("nowrite-{nnp}");
+            let b = t.bundle(&tag, |c| {
+                c["process"]["args"] = json!(["echo", "allowed", "through"]);
+                c["process"]["noNewPrivileges"] = json!(nnp);
+                c["linux"]["seccomp"] = allowlist_profile(nnp, false, vec![]);
+            });
+            let o = t.run(&t.id(&tag), &b);
+            assert_ne!(o.code, Some(0), "echo printed without write: {o:?}");
+            assert_eq!(o.stdout, "", "{o:?}");
+        }
+    }
+    t.assert_nothing_left("after run");
+}
+
+#[test]
+fn seccomp_argument_condition_is_enforced() {
+    let Some(t) = T::new() else { return };
+    // busybox `linux32 CMD` calls personality(PER_LINUX32 = 8) and then
+    // execs CMD. A rule allowing personality only for arg0 == VALUE decides
+    // whether it gets through: with 0 (podman's rule) it is refused, with 8
+    // it runs. Everything else is the default-deny allowlist of echo.
+    for nnp in [true, false] {
+        for (value, op, allowed) in [
+            (0u64, "SCMP_CMP_EQ", false),
+            (8, "SCMP_CMP_EQ", true),
+            (8, "SCMP_CMP_NE", false),
+            (0xff, "SCMP_CMP_MASKED_EQ", true),
+        ] {
+            let tag = format!("arg-{nnp}-{value}-{}", op.to_lowercase());
+            let mut arg = json!({"index": 0, "value": value, "op": op});
+            if op == "SCMP_CMP_MASKED_EQ" {
+                // (arg0 & 0xff) == 8
+                arg = json!({"index": 0, "value": 0xff, "valueTwo": 8, "op": op});
+            }
+            let rule = json!({"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [arg]});
+            let b = t.bundle(&tag, |c| {
+                c["process"]["args"] = json!(["linux32", "echo", "personality", "passed"]);
+                c["process"]["noNewPrivileges"] = json!(nnp);
+                c["linux"]["seccomp"] = allowlist_profile(nnp, true, vec![rule]);
+            });
+            let o = t.run(&t.id(&tag), &b);
+            if allowed {
+                o.expect_ok(&format!("{tag}: personality(8) allowed"));
+                assert_eq!(o.stdout, "personality passed\n", "{tag}: {o:?}");
+            } else {
+                assert_ne!(o.code, Some(0), "{tag}: personality(8) went through: {o:?}");
+                assert!(
+                    o.stderr.contains("Operation not permitted"),
+                    "{tag}: no EPERM from linux32: {o:?}"
+                );
+                assert_eq!(o.stdout, "", "{tag}: {o:?}");
+            }
+        }
+    }
+    t.assert_nothing_left("after run");
+}
+
+const PODMAN_PROFILE: &str = "/usr/share/containers/seccomp.json";
+
+/// What podman (containers/common) does before writing config.json: keep
+/// the entries whose `includes` hold and whose `excludes` do not, for the
+/// given capabilities on amd64, and turn `archMap` into `architectures`.
+fn podman_resolved(raw: &Value, caps: &[&str]) -> Value {
+    let has = |list: Option<&Value>, pred: &dyn Fn(&str) -> bool| {
+        list.and_then(|l| l.as_array())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_str())
+                    .map(pred)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let mut out = raw.clone();
+    let syscalls: Vec<Value> = raw["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            let inc = &e["includes"];
+            let exc = &e["excludes"];
+            let arches_in = has(inc.get("arches"), &|a| a == "amd64");
+            let caps_in = has(inc.get("caps"), &|c| caps.contains(&c));
+            let arches_out = has(exc.get("arches"), &|a| a == "amd64");
+            let caps_out = has(exc.get("caps"), &|c| caps.contains(&c));
+            (arches_in.is_empty() || arches_in.contains(&true))
+                && caps_in.iter().all(|&b| b)
+                && !arches_out.contains(&true)
+                && !caps_out.contains(&true)
+        })
+        .map(|e| {
+            let mut e = e.clone();
+            let o = e.as_object_mut().unwrap();
+            o.remove("includes");
+            o.remove("excludes");
+            o.remove("comment");
+            e
+        })
+        .collect();
+    let o = out.as_object_mut().unwrap();
+    o.remove("archMap");
+    o.remove("defaultErrno");
+    out["syscalls"] = Value::from(syscalls);
+    out["architectures"] = json!(ARCHES);
+    out
+}
+
+#[test]
+fn podman_default_profile_runs_a_shell_session() {
+    let Some(t) = T::new() else { return };
+    let Ok(text) = std::fs::read_to_string(PODMAN_PROFILE) else {
+        eprintln!(
+            "SKIPPED: {PODMAN_PROFILE} missing (apt package golang-github-containers-common)"
+        );
+        return;
+    };
+    let raw: Value = serde_json::from_str(&text).unwrap();
+    let script = "set -e; mkdir -p /tmp/a/b; echo hello > /tmp/a/b/f; chmod 600 /tmp/a/b/f; \
+                  cat /tmp/a/b/f; ls /tmp/a/b; ls -l /tmp/a/b/f | cut -c1-10; rm -r /tmp/a; \
+                  test ! -e /tmp/a && echo removed; grep -E '^Seccomp:' /proc/self/status; \
+                  probe personality 8 >/dev/null && echo per-linux32-allowed; \
+                  probe personality 40000 || echo status=$?";
+    // Control: without the profile the refused personality goes through.
+    let b = t.bundle("podman-control", |c| {
+        sh(c, script);
+        tmpfs_tmp(c);
+    });
+    let o = t.run(&t.id("podman-control"), &b);
+    o.expect_ok("shell without a profile");
+    assert!(
+        o.stdout.contains("Seccomp:\t0\n")
+            && o.stdout.contains("\"value\":\"0x40000\",\"ok\":true"),
+        "{o:?}"
+    );
+    for nnp in [true, false] {
+        let tag = format!("podman-{nnp}");
+        let b = t.bundle(&tag, |c| {
+            sh(c, script);
+            tmpfs_tmp(c);
+            c["process"]["noNewPrivileges"] = json!(nnp);
+            let caps: Vec<String> = c["process"]["capabilities"]["bounding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect();
+            let caps: Vec<&str> = caps.iter().map(String::as_str).collect();
+            c["linux"]["seccomp"] = podman_resolved(&raw, &caps);
+        });
+        let o = t.run(&t.id(&tag), &b);
+        o.expect_ok(&format!(
+            "shell under podman's profile (noNewPrivileges {nnp})"
+        ));
+        assert_eq!(
+            o.stdout,
+            "hello\nf\n-rw-------\nremoved\nSeccomp:\t2\nper-linux32-allowed\n\
+             {\"op\":\"personality\",\"value\":\"0x40000\",\"ok\":false,\"errno\":38,\
+             \"error\":\"Function not implemented (os error 38)\"}\nstatus=1\n",
+            "noNewPrivileges {nnp}: {o:?}"
+        );
+    }
+    t.assert_nothing_left("after run");
+}
+
+/// A running container with `profile`, for exec tests.
+fn running(t: &T, tag: &str, nnp: bool, profile: Value) -> (String, Bundle) {
+    let b = t.bundle(tag, |c| {
+        sh(c, SLEEPER);
+        tmpfs_tmp(c);
+        c["process"]["noNewPrivileges"] = json!(nnp);
+        c["linux"]["seccomp"] = profile;
+    });
+    let id = t.id(tag);
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    (id, b)
+}
+
+#[test]
+fn exec_gets_the_containers_seccomp_profile() {
+    let Some(t) = T::new() else { return };
+    for nnp in [true, false] {
+        let (id, b) = running(&t, &format!("exec-{nnp}"), nnp, errno_profile());
+        // Inline exec: the process inherits the container's process spec.
+        let o = t.outlet(&["exec", &id, "sh", "-c", MKDIR_CHMOD]);
+        check_errno_profile(&o, &format!("inline exec, noNewPrivileges {nnp}"));
+
+        // exec --process with a process.json of its own: the profile is the
+        // container's, whatever the process says.
+        let mut p = b.config()["process"].clone();
+        p["args"] = json!(["sh", "-c", MKDIR_CHMOD.replace("/tmp/d", "/tmp/d2")]);
+        let pf = b.dir.join("process.json");
+        std::fs::write(&pf, serde_json::to_vec(&p).unwrap()).unwrap();
+        let o = t.outlet(&["exec", "--process", pf.to_str().unwrap(), &id]);
+        assert!(o.stderr.contains("/tmp/d2"), "{o:?}");
+        check_errno_profile(&o, &format!("exec --process, noNewPrivileges {nnp}"));
+
+        // exec of probe: the status fields the kernel keeps.
+        let o = t.outlet(&["exec", &id, "probe", "report"]);
+        o.expect_ok("exec probe report");
+        let r = o.json();
+        assert_eq!(r["seccomp"], "2", "{r}");
+        assert_eq!(r["no_new_privs"], if nnp { "1" } else { "0" }, "{r}");
+        t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    }
+    t.assert_nothing_left("after delete");
+}
+
+fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .map(|s| s.trim() == "Y")
+        .unwrap_or(false)
+}
+
+#[test]
+fn apparmor_requested_without_apparmor_fails_clearly_and_leaves_nothing() {
+    let Some(t) = T::new() else { return };
+    if apparmor_enabled() {
+        eprintln!("SKIPPED: AppArmor is enabled on this host; the test is for hosts without it");
+        return;
+    }
+    let b = t.bundle("aa", |c| {
+        c["process"]["apparmorProfile"] = json!("outlet-test-profile");
+    });
+    let id = t.id("aa");
+    let o = t.create(&id, &b);
+    o.expect_fail(
+        "create with apparmorProfile",
+        "process.apparmorProfile: \"outlet-test-profile\" requested but AppArmor is not enabled on this host",
+    );
+    t.assert_nothing_left("after the failed create");
+    let o = t.run(&id, &b);
+    o.expect_fail("run with apparmorProfile", "AppArmor is not enabled");
+    t.assert_nothing_left("after the failed run");
+
+    // exec --apparmor into a container that has no profile: refused with
+    // the field named, and no process started.
+    let b = t.bundle("aa-exec", |c| sh(c, SLEEPER));
+    let id = t.id("aa-exec");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let marker = "/out/exec-ran";
+    let o = t.outlet(&[
+        "exec",
+        "--apparmor",
+        "outlet-test-profile",
+        &id,
+        "touch",
+        marker,
+    ]);
+    assert_eq!(o.code, Some(1), "{o:?}");
+    assert!(o.stderr.to_lowercase().contains("apparmor"), "{o:?}");
+    assert!(!b.out.join("exec-ran").exists(), "the exec'd process ran");
+    assert_eq!(t.status(&id), "running");
+}
