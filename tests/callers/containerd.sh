@@ -34,8 +34,8 @@ image_tar=$repo/target/callers/busybox-oci.tar
 "$here/image.sh" "$image_tar" >&2
 
 tmp=$(mktemp -d /tmp/callers-containerd.XXXXXX)
-# ctr leaves a file named "oom" in its working directory after an OOM
-# kill; keep it out of the repository.
+# Work from the temp dir, so nothing a caller drops in its working
+# directory lands in the repository.
 cd "$tmp"
 # The shim puts its sockets in /run/containerd/s whatever containerd's config
 # says; when this run creates that directory, it removes it again.

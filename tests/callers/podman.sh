@@ -35,6 +35,9 @@ image_tar=$repo/target/callers/busybox-oci.tar
 "$here/image.sh" "$image_tar" >&2
 
 tmp=$(mktemp -d /tmp/callers-podman.XXXXXX)
+# conmon writes a file named "oom" into its working directory after an OOM
+# kill; keep it out of the repository.
+cd "$tmp"
 cgparent=/callers-podman-$$-$RANDOM
 # podman writes its blob-info cache to /var/lib/containers/cache and makes
 # /run/containers/networks whatever --root says; remove them when we made them.
