@@ -74,6 +74,17 @@ if [[ -f tests/leftovers.sh ]]; then
   run_suite leftovers bash tests/leftovers.sh
 fi
 
+# Nothing a test ran may drop files into the work tree.
+echo "== work tree"
+stray=$(git status --porcelain --untracked-files=all 2>/dev/null | grep '^??' || true)
+if [[ -n $stray ]]; then
+  echo "stray files in the work tree:"; echo "$stray"
+  failed=$((failed + 1)); failures+=("stray files")
+else
+  echo "work tree: clean of stray files"
+  passed=$((passed + 1))
+fi
+
 echo
 ((${#failures[@]})) && printf 'failed suite: %s\n' "${failures[@]}"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
