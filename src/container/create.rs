@@ -99,6 +99,12 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
         Err(e) => return Err(e),
     };
 
+    if security::sealed::needed(process.capabilities().as_ref())
+        && !security::sealed::running_sealed()
+    {
+        match security::sealed::reexec()? {}
+    }
+
     // Side effects start here.
     let dir = ContainerDir::create(o.root, o.id)?;
     let mut undo = Undo {

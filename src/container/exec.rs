@@ -74,6 +74,19 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         Some(a) if !a.is_empty() => {}
         _ => bail!("process.args: empty (the command to run is needed)"),
     }
+    let spec = spec_of_bundle(&c.state.bundle).ok();
+    let container_caps = spec
+        .as_ref()
+        .and_then(|s| s.process().as_ref())
+        .and_then(|p| p.capabilities().as_ref());
+    if (crate::security::sealed::needed(container_caps)
+        || crate::security::sealed::needed(p.capabilities().as_ref()))
+        && !crate::security::sealed::running_sealed()
+    {
+        // The copy takes the lock again.
+        drop(c);
+        match crate::security::sealed::reexec()? {}
+    }
     // A foreground terminal with nobody to hand the pty to: outlet takes
     // the master itself and relays it, as `run` does.
     let own_console = if p.terminal().unwrap_or(false) && o.console_socket.is_none() {
@@ -86,7 +99,6 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     };
     let console_socket = o.console_socket.or(own_console.as_ref().map(|c| c.path()));
     crate::security::capabilities::validate(p.capabilities().as_ref())?;
-    let spec = spec_of_bundle(&c.state.bundle).ok();
     let seccomp = match spec
         .as_ref()
         .and_then(|s| s.linux().as_ref())

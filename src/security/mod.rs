@@ -21,6 +21,7 @@
 
 pub mod capabilities;
 pub mod lsm;
+pub mod sealed;
 pub mod seccomp;
 
 #[cfg(test)]
