@@ -8,7 +8,7 @@
 //! itself from a sealed memfd, so that the only binary the container can
 //! reach is a copy that cannot be written. The common path pays nothing.
 
-use std::ffi::{CString, OsString};
+use std::ffi::CString;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -67,7 +67,7 @@ pub fn reexec() -> Result<std::convert::Infallible> {
         .collect::<Result<_>>()?;
     let mut env: Vec<CString> = std::env::vars_os()
         .map(|(k, v)| {
-            let mut kv = OsString::from(k);
+            let mut kv = k;
             kv.push("=");
             kv.push(v);
             CString::new(kv.as_bytes()).context("environment has NUL")
