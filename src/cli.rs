@@ -2,13 +2,14 @@
 //! subcommand. Global flags are accepted in any position because callers
 //! (containerd's shim, conmon, test harnesses) differ in where they put them.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
 #[command(
-    name = "outlet",
+    name = NAME,
     about = "An OCI container runtime: namespaces, pivot_root and cgroup limits behind runc's command line",
     disable_version_flag = true,
     propagate_version = false,
@@ -58,13 +59,92 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+const NAME: &str = "outlet";
+
+/// Top-level flags that take a value, as `--flag v` (the `--flag=v` form
+/// needs no lookahead). Must match `Cli`'s value-taking flags; the
+/// equivalence test in this file fails when one is missing.
+const VALUE_FLAGS: [&str; 5] = [
+    "--root",
+    "--log",
+    "--log-format",
+    "--rootless",
+    "--cgroup-manager",
+];
+/// Top-level flags without a value.
+const BOOL_FLAGS: [&str; 2] = ["--debug", "--systemd-cgroup"];
+
+/// The subcommand an argv names: the first argument that is not a top-level
+/// flag or a top-level flag's value. None when something else (--help,
+/// --version, `--`, an unknown flag, nothing) comes first: the caller then
+/// takes the full parse, which owns every message clap prints.
+fn subcommand_name(argv: &[OsString]) -> Option<&str> {
+    let mut rest = argv.iter().skip(1);
+    while let Some(arg) = rest.next() {
+        let arg = arg.to_str()?;
+        if VALUE_FLAGS.contains(&arg) {
+            rest.next()?;
+        } else if BOOL_FLAGS.contains(&arg)
+            || VALUE_FLAGS
+                .iter()
+                .any(|f| arg.strip_prefix(f).is_some_and(|v| v.starts_with('=')))
+        {
+        } else if arg.starts_with('-') {
+            return None;
+        } else {
+            return Some(arg);
+        }
+    }
+    None
+}
+
+impl Cli {
+    /// Parses like `Cli::try_parse_from`, but builds only the called
+    /// subcommand: outlet runs once per call, and building the full command
+    /// (every subcommand, every global flag propagated into each) was most
+    /// of its start-up instructions. None means "take the full parse":
+    /// help, version, errors and unknown subcommands all go there, so what
+    /// clap prints stays exactly as before.
+    pub fn try_parse_fast_from(argv: &[OsString]) -> Option<Cli> {
+        let name = subcommand_name(argv)?;
+        // Subcommands are deferred (see `Command`), so this builds 17 shells
+        // (name and about) without their args.
+        let full = <Cli as CommandFactory>::command();
+        let sub = full.find_subcommand(name)?.clone();
+        // The same top-level args, with only the called subcommand. The
+        // top-level settings `Cli` adds (arg_required_else_help, ...) only
+        // matter when no subcommand is given, which never comes here.
+        let mut top = full
+            .get_arguments()
+            .fold(clap::Command::new(NAME), |top, arg| top.arg(arg.clone()))
+            .subcommand(sub);
+        let parsed = top
+            .try_get_matches_from_mut(argv)
+            .ok()
+            .and_then(|mut matches| {
+                let cli = Cli::from_arg_matches_mut(&mut matches).ok();
+                std::mem::forget(matches);
+                cli
+            });
+        // The process exits right after the command runs; freeing clap's
+        // many small allocations would only cost time.
+        std::mem::forget(top);
+        std::mem::forget(full);
+        parsed
+    }
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
     Json,
 }
 
+// Deferred: each subcommand's args are built only when that subcommand is
+// parsed (or help/man pages need them). outlet is started once per call, and
+// building all 17 subcommands' args was most of its start-up instructions.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum Command {
     /// Create a container from a bundle; its init waits before exec until `start`
     Create(CreateArgs),
@@ -340,7 +420,151 @@ pub struct CheckpointArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+
+    fn argv(s: &[&str]) -> Vec<OsString> {
+        std::iter::once("outlet")
+            .chain(s.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    /// Every argv of CALLERS.md (containerd's shim, go-runc, conmon,
+    /// podman, crun's extras), in the positions and spellings callers use.
+    #[rustfmt::skip]
+    const CALLER_ARGV: &[&[&str]] = &[
+        &["--root", "/run/containerd/runc/k8s.io", "--log", "/b/log.json", "--log-format", "json", "create", "--bundle", "/b", "--pid-file", "/b/init.pid", "--console-socket", "/s", "--no-pivot", "--no-new-keyring", "cid"],
+        &["--root", "/r", "--log", "/b/log.json", "--log-format", "json", "--systemd-cgroup", "create", "--bundle", "/b", "--pid-file", "/b/init.pid", "cid"],
+        &["--root", "/r", "--log", "/l", "--log-format", "json", "start", "cid"],
+        &["--root", "/r", "--log", "/l", "--log-format", "json", "exec", "--process", "/p.json", "--console-socket", "/s", "--detach", "--pid-file", "/p", "cid"],
+        &["--root", "/r", "--log", "/l", "--log-format", "json", "kill", "cid", "9"],
+        &["--root", "/r", "--log", "/l", "--log-format", "json", "kill", "--all", "cid", "15"],
+        &["--root", "/r", "--log", "/l", "--log-format", "json", "delete", "cid"],
+        &["--root", "/r", "--log", "/l", "--log-format", "json", "delete", "--force", "cid"],
+        &["--root", "/r", "pause", "cid"],
+        &["--root", "/r", "resume", "cid"],
+        &["--root", "/r", "ps", "--format", "json", "cid"],
+        &["--root", "/r", "update", "--resources=-", "cid"],
+        &["update", "--resources=/tmp/res.json", "cid"],
+        &["features"],
+        &["state", "cid"],
+        &["list", "--format=json"],
+        &["events", "--stats", "cid"],
+        &["events", "--interval=5s", "cid"],
+        // conmon
+        &["--systemd-cgroup", "create", "--bundle", "/b", "--pid-file", "/p", "--no-pivot", "--no-new-keyring", "--preserve-fds", "2", "--console-socket", "/s", "cid"],
+        &["exec", "--pid-file", "/p", "--process", "/f", "--detach", "--preserve-fds", "1", "--console-socket", "/s", "cid"],
+        &["--log-format=json", "--log", "/l", "create", "--bundle=/b", "--pid-file=/p", "cid"],
+        // options and global flags after the id, flags in any position
+        &["create", "cid", "--bundle", "/b"],
+        &["create", "cid", "--bundle", "/b", "--root", "/r", "--log-format=json", "--debug"],
+        &["create", "--root=/r", "cid", "-b", "/b", "--log", "/l", "--systemd-cgroup"],
+        &["delete", "cid", "--force", "--root", "/r"],
+        &["kill", "cid", "KILL", "--all"],
+        &["--rootless", "true", "state", "cid"],
+        &["--rootless=false", "--cgroup-manager", "cgroupfs", "state", "cid"],
+        &["--cgroup-manager=disabled", "--debug", "list", "-q"],
+        &["state", "cid", "--cgroup-manager", "systemd"],
+        // crun's extras
+        &["--cgroup-manager", "cgroupfs", "run", "--config", "/c.json", "--keep", "-d", "cid"],
+        &["run", "-b", "/b", "--detach", "cid"],
+        // exec/ps with trailing args, hyphens included
+        &["exec", "cid", "sh", "-c", "echo -n x"],
+        &["exec", "-t", "-e", "A=1", "--env=B=2", "-u", "1:1", "-g", "5", "cid", "ls", "-la", "--", "x"],
+        &["exec", "cid", "--", "ls", "--root", "/r"],
+        &["exec", "--cwd", "/tmp", "--cap", "CAP_KILL", "--no-new-privs", "cid", "env"],
+        &["ps", "cid", "-ef"],
+        &["spec", "--rootless", "-b", "/b"],
+        &["--rootless", "auto", "spec", "--rootless"],
+        &["checkpoint", "--image-path", "/i", "cid"],
+        &["restore", "-b", "/b", "cid"],
+        &["update", "-m", "10m", "--cpu-quota=-1", "--pids-limit", "20", "cid"],
+    ];
+
+    /// Argv the fast path must hand to the full parse (None), so that help,
+    /// version and errors stay clap's own.
+    #[rustfmt::skip]
+    const FALLBACK_ARGV: &[&[&str]] = &[
+        &[],
+        &["--version"],
+        &["-v"],
+        &["--help"],
+        &["help", "create"],
+        &["create", "--help"],
+        &["create", "-h"],
+        &["checkpoint", "--help"],
+        &["nosuch", "cid"],
+        &["--nosuch", "state", "cid"],
+        &["create"],
+        &["state"],
+        &["state", "cid", "--nosuch"],
+        &["--log-format", "yaml", "state", "cid"],
+        &["--root"],
+        &["--", "state", "cid"],
+        &["kill", "cid", "9", "extra"],
+        &["spec", "--rootless=x"],
+        &["state", "cid", "--rootless", "true"],
+        &["--version", "state", "cid"],
+    ];
+
+    #[test]
+    fn fast_parse_equals_full_parse() {
+        for args in CALLER_ARGV {
+            let argv = argv(args);
+            let full = Cli::try_parse_from(&argv)
+                .unwrap_or_else(|e| panic!("full parse of {args:?}: {e}"));
+            let fast = Cli::try_parse_fast_from(&argv)
+                .unwrap_or_else(|| panic!("fast parse of {args:?} fell back"));
+            assert_eq!(format!("{fast:?}"), format!("{full:?}"), "argv {args:?}");
+        }
+    }
+
+    #[test]
+    fn fast_parse_falls_back_on_help_version_and_errors() {
+        for args in FALLBACK_ARGV {
+            let argv = argv(args);
+            assert!(
+                Cli::try_parse_fast_from(&argv).is_none(),
+                "fast parse of {args:?} should fall back; full parse gives {:?}",
+                Cli::try_parse_from(&argv).map(|c| format!("{c:?}"))
+            );
+        }
+    }
+
+    #[test]
+    fn fast_parse_knows_every_subcommand() {
+        // Each subcommand must reach its own fast parse, and every top-level
+        // flag that takes a value must be in VALUE_FLAGS (else the scan for
+        // the subcommand name would take the flag's value for it).
+        let full = Cli::command();
+        for sub in full.get_subcommands() {
+            let name = sub.get_name();
+            let parses = [vec![name], vec![name, "cid"]]
+                .into_iter()
+                .filter(|args| Cli::try_parse_from(argv(args)).is_ok())
+                .collect::<Vec<_>>();
+            assert!(!parses.is_empty(), "no test argv parses for {name}");
+            for args in parses {
+                assert!(
+                    Cli::try_parse_fast_from(&argv(&args)).is_some(),
+                    "{args:?} fell back"
+                );
+            }
+        }
+        for arg in full.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            let flag = format!("--{long}");
+            let takes_value = arg.get_action().takes_values();
+            let listed = if takes_value {
+                VALUE_FLAGS.contains(&flag.as_str())
+            } else {
+                BOOL_FLAGS.contains(&flag.as_str()) || flag == "--version"
+            };
+            assert!(
+                listed,
+                "{flag} (takes a value: {takes_value}) is not listed"
+            );
+        }
+    }
 
     #[test]
     fn definitions_are_consistent() {
