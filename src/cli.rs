@@ -353,7 +353,7 @@ pub struct UpdateArgs {
     #[arg(long, value_name = "BYTES")]
     pub memory_reservation: Option<String>,
     /// Memory plus swap limit in bytes (-1 for unlimited)
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", allow_negative_numbers = true)]
     pub memory_swap: Option<String>,
     /// Kernel memory limit (ignored, as by current runc)
     #[arg(long, value_name = "BYTES")]
@@ -362,7 +362,7 @@ pub struct UpdateArgs {
     #[arg(long, value_name = "US")]
     pub cpu_period: Option<u64>,
     /// CPU CFS quota in microseconds (-1 for unlimited)
-    #[arg(long, value_name = "US")]
+    #[arg(long, value_name = "US", allow_negative_numbers = true)]
     pub cpu_quota: Option<i64>,
     /// CPU shares (relative weight)
     #[arg(long, value_name = "SHARES")]
@@ -371,7 +371,7 @@ pub struct UpdateArgs {
     #[arg(long, value_name = "US")]
     pub cpu_rt_period: Option<u64>,
     /// CPU realtime runtime in microseconds
-    #[arg(long, value_name = "US")]
+    #[arg(long, value_name = "US", allow_negative_numbers = true)]
     pub cpu_rt_runtime: Option<i64>,
     /// CPUs the container may use (0-2,4)
     #[arg(long, value_name = "LIST")]
@@ -380,7 +380,7 @@ pub struct UpdateArgs {
     #[arg(long, value_name = "LIST")]
     pub cpuset_mems: Option<String>,
     /// Maximum number of processes (-1 for unlimited)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub pids_limit: Option<i64>,
     /// Block IO weight (10-1000)
     #[arg(long, value_name = "WEIGHT")]
@@ -640,5 +640,24 @@ mod tests {
             panic!()
         };
         assert_eq!(u.resources.as_deref(), Some("-"));
+        // runc takes negative limits as separate arguments.
+        let c = Cli::try_parse_from([
+            "outlet",
+            "update",
+            "--cpu-quota",
+            "-1",
+            "--pids-limit",
+            "-1",
+            "--memory-swap",
+            "-1",
+            "cid",
+        ])
+        .unwrap();
+        let Some(Command::Update(u)) = c.command else {
+            panic!()
+        };
+        assert_eq!(u.cpu_quota, Some(-1));
+        assert_eq!(u.pids_limit, Some(-1));
+        assert_eq!(u.memory_swap.as_deref(), Some("-1"));
     }
 }
