@@ -64,6 +64,13 @@ impl Drop for Undo {
 pub fn create(o: &CreateOpts) -> Result<Created> {
     spec::check_id(o.id)?;
     let loaded = spec::load(o.bundle, o.config)?;
+    create_loaded(o, loaded)
+}
+
+/// `create` with the spec already loaded and validated (`run` reads it
+/// first to decide about the terminal; nothing is parsed twice).
+pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
+    spec::check_id(o.id)?;
     let spec = &loaded.spec;
     let process = spec.process().as_ref().context("process: missing")?;
     security::capabilities::validate(process.capabilities().as_ref())?;

@@ -6,13 +6,22 @@ use anyhow::{Context, Result};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 
 use super::console::OwnConsole;
-use super::create::{CreateOpts, create};
+use super::create::{CreateOpts, create_loaded};
+use crate::state::Status;
 
 pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
     // A terminal with nobody to hand the pty to: outlet takes it itself and
     // relays it (with --detach there would be no one left to relay, so
     // create's own error about the missing socket stands).
-    let own_console = if o.console_socket.is_none() && !detach && wants_terminal(o)? {
+    crate::spec::check_id(o.id)?;
+    let loaded = crate::spec::load(o.bundle, o.config)?;
+    let terminal = loaded
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    let own_console = if o.console_socket.is_none() && !detach && terminal {
         Some(OwnConsole::new()?)
     } else {
         None
@@ -28,7 +37,7 @@ pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
         }
         None => o,
     };
-    let created = create(o)?;
+    let created = create_loaded(o, loaded)?;
     let pid = created.state.pid;
     let id = created.state.id.clone();
     // Block forwarded signals before start so none is lost in between.
@@ -59,31 +68,40 @@ pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
         // The pty master is ours now: the socket is of no further use.
         c.remove();
     }
-    // The lock is released so that `start` (and later `delete`) can take it.
-    drop(created);
-    if let Err(e) = super::start::start(o.root, o.id) {
+    // Started from what create knows: the state is not read back.
+    let c = super::Loaded {
+        dir: created.dir,
+        state: created.state,
+        status: Status::Created,
+    };
+    if let Err(e) = super::start::release(&c).and_then(|()| super::start::poststart(&c)) {
+        drop(c);
         let _ = super::delete::delete(o.root, &id, true);
         return Err(e);
     }
     if detach {
         return Ok(0);
     }
+    // Others (kill, delete --force) may act on the container while it runs.
+    let super::Loaded { dir, state, .. } = c;
+    drop(dir);
     let code = match master {
         Some(m) => super::console::relay(m, pid, &set)?,
         None => crate::signals::wait_forwarding(pid, &set)?,
     };
     if !keep {
-        super::delete::delete(o.root, &id, true)?;
+        // The init is reaped: the container is stopped, whatever its state
+        // file says; only the lock is taken again.
+        match crate::state::ContainerDir::open(o.root, &id) {
+            Ok(dir) => super::delete::destroy(&super::Loaded {
+                dir,
+                state,
+                status: Status::Stopped,
+            })?,
+            // Deleted meanwhile by someone else: nothing left to do.
+            Err(e) if e.to_string().contains("does not exist") => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(code)
-}
-
-fn wants_terminal(o: &CreateOpts) -> Result<bool> {
-    let loaded = crate::spec::load(o.bundle, o.config)?;
-    Ok(loaded
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false))
 }

@@ -13,8 +13,15 @@ use crate::state::Status;
 pub fn start(root: &Path, id: &str) -> Result<()> {
     let c = super::load(root, id)?;
     release(&c)?;
-    let json = serde_json::to_string(&c.state.oci(Status::Running))?;
+    poststart(&c)
+}
+
+pub fn poststart(c: &Loaded) -> Result<()> {
     let poststart = c.state.hooks.as_ref().and_then(|h| h.poststart().as_ref());
+    if poststart.is_none_or(|v| v.is_empty()) {
+        return Ok(());
+    }
+    let json = serde_json::to_string(&c.state.oci(Status::Running))?;
     if let Err(e) = crate::hooks::run_all("poststart", poststart, &json) {
         // The runtime-spec makes a poststart failure a warning: the
         // container is already running.
