@@ -404,3 +404,103 @@ fn ebpf_device_program_enforces_rules() {
         "{text}"
     );
 }
+
+/// `update`: raising memory+swap must write memsw first, lowering must
+/// write the limit first (v1), else the kernel refuses; devices are left
+/// alone unless named. On v2 the same updates just land.
+#[test]
+fn apply_raises_and_lowers_memory_and_swap() {
+    if !is_root() {
+        return;
+    }
+    let path = unique("apply");
+    let r = res(r#"{"memory":{"limit":67108864,"swap":134217728}}"#);
+    let mut cg = Cgroup::plan(Some(&path), "x", Some(&r)).unwrap();
+    let _guard = Guard {
+        paths: cg.paths().clone(),
+        child: None,
+    };
+    cg.create(Some(&r)).unwrap();
+    let (dir, limit, swap) = match &cg.paths().unified {
+        Some(d) => (d.clone(), "memory.max", "memory.swap.max"),
+        None => (
+            cg.paths().v1["memory"].clone(),
+            "memory.limit_in_bytes",
+            "memory.memsw.limit_in_bytes",
+        ),
+    };
+    let swap_value = |total: u64, mem: u64| {
+        if cg.paths().unified.is_some() {
+            (total - mem).to_string()
+        } else {
+            total.to_string()
+        }
+    };
+    assert_eq!(read(&dir, limit).trim(), "67108864");
+    assert_eq!(read(&dir, swap).trim(), swap_value(134217728, 67108864));
+
+    cg.apply(&res(r#"{"memory":{"limit":268435456,"swap":536870912}}"#))
+        .unwrap();
+    assert_eq!(read(&dir, limit).trim(), "268435456");
+    assert_eq!(read(&dir, swap).trim(), swap_value(536870912, 268435456));
+
+    cg.apply(&res(r#"{"memory":{"limit":33554432,"swap":50331648}}"#))
+        .unwrap();
+    assert_eq!(read(&dir, limit).trim(), "33554432");
+    assert_eq!(read(&dir, swap).trim(), swap_value(50331648, 33554432));
+
+    if let Some(devices) = cg.paths().v1.get("devices") {
+        let before = read(devices, "devices.list");
+        cg.apply(&res(r#"{"pids":{"limit":32}}"#)).unwrap();
+        assert_eq!(read(devices, "devices.list"), before);
+        assert_eq!(read(&cg.paths().v1["pids"], "pids.max").trim(), "32");
+        cg.apply(&res(
+            r#"{"devices":[{"allow":true,"type":"c","major":10,"minor":200,"access":"rwm"}]}"#,
+        ))
+        .unwrap();
+        let after = read(devices, "devices.list");
+        assert!(after.lines().any(|l| l == "c 10:200 rwm"), "{after}");
+        assert!(after.lines().any(|l| l == "c 1:3 rwm"), "{after}");
+    }
+    cg.destroy().unwrap();
+    assert!(!dir.exists());
+}
+
+/// Not a pass/fail measurement: prints what the create hot path costs here.
+#[test]
+fn hot_path_timing() {
+    if !is_root() {
+        return;
+    }
+    let r = res(r#"{"cpu":{"quota":25000,"period":100000},"memory":{"limit":536870912},"pids":{"limit":64},
+                   "devices":[{"allow":false,"access":"rwm"}]}"#);
+    let n = 20;
+    let mut total = std::time::Duration::ZERO;
+    let mut total_destroy = std::time::Duration::ZERO;
+    for _ in 0..n {
+        let path = unique("time");
+        let child = Command::new("sleep").arg("100").spawn().unwrap();
+        let pid = child.id() as i32;
+        let mut guard = Guard {
+            paths: CgroupPaths::default(),
+            child: Some(child),
+        };
+        let t = std::time::Instant::now();
+        let mut cg = Cgroup::plan(Some(&path), "x", Some(&r)).unwrap();
+        guard.paths = cg.paths().clone();
+        cg.create(Some(&r)).unwrap();
+        guard.paths = cg.paths().clone();
+        cg.add_pid(pid).unwrap();
+        total += t.elapsed();
+        let t = std::time::Instant::now();
+        cg.destroy().unwrap();
+        total_destroy += t.elapsed();
+        let status = guard.child.take().unwrap().wait().unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
+    }
+    eprintln!(
+        "plan+create+add_pid: {:?} per cgroup; destroy (kill + rmdir): {:?}",
+        total / n,
+        total_destroy / n
+    );
+}

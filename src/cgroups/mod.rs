@@ -15,12 +15,11 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
-use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +36,9 @@ pub struct Write {
     /// Written instead when `file` does not exist (the BFQ and CFQ
     /// schedulers name their weight files differently).
     pub fallback: Option<(&'static str, String)>,
+    /// A missing file is not an error: the write only restates the
+    /// kernel's default (e.g. unlimited swap where swap is not accounted).
+    pub optional: bool,
 }
 
 impl Write {
@@ -50,7 +52,13 @@ impl Write {
             file: file.into(),
             value,
             fallback: None,
+            optional: false,
         }
+    }
+
+    pub fn optional(mut self) -> Write {
+        self.optional = true;
+        self
     }
 
     pub fn or_else(mut self, file: &'static str, value: String) -> Write {
@@ -79,7 +87,7 @@ pub struct CgroupPaths {
 pub struct Cgroup {
     paths: CgroupPaths,
     /// The v2 directory, opened once for CLONE_INTO_CGROUP and bpf attach.
-    dir_fd: OnceCell<Option<OwnedFd>>,
+    dir_fd: OnceCell<OwnedFd>,
 }
 
 /// How long freeze waits for every task to stop before giving up (and
@@ -276,6 +284,7 @@ impl Cgroup {
                     let (file, value) = w.fallback.as_ref().expect("checked");
                     fs::write(&dir.join(file), value)?;
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && w.optional => {}
                 Err(e) => return Err(fs::write_error(&path, &w.value, &e)),
             }
         }
@@ -335,28 +344,22 @@ impl Cgroup {
     }
 
     fn open_dir(&self) -> Result<&OwnedFd> {
+        if let Some(fd) = self.dir_fd.get() {
+            return Ok(fd);
+        }
         let dir = self
             .paths
             .unified
             .as_ref()
             .ok_or_else(|| anyhow!("cgroup: not a cgroup v2 container"))?;
-        let fd = self.dir_fd.get_or_init(|| {
-            nix::fcntl::open(
-                dir,
-                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .ok()
-            // SAFETY: open just returned this fd and nothing else owns it.
-            .map(|fd| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
-        });
-        fd.as_ref().ok_or_else(|| {
-            anyhow!(
-                "cgroup: open {}: {}",
-                dir.display(),
-                std::io::Error::last_os_error()
-            )
-        })
+        // O_DIRECTORY: CLONE_INTO_CGROUP and BPF_PROG_ATTACH take a
+        // directory fd; std adds O_CLOEXEC.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(dir)
+            .map_err(|e| anyhow!("cgroup: open {}: {e}", dir.display()))?;
+        Ok(self.dir_fd.get_or_init(|| file.into()))
     }
 
     /// On v2, an O_DIRECTORY fd of the container's cgroup for
@@ -507,6 +510,12 @@ impl Cgroup {
     /// reading the list and signalling it, kill, thaw (a frozen task only
     /// dies once thawed), and repeat until nothing is left.
     fn kill_until_empty(&self) -> Result<()> {
+        // Freezing and killing the cgroup would freeze and kill this very
+        // process if it were inside (a `0` written to cgroup.procs).
+        let me = std::process::id() as i32;
+        if self.pids()?.contains(&me) {
+            bail!("cgroup: refusing to kill the cgroup's processes: this process ({me}) is one of them");
+        }
         let can_freeze = self.paths.unified.is_some() || self.paths.v1.contains_key("freezer");
         let ok = fs::wait_until(KILL_TIMEOUT, || {
             let pids = self.pids()?;
@@ -517,7 +526,7 @@ impl Cgroup {
             for &pid in &pids {
                 signal_pid(pid, libc::SIGKILL)?;
             }
-            if frozen || can_freeze {
+            if frozen {
                 self.freeze(false)?;
             }
             Ok(false)
