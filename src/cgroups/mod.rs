@@ -86,6 +86,8 @@ pub struct CgroupPaths {
 
 pub struct Cgroup {
     paths: CgroupPaths,
+    /// Where the v2 hierarchy is mounted: controllers are enabled from here down.
+    v2_root: PathBuf,
     /// The v2 directory, opened once for CLONE_INTO_CGROUP and bpf attach.
     dir_fd: OnceCell<OwnedFd>,
 }
@@ -165,36 +167,8 @@ impl Cgroup {
         let host = host::probe()?;
         let mut paths = CgroupPaths::default();
         match &host {
-            Host::Unified => {
-                let writes = v2::translate(resources)?;
-                // Device rules are checked here so create cannot fail on them.
-                devices::rules(resources, true)?;
-                let mut needed: Vec<&str> = writes
-                    .iter()
-                    .map(|w| w.controller)
-                    .filter(|c| !c.is_empty())
-                    .collect();
-                if !needed.is_empty() {
-                    needed.dedup();
-                    let avail = fs::read(&Path::new(host::ROOT).join("cgroup.controllers"))?;
-                    if let Some(c) = needed
-                        .iter()
-                        .find(|c| !avail.split_whitespace().any(|a| a == **c))
-                    {
-                        return Err(missing_controller(c, &host));
-                    }
-                }
-                let base = if absolute {
-                    PathBuf::from(host::ROOT)
-                } else {
-                    let own = host::own_unified_cgroup()?;
-                    let parent = Path::new(&own)
-                        .parent()
-                        .map(Path::to_path_buf)
-                        .unwrap_or_default();
-                    join(Path::new(host::ROOT), &parent.to_string_lossy())
-                };
-                paths.unified = Some(join(&base, &inner));
+            Host::Unified(root) => {
+                return Self::plan_v2(root, absolute, &inner, resources, &host);
             }
             Host::Legacy(hierarchies) => {
                 if has_unified(resources) {
@@ -231,10 +205,70 @@ impl Cgroup {
         Ok(Cgroup::from_paths(paths))
     }
 
+    /// `plan` against the cgroup2 hierarchy mounted at `root` rather than
+    /// the probed host layout: the cgroup2 mount of a hybrid host
+    /// (/sys/fs/cgroup/unified), where the v2 code paths (controller
+    /// enabling, eBPF devices, cgroup.freeze, cgroup.kill) can run for real.
+    pub fn plan_unified_at(
+        root: &Path,
+        cgroups_path: Option<&str>,
+        id: &str,
+        resources: Option<&LinuxResources>,
+    ) -> Result<Cgroup> {
+        let (absolute, inner) = inner_path(cgroups_path, id)?;
+        let host = Host::Unified(root.to_path_buf());
+        Self::plan_v2(root, absolute, &inner, resources, &host)
+    }
+
+    fn plan_v2(
+        root: &Path,
+        absolute: bool,
+        inner: &str,
+        resources: Option<&LinuxResources>,
+        host: &Host,
+    ) -> Result<Cgroup> {
+        let writes = v2::translate(resources)?;
+        // Device rules are checked here so create cannot fail on them.
+        devices::rules(resources, true)?;
+        let mut needed: Vec<&str> = writes
+            .iter()
+            .map(|w| w.controller)
+            .filter(|c| !c.is_empty())
+            .collect();
+        if !needed.is_empty() {
+            needed.sort_unstable();
+            needed.dedup();
+            let avail = fs::read(&root.join("cgroup.controllers"))?;
+            if let Some(c) = needed
+                .iter()
+                .find(|c| !avail.split_whitespace().any(|a| a == **c))
+            {
+                return Err(missing_controller(c, host));
+            }
+        }
+        let base = if absolute {
+            root.to_path_buf()
+        } else {
+            let own = host::own_unified_cgroup()?;
+            let parent = Path::new(&own)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            join(root, &parent.to_string_lossy())
+        };
+        let mut cg = Cgroup::from_paths(CgroupPaths {
+            unified: Some(join(&base, inner)),
+            ..Default::default()
+        });
+        cg.v2_root = root.to_path_buf();
+        Ok(cg)
+    }
+
     /// Rebuild the handle from state.json.
     pub fn from_paths(paths: CgroupPaths) -> Cgroup {
         Cgroup {
             paths,
+            v2_root: PathBuf::from(host::ROOT),
             dir_fd: OnceCell::new(),
         }
     }
@@ -333,7 +367,7 @@ impl Cgroup {
         let mut created = std::mem::take(&mut self.paths.created);
         let result = (|| {
             fs::mkdir_all(&dir, &mut created)?;
-            enable_controllers(&dir, &created, &writes)?;
+            enable_controllers(&self.v2_root, &dir, &created, &writes)?;
             let fd = self.open_dir()?;
             let rules = devices::rules(resources, true)?.expect("with defaults");
             v2::devices::apply(&dir, fd.as_fd(), &rules, false)?;
@@ -514,7 +548,9 @@ impl Cgroup {
         // process if it were inside (a `0` written to cgroup.procs).
         let me = std::process::id() as i32;
         if self.pids()?.contains(&me) {
-            bail!("cgroup: refusing to kill the cgroup's processes: this process ({me}) is one of them");
+            bail!(
+                "cgroup: refusing to kill the cgroup's processes: this process ({me}) is one of them"
+            );
         }
         let can_freeze = self.paths.unified.is_some() || self.paths.v1.contains_key("freezer");
         let ok = fs::wait_until(KILL_TIMEOUT, || {
@@ -645,8 +681,12 @@ fn init_cpusets(leaf: &Path, created: &[PathBuf]) -> Result<()> {
 /// Enable in every level from the root down to `leaf`'s parent the
 /// controllers that level offers, as runc does (so stats and later updates
 /// find their files). A needed controller that cannot be enabled is an error.
-fn enable_controllers(leaf: &Path, created: &[PathBuf], writes: &[Write]) -> Result<()> {
-    let root = Path::new(host::ROOT);
+fn enable_controllers(
+    root: &Path,
+    leaf: &Path,
+    created: &[PathBuf],
+    writes: &[Write],
+) -> Result<()> {
     let mut levels: Vec<&Path> = leaf
         .ancestors()
         .skip(1)
