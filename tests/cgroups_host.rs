@@ -182,6 +182,8 @@ fn limits_process_freeze_kill_destroy() {
     assert!(cg.pids().unwrap().is_empty());
 
     let stats = cg.stats().unwrap();
+    eprintln!("stats: {stats}");
+    assert!(stats["blkio"].is_object(), "{stats}");
     assert_eq!(stats["memory"]["usage"]["limit"], 67108864);
     assert_eq!(stats["pids"]["limit"], 16);
 
@@ -634,6 +636,11 @@ fn v2_manager_on_a_real_cgroup2_hierarchy() {
         "{proc_cg}"
     );
     assert_eq!(cg.pids().unwrap(), vec![pid]);
+    let stats = cg.stats().unwrap();
+    assert!(stats["cpu"]["usage"]["user"].is_u64(), "{stats}");
+    if hugetlb {
+        assert_eq!(stats["hugetlb"]["2MB"]["failcnt"], 0, "{stats}");
+    }
 
     cg.freeze(true).unwrap();
     assert!(cg.is_frozen().unwrap());
