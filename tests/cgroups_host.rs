@@ -182,6 +182,8 @@ fn limits_process_freeze_kill_destroy() {
     assert!(cg.pids().unwrap().is_empty());
 
     let stats = cg.stats().unwrap();
+    eprintln!("stats: {stats}");
+    assert!(stats["blkio"].is_object(), "{stats}");
     assert_eq!(stats["memory"]["usage"]["limit"], 67108864);
     assert_eq!(stats["pids"]["limit"], 16);
 
@@ -403,4 +405,253 @@ fn ebpf_device_program_enforces_rules() {
         text.contains("Operation not permitted") && text.contains("mknod-mem-denied"),
         "{text}"
     );
+}
+
+/// `update`: raising memory+swap must write memsw first, lowering must
+/// write the limit first (v1), else the kernel refuses; devices are left
+/// alone unless named. On v2 the same updates just land.
+#[test]
+fn apply_raises_and_lowers_memory_and_swap() {
+    if !is_root() {
+        return;
+    }
+    let path = unique("apply");
+    let r = res(r#"{"memory":{"limit":67108864,"swap":134217728}}"#);
+    let mut cg = Cgroup::plan(Some(&path), "x", Some(&r)).unwrap();
+    let _guard = Guard {
+        paths: cg.paths().clone(),
+        child: None,
+    };
+    cg.create(Some(&r)).unwrap();
+    let (dir, limit, swap) = match &cg.paths().unified {
+        Some(d) => (d.clone(), "memory.max", "memory.swap.max"),
+        None => (
+            cg.paths().v1["memory"].clone(),
+            "memory.limit_in_bytes",
+            "memory.memsw.limit_in_bytes",
+        ),
+    };
+    let swap_value = |total: u64, mem: u64| {
+        if cg.paths().unified.is_some() {
+            (total - mem).to_string()
+        } else {
+            total.to_string()
+        }
+    };
+    assert_eq!(read(&dir, limit).trim(), "67108864");
+    assert_eq!(read(&dir, swap).trim(), swap_value(134217728, 67108864));
+
+    cg.apply(&res(r#"{"memory":{"limit":268435456,"swap":536870912}}"#))
+        .unwrap();
+    assert_eq!(read(&dir, limit).trim(), "268435456");
+    assert_eq!(read(&dir, swap).trim(), swap_value(536870912, 268435456));
+
+    cg.apply(&res(r#"{"memory":{"limit":33554432,"swap":50331648}}"#))
+        .unwrap();
+    assert_eq!(read(&dir, limit).trim(), "33554432");
+    assert_eq!(read(&dir, swap).trim(), swap_value(50331648, 33554432));
+
+    if let Some(devices) = cg.paths().v1.get("devices") {
+        let before = read(devices, "devices.list");
+        cg.apply(&res(r#"{"pids":{"limit":32}}"#)).unwrap();
+        assert_eq!(read(devices, "devices.list"), before);
+        assert_eq!(read(&cg.paths().v1["pids"], "pids.max").trim(), "32");
+        cg.apply(&res(
+            r#"{"devices":[{"allow":true,"type":"c","major":10,"minor":200,"access":"rwm"}]}"#,
+        ))
+        .unwrap();
+        let after = read(devices, "devices.list");
+        assert!(after.lines().any(|l| l == "c 10:200 rwm"), "{after}");
+        assert!(after.lines().any(|l| l == "c 1:3 rwm"), "{after}");
+    }
+    cg.destroy().unwrap();
+    assert!(!dir.exists());
+}
+
+/// Not a pass/fail measurement: prints what the create hot path costs here.
+#[test]
+fn hot_path_timing() {
+    if !is_root() {
+        return;
+    }
+    let r = res(
+        r#"{"cpu":{"quota":25000,"period":100000},"memory":{"limit":536870912},"pids":{"limit":64},
+                   "devices":[{"allow":false,"access":"rwm"}]}"#,
+    );
+    let n = 20;
+    let mut total = std::time::Duration::ZERO;
+    let mut total_destroy = std::time::Duration::ZERO;
+    for _ in 0..n {
+        let path = unique("time");
+        let child = Command::new("sleep").arg("100").spawn().unwrap();
+        let pid = child.id() as i32;
+        let mut guard = Guard {
+            paths: CgroupPaths::default(),
+            child: Some(child),
+        };
+        let t = std::time::Instant::now();
+        let mut cg = Cgroup::plan(Some(&path), "x", Some(&r)).unwrap();
+        guard.paths = cg.paths().clone();
+        cg.create(Some(&r)).unwrap();
+        guard.paths = cg.paths().clone();
+        cg.add_pid(pid).unwrap();
+        total += t.elapsed();
+        let t = std::time::Instant::now();
+        cg.destroy().unwrap();
+        total_destroy += t.elapsed();
+        let status = guard.child.take().unwrap().wait().unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
+    }
+    eprintln!(
+        "plan+create+add_pid: {:?} per cgroup; destroy (kill + rmdir): {:?}",
+        total / n,
+        total_destroy / n
+    );
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// clone3(CLONE_INTO_CGROUP) + execve, the way the runtime starts init on
+/// v2: the child is in the cgroup before its first instruction.
+fn spawn_into_cgroup(cgroup_fd: i32, argv: &[&std::ffi::CStr]) -> i32 {
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    let args = CloneArgs {
+        flags: 0x2_0000_0000, // CLONE_INTO_CGROUP
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup_fd as u64,
+        ..Default::default()
+    };
+    // SAFETY: clone3 without CLONE_VM gives the child a private copy of
+    // memory; it only calls execve/_exit on data prepared before.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if pid == 0 {
+        // SAFETY: see above.
+        unsafe {
+            libc::execve(ptrs[0], ptrs.as_ptr(), envp.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    assert!(pid > 0, "clone3: {}", std::io::Error::last_os_error());
+    pid as i32
+}
+
+fn wait_signal(pid: i32) -> Option<i32> {
+    let mut status = 0;
+    // SAFETY: waitpid on our own child with a valid status pointer.
+    let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(rc, pid);
+    libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status))
+}
+
+/// The whole v2 manager on the cgroup2 mount this hybrid host has (or on
+/// /sys/fs/cgroup on a unified host): parents created with controllers
+/// enabled, a hugetlb limit, the eBPF device program, CLONE_INTO_CGROUP,
+/// cgroup.freeze/cgroup.events, cgroup.kill, removal.
+#[test]
+fn v2_manager_on_a_real_cgroup2_hierarchy() {
+    if !is_root() {
+        return;
+    }
+    let root = if unified_host() {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/unified"
+    };
+    if !is_cgroup2(root) {
+        eprintln!("SKIPPED: no cgroup2 mount at {root}");
+        return;
+    }
+    let avail = std::fs::read_to_string(Path::new(root).join("cgroup.subtree_control")).unwrap();
+    let hugetlb = avail.split_whitespace().any(|c| c == "hugetlb")
+        && Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists();
+    let prefix = unique("v2");
+    let path = format!("/{prefix}/ctr");
+    let json = if hugetlb {
+        r#"{"devices":[{"allow":false,"access":"rwm"}],"hugepageLimits":[{"pageSize":"2MB","limit":4194304}]}"#
+    } else {
+        r#"{"devices":[{"allow":false,"access":"rwm"}]}"#
+    };
+    let r = res(json);
+    let mut cg = Cgroup::plan_unified_at(Path::new(root), Some(&path), "x", Some(&r)).unwrap();
+    let mut guard = Guard {
+        paths: cg.paths().clone(),
+        child: None,
+    };
+    let dir = cg.paths().unified.clone().unwrap();
+    assert_eq!(dir, Path::new(root).join(&prefix).join("ctr"));
+    cg.create(Some(&r)).unwrap();
+    guard.paths = cg.paths().clone();
+    assert_eq!(
+        cg.paths().created,
+        [Path::new(root).join(&prefix), dir.clone()]
+    );
+    if hugetlb {
+        assert_eq!(read(&dir, "hugetlb.2MB.max").trim(), "4194304");
+    }
+
+    let out = std::env::temp_dir().join(unique("v2out"));
+    let script = format!(
+        "(: < /dev/kmsg) 2>/dev/null && echo kmsg-open > {0} || echo kmsg-denied > {0}; exec sleep 100",
+        out.display()
+    );
+    let script = std::ffi::CString::new(script).unwrap();
+    let fd = cg.clone_into_fd().expect("v2 has a cgroup fd");
+    let pid = spawn_into_cgroup(fd, &[c"/bin/sh", c"-c", script.as_c_str()]);
+    let ok = (0..500).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::fs::read_to_string(&out).is_ok_and(|s| s.ends_with('\n'))
+    });
+    let verdict = std::fs::read_to_string(&out).unwrap_or_default();
+    let _ = std::fs::remove_file(&out);
+    assert!(ok, "child never reported");
+    assert_eq!(verdict.trim(), "kmsg-denied");
+    let proc_cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let rel = dir.strip_prefix(root).unwrap();
+    assert!(
+        proc_cg
+            .lines()
+            .any(|l| l == format!("0::/{}", rel.display())),
+        "{proc_cg}"
+    );
+    assert_eq!(cg.pids().unwrap(), vec![pid]);
+    let stats = cg.stats().unwrap();
+    assert!(stats["cpu"]["usage"]["user"].is_u64(), "{stats}");
+    if hugetlb {
+        assert_eq!(stats["hugetlb"]["2MB"]["failcnt"], 0, "{stats}");
+    }
+
+    cg.freeze(true).unwrap();
+    assert!(cg.is_frozen().unwrap());
+    assert!(read(&dir, "cgroup.events").contains("frozen 1"));
+    cg.freeze(false).unwrap();
+    assert!(!cg.is_frozen().unwrap());
+
+    cg.kill_all(libc::SIGKILL).unwrap();
+    assert_eq!(wait_signal(pid), Some(libc::SIGKILL));
+    cg.destroy().unwrap();
+    for d in all_dirs(cg.paths()) {
+        assert!(!d.exists(), "left behind: {}", d.display());
+    }
 }

@@ -13,8 +13,8 @@ const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Host {
-    /// cgroup2 mounted at /sys/fs/cgroup.
-    Unified,
+    /// cgroup2 mounted at the given root (/sys/fs/cgroup on a unified host).
+    Unified(PathBuf),
     /// v1 controllers, one hierarchy per line of /proc/self/cgroup.
     Legacy(Vec<Hierarchy>),
 }
@@ -39,7 +39,7 @@ fn fs_magic(path: &str) -> Result<i64> {
 pub fn probe() -> Result<Host> {
     let magic = fs_magic(ROOT)?;
     if magic == CGROUP2_SUPER_MAGIC {
-        return Ok(Host::Unified);
+        return Ok(Host::Unified(PathBuf::from(ROOT)));
     }
     let text =
         std::fs::read_to_string("/proc/self/cgroup").context("cgroup: read /proc/self/cgroup")?;
@@ -183,11 +183,12 @@ pub fn own_unified_cgroup() -> Result<String> {
 /// controller. Only computed on the error path.
 pub fn describe(host: &Host) -> String {
     match host {
-        Host::Unified => {
-            let ctrls = std::fs::read_to_string(Path::new(ROOT).join("cgroup.controllers"))
-                .unwrap_or_default();
+        Host::Unified(root) => {
+            let ctrls =
+                std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
             format!(
-                "cgroup v2 (unified) at {ROOT}, controllers available: {}",
+                "cgroup v2 (unified) at {}, controllers available: {}",
+                root.display(),
                 list_or_none(ctrls.split_whitespace())
             )
         }

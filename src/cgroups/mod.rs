@@ -15,12 +15,11 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
-use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +36,9 @@ pub struct Write {
     /// Written instead when `file` does not exist (the BFQ and CFQ
     /// schedulers name their weight files differently).
     pub fallback: Option<(&'static str, String)>,
+    /// A missing file is not an error: the write only restates the
+    /// kernel's default (e.g. unlimited swap where swap is not accounted).
+    pub optional: bool,
 }
 
 impl Write {
@@ -50,7 +52,13 @@ impl Write {
             file: file.into(),
             value,
             fallback: None,
+            optional: false,
         }
+    }
+
+    pub fn optional(mut self) -> Write {
+        self.optional = true;
+        self
     }
 
     pub fn or_else(mut self, file: &'static str, value: String) -> Write {
@@ -78,8 +86,10 @@ pub struct CgroupPaths {
 
 pub struct Cgroup {
     paths: CgroupPaths,
+    /// Where the v2 hierarchy is mounted: controllers are enabled from here down.
+    v2_root: PathBuf,
     /// The v2 directory, opened once for CLONE_INTO_CGROUP and bpf attach.
-    dir_fd: OnceCell<Option<OwnedFd>>,
+    dir_fd: OnceCell<OwnedFd>,
 }
 
 /// How long freeze waits for every task to stop before giving up (and
@@ -157,36 +167,8 @@ impl Cgroup {
         let host = host::probe()?;
         let mut paths = CgroupPaths::default();
         match &host {
-            Host::Unified => {
-                let writes = v2::translate(resources)?;
-                // Device rules are checked here so create cannot fail on them.
-                devices::rules(resources, true)?;
-                let mut needed: Vec<&str> = writes
-                    .iter()
-                    .map(|w| w.controller)
-                    .filter(|c| !c.is_empty())
-                    .collect();
-                if !needed.is_empty() {
-                    needed.dedup();
-                    let avail = fs::read(&Path::new(host::ROOT).join("cgroup.controllers"))?;
-                    if let Some(c) = needed
-                        .iter()
-                        .find(|c| !avail.split_whitespace().any(|a| a == **c))
-                    {
-                        return Err(missing_controller(c, &host));
-                    }
-                }
-                let base = if absolute {
-                    PathBuf::from(host::ROOT)
-                } else {
-                    let own = host::own_unified_cgroup()?;
-                    let parent = Path::new(&own)
-                        .parent()
-                        .map(Path::to_path_buf)
-                        .unwrap_or_default();
-                    join(Path::new(host::ROOT), &parent.to_string_lossy())
-                };
-                paths.unified = Some(join(&base, &inner));
+            Host::Unified(root) => {
+                return Self::plan_v2(root, absolute, &inner, resources, &host);
             }
             Host::Legacy(hierarchies) => {
                 if has_unified(resources) {
@@ -223,10 +205,70 @@ impl Cgroup {
         Ok(Cgroup::from_paths(paths))
     }
 
+    /// `plan` against the cgroup2 hierarchy mounted at `root` rather than
+    /// the probed host layout: the cgroup2 mount of a hybrid host
+    /// (/sys/fs/cgroup/unified), where the v2 code paths (controller
+    /// enabling, eBPF devices, cgroup.freeze, cgroup.kill) can run for real.
+    pub fn plan_unified_at(
+        root: &Path,
+        cgroups_path: Option<&str>,
+        id: &str,
+        resources: Option<&LinuxResources>,
+    ) -> Result<Cgroup> {
+        let (absolute, inner) = inner_path(cgroups_path, id)?;
+        let host = Host::Unified(root.to_path_buf());
+        Self::plan_v2(root, absolute, &inner, resources, &host)
+    }
+
+    fn plan_v2(
+        root: &Path,
+        absolute: bool,
+        inner: &str,
+        resources: Option<&LinuxResources>,
+        host: &Host,
+    ) -> Result<Cgroup> {
+        let writes = v2::translate(resources)?;
+        // Device rules are checked here so create cannot fail on them.
+        devices::rules(resources, true)?;
+        let mut needed: Vec<&str> = writes
+            .iter()
+            .map(|w| w.controller)
+            .filter(|c| !c.is_empty())
+            .collect();
+        if !needed.is_empty() {
+            needed.sort_unstable();
+            needed.dedup();
+            let avail = fs::read(&root.join("cgroup.controllers"))?;
+            if let Some(c) = needed
+                .iter()
+                .find(|c| !avail.split_whitespace().any(|a| a == **c))
+            {
+                return Err(missing_controller(c, host));
+            }
+        }
+        let base = if absolute {
+            root.to_path_buf()
+        } else {
+            let own = host::own_unified_cgroup()?;
+            let parent = Path::new(&own)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            join(root, &parent.to_string_lossy())
+        };
+        let mut cg = Cgroup::from_paths(CgroupPaths {
+            unified: Some(join(&base, inner)),
+            ..Default::default()
+        });
+        cg.v2_root = root.to_path_buf();
+        Ok(cg)
+    }
+
     /// Rebuild the handle from state.json.
     pub fn from_paths(paths: CgroupPaths) -> Cgroup {
         Cgroup {
             paths,
+            v2_root: PathBuf::from(host::ROOT),
             dir_fd: OnceCell::new(),
         }
     }
@@ -276,6 +318,7 @@ impl Cgroup {
                     let (file, value) = w.fallback.as_ref().expect("checked");
                     fs::write(&dir.join(file), value)?;
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && w.optional => {}
                 Err(e) => return Err(fs::write_error(&path, &w.value, &e)),
             }
         }
@@ -324,7 +367,7 @@ impl Cgroup {
         let mut created = std::mem::take(&mut self.paths.created);
         let result = (|| {
             fs::mkdir_all(&dir, &mut created)?;
-            enable_controllers(&dir, &created, &writes)?;
+            enable_controllers(&self.v2_root, &dir, &created, &writes)?;
             let fd = self.open_dir()?;
             let rules = devices::rules(resources, true)?.expect("with defaults");
             v2::devices::apply(&dir, fd.as_fd(), &rules, false)?;
@@ -335,28 +378,22 @@ impl Cgroup {
     }
 
     fn open_dir(&self) -> Result<&OwnedFd> {
+        if let Some(fd) = self.dir_fd.get() {
+            return Ok(fd);
+        }
         let dir = self
             .paths
             .unified
             .as_ref()
             .ok_or_else(|| anyhow!("cgroup: not a cgroup v2 container"))?;
-        let fd = self.dir_fd.get_or_init(|| {
-            nix::fcntl::open(
-                dir,
-                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .ok()
-            // SAFETY: open just returned this fd and nothing else owns it.
-            .map(|fd| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
-        });
-        fd.as_ref().ok_or_else(|| {
-            anyhow!(
-                "cgroup: open {}: {}",
-                dir.display(),
-                std::io::Error::last_os_error()
-            )
-        })
+        // O_DIRECTORY: CLONE_INTO_CGROUP and BPF_PROG_ATTACH take a
+        // directory fd; std adds O_CLOEXEC.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(dir)
+            .map_err(|e| anyhow!("cgroup: open {}: {e}", dir.display()))?;
+        Ok(self.dir_fd.get_or_init(|| file.into()))
     }
 
     /// On v2, an O_DIRECTORY fd of the container's cgroup for
@@ -507,6 +544,14 @@ impl Cgroup {
     /// reading the list and signalling it, kill, thaw (a frozen task only
     /// dies once thawed), and repeat until nothing is left.
     fn kill_until_empty(&self) -> Result<()> {
+        // Freezing and killing the cgroup would freeze and kill this very
+        // process if it were inside (a `0` written to cgroup.procs).
+        let me = std::process::id() as i32;
+        if self.pids()?.contains(&me) {
+            bail!(
+                "cgroup: refusing to kill the cgroup's processes: this process ({me}) is one of them"
+            );
+        }
         let can_freeze = self.paths.unified.is_some() || self.paths.v1.contains_key("freezer");
         let ok = fs::wait_until(KILL_TIMEOUT, || {
             let pids = self.pids()?;
@@ -517,7 +562,7 @@ impl Cgroup {
             for &pid in &pids {
                 signal_pid(pid, libc::SIGKILL)?;
             }
-            if frozen || can_freeze {
+            if frozen {
                 self.freeze(false)?;
             }
             Ok(false)
@@ -636,8 +681,12 @@ fn init_cpusets(leaf: &Path, created: &[PathBuf]) -> Result<()> {
 /// Enable in every level from the root down to `leaf`'s parent the
 /// controllers that level offers, as runc does (so stats and later updates
 /// find their files). A needed controller that cannot be enabled is an error.
-fn enable_controllers(leaf: &Path, created: &[PathBuf], writes: &[Write]) -> Result<()> {
-    let root = Path::new(host::ROOT);
+fn enable_controllers(
+    root: &Path,
+    leaf: &Path,
+    created: &[PathBuf],
+    writes: &[Write],
+) -> Result<()> {
     let mut levels: Vec<&Path> = leaf
         .ancestors()
         .skip(1)

@@ -71,6 +71,124 @@ pub fn oom_kills(cg: &Cgroup) -> Result<Option<u64>> {
     Ok(read_keyed(dir, file)?.get("oom_kill").copied())
 }
 
+/// Huge page sizes as the kernel names them in cgroup files (2MB, 1GB),
+/// from /sys/kernel/mm/hugepages/hugepages-<N>kB.
+fn hugepage_sizes() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/sys/kernel/mm/hugepages") else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            let kb: u64 = name
+                .to_str()?
+                .strip_prefix("hugepages-")?
+                .strip_suffix("kB")?
+                .parse()
+                .ok()?;
+            Some(size_name(kb))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn size_name(kb: u64) -> String {
+    if kb >= 1 << 20 && kb.is_multiple_of(1 << 20) {
+        format!("{}GB", kb >> 20)
+    } else if kb >= 1 << 10 && kb.is_multiple_of(1 << 10) {
+        format!("{}MB", kb >> 10)
+    } else {
+        format!("{kb}KB")
+    }
+}
+
+/// `{usage, max, failcnt}` per page size; `entry_for` reads them for one
+/// size (None where the hierarchy has no such file).
+fn hugetlb(
+    dir: &Path,
+    entry_for: impl Fn(&Path, &str) -> Result<(Option<u64>, Option<u64>, Option<u64>)>,
+) -> Result<Value> {
+    let mut m = Map::new();
+    for size in hugepage_sizes() {
+        let (usage, max, failcnt) = entry_for(dir, &size)?;
+        if usage.is_none() && failcnt.is_none() {
+            continue;
+        }
+        let mut e = Map::new();
+        put(&mut e, "usage", usage);
+        put(&mut e, "max", max);
+        e.insert("failcnt".into(), json!(failcnt.unwrap_or(0)));
+        m.insert(size, Value::Object(e));
+    }
+    Ok(Value::Object(m))
+}
+
+fn blkio_entry(major: u64, minor: u64, op: &str, value: u64) -> Value {
+    let mut m = Map::new();
+    put(&mut m, "major", Some(major));
+    put(&mut m, "minor", Some(minor));
+    m.insert("op".into(), json!(op));
+    put(&mut m, "value", Some(value));
+    Value::Object(m)
+}
+
+fn dev(s: &str) -> Option<(u64, u64)> {
+    let (a, b) = s.split_once(':')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// v2 io.stat (`8:0 rbytes=1 wbytes=2 rios=3 wios=4 ...`) in runc's
+/// blkio shape.
+pub fn io_stat_v2(text: &str) -> Value {
+    let (mut bytes, mut ios) = (Vec::new(), Vec::new());
+    for line in text.lines() {
+        let mut it = line.split_whitespace();
+        let Some((ma, mi)) = it.next().and_then(dev) else {
+            continue;
+        };
+        for kv in it {
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
+            let Ok(v) = v.parse() else { continue };
+            match k {
+                "rbytes" => bytes.push(blkio_entry(ma, mi, "Read", v)),
+                "wbytes" => bytes.push(blkio_entry(ma, mi, "Write", v)),
+                "rios" => ios.push(blkio_entry(ma, mi, "Read", v)),
+                "wios" => ios.push(blkio_entry(ma, mi, "Write", v)),
+                _ => {}
+            }
+        }
+    }
+    blkio_object(bytes, ios)
+}
+
+fn blkio_object(bytes: Vec<Value>, ios: Vec<Value>) -> Value {
+    let mut m = Map::new();
+    if !bytes.is_empty() {
+        m.insert("ioServiceBytesRecursive".into(), Value::Array(bytes));
+    }
+    if !ios.is_empty() {
+        m.insert("ioServicedRecursive".into(), Value::Array(ios));
+    }
+    Value::Object(m)
+}
+
+/// v1 blkio `8:0 Read 4096` lines (the `Total` line left out).
+pub fn blkio_v1_entries(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let (ma, mi) = dev(it.next()?)?;
+            let op = it.next()?;
+            let v = it.next()?.parse().ok()?;
+            Some(blkio_entry(ma, mi, op, v))
+        })
+        .collect()
+}
+
 pub fn collect(cg: &Cgroup) -> Result<Value> {
     match &cg.paths.unified {
         Some(dir) => v2(dir),
@@ -124,8 +242,15 @@ fn v2(dir: &Path) -> Result<Value> {
         "cpu": {"usage": usage, "throttling": throttling},
         "memory": memory,
         "pids": pids(dir)?,
-        "blkio": {},
-        "hugetlb": {},
+        "blkio": io_stat_v2(&fs::read_opt(&dir.join("io.stat"))?.unwrap_or_default()),
+        "hugetlb": hugetlb(dir, |d, size| {
+            let events = read_keyed(d, &format!("hugetlb.{size}.events"))?;
+            Ok((
+                read_num(d, &format!("hugetlb.{size}.current"))?,
+                None,
+                events.get("max").copied(),
+            ))
+        })?,
     }))
 }
 
@@ -206,12 +331,45 @@ fn v1(cg: &Cgroup) -> Result<Value> {
         Some(d) => pids(d)?,
         None => json!({}),
     };
+    let blkio = match dir("blkio") {
+        Some(d) => {
+            // CFQ's files when the kernel has them, else the throttle layer's.
+            let pick = |cfq: &str, throttle: &str| -> Result<Vec<Value>> {
+                let text = match fs::read_opt(&d.join(cfq))? {
+                    Some(t) => t,
+                    None => fs::read_opt(&d.join(throttle))?.unwrap_or_default(),
+                };
+                Ok(blkio_v1_entries(&text))
+            };
+            blkio_object(
+                pick(
+                    "blkio.io_service_bytes_recursive",
+                    "blkio.throttle.io_service_bytes_recursive",
+                )?,
+                pick(
+                    "blkio.io_serviced_recursive",
+                    "blkio.throttle.io_serviced_recursive",
+                )?,
+            )
+        }
+        None => json!({}),
+    };
+    let hugetlb = match dir("hugetlb") {
+        Some(d) => hugetlb(d, |d, size| {
+            Ok((
+                read_num(d, &format!("hugetlb.{size}.usage_in_bytes"))?,
+                read_num(d, &format!("hugetlb.{size}.max_usage_in_bytes"))?,
+                read_num(d, &format!("hugetlb.{size}.failcnt"))?,
+            ))
+        })?,
+        None => json!({}),
+    };
     Ok(json!({
         "cpu": {"usage": usage, "throttling": throttling},
         "memory": memory,
         "pids": pids,
-        "blkio": {},
-        "hugetlb": {},
+        "blkio": blkio,
+        "hugetlb": hugetlb,
     }))
 }
 
@@ -227,5 +385,38 @@ mod tests {
         assert_eq!(number("max\n"), Some(u64::MAX));
         assert_eq!(number("42\n"), Some(42));
         assert_eq!(number(""), None);
+    }
+
+    #[test]
+    fn page_size_names() {
+        assert_eq!(size_name(2048), "2MB");
+        assert_eq!(size_name(1048576), "1GB");
+        assert_eq!(size_name(64), "64KB");
+    }
+
+    #[test]
+    fn io_stat_and_blkio_lines() {
+        let v = io_stat_v2("8:0 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n");
+        assert_eq!(
+            v,
+            json!({
+                "ioServiceBytesRecursive": [
+                    {"major": 8, "op": "Read", "value": 4096},
+                    {"major": 8, "op": "Write"}
+                ],
+                "ioServicedRecursive": [
+                    {"major": 8, "op": "Read", "value": 1},
+                    {"major": 8, "op": "Write"}
+                ]
+            })
+        );
+        let e = blkio_v1_entries("8:16 Read 512\n8:16 Write 0\nTotal 512\n");
+        assert_eq!(
+            e,
+            [
+                json!({"major": 8, "minor": 16, "op": "Read", "value": 512}),
+                json!({"major": 8, "minor": 16, "op": "Write"})
+            ]
+        );
     }
 }

@@ -52,7 +52,12 @@ pub fn writes(r: &LinuxResources, current_limit: Option<u64>, out: &mut Vec<Writ
         _ => false,
     };
     let limit_w = limit.map(|l| Write::new("memory", LIMIT, l.to_string()));
-    let swap_w = swap.map(|s| Write::new("memory", MEMSW, s.to_string()));
+    // Unlimited memsw is the state of a kernel without swap accounting
+    // (no memsw file at all), so that one write may find nothing.
+    let swap_w = swap.map(|s| {
+        let w = Write::new("memory", MEMSW, s.to_string());
+        if s == -1 { w.optional() } else { w }
+    });
     if memsw_first {
         out.extend(swap_w);
         out.extend(limit_w);

@@ -55,7 +55,10 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
     let swap = swap_v2(limit, swap)?;
     // The two files are independent on v2; swap first is runc's order.
     if let Some(s) = swap {
-        out.push(Write::new("memory", "memory.swap.max", max_or(s)));
+        let w = Write::new("memory", "memory.swap.max", max_or(s));
+        // Without swap accounting the file is missing; "max" and "0" then
+        // ask for nothing the kernel is not already doing (runc agrees).
+        out.push(if s == -1 || s == 0 { w.optional() } else { w });
     }
     if let Some(l) = limit {
         out.push(Write::new("memory", "memory.max", max_or(l)));
