@@ -509,52 +509,29 @@ fn hot_path_timing() {
     );
 }
 
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
-
 /// clone3(CLONE_INTO_CGROUP) + execve, the way the runtime starts init on
-/// v2: the child is in the cgroup before its first instruction.
+/// v2 (through the runtime's own clone wrapper): the child is in the cgroup
+/// before its first instruction.
 fn spawn_into_cgroup(cgroup_fd: i32, argv: &[&std::ffi::CStr]) -> i32 {
     let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     ptrs.push(std::ptr::null());
     let envp: [*const libc::c_char; 1] = [std::ptr::null()];
-    let args = CloneArgs {
-        flags: 0x2_0000_0000, // CLONE_INTO_CGROUP
-        exit_signal: libc::SIGCHLD as u64,
-        cgroup: cgroup_fd as u64,
-        ..Default::default()
-    };
-    // SAFETY: clone3 without CLONE_VM gives the child a private copy of
-    // memory; it only calls execve/_exit on data prepared before.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
-    if pid == 0 {
-        // SAFETY: see above.
-        unsafe {
-            libc::execve(ptrs[0], ptrs.as_ptr(), envp.as_ptr());
-            libc::_exit(127);
+    let (forked, in_cgroup) = outlet::syscall::clone_process(0, Some(cgroup_fd))
+        .unwrap_or_else(|e| panic!("clone3: {e}"));
+    match forked {
+        outlet::syscall::Forked::Child => {
+            // SAFETY: the child only calls execve/_exit on data prepared
+            // before the clone.
+            unsafe {
+                libc::execve(ptrs[0], ptrs.as_ptr(), envp.as_ptr());
+                libc::_exit(127);
+            }
+        }
+        outlet::syscall::Forked::Parent(pid) => {
+            assert!(in_cgroup, "clone3 did not take CLONE_INTO_CGROUP");
+            pid
         }
     }
-    assert!(pid > 0, "clone3: {}", std::io::Error::last_os_error());
-    pid as i32
 }
 
 fn wait_signal(pid: i32) -> Option<i32> {
