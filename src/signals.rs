@@ -48,6 +48,19 @@ pub const FORWARDED: &[Signal] = &[
     Signal::SIGALRM,
 ];
 
+/// The forwarded signals plus SIGCHLD, blocked by the caller before the
+/// child can run, so that none is lost before `wait_forwarding` looks.
+pub fn block_forwarded() -> Result<SigSet> {
+    let mut set = SigSet::empty();
+    for s in FORWARDED {
+        set.add(*s);
+    }
+    set.add(Signal::SIGCHLD);
+    nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, Some(&set), None)
+        .context("block signals")?;
+    Ok(set)
+}
+
 /// Wait for our child `pid`, passing on the signals in `set` (blocked by the
 /// caller) and returning its status the shell's way (128+n for signal n).
 pub fn wait_forwarding(pid: i32, set: &SigSet) -> Result<i32> {

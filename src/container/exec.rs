@@ -11,7 +11,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::signal::SigSet;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::{Process, Spec};
@@ -125,14 +125,11 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let lock_fd = c.dir.lock_fd();
 
     // Signals meant for the process must not kill us before we can forward.
-    let mut set = SigSet::empty();
-    for s in crate::signals::FORWARDED {
-        set.add(*s);
-    }
-    set.add(Signal::SIGCHLD);
-    if !o.detach {
-        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).context("block signals")?;
-    }
+    let set = if o.detach {
+        SigSet::empty()
+    } else {
+        crate::signals::block_forwarded()?
+    };
 
     let (forked, in_cgroup) =
         syscall::clone_process(0, cgroup_fd).context("fork the exec helper")?;
@@ -345,34 +342,10 @@ fn process_setup(
     for r in p.rlimits().iter().flatten() {
         crate::process::init::set_rlimit(r)?;
     }
-    let env: Vec<String> = p.env().clone().unwrap_or_default();
-    let args = p.args().as_ref().context("process.args: missing")?;
-    let nnp = p.no_new_privileges().unwrap_or(false);
     let state_json = || serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
-    // As in the init: without no_new_privs, load while CAP_SYS_ADMIN is held.
-    if !nnp && let Some(f) = seccomp {
-        f.load(&state_json())?;
-    }
-    crate::process::init::switch_user(p)?;
-    crate::rootfs::paths::chdir_inside(p.cwd())?;
-    let exe = crate::process::init::find_executable(&args[0], &env)?;
-    if nnp {
-        // SAFETY: prctl with integer arguments only.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(std::io::Error::last_os_error()).context("no_new_privs");
-        }
-    }
-    crate::security::lsm::apply_exec_labels(
-        p.apparmor_profile().as_deref(),
-        p.selinux_label().as_deref(),
-    )?;
+    let exe = crate::process::init::become_process(p, seccomp, &state_json)?;
     chan.send(&Msg::Ready)?;
-    crate::syscall::cloexec_from(3 + o.preserve_fds).context("close_range")?;
-    crate::process::init::reset_signals();
-    if nnp && let Some(f) = seccomp {
-        f.load(&state_json())?;
-    }
-    match crate::process::init::exec(&exe, args, &env)? {}
+    crate::process::init::exec_process(p, &exe, o.preserve_fds, seccomp, &state_json)
 }
 
 /// Build the process of an inline `exec ID CMD...` from the container's own

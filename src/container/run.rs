@@ -2,12 +2,12 @@
 //! (our own child), forwarding the signals we receive, and exit with its
 //! status (128+n for signal n), then delete the container unless --keep.
 
-use anyhow::{Context, Result};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use anyhow::Result;
+use nix::sys::signal::SigSet;
 
 use super::console::OwnConsole;
 use super::create::{CreateOpts, create_loaded};
-use crate::state::Status;
+use crate::state::{Lookup, Status};
 
 pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
     // A terminal with nobody to hand the pty to: outlet takes it itself and
@@ -41,14 +41,11 @@ pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
     let pid = created.state.pid;
     let id = created.state.id.clone();
     // Block forwarded signals before start so none is lost in between.
-    let mut set = SigSet::empty();
-    for s in crate::signals::FORWARDED {
-        set.add(*s);
-    }
-    set.add(Signal::SIGCHLD);
-    if !detach {
-        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).context("block signals")?;
-    }
+    let set = if detach {
+        SigSet::empty()
+    } else {
+        crate::signals::block_forwarded()?
+    };
     let master = match &own_console {
         Some(c) => match c.receive_master() {
             Ok(m) => {
@@ -99,7 +96,7 @@ pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
                 status: Status::Stopped,
             })?,
             // Deleted meanwhile by someone else: nothing left to do.
-            Err(e) if e.to_string().contains("does not exist") => {}
+            Err(e) if matches!(Lookup::of(&e), Some(Lookup::NotFound(_))) => {}
             Err(e) => return Err(e),
         }
     }

@@ -192,32 +192,9 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
             .with_context(|| format!("process.oomScoreAdj {adj}"))?;
     }
 
-    let env: Vec<String> = process.env().clone().unwrap_or_default();
-    let args: &Vec<String> = process.args().as_ref().context("process.args: missing")?;
-    // Without no_new_privs the kernel only takes a filter from a process
-    // holding CAP_SYS_ADMIN: load it now, before the capabilities go (the
-    // rest of the setup then runs filtered, as with runc).
-    let nnp = process.no_new_privileges().unwrap_or(false);
-    if !nnp && let Some(filter) = a.seccomp {
-        filter.load(&(a.state_json)(host_pid, Status::Creating))?;
-    }
-    switch_user(process)?;
-    rootfs::paths::chdir_inside(process.cwd())?;
-    let exe = find_executable(&args[0], &env)?;
-
-    if nnp {
-        // SAFETY: prctl with integer arguments only.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(std::io::Error::last_os_error()).context("no_new_privs");
-        }
-    }
-    security::lsm::apply_exec_labels(
-        process.apparmor_profile().as_deref(),
-        process.selinux_label().as_deref(),
-    )?;
-    if let Some(mask) = process.user().umask() {
-        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
-    }
+    let exe = become_process(process, a.seccomp, &|| {
+        (a.state_json)(host_pid, Status::Creating)
+    })?;
 
     // From here the init outlives `create`, which exits as soon as it reads
     // Ready: the death signal must be off before that, not after.
@@ -233,14 +210,68 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
         &(a.state_json)(host_pid, Status::Created),
     )?;
 
-    // Nothing of the runtime's reaches the program but stdio and the
-    // fds the caller asked to pass on.
-    crate::syscall::cloexec_from(3 + a.preserve_fds).context("close_range")?;
-    reset_signals();
-    if nnp && let Some(filter) = a.seccomp {
-        filter.load(&(a.state_json)(host_pid, Status::Created))?;
+    exec_process(process, &exe, a.preserve_fds, a.seccomp, &|| {
+        (a.state_json)(host_pid, Status::Created)
+    })
+}
+
+/// The process's identity and confinement, the same for the init and for
+/// `exec`: user and capabilities, cwd, no_new_privs, LSM labels, umask; the
+/// seccomp filter too when no_new_privs is off (the kernel only takes a
+/// filter without it from a process holding CAP_SYS_ADMIN, so it goes in
+/// before the capabilities do; the rest then runs filtered, as with runc).
+/// Returns the program to exec, looked up in the container.
+pub fn become_process(
+    process: &Process,
+    seccomp: Option<&security::seccomp::Prepared>,
+    state_json: &dyn Fn() -> String,
+) -> Result<PathBuf> {
+    let args = process.args().as_ref().context("process.args: missing")?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    if !nnp && let Some(filter) = seccomp {
+        filter.load(&state_json())?;
     }
-    exec(&exe, args, &env)
+    switch_user(process)?;
+    rootfs::paths::chdir_inside(process.cwd())?;
+    let env = process.env().as_deref().unwrap_or(&[]);
+    let exe = find_executable(&args[0], env)?;
+    if nnp {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("no_new_privs");
+        }
+    }
+    security::lsm::apply_exec_labels(
+        process.apparmor_profile().as_deref(),
+        process.selinux_label().as_deref(),
+    )?;
+    if let Some(mask) = process.user().umask() {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
+    Ok(exe)
+}
+
+/// The last steps before execve, for the init and for `exec`: nothing of
+/// the runtime's reaches the program but stdio and the fds the caller asked
+/// to pass on, signals are reset, and the filter goes in last when
+/// no_new_privs allows it.
+pub fn exec_process(
+    process: &Process,
+    exe: &Path,
+    preserve_fds: u32,
+    seccomp: Option<&security::seccomp::Prepared>,
+    state_json: &dyn Fn() -> String,
+) -> Result<Infallible> {
+    crate::syscall::cloexec_from(3 + preserve_fds).context("close_range")?;
+    reset_signals();
+    if process.no_new_privileges().unwrap_or(false)
+        && let Some(filter) = seccomp
+    {
+        filter.load(&state_json())?;
+    }
+    let args = process.args().as_deref().unwrap_or(&[]);
+    let env = process.env().as_deref().unwrap_or(&[]);
+    exec(exe, args, env)
 }
 
 /// Block until `outlet start` opens exec.fifo for reading, then tell it we
@@ -314,7 +345,7 @@ pub fn set_rlimit(r: &PosixRlimit) -> Result<()> {
 
 /// Groups, gid, uid, with capabilities kept across the uid switch and then
 /// set to exactly the spec's sets.
-pub fn switch_user(process: &Process) -> Result<()> {
+fn switch_user(process: &Process) -> Result<()> {
     let caps = process.capabilities().as_ref();
     security::capabilities::drop_bounding(caps)?;
     let user = process.user();
@@ -348,7 +379,7 @@ pub fn switch_user(process: &Process) -> Result<()> {
 
 /// Look the program up in the container, with the process's PATH, so a
 /// missing command fails `create` with a message callers show.
-pub fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
+fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
     let not_found = || anyhow::anyhow!("exec: {arg0:?}: executable file not found in $PATH");
     if arg0.contains('/') {
         let p = PathBuf::from(arg0);
@@ -373,7 +404,7 @@ pub fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
     Err(not_found())
 }
 
-pub fn reset_signals() {
+fn reset_signals() {
     // SAFETY: resetting dispositions and the mask of our own process.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -387,7 +418,7 @@ pub fn reset_signals() {
     }
 }
 
-pub fn exec(exe: &Path, args: &[String], env: &[String]) -> Result<Infallible> {
+fn exec(exe: &Path, args: &[String], env: &[String]) -> Result<Infallible> {
     let cexe = CString::new(exe.as_os_str().as_encoded_bytes()).context("program path has NUL")?;
     let cargs: Vec<CString> = args
         .iter()
