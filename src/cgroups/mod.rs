@@ -26,6 +26,15 @@ use serde::{Deserialize, Serialize};
 pub use devices::{DefaultDevice, default_allowed_devices};
 use host::Host;
 
+/// `MAJ:MIN` of a blockIO device entry (v1 blkio and v2 io name devices
+/// alike), refusing numbers that are no device.
+pub(crate) fn block_device(field: &str, major: i64, minor: i64) -> Result<String> {
+    if major < 0 || minor < 0 {
+        bail!("linux.resources.blockIO.{field}: device {major}:{minor} is not a device number");
+    }
+    Ok(format!("{major}:{minor}"))
+}
+
 /// One write of `value` to `file` in the container's directory of
 /// `controller` ("" for the core `cgroup.*` files).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,17 +1,10 @@
 //! blkio controller (v1): weights (CFQ's blkio.weight, or BFQ's
 //! blkio.bfq.weight on kernels without CFQ) and throttles.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use oci_spec::runtime::{LinuxResources, LinuxThrottleDevice};
 
-use crate::cgroups::Write;
-
-fn device(field: &str, major: i64, minor: i64) -> Result<String> {
-    if major < 0 || minor < 0 {
-        bail!("linux.resources.blockIO.{field}: device {major}:{minor} is not a device number");
-    }
-    Ok(format!("{major}:{minor}"))
-}
+use crate::cgroups::{Write, block_device};
 
 pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
     let Some(io) = r.block_io() else {
@@ -27,7 +20,7 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
         out.push(Write::new("blkio", "blkio.leaf_weight", w.to_string()));
     }
     for d in io.weight_device().iter().flatten() {
-        let dev = device("weightDevice", d.major(), d.minor())?;
+        let dev = block_device("weightDevice", d.major(), d.minor())?;
         if let Some(w) = d.weight().filter(|&w| w != 0) {
             let v = format!("{dev} {w}");
             out.push(
@@ -67,7 +60,7 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
     ];
     for (field, file, list) in throttles {
         for d in list.iter().flatten() {
-            let dev = device(field, d.major(), d.minor())?;
+            let dev = block_device(field, d.major(), d.minor())?;
             out.push(Write::new("blkio", file, format!("{dev} {}", d.rate())));
         }
     }

@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 use oci_spec::runtime::{LinuxResources, LinuxThrottleDevice};
 
-use crate::cgroups::Write;
+use crate::cgroups::{Write, block_device};
 
 /// v1 blkio weight [10, 1000] -> v2 io.weight [1, 10000] (runc's mapping).
 pub fn blkio_weight_to_io_weight(w: u16) -> u64 {
@@ -19,13 +19,6 @@ fn check_weight(field: &str, w: u16) -> Result<()> {
     Ok(())
 }
 
-fn device(field: &str, major: i64, minor: i64) -> Result<String> {
-    if major < 0 || minor < 0 {
-        bail!("linux.resources.blockIO.{field}: device {major}:{minor} is not a device number");
-    }
-    Ok(format!("{major}:{minor}"))
-}
-
 pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
     let Some(io) = r.block_io() else {
         return Ok(());
@@ -38,7 +31,7 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
         ));
     }
     for d in io.weight_device().iter().flatten() {
-        let dev = device("weightDevice", d.major(), d.minor())?;
+        let dev = block_device("weightDevice", d.major(), d.minor())?;
         if let Some(w) = d.weight().filter(|&w| w != 0) {
             check_weight("weightDevice.weight", w)?;
             out.push(
@@ -73,7 +66,7 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
     ];
     for (field, key, list) in throttles {
         for d in list.iter().flatten() {
-            let dev = device(field, d.major(), d.minor())?;
+            let dev = block_device(field, d.major(), d.minor())?;
             // A rate of 0 means "no limit" in the spec (as in v1).
             let rate = if d.rate() == 0 {
                 "max".to_owned()
