@@ -19,6 +19,22 @@ use crate::syscall;
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
 
+/// Lookups that callers act on by kind; the texts are runc's, which the
+/// shim and podman match.
+#[derive(Debug, thiserror::Error)]
+pub enum Lookup {
+    #[error("container does not exist: {0}")]
+    NotFound(String),
+    #[error("container {0} is being created (no state yet)")]
+    Creating(String),
+}
+
+impl Lookup {
+    pub fn of(e: &anyhow::Error) -> Option<&Lookup> {
+        e.downcast_ref()
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -159,7 +175,7 @@ impl ContainerDir {
         let path = root.join(id);
         let lock = match open_dir(&path, lock) {
             Ok(l) => l,
-            Err(_) if !path.exists() => bail!("container does not exist: {id}"),
+            Err(_) if !path.exists() => return Err(Lookup::NotFound(id.to_string()).into()),
             Err(e) => return Err(e),
         };
         Ok(ContainerDir { path, _lock: lock })

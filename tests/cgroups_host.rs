@@ -251,7 +251,8 @@ fn failed_create_leaves_nothing() {
         paths: cg.paths().clone(),
         child: None,
     };
-    let err = cg.create(Some(&r)).unwrap_err().to_string();
+    // The whole chain, as outlet prints it (the io error is the source).
+    let err = format!("{:#}", cg.create(Some(&r)).unwrap_err());
     let file = if unified_host() {
         "cpu.max"
     } else {

@@ -28,8 +28,18 @@ pub fn write(path: &Path, value: &str) -> Result<()> {
     write_raw(path, value).map_err(|e| write_error(path, value, &e))
 }
 
+/// The io error stays the source (callers look at its kind, e.g. a
+/// rootless create without a delegated cgroup); the text names file and value.
 pub fn write_error(path: &Path, value: &str, e: &io::Error) -> anyhow::Error {
-    anyhow!("cgroup: write {value:?} to {}: {e}", path.display())
+    let source = match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(e.kind(), e.to_string()),
+    };
+    anyhow::Error::new(source).context(format!("cgroup: write {value:?} to {}", path.display()))
+}
+
+fn io_error(e: io::Error, what: &str, path: &Path) -> anyhow::Error {
+    anyhow::Error::new(e).context(format!("cgroup: {what} {}", path.display()))
 }
 
 pub fn read_raw(path: &Path) -> io::Result<String> {
@@ -48,7 +58,7 @@ pub fn read_opt(path: &Path) -> Result<Option<String>> {
     match read_raw(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(anyhow!("cgroup: read {}: {e}", path.display())),
+        Err(e) => Err(io_error(e, "read", path)),
     }
 }
 
@@ -74,10 +84,10 @@ pub fn mkdir_all(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
                     Ok(())
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-                Err(e) => Err(anyhow!("cgroup: mkdir {}: {e}", dir.display())),
+                Err(e) => Err(io_error(e, "mkdir", dir)),
             }
         }
-        Err(e) => Err(anyhow!("cgroup: mkdir {}: {e}", dir.display())),
+        Err(e) => Err(io_error(e, "mkdir", dir)),
     }
 }
 
@@ -101,7 +111,7 @@ pub fn remove_tree(dir: &Path) -> Result<()> {
                     }
                 }
                 if errno != libc::EBUSY || Instant::now() >= deadline {
-                    return Err(anyhow!("cgroup: remove {}: {e}", dir.display()));
+                    return Err(io_error(e, "remove", dir));
                 }
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(Duration::from_millis(20));

@@ -325,5 +325,5 @@ fn is_permission(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
-    }) || format!("{e:#}").contains("Permission denied")
+    })
 }

@@ -9,15 +9,15 @@ use anyhow::{Result, bail};
 
 use super::Loaded;
 use crate::cgroups::Cgroup;
-use crate::state::Status;
+use crate::state::{Lookup, Status};
 
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let c = match super::load(root, id) {
         Ok(c) => c,
         // Callers (containerd's shim, podman) force-delete containers that
         // are already gone; like runc, that is not an error.
-        Err(e) if force && e.to_string().contains("does not exist") => return Ok(()),
-        Err(e) if force && e.to_string().contains("being created") => {
+        Err(e) if force && matches!(Lookup::of(&e), Some(Lookup::NotFound(_))) => return Ok(()),
+        Err(e) if force && matches!(Lookup::of(&e), Some(Lookup::Creating(_))) => {
             // A create that died without cleaning up: --force clears it.
             let dir = crate::state::ContainerDir::open(root, id)?;
             return dir.remove();

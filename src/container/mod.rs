@@ -40,7 +40,7 @@ fn loaded(dir: ContainerDir, id: &str) -> Result<Loaded> {
     let Some(state) = dir.load()? else {
         // The directory exists but create has not finished (or died): it is
         // still being created.
-        anyhow::bail!("container {id} is being created (no state yet)");
+        return Err(crate::state::Lookup::Creating(id.to_string()).into());
     };
     let status = status_of(&dir, &state);
     Ok(Loaded { dir, state, status })
