@@ -17,18 +17,8 @@ repo=$(repo_root)
 suite=callers-containerd
 RUNTIME=${RUNTIME:-$repo/target/release/outlet}
 
-for tool in containerd ctr containerd-shim-runc-v2 script; do
-    if ! command -v "$tool" >/dev/null; then
-        skip "$suite" "$tool not installed"
-        summary "$suite"
-        exit 0
-    fi
-done
-if [[ ! -x $RUNTIME ]]; then
-    fail "runtime" "$RUNTIME is not an executable (build it or set RUNTIME)"
-    summary "$suite" || exit 1
-fi
-RUNTIME=$(readlink -f "$RUNTIME")
+require_tools "$suite" containerd ctr containerd-shim-runc-v2 script
+require_runtime "$suite"
 
 image_tar=$repo/target/callers/busybox-oci.tar
 "$here/image.sh" "$image_tar" >&2

@@ -138,3 +138,27 @@ reap_leftovers() {
         sleep 0.5
     done
 }
+
+# A suite whose callers are not installed is skipped (and says so), not
+# passed: print the summary and leave with 0.
+require_tools() {
+    local suite=$1 tool
+    shift
+    for tool in "$@"; do
+        if ! command -v "$tool" >/dev/null; then
+            skip "$suite" "$tool not installed"
+            summary "$suite"
+            exit 0
+        fi
+    done
+}
+
+# Make $RUNTIME absolute; a missing runtime fails the suite.
+require_runtime() {
+    local suite=$1
+    if [[ ! -x $RUNTIME ]]; then
+        fail "runtime" "$RUNTIME is not an executable (build it or set RUNTIME)"
+        summary "$suite" || exit 1
+    fi
+    RUNTIME=$(readlink -f "$RUNTIME")
+}

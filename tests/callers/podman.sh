@@ -17,18 +17,8 @@ repo=$(repo_root)
 suite=callers-podman
 RUNTIME=${RUNTIME:-$repo/target/release/outlet}
 
-for tool in podman conmon script jq; do
-    if ! command -v "$tool" >/dev/null; then
-        skip "$suite" "$tool not installed"
-        summary "$suite"
-        exit 0
-    fi
-done
-if [[ ! -x $RUNTIME ]]; then
-    fail "runtime" "$RUNTIME is not an executable (build it or set RUNTIME)"
-    summary "$suite" || exit 1
-fi
-RUNTIME=$(readlink -f "$RUNTIME")
+require_tools "$suite" podman conmon script jq
+require_runtime "$suite"
 name=$(basename "$RUNTIME")
 
 image_tar=$repo/target/callers/busybox-oci.tar
