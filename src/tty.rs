@@ -8,11 +8,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
+use crate::spec::Process;
 use anyhow::{Context, Result};
 use nix::fcntl::OFlag;
 use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
 use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
-use oci_spec::runtime::Process;
 
 pub fn connect(path: &Path) -> Result<UnixStream> {
     UnixStream::connect(path).with_context(|| format!("connect console socket {}", path.display()))

@@ -2,22 +2,23 @@ use anyhow::{Context, Result, bail};
 
 use super::Globals;
 use crate::cli::ExecArgs;
-use crate::container::exec::{ExecOpts, container_spec, exec, inline_process};
+use crate::container::exec::{ExecOpts, ExecProcess, exec};
 
 pub fn run(g: &Globals, a: &ExecArgs) -> Result<i32> {
     let process = match &a.process {
         Some(path) => {
             let text =
                 std::fs::read(path).with_context(|| format!("exec: read {}", path.display()))?;
-            serde_json::from_slice(&text)
-                .with_context(|| format!("exec: {}: invalid process JSON", path.display()))?
+            ExecProcess::File(
+                serde_json::from_slice(&text)
+                    .with_context(|| format!("exec: {}: invalid process JSON", path.display()))?,
+            )
         }
         None => {
             if a.command.is_empty() {
                 bail!("exec: give a command or --process FILE");
             }
-            let base = container_spec(&g.root, &a.id).ok();
-            inline_process(base.as_ref(), a)?
+            ExecProcess::Inline(a)
         }
     };
     let o = ExecOpts {

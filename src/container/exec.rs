@@ -10,33 +10,33 @@ use std::convert::Infallible;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
+use crate::spec::{Process, Spec};
 use anyhow::{Context, Result, bail};
 use nix::sys::signal::SigSet;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
-use oci_spec::runtime::{Process, Spec};
 
 use crate::cgroups::Cgroup;
 use crate::process::sync::{self, Msg};
 use crate::state::Status;
 use crate::syscall::{self, Forked};
 
+/// What to run: a process.json as given, or the container's own process
+/// with `exec`'s command-line overrides (built once the config is read).
+pub enum ExecProcess<'a> {
+    File(Process),
+    Inline(&'a crate::cli::ExecArgs),
+}
+
 pub struct ExecOpts<'a> {
     pub root: &'a Path,
     pub id: &'a str,
-    pub process: Process,
+    pub process: ExecProcess<'a>,
     pub detach: bool,
     pub pid_file: Option<&'a Path>,
     pub console_socket: Option<&'a Path>,
     pub preserve_fds: u32,
     pub ignore_paused: bool,
-}
-
-/// The container's config, for the base of an inline exec and for its
-/// seccomp profile.
-pub fn container_spec(root: &Path, id: &str) -> Result<Spec> {
-    let c = super::load(root, id)?;
-    spec_of_bundle(&c.state.bundle)
 }
 
 fn spec_of_bundle(bundle: &Path) -> Result<Spec> {
@@ -46,22 +46,6 @@ fn spec_of_bundle(bundle: &Path) -> Result<Spec> {
 }
 
 pub fn exec(o: &ExecOpts) -> Result<i32> {
-    // The process may run before the relay below has the pty master to
-    // size it: give it our terminal's size from the start.
-    let relayed = o.process.terminal().unwrap_or(false) && o.console_socket.is_none() && !o.detach;
-    let sized;
-    let o = match relayed && o.process.console_size().is_none() {
-        true => match super::console::stdin_size() {
-            Some(size) => {
-                let mut process = o.process.clone();
-                process.set_console_size(Some(size));
-                sized = ExecOpts { process, ..*o };
-                &sized
-            }
-            None => o,
-        },
-        false => o,
-    };
     let c = super::load(o.root, o.id)?;
     match c.status {
         Status::Running | Status::Created => {}
@@ -69,12 +53,22 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         Status::Paused => bail!("cannot exec in a paused container: {}", o.id),
         s => bail!("cannot exec in a {} container: {}", s.as_str(), o.id),
     }
-    let p = &o.process;
+    let spec = spec_of_bundle(&c.state.bundle).ok();
+    let mut process = match &o.process {
+        ExecProcess::File(p) => p.clone(),
+        ExecProcess::Inline(a) => inline_process(spec.as_ref(), a)?,
+    };
+    // The process may run before the relay below has the pty master to
+    // size it: give it our terminal's size from the start.
+    let relayed = process.terminal().unwrap_or(false) && o.console_socket.is_none() && !o.detach;
+    if relayed && process.console_size.is_none() {
+        process.console_size = super::console::stdin_size();
+    }
+    let p = &process;
     match p.args() {
         Some(a) if !a.is_empty() => {}
         _ => bail!("process.args: empty (the command to run is needed)"),
     }
-    let spec = spec_of_bundle(&c.state.bundle).ok();
     let container_caps = spec
         .as_ref()
         .and_then(|s| s.process().as_ref())
@@ -140,6 +134,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             unsafe { libc::close(lock_fd) };
             helper_main(
                 o,
+                p,
                 &pidfd,
                 flags,
                 &child_chan,
@@ -263,6 +258,7 @@ fn namespace_flags(pid: i32) -> Result<libc::c_int> {
 
 fn helper_main(
     o: &ExecOpts,
+    p: &Process,
     pidfd: &std::os::fd::OwnedFd,
     flags: libc::c_int,
     chan: &sync::Channel,
@@ -290,7 +286,7 @@ fn helper_main(
         let (forked, _) = syscall::clone_process(libc::CLONE_PARENT as u64, None)
             .context("fork the exec process")?;
         match forked {
-            Forked::Child => process_main(o, chan, seccomp, state, console),
+            Forked::Child => process_main(o, p, chan, seccomp, state, console),
             Forked::Parent(pid) => {
                 // clone returns the pid as seen from our own pid namespace,
                 // still the host's (setns of a pid namespace only changes
@@ -311,12 +307,13 @@ fn helper_main(
 
 fn process_main(
     o: &ExecOpts,
+    p: &Process,
     chan: &sync::Channel,
     seccomp: Option<&crate::security::seccomp::Prepared>,
     state: &crate::state::State,
     console: Option<std::os::unix::net::UnixStream>,
 ) -> ! {
-    let err = match process_setup(o, chan, seccomp, state, console) {
+    let err = match process_setup(o, p, chan, seccomp, state, console) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -329,12 +326,12 @@ fn process_main(
 
 fn process_setup(
     o: &ExecOpts,
+    p: &Process,
     chan: &sync::Channel,
     seccomp: Option<&crate::security::seccomp::Prepared>,
     state: &crate::state::State,
     console: Option<std::os::unix::net::UnixStream>,
 ) -> Result<Infallible> {
-    let p = &o.process;
     nix::unistd::setsid().context("setsid")?;
     if let Some(s) = console {
         crate::tty::setup_terminal(s, p)?;
@@ -350,12 +347,12 @@ fn process_setup(
 
 /// Build the process of an inline `exec ID CMD...` from the container's own
 /// process (env, user, capabilities, ...) with the command-line overrides.
-pub fn inline_process(base: Option<&Spec>, a: &crate::cli::ExecArgs) -> Result<Process> {
+fn inline_process(base: Option<&Spec>, a: &crate::cli::ExecArgs) -> Result<Process> {
     let mut p = base.and_then(|s| s.process().clone()).unwrap_or_default();
-    p.set_args(Some(a.command.clone()));
-    p.set_terminal(Some(a.tty));
+    p.args = Some(a.command.clone());
+    p.terminal = Some(a.tty);
     if let Some(cwd) = &a.cwd {
-        p.set_cwd(PathBuf::from(cwd));
+        p.cwd = PathBuf::from(cwd);
     }
     if !a.env.is_empty() {
         let mut env = p.env().clone().unwrap_or_default();
@@ -364,7 +361,7 @@ pub fn inline_process(base: Option<&Spec>, a: &crate::cli::ExecArgs) -> Result<P
             env.retain(|e| e.split('=').next() != Some(key));
             env.push(kv.clone());
         }
-        p.set_env(Some(env));
+        p.env = Some(env);
     }
     if let Some(u) = &a.user {
         let (uid, gid) = match u.split_once(':') {
@@ -385,10 +382,10 @@ pub fn inline_process(base: Option<&Spec>, a: &crate::cli::ExecArgs) -> Result<P
         if !a.additional_gids.is_empty() {
             user.set_additional_gids(Some(a.additional_gids.clone()));
         }
-        p.set_user(user);
+        p.user = user;
     }
     if a.no_new_privs {
-        p.set_no_new_privileges(Some(true));
+        p.no_new_privileges = Some(true);
     }
     if !a.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
@@ -408,13 +405,13 @@ pub fn inline_process(base: Option<&Spec>, a: &crate::cli::ExecArgs) -> Result<P
             caps.set_effective(e);
             caps.set_permitted(pm);
         }
-        p.set_capabilities(Some(caps));
+        p.capabilities = Some(caps);
     }
     if let Some(label) = &a.apparmor {
-        p.set_apparmor_profile(Some(label.clone()));
+        p.apparmor_profile = Some(label.clone());
     }
     if let Some(label) = &a.process_label {
-        p.set_selinux_label(Some(label.clone()));
+        p.selinux_label = Some(label.clone());
     }
     Ok(p)
 }

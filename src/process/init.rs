@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use nix::sched::CloneFlags;
 use nix::unistd::{Gid, Uid};
-use oci_spec::runtime::{LinuxNamespaceType, PosixRlimit, Process, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, PosixRlimit};
+
+use crate::spec::{Process, Spec};
 
 use super::sync::{Channel, Msg};
 use crate::cgroups::CgroupPaths;

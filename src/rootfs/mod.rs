@@ -8,9 +8,9 @@ pub mod paths;
 
 use std::path::Path;
 
+use crate::spec::Spec;
 use anyhow::{Context, Result, bail};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use oci_spec::runtime::Spec;
 
 use crate::cgroups::CgroupPaths;
 use paths::{Root, fd_path};

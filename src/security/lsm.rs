@@ -10,8 +10,8 @@
 use std::io::Write;
 use std::path::Path;
 
+use crate::spec::Spec;
 use anyhow::{Context, Result, bail};
-use oci_spec::runtime::Spec;
 
 /// What the host has enabled, probed once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

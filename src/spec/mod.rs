@@ -5,8 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::LinuxNamespaceType;
 use serde_json::Value;
+
+mod types;
+pub use types::{ExecCpuAffinity, Process, Spec};
 
 /// A validated spec with the bundle-relative paths resolved.
 pub struct Loaded {
@@ -23,13 +26,8 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Loaded> {
         None => bundle.join("config.json"),
     };
     let text = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
-    let value: Value = serde_json::from_slice(&text)
-        .with_context(|| format!("{}: invalid JSON", path.display()))?;
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    check_value(&value).with_context(|| format!("config {name}"))?;
-    let spec: Spec =
-        serde_json::from_value(value).with_context(|| format!("config {name}: invalid spec"))?;
-    check_spec(&spec).with_context(|| format!("config {name}"))?;
+    let spec = parse(&text, &path)?;
     let root = spec.root().as_ref().map(|r| r.path().clone());
     let Some(root) = root else {
         bail!("config {name}: root.path: missing")
@@ -54,18 +52,53 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Loaded> {
     })
 }
 
+/// config.json's text to a checked spec: one typed pass on the common path.
+fn parse(text: &[u8], path: &Path) -> Result<Spec> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let spec = match serde_json::from_slice::<Spec>(text) {
+        Ok(spec) => spec,
+        Err(e) if e.is_syntax() || e.is_eof() => {
+            return Err(e).with_context(|| format!("{}: invalid JSON", path.display()));
+        }
+        Err(e) => {
+            // serde names a line and column; find the field for the message.
+            let value: Value = serde_json::from_slice(text)
+                .with_context(|| format!("{}: invalid JSON", path.display()))?;
+            explain(&value).with_context(|| format!("config {name}"))?;
+            return Err(e).with_context(|| format!("config {name}: invalid spec"));
+        }
+    };
+    check_spec(&spec).with_context(|| format!("config {name}"))?;
+    Ok(spec)
+}
+
 const NAMESPACE_TYPES: &[&str] = &[
     "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time",
 ];
 
-/// Checks on the raw JSON, where serde's messages would not name the field.
-fn check_value(v: &Value) -> Result<()> {
-    if v.get("ociVersion").and_then(Value::as_str).is_none() {
-        bail!("ociVersion: missing");
+/// The config's name of a namespace type.
+fn ns_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "network",
+        LinuxNamespaceType::Mount => "mount",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// Why a config that is valid JSON is not a spec, on the raw JSON: only
+/// called after the typed parse failed (the common path parses once), for
+/// the mistakes whose serde message would not name the field.
+fn explain(v: &Value) -> Result<()> {
+    if v.get("ociVersion").is_some_and(|o| !o.is_string()) {
+        bail!("ociVersion: expected a string");
     }
     crate::security::capabilities::check_config_names(v)?;
     if let Some(nss) = v.pointer("/linux/namespaces").and_then(Value::as_array) {
-        let mut seen = Vec::new();
         for (i, ns) in nss.iter().enumerate() {
             let t = ns.get("type").and_then(Value::as_str).unwrap_or("");
             if !NAMESPACE_TYPES.contains(&t) {
@@ -74,42 +107,59 @@ fn check_value(v: &Value) -> Result<()> {
                     NAMESPACE_TYPES.join(", ")
                 );
             }
-            if seen.contains(&t) {
-                bail!("linux.namespaces[{i}].type: namespace {t:?} listed twice");
-            }
-            seen.push(t);
         }
     }
-    if let Some(mounts) = v.get("mounts").and_then(Value::as_array) {
-        for (i, m) in mounts.iter().enumerate() {
-            let dest = m.get("destination").and_then(Value::as_str).unwrap_or("");
-            if !dest.starts_with('/') {
-                bail!("mounts[{i}].destination: {dest:?} is not an absolute path");
-            }
+    Ok(())
+}
+
+fn check_spec(spec: &Spec) -> Result<()> {
+    if spec.version().is_empty() {
+        bail!("ociVersion: missing");
+    }
+    let nss = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_deref())
+        .unwrap_or_default();
+    for (i, ns) in nss.iter().enumerate() {
+        if nss[..i].iter().any(|n| n.typ() == ns.typ()) {
+            bail!(
+                "linux.namespaces[{i}].type: namespace {:?} listed twice",
+                ns_name(ns.typ())
+            );
         }
     }
-    if let Some(mem) = v
-        .pointer("/linux/resources/memory")
-        .and_then(Value::as_object)
-    {
-        for key in ["limit", "reservation", "swap", "kernel", "kernelTCP"] {
-            if let Some(n) = mem.get(key).and_then(Value::as_i64)
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if !m.destination().is_absolute() {
+            bail!(
+                "mounts[{i}].destination: {:?} is not an absolute path",
+                m.destination()
+            );
+        }
+    }
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    if let Some(mem) = resources.and_then(|r| r.memory().as_ref()) {
+        for (key, n) in [
+            ("limit", mem.limit()),
+            ("reservation", mem.reservation()),
+            ("swap", mem.swap()),
+            ("kernel", mem.kernel()),
+            ("kernelTCP", mem.kernel_tcp()),
+        ] {
+            if let Some(n) = n
                 && n < -1
             {
                 bail!("linux.resources.memory.{key}: {n} is negative");
             }
         }
     }
-    if let Some(cpu) = v.pointer("/linux/resources/cpu").and_then(Value::as_object)
-        && let Some(q) = cpu.get("quota").and_then(Value::as_i64)
+    if let Some(q) = resources
+        .and_then(|r| r.cpu().as_ref())
+        .and_then(|c| c.quota())
         && q < -1
     {
         bail!("linux.resources.cpu.quota: {q} is negative");
     }
-    Ok(())
-}
-
-fn check_spec(spec: &Spec) -> Result<()> {
     let Some(process) = spec.process() else {
         bail!("process: missing")
     };
@@ -120,11 +170,6 @@ fn check_spec(spec: &Spec) -> Result<()> {
     if !process.cwd().is_absolute() {
         bail!("process.cwd: {:?} is not an absolute path", process.cwd());
     }
-    let nss = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().clone())
-        .unwrap_or_default();
     let has = |t: LinuxNamespaceType| nss.iter().any(|n| n.typ() == t);
     if let Some(linux) = spec.linux() {
         let user = nss.iter().find(|n| n.typ() == LinuxNamespaceType::User);
@@ -138,7 +183,7 @@ fn check_spec(spec: &Spec) -> Result<()> {
                 bail!("linux.uidMappings/gidMappings: a new user namespace needs both mappings");
             }
         }
-        for ns in &nss {
+        for ns in nss {
             if let Some(p) = ns.path()
                 && !p.exists()
             {
@@ -290,11 +335,26 @@ mod tests {
         }
     }
 
+    /// `parse` of a JSON value, the message with its whole context chain.
+    fn parse_value(v: &Value) -> Result<Spec, String> {
+        let text = serde_json::to_vec(v).unwrap();
+        parse(&text, Path::new("/b/config.json")).map_err(|e| format!("{e:#}"))
+    }
+
+    #[test]
+    fn minimal_parses() {
+        let spec = parse_value(&minimal()).unwrap();
+        assert_eq!(
+            spec.process().as_ref().unwrap().args().as_ref().unwrap()[0],
+            "true"
+        );
+    }
+
     #[test]
     fn unknown_namespace_names_the_field() {
         let mut v = minimal();
         v["linux"]["namespaces"][1]["type"] = "bogus".into();
-        let err = check_value(&v).unwrap_err().to_string();
+        let err = parse_value(&v).unwrap_err();
         assert!(err.contains("linux.namespaces[1].type"), "{err}");
         assert!(err.contains("bogus"), "{err}");
     }
@@ -304,7 +364,7 @@ mod tests {
         let mut v = minimal();
         v["mounts"] =
             serde_json::json!([{"destination": "proc", "type": "proc", "source": "proc"}]);
-        let err = check_value(&v).unwrap_err().to_string();
+        let err = parse_value(&v).unwrap_err();
         assert!(err.contains("mounts[0].destination"), "{err}");
     }
 
@@ -312,19 +372,71 @@ mod tests {
     fn negative_memory_is_refused_but_minus_one_means_unlimited() {
         let mut v = minimal();
         v["linux"]["resources"] = serde_json::json!({"memory": {"limit": -1}});
-        assert!(check_value(&v).is_ok());
+        assert!(parse_value(&v).is_ok());
         v["linux"]["resources"] = serde_json::json!({"memory": {"limit": -5}});
-        let err = check_value(&v).unwrap_err().to_string();
-        assert_eq!(err, "linux.resources.memory.limit: -5 is negative");
+        let err = parse_value(&v).unwrap_err();
+        assert_eq!(
+            err,
+            "config config.json: linux.resources.memory.limit: -5 is negative"
+        );
+    }
+
+    #[test]
+    fn each_mistake_names_its_field() {
+        let cases: [(&str, Value, &str); 6] = [
+            ("/ociVersion", Value::Null, "ociVersion: missing"),
+            ("/ociVersion", 5.into(), "ociVersion: expected a string"),
+            (
+                "/linux/namespaces",
+                serde_json::json!([{"type": "pid"}, {"type": "pid"}]),
+                "linux.namespaces[1].type: namespace \"pid\" listed twice",
+            ),
+            (
+                "/process/capabilities",
+                serde_json::json!({"bounding": ["CAP_NOPE"]}),
+                "process.capabilities.bounding: unknown capability \"CAP_NOPE\"",
+            ),
+            (
+                "/linux/resources",
+                serde_json::json!({"cpu": {"quota": -7}}),
+                "linux.resources.cpu.quota: -7 is negative",
+            ),
+            (
+                "/process/execCPUAffinity",
+                serde_json::json!({"initial": "0-"}),
+                "invalid execCPUAffinity \"0-\"",
+            ),
+        ];
+        for (pointer, value, want) in cases {
+            let mut v = minimal();
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            let obj = match parent {
+                "" => &mut v,
+                p => v.pointer_mut(p).unwrap(),
+            };
+            if value.is_null() {
+                obj.as_object_mut().unwrap().remove(key);
+            } else {
+                obj[key] = value;
+            }
+            let err = parse_value(&v).unwrap_err();
+            assert!(err.contains(want), "{pointer}: {err}");
+        }
+    }
+
+    #[test]
+    fn broken_json_says_so() {
+        let err = parse(b"{\"ociVersion\": ", Path::new("/b/config.json")).unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("/b/config.json: invalid JSON"),
+            "{err:#}"
+        );
     }
 
     #[test]
     fn template_parses_as_a_spec() {
         for rootless in [false, true] {
-            let v = template(rootless);
-            check_value(&v).unwrap();
-            let spec: Spec = serde_json::from_value(v).unwrap();
-            check_spec(&spec).unwrap();
+            parse_value(&template(rootless)).unwrap();
         }
     }
 
