@@ -131,6 +131,16 @@ pub fn default_root() -> PathBuf {
     PathBuf::from("/run/outlet")
 }
 
+/// Beside the containers' directories in the state root (as crun keeps
+/// its own): compiled seccomp filters, reused by every container with the
+/// same profile. `spec::check_id` refuses it as an id; `list` skips it
+/// because it holds no state file.
+pub const CACHE_DIR: &str = ".cache";
+
+pub fn seccomp_cache(root: &Path) -> PathBuf {
+    root.join(CACHE_DIR).join("seccomp")
+}
+
 /// A container's directory, locked (flock) for the life of this value so that
 /// concurrent commands on one id serialise.
 pub struct ContainerDir {

@@ -319,6 +319,75 @@ fn seccomp_errno_actions_with_and_without_nnp() {
     t.assert_nothing_left("after run");
 }
 
+/// The compiled filter is kept under `<root>/.cache/seccomp` and reused by
+/// the next container with the same profile (compiling a podman-sized
+/// profile takes libseccomp tens of milliseconds). Shown: a failed create
+/// stores nothing; the first run stores one entry; a second run reuses it
+/// untouched and is still filtered; a corrupt entry is recompiled, never
+/// loaded; `list` does not take the cache for a container and the name is
+/// refused as an id.
+#[test]
+fn seccomp_filter_is_compiled_once_and_reused() {
+    let Some(t) = T::new() else { return };
+    let cache = t.root.join(".cache/seccomp");
+    let entries = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&cache)
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+
+    // Fails after the filter is compiled: a terminal with nobody to take it.
+    let b = t.bundle("fails", |c| {
+        sh(c, MKDIR_CHMOD);
+        c["process"]["terminal"] = json!(true);
+        c["linux"]["seccomp"] = errno_profile();
+    });
+    let o = t.create(&t.id("fails"), &b);
+    assert_eq!(o.code, Some(1), "{o:?}");
+    assert!(o.stderr.contains("terminal"), "{o:?}");
+    assert!(
+        std::fs::read_dir(&t.root).map_or(true, |mut rd| rd.next().is_none()),
+        "a failed create wrote under the root: {:?}",
+        std::fs::read_dir(&t.root).map(|rd| rd.flatten().map(|e| e.path()).collect::<Vec<_>>())
+    );
+
+    let b = t.bundle("cached", |c| {
+        sh(c, MKDIR_CHMOD);
+        tmpfs_tmp(c);
+        c["linux"]["seccomp"] = errno_profile();
+    });
+    check_errno_profile(&t.run(&t.id("first"), &b), "first run");
+    let stored = entries();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let meta = |p: &std::path::Path| {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(p).unwrap();
+        (m.ino(), m.mtime_nsec(), m.mode() & 0o777)
+    };
+    let before = meta(&stored[0]);
+    assert_eq!(before.2, 0o600, "cache entry mode");
+
+    check_errno_profile(&t.run(&t.id("second"), &b), "run from the cache");
+    assert_eq!(entries(), stored);
+    assert_eq!(
+        meta(&stored[0]),
+        before,
+        "the entry was rewritten, not reused"
+    );
+
+    std::fs::write(&stored[0], b"not a filter").unwrap();
+    check_errno_profile(&t.run(&t.id("third"), &b), "run after corruption");
+    assert_ne!(std::fs::read(&stored[0]).unwrap(), b"not a filter");
+
+    let o = t.outlet(&["list", "--format", "json"]);
+    o.expect_ok("list");
+    assert!(!o.stdout.contains(".cache"), "{o:?}");
+    let o = t.create(".cache", &b);
+    assert_eq!(o.code, Some(1), "{o:?}");
+    assert!(o.stderr.contains("reserved"), "{o:?}");
+    t.assert_nothing_left("after the runs");
+}
+
 /// What busybox `echo` (static glibc) calls, found with strace; `write` is
 /// left to the caller so the test can show it matters.
 const ECHO_SYSCALLS: &[&str] = &[

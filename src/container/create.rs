@@ -77,7 +77,10 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     security::lsm::validate(spec)?;
     let linux = spec.linux().as_ref();
     let mut seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
-        Some(s) => Some(security::seccomp::prepare(s)?),
+        Some(s) => Some(security::seccomp::prepare_cached(
+            s,
+            &crate::state::seccomp_cache(o.root),
+        )?),
         None => None,
     };
     let nss = linux
@@ -276,6 +279,9 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     if let Some(p) = o.pid_file {
         syscall::write_atomic(p, pid.to_string().as_bytes())
             .with_context(|| format!("pid file {}", p.display()))?;
+    }
+    if let Some(s) = &seccomp {
+        s.remember();
     }
     // Success: nothing to undo. The init stays, blocked on exec.fifo.
     undo.child = None;

@@ -24,7 +24,7 @@ use crate::syscall::{self, Forked};
 /// What to run: a process.json as given, or the container's own process
 /// with `exec`'s command-line overrides (built once the config is read).
 pub enum ExecProcess<'a> {
-    File(Process),
+    File(Box<Process>),
     Inline(&'a crate::cli::ExecArgs),
 }
 
@@ -55,7 +55,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     }
     let spec = spec_of_bundle(&c.state.bundle).ok();
     let mut process = match &o.process {
-        ExecProcess::File(p) => p.clone(),
+        ExecProcess::File(p) => (**p).clone(),
         ExecProcess::Inline(a) => inline_process(spec.as_ref(), a)?,
     };
     // The process may run before the relay below has the pty master to
@@ -98,7 +98,10 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         .and_then(|s| s.linux().as_ref())
         .and_then(|l| l.seccomp().as_ref())
     {
-        Some(s) => Some(crate::security::seccomp::prepare(s)?),
+        Some(s) => Some(crate::security::seccomp::prepare_cached(
+            s,
+            &crate::state::seccomp_cache(o.root),
+        )?),
         None => None,
     };
 
@@ -132,16 +135,13 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             drop(parent_chan);
             // SAFETY: closing our copy of the state dir's lock fd.
             unsafe { libc::close(lock_fd) };
-            helper_main(
+            let what = What {
                 o,
                 p,
-                &pidfd,
-                flags,
-                &child_chan,
-                seccomp.as_ref(),
-                &c.state,
-                console,
-            )
+                seccomp: seccomp.as_ref(),
+                state: &c.state,
+            };
+            helper_main(&what, &pidfd, flags, &child_chan, console)
         }
         Forked::Parent(pid) => pid,
     };
@@ -212,6 +212,9 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         syscall::write_atomic(p, pid.to_string().as_bytes())
             .with_context(|| format!("pid file {}", p.display()))?;
     }
+    if let Some(s) = &seccomp {
+        s.remember();
+    }
     if o.detach {
         return Ok(0);
     }
@@ -256,14 +259,19 @@ fn namespace_flags(pid: i32) -> Result<libc::c_int> {
     Ok(flags)
 }
 
+/// What the exec process becomes, as the helper and the process see it.
+struct What<'a> {
+    o: &'a ExecOpts<'a>,
+    p: &'a Process,
+    seccomp: Option<&'a crate::security::seccomp::Prepared>,
+    state: &'a crate::state::State,
+}
+
 fn helper_main(
-    o: &ExecOpts,
-    p: &Process,
+    what: &What,
     pidfd: &std::os::fd::OwnedFd,
     flags: libc::c_int,
     chan: &sync::Channel,
-    seccomp: Option<&crate::security::seccomp::Prepared>,
-    state: &crate::state::State,
     console: Option<std::os::unix::net::UnixStream>,
 ) -> ! {
     let r = (|| -> Result<()> {
@@ -286,7 +294,7 @@ fn helper_main(
         let (forked, _) = syscall::clone_process(libc::CLONE_PARENT as u64, None)
             .context("fork the exec process")?;
         match forked {
-            Forked::Child => process_main(o, p, chan, seccomp, state, console),
+            Forked::Child => process_main(what, chan, console),
             Forked::Parent(pid) => {
                 // clone returns the pid as seen from our own pid namespace,
                 // still the host's (setns of a pid namespace only changes
@@ -306,14 +314,11 @@ fn helper_main(
 }
 
 fn process_main(
-    o: &ExecOpts,
-    p: &Process,
+    what: &What,
     chan: &sync::Channel,
-    seccomp: Option<&crate::security::seccomp::Prepared>,
-    state: &crate::state::State,
     console: Option<std::os::unix::net::UnixStream>,
 ) -> ! {
-    let err = match process_setup(o, p, chan, seccomp, state, console) {
+    let err = match process_setup(what, chan, console) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -325,13 +330,16 @@ fn process_main(
 }
 
 fn process_setup(
-    o: &ExecOpts,
-    p: &Process,
+    what: &What,
     chan: &sync::Channel,
-    seccomp: Option<&crate::security::seccomp::Prepared>,
-    state: &crate::state::State,
     console: Option<std::os::unix::net::UnixStream>,
 ) -> Result<Infallible> {
+    let &What {
+        o,
+        p,
+        seccomp,
+        state,
+    } = what;
     nix::unistd::setsid().context("setsid")?;
     if let Some(s) = console {
         crate::tty::setup_terminal(s, p)?;

@@ -338,6 +338,7 @@ pub struct Prepared {
     listener: Option<Listener>,
     skipped: Vec<String>,
     skipped_arches: Vec<String>,
+    unsaved: Option<CacheEntry>,
 }
 
 pub fn prepare(seccomp: &LinuxSeccomp) -> Result<Prepared> {
@@ -347,13 +348,14 @@ pub fn prepare(seccomp: &LinuxSeccomp) -> Result<Prepared> {
 }
 
 /// `prepare`, reusing the BPF compiled earlier for the same plan from
-/// `cache_dir` (created 0700 if missing). libseccomp takes tens of
-/// milliseconds for a Docker/podman-sized profile on three architectures;
-/// reading the cached program takes microseconds. The file name is only a
-/// hash: the entry stores the whole plan key and is used only when that key
-/// is byte-for-byte equal, so a hash collision can never hand a container
-/// another profile's filter. Cache trouble is never fatal: it falls back to
-/// compiling.
+/// `cache_dir`. libseccomp takes tens of milliseconds for a Docker/podman-
+/// sized profile on three architectures; reading the cached program takes
+/// well under one. The file name is only a hash: the entry stores the whole
+/// plan key and is used only when that key is byte-for-byte equal, so a hash
+/// collision can never hand a container another profile's filter. A fresh
+/// compile is written by `Prepared::remember`, which the caller runs once
+/// the container exists, so a failed create leaves nothing behind. Cache
+/// trouble is never fatal: it falls back to compiling.
 pub fn prepare_cached(seccomp: &LinuxSeccomp, cache_dir: &Path) -> Result<Prepared> {
     let plan = plan(seccomp)?;
     let key = cache_key(&plan);
@@ -362,8 +364,20 @@ pub fn prepare_cached(seccomp: &LinuxSeccomp, cache_dir: &Path) -> Result<Prepar
         return Ok(prepared(seccomp, plan, program));
     }
     let program = compile(&plan)?;
-    let _ = write_cache(cache_dir, &file, &key, &program);
-    Ok(prepared(seccomp, plan, program))
+    let mut p = prepared(seccomp, plan, program);
+    p.unsaved = Some(CacheEntry {
+        dir: cache_dir.to_path_buf(),
+        file,
+        key,
+    });
+    Ok(p)
+}
+
+/// Where a freshly compiled program goes in the cache, and under what key.
+struct CacheEntry {
+    dir: PathBuf,
+    file: PathBuf,
+    key: String,
 }
 
 /// Everything the compiled program depends on.
@@ -460,10 +474,20 @@ fn prepared(seccomp: &LinuxSeccomp, plan: Plan, program: Vec<libc::sock_filter>)
         listener,
         skipped: plan.skipped,
         skipped_arches: plan.skipped_arches,
+        unsaved: None,
     }
 }
 
 impl Prepared {
+    /// Store a program `prepare_cached` had to compile, for the next
+    /// container with the same profile. Best effort: a cache that cannot be
+    /// written only costs the next create the compile.
+    pub fn remember(&self) {
+        if let Some(e) = &self.unsaved {
+            let _ = write_cache(&e.dir, &e.file, &e.key, &self.program);
+        }
+    }
+
     /// Syscall names skipped because libseccomp does not know them here
     /// (runc logs these at debug level).
     pub fn skipped_syscalls(&self) -> &[String] {
@@ -1340,6 +1364,8 @@ mod tests {
         let t = std::time::Instant::now();
         let cold = prepare_cached(&p, &cache).unwrap();
         let cold_time = t.elapsed();
+        assert!(!cache.exists(), "nothing is written before remember");
+        cold.remember();
         let files: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
         assert_eq!(files.len(), 1, "one entry, no temp file left");
         let t = std::time::Instant::now();
@@ -1361,6 +1387,7 @@ mod tests {
         let entry = files[0].as_ref().unwrap().path();
         std::fs::copy(&entry, &other_file).unwrap();
         let got = prepare_cached(&other, &cache).unwrap();
+        got.remember();
         assert_eq!(
             program_bytes(&got),
             program_bytes(&prepare(&other).unwrap())

@@ -213,6 +213,9 @@ pub fn check_id(id: &str) -> Result<()> {
     if id == "." || id == ".." || id.contains('/') || id.contains('\0') {
         bail!("container id {id:?}: must not contain '/' or be '.' or '..'");
     }
+    if id == crate::state::CACHE_DIR {
+        bail!("container id {id:?}: reserved for the runtime's cache in the state root");
+    }
     if id.len() > 1024 {
         bail!("container id: longer than 1024 bytes");
     }
@@ -329,7 +332,7 @@ mod tests {
     #[test]
     fn ids() {
         assert!(check_id("abc-1_2.3").is_ok());
-        for bad in ["", ".", "..", "../x", "a/b"] {
+        for bad in ["", ".", "..", "../x", "a/b", ".cache"] {
             let err = check_id(bad).unwrap_err().to_string();
             assert!(err.starts_with("container id"), "{bad:?}: {err}");
         }

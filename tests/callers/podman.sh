@@ -37,7 +37,9 @@ for d in /var/lib/containers /run/containers; do
     [[ -e $d ]] || host_dirs+=("$d")
 done
 # podman passes no --root: the runtime keeps state in its default root
-# (/run/runc, /run/outlet). Made by this run and empty at the end: removed.
+# (/run/runc, /run/outlet). Made by this run: removed at the end, with the
+# seccomp filters outlet caches there (podman's default profile), which are
+# the runtime's, not a container's state.
 runtime_root_existed=yes
 [[ -e /run/$name ]] || runtime_root_existed=no
 
@@ -83,7 +85,10 @@ cleanup() {
     reap_leftovers "$tmp" "$cgparent"
     for m in $(mounts_under "$tmp" | sort -r); do umount -l "$m"; done
     for d in "${host_dirs[@]}"; do rm -rf "$d"; done
-    [[ $runtime_root_existed == no ]] && rmdir "/run/$name" 2>/dev/null
+    if [[ $runtime_root_existed == no ]]; then
+        rm -rf "/run/$name/.cache"
+        rmdir "/run/$name" 2>/dev/null
+    fi
     if [[ -n ${CALLERS_ARGV_LOG:-} && -f $argv_log ]]; then
         cat "$argv_log" >>"$CALLERS_ARGV_LOG"
     fi
