@@ -180,3 +180,55 @@ fn unified_keys_are_refused_on_a_v1_host() {
         "cgroup left after a refused create: {left:?}"
     );
 }
+
+/// The init and an exec'd process sit in the container's cgroup in every
+/// v1 hierarchy (they move themselves in through the `tasks` files the
+/// runtime opened for them), and the limits bind them: the memory limit
+/// read from the cgroup they are in.
+#[test]
+fn init_and_exec_join_every_hierarchy() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("join", |c| {
+        c["linux"]["resources"]["memory"] = json!({"limit": 64 * MIB});
+        c["linux"]["resources"]["cpu"] = json!({"quota": 50000, "period": 100000});
+        c["process"]["args"] = json!(["sleep", "1000"]);
+    });
+    let id = t.id("join");
+    let init = t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let pid_file = b.dir.join("exec.pid");
+    t.outlet(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sleep",
+        "1000",
+    ])
+    .expect_ok("exec --detach");
+    let exec: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    t.track_pid(exec);
+
+    let st: Value =
+        serde_json::from_slice(&std::fs::read(t.root.join(&id).join("state.json")).unwrap())
+            .unwrap();
+    let dirs = st["cgroup"]["v1"].as_object().expect("v1 cgroup paths");
+    assert!(dirs.contains_key("memory") && dirs.contains_key("cpu"), "{st}");
+    for (ctrl, dir) in dirs {
+        let procs = std::fs::read_to_string(format!("{}/cgroup.procs", dir.as_str().unwrap()))
+            .unwrap_or_else(|e| panic!("{ctrl}: {e}"));
+        let pids: Vec<i32> = procs.lines().map(|l| l.parse().unwrap()).collect();
+        assert!(pids.contains(&init), "{ctrl}: init {init} not in {pids:?}");
+        assert!(pids.contains(&exec), "{ctrl}: exec {exec} not in {pids:?}");
+    }
+    let limit = std::fs::read_to_string(v1_dir(&t, &id, "memory").join("memory.limit_in_bytes"))
+        .unwrap();
+    assert_eq!(limit.trim(), (64 * MIB).to_string());
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    t.assert_nothing_left("after delete");
+}

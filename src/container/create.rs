@@ -2,7 +2,7 @@
 //! namespaces, drive it through setup, record state. Any failure undoes
 //! every step taken (no state dir, no cgroup, no process is left).
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -129,6 +129,15 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         cgroup = Cgroup::from_paths(Default::default());
     }
     let cgroup_fd = cgroup.clone_into_fd();
+    let join_files = match cgroup_fd {
+        None => cgroup.self_join_files(),
+        Some(_) => None,
+    };
+    let join_fds: Vec<RawFd> = join_files
+        .iter()
+        .flatten()
+        .map(AsRawFd::as_raw_fd)
+        .collect();
     undo.cgroup = Some(Cgroup::from_paths(cgroup.paths().clone()));
 
     let fifo_path = dir.fifo();
@@ -210,6 +219,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         plan: &plan,
         cloned,
         cgroup: cgroup.paths(),
+        join_cgroup: &join_fds,
         no_pivot: o.no_pivot,
         no_new_keyring: o.no_new_keyring,
         id: o.id,
@@ -233,11 +243,13 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     };
     undo.child = Some(pid);
     drop(child_chan);
+    let init_joins_cgroup = join_files.is_some();
+    drop(join_files);
 
     loop {
         match parent_chan.recv()? {
             Some(Msg::UserNs) => {
-                if !in_cgroup {
+                if !in_cgroup && !init_joins_cgroup {
                     cgroup.add_pid(pid)?;
                 }
                 if plan.creates(LinuxNamespaceType::User) {

@@ -118,6 +118,15 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let flags = namespace_flags(c.state.pid)?;
     let cgroup = Cgroup::from_paths(c.state.cgroup.clone());
     let cgroup_fd = cgroup.clone_into_fd();
+    let join_files = match cgroup_fd {
+        None => cgroup.self_join_files(),
+        Some(_) => None,
+    };
+    let join_fds: Vec<i32> = join_files
+        .iter()
+        .flatten()
+        .map(AsRawFd::as_raw_fd)
+        .collect();
     let (parent_chan, child_chan) = sync::pair()?;
     let lock_fd = c.dir.lock_fd();
 
@@ -141,17 +150,22 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
                 seccomp: seccomp.as_ref(),
                 state: &c.state,
             };
-            helper_main(&what, &pidfd, flags, &child_chan, console)
+            helper_main(&what, &join_fds, &pidfd, flags, &child_chan, console)
         }
         Forked::Parent(pid) => pid,
     };
     drop(child_chan);
+    let helper_joins_cgroup = join_files.is_some();
+    drop(join_files);
     let reap_helper = || {
         let _ = waitpid(Pid::from_raw(helper), None);
     };
     match parent_chan.recv() {
         Ok(Some(Msg::UserNs)) => {
-            if !in_cgroup && let Err(e) = cgroup.add_pid(helper) {
+            if !in_cgroup
+                && !helper_joins_cgroup
+                && let Err(e) = cgroup.add_pid(helper)
+            {
                 // SAFETY: our own unreaped child.
                 unsafe { libc::kill(helper, libc::SIGKILL) };
                 reap_helper();
@@ -269,6 +283,7 @@ struct What<'a> {
 
 fn helper_main(
     what: &What,
+    join_cgroup: &[i32],
     pidfd: &std::os::fd::OwnedFd,
     flags: libc::c_int,
     chan: &sync::Channel,
@@ -280,6 +295,7 @@ fn helper_main(
             libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         }
+        Cgroup::join_self(join_cgroup)?;
         chan.send(&Msg::UserNs)?;
         match chan.recv()? {
             Some(Msg::Go(_)) => {}

@@ -29,6 +29,9 @@ pub struct InitArgs<'a> {
     /// Namespaces the clone itself created (the rest are unshared here).
     pub cloned: CloneFlags,
     pub cgroup: &'a CgroupPaths,
+    /// v1: the `tasks` files to move ourselves into the cgroup with, first
+    /// thing (see `Cgroup::self_join_files`); empty when the parent does it.
+    pub join_cgroup: &'a [RawFd],
     pub no_pivot: bool,
     /// Keep the caller's session keyring instead of a new one of our own.
     pub no_new_keyring: bool,
@@ -78,6 +81,7 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     // If `outlet create` dies during setup, so do we.
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    crate::cgroups::Cgroup::join_self(a.join_cgroup)?;
     let process = a.spec.process().as_ref().context("process: missing")?;
 
     // Namespaces given by path are joined here (the pid namespace was
