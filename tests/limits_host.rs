@@ -218,7 +218,10 @@ fn init_and_exec_join_every_hierarchy() {
         serde_json::from_slice(&std::fs::read(t.root.join(&id).join("state.json")).unwrap())
             .unwrap();
     let dirs = st["cgroup"]["v1"].as_object().expect("v1 cgroup paths");
-    assert!(dirs.contains_key("memory") && dirs.contains_key("cpu"), "{st}");
+    assert!(
+        dirs.contains_key("memory") && dirs.contains_key("cpu"),
+        "{st}"
+    );
     for (ctrl, dir) in dirs {
         let procs = std::fs::read_to_string(format!("{}/cgroup.procs", dir.as_str().unwrap()))
             .unwrap_or_else(|e| panic!("{ctrl}: {e}"));
@@ -226,8 +229,8 @@ fn init_and_exec_join_every_hierarchy() {
         assert!(pids.contains(&init), "{ctrl}: init {init} not in {pids:?}");
         assert!(pids.contains(&exec), "{ctrl}: exec {exec} not in {pids:?}");
     }
-    let limit = std::fs::read_to_string(v1_dir(&t, &id, "memory").join("memory.limit_in_bytes"))
-        .unwrap();
+    let limit =
+        std::fs::read_to_string(v1_dir(&t, &id, "memory").join("memory.limit_in_bytes")).unwrap();
     assert_eq!(limit.trim(), (64 * MIB).to_string());
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     t.assert_nothing_left("after delete");

@@ -129,10 +129,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         cgroup = Cgroup::from_paths(Default::default());
     }
     let cgroup_fd = cgroup.clone_into_fd();
-    let join_files = match cgroup_fd {
-        None => cgroup.self_join_files(),
-        Some(_) => None,
-    };
+    let join_files = cgroup.self_join_files();
     let join_fds: Vec<RawFd> = join_files
         .iter()
         .flatten()

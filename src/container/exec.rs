@@ -118,10 +118,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let flags = namespace_flags(c.state.pid)?;
     let cgroup = Cgroup::from_paths(c.state.cgroup.clone());
     let cgroup_fd = cgroup.clone_into_fd();
-    let join_files = match cgroup_fd {
-        None => cgroup.self_join_files(),
-        Some(_) => None,
-    };
+    let join_files = cgroup.self_join_files();
     let join_fds: Vec<i32> = join_files
         .iter()
         .flatten()
