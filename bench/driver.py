@@ -158,10 +158,12 @@ class Bundles:
             res["cpu"] = {"quota": 25000, "period": 100000}
         self.spec = spec
 
-    def write(self, rt, cid, args=None):
+    def write(self, rt, cid, args=None, seccomp=None):
         spec = json.loads(json.dumps(self.spec))
         if args:
             spec["process"]["args"] = args
+        if seccomp:
+            spec["linux"]["seccomp"] = seccomp
         # v2: absolute, under the private cgroup2 mount's root. hybrid:
         # relative, so the memory cgroup nests under our own cgroup there.
         prefix = "/" if self.field == "v2" else ""
@@ -171,6 +173,29 @@ class Bundles:
         with open(os.path.join(bdir, "config.json"), "w") as f:
             json.dump(spec, f)
         return bdir
+
+
+def podman_profile(path, caps):
+    """podman's seccomp.json resolved into an OCI linux.seccomp, as podman
+    does for a container holding `caps` on amd64: entries whose includes
+    (arches, caps) hold and whose excludes do not, without podman's own
+    keys."""
+    with open(path) as f:
+        raw = json.load(f)
+    syscalls = []
+    for e in raw["syscalls"]:
+        inc, exc = e.get("includes") or {}, e.get("excludes") or {}
+        if inc.get("arches") and "amd64" not in inc["arches"]:
+            continue
+        if any(c not in caps for c in inc.get("caps") or []):
+            continue
+        if "amd64" in (exc.get("arches") or []) or any(c in caps for c in exc.get("caps") or []):
+            continue
+        syscalls.append({k: v for k, v in e.items() if k not in ("includes", "excludes", "comment")})
+    out = {k: v for k, v in raw.items() if k not in ("archMap", "defaultErrno")}
+    out["syscalls"] = syscalls
+    out["architectures"] = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+    return out
 
 
 def read_int(path):
@@ -209,6 +234,10 @@ class Bench:
         self.rts = runtimes
         self.sp = Spawner(args.work, args.runner)
         self.bundles = Bundles(args.work, args.rootfs, args.field, args.tag)
+        self.seccomp = None
+        if args.seccomp:
+            caps = self.bundles.spec["process"]["capabilities"]["bounding"]
+            self.seccomp = podman_profile(args.seccomp, caps)
         self.samples = {}  # (measure, runtime) -> [values]
         # (measure, runtime) -> Failure; a runtime that fails now and then
         # keeps being measured, so the table can say how often.
@@ -255,11 +284,18 @@ class Bench:
 
     def lifecycle(self, rt, record):
         """(1) create + start + wait for init to exit + delete, fresh id."""
-        m = "lifecycle"
+        self.lifecycle_of("lifecycle", rt, record)
+
+    def lifecycle_seccomp(self, rt, record):
+        """(1s) the same with podman's default seccomp profile."""
+        if self.seccomp is not None:
+            self.lifecycle_of("seccomp", rt, record)
+
+    def lifecycle_of(self, m, rt, record):
         if self.skip(m, rt):
             return
         cid = self.new_id(rt, "life")
-        bdir = self.bundles.write(rt, cid)
+        bdir = self.bundles.write(rt, cid, seccomp=self.seccomp if m == "seccomp" else None)
         pidfile = os.path.join(self.args.work, f"{cid}.pid")
         pid = None
         try:
@@ -282,6 +318,9 @@ class Bench:
             if os.path.exists(pidfile):
                 os.unlink(pidfile)
         self.add(m, rt, c.ns + s.ns + w + d.ns, record)
+        if m == "seccomp":
+            self.add("seccomp_create", rt, c.ns, record)
+            return
         self.add("create", rt, c.ns, record)
         self.add("start", rt, s.ns, record)
         self.add("wait", rt, w, record)
@@ -398,6 +437,8 @@ class Bench:
                 for rt in order:
                     self.lifecycle(rt, record)
                 for rt in order:
+                    self.lifecycle_seccomp(rt, record)
+                for rt in order:
                     self.run_delete(rt, record)
                 for rt in order:
                     self.exec_true(rt, record)
@@ -461,6 +502,8 @@ ROWS = [
     ("start", "    start", fmt_ms),
     ("wait", "    wait for init to exit", fmt_ms),
     ("delete", "    delete", fmt_ms),
+    ("seccomp", "(1s) the same, podman's seccomp profile", fmt_ms),
+    ("seccomp_create", "    create", fmt_ms),
     ("run", "(2) run+delete", fmt_ms),
     ("exec", "(3) exec /bin/true", fmt_ms),
     ("rss_create", "(4) peak RSS: create", fmt_kib),
@@ -480,7 +523,7 @@ PARENT = {
     "create": "lifecycle", "start": "lifecycle", "wait": "lifecycle",
     "delete": "lifecycle", "rss_create": "lifecycle", "rss_start": "lifecycle",
     "rss_delete": "lifecycle", "charged": "lifecycle", "charged_create": "lifecycle",
-    "rss_run": "run", "rss_exec": "exec",
+    "rss_run": "run", "rss_exec": "exec", "seccomp_create": "seccomp",
 }
 
 
@@ -509,6 +552,8 @@ def report(bench, title):
     for key, label, fmt in ROWS:
         if bench.args.field == "v2" and key.startswith("charged"):
             continue
+        if key.startswith("seccomp") and bench.seccomp is None:
+            continue
         row = [label]
         for c in cols:
             rt = names.get(c)
@@ -535,7 +580,7 @@ def report(bench, title):
     n = bench.args.runs
     print(f"\nmedians of {n} interleaved runs per cell (after {WARMUP} warm-up runs)")
     spread = []
-    for key in ("lifecycle", "run", "exec"):
+    for key in ("lifecycle", "seccomp", "run", "exec"):
         for c in cols:
             vals = sorted(bench.samples.get((key, c), []))
             if len(vals) >= 4:
@@ -620,6 +665,7 @@ def main():
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--tag", required=True, help="cgroup parent name for this run")
     p.add_argument("--floor")
+    p.add_argument("--seccomp", help="podman's seccomp.json, for row (1s)")
     p.add_argument("--runner", required=True, help="bench/tools' runner binary")
     p.add_argument("--title", default="")
     p.add_argument("--bytes", type=int, default=4 * 1024 * 1024)

@@ -105,6 +105,10 @@ floor=$here/tools/target/release/floor
 runner=$here/tools/target/release/runner
 
 rootfs=$(make_rootfs "$work/fixtures")
+# Row (1s): podman's default profile (golang-github-containers-common).
+seccomp_args=()
+profile=/usr/share/containers/seccomp.json
+[[ -r $profile ]] && seccomp_args=(--seccomp "$profile")
 
 echo "## outlet benchmark"
 echo
@@ -127,13 +131,14 @@ unshare -m --propagation private -- bash -c "$(declare -f delete_containers)"'
     mount -t cgroup2 none /sys/fs/cgroup
     python3 "$@"' bash "$here/driver.py" table --field v2 --work "$work" \
     --rootfs "$rootfs" --runs "$runs" --tag "$tag" --floor "$floor" --runner "$runner" \
+    "${seccomp_args[@]}" \
     --title "cgroup v2 field (private mount namespace), no resource limits" \
     "outlet=$outlet" "crun=$crun_bin" "runc=$runc_bin" ||
     echo "bench/run.sh: the v2 field driver FAILED (exit $?)"
 
 # Field 2: the real hybrid host with v1 limits; crun cannot run here.
 python3 "$here/driver.py" table --field hybrid --work "$work" --rootfs "$rootfs" \
-    --runs "$runs" --tag "$tag" --runner "$runner" \
+    --runs "$runs" --tag "$tag" --runner "$runner" "${seccomp_args[@]}" \
     --title "hybrid host (cgroup v1), memory 512 MiB + cpu 0.25 limits" \
     "outlet=$outlet" "runc=$runc_bin" ||
     echo "bench/run.sh: the hybrid field driver FAILED (exit $?)"
