@@ -148,25 +148,33 @@ pub fn check_config_names(config: &serde_json::Value) -> Result<()> {
     }
 }
 
+static LAST_CAP: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
 /// The highest capability number the running kernel knows. Asked of the
 /// kernel with PR_CAPBSET_READ (EINVAL past the last one) rather than read
 /// from /proc/sys/kernel/cap_last_cap, because the init calls this after
 /// pivot_root, where the container may have no /proc; cached, so the
 /// parent's probe is inherited by the forked init.
 pub fn last_cap() -> u32 {
-    static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *LAST.get_or_init(|| {
-        let mut last = 0;
-        for nr in 0..64u32 {
-            // SAFETY: PR_CAPBSET_READ only reads a flag of the calling thread.
-            let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, nr as libc::c_ulong, 0, 0, 0) };
-            if r < 0 {
-                break;
-            }
-            last = nr;
+    *LAST_CAP.get_or_init(|| probe_bounding().0)
+}
+
+/// One PR_CAPBSET_READ per capability until the kernel says EINVAL: the
+/// last capability it knows and the calling thread's bounding set.
+fn probe_bounding() -> (u32, u64) {
+    let (mut last, mut set) = (0, 0u64);
+    for nr in 0..64u32 {
+        // SAFETY: PR_CAPBSET_READ only reads a flag of the calling thread.
+        let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, nr as libc::c_ulong, 0, 0, 0) };
+        if r < 0 {
+            break;
         }
-        last
-    })
+        last = nr;
+        if r == 1 {
+            set |= 1u64 << nr;
+        }
+    }
+    (last, set)
 }
 
 /// A set as a bit mask, keeping only what the running kernel knows.
@@ -271,21 +279,12 @@ fn check_sets(caps: &LinuxCapabilities, last: u32, own_bounding: u64) -> Result<
     Ok(())
 }
 
-/// The calling thread's bounding set, read with PR_CAPBSET_READ.
+/// The calling thread's bounding set, read with PR_CAPBSET_READ; the same
+/// pass tells `last_cap`, so `validate` probes the kernel once.
 pub fn read_bounding() -> Result<u64> {
-    let mut m = 0u64;
-    for nr in 0..=last_cap().min(63) {
-        // SAFETY: PR_CAPBSET_READ only reads a flag of the calling thread.
-        let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, nr as libc::c_ulong, 0, 0, 0) };
-        if r < 0 {
-            return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("prctl(PR_CAPBSET_READ, {})", name_of(nr)));
-        }
-        if r == 1 {
-            m |= 1u64 << nr;
-        }
-    }
-    Ok(m)
+    let (last, set) = probe_bounding();
+    let _ = LAST_CAP.set(last);
+    Ok(set)
 }
 
 /// Drop what is not in the bounding set; called while still privileged,
