@@ -1,4 +1,5 @@
-//! hugetlb controller (v1): hugetlb.<size>.limit_in_bytes.
+//! hugetlb controller (v1): hugetlb.<size>.limit_in_bytes, and the
+//! reservation counter .rsvd.limit_in_bytes where the kernel has it.
 
 use anyhow::Result;
 use oci_spec::runtime::LinuxResources;
@@ -22,7 +23,9 @@ mod tests {
             pairs(&out),
             [
                 ("hugetlb.2MB.limit_in_bytes", "4194304"),
-                ("hugetlb.1GB.limit_in_bytes", "-1")
+                ("hugetlb.2MB.rsvd.limit_in_bytes", "4194304"),
+                ("hugetlb.1GB.limit_in_bytes", "-1"),
+                ("hugetlb.1GB.rsvd.limit_in_bytes", "-1")
             ]
         );
     }

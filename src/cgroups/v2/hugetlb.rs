@@ -1,4 +1,8 @@
 //! hugetlb controller: hugetlb.<size>.max on v2, .limit_in_bytes on v1.
+//! The same limit also goes to the reservation counter (`.rsvd.`, kernels
+//! since 5.7), as runc does: then a mapping over the limit fails at mmap
+//! with ENOMEM instead of killing the process with SIGBUS at a page fault.
+//! Optional, as older kernels have no such file.
 
 use anyhow::{Result, bail};
 use oci_spec::runtime::LinuxResources;
@@ -36,8 +40,16 @@ pub fn writes_with(r: &LinuxResources, suffix: &str, out: &mut Vec<Write>) -> Re
         out.push(Write::new(
             "hugetlb",
             format!("hugetlb.{}.{suffix}", h.page_size()),
-            value,
+            value.clone(),
         ));
+        out.push(
+            Write::new(
+                "hugetlb",
+                format!("hugetlb.{}.rsvd.{suffix}", h.page_size()),
+                value,
+            )
+            .optional(),
+        );
     }
     Ok(())
 }
@@ -57,7 +69,12 @@ mod tests {
         writes(&res(r#"{"hugepageLimits":[{"pageSize":"2MB","limit":4194304},{"pageSize":"1GB","limit":-1}]}"#), &mut out).unwrap();
         assert_eq!(
             pairs(&out),
-            [("hugetlb.2MB.max", "4194304"), ("hugetlb.1GB.max", "max")]
+            [
+                ("hugetlb.2MB.max", "4194304"),
+                ("hugetlb.2MB.rsvd.max", "4194304"),
+                ("hugetlb.1GB.max", "max"),
+                ("hugetlb.1GB.rsvd.max", "max")
+            ]
         );
     }
 
