@@ -101,4 +101,26 @@ bundle unified_ok '["/bin/probe","cgroup"]' '{"unified":{"pids.max":"10"}}' true
 # cgroup: if the runtime wrote the key, that process moves into /vmtest/unified_escape.
 bundle unified_escape '["/bin/probe","exit","0"]' '{"unified":{"../cgroup.procs":"__VICTIM__"}}'
 
+# hugetlb: the VM boots with hugepages=4 (2 MiB each). probe maps two; a
+# 2 MiB limit (one page) refuses the mapping, 4 MiB takes both.
+huge_sh='cat /sys/fs/cgroup/hugetlb.2MB.max /sys/fs/cgroup/hugetlb.2MB.rsvd.max; exec probe huge 2'
+bundle hugetlb_limited "[\"/bin/sh\",\"-c\",\"$huge_sh\"]" \
+    "{\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":$((2 * mib))}]}" true
+bundle hugetlb_ok "[\"/bin/sh\",\"-c\",\"$huge_sh\"]" \
+    "{\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":$((4 * mib))}]}" true
+
+# io: a loop device the VM sets up, whose numbers are only known there:
+# 9990:9991 stand for them and tests.sh puts in the real ones. The
+# container gets the device node (linux.devices) and writes 3 MiB with
+# O_DIRECT, under a 1 MiB/s write limit or none.
+io_sh='cat /sys/fs/cgroup/io.max; dd if=/dev/zero of=/dev/loop0 bs=256k count=12 oflag=direct 2>&1'
+bundle io_limited "[\"/bin/sh\",\"-c\",\"$io_sh\"]" \
+    '{"blockIO":{"throttleWriteBpsDevice":[{"major":9990,"minor":9991,"rate":1048576}]}}' true
+bundle io_free "[\"/bin/sh\",\"-c\",\"$io_sh\"]" '{}' true
+for b in io_limited io_free; do
+    jq '.linux.devices = [{path: "/dev/loop0", type: "b", major: 9990, minor: 9991, fileMode: 432, uid: 0, gid: 0}]' \
+        "$out/$b/config.json" >"$out/$b/config.json.new"
+    mv "$out/$b/config.json.new" "$out/$b/config.json"
+done
+
 echo "bundles written to $out" >&2

@@ -120,6 +120,12 @@ done < <(ldd "$RUNTIME" 2>/dev/null | grep -o '/[^ ]*' | sort -u || true)
 
 "$here/bundles.sh" "$stage/bundles"
 
+# The io test throttles a loop device (the kernel has the driver as a
+# module, with no dependencies); the hugetlb tests use the pool of
+# hugepages=4 on the kernel command line.
+loop_ko=$(find "$kdir/lib/modules" -name loop.ko | head -n1)
+[[ -n $loop_ko ]] && cp "$loop_ko" "$stage/vmtests/loop.ko"
+
 initrd=$work/initramfs.cpio
 (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) >"$initrd"
 say "initramfs $(du -h "$initrd" | cut -f1)"
@@ -130,7 +136,7 @@ boot() { # accel timeout_seconds
     timeout --kill-after=5 "$2" qemu-system-x86_64 \
         -accel "$1" -m 1024 -smp 2 \
         -kernel "$kernel" -initrd "$initrd" \
-        -append "console=ttyS0 quiet loglevel=2 panic=-1 rdinit=/init" \
+        -append "console=ttyS0 quiet loglevel=2 panic=-1 rdinit=/init hugepages=4" \
         -nographic -no-reboot </dev/null >"$log" 2>&1 &
     qemu_pid=$!
 }

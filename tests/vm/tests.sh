@@ -55,11 +55,11 @@ json_str() { # key file
 # be read after the runtime removed its cgroup.
 setup_parent() { # name
     mkdir -p "$CG/vmtest"
-    for c in cpu memory pids io; do
+    for c in cpu memory pids io hugetlb; do
         echo "+$c" >"$CG/vmtest/cgroup.subtree_control" 2>/dev/null
     done
     mkdir "$CG/vmtest/$1" || return 1
-    for c in cpu memory pids io; do
+    for c in cpu memory pids io hugetlb; do
         echo "+$c" >"$CG/vmtest/$1/cgroup.subtree_control" 2>/dev/null
     done
     return 0
@@ -305,12 +305,101 @@ test_unified_escape() {
     fi
 }
 
+# Seconds since boot with two decimals, for durations.
+uptime_cs() {
+    cut -d' ' -f1 /proc/uptime | tr -d .
+}
+
+# hugetlb: one 2 MiB page allowed (limit and reservations), probe maps two:
+# refused at mmap (ENOMEM) with the reservation limit, at the latest a
+# SIGBUS when touching the second; with 4 MiB both are touched.
+test_hugetlb() {
+    free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null)
+    if [ "${free:-0}" -lt 2 ]; then
+        verdict hugetlb SKIP "the VM has ${free:-no} free 2 MiB huge pages (hugepages=4 on the command line)"
+        return
+    fi
+    n=hugetlb_ok id=vm-hugetlb-ok
+    setup_parent $n || { verdict hugetlb FAIL "cannot create parent cgroup"; return; }
+    run_ctr $n $id
+    ok_touched=$(json_num touched "$OUT/$id.out")
+    ok_rc=$rc
+    left=$(cleanup_check $n $id)
+    if [ "$ok_rc" != 0 ] || [ "$ok_touched" != 2 ] || [ -n "$left" ]; then
+        verdict hugetlb FAIL "control (limit 4 MiB) failed: rc=$ok_rc touched=$ok_touched$left out: $(errline "$OUT/$id.out") err: $(errline "$OUT/$id.err")"
+        return
+    fi
+    n=hugetlb_limited id=vm-hugetlb-limited
+    setup_parent $n || { verdict hugetlb FAIL "cannot create parent cgroup"; return; }
+    run_ctr $n $id
+    max=$(sed -n 1p "$OUT/$id.out")
+    rsvd=$(sed -n 2p "$OUT/$id.out")
+    errno=$(json_num mmap_errno "$OUT/$id.out")
+    touched=$(json_num touched "$OUT/$id.out")
+    detail="control 4 MiB: 2 pages touched; limit 2 MiB: hugetlb.2MB.max=$max rsvd.max=$rsvd rc=$rc mmap_errno=$errno touched=$touched"
+    if [ "$max" = 2097152 ] && [ "$rsvd" = 2097152 ] && [ "$rc" = 0 ] && [ "$errno" = 12 ]; then
+        finish $n $id PASS "$detail"
+    else
+        finish $n $id FAIL "$detail (want both files 2097152 and mmap ENOMEM=12) err: $(errline "$OUT/$id.err")"
+    fi
+}
+
+# io: 3 MiB written with O_DIRECT to a loop device over a file in /tmp,
+# with a 1 MiB/s write limit and without one; io.max read from inside.
+test_io() {
+    [ -b /dev/loop0 ] || insmod /vmtests/loop.ko 2>/dev/null
+    if [ ! -b /dev/loop0 ]; then
+        verdict io SKIP "no loop device in the VM (run.sh copies loop.ko from the kernel package)"
+        return
+    fi
+    dd if=/dev/zero of=/tmp/vmtest-disk bs=1M count=16 2>/dev/null
+    if ! losetup /dev/loop0 /tmp/vmtest-disk; then
+        verdict io FAIL "losetup /dev/loop0 failed"
+        return
+    fi
+    majmin=$(cat /sys/block/loop0/dev)
+    maj=${majmin%:*} min=${majmin#*:}
+    for b in io_limited io_free; do
+        sed -i "s/9990/$maj/g; s/9991/$min/g" "$BUNDLES/$b/config.json"
+    done
+    io_run
+    losetup -d /dev/loop0
+    rm -f /tmp/vmtest-disk
+}
+
+io_run() {
+    n=io_free id=vm-io-free
+    setup_parent $n || { verdict io FAIL "cannot create parent cgroup"; return; }
+    t0=$(uptime_cs)
+    run_ctr $n $id
+    free_cs=$(($(uptime_cs) - t0))
+    free_rc=$rc
+    left=$(cleanup_check $n $id)
+    if [ "$free_rc" != 0 ] || [ -n "$left" ]; then
+        verdict io FAIL "control (no limit) failed: rc=$free_rc$left out: $(errline "$OUT/$id.out") err: $(errline "$OUT/$id.err")"
+        return
+    fi
+    n=io_limited id=vm-io-limited
+    setup_parent $n || { verdict io FAIL "cannot create parent cgroup"; return; }
+    t0=$(uptime_cs)
+    run_ctr $n $id
+    lim_cs=$(($(uptime_cs) - t0))
+    iomax=$(grep "^$majmin " "$OUT/$id.out")
+    detail="3 MiB O_DIRECT to loop0 ($majmin): no limit ${free_cs}0 ms; wbps=1048576: rc=$rc ${lim_cs}0 ms, io.max '$iomax'"
+    if [ "$rc" = 0 ] && [ "$iomax" = "$majmin rbps=max wbps=1048576 riops=max wiops=max" ] &&
+        [ "$lim_cs" -ge 200 ] && [ "$lim_cs" -gt $((free_cs + 100)) ]; then
+        finish $n $id PASS "$detail"
+    else
+        finish $n $id FAIL "$detail (want the io.max line, >= 2 s and 1 s over the control) err: $(errline "$OUT/$id.err") out: $(errline "$OUT/$id.out")"
+    fi
+}
+
 echo "VMINFO runtime: $RUNTIME_NAME ($("$RUNTIME" --version 2>&1 | head -n1))"
 if [ -n "${VM_CPU_BASELINE:-}" ]; then
     cpu_baseline 25000
     cpu_baseline max
 fi
-for t in smoke mem_oom mem_ok cpu_limited cpu_free pids mission devices unified_escape; do
+for t in smoke mem_oom mem_ok cpu_limited cpu_free pids mission devices unified_escape hugetlb io; do
     if [ -n "${VMTEST_ONLY:-}" ] && ! echo " $VMTEST_ONLY " | grep -q " $t "; then
         continue
     fi

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: probe report | mem MIB | spin THREADS SECONDS | forks N | cgroup \
                      | exit N | sleep SECONDS | write PATH | read PATH | mknod PATH b|c MAJOR MINOR \
-                     | openw PATH | hunt-exe SECONDS STOPFILE | personality HEX";
+                     | openw PATH | hunt-exe SECONDS STOPFILE | personality HEX | huge N";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,6 +25,7 @@ fn main() {
     let code = match argv.as_slice() {
         ["report"] => emit(report()),
         ["mem", mib] => mem(parse(mib, "MIB")),
+        ["huge", n] => huge(parse(n, "N")),
         ["spin", threads, secs] => emit(spin(parse(threads, "THREADS"), parse(secs, "SECONDS"))),
         ["forks", n] => emit(forks(parse(n, "N"))),
         ["cgroup"] => emit(cgroup()),
@@ -345,6 +346,35 @@ fn mem(mib: usize) -> i32 {
             .set("requested_mib", mib)
             .set("touched_mib", touched),
     )
+}
+
+/// Maps N default-size (2 MiB) huge pages and writes to each, printing the
+/// mmap errno or how many were touched. Over a hugetlb cgroup limit the
+/// mmap fails with ENOMEM where reservations are limited too
+/// (hugetlb.<size>.rsvd.max), else the first page over it is a SIGBUS.
+fn huge(n: usize) -> i32 {
+    const HUGE: usize = 2 << 20;
+    // SAFETY: a fresh anonymous mapping; nothing else refers to it.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            n * HUGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_HUGETLB,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        return emit(Json::obj().set("requested", n).set("mmap_errno", errno));
+    }
+    for i in 0..n {
+        // SAFETY: i * HUGE is inside the n * HUGE bytes just mapped.
+        unsafe { std::ptr::write_volatile((p as *mut u8).add(i * HUGE), 1) };
+        eprintln!("probe huge: touched {}", i + 1);
+    }
+    emit(Json::obj().set("requested", n).set("touched", n))
 }
 
 fn rusage_self() -> (f64, f64) {
