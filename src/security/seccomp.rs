@@ -425,6 +425,31 @@ fn read_cache(file: &Path, key: &str) -> Option<Vec<libc::sock_filter>> {
     from_bytes(program).ok()
 }
 
+/// How many compiled filters the cache keeps. It lives in the state root,
+/// usually a tmpfs: a host that sees ever new profiles must not fill it.
+/// An entry is 10-20 KiB for a Docker/podman-sized profile.
+const CACHE_ENTRIES: usize = 64;
+
+/// Remove the oldest entries (by mtime: when they were written) until at
+/// most `keep` are left. Only runs on a cache miss, before a write.
+fn trim_cache(dir: &Path, keep: usize) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<(std::time::SystemTime, PathBuf)> = rd
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".bpf"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if entries.len() <= keep {
+        return;
+    }
+    entries.sort();
+    for (_, path) in &entries[..entries.len() - keep] {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 fn write_cache(
     dir: &Path,
     file: &Path,
@@ -436,6 +461,7 @@ fn write_cache(
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
+    trim_cache(dir, CACHE_ENTRIES - 1);
     let mut data = Vec::with_capacity(8 + key.len() + program.len() * INSN);
     data.extend_from_slice(&(key.len() as u64).to_le_bytes());
     data.extend_from_slice(key.as_bytes());
@@ -1352,6 +1378,39 @@ mod tests {
             .iter()
             .map(|i| (i.code, i.jt, i.jf, i.k))
             .collect()
+    }
+
+    #[test]
+    fn cache_keeps_the_newest_entries() {
+        let dir = crate::security::testutil::TempDir::new("seccomp-trim");
+        let cache = dir.0.join("cache");
+        let p = profile(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []}));
+        let program = compile(&plan(&p).unwrap()).unwrap();
+        std::fs::create_dir_all(&cache).unwrap();
+        let now = std::time::SystemTime::now();
+        for i in 0..CACHE_ENTRIES + 5 {
+            let f = cache.join(format!("{i:016x}.bpf"));
+            std::fs::write(&f, b"x").unwrap();
+            let age = std::time::Duration::from_secs((CACHE_ENTRIES + 5 - i) as u64);
+            std::fs::File::options()
+                .write(true)
+                .open(&f)
+                .unwrap()
+                .set_modified(now - age)
+                .unwrap();
+        }
+        let newest = cache.join("newest.bpf");
+        write_cache(&cache, &newest, "k", &program).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left.len(), CACHE_ENTRIES, "{left:?}");
+        assert!(left.contains(&"newest.bpf".to_string()));
+        // The six oldest went: 0..=5.
+        assert!(!left.contains(&format!("{:016x}.bpf", 5)), "{left:?}");
+        assert!(left.contains(&format!("{:016x}.bpf", 6)), "{left:?}");
     }
 
     #[test]
