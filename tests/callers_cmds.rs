@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{OUTLET, Out, T, read_json, sh};
+use common::{OUTLET, Out, T, read_json, sh, wait_timeout};
 use serde_json::{Value, json};
 
 /// A pid-1 shell that exits 0 on SIGTERM and otherwise sleeps.
@@ -67,33 +67,7 @@ fn outlet_stdin(t: &T, args: &[&str], input: &str) -> Out {
         .write_all(input.as_bytes())
         .unwrap();
     let status = wait_timeout(&mut child, Duration::from_secs(30), "outlet with stdin");
-    Out {
-        code: status.code(),
-        signal: None,
-        stdout: std::fs::read_to_string(&so).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&se).unwrap_or_default(),
-        stdout_path: so,
-        stderr_path: se,
-    }
-}
-
-fn wait_timeout(
-    child: &mut std::process::Child,
-    limit: Duration,
-    what: &str,
-) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    Out::from_files(status, so, se)
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{OUTLET, Out, T, sh};
+use common::{OUTLET, Out, T, sh, wait_timeout};
 use serde_json::{Value, json};
 
 const SLEEPER: &str = "trap 'exit 0' TERM; sleep 1000 & wait";
@@ -53,27 +53,12 @@ fn call(t: &T, bin: &Path, args: &[&str], fds: &[(RawFd, RawFd)]) -> Out {
         });
     }
     let mut child = cmd.spawn().expect("spawn outlet");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{} {args:?} did not finish within 60 s", bin.display());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    use std::os::unix::process::ExitStatusExt;
-    Out {
-        code: status.code(),
-        signal: status.signal(),
-        stdout: std::fs::read_to_string(&so).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&se).unwrap_or_default(),
-        stdout_path: so,
-        stderr_path: se,
-    }
+    let status = wait_timeout(
+        &mut child,
+        Duration::from_secs(60),
+        &format!("{} {args:?}", bin.display()),
+    );
+    Out::from_files(status, so, se)
 }
 
 /// A private copy of the outlet binary: the CVE-2019-5736 tests attack it,

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{T, drop_ns, pid_alive, sh};
+use common::{T, drop_ns, pid_alive, sh, wait_timeout};
 use serde_json::Value;
 
 /// A pid-1 shell that exits 0 on SIGTERM: a namespace's init gets only the
@@ -282,18 +282,11 @@ fn run_forwards_signals() {
     t.wait_status(&id, "running");
     // SAFETY: kill(2) of our own child, which we have not reaped.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("outlet run did not exit after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_timeout(
+        &mut child,
+        Duration::from_secs(10),
+        "outlet run after SIGTERM",
+    );
     assert_eq!(
         status.code(),
         Some(7),

@@ -143,11 +143,7 @@ set +e
 out=$(tmo 30 script -qefc "ctr --address '$sock' --namespace '$ns' run -t --rm ${run_opts[*]} $image $id sh -c 'tty; test -t 0 && test -t 1 && echo tty-ok; exit 3'" /dev/null 2>&1)
 rc=$?
 set -e
-if [[ $rc -eq 3 && $out == *tty-ok* && $out == */dev/pts/* ]]; then
-    pass run-tty
-else
-    fail run-tty "want a /dev/pts tty, tty-ok, exit 3; got exit $rc: $(brief "$out")"
-fi
+check_run_tty "$rc" "$out"
 
 # --- a detached task: exec, ps, pause/resume, kill -------------------------
 id=$(new_id)
@@ -185,26 +181,21 @@ if out=$(tmo 30 "${CTR[@]}" run -d "${run_opts[@]}" "$image" "$id" \
     fi
 
     freezer=/sys/fs/cgroup/freezer/$ns/$id/freezer.state
-    if out=$(tmo 30 "${CTR[@]}" task pause "$id" 2>&1) && wait_until 10 status_is "$id" PAUSED; then
-        state=$(cat "$freezer" 2>/dev/null || echo "no $freezer")
-        if [[ $state == FROZEN ]]; then
-            pass task-pause
+    # ctr task VERB, then the status ctr reports and the freezer's state.
+    freeze_step() { # verb status state
+        if out=$(tmo 30 "${CTR[@]}" task "$1" "$id" 2>&1) && wait_until 10 status_is "$id" "$2"; then
+            state=$(cat "$freezer" 2>/dev/null || echo "no $freezer")
+            if [[ $state == "$3" ]]; then
+                pass "task-$1"
+            else
+                fail "task-$1" "ctr says $2 but $freezer is $state"
+            fi
         else
-            fail task-pause "ctr says PAUSED but $freezer is $state"
+            fail "task-$1" "status $(task_status "$id"): $(brief "$out")"
         fi
-    else
-        fail task-pause "status $(task_status "$id"): $(brief "$out")"
-    fi
-    if out=$(tmo 30 "${CTR[@]}" task resume "$id" 2>&1) && wait_until 10 status_is "$id" RUNNING; then
-        state=$(cat "$freezer" 2>/dev/null || echo "no $freezer")
-        if [[ $state == THAWED ]]; then
-            pass task-resume
-        else
-            fail task-resume "ctr says RUNNING but $freezer is $state"
-        fi
-    else
-        fail task-resume "status $(task_status "$id"): $(brief "$out")"
-    fi
+    }
+    freeze_step pause PAUSED FROZEN
+    freeze_step resume RUNNING THAWED
 
     if out=$(tmo 30 "${CTR[@]}" task kill "$id" 2>&1) && wait_until 20 status_is "$id" STOPPED; then
         set +e

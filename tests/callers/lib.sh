@@ -31,6 +31,17 @@ summary() {
 # One line of output, shortened, for a FAIL reason.
 brief() { tr '\n' ' ' <<<"$1" | cut -c1-300; }
 
+# The verdict of `run -t` with the command
+#   sh -c 'tty; test -t 0 && test -t 1 && echo tty-ok; exit 3'
+# given its exit status and output.
+check_run_tty() { # rc out
+    if [[ $1 -eq 3 && $2 == *tty-ok* && $2 == */dev/pts/* ]]; then
+        pass run-tty
+    else
+        fail run-tty "want a /dev/pts tty, tty-ok, exit 3; got exit $1: $(brief "$2")"
+    fi
+}
+
 repo_root() { cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd; }
 
 # wrap_runtime REAL DIR LOG -> prints the path of a wrapper that appends its

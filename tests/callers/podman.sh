@@ -140,11 +140,7 @@ set +e
 out=$(tmo 30 script -qefc "$(printf '%q ' "${P[@]}" run --rm -t "${run_opts[@]}" --name "$(new_name)" "$image" sh -c 'tty; test -t 0 && test -t 1 && echo tty-ok; exit 3')" /dev/null 2>&1)
 rc=$?
 set -e
-if [[ $rc -eq 3 && $out == *tty-ok* && $out == */dev/pts/* ]]; then
-    pass run-tty
-else
-    fail run-tty "want a /dev/pts tty, tty-ok, exit 3; got exit $rc: $(brief "$out")"
-fi
+check_run_tty "$rc" "$out"
 
 # --- a detached container: limits, exec, pause/resume, stop -------------------
 c=$(new_name)

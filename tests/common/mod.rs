@@ -73,6 +73,19 @@ pub struct Out {
 }
 
 impl Out {
+    /// A finished call whose stdout and stderr went to these files.
+    pub fn from_files(status: std::process::ExitStatus, so: PathBuf, se: PathBuf) -> Out {
+        use std::os::unix::process::ExitStatusExt;
+        Out {
+            code: status.code(),
+            signal: status.signal(),
+            stdout: std::fs::read_to_string(&so).unwrap_or_default(),
+            stderr: std::fs::read_to_string(&se).unwrap_or_default(),
+            stdout_path: so,
+            stderr_path: se,
+        }
+    }
+
     pub fn ok(&self) -> bool {
         self.code == Some(0)
     }
@@ -274,27 +287,8 @@ impl T {
             .stderr(std::fs::File::create(&se).unwrap())
             .spawn()
             .expect("spawn outlet");
-        let deadline = Instant::now() + CALL_TIMEOUT;
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("outlet {args:?} did not finish within {CALL_TIMEOUT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        use std::os::unix::process::ExitStatusExt;
-        Out {
-            code: status.code(),
-            signal: status.signal(),
-            stdout: std::fs::read_to_string(&so).unwrap_or_default(),
-            stderr: std::fs::read_to_string(&se).unwrap_or_default(),
-            stdout_path: so,
-            stderr_path: se,
-        }
+        let status = wait_timeout(&mut child, CALL_TIMEOUT, &format!("outlet {args:?}"));
+        Out::from_files(status, so, se)
     }
 
     pub fn create(&self, id: &str, b: &Bundle) -> Out {
@@ -459,6 +453,26 @@ impl Drop for T {
                 self.token
             );
         }
+    }
+}
+
+/// Waits for `child`; past `limit` it is killed and the test fails.
+pub fn wait_timeout(
+    child: &mut std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
