@@ -63,14 +63,7 @@ impl Root {
             |what: &str, p: &Path| format!("{what} {} in {}", p.display(), self.path.display());
         // Components still to walk, front first; `sofar` is the symlink-free
         // path of `dir` inside the root.
-        let mut todo: std::collections::VecDeque<std::ffi::OsString> = dest
-            .components()
-            .filter_map(|c| match c {
-                Component::Normal(n) => Some(n.to_os_string()),
-                Component::ParentDir => Some("..".into()),
-                _ => None,
-            })
-            .collect();
+        let mut todo: std::collections::VecDeque<std::ffi::OsString> = steps_of(dest).collect();
         let mut dir = self.fd.try_clone().context("dup rootfs fd")?;
         let mut sofar = PathBuf::new();
         let mut links = 0;
@@ -119,14 +112,7 @@ impl Root {
                             sofar = PathBuf::new();
                             dir = self.fd.try_clone().context("dup rootfs fd")?;
                         }
-                        let comps: Vec<std::ffi::OsString> = target
-                            .components()
-                            .filter_map(|c| match c {
-                                Component::Normal(n) => Some(n.to_os_string()),
-                                Component::ParentDir => Some("..".into()),
-                                _ => None,
-                            })
-                            .collect();
+                        let comps: Vec<std::ffi::OsString> = steps_of(&target).collect();
                         for c in comps.into_iter().rev() {
                             todo.push_front(c);
                         }
@@ -265,6 +251,16 @@ pub fn must_be_absolute(field: &str, p: &Path) -> Result<()> {
         bail!("{field}: {} is not an absolute path", p.display());
     }
     Ok(())
+}
+
+/// The names a walk takes through `p`: its normal components and `..`
+/// (the root, `.` and prefixes need no step).
+fn steps_of(p: &Path) -> impl Iterator<Item = std::ffi::OsString> + '_ {
+    p.components().filter_map(|c| match c {
+        Component::Normal(n) => Some(n.to_os_string()),
+        Component::ParentDir => Some("..".into()),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
