@@ -81,6 +81,19 @@ pub struct State {
     pub namespaces: Vec<String>,
     #[serde(default)]
     pub use_terminal: bool,
+    /// The config the container was created from, which `exec` reads for
+    /// the container's process defaults and seccomp profile (`--config`
+    /// may name a file outside the bundle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<PathBuf>,
+}
+
+impl State {
+    pub fn config_path(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(|| self.bundle.join("config.json"))
+    }
 }
 
 /// The OCI state as `outlet state` prints it (runtime-spec + runc's extras).

@@ -417,3 +417,46 @@ fn leftover_children_after_init_exit() {
     }
     t.assert_nothing_left("leftover children");
 }
+
+/// `exec` takes the container's process defaults and seccomp profile from
+/// the config the container was created from: the `--config` file when one
+/// was given, not the bundle's config.json. Without that file it refuses,
+/// rather than run a process with none of the container's restrictions.
+#[test]
+fn exec_reads_the_config_the_container_was_created_from() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("cfg", |c| {
+        sh(c, "sleep 1000");
+        c["process"]["env"] = serde_json::json!(["PATH=/bin:/usr/bin", "FROM=bundle"]);
+    });
+    let mut other = b.config();
+    other["process"]["env"] = serde_json::json!(["PATH=/bin:/usr/bin", "FROM=elsewhere"]);
+    let alt = t.dir.join("alt-config.json");
+    std::fs::write(&alt, serde_json::to_vec(&other).unwrap()).unwrap();
+    let id = t.id("cfg");
+    t.outlet(&[
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        "--config",
+        alt.to_str().unwrap(),
+        &id,
+    ])
+    .expect_ok("create --config");
+    let st = t.state(&id);
+    t.track_pid(st["pid"].as_i64().unwrap() as i32);
+    t.outlet(&["start", &id]).expect_ok("start");
+
+    let o = t.outlet(&["exec", &id, "sh", "-c", "echo $FROM"]);
+    o.expect_ok("exec");
+    assert_eq!(o.stdout.trim(), "elsewhere", "{o:?}");
+
+    std::fs::remove_file(&alt).unwrap();
+    let o = t.outlet(&["exec", &id, "sh", "-c", "echo ran"]);
+    assert_eq!(o.code, Some(1), "{o:?}");
+    assert!(!o.stdout.contains("ran"), "{o:?}");
+    assert!(o.stderr.contains("alt-config.json"), "{o:?}");
+
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    t.assert_nothing_left("after delete");
+}

@@ -39,9 +39,13 @@ pub struct ExecOpts<'a> {
     pub ignore_paused: bool,
 }
 
-fn spec_of_bundle(bundle: &Path) -> Result<Spec> {
-    let path = bundle.join("config.json");
-    let text = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+/// The config the container was created from. Required: without it the
+/// process would get neither the container's capabilities nor its seccomp
+/// profile.
+fn container_spec(state: &crate::state::State) -> Result<Spec> {
+    let path = state.config_path();
+    let text = std::fs::read(&path)
+        .with_context(|| format!("read the container's config {}", path.display()))?;
     serde_json::from_slice(&text).with_context(|| format!("parse {}", path.display()))
 }
 
@@ -53,10 +57,10 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         Status::Paused => bail!("cannot exec in a paused container: {}", o.id),
         s => bail!("cannot exec in a {} container: {}", s.as_str(), o.id),
     }
-    let spec = spec_of_bundle(&c.state.bundle).ok();
+    let spec = container_spec(&c.state)?;
     let mut process = match &o.process {
         ExecProcess::File(p) => (**p).clone(),
-        ExecProcess::Inline(a) => inline_process(spec.as_ref(), a)?,
+        ExecProcess::Inline(a) => inline_process(&spec, a)?,
     };
     // The process may run before the relay below has the pty master to
     // size it: give it our terminal's size from the start.
@@ -70,8 +74,8 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         _ => bail!("process.args: empty (the command to run is needed)"),
     }
     let container_caps = spec
+        .process()
         .as_ref()
-        .and_then(|s| s.process().as_ref())
         .and_then(|p| p.capabilities().as_ref());
     if (crate::security::sealed::needed(container_caps)
         || crate::security::sealed::needed(p.capabilities().as_ref()))
@@ -93,11 +97,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     };
     let console_socket = o.console_socket.or(own_console.as_ref().map(|c| c.path()));
     crate::security::capabilities::validate(p.capabilities().as_ref())?;
-    let seccomp = match spec
-        .as_ref()
-        .and_then(|s| s.linux().as_ref())
-        .and_then(|l| l.seccomp().as_ref())
-    {
+    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         Some(s) => Some(crate::security::seccomp::prepare_cached(
             s,
             &crate::state::seccomp_cache(o.root),
@@ -368,8 +368,8 @@ fn process_setup(
 
 /// Build the process of an inline `exec ID CMD...` from the container's own
 /// process (env, user, capabilities, ...) with the command-line overrides.
-fn inline_process(base: Option<&Spec>, a: &crate::cli::ExecArgs) -> Result<Process> {
-    let mut p = base.and_then(|s| s.process().clone()).unwrap_or_default();
+fn inline_process(base: &Spec, a: &crate::cli::ExecArgs) -> Result<Process> {
+    let mut p = base.process().clone().unwrap_or_default();
     p.args = Some(a.command.clone());
     p.terminal = Some(a.tty);
     if let Some(cwd) = &a.cwd {

@@ -16,6 +16,8 @@ pub struct Loaded {
     pub spec: Spec,
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
+    /// The file the spec was read from (`--config`, else the bundle's).
+    pub config: PathBuf,
 }
 
 pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Loaded> {
@@ -49,6 +51,7 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Loaded> {
         spec,
         bundle,
         rootfs,
+        config: path,
     })
 }
 
