@@ -9,7 +9,7 @@ use oci_spec::runtime::LinuxNamespaceType;
 use serde_json::Value;
 
 mod types;
-pub use types::{ExecCpuAffinity, Process, Spec};
+pub use types::{Process, Spec};
 
 /// A validated spec with the bundle-relative paths resolved.
 pub struct Loaded {

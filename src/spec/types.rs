@@ -175,12 +175,6 @@ impl Process {
     pub fn selinux_label(&self) -> &Option<String> {
         &self.selinux_label
     }
-    pub fn io_priority(&self) -> &Option<LinuxIOPriority> {
-        &self.io_priority
-    }
-    pub fn scheduler(&self) -> &Option<Scheduler> {
-        &self.scheduler
-    }
 }
 
 /// `process.execCPUAffinity`: CPU lists such as `0-3,7`, checked when read
@@ -215,7 +209,7 @@ fn cpu_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
 }
 
 /// `N` or `N-M`, comma separated, nothing else (not even spaces).
-pub fn is_cpu_list(s: &str) -> bool {
+fn is_cpu_list(s: &str) -> bool {
     let number = |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
     s.split(',').all(|item| match item.split_once('-') {
         Some((a, b)) => number(a) && number(b),
