@@ -85,6 +85,13 @@ else
   passed=$((passed + 1))
 fi
 
+# Every test here can run on this machine: under CI (or when asked) a
+# skipped test is a failure, not a silent gap.
+if [[ ${CI:-} == true || ${OUTLET_TEST_REQUIRE_ALL:-} == 1 ]] && ((skipped > 0)); then
+  failures+=("$skipped skipped tests (not allowed under CI)")
+  failed=$((failed + 1))
+fi
+
 echo
 ((${#failures[@]})) && printf 'failed suite: %s\n' "${failures[@]}"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
