@@ -25,6 +25,6 @@ if ((${#missing[@]})); then
 fi
 
 if ! command -v cargo >/dev/null; then
-  echo "install-deps: cargo not found; install a Rust toolchain >= 1.85 (edition 2024), e.g. with rustup" >&2
+  echo "install-deps: cargo not found; install a Rust toolchain >= 1.88 (edition 2024, let-chains), e.g. with rustup" >&2
   exit 1
 fi
