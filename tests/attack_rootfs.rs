@@ -192,7 +192,9 @@ fn masks_never_mount_a_symlinked_dev_null() {
         sh(
             c,
             &format!(
-                "{REPORT}; echo x > /proc/sys/kernel/domainname 2>>/out/errors; echo $? > /out/sysrc"
+                "{REPORT}; echo x > /proc/sys/kernel/domainname 2>>/out/errors; echo $? > /out/sysrc; \
+                 for d in /proc/acpi /sys/firmware; do \
+                   test -d $d && ! touch $d/x 2>>/out/errors && echo $d >> /out/ro; done"
             ),
         );
     });
@@ -220,6 +222,14 @@ fn masks_never_mount_a_symlinked_dev_null() {
     );
     let sysrc = std::fs::read_to_string(b.out.join("sysrc")).unwrap();
     assert_ne!(sysrc.trim(), "0", "/proc/sys was writable in the container");
+    // Masked directories (one tmpfs attached, the others its clones) are
+    // read-only, each of them.
+    let ro = std::fs::read_to_string(b.out.join("ro")).unwrap_or_default();
+    assert_eq!(
+        ro.lines().count(),
+        2,
+        "a masked directory is writable: {ro:?}"
+    );
     l.assert_canary_untouched("masks with a symlinked /dev/null");
     // The container did not touch the attacker's link either.
     assert_eq!(

@@ -5,7 +5,7 @@
 //! the device the spec names before it is mounted from its fd.
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -199,41 +199,17 @@ pub fn file_kind(fmt: libc::mode_t) -> &'static str {
 /// that: a spec can make it anything (a bind of a shared host directory
 /// whose `null` is a symlink to /proc/sys/kernel/core_pattern), and a
 /// sibling can swap it between a check and a use.
-pub struct HostNull {
-    tree: OwnedFd,
-    attached: bool,
-}
-
-impl HostNull {
-    pub fn open() -> Result<HostNull> {
-        let fd = openat2(
-            libc::AT_FDCWD,
-            Path::new("/dev/null"),
-            libc::O_PATH | libc::O_NOFOLLOW,
-            RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        )
-        .context("open the host's /dev/null")?;
-        expect_node(&fd, SFlag::S_IFCHR, 1, 3).context("the host's /dev/null")?;
-        let tree = fdmount::clone_tree(&fd, false).context("clone the host's /dev/null")?;
-        Ok(HostNull {
-            tree,
-            attached: false,
-        })
-    }
-
-    /// Cover the (non-directory) object `target` refers to with the null
-    /// device. The first cover uses the detached mount itself; later ones
-    /// clone it from where it is attached (a detached mount cannot be
-    /// cloned on every kernel).
-    pub fn cover(&mut self, target: impl AsFd) -> std::io::Result<()> {
-        if self.attached {
-            let tree = fdmount::clone_tree(&self.tree, false)?;
-            return fdmount::attach(&tree, target);
-        }
-        fdmount::attach(&self.tree, target)?;
-        self.attached = true;
-        Ok(())
-    }
+pub fn host_null() -> Result<fdmount::Stamp> {
+    let fd = openat2(
+        libc::AT_FDCWD,
+        Path::new("/dev/null"),
+        libc::O_PATH | libc::O_NOFOLLOW,
+        RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    )
+    .context("open the host's /dev/null")?;
+    expect_node(&fd, SFlag::S_IFCHR, 1, 3).context("the host's /dev/null")?;
+    let tree = fdmount::clone_tree(&fd, false).context("clone the host's /dev/null")?;
+    Ok(fdmount::Stamp::new(tree))
 }
 
 /// Make sure `/dev/console` is a regular file or a character device that a

@@ -131,3 +131,31 @@ pub fn tmpfs(attrs: u64) -> io::Result<OwnedFd> {
     // SAFETY: a valid, created fs context fd; returns a new mount fd.
     fd_result(unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) })
 }
+
+/// One detached mount put at several places: the first attach uses it as
+/// is, later ones attach clones taken from where it is then attached (a
+/// detached mount cannot be cloned on every kernel). Two syscalls per
+/// place instead of making a new mount each time.
+pub struct Stamp {
+    tree: OwnedFd,
+    attached: bool,
+}
+
+impl Stamp {
+    pub fn new(tree: OwnedFd) -> Stamp {
+        Stamp {
+            tree,
+            attached: false,
+        }
+    }
+
+    pub fn attach_to(&mut self, target: impl AsFd) -> io::Result<()> {
+        if self.attached {
+            let tree = clone_tree(&self.tree, false)?;
+            return attach(&tree, target);
+        }
+        attach(&self.tree, target)?;
+        self.attached = true;
+        Ok(())
+    }
+}

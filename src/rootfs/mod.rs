@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 
 use crate::cgroups::CgroupPaths;
-use devices::HostNull;
+use fdmount::Stamp;
 use paths::Root;
 
 pub struct Setup<'a> {
@@ -30,7 +30,7 @@ pub struct Setup<'a> {
 /// pivot_root; dropped (closed) by `finalize`, before the init reports
 /// Ready, so the container never holds it.
 pub struct Prepared {
-    null: Option<HostNull>,
+    null: Option<Stamp>,
 }
 
 /// Everything before pivot_root.
@@ -94,7 +94,7 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
     // Only a masked file needs it; a spec without masks opens nothing.
     let masks = linux.and_then(|l| l.masked_paths().as_ref());
     let null = match masks {
-        Some(m) if !m.is_empty() => Some(HostNull::open().context("linux.maskedPaths")?),
+        Some(m) if !m.is_empty() => Some(devices::host_null().context("linux.maskedPaths")?),
         _ => None,
     };
     Ok(Prepared { null })
@@ -139,15 +139,19 @@ pub fn finalize(spec: &Spec, prepared: Prepared) -> Result<()> {
     {
         readonly(&root, Path::new(p)).with_context(|| format!("linux.readonlyPaths: {p}"))?;
     }
-    let mut null = prepared.null;
+    let mut covers = Covers {
+        null: prepared.null,
+        dir: None,
+    };
     for p in linux
         .and_then(|l| l.masked_paths().as_ref())
         .into_iter()
         .flatten()
     {
-        mask(&root, Path::new(p), &mut null).with_context(|| format!("linux.maskedPaths: {p}"))?;
+        mask(&root, Path::new(p), &mut covers)
+            .with_context(|| format!("linux.maskedPaths: {p}"))?;
     }
-    drop(null);
+    drop(covers);
     if let Some(p) = linux.and_then(|l| l.rootfs_propagation().clone())
         && let Some(flags) = mounts::propagation_flag(&p)
     {
@@ -175,21 +179,39 @@ fn resolve_existing(root: &Root, p: &Path) -> Result<Option<std::os::fd::OwnedFd
     }
 }
 
+/// What masks are made of: the host's verified null device for files, and
+/// one empty read-only tmpfs (made on first use) for directories.
+struct Covers {
+    null: Option<Stamp>,
+    dir: Option<Stamp>,
+}
+
 /// Cover a directory with an empty read-only tmpfs and anything else with
 /// the host's verified null device, both mounted onto the resolved fd.
-fn mask(root: &Root, p: &Path, null: &mut Option<HostNull>) -> Result<()> {
+fn mask(root: &Root, p: &Path, covers: &mut Covers) -> Result<()> {
     let Some(fd) = resolve_existing(root, p)? else {
         return Ok(());
     };
     let st = nix::sys::stat::fstat(fd.as_raw_fd()).context("fstat")?;
     if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-        use fdmount::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
-        let attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-        let tmpfs = fdmount::tmpfs(attrs).context("make an empty read-only tmpfs")?;
-        fdmount::attach(&tmpfs, &fd).context("mount an empty read-only tmpfs")?;
+        let dir = match &mut covers.dir {
+            Some(d) => d,
+            empty => {
+                use fdmount::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID};
+                let attrs = fdmount::MOUNT_ATTR_RDONLY
+                    | MOUNT_ATTR_NOSUID
+                    | MOUNT_ATTR_NODEV
+                    | MOUNT_ATTR_NOEXEC;
+                let tmpfs = fdmount::tmpfs(attrs).context("make an empty read-only tmpfs")?;
+                empty.insert(Stamp::new(tmpfs))
+            }
+        };
+        dir.attach_to(&fd)
+            .context("mount an empty read-only tmpfs")?;
     } else {
-        let null = null.as_mut().context("no null device was opened")?;
-        null.cover(&fd).context("cover with the host's /dev/null")?;
+        let null = covers.null.as_mut().context("no null device was opened")?;
+        null.attach_to(&fd)
+            .context("cover with the host's /dev/null")?;
     }
     Ok(())
 }
