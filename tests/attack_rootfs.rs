@@ -506,3 +506,82 @@ fn hostile_console_and_ptmx_are_refused_or_replaced() {
 fn mkfifo(p: &Path) {
     nix::unistd::mkfifo(p, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
 }
+
+/// 4. In a user namespace device nodes are binds of the host's nodes. A
+///    spec device whose host path is a symlink (`/dev/stdout ->
+///    /proc/self/fd/1`, which is create's own stdout file) or a node of
+///    another number than the spec says is refused, naming the device; a
+///    plain one works. Control: a bind of /dev/stdout by path mounts the
+///    file behind it.
+#[test]
+fn userns_device_binds_are_verified() {
+    let Some(t) = T::new() else { return };
+    let userns = |c: &mut Value, dev: Value| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["devices"] = json!([dev]);
+    };
+    for (tag, path, minor, want) in [
+        (
+            "dev-link",
+            "/dev/stdout",
+            3,
+            Err("host device /dev/stdout: is a symlink"),
+        ),
+        (
+            "dev-number",
+            "/dev/zero",
+            3,
+            Err("expected a character device 1:3"),
+        ),
+        ("dev-ok", "/dev/zero", 5, Ok(())),
+    ] {
+        let b = t.bundle(tag, |c| {
+            userns(
+                c,
+                json!({"path": path, "type": "c", "major": 1, "minor": minor,
+                       "fileMode": 0o666, "uid": 0, "gid": 0}),
+            );
+            sh(c, &format!("stat -c '%F %t:%T' {path}"));
+        });
+        b.own_rootfs();
+        let id = t.id(tag);
+        let o = t.run(&id, &b);
+        match want {
+            Ok(()) => {
+                o.expect_ok(tag);
+                assert_eq!(o.stdout.trim(), "character special file 1:5", "{o:#?}");
+            }
+            Err(needle) => {
+                o.expect_fail(tag, needle);
+                eprintln!("{tag}: refused: {}", o.stderr.trim());
+            }
+        }
+        assert!(!t.state_dir_exists(&id), "{tag}: state left behind");
+    }
+
+    // Control: by path, /dev/stdout is whatever the binding process's fd 1
+    // is: here a canary file of ours.
+    let canary = t.dir.join("stdout-canary");
+    std::fs::write(&canary, b"canary").unwrap();
+    let target = t.dir.join("stdout-target");
+    std::fs::write(&target, b"").unwrap();
+    let out = in_private_mountns(&format!(
+        "mount --bind /dev/stdout {target} > {canary} && cat /proc/self/mountinfo >&2",
+        target = target.display(),
+        canary = canary.display()
+    ));
+    let mi = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        mi.lines().any(|l| l.split(' ').nth(3) == canary.to_str()
+            || l.split(' ')
+                .nth(3)
+                .is_some_and(|r| r.ends_with("stdout-canary"))),
+        "control: a bind of /dev/stdout by path should have mounted the canary: {out:?}"
+    );
+    t.assert_nothing_left("after the user namespace devices");
+}
