@@ -170,9 +170,13 @@ pub fn expect_node(fd: impl AsFd, kind: SFlag, major: i64, minor: i64) -> Result
         nix::sys::stat::minor(st.st_rdev) as i64,
     );
     if fmt != kind.bits() || (kind != SFlag::S_IFIFO && (ma, mi) != (major, minor)) {
+        // Only device nodes have numbers worth naming.
+        let is = match fmt {
+            libc::S_IFCHR | libc::S_IFBLK => format!("{} {ma}:{mi}", file_kind(fmt)),
+            _ => file_kind(fmt).to_string(),
+        };
         bail!(
-            "is {} {ma}:{mi}; expected {} {major}:{minor}",
-            file_kind(fmt),
+            "is {is}; expected {} {major}:{minor}",
             file_kind(kind.bits())
         );
     }
