@@ -183,6 +183,7 @@ const REPORT: &str = "cat /proc/self/mountinfo > /out/mountinfo; \
 ///    anywhere, /proc/keys must be the null device, writes to masked files
 ///    must not reach the host, and /proc/sys must still be read-only.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn masks_never_mount_a_symlinked_dev_null() {
     let Some(t) = T::new() else { return };
     let core = CorePattern::read();
@@ -292,6 +293,7 @@ fn racer(
 ///    succeeds or fails with a clear error. The control runs the same race
 ///    against a bind by path.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn swapping_dev_null_and_mask_parents_during_create_gives_nothing() {
     let Some(t) = T::new() else { return };
     let core = CorePattern::read();
@@ -403,6 +405,7 @@ fn terminal_bundle(t: &T, name: &str, edit: impl FnOnce(&mut Value)) -> Bundle {
 ///    container's own pty; the host file is never touched and a terminal
 ///    container still works.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn hostile_console_and_ptmx_are_refused_or_replaced() {
     let Some(t) = T::new() else { return };
     let core = CorePattern::read();
@@ -514,6 +517,7 @@ fn mkfifo(p: &Path) {
 ///    plain one works. Control: a bind of /dev/stdout by path mounts the
 ///    file behind it.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn userns_device_binds_are_verified() {
     let Some(t) = T::new() else { return };
     let userns = |c: &mut Value, dev: Value| {
