@@ -63,8 +63,8 @@ done
 # and their cgroups are named callers-*. What dockerd and CNI add to the
 # host network must be gone too: their bridges, their iptables chains, and
 # the FORWARD policy dockerd sets to DROP (ACCEPT on these machines).
-for d in "${TMPDIR:-/tmp}"/callers-*; do
-    report "callers temp dir $d"
+for d in "${TMPDIR:-/tmp}"/callers-*/; do
+    report "callers temp dir ${d%/}"
 done
 if [[ -d /sys/fs/cgroup ]]; then
     while IFS= read -r -d '' d; do

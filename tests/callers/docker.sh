@@ -379,7 +379,7 @@ if [[ -n $port ]] && tmo 60 "${D[@]}" run -d "${R[@]}" --name $c -p "127.0.0.1:$
     got=
     wait_until 15 eval 'got=$(timeout 5 busybox wget -q -O - "http://127.0.0.1:$port/" 2>/dev/null) && [[ $got == "$token" ]]' || true
     ip4=$(inspect $c '{{.NetworkSettings.IPAddress}}')
-    if [[ $got == "$token" && $ip4 == 172.* ]]; then
+    if [[ $got == "$token" && -n $ip4 ]]; then
         pass bridge-port
     else
         fail bridge-port "want '$token' from 127.0.0.1:$port (container $ip4 on docker0); got '$(brief "$got")'"
