@@ -9,6 +9,9 @@
 # mentioning outlet-test in this mount namespace, and processes whose
 # command line or environment mentions outlet-test (outlet calls, hooks,
 # container processes: the tests put OUTLET_TEST=<token> in their env).
+# From the real-caller scripts: their /tmp/callers-* dirs, processes,
+# mounts and callers-* cgroups, and what dockerd and CNI leave on the host
+# network (docker0, cni-podman*, DOCKER*/CNI-* chains, FORWARD DROP).
 # Prints what it found and a verdict line; exit 1 if anything.
 set -euo pipefail
 
@@ -105,5 +108,5 @@ if ((found)); then
     echo "leftovers: 0 passed, 1 failed, 0 skipped"
     exit 1
 fi
-echo "leftovers.sh: clean (no outlet-test state, cgroup, mount or process)"
+echo "leftovers.sh: clean (no outlet-test or callers state, cgroup, mount or process; no engine bridge, chain or DROP policy)"
 echo "leftovers: 1 passed, 0 failed, 0 skipped"
