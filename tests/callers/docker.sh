@@ -195,6 +195,24 @@ else
     fail cpus-share "want 0.05..0.30 of a CPU (cgroup usage / wall) and throttled periods; got share '${share}', nr_throttled '${throttled}': $(brief "$out")"
 fi
 
+# docker stats reads the container's cgroup through the shim: 2 spinning
+# threads under --cpus 0.25 show as about 25% (of one CPU).
+c=d-stats
+if tmo 60 "${D[@]}" run -d "${R[@]}" --name $c --cpus 0.25 "$image" probe spin 2 30 >/dev/null 2>&1 &&
+    wait_until 20 state_is $c running; then
+    sleep 2
+    pct=$(tmo 30 "${D[@]}" stats --no-stream --format '{{.CPUPerc}}' $c 2>&1) || true
+    if [[ $pct =~ ^[0-9.]+%$ ]] && awk -v p="${pct%\%}" 'BEGIN { exit !(p >= 5 && p <= 30) }'; then
+        pass stats-cpu
+        echo "  docker stats under --cpus 0.25, 2 threads: $pct"
+    else
+        fail stats-cpu "want 5%..30% from docker stats; got '$(brief "$pct")'"
+    fi
+else
+    fail stats-cpu "could not start $c"
+fi
+tmo 30 "${D[@]}" rm -f $c >/dev/null 2>&1 || true
+
 # --- --memory: the limit from inside, an allocation below it, OOM above ---------
 drun --rm "${R[@]}" --memory 512m --memory-swap 512m "$image" sh -c \
     'cat /sys/fs/cgroup/memory/memory.limit_in_bytes; probe mem 128'
