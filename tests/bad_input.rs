@@ -222,7 +222,8 @@ fn sysctls_outside_the_containers_namespaces_are_refused() {
     let host = HostSysctls::read();
     let v = other_values(&host.0);
     let sysctl = |c: &mut Value, k: &str, val: &str| c["linux"]["sysctl"] = json!({ k: val });
-    let mut cases: Vec<(Box<dyn FnOnce(&mut Value)>, &str)> = vec![
+    type Edit<'a> = Box<dyn FnOnce(&mut Value) + 'a>;
+    let mut cases: Vec<(Edit, &str)> = vec![
         (
             Box::new(|c: &mut Value| sysctl(c, "kernel.core_pattern", &v[0])),
             "linux.sysctl \"kernel.core_pattern\": not a namespaced sysctl",
