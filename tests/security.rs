@@ -742,3 +742,101 @@ fn apparmor_requested_without_apparmor_fails_clearly_and_leaves_nothing() {
     assert!(!b.out.join("exec-ran").exists(), "the exec'd process ran");
     assert_eq!(t.status(&id), "running");
 }
+
+/// `linux.devices` /dev/xfuse (/dev/fuse's 10:229: opening it does nothing
+/// until a FUSE mount uses it, and it is not a default device) with the
+/// spec's rule `access`, after the usual deny-all. The script opens it for
+/// reading and for writing and reports; the host reads the container's v1
+/// devices.list while it sits created.
+fn fuse_device_with(t: &T, tag: &str, access: &str) -> (String, String) {
+    let b = t.bundle(tag, |c| {
+        sh(
+            c,
+            "(: </dev/xfuse) && echo r=ok; (: >/dev/xfuse) 2>&1 && echo w=ok; true",
+        );
+        c["linux"]["devices"] = json!([{"path": "/dev/xfuse", "type": "c",
+            "major": 10, "minor": 229, "fileMode": 438}]);
+        c["linux"]["resources"]["devices"] = json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 10, "minor": 229, "access": access}]);
+    });
+    let id = t.id(tag);
+    let created = t.create(&id, &b);
+    created.expect_ok("create");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    let list = common::cgroup_dirs_for(&id)
+        .iter()
+        .find_map(|d| std::fs::read_to_string(d.join("devices.list")).ok())
+        .unwrap_or_default();
+    t.outlet(&["start", &id]).expect_ok("start");
+    t.wait_status(&id, "stopped");
+    let out = std::fs::read_to_string(&created.stdout_path).unwrap();
+    t.outlet(&["delete", &id]).expect_ok("delete");
+    (out, list)
+}
+
+/// Issue 10 class 6: a device the spec grants `r` stays read-only (outlet
+/// used to append `rwm` for every linux.devices entry). Inside, opening it
+/// for reading works and for writing fails with EPERM; the v1 cgroup holds
+/// `c 10:229 r`. Control: the same container with `rw` opens it for
+/// writing, so the EPERM comes from the access string.
+#[test]
+fn device_granted_read_only_stays_read_only() {
+    let Some(t) = T::new() else { return };
+    if !std::path::Path::new("/dev/fuse").exists() {
+        eprintln!("SKIPPED: no /dev/fuse on this host (10:229 would not open)");
+        return;
+    }
+    let (out, list) = fuse_device_with(&t, "ro", "r");
+    assert!(out.contains("r=ok"), "read open refused: {out}");
+    assert!(
+        !out.contains("w=ok") && out.contains("Operation not permitted"),
+        "write open was not refused with EPERM: {out}"
+    );
+    eprintln!("devices.list: {list:?}");
+    if !list.is_empty() {
+        // v1: exactly the spec's rule for it, nothing wider.
+        let lines: Vec<&str> = list.lines().filter(|l| l.starts_with("c 10:229")).collect();
+        assert_eq!(lines, ["c 10:229 r"], "{list}");
+    }
+
+    let (out, _) = fuse_device_with(&t, "rw", "rw");
+    assert!(
+        out.contains("r=ok") && out.contains("w=ok"),
+        "control: {out}"
+    );
+    t.assert_nothing_left("after the runs");
+}
+
+/// runc's default rules come after the spec's, as engines expect: under
+/// docker's rules (deny everything, then its list) a container with
+/// CAP_MKNOD can make /dev/net/tun and open it, and can mknod any node
+/// (`c *:* m`) but not use it: the control shows /dev/kmsg made the same
+/// way refuses to open, so the deny-all is in force.
+#[test]
+fn mknod_tun_works_after_deny_all() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("tun", |c| {
+        sh(
+            c,
+            "mkdir -p /dev/net && mknod /dev/net/tun c 10 200 && echo mknod-tun=ok; \
+             (: <>/dev/net/tun) 2>&1 && echo open-tun=ok; \
+             mknod /dev/xkmsg c 1 11 && echo mknod-kmsg=ok; \
+             (: </dev/xkmsg) 2>&1 || echo open-kmsg=refused; true",
+        );
+        add_cap(c, "CAP_MKNOD");
+        c["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"}]);
+    });
+    let o = t.run(&t.id("tun"), &b);
+    o.expect_ok("run");
+    for want in [
+        "mknod-tun=ok",
+        "open-tun=ok",
+        "mknod-kmsg=ok",
+        "open-kmsg=refused",
+    ] {
+        assert!(o.stdout.contains(want), "{want}: {o:?}");
+    }
+    assert!(o.stdout.contains("Operation not permitted"), "{o:?}");
+    t.assert_nothing_left("after run");
+}
