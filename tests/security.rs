@@ -840,3 +840,86 @@ fn mknod_tun_works_after_deny_all() {
     assert!(o.stdout.contains("Operation not permitted"), "{o:?}");
     t.assert_nothing_left("after run");
 }
+
+/// Issue 10 class 7: the seccomp cache is trusted only when outlet could
+/// have written it. The attacker replaces the cached program of the errno
+/// profile with "allow everything" (a single `RET ALLOW`), under the same
+/// key, owned by another uid (nobody) and mode 0666: outlet ignores it
+/// with a warning, the container is still filtered, and the entry is left
+/// as it is (not ours to replace). The same forged entry through a symlink
+/// is not followed either. Control: the forged entry owned by root, mode
+/// 0600, IS loaded (mkdir then succeeds), so the test's forgery is
+/// otherwise accepted and ownership is what protects.
+#[test]
+fn seccomp_cache_entry_of_another_owner_is_not_loaded() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Some(t) = T::new() else { return };
+    let cache = t.root.join(".cache/seccomp");
+    let b = t.bundle("cached", |c| {
+        sh(c, MKDIR_CHMOD);
+        tmpfs_tmp(c);
+        c["linux"]["seccomp"] = errno_profile();
+    });
+    check_errno_profile(&t.run(&t.id("first"), &b), "first run");
+    let entries: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = &entries[0];
+
+    // Same key, program replaced by RET SECCOMP_RET_ALLOW.
+    let stored = std::fs::read(entry).unwrap();
+    let klen = u64::from_le_bytes(stored[..8].try_into().unwrap()) as usize;
+    let mut forged = stored[..8 + klen].to_vec();
+    forged.extend_from_slice(&0x06u16.to_ne_bytes());
+    forged.extend_from_slice(&[0, 0]);
+    forged.extend_from_slice(&0x7fff_0000u32.to_ne_bytes());
+    let plant = |uid: u32, mode: u32| {
+        let _ = std::fs::remove_file(entry);
+        std::fs::write(entry, &forged).unwrap();
+        std::os::unix::fs::lchown(entry, Some(uid), Some(uid)).unwrap();
+        std::fs::set_permissions(entry, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+
+    plant(65534, 0o666);
+    let o = t.run(&t.id("forged-nobody"), &b);
+    check_errno_profile(&o, "forged entry owned by nobody, 0666");
+    assert!(
+        o.stderr.contains("seccomp cache") && o.stderr.contains("owned by uid 65534"),
+        "no warning: {o:?}"
+    );
+    assert_eq!(
+        std::fs::read(entry).unwrap(),
+        forged,
+        "replaced someone else's entry"
+    );
+    assert_eq!(std::fs::metadata(entry).unwrap().uid(), 65534);
+
+    // Root's own, but writable by others: also ignored (then rewritten).
+    plant(0, 0o666);
+    let o = t.run(&t.id("forged-0666"), &b);
+    check_errno_profile(&o, "forged entry mode 0666");
+    assert!(o.stderr.contains("writable by group or others"), "{o:?}");
+
+    // A symlink at the entry's name to a trusted-looking forged file.
+    let forged_file = t.dir.join("forged.bpf");
+    std::fs::write(&forged_file, &forged).unwrap();
+    std::fs::set_permissions(&forged_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let _ = std::fs::remove_file(entry);
+    std::os::unix::fs::symlink(&forged_file, entry).unwrap();
+    let o = t.run(&t.id("forged-link"), &b);
+    check_errno_profile(&o, "symlinked forged entry");
+    assert!(o.stderr.contains("without following links"), "{o:?}");
+    assert_eq!(std::fs::read(&forged_file).unwrap(), forged);
+
+    // Control: the forged entry as outlet would have written it is used.
+    plant(0, 0o600);
+    let o = t.run(&t.id("forged-trusted"), &b);
+    assert!(
+        o.ok() && o.stdout.contains("mkdir=0") && o.stdout.contains("Seccomp:\t2"),
+        "control: a root-owned 0600 forged entry should have been loaded: {o:?}"
+    );
+    t.assert_nothing_left("after the runs");
+}

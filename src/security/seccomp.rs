@@ -28,6 +28,8 @@ use oci_spec::runtime::{
     LinuxSyscall,
 };
 
+mod cache;
+
 // <linux/seccomp.h>
 const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
 const SECCOMP_FILTER_FLAG_TSYNC: u32 = 1 << 0;
@@ -355,19 +357,20 @@ pub fn prepare(seccomp: &LinuxSeccomp) -> Result<Prepared> {
 /// collision can never hand a container another profile's filter. A fresh
 /// compile is written by `Prepared::remember`, which the caller runs once
 /// the container exists, so a failed create leaves nothing behind. Cache
-/// trouble is never fatal: it falls back to compiling.
+/// trouble is never fatal: it falls back to compiling. An entry is trusted
+/// only as far as `cache` says (owner, mode, no symlinks).
 pub fn prepare_cached(seccomp: &LinuxSeccomp, cache_dir: &Path) -> Result<Prepared> {
     let plan = plan(seccomp)?;
     let key = cache_key(&plan);
-    let file = cache_dir.join(format!("{:016x}.bpf", fnv1a(key.as_bytes())));
-    if let Some(program) = read_cache(&file, &key) {
+    let name = format!("{:016x}.bpf", fnv1a(key.as_bytes()));
+    if let Some(program) = cache::read(cache_dir, &name, &key) {
         return Ok(prepared(seccomp, plan, program));
     }
     let program = compile(&plan)?;
     let mut p = prepared(seccomp, plan, program);
     p.unsaved = Some(CacheEntry {
         dir: cache_dir.to_path_buf(),
-        file,
+        name,
         key,
     });
     Ok(p)
@@ -376,7 +379,7 @@ pub fn prepare_cached(seccomp: &LinuxSeccomp, cache_dir: &Path) -> Result<Prepar
 /// Where a freshly compiled program goes in the cache, and under what key.
 struct CacheEntry {
     dir: PathBuf,
-    file: PathBuf,
+    name: String,
     key: String,
 }
 
@@ -414,80 +417,6 @@ fn fnv1a(data: &[u8]) -> u64 {
     })
 }
 
-fn read_cache(file: &Path, key: &str) -> Option<Vec<libc::sock_filter>> {
-    let bytes = std::fs::read(file).ok()?;
-    let (len, rest) = bytes.split_at_checked(8)?;
-    let len = u64::from_le_bytes(len.try_into().ok()?) as usize;
-    let (stored_key, program) = rest.split_at_checked(len)?;
-    if stored_key != key.as_bytes() {
-        return None;
-    }
-    from_bytes(program).ok()
-}
-
-/// How many compiled filters the cache keeps. It lives in the state root,
-/// usually a tmpfs: a host that sees ever new profiles must not fill it.
-/// An entry is 10-20 KiB for a Docker/podman-sized profile.
-const CACHE_ENTRIES: usize = 64;
-
-/// Remove the oldest entries (by mtime: when they were written) until at
-/// most `keep` are left. Only runs on a cache miss, before a write.
-fn trim_cache(dir: &Path, keep: usize) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<(std::time::SystemTime, PathBuf)> = rd
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".bpf"))
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .collect();
-    if entries.len() <= keep {
-        return;
-    }
-    entries.sort();
-    for (_, path) in &entries[..entries.len() - keep] {
-        let _ = std::fs::remove_file(path);
-    }
-}
-
-fn write_cache(
-    dir: &Path,
-    file: &Path,
-    key: &str,
-    program: &[libc::sock_filter],
-) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    trim_cache(dir, CACHE_ENTRIES - 1);
-    let mut data = Vec::with_capacity(8 + key.len() + program.len() * INSN);
-    data.extend_from_slice(&(key.len() as u64).to_le_bytes());
-    data.extend_from_slice(key.as_bytes());
-    for i in program {
-        data.extend_from_slice(&i.code.to_ne_bytes());
-        data.push(i.jt);
-        data.push(i.jf);
-        data.extend_from_slice(&i.k.to_ne_bytes());
-    }
-    // Written aside and renamed, so a concurrent create never reads half
-    // a program.
-    let tmp = dir.join(format!(".tmp-{}", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(&tmp)?;
-    std::io::Write::write_all(&mut f, &data)?;
-    drop(f);
-    std::fs::rename(&tmp, file).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
-}
-
 fn prepared(seccomp: &LinuxSeccomp, plan: Plan, program: Vec<libc::sock_filter>) -> Prepared {
     let listener = plan.notify.then(|| Listener {
         path: seccomp.listener_path().clone().unwrap_or_default(),
@@ -510,7 +439,7 @@ impl Prepared {
     /// written only costs the next create the compile.
     pub fn remember(&self) {
         if let Some(e) = &self.unsaved {
-            let _ = write_cache(&e.dir, &e.file, &e.key, &self.program);
+            let _ = cache::write(&e.dir, &e.name, &e.key, &self.program);
         }
     }
 
@@ -1388,10 +1317,10 @@ mod tests {
         let program = compile(&plan(&p).unwrap()).unwrap();
         std::fs::create_dir_all(&cache).unwrap();
         let now = std::time::SystemTime::now();
-        for i in 0..CACHE_ENTRIES + 5 {
+        for i in 0..cache::ENTRIES + 5 {
             let f = cache.join(format!("{i:016x}.bpf"));
             std::fs::write(&f, b"x").unwrap();
-            let age = std::time::Duration::from_secs((CACHE_ENTRIES + 5 - i) as u64);
+            let age = std::time::Duration::from_secs((cache::ENTRIES + 5 - i) as u64);
             std::fs::File::options()
                 .write(true)
                 .open(&f)
@@ -1399,14 +1328,13 @@ mod tests {
                 .set_modified(now - age)
                 .unwrap();
         }
-        let newest = cache.join("newest.bpf");
-        write_cache(&cache, &newest, "k", &program).unwrap();
+        cache::write(&cache, "newest.bpf", "k", &program).unwrap();
         let mut left: Vec<String> = std::fs::read_dir(&cache)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        assert_eq!(left.len(), CACHE_ENTRIES, "{left:?}");
+        assert_eq!(left.len(), cache::ENTRIES, "{left:?}");
         assert!(left.contains(&"newest.bpf".to_string()));
         // The six oldest went: 0..=5.
         assert!(!left.contains(&format!("{:016x}.bpf", 5)), "{left:?}");
