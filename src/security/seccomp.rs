@@ -362,7 +362,7 @@ pub fn prepare(seccomp: &LinuxSeccomp) -> Result<Prepared> {
 pub fn prepare_cached(seccomp: &LinuxSeccomp, cache_dir: &Path) -> Result<Prepared> {
     let plan = plan(seccomp)?;
     let key = cache_key(&plan);
-    let name = format!("{:016x}.bpf", fnv1a(key.as_bytes()));
+    let name = format!("{:016x}.bpf", fnv1a(&key));
     if let Some(program) = cache::read(cache_dir, &name, &key) {
         return Ok(prepared(seccomp, plan, program));
     }
@@ -380,11 +380,17 @@ pub fn prepare_cached(seccomp: &LinuxSeccomp, cache_dir: &Path) -> Result<Prepar
 struct CacheEntry {
     dir: PathBuf,
     name: String,
-    key: String,
+    key: Vec<u8>,
 }
 
-/// Everything the compiled program depends on.
-fn cache_key(plan: &Plan) -> String {
+/// Everything the compiled program depends on, compactly: a text header
+/// naming the format and what compiles the program, then per rule the
+/// syscall number and action as fixed-size integers (a Docker/podman
+/// profile has ~440 rules, almost none with conditions; Debug-formatting
+/// them all cost more than reading the cached program). Only the rare
+/// conditions and the arches keep their Debug text, length-prefixed, so
+/// the encoding stays unambiguous.
+fn cache_key(plan: &Plan) -> Vec<u8> {
     let lib = libseccomp::ScmpVersion::current()
         .map(|v| format!("{v:?}"))
         .unwrap_or_default();
@@ -396,17 +402,53 @@ fn cache_key(plan: &Plan) -> String {
             .to_string_lossy()
             .into_owned()
     };
-    format!(
-        "outlet-seccomp-v1\nlibseccomp {lib}\nkernel {release}\narch {}\n{:?}\n{:?}\n{:#x}\n{:?}",
+    let mut key = format!(
+        "outlet-seccomp-v2\nlibseccomp {lib}\nkernel {release}\narch {}\n{:?}\n",
         std::env::consts::ARCH,
-        plan.default_action,
         plan.arches,
-        plan.flags,
-        plan.rules
-            .iter()
-            .map(|r| (r.syscall, r.action, &r.conditions))
-            .collect::<Vec<_>>()
     )
+    .into_bytes();
+    key.reserve(16 + plan.rules.len() * 13);
+    push_action(&mut key, plan.default_action);
+    key.extend_from_slice(&plan.flags.to_le_bytes());
+    key.extend_from_slice(&(plan.rules.len() as u32).to_le_bytes());
+    for r in &plan.rules {
+        key.extend_from_slice(&r.syscall.to_le_bytes());
+        push_action(&mut key, r.action);
+        if r.conditions.is_empty() {
+            key.extend_from_slice(&0u32.to_le_bytes());
+        } else {
+            push_text(&mut key, &format!("{:?}", r.conditions));
+        }
+    }
+    key
+}
+
+fn push_text(key: &mut Vec<u8>, text: &str) {
+    key.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    key.extend_from_slice(text.as_bytes());
+}
+
+/// An action as a tag byte and its value (errno, trace message).
+fn push_action(key: &mut Vec<u8>, a: ScmpAction) {
+    let (tag, value): (u8, u32) = match a {
+        ScmpAction::KillProcess => (1, 0),
+        ScmpAction::KillThread => (2, 0),
+        ScmpAction::Trap => (3, 0),
+        ScmpAction::Notify => (4, 0),
+        ScmpAction::Errno(e) => (5, e as u32),
+        ScmpAction::Trace(t) => (6, u32::from(t)),
+        ScmpAction::Log => (7, 0),
+        ScmpAction::Allow => (8, 0),
+        // Actions a newer libseccomp adds: by name.
+        other => {
+            key.push(0xff);
+            push_text(key, &format!("{other:?}"));
+            return;
+        }
+    };
+    key.push(tag);
+    key.extend_from_slice(&value.to_le_bytes());
 }
 
 /// FNV-1a, 64 bits: stable across builds (std's hasher is not), and only
@@ -1310,6 +1352,36 @@ mod tests {
     }
 
     #[test]
+    fn cache_key_tells_plans_apart() {
+        let key = |v: serde_json::Value| cache_key(&plan(&profile(v)).unwrap());
+        let errno = |e: u32, args: serde_json::Value| {
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": e, "args": args}]})
+        };
+        let base = key(errno(1, json!([])));
+        assert_eq!(base, key(errno(1, json!([]))), "same plan, same key");
+        let one_arg = json!([{"index": 1, "value": 2, "op": "SCMP_CMP_EQ"}]);
+        let other_value = json!([{"index": 1, "value": 3, "op": "SCMP_CMP_EQ"}]);
+        let others = [
+            key(errno(38, json!([]))),
+            key(errno(1, one_arg)),
+            key(errno(1, other_value)),
+            key(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["mkdir"], "action": "SCMP_ACT_LOG"}]})),
+            key(json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["mkdir"], "action": "SCMP_ACT_ALLOW"}]})),
+            key(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["rmdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]})),
+        ];
+        for (i, k) in others.iter().enumerate() {
+            assert_ne!(&base, k, "plan {i}");
+            for (j, l) in others.iter().enumerate().skip(i + 1) {
+                assert_ne!(k, l, "plans {i} and {j}");
+            }
+        }
+    }
+
+    #[test]
     fn cache_keeps_the_newest_entries() {
         let dir = crate::security::testutil::TempDir::new("seccomp-trim");
         let cache = dir.0.join("cache");
@@ -1328,7 +1400,7 @@ mod tests {
                 .set_modified(now - age)
                 .unwrap();
         }
-        cache::write(&cache, "newest.bpf", "k", &program).unwrap();
+        cache::write(&cache, "newest.bpf", b"k", &program).unwrap();
         let mut left: Vec<String> = std::fs::read_dir(&cache)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -1369,7 +1441,7 @@ mod tests {
             {"names": ["getppid"], "action": "SCMP_ACT_ERRNO"}]}));
         let other_file = cache.join(format!(
             "{:016x}.bpf",
-            fnv1a(cache_key(&plan(&other).unwrap()).as_bytes())
+            fnv1a(&cache_key(&plan(&other).unwrap()))
         ));
         let entry = files[0].as_ref().unwrap().path();
         std::fs::copy(&entry, &other_file).unwrap();

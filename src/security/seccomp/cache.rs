@@ -122,7 +122,7 @@ fn open_dir(dir: &Path, create: bool) -> Option<OwnedFd> {
 
 /// The program stored under `name` for exactly `key`, if the entry can be
 /// trusted. Missing entries are silent; distrusted ones warn.
-pub(super) fn read(dir: &Path, name: &str, key: &str) -> Option<Vec<libc::sock_filter>> {
+pub(super) fn read(dir: &Path, name: &str, key: &[u8]) -> Option<Vec<libc::sock_filter>> {
     let dfd = open_dir(dir, false)?;
     // O_NONBLOCK: a fifo planted under the name must not hang create.
     let fd = match open_nofollow(
@@ -150,7 +150,7 @@ pub(super) fn read(dir: &Path, name: &str, key: &str) -> Option<Vec<libc::sock_f
     let (len, rest) = bytes.split_at_checked(8)?;
     let len = u64::from_le_bytes(len.try_into().ok()?) as usize;
     let (stored_key, program) = rest.split_at_checked(len)?;
-    if stored_key != key.as_bytes() {
+    if stored_key != key {
         return None;
     }
     from_bytes(program).ok()
@@ -161,7 +161,7 @@ pub(super) fn read(dir: &Path, name: &str, key: &str) -> Option<Vec<libc::sock_f
 pub(super) fn write(
     dir: &Path,
     name: &str,
-    key: &str,
+    key: &[u8],
     program: &[libc::sock_filter],
 ) -> std::io::Result<()> {
     let Some(dfd) = open_dir(dir, true) else {
@@ -180,7 +180,7 @@ pub(super) fn write(
     trim(dfd, ENTRIES - 1);
     let mut data = Vec::with_capacity(8 + key.len() + program.len() * INSN);
     data.extend_from_slice(&(key.len() as u64).to_le_bytes());
-    data.extend_from_slice(key.as_bytes());
+    data.extend_from_slice(key);
     for i in program {
         data.extend_from_slice(&i.code.to_ne_bytes());
         data.push(i.jt);
@@ -273,13 +273,13 @@ mod tests {
         nix::unistd::geteuid().is_root()
     }
 
-    /// `<tmp>/root/.cache/seccomp`, with one entry "e.bpf" for key "k".
+    /// `<tmp>/root/.cache/seccomp`, with one entry "e.bpf" for key b"k".
     fn setup(tag: &str) -> (crate::security::testutil::TempDir, std::path::PathBuf) {
         let t = crate::security::testutil::TempDir::new(tag);
         let dir = t.0.join("root/.cache/seccomp");
-        write(&dir, "e.bpf", "k", &program()).unwrap();
+        write(&dir, "e.bpf", b"k", &program()).unwrap();
         assert!(
-            read(&dir, "e.bpf", "k").is_some(),
+            read(&dir, "e.bpf", b"k").is_some(),
             "control: a fresh entry is used"
         );
         (t, dir)
@@ -309,38 +309,38 @@ mod tests {
         let (_t, dir) = setup("cache-owner");
         let e = dir.join("e.bpf");
         chown(&e, 65534);
-        assert!(read(&dir, "e.bpf", "k").is_none(), "another uid's entry");
+        assert!(read(&dir, "e.bpf", b"k").is_none(), "another uid's entry");
         // Nor replaced: it is not ours.
         let before = std::fs::read(&e).unwrap();
-        assert!(write(&dir, "e.bpf", "k2", &program()).is_err());
+        assert!(write(&dir, "e.bpf", b"k2", &program()).is_err());
         assert_eq!(std::fs::read(&e).unwrap(), before);
         chown(&e, 0);
         for mode in [0o620, 0o602, 0o666] {
             chmod(&e, mode);
-            assert!(read(&dir, "e.bpf", "k").is_none(), "mode {mode:o}");
+            assert!(read(&dir, "e.bpf", b"k").is_none(), "mode {mode:o}");
         }
         chmod(&e, 0o600);
-        assert!(read(&dir, "e.bpf", "k").is_some(), "control: back to 0600");
+        assert!(read(&dir, "e.bpf", b"k").is_some(), "control: back to 0600");
         // Our own entry with a bad mode is simply rewritten.
         chmod(&e, 0o666);
-        write(&dir, "e.bpf", "k", &program()).unwrap();
-        assert!(read(&dir, "e.bpf", "k").is_some());
+        write(&dir, "e.bpf", b"k", &program()).unwrap();
+        assert!(read(&dir, "e.bpf", b"k").is_some());
         // The directories count too.
         for d in [dir.clone(), dir.parent().unwrap().to_path_buf()] {
             chmod(&d, 0o777);
-            assert!(read(&dir, "e.bpf", "k").is_none(), "{} 0777", d.display());
+            assert!(read(&dir, "e.bpf", b"k").is_none(), "{} 0777", d.display());
             chmod(&d, 0o700);
             chown(&d, 65534);
             assert!(
-                read(&dir, "e.bpf", "k").is_none(),
+                read(&dir, "e.bpf", b"k").is_none(),
                 "{} not ours",
                 d.display()
             );
-            assert!(write(&dir, "e.bpf", "k", &program()).is_err());
+            assert!(write(&dir, "e.bpf", b"k", &program()).is_err());
             chown(&d, 0);
         }
         assert!(
-            read(&dir, "e.bpf", "k").is_some(),
+            read(&dir, "e.bpf", b"k").is_some(),
             "control: all ours again"
         );
     }
@@ -350,25 +350,28 @@ mod tests {
         let (t, dir) = setup("cache-links");
         // A valid entry elsewhere, reached through a symlink at the name.
         let elsewhere = t.0.join("elsewhere");
-        write(&elsewhere.join("x/y"), "e.bpf", "k", &program()).unwrap();
+        write(&elsewhere.join("x/y"), "e.bpf", b"k", &program()).unwrap();
         let target = elsewhere.join("x/y/e.bpf");
-        assert!(read(&elsewhere.join("x/y"), "e.bpf", "k").is_some());
+        assert!(read(&elsewhere.join("x/y"), "e.bpf", b"k").is_some());
         std::fs::remove_file(dir.join("e.bpf")).unwrap();
         symlink(&target, dir.join("e.bpf")).unwrap();
-        assert!(read(&dir, "e.bpf", "k").is_none(), "symlinked entry");
+        assert!(read(&dir, "e.bpf", b"k").is_none(), "symlinked entry");
         // A fifo must not hang the read.
         std::fs::remove_file(dir.join("e.bpf")).unwrap();
         nix::unistd::mkfifo(&dir.join("e.bpf"), Mode::from_bits_truncate(0o600)).unwrap();
-        assert!(read(&dir, "e.bpf", "k").is_none(), "fifo");
+        assert!(read(&dir, "e.bpf", b"k").is_none(), "fifo");
         std::fs::remove_file(dir.join("e.bpf")).unwrap();
         // The cache directory itself a symlink to a trusted one.
         let real = dir.with_file_name("seccomp-real");
         std::fs::rename(&dir, &real).unwrap();
-        write(&real, "e.bpf", "k", &program()).unwrap();
+        write(&real, "e.bpf", b"k", &program()).unwrap();
         symlink(&real, &dir).unwrap();
-        assert!(read(&dir, "e.bpf", "k").is_none(), "symlinked directory");
-        assert!(write(&dir, "e.bpf", "k", &program()).is_err());
-        assert!(read(&real, "e.bpf", "k").is_some(), "control: the real one");
+        assert!(read(&dir, "e.bpf", b"k").is_none(), "symlinked directory");
+        assert!(write(&dir, "e.bpf", b"k", &program()).is_err());
+        assert!(
+            read(&real, "e.bpf", b"k").is_some(),
+            "control: the real one"
+        );
     }
 
     #[test]
