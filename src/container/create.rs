@@ -177,6 +177,8 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     if cgroup_fd.is_none() {
         cloned &= !CloneFlags::CLONE_NEWCGROUP;
     }
+    // The init makes its time namespace itself (see enter_new_time).
+    cloned &= !namespaces::flag(LinuxNamespaceType::Time);
 
     let created = crate::logging::rfc3339_now();
     let annotations = spec.annotations().clone().unwrap_or_default();

@@ -259,9 +259,14 @@ fn namespace_flags(pid: i32) -> Result<libc::c_int> {
         ("uts", libc::CLONE_NEWUTS),
         ("ipc", libc::CLONE_NEWIPC),
         ("cgroup", libc::CLONE_NEWCGROUP),
+        ("time", libc::CLONE_NEWTIME),
     ] {
-        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{name}"))
-            .with_context(|| format!("read /proc/{pid}/ns/{name}"))?;
+        let theirs = match std::fs::read_link(format!("/proc/{pid}/ns/{name}")) {
+            Ok(l) => l,
+            // A kernel without time namespaces (before 5.6) has no link.
+            Err(e) if name == "time" && e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("read /proc/{pid}/ns/{name}")),
+        };
         let ours = std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
         if ours.as_ref() != Some(&theirs) {
             flags |= flag;
@@ -360,6 +365,7 @@ fn process_setup(
     for r in p.rlimits().iter().flatten() {
         crate::process::init::set_rlimit(r)?;
     }
+    crate::process::scheduling::apply(p)?;
     let state_json = || serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
     let exe = crate::process::init::become_process(p, seccomp, &state_json)?;
     chan.send(&Msg::Ready)?;

@@ -94,7 +94,9 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     }
     // The cgroup namespace must be made after the parent has moved us into
     // the container's cgroup, so it is left for after `Go`.
-    let rest = a.plan.new & !a.cloned & !CloneFlags::CLONE_NEWPID & !CloneFlags::CLONE_NEWCGROUP;
+    let time = namespaces::flag(LinuxNamespaceType::Time);
+    let rest =
+        a.plan.new & !a.cloned & !CloneFlags::CLONE_NEWPID & !CloneFlags::CLONE_NEWCGROUP & !time;
     if !rest.is_empty() {
         nix::sched::unshare(rest).context("unshare namespaces")?;
     }
@@ -115,6 +117,20 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
             .context("setresgid 0 in the user namespace")?;
         nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
             .context("setresuid 0 in the user namespace")?;
+    }
+    // After the user namespace is ours (it owns the time namespace) and
+    // before the init starts any process (hooks).
+    if a.plan.new.contains(time) {
+        let offsets = a
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.time_offsets().as_ref());
+        let text = match offsets {
+            Some(o) => crate::spec::process_fields::time_offsets(o, true)?,
+            None => String::new(),
+        };
+        namespaces::enter_new_time(&text)?;
     }
     if a.plan.creates(LinuxNamespaceType::Cgroup) && !a.cloned.contains(CloneFlags::CLONE_NEWCGROUP)
     {
@@ -193,6 +209,9 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     for r in process.rlimits().iter().flatten() {
         set_rlimit(r)?;
     }
+    super::scheduling::apply(process)?;
+    super::personality::apply(a.spec.linux().as_ref())?;
+    super::mempolicy::apply(a.spec.linux().as_ref())?;
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .with_context(|| format!("process.oomScoreAdj {adj}"))?;

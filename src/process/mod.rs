@@ -2,4 +2,7 @@
 //! with `create`, and the init-side setup sequence.
 
 pub mod init;
+pub mod mempolicy;
+pub mod personality;
+pub mod scheduling;
 pub mod sync;
