@@ -240,3 +240,182 @@ fn time_namespace_offsets_from_inside() {
     assert!(within(&c["boottime"], before.1, after.1), "control: {c}");
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
 }
+
+/// `lo` is up in a network namespace the container made; a namespace it
+/// joins (made by `ip netns add`, lo down) is left as it is: the control.
+#[test]
+fn loopback_up_in_a_new_network_namespace() {
+    let Some(t) = T::new() else { return };
+    const IFF_UP: i64 = 1;
+    let b = t.bundle("new", |_| {});
+    let id = t.id("lo");
+    let out = t.run(&id, &b);
+    out.expect_ok("run");
+    let r = out.json();
+    let flags = r["lo_flags"].as_i64().unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(flags & IFF_UP, IFF_UP, "lo down in a new netns: {flags:#x}");
+    assert_ne!(r["namespaces"]["net"], json!(common::host_ns("net")));
+
+    let name = format!("outlet-t-{}", t.token.trim_start_matches("outlet-test-"));
+    let st = std::process::Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .expect("run ip netns add (iproute2)");
+    assert!(st.success(), "ip netns add {name}");
+    {
+        let name = name.clone();
+        t.on_cleanup(move || {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "delete", &name])
+                .status();
+        });
+    }
+    let joined = t.bundle("joined", |c| {
+        for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "network" {
+                n["path"] = json!(format!("/run/netns/{name}"));
+            }
+        }
+    });
+    let id = t.id("lojoin");
+    let out = t.run(&id, &joined);
+    out.expect_ok("run joining a netns");
+    let flags = out.json()["lo_flags"].as_i64().unwrap();
+    assert_eq!(flags & IFF_UP, 0, "a joined netns was changed: {flags:#x}");
+}
+
+/// HOME from the container's /etc/passwd when process.env lacks it (the
+/// uid's entry, else "/"), for the init and for exec; a given HOME stays.
+#[test]
+fn home_from_the_containers_passwd() {
+    let Some(t) = T::new() else { return };
+    let home_of = |r: &Value| -> Vec<String> {
+        r["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e.as_str().unwrap().strip_prefix("HOME="))
+            .map(str::to_string)
+            .collect()
+    };
+    for (tag, uid, env_home, want) in [
+        ("root", 0, None, "/root"),
+        ("nobody", 65534, None, "/nonexistent"),
+        ("unlisted", 4321, None, "/"),
+        ("given", 0, Some("/given"), "/given"),
+    ] {
+        let b = t.bundle(tag, |c| {
+            c["process"]["user"] = json!({"uid": uid, "gid": uid});
+            if let Some(h) = env_home {
+                c["process"]["env"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!(format!("HOME={h}")));
+            }
+        });
+        let id = t.id(tag);
+        let out = t.run(&id, &b);
+        out.expect_ok(tag);
+        assert_eq!(home_of(&out.json()), vec![want], "{tag}");
+    }
+    let b = t.bundle("exec", |c| {
+        c["process"]["args"] = json!(["sleep", "1000"]);
+    });
+    let id = t.id("exec");
+    t.create_ok(&id, &b);
+    let out = t.outlet(&["exec", &id, "probe", "report"]);
+    out.expect_ok("exec");
+    assert_eq!(home_of(&out.json()), vec!["/root"], "exec");
+    let out = t.outlet(&["exec", "--user", "65534:65534", &id, "probe", "report"]);
+    out.expect_ok("exec as nobody");
+    assert_eq!(home_of(&out.json()), vec!["/nonexistent"], "exec as nobody");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+}
+
+/// A missing process.cwd is made inside the root (also under a read-only
+/// root, before it turns read-only), and a symlink on the way that points
+/// out of the root (`/evil -> /../../..<host dir>`) resolves inside it:
+/// the host directory it names stays untouched.
+#[test]
+fn missing_cwd_is_created_inside_the_root() {
+    let Some(t) = T::new() else { return };
+    let host_target = t.dir.join("host-target");
+    std::fs::create_dir_all(&host_target).unwrap();
+    let b = t.bundle("cwd", |c| {
+        c["process"]["cwd"] = json!("/nope/dir");
+    });
+    let rootfs = b.own_rootfs();
+    let id = t.id("cwd");
+    let out = t.run(&id, &b);
+    out.expect_ok("run with a missing cwd");
+    assert_eq!(out.json()["cwd"], "/nope/dir");
+    assert!(rootfs.join("nope/dir").is_dir());
+
+    let escape = format!("/../../../../../..{}", host_target.display());
+    std::os::unix::fs::symlink(&escape, rootfs.join("evil")).unwrap();
+    let mut cfg = b.config();
+    cfg["process"]["cwd"] = json!("/evil/made");
+    b.write_config(&cfg);
+    let id = t.id("cwdevil");
+    let out = t.run(&id, &b);
+    out.expect_ok("run with a cwd through a symlink");
+    assert!(
+        !host_target.join("made").exists(),
+        "the cwd was made outside the root"
+    );
+    // Made where RESOLVE_IN_ROOT puts it: <rootfs><host_target>/made.
+    let inside = rootfs
+        .join(host_target.strip_prefix("/").unwrap())
+        .join("made");
+    assert!(inside.is_dir(), "{} missing", inside.display());
+}
+
+/// stdio pipes are handed to a non-root container user: it can reopen
+/// /proc/self/fd/1 (what `echo > /dev/stdout` does). The control is root,
+/// whose pipe keeps its owner, and a file stdout is never chowned.
+#[test]
+fn stdio_pipes_belong_to_the_container_user() {
+    let Some(t) = T::new() else { return };
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let script = "echo reopened > /proc/self/fd/1; probe report > /out/r.json";
+    for (tag, uid) in [("user", 1000), ("root", 0)] {
+        let b = t.bundle(tag, |c| {
+            c["process"]["user"] = json!({"uid": uid, "gid": uid});
+            common::sh(c, script);
+        });
+        std::os::unix::fs::chown(&b.out, Some(uid), Some(uid)).unwrap();
+        let id = t.id(tag);
+        let err = t.dir.join(format!("{tag}.stderr"));
+        let mut child = Command::new(common::OUTLET)
+            .args(["--root", t.root.to_str().unwrap(), "run", "--bundle"])
+            .arg(&b.dir)
+            .arg(&id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        let mut pipe = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = pipe.read_to_string(&mut s);
+            s
+        });
+        let st = common::wait_timeout(&mut child, std::time::Duration::from_secs(60), "outlet run");
+        let stdout = reader.join().unwrap();
+        let stderr = std::fs::read_to_string(&err).unwrap();
+        assert!(st.success(), "{tag}: {stderr}");
+        assert_eq!(stdout.trim(), "reopened", "{tag}: {stderr}");
+        let r = common::read_json(&b.out.join("r.json"));
+        assert_eq!(r["stdio_owner"]["1"], uid, "{tag}: {r}");
+    }
+    // A file as stdout (the harness's) keeps its owner.
+    let b = t.bundle("file", |c| {
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    });
+    let id = t.id("file");
+    let out = t.run(&id, &b);
+    out.expect_ok("run with a file stdout");
+    assert_eq!(out.json()["stdio_owner"]["1"], 0);
+}

@@ -366,6 +366,8 @@ fn process_setup(
         crate::process::init::set_rlimit(r)?;
     }
     crate::process::scheduling::apply(p)?;
+    crate::process::stdio::chown_pipes(p.user().uid())?;
+    let p = &*crate::process::home::with_home(p)?;
     let state_json = || serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
     let exe = crate::process::init::become_process(p, seccomp, &state_json)?;
     chan.send(&Msg::Ready)?;

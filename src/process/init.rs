@@ -183,6 +183,13 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     };
 
     rootfs::pivot(a.rootfs, a.no_pivot)?;
+    // A missing cwd is made (runc does), before finalize can make the root
+    // read-only; "/" always exists.
+    if process.cwd().as_os_str() != "/" {
+        rootfs::paths::Root::open(Path::new("/"))?
+            .resolve_or_create(process.cwd(), rootfs::paths::Kind::Dir)
+            .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
+    }
     // Before finalize: it makes /proc/sys read-only (readonlyPaths), after
     // which every sysctl write failed with EROFS. runc orders it so too.
     if let Some(sysctl) = a.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
@@ -212,6 +219,11 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     super::scheduling::apply(process)?;
     super::personality::apply(a.spec.linux().as_ref())?;
     super::mempolicy::apply(a.spec.linux().as_ref())?;
+    if a.plan.creates(LinuxNamespaceType::Network) {
+        super::network::loopback_up()?;
+    }
+    super::stdio::chown_pipes(process.user().uid())?;
+    let process = &*super::home::with_home(process)?;
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .with_context(|| format!("process.oomScoreAdj {adj}"))?;

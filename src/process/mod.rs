@@ -1,8 +1,11 @@
 //! The container's processes: the clone into namespaces, the sync protocol
 //! with `create`, and the init-side setup sequence.
 
+pub mod home;
 pub mod init;
 pub mod mempolicy;
+pub mod network;
 pub mod personality;
 pub mod scheduling;
+pub mod stdio;
 pub mod sync;
