@@ -419,3 +419,31 @@ fn stdio_pipes_belong_to_the_container_user() {
     out.expect_ok("run with a file stdout");
     assert_eq!(out.json()["stdio_owner"]["1"], 0);
 }
+
+/// linux.resources.memory.kernelTCP on cgroup v1 lands in the container's
+/// memory.kmem.tcp.limit_in_bytes, read from inside; the control without
+/// it reads the kernel's unlimited value.
+#[test]
+fn kernel_tcp_limit_on_v1() {
+    let Some(t) = T::new() else { return };
+    let file = "/sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes";
+    if !std::path::Path::new("/sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes").exists() {
+        eprintln!("SKIPPED: no cgroup v1 memory.kmem.tcp.limit_in_bytes on this host");
+        return;
+    }
+    let mut seen = Vec::new();
+    for (tag, tcp) in [("set", Some(16 << 20)), ("control", None)] {
+        let b = t.bundle(tag, |c| {
+            if let Some(v) = tcp {
+                c["linux"]["resources"]["memory"] = json!({"kernelTCP": v});
+            }
+            common::sh(c, &format!("cat {file}"));
+        });
+        let id = t.id(tag);
+        let out = t.run(&id, &b);
+        out.expect_ok(tag);
+        seen.push(out.stdout.trim().to_string());
+    }
+    assert_eq!(seen[0], (16 << 20).to_string());
+    assert_ne!(seen[1], seen[0]);
+}
