@@ -447,3 +447,27 @@ fn kernel_tcp_limit_on_v1() {
     assert_eq!(seen[0], (16 << 20).to_string());
     assert_ne!(seen[1], seen[0]);
 }
+
+/// linux.mountLabel on a host without SELinux: accepted and not applied,
+/// as runc does (a context= option would only make every mount fail).
+/// Where SELinux is enabled it becomes context="..." on the fresh mounts
+/// (unit-tested in security::lsm; this host cannot show it).
+#[test]
+fn mount_label_without_selinux_is_accepted_like_runc() {
+    let Some(t) = T::new() else { return };
+    let selinux = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .contains(" - selinuxfs ");
+    if selinux {
+        eprintln!("SKIPPED: SELinux is enabled here; this test is for hosts without it");
+        return;
+    }
+    let b = t.bundle("label", |c| {
+        c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0:c1,c2");
+    });
+    let id = t.id("label");
+    let out = t.run(&id, &b);
+    out.expect_ok("run with a mount label");
+    let mi = out.json()["mountinfo"].to_string();
+    assert!(!mi.contains("context="), "{mi}");
+}

@@ -55,8 +55,9 @@ pub fn prepare(s: &Setup) -> Result<()> {
 
     let root = Root::open(s.rootfs)?;
     let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
+    let label = linux.and_then(|l| l.mount_label().as_deref());
     for (i, m) in mounts.iter().enumerate() {
-        mounts::mount_one(&root, m, i, s.cgroup, s.cgroupns)?;
+        mounts::mount_one(&root, m, i, s.cgroup, s.cgroupns, label)?;
     }
 
     // A bind of the host's /dev brings its nodes; otherwise make them.
