@@ -87,9 +87,6 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
     let plan = Plan::from_spec(&nss);
-    if !plan.creates(LinuxNamespaceType::Mount) && !plan.joins(LinuxNamespaceType::Mount) {
-        bail!("linux.namespaces: a mount namespace is required");
-    }
     if process.terminal().unwrap_or(false) && o.console_socket.is_none() {
         bail!("process.terminal is true but no --console-socket was given");
     }

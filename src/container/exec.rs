@@ -7,7 +7,7 @@
 //! /proc/PID/exe of the runtime (CVE-2019-5736 class).
 
 use std::convert::Infallible;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use crate::spec::{Process, Spec};
@@ -116,6 +116,23 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         bail!("container not running: {}", o.id);
     }
     let flags = namespace_flags(c.state.pid)?;
+    // A container without a mount namespace of its own has a chroot for a
+    // root, which no setns gives: the process takes the init's root.
+    let root_fd = if c.state.namespaces.iter().any(|n| n == "mnt") {
+        None
+    } else {
+        let p = format!("/proc/{}/root", c.state.pid);
+        Some(
+            syscall::openat2(
+                libc::AT_FDCWD,
+                Path::new(&p),
+                libc::O_PATH | libc::O_DIRECTORY,
+                0,
+            )
+            .with_context(|| format!("open the container's root {p}"))?,
+        )
+    };
+    let chroot = root_fd.as_ref().map(AsRawFd::as_raw_fd);
     let cgroup = Cgroup::from_paths(c.state.cgroup.clone());
     let cgroup_fd = cgroup.clone_into_fd();
     let join_files = cgroup.self_join_files();
@@ -146,6 +163,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
                 p,
                 seccomp: seccomp.as_ref(),
                 state: &c.state,
+                chroot,
             };
             helper_main(&what, &join_fds, &pidfd, flags, &child_chan, console)
         }
@@ -281,6 +299,8 @@ struct What<'a> {
     p: &'a Process,
     seccomp: Option<&'a crate::security::seccomp::Prepared>,
     state: &'a crate::state::State,
+    /// The init's root (an fd of /proc/PID/root) when it is a chroot.
+    chroot: Option<RawFd>,
 }
 
 fn helper_main(
@@ -303,8 +323,10 @@ fn helper_main(
             Some(Msg::Go(_)) => {}
             _ => bail!("sync: outlet exited during exec setup"),
         }
+        // Nothing to join when the container shares all our namespaces
+        // (setns of a pidfd with no flags is EINVAL).
         // SAFETY: setns on a pidfd we own, with namespace flags only.
-        if unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
+        if flags != 0 && unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
             return Err(std::io::Error::last_os_error()).context("setns into the container");
         }
         // The pid namespace applies to children: fork the real process as
@@ -357,7 +379,12 @@ fn process_setup(
         p,
         seccomp,
         state,
+        chroot,
     } = what;
+    if let Some(fd) = chroot {
+        nix::unistd::fchdir(fd).context("enter the container's root")?;
+        nix::unistd::chroot(".").context("chroot into the container's root")?;
+    }
     nix::unistd::setsid().context("setsid")?;
     if let Some(s) = console {
         crate::tty::setup_terminal(s, p)?;

@@ -141,11 +141,8 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
         join_session_keyring(a.id)?;
     }
 
-    let has_mountns =
+    let mountns =
         a.plan.creates(LinuxNamespaceType::Mount) || a.plan.joins(LinuxNamespaceType::Mount);
-    if !has_mountns {
-        bail!("linux.namespaces: a mount namespace is required");
-    }
     // Opened before pivot_root: the host's /proc is where exec.fifo can be
     // reopened by fd whatever the container mounts (closed at exec).
     let host_proc = crate::syscall::openat2(
@@ -162,6 +159,7 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
         cgroup: a.cgroup,
         userns,
         cgroupns: a.plan.creates(LinuxNamespaceType::Cgroup),
+        mountns,
     };
     rootfs::prepare(&setup)?;
 
@@ -182,7 +180,7 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
         _ => None,
     };
 
-    rootfs::pivot(a.rootfs, a.no_pivot)?;
+    rootfs::pivot(a.rootfs, a.no_pivot, mountns)?;
     // A missing cwd is made (runc does), before finalize can make the root
     // read-only; "/" always exists.
     if process.cwd().as_os_str() != "/" {

@@ -229,6 +229,15 @@ fn check_spec(spec: &Spec) -> Result<()> {
             }
         }
     }
+    if spec
+        .linux()
+        .as_ref()
+        .is_some_and(|l| l.rootfs_propagation().is_some())
+        && !has(LinuxNamespaceType::Mount)
+    {
+        // It would be the propagation of the caller's own `/`.
+        bail!("linux.rootfsPropagation: set, but there is no mount namespace to apply it in");
+    }
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
         bail!("hostname: set, but there is no new uts namespace to set it in");
     }
@@ -502,6 +511,16 @@ mod tests {
         for rootless in [false, true] {
             parse_value(&template(rootless)).unwrap();
         }
+    }
+
+    #[test]
+    fn rootfs_propagation_needs_a_mount_namespace() {
+        let mut v = minimal();
+        v["linux"]["rootfsPropagation"] = "shared".into();
+        assert!(parse_value(&v).is_ok());
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}]);
+        let err = parse_value(&v).unwrap_err();
+        assert!(err.contains("linux.rootfsPropagation"), "{err}");
     }
 
     #[test]
