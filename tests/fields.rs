@@ -471,3 +471,35 @@ fn mount_label_without_selinux_is_accepted_like_runc() {
     let mi = out.json()["mountinfo"].to_string();
     assert!(!mi.contains("context="), "{mi}");
 }
+
+/// The time namespace is owned by the container's user namespace: its
+/// mapped root sets the offsets (the init writes them before it turns
+/// non-dumpable, when /proc/self still belongs to it).
+#[test]
+fn time_namespace_inside_a_user_namespace() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("usertime", |c| {
+        let nss = c["linux"]["namespaces"].as_array_mut().unwrap();
+        nss.push(json!({"type": "user"}));
+        nss.push(json!({"type": "time"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 5_000_000}});
+        // The /out bind needs no access here: the report goes to stdout.
+    });
+    b.own_rootfs();
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime fills a valid local.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let id = t.id("usertime");
+    let out = t.run(&id, &b);
+    out.expect_ok("run with user and time namespaces");
+    let r = out.json();
+    let mono = r["clocks"]["monotonic"].as_i64().unwrap();
+    assert!(mono >= ts.tv_sec + 5_000_000, "{}", r["clocks"]);
+    assert!(mono < ts.tv_sec + 5_000_000 + 60, "{}", r["clocks"]);
+    assert_ne!(r["namespaces"]["user"], json!(common::host_ns("user")));
+}

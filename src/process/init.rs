@@ -102,6 +102,22 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     }
     chan.send(&Msg::UserNs)?;
     let host_pid = wait_go(chan)?;
+    // In the container's user namespace (which owns the time namespace),
+    // before the init starts any process (hooks), and while still dumpable:
+    // a non-dumpable task's /proc/self files belong to the host's root,
+    // which a mapped root could not write timens_offsets as.
+    if a.plan.new.contains(time) {
+        let offsets = a
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.time_offsets().as_ref());
+        let text = match offsets {
+            Some(o) => crate::spec::process_fields::time_offsets(o, true)?,
+            None => String::new(),
+        };
+        namespaces::enter_new_time(&text)?;
+    }
     // Until execve we are a copy of outlet: non-dumpable, so nothing in the
     // container can open our /proc/PID/exe (the runtime's binary;
     // CVE-2019-5736 class); execve makes the application dumpable again.
@@ -117,20 +133,6 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
             .context("setresgid 0 in the user namespace")?;
         nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
             .context("setresuid 0 in the user namespace")?;
-    }
-    // After the user namespace is ours (it owns the time namespace) and
-    // before the init starts any process (hooks).
-    if a.plan.new.contains(time) {
-        let offsets = a
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.time_offsets().as_ref());
-        let text = match offsets {
-            Some(o) => crate::spec::process_fields::time_offsets(o, true)?,
-            None => String::new(),
-        };
-        namespaces::enter_new_time(&text)?;
     }
     if a.plan.creates(LinuxNamespaceType::Cgroup) && !a.cloned.contains(CloneFlags::CLONE_NEWCGROUP)
     {
