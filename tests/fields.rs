@@ -59,12 +59,15 @@ fn scheduler_io_priority_memory_policy_personality_from_inside() {
     assert_eq!(uname, "x86_64");
 }
 
-/// The same process fields on `exec` (they belong to the process).
+/// The same process fields on `exec` (they belong to the process), and
+/// the container's personality and memory policy (as runc's exec).
 #[test]
 fn exec_applies_scheduler_and_io_priority() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| {
         c["process"]["args"] = json!(["sleep", "1000"]);
+        c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"});
+        c["linux"]["personality"] = json!({"domain": "LINUX32"});
         c["linux"]["resources"]["cpu"] =
             json!({"realtimePeriod": 1000000, "realtimeRuntime": 10000});
     });
@@ -83,10 +86,13 @@ fn exec_applies_scheduler_and_io_priority() {
     assert_eq!(r["sched"]["policy"], 2, "SCHED_RR: {}", r["sched"]);
     assert_eq!(r["sched"]["priority"], 7);
     assert_eq!(r["ioprio"], 2 << 13 | 3);
+    assert_eq!(r["machine"], "i686");
+    assert_eq!(r["numa_policy"], "bind:0");
     // Control: an exec without them.
     let out = t.outlet(&["exec", &id, "probe", "report"]);
     out.expect_ok("exec control");
     assert_eq!(out.json()["sched"]["policy"], 0);
+    assert_ne!(out.json()["ioprio"], 2 << 13 | 3);
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
 }
 

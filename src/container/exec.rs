@@ -164,6 +164,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
                 seccomp: seccomp.as_ref(),
                 state: &c.state,
                 chroot,
+                linux: spec.linux().as_ref(),
             };
             helper_main(&what, &join_fds, &pidfd, flags, &child_chan, console)
         }
@@ -301,6 +302,9 @@ struct What<'a> {
     state: &'a crate::state::State,
     /// The init's root (an fd of /proc/PID/root) when it is a chroot.
     chroot: Option<RawFd>,
+    /// The container's linux section: personality and memory policy
+    /// apply to every process in it, as in runc's exec.
+    linux: Option<&'a oci_spec::runtime::Linux>,
 }
 
 fn helper_main(
@@ -380,6 +384,7 @@ fn process_setup(
         seccomp,
         state,
         chroot,
+        linux,
     } = what;
     if let Some(fd) = chroot {
         nix::unistd::fchdir(fd).context("enter the container's root")?;
@@ -393,6 +398,8 @@ fn process_setup(
         crate::process::init::set_rlimit(r)?;
     }
     crate::process::scheduling::apply(p)?;
+    crate::process::personality::apply(linux)?;
+    crate::process::mempolicy::apply(linux)?;
     crate::process::stdio::chown_pipes(p.user().uid())?;
     let p = &*crate::process::home::with_home(p)?;
     let state_json = || serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
