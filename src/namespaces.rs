@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use nix::sched::CloneFlags;
-use oci_spec::runtime::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
+use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
 
 pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
     match t {
@@ -86,7 +86,12 @@ pub fn join(t: LinuxNamespaceType, path: &PathBuf) -> Result<()> {
 /// task may), so that it and everything it starts see the offsets. This is
 /// also why the clone never carries CLONE_NEWTIME: the child would be
 /// inside before anyone could write the offsets.
-pub fn enter_new_time(offsets: &str) -> Result<()> {
+pub fn enter_new_time(linux: Option<&Linux>) -> Result<()> {
+    let offsets = match linux.and_then(|l| l.time_offsets().as_ref()) {
+        Some(o) => crate::spec::process_fields::time_offsets(o, true)?,
+        None => String::new(),
+    };
+    let offsets = offsets.as_str();
     let flag = flag(LinuxNamespaceType::Time);
     nix::sched::unshare(flag).context("unshare time namespace")?;
     if !offsets.is_empty() {

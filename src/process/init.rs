@@ -107,16 +107,7 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     // a non-dumpable task's /proc/self files belong to the host's root,
     // which a mapped root could not write timens_offsets as.
     if a.plan.new.contains(time) {
-        let offsets = a
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.time_offsets().as_ref());
-        let text = match offsets {
-            Some(o) => crate::spec::process_fields::time_offsets(o, true)?,
-            None => String::new(),
-        };
-        namespaces::enter_new_time(&text)?;
+        namespaces::enter_new_time(a.spec.linux().as_ref())?;
     }
     // Until execve we are a copy of outlet: non-dumpable, so nothing in the
     // container can open our /proc/PID/exe (the runtime's binary;
@@ -183,13 +174,8 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     };
 
     rootfs::pivot(a.rootfs, a.no_pivot, mountns)?;
-    // A missing cwd is made (runc does), before finalize can make the root
-    // read-only; "/" always exists.
-    if process.cwd().as_os_str() != "/" {
-        rootfs::paths::Root::open(Path::new("/"))?
-            .resolve_or_create(process.cwd(), rootfs::paths::Kind::Dir)
-            .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
-    }
+    // Before finalize can make the root read-only.
+    super::cwd::create_missing(process.cwd())?;
     // Before finalize: it makes /proc/sys read-only (readonlyPaths), after
     // which every sysctl write failed with EROFS. runc orders it so too.
     if let Some(sysctl) = a.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
