@@ -93,6 +93,11 @@ fn exec_applies_scheduler_and_io_priority() {
     out.expect_ok("exec control");
     assert_eq!(out.json()["sched"]["policy"], 0);
     assert_ne!(out.json()["ioprio"], 2 << 13 | 3);
+    // A bad scheduler in a process file is refused before anything runs.
+    p["scheduler"] = json!({"policy": "SCHED_RR", "priority": 0});
+    std::fs::write(&process, serde_json::to_vec(&p).unwrap()).unwrap();
+    t.outlet(&["exec", "--process", process.to_str().unwrap(), &id])
+        .expect_fail("exec with a bad scheduler", "process.scheduler.priority");
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
 }
 

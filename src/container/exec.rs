@@ -97,6 +97,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     };
     let console_socket = o.console_socket.or(own_console.as_ref().map(|c| c.path()));
     crate::security::capabilities::validate(p.capabilities().as_ref())?;
+    crate::spec::process_fields::check_process(p)?;
     let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         Some(s) => Some(crate::security::seccomp::prepare_cached(
             s,

@@ -249,12 +249,7 @@ fn check_spec(spec: &Spec) -> Result<()> {
 /// the same translation the init uses.
 fn check_process_fields(spec: &Spec, nss: &[oci_spec::runtime::LinuxNamespace]) -> Result<()> {
     if let Some(p) = spec.process() {
-        if let Some(s) = p.scheduler() {
-            process_fields::scheduler(s)?;
-        }
-        if let Some(io) = p.io_priority() {
-            process_fields::io_priority(io)?;
-        }
+        process_fields::check_process(p)?;
     }
     let Some(linux) = spec.linux() else {
         return Ok(());

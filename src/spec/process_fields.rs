@@ -15,6 +15,18 @@ use oci_spec::runtime::{
 
 use super::types::Scheduler;
 
+/// The process fields of this file, for config.json's process and for
+/// `exec --process`, before anything is forked.
+pub fn check_process(p: &super::Process) -> Result<()> {
+    if let Some(s) = p.scheduler() {
+        scheduler(s)?;
+    }
+    if let Some(io) = p.io_priority() {
+        io_priority(io)?;
+    }
+    Ok(())
+}
+
 /// The kernel's `struct sched_attr` (SCHED_ATTR_SIZE_VER1: with the
 /// utilization clamps, which the flags may ask for).
 #[repr(C)]
