@@ -468,7 +468,7 @@ fn features_list_only_what_create_accepts() {
     };
     let namespaces = strs(&f["linux"]["namespaces"]);
     assert!(namespaces.contains(&"mount".to_string()), "{namespaces:?}");
-    assert!(!namespaces.contains(&"time".to_string()), "{namespaces:?}");
+    assert!(namespaces.contains(&"time".to_string()), "{namespaces:?}");
     let options = strs(&f["mountOptions"]);
     assert!(options.len() > 20, "{options:?}");
     let hooks = strs(&f["hooks"]);

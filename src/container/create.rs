@@ -87,9 +87,6 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
     let plan = Plan::from_spec(&nss);
-    if !plan.creates(LinuxNamespaceType::Mount) && !plan.joins(LinuxNamespaceType::Mount) {
-        bail!("linux.namespaces: a mount namespace is required");
-    }
     if process.terminal().unwrap_or(false) && o.console_socket.is_none() {
         bail!("process.terminal is true but no --console-socket was given");
     }
@@ -177,6 +174,8 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     if cgroup_fd.is_none() {
         cloned &= !CloneFlags::CLONE_NEWCGROUP;
     }
+    // The init makes its time namespace itself (see enter_new_time).
+    cloned &= !namespaces::flag(LinuxNamespaceType::Time);
 
     let created = crate::logging::rfc3339_now();
     let annotations = spec.annotations().clone().unwrap_or_default();

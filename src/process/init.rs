@@ -94,12 +94,21 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     }
     // The cgroup namespace must be made after the parent has moved us into
     // the container's cgroup, so it is left for after `Go`.
-    let rest = a.plan.new & !a.cloned & !CloneFlags::CLONE_NEWPID & !CloneFlags::CLONE_NEWCGROUP;
+    let time = namespaces::flag(LinuxNamespaceType::Time);
+    let rest =
+        a.plan.new & !a.cloned & !CloneFlags::CLONE_NEWPID & !CloneFlags::CLONE_NEWCGROUP & !time;
     if !rest.is_empty() {
         nix::sched::unshare(rest).context("unshare namespaces")?;
     }
     chan.send(&Msg::UserNs)?;
     let host_pid = wait_go(chan)?;
+    // In the container's user namespace (which owns the time namespace),
+    // before the init starts any process (hooks), and while still dumpable:
+    // a non-dumpable task's /proc/self files belong to the host's root,
+    // which a mapped root could not write timens_offsets as.
+    if a.plan.new.contains(time) {
+        namespaces::enter_new_time(a.spec.linux().as_ref())?;
+    }
     // Until execve we are a copy of outlet: non-dumpable, so nothing in the
     // container can open our /proc/PID/exe (the runtime's binary;
     // CVE-2019-5736 class); execve makes the application dumpable again.
@@ -125,11 +134,8 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
         join_session_keyring(a.id)?;
     }
 
-    let has_mountns =
+    let mountns =
         a.plan.creates(LinuxNamespaceType::Mount) || a.plan.joins(LinuxNamespaceType::Mount);
-    if !has_mountns {
-        bail!("linux.namespaces: a mount namespace is required");
-    }
     // Opened before pivot_root: the host's /proc is where exec.fifo can be
     // reopened by fd whatever the container mounts (closed at exec).
     let host_proc = crate::syscall::openat2(
@@ -146,6 +152,7 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
         cgroup: a.cgroup,
         userns,
         cgroupns: a.plan.creates(LinuxNamespaceType::Cgroup),
+        mountns,
     };
     let prepared = rootfs::prepare(&setup)?;
 
@@ -166,7 +173,9 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
         _ => None,
     };
 
-    rootfs::pivot(a.rootfs, a.no_pivot)?;
+    rootfs::pivot(a.rootfs, a.no_pivot, mountns)?;
+    // Before finalize can make the root read-only.
+    super::cwd::create_missing(process.cwd())?;
     // Before finalize: it makes /proc/sys read-only (readonlyPaths), after
     // which every sysctl write failed with EROFS. runc orders it so too.
     if let Some(sysctl) = a.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
@@ -193,6 +202,14 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     for r in process.rlimits().iter().flatten() {
         set_rlimit(r)?;
     }
+    super::scheduling::apply(process)?;
+    super::personality::apply(a.spec.linux().as_ref())?;
+    super::mempolicy::apply(a.spec.linux().as_ref())?;
+    if a.plan.creates(LinuxNamespaceType::Network) {
+        super::network::loopback_up()?;
+    }
+    super::stdio::chown_pipes(process.user().uid())?;
+    let process = &*super::home::with_home(process)?;
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .with_context(|| format!("process.oomScoreAdj {adj}"))?;

@@ -8,8 +8,9 @@ use anyhow::{Context, Result, bail};
 use oci_spec::runtime::LinuxNamespaceType;
 use serde_json::Value;
 
+pub mod process_fields;
 mod types;
-pub use types::{Process, Spec};
+pub use types::{Process, Scheduler, Spec};
 
 /// A validated spec with the bundle-relative paths resolved.
 pub struct Loaded {
@@ -101,6 +102,36 @@ fn explain(v: &Value) -> Result<()> {
         bail!("ociVersion: expected a string");
     }
     crate::security::capabilities::check_config_names(v)?;
+    // Enumerations whose serde message names only the bad value.
+    for (pointer, field) in [
+        ("/process/ioPriority", "process.ioPriority"),
+        ("/linux/memoryPolicy", "linux.memoryPolicy"),
+        ("/linux/personality", "linux.personality"),
+        ("/linux/timeOffsets", "linux.timeOffsets"),
+        ("/process/scheduler", "process.scheduler"),
+    ] {
+        if let Some(x) = v.pointer(pointer) {
+            let r = match field {
+                "process.ioPriority" => {
+                    serde_json::from_value::<oci_spec::runtime::LinuxIOPriority>(x.clone()).err()
+                }
+                "linux.memoryPolicy" => {
+                    serde_json::from_value::<oci_spec::runtime::LinuxMemoryPolicy>(x.clone()).err()
+                }
+                "linux.personality" => {
+                    serde_json::from_value::<oci_spec::runtime::LinuxPersonality>(x.clone()).err()
+                }
+                "linux.timeOffsets" => serde_json::from_value::<
+                    std::collections::HashMap<String, oci_spec::runtime::LinuxTimeOffset>,
+                >(x.clone())
+                .err(),
+                _ => serde_json::from_value::<Scheduler>(x.clone()).err(),
+            };
+            if let Some(e) = r {
+                bail!("{field}: {e}");
+            }
+        }
+    }
     if let Some(nss) = v.pointer("/linux/namespaces").and_then(Value::as_array) {
         for (i, ns) in nss.iter().enumerate() {
             let t = ns.get("type").and_then(Value::as_str).unwrap_or("");
@@ -198,11 +229,42 @@ fn check_spec(spec: &Spec) -> Result<()> {
             }
         }
     }
+    if spec
+        .linux()
+        .as_ref()
+        .is_some_and(|l| l.rootfs_propagation().is_some())
+        && !has(LinuxNamespaceType::Mount)
+    {
+        // It would be the propagation of the caller's own `/`.
+        bail!("linux.rootfsPropagation: set, but there is no mount namespace to apply it in");
+    }
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
         bail!("hostname: set, but there is no new uts namespace to set it in");
     }
-    if has(LinuxNamespaceType::Time) {
-        bail!("linux.namespaces: time namespaces are not supported");
+    check_process_fields(spec, nss)
+}
+
+/// The fields applied by one syscall each in the init (scheduler, I/O
+/// priority, memory policy, personality, time offsets): checked here with
+/// the same translation the init uses.
+fn check_process_fields(spec: &Spec, nss: &[oci_spec::runtime::LinuxNamespace]) -> Result<()> {
+    if let Some(p) = spec.process() {
+        process_fields::check_process(p)?;
+    }
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    if let Some(m) = linux.memory_policy() {
+        process_fields::memory_policy(m)?;
+    }
+    if let Some(p) = linux.personality() {
+        process_fields::personality(p)?;
+    }
+    let new_time = nss
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Time && n.path().is_none());
+    if let Some(offsets) = linux.time_offsets() {
+        process_fields::time_offsets(offsets, new_time)?;
     }
     check_sysctls(spec, nss)?;
     Ok(())
@@ -662,6 +724,16 @@ mod tests {
                 assert!(err.contains("host's"), "{path}: {err}");
             }
         }
+    }
+
+    #[test]
+    fn rootfs_propagation_needs_a_mount_namespace() {
+        let mut v = minimal();
+        v["linux"]["rootfsPropagation"] = "shared".into();
+        assert!(parse_value(&v).is_ok());
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}]);
+        let err = parse_value(&v).unwrap_err();
+        assert!(err.contains("linux.rootfsPropagation"), "{err}");
     }
 
     #[test]
