@@ -222,6 +222,7 @@ fn other_values(before: &[String]) -> [String; 3] {
 /// container's own namespaces do happen (inside), so had validation let
 /// these through, the init would have written the host's namespaces.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn sysctls_outside_the_containers_namespaces_are_refused() {
     if !common::is_root() {
         return;
@@ -314,6 +315,7 @@ fn sysctls_outside_the_containers_namespaces_are_refused() {
 /// own ipc and network namespaces the same kind of keys are written, and
 /// read back inside; the host's values stay as they were.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn sysctls_land_in_the_containers_namespaces() {
     let Some(t) = T::new() else { return };
     let host = HostSysctls::read();

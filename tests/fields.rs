@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 /// The four fields at once, and a control container without them.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn scheduler_io_priority_memory_policy_personality_from_inside() {
     let Some(t) = T::new() else { return };
     let set = t.bundle("set", |c| {
@@ -62,6 +63,7 @@ fn scheduler_io_priority_memory_policy_personality_from_inside() {
 /// The same process fields on `exec` (they belong to the process), and
 /// the container's personality and memory policy (as runc's exec).
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn exec_applies_scheduler_and_io_priority() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| {
@@ -105,6 +107,7 @@ fn exec_applies_scheduler_and_io_priority() {
 /// before any side effect; a valid neighbour of each is accepted (the
 /// other tests run it).
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn invalid_values_are_refused_naming_the_field() {
     let Some(t) = T::new() else { return };
     type Edit = Box<dyn Fn(&mut Value)>;
@@ -192,6 +195,7 @@ fn invalid_values_are_refused_naming_the_field() {
 /// inside are the host's plus the offsets, for the init and for an exec;
 /// the control (no time namespace) reads the host's clocks.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn time_namespace_offsets_from_inside() {
     let Some(t) = T::new() else { return };
     const MONO: i64 = 1_000_000;
@@ -255,6 +259,7 @@ fn time_namespace_offsets_from_inside() {
 /// `lo` is up in a network namespace the container made; a namespace it
 /// joins (made by `ip netns add`, lo down) is left as it is: the control.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn loopback_up_in_a_new_network_namespace() {
     let Some(t) = T::new() else { return };
     const IFF_UP: i64 = 1;
@@ -298,6 +303,7 @@ fn loopback_up_in_a_new_network_namespace() {
 /// HOME from the container's /etc/passwd when process.env lacks it (the
 /// uid's entry, else "/"), for the init and for exec; a given HOME stays.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn home_from_the_containers_passwd() {
     let Some(t) = T::new() else { return };
     let home_of = |r: &Value| -> Vec<String> {
@@ -348,6 +354,7 @@ fn home_from_the_containers_passwd() {
 /// out of the root (`/evil -> /../../..<host dir>`) resolves inside it:
 /// the host directory it names stays untouched.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn missing_cwd_is_created_inside_the_root() {
     let Some(t) = T::new() else { return };
     let host_target = t.dir.join("host-target");
@@ -385,6 +392,7 @@ fn missing_cwd_is_created_inside_the_root() {
 /// /proc/self/fd/1 (what `echo > /dev/stdout` does). The control is root,
 /// whose pipe keeps its owner, and a file stdout is never chowned.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn stdio_pipes_belong_to_the_container_user() {
     let Some(t) = T::new() else { return };
     use std::io::Read;
@@ -435,6 +443,7 @@ fn stdio_pipes_belong_to_the_container_user() {
 /// memory.kmem.tcp.limit_in_bytes, read from inside; the control without
 /// it reads the kernel's unlimited value.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn kernel_tcp_limit_on_v1() {
     let Some(t) = T::new() else { return };
     let file = "/sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes";
@@ -464,6 +473,7 @@ fn kernel_tcp_limit_on_v1() {
 /// Where SELinux is enabled it becomes context="..." on the fresh mounts
 /// (unit-tested in security::lsm; this host cannot show it).
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn mount_label_without_selinux_is_accepted_like_runc() {
     let Some(t) = T::new() else { return };
     let selinux = std::fs::read_to_string("/proc/self/mountinfo")
@@ -487,6 +497,7 @@ fn mount_label_without_selinux_is_accepted_like_runc() {
 /// mapped root sets the offsets (the init writes them before it turns
 /// non-dumpable, when /proc/self still belongs to it).
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn time_namespace_inside_a_user_namespace() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("usertime", |c| {

@@ -164,6 +164,7 @@ fn uts_namespace_joined_by_path_from_another_container() {
 /// change it). exec from the same namespace and from the host's both get
 /// the container's root.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn no_namespaces_listed_shares_the_callers_mount_namespace() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| {

@@ -792,6 +792,7 @@ fn fuse_device_with(t: &T, tag: &str, access: &str) -> (String, String) {
 /// `c 10:229 r`. Control: the same container with `rw` opens it for
 /// writing, so the EPERM comes from the access string.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn device_granted_read_only_stays_read_only() {
     let Some(t) = T::new() else { return };
     if !std::path::Path::new("/dev/fuse").exists() {
@@ -825,6 +826,7 @@ fn device_granted_read_only_stays_read_only() {
 /// (`c *:* m`) but not use it: the control shows /dev/kmsg made the same
 /// way refuses to open, so the deny-all is in force.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn mknod_tun_works_after_deny_all() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("tun", |c| {
@@ -862,6 +864,7 @@ fn mknod_tun_works_after_deny_all() {
 /// 0600, IS loaded (mkdir then succeeds), so the test's forgery is
 /// otherwise accepted and ownership is what protects.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn seccomp_cache_entry_of_another_owner_is_not_loaded() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let Some(t) = T::new() else { return };
