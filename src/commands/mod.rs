@@ -29,7 +29,8 @@ pub struct Globals {
     pub root: PathBuf,
 }
 
-pub fn dispatch(cli: Cli, _log: &Logger) -> Result<i32> {
+pub fn dispatch(cli: Cli, log: &Logger) -> Result<i32> {
+    log.check_file()?;
     if cli.version {
         println!("outlet version {}", env!("CARGO_PKG_VERSION"));
         println!(

@@ -61,9 +61,7 @@ pub fn destroy(c: &Loaded) -> Result<()> {
     let poststop = c.state.hooks.as_ref().and_then(|h| h.poststop().as_ref());
     if poststop.is_some_and(|v| !v.is_empty()) {
         let json = serde_json::to_string(&c.state.oci(Status::Stopped))?;
-        if let Err(e) = crate::hooks::run_all("poststop", poststop, &json) {
-            eprintln!("outlet: warning: {e:#}");
-        }
+        crate::hooks::run_all_warn("poststop", poststop, &json);
     }
     c.dir.remove()
 }
