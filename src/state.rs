@@ -1,7 +1,8 @@
-//! <root>/<id>/: state.json, the lock and exec.fifo. state.json is written
-//! atomically (tmp + rename) and holds the OCI state plus what later commands
-//! need without re-reading the bundle (the hooks, the resolved cgroup paths,
-//! the init's start time against pid reuse).
+//! <root>/<id>/: state.json, config.json, the lock and exec.fifo.
+//! state.json is written atomically (tmp + rename) and holds the OCI state
+//! plus what later commands need without re-reading the bundle (the hooks,
+//! the resolved cgroup paths, the init's start time against pid reuse).
+//! config.json is the config the container was created from, for `exec`.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -18,6 +19,10 @@ use crate::syscall;
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+/// The validated config as create read it: `exec` takes the container's
+/// process defaults and seccomp profile from here, never from the bundle,
+/// which may have been edited or removed since.
+pub const CONFIG_FILE: &str = "config.json";
 
 /// Lookups that callers act on by kind; the texts are runc's, which the
 /// shim and podman match.
@@ -81,19 +86,6 @@ pub struct State {
     pub namespaces: Vec<String>,
     #[serde(default)]
     pub use_terminal: bool,
-    /// The config the container was created from, which `exec` reads for
-    /// the container's process defaults and seccomp profile (`--config`
-    /// may name a file outside the bundle).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<PathBuf>,
-}
-
-impl State {
-    pub fn config_path(&self) -> PathBuf {
-        self.config
-            .clone()
-            .unwrap_or_else(|| self.bundle.join("config.json"))
-    }
 }
 
 /// The OCI state as `outlet state` prints it (runtime-spec + runc's extras).
@@ -219,6 +211,30 @@ impl ContainerDir {
     pub fn save(&self, state: &State) -> Result<()> {
         let json = serde_json::to_vec(state).context("serialise state")?;
         syscall::write_atomic(&self.path.join(STATE_FILE), &json)
+    }
+
+    /// Keeps the config's text. Written before state.json, whose rename is
+    /// what makes the container exist for other commands: no reader can
+    /// see a partial config.json, so one plain write is enough.
+    pub fn save_config(&self, text: &[u8]) -> Result<()> {
+        let file = self.path.join(CONFIG_FILE);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&file)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text))
+            .with_context(|| format!("write {}", file.display()))
+    }
+
+    pub fn load_config(&self) -> Result<Vec<u8>> {
+        let file = self.path.join(CONFIG_FILE);
+        std::fs::read(&file).with_context(|| {
+            format!(
+                "read the config the container was created from, {}",
+                file.display()
+            )
+        })
     }
 
     pub fn lock_fd(&self) -> i32 {

@@ -198,7 +198,6 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                 .map(|n| namespaces::proc_name(n.typ()).to_string())
                 .collect(),
             use_terminal: process.terminal().unwrap_or(false),
-            config: Some(loaded.config.clone()),
         }
     };
     let state_json = |pid: i32, status: Status| -> String {
@@ -285,6 +284,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     state.init_start_time = syscall::proc_start_time(pid)
         .map(|(t, _)| t)
         .context("read the init's start time")?;
+    dir.save_config(&loaded.text)?;
     dir.save(&state)?;
     if let Some(p) = o.pid_file {
         syscall::write_atomic(p, pid.to_string().as_bytes())

@@ -39,14 +39,18 @@ pub struct ExecOpts<'a> {
     pub ignore_paused: bool,
 }
 
-/// The config the container was created from. Required: without it the
-/// process would get neither the container's capabilities nor its seccomp
-/// profile.
-fn container_spec(state: &crate::state::State) -> Result<Spec> {
-    let path = state.config_path();
-    let text = std::fs::read(&path)
-        .with_context(|| format!("read the container's config {}", path.display()))?;
-    serde_json::from_slice(&text).with_context(|| format!("parse {}", path.display()))
+/// The config the container was created from, kept in its state dir: the
+/// bundle's file may have been edited or removed since. Required: without
+/// it the process would get neither the container's capabilities nor its
+/// seccomp profile.
+fn container_spec(dir: &crate::state::ContainerDir) -> Result<Spec> {
+    let text = dir.load_config()?;
+    serde_json::from_slice(&text).with_context(|| {
+        format!(
+            "parse {}",
+            dir.path.join(crate::state::CONFIG_FILE).display()
+        )
+    })
 }
 
 pub fn exec(o: &ExecOpts) -> Result<i32> {
@@ -57,7 +61,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         Status::Paused => bail!("cannot exec in a paused container: {}", o.id),
         s => bail!("cannot exec in a {} container: {}", s.as_str(), o.id),
     }
-    let spec = container_spec(&c.state)?;
+    let spec = container_spec(&c.dir)?;
     let mut process = match &o.process {
         ExecProcess::File(p) => (**p).clone(),
         ExecProcess::Inline(a) => inline_process(&spec, a)?,

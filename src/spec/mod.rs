@@ -18,6 +18,8 @@ pub struct Loaded {
     pub rootfs: PathBuf,
     /// The file the spec was read from (`--config`, else the bundle's).
     pub config: PathBuf,
+    /// Its text, as validated: kept in the state dir for `exec`.
+    pub text: Vec<u8>,
 }
 
 pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Loaded> {
@@ -52,6 +54,7 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Loaded> {
         bundle,
         rootfs,
         config: path,
+        text,
     })
 }
 
