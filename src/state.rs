@@ -150,7 +150,7 @@ pub fn seccomp_cache(root: &Path) -> PathBuf {
 /// concurrent commands on one id serialise.
 pub struct ContainerDir {
     pub path: PathBuf,
-    _lock: File,
+    lock: Option<File>,
 }
 
 impl ContainerDir {
@@ -172,7 +172,10 @@ impl ContainerDir {
             }
         }
         let lock = lock_dir(&path)?;
-        Ok(ContainerDir { path, _lock: lock })
+        Ok(ContainerDir {
+            path,
+            lock: Some(lock),
+        })
     }
 
     pub fn open(root: &Path, id: &str) -> Result<ContainerDir> {
@@ -193,7 +196,10 @@ impl ContainerDir {
             Err(_) if !path.exists() => return Err(Lookup::NotFound(id.to_string()).into()),
             Err(e) => return Err(e),
         };
-        Ok(ContainerDir { path, _lock: lock })
+        Ok(ContainerDir {
+            path,
+            lock: Some(lock),
+        })
     }
 
     pub fn load(&self) -> Result<Option<State>> {
@@ -237,8 +243,16 @@ impl ContainerDir {
         })
     }
 
+    /// The locked directory's fd (-1 once unlocked).
     pub fn lock_fd(&self) -> i32 {
-        self._lock.as_raw_fd()
+        self.lock.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+    }
+
+    /// Lets other commands on this id go on before this one ends: for a
+    /// command about to wait on the container's processes, which a paused
+    /// container keeps frozen until `resume` (and `resume` needs the lock).
+    pub fn unlock(&mut self) {
+        self.lock = None;
     }
 
     pub fn fifo(&self) -> PathBuf {

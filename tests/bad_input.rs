@@ -237,3 +237,48 @@ fn rlimit_above_the_hard_limit() {
     );
     assert!(err.contains(&(hard + 1).to_string()), "{err}");
 }
+
+/// Every invalid signal exits 1 with a message naming it, like any other
+/// error: a negative number is not an unknown flag (clap's exit 2), and a
+/// real-time offset past SIGRTMAX is refused, not added up (an overflow
+/// panic in debug builds). The control: a valid real-time signal gets as
+/// far as looking the container up.
+#[test]
+fn invalid_signals_exit_1() {
+    let Some(t) = T::new() else { return };
+    let id = format!("{}-nope", t.token);
+    t.outlet(&["kill", &id, "-1"])
+        .expect_fail("kill -1", "signal -1: out of range");
+    t.outlet(&["kill", &id, "0"])
+        .expect_fail("kill 0", "signal 0: out of range");
+    for sig in [
+        "RTMIN+2147483647",
+        "SIGRTMIN+4294967296",
+        "RTMIN+31",
+        "RTMAX-31",
+    ] {
+        let o = t.outlet(&["kill", &id, sig]);
+        o.expect_fail(sig, "SIGRTMAX");
+        assert!(!o.stderr.contains("panicked"), "{o:?}");
+    }
+    t.outlet(&["kill", &id, "RTMIN+30"])
+        .expect_fail("kill RTMIN+30", "does not exist");
+    t.outlet(&["kill", &id, "RTMAX-30"])
+        .expect_fail("kill RTMAX-30", "does not exist");
+}
+
+/// A --log file that cannot be opened is an error (exit 1, naming the
+/// flag and the path), not a silent fall back to stderr: the caller reads
+/// its errors from that file. The control: the same command with a log
+/// file that can be opened succeeds.
+#[test]
+fn log_file_that_cannot_be_opened_is_an_error() {
+    let Some(t) = T::new() else { return };
+    let bad = t.dir.join("no-such-dir").join("log.json");
+    let o = t.outlet(&["--log", bad.to_str().unwrap(), "list"]);
+    o.expect_fail("list --log BAD", "--log");
+    assert!(o.stderr.contains(bad.to_str().unwrap()), "{o:?}");
+    let good = t.dir.join("log.json");
+    t.outlet(&["--log", good.to_str().unwrap(), "list"])
+        .expect_ok("list --log GOOD");
+}

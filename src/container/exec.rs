@@ -37,6 +37,9 @@ pub struct ExecOpts<'a> {
     pub console_socket: Option<&'a Path>,
     pub preserve_fds: u32,
     pub ignore_paused: bool,
+    /// `--cgroup`: sub-cgroups of the container's to run the process in,
+    /// as `path` (every controller) or `controller[,controller]:path`.
+    pub sub_cgroups: &'a [String],
 }
 
 /// The config the container was created from, kept in its state dir: the
@@ -120,7 +123,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         bail!("container not running: {}", o.id);
     }
     let flags = namespace_flags(c.state.pid)?;
-    let cgroup = Cgroup::from_paths(c.state.cgroup.clone());
+    let cgroup = Cgroup::from_paths(sub_cgroup(&c.state.cgroup, o.sub_cgroups)?);
     let cgroup_fd = cgroup.clone_into_fd();
     let join_files = cgroup.self_join_files();
     let join_fds: Vec<i32> = join_files
@@ -129,7 +132,11 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         .map(AsRawFd::as_raw_fd)
         .collect();
     let (parent_chan, child_chan) = sync::pair()?;
-    let lock_fd = c.dir.lock_fd();
+    // From here exec waits on processes in the container's cgroup, which
+    // stay frozen in a paused container (--ignore-paused) until `resume`:
+    // holding the lock across that wait would keep `resume` out forever.
+    let mut c = c;
+    c.dir.unlock();
 
     // Signals meant for the process must not kill us before we can forward.
     let set = if o.detach {
@@ -143,8 +150,6 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let helper = match forked {
         Forked::Child => {
             drop(parent_chan);
-            // SAFETY: closing our copy of the state dir's lock fd.
-            unsafe { libc::close(lock_fd) };
             let what = What {
                 o,
                 p,
@@ -250,6 +255,71 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         }
         None => crate::signals::wait_forwarding(pid, &set),
     }
+}
+
+/// The cgroup the process joins: the container's own, or with `--cgroup`
+/// an existing sub-cgroup of it (runc's `--cgroup path` for every
+/// controller, `controller[,controller]:path` for some, repeatable). A path
+/// may not leave the container's cgroup, and must exist: exec creates none.
+fn sub_cgroup(
+    own: &crate::cgroups::CgroupPaths,
+    specs: &[String],
+) -> Result<crate::cgroups::CgroupPaths> {
+    let mut paths = crate::cgroups::CgroupPaths {
+        unified: own.unified.clone(),
+        v1: own.v1.clone(),
+        created: Vec::new(),
+    };
+    for spec in specs {
+        let (controllers, sub) = match spec.split_once(':') {
+            Some((c, p)) => (Some(c), p),
+            None => (None, spec.as_str()),
+        };
+        let sub = Path::new(sub.trim_start_matches('/'));
+        if sub.as_os_str().is_empty()
+            || sub
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            bail!(
+                "--cgroup {spec:?}: the path must name a sub-cgroup inside the container's cgroup"
+            );
+        }
+        let mut targets: Vec<&mut PathBuf> = Vec::new();
+        match (controllers, paths.unified.as_mut()) {
+            (None, Some(dir)) => targets.push(dir),
+            (Some(_), Some(_)) => {
+                bail!(
+                    "--cgroup {spec:?}: controller:path is for cgroup v1; give only the path on a cgroup v2 host"
+                )
+            }
+            (None, None) => targets.extend(paths.v1.values_mut()),
+            (Some(list), None) => {
+                let names: Vec<&str> = list.split(',').collect();
+                if let Some(bad) = names.iter().find(|n| !own.v1.contains_key(**n)) {
+                    bail!("--cgroup {spec:?}: the container has no cgroup for controller {bad:?}");
+                }
+                targets.extend(
+                    paths
+                        .v1
+                        .iter_mut()
+                        .filter(|(k, _)| names.contains(&k.as_str()))
+                        .map(|(_, v)| v),
+                );
+            }
+        }
+        if targets.is_empty() {
+            bail!("--cgroup {spec:?}: the container has no cgroup to join a sub-cgroup of");
+        }
+        for dir in targets {
+            let joined = dir.join(sub);
+            if !joined.is_dir() {
+                bail!("--cgroup {spec:?}: {} does not exist", joined.display());
+            }
+            *dir = joined;
+        }
+    }
+    Ok(paths)
 }
 
 /// The namespaces of the init that differ from ours: those are joined.
@@ -404,10 +474,11 @@ fn inline_process(base: &Spec, a: &crate::cli::ExecArgs) -> Result<Process> {
                     .with_context(|| format!("--user {u:?}: gid is not a number"))?,
             );
         }
-        if !a.additional_gids.is_empty() {
-            user.set_additional_gids(Some(a.additional_gids.clone()));
-        }
         p.user = user;
+    }
+    // runc applies -g on its own, with or without -u.
+    if !a.additional_gids.is_empty() {
+        p.user.set_additional_gids(Some(a.additional_gids.clone()));
     }
     if a.no_new_privs {
         p.no_new_privileges = Some(true);
@@ -415,7 +486,11 @@ fn inline_process(base: &Spec, a: &crate::cli::ExecArgs) -> Result<Process> {
     if !a.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
         for name in &a.cap {
-            let cap: oci_spec::runtime::Capability = name
+            // runc's spelling is CAP_KILL; KILL is accepted as well.
+            let up = name.to_ascii_uppercase();
+            let cap: oci_spec::runtime::Capability = up
+                .strip_prefix("CAP_")
+                .unwrap_or(&up)
                 .parse()
                 .map_err(|_| anyhow::anyhow!("--cap {name:?}: unknown capability"))?;
             let add = |s: Option<oci_spec::runtime::Capabilities>| {
