@@ -304,7 +304,12 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
             }
             Some(Msg::Error(m)) => bail!("{m}"),
             Some(Msg::Go(_)) => bail!("sync: unexpected go from the init"),
-            None => bail!("container init exited during setup"),
+            None => {
+                if let Some(why) = oom_during_setup(cgroup.paths(), resources) {
+                    bail!("{why}");
+                }
+                bail!("container init exited during setup")
+            }
         }
     }
 
@@ -351,6 +356,33 @@ fn allow_spec_devices(
     }
     res.set_devices(Some(rules));
     Some(res)
+}
+
+/// The memory limit as the reason the init died before "ready": the
+/// kernel's OOM killer counted a kill in the container's cgroup.
+fn oom_during_setup(
+    paths: &crate::cgroups::CgroupPaths,
+    resources: Option<&oci_spec::runtime::LinuxResources>,
+) -> Option<String> {
+    let limit = resources?.memory().as_ref()?.limit()?;
+    let (file, text) = match (&paths.unified, paths.v1.get("memory")) {
+        (Some(dir), _) => (dir.join("memory.events"), "memory.events"),
+        (None, Some(dir)) => (dir.join("memory.oom_control"), "memory.oom_control"),
+        (None, None) => return None,
+    };
+    let kills: u64 = std::fs::read_to_string(&file)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))?
+        .trim()
+        .parse()
+        .ok()?;
+    (kills > 0).then(|| {
+        format!(
+            "linux.resources.memory.limit: {limit} bytes is below what the container's setup needs: \
+             the kernel's OOM killer killed the init before it was ready ({text}: oom_kill {kills})"
+        )
+    })
 }
 
 /// Limits other than the device list (which the default spec always has).

@@ -48,7 +48,7 @@ pub struct ExecOpts<'a> {
 /// seccomp profile.
 fn container_spec(dir: &crate::state::ContainerDir) -> Result<Spec> {
     let text = dir.load_config()?;
-    serde_json::from_slice(&text).with_context(|| {
+    crate::spec::from_validated(&text).with_context(|| {
         format!(
             "parse {}",
             dir.path.join(crate::state::CONFIG_FILE).display()
