@@ -50,6 +50,7 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
         && let Some(pidfd) = init
     {
         c.dir.unlock();
+        crate::logging::debug(|| format!("kill {id}: waiting for the init to exit"));
         if !wait_exit(&pidfd, KILL_WAIT)? {
             crate::logging::warn(&format!(
                 "container {id}: the init has not exited {}s after SIGKILL",

@@ -74,5 +74,6 @@ pub fn release(c: &Loaded) -> Result<()> {
         }
     }
     std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
+    crate::logging::debug(|| format!("start {}: init {} released", c.state.id, c.state.pid));
     Ok(())
 }
