@@ -919,6 +919,20 @@ fn exec_cgroup_joins_a_sub_cgroup() {
     ]);
     o.expect_ok("exec --cgroup pids:sub");
     assert!(cg_line(&o).ends_with("/sub"), "{o:?}");
+    // Each --cgroup is relative to the container's cgroup, not to the
+    // one before it (sub, not sub/sub).
+    let o = t.outlet(&[
+        "exec",
+        "--cgroup",
+        "pids:sub",
+        "--cgroup",
+        "pids:sub",
+        &id,
+        "cat",
+        "/proc/self/cgroup",
+    ]);
+    o.expect_ok("exec --cgroup pids:sub twice");
+    assert!(cg_line(&o).ends_with(":/sub"), "{o:?}");
     // The path form needs the sub-cgroup in every controller: not here.
     t.outlet(&["exec", "--cgroup", "sub", &id, "true"])
         .expect_fail("exec --cgroup sub", "does not exist");

@@ -285,16 +285,23 @@ fn sub_cgroup(
                 "--cgroup {spec:?}: the path must name a sub-cgroup inside the container's cgroup"
             );
         }
-        let mut targets: Vec<&mut PathBuf> = Vec::new();
-        match (controllers, paths.unified.as_mut()) {
-            (None, Some(dir)) => targets.push(dir),
-            (Some(_), Some(_)) => {
+        // Each --cgroup is relative to the container's own cgroup, also
+        // when an earlier one named the same controller.
+        let mut targets: Vec<(&mut PathBuf, &Path)> = Vec::new();
+        match (controllers, paths.unified.as_mut(), own.unified.as_deref()) {
+            (None, Some(dir), Some(base)) => targets.push((dir, base)),
+            (Some(_), Some(_), _) => {
                 bail!(
                     "--cgroup {spec:?}: controller:path is for cgroup v1; give only the path on a cgroup v2 host"
                 )
             }
-            (None, None) => targets.extend(paths.v1.values_mut()),
-            (Some(list), None) => {
+            (None, _, _) => targets.extend(
+                paths
+                    .v1
+                    .iter_mut()
+                    .filter_map(|(k, v)| Some((v, own.v1.get(k)?.as_path()))),
+            ),
+            (Some(list), _, _) => {
                 let names: Vec<&str> = list.split(',').collect();
                 if let Some(bad) = names.iter().find(|n| !own.v1.contains_key(**n)) {
                     bail!("--cgroup {spec:?}: the container has no cgroup for controller {bad:?}");
@@ -304,15 +311,15 @@ fn sub_cgroup(
                         .v1
                         .iter_mut()
                         .filter(|(k, _)| names.contains(&k.as_str()))
-                        .map(|(_, v)| v),
+                        .filter_map(|(k, v)| Some((v, own.v1.get(k)?.as_path()))),
                 );
             }
         }
         if targets.is_empty() {
             bail!("--cgroup {spec:?}: the container has no cgroup to join a sub-cgroup of");
         }
-        for dir in targets {
-            let joined = dir.join(sub);
+        for (dir, base) in targets {
+            let joined = base.join(sub);
             if !joined.is_dir() {
                 bail!("--cgroup {spec:?}: {} does not exist", joined.display());
             }
