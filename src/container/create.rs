@@ -364,7 +364,7 @@ fn oom_during_setup(
     paths: &crate::cgroups::CgroupPaths,
     resources: Option<&oci_spec::runtime::LinuxResources>,
 ) -> Option<String> {
-    let limit = resources?.memory().as_ref()?.limit()?;
+    let limit = resources?.memory().as_ref()?.limit().filter(|l| *l > 0)?;
     let (file, text) = match (&paths.unified, paths.v1.get("memory")) {
         (Some(dir), _) => (dir.join("memory.events"), "memory.events"),
         (None, Some(dir)) => (dir.join("memory.oom_control"), "memory.oom_control"),
