@@ -77,6 +77,48 @@ pub const FORWARDED: &[Signal] = &[
     Signal::SIGALRM,
 ];
 
+/// Signals that end a foreground `exec` still in setup: its process does
+/// not exist yet to be given them.
+const STOP: [Signal; 4] = [
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+];
+
+/// Waits until `fd` is readable (or hung up), or one of the STOP signals
+/// (blocked by `block_forwarded`) arrives; returns that signal. The other
+/// forwarded signals stay pending for `wait_forwarding`.
+pub fn readable_or_stop(fd: std::os::fd::BorrowedFd) -> Result<Option<Signal>> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let mut stop = SigSet::empty();
+    for s in STOP {
+        stop.add(s);
+    }
+    let sfd = SignalFd::with_flags(&stop, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .context("signalfd")?;
+    loop {
+        let mut fds = [
+            PollFd::new(fd, PollFlags::POLLIN),
+            PollFd::new(std::os::fd::AsFd::as_fd(&sfd), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("poll"),
+        }
+        if fds[1].any().unwrap_or(false)
+            && let Some(info) = sfd.read_signal().context("read signalfd")?
+        {
+            return Ok(Signal::try_from(info.ssi_signo as i32).ok());
+        }
+        if fds[0].any().unwrap_or(false) {
+            return Ok(None);
+        }
+    }
+}
+
 /// The forwarded signals plus SIGCHLD, blocked by the caller before the
 /// child can run, so that none is lost before `wait_forwarding` looks.
 pub fn block_forwarded() -> Result<SigSet> {

@@ -527,7 +527,8 @@ fn kill_sigkill_then_delete_at_once() {
 /// `exec --ignore-paused` into a paused container waits (its process is
 /// frozen with the container) without holding the container's lock, so
 /// `resume` goes through at once and then the exec completes. Today's
-/// failure mode was `resume` waiting forever for the lock.
+/// failure modes were `resume` waiting forever for the lock, and the
+/// waiting exec ignoring SIGTERM.
 #[test]
 fn exec_ignore_paused_then_resume() {
     let Some(t) = T::new() else { return };
@@ -551,12 +552,38 @@ fn exec_ignore_paused_then_resume() {
         .spawn()
         .unwrap();
     t.track_pid(exec.id() as i32);
-    // Let the exec get as far as it can into the frozen cgroup.
+    // A second one, stopped by SIGTERM while it waits: it ends (143)
+    // although its signals are blocked for forwarding.
+    let mut stopped = std::process::Command::new(common::OUTLET)
+        .args([
+            "--root",
+            t.root.to_str().unwrap(),
+            "exec",
+            "--ignore-paused",
+            &id,
+            "true",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    t.track_pid(stopped.id() as i32);
+    // Let the execs get as far as they can into the frozen cgroup.
     std::thread::sleep(Duration::from_millis(300));
     assert!(
         exec.try_wait().unwrap().is_none(),
         "exec should wait while paused"
     );
+    assert!(
+        stopped.try_wait().unwrap().is_none(),
+        "exec should wait while paused"
+    );
+    // SAFETY: kill(2) of our own unreaped child.
+    unsafe { libc::kill(stopped.id() as i32, libc::SIGTERM) };
+    let st = wait_timeout(&mut stopped, Duration::from_secs(5), "exec after SIGTERM");
+    assert_eq!(st.code(), Some(143), "{st:?}");
+    assert_eq!(t.status(&id), "paused");
     let se2 = t.dir.join("resume.stderr");
     let mut resume = std::process::Command::new(common::OUTLET)
         .args(["--root", t.root.to_str().unwrap(), "resume", &id])

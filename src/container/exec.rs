@@ -166,6 +166,32 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let reap_helper = || {
         let _ = waitpid(Pid::from_raw(helper), None);
     };
+    // In a paused container (--ignore-paused) the helper and the process
+    // stay frozen until `resume`; SIGTERM and friends are blocked to be
+    // forwarded, so without this a foreground exec could not be stopped
+    // meanwhile. Only then: the common path pays nothing.
+    let paused = c.status == Status::Paused && !o.detach;
+    let stopped = |pid: Option<i32>| -> Result<Option<i32>> {
+        if !paused {
+            return Ok(None);
+        }
+        // SAFETY: the channel owns the fd and outlives this borrow.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(parent_chan.raw_fd()) };
+        let Some(sig) = crate::signals::readable_or_stop(fd)? else {
+            return Ok(None);
+        };
+        // Our own unreaped children (the process by CLONE_PARENT): their
+        // pids cannot have been reused. Frozen, they die at `resume`, so
+        // they are not waited for.
+        for p in std::iter::once(helper).chain(pid) {
+            // SAFETY: kill(2) of our own unreaped child.
+            unsafe { libc::kill(p, libc::SIGKILL) };
+        }
+        Ok(Some(128 + sig as i32))
+    };
+    if let Some(code) = stopped(None)? {
+        return Ok(code);
+    }
     match parent_chan.recv() {
         Ok(Some(Msg::UserNs)) => {
             if !in_cgroup
@@ -198,6 +224,9 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let mut ready = false;
     let mut error = None;
     while !(ready && pid.is_some()) {
+        if let Some(code) = stopped(pid)? {
+            return Ok(code);
+        }
         match parent_chan.recv()? {
             Some(Msg::Go(p)) => pid = Some(p),
             Some(Msg::Ready) => ready = true,
