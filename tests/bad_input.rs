@@ -472,3 +472,122 @@ fn rlimit_above_the_hard_limit() {
     );
     assert!(err.contains(&(hard + 1).to_string()), "{err}");
 }
+
+/// Every invalid signal exits 1 with a message naming it, like any other
+/// error: a negative number is not an unknown flag (clap's exit 2), and a
+/// real-time offset past SIGRTMAX is refused, not added up (an overflow
+/// panic in debug builds). The control: a valid real-time signal gets as
+/// far as looking the container up.
+#[test]
+fn invalid_signals_exit_1() {
+    let Some(t) = T::new() else { return };
+    let id = format!("{}-nope", t.token);
+    t.outlet(&["kill", &id, "-1"])
+        .expect_fail("kill -1", "signal -1: out of range");
+    t.outlet(&["kill", &id, "0"])
+        .expect_fail("kill 0", "signal 0: out of range");
+    for sig in [
+        "RTMIN+2147483647",
+        "SIGRTMIN+4294967296",
+        "RTMIN+31",
+        "RTMAX-31",
+    ] {
+        let o = t.outlet(&["kill", &id, sig]);
+        o.expect_fail(sig, "SIGRTMAX");
+        assert!(!o.stderr.contains("panicked"), "{o:?}");
+    }
+    t.outlet(&["kill", &id, "RTMIN+30"])
+        .expect_fail("kill RTMIN+30", "does not exist");
+    t.outlet(&["kill", &id, "RTMAX-30"])
+        .expect_fail("kill RTMAX-30", "does not exist");
+}
+
+/// A --log file that cannot be opened is an error (exit 1, naming the
+/// flag and the path), not a silent fall back to stderr: the caller reads
+/// its errors from that file. The control: the same command with a log
+/// file that can be opened succeeds.
+#[test]
+fn log_file_that_cannot_be_opened_is_an_error() {
+    let Some(t) = T::new() else { return };
+    let bad = t.dir.join("no-such-dir").join("log.json");
+    let o = t.outlet(&["--log", bad.to_str().unwrap(), "list"]);
+    o.expect_fail("list --log BAD", "--log");
+    assert!(o.stderr.contains(bad.to_str().unwrap()), "{o:?}");
+    let good = t.dir.join("log.json");
+    t.outlet(&["--log", good.to_str().unwrap(), "list"])
+        .expect_ok("list --log GOOD");
+}
+
+/// A config that is valid JSON but has a value of the wrong type names the
+/// field, never "invalid JSON": a number as a namespace type (serde_json
+/// calls that a syntax error), a string as a uid.
+#[test]
+fn wrong_types_name_their_field() {
+    if !common::is_root() {
+        return;
+    }
+    let err = create_fails(
+        |c| c["linux"]["namespaces"][1]["type"] = json!(5),
+        "linux.namespaces[1].type: expected a string, got 5",
+    );
+    assert!(!err.contains("invalid JSON"), "{err}");
+    let err = create_fails(
+        |c| c["process"]["user"]["uid"] = json!("0"),
+        "process.user.uid",
+    );
+    assert!(!err.contains("invalid JSON"), "{err}");
+}
+
+/// An array where the spec has an object is refused naming the field:
+/// serde alone reads `[]` as an empty object, so `"resources": []` and
+/// `"devices": [[]]` were accepted and silently meant nothing. The
+/// control: the same fields as objects create fine.
+#[test]
+fn arrays_where_objects_belong_are_refused() {
+    let Some(t) = T::new() else { return };
+    create_fails(
+        |c| c["linux"]["resources"] = json!([]),
+        "linux.resources: invalid type: sequence, expected a JSON object",
+    );
+    create_fails(
+        |c| c["linux"]["resources"]["devices"] = json!([[]]),
+        "linux.resources.devices[0]: invalid type: sequence, expected a JSON object",
+    );
+    create_fails(
+        |c| c["linux"]["resources"]["memory"] = json!([1048576]),
+        "linux.resources.memory: invalid type: sequence",
+    );
+    let b = t.bundle("objects", |c| {
+        c["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    });
+    let id = t.id("objects");
+    t.create_ok(&id, &b);
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+}
+
+/// A memory limit too small for the kernel or for the container's setup
+/// says so, naming the field: below one page it is refused before anything
+/// is made (and the minimum is named); a few pages pass that check but the
+/// kernel's OOM killer kills the init during setup, which create reports
+/// instead of "container init exited during setup". The control: 4 MiB
+/// runs.
+#[test]
+fn memory_limit_below_what_the_kernel_allows() {
+    let Some(t) = T::new() else { return };
+    let err = create_fails(
+        |c| c["linux"]["resources"]["memory"] = json!({"limit": 1}),
+        "linux.resources.memory.limit: 1 bytes is below the minimum the kernel can enforce",
+    );
+    assert!(err.contains("one page (4096 bytes)"), "{err}");
+    let err = create_fails(
+        |c| c["linux"]["resources"]["memory"] = json!({"limit": 16384}),
+        "linux.resources.memory.limit: 16384 bytes is below what the container's setup needs",
+    );
+    assert!(err.contains("OOM killer"), "{err}");
+    let b = t.bundle("fourmib", |c| {
+        sh(c, "exit 0");
+        c["linux"]["resources"]["memory"] = json!({"limit": 4 << 20});
+    });
+    let id = t.id("fourmib");
+    t.run(&id, &b).expect_ok("run with 4 MiB");
+}

@@ -72,6 +72,14 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
 pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     spec::check_id(o.id)?;
     let spec = &loaded.spec;
+    crate::logging::debug(|| {
+        format!(
+            "create {}: config {} validated, rootfs {}",
+            o.id,
+            loaded.config.display(),
+            loaded.rootfs.display()
+        )
+    });
     let process = spec.process().as_ref().context("process: missing")?;
     security::capabilities::validate(process.capabilities().as_ref())?;
     security::lsm::validate(spec)?;
@@ -83,6 +91,18 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         )?),
         None => None,
     };
+    if let Some(s) = &seccomp {
+        for w in s.warnings() {
+            crate::logging::warn(&w);
+        }
+        crate::logging::debug(|| {
+            format!(
+                "seccomp: {} instructions; syscalls unknown to libseccomp, skipped: {:?}",
+                s.len(),
+                s.skipped_syscalls()
+            )
+        });
+    }
     let nss = linux
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
@@ -133,6 +153,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         .map(AsRawFd::as_raw_fd)
         .collect();
     undo.cgroup = Some(Cgroup::from_paths(cgroup.paths().clone()));
+    crate::logging::debug(|| format!("cgroup ready, limits written: {:?}", cgroup.paths()));
 
     let fifo_path = dir.fifo();
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
@@ -197,7 +218,6 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                 .map(|n| namespaces::proc_name(n.typ()).to_string())
                 .collect(),
             use_terminal: process.terminal().unwrap_or(false),
-            config: Some(loaded.config.clone()),
         }
     };
     let state_json = |pid: i32, status: Status| -> String {
@@ -239,6 +259,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         Forked::Parent(pid) => pid,
     };
     undo.child = Some(pid);
+    crate::logging::debug(|| format!("init cloned: pid {pid}, namespaces {cloned:?}"));
     drop(child_chan);
     let init_joins_cgroup = join_files.is_some();
     drop(join_files);
@@ -257,6 +278,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                         l.gid_mappings().as_deref().unwrap_or(&[]),
                     )?;
                 }
+                crate::logging::debug(|| "init placed in its cgroup, id maps written".into());
                 parent_chan.send(&Msg::Go(pid))?;
             }
             Some(Msg::Hooks) => {
@@ -273,10 +295,20 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                 )?;
                 parent_chan.send(&Msg::Go(pid))?;
             }
-            Some(Msg::Ready) => break,
+            Some(Msg::Ready) => {
+                crate::logging::debug(|| {
+                    "init ready: mounts, pivot_root, user and caps set".into()
+                });
+                break;
+            }
             Some(Msg::Error(m)) => bail!("{m}"),
             Some(Msg::Go(_)) => bail!("sync: unexpected go from the init"),
-            None => bail!("container init exited during setup"),
+            None => {
+                if let Some(why) = oom_during_setup(cgroup.paths(), resources) {
+                    bail!("{why}");
+                }
+                bail!("container init exited during setup")
+            }
         }
     }
 
@@ -284,7 +316,9 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     state.init_start_time = syscall::proc_start_time(pid)
         .map(|(t, _)| t)
         .context("read the init's start time")?;
+    dir.save_config(&loaded.text)?;
     dir.save(&state)?;
+    crate::logging::debug(|| format!("state saved in {}", dir.path.display()));
     if let Some(p) = o.pid_file {
         syscall::write_atomic(p, pid.to_string().as_bytes())
             .with_context(|| format!("pid file {}", p.display()))?;
@@ -298,6 +332,33 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     undo.dir = None;
     drop(cgroup);
     Ok(Created { dir, state })
+}
+
+/// The memory limit as the reason the init died before "ready": the
+/// kernel's OOM killer counted a kill in the container's cgroup.
+fn oom_during_setup(
+    paths: &crate::cgroups::CgroupPaths,
+    resources: Option<&oci_spec::runtime::LinuxResources>,
+) -> Option<String> {
+    let limit = resources?.memory().as_ref()?.limit().filter(|l| *l > 0)?;
+    let (file, text) = match (&paths.unified, paths.v1.get("memory")) {
+        (Some(dir), _) => (dir.join("memory.events"), "memory.events"),
+        (None, Some(dir)) => (dir.join("memory.oom_control"), "memory.oom_control"),
+        (None, None) => return None,
+    };
+    let kills: u64 = std::fs::read_to_string(&file)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))?
+        .trim()
+        .parse()
+        .ok()?;
+    (kills > 0).then(|| {
+        format!(
+            "linux.resources.memory.limit: {limit} bytes is below what the container's setup needs: \
+             the kernel's OOM killer killed the init before it was ready ({text}: oom_kill {kills})"
+        )
+    })
 }
 
 /// Limits other than the device list (which the default spec always has).

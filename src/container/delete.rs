@@ -58,12 +58,11 @@ pub fn stop(c: &Loaded) -> Result<()> {
 pub fn destroy(c: &Loaded) -> Result<()> {
     let cg = Cgroup::from_paths(c.state.cgroup.clone());
     cg.destroy()?;
+    crate::logging::debug(|| format!("delete {}: cgroup removed", c.state.id));
     let poststop = c.state.hooks.as_ref().and_then(|h| h.poststop().as_ref());
     if poststop.is_some_and(|v| !v.is_empty()) {
         let json = serde_json::to_string(&c.state.oci(Status::Stopped))?;
-        if let Err(e) = crate::hooks::run_all("poststop", poststop, &json) {
-            eprintln!("outlet: warning: {e:#}");
-        }
+        crate::hooks::run_all_warn("poststop", poststop, &json);
     }
     c.dir.remove()
 }

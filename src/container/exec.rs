@@ -37,16 +37,23 @@ pub struct ExecOpts<'a> {
     pub console_socket: Option<&'a Path>,
     pub preserve_fds: u32,
     pub ignore_paused: bool,
+    /// `--cgroup`: sub-cgroups of the container's to run the process in,
+    /// as `path` (every controller) or `controller[,controller]:path`.
+    pub sub_cgroups: &'a [String],
 }
 
-/// The config the container was created from. Required: without it the
-/// process would get neither the container's capabilities nor its seccomp
-/// profile.
-fn container_spec(state: &crate::state::State) -> Result<Spec> {
-    let path = state.config_path();
-    let text = std::fs::read(&path)
-        .with_context(|| format!("read the container's config {}", path.display()))?;
-    serde_json::from_slice(&text).with_context(|| format!("parse {}", path.display()))
+/// The config the container was created from, kept in its state dir: the
+/// bundle's file may have been edited or removed since. Required: without
+/// it the process would get neither the container's capabilities nor its
+/// seccomp profile.
+fn container_spec(dir: &crate::state::ContainerDir) -> Result<Spec> {
+    let text = dir.load_config()?;
+    crate::spec::from_validated(&text).with_context(|| {
+        format!(
+            "parse {}",
+            dir.path.join(crate::state::CONFIG_FILE).display()
+        )
+    })
 }
 
 pub fn exec(o: &ExecOpts) -> Result<i32> {
@@ -57,7 +64,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         Status::Paused => bail!("cannot exec in a paused container: {}", o.id),
         s => bail!("cannot exec in a {} container: {}", s.as_str(), o.id),
     }
-    let spec = container_spec(&c.state)?;
+    let spec = container_spec(&c.dir)?;
     let mut process = match &o.process {
         ExecProcess::File(p) => (**p).clone(),
         ExecProcess::Inline(a) => inline_process(&spec, a)?,
@@ -134,7 +141,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         )
     };
     let chroot = root_fd.as_ref().map(AsRawFd::as_raw_fd);
-    let cgroup = Cgroup::from_paths(c.state.cgroup.clone());
+    let cgroup = Cgroup::from_paths(sub_cgroup(&c.state.cgroup, o.sub_cgroups)?);
     let cgroup_fd = cgroup.clone_into_fd();
     let join_files = cgroup.self_join_files();
     let join_fds: Vec<i32> = join_files
@@ -143,7 +150,11 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         .map(AsRawFd::as_raw_fd)
         .collect();
     let (parent_chan, child_chan) = sync::pair()?;
-    let lock_fd = c.dir.lock_fd();
+    // From here exec waits on processes in the container's cgroup, which
+    // stay frozen in a paused container (--ignore-paused) until `resume`:
+    // holding the lock across that wait would keep `resume` out forever.
+    let mut c = c;
+    c.dir.unlock();
 
     // Signals meant for the process must not kill us before we can forward.
     let set = if o.detach {
@@ -157,8 +168,6 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let helper = match forked {
         Forked::Child => {
             drop(parent_chan);
-            // SAFETY: closing our copy of the state dir's lock fd.
-            unsafe { libc::close(lock_fd) };
             let what = What {
                 o,
                 p,
@@ -177,6 +186,32 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let reap_helper = || {
         let _ = waitpid(Pid::from_raw(helper), None);
     };
+    // In a paused container (--ignore-paused) the helper and the process
+    // stay frozen until `resume`; SIGTERM and friends are blocked to be
+    // forwarded, so without this a foreground exec could not be stopped
+    // meanwhile. Only then: the common path pays nothing.
+    let paused = c.status == Status::Paused && !o.detach;
+    let stopped = |pid: Option<i32>| -> Result<Option<i32>> {
+        if !paused {
+            return Ok(None);
+        }
+        // SAFETY: the channel owns the fd and outlives this borrow.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(parent_chan.raw_fd()) };
+        let Some(sig) = crate::signals::readable_or_stop(fd)? else {
+            return Ok(None);
+        };
+        // Our own unreaped children (the process by CLONE_PARENT): their
+        // pids cannot have been reused. Frozen, they die at `resume`, so
+        // they are not waited for.
+        for p in std::iter::once(helper).chain(pid) {
+            // SAFETY: kill(2) of our own unreaped child.
+            unsafe { libc::kill(p, libc::SIGKILL) };
+        }
+        Ok(Some(128 + sig as i32))
+    };
+    if let Some(code) = stopped(None)? {
+        return Ok(code);
+    }
     match parent_chan.recv() {
         Ok(Some(Msg::UserNs)) => {
             if !in_cgroup
@@ -209,6 +244,9 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let mut ready = false;
     let mut error = None;
     while !(ready && pid.is_some()) {
+        if let Some(code) = stopped(pid)? {
+            return Ok(code);
+        }
         match parent_chan.recv()? {
             Some(Msg::Go(p)) => pid = Some(p),
             Some(Msg::Ready) => ready = true,
@@ -266,6 +304,78 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         }
         None => crate::signals::wait_forwarding(pid, &set),
     }
+}
+
+/// The cgroup the process joins: the container's own, or with `--cgroup`
+/// an existing sub-cgroup of it (runc's `--cgroup path` for every
+/// controller, `controller[,controller]:path` for some, repeatable). A path
+/// may not leave the container's cgroup, and must exist: exec creates none.
+fn sub_cgroup(
+    own: &crate::cgroups::CgroupPaths,
+    specs: &[String],
+) -> Result<crate::cgroups::CgroupPaths> {
+    let mut paths = crate::cgroups::CgroupPaths {
+        unified: own.unified.clone(),
+        v1: own.v1.clone(),
+        created: Vec::new(),
+    };
+    for spec in specs {
+        let (controllers, sub) = match spec.split_once(':') {
+            Some((c, p)) => (Some(c), p),
+            None => (None, spec.as_str()),
+        };
+        let sub = Path::new(sub.trim_start_matches('/'));
+        if sub.as_os_str().is_empty()
+            || sub
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            bail!(
+                "--cgroup {spec:?}: the path must name a sub-cgroup inside the container's cgroup"
+            );
+        }
+        // Each --cgroup is relative to the container's own cgroup, also
+        // when an earlier one named the same controller.
+        let mut targets: Vec<(&mut PathBuf, &Path)> = Vec::new();
+        match (controllers, paths.unified.as_mut(), own.unified.as_deref()) {
+            (None, Some(dir), Some(base)) => targets.push((dir, base)),
+            (Some(_), Some(_), _) => {
+                bail!(
+                    "--cgroup {spec:?}: controller:path is for cgroup v1; give only the path on a cgroup v2 host"
+                )
+            }
+            (None, _, _) => targets.extend(
+                paths
+                    .v1
+                    .iter_mut()
+                    .filter_map(|(k, v)| Some((v, own.v1.get(k)?.as_path()))),
+            ),
+            (Some(list), _, _) => {
+                let names: Vec<&str> = list.split(',').collect();
+                if let Some(bad) = names.iter().find(|n| !own.v1.contains_key(**n)) {
+                    bail!("--cgroup {spec:?}: the container has no cgroup for controller {bad:?}");
+                }
+                targets.extend(
+                    paths
+                        .v1
+                        .iter_mut()
+                        .filter(|(k, _)| names.contains(&k.as_str()))
+                        .filter_map(|(k, v)| Some((v, own.v1.get(k)?.as_path()))),
+                );
+            }
+        }
+        if targets.is_empty() {
+            bail!("--cgroup {spec:?}: the container has no cgroup to join a sub-cgroup of");
+        }
+        for (dir, base) in targets {
+            let joined = base.join(sub);
+            if !joined.is_dir() {
+                bail!("--cgroup {spec:?}: {} does not exist", joined.display());
+            }
+            *dir = joined;
+        }
+    }
+    Ok(paths)
 }
 
 /// The namespaces of the init that differ from ours: those are joined.
@@ -443,10 +553,11 @@ fn inline_process(base: &Spec, a: &crate::cli::ExecArgs) -> Result<Process> {
                     .with_context(|| format!("--user {u:?}: gid is not a number"))?,
             );
         }
-        if !a.additional_gids.is_empty() {
-            user.set_additional_gids(Some(a.additional_gids.clone()));
-        }
         p.user = user;
+    }
+    // runc applies -g on its own, with or without -u.
+    if !a.additional_gids.is_empty() {
+        p.user.set_additional_gids(Some(a.additional_gids.clone()));
     }
     if a.no_new_privs {
         p.no_new_privileges = Some(true);
@@ -454,7 +565,11 @@ fn inline_process(base: &Spec, a: &crate::cli::ExecArgs) -> Result<Process> {
     if !a.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
         for name in &a.cap {
-            let cap: oci_spec::runtime::Capability = name
+            // runc's spelling is CAP_KILL; KILL is accepted as well.
+            let up = name.to_ascii_uppercase();
+            let cap: oci_spec::runtime::Capability = up
+                .strip_prefix("CAP_")
+                .unwrap_or(&up)
                 .parse()
                 .map_err(|_| anyhow::anyhow!("--cap {name:?}: unknown capability"))?;
             let add = |s: Option<oci_spec::runtime::Capabilities>| {

@@ -22,11 +22,9 @@ pub fn poststart(c: &Loaded) -> Result<()> {
         return Ok(());
     }
     let json = serde_json::to_string(&c.state.oci(Status::Running))?;
-    if let Err(e) = crate::hooks::run_all("poststart", poststart, &json) {
-        // The runtime-spec makes a poststart failure a warning: the
-        // container is already running.
-        eprintln!("outlet: warning: {e:#}");
-    }
+    // The runtime-spec makes a poststart failure a warning (the container
+    // is already running) and the rest of the list still runs.
+    crate::hooks::run_all_warn("poststart", poststart, &json);
     Ok(())
 }
 
@@ -76,5 +74,6 @@ pub fn release(c: &Loaded) -> Result<()> {
         }
     }
     std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
+    crate::logging::debug(|| format!("start {}: init {} released", c.state.id, c.state.pid));
     Ok(())
 }

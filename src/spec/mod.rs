@@ -9,6 +9,7 @@ use oci_spec::runtime::LinuxNamespaceType;
 use serde_json::Value;
 
 pub mod process_fields;
+mod strict;
 mod types;
 pub use types::{Process, Scheduler, Spec};
 
@@ -19,6 +20,8 @@ pub struct Loaded {
     pub rootfs: PathBuf,
     /// The file the spec was read from (`--config`, else the bundle's).
     pub config: PathBuf,
+    /// Its text, as validated: kept in the state dir for `exec`.
+    pub text: Vec<u8>,
 }
 
 pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Loaded> {
@@ -53,27 +56,40 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Loaded> {
         bundle,
         rootfs,
         config: path,
+        text,
     })
 }
 
 /// config.json's text to a checked spec: one typed pass on the common path.
 fn parse(text: &[u8], path: &Path) -> Result<Spec> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let spec = match serde_json::from_slice::<Spec>(text) {
+    let track = strict::Track::default();
+    let spec = match strict::from_slice::<Spec>(text, &track) {
         Ok(spec) => spec,
-        Err(e) if e.is_syntax() || e.is_eof() => {
-            return Err(e).with_context(|| format!("{}: invalid JSON", path.display()));
-        }
         Err(e) => {
             // serde names a line and column; find the field for the message.
+            // (serde_json calls some type errors syntax errors, such as a
+            // number where an enum's name belongs: valid JSON is not that.)
             let value: Value = serde_json::from_slice(text)
                 .with_context(|| format!("{}: invalid JSON", path.display()))?;
             explain(&value).with_context(|| format!("config {name}"))?;
-            return Err(e).with_context(|| format!("config {name}: invalid spec"));
+            let at = track.path();
+            if at.is_empty() {
+                return Err(e).with_context(|| format!("config {name}: invalid spec"));
+            }
+            bail!("config {name}: {at}: {e}");
         }
     };
     check_spec(&spec).with_context(|| format!("config {name}"))?;
     Ok(spec)
+}
+
+/// The spec from a config that `load` validated before (the copy in a
+/// container's state dir): typed only, without the checks against the
+/// host as it was at create.
+pub fn from_validated(text: &[u8]) -> Result<Spec> {
+    let track = strict::Track::default();
+    strict::from_slice(text, &track).map_err(|e| anyhow::anyhow!("{}: {e}", track.path()))
 }
 
 const NAMESPACE_TYPES: &[&str] = &[
@@ -134,7 +150,11 @@ fn explain(v: &Value) -> Result<()> {
     }
     if let Some(nss) = v.pointer("/linux/namespaces").and_then(Value::as_array) {
         for (i, ns) in nss.iter().enumerate() {
-            let t = ns.get("type").and_then(Value::as_str).unwrap_or("");
+            let t = match ns.get("type") {
+                Some(Value::String(t)) => t.as_str(),
+                Some(other) => bail!("linux.namespaces[{i}].type: expected a string, got {other}"),
+                None => "",
+            };
             if !NAMESPACE_TYPES.contains(&t) {
                 bail!(
                     "linux.namespaces[{i}].type: unknown namespace type {t:?} (known: {})",
@@ -186,6 +206,7 @@ fn check_spec(spec: &Spec) -> Result<()> {
                 bail!("linux.resources.memory.{key}: {n} is negative");
             }
         }
+        check_memory_minimum(mem.limit())?;
     }
     if let Some(q) = resources
         .and_then(|r| r.cpu().as_ref())
@@ -364,6 +385,25 @@ fn own_namespace(
         }
     }
     Ok(true)
+}
+
+/// The kernel keeps memory in pages: a limit below one page cannot be
+/// honoured (v2 rounds it down to 0 pages, v1 up to one page) and no
+/// process could run in it. 0 means unset, as in runc.
+fn check_memory_minimum(limit: Option<i64>) -> Result<()> {
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(4096) as i64;
+    if let Some(l) = limit
+        && l > 0
+        && l < page
+    {
+        bail!(
+            "linux.resources.memory.limit: {l} bytes is below the minimum the kernel can enforce, one page ({page} bytes)"
+        );
+    }
+    Ok(())
 }
 
 /// The longest container id (runc's limit too).
@@ -573,6 +613,55 @@ mod tests {
             err,
             "config config.json: linux.resources.memory.limit: -5 is negative"
         );
+    }
+
+    #[test]
+    fn memory_limit_below_a_page_is_refused_naming_the_minimum() {
+        let mut v = minimal();
+        for ok in [0, 4096, 1 << 20] {
+            v["linux"]["resources"] = serde_json::json!({"memory": {"limit": ok}});
+            assert!(parse_value(&v).is_ok(), "{ok}");
+        }
+        v["linux"]["resources"] = serde_json::json!({"memory": {"limit": 1}});
+        let err = parse_value(&v).unwrap_err();
+        assert!(
+            err.contains("linux.resources.memory.limit: 1 bytes is below"),
+            "{err}"
+        );
+        assert!(err.contains("(4096 bytes)"), "{err}");
+    }
+
+    #[test]
+    fn arrays_for_objects_and_wrong_types_name_their_field() {
+        for (pointer, value, want) in [
+            (
+                "/linux/resources",
+                serde_json::json!([]),
+                "linux.resources: invalid type: sequence",
+            ),
+            (
+                "/linux/resources",
+                serde_json::json!({"devices": [[]]}),
+                "linux.resources.devices[0]: invalid type: sequence",
+            ),
+            (
+                "/linux/namespaces",
+                serde_json::json!([{"type": "pid"}, {"type": 5}]),
+                "linux.namespaces[1].type: expected a string, got 5",
+            ),
+            (
+                "/process/user",
+                serde_json::json!({"uid": "zero", "gid": 0}),
+                "process.user.uid: invalid type: string",
+            ),
+        ] {
+            let mut v = minimal();
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            v.pointer_mut(parent).unwrap()[key] = value;
+            let err = parse_value(&v).unwrap_err();
+            assert!(err.contains(want), "{pointer}: {err}");
+            assert!(!err.contains("invalid JSON"), "{pointer}: {err}");
+        }
     }
 
     #[test]
