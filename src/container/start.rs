@@ -75,6 +75,7 @@ pub fn release(c: &Loaded) -> Result<()> {
             );
         }
     }
+    crate::fault::point("start:released");
     std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
     Ok(())
 }
