@@ -81,8 +81,7 @@ fn a_kill_at_every_step_leaves_nothing_delete_force_cannot_remove() {
         });
         let bundle = b.dir.to_str().unwrap();
         let killed = if let Some(stage) = step.strip_prefix("create:") {
-            let o = outlet_fault(&t, step, &["create", "--bundle", bundle, &id], stage);
-            o
+            outlet_fault(&t, step, &["create", "--bundle", bundle, &id], stage)
         } else {
             t.create(&id, &b).expect_ok("create");
             if step.starts_with("start:") {
