@@ -23,6 +23,10 @@ pub const EXEC_FIFO: &str = "exec.fifo";
 /// process defaults and seccomp profile from here, never from the bundle,
 /// which may have been edited or removed since.
 pub const CONFIG_FILE: &str = "config.json";
+/// What `create` is about to make, written before it makes it (intent
+/// before effect), so that `delete --force` can undo a create that died at
+/// any instant, or a container whose state.json was damaged later.
+pub const INTENT_FILE: &str = "intent.json";
 
 /// Lookups that callers act on by kind; the texts are runc's, which the
 /// shim and podman match.
@@ -32,6 +36,9 @@ pub enum Lookup {
     NotFound(String),
     #[error("container {0} is being created (no state yet)")]
     Creating(String),
+    /// state.json exists but cannot be read as a state: truncated, garbled.
+    #[error("container {0} has a damaged state ({1}); delete --force removes it")]
+    Damaged(String, String),
 }
 
 impl Lookup {
@@ -86,6 +93,19 @@ pub struct State {
     pub namespaces: Vec<String>,
     #[serde(default)]
     pub use_terminal: bool,
+}
+
+/// The intent record (INTENT_FILE): first the cgroup directories `create`
+/// will use and which of them it will make (before it makes any), then the
+/// init's pid and start time as soon as it exists.
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct Intent {
+    #[serde(default)]
+    pub cgroup: CgroupPaths,
+    #[serde(default)]
+    pub pid: i32,
+    #[serde(default)]
+    pub init_start_time: u64,
 }
 
 /// The OCI state as `outlet state` prints it (runtime-spec + runc's extras).
@@ -205,13 +225,28 @@ impl ContainerDir {
     pub fn load(&self) -> Result<Option<State>> {
         let file = self.path.join(STATE_FILE);
         match std::fs::read(&file) {
-            Ok(bytes) => Ok(Some(
-                serde_json::from_slice(&bytes)
-                    .with_context(|| format!("parse {}", file.display()))?,
-            )),
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(st) => Ok(Some(st)),
+                Err(e) => {
+                    let id = self.path.file_name().unwrap_or_default();
+                    let why = format!("{}: {e}", file.display());
+                    Err(Lookup::Damaged(id.to_string_lossy().into_owned(), why).into())
+                }
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("read {}", file.display())),
         }
+    }
+
+    pub fn save_intent(&self, intent: &Intent) -> Result<()> {
+        let json = serde_json::to_vec(intent).context("serialise intent")?;
+        syscall::write_atomic(&self.path.join(INTENT_FILE), &json)
+    }
+
+    /// The intent record, if one was written and can be read.
+    pub fn load_intent(&self) -> Option<Intent> {
+        let bytes = std::fs::read(self.path.join(INTENT_FILE)).ok()?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     pub fn save(&self, state: &State) -> Result<()> {

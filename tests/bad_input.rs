@@ -479,6 +479,7 @@ fn rlimit_above_the_hard_limit() {
 /// panic in debug builds). The control: a valid real-time signal gets as
 /// far as looking the container up.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn invalid_signals_exit_1() {
     let Some(t) = T::new() else { return };
     let id = format!("{}-nope", t.token);
@@ -507,6 +508,7 @@ fn invalid_signals_exit_1() {
 /// its errors from that file. The control: the same command with a log
 /// file that can be opened succeeds.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn log_file_that_cannot_be_opened_is_an_error() {
     let Some(t) = T::new() else { return };
     let bad = t.dir.join("no-such-dir").join("log.json");
@@ -522,6 +524,7 @@ fn log_file_that_cannot_be_opened_is_an_error() {
 /// field, never "invalid JSON": a number as a namespace type (serde_json
 /// calls that a syntax error), a string as a uid.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn wrong_types_name_their_field() {
     if !common::is_root() {
         return;
@@ -543,6 +546,7 @@ fn wrong_types_name_their_field() {
 /// `"devices": [[]]` were accepted and silently meant nothing. The
 /// control: the same fields as objects create fine.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn arrays_where_objects_belong_are_refused() {
     let Some(t) = T::new() else { return };
     create_fails(
@@ -572,6 +576,7 @@ fn arrays_where_objects_belong_are_refused() {
 /// instead of "container init exited during setup". The control: 4 MiB
 /// runs.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn memory_limit_below_what_the_kernel_allows() {
     let Some(t) = T::new() else { return };
     let err = create_fails(

@@ -818,6 +818,7 @@ fn outlet_into_closed_pipe(t: &T, args: &[&str], tag: &str) -> Out {
 /// stdout and must still succeed. The control: the same commands into an
 /// open pipe print their output and exit 0.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn closed_stdout_ends_quietly() {
     let Some(t) = T::new() else { return };
     let (id, _b) = running(&t, "pipe", json!({}));
@@ -851,6 +852,7 @@ fn closed_stdout_ends_quietly() {
 /// --cpu-share` sets the shares. The controls: the same exec without the
 /// flag shows neither the capability nor the group.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn exec_and_update_take_runcs_spellings() {
     let Some(t) = T::new() else { return };
     let (id, _b) = running(&t, "spell", json!({}));
@@ -901,6 +903,7 @@ fn exec_and_update_take_runcs_spellings() {
 /// cgroup or does not exist. The control: without the flag the process is
 /// at the container's own cgroup.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn exec_cgroup_joins_a_sub_cgroup() {
     let Some(t) = T::new() else { return };
     let (id, _b) = running(&t, "subcg", json!({}));

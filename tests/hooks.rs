@@ -140,6 +140,7 @@ fn hook_timeout_fails_create() {
 /// Control: the failing hooks really fail (their warnings name them), and
 /// the markers are only written by the hooks after them.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn failing_poststart_and_poststop_hooks_do_not_skip_the_rest() {
     let Some(t) = T::new() else { return };
     let after_start = t.dir.join("after-poststart");
@@ -192,6 +193,7 @@ fn outlet_with_env(t: &T, args: &[&str], key: &str, value: &str) -> common::Out 
 /// empty one, gets exactly that list. The variable set on outlet's
 /// command line is seen only by the hook without `env` (the controls).
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn hooks_without_env_get_the_runtimes_environment() {
     let Some(t) = T::new() else { return };
     let report = |name: &str, env: Option<Value>| {

@@ -494,6 +494,7 @@ fn exec_reads_the_config_the_container_was_created_from() {
 /// control: the other order names the other root, where the container
 /// does not exist.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn repeated_global_flags_last_one_wins() {
     let Some(t) = T::new() else { return };
     let (id, _) = sleeper(&t, "twice");
@@ -518,6 +519,7 @@ fn repeated_global_flags_last_one_wins() {
 /// --force) right after never finds the container still running. 20 times,
 /// a created container and a running one each time.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn kill_sigkill_then_delete_at_once() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("kd", |c| sh(c, SLEEPER));
@@ -543,6 +545,7 @@ fn kill_sigkill_then_delete_at_once() {
 /// failure modes were `resume` waiting forever for the lock, and the
 /// waiting exec ignoring SIGTERM.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn exec_ignore_paused_then_resume() {
     let Some(t) = T::new() else { return };
     let (id, _) = sleeper(&t, "paused");
@@ -626,6 +629,7 @@ fn exec_ignore_paused_then_resume() {
 /// lines with --log and json); without it, none. Syscall names libseccomp
 /// does not know are reported at debug level, as runc does.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn debug_logs_the_setup_steps() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("dbg", |c| {

@@ -16,7 +16,7 @@ use crate::process::init::{self, InitArgs};
 use crate::process::sync::{self, Msg};
 use crate::security;
 use crate::spec;
-use crate::state::{ContainerDir, State, Status};
+use crate::state::{ContainerDir, Intent, State, Status};
 use crate::syscall::{self, Forked};
 
 pub struct CreateOpts<'a> {
@@ -139,6 +139,16 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         cgroup: None,
         child: None,
     };
+    // Intent before effect: what the cgroup step will make is on record
+    // before it makes it, so `delete --force` can undo a create killed at
+    // any instant from here on.
+    let mut intent = Intent {
+        cgroup: cgroup.paths().clone(),
+        ..Default::default()
+    };
+    intent.cgroup.created = cgroup.to_create();
+    dir.save_intent(&intent)?;
+    crate::fault::point("create:intent");
     if let Err(e) = cgroup.create(resources) {
         if !(rootless && !has_limits(resources) && is_permission(&e)) {
             return Err(e);
@@ -154,6 +164,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         .collect();
     undo.cgroup = Some(Cgroup::from_paths(cgroup.paths().clone()));
     crate::logging::debug(|| format!("cgroup ready, limits written: {:?}", cgroup.paths()));
+    crate::fault::point("create:cgroup");
 
     let fifo_path = dir.fifo();
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
@@ -261,6 +272,17 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     undo.child = Some(pid);
     crate::logging::debug(|| format!("init cloned: pid {pid}, namespaces {cloned:?}"));
     drop(child_chan);
+    // The init exists: its pid and start time go on record at once (the
+    // exact cgroup directories made, too), so a later damaged state.json
+    // still leads `delete --force` to it without trusting a bare pid.
+    let init_start_time = syscall::proc_start_time(pid)
+        .map(|(t, _)| t)
+        .context("read the init's start time")?;
+    intent.cgroup = cgroup.paths().clone();
+    intent.pid = pid;
+    intent.init_start_time = init_start_time;
+    dir.save_intent(&intent)?;
+    crate::fault::point("create:cloned");
     let init_joins_cgroup = join_files.is_some();
     drop(join_files);
 
@@ -312,13 +334,13 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         }
     }
 
+    crate::fault::point("create:ready");
     let mut state = state_for(pid);
-    state.init_start_time = syscall::proc_start_time(pid)
-        .map(|(t, _)| t)
-        .context("read the init's start time")?;
+    state.init_start_time = init_start_time;
     dir.save_config(&loaded.text)?;
     dir.save(&state)?;
     crate::logging::debug(|| format!("state saved in {}", dir.path.display()));
+    crate::fault::point("create:saved");
     if let Some(p) = o.pid_file {
         syscall::write_atomic(p, pid.to_string().as_bytes())
             .with_context(|| format!("pid file {}", p.display()))?;

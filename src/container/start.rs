@@ -73,6 +73,7 @@ pub fn release(c: &Loaded) -> Result<()> {
             );
         }
     }
+    crate::fault::point("start:released");
     std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
     crate::logging::debug(|| format!("start {}: init {} released", c.state.id, c.state.pid));
     Ok(())
