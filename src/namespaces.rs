@@ -8,6 +8,8 @@ use anyhow::{Context, Result};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
 
+use crate::process::procfs::ProcFs;
+
 pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
     match t {
         LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
@@ -94,16 +96,20 @@ pub fn map_text(maps: &[LinuxIdMapping]) -> String {
 
 /// Written by the parent once the child's user namespace exists. setgroups
 /// is denied only when we are unprivileged (the kernel demands it then).
+/// Through a verified /proc (see `ProcFs`): the files are the child's
+/// procfs files, whatever is mounted where.
 pub fn write_id_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<()> {
+    let proc = ProcFs::host()?;
+    let write = |name: &str, text: &str| {
+        let rel = ProcFs::of(pid, name);
+        proc.write(&rel, text.as_bytes())
+            .with_context(|| format!("write {text:?} to /proc/{rel}"))
+    };
     if !nix::unistd::geteuid().is_root() {
-        let p = format!("/proc/{pid}/setgroups");
-        std::fs::write(&p, "deny").with_context(|| format!("write deny to {p}"))?;
+        write("setgroups", "deny")?;
     }
-    let p = format!("/proc/{pid}/uid_map");
-    std::fs::write(&p, map_text(uid)).with_context(|| format!("write {p}"))?;
-    let p = format!("/proc/{pid}/gid_map");
-    std::fs::write(&p, map_text(gid)).with_context(|| format!("write {p}"))?;
-    Ok(())
+    write("uid_map", &map_text(uid))?;
+    write("gid_map", &map_text(gid))
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! every step taken (no state dir, no cgroup, no process is left).
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -137,15 +136,19 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         .collect();
     undo.cgroup = Some(Cgroup::from_paths(cgroup.paths().clone()));
 
+    // The init gets the fifo open for reading and writing (which never
+    // blocks) and waits on it without reopening it: it needs no /proc and
+    // no path, and only `start`, from the host, opens the file again.
     let fifo_path = dir.fifo();
-    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600))
         .with_context(|| format!("mkfifo {}", fifo_path.display()))?;
-    // The umask took group/other write off; the init reopens the fifo as the
-    // container's root, which in a user namespace is not the host's root.
-    std::fs::set_permissions(&fifo_path, std::fs::Permissions::from_mode(0o622))
-        .with_context(|| format!("chmod {}", fifo_path.display()))?;
-    let fifo: OwnedFd = syscall::openat2(libc::AT_FDCWD, &fifo_path, libc::O_PATH, 0)
-        .with_context(|| format!("open {}", fifo_path.display()))?;
+    let fifo: OwnedFd = syscall::openat2(
+        libc::AT_FDCWD,
+        &fifo_path,
+        libc::O_RDWR | libc::O_NOFOLLOW,
+        0,
+    )
+    .with_context(|| format!("open {}", fifo_path.display()))?;
 
     let (parent_chan, child_chan) = sync::pair()?;
     if let Some(s) = seccomp.as_mut()
@@ -235,12 +238,14 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     let pid = match forked {
         Forked::Child => {
             drop(parent_chan);
-            init::run(&args, &child_chan)
+            init::run(&args, child_chan)
         }
         Forked::Parent(pid) => pid,
     };
     undo.child = Some(pid);
     drop(child_chan);
+    // `start` waits for the init to close the last reading end.
+    drop(fifo);
     let init_joins_cgroup = join_files.is_some();
     drop(join_files);
 

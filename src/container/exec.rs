@@ -293,6 +293,12 @@ fn helper_main(
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         }
         Cgroup::join_self(join_cgroup)?;
+        // The cgroup files (host files) have served: the process forked
+        // below must not hold them in the container.
+        for &fd in join_cgroup {
+            // SAFETY: closing our copies of fds nothing here uses again.
+            unsafe { libc::close(fd) };
+        }
         chan.send(&Msg::UserNs)?;
         match chan.recv()? {
             Some(Msg::Go(_)) => {}
@@ -361,9 +367,9 @@ fn process_setup(
         crate::process::init::set_rlimit(r)?;
     }
     let state_json = || serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
-    let exe = crate::process::init::become_process(p, seccomp, &state_json)?;
+    let became = crate::process::init::become_process(p, seccomp, None)?;
     chan.send(&Msg::Ready)?;
-    crate::process::init::exec_process(p, &exe, o.preserve_fds, seccomp, &state_json)
+    crate::process::init::exec_process(became, seccomp, &state_json, Some(3 + o.preserve_fds))
 }
 
 /// Build the process of an inline `exec ID CMD...` from the container's own

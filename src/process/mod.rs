@@ -2,4 +2,5 @@
 //! with `create`, and the init-side setup sequence.
 
 pub mod init;
+pub mod procfs;
 pub mod sync;
