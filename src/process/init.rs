@@ -226,8 +226,11 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     // /proc/1/fd while the container sits in "created" finds none.
     let listener = a.seccomp.and_then(|s| s.listener_fd());
     let keep = [Some(a.fifo), Some(chan.raw_fd()), listener];
-    crate::syscall::close_from_except(3 + a.preserve_fds, &keep.into_iter().flatten().collect::<Vec<_>>())
-        .context("close the runtime's fds")?;
+    crate::syscall::close_from_except(
+        3 + a.preserve_fds,
+        &keep.into_iter().flatten().collect::<Vec<_>>(),
+    )
+    .context("close the runtime's fds")?;
     chan.send(&Msg::Ready)?;
     drop(chan_slot.take());
     wait_for_start(a.fifo)?;
@@ -238,7 +241,12 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
         &(a.state_json)(host_pid, Status::Created),
     )?;
 
-    exec_process(became, a.seccomp, &|| (a.state_json)(host_pid, Status::Created), None)
+    exec_process(
+        became,
+        a.seccomp,
+        &|| (a.state_json)(host_pid, Status::Created),
+        None,
+    )
 }
 
 /// Only these make the init write into /proc.

@@ -23,7 +23,8 @@ use crate::syscall::{
     self, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
 };
 
-const RESOLVE: u64 = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+const RESOLVE: u64 =
+    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
 
 pub struct ProcFs {
     root: OwnedFd,
@@ -71,7 +72,12 @@ impl ProcFs {
 
     /// `rel` (no leading `/`, no symlink on the way) opened for writing.
     pub fn open_write(&self, rel: &str) -> std::io::Result<File> {
-        let fd = syscall::openat2(self.root.as_raw_fd(), Path::new(rel), libc::O_WRONLY, RESOLVE)?;
+        let fd = syscall::openat2(
+            self.root.as_raw_fd(),
+            Path::new(rel),
+            libc::O_WRONLY,
+            RESOLVE,
+        )?;
         Ok(File::from(fd))
     }
 

@@ -408,11 +408,19 @@ mod tests {
             with(ok.clone()).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
         for (bad, index, dest) in [
-            (serde_json::json!([proc.clone(), bind("/proc/sys/net")]), 1, "/proc/sys/net"),
+            (
+                serde_json::json!([proc.clone(), bind("/proc/sys/net")]),
+                1,
+                "/proc/sys/net",
+            ),
             (serde_json::json!([bind("/proc/1")]), 0, "/proc/1"),
             (serde_json::json!([bind("/proc")]), 0, "/proc"),
             (serde_json::json!([bind("/proc/./self")]), 0, "/proc/./self"),
-            (serde_json::json!([bind("/x/../proc/sys")]), 0, "/x/../proc/sys"),
+            (
+                serde_json::json!([bind("/x/../proc/sys")]),
+                0,
+                "/x/../proc/sys",
+            ),
             (
                 serde_json::json!([{"destination": "/proc/meminfo", "type": "tmpfs",
                                     "source": "tmpfs"}]),
@@ -427,7 +435,9 @@ mod tests {
         ] {
             let err = with(bad.clone()).expect_err(&bad.to_string());
             assert!(
-                err.contains(&format!("mounts[{index}] (destination {dest}): mounts under /proc")),
+                err.contains(&format!(
+                    "mounts[{index}] (destination {dest}): mounts under /proc"
+                )),
                 "{bad}: {err}"
             );
         }
