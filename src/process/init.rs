@@ -251,14 +251,17 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
 
 /// Only these make the init write into /proc.
 fn needs_procfs(spec: &Spec, process: &Process) -> bool {
-    let nonempty = |s: Option<&String>| s.is_some_and(|s| !s.is_empty());
     spec.linux()
         .as_ref()
         .and_then(|l| l.sysctl().as_ref())
         .is_some_and(|s| !s.is_empty())
         || process.oom_score_adj().is_some()
-        || nonempty(process.apparmor_profile().as_ref())
-        || nonempty(process.selinux_label().as_ref())
+        || wants_labels(process)
+}
+
+fn wants_labels(process: &Process) -> bool {
+    let nonempty = |s: Option<&String>| s.is_some_and(|s| !s.is_empty());
+    nonempty(process.apparmor_profile().as_ref()) || nonempty(process.selinux_label().as_ref())
 }
 
 /// What `become_process` leaves for `exec_process`: the program and its
@@ -285,6 +288,16 @@ pub fn become_process(
 ) -> Result<Became> {
     let args = process.args().as_ref().context("process.args: missing")?;
     let nnp = process.no_new_privileges().unwrap_or(false);
+    // A procfs of our own for the label writes (`exec` has none yet): made
+    // now, while we still hold CAP_SYS_ADMIN to mount it.
+    let own_proc;
+    let proc = match proc {
+        None if wants_labels(process) => {
+            own_proc = ProcFs::private().context("writing the process's LSM label")?;
+            Some(&own_proc)
+        }
+        p => p,
+    };
     // Without no_new_privs the kernel takes the filter only from a holder
     // of CAP_SYS_ADMIN: the capabilities keep it until the filter is in.
     let late_caps = switch_user(process, !nnp && seccomp.is_some())?;

@@ -111,10 +111,9 @@ pub fn check(
 }
 
 /// Arrange for the process label to apply at execve. Empty strings mean
-/// "none", as in the spec. Written through `proc` (a procfs the caller
-/// verified), or through a private procfs made here when the caller has
-/// none: never through the container's /proc, which a spec mount could
-/// redirect.
+/// "none", as in the spec. Written through `proc`, a procfs the caller
+/// verified (see `ProcFs`), never through the container's /proc, which a
+/// spec mount could redirect.
 pub fn apply_exec_labels(
     apparmor: Option<&str>,
     selinux: Option<&str>,
@@ -125,13 +124,8 @@ pub fn apply_exec_labels(
     if apparmor.is_none() && selinux.is_none() {
         return Ok(());
     }
-    let own;
-    let proc = match proc {
-        Some(p) => p,
-        None => {
-            own = ProcFs::private().context("writing the process's LSM label")?;
-            &own
-        }
+    let Some(proc) = proc else {
+        bail!("process labels: no verified procfs to write them through");
     };
     if let Some(p) = apparmor {
         // Linux 5.8+ has a per-LSM directory; older kernels only the shared
@@ -267,7 +261,8 @@ mod tests {
             return;
         }
         let out = crate::security::testutil::in_child(|| {
-            Ok(match apply_exec_labels(Some("foo"), None, None) {
+            let proc = ProcFs::private().map_err(|e| format!("{e:#}"))?;
+            Ok(match apply_exec_labels(Some("foo"), None, Some(&proc)) {
                 Ok(()) => "applied".to_string(),
                 Err(e) => format!("{e:#}"),
             })
