@@ -150,7 +150,9 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     )
     .with_context(|| format!("open {}", fifo_path.display()))?;
 
-    let (parent_chan, child_chan) = sync::pair()?;
+    // The init's end is the lower fd, next to the fifo's: the init closes
+    // the fds around the two it keeps with one close_range fewer.
+    let (child_chan, parent_chan) = sync::pair()?;
     if let Some(s) = seccomp.as_mut()
         && s.listener_path().is_some()
     {

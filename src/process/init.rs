@@ -235,11 +235,15 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     drop(chan_slot.take());
     wait_for_start(a.fifo)?;
 
-    crate::hooks::run_all(
-        "startContainer",
-        hooks.and_then(|h| h.start_container().as_ref()),
-        &(a.state_json)(host_pid, Status::Created),
-    )?;
+    // The state is built only for hooks that will read it.
+    let start_hooks = hooks.and_then(|h| h.start_container().as_ref());
+    if start_hooks.is_some_and(|v| !v.is_empty()) {
+        crate::hooks::run_all(
+            "startContainer",
+            start_hooks,
+            &(a.state_json)(host_pid, Status::Created),
+        )?;
+    }
 
     exec_process(
         became,
@@ -358,7 +362,13 @@ pub fn exec_process(
     let argv = ptrs(&became.argv);
     let envp = ptrs(&became.envp);
     if let Some(filter) = seccomp {
-        filter.load(&state_json())?;
+        // Only a listener is sent the state.
+        let state = if filter.listener_path().is_some() {
+            state_json()
+        } else {
+            String::new()
+        };
+        filter.load(&state)?;
     }
     if let Some(caps) = became.late_caps {
         security::capabilities::set_exact(caps)?;
