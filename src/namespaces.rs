@@ -96,10 +96,13 @@ pub fn map_text(maps: &[LinuxIdMapping]) -> String {
 
 /// Written by the parent once the child's user namespace exists. setgroups
 /// is denied only when we are unprivileged (the kernel demands it then).
-/// Through a verified /proc (see `ProcFs`): the files are the child's
-/// procfs files, whatever is mounted where.
-pub fn write_id_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<()> {
-    let proc = ProcFs::host()?;
+/// `proc` is the host's /proc, verified (see `ProcFs`).
+pub fn write_id_maps(
+    proc: &ProcFs,
+    pid: i32,
+    uid: &[LinuxIdMapping],
+    gid: &[LinuxIdMapping],
+) -> Result<()> {
     let write = |name: &str, text: &str| {
         let rel = ProcFs::of(pid, name);
         proc.write(&rel, text.as_bytes())

@@ -506,3 +506,31 @@ fn late_filter_still_fails_create_for_user_errors() {
         t.assert_nothing_left(&format!("after the failed create ({field})"));
     }
 }
+
+/// The same writes in a user namespace: the sysctl through the init's
+/// private procfs (mountable there only before the masks exist), the
+/// oom_score_adj by `create` before the init turns non-dumpable (after
+/// which its /proc files belong to the host's root, not the container's).
+#[test]
+fn sysctl_and_oom_score_adj_in_a_user_namespace() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("userns", |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+        c["process"]["oomScoreAdj"] = json!(200);
+        sh(
+            c,
+            "cat /proc/self/oom_score_adj /proc/sys/net/ipv4/ip_forward",
+        );
+    });
+    b.own_rootfs();
+    let o = t.run(&t.id("userns"), &b);
+    o.expect_ok("run in a user namespace with sysctl and oomScoreAdj");
+    assert_eq!(o.stdout, "200\n1\n", "{o:?}");
+    t.assert_nothing_left("after run");
+}

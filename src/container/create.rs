@@ -12,6 +12,7 @@ use oci_spec::runtime::LinuxNamespaceType;
 use crate::cgroups::Cgroup;
 use crate::namespaces::{self, Plan};
 use crate::process::init::{self, InitArgs};
+use crate::process::procfs::ProcFs;
 use crate::process::sync::{self, Msg};
 use crate::security;
 use crate::spec;
@@ -257,13 +258,30 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                 if !in_cgroup && !init_joins_cgroup {
                     cgroup.add_pid(pid)?;
                 }
-                if plan.creates(LinuxNamespaceType::User) {
-                    let l = linux.context("linux: missing")?;
-                    namespaces::write_id_maps(
-                        pid,
-                        l.uid_mappings().as_deref().unwrap_or(&[]),
-                        l.gid_mappings().as_deref().unwrap_or(&[]),
-                    )?;
+                let userns = plan.creates(LinuxNamespaceType::User);
+                let oom = process.oom_score_adj();
+                // Written here, from the host's /proc, before the init has
+                // mounted anything or become non-dumpable (which would
+                // give its /proc files to the host's root, out of reach of
+                // the root of a user namespace).
+                if userns || oom.is_some() {
+                    let proc = ProcFs::host()?;
+                    if userns {
+                        let l = linux.context("linux: missing")?;
+                        namespaces::write_id_maps(
+                            &proc,
+                            pid,
+                            l.uid_mappings().as_deref().unwrap_or(&[]),
+                            l.gid_mappings().as_deref().unwrap_or(&[]),
+                        )?;
+                    }
+                    if let Some(adj) = oom {
+                        let rel = ProcFs::of(pid, "oom_score_adj");
+                        proc.write(&rel, adj.to_string().as_bytes())
+                            .with_context(|| {
+                                format!("process.oomScoreAdj {adj}: writing /proc/{rel}")
+                            })?;
+                    }
                 }
                 parent_chan.send(&Msg::Go(pid))?;
             }

@@ -205,11 +205,6 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     for r in process.rlimits().iter().flatten() {
         set_rlimit(r)?;
     }
-    if let (Some(adj), Some(proc)) = (process.oom_score_adj(), &proc) {
-        let rel = proc.own("oom_score_adj");
-        proc.write(&rel, adj.to_string().as_bytes())
-            .with_context(|| format!("process.oomScoreAdj {adj}: writing /proc/{rel}"))?;
-    }
 
     let became = become_process(process, a.seccomp, proc.as_ref())?;
     drop(proc);
@@ -253,13 +248,13 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     )
 }
 
-/// Only these make the init write into /proc.
+/// Only these make the init write into /proc (process.oomScoreAdj is
+/// written by `create`, from the host's /proc).
 fn needs_procfs(spec: &Spec, process: &Process) -> bool {
     spec.linux()
         .as_ref()
         .and_then(|l| l.sysctl().as_ref())
         .is_some_and(|s| !s.is_empty())
-        || process.oom_score_adj().is_some()
         || wants_labels(process)
 }
 

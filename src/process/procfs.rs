@@ -4,9 +4,10 @@
 //! host directory over `/proc/sys/net` or `/proc/1`; a write by path
 //! would then land in the host's file (CVE-2025-52881 class).
 //!
-//! The init and `exec`'s process mount a procfs instance of their own
-//! (detached: it appears in no mount table, so nothing can be mounted over
-//! it). Files are opened below it with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS
+//! Inside the container (sysctls, LSM labels) the init and `exec`'s
+//! process mount a procfs instance of their own (detached: it appears in no
+//! mount table, so nothing can be mounted over it); `create` writes the
+//! init's id maps and oom_score_adj through the host's /proc. Files are opened below it with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS
 //! |RESOLVE_NO_MAGICLINKS|RESOLVE_NO_XDEV: no `..`, no `self` symlink (the
 //! pid is the caller's in that instance's pid namespace), no mount
 //! crossing. The root's fstatfs says procfs, and RESOLVE_NO_XDEV keeps
