@@ -534,3 +534,77 @@ fn sysctl_and_oom_score_adj_in_a_user_namespace() {
     assert_eq!(o.stdout, "200\n1\n", "{o:?}");
     t.assert_nothing_left("after run");
 }
+
+fn signal(pid: i32, sig: i32) {
+    // SAFETY: plain kill(2) of the init this test created.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill {pid} {sig}");
+}
+
+/// start's handshake without /proc: an init that dies after `start` wrote
+/// its byte but before taking it is reported, not taken for started.
+#[test]
+fn start_reports_an_init_that_dies_during_start() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("dies", |c| c["process"]["args"] = json!(["true"]));
+    let id = t.id("dies");
+    let pid = t.create_ok(&id, &b);
+    // Stopped, the init cannot read the byte; killed while start waits.
+    signal(pid, libc::SIGSTOP);
+    // Until it has really stopped, a byte written now would still be read.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap()
+        .rsplit(") ")
+        .next()
+        .unwrap()
+        .starts_with('T')
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "init {pid} did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        signal(pid, libc::SIGKILL);
+    });
+    let o = t.outlet(&["start", &id]);
+    killer.join().unwrap();
+    o.expect_fail(
+        "start of an init killed during start",
+        "container init exited before start",
+    );
+    assert_eq!(t.status(&id), "stopped");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+    t.assert_nothing_left("after delete");
+}
+
+/// A process of the container holding CAP_SYS_PTRACE can reach exec.fifo
+/// through /proc/1/fd and release the init early (as with runc's fifo):
+/// nothing of the host's is involved, and start then says what happened
+/// and leaves a truthful state.
+#[test]
+fn init_released_from_inside_then_start() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("early", |c| {
+        c["process"]["args"] = json!(["sleep", "30"]);
+        add_cap(c, "CAP_SYS_PTRACE");
+    });
+    let id = t.id("early");
+    t.create_ok(&id, &b);
+    let o = t.outlet(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "for f in /proc/1/fd/*; do [ -p $f ] && echo x > $f; done; true",
+    ]);
+    o.expect_ok("release from inside");
+    let o = t.outlet(&["start", &id]);
+    o.expect_ok("start after an early release");
+    assert!(o.stderr.contains("released before start"), "{o:?}");
+    assert_eq!(t.status(&id), "running");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    t.assert_nothing_left("after delete");
+}

@@ -52,7 +52,19 @@ pub fn release(c: &Loaded) -> Result<()> {
     {
         Ok(f) => f,
         Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
-            bail!("container init exited before start: {}", c.state.id)
+            if !crate::state::init_alive(&c.state) {
+                bail!("container init exited before start: {}", c.state.id);
+            }
+            // Alive but no longer waiting: a process of the container that
+            // could reach the fifo (through /proc/1/fd) released it. It is
+            // running, which is what start was to achieve.
+            eprintln!(
+                "outlet: warning: container {}: the init was released before start \
+                 (from inside the container)",
+                c.state.id
+            );
+            std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
+            return Ok(());
         }
         Err(e) => return Err(e).with_context(|| format!("open {}", fifo.display())),
     };
