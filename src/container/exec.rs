@@ -293,12 +293,6 @@ fn helper_main(
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         }
         Cgroup::join_self(join_cgroup)?;
-        // The cgroup files (host files) have served: the process forked
-        // below must not hold them in the container.
-        for &fd in join_cgroup {
-            // SAFETY: closing our copies of fds nothing here uses again.
-            unsafe { libc::close(fd) };
-        }
         chan.send(&Msg::UserNs)?;
         match chan.recv()? {
             Some(Msg::Go(_)) => {}
@@ -308,6 +302,21 @@ fn helper_main(
         if unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
             return Err(std::io::Error::last_os_error()).context("setns into the container");
         }
+        // The process is born in the container's pid namespace, where a
+        // process of the container holding CAP_SYS_PTRACE could open its
+        // fds: it gets none of ours (the init's pidfd, a cgroup v2
+        // directory for CLONE_INTO_CGROUP, a caller's leaked fd) but what
+        // it needs, closed here where the container cannot see us.
+        let keep = [
+            Some(chan.raw_fd()),
+            console.as_ref().map(AsRawFd::as_raw_fd),
+            what.seccomp.and_then(|s| s.listener_fd()),
+        ];
+        syscall::close_from_except(
+            3 + what.o.preserve_fds,
+            &keep.into_iter().flatten().collect::<Vec<_>>(),
+        )
+        .context("close the runtime's fds")?;
         // The pid namespace applies to children: fork the real process as
         // a sibling (our parent's child).
         let (forked, _) = syscall::clone_process(libc::CLONE_PARENT as u64, None)
@@ -354,10 +363,7 @@ fn process_setup(
     console: Option<std::os::unix::net::UnixStream>,
 ) -> Result<Infallible> {
     let &What {
-        o,
-        p,
-        seccomp,
-        state,
+        p, seccomp, state, ..
     } = what;
     nix::unistd::setsid().context("setsid")?;
     if let Some(s) = console {
@@ -369,7 +375,8 @@ fn process_setup(
     let state_json = || serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
     let became = crate::process::init::become_process(p, seccomp, None)?;
     chan.send(&Msg::Ready)?;
-    crate::process::init::exec_process(became, seccomp, &state_json, Some(3 + o.preserve_fds))
+    // The helper closed every other fd before the fork.
+    crate::process::init::exec_process(became, seccomp, &state_json, None)
 }
 
 /// Build the process of an inline `exec ID CMD...` from the container's own
