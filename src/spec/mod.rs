@@ -210,8 +210,9 @@ fn check_spec(spec: &Spec) -> Result<()> {
 
 /// A mount over /proc can redirect what the container sees of the kernel
 /// (and, for a runtime that writes by path, the runtime's own writes):
-/// refused, except what runc allows: a `proc` mount at /proc, and binds
-/// over the files lxcfs emulates and CRIU's ns_last_pid.
+/// refused, except what runc allows: a `proc` mount at /proc (or a bind of
+/// a procfs there, as podman makes for --pid=host), and binds over the
+/// files lxcfs emulates and CRIU's ns_last_pid.
 fn check_proc_mounts(mounts: &[oci_spec::runtime::Mount]) -> Result<()> {
     const BIND_OK: &[&str] = &[
         "/proc/cpuinfo",
@@ -246,15 +247,23 @@ fn check_proc_mounts(mounts: &[oci_spec::runtime::Mount]) -> Result<()> {
                 .flatten()
                 .any(|o| o == "bind" || o == "rbind");
         let allowed = if dest == Path::new("/proc") {
-            !is_bind && m.typ().as_deref() == Some("proc")
+            if is_bind {
+                m.source().as_ref().is_some_and(|src| {
+                    nix::sys::statfs::statfs(src)
+                        .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+                })
+            } else {
+                m.typ().as_deref() == Some("proc")
+            }
         } else {
             is_bind && BIND_OK.iter().any(|ok| dest == Path::new(ok))
         };
         if !allowed {
             bail!(
                 "mounts[{i}] (destination {}): mounts under /proc are refused, except a \"proc\" \
-                 mount at /proc and binds over /proc/{{cpuinfo,diskstats,meminfo,stat,swaps,\
-                 uptime,loadavg,slabinfo,net/dev}} and /proc/sys/kernel/ns_last_pid",
+                 mount (or a bind of a procfs) at /proc and binds over /proc/{{cpuinfo,\
+                 diskstats,meminfo,stat,swaps,uptime,loadavg,slabinfo,net/dev}} and \
+                 /proc/sys/kernel/ns_last_pid",
                 m.destination().display()
             );
         }
@@ -404,6 +413,8 @@ mod tests {
             serde_json::json!([proc.clone(), bind("/proc/meminfo"), bind("/proc/net/dev")]),
             serde_json::json!([bind("/proc/sys/kernel/ns_last_pid")]),
             serde_json::json!([bind("/procfoo"), bind("/run/proc")]),
+            serde_json::json!([{"destination": "/proc", "type": "bind", "source": "/proc",
+                                "options": ["rbind"]}]),
         ] {
             with(ok.clone()).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
