@@ -608,3 +608,67 @@ fn init_released_from_inside_then_start() {
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     t.assert_nothing_left("after delete");
 }
+
+/// The capabilities a filter loaded without no_new_privs needed
+/// (CAP_SYS_ADMIN) are gone by execve, and the spec's sets are exactly
+/// what the process has, for root, a non-root user, and ambient sets;
+/// the same as without a filter. (execve recomputes permitted and
+/// effective, so the inheritable set is what shows the last capset.)
+#[test]
+fn late_filter_leaves_exactly_the_specs_capabilities() {
+    let Some(t) = T::new() else { return };
+    let profile = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ARCHES,
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]
+    });
+    // The default spec's sets: AUDIT_WRITE, KILL, NET_BIND_SERVICE.
+    let default = "20000420";
+    // (tag, uid, inheritable, ambient, [CapInh, CapEff, CapPrm, CapAmb])
+    let cases: [(&str, u32, &str, &str, [&str; 4]); 3] = [
+        ("root", 0, "CAP_KILL", "", ["20", default, default, "0"]),
+        ("user", 1000, "", "", ["0", "0", "0", "0"]),
+        (
+            "ambient",
+            1000,
+            "CAP_NET_BIND_SERVICE",
+            "CAP_NET_BIND_SERVICE",
+            ["400", "400", "400", "400"],
+        ),
+    ];
+    for (tag, uid, inh, amb, want) in cases {
+        for filtered in [true, false] {
+            let tag = format!("{tag}-{filtered}");
+            let b = t.bundle(&tag, |c| {
+                sh(c, "grep -E '^(Cap...|Seccomp):' /proc/self/status");
+                c["process"]["noNewPrivileges"] = json!(false);
+                c["process"]["user"] = json!({"uid": uid, "gid": uid});
+                let set = |n: &str| json!(if n.is_empty() { vec![] } else { vec![n] });
+                c["process"]["capabilities"]["inheritable"] = set(inh);
+                c["process"]["capabilities"]["ambient"] = set(amb);
+                if filtered {
+                    c["linux"]["seccomp"] = profile.clone();
+                }
+            });
+            let o = t.run(&t.id(&tag), &b);
+            o.expect_ok(&tag);
+            let field = |name: &str| -> u64 {
+                let v = o
+                    .stdout
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&format!("{name}:\t")))
+                    .unwrap_or_else(|| panic!("{tag}: no {name}: {o:?}"));
+                u64::from_str_radix(v, 16).unwrap()
+            };
+            for (name, w) in ["CapInh", "CapEff", "CapPrm", "CapAmb"].iter().zip(want) {
+                assert_eq!(
+                    field(name),
+                    u64::from_str_radix(w, 16).unwrap(),
+                    "{tag} {name}: {o:?}"
+                );
+            }
+            assert_eq!(field("Seccomp"), if filtered { 2 } else { 0 }, "{tag}");
+        }
+    }
+    t.assert_nothing_left("after the runs");
+}
