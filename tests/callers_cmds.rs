@@ -71,6 +71,7 @@ fn outlet_stdin(t: &T, args: &[&str], input: &str) -> Out {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn update_flags_reach_the_cgroup_files() {
     let Some(t) = T::new() else { return };
     let (id, _b) = running(&t, "upd", json!({"memory": {"limit": 268435456}}));
@@ -128,6 +129,7 @@ fn update_flags_reach_the_cgroup_files() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn update_resources_from_file_and_stdin() {
     let Some(t) = T::new() else { return };
     // linux.devices adds an allow rule of its own at create, which a
@@ -209,6 +211,7 @@ fn update_resources_from_file_and_stdin() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn events_stats_once() {
     let Some(t) = T::new() else { return };
     let (id, _b) = running(
@@ -292,6 +295,7 @@ fn wait_for_lines(p: &Path, pred: impl Fn(&[Value]) -> bool, what: &str) -> Vec<
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn events_stream_until_the_container_stops() {
     let Some(t) = T::new() else { return };
     let (id, _b) = running(&t, "stream", json!({}));
@@ -328,6 +332,7 @@ fn events_stream_until_the_container_stops() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn events_report_an_oom_kill() {
     let Some(t) = T::new() else { return };
     // The init survives; its child that overruns the limit is OOM-killed.
@@ -364,6 +369,7 @@ fn events_report_an_oom_kill() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn ps_table_and_json() {
     let Some(t) = T::new() else { return };
     let (id, _b) = running(&t, "ps", json!({}));
@@ -415,6 +421,7 @@ fn ps_table_and_json() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn checkpoint_is_probed_but_not_offered() {
     let Some(t) = T::new() else { return };
     // podman probes `checkpoint --help`: exit 0 is what it checks.
@@ -435,6 +442,7 @@ fn checkpoint_is_probed_but_not_offered() {
 /// is accepted by create on this host (capabilities: those the host's
 /// bounding set holds, since create refuses ones the runtime lacks).
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn features_list_only_what_create_accepts() {
     let Some(t) = T::new() else { return };
     // Callers run `features` with no global flags at all.
@@ -703,6 +711,7 @@ impl PtySession {
 /// keystrokes reach it (raw mode: echoed once, by the container's own
 /// pty), its output comes back, and run returns its exit code.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn run_with_a_terminal_relays_it() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("tty", |c| {
@@ -739,6 +748,7 @@ fn run_with_a_terminal_relays_it() {
 /// `exec -t` in the foreground without --console-socket relays the same
 /// way, and returns the process's exit code.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn exec_with_a_terminal_relays_it() {
     let Some(t) = T::new() else { return };
     let (id, _b) = running(&t, "exectty", json!({}));

@@ -31,6 +31,7 @@ fn entries(log: &std::path::Path) -> Vec<(String, Value)> {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn hooks_run_in_order_with_state() {
     let Some(t) = T::new() else { return };
     let log = t.dir.join("hooks.log");
@@ -100,6 +101,7 @@ fn hooks_run_in_order_with_state() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn poststop_runs_on_delete_force_and_run() {
     let Some(t) = T::new() else { return };
     let log = t.dir.join("hooks.log");
@@ -116,6 +118,7 @@ fn poststop_runs_on_delete_force_and_run() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn hook_timeout_fails_create() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| {

@@ -15,6 +15,7 @@ use serde_json::Value;
 const SLEEPER: &str = "trap 'exit 0' TERM; sleep 1000 & wait";
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn create_start_stop_delete_with_states() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| {
@@ -109,6 +110,7 @@ fn sleeper(t: &T, tag: &str) -> (String, i32) {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn kill_by_name_and_number() {
     let Some(t) = T::new() else { return };
     for sig in ["KILL", "SIGTERM", "9", "15", "SIGKILL", "TERM"] {
@@ -143,6 +145,7 @@ fn kill_by_name_and_number() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn delete_force_of_running_and_created() {
     let Some(t) = T::new() else { return };
     let (id, pid) = sleeper(&t, "running");
@@ -172,6 +175,7 @@ fn delete_force_of_running_and_created() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn run_exit_codes() {
     let Some(t) = T::new() else { return };
     for (tag, script, want) in [("zero", "exit 0", 0), ("three", "exit 3", 3)] {
@@ -196,6 +200,7 @@ fn run_exit_codes() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn run_exit_code_of_a_killed_container() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| sh(c, SLEEPER));
@@ -219,6 +224,7 @@ fn run_exit_code_of_a_killed_container() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn run_detach() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| sh(c, SLEEPER));
@@ -245,6 +251,7 @@ fn run_detach() {
 /// `start` lands in the files `create` was given (the shim and conmon rely
 /// on this), not in `start`'s.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn create_stdio_becomes_the_containers() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| sh(c, "echo to-stdout; echo to-stderr >&2"));
@@ -265,6 +272,7 @@ fn create_stdio_becomes_the_containers() {
 
 /// `run` forwards the signals it receives to the container's init.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn run_forwards_signals() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| sh(c, "trap 'exit 7' TERM; sleep 1000 & wait"));
@@ -300,6 +308,7 @@ fn run_forwards_signals() {
 /// container whose init was killed behind outlet's back reads stopped and
 /// deletes cleanly.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn kill_created_and_init_killed_from_outside() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| sh(c, SLEEPER));
@@ -324,6 +333,7 @@ fn kill_created_and_init_killed_from_outside() {
 /// Many creates at once under one root: each gets its own state and
 /// cgroup, list shows them all, and deleting them leaves nothing.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn parallel_creates_in_one_root() {
     let Some(t) = T::new() else { return };
     let ids: Vec<String> = (0..8).map(|i| t.id(&format!("par{i}"))).collect();
@@ -364,6 +374,7 @@ fn parallel_creates_in_one_root() {
 /// Callers put flags in different places: after the id, `--flag=v`, and
 /// global flags after the subcommand.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn flags_in_any_position() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| sh(c, "exit 0"));
@@ -385,6 +396,7 @@ fn flags_in_any_position() {
 /// cgroup: `kill --all` still reaches them (the shim relies on that), and
 /// `delete` of the stopped container leaves no process and no cgroup.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn leftover_children_after_init_exit() {
     let Some(t) = T::new() else { return };
     for (tag, kill_all) in [("killall", true), ("delete", false)] {
@@ -423,6 +435,7 @@ fn leftover_children_after_init_exit() {
 /// was given, not the bundle's config.json. Without that file it refuses,
 /// rather than run a process with none of the container's restrictions.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn exec_reads_the_config_the_container_was_created_from() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("cfg", |c| {

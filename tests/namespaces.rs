@@ -10,6 +10,7 @@ use common::{T, host_ns};
 use serde_json::json;
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn every_namespace_is_new() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| {
@@ -33,6 +34,7 @@ fn every_namespace_is_new() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn user_namespace_with_mappings() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| {
@@ -86,6 +88,7 @@ fn user_namespace_with_mappings() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn network_namespace_joined_by_path() {
     let Some(t) = T::new() else { return };
     let name = format!("outlet-t-{}", t.token.trim_start_matches("outlet-test-"));
@@ -122,6 +125,7 @@ fn network_namespace_joined_by_path() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn uts_namespace_joined_by_path_from_another_container() {
     let Some(t) = T::new() else { return };
     // A first container holds a uts namespace with its own hostname.

@@ -8,6 +8,7 @@ use common::{T, read_json, sh};
 use serde_json::{Value, json};
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn root_is_the_bundles_rootfs() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| {
@@ -79,6 +80,7 @@ fn existing(cfg: &Value, key: &str) -> Vec<(String, bool)> {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn masked_paths_are_empty() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |_| {});
@@ -124,6 +126,7 @@ fn masked_paths_are_empty() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn readonly_paths_and_readonly_root_refuse_writes() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| {
@@ -158,6 +161,7 @@ fn readonly_paths_and_readonly_root_refuse_writes() {
 /// Whatever rootfsPropagation says, the container's mounts stay in its own
 /// mount namespace: none shows up in the host's mountinfo while it exists.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn rootfs_propagation_does_not_leak_mounts() {
     let Some(t) = T::new() else { return };
     for prop in ["shared", "rshared", "slave", "private", "unbindable"] {
@@ -180,6 +184,7 @@ fn rootfs_propagation_does_not_leak_mounts() {
 /// the default spec's device cgroup "deny all" (runc allows them too); the
 /// default devices are there, and a device not listed cannot be made.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn spec_devices_exist_and_open() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| {

@@ -99,6 +99,7 @@ fn add_cap(c: &mut Value, cap: &str) {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn default_capabilities_are_exactly_the_spec_sets() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("caps", |_| {});
@@ -144,6 +145,7 @@ fn default_capabilities_are_exactly_the_spec_sets() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn all_five_sets_are_applied_as_root_and_across_the_uid_switch() {
     let Some(t) = T::new() else { return };
     // Different sets, so a runtime that copied one set into another fails.
@@ -196,6 +198,7 @@ fn all_five_sets_are_applied_as_root_and_across_the_uid_switch() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn net_admin_decides_whether_lo_can_be_set_down() {
     let Some(t) = T::new() else { return };
     let script = "ip link set lo up && ip link show lo && ip link set lo down && ip link show lo";
@@ -233,6 +236,7 @@ fn net_admin_decides_whether_lo_can_be_set_down() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn no_new_privileges_true_and_false() {
     let Some(t) = T::new() else { return };
     for (nnp, want) in [(true, "1"), (false, "0")] {
@@ -289,6 +293,7 @@ fn check_errno_profile(o: &common::Out, what: &str) {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn seccomp_errno_actions_with_and_without_nnp() {
     let Some(t) = T::new() else { return };
     // Control: without a profile the same script succeeds, so the failures
@@ -327,6 +332,7 @@ fn seccomp_errno_actions_with_and_without_nnp() {
 /// loaded; `list` does not take the cache for a container and the name is
 /// refused as an id.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn seccomp_filter_is_compiled_once_and_reused() {
     let Some(t) = T::new() else { return };
     let cache = t.root.join(".cache/seccomp");
@@ -471,6 +477,7 @@ fn allowlist_profile(nnp: bool, with_write: bool, extra: Vec<Value>) -> Value {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn seccomp_default_deny_allowlist_runs_echo() {
     let Some(t) = T::new() else { return };
     for nnp in [true, false] {
@@ -502,6 +509,7 @@ fn seccomp_default_deny_allowlist_runs_echo() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn seccomp_argument_condition_is_enforced() {
     let Some(t) = T::new() else { return };
     // busybox `linux32 CMD` calls personality(PER_LINUX32 = 8) and then
@@ -595,13 +603,13 @@ fn podman_resolved(raw: &Value, caps: &[&str]) -> Value {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn podman_default_profile_runs_a_shell_session() {
     let Some(t) = T::new() else { return };
     let Ok(text) = std::fs::read_to_string(PODMAN_PROFILE) else {
-        eprintln!(
-            "SKIPPED: {PODMAN_PROFILE} missing (apt package golang-github-containers-common)"
+        panic!(
+            "cannot run here: {PODMAN_PROFILE} missing (apt package golang-github-containers-common)"
         );
-        return;
     };
     let raw: Value = serde_json::from_str(&text).unwrap();
     let script = "set -e; mkdir -p /tmp/a/b; echo hello > /tmp/a/b/f; chmod 600 /tmp/a/b/f; \
@@ -666,6 +674,7 @@ fn running(t: &T, tag: &str, nnp: bool, profile: Value) -> (String, Bundle) {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn exec_gets_the_containers_seccomp_profile() {
     let Some(t) = T::new() else { return };
     for nnp in [true, false] {
@@ -702,11 +711,13 @@ fn apparmor_enabled() -> bool {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn apparmor_requested_without_apparmor_fails_clearly_and_leaves_nothing() {
     let Some(t) = T::new() else { return };
     if apparmor_enabled() {
-        eprintln!("SKIPPED: AppArmor is enabled on this host; the test is for hosts without it");
-        return;
+        panic!(
+            "cannot run here: AppArmor is enabled on this host; the test is for hosts without it"
+        );
     }
     let b = t.bundle("aa", |c| {
         c["process"]["apparmorProfile"] = json!("outlet-test-profile");

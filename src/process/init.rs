@@ -157,7 +157,7 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
         userns,
         cgroupns: a.plan.creates(LinuxNamespaceType::Cgroup),
     };
-    rootfs::prepare(&setup)?;
+    let prepared = rootfs::prepare(&setup)?;
 
     if a.has_runtime_hooks {
         chan.send(&Msg::Hooks)?;
@@ -187,10 +187,10 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
                 .with_context(|| format!("linux.sysctl {k}={v}: writing /proc/{rel}"))?;
         }
     }
-    rootfs::finalize(a.spec)?;
+    rootfs::finalize(a.spec, prepared)?;
 
     if let Some(sock) = console {
-        crate::tty::setup_terminal(sock, process)?;
+        crate::tty::setup_init_terminal(sock, process)?;
     }
 
     if let Some(h) = a.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
