@@ -374,7 +374,9 @@ fn ebpf_device_program_enforces_rules() {
     }
     let _rm = Rm(dir.clone());
     let fd = std::fs::File::open(&dir).unwrap();
-    let r = res(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#);
+    // /dev/fuse (10:229) granted read only; tun comes from the defaults.
+    let r = res(r#"{"devices":[{"allow":false,"access":"rwm"},
+        {"allow":true,"type":"c","major":10,"minor":229,"access":"r"}]}"#);
     let rules = outlet::cgroups::devices::rules(Some(&r), true)
         .unwrap()
         .unwrap();
@@ -396,7 +398,11 @@ fn ebpf_device_program_enforces_rules() {
         "cat /dev/null && echo null-ok; \
          (: < /dev/kmsg) 2>/dev/null && echo kmsg-open || echo kmsg-denied; \
          mknod \"$1/ok\" c 1 3 && echo mknod-null-ok; \
-         mknod \"$1/bad\" c 1 1 2>&1 || echo mknod-mem-denied",
+         mknod \"$1/k\" c 1 11 && echo mknod-kmsg-ok; \
+         (: < \"$1/k\") 2>&1 || echo open-kmsg-denied; \
+         (: < /dev/fuse) && echo fuse-read-ok; \
+         (: > /dev/fuse) 2>&1 || echo fuse-write-denied; \
+         mknod \"$1/tun\" c 10 200 && (: <> \"$1/tun\") && echo tun-ok",
     );
     cmd.arg("sh").arg(&tmp);
     enter_before_exec(&mut cmd, std::slice::from_ref(&dir));
@@ -406,10 +412,16 @@ fn ebpf_device_program_enforces_rules() {
     assert!(text.contains("null-ok"), "{text}");
     assert!(text.contains("kmsg-denied"), "{text}");
     assert!(text.contains("mknod-null-ok"), "{text}");
+    // mknod of any node is allowed (`c *:* m`), its use is not.
+    assert!(text.contains("mknod-kmsg-ok"), "{text}");
     assert!(
-        text.contains("Operation not permitted") && text.contains("mknod-mem-denied"),
+        text.contains("Operation not permitted") && text.contains("open-kmsg-denied"),
         "{text}"
     );
+    // The spec's "r" stays "r".
+    assert!(text.contains("fuse-read-ok"), "{text}");
+    assert!(text.contains("fuse-write-denied"), "{text}");
+    assert!(text.contains("tun-ok"), "{text}");
 }
 
 /// `update`: raising memory+swap must write memsw first, lowering must

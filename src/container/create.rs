@@ -87,16 +87,13 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
     let plan = Plan::from_spec(&nss);
-    if !plan.creates(LinuxNamespaceType::Mount) && !plan.joins(LinuxNamespaceType::Mount) {
-        bail!("linux.namespaces: a mount namespace is required");
-    }
     if process.terminal().unwrap_or(false) && o.console_socket.is_none() {
         bail!("process.terminal is true but no --console-socket was given");
     }
-    let with_devices = allow_spec_devices(linux);
-    let resources = with_devices
-        .as_ref()
-        .or_else(|| linux.and_then(|l| l.resources().as_ref()));
+    // linux.devices get no device rule of their own: the spec's access
+    // strings hold as written (the defaults' `c *:* m` lets the init make
+    // their nodes).
+    let resources = linux.and_then(|l| l.resources().as_ref());
     let cgroups_path = linux
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
@@ -183,6 +180,8 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     if cgroup_fd.is_none() {
         cloned &= !CloneFlags::CLONE_NEWCGROUP;
     }
+    // The init makes its time namespace itself (see enter_new_time).
+    cloned &= !namespaces::flag(LinuxNamespaceType::Time);
 
     let created = crate::logging::rfc3339_now();
     let annotations = spec.annotations().clone().unwrap_or_default();
@@ -324,29 +323,6 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     undo.dir = None;
     drop(cgroup);
     Ok(Created { dir, state })
-}
-
-/// linux.devices "MUST be available in the container", so each one is
-/// allowed in the device cgroup after the spec's own rules (as runc does);
-/// otherwise the usual leading deny-all makes the init's mknod fail with
-/// EPERM. None when the spec lists no devices (the resources stay as given).
-fn allow_spec_devices(
-    linux: Option<&oci_spec::runtime::Linux>,
-) -> Option<oci_spec::runtime::LinuxResources> {
-    let devices = linux?.devices().as_ref().filter(|d| !d.is_empty())?;
-    let mut res = linux?.resources().clone().unwrap_or_default();
-    let mut rules = res.devices().clone().unwrap_or_default();
-    for d in devices {
-        let mut rule = oci_spec::runtime::LinuxDeviceCgroup::default();
-        rule.set_allow(true);
-        rule.set_typ(Some(d.typ()));
-        rule.set_major(Some(d.major()));
-        rule.set_minor(Some(d.minor()));
-        rule.set_access(Some("rwm".to_string()));
-        rules.push(rule);
-    }
-    res.set_devices(Some(rules));
-    Some(res)
 }
 
 /// Limits other than the device list (which the default spec always has).

@@ -7,7 +7,7 @@
 //! /proc/PID/exe of the runtime (CVE-2019-5736 class).
 
 use std::convert::Infallible;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use crate::spec::{Process, Spec};
@@ -97,6 +97,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     };
     let console_socket = o.console_socket.or(own_console.as_ref().map(|c| c.path()));
     crate::security::capabilities::validate(p.capabilities().as_ref())?;
+    crate::spec::process_fields::check_process(p)?;
     let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         Some(s) => Some(crate::security::seccomp::prepare_cached(
             s,
@@ -116,6 +117,23 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         bail!("container not running: {}", o.id);
     }
     let flags = namespace_flags(c.state.pid)?;
+    // A container without a mount namespace of its own has a chroot for a
+    // root, which no setns gives: the process takes the init's root.
+    let root_fd = if c.state.namespaces.iter().any(|n| n == "mnt") {
+        None
+    } else {
+        let p = format!("/proc/{}/root", c.state.pid);
+        Some(
+            syscall::openat2(
+                libc::AT_FDCWD,
+                Path::new(&p),
+                libc::O_PATH | libc::O_DIRECTORY,
+                0,
+            )
+            .with_context(|| format!("open the container's root {p}"))?,
+        )
+    };
+    let chroot = root_fd.as_ref().map(AsRawFd::as_raw_fd);
     let cgroup = Cgroup::from_paths(c.state.cgroup.clone());
     let cgroup_fd = cgroup.clone_into_fd();
     let join_files = cgroup.self_join_files();
@@ -146,6 +164,8 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
                 p,
                 seccomp: seccomp.as_ref(),
                 state: &c.state,
+                chroot,
+                linux: spec.linux().as_ref(),
             };
             helper_main(&what, &join_fds, &pidfd, flags, &child_chan, console)
         }
@@ -259,9 +279,14 @@ fn namespace_flags(pid: i32) -> Result<libc::c_int> {
         ("uts", libc::CLONE_NEWUTS),
         ("ipc", libc::CLONE_NEWIPC),
         ("cgroup", libc::CLONE_NEWCGROUP),
+        ("time", libc::CLONE_NEWTIME),
     ] {
-        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{name}"))
-            .with_context(|| format!("read /proc/{pid}/ns/{name}"))?;
+        let theirs = match std::fs::read_link(format!("/proc/{pid}/ns/{name}")) {
+            Ok(l) => l,
+            // A kernel without time namespaces (before 5.6) has no link.
+            Err(e) if name == "time" && e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("read /proc/{pid}/ns/{name}")),
+        };
         let ours = std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
         if ours.as_ref() != Some(&theirs) {
             flags |= flag;
@@ -276,6 +301,11 @@ struct What<'a> {
     p: &'a Process,
     seccomp: Option<&'a crate::security::seccomp::Prepared>,
     state: &'a crate::state::State,
+    /// The init's root (an fd of /proc/PID/root) when it is a chroot.
+    chroot: Option<RawFd>,
+    /// The container's linux section: personality and memory policy
+    /// apply to every process in it, as in runc's exec.
+    linux: Option<&'a oci_spec::runtime::Linux>,
 }
 
 fn helper_main(
@@ -298,8 +328,10 @@ fn helper_main(
             Some(Msg::Go(_)) => {}
             _ => bail!("sync: outlet exited during exec setup"),
         }
+        // Nothing to join when the container shares all our namespaces
+        // (setns of a pidfd with no flags is EINVAL).
         // SAFETY: setns on a pidfd we own, with namespace flags only.
-        if unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
+        if flags != 0 && unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
             return Err(std::io::Error::last_os_error()).context("setns into the container");
         }
         // The process is born in the container's pid namespace, where a
@@ -311,6 +343,7 @@ fn helper_main(
             Some(chan.raw_fd()),
             console.as_ref().map(AsRawFd::as_raw_fd),
             what.seccomp.and_then(|s| s.listener_fd()),
+            what.chroot,
         ];
         syscall::close_from_except(
             3 + what.o.preserve_fds,
@@ -363,8 +396,17 @@ fn process_setup(
     console: Option<std::os::unix::net::UnixStream>,
 ) -> Result<Infallible> {
     let &What {
-        p, seccomp, state, ..
+        p,
+        seccomp,
+        state,
+        chroot,
+        linux,
+        ..
     } = what;
+    if let Some(fd) = chroot {
+        nix::unistd::fchdir(fd).context("enter the container's root")?;
+        nix::unistd::chroot(".").context("chroot into the container's root")?;
+    }
     nix::unistd::setsid().context("setsid")?;
     if let Some(s) = console {
         crate::tty::setup_terminal(s, p)?;
@@ -372,6 +414,11 @@ fn process_setup(
     for r in p.rlimits().iter().flatten() {
         crate::process::init::set_rlimit(r)?;
     }
+    crate::process::scheduling::apply(p)?;
+    crate::process::personality::apply(linux)?;
+    crate::process::mempolicy::apply(linux)?;
+    crate::process::stdio::chown_pipes(p.user().uid())?;
+    let p = &*crate::process::home::with_home(p)?;
     let state_json = || serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
     let became = crate::process::init::become_process(p, seccomp, None)?;
     chan.send(&Msg::Ready)?;

@@ -104,12 +104,21 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     }
     // The cgroup namespace must be made after the parent has moved us into
     // the container's cgroup, so it is left for after `Go`.
-    let rest = a.plan.new & !a.cloned & !CloneFlags::CLONE_NEWPID & !CloneFlags::CLONE_NEWCGROUP;
+    let time = namespaces::flag(LinuxNamespaceType::Time);
+    let rest =
+        a.plan.new & !a.cloned & !CloneFlags::CLONE_NEWPID & !CloneFlags::CLONE_NEWCGROUP & !time;
     if !rest.is_empty() {
         nix::sched::unshare(rest).context("unshare namespaces")?;
     }
     chan.send(&Msg::UserNs)?;
     let host_pid = wait_go(chan)?;
+    // In the container's user namespace (which owns the time namespace),
+    // before the init starts any process (hooks), and while still dumpable:
+    // a non-dumpable task's /proc/self files belong to the host's root,
+    // which a mapped root could not write timens_offsets as.
+    if a.plan.new.contains(time) {
+        namespaces::enter_new_time(a.spec.linux().as_ref())?;
+    }
     // Until execve we are a copy of outlet: non-dumpable, so nothing in the
     // container can open our /proc/PID/exe (the runtime's binary;
     // CVE-2019-5736 class); execve makes the application dumpable again.
@@ -135,11 +144,8 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
         join_session_keyring(a.id)?;
     }
 
-    let has_mountns =
+    let mountns =
         a.plan.creates(LinuxNamespaceType::Mount) || a.plan.joins(LinuxNamespaceType::Mount);
-    if !has_mountns {
-        bail!("linux.namespaces: a mount namespace is required");
-    }
     // Every write into /proc goes through a procfs of our own, made
     // before any spec mount or mask exists (in a user namespace the kernel
     // only allows a new procfs while a fully visible one is in sight), and
@@ -156,6 +162,7 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
         cgroup: a.cgroup,
         userns,
         cgroupns: a.plan.creates(LinuxNamespaceType::Cgroup),
+        mountns,
     };
     let prepared = rootfs::prepare(&setup)?;
 
@@ -176,7 +183,9 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
         _ => None,
     };
 
-    rootfs::pivot(a.rootfs, a.no_pivot)?;
+    rootfs::pivot(a.rootfs, a.no_pivot, mountns)?;
+    // Before finalize can make the root read-only.
+    super::cwd::create_missing(process.cwd())?;
     if let (Some(sysctl), Some(proc)) = (
         a.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()),
         &proc,
@@ -205,6 +214,14 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     for r in process.rlimits().iter().flatten() {
         set_rlimit(r)?;
     }
+    super::scheduling::apply(process)?;
+    super::personality::apply(a.spec.linux().as_ref())?;
+    super::mempolicy::apply(a.spec.linux().as_ref())?;
+    if a.plan.creates(LinuxNamespaceType::Network) {
+        super::network::loopback_up()?;
+    }
+    super::stdio::chown_pipes(process.user().uid())?;
+    let process = &*super::home::with_home(process)?;
 
     let became = become_process(process, a.seccomp, proc.as_ref())?;
     drop(proc);

@@ -17,16 +17,6 @@ use super::paths::{Kind, Root};
 use crate::syscall::{RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2};
 use libc::RESOLVE_NO_SYMLINKS;
 
-/// (path, type, major, minor) of the devices the runtime always provides.
-pub const DEFAULT_DEVICES: &[(&str, char, i64, i64)] = &[
-    ("/dev/null", 'c', 1, 3),
-    ("/dev/zero", 'c', 1, 5),
-    ("/dev/full", 'c', 1, 7),
-    ("/dev/random", 'c', 1, 8),
-    ("/dev/urandom", 'c', 1, 9),
-    ("/dev/tty", 'c', 5, 0),
-];
-
 pub struct Node {
     pub path: PathBuf,
     pub kind: char,
@@ -41,12 +31,13 @@ pub struct Node {
 /// path replaces the default).
 pub fn nodes(spec_devices: &[LinuxDevice]) -> Result<Vec<Node>> {
     let mut out: Vec<Node> = Vec::new();
-    for (p, k, ma, mi) in DEFAULT_DEVICES {
+    // The device cgroup's default list is the one list of default devices.
+    for (p, ma, mi) in crate::cgroups::devices::default_nodes() {
         out.push(Node {
             path: PathBuf::from(p),
-            kind: *k,
-            major: *ma,
-            minor: *mi,
+            kind: 'c',
+            major: ma.into(),
+            minor: mi.into(),
             mode: 0o666,
             uid: 0,
             gid: 0,

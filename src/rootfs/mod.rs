@@ -24,6 +24,10 @@ pub struct Setup<'a> {
     pub cgroup: &'a CgroupPaths,
     pub userns: bool,
     pub cgroupns: bool,
+    /// False when the container shares its caller's mount namespace (none
+    /// listed in the spec): then every mount lands in the caller's table
+    /// and the propagation of the caller's `/` is never touched.
+    pub mountns: bool,
 }
 
 /// What `prepare` opens on the host side for `finalize` to use after
@@ -44,8 +48,10 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
         Some("private") | Some("rprivate") => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
         _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
-    mount(None::<&str>, "/", None::<&str>, base, None::<&str>)
-        .context("make / a slave of the host's mounts")?;
+    if s.mountns {
+        mount(None::<&str>, "/", None::<&str>, base, None::<&str>)
+            .context("make / a slave of the host's mounts")?;
+    }
     if let Some(p) = prop.as_deref()
         && mounts::propagation_flag(p).is_none()
     {
@@ -65,8 +71,9 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
 
     let root = Root::open(s.rootfs)?;
     let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
+    let label = linux.and_then(|l| l.mount_label().as_deref());
     for (i, m) in mounts.iter().enumerate() {
-        mounts::mount_one(&root, m, i, s.cgroup, s.cgroupns)?;
+        mounts::mount_one(&root, m, i, s.cgroup, s.cgroupns, label)?;
     }
 
     // A bind of the host's /dev brings its nodes; otherwise make them.
@@ -102,9 +109,13 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
 
 /// Make the rootfs `/`. With pivot_root the old root is detached entirely,
 /// so nothing of the host's tree stays reachable.
-pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
+/// Without a mount namespace of its own the container's root is a chroot,
+/// as runc makes it: pivot_root or MS_MOVE would change the caller's `/`.
+pub fn pivot(rootfs: &Path, no_pivot: bool, mountns: bool) -> Result<()> {
     nix::unistd::chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
-    if no_pivot {
+    if !mountns {
+        nix::unistd::chroot(".").context("chroot (no mount namespace)")?;
+    } else if no_pivot {
         mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
             .context("move rootfs to / (--no-pivot)")?;
         nix::unistd::chroot(".").context("chroot (--no-pivot)")?;

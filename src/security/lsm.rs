@@ -157,6 +157,27 @@ pub fn mount_label_option(label: &str) -> Option<String> {
     context_option(*SELINUX.get_or_init(selinux_enabled), label)
 }
 
+/// The data string for a filesystem mounted fresh (never a bind) with
+/// `linux.mountLabel` added, as runc labels them: every type but proc and
+/// sysfs (which take no context=) and mqueue (runc relabels its root
+/// afterwards instead; outlet leaves it to the policy's default). None
+/// when there is nothing to add (no label, or no SELinux).
+pub fn labeled_mount_data(typ: &str, data: &str, label: Option<&str>) -> Option<String> {
+    let label = label.filter(|l| !l.is_empty())?;
+    if matches!(typ, "proc" | "sysfs" | "mqueue") {
+        return None;
+    }
+    join_data(data, &mount_label_option(label)?)
+}
+
+fn join_data(data: &str, opt: &str) -> Option<String> {
+    Some(if data.is_empty() {
+        opt.to_string()
+    } else {
+        format!("{data},{opt}")
+    })
+}
+
 fn context_option(selinux: bool, label: &str) -> Option<String> {
     if !selinux || label.is_empty() {
         return None;
@@ -244,6 +265,18 @@ mod tests {
             Some("context=\"system_u:object_r:container_file_t:s0:c1,c2\"")
         );
         assert_eq!(context_option(true, ""), None);
+        assert_eq!(
+            join_data("mode=755", "context=\"a:b:c:s0\"").as_deref(),
+            Some("mode=755,context=\"a:b:c:s0\"")
+        );
+        for t in ["proc", "sysfs", "mqueue"] {
+            assert_eq!(labeled_mount_data(t, "", Some("a:b:c:s0")), None, "{t}");
+        }
+        assert_eq!(labeled_mount_data("tmpfs", "", None), None);
+        assert_eq!(
+            labeled_mount_data("tmpfs", "", Some("a:b:c:s0")).is_some(),
+            selinux_enabled()
+        );
         assert_eq!(context_option(false, "a:b:c:s0"), None);
         assert_eq!(
             mount_label_option("a:b:c:s0").is_some(),
