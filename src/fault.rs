@@ -23,6 +23,7 @@ pub const STEPS: &[&str] = &[
     "create:cloned",
     "create:ready",
     "create:saved",
+    "create:detached",
     "start:released",
     "delete:killed",
     "delete:cgroup",

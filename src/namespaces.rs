@@ -8,6 +8,8 @@ use anyhow::{Context, Result};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
 
+use crate::process::procfs::ProcFs;
+
 pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
     match t {
         LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
@@ -121,16 +123,23 @@ pub fn map_text(maps: &[LinuxIdMapping]) -> String {
 
 /// Written by the parent once the child's user namespace exists. setgroups
 /// is denied only when we are unprivileged (the kernel demands it then).
-pub fn write_id_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<()> {
+/// `proc` is the host's /proc, verified (see `ProcFs`).
+pub fn write_id_maps(
+    proc: &ProcFs,
+    pid: i32,
+    uid: &[LinuxIdMapping],
+    gid: &[LinuxIdMapping],
+) -> Result<()> {
+    let write = |name: &str, text: &str| {
+        let rel = ProcFs::of(pid, name);
+        proc.write(&rel, text.as_bytes())
+            .with_context(|| format!("write {text:?} to /proc/{rel}"))
+    };
     if !nix::unistd::geteuid().is_root() {
-        let p = format!("/proc/{pid}/setgroups");
-        std::fs::write(&p, "deny").with_context(|| format!("write deny to {p}"))?;
+        write("setgroups", "deny")?;
     }
-    let p = format!("/proc/{pid}/uid_map");
-    std::fs::write(&p, map_text(uid)).with_context(|| format!("write {p}"))?;
-    let p = format!("/proc/{pid}/gid_map");
-    std::fs::write(&p, map_text(gid)).with_context(|| format!("write {p}"))?;
-    Ok(())
+    write("uid_map", &map_text(uid))?;
+    write("gid_map", &map_text(gid))
 }
 
 #[cfg(test)]

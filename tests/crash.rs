@@ -239,3 +239,43 @@ fn a_damaged_state_json_does_not_strand_the_container() {
         assert!(left.is_empty(), "{damage}: left behind: {left:#?}");
     }
 }
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_killed_create_takes_an_unrecorded_init_with_it() {
+    let Some(t) = T::new() else { return };
+    // Killed after Ready but before the handshake that says the container
+    // is recorded, the init must die by itself (its death signal is still
+    // on): nothing else would ever know of it. Killed after the handshake
+    // (the control), it lives on as a created container.
+    for (n, (step, survives)) in [
+        ("create:ready", false),
+        ("create:saved", false),
+        ("create:detached", true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = t.id(&format!("o{n}"));
+        let b = t.bundle(&format!("o{n}"), |c| sh(c, "sleep 1000"));
+        let o = outlet_fault(
+            &t,
+            step,
+            &["create", "--bundle", b.dir.to_str().unwrap(), &id],
+            &format!("o{n}"),
+        );
+        assert_eq!(o.signal, Some(libc::SIGKILL), "{step}: {o:#?}");
+        let intent = common::read_json(&t.root.join(&id).join("intent.json"));
+        let pid = intent["pid"].as_i64().unwrap() as i32;
+        assert!(pid > 0, "{step}: no pid on record: {intent}");
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while pid_alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(pid_alive(pid), survives, "{step}: init {pid}");
+        t.outlet(&["delete", "--force", &id])
+            .expect_ok("delete --force");
+        let left = t.settle();
+        assert!(left.is_empty(), "{step}: left behind: {left:#?}");
+    }
+}

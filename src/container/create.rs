@@ -3,7 +3,6 @@
 //! every step taken (no state dir, no cgroup, no process is left).
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -13,6 +12,7 @@ use oci_spec::runtime::LinuxNamespaceType;
 use crate::cgroups::Cgroup;
 use crate::namespaces::{self, Plan};
 use crate::process::init::{self, InitArgs};
+use crate::process::procfs::ProcFs;
 use crate::process::sync::{self, Msg};
 use crate::security;
 use crate::spec;
@@ -166,17 +166,23 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     crate::logging::debug(|| format!("cgroup ready, limits written: {:?}", cgroup.paths()));
     crate::fault::point("create:cgroup");
 
+    // The init gets the fifo open for reading and writing (which never
+    // blocks) and waits on it without reopening it: it needs no /proc and
+    // no path, and only `start`, from the host, opens the file again.
     let fifo_path = dir.fifo();
-    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600))
         .with_context(|| format!("mkfifo {}", fifo_path.display()))?;
-    // The umask took group/other write off; the init reopens the fifo as the
-    // container's root, which in a user namespace is not the host's root.
-    std::fs::set_permissions(&fifo_path, std::fs::Permissions::from_mode(0o622))
-        .with_context(|| format!("chmod {}", fifo_path.display()))?;
-    let fifo: OwnedFd = syscall::openat2(libc::AT_FDCWD, &fifo_path, libc::O_PATH, 0)
-        .with_context(|| format!("open {}", fifo_path.display()))?;
+    let fifo: OwnedFd = syscall::openat2(
+        libc::AT_FDCWD,
+        &fifo_path,
+        libc::O_RDWR | libc::O_NOFOLLOW,
+        0,
+    )
+    .with_context(|| format!("open {}", fifo_path.display()))?;
 
-    let (parent_chan, child_chan) = sync::pair()?;
+    // The init's end is the lower fd, next to the fifo's: the init closes
+    // the fds around the two it keeps with one close_range fewer.
+    let (child_chan, parent_chan) = sync::pair()?;
     if let Some(s) = seccomp.as_mut()
         && s.listener_path().is_some()
     {
@@ -265,13 +271,15 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     let pid = match forked {
         Forked::Child => {
             drop(parent_chan);
-            init::run(&args, &child_chan)
+            init::run(&args, child_chan)
         }
         Forked::Parent(pid) => pid,
     };
     undo.child = Some(pid);
     crate::logging::debug(|| format!("init cloned: pid {pid}, namespaces {cloned:?}"));
     drop(child_chan);
+    // `start` waits for the init to close the last reading end.
+    drop(fifo);
     // The init exists: its pid and start time go on record at once (the
     // exact cgroup directories made, too), so a later damaged state.json
     // still leads `delete --force` to it without trusting a bare pid.
@@ -292,13 +300,30 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                 if !in_cgroup && !init_joins_cgroup {
                     cgroup.add_pid(pid)?;
                 }
-                if plan.creates(LinuxNamespaceType::User) {
-                    let l = linux.context("linux: missing")?;
-                    namespaces::write_id_maps(
-                        pid,
-                        l.uid_mappings().as_deref().unwrap_or(&[]),
-                        l.gid_mappings().as_deref().unwrap_or(&[]),
-                    )?;
+                let userns = plan.creates(LinuxNamespaceType::User);
+                let oom = process.oom_score_adj();
+                // Written here, from the host's /proc, before the init has
+                // mounted anything or become non-dumpable (which would
+                // give its /proc files to the host's root, out of reach of
+                // the root of a user namespace).
+                if userns || oom.is_some() {
+                    let proc = ProcFs::host()?;
+                    if userns {
+                        let l = linux.context("linux: missing")?;
+                        namespaces::write_id_maps(
+                            &proc,
+                            pid,
+                            l.uid_mappings().as_deref().unwrap_or(&[]),
+                            l.gid_mappings().as_deref().unwrap_or(&[]),
+                        )?;
+                    }
+                    if let Some(adj) = oom {
+                        let rel = ProcFs::of(pid, "oom_score_adj");
+                        proc.write(&rel, adj.to_string().as_bytes())
+                            .with_context(|| {
+                                format!("process.oomScoreAdj {adj}: writing /proc/{rel}")
+                            })?;
+                    }
                 }
                 crate::logging::debug(|| "init placed in its cgroup, id maps written".into());
                 parent_chan.send(&Msg::Go(pid))?;
@@ -348,6 +373,13 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     if let Some(s) = &seccomp {
         s.remember();
     }
+    // Recorded: the init may now turn its death signal off; its closing
+    // the channel says it has (exiting before that would kill it).
+    parent_chan.send(&Msg::Go(pid))?;
+    if parent_chan.recv()?.is_some() {
+        bail!("sync: unexpected message from the init after ready");
+    }
+    crate::fault::point("create:detached");
     // Success: nothing to undo. The init stays, blocked on exec.fifo.
     undo.child = None;
     undo.cgroup = None;

@@ -444,6 +444,22 @@ fn helper_main(
         if flags != 0 && unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
             return Err(std::io::Error::last_os_error()).context("setns into the container");
         }
+        // The process is born in the container's pid namespace, where a
+        // process of the container holding CAP_SYS_PTRACE could open its
+        // fds: it gets none of ours (the init's pidfd, a cgroup v2
+        // directory for CLONE_INTO_CGROUP, a caller's leaked fd) but what
+        // it needs, closed here where the container cannot see us.
+        let keep = [
+            Some(chan.raw_fd()),
+            console.as_ref().map(AsRawFd::as_raw_fd),
+            what.seccomp.and_then(|s| s.listener_fd()),
+            what.chroot,
+        ];
+        syscall::close_from_except(
+            3 + what.o.preserve_fds,
+            &keep.into_iter().flatten().collect::<Vec<_>>(),
+        )
+        .context("close the runtime's fds")?;
         // The pid namespace applies to children: fork the real process as
         // a sibling (our parent's child).
         let (forked, _) = syscall::clone_process(libc::CLONE_PARENT as u64, None)
@@ -490,12 +506,12 @@ fn process_setup(
     console: Option<std::os::unix::net::UnixStream>,
 ) -> Result<Infallible> {
     let &What {
-        o,
         p,
         seccomp,
         state,
         chroot,
         linux,
+        ..
     } = what;
     if let Some(fd) = chroot {
         nix::unistd::fchdir(fd).context("enter the container's root")?;
@@ -514,9 +530,10 @@ fn process_setup(
     crate::process::stdio::chown_pipes(p.user().uid())?;
     let p = &*crate::process::home::with_home(p)?;
     let state_json = || serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
-    let exe = crate::process::init::become_process(p, seccomp, &state_json)?;
+    let became = crate::process::init::become_process(p, seccomp, None)?;
     chan.send(&Msg::Ready)?;
-    crate::process::init::exec_process(p, &exe, o.preserve_fds, seccomp, &state_json)
+    // The helper closed every other fd before the fork.
+    crate::process::init::exec_process(became, seccomp, &state_json, None)
 }
 
 /// Build the process of an inline `exec ID CMD...` from the container's own

@@ -191,6 +191,7 @@ fn check_spec(spec: &Spec) -> Result<()> {
             );
         }
     }
+    check_proc_mounts(spec.mounts().as_deref().unwrap_or(&[]))?;
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
     if let Some(mem) = resources.and_then(|r| r.memory().as_ref()) {
         for (key, n) in [
@@ -354,6 +355,69 @@ fn check_sysctls(spec: &Spec, nss: &[oci_spec::runtime::LinuxNamespace]) -> Resu
                 "linux.sysctl {key:?}: belongs to the {} namespace, and the container has no {} namespace of its own: it would change the host's",
                 ns_name(typ),
                 ns_name(typ)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A mount over /proc can redirect what the container sees of the kernel
+/// (and, for a runtime that writes by path, the runtime's own writes):
+/// refused, except what runc allows: a `proc` mount at /proc (or a bind of
+/// a procfs there, as podman makes for --pid=host), and binds over the
+/// files lxcfs emulates and CRIU's ns_last_pid.
+fn check_proc_mounts(mounts: &[oci_spec::runtime::Mount]) -> Result<()> {
+    const BIND_OK: &[&str] = &[
+        "/proc/cpuinfo",
+        "/proc/diskstats",
+        "/proc/meminfo",
+        "/proc/stat",
+        "/proc/swaps",
+        "/proc/uptime",
+        "/proc/loadavg",
+        "/proc/slabinfo",
+        "/proc/net/dev",
+        "/proc/sys/kernel/ns_last_pid",
+    ];
+    for (i, m) in mounts.iter().enumerate() {
+        // Lexically: "/proc/./sys" and "/x/../proc/sys" are /proc/sys too.
+        let mut dest = PathBuf::from("/");
+        for c in m.destination().components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    dest.pop();
+                }
+                std::path::Component::Normal(n) => dest.push(n),
+                _ => {}
+            }
+        }
+        if !dest.starts_with("/proc") {
+            continue;
+        }
+        let is_bind = m.typ().as_deref() == Some("bind")
+            || m.options()
+                .iter()
+                .flatten()
+                .any(|o| o == "bind" || o == "rbind");
+        let allowed = if dest == Path::new("/proc") {
+            if is_bind {
+                m.source().as_ref().is_some_and(|src| {
+                    nix::sys::statfs::statfs(src)
+                        .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+                })
+            } else {
+                m.typ().as_deref() == Some("proc")
+            }
+        } else {
+            is_bind && BIND_OK.iter().any(|ok| dest == Path::new(ok))
+        };
+        if !allowed {
+            bail!(
+                "mounts[{i}] (destination {}): mounts under /proc are refused, except a \"proc\" \
+                 mount (or a bind of a procfs) at /proc and binds over /proc/{{cpuinfo,\
+                 diskstats,meminfo,stat,swaps,uptime,loadavg,slabinfo,net/dev}} and \
+                 /proc/sys/kernel/ns_last_pid",
+                m.destination().display()
             );
         }
     }
@@ -537,6 +601,64 @@ mod tests {
             "root": {"path": "rootfs"},
             "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}
         })
+    }
+
+    #[test]
+    fn mounts_under_proc() {
+        let with = |mounts: Value| {
+            let mut v = minimal();
+            v["mounts"] = mounts;
+            parse_value(&v)
+        };
+        let proc = serde_json::json!({"destination": "/proc", "type": "proc", "source": "proc"});
+        let bind = |dest: &str| {
+            serde_json::json!({"destination": dest, "type": "bind", "source": "/tmp",
+                               "options": ["rbind"]})
+        };
+        for ok in [
+            serde_json::json!([proc.clone()]),
+            serde_json::json!([proc.clone(), bind("/proc/meminfo"), bind("/proc/net/dev")]),
+            serde_json::json!([bind("/proc/sys/kernel/ns_last_pid")]),
+            serde_json::json!([bind("/procfoo"), bind("/run/proc")]),
+            serde_json::json!([{"destination": "/proc", "type": "bind", "source": "/proc",
+                                "options": ["rbind"]}]),
+        ] {
+            with(ok.clone()).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for (bad, index, dest) in [
+            (
+                serde_json::json!([proc.clone(), bind("/proc/sys/net")]),
+                1,
+                "/proc/sys/net",
+            ),
+            (serde_json::json!([bind("/proc/1")]), 0, "/proc/1"),
+            (serde_json::json!([bind("/proc")]), 0, "/proc"),
+            (serde_json::json!([bind("/proc/./self")]), 0, "/proc/./self"),
+            (
+                serde_json::json!([bind("/x/../proc/sys")]),
+                0,
+                "/x/../proc/sys",
+            ),
+            (
+                serde_json::json!([{"destination": "/proc/meminfo", "type": "tmpfs",
+                                    "source": "tmpfs"}]),
+                0,
+                "/proc/meminfo",
+            ),
+            (
+                serde_json::json!([{"destination": "/proc", "type": "tmpfs", "source": "t"}]),
+                0,
+                "/proc",
+            ),
+        ] {
+            let err = with(bad.clone()).expect_err(&bad.to_string());
+            assert!(
+                err.contains(&format!(
+                    "mounts[{index}] (destination {dest}): mounts under /proc"
+                )),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]
