@@ -2,8 +2,10 @@
 //! pivot_root (or MS_MOVE + chroot), then masked and read-only paths and a
 //! read-only root. Runs in the init, inside its new mount namespace.
 
+mod copyup;
 pub mod devices;
 pub mod fdmount;
+mod idmap;
 pub mod mounts;
 pub mod paths;
 
@@ -66,7 +68,7 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
     let root = Root::open(s.rootfs)?;
     let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
     for (i, m) in mounts.iter().enumerate() {
-        mounts::mount_one(&root, m, i, s.cgroup, s.cgroupns)?;
+        mounts::mount_one(&root, m, i, s.cgroup, (s.cgroupns, s.userns))?;
     }
 
     // A bind of the host's /dev brings its nodes; otherwise make them.

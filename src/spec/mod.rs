@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use oci_spec::runtime::LinuxNamespaceType;
 use serde_json::Value;
 
+pub mod mount_options;
 mod types;
 pub use types::{Process, Spec};
 
@@ -139,6 +140,7 @@ fn check_spec(spec: &Spec) -> Result<()> {
                 m.destination()
             );
         }
+        mount_options::check(i, m)?;
     }
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
     if let Some(mem) = resources.and_then(|r| r.memory().as_ref()) {
