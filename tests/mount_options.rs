@@ -16,6 +16,14 @@ fn push_mount(c: &mut Value, m: Value) {
     c["mounts"].as_array_mut().unwrap().push(m);
 }
 
+/// A bundle with its own copy of the fixture: the mount points a test
+/// creates never land in the shared one.
+fn own(t: &T, name: &str, edit: impl FnOnce(&mut Value)) -> common::Bundle {
+    let b = t.bundle(name, edit);
+    b.own_rootfs();
+    b
+}
+
 fn read(b: &common::Bundle, name: &str) -> String {
     std::fs::read_to_string(b.out.join(name))
         .unwrap_or_else(|e| panic!("read /out/{name}: {e}"))
@@ -58,7 +66,7 @@ fn rro_makes_a_bind_and_its_submounts_read_only() {
         ("ro", json!(["rbind", "ro"]), true),
     ] {
         let host = dir_with_submount(&t, &format!("h-{tag}"));
-        let b = t.bundle(tag, |c| {
+        let b = own(&t, tag, |c| {
             push_mount(
                 c,
                 json!({"destination": "/h", "type": "bind", "source": host, "options": opts}),
@@ -95,7 +103,7 @@ fn rro_on_a_tmpfs() {
         ("rro", json!(["rro", "nosuid"]), false),
         ("rw", json!(["nosuid"]), true),
     ] {
-        let b = t.bundle(tag, |c| {
+        let b = own(&t, tag, |c| {
             push_mount(
                 c,
                 json!({"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": opts}),
@@ -131,7 +139,7 @@ fn mount_opts(info: &str, dest: &str) -> Vec<String> {
 fn recursive_attributes_reach_submounts() {
     let Some(t) = T::new() else { return };
     let host = dir_with_submount(&t, "h");
-    let b = t.bundle("b", |c| {
+    let b = own(&t, "b", |c| {
         push_mount(
             c,
             json!({"destination": "/h", "type": "bind", "source": host,
@@ -257,7 +265,7 @@ fn tmpfs_over_a_directory_keeps_its_mode() {
     });
     let rootfs = b.own_rootfs();
     for d in ["m700", "m-given"] {
-        std::fs::create_dir(rootfs.join(d)).unwrap();
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
         std::fs::set_permissions(rootfs.join(d), PermissionsExt::from_mode(0o700)).unwrap();
     }
     t.run(&t.id("b"), &b).expect_ok("run");
@@ -278,7 +286,7 @@ fn idmapped_bind_shows_the_mapped_owner() {
     // Written to the namespace's maps as runc and crun write them: the
     // first column is the id on the filesystem, the second what is shown.
     let map = json!([{"containerID": 1000, "hostID": 2000, "size": 10}]);
-    let b = t.bundle("b", |c| {
+    let b = own(&t, "b", |c| {
         push_mount(
             c,
             json!({"destination": "/mapped", "type": "bind", "source": host,
@@ -380,7 +388,7 @@ fn refused_options_name_the_mount_and_leave_nothing() {
     }
     // Control: an accepted unknown option reaches the filesystem as data,
     // and tmpfs itself refuses it, naming the mount.
-    let b = t.bundle("data", |c| {
+    let b = own(&t, "data", |c| {
         push_mount(
             c,
             json!({"destination": "/d", "type": "tmpfs", "source": "tmpfs",
@@ -390,4 +398,75 @@ fn refused_options_name_the_mount_and_leave_nothing() {
     let out = t.run(&t.id("data"), &b);
     out.expect_fail("data", "no-such-option");
     t.assert_nothing_left("refused options");
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn userns_binds_are_opened_before_the_namespace() {
+    let Some(t) = T::new() else { return };
+    // A source below a directory only host root may search.
+    let locked = t.dir.join("locked");
+    let src = locked.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), "behind 0700").unwrap();
+    std::fs::set_permissions(&locked, PermissionsExt::from_mode(0o700)).unwrap();
+    // A directory owned by 1000, which the container's namespace does not
+    // map: only an id-mapped bind shows it as one of the container's ids.
+    let owned = t.dir.join("owned");
+    std::fs::create_dir(&owned).unwrap();
+    std::fs::write(owned.join("g"), "x").unwrap();
+    std::os::unix::fs::chown(owned.join("g"), Some(1000), Some(1000)).unwrap();
+    let map = json!([{"containerID": 1000, "hostID": 100005, "size": 1}]);
+    let b = t.bundle("b", |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        push_mount(
+            c,
+            json!({"destination": "/data", "type": "bind", "source": src,
+                "options": ["rbind", "ro"]}),
+        );
+        push_mount(
+            c,
+            json!({"destination": "/mapped", "type": "bind", "source": owned,
+                "options": ["rbind"], "uidMappings": map, "gidMappings": map}),
+        );
+        push_mount(
+            c,
+            json!({"destination": "/plain", "type": "bind", "source": owned,
+                "options": ["rbind"]}),
+        );
+        sh(
+            c,
+            "cat /data/f > /out/f; touch /data/x 2>/out/x.err; \
+             stat -c %u:%g /mapped/g > /out/mapped; stat -c %u:%g /plain/g > /out/plain",
+        );
+    });
+    // The copy belongs to host root: the mount points cannot be made from
+    // inside the namespace.
+    let rootfs = b.own_rootfs();
+    for d in ["data", "mapped", "plain"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    std::os::unix::fs::chown(&b.out, Some(100000), Some(100000)).unwrap();
+    t.run(&t.id("b"), &b).expect_ok("run");
+    assert_eq!(read(&b, "f"), "behind 0700");
+    assert!(read(&b, "x.err").contains("Read-only file system"));
+    assert_eq!(read(&b, "mapped"), "5:5");
+    assert_eq!(read(&b, "plain"), "65534:65534");
+    // Control: the container's root, host uid 100000, cannot reach the
+    // source itself; only a bind opened outside the namespace can.
+    let o = std::process::Command::new("setpriv")
+        .args(["--reuid=100000", "--regid=100000", "--clear-groups", "cat"])
+        .arg(src.join("f"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Permission denied"),
+        "{o:?}"
+    );
 }

@@ -26,6 +26,9 @@ pub struct Setup<'a> {
     pub cgroup: &'a CgroupPaths,
     pub userns: bool,
     pub cgroupns: bool,
+    /// Binds `mounts::open_binds` prepared before the clone (user
+    /// namespace containers); empty otherwise.
+    pub binds: &'a [Option<mounts::BindTree>],
 }
 
 /// What `prepare` opens on the host side for `finalize` to use after
@@ -68,7 +71,8 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
     let root = Root::open(s.rootfs)?;
     let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
     for (i, m) in mounts.iter().enumerate() {
-        mounts::mount_one(&root, m, i, s.cgroup, (s.cgroupns, s.userns))?;
+        let opened = s.binds.get(i).and_then(Option::as_ref);
+        mounts::mount_one(&root, m, i, s.cgroup, s.cgroupns, opened)?;
     }
 
     // A bind of the host's /dev brings its nodes; otherwise make them.

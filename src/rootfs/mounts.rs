@@ -3,7 +3,7 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use nix::mount::{MsFlags, mount};
 use oci_spec::runtime::Mount;
 
@@ -15,16 +15,17 @@ use crate::syscall::openat2;
 
 pub use crate::spec::mount_options::{Options, parse as parse_options, propagation_flag};
 
-/// Mount one spec entry below `root` (before pivot_root). The options were
-/// checked by `spec::mount_options::check` when the spec was loaded.
+/// Mount one spec entry below `root` (before pivot_root), a bind from
+/// `opened` when `open_binds` made it. The options were checked by
+/// `spec::mount_options::check` when the spec was loaded.
 pub fn mount_one(
     root: &Root,
     m: &Mount,
     index: usize,
     cgroup: &CgroupPaths,
-    ns: (bool, bool),
+    cgroupns: bool,
+    opened: Option<&BindTree>,
 ) -> Result<()> {
-    let (cgroupns, userns) = ns;
     let dest = m.destination();
     let field = || format!("mounts[{index}] ({})", dest.display());
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
@@ -34,31 +35,57 @@ pub fn mount_one(
         mount_cgroup(root, m, &opts, cgroup, cgroupns).with_context(field)?;
         return after_mount(root, dest, &opts).with_context(field);
     }
-    if opts.bind || typ == "bind" {
-        return bind(root, m, &opts, userns).with_context(field);
+    if is_bind(m, &opts) {
+        let attach = |b: &BindTree| attach_bind(root, dest, b).with_context(field);
+        return match opened {
+            Some(b) => attach(b),
+            None => attach(&detached_bind(m, &opts).with_context(field)?),
+        };
     }
     filesystem(root, m, &opts).with_context(field)?;
     after_mount(root, dest, &opts).with_context(field)
 }
 
-/// A bind mount: the source cloned with open_tree, its attributes and
-/// propagation set with mount_setattr while it is still detached (so it
-/// is never visible writable or with the wrong flags), then attached onto
-/// the target resolved inside the root. No path is looked up after the
-/// source is opened.
-fn bind(root: &Root, m: &Mount, opts: &Options, userns: bool) -> Result<()> {
-    let dest = m.destination();
+/// A bind mount's source cloned with open_tree and given its attributes,
+/// propagation and id-mapping while detached (so it is never visible
+/// writable or with the wrong flags), not attached yet.
+pub struct BindTree {
+    tree: OwnedFd,
+    is_dir: bool,
+}
+
+fn is_bind(m: &Mount, opts: &Options) -> bool {
+    let typ = m.typ().as_deref().unwrap_or("");
+    typ != "cgroup" && typ != "cgroup2" && (opts.bind || typ == "bind")
+}
+
+/// For a container with a user namespace, run by `outlet create` before
+/// the clone: the init loses the host's privileges when it enters the
+/// namespace, so a source under a directory only host root may search
+/// (mode 0700) is opened here, as runc does. Indexed like `mounts`; the
+/// fds are close-on-exec.
+pub fn open_binds(mounts: &[Mount]) -> Result<Vec<Option<BindTree>>> {
+    mounts
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
+            if !is_bind(m, &opts) {
+                return Ok(None);
+            }
+            detached_bind(m, &opts)
+                .map(Some)
+                .with_context(|| format!("mounts[{i}] ({})", m.destination().display()))
+        })
+        .collect()
+}
+
+fn detached_bind(m: &Mount, opts: &Options) -> Result<BindTree> {
     let src = m.source().as_deref().unwrap_or(Path::new(""));
     let src_fd = openat2(libc::AT_FDCWD, src, libc::O_PATH | libc::O_CLOEXEC, 0)
         .with_context(|| format!("open bind source {}", src.display()))?;
     let st = nix::sys::stat::fstat(src_fd.as_raw_fd())
         .with_context(|| format!("stat bind source {}", src.display()))?;
-    let kind = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-        Kind::Dir
-    } else {
-        Kind::File
-    };
-    let target = root.resolve_or_create(dest, kind)?;
     let tree = fdmount::clone_tree(&src_fd, opts.recursive_bind)
         .with_context(|| format!("bind {}", src.display()))?;
     if !opts.attrs.is_empty() {
@@ -72,12 +99,6 @@ fn bind(root: &Root, m: &Mount, opts: &Options, userns: bool) -> Result<()> {
     }
     set_rec_and_propagation(&tree, opts)?;
     if m.uid_mappings().is_some() || opts.idmap.is_some() {
-        if userns {
-            bail!(
-                "uidMappings/gidMappings: an id-mapped bind mount in a container with a user \
-                 namespace is not supported"
-            );
-        }
         let uid = m.uid_mappings().as_deref().unwrap_or(&[]);
         let gid = m.gid_mappings().as_deref().unwrap_or(&[]);
         let ns = idmap::userns(uid, gid).context("uidMappings/gidMappings")?;
@@ -89,7 +110,19 @@ fn bind(root: &Root, m: &Mount, opts: &Options, userns: bool) -> Result<()> {
         fdmount::change_attr(&tree, &c, opts.idmap == Some(true))
             .context("uidMappings/gidMappings: id-map the bind mount")?;
     }
-    fdmount::attach(&tree, &target).context("attach the bind mount")
+    Ok(BindTree {
+        tree,
+        is_dir: st.st_mode & libc::S_IFMT == libc::S_IFDIR,
+    })
+}
+
+/// Attach a bind onto its target resolved inside the root (created as a
+/// directory or a file, like its source). No path is looked up after the
+/// source was opened.
+fn attach_bind(root: &Root, dest: &Path, b: &BindTree) -> Result<()> {
+    let kind = if b.is_dir { Kind::Dir } else { Kind::File };
+    let target = root.resolve_or_create(dest, kind)?;
+    fdmount::attach(&b.tree, &target).context("attach the bind mount")
 }
 
 /// The recursive attributes (rro, rnosuid, ...) and propagation changes,
