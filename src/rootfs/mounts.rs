@@ -39,7 +39,7 @@ pub fn mount_one(
         let attach = |b: &BindTree| attach_bind(root, dest, b).with_context(field);
         return match opened {
             Some(b) => attach(b),
-            None => attach(&detached_bind(m, &opts).with_context(field)?),
+            None => attach(&detached_bind(m, &opts, false).with_context(field)?),
         };
     }
     filesystem(root, m, &opts).with_context(field)?;
@@ -73,14 +73,16 @@ pub fn open_binds(mounts: &[Mount]) -> Result<Vec<Option<BindTree>>> {
             if !is_bind(m, &opts) {
                 return Ok(None);
             }
-            detached_bind(m, &opts)
+            detached_bind(m, &opts, true)
                 .map(Some)
                 .with_context(|| format!("mounts[{i}] ({})", m.destination().display()))
         })
         .collect()
 }
 
-fn detached_bind(m: &Mount, opts: &Options) -> Result<BindTree> {
+/// `from_host`: cloned from the host's mount namespace (by create), not
+/// from the init's copy, which `rootfs::prepare` made a slave first.
+fn detached_bind(m: &Mount, opts: &Options, from_host: bool) -> Result<BindTree> {
     let src = m.source().as_deref().unwrap_or(Path::new(""));
     let src_fd = openat2(libc::AT_FDCWD, src, libc::O_PATH | libc::O_CLOEXEC, 0)
         .with_context(|| format!("open bind source {}", src.display()))?;
@@ -88,6 +90,17 @@ fn detached_bind(m: &Mount, opts: &Options) -> Result<BindTree> {
         .with_context(|| format!("stat bind source {}", src.display()))?;
     let tree = fdmount::clone_tree(&src_fd, opts.recursive_bind)
         .with_context(|| format!("bind {}", src.display()))?;
+    if from_host {
+        // A clone of a shared host mount joins its peer group: a mount the
+        // container made below it would appear on the host. As a slave it
+        // still receives the host's mounts and sends nothing back (the
+        // spec's propagation options apply after this).
+        let c = Change {
+            propagation: MsFlags::MS_SLAVE.bits(),
+            ..Change::default()
+        };
+        fdmount::change_attr(&tree, &c, true).context("make the bind a slave")?;
+    }
     if !opts.attrs.is_empty() {
         let (set, clr) = opts.attrs.set_clr();
         let c = Change {
