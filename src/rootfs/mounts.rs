@@ -94,7 +94,8 @@ fn detached_bind(m: &Mount, opts: &Options, from_host: bool) -> Result<BindTree>
         // A clone of a shared host mount joins its peer group: a mount the
         // container made below it would appear on the host. As a slave it
         // still receives the host's mounts and sends nothing back (the
-        // spec's propagation options apply after this).
+        // spec's propagation options apply after this). 6.1 and 6.18 were
+        // seen to attach it as a slave anyway; this does not rely on that.
         let c = Change {
             propagation: MsFlags::MS_SLAVE.bits(),
             ..Change::default()
