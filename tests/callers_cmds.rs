@@ -514,17 +514,42 @@ fn features_list_only_what_create_accepts() {
             .map(|n| json!({"type": n}))
             .collect();
         let mounts = c["mounts"].as_array_mut().unwrap();
+        // Options that change a filesystem (refused on a bind, which shares
+        // its source's) and tmpcopyup go on a tmpfs; remount on a second
+        // entry for a tmpfs; idmap with the mappings it needs.
+        let fs_only = [
+            "acl", "dirsync", "iversion", "lazytime", "mand", "silent", "sync",
+        ];
+        let ids = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
         for o in &options {
+            let dest = format!("/mnt/o-{o}");
+            if fs_only.contains(&o.as_str()) || o == "tmpcopyup" || o == "remount" {
+                let first = if o == "remount" { "rw" } else { o.as_str() };
+                mounts.push(
+                    json!({"destination": dest, "type": "tmpfs", "source": "tmpfs",
+                                   "options": [first]}),
+                );
+                if o == "remount" {
+                    mounts.push(json!({"destination": dest, "type": "tmpfs",
+                                       "source": "tmpfs", "options": ["remount", "ro"]}));
+                }
+                continue;
+            }
             let mut opts = vec![o.as_str()];
             if o != "bind" && o != "rbind" {
                 opts.insert(0, "bind");
             }
-            mounts.push(json!({
-                "destination": format!("/mnt/o-{o}"),
+            let mut m = json!({
+                "destination": dest,
                 "type": "bind",
                 "source": src,
                 "options": opts,
-            }));
+            });
+            if o == "idmap" || o == "ridmap" {
+                m["uidMappings"] = ids.clone();
+                m["gidMappings"] = ids.clone();
+            }
+            mounts.push(m);
         }
         let hook = json!([{"path": "/bin/sh", "args": ["sh", "-c", "true"]}]);
         c["hooks"] = hooks.iter().map(|h| (h.clone(), hook.clone())).collect();

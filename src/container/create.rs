@@ -247,6 +247,15 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
             || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
     });
 
+    // A user namespace takes the host's privileges from the init: bind
+    // sources are opened now, before the clone (the init inherits the fds).
+    // Rootless, we hold none to lend: the init opens them as before.
+    let userns = plan.creates(LinuxNamespaceType::User) || plan.joins(LinuxNamespaceType::User);
+    let binds = if userns && !rootless {
+        crate::rootfs::mounts::open_binds(spec.mounts().as_deref().unwrap_or(&[]))?
+    } else {
+        Vec::new()
+    };
     let args = InitArgs {
         spec,
         rootfs: &loaded.rootfs,
@@ -264,6 +273,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         state_json: &state_json,
         console_socket: o.console_socket,
         lock_fd: dir.lock_fd(),
+        binds: &binds,
     };
 
     let (forked, in_cgroup) = syscall::clone_process(cloned.bits() as u64, cgroup_fd)

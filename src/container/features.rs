@@ -47,46 +47,10 @@ pub const MEMORY_POLICY_FLAGS: &[&str] = &[
     "MPOL_F_STATIC_NODES",
 ];
 
-/// Mount options that `rootfs::mounts::parse_options` turns into mount
-/// flags or propagation (anything else is passed to the filesystem as
-/// data, or, like tmpcopyup and idmap, dropped without effect, so those
-/// are not listed).
-pub const MOUNT_OPTIONS: &[&str] = &[
-    "async",
-    "atime",
-    "bind",
-    "dev",
-    "diratime",
-    "dirsync",
-    "exec",
-    "loud",
-    "mand",
-    "noatime",
-    "nodev",
-    "nodiratime",
-    "noexec",
-    "nomand",
-    "norelatime",
-    "nostrictatime",
-    "nosuid",
-    "private",
-    "rbind",
-    "relatime",
-    "remount",
-    "rprivate",
-    "rshared",
-    "rslave",
-    "runbindable",
-    "ro",
-    "rw",
-    "shared",
-    "silent",
-    "slave",
-    "strictatime",
-    "suid",
-    "sync",
-    "unbindable",
-];
+/// Mount options that `spec::mount_options::parse` acts on: mount flags,
+/// propagation, recursive attributes, tmpcopyup and idmap/ridmap
+/// (anything else goes to the filesystem as data).
+pub use crate::spec::mount_options::KNOWN as MOUNT_OPTIONS;
 
 /// Every seccomp action `security::seccomp::action` translates.
 pub const SECCOMP_ACTIONS: &[&str] = &[
@@ -222,7 +186,7 @@ pub fn features() -> Value {
             "apparmor": {"enabled": true},
             "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}},
+            "mountExtensions": {"idmap": {"enabled": true}},
             "memoryPolicy": {"modes": MEMORY_POLICY_MODES, "flags": MEMORY_POLICY_FLAGS},
         },
         "annotations": {
@@ -246,9 +210,8 @@ mod tests {
             let p = parse_options(&[o.to_string()]);
             assert!(p.data.is_empty(), "{o} would go to the filesystem as data");
         }
-        // Dropped without effect: not a feature.
-        for o in ["tmpcopyup", "idmap", "ridmap"] {
-            assert!(!MOUNT_OPTIONS.contains(&o));
+        for o in ["tmpcopyup", "idmap", "ridmap", "rro", "nosymfollow"] {
+            assert!(MOUNT_OPTIONS.contains(&o), "{o}");
         }
     }
 

@@ -54,6 +54,8 @@ pub struct InitArgs<'a> {
     /// clone shares, so the init must close its copy or no later command
     /// could take the lock.
     pub lock_fd: RawFd,
+    /// Bind mounts opened before the clone (see `mounts::open_binds`).
+    pub binds: &'a [Option<rootfs::mounts::BindTree>],
 }
 
 pub fn run(args: &InitArgs, chan: Channel) -> ! {
@@ -163,6 +165,7 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
         userns,
         cgroupns: a.plan.creates(LinuxNamespaceType::Cgroup),
         mountns,
+        binds: a.binds,
     };
     let prepared = rootfs::prepare(&setup)?;
 

@@ -44,9 +44,11 @@ pub fn nodes(spec_devices: &[LinuxDevice]) -> Result<Vec<Node>> {
         });
     }
     for (i, d) in spec_devices.iter().enumerate() {
-        if !d.path().is_absolute() || !d.path().starts_with("/dev") {
+        // As runc, anywhere in the container (created inside the root),
+        // but not the root itself.
+        if !d.path().is_absolute() || d.path().file_name().is_none() {
             bail!(
-                "linux.devices[{i}].path: {} is not under /dev",
+                "linux.devices[{i}].path: {} is not an absolute path to a file",
                 d.path().display()
             );
         }

@@ -16,10 +16,9 @@ const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
 const FSOPEN_CLOEXEC: libc::c_uint = 1;
 const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
 const FSMOUNT_CLOEXEC: libc::c_uint = 1;
-pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
-pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
-pub const MOUNT_ATTR_NODEV: u64 = 0x4;
-pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+pub use crate::spec::mount_options::{
+    MOUNT_ATTR_IDMAP, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
+};
 
 /// `struct mount_attr` (MOUNT_ATTR_SIZE_VER0).
 #[repr(C)]
@@ -86,11 +85,33 @@ pub fn attach(tree: impl AsFd, target: impl AsFd) -> io::Result<()> {
 /// Set mount attributes (MOUNT_ATTR_*) on the mount `tree` refers to, and
 /// on every mount below it when `recursive`.
 pub fn set_attr(tree: impl AsFd, set: u64, recursive: bool) -> io::Result<()> {
+    change_attr(
+        tree,
+        &Change {
+            set,
+            ..Change::default()
+        },
+        recursive,
+    )
+}
+
+/// One mount_setattr call: `propagation` is one of MS_PRIVATE, MS_SHARED,
+/// MS_SLAVE, MS_UNBINDABLE (0: unchanged); `userns` goes with
+/// MOUNT_ATTR_IDMAP.
+#[derive(Default)]
+pub struct Change {
+    pub set: u64,
+    pub clr: u64,
+    pub propagation: u64,
+    pub userns: Option<RawFd>,
+}
+
+pub fn change_attr(tree: impl AsFd, c: &Change, recursive: bool) -> io::Result<()> {
     let attr = MountAttr {
-        attr_set: set,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
+        attr_set: c.set,
+        attr_clr: c.clr,
+        propagation: c.propagation,
+        userns_fd: c.userns.map_or(0, |fd| fd as u64),
     };
     let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
     if recursive {

@@ -2,8 +2,10 @@
 //! pivot_root (or MS_MOVE + chroot), then masked and read-only paths and a
 //! read-only root. Runs in the init, inside its new mount namespace.
 
+mod copyup;
 pub mod devices;
 pub mod fdmount;
+mod idmap;
 pub mod mounts;
 pub mod paths;
 
@@ -28,6 +30,9 @@ pub struct Setup<'a> {
     /// listed in the spec): then every mount lands in the caller's table
     /// and the propagation of the caller's `/` is never touched.
     pub mountns: bool,
+    /// Binds `mounts::open_binds` prepared before the clone (user
+    /// namespace containers); empty otherwise.
+    pub binds: &'a [Option<mounts::BindTree>],
 }
 
 /// What `prepare` opens on the host side for `finalize` to use after
@@ -73,7 +78,8 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
     let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
     let label = linux.and_then(|l| l.mount_label().as_deref());
     for (i, m) in mounts.iter().enumerate() {
-        mounts::mount_one(&root, m, i, s.cgroup, s.cgroupns, label)?;
+        let opened = s.binds.get(i).and_then(Option::as_ref);
+        mounts::mount_one(&root, m, i, s.cgroup, s.cgroupns, opened, label)?;
     }
 
     // A bind of the host's /dev brings its nodes; otherwise make them.

@@ -1,188 +1,237 @@
 //! The spec's `mounts`, in order, with their options and propagation.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use nix::mount::{MsFlags, mount};
 use oci_spec::runtime::Mount;
 
+use super::fdmount::{self, Change};
 use super::paths::{Kind, Root, fd_path};
+use super::{copyup, idmap};
 use crate::cgroups::CgroupPaths;
+use crate::syscall::openat2;
 
-/// Mount options split into what mount(2) takes as flags, what needs a
-/// separate propagation call, and what goes to the filesystem as data.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Options {
-    pub flags: MsFlags,
-    pub propagation: MsFlags,
-    pub data: Vec<String>,
-    pub bind: bool,
-}
+pub use crate::spec::mount_options::{Options, parse as parse_options, propagation_flag};
 
-pub fn parse_options(opts: &[String]) -> Options {
-    let mut o = Options {
-        flags: MsFlags::empty(),
-        propagation: MsFlags::empty(),
-        data: Vec::new(),
-        bind: false,
-    };
-    for opt in opts {
-        let (set, clear) = match opt.as_str() {
-            "bind" => {
-                o.bind = true;
-                (MsFlags::MS_BIND, MsFlags::empty())
-            }
-            "rbind" => {
-                o.bind = true;
-                (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty())
-            }
-            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
-            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
-            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
-            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
-            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
-            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
-            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
-            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
-            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
-            "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS),
-            "dirsync" => (MsFlags::MS_DIRSYNC, MsFlags::empty()),
-            "remount" => (MsFlags::MS_REMOUNT, MsFlags::empty()),
-            "mand" => (MsFlags::MS_MANDLOCK, MsFlags::empty()),
-            "nomand" => (MsFlags::empty(), MsFlags::MS_MANDLOCK),
-            "atime" => (MsFlags::empty(), MsFlags::MS_NOATIME),
-            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
-            "diratime" => (MsFlags::empty(), MsFlags::MS_NODIRATIME),
-            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
-            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
-            "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME),
-            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
-            "nostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME),
-            "silent" => (MsFlags::MS_SILENT, MsFlags::empty()),
-            "loud" => (MsFlags::empty(), MsFlags::MS_SILENT),
-            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
-            | "runbindable" => {
-                o.propagation |= propagation_flag(opt).unwrap_or(MsFlags::empty());
-                continue;
-            }
-            // Options outlet does not act on (tmpcopyup, idmap, ...) are not
-            // passed to the filesystem, which would refuse them.
-            "tmpcopyup" | "idmap" | "ridmap" | "copy-symlink" | "nocopyup" | "notmpcopyup" => {
-                continue;
-            }
-            data => {
-                o.data.push(data.to_string());
-                continue;
-            }
-        };
-        o.flags |= set;
-        o.flags &= !clear;
-    }
-    o
-}
-
-pub fn propagation_flag(name: &str) -> Option<MsFlags> {
-    Some(match name {
-        "private" => MsFlags::MS_PRIVATE,
-        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-        "shared" => MsFlags::MS_SHARED,
-        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
-        "slave" => MsFlags::MS_SLAVE,
-        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        "unbindable" => MsFlags::MS_UNBINDABLE,
-        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
-        _ => return None,
-    })
-}
-
-/// Mount one spec entry below `root` (before pivot_root).
+/// Mount one spec entry below `root` (before pivot_root), a bind from
+/// `opened` when `open_binds` made it. The options were checked by
+/// `spec::mount_options::check` when the spec was loaded.
 pub fn mount_one(
     root: &Root,
     m: &Mount,
     index: usize,
     cgroup: &CgroupPaths,
     cgroupns: bool,
+    opened: Option<&BindTree>,
     mount_label: Option<&str>,
 ) -> Result<()> {
     let dest = m.destination();
     let field = || format!("mounts[{index}] ({})", dest.display());
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("");
-    let source = m
-        .source()
-        .as_deref()
-        .map(|p| p.to_string_lossy().into_owned());
 
     if typ == "cgroup" || typ == "cgroup2" {
-        return mount_cgroup(root, m, &opts, cgroup, cgroupns).with_context(field);
+        mount_cgroup(root, m, &opts, cgroup, cgroupns).with_context(field)?;
+        return after_mount(root, dest, &opts).with_context(field);
     }
+    if is_bind(m, &opts) {
+        let attach = |b: &BindTree| attach_bind(root, dest, b).with_context(field);
+        return match opened {
+            Some(b) => attach(b),
+            None => attach(&detached_bind(m, &opts, false).with_context(field)?),
+        };
+    }
+    filesystem(root, m, &opts, mount_label).with_context(field)?;
+    after_mount(root, dest, &opts).with_context(field)
+}
 
-    let bind = opts.bind || typ == "bind";
-    let kind = match (&source, bind) {
-        (Some(src), true) if !Path::new(src).is_dir() => Kind::File,
-        _ => Kind::Dir,
-    };
-    let target = root.resolve_or_create(dest, kind).with_context(field)?;
-    let target = fd_path(&target);
-    let data = opts.data.join(",");
-    let data = (!data.is_empty()).then_some(data.as_str());
+/// A bind mount's source cloned with open_tree and given its attributes,
+/// propagation and id-mapping while detached (so it is never visible
+/// writable or with the wrong flags), not attached yet.
+pub struct BindTree {
+    tree: OwnedFd,
+    is_dir: bool,
+}
 
-    if bind {
-        let src = source.as_deref().unwrap_or("");
-        let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
-        mount(
-            Some(src),
-            target.as_str(),
-            None::<&str>,
-            flags,
-            None::<&str>,
-        )
-        .with_context(|| format!("{}: bind {src}", field()))?;
-        // Flags other than bind/rec only take effect on a remount of the bind.
-        let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-        if !extra.is_empty() {
-            let fd = remounted(root, dest)?;
-            let target = fd_path(&fd);
-            let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | locked_flags(&target);
-            mount(
-                None::<&str>,
-                target.as_str(),
-                None::<&str>,
-                flags,
-                None::<&str>,
-            )
-            .with_context(|| format!("{}: remount {extra:?}", field()))?;
-        }
+fn is_bind(m: &Mount, opts: &Options) -> bool {
+    let typ = m.typ().as_deref().unwrap_or("");
+    typ != "cgroup" && typ != "cgroup2" && (opts.bind || typ == "bind")
+}
+
+/// For a container with a user namespace, run by `outlet create` before
+/// the clone: the init loses the host's privileges when it enters the
+/// namespace, so a source under a directory only host root may search
+/// (mode 0700) is opened here, as runc does. Indexed like `mounts`; the
+/// fds are close-on-exec.
+pub fn open_binds(mounts: &[Mount]) -> Result<Vec<Option<BindTree>>> {
+    mounts
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
+            if !is_bind(m, &opts) {
+                return Ok(None);
+            }
+            detached_bind(m, &opts, true)
+                .map(Some)
+                .with_context(|| format!("mounts[{i}] ({})", m.destination().display()))
+        })
+        .collect()
+}
+
+/// `from_host`: cloned from the host's mount namespace (by create), not
+/// from the init's copy, which `rootfs::prepare` made a slave first.
+fn detached_bind(m: &Mount, opts: &Options, from_host: bool) -> Result<BindTree> {
+    let src = m.source().as_deref().unwrap_or(Path::new(""));
+    let src_fd = openat2(libc::AT_FDCWD, src, libc::O_PATH | libc::O_CLOEXEC, 0)
+        .with_context(|| format!("open bind source {}", src.display()))?;
+    let st = nix::sys::stat::fstat(src_fd.as_raw_fd())
+        .with_context(|| format!("stat bind source {}", src.display()))?;
+    let tree = fdmount::clone_tree(&src_fd, opts.recursive_bind)
+        .with_context(|| format!("bind {}", src.display()))?;
+    if from_host {
+        // A clone of a shared host mount joins its peer group: a mount the
+        // container made below it would appear on the host. As a slave it
+        // still receives the host's mounts and sends nothing back (the
+        // spec's propagation options apply after this). 6.1 and 6.18 were
+        // seen to attach it as a slave anyway; this does not rely on that.
+        let c = Change {
+            propagation: MsFlags::MS_SLAVE.bits(),
+            ..Change::default()
+        };
+        fdmount::change_attr(&tree, &c, true).context("make the bind a slave")?;
+    }
+    if !opts.attrs.is_empty() {
+        let (set, clr) = opts.attrs.set_clr();
+        let c = Change {
+            set,
+            clr,
+            ..Change::default()
+        };
+        fdmount::change_attr(&tree, &c, false).context("set the bind's mount flags")?;
+    }
+    set_rec_and_propagation(&tree, opts)?;
+    if m.uid_mappings().is_some() || opts.idmap.is_some() {
+        let uid = m.uid_mappings().as_deref().unwrap_or(&[]);
+        let gid = m.gid_mappings().as_deref().unwrap_or(&[]);
+        let ns = idmap::userns(uid, gid).context("uidMappings/gidMappings")?;
+        let c = Change {
+            set: fdmount::MOUNT_ATTR_IDMAP,
+            userns: Some(ns.as_raw_fd()),
+            ..Change::default()
+        };
+        fdmount::change_attr(&tree, &c, opts.idmap == Some(true))
+            .context("uidMappings/gidMappings: id-map the bind mount")?;
+    }
+    Ok(BindTree {
+        tree,
+        is_dir: st.st_mode & libc::S_IFMT == libc::S_IFDIR,
+    })
+}
+
+/// Attach a bind onto its target resolved inside the root (created as a
+/// directory or a file, like its source). No path is looked up after the
+/// source was opened.
+fn attach_bind(root: &Root, dest: &Path, b: &BindTree) -> Result<()> {
+    let kind = if b.is_dir { Kind::Dir } else { Kind::File };
+    let target = root.resolve_or_create(dest, kind)?;
+    fdmount::attach(&b.tree, &target).context("attach the bind mount")
+}
+
+/// The recursive attributes (rro, rnosuid, ...) and propagation changes,
+/// in one call each, on the mount `fd` refers to.
+fn set_rec_and_propagation(fd: &OwnedFd, opts: &Options) -> Result<()> {
+    if !opts.rec.is_empty() {
+        let (set, clr) = opts.rec.set_clr();
+        let c = Change {
+            set,
+            clr,
+            ..Change::default()
+        };
+        fdmount::change_attr(fd, &c, true).context("set recursive mount attributes")?;
+    }
+    for p in &opts.propagation {
+        let c = Change {
+            propagation: (*p & !MsFlags::MS_REC).bits(),
+            ..Change::default()
+        };
+        fdmount::change_attr(fd, &c, p.contains(MsFlags::MS_REC))
+            .with_context(|| format!("propagation {p:?}"))?;
+    }
+    Ok(())
+}
+
+/// Recursive attributes and propagation of a mount made with mount(2):
+/// they apply to the new mount, so it is resolved again.
+fn after_mount(root: &Root, dest: &Path, opts: &Options) -> Result<()> {
+    if opts.rec.is_empty() && opts.propagation.is_empty() {
+        return Ok(());
+    }
+    set_rec_and_propagation(&remounted(root, dest)?, opts)
+}
+
+/// A new filesystem (tmpfs, proc, ...) mounted onto the target resolved
+/// inside the root. As runc: a tmpfs over an existing directory takes its
+/// mode unless `mode=` says otherwise, and `tmpcopyup` fills the new tmpfs
+/// with what the directory held.
+fn filesystem(root: &Root, m: &Mount, opts: &Options, mount_label: Option<&str>) -> Result<()> {
+    let dest = m.destination();
+    let typ = m.typ().as_deref().unwrap_or("");
+    let source = m.source().as_deref().map(|p| p.to_string_lossy());
+    let existing = if typ == "tmpfs" {
+        root.resolve(dest).ok()
     } else {
-        let labeled =
-            crate::security::lsm::labeled_mount_data(typ, data.unwrap_or(""), mount_label);
-        mount(
-            source.as_deref(),
-            target.as_str(),
-            Some(typ),
-            opts.flags,
-            labeled.as_deref().or(data),
-        )
-        .with_context(|| {
-            format!(
-                "{}: mount type {typ} source {}",
-                field(),
-                source.as_deref().unwrap_or("")
-            )
-        })?;
+        None
+    };
+    let mut data = String::new();
+    let mut copy_from = None;
+    let mut flags = opts.flags;
+    if let Some(fd) = &existing {
+        let st = nix::sys::stat::fstat(fd.as_raw_fd()).context("stat the directory")?;
+        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            data = format!("mode={:o}", st.st_mode & 0o7777);
+            if opts.tmpcopyup {
+                copy_from = Some(copyup::open_dir(fd).context("tmpcopyup: open the directory")?);
+                // Filled first, then made read-only.
+                flags &= !MsFlags::MS_RDONLY;
+            }
+        }
     }
-    if !opts.propagation.is_empty() {
-        let fd = remounted(root, dest)?;
-        let target = fd_path(&fd);
-        mount(
-            None::<&str>,
-            target.as_str(),
-            None::<&str>,
-            opts.propagation,
-            None::<&str>,
+    for d in &opts.data {
+        if !data.is_empty() {
+            data.push(',');
+        }
+        data.push_str(d);
+    }
+    if let Some(labeled) = crate::security::lsm::labeled_mount_data(typ, &data, mount_label) {
+        data = labeled;
+    }
+    let target = match existing {
+        Some(fd) => fd,
+        None => root.resolve_or_create(dest, Kind::Dir)?,
+    };
+    mount(
+        source.as_deref(),
+        fd_path(&target).as_str(),
+        Some(typ),
+        flags,
+        (!data.is_empty()).then_some(data.as_str()),
+    )
+    .with_context(|| {
+        format!(
+            "mount type {typ} source {} options {data:?}",
+            source.as_deref().unwrap_or("")
         )
-        .with_context(|| format!("{}: propagation", field()))?;
+    })?;
+    if let Some(from) = copy_from {
+        let new = remounted(root, dest)?;
+        copyup::copy(&from, &new).context("tmpcopyup: copy the directory into the tmpfs")?;
+        if opts.flags.contains(MsFlags::MS_RDONLY) {
+            fdmount::set_attr(&new, fdmount::MOUNT_ATTR_RDONLY, false)
+                .context("tmpcopyup: make the tmpfs read-only")?;
+        }
     }
     Ok(())
 }
@@ -298,37 +347,4 @@ pub fn remount_ro(target: &str) -> Result<()> {
     let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(target);
     mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
         .with_context(|| format!("remount {target} read-only"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn s(v: &[&str]) -> Vec<String> {
-        v.iter().map(|x| x.to_string()).collect()
-    }
-
-    #[test]
-    fn splits_flags_data_and_propagation() {
-        let o = parse_options(&s(&[
-            "nosuid",
-            "noexec",
-            "mode=755",
-            "size=65536k",
-            "rslave",
-        ]));
-        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC);
-        assert_eq!(o.data, vec!["mode=755", "size=65536k"]);
-        assert_eq!(o.propagation, MsFlags::MS_SLAVE | MsFlags::MS_REC);
-        assert!(!o.bind);
-    }
-
-    #[test]
-    fn later_options_win() {
-        let o = parse_options(&s(&["ro", "rw", "rbind"]));
-        assert_eq!(o.flags, MsFlags::MS_BIND | MsFlags::MS_REC);
-        assert!(o.bind);
-        let o = parse_options(&s(&["rw", "ro"]));
-        assert_eq!(o.flags, MsFlags::MS_RDONLY);
-    }
 }

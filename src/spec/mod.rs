@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use oci_spec::runtime::LinuxNamespaceType;
 use serde_json::Value;
 
+pub mod mount_options;
 pub mod process_fields;
 mod strict;
 mod types;
@@ -190,6 +191,7 @@ fn check_spec(spec: &Spec) -> Result<()> {
                 m.destination()
             );
         }
+        mount_options::check(i, m)?;
     }
     check_proc_mounts(spec.mounts().as_deref().unwrap_or(&[]))?;
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());

@@ -281,6 +281,18 @@ else
 fi
 tmo 30 "${P[@]}" rm -f "$c" >/dev/null 2>&1 || true
 
+# --- --tmpfs over an image directory: podman asks for tmpcopyup ---------------
+set +e
+out=$(tmo 30 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" --tmpfs /etc "$image" \
+    sh -c 'head -1 /etc/passwd; grep " /etc " /proc/self/mountinfo' 2>&1)
+rc=$?
+set -e
+if [[ $rc -eq 0 && $out == *root:* && $out == *" /etc "*" - tmpfs "* ]]; then
+    pass tmpfs-copyup
+else
+    fail tmpfs-copyup "want the image's /etc/passwd on a tmpfs at /etc, got exit $rc: $(brief "$out")"
+fi
+
 # --- nothing left behind --------------------------------------------------------
 tmo 30 "${P[@]}" rm -af -t 0 >/dev/null 2>&1 || true
 if out=$("${P[@]}" ps -aq 2>&1) && [[ -z $out ]]; then

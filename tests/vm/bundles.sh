@@ -104,6 +104,17 @@ for acc in ro:r rw:rw; do
     bundle "devices_${acc%%:*}" "[\"/bin/sh\",\"-c\",\"$dev_sh\"]" \
         "{\"devices\":[{\"allow\":false,\"access\":\"rwm\"},{\"allow\":true,\"type\":\"c\",\"major\":1,\"minor\":11,\"access\":\"${acc#*:}\"}]}"
 done
+# mount_api: the mount API paths on Debian 12's kernel: an rbind made
+# read-only recursively (rro) and private while detached, over a source with
+# a submount the VM makes, and a tmpfs over the image's /etc that tmpcopyup
+# fills. /tmp is the container's own tmpfs, so nothing lands in the fixture.
+bundle mount_api '["/bin/sh","-c","touch /tmp/b/x; echo top=$?; touch /tmp/b/sub/x; echo sub=$?; head -1 /etc/passwd"]' '{}'
+jq '.mounts += [{destination: "/tmp/b", type: "bind", source: "/tmp/vmtest-mnt",
+                 options: ["rbind", "rro", "rprivate"]},
+                {destination: "/etc", type: "tmpfs", source: "tmpfs",
+                 options: ["nosuid", "tmpcopyup"]}]' \
+    "$out/mount_api/config.json" >"$out/mount_api/config.json.new"
+mv "$out/mount_api/config.json.new" "$out/mount_api/config.json"
 # Control for unified_escape: a valid key must work, or a refusal of the
 # bad one proves nothing.
 bundle unified_ok '["/bin/probe","cgroup"]' '{"unified":{"pids.max":"10"}}' true

@@ -421,12 +421,34 @@ io_run() {
     fi
 }
 
+test_mount_api() {
+    n=mount_api id=vm-mount-api
+    src=/tmp/vmtest-mnt
+    mkdir -p $src/sub && mount -t tmpfs none $src/sub ||
+        { verdict $n SKIP "cannot make the source's submount"; return; }
+    if setup_parent $n; then
+        run_ctr $n $id
+    else
+        rc="no parent cgroup"
+    fi
+    umount $src/sub
+    rm -rf $src
+    o=$OUT/$id.out
+    detail="rc=$rc $(tr '\n' ' ' <"$o")"
+    # Control: without rro the submount would take the write (sub=0).
+    if [ "$rc" = 0 ] && grep -q '^top=[1-9]' "$o" && grep -q '^sub=[1-9]' "$o" && grep -q '^root:' "$o"; then
+        finish $n $id PASS "$detail"
+    else
+        finish $n $id FAIL "$detail (want top and sub refused, the image's passwd on /etc) err: $(errline "$OUT/$id.err")"
+    fi
+}
+
 echo "VMINFO runtime: $RUNTIME_NAME ($("$RUNTIME" --version 2>&1 | head -n1))"
 if [ -n "${VM_CPU_BASELINE:-}" ]; then
     cpu_baseline 25000
     cpu_baseline max
 fi
-for t in smoke mem_oom mem_ok cpu_limited cpu_free pids mission devices devices_ro unified_escape hugetlb io; do
+for t in smoke mem_oom mem_ok cpu_limited cpu_free pids mission devices devices_ro unified_escape hugetlb io mount_api; do
     if [ -n "${VMTEST_ONLY:-}" ] && ! echo " $VMTEST_ONLY " | grep -q " $t "; then
         continue
     fi

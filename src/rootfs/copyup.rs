@@ -1,0 +1,122 @@
+//! `tmpcopyup`: the content of an image directory copied into the tmpfs
+//! mounted over it, with modes, owners and symlinks kept. Everything is
+//! done relative to directory fds, one name at a time, never following a
+//! symlink: an image's `/www/x -> /etc/shadow` is copied as a link, never
+//! read through, and nothing outside the two directories is touched.
+
+use std::ffi::{CStr, CString, OsStr};
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+
+use anyhow::{Context, Result, bail};
+
+/// Deeper trees are refused rather than risk the init's stack and fds.
+const MAX_DEPTH: usize = 128;
+
+fn open_at(dir: RawFd, name: &CStr, flags: i32, mode: libc::c_uint) -> std::io::Result<OwnedFd> {
+    // SAFETY: a valid dir fd and NUL-terminated single-component name.
+    let fd = unsafe { libc::openat(dir, name.as_ptr(), flags | libc::O_CLOEXEC, mode) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn check(ret: libc::c_int) -> std::io::Result<()> {
+    if ret != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A readable fd of the directory an O_PATH fd (resolved inside the root)
+/// names; it still reads the directory once a tmpfs covers it.
+pub fn open_dir(fd: &OwnedFd) -> std::io::Result<OwnedFd> {
+    open_at(fd.as_raw_fd(), c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
+}
+
+/// Copy what `from` holds into the directory `to` (an O_PATH fd of the new
+/// tmpfs's root), and `from`'s owner onto it (its mode came with `mode=`).
+pub fn copy(from: &OwnedFd, to: &OwnedFd) -> Result<()> {
+    let to = open_dir(to).context("open the tmpfs")?;
+    let st = nix::sys::stat::fstat(from.as_raw_fd()).context("stat the directory")?;
+    // SAFETY: a valid fd; ownership of the tmpfs root we just mounted.
+    check(unsafe { libc::fchown(to.as_raw_fd(), st.st_uid, st.st_gid) })
+        .context("chown the tmpfs")?;
+    copy_dir(from, &to, 0)
+}
+
+fn copy_dir(from: &OwnedFd, to: &OwnedFd, depth: usize) -> Result<()> {
+    if depth > MAX_DEPTH {
+        bail!("more than {MAX_DEPTH} levels of directories");
+    }
+    let dup = nix::unistd::dup(from.as_raw_fd()).context("dup directory fd")?;
+    let mut dir = nix::dir::Dir::from_fd(dup).context("read directory")?;
+    for entry in dir.iter() {
+        let entry = entry.context("read directory")?;
+        let name = entry.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        copy_entry(from, to, name, depth)
+            .with_context(|| OsStr::from_bytes(name.to_bytes()).display().to_string())?;
+    }
+    Ok(())
+}
+
+fn copy_entry(from: &OwnedFd, to: &OwnedFd, name: &CStr, depth: usize) -> Result<()> {
+    let (src, dst) = (from.as_raw_fd(), to.as_raw_fd());
+    let st = nix::sys::stat::fstatat(Some(src), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .context("stat")?;
+    let mode = st.st_mode & 0o7777;
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => {
+            // SAFETY: valid dir fd and NUL-terminated single-component name.
+            check(unsafe { libc::mkdirat(dst, name.as_ptr(), 0o700) }).context("mkdir")?;
+            let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+            let sub_from = open_at(src, name, flags, 0).context("open")?;
+            let sub_to = open_at(dst, name, flags, 0).context("open the copy")?;
+            copy_dir(&sub_from, &sub_to, depth + 1)?;
+        }
+        libc::S_IFREG => {
+            let flags = libc::O_RDONLY | libc::O_NOFOLLOW;
+            let mut r = File::from(open_at(src, name, flags, 0).context("open")?);
+            let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
+            let mut w = File::from(open_at(dst, name, flags, 0o600).context("create")?);
+            std::io::copy(&mut r, &mut w).context("copy")?;
+        }
+        libc::S_IFLNK => {
+            let target = nix::fcntl::readlinkat(Some(src), name).context("readlink")?;
+            let target = CString::new(target.as_bytes()).context("link has NUL")?;
+            // SAFETY: NUL-terminated strings and a valid dir fd.
+            check(unsafe { libc::symlinkat(target.as_ptr(), dst, name.as_ptr()) })
+                .context("symlink")?;
+        }
+        _ => {
+            // Devices, fifos, sockets: the same node (a tmpfs mount with
+            // nodev keeps a device inert, as it was in the image).
+            // SAFETY: valid dir fd and NUL-terminated name; makes a node.
+            check(unsafe { libc::mknodat(dst, name.as_ptr(), st.st_mode, st.st_rdev) })
+                .context("mknod")?;
+        }
+    }
+    // SAFETY: valid dir fd and NUL-terminated name; never follows a link.
+    check(unsafe {
+        libc::fchownat(
+            dst,
+            name.as_ptr(),
+            st.st_uid,
+            st.st_gid,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
+    .context("chown")?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
+        // After chown, which clears set-id bits; a link has no mode.
+        // SAFETY: as above; the name is not a symlink (we just made it).
+        check(unsafe { libc::fchmodat(dst, name.as_ptr(), mode, 0) }).context("chmod")?;
+    }
+    Ok(())
+}
