@@ -139,7 +139,10 @@ bundle io_limited "[\"/bin/sh\",\"-c\",\"$io_sh\"]" \
     '{"blockIO":{"throttleWriteBpsDevice":[{"major":9990,"minor":9991,"rate":1048576}]}}' true
 bundle io_free "[\"/bin/sh\",\"-c\",\"$io_sh\"]" '{}' true
 for b in io_limited io_free; do
-    jq '.linux.devices = [{path: "/dev/loop0", type: "b", major: 9990, minor: 9991, fileMode: 432, uid: 0, gid: 0}]' \
+    # As with runc, a linux.devices node gets no device-cgroup rule of its
+    # own: the spec grants it, as docker does for --device.
+    jq '.linux.devices = [{path: "/dev/loop0", type: "b", major: 9990, minor: 9991, fileMode: 432, uid: 0, gid: 0}]
+        | .linux.resources.devices += [{allow: true, type: "b", major: 9990, minor: 9991, access: "rw"}]' \
         "$out/$b/config.json" >"$out/$b/config.json.new"
     mv "$out/$b/config.json.new" "$out/$b/config.json"
 done
