@@ -383,7 +383,7 @@ impl Cgroup {
                 fs::mkdir_all(dir, &mut created)?;
             }
             if let Some(cpuset) = self.paths.v1.get("cpuset") {
-                init_cpusets(cpuset, &created)?;
+                fill_cpusets(cpuset, &created)?;
             }
             let rules = devices::rules(resources, self.paths.v1.contains_key("devices"))?;
             self.perform(&v1::translate(resources, None, rules.as_deref())?)
@@ -709,27 +709,34 @@ fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
     Ok(())
 }
 
-/// A new v1 cpuset has empty cpus and mems and refuses tasks: copy the
-/// parent's into each directory this container created, parents first.
-fn init_cpusets(leaf: &Path, created: &[PathBuf]) -> Result<()> {
-    let mut parent_vals: Option<(String, String)> = None;
-    for dir in created.iter().filter(|d| leaf.starts_with(d)) {
-        let (cpus, mems) = match parent_vals.take() {
-            Some(v) => v,
-            None => {
-                let parent = dir
-                    .parent()
-                    .ok_or_else(|| anyhow!("cgroup: {} has no parent", dir.display()))?;
-                (
-                    fs::read(&parent.join("cpuset.cpus"))?,
-                    fs::read(&parent.join("cpuset.mems"))?,
-                )
+/// A v1 cpuset with an empty `cpuset.cpus` or `cpuset.mems` refuses
+/// tasks (ENOSPC on the `tasks` write), and a new directory starts empty.
+/// A parent can be left empty too (a plain `mkdir`, or a create that
+/// died before filling it), which would poison every container below it.
+/// So for each file: read upwards from the deepest directory not known to
+/// be new until a value is found (the hierarchy root always has one), then
+/// write it into every empty level below, parents first, as runc does.
+/// Where the parents are fine this is one read per file and a write per
+/// new directory, as before; only empty levels cost more.
+fn fill_cpusets(leaf: &Path, created: &[PathBuf]) -> Result<()> {
+    for file in [v1::cpuset::CPUS, v1::cpuset::MEMS] {
+        let mut empty: Vec<&Path> = Vec::new();
+        let mut value = None;
+        for dir in leaf.ancestors() {
+            if !created.iter().any(|c| c == dir) {
+                let v = fs::read(&dir.join(file))?;
+                if !v.trim().is_empty() {
+                    value = Some(v);
+                    break;
+                }
             }
-        };
-        let (cpus_t, mems_t) = (cpus.trim(), mems.trim());
-        fs::write(&dir.join("cpuset.cpus"), cpus_t)?;
-        fs::write(&dir.join("cpuset.mems"), mems_t)?;
-        parent_vals = Some((cpus, mems));
+            empty.push(dir);
+        }
+        let value = value
+            .ok_or_else(|| anyhow!("cgroup: no {file} above {} to copy into it", leaf.display()))?;
+        for dir in empty.iter().rev() {
+            fs::write(&dir.join(file), value.trim())?;
+        }
     }
     Ok(())
 }
