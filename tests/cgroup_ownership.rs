@@ -13,11 +13,31 @@ use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{T, read_json, sh};
+use common::{T, pid_alive, read_json, sh};
 use serde_json::{Value, json};
 
 fn state_file(t: &T, id: &str) -> Value {
     read_json(&t.root.join(id).join("state.json"))
+}
+
+/// The container's directory in each hierarchy (one on a unified host).
+fn leaf_dirs(st: &Value) -> Vec<PathBuf> {
+    let cg = &st["cgroup"];
+    let mut out: Vec<PathBuf> = match cg["unified"].as_str() {
+        Some(u) => vec![PathBuf::from(u)],
+        None => cg["v1"]
+            .as_object()
+            .map(|m| {
+                m.values()
+                    .map(|v| PathBuf::from(v.as_str().unwrap()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    out.sort();
+    out.dedup();
+    assert!(!out.is_empty(), "no cgroup recorded: {st}");
+    out
 }
 
 fn created(st: &Value) -> Vec<PathBuf> {
@@ -78,11 +98,36 @@ impl HostProc {
         HostProc { pid, child }
     }
 
+    /// Move it into each directory's cgroup.
+    fn enter(&self, dirs: &[PathBuf]) {
+        for d in dirs {
+            std::fs::write(d.join("cgroup.procs"), self.pid.to_string())
+                .unwrap_or_else(|e| panic!("move {} into {}: {e}", self.pid, d.display()));
+        }
+    }
+
     fn stop(&self) {
         let mut ch = self.child.lock().unwrap().take().unwrap();
         ch.kill().unwrap();
         ch.wait().unwrap();
     }
+}
+
+fn wait_dead(pid: i32, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pid_alive(pid) {
+        assert!(Instant::now() < deadline, "{what} ({pid}) still alive");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Host pids of the children of `pid` (the container's init).
+fn children_of(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect()
 }
 
 #[allow(clippy::unnecessary_cast)]
@@ -96,6 +141,274 @@ fn with_cgroups_path(t: &T, tag: &str, path: &str, script: &str) -> common::Bund
         sh(c, script);
         c["linux"]["cgroupsPath"] = json!(path);
     })
+}
+
+/// Two containers share `cgroupsPath`: A creates the directory, B finds it
+/// there; a host process sits in it too. `kill --all B` and `delete
+/// --force B` reach B's processes only; A and the host process keep
+/// running and the directory stays. Once the host process is gone,
+/// deleting A, its creator, removes the directory and the parent A made.
+#[test]
+fn shared_cgroup_only_the_creator_removes_it() {
+    let Some(t) = T::new() else { return };
+    let parent = t.id("shared-parent");
+    let path = format!("/{parent}/shared");
+    let a = t.id("a");
+    let b = t.id("b");
+    let ba = with_cgroups_path(&t, "a", &path, "sleep 1000");
+    let bb = with_cgroups_path(&t, "b", &path, "sleep 1000 & wait");
+    let a_pid = t.create_ok(&a, &ba);
+    let sa = state_file(&t, &a);
+    let dirs = leaf_dirs(&sa);
+    let mut all_dirs = dirs.clone();
+    all_dirs.extend(dirs.iter().map(|d| d.parent().unwrap().to_path_buf()));
+    remove_at_end(&t, all_dirs);
+    // A made the directory and its parent in every hierarchy.
+    let made = created(&sa);
+    for d in &dirs {
+        assert!(made.contains(d), "A should own {}: {sa}", d.display());
+        assert!(made.contains(&d.parent().unwrap().to_path_buf()), "{sa}");
+    }
+    assert_eq!(sa["cgroup"]["own_pid_ns"], true, "{sa}");
+    t.outlet(&["start", &a]).expect_ok("start A");
+
+    let b_pid = t.create_ok(&b, &bb);
+    let sb = state_file(&t, &b);
+    assert_eq!(leaf_dirs(&sb), dirs, "B shares A's cgroup");
+    assert!(created(&sb).is_empty(), "B found it all there: {sb}");
+    t.outlet(&["start", &b]).expect_ok("start B");
+
+    let host = HostProc::start(&t);
+    host.enter(&dirs);
+    // Control: everyone really is in the one cgroup, so a kill of the
+    // cgroup as a whole would hit all three (the old behaviour).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let b_child = loop {
+        if let Some(&c) = children_of(b_pid).first() {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "B's sleep never started");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    for d in &dirs {
+        let p = procs(d);
+        for (who, pid) in [("A", a_pid), ("B", b_pid), ("B's child", b_child)] {
+            assert!(p.contains(&pid), "{who} not in {}: {p:?}", d.display());
+        }
+        assert!(p.contains(&host.pid), "host process not in {}", d.display());
+    }
+
+    // kill --all B TERM: B's child dies (B's init, pid 1 of its namespace,
+    // ignores TERM, then exits when its `wait` returns); nobody else is hit.
+    t.outlet(&["kill", "--all", &b, "TERM"])
+        .expect_ok("kill --all B");
+    wait_dead(b_child, "B's child after kill --all B");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(pid_alive(a_pid), "kill --all B killed A");
+    assert!(pid_alive(host.pid), "kill --all B killed the host process");
+
+    t.outlet(&["delete", "--force", &b])
+        .expect_ok("delete --force B");
+    wait_dead(b_pid, "B's init after delete --force B");
+    assert!(!t.state_dir_exists(&b));
+    assert!(pid_alive(a_pid), "delete --force B killed A");
+    assert_eq!(t.status(&a), "running");
+    assert!(
+        pid_alive(host.pid),
+        "delete --force B killed the host process"
+    );
+    for d in &dirs {
+        assert!(d.is_dir(), "delete --force B removed {}", d.display());
+        assert!(procs(d).contains(&host.pid));
+    }
+
+    host.stop();
+    t.outlet(&["delete", "--force", &a])
+        .expect_ok("delete --force A");
+    wait_dead(a_pid, "A's init");
+    for d in &dirs {
+        assert!(!d.exists(), "A's delete left {}", d.display());
+        assert!(!d.parent().unwrap().exists(), "A's delete left its parent");
+    }
+    t.assert_nothing_left("after deleting the creator last");
+}
+
+/// The creator deleted while another container still uses the cgroup:
+/// its own init dies, the other container keeps running and the directory
+/// stays (runc too leaves a non-empty cgroup). The one left never created
+/// it, so its delete leaves the (now empty) directory too: nobody owns it,
+/// and the test removes it.
+#[test]
+fn creator_deleted_first_leaves_the_shared_cgroup() {
+    let Some(t) = T::new() else { return };
+    let parent = t.id("first-parent");
+    let path = format!("/{parent}/shared");
+    let a = t.id("a");
+    let b = t.id("b");
+    let ba = with_cgroups_path(&t, "a", &path, "sleep 1000");
+    let bb = with_cgroups_path(&t, "b", &path, "sleep 1000");
+    let a_pid = t.create_ok(&a, &ba);
+    let dirs = leaf_dirs(&state_file(&t, &a));
+    let mut all_dirs = dirs.clone();
+    all_dirs.extend(dirs.iter().map(|d| d.parent().unwrap().to_path_buf()));
+    remove_at_end(&t, all_dirs.clone());
+    let b_pid = t.create_ok(&b, &bb);
+    t.outlet(&["start", &a]).expect_ok("start A");
+    t.outlet(&["start", &b]).expect_ok("start B");
+
+    t.outlet(&["delete", "--force", &a])
+        .expect_ok("delete --force A");
+    wait_dead(a_pid, "A's init");
+    assert!(pid_alive(b_pid), "deleting the creator killed B");
+    assert_eq!(t.status(&b), "running");
+    for d in &dirs {
+        assert!(d.is_dir(), "A's delete removed {} under B", d.display());
+        assert_eq!(procs(d), [b_pid], "{}", d.display());
+    }
+
+    t.outlet(&["delete", "--force", &b])
+        .expect_ok("delete --force B");
+    wait_dead(b_pid, "B's init");
+    for d in &dirs {
+        assert!(
+            d.is_dir(),
+            "B removed {}, which it did not create",
+            d.display()
+        );
+        assert!(procs(d).is_empty());
+    }
+    // Empty and nobody's: plain rmdir works, deepest first.
+    for d in dirs
+        .iter()
+        .chain(all_dirs.iter().filter(|d| !dirs.contains(d)))
+    {
+        let _ = std::fs::remove_dir(d);
+        assert!(!d.exists(), "{} could not be removed", d.display());
+    }
+    t.assert_nothing_left("after deleting both");
+}
+
+/// Control for the two tests above: a container with no pid namespace of
+/// its own that created its cgroup owns everything in it, so `delete
+/// --force` kills a host process placed there. The same liveness checks
+/// that pass above fail here, as they must.
+#[test]
+fn owner_without_a_pid_namespace_kills_its_whole_cgroup() {
+    let Some(t) = T::new() else { return };
+    let parent = t.id("solo-parent");
+    let path = format!("/{parent}/solo");
+    let c = t.id("c");
+    let bc = t.bundle("c", |c| {
+        sh(c, "sleep 1000");
+        common::drop_ns(c, "pid");
+        c["linux"]["cgroupsPath"] = json!(path);
+    });
+    let c_pid = t.create_ok(&c, &bc);
+    let st = state_file(&t, &c);
+    assert!(st["cgroup"].get("own_pid_ns").is_none(), "{st}");
+    let dirs = leaf_dirs(&st);
+    let mut all_dirs = dirs.clone();
+    all_dirs.extend(dirs.iter().map(|d| d.parent().unwrap().to_path_buf()));
+    remove_at_end(&t, all_dirs);
+    t.outlet(&["start", &c]).expect_ok("start");
+    let host = HostProc::start(&t);
+    host.enter(&dirs);
+    t.outlet(&["delete", "--force", &c])
+        .expect_ok("delete --force");
+    wait_dead(c_pid, "the init");
+    wait_dead(host.pid, "the host process in the owner's cgroup");
+    for d in &dirs {
+        assert!(!d.exists(), "left {}", d.display());
+    }
+    t.assert_nothing_left("after the owner's delete");
+}
+
+/// A cgroup made by hand before the container: the container joins it,
+/// and `delete --force` kills the container but leaves the directory and
+/// the host process in it.
+#[test]
+fn cgroup_made_before_is_left_alone() {
+    let Some(t) = T::new() else { return };
+    let parent = t.id("pre-parent");
+    let path = format!("/{parent}/pre");
+    let c = t.id("c");
+    let bc = with_cgroups_path(&t, "c", &path, "sleep 1000");
+    // Where outlet would put it, made by the test first (the state only
+    // exists after create, so plan it with a throwaway create).
+    let probe = t.id("probe");
+    t.create_ok(&probe, &with_cgroups_path(&t, "probe", &path, "true"));
+    let dirs = leaf_dirs(&state_file(&t, &probe));
+    t.outlet(&["delete", "--force", &probe])
+        .expect_ok("delete probe");
+    let mut all_dirs = dirs.clone();
+    all_dirs.extend(dirs.iter().map(|d| d.parent().unwrap().to_path_buf()));
+    remove_at_end(&t, all_dirs);
+    for d in &dirs {
+        assert!(!d.exists(), "the probe's delete left {}", d.display());
+        std::fs::create_dir_all(d).unwrap();
+    }
+    if let Some(cpuset) = dirs.iter().find(|d| d.starts_with("/sys/fs/cgroup/cpuset")) {
+        // A hand-made v1 cpuset is empty; a host process needs it filled.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            let v = std::fs::read_to_string(Path::new("/sys/fs/cgroup/cpuset").join(f)).unwrap();
+            for d in [cpuset.parent().unwrap(), cpuset.as_path()] {
+                std::fs::write(d.join(f), v.trim()).unwrap();
+            }
+        }
+    }
+    let host = HostProc::start(&t);
+    host.enter(&dirs);
+    let c_pid = t.create_ok(&c, &bc);
+    assert!(created(&state_file(&t, &c)).is_empty());
+    t.outlet(&["start", &c]).expect_ok("start");
+    t.outlet(&["delete", "--force", &c])
+        .expect_ok("delete --force");
+    wait_dead(c_pid, "the init");
+    assert!(
+        pid_alive(host.pid),
+        "delete --force killed the host process"
+    );
+    for d in &dirs {
+        assert!(d.is_dir(), "delete removed {}", d.display());
+        assert_eq!(procs(d), [host.pid]);
+    }
+    host.stop();
+    for d in &dirs {
+        let _ = std::fs::remove_dir(d);
+        let _ = std::fs::remove_dir(d.parent().unwrap());
+    }
+    t.assert_nothing_left("after the hand-made cgroup is removed");
+}
+
+/// Many creates of one id at once: exactly one wins, the others say the
+/// id exists and leave the winner's cgroup alone.
+#[test]
+fn same_id_race_has_one_winner() {
+    let Some(t) = T::new() else { return };
+    let id = t.id("race");
+    let b = t.bundle("race", |c| sh(c, "sleep 1000"));
+    let outs: Vec<common::Out> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..6)
+            .map(|_| {
+                let (t, id, b) = (&t, &id, &b);
+                s.spawn(move || t.create(id, b))
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let won = outs.iter().filter(|o| o.ok()).count();
+    assert_eq!(won, 1, "{outs:#?}");
+    for o in outs.iter().filter(|o| !o.ok()) {
+        assert!(o.stderr.contains("container with id exists"), "{o:?}");
+    }
+    let pid = t.state(&id)["pid"].as_i64().unwrap() as i32;
+    t.track_pid(pid);
+    assert_eq!(t.status(&id), "created");
+    for d in leaf_dirs(&state_file(&t, &id)) {
+        assert_eq!(procs(&d), [pid], "{}", d.display());
+    }
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    t.assert_nothing_left("after the race");
 }
 
 /// v1 only: a parent cpuset made by hand is empty, and a task written into

@@ -87,10 +87,20 @@ pub struct CgroupPaths {
     /// v1 controller name -> the container's directory in that hierarchy.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub v1: BTreeMap<String, PathBuf>,
-    /// Directories created by this container, parents first; removed in
-    /// reverse order by `destroy`.
+    /// Directories created by this container, parents first, in every
+    /// hierarchy: what it owns. Only these are killed through and removed
+    /// (in reverse order) by `destroy`; a directory that existed before
+    /// (made by hand, by another container sharing the cgroupsPath) is
+    /// left alone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created: Vec<PathBuf>,
+    /// The container's init is the init of its own new pid namespace, so
+    /// its processes are exactly that namespace's: they all die with the
+    /// init, and whatever is still in the cgroup once the init is gone is
+    /// someone else's (a host process or container sharing the
+    /// cgroupsPath). `destroy` then never kills through the cgroup.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own_pid_ns: bool,
 }
 
 pub struct Cgroup {
@@ -284,6 +294,23 @@ impl Cgroup {
 
     pub fn paths(&self) -> &CgroupPaths {
         &self.paths
+    }
+
+    /// Record that the container gets a pid namespace of its own (see
+    /// `CgroupPaths::own_pid_ns`).
+    pub fn set_own_pid_ns(&mut self, own: bool) {
+        self.paths.own_pid_ns = own;
+    }
+
+    fn created(&self, dir: &Path) -> bool {
+        self.paths.created.iter().any(|c| c == dir)
+    }
+
+    /// Did this container create its directory in every hierarchy? Only
+    /// then may it signal whatever is inside: a cgroup it merely joined
+    /// holds processes that are not its own.
+    pub fn owns(&self) -> bool {
+        self.dirs().into_iter().all(|d| self.created(d))
     }
 
     /// In the child given `self_join_files`: move the calling thread (the
@@ -573,8 +600,18 @@ impl Cgroup {
     }
 
     /// Signal every process in the cgroup (cgroup.kill for SIGKILL on v2).
-    /// For SIGKILL, also waits until the cgroup is empty.
+    /// For SIGKILL, also waits until the cgroup is empty. Refused for a
+    /// cgroup this container did not create (see `owns`).
     pub fn kill_all(&self, signal: i32) -> Result<()> {
+        if !self.owns() {
+            bail!(
+                "cgroup: refusing to signal every process in {}: this container did not create it",
+                self.dirs()
+                    .iter()
+                    .find(|d| !self.created(d))
+                    .map_or_else(String::new, |d| d.display().to_string())
+            );
+        }
         if signal == libc::SIGKILL {
             if let Some(dir) = &self.paths.unified {
                 match fs::write_raw(&dir.join("cgroup.kill"), "1") {
@@ -642,16 +679,22 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Kill what is left, wait for it, remove the directories (retrying
-    /// while the kernel still holds them), in every hierarchy, then the
-    /// parents this container created unless others still use them.
+    /// End what is left of the container in its cgroups and remove the
+    /// directories it created, in every hierarchy, then the parents it
+    /// created unless others still use them. What is left is killed
+    /// through the cgroup only where that cannot hit anyone else's
+    /// process: a cgroup the container created, and no pid namespace of
+    /// its own (with one, its processes died with its init, and anything
+    /// still inside belongs to others). A directory that still holds
+    /// processes then is left in place, as runc leaves a non-empty cgroup;
+    /// one the container did not create is never touched.
     pub fn destroy(&self) -> Result<()> {
         let dirs = self.dirs();
-        if dirs.iter().any(|d| d.exists()) {
+        if !self.paths.own_pid_ns && self.owns() && dirs.iter().any(|d| d.exists()) {
             self.kill_all(libc::SIGKILL)?;
         }
         let mut first_err = None;
-        for dir in &dirs {
+        for dir in dirs.iter().filter(|d| self.created(d)) {
             if let Err(e) = fs::remove_tree(dir) {
                 first_err.get_or_insert(e);
             }

@@ -39,12 +39,17 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
 /// SIGKILL everything and wait for the init to go.
 pub fn stop(c: &Loaded) -> Result<()> {
     let cg = Cgroup::from_paths(c.state.cgroup.clone());
-    let _ = cg.kill_all(libc::SIGKILL);
+    // Only the container's own processes: the whole cgroup where it is
+    // the container's alone, else the init (whose pid namespace, when the
+    // container has one, dies with it). See kill::signal_all.
+    if !c.state.cgroup.own_pid_ns && cg.owns() {
+        let _ = cg.kill_all(libc::SIGKILL);
+    }
+    let _ = super::kill::signal_init(&c.state, libc::SIGKILL);
     if c.status == Status::Paused {
         // A frozen task does not act on SIGKILL until thawed.
         let _ = cg.freeze(false);
     }
-    let _ = super::kill::signal_init(&c.state, libc::SIGKILL);
     let deadline = Instant::now() + Duration::from_secs(10);
     while crate::state::init_alive(&c.state) {
         if Instant::now() > deadline {

@@ -1,10 +1,13 @@
 //! `kill`: signal the init through a pidfd checked against the recorded start
-//! time (a recycled pid is never signalled), or every process of the cgroup.
+//! time (a recycled pid is never signalled), or (`--all`) every process of
+//! the container, which is not always every process of its cgroup.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
+use super::Loaded;
 use crate::cgroups::Cgroup;
 use crate::state::{State, Status};
 use crate::syscall;
@@ -12,9 +15,27 @@ use crate::syscall;
 pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     let c = super::load(root, id)?;
     if all {
+        return signal_all(&c, signal);
+    }
+    if c.status == Status::Stopped {
+        bail!("container not running: {id}");
+    }
+    signal_init(&c.state, signal)
+}
+
+/// `signal` to every process of the container and to no one else's. The
+/// cgroup is signalled as a whole only when the container created it and
+/// has no pid namespace of its own; a cgroup it joined, or shares with
+/// others through the same cgroupsPath, holds processes that are not its
+/// own. With its own pid namespace, its processes are that namespace's
+/// (SIGKILL to the init takes the rest with it); without one, in a cgroup
+/// it did not create, the init is all that can be told apart.
+pub fn signal_all(c: &Loaded, signal: i32) -> Result<()> {
+    let id = &c.state.id;
+    let cg = Cgroup::from_paths(c.state.cgroup.clone());
+    if !c.state.cgroup.own_pid_ns && cg.owns() {
         // Works after the init has exited too: what is left in the cgroup
         // still gets the signal.
-        let cg = Cgroup::from_paths(c.state.cgroup.clone());
         if c.status == Status::Stopped && cg.pids().unwrap_or_default().is_empty() {
             bail!("container not running: {id}");
         }
@@ -25,7 +46,47 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     if c.status == Status::Stopped {
         bail!("container not running: {id}");
     }
-    signal_init(&c.state, signal)
+    if signal == libc::SIGKILL || !c.state.cgroup.own_pid_ns {
+        return signal_init(&c.state, signal);
+    }
+    signal_pid_ns(&c.state, &cg, signal)
+        .with_context(|| format!("signal {signal} to every process of {id}"))
+}
+
+/// The processes listed in the container's cgroup that live in the init's
+/// pid namespace (the init among them); others sharing the cgroup are
+/// skipped. Nested pid namespaces inside the container are not reached.
+fn signal_pid_ns(state: &State, cg: &Cgroup, signal: i32) -> Result<()> {
+    let ns = pid_ns_of(state.pid).context("the init's pid namespace")?;
+    // Read after the namespace: a start time still matching means the
+    // namespace read was the init's and not a recycled pid's.
+    if !crate::state::init_alive(state) {
+        bail!("container not running: {}", state.id);
+    }
+    for pid in cg.pids()? {
+        let Ok(pidfd) = syscall::pidfd_open(pid) else {
+            continue;
+        };
+        // The pidfd pins the process it was opened for. If /proc/PID shows
+        // our namespace, it is that process, or that process has exited
+        // (and the signal below fails with ESRCH): never someone else.
+        if pid_ns_of(pid).ok() != Some(ns) {
+            continue;
+        }
+        match syscall::pidfd_send_signal(&pidfd, signal) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+            Err(e) => return Err(e).with_context(|| format!("send signal {signal} to {pid}")),
+        }
+    }
+    Ok(())
+}
+
+/// (device, inode) of the pid namespace of `pid`.
+fn pid_ns_of(pid: i32) -> Result<(u64, u64)> {
+    let path = format!("/proc/{pid}/ns/pid");
+    let st = std::fs::metadata(&path).with_context(|| format!("stat {path}"))?;
+    Ok((st.dev(), st.ino()))
 }
 
 pub fn signal_init(state: &State, signal: i32) -> Result<()> {
