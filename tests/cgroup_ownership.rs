@@ -521,3 +521,38 @@ fn parallel_lifecycles_under_one_fresh_parent() {
     }
     t.assert_nothing_left("after 16 parallel lifecycles");
 }
+
+/// `kill --all 9` of a paused container with its own pid namespace ends it
+/// through its init (not through the cgroup) and thaws it, so the SIGKILL
+/// takes. Control: a plain `kill 9` of the paused init does not thaw, and
+/// the container stays paused (alive) until resumed.
+#[test]
+fn kill_all_9_of_a_paused_container_ends_it() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("paused", |c| sh(c, "sleep 1000 & sleep 1000"));
+    for (tag, all) in [("plain", false), ("all", true)] {
+        let id = t.id(tag);
+        let pid = t.create_ok(&id, &b);
+        t.outlet(&["start", &id]).expect_ok("start");
+        t.outlet(&["pause", &id]).expect_ok("pause");
+        assert_eq!(t.status(&id), "paused");
+        let args: &[&str] = if all {
+            &["kill", "--all", &id, "9"]
+        } else {
+            &["kill", &id, "9"]
+        };
+        t.outlet(args).expect_ok("kill 9");
+        if all {
+            t.wait_status(&id, "stopped");
+            wait_dead(pid, "the init after kill --all 9");
+        } else {
+            std::thread::sleep(Duration::from_millis(300));
+            assert_eq!(t.status(&id), "paused", "control: a frozen init waits");
+            assert!(pid_alive(pid));
+            t.outlet(&["resume", &id]).expect_ok("resume");
+            t.wait_status(&id, "stopped");
+        }
+        t.outlet(&["delete", &id]).expect_ok("delete");
+    }
+    t.assert_nothing_left("after killing paused containers");
+}

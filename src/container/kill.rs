@@ -47,7 +47,14 @@ pub fn signal_all(c: &Loaded, signal: i32) -> Result<()> {
         bail!("container not running: {id}");
     }
     if signal == libc::SIGKILL || !c.state.cgroup.own_pid_ns {
-        return signal_init(&c.state, signal);
+        signal_init(&c.state, signal)?;
+        if signal == libc::SIGKILL && c.status == Status::Paused {
+            // A frozen task does not act on SIGKILL until thawed (as the
+            // whole-cgroup kill thaws too).
+            cg.freeze(false)
+                .with_context(|| format!("thaw {id} after SIGKILL"))?;
+        }
+        return Ok(());
     }
     signal_pid_ns(&c.state, &cg, signal)
         .with_context(|| format!("signal {signal} to every process of {id}"))
