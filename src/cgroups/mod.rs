@@ -879,4 +879,60 @@ mod tests {
         assert!(e.contains("\"..\""), "{e}");
         assert!(inner_path(Some("/"), "c1").is_err());
     }
+
+    /// State files written before ownership was recorded still load, as
+    /// a container without a pid namespace of its own (the old rule).
+    #[test]
+    fn old_state_cgroup_loads() {
+        let old: CgroupPaths = serde_json::from_str(
+            r#"{"v1":{"pids":"/sys/fs/cgroup/pids/c1"},"created":["/sys/fs/cgroup/pids/c1"]}"#,
+        )
+        .unwrap();
+        assert!(!old.own_pid_ns);
+        let cg = Cgroup::from_paths(old);
+        assert!(cg.owns());
+        let json = serde_json::to_string(cg.paths()).unwrap();
+        assert!(!json.contains("own_pid_ns"), "{json}");
+        let joined = Cgroup::from_paths(CgroupPaths {
+            v1: [("pids".to_owned(), PathBuf::from("/sys/fs/cgroup/pids/c1"))].into(),
+            ..Default::default()
+        });
+        assert!(!joined.owns());
+        let e = joined.kill_all(libc::SIGTERM).unwrap_err().to_string();
+        assert!(e.contains("did not create it"), "{e}");
+    }
+
+    /// The cpuset fill-in on plain files standing in for a hierarchy:
+    /// root (filled) / a (empty, existed) / b (made now) / leaf (made
+    /// now). Each file is read upwards to the first value and written into
+    /// every empty level below; a filled level is never rewritten.
+    #[test]
+    fn fill_cpusets_copies_down_from_the_nearest_value() {
+        let base = std::env::temp_dir().join(format!("outlet-unit-cpuset-{}", std::process::id()));
+        let root = base.join("root");
+        let (a, b) = (root.join("a"), root.join("a/b"));
+        let leaf = b.join("leaf");
+        std::fs::create_dir_all(&leaf).unwrap();
+        let put = |d: &Path, cpus: &str, mems: &str| {
+            std::fs::write(d.join(v1::cpuset::CPUS), cpus).unwrap();
+            std::fs::write(d.join(v1::cpuset::MEMS), mems).unwrap();
+        };
+        put(&root, "0-3\n", "0\n");
+        put(&a, "", "0\n");
+        put(&b, "", "");
+        put(&leaf, "", "");
+        let get = |d: &Path, f: &str| std::fs::read_to_string(d.join(f)).unwrap();
+        let result = fill_cpusets(&leaf, &[b.clone(), leaf.clone()]);
+        let seen: Vec<(String, String)> = [&root, &a, &b, &leaf]
+            .iter()
+            .map(|d| (get(d, v1::cpuset::CPUS), get(d, v1::cpuset::MEMS)))
+            .collect();
+        let _ = std::fs::remove_dir_all(&base);
+        result.unwrap();
+        assert_eq!(
+            seen,
+            [("0-3\n", "0\n"), ("0-3", "0\n"), ("0-3", "0"), ("0-3", "0"),]
+                .map(|(c, m)| (c.to_owned(), m.to_owned()))
+        );
+    }
 }
