@@ -545,7 +545,8 @@ def report(bench, title):
     if bench.args.floor:
         med[("size", "floor")] = stripped_size(bench.args.floor)
     names = {rt.name: rt for rt in bench.rts}
-    ratios = [(a, b) for a, b in (("outlet", "crun"), ("outlet", "runc")) if a in names and b in names]
+    pairs = (("outlet", "crun-1.21"), ("outlet", "crun"), ("outlet", "runc"))
+    ratios = [(a, b) for a, b in pairs if a in names and b in names]
 
     header = ["measure (median)"] + cols + [f"{a}/{b}" for a, b in ratios]
     rows = []

@@ -16,6 +16,11 @@ runs=${BENCH_RUNS:-150}
 outlet=${OUTLET:-$repo/target/release/outlet}
 runc_bin=$(command -v runc || echo /usr/sbin/runc)
 crun_bin=$(command -v crun || echo /usr/bin/crun)
+# crun 1.21 (Debian trixie's, the newest packaged) beside bookworm's 1.8.1.
+crun121_bin=$(bash "$here/fetch-crun.sh") || {
+    echo "bench/run.sh: crun 1.21 could not be fetched; its column reads missing" >&2
+    crun121_bin=/nonexistent/crun-1.21
+}
 tag=outlet-bench-$$
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -44,6 +49,7 @@ delete_containers() {
             outlet) bin=$outlet ;;
             runc) bin=$runc_bin ;;
             crun) bin=$crun_bin ;;
+            crun-1.21) bin=$crun121_bin ;;
             *) continue ;;
         esac
         for cid in "$root"/*; do
@@ -117,14 +123,14 @@ echo "- machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo |
 # the runtime failing (pipefail).
 version() { { "$1" --version 2>/dev/null || echo "not available"; } | { head -1; cat >/dev/null; }; }
 echo "- outlet: $outlet ($(version "$outlet"))"
-echo "- crun: $(version "$crun_bin"); runc: $(version "$runc_bin")"
+echo "- crun: $(version "$crun_bin"), $(version "$crun121_bin") (trixie's, own libraries); runc: $(version "$runc_bin")"
 echo "- bundle: busybox rootfs, /bin/true, no terminal, namespaces pid+net+ipc+uts+mount (runc spec)"
 
 
 # Field 1: crun refuses hybrid hosts, so all three run in a private mount
 # namespace whose /sys/fs/cgroup is a fresh cgroup2 mount. The mount exists
 # only in that namespace; the host's cgroup mounts are never touched.
-export work outlet runc_bin crun_bin
+export work outlet runc_bin crun_bin crun121_bin
 unshare -m --propagation private -- bash -c "$(declare -f delete_containers)"'
     set -euo pipefail
     trap delete_containers EXIT
@@ -133,7 +139,7 @@ unshare -m --propagation private -- bash -c "$(declare -f delete_containers)"'
     --rootfs "$rootfs" --runs "$runs" --tag "$tag" --floor "$floor" --runner "$runner" \
     "${seccomp_args[@]}" \
     --title "cgroup v2 field (private mount namespace), no resource limits" \
-    "outlet=$outlet" "crun=$crun_bin" "runc=$runc_bin" ||
+    "outlet=$outlet" "crun-1.21=$crun121_bin" "crun=$crun_bin" "runc=$runc_bin" ||
     echo "bench/run.sh: the v2 field driver FAILED (exit $?)"
 
 # Field 2: the real hybrid host with v1 limits; crun cannot run here.

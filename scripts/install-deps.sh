@@ -11,6 +11,9 @@ packages=(
   runc crun hyperfine                         # benchmark and behaviour comparison
   containerd umoci podman conmon              # real callers
   golang-github-containers-common             # podman's default seccomp profile
+  docker.io tini buildah                      # real callers: dockerd (docker-init is tini), buildah
+  iptables nftables                           # undo what dockerd and CNI add to the host firewall
+  containernetworking-plugins                 # podman's CNI bridge network
 )
 
 missing=()
@@ -20,11 +23,19 @@ done
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # docker.io's and containerd's postinst start their daemons unless
+  # policy-rc.d says no; the tests start private ones and no host daemon
+  # may run.
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 if ! command -v cargo >/dev/null; then
-  echo "install-deps: cargo not found; install a Rust toolchain >= 1.85 (edition 2024), e.g. with rustup" >&2
+  echo "install-deps: cargo not found; install a Rust toolchain >= 1.88 (edition 2024, let-chains), e.g. with rustup" >&2
   exit 1
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of outlet, as root on Debian 12: unit and integration tests
 # (real namespaces, mounts and cgroups on this host), the man page check, the
-# cgroup v2 tests in a VM, the real callers (containerd, podman), and a final
+# cgroup v2 tests in a VM, the real callers (containerd, podman with and
+# without a CNI network, buildah, dockerd), and a final
 # check that nothing was left behind. Ends with one line
 # `tests: N passed, N failed, N skipped` and exits 1 if anything failed.
 set -uo pipefail
@@ -67,7 +68,7 @@ run_suite() {
 }
 
 run_suite vm env VM_ACCEL="${VM_ACCEL:-tcg}" RUNTIME="$PWD/target/release/outlet" bash tests/vm/run.sh
-for t in tests/callers/containerd.sh tests/callers/podman.sh; do
+for t in tests/callers/{containerd,podman,podman-net,buildah,docker}.sh; do
   [[ -f $t ]] && run_suite "$(basename "$t" .sh)" env RUNTIME="$PWD/target/release/outlet" bash "$t"
 done
 if [[ -f tests/leftovers.sh ]]; then
@@ -83,6 +84,13 @@ if [[ -n $stray ]]; then
 else
   echo "work tree: clean of stray files"
   passed=$((passed + 1))
+fi
+
+# Every test here can run on this machine: under CI (or when asked) a
+# skipped test is a failure, not a silent gap.
+if [[ ${CI:-} == true || ${OUTLET_TEST_REQUIRE_ALL:-} == 1 ]] && ((skipped > 0)); then
+  failures+=("$skipped skipped tests (not allowed under CI)")
+  failed=$((failed + 1))
 fi
 
 echo

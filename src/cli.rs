@@ -14,7 +14,9 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
     disable_version_flag = true,
     propagate_version = false,
     subcommand_required = false,
-    arg_required_else_help = true
+    arg_required_else_help = true,
+    // runc and crun take a repeated flag, the last one winning.
+    args_override_self = true
 )]
 pub struct Cli {
     /// Directory for container state (default /run/outlet, or $XDG_RUNTIME_DIR/outlet for a non-root user)
@@ -116,7 +118,10 @@ impl Cli {
         // matter when no subcommand is given, which never comes here.
         let mut top = full
             .get_arguments()
-            .fold(clap::Command::new(NAME), |top, arg| top.arg(arg.clone()))
+            .fold(
+                clap::Command::new(NAME).args_override_self(true),
+                |top, arg| top.arg(arg.clone()),
+            )
             .subcommand(sub);
         let parsed = top
             .try_get_matches_from_mut(argv)
@@ -231,8 +236,10 @@ pub struct RunArgs {
 pub struct KillArgs {
     /// Container id
     pub id: String,
-    /// Signal, by number or name (9, KILL, SIGKILL)
-    #[arg(default_value = "SIGTERM")]
+    /// Signal, by number or name (9, KILL, SIGKILL, RTMIN+2)
+    // A negative number is a value (refused by the signal parser with exit
+    // 1 like every other bad signal), not an unknown flag (clap's exit 2).
+    #[arg(default_value = "SIGTERM", allow_negative_numbers = true)]
     pub signal: String,
     /// Signal every process in the container's cgroup
     #[arg(short, long)]
@@ -318,10 +325,13 @@ pub struct ExecArgs {
     /// Pass N file descriptors from 3 on to the process
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub preserve_fds: u32,
-    /// Join this sub-cgroup of the container
-    #[arg(long, value_name = "PATH")]
-    pub cgroup: Option<String>,
-    /// Ignore the container's paused state (compatibility; no effect)
+    /// Run the process in an existing sub-cgroup of the container's:
+    /// PATH for every controller, or CONTROLLER[,CONTROLLER]:PATH (cgroup
+    /// v1; repeatable)
+    #[arg(long, value_name = "[CONTROLLER:]PATH")]
+    pub cgroup: Vec<String>,
+    /// Exec into a paused container too (the process starts frozen, and
+    /// runs once the container is resumed)
     #[arg(long)]
     pub ignore_paused: bool,
 }
@@ -365,7 +375,7 @@ pub struct UpdateArgs {
     #[arg(long, value_name = "US", allow_negative_numbers = true)]
     pub cpu_quota: Option<i64>,
     /// CPU shares (relative weight)
-    #[arg(long, value_name = "SHARES")]
+    #[arg(long, alias = "cpu-share", value_name = "SHARES")]
     pub cpu_shares: Option<u64>,
     /// CPU realtime period in microseconds
     #[arg(long, value_name = "US")]
@@ -478,6 +488,13 @@ mod tests {
         &["checkpoint", "--image-path", "/i", "cid"],
         &["restore", "-b", "/b", "cid"],
         &["update", "-m", "10m", "--cpu-quota=-1", "--pids-limit", "20", "cid"],
+        // runc's spellings and habits: a repeated flag (the last wins),
+        // --cpu-share, a negative signal number (refused later, exit 1).
+        &["--root", "/a", "--root", "/b", "state", "cid", "--root", "/c"],
+        &["--log-format", "json", "--log-format=text", "list", "-f", "json", "-f", "table"],
+        &["update", "--cpu-share", "512", "cid"],
+        &["kill", "cid", "-1"],
+        &["exec", "--cgroup", "pids:sub", "--cgroup", "cpu,cpuacct:sub", "-g", "5", "cid", "true"],
     ];
 
     /// Argv the fast path must hand to the full parse (None), so that help,
@@ -659,5 +676,17 @@ mod tests {
         assert_eq!(u.cpu_quota, Some(-1));
         assert_eq!(u.pids_limit, Some(-1));
         assert_eq!(u.memory_swap.as_deref(), Some("-1"));
+        let c = Cli::try_parse_from(["outlet", "--root", "/a", "--root", "/b", "list"]).unwrap();
+        assert_eq!(c.root.as_deref(), Some(std::path::Path::new("/b")));
+        let c = Cli::try_parse_from(["outlet", "update", "--cpu-share", "7", "cid"]).unwrap();
+        let Some(Command::Update(u)) = c.command else {
+            panic!()
+        };
+        assert_eq!(u.cpu_shares, Some(7));
+        let c = Cli::try_parse_from(["outlet", "kill", "cid", "-1"]).unwrap();
+        let Some(Command::Kill(k)) = c.command else {
+            panic!()
+        };
+        assert_eq!(k.signal, "-1");
     }
 }

@@ -1,5 +1,10 @@
 //! OCI hooks: each runs with the container's state JSON on stdin, its own
 //! args and env, and is killed when its timeout passes.
+//!
+//! Two kinds of list, as the runtime-spec has them: the hooks before the
+//! application runs (prestart, createRuntime, ...) stop at the first failure,
+//! which fails the operation; poststart and poststop run to the end of the
+//! list whatever fails, and each failure is a warning.
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
@@ -9,12 +14,30 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use oci_spec::runtime::Hook;
 
+/// Runs the hooks in order; the first failure ends the list and is the error.
 pub fn run_all(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> Result<()> {
     for (i, h) in hooks.into_iter().flatten().enumerate() {
-        run_one(h, state_json)
-            .with_context(|| format!("hooks.{kind}[{i}] {}", h.path().display()))?;
+        run_one(h, state_json).with_context(|| context(kind, i, h))?;
     }
     Ok(())
+}
+
+/// Runs every hook of the list even when some fail (poststart, poststop:
+/// the spec's MUST), logging each failure as a warning. Returns how many
+/// failed.
+pub fn run_all_warn(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> usize {
+    let mut failed = 0;
+    for (i, h) in hooks.into_iter().flatten().enumerate() {
+        if let Err(e) = run_one(h, state_json) {
+            failed += 1;
+            crate::logging::warn(&format!("{}: {e:#}", context(kind, i, h)));
+        }
+    }
+    failed
+}
+
+fn context(kind: &str, i: usize, h: &Hook) -> String {
+    format!("hooks.{kind}[{i}] {}", h.path().display())
 }
 
 fn run_one(h: &Hook, state_json: &str) -> Result<()> {
@@ -24,10 +47,14 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
         cmd.arg0(a0);
     }
     cmd.args(args.iter().skip(1));
-    cmd.env_clear();
-    for kv in h.env().iter().flatten() {
-        if let Some((k, v)) = kv.split_once('=') {
-            cmd.env(k, v);
+    // As runc (Go's exec.Cmd with the hook's Env): no `env` at all means the
+    // runtime's own environment; a list, even an empty one, is exactly that.
+    if let Some(env) = h.env() {
+        cmd.env_clear();
+        for kv in env {
+            if let Some((k, v)) = kv.split_once('=') {
+                cmd.env(k, v);
+            }
         }
     }
     cmd.stdin(Stdio::piped());

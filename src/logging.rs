@@ -3,25 +3,64 @@
 //! podman reads the whole file as ONE object, so at the default level only the
 //! final error is written.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result};
 
 use crate::cli::LogFormat;
 
+#[derive(Clone)]
 pub struct Logger {
     file: Option<PathBuf>,
     format: LogFormat,
     debug: bool,
 }
 
+/// The command's logger, for code far from `main` (create's steps, hooks,
+/// seccomp): set once by `Logger::new`.
+static GLOBAL: OnceLock<Logger> = OnceLock::new();
+
+/// A warning through the command's logger (stderr before there is one).
+pub fn warn(msg: &str) {
+    match GLOBAL.get() {
+        Some(l) => l.warn(msg),
+        None => eprintln!("outlet: warning: {msg}"),
+    }
+}
+
+/// A debug line through the command's logger: nothing unless `--debug`.
+/// Takes a closure so that the message is not even formatted otherwise.
+pub fn debug(msg: impl FnOnce() -> String) {
+    if let Some(l) = GLOBAL.get()
+        && l.debug
+    {
+        l.debug(&msg());
+    }
+}
+
 impl Logger {
     pub fn new(file: Option<PathBuf>, format: LogFormat, debug: bool) -> Logger {
-        Logger {
+        let l = Logger {
             file,
             format,
             debug,
+        };
+        let _ = GLOBAL.set(l.clone());
+        l
+    }
+
+    /// The log file must be writable: a caller that asked for one reads
+    /// its errors there, so a silent fall back to stderr would lose them.
+    /// Opened and closed again at once: a descriptor kept open would be
+    /// inherited by a container's init until its execve.
+    pub fn check_file(&self) -> Result<()> {
+        if let Some(path) = &self.file {
+            open(path).with_context(|| format!("--log {}: cannot open", path.display()))?;
         }
+        Ok(())
     }
 
     pub fn error(&self, msg: &str) {
@@ -33,10 +72,13 @@ impl Logger {
         }
     }
 
+    /// To the log file only with --debug: podman reads the file as ONE
+    /// object at the default level. Otherwise to stderr, so that a warning
+    /// is never lost.
     pub fn warn(&self, msg: &str) {
         if self.file.is_some() && self.debug {
             self.write("warning", msg);
-        } else if self.file.is_none() {
+        } else {
             eprintln!("outlet: warning: {msg}");
         }
     }
@@ -60,11 +102,15 @@ impl Logger {
             ),
             LogFormat::Text => format!("time=\"{}\" level={level} msg={msg:?}\n", rfc3339_now()),
         };
-        // O_APPEND keeps concurrent writers (shim, conmon) from clobbering.
-        if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path) {
+        if let Ok(mut f) = open(path) {
             let _ = f.write_all(line.as_bytes());
         }
     }
+}
+
+/// O_APPEND keeps concurrent writers (shim, conmon) from clobbering.
+fn open(path: &std::path::Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
 }
 
 /// RFC 3339 in UTC with nanoseconds, computed without a date crate.

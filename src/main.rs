@@ -9,6 +9,7 @@ fn main() {
     let log = logging::Logger::new(cli.log.clone(), cli.log_format, cli.debug);
     let code = match commands::dispatch(cli, &log) {
         Ok(code) => code,
+        Err(err) if commands::stdout_closed(&err) => outlet::signals::die_of_sigpipe(),
         Err(err) => {
             log.error(&format!("{err:#}"));
             1

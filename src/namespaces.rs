@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use nix::sched::CloneFlags;
-use oci_spec::runtime::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
+use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
+
+use crate::process::procfs::ProcFs;
 
 pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
     match t {
@@ -78,6 +80,33 @@ pub fn join(t: LinuxNamespaceType, path: &PathBuf) -> Result<()> {
         .with_context(|| format!("join {} namespace {}", proc_name(t), path.display()))
 }
 
+/// Make a new time namespace with `offsets` (timens_offsets lines) and
+/// enter it. unshare(CLONE_NEWTIME) only places the caller's future
+/// children in the new namespace, and the kernel freezes its offsets once
+/// any task is in it; so the offsets are written first, and the init then
+/// enters the namespace itself through time_for_children (a single-threaded
+/// task may), so that it and everything it starts see the offsets. This is
+/// also why the clone never carries CLONE_NEWTIME: the child would be
+/// inside before anyone could write the offsets.
+pub fn enter_new_time(linux: Option<&Linux>) -> Result<()> {
+    let offsets = match linux.and_then(|l| l.time_offsets().as_ref()) {
+        Some(o) => crate::spec::process_fields::time_offsets(o, true)?,
+        None => String::new(),
+    };
+    let offsets = offsets.as_str();
+    let flag = flag(LinuxNamespaceType::Time);
+    nix::sched::unshare(flag).context("unshare time namespace")?;
+    if !offsets.is_empty() {
+        // One write: the kernel parses the whole buffer at once.
+        std::fs::write("/proc/self/timens_offsets", offsets).with_context(|| {
+            format!("linux.timeOffsets: write {offsets:?} to /proc/self/timens_offsets")
+        })?;
+    }
+    let f = std::fs::File::open("/proc/self/ns/time_for_children")
+        .context("open /proc/self/ns/time_for_children")?;
+    nix::sched::setns(f.as_fd(), flag).context("enter the new time namespace")
+}
+
 /// The text for /proc/PID/{uid,gid}_map.
 pub fn map_text(maps: &[LinuxIdMapping]) -> String {
     let mut s = String::new();
@@ -94,16 +123,23 @@ pub fn map_text(maps: &[LinuxIdMapping]) -> String {
 
 /// Written by the parent once the child's user namespace exists. setgroups
 /// is denied only when we are unprivileged (the kernel demands it then).
-pub fn write_id_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<()> {
+/// `proc` is the host's /proc, verified (see `ProcFs`).
+pub fn write_id_maps(
+    proc: &ProcFs,
+    pid: i32,
+    uid: &[LinuxIdMapping],
+    gid: &[LinuxIdMapping],
+) -> Result<()> {
+    let write = |name: &str, text: &str| {
+        let rel = ProcFs::of(pid, name);
+        proc.write(&rel, text.as_bytes())
+            .with_context(|| format!("write {text:?} to /proc/{rel}"))
+    };
     if !nix::unistd::geteuid().is_root() {
-        let p = format!("/proc/{pid}/setgroups");
-        std::fs::write(&p, "deny").with_context(|| format!("write deny to {p}"))?;
+        write("setgroups", "deny")?;
     }
-    let p = format!("/proc/{pid}/uid_map");
-    std::fs::write(&p, map_text(uid)).with_context(|| format!("write {p}"))?;
-    let p = format!("/proc/{pid}/gid_map");
-    std::fs::write(&p, map_text(gid)).with_context(|| format!("write {p}"))?;
-    Ok(())
+    write("uid_map", &map_text(uid))?;
+    write("gid_map", &map_text(gid))
 }
 
 #[cfg(test)]

@@ -6,11 +6,12 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 pub fn parse(s: &str) -> Result<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        if !(1..=64).contains(&n) {
-            bail!("signal {s}: out of range 1-64");
+    let max = libc::SIGRTMAX();
+    if let Ok(n) = s.parse::<i64>() {
+        if !(1..=i64::from(max)).contains(&n) {
+            bail!("signal {s}: out of range 1-{max}");
         }
-        return Ok(n);
+        return Ok(n as i32);
     }
     let up = s.to_ascii_uppercase();
     let name = if up.starts_with("SIG") {
@@ -18,21 +19,49 @@ pub fn parse(s: &str) -> Result<i32> {
     } else {
         format!("SIG{up}")
     };
-    if let Some(rt) = name.strip_prefix("SIGRTMIN") {
-        let off: i32 = if rt.is_empty() {
-            0
+    // SIGRTMIN+n and SIGRTMAX-n, as kill(1) takes them. The offset is
+    // checked against the real-time range before any arithmetic, so no
+    // offset can overflow.
+    let min = libc::SIGRTMIN();
+    let rt = |base: i32, rest: &str, sign: char| -> Result<i32> {
+        let off = if rest.is_empty() {
+            Some(0)
         } else {
-            rt.trim_start_matches('+').parse().unwrap_or(-1)
+            rest.strip_prefix(sign)
+                .and_then(|n| n.parse::<u32>().ok())
+                .filter(|n| *n <= (max - min) as u32)
         };
-        let n = libc::SIGRTMIN() + off;
-        if off >= 0 && n <= libc::SIGRTMAX() {
-            return Ok(n);
+        match off {
+            Some(o) if sign == '+' => Ok(base + o as i32),
+            Some(o) => Ok(base - o as i32),
+            None => bail!("signal {s}: not a real-time signal (SIGRTMIN={min} to SIGRTMAX={max})"),
         }
+    };
+    if let Some(rest) = name.strip_prefix("SIGRTMIN") {
+        return rt(min, rest, '+');
+    }
+    if let Some(rest) = name.strip_prefix("SIGRTMAX") {
+        return rt(max, rest, '-');
     }
     match name.parse::<Signal>() {
         Ok(sig) => Ok(sig as i32),
         Err(_) => bail!("unknown signal {s:?}"),
     }
+}
+
+/// Ends the process as a shell tool ends when its stdout's reader is gone:
+/// killed by SIGPIPE, without a message. Rust ignores SIGPIPE so that the
+/// runtime's own sockets and pipes report EPIPE as an error; only a closed
+/// stdout comes here.
+pub fn die_of_sigpipe() -> ! {
+    // SAFETY: restoring the default action of one signal, then raising it
+    // in this single-threaded process; nothing is shared with a handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::raise(libc::SIGPIPE);
+    }
+    // Not reached unless SIGPIPE is blocked: the shell's code for it.
+    std::process::exit(128 + libc::SIGPIPE)
 }
 
 /// What `run` and foreground `exec` pass on to the container's process.
@@ -47,6 +76,48 @@ pub const FORWARDED: &[Signal] = &[
     Signal::SIGCONT,
     Signal::SIGALRM,
 ];
+
+/// Signals that end a foreground `exec` still in setup: its process does
+/// not exist yet to be given them.
+const STOP: [Signal; 4] = [
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+];
+
+/// Waits until `fd` is readable (or hung up), or one of the STOP signals
+/// (blocked by `block_forwarded`) arrives; returns that signal. The other
+/// forwarded signals stay pending for `wait_forwarding`.
+pub fn readable_or_stop(fd: std::os::fd::BorrowedFd) -> Result<Option<Signal>> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let mut stop = SigSet::empty();
+    for s in STOP {
+        stop.add(s);
+    }
+    let sfd = SignalFd::with_flags(&stop, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .context("signalfd")?;
+    loop {
+        let mut fds = [
+            PollFd::new(fd, PollFlags::POLLIN),
+            PollFd::new(std::os::fd::AsFd::as_fd(&sfd), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("poll"),
+        }
+        if fds[1].any().unwrap_or(false)
+            && let Some(info) = sfd.read_signal().context("read signalfd")?
+        {
+            return Ok(Signal::try_from(info.ssi_signo as i32).ok());
+        }
+        if fds[0].any().unwrap_or(false) {
+            return Ok(None);
+        }
+    }
+}
 
 /// The forwarded signals plus SIGCHLD, blocked by the caller before the
 /// child can run, so that none is lost before `wait_forwarding` looks.
@@ -93,8 +164,30 @@ mod tests {
         assert_eq!(parse("term").unwrap(), 15);
         assert_eq!(parse("SIGUSR1").unwrap(), 10);
         assert_eq!(parse("RTMIN+1").unwrap(), libc::SIGRTMIN() + 1);
+        assert_eq!(parse("SIGRTMAX").unwrap(), libc::SIGRTMAX());
+        assert_eq!(parse("RTMAX-2").unwrap(), libc::SIGRTMAX() - 2);
         assert!(parse("NOPE").is_err());
         assert!(parse("0").is_err());
+        assert!(parse("-1").is_err());
         assert!(parse("99").is_err());
+        assert!(parse("4294967305").is_err());
+    }
+
+    #[test]
+    fn real_time_offsets_are_bounded_by_sigrtmax() {
+        let span = libc::SIGRTMAX() - libc::SIGRTMIN();
+        assert_eq!(parse(&format!("RTMIN+{span}")).unwrap(), libc::SIGRTMAX());
+        for bad in [
+            format!("RTMIN+{}", span + 1),
+            "RTMIN+2147483647".to_string(),
+            "SIGRTMIN+4294967296".to_string(),
+            "RTMIN+-1".to_string(),
+            "RTMIN-1".to_string(),
+            "RTMAX+1".to_string(),
+            format!("RTMAX-{}", span + 1),
+        ] {
+            let err = parse(&bad).unwrap_err().to_string();
+            assert!(err.contains("SIGRTMAX"), "{bad}: {err}");
+        }
     }
 }

@@ -1,7 +1,8 @@
-//! <root>/<id>/: state.json, the lock and exec.fifo. state.json is written
-//! atomically (tmp + rename) and holds the OCI state plus what later commands
-//! need without re-reading the bundle (the hooks, the resolved cgroup paths,
-//! the init's start time against pid reuse).
+//! <root>/<id>/: state.json, config.json, the lock and exec.fifo.
+//! state.json is written atomically (tmp + rename) and holds the OCI state
+//! plus what later commands need without re-reading the bundle (the hooks,
+//! the resolved cgroup paths, the init's start time against pid reuse).
+//! config.json is the config the container was created from, for `exec`.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -18,6 +19,14 @@ use crate::syscall;
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+/// The validated config as create read it: `exec` takes the container's
+/// process defaults and seccomp profile from here, never from the bundle,
+/// which may have been edited or removed since.
+pub const CONFIG_FILE: &str = "config.json";
+/// What `create` is about to make, written before it makes it (intent
+/// before effect), so that `delete --force` can undo a create that died at
+/// any instant, or a container whose state.json was damaged later.
+pub const INTENT_FILE: &str = "intent.json";
 
 /// Lookups that callers act on by kind; the texts are runc's, which the
 /// shim and podman match.
@@ -27,6 +36,9 @@ pub enum Lookup {
     NotFound(String),
     #[error("container {0} is being created (no state yet)")]
     Creating(String),
+    /// state.json exists but cannot be read as a state: truncated, garbled.
+    #[error("container {0} has a damaged state ({1}); delete --force removes it")]
+    Damaged(String, String),
 }
 
 impl Lookup {
@@ -81,19 +93,19 @@ pub struct State {
     pub namespaces: Vec<String>,
     #[serde(default)]
     pub use_terminal: bool,
-    /// The config the container was created from, which `exec` reads for
-    /// the container's process defaults and seccomp profile (`--config`
-    /// may name a file outside the bundle).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<PathBuf>,
 }
 
-impl State {
-    pub fn config_path(&self) -> PathBuf {
-        self.config
-            .clone()
-            .unwrap_or_else(|| self.bundle.join("config.json"))
-    }
+/// The intent record (INTENT_FILE): first the cgroup directories `create`
+/// will use and which of them it will make (before it makes any), then the
+/// init's pid and start time as soon as it exists.
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct Intent {
+    #[serde(default)]
+    pub cgroup: CgroupPaths,
+    #[serde(default)]
+    pub pid: i32,
+    #[serde(default)]
+    pub init_start_time: u64,
 }
 
 /// The OCI state as `outlet state` prints it (runtime-spec + runc's extras).
@@ -158,7 +170,7 @@ pub fn seccomp_cache(root: &Path) -> PathBuf {
 /// concurrent commands on one id serialise.
 pub struct ContainerDir {
     pub path: PathBuf,
-    _lock: File,
+    lock: Option<File>,
 }
 
 impl ContainerDir {
@@ -180,7 +192,10 @@ impl ContainerDir {
             }
         }
         let lock = lock_dir(&path)?;
-        Ok(ContainerDir { path, _lock: lock })
+        Ok(ContainerDir {
+            path,
+            lock: Some(lock),
+        })
     }
 
     pub fn open(root: &Path, id: &str) -> Result<ContainerDir> {
@@ -201,19 +216,37 @@ impl ContainerDir {
             Err(_) if !path.exists() => return Err(Lookup::NotFound(id.to_string()).into()),
             Err(e) => return Err(e),
         };
-        Ok(ContainerDir { path, _lock: lock })
+        Ok(ContainerDir {
+            path,
+            lock: Some(lock),
+        })
     }
 
     pub fn load(&self) -> Result<Option<State>> {
         let file = self.path.join(STATE_FILE);
         match std::fs::read(&file) {
-            Ok(bytes) => Ok(Some(
-                serde_json::from_slice(&bytes)
-                    .with_context(|| format!("parse {}", file.display()))?,
-            )),
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(st) => Ok(Some(st)),
+                Err(e) => {
+                    let id = self.path.file_name().unwrap_or_default();
+                    let why = format!("{}: {e}", file.display());
+                    Err(Lookup::Damaged(id.to_string_lossy().into_owned(), why).into())
+                }
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("read {}", file.display())),
         }
+    }
+
+    pub fn save_intent(&self, intent: &Intent) -> Result<()> {
+        let json = serde_json::to_vec(intent).context("serialise intent")?;
+        syscall::write_atomic(&self.path.join(INTENT_FILE), &json)
+    }
+
+    /// The intent record, if one was written and can be read.
+    pub fn load_intent(&self) -> Option<Intent> {
+        let bytes = std::fs::read(self.path.join(INTENT_FILE)).ok()?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     pub fn save(&self, state: &State) -> Result<()> {
@@ -221,8 +254,40 @@ impl ContainerDir {
         syscall::write_atomic(&self.path.join(STATE_FILE), &json)
     }
 
+    /// Keeps the config's text. Written before state.json, whose rename is
+    /// what makes the container exist for other commands: no reader can
+    /// see a partial config.json, so one plain write is enough.
+    pub fn save_config(&self, text: &[u8]) -> Result<()> {
+        let file = self.path.join(CONFIG_FILE);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&file)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text))
+            .with_context(|| format!("write {}", file.display()))
+    }
+
+    pub fn load_config(&self) -> Result<Vec<u8>> {
+        let file = self.path.join(CONFIG_FILE);
+        std::fs::read(&file).with_context(|| {
+            format!(
+                "read the config the container was created from, {}",
+                file.display()
+            )
+        })
+    }
+
+    /// The locked directory's fd (-1 once unlocked).
     pub fn lock_fd(&self) -> i32 {
-        self._lock.as_raw_fd()
+        self.lock.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+    }
+
+    /// Lets other commands on this id go on before this one ends: for a
+    /// command about to wait on the container's processes, which a paused
+    /// container keeps frozen until `resume` (and `resume` needs the lock).
+    pub fn unlock(&mut self) {
+        self.lock = None;
     }
 
     pub fn fifo(&self) -> PathBuf {

@@ -143,7 +143,10 @@ struct OpenHow {
     resolve: u64,
 }
 
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_BENEATH: u64 = 0x08;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// openat2(2): resolve `path` below `dirfd` with the given RESOLVE_* flags.
@@ -170,6 +173,77 @@ pub fn openat2(dirfd: RawFd, path: &Path, flags: i32, resolve: u64) -> io::Resul
     }
     // SAFETY: a fresh fd from the kernel.
     Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
+/// A new procfs instance, detached (mounted nowhere): fsopen("proc"),
+/// FSCONFIG_CMD_CREATE, fsmount. It shows the caller's active pid
+/// namespace and nothing that anyone mounted over any /proc path.
+pub fn fsmount_proc() -> io::Result<OwnedFd> {
+    const FSOPEN_CLOEXEC: libc::c_uint = 1;
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+    // SAFETY: a NUL-terminated name and integer flags; a new fd on success.
+    let fsfd = unsafe { libc::syscall(libc::SYS_fsopen, c"proc".as_ptr(), FSOPEN_CLOEXEC) };
+    if fsfd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd from the kernel that nothing else owns.
+    let fsfd = unsafe { OwnedFd::from_raw_fd(fsfd as RawFd) };
+    // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux argument.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fsfd.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: integer arguments on our own fs context fd; a new fd on success.
+    let mfd = unsafe { libc::syscall(libc::SYS_fsmount, fsfd.as_raw_fd(), FSMOUNT_CLOEXEC, 0) };
+    if mfd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd from the kernel that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(mfd as RawFd) })
+}
+
+/// Close every fd from `first` on except those in `keep`: one close_range
+/// per gap between kept fds.
+pub fn close_from_except(first: u32, keep: &[RawFd]) -> io::Result<()> {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter(|&&fd| fd >= 0 && fd as u32 >= first)
+        .map(|&fd| fd as u32)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut lo = first;
+    for hi in keep.into_iter().map(Some).chain(std::iter::once(None)) {
+        let end = match hi {
+            Some(k) if k == lo => {
+                lo = k + 1;
+                continue;
+            }
+            Some(k) => k - 1,
+            None => u32::MAX,
+        };
+        // SAFETY: close_range only closes fds of our own table; none of
+        // them is owned by a live Rust object that is used afterwards
+        // (the caller passes every fd it still needs in `keep`).
+        let ret = unsafe { libc::syscall(libc::SYS_close_range, lo, end, 0) };
+        if ret < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if let Some(k) = hi {
+            lo = k + 1;
+        }
+    }
+    Ok(())
 }
 
 /// Start time of a process in clock ticks since boot (field 22 of

@@ -1,39 +1,87 @@
 //! Terminals: the pty is made inside the container's devpts after
 //! pivot_root, and its master is sent over --console-socket with exactly one
 //! SCM_RIGHTS message whose data is the fd's name (what the shim and conmon
-//! expect).
+//! expect). Nothing here trusts a path in the container: /dev/ptmx is
+//! opened inside the root and verified to be the pty multiplexer, the slave
+//! comes from the master itself (TIOCGPTPEER), and the slave is mounted on
+//! /dev/console from its fd onto a target that is not a symlink.
 
 use std::io::IoSlice;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
+use crate::rootfs::devices::{expect_node, file_kind};
+use crate::rootfs::fdmount;
 use crate::spec::Process;
-use anyhow::{Context, Result};
-use nix::fcntl::OFlag;
-use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+use crate::syscall::{RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2};
+use anyhow::{Context, Result, bail};
 use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+use nix::sys::stat::SFlag;
+
+/// Majors of UNIX98 pty slaves (UNIX98_PTY_SLAVE_MAJOR and the 7 after).
+const PTY_SLAVE_MAJORS: std::ops::RangeInclusive<u64> = 136..=143;
 
 pub fn connect(path: &Path) -> Result<UnixStream> {
     UnixStream::connect(path).with_context(|| format!("connect console socket {}", path.display()))
 }
 
-/// Open a pty, send its master, make the slave our controlling terminal and
-/// stdio.
+/// The container's init: a terminal whose slave is also /dev/console.
+pub fn setup_init_terminal(sock: UnixStream, process: &Process) -> Result<()> {
+    terminal(sock, process, true)
+}
+
+/// An `exec`'d process: a terminal of its own; /dev/console stays the
+/// init's.
 pub fn setup_terminal(sock: UnixStream, process: &Process) -> Result<()> {
-    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
-        .context("open /dev/ptmx")?;
-    grantpt(&master).context("grantpt")?;
-    unlockpt(&master).context("unlockpt")?;
-    let name = ptsname_r(&master).context("ptsname")?;
-    let slave = nix::fcntl::open(
-        name.as_str(),
-        OFlag::O_RDWR | OFlag::O_NOCTTY,
-        nix::sys::stat::Mode::empty(),
+    terminal(sock, process, false)
+}
+
+/// Open a pty, send its master, mount its slave on /dev/console when
+/// `console`, make the slave our controlling terminal and stdio. Runs
+/// inside the container's root.
+fn terminal(sock: UnixStream, process: &Process, console: bool) -> Result<()> {
+    let root = openat2(
+        libc::AT_FDCWD,
+        Path::new("/"),
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
     )
-    .with_context(|| format!("open {name}"))?;
-    // SAFETY: open returned a fresh fd we now own.
+    .context("open /")?;
+    let master = open_ptmx(&root)?;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int that lives across the call.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("/dev/ptmx: unlock the pty");
+    }
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes one unsigned int into n.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("/dev/ptmx: not a pty master");
+    }
+    let name = format!("/dev/pts/{n}");
+    // The slave straight from the master: no /dev/pts/N path to swap.
+    // SAFETY: TIOCGPTPEER takes open flags by value and returns a new fd.
+    let slave = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if slave < 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("open {name}"));
+    }
+    // SAFETY: the kernel returned a fresh fd we now own.
     let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    let st = nix::sys::stat::fstat(slave.as_raw_fd()).with_context(|| format!("fstat {name}"))?;
+    let major = nix::sys::stat::major(st.st_rdev);
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || !PTY_SLAVE_MAJORS.contains(&major) {
+        bail!(
+            "{name}: not a pty slave ({} major {major})",
+            file_kind(st.st_mode & libc::S_IFMT)
+        );
+    }
     if let Some(size) = process.console_size() {
         let ws = libc::winsize {
             ws_row: size.height() as u16,
@@ -43,6 +91,9 @@ pub fn setup_terminal(sock: UnixStream, process: &Process) -> Result<()> {
         };
         // SAFETY: TIOCSWINSZ reads a winsize that lives across the call.
         unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    }
+    if console {
+        mount_console(&root, &slave)?;
     }
     let fds = [master.as_raw_fd()];
     let iov = [IoSlice::new(name.as_bytes())];
@@ -64,4 +115,46 @@ pub fn setup_terminal(sock: UnixStream, process: &Process) -> Result<()> {
         nix::unistd::dup2(slave.as_raw_fd(), target).context("dup2 pty slave")?;
     }
     Ok(())
+}
+
+/// /dev/ptmx inside the root (our own `pts/ptmx` link is followed, never a
+/// magic link), checked to be char 5:2 before it is opened for real, and
+/// the opened file checked to be the same one, so an image's fifo, regular
+/// file or symlink to a host file there is refused, not used as a console.
+fn open_ptmx(root: &OwnedFd) -> Result<OwnedFd> {
+    let path = Path::new("dev/ptmx");
+    let how = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    let probe = openat2(root.as_raw_fd(), path, libc::O_PATH, how).context("open /dev/ptmx")?;
+    expect_node(&probe, SFlag::S_IFCHR, 5, 2).context("/dev/ptmx")?;
+    let master = openat2(root.as_raw_fd(), path, libc::O_RDWR | libc::O_NOCTTY, how)
+        .context("open /dev/ptmx")?;
+    let a = nix::sys::stat::fstat(probe.as_raw_fd()).context("fstat /dev/ptmx")?;
+    let b = nix::sys::stat::fstat(master.as_raw_fd()).context("fstat /dev/ptmx")?;
+    if (a.st_dev, a.st_ino, a.st_rdev) != (b.st_dev, b.st_ino, b.st_rdev) {
+        bail!("/dev/ptmx changed while it was being opened");
+    }
+    Ok(master)
+}
+
+/// Bind the pty slave over /dev/console (made by rootfs::prepare): the
+/// target is opened without following any symlink and must be a regular
+/// file or a character device.
+fn mount_console(root: &OwnedFd, slave: &OwnedFd) -> Result<()> {
+    let target = openat2(
+        root.as_raw_fd(),
+        Path::new("dev/console"),
+        libc::O_PATH | libc::O_NOFOLLOW,
+        RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS,
+    )
+    .context("open /dev/console")?;
+    let st = nix::sys::stat::fstat(target.as_raw_fd()).context("fstat /dev/console")?;
+    let fmt = st.st_mode & libc::S_IFMT;
+    if fmt != libc::S_IFREG && fmt != libc::S_IFCHR {
+        bail!(
+            "/dev/console is {}, not a file to mount the console on",
+            file_kind(fmt)
+        );
+    }
+    let tree = fdmount::clone_tree(slave, false).context("clone the pty slave")?;
+    fdmount::attach(&tree, &target).context("mount the pty slave on /dev/console")
 }

@@ -128,6 +128,7 @@ fn hunt_during_exec(t: &T, tag: &str, edit: impl FnOnce(&mut Value)) -> Value {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn exe_of_outlet_is_out_of_reach_during_exec() {
     let Some(t) = T::new() else { return };
     // The root stays read-only: the hunter's write attempts on the
@@ -147,6 +148,7 @@ fn exe_of_outlet_is_out_of_reach_during_exec() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn exe_of_the_created_init_is_out_of_reach() {
     let Some(t) = T::new() else { return };
     let (bin, before) = outlet_copy(&t);
@@ -227,6 +229,7 @@ fn exe_of_the_created_init_is_out_of_reach() {
 /// containers outlet runs from a sealed memfd copy of itself
 /// (src/security/sealed.rs), as runc does for every container.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn exe_of_outlet_is_out_of_reach_even_with_cap_sys_ptrace() {
     let Some(t) = T::new() else { return };
     let (bin, before) = outlet_copy(&t);
@@ -337,6 +340,7 @@ fn host_dir_fd() -> std::fs::File {
 const FD_SCRIPT: &str = "ls -l /proc/self/fd; echo cwd=$(readlink /proc/self/cwd); probe report";
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn no_host_fd_or_cwd_reaches_the_container() {
     let Some(t) = T::new() else { return };
     let leak = host_dir_fd();
@@ -391,6 +395,7 @@ fn no_host_fd_or_cwd_reaches_the_container() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn preserve_fds_passes_exactly_the_extra_fd() {
     let Some(t) = T::new() else { return };
     let leak = host_dir_fd();
@@ -454,6 +459,7 @@ fn cwd_escaped(o: &Out) -> Option<String> {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn cwd_through_a_leaked_fd_never_lands_outside() {
     let Some(t) = T::new() else { return };
     let leak = host_dir_fd();
@@ -550,6 +556,7 @@ fn dir_entries(p: &Path) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn symlinked_mount_destinations_stay_inside_the_rootfs() {
     let Some(t) = T::new() else { return };
     let tmpfs_target = host_target(&t, "tmpfs-target");
@@ -655,6 +662,7 @@ fn unmask_script(paths: &[String]) -> String {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn masked_paths_cannot_be_unmasked_without_cap_sys_admin() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("mask", |_| {});

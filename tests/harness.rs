@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use common::{T, cgroup_dirs_for, pid_alive, sh};
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn guard_reports_and_removes_a_leaked_container() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| sh(c, "sleep 1000"));

@@ -15,6 +15,7 @@ use serde_json::Value;
 const SLEEPER: &str = "trap 'exit 0' TERM; sleep 1000 & wait";
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn create_start_stop_delete_with_states() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| {
@@ -109,6 +110,7 @@ fn sleeper(t: &T, tag: &str) -> (String, i32) {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn kill_by_name_and_number() {
     let Some(t) = T::new() else { return };
     for sig in ["KILL", "SIGTERM", "9", "15", "SIGKILL", "TERM"] {
@@ -143,6 +145,7 @@ fn kill_by_name_and_number() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn delete_force_of_running_and_created() {
     let Some(t) = T::new() else { return };
     let (id, pid) = sleeper(&t, "running");
@@ -172,6 +175,7 @@ fn delete_force_of_running_and_created() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn run_exit_codes() {
     let Some(t) = T::new() else { return };
     for (tag, script, want) in [("zero", "exit 0", 0), ("three", "exit 3", 3)] {
@@ -196,6 +200,7 @@ fn run_exit_codes() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn run_exit_code_of_a_killed_container() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| sh(c, SLEEPER));
@@ -219,6 +224,7 @@ fn run_exit_code_of_a_killed_container() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn run_detach() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| sh(c, SLEEPER));
@@ -245,6 +251,7 @@ fn run_detach() {
 /// `start` lands in the files `create` was given (the shim and conmon rely
 /// on this), not in `start`'s.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn create_stdio_becomes_the_containers() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| sh(c, "echo to-stdout; echo to-stderr >&2"));
@@ -265,6 +272,7 @@ fn create_stdio_becomes_the_containers() {
 
 /// `run` forwards the signals it receives to the container's init.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn run_forwards_signals() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| sh(c, "trap 'exit 7' TERM; sleep 1000 & wait"));
@@ -300,6 +308,7 @@ fn run_forwards_signals() {
 /// container whose init was killed behind outlet's back reads stopped and
 /// deletes cleanly.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn kill_created_and_init_killed_from_outside() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| sh(c, SLEEPER));
@@ -324,6 +333,7 @@ fn kill_created_and_init_killed_from_outside() {
 /// Many creates at once under one root: each gets its own state and
 /// cgroup, list shows them all, and deleting them leaves nothing.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn parallel_creates_in_one_root() {
     let Some(t) = T::new() else { return };
     let ids: Vec<String> = (0..8).map(|i| t.id(&format!("par{i}"))).collect();
@@ -364,6 +374,7 @@ fn parallel_creates_in_one_root() {
 /// Callers put flags in different places: after the id, `--flag=v`, and
 /// global flags after the subcommand.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn flags_in_any_position() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| sh(c, "exit 0"));
@@ -385,6 +396,7 @@ fn flags_in_any_position() {
 /// cgroup: `kill --all` still reaches them (the shim relies on that), and
 /// `delete` of the stopped container leaves no process and no cgroup.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn leftover_children_after_init_exit() {
     let Some(t) = T::new() else { return };
     for (tag, kill_all) in [("killall", true), ("delete", false)] {
@@ -419,10 +431,13 @@ fn leftover_children_after_init_exit() {
 }
 
 /// `exec` takes the container's process defaults and seccomp profile from
-/// the config the container was created from: the `--config` file when one
-/// was given, not the bundle's config.json. Without that file it refuses,
-/// rather than run a process with none of the container's restrictions.
+/// the config the container was created from, as create read it: the
+/// `--config` file when one was given (here by a path relative to create's
+/// working directory), not the bundle's config.json, and not what either
+/// file says later. Editing the file, then removing it and the bundle's
+/// config, changes nothing for a later exec.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn exec_reads_the_config_the_container_was_created_from() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("cfg", |c| {
@@ -434,29 +449,263 @@ fn exec_reads_the_config_the_container_was_created_from() {
     let alt = t.dir.join("alt-config.json");
     std::fs::write(&alt, serde_json::to_vec(&other).unwrap()).unwrap();
     let id = t.id("cfg");
-    t.outlet(&[
-        "create",
-        "--bundle",
-        b.dir.to_str().unwrap(),
-        "--config",
-        alt.to_str().unwrap(),
-        &id,
-    ])
-    .expect_ok("create --config");
+    let so = t.dir.join("create-rel.stdout");
+    let se = t.dir.join("create-rel.stderr");
+    let mut child = std::process::Command::new(common::OUTLET)
+        .current_dir(&t.dir)
+        .args(["--root", t.root.to_str().unwrap(), "create", "--bundle"])
+        .arg(&b.dir)
+        .args(["--config", "alt-config.json", &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&so).unwrap())
+        .stderr(std::fs::File::create(&se).unwrap())
+        .spawn()
+        .unwrap();
+    let st = common::wait_timeout(&mut child, Duration::from_secs(60), "create --config");
+    common::Out::from_files(st, so, se).expect_ok("create --config with a relative path");
     let st = t.state(&id);
     t.track_pid(st["pid"].as_i64().unwrap() as i32);
     t.outlet(&["start", &id]).expect_ok("start");
 
-    let o = t.outlet(&["exec", &id, "sh", "-c", "echo $FROM"]);
-    o.expect_ok("exec");
-    assert_eq!(o.stdout.trim(), "elsewhere", "{o:?}");
+    let exec_from = |what: &str| {
+        let o = t.outlet(&["exec", &id, "sh", "-c", "echo $FROM"]);
+        o.expect_ok(what);
+        o.stdout.trim().to_string()
+    };
+    assert_eq!(exec_from("exec"), "elsewhere");
+
+    other["process"]["env"] = serde_json::json!(["PATH=/bin:/usr/bin", "FROM=edited"]);
+    std::fs::write(&alt, serde_json::to_vec(&other).unwrap()).unwrap();
+    assert_eq!(exec_from("exec after the config was edited"), "elsewhere");
 
     std::fs::remove_file(&alt).unwrap();
-    let o = t.outlet(&["exec", &id, "sh", "-c", "echo ran"]);
-    assert_eq!(o.code, Some(1), "{o:?}");
-    assert!(!o.stdout.contains("ran"), "{o:?}");
-    assert!(o.stderr.contains("alt-config.json"), "{o:?}");
+    std::fs::remove_file(b.dir.join("config.json")).unwrap();
+    assert_eq!(
+        exec_from("exec after the configs were removed"),
+        "elsewhere"
+    );
 
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     t.assert_nothing_left("after delete");
+}
+
+/// A repeated global flag is accepted and the last one wins, as with runc
+/// and crun (`--root A ... --root B`), wherever the flags stand. The
+/// control: the other order names the other root, where the container
+/// does not exist.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn repeated_global_flags_last_one_wins() {
+    let Some(t) = T::new() else { return };
+    let (id, _) = sleeper(&t, "twice");
+    let root = t.root.to_str().unwrap();
+    let elsewhere = t.dir.join("other-root");
+    let elsewhere = elsewhere.to_str().unwrap();
+    for args in [
+        vec!["--root", elsewhere, "--root", root, "state", &id],
+        vec!["--root", elsewhere, "state", &id, "--root", root],
+        vec!["state", "--root", elsewhere, &id, "--root", root],
+        vec!["--debug", "--debug", "--root", root, "state", &id],
+    ] {
+        let o = t.outlet_plain(&args);
+        o.expect_ok(&format!("{args:?}"));
+        assert_eq!(o.json()["status"], "running", "{args:?}");
+    }
+    t.outlet_plain(&["--root", root, "--root", elsewhere, "state", &id])
+        .expect_fail("the other order", "does not exist");
+}
+
+/// `kill ID KILL` returns once the init is gone: a `delete` (without
+/// --force) right after never finds the container still running. 20 times,
+/// a created container and a running one each time.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn kill_sigkill_then_delete_at_once() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("kd", |c| sh(c, SLEEPER));
+    for i in 0..20 {
+        for started in [false, true] {
+            let id = t.id(&format!("kd{i}-{started}"));
+            t.create_ok(&id, &b);
+            if started {
+                t.outlet(&["start", &id]).expect_ok("start");
+            }
+            t.outlet(&["kill", &id, "KILL"]).expect_ok("kill KILL");
+            t.outlet(&["delete", &id]).expect_ok(&format!(
+                "delete right after kill KILL (try {i}, started {started})"
+            ));
+        }
+    }
+    t.assert_nothing_left("after 20 kill+delete");
+}
+
+/// `exec --ignore-paused` into a paused container waits (its process is
+/// frozen with the container) without holding the container's lock, so
+/// `resume` goes through at once and then the exec completes. Today's
+/// failure modes were `resume` waiting forever for the lock, and the
+/// waiting exec ignoring SIGTERM.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn exec_ignore_paused_then_resume() {
+    let Some(t) = T::new() else { return };
+    let (id, _) = sleeper(&t, "paused");
+    t.outlet(&["pause", &id]).expect_ok("pause");
+    assert_eq!(t.status(&id), "paused");
+    let so = t.dir.join("exec-paused.stdout");
+    let se = t.dir.join("exec-paused.stderr");
+    let mut exec = std::process::Command::new(common::OUTLET)
+        .args([
+            "--root",
+            t.root.to_str().unwrap(),
+            "exec",
+            "--ignore-paused",
+            &id,
+        ])
+        .args(["sh", "-c", "echo ran-after-resume"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&so).unwrap())
+        .stderr(std::fs::File::create(&se).unwrap())
+        .spawn()
+        .unwrap();
+    t.track_pid(exec.id() as i32);
+    // A second one, stopped by SIGTERM while it waits: it ends (143)
+    // although its signals are blocked for forwarding.
+    let mut stopped = std::process::Command::new(common::OUTLET)
+        .args([
+            "--root",
+            t.root.to_str().unwrap(),
+            "exec",
+            "--ignore-paused",
+            &id,
+            "true",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    t.track_pid(stopped.id() as i32);
+    // Let the execs get as far as they can into the frozen cgroup.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        exec.try_wait().unwrap().is_none(),
+        "exec should wait while paused"
+    );
+    assert!(
+        stopped.try_wait().unwrap().is_none(),
+        "exec should wait while paused"
+    );
+    // SAFETY: kill(2) of our own unreaped child.
+    unsafe { libc::kill(stopped.id() as i32, libc::SIGTERM) };
+    let st = wait_timeout(&mut stopped, Duration::from_secs(5), "exec after SIGTERM");
+    assert_eq!(st.code(), Some(143), "{st:?}");
+    assert_eq!(t.status(&id), "paused");
+    let se2 = t.dir.join("resume.stderr");
+    let mut resume = std::process::Command::new(common::OUTLET)
+        .args(["--root", t.root.to_str().unwrap(), "resume", &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&se2).unwrap())
+        .spawn()
+        .unwrap();
+    let st = wait_timeout(
+        &mut resume,
+        Duration::from_secs(10),
+        "resume while an exec waits",
+    );
+    assert!(
+        st.success(),
+        "resume: {}",
+        std::fs::read_to_string(&se2).unwrap()
+    );
+    let st = wait_timeout(&mut exec, Duration::from_secs(20), "exec after resume");
+    let o = common::Out::from_files(st, so, se);
+    o.expect_ok("exec --ignore-paused");
+    assert_eq!(o.stdout.trim(), "ran-after-resume", "{o:?}");
+    assert_eq!(t.status(&id), "running");
+}
+
+/// `--debug` logs create's setup steps (to stderr, or as `"level":"debug"`
+/// lines with --log and json); without it, none. Syscall names libseccomp
+/// does not know are reported at debug level, as runc does.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn debug_logs_the_setup_steps() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("dbg", |c| {
+        sh(c, SLEEPER);
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["outlet_no_such_call"], "action": "SCMP_ACT_ERRNO"}]
+        });
+    });
+    let steps = [
+        "config",
+        "cgroup ready",
+        "init cloned",
+        "init ready",
+        "state saved",
+    ];
+    let id = t.id("dbg");
+    let o = t.outlet(&[
+        "--debug",
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id,
+    ]);
+    o.expect_ok("--debug create");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    for s in steps {
+        assert!(
+            o.stderr.contains(&format!("debug: {s}")) || o.stderr.contains(s),
+            "{s}: {o:?}"
+        );
+    }
+    assert!(o.stderr.contains("outlet_no_such_call"), "{o:?}");
+
+    let log = t.dir.join("debug.json");
+    let id2 = t.id("dbg2");
+    let o = t.outlet(&[
+        "--debug",
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id2,
+    ]);
+    o.expect_ok("--debug --log create");
+    t.track_pid(t.state(&id2)["pid"].as_i64().unwrap() as i32);
+    let lines: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for s in steps {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["level"] == "debug" && l["msg"].as_str().unwrap().contains(s)),
+            "{s}: {lines:#?}"
+        );
+    }
+
+    // The control: the same create without --debug logs nothing.
+    let id3 = t.id("dbg3");
+    let quiet_log = t.dir.join("quiet.json");
+    let o = t.outlet(&[
+        "--log",
+        quiet_log.to_str().unwrap(),
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id3,
+    ]);
+    o.expect_ok("create without --debug");
+    t.track_pid(t.state(&id3)["pid"].as_i64().unwrap() as i32);
+    assert!(!o.stderr.contains("debug"), "{o:?}");
+    assert_eq!(std::fs::read_to_string(&quiet_log).unwrap_or_default(), "");
 }

@@ -7,6 +7,7 @@ use common::T;
 use serde_json::json;
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn rlimits_hostname_env_cwd() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| {
@@ -64,6 +65,7 @@ fn rlimits_hostname_env_cwd() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn user_and_groups() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("b", |c| {
@@ -97,6 +99,7 @@ fn user_and_groups() {
 /// read-only), domainname and oomScoreAdj, with pivot_root and with
 /// --no-pivot; the host's values do not change.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn sysctl_domainname_oom_score_adj() {
     let Some(t) = T::new() else { return };
     let host_fwd = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
@@ -144,6 +147,7 @@ fn sysctl_domainname_oom_score_adj() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn new_session_keyring_unless_no_new_keyring() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("keys", |c| {

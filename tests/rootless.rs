@@ -20,6 +20,7 @@ fn uid_of(user: &str) -> Option<(u32, u32)> {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn unprivileged_user_runs_a_container() {
     let Some(t) = T::new() else { return };
     if uid_of(USER).is_none() {

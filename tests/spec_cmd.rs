@@ -76,6 +76,7 @@ fn spec_writes_a_valid_config() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn spec_output_runs() {
     let Some(t) = T::new() else { return };
     let dir = t.dir.join("plain");

@@ -42,16 +42,6 @@ pub struct DeviceRule {
 }
 
 impl DeviceRule {
-    pub const fn allow_char(major: u32, minor: Option<u32>) -> DeviceRule {
-        DeviceRule {
-            allow: true,
-            kind: DeviceKind::Char,
-            major: Some(major),
-            minor,
-            access: ACC_ALL,
-        }
-    }
-
     /// `a *:* rwm`: the rule that resets the whole list.
     pub fn is_everything(&self) -> bool {
         self.kind == DeviceKind::All
@@ -91,89 +81,77 @@ impl fmt::Display for DeviceRule {
     }
 }
 
-/// A device node every container gets, and may use, regardless of its
-/// config (runc's list, minus the `*:* m` wildcards so that mknod of any
-/// other device is refused).
+/// One of the devices every container may use whatever its config, as
+/// runc 1.1's `AllowedDevices` (plus /dev/console): the rule is appended
+/// after the spec's rules, and `node` names the file the rootfs code makes
+/// for it in /dev (None: only the rule; ptmx and pts come from devpts,
+/// the console from the pty setup, /dev/net/tun from the spec if wanted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DefaultDevice {
-    /// Path in the container. `/dev/pts/*` stands for the devpts instance.
-    pub path: &'static str,
-    pub major: u32,
-    /// None: every minor (the pty slaves).
-    pub minor: Option<u32>,
-    /// Mode for the node when the runtime creates it in /dev.
-    pub mode: u32,
+    pub node: Option<&'static str>,
+    pub rule: DeviceRule,
+}
+
+const fn char_dev(node: Option<&'static str>, major: u32, minor: Option<u32>) -> DefaultDevice {
+    DefaultDevice {
+        node,
+        rule: DeviceRule {
+            allow: true,
+            kind: DeviceKind::Char,
+            major: Some(major),
+            minor,
+            access: ACC_ALL,
+        },
+    }
+}
+
+/// mknod of any node: what a node may be used for is decided at open, by
+/// the r and w rules, so `m` alone grants no access. It is also what lets
+/// the init make `linux.devices` nodes under a spec that starts by
+/// denying everything (runc's order).
+const fn mknod_any(kind: DeviceKind) -> DefaultDevice {
+    DefaultDevice {
+        node: None,
+        rule: DeviceRule {
+            allow: true,
+            kind,
+            major: None,
+            minor: None,
+            access: ACC_MKNOD,
+        },
+    }
 }
 
 const DEFAULT_DEVICES: &[DefaultDevice] = &[
-    DefaultDevice {
-        path: "/dev/null",
-        major: 1,
-        minor: Some(3),
-        mode: 0o666,
-    },
-    DefaultDevice {
-        path: "/dev/zero",
-        major: 1,
-        minor: Some(5),
-        mode: 0o666,
-    },
-    DefaultDevice {
-        path: "/dev/full",
-        major: 1,
-        minor: Some(7),
-        mode: 0o666,
-    },
-    DefaultDevice {
-        path: "/dev/random",
-        major: 1,
-        minor: Some(8),
-        mode: 0o666,
-    },
-    DefaultDevice {
-        path: "/dev/urandom",
-        major: 1,
-        minor: Some(9),
-        mode: 0o666,
-    },
-    DefaultDevice {
-        path: "/dev/tty",
-        major: 5,
-        minor: Some(0),
-        mode: 0o666,
-    },
-    DefaultDevice {
-        path: "/dev/console",
-        major: 5,
-        minor: Some(1),
-        mode: 0o620,
-    },
-    DefaultDevice {
-        path: "/dev/ptmx",
-        major: 5,
-        minor: Some(2),
-        mode: 0o666,
-    },
-    DefaultDevice {
-        path: "/dev/pts/*",
-        major: 136,
-        minor: None,
-        mode: 0o620,
-    },
+    mknod_any(DeviceKind::Char),
+    mknod_any(DeviceKind::Block),
+    char_dev(Some("/dev/null"), 1, Some(3)),
+    char_dev(Some("/dev/random"), 1, Some(8)),
+    char_dev(Some("/dev/full"), 1, Some(7)),
+    char_dev(Some("/dev/tty"), 5, Some(0)),
+    char_dev(Some("/dev/zero"), 1, Some(5)),
+    char_dev(Some("/dev/urandom"), 1, Some(9)),
+    char_dev(None, 5, Some(1)),    // /dev/console
+    char_dev(None, 136, None),     // /dev/pts/*
+    char_dev(None, 5, Some(2)),    // /dev/ptmx
+    char_dev(None, 10, Some(200)), // /dev/net/tun
 ];
 
-/// The devices a container may always use (all character devices). The
-/// rootfs code creates the nodes among them that are plain files in /dev
-/// (null, zero, full, random, urandom, tty); console, ptmx and pts come from
-/// the pty setup and devpts.
+/// The devices every container may use, and the nodes made for them.
 pub fn default_allowed_devices() -> &'static [DefaultDevice] {
     DEFAULT_DEVICES
 }
 
-fn default_rules() -> impl Iterator<Item = DeviceRule> {
+/// (path, major, minor) of the character device nodes the runtime makes in
+/// every container's /dev.
+pub fn default_nodes() -> impl Iterator<Item = (&'static str, u32, u32)> {
     DEFAULT_DEVICES
         .iter()
-        .map(|d| DeviceRule::allow_char(d.major, d.minor))
+        .filter_map(|d| Some((d.node?, d.rule.major?, d.rule.minor?)))
+}
+
+fn default_rules() -> impl Iterator<Item = DeviceRule> {
+    DEFAULT_DEVICES.iter().map(|d| d.rule)
 }
 
 fn number(field: &str, i: usize, v: Option<i64>) -> Result<Option<u32>> {
@@ -258,9 +236,41 @@ mod tests {
         let rules = rules(Some(&r), true).unwrap().unwrap();
         assert!(rules[0].is_everything() && !rules[0].allow);
         assert_eq!(rules[1].to_string(), "c 10:200 rw");
-        assert_eq!(rules[2].to_string(), "c 1:3 rwm");
-        assert_eq!(rules.last().unwrap().to_string(), "c 136:* rwm");
-        assert_eq!(rules.len(), 2 + DEFAULT_DEVICES.len());
+        let defaults: Vec<String> = rules[2..].iter().map(|r| r.to_string()).collect();
+        assert_eq!(
+            defaults,
+            [
+                "c *:* m",
+                "b *:* m",
+                "c 1:3 rwm",
+                "c 1:8 rwm",
+                "c 1:7 rwm",
+                "c 5:0 rwm",
+                "c 1:5 rwm",
+                "c 1:9 rwm",
+                "c 5:1 rwm",
+                "c 136:* rwm",
+                "c 5:2 rwm",
+                "c 10:200 rwm",
+            ]
+        );
+        assert!(rules.iter().all(|r| r.allow || r.is_everything()));
+    }
+
+    #[test]
+    fn default_nodes_are_the_plain_char_devices() {
+        let nodes: Vec<_> = default_nodes().collect();
+        assert_eq!(
+            nodes,
+            [
+                ("/dev/null", 1, 3),
+                ("/dev/random", 1, 8),
+                ("/dev/full", 1, 7),
+                ("/dev/tty", 5, 0),
+                ("/dev/zero", 1, 5),
+                ("/dev/urandom", 1, 9),
+            ]
+        );
     }
 
     #[test]

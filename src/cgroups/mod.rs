@@ -350,6 +350,22 @@ impl Cgroup {
         out
     }
 
+    /// The directories `create` would make now: each planned directory and
+    /// its missing parents, parents first. For the intent record, written
+    /// before any of them exists (one stat per hierarchy when they exist).
+    pub fn to_create(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        for dir in self.dirs() {
+            let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+            for m in missing.into_iter().rev() {
+                if !out.iter().any(|o| o == m) {
+                    out.push(m.to_path_buf());
+                }
+            }
+        }
+        out
+    }
+
     fn v1_dir(&self, controller: &str) -> Result<&Path> {
         self.paths
             .v1

@@ -8,7 +8,7 @@ pub fn run(g: &Globals, a: &EventsArgs) -> Result<i32> {
     crate::spec::check_id(&a.id)?;
     if a.stats {
         let ev = events::stats_once(&g.root, &a.id).map_err(|e| e.context("events"))?;
-        println!("{}", serde_json::to_string(&ev)?);
+        super::outln(&serde_json::to_string(&ev)?)?;
         return Ok(0);
     }
     let interval =

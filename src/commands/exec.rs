@@ -30,6 +30,7 @@ pub fn run(g: &Globals, a: &ExecArgs) -> Result<i32> {
         console_socket: a.console_socket.as_deref(),
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
+        sub_cgroups: &a.cgroup,
     };
     exec(&o).map_err(|e| e.context("exec"))
 }

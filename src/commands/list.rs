@@ -1,3 +1,5 @@
+use std::fmt::Write;
+
 use anyhow::{Result, bail};
 
 use super::Globals;
@@ -5,21 +7,30 @@ use crate::cli::ListArgs;
 
 pub fn run(g: &Globals, a: &ListArgs) -> Result<i32> {
     let entries = crate::container::list::list(&g.root)?;
+    // The whole listing is written at once: a reader that goes away early
+    // ends the command quietly at the first write (see `super::out`).
+    let mut text = String::new();
     if a.quiet {
         for e in &entries {
-            println!("{}", e.id);
+            let _ = writeln!(text, "{}", e.id);
         }
+        super::out(&text)?;
         return Ok(0);
     }
     match a.format.as_str() {
-        "json" => println!("{}", serde_json::to_string(&entries)?),
+        "json" => {
+            text = serde_json::to_string(&entries)?;
+            text.push('\n');
+        }
         "table" => {
-            println!(
+            let _ = writeln!(
+                text,
                 "{:<20} {:<8} {:<10} {:<40} {:<31} OWNER",
                 "ID", "PID", "STATUS", "BUNDLE", "CREATED"
             );
             for e in &entries {
-                println!(
+                let _ = writeln!(
+                    text,
                     "{:<20} {:<8} {:<10} {:<40} {:<31} {}",
                     e.id, e.pid, e.status, e.bundle, e.created, e.owner
                 );
@@ -27,5 +38,6 @@ pub fn run(g: &Globals, a: &ListArgs) -> Result<i32> {
         }
         f => bail!("--format {f:?}: expected table or json"),
     }
+    super::out(&text)?;
     Ok(0)
 }

@@ -17,26 +17,57 @@ mod start;
 mod state;
 mod update;
 
+use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::cli::{Cli, Command};
 use crate::logging::Logger;
+
+/// The reader of outlet's stdout went away (EPIPE: `outlet state ID | head
+/// -c1`). Not a failure of the command: `main` ends quietly, the way a
+/// shell tool dies of SIGPIPE. Only stdout is treated so; EPIPE on the
+/// runtime's own sockets and pipes stays an error.
+#[derive(Debug, thiserror::Error)]
+#[error("stdout closed by its reader")]
+pub struct StdoutClosed;
+
+/// Whether `err` is (or wraps) `StdoutClosed`.
+pub fn stdout_closed(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| c.is::<StdoutClosed>())
+}
+
+/// Writes `text` to stdout (instead of print!, which aborts the process
+/// with "failed printing to stdout" on EPIPE).
+pub fn out(text: &str) -> Result<()> {
+    let mut so = std::io::stdout().lock();
+    match so.write_all(text.as_bytes()).and_then(|()| so.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        Err(e) => Err(e).context("write to stdout"),
+    }
+}
+
+/// `out` with a newline.
+pub fn outln(text: &str) -> Result<()> {
+    out(&format!("{text}\n"))
+}
 
 /// Global options every command may need.
 pub struct Globals {
     pub root: PathBuf,
 }
 
-pub fn dispatch(cli: Cli, _log: &Logger) -> Result<i32> {
+pub fn dispatch(cli: Cli, log: &Logger) -> Result<i32> {
+    log.check_file()?;
     if cli.version {
-        println!("outlet version {}", env!("CARGO_PKG_VERSION"));
-        println!(
-            "commit: {}",
-            option_env!("OUTLET_COMMIT").unwrap_or("unknown")
-        );
-        println!("spec: {}", crate::OCI_VERSION);
+        out(&format!(
+            "outlet version {}\ncommit: {}\nspec: {}\n",
+            env!("CARGO_PKG_VERSION"),
+            option_env!("OUTLET_COMMIT").unwrap_or("unknown"),
+            crate::OCI_VERSION
+        ))?;
         return Ok(0);
     }
     if cli.systemd_cgroup || cli.cgroup_manager.as_deref() == Some("systemd") {
@@ -72,5 +103,22 @@ pub fn dispatch(cli: Cli, _log: &Logger) -> Result<i32> {
         Command::Features => features::run(),
         Command::Checkpoint(_) => checkpoint::run("checkpoint"),
         Command::Restore(_) => checkpoint::run("restore"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only a closed stdout ends quietly: EPIPE from the runtime's own
+    /// sockets and pipes (console socket, sync channel) is an io::Error
+    /// of kind BrokenPipe, and stays an error to report.
+    #[test]
+    fn only_stdout_closed_is_quiet() {
+        let own_socket = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            .context("send the pty master");
+        assert!(!stdout_closed(&own_socket));
+        let stdout = anyhow::Error::from(StdoutClosed).context("state");
+        assert!(stdout_closed(&stdout));
     }
 }

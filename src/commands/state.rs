@@ -4,6 +4,6 @@ use super::Globals;
 use crate::cli::IdArgs;
 
 pub fn run(g: &Globals, a: &IdArgs) -> Result<i32> {
-    println!("{}", crate::container::state_json(&g.root, &a.id)?);
+    super::outln(&crate::container::state_json(&g.root, &a.id)?)?;
     Ok(0)
 }

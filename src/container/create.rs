@@ -3,7 +3,6 @@
 //! every step taken (no state dir, no cgroup, no process is left).
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -13,10 +12,11 @@ use oci_spec::runtime::LinuxNamespaceType;
 use crate::cgroups::Cgroup;
 use crate::namespaces::{self, Plan};
 use crate::process::init::{self, InitArgs};
+use crate::process::procfs::ProcFs;
 use crate::process::sync::{self, Msg};
 use crate::security;
 use crate::spec;
-use crate::state::{ContainerDir, State, Status};
+use crate::state::{ContainerDir, Intent, State, Status};
 use crate::syscall::{self, Forked};
 
 pub struct CreateOpts<'a> {
@@ -72,6 +72,14 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
 pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     spec::check_id(o.id)?;
     let spec = &loaded.spec;
+    crate::logging::debug(|| {
+        format!(
+            "create {}: config {} validated, rootfs {}",
+            o.id,
+            loaded.config.display(),
+            loaded.rootfs.display()
+        )
+    });
     let process = spec.process().as_ref().context("process: missing")?;
     security::capabilities::validate(process.capabilities().as_ref())?;
     security::lsm::validate(spec)?;
@@ -83,20 +91,29 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         )?),
         None => None,
     };
+    if let Some(s) = &seccomp {
+        for w in s.warnings() {
+            crate::logging::warn(&w);
+        }
+        crate::logging::debug(|| {
+            format!(
+                "seccomp: {} instructions; syscalls unknown to libseccomp, skipped: {:?}",
+                s.len(),
+                s.skipped_syscalls()
+            )
+        });
+    }
     let nss = linux
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
     let plan = Plan::from_spec(&nss);
-    if !plan.creates(LinuxNamespaceType::Mount) && !plan.joins(LinuxNamespaceType::Mount) {
-        bail!("linux.namespaces: a mount namespace is required");
-    }
     if process.terminal().unwrap_or(false) && o.console_socket.is_none() {
         bail!("process.terminal is true but no --console-socket was given");
     }
-    let with_devices = allow_spec_devices(linux);
-    let resources = with_devices
-        .as_ref()
-        .or_else(|| linux.and_then(|l| l.resources().as_ref()));
+    // linux.devices get no device rule of their own: the spec's access
+    // strings hold as written (the defaults' `c *:* m` lets the init make
+    // their nodes).
+    let resources = linux.and_then(|l| l.resources().as_ref());
     let cgroups_path = linux
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
@@ -123,6 +140,16 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         cgroup: None,
         child: None,
     };
+    // Intent before effect: what the cgroup step will make is on record
+    // before it makes it, so `delete --force` can undo a create killed at
+    // any instant from here on.
+    let mut intent = Intent {
+        cgroup: cgroup.paths().clone(),
+        ..Default::default()
+    };
+    intent.cgroup.created = cgroup.to_create();
+    dir.save_intent(&intent)?;
+    crate::fault::point("create:intent");
     if let Err(e) = cgroup.create(resources) {
         if !(rootless && !has_limits(resources) && is_permission(&e)) {
             return Err(e);
@@ -137,18 +164,26 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         .map(AsRawFd::as_raw_fd)
         .collect();
     undo.cgroup = Some(Cgroup::from_paths(cgroup.paths().clone()));
+    crate::logging::debug(|| format!("cgroup ready, limits written: {:?}", cgroup.paths()));
+    crate::fault::point("create:cgroup");
 
+    // The init gets the fifo open for reading and writing (which never
+    // blocks) and waits on it without reopening it: it needs no /proc and
+    // no path, and only `start`, from the host, opens the file again.
     let fifo_path = dir.fifo();
-    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600))
         .with_context(|| format!("mkfifo {}", fifo_path.display()))?;
-    // The umask took group/other write off; the init reopens the fifo as the
-    // container's root, which in a user namespace is not the host's root.
-    std::fs::set_permissions(&fifo_path, std::fs::Permissions::from_mode(0o622))
-        .with_context(|| format!("chmod {}", fifo_path.display()))?;
-    let fifo: OwnedFd = syscall::openat2(libc::AT_FDCWD, &fifo_path, libc::O_PATH, 0)
-        .with_context(|| format!("open {}", fifo_path.display()))?;
+    let fifo: OwnedFd = syscall::openat2(
+        libc::AT_FDCWD,
+        &fifo_path,
+        libc::O_RDWR | libc::O_NOFOLLOW,
+        0,
+    )
+    .with_context(|| format!("open {}", fifo_path.display()))?;
 
-    let (parent_chan, child_chan) = sync::pair()?;
+    // The init's end is the lower fd, next to the fifo's: the init closes
+    // the fds around the two it keeps with one close_range fewer.
+    let (child_chan, parent_chan) = sync::pair()?;
     if let Some(s) = seccomp.as_mut()
         && s.listener_path().is_some()
     {
@@ -178,6 +213,8 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     if cgroup_fd.is_none() {
         cloned &= !CloneFlags::CLONE_NEWCGROUP;
     }
+    // The init makes its time namespace itself (see enter_new_time).
+    cloned &= !namespaces::flag(LinuxNamespaceType::Time);
 
     let created = crate::logging::rfc3339_now();
     let annotations = spec.annotations().clone().unwrap_or_default();
@@ -199,7 +236,6 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                 .map(|n| namespaces::proc_name(n.typ()).to_string())
                 .collect(),
             use_terminal: process.terminal().unwrap_or(false),
-            config: Some(loaded.config.clone()),
         }
     };
     let state_json = |pid: i32, status: Status| -> String {
@@ -236,12 +272,26 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     let pid = match forked {
         Forked::Child => {
             drop(parent_chan);
-            init::run(&args, &child_chan)
+            init::run(&args, child_chan)
         }
         Forked::Parent(pid) => pid,
     };
     undo.child = Some(pid);
+    crate::logging::debug(|| format!("init cloned: pid {pid}, namespaces {cloned:?}"));
     drop(child_chan);
+    // `start` waits for the init to close the last reading end.
+    drop(fifo);
+    // The init exists: its pid and start time go on record at once (the
+    // exact cgroup directories made, too), so a later damaged state.json
+    // still leads `delete --force` to it without trusting a bare pid.
+    let init_start_time = syscall::proc_start_time(pid)
+        .map(|(t, _)| t)
+        .context("read the init's start time")?;
+    intent.cgroup = cgroup.paths().clone();
+    intent.pid = pid;
+    intent.init_start_time = init_start_time;
+    dir.save_intent(&intent)?;
+    crate::fault::point("create:cloned");
     let init_joins_cgroup = join_files.is_some();
     drop(join_files);
 
@@ -251,14 +301,32 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                 if !in_cgroup && !init_joins_cgroup {
                     cgroup.add_pid(pid)?;
                 }
-                if plan.creates(LinuxNamespaceType::User) {
-                    let l = linux.context("linux: missing")?;
-                    namespaces::write_id_maps(
-                        pid,
-                        l.uid_mappings().as_deref().unwrap_or(&[]),
-                        l.gid_mappings().as_deref().unwrap_or(&[]),
-                    )?;
+                let userns = plan.creates(LinuxNamespaceType::User);
+                let oom = process.oom_score_adj();
+                // Written here, from the host's /proc, before the init has
+                // mounted anything or become non-dumpable (which would
+                // give its /proc files to the host's root, out of reach of
+                // the root of a user namespace).
+                if userns || oom.is_some() {
+                    let proc = ProcFs::host()?;
+                    if userns {
+                        let l = linux.context("linux: missing")?;
+                        namespaces::write_id_maps(
+                            &proc,
+                            pid,
+                            l.uid_mappings().as_deref().unwrap_or(&[]),
+                            l.gid_mappings().as_deref().unwrap_or(&[]),
+                        )?;
+                    }
+                    if let Some(adj) = oom {
+                        let rel = ProcFs::of(pid, "oom_score_adj");
+                        proc.write(&rel, adj.to_string().as_bytes())
+                            .with_context(|| {
+                                format!("process.oomScoreAdj {adj}: writing /proc/{rel}")
+                            })?;
+                    }
                 }
+                crate::logging::debug(|| "init placed in its cgroup, id maps written".into());
                 parent_chan.send(&Msg::Go(pid))?;
             }
             Some(Msg::Hooks) => {
@@ -275,18 +343,30 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                 )?;
                 parent_chan.send(&Msg::Go(pid))?;
             }
-            Some(Msg::Ready) => break,
+            Some(Msg::Ready) => {
+                crate::logging::debug(|| {
+                    "init ready: mounts, pivot_root, user and caps set".into()
+                });
+                break;
+            }
             Some(Msg::Error(m)) => bail!("{m}"),
             Some(Msg::Go(_)) => bail!("sync: unexpected go from the init"),
-            None => bail!("container init exited during setup"),
+            None => {
+                if let Some(why) = oom_during_setup(cgroup.paths(), resources) {
+                    bail!("{why}");
+                }
+                bail!("container init exited during setup")
+            }
         }
     }
 
+    crate::fault::point("create:ready");
     let mut state = state_for(pid);
-    state.init_start_time = syscall::proc_start_time(pid)
-        .map(|(t, _)| t)
-        .context("read the init's start time")?;
+    state.init_start_time = init_start_time;
+    dir.save_config(&loaded.text)?;
     dir.save(&state)?;
+    crate::logging::debug(|| format!("state saved in {}", dir.path.display()));
+    crate::fault::point("create:saved");
     if let Some(p) = o.pid_file {
         syscall::write_atomic(p, pid.to_string().as_bytes())
             .with_context(|| format!("pid file {}", p.display()))?;
@@ -294,6 +374,13 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     if let Some(s) = &seccomp {
         s.remember();
     }
+    // Recorded: the init may now turn its death signal off; its closing
+    // the channel says it has (exiting before that would kill it).
+    parent_chan.send(&Msg::Go(pid))?;
+    if parent_chan.recv()?.is_some() {
+        bail!("sync: unexpected message from the init after ready");
+    }
+    crate::fault::point("create:detached");
     // Success: nothing to undo. The init stays, blocked on exec.fifo.
     undo.child = None;
     undo.cgroup = None;
@@ -302,27 +389,31 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     Ok(Created { dir, state })
 }
 
-/// linux.devices "MUST be available in the container", so each one is
-/// allowed in the device cgroup after the spec's own rules (as runc does);
-/// otherwise the usual leading deny-all makes the init's mknod fail with
-/// EPERM. None when the spec lists no devices (the resources stay as given).
-fn allow_spec_devices(
-    linux: Option<&oci_spec::runtime::Linux>,
-) -> Option<oci_spec::runtime::LinuxResources> {
-    let devices = linux?.devices().as_ref().filter(|d| !d.is_empty())?;
-    let mut res = linux?.resources().clone().unwrap_or_default();
-    let mut rules = res.devices().clone().unwrap_or_default();
-    for d in devices {
-        let mut rule = oci_spec::runtime::LinuxDeviceCgroup::default();
-        rule.set_allow(true);
-        rule.set_typ(Some(d.typ()));
-        rule.set_major(Some(d.major()));
-        rule.set_minor(Some(d.minor()));
-        rule.set_access(Some("rwm".to_string()));
-        rules.push(rule);
-    }
-    res.set_devices(Some(rules));
-    Some(res)
+/// The memory limit as the reason the init died before "ready": the
+/// kernel's OOM killer counted a kill in the container's cgroup.
+fn oom_during_setup(
+    paths: &crate::cgroups::CgroupPaths,
+    resources: Option<&oci_spec::runtime::LinuxResources>,
+) -> Option<String> {
+    let limit = resources?.memory().as_ref()?.limit().filter(|l| *l > 0)?;
+    let (file, text) = match (&paths.unified, paths.v1.get("memory")) {
+        (Some(dir), _) => (dir.join("memory.events"), "memory.events"),
+        (None, Some(dir)) => (dir.join("memory.oom_control"), "memory.oom_control"),
+        (None, None) => return None,
+    };
+    let kills: u64 = std::fs::read_to_string(&file)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))?
+        .trim()
+        .parse()
+        .ok()?;
+    (kills > 0).then(|| {
+        format!(
+            "linux.resources.memory.limit: {limit} bytes is below what the container's setup needs: \
+             the kernel's OOM killer killed the init before it was ready ({text}: oom_kill {kills})"
+        )
+    })
 }
 
 /// Limits other than the device list (which the default spec always has).

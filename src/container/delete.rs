@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use super::Loaded;
 use crate::cgroups::Cgroup;
@@ -17,10 +17,16 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         // Callers (containerd's shim, podman) force-delete containers that
         // are already gone; like runc, that is not an error.
         Err(e) if force && matches!(Lookup::of(&e), Some(Lookup::NotFound(_))) => return Ok(()),
-        Err(e) if force && matches!(Lookup::of(&e), Some(Lookup::Creating(_))) => {
-            // A create that died without cleaning up: --force clears it.
-            let dir = crate::state::ContainerDir::open(root, id)?;
-            return dir.remove();
+        // A create that died halfway, or a state file damaged since:
+        // --force removes what the intent record says this container made.
+        Err(e)
+            if force
+                && matches!(
+                    Lookup::of(&e),
+                    Some(Lookup::Creating(_) | Lookup::Damaged(..))
+                ) =>
+        {
+            return remove_unrecorded(root, id, &e);
         }
         Err(e) => return Err(e),
     };
@@ -34,6 +40,57 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         stop(&c)?;
     }
     destroy(&c)
+}
+
+/// `delete --force` of a container without a usable state.json: kill the
+/// init found through the intent record (pid and start time, through a
+/// pidfd: never a bare pid), remove the cgroup directories it records, then
+/// the state dir, and say what was done.
+fn remove_unrecorded(root: &Path, id: &str, why: &anyhow::Error) -> Result<()> {
+    let dir = crate::state::ContainerDir::open(root, id)?;
+    let mut did = Vec::new();
+    if let Some(intent) = dir.load_intent() {
+        if intent.pid > 0 && kill_recorded_init(intent.pid, intent.init_start_time)? {
+            did.push(format!("killed its init {}", intent.pid));
+        }
+        let cg = Cgroup::from_paths(intent.cgroup);
+        if !cg.paths().v1.is_empty() || cg.paths().unified.is_some() {
+            cg.destroy()
+                .with_context(|| format!("delete {id}: remove its cgroups"))?;
+            did.push("removed its cgroups".to_string());
+        }
+    }
+    crate::fault::point("delete:cgroup");
+    dir.remove()?;
+    did.push("removed its state dir".to_string());
+    eprintln!("outlet: delete --force {id}: {why:#}; {}", did.join(", "));
+    Ok(())
+}
+
+/// SIGKILL the recorded init if it is still the process that was recorded
+/// (same start time, checked while a pidfd pins it), and wait for it to go.
+/// False when it is already gone.
+fn kill_recorded_init(pid: i32, start_time: u64) -> Result<bool> {
+    let Ok(pidfd) = crate::syscall::pidfd_open(pid) else {
+        return Ok(false);
+    };
+    let alive = || {
+        crate::syscall::proc_start_time(pid)
+            .is_some_and(|(t, st)| t == start_time && st != 'Z' && st != 'X')
+    };
+    if !alive() {
+        return Ok(false);
+    }
+    crate::syscall::pidfd_send_signal(&pidfd, libc::SIGKILL)
+        .with_context(|| format!("kill the recorded init {pid}"))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive() {
+        if Instant::now() > deadline {
+            bail!("the recorded init {pid} did not die within 10s of SIGKILL");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(true)
 }
 
 /// SIGKILL everything and wait for the init to go.
@@ -50,6 +107,7 @@ pub fn stop(c: &Loaded) -> Result<()> {
         // A frozen task does not act on SIGKILL until thawed.
         let _ = cg.freeze(false);
     }
+    crate::fault::point("delete:killed");
     let deadline = Instant::now() + Duration::from_secs(10);
     while crate::state::init_alive(&c.state) {
         if Instant::now() > deadline {
@@ -63,12 +121,12 @@ pub fn stop(c: &Loaded) -> Result<()> {
 pub fn destroy(c: &Loaded) -> Result<()> {
     let cg = Cgroup::from_paths(c.state.cgroup.clone());
     cg.destroy()?;
+    crate::logging::debug(|| format!("delete {}: cgroup removed", c.state.id));
+    crate::fault::point("delete:cgroup");
     let poststop = c.state.hooks.as_ref().and_then(|h| h.poststop().as_ref());
     if poststop.is_some_and(|v| !v.is_empty()) {
         let json = serde_json::to_string(&c.state.oci(Status::Stopped))?;
-        if let Err(e) = crate::hooks::run_all("poststop", poststop, &json) {
-            eprintln!("outlet: warning: {e:#}");
-        }
+        crate::hooks::run_all_warn("poststop", poststop, &json);
     }
     c.dir.remove()
 }

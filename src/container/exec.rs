@@ -7,7 +7,7 @@
 //! /proc/PID/exe of the runtime (CVE-2019-5736 class).
 
 use std::convert::Infallible;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use crate::spec::{Process, Spec};
@@ -37,16 +37,23 @@ pub struct ExecOpts<'a> {
     pub console_socket: Option<&'a Path>,
     pub preserve_fds: u32,
     pub ignore_paused: bool,
+    /// `--cgroup`: sub-cgroups of the container's to run the process in,
+    /// as `path` (every controller) or `controller[,controller]:path`.
+    pub sub_cgroups: &'a [String],
 }
 
-/// The config the container was created from. Required: without it the
-/// process would get neither the container's capabilities nor its seccomp
-/// profile.
-fn container_spec(state: &crate::state::State) -> Result<Spec> {
-    let path = state.config_path();
-    let text = std::fs::read(&path)
-        .with_context(|| format!("read the container's config {}", path.display()))?;
-    serde_json::from_slice(&text).with_context(|| format!("parse {}", path.display()))
+/// The config the container was created from, kept in its state dir: the
+/// bundle's file may have been edited or removed since. Required: without
+/// it the process would get neither the container's capabilities nor its
+/// seccomp profile.
+fn container_spec(dir: &crate::state::ContainerDir) -> Result<Spec> {
+    let text = dir.load_config()?;
+    crate::spec::from_validated(&text).with_context(|| {
+        format!(
+            "parse {}",
+            dir.path.join(crate::state::CONFIG_FILE).display()
+        )
+    })
 }
 
 pub fn exec(o: &ExecOpts) -> Result<i32> {
@@ -57,7 +64,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         Status::Paused => bail!("cannot exec in a paused container: {}", o.id),
         s => bail!("cannot exec in a {} container: {}", s.as_str(), o.id),
     }
-    let spec = container_spec(&c.state)?;
+    let spec = container_spec(&c.dir)?;
     let mut process = match &o.process {
         ExecProcess::File(p) => (**p).clone(),
         ExecProcess::Inline(a) => inline_process(&spec, a)?,
@@ -97,6 +104,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     };
     let console_socket = o.console_socket.or(own_console.as_ref().map(|c| c.path()));
     crate::security::capabilities::validate(p.capabilities().as_ref())?;
+    crate::spec::process_fields::check_process(p)?;
     let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         Some(s) => Some(crate::security::seccomp::prepare_cached(
             s,
@@ -116,7 +124,24 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         bail!("container not running: {}", o.id);
     }
     let flags = namespace_flags(c.state.pid)?;
-    let cgroup = Cgroup::from_paths(c.state.cgroup.clone());
+    // A container without a mount namespace of its own has a chroot for a
+    // root, which no setns gives: the process takes the init's root.
+    let root_fd = if c.state.namespaces.iter().any(|n| n == "mnt") {
+        None
+    } else {
+        let p = format!("/proc/{}/root", c.state.pid);
+        Some(
+            syscall::openat2(
+                libc::AT_FDCWD,
+                Path::new(&p),
+                libc::O_PATH | libc::O_DIRECTORY,
+                0,
+            )
+            .with_context(|| format!("open the container's root {p}"))?,
+        )
+    };
+    let chroot = root_fd.as_ref().map(AsRawFd::as_raw_fd);
+    let cgroup = Cgroup::from_paths(sub_cgroup(&c.state.cgroup, o.sub_cgroups)?);
     let cgroup_fd = cgroup.clone_into_fd();
     let join_files = cgroup.self_join_files();
     let join_fds: Vec<i32> = join_files
@@ -125,7 +150,11 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         .map(AsRawFd::as_raw_fd)
         .collect();
     let (parent_chan, child_chan) = sync::pair()?;
-    let lock_fd = c.dir.lock_fd();
+    // From here exec waits on processes in the container's cgroup, which
+    // stay frozen in a paused container (--ignore-paused) until `resume`:
+    // holding the lock across that wait would keep `resume` out forever.
+    let mut c = c;
+    c.dir.unlock();
 
     // Signals meant for the process must not kill us before we can forward.
     let set = if o.detach {
@@ -139,13 +168,13 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let helper = match forked {
         Forked::Child => {
             drop(parent_chan);
-            // SAFETY: closing our copy of the state dir's lock fd.
-            unsafe { libc::close(lock_fd) };
             let what = What {
                 o,
                 p,
                 seccomp: seccomp.as_ref(),
                 state: &c.state,
+                chroot,
+                linux: spec.linux().as_ref(),
             };
             helper_main(&what, &join_fds, &pidfd, flags, &child_chan, console)
         }
@@ -157,6 +186,32 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let reap_helper = || {
         let _ = waitpid(Pid::from_raw(helper), None);
     };
+    // In a paused container (--ignore-paused) the helper and the process
+    // stay frozen until `resume`; SIGTERM and friends are blocked to be
+    // forwarded, so without this a foreground exec could not be stopped
+    // meanwhile. Only then: the common path pays nothing.
+    let paused = c.status == Status::Paused && !o.detach;
+    let stopped = |pid: Option<i32>| -> Result<Option<i32>> {
+        if !paused {
+            return Ok(None);
+        }
+        // SAFETY: the channel owns the fd and outlives this borrow.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(parent_chan.raw_fd()) };
+        let Some(sig) = crate::signals::readable_or_stop(fd)? else {
+            return Ok(None);
+        };
+        // Our own unreaped children (the process by CLONE_PARENT): their
+        // pids cannot have been reused. Frozen, they die at `resume`, so
+        // they are not waited for.
+        for p in std::iter::once(helper).chain(pid) {
+            // SAFETY: kill(2) of our own unreaped child.
+            unsafe { libc::kill(p, libc::SIGKILL) };
+        }
+        Ok(Some(128 + sig as i32))
+    };
+    if let Some(code) = stopped(None)? {
+        return Ok(code);
+    }
     match parent_chan.recv() {
         Ok(Some(Msg::UserNs)) => {
             if !in_cgroup
@@ -189,6 +244,9 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let mut ready = false;
     let mut error = None;
     while !(ready && pid.is_some()) {
+        if let Some(code) = stopped(pid)? {
+            return Ok(code);
+        }
         match parent_chan.recv()? {
             Some(Msg::Go(p)) => pid = Some(p),
             Some(Msg::Ready) => ready = true,
@@ -248,6 +306,78 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     }
 }
 
+/// The cgroup the process joins: the container's own, or with `--cgroup`
+/// an existing sub-cgroup of it (runc's `--cgroup path` for every
+/// controller, `controller[,controller]:path` for some, repeatable). A path
+/// may not leave the container's cgroup, and must exist: exec creates none.
+fn sub_cgroup(
+    own: &crate::cgroups::CgroupPaths,
+    specs: &[String],
+) -> Result<crate::cgroups::CgroupPaths> {
+    let mut paths = crate::cgroups::CgroupPaths {
+        unified: own.unified.clone(),
+        v1: own.v1.clone(),
+        ..Default::default()
+    };
+    for spec in specs {
+        let (controllers, sub) = match spec.split_once(':') {
+            Some((c, p)) => (Some(c), p),
+            None => (None, spec.as_str()),
+        };
+        let sub = Path::new(sub.trim_start_matches('/'));
+        if sub.as_os_str().is_empty()
+            || sub
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            bail!(
+                "--cgroup {spec:?}: the path must name a sub-cgroup inside the container's cgroup"
+            );
+        }
+        // Each --cgroup is relative to the container's own cgroup, also
+        // when an earlier one named the same controller.
+        let mut targets: Vec<(&mut PathBuf, &Path)> = Vec::new();
+        match (controllers, paths.unified.as_mut(), own.unified.as_deref()) {
+            (None, Some(dir), Some(base)) => targets.push((dir, base)),
+            (Some(_), Some(_), _) => {
+                bail!(
+                    "--cgroup {spec:?}: controller:path is for cgroup v1; give only the path on a cgroup v2 host"
+                )
+            }
+            (None, _, _) => targets.extend(
+                paths
+                    .v1
+                    .iter_mut()
+                    .filter_map(|(k, v)| Some((v, own.v1.get(k)?.as_path()))),
+            ),
+            (Some(list), _, _) => {
+                let names: Vec<&str> = list.split(',').collect();
+                if let Some(bad) = names.iter().find(|n| !own.v1.contains_key(**n)) {
+                    bail!("--cgroup {spec:?}: the container has no cgroup for controller {bad:?}");
+                }
+                targets.extend(
+                    paths
+                        .v1
+                        .iter_mut()
+                        .filter(|(k, _)| names.contains(&k.as_str()))
+                        .filter_map(|(k, v)| Some((v, own.v1.get(k)?.as_path()))),
+                );
+            }
+        }
+        if targets.is_empty() {
+            bail!("--cgroup {spec:?}: the container has no cgroup to join a sub-cgroup of");
+        }
+        for (dir, base) in targets {
+            let joined = base.join(sub);
+            if !joined.is_dir() {
+                bail!("--cgroup {spec:?}: {} does not exist", joined.display());
+            }
+            *dir = joined;
+        }
+    }
+    Ok(paths)
+}
+
 /// The namespaces of the init that differ from ours: those are joined.
 fn namespace_flags(pid: i32) -> Result<libc::c_int> {
     let mut flags = 0;
@@ -259,9 +389,14 @@ fn namespace_flags(pid: i32) -> Result<libc::c_int> {
         ("uts", libc::CLONE_NEWUTS),
         ("ipc", libc::CLONE_NEWIPC),
         ("cgroup", libc::CLONE_NEWCGROUP),
+        ("time", libc::CLONE_NEWTIME),
     ] {
-        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{name}"))
-            .with_context(|| format!("read /proc/{pid}/ns/{name}"))?;
+        let theirs = match std::fs::read_link(format!("/proc/{pid}/ns/{name}")) {
+            Ok(l) => l,
+            // A kernel without time namespaces (before 5.6) has no link.
+            Err(e) if name == "time" && e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("read /proc/{pid}/ns/{name}")),
+        };
         let ours = std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
         if ours.as_ref() != Some(&theirs) {
             flags |= flag;
@@ -276,6 +411,11 @@ struct What<'a> {
     p: &'a Process,
     seccomp: Option<&'a crate::security::seccomp::Prepared>,
     state: &'a crate::state::State,
+    /// The init's root (an fd of /proc/PID/root) when it is a chroot.
+    chroot: Option<RawFd>,
+    /// The container's linux section: personality and memory policy
+    /// apply to every process in it, as in runc's exec.
+    linux: Option<&'a oci_spec::runtime::Linux>,
 }
 
 fn helper_main(
@@ -298,10 +438,28 @@ fn helper_main(
             Some(Msg::Go(_)) => {}
             _ => bail!("sync: outlet exited during exec setup"),
         }
+        // Nothing to join when the container shares all our namespaces
+        // (setns of a pidfd with no flags is EINVAL).
         // SAFETY: setns on a pidfd we own, with namespace flags only.
-        if unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
+        if flags != 0 && unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
             return Err(std::io::Error::last_os_error()).context("setns into the container");
         }
+        // The process is born in the container's pid namespace, where a
+        // process of the container holding CAP_SYS_PTRACE could open its
+        // fds: it gets none of ours (the init's pidfd, a cgroup v2
+        // directory for CLONE_INTO_CGROUP, a caller's leaked fd) but what
+        // it needs, closed here where the container cannot see us.
+        let keep = [
+            Some(chan.raw_fd()),
+            console.as_ref().map(AsRawFd::as_raw_fd),
+            what.seccomp.and_then(|s| s.listener_fd()),
+            what.chroot,
+        ];
+        syscall::close_from_except(
+            3 + what.o.preserve_fds,
+            &keep.into_iter().flatten().collect::<Vec<_>>(),
+        )
+        .context("close the runtime's fds")?;
         // The pid namespace applies to children: fork the real process as
         // a sibling (our parent's child).
         let (forked, _) = syscall::clone_process(libc::CLONE_PARENT as u64, None)
@@ -348,11 +506,17 @@ fn process_setup(
     console: Option<std::os::unix::net::UnixStream>,
 ) -> Result<Infallible> {
     let &What {
-        o,
         p,
         seccomp,
         state,
+        chroot,
+        linux,
+        ..
     } = what;
+    if let Some(fd) = chroot {
+        nix::unistd::fchdir(fd).context("enter the container's root")?;
+        nix::unistd::chroot(".").context("chroot into the container's root")?;
+    }
     nix::unistd::setsid().context("setsid")?;
     if let Some(s) = console {
         crate::tty::setup_terminal(s, p)?;
@@ -360,10 +524,16 @@ fn process_setup(
     for r in p.rlimits().iter().flatten() {
         crate::process::init::set_rlimit(r)?;
     }
+    crate::process::scheduling::apply(p)?;
+    crate::process::personality::apply(linux)?;
+    crate::process::mempolicy::apply(linux)?;
+    crate::process::stdio::chown_pipes(p.user().uid())?;
+    let p = &*crate::process::home::with_home(p)?;
     let state_json = || serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
-    let exe = crate::process::init::become_process(p, seccomp, &state_json)?;
+    let became = crate::process::init::become_process(p, seccomp, None)?;
     chan.send(&Msg::Ready)?;
-    crate::process::init::exec_process(p, &exe, o.preserve_fds, seccomp, &state_json)
+    // The helper closed every other fd before the fork.
+    crate::process::init::exec_process(became, seccomp, &state_json, None)
 }
 
 /// Build the process of an inline `exec ID CMD...` from the container's own
@@ -400,10 +570,11 @@ fn inline_process(base: &Spec, a: &crate::cli::ExecArgs) -> Result<Process> {
                     .with_context(|| format!("--user {u:?}: gid is not a number"))?,
             );
         }
-        if !a.additional_gids.is_empty() {
-            user.set_additional_gids(Some(a.additional_gids.clone()));
-        }
         p.user = user;
+    }
+    // runc applies -g on its own, with or without -u.
+    if !a.additional_gids.is_empty() {
+        p.user.set_additional_gids(Some(a.additional_gids.clone()));
     }
     if a.no_new_privs {
         p.no_new_privileges = Some(true);
@@ -411,7 +582,11 @@ fn inline_process(base: &Spec, a: &crate::cli::ExecArgs) -> Result<Process> {
     if !a.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
         for name in &a.cap {
-            let cap: oci_spec::runtime::Capability = name
+            // runc's spelling is CAP_KILL; KILL is accepted as well.
+            let up = name.to_ascii_uppercase();
+            let cap: oci_spec::runtime::Capability = up
+                .strip_prefix("CAP_")
+                .unwrap_or(&up)
                 .parse()
                 .map_err(|_| anyhow::anyhow!("--cap {name:?}: unknown capability"))?;
             let add = |s: Option<oci_spec::runtime::Capabilities>| {

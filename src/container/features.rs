@@ -25,8 +25,27 @@ pub const HOOKS: &[&str] = &[
     "poststop",
 ];
 
-/// Namespaces create can make or join. `time` is refused by validation.
-pub const NAMESPACES: &[&str] = &["cgroup", "ipc", "mount", "network", "pid", "user", "uts"];
+/// Namespaces create can make or join (`time` with `linux.timeOffsets`).
+pub const NAMESPACES: &[&str] = &[
+    "cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts",
+];
+
+/// `linux.memoryPolicy` modes and flags `spec::process_fields::memory_policy`
+/// translates for set_mempolicy.
+pub const MEMORY_POLICY_MODES: &[&str] = &[
+    "MPOL_DEFAULT",
+    "MPOL_BIND",
+    "MPOL_INTERLEAVE",
+    "MPOL_WEIGHTED_INTERLEAVE",
+    "MPOL_PREFERRED",
+    "MPOL_PREFERRED_MANY",
+    "MPOL_LOCAL",
+];
+pub const MEMORY_POLICY_FLAGS: &[&str] = &[
+    "MPOL_F_NUMA_BALANCING",
+    "MPOL_F_RELATIVE_NODES",
+    "MPOL_F_STATIC_NODES",
+];
 
 /// Mount options that `rootfs::mounts::parse_options` turns into mount
 /// flags or propagation (anything else is passed to the filesystem as
@@ -204,6 +223,7 @@ pub fn features() -> Value {
             "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": false}},
+            "memoryPolicy": {"modes": MEMORY_POLICY_MODES, "flags": MEMORY_POLICY_FLAGS},
         },
         "annotations": {
             "io.github.seccomp.libseccomp.version": lv,
@@ -265,10 +285,31 @@ mod tests {
         let sup = f["linux"]["seccomp"]["supportedFlags"].as_array().unwrap();
         assert!(sup.contains(&json!("SECCOMP_FILTER_FLAG_TSYNC")), "{f}");
         assert!(
-            !f["linux"]["namespaces"]
+            f["linux"]["namespaces"]
                 .as_array()
                 .unwrap()
                 .contains(&json!("time"))
         );
+    }
+
+    #[test]
+    fn listed_memory_policies_translate() {
+        for m in MEMORY_POLICY_MODES {
+            let nodes = if ["MPOL_DEFAULT", "MPOL_LOCAL"].contains(m) {
+                None
+            } else {
+                Some("0")
+            };
+            let p: oci_spec::runtime::LinuxMemoryPolicy =
+                serde_json::from_value(json!({"mode": m, "nodes": nodes})).unwrap();
+            crate::spec::process_fields::memory_policy(&p).unwrap();
+        }
+        for f in MEMORY_POLICY_FLAGS {
+            let p: oci_spec::runtime::LinuxMemoryPolicy =
+                serde_json::from_value(json!({"mode": "MPOL_BIND", "nodes": "0", "flags": [f]}))
+                    .unwrap();
+            let pol = crate::spec::process_fields::memory_policy(&p).unwrap();
+            assert_ne!(pol.mode, 2, "{f} adds no bit");
+        }
     }
 }

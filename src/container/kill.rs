@@ -1,26 +1,53 @@
 //! `kill`: signal the init through a pidfd checked against the recorded start
 //! time (a recycled pid is never signalled), or (`--all`) every process of
 //! the container, which is not always every process of its cgroup.
+//! After SIGKILL it waits (bounded) for the init to be gone, so that the
+//! container reads `stopped` as soon as `kill` returns: callers run
+//! `delete` (without --force) right after.
 
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::Loaded;
 use crate::cgroups::Cgroup;
 use crate::state::{State, Status};
 use crate::syscall;
 
+/// How long `kill ... KILL` waits for the init to die: longer only for a
+/// task stuck in an uninterruptible sleep, which then is not `stopped` yet.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
 pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
-    let c = super::load(root, id)?;
-    if all {
-        return signal_all(&c, signal);
+    let mut c = super::load(root, id)?;
+    let init = if all {
+        signal_all(&c, signal)?
+    } else {
+        if c.status == Status::Stopped {
+            bail!("container not running: {id}");
+        }
+        Some(signal_init(&c.state, signal)?)
+    };
+    // A frozen task acts on SIGKILL only once thawed (cgroup v1): waiting
+    // would only delay. The lock is not held while waiting on the init.
+    if signal == libc::SIGKILL
+        && c.status != Status::Paused
+        && let Some(pidfd) = init
+    {
+        c.dir.unlock();
+        crate::logging::debug(|| format!("kill {id}: waiting for the init to exit"));
+        if !wait_exit(&pidfd, KILL_WAIT)? {
+            crate::logging::warn(&format!(
+                "container {id}: the init has not exited {}s after SIGKILL",
+                KILL_WAIT.as_secs()
+            ));
+        }
     }
-    if c.status == Status::Stopped {
-        bail!("container not running: {id}");
-    }
-    signal_init(&c.state, signal)
+    Ok(())
 }
 
 /// `signal` to every process of the container and to no one else's. The
@@ -29,8 +56,9 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
 /// others through the same cgroupsPath, holds processes that are not its
 /// own. With its own pid namespace, its processes are that namespace's
 /// (SIGKILL to the init takes the rest with it); without one, in a cgroup
-/// it did not create, the init is all that can be told apart.
-pub fn signal_all(c: &Loaded, signal: i32) -> Result<()> {
+/// it did not create, the init is all that can be told apart. Returns the
+/// init's pidfd (opened before the signal) while it was alive.
+pub fn signal_all(c: &Loaded, signal: i32) -> Result<Option<OwnedFd>> {
     let id = &c.state.id;
     let cg = Cgroup::from_paths(c.state.cgroup.clone());
     if !c.state.cgroup.own_pid_ns && cg.owns() {
@@ -39,25 +67,33 @@ pub fn signal_all(c: &Loaded, signal: i32) -> Result<()> {
         if c.status == Status::Stopped && cg.pids().unwrap_or_default().is_empty() {
             bail!("container not running: {id}");
         }
-        return cg
-            .kill_all(signal)
-            .with_context(|| format!("signal {signal} to every process of {id}"));
+        // Opened before the signal, so that the fd is our init's.
+        let init = if c.status == Status::Stopped {
+            None
+        } else {
+            open_init(&c.state).ok()
+        };
+        cg.kill_all(signal)
+            .with_context(|| format!("signal {signal} to every process of {id}"))?;
+        return Ok(init);
     }
     if c.status == Status::Stopped {
         bail!("container not running: {id}");
     }
     if signal == libc::SIGKILL || !c.state.cgroup.own_pid_ns {
-        signal_init(&c.state, signal)?;
+        let init = signal_init(&c.state, signal)?;
         if signal == libc::SIGKILL && c.status == Status::Paused {
             // A frozen task does not act on SIGKILL until thawed (as the
             // whole-cgroup kill thaws too).
             cg.freeze(false)
                 .with_context(|| format!("thaw {id} after SIGKILL"))?;
         }
-        return Ok(());
+        return Ok(Some(init));
     }
+    let init = open_init(&c.state)?;
     signal_pid_ns(&c.state, &cg, signal)
-        .with_context(|| format!("signal {signal} to every process of {id}"))
+        .with_context(|| format!("signal {signal} to every process of {id}"))?;
+    Ok(Some(init))
 }
 
 /// The processes listed in the container's cgroup that live in the init's
@@ -96,7 +132,10 @@ fn pid_ns_of(pid: i32) -> Result<(u64, u64)> {
     Ok((st.dev(), st.ino()))
 }
 
-pub fn signal_init(state: &State, signal: i32) -> Result<()> {
+/// A pidfd of the init, checked to be ours: the pidfd pins the process, so
+/// if the start time still matches after opening it, the fd refers to our
+/// init and not to a process that reused its pid.
+fn open_init(state: &State) -> Result<OwnedFd> {
     let pidfd = match syscall::pidfd_open(state.pid) {
         Ok(fd) => fd,
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
@@ -104,16 +143,35 @@ pub fn signal_init(state: &State, signal: i32) -> Result<()> {
         }
         Err(e) => return Err(e).context("pidfd_open"),
     };
-    // The pidfd pins the process: if the start time still matches now, the
-    // fd refers to our init and not to a process that reused its pid.
     if !crate::state::init_alive(state) {
         bail!("container not running: {}", state.id);
     }
+    Ok(pidfd)
+}
+
+/// Signals the init; returns its pidfd.
+pub fn signal_init(state: &State, signal: i32) -> Result<OwnedFd> {
+    let pidfd = open_init(state)?;
     syscall::pidfd_send_signal(&pidfd, signal).map_err(|e| {
         if e.raw_os_error() == Some(libc::ESRCH) {
             anyhow::anyhow!("container not running: {}: no such process", state.id)
         } else {
             anyhow::Error::new(e).context(format!("send signal {signal} to {}", state.id))
         }
-    })
+    })?;
+    Ok(pidfd)
+}
+
+/// Waits until the process of `pidfd` has exited (a pidfd polls readable
+/// then); false if it has not within `limit`.
+pub fn wait_exit(pidfd: &OwnedFd, limit: Duration) -> Result<bool> {
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    let timeout = PollTimeout::try_from(limit).unwrap_or(PollTimeout::MAX);
+    loop {
+        match poll(&mut fds, timeout) {
+            Ok(n) => return Ok(n > 0),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("poll the init's pidfd"),
+        }
+    }
 }

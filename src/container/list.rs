@@ -25,8 +25,29 @@ pub fn list(root: &Path) -> Result<Vec<Entry>> {
     };
     for e in rd.flatten() {
         let id = e.file_name().to_string_lossy().into_owned();
-        let Ok(c) = super::peek(root, &id) else {
-            continue;
+        let c = match super::peek(root, &id) {
+            Ok(c) => c,
+            // Damaged: shown (so that it can be found and force-deleted),
+            // not allowed to fail the whole listing.
+            Err(e)
+                if matches!(
+                    crate::state::Lookup::of(&e),
+                    Some(crate::state::Lookup::Damaged(..))
+                ) =>
+            {
+                out.push(Entry {
+                    oci_version: String::new(),
+                    id,
+                    pid: 0,
+                    status: "damaged".to_string(),
+                    bundle: String::new(),
+                    rootfs: String::new(),
+                    created: String::new(),
+                    owner: String::new(),
+                });
+                continue;
+            }
+            Err(_) => continue,
         };
         let oci = c.state.oci(c.status);
         out.push(Entry {

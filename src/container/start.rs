@@ -22,11 +22,9 @@ pub fn poststart(c: &Loaded) -> Result<()> {
         return Ok(());
     }
     let json = serde_json::to_string(&c.state.oci(Status::Running))?;
-    if let Err(e) = crate::hooks::run_all("poststart", poststart, &json) {
-        // The runtime-spec makes a poststart failure a warning: the
-        // container is already running.
-        eprintln!("outlet: warning: {e:#}");
-    }
+    // The runtime-spec makes a poststart failure a warning (the container
+    // is already running) and the rest of the list still runs.
+    crate::hooks::run_all_warn("poststart", poststart, &json);
     Ok(())
 }
 
@@ -41,29 +39,46 @@ pub fn release(c: &Loaded) -> Result<()> {
         ),
     }
     let fifo = c.dir.fifo();
-    // Non-blocking: opening for read succeeds at once and lets the init's
-    // blocked open for write go on; the byte it writes says it did.
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+    // The init holds the fifo open for reading (and writing) and blocks
+    // reading it: a byte from us releases it, and it closes the fifo once
+    // it has the byte. Non-blocking, so that with no reader left (the init
+    // is gone) the open fails at once with ENXIO instead of waiting.
+    let f = match std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
         .open(&fifo)
-        .with_context(|| format!("open {}", fifo.display()))?;
+    {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+            if !crate::state::init_alive(&c.state) {
+                bail!("container init exited before start: {}", c.state.id);
+            }
+            // Alive but no longer waiting: a process of the container that
+            // could reach the fifo (through /proc/1/fd) released it. It is
+            // running, which is what start was to achieve.
+            eprintln!(
+                "outlet: warning: container {}: the init was released before start \
+                 (from inside the container)",
+                c.state.id
+            );
+            std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
+            return Ok(());
+        }
+        Err(e) => return Err(e).with_context(|| format!("open {}", fifo.display())),
+    };
+    nix::unistd::write(&f, b"0").with_context(|| format!("write {}", fifo.display()))?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
+        // No events asked for: POLLERR (no reader left) is always reported.
         let mut pfd = libc::pollfd {
             fd: f.as_raw_fd(),
-            events: libc::POLLIN,
+            events: 0,
             revents: 0,
         };
         // SAFETY: one valid pollfd for the duration of the call.
         let n = unsafe { libc::poll(&mut pfd, 1, 100) };
-        if n > 0 && pfd.revents & libc::POLLIN != 0 {
-            let mut b = [0u8; 1];
-            // SAFETY: reading into a live one-byte buffer.
-            let r = unsafe { libc::read(f.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
-            if r == 1 {
-                break;
-            }
+        if n > 0 && pfd.revents & libc::POLLERR != 0 {
+            break;
         }
         if !crate::state::init_alive(&c.state) {
             bail!("container init exited before start: {}", c.state.id);
@@ -75,6 +90,19 @@ pub fn release(c: &Loaded) -> Result<()> {
             );
         }
     }
+    // The last reader is gone: the init took our byte, or died first and
+    // left it in the pipe.
+    let mut unread: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int to the pointer we pass.
+    if unsafe { libc::ioctl(f.as_raw_fd(), libc::FIONREAD, &mut unread) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("FIONREAD {}", fifo.display()));
+    }
+    if unread != 0 {
+        bail!("container init exited before start: {}", c.state.id);
+    }
+    crate::fault::point("start:released");
     std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
+    crate::logging::debug(|| format!("start {}: init {} released", c.state.id, c.state.pid));
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -14,6 +14,7 @@ use oci_spec::runtime::{LinuxNamespaceType, PosixRlimit};
 
 use crate::spec::{Process, Spec};
 
+use super::procfs::ProcFs;
 use super::sync::{Channel, Msg};
 use crate::cgroups::CgroupPaths;
 use crate::namespaces::{self, Plan};
@@ -36,7 +37,10 @@ pub struct InitArgs<'a> {
     /// Keep the caller's session keyring instead of a new one of our own.
     pub no_new_keyring: bool,
     pub id: &'a str,
-    /// O_PATH fd of exec.fifo; reopened for writing through /proc.
+    /// exec.fifo, open for reading and writing: the init blocks reading
+    /// it until `start` writes a byte (see `wait_for_start`). A fifo gives
+    /// no path to any directory, and it is the one fd besides stdio and
+    /// --preserve-fds that the created init holds.
     pub fifo: RawFd,
     pub seccomp: Option<&'a security::seccomp::Prepared>,
     pub preserve_fds: u32,
@@ -52,14 +56,19 @@ pub struct InitArgs<'a> {
     pub lock_fd: RawFd,
 }
 
-pub fn run(args: &InitArgs, chan: &Channel) -> ! {
-    let err = match setup_and_exec(args, chan) {
+pub fn run(args: &InitArgs, chan: Channel) -> ! {
+    let mut chan = Some(chan);
+    let err = match setup_and_exec(args, &mut chan) {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    // Before `Ready` the parent is listening; after it, `create` may be
-    // gone and the init's stderr (the caller's) is where this can go.
-    if chan.send(&Msg::Error(format!("{err:#}"))).is_err() {
+    // Before `Ready` the parent is listening; after it the channel is
+    // closed, `create` may be gone, and the init's stderr (the caller's) is
+    // where this can go.
+    if chan
+        .as_ref()
+        .is_none_or(|c| c.send(&Msg::Error(format!("{err:#}"))).is_err())
+    {
         eprintln!("outlet: container init: {err:#}");
     }
     // SAFETY: _exit skips the parent's atexit handlers and buffered stdio,
@@ -75,7 +84,8 @@ fn wait_go(chan: &Channel) -> Result<i32> {
     }
 }
 
-fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
+fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infallible> {
+    let chan = chan_slot.as_ref().context("sync channel")?;
     // SAFETY: closing our copy of an fd that nothing in the init uses.
     unsafe { libc::close(a.lock_fd) };
     // If `outlet create` dies during setup, so do we.
@@ -94,12 +104,21 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     }
     // The cgroup namespace must be made after the parent has moved us into
     // the container's cgroup, so it is left for after `Go`.
-    let rest = a.plan.new & !a.cloned & !CloneFlags::CLONE_NEWPID & !CloneFlags::CLONE_NEWCGROUP;
+    let time = namespaces::flag(LinuxNamespaceType::Time);
+    let rest =
+        a.plan.new & !a.cloned & !CloneFlags::CLONE_NEWPID & !CloneFlags::CLONE_NEWCGROUP & !time;
     if !rest.is_empty() {
         nix::sched::unshare(rest).context("unshare namespaces")?;
     }
     chan.send(&Msg::UserNs)?;
     let host_pid = wait_go(chan)?;
+    // In the container's user namespace (which owns the time namespace),
+    // before the init starts any process (hooks), and while still dumpable:
+    // a non-dumpable task's /proc/self files belong to the host's root,
+    // which a mapped root could not write timens_offsets as.
+    if a.plan.new.contains(time) {
+        namespaces::enter_new_time(a.spec.linux().as_ref())?;
+    }
     // Until execve we are a copy of outlet: non-dumpable, so nothing in the
     // container can open our /proc/PID/exe (the runtime's binary;
     // CVE-2019-5736 class); execve makes the application dumpable again.
@@ -125,20 +144,17 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
         join_session_keyring(a.id)?;
     }
 
-    let has_mountns =
+    let mountns =
         a.plan.creates(LinuxNamespaceType::Mount) || a.plan.joins(LinuxNamespaceType::Mount);
-    if !has_mountns {
-        bail!("linux.namespaces: a mount namespace is required");
-    }
-    // Opened before pivot_root: the host's /proc is where exec.fifo can be
-    // reopened by fd whatever the container mounts (closed at exec).
-    let host_proc = crate::syscall::openat2(
-        libc::AT_FDCWD,
-        Path::new("/proc"),
-        libc::O_PATH | libc::O_DIRECTORY,
-        0,
-    )
-    .context("open /proc")?;
+    // Every write into /proc goes through a procfs of our own, made
+    // before any spec mount or mask exists (in a user namespace the kernel
+    // only allows a new procfs while a fully visible one is in sight), and
+    // only when there is something to write: the common path pays nothing.
+    let proc = if needs_procfs(a.spec, process) {
+        Some(ProcFs::private()?)
+    } else {
+        None
+    };
 
     let setup = rootfs::Setup {
         spec: a.spec,
@@ -146,8 +162,9 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
         cgroup: a.cgroup,
         userns,
         cgroupns: a.plan.creates(LinuxNamespaceType::Cgroup),
+        mountns,
     };
-    rootfs::prepare(&setup)?;
+    let prepared = rootfs::prepare(&setup)?;
 
     if a.has_runtime_hooks {
         chan.send(&Msg::Hooks)?;
@@ -166,19 +183,23 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
         _ => None,
     };
 
-    rootfs::pivot(a.rootfs, a.no_pivot)?;
-    // Before finalize: it makes /proc/sys read-only (readonlyPaths), after
-    // which every sysctl write failed with EROFS. runc orders it so too.
-    if let Some(sysctl) = a.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+    rootfs::pivot(a.rootfs, a.no_pivot, mountns)?;
+    // Before finalize can make the root read-only.
+    super::cwd::create_missing(process.cwd())?;
+    if let (Some(sysctl), Some(proc)) = (
+        a.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()),
+        &proc,
+    ) {
         for (k, v) in sysctl {
-            let path = format!("/proc/sys/{}", k.replace('.', "/"));
-            std::fs::write(&path, v).with_context(|| format!("linux.sysctl {k}={v}"))?;
+            let rel = ProcFs::sysctl_path(k);
+            proc.write(&rel, v.as_bytes())
+                .with_context(|| format!("linux.sysctl {k}={v}: writing /proc/{rel}"))?;
         }
     }
-    rootfs::finalize(a.spec)?;
+    rootfs::finalize(a.spec, prepared)?;
 
     if let Some(sock) = console {
-        crate::tty::setup_terminal(sock, process)?;
+        crate::tty::setup_init_terminal(sock, process)?;
     }
 
     if let Some(h) = a.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
@@ -193,54 +214,125 @@ fn setup_and_exec(a: &InitArgs, chan: &Channel) -> Result<Infallible> {
     for r in process.rlimits().iter().flatten() {
         set_rlimit(r)?;
     }
-    if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .with_context(|| format!("process.oomScoreAdj {adj}"))?;
+    super::scheduling::apply(process)?;
+    super::personality::apply(a.spec.linux().as_ref())?;
+    super::mempolicy::apply(a.spec.linux().as_ref())?;
+    if a.plan.creates(LinuxNamespaceType::Network) {
+        super::network::loopback_up()?;
     }
+    super::stdio::chown_pipes(process.user().uid())?;
+    let process = &*super::home::with_home(process)?;
 
-    let exe = become_process(process, a.seccomp, &|| {
-        (a.state_json)(host_pid, Status::Creating)
-    })?;
+    let became = become_process(process, a.seccomp, proc.as_ref())?;
+    drop(proc);
 
-    // From here the init outlives `create`, which exits as soon as it reads
-    // Ready: the death signal must be off before that, not after.
+    // The created init holds nothing of the host's: stdio, the fds the
+    // caller asked to pass on, exec.fifo, the sync channel until Ready has
+    // gone, and a seccomp listener's socket until the filter is in. Closed
+    // here rather than marked close-on-exec, so that a process of the
+    // container (or of a sibling sharing its pid namespace) looking at
+    // /proc/1/fd while the container sits in "created" finds none.
+    let listener = a.seccomp.and_then(|s| s.listener_fd());
+    let keep = [Some(a.fifo), Some(chan.raw_fd()), listener];
+    crate::syscall::close_from_except(
+        3 + a.preserve_fds,
+        &keep.into_iter().flatten().collect::<Vec<_>>(),
+    )
+    .context("close the runtime's fds")?;
+    chan.send(&Msg::Ready)?;
+    // The init outlives `create` only once `create` has recorded it
+    // (state.json, pid file) and said so: until then a killed `create`
+    // takes the init with it (the death signal), so no init is ever left
+    // that nothing knows of. EOF here means `create` died first.
+    if !matches!(chan.recv()?, Some(Msg::Go(_))) {
+        bail!("sync: outlet create exited before recording the container");
+    }
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
-    chan.send(&Msg::Ready)?;
-    wait_for_start(&host_proc, a.fifo)?;
-    drop(host_proc);
+    // Closing the channel tells `create` the death signal is off, so it may
+    // exit without taking us along.
+    drop(chan_slot.take());
+    wait_for_start(a.fifo)?;
 
-    crate::hooks::run_all(
-        "startContainer",
-        hooks.and_then(|h| h.start_container().as_ref()),
-        &(a.state_json)(host_pid, Status::Created),
-    )?;
+    // The state is built only for hooks that will read it.
+    let start_hooks = hooks.and_then(|h| h.start_container().as_ref());
+    if start_hooks.is_some_and(|v| !v.is_empty()) {
+        crate::hooks::run_all(
+            "startContainer",
+            start_hooks,
+            &(a.state_json)(host_pid, Status::Created),
+        )?;
+    }
 
-    exec_process(process, &exe, a.preserve_fds, a.seccomp, &|| {
-        (a.state_json)(host_pid, Status::Created)
-    })
+    exec_process(
+        became,
+        a.seccomp,
+        &|| (a.state_json)(host_pid, Status::Created),
+        None,
+    )
+}
+
+/// Only these make the init write into /proc (process.oomScoreAdj is
+/// written by `create`, from the host's /proc).
+fn needs_procfs(spec: &Spec, process: &Process) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.sysctl().as_ref())
+        .is_some_and(|s| !s.is_empty())
+        || wants_labels(process)
+}
+
+fn wants_labels(process: &Process) -> bool {
+    let nonempty = |s: Option<&String>| s.is_some_and(|s| !s.is_empty());
+    nonempty(process.apparmor_profile().as_ref()) || nonempty(process.selinux_label().as_ref())
+}
+
+/// What `become_process` leaves for `exec_process`: the program and its
+/// argv/envp ready for execve (built before the seccomp filter, which may
+/// allow no allocation), and the capset left for after the filter.
+pub struct Became {
+    exe: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    late_caps: Option<(u64, u64, u64)>,
 }
 
 /// The process's identity and confinement, the same for the init and for
-/// `exec`: user and capabilities, cwd, no_new_privs, LSM labels, umask; the
-/// seccomp filter too when no_new_privs is off (the kernel only takes a
-/// filter without it from a process holding CAP_SYS_ADMIN, so it goes in
-/// before the capabilities do; the rest then runs filtered, as with runc).
-/// Returns the program to exec, looked up in the container.
+/// `exec`: user and capabilities, cwd, the program looked up in the
+/// container, no_new_privs, LSM labels, umask. Everything here can fail
+/// for a reason the caller must hear from `create` (or `exec`), so all of
+/// it comes before Ready; only the seccomp filter and what must follow it
+/// are left for `exec_process`. `proc` is a verified procfs for the LSM
+/// label writes (one is made here if needed and not given).
 pub fn become_process(
     process: &Process,
     seccomp: Option<&security::seccomp::Prepared>,
-    state_json: &dyn Fn() -> String,
-) -> Result<PathBuf> {
+    proc: Option<&ProcFs>,
+) -> Result<Became> {
     let args = process.args().as_ref().context("process.args: missing")?;
     let nnp = process.no_new_privileges().unwrap_or(false);
-    if !nnp && let Some(filter) = seccomp {
-        filter.load(&state_json())?;
-    }
-    switch_user(process)?;
+    // A procfs of our own for the label writes (`exec` has none yet): made
+    // now, while we still hold CAP_SYS_ADMIN to mount it.
+    let own_proc;
+    let proc = match proc {
+        None if wants_labels(process) => {
+            own_proc = ProcFs::private().context("writing the process's LSM label")?;
+            Some(&own_proc)
+        }
+        p => p,
+    };
+    // Without no_new_privs the kernel takes the filter only from a holder
+    // of CAP_SYS_ADMIN: the capabilities keep it until the filter is in.
+    let late_caps = switch_user(process, !nnp && seccomp.is_some())?;
     rootfs::paths::chdir_inside(process.cwd())?;
     let env = process.env().as_deref().unwrap_or(&[]);
     let exe = find_executable(&args[0], env)?;
+    let became = Became {
+        exe: CString::new(exe.as_os_str().as_encoded_bytes()).context("program path has NUL")?,
+        argv: cstrings(args).context("process.args: NUL byte")?,
+        envp: cstrings(env).context("process.env: NUL byte")?,
+        late_caps,
+    };
     if nnp {
         // SAFETY: prctl with integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
@@ -250,59 +342,90 @@ pub fn become_process(
     security::lsm::apply_exec_labels(
         process.apparmor_profile().as_deref(),
         process.selinux_label().as_deref(),
+        proc,
     )?;
     if let Some(mask) = process.user().umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
-    Ok(exe)
+    Ok(became)
 }
 
-/// The last steps before execve, for the init and for `exec`: nothing of
-/// the runtime's reaches the program but stdio and the fds the caller asked
-/// to pass on, signals are reset, and the filter goes in last when
-/// no_new_privs allows it.
+fn cstrings(v: &[String]) -> Result<Vec<CString>, std::ffi::NulError> {
+    v.iter().map(|a| CString::new(a.as_bytes())).collect()
+}
+
+/// The last steps, for the init and for `exec`: fds of the runtime's that
+/// are still open are marked close-on-exec (`cloexec_from`; the init has
+/// closed its own before Ready), signals are reset, and the seccomp filter
+/// goes in last. After the filter the process makes only these syscalls:
+/// with a listener (SCMP_ACT_NOTIFY), sendmsg of the notify fd and close of
+/// the connection; capset, when noNewPrivileges is false and the spec's
+/// effective set lacks CAP_SYS_ADMIN (kept for the filter's sake); execve.
+/// runc makes capset and execve after its filter too.
 pub fn exec_process(
-    process: &Process,
-    exe: &Path,
-    preserve_fds: u32,
+    became: Became,
     seccomp: Option<&security::seccomp::Prepared>,
     state_json: &dyn Fn() -> String,
+    cloexec_from: Option<u32>,
 ) -> Result<Infallible> {
-    crate::syscall::cloexec_from(3 + preserve_fds).context("close_range")?;
-    reset_signals();
-    if process.no_new_privileges().unwrap_or(false)
-        && let Some(filter) = seccomp
-    {
-        filter.load(&state_json())?;
+    if let Some(first) = cloexec_from {
+        crate::syscall::cloexec_from(first).context("close_range")?;
     }
-    let args = process.args().as_deref().unwrap_or(&[]);
-    let env = process.env().as_deref().unwrap_or(&[]);
-    exec(exe, args, env)
+    reset_signals();
+    let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
+        v.iter()
+            .map(|c| c.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect()
+    };
+    let argv = ptrs(&became.argv);
+    let envp = ptrs(&became.envp);
+    if let Some(filter) = seccomp {
+        // Only a listener is sent the state.
+        let state = if filter.listener_path().is_some() {
+            state_json()
+        } else {
+            String::new()
+        };
+        filter.load(&state)?;
+    }
+    if let Some(caps) = became.late_caps {
+        security::capabilities::set_exact(caps)?;
+    }
+    // SAFETY: exe, argv and envp are NUL-terminated strings and
+    // NULL-terminated arrays of them, alive for the call (owned by
+    // `became`, which outlives it).
+    unsafe { libc::execve(became.exe.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    let e = std::io::Error::last_os_error();
+    Err(anyhow::anyhow!(
+        "exec {}: {e}",
+        became.exe.to_string_lossy()
+    ))
 }
 
-/// Block until `outlet start` opens exec.fifo for reading, then tell it we
-/// are going on by writing one byte.
-fn wait_for_start(host_proc: &OwnedFd, fifo: RawFd) -> Result<()> {
-    let rel = CString::new(format!("self/fd/{fifo}")).expect("no NUL");
-    // SAFETY: valid dirfd and NUL-terminated path; blocks until a reader.
-    let fd = unsafe {
-        libc::openat(
-            host_proc.as_raw_fd(),
-            rel.as_ptr(),
-            libc::O_WRONLY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).context("open exec.fifo");
+/// Block until `outlet start` writes a byte into exec.fifo, then close it:
+/// `start` sees the last reader go and knows the init is on its way. The
+/// fd is open for reading and writing, so the read blocks (we are a writer
+/// ourselves) instead of seeing end-of-file.
+fn wait_for_start(fifo: RawFd) -> Result<()> {
+    let mut b = [0u8; 1];
+    loop {
+        // SAFETY: reading into a live one-byte buffer from our own fd.
+        let n = unsafe { libc::read(fifo, b.as_mut_ptr().cast(), 1) };
+        if n == 1 {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        if n < 0 && err.raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        if n == 0 {
+            bail!("exec.fifo: end of file before start");
+        }
+        return Err(err).context("read exec.fifo");
     }
-    // SAFETY: writing one byte from a static buffer to our own fd.
-    let n = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
-    let err = std::io::Error::last_os_error();
-    // SAFETY: closing our own fd.
-    unsafe { libc::close(fd) };
-    if n != 1 {
-        return Err(err).context("write exec.fifo");
-    }
+    // SAFETY: closing our own fd, which nothing uses after this.
+    unsafe { libc::close(fifo) };
     Ok(())
 }
 
@@ -350,8 +473,10 @@ pub fn set_rlimit(r: &PosixRlimit) -> Result<()> {
 }
 
 /// Groups, gid, uid, with capabilities kept across the uid switch and then
-/// set to exactly the spec's sets.
-fn switch_user(process: &Process) -> Result<()> {
+/// set to exactly the spec's sets; or, when a seccomp filter still has to be
+/// loaded without no_new_privs (`filter_needs_admin`), to the spec's sets
+/// plus CAP_SYS_ADMIN, returning the exact sets for after the filter.
+fn switch_user(process: &Process, filter_needs_admin: bool) -> Result<Option<(u64, u64, u64)>> {
     let caps = process.capabilities().as_ref();
     security::capabilities::drop_bounding(caps)?;
     let user = process.user();
@@ -380,7 +505,11 @@ fn switch_user(process: &Process) -> Result<()> {
         .with_context(|| format!("process.user.uid {uid}"))?;
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
-    security::capabilities::apply(caps)
+    if filter_needs_admin {
+        return security::capabilities::apply_keeping_admin(caps, uid == 0);
+    }
+    security::capabilities::apply(caps)?;
+    Ok(None)
 }
 
 /// Look the program up in the container, with the process's PATH, so a
@@ -422,22 +551,6 @@ fn reset_signals() {
             }
         }
     }
-}
-
-fn exec(exe: &Path, args: &[String], env: &[String]) -> Result<Infallible> {
-    let cexe = CString::new(exe.as_os_str().as_encoded_bytes()).context("program path has NUL")?;
-    let cargs: Vec<CString> = args
-        .iter()
-        .map(|a| CString::new(a.as_bytes()))
-        .collect::<Result<_, _>>()
-        .context("process.args: NUL byte")?;
-    let cenv: Vec<CString> = env
-        .iter()
-        .map(|a| CString::new(a.as_bytes()))
-        .collect::<Result<_, _>>()
-        .context("process.env: NUL byte")?;
-    let e = nix::unistd::execve(&cexe, &cargs, &cenv).unwrap_err();
-    Err(anyhow::anyhow!("exec {}: {}", exe.display(), e.desc()))
 }
 
 /// A session keyring of the container's own, as runc makes, so that keys of

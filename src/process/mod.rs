@@ -1,5 +1,13 @@
 //! The container's processes: the clone into namespaces, the sync protocol
 //! with `create`, and the init-side setup sequence.
 
+pub mod cwd;
+pub mod home;
 pub mod init;
+pub mod mempolicy;
+pub mod network;
+pub mod personality;
+pub mod procfs;
+pub mod scheduling;
+pub mod stdio;
 pub mod sync;

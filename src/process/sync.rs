@@ -6,7 +6,10 @@
 //!                  `H` mounts are done: run prestart/createRuntime hooks;
 //!                  `R` ready, about to block on exec.fifo;
 //!                  `E<message>` setup failed, the init exits.
-//! parent -> child: `G<pid>` go on (the payload is the init's host pid).
+//! parent -> child: `G<pid>` go on (the payload is the init's host pid);
+//!                  after `R`: the container is recorded (state.json, pid
+//!                  file), so the init may turn its death signal off; it
+//!                  then closes its end, which `create` waits for.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 

@@ -1,27 +1,21 @@
-//! /dev: the default devices every container gets, `linux.devices`, and the
-//! conventional links. In a user namespace mknod is not allowed, so device
-//! nodes are bind mounts of the host's.
+//! /dev: the default devices every container gets, `linux.devices`, the
+//! conventional links, the /dev/console mount point, and the host's null
+//! device that masks files. In a user namespace mknod is not allowed, so
+//! device nodes are bind mounts of the host's, each verified by fstat to be
+//! the device the spec names before it is mounted from its fd.
 
 use std::ffi::CString;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use nix::mount::{MsFlags, mount};
 use nix::sys::stat::SFlag;
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
-use super::paths::{Kind, Root, fd_path};
-
-/// (path, type, major, minor) of the devices the runtime always provides.
-pub const DEFAULT_DEVICES: &[(&str, char, i64, i64)] = &[
-    ("/dev/null", 'c', 1, 3),
-    ("/dev/zero", 'c', 1, 5),
-    ("/dev/full", 'c', 1, 7),
-    ("/dev/random", 'c', 1, 8),
-    ("/dev/urandom", 'c', 1, 9),
-    ("/dev/tty", 'c', 5, 0),
-];
+use super::fdmount;
+use super::paths::{Kind, Root};
+use crate::syscall::{RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2};
+use libc::RESOLVE_NO_SYMLINKS;
 
 pub struct Node {
     pub path: PathBuf,
@@ -37,12 +31,13 @@ pub struct Node {
 /// path replaces the default).
 pub fn nodes(spec_devices: &[LinuxDevice]) -> Result<Vec<Node>> {
     let mut out: Vec<Node> = Vec::new();
-    for (p, k, ma, mi) in DEFAULT_DEVICES {
+    // The device cgroup's default list is the one list of default devices.
+    for (p, ma, mi) in crate::cgroups::devices::default_nodes() {
         out.push(Node {
             path: PathBuf::from(p),
-            kind: *k,
-            major: *ma,
-            minor: *mi,
+            kind: 'c',
+            major: ma.into(),
+            minor: mi.into(),
             mode: 0o666,
             uid: 0,
             gid: 0,
@@ -133,18 +128,143 @@ fn mknod(root: &Root, n: &Node) -> Result<()> {
     Ok(())
 }
 
+/// Bind the host's node of the same path, once fstat shows it is the
+/// device the spec names: a host path that is a symlink, or a node of
+/// another number, is refused rather than handed to the container.
 fn bind_host(root: &Root, n: &Node) -> Result<()> {
-    let target = root.resolve_or_create(&n.path, Kind::File)?;
-    let t = fd_path(&target);
-    let src = n.path.to_string_lossy();
-    mount(
-        Some(src.as_ref()),
-        t.as_str(),
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
+    let src = n.path.display();
+    let host = openat2(
+        libc::AT_FDCWD,
+        &n.path,
+        libc::O_PATH | libc::O_NOFOLLOW,
+        RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
     )
-    .with_context(|| format!("bind host device {src}"))
+    .with_context(|| format!("open host device {src}"))?;
+    let kind = match n.kind {
+        'b' => SFlag::S_IFBLK,
+        'p' => SFlag::S_IFIFO,
+        _ => SFlag::S_IFCHR,
+    };
+    expect_node(&host, kind, n.major, n.minor).with_context(|| format!("host device {src}"))?;
+    let target = root.resolve_or_create(&n.path, Kind::File)?;
+    let tree =
+        fdmount::clone_tree(&host, false).with_context(|| format!("clone host device {src}"))?;
+    fdmount::attach(&tree, &target).with_context(|| format!("bind host device {src}"))
+}
+
+/// fstat `fd` and require a node of `kind` (a fifo has no number).
+pub fn expect_node(fd: impl AsFd, kind: SFlag, major: i64, minor: i64) -> Result<()> {
+    let st = nix::sys::stat::fstat(fd.as_fd().as_raw_fd()).context("fstat")?;
+    let fmt = st.st_mode & libc::S_IFMT;
+    let (ma, mi) = (
+        nix::sys::stat::major(st.st_rdev) as i64,
+        nix::sys::stat::minor(st.st_rdev) as i64,
+    );
+    if fmt != kind.bits() || (kind != SFlag::S_IFIFO && (ma, mi) != (major, minor)) {
+        // Only device nodes have numbers worth naming.
+        let is = match fmt {
+            libc::S_IFCHR | libc::S_IFBLK => format!("{} {ma}:{mi}", file_kind(fmt)),
+            _ => file_kind(fmt).to_string(),
+        };
+        bail!(
+            "is {is}; expected {} {major}:{minor}",
+            file_kind(kind.bits())
+        );
+    }
+    Ok(())
+}
+
+/// A word for an S_IFMT value, for errors.
+pub fn file_kind(fmt: libc::mode_t) -> &'static str {
+    match fmt {
+        libc::S_IFCHR => "a character device",
+        libc::S_IFBLK => "a block device",
+        libc::S_IFIFO => "a fifo",
+        libc::S_IFLNK => "a symlink",
+        libc::S_IFDIR => "a directory",
+        libc::S_IFSOCK => "a socket",
+        libc::S_IFREG => "a regular file",
+        _ => "an unknown kind of file",
+    }
+}
+
+/// The host's /dev/null as a detached mount, opened before pivot_root
+/// without following symlinks and verified to be char 1:3: the source of
+/// every masked file. The container's own /dev/null is never used for
+/// that: a spec can make it anything (a bind of a shared host directory
+/// whose `null` is a symlink to /proc/sys/kernel/core_pattern), and a
+/// sibling can swap it between a check and a use.
+pub fn host_null() -> Result<fdmount::Stamp> {
+    let fd = openat2(
+        libc::AT_FDCWD,
+        Path::new("/dev/null"),
+        libc::O_PATH | libc::O_NOFOLLOW,
+        RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    )
+    .context("open the host's /dev/null")?;
+    expect_node(&fd, SFlag::S_IFCHR, 1, 3).context("the host's /dev/null")?;
+    let tree = fdmount::clone_tree(&fd, false).context("clone the host's /dev/null")?;
+    Ok(fdmount::Stamp::new(tree))
+}
+
+/// Make sure `/dev/console` is a regular file or a character device that a
+/// pty can be mounted on later (after pivot_root, when the root may be
+/// read-only). Anything else an image or a bound /dev put there (a symlink
+/// that would redirect the mount, a fifo, a socket) is replaced; a
+/// directory is refused.
+pub fn console_target(root: &Root) -> Result<()> {
+    let dev = root.resolve_or_create(Path::new("/dev"), Kind::Dir)?;
+    let name = c"console";
+    for _ in 0..3 {
+        match openat2(
+            dev.as_raw_fd(),
+            Path::new("console"),
+            libc::O_PATH | libc::O_NOFOLLOW,
+            RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS,
+        ) {
+            Ok(fd) => {
+                let st = nix::sys::stat::fstat(fd.as_raw_fd()).context("fstat /dev/console")?;
+                match st.st_mode & libc::S_IFMT {
+                    libc::S_IFREG | libc::S_IFCHR => return Ok(()),
+                    libc::S_IFDIR => bail!("/dev/console is a directory, not a console"),
+                    _ => {
+                        // SAFETY: a valid dir fd and NUL-terminated name;
+                        // unlinkat never follows a symlink.
+                        if unsafe { libc::unlinkat(dev.as_raw_fd(), name.as_ptr(), 0) } != 0 {
+                            return Err(std::io::Error::last_os_error()).with_context(|| {
+                                format!(
+                                    "/dev/console is {}: remove it",
+                                    file_kind(st.st_mode & libc::S_IFMT)
+                                )
+                            });
+                        }
+                    }
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(e).context("open /dev/console"),
+        }
+        // SAFETY: as above; O_EXCL|O_NOFOLLOW never opens what is there.
+        let fd = unsafe {
+            libc::openat(
+                dev.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_RDONLY,
+                0o600,
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: closing the fd we just opened.
+            unsafe { libc::close(fd) };
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EEXIST) {
+            return Err(e).context("create /dev/console");
+        }
+        // Something raced in: look again.
+    }
+    bail!("/dev/console keeps changing")
 }
 
 /// /dev/fd, /dev/std{in,out,err}, /dev/ptmx and /dev/core.

@@ -3,9 +3,11 @@
 //! read-only root. Runs in the init, inside its new mount namespace.
 
 pub mod devices;
+pub mod fdmount;
 pub mod mounts;
 pub mod paths;
 
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use crate::spec::Spec;
@@ -13,7 +15,8 @@ use anyhow::{Context, Result, bail};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 
 use crate::cgroups::CgroupPaths;
-use paths::{Root, fd_path};
+use fdmount::Stamp;
+use paths::Root;
 
 pub struct Setup<'a> {
     pub spec: &'a Spec,
@@ -21,10 +24,21 @@ pub struct Setup<'a> {
     pub cgroup: &'a CgroupPaths,
     pub userns: bool,
     pub cgroupns: bool,
+    /// False when the container shares its caller's mount namespace (none
+    /// listed in the spec): then every mount lands in the caller's table
+    /// and the propagation of the caller's `/` is never touched.
+    pub mountns: bool,
+}
+
+/// What `prepare` opens on the host side for `finalize` to use after
+/// pivot_root; dropped (closed) by `finalize`, before the init reports
+/// Ready, so the container never holds it.
+pub struct Prepared {
+    null: Option<Stamp>,
 }
 
 /// Everything before pivot_root.
-pub fn prepare(s: &Setup) -> Result<()> {
+pub fn prepare(s: &Setup) -> Result<Prepared> {
     let linux = s.spec.linux().as_ref();
     let prop = linux.and_then(|l| l.rootfs_propagation().clone());
     // Never let the container's mounts reach the host: the copy of the host's
@@ -34,8 +48,10 @@ pub fn prepare(s: &Setup) -> Result<()> {
         Some("private") | Some("rprivate") => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
         _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
-    mount(None::<&str>, "/", None::<&str>, base, None::<&str>)
-        .context("make / a slave of the host's mounts")?;
+    if s.mountns {
+        mount(None::<&str>, "/", None::<&str>, base, None::<&str>)
+            .context("make / a slave of the host's mounts")?;
+    }
     if let Some(p) = prop.as_deref()
         && mounts::propagation_flag(p).is_none()
     {
@@ -55,8 +71,9 @@ pub fn prepare(s: &Setup) -> Result<()> {
 
     let root = Root::open(s.rootfs)?;
     let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
+    let label = linux.and_then(|l| l.mount_label().as_deref());
     for (i, m) in mounts.iter().enumerate() {
-        mounts::mount_one(&root, m, i, s.cgroup, s.cgroupns)?;
+        mounts::mount_one(&root, m, i, s.cgroup, s.cgroupns, label)?;
     }
 
     // A bind of the host's /dev brings its nodes; otherwise make them.
@@ -73,14 +90,32 @@ pub fn prepare(s: &Setup) -> Result<()> {
         devices::create(&root, &nodes, s.userns)?;
         devices::links(&root)?;
     }
-    Ok(())
+    if s.spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false)
+    {
+        devices::console_target(&root)?;
+    }
+    // Only a masked file needs it; a spec without masks opens nothing.
+    let masks = linux.and_then(|l| l.masked_paths().as_ref());
+    let null = match masks {
+        Some(m) if !m.is_empty() => Some(devices::host_null().context("linux.maskedPaths")?),
+        _ => None,
+    };
+    Ok(Prepared { null })
 }
 
 /// Make the rootfs `/`. With pivot_root the old root is detached entirely,
 /// so nothing of the host's tree stays reachable.
-pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
+/// Without a mount namespace of its own the container's root is a chroot,
+/// as runc makes it: pivot_root or MS_MOVE would change the caller's `/`.
+pub fn pivot(rootfs: &Path, no_pivot: bool, mountns: bool) -> Result<()> {
     nix::unistd::chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
-    if no_pivot {
+    if !mountns {
+        nix::unistd::chroot(".").context("chroot (no mount namespace)")?;
+    } else if no_pivot {
         mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
             .context("move rootfs to / (--no-pivot)")?;
         nix::unistd::chroot(".").context("chroot (--no-pivot)")?;
@@ -102,18 +137,12 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
     Ok(())
 }
 
-/// After pivot_root: masked paths, read-only paths, read-only root and the
-/// requested propagation of the container's own root.
-pub fn finalize(spec: &Spec) -> Result<()> {
+/// After pivot_root: read-only paths, then masked paths (so that a mask can
+/// never be used to reach a path before it is read-only), read-only root
+/// and the requested propagation of the container's own root.
+pub fn finalize(spec: &Spec, prepared: Prepared) -> Result<()> {
     let root = Root::open(Path::new("/"))?;
     let linux = spec.linux().as_ref();
-    for p in linux
-        .and_then(|l| l.masked_paths().as_ref())
-        .into_iter()
-        .flatten()
-    {
-        mask(&root, Path::new(p)).with_context(|| format!("linux.maskedPaths: {p}"))?;
-    }
     for p in linux
         .and_then(|l| l.readonly_paths().as_ref())
         .into_iter()
@@ -121,6 +150,19 @@ pub fn finalize(spec: &Spec) -> Result<()> {
     {
         readonly(&root, Path::new(p)).with_context(|| format!("linux.readonlyPaths: {p}"))?;
     }
+    let mut covers = Covers {
+        null: prepared.null,
+        dir: None,
+    };
+    for p in linux
+        .and_then(|l| l.masked_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        mask(&root, Path::new(p), &mut covers)
+            .with_context(|| format!("linux.maskedPaths: {p}"))?;
+    }
+    drop(covers);
     if let Some(p) = linux.and_then(|l| l.rootfs_propagation().clone())
         && let Some(flags) = mounts::propagation_flag(&p)
     {
@@ -138,54 +180,61 @@ pub fn finalize(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-fn mask(root: &Root, p: &Path) -> Result<()> {
-    let fd = match root.resolve(p) {
-        Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-        Err(e) => return Err(e).context("resolve"),
+/// Resolve `p` inside the root (no magic links, never above the root); a
+/// missing path is nothing to do.
+fn resolve_existing(root: &Root, p: &Path) -> Result<Option<std::os::fd::OwnedFd>> {
+    match root.resolve(p) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e).context("resolve"),
+    }
+}
+
+/// What masks are made of: the host's verified null device for files, and
+/// one empty read-only tmpfs (made on first use) for directories.
+struct Covers {
+    null: Option<Stamp>,
+    dir: Option<Stamp>,
+}
+
+/// Cover a directory with an empty read-only tmpfs and anything else with
+/// the host's verified null device, both mounted onto the resolved fd.
+fn mask(root: &Root, p: &Path, covers: &mut Covers) -> Result<()> {
+    let Some(fd) = resolve_existing(root, p)? else {
+        return Ok(());
     };
-    let target = fd_path(&fd);
-    let is_dir = std::fs::metadata(&target)
-        .map(|m| m.is_dir())
-        .unwrap_or(false);
-    if is_dir {
-        mount(
-            Some("tmpfs"),
-            target.as_str(),
-            Some("tmpfs"),
-            MsFlags::MS_RDONLY,
-            None::<&str>,
-        )
-        .context("mount empty tmpfs")?;
+    let st = nix::sys::stat::fstat(fd.as_raw_fd()).context("fstat")?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        let dir = match &mut covers.dir {
+            Some(d) => d,
+            empty => {
+                use fdmount::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID};
+                let attrs = fdmount::MOUNT_ATTR_RDONLY
+                    | MOUNT_ATTR_NOSUID
+                    | MOUNT_ATTR_NODEV
+                    | MOUNT_ATTR_NOEXEC;
+                let tmpfs = fdmount::tmpfs(attrs).context("make an empty read-only tmpfs")?;
+                empty.insert(Stamp::new(tmpfs))
+            }
+        };
+        dir.attach_to(&fd)
+            .context("mount an empty read-only tmpfs")?;
     } else {
-        mount(
-            Some("/dev/null"),
-            target.as_str(),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .context("bind /dev/null")?;
+        let null = covers.null.as_mut().context("no null device was opened")?;
+        null.attach_to(&fd)
+            .context("cover with the host's /dev/null")?;
     }
     Ok(())
 }
 
+/// A recursive bind of the path onto itself, made read-only (with every
+/// mount below it) while still detached, so it is never writable where the
+/// container can see it.
 fn readonly(root: &Root, p: &Path) -> Result<()> {
-    let fd = match root.resolve(p) {
-        Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-        Err(e) => return Err(e).context("resolve"),
+    let Some(fd) = resolve_existing(root, p)? else {
+        return Ok(());
     };
-    let target = fd_path(&fd);
-    mount(
-        Some(target.as_str()),
-        target.as_str(),
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .context("bind onto itself")?;
-    // The bind is a new mount on top: resolve again to reach it.
-    let fd = root.resolve(p).context("resolve again")?;
-    mounts::remount_ro(&fd_path(&fd))
+    let tree = fdmount::clone_tree(&fd, true).context("bind onto itself")?;
+    fdmount::set_attr(&tree, fdmount::MOUNT_ATTR_RDONLY, true).context("make read-only")?;
+    fdmount::attach(&tree, &fd).context("mount the read-only bind")
 }

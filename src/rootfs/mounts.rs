@@ -103,6 +103,7 @@ pub fn mount_one(
     index: usize,
     cgroup: &CgroupPaths,
     cgroupns: bool,
+    mount_label: Option<&str>,
 ) -> Result<()> {
     let dest = m.destination();
     let field = || format!("mounts[{index}] ({})", dest.display());
@@ -154,12 +155,14 @@ pub fn mount_one(
             .with_context(|| format!("{}: remount {extra:?}", field()))?;
         }
     } else {
+        let labeled =
+            crate::security::lsm::labeled_mount_data(typ, data.unwrap_or(""), mount_label);
         mount(
             source.as_deref(),
             target.as_str(),
             Some(typ),
             opts.flags,
-            data,
+            labeled.as_deref().or(data),
         )
         .with_context(|| {
             format!(

@@ -388,37 +388,20 @@ fn capset(effective: u64, permitted: u64, inheritable: u64) -> std::io::Result<(
 pub fn apply(caps: Option<&LinuxCapabilities>) -> Result<()> {
     let Some(caps) = caps else { return Ok(()) };
     let last = last_cap();
-    let eff = mask(caps.effective().as_ref(), last);
-    let prm = mask(caps.permitted().as_ref(), last);
-    let inh = mask(caps.inheritable().as_ref(), last);
-    let amb = mask(caps.ambient().as_ref(), last);
-    capset(eff, prm, inh).with_context(|| {
-        format!(
-            "process.capabilities: capset(permitted=[{}], effective=[{}], inheritable=[{}])",
-            names(prm),
-            names(eff),
-            names(inh)
-        )
-    })?;
-    // SAFETY: plain-integer prctl on the calling thread.
-    let r = unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    };
-    // EINVAL: a kernel before 4.3 without ambient capabilities; with nothing
-    // to raise that is fine, otherwise the raise below reports it.
-    if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL) {
-        return Err(std::io::Error::last_os_error())
-            .context("process.capabilities.ambient: prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
-    }
+    apply_masks(
+        mask(caps.effective().as_ref(), last),
+        mask(caps.permitted().as_ref(), last),
+        mask(caps.inheritable().as_ref(), last),
+        mask(caps.ambient().as_ref(), last),
+    )
+}
+
+fn apply_masks(eff: u64, prm: u64, inh: u64, amb: u64) -> Result<()> {
+    set_exact((eff, prm, inh))?;
+    clear_ambient()?;
     // Only what the kernel allows: ambient within permitted and inheritable.
     let amb = amb & prm & inh;
-    for nr in 0..=last.min(63) {
+    for nr in 0..=last_cap().min(63) {
         if amb & (1u64 << nr) == 0 {
             continue;
         }
@@ -442,6 +425,89 @@ pub fn apply(caps: Option<&LinuxCapabilities>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn clear_ambient() -> Result<()> {
+    // SAFETY: plain-integer prctl on the calling thread.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    // EINVAL: a kernel before 4.3 without ambient capabilities; with nothing
+    // to raise that is fine, otherwise the raise reports it.
+    if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL) {
+        return Err(std::io::Error::last_os_error())
+            .context("process.capabilities.ambient: prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
+    }
+    Ok(())
+}
+
+/// The kernel takes a seccomp filter without no_new_privs only from a
+/// holder of CAP_SYS_ADMIN (effective). When the filter is loaded after
+/// the user switch, as late as possible, this applies the spec's sets plus
+/// CAP_SYS_ADMIN now and returns the (effective, permitted, inheritable)
+/// that `set_exact` applies once the filter is in: the only step left
+/// between the filter and execve. None: nothing is left to do (the spec
+/// gives CAP_SYS_ADMIN, or the process cannot get it at all, which the
+/// filter load then reports).
+///
+/// `root`: the uid switch left uid 0, so the effective set still holds
+/// CAP_SYS_ADMIN; then the capset can wait for after the filter (one
+/// capset in all, as without a filter) unless ambient capabilities must
+/// be raised (they need inheritable set first) or the inheritable set
+/// could be refused (outside the bounding set): a refusal must fail
+/// `create`, not `start`.
+pub fn apply_keeping_admin(
+    caps: Option<&LinuxCapabilities>,
+    root: bool,
+) -> Result<Option<(u64, u64, u64)>> {
+    const ADMIN: u64 = 1 << 21;
+    let Some(caps) = caps else {
+        if root {
+            return Ok(None);
+        }
+        // No process.capabilities: the sets stay as the switch left them,
+        // but the effective set lost CAP_SYS_ADMIN with the uid.
+        let (eff, prm, inh) = read_current()?;
+        if prm & ADMIN == 0 {
+            return Ok(None);
+        }
+        capset(eff | ADMIN, prm, inh).context("capset: CAP_SYS_ADMIN for the seccomp filter")?;
+        return Ok(Some((eff, prm, inh)));
+    };
+    let last = last_cap();
+    let eff = mask(caps.effective().as_ref(), last);
+    let prm = mask(caps.permitted().as_ref(), last);
+    let inh = mask(caps.inheritable().as_ref(), last);
+    let amb = mask(caps.ambient().as_ref(), last);
+    let bnd = mask(caps.bounding().as_ref(), last);
+    if eff & ADMIN != 0 {
+        apply(Some(caps))?;
+        return Ok(None);
+    }
+    if root && amb & prm & inh == 0 && inh & !bnd == 0 {
+        clear_ambient()?;
+        return Ok(Some((eff, prm, inh)));
+    }
+    apply_masks(eff | ADMIN, prm | ADMIN, inh, amb)?;
+    Ok(Some((eff, prm, inh)))
+}
+
+/// The last capset, after the seccomp filter (see `apply_keeping_admin`).
+pub fn set_exact((eff, prm, inh): (u64, u64, u64)) -> Result<()> {
+    capset(eff, prm, inh).with_context(|| {
+        format!(
+            "process.capabilities: capset(permitted=[{}], effective=[{}], inheritable=[{}])",
+            names(prm),
+            names(eff),
+            names(inh)
+        )
+    })
 }
 
 #[cfg(test)]

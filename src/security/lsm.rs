@@ -1,15 +1,12 @@
 //! AppArmor profile and SELinux labels: `process.apparmorProfile`,
 //! `process.selinuxLabel`, `linux.mountLabel`.
 //!
-//! Both apply at the next execve, by writing to the init's own
-//! /proc/self/attr files; the init's /proc must be the container's procfs
-//! (mounted before this runs) or the host's, either shows the calling task.
+//! Both apply at the next execve, by writing to the calling task's own
+//! /proc/PID/attr files in a procfs outlet verified (see `ProcFs`).
 //! A label requested on a host where that LSM is off is a create-time error:
 //! silently running the container unconfined would be worse.
 
-use std::io::Write;
-use std::path::Path;
-
+use crate::process::procfs::ProcFs;
 use crate::spec::Spec;
 use anyhow::{Context, Result, bail};
 
@@ -114,36 +111,38 @@ pub fn check(
 }
 
 /// Arrange for the process label to apply at execve. Empty strings mean
-/// "none", as in the spec.
-pub fn apply_exec_labels(apparmor: Option<&str>, selinux: Option<&str>) -> Result<()> {
-    if let Some(p) = apparmor.filter(|p| !p.is_empty()) {
+/// "none", as in the spec. Written through `proc`, a procfs the caller
+/// verified (see `ProcFs`), never through the container's /proc, which a
+/// spec mount could redirect.
+pub fn apply_exec_labels(
+    apparmor: Option<&str>,
+    selinux: Option<&str>,
+    proc: Option<&ProcFs>,
+) -> Result<()> {
+    let apparmor = apparmor.filter(|p| !p.is_empty());
+    let selinux = selinux.filter(|l| !l.is_empty());
+    if apparmor.is_none() && selinux.is_none() {
+        return Ok(());
+    }
+    let Some(proc) = proc else {
+        bail!("process labels: no verified procfs to write them through");
+    };
+    if let Some(p) = apparmor {
         // Linux 5.8+ has a per-LSM directory; older kernels only the shared
         // file, which belongs to whichever LSM is the "display" one.
-        let path = if Path::new("/proc/self/attr/apparmor/exec").exists() {
-            "/proc/self/attr/apparmor/exec"
+        let per_lsm = proc.own("attr/apparmor/exec");
+        let rel = if proc.exists(&per_lsm) {
+            per_lsm
         } else {
-            "/proc/self/attr/exec"
+            proc.own("attr/exec")
         };
-        write_attr(path, &format!("exec {p}"))
-            .with_context(|| format!("process.apparmorProfile: {p:?}: writing {path}"))?;
+        proc.write(&rel, format!("exec {p}").as_bytes())
+            .with_context(|| format!("process.apparmorProfile: {p:?}: writing /proc/{rel}"))?;
     }
-    if let Some(l) = selinux.filter(|l| !l.is_empty()) {
-        let path = "/proc/self/attr/exec";
-        write_attr(path, l)
-            .with_context(|| format!("process.selinuxLabel: {l:?}: writing {path}"))?;
-    }
-    Ok(())
-}
-
-/// The kernel takes the whole label in a single write(2).
-fn write_attr(path: &str, value: &str) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
-    let n = f.write(value.as_bytes())?;
-    if n != value.len() {
-        return Err(std::io::Error::other(format!(
-            "short write ({n} of {} bytes)",
-            value.len()
-        )));
+    if let Some(l) = selinux {
+        let rel = proc.own("attr/exec");
+        proc.write(&rel, l.as_bytes())
+            .with_context(|| format!("process.selinuxLabel: {l:?}: writing /proc/{rel}"))?;
     }
     Ok(())
 }
@@ -156,6 +155,27 @@ fn write_attr(path: &str, value: &str) -> std::io::Result<()> {
 pub fn mount_label_option(label: &str) -> Option<String> {
     static SELINUX: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     context_option(*SELINUX.get_or_init(selinux_enabled), label)
+}
+
+/// The data string for a filesystem mounted fresh (never a bind) with
+/// `linux.mountLabel` added, as runc labels them: every type but proc and
+/// sysfs (which take no context=) and mqueue (runc relabels its root
+/// afterwards instead; outlet leaves it to the policy's default). None
+/// when there is nothing to add (no label, or no SELinux).
+pub fn labeled_mount_data(typ: &str, data: &str, label: Option<&str>) -> Option<String> {
+    let label = label.filter(|l| !l.is_empty())?;
+    if matches!(typ, "proc" | "sysfs" | "mqueue") {
+        return None;
+    }
+    join_data(data, &mount_label_option(label)?)
+}
+
+fn join_data(data: &str, opt: &str) -> Option<String> {
+    Some(if data.is_empty() {
+        opt.to_string()
+    } else {
+        format!("{data},{opt}")
+    })
 }
 
 fn context_option(selinux: bool, label: &str) -> Option<String> {
@@ -245,6 +265,18 @@ mod tests {
             Some("context=\"system_u:object_r:container_file_t:s0:c1,c2\"")
         );
         assert_eq!(context_option(true, ""), None);
+        assert_eq!(
+            join_data("mode=755", "context=\"a:b:c:s0\"").as_deref(),
+            Some("mode=755,context=\"a:b:c:s0\"")
+        );
+        for t in ["proc", "sysfs", "mqueue"] {
+            assert_eq!(labeled_mount_data(t, "", Some("a:b:c:s0")), None, "{t}");
+        }
+        assert_eq!(labeled_mount_data("tmpfs", "", None), None);
+        assert_eq!(
+            labeled_mount_data("tmpfs", "", Some("a:b:c:s0")).is_some(),
+            selinux_enabled()
+        );
         assert_eq!(context_option(false, "a:b:c:s0"), None);
         assert_eq!(
             mount_label_option("a:b:c:s0").is_some(),
@@ -262,16 +294,18 @@ mod tests {
             return;
         }
         let out = crate::security::testutil::in_child(|| {
-            Ok(match apply_exec_labels(Some("foo"), None) {
+            let proc = ProcFs::private().map_err(|e| format!("{e:#}"))?;
+            Ok(match apply_exec_labels(Some("foo"), None, Some(&proc)) {
                 Ok(()) => "applied".to_string(),
                 Err(e) => format!("{e:#}"),
             })
         })
         .ok();
         assert!(
-            out.starts_with("process.apparmorProfile: \"foo\": writing /proc/self/attr/"),
+            out.starts_with("process.apparmorProfile: \"foo\": writing /proc/")
+                && out.contains("/attr/"),
             "{out}"
         );
-        apply_exec_labels(None, Some("")).unwrap();
+        apply_exec_labels(None, Some(""), None).unwrap();
     }
 }

@@ -28,6 +28,8 @@ use oci_spec::runtime::{
     LinuxSyscall,
 };
 
+mod cache;
+
 // <linux/seccomp.h>
 const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
 const SECCOMP_FILTER_FLAG_TSYNC: u32 = 1 << 0;
@@ -355,19 +357,20 @@ pub fn prepare(seccomp: &LinuxSeccomp) -> Result<Prepared> {
 /// collision can never hand a container another profile's filter. A fresh
 /// compile is written by `Prepared::remember`, which the caller runs once
 /// the container exists, so a failed create leaves nothing behind. Cache
-/// trouble is never fatal: it falls back to compiling.
+/// trouble is never fatal: it falls back to compiling. An entry is trusted
+/// only as far as `cache` says (owner, mode, no symlinks).
 pub fn prepare_cached(seccomp: &LinuxSeccomp, cache_dir: &Path) -> Result<Prepared> {
     let plan = plan(seccomp)?;
     let key = cache_key(&plan);
-    let file = cache_dir.join(format!("{:016x}.bpf", fnv1a(key.as_bytes())));
-    if let Some(program) = read_cache(&file, &key) {
+    let name = format!("{:016x}.bpf", fnv1a(&key));
+    if let Some(program) = cache::read(cache_dir, &name, &key) {
         return Ok(prepared(seccomp, plan, program));
     }
     let program = compile(&plan)?;
     let mut p = prepared(seccomp, plan, program);
     p.unsaved = Some(CacheEntry {
         dir: cache_dir.to_path_buf(),
-        file,
+        name,
         key,
     });
     Ok(p)
@@ -376,12 +379,18 @@ pub fn prepare_cached(seccomp: &LinuxSeccomp, cache_dir: &Path) -> Result<Prepar
 /// Where a freshly compiled program goes in the cache, and under what key.
 struct CacheEntry {
     dir: PathBuf,
-    file: PathBuf,
-    key: String,
+    name: String,
+    key: Vec<u8>,
 }
 
-/// Everything the compiled program depends on.
-fn cache_key(plan: &Plan) -> String {
+/// Everything the compiled program depends on, compactly: a text header
+/// naming the format and what compiles the program, then per rule the
+/// syscall number and action as fixed-size integers (a Docker/podman
+/// profile has ~440 rules, almost none with conditions; Debug-formatting
+/// them all cost more than reading the cached program). Only the rare
+/// conditions and the arches keep their Debug text, length-prefixed, so
+/// the encoding stays unambiguous.
+fn cache_key(plan: &Plan) -> Vec<u8> {
     let lib = libseccomp::ScmpVersion::current()
         .map(|v| format!("{v:?}"))
         .unwrap_or_default();
@@ -393,17 +402,53 @@ fn cache_key(plan: &Plan) -> String {
             .to_string_lossy()
             .into_owned()
     };
-    format!(
-        "outlet-seccomp-v1\nlibseccomp {lib}\nkernel {release}\narch {}\n{:?}\n{:?}\n{:#x}\n{:?}",
+    let mut key = format!(
+        "outlet-seccomp-v2\nlibseccomp {lib}\nkernel {release}\narch {}\n{:?}\n",
         std::env::consts::ARCH,
-        plan.default_action,
         plan.arches,
-        plan.flags,
-        plan.rules
-            .iter()
-            .map(|r| (r.syscall, r.action, &r.conditions))
-            .collect::<Vec<_>>()
     )
+    .into_bytes();
+    key.reserve(16 + plan.rules.len() * 13);
+    push_action(&mut key, plan.default_action);
+    key.extend_from_slice(&plan.flags.to_le_bytes());
+    key.extend_from_slice(&(plan.rules.len() as u32).to_le_bytes());
+    for r in &plan.rules {
+        key.extend_from_slice(&r.syscall.to_le_bytes());
+        push_action(&mut key, r.action);
+        if r.conditions.is_empty() {
+            key.extend_from_slice(&0u32.to_le_bytes());
+        } else {
+            push_text(&mut key, &format!("{:?}", r.conditions));
+        }
+    }
+    key
+}
+
+fn push_text(key: &mut Vec<u8>, text: &str) {
+    key.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    key.extend_from_slice(text.as_bytes());
+}
+
+/// An action as a tag byte and its value (errno, trace message).
+fn push_action(key: &mut Vec<u8>, a: ScmpAction) {
+    let (tag, value): (u8, u32) = match a {
+        ScmpAction::KillProcess => (1, 0),
+        ScmpAction::KillThread => (2, 0),
+        ScmpAction::Trap => (3, 0),
+        ScmpAction::Notify => (4, 0),
+        ScmpAction::Errno(e) => (5, e as u32),
+        ScmpAction::Trace(t) => (6, u32::from(t)),
+        ScmpAction::Log => (7, 0),
+        ScmpAction::Allow => (8, 0),
+        // Actions a newer libseccomp adds: by name.
+        other => {
+            key.push(0xff);
+            push_text(key, &format!("{other:?}"));
+            return;
+        }
+    };
+    key.push(tag);
+    key.extend_from_slice(&value.to_le_bytes());
 }
 
 /// FNV-1a, 64 bits: stable across builds (std's hasher is not), and only
@@ -411,80 +456,6 @@ fn cache_key(plan: &Plan) -> String {
 fn fnv1a(data: &[u8]) -> u64 {
     data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
         (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
-fn read_cache(file: &Path, key: &str) -> Option<Vec<libc::sock_filter>> {
-    let bytes = std::fs::read(file).ok()?;
-    let (len, rest) = bytes.split_at_checked(8)?;
-    let len = u64::from_le_bytes(len.try_into().ok()?) as usize;
-    let (stored_key, program) = rest.split_at_checked(len)?;
-    if stored_key != key.as_bytes() {
-        return None;
-    }
-    from_bytes(program).ok()
-}
-
-/// How many compiled filters the cache keeps. It lives in the state root,
-/// usually a tmpfs: a host that sees ever new profiles must not fill it.
-/// An entry is 10-20 KiB for a Docker/podman-sized profile.
-const CACHE_ENTRIES: usize = 64;
-
-/// Remove the oldest entries (by mtime: when they were written) until at
-/// most `keep` are left. Only runs on a cache miss, before a write.
-fn trim_cache(dir: &Path, keep: usize) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<(std::time::SystemTime, PathBuf)> = rd
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".bpf"))
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .collect();
-    if entries.len() <= keep {
-        return;
-    }
-    entries.sort();
-    for (_, path) in &entries[..entries.len() - keep] {
-        let _ = std::fs::remove_file(path);
-    }
-}
-
-fn write_cache(
-    dir: &Path,
-    file: &Path,
-    key: &str,
-    program: &[libc::sock_filter],
-) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    trim_cache(dir, CACHE_ENTRIES - 1);
-    let mut data = Vec::with_capacity(8 + key.len() + program.len() * INSN);
-    data.extend_from_slice(&(key.len() as u64).to_le_bytes());
-    data.extend_from_slice(key.as_bytes());
-    for i in program {
-        data.extend_from_slice(&i.code.to_ne_bytes());
-        data.push(i.jt);
-        data.push(i.jf);
-        data.extend_from_slice(&i.k.to_ne_bytes());
-    }
-    // Written aside and renamed, so a concurrent create never reads half
-    // a program.
-    let tmp = dir.join(format!(".tmp-{}", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(&tmp)?;
-    std::io::Write::write_all(&mut f, &data)?;
-    drop(f);
-    std::fs::rename(&tmp, file).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
     })
 }
 
@@ -510,7 +481,7 @@ impl Prepared {
     /// written only costs the next create the compile.
     pub fn remember(&self) {
         if let Some(e) = &self.unsaved {
-            let _ = write_cache(&e.dir, &e.file, &e.key, &self.program);
+            let _ = cache::write(&e.dir, &e.name, &e.key, &self.program);
         }
     }
 
@@ -1381,6 +1352,36 @@ mod tests {
     }
 
     #[test]
+    fn cache_key_tells_plans_apart() {
+        let key = |v: serde_json::Value| cache_key(&plan(&profile(v)).unwrap());
+        let errno = |e: u32, args: serde_json::Value| {
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": e, "args": args}]})
+        };
+        let base = key(errno(1, json!([])));
+        assert_eq!(base, key(errno(1, json!([]))), "same plan, same key");
+        let one_arg = json!([{"index": 1, "value": 2, "op": "SCMP_CMP_EQ"}]);
+        let other_value = json!([{"index": 1, "value": 3, "op": "SCMP_CMP_EQ"}]);
+        let others = [
+            key(errno(38, json!([]))),
+            key(errno(1, one_arg)),
+            key(errno(1, other_value)),
+            key(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["mkdir"], "action": "SCMP_ACT_LOG"}]})),
+            key(json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["mkdir"], "action": "SCMP_ACT_ALLOW"}]})),
+            key(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["rmdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]})),
+        ];
+        for (i, k) in others.iter().enumerate() {
+            assert_ne!(&base, k, "plan {i}");
+            for (j, l) in others.iter().enumerate().skip(i + 1) {
+                assert_ne!(k, l, "plans {i} and {j}");
+            }
+        }
+    }
+
+    #[test]
     fn cache_keeps_the_newest_entries() {
         let dir = crate::security::testutil::TempDir::new("seccomp-trim");
         let cache = dir.0.join("cache");
@@ -1388,10 +1389,10 @@ mod tests {
         let program = compile(&plan(&p).unwrap()).unwrap();
         std::fs::create_dir_all(&cache).unwrap();
         let now = std::time::SystemTime::now();
-        for i in 0..CACHE_ENTRIES + 5 {
+        for i in 0..cache::ENTRIES + 5 {
             let f = cache.join(format!("{i:016x}.bpf"));
             std::fs::write(&f, b"x").unwrap();
-            let age = std::time::Duration::from_secs((CACHE_ENTRIES + 5 - i) as u64);
+            let age = std::time::Duration::from_secs((cache::ENTRIES + 5 - i) as u64);
             std::fs::File::options()
                 .write(true)
                 .open(&f)
@@ -1399,14 +1400,13 @@ mod tests {
                 .set_modified(now - age)
                 .unwrap();
         }
-        let newest = cache.join("newest.bpf");
-        write_cache(&cache, &newest, "k", &program).unwrap();
+        cache::write(&cache, "newest.bpf", b"k", &program).unwrap();
         let mut left: Vec<String> = std::fs::read_dir(&cache)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        assert_eq!(left.len(), CACHE_ENTRIES, "{left:?}");
+        assert_eq!(left.len(), cache::ENTRIES, "{left:?}");
         assert!(left.contains(&"newest.bpf".to_string()));
         // The six oldest went: 0..=5.
         assert!(!left.contains(&format!("{:016x}.bpf", 5)), "{left:?}");
@@ -1441,7 +1441,7 @@ mod tests {
             {"names": ["getppid"], "action": "SCMP_ACT_ERRNO"}]}));
         let other_file = cache.join(format!(
             "{:016x}.bpf",
-            fnv1a(cache_key(&plan(&other).unwrap()).as_bytes())
+            fnv1a(&cache_key(&plan(&other).unwrap()))
         ));
         let entry = files[0].as_ref().unwrap().path();
         std::fs::copy(&entry, &other_file).unwrap();

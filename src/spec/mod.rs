@@ -8,8 +8,10 @@ use anyhow::{Context, Result, bail};
 use oci_spec::runtime::LinuxNamespaceType;
 use serde_json::Value;
 
+pub mod process_fields;
+mod strict;
 mod types;
-pub use types::{Process, Spec};
+pub use types::{Process, Scheduler, Spec};
 
 /// A validated spec with the bundle-relative paths resolved.
 pub struct Loaded {
@@ -18,6 +20,8 @@ pub struct Loaded {
     pub rootfs: PathBuf,
     /// The file the spec was read from (`--config`, else the bundle's).
     pub config: PathBuf,
+    /// Its text, as validated: kept in the state dir for `exec`.
+    pub text: Vec<u8>,
 }
 
 pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Loaded> {
@@ -52,27 +56,40 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Loaded> {
         bundle,
         rootfs,
         config: path,
+        text,
     })
 }
 
 /// config.json's text to a checked spec: one typed pass on the common path.
 fn parse(text: &[u8], path: &Path) -> Result<Spec> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let spec = match serde_json::from_slice::<Spec>(text) {
+    let track = strict::Track::default();
+    let spec = match strict::from_slice::<Spec>(text, &track) {
         Ok(spec) => spec,
-        Err(e) if e.is_syntax() || e.is_eof() => {
-            return Err(e).with_context(|| format!("{}: invalid JSON", path.display()));
-        }
         Err(e) => {
             // serde names a line and column; find the field for the message.
+            // (serde_json calls some type errors syntax errors, such as a
+            // number where an enum's name belongs: valid JSON is not that.)
             let value: Value = serde_json::from_slice(text)
                 .with_context(|| format!("{}: invalid JSON", path.display()))?;
             explain(&value).with_context(|| format!("config {name}"))?;
-            return Err(e).with_context(|| format!("config {name}: invalid spec"));
+            let at = track.path();
+            if at.is_empty() {
+                return Err(e).with_context(|| format!("config {name}: invalid spec"));
+            }
+            bail!("config {name}: {at}: {e}");
         }
     };
     check_spec(&spec).with_context(|| format!("config {name}"))?;
     Ok(spec)
+}
+
+/// The spec from a config that `load` validated before (the copy in a
+/// container's state dir): typed only, without the checks against the
+/// host as it was at create.
+pub fn from_validated(text: &[u8]) -> Result<Spec> {
+    let track = strict::Track::default();
+    strict::from_slice(text, &track).map_err(|e| anyhow::anyhow!("{}: {e}", track.path()))
 }
 
 const NAMESPACE_TYPES: &[&str] = &[
@@ -101,9 +118,43 @@ fn explain(v: &Value) -> Result<()> {
         bail!("ociVersion: expected a string");
     }
     crate::security::capabilities::check_config_names(v)?;
+    // Enumerations whose serde message names only the bad value.
+    for (pointer, field) in [
+        ("/process/ioPriority", "process.ioPriority"),
+        ("/linux/memoryPolicy", "linux.memoryPolicy"),
+        ("/linux/personality", "linux.personality"),
+        ("/linux/timeOffsets", "linux.timeOffsets"),
+        ("/process/scheduler", "process.scheduler"),
+    ] {
+        if let Some(x) = v.pointer(pointer) {
+            let r = match field {
+                "process.ioPriority" => {
+                    serde_json::from_value::<oci_spec::runtime::LinuxIOPriority>(x.clone()).err()
+                }
+                "linux.memoryPolicy" => {
+                    serde_json::from_value::<oci_spec::runtime::LinuxMemoryPolicy>(x.clone()).err()
+                }
+                "linux.personality" => {
+                    serde_json::from_value::<oci_spec::runtime::LinuxPersonality>(x.clone()).err()
+                }
+                "linux.timeOffsets" => serde_json::from_value::<
+                    std::collections::HashMap<String, oci_spec::runtime::LinuxTimeOffset>,
+                >(x.clone())
+                .err(),
+                _ => serde_json::from_value::<Scheduler>(x.clone()).err(),
+            };
+            if let Some(e) = r {
+                bail!("{field}: {e}");
+            }
+        }
+    }
     if let Some(nss) = v.pointer("/linux/namespaces").and_then(Value::as_array) {
         for (i, ns) in nss.iter().enumerate() {
-            let t = ns.get("type").and_then(Value::as_str).unwrap_or("");
+            let t = match ns.get("type") {
+                Some(Value::String(t)) => t.as_str(),
+                Some(other) => bail!("linux.namespaces[{i}].type: expected a string, got {other}"),
+                None => "",
+            };
             if !NAMESPACE_TYPES.contains(&t) {
                 bail!(
                     "linux.namespaces[{i}].type: unknown namespace type {t:?} (known: {})",
@@ -140,6 +191,7 @@ fn check_spec(spec: &Spec) -> Result<()> {
             );
         }
     }
+    check_proc_mounts(spec.mounts().as_deref().unwrap_or(&[]))?;
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
     if let Some(mem) = resources.and_then(|r| r.memory().as_ref()) {
         for (key, n) in [
@@ -155,6 +207,7 @@ fn check_spec(spec: &Spec) -> Result<()> {
                 bail!("linux.resources.memory.{key}: {n} is negative");
             }
         }
+        check_memory_minimum(mem.limit())?;
     }
     if let Some(q) = resources
         .and_then(|r| r.cpu().as_ref())
@@ -198,29 +251,247 @@ fn check_spec(spec: &Spec) -> Result<()> {
             }
         }
     }
+    if spec
+        .linux()
+        .as_ref()
+        .is_some_and(|l| l.rootfs_propagation().is_some())
+        && !has(LinuxNamespaceType::Mount)
+    {
+        // It would be the propagation of the caller's own `/`.
+        bail!("linux.rootfsPropagation: set, but there is no mount namespace to apply it in");
+    }
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
         bail!("hostname: set, but there is no new uts namespace to set it in");
     }
-    if has(LinuxNamespaceType::Time) {
-        bail!("linux.namespaces: time namespaces are not supported");
+    check_process_fields(spec, nss)
+}
+
+/// The fields applied by one syscall each in the init (scheduler, I/O
+/// priority, memory policy, personality, time offsets): checked here with
+/// the same translation the init uses.
+fn check_process_fields(spec: &Spec, nss: &[oci_spec::runtime::LinuxNamespace]) -> Result<()> {
+    if let Some(p) = spec.process() {
+        process_fields::check_process(p)?;
+    }
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    if let Some(m) = linux.memory_policy() {
+        process_fields::memory_policy(m)?;
+    }
+    if let Some(p) = linux.personality() {
+        process_fields::personality(p)?;
+    }
+    let new_time = nss
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Time && n.path().is_none());
+    if let Some(offsets) = linux.time_offsets() {
+        process_fields::time_offsets(offsets, new_time)?;
+    }
+    check_sysctls(spec, nss)?;
+    Ok(())
+}
+
+/// The ipc namespace's sysctls besides `fs.mqueue.*` (runc's list).
+const IPC_SYSCTLS: &[&str] = &[
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+/// Which namespace a sysctl key belongs to; Err says why it is refused
+/// whatever the namespaces.
+fn sysctl_namespace(key: &str) -> Result<LinuxNamespaceType, &'static str> {
+    // Whatever the init does with '.' and '/', an empty part (`a..b`,
+    // `net./x`) is the only way to spell a parent directory or an absolute
+    // path: refuse it, and anything that is no name at all.
+    if key.is_empty()
+        || key.split(['.', '/']).any(str::is_empty)
+        || key.bytes().any(|b| b.is_ascii_control() || b == b' ')
+    {
+        return Err("not a sysctl name");
+    }
+    if IPC_SYSCTLS.contains(&key) || key.starts_with("fs.mqueue.") {
+        return Ok(LinuxNamespaceType::Ipc);
+    }
+    if key.starts_with("net.") {
+        return Ok(LinuxNamespaceType::Network);
+    }
+    match key {
+        "kernel.hostname" => Err("set by the uts namespace's own field, use \"hostname\""),
+        "kernel.domainname" => Err("set by the uts namespace's own field, use \"domainname\""),
+        _ => Err("not a namespaced sysctl, so it would change the whole host"),
+    }
+}
+
+/// `linux.sysctl` as runc validates it: only namespaced keys, and each only
+/// when the container has its own namespace of that kind (created, or
+/// joined by a path that is not the caller's or PID 1's), so that no write
+/// ever lands in a host namespace.
+fn check_sysctls(spec: &Spec, nss: &[oci_spec::runtime::LinuxNamespace]) -> Result<()> {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    // Answered at most once per namespace type.
+    let mut own: Vec<(LinuxNamespaceType, bool)> = Vec::new();
+    for key in sysctl.keys() {
+        let typ =
+            sysctl_namespace(key).map_err(|why| anyhow::anyhow!("linux.sysctl {key:?}: {why}"))?;
+        let is_own = match own.iter().find(|(t, _)| *t == typ) {
+            Some((_, o)) => *o,
+            None => {
+                let o = own_namespace(nss, typ).with_context(|| format!("linux.sysctl {key:?}"))?;
+                own.push((typ, o));
+                o
+            }
+        };
+        if !is_own {
+            bail!(
+                "linux.sysctl {key:?}: belongs to the {} namespace, and the container has no {} namespace of its own: it would change the host's",
+                ns_name(typ),
+                ns_name(typ)
+            );
+        }
     }
     Ok(())
 }
 
-/// Container ids become directory names under the state root: refuse
-/// anything that could leave it.
+/// A mount over /proc can redirect what the container sees of the kernel
+/// (and, for a runtime that writes by path, the runtime's own writes):
+/// refused, except what runc allows: a `proc` mount at /proc (or a bind of
+/// a procfs there, as podman makes for --pid=host), and binds over the
+/// files lxcfs emulates and CRIU's ns_last_pid.
+fn check_proc_mounts(mounts: &[oci_spec::runtime::Mount]) -> Result<()> {
+    const BIND_OK: &[&str] = &[
+        "/proc/cpuinfo",
+        "/proc/diskstats",
+        "/proc/meminfo",
+        "/proc/stat",
+        "/proc/swaps",
+        "/proc/uptime",
+        "/proc/loadavg",
+        "/proc/slabinfo",
+        "/proc/net/dev",
+        "/proc/sys/kernel/ns_last_pid",
+    ];
+    for (i, m) in mounts.iter().enumerate() {
+        // Lexically: "/proc/./sys" and "/x/../proc/sys" are /proc/sys too.
+        let mut dest = PathBuf::from("/");
+        for c in m.destination().components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    dest.pop();
+                }
+                std::path::Component::Normal(n) => dest.push(n),
+                _ => {}
+            }
+        }
+        if !dest.starts_with("/proc") {
+            continue;
+        }
+        let is_bind = m.typ().as_deref() == Some("bind")
+            || m.options()
+                .iter()
+                .flatten()
+                .any(|o| o == "bind" || o == "rbind");
+        let allowed = if dest == Path::new("/proc") {
+            if is_bind {
+                m.source().as_ref().is_some_and(|src| {
+                    nix::sys::statfs::statfs(src)
+                        .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+                })
+            } else {
+                m.typ().as_deref() == Some("proc")
+            }
+        } else {
+            is_bind && BIND_OK.iter().any(|ok| dest == Path::new(ok))
+        };
+        if !allowed {
+            bail!(
+                "mounts[{i}] (destination {}): mounts under /proc are refused, except a \"proc\" \
+                 mount (or a bind of a procfs) at /proc and binds over /proc/{{cpuinfo,\
+                 diskstats,meminfo,stat,swaps,uptime,loadavg,slabinfo,net/dev}} and \
+                 /proc/sys/kernel/ns_last_pid",
+                m.destination().display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Does the container get a namespace of `typ` that is not the host's?
+fn own_namespace(
+    nss: &[oci_spec::runtime::LinuxNamespace],
+    typ: LinuxNamespaceType,
+) -> Result<bool> {
+    let Some(ns) = nss.iter().find(|n| n.typ() == typ) else {
+        return Ok(false);
+    };
+    let Some(path) = ns.path() else {
+        return Ok(true);
+    };
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
+    let joined = id(path).with_context(|| format!("stat {}", path.display()))?;
+    let name = crate::namespaces::proc_name(typ);
+    // PID 1's may be unreadable (rootless, hidepid): then only our own counts.
+    for host in [
+        format!("/proc/self/ns/{name}"),
+        format!("/proc/1/ns/{name}"),
+    ] {
+        if id(Path::new(&host)).is_ok_and(|h| h == joined) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The kernel keeps memory in pages: a limit below one page cannot be
+/// honoured (v2 rounds it down to 0 pages, v1 up to one page) and no
+/// process could run in it. 0 means unset, as in runc.
+fn check_memory_minimum(limit: Option<i64>) -> Result<()> {
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(4096) as i64;
+    if let Some(l) = limit
+        && l > 0
+        && l < page
+    {
+        bail!(
+            "linux.resources.memory.limit: {l} bytes is below the minimum the kernel can enforce, one page ({page} bytes)"
+        );
+    }
+    Ok(())
+}
+
+/// The longest container id (runc's limit too).
+const ID_MAX: usize = 1024;
+
+/// The rule ids must follow, as it appears in errors.
+const ID_RULE: &str = "[A-Za-z0-9][A-Za-z0-9_.+-]*, at most 1024 bytes";
+
+/// Container ids become directory names under the state root and lines in
+/// `list`: only runc's characters, so an id can neither leave the root nor
+/// name the runtime's `.cache`, pass for a flag (`-x`) or break a line.
 pub fn check_id(id: &str) -> Result<()> {
-    if id.is_empty() {
-        bail!("container id: empty");
+    if id.len() > ID_MAX {
+        bail!(
+            "container id: {} bytes long, must match {ID_RULE}",
+            id.len()
+        );
     }
-    if id == "." || id == ".." || id.contains('/') || id.contains('\0') {
-        bail!("container id {id:?}: must not contain '/' or be '.' or '..'");
-    }
-    if id == crate::state::CACHE_DIR {
-        bail!("container id {id:?}: reserved for the runtime's cache in the state root");
-    }
-    if id.len() > 1024 {
-        bail!("container id: longer than 1024 bytes");
+    let mut bytes = id.bytes();
+    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric());
+    if !first_ok
+        || !bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'-'))
+    {
+        bail!("container id {id:?}: must match {ID_RULE}");
     }
     Ok(())
 }
@@ -333,11 +604,90 @@ mod tests {
     }
 
     #[test]
+    fn mounts_under_proc() {
+        let with = |mounts: Value| {
+            let mut v = minimal();
+            v["mounts"] = mounts;
+            parse_value(&v)
+        };
+        let proc = serde_json::json!({"destination": "/proc", "type": "proc", "source": "proc"});
+        let bind = |dest: &str| {
+            serde_json::json!({"destination": dest, "type": "bind", "source": "/tmp",
+                               "options": ["rbind"]})
+        };
+        for ok in [
+            serde_json::json!([proc.clone()]),
+            serde_json::json!([proc.clone(), bind("/proc/meminfo"), bind("/proc/net/dev")]),
+            serde_json::json!([bind("/proc/sys/kernel/ns_last_pid")]),
+            serde_json::json!([bind("/procfoo"), bind("/run/proc")]),
+            serde_json::json!([{"destination": "/proc", "type": "bind", "source": "/proc",
+                                "options": ["rbind"]}]),
+        ] {
+            with(ok.clone()).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for (bad, index, dest) in [
+            (
+                serde_json::json!([proc.clone(), bind("/proc/sys/net")]),
+                1,
+                "/proc/sys/net",
+            ),
+            (serde_json::json!([bind("/proc/1")]), 0, "/proc/1"),
+            (serde_json::json!([bind("/proc")]), 0, "/proc"),
+            (serde_json::json!([bind("/proc/./self")]), 0, "/proc/./self"),
+            (
+                serde_json::json!([bind("/x/../proc/sys")]),
+                0,
+                "/x/../proc/sys",
+            ),
+            (
+                serde_json::json!([{"destination": "/proc/meminfo", "type": "tmpfs",
+                                    "source": "tmpfs"}]),
+                0,
+                "/proc/meminfo",
+            ),
+            (
+                serde_json::json!([{"destination": "/proc", "type": "tmpfs", "source": "t"}]),
+                0,
+                "/proc",
+            ),
+        ] {
+            let err = with(bad.clone()).expect_err(&bad.to_string());
+            assert!(
+                err.contains(&format!(
+                    "mounts[{index}] (destination {dest}): mounts under /proc"
+                )),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn ids() {
-        assert!(check_id("abc-1_2.3").is_ok());
-        for bad in ["", ".", "..", "../x", "a/b", ".cache"] {
+        let longest = "a".repeat(1024);
+        for good in ["abc-1_2.3", "a.b_c+d-e", "0", "A..", longest.as_str()] {
+            assert!(check_id(good).is_ok(), "{good:?}");
+        }
+        let too_long = "a".repeat(1025);
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            ".cache",
+            "-x",
+            "_a",
+            "a b",
+            "a\nb",
+            "a\0b",
+            "a:b",
+            "é",
+            too_long.as_str(),
+        ] {
             let err = check_id(bad).unwrap_err().to_string();
             assert!(err.starts_with("container id"), "{bad:?}: {err}");
+            assert!(err.contains(ID_RULE), "{bad:?}: {err}");
+            assert!(!err.contains('\n'), "{bad:?}: one line: {err}");
         }
     }
 
@@ -385,6 +735,55 @@ mod tests {
             err,
             "config config.json: linux.resources.memory.limit: -5 is negative"
         );
+    }
+
+    #[test]
+    fn memory_limit_below_a_page_is_refused_naming_the_minimum() {
+        let mut v = minimal();
+        for ok in [0, 4096, 1 << 20] {
+            v["linux"]["resources"] = serde_json::json!({"memory": {"limit": ok}});
+            assert!(parse_value(&v).is_ok(), "{ok}");
+        }
+        v["linux"]["resources"] = serde_json::json!({"memory": {"limit": 1}});
+        let err = parse_value(&v).unwrap_err();
+        assert!(
+            err.contains("linux.resources.memory.limit: 1 bytes is below"),
+            "{err}"
+        );
+        assert!(err.contains("(4096 bytes)"), "{err}");
+    }
+
+    #[test]
+    fn arrays_for_objects_and_wrong_types_name_their_field() {
+        for (pointer, value, want) in [
+            (
+                "/linux/resources",
+                serde_json::json!([]),
+                "linux.resources: invalid type: sequence",
+            ),
+            (
+                "/linux/resources",
+                serde_json::json!({"devices": [[]]}),
+                "linux.resources.devices[0]: invalid type: sequence",
+            ),
+            (
+                "/linux/namespaces",
+                serde_json::json!([{"type": "pid"}, {"type": 5}]),
+                "linux.namespaces[1].type: expected a string, got 5",
+            ),
+            (
+                "/process/user",
+                serde_json::json!({"uid": "zero", "gid": 0}),
+                "process.user.uid: invalid type: string",
+            ),
+        ] {
+            let mut v = minimal();
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            v.pointer_mut(parent).unwrap()[key] = value;
+            let err = parse_value(&v).unwrap_err();
+            assert!(err.contains(want), "{pointer}: {err}");
+            assert!(!err.contains("invalid JSON"), "{pointer}: {err}");
+        }
     }
 
     #[test]
@@ -444,6 +843,108 @@ mod tests {
         for rootless in [false, true] {
             parse_value(&template(rootless)).unwrap();
         }
+    }
+
+    fn with_sysctl(key: &str, nss: Value) -> Result<Spec, String> {
+        let mut v = minimal();
+        v["linux"]["namespaces"] = nss;
+        v["linux"]["sysctl"] = serde_json::json!({ key: "1" });
+        parse_value(&v)
+    }
+
+    #[test]
+    fn sysctl_table() {
+        use LinuxNamespaceType::{Ipc, Network};
+        for (key, want) in [
+            ("kernel.msgmax", Ok(Ipc)),
+            ("kernel.msgmnb", Ok(Ipc)),
+            ("kernel.msgmni", Ok(Ipc)),
+            ("kernel.sem", Ok(Ipc)),
+            ("kernel.shmall", Ok(Ipc)),
+            ("kernel.shmmax", Ok(Ipc)),
+            ("kernel.shmmni", Ok(Ipc)),
+            ("kernel.shm_rmid_forced", Ok(Ipc)),
+            ("fs.mqueue.queues_max", Ok(Ipc)),
+            ("net.ipv4.ip_forward", Ok(Network)),
+            ("net.ipv4.conf.eth0/100.forwarding", Ok(Network)),
+            ("kernel.hostname", Err("hostname")),
+            ("kernel.domainname", Err("domainname")),
+            ("kernel.core_pattern", Err("whole host")),
+            ("kernel.shm_next_id", Err("whole host")),
+            ("kernel.msgmax2", Err("whole host")),
+            ("vm.overcommit_memory", Err("whole host")),
+            ("fs.mqueue", Err("whole host")),
+            ("net", Err("whole host")),
+            ("netfilter.x", Err("whole host")),
+            ("user.max_user_namespaces", Err("whole host")),
+            ("net..ipv4", Err("not a sysctl name")),
+            ("net./../kernel.core_pattern", Err("not a sysctl name")),
+            ("net.ipv4/", Err("not a sysctl name")),
+            ("/net.ipv4", Err("not a sysctl name")),
+            ("net.a b", Err("not a sysctl name")),
+            ("net.a\nb", Err("not a sysctl name")),
+            ("", Err("not a sysctl name")),
+        ] {
+            match (sysctl_namespace(key), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{key:?}"),
+                (Err(got), Err(want)) => assert!(got.contains(want), "{key:?}: {got}"),
+                (got, want) => panic!("{key:?}: {got:?}, wanted {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn sysctl_needs_its_own_namespace() {
+        let none = serde_json::json!([{"type": "mount"}]);
+        let own = serde_json::json!([{"type": "mount"}, {"type": "ipc"}, {"type": "network"}, {"type": "uts"}]);
+        for key in [
+            "kernel.shmmax",
+            "fs.mqueue.queues_max",
+            "net.ipv4.ip_forward",
+        ] {
+            with_sysctl(key, own.clone()).unwrap();
+            let err = with_sysctl(key, none.clone()).unwrap_err();
+            assert!(
+                err.contains(&format!("linux.sysctl {key:?}")) && err.contains("host's"),
+                "{err}"
+            );
+        }
+        let err = with_sysctl("kernel.core_pattern", own.clone()).unwrap_err();
+        assert!(
+            err.contains("linux.sysctl \"kernel.core_pattern\": not a namespaced sysctl"),
+            "{err}"
+        );
+        let err = with_sysctl("kernel.hostname", own).unwrap_err();
+        assert!(err.contains("\"hostname\""), "{err}");
+        // Joining a namespace by path counts only when it is not ours.
+        for (typ, proc) in [("network", "net"), ("ipc", "ipc")] {
+            let key = if typ == "ipc" {
+                "kernel.sem"
+            } else {
+                "net.core.somaxconn"
+            };
+            for path in [
+                format!("/proc/self/ns/{proc}"),
+                format!("/proc/1/ns/{proc}"),
+            ] {
+                if !Path::new(&path).exists() {
+                    continue;
+                }
+                let joined = serde_json::json!([{"type": "mount"}, {"type": typ, "path": path}]);
+                let err = with_sysctl(key, joined).unwrap_err();
+                assert!(err.contains("host's"), "{path}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn rootfs_propagation_needs_a_mount_namespace() {
+        let mut v = minimal();
+        v["linux"]["rootfsPropagation"] = "shared".into();
+        assert!(parse_value(&v).is_ok());
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}]);
+        let err = parse_value(&v).unwrap_err();
+        assert!(err.contains("linux.rootfsPropagation"), "{err}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use oci_spec::runtime::{
     Box as ConsoleSize, Hooks, Linux, LinuxCapabilities, LinuxIOPriority, Mount, PosixRlimit, Root,
-    Scheduler, User,
+    User,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -175,6 +175,34 @@ impl Process {
     pub fn selinux_label(&self) -> &Option<String> {
         &self.selinux_label
     }
+    pub fn io_priority(&self) -> &Option<LinuxIOPriority> {
+        &self.io_priority
+    }
+    pub fn scheduler(&self) -> &Option<Scheduler> {
+        &self.scheduler
+    }
+}
+
+/// `process.scheduler`, with the policy and flags as the spec spells them.
+/// Not oci-spec's type: its flag enum reads `SCHED_RESET_ON_FORK` and
+/// `SCHED_FLAG_D_L_OVERRUN` where the spec (and runc) say
+/// `SCHED_FLAG_RESET_ON_FORK` and `SCHED_FLAG_DL_OVERRUN`. The names are
+/// checked by `spec::process_fields`, where the error can name the field.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Scheduler {
+    pub policy: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nice: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<u64>,
 }
 
 /// `process.execCPUAffinity`: CPU lists such as `0-3,7`, checked when read

@@ -173,3 +173,72 @@ require_runtime() {
     fi
     RUNTIME=$(readlink -f "$RUNTIME")
 }
+
+# --- the host's network state (callers that make bridges and NAT rules) -----
+# dockerd and CNI change the host: iptables chains, rules and the FORWARD
+# policy, nftables tables (iptables here is the nft variant), bridges and
+# veths, net.ipv4.ip_forward. A snapshot is one fact a line; netstate_restore
+# undoes every difference from an earlier snapshot, netstate_diff shows what
+# is still different (empty: restored exactly).
+netstate_snapshot() {
+    local t
+    # `-S` of a table that does not exist prints the default policies and
+    # does not create it.
+    for t in filter nat mangle raw; do
+        iptables -t "$t" -S 2>/dev/null | sed "s/^/iptables $t /"
+    done
+    if command -v nft >/dev/null; then
+        nft list tables 2>/dev/null | sed 's/^/nft /'
+    fi
+    ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print "link " $2 }'
+    echo "sysctl ip_forward $(cat /proc/sys/net/ipv4/ip_forward)"
+}
+
+# netstate_restore BEFORE LINK_REGEX: delete the rules added since BEFORE,
+# then the chains, put changed policies back, delete the nftables tables and
+# the links (only those whose name matches LINK_REGEX) that BEFORE did not
+# have, and restore ip_forward. Rules go first so no chain is still
+# referenced when it is deleted.
+netstate_restore() {
+    local before=$1 links=$2 now kind t rest chain pol
+    now=$(netstate_snapshot)
+    while read -r kind t rest; do
+        [[ $kind == iptables && $rest == "-A "* ]] || continue
+        grep -qxF -- "$kind $t $rest" "$before" && continue
+        # iptables -S quotes arguments (comments) the way a shell reads them.
+        eval "iptables -t $t -D ${rest#-A }" 2>/dev/null
+    done <<<"$now"
+    while read -r kind t rest; do
+        [[ $kind == iptables && $rest == "-N "* ]] || continue
+        grep -qxF -- "$kind $t $rest" "$before" || iptables -t "$t" -F "${rest#-N }" 2>/dev/null
+    done <<<"$now"
+    while read -r kind t rest; do
+        [[ $kind == iptables && $rest == "-N "* ]] || continue
+        grep -qxF -- "$kind $t $rest" "$before" || iptables -t "$t" -X "${rest#-N }" 2>/dev/null
+    done <<<"$now"
+    while read -r kind t rest; do
+        [[ $kind == iptables && $rest == "-P "* ]] || continue
+        read -r chain pol <<<"${rest#-P }"
+        if ! grep -qxF -- "$kind $t $rest" "$before"; then
+            pol=$(awk -v t="$t" -v c="$chain" '$1 == "iptables" && $2 == t && $3 == "-P" && $4 == c { print $5 }' "$before")
+            [[ -n $pol ]] && iptables -t "$t" -P "$chain" "$pol" 2>/dev/null
+        fi
+    done <<<"$now"
+    while read -r kind rest; do
+        [[ $kind == nft ]] || continue
+        # "table ip filter" -> nft delete table ip filter
+        grep -qxF -- "$kind $rest" "$before" || nft delete "$rest" 2>/dev/null
+    done <<<"$now"
+    while read -r kind rest; do
+        [[ $kind == link && $rest =~ ^($links)$ ]] || continue
+        grep -qxF -- "$kind $rest" "$before" || ip link delete "$rest" 2>/dev/null
+    done <<<"$now"
+    rest=$(awk '$1 == "sysctl" && $2 == "ip_forward" { print $3 }' "$before")
+    [[ -n $rest ]] && echo "$rest" >/proc/sys/net/ipv4/ip_forward
+    return 0
+}
+
+# netstate_diff BEFORE -> the lines that differ from BEFORE now (- gone, + new).
+netstate_diff() {
+    diff <(sort "$1") <(netstate_snapshot | sort) | sed -n 's/^< /- /p; s/^> /+ /p'
+}

@@ -94,6 +94,16 @@ bundle mission '["/bin/probe","cgroup"]' \
 # One JSON line per step; the script goes on after a failure so every step
 # is reported.
 bundle devices '["/bin/sh","-c","probe read /dev/null; probe mknod /tmp/null2 c 1 3; probe read /tmp/null2; probe mknod /tmp/sda b 8 0; probe read /tmp/sda; exit 0"]' '{}'
+# The spec's access string held exactly: /dev/kmsg's 1:11 granted "r"
+# (devices_ro) or "rw" (devices_rw, the control) after a deny-all; the node
+# is made inside (the default `c *:* m`) and only opened for writing, never
+# written. /dev/net/tun from the default rules: mknod works, its open is
+# not refused by the filter (ENODEV without the tun module is fine).
+dev_sh='probe mknod /tmp/k c 1 11; probe openw /tmp/k; probe mknod /tmp/tun c 10 200; probe read /tmp/tun; exit 0'
+for acc in ro:r rw:rw; do
+    bundle "devices_${acc%%:*}" "[\"/bin/sh\",\"-c\",\"$dev_sh\"]" \
+        "{\"devices\":[{\"allow\":false,\"access\":\"rwm\"},{\"allow\":true,\"type\":\"c\",\"major\":1,\"minor\":11,\"access\":\"${acc#*:}\"}]}"
+done
 # Control for unified_escape: a valid key must work, or a refusal of the
 # bad one proves nothing.
 bundle unified_ok '["/bin/probe","cgroup"]' '{"unified":{"pids.max":"10"}}' true

@@ -183,10 +183,102 @@ fn report() -> Json {
         m
     };
     j.push("umask", format!("{mask:04o}"));
+    j.push("machine", cstr_field(&uts.machine));
+    j.push("sched", sched());
+    // SAFETY: ioprio_get(IOPRIO_WHO_PROCESS, 0 = self) with integers only.
+    j.push("ioprio", unsafe { libc::syscall(libc::SYS_ioprio_get, 1, 0) });
+    j.push("numa_policy", numa_policy());
+    j.push("clocks", clocks());
+    j.push("lo_flags", lo_flags());
+    j.push("stdio_owner", stdio_owner());
     j.push(
         "oom_score_adj",
         read_trim("/proc/self/oom_score_adj").and_then(|s| s.parse::<i64>().ok()),
     );
+    j
+}
+
+/// The scheduling policy and real-time priority, as sched_getattr reads
+/// them back.
+fn sched() -> Json {
+    // SAFETY: sched_getscheduler and sched_getparam of ourselves (pid 0);
+    // the param out-pointer is a valid local.
+    let (policy, prio) = unsafe {
+        let mut p: libc::sched_param = std::mem::zeroed();
+        let policy = libc::sched_getscheduler(0);
+        libc::sched_getparam(0, &mut p);
+        (policy, p.sched_priority)
+    };
+    // SCHED_RESET_ON_FORK is reported in the policy's top bit.
+    Json::obj()
+        .set("policy", policy & !0x4000_0000)
+        .set("reset_on_fork", policy & 0x4000_0000 != 0)
+        .set("priority", prio)
+}
+
+/// The policy word of the first mapping in numa_maps: the task's policy
+/// for mappings without their own ("default", "bind:0", ...).
+fn numa_policy() -> Json {
+    match fs::read_to_string("/proc/self/numa_maps") {
+        Ok(s) => s
+            .lines()
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map(Json::from)
+            .unwrap_or(Json::Null),
+        Err(_) => Json::Null,
+    }
+}
+
+/// Whole seconds of CLOCK_MONOTONIC and CLOCK_BOOTTIME (time namespace
+/// offsets show here).
+fn clocks() -> Json {
+    let secs = |clock| {
+        // SAFETY: clock_gettime fills a valid local timespec.
+        let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        ts.tv_sec
+    };
+    Json::obj()
+        .set("monotonic", secs(libc::CLOCK_MONOTONIC))
+        .set("boottime", secs(libc::CLOCK_BOOTTIME))
+}
+
+/// The interface flags of `lo` (SIOCGIFFLAGS); IFF_UP is bit 0.
+fn lo_flags() -> Json {
+    // SAFETY: a socket of our own for the ioctl, closed below; ifreq is
+    // plain data with the name copied in, NUL-terminated by zeroing.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Json::Null;
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo".iter().enumerate() {
+            req.ifr_name[i] = *b as libc::c_char;
+        }
+        let r = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req);
+        libc::close(fd);
+        if r < 0 {
+            return Json::Null;
+        }
+        Json::from(req.ifr_ifru.ifru_flags as i64)
+    }
+}
+
+/// The owner uid of stdin, stdout and stderr (fstat).
+fn stdio_owner() -> Json {
+    let mut j = Json::obj();
+    for fd in 0..3 {
+        // SAFETY: fstat into a valid local.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        let v = if unsafe { libc::fstat(fd, &mut st) } == 0 {
+            Json::from(st.st_uid as i64)
+        } else {
+            Json::Null
+        };
+        j.push(&fd.to_string(), v);
+    }
     j
 }
 

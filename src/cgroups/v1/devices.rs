@@ -4,8 +4,6 @@
 use crate::cgroups::Write;
 use crate::cgroups::devices::{DeviceKind, DeviceRule};
 
-pub use crate::cgroups::devices::default_allowed_devices;
-
 pub fn writes(rules: &[DeviceRule], out: &mut Vec<Write>) {
     out.push(Write::new("devices", "devices.deny", "a".to_owned()));
     for rule in rules {
@@ -57,7 +55,9 @@ mod tests {
                 ("devices.deny", "b 1:* m"),
             ]
         );
-        assert_eq!(p[5], ("devices.allow", "c 1:3 rwm"));
-        assert_eq!(p.last().unwrap(), &("devices.allow", "c 136:* rwm"));
+        assert_eq!(p[5], ("devices.allow", "c *:* m"));
+        assert_eq!(p[6], ("devices.allow", "b *:* m"));
+        assert_eq!(p[7], ("devices.allow", "c 1:3 rwm"));
+        assert_eq!(p.last().unwrap(), &("devices.allow", "c 10:200 rwm"));
     }
 }

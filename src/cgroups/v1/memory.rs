@@ -78,8 +78,17 @@ pub fn writes(r: &LinuxResources, current_limit: Option<u64>, out: &mut Vec<Writ
     if mem.disable_oom_killer() == Some(true) {
         out.push(Write::new("memory", "memory.oom_control", "1".to_owned()));
     }
-    // kernel and kernelTCP limits are deprecated and gone from recent
-    // kernels; ignored as runc does.
+    // kernelTCP: still a v1 file on current kernels; written as runc does
+    // (0 means unset there). A kernel without it fails the write, naming
+    // the file, rather than running the container without the limit.
+    // `kernel` (kmem.limit_in_bytes) is deprecated and ignored, as runc does.
+    if let Some(t) = bytes("kernelTCP", mem.kernel_tcp())?.filter(|&t| t != 0) {
+        out.push(Write::new(
+            "memory",
+            "memory.kmem.tcp.limit_in_bytes",
+            t.to_string(),
+        ));
+    }
     Ok(())
 }
 
@@ -161,6 +170,15 @@ mod tests {
         let e = writes(&res(r#"{"memory":{"reservation":-3}}"#), None, &mut out).unwrap_err();
         assert!(e.to_string().contains("reservation: -3 is negative"), "{e}");
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn kernel_tcp() {
+        assert_eq!(
+            w(r#"{"memory":{"kernelTCP":16777216}}"#, None),
+            p(&[("memory.kmem.tcp.limit_in_bytes", "16777216")])
+        );
+        assert!(w(r#"{"memory":{"kernelTCP":0}}"#, None).is_empty());
     }
 
     #[test]

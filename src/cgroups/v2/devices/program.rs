@@ -172,7 +172,12 @@ pub mod tests {
         assert_eq!(run(&p, C, RW, 136, 7), 1, "/dev/pts/7");
         assert_eq!(run(&p, C, RW, 5, 2), 1, "/dev/ptmx");
         assert_eq!(run(&p, C, ACC_READ, 1, 1), 0, "/dev/mem");
-        assert_eq!(run(&p, C, ACC_MKNOD, 10, 200), 0, "mknod tun");
+        assert_eq!(run(&p, C, RW, 10, 200), 1, "/dev/net/tun");
+        assert_eq!(run(&p, C, ACC_MKNOD, 10, 200), 1, "mknod tun");
+        // mknod of anything, use of nothing more.
+        assert_eq!(run(&p, C, ACC_MKNOD, 1, 1), 1, "mknod /dev/mem");
+        assert_eq!(run(&p, B, ACC_MKNOD, 8, 0), 1, "mknod /dev/sda");
+        assert_eq!(run(&p, C, ACC_MKNOD | ACC_READ, 1, 1), 0);
         assert_eq!(run(&p, B, ACC_READ, 8, 0), 0, "/dev/sda");
         assert_eq!(run(&p, B, ACC_READ, 1, 3), 0, "block 1:3 is not /dev/null");
         // Same rules without an explicit deny-all: default is still deny.
@@ -183,15 +188,17 @@ pub mod tests {
     fn partial_access_and_wildcards() {
         let p = prog(
             r#"{"devices":[{"allow":false,"access":"rwm"},
-            {"allow":true,"type":"c","major":10,"minor":200,"access":"r"},
+            {"allow":true,"type":"c","major":10,"minor":229,"access":"r"},
             {"allow":true,"type":"b","major":8,"access":"rm"},
             {"allow":false,"type":"b","major":8,"minor":1,"access":"m"}]}"#,
         );
-        assert_eq!(run(&p, C, ACC_READ, 10, 200), 1);
-        assert_eq!(run(&p, C, RW, 10, 200), 0, "write not granted");
+        assert_eq!(run(&p, C, ACC_READ, 10, 229), 1);
+        assert_eq!(run(&p, C, RW, 10, 229), 0, "write not granted");
+        assert_eq!(run(&p, C, ACC_WRITE, 10, 229), 0, "write not granted");
         assert_eq!(run(&p, B, ACC_READ, 8, 5), 1, "any minor of major 8");
         assert_eq!(run(&p, B, ACC_WRITE, 8, 5), 0);
-        assert_eq!(run(&p, B, ACC_MKNOD, 8, 1), 0, "later deny wins");
+        // The defaults' `b *:* m` comes after the spec's rules and wins.
+        assert_eq!(run(&p, B, ACC_MKNOD, 8, 1), 1, "defaults come last");
         assert_eq!(run(&p, B, ACC_READ, 8, 1), 1, "deny of m leaves r");
     }
 

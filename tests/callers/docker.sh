@@ -1,0 +1,535 @@
+#!/usr/bin/env bash
+# Real-caller test: dockerd 20.10 (Debian's docker.io) + its containerd and
+# containerd-shim-runc-v2 driving the runtime under test ($RUNTIME, default
+# target/release/outlet), registered as runtime "outlet" and as the default
+# runtime of a private dockerd.
+#
+# dockerd runs with a private --data-root, --exec-root, socket, pidfile and
+# daemon.json under a temp dir; it starts its own containerd (state under the
+# exec root). Containers land under our own cgroup parent. dockerd is stopped
+# by pid, and what it changed on the host (iptables chains, rules and the
+# FORWARD policy, nftables tables, docker0 and veths, ip_forward,
+# /etc/docker/key.json, /run/docker, /run/containerd) is put back as it was,
+# also when a check fails.
+#
+# /usr/local/bin/docker on these machines is another client that comes first
+# on PATH: the Debian binaries are called by their full paths.
+#
+# env: RUNTIME=path           runtime binary (default <repo>/target/release/outlet)
+#      CALLERS_ARGV_LOG=file  append every runtime argv the shim sends to file
+#      CALLERS_KEEP=1         keep the temp dir (dockerd.log) for debugging
+#      CALLERS_WRONG=cpus     a control: expect --cpus 0.25 to read as 0.5
+#                             (the check must then fail)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+repo=$(repo_root)
+suite=callers-docker
+RUNTIME=${RUNTIME:-$repo/target/release/outlet}
+DOCKER=/usr/bin/docker
+DOCKERD=/usr/sbin/dockerd
+
+require_tools "$suite" "$DOCKER" "$DOCKERD" containerd containerd-shim-runc-v2 \
+    iptables ip jq busybox ss
+require_runtime "$suite"
+
+rootfs=$("$repo/rootfs-fixtures/build.sh")
+tmp=$(mktemp -d /tmp/callers-docker.XXXXXX)
+cd "$tmp"
+timed_out_flag=$tmp/timed-out
+cgparent=/callers-docker-$$-$RANDOM
+sock=$tmp/docker.sock
+dockerd_pid=
+D=("$DOCKER" -H "unix://$sock")
+# The client keeps its config (and would make ~/.docker) here.
+export DOCKER_CONFIG=$tmp/client
+# The classic builder runs RUN steps in containers of the default runtime.
+export DOCKER_BUILDKIT=0
+image=localhost/busybox:outlet
+
+# What dockerd changes on the host whatever its flags say; removed at the
+# end when this run made it. Shared directories only with rmdir (another
+# test's containerd may be using /run/containerd/s).
+netstate_snapshot >"$tmp/net-before"
+host_made=()
+for p in /etc/docker/key.json /run/docker /run/containerd/s /run/containerd; do
+    [[ -e $p ]] || host_made+=("$p")
+done
+
+argv_log=$tmp/argv.log
+runtime=$(wrap_runtime "$RUNTIME" "$tmp/wrap" "$argv_log")
+: >"$argv_log"
+
+cat >"$tmp/daemon.json" <<CONF
+{
+  "runtimes": { "outlet": { "path": "$runtime" } },
+  "default-runtime": "outlet",
+  "live-restore": true,
+  "cgroup-parent": "$cgparent",
+  "exec-opts": ["native.cgroupdriver=cgroupfs"],
+  "log-driver": "json-file"
+}
+CONF
+
+parent_cgroups() { find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d -name "${cgparent#/}" 2>/dev/null; }
+our_shims() { pgrep -f -- "containerd-shim-runc-v2 .*-address $tmp/" || true; }
+
+start_dockerd() {
+    "$DOCKERD" --config-file "$tmp/daemon.json" --data-root "$tmp/data" \
+        --exec-root "$tmp/exec" -H "unix://$sock" --pidfile "$tmp/docker.pid" \
+        >>"$tmp/dockerd.log" 2>&1 &
+    dockerd_pid=$!
+    wait_until 60 "${D[@]}" version >/dev/null 2>&1
+}
+
+# stop_dockerd: SIGTERM by pid, then whatever of its children (its
+# containerd, docker-proxy) outlived it.
+stop_dockerd() {
+    local kids pid
+    [[ -n $dockerd_pid ]] || return 0
+    kids=$(pgrep -P "$dockerd_pid" || true)
+    stop_pid "$dockerd_pid" 20
+    for pid in $kids; do stop_pid "$pid" 5; done
+    dockerd_pid=
+}
+
+cleanup() {
+    local rc=$? pid m p ids
+    set +e
+    if [[ -n $dockerd_pid ]] && kill -0 "$dockerd_pid" 2>/dev/null; then
+        # live-restore keeps containers running across a dockerd exit:
+        # remove them while dockerd can still do it.
+        ids=$(tmo 20 "${D[@]}" ps -aq 2>/dev/null)
+        [[ -n $ids ]] && tmo 60 "${D[@]}" rm -f $ids >/dev/null 2>&1
+    fi
+    stop_dockerd
+    for pid in $(our_shims); do stop_pid "$pid" 5; done
+    reap_leftovers "$tmp" "$cgparent"
+    for m in $(mounts_under "$tmp" | sort -r); do umount -l "$m"; done
+    netstate_restore "$tmp/net-before" 'docker0|veth.*'
+    for p in "${host_made[@]}"; do
+        case $p in
+        /run/containerd*) rmdir "$p" 2>/dev/null ;;
+        *) rm -rf "$p" ;;
+        esac
+    done
+    if [[ -n ${CALLERS_ARGV_LOG:-} && -f $argv_log ]]; then
+        cat "$argv_log" >>"$CALLERS_ARGV_LOG"
+    fi
+    if [[ ${CALLERS_KEEP:-} == 1 ]]; then
+        echo "kept $tmp" >&2
+    else
+        rm -rf "$tmp"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap "exit 130" INT TERM
+
+# --- start dockerd, import the image ------------------------------------------
+if ! start_dockerd; then
+    fail dockerd-start "dockerd did not answer on $sock: $(brief "$(tail -5 "$tmp/dockerd.log")")"
+    summary "$suite" || exit 1
+fi
+pass dockerd-start
+if ! out=$(tar -C "$rootfs" -c . | tmo 120 "${D[@]}" import \
+    -c 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' -c 'CMD ["/bin/sh"]' - "$image" 2>&1); then
+    fail image-import "$(brief "$out")"
+    summary "$suite" || exit 1
+fi
+if [[ ! -x $rootfs/bin/probe ]]; then
+    fail image-import "the fixture rootfs has no /bin/probe (rootfs-fixtures/build.sh)"
+    summary "$suite" || exit 1
+fi
+
+R=(--runtime outlet)
+inspect() { tmo 20 "${D[@]}" inspect --format "$2" "$1" 2>/dev/null; }
+state_is() { [[ $(inspect "$1" '{{.State.Status}}') == "$2" ]]; }
+# drun ARGS... -> output in $out, exit status in $rc
+drun() {
+    set +e
+    out=$(tmo 60 "${D[@]}" run "$@" 2>&1)
+    rc=$?
+    set -e
+}
+# The runtime's cgroup dir of a controller for a host pid.
+cg_of() { echo "/sys/fs/cgroup/$2$(awk -F: -v c="$2" '$2 == c { print $3 }' "/proc/$1/cgroup")"; }
+loop='trap "exit 143" TERM; while :; do sleep 1; done'
+
+# --- run --rm: output, exit code, and that the runtime was outlet --------------
+drun --rm "${R[@]}" --name d-exit "$image" sh -c 'echo hi; exit 7'
+if [[ $rc -eq 7 && $out == *hi* ]]; then
+    pass run-exit-code
+else
+    fail run-exit-code "want exit 7 and 'hi', got exit $rc: $(brief "$out")"
+fi
+if grep -qE ' create .*--bundle .*/moby/[0-9a-f]{64}' "$argv_log"; then
+    pass runtime-is-outlet
+else
+    fail runtime-is-outlet "no create call reached $runtime: $(brief "$(head -3 "$argv_log")")"
+fi
+
+# --- --cpus 0.25: the v1 files from inside, then the share of 2 spinning threads
+want_div=4
+[[ ${CALLERS_WRONG:-} == cpus ]] && want_div=2
+drun --rm "${R[@]}" --cpus 0.25 "$image" sh -c \
+    'cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us; probe spin 2 2; cat /sys/fs/cgroup/cpu/cpu.stat'
+quota=$(sed -n 1p <<<"$out")
+period=$(sed -n 2p <<<"$out")
+if [[ $rc -eq 0 && $quota =~ ^[0-9]+$ && $period =~ ^[0-9]+$ && $((quota * want_div)) -eq $period ]]; then
+    pass cpus-quota
+else
+    fail cpus-quota "want cfs_quota_us = cfs_period_us/$want_div from inside; got exit $rc: $(brief "$out")"
+fi
+# Two threads would take up to 2 CPUs; the quota holds them to 0.25. The
+# machine is shared, so only the upper bound is tight, and on a busy
+# machine two free threads may get no more than that: the kernel's count
+# of throttled periods (cpu.stat, from inside) shows the quota at work.
+share=$(grep '^{' <<<"$out" | jq -r 'if .cgroup_usage_s and .wall_s > 0 then .cgroup_usage_s / .wall_s else empty end' 2>/dev/null || true)
+throttled=$(awk '$1 == "nr_throttled" { print $2 }' <<<"$out")
+if [[ -n $share && ${throttled:-0} -gt 0 ]] && awk -v s="$share" 'BEGIN { exit !(s >= 0.05 && s <= 0.30) }'; then
+    pass cpus-share
+    echo "  CPU share under --cpus 0.25, 2 threads over 2 s: $share ($throttled periods throttled)"
+else
+    fail cpus-share "want 0.05..0.30 of a CPU (cgroup usage / wall) and throttled periods; got share '${share}', nr_throttled '${throttled}': $(brief "$out")"
+fi
+
+# docker stats reads the container's cgroup through the shim: 2 spinning
+# threads under --cpus 0.25 show as about 25% (of one CPU).
+c=d-stats
+if tmo 60 "${D[@]}" run -d "${R[@]}" --name $c --cpus 0.25 "$image" probe spin 2 30 >/dev/null 2>&1 &&
+    wait_until 20 state_is $c running; then
+    sleep 2
+    pct=$(tmo 30 "${D[@]}" stats --no-stream --format '{{.CPUPerc}}' $c 2>&1) || true
+    if [[ $pct =~ ^[0-9.]+%$ ]] && awk -v p="${pct%\%}" 'BEGIN { exit !(p >= 5 && p <= 30) }'; then
+        pass stats-cpu
+        echo "  docker stats under --cpus 0.25, 2 threads: $pct"
+    else
+        fail stats-cpu "want 5%..30% from docker stats; got '$(brief "$pct")'"
+    fi
+else
+    fail stats-cpu "could not start $c"
+fi
+tmo 30 "${D[@]}" rm -f $c >/dev/null 2>&1 || true
+
+# --- --memory: the limit from inside, an allocation below it, OOM above ---------
+drun --rm "${R[@]}" --memory 512m --memory-swap 512m "$image" sh -c \
+    'cat /sys/fs/cgroup/memory/memory.limit_in_bytes; probe mem 128'
+if [[ $rc -eq 0 && $(sed -n 1p <<<"$out") == 536870912 && $out == *'"touched_mib":128'* ]]; then
+    pass memory-limit
+else
+    fail memory-limit "want memory.limit_in_bytes 536870912 and 128 MiB touched; got exit $rc: $(brief "$out")"
+fi
+since=$(date +%s)
+drun "${R[@]}" --name d-oom --memory 32m --memory-swap 32m "$image" probe mem 128
+oom=$(inspect d-oom '{{.State.OOMKilled}} {{.State.ExitCode}}')
+# dockerd sets State.OOMKilled only when the shim's OOM event reaches it
+# before the exit event; under load the two can swap (containerd issue
+# 8180), and the "oom" event in dockerd's event log is then the record that
+# the kernel's memory cgroup killed it.
+oom_event() {
+    [[ -n $(tmo 20 "${D[@]}" events --since "$since" --until "$(date +%s)" \
+        --filter container=d-oom --filter event=oom --format '{{.Status}}' 2>/dev/null) ]]
+}
+if [[ $rc -eq 137 && $oom == "true 137" ]]; then
+    pass memory-oom-killed
+elif [[ $rc -eq 137 && $oom == "false 137" ]] && wait_until 5 oom_event; then
+    pass memory-oom-killed
+    echo "  State.OOMKilled=false (the exit event came first), but dockerd logged the oom event"
+else
+    fail memory-oom-killed "want exit 137 and State.OOMKilled=true (or an oom event) for 128 MiB under 32m; got exit $rc, inspect '$oom': $(brief "$out")"
+fi
+tmo 30 "${D[@]}" rm -f d-oom >/dev/null 2>&1 || true
+
+# --- a detached container: logs, top, exec, pause, update, stop, rm -----------
+c=d-main
+if out=$(tmo 60 "${D[@]}" run -d "${R[@]}" --name $c "$image" sh -c "echo started-$$; $loop" 2>&1) &&
+    wait_until 20 state_is $c running; then
+    pass run-detached
+    pid=$(inspect $c '{{.State.Pid}}')
+
+    logs_have() { tmo 20 "${D[@]}" logs $c 2>&1 | grep -q "started-$$"; }
+    if wait_until 10 logs_have; then
+        pass logs
+    else
+        fail logs "no started-$$ in: $(brief "$(tmo 20 "${D[@]}" logs $c 2>&1)")"
+    fi
+
+    out=$(tmo 30 "${D[@]}" top $c 2>&1) || true
+    if awk 'NR > 1 { print $2 }' <<<"$out" | grep -qx "$pid"; then
+        pass top
+    else
+        fail top "want init pid $pid listed: $(brief "$out")"
+    fi
+
+    set +e
+    out=$(tmo 30 "${D[@]}" exec $c sh -c 'echo exec-ok; cat /proc/1/cmdline | tr "\0" " "; exit 5' 2>&1)
+    rc=$?
+    set -e
+    if [[ $rc -eq 5 && $out == *exec-ok* && $out == *"sh -c echo started"* ]]; then
+        pass exec
+    else
+        fail exec "want exec-ok, init's cmdline (same pid ns), exit 5; got exit $rc: $(brief "$out")"
+    fi
+
+    freezer=$(cg_of "$pid" freezer)/freezer.state
+    if out=$(tmo 30 "${D[@]}" pause $c 2>&1) && state_is $c paused; then
+        state=$(cat "$freezer" 2>/dev/null || echo "no $freezer")
+        if [[ $state == FROZEN ]]; then pass pause; else fail pause "docker says paused but $freezer is $state"; fi
+    else
+        fail pause "state $(inspect $c '{{.State.Status}}'): $(brief "$out")"
+    fi
+    if out=$(tmo 30 "${D[@]}" unpause $c 2>&1) && state_is $c running; then
+        state=$(cat "$freezer" 2>/dev/null || echo "no $freezer")
+        if [[ $state == THAWED ]]; then pass unpause; else fail unpause "docker says running but $freezer is $state"; fi
+    else
+        fail unpause "state $(inspect $c '{{.State.Status}}'): $(brief "$out")"
+    fi
+
+    # docker update -> `runtime update --resources=- ID`; read back from inside.
+    if out=$(tmo 30 "${D[@]}" update --memory 256m --memory-swap 256m --cpus 0.5 $c 2>&1) &&
+        out=$(tmo 30 "${D[@]}" exec $c cat /sys/fs/cgroup/memory/memory.limit_in_bytes \
+            /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>&1) && [[ $(echo $out) == "268435456 50000" ]]; then
+        pass update
+    else
+        fail update "want memory.limit_in_bytes 268435456, cfs_quota_us 50000 from inside: $(brief "$out")"
+    fi
+
+    # SIGTERM reaches the trap, so stop must finish well before its 10 s kill.
+    start=$SECONDS
+    if out=$(tmo 30 "${D[@]}" stop -t 10 $c 2>&1); then
+        code=$(inspect $c '{{.State.ExitCode}}')
+        took=$((SECONDS - start))
+        if [[ $code == 143 && $took -lt 10 ]] && state_is $c exited; then
+            pass stop
+        else
+            fail stop "exit code $code after ${took}s, state $(inspect $c '{{.State.Status}}') (want 143, < 10 s, exited)"
+        fi
+    else
+        fail stop "$(brief "$out")"
+    fi
+    if out=$(tmo 30 "${D[@]}" rm $c 2>&1) && [[ -z $(tmo 20 "${D[@]}" ps -aq --filter name=^/$c\$ 2>&1) ]]; then
+        pass rm
+    else
+        fail rm "$(brief "$out")"
+    fi
+else
+    fail run-detached "state $(inspect $c '{{.State.Status}}'): $(brief "$out")"
+    for t in logs top exec pause unpause update stop rm; do skip "$t" "no detached container"; done
+fi
+
+# --- kill, and rm -f of a running container ------------------------------------
+c=d-kill
+if tmo 60 "${D[@]}" run -d "${R[@]}" --name $c "$image" sh -c "$loop" >/dev/null 2>&1 &&
+    wait_until 20 state_is $c running; then
+    out=$(tmo 30 "${D[@]}" kill $c 2>&1) || true
+    if wait_until 10 state_is $c exited && [[ $(inspect $c '{{.State.ExitCode}}') == 137 ]]; then
+        pass kill
+    else
+        fail kill "state $(inspect $c '{{.State.Status}} {{.State.ExitCode}}') (want exited 137): $(brief "$out")"
+    fi
+else
+    fail kill "could not start $c"
+fi
+tmo 30 "${D[@]}" rm -f $c >/dev/null 2>&1 || true
+c=d-rmf
+if tmo 60 "${D[@]}" run -d "${R[@]}" --name $c "$image" sh -c "$loop" >/dev/null 2>&1 &&
+    wait_until 20 state_is $c running; then
+    pid=$(inspect $c '{{.State.Pid}}')
+    out=$(tmo 30 "${D[@]}" rm -f $c 2>&1) || true
+    if ! kill -0 "$pid" 2>/dev/null && [[ -z $(tmo 20 "${D[@]}" ps -aq --filter name=^/$c\$ 2>&1) ]]; then
+        pass rm-force-running
+    else
+        fail rm-force-running "init $pid alive or container listed after rm -f: $(brief "$out")"
+    fi
+else
+    fail rm-force-running "could not start $c"
+fi
+
+# --- security options: the effect from inside -----------------------------------
+drun --rm "${R[@]}" --read-only "$image" sh -c 'touch /ro-test && echo wrote; echo ok'
+if [[ $rc -eq 0 && $out == *"Read-only file system"* && $out != *wrote* ]]; then
+    pass read-only
+else
+    fail read-only "want touch / to fail with EROFS; got exit $rc: $(brief "$out")"
+fi
+drun --rm "${R[@]}" --user 1000:1000 "$image" sh -c 'echo $(id -u):$(id -g); touch /root/x 2>&1 || true'
+if [[ $rc -eq 0 && $(sed -n 1p <<<"$out") == 1000:1000 && $out == *"Permission denied"* ]]; then
+    pass user
+else
+    fail user "want uid:gid 1000:1000 and no write to /root; got exit $rc: $(brief "$out")"
+fi
+drun --rm "${R[@]}" --cap-drop ALL "$image" sh -c 'grep -E "^Cap(Eff|Bnd|Prm)" /proc/self/status; chown 1 /tmp 2>&1 || true'
+if [[ $rc -eq 0 && $(grep -c ':[[:space:]]0000000000000000$' <<<"$out") -eq 3 && $out == *"Operation not permitted"* ]]; then
+    pass cap-drop-all
+else
+    fail cap-drop-all "want CapEff/CapBnd/CapPrm 0 and chown refused; got exit $rc: $(brief "$out")"
+fi
+drun --rm "${R[@]}" --security-opt no-new-privileges "$image" grep NoNewPrivs /proc/self/status
+if [[ $rc -eq 0 && $out =~ NoNewPrivs:[[:space:]]+1 ]]; then
+    pass no-new-privileges
+else
+    fail no-new-privileges "want NoNewPrivs: 1; got exit $rc: $(brief "$out")"
+fi
+drun --rm "${R[@]}" --pids-limit 20 "$image" sh -c 'cat /sys/fs/cgroup/pids/pids.max; probe forks 40'
+forked=$(grep '^{' <<<"$out" | jq -r '.succeeded // empty' 2>/dev/null || true)
+if [[ $rc -eq 0 && $(sed -n 1p <<<"$out") == 20 && $forked =~ ^[0-9]+$ && $forked -lt 20 ]]; then
+    pass pids-limit
+else
+    fail pids-limit "want pids.max 20 and fewer than 20 forks of 40; got exit $rc, forked '$forked': $(brief "$out")"
+fi
+drun --rm "${R[@]}" --network none "$image" ls /sys/class/net
+if [[ $rc -eq 0 && $(echo $out) == lo ]]; then
+    pass network-none
+else
+    fail network-none "want only lo; got exit $rc: $(brief "$out")"
+fi
+
+# --- bridge network: a published port reached from the host -------------------
+port=
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+    p=$((20000 + RANDOM % 10000))
+    if [[ -z $(ss -Hltn "sport = :$p") ]]; then port=$p; break; fi
+done
+c=d-web
+token=web-$$-$RANDOM
+if [[ -n $port ]] && tmo 60 "${D[@]}" run -d "${R[@]}" --name $c -p "127.0.0.1:$port:80" "$image" \
+    sh -c "mkdir -p /www && echo $token >/www/index.html && exec httpd -f -p 80 -h /www" >/dev/null 2>&1 &&
+    wait_until 20 state_is $c running; then
+    got=
+    wait_until 15 eval 'got=$(timeout 5 busybox wget -q -O - "http://127.0.0.1:$port/" 2>/dev/null) && [[ $got == "$token" ]]' || true
+    ip4=$(inspect $c '{{.NetworkSettings.IPAddress}}')
+    if [[ $got == "$token" && -n $ip4 ]]; then
+        pass bridge-port
+    else
+        fail bridge-port "want '$token' from 127.0.0.1:$port (container $ip4 on docker0); got '$(brief "$got")'"
+    fi
+else
+    fail bridge-port "could not start $c (port '$port')"
+fi
+tmo 30 "${D[@]}" rm -f $c >/dev/null 2>&1 || true
+
+# --- --init: docker-init is pid 1, the command its child -----------------------
+if [[ -x /usr/bin/docker-init ]]; then
+    drun --rm "${R[@]}" --init "$image" sh -c 'echo pid=$$; cat /proc/1/comm'
+    if [[ $rc -eq 0 && $out == *docker-init* && $out != *pid=1* ]]; then
+        pass init
+    else
+        fail init "want /proc/1/comm docker-init and the command not pid 1; got exit $rc: $(brief "$out")"
+    fi
+else
+    skip init "/usr/bin/docker-init (Debian's tini) is not installed"
+fi
+
+# --- docker build: RUN steps in containers of the default runtime (outlet) ------
+mkdir -p "$tmp/ctx"
+cat >"$tmp/ctx/Dockerfile" <<DF
+FROM $image
+RUN echo built-by-run >/built && id -u >>/built
+RUN cat /built >/built2 && echo second-step >>/built2
+DF
+creates_before=$(grep -c ' create ' "$argv_log" || true)
+set +e
+out=$(tmo 180 "${D[@]}" build -q -t localhost/built:outlet "$tmp/ctx" 2>&1)
+rc=$?
+set -e
+creates=$(($(grep -c ' create ' "$argv_log" || true) - creates_before))
+if [[ $rc -eq 0 ]]; then
+    drun --rm "${R[@]}" localhost/built:outlet cat /built2
+    if [[ $rc -eq 0 && $(echo $out) == "built-by-run 0 second-step" && $creates -ge 2 ]]; then
+        pass build
+    else
+        fail build "want /built2 'built-by-run 0 second-step' and >= 2 creates by outlet during the build ($creates); got exit $rc: $(brief "$out")"
+    fi
+else
+    fail build "docker build exit $rc: $(brief "$out")"
+fi
+
+# --- dockerd restart with a container running (live-restore) ------------------
+c=d-live
+if tmo 60 "${D[@]}" run -d "${R[@]}" --name $c "$image" sh -c "$loop" >/dev/null 2>&1 &&
+    wait_until 20 state_is $c running; then
+    pid=$(inspect $c '{{.State.Pid}}')
+    stop_dockerd
+    if ! kill -0 "$pid" 2>/dev/null; then
+        fail live-restore "the container's init $pid died with dockerd"
+    elif ! start_dockerd; then
+        fail live-restore "dockerd did not come back: $(brief "$(tail -5 "$tmp/dockerd.log")")"
+        summary "$suite" || exit 1
+    else
+        set +e
+        out=$(tmo 30 "${D[@]}" exec $c echo after-restart 2>&1)
+        rc=$?
+        set -e
+        now=$(inspect $c '{{.State.Status}} {{.State.Pid}}')
+        if [[ $now == "running $pid" && $rc -eq 0 && $out == after-restart ]]; then
+            pass live-restore
+        else
+            fail live-restore "after the restart: '$now' (want running $pid), exec exit $rc: $(brief "$out")"
+        fi
+    fi
+else
+    fail live-restore "could not start $c"
+fi
+
+# --- 30 parallel execs into that container, then 20 parallel runs --------------
+par() { # N CMD... : N copies at once, %i replaced by the index; sets $bad
+    local n=$1 i pids=() o
+    shift
+    mkdir -p "$tmp/par"
+    rm -f "$tmp/par/"*
+    for ((i = 1; i <= n; i++)); do
+        (
+            set +e
+            o=$(tmo 120 "${@//%i/$i}" 2>&1)
+            echo "$? $o" >"$tmp/par/$i"
+        ) &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    bad=
+    for ((i = 1; i <= n; i++)); do
+        [[ $(cat "$tmp/par/$i" 2>/dev/null) == "0 par-$i" ]] || bad+="[$i: $(brief "$(cat "$tmp/par/$i" 2>/dev/null)")] "
+    done
+}
+if state_is $c running; then
+    par 30 "${D[@]}" exec $c echo par-%i
+    if [[ -z $bad ]]; then pass exec-30-parallel; else fail exec-30-parallel "$bad"; fi
+else
+    fail exec-30-parallel "$c is not running"
+fi
+tmo 30 "${D[@]}" rm -f $c >/dev/null 2>&1 || true
+par 20 "${D[@]}" run --rm "${R[@]}" "$image" echo par-%i
+if [[ -z $bad ]]; then pass run-20-parallel; else fail run-20-parallel "$bad"; fi
+
+# --- nothing left behind ---------------------------------------------------------
+ids=$(tmo 20 "${D[@]}" ps -aq 2>&1) || true
+[[ -n $ids ]] && tmo 60 "${D[@]}" rm -f $ids >/dev/null 2>&1
+if [[ -z $ids ]]; then pass no-containers-left; else fail no-containers-left "$(brief "$ids")"; fi
+stop_dockerd
+if wait_until 10 test -z "$(our_shims)"; then
+    pass no-shim-left
+else
+    fail no-shim-left "$(our_shims | tr '\n' ' ')"
+fi
+# The shim's runc root for moby: <exec-root>/runtime-runc/moby (outlet's
+# seccomp filter cache under .cache is the runtime's, not a container's).
+left=$(find "$tmp/exec/runtime-runc" -mindepth 2 -not -path '*/.cache' -not -path '*/.cache/*' 2>/dev/null | head -5)
+if [[ -z $left ]]; then pass no-runtime-state-left; else fail no-runtime-state-left "$(brief "$left")"; fi
+sleep 0.5
+# dockerd bind-mounts its data root onto itself and, after a live-restore
+# restart, may leave that one behind: its own, not a container's.
+left=$(mounts_under "$tmp" | grep -vxF "$tmp/data" || true)
+if [[ -z $left ]]; then pass no-mounts-left; else fail no-mounts-left "$(brief "$left")"; fi
+left=$(for d in $(parent_cgroups); do find "$d" -mindepth 1 -type d; done)
+if [[ -z $left ]]; then pass no-cgroups-left; else fail no-cgroups-left "$(brief "$left")"; fi
+netstate_restore "$tmp/net-before" 'docker0|veth.*'
+left=$(netstate_diff "$tmp/net-before")
+if [[ -z $left ]]; then
+    pass host-network-restored
+else
+    fail host-network-restored "still different from before: $(brief "$left")"
+fi
+
+summary "$suite"

@@ -1,0 +1,281 @@
+//! Crash consistency: outlet killed (SIGKILL) at every named step of
+//! create, start and delete, and at random instants of create, must leave
+//! nothing that `delete --force` cannot remove, and nothing that breaks the
+//! next container under the same cgroup parent. A damaged state.json must
+//! not strand the container either. The kill points are compiled into
+//! debug builds only (src/fault.rs: OUTLET_FAULT=<step>).
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{OUTLET, Out, T, pid_alive, sh};
+use serde_json::json;
+
+/// `outlet --root R ARGS` with OUTLET_FAULT=step in its environment.
+fn outlet_fault(t: &T, step: &str, args: &[&str], tag: &str) -> Out {
+    let so = t.dir.join(format!("fault-{tag}.stdout"));
+    let se = t.dir.join(format!("fault-{tag}.stderr"));
+    let mut child = Command::new(OUTLET)
+        .arg("--root")
+        .arg(&t.root)
+        .args(args)
+        .env("OUTLET_FAULT", step)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&so).unwrap())
+        .stderr(std::fs::File::create(&se).unwrap())
+        .spawn()
+        .expect("spawn outlet");
+    let status = common::wait_timeout(&mut child, Duration::from_secs(60), step);
+    Out::from_files(status, so, se)
+}
+
+/// Every hierarchy's directory for a cgroupsPath relative to the root of
+/// each mounted hierarchy (absolute cgroupsPath: no nesting under ours).
+fn cgroup_dirs(abs: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let p = e.path();
+        if p.join("cgroup.procs").exists() {
+            out.push(p.join(abs.trim_start_matches('/')));
+        }
+    }
+    if Path::new("/sys/fs/cgroup/cgroup.procs").exists() {
+        out.push(Path::new("/sys/fs/cgroup").join(abs.trim_start_matches('/')));
+    }
+    out
+}
+
+fn existing(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    dirs.iter().filter(|d| d.exists()).cloned().collect()
+}
+
+/// Removes the test's cgroup parent (empty by then) in every hierarchy.
+fn remove_parent(parent: &str) {
+    for d in cgroup_dirs(parent) {
+        let _ = std::fs::remove_dir(&d);
+    }
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_kill_at_every_step_leaves_nothing_delete_force_cannot_remove() {
+    let Some(t) = T::new() else { return };
+    let parent = format!("/{}-crash", t.token);
+    let pdirs = cgroup_dirs(&parent);
+    t.on_cleanup({
+        let parent = parent.clone();
+        move || remove_parent(&parent)
+    });
+    let steps: Vec<&str> = outlet::fault::STEPS.to_vec();
+    for (n, step) in steps.iter().enumerate() {
+        let id = t.id(&format!("k{n}"));
+        let leaf = format!("{parent}/{id}");
+        let b = t.bundle(&format!("b{n}"), |c| {
+            sh(c, "sleep 1000");
+            c["linux"]["cgroupsPath"] = json!(leaf);
+            c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 64}});
+        });
+        let bundle = b.dir.to_str().unwrap();
+        let killed = if let Some(stage) = step.strip_prefix("create:") {
+            outlet_fault(&t, step, &["create", "--bundle", bundle, &id], stage)
+        } else {
+            t.create(&id, &b).expect_ok("create");
+            if step.starts_with("start:") {
+                outlet_fault(&t, step, &["start", &id], "start")
+            } else {
+                t.outlet(&["start", &id]).expect_ok("start");
+                outlet_fault(&t, step, &["delete", "--force", &id], "delete")
+            }
+        };
+        assert_eq!(
+            killed.signal,
+            Some(libc::SIGKILL),
+            "{step}: outlet did not die at the fault point: {killed:#?}"
+        );
+        // What the kill left is removable, and removed, by delete --force.
+        let o = t.outlet(&["delete", "--force", &id]);
+        assert!(o.ok(), "{step}: delete --force after the kill: {o:#?}");
+        let left = t.settle();
+        assert!(left.is_empty(), "{step}: left behind: {left:#?}");
+        let leaves = existing(&cgroup_dirs(&leaf));
+        assert!(leaves.is_empty(), "{step}: cgroups left: {leaves:#?}");
+        // The next container under the same parent still works.
+        let id2 = t.id(&format!("n{n}"));
+        let b2 = t.bundle(&format!("c{n}"), |c| {
+            sh(c, "echo ok > /out/ok");
+            c["linux"]["cgroupsPath"] = json!(format!("{parent}/{id2}"));
+            c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}});
+        });
+        let r = t.run(&id2, &b2);
+        assert!(r.ok(), "{step}: the next container failed: {r:#?}");
+        assert_eq!(std::fs::read_to_string(b2.out.join("ok")).unwrap(), "ok\n");
+    }
+    // Whatever the kills left of the parent holds no container any more.
+    for d in existing(&pdirs) {
+        let subdirs = std::fs::read_dir(&d)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .count();
+        assert_eq!(subdirs, 0, "{}: containers' cgroups left", d.display());
+    }
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn random_kills_of_create_leave_nothing() {
+    let Some(t) = T::new() else { return };
+    let parent = format!("/{}-rand", t.token);
+    t.on_cleanup({
+        let parent = parent.clone();
+        move || remove_parent(&parent)
+    });
+    let b = t.bundle("b", |c| {
+        sh(c, "sleep 1000");
+        c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}});
+    });
+    let mut seed: u64 = std::process::id() as u64 ^ 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut killed, mut finished) = (0, 0);
+    let tries = 100;
+    for n in 0..tries {
+        let id = t.id(&format!("r{n}"));
+        let mut cfg = common::read_json(&b.dir.join("config.json"));
+        cfg["linux"]["cgroupsPath"] = json!(format!("{parent}/{id}"));
+        b.write_config(&cfg);
+        let mut child = Command::new(OUTLET)
+            .arg("--root")
+            .arg(&t.root)
+            .args(["create", "--bundle", b.dir.to_str().unwrap(), &id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let delay = Duration::from_micros(rnd() % 30_000);
+        let until = Instant::now() + delay;
+        while Instant::now() < until {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        // SAFETY: kill(2) of the outlet process this test started.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let st = child.wait().unwrap();
+        if st.signal() == Some(libc::SIGKILL) {
+            killed += 1;
+        } else {
+            finished += 1;
+        }
+        let o = t.outlet(&["delete", "--force", &id]);
+        assert!(o.ok(), "try {n} (after {delay:?}): delete --force: {o:#?}");
+        let left = t.settle();
+        assert!(
+            left.is_empty(),
+            "try {n} (after {delay:?}): left behind: {left:#?}"
+        );
+        let leaves = existing(&cgroup_dirs(&format!("{parent}/{id}")));
+        assert!(leaves.is_empty(), "try {n}: cgroups left: {leaves:#?}");
+    }
+    eprintln!("random kills: {killed} killed mid-create, {finished} finished first, 0 leftovers");
+    assert!(
+        killed > tries / 4,
+        "too few kills landed inside create ({killed})"
+    );
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_damaged_state_json_does_not_strand_the_container() {
+    let Some(t) = T::new() else { return };
+    for (n, damage) in ["truncated", "garbage", "missing"].iter().enumerate() {
+        let id = t.id(&format!("d{n}"));
+        let b = t.bundle(&format!("b{n}"), |c| {
+            sh(c, "sleep 1000");
+            c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}});
+        });
+        let pid = t.create_ok(&id, &b);
+        t.outlet(&["start", &id]).expect_ok("start");
+        let state = t.root.join(&id).join("state.json");
+        match *damage {
+            "truncated" => {
+                let s = std::fs::read(&state).unwrap();
+                std::fs::write(&state, &s[..s.len() / 2]).unwrap();
+            }
+            "garbage" => std::fs::write(&state, b"\x00\xffnot json").unwrap(),
+            _ => std::fs::remove_file(&state).unwrap(),
+        }
+        if *damage != "missing" {
+            t.outlet(&["state", &id])
+                .expect_fail(damage, "damaged state");
+            let l = t.outlet(&["list", "--format", "json"]);
+            l.expect_ok("list with a damaged container");
+            let v = l.json();
+            let e = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["id"] == json!(id))
+                .unwrap_or_else(|| panic!("{damage}: list does not show it: {v}"));
+            assert_eq!(e["status"], json!("damaged"), "{e}");
+            t.outlet(&["delete", &id])
+                .expect_fail(damage, "damaged state");
+        }
+        assert!(pid_alive(pid), "{damage}: the init died early");
+        let o = t.outlet(&["delete", "--force", &id]);
+        assert!(o.ok(), "{damage}: delete --force: {o:#?}");
+        assert!(o.stderr.contains("killed its init"), "{damage}: {o:#?}");
+        let left = t.settle();
+        assert!(left.is_empty(), "{damage}: left behind: {left:#?}");
+    }
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_killed_create_takes_an_unrecorded_init_with_it() {
+    let Some(t) = T::new() else { return };
+    // Killed after Ready but before the handshake that says the container
+    // is recorded, the init must die by itself (its death signal is still
+    // on): nothing else would ever know of it. Killed after the handshake
+    // (the control), it lives on as a created container.
+    for (n, (step, survives)) in [
+        ("create:ready", false),
+        ("create:saved", false),
+        ("create:detached", true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = t.id(&format!("o{n}"));
+        let b = t.bundle(&format!("o{n}"), |c| sh(c, "sleep 1000"));
+        let o = outlet_fault(
+            &t,
+            step,
+            &["create", "--bundle", b.dir.to_str().unwrap(), &id],
+            &format!("o{n}"),
+        );
+        assert_eq!(o.signal, Some(libc::SIGKILL), "{step}: {o:#?}");
+        let intent = common::read_json(&t.root.join(&id).join("intent.json"));
+        let pid = intent["pid"].as_i64().unwrap() as i32;
+        assert!(pid > 0, "{step}: no pid on record: {intent}");
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while pid_alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(pid_alive(pid), survives, "{step}: init {pid}");
+        t.outlet(&["delete", "--force", &id])
+            .expect_ok("delete --force");
+        let left = t.settle();
+        assert!(left.is_empty(), "{step}: left behind: {left:#?}");
+    }
+}
