@@ -695,6 +695,21 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Wait, up to `timeout`, until the directories this container created
+    /// list no process; false if they still do. For a container whose init
+    /// was never recorded: it is dying of its death signal, and until it
+    /// has, `destroy` would take it for someone else's process and leave
+    /// the directory.
+    pub fn wait_created_empty(&self, timeout: Duration) -> Result<bool> {
+        fs::wait_until(timeout, || {
+            let mut pids = Vec::new();
+            for dir in self.dirs().into_iter().filter(|d| self.created(d)) {
+                collect_pids(dir, &mut pids)?;
+            }
+            Ok(pids.is_empty())
+        })
+    }
+
     /// End what is left of the container in its cgroups and remove the
     /// directories it created, in every hierarchy, then the parents it
     /// created unless others still use them. What is left is killed

@@ -54,6 +54,14 @@ fn remove_unrecorded(root: &Path, id: &str, why: &anyhow::Error) -> Result<()> {
             did.push(format!("killed its init {}", intent.pid));
         }
         let cg = Cgroup::from_paths(intent.cgroup);
+        if intent.pid <= 0 {
+            // No init on record: it dies of its death signal, maybe not
+            // yet, and until then it looks like someone else's process in
+            // a cgroup this container made. A bounded wait for it (which a
+            // cgroup shared with others pays in full) keeps the cgroup
+            // from being left behind.
+            let _ = cg.wait_created_empty(Duration::from_secs(2));
+        }
         if !cg.paths().v1.is_empty() || cg.paths().unified.is_some() {
             cg.destroy()
                 .with_context(|| format!("delete {id}: remove its cgroups"))?;
