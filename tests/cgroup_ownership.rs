@@ -149,6 +149,7 @@ fn with_cgroups_path(t: &T, tag: &str, path: &str, script: &str) -> common::Bund
 /// running and the directory stays. Once the host process is gone,
 /// deleting A, its creator, removes the directory and the parent A made.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn shared_cgroup_only_the_creator_removes_it() {
     let Some(t) = T::new() else { return };
     let parent = t.id("shared-parent");
@@ -239,6 +240,7 @@ fn shared_cgroup_only_the_creator_removes_it() {
 /// it, so its delete leaves the (now empty) directory too: nobody owns it,
 /// and the test removes it.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn creator_deleted_first_leaves_the_shared_cgroup() {
     let Some(t) = T::new() else { return };
     let parent = t.id("first-parent");
@@ -293,6 +295,7 @@ fn creator_deleted_first_leaves_the_shared_cgroup() {
 /// --force` kills a host process placed there. The same liveness checks
 /// that pass above fail here, as they must.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn owner_without_a_pid_namespace_kills_its_whole_cgroup() {
     let Some(t) = T::new() else { return };
     let parent = t.id("solo-parent");
@@ -327,6 +330,7 @@ fn owner_without_a_pid_namespace_kills_its_whole_cgroup() {
 /// and `delete --force` kills the container but leaves the directory and
 /// the host process in it.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn cgroup_made_before_is_left_alone() {
     let Some(t) = T::new() else { return };
     let parent = t.id("pre-parent");
@@ -383,6 +387,7 @@ fn cgroup_made_before_is_left_alone() {
 /// Many creates of one id at once: exactly one wins, the others say the
 /// id exists and leave the winner's cgroup alone.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn same_id_race_has_one_winner() {
     let Some(t) = T::new() else { return };
     let id = t.id("race");
@@ -416,6 +421,7 @@ fn same_id_race_has_one_winner() {
 /// trap). outlet fills the parent in from its own parent and the container
 /// runs; outlet did not create the parent, so it stays (filled in).
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn empty_cpuset_parent_is_filled_in() {
     let Some(t) = T::new() else { return };
     if unified_host() {
@@ -480,6 +486,7 @@ fn empty_cpuset_parent_is_filled_in() {
 /// is removed by its creator only when empty, so the creator may leave it
 /// to the others: the test removes what is left.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn parallel_lifecycles_under_one_fresh_parent() {
     let Some(t) = T::new() else { return };
     let n = 16;
@@ -542,6 +549,7 @@ fn parallel_lifecycles_under_one_fresh_parent() {
 /// takes. Control: a plain `kill 9` of the paused init does not thaw, and
 /// the container stays paused (alive) until resumed.
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn kill_all_9_of_a_paused_container_ends_it() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("paused", |c| sh(c, "sleep 1000 & sleep 1000"));
