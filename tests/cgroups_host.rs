@@ -651,3 +651,93 @@ fn v2_manager_on_a_real_cgroup2_hierarchy() {
         assert!(!d.exists(), "left behind: {}", d.display());
     }
 }
+
+/// The removal half of ownership, on the v1 hierarchies and on the cgroup2
+/// mount: a container with its own pid namespace never kills through its
+/// cgroup, so `destroy` leaves a directory it created that still holds a
+/// process (someone else's) in place, and reports success; once empty, the
+/// next `destroy` removes it and the parent it made. A handle that did not
+/// create the directory never removes it. (The control, a destroy that
+/// does kill what is inside, is destroy_kills_what_is_left_even_when_frozen.)
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn destroy_leaves_a_created_cgroup_others_still_use() {
+    if !is_root() {
+        return;
+    }
+    let v2_root = if unified_host() {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/unified"
+    };
+    for v2 in [false, true] {
+        if v2 && !is_cgroup2(v2_root) {
+            eprintln!("SKIPPED: no cgroup2 mount at {v2_root}");
+            continue;
+        }
+        let prefix = unique(if v2 { "keep2" } else { "keep1" });
+        let path = format!("/{prefix}/ctr");
+        let mut cg = if v2 {
+            Cgroup::plan_unified_at(Path::new(v2_root), Some(&path), "x", None).unwrap()
+        } else {
+            Cgroup::plan(Some(&path), "x", None).unwrap()
+        };
+        cg.set_own_pid_ns(true);
+        cg.create(None).unwrap();
+        let mut guard = Guard {
+            paths: cg.paths().clone(),
+            child: None,
+        };
+        // What a second container sharing the path would hold: no dirs.
+        let joined = Cgroup::from_paths(CgroupPaths {
+            created: Vec::new(),
+            ..cg.paths().clone()
+        });
+        let dirs: Vec<PathBuf> = cg
+            .paths()
+            .v1
+            .values()
+            .cloned()
+            .chain(cg.paths().unified.clone())
+            .collect();
+        let mut cmd = Command::new("sleep");
+        cmd.arg("100");
+        enter_before_exec(&mut cmd, &dirs);
+        let child = cmd.spawn().unwrap();
+        let pid = child.id() as i32;
+        guard.child = Some(child);
+        assert_eq!(cg.pids().unwrap(), vec![pid]);
+
+        cg.destroy().unwrap();
+        joined.destroy().unwrap();
+        assert!(
+            guard.child.as_mut().unwrap().try_wait().unwrap().is_none(),
+            "destroy killed a process it does not own"
+        );
+        for d in &dirs {
+            assert!(
+                d.is_dir(),
+                "destroy removed {} with a process in it",
+                d.display()
+            );
+        }
+        let e = joined.kill_all(libc::SIGKILL).unwrap_err().to_string();
+        assert!(e.contains("did not create it"), "{e}");
+
+        let mut child = guard.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        joined.destroy().unwrap();
+        for d in &dirs {
+            assert!(
+                d.is_dir(),
+                "a handle that did not create {} removed it",
+                d.display()
+            );
+        }
+        cg.destroy().unwrap();
+        for d in all_dirs(cg.paths()) {
+            assert!(!d.exists(), "left behind: {}", d.display());
+        }
+    }
+}

@@ -94,21 +94,29 @@ pub fn mkdir_all(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
 /// rmdir a cgroup and any child cgroups the container made inside it
 /// (deepest first). The kernel answers EBUSY for a short while after the
 /// last process died (its css is still being released), so retry briefly.
-/// A directory that is already gone is success.
-pub fn remove_tree(dir: &Path) -> Result<()> {
+/// A directory that is already gone is success (true). One that still
+/// lists live processes (another container or a host process sharing it)
+/// is left in place, with its ancestors in the tree: false. The processes
+/// are only read once rmdir has said EBUSY, so the common case (an empty
+/// cgroup) costs one rmdir.
+pub fn remove_tree(dir: &Path) -> Result<bool> {
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut delay = Duration::from_millis(1);
     loop {
         match std::fs::remove_dir(dir) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Ok(()) => return Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
             Err(e) => {
                 let errno = e.raw_os_error().unwrap_or(0);
                 if errno == libc::ENOTEMPTY || errno == libc::EBUSY {
-                    let had_children = remove_children(dir)?;
-                    if had_children {
-                        continue;
+                    match remove_children(dir)? {
+                        Children::None => {}
+                        Children::Removed => continue,
+                        Children::Left => return Ok(false),
                     }
+                }
+                if errno == libc::EBUSY && has_processes(dir)? {
+                    return Ok(false);
                 }
                 if errno != libc::EBUSY || Instant::now() >= deadline {
                     return Err(io_error(e, "remove", dir));
@@ -120,23 +128,41 @@ pub fn remove_tree(dir: &Path) -> Result<()> {
     }
 }
 
-/// Remove the child cgroups of `dir`; true when there were any.
-fn remove_children(dir: &Path) -> Result<bool> {
+/// Does `dir`'s cgroup.procs list a process? Exiting tasks are not listed,
+/// though they keep the cgroup busy until reaped.
+fn has_processes(dir: &Path) -> Result<bool> {
+    Ok(read_opt(&dir.join("cgroup.procs"))?.is_some_and(|s| !s.trim().is_empty()))
+}
+
+enum Children {
+    None,
+    Removed,
+    /// A child still holds processes and was left.
+    Left,
+}
+
+/// Remove the child cgroups of `dir`.
+fn remove_children(dir: &Path) -> Result<Children> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Children::None),
         Err(e) => return Err(anyhow!("cgroup: list {}: {e}", dir.display())),
     };
-    let mut any = false;
+    let mut out = Children::None;
     for entry in entries {
         let entry = entry.with_context(|| format!("cgroup: list {}", dir.display()))?;
         // Only child cgroups are directories; control files never are.
         if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            remove_tree(&entry.path())?;
-            any = true;
+            if remove_tree(&entry.path())? {
+                if !matches!(out, Children::Left) {
+                    out = Children::Removed;
+                }
+            } else {
+                out = Children::Left;
+            }
         }
     }
-    Ok(any)
+    Ok(out)
 }
 
 /// rmdir that tolerates a parent still shared with other cgroups.

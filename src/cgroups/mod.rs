@@ -87,10 +87,20 @@ pub struct CgroupPaths {
     /// v1 controller name -> the container's directory in that hierarchy.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub v1: BTreeMap<String, PathBuf>,
-    /// Directories created by this container, parents first; removed in
-    /// reverse order by `destroy`.
+    /// Directories created by this container, parents first, in every
+    /// hierarchy: what it owns. Only these are killed through and removed
+    /// (in reverse order) by `destroy`; a directory that existed before
+    /// (made by hand, by another container sharing the cgroupsPath) is
+    /// left alone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created: Vec<PathBuf>,
+    /// The container's init is the init of its own new pid namespace, so
+    /// its processes are exactly that namespace's: they all die with the
+    /// init, and whatever is still in the cgroup once the init is gone is
+    /// someone else's (a host process or container sharing the
+    /// cgroupsPath). `destroy` then never kills through the cgroup.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own_pid_ns: bool,
 }
 
 pub struct Cgroup {
@@ -286,6 +296,23 @@ impl Cgroup {
         &self.paths
     }
 
+    /// Record that the container gets a pid namespace of its own (see
+    /// `CgroupPaths::own_pid_ns`).
+    pub fn set_own_pid_ns(&mut self, own: bool) {
+        self.paths.own_pid_ns = own;
+    }
+
+    fn created(&self, dir: &Path) -> bool {
+        self.paths.created.iter().any(|c| c == dir)
+    }
+
+    /// Did this container create its directory in every hierarchy? Only
+    /// then may it signal whatever is inside: a cgroup it merely joined
+    /// holds processes that are not its own.
+    pub fn owns(&self) -> bool {
+        self.dirs().into_iter().all(|d| self.created(d))
+    }
+
     /// In the child given `self_join_files`: move the calling thread (the
     /// whole process, as it has no other) into each cgroup, and close the
     /// files, which the container must not keep.
@@ -399,7 +426,7 @@ impl Cgroup {
                 fs::mkdir_all(dir, &mut created)?;
             }
             if let Some(cpuset) = self.paths.v1.get("cpuset") {
-                init_cpusets(cpuset, &created)?;
+                fill_cpusets(cpuset, &created)?;
             }
             let rules = devices::rules(resources, self.paths.v1.contains_key("devices"))?;
             self.perform(&v1::translate(resources, None, rules.as_deref())?)
@@ -589,8 +616,18 @@ impl Cgroup {
     }
 
     /// Signal every process in the cgroup (cgroup.kill for SIGKILL on v2).
-    /// For SIGKILL, also waits until the cgroup is empty.
+    /// For SIGKILL, also waits until the cgroup is empty. Refused for a
+    /// cgroup this container did not create (see `owns`).
     pub fn kill_all(&self, signal: i32) -> Result<()> {
+        if !self.owns() {
+            bail!(
+                "cgroup: refusing to signal every process in {}: this container did not create it",
+                self.dirs()
+                    .iter()
+                    .find(|d| !self.created(d))
+                    .map_or_else(String::new, |d| d.display().to_string())
+            );
+        }
         if signal == libc::SIGKILL {
             if let Some(dir) = &self.paths.unified {
                 match fs::write_raw(&dir.join("cgroup.kill"), "1") {
@@ -658,16 +695,37 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Kill what is left, wait for it, remove the directories (retrying
-    /// while the kernel still holds them), in every hierarchy, then the
-    /// parents this container created unless others still use them.
+    /// Wait, up to `timeout`, until the directories this container created
+    /// list no process; false if they still do. For a container whose init
+    /// was never recorded: it is dying of its death signal, and until it
+    /// has, `destroy` would take it for someone else's process and leave
+    /// the directory.
+    pub fn wait_created_empty(&self, timeout: Duration) -> Result<bool> {
+        fs::wait_until(timeout, || {
+            let mut pids = Vec::new();
+            for dir in self.dirs().into_iter().filter(|d| self.created(d)) {
+                collect_pids(dir, &mut pids)?;
+            }
+            Ok(pids.is_empty())
+        })
+    }
+
+    /// End what is left of the container in its cgroups and remove the
+    /// directories it created, in every hierarchy, then the parents it
+    /// created unless others still use them. What is left is killed
+    /// through the cgroup only where that cannot hit anyone else's
+    /// process: a cgroup the container created, and no pid namespace of
+    /// its own (with one, its processes died with its init, and anything
+    /// still inside belongs to others). A directory that still holds
+    /// processes then is left in place, as runc leaves a non-empty cgroup;
+    /// one the container did not create is never touched.
     pub fn destroy(&self) -> Result<()> {
         let dirs = self.dirs();
-        if dirs.iter().any(|d| d.exists()) {
+        if !self.paths.own_pid_ns && self.owns() && dirs.iter().any(|d| d.exists()) {
             self.kill_all(libc::SIGKILL)?;
         }
         let mut first_err = None;
-        for dir in &dirs {
+        for dir in dirs.iter().filter(|d| self.created(d)) {
             if let Err(e) = fs::remove_tree(dir) {
                 first_err.get_or_insert(e);
             }
@@ -725,27 +783,34 @@ fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
     Ok(())
 }
 
-/// A new v1 cpuset has empty cpus and mems and refuses tasks: copy the
-/// parent's into each directory this container created, parents first.
-fn init_cpusets(leaf: &Path, created: &[PathBuf]) -> Result<()> {
-    let mut parent_vals: Option<(String, String)> = None;
-    for dir in created.iter().filter(|d| leaf.starts_with(d)) {
-        let (cpus, mems) = match parent_vals.take() {
-            Some(v) => v,
-            None => {
-                let parent = dir
-                    .parent()
-                    .ok_or_else(|| anyhow!("cgroup: {} has no parent", dir.display()))?;
-                (
-                    fs::read(&parent.join("cpuset.cpus"))?,
-                    fs::read(&parent.join("cpuset.mems"))?,
-                )
+/// A v1 cpuset with an empty `cpuset.cpus` or `cpuset.mems` refuses
+/// tasks (ENOSPC on the `tasks` write), and a new directory starts empty.
+/// A parent can be left empty too (a plain `mkdir`, or a create that
+/// died before filling it), which would poison every container below it.
+/// So for each file: read upwards from the deepest directory not known to
+/// be new until a value is found (the hierarchy root always has one), then
+/// write it into every empty level below, parents first, as runc does.
+/// Where the parents are fine this is one read per file and a write per
+/// new directory, as before; only empty levels cost more.
+fn fill_cpusets(leaf: &Path, created: &[PathBuf]) -> Result<()> {
+    for file in [v1::cpuset::CPUS, v1::cpuset::MEMS] {
+        let mut empty: Vec<&Path> = Vec::new();
+        let mut value = None;
+        for dir in leaf.ancestors() {
+            if !created.iter().any(|c| c == dir) {
+                let v = fs::read(&dir.join(file))?;
+                if !v.trim().is_empty() {
+                    value = Some(v);
+                    break;
+                }
             }
-        };
-        let (cpus_t, mems_t) = (cpus.trim(), mems.trim());
-        fs::write(&dir.join("cpuset.cpus"), cpus_t)?;
-        fs::write(&dir.join("cpuset.mems"), mems_t)?;
-        parent_vals = Some((cpus, mems));
+            empty.push(dir);
+        }
+        let value = value
+            .ok_or_else(|| anyhow!("cgroup: no {file} above {} to copy into it", leaf.display()))?;
+        for dir in empty.iter().rev() {
+            fs::write(&dir.join(file), value.trim())?;
+        }
     }
     Ok(())
 }
@@ -844,5 +909,61 @@ mod tests {
             .to_string();
         assert!(e.contains("\"..\""), "{e}");
         assert!(inner_path(Some("/"), "c1").is_err());
+    }
+
+    /// State files written before ownership was recorded still load, as
+    /// a container without a pid namespace of its own (the old rule).
+    #[test]
+    fn old_state_cgroup_loads() {
+        let old: CgroupPaths = serde_json::from_str(
+            r#"{"v1":{"pids":"/sys/fs/cgroup/pids/c1"},"created":["/sys/fs/cgroup/pids/c1"]}"#,
+        )
+        .unwrap();
+        assert!(!old.own_pid_ns);
+        let cg = Cgroup::from_paths(old);
+        assert!(cg.owns());
+        let json = serde_json::to_string(cg.paths()).unwrap();
+        assert!(!json.contains("own_pid_ns"), "{json}");
+        let joined = Cgroup::from_paths(CgroupPaths {
+            v1: [("pids".to_owned(), PathBuf::from("/sys/fs/cgroup/pids/c1"))].into(),
+            ..Default::default()
+        });
+        assert!(!joined.owns());
+        let e = joined.kill_all(libc::SIGTERM).unwrap_err().to_string();
+        assert!(e.contains("did not create it"), "{e}");
+    }
+
+    /// The cpuset fill-in on plain files standing in for a hierarchy:
+    /// root (filled) / a (empty, existed) / b (made now) / leaf (made
+    /// now). Each file is read upwards to the first value and written into
+    /// every empty level below; a filled level is never rewritten.
+    #[test]
+    fn fill_cpusets_copies_down_from_the_nearest_value() {
+        let base = std::env::temp_dir().join(format!("outlet-unit-cpuset-{}", std::process::id()));
+        let root = base.join("root");
+        let (a, b) = (root.join("a"), root.join("a/b"));
+        let leaf = b.join("leaf");
+        std::fs::create_dir_all(&leaf).unwrap();
+        let put = |d: &Path, cpus: &str, mems: &str| {
+            std::fs::write(d.join(v1::cpuset::CPUS), cpus).unwrap();
+            std::fs::write(d.join(v1::cpuset::MEMS), mems).unwrap();
+        };
+        put(&root, "0-3\n", "0\n");
+        put(&a, "", "0\n");
+        put(&b, "", "");
+        put(&leaf, "", "");
+        let get = |d: &Path, f: &str| std::fs::read_to_string(d.join(f)).unwrap();
+        let result = fill_cpusets(&leaf, &[b.clone(), leaf.clone()]);
+        let seen: Vec<(String, String)> = [&root, &a, &b, &leaf]
+            .iter()
+            .map(|d| (get(d, v1::cpuset::CPUS), get(d, v1::cpuset::MEMS)))
+            .collect();
+        let _ = std::fs::remove_dir_all(&base);
+        result.unwrap();
+        assert_eq!(
+            seen,
+            [("0-3\n", "0\n"), ("0-3", "0\n"), ("0-3", "0"), ("0-3", "0"),]
+                .map(|(c, m)| (c.to_owned(), m.to_owned()))
+        );
     }
 }

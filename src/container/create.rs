@@ -125,6 +125,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         Err(_) if rootless && !has_limits(resources) => Cgroup::from_paths(Default::default()),
         Err(e) => return Err(e),
     };
+    cgroup.set_own_pid_ns(plan.creates(LinuxNamespaceType::Pid));
 
     if security::sealed::needed(process.capabilities().as_ref())
         && !security::sealed::running_sealed()

@@ -54,6 +54,14 @@ fn remove_unrecorded(root: &Path, id: &str, why: &anyhow::Error) -> Result<()> {
             did.push(format!("killed its init {}", intent.pid));
         }
         let cg = Cgroup::from_paths(intent.cgroup);
+        if intent.pid <= 0 {
+            // No init on record: it dies of its death signal, maybe not
+            // yet, and until then it looks like someone else's process in
+            // a cgroup this container made. A bounded wait for it (which a
+            // cgroup shared with others pays in full) keeps the cgroup
+            // from being left behind.
+            let _ = cg.wait_created_empty(Duration::from_secs(2));
+        }
         if !cg.paths().v1.is_empty() || cg.paths().unified.is_some() {
             cg.destroy()
                 .with_context(|| format!("delete {id}: remove its cgroups"))?;
@@ -96,12 +104,17 @@ fn kill_recorded_init(pid: i32, start_time: u64) -> Result<bool> {
 /// SIGKILL everything and wait for the init to go.
 pub fn stop(c: &Loaded) -> Result<()> {
     let cg = Cgroup::from_paths(c.state.cgroup.clone());
-    let _ = cg.kill_all(libc::SIGKILL);
+    // Only the container's own processes: the whole cgroup where it is
+    // the container's alone, else the init (whose pid namespace, when the
+    // container has one, dies with it). See kill::signal_all.
+    if !c.state.cgroup.own_pid_ns && cg.owns() {
+        let _ = cg.kill_all(libc::SIGKILL);
+    }
+    let _ = super::kill::signal_init(&c.state, libc::SIGKILL);
     if c.status == Status::Paused {
         // A frozen task does not act on SIGKILL until thawed.
         let _ = cg.freeze(false);
     }
-    let _ = super::kill::signal_init(&c.state, libc::SIGKILL);
     crate::fault::point("delete:killed");
     let deadline = Instant::now() + Duration::from_secs(10);
     while crate::state::init_alive(&c.state) {

@@ -1,16 +1,19 @@
 //! `kill`: signal the init through a pidfd checked against the recorded start
-//! time (a recycled pid is never signalled), or every process of the cgroup.
+//! time (a recycled pid is never signalled), or (`--all`) every process of
+//! the container, which is not always every process of its cgroup.
 //! After SIGKILL it waits (bounded) for the init to be gone, so that the
 //! container reads `stopped` as soon as `kill` returns: callers run
 //! `delete` (without --force) right after.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
+use super::Loaded;
 use crate::cgroups::Cgroup;
 use crate::state::{State, Status};
 use crate::syscall;
@@ -22,21 +25,7 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     let mut c = super::load(root, id)?;
     let init = if all {
-        // Works after the init has exited too: what is left in the cgroup
-        // still gets the signal.
-        let cg = Cgroup::from_paths(c.state.cgroup.clone());
-        if c.status == Status::Stopped && cg.pids().unwrap_or_default().is_empty() {
-            bail!("container not running: {id}");
-        }
-        // Opened before the signal, so that the fd is our init's.
-        let init = if c.status == Status::Stopped {
-            None
-        } else {
-            open_init(&c.state).ok()
-        };
-        cg.kill_all(signal)
-            .with_context(|| format!("signal {signal} to every process of {id}"))?;
-        init
+        signal_all(&c, signal)?
     } else {
         if c.status == Status::Stopped {
             bail!("container not running: {id}");
@@ -59,6 +48,88 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `signal` to every process of the container and to no one else's. The
+/// cgroup is signalled as a whole only when the container created it and
+/// has no pid namespace of its own; a cgroup it joined, or shares with
+/// others through the same cgroupsPath, holds processes that are not its
+/// own. With its own pid namespace, its processes are that namespace's
+/// (SIGKILL to the init takes the rest with it); without one, in a cgroup
+/// it did not create, the init is all that can be told apart. Returns the
+/// init's pidfd (opened before the signal) while it was alive.
+pub fn signal_all(c: &Loaded, signal: i32) -> Result<Option<OwnedFd>> {
+    let id = &c.state.id;
+    let cg = Cgroup::from_paths(c.state.cgroup.clone());
+    if !c.state.cgroup.own_pid_ns && cg.owns() {
+        // Works after the init has exited too: what is left in the cgroup
+        // still gets the signal.
+        if c.status == Status::Stopped && cg.pids().unwrap_or_default().is_empty() {
+            bail!("container not running: {id}");
+        }
+        // Opened before the signal, so that the fd is our init's.
+        let init = if c.status == Status::Stopped {
+            None
+        } else {
+            open_init(&c.state).ok()
+        };
+        cg.kill_all(signal)
+            .with_context(|| format!("signal {signal} to every process of {id}"))?;
+        return Ok(init);
+    }
+    if c.status == Status::Stopped {
+        bail!("container not running: {id}");
+    }
+    if signal == libc::SIGKILL || !c.state.cgroup.own_pid_ns {
+        let init = signal_init(&c.state, signal)?;
+        if signal == libc::SIGKILL && c.status == Status::Paused {
+            // A frozen task does not act on SIGKILL until thawed (as the
+            // whole-cgroup kill thaws too).
+            cg.freeze(false)
+                .with_context(|| format!("thaw {id} after SIGKILL"))?;
+        }
+        return Ok(Some(init));
+    }
+    let init = open_init(&c.state)?;
+    signal_pid_ns(&c.state, &cg, signal)
+        .with_context(|| format!("signal {signal} to every process of {id}"))?;
+    Ok(Some(init))
+}
+
+/// The processes listed in the container's cgroup that live in the init's
+/// pid namespace (the init among them); others sharing the cgroup are
+/// skipped. Nested pid namespaces inside the container are not reached.
+fn signal_pid_ns(state: &State, cg: &Cgroup, signal: i32) -> Result<()> {
+    let ns = pid_ns_of(state.pid).context("the init's pid namespace")?;
+    // Read after the namespace: a start time still matching means the
+    // namespace read was the init's and not a recycled pid's.
+    if !crate::state::init_alive(state) {
+        bail!("container not running: {}", state.id);
+    }
+    for pid in cg.pids()? {
+        let Ok(pidfd) = syscall::pidfd_open(pid) else {
+            continue;
+        };
+        // The pidfd pins the process it was opened for. If /proc/PID shows
+        // our namespace, it is that process, or that process has exited
+        // (and the signal below fails with ESRCH): never someone else.
+        if pid_ns_of(pid).ok() != Some(ns) {
+            continue;
+        }
+        match syscall::pidfd_send_signal(&pidfd, signal) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+            Err(e) => return Err(e).with_context(|| format!("send signal {signal} to {pid}")),
+        }
+    }
+    Ok(())
+}
+
+/// (device, inode) of the pid namespace of `pid`.
+fn pid_ns_of(pid: i32) -> Result<(u64, u64)> {
+    let path = format!("/proc/{pid}/ns/pid");
+    let st = std::fs::metadata(&path).with_context(|| format!("stat {path}"))?;
+    Ok((st.dev(), st.ino()))
 }
 
 /// A pidfd of the init, checked to be ours: the pidfd pins the process, so

@@ -147,4 +147,7 @@ for b in io_limited io_free; do
     mv "$out/$b/config.json.new" "$out/$b/config.json"
 done
 
+# Two containers run from this one bundle, so they share its cgroupsPath.
+bundle shared '["/bin/sleep","1000"]' '{}'
+
 echo "bundles written to $out" >&2

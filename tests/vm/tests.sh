@@ -443,12 +443,64 @@ test_mount_api() {
     fi
 }
 
+# Two containers share one cgroupsPath (A creates the cgroup, B finds it)
+# and a process of the VM sits in it too. delete --force B ends B only: A,
+# the process and the cgroup stay. Once the process is gone, deleting A,
+# which created the cgroup, removes it.
+test_shared_cgroup() {
+    n=shared a=vm-shared-a b=vm-shared-b
+    setup_parent $n || { verdict $n FAIL "cannot create parent cgroup"; return; }
+    ctr=$CG/vmtest/$n/ctr
+    for id in $a $b; do
+        if ! timeout "$STEP_TIMEOUT" "$RUNTIME" --root "$RTROOT" create --bundle "$BUNDLES/$n" \
+            --pid-file "$OUT/$id.pid" "$id" </dev/null >"$OUT/$id.out" 2>"$OUT/$id.err" ||
+            ! "$RUNTIME" --root "$RTROOT" start "$id" >>"$OUT/$id.out" 2>>"$OUT/$id.err"; then
+            "$RUNTIME" --root "$RTROOT" delete --force $a >/dev/null 2>&1
+            finish $n $b FAIL "create/start $id: $(errline "$OUT/$id.err")"
+            return
+        fi
+    done
+    apid=$(cat "$OUT/$a.pid") bpid=$(cat "$OUT/$b.pid")
+    sleep 1000 &
+    host=$!
+    echo $host >"$ctr/cgroup.procs"
+    # Control: all three are in the one cgroup, so killing it as a whole
+    # would end them all.
+    inside=$(tr '\n' ' ' <"$ctr/cgroup.procs")
+    in_all=yes
+    for p in $apid $bpid $host; do
+        grep -qx "$p" "$ctr/cgroup.procs" || in_all=no
+    done
+    "$RUNTIME" --root "$RTROOT" delete --force $b >"$OUT/$b.del" 2>&1
+    del_rc=$?
+    sleep 1
+    b_gone=yes
+    grep -qx "$bpid" "$ctr/cgroup.procs" 2>/dev/null && b_gone=no
+    a_alive=no host_alive=no ctr_kept=no
+    grep -qx "$apid" "$ctr/cgroup.procs" 2>/dev/null && a_alive=yes
+    kill -0 $host 2>/dev/null && host_alive=yes
+    [ -d "$ctr" ] && ctr_kept=yes
+    kill $host
+    wait $host 2>/dev/null
+    "$RUNTIME" --root "$RTROOT" delete --force $a >"$OUT/$a.del" 2>&1
+    a_rc=$?
+    ctr_removed=yes
+    [ -d "$ctr" ] && ctr_removed=no
+    detail="in one cgroup: $in_all ($inside); delete --force B: rc=$del_rc B gone=$b_gone A alive=$a_alive host process alive=$host_alive cgroup kept=$ctr_kept; then delete --force A: rc=$a_rc cgroup removed=$ctr_removed"
+    if [ $in_all = yes ] && [ $del_rc = 0 ] && [ $b_gone = yes ] && [ $a_alive = yes ] &&
+        [ $host_alive = yes ] && [ $ctr_kept = yes ] && [ $a_rc = 0 ] && [ $ctr_removed = yes ]; then
+        finish $n $a PASS "$detail"
+    else
+        finish $n $a FAIL "$detail err: $(errline "$OUT/$b.del") $(errline "$OUT/$a.del")"
+    fi
+}
+
 echo "VMINFO runtime: $RUNTIME_NAME ($("$RUNTIME" --version 2>&1 | head -n1))"
 if [ -n "${VM_CPU_BASELINE:-}" ]; then
     cpu_baseline 25000
     cpu_baseline max
 fi
-for t in smoke mem_oom mem_ok cpu_limited cpu_free pids mission devices devices_ro unified_escape hugetlb io mount_api; do
+for t in smoke mem_oom mem_ok cpu_limited cpu_free pids mission devices devices_ro unified_escape hugetlb io mount_api shared_cgroup; do
     if [ -n "${VMTEST_ONLY:-}" ] && ! echo " $VMTEST_ONLY " | grep -q " $t "; then
         continue
     fi
