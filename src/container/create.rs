@@ -109,11 +109,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         Err(e) => return Err(e),
     };
 
-    if security::sealed::needed(process.capabilities().as_ref())
-        && !security::sealed::running_sealed()
-    {
-        match security::sealed::reexec()? {}
-    }
+    security::protected_exe::ensured()?;
 
     // Side effects start here.
     let dir = ContainerDir::create(o.root, o.id)?;
