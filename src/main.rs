@@ -67,7 +67,11 @@ fn std_start() {
         }
         for p in fds.iter().filter(|p| p.revents & libc::POLLNVAL != 0) {
             // open returns the lowest free fd: p.fd itself.
-            let flags = if p.fd == 0 { libc::O_RDONLY } else { libc::O_RDWR };
+            let flags = if p.fd == 0 {
+                libc::O_RDONLY
+            } else {
+                libc::O_RDWR
+            };
             libc::open(c"/dev/null".as_ptr(), flags);
         }
     }

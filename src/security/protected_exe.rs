@@ -296,3 +296,55 @@ fn reexec(copy: &OwnedFd) -> Result<std::convert::Infallible> {
 pub fn needed_for(subcommand: &OsStr) -> bool {
     matches!(subcommand.as_bytes(), b"create" | b"run" | b"exec")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An fd's file reopened for writing through /proc/self/fd, as the
+    /// attacker does with the O_PATH fd it holds.
+    fn reopen_for_write(fd: &OwnedFd) -> std::io::Result<std::fs::File> {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+    }
+
+    #[test]
+    fn overlay_copy_is_the_binary_and_refuses_writes() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED: mounting overlayfs needs root");
+            return;
+        }
+        let copy = overlay_copy().expect("overlay copy of the test binary");
+        let e = reopen_for_write(&copy).expect_err("write-open of the overlay copy");
+        assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
+        // Control: the same kind of reopen of a plain file does open.
+        let dir = crate::security::testutil::TempDir::new("protected-exe");
+        let plain = dir.0.join("plain");
+        std::fs::write(&plain, b"x").unwrap();
+        let fd: OwnedFd = std::fs::File::open(&plain).unwrap().into();
+        reopen_for_write(&fd).expect("write-open of a plain file");
+    }
+
+    #[test]
+    fn sealed_copy_is_the_binary_and_refuses_writes() {
+        let copy = sealed_copy().expect("sealed copy of the test binary");
+        let orig = std::fs::read("/proc/self/exe").unwrap();
+        let mut f = std::fs::File::from(copy.try_clone().unwrap());
+        std::io::Seek::rewind(&mut f).unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut bytes).unwrap();
+        assert!(bytes == orig, "the memfd does not hold the binary");
+        // A write-open of a memfd may succeed; the seal refuses the write.
+        let mut w = reopen_for_write(&copy).expect("write-open of the memfd");
+        let e = std::io::Write::write_all(&mut w, b"HUNTER").expect_err("write to the memfd");
+        assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
+    }
+
+    #[test]
+    fn the_test_binary_is_unprotected() {
+        // The kernel's answer for a binary run from disk, the case ensure()
+        // must re-execute.
+        assert_eq!(current().unwrap(), Exe::Unprotected);
+    }
+}
