@@ -74,11 +74,14 @@ impl Runtime {
         }
         let mut child = match cmd.spawn() {
             Ok(c) => c,
-            Err(e) if self.changed() => {
+            Err(e) => {
+                // ETXTBSY while the hunter holds it open for its write,
+                // ENOEXEC once written: give the write a moment to land.
+                std::thread::sleep(Duration::from_millis(200));
+                assert!(self.changed(), "spawn {}: {e}", self.bin.display());
                 eprintln!("the copy no longer runs ({e}): it was rewritten");
                 return None;
             }
-            Err(e) => panic!("spawn {}: {e}", self.bin.display()),
         };
         let status = wait_timeout(&mut child, Duration::from_secs(60), &format!("{args:?}"));
         Some(Out::from_files(status, so, se))
