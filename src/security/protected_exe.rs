@@ -280,7 +280,7 @@ fn reexec(copy: &OwnedFd) -> Result<std::convert::Infallible> {
     // SAFETY: environ is the NULL-terminated array libc keeps; nothing
     // changes the environment while we read it (single-threaded).
     unsafe {
-        let mut p = libc::environ as *const *const libc::c_char;
+        let mut p = environ;
         while !(*p).is_null() {
             envp.push(*p);
             p = p.add(1);
@@ -291,15 +291,21 @@ fn reexec(copy: &OwnedFd) -> Result<std::convert::Infallible> {
     // SAFETY: argv and envp are NULL-terminated arrays of C strings that
     // live until the call (which only returns on failure).
     unsafe {
-        libc::execveat(
+        libc::syscall(
+            libc::SYS_execveat,
             copy.as_raw_fd(),
             empty.as_ptr(),
-            argv.as_ptr() as *const *mut libc::c_char,
-            envp.as_ptr() as *const *mut libc::c_char,
+            argv.as_ptr(),
+            envp.as_ptr(),
             libc::AT_EMPTY_PATH,
         )
     };
     Err(std::io::Error::last_os_error()).context("exec the protected copy of outlet")
+}
+
+unsafe extern "C" {
+    /// The C library's environment (glibc and musl alike).
+    static environ: *const *const libc::c_char;
 }
 
 /// Commands that make processes inside a container, and so must run from
