@@ -4,7 +4,7 @@
 Called by bench/run.sh; see bench/README.md for what every number means.
 
     driver.py table  --field v2|hybrid --work DIR --rootfs DIR --runs N --tag T
-                     [--floor BIN] NAME=PATH ...
+                     [--floor BIN] [--env NAME:KEY=VALUE] NAME=PATH ...
     driver.py limit  --work DIR --rootfs DIR --tag T --bytes N NAME=PATH ...
 
 Every runtime command is spawned directly (posix_spawn, no shell) and reaped
@@ -72,8 +72,9 @@ class Spawner:
             raise SystemExit("driver: the runner died")
         return line.decode().split()
 
-    def run(self, argv):
-        rc, ns, rss = (int(x) for x in self.ask("run", *argv))
+    def run(self, argv, env=None):
+        ask = ("run-env", env) if env else ("run",)
+        rc, ns, rss = (int(x) for x in self.ask(*ask, *argv))
         err = ""
         if rc == 124:
             err = f"timed out after {CMD_TIMEOUT}s: {' '.join(argv)}"
@@ -105,9 +106,12 @@ class Spawner:
 
 
 class Runtime:
-    def __init__(self, name, path, work):
+    def __init__(self, name, path, work, env=None):
         self.name = name
         self.path = path
+        # One KEY=VALUE added to every command's environment (the binary
+        # protection row runs the same outlet with and without it).
+        self.env = env
         self.root = os.path.join(work, "root-" + name)
         self.unavailable = None
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
@@ -123,7 +127,7 @@ class Runtime:
         if not os.path.isdir(self.root):
             return
         for cid in os.listdir(self.root):
-            sp.run(self.argv("delete", "--force", cid))
+            sp.run(self.argv("delete", "--force", cid), self.env)
         sp.reap()
 
     def exists(self, cid):
@@ -263,7 +267,7 @@ class Bench:
 
     def fail(self, measure, rt, msg, cid):
         self.note_failure(measure, rt.name, msg)
-        self.sp.run(rt.argv("delete", "--force", cid))
+        self.sp.run(rt.argv("delete", "--force", cid), rt.env)
         self.sp.reap()
 
     def skip(self, measure, rt):
@@ -277,7 +281,7 @@ class Bench:
         return False
 
     def cmd(self, measure, rt, *args):
-        r = self.sp.run(rt.argv(*args))
+        r = self.sp.run(rt.argv(*args), rt.env)
         if not r.ok:
             raise RuntimeError(f"`{args[0]}` failed: {r.err}")
         return r
@@ -379,7 +383,7 @@ class Bench:
             self.cmd(m, rt, "start", cid)
         except RuntimeError as e:
             self.note_failure(m, rt.name, "setting up the sleeping container: " + str(e), stop=True)
-            self.sp.run(rt.argv("delete", "--force", cid))
+            self.sp.run(rt.argv("delete", "--force", cid), rt.env)
             self.sp.reap()
             rt.exec_id = None  # nothing left to tear down
 
@@ -399,13 +403,13 @@ class Bench:
     def exec_teardown(self, rt):
         if getattr(rt, "exec_id", None) is None or rt.unavailable:
             return
-        r = self.sp.run(rt.argv("kill", rt.exec_id, "KILL"))
+        r = self.sp.run(rt.argv("kill", rt.exec_id, "KILL"), rt.env)
         if r.ok and rt.exec_pid:
             try:
                 self.sp.wait(rt.exec_pid)
             except RuntimeError:
                 pass
-        r = self.sp.run(rt.argv("delete", "--force", rt.exec_id))
+        r = self.sp.run(rt.argv("delete", "--force", rt.exec_id), rt.env)
         if not r.ok:
             self.note_failure("exec-teardown", rt.name, "delete --force: " + r.err)
         self.sp.reap()
@@ -545,7 +549,7 @@ def report(bench, title):
     if bench.args.floor:
         med[("size", "floor")] = stripped_size(bench.args.floor)
     names = {rt.name: rt for rt in bench.rts}
-    pairs = (("outlet", "crun-1.21"), ("outlet", "crun"), ("outlet", "runc"))
+    pairs = (("outlet", "crun-1.21"), ("outlet", "crun"), ("outlet", "runc"), ("protected", "unprotected"))
     ratios = [(a, b) for a, b in pairs if a in names and b in names]
 
     header = ["measure (median)"] + cols + [f"{a}/{b}" for a, b in ratios]
@@ -580,6 +584,13 @@ def report(bench, title):
         print("| " + " | ".join(v.ljust(w) for v, w in zip(r, widths)) + " |")
     n = bench.args.runs
     print(f"\nmedians of {n} interleaved runs per cell (after {WARMUP} warm-up runs)")
+    if "protected" in names and "unprotected" in names:
+        cost = []
+        for key, label in (("create", "create"), ("exec", "exec"), ("lifecycle", "lifecycle (1)"), ("run", "run (2)")):
+            a, b = med.get((key, "protected")), med.get((key, "unprotected"))
+            if a is not None and b is not None:
+                cost.append(f"{label} {(a - b) / 1e6:+.2f} ms")
+        print("cost of the binary's protection per call (difference of medians): " + "; ".join(cost))
     spread = []
     for key in ("lifecycle", "seccomp", "run", "exec"):
         for c in cols:
@@ -670,12 +681,20 @@ def main():
     p.add_argument("--runner", required=True, help="bench/tools' runner binary")
     p.add_argument("--title", default="")
     p.add_argument("--bytes", type=int, default=4 * 1024 * 1024)
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE",
+        help="add KEY=VALUE to the environment of runtime NAME's commands",
+    )
     p.add_argument("runtimes", nargs="+", metavar="NAME=PATH")
     args = p.parse_args()
+    envs = dict(e.split(":", 1) for e in args.env)
     rts = []
     for spec in args.runtimes:
         name, _, path = spec.partition("=")
-        rts.append(Runtime(name, path, args.work))
+        rts.append(Runtime(name, path, args.work, envs.get(name)))
     if args.mode == "limit":
         limit_check(args, rts)
         return

@@ -6,6 +6,7 @@
 #   bench/run.sh                 # default BENCH_RUNS=150 interleaved runs
 #   BENCH_RUNS=200 bench/run.sh
 #   OUTLET=/path/to/outlet bench/run.sh
+#   BENCH_PROTECTION=0 bench/run.sh   # without the binary protection's row
 #
 # See bench/README.md for what each number means.
 set -euo pipefail
@@ -47,6 +48,7 @@ delete_containers() {
         name=${root##*/root-}
         case $name in
             outlet) bin=$outlet ;;
+            protected | unprotected) bin=$switch_outlet ;;
             runc) bin=$runc_bin ;;
             crun) bin=$crun_bin ;;
             crun-1.21) bin=$crun121_bin ;;
@@ -107,6 +109,16 @@ if ! (cd "$here/tools" && cargo build --release --quiet) >&2; then
     echo "bench/run.sh: building bench/tools FAILED; cannot measure" >&2
     exit 1
 fi
+# The protection row: the same release build with the feature that lets
+# OUTLET_UNPROTECTED_EXE=1 switch the binary's protection off (see
+# src/security/protected_exe.rs); a build of its own, so target/release's
+# outlet stays the one without any switch.
+switch_outlet=$repo/target/switch/release/outlet
+if [[ ${BENCH_PROTECTION:-1} != 0 ]] &&
+    ! (cd "$repo" && cargo build --release --quiet --bin outlet \
+        --features unprotected-exe-switch --target-dir "$repo/target/switch") >&2; then
+    echo "bench/run.sh: building outlet with unprotected-exe-switch FAILED; no protection row" >&2
+fi
 floor=$here/tools/target/release/floor
 runner=$here/tools/target/release/runner
 
@@ -130,7 +142,7 @@ echo "- bundle: busybox rootfs, /bin/true, no terminal, namespaces pid+net+ipc+u
 # Field 1: crun refuses hybrid hosts, so all three run in a private mount
 # namespace whose /sys/fs/cgroup is a fresh cgroup2 mount. The mount exists
 # only in that namespace; the host's cgroup mounts are never touched.
-export work outlet runc_bin crun_bin crun121_bin
+export work outlet runc_bin crun_bin crun121_bin switch_outlet
 unshare -m --propagation private -- bash -c "$(declare -f delete_containers)"'
     set -euo pipefail
     trap delete_containers EXIT
@@ -141,6 +153,22 @@ unshare -m --propagation private -- bash -c "$(declare -f delete_containers)"'
     --title "cgroup v2 field (private mount namespace), no resource limits" \
     "outlet=$outlet" "crun-1.21=$crun121_bin" "crun=$crun_bin" "runc=$runc_bin" ||
     echo "bench/run.sh: the v2 field driver FAILED (exit $?)"
+
+# The cost of running create/run/exec from the protected copy of the
+# binary: one outlet build, with and without OUTLET_UNPROTECTED_EXE=1, in
+# the v2 field as above (no seccomp row: it would measure the same thing).
+if [[ ${BENCH_PROTECTION:-1} != 0 && -x $switch_outlet ]]; then
+    unshare -m --propagation private -- bash -c "$(declare -f delete_containers)"'
+        set -euo pipefail
+        trap delete_containers EXIT
+        mount -t cgroup2 none /sys/fs/cgroup
+        python3 "$@"' bash "$here/driver.py" table --field v2 --work "$work" \
+        --rootfs "$rootfs" --runs "$runs" --tag "$tag" --runner "$runner" \
+        --env unprotected:OUTLET_UNPROTECTED_EXE=1 \
+        --title "binary protection (v2 field): outlet with unprotected-exe-switch, protected vs OUTLET_UNPROTECTED_EXE=1" \
+        "protected=$switch_outlet" "unprotected=$switch_outlet" ||
+        echo "bench/run.sh: the protection driver FAILED (exit $?)"
+fi
 
 # Field 2: the real hybrid host with v1 limits; crun cannot run here.
 python3 "$here/driver.py" table --field hybrid --work "$work" --rootfs "$rootfs" \

@@ -80,7 +80,7 @@ const BOOL_FLAGS: [&str; 2] = ["--debug", "--systemd-cgroup"];
 /// flag or a top-level flag's value. None when something else (--help,
 /// --version, `--`, an unknown flag, nothing) comes first: the caller then
 /// takes the full parse, which owns every message clap prints.
-fn subcommand_name(argv: &[OsString]) -> Option<&str> {
+pub fn subcommand_name(argv: &[OsString]) -> Option<&str> {
     let mut rest = argv.iter().skip(1);
     while let Some(arg) = rest.next() {
         let arg = arg.to_str()?;

@@ -1,13 +1,45 @@
+// Rust's own start-up (lang_start) is skipped: for the main thread it reads
+// /proc/self/maps to find the stack guard, and installs SIGSEGV/SIGBUS
+// handlers on a fresh alternate stack, some fifteen syscalls that only buy
+// a nicer message on stack overflow. outlet starts once per call, and
+// create, run and exec start twice (see security/protected_exe.rs). `main`
+// below keeps what outlet relies on: SIGPIPE ignored (a closed pipe is an
+// error, not a death) and fds 0-2 open. std::env::args still works: on
+// glibc std reads argv through .init_array, not through lang_start.
+#![no_main]
+
 use clap::Parser;
 
-use outlet::cli::Cli;
+use outlet::cli::{Cli, Command};
+use outlet::security::protected_exe;
 use outlet::{commands, logging};
 
-fn main() {
+#[unsafe(no_mangle)]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    std_start();
     let argv: Vec<_> = std::env::args_os().collect();
+    // Before anything else, so that the first process does no work the
+    // re-executed one repeats: the name alone says whether it is needed.
+    let early = outlet::cli::subcommand_name(&argv)
+        .is_some_and(|name| protected_exe::needed_for(name.as_ref()));
+    let mut protected = if early {
+        protected_exe::ensure()
+    } else {
+        Ok(())
+    };
     let cli = Cli::try_parse_fast_from(&argv).unwrap_or_else(|| Cli::parse_from(argv));
     let log = logging::Logger::new(cli.log.clone(), cli.log_format, cli.debug);
-    let code = match commands::dispatch(cli, &log) {
+    // Whatever spelling of the command line the quick look missed.
+    if !early
+        && matches!(
+            cli.command,
+            Some(Command::Create(_) | Command::Run(_) | Command::Exec(_))
+        )
+    {
+        protected = protected_exe::ensure();
+    }
+    let result = protected.and_then(|()| commands::dispatch(cli, &log));
+    let code = match result {
         Ok(code) => code,
         Err(err) if commands::stdout_closed(&err) => outlet::signals::die_of_sigpipe(),
         Err(err) => {
@@ -16,4 +48,32 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// What std's start-up does that outlet needs: SIGPIPE ignored, and fds
+/// 0, 1 and 2 open (on /dev/null when the caller closed them), so that no
+/// file outlet opens becomes someone's stdout.
+fn std_start() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: poll reads and writes the three pollfds we pass; signal and
+    // open take constants. Single-threaded: nothing else uses fds yet.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        if libc::poll(fds.as_mut_ptr(), 3, 0) < 0 {
+            return;
+        }
+        for p in fds.iter().filter(|p| p.revents & libc::POLLNVAL != 0) {
+            // open returns the lowest free fd: p.fd itself.
+            let flags = if p.fd == 0 {
+                libc::O_RDONLY
+            } else {
+                libc::O_RDWR
+            };
+            libc::open(c"/dev/null".as_ptr(), flags);
+        }
+    }
 }

@@ -127,11 +127,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     };
     cgroup.set_own_pid_ns(plan.creates(LinuxNamespaceType::Pid));
 
-    if security::sealed::needed(process.capabilities().as_ref())
-        && !security::sealed::running_sealed()
-    {
-        match security::sealed::reexec()? {}
-    }
+    security::protected_exe::ensured()?;
 
     // Side effects start here.
     let dir = ContainerDir::create(o.root, o.id)?;

@@ -80,18 +80,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         Some(a) if !a.is_empty() => {}
         _ => bail!("process.args: empty (the command to run is needed)"),
     }
-    let container_caps = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.capabilities().as_ref());
-    if (crate::security::sealed::needed(container_caps)
-        || crate::security::sealed::needed(p.capabilities().as_ref()))
-        && !crate::security::sealed::running_sealed()
-    {
-        // The copy takes the lock again.
-        drop(c);
-        match crate::security::sealed::reexec()? {}
-    }
+    crate::security::protected_exe::ensured()?;
     // A foreground terminal with nobody to hand the pty to: outlet takes
     // the master itself and relays it, as `run` does.
     let own_console = if p.terminal().unwrap_or(false) && o.console_socket.is_none() {

@@ -21,7 +21,7 @@
 
 pub mod capabilities;
 pub mod lsm;
-pub mod sealed;
+pub mod protected_exe;
 pub mod seccomp;
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: probe report | mem MIB | spin THREADS SECONDS | forks N | cgroup \
                      | exit N | sleep SECONDS | write PATH | read PATH | mknod PATH b|c MAJOR MINOR \
-                     | openw PATH | hunt-exe SECONDS STOPFILE | personality HEX | huge N";
+                     | openw PATH | hunt-exe SECONDS STOPFILE [write] | personality HEX | huge N";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,7 +38,8 @@ fn main() {
         ["read", path] => read_file(path),
         ["openw", path] => emit(open_for_write(path)),
         ["personality", v] => personality(v),
-        ["hunt-exe", secs, stop] => emit(hunt_exe(parse(secs, "SECONDS"), stop)),
+        ["hunt-exe", secs, stop] => emit(hunt_exe(parse(secs, "SECONDS"), stop, false)),
+        ["hunt-exe", secs, stop, "write"] => emit(hunt_exe(parse(secs, "SECONDS"), stop, true)),
         ["mknod", path, kind, major, minor] => {
             mknod(path, kind, parse(major, "MAJOR"), parse(minor, "MINOR"))
         }
@@ -771,8 +772,11 @@ fn open_for_write(path: &str) -> Json {
 /// until SECONDS pass or STOPFILE exists: each is tried with open(O_WRONLY)
 /// and with O_PATH; O_PATH fds are kept and retried for writing through
 /// /proc/self/fd on every round and once more at the end (the exploit waits
-/// for the runtime to exit so the binary is no longer busy).
-fn hunt_exe(seconds: f64, stop: &str) -> Json {
+/// for the runtime to exit so the binary is no longer busy). With `write`,
+/// the exploit's last step too: every fd that opens for writing gets
+/// `HUNTER` written over its first bytes (the tests that pass it attack a
+/// throwaway copy of outlet, and compare it with the original after).
+fn hunt_exe(seconds: f64, stop: &str, write: bool) -> Json {
     let me = std::process::id().to_string();
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let mut rounds = 0u64;
@@ -784,15 +788,33 @@ fn hunt_exe(seconds: f64, stop: &str) -> Json {
     let mut write_opens = std::collections::BTreeSet::new();
     let mut held: Vec<(i32, String)> = Vec::new();
     let mut held_targets = std::collections::BTreeSet::new();
+    let mut writes = std::collections::BTreeSet::new();
+    // Overwrites the start of what `w` opened, when asked to.
+    let mut overwrite = |w: i32, what: &str| {
+        if write {
+            let marker = b"HUNTER";
+            // SAFETY: writes from a live buffer into an fd we own.
+            let n = unsafe { libc::pwrite(w, marker.as_ptr().cast(), marker.len(), 0) };
+            let r = if n < 0 {
+                strerror(errno())
+            } else {
+                format!("{n} bytes")
+            };
+            writes.insert(format!("{what}: {r}"));
+        }
+        close(w);
+    };
     let retry_held = |held: &[(i32, String)],
-                      write_opens: &mut std::collections::BTreeSet<String>| {
+                      write_opens: &mut std::collections::BTreeSet<String>,
+                      overwrite: &mut dyn FnMut(i32, &str)| {
         for (fd, what) in held {
             if let Ok(w) = open_raw(
                 &format!("/proc/self/fd/{fd}"),
                 libc::O_WRONLY | libc::O_NONBLOCK,
             ) {
-                close(w);
-                write_opens.insert(format!("reopen {what}"));
+                let what = format!("reopen {what}");
+                overwrite(w, &what);
+                write_opens.insert(what);
             }
         }
     };
@@ -809,8 +831,9 @@ fn hunt_exe(seconds: f64, stop: &str) -> Json {
             tries += 1;
             match open_raw(&exe, libc::O_WRONLY | libc::O_NONBLOCK) {
                 Ok(fd) => {
-                    close(fd);
-                    write_opens.insert(format!("direct {exe} -> {:?}", readlink(&exe)));
+                    let what = format!("direct {exe} -> {:?}", readlink(&exe));
+                    overwrite(fd, &what);
+                    write_opens.insert(what);
                 }
                 Err(e) => *errors.entry(strerror(e)).or_default() += 1,
             }
@@ -831,10 +854,10 @@ fn hunt_exe(seconds: f64, stop: &str) -> Json {
                 }
             }
         }
-        retry_held(&held, &mut write_opens);
+        retry_held(&held, &mut write_opens, &mut overwrite);
     }
     std::thread::sleep(Duration::from_millis(200));
-    retry_held(&held, &mut write_opens);
+    retry_held(&held, &mut write_opens, &mut overwrite);
     let mut errs = Json::obj();
     for (k, v) in &errors {
         errs.push(k, *v);
@@ -852,6 +875,7 @@ fn hunt_exe(seconds: f64, stop: &str) -> Json {
             "held_targets",
             held_targets.into_iter().collect::<Vec<String>>(),
         )
+        .set("writes", writes.into_iter().collect::<Vec<String>>())
 }
 
 /// personality(VALUE) with a value the caller picks, for seccomp argument

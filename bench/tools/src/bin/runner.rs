@@ -10,6 +10,7 @@
 //!
 //! Protocol, one request per line on stdin, fields separated by NUL bytes:
 //!   `run\0ARGV0\0ARG1...`  -> `RC NS MAXRSS_KIB` (RC 124: killed at timeout)
+//!   `run-env\0KEY=VALUE\0ARGV0...` -> the same, with one more env variable
 //!   `wait\0PID`            -> `STATUS NS`, or `timeout` (STATUS -1: the pid
 //!                             was not our child, its exit was seen in /proc)
 //!   `reap`                 -> `N` zombies reaped
@@ -55,15 +56,22 @@ struct Runner {
 }
 
 impl Runner {
-    fn run(&self, args: &[&[u8]]) -> String {
+    /// Runs argv with the fixed environment, plus `extra` (KEY=VALUE).
+    fn run(&self, args: &[&[u8]], extra: Option<&[u8]>) -> String {
         let argv: Vec<CString> = match args.iter().map(|a| CString::new(*a)).collect() {
             Ok(v) => v,
             Err(_) => return "127 0 0".into(),
+        };
+        let extra = match extra.map(CString::new) {
+            Some(Ok(e)) => Some(e),
+            Some(Err(_)) => return "127 0 0".into(),
+            None => None,
         };
         // Built before fork: the child must not allocate.
         let mut argp: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
         argp.push(null());
         let mut envp: Vec<*const libc::c_char> = self.env.iter().map(|e| e.as_ptr()).collect();
+        envp.extend(extra.iter().map(|e| e.as_ptr()));
         envp.push(null());
         let mut status = 0;
         // SAFETY: ru is plain data, fully written by wait4 before it is read.
@@ -259,7 +267,8 @@ fn main() {
         }
         let fields: Vec<&[u8]> = line.split(|b| *b == 0).collect();
         let answer = match fields.as_slice() {
-            [b"run", argv @ ..] if !argv.is_empty() => runner.run(argv),
+            [b"run", argv @ ..] if !argv.is_empty() => runner.run(argv, None),
+            [b"run-env", var, argv @ ..] if !argv.is_empty() => runner.run(argv, Some(var)),
             [b"wait", pid] => match std::str::from_utf8(pid).ok().and_then(|p| p.parse().ok()) {
                 Some(pid) => runner.wait(pid),
                 None => "timeout".into(),

@@ -1,0 +1,367 @@
+//! Running from a copy of outlet's binary that nothing can write to
+//! (CVE-2019-5736 class).
+//!
+//! Every process that runs outlet's code has outlet's file as
+//! /proc/self/exe: the container's init until it execs, the helper and the
+//! child of `exec`. Non-dumpable keeps their /proc/PID/exe from other
+//! processes without CAP_SYS_PTRACE, but not from the kernel: an image whose
+//! entrypoint or exec target is a script `#!/proc/self/exe` makes the
+//! kernel run that file again inside the container, as an ordinary,
+//! dumpable process. A process in the container can then hold an O_PATH fd
+//! on its /proc/PID/exe and, once no process runs the file any more, reopen
+//! it for writing through /proc/self/fd/N and overwrite the host's binary.
+//!
+//! So the commands that make container processes (create, run, exec) first
+//! re-execute themselves, once, from a copy that cannot be written through
+//! any handle, and everything they clone or fork inherits it:
+//!
+//! 1. a detached, read-only overlayfs of the binary's directory (runc 1.2's
+//!    way): `fsopen("overlay")` with two lower layers (the directory, and
+//!    /sys as a second layer overlayfs needs to run without an upper layer,
+//!    the binary's directory on top) and `fsmount(MOUNT_ATTR_RDONLY)`. Lower
+//!    layers only: the superblock itself is read-only, and the mount is
+//!    never attached anywhere, so neither a remount nor a path reaches a
+//!    writable view. No copy, no memory per container. The fd opened
+//!    through it is checked to be on that overlay and to be the same file
+//!    (inode, size, mtime) as the running binary before it is executed.
+//! 2. where that is impossible (no overlayfs, no mount API, not root, the
+//!    binary under /sys or already two overlays deep, a path with a comma),
+//!    a sealed memfd copy (F_SEAL_WRITE|SHRINK|GROW|SEAL). It costs a copy of
+//!    the binary per call (about 2.3 MB, written before the exec), and those
+//!    pages stay allocated as long as any process maps the copy: the init
+//!    until it execs, an exec'd process until its execve.
+//!
+//! The price is one more execve per call, and with overlayfs two expedited
+//! RCU grace periods (dropping the detached mount's namespace when the
+//! mount fd closes, before the exec; overlayfs releasing its layers when
+//! the last process running the copy is gone: the init's execve, or the
+//! end of `exec`). Measured on the 2-vCPU development VMs (bench/README.md):
+//! about 1 ms per create or exec, nearly all of it glibc's start-up in the
+//! second process (its CPUID probing, about 17 us per CPUID in this VM; a
+//! static `return 0` costs 0.65 ms here), the grace periods about 0.1 ms
+//! each (milliseconds when the machine is loaded). The memfd copy measured
+//! slower still (0.6 ms for the copy alone).
+//!
+//! Whether the running binary is already such a copy is asked of the kernel
+//! (statfs and the seals of /proc/self/exe), never of the environment: the
+//! mark set for the re-executed process only turns a copy that somehow is
+//! not protected into an error instead of an endless re-exec loop.
+
+use std::ffi::{CString, OsStr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result, bail};
+use nix::sys::statfs::{OVERLAYFS_SUPER_MAGIC, TMPFS_MAGIC, statfs};
+
+use crate::syscall;
+
+/// Set in the environment of the re-executed copy (and removed by it).
+const MARK: &str = "_OUTLET_PROTECTED_EXE";
+
+/// What /proc/self/exe is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exe {
+    /// On a read-only overlayfs mount.
+    ReadOnlyOverlay,
+    /// A memfd sealed against writes.
+    SealedMemfd,
+    /// Anything else: outlet's file as installed.
+    Unprotected,
+}
+
+const SEALS: libc::c_int =
+    libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+
+/// Asks the kernel what this process runs from.
+pub fn current() -> Result<Exe> {
+    let fs = statfs("/proc/self/exe").context("statfs /proc/self/exe")?;
+    let read_only = fs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY);
+    if fs.filesystem_type() == OVERLAYFS_SUPER_MAGIC && read_only {
+        return Ok(Exe::ReadOnlyOverlay);
+    }
+    if fs.filesystem_type() == TMPFS_MAGIC {
+        let exe = std::fs::File::open("/proc/self/exe").context("open /proc/self/exe")?;
+        // SAFETY: fcntl on an fd we own, integer argument.
+        let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
+        if seals >= 0 && seals & SEALS == SEALS {
+            return Ok(Exe::SealedMemfd);
+        }
+    }
+    Ok(Exe::Unprotected)
+}
+
+/// The test-only way to run unprotected, so that tests can show their
+/// attack works without this protection. Honoured only in debug builds, or
+/// with the `unprotected-exe-switch` feature (the benchmark's build of the
+/// protection's cost); a release build without that feature ignores it.
+#[cfg(any(debug_assertions, feature = "unprotected-exe-switch"))]
+fn switched_off() -> bool {
+    std::env::var_os("OUTLET_UNPROTECTED_EXE").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(any(debug_assertions, feature = "unprotected-exe-switch")))]
+fn switched_off() -> bool {
+    false
+}
+
+/// Set once `ensure` has returned Ok in this process.
+static ENSURED: AtomicBool = AtomicBool::new(false);
+
+/// For the code that clones or forks into a container: refuses unless
+/// `ensure` ran first in this process (no syscall: `ensure` asked the
+/// kernel already), so a new way into `create` or `exec` that skips it
+/// fails loudly instead of exposing the binary.
+pub fn ensured() -> Result<()> {
+    if !ENSURED.load(Ordering::Relaxed) {
+        bail!("internal: outlet is not running from a protected copy of its binary");
+    }
+    Ok(())
+}
+
+/// Makes sure this process runs from a protected copy of outlet: returns
+/// when it does, otherwise re-executes the same command line from one and
+/// returns only on failure.
+pub fn ensure() -> Result<()> {
+    check()?;
+    ENSURED.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+fn check() -> Result<()> {
+    let marked = std::env::var_os(MARK).is_some();
+    if marked {
+        // SAFETY: called first thing in main, before any thread exists.
+        unsafe { std::env::remove_var(MARK) };
+    }
+    if switched_off() {
+        return Ok(());
+    }
+    if current()? != Exe::Unprotected {
+        return Ok(());
+    }
+    if marked {
+        bail!("outlet re-executed itself from a protected copy, but /proc/self/exe is not one");
+    }
+    let copy = match overlay_copy() {
+        Ok(fd) => fd,
+        Err(overlay) => sealed_copy()
+            .with_context(|| format!("no read-only overlay of outlet's binary ({overlay:#})"))?,
+    };
+    match reexec(&copy)? {}
+}
+
+/// An O_PATH fd on outlet's binary through a detached read-only overlayfs.
+fn overlay_copy() -> Result<OwnedFd> {
+    let exe = std::fs::read_link("/proc/self/exe").context("readlink /proc/self/exe")?;
+    let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
+        bail!("{}: no directory and name", exe.display());
+    };
+    // Before 6.5, fsconfig options are joined with commas for the legacy
+    // parser; overlayfs itself splits layers on ':' (escaped with '\').
+    let dir = dir.as_os_str().as_bytes();
+    if dir.contains(&b',') || !exe.starts_with("/") {
+        bail!("{}: not a path overlayfs can take", exe.display());
+    }
+    // Without an upper layer overlayfs wants two lower ones: the binary's
+    // directory on top, and any directory that is neither its ancestor nor
+    // its descendant below. Nothing but the binary is looked up in it.
+    let filler: &[u8] = if dir.starts_with(b"/sys") {
+        b"/dev"
+    } else {
+        b"/sys"
+    };
+    let mut lower = Vec::with_capacity(dir.len() + 8);
+    for &b in dir {
+        if b == b':' || b == b'\\' {
+            lower.push(b'\\');
+        }
+        lower.push(b);
+    }
+    lower.push(b':');
+    lower.extend_from_slice(filler);
+    let ctx = syscall::fsopen("overlay").context("fsopen overlay")?;
+    syscall::fsconfig_set_string(&ctx, "lowerdir", &lower)
+        .with_context(|| format!("overlay lowerdir={}", String::from_utf8_lossy(&lower)))?;
+    // xino would only add a kernel log line per mount when the layers are
+    // on different filesystems; nothing here needs it.
+    let _ = syscall::fsconfig_set_string(&ctx, "xino", b"off");
+    syscall::fsconfig_create(&ctx)
+        .with_context(|| format!("create the overlay of {}", String::from_utf8_lossy(&lower)))?;
+    let mnt = syscall::fsmount(
+        &ctx,
+        syscall::MOUNT_ATTR_RDONLY | syscall::MOUNT_ATTR_NOSUID | syscall::MOUNT_ATTR_NODEV,
+    )
+    .context("fsmount the overlay")?;
+    let file = syscall::openat2(
+        mnt.as_raw_fd(),
+        Path::new(name),
+        libc::O_PATH | libc::O_NOFOLLOW,
+        0,
+    )
+    .with_context(|| format!("open {} in the overlay", Path::new(name).display()))?;
+    verify_overlay(&file, &exe)?;
+    Ok(file)
+}
+
+/// The fd must be on a read-only overlayfs and be the running binary (a
+/// file replaced in the directory since this process started would not
+/// be): overlayfs keeps the lower file's inode number, size and mtime.
+fn verify_overlay(file: &OwnedFd, exe: &Path) -> Result<()> {
+    let fs = nix::sys::statfs::fstatfs(file).context("fstatfs the overlay copy")?;
+    if fs.filesystem_type() != OVERLAYFS_SUPER_MAGIC
+        || !fs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY)
+    {
+        bail!(
+            "the copy of {} is not on a read-only overlayfs",
+            exe.display()
+        );
+    }
+    let copy = nix::sys::stat::fstat(file.as_raw_fd()).context("fstat the overlay copy")?;
+    let orig = std::fs::metadata("/proc/self/exe").context("stat /proc/self/exe")?;
+    if copy.st_mode & libc::S_IFMT != libc::S_IFREG
+        || copy.st_ino != orig.ino()
+        || copy.st_size as u64 != orig.size()
+        || copy.st_mtime != orig.mtime()
+        || copy.st_mtime_nsec != orig.mtime_nsec()
+    {
+        bail!(
+            "{} in the overlay is not the running binary (replaced since?)",
+            exe.display()
+        );
+    }
+    Ok(())
+}
+
+/// A memfd holding a copy of the running binary, sealed against writes.
+fn sealed_copy() -> Result<OwnedFd> {
+    let name = CString::new("outlet").expect("no NUL");
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    // MFD_EXEC (6.3) keeps the copy executable where vm.memfd_noexec
+    // would make new memfds non-executable by default; older kernels
+    // refuse the flag.
+    // SAFETY: memfd_create with a valid name; a returned fd is ours.
+    let mut fd = unsafe { libc::memfd_create(name.as_ptr(), flags | libc::MFD_EXEC) };
+    if fd < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+        // SAFETY: as above.
+        fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
+    }
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("memfd_create for a sealed copy");
+    }
+    // SAFETY: a fresh fd from the kernel.
+    let mut copy = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let mut exe = std::fs::File::open("/proc/self/exe").context("open /proc/self/exe")?;
+    let len = exe.metadata().context("stat /proc/self/exe")?.len();
+    let copied = std::io::copy(&mut exe, &mut copy).context("copy outlet into the memfd")?;
+    if copied != len {
+        bail!("copied {copied} of {len} bytes of outlet into the memfd");
+    }
+    // SAFETY: fcntl on our own fd with integer arguments.
+    if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("seal the memfd");
+    }
+    Ok(copy.into())
+}
+
+/// Executes `copy` with this process's own command line and environment
+/// (plus the mark); returns only on failure.
+fn reexec(copy: &OwnedFd) -> Result<std::convert::Infallible> {
+    let args: Vec<CString> = std::env::args_os()
+        .map(|a| CString::new(a.as_bytes()).context("argument has NUL"))
+        .collect::<Result<_>>()?;
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mark = CString::new(format!("{MARK}=1")).expect("no NUL");
+    let mut envp: Vec<*const libc::c_char> = vec![mark.as_ptr()];
+    // SAFETY: environ is the NULL-terminated array libc keeps; nothing
+    // changes the environment while we read it (single-threaded).
+    unsafe {
+        let mut p = environ;
+        while !(*p).is_null() {
+            envp.push(*p);
+            p = p.add(1);
+        }
+    }
+    envp.push(std::ptr::null());
+    let empty = CString::new("").expect("no NUL");
+    // SAFETY: argv and envp are NULL-terminated arrays of C strings that
+    // live until the call (which only returns on failure).
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            copy.as_raw_fd(),
+            empty.as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Err(std::io::Error::last_os_error()).context("exec the protected copy of outlet")
+}
+
+unsafe extern "C" {
+    /// The C library's environment (glibc and musl alike).
+    static environ: *const *const libc::c_char;
+}
+
+/// Commands that make processes inside a container, and so must run from
+/// a protected copy.
+pub fn needed_for(subcommand: &OsStr) -> bool {
+    matches!(subcommand.as_bytes(), b"create" | b"run" | b"exec")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An fd's file reopened for writing through /proc/self/fd, as the
+    /// attacker does with the O_PATH fd it holds.
+    fn reopen_for_write(fd: &OwnedFd) -> std::io::Result<std::fs::File> {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+    }
+
+    #[test]
+    fn overlay_copy_is_the_binary_and_refuses_writes() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED: mounting overlayfs needs root");
+            return;
+        }
+        let copy = overlay_copy().expect("overlay copy of the test binary");
+        let e = reopen_for_write(&copy).expect_err("write-open of the overlay copy");
+        assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
+        // Control: the same kind of reopen of a plain file does open.
+        let dir = crate::security::testutil::TempDir::new("protected-exe");
+        let plain = dir.0.join("plain");
+        std::fs::write(&plain, b"x").unwrap();
+        let fd: OwnedFd = std::fs::File::open(&plain).unwrap().into();
+        reopen_for_write(&fd).expect("write-open of a plain file");
+    }
+
+    #[test]
+    fn sealed_copy_is_the_binary_and_refuses_writes() {
+        let copy = sealed_copy().expect("sealed copy of the test binary");
+        let orig = std::fs::read("/proc/self/exe").unwrap();
+        let mut f = std::fs::File::from(copy.try_clone().unwrap());
+        std::io::Seek::rewind(&mut f).unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut bytes).unwrap();
+        assert!(bytes == orig, "the memfd does not hold the binary");
+        // A write-open of a memfd may succeed; the seal refuses the write.
+        let mut w = reopen_for_write(&copy).expect("write-open of the memfd");
+        let e = std::io::Write::write_all(&mut w, b"HUNTER").expect_err("write to the memfd");
+        assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
+    }
+
+    #[test]
+    fn the_test_binary_is_unprotected() {
+        // The kernel's answer for a binary run from disk, the case ensure()
+        // must re-execute.
+        assert_eq!(current().unwrap(), Exe::Unprotected);
+    }
+}
