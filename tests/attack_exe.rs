@@ -40,6 +40,8 @@ struct Runtime {
     bin: PathBuf,
     before: Vec<u8>,
     unprotected: bool,
+    /// The read-only bind mount the copy sits on, if any.
+    ro_mount: Option<String>,
 }
 
 impl Runtime {
@@ -53,6 +55,46 @@ impl Runtime {
             bin,
             before,
             unprotected,
+            ro_mount: None,
+        }
+    }
+
+    /// The copy installed on a read-only bind mount of its directory (made
+    /// on the host for this test, removed by the harness's cleanup): outlet
+    /// then runs without re-executing itself.
+    fn on_read_only_mount(t: &T) -> Runtime {
+        let dir = t.dir.join("ro-bin");
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = dir.join("outlet-copy");
+        std::fs::copy(OUTLET, &bin).unwrap();
+        let before = std::fs::read(&bin).unwrap();
+        let d = dir.to_str().unwrap().to_string();
+        let run = |args: &[&str]| {
+            let st = Command::new(args[0]).args(&args[1..]).status().unwrap();
+            assert!(st.success(), "{args:?}");
+        };
+        run(&["mount", "--bind", &d, &d]);
+        // Also unmounted by the harness's cleanup if the test fails first.
+        t.on_cleanup({
+            let d = d.clone();
+            move || {
+                let _ = Command::new("umount").arg("-l").arg(&d).status();
+            }
+        });
+        run(&["mount", "-o", "remount,bind,ro", &d]);
+        Runtime {
+            bin,
+            before,
+            unprotected: false,
+            ro_mount: Some(d),
+        }
+    }
+
+    /// Unmounts the read-only bind before the leftover check.
+    fn release_mount(&self) {
+        if let Some(d) = &self.ro_mount {
+            let st = Command::new("umount").arg(d).status().unwrap();
+            assert!(st.success(), "umount {d}");
         }
     }
 
@@ -135,10 +177,11 @@ impl Runtime {
 /// release test build cannot run them, and says so by failing rather than
 /// passing without having attacked anything.
 fn control_possible() -> bool {
-    assert!(
-        cfg!(debug_assertions),
-        "cannot run here: the control needs a debug build of outlet (OUTLET_UNPROTECTED_EXE)"
-    );
+    if !cfg!(debug_assertions) {
+        panic!(
+            "cannot run here: the control needs a debug build of outlet (OUTLET_UNPROTECTED_EXE)"
+        );
+    }
     true
 }
 
@@ -232,19 +275,24 @@ fn clean_up(t: &T, ids: &[String]) {
 fn exec_of_a_shebang_script(unprotected: bool) {
     let Some(t) = T::new() else { return };
     let rt = Runtime::new(&t, unprotected);
-    let b = victim_bundle(&t, "hunt", |c| c["process"]["args"] = hunter_args());
+    shebang_attack(&t, &rt);
+}
+
+fn shebang_attack(t: &T, rt: &Runtime) {
+    let unprotected = rt.unprotected;
+    let b = victim_bundle(t, "hunt", |c| c["process"]["args"] = hunter_args());
     let id = t.id("hunt");
-    let (_, stdout) = start_hunter(&t, &rt, &b, &id);
+    let (_, stdout) = start_hunter(t, rt, &b, &id);
     let mut execs = 0;
     for _ in 0..ROUNDS {
         // The kernel runs the copy as the script's interpreter, which
         // fails on its arguments: the exit status does not matter.
-        if rt.call(&t, &["exec", &id, "/bin/victim"]).is_none() || rt.changed() {
+        if rt.call(t, &["exec", &id, "/bin/victim"]).is_none() || rt.changed() {
             break;
         }
         execs += 1;
     }
-    let report = stop_hunter(&t, &b, &id, &stdout);
+    let report = stop_hunter(t, &b, &id, &stdout);
     eprintln!("{execs} execs of /bin/victim; hunter: {report}");
     rt.check(&report);
     if !unprotected {
@@ -256,7 +304,26 @@ fn exec_of_a_shebang_script(unprotected: bool) {
             "never caught outlet: {report}"
         );
     }
-    clean_up(&t, &[id]);
+    if rt.ro_mount.is_some() {
+        // No copy was made: the kernel ran the file on the read-only mount.
+        let path = rt.bin.to_str().unwrap();
+        assert!(
+            caught_outlet(&report).iter().any(|p| p == path),
+            "outlet did not run from {path}: {report}"
+        );
+    }
+    rt.release_mount();
+    clean_up(t, &[id]);
+}
+
+/// Installed on a read-only mount, outlet skips the copy: the attack
+/// still gets nothing (EROFS), and outlet really ran from that mount.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn outlet_on_a_read_only_mount_needs_no_copy() {
+    let Some(t) = T::new() else { return };
+    let rt = Runtime::on_read_only_mount(&t);
+    shebang_attack(&t, &rt);
 }
 
 #[test]

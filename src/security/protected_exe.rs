@@ -69,6 +69,10 @@ pub enum Exe {
     ReadOnlyOverlay,
     /// A memfd sealed against writes.
     SealedMemfd,
+    /// Installed on a read-only mount: every handle a container could get
+    /// through /proc/PID/exe goes through that mount, so a write-open fails
+    /// with EROFS, and no copy is needed (the cheap way to deploy outlet).
+    ReadOnlyMount,
     /// Anything else: outlet's file as installed.
     Unprotected,
 }
@@ -82,6 +86,9 @@ pub fn current() -> Result<Exe> {
     let read_only = fs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY);
     if fs.filesystem_type() == OVERLAYFS_SUPER_MAGIC && read_only {
         return Ok(Exe::ReadOnlyOverlay);
+    }
+    if read_only {
+        return Ok(Exe::ReadOnlyMount);
     }
     if fs.filesystem_type() == TMPFS_MAGIC {
         let exe = std::fs::File::open("/proc/self/exe").context("open /proc/self/exe")?;
