@@ -285,6 +285,9 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     undo.child = Some(pid);
     crate::logging::debug(|| format!("init cloned: pid {pid}, namespaces {cloned:?}"));
     drop(child_chan);
+    if let Some(s) = &seccomp {
+        s.close_listener();
+    }
     // `start` waits for the init to close the last reading end.
     drop(fifo);
     // The init exists: its pid and start time go on record at once (the

@@ -242,6 +242,25 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
         &keep.into_iter().flatten().collect::<Vec<_>>(),
     )
     .context("close the runtime's fds")?;
+    // A listener (SCMP_ACT_NOTIFY) gets its notify fd and the state while
+    // the container is "creating", as runc sends it: callers wait for that
+    // message before they call `start`, so the filter cannot wait for
+    // `start` (it did, and such a caller hung). It goes in here, the last
+    // step before Ready, and the syscalls the init makes after it are
+    // runc's too (its filter also precedes the fifo wait): the sync
+    // channel's send and recv, prctl, close, the exec.fifo read, reset
+    // signals, startContainer hooks (which inherit the filter), capset,
+    // execve. A profile that denies one of those fails with a listener;
+    // one that notifies on it waits for the listener's answer. Without a
+    // listener nothing changes: the filter is loaded after `start`, just
+    // before execve.
+    let late_filter = match a.seccomp {
+        Some(f) if f.listener_path().is_some() => {
+            f.load(&(a.state_json)(host_pid, Status::Creating))?;
+            None
+        }
+        f => f,
+    };
     chan.send(&Msg::Ready)?;
     // The init outlives `create` only once `create` has recorded it
     // (state.json, pid file) and said so: until then a killed `create`
@@ -269,7 +288,7 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
 
     exec_process(
         became,
-        a.seccomp,
+        late_filter,
         &|| (a.state_json)(host_pid, Status::Created),
         None,
     )
@@ -364,7 +383,9 @@ fn cstrings(v: &[String]) -> Result<Vec<CString>, std::ffi::NulError> {
 /// with a listener (SCMP_ACT_NOTIFY), sendmsg of the notify fd and close of
 /// the connection; capset, when noNewPrivileges is false and the spec's
 /// effective set lacks CAP_SYS_ADMIN (kept for the filter's sake); execve.
-/// runc makes capset and execve after its filter too.
+/// runc makes capset and execve after its filter too. `seccomp` is None
+/// for an init whose filter went in before Ready (a listener's; see
+/// `setup_and_exec`).
 pub fn exec_process(
     became: Became,
     seccomp: Option<&security::seccomp::Prepared>,

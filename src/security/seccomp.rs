@@ -14,7 +14,16 @@
 //! container's capabilities lack CAP_SYS_ADMIN, the filter has to be loaded
 //! before `capabilities::apply` drops it (runc does the same); `load` says so
 //! in its error rather than returning a bare EACCES.
+//!
+//! SCMP_ACT_NOTIFY (`listenerPath`): the runtime-spec's "container process
+//! state" JSON goes to the listener with the notify fd as SCM_RIGHTS, one
+//! sendmsg on a connection `create` opens from the host before the clone.
+//! The container's init sends it during `create` (status "creating"), as
+//! runc does, so a caller may wait for it before calling `start`; the
+//! filter then goes in before the init reports ready instead of after
+//! `start` (see `process::init`). Without a listener that is unchanged.
 
+use std::cell::Cell;
 use std::io::{Read, Seek};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -325,11 +334,14 @@ fn from_bytes(bytes: &[u8]) -> Result<Vec<libc::sock_filter>> {
         .collect())
 }
 
-/// Where to send the notify fd, and the connection once made.
+/// Where to send the notify fd, and the connection once made. The
+/// connection is taken (and closed) by `load` once the fd has gone, through
+/// a shared reference: the init holds `Prepared` only by `&`, and must not
+/// keep a socket of the host's while it waits for `start`.
 struct Listener {
     path: PathBuf,
     metadata: String,
-    conn: Option<OwnedFd>,
+    conn: Cell<Option<OwnedFd>>,
 }
 
 /// A filter compiled in the parent (so errors surface before any side
@@ -463,7 +475,7 @@ fn prepared(seccomp: &LinuxSeccomp, plan: Plan, program: Vec<libc::sock_filter>)
     let listener = plan.notify.then(|| Listener {
         path: seccomp.listener_path().clone().unwrap_or_default(),
         metadata: seccomp.listener_metadata().clone().unwrap_or_default(),
-        conn: None,
+        conn: Cell::new(None),
     });
     Prepared {
         program,
@@ -522,38 +534,46 @@ impl Prepared {
         let Some(l) = self.listener.as_mut() else {
             return Ok(());
         };
-        if l.conn.is_none() {
-            l.conn = Some(connect(&l.path)?);
-        }
+        let conn = match l.conn.take() {
+            Some(c) => c,
+            None => connect(&l.path)?,
+        };
+        l.conn.set(Some(conn));
         Ok(())
+    }
+
+    /// Close this process's copy of the listener connection: the parent's,
+    /// once the init has inherited it, so that the listener sees the
+    /// connection end as soon as the init has sent the fd and closed its own.
+    pub fn close_listener(&self) {
+        if let Some(l) = &self.listener {
+            drop(l.conn.take());
+        }
     }
 
     /// The raw fd of the listener connection, for the caller's fd sweep.
     pub fn listener_fd(&self) -> Option<i32> {
-        self.listener
-            .as_ref()
-            .and_then(|l| l.conn.as_ref())
-            .map(|c| c.as_raw_fd())
+        let l = self.listener.as_ref()?;
+        let conn = l.conn.take();
+        let fd = conn.as_ref().map(|c| c.as_raw_fd());
+        l.conn.set(conn);
+        fd
     }
 
     /// Load the filter into the calling process. `state_json` is the OCI
     /// state, sent with the notify fd to `listenerPath` when the profile
-    /// uses SCMP_ACT_NOTIFY.
+    /// uses SCMP_ACT_NOTIFY; the connection is closed once it has gone, and
+    /// so is our copy of the notify fd (a listener that has closed its own
+    /// then makes notified syscalls fail with ENOSYS instead of hanging).
     pub fn load(&self, state_json: &str) -> Result<()> {
-        let mut own_conn = None;
-        let conn_fd = match &self.listener {
+        let conn = match &self.listener {
             None => None,
-            Some(l) => match &l.conn {
-                Some(c) => Some(c.as_raw_fd()),
-                None => {
-                    // Not connected earlier: try now, before the filter
-                    // could forbid connect(2).
-                    let c = connect(&l.path)?;
-                    let fd = c.as_raw_fd();
-                    own_conn = Some(c);
-                    Some(fd)
-                }
-            },
+            // Not connected earlier: connect now, before the filter could
+            // forbid connect(2).
+            Some(l) => Some(match l.conn.take() {
+                Some(c) => c,
+                None => connect(&l.path)?,
+            }),
         };
         let message = match &self.listener {
             Some(l) => Some(process_state(state_json, &l.metadata)?),
@@ -564,15 +584,15 @@ impl Prepared {
             flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
         }
         let notify_fd = install(&self.program, flags)?;
-        if let (Some(fd), Some(conn), Some(msg)) = (notify_fd, conn_fd, message) {
-            send_fd(conn, msg.as_bytes(), fd.as_raw_fd()).with_context(|| {
+        if let (Some(fd), Some(conn), Some(msg)) = (notify_fd, &conn, message) {
+            send_fd(conn.as_raw_fd(), msg.as_bytes(), fd.as_raw_fd()).with_context(|| {
                 format!(
                     "linux.seccomp.listenerPath: sending the notify fd to {}",
                     self.listener_path().unwrap_or(Path::new("")).display()
                 )
             })?;
         }
-        drop(own_conn);
+        drop(conn);
         Ok(())
     }
 }

@@ -1,0 +1,243 @@
+//! The seccomp notify listener (`linux.seccomp.listenerPath`) gets the
+//! container process state and the notify fd during `create`, before
+//! `start`, as runc sends it: a caller that waits for that message before
+//! calling `start` must not hang. Then it answers the container's notified
+//! syscalls. Needs root (skipped otherwise).
+
+mod common;
+
+use std::io::IoSliceMut;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{T, sh};
+use serde_json::{Value, json};
+
+/// mkdir into the /out bind mount, its exit code and message kept in /out.
+const SCRIPT: &str = "mkdir /out/made 2>/out/err; echo rc=$? > /out/rc";
+
+fn notify_profile(listener: Option<&Path>) -> Value {
+    let mut p = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerMetadata": "from-the-test",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    if let Some(l) = listener {
+        p["listenerPath"] = json!(l);
+    }
+    p
+}
+
+/// Accept one connection within `limit` (a listener that is never called
+/// must fail the test, not hang it).
+fn accept_within(l: &UnixListener, limit: Duration) -> Option<UnixStream> {
+    l.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + limit;
+    loop {
+        match l.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false).unwrap();
+                return Some(s);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if Instant::now() > deadline {
+                    return None;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
+/// One message and the fds that came with it as SCM_RIGHTS.
+fn recv_with_fds(sock: &UnixStream) -> (Vec<u8>, Vec<OwnedFd>) {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut cmsg = nix::cmsg_space!([RawFd; 4]);
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .expect("recvmsg from the runtime");
+    let mut fds = Vec::new();
+    for c in msg.cmsgs().expect("control messages") {
+        if let ControlMessageOwned::ScmRights(v) = c {
+            // SAFETY: the kernel just installed these fds in this process;
+            // nothing else owns them.
+            fds.extend(v.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+        }
+    }
+    let n = msg.bytes;
+    buf.truncate(n);
+    (buf, fds)
+}
+
+/// Answer every notification on `fd` with `errno` until `stop`; returns the
+/// syscall names seen.
+fn answer_with_errno(fd: OwnedFd, errno: i32, stop: Arc<AtomicBool>) -> Vec<String> {
+    let mut seen = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one live pollfd, for the call.
+        let n = unsafe { libc::poll(&mut p, 1, 50) };
+        if n <= 0 || p.revents & libc::POLLIN == 0 {
+            continue;
+        }
+        let Ok(req) = libseccomp::ScmpNotifReq::receive(fd.as_raw_fd()) else {
+            continue;
+        };
+        seen.push(req.data.syscall.get_name().unwrap_or_default());
+        // The container may be gone by now (ENOENT): not this test's concern.
+        let _ = libseccomp::ScmpNotifResp::new_error(
+            req.id,
+            -errno,
+            libseccomp::ScmpNotifRespFlags::empty(),
+        )
+        .respond(fd.as_raw_fd());
+    }
+    seen
+}
+
+fn wait_file(p: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(s) = std::fs::read_to_string(p)
+            && s.ends_with('\n')
+        {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "{} never written", p.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn listener_gets_state_and_fd_during_create_and_answers() {
+    let Some(t) = T::new() else { return };
+    let sock = t.dir.join("listener.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let b = t.bundle("b", |c| {
+        sh(c, SCRIPT);
+        c["linux"]["seccomp"] = notify_profile(Some(&sock));
+    });
+    let id = t.id("notify");
+    // `create` returns (no start yet) and the message is already there:
+    // what a caller that waits for it before `start` relies on.
+    let pid = t.create_ok(&id, &b);
+    assert_eq!(t.status(&id), "created");
+    let conn = accept_within(&listener, Duration::from_secs(5))
+        .expect("no connection to listenerPath during create");
+    let (msg, mut fds) = recv_with_fds(&conn);
+    let v: Value = serde_json::from_slice(&msg)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&msg)));
+    assert!(
+        v["ociVersion"].as_str().is_some_and(|s| !s.is_empty()),
+        "{v}"
+    );
+    assert_eq!(v["fds"], json!(["seccompFd"]), "{v}");
+    assert_eq!(v["pid"], json!(pid), "{v}");
+    assert_eq!(v["metadata"], json!("from-the-test"), "{v}");
+    assert_eq!(v["state"]["id"], json!(id), "{v}");
+    assert_eq!(v["state"]["status"], json!("creating"), "{v}");
+    assert_eq!(v["state"]["pid"], json!(pid), "{v}");
+    assert_eq!(fds.len(), 1, "one fd, the notify fd");
+    // The runtime closes the connection once the fd has gone.
+    let mut rest = [0u8; 1];
+    assert_eq!(
+        std::io::Read::read(&mut &conn, &mut rest).expect("EOF, not a timeout"),
+        0
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let agent = {
+        let fd = fds.remove(0);
+        let stop = stop.clone();
+        std::thread::spawn(move || answer_with_errno(fd, libc::ENOSPC, stop))
+    };
+    t.outlet(&["start", &id]).expect_ok("start");
+    let rc = wait_file(&b.dir.join("out/rc"));
+    stop.store(true, Ordering::SeqCst);
+    let seen = agent.join().unwrap();
+    let err = std::fs::read_to_string(b.dir.join("out/err")).unwrap();
+    assert!(
+        seen.iter().any(|s| s == "mkdir" || s == "mkdirat"),
+        "{seen:?}"
+    );
+    // The container saw the listener's answer: the kernel never ran mkdir.
+    assert_eq!(rc, "rc=1\n", "mkdir's stderr: {err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(!b.dir.join("out/made").exists());
+    t.wait_status(&id, "stopped");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+}
+
+/// Control for the test above: the same container without the filter makes
+/// the directory, so "No space left on device" can only have come from the
+/// listener's answer.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn control_without_filter_mkdir_succeeds() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| sh(c, SCRIPT));
+    let id = t.id("nofilter");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    assert_eq!(wait_file(&b.dir.join("out/rc")), "rc=0\n");
+    assert!(b.dir.join("out/made").is_dir());
+    t.wait_status(&id, "stopped");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+}
+
+/// The same profile without listenerPath: refused at create, naming the
+/// field, exit 1, nothing left behind.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn notify_without_listener_path_is_refused() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| {
+        sh(c, SCRIPT);
+        c["linux"]["seccomp"] = notify_profile(None);
+    });
+    let id = t.id("nolistener");
+    let o = t.create(&id, &b);
+    o.expect_fail(
+        "create",
+        "linux.seccomp.listenerPath: required when a syscall uses SCMP_ACT_NOTIFY",
+    );
+    assert!(!t.state_dir_exists(&id));
+    t.assert_nothing_left("refused create");
+}
+
+/// A listenerPath nobody listens on fails create, naming the path, and
+/// leaves nothing behind.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn unreachable_listener_fails_create() {
+    let Some(t) = T::new() else { return };
+    let sock = t.dir.join("nobody.sock");
+    let b = t.bundle("b", |c| {
+        sh(c, SCRIPT);
+        c["linux"]["seccomp"] = notify_profile(Some(&sock));
+    });
+    let id = t.id("unreachable");
+    let o = t.create(&id, &b);
+    o.expect_fail("create", "linux.seccomp.listenerPath: connecting to");
+    assert!(o.stderr.contains(sock.to_str().unwrap()), "{o:?}");
+    assert!(!t.state_dir_exists(&id));
+    t.assert_nothing_left("failed create");
+}
