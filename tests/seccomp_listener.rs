@@ -125,14 +125,20 @@ fn wait_file(p: &Path) -> String {
     }
 }
 
-#[test]
-#[cfg_attr(not(outlet_root), ignore = "needs root")]
-fn listener_gets_state_and_fd_during_create_and_answers() {
-    let Some(t) = T::new() else { return };
+/// The listener's whole exchange; returns the container's
+/// /proc/self/status lines for NoNewPrivs, Seccomp and CapEff.
+fn listener_exchange(nnp: bool) -> Option<String> {
+    let t = T::new()?;
     let sock = t.dir.join("listener.sock");
     let listener = UnixListener::bind(&sock).unwrap();
     let b = t.bundle("b", |c| {
-        sh(c, SCRIPT);
+        sh(
+            c,
+            &format!(
+                "{SCRIPT}; grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status > /out/status"
+            ),
+        );
+        c["process"]["noNewPrivileges"] = json!(nnp);
         c["linux"]["seccomp"] = notify_profile(Some(&sock));
     });
     let id = t.id("notify");
@@ -184,6 +190,42 @@ fn listener_gets_state_and_fd_during_create_and_answers() {
     assert!(!b.dir.join("out/made").exists());
     t.wait_status(&id, "stopped");
     t.outlet(&["delete", &id]).expect_ok("delete");
+    Some(std::fs::read_to_string(b.dir.join("out/status")).unwrap())
+}
+
+/// CAP_SYS_ADMIN's bit in CapEff.
+fn has_sys_admin(status: &str) -> bool {
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .expect("CapEff line");
+    eff & (1 << 21) != 0
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn listener_gets_state_and_fd_during_create_and_answers() {
+    let Some(status) = listener_exchange(true) else {
+        return;
+    };
+    assert!(status.contains("NoNewPrivs:\t1\nSeccomp:\t2\n"), "{status}");
+    assert!(!has_sys_admin(&status), "{status}");
+}
+
+/// Without no_new_privs the kernel takes the filter only from a holder of
+/// CAP_SYS_ADMIN: the init keeps it past Ready now that the filter goes in
+/// before Ready, and create must still succeed and the listener still get
+/// its fd. (CapEff after execve as uid 0 is the bounding set, so its check
+/// is only a sanity check, not proof of when the capset ran.)
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn listener_works_without_no_new_privs() {
+    let Some(status) = listener_exchange(false) else {
+        return;
+    };
+    assert!(status.contains("NoNewPrivs:\t0\nSeccomp:\t2\n"), "{status}");
+    assert!(!has_sys_admin(&status), "{status}");
 }
 
 /// Control for the test above: the same container without the filter makes
