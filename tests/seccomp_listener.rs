@@ -283,3 +283,61 @@ fn unreachable_listener_fails_create() {
     assert!(!t.state_dir_exists(&id));
     t.assert_nothing_left("failed create");
 }
+
+/// `exec` loads the container's profile into its process just before
+/// execve and sends that filter's fd to the listener too, on a connection
+/// of its own; answers on it reach the exec'd process.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn exec_sends_its_own_notify_fd() {
+    let Some(t) = T::new() else { return };
+    let sock = t.dir.join("listener.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let b = t.bundle("b", |c| {
+        sh(c, "while [ ! -e /out/go ]; do sleep 0.05; done");
+        c["linux"]["seccomp"] = notify_profile(Some(&sock));
+    });
+    let id = t.id("exec");
+    let pid = t.create_ok(&id, &b);
+    let conn = accept_within(&listener, Duration::from_secs(5)).expect("init's message");
+    let (_, init_fds) = recv_with_fds(&conn);
+    t.outlet(&["start", &id]).expect_ok("start");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let agent = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let conn = accept_within(&listener, Duration::from_secs(30)).expect("exec's message");
+            let (msg, mut fds) = recv_with_fds(&conn);
+            let seen = answer_with_errno(fds.remove(0), libc::EDQUOT, stop);
+            (msg, seen)
+        })
+    };
+    let o = t.outlet(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "mkdir /out/e 2>/out/eerr; echo rc=$?",
+    ]);
+    stop.store(true, Ordering::SeqCst);
+    let (msg, seen) = agent.join().unwrap();
+    o.expect_ok("exec");
+    let v: Value = serde_json::from_slice(&msg).unwrap();
+    assert_eq!(v["fds"], json!(["seccompFd"]), "{v}");
+    assert_eq!(v["state"]["id"], json!(id), "{v}");
+    assert_eq!(v["state"]["status"], json!("running"), "{v}");
+    assert_eq!(v["state"]["pid"], json!(pid), "{v}");
+    assert!(
+        seen.iter().any(|s| s == "mkdir" || s == "mkdirat"),
+        "{seen:?}"
+    );
+    let err = std::fs::read_to_string(b.dir.join("out/eerr")).unwrap();
+    assert_eq!(o.stdout, "rc=1\n", "{err}");
+    assert!(err.contains("quota"), "{err}");
+    assert!(!b.dir.join("out/e").exists());
+    drop(init_fds);
+    std::fs::write(b.dir.join("out/go"), "").unwrap();
+    t.wait_status(&id, "stopped");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+}

@@ -94,13 +94,18 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let console_socket = o.console_socket.or(own_console.as_ref().map(|c| c.path()));
     crate::security::capabilities::validate(p.capabilities().as_ref())?;
     crate::spec::process_fields::check_process(p)?;
-    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+    let mut seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         Some(s) => Some(crate::security::seccomp::prepare_cached(
             s,
             &crate::state::seccomp_cache(o.root),
         )?),
         None => None,
     };
+    if let Some(s) = seccomp.as_mut() {
+        // listenerPath is a host path, out of sight once in the container:
+        // connected here, the socket goes with the process to its `load`.
+        s.connect_listener()?;
+    }
 
     // Connected here: once in the container's mount namespace the socket's
     // host path is out of sight.
