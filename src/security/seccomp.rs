@@ -534,11 +534,10 @@ impl Prepared {
         let Some(l) = self.listener.as_mut() else {
             return Ok(());
         };
-        let conn = match l.conn.take() {
-            Some(c) => c,
-            None => connect(&l.path)?,
-        };
-        l.conn.set(Some(conn));
+        let conn = l.conn.get_mut();
+        if conn.is_none() {
+            *conn = Some(connect(&l.path)?);
+        }
         Ok(())
     }
 
