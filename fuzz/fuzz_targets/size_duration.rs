@@ -22,13 +22,12 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(v, i64::from(plain), "{s:?}");
             }
         }
-    } else if let Ok(d) = parse_duration(s) {
-        if let Some(secs) = s
+    } else if let Ok(d) = parse_duration(s)
+        && let Some(secs) = s
             .trim()
             .strip_suffix('s')
             .and_then(|n| n.parse::<u32>().ok())
-        {
-            assert_eq!(d.as_secs(), u64::from(secs), "{s:?}");
-        }
+    {
+        assert_eq!(d.as_secs(), u64::from(secs), "{s:?}");
     }
 });
