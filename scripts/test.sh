@@ -67,6 +67,8 @@ run_suite() {
   count_plain "$name" "$logs/$name.log"
 }
 
+# The parsers of untrusted text under libFuzzer, 20 s per target here.
+run_suite fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-20}" bash scripts/fuzz.sh
 run_suite vm env VM_ACCEL="${VM_ACCEL:-tcg}" RUNTIME="$PWD/target/release/outlet" bash tests/vm/run.sh
 for t in tests/callers/{containerd,podman,podman-net,buildah,docker}.sh; do
   [[ -f $t ]] && run_suite "$(basename "$t" .sh)" env RUNTIME="$PWD/target/release/outlet" bash "$t"

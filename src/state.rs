@@ -108,6 +108,12 @@ pub struct Intent {
     pub init_start_time: u64,
 }
 
+/// state.json's bytes to a State, without touching the file system (the
+/// fuzz target's entry).
+pub fn parse_state(bytes: &[u8]) -> serde_json::Result<State> {
+    serde_json::from_slice(bytes)
+}
+
 /// The OCI state as `outlet state` prints it (runtime-spec + runc's extras).
 #[derive(Serialize, Debug)]
 pub struct OciState<'a> {
@@ -225,7 +231,7 @@ impl ContainerDir {
     pub fn load(&self) -> Result<Option<State>> {
         let file = self.path.join(STATE_FILE);
         match std::fs::read(&file) {
-            Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(bytes) => match parse_state(&bytes) {
                 Ok(st) => Ok(Some(st)),
                 Err(e) => {
                     let id = self.path.file_name().unwrap_or_default();

@@ -62,7 +62,9 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Loaded> {
 }
 
 /// config.json's text to a checked spec: one typed pass on the common path.
-fn parse(text: &[u8], path: &Path) -> Result<Spec> {
+/// Reads the host only to check the spec against it (namespace paths, proc
+/// mount sources); changes nothing, so the fuzz target can call it.
+pub fn parse(text: &[u8], path: &Path) -> Result<Spec> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let track = strict::Track::default();
     let spec = match strict::from_slice::<Spec>(text, &track) {
