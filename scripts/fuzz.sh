@@ -41,7 +41,10 @@ else
   export RUSTC_BOOTSTRAP=1
 fi
 
-tdir=$PWD/target/fuzz
+# Outside the clone, so that CI's fresh clone on this machine rebuilds only
+# outlet and the targets, not every instrumented dependency (minutes).
+tdir=${FUZZ_TARGET_DIR:-/var/cache/outlet-test/fuzz-target}
+mkdir -p "$tdir"
 logs=$PWD/target/fuzz-logs
 mkdir -p "$logs"
 work=$(mktemp -d /tmp/outlet-fuzz.XXXXXX)
