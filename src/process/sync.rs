@@ -91,7 +91,14 @@ impl Channel {
             break n;
         };
         if n < 0 {
-            return Err(std::io::Error::last_os_error()).context("sync: recv");
+            let e = std::io::Error::last_os_error();
+            // A peer that died with our last message unread (an init the
+            // OOM killer took during setup) resets the connection: that is
+            // its exit, as EOF is, and the caller explains it as one.
+            if e.raw_os_error() == Some(libc::ECONNRESET) {
+                return Ok(None);
+            }
+            return Err(e).context("sync: recv");
         }
         // SAFETY: recv wrote n (<= capacity) bytes.
         unsafe { buf.set_len(n as usize) };
