@@ -296,7 +296,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
 
     loop {
         match parent_chan.recv()? {
-            Some(Msg::UserNs) => {
+            Some(Msg::Unshared) => {
                 if !in_cgroup && !init_joins_cgroup {
                     cgroup.add_pid(pid)?;
                 }
@@ -326,9 +326,9 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                     }
                 }
                 crate::logging::debug(|| "init placed in its cgroup, id maps written".into());
-                parent_chan.send(&Msg::Go(pid))?;
+                parent_chan.send(&Msg::Placed { init_pid: pid })?;
             }
-            Some(Msg::Hooks) => {
+            Some(Msg::HooksDue) => {
                 let json = state_json(pid, Status::Creating);
                 crate::hooks::run_all(
                     "prestart",
@@ -340,7 +340,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                     hooks.and_then(|h| h.create_runtime().as_ref()),
                     &json,
                 )?;
-                parent_chan.send(&Msg::Go(pid))?;
+                parent_chan.send(&Msg::HooksDone)?;
             }
             Some(Msg::Ready) => {
                 crate::logging::debug(|| {
@@ -348,8 +348,8 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                 });
                 break;
             }
-            Some(Msg::Error(m)) => bail!("{m}"),
-            Some(Msg::Go(_)) => bail!("sync: unexpected go from the init"),
+            Some(Msg::Error { errno, context }) => return Err(sync::remote_error(errno, context)),
+            Some(other) => bail!("sync: unexpected {other:?} from the init"),
             None => {
                 if let Some(why) = oom_during_setup(cgroup.paths(), resources) {
                     bail!("{why}");
@@ -375,7 +375,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     }
     // Recorded: the init may now turn its death signal off; its closing
     // the channel says it has (exiting before that would kill it).
-    parent_chan.send(&Msg::Go(pid))?;
+    parent_chan.send(&Msg::Recorded)?;
     if parent_chan.recv()?.is_some() {
         bail!("sync: unexpected message from the init after ready");
     }

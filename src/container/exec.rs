@@ -7,11 +7,11 @@
 //! /proc/PID/exe of the runtime (CVE-2019-5736 class).
 
 use std::convert::Infallible;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use crate::spec::{Process, Spec};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use nix::sys::signal::SigSet;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -195,9 +195,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         if !paused {
             return Ok(None);
         }
-        // SAFETY: the channel owns the fd and outlives this borrow.
-        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(parent_chan.raw_fd()) };
-        let Some(sig) = crate::signals::readable_or_stop(fd)? else {
+        let Some(sig) = crate::signals::readable_or_stop(parent_chan.as_fd())? else {
             return Ok(None);
         };
         // Our own unreaped children (the process by CLONE_PARENT): their
@@ -213,7 +211,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         return Ok(code);
     }
     match parent_chan.recv() {
-        Ok(Some(Msg::UserNs)) => {
+        Ok(Some(Msg::Unshared)) => {
             if !in_cgroup
                 && !helper_joins_cgroup
                 && let Err(e) = cgroup.add_pid(helper)
@@ -223,18 +221,18 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
                 reap_helper();
                 return Err(e);
             }
-            parent_chan.send(&Msg::Go(0))?;
+            parent_chan.send(&Msg::HelperPlaced)?;
         }
-        Ok(Some(Msg::Error(m))) => {
+        Ok(Some(Msg::Error { errno, context })) => {
             reap_helper();
-            bail!("{m}");
+            return Err(sync::remote_error(errno, context));
         }
         _ => {
             reap_helper();
             bail!("exec helper exited during setup");
         }
     }
-    // The helper reports the process's pid (Go) and the process reports
+    // The helper reports the process's pid (ProcessPid) and the process reports
     // Ready (or an error) just before execve. Both write to the same socket
     // from different processes, so either may come first: under load the
     // process often reports before the helper. An error can come from
@@ -248,13 +246,13 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             return Ok(code);
         }
         match parent_chan.recv()? {
-            Some(Msg::Go(p)) => pid = Some(p),
+            Some(Msg::ProcessPid(p)) => pid = Some(p),
             Some(Msg::Ready) => ready = true,
-            Some(Msg::Error(m)) => {
-                error.get_or_insert(m);
+            Some(Msg::Error { errno, context }) => {
+                error.get_or_insert_with(|| sync::remote_error(errno, context));
             }
-            Some(_) => {
-                error.get_or_insert_with(|| "sync: unexpected message from exec".to_string());
+            Some(other) => {
+                error.get_or_insert_with(|| anyhow!("sync: unexpected {other:?} from exec"));
             }
             None => break,
         }
@@ -265,9 +263,9 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             let _ = waitpid(Pid::from_raw(p), None);
         }
     };
-    if let Some(m) = error {
+    if let Some(e) = error {
         reap_process(pid);
-        bail!("{m}");
+        return Err(e);
     }
     let pid = match (pid, ready) {
         (Some(p), true) => p,
@@ -433,10 +431,11 @@ fn helper_main(
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         }
         Cgroup::join_self(join_cgroup)?;
-        chan.send(&Msg::UserNs)?;
+        chan.send(&Msg::Unshared)?;
         match chan.recv()? {
-            Some(Msg::Go(_)) => {}
-            _ => bail!("sync: outlet exited during exec setup"),
+            Some(Msg::HelperPlaced) => {}
+            Some(other) => bail!("sync: expected HelperPlaced, got {other:?}"),
+            None => bail!("sync: outlet exited during exec setup"),
         }
         // Nothing to join when the container shares all our namespaces
         // (setns of a pidfd with no flags is EINVAL).
@@ -470,13 +469,13 @@ fn helper_main(
                 // clone returns the pid as seen from our own pid namespace,
                 // still the host's (setns of a pid namespace only changes
                 // where children are made): the host pid callers need.
-                chan.send(&Msg::Go(pid))?;
+                chan.send(&Msg::ProcessPid(pid))?;
                 Ok(())
             }
         }
     })();
     if let Err(e) = r {
-        let _ = chan.send(&Msg::Error(format!("{e:#}")));
+        let _ = chan.send(&Msg::error(&e));
         // SAFETY: leave without running the parent's exit handlers.
         unsafe { libc::_exit(1) }
     }
@@ -493,7 +492,7 @@ fn process_main(
         Ok(never) => match never {},
         Err(e) => e,
     };
-    if chan.send(&Msg::Error(format!("{err:#}"))).is_err() {
+    if chan.send(&Msg::error(&err)).is_err() {
         eprintln!("outlet: exec: {err:#}");
     }
     // SAFETY: leave without running the parent's exit handlers.

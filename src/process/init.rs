@@ -67,7 +67,7 @@ pub fn run(args: &InitArgs, chan: Channel) -> ! {
     // where this can go.
     if chan
         .as_ref()
-        .is_none_or(|c| c.send(&Msg::Error(format!("{err:#}"))).is_err())
+        .is_none_or(|c| c.send(&Msg::error(&err)).is_err())
     {
         eprintln!("outlet: container init: {err:#}");
     }
@@ -76,11 +76,11 @@ pub fn run(args: &InitArgs, chan: Channel) -> ! {
     unsafe { libc::_exit(1) }
 }
 
-fn wait_go(chan: &Channel) -> Result<i32> {
+/// The parent's answer to `want`; anything else ends the setup.
+fn wait_for(chan: &Channel, want: &str) -> Result<Msg> {
     match chan.recv()? {
-        Some(Msg::Go(pid)) => Ok(pid),
-        Some(_) => bail!("sync: expected go"),
-        None => bail!("sync: outlet exited during setup"),
+        Some(m) => Ok(m),
+        None => bail!("sync: outlet exited during setup, waiting for {want}"),
     }
 }
 
@@ -110,8 +110,11 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     if !rest.is_empty() {
         nix::sched::unshare(rest).context("unshare namespaces")?;
     }
-    chan.send(&Msg::UserNs)?;
-    let host_pid = wait_go(chan)?;
+    chan.send(&Msg::Unshared)?;
+    let host_pid = match wait_for(chan, "placement")? {
+        Msg::Placed { init_pid } => init_pid,
+        other => bail!("sync: expected Placed, got {other:?}"),
+    };
     // In the container's user namespace (which owns the time namespace),
     // before the init starts any process (hooks), and while still dumpable:
     // a non-dumpable task's /proc/self files belong to the host's root,
@@ -167,8 +170,11 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     let prepared = rootfs::prepare(&setup)?;
 
     if a.has_runtime_hooks {
-        chan.send(&Msg::Hooks)?;
-        wait_go(chan)?;
+        chan.send(&Msg::HooksDue)?;
+        match wait_for(chan, "the runtime hooks")? {
+            Msg::HooksDone => {}
+            other => bail!("sync: expected HooksDone, got {other:?}"),
+        }
     }
     let hooks = a.spec.hooks().as_ref();
     crate::hooks::run_all(
@@ -244,7 +250,7 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     // (state.json, pid file) and said so: until then a killed `create`
     // takes the init with it (the death signal), so no init is ever left
     // that nothing knows of. EOF here means `create` died first.
-    if !matches!(chan.recv()?, Some(Msg::Go(_))) {
+    if chan.recv()? != Some(Msg::Recorded) {
         bail!("sync: outlet create exited before recording the container");
     }
     // SAFETY: prctl with integer arguments only.
