@@ -18,6 +18,15 @@
 //! reports it at create time instead, naming the set and the capability. In
 //! the bounding set such a capability is simply absent already (dropping is
 //! all the bounding set allows), so it is accepted there, as runc does.
+//!
+//! Why not the `caps` crate: its `set` changes one set per call, each a
+//! capget plus a capset, so the three sets would cost six syscalls instead
+//! of one and pass through the intermediate states the kernel may refuse
+//! (see 3. above); its prctl wrappers map 1:1 but return errors as text,
+//! losing the errno the sync protocol carries to `create`, and its
+//! `Capability` enum stops at the capabilities it knows, where the bounding
+//! probe must go on until the kernel says EINVAL (a bounding capability it
+//! could not name would never be dropped).
 
 use anyhow::{Context, Result, bail};
 use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities};
