@@ -88,11 +88,10 @@ pub struct State {
     pub cgroup: CgroupPaths,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<Hooks>,
-    /// Namespaces of the init, for exec: type name -> joined path (None: new).
+    /// The /proc/PID/ns names of the namespaces the spec lists (new or
+    /// joined): exec enters a container without "mnt" by its root, not setns.
     #[serde(default)]
     pub namespaces: Vec<String>,
-    #[serde(default)]
-    pub use_terminal: bool,
 }
 
 /// The intent record (INTENT_FILE): first the cgroup directories `create`
