@@ -271,3 +271,11 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         format!("rename {} to {}", tmp.display(), path.display())
     })
 }
+
+/// Leave the process at once: a cloned child (the init, exec's helper)
+/// must not run the atexit handlers or flush the stdio buffers of the
+/// outlet process it is a copy of.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit has no preconditions; it does not return.
+    unsafe { libc::_exit(code) }
+}

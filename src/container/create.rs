@@ -88,10 +88,11 @@ struct Undo {
 impl Drop for Undo {
     fn drop(&mut self) {
         if let Some(pid) = self.child.take() {
-            // SAFETY: the init is our own child and has not been reaped, so
-            // its pid cannot have been reused.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            // The init is our own child and has not been reaped, so its pid
+            // cannot have been reused.
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
         }
         if let Some(cg) = self.cgroup.take() {
             let _ = cg.destroy();

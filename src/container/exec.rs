@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use crate::spec::{Process, Spec};
 use anyhow::{Context, Result, anyhow, bail};
-use nix::sys::signal::SigSet;
+use nix::sched::CloneFlags;
+use nix::sys::prctl;
+use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
@@ -202,8 +204,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         // pids cannot have been reused. Frozen, they die at `resume`, so
         // they are not waited for.
         for p in std::iter::once(helper).chain(pid) {
-            // SAFETY: kill(2) of our own unreaped child.
-            unsafe { libc::kill(p, libc::SIGKILL) };
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
         }
         Ok(Some(128 + sig as i32))
     };
@@ -216,8 +217,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
                 && !helper_joins_cgroup
                 && let Err(e) = cgroup.add_pid(helper)
             {
-                // SAFETY: our own unreaped child.
-                unsafe { libc::kill(helper, libc::SIGKILL) };
+                let _ = kill(Pid::from_raw(helper), Signal::SIGKILL);
                 reap_helper();
                 return Err(e);
             }
@@ -291,8 +291,8 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             let master = match console.receive_master() {
                 Ok(m) => m,
                 Err(e) => {
-                    // SAFETY: our own unreaped child (CLONE_PARENT).
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    // Our own unreaped child (CLONE_PARENT): not a reused pid.
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
                     let _ = waitpid(Pid::from_raw(pid), None);
                     return Err(e);
                 }
@@ -425,11 +425,8 @@ fn helper_main(
     console: Option<std::os::unix::net::UnixStream>,
 ) -> ! {
     let r = (|| -> Result<()> {
-        // SAFETY: prctl with integer arguments only.
-        unsafe {
-            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        }
+        prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
+        prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
         Cgroup::join_self(join_cgroup)?;
         chan.send(&Msg::Unshared)?;
         match chan.recv()? {
@@ -439,9 +436,10 @@ fn helper_main(
         }
         // Nothing to join when the container shares all our namespaces
         // (setns of a pidfd with no flags is EINVAL).
-        // SAFETY: setns on a pidfd we own, with namespace flags only.
-        if flags != 0 && unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
-            return Err(std::io::Error::last_os_error()).context("setns into the container");
+        if flags != 0 {
+            nix::sched::setns(pidfd, CloneFlags::from_bits_retain(flags))
+                .map_err(std::io::Error::from)
+                .context("setns into the container")?;
         }
         // The process is born in the container's pid namespace, where a
         // process of the container holding CAP_SYS_PTRACE could open its
@@ -476,11 +474,9 @@ fn helper_main(
     })();
     if let Err(e) = r {
         let _ = chan.send(&Msg::error(&e));
-        // SAFETY: leave without running the parent's exit handlers.
-        unsafe { libc::_exit(1) }
+        syscall::exit_now(1)
     }
-    // SAFETY: as above.
-    unsafe { libc::_exit(0) }
+    syscall::exit_now(0)
 }
 
 fn process_main(
@@ -495,8 +491,7 @@ fn process_main(
     if chan.send(&Msg::error(&err)).is_err() {
         eprintln!("outlet: exec: {err:#}");
     }
-    // SAFETY: leave without running the parent's exit handlers.
-    unsafe { libc::_exit(127) }
+    syscall::exit_now(127)
 }
 
 fn process_setup(
