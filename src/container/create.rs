@@ -390,7 +390,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                 break;
             }
             Some(Msg::Error { errno, context }) => return Err(sync::remote_error(errno, context)),
-            Some(other) => bail!("sync: unexpected {other:?} from the init"),
+            Some(other) => bail!("sync: unexpected {} from the init", other.name()),
             None => {
                 if let Some(why) = oom_during_setup(cgroup.paths(), resources) {
                     bail!("{why}");

@@ -252,7 +252,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
                 error.get_or_insert_with(|| sync::remote_error(errno, context));
             }
             Some(other) => {
-                error.get_or_insert_with(|| anyhow!("sync: unexpected {other:?} from exec"));
+                error.get_or_insert_with(|| anyhow!("sync: unexpected {} from exec", other.name()));
             }
             None => break,
         }
@@ -431,7 +431,7 @@ fn helper_main(
         chan.send(&Msg::Unshared)?;
         match chan.recv()? {
             Some(Msg::HelperPlaced) => {}
-            Some(other) => bail!("sync: expected HelperPlaced, got {other:?}"),
+            Some(other) => bail!("sync: expected HelperPlaced, got {}", other.name()),
             None => bail!("sync: outlet exited during exec setup"),
         }
         // Nothing to join when the container shares all our namespaces

@@ -51,7 +51,7 @@ pub struct InitArgs<'a> {
     pub has_runtime_hooks: bool,
     /// The OCI state for createContainer (creating), startContainer (created,
     /// as runc passes it: start has begun but the program is not running)
-    /// hooks and a seccomp listener; the pid is filled in from `Go`.
+    /// hooks and a seccomp listener; the pid is filled in from `Placed`.
     pub state_json: &'a dyn Fn(i32, Status) -> String,
     pub console_socket: Option<&'a Path>,
     /// The state dir's lock: the flock belongs to the open file, which the
@@ -104,7 +104,7 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
         }
     }
     // The cgroup namespace must be made after the parent has moved us into
-    // the container's cgroup, so it is left for after `Go`.
+    // the container's cgroup, so it is left for after `Placed`.
     let time = namespaces::flag(LinuxNamespaceType::Time);
     let rest =
         a.plan.new & !a.cloned & !CloneFlags::CLONE_NEWPID & !CloneFlags::CLONE_NEWCGROUP & !time;
@@ -114,7 +114,7 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     chan.send(&Msg::Unshared)?;
     let host_pid = match wait_for(chan, "placement")? {
         Msg::Placed { init_pid } => init_pid,
-        other => bail!("sync: expected Placed, got {other:?}"),
+        other => bail!("sync: expected Placed, got {}", other.name()),
     };
     // In the container's user namespace (which owns the time namespace),
     // before the init starts any process (hooks), and while still dumpable:
@@ -173,7 +173,7 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
         chan.send(&Msg::HooksDue)?;
         match wait_for(chan, "the runtime hooks")? {
             Msg::HooksDone => {}
-            other => bail!("sync: expected HooksDone, got {other:?}"),
+            other => bail!("sync: expected HooksDone, got {}", other.name()),
         }
     }
     let hooks = a.spec.hooks().as_ref();

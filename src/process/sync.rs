@@ -47,7 +47,10 @@ const TAG_RECORDED: u8 = b'C';
 const TAG_ERROR: u8 = b'E';
 const TAG_WARNING: u8 = b'W';
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+// Debug only for tests: errors name a message by `name`, which costs the
+// binary less than derived formatting.
+#[cfg_attr(test, derive(Debug))]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Msg {
     Unshared,
     Placed { init_pid: i32 },
@@ -62,6 +65,22 @@ pub enum Msg {
 }
 
 impl Msg {
+    /// The variant's name, for errors about an unexpected message.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Msg::Unshared => "Unshared",
+            Msg::Placed { .. } => "Placed",
+            Msg::HelperPlaced => "HelperPlaced",
+            Msg::HooksDue => "HooksDue",
+            Msg::HooksDone => "HooksDone",
+            Msg::ProcessPid(_) => "ProcessPid",
+            Msg::Ready => "Ready",
+            Msg::Recorded => "Recorded",
+            Msg::Error { .. } => "Error",
+            Msg::Warning(_) => "Warning",
+        }
+    }
+
     /// The error as it crosses: the errno of the first OS error in its chain
     /// (kept apart, so the parent can rebuild it as a source) and the rest of
     /// the chain as text, cut to fit one message.
@@ -327,8 +346,7 @@ mod tests {
             ForkResult::Child => {
                 drop(b);
                 let code = i32::from(a.send(&Msg::Unshared).is_err());
-                // SAFETY: leave without the test harness's exit handlers.
-                unsafe { libc::_exit(code) }
+                crate::syscall::exit_now(code)
             }
             ForkResult::Parent { child } => {
                 drop(a);
