@@ -2,6 +2,8 @@
 //! namespaces, drive it through setup, record state. Any failure undoes
 //! every step taken (no state dir, no cgroup, no process is left).
 
+#![deny(unsafe_code)]
+
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 

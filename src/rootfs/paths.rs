@@ -4,6 +4,8 @@
 //! (CVE-2021-30465 class), and mounts are made onto the resolved fd via
 //! /proc/self/fd/N rather than onto a path that could be swapped.
 
+#![deny(unsafe_code)]
+
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
