@@ -88,11 +88,10 @@ pub struct State {
     pub cgroup: CgroupPaths,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<Hooks>,
-    /// Namespaces of the init, for exec: type name -> joined path (None: new).
+    /// The /proc/PID/ns names of the namespaces the spec lists (new or
+    /// joined): exec enters a container without "mnt" by its root, not setns.
     #[serde(default)]
     pub namespaces: Vec<String>,
-    #[serde(default)]
-    pub use_terminal: bool,
 }
 
 /// The intent record (INTENT_FILE): first the cgroup directories `create`
@@ -316,6 +315,9 @@ fn open_dir(path: &Path, lock: bool) -> Result<File> {
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
         .open(path)
         .with_context(|| format!("open state dir {}", path.display()))?;
+    // Raw: nix's flock is deprecated for its Flock guard, which takes the
+    // File and unlocks with one more syscall on drop (closing the fd
+    // releases the lock anyway); std's File::lock needs Rust 1.89.
     // SAFETY: flock on an fd we own; blocks until other commands on this id finish.
     if lock && unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) } != 0 {
         return Err(std::io::Error::last_os_error())

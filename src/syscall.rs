@@ -347,3 +347,181 @@ pub fn fsmount(ctx: &OwnedFd, attrs: u32) -> io::Result<OwnedFd> {
     // SAFETY: plain integers.
     fresh_fd(unsafe { libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) })
 }
+
+/// Leave the process at once: a cloned child (the init, exec's helper)
+/// must not run the atexit handlers or flush the stdio buffers of the
+/// outlet process it is a copy of.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit has no preconditions; it does not return.
+    unsafe { libc::_exit(code) }
+}
+
+/// personality(2): the calling process's execution domain.
+pub fn set_personality(persona: u64) -> io::Result<()> {
+    // SAFETY: an integer argument; changes only the calling process.
+    if unsafe { libc::personality(persona as libc::c_ulong) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// set_mempolicy(2) for the calling task; an empty mask means no nodes.
+pub fn set_mempolicy(mode: i32, mask: &[u64]) -> io::Result<()> {
+    let (ptr, maxnode) = if mask.is_empty() {
+        (std::ptr::null(), 0)
+    } else {
+        // The kernel reads maxnode - 1 bits (a historical off-by-one that
+        // its ABI keeps).
+        (mask.as_ptr(), mask.len() * 64 + 1)
+    };
+    // SAFETY: the pointer covers `maxnode - 1` bits of the live slice (or
+    // is NULL with maxnode 0); set_mempolicy only reads it.
+    if unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// sched_setattr(2) for the calling thread.
+pub fn sched_setattr(attr: &crate::spec::process_fields::SchedAttr) -> io::Result<()> {
+    // SAFETY: the kernel reads `attr.size` bytes of a live #[repr(C)]
+    // struct sched_attr; pid 0 is the caller.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_sched_setattr,
+            0,
+            attr as *const crate::spec::process_fields::SchedAttr,
+            0,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// ioprio_set(2) for the calling process (IOPRIO_WHO_PROCESS, who 0).
+pub fn ioprio_set_self(value: i32) -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    // SAFETY: integer arguments only.
+    if unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether seccomp(2) takes these filter flags: it checks the flags before
+/// it reads the program, so a NULL program fails with EFAULT for known
+/// flags and EINVAL for unknown ones; nothing is installed.
+pub fn seccomp_takes_flags(flags: u32) -> bool {
+    const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
+    // SAFETY: the NULL program is never dereferenced by us; the kernel's
+    // copy_from_user fails on it (EFAULT) before any filter exists.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            flags as libc::c_ulong,
+            std::ptr::null::<libc::c_void>(),
+        )
+    };
+    r == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
+}
+
+/// PR_CAPBSET_READ: whether capability `nr` is in the calling thread's
+/// bounding set; EINVAL past the last capability the kernel knows.
+pub fn capbset_read(nr: u32) -> io::Result<bool> {
+    // SAFETY: integer arguments only; reads a flag of the calling thread.
+    let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, nr as libc::c_ulong, 0, 0, 0) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r == 1)
+}
+
+/// PR_CAPBSET_DROP of capability `nr` from the calling thread.
+pub fn capbset_drop(nr: u32) -> io::Result<()> {
+    // SAFETY: integer arguments only; changes the calling thread's set.
+    if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, nr as libc::c_ulong, 0, 0, 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// PR_CAP_AMBIENT with `op` (PR_CAP_AMBIENT_RAISE, _CLEAR_ALL, ...).
+pub fn cap_ambient(op: libc::c_int, nr: u32) -> io::Result<()> {
+    // SAFETY: integer arguments only; changes the calling thread's set.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            op as libc::c_ulong,
+            nr as libc::c_ulong,
+            0,
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `struct __user_cap_header_struct` of <linux/capability.h>.
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+/// `struct __user_cap_data_struct`; version 3 takes two of them (low and
+/// high 32 bits of each set).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// capget(2) of the calling thread: (effective, permitted, inheritable).
+pub fn capget_self() -> io::Result<(u64, u64, u64)> {
+    let mut hdr = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: capget writes two CapData (version 3) into `data`, which is
+    // exactly that size, and reads `hdr`.
+    if unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let join = |lo: u32, hi: u32| (lo as u64) | ((hi as u64) << 32);
+    Ok((
+        join(data[0].effective, data[1].effective),
+        join(data[0].permitted, data[1].permitted),
+        join(data[0].inheritable, data[1].inheritable),
+    ))
+}
+
+/// capset(2) of the calling thread: all three sets in one call, so the
+/// kernel never sees an intermediate state it could refuse.
+pub fn capset_self(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()> {
+    let mut hdr = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let half = |m: u64, hi: bool| if hi { (m >> 32) as u32 } else { m as u32 };
+    let data = [false, true].map(|hi| CapData {
+        effective: half(effective, hi),
+        permitted: half(permitted, hi),
+        inheritable: half(inheritable, hi),
+    });
+    // SAFETY: capset reads the header and two CapData (version 3), both
+    // live for the duration of the call.
+    if unsafe { libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -103,4 +103,22 @@ fn unprivileged_user_runs_a_container() {
         "state root under XDG_RUNTIME_DIR"
     );
     assert!(!xdg.join("outlet").join(&id).exists(), "state left behind");
+
+    // --rootless as runc means it: "false" makes the cgroup the user may
+    // not create an error, "true" tolerates it like "auto" did above.
+    let id = t.id("rl-false");
+    let (code, _, err) = as_user(&["--rootless", "false", "run", &id]);
+    assert_eq!(code, Some(1), "--rootless false must fail: {err}");
+    assert!(err.contains("ermission denied"), "{err}");
+    assert!(!xdg.join("outlet").join(&id).exists(), "state left behind");
+    let id = t.id("rl-true");
+    let (code, out, err) = as_user(&["--rootless=true", "run", &id]);
+    assert_eq!(code, Some(0), "--rootless true: {err}");
+    assert!(out.starts_with("0\n"), "{out}");
+    let (code, _, err) = as_user(&["--rootless", "sometimes", "run", &id]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("--rootless \"sometimes\": expected true, false or auto"),
+        "{err}"
+    );
 }

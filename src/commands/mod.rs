@@ -57,6 +57,7 @@ pub fn outln(text: &str) -> Result<()> {
 /// Global options every command may need.
 pub struct Globals {
     pub root: PathBuf,
+    pub rootless: crate::container::create::Rootless,
 }
 
 pub fn dispatch(cli: Cli, log: &Logger) -> Result<i32> {
@@ -81,6 +82,7 @@ pub fn dispatch(cli: Cli, log: &Logger) -> Result<i32> {
     }
     let g = Globals {
         root: cli.root.clone().unwrap_or_else(crate::state::default_root),
+        rootless: crate::container::create::Rootless::parse(&cli.rootless)?,
     };
     let Some(command) = cli.command else {
         bail!("no command given; see outlet --help")

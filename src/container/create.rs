@@ -2,6 +2,8 @@
 //! namespaces, drive it through setup, record state. Any failure undoes
 //! every step taken (no state dir, no cgroup, no process is left).
 
+#![deny(unsafe_code)]
+
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
@@ -29,6 +31,47 @@ pub struct CreateOpts<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    pub rootless: Rootless,
+}
+
+/// `--rootless`, with runc's meaning: whether a cgroup the runtime may not
+/// make is tolerated (the container then runs in the caller's cgroup),
+/// which it only is for a container that asks for no limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rootless {
+    /// Rootless when not root, or root only in a user namespace.
+    Auto,
+    Yes,
+    No,
+}
+
+impl Rootless {
+    /// runc's spellings: auto (or empty) and Go's boolean words.
+    pub fn parse(v: &str) -> Result<Rootless> {
+        Ok(match v {
+            "" | "auto" => Rootless::Auto,
+            "1" | "t" | "T" | "true" | "TRUE" | "True" => Rootless::Yes,
+            "0" | "f" | "F" | "false" | "FALSE" | "False" => Rootless::No,
+            _ => bail!("--rootless {v:?}: expected true, false or auto"),
+        })
+    }
+
+    /// Asked only once a cgroup step has failed: the common path reads
+    /// nothing for it.
+    fn applies(self) -> bool {
+        match self {
+            Rootless::Yes => true,
+            Rootless::No => false,
+            Rootless::Auto => !nix::unistd::geteuid().is_root() || in_user_namespace(),
+        }
+    }
+}
+
+/// Whether this process's user namespace is not the initial one, whose
+/// uid_map is the identity over the whole range.
+fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
 }
 
 /// A created container: the init is blocked on exec.fifo.
@@ -47,10 +90,11 @@ struct Undo {
 impl Drop for Undo {
     fn drop(&mut self) {
         if let Some(pid) = self.child.take() {
-            // SAFETY: the init is our own child and has not been reaped, so
-            // its pid cannot have been reused.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            // The init is our own child and has not been reaped, so its pid
+            // cannot have been reused.
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
         }
         if let Some(cg) = self.cgroup.take() {
             let _ = cg.destroy();
@@ -119,10 +163,10 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         .map(|p| p.to_string_lossy().into_owned());
     // Rootless, as with runc: without a cgroup delegated to the user, a
     // container that asks for no limits runs without a cgroup of its own.
-    let rootless = !nix::unistd::geteuid().is_root();
+    let tolerate = || !has_limits(resources) && o.rootless.applies();
     let mut cgroup = match Cgroup::plan(cgroups_path.as_deref(), o.id, resources) {
         Ok(cg) => cg,
-        Err(_) if rootless && !has_limits(resources) => Cgroup::from_paths(Default::default()),
+        Err(_) if tolerate() => Cgroup::from_paths(Default::default()),
         Err(e) => return Err(e),
     };
     cgroup.set_own_pid_ns(plan.creates(LinuxNamespaceType::Pid));
@@ -147,7 +191,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     dir.save_intent(&intent)?;
     crate::fault::point("create:intent");
     if let Err(e) = cgroup.create(resources) {
-        if !(rootless && !has_limits(resources) && is_permission(&e)) {
+        if !(is_permission(&e) && tolerate()) {
             return Err(e);
         }
         cgroup = Cgroup::from_paths(Default::default());
@@ -231,7 +275,6 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                 .iter()
                 .map(|n| namespaces::proc_name(n.typ()).to_string())
                 .collect(),
-            use_terminal: process.terminal().unwrap_or(false),
         }
     };
     let state_json = |pid: i32, status: Status| -> String {
@@ -248,7 +291,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     // sources are opened now, before the clone (the init inherits the fds).
     // Rootless, we hold none to lend: the init opens them as before.
     let userns = plan.creates(LinuxNamespaceType::User) || plan.joins(LinuxNamespaceType::User);
-    let binds = if userns && !rootless {
+    let binds = if userns && nix::unistd::geteuid().is_root() {
         crate::rootfs::mounts::open_binds(spec.mounts().as_deref().unwrap_or(&[]))?
     } else {
         Vec::new()
@@ -306,7 +349,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
 
     loop {
         match parent_chan.recv()? {
-            Some(Msg::UserNs) => {
+            Some(Msg::Unshared) => {
                 if !in_cgroup && !init_joins_cgroup {
                     cgroup.add_pid(pid)?;
                 }
@@ -336,9 +379,9 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                     }
                 }
                 crate::logging::debug(|| "init placed in its cgroup, id maps written".into());
-                parent_chan.send(&Msg::Go(pid))?;
+                parent_chan.send(&Msg::Placed { init_pid: pid })?;
             }
-            Some(Msg::Hooks) => {
+            Some(Msg::HooksDue) => {
                 let json = state_json(pid, Status::Creating);
                 crate::hooks::run_all(
                     "prestart",
@@ -350,7 +393,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                     hooks.and_then(|h| h.create_runtime().as_ref()),
                     &json,
                 )?;
-                parent_chan.send(&Msg::Go(pid))?;
+                parent_chan.send(&Msg::HooksDone)?;
             }
             Some(Msg::Ready) => {
                 crate::logging::debug(|| {
@@ -358,8 +401,8 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                 });
                 break;
             }
-            Some(Msg::Error(m)) => bail!("{m}"),
-            Some(Msg::Go(_)) => bail!("sync: unexpected go from the init"),
+            Some(Msg::Error { errno, context }) => return Err(sync::remote_error(errno, context)),
+            Some(other) => bail!("sync: unexpected {} from the init", other.name()),
             None => {
                 if let Some(why) = oom_during_setup(cgroup.paths(), resources) {
                     bail!("{why}");
@@ -385,7 +428,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     }
     // Recorded: the init may now turn its death signal off; its closing
     // the channel says it has (exiting before that would kill it).
-    parent_chan.send(&Msg::Go(pid))?;
+    parent_chan.send(&Msg::Recorded)?;
     if parent_chan.recv()?.is_some() {
         bail!("sync: unexpected message from the init after ready");
     }
@@ -443,4 +486,48 @@ fn is_permission(e: &anyhow::Error) -> bool {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rootless_takes_runcs_values_and_refuses_others() {
+        for (v, want) in [
+            ("auto", Rootless::Auto),
+            ("", Rootless::Auto),
+            ("true", Rootless::Yes),
+            ("1", Rootless::Yes),
+            ("False", Rootless::No),
+            ("0", Rootless::No),
+        ] {
+            assert_eq!(Rootless::parse(v).unwrap(), want, "{v:?}");
+        }
+        for v in ["yes", "maybe", "tru", " true"] {
+            let err = Rootless::parse(v).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!("--rootless {v:?}: expected true, false or auto")
+            );
+        }
+        assert!(Rootless::Yes.applies());
+        assert!(!Rootless::No.applies());
+    }
+
+    /// `auto` must see a user namespace that the euid alone does not show
+    /// (root inside one): a child unshares one and asks.
+    #[test]
+    fn auto_sees_a_user_namespace() {
+        let host = crate::security::testutil::in_child(|| Ok(in_user_namespace().to_string())).ok();
+        let inside = crate::security::testutil::in_child(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
+                .map_err(|e| format!("unshare: {e}"))?;
+            Ok(in_user_namespace().to_string())
+        })
+        .ok();
+        // The control: the test runs in the host's initial namespace.
+        assert_eq!(host, "false");
+        assert_eq!(inside, "true");
+    }
 }

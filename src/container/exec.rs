@@ -6,13 +6,17 @@
 //! non-dumpable until execve, so nothing in the container can reach
 //! /proc/PID/exe of the runtime (CVE-2019-5736 class).
 
+#![deny(unsafe_code)]
+
 use std::convert::Infallible;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use crate::spec::{Process, Spec};
-use anyhow::{Context, Result, bail};
-use nix::sys::signal::SigSet;
+use anyhow::{Context, Result, anyhow, bail};
+use nix::sched::CloneFlags;
+use nix::sys::prctl;
+use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
@@ -189,17 +193,14 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         if !paused {
             return Ok(None);
         }
-        // SAFETY: the channel owns the fd and outlives this borrow.
-        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(parent_chan.raw_fd()) };
-        let Some(sig) = crate::signals::readable_or_stop(fd)? else {
+        let Some(sig) = crate::signals::readable_or_stop(parent_chan.as_fd())? else {
             return Ok(None);
         };
         // Our own unreaped children (the process by CLONE_PARENT): their
         // pids cannot have been reused. Frozen, they die at `resume`, so
         // they are not waited for.
         for p in std::iter::once(helper).chain(pid) {
-            // SAFETY: kill(2) of our own unreaped child.
-            unsafe { libc::kill(p, libc::SIGKILL) };
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
         }
         Ok(Some(128 + sig as i32))
     };
@@ -207,28 +208,27 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         return Ok(code);
     }
     match parent_chan.recv() {
-        Ok(Some(Msg::UserNs)) => {
+        Ok(Some(Msg::Unshared)) => {
             if !in_cgroup
                 && !helper_joins_cgroup
                 && let Err(e) = cgroup.add_pid(helper)
             {
-                // SAFETY: our own unreaped child.
-                unsafe { libc::kill(helper, libc::SIGKILL) };
+                let _ = kill(Pid::from_raw(helper), Signal::SIGKILL);
                 reap_helper();
                 return Err(e);
             }
-            parent_chan.send(&Msg::Go(0))?;
+            parent_chan.send(&Msg::HelperPlaced)?;
         }
-        Ok(Some(Msg::Error(m))) => {
+        Ok(Some(Msg::Error { errno, context })) => {
             reap_helper();
-            bail!("{m}");
+            return Err(sync::remote_error(errno, context));
         }
         _ => {
             reap_helper();
             bail!("exec helper exited during setup");
         }
     }
-    // The helper reports the process's pid (Go) and the process reports
+    // The helper reports the process's pid (ProcessPid) and the process reports
     // Ready (or an error) just before execve. Both write to the same socket
     // from different processes, so either may come first: under load the
     // process often reports before the helper. An error can come from
@@ -242,13 +242,13 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             return Ok(code);
         }
         match parent_chan.recv()? {
-            Some(Msg::Go(p)) => pid = Some(p),
+            Some(Msg::ProcessPid(p)) => pid = Some(p),
             Some(Msg::Ready) => ready = true,
-            Some(Msg::Error(m)) => {
-                error.get_or_insert(m);
+            Some(Msg::Error { errno, context }) => {
+                error.get_or_insert_with(|| sync::remote_error(errno, context));
             }
-            Some(_) => {
-                error.get_or_insert_with(|| "sync: unexpected message from exec".to_string());
+            Some(other) => {
+                error.get_or_insert_with(|| anyhow!("sync: unexpected {} from exec", other.name()));
             }
             None => break,
         }
@@ -259,9 +259,9 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             let _ = waitpid(Pid::from_raw(p), None);
         }
     };
-    if let Some(m) = error {
+    if let Some(e) = error {
         reap_process(pid);
-        bail!("{m}");
+        return Err(e);
     }
     let pid = match (pid, ready) {
         (Some(p), true) => p,
@@ -287,8 +287,8 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             let master = match console.receive_master() {
                 Ok(m) => m,
                 Err(e) => {
-                    // SAFETY: our own unreaped child (CLONE_PARENT).
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    // Our own unreaped child (CLONE_PARENT): not a reused pid.
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
                     let _ = waitpid(Pid::from_raw(pid), None);
                     return Err(e);
                 }
@@ -421,22 +421,21 @@ fn helper_main(
     console: Option<std::os::unix::net::UnixStream>,
 ) -> ! {
     let r = (|| -> Result<()> {
-        // SAFETY: prctl with integer arguments only.
-        unsafe {
-            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        }
+        prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
+        prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
         Cgroup::join_self(join_cgroup)?;
-        chan.send(&Msg::UserNs)?;
+        chan.send(&Msg::Unshared)?;
         match chan.recv()? {
-            Some(Msg::Go(_)) => {}
-            _ => bail!("sync: outlet exited during exec setup"),
+            Some(Msg::HelperPlaced) => {}
+            Some(other) => bail!("sync: expected HelperPlaced, got {}", other.name()),
+            None => bail!("sync: outlet exited during exec setup"),
         }
         // Nothing to join when the container shares all our namespaces
         // (setns of a pidfd with no flags is EINVAL).
-        // SAFETY: setns on a pidfd we own, with namespace flags only.
-        if flags != 0 && unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
-            return Err(std::io::Error::last_os_error()).context("setns into the container");
+        if flags != 0 {
+            nix::sched::setns(pidfd, CloneFlags::from_bits_retain(flags))
+                .map_err(std::io::Error::from)
+                .context("setns into the container")?;
         }
         // The process is born in the container's pid namespace, where a
         // process of the container holding CAP_SYS_PTRACE could open its
@@ -464,18 +463,16 @@ fn helper_main(
                 // clone returns the pid as seen from our own pid namespace,
                 // still the host's (setns of a pid namespace only changes
                 // where children are made): the host pid callers need.
-                chan.send(&Msg::Go(pid))?;
+                chan.send(&Msg::ProcessPid(pid))?;
                 Ok(())
             }
         }
     })();
     if let Err(e) = r {
-        let _ = chan.send(&Msg::Error(format!("{e:#}")));
-        // SAFETY: leave without running the parent's exit handlers.
-        unsafe { libc::_exit(1) }
+        let _ = chan.send(&Msg::error(&e));
+        syscall::exit_now(1)
     }
-    // SAFETY: as above.
-    unsafe { libc::_exit(0) }
+    syscall::exit_now(0)
 }
 
 fn process_main(
@@ -487,11 +484,10 @@ fn process_main(
         Ok(never) => match never {},
         Err(e) => e,
     };
-    if chan.send(&Msg::Error(format!("{err:#}"))).is_err() {
+    if chan.send(&Msg::error(&err)).is_err() {
         eprintln!("outlet: exec: {err:#}");
     }
-    // SAFETY: leave without running the parent's exit handlers.
-    unsafe { libc::_exit(127) }
+    syscall::exit_now(127)
 }
 
 fn process_setup(

@@ -3,6 +3,8 @@
 //! namespace or a mount option in a spec), so claiming more than the code
 //! does would turn into failed creates or silently ignored settings.
 
+#![deny(unsafe_code)]
+
 use std::str::FromStr;
 
 use libseccomp::{ScmpAction, ScmpFilterContext};
@@ -129,21 +131,9 @@ pub fn seccomp_archs() -> Vec<&'static str> {
         .collect()
 }
 
-/// Does the running kernel take this filter flag? seccomp(2) checks the
-/// flags before it reads the program, so a NULL program fails with EFAULT
-/// for a known flag and EINVAL for an unknown one; nothing is installed.
+/// Does the running kernel take this filter flag (with `with`)?
 fn kernel_takes(flag: u32, with: u32) -> bool {
-    // SAFETY: the NULL program pointer is never dereferenced by us; the
-    // kernel's copy_from_user fails on it (EFAULT) before any filter exists.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            1 as libc::c_ulong, // SECCOMP_SET_MODE_FILTER
-            (flag | with) as libc::c_ulong,
-            std::ptr::null::<libc::c_void>(),
-        )
-    };
-    r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
+    crate::syscall::seccomp_takes_flags(flag | with)
 }
 
 pub fn features() -> Value {

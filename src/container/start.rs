@@ -1,11 +1,12 @@
 //! `start`: release the init blocked on exec.fifo, then run poststart hooks.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::Loaded;
 use crate::state::Status;
@@ -70,14 +71,13 @@ pub fn release(c: &Loaded) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         // No events asked for: POLLERR (no reader left) is always reported.
-        let mut pfd = libc::pollfd {
-            fd: f.as_raw_fd(),
-            events: 0,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        let n = unsafe { libc::poll(&mut pfd, 1, 100) };
-        if n > 0 && pfd.revents & libc::POLLERR != 0 {
+        let mut pfd = [PollFd::new(f.as_fd(), PollFlags::empty())];
+        let n = poll(&mut pfd, PollTimeout::from(100u8)).unwrap_or(0);
+        if n > 0
+            && pfd[0]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLERR))
+        {
             break;
         }
         if !crate::state::init_alive(&c.state) {

@@ -8,7 +8,11 @@ use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use nix::errno::Errno;
 use nix::sched::CloneFlags;
+use nix::sys::prctl;
+use nix::sys::resource::{Resource, setrlimit};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, PosixRlimit};
 
@@ -47,7 +51,7 @@ pub struct InitArgs<'a> {
     pub has_runtime_hooks: bool,
     /// The OCI state for createContainer (creating), startContainer (created,
     /// as runc passes it: start has begun but the program is not running)
-    /// hooks and a seccomp listener; the pid is filled in from `Go`.
+    /// hooks and a seccomp listener; the pid is filled in from `Placed`.
     pub state_json: &'a dyn Fn(i32, Status) -> String,
     pub console_socket: Option<&'a Path>,
     /// The state dir's lock: the flock belongs to the open file, which the
@@ -69,30 +73,27 @@ pub fn run(args: &InitArgs, chan: Channel) -> ! {
     // where this can go.
     if chan
         .as_ref()
-        .is_none_or(|c| c.send(&Msg::Error(format!("{err:#}"))).is_err())
+        .is_none_or(|c| c.send(&Msg::error(&err)).is_err())
     {
         eprintln!("outlet: container init: {err:#}");
     }
-    // SAFETY: _exit skips the parent's atexit handlers and buffered stdio,
-    // which belong to the outlet process we were copied from.
-    unsafe { libc::_exit(1) }
+    crate::syscall::exit_now(1)
 }
 
-fn wait_go(chan: &Channel) -> Result<i32> {
+/// The parent's answer to `want`; anything else ends the setup.
+fn wait_for(chan: &Channel, want: &str) -> Result<Msg> {
     match chan.recv()? {
-        Some(Msg::Go(pid)) => Ok(pid),
-        Some(_) => bail!("sync: expected go"),
-        None => bail!("sync: outlet exited during setup"),
+        Some(m) => Ok(m),
+        None => bail!("sync: outlet exited during setup, waiting for {want}"),
     }
 }
 
 fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infallible> {
     let chan = chan_slot.as_ref().context("sync channel")?;
-    // SAFETY: closing our copy of an fd that nothing in the init uses.
-    unsafe { libc::close(a.lock_fd) };
+    // Our copy of an fd that nothing in the init uses.
+    let _ = nix::unistd::close(a.lock_fd);
     // If `outlet create` dies during setup, so do we.
-    // SAFETY: prctl with integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
     crate::cgroups::Cgroup::join_self(a.join_cgroup)?;
     let process = a.spec.process().as_ref().context("process: missing")?;
 
@@ -105,15 +106,18 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
         }
     }
     // The cgroup namespace must be made after the parent has moved us into
-    // the container's cgroup, so it is left for after `Go`.
+    // the container's cgroup, so it is left for after `Placed`.
     let time = namespaces::flag(LinuxNamespaceType::Time);
     let rest =
         a.plan.new & !a.cloned & !CloneFlags::CLONE_NEWPID & !CloneFlags::CLONE_NEWCGROUP & !time;
     if !rest.is_empty() {
         nix::sched::unshare(rest).context("unshare namespaces")?;
     }
-    chan.send(&Msg::UserNs)?;
-    let host_pid = wait_go(chan)?;
+    chan.send(&Msg::Unshared)?;
+    let host_pid = match wait_for(chan, "placement")? {
+        Msg::Placed { init_pid } => init_pid,
+        other => bail!("sync: expected Placed, got {}", other.name()),
+    };
     // In the container's user namespace (which owns the time namespace),
     // before the init starts any process (hooks), and while still dumpable:
     // a non-dumpable task's /proc/self files belong to the host's root,
@@ -126,8 +130,7 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     // CVE-2019-5736 class); execve makes the application dumpable again.
     // Only now, after the id maps: a non-dumpable process's /proc files
     // belong to root, which an unprivileged parent could not write.
-    // SAFETY: prctl with integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
 
     let userns = a.plan.creates(LinuxNamespaceType::User) || a.plan.joins(LinuxNamespaceType::User);
     if userns {
@@ -170,8 +173,11 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     let prepared = rootfs::prepare(&setup)?;
 
     if a.has_runtime_hooks {
-        chan.send(&Msg::Hooks)?;
-        wait_go(chan)?;
+        chan.send(&Msg::HooksDue)?;
+        match wait_for(chan, "the runtime hooks")? {
+            Msg::HooksDone => {}
+            other => bail!("sync: expected HooksDone, got {}", other.name()),
+        }
     }
     let hooks = a.spec.hooks().as_ref();
     crate::hooks::run_all(
@@ -266,11 +272,10 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     // (state.json, pid file) and said so: until then a killed `create`
     // takes the init with it (the death signal), so no init is ever left
     // that nothing knows of. EOF here means `create` died first.
-    if !matches!(chan.recv()?, Some(Msg::Go(_))) {
+    if chan.recv()? != Some(Msg::Recorded) {
         bail!("sync: outlet create exited before recording the container");
     }
-    // SAFETY: prctl with integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+    prctl::set_pdeathsig(None).context("PR_SET_PDEATHSIG")?;
     // Closing the channel tells `create` the death signal is off, so it may
     // exit without taking us along.
     drop(chan_slot.take());
@@ -356,10 +361,7 @@ pub fn become_process(
         late_caps,
     };
     if nnp {
-        // SAFETY: prctl with integer arguments only.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(std::io::Error::last_os_error()).context("no_new_privs");
-        }
+        prctl::set_no_new_privs().context("no_new_privs")?;
     }
     security::lsm::apply_exec_labels(
         process.apparmor_profile().as_deref(),
@@ -434,58 +436,46 @@ pub fn exec_process(
 fn wait_for_start(fifo: RawFd) -> Result<()> {
     let mut b = [0u8; 1];
     loop {
-        // SAFETY: reading into a live one-byte buffer from our own fd.
-        let n = unsafe { libc::read(fifo, b.as_mut_ptr().cast(), 1) };
-        if n == 1 {
-            break;
+        match nix::unistd::read(fifo, &mut b) {
+            Ok(1) => break,
+            Ok(_) => bail!("exec.fifo: end of file before start"),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("read exec.fifo"),
         }
-        let err = std::io::Error::last_os_error();
-        if n < 0 && err.raw_os_error() == Some(libc::EINTR) {
-            continue;
-        }
-        if n == 0 {
-            bail!("exec.fifo: end of file before start");
-        }
-        return Err(err).context("read exec.fifo");
     }
-    // SAFETY: closing our own fd, which nothing uses after this.
-    unsafe { libc::close(fifo) };
+    // Nothing uses the fd after this.
+    let _ = nix::unistd::close(fifo);
     Ok(())
 }
 
 pub fn set_rlimit(r: &PosixRlimit) -> Result<()> {
     let name = format!("{:?}", r.typ()).to_uppercase();
     let resource = match name.as_str() {
-        "RLIMITAS" | "RLIMIT_AS" => libc::RLIMIT_AS,
-        "RLIMITCORE" | "RLIMIT_CORE" => libc::RLIMIT_CORE,
-        "RLIMITCPU" | "RLIMIT_CPU" => libc::RLIMIT_CPU,
-        "RLIMITDATA" | "RLIMIT_DATA" => libc::RLIMIT_DATA,
-        "RLIMITFSIZE" | "RLIMIT_FSIZE" => libc::RLIMIT_FSIZE,
-        "RLIMITLOCKS" | "RLIMIT_LOCKS" => libc::RLIMIT_LOCKS,
-        "RLIMITMEMLOCK" | "RLIMIT_MEMLOCK" => libc::RLIMIT_MEMLOCK,
-        "RLIMITMSGQUEUE" | "RLIMIT_MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
-        "RLIMITNICE" | "RLIMIT_NICE" => libc::RLIMIT_NICE,
-        "RLIMITNOFILE" | "RLIMIT_NOFILE" => libc::RLIMIT_NOFILE,
-        "RLIMITNPROC" | "RLIMIT_NPROC" => libc::RLIMIT_NPROC,
-        "RLIMITRSS" | "RLIMIT_RSS" => libc::RLIMIT_RSS,
-        "RLIMITRTPRIO" | "RLIMIT_RTPRIO" => libc::RLIMIT_RTPRIO,
-        "RLIMITRTTIME" | "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
-        "RLIMITSIGPENDING" | "RLIMIT_SIGPENDING" => libc::RLIMIT_SIGPENDING,
-        "RLIMITSTACK" | "RLIMIT_STACK" => libc::RLIMIT_STACK,
+        "RLIMITAS" | "RLIMIT_AS" => Resource::RLIMIT_AS,
+        "RLIMITCORE" | "RLIMIT_CORE" => Resource::RLIMIT_CORE,
+        "RLIMITCPU" | "RLIMIT_CPU" => Resource::RLIMIT_CPU,
+        "RLIMITDATA" | "RLIMIT_DATA" => Resource::RLIMIT_DATA,
+        "RLIMITFSIZE" | "RLIMIT_FSIZE" => Resource::RLIMIT_FSIZE,
+        "RLIMITLOCKS" | "RLIMIT_LOCKS" => Resource::RLIMIT_LOCKS,
+        "RLIMITMEMLOCK" | "RLIMIT_MEMLOCK" => Resource::RLIMIT_MEMLOCK,
+        "RLIMITMSGQUEUE" | "RLIMIT_MSGQUEUE" => Resource::RLIMIT_MSGQUEUE,
+        "RLIMITNICE" | "RLIMIT_NICE" => Resource::RLIMIT_NICE,
+        "RLIMITNOFILE" | "RLIMIT_NOFILE" => Resource::RLIMIT_NOFILE,
+        "RLIMITNPROC" | "RLIMIT_NPROC" => Resource::RLIMIT_NPROC,
+        "RLIMITRSS" | "RLIMIT_RSS" => Resource::RLIMIT_RSS,
+        "RLIMITRTPRIO" | "RLIMIT_RTPRIO" => Resource::RLIMIT_RTPRIO,
+        "RLIMITRTTIME" | "RLIMIT_RTTIME" => Resource::RLIMIT_RTTIME,
+        "RLIMITSIGPENDING" | "RLIMIT_SIGPENDING" => Resource::RLIMIT_SIGPENDING,
+        "RLIMITSTACK" | "RLIMIT_STACK" => Resource::RLIMIT_STACK,
         other => bail!("process.rlimits: unknown type {other}"),
     };
-    let lim = libc::rlimit {
-        rlim_cur: r.soft(),
-        rlim_max: r.hard(),
-    };
-    // SAFETY: a valid rlimit struct for the duration of the call.
-    if unsafe { libc::setrlimit(resource, &lim) } != 0 {
+    if let Err(e) = setrlimit(resource, r.soft(), r.hard()) {
         // The spec's spelling (RLIMIT_NOFILE), not the Debug one.
         let name = serde_json::to_value(r.typ())
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or(name);
-        return Err(std::io::Error::last_os_error()).with_context(|| {
+        return Err(std::io::Error::from(e)).with_context(|| {
             format!(
                 "process.rlimits {name}: soft {} hard {}",
                 r.soft(),
@@ -506,10 +496,7 @@ fn switch_user(process: &Process, filter_needs_admin: bool) -> Result<Option<(u6
     let user = process.user();
     let uid = user.uid();
     let gid = user.gid();
-    // SAFETY: prctl with integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("PR_SET_KEEPCAPS");
-    }
+    prctl::set_keepcaps(true).context("PR_SET_KEEPCAPS")?;
     let groups: Vec<Gid> = user
         .additional_gids()
         .iter()
@@ -527,8 +514,7 @@ fn switch_user(process: &Process, filter_needs_admin: bool) -> Result<Option<(u6
         .with_context(|| format!("process.user.gid {gid}"))?;
     nix::unistd::setresuid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid))
         .with_context(|| format!("process.user.uid {uid}"))?;
-    // SAFETY: prctl with integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+    prctl::set_keepcaps(false).context("PR_SET_KEEPCAPS")?;
     if filter_needs_admin {
         return security::capabilities::apply_keeping_admin(caps, uid == 0);
     }
@@ -564,15 +550,12 @@ fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
 }
 
 fn reset_signals() {
-    // SAFETY: resetting dispositions and the mask of our own process.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        for sig in 1..32 {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::signal(sig, libc::SIG_DFL);
-            }
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    for sig in 1..32 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: SIG_DFL installs no handler of ours, so no Rust code
+            // can run in signal context.
+            unsafe { libc::signal(sig, libc::SIG_DFL) };
         }
     }
 }

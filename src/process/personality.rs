@@ -2,6 +2,8 @@
 //! execve (LINUX32 makes `uname -m` report a 32-bit machine). Set before
 //! the seccomp filter, which may deny personality(2) to the program.
 
+#![deny(unsafe_code)]
+
 use anyhow::{Context, Result};
 use oci_spec::runtime::Linux;
 
@@ -12,11 +14,6 @@ pub fn apply(linux: Option<&Linux>) -> Result<()> {
         return Ok(());
     };
     let value = process_fields::personality(p)?;
-    // SAFETY: personality with an integer argument changes only the
-    // calling process's execution domain.
-    if unsafe { libc::personality(value as libc::c_ulong) } < 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("linux.personality {:?}", p.domain()));
-    }
-    Ok(())
+    crate::syscall::set_personality(value)
+        .with_context(|| format!("linux.personality {:?}", p.domain()))
 }

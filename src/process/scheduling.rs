@@ -3,6 +3,8 @@
 //! capabilities are set to the spec's), inherited across execve. Nothing
 //! is done for a process that sets neither.
 
+#![deny(unsafe_code)]
+
 use anyhow::{Context, Result};
 
 use crate::spec::Process;
@@ -11,18 +13,7 @@ use crate::spec::process_fields;
 pub fn apply(process: &Process) -> Result<()> {
     if let Some(s) = process.scheduler() {
         let attr = process_fields::scheduler(s)?;
-        // SAFETY: sched_setattr reads `attr.size` bytes from a live,
-        // properly laid out struct sched_attr; pid 0 is the caller.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_sched_setattr,
-                0,
-                &attr as *const process_fields::SchedAttr,
-                0,
-            )
-        };
-        if r != 0 {
-            let e = std::io::Error::last_os_error();
+        if let Err(e) = crate::syscall::sched_setattr(&attr) {
             let hint = if e.raw_os_error() == Some(libc::EPERM) && attr.policy != 0 {
                 // With RT group scheduling (cgroup v1 cpu controller) a new
                 // cgroup has no real-time budget at all.
@@ -36,20 +27,8 @@ pub fn apply(process: &Process) -> Result<()> {
     }
     if let Some(io) = process.io_priority() {
         let value = process_fields::io_priority(io)?;
-        const IOPRIO_WHO_PROCESS: libc::c_int = 1;
-        // SAFETY: ioprio_set with integer arguments only; who 0 = caller.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_ioprio_set,
-                IOPRIO_WHO_PROCESS,
-                0,
-                value as libc::c_int,
-            )
-        };
-        if r != 0 {
-            return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("process.ioPriority {:?} {}", io.class(), io.priority()));
-        }
+        crate::syscall::ioprio_set_self(i32::from(value))
+            .with_context(|| format!("process.ioPriority {:?} {}", io.class(), io.priority()))?;
     }
     Ok(())
 }

@@ -1,20 +1,216 @@
-//! The sync protocol between `outlet create` and the container's init, over a
-//! SOCK_SEQPACKET socketpair (one message per send, never merged or split).
+//! The sync protocol between outlet and the processes it clones (the
+//! container's init in `create`; the helper and the process in `exec`),
+//! over a SOCK_SEQPACKET socketpair: one message per send, never merged or
+//! split, so a message needs no length prefix.
 //!
-//! child -> parent: `U` its user namespace exists (or none is needed): map it
-//!                  and place it in its cgroup;
-//!                  `H` mounts are done: run prestart/createRuntime hooks;
-//!                  `R` ready, about to block on exec.fifo;
-//!                  `E<message>` setup failed, the init exits.
-//! parent -> child: `G<pid>` go on (the payload is the init's host pid);
-//!                  after `R`: the container is recorded (state.json, pid
-//!                  file), so the init may turn its death signal off; it
-//!                  then closes its end, which `create` waits for.
+//! Wire format: `[VERSION][tag][payload]`. Integers are little-endian i32.
+//!
+//! | tag | message            | payload          | direction and meaning |
+//! |-----|--------------------|------------------|-----------------------|
+//! | `U` | `Unshared`         | -                | init/helper -> outlet: its namespaces (a user namespace above all) exist: map the ids and place it in its cgroup |
+//! | `M` | `Placed`           | i32 init pid     | outlet -> init (create): mapped and placed; the payload is the init's host pid |
+//! | `J` | `HelperPlaced`     | -                | outlet -> exec helper: placed in the cgroup, go on |
+//! | `H` | `HooksDue`         | -                | init -> outlet: mounts are done, run prestart/createRuntime |
+//! | `D` | `HooksDone`        | -                | outlet -> init: those hooks ran |
+//! | `P` | `ProcessPid`       | i32 host pid     | exec helper -> outlet: the pid of the process it forked |
+//! | `R` | `Ready`            | -                | init/exec process -> outlet: set up, about to block on exec.fifo (create) or execve (exec) |
+//! | `C` | `Recorded`         | -                | outlet -> init (create), after `R`: state.json and the pid file are written, so the init may turn its death signal off; it then closes its end, which `create` waits for |
+//! | `E` | `Error`            | i32 errno, text  | -> outlet: setup failed (errno 0: none known), the sender exits |
+//! | `W` | `Warning`          | text             | -> outlet: logged, setup goes on |
+//!
+//! A message is at most `MAX_MSG` bytes: error and warning texts are cut to
+//! fit, anything longer is refused on both sides.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use anyhow::{Context, Result, bail};
-use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+use nix::errno::Errno;
+use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, socketpair};
+
+/// Bumped when the wire format changes: outlet and its init are the same
+/// binary, but a mismatch must fail loudly rather than be misread.
+const VERSION: u8 = 1;
+/// Big enough for any error chain outlet builds; small enough to receive
+/// into a stack buffer that costs nothing to clear.
+pub const MAX_MSG: usize = 4096;
+/// Version, tag.
+const HEADER: usize = 2;
+
+const TAG_UNSHARED: u8 = b'U';
+const TAG_PLACED: u8 = b'M';
+const TAG_HELPER_PLACED: u8 = b'J';
+const TAG_HOOKS_DUE: u8 = b'H';
+const TAG_HOOKS_DONE: u8 = b'D';
+const TAG_PROCESS_PID: u8 = b'P';
+const TAG_READY: u8 = b'R';
+const TAG_RECORDED: u8 = b'C';
+const TAG_ERROR: u8 = b'E';
+const TAG_WARNING: u8 = b'W';
+
+// Debug only for tests: errors name a message by `name`, which costs the
+// binary less than derived formatting.
+#[cfg_attr(test, derive(Debug))]
+#[derive(Clone, PartialEq, Eq)]
+pub enum Msg {
+    Unshared,
+    Placed { init_pid: i32 },
+    HelperPlaced,
+    HooksDue,
+    HooksDone,
+    ProcessPid(i32),
+    Ready,
+    Recorded,
+    Error { errno: i32, context: String },
+    Warning(String),
+}
+
+impl Msg {
+    /// The variant's name, for errors about an unexpected message.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Msg::Unshared => "Unshared",
+            Msg::Placed { .. } => "Placed",
+            Msg::HelperPlaced => "HelperPlaced",
+            Msg::HooksDue => "HooksDue",
+            Msg::HooksDone => "HooksDone",
+            Msg::ProcessPid(_) => "ProcessPid",
+            Msg::Ready => "Ready",
+            Msg::Recorded => "Recorded",
+            Msg::Error { .. } => "Error",
+            Msg::Warning(_) => "Warning",
+        }
+    }
+
+    /// The error as it crosses: the errno of the first OS error in its chain
+    /// (kept apart, so the parent can rebuild it as a source) and the rest of
+    /// the chain as text, cut to fit one message.
+    pub fn error(err: &anyhow::Error) -> Msg {
+        let mut errno = 0;
+        let mut context = String::new();
+        for cause in err.chain() {
+            let os = cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::raw_os_error)
+                .or_else(|| cause.downcast_ref::<Errno>().map(|e| *e as i32));
+            if errno == 0
+                && let Some(n) = os
+            {
+                errno = n;
+                continue;
+            }
+            if !context.is_empty() {
+                context.push_str(": ");
+            }
+            context.push_str(&cause.to_string());
+        }
+        Msg::Error {
+            errno,
+            context: cut(context, MAX_MSG - HEADER - 4),
+        }
+    }
+
+    pub fn warning(text: String) -> Msg {
+        Msg::Warning(cut(text, MAX_MSG - HEADER))
+    }
+
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        let (tag, num, text): (u8, Option<i32>, &str) = match self {
+            Msg::Unshared => (TAG_UNSHARED, None, ""),
+            Msg::Placed { init_pid } => (TAG_PLACED, Some(*init_pid), ""),
+            Msg::HelperPlaced => (TAG_HELPER_PLACED, None, ""),
+            Msg::HooksDue => (TAG_HOOKS_DUE, None, ""),
+            Msg::HooksDone => (TAG_HOOKS_DONE, None, ""),
+            Msg::ProcessPid(pid) => (TAG_PROCESS_PID, Some(*pid), ""),
+            Msg::Ready => (TAG_READY, None, ""),
+            Msg::Recorded => (TAG_RECORDED, None, ""),
+            Msg::Error { errno, context } => (TAG_ERROR, Some(*errno), context),
+            Msg::Warning(text) => (TAG_WARNING, None, text),
+        };
+        let len = HEADER + num.map_or(0, |_| 4) + text.len();
+        if len > MAX_MSG {
+            bail!("sync: a {len}-byte message is over the {MAX_MSG}-byte limit");
+        }
+        let mut buf = Vec::with_capacity(len);
+        buf.extend_from_slice(&[VERSION, tag]);
+        if let Some(n) = num {
+            buf.extend_from_slice(&n.to_le_bytes());
+        }
+        buf.extend_from_slice(text.as_bytes());
+        Ok(buf)
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Msg> {
+        let [version, tag, payload @ ..] = buf else {
+            bail!("sync: a {}-byte message is too short", buf.len());
+        };
+        if *version != VERSION {
+            bail!("sync: protocol version {version}, expected {VERSION}");
+        }
+        let empty = |m: Msg| -> Result<Msg> {
+            if !payload.is_empty() {
+                bail!("sync: message {:?} with a stray payload", *tag as char);
+            }
+            Ok(m)
+        };
+        let int = || -> Result<(i32, &[u8])> {
+            let (n, rest) = payload
+                .split_first_chunk::<4>()
+                .with_context(|| format!("sync: message {:?} cut short", *tag as char))?;
+            Ok((i32::from_le_bytes(*n), rest))
+        };
+        let int_only = || -> Result<i32> {
+            let (n, rest) = int()?;
+            if !rest.is_empty() {
+                bail!("sync: message {:?} with a stray payload", *tag as char);
+            }
+            Ok(n)
+        };
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        Ok(match *tag {
+            TAG_UNSHARED => empty(Msg::Unshared)?,
+            TAG_PLACED => Msg::Placed {
+                init_pid: int_only()?,
+            },
+            TAG_HELPER_PLACED => empty(Msg::HelperPlaced)?,
+            TAG_HOOKS_DUE => empty(Msg::HooksDue)?,
+            TAG_HOOKS_DONE => empty(Msg::HooksDone)?,
+            TAG_PROCESS_PID => Msg::ProcessPid(int_only()?),
+            TAG_READY => empty(Msg::Ready)?,
+            TAG_RECORDED => empty(Msg::Recorded)?,
+            TAG_ERROR => {
+                let (errno, rest) = int()?;
+                Msg::Error {
+                    errno,
+                    context: text(rest),
+                }
+            }
+            TAG_WARNING => Msg::Warning(text(payload)),
+            other => bail!("sync: unknown message tag {other:#04x}"),
+        })
+    }
+}
+
+/// The error a peer reported, rebuilt so that its errno is an io::Error
+/// source callers can match the kind of, and its text reads as it did.
+pub fn remote_error(errno: i32, context: String) -> anyhow::Error {
+    match (errno, context.is_empty()) {
+        (0, _) => anyhow::Error::msg(context),
+        (n, true) => std::io::Error::from_raw_os_error(n).into(),
+        (n, false) => anyhow::Error::new(std::io::Error::from_raw_os_error(n)).context(context),
+    }
+}
+
+/// At most `max` bytes, cut at a character boundary.
+fn cut(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
 
 pub struct Channel {
     fd: OwnedFd,
@@ -31,92 +227,230 @@ pub fn pair() -> Result<(Channel, Channel)> {
     Ok((Channel { fd: a }, Channel { fd: b }))
 }
 
-pub enum Msg {
-    UserNs,
-    Hooks,
-    Ready,
-    Error(String),
-    Go(i32),
-}
-
 impl Channel {
     pub fn send(&self, msg: &Msg) -> Result<()> {
-        let buf: Vec<u8> = match msg {
-            Msg::UserNs => b"U".to_vec(),
-            Msg::Hooks => b"H".to_vec(),
-            Msg::Ready => b"R".to_vec(),
-            Msg::Error(m) => {
-                let mut v = b"E".to_vec();
-                // A SEQPACKET message has a size limit; messages are short.
-                v.extend_from_slice(&m.as_bytes()[..m.len().min(60_000)]);
-                v
+        let buf = msg.encode()?;
+        // MSG_NOSIGNAL: a peer that died is an error to report, not SIGPIPE.
+        loop {
+            match nix::sys::socket::send(self.fd.as_raw_fd(), &buf, MsgFlags::MSG_NOSIGNAL) {
+                Err(Errno::EINTR) => continue,
+                r => return r.map(drop).context("sync: send"),
             }
-            Msg::Go(pid) => format!("G{pid}").into_bytes(),
-        };
-        // SAFETY: buf is valid for its length; the fd is ours.
-        let n = unsafe {
-            libc::send(
-                self.fd.as_raw_fd(),
-                buf.as_ptr().cast(),
-                buf.len(),
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        if n < 0 {
-            return Err(std::io::Error::last_os_error()).context("sync: send");
         }
-        Ok(())
     }
 
-    /// None when the other side closed its end (it exited).
-    pub fn recv(&self) -> Result<Option<Msg>> {
-        // Room for the longest message, not zeroed: only what the kernel
-        // writes is touched (a zeroed 64 KiB buffer cost both processes a
-        // memset and 16 page faults per message).
-        let mut buf: Vec<u8> = Vec::with_capacity(65_536);
+    /// The next message, warnings included; None when every peer has closed
+    /// its end (exited).
+    pub fn recv_any(&self) -> Result<Option<Msg>> {
+        // One byte over the limit: a message that fills it is too long (a
+        // SEQPACKET read cuts the rest off).
+        let mut buf = [0u8; MAX_MSG + 1];
         let n = loop {
-            // SAFETY: the pointer is valid for writes of the capacity; recv
-            // initialises the first n bytes, and only those are read below.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.capacity(),
-                    0,
-                )
-            };
-            if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
+            match nix::sys::socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Err(Errno::EINTR) => continue,
+                // A peer that died with our last message unread (an init
+                // the OOM killer took during setup) resets the connection:
+                // that is its exit, as EOF is, and the caller explains it
+                // as one.
+                Err(Errno::ECONNRESET) => return Ok(None),
+                r => break r.context("sync: recv")?,
             }
-            break n;
         };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            // A peer that died with our last message unread (an init the
-            // OOM killer took during setup) resets the connection: that is
-            // its exit, as EOF is, and the caller explains it as one.
-            if e.raw_os_error() == Some(libc::ECONNRESET) {
-                return Ok(None);
-            }
-            return Err(e).context("sync: recv");
-        }
-        // SAFETY: recv wrote n (<= capacity) bytes.
-        unsafe { buf.set_len(n as usize) };
         if n == 0 {
             return Ok(None);
         }
-        let payload = String::from_utf8_lossy(&buf[1..]).into_owned();
-        Ok(Some(match buf[0] {
-            b'U' => Msg::UserNs,
-            b'H' => Msg::Hooks,
-            b'R' => Msg::Ready,
-            b'E' => Msg::Error(payload),
-            b'G' => Msg::Go(payload.parse().unwrap_or(0)),
-            other => bail!("sync: unexpected message {:?}", other as char),
-        }))
+        if n > MAX_MSG {
+            bail!("sync: a message over the {MAX_MSG}-byte limit");
+        }
+        Msg::decode(&buf[..n]).map(Some)
+    }
+
+    /// The next message that is not a warning: warnings go to the log.
+    pub fn recv(&self) -> Result<Option<Msg>> {
+        loop {
+            match self.recv_any()? {
+                Some(Msg::Warning(w)) => crate::logging::warn(&w),
+                other => return Ok(other),
+            }
+        }
     }
 
     pub fn raw_fd(&self) -> i32 {
         self.fd.as_raw_fd()
+    }
+}
+
+impl AsFd for Channel {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> Vec<Msg> {
+        vec![
+            Msg::Unshared,
+            Msg::Placed { init_pid: 4242 },
+            Msg::Placed { init_pid: i32::MAX },
+            Msg::HelperPlaced,
+            Msg::HooksDue,
+            Msg::HooksDone,
+            Msg::ProcessPid(7),
+            Msg::Ready,
+            Msg::Recorded,
+            Msg::Error {
+                errno: libc::EACCES,
+                context: "mount /proc: ünïcode".into(),
+            },
+            Msg::Error {
+                errno: 0,
+                context: String::new(),
+            },
+            Msg::Warning("seccomp: arch skipped".into()),
+        ]
+    }
+
+    #[test]
+    fn every_message_round_trips_over_a_socketpair() {
+        let (a, b) = pair().unwrap();
+        for m in all() {
+            a.send(&m).unwrap();
+            assert_eq!(b.recv_any().unwrap(), Some(m.clone()));
+            b.send(&m).unwrap();
+            assert_eq!(a.recv_any().unwrap(), Some(m));
+        }
+    }
+
+    #[test]
+    fn recv_skips_warnings() {
+        let (a, b) = pair().unwrap();
+        a.send(&Msg::warning("w".into())).unwrap();
+        a.send(&Msg::Ready).unwrap();
+        assert_eq!(b.recv().unwrap(), Some(Msg::Ready));
+    }
+
+    #[test]
+    fn eof_when_the_peer_closes() {
+        let (a, b) = pair().unwrap();
+        drop(a);
+        assert_eq!(b.recv().unwrap(), None);
+        assert!(b.send(&Msg::Ready).is_err(), "send to a closed peer");
+    }
+
+    #[test]
+    fn eof_when_the_peer_dies() {
+        use nix::sys::wait::{WaitStatus, waitpid};
+        use nix::unistd::{ForkResult, fork};
+        let (a, b) = pair().unwrap();
+        // SAFETY: the child only sends on an inherited socket and _exits;
+        // it touches no lock another thread of the test binary may hold.
+        match unsafe { fork() }.unwrap() {
+            ForkResult::Child => {
+                drop(b);
+                let code = i32::from(a.send(&Msg::Unshared).is_err());
+                crate::syscall::exit_now(code)
+            }
+            ForkResult::Parent { child } => {
+                drop(a);
+                assert_eq!(b.recv().unwrap(), Some(Msg::Unshared));
+                assert_eq!(b.recv().unwrap(), None, "EOF once the child died");
+                assert_eq!(waitpid(child, None).unwrap(), WaitStatus::Exited(child, 0));
+            }
+        }
+    }
+
+    fn raw_send(c: &Channel, bytes: &[u8]) {
+        nix::sys::socket::send(c.raw_fd(), bytes, MsgFlags::empty()).unwrap();
+    }
+
+    #[test]
+    fn short_and_garbled_messages_are_refused() {
+        let (a, b) = pair().unwrap();
+        let bad: &[&[u8]] = &[
+            &[VERSION],                                 // no tag
+            &[VERSION, TAG_PLACED, 1, 2],               // pid cut short
+            &[VERSION, TAG_ERROR, 1],                   // errno cut short
+            &[VERSION, TAG_READY, 0],                   // stray payload
+            &[VERSION, TAG_PROCESS_PID, 1, 0, 0, 0, 9], // stray payload
+            &[VERSION, b'?'],                           // unknown tag
+            &[VERSION + 1, TAG_READY],                  // other version
+            b"G1234",                                   // the old format
+        ];
+        for m in bad {
+            raw_send(&a, m);
+            assert!(b.recv_any().is_err(), "{m:?} accepted");
+        }
+        // Control: the well-formed bytes of the same messages pass.
+        raw_send(&a, &[VERSION, TAG_PLACED, 1, 2, 0, 0]);
+        assert_eq!(
+            b.recv_any().unwrap(),
+            Some(Msg::Placed { init_pid: 0x0201 })
+        );
+    }
+
+    #[test]
+    fn oversized_messages_are_refused() {
+        let (a, b) = pair().unwrap();
+        let big = "x".repeat(MAX_MSG);
+        assert!(Msg::Warning(big.clone()).encode().is_err());
+        // A peer that sends more anyway is refused by the reader.
+        let mut raw = vec![VERSION, TAG_WARNING];
+        raw.extend_from_slice(big.as_bytes());
+        raw_send(&a, &raw);
+        assert!(b.recv_any().is_err());
+        // Control: exactly the limit passes.
+        raw.truncate(MAX_MSG);
+        raw_send(&a, &raw);
+        assert!(matches!(b.recv_any().unwrap(), Some(Msg::Warning(w)) if w.len() == MAX_MSG - 2));
+        // Errors and warnings are cut to fit rather than lost.
+        let e = Msg::error(&anyhow::anyhow!("x{}", "é".repeat(MAX_MSG)));
+        assert_eq!(
+            e.encode().unwrap().len(),
+            MAX_MSG - 1,
+            "cut at a char boundary"
+        );
+        a.send(&e).unwrap();
+        assert_eq!(b.recv_any().unwrap(), Some(e));
+        a.send(&Msg::warning(big)).unwrap();
+        assert!(b.recv_any().unwrap().is_some());
+    }
+
+    #[test]
+    fn an_error_keeps_its_errno_and_text() {
+        let io = std::io::Error::from_raw_os_error(libc::ENOENT);
+        let err = anyhow::Error::new(io).context("open /x").context("mount y");
+        let text = format!("{err:#}");
+        let Msg::Error { errno, context } = Msg::error(&err) else {
+            panic!("not an error")
+        };
+        assert_eq!(
+            (errno, context.as_str()),
+            (libc::ENOENT, "mount y: open /x")
+        );
+        let back = remote_error(errno, context);
+        assert_eq!(format!("{back:#}"), text);
+        let kind = back
+            .chain()
+            .find_map(|c| c.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            kind.map(std::io::Error::kind),
+            Some(std::io::ErrorKind::NotFound)
+        );
+
+        // A nix errno crosses as the same errno.
+        let err = anyhow::Error::new(Errno::EPERM).context("setns");
+        assert!(matches!(Msg::error(&err), Msg::Error { errno, .. } if errno == libc::EPERM));
+
+        // Without an OS error: text only, no source invented.
+        let Msg::Error { errno, context } = Msg::error(&anyhow::anyhow!("bad spec")) else {
+            panic!("not an error")
+        };
+        assert_eq!(errno, 0);
+        let back = remote_error(errno, context);
+        assert_eq!(format!("{back:#}"), "bad spec");
+        assert!(back.downcast_ref::<std::io::Error>().is_none());
     }
 }

@@ -4,12 +4,17 @@
 //! device nodes are bind mounts of the host's, each verified by fstat to be
 //! the device the spec names before it is mounted from its fd.
 
+#![deny(unsafe_code)]
+
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use nix::sys::stat::SFlag;
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{FchmodatFlags, Mode, SFlag};
+use nix::unistd::{Gid, Uid, UnlinkatFlags, unlinkat};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
 use super::fdmount;
@@ -94,39 +99,26 @@ fn mknod(root: &Root, n: &Node) -> Result<()> {
         _ => SFlag::S_IFCHR,
     };
     let dev = nix::sys::stat::makedev(n.major as u64, n.minor as u64);
+    let at = Some(dir.as_raw_fd());
+    let mode = Mode::from_bits_truncate(n.mode & 0o7777);
     // An image may ship its own /dev/null as a regular file: replace it.
-    // SAFETY: valid dir fd and NUL-terminated single-component name.
-    unsafe { libc::unlinkat(dir.as_raw_fd(), cname.as_ptr(), 0) };
-    // SAFETY: as above; mknodat does not follow a final symlink.
-    let ret = unsafe {
-        libc::mknodat(
-            dir.as_raw_fd(),
-            cname.as_ptr(),
-            kind.bits() | (n.mode & 0o7777),
-            dev,
-        )
-    };
-    if ret != 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("mknod {}", n.path.display()));
-    }
-    // SAFETY: as above; AT_SYMLINK_NOFOLLOW keeps chown on the node itself.
-    let ret = unsafe {
-        libc::fchownat(
-            dir.as_raw_fd(),
-            cname.as_ptr(),
-            n.uid,
-            n.gid,
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-    if ret != 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("chown {}", n.path.display()));
-    }
+    let _ = unlinkat(at, cname.as_c_str(), UnlinkatFlags::NoRemoveDir);
+    // mknodat does not follow a final symlink.
+    nix::sys::stat::mknodat(at, cname.as_c_str(), kind, mode, dev)
+        .map_err(std::io::Error::from)
+        .with_context(|| format!("mknod {}", n.path.display()))?;
+    // AT_SYMLINK_NOFOLLOW keeps chown on the node itself.
+    nix::unistd::fchownat(
+        at,
+        cname.as_c_str(),
+        Some(Uid::from_raw(n.uid)),
+        Some(Gid::from_raw(n.gid)),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(std::io::Error::from)
+    .with_context(|| format!("chown {}", n.path.display()))?;
     // mknod is subject to the umask; set the mode the spec asked for.
-    // SAFETY: as above.
-    unsafe { libc::fchmodat(dir.as_raw_fd(), cname.as_ptr(), n.mode & 0o7777, 0) };
+    let _ = nix::sys::stat::fchmodat(at, cname.as_c_str(), mode, FchmodatFlags::FollowSymlink);
     Ok(())
 }
 
@@ -230,10 +222,10 @@ pub fn console_target(root: &Root) -> Result<()> {
                     libc::S_IFREG | libc::S_IFCHR => return Ok(()),
                     libc::S_IFDIR => bail!("/dev/console is a directory, not a console"),
                     _ => {
-                        // SAFETY: a valid dir fd and NUL-terminated name;
                         // unlinkat never follows a symlink.
-                        if unsafe { libc::unlinkat(dev.as_raw_fd(), name.as_ptr(), 0) } != 0 {
-                            return Err(std::io::Error::last_os_error()).with_context(|| {
+                        let r = unlinkat(Some(dev.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir);
+                        if let Err(e) = r {
+                            return Err(std::io::Error::from(e)).with_context(|| {
                                 format!(
                                     "/dev/console is {}: remove it",
                                     file_kind(st.st_mode & libc::S_IFMT)
@@ -246,23 +238,19 @@ pub fn console_target(root: &Root) -> Result<()> {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             Err(e) => return Err(e).context("open /dev/console"),
         }
-        // SAFETY: as above; O_EXCL|O_NOFOLLOW never opens what is there.
-        let fd = unsafe {
-            libc::openat(
-                dev.as_raw_fd(),
-                name.as_ptr(),
-                libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_RDONLY,
-                0o600,
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: closing the fd we just opened.
-            unsafe { libc::close(fd) };
-            return Ok(());
-        }
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EEXIST) {
-            return Err(e).context("create /dev/console");
+        // O_EXCL|O_NOFOLLOW never opens what is there.
+        match nix::fcntl::openat(
+            Some(dev.as_raw_fd()),
+            name,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDONLY,
+            Mode::from_bits_truncate(0o600),
+        ) {
+            Ok(fd) => {
+                let _ = nix::unistd::close(fd);
+                return Ok(());
+            }
+            Err(Errno::EEXIST) => {}
+            Err(e) => return Err(std::io::Error::from(e)).context("create /dev/console"),
         }
         // Something raced in: look again.
     }
@@ -282,16 +270,15 @@ pub fn links(root: &Root) -> Result<()> {
     ] {
         let cname = CString::new(name).expect("static name");
         let ctarget = CString::new(target).expect("static target");
+        let at = Some(dev.as_raw_fd());
         if name == "ptmx" {
-            // SAFETY: valid dir fd, NUL-terminated names.
-            unsafe { libc::unlinkat(dev.as_raw_fd(), cname.as_ptr(), 0) };
+            let _ = unlinkat(at, cname.as_c_str(), UnlinkatFlags::NoRemoveDir);
         }
-        // SAFETY: valid dir fd, NUL-terminated names.
-        let ret = unsafe { libc::symlinkat(ctarget.as_ptr(), dev.as_raw_fd(), cname.as_ptr()) };
-        if ret != 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EEXIST) {
-                return Err(e).with_context(|| format!("symlink /dev/{name}"));
+        match nix::unistd::symlinkat(ctarget.as_c_str(), at, cname.as_c_str()) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => {
+                return Err(std::io::Error::from(e))
+                    .with_context(|| format!("symlink /dev/{name}"));
             }
         }
     }

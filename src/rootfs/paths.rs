@@ -4,11 +4,16 @@
 //! (CVE-2021-30465 class), and mounts are made onto the resolved fd via
 //! /proc/self/fd/N rather than onto a path that could be swapped.
 
+#![deny(unsafe_code)]
+
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 
 use crate::syscall::{RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2};
 
@@ -128,35 +133,24 @@ impl Root {
             let last = todo.is_empty();
             // mkdirat never follows a symlink, and O_CREAT|O_EXCL|O_NOFOLLOW
             // refuses one, so a link raced in cannot redirect the creation.
-            let ret = if last && matches!(kind, Kind::File) {
-                // SAFETY: a valid dir fd and NUL-terminated name.
-                let fd = unsafe {
-                    libc::openat(
-                        dir.as_raw_fd(),
-                        cname.as_ptr(),
-                        libc::O_CREAT
-                            | libc::O_EXCL
-                            | libc::O_NOFOLLOW
-                            | libc::O_CLOEXEC
-                            | libc::O_WRONLY,
-                        0o644,
-                    )
-                };
-                if fd >= 0 {
-                    // SAFETY: closing the fd we just opened.
-                    unsafe { libc::close(fd) };
-                    0
-                } else {
-                    -1
-                }
+            let at = Some(dir.as_raw_fd());
+            let made = if last && matches!(kind, Kind::File) {
+                let flags = OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC
+                    | OFlag::O_WRONLY;
+                nix::fcntl::openat(at, cname.as_c_str(), flags, Mode::from_bits_truncate(0o644))
+                    .map(|fd| {
+                        let _ = nix::unistd::close(fd);
+                    })
             } else {
-                // SAFETY: a valid dir fd and NUL-terminated name.
-                unsafe { libc::mkdirat(dir.as_raw_fd(), cname.as_ptr(), 0o755) }
+                nix::sys::stat::mkdirat(at, cname.as_c_str(), Mode::from_bits_truncate(0o755))
             };
-            if ret != 0 {
-                let e = std::io::Error::last_os_error();
-                if e.raw_os_error() != Some(libc::EEXIST) {
-                    return Err(e).with_context(|| ctx("create", &here));
+            match made {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => {
+                    return Err(std::io::Error::from(e)).with_context(|| ctx("create", &here));
                 }
             }
             // Walk the same name again: now it exists (or a racer made it a

@@ -18,8 +18,19 @@
 //! reports it at create time instead, naming the set and the capability. In
 //! the bounding set such a capability is simply absent already (dropping is
 //! all the bounding set allows), so it is accepted there, as runc does.
+//!
+//! Why not the `caps` crate: its `set` changes one set per call, each a
+//! capget plus a capset, so the three sets would cost six syscalls instead
+//! of one and pass through the intermediate states the kernel may refuse
+//! (see 3. above); its prctl wrappers map 1:1 but return errors as text,
+//! losing the errno the sync protocol carries to `create`, and its
+//! `Capability` enum stops at the capabilities it knows, where the bounding
+//! probe must go on until the kernel says EINVAL (a bounding capability it
+//! could not name would never be dropped).
 
 use anyhow::{Context, Result, bail};
+
+use crate::syscall;
 use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities};
 
 /// Every capability name the kernel headers define, with its number.
@@ -164,13 +175,11 @@ pub fn last_cap() -> u32 {
 fn probe_bounding() -> (u32, u64) {
     let (mut last, mut set) = (0, 0u64);
     for nr in 0..64u32 {
-        // SAFETY: PR_CAPBSET_READ only reads a flag of the calling thread.
-        let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, nr as libc::c_ulong, 0, 0, 0) };
-        if r < 0 {
+        let Ok(has) = syscall::capbset_read(nr) else {
             break;
-        }
+        };
         last = nr;
-        if r == 1 {
+        if has {
             set |= 1u64 << nr;
         }
     }
@@ -298,11 +307,8 @@ pub fn drop_bounding(caps: Option<&LinuxCapabilities>) -> Result<()> {
         if keep & (1u64 << nr) != 0 {
             continue;
         }
-        // SAFETY: PR_CAPBSET_DROP takes plain integers and changes only the
-        // calling thread's bounding set.
-        let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, nr as libc::c_ulong, 0, 0, 0) };
-        if r < 0 {
-            return Err(std::io::Error::last_os_error()).with_context(|| {
+        if let Err(e) = syscall::capbset_drop(nr) {
+            return Err(e).with_context(|| {
                 format!(
                     "process.capabilities.bounding: prctl(PR_CAPBSET_DROP, {})",
                     name_of(nr)
@@ -313,74 +319,13 @@ pub fn drop_bounding(caps: Option<&LinuxCapabilities>) -> Result<()> {
     Ok(())
 }
 
-/// `struct __user_cap_header_struct` of <linux/capability.h>.
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: libc::c_int,
-}
-
-/// `struct __user_cap_data_struct`; version 3 takes two of them (low and
-/// high 32 bits of each set).
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
 /// The calling thread's (effective, permitted, inheritable) masks.
 pub fn read_current() -> Result<(u64, u64, u64)> {
-    let mut hdr = CapHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: capget writes two CapData (version 3) into `data`, which is
-    // exactly that size, and reads `hdr`.
-    let r = unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error()).context("capget");
-    }
-    let join = |lo: u32, hi: u32| (lo as u64) | ((hi as u64) << 32);
-    Ok((
-        join(data[0].effective, data[1].effective),
-        join(data[0].permitted, data[1].permitted),
-        join(data[0].inheritable, data[1].inheritable),
-    ))
+    syscall::capget_self().context("capget")
 }
 
 fn capset(effective: u64, permitted: u64, inheritable: u64) -> std::io::Result<()> {
-    let mut hdr = CapHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let split = |m: u64| (m as u32, (m >> 32) as u32);
-    let (e0, e1) = split(effective);
-    let (p0, p1) = split(permitted);
-    let (i0, i1) = split(inheritable);
-    let data = [
-        CapData {
-            effective: e0,
-            permitted: p0,
-            inheritable: i0,
-        },
-        CapData {
-            effective: e1,
-            permitted: p1,
-            inheritable: i1,
-        },
-    ];
-    // SAFETY: capset reads the header and two CapData (version 3), both
-    // live for the duration of the call.
-    let r = unsafe { libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    syscall::capset_self(effective, permitted, inheritable)
 }
 
 /// Set effective, permitted, inheritable and ambient after the uid switch
@@ -405,18 +350,8 @@ fn apply_masks(eff: u64, prm: u64, inh: u64, amb: u64) -> Result<()> {
         if amb & (1u64 << nr) == 0 {
             continue;
         }
-        // SAFETY: plain-integer prctl on the calling thread.
-        let r = unsafe {
-            libc::prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
-                nr as libc::c_ulong,
-                0,
-                0,
-            )
-        };
-        if r < 0 {
-            return Err(std::io::Error::last_os_error()).with_context(|| {
+        if let Err(e) = syscall::cap_ambient(libc::PR_CAP_AMBIENT_RAISE, nr) {
+            return Err(e).with_context(|| {
                 format!(
                     "process.capabilities.ambient: prctl(PR_CAP_AMBIENT_RAISE, {})",
                     name_of(nr)
@@ -428,23 +363,14 @@ fn apply_masks(eff: u64, prm: u64, inh: u64, amb: u64) -> Result<()> {
 }
 
 fn clear_ambient() -> Result<()> {
-    // SAFETY: plain-integer prctl on the calling thread.
-    let r = unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    };
-    // EINVAL: a kernel before 4.3 without ambient capabilities; with nothing
-    // to raise that is fine, otherwise the raise reports it.
-    if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL) {
-        return Err(std::io::Error::last_os_error())
-            .context("process.capabilities.ambient: prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
+    match syscall::cap_ambient(libc::PR_CAP_AMBIENT_CLEAR_ALL, 0) {
+        // EINVAL: a kernel before 4.3 without ambient capabilities; with
+        // nothing to raise that is fine, otherwise the raise reports it.
+        Err(e) if e.raw_os_error() != Some(libc::EINVAL) => {
+            Err(e).context("process.capabilities.ambient: prctl(PR_CAP_AMBIENT_CLEAR_ALL)")
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The kernel takes a seccomp filter without no_new_privs only from a

@@ -30,7 +30,7 @@ pub(crate) mod testutil {
     //! credentials and filters cannot leak into the test harness.
 
     use std::io::Read;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsFd;
 
     pub enum Outcome {
         /// The child's report and its exit code.
@@ -74,28 +74,29 @@ pub(crate) mod testutil {
         f: &dyn Fn() -> Result<String, String>,
         timeout: std::time::Duration,
     ) -> Option<Outcome> {
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 fills the two-element array.
-        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-        // SAFETY: both fds were just created and are owned only here.
-        let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use nix::sys::signal::{Signal, kill};
+        use nix::sys::wait::{WaitStatus, waitpid};
+        use nix::unistd::{ForkResult, fork};
+
+        let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe2");
         // SAFETY: the child only runs `f`, writes and _exits (see above).
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
-        if pid == 0 {
-            drop(rd);
-            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-            let (msg, code) = match res {
-                Ok(Ok(s)) => (s, 0),
-                Ok(Err(s)) => (s, 1),
-                Err(_) => ("panic".to_string(), 2),
-            };
-            let mut file = std::fs::File::from(wr);
-            let _ = std::io::Write::write_all(&mut file, msg.as_bytes());
-            // SAFETY: _exit skips the harness's atexit handlers, which
-            // belong to the parent.
-            unsafe { libc::_exit(code) };
-        }
+        let pid = match unsafe { fork() }.expect("fork") {
+            ForkResult::Child => {
+                drop(rd);
+                let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+                let (msg, code) = match res {
+                    Ok(Ok(s)) => (s, 0),
+                    Ok(Err(s)) => (s, 1),
+                    Err(_) => ("panic".to_string(), 2),
+                };
+                let mut file = std::fs::File::from(wr);
+                let _ = std::io::Write::write_all(&mut file, msg.as_bytes());
+                // Not the harness's atexit handlers: they belong to the parent.
+                crate::syscall::exit_now(code)
+            }
+            ForkResult::Parent { child } => child,
+        };
         drop(wr);
         let deadline = std::time::Instant::now() + timeout;
         let mut file = std::fs::File::from(rd);
@@ -103,19 +104,15 @@ pub(crate) mod testutil {
         let mut hung = false;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let mut pfd = libc::pollfd {
-                fd: file.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) };
-            if r == 0 {
-                hung = true;
-                break;
-            }
-            if r < 0 {
-                continue; // EINTR
+            let mut pfd = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+            let ms = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+            match poll(&mut pfd, ms) {
+                Ok(0) => {
+                    hung = true;
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => continue, // EINTR
             }
             let mut buf = [0u8; 4096];
             match file.read(&mut buf) {
@@ -125,21 +122,17 @@ pub(crate) mod testutil {
             }
         }
         if hung {
-            // SAFETY: signals our own child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = kill(pid, Signal::SIGKILL);
         }
-        let mut status = 0;
-        // SAFETY: waits for our own child.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        assert_eq!(r, pid);
+        let status = waitpid(pid, None).expect("waitpid of our own child");
         if hung {
             return None;
         }
         let out = String::from_utf8_lossy(&out).into_owned();
-        Some(if libc::WIFSIGNALED(status) {
-            Outcome::Signaled(libc::WTERMSIG(status), out)
-        } else {
-            Outcome::Exited(out, libc::WEXITSTATUS(status))
+        Some(match status {
+            WaitStatus::Signaled(_, sig, _) => Outcome::Signaled(sig as i32, out),
+            WaitStatus::Exited(_, code) => Outcome::Exited(out, code),
+            other => panic!("child {pid}: unexpected wait status {other:?}"),
         })
     }
 

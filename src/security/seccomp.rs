@@ -32,6 +32,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
+use nix::sys::memfd::{MemFdCreateFlag, memfd_create};
 use oci_spec::runtime::{
     Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
     LinuxSyscall,
@@ -295,14 +296,10 @@ pub fn compile(plan: &Plan) -> Result<Vec<libc::sock_filter>> {
 fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>> {
     // seccomp_export_bpf_mem needs libseccomp 2.6; Debian 12 has 2.5, which
     // only exports to an fd.
-    // SAFETY: memfd_create takes a NUL-terminated name and flags.
-    let fd = unsafe { libc::memfd_create(c"outlet-seccomp".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error())
-            .context("memfd_create for the seccomp program");
-    }
-    // SAFETY: fd was just created and is owned only here.
-    let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let fd = memfd_create(c"outlet-seccomp", MemFdCreateFlag::MFD_CLOEXEC)
+        .map_err(std::io::Error::from)
+        .context("memfd_create for the seccomp program")?;
+    let mut file = std::fs::File::from(fd);
     ctx.export_bpf(&file)
         .context("linux.seccomp: compiling the filter")?;
     file.rewind()?;
