@@ -227,7 +227,11 @@ fn run_exit_code_of_a_killed_container() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn run_detach() {
     let Some(t) = T::new() else { return };
-    let b = t.bundle("b", |c| sh(c, SLEEPER));
+    // The trap is in place once /out/ready exists: a TERM before that
+    // would be ignored by a pid 1 without a handler.
+    let b = t.bundle("b", |c| {
+        sh(c, "trap 'exit 0' TERM; touch /out/ready; sleep 1000 & wait")
+    });
     let id = t.id("detach");
     let started = Instant::now();
     let o = t.outlet(&["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id]);
@@ -241,6 +245,11 @@ fn run_detach() {
     let pid = st["pid"].as_i64().unwrap() as i32;
     t.track_pid(pid);
     assert!(pid_alive(pid));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !b.out.join("ready").exists() {
+        assert!(Instant::now() < deadline, "the container never got ready");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     t.outlet(&["kill", &id, "TERM"]).expect_ok("kill TERM");
     t.wait_status(&id, "stopped");
     t.outlet(&["delete", &id]).expect_ok("delete");
