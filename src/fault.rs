@@ -25,6 +25,8 @@ pub const STEPS: &[&str] = &[
     "create:saved",
     "create:detached",
     "start:released",
+    "exec:forked",
+    "exec:ready",
     "delete:killed",
     "delete:cgroup",
 ];

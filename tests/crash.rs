@@ -80,7 +80,15 @@ fn a_kill_at_every_step_leaves_nothing_delete_force_cannot_remove() {
             c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 64}});
         });
         let bundle = b.dir.to_str().unwrap();
-        let killed = if let Some(stage) = step.strip_prefix("create:") {
+        let killed = if step.starts_with("exec:") {
+            t.create(&id, &b).expect_ok("create");
+            t.outlet(&["start", &id]).expect_ok("start");
+            let o = outlet_fault(&t, step, &["exec", &id, "sh", "-c", "sleep 1000"], "exec");
+            // An exec killed midway leaves the container usable.
+            t.outlet(&["exec", &id, "true"])
+                .expect_ok("exec after the killed exec");
+            o
+        } else if let Some(stage) = step.strip_prefix("create:") {
             outlet_fault(&t, step, &["create", "--bundle", bundle, &id], stage)
         } else {
             t.create(&id, &b).expect_ok("create");

@@ -179,6 +179,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         Forked::Parent(pid) => pid,
     };
     drop(child_chan);
+    crate::fault::point("exec:forked");
     let helper_joins_cgroup = join_files.is_some();
     drop(join_files);
     let reap_helper = || {
@@ -254,6 +255,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         }
     }
     reap_helper();
+    crate::fault::point("exec:ready");
     let reap_process = |pid: Option<i32>| {
         if let Some(p) = pid {
             let _ = waitpid(Pid::from_raw(p), None);
