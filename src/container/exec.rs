@@ -317,7 +317,7 @@ fn sub_cgroup(
     let mut paths = crate::cgroups::CgroupPaths {
         unified: own.unified.clone(),
         v1: own.v1.clone(),
-        created: Vec::new(),
+        ..Default::default()
     };
     for spec in specs {
         let (controllers, sub) = match spec.split_once(':') {
