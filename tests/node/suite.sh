@@ -186,21 +186,32 @@ for _ in $(seq 1 60); do [ -S /run/containerd/containerd.sock ] && break; sleep 
 if ! ctr image import --base-name localhost/busybox $D/busybox-oci.tar >"$OUT/ctr.out" 2>&1; then
     verdict ctr_systemd_cgroup FAIL "ctr image import: $(tr '\n' ' ' <"$OUT/ctr.out" | cut -c1-300)"
 else
-    timeout 120 ctr run --rm --runc-binary "$RT" --runc-systemd-cgroup --cgroup system.slice:ctr:node-ctr1 \
-        --cpus 0.25 --memory-limit 536870912 localhost/busybox:latest node-ctr1 \
-        /bin/sh -c 'cg=$(sed -n "s/^0:://p" /proc/self/cgroup); echo $cg; cat /sys/fs/cgroup${cg%/}/cpu.max /sys/fs/cgroup${cg%/}/memory.max' \
+    # Detached, so the host's view of the scope can be read while it runs.
+    timeout 120 ctr run -d --runc-binary "$RT" --runc-systemd-cgroup --cgroup system.slice:ctr:node-ctr1 \
+        --cpus 0.25 --memory-limit 536870912 localhost/busybox:latest node-ctr1 /bin/sleep 600 \
         </dev/null >"$OUT/ctr.out" 2>&1
     crc=$?
-    got=$(tr '\n' ' ' <"$OUT/ctr.out" | cut -c1-300)
-    case "$got" in
-    *"0::/ 25000 100000 536870912"* | *"0::/system.slice/ctr-node-ctr1.scope 25000 100000 536870912"*)
-        if unit_gone ctr-node-ctr1.scope; then
-            verdict ctr_systemd_cgroup PASS "rc=$crc inside: $got; scope gone after --rm"
-        else
-            verdict ctr_systemd_cgroup FAIL "ctr-node-ctr1.scope left after --rm: $got"
-        fi ;;
-    *) verdict ctr_systemd_cgroup FAIL "rc=$crc inside: $got" ;;
-    esac
+    cdir=$CG/system.slice/ctr-node-ctr1.scope
+    timeout 60 ctr task exec --exec-id e1 node-ctr1 /bin/sh -c \
+        'cat /proc/self/cgroup; grep cgroup /proc/self/mountinfo; ls /sys/fs/cgroup | head -n 5' \
+        </dev/null >"$OUT/ctr-exec.out" 2>&1
+    erc=$?
+    echo "NODEINFO ctr exec rc=$erc inside: $(tr '\n' ' ' <"$OUT/ctr-exec.out" | cut -c1-400)"
+    if [ $crc = 0 ] && file_is "$cdir/cpu.max" "25000 100000" && file_is "$cdir/memory.max" 536870912 &&
+        unit_exists ctr-node-ctr1.scope && [ $erc = 0 ]; then
+        ok=1
+    else
+        ok=0
+    fi
+    s1="run rc=$crc exec rc=$erc $seen $(tr '\n' ' ' <"$OUT/ctr.out" | cut -c1-200)"
+    timeout 30 ctr task kill -s KILL node-ctr1 >/dev/null 2>&1
+    for _ in $(seq 1 40); do ctr task delete node-ctr1 >/dev/null 2>&1 && break; sleep 0.5; done
+    ctr container delete node-ctr1 >/dev/null 2>&1
+    if [ $ok = 1 ] && unit_gone ctr-node-ctr1.scope && [ ! -e "$cdir" ]; then
+        verdict ctr_systemd_cgroup PASS "$s1; scope gone after task delete"
+    else
+        verdict ctr_systemd_cgroup FAIL "$s1; LoadState after delete: $(systemctl show -p LoadState --value ctr-node-ctr1.scope)"
+    fi
 fi
 kill $cpid 2>/dev/null
 wait $cpid 2>/dev/null
