@@ -9,10 +9,10 @@ set -euo pipefail
 out=${1:?usage: bundles.sh OUTDIR}
 mkdir -p "$out"
 
-# bundle NAME ARGS_JSON RESOURCES_JSON CGROUPS_PATH
+# bundle NAME ARGS_JSON RESOURCES_JSON CGROUPS_PATH [CGROUPNS(true|false)]
 bundle() {
     mkdir -p "$out/$1"
-    jq -n --argjson args "$2" --argjson res "$3" --arg cgpath "$4" -f /dev/stdin \
+    jq -n --argjson args "$2" --argjson res "$3" --arg cgpath "$4" --argjson cgns "${5:-false}" -f /dev/stdin \
         >"$out/$1/config.json" <<'JQ'
 def caps: ["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_FSETID","CAP_KILL",
            "CAP_SETGID","CAP_SETUID","CAP_SETPCAP","CAP_NET_BIND_SERVICE",
@@ -31,7 +31,7 @@ def caps: ["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_FSETID","CAP_KILL",
   },
   root: {path: "/mnt/node/rootfs", readonly: true},
   hostname: "node-ctr",
-  mounts: [
+  mounts: ([
     {destination: "/proc", type: "proc", source: "proc"},
     {destination: "/dev", type: "tmpfs", source: "tmpfs",
      options: ["nosuid", "strictatime", "mode=755", "size=65536k"]},
@@ -41,12 +41,16 @@ def caps: ["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_FSETID","CAP_KILL",
      options: ["nosuid", "noexec", "nodev", "ro"]},
     {destination: "/tmp", type: "tmpfs", source: "tmpfs",
      options: ["nosuid", "mode=1777", "size=16m"]}
-  ],
+  ] + (if $cgns then [
+    {destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup",
+     options: ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+  ] else [] end)),
   linux: {
     resources: $res,
     cgroupsPath: $cgpath,
-    namespaces: [{type: "pid"}, {type: "network"}, {type: "ipc"},
-                 {type: "uts"}, {type: "mount"}],
+    namespaces: ([{type: "pid"}, {type: "network"}, {type: "ipc"},
+                  {type: "uts"}, {type: "mount"}]
+                 + (if $cgns then [{type: "cgroup"}] else [] end)),
     maskedPaths: ["/proc/kcore", "/proc/keys", "/sys/firmware"],
     readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                     "/proc/sysrq-trigger"]
@@ -62,3 +66,6 @@ bundle sd_oom '["/bin/probe","mem","128"]' "{\"memory\":{\"limit\":$((64 * mib))
 bundle sd_nested '["/bin/sleep","1000"]' '{"pids":{"limit":32}}' "node-test-nested.slice:outlet:node-nest"
 bundle sd_default '["/bin/sleep","1000"]' '{}' ""
 bundle cgfs '["/bin/sleep","1000"]' "$mission" "/outlet-node/cgfs1"
+# probe reads the cgroup's cpu.stat around a 2-thread, 4 s spin from inside.
+bundle sd_cpu_limited '["/bin/probe","spin","2","4"]' '{"cpu":{"quota":25000,"period":100000}}' "system.slice:outlet:node-cpu" true
+bundle sd_cpu_free '["/bin/probe","spin","2","4"]' '{}' "system.slice:outlet:node-cpufree" true

@@ -134,6 +134,29 @@ else
     verdict sd_oom_gone FAIL "LoadState=$(systemctl show -p LoadState --value outlet-node-oom.scope)"
 fi
 
+# --- 0.25 CPU measured on the systemd driver; control: no limit -----------
+# probe spins 2 threads for 4 s and reports the cgroup's usage during the
+# spin: 1.0 s at 0.25 CPU; without a limit far more (TCG: ~8 s).
+json_num() { grep -o "\"$1\":-\{0,1\}[0-9.]*" "$2" | head -n1 | sed "s/^\"$1\"://"; }
+sd run --bundle "$B/sd_cpu_limited" node-cpu
+cp "$OUT/last.out" "$OUT/cpu.out"
+u=$(json_num cgroup_usage_s "$OUT/cpu.out")
+if [ $rc = 0 ] && [ -n "$u" ] && awk -v u="$u" 'BEGIN { exit !(u >= 0.75 && u <= 1.25) }'; then
+    verdict sd_cpu_quarter PASS "quota 25000/100000, spin 2x4s: cgroup usage ${u}s (want 1.0 +-25%)"
+else
+    verdict sd_cpu_quarter FAIL "rc=$rc usage=${u:-?}s (want 1.0 +-25%) $(err)"
+fi
+sd run --bundle "$B/sd_cpu_free" node-cpufree
+cp "$OUT/last.out" "$OUT/cpufree.out"
+u2=$(json_num cgroup_usage_s "$OUT/cpufree.out")
+if [ $rc = 0 ] && [ -n "$u2" ] && awk -v u="$u2" 'BEGIN { exit !(u >= 6) }'; then
+    verdict sd_cpu_free_control PASS "no limit, same spin: ${u2}s (>= 6 s: the limit, not the machine, held the other down)"
+else
+    verdict sd_cpu_free_control FAIL "rc=$rc usage=${u2:-?}s (want >= 6 s) $(err)"
+fi
+sd delete --force node-cpu
+sd delete --force node-cpufree
+
 # --- nested slice: a-b-c.slice expands to its parents ------------------------
 ndir=$CG/node.slice/node-test.slice/node-test-nested.slice/outlet-node-nest.scope
 sd create --bundle "$B/sd_nested" node-nest
