@@ -69,3 +69,9 @@ bundle cgfs '["/bin/sleep","1000"]' "$mission" "/outlet-node/cgfs1"
 # probe reads the cgroup's cpu.stat around a 2-thread, 4 s spin from inside.
 bundle sd_cpu_limited '["/bin/probe","spin","2","4"]' '{"cpu":{"quota":25000,"period":100000}}' "system.slice:outlet:node-cpu" true
 bundle sd_cpu_free '["/bin/probe","spin","2","4"]' '{}' "system.slice:outlet:node-cpufree" true
+# A createRuntime hook that sleeps holds create after the scope exists: the
+# window in which the killed-create test kills it.
+bundle sd_killed '["/bin/sleep","1000"]' '{}' "system.slice:outlet:node-killed"
+jq '.hooks = {createRuntime: [{path: "/bin/sleep", args: ["sleep", "20"]}]}' \
+    "$out/sd_killed/config.json" >"$out/sd_killed/config.json.new"
+mv "$out/sd_killed/config.json.new" "$out/sd_killed/config.json"

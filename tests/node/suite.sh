@@ -178,15 +178,24 @@ fi
 sd delete --force node-def
 unit_gone outlet-node-def.scope || verdict sd_default_path FAIL "outlet-node-def.scope left after delete"
 
-# --- delete --force of a create killed before it finished ------------------
-# The init is SIGKILLed by its parent's death; the scope may already exist.
-(timeout -s KILL 0.5 "$RT" --systemd-cgroup --root "$R" create --bundle "$B/sd_default" node-killed \
-    </dev/null >/dev/null 2>&1)
+# --- delete --force of a create killed after its scope existed ------------
+# The bundle's createRuntime hook sleeps, holding create after the scope is
+# made; create is SIGKILLed there (its init dies with it).
+"$RT" --systemd-cgroup --root "$R" create --bundle "$B/sd_killed" node-killed </dev/null >/dev/null 2>&1 &
+opid=$!
+kdir=$CG/system.slice/outlet-node-killed.scope
+seen_scope=no
+for _ in $(seq 1 60); do
+    [ -d "$kdir" ] && { seen_scope=yes; break; }
+    sleep 0.25
+done
+kill -KILL $opid 2>/dev/null
+wait $opid 2>/dev/null
 sd delete --force node-killed
-if unit_gone outlet-node-killed.scope && [ ! -e $CG/system.slice/outlet-node-killed.scope ]; then
-    verdict sd_killed_create_leftovers PASS "no scope or cgroup after delete --force (delete rc=$rc)"
+if [ $seen_scope = yes ] && unit_gone outlet-node-killed.scope && [ ! -e "$kdir" ] && [ ! -e "$R/node-killed" ]; then
+    verdict sd_killed_create_leftovers PASS "scope seen, create killed; after delete --force (rc=$rc) no scope, cgroup or state"
 else
-    verdict sd_killed_create_leftovers FAIL "LoadState=$(systemctl show -p LoadState --value outlet-node-killed.scope) $(err)"
+    verdict sd_killed_create_leftovers FAIL "scope seen before the kill: $seen_scope; LoadState=$(systemctl show -p LoadState --value outlet-node-killed.scope) dir: $([ -e "$kdir" ] && echo left || echo gone) $(err)"
 fi
 
 # --- the cgroupfs driver keeps working on the same node ---------------------
