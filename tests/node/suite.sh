@@ -52,6 +52,14 @@ unit_gone() {
     [ "$st" = not-found ] || [ -z "$st" ]
 }
 
+# --- features: systemd true here (false on the hybrid hosts: callers_cmds) --
+fs features
+if [ $rc = 0 ] && grep -q '"systemd": *true' "$OUT/last.out"; then
+    verdict features_systemd PASS "outlet features: $(grep -o '"systemd": *[a-z]*' "$OUT/last.out")"
+else
+    verdict features_systemd FAIL "rc=$rc $(grep -o '"systemd": *[a-z]*' "$OUT/last.out") $(err)"
+fi
+
 # --- the mission's limits on the systemd driver, through the lifecycle ------
 sc=outlet-node-sd1.scope
 dir=$CG/system.slice/$sc
