@@ -8,6 +8,7 @@ packages=(
   busybox-static                              # the test root filesystem
   jq iproute2 time procps util-linux gawk python3  # test and bench scripts
   qemu-system-x86 cpio                        # the cgroup v2 VM harness
+  debootstrap                                 # the systemd node image (tests/node)
   runc crun hyperfine                         # benchmark and behaviour comparison
   containerd umoci podman conmon              # real callers
   golang-github-containers-common             # podman's default seccomp profile

@@ -70,6 +70,7 @@ run_suite() {
 # The parsers of untrusted text under libFuzzer, 20 s per target here.
 run_suite fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-20}" bash scripts/fuzz.sh
 run_suite vm env VM_ACCEL="${VM_ACCEL:-tcg}" RUNTIME="$PWD/target/release/outlet" bash tests/vm/run.sh
+run_suite node env RUNTIME="$PWD/target/release/outlet" bash tests/node/run.sh
 for t in tests/callers/{containerd,podman,podman-net,buildah,docker}.sh; do
   [[ -f $t ]] && run_suite "$(basename "$t" .sh)" env RUNTIME="$PWD/target/release/outlet" bash "$t"
 done

@@ -35,7 +35,8 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub debug: bool,
 
-    /// Manage cgroups through systemd (not supported yet; a clear error)
+    /// Manage cgroups through systemd: a transient scope per container,
+    /// cgroupsPath "slice:prefix:name" (cgroup v2 hosts)
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
 

@@ -337,7 +337,7 @@ fn plan_refuses_with_clear_errors_and_no_side_effects() {
         .err()
         .unwrap()
         .to_string();
-    assert!(e.contains("systemd cgroup driver not supported"), "{e}");
+    assert!(e.contains("pass --systemd-cgroup"), "{e}");
     for root in [
         "/sys/fs/cgroup/cpu",
         "/sys/fs/cgroup/memory",

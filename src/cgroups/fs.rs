@@ -53,11 +53,13 @@ pub fn read(path: &Path) -> Result<String> {
 }
 
 /// Like `read`, but a missing file (cgroup already removed, controller
-/// absent) is `None`.
+/// absent) is `None`. ENODEV is a removal too: the cgroup went away
+/// between open and read (systemd removes an emptied scope on its own).
 pub fn read_opt(path: &Path) -> Result<Option<String>> {
     match read_raw(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
         Err(e) => Err(io_error(e, "read", path)),
     }
 }

@@ -8,6 +8,7 @@ pub mod devices;
 mod fs;
 pub mod host;
 mod stats;
+pub mod systemd;
 pub mod v1;
 pub mod v2;
 
@@ -101,6 +102,10 @@ pub struct CgroupPaths {
     /// cgroupsPath). `destroy` then never kills through the cgroup.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub own_pid_ns: bool,
+    /// The systemd scope holding `unified` (the systemd driver): systemd
+    /// makes and removes the directory; `destroy` stops the unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
 }
 
 pub struct Cgroup {
@@ -109,6 +114,15 @@ pub struct Cgroup {
     v2_root: PathBuf,
     /// The v2 directory, opened once for CLONE_INTO_CGROUP and bpf attach.
     dir_fd: OnceCell<OwnedFd>,
+    /// systemd driver, between `create` and `add_pid`: the scope is made
+    /// only once the init's pid exists, with these limits.
+    pending_scope: Option<PendingScope>,
+}
+
+struct PendingScope {
+    slice: String,
+    id: String,
+    resources: Option<LinuxResources>,
 }
 
 /// How long freeze waits for every task to stop before giving up (and
@@ -130,7 +144,7 @@ fn inner_path(cgroups_path: Option<&str>, id: &str) -> Result<(bool, String)> {
     let p = cgroups_path.filter(|s| !s.is_empty()).unwrap_or(id);
     if !p.starts_with('/') && p.matches(':').count() == 2 {
         bail!(
-            "linux.cgroupsPath {p:?}: a systemd slice:prefix:name path, but the systemd cgroup driver not supported; use a filesystem path"
+            "linux.cgroupsPath {p:?}: a systemd slice:prefix:name path: pass --systemd-cgroup for the systemd cgroup driver, or use a filesystem path"
         );
     }
     let mut out = String::with_capacity(p.len());
@@ -182,6 +196,9 @@ impl Cgroup {
         id: &str,
         resources: Option<&LinuxResources>,
     ) -> Result<Cgroup> {
+        if systemd::enabled() {
+            return Self::plan_systemd(cgroups_path, id, resources);
+        }
         let (absolute, inner) = inner_path(cgroups_path, id)?;
         let host = host::probe()?;
         let mut paths = CgroupPaths::default();
@@ -222,6 +239,37 @@ impl Cgroup {
             }
         }
         Ok(Cgroup::from_paths(paths))
+    }
+
+    /// The systemd driver's plan: a scope under the v2 root, checked now
+    /// and made by `add_pid`.
+    fn plan_systemd(
+        cgroups_path: Option<&str>,
+        id: &str,
+        resources: Option<&LinuxResources>,
+    ) -> Result<Cgroup> {
+        let scope = systemd::scope(cgroups_path, id)?;
+        let host = host::probe()?;
+        let Host::Unified(root) = &host else {
+            bail!(
+                "--systemd-cgroup: the systemd cgroup driver needs a unified (cgroup v2) host; this host is {}",
+                host::describe(&host)
+            );
+        };
+        v2::translate(resources)?;
+        devices::rules(resources, true)?;
+        let mut cg = Cgroup::from_paths(CgroupPaths {
+            unified: Some(root.join(&scope.rel)),
+            systemd_unit: Some(scope.unit),
+            ..Default::default()
+        });
+        cg.v2_root = root.clone();
+        cg.pending_scope = Some(PendingScope {
+            slice: scope.slice,
+            id: id.to_owned(),
+            resources: None,
+        });
+        Ok(cg)
     }
 
     /// `plan` against the cgroup2 hierarchy mounted at `root` rather than
@@ -289,6 +337,7 @@ impl Cgroup {
             paths,
             v2_root: PathBuf::from(host::ROOT),
             dir_fd: OnceCell::new(),
+            pending_scope: None,
         }
     }
 
@@ -310,7 +359,9 @@ impl Cgroup {
     /// then may it signal whatever is inside: a cgroup it merely joined
     /// holds processes that are not its own.
     pub fn owns(&self) -> bool {
-        self.dirs().into_iter().all(|d| self.created(d))
+        // A systemd scope is made for this container alone (systemd owns
+        // the directory, so it is not in `created`).
+        self.paths.systemd_unit.is_some() || self.dirs().into_iter().all(|d| self.created(d))
     }
 
     /// In the child given `self_join_files`: move the calling thread (the
@@ -355,6 +406,10 @@ impl Cgroup {
     /// before any of them exists (one stat per hierarchy when they exist).
     pub fn to_create(&self) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = Vec::new();
+        if self.paths.systemd_unit.is_some() {
+            // systemd makes (and removes) the scope and its slices.
+            return out;
+        }
         for dir in self.dirs() {
             let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
             for m in missing.into_iter().rev() {
@@ -402,6 +457,10 @@ impl Cgroup {
     /// Create the directories (enabling controllers in each parent on v2)
     /// and write every limit. On failure, removes what it created.
     pub fn create(&mut self, resources: Option<&LinuxResources>) -> Result<()> {
+        if let Some(p) = self.pending_scope.as_mut() {
+            p.resources = resources.cloned();
+            return Ok(());
+        }
         let result = if self.paths.unified.is_some() {
             self.create_v2(resources)
         } else {
@@ -475,6 +534,9 @@ impl Cgroup {
     /// as this handle.
     pub fn clone_into_fd(&self) -> Option<RawFd> {
         self.paths.unified.as_ref()?;
+        if self.pending_scope.is_some() {
+            return None;
+        }
         self.open_dir().ok().map(AsRawFd::as_raw_fd)
     }
 
@@ -505,11 +567,31 @@ impl Cgroup {
 
     /// Move `pid` into the container's cgroup in every hierarchy.
     pub fn add_pid(&self, pid: i32) -> Result<()> {
+        if let (Some(p), Some(unit)) = (&self.pending_scope, &self.paths.systemd_unit) {
+            return self.start_scope(p, unit, pid);
+        }
         let value = pid.to_string();
         for dir in self.dirs() {
             fs::write(&dir.join("cgroup.procs"), &value)?;
         }
         Ok(())
+    }
+
+    /// The systemd driver's create: the scope with `pid` in it, then every
+    /// limit through its files (the exact values, and those systemd has no
+    /// property for), devices as an eBPF program, as on plain v2.
+    fn start_scope(&self, p: &PendingScope, unit: &str, pid: i32) -> Result<()> {
+        let resources = p.resources.as_ref();
+        let writes = v2::translate(resources)?;
+        systemd::start(unit, &p.slice, &p.id, pid, &writes)?;
+        let dir = self
+            .paths
+            .unified
+            .as_deref()
+            .expect("systemd scopes are v2");
+        let rules = devices::rules(resources, true)?.expect("with defaults");
+        v2::devices::apply(dir, self.open_dir()?.as_fd(), &rules, false)?;
+        self.perform(&writes)
     }
 
     /// Write new limits (for `update`). Devices are replaced only when the
@@ -518,6 +600,9 @@ impl Cgroup {
         let rules = devices::rules(Some(resources), false)?;
         if let Some(dir) = &self.paths.unified {
             let writes = v2::translate(Some(resources))?;
+            if let Some(unit) = &self.paths.systemd_unit {
+                systemd::set(unit, &writes)?;
+            }
             if let Some(rules) = rules {
                 v2::devices::apply(dir, self.open_dir()?.as_fd(), &rules, true)?;
             }
@@ -725,6 +810,11 @@ impl Cgroup {
             self.kill_all(libc::SIGKILL)?;
         }
         let mut first_err = None;
+        if let Some(unit) = &self.paths.systemd_unit
+            && let Err(e) = systemd::stop(unit)
+        {
+            first_err = Some(e);
+        }
         for dir in dirs.iter().filter(|d| self.created(d)) {
             if let Err(e) = fs::remove_tree(dir) {
                 first_err.get_or_insert(e);
@@ -903,7 +993,7 @@ mod tests {
         let e = inner_path(Some("system.slice:docker:abc"), "c1")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("systemd cgroup driver not supported"), "{e}");
+        assert!(e.contains("pass --systemd-cgroup"), "{e}");
         let e = inner_path(Some("/a/../../etc"), "c1")
             .unwrap_err()
             .to_string();

@@ -72,13 +72,13 @@ pub fn dispatch(cli: Cli, log: &Logger) -> Result<i32> {
         return Ok(0);
     }
     if cli.systemd_cgroup || cli.cgroup_manager.as_deref() == Some("systemd") {
-        bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet; use cgroupfs");
+        crate::cgroups::systemd::enable();
     }
     if let Some(m) = cli.cgroup_manager.as_deref()
         && m != "cgroupfs"
         && m != "systemd"
     {
-        bail!("--cgroup-manager {m:?}: only cgroupfs is supported");
+        bail!("--cgroup-manager {m:?}: only cgroupfs and systemd are supported");
     }
     let g = Globals {
         root: cli.root.clone().unwrap_or_else(crate::state::default_root),

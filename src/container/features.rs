@@ -161,7 +161,7 @@ pub fn features() -> Value {
             "cgroup": {
                 "v1": true,
                 "v2": true,
-                "systemd": false,
+                "systemd": crate::cgroups::systemd::available(),
                 "systemdUser": false,
                 "rdma": true,
             },

@@ -1,0 +1,209 @@
+//! A connection to systemd's manager: one socket, AUTH EXTERNAL, calls
+//! answered in order, and the JobRemoved signal that says how a job ended.
+//! Blocking reads with a deadline: no threads, no event loop.
+//!
+//! As root it talks to systemd directly over /run/systemd/private (what
+//! systemctl does): no bus daemon in between, no Hello, and systemd sends
+//! its signals to every direct connection unasked. Elsewhere it goes
+//! through the system bus and asks for the signals (AddMatch, Subscribe).
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use super::wire::{self, Message, Value};
+
+const PRIVATE: &str = "/run/systemd/private";
+const SYSTEM_BUS: &str = "/run/dbus/system_bus_socket";
+const SYSTEMD: &str = "org.freedesktop.systemd1";
+const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
+const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+/// A job that takes longer is reported, not waited for forever (runc
+/// waits 30 s as well).
+const JOB_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Bus {
+    sock: UnixStream,
+    buf: Vec<u8>,
+    serial: u32,
+    /// JobRemoved signals read while waiting for something else.
+    removed: Vec<(String, String)>,
+}
+
+/// A D-Bus error reply, kept apart so callers can accept some names
+/// (`NoSuchUnit` on a stop of what is already gone).
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {message}")]
+pub struct BusError {
+    pub name: String,
+    pub message: String,
+}
+
+impl Bus {
+    pub fn system() -> Result<Bus> {
+        let direct = nix::unistd::geteuid().is_root();
+        let path = if direct && std::path::Path::new(PRIVATE).exists() {
+            PRIVATE
+        } else {
+            SYSTEM_BUS
+        };
+        let sock = UnixStream::connect(path).with_context(|| {
+            format!("systemd cgroup driver: connect to {path} (is systemd PID 1?)")
+        })?;
+        let mut bus = Bus {
+            sock,
+            buf: Vec::with_capacity(4096),
+            serial: 0,
+            removed: Vec::new(),
+        };
+        bus.auth()
+            .with_context(|| format!("systemd cgroup driver: authenticate on {path}"))?;
+        if path == SYSTEM_BUS {
+            bus.call_to(
+                "org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus",
+                "Hello",
+                &[],
+            )?;
+            bus.call_to(
+                "org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus",
+                "AddMatch",
+                &[Value::Str(format!(
+                    "type='signal',sender='{SYSTEMD}',interface='{MANAGER}',member='JobRemoved'"
+                ))],
+            )?;
+            bus.manager("Subscribe", &[])?;
+        }
+        Ok(bus)
+    }
+
+    /// The SASL exchange, in one write: the NUL byte, AUTH EXTERNAL with
+    /// our uid in hex of its decimal digits, BEGIN; the server's OK line
+    /// comes back before any message.
+    fn auth(&mut self) -> Result<()> {
+        let uid = nix::unistd::geteuid().as_raw().to_string();
+        let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
+        let hello = format!("\0AUTH EXTERNAL {hex}\r\nBEGIN\r\n");
+        self.sock.write_all(hello.as_bytes())?;
+        let deadline = Instant::now() + JOB_TIMEOUT;
+        loop {
+            if let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buf[..end]).into_owned();
+                self.buf.drain(..end + 2);
+                if !line.starts_with("OK ") {
+                    bail!("refused: {line:?}");
+                }
+                return Ok(());
+            }
+            self.fill(deadline)?;
+        }
+    }
+
+    /// Read more bytes, waiting at most until `deadline`.
+    fn fill(&mut self, deadline: Instant) -> Result<()> {
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| anyhow!("no answer from systemd within {JOB_TIMEOUT:?}"))?;
+        self.sock.set_read_timeout(Some(left))?;
+        let mut chunk = [0u8; 4096];
+        let n = match self.sock.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                bail!("no answer from systemd within {JOB_TIMEOUT:?}")
+            }
+            Err(e) => return Err(e).context("read from the bus"),
+        };
+        if n == 0 {
+            bail!("the bus closed the connection");
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+
+    fn next_message(&mut self, deadline: Instant) -> Result<Message> {
+        loop {
+            if self.buf.len() >= 16 {
+                let len = wire::message_len(&self.buf)?;
+                if self.buf.len() >= len {
+                    let m = wire::parse(&self.buf[..len]);
+                    self.buf.drain(..len);
+                    return m;
+                }
+            }
+            self.fill(deadline)?;
+        }
+    }
+
+    fn call_to(
+        &mut self,
+        dest: &str,
+        path: &str,
+        iface: &str,
+        member: &str,
+        args: &[Value],
+    ) -> Result<Message> {
+        self.serial += 1;
+        let serial = self.serial;
+        let msg = wire::method_call(serial, dest, path, iface, member, args);
+        self.sock
+            .write_all(&msg)
+            .with_context(|| format!("send {member} to the bus"))?;
+        let deadline = Instant::now() + JOB_TIMEOUT;
+        loop {
+            let m = self.next_message(deadline)?;
+            match m.kind {
+                wire::METHOD_RETURN if m.reply_serial == Some(serial) => return Ok(m),
+                wire::ERROR if m.reply_serial == Some(serial) => {
+                    return Err(BusError {
+                        name: m.error_name.clone().unwrap_or_default(),
+                        message: m.str_arg(0).unwrap_or_default().to_owned(),
+                    }
+                    .into());
+                }
+                wire::SIGNAL => self.note_signal(&m),
+                _ => {}
+            }
+        }
+    }
+
+    fn note_signal(&mut self, m: &Message) {
+        if m.member.as_deref() == Some("JobRemoved")
+            && m.interface.as_deref() == Some(MANAGER)
+            && let (Some(job), Some(result)) = (m.str_arg(1), m.str_arg(3))
+        {
+            self.removed.push((job.to_owned(), result.to_owned()));
+        }
+    }
+
+    /// A call to systemd's manager object.
+    pub fn manager(&mut self, member: &str, args: &[Value]) -> Result<Message> {
+        self.call_to(SYSTEMD, MANAGER_PATH, MANAGER, member, args)
+    }
+
+    /// Call a job-returning method (StartTransientUnit, StopUnit) and wait
+    /// for that job's JobRemoved; returns its result ("done", "failed",
+    /// "canceled", "timeout", "dependency", "skipped").
+    pub fn run_job(&mut self, member: &str, args: &[Value]) -> Result<String> {
+        let reply = self.manager(member, args)?;
+        let job = reply
+            .str_arg(0)
+            .ok_or_else(|| anyhow!("{member}: the reply carries no job path"))?
+            .to_owned();
+        let deadline = Instant::now() + JOB_TIMEOUT;
+        loop {
+            if let Some(i) = self.removed.iter().position(|(j, _)| *j == job) {
+                return Ok(self.removed.swap_remove(i).1);
+            }
+            let m = self.next_message(deadline)?;
+            if m.kind == wire::SIGNAL {
+                self.note_signal(&m);
+            }
+        }
+    }
+}

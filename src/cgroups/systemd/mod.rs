@@ -1,0 +1,250 @@
+//! The systemd cgroup driver (`--systemd-cgroup`): the container's cgroup
+//! is a transient scope `prefix-name.scope` in the slice its cgroupsPath
+//! `slice:prefix:name` names, made by systemd over D-Bus with the init's
+//! pid in it and delegated to us; limits go in as unit properties and then,
+//! exactly and completely, through the scope's cgroupfs files. Unified
+//! (v2) hosts only.
+
+mod bus;
+mod props;
+mod wire;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::cgroups::Write;
+use bus::{Bus, BusError};
+use wire::Value;
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// `--systemd-cgroup` / `--cgroup-manager systemd` was given: containers
+/// created by this process get a systemd scope.
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// A scope to make: its unit name, its slice, and its cgroup directory
+/// relative to the v2 root.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Scope {
+    pub unit: String,
+    pub slice: String,
+    pub rel: PathBuf,
+}
+
+/// What systemd accepts in a unit name (before the suffix).
+fn check_name(what: &str, path: &str, s: &str) -> Result<()> {
+    if s.is_empty()
+        || s.len() > 200
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":-_.\\@".contains(&b))
+    {
+        bail!(
+            "linux.cgroupsPath {path:?}: {what} {s:?} is not a valid systemd unit name part (letters, digits, \":-_.\\@\")"
+        );
+    }
+    Ok(())
+}
+
+/// `a-b-c.slice` -> `a.slice/a-b.slice/a-b-c.slice` (systemd nests a
+/// slice in the slice its name's prefix names); `-.slice` is the root.
+pub fn expand_slice(path: &str, slice: &str) -> Result<PathBuf> {
+    let bad = || anyhow!("linux.cgroupsPath {path:?}: {slice:?} is not a valid slice name");
+    let name = slice.strip_suffix(".slice").ok_or_else(bad)?;
+    if name == "-" {
+        return Ok(PathBuf::new());
+    }
+    if name.is_empty() || name.starts_with('-') || name.ends_with('-') || name.contains("--") {
+        return Err(bad());
+    }
+    check_name("slice", path, name)?;
+    let mut out = PathBuf::new();
+    let mut prefix = String::new();
+    for part in name.split('-') {
+        if !prefix.is_empty() {
+            prefix.push('-');
+        }
+        prefix.push_str(part);
+        out.push(format!("{prefix}.slice"));
+    }
+    Ok(out)
+}
+
+/// Parse cgroupsPath for the systemd driver: `slice:prefix:name`, empty
+/// meaning runc's default `system.slice:outlet:<id>` (an empty slice is
+/// system.slice too).
+pub fn scope(cgroups_path: Option<&str>, id: &str) -> Result<Scope> {
+    let default = format!("system.slice:outlet:{id}");
+    let p = cgroups_path.filter(|s| !s.is_empty()).unwrap_or(&default);
+    let parts: Vec<&str> = p.split(':').collect();
+    let [slice, prefix, name] = parts[..] else {
+        bail!("linux.cgroupsPath {p:?}: the systemd cgroup driver expects \"slice:prefix:name\"");
+    };
+    let slice = if slice.is_empty() {
+        "system.slice"
+    } else {
+        slice
+    };
+    if name.ends_with(".slice") {
+        bail!(
+            "linux.cgroupsPath {p:?}: a container cgroup that is itself a slice is not supported; name a scope"
+        );
+    }
+    check_name("name", p, name)?;
+    let unit = if prefix.is_empty() {
+        format!("{name}.scope")
+    } else {
+        check_name("prefix", p, prefix)?;
+        format!("{prefix}-{name}.scope")
+    };
+    let rel = expand_slice(p, slice)?.join(&unit);
+    Ok(Scope {
+        unit,
+        slice: slice.to_owned(),
+        rel,
+    })
+}
+
+/// Make the scope with `pid` in it and the properties for `writes`, and
+/// wait until systemd reports the job done. The cgroupfs writes are the
+/// caller's, after this.
+pub fn start(unit: &str, slice: &str, id: &str, pid: i32, writes: &[Write]) -> Result<()> {
+    let props = props::unit(id, slice, pid as u32, writes)?;
+    let mut bus = Bus::system()?;
+    let result = bus
+        .run_job(
+            "StartTransientUnit",
+            &[
+                Value::Str(unit.to_owned()),
+                Value::Str("replace".to_owned()),
+                Value::Props(props),
+                Value::AuxUnits,
+            ],
+        )
+        .with_context(|| format!("systemd: start transient unit {unit}"))?;
+    if result != "done" {
+        // A failed start can leave the unit loaded in "failed".
+        let _ = bus.manager("ResetFailedUnit", &[Value::Str(unit.to_owned())]);
+        bail!("systemd: start transient unit {unit}: job {result}");
+    }
+    Ok(())
+}
+
+/// Stop the scope (systemd then removes its cgroup) and forget a failed
+/// state. One already gone is fine: systemd drops an empty scope itself.
+pub fn stop(unit: &str) -> Result<()> {
+    let mut bus = Bus::system()?;
+    match bus.run_job(
+        "StopUnit",
+        &[
+            Value::Str(unit.to_owned()),
+            Value::Str("replace".to_owned()),
+        ],
+    ) {
+        Ok(r) if r == "done" => {}
+        Ok(r) => bail!("systemd: stop {unit}: job {r}"),
+        Err(e) if is_no_such_unit(&e) => {}
+        Err(e) => return Err(e.context(format!("systemd: stop {unit}"))),
+    }
+    match bus.manager("ResetFailedUnit", &[Value::Str(unit.to_owned())]) {
+        Ok(_) => Ok(()),
+        Err(e) if is_no_such_unit(&e) => Ok(()),
+        Err(e) => Err(e.context(format!("systemd: reset-failed {unit}"))),
+    }
+}
+
+/// `update`: the new limits as properties of the running unit (runtime
+/// only, as runc does), so systemd does not undo the file writes on its
+/// next reload.
+pub fn set(unit: &str, writes: &[Write]) -> Result<()> {
+    let props = props::resources(writes)?;
+    if props.is_empty() {
+        return Ok(());
+    }
+    let mut bus = Bus::system()?;
+    bus.manager(
+        "SetUnitProperties",
+        &[
+            Value::Str(unit.to_owned()),
+            Value::Bool(true),
+            Value::Props(props),
+        ],
+    )
+    .with_context(|| format!("systemd: set properties of {unit}"))?;
+    Ok(())
+}
+
+fn is_no_such_unit(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<BusError>().is_some_and(|b| {
+        b.name == "org.freedesktop.systemd1.NoSuchUnit" || b.name.ends_with(".LoadFailed")
+    })
+}
+
+/// Whether the driver can work here (for `features`): a unified host
+/// booted by systemd (its runtime directory exists) with a bus socket.
+pub fn available() -> bool {
+    matches!(
+        crate::cgroups::host::probe(),
+        Ok(crate::cgroups::host::Host::Unified(_))
+    ) && Path::new("/run/systemd/system").is_dir()
+        && (Path::new("/run/systemd/private").exists()
+            || Path::new("/run/dbus/system_bus_socket").exists())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        let s = scope(Some("system.slice:outlet:c1"), "x").unwrap();
+        assert_eq!(s.unit, "outlet-c1.scope");
+        assert_eq!(s.slice, "system.slice");
+        assert_eq!(s.rel, Path::new("system.slice/outlet-c1.scope"));
+        assert_eq!(
+            scope(None, "c2").unwrap().rel,
+            Path::new("system.slice/outlet-c2.scope")
+        );
+        assert_eq!(scope(Some(""), "c2").unwrap().unit, "outlet-c2.scope");
+        let k = scope(
+            Some("kubepods-burstable-podab.slice:cri-containerd:f00"),
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            k.rel,
+            Path::new(
+                "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podab.slice/cri-containerd-f00.scope"
+            )
+        );
+        assert_eq!(scope(Some(":p:n"), "x").unwrap().slice, "system.slice");
+        assert_eq!(
+            scope(Some("-.slice::n"), "x").unwrap().rel,
+            Path::new("n.scope")
+        );
+    }
+
+    #[test]
+    fn bad_paths_named() {
+        for bad in [
+            "/a/b",
+            "a:b",
+            "system.slice:p:../../x",
+            "system.slice:p/q:n",
+            "sys--x.slice:p:n",
+            "system:p:n",
+            "system.slice:p:n.slice",
+        ] {
+            let e = scope(Some(bad), "x").unwrap_err().to_string();
+            assert!(e.contains("linux.cgroupsPath"), "{bad}: {e}");
+        }
+    }
+}

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Runs inside the freshly debootstrapped tree (chroot): make it boot
+# quickly to one unit that runs the node suite from the second disk and
+# powers off.
+set -eu
+echo node >/etc/hostname
+cat >/etc/fstab <<'F'
+LABEL=noderoot / ext4 defaults 0 1
+LABEL=nodetests /mnt/node ext4 defaults,nofail 0 0
+F
+mkdir -p /mnt/node
+# Nothing on the node may compete with the suite for the two TCG CPUs.
+for u in containerd.service apt-daily.timer apt-daily-upgrade.timer \
+         e2scrub_all.timer fstrim.timer systemd-timesyncd.service \
+         getty@tty1.service serial-getty@ttyS0.service; do
+    ln -sf /dev/null "/etc/systemd/system/$u"
+done
+cat >/etc/systemd/system/outlet-node.service <<'F'
+[Unit]
+Description=outlet node suite
+After=local-fs.target dbus.service
+Wants=dbus.service
+RequiresMountsFor=/mnt/node
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh /mnt/node/suite.sh
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyS0
+ExecStopPost=/bin/systemctl --no-block poweroff -f
+
+[Install]
+WantedBy=multi-user.target
+F
+mkdir -p /etc/systemd/system/multi-user.target.wants
+ln -sf /etc/systemd/system/outlet-node.service /etc/systemd/system/multi-user.target.wants/
+passwd -d root >/dev/null
