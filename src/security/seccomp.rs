@@ -133,8 +133,8 @@ pub fn condition(
 /// the native one and its compat ABIs. A program section for any other
 /// can never match, yet the kernel pays for its length at load time (it
 /// runs the program for every syscall number to build its action cache):
-/// podman's filter plus aarch64 and arm sections loads in 1.19 ms here
-/// against 1.06 ms without them (bench/README.md, "Seccomp").
+/// podman's filter plus aarch64 and arm sections loads ~0.1 ms slower here
+/// (1.13 ms against 1.03 ms; bench/README.md, "Seccomp").
 /// Dropping it changes no outcome, so the profile's meaning is kept.
 fn reachable(a: ScmpArch) -> bool {
     if cfg!(target_arch = "x86_64") {
