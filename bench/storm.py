@@ -341,6 +341,8 @@ def run_density(args, rts):
             cids = [f"d{os.getpid()}-{rt.name}-{seq}-{i}" for i in range(args.n)]
             bdirs = [write_bundle(bundles, args.work, c, args=["/bin/sleep", "1000000"]) for c in cids]
             before = settle(args.memcg)
+            # Strays of an earlier runtime are not this one's.
+            earlier = set(descendants(os.getpid()))
             pids, err = [], None
             try:
                 for c, b in zip(cids, bdirs):
@@ -350,7 +352,7 @@ def run_density(args, rts):
                     rt.cmd("start", c)
                 idle = settle(args.memcg)
                 procs = descendants(os.getpid())
-                stayed = {p: v for p, v in procs.items() if p not in pids}
+                stayed = {p: v for p, v in procs.items() if p not in pids and p not in earlier}
             except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
                 err = str(e)
             for c in cids:
@@ -368,7 +370,9 @@ def run_density(args, rts):
                     pass
             reap_strays()
             after = settle(args.memcg)
-            cell = res.setdefault(rt.name, {"usage": [], "kmem": [], "slab": [], "left": [], "stayed": [], "errs": []})
+            cell = res.setdefault(
+                rt.name, {"usage": [], "kmem": [], "slab": [], "left": [], "stayed": [], "who": [], "errs": []}
+            )
             if err:
                 cell["errs"].append(err)
                 print(f"density: {rt.name}: FAILED: {err}", file=sys.stderr)
@@ -378,8 +382,8 @@ def run_density(args, rts):
             cell["kmem"].append((idle["kmem"] - before["kmem"]) / n)
             cell["slab"].append((idle["meminfo_slab"] - before["meminfo_slab"]) / n)
             cell["left"].append((after["usage"] - before["usage"]) / n)
-            cell["stayed"].append(sorted({f"{c} ({e})" for c, e in stayed.values()}))
-            cell["stayed_n"] = len(stayed)
+            cell["stayed"].append(len(stayed))
+            cell["who"] += sorted({f"{c} ({e})" for c, e in stayed.values()})
             print(
                 f"density: round {rnd} {rt.name}: {cell['usage'][-1] / 1024:.0f} KiB/container,"
                 f" kmem {cell['kmem'][-1] / 1024:.0f} KiB, stayed {len(stayed)}",
@@ -404,15 +408,15 @@ def run_density(args, rts):
         ("of which kernel memory (memcg kmem)", "kmem", kib),
         ("host Slab delta (/proc/meminfo, noisy)", "slab", kib),
         ("still charged after delete", "left", kib),
-        ("runtime processes left running", "stayed", lambda v: str(max(len(x) for x in v))),
+        ("runtime processes left running (most in a round)", "stayed", lambda v: str(max(v))),
     )
     for label, key, fn in rows:
         print(f"| {label} | " + " | ".join(cell_of(n, key, fn) for n in names) + " |")
     print()
     for name in names:
         c = res.get(name)
-        if c and c["stayed"] and any(c["stayed"]):
-            print(f"- {name}: processes other than the inits: {', '.join(c['stayed'][-1])}")
+        if c and c["who"]:
+            print(f"- {name}: processes other than the inits: {', '.join(sorted(set(c['who'])))}")
         if c and c["errs"]:
             print(f"- {name}: {len(c['errs'])} rounds FAILED; first: {c['errs'][0]}")
 
