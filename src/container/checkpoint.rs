@@ -127,12 +127,17 @@ pub fn run_criu(
     crate::logging::debug(|| format!("{what}: {} {args:?}", criu.display()));
     let mut cmd = Command::new(criu);
     cmd.args(args).stdin(Stdio::null());
-    if capture {
-        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    let out = if capture {
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output()
+    } else {
+        // criu's stdio stays outlet's: restore maps the init's onto it.
+        cmd.status().map(|status| std::process::Output {
+            status,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        })
     }
-    let out = cmd
-        .output()
-        .with_context(|| format!("{what}: run {}", criu.display()))?;
+    .with_context(|| format!("{what}: run {}", criu.display()))?;
     if out.status.success() {
         return Ok(());
     }
@@ -384,7 +389,23 @@ pub fn checkpoint(
     };
     args.extend(["-o".into(), log_name.into()]);
     common_args(&a.criu, &mut args)?;
-    if a.pre_dump || a.parent_path.is_some() {
+    if a.pre_dump {
+        // As runc: without the kernel's dirty-page tracking a pre-dump
+        // would copy everything and save nothing; say so up front.
+        let ok = Command::new(&criu)
+            .args(["check", "--feature", "mem_dirty_track"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            bail!(
+                "checkpoint {id} --pre-dump: CRIU cannot track memory changes on this kernel \
+                 (`criu check --feature mem_dirty_track` fails: no CONFIG_MEM_SOFT_DIRTY); \
+                 pre-dumps are impossible here, take a plain checkpoint"
+            );
+        }
         args.push("--track-mem".into());
     }
     if let Some(p) = &a.parent_path {
