@@ -114,6 +114,18 @@ pub fn criu_check(criu: &Path) -> std::result::Result<String, String> {
     ))
 }
 
+/// For `features`: "true" when criu is on PATH and `criu check` passes,
+/// else "false: " and what is missing.
+pub fn availability() -> String {
+    match find_criu(None)
+        .map_err(|e| e.to_string())
+        .and_then(|c| criu_check(&c))
+    {
+        Ok(_) => "true".into(),
+        Err(why) => format!("false: {why}"),
+    }
+}
+
 /// Runs criu with `args`; on failure the error carries CRIU's own error
 /// lines from `log`, and what `criu check` says when it fails too (an old
 /// CRIU on a new kernel fails every dump the same way).
