@@ -152,6 +152,13 @@ fn counter_continues_after_checkpoint_and_restore() {
     restore(&t, &id, &b, &image);
     eprintln!("restore took {:?}", t0.elapsed());
     assert_eq!(t.status(&id), "running");
+    let pid = t.state(&id)["pid"].as_i64().unwrap() as i32;
+    let ns = std::fs::metadata(format!("/proc/{pid}/ns/net")).unwrap();
+    assert_ne!(
+        std::os::unix::fs::MetadataExt::ino(&ns),
+        common::host_ns("net"),
+        "restored into the host's network namespace"
+    );
     wait_past(&b, at_dump + 5);
     let l = lines(&b);
     continuous(&l).unwrap_or_else(|e| panic!("not continued: {e}: {l:?}"));
@@ -367,4 +374,155 @@ fn missing_criu_is_a_clear_error() {
     assert_eq!(o.code, Some(1));
     assert_eq!(t.status(&id), "running");
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+}
+
+/// The container's own network namespace with a listening TCP socket
+/// (podman's --tcp-established): the socket listens again after restore,
+/// in a network namespace that is not the host's. The control is the
+/// listing before the dump, read the same way.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn listening_socket_in_own_netns_survives() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| {
+        sh(
+            c,
+            &format!("ip link set lo up; nc -ll -p 8080 -e true & {COUNTER}"),
+        );
+        c["hostname"] = json!("cr-host");
+    });
+    let id = t.id("net");
+    let pid = run_detached(&t, &id, &b);
+    wait_past(&b, 5);
+    // LISTEN (0A) on port 8080 (1F90), IPv4 or IPv6.
+    let listens = |pid: i32| {
+        ["tcp", "tcp6"].iter().any(|f| {
+            std::fs::read_to_string(format!("/proc/{pid}/net/{f}"))
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l.contains(":1F90 ") && l.split_whitespace().nth(3) == Some("0A"))
+        })
+    };
+    assert!(
+        listens(pid),
+        "control: nothing listens on 8080 before the dump"
+    );
+    let image = t.dir.join("img");
+    let o = checkpoint(&t, &id, &image, &["--tcp-established"]);
+    if !o.ok() && o.stderr.contains("Can't get 1:16 opt") {
+        // CRIU 4.1.1 reads SO_PASSCRED (1:16) of every socket, which
+        // kernels since 6.16 refuse on TCP sockets: runc 1.1.5 with the
+        // same criu fails the same way on this host. Outside outlet; what
+        // outlet owes is a clear error and an untouched container.
+        assert_eq!(
+            t.status(&id),
+            "running",
+            "a failed checkpoint stopped the container"
+        );
+        assert!(o.stderr.contains("sockets"), "{o:?}");
+        eprintln!(
+            "CRIU cannot dump TCP sockets on this kernel: {}",
+            o.stderr.trim()
+        );
+        t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+        return;
+    }
+    o.expect_ok("checkpoint");
+    let o = t.outlet(&[
+        "--criu",
+        criu(),
+        "restore",
+        "-d",
+        "--tcp-established",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        "--image-path",
+        image.to_str().unwrap(),
+        &id,
+    ]);
+    o.expect_ok("restore --tcp-established");
+    let pid = t.state(&id)["pid"].as_i64().unwrap() as i32;
+    t.track_pid(pid);
+    assert!(listens(pid), "the socket does not listen after restore");
+    let ns = std::fs::metadata(format!("/proc/{pid}/ns/net")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_ne!(
+        ns.ino(),
+        common::host_ns("net"),
+        "restored into the host's netns"
+    );
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+}
+
+/// Without --detach, restore waits for the container and exits with its
+/// status; the spec's prestart and poststart hooks run with the restored
+/// pid.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn foreground_restore_runs_hooks_and_exits_with_status() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| {
+        sh(
+            c,
+            r#"i=0; while [ ! -e /out/stop ]; do i=$((i+1)); echo "$i $$ $(hostname)" >> /out/count; sleep 0.05; done; exit 7"#,
+        );
+        c["hostname"] = json!("cr-host");
+    });
+    let mut cfg = b.config();
+    for kind in ["prestart", "poststart"] {
+        cfg["hooks"][kind] = json!([{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("cat >> {}/{kind}; echo >> {}/{kind}", b.out.display(), b.out.display())]
+        }]);
+    }
+    b.write_config(&cfg);
+    let id = t.id("fg");
+    run_detached(&t, &id, &b);
+    wait_past(&b, 5);
+    let image = t.dir.join("img");
+    checkpoint(&t, &id, &image, &[]).expect_ok("checkpoint");
+    let out = b.out.clone();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        std::fs::write(out.join("stop"), "").unwrap();
+    });
+    let o = t.outlet(&[
+        "--criu",
+        criu(),
+        "restore",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        "--image-path",
+        image.to_str().unwrap(),
+        &id,
+    ]);
+    stopper.join().unwrap();
+    assert_eq!(
+        o.code,
+        Some(7),
+        "restore's exit is not the container's: {o:?}"
+    );
+    assert!(
+        !t.state_dir_exists(&id),
+        "foreground restore left the container"
+    );
+    continuous(&lines(&b)).unwrap();
+    for kind in ["prestart", "poststart"] {
+        let text = std::fs::read_to_string(b.out.join(kind)).unwrap();
+        let states: Vec<serde_json::Value> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            states.len(),
+            2,
+            "{kind}: run once at create, once at restore: {text}"
+        );
+        assert_eq!(states[1]["id"], json!(id));
+        assert_ne!(
+            states[1]["pid"], states[0]["pid"],
+            "{kind}: the restore's state has the old pid"
+        );
+    }
 }
