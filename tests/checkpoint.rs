@@ -526,3 +526,35 @@ fn foreground_restore_runs_hooks_and_exits_with_status() {
         );
     }
 }
+
+/// Restore into another bundle whose rootfs is a fresh copy without the
+/// mount points the first create made (podman's `restore --import`):
+/// restore makes /out inside the new root, and the bind lands there.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn restore_into_fresh_rootfs_makes_mount_points() {
+    let Some(t) = T::new() else { return };
+    let b = counter_bundle(&t, "b", |_| {});
+    let id = t.id("src");
+    run_detached(&t, &id, &b);
+    wait_past(&b, 5);
+    let image = t.dir.join("img");
+    checkpoint(&t, &id, &image, &[]).expect_ok("checkpoint");
+    let at_dump = last(&b);
+    let b2 = counter_bundle(&t, "b2", |_| {});
+    let rootfs = b2.own_rootfs();
+    let _ = std::fs::remove_dir(rootfs.join("out"));
+    assert!(!rootfs.join("out").exists());
+    // The copy counts on from the dump into the new bundle's /out.
+    std::fs::copy(b.out.join("count"), b2.out.join("count")).unwrap();
+    let id2 = t.id("dst");
+    restore(&t, &id2, &b2, &image);
+    assert!(
+        rootfs.join("out").is_dir(),
+        "/out was not made in the new rootfs"
+    );
+    wait_past(&b2, at_dump + 5);
+    continuous(&lines(&b2)).unwrap_or_else(|e| panic!("not continued: {e}"));
+    assert_eq!(last(&b), at_dump, "the old bundle's /out got the writes");
+    t.outlet(&["delete", "--force", &id2]).expect_ok("delete");
+}

@@ -122,6 +122,40 @@ fn map_externals(
     Ok(out)
 }
 
+/// The spec's mount points that live on the rootfs itself, made where
+/// missing (a fresh rootfs, as podman's --import gives, lacks what the
+/// first create made, e.g. the /etc/hosts file a bind lands on): CRIU binds
+/// onto them and fails otherwise. Made inside the root (RESOLVE_IN_ROOT:
+/// the image is hostile); those under a fresh filesystem of the container
+/// (/dev tmpfs, /proc, /sys) are CRIU's to restore and are skipped.
+fn make_mount_points(spec: &crate::spec::Spec, rootfs: &Path) -> Result<()> {
+    use crate::rootfs::paths::{Kind, Root};
+    let mounts = spec.mounts().as_deref().unwrap_or_default();
+    let fresh: Vec<&Path> = mounts
+        .iter()
+        .filter(|m| !ck::is_bind(m))
+        .map(|m| m.destination().as_path())
+        .collect();
+    let mut root = None;
+    for m in mounts {
+        let dest = m.destination();
+        if fresh.iter().any(|f| dest != *f && dest.starts_with(f)) {
+            continue;
+        }
+        let kind = match m.source() {
+            Some(src) if ck::is_bind(m) && !src.is_dir() => Kind::File,
+            _ => Kind::Dir,
+        };
+        if root.is_none() {
+            root = Some(Root::open(rootfs)?);
+        }
+        let r = root.as_ref().expect("opened above");
+        r.resolve_or_create(dest, kind)
+            .with_context(|| format!("restore: mount point {} in the rootfs", dest.display()))?;
+    }
+    Ok(())
+}
+
 pub fn restore(root: &Path, id: &str, criu_flag: Option<&Path>, a: &RestoreArgs) -> Result<i32> {
     crate::spec::check_id(id)?;
     let bundle = a.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -185,6 +219,7 @@ pub fn restore(root: &Path, id: &str, criu_flag: Option<&Path>, a: &RestoreArgs)
     cgroup.create(resources)?;
     undo.cgroup = Some(Cgroup::from_paths(cgroup.paths().clone()));
 
+    make_mount_points(spec, &loaded.rootfs)?;
     // CRIU wants the new root as a mount point of its own.
     let croot = dir.path.join("criu-root");
     std::fs::create_dir(&croot).with_context(|| format!("mkdir {}", croot.display()))?;
