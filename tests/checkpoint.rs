@@ -558,3 +558,57 @@ fn restore_into_fresh_rootfs_makes_mount_points() {
     assert_eq!(last(&b), at_dump, "the old bundle's /out got the writes");
     t.outlet(&["delete", "--force", &id2]).expect_ok("delete");
 }
+
+/// A network namespace joined by path stays outside the dump (CRIU's
+/// external net[...]) and the restored container joins the bundle's path
+/// again, not a new namespace.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn netns_joined_by_path_is_rejoined() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(t) = T::new() else { return };
+    let nsfile = t.dir.join("netns");
+    std::fs::write(&nsfile, "").unwrap();
+    let st = Command::new("unshare")
+        .arg(format!("--net={}", nsfile.display()))
+        .arg("true")
+        .status()
+        .unwrap();
+    assert!(st.success(), "unshare --net=FILE");
+    let nsf = nsfile.clone();
+    t.on_cleanup(move || {
+        let _ = Command::new("umount").arg(&nsf).status();
+    });
+    let ns_ino = std::fs::metadata(&nsfile).unwrap().ino();
+    let b = counter_bundle(&t, "b", |c| {
+        for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "network" {
+                n["path"] = json!(nsfile);
+            }
+        }
+    });
+    let id = t.id("nsp");
+    let pid = run_detached(&t, &id, &b);
+    let in_ns = |pid: i32| {
+        std::fs::metadata(format!("/proc/{pid}/ns/net"))
+            .unwrap()
+            .ino()
+    };
+    assert_eq!(
+        in_ns(pid),
+        ns_ino,
+        "control: the container is not in the path's netns"
+    );
+    wait_past(&b, 5);
+    let image = t.dir.join("img");
+    checkpoint(&t, &id, &image, &[]).expect_ok("checkpoint");
+    let pid = restore(&t, &id, &b, &image);
+    assert_eq!(
+        in_ns(pid),
+        ns_ino,
+        "restored outside the bundle's network namespace"
+    );
+    wait_past(&b, last(&b) + 3);
+    continuous(&lines(&b)).unwrap();
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+}
