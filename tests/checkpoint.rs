@@ -472,7 +472,14 @@ fn foreground_restore_runs_hooks_and_exits_with_status() {
     for kind in ["prestart", "poststart"] {
         cfg["hooks"][kind] = json!([{
             "path": "/bin/sh",
-            "args": ["sh", "-c", format!("cat >> {}/{kind}; echo >> {}/{kind}", b.out.display(), b.out.display())]
+            // The state on stdin, then whether the counter moves while
+            // the hook runs: prestart on restore runs before the tasks
+            // resume ("still"); poststart after ("moving", the control).
+            "args": ["sh", "-c", format!(
+                "cat >> {o}/{kind}; echo >> {o}/{kind}; a=$(tail -n1 {o}/count 2>/dev/null); sleep 0.3; \
+                 b=$(tail -n1 {o}/count 2>/dev/null); if [ \"$a\" = \"$b\" ]; then echo still; else echo moving; fi >> {o}/{kind}-moves",
+                o = b.out.display()
+            )]
         }]);
     }
     b.write_config(&cfg);
@@ -525,6 +532,24 @@ fn foreground_restore_runs_hooks_and_exits_with_status() {
             "{kind}: the restore's state has the old pid"
         );
     }
+    let moves = |kind: &str| {
+        std::fs::read_to_string(b.out.join(format!("{kind}-moves")))
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        moves("prestart"),
+        "still",
+        "prestart ran after the restored tasks resumed"
+    );
+    assert_eq!(
+        moves("poststart"),
+        "moving",
+        "control: poststart saw a stopped counter"
+    );
 }
 
 /// Restore into another bundle whose rootfs is a fresh copy without the

@@ -153,6 +153,25 @@ pub fn run_criu(
     if out.status.success() {
         return Ok(());
     }
+    Err(criu_failed(
+        criu,
+        out.status,
+        &String::from_utf8_lossy(&out.stderr),
+        log,
+        what,
+    ))
+}
+
+/// The error for a criu that exited with `status`: CRIU's own error lines
+/// from `log`, and what `criu check` says when it fails too (an old CRIU
+/// on a new kernel fails every dump the same way).
+pub fn criu_failed(
+    criu: &Path,
+    status: std::process::ExitStatus,
+    stderr: &str,
+    log: &Path,
+    what: &str,
+) -> anyhow::Error {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let mut errors: Vec<&str> = text
         .lines()
@@ -161,10 +180,8 @@ pub fn run_criu(
     if errors.len() > 4 {
         errors.drain(..errors.len() - 4);
     }
-    let stderr = String::from_utf8_lossy(&out.stderr);
     let mut msg = format!(
-        "{what}: criu failed ({}); log {}: {}",
-        out.status,
+        "{what}: criu failed ({status}); log {}: {}",
         log.display(),
         if errors.is_empty() {
             stderr.trim().to_string()
@@ -175,7 +192,7 @@ pub fn run_criu(
     if let Err(check) = criu_check(criu) {
         msg.push_str(&format!("; {check}"));
     }
-    bail!("{msg}")
+    anyhow::anyhow!("{msg}")
 }
 
 /// The options both directions pass the same way.

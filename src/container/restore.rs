@@ -156,6 +156,131 @@ fn make_mount_points(spec: &crate::spec::Spec, rootfs: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Runs criu restore and, when the spec has prestart or createRuntime
+/// hooks, runs them as runc does: from CRIU's setup-namespaces action, with
+/// the restored init's pid, while its tasks are still stopped (so a hook
+/// can set up the network before the application runs again). The action
+/// script is a few lines of sh that hand the pid over a fifo and wait for
+/// outlet's answer; a failing hook fails the script, which aborts the
+/// restore.
+fn run_restore(
+    criu: &Path,
+    mut args: Vec<OsString>,
+    log: &Path,
+    what: &str,
+    dir: &Path,
+    hooks: Option<&mut dyn FnMut(i32) -> Result<()>>,
+) -> Result<()> {
+    let Some(on_setup) = hooks else {
+        return ck::run_criu(criu, &args, log, what, false);
+    };
+    use nix::fcntl::OFlag;
+    use nix::sys::stat::Mode;
+    let req = dir.join("hook.req");
+    let ack = dir.join("hook.ack");
+    for f in [&req, &ack] {
+        nix::unistd::mkfifo(f, Mode::from_bits_truncate(0o600))
+            .with_context(|| format!("mkfifo {}", f.display()))?;
+    }
+    let script = dir.join("hook.sh");
+    let text = format!(
+        "#!/bin/sh\n[ \"$CRTOOLS_SCRIPT_ACTION\" = setup-namespaces ] || exit 0\n\
+         echo \"$CRTOOLS_INIT_PID\" > '{}' || exit 1\nread r < '{}'\n[ \"$r\" = ok ]\n",
+        req.display(),
+        ack.display()
+    );
+    std::fs::write(&script, text).with_context(|| format!("write {}", script.display()))?;
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .with_context(|| format!("chmod {}", script.display()))?;
+    args.extend(["--action-script".into(), script.into()]);
+    // Non-blocking: the open must not wait for a writer that may never come.
+    let raw = nix::fcntl::open(
+        &req,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("open {}", req.display()))?;
+    // SAFETY: `open` just returned this fd and nothing else owns it.
+    let reqfd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+    crate::logging::debug(|| format!("{what}: {} {args:?}", criu.display()));
+    let mut child = std::process::Command::new(criu)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("{what}: run {}", criu.display()))?;
+    let mut got = Vec::new();
+    let mut hook_err = None;
+    let mut answered = false;
+    let status = loop {
+        if let Some(st) = child.try_wait().context("wait for criu")? {
+            break st;
+        }
+        if answered {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            continue;
+        }
+        let mut pfd = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(&reqfd),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let _ = nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(20u8));
+        let mut buf = [0u8; 32];
+        match nix::unistd::read(reqfd.as_raw_fd(), &mut buf) {
+            Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => {}
+        }
+        if !got.contains(&b'\n') {
+            continue;
+        }
+        let pid: i32 = String::from_utf8_lossy(&got).trim().parse().unwrap_or(0);
+        let res = if pid > 0 {
+            on_setup(pid)
+        } else {
+            Err(anyhow::anyhow!("CRIU's setup-namespaces gave no pid"))
+        };
+        let reply: &[u8] = if res.is_ok() { b"ok\n" } else { b"fail\n" };
+        hook_err = res.err();
+        // The script opens the ack fifo right after writing the pid.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match nix::fcntl::open(
+                &ack,
+                OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(fd) => {
+                    // SAFETY: `open` just returned this fd and nothing else owns it.
+                    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+                    let _ = nix::unistd::write(&fd, reply);
+                    break;
+                }
+                Err(_)
+                    if std::time::Instant::now() < deadline
+                        && child.try_wait().ok().flatten().is_none() =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                Err(e) => {
+                    hook_err
+                        .get_or_insert_with(|| anyhow::anyhow!("answer CRIU's action script: {e}"));
+                    break;
+                }
+            }
+        }
+        answered = true;
+    };
+    for f in [dir.join("hook.sh"), req, ack] {
+        let _ = std::fs::remove_file(f);
+    }
+    if let Some(e) = hook_err {
+        return Err(e.context(format!("{what}: a hook failed at CRIU's setup-namespaces")));
+    }
+    if !status.success() {
+        return Err(ck::criu_failed(criu, status, "", log, what));
+    }
+    Ok(())
+}
+
 pub fn restore(root: &Path, id: &str, criu_flag: Option<&Path>, a: &RestoreArgs) -> Result<i32> {
     crate::spec::check_id(id)?;
     let bundle = a.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -279,13 +404,56 @@ pub fn restore(root: &Path, id: &str, criu_flag: Option<&Path>, a: &RestoreArgs)
         args.extend(["--lsm-mount-context".into(), c.into()]);
     }
 
+    let hooks = spec.hooks().as_ref();
+    let prestart = hooks
+        .and_then(|h| h.prestart().as_ref())
+        .filter(|v| !v.is_empty());
+    let create_runtime = hooks
+        .and_then(|h| h.create_runtime().as_ref())
+        .filter(|v| !v.is_empty());
+    let created = crate::logging::rfc3339_now();
+    let state_for = |pid: i32, init_start_time: u64| State {
+        oci_version: spec.version().clone(),
+        id: id.to_string(),
+        pid,
+        bundle: loaded.bundle.clone(),
+        rootfs: loaded.rootfs.clone(),
+        created: created.clone(),
+        owner: crate::state::owner(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        init_start_time,
+        cgroup: cgroup.paths().clone(),
+        hooks: spec.hooks().clone(),
+        namespaces: linux
+            .and_then(|l| l.namespaces().as_ref())
+            .map(|n| {
+                n.iter()
+                    .map(|n| crate::namespaces::proc_name(n.typ()).to_string())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        use_terminal: false,
+    };
+    // prestart and createRuntime, as runc runs them on restore.
+    let mut run_hooks = |pid: i32| -> Result<()> {
+        let json = serde_json::to_string(&state_for(pid, 0).oci(Status::Creating))?;
+        crate::hooks::run_all("prestart", prestart, &json)?;
+        crate::hooks::run_all("createRuntime", create_runtime, &json)
+    };
+    let with_hooks: Option<&mut dyn FnMut(i32) -> Result<()>> =
+        if prestart.is_some() || create_runtime.is_some() {
+            Some(&mut run_hooks)
+        } else {
+            None
+        };
     // criu's stdio is outlet's: the restored init's stdio is mapped onto it.
-    ck::run_criu(
+    run_restore(
         &criu,
-        &args,
+        args,
         &work.join("restore.log"),
         &format!("restore {id}"),
-        false,
+        &dir.path,
+        with_hooks,
     )?;
     let pid: i32 = std::fs::read_to_string(&pidfile)
         .with_context(|| format!("read {}", pidfile.display()))?
@@ -303,40 +471,8 @@ pub fn restore(root: &Path, id: &str, criu_flag: Option<&Path>, a: &RestoreArgs)
     intent.init_start_time = init_start_time;
     dir.save_intent(&intent)?;
 
-    let state = State {
-        oci_version: spec.version().clone(),
-        id: id.to_string(),
-        pid,
-        bundle: loaded.bundle.clone(),
-        rootfs: loaded.rootfs.clone(),
-        created: crate::logging::rfc3339_now(),
-        owner: crate::state::owner(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
-        init_start_time,
-        cgroup: cgroup.paths().clone(),
-        hooks: spec.hooks().clone(),
-        namespaces: linux
-            .and_then(|l| l.namespaces().as_ref())
-            .map(|n| {
-                n.iter()
-                    .map(|n| crate::namespaces::proc_name(n.typ()).to_string())
-                    .collect()
-            })
-            .unwrap_or_default(),
-        use_terminal: false,
-    };
-    // The spec's hooks, in runc's order for a restore: prestart and
-    // createRuntime with the restored pid, then poststart. CRIU's CLI runs
-    // them only after the tasks resumed (runc's RPC runs the first two
-    // from CRIU's setup-namespaces notification, before).
-    let hooks = spec.hooks().as_ref();
+    let state = state_for(pid, init_start_time);
     let json = serde_json::to_string(&state.oci(Status::Running))?;
-    crate::hooks::run_all("prestart", hooks.and_then(|h| h.prestart().as_ref()), &json)?;
-    crate::hooks::run_all(
-        "createRuntime",
-        hooks.and_then(|h| h.create_runtime().as_ref()),
-        &json,
-    )?;
     dir.save_config(&loaded.text)?;
     dir.save(&state)?;
     if let Some(p) = &a.pid_file {
