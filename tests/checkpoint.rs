@@ -637,3 +637,93 @@ fn netns_joined_by_path_is_rejoined() {
     continuous(&lines(&b)).unwrap();
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
 }
+
+/// Bad checkpoint input: a clear error naming what is wrong, exit 1, the
+/// container untouched and no image directory made.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn checkpoint_bad_input_changes_nothing() {
+    let Some(t) = T::new() else { return };
+    let b = counter_bundle(&t, "b", |_| {});
+    let id = t.id("bad");
+    run_detached(&t, &id, &b);
+    let image = t.dir.join("img");
+    let o = checkpoint(&t, &id, &image, &["--manage-cgroups-mode", "bogus"]);
+    o.expect_fail("bad mode", "--manage-cgroups-mode \"bogus\"");
+    assert_eq!(o.code, Some(1));
+    let o = checkpoint(&t, &id, &image, &["--empty-ns", "pid"]);
+    o.expect_fail("bad empty-ns", "--empty-ns \"pid\"");
+    assert!(
+        !image.exists(),
+        "a refused checkpoint made {}",
+        image.display()
+    );
+    assert_eq!(t.status(&id), "running");
+    // A created (never started) container is not running: refused as runc does.
+    let c = t.id("created");
+    t.create_ok(&c, &counter_bundle(&t, "c", |_| {}));
+    checkpoint(&t, &c, &image, &[]).expect_fail("checkpoint of a created container", "not running");
+    checkpoint(&t, "nosuch", &image, &[]).expect_fail("unknown id", "does not exist");
+    t.outlet(&["delete", "--force", &c]).expect_ok("delete");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+}
+
+/// A restore that fails, at whichever step, leaves nothing: no state, no
+/// cgroup, no mount, no process.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn failed_restores_leave_nothing() {
+    let Some(t) = T::new() else { return };
+    let b = counter_bundle(&t, "b", |_| {});
+    let id = t.id("src");
+    run_detached(&t, &id, &b);
+    wait_past(&b, 3);
+    let image = t.dir.join("img");
+    checkpoint(&t, &id, &image, &[]).expect_ok("checkpoint");
+    t.assert_nothing_left("after checkpoint");
+    let restore_with = |bundle: &Bundle, image: &Path, id: &str| {
+        t.outlet(&[
+            "--criu",
+            criu(),
+            "restore",
+            "-d",
+            "--bundle",
+            bundle.dir.to_str().unwrap(),
+            "--image-path",
+            image.to_str().unwrap(),
+            id,
+        ])
+    };
+    let id2 = t.id("dst");
+    // No checkpoint in the directory.
+    let empty = t.dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    restore_with(&b, &empty, &id2).expect_fail("empty image dir", "no CRIU checkpoint there");
+    t.assert_nothing_left("after an empty image dir");
+    // The bundle lacks the bind mount the dump had at /out.
+    let no_out = t.bundle("noout", |c| {
+        sh(c, COUNTER);
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != "/out");
+    });
+    restore_with(&no_out, &image, &id2).expect_fail("missing bind", "bind mount at /out");
+    t.assert_nothing_left("after a missing bind");
+    // A prestart hook that fails aborts the restore from CRIU's
+    // setup-namespaces action: the half-restored tasks go too.
+    let failing = counter_bundle(&t, "hook", |c| {
+        c["hooks"]["prestart"] = json!([{"path": "/bin/false"}]);
+    });
+    std::fs::copy(b.out.join("count"), failing.out.join("count")).unwrap();
+    restore_with(&failing, &image, &id2).expect_fail("failing hook", "prestart");
+    t.assert_nothing_left("after a failing hook");
+    // A terminal container cannot come back through CRIU's CLI.
+    let tty = counter_bundle(&t, "tty", |c| c["process"]["terminal"] = json!(true));
+    restore_with(&tty, &image, &id2).expect_fail("terminal", "terminal");
+    t.assert_nothing_left("after a terminal bundle");
+    // The control: the same images restore fine from the right bundle.
+    restore(&t, &id2, &b, &image);
+    assert_eq!(t.status(&id2), "running");
+    t.outlet(&["delete", "--force", &id2]).expect_ok("delete");
+}

@@ -195,17 +195,25 @@ pub fn criu_failed(
     anyhow::anyhow!("{msg}")
 }
 
-/// The options both directions pass the same way.
-pub fn common_args(a: &CriuArgs, args: &mut Vec<OsString>) -> Result<()> {
-    let mode = a.manage_cgroups_mode.as_deref().unwrap_or("soft");
-    if !matches!(mode, "soft" | "full" | "strict" | "ignore") {
+/// Refuses bad option values before anything is made.
+pub fn validate(a: &CriuArgs) -> Result<()> {
+    if let Some(mode) = a.manage_cgroups_mode.as_deref()
+        && !matches!(mode, "soft" | "full" | "strict" | "ignore")
+    {
         bail!("--manage-cgroups-mode {mode:?}: must be soft, full, strict or ignore");
     }
+    if let Some(ns) = a.empty_ns.iter().find(|n| *n != "network") {
+        bail!("--empty-ns {ns:?}: only network is supported");
+    }
+    Ok(())
+}
+
+/// The options both directions pass the same way (validated first).
+pub fn common_args(a: &CriuArgs, args: &mut Vec<OsString>) -> Result<()> {
+    validate(a)?;
+    let mode = a.manage_cgroups_mode.as_deref().unwrap_or("soft");
     args.push(format!("--manage-cgroups={mode}").into());
-    for ns in &a.empty_ns {
-        if ns != "network" {
-            bail!("--empty-ns {ns:?}: only network is supported");
-        }
+    for _ in &a.empty_ns {
         args.extend(["--empty-ns".into(), "net".into()]);
     }
     for (on, flag) in [
@@ -385,6 +393,7 @@ pub fn checkpoint(
     criu_flag: Option<&Path>,
     a: &CheckpointArgs,
 ) -> Result<()> {
+    validate(&a.criu)?;
     let c = super::load(root, id)?;
     if !matches!(c.status, Status::Running | Status::Paused) {
         bail!("container not running: {id} is {}", c.status.as_str());

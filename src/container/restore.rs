@@ -283,6 +283,7 @@ fn run_restore(
 
 pub fn restore(root: &Path, id: &str, criu_flag: Option<&Path>, a: &RestoreArgs) -> Result<i32> {
     crate::spec::check_id(id)?;
+    ck::validate(&a.criu)?;
     let bundle = a.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
     let loaded = crate::spec::load(&bundle, None)?;
     let spec = &loaded.spec;
