@@ -417,7 +417,8 @@ pub struct EventsArgs {
 /// The CRIU options checkpoint and restore share (runc's flags).
 #[derive(Args, Debug, Clone)]
 pub struct CriuArgs {
-    /// Directory of the images (default: ./checkpoint)
+    /// Directory of the images (default: checkpoint; restore takes a
+    /// relative path from the bundle, as runc does)
     #[arg(long, value_name = "DIR")]
     pub image_path: Option<PathBuf>,
     /// Directory for CRIU's work files and logs (default: the image path)

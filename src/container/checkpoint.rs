@@ -231,9 +231,14 @@ pub fn common_args(a: &CriuArgs, args: &mut Vec<OsString>) -> Result<()> {
     Ok(())
 }
 
-/// Image and work directories: runc's defaults (./checkpoint, work = image).
-pub fn dirs(a: &CriuArgs, create: bool) -> Result<(PathBuf, PathBuf)> {
-    let cwd = std::env::current_dir().context("current directory")?;
+/// Image and work directories: runc's defaults (<base>/checkpoint, work =
+/// image); relative paths are taken from `base` (checkpoint: the current
+/// directory; restore: the bundle, as runc works from there).
+pub fn dirs(a: &CriuArgs, base: Option<&Path>, create: bool) -> Result<(PathBuf, PathBuf)> {
+    let cwd = match base {
+        Some(b) => b.to_path_buf(),
+        None => std::env::current_dir().context("current directory")?,
+    };
     let image = cwd.join(a.image_path.clone().unwrap_or_else(|| "checkpoint".into()));
     let work = a
         .work_path
@@ -410,7 +415,7 @@ pub fn checkpoint(
     let criu = find_criu(criu_flag)?;
     let spec = crate::spec::from_validated(&c.dir.load_config()?)?;
     let pid = c.state.pid;
-    let (image, work) = dirs(&a.criu, true)?;
+    let (image, work) = dirs(&a.criu, None, true)?;
 
     let mut args: Vec<OsString> = vec![if a.pre_dump { "pre-dump" } else { "dump" }.into()];
     args.extend(["-t".into(), pid.to_string().into()]);

@@ -294,7 +294,7 @@ pub fn restore(root: &Path, id: &str, criu_flag: Option<&Path>, a: &RestoreArgs)
              outlet drives CRIU through its CLI, which cannot hand back the pty master"
         );
     }
-    let (image, work) = ck::dirs(&a.criu, false)?;
+    let (image, work) = ck::dirs(&a.criu, Some(&loaded.bundle), false)?;
     if !image.join("inventory.img").is_file() {
         bail!(
             "--image-path {}: no CRIU checkpoint there (no inventory.img)",
