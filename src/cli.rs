@@ -105,6 +105,24 @@ fn subcommand_name(argv: &[OsString]) -> Option<&str> {
     None
 }
 
+/// go-runc (containerd's runc shim) spells two restore flags with one dash,
+/// `-no-subreaper` and `-no-pivot`, which runc's flag parser takes as long
+/// flags; clap would read a cluster of short ones. Only those two exact
+/// words, only after `restore`, are rewritten: every other argv is returned
+/// as it came, without a copy.
+pub fn runc_spellings(mut argv: Vec<OsString>) -> Vec<OsString> {
+    if let Some(at) = argv.iter().position(|a| a == "restore") {
+        for a in &mut argv[at + 1..] {
+            if a == "-no-subreaper" || a == "-no-pivot" {
+                let mut long = OsString::from("-");
+                long.push(&*a);
+                *a = long;
+            }
+        }
+    }
+    argv
+}
+
 impl Cli {
     /// Parses like `Cli::try_parse_from`, but builds only the called
     /// subcommand: outlet runs once per call, and building the full command
@@ -571,6 +589,7 @@ mod tests {
         &["checkpoint", "--image-path", "/i", "--parent-path", "../parent", "--empty-ns", "network", "--manage-cgroups-mode", "soft", "cid"],
         &["--criu", "/c", "restore", "--bundle", "/b", "--image-path", "/i", "--work-path", "/w", "--detach", "--pid-file", "/p", "--no-subreaper", "--no-pivot", "cid"],
         &["restore", "--console-socket", "/s", "--lsm-profile", "apparmor:x", "--tcp-established", "-d", "cid"],
+        &["restore", "--image-path", "/i", "--work-path", "/w", "--detach", "--pid-file", "/p", "--no-subreaper", "--no-pivot", "--bundle", "/b", "cid"],
         &["update", "-m", "10m", "--cpu-quota=-1", "--pids-limit", "20", "cid"],
         // runc's spellings and habits: a repeated flag (the last wins),
         // --cpu-share, a negative signal number (refused later, exit 1).
@@ -606,6 +625,35 @@ mod tests {
         &["state", "cid", "--rootless", "true"],
         &["--version", "state", "cid"],
     ];
+
+    /// The runc shim's restore argv (go-runc's one-dash flags) parses as
+    /// the two-dash one; an id "restore" or other argv is left alone.
+    #[test]
+    fn go_runc_single_dash_restore_flags() {
+        let shim = runc_spellings(argv(&[
+            "--root",
+            "/r",
+            "restore",
+            "--image-path",
+            "/i",
+            "--detach",
+            "-no-subreaper",
+            "-no-pivot",
+            "--bundle",
+            "/b",
+            "cid",
+        ]));
+        let cli = Cli::try_parse_from(&shim).expect("shim argv parses");
+        match cli.command {
+            Some(Command::Restore(a)) => {
+                assert!(a.no_subreaper && a.no_pivot && a.detach);
+                assert_eq!(a.id, "cid");
+            }
+            other => panic!("{other:?}"),
+        }
+        let plain = argv(&["state", "-no-pivot"]);
+        assert_eq!(runc_spellings(plain.clone()), plain);
+    }
 
     #[test]
     fn fast_parse_equals_full_parse() {

@@ -4,7 +4,7 @@ use outlet::cli::Cli;
 use outlet::{commands, logging};
 
 fn main() {
-    let argv: Vec<_> = std::env::args_os().collect();
+    let argv = outlet::cli::runc_spellings(std::env::args_os().collect());
     let cli = Cli::try_parse_fast_from(&argv).unwrap_or_else(|| Cli::parse_from(argv));
     let log = logging::Logger::new(cli.log.clone(), cli.log_format, cli.debug);
     let code = match commands::dispatch(cli, &log) {
