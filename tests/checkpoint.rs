@@ -727,3 +727,41 @@ fn failed_restores_leave_nothing() {
     assert_eq!(t.status(&id2), "running");
     t.outlet(&["delete", "--force", &id2]).expect_ok("delete");
 }
+
+/// `features` says checkpoint works only with a criu whose `criu check`
+/// passes, and what is missing otherwise. (It caches the verdict in the
+/// default root's .cache; the test removes that file.)
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn features_says_whether_criu_works() {
+    let Some(t) = T::new() else { return };
+    let cache = Path::new("/run/outlet/.cache/criu-check");
+    t.on_cleanup(|| {
+        let _ = std::fs::remove_file("/run/outlet/.cache/criu-check");
+    });
+    let features = |path: &str| {
+        let out = Command::new(common::OUTLET)
+            .arg("features")
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["annotations"]["run.oci.outlet.checkpoint.enabled"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let dir = Path::new(criu())
+        .parent()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(features(&format!("{dir}:/usr/bin:/bin")), "true");
+    // Again from the cache, same verdict.
+    assert!(cache.is_file());
+    assert_eq!(features(&format!("{dir}:/usr/bin:/bin")), "true");
+    let none = features("/nonexistent");
+    assert!(none.starts_with("false: criu not found"), "{none}");
+}

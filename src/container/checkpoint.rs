@@ -115,15 +115,58 @@ pub fn criu_check(criu: &Path) -> std::result::Result<String, String> {
 }
 
 /// For `features`: "true" when criu is on PATH and `criu check` passes,
-/// else "false: " and what is missing.
+/// else "false: " and what is missing. `criu check` costs ~150 ms, so its
+/// verdict is kept in the state root's cache, keyed by the criu binary
+/// (path, inode, size, mtime) and the running kernel; a cache file not
+/// owned by us or writable by others is ignored.
 pub fn availability() -> String {
-    match find_criu(None)
-        .map_err(|e| e.to_string())
-        .and_then(|c| criu_check(&c))
+    let criu = match find_criu(None) {
+        Ok(c) => c,
+        Err(e) => return format!("false: {e}"),
+    };
+    let key = match (
+        std::fs::metadata(&criu),
+        std::fs::read_to_string("/proc/sys/kernel/osrelease"),
+    ) {
+        (Ok(m), Ok(release)) => format!(
+            "{}\n{}:{}:{}.{}\n{}",
+            criu.display(),
+            m.ino(),
+            m.size(),
+            m.mtime(),
+            m.mtime_nsec(),
+            release.trim()
+        ),
+        _ => String::new(),
+    };
+    let cache = crate::state::default_root()
+        .join(crate::state::CACHE_DIR)
+        .join("criu-check");
+    if !key.is_empty()
+        && let Ok(m) = std::fs::symlink_metadata(&cache)
+        && m.is_file()
+        && m.uid() == nix::unistd::geteuid().as_raw()
+        && m.mode() & 0o022 == 0
+        && let Ok(text) = std::fs::read_to_string(&cache)
+        && let Some(verdict) = text.strip_prefix(&format!("{key}\n"))
     {
-        Ok(_) => "true".into(),
-        Err(why) => format!("false: {why}"),
+        return verdict.to_string();
     }
+    let verdict = match criu_check(&criu) {
+        Ok(_) => "true".to_string(),
+        Err(why) => format!("false: {why}"),
+    };
+    if !key.is_empty()
+        && let Some(dir) = cache.parent()
+        && std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .is_ok()
+    {
+        let _ = crate::syscall::write_atomic(&cache, format!("{key}\n{verdict}").as_bytes());
+    }
+    verdict
 }
 
 /// Runs criu with `args`; on failure the error carries CRIU's own error
