@@ -121,7 +121,7 @@ test_smoke() {
     fi
 }
 
-# checkpoint (stop) + restore under cgroup v2 with CRIU (VM_CRIU on the
+# pre-dump, checkpoint (stop) + restore under cgroup v2 with CRIU (VM_CRIU on the
 # host): the counter in the container's /tmp goes on from the dump, the
 # restored init sits in /vmtest/criu/ctr with its memory.max.
 test_criu() {
@@ -139,10 +139,16 @@ test_criu() {
     pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$OUT/$id.state")
     # Long enough that a restart (counting from 1) reads below the dump.
     sleep 3
+    # A pre-dump first (Debian's kernel tracks dirty pages), then the final
+    # dump on top of it.
+    "$RUNTIME" --root "$RTROOT" --criu "$CRIU" checkpoint --pre-dump --image-path /tmp/criu-pre $id \
+        >>"$OUT/$id.out" 2>>"$OUT/$id.err"
+    prc=$?
     a=$(cat /proc/$pid/root/tmp/n 2>/dev/null)
-    "$RUNTIME" --root "$RTROOT" --criu "$CRIU" checkpoint --image-path /tmp/criu-img $id \
+    "$RUNTIME" --root "$RTROOT" --criu "$CRIU" checkpoint --image-path /tmp/criu-img --parent-path ../criu-pre $id \
         >>"$OUT/$id.out" 2>>"$OUT/$id.err"
     crc=$?
+    parent=$(readlink /tmp/criu-img/parent)
     "$RUNTIME" --root "$RTROOT" --criu "$CRIU" restore -d --bundle "$BUNDLES/$n" --image-path /tmp/criu-img $id \
         </dev/null >>"$OUT/$id.out" 2>>"$OUT/$id.err"
     rrc=$?
@@ -155,11 +161,11 @@ test_criu() {
     inside=no
     grep -qx "$pid2" "$CG/vmtest/$n/ctr/cgroup.procs" 2>/dev/null && inside=yes
     "$RUNTIME" --root "$RTROOT" delete --force $id >/dev/null 2>&1
-    if [ "$crc" = 0 ] && [ "$rrc" = 0 ] && [ -n "$a" ] && [ "$a" -ge 10 ] && [ -n "$b" ] && [ "$b" -ge "$a" ] && [ -n "$c" ] && [ "$c" -gt "$b" ] &&
+    if [ "$prc" = 0 ] && [ "$parent" = ../criu-pre ] && [ "$crc" = 0 ] && [ "$rrc" = 0 ] && [ -n "$a" ] && [ "$a" -ge 10 ] && [ -n "$b" ] && [ "$b" -ge "$a" ] && [ -n "$c" ] && [ "$c" -gt "$b" ] &&
         [ "$max" = $((64 * 1024 * 1024)) ] && [ $inside = yes ]; then
-        finish $n $id PASS "counter $a at the dump, $b then $c after restore (pid $pid -> $pid2), memory.max $max, in ctr"
+        finish $n $id PASS "pre-dump + final dump (parent $parent), counter $a at the dump, $b then $c after restore (pid $pid -> $pid2), memory.max $max, in ctr"
     else
-        finish $n $id FAIL "checkpoint rc=$crc restore rc=$rrc counter '$a' '$b' '$c' memory.max '$max' in-ctr $inside err: $(tail -c 600 "$OUT/$id.err" | tr '\n' ' ')"
+        finish $n $id FAIL "pre-dump rc=$prc parent '$parent' checkpoint rc=$crc restore rc=$rrc counter '$a' '$b' '$c' memory.max '$max' in-ctr $inside err: $(tail -c 600 "$OUT/$id.err" | tr '\n' ' ')"
     fi
 }
 
