@@ -13,7 +13,8 @@ packages=(
   containerd umoci podman conmon              # real callers
   golang-github-containers-common             # podman's default seccomp profile
   docker.io tini buildah                      # real callers: dockerd (docker-init is tini), buildah
-  iptables nftables                           # undo what dockerd and CNI add to the host firewall
+  iptables nftables                           # undo what dockerd and CNI add to the host firewall; criu's network lock
+  tar patchelf                                # criu (tmpfs contents); scripts/fetch-criu.sh (trixie's criu on bookworm)
   containernetworking-plugins                 # podman's CNI bridge network
 )
 

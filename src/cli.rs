@@ -54,6 +54,10 @@ pub struct Cli {
     )]
     pub rootless: String,
 
+    /// The criu binary for checkpoint and restore (default: criu on PATH)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub criu: Option<PathBuf>,
+
     /// Print the version, commit and runtime-spec version
     #[arg(short = 'v', long)]
     pub version: bool,
@@ -67,8 +71,9 @@ const NAME: &str = "outlet";
 /// Top-level flags that take a value, as `--flag v` (the `--flag=v` form
 /// needs no lookahead). Must match `Cli`'s value-taking flags; the
 /// equivalence test in this file fails when one is missing.
-const VALUE_FLAGS: [&str; 5] = [
+const VALUE_FLAGS: [&str; 6] = [
     "--root",
+    "--criu",
     "--log",
     "--log-format",
     "--rootless",
@@ -99,6 +104,24 @@ pub fn subcommand_name(argv: &[OsString]) -> Option<&str> {
         }
     }
     None
+}
+
+/// go-runc (containerd's runc shim) spells two restore flags with one dash,
+/// `-no-subreaper` and `-no-pivot`, which runc's flag parser takes as long
+/// flags; clap would read a cluster of short ones. Only those two exact
+/// words, only after `restore`, are rewritten: every other argv is returned
+/// as it came, without a copy.
+pub fn runc_spellings(mut argv: Vec<OsString>) -> Vec<OsString> {
+    if let Some(at) = argv.iter().position(|a| a == "restore") {
+        for a in &mut argv[at + 1..] {
+            if a == "-no-subreaper" || a == "-no-pivot" {
+                let mut long = OsString::from("-");
+                long.push(&*a);
+                *a = long;
+            }
+        }
+    }
+    argv
 }
 
 impl Cli {
@@ -182,10 +205,10 @@ pub enum Command {
     Events(EventsArgs),
     /// Print the OCI features this runtime implements, as JSON
     Features,
-    /// Checkpoint a running container (not supported yet)
+    /// Checkpoint a running container with CRIU
     Checkpoint(CheckpointArgs),
-    /// Restore a container from a checkpoint (not supported yet)
-    Restore(CheckpointArgs),
+    /// Restore a container from a CRIU checkpoint
+    Restore(RestoreArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -410,22 +433,95 @@ pub struct EventsArgs {
     pub interval: String,
 }
 
+/// The CRIU options checkpoint and restore share (runc's flags).
+#[derive(Args, Debug, Clone)]
+pub struct CriuArgs {
+    /// Directory of the images (default: checkpoint; restore takes a
+    /// relative path from the bundle, as runc does)
+    #[arg(long, value_name = "DIR")]
+    pub image_path: Option<PathBuf>,
+    /// Directory for CRIU's work files and logs (default: the image path)
+    #[arg(long, value_name = "DIR")]
+    pub work_path: Option<PathBuf>,
+    /// Allow open TCP connections
+    #[arg(long)]
+    pub tcp_established: bool,
+    /// Allow external unix sockets
+    #[arg(long)]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs
+    #[arg(long)]
+    pub shell_job: bool,
+    /// Handle file locks
+    #[arg(long)]
+    pub file_locks: bool,
+    /// cgroups mode: soft (default), full, strict or ignore
+    #[arg(long, value_name = "MODE")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Create a namespace, but do not restore its properties (network)
+    #[arg(long, value_name = "NS")]
+    pub empty_ns: Vec<String>,
+    /// Deduplicate memory images automatically
+    #[arg(long)]
+    pub auto_dedup: bool,
+    /// Use userfaultfd to restore memory pages lazily
+    #[arg(long)]
+    pub lazy_pages: bool,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct CheckpointArgs {
     /// Container id
-    pub id: Option<String>,
-    /// Directory for the images
+    pub id: String,
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Images of a previous pre-dump (relative to the image path)
     #[arg(long, value_name = "DIR")]
-    pub image_path: Option<PathBuf>,
-    /// Directory for CRIU's work files
-    #[arg(long, value_name = "DIR")]
-    pub work_path: Option<PathBuf>,
+    pub parent_path: Option<PathBuf>,
     /// Leave the container running after checkpointing
     #[arg(long)]
     pub leave_running: bool,
-    /// Bundle of the container to restore
+    /// Dump the memory only and leave the container running
+    #[arg(long)]
+    pub pre_dump: bool,
+    /// ADDRESS:PORT of the page server
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    pub page_server: Option<String>,
+    /// CRIU writes \0 to this fd once lazy pages are ready
+    #[arg(long, value_name = "FD", default_value_t = -1, allow_hyphen_values = true)]
+    pub status_fd: i32,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RestoreArgs {
+    /// Container id
+    pub id: String,
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Path to the bundle (default: the current directory)
     #[arg(short, long, value_name = "DIR")]
     pub bundle: Option<PathBuf>,
+    /// Do not wait for the container: exit once it is restored
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Write the restored init's pid to this file
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// AF_UNIX socket to receive the pty master (terminal containers)
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Do not become a subreaper while waiting for the container
+    #[arg(long)]
+    pub no_subreaper: bool,
+    /// Do not use pivot_root (accepted for runc's argv; CRIU sets the root)
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// LSM profile for the restored process, TYPE:NAME
+    #[arg(long, value_name = "TYPE:NAME")]
+    pub lsm_profile: Option<String>,
+    /// LSM mount context for the restored mounts
+    #[arg(long, value_name = "CONTEXT")]
+    pub lsm_mount_context: Option<String>,
 }
 
 #[cfg(test)]
@@ -488,6 +584,13 @@ mod tests {
         &["--rootless", "auto", "spec", "--rootless"],
         &["checkpoint", "--image-path", "/i", "cid"],
         &["restore", "-b", "/b", "cid"],
+        // podman's and the runc shim's checkpoint/restore argv
+        &["checkpoint", "--image-path", "/i", "--work-path", "/w", "--leave-running", "--tcp-established", "--file-locks", "cid"],
+        &["checkpoint", "--image-path", "/i", "--work-path", "/w", "--pre-dump", "cid"],
+        &["checkpoint", "--image-path", "/i", "--parent-path", "../parent", "--empty-ns", "network", "--manage-cgroups-mode", "soft", "cid"],
+        &["--criu", "/c", "restore", "--bundle", "/b", "--image-path", "/i", "--work-path", "/w", "--detach", "--pid-file", "/p", "--no-subreaper", "--no-pivot", "cid"],
+        &["restore", "--console-socket", "/s", "--lsm-profile", "apparmor:x", "--tcp-established", "-d", "cid"],
+        &["restore", "--image-path", "/i", "--work-path", "/w", "--detach", "--pid-file", "/p", "--no-subreaper", "--no-pivot", "--bundle", "/b", "cid"],
         &["update", "-m", "10m", "--cpu-quota=-1", "--pids-limit", "20", "cid"],
         // runc's spellings and habits: a repeated flag (the last wins),
         // --cpu-share, a negative signal number (refused later, exit 1).
@@ -523,6 +626,35 @@ mod tests {
         &["state", "cid", "--rootless", "true"],
         &["--version", "state", "cid"],
     ];
+
+    /// The runc shim's restore argv (go-runc's one-dash flags) parses as
+    /// the two-dash one; an id "restore" or other argv is left alone.
+    #[test]
+    fn go_runc_single_dash_restore_flags() {
+        let shim = runc_spellings(argv(&[
+            "--root",
+            "/r",
+            "restore",
+            "--image-path",
+            "/i",
+            "--detach",
+            "-no-subreaper",
+            "-no-pivot",
+            "--bundle",
+            "/b",
+            "cid",
+        ]));
+        let cli = Cli::try_parse_from(&shim).expect("shim argv parses");
+        match cli.command {
+            Some(Command::Restore(a)) => {
+                assert!(a.no_subreaper && a.no_pivot && a.detach);
+                assert_eq!(a.id, "cid");
+            }
+            other => panic!("{other:?}"),
+        }
+        let plain = argv(&["state", "-no-pivot"]);
+        assert_eq!(runc_spellings(plain.clone()), plain);
+    }
 
     #[test]
     fn fast_parse_equals_full_parse() {

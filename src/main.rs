@@ -17,7 +17,7 @@ use outlet::{commands, logging};
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     std_start();
-    let argv: Vec<_> = std::env::args_os().collect();
+    let argv = outlet::cli::runc_spellings(std::env::args_os().collect());
     // Before anything else, so that the first process does no work the
     // re-executed one repeats: the name alone says whether it is needed.
     let early = outlet::cli::subcommand_name(&argv)

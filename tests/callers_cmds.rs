@@ -424,17 +424,25 @@ fn ps_table_and_json() {
 
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
-fn checkpoint_is_probed_but_not_offered() {
+fn checkpoint_is_probed_and_says_what_is_missing() {
     let Some(t) = T::new() else { return };
     // podman probes `checkpoint --help`: exit 0 is what it checks.
     let o = t.outlet_plain(&["checkpoint", "--help"]);
     o.expect_ok("checkpoint --help");
     assert!(o.stdout.contains("Usage"), "{o:?}");
     let (id, _b) = running(&t, "ckpt", json!({}));
+    // No criu on this host's PATH (tests/checkpoint.rs passes --criu).
     t.outlet(&["checkpoint", &id])
-        .expect_fail("checkpoint", "not supported");
-    t.outlet(&["restore", &id])
-        .expect_fail("restore", "not supported");
+        .expect_fail("checkpoint", "criu not found");
+    t.outlet(&[
+        "--criu",
+        "/nonexistent",
+        "restore",
+        "-b",
+        "/nonexistent",
+        &id,
+    ])
+    .expect_fail("restore", "/nonexistent");
     assert_eq!(t.status(&id), "running", "checkpoint must change nothing");
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
 }

@@ -58,6 +58,8 @@ pub fn outln(text: &str) -> Result<()> {
 pub struct Globals {
     pub root: PathBuf,
     pub rootless: crate::container::create::Rootless,
+    /// `--criu PATH`, for checkpoint and restore.
+    pub criu: Option<PathBuf>,
 }
 
 pub fn dispatch(cli: Cli, log: &Logger) -> Result<i32> {
@@ -83,6 +85,7 @@ pub fn dispatch(cli: Cli, log: &Logger) -> Result<i32> {
     let g = Globals {
         root: cli.root.clone().unwrap_or_else(crate::state::default_root),
         rootless: crate::container::create::Rootless::parse(&cli.rootless)?,
+        criu: cli.criu.clone(),
     };
     let Some(command) = cli.command else {
         bail!("no command given; see outlet --help")
@@ -103,8 +106,8 @@ pub fn dispatch(cli: Cli, log: &Logger) -> Result<i32> {
         Command::Update(a) => update::run(&g, &a),
         Command::Events(a) => events::run(&g, &a),
         Command::Features => features::run(),
-        Command::Checkpoint(_) => checkpoint::run("checkpoint"),
-        Command::Restore(_) => checkpoint::run("restore"),
+        Command::Checkpoint(a) => checkpoint::checkpoint(&g, &a),
+        Command::Restore(a) => checkpoint::restore(&g, &a),
     }
 }
 

@@ -182,7 +182,7 @@ pub fn features() -> Value {
         "annotations": {
             "io.github.seccomp.libseccomp.version": lv,
             "run.oci.outlet.version": env!("CARGO_PKG_VERSION"),
-            "run.oci.outlet.checkpoint.enabled": "false",
+            "run.oci.outlet.checkpoint.enabled": super::checkpoint::availability(),
         },
         "potentiallyUnsafeConfigAnnotations": [],
     })

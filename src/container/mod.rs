@@ -1,6 +1,7 @@
 //! The container lifecycle. Each operation takes the state root and an id,
 //! locks the container's directory, and acts on the status as it is now.
 
+pub mod checkpoint;
 pub mod console;
 pub mod create;
 pub mod delete;
@@ -10,6 +11,7 @@ pub mod features;
 pub mod kill;
 pub mod list;
 pub mod ps;
+pub mod restore;
 pub mod run;
 pub mod start;
 pub mod update;

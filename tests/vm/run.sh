@@ -110,7 +110,25 @@ while read -r lib; do
     cp -L "$lib" "$stage$lib"
 done < <(ldd "$RUNTIME" 2>/dev/null | grep -o '/[^ ]*' | sort -u || true)
 
+# CRIU for the checkpoint test (VM_CRIU=path of scripts/fetch-criu.sh's
+# criu): its directory at the same path (the binary's loader and RPATH are
+# absolute), and GNU tar, which criu runs for tmpfs contents (busybox's tar
+# lacks its options), with tar's libraries.
+if [[ -n ${VM_CRIU:-} ]]; then
+    criu_dir=$(dirname "$VM_CRIU")
+    mkdir -p "$stage$criu_dir"
+    cp -a "$criu_dir/." "$stage$criu_dir/"
+    rm -f "$stage/bin/tar"
+    install -m 0755 "$(command -v tar)" "$stage/bin/tar"
+    while read -r lib; do
+        [[ -n $lib ]] || continue
+        mkdir -p "$stage$(dirname "$lib")"
+        cp -L "$lib" "$stage$lib"
+    done < <(ldd "$(command -v tar)" 2>/dev/null | grep -o '/[^ ]*' | sort -u || true)
+fi
+
 {
+    printf 'CRIU=%q\n' "${VM_CRIU:-}"
     printf 'RUNTIME=%q\n' "/opt/runtime/$runtime_name"
     printf 'RUNTIME_NAME=%q\n' "$runtime_name"
     printf 'VMTEST_ONLY=%q\n' "${VMTEST_ONLY:-}"
@@ -125,6 +143,17 @@ done < <(ldd "$RUNTIME" 2>/dev/null | grep -o '/[^ ]*' | sort -u || true)
 # hugepages=4 on the kernel command line.
 loop_ko=$(find "$kdir/lib/modules" -name loop.ko | head -n1)
 [[ -n $loop_ko ]] && cp "$loop_ko" "$stage/vmtests/loop.ko"
+# criu's kernel needs, modules in Debian's kernel: sock_diag for every socket
+# family it dumps, nf_tables for its network lock (loaded in that order).
+if [[ -n ${VM_CRIU:-} ]]; then
+    mkdir -p "$stage/vmtests/criu-ko"
+    n=0
+    for m in libcrc32c nfnetlink nf_tables inet_diag tcp_diag udp_diag unix_diag netlink_diag packet_diag; do
+        ko=$(find "$kdir/lib/modules" -name "$m.ko" | head -n1)
+        n=$((n + 1))
+        [[ -n $ko ]] && cp "$ko" "$stage/vmtests/criu-ko/$(printf %02d $n)-$m.ko"
+    done
+fi
 
 initrd=$work/initramfs.cpio
 (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) >"$initrd"

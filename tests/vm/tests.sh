@@ -121,6 +121,54 @@ test_smoke() {
     fi
 }
 
+# pre-dump, checkpoint (stop) + restore under cgroup v2 with CRIU (VM_CRIU on the
+# host): the counter in the container's /tmp goes on from the dump, the
+# restored init sits in /vmtest/criu/ctr with its memory.max.
+test_criu() {
+    n=criu id=vm-criu
+    if [ -z "${CRIU:-}" ]; then
+        verdict $n SKIP "no criu in the VM (run with VM_CRIU=\$(scripts/fetch-criu.sh))"
+        return
+    fi
+    for ko in /vmtests/criu-ko/*.ko; do insmod "$ko" 2>/dev/null; done
+    # criu probes TCP repair over loopback.
+    ip link set lo up 2>/dev/null
+    setup_parent $n || { verdict $n FAIL "cannot create parent cgroup"; return; }
+    "$RUNTIME" --root "$RTROOT" run -d --bundle "$BUNDLES/$n" $id </dev/null >"$OUT/$id.out" 2>"$OUT/$id.err"
+    "$RUNTIME" --root "$RTROOT" state $id >"$OUT/$id.state" 2>>"$OUT/$id.err"
+    pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$OUT/$id.state")
+    # Long enough that a restart (counting from 1) reads below the dump.
+    sleep 3
+    # A pre-dump first (Debian's kernel tracks dirty pages), then the final
+    # dump on top of it.
+    "$RUNTIME" --root "$RTROOT" --criu "$CRIU" checkpoint --pre-dump --image-path /tmp/criu-pre $id \
+        >>"$OUT/$id.out" 2>>"$OUT/$id.err"
+    prc=$?
+    a=$(cat /proc/$pid/root/tmp/n 2>/dev/null)
+    "$RUNTIME" --root "$RTROOT" --criu "$CRIU" checkpoint --image-path /tmp/criu-img --parent-path ../criu-pre $id \
+        >>"$OUT/$id.out" 2>>"$OUT/$id.err"
+    crc=$?
+    parent=$(readlink /tmp/criu-img/parent)
+    "$RUNTIME" --root "$RTROOT" --criu "$CRIU" restore -d --bundle "$BUNDLES/$n" --image-path /tmp/criu-img $id \
+        </dev/null >>"$OUT/$id.out" 2>>"$OUT/$id.err"
+    rrc=$?
+    "$RUNTIME" --root "$RTROOT" state $id >"$OUT/$id.state2" 2>>"$OUT/$id.err"
+    pid2=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$OUT/$id.state2")
+    b=$(cat /proc/$pid2/root/tmp/n 2>/dev/null)
+    sleep 0.5
+    c=$(cat /proc/$pid2/root/tmp/n 2>/dev/null)
+    max=$(cat "$CG/vmtest/$n/ctr/memory.max" 2>/dev/null)
+    inside=no
+    grep -qx "$pid2" "$CG/vmtest/$n/ctr/cgroup.procs" 2>/dev/null && inside=yes
+    "$RUNTIME" --root "$RTROOT" delete --force $id >/dev/null 2>&1
+    if [ "$prc" = 0 ] && [ "$parent" = ../criu-pre ] && [ "$crc" = 0 ] && [ "$rrc" = 0 ] && [ -n "$a" ] && [ "$a" -ge 10 ] && [ -n "$b" ] && [ "$b" -ge "$a" ] && [ -n "$c" ] && [ "$c" -gt "$b" ] &&
+        [ "$max" = $((64 * 1024 * 1024)) ] && [ $inside = yes ]; then
+        finish $n $id PASS "pre-dump + final dump (parent $parent), counter $a at the dump, $b then $c after restore (pid $pid -> $pid2), memory.max $max, in ctr"
+    else
+        finish $n $id FAIL "pre-dump rc=$prc parent '$parent' checkpoint rc=$crc restore rc=$rrc counter '$a' '$b' '$c' memory.max '$max' in-ctr $inside err: $(tail -c 600 "$OUT/$id.err" | tr '\n' ' ')"
+    fi
+}
+
 test_mem_oom() {
     n=mem_oom id=vm-mem-oom
     setup_parent $n || { verdict $n FAIL "cannot create parent cgroup"; return; }
@@ -500,7 +548,7 @@ if [ -n "${VM_CPU_BASELINE:-}" ]; then
     cpu_baseline 25000
     cpu_baseline max
 fi
-for t in smoke mem_oom mem_ok cpu_limited cpu_free pids mission devices devices_ro unified_escape hugetlb io mount_api shared_cgroup; do
+for t in smoke criu mem_oom mem_ok cpu_limited cpu_free pids mission devices devices_ro unified_escape hugetlb io mount_api shared_cgroup; do
     if [ -n "${VMTEST_ONLY:-}" ] && ! echo " $VMTEST_ONLY " | grep -q " $t "; then
         continue
     fi

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Real-caller test: `ctr container checkpoint --task` + `ctr container
+# restore --live` through containerd 1.6 + containerd-shim-runc-v2 driving
+# the runtime under test ($RUNTIME, default target/release/outlet) as its
+# "runc", with CRIU 4.1.1 from trixie (scripts/fetch-criu.sh).
+#
+# containerd runs with a private root, state dir and socket under a temp dir,
+# the shim's runc root and the ctr fifos live there too, and everything is
+# stopped (by pid) and removed on exit, also on failure.
+#
+# env: RUNTIME=path           runtime binary (default <repo>/target/release/outlet)
+#      CALLERS_ARGV_LOG=file  append every runtime argv the shim sends to file
+#      CALLERS_KEEP=1         keep the temp dir (containerd log) for debugging
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+repo=$(repo_root)
+suite=callers-containerd-checkpoint
+RUNTIME=${RUNTIME:-$repo/target/release/outlet}
+
+require_tools "$suite" containerd ctr containerd-shim-runc-v2 script
+require_runtime "$suite"
+
+image_tar=$repo/target/callers/busybox-oci.tar
+"$here/image.sh" "$image_tar" >&2
+
+# CRIU 4.1.1 from trixie (bookworm's 3.17 fails `criu check` on this
+# kernel), first on containerd's PATH: the shim runs the runtime, and the
+# runtime runs `criu`, with containerd's environment.
+criu_dir=$(dirname "$("$repo/scripts/fetch-criu.sh")")
+export PATH=$criu_dir:$PATH
+tmp=$(mktemp -d /tmp/callers-containerd.XXXXXX)
+# Work from the temp dir, so nothing a caller drops in its working
+# directory lands in the repository.
+cd "$tmp"
+# The shim puts its sockets in /run/containerd/s whatever containerd's config
+# says; when this run creates that directory, it removes it again.
+[[ -e /run/containerd ]] && run_containerd_existed=yes || run_containerd_existed=no
+ns=callers-$$-$RANDOM
+sock=$tmp/containerd.sock
+containerd_pid=
+containers=()
+runtime=$RUNTIME
+if [[ -n ${CALLERS_ARGV_LOG:-} ]]; then
+    runtime=$(wrap_runtime "$RUNTIME" "$tmp/wrap" "$CALLERS_ARGV_LOG")
+fi
+
+CTR=(ctr --address "$sock" --namespace "$ns")
+# Options every container gets: the runtime under test, the shim's runc root
+# and ctr's fifos inside the temp dir so nothing lands in /run/containerd.
+run_opts=(--runc-binary "$runtime" --runc-root "$tmp/runc-root" --fifo-dir "$tmp/fifo")
+image=localhost/busybox:latest
+
+# ctr's default spec puts each container at cgroup /<namespace>/<id> in every
+# hierarchy; the runtime removes <id>, the <namespace> parent is ours to remove.
+ns_cgroups() { find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d -name "$ns" 2>/dev/null; }
+
+cleanup() {
+    local rc=$? id pid m d
+    set +e
+    if [[ -n $containerd_pid ]] && kill -0 "$containerd_pid" 2>/dev/null; then
+        for id in "${containers[@]}"; do
+            tmo 10 "${CTR[@]}" task kill -a -s SIGKILL "$id" >/dev/null 2>&1
+            tmo 10 "${CTR[@]}" task rm -f "$id" >/dev/null 2>&1
+            tmo 10 "${CTR[@]}" container rm "$id" >/dev/null 2>&1
+        done
+        tmo 10 "${CTR[@]}" image rm "$image" >/dev/null 2>&1
+    fi
+    # Shims outlive containerd by design; ours are the ones bound to our socket.
+    for pid in $(pgrep -f -- "containerd-shim-runc-v2 .*-address $sock( |$)"); do
+        stop_pid "$pid" 5
+    done
+    [[ -n $containerd_pid ]] && stop_pid "$containerd_pid" 10
+    reap_leftovers "$tmp" "$ns"
+    for m in $(mounts_under "$tmp" | sort -r); do umount -l "$m"; done
+    if [[ $run_containerd_existed == no ]]; then
+        rmdir /run/containerd/s /run/containerd 2>/dev/null
+    fi
+    if [[ ${CALLERS_KEEP:-} == 1 ]]; then
+        echo "kept $tmp" >&2
+    else
+        rm -rf "$tmp"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap "exit 130" INT TERM
+
+# --- start containerd ------------------------------------------------------
+timed_out_flag=$tmp/timed-out
+mkdir -p "$tmp/root" "$tmp/state" "$tmp/runc-root" "$tmp/fifo"
+cat >"$tmp/config.toml" <<CONF
+version = 2
+root = "$tmp/root"
+state = "$tmp/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "$sock"
+[ttrpc]
+  address = "$sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$tmp/opt"
+CONF
+containerd --config "$tmp/config.toml" --log-level info >"$tmp/containerd.log" 2>&1 &
+containerd_pid=$!
+if ! wait_until 20 ctr --address "$sock" version >/dev/null 2>&1; then
+    fail containerd-start "containerd did not answer on $sock: $(brief "$(tail -5 "$tmp/containerd.log")")"
+    summary "$suite" || exit 1
+fi
+if ! out=$("${CTR[@]}" image import --base-name localhost/busybox "$image_tar" 2>&1); then
+    fail image-import "$(brief "$out")"
+    summary "$suite" || exit 1
+fi
+
+new_id() { local id=c$RANDOM$RANDOM; containers+=("$id"); echo "$id"; }
+task_status() { "${CTR[@]}" task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
+count() { tmo 10 "${CTR[@]}" task exec --exec-id "e$RANDOM" "$1" cat /tmp/n 2>/dev/null || echo 0; }
+counted() { [[ $(count "$1") -ge 10 ]]; }
+counter='i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done'
+
+# --- ctr c checkpoint --task, then ctr c restore --live -----------------------
+# The shim sends `checkpoint --image-path P --work-path W --file-locks
+# --leave-running ID` and `restore --image-path P --work-path W --detach
+# --pid-file F -no-subreaper --bundle B ID` (go-runc's one-dash flag).
+id=$(new_id)
+tmo 30 "${CTR[@]}" run -d "${run_opts[@]}" "$image" "$id" sh -c "$counter" >/dev/null
+wait_until 10 counted "$id" || true
+set +e
+out=$(tmo 60 "${CTR[@]}" container checkpoint --task "$id" "localhost/ckpt-$id:1" 2>&1); rc=$?
+set -e
+if [[ $rc -eq 0 ]]; then
+    pass checkpoint
+else
+    fail checkpoint "exit $rc: $(brief "$out")"
+fi
+tmo 10 "${CTR[@]}" task kill -s SIGKILL "$id" >/dev/null 2>&1 || true
+wait_until 10 test "$(task_status "$id")" = STOPPED || true
+tmo 10 "${CTR[@]}" task rm -f "$id" >/dev/null 2>&1 || true
+tmo 10 "${CTR[@]}" container rm "$id" >/dev/null 2>&1 || true
+set +e
+out=$(tmo 60 "${CTR[@]}" container restore --live "$id" "localhost/ckpt-$id:1" 2>&1); rc=$?
+set -e
+n=$(count "$id")
+if [[ $rc -eq 0 && $(task_status "$id") == RUNNING && $n -ge 10 ]]; then
+    pass restore-live-continues
+else
+    fail restore-live-continues "exit $rc, status $(task_status "$id"), count $n: $(brief "$out")"
+fi
+tmo 10 "${CTR[@]}" image rm "localhost/ckpt-$id:1" >/dev/null 2>&1 || true
+
+# Control: a fresh start of the same command, read the same way right after
+# it starts, has not counted to 10: the check above can tell them apart.
+id=$(new_id)
+tmo 30 "${CTR[@]}" run -d "${run_opts[@]}" "$image" "$id" sh -c "$counter" >/dev/null
+n=$(count "$id")
+if [[ $n -lt 10 ]]; then
+    pass control-fresh-start-counts-from-1
+else
+    fail control-fresh-start-counts-from-1 "count $n right after a fresh start"
+fi
+summary "$suite"
