@@ -92,6 +92,10 @@ pub struct State {
     /// joined): exec enters a container without "mnt" by its root, not setns.
     #[serde(default)]
     pub namespaces: Vec<String>,
+    /// process.terminal: checkpoint refuses such a container (CRIU's CLI
+    /// cannot hand back the pty master).
+    #[serde(default)]
+    pub use_terminal: bool,
 }
 
 /// The intent record (INTENT_FILE): first the cgroup directories `create`

@@ -275,6 +275,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
                 .iter()
                 .map(|n| namespaces::proc_name(n.typ()).to_string())
                 .collect(),
+            use_terminal: process.terminal().unwrap_or(false),
         }
     };
     let state_json = |pid: i32, status: Status| -> String {
