@@ -325,3 +325,377 @@ fn unapplied_fields_are_refused_naming_them() {
         assert!(b.out.join("ran").exists(), "{tag}: control did not run");
     }
 }
+
+/// One mount of /proc/self/mountinfo: per-mount options, optional fields
+/// (propagation) and superblock options.
+struct MountLine {
+    opts: Vec<String>,
+    optional: Vec<String>,
+    sb: Vec<String>,
+}
+
+fn mount_line(info: &str, dest: &str) -> Option<MountLine> {
+    let line = info.lines().rfind(|l| l.split(' ').nth(4) == Some(dest))?;
+    let f: Vec<&str> = line.split(' ').collect();
+    let dash = f.iter().position(|x| *x == "-")?;
+    let split = |s: &str| s.split(',').map(str::to_string).collect();
+    Some(MountLine {
+        opts: split(f[5]),
+        optional: f[6..dash].iter().map(|s| s.to_string()).collect(),
+        sb: split(f.get(dash + 3).copied().unwrap_or("")),
+    })
+}
+
+/// A host tmpfs at `<dir>/sub` with every per-mount flag set, unmounted
+/// when the test ends (also on failure): what the recursive clearing
+/// options (rrw, rsuid, ...) must undo below a bind.
+fn flagged_submount(t: &T, name: &str) -> std::path::PathBuf {
+    use nix::mount::MsFlags as F;
+    let dir = t.dir.join(name);
+    let sub = dir.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let flags = F::MS_RDONLY
+        | F::MS_NOSUID
+        | F::MS_NODEV
+        | F::MS_NOEXEC
+        | F::MS_NOATIME
+        | F::MS_NODIRATIME
+        | F::from_bits_retain(256); // MS_NOSYMFOLLOW
+    nix::mount::mount(Some("tmpfs"), &sub, Some("tmpfs"), flags, Some("size=1m"))
+        .expect("mount a flagged tmpfs");
+    let s = sub.clone();
+    t.on_cleanup(move || {
+        let _ = nix::mount::umount2(&s, nix::mount::MntFlags::MNT_DETACH);
+    });
+    dir
+}
+
+const SUB_FLAGS: &[&str] = &[
+    "ro",
+    "nosuid",
+    "nodev",
+    "noexec",
+    "noatime",
+    "nodiratime",
+    "nosymfollow",
+];
+
+/// Each mount option of runc's table that has a visible effect, read back
+/// from the container's mountinfo: per-mount flags and their inverses on
+/// a tmpfs, filesystem flags in the superblock options, the same flags on
+/// a bind (set with mount_setattr, not reaching its submount), bind versus
+/// rbind, unbindable versus runbindable, and the recursive clearing
+/// options undoing a flagged submount. The controls: a tmpfs without
+/// options shows none of the flags, and an rbind of the flagged tree
+/// without options keeps them all.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn mount_options_show_in_mountinfo() {
+    let Some(t) = T::new() else { return };
+    let host = flagged_submount(&t, "h");
+    let tmpfs: &[(&str, &[&str])] = &[
+        ("none", &[]),
+        ("ro", &["ro"]),
+        ("nosuid", &["nosuid"]),
+        ("nodev", &["nodev"]),
+        ("noexec", &["noexec"]),
+        ("nodiratime", &["nodiratime"]),
+        ("nosymfollow", &["nosymfollow"]),
+        ("noatime", &["noatime"]),
+        ("strictatime", &["strictatime"]),
+        ("sync", &["sync"]),
+        ("dirsync", &["dirsync"]),
+        ("lazytime", &["lazytime"]),
+        ("mand", &["mand"]),
+        ("rw", &["ro", "rw"]),
+        ("suid", &["nosuid", "suid"]),
+        ("dev", &["nodev", "dev"]),
+        ("exec", &["noexec", "exec"]),
+        ("diratime", &["nodiratime", "diratime"]),
+        ("symfollow", &["nosymfollow", "symfollow"]),
+        ("atime", &["noatime", "atime"]),
+        // mount(2) ORs MS_NOATIME with MS_RELATIME (noatime wins, as in
+        // runc): relatime alone is the check.
+        ("relatime", &["relatime"]),
+        ("nostrictatime", &["strictatime", "nostrictatime"]),
+        ("async", &["sync", "async"]),
+        ("nolazytime", &["lazytime", "nolazytime"]),
+        ("nomand", &["mand", "nomand"]),
+        ("defaults", &["defaults"]),
+        ("shared", &["shared"]),
+        ("private", &["shared", "private"]),
+    ];
+    let binds: &[(&str, &[&str])] = &[
+        ("plain", &["rbind"]),
+        ("bind", &["bind"]),
+        (
+            "flags",
+            &[
+                "rbind",
+                "rw",
+                "suid",
+                "dev",
+                "exec",
+                "atime",
+                "diratime",
+                "symfollow",
+                "ro",
+                "nosuid",
+                "nodev",
+                "noexec",
+                "noatime",
+                "nodiratime",
+                "nosymfollow",
+            ],
+        ),
+        (
+            "rclear",
+            &[
+                "rbind",
+                "rrw",
+                "rsuid",
+                "rdev",
+                "rexec",
+                "rdiratime",
+                "rsymfollow",
+                "ratime",
+            ],
+        ),
+        ("rrelatime", &["rbind", "rrelatime"]),
+        ("rnostrictatime", &["rbind", "rnostrictatime"]),
+        ("rstrictatime", &["rbind", "rstrictatime"]),
+        ("shared", &["rbind", "shared"]),
+        ("rshared", &["rbind", "rshared"]),
+        ("rprivate", &["rbind", "rshared", "rprivate"]),
+        ("unbindable", &["rbind", "unbindable"]),
+        ("runbindable", &["rbind", "runbindable"]),
+    ];
+    let b = t.bundle("m", |c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/m", "type": "tmpfs", "source": "tmpfs"}));
+        for (name, opts) in tmpfs {
+            m.push(
+                json!({"destination": format!("/m/t-{name}"), "type": "tmpfs",
+                "source": "tmpfs", "options": opts}),
+            );
+        }
+        for (name, opts) in binds {
+            m.push(
+                json!({"destination": format!("/m/b-{name}"), "type": "bind",
+                "source": host, "options": opts}),
+            );
+        }
+        sh(c, "cat /proc/self/mountinfo > /out/mountinfo");
+    });
+    b.own_rootfs();
+    t.run(&t.id("m"), &b).expect_ok("run");
+    let info = std::fs::read_to_string(b.out.join("mountinfo")).unwrap();
+    let get = |dest: &str| {
+        mount_line(&info, dest).unwrap_or_else(|| panic!("no {dest} in mountinfo:\n{info}"))
+    };
+    let has = |v: &[String], o: &str| v.iter().any(|x| x == o);
+
+    // Per-mount flags show in field 6, filesystem flags in the superblock's.
+    let none = get("/m/t-none");
+    for (name, field_is_sb) in [
+        ("ro", false),
+        ("nosuid", false),
+        ("nodev", false),
+        ("noexec", false),
+        ("nodiratime", false),
+        ("nosymfollow", false),
+        ("noatime", false),
+        ("sync", true),
+        ("dirsync", true),
+        ("lazytime", true),
+        ("mand", true),
+    ] {
+        let l = get(&format!("/m/t-{name}"));
+        let (on, off) = if field_is_sb {
+            (&l.sb, &none.sb)
+        } else {
+            (&l.opts, &none.opts)
+        };
+        assert!(has(on, name), "t-{name}: {on:?}");
+        // Control: the same check on the tmpfs without options fails.
+        assert!(!has(off, name), "t-none shows {name}: {off:?}");
+    }
+    assert!(
+        has(&none.opts, "rw") && has(&none.opts, "relatime"),
+        "{:?}",
+        none.opts
+    );
+    let st = get("/m/t-strictatime").opts;
+    assert!(
+        !has(&st, "relatime") && !has(&st, "noatime"),
+        "strictatime: {st:?}"
+    );
+    // The inverse, given after its flag, clears it.
+    for (name, cleared, sb) in [
+        ("rw", "ro", false),
+        ("suid", "nosuid", false),
+        ("dev", "nodev", false),
+        ("exec", "noexec", false),
+        ("diratime", "nodiratime", false),
+        ("symfollow", "nosymfollow", false),
+        ("atime", "noatime", false),
+        ("async", "sync", true),
+        ("nolazytime", "lazytime", true),
+        ("nomand", "mand", true),
+    ] {
+        let l = get(&format!("/m/t-{name}"));
+        let v = if sb { &l.sb } else { &l.opts };
+        assert!(!has(v, cleared), "t-{name} still {cleared}: {v:?}");
+    }
+    for name in ["atime", "relatime", "nostrictatime", "defaults"] {
+        let o = get(&format!("/m/t-{name}")).opts;
+        assert!(has(&o, "relatime"), "t-{name}: {o:?}");
+    }
+
+    // Control for the binds: an rbind of the flagged tree keeps the flags
+    // below, and shows the top as the host has it.
+    let plain = get("/m/b-plain/sub").opts;
+    for f in SUB_FLAGS {
+        assert!(has(&plain, f), "b-plain/sub lacks {f}: {plain:?}");
+    }
+    assert!(
+        mount_line(&info, "/m/b-bind/sub").is_none(),
+        "bind (not rbind) brought the submount"
+    );
+    // Per-mount flags on a bind apply to it, not to its submounts (the
+    // "rw suid ..." given first are overridden by the later ones).
+    let top = get("/m/b-flags").opts;
+    for f in SUB_FLAGS {
+        assert!(has(&top, f), "b-flags lacks {f}: {top:?}");
+    }
+    let top_plain = get("/m/b-plain").opts;
+    for f in SUB_FLAGS {
+        assert!(!has(&top_plain, f), "b-plain shows {f}: {top_plain:?}");
+    }
+    // Recursive clearing options undo the submount's flags.
+    let cleared = get("/m/b-rclear/sub").opts;
+    for f in SUB_FLAGS {
+        assert!(!has(&cleared, f), "b-rclear/sub still {f}: {cleared:?}");
+    }
+    assert!(
+        has(&cleared, "rw") && has(&cleared, "relatime"),
+        "{cleared:?}"
+    );
+    for name in ["rrelatime", "rnostrictatime"] {
+        let o = get(&format!("/m/b-{name}/sub")).opts;
+        assert!(
+            has(&o, "relatime") && !has(&o, "noatime"),
+            "b-{name}/sub: {o:?}"
+        );
+    }
+    let o = get("/m/b-rstrictatime/sub").opts;
+    assert!(
+        !has(&o, "relatime") && !has(&o, "noatime"),
+        "b-rstrictatime/sub: {o:?}"
+    );
+    // unbindable stops at the top; runbindable reaches the submount.
+    assert!(has(&get("/m/b-unbindable").optional, "unbindable"));
+    assert!(!has(&get("/m/b-unbindable/sub").optional, "unbindable"));
+    assert!(has(&get("/m/b-runbindable/sub").optional, "unbindable"));
+    assert!(!has(&get("/m/b-plain").optional, "unbindable"));
+    // shared makes a peer group (rshared one below too); private and
+    // rprivate take it away again; the plain rbind is the control.
+    let shared = |dest: &str| get(dest).optional.iter().any(|o| o.starts_with("shared:"));
+    assert!(shared("/m/t-shared"), "{:?}", get("/m/t-shared").optional);
+    assert!(!shared("/m/t-private"));
+    assert!(!shared("/m/t-none"));
+    assert!(shared("/m/b-shared") && !shared("/m/b-shared/sub"));
+    assert!(shared("/m/b-rshared") && shared("/m/b-rshared/sub"));
+    assert!(!shared("/m/b-rprivate") && !shared("/m/b-rprivate/sub"));
+    assert!(!shared("/m/b-plain") && !shared("/m/b-plain/sub"));
+}
+
+/// A profile that allows everything but chmod/fchmodat, which get `action`
+/// (with `args`, checked on the mode argument: index 1 of chmod, 2 of
+/// fchmodat).
+fn chmod_profile(action: &str, arg: Option<Value>) -> Value {
+    let rule = |name: &str, index: u64| {
+        let mut r = json!({"names": [name], "action": action});
+        if let Some(a) = &arg {
+            let mut a = a.clone();
+            a["index"] = json!(index);
+            r["args"] = json!([a]);
+        }
+        r
+    };
+    json!({"defaultAction": "SCMP_ACT_ALLOW",
+           "syscalls": [rule("chmod", 1), rule("fchmodat", 2)]})
+}
+
+/// Each seccomp action and comparison operator, seen from inside: a
+/// chmod run in its own shell is allowed, fails with its errno, or is
+/// killed by SIGSYS (exit 159). The controls: SCMP_ACT_ALLOW lets the
+/// same chmod through, and each operator's rule lets the other mode pass.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn seccomp_actions_and_operators_take_effect() {
+    let Some(t) = T::new() else { return };
+    // (action, exit status of `sh -c 'chmod 700 f'`, stderr needle)
+    for (action, want, needle) in [
+        ("SCMP_ACT_ALLOW", "0", ""),
+        ("SCMP_ACT_LOG", "0", ""),
+        ("SCMP_ACT_ERRNO", "1", "Operation not permitted"),
+        ("SCMP_ACT_TRACE", "1", "Function not implemented"),
+        ("SCMP_ACT_KILL", "159", ""),
+        ("SCMP_ACT_KILL_THREAD", "159", ""),
+        ("SCMP_ACT_KILL_PROCESS", "159", ""),
+        ("SCMP_ACT_TRAP", "159", ""),
+    ] {
+        let tag = action.to_lowercase().replace("scmp_act_", "a-");
+        let b = t.bundle(&tag, |c| {
+            c["linux"]["seccomp"] = chmod_profile(action, None);
+            sh(
+                c,
+                "touch /out/f; sh -c 'chmod 700 /out/f' 2>/out/err; echo $? > /out/rc",
+            );
+        });
+        t.run(&t.id(&tag), &b).expect_ok(&tag);
+        let rc = std::fs::read_to_string(b.out.join("rc")).unwrap();
+        let err = std::fs::read_to_string(b.out.join("err")).unwrap();
+        assert_eq!(rc.trim(), want, "{action}: {err}");
+        assert!(err.contains(needle), "{action}: {err}");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(b.out.join("f"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode == 0o700, want == "0", "{action}: mode {mode:o}");
+    }
+    // chmod 700 (448) and chmod 755 (493): which one each rule denies.
+    for (op, value, value_two, deny_700, deny_755) in [
+        ("SCMP_CMP_EQ", 448, None, true, false),
+        ("SCMP_CMP_NE", 448, None, false, true),
+        ("SCMP_CMP_LT", 449, None, true, false),
+        ("SCMP_CMP_LE", 448, None, true, false),
+        ("SCMP_CMP_GT", 448, None, false, true),
+        ("SCMP_CMP_GE", 449, None, false, true),
+        // (mode & 0o077) == 0
+        ("SCMP_CMP_MASKED_EQ", 0o077, Some(0), true, false),
+    ] {
+        let tag = op.to_lowercase().replace("scmp_cmp_", "o-");
+        let mut arg = json!({"value": value, "op": op});
+        if let Some(v2) = value_two {
+            arg["valueTwo"] = json!(v2);
+        }
+        let b = t.bundle(&tag, |c| {
+            c["linux"]["seccomp"] = chmod_profile("SCMP_ACT_ERRNO", Some(arg));
+            sh(
+                c,
+                "touch /out/a /out/b; chmod 700 /out/a; echo $? > /out/a.rc; \
+                 chmod 755 /out/b; echo $? > /out/b.rc",
+            );
+        });
+        t.run(&t.id(&tag), &b).expect_ok(&tag);
+        for (file, deny) in [("a.rc", deny_700), ("b.rc", deny_755)] {
+            let rc = std::fs::read_to_string(b.out.join(file)).unwrap();
+            assert_eq!(rc.trim() != "0", deny, "{op}: {file} = {rc}");
+        }
+    }
+    t.assert_nothing_left("after run");
+}
