@@ -699,3 +699,94 @@ fn seccomp_actions_and_operators_take_effect() {
     }
     t.assert_nothing_left("after run");
 }
+
+/// The container's directory in a v1 hierarchy, from its state.
+fn v1_dir(t: &T, id: &str, ctrl: &str) -> Option<std::path::PathBuf> {
+    let st = common::read_json(&t.root.join(id).join("state.json"));
+    st["cgroup"]["v1"][ctrl].as_str().map(Into::into)
+}
+
+/// The resource keys no other test reads back, in the v1 files they land
+/// in (the VM suite covers v2). The control: a container without them
+/// shows other values in the same files, so each check can fail.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn v1_resource_keys_reach_their_files() {
+    let Some(t) = T::new() else { return };
+    if !Path::new("/sys/fs/cgroup/memory").is_dir() {
+        eprintln!("not a cgroup v1 host: the VM suite covers v2");
+        return;
+    }
+    // A whole disk for the throttle (v1 refuses partitions).
+    let disk = std::fs::read_dir("/sys/block")
+        .unwrap()
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with("loop"))
+        .find_map(|e| std::fs::read_to_string(e.path().join("dev")).ok())
+        .expect("a block device")
+        .trim()
+        .to_string();
+    let (major, minor) = disk.split_once(':').unwrap();
+    let (major, minor): (u64, u64) = (major.parse().unwrap(), minor.parse().unwrap());
+    let resources = json!({
+        "memory": {"limit": 64 << 20, "reservation": 32 << 20, "swappiness": 10,
+                   "disableOOMKiller": true},
+        "cpu": {"shares": 512, "burst": 1000, "realtimePeriod": 100000,
+                "realtimeRuntime": 1000, "cpus": "0", "mems": "0"},
+        "blockIO": {"throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+                    "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]},
+    });
+    let throttle = format!("{disk} 1048576");
+    let iops = format!("{disk} 100");
+    // (controller, file, what the file must contain)
+    let want: [(&str, &str, &str); 11] = [
+        ("memory", "memory.soft_limit_in_bytes", "33554432"),
+        ("memory", "memory.swappiness", "10"),
+        ("memory", "memory.oom_control", "oom_kill_disable 1"),
+        ("cpu", "cpu.shares", "512"),
+        ("cpu", "cpu.cfs_burst_us", "1000"),
+        ("cpu", "cpu.rt_period_us", "100000"),
+        ("cpu", "cpu.rt_runtime_us", "1000"),
+        ("cpuset", "cpuset.cpus", "0"),
+        ("cpuset", "cpuset.mems", "0"),
+        ("blkio", "blkio.throttle.read_bps_device", &throttle),
+        ("blkio", "blkio.throttle.write_iops_device", &iops),
+    ];
+    let read = |id: &str, ctrl: &str, file: &str| {
+        let dir = v1_dir(&t, id, ctrl).unwrap_or_else(|| panic!("no v1 {ctrl} dir for {id}"));
+        std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+    };
+    let b = t.bundle("res", |c| c["linux"]["resources"] = resources.clone());
+    let id = t.id("res");
+    t.create_ok(&id, &b);
+    let plain = t.bundle("plain", |_| {});
+    let pid = t.id("plain");
+    t.create_ok(&pid, &plain);
+    for (ctrl, file, value) in want {
+        let got = read(&id, ctrl, file);
+        let has = |text: &str| {
+            text.lines()
+                .any(|l| l.trim() == value || (value.contains(' ') && l.contains(value)))
+        };
+        assert!(has(&got), "{file}: {got:?}, wanted {value:?}");
+        // cpuset 0 is also the default on a one-node host: only the
+        // others make a control.
+        if ctrl != "cpuset" {
+            let other = read(&pid, ctrl, file);
+            assert!(!has(&other), "control {file} already {other:?}");
+        }
+    }
+    // cpu.idle apart: an idle group's weight is the kernel's minimum,
+    // whatever cpu.shares says.
+    let idle = t.bundle("idle", |c| {
+        c["linux"]["resources"] = json!({"cpu": {"idle": 1}})
+    });
+    let iid = t.id("idle");
+    t.create_ok(&iid, &idle);
+    assert_eq!(read(&iid, "cpu", "cpu.idle").trim(), "1");
+    assert_eq!(read(&pid, "cpu", "cpu.idle").trim(), "0", "control");
+    for id in [&id, &pid, &iid] {
+        t.outlet(&["delete", "--force", id]).expect_ok("delete");
+    }
+    t.assert_nothing_left("after delete");
+}
