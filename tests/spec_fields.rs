@@ -790,3 +790,74 @@ fn v1_resource_keys_reach_their_files() {
     }
     t.assert_nothing_left("after delete");
 }
+
+/// Every memory policy mode and flag `outlet features` lists, as the
+/// kernel reports the policy inside (numa_maps, through probe). The
+/// control: without a policy the same report says "default", which every
+/// case but MPOL_DEFAULT must not.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn memory_policy_modes_and_flags_from_inside() {
+    let Some(t) = T::new() else { return };
+    let cases: &[(&str, Value, &str)] = &[
+        ("none", Value::Null, "default"),
+        ("default", json!({"mode": "MPOL_DEFAULT"}), "default"),
+        ("local", json!({"mode": "MPOL_LOCAL"}), "local"),
+        ("bind", json!({"mode": "MPOL_BIND", "nodes": "0"}), "bind:0"),
+        (
+            "interleave",
+            json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"}),
+            "interleave:0",
+        ),
+        (
+            "weighted",
+            json!({"mode": "MPOL_WEIGHTED_INTERLEAVE", "nodes": "0"}),
+            // probe reports numa_maps up to the first space:
+            // "weighted interleave:0" and "prefer (many):0" are cut there.
+            "weighted",
+        ),
+        (
+            "preferred",
+            json!({"mode": "MPOL_PREFERRED", "nodes": "0"}),
+            "prefer:0",
+        ),
+        (
+            "many",
+            json!({"mode": "MPOL_PREFERRED_MANY", "nodes": "0"}),
+            "prefer",
+        ),
+        (
+            "static",
+            json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}),
+            "bind=static:0",
+        ),
+        (
+            "relative",
+            json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_RELATIVE_NODES"]}),
+            "bind=relative:0",
+        ),
+        (
+            "balancing",
+            json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_NUMA_BALANCING"]}),
+            "bind=balancing:0",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (tag, policy, want) in cases {
+        let b = t.bundle(tag, |c| {
+            if !policy.is_null() {
+                c["linux"]["memoryPolicy"] = policy.clone();
+            }
+        });
+        let out = t.run(&t.id(tag), &b);
+        out.expect_ok(tag);
+        let got = out.json()["numa_policy"].clone();
+        if got != json!(want) {
+            wrong.push(format!("{tag}: {got}, wanted {want:?}"));
+        }
+        if *tag != "none" && *tag != "default" {
+            assert_ne!(got, json!("default"), "{tag}: policy not applied");
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
