@@ -861,3 +861,147 @@ fn memory_policy_modes_and_flags_from_inside() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The kernel's `struct seccomp_notif` and `struct seccomp_notif_resp`.
+#[repr(C)]
+#[derive(Default)]
+struct Notif {
+    id: u64,
+    pid: u32,
+    flags: u32,
+    nr: i32,
+    arch: u32,
+    ip: u64,
+    args: [u64; 6],
+}
+
+#[repr(C)]
+struct NotifResp {
+    id: u64,
+    val: i64,
+    error: i32,
+    flags: u32,
+}
+
+/// _IOWR('!', 0, struct seccomp_notif) and _IOWR('!', 1, ..._resp).
+const NOTIF_RECV: libc::c_ulong = 0xc050_2100;
+const NOTIF_SEND: libc::c_ulong = 0xc018_2101;
+const USER_NOTIF_FLAG_CONTINUE: u32 = 1;
+
+/// Accept outlet's connection on `listener`, take the notify fd from the
+/// message, answer the container's first notified syscall: with EACCES
+/// (`deny`) or by letting it continue. Returns the message text and the
+/// syscall number.
+fn serve_one_notification(listener: std::os::unix::net::UnixListener, deny: bool) -> (String, i32) {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    use std::io::IoSliceMut;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+    // Bounded: a runtime that never connects fails the test, not hangs it.
+    listener.set_nonblocking(true).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let conn = loop {
+        match listener.accept() {
+            Ok((c, _)) => break c,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "outlet never connected to listenerPath"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("accept on listenerPath: {e}"),
+        }
+    };
+    conn.set_nonblocking(false).unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .expect("recvmsg on the listener connection");
+    let len = msg.bytes;
+    let mut fd = None;
+    for c in msg.cmsgs().expect("control messages") {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the kernel just installed these fds for us; each is
+            // owned once.
+            let owned: Vec<OwnedFd> = fds
+                .iter()
+                .map(|&f| unsafe { OwnedFd::from_raw_fd(f) })
+                .collect();
+            fd = owned.into_iter().next();
+        }
+    }
+    let text = String::from_utf8_lossy(&buf[..len]).to_string();
+    let fd = fd.expect("the message carried the notify fd");
+    let mut n = Notif::default();
+    // SAFETY: a seccomp notify fd and a zeroed struct of the size the
+    // ioctl number encodes; blocks until the container's call.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_RECV, &mut n as *mut Notif) };
+    assert_eq!(
+        r,
+        0,
+        "SECCOMP_IOCTL_NOTIF_RECV: {}",
+        std::io::Error::last_os_error()
+    );
+    let resp = NotifResp {
+        id: n.id,
+        val: 0,
+        error: if deny { -libc::EACCES } else { 0 },
+        flags: if deny { 0 } else { USER_NOTIF_FLAG_CONTINUE },
+    };
+    // SAFETY: the same fd, a response struct of the encoded size.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_SEND, &resp as *const NotifResp) };
+    assert_eq!(
+        r,
+        0,
+        "SECCOMP_IOCTL_NOTIF_SEND: {}",
+        std::io::Error::last_os_error()
+    );
+    (text, n.nr)
+}
+
+/// SCMP_ACT_NOTIFY with listenerPath: outlet hands the notify fd and the
+/// container state to the listener, and the listener's answer decides the
+/// container's chmod: EACCES when it denies, success when it lets the call
+/// continue (the control).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn seccomp_notify_reaches_the_listener() {
+    let Some(t) = T::new() else { return };
+    for (tag, deny) in [("deny", true), ("allow", false)] {
+        let sock = t.dir.join(format!("{tag}.sock"));
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let b = t.bundle(tag, |c| {
+            let mut p = chmod_profile("SCMP_ACT_NOTIFY", None);
+            p["listenerPath"] = json!(sock);
+            p["listenerMetadata"] = json!("outlet-test-metadata");
+            c["linux"]["seccomp"] = p;
+            sh(
+                c,
+                "touch /out/f; chmod 700 /out/f 2>/out/err; echo $? > /out/rc",
+            );
+        });
+        let server = std::thread::spawn(move || serve_one_notification(listener, deny));
+        t.run(&t.id(tag), &b).expect_ok(tag);
+        let (text, nr) = server.join().expect("listener thread");
+        assert!(text.contains("seccompFd"), "{tag}: {text}");
+        assert!(text.contains("outlet-test-metadata"), "{tag}: {text}");
+        assert!(
+            [libc::SYS_chmod as i32, libc::SYS_fchmodat as i32].contains(&nr),
+            "{tag}: notified syscall {nr}"
+        );
+        let rc = std::fs::read_to_string(b.out.join("rc")).unwrap();
+        let err = std::fs::read_to_string(b.out.join("err")).unwrap();
+        if deny {
+            assert_ne!(rc.trim(), "0", "{tag}");
+            assert!(err.contains("Permission denied"), "{tag}: {err}");
+        } else {
+            assert_eq!(rc.trim(), "0", "{tag}: {err}");
+        }
+    }
+}
