@@ -1005,3 +1005,54 @@ fn seccomp_notify_reaches_the_listener() {
         }
     }
 }
+
+/// `annotations` are kept and reported by `state` as given; a container
+/// without them reports none (the control).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn annotations_are_reported_by_state() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("ann", |c| {
+        c["annotations"] = json!({"org.example.k": "v", "outlet.test": "1"});
+    });
+    let plain = t.bundle("plain", |_| {});
+    let id = t.id("ann");
+    let pid = t.id("plain");
+    t.create_ok(&id, &b);
+    t.create_ok(&pid, &plain);
+    assert_eq!(
+        t.state(&id)["annotations"],
+        json!({"org.example.k": "v", "outlet.test": "1"})
+    );
+    let other = t.state(&pid);
+    assert!(
+        other["annotations"].is_null() || other["annotations"] == json!({}),
+        "{other}"
+    );
+    for id in [&id, &pid] {
+        t.outlet(&["delete", "--force", id]).expect_ok("delete");
+    }
+}
+
+/// On a host without SELinux a process label cannot be applied: refused,
+/// naming the field and leaving nothing; the same bundle without it runs.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn selinux_label_without_selinux_is_refused() {
+    let Some(t) = T::new() else { return };
+    if Path::new("/sys/fs/selinux/enforce").exists() {
+        eprintln!("SELinux is enabled here: the refusal does not apply");
+        return;
+    }
+    let b = t.bundle("se", |c| {
+        c["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0");
+    });
+    let id = t.id("se");
+    t.run(&id, &b)
+        .expect_fail("selinuxLabel", "process.selinuxLabel: \"system_u:system_r:container_t:s0\" requested but SELinux is not enabled on this host");
+    assert!(!t.state_dir_exists(&id));
+    let mut c = b.config();
+    c["process"].as_object_mut().unwrap().remove("selinuxLabel");
+    b.write_config(&c);
+    t.run(&t.id("se-ok"), &b).expect_ok("without selinuxLabel");
+}
