@@ -126,9 +126,15 @@ pub fn pivot(rootfs: &Path, no_pivot: bool, mountns: bool) -> Result<()> {
             .context("move rootfs to / (--no-pivot)")?;
         nix::unistd::chroot(".").context("chroot (--no-pivot)")?;
     } else {
-        // pivot_root(".", ".") stacks the old root under the new one; the
-        // old root is then unmounted lazily from the same place.
+        // pivot_root(".", ".") stacks the old root on the new one. "." is
+        // then still the new root (the stacked mount is not followed), so
+        // the rslave below would hit the container's own mounts and undo a
+        // mount's "shared" option: step onto the old root by an fd opened
+        // before the pivot (as runc does), then detach it from there.
+        let old_root = std::fs::File::open("/").context("open the old root")?;
         nix::unistd::pivot_root(".", ".").context("pivot_root")?;
+        nix::unistd::fchdir(old_root.as_raw_fd()).context("fchdir to the old root")?;
+        drop(old_root);
         mount(
             None::<&str>,
             ".",

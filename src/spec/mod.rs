@@ -10,6 +10,7 @@ use serde_json::Value;
 
 pub mod mount_options;
 pub mod process_fields;
+mod refused;
 mod strict;
 mod types;
 pub use types::{Process, Scheduler, Spec};
@@ -293,6 +294,7 @@ fn check_process_fields(spec: &Spec, nss: &[oci_spec::runtime::LinuxNamespace]) 
         process_fields::time_offsets(offsets, new_time)?;
     }
     check_sysctls(spec, nss)?;
+    refused::check_spec(spec)?;
     Ok(())
 }
 
