@@ -146,6 +146,17 @@ fn random_kills_of_create_leave_nothing() {
         sh(c, "sleep 1000");
         c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}});
     });
+    // Kill within the time a create really takes here (measured once), so
+    // the kills land inside create however fast or loaded the machine is.
+    let probe_id = t.id("rprobe");
+    let mut cfg = common::read_json(&b.dir.join("config.json"));
+    cfg["linux"]["cgroupsPath"] = json!(format!("{parent}/{probe_id}"));
+    b.write_config(&cfg);
+    let started = Instant::now();
+    t.create(&probe_id, &b).expect_ok("create (timing)");
+    let span = started.elapsed().as_micros().max(1000) as u64;
+    t.outlet(&["delete", "--force", &probe_id])
+        .expect_ok("delete --force (timing)");
     let mut seed: u64 = std::process::id() as u64 ^ 0x9e37_79b9_7f4a_7c15;
     let mut rnd = || {
         seed ^= seed << 13;
@@ -169,7 +180,7 @@ fn random_kills_of_create_leave_nothing() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let delay = Duration::from_micros(rnd() % 30_000);
+        let delay = Duration::from_micros(rnd() % span);
         let until = Instant::now() + delay;
         while Instant::now() < until {
             if child.try_wait().unwrap().is_some() {
