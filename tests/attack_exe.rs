@@ -114,15 +114,28 @@ impl Runtime {
         if self.unprotected {
             cmd.env("OUTLET_UNPROTECTED_EXE", "1");
         }
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                // ETXTBSY while the hunter holds it open for its write,
-                // ENOEXEC once written: give the write a moment to land.
-                std::thread::sleep(Duration::from_millis(200));
-                assert!(self.changed(), "spawn {}: {e}", self.bin.display());
-                eprintln!("the copy no longer runs ({e}): it was rewritten");
-                return None;
+        let mut tries = 0;
+        let mut child = loop {
+            match cmd.spawn() {
+                Ok(c) => break c,
+                Err(e) => {
+                    // ETXTBSY while the hunter holds it open for its write,
+                    // ENOEXEC once written: give the write a moment to land.
+                    std::thread::sleep(Duration::from_millis(200));
+                    if self.changed() {
+                        eprintln!("the copy no longer runs ({e}): it was rewritten");
+                        return None;
+                    }
+                    // Unchanged and busy: another thread of this test binary
+                    // forked while the copy was still open for writing (its
+                    // child holds that fd until it execs). Not the attack.
+                    tries += 1;
+                    assert!(
+                        e.raw_os_error() == Some(libc::ETXTBSY) && tries < 25,
+                        "spawn {}: {e}",
+                        self.bin.display()
+                    );
+                }
             }
         };
         let status = wait_timeout(&mut child, Duration::from_secs(60), &format!("{args:?}"));
