@@ -26,6 +26,11 @@ static CALLS: AtomicUsize = AtomicUsize::new(0);
 /// `outlet --root <root> ARGS` with `fds` (source, target) installed in the
 /// child without O_CLOEXEC, as a caller passes --preserve-fds fds.
 fn call_with_fds(t: &T, args: &[&str], fds: &[(RawFd, RawFd)]) -> Out {
+    call_with(t, args, fds, &[])
+}
+
+/// `call_with_fds` with extra environment variables.
+fn call_with(t: &T, args: &[&str], fds: &[(RawFd, RawFd)], env: &[(&str, &str)]) -> Out {
     let n = CALLS.fetch_add(1, Ordering::SeqCst);
     let so = t.dir.join(format!("atk-{n}.stdout"));
     let se = t.dir.join(format!("atk-{n}.stderr"));
@@ -33,6 +38,7 @@ fn call_with_fds(t: &T, args: &[&str], fds: &[(RawFd, RawFd)]) -> Out {
     cmd.arg("--root")
         .arg(&t.root)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&so).unwrap())
         .stderr(std::fs::File::create(&se).unwrap());
@@ -219,6 +225,31 @@ fn rootfs_with_proc_link(b: &common::Bundle) {
     std::os::unix::fs::symlink("/proc", rootfs.join("p")).unwrap();
 }
 
+/// Such a mount is refused once resolved (test 5 of attack_rootfs.rs);
+/// to test the writes behind that refusal, `create` here runs with the
+/// resolved check switched off (OUTLET_UNCHECKED_PROC_MOUNTS=1, honoured
+/// by debug builds only), after showing the refusal.
+fn create_past_the_proc_check(t: &T, id: &str, b: &common::Bundle) -> i32 {
+    let bs = b.dir.to_str().unwrap();
+    t.create(id, b).expect_fail(
+        "create with a mount led into /proc",
+        "resolves into a procfs",
+    );
+    if !cfg!(debug_assertions) {
+        panic!("needs a debug build of outlet (OUTLET_UNCHECKED_PROC_MOUNTS)");
+    }
+    call_with(
+        t,
+        &["create", "--bundle", bs, id],
+        &[],
+        &[("OUTLET_UNCHECKED_PROC_MOUNTS", "1")],
+    )
+    .expect_ok("create with the resolved /proc check switched off");
+    let pid = t.state(id)["pid"].as_i64().unwrap() as i32;
+    t.track_pid(pid);
+    pid
+}
+
 fn host_dir_with(t: &T, name: &str, rel: &str, content: &str) -> PathBuf {
     let d = t.dir.join(name);
     let f = d.join(rel);
@@ -266,8 +297,9 @@ fn sysctl_write_ignores_a_bind_over_proc_sys_net() {
     t.assert_nothing_left("after the refused create");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "0\n");
 
-    // Through a symlink in the image: the bind is made, the sysctl write
-    // must still reach the container's own network namespace only.
+    // Through a symlink in the image: refused once resolved; made anyway
+    // (the check switched off), the sysctl write must still reach the
+    // container's own network namespace only.
     let b = t.bundle("linked", |c| {
         c["process"]["args"] = json!(["true"]);
         c["mounts"]
@@ -280,7 +312,7 @@ fn sysctl_write_ignores_a_bind_over_proc_sys_net() {
     });
     rootfs_with_proc_link(&b);
     let id = t.id("linked");
-    let pid = t.create_ok(&id, &b);
+    let pid = create_past_the_proc_check(&t, &id, &b);
     assert_eq!(
         std::fs::read_to_string(&file).unwrap(),
         "0\n",
@@ -335,7 +367,7 @@ fn oom_score_adj_write_ignores_a_bind_over_proc_1() {
     });
     rootfs_with_proc_link(&b);
     let id = t.id("linked");
-    let pid = t.create_ok(&id, &b);
+    let pid = create_past_the_proc_check(&t, &id, &b);
     assert_eq!(
         std::fs::read_to_string(&file).unwrap(),
         "0\n",
@@ -679,3 +711,4 @@ fn late_filter_leaves_exactly_the_specs_capabilities() {
     }
     t.assert_nothing_left("after the runs");
 }
+

@@ -203,11 +203,17 @@ pub fn host_null() -> Result<fdmount::Stamp> {
 
 /// Make sure `/dev/console` is a regular file or a character device that a
 /// pty can be mounted on later (after pivot_root, when the root may be
-/// read-only). Anything else an image or a bound /dev put there (a symlink
-/// that would redirect the mount, a fifo, a socket) is replaced; a
-/// directory is refused.
-pub fn console_target(root: &Root) -> Result<()> {
+/// read-only); `tty::mount_console` opens it again without following
+/// links and checks it. Outlet creates or replaces it (a symlink that
+/// would redirect the mount, a fifo, a socket) only where `/dev` resolves
+/// onto a mount in `own`: the rootfs itself or a filesystem outlet mounted
+/// (the spec's /dev tmpfs). A bind of a host directory is the host's: its
+/// `console` is used if it is a file or a character device, and anything
+/// else (or nothing) is refused, so that no host file is ever unlinked or
+/// created. A directory is refused everywhere.
+pub fn console_target(root: &Root, own: &[u64]) -> Result<()> {
     let dev = root.resolve_or_create(Path::new("/dev"), Kind::Dir)?;
+    let ours = own.contains(&mount_id(&dev).context("/dev")?);
     let name = c"console";
     for _ in 0..3 {
         match openat2(
@@ -218,24 +224,36 @@ pub fn console_target(root: &Root) -> Result<()> {
         ) {
             Ok(fd) => {
                 let st = nix::sys::stat::fstat(fd.as_raw_fd()).context("fstat /dev/console")?;
-                match st.st_mode & libc::S_IFMT {
+                let kind = st.st_mode & libc::S_IFMT;
+                match kind {
                     libc::S_IFREG | libc::S_IFCHR => return Ok(()),
                     libc::S_IFDIR => bail!("/dev/console is a directory, not a console"),
+                    _ if !ours => bail!(
+                        "/dev/console is {} in a /dev that outlet did not make (a bind of a \
+                         host directory): outlet replaces nothing there; make it a regular \
+                         file or a character device",
+                        file_kind(kind)
+                    ),
                     _ => {
                         // unlinkat never follows a symlink.
                         let r = unlinkat(Some(dev.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir);
                         if let Err(e) = r {
                             return Err(std::io::Error::from(e)).with_context(|| {
-                                format!(
-                                    "/dev/console is {}: remove it",
-                                    file_kind(st.st_mode & libc::S_IFMT)
-                                )
+                                format!("/dev/console is {}: remove it", file_kind(kind))
                             });
                         }
                     }
                 }
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                if !ours {
+                    bail!(
+                        "/dev/console is missing in a /dev that outlet did not make (a bind of \
+                         a host directory): outlet creates nothing there; create an empty \
+                         regular file /dev/console in it for process.terminal"
+                    );
+                }
+            }
             Err(e) => return Err(e).context("open /dev/console"),
         }
         // O_EXCL|O_NOFOLLOW never opens what is there.
@@ -255,6 +273,17 @@ pub fn console_target(root: &Root) -> Result<()> {
         // Something raced in: look again.
     }
     bail!("/dev/console keeps changing")
+}
+
+/// The id of the mount `fd` is on (`mnt_id` of its fdinfo), to tell the
+/// mounts outlet made from binds of host directories.
+pub fn mount_id(fd: &impl AsRawFd) -> Result<u64> {
+    let p = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
+    let info = std::fs::read_to_string(&p).with_context(|| format!("read {p}"))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("{p}: no mnt_id"))
 }
 
 /// /dev/fd, /dev/std{in,out,err}, /dev/ptmx and /dev/core.

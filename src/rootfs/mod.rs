@@ -77,9 +77,30 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
     let root = Root::open(s.rootfs)?;
     let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
     let label = linux.and_then(|l| l.mount_label().as_deref());
+    let terminal = s
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    // Where outlet may create /dev/console: the rootfs and the filesystems
+    // it mounts itself, never a bind of a host directory (found only for
+    // a terminal, the one user).
+    let mut own = Vec::new();
+    if terminal {
+        own.push(devices::mount_id(
+            &root.resolve(Path::new("/")).context("resolve /")?,
+        )?);
+    }
     for (i, m) in mounts.iter().enumerate() {
         let opened = s.binds.get(i).and_then(Option::as_ref);
         mounts::mount_one(&root, m, i, s.cgroup, s.cgroupns, opened, label)?;
+        if terminal && mounts::is_new_filesystem(m) {
+            let fd = root
+                .resolve(m.destination())
+                .with_context(|| format!("mounts[{i}]: resolve after mounting"))?;
+            own.push(devices::mount_id(&fd)?);
+        }
     }
 
     // A bind of the host's /dev brings its nodes; otherwise make them.
@@ -96,13 +117,8 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
         devices::create(&root, &nodes, s.userns)?;
         devices::links(&root)?;
     }
-    if s.spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false)
-    {
-        devices::console_target(&root)?;
+    if terminal {
+        devices::console_target(&root, &own)?;
     }
     // Only a masked file needs it; a spec without masks opens nothing.
     let masks = linux.and_then(|l| l.masked_paths().as_ref());
