@@ -5,7 +5,8 @@
 //!   and from a sibling container sharing its pid namespace;
 //! - outlet's writes into /proc (linux.sysctl, process.oomScoreAdj) must not
 //!   follow a spec mount over /proc (class 4);
-//! - the seccomp filter is the last thing before execve (issue 11 item 1).
+//! - the seccomp filter is the last thing before execve (issue 11 item 1);
+//! - hooks get stdio only, never an fd a caller leaked into outlet.
 //!
 //! Each attack has a control that shows the test can see the attack work.
 //! Needs root (ignored in a build by another user).
@@ -712,3 +713,97 @@ fn late_filter_leaves_exactly_the_specs_capabilities() {
     t.assert_nothing_left("after the runs");
 }
 
+/// `ls -l` lines of an fd directory as (fd, target), without the one
+/// `ls` holds on the directory it lists.
+fn fd_lines(listing: &str) -> Vec<(u32, String)> {
+    listing
+        .lines()
+        .filter_map(|l| {
+            let (left, target) = l.split_once(" -> ")?;
+            let fd = left.split_whitespace().last()?.parse().ok()?;
+            Some((fd, target.to_string()))
+        })
+        .filter(|(_, target)| !(target.starts_with("/proc/") && target.ends_with("/fd")))
+        .collect()
+}
+
+/// A caller leaks a host directory into outlet as fd 7 (no O_CLOEXEC), at
+/// `create` and at `start`. Each hook (createRuntime and createContainer
+/// run by create and the init, startContainer by the init, poststart by
+/// start) lists its own fds: only 0, 1 and 2 (the state on stdin).
+/// Control: the same hook lists its parent's fds (outlet create, the init
+/// before its sweep, outlet start): there fd 7 is the host directory, so
+/// a hook that inherited the parent's table would have shown it.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn hooks_get_only_stdio_never_a_leaked_fd() {
+    let Some(t) = T::new() else { return };
+    let host_dir = t.dir.join("leaked-dir");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    let dir_fd = std::fs::File::open(&host_dir).unwrap();
+    let b = t.bundle("hooks", |c| c["process"]["args"] = json!(["true"]));
+    let out = b.out.clone();
+    let hook = |name: &str, dir: &str| {
+        // The shell's PPid as the /proc it reads sees it: a hook run by the
+        // init before pivot_root is in the container's pid namespace while
+        // /proc is still the host's, so $PPID would name another process.
+        // `ls` inherits the shell's fds (and adds its own, of the listed
+        // directory, which `fd_lines` leaves out).
+        json!({"path": "/bin/sh", "args": ["sh", "-c", format!(
+            "while read k v rest; do [ \"$k\" = PPid: ] && pp=$v; done < /proc/self/status; \
+             ls -l /proc/self/fd > {dir}/{name}.self; \
+             ls -l /proc/$pp/fd > {dir}/{name}.parent; true")]})
+    };
+    let host_out = out.to_str().unwrap().to_string();
+    let mut cfg = b.config();
+    cfg["hooks"] = json!({
+        "createRuntime": [hook("createRuntime", &host_out)],
+        "createContainer": [hook("createContainer", &host_out)],
+        // Runs in the container: its /out is the same directory.
+        "startContainer": [hook("startContainer", "/out")],
+        "poststart": [hook("poststart", &host_out)],
+    });
+    b.write_config(&cfg);
+    let id = t.id("hooks");
+    let bs = b.dir.to_str().unwrap();
+    let leak = [(dir_fd.as_raw_fd(), 7)];
+    call_with_fds(&t, &["create", "--bundle", bs, &id], &leak).expect_ok("create");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    call_with_fds(&t, &["start", &id], &leak).expect_ok("start");
+    // startContainer runs in the init after `start` has returned.
+    t.wait_status(&id, "stopped");
+    let leaked = host_dir.to_str().unwrap();
+    for name in [
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+    ] {
+        let own = std::fs::read_to_string(out.join(format!("{name}.self")))
+            .unwrap_or_else(|e| panic!("{name} did not run: {e}"));
+        let fds = fd_lines(&own);
+        let nums: Vec<u32> = fds.iter().map(|f| f.0).collect();
+        assert_eq!(
+            nums,
+            [0, 1, 2],
+            "{name}: the hook holds more than stdio:\n{own}"
+        );
+        assert!(
+            !own.contains(leaked),
+            "{name}: the leaked fd reached the hook"
+        );
+        let parent = std::fs::read_to_string(out.join(format!("{name}.parent"))).unwrap();
+        let has_leak = fd_lines(&parent)
+            .iter()
+            .any(|(fd, target)| *fd == 7 && target == leaked);
+        // The init closed it before startContainer (its sweep before Ready).
+        let want = name != "startContainer";
+        assert_eq!(
+            has_leak, want,
+            "control: {name}'s parent holds the leaked fd 7: expected {want}:\n{parent}"
+        );
+        eprintln!("{name}: own fds {nums:?}; parent holds the leak: {has_leak}");
+    }
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    t.assert_nothing_left("after the hooks");
+}
