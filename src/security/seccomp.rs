@@ -361,6 +361,9 @@ struct Listener {
     path: PathBuf,
     metadata: String,
     conn: Cell<Option<OwnedFd>>,
+    /// The host pid of the process loading the filter when it is not the
+    /// state's (an `exec`'d process): runc sends that process's pid.
+    process_pid: Cell<Option<i32>>,
 }
 
 /// A filter compiled in the parent (so errors surface before any side
@@ -495,6 +498,7 @@ fn prepared(seccomp: &LinuxSeccomp, plan: Plan, program: Vec<libc::sock_filter>)
         path: seccomp.listener_path().clone().unwrap_or_default(),
         metadata: seccomp.listener_metadata().clone().unwrap_or_default(),
         conn: Cell::new(None),
+        process_pid: Cell::new(None),
     });
     Prepared {
         program,
@@ -507,6 +511,16 @@ fn prepared(seccomp: &LinuxSeccomp, plan: Plan, program: Vec<libc::sock_filter>)
 }
 
 impl Prepared {
+    /// The pid the listener's message names (`pid`, the process the notify
+    /// fd filters) when it is not the state's `pid` (the init's): an
+    /// `exec`'d process's host pid, which it cannot learn itself inside
+    /// the container's pid namespace.
+    pub fn set_process_pid(&self, pid: i32) {
+        if let Some(l) = &self.listener {
+            l.process_pid.set(Some(pid));
+        }
+    }
+
     /// Store a program `prepare_cached` had to compile, for the next
     /// container with the same profile. Best effort: a cache that cannot be
     /// written only costs the next create the compile.
@@ -594,7 +608,7 @@ impl Prepared {
             }),
         };
         let message = match &self.listener {
-            Some(l) => Some(process_state(state_json, &l.metadata)?),
+            Some(l) => Some(process_state(state_json, &l.metadata, l.process_pid.get())?),
             None => None,
         };
         let mut flags = self.flags;
@@ -651,13 +665,18 @@ fn install(program: &[libc::sock_filter], flags: u32) -> Result<Option<OwnedFd>>
 }
 
 /// The runtime-spec's "container process state", sent to the listener.
-fn process_state(state_json: &str, metadata: &str) -> Result<String> {
+/// `pid` is the process's that loads the filter; the state's (the init's)
+/// when None.
+fn process_state(state_json: &str, metadata: &str, pid: Option<i32>) -> Result<String> {
     let state: serde_json::Value =
         serde_json::from_str(state_json).context("linux.seccomp: container state is not JSON")?;
-    let pid = state
-        .get("pid")
-        .cloned()
-        .unwrap_or(serde_json::Value::from(0));
+    let pid = match pid {
+        Some(p) => serde_json::Value::from(p),
+        None => state
+            .get("pid")
+            .cloned()
+            .unwrap_or(serde_json::Value::from(0)),
+    };
     Ok(serde_json::json!({
         "ociVersion": crate::OCI_VERSION,
         "fds": ["seccompFd"],
