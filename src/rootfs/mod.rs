@@ -94,6 +94,9 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
     }
     for (i, m) in mounts.iter().enumerate() {
         let opened = s.binds.get(i).and_then(Option::as_ref);
+        if s.userns && opened.is_none() {
+            mounts::refuse_rootless_idmap(m, i)?;
+        }
         mounts::mount_one(&root, m, i, s.cgroup, s.cgroupns, opened, label)?;
         if terminal && mounts::is_new_filesystem(m) {
             let fd = root

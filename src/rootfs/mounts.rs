@@ -55,6 +55,28 @@ pub struct BindTree {
     is_dir: bool,
 }
 
+/// Without host root (rootless: `open_binds` did not run), the init opens
+/// and clones bind sources inside its user namespace, so it reaches only
+/// what the caller may reach (a symlink an image puts on a source path
+/// leads nowhere the caller could not go; CAP_DAC_OVERRIDE there covers
+/// only files of the mapped ids). Such a bind cannot be id-mapped:
+/// MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN in the user namespace of the
+/// source's filesystem, the host's. Refused by name, as runc refuses
+/// id-mapped mounts for rootless containers, rather than failing with a
+/// bare EPERM.
+pub fn refuse_rootless_idmap(m: &Mount, index: usize) -> Result<()> {
+    let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
+    if is_bind(m, &opts) && (m.uid_mappings().is_some() || opts.idmap.is_some()) {
+        anyhow::bail!(
+            "mounts[{index}] ({}): id-mapped mounts are not supported for rootless containers \
+             (outlet not run as root): the kernel lets only the host's root id-map a host \
+             filesystem",
+            m.destination().display()
+        );
+    }
+    Ok(())
+}
+
 /// A mount that makes a filesystem of its own (tmpfs, devpts, ...), not a
 /// bind of something that exists and not a cgroup mount (a bind on v2
 /// without a cgroup namespace).
