@@ -807,3 +807,74 @@ fn console_in_a_bound_host_dev_is_never_replaced_or_created() {
     assert!(o.stdout.contains("character special file 88"), "{o:#?}");
     t.assert_nothing_left("after the consoles in a bound /dev");
 }
+
+/// 7. An image whose `/dev` is a symlink to `/data`, where the spec binds a
+///    host directory (a volume): the spec's /dev tmpfs lands under the
+///    volume's mount point and the volume covers it, so /dev resolves
+///    into the host directory. outlet must make no device node, link or
+///    console there (mknod replaces what a name holds): the run is refused
+///    naming /dev, and the host directory is unchanged, its `null` still
+///    the file it was. Control: the same image without the volume gets
+///    its nodes (a char device at /data/null inside), so the listing of
+///    the volume would have shown them had outlet made them there.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn dev_through_a_symlink_into_a_volume_gets_no_nodes() {
+    let Some(t) = T::new() else { return };
+    let vol = t.dir.join("hostvol");
+    std::fs::create_dir_all(&vol).unwrap();
+    std::fs::write(vol.join("null"), b"precious").unwrap();
+    std::os::unix::fs::symlink("elsewhere", vol.join("ptmx")).unwrap();
+    let listing = || -> Vec<(String, bool, u64)> {
+        let mut v: Vec<_> = std::fs::read_dir(&vol)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let m = std::fs::symlink_metadata(e.path()).unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    m.file_type().is_file(),
+                    m.len(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = listing();
+    for (tag, with_volume) in [("volume", true), ("no-volume", false)] {
+        let b = t.bundle(tag, |c| {
+            if with_volume {
+                c["mounts"].as_array_mut().unwrap().push(
+                    json!({"destination": "/data", "type": "bind", "source": vol,
+                           "options": ["rbind", "rw"]}),
+                );
+            }
+            sh(c, "stat -c '%F %t:%T' /data/null");
+        });
+        let rootfs = b.own_rootfs();
+        std::fs::create_dir_all(rootfs.join("data")).unwrap();
+        let dev = rootfs.join("dev");
+        if dev.exists() {
+            std::fs::remove_dir_all(&dev).unwrap();
+        }
+        std::os::unix::fs::symlink("/data", &dev).unwrap();
+        let id = t.id(tag);
+        let o = t.run(&id, &b);
+        if with_volume {
+            o.expect_fail(tag, "/dev resolves onto a mount outlet did not make");
+            eprintln!("{tag}: refused: {}", o.stderr.trim());
+            assert!(!t.state_dir_exists(&id), "{tag}: state left behind");
+        } else {
+            o.expect_ok("the same image without a volume");
+            assert_eq!(
+                o.stdout.trim(),
+                "character special file 1:3",
+                "control: /data/null is not the null device: {o:#?}"
+            );
+        }
+        assert_eq!(listing(), before, "{tag}: the volume changed");
+        assert_eq!(std::fs::read(vol.join("null")).unwrap(), b"precious");
+    }
+    t.assert_nothing_left("after /dev through a symlink into a volume");
+}

@@ -77,20 +77,65 @@ pub fn nodes(spec_devices: &[LinuxDevice]) -> Result<Vec<Node>> {
     Ok(out)
 }
 
-pub fn create(root: &Root, nodes: &[Node], userns: bool) -> Result<()> {
+/// Make the nodes, each in a directory `parents` accepts.
+pub fn create(parents: &mut Parents, nodes: &[Node], userns: bool) -> Result<()> {
+    let root = parents.root;
     for n in nodes {
+        let parent = n.path.parent().unwrap_or(Path::new("/dev"));
+        let (dir, dir_mount) = parents
+            .get(parent)
+            .with_context(|| format!("device {}", n.path.display()))?;
         if userns {
-            bind_host(root, n)?;
+            bind_host(root, dir_mount, n)?;
         } else {
-            mknod(root, n)?;
+            mknod(dir, n)?;
         }
     }
     Ok(())
 }
 
-fn mknod(root: &Root, n: &Node) -> Result<()> {
-    let parent = n.path.parent().unwrap_or(Path::new("/dev"));
-    let dir = root.resolve_or_create(parent, Kind::Dir)?;
+/// The directories device nodes go into, each resolved once and accepted
+/// only on a mount outlet may change: the rootfs or a filesystem outlet
+/// mounted (`own`, mount ids). mknod replaces what is there, so a /dev
+/// that resolves into a bind of a host directory (an image's `/dev ->
+/// /data` with a volume at /data) would have outlet unlink and create
+/// host files.
+pub struct Parents<'a> {
+    pub root: &'a Root,
+    pub own: &'a [u64],
+    seen: Vec<(PathBuf, std::os::fd::OwnedFd, u64)>,
+}
+
+impl<'a> Parents<'a> {
+    pub fn new(root: &'a Root, own: &'a [u64]) -> Parents<'a> {
+        Parents {
+            root,
+            own,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The directory, resolved inside the root, and its mount's id.
+    pub fn get(&mut self, dir: &Path) -> Result<(&std::os::fd::OwnedFd, u64)> {
+        if let Some(i) = self.seen.iter().position(|(p, _, _)| p == dir) {
+            return Ok((&self.seen[i].1, self.seen[i].2));
+        }
+        let fd = self.root.resolve_or_create(dir, Kind::Dir)?;
+        let id = mount_id(&fd).with_context(|| dir.display().to_string())?;
+        if !self.own.contains(&id) {
+            bail!(
+                "{} resolves onto a mount outlet did not make (a bind of a host directory, \
+                 reached through a symlink or a later mount): outlet makes no device nodes there",
+                dir.display()
+            );
+        }
+        self.seen.push((dir.to_path_buf(), fd, id));
+        let last = self.seen.last().expect("just pushed");
+        Ok((&last.1, id))
+    }
+}
+
+fn mknod(dir: &std::os::fd::OwnedFd, n: &Node) -> Result<()> {
     let name = n.path.file_name().context("device path has no name")?;
     let cname = CString::new(name.as_encoded_bytes()).context("device name has NUL")?;
     let kind = match n.kind {
@@ -125,7 +170,7 @@ fn mknod(root: &Root, n: &Node) -> Result<()> {
 /// Bind the host's node of the same path, once fstat shows it is the
 /// device the spec names: a host path that is a symlink, or a node of
 /// another number, is refused rather than handed to the container.
-fn bind_host(root: &Root, n: &Node) -> Result<()> {
+fn bind_host(root: &Root, dir_mount: u64, n: &Node) -> Result<()> {
     let src = n.path.display();
     let host = openat2(
         libc::AT_FDCWD,
@@ -141,6 +186,11 @@ fn bind_host(root: &Root, n: &Node) -> Result<()> {
     };
     expect_node(&host, kind, n.major, n.minor).with_context(|| format!("host device {src}"))?;
     let target = root.resolve_or_create(&n.path, Kind::File)?;
+    // The directory was checked; the file is on the same mount unless the
+    // path changed under us since.
+    if mount_id(&target)? != dir_mount {
+        bail!("{src}: the path changed while its mount point was made");
+    }
     let tree =
         fdmount::clone_tree(&host, false).with_context(|| format!("clone host device {src}"))?;
     fdmount::attach(&tree, &target).with_context(|| format!("bind host device {src}"))
@@ -276,19 +326,26 @@ pub fn console_target(root: &Root, own: &[u64]) -> Result<()> {
 }
 
 /// The id of the mount `fd` is on (`mnt_id` of its fdinfo), to tell the
-/// mounts outlet made from binds of host directories.
+/// mounts outlet made from binds of host directories. One read: the field
+/// is in the first lines (pos, flags, mnt_id).
 pub fn mount_id(fd: &impl AsRawFd) -> Result<u64> {
+    use std::io::Read;
     let p = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
-    let info = std::fs::read_to_string(&p).with_context(|| format!("read {p}"))?;
-    info.lines()
+    let mut buf = [0u8; 256];
+    let n = std::fs::File::open(&p)
+        .and_then(|mut f| f.read(&mut buf))
+        .with_context(|| format!("read {p}"))?;
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
         .find_map(|l| l.strip_prefix("mnt_id:"))
         .and_then(|v| v.trim().parse().ok())
         .with_context(|| format!("{p}: no mnt_id"))
 }
 
-/// /dev/fd, /dev/std{in,out,err}, /dev/ptmx and /dev/core.
-pub fn links(root: &Root) -> Result<()> {
-    let dev = root.resolve_or_create(Path::new("/dev"), Kind::Dir)?;
+/// /dev/fd, /dev/std{in,out,err}, /dev/ptmx and /dev/core, in /dev
+/// checked as the nodes' directories are.
+pub fn links(parents: &mut Parents) -> Result<()> {
+    let (dev, _) = parents.get(Path::new("/dev"))?;
     for (name, target) in [
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),

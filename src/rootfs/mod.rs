@@ -83,22 +83,22 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    // Where outlet may create /dev/console: the rootfs and the filesystems
-    // it mounts itself, never a bind of a host directory (found only for
-    // a terminal, the one user).
-    let mut own = Vec::new();
-    if terminal {
-        own.push(devices::mount_id(
-            &root.resolve(Path::new("/")).context("resolve /")?,
-        )?);
-    }
+    // Where outlet may make device nodes and /dev/console: the rootfs and
+    // the spec's /dev when it is a filesystem outlet mounts itself, never a
+    // bind of a host directory, wherever /dev resolves to in the end
+    // (through an image's symlink or a later mount).
+    let mut own = vec![devices::mount_id(
+        &root.resolve(Path::new("/")).context("resolve /")?,
+    )?];
     for (i, m) in mounts.iter().enumerate() {
         let opened = s.binds.get(i).and_then(Option::as_ref);
         if s.userns && opened.is_none() {
             mounts::refuse_rootless_idmap(m, i)?;
         }
         mounts::mount_one(&root, m, i, s.cgroup, s.cgroupns, opened, label)?;
-        if terminal && mounts::is_new_filesystem(m) {
+        if mounts::is_new_filesystem(m)
+            && crate::spec::normalized(m.destination()) == Path::new("/dev")
+        {
             let fd = root
                 .resolve(m.destination())
                 .with_context(|| format!("mounts[{i}]: resolve after mounting"))?;
@@ -117,8 +117,9 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
     if !dev_is_bind {
         let spec_devs = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
         let nodes = devices::nodes(&spec_devs)?;
-        devices::create(&root, &nodes, s.userns)?;
-        devices::links(&root)?;
+        let mut parents = devices::Parents::new(&root, &own);
+        devices::create(&mut parents, &nodes, s.userns)?;
+        devices::links(&mut parents)?;
     }
     if terminal {
         devices::console_target(&root, &own)?;
