@@ -348,10 +348,7 @@ pub fn status_of(dir: &ContainerDir, state: &State) -> Status {
 }
 
 pub fn init_alive(state: &State) -> bool {
-    match syscall::proc_start_time(state.pid) {
-        Some((start, st)) => start == state.init_start_time && st != 'Z' && st != 'X',
-        None => false,
-    }
+    crate::process::pidstat::is_recorded(state.pid, state.init_start_time)
 }
 
 /// The caller's user name for `owner` (runc prints the user name; the uid
