@@ -27,6 +27,13 @@ pub const CONFIG_FILE: &str = "config.json";
 /// before effect), so that `delete --force` can undo a create that died at
 /// any instant, or a container whose state.json was damaged later.
 pub const INTENT_FILE: &str = "intent.json";
+/// The state root: others may pass through it (to a container dir they
+/// are told of) but not list the ids in it.
+const ROOT_MODE: u32 = 0o711;
+/// A container's dir and its files are root's alone: config.json holds
+/// the process's environment, secrets included.
+const DIR_MODE: u32 = 0o700;
+const FILE_MODE: u32 = 0o600;
 
 /// Lookups that callers act on by kind; the texts are runc's, which the
 /// shim and podman match.
@@ -183,15 +190,15 @@ pub struct ContainerDir {
 }
 
 impl ContainerDir {
-    /// Make <root>/<id> (0700); EEXIST means the id is taken.
+    /// Make <root>/<id> (DIR_MODE); EEXIST means the id is taken.
     pub fn create(root: &Path, id: &str) -> Result<ContainerDir> {
         std::fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o711)
+            .mode(ROOT_MODE)
             .create(root)
             .with_context(|| format!("state root {}", root.display()))?;
         let path = root.join(id);
-        match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+        match std::fs::DirBuilder::new().mode(DIR_MODE).create(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 bail!("container with id exists: {id}")
@@ -271,7 +278,7 @@ impl ContainerDir {
         std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .mode(FILE_MODE)
             .open(&file)
             .and_then(|mut f| std::io::Write::write_all(&mut f, text))
             .with_context(|| format!("write {}", file.display()))
