@@ -90,13 +90,15 @@ impl<'t, V> Wrap<'t, V> {
     }
 }
 
-/// Every `Deserializer` method but `deserialize_struct` (which each
-/// wrapper writes out: the value side marks the visitor as a struct's),
-/// forwarded to `self.inner` with the visitor wrapped as `|visitor, self|
-/// WRAP` says. `self` and `visitor` come from the caller so that WRAP may
-/// name them.
+/// A wrapper's whole `Deserializer`: every method forwarded to `self.inner`
+/// with the visitor wrapped as WRAP says, `deserialize_struct` as STRUCT
+/// says if given (the value side marks a struct's visitor). `self` and
+/// `visitor` are the caller's tokens so that WRAP and STRUCT may name them.
 macro_rules! forward_deserializer {
     (|$v:ident, $s:ident| $wrap:expr) => {
+        forward_deserializer!(|$v, $s| $wrap, struct: $wrap);
+    };
+    (|$v:ident, $s:ident| $wrap:expr, struct: $swrap:expr) => {
         forward_deserializer! { @each (|$v, $s| $wrap)
             deserialize_any();
             deserialize_bool();
@@ -129,6 +131,12 @@ macro_rules! forward_deserializer {
             deserialize_identifier();
             deserialize_ignored_any();
         }
+        forward_deserializer! { @each (|$v, $s| $swrap)
+            deserialize_struct(name: &'static str, fields: &'static [&'static str]);
+        }
+        fn is_human_readable(&self) -> bool {
+            self.inner.is_human_readable()
+        }
     };
     (@each (|$v:ident, $s:ident| $wrap:expr) $($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
         fn $method<V: Visitor<'de>>($s, $($arg: $ty,)* $v: V) -> Result<V::Value, D::Error> {
@@ -140,25 +148,13 @@ macro_rules! forward_deserializer {
 impl<'de, D: Deserializer<'de>> Deserializer<'de> for De<'_, D> {
     type Error = D::Error;
 
-    forward_deserializer!(|visitor, self| Wrap::new(visitor, self.track));
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        let wrap = Wrap {
-            visitor,
-            track: self.track,
+    forward_deserializer!(
+        |visitor, self| Wrap::new(visitor, self.track),
+        struct: Wrap {
             is_struct: true,
-        };
-        self.inner.deserialize_struct(name, fields, wrap)
-    }
-
-    fn is_human_readable(&self) -> bool {
-        self.inner.is_human_readable()
-    }
+            ..Wrap::new(visitor, self.track)
+        }
+    );
 }
 
 macro_rules! forward_visit {
@@ -362,23 +358,6 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for KeyDe<'_, 'de, D> {
         visitor,
         key: self.key
     });
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        let capture = Capture {
-            visitor,
-            key: self.key,
-        };
-        self.inner.deserialize_struct(name, fields, capture)
-    }
-
-    fn is_human_readable(&self) -> bool {
-        self.inner.is_human_readable()
-    }
 }
 
 /// A key visitor that notes the key's text on the way through.
