@@ -56,12 +56,8 @@ pub fn parse(s: &str) -> Result<i32> {
 /// runtime's own sockets and pipes report EPIPE as an error; only a closed
 /// stdout comes here.
 pub fn die_of_sigpipe() -> ! {
-    // SAFETY: restoring the default action of one signal, then raising it
-    // in this single-threaded process; nothing is shared with a handler.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        libc::raise(libc::SIGPIPE);
-    }
+    let _ = crate::syscall::sigpipe::restore_default();
+    let _ = nix::sys::signal::raise(Signal::SIGPIPE);
     // Not reached unless SIGPIPE is blocked: the shell's code for it.
     std::process::exit(128 + libc::SIGPIPE)
 }

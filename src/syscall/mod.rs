@@ -8,6 +8,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+pub mod sigpipe;
+
 /// The kernel's `struct clone_args` (v2, with cgroup).
 #[repr(C)]
 #[derive(Default)]
