@@ -20,6 +20,10 @@ pub fn is_recorded(pid: i32, start: u64) -> bool {
     start_time(pid).is_some_and(|(t, st)| t == start && st != 'Z' && st != 'X')
 }
 
+/// proc(5)'s numbers (from 1) of the fields read here.
+const STATE_FIELD: usize = 3;
+const STARTTIME_FIELD: usize = 22;
+
 /// The start time and state letter of one /proc/PID/stat text.
 pub fn parse(stat: &str) -> Option<(u64, char)> {
     // The command name (field 2) is in parentheses and may itself hold
@@ -27,8 +31,10 @@ pub fn parse(stat: &str) -> Option<(u64, char)> {
     let rest = stat[stat.rfind(')')? + 1..].strip_prefix(' ')?;
     let mut fields = rest.split(' ');
     let state = fields.next()?.chars().next()?;
-    // `rest` starts at field 3 (state): field 22 is 19 further on.
-    let start = fields.nth(18)?.parse().ok()?;
+    let start = fields
+        .nth(STARTTIME_FIELD - STATE_FIELD - 1)?
+        .parse()
+        .ok()?;
     Some((start, state))
 }
 
