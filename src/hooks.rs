@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use oci_spec::runtime::Hook;
 
+/// How often a hook that has a timeout is checked for its end: what its
+/// exit can wait to be noticed, for a wake-up cheap enough to repeat.
+const TIMEOUT_POLL: Duration = Duration::from_millis(2);
+
 /// Runs the hooks in order; the first failure ends the list and is the error.
 pub fn run_all(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> Result<()> {
     for (i, h) in hooks.into_iter().flatten().enumerate() {
@@ -84,7 +88,7 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
             let _ = child.wait();
             bail!("timed out after {}s", h.timeout().unwrap_or(0));
         }
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(TIMEOUT_POLL);
     };
     if !status.success() {
         bail!("failed: {status}");

@@ -27,7 +27,9 @@ pub fn parse(s: &str) -> Result<i32> {
         let off = if rest.is_empty() {
             Some(0)
         } else {
+            // Digits only: u32's parse would also take a second sign.
             rest.strip_prefix(sign)
+                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|n| n.parse::<u32>().ok())
                 .filter(|n| *n <= (max - min) as u32)
         };
@@ -54,12 +56,8 @@ pub fn parse(s: &str) -> Result<i32> {
 /// runtime's own sockets and pipes report EPIPE as an error; only a closed
 /// stdout comes here.
 pub fn die_of_sigpipe() -> ! {
-    // SAFETY: restoring the default action of one signal, then raising it
-    // in this single-threaded process; nothing is shared with a handler.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        libc::raise(libc::SIGPIPE);
-    }
+    let _ = crate::syscall::sigpipe::restore_default();
+    let _ = nix::sys::signal::raise(Signal::SIGPIPE);
     // Not reached unless SIGPIPE is blocked: the shell's code for it.
     std::process::exit(128 + libc::SIGPIPE)
 }
@@ -188,6 +186,61 @@ mod tests {
         ] {
             let err = parse(&bad).unwrap_err().to_string();
             assert!(err.contains("SIGRTMAX"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn numbers_stop_at_sigrtmax() {
+        let max = libc::SIGRTMAX();
+        assert_eq!(parse("1").unwrap(), 1);
+        assert_eq!(parse(&max.to_string()).unwrap(), max);
+        for bad in [
+            (max + 1).to_string(),
+            i64::from(i32::MAX).to_string(),
+            (i64::from(i32::MAX) + 1).to_string(),
+            i64::MIN.to_string(),
+            "99999999999999999999".to_string(),
+        ] {
+            assert!(parse(&bad).is_err(), "{bad}");
+        }
+    }
+
+    /// What is neither a number nor a signal's name is refused, never read
+    /// as a nearby signal: no trimming, no prefix match, no other base.
+    #[test]
+    fn garbage_is_refused_and_named() {
+        for bad in [
+            "",
+            " ",
+            "SIG",
+            "sig",
+            " 9",
+            "9 ",
+            "9x",
+            "0x9",
+            "9.0",
+            "--9",
+            "KILL9",
+            "SIGKILLX",
+            "SIG KILL",
+            "SIGSIGKILL",
+            "KILL\0",
+            "K\u{130}LL",
+            "RTMIN+",
+            "RTMIN++1",
+            "RTMIN+ 1",
+            "RTMIN+1x",
+            "RTMAX-",
+            "RTMAX--1",
+            "SIGRTMINX",
+            "SIGRTMAX+0",
+        ] {
+            let Err(e) = parse(bad) else {
+                panic!("{bad:?} was taken for signal {}", parse(bad).unwrap());
+            };
+            let e = e.to_string();
+            let named = e.contains(bad.trim()) || e.contains(&format!("{bad:?}"));
+            assert!(named, "{bad:?}: the error does not name it: {e}");
         }
     }
 }

@@ -27,6 +27,13 @@ pub const CONFIG_FILE: &str = "config.json";
 /// before effect), so that `delete --force` can undo a create that died at
 /// any instant, or a container whose state.json was damaged later.
 pub const INTENT_FILE: &str = "intent.json";
+/// The state root: others may pass through it (to a container dir they
+/// are told of) but not list the ids in it.
+const ROOT_MODE: u32 = 0o711;
+/// A container's dir and its files are root's alone: config.json holds
+/// the process's environment, secrets included.
+const DIR_MODE: u32 = 0o700;
+const FILE_MODE: u32 = 0o600;
 
 /// Lookups that callers act on by kind; the texts are runc's, which the
 /// shim and podman match.
@@ -183,15 +190,15 @@ pub struct ContainerDir {
 }
 
 impl ContainerDir {
-    /// Make <root>/<id> (0700); EEXIST means the id is taken.
+    /// Make <root>/<id> (DIR_MODE); EEXIST means the id is taken.
     pub fn create(root: &Path, id: &str) -> Result<ContainerDir> {
         std::fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o711)
+            .mode(ROOT_MODE)
             .create(root)
             .with_context(|| format!("state root {}", root.display()))?;
         let path = root.join(id);
-        match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+        match std::fs::DirBuilder::new().mode(DIR_MODE).create(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 bail!("container with id exists: {id}")
@@ -271,7 +278,7 @@ impl ContainerDir {
         std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .mode(FILE_MODE)
             .open(&file)
             .and_then(|mut f| std::io::Write::write_all(&mut f, text))
             .with_context(|| format!("write {}", file.display()))
@@ -319,13 +326,14 @@ fn open_dir(path: &Path, lock: bool) -> Result<File> {
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
         .open(path)
         .with_context(|| format!("open state dir {}", path.display()))?;
-    // Raw: nix's flock is deprecated for its Flock guard, which takes the
-    // File and unlocks with one more syscall on drop (closing the fd
-    // releases the lock anyway); std's File::lock needs Rust 1.89.
-    // SAFETY: flock on an fd we own; blocks until other commands on this id finish.
-    if lock && unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("lock {}", path.display()));
+    // Blocks until other commands on this id finish. nix's plain flock is
+    // deprecated for its Flock guard, which takes the File and unlocks with
+    // one more syscall on drop (closing the fd releases the lock anyway);
+    // std's File::lock needs Rust 1.89.
+    #[allow(deprecated)]
+    if lock {
+        nix::fcntl::flock(dir.as_raw_fd(), nix::fcntl::FlockArg::LockExclusive)
+            .with_context(|| format!("lock {}", path.display()))?;
     }
     Ok(dir)
 }
@@ -348,10 +356,7 @@ pub fn status_of(dir: &ContainerDir, state: &State) -> Status {
 }
 
 pub fn init_alive(state: &State) -> bool {
-    match syscall::proc_start_time(state.pid) {
-        Some((start, st)) => start == state.init_start_time && st != 'Z' && st != 'X',
-        None => false,
-    }
+    crate::process::pidstat::is_recorded(state.pid, state.init_start_time)
 }
 
 /// The caller's user name for `owner` (runc prints the user name; the uid

@@ -21,8 +21,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{OUTLET, Out, T, sh, wait_timeout};
@@ -32,8 +31,6 @@ use serde_json::{Value, json};
 const ROUNDS: usize = 50;
 
 const SLEEPER: &str = "trap 'exit 0' TERM; sleep 1000 & wait";
-
-static CALLS: AtomicUsize = AtomicUsize::new(0);
 
 /// The attacked copy of outlet, and how it is run.
 struct Runtime {
@@ -101,16 +98,7 @@ impl Runtime {
     /// `COPY --root <root> ARGS`; None once the copy no longer runs (the
     /// attack has rewritten it).
     fn call(&self, t: &T, args: &[&str]) -> Option<Out> {
-        let n = CALLS.fetch_add(1, Ordering::SeqCst);
-        let so = t.dir.join(format!("attack-{n}.stdout"));
-        let se = t.dir.join(format!("attack-{n}.stderr"));
-        let mut cmd = Command::new(&self.bin);
-        cmd.arg("--root")
-            .arg(&t.root)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&so).unwrap())
-            .stderr(std::fs::File::create(&se).unwrap());
+        let (mut cmd, so, se) = t.command(&self.bin, args);
         if self.unprotected {
             cmd.env("OUTLET_UNPROTECTED_EXE", "1");
         }

@@ -13,60 +13,13 @@
 
 mod common;
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{OUTLET, Out, T, sh, wait_timeout};
+use common::{OUTLET, Out, T, sh};
 use serde_json::{Value, json};
-
-static CALLS: AtomicUsize = AtomicUsize::new(0);
-
-/// `outlet --root <root> ARGS` with `fds` (source, target) installed in the
-/// child without O_CLOEXEC, as a caller passes --preserve-fds fds.
-fn call_with_fds(t: &T, args: &[&str], fds: &[(RawFd, RawFd)]) -> Out {
-    call_with(t, args, fds, &[])
-}
-
-/// `call_with_fds` with extra environment variables.
-fn call_with(t: &T, args: &[&str], fds: &[(RawFd, RawFd)], env: &[(&str, &str)]) -> Out {
-    let n = CALLS.fetch_add(1, Ordering::SeqCst);
-    let so = t.dir.join(format!("atk-{n}.stdout"));
-    let se = t.dir.join(format!("atk-{n}.stderr"));
-    let mut cmd = Command::new(OUTLET);
-    cmd.arg("--root")
-        .arg(&t.root)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&so).unwrap())
-        .stderr(std::fs::File::create(&se).unwrap());
-    let fds = fds.to_vec();
-    use std::os::unix::process::CommandExt;
-    // SAFETY: between fork and exec only dup2/fcntl run, which are async-
-    // signal-safe; the target is left without FD_CLOEXEC, which is the point.
-    unsafe {
-        cmd.pre_exec(move || {
-            for (src, dst) in &fds {
-                // dup2 onto itself keeps FD_CLOEXEC: clear it instead.
-                let r = if src == dst {
-                    libc::fcntl(*src, libc::F_SETFD, 0)
-                } else {
-                    libc::dup2(*src, *dst)
-                };
-                if r < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().expect("spawn outlet");
-    let status = wait_timeout(&mut child, Duration::from_secs(60), &format!("{args:?}"));
-    Out::from_files(status, so, se)
-}
 
 fn add_cap(c: &mut Value, cap: &str) {
     for set in ["bounding", "effective", "permitted"] {
@@ -193,8 +146,8 @@ fn control_the_hunt_finds_a_host_dir_fd() {
     });
     let id = t.id("leaky");
     let bs = b.dir.to_str().unwrap();
-    call_with_fds(
-        &t,
+    t.call(
+        Path::new(OUTLET),
         &["create", "--preserve-fds", "1", "--bundle", bs, &id],
         &[(dir_fd.as_raw_fd(), 3)],
     )
@@ -239,8 +192,8 @@ fn create_past_the_proc_check(t: &T, id: &str, b: &common::Bundle) -> i32 {
     if !cfg!(debug_assertions) {
         panic!("needs a debug build of outlet (OUTLET_UNCHECKED_PROC_MOUNTS)");
     }
-    call_with(
-        t,
+    t.call_env(
+        OUTLET.as_ref(),
         &["create", "--bundle", bs, id],
         &[],
         &[("OUTLET_UNCHECKED_PROC_MOUNTS", "1")],
@@ -767,9 +720,11 @@ fn hooks_get_only_stdio_never_a_leaked_fd() {
     let id = t.id("hooks");
     let bs = b.dir.to_str().unwrap();
     let leak = [(dir_fd.as_raw_fd(), 7)];
-    call_with_fds(&t, &["create", "--bundle", bs, &id], &leak).expect_ok("create");
+    t.call(OUTLET.as_ref(), &["create", "--bundle", bs, &id], &leak)
+        .expect_ok("create");
     t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
-    call_with_fds(&t, &["start", &id], &leak).expect_ok("start");
+    t.call(OUTLET.as_ref(), &["start", &id], &leak)
+        .expect_ok("start");
     // startContainer runs in the init after `start` has returned.
     t.wait_status(&id, "stopped");
     let leaked = host_dir.to_str().unwrap();

@@ -10,56 +10,14 @@
 
 mod common;
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{OUTLET, Out, T, sh, wait_timeout};
+use common::{OUTLET, Out, T, sh};
 use serde_json::{Value, json};
 
 const SLEEPER: &str = "trap 'exit 0' TERM; sleep 1000 & wait";
-
-static CALLS: AtomicUsize = AtomicUsize::new(0);
-
-/// `BIN --root <root> ARGS` with output in files and a timeout, like the
-/// harness's calls, but with a binary of the test's choosing and with
-/// `fds` (source, target) installed in the child without O_CLOEXEC, as a
-/// careless caller would leak them.
-fn call(t: &T, bin: &Path, args: &[&str], fds: &[(RawFd, RawFd)]) -> Out {
-    let n = CALLS.fetch_add(1, Ordering::SeqCst);
-    let so = t.dir.join(format!("esc-{n}.stdout"));
-    let se = t.dir.join(format!("esc-{n}.stderr"));
-    let mut cmd = Command::new(bin);
-    cmd.arg("--root")
-        .arg(&t.root)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&so).unwrap())
-        .stderr(std::fs::File::create(&se).unwrap());
-    let fds = fds.to_vec();
-    use std::os::unix::process::CommandExt;
-    // SAFETY: between fork and exec only dup2 runs, which is async-signal-
-    // safe; dup2 leaves the target without FD_CLOEXEC, which is the point.
-    unsafe {
-        cmd.pre_exec(move || {
-            for (src, dst) in &fds {
-                if libc::dup2(*src, *dst) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().expect("spawn outlet");
-    let status = wait_timeout(
-        &mut child,
-        Duration::from_secs(60),
-        &format!("{} {args:?}", bin.display()),
-    );
-    Out::from_files(status, so, se)
-}
 
 /// A private copy of the outlet binary: the CVE-2019-5736 tests attack it,
 /// so a failure cannot break the binary the rest of the suite runs.
@@ -95,10 +53,10 @@ fn hunt_during_exec(t: &T, tag: &str, edit: impl FnOnce(&mut Value)) -> Value {
     });
     let id = t.id(tag);
     let bs = b.dir.to_str().unwrap();
-    let created = call(t, &bin, &["create", "--bundle", bs, &id], &[]);
+    let created = t.call(&bin, &["create", "--bundle", bs, &id], &[]);
     created.expect_ok("create with the copied binary");
     t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
-    call(t, &bin, &["start", &id], &[]).expect_ok("start");
+    t.call(&bin, &["start", &id], &[]).expect_ok("start");
     for i in 0..40 {
         // Short and longer-lived processes, through the copy: each exec has
         // a helper and a child that are outlet until their execve.
@@ -107,10 +65,11 @@ fn hunt_during_exec(t: &T, tag: &str, edit: impl FnOnce(&mut Value)) -> Value {
         } else {
             &["exec", &id, "true"]
         };
-        call(t, &bin, args, &[]).expect_ok("exec");
+        t.call(&bin, args, &[]).expect_ok("exec");
     }
     // A detached exec: its process outlives outlet exec.
-    call(t, &bin, &["exec", "--detach", &id, "sleep", "1"], &[]).expect_ok("exec -d");
+    t.call(&bin, &["exec", "--detach", &id, "sleep", "1"], &[])
+        .expect_ok("exec -d");
     std::thread::sleep(Duration::from_millis(300));
     std::fs::write(b.out.join("stop"), b"").unwrap();
     t.wait_status(&id, "stopped");
@@ -155,7 +114,8 @@ fn exe_of_the_created_init_is_out_of_reach() {
     let b = t.bundle("created", |c| sh(c, SLEEPER));
     let id = t.id("created");
     let bs = b.dir.to_str().unwrap();
-    call(&t, &bin, &["create", "--bundle", bs, &id], &[]).expect_ok("create");
+    t.call(&bin, &["create", "--bundle", bs, &id], &[])
+        .expect_ok("create");
     let pid = t.state(&id)["pid"].as_i64().unwrap() as i32;
     t.track_pid(pid);
     // Until start, pid 1 of the container is a copy of outlet, run from
@@ -167,20 +127,14 @@ fn exe_of_the_created_init_is_out_of_reach() {
         "the created init is not the copied outlet: {}",
         host_view.display()
     );
-    let o = call(
-        &t,
-        &bin,
-        &["exec", &id, "probe", "openw", "/proc/1/exe"],
-        &[],
-    );
+    let o = t.call(&bin, &["exec", &id, "probe", "openw", "/proc/1/exe"], &[]);
     o.expect_ok("exec probe openw /proc/1/exe");
     let r = o.json();
     assert_eq!(r["direct_write"]["ok"], false, "{r}");
     assert_eq!(r["o_path"]["ok"], false, "{r}");
     assert_eq!(r["target"], Value::Null, "readlink worked: {r}");
     // A shell's way, and reading it (to copy and patch it elsewhere).
-    let o = call(
-        &t,
+    let o = t.call(
         &bin,
         &[
             "exec",
@@ -197,8 +151,7 @@ fn exe_of_the_created_init_is_out_of_reach() {
         "{o:?}"
     );
     // The hunter as an exec'd process while the init is still outlet.
-    let o = call(
-        &t,
+    let o = t.call(
         &bin,
         &["exec", &id, "probe", "hunt-exe", "1", "/out/none"],
         &[],
@@ -222,8 +175,9 @@ fn exe_of_the_created_init_is_out_of_reach() {
         "the hunter never met the init: {r}"
     );
     // Start: the init execs, outlet is gone; still nothing was written.
-    call(&t, &bin, &["start", &id], &[]).expect_ok("start");
-    call(&t, &bin, &["delete", "--force", &id], &[]).expect_ok("delete");
+    t.call(&bin, &["start", &id], &[]).expect_ok("start");
+    t.call(&bin, &["delete", "--force", &id], &[])
+        .expect_ok("delete");
     assert_unchanged(&bin, &before);
     t.assert_nothing_left("after delete");
 }
@@ -250,10 +204,10 @@ fn exe_of_outlet_is_out_of_reach_even_with_cap_sys_ptrace() {
     });
     let id = t.id("ptrace");
     let bs = b.dir.to_str().unwrap();
-    call(&t, &bin, &["create", "--bundle", bs, &id], &[]).expect_ok("create");
+    t.call(&bin, &["create", "--bundle", bs, &id], &[])
+        .expect_ok("create");
     t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
-    let hunter = call(
-        &t,
+    let hunter = t.call(
         &bin,
         &[
             "exec",
@@ -268,7 +222,7 @@ fn exe_of_outlet_is_out_of_reach_even_with_cap_sys_ptrace() {
     );
     hunter.expect_ok("exec -d the hunter");
     std::thread::sleep(Duration::from_millis(500));
-    call(&t, &bin, &["start", &id], &[]).expect_ok("start");
+    t.call(&bin, &["start", &id], &[]).expect_ok("start");
     // No outlet process is left: a held fd would now open for writing.
     std::thread::sleep(Duration::from_millis(500));
     std::fs::write(b.out.join("stop"), b"").unwrap();
@@ -281,7 +235,8 @@ fn exe_of_outlet_is_out_of_reach_even_with_cap_sys_ptrace() {
         assert!(Instant::now() < deadline, "no hunter report: {text:?}");
         std::thread::sleep(Duration::from_millis(50));
     };
-    call(&t, &bin, &["delete", "--force", &id], &[]).expect_ok("delete");
+    t.call(&bin, &["delete", "--force", &id], &[])
+        .expect_ok("delete");
     assert_unchanged(&bin, &before);
     // What the container can reach is outlet's protected copy (a
     // write-open of a sealed memfd may succeed; its seals refuse every
@@ -354,12 +309,7 @@ fn no_host_fd_or_cwd_reaches_the_container() {
     let b = t.bundle("fds", |c| sh(c, FD_SCRIPT));
     let id = t.id("fds");
     let bs = b.dir.to_str().unwrap();
-    let o = call(
-        &t,
-        Path::new(OUTLET),
-        &["run", "--bundle", bs, &id],
-        &leaked,
-    );
+    let o = t.call(Path::new(OUTLET), &["run", "--bundle", bs, &id], &leaked);
     o.expect_ok("run");
     let fds = ls_fds(&o.stdout);
     assert_eq!(
@@ -383,7 +333,7 @@ fn no_host_fd_or_cwd_reaches_the_container() {
             args.extend(["--cwd", d]);
         }
         args.extend([id.as_str(), "sh", "-c", FD_SCRIPT]);
-        let o = call(&t, Path::new(OUTLET), &args, &leaked);
+        let o = t.call(Path::new(OUTLET), &args, &leaked);
         o.expect_ok("exec");
         let fds = ls_fds(&o.stdout);
         assert_eq!(
@@ -411,8 +361,7 @@ fn preserve_fds_passes_exactly_the_extra_fd() {
     let fds = [(kept.as_raw_fd(), 3), (leak.as_raw_fd(), 7)];
     let id = t.id("pfds");
     let bs = b.dir.to_str().unwrap();
-    let o = call(
-        &t,
+    let o = t.call(
         Path::new(OUTLET),
         &["run", "--preserve-fds", "1", "--bundle", bs, &id],
         &fds,
@@ -432,8 +381,7 @@ fn preserve_fds_passes_exactly_the_extra_fd() {
     let id = t.id("pfds-exec");
     t.create_ok(&id, &b);
     t.outlet(&["start", &id]).expect_ok("start");
-    let o = call(
-        &t,
+    let o = t.call(
         Path::new(OUTLET),
         &["exec", "--preserve-fds", "1", &id, "sh", "-c", FD_SCRIPT],
         &fds,
@@ -481,12 +429,7 @@ fn cwd_through_a_leaked_fd_never_lands_outside() {
         });
         let id = t.id(&tag);
         let bs = b.dir.to_str().unwrap();
-        let o = call(
-            &t,
-            Path::new(OUTLET),
-            &["run", "--bundle", bs, &id],
-            &leaked,
-        );
+        let o = t.call(Path::new(OUTLET), &["run", "--bundle", bs, &id], &leaked);
         assert!(
             cwd_escaped(&o).is_none(),
             "cwd /proc/self/fd/{n} escaped: {o:?}"
@@ -504,8 +447,7 @@ fn cwd_through_a_leaked_fd_never_lands_outside() {
     t.outlet(&["start", &id]).expect_ok("start");
     for n in 3..=16 {
         let cwd = format!("/proc/self/fd/{n}");
-        let o = call(
-            &t,
+        let o = t.call(
             Path::new(OUTLET),
             &["exec", "--cwd", &cwd, &id, "sh", "-c", CWD_SCRIPT],
             &leaked,

@@ -337,7 +337,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     // The init exists: its pid and start time go on record at once (the
     // exact cgroup directories made, too), so a later damaged state.json
     // still leads `delete --force` to it without trusting a bare pid.
-    let init_start_time = syscall::proc_start_time(pid)
+    let init_start_time = crate::process::pidstat::start_time(pid)
         .map(|(t, _)| t)
         .context("read the init's start time")?;
     intent.cgroup = cgroup.paths().clone();

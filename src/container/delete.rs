@@ -82,10 +82,7 @@ fn kill_recorded_init(pid: i32, start_time: u64) -> Result<bool> {
     let Ok(pidfd) = crate::syscall::pidfd_open(pid) else {
         return Ok(false);
     };
-    let alive = || {
-        crate::syscall::proc_start_time(pid)
-            .is_some_and(|(t, st)| t == start_time && st != 'Z' && st != 'X')
-    };
+    let alive = || crate::process::pidstat::is_recorded(pid, start_time);
     if !alive() {
         return Ok(false);
     }

@@ -464,7 +464,7 @@ pub fn restore(root: &Path, id: &str, criu_flag: Option<&Path>, a: &RestoreArgs)
     undo.pid = Some(pid);
     let _ = std::fs::remove_file(&pidfile);
     undo.unmount();
-    let init_start_time = crate::syscall::proc_start_time(pid)
+    let init_start_time = crate::process::pidstat::start_time(pid)
         .map(|(t, _)| t)
         .context("read the restored init's start time")?;
     intent.cgroup = cgroup.paths().clone();

@@ -7,6 +7,7 @@ pub mod init;
 pub mod mempolicy;
 pub mod network;
 pub mod personality;
+pub mod pidstat;
 pub mod procfs;
 pub mod scheduling;
 pub mod stdio;

@@ -17,6 +17,17 @@ use nix::sys::stat::Mode;
 
 use crate::syscall::{RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2};
 
+/// Symlinks one `resolve_or_create` follows before it gives up: the
+/// kernel's own limit for a path walk (MAXSYMLINKS, ELOOP past it).
+const MAX_SYMLINKS: usize = 40;
+/// Components one `resolve_or_create` walks at most, symlink targets and
+/// retries included: past it a racer is flipping names to keep it looping.
+const MAX_STEPS: usize = 4096;
+/// Modes of what `resolve_or_create` makes (mount points): readable by all,
+/// writable by their owner.
+const NEW_FILE_MODE: u32 = 0o644;
+const NEW_DIR_MODE: u32 = 0o755;
+
 pub struct Root {
     fd: OwnedFd,
     path: PathBuf,
@@ -77,7 +88,7 @@ impl Root {
             // A racing process could keep a name flipping between missing
             // and present; give up rather than loop.
             steps += 1;
-            if steps > 4096 {
+            if steps > MAX_STEPS {
                 bail!("{}: the path keeps changing", ctx("resolve", dest));
             }
             if name == ".." {
@@ -103,7 +114,7 @@ impl Root {
                         .with_context(|| ctx("stat", &here))?;
                     if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
                         links += 1;
-                        if links > 40 {
+                        if links > MAX_SYMLINKS {
                             bail!(
                                 "{}: too many levels of symbolic links",
                                 ctx("resolve", &here)
@@ -140,12 +151,21 @@ impl Root {
                     | OFlag::O_NOFOLLOW
                     | OFlag::O_CLOEXEC
                     | OFlag::O_WRONLY;
-                nix::fcntl::openat(at, cname.as_c_str(), flags, Mode::from_bits_truncate(0o644))
-                    .map(|fd| {
-                        let _ = nix::unistd::close(fd);
-                    })
+                nix::fcntl::openat(
+                    at,
+                    cname.as_c_str(),
+                    flags,
+                    Mode::from_bits_truncate(NEW_FILE_MODE),
+                )
+                .map(|fd| {
+                    let _ = nix::unistd::close(fd);
+                })
             } else {
-                nix::sys::stat::mkdirat(at, cname.as_c_str(), Mode::from_bits_truncate(0o755))
+                nix::sys::stat::mkdirat(
+                    at,
+                    cname.as_c_str(),
+                    Mode::from_bits_truncate(NEW_DIR_MODE),
+                )
             };
             match made {
                 Ok(()) | Err(Errno::EEXIST) => {}

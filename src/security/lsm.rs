@@ -147,9 +147,8 @@ pub fn apply_exec_labels(
     Ok(())
 }
 
-/// The mount option that labels a mount with `linux.mountLabel`, for the
-/// mount code to append to the data string of the mounts it creates
-/// (tmpfs, mqueue, devpts, bind mounts do not take data). `None` for an
+/// The mount option (`context="LABEL"`) that labels a mount with
+/// `linux.mountLabel`, as `labeled_mount_data` appends it. `None` for an
 /// empty label or a host without SELinux, where the option would make the
 /// mount fail.
 pub fn mount_label_option(label: &str) -> Option<String> {

@@ -3,21 +3,23 @@
 //!
 //! Parent, before any side effect: `capabilities::check_config_names` on the
 //! raw config JSON (typed parsing would only say "no variant for ..."),
-//! `capabilities::validate` (+ log `capabilities::warnings`),
-//! `seccomp::prepare` or `prepare_cached` (+ `Prepared::connect_listener`
-//! when `listener_path()` is set, before clone), `lsm::validate`.
+//! `capabilities::validate`, `seccomp::prepare` or `prepare_cached` (+ log
+//! `Prepared::warnings`; `Prepared::connect_listener` when
+//! `listener_path()` is set, before clone), `lsm::validate`.
 //!
-//! Init, after pivot_root (/proc of the container mounted):
-//! 1. only if process.noNewPrivileges is false: `Prepared::load` here, while
-//!    the init still has CAP_SYS_ADMIN (the kernel's condition for a filter
-//!    without no_new_privs); the profile then also filters the init's
-//!    remaining syscalls, as with runc;
+//! Init (`process::init`), after pivot_root:
+//! 1. only with a seccomp listener: `Prepared::load` before Ready, so the
+//!    listener has its fd while `create` still waits (runc's order);
 //! 2. `capabilities::drop_bounding` (still root);
 //! 3. PR_SET_KEEPCAPS, setgroups, setresgid, setresuid;
-//! 4. `capabilities::apply`;
+//! 4. `capabilities::apply`, or `apply_keeping_admin` when a filter is still
+//!    to be loaded without no_new_privs (the kernel then wants
+//!    CAP_SYS_ADMIN);
 //! 5. PR_SET_NO_NEW_PRIVS if process.noNewPrivileges;
 //! 6. `lsm::apply_exec_labels`;
-//! 7. wait for `start`; if noNewPrivileges: `Prepared::load`; execve.
+//! 7. wait for `start`; the runtime's fds close-on-exec, signals reset,
+//!    `Prepared::load`, `capabilities::set_exact` if CAP_SYS_ADMIN was kept
+//!    for it; execve.
 
 pub mod capabilities;
 pub mod lsm;

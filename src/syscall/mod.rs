@@ -10,6 +10,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+pub mod sigpipe;
+
 /// The kernel's `struct clone_args` (v2, with cgroup).
 #[repr(C)]
 #[derive(Default)]
@@ -246,19 +248,6 @@ pub fn close_from_except(first: u32, keep: &[RawFd]) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Start time of a process in clock ticks since boot (field 22 of
-/// /proc/PID/stat), with its state letter; None when the process is gone.
-pub fn proc_start_time(pid: i32) -> Option<(u64, char)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: split after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split(' ');
-    let state = fields.next()?.chars().next()?;
-    // rest starts at field 3 (state); field 22 is 19 further on.
-    let start = fields.nth(18)?.parse().ok()?;
-    Some((start, state))
 }
 
 /// Write `data` to `path` through a temporary file and rename, so readers

@@ -9,6 +9,7 @@
 //! reach EOF when the container exits.
 #![allow(dead_code)]
 
+use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -280,17 +281,74 @@ impl T {
 
     /// `outlet ARGS` without the --root flag.
     pub fn outlet_plain(&self, args: &[&str]) -> Out {
+        let (mut cmd, so, se) = self.command_plain(Path::new(OUTLET), args);
+        let mut child = cmd.spawn().expect("spawn outlet");
+        let status = wait_timeout(&mut child, CALL_TIMEOUT, &format!("outlet {args:?}"));
+        Out::from_files(status, so, se)
+    }
+
+    /// `BIN ARGS` ready to spawn: stdin from /dev/null, stdout and stderr
+    /// to fresh files of the test's dir (returned, for `Out::from_files`).
+    pub fn command_plain(&self, bin: &Path, args: &[&str]) -> (Command, PathBuf, PathBuf) {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         let so = self.dir.join(format!("call-{n}.stdout"));
         let se = self.dir.join(format!("call-{n}.stderr"));
-        let mut child = Command::new(OUTLET)
-            .args(args)
+        let mut cmd = Command::new(bin);
+        cmd.args(args)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&so).unwrap())
-            .stderr(std::fs::File::create(&se).unwrap())
-            .spawn()
-            .expect("spawn outlet");
-        let status = wait_timeout(&mut child, CALL_TIMEOUT, &format!("outlet {args:?}"));
+            .stderr(std::fs::File::create(&se).unwrap());
+        (cmd, so, se)
+    }
+
+    /// `BIN --root <root> ARGS`, as `command_plain`: for a test that runs
+    /// its own copy of outlet (one under attack) or adds to the command.
+    pub fn command(&self, bin: &Path, args: &[&str]) -> (Command, PathBuf, PathBuf) {
+        let root = ["--root", self.root.to_str().unwrap()];
+        self.command_plain(bin, &[&root[..], args].concat())
+    }
+
+    /// `BIN --root <root> ARGS` like `outlet`, with `fds` (source, target)
+    /// installed in the child without FD_CLOEXEC, as a caller passes
+    /// --preserve-fds fds, or a careless one leaks them.
+    pub fn call(&self, bin: &Path, args: &[&str], fds: &[(RawFd, RawFd)]) -> Out {
+        self.call_env(bin, args, fds, &[])
+    }
+
+    /// `call` with extra environment variables.
+    pub fn call_env(
+        &self,
+        bin: &Path,
+        args: &[&str],
+        fds: &[(RawFd, RawFd)],
+        env: &[(&str, &str)],
+    ) -> Out {
+        let (mut cmd, so, se) = self.command(bin, args);
+        cmd.envs(env.iter().copied());
+        let fds = fds.to_vec();
+        use std::os::unix::process::CommandExt;
+        // SAFETY: between fork and exec only fcntl and dup2 run, which are
+        // async-signal-safe; the target is left without FD_CLOEXEC, which
+        // is the point.
+        unsafe {
+            cmd.pre_exec(move || {
+                for (src, dst) in &fds {
+                    // dup2 onto itself keeps FD_CLOEXEC: clear it instead.
+                    let r = if src == dst {
+                        libc::fcntl(*src, libc::F_SETFD, 0)
+                    } else {
+                        libc::dup2(*src, *dst)
+                    };
+                    if r < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().expect("spawn");
+        let what = format!("{} {args:?}", bin.display());
+        let status = wait_timeout(&mut child, CALL_TIMEOUT, &what);
         Out::from_files(status, so, se)
     }
 

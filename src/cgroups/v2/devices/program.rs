@@ -1,6 +1,8 @@
-//! Device rules -> a BPF_PROG_TYPE_CGROUP_DEVICE program, hand-assembled
-//! (as runc's devicefilter and youki do) so no BPF toolchain or crate is
-//! needed.
+//! Device rules -> a BPF_PROG_TYPE_CGROUP_DEVICE program, assembled here
+//! from the kernel's opcodes (the eight below are all it takes), so no BPF
+//! toolchain or assembler crate is needed: runc's devicefilter (cilium/ebpf's
+//! asm) and youki (the rbpf crate) build the same kind of program through
+//! an assembler library.
 //!
 //! The kernel calls the program with `struct bpf_cgroup_dev_ctx { u32
 //! access_type; u32 major; u32 minor; }`, where access_type is
