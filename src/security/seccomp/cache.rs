@@ -22,7 +22,7 @@ use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
-use super::{INSN, from_bytes};
+use super::compile::{INSN, from_bytes};
 
 /// The directories at the end of the cache path that outlet makes, and so
 /// must own: `.cache` and `seccomp` under the state root.

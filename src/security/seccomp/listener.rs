@@ -1,0 +1,133 @@
+//! SCMP_ACT_NOTIFY: the connection to `listenerPath`, and the message that
+//! hands the listener the notify fd with the container's state.
+
+use std::cell::Cell;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::Prepared;
+
+/// Where to send the notify fd, and the connection once made. The
+/// connection is taken (and closed) by `load` once the fd has gone, through
+/// a shared reference: the init holds `Prepared` only by `&`, and must not
+/// keep a socket of the host's while it waits for `start`.
+pub(super) struct Listener {
+    pub(super) path: PathBuf,
+    pub(super) metadata: String,
+    pub(super) conn: Cell<Option<OwnedFd>>,
+}
+
+impl Prepared {
+    /// Connect to `listenerPath` now, while the host path is reachable: in
+    /// the parent before clone (the init inherits the socket) or in the init
+    /// before pivot_root. The socket is O_CLOEXEC and closed by `load`; keep
+    /// it out of any "close fds above 2" sweep that runs before `load`.
+    pub fn connect_listener(&mut self) -> Result<()> {
+        let Some(l) = self.listener.as_mut() else {
+            return Ok(());
+        };
+        let conn = l.conn.get_mut();
+        if conn.is_none() {
+            *conn = Some(connect(&l.path)?);
+        }
+        Ok(())
+    }
+
+    /// Close this process's copy of the listener connection: the parent's,
+    /// once the init has inherited it, so that the listener sees the
+    /// connection end as soon as the init has sent the fd and closed its own.
+    pub fn close_listener(&self) {
+        if let Some(l) = &self.listener {
+            drop(l.conn.take());
+        }
+    }
+
+    /// The raw fd of the listener connection, for the caller's fd sweep.
+    pub fn listener_fd(&self) -> Option<i32> {
+        let l = self.listener.as_ref()?;
+        let conn = l.conn.take();
+        let fd = conn.as_ref().map(|c| c.as_raw_fd());
+        l.conn.set(conn);
+        fd
+    }
+}
+
+/// The runtime-spec's "container process state", sent to the listener.
+pub(super) fn process_state(state_json: &str, metadata: &str) -> Result<String> {
+    let state: serde_json::Value =
+        serde_json::from_str(state_json).context("linux.seccomp: container state is not JSON")?;
+    let pid = state
+        .get("pid")
+        .cloned()
+        .unwrap_or(serde_json::Value::from(0));
+    Ok(serde_json::json!({
+        "ociVersion": crate::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "metadata": metadata,
+        "state": state,
+    })
+    .to_string())
+}
+
+pub(super) fn connect(path: &Path) -> Result<OwnedFd> {
+    let sock = std::os::unix::net::UnixStream::connect(path).with_context(|| {
+        format!(
+            "linux.seccomp.listenerPath: connecting to {}",
+            path.display()
+        )
+    })?;
+    Ok(OwnedFd::from(sock))
+}
+
+/// One sendmsg with `data` and one fd as SCM_RIGHTS.
+pub(super) fn send_fd(sock: i32, data: &[u8], fd: i32) -> std::io::Result<()> {
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // u64 storage keeps the control buffer aligned for cmsghdr.
+    let mut cbuf = [0u64; 4];
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
+    assert!(space <= std::mem::size_of_val(&cbuf));
+    // SAFETY: zeroed msghdr is a valid empty header; the pointers set below
+    // refer to locals that outlive the sendmsg call, and CMSG_FIRSTHDR /
+    // CMSG_DATA stay within `cbuf` (space checked above).
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = space as _;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut i32, fd);
+        let n = libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL);
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if (n as usize) < data.len() {
+            // A stream socket may take the rest in more writes; the fd
+            // already went with the first byte.
+            let mut rest = &data[n as usize..];
+            while !rest.is_empty() {
+                let m = libc::send(
+                    sock,
+                    rest.as_ptr() as *const _,
+                    rest.len(),
+                    libc::MSG_NOSIGNAL,
+                );
+                if m < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                rest = &rest[m as usize..];
+            }
+        }
+    }
+    Ok(())
+}
