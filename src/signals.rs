@@ -54,12 +54,7 @@ pub fn parse(s: &str) -> Result<i32> {
 /// runtime's own sockets and pipes report EPIPE as an error; only a closed
 /// stdout comes here.
 pub fn die_of_sigpipe() -> ! {
-    // SAFETY: restoring the default action of one signal, then raising it
-    // in this single-threaded process; nothing is shared with a handler.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        libc::raise(libc::SIGPIPE);
-    }
+    crate::syscall::start::raise_default_sigpipe();
     // Not reached unless SIGPIPE is blocked: the shell's code for it.
     std::process::exit(128 + libc::SIGPIPE)
 }

@@ -319,13 +319,13 @@ fn open_dir(path: &Path, lock: bool) -> Result<File> {
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
         .open(path)
         .with_context(|| format!("open state dir {}", path.display()))?;
-    // Raw: nix's flock is deprecated for its Flock guard, which takes the
-    // File and unlocks with one more syscall on drop (closing the fd
-    // releases the lock anyway); std's File::lock needs Rust 1.89.
-    // SAFETY: flock on an fd we own; blocks until other commands on this id finish.
-    if lock && unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("lock {}", path.display()));
+    // Not nix's Flock guard, which takes the File and unlocks with one more
+    // syscall on drop (closing the fd releases the lock anyway); std's
+    // File::lock needs Rust 1.89. Blocks until other commands on this id
+    // finish.
+    if lock {
+        crate::syscall::fs::flock_exclusive(dir.as_raw_fd())
+            .with_context(|| format!("lock {}", path.display()))?;
     }
     Ok(dir)
 }

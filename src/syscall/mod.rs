@@ -8,6 +8,11 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+pub mod fs;
+pub mod ioctl;
+pub mod mount;
+pub mod start;
+
 /// The kernel's `struct clone_args` (v2, with cgroup).
 #[repr(C)]
 #[derive(Default)]
