@@ -15,14 +15,7 @@ pub(super) fn cache_key(plan: &Plan) -> Vec<u8> {
     let lib = libseccomp::ScmpVersion::current()
         .map(|v| format!("{v:?}"))
         .unwrap_or_default();
-    // SAFETY: zeroed utsname is valid; uname fills it.
-    let release = unsafe {
-        let mut u: libc::utsname = std::mem::zeroed();
-        libc::uname(&mut u);
-        std::ffi::CStr::from_ptr(u.release.as_ptr())
-            .to_string_lossy()
-            .into_owned()
-    };
+    let release = crate::syscall::security::kernel_release();
     let mut key = format!(
         "outlet-seccomp-v2\nlibseccomp {lib}\nkernel {release}\narch {}\n{:?}\n",
         std::env::consts::ARCH,

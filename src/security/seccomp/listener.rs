@@ -2,10 +2,12 @@
 //! hands the listener the notify fd with the container's state.
 
 use std::cell::Cell;
+use std::io::IoSlice;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use nix::sys::socket::{ControlMessage, MsgFlags, send, sendmsg};
 
 use super::Prepared;
 
@@ -84,50 +86,21 @@ pub(super) fn connect(path: &Path) -> Result<OwnedFd> {
 
 /// One sendmsg with `data` and one fd as SCM_RIGHTS.
 pub(super) fn send_fd(sock: i32, data: &[u8], fd: i32) -> std::io::Result<()> {
-    let mut iov = libc::iovec {
-        iov_base: data.as_ptr() as *mut libc::c_void,
-        iov_len: data.len(),
-    };
-    // u64 storage keeps the control buffer aligned for cmsghdr.
-    let mut cbuf = [0u64; 4];
-    // SAFETY: CMSG_SPACE is a pure size computation.
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
-    assert!(space <= std::mem::size_of_val(&cbuf));
-    // SAFETY: zeroed msghdr is a valid empty header; the pointers set below
-    // refer to locals that outlive the sendmsg call, and CMSG_FIRSTHDR /
-    // CMSG_DATA stay within `cbuf` (space checked above).
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = space as _;
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut i32, fd);
-        let n = libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL);
-        if n < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        if (n as usize) < data.len() {
-            // A stream socket may take the rest in more writes; the fd
-            // already went with the first byte.
-            let mut rest = &data[n as usize..];
-            while !rest.is_empty() {
-                let m = libc::send(
-                    sock,
-                    rest.as_ptr() as *const _,
-                    rest.len(),
-                    libc::MSG_NOSIGNAL,
-                );
-                if m < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                rest = &rest[m as usize..];
-            }
-        }
+    let iov = [IoSlice::new(data)];
+    let fds = [fd];
+    let n = sendmsg::<()>(
+        sock,
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )?;
+    // A stream socket may take the rest in more writes; the fd already
+    // went with the first byte.
+    let mut rest = &data[n..];
+    while !rest.is_empty() {
+        let m = send(sock, rest, MsgFlags::MSG_NOSIGNAL)?;
+        rest = &rest[m..];
     }
     Ok(())
 }

@@ -1,17 +1,14 @@
 //! Loading the compiled filter in the init: one seccomp(2) call, then the
 //! notify fd to the listener when the profile has one.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
 
 use super::Prepared;
 use super::listener::{connect, process_state, send_fd};
-
-// <linux/seccomp.h>
-const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
-const SECCOMP_FILTER_FLAG_NEW_LISTENER: u32 = 1 << 3;
+use crate::syscall::security::{SECCOMP_FILTER_FLAG_NEW_LISTENER, seccomp_set_mode_filter};
 
 impl Prepared {
     /// Load the filter into the calling process. `state_json` is the OCI
@@ -53,35 +50,15 @@ impl Prepared {
 
 /// seccomp(SECCOMP_SET_MODE_FILTER): the notify fd when NEW_LISTENER is set.
 fn install(program: &[libc::sock_filter], flags: u32) -> Result<Option<OwnedFd>> {
-    let prog = libc::sock_fprog {
-        len: program.len() as u16,
-        filter: program.as_ptr() as *mut libc::sock_filter,
-    };
-    // SAFETY: the kernel copies `prog.len` instructions from `prog.filter`,
-    // which points into `program`, alive for the call.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            SECCOMP_SET_MODE_FILTER,
-            flags as libc::c_ulong,
-            &prog as *const libc::sock_fprog,
-        )
-    };
-    if r < 0 {
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::EACCES) {
-            return Err(anyhow!(
-                "linux.seccomp: loading the filter: {e}: the kernel needs no_new_privs or \
-                 CAP_SYS_ADMIN; with process.noNewPrivileges false the filter must be loaded \
-                 before the capabilities drop CAP_SYS_ADMIN"
-            ));
+    match seccomp_set_mode_filter(program, flags) {
+        Ok(fd) => Ok(fd),
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => Err(anyhow!(
+            "linux.seccomp: loading the filter: {e}: the kernel needs no_new_privs or \
+             CAP_SYS_ADMIN; with process.noNewPrivileges false the filter must be loaded \
+             before the capabilities drop CAP_SYS_ADMIN"
+        )),
+        Err(e) => {
+            Err(e).with_context(|| format!("linux.seccomp: loading the filter (flags {flags:#x})"))
         }
-        return Err(e)
-            .with_context(|| format!("linux.seccomp: loading the filter (flags {flags:#x})"));
     }
-    if flags & SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
-        // SAFETY: with NEW_LISTENER the return value is a new fd we own.
-        return Ok(Some(unsafe { OwnedFd::from_raw_fd(r as i32) }));
-    }
-    Ok(None)
 }

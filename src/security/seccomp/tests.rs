@@ -1,7 +1,10 @@
 //! The filters at work: loaded into forked children, where the kernel
 //! enforces them; podman's default profile; the listener; the cache.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
+
+use nix::sys::stat::{FchmodatFlags, Mode};
+use nix::unistd::Whence;
 
 use libseccomp::ScmpAction;
 use oci_spec::runtime::LinuxSeccomp;
@@ -9,10 +12,12 @@ use serde_json::json;
 
 use super::*;
 use crate::security::testutil::{Outcome, in_child};
+#[cfg(target_arch = "x86_64")]
+use crate::syscall::testing::i386_syscall;
+use crate::syscall::testing::{self as raw, recv_with_fd};
 
 fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    nix::unistd::geteuid().is_root()
 }
 
 fn errno_of(r: libc::c_long) -> String {
@@ -26,13 +31,20 @@ fn errno_of(r: libc::c_long) -> String {
     }
 }
 
+/// errno_of for a call made through nix.
+fn errno_nix<T>(r: nix::Result<T>) -> String {
+    match r {
+        Ok(_) => "ok".to_string(),
+        Err(e) => (e as i32).to_string(),
+    }
+}
+
 /// Load `p` in a forked child with no_new_privs set (as an unprivileged
 /// container would), then run `f` under the filter.
 fn under_filter(p: &LinuxSeccomp, f: impl Fn() -> String) -> Outcome {
     let prepared = prepare(p).unwrap();
     in_child(move || {
-        // SAFETY: plain-integer prctl on the calling thread.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        if nix::sys::prctl::set_no_new_privs().is_err() {
             return Err("PR_SET_NO_NEW_PRIVS failed".into());
         }
         prepared.load("{}").map_err(|e| format!("{e:#}"))?;
@@ -50,16 +62,22 @@ fn kernel_returns_the_configured_errno() {
         ]
     }));
     let out = under_filter(&p, || {
-        // SAFETY: the paths are NUL-terminated literals; the calls only
-        // fail (filtered) or act on a path that does not exist.
-        unsafe {
-            format!(
-                "mkdir={} chmod={} getpid={}",
-                errno_of(libc::mkdir(c"/nonexistent-outlet-dir/x".as_ptr(), 0o755) as _),
-                errno_of(libc::chmod(c"/nonexistent-outlet-file".as_ptr(), 0o644) as _),
-                errno_of(libc::getpid() as _)
-            )
-        }
+        // Filtered, or on a path that does not exist.
+        let mode = Mode::from_bits_truncate(0o644);
+        format!(
+            "mkdir={} chmod={} getpid={}",
+            errno_nix(nix::unistd::mkdir(
+                "/nonexistent-outlet-dir/x",
+                Mode::S_IRWXU
+            )),
+            errno_nix(nix::sys::stat::fchmodat(
+                None,
+                "/nonexistent-outlet-file",
+                mode,
+                FchmodatFlags::FollowSymlink
+            )),
+            errno_of(nix::unistd::getpid().as_raw() as _)
+        )
     })
     .ok();
     assert_eq!(out, "mkdir=1 chmod=38 getpid=ok");
@@ -74,14 +92,11 @@ fn kernel_default_deny_with_allowlist() {
                       "action": "SCMP_ACT_ALLOW"}]
     }));
     let out = under_filter(&p, || {
-        // SAFETY: getpid/getppid/umask have no memory arguments.
-        unsafe {
-            format!(
-                "getpid={} getppid={}",
-                errno_of(libc::getpid() as _),
-                errno_of(libc::syscall(libc::SYS_getppid))
-            )
-        }
+        format!(
+            "getpid={} getppid={}",
+            errno_of(nix::unistd::getpid().as_raw() as _),
+            errno_of(raw::getppid())
+        )
     })
     .ok();
     assert_eq!(out, "getpid=ok getppid=1");
@@ -116,13 +131,19 @@ fn kernel_enforces_every_operator() {
         }));
         let out = under_filter(&p, || {
             let mut v = Vec::new();
+            let whence = |w| match w {
+                0 => Whence::SeekSet,
+                _ => Whence::SeekCur,
+            };
             for &(a1, a2, _) in calls {
-                // SAFETY: lseek on fd -1 only returns an error.
-                v.push(errno_of(unsafe { libc::lseek(-1, a1, a2) } as _));
+                v.push(errno_nix(nix::unistd::lseek(-1, a1, whence(a2))));
             }
             // Second condition (arg2 == 0) not met: never matches.
-            // SAFETY: as above.
-            v.push(errno_of(unsafe { libc::lseek(-1, calls[0].0, 1) } as _));
+            v.push(errno_nix(nix::unistd::lseek(
+                -1,
+                calls[0].0,
+                Whence::SeekCur,
+            )));
             v.join(" ")
         })
         .ok();
@@ -130,30 +151,6 @@ fn kernel_enforces_every_operator() {
         want.push("9");
         assert_eq!(out, want.join(" "), "{op}");
     }
-}
-
-/// An i386 syscall (int 0x80) from this x86_64 process: the kernel
-/// hands it to the filter as AUDIT_ARCH_I386. Returns rax.
-#[cfg(target_arch = "x86_64")]
-fn i386_syscall(nr: i64, arg0: i64) -> i64 {
-    let ret: i64;
-    // SAFETY: int 0x80 enters the kernel's i386 syscall path with eax
-    // = nr and ebx = arg0 (rbx restored after); the kernel zeroes r8-r11 on that path,
-    // hence the clobbers. The calls used (getpid, mkdir(NULL)) touch
-    // no memory of ours.
-    unsafe {
-        // rbx is reserved by LLVM: swap the argument in and back out.
-        std::arch::asm!(
-            "xchg {a}, rbx",
-            "int 0x80",
-            "xchg {a}, rbx",
-            a = inout(reg) arg0 => _,
-            inlateout("rax") nr => ret,
-            lateout("r8") _, lateout("r9") _, lateout("r10") _, lateout("r11") _,
-            options(nostack)
-        );
-    }
-    ret
 }
 
 /// Dropping unreachable sections must not open the compat ABI: an
@@ -212,10 +209,8 @@ fn kernel_refuses_compat_syscalls_as_the_profile_says() {
         "SCMP_ARCH_ARM"
     ]));
     let out = under_filter(&x86, || {
-        // SAFETY: the path is a NUL-terminated literal of a directory
-        // that does not exist; the call is refused or fails.
-        let native =
-            errno_of(unsafe { libc::mkdir(c"/nonexistent-outlet/x".as_ptr(), 0o755) } as _);
+        // A directory that does not exist: the call is refused or fails.
+        let native = errno_nix(nix::unistd::mkdir("/nonexistent-outlet/x", Mode::S_IRWXU));
         format!(
             "native_mkdir={native} getpid_ok={} mkdir={}",
             i386_syscall(I386_GETPID, 0) > 0,
@@ -233,8 +228,7 @@ fn kernel_kill_process_action_kills() {
         "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_KILL_PROCESS"}]
     }));
     let out = under_filter(&p, || {
-        // SAFETY: getppid has no arguments.
-        unsafe { libc::syscall(libc::SYS_getppid) };
+        raw::getppid();
         "survived".into()
     });
     match out {
@@ -259,8 +253,7 @@ fn kernel_loads_without_no_new_privs_as_root() {
     let out = in_child(|| {
         prepared.load("{}").map_err(|e| format!("{e:#}"))?;
         let nnp = crate::security::testutil::status_field("NoNewPrivs")?;
-        // SAFETY: getppid has no arguments.
-        let r = errno_of(unsafe { libc::syscall(libc::SYS_getppid) });
+        let r = errno_of(raw::getppid());
         Ok(format!("nnp={nnp} getppid={r}"))
     })
     .ok();
@@ -275,19 +268,7 @@ fn load_without_privilege_explains_the_order() {
     let out = in_child(|| {
         // Drop CAP_SYS_ADMIN from effective; no no_new_privs.
         let (e, p, i) = crate::security::capabilities::read_current().map_err(|e| e.to_string())?;
-        let mut hdr = [0x2008_0522u32, 0];
-        let data = [
-            (e as u32) & !(1 << 21),
-            p as u32,
-            i as u32,
-            (e >> 32) as u32,
-            (p >> 32) as u32,
-            (i >> 32) as u32,
-        ];
-        // SAFETY: capset v3 reads a header and two 3-word data structs.
-        if unsafe { libc::syscall(libc::SYS_capset, hdr.as_mut_ptr(), data.as_ptr()) } != 0 {
-            return Err(format!("capset: {}", std::io::Error::last_os_error()));
-        }
+        crate::syscall::capset_self(e & !(1 << 21), p, i).map_err(|e| format!("capset: {e}"))?;
         Ok(match prepared.load("{}") {
             Ok(()) => "loaded".into(),
             Err(e) => format!("{e:#}"),
@@ -398,14 +379,11 @@ fn podman_default_profile_runs_a_shell() {
              ls {d}/a; grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; rm -r {d}"
         );
         // Denied by the profile's explicit ERRNO entry.
-        // SAFETY: both calls fail before touching their arguments.
-        let denied = unsafe {
-            format!(
-                " userfaultfd={} kexec_load={}",
-                errno_of(libc::syscall(libc::SYS_userfaultfd, 0)),
-                errno_of(libc::syscall(libc::SYS_kexec_load, 0, 0, 0, 0))
-            )
-        };
+        let denied = format!(
+            " userfaultfd={} kexec_load={}",
+            errno_of(raw::userfaultfd(0)),
+            errno_of(raw::kexec_load_nothing())
+        );
         let shell = match std::process::Command::new("/bin/sh")
             .args(["-c", &script])
             .output()
@@ -425,33 +403,6 @@ fn podman_default_profile_runs_a_shell() {
         out,
         "hello\nf\nNoNewPrivs:\t1\nSeccomp:\t2\nstatus=0 userfaultfd=1 kexec_load=1"
     );
-}
-
-/// Receive one message with one SCM_RIGHTS fd (the listener's side).
-fn recv_with_fd(sock: &std::os::unix::net::UnixStream) -> (String, OwnedFd) {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )
-    .expect("recvmsg");
-    let mut fd = None;
-    for c in msg.cmsgs().expect("cmsgs") {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY: the kernel just installed these fds for us.
-            fd = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
-        }
-    }
-    let n = msg.bytes;
-    (
-        String::from_utf8_lossy(&buf[..n]).into_owned(),
-        fd.expect("an fd"),
-    )
 }
 
 #[test]
@@ -487,12 +438,10 @@ fn kernel_notify_sends_fd_and_state_to_listener() {
     let out = in_child(|| {
         prepared.load(state).map_err(|e| format!("{e:#}"))?;
         // Answered by the agent with 4242.
-        // SAFETY: getppid has no arguments.
-        let first = unsafe { libc::syscall(libc::SYS_getppid) };
+        let first = raw::getppid();
         // Once the agent has closed its fd (and load closed ours), the
         // kernel fails notified syscalls with ENOSYS.
-        // SAFETY: as above.
-        let second = errno_of(unsafe { libc::syscall(libc::SYS_getppid) });
+        let second = errno_of(raw::getppid());
         Ok(format!("{first} {second}"))
     });
     let (msg, name) = agent.join().unwrap();
