@@ -97,12 +97,18 @@ pub fn current() -> Result<Exe> {
     }
     if fs.filesystem_type() == TMPFS_MAGIC {
         let exe = std::fs::File::open("/proc/self/exe").context("open /proc/self/exe")?;
-        let seals = fcntl(exe.as_raw_fd(), FcntlArg::F_GET_SEALS);
-        if seals.is_ok_and(|s| SealFlag::from_bits_retain(s).contains(SEALS)) {
+        if fully_sealed(&exe) {
             return Ok(Exe::SealedMemfd);
         }
     }
     Ok(Exe::Unprotected)
+}
+
+/// Whether `file` carries every seal of SEALS (false for a file that
+/// takes no seals at all).
+fn fully_sealed(file: &impl AsRawFd) -> bool {
+    let seals = fcntl(file.as_raw_fd(), FcntlArg::F_GET_SEALS);
+    seals.is_ok_and(|s| SealFlag::from_bits_retain(s).contains(SEALS))
 }
 
 /// The test-only way to run unprotected, so that tests can show their
@@ -320,9 +326,29 @@ mod tests {
         reopen_for_write(&fd).expect("write-open of a plain file");
     }
 
+    /// The control for `current`'s seal check: a memfd that could be
+    /// sealed but is not, one sealed only partly, and a plain file.
+    #[test]
+    fn unsealed_or_partly_sealed_files_are_not_taken_for_the_copy() {
+        let flags = MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING;
+        let open = memfd_create(c"outlet-test", flags).unwrap();
+        assert!(!fully_sealed(&open));
+        fcntl(
+            open.as_raw_fd(),
+            FcntlArg::F_ADD_SEALS(SealFlag::F_SEAL_WRITE),
+        )
+        .unwrap();
+        assert!(!fully_sealed(&open), "F_SEAL_WRITE alone");
+        fcntl(open.as_raw_fd(), FcntlArg::F_ADD_SEALS(SEALS)).unwrap();
+        assert!(fully_sealed(&open), "all four");
+        let plain = std::fs::File::open("/proc/self/exe").unwrap();
+        assert!(!fully_sealed(&plain));
+    }
+
     #[test]
     fn sealed_copy_is_the_binary_and_refuses_writes() {
         let copy = sealed_copy().expect("sealed copy of the test binary");
+        assert!(fully_sealed(&copy), "what `current` checks");
         let orig = std::fs::read("/proc/self/exe").unwrap();
         let mut f = std::fs::File::from(copy.try_clone().unwrap());
         std::io::Seek::rewind(&mut f).unwrap();

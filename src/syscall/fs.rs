@@ -30,3 +30,55 @@ pub fn flock_exclusive(fd: RawFd) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::fcntl::FlockArg;
+    use std::os::fd::AsRawFd;
+
+    fn scratch(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("outlet-fs-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn openat_owns_the_fd_and_honours_nofollow() {
+        let d = scratch("openat");
+        std::fs::write(d.join("file"), b"x").unwrap();
+        std::os::unix::fs::symlink("file", d.join("link")).unwrap();
+        let dir = std::fs::File::open(&d).unwrap();
+        let ro = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+        // Control: without O_NOFOLLOW the link is followed to the file.
+        let fd = openat(dir.as_raw_fd(), "link", ro, Mode::empty()).unwrap();
+        let st = nix::sys::stat::fstat(fd.as_raw_fd()).unwrap();
+        assert_eq!(st.st_mode & libc::S_IFMT, libc::S_IFREG);
+        let refused = openat(
+            dir.as_raw_fd(),
+            "link",
+            ro | OFlag::O_NOFOLLOW,
+            Mode::empty(),
+        );
+        assert_eq!(refused.unwrap_err(), nix::errno::Errno::ELOOP);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    #[allow(deprecated)] // nix's flock, for its non-blocking probe
+    fn flock_exclusive_keeps_others_out_until_closed() {
+        let d = scratch("flock");
+        let probe = std::fs::File::open(&d).unwrap();
+        let try_lock = || nix::fcntl::flock(probe.as_raw_fd(), FlockArg::LockExclusiveNonblock);
+        let holder = std::fs::File::open(&d).unwrap();
+        // Control: nobody holds it yet, so the probe gets it (and lets go).
+        try_lock().unwrap();
+        nix::fcntl::flock(probe.as_raw_fd(), FlockArg::Unlock).unwrap();
+        flock_exclusive(holder.as_raw_fd()).unwrap();
+        assert_eq!(try_lock().unwrap_err(), nix::errno::Errno::EWOULDBLOCK);
+        drop(holder);
+        try_lock().unwrap();
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}

@@ -68,3 +68,48 @@ pub fn set_interface_flags(
     // SAFETY: SIOCSIFFLAGS reads an ifreq that lives across the call.
     check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) }).map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    #[test]
+    fn pty_calls_give_the_masters_own_slave() {
+        let master = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open("/dev/ptmx")
+            .unwrap();
+        pty_unlock(&master).unwrap();
+        let n = pty_number(&master).unwrap();
+        let slave = pty_peer(&master, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC).unwrap();
+        let st = nix::sys::stat::fstat(slave.as_raw_fd()).unwrap();
+        assert_eq!(st.st_mode & libc::S_IFMT, libc::S_IFCHR);
+        assert!((136..=143).contains(&nix::sys::stat::major(st.st_rdev)));
+        assert_eq!(nix::sys::stat::minor(st.st_rdev), u64::from(n));
+        let ws = libc::winsize {
+            ws_row: 33,
+            ws_col: 77,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        set_window_size(&slave, &ws).unwrap();
+        // Control: a file that is no pty master is refused.
+        let null = std::fs::File::open("/dev/null").unwrap();
+        assert_eq!(
+            pty_number(&null).unwrap_err().raw_os_error(),
+            Some(libc::ENOTTY)
+        );
+        assert!(pty_peer(&null, libc::O_RDWR).is_err());
+    }
+
+    #[test]
+    fn interface_name_must_leave_room_for_its_nul() {
+        let sock = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        let long = [b'x'; libc::IFNAMSIZ];
+        let err = set_interface_flags(&sock, &long, 0).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+    }
+}

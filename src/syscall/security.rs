@@ -104,3 +104,12 @@ unsafe extern "C" {
     /// The C library's environment (glibc and musl alike).
     static environ: *const *const libc::c_char;
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kernel_release_is_unames() {
+        let proc = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        assert_eq!(super::kernel_release(), proc.trim_end());
+    }
+}
