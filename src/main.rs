@@ -14,11 +14,11 @@ use outlet::cli::{Cli, Command};
 use outlet::security::protected_exe;
 use outlet::{commands, logging};
 
-// The C entry point libc's start-up calls. `no_mangle` is an unsafe
-// attribute (nothing checks that the symbol clashes with no other), and
-// the one `unsafe` left outside src/syscall/: the library cannot carry it,
-// being linked into every test binary, whose harness has a `main` of its
-// own.
+// The C entry point libc's start-up calls. Edition 2024 makes this
+// attribute carry the mark of code the compiler cannot check (nothing
+// proves the symbol clashes with no other); it is the one such mark left
+// outside src/syscall/: the library cannot carry it, being linked into
+// every test binary, whose harness has a `main` of its own.
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     std_start();
