@@ -38,9 +38,9 @@ pub fn userfaultfd(flags: libc::c_int) -> libc::c_long {
     unsafe { libc::syscall(libc::SYS_userfaultfd, flags) }
 }
 
-/// kexec_load with no segments: refused by a filter, or EPERM without
-/// CAP_SYS_BOOT, or EINVAL; never a kexec (no segments, entry 0, and the
-/// tests run it only under a filter that refuses it).
+/// kexec_load with no segments: never starts a kernel, but as root
+/// without a filter it would unload a loaded kexec image. The tests make
+/// it only under a filter that refuses it (and check the refusal).
 pub fn kexec_load_nothing() -> libc::c_long {
     // SAFETY: a NULL segment list with count 0: the kernel reads nothing.
     unsafe {
