@@ -58,6 +58,7 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
         }
     }
     cmd.stdin(Stdio::piped());
+    crate::syscall::hook_exec::only_stdio(&mut cmd);
     let mut child = cmd.spawn().context("start")?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin is fine: ignore EPIPE.

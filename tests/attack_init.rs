@@ -5,7 +5,8 @@
 //!   and from a sibling container sharing its pid namespace;
 //! - outlet's writes into /proc (linux.sysctl, process.oomScoreAdj) must not
 //!   follow a spec mount over /proc (class 4);
-//! - the seccomp filter is the last thing before execve (issue 11 item 1).
+//! - the seccomp filter is the last thing before execve (issue 11 item 1);
+//! - hooks get stdio only, never an fd a caller leaked into outlet.
 //!
 //! Each attack has a control that shows the test can see the attack work.
 //! Needs root (ignored in a build by another user).
@@ -26,6 +27,11 @@ static CALLS: AtomicUsize = AtomicUsize::new(0);
 /// `outlet --root <root> ARGS` with `fds` (source, target) installed in the
 /// child without O_CLOEXEC, as a caller passes --preserve-fds fds.
 fn call_with_fds(t: &T, args: &[&str], fds: &[(RawFd, RawFd)]) -> Out {
+    call_with(t, args, fds, &[])
+}
+
+/// `call_with_fds` with extra environment variables.
+fn call_with(t: &T, args: &[&str], fds: &[(RawFd, RawFd)], env: &[(&str, &str)]) -> Out {
     let n = CALLS.fetch_add(1, Ordering::SeqCst);
     let so = t.dir.join(format!("atk-{n}.stdout"));
     let se = t.dir.join(format!("atk-{n}.stderr"));
@@ -33,6 +39,7 @@ fn call_with_fds(t: &T, args: &[&str], fds: &[(RawFd, RawFd)]) -> Out {
     cmd.arg("--root")
         .arg(&t.root)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&so).unwrap())
         .stderr(std::fs::File::create(&se).unwrap());
@@ -219,6 +226,31 @@ fn rootfs_with_proc_link(b: &common::Bundle) {
     std::os::unix::fs::symlink("/proc", rootfs.join("p")).unwrap();
 }
 
+/// Such a mount is refused once resolved (test 5 of attack_rootfs.rs);
+/// to test the writes behind that refusal, `create` here runs with the
+/// resolved check switched off (OUTLET_UNCHECKED_PROC_MOUNTS=1, honoured
+/// by debug builds only), after showing the refusal.
+fn create_past_the_proc_check(t: &T, id: &str, b: &common::Bundle) -> i32 {
+    let bs = b.dir.to_str().unwrap();
+    t.create(id, b).expect_fail(
+        "create with a mount led into /proc",
+        "resolves into a procfs",
+    );
+    if !cfg!(debug_assertions) {
+        panic!("needs a debug build of outlet (OUTLET_UNCHECKED_PROC_MOUNTS)");
+    }
+    call_with(
+        t,
+        &["create", "--bundle", bs, id],
+        &[],
+        &[("OUTLET_UNCHECKED_PROC_MOUNTS", "1")],
+    )
+    .expect_ok("create with the resolved /proc check switched off");
+    let pid = t.state(id)["pid"].as_i64().unwrap() as i32;
+    t.track_pid(pid);
+    pid
+}
+
 fn host_dir_with(t: &T, name: &str, rel: &str, content: &str) -> PathBuf {
     let d = t.dir.join(name);
     let f = d.join(rel);
@@ -266,8 +298,9 @@ fn sysctl_write_ignores_a_bind_over_proc_sys_net() {
     t.assert_nothing_left("after the refused create");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "0\n");
 
-    // Through a symlink in the image: the bind is made, the sysctl write
-    // must still reach the container's own network namespace only.
+    // Through a symlink in the image: refused once resolved; made anyway
+    // (the check switched off), the sysctl write must still reach the
+    // container's own network namespace only.
     let b = t.bundle("linked", |c| {
         c["process"]["args"] = json!(["true"]);
         c["mounts"]
@@ -280,7 +313,7 @@ fn sysctl_write_ignores_a_bind_over_proc_sys_net() {
     });
     rootfs_with_proc_link(&b);
     let id = t.id("linked");
-    let pid = t.create_ok(&id, &b);
+    let pid = create_past_the_proc_check(&t, &id, &b);
     assert_eq!(
         std::fs::read_to_string(&file).unwrap(),
         "0\n",
@@ -335,7 +368,7 @@ fn oom_score_adj_write_ignores_a_bind_over_proc_1() {
     });
     rootfs_with_proc_link(&b);
     let id = t.id("linked");
-    let pid = t.create_ok(&id, &b);
+    let pid = create_past_the_proc_check(&t, &id, &b);
     assert_eq!(
         std::fs::read_to_string(&file).unwrap(),
         "0\n",
@@ -678,4 +711,99 @@ fn late_filter_leaves_exactly_the_specs_capabilities() {
         }
     }
     t.assert_nothing_left("after the runs");
+}
+
+/// `ls -l` lines of an fd directory as (fd, target), without the one
+/// `ls` holds on the directory it lists.
+fn fd_lines(listing: &str) -> Vec<(u32, String)> {
+    listing
+        .lines()
+        .filter_map(|l| {
+            let (left, target) = l.split_once(" -> ")?;
+            let fd = left.split_whitespace().last()?.parse().ok()?;
+            Some((fd, target.to_string()))
+        })
+        .filter(|(_, target)| !(target.starts_with("/proc/") && target.ends_with("/fd")))
+        .collect()
+}
+
+/// A caller leaks a host directory into outlet as fd 7 (no O_CLOEXEC), at
+/// `create` and at `start`. Each hook (createRuntime and createContainer
+/// run by create and the init, startContainer by the init, poststart by
+/// start) lists its own fds: only 0, 1 and 2 (the state on stdin).
+/// Control: the same hook lists its parent's fds (outlet create, the init
+/// before its sweep, outlet start): there fd 7 is the host directory, so
+/// a hook that inherited the parent's table would have shown it.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn hooks_get_only_stdio_never_a_leaked_fd() {
+    let Some(t) = T::new() else { return };
+    let host_dir = t.dir.join("leaked-dir");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    let dir_fd = std::fs::File::open(&host_dir).unwrap();
+    let b = t.bundle("hooks", |c| c["process"]["args"] = json!(["true"]));
+    let out = b.out.clone();
+    let hook = |name: &str, dir: &str| {
+        // The shell's PPid as the /proc it reads sees it: a hook run by the
+        // init before pivot_root is in the container's pid namespace while
+        // /proc is still the host's, so $PPID would name another process.
+        // `ls` inherits the shell's fds (and adds its own, of the listed
+        // directory, which `fd_lines` leaves out).
+        json!({"path": "/bin/sh", "args": ["sh", "-c", format!(
+            "while read k v rest; do [ \"$k\" = PPid: ] && pp=$v; done < /proc/self/status; \
+             ls -l /proc/self/fd > {dir}/{name}.self; \
+             ls -l /proc/$pp/fd > {dir}/{name}.parent; true")]})
+    };
+    let host_out = out.to_str().unwrap().to_string();
+    let mut cfg = b.config();
+    cfg["hooks"] = json!({
+        "createRuntime": [hook("createRuntime", &host_out)],
+        "createContainer": [hook("createContainer", &host_out)],
+        // Runs in the container: its /out is the same directory.
+        "startContainer": [hook("startContainer", "/out")],
+        "poststart": [hook("poststart", &host_out)],
+    });
+    b.write_config(&cfg);
+    let id = t.id("hooks");
+    let bs = b.dir.to_str().unwrap();
+    let leak = [(dir_fd.as_raw_fd(), 7)];
+    call_with_fds(&t, &["create", "--bundle", bs, &id], &leak).expect_ok("create");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    call_with_fds(&t, &["start", &id], &leak).expect_ok("start");
+    // startContainer runs in the init after `start` has returned.
+    t.wait_status(&id, "stopped");
+    let leaked = host_dir.to_str().unwrap();
+    for name in [
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+    ] {
+        let own = std::fs::read_to_string(out.join(format!("{name}.self")))
+            .unwrap_or_else(|e| panic!("{name} did not run: {e}"));
+        let fds = fd_lines(&own);
+        let nums: Vec<u32> = fds.iter().map(|f| f.0).collect();
+        assert_eq!(
+            nums,
+            [0, 1, 2],
+            "{name}: the hook holds more than stdio:\n{own}"
+        );
+        assert!(
+            !own.contains(leaked),
+            "{name}: the leaked fd reached the hook"
+        );
+        let parent = std::fs::read_to_string(out.join(format!("{name}.parent"))).unwrap();
+        let has_leak = fd_lines(&parent)
+            .iter()
+            .any(|(fd, target)| *fd == 7 && target == leaked);
+        // The init closed it before startContainer (its sweep before Ready).
+        let want = name != "startContainer";
+        assert_eq!(
+            has_leak, want,
+            "control: {name}'s parent holds the leaked fd 7: expected {want}:\n{parent}"
+        );
+        eprintln!("{name}: own fds {nums:?}; parent holds the leak: {has_leak}");
+    }
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    t.assert_nothing_left("after the hooks");
 }

@@ -467,7 +467,8 @@ fn hostile_console_and_ptmx_are_refused_or_replaced() {
             2 => mkfifo(&ptmx),
             _ => std::os::unix::fs::symlink("pts/ptmx", &ptmx).unwrap(),
         }
-        std::os::unix::fs::symlink(LINK, l.dev.join("console")).unwrap();
+        // A console outlet may mount on (test 6 covers hostile ones).
+        std::fs::write(l.dev.join("console"), b"").unwrap();
         let b = terminal_bundle(&t, tag, |c| attack_spec(c, &l));
         let id = t.id(tag);
         let o = t.run(&id, &b);
@@ -588,4 +589,292 @@ fn userns_device_binds_are_verified() {
         "control: a bind of /dev/stdout by path should have mounted the canary: {out:?}"
     );
     t.assert_nothing_left("after the user namespace devices");
+}
+
+/// `outlet` with extra environment, output in files like the harness's.
+fn outlet_env(t: &T, env: &[(&str, &str)], args: &[&str]) -> Out {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let so = t.dir.join(format!("env-{n}.stdout"));
+    let se = t.dir.join(format!("env-{n}.stderr"));
+    let mut child = Command::new(common::OUTLET)
+        .arg("--root")
+        .arg(&t.root)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&so).unwrap())
+        .stderr(std::fs::File::create(&se).unwrap())
+        .spawn()
+        .expect("spawn outlet");
+    let status = common::wait_timeout(
+        &mut child,
+        std::time::Duration::from_secs(60),
+        &format!("outlet {args:?}"),
+    );
+    Out::from_files(status, so, se)
+}
+
+/// 5. Spec mounts led into /proc by the image. The spec's destinations
+///    are `/p/sys/net` (a bind of a host directory) and `/q/sys/fs` (a
+///    tmpfs), harmless as written; the image makes `/p` and `/q` symlinks
+///    to `/proc`. Both must be refused, naming the mount, before anything
+///    covers the container's /proc/sys. Control: the same bundle with the
+///    resolved check switched off (OUTLET_UNCHECKED_PROC_MOUNTS=1, a debug
+///    build's switch) runs, and the container's mountinfo shows the host
+///    directory mounted over /proc/sys/net: the attack is real.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn spec_mounts_that_resolve_into_proc_are_refused() {
+    let Some(t) = T::new() else { return };
+    let host = t.dir.join("hostnet");
+    std::fs::create_dir_all(host.join("ipv4")).unwrap();
+    let canary = host.join("ipv4/ip_forward");
+    std::fs::write(&canary, "canary\n").unwrap();
+    let report = "grep -E ' /proc/sys/(net|fs) ' /proc/self/mountinfo > /out/mi; \
+                  cat /proc/sys/net/ipv4/ip_forward > /out/fwd; true";
+    for (tag, mount) in [
+        (
+            "bind",
+            json!({"destination": "/p/sys/net", "type": "bind", "source": host,
+                   "options": ["rbind", "rw"]}),
+        ),
+        (
+            "tmpfs",
+            json!({"destination": "/q/sys/fs", "type": "tmpfs", "source": "tmpfs",
+                   "options": ["nosuid"]}),
+        ),
+    ] {
+        let b = t.bundle(tag, |c| {
+            c["mounts"].as_array_mut().unwrap().push(mount.clone());
+            sh(c, report);
+        });
+        let rootfs = b.own_rootfs();
+        std::os::unix::fs::symlink("/proc", rootfs.join("p")).unwrap();
+        std::os::unix::fs::symlink("../proc", rootfs.join("q")).unwrap();
+        let index = b.config()["mounts"].as_array().unwrap().len() - 1;
+        let id = t.id(tag);
+        let o = t.run(&id, &b);
+        let dest = mount["destination"].as_str().unwrap();
+        o.expect_fail(tag, &format!("mounts[{index}] ({dest})"));
+        o.expect_fail(tag, "resolves into a procfs");
+        eprintln!("{tag}: refused: {}", o.stderr.trim());
+        assert!(!t.state_dir_exists(&id), "{tag}: state left behind");
+        assert!(!b.out.join("mi").exists(), "{tag}: the container ran");
+        assert_eq!(std::fs::read_to_string(&canary).unwrap(), "canary\n");
+
+        // Control: unchecked, the mount lands on the container's /proc.
+        if !cfg!(debug_assertions) {
+            panic!("the control needs a debug build of outlet (OUTLET_UNCHECKED_PROC_MOUNTS)");
+        }
+        let id = t.id(&format!("{tag}-control"));
+        let bundle = b.dir.to_str().unwrap();
+        let o = outlet_env(
+            &t,
+            &[("OUTLET_UNCHECKED_PROC_MOUNTS", "1")],
+            &["run", "--bundle", bundle, &id],
+        );
+        o.expect_ok(&format!("{tag} control (check switched off)"));
+        let mi = std::fs::read_to_string(b.out.join("mi")).unwrap();
+        let under = if tag == "bind" {
+            " /proc/sys/net "
+        } else {
+            " /proc/sys/fs "
+        };
+        assert!(
+            mi.contains(under),
+            "{tag} control: the mount did not land under /proc: {mi:?}"
+        );
+        if tag == "bind" {
+            let fwd = std::fs::read_to_string(b.out.join("fwd")).unwrap();
+            assert_eq!(
+                fwd, "canary\n",
+                "control: /proc/sys/net is not the host dir"
+            );
+        }
+        eprintln!("{tag} control: landed under /proc: {}", mi.trim());
+    }
+    t.assert_nothing_left("after the mounts led into /proc");
+}
+
+/// 6. A terminal container whose /dev is a bind of a host directory:
+///    outlet must never unlink or create anything there. A `console` that
+///    is a symlink (to a host canary), a fifo or a socket, or no console
+///    at all, is refused naming /dev/console, and the host directory is
+///    left exactly as it was; a regular file there is used (the pty is
+///    mounted over it; the file is unchanged). The image's own /dev (the
+///    rootfs, outlet's to shape, as runc does) and a /dev tmpfs still get
+///    a console made. Control: a symlink reached by a by-path bind of
+///    <dev>/console lands on the canary (see test 3), and the refused
+///    cases are shown able to fail by the image case, where the same
+///    symlink is replaced.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn console_in_a_bound_host_dev_is_never_replaced_or_created() {
+    let Some(t) = T::new() else { return };
+    let listing = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let ft = e.file_type().unwrap();
+                format!(
+                    "{:?} {:?}",
+                    e.file_name(),
+                    (ft.is_symlink(), ft.is_file(), ft.is_dir())
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    for tag in ["link", "fifo", "socket", "missing", "file"] {
+        let l = layout(&t, &format!("con-{tag}"));
+        // A real null in the attacker's dir: only the console is at stake.
+        std::fs::remove_file(l.dev.join("null")).unwrap();
+        std::os::unix::fs::symlink("pts/ptmx", l.dev.join("ptmx")).unwrap();
+        // The spec's mount points below /dev, there already as in a host's
+        // /dev (outlet, as runc, makes a missing mount point, which is
+        // not the question here).
+        for d in ["shm", "mqueue"] {
+            std::fs::create_dir_all(l.dev.join(d)).unwrap();
+        }
+        let console = l.dev.join("console");
+        let _sock;
+        match tag {
+            "link" => std::os::unix::fs::symlink(LINK, &console).unwrap(),
+            "fifo" => mkfifo(&console),
+            "socket" => _sock = Some(std::os::unix::net::UnixListener::bind(&console).unwrap()),
+            "file" => std::fs::write(&console, b"host console file").unwrap(),
+            _ => {}
+        }
+        let before = listing(&l.dev);
+        let b = terminal_bundle(&t, &format!("con-{tag}"), |c| {
+            attack_spec(c, &l);
+        });
+        let id = t.id(&format!("con-{tag}"));
+        let o = t.run(&id, &b);
+        if tag == "file" {
+            o.expect_ok("a bound /dev with a regular file as console");
+            assert!(o.stdout.contains("character special file 88"), "{o:#?}");
+            assert_eq!(std::fs::read(&console).unwrap(), b"host console file");
+        } else {
+            o.expect_fail(tag, "/dev/console");
+            o.expect_fail(tag, "did not make");
+            eprintln!("{tag}: refused: {}", o.stderr.trim());
+            assert!(!t.state_dir_exists(&id), "{tag}: state left behind");
+        }
+        assert_eq!(
+            listing(&l.dev),
+            before,
+            "{tag}: outlet changed the host directory bound at /dev"
+        );
+        if tag == "link" {
+            assert_eq!(std::fs::read_link(&console).unwrap(), Path::new(LINK));
+        }
+        l.assert_canary_untouched(tag);
+    }
+
+    // The image's own /dev: the same symlink is replaced (the rootfs is
+    // outlet's to shape), which shows the bound cases could have gone that
+    // way too.
+    let l = layout(&t, "con-image");
+    let b = terminal_bundle(&t, "con-image", |c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["destination"] != "/dev");
+    });
+    let rootfs = b.own_rootfs();
+    let dev = rootfs.join("dev");
+    std::fs::create_dir_all(&dev).unwrap();
+    let _ = std::fs::remove_file(dev.join("console"));
+    std::os::unix::fs::symlink(LINK, dev.join("console")).unwrap();
+    let id = t.id("con-image");
+    t.run(&id, &b)
+        .expect_ok("image /dev with a symlinked console");
+    assert!(
+        !dev.join("console").is_symlink(),
+        "control: the image's symlinked console was not replaced"
+    );
+    l.assert_canary_untouched("image");
+
+    // A /dev tmpfs (the default spec): a console is made there.
+    let b = terminal_bundle(&t, "con-tmpfs", |_| {});
+    let id = t.id("con-tmpfs");
+    let o = t.run(&id, &b);
+    o.expect_ok("a terminal container with the default /dev tmpfs");
+    assert!(o.stdout.contains("character special file 88"), "{o:#?}");
+    t.assert_nothing_left("after the consoles in a bound /dev");
+}
+
+/// 7. An image whose `/dev` is a symlink to `/data`, where the spec binds a
+///    host directory (a volume): the spec's /dev tmpfs lands under the
+///    volume's mount point and the volume covers it, so /dev resolves
+///    into the host directory. outlet must make no device node, link or
+///    console there (mknod replaces what a name holds): the run is refused
+///    naming /dev, and the host directory is unchanged, its `null` still
+///    the file it was. Control: the same image without the volume gets
+///    its nodes (a char device at /data/null inside), so the listing of
+///    the volume would have shown them had outlet made them there.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn dev_through_a_symlink_into_a_volume_gets_no_nodes() {
+    let Some(t) = T::new() else { return };
+    let vol = t.dir.join("hostvol");
+    std::fs::create_dir_all(&vol).unwrap();
+    std::fs::write(vol.join("null"), b"precious").unwrap();
+    std::os::unix::fs::symlink("elsewhere", vol.join("ptmx")).unwrap();
+    let listing = || -> Vec<(String, bool, u64)> {
+        let mut v: Vec<_> = std::fs::read_dir(&vol)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let m = std::fs::symlink_metadata(e.path()).unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    m.file_type().is_file(),
+                    m.len(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = listing();
+    for (tag, with_volume) in [("volume", true), ("no-volume", false)] {
+        let b = t.bundle(tag, |c| {
+            if with_volume {
+                c["mounts"].as_array_mut().unwrap().push(
+                    json!({"destination": "/data", "type": "bind", "source": vol,
+                           "options": ["rbind", "rw"]}),
+                );
+            }
+            sh(c, "stat -c '%F %t:%T' /data/null");
+        });
+        let rootfs = b.own_rootfs();
+        std::fs::create_dir_all(rootfs.join("data")).unwrap();
+        let dev = rootfs.join("dev");
+        if dev.exists() {
+            std::fs::remove_dir_all(&dev).unwrap();
+        }
+        std::os::unix::fs::symlink("/data", &dev).unwrap();
+        let id = t.id(tag);
+        let o = t.run(&id, &b);
+        if with_volume {
+            o.expect_fail(tag, "/dev resolves onto a mount outlet did not make");
+            eprintln!("{tag}: refused: {}", o.stderr.trim());
+            assert!(!t.state_dir_exists(&id), "{tag}: state left behind");
+        } else {
+            o.expect_ok("the same image without a volume");
+            assert_eq!(
+                o.stdout.trim(),
+                "character special file 1:3",
+                "control: /data/null is not the null device: {o:#?}"
+            );
+        }
+        assert_eq!(listing(), before, "{tag}: the volume changed");
+        assert_eq!(std::fs::read(vol.join("null")).unwrap(), b"precious");
+    }
+    t.assert_nothing_left("after /dev through a symlink into a volume");
 }

@@ -300,7 +300,10 @@ fn exec_sends_its_own_notify_fd() {
     let id = t.id("exec");
     let pid = t.create_ok(&id, &b);
     let conn = accept_within(&listener, Duration::from_secs(5)).expect("init's message");
-    let (_, init_fds) = recv_with_fds(&conn);
+    let (init_msg, init_fds) = recv_with_fds(&conn);
+    // The message names the process the fd filters: the init here.
+    let init_msg: Value = serde_json::from_slice(&init_msg).unwrap();
+    assert_eq!(init_msg["pid"], json!(pid), "{init_msg}");
     t.outlet(&["start", &id]).expect_ok("start");
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -313,8 +316,11 @@ fn exec_sends_its_own_notify_fd() {
             (msg, seen)
         })
     };
+    let pid_file = t.dir.join("exec.pid");
     let o = t.outlet(&[
         "exec",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
         &id,
         "sh",
         "-c",
@@ -328,6 +334,15 @@ fn exec_sends_its_own_notify_fd() {
     assert_eq!(v["state"]["id"], json!(id), "{v}");
     assert_eq!(v["state"]["status"], json!("running"), "{v}");
     assert_eq!(v["state"]["pid"], json!(pid), "{v}");
+    // ... and `pid` is the exec'd process's (as runc sends it), not the
+    // init's: the state says which container, `pid` which process.
+    let exec_pid: i64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_ne!(exec_pid, pid as i64);
+    assert_eq!(v["pid"], json!(exec_pid), "{v}");
     assert!(
         seen.iter().any(|s| s == "mkdir" || s == "mkdirat"),
         "{seen:?}"

@@ -243,7 +243,18 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             return Ok(code);
         }
         match parent_chan.recv()? {
-            Some(Msg::ProcessPid(p)) => pid = Some(p),
+            Some(Msg::ProcessPid(p)) => {
+                pid = Some(p);
+                // The process names itself to a seccomp listener by its host
+                // pid, which only the helper's fork saw: pass it on (the
+                // process waits for it; see process_setup).
+                if seccomp
+                    .as_ref()
+                    .is_some_and(|s| s.listener_path().is_some())
+                {
+                    let _ = parent_chan.send(&Msg::ProcessPid(p));
+                }
+            }
             Some(Msg::Ready) => ready = true,
             Some(Msg::Error { errno, context }) => {
                 error.get_or_insert_with(|| sync::remote_error(errno, context));
@@ -524,6 +535,16 @@ fn process_setup(
     let state_json = || serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
     let became = crate::process::init::become_process(p, seccomp, None)?;
     chan.send(&Msg::Ready)?;
+    if let Some(s) = seccomp.filter(|s| s.listener_path().is_some()) {
+        // outlet exec relays the helper's ProcessPid: our host pid.
+        match chan.recv()? {
+            Some(Msg::ProcessPid(pid)) => s.set_process_pid(pid),
+            other => bail!(
+                "sync: expected ProcessPid, got {}",
+                other.map_or("EOF", |m| m.name())
+            ),
+        }
+    }
     // The helper closed every other fd before the fork.
     crate::process::init::exec_process(became, seccomp, &state_json, None)
 }

@@ -77,20 +77,65 @@ pub fn nodes(spec_devices: &[LinuxDevice]) -> Result<Vec<Node>> {
     Ok(out)
 }
 
-pub fn create(root: &Root, nodes: &[Node], userns: bool) -> Result<()> {
+/// Make the nodes, each in a directory `parents` accepts.
+pub fn create(parents: &mut Parents, nodes: &[Node], userns: bool) -> Result<()> {
+    let root = parents.root;
     for n in nodes {
+        let parent = n.path.parent().unwrap_or(Path::new("/dev"));
+        let (dir, dir_mount) = parents
+            .get(parent)
+            .with_context(|| format!("device {}", n.path.display()))?;
         if userns {
-            bind_host(root, n)?;
+            bind_host(root, dir_mount, n)?;
         } else {
-            mknod(root, n)?;
+            mknod(dir, n)?;
         }
     }
     Ok(())
 }
 
-fn mknod(root: &Root, n: &Node) -> Result<()> {
-    let parent = n.path.parent().unwrap_or(Path::new("/dev"));
-    let dir = root.resolve_or_create(parent, Kind::Dir)?;
+/// The directories device nodes go into, each resolved once and accepted
+/// only on a mount outlet may change: the rootfs or a filesystem outlet
+/// mounted (`own`, mount ids). mknod replaces what is there, so a /dev
+/// that resolves into a bind of a host directory (an image's `/dev ->
+/// /data` with a volume at /data) would have outlet unlink and create
+/// host files.
+pub struct Parents<'a> {
+    pub root: &'a Root,
+    pub own: &'a [u64],
+    seen: Vec<(PathBuf, std::os::fd::OwnedFd, u64)>,
+}
+
+impl<'a> Parents<'a> {
+    pub fn new(root: &'a Root, own: &'a [u64]) -> Parents<'a> {
+        Parents {
+            root,
+            own,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The directory, resolved inside the root, and its mount's id.
+    pub fn get(&mut self, dir: &Path) -> Result<(&std::os::fd::OwnedFd, u64)> {
+        if let Some(i) = self.seen.iter().position(|(p, _, _)| p == dir) {
+            return Ok((&self.seen[i].1, self.seen[i].2));
+        }
+        let fd = self.root.resolve_or_create(dir, Kind::Dir)?;
+        let id = mount_id(&fd).with_context(|| dir.display().to_string())?;
+        if !self.own.contains(&id) {
+            bail!(
+                "{} resolves onto a mount outlet did not make (a bind of a host directory, \
+                 reached through a symlink or a later mount): outlet makes no device nodes there",
+                dir.display()
+            );
+        }
+        self.seen.push((dir.to_path_buf(), fd, id));
+        let last = self.seen.last().expect("just pushed");
+        Ok((&last.1, id))
+    }
+}
+
+fn mknod(dir: &std::os::fd::OwnedFd, n: &Node) -> Result<()> {
     let name = n.path.file_name().context("device path has no name")?;
     let cname = CString::new(name.as_encoded_bytes()).context("device name has NUL")?;
     let kind = match n.kind {
@@ -125,7 +170,7 @@ fn mknod(root: &Root, n: &Node) -> Result<()> {
 /// Bind the host's node of the same path, once fstat shows it is the
 /// device the spec names: a host path that is a symlink, or a node of
 /// another number, is refused rather than handed to the container.
-fn bind_host(root: &Root, n: &Node) -> Result<()> {
+fn bind_host(root: &Root, dir_mount: u64, n: &Node) -> Result<()> {
     let src = n.path.display();
     let host = openat2(
         libc::AT_FDCWD,
@@ -141,6 +186,11 @@ fn bind_host(root: &Root, n: &Node) -> Result<()> {
     };
     expect_node(&host, kind, n.major, n.minor).with_context(|| format!("host device {src}"))?;
     let target = root.resolve_or_create(&n.path, Kind::File)?;
+    // The directory was checked; the file is on the same mount unless the
+    // path changed under us since.
+    if mount_id(&target)? != dir_mount {
+        bail!("{src}: the path changed while its mount point was made");
+    }
     let tree =
         fdmount::clone_tree(&host, false).with_context(|| format!("clone host device {src}"))?;
     fdmount::attach(&tree, &target).with_context(|| format!("bind host device {src}"))
@@ -203,11 +253,17 @@ pub fn host_null() -> Result<fdmount::Stamp> {
 
 /// Make sure `/dev/console` is a regular file or a character device that a
 /// pty can be mounted on later (after pivot_root, when the root may be
-/// read-only). Anything else an image or a bound /dev put there (a symlink
-/// that would redirect the mount, a fifo, a socket) is replaced; a
-/// directory is refused.
-pub fn console_target(root: &Root) -> Result<()> {
+/// read-only); `tty::mount_console` opens it again without following
+/// links and checks it. Outlet creates or replaces it (a symlink that
+/// would redirect the mount, a fifo, a socket) only where `/dev` resolves
+/// onto a mount in `own`: the rootfs itself or a filesystem outlet mounted
+/// (the spec's /dev tmpfs). A bind of a host directory is the host's: its
+/// `console` is used if it is a file or a character device, and anything
+/// else (or nothing) is refused, so that no host file is ever unlinked or
+/// created. A directory is refused everywhere.
+pub fn console_target(root: &Root, own: &[u64]) -> Result<()> {
     let dev = root.resolve_or_create(Path::new("/dev"), Kind::Dir)?;
+    let ours = own.contains(&mount_id(&dev).context("/dev")?);
     let name = c"console";
     for _ in 0..3 {
         match openat2(
@@ -218,24 +274,36 @@ pub fn console_target(root: &Root) -> Result<()> {
         ) {
             Ok(fd) => {
                 let st = nix::sys::stat::fstat(fd.as_raw_fd()).context("fstat /dev/console")?;
-                match st.st_mode & libc::S_IFMT {
+                let kind = st.st_mode & libc::S_IFMT;
+                match kind {
                     libc::S_IFREG | libc::S_IFCHR => return Ok(()),
                     libc::S_IFDIR => bail!("/dev/console is a directory, not a console"),
+                    _ if !ours => bail!(
+                        "/dev/console is {} in a /dev that outlet did not make (a bind of a \
+                         host directory): outlet replaces nothing there; make it a regular \
+                         file or a character device",
+                        file_kind(kind)
+                    ),
                     _ => {
                         // unlinkat never follows a symlink.
                         let r = unlinkat(Some(dev.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir);
                         if let Err(e) = r {
                             return Err(std::io::Error::from(e)).with_context(|| {
-                                format!(
-                                    "/dev/console is {}: remove it",
-                                    file_kind(st.st_mode & libc::S_IFMT)
-                                )
+                                format!("/dev/console is {}: remove it", file_kind(kind))
                             });
                         }
                     }
                 }
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                if !ours {
+                    bail!(
+                        "/dev/console is missing in a /dev that outlet did not make (a bind of \
+                         a host directory): outlet creates nothing there; create an empty \
+                         regular file /dev/console in it for process.terminal"
+                    );
+                }
+            }
             Err(e) => return Err(e).context("open /dev/console"),
         }
         // O_EXCL|O_NOFOLLOW never opens what is there.
@@ -257,9 +325,27 @@ pub fn console_target(root: &Root) -> Result<()> {
     bail!("/dev/console keeps changing")
 }
 
-/// /dev/fd, /dev/std{in,out,err}, /dev/ptmx and /dev/core.
-pub fn links(root: &Root) -> Result<()> {
-    let dev = root.resolve_or_create(Path::new("/dev"), Kind::Dir)?;
+/// The id of the mount `fd` is on (`mnt_id` of its fdinfo), to tell the
+/// mounts outlet made from binds of host directories. One read: the field
+/// is in the first lines (pos, flags, mnt_id).
+pub fn mount_id(fd: &impl AsRawFd) -> Result<u64> {
+    use std::io::Read;
+    let p = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
+    let mut buf = [0u8; 256];
+    let n = std::fs::File::open(&p)
+        .and_then(|mut f| f.read(&mut buf))
+        .with_context(|| format!("read {p}"))?;
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("{p}: no mnt_id"))
+}
+
+/// /dev/fd, /dev/std{in,out,err}, /dev/ptmx and /dev/core, in /dev
+/// checked as the nodes' directories are.
+pub fn links(parents: &mut Parents) -> Result<()> {
+    let (dev, _) = parents.get(Path::new("/dev"))?;
     for (name, target) in [
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),

@@ -77,9 +77,33 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
     let root = Root::open(s.rootfs)?;
     let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
     let label = linux.and_then(|l| l.mount_label().as_deref());
+    let terminal = s
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    // Where outlet may make device nodes and /dev/console: the rootfs and
+    // the spec's /dev when it is a filesystem outlet mounts itself, never a
+    // bind of a host directory, wherever /dev resolves to in the end
+    // (through an image's symlink or a later mount).
+    let mut own = vec![devices::mount_id(
+        &root.resolve(Path::new("/")).context("resolve /")?,
+    )?];
     for (i, m) in mounts.iter().enumerate() {
         let opened = s.binds.get(i).and_then(Option::as_ref);
+        if s.userns && opened.is_none() {
+            mounts::refuse_rootless_idmap(m, i)?;
+        }
         mounts::mount_one(&root, m, i, s.cgroup, s.cgroupns, opened, label)?;
+        if mounts::is_new_filesystem(m)
+            && crate::spec::normalized(m.destination()) == Path::new("/dev")
+        {
+            let fd = root
+                .resolve(m.destination())
+                .with_context(|| format!("mounts[{i}]: resolve after mounting"))?;
+            own.push(devices::mount_id(&fd)?);
+        }
     }
 
     // A bind of the host's /dev brings its nodes; otherwise make them.
@@ -93,16 +117,12 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
     if !dev_is_bind {
         let spec_devs = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
         let nodes = devices::nodes(&spec_devs)?;
-        devices::create(&root, &nodes, s.userns)?;
-        devices::links(&root)?;
+        let mut parents = devices::Parents::new(&root, &own);
+        devices::create(&mut parents, &nodes, s.userns)?;
+        devices::links(&mut parents)?;
     }
-    if s.spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false)
-    {
-        devices::console_target(&root)?;
+    if terminal {
+        devices::console_target(&root, &own)?;
     }
     // Only a masked file needs it; a spec without masks opens nothing.
     let masks = linux.and_then(|l| l.masked_paths().as_ref());

@@ -37,7 +37,7 @@ pub fn mount_one(
         return after_mount(root, dest, &opts).with_context(field);
     }
     if is_bind(m, &opts) {
-        let attach = |b: &BindTree| attach_bind(root, dest, b).with_context(field);
+        let attach = |b: &BindTree| attach_bind(root, m, b).with_context(field);
         return match opened {
             Some(b) => attach(b),
             None => attach(&detached_bind(m, &opts, false).with_context(field)?),
@@ -53,6 +53,37 @@ pub fn mount_one(
 pub struct BindTree {
     tree: OwnedFd,
     is_dir: bool,
+}
+
+/// Without host root (rootless: `open_binds` did not run), the init opens
+/// and clones bind sources inside its user namespace, so it reaches only
+/// what the caller may reach (a symlink an image puts on a source path
+/// leads nowhere the caller could not go; CAP_DAC_OVERRIDE there covers
+/// only files of the mapped ids). Such a bind cannot be id-mapped:
+/// MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN in the user namespace of the
+/// source's filesystem, the host's. Refused by name, as runc refuses
+/// id-mapped mounts for rootless containers, rather than failing with a
+/// bare EPERM.
+pub fn refuse_rootless_idmap(m: &Mount, index: usize) -> Result<()> {
+    let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
+    if is_bind(m, &opts) && (m.uid_mappings().is_some() || opts.idmap.is_some()) {
+        anyhow::bail!(
+            "mounts[{index}] ({}): id-mapped mounts are not supported for rootless containers \
+             (outlet not run as root): the kernel lets only the host's root id-map a host \
+             filesystem",
+            m.destination().display()
+        );
+    }
+    Ok(())
+}
+
+/// A mount that makes a filesystem of its own (tmpfs, devpts, ...), not a
+/// bind of something that exists and not a cgroup mount (a bind on v2
+/// without a cgroup namespace).
+pub fn is_new_filesystem(m: &Mount) -> bool {
+    let typ = m.typ().as_deref().unwrap_or("");
+    let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
+    !is_bind(m, &opts) && typ != "cgroup" && typ != "cgroup2"
 }
 
 fn is_bind(m: &Mount, opts: &Options) -> bool {
@@ -134,10 +165,51 @@ fn detached_bind(m: &Mount, opts: &Options, from_host: bool) -> Result<BindTree>
 /// Attach a bind onto its target resolved inside the root (created as a
 /// directory or a file, like its source). No path is looked up after the
 /// source was opened.
-fn attach_bind(root: &Root, dest: &Path, b: &BindTree) -> Result<()> {
+fn attach_bind(root: &Root, m: &Mount, b: &BindTree) -> Result<()> {
     let kind = if b.is_dir { Kind::Dir } else { Kind::File };
-    let target = root.resolve_or_create(dest, kind)?;
+    let target = root.resolve_or_create(m.destination(), kind)?;
+    not_into_proc(m, &target)?;
     fdmount::attach(&b.tree, &target).context("attach the bind mount")
+}
+
+/// The spec's check of mounts under /proc (`spec::check_proc_mounts`) is
+/// lexical, but an image symlink (`/p -> /proc`) or an earlier mount leads
+/// any destination into a procfs: a bind at `/p/sys/net` would cover
+/// `/proc/sys/net`. So the target, once resolved, must not be on a procfs
+/// unless its destination is one runc allows there. The filesystem is
+/// what matters: a target under the rootfs's /proc directory that is not
+/// (yet) a procfs covers no kernel file, and a later `proc` mount there
+/// goes on top of it. Mounts under /sys are not refused, as runc does not:
+/// outlet makes no write through the container's /sys.
+fn not_into_proc(m: &Mount, target: &OwnedFd) -> Result<()> {
+    if unchecked_switch() {
+        return Ok(());
+    }
+    let fs = nix::sys::statfs::fstatfs(target).context("statfs the mount's target")?;
+    if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+        return Ok(());
+    }
+    let dest = crate::spec::normalized(m.destination());
+    if dest.starts_with("/proc") && crate::spec::proc_mount_allowed(&dest, m) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the destination resolves into a procfs (through a symlink or an earlier mount): {}",
+        crate::spec::PROC_MOUNTS_REFUSED
+    )
+}
+
+/// The test-only way to skip `not_into_proc`, so that a test can show its
+/// attack lands without it. Debug builds only: a release build has no
+/// such switch.
+#[cfg(debug_assertions)]
+fn unchecked_switch() -> bool {
+    std::env::var_os("OUTLET_UNCHECKED_PROC_MOUNTS").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(debug_assertions))]
+fn unchecked_switch() -> bool {
+    false
 }
 
 /// The recursive attributes (rro, rnosuid, ...) and propagation changes,
@@ -212,6 +284,7 @@ fn filesystem(root: &Root, m: &Mount, opts: &Options, mount_label: Option<&str>)
         Some(fd) => fd,
         None => root.resolve_or_create(dest, Kind::Dir)?,
     };
+    not_into_proc(m, &target)?;
     mount(
         source.as_deref(),
         fd_path(&target).as_str(),
@@ -273,6 +346,7 @@ fn mount_cgroup(
 ) -> Result<()> {
     let dest = m.destination();
     let target = root.resolve_or_create(dest, Kind::Dir)?;
+    not_into_proc(m, &target)?;
     let target = fd_path(&target);
     let ro = opts.flags.contains(MsFlags::MS_RDONLY);
     let base = opts.flags & !(MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_REC);

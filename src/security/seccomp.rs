@@ -105,6 +105,7 @@ fn prepared(seccomp: &LinuxSeccomp, plan: Plan, program: Vec<libc::sock_filter>)
         path: seccomp.listener_path().clone().unwrap_or_default(),
         metadata: seccomp.listener_metadata().clone().unwrap_or_default(),
         conn: Cell::new(None),
+        process_pid: Cell::new(None),
     });
     Prepared {
         program,

@@ -19,9 +19,22 @@ pub(super) struct Listener {
     pub(super) path: PathBuf,
     pub(super) metadata: String,
     pub(super) conn: Cell<Option<OwnedFd>>,
+    /// The host pid of the process loading the filter when it is not the
+    /// state's (an `exec`'d process): runc sends that process's pid.
+    pub(super) process_pid: Cell<Option<i32>>,
 }
 
 impl Prepared {
+    /// The pid the listener's message names (`pid`, the process the notify
+    /// fd filters) when it is not the state's `pid` (the init's): an
+    /// `exec`'d process's host pid, which it cannot learn itself inside
+    /// the container's pid namespace.
+    pub fn set_process_pid(&self, pid: i32) {
+        if let Some(l) = &self.listener {
+            l.process_pid.set(Some(pid));
+        }
+    }
+
     /// Connect to `listenerPath` now, while the host path is reachable: in
     /// the parent before clone (the init inherits the socket) or in the init
     /// before pivot_root. The socket is O_CLOEXEC and closed by `load`; keep
@@ -57,13 +70,18 @@ impl Prepared {
 }
 
 /// The runtime-spec's "container process state", sent to the listener.
-pub(super) fn process_state(state_json: &str, metadata: &str) -> Result<String> {
+/// `pid` is the process's that loads the filter; the state's (the init's)
+/// when None.
+pub(super) fn process_state(state_json: &str, metadata: &str, pid: Option<i32>) -> Result<String> {
     let state: serde_json::Value =
         serde_json::from_str(state_json).context("linux.seccomp: container state is not JSON")?;
-    let pid = state
-        .get("pid")
-        .cloned()
-        .unwrap_or(serde_json::Value::from(0));
+    let pid = match pid {
+        Some(p) => serde_json::Value::from(p),
+        None => state
+            .get("pid")
+            .cloned()
+            .unwrap_or(serde_json::Value::from(0)),
+    };
     Ok(serde_json::json!({
         "ociVersion": crate::OCI_VERSION,
         "fds": ["seccompFd"],

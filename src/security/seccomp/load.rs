@@ -27,7 +27,7 @@ impl Prepared {
             }),
         };
         let message = match &self.listener {
-            Some(l) => Some(process_state(state_json, &l.metadata)?),
+            Some(l) => Some(process_state(state_json, &l.metadata, l.process_pid.get())?),
             None => None,
         };
         let mut flags = self.flags;
