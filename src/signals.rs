@@ -56,8 +56,7 @@ pub fn parse(s: &str) -> Result<i32> {
 /// runtime's own sockets and pipes report EPIPE as an error; only a closed
 /// stdout comes here.
 pub fn die_of_sigpipe() -> ! {
-    let _ = crate::syscall::sigpipe::restore_default();
-    let _ = nix::sys::signal::raise(Signal::SIGPIPE);
+    crate::syscall::start::raise_default_sigpipe();
     // Not reached unless SIGPIPE is blocked: the shell's code for it.
     std::process::exit(128 + libc::SIGPIPE)
 }

@@ -326,13 +326,12 @@ fn open_dir(path: &Path, lock: bool) -> Result<File> {
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
         .open(path)
         .with_context(|| format!("open state dir {}", path.display()))?;
-    // Blocks until other commands on this id finish. nix's plain flock is
-    // deprecated for its Flock guard, which takes the File and unlocks with
-    // one more syscall on drop (closing the fd releases the lock anyway);
-    // std's File::lock needs Rust 1.89.
-    #[allow(deprecated)]
+    // Not nix's Flock guard, which takes the File and unlocks with one more
+    // syscall on drop (closing the fd releases the lock anyway); std's
+    // File::lock needs Rust 1.89. Blocks until other commands on this id
+    // finish.
     if lock {
-        nix::fcntl::flock(dir.as_raw_fd(), nix::fcntl::FlockArg::LockExclusive)
+        crate::syscall::fs::flock_exclusive(dir.as_raw_fd())
             .with_context(|| format!("lock {}", path.display()))?;
     }
     Ok(dir)

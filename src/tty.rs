@@ -7,14 +7,14 @@
 //! /dev/console from its fd onto a target that is not a symlink.
 
 use std::io::IoSlice;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use crate::rootfs::devices::{expect_node, file_kind};
 use crate::rootfs::fdmount;
 use crate::spec::Process;
-use crate::syscall::{RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2};
+use crate::syscall::{RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, ioctl, openat2};
 use anyhow::{Context, Result, bail};
 use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 use nix::sys::stat::SFlag;
@@ -49,31 +49,12 @@ fn terminal(sock: UnixStream, process: &Process, console: bool) -> Result<()> {
     )
     .context("open /")?;
     let master = open_ptmx(&root)?;
-    let unlock: libc::c_int = 0;
-    // SAFETY: TIOCSPTLCK reads an int that lives across the call.
-    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("/dev/ptmx: unlock the pty");
-    }
-    let mut n: libc::c_uint = 0;
-    // SAFETY: TIOCGPTN writes one unsigned int into n.
-    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("/dev/ptmx: not a pty master");
-    }
+    ioctl::pty_unlock(&master).context("/dev/ptmx: unlock the pty")?;
+    let n = ioctl::pty_number(&master).context("/dev/ptmx: not a pty master")?;
     let name = format!("/dev/pts/{n}");
     // The slave straight from the master: no /dev/pts/N path to swap.
-    // SAFETY: TIOCGPTPEER takes open flags by value and returns a new fd.
-    let slave = unsafe {
-        libc::ioctl(
-            master.as_raw_fd(),
-            libc::TIOCGPTPEER,
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
-    if slave < 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("open {name}"));
-    }
-    // SAFETY: the kernel returned a fresh fd we now own.
-    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    let slave = ioctl::pty_peer(&master, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .with_context(|| format!("open {name}"))?;
     let st = nix::sys::stat::fstat(slave.as_raw_fd()).with_context(|| format!("fstat {name}"))?;
     let major = nix::sys::stat::major(st.st_rdev);
     if st.st_mode & libc::S_IFMT != libc::S_IFCHR || !PTY_SLAVE_MAJORS.contains(&major) {
@@ -89,8 +70,8 @@ fn terminal(sock: UnixStream, process: &Process, console: bool) -> Result<()> {
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
-        // SAFETY: TIOCSWINSZ reads a winsize that lives across the call.
-        unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        // As before: a size the terminal refuses is not worth failing for.
+        let _ = ioctl::set_window_size(&slave, &ws);
     }
     if console {
         mount_console(&root, &slave)?;
@@ -107,10 +88,8 @@ fn terminal(sock: UnixStream, process: &Process, console: bool) -> Result<()> {
     .context("send pty master over the console socket")?;
     drop(master);
     drop(sock);
-    // SAFETY: the slave is a tty we opened; we are a session leader.
-    if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("TIOCSCTTY");
-    }
+    // The slave is a tty we opened; we are a session leader.
+    ioctl::set_controlling_tty(&slave).context("TIOCSCTTY")?;
     for target in 0..3 {
         nix::unistd::dup2(slave.as_raw_fd(), target).context("dup2 pty slave")?;
     }

@@ -2,8 +2,6 @@
 //! programs expect 127.0.0.1 to work. One ioctl on a throwaway socket, no
 //! `ip` to launch; nothing for a joined or inherited network namespace.
 
-use std::os::fd::AsRawFd;
-
 use anyhow::{Context, Result};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
 
@@ -15,18 +13,9 @@ pub fn loopback_up() -> Result<()> {
         None,
     )
     .context("bring lo up: socket")?;
-    // SAFETY: ifreq is plain data; zeroing it NUL-terminates the name.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (i, b) in b"lo".iter().enumerate() {
-        req.ifr_name[i] = *b as libc::c_char;
-    }
     // SIOCSIFFLAGS replaces the changeable flags: in a namespace made a
     // moment ago lo has none of them (only the fixed IFF_LOOPBACK), so
     // IFF_UP alone changes nothing else and no SIOCGIFFLAGS is needed.
-    req.ifr_ifru.ifru_flags = libc::IFF_UP as libc::c_short;
-    // SAFETY: SIOCSIFFLAGS reads a valid ifreq on our own socket.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("bring lo up: SIOCSIFFLAGS");
-    }
-    Ok(())
+    crate::syscall::ioctl::set_interface_flags(&sock, b"lo", libc::IFF_UP as libc::c_short)
+        .context("bring lo up: SIOCSIFFLAGS")
 }

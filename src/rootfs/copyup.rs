@@ -6,29 +6,31 @@
 
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use anyhow::{Context, Result, bail};
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{FchmodatFlags, Mode, SFlag};
+use nix::unistd::{Gid, Uid};
 
 /// Deeper trees are refused rather than risk the init's stack and fds.
 const MAX_DEPTH: usize = 128;
 
 fn open_at(dir: RawFd, name: &CStr, flags: i32, mode: libc::c_uint) -> std::io::Result<OwnedFd> {
-    // SAFETY: a valid dir fd and NUL-terminated single-component name.
-    let fd = unsafe { libc::openat(dir, name.as_ptr(), flags | libc::O_CLOEXEC, mode) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a fresh fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    let (flags, mode) = (
+        OFlag::from_bits_retain(flags | libc::O_CLOEXEC),
+        Mode::from_bits_retain(mode),
+    );
+    crate::syscall::fs::openat(dir, name, flags, mode).map_err(std::io::Error::from)
 }
 
-fn check(ret: libc::c_int) -> std::io::Result<()> {
-    if ret != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+/// The owner of `st` as nix takes it.
+fn owner(st: &libc::stat) -> (Option<Uid>, Option<Gid>) {
+    (
+        Some(Uid::from_raw(st.st_uid)),
+        Some(Gid::from_raw(st.st_gid)),
+    )
 }
 
 /// A readable fd of the directory an O_PATH fd (resolved inside the root)
@@ -42,8 +44,9 @@ pub fn open_dir(fd: &OwnedFd) -> std::io::Result<OwnedFd> {
 pub fn copy(from: &OwnedFd, to: &OwnedFd) -> Result<()> {
     let to = open_dir(to).context("open the tmpfs")?;
     let st = nix::sys::stat::fstat(from.as_raw_fd()).context("stat the directory")?;
-    // SAFETY: a valid fd; ownership of the tmpfs root we just mounted.
-    check(unsafe { libc::fchown(to.as_raw_fd(), st.st_uid, st.st_gid) })
+    let (uid, gid) = owner(&st);
+    nix::unistd::fchown(to.as_raw_fd(), uid, gid)
+        .map_err(std::io::Error::from)
         .context("chown the tmpfs")?;
     copy_dir(from, &to, 0)
 }
@@ -73,8 +76,9 @@ fn copy_entry(from: &OwnedFd, to: &OwnedFd, name: &CStr, depth: usize) -> Result
     let mode = st.st_mode & 0o7777;
     match st.st_mode & libc::S_IFMT {
         libc::S_IFDIR => {
-            // SAFETY: valid dir fd and NUL-terminated single-component name.
-            check(unsafe { libc::mkdirat(dst, name.as_ptr(), 0o700) }).context("mkdir")?;
+            nix::sys::stat::mkdirat(Some(dst), name, Mode::S_IRWXU)
+                .map_err(std::io::Error::from)
+                .context("mkdir")?;
             let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
             let sub_from = open_at(src, name, flags, 0).context("open")?;
             let sub_to = open_at(dst, name, flags, 0).context("open the copy")?;
@@ -90,33 +94,37 @@ fn copy_entry(from: &OwnedFd, to: &OwnedFd, name: &CStr, depth: usize) -> Result
         libc::S_IFLNK => {
             let target = nix::fcntl::readlinkat(Some(src), name).context("readlink")?;
             let target = CString::new(target.as_bytes()).context("link has NUL")?;
-            // SAFETY: NUL-terminated strings and a valid dir fd.
-            check(unsafe { libc::symlinkat(target.as_ptr(), dst, name.as_ptr()) })
+            nix::unistd::symlinkat(target.as_c_str(), Some(dst), name)
+                .map_err(std::io::Error::from)
                 .context("symlink")?;
         }
         _ => {
             // Devices, fifos, sockets: the same node (a tmpfs mount with
             // nodev keeps a device inert, as it was in the image).
-            // SAFETY: valid dir fd and NUL-terminated name; makes a node.
-            check(unsafe { libc::mknodat(dst, name.as_ptr(), st.st_mode, st.st_rdev) })
-                .context("mknod")?;
+            let kind = SFlag::from_bits_retain(st.st_mode & libc::S_IFMT);
+            nix::sys::stat::mknodat(
+                Some(dst),
+                name,
+                kind,
+                Mode::from_bits_retain(mode),
+                st.st_rdev,
+            )
+            .map_err(std::io::Error::from)
+            .context("mknod")?;
         }
     }
-    // SAFETY: valid dir fd and NUL-terminated name; never follows a link.
-    check(unsafe {
-        libc::fchownat(
-            dst,
-            name.as_ptr(),
-            st.st_uid,
-            st.st_gid,
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    })
-    .context("chown")?;
+    // Never follows a link.
+    let (uid, gid) = owner(&st);
+    nix::unistd::fchownat(Some(dst), name, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map_err(std::io::Error::from)
+        .context("chown")?;
     if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
         // After chown, which clears set-id bits; a link has no mode.
-        // SAFETY: as above; the name is not a symlink (we just made it).
-        check(unsafe { libc::fchmodat(dst, name.as_ptr(), mode, 0) }).context("chmod")?;
+        // The name is not a symlink (we just made it).
+        let mode = Mode::from_bits_retain(mode);
+        nix::sys::stat::fchmodat(Some(dst), name, mode, FchmodatFlags::FollowSymlink)
+            .map_err(std::io::Error::from)
+            .context("chmod")?;
     }
     Ok(())
 }

@@ -4,47 +4,20 @@
 //! is looked up again, not even through `/proc/self/fd/N`, whose procfs the
 //! container's spec may have replaced after pivot_root.
 
-use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 
 // Values from <linux/mount.h>; the libc crate does not carry them.
 const OPEN_TREE_CLONE: libc::c_uint = 1;
 const AT_RECURSIVE: libc::c_uint = 0x8000;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
 const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
-const FSOPEN_CLOEXEC: libc::c_uint = 1;
-const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
-const FSMOUNT_CLOEXEC: libc::c_uint = 1;
 pub use crate::spec::mount_options::{
     MOUNT_ATTR_IDMAP, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
 };
 
-/// `struct mount_attr` (MOUNT_ATTR_SIZE_VER0).
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
-const EMPTY: &CStr = c"";
-
-fn fd_result(ret: libc::c_long) -> io::Result<OwnedFd> {
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel returned a fresh fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
-}
-
-fn unit_result(ret: libc::c_long) -> io::Result<()> {
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
+use crate::syscall;
+use crate::syscall::mount::MountAttr;
 
 /// A detached bind mount of what `fd` refers to (with its submounts when
 /// `recursive`). The object must be reachable in our mount namespace.
@@ -53,33 +26,17 @@ pub fn clone_tree(fd: impl AsFd, recursive: bool) -> io::Result<OwnedFd> {
     if recursive {
         flags |= AT_RECURSIVE;
     }
-    // SAFETY: a valid fd and a NUL-terminated empty path; returns a new fd.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            fd.as_fd().as_raw_fd(),
-            EMPTY.as_ptr(),
-            flags,
-        )
-    };
-    fd_result(ret)
+    syscall::mount::open_tree(fd, flags)
 }
 
 /// Attach the mount `tree` (from `clone_tree` or `fsmount`) on top of the
 /// object `target` refers to.
 pub fn attach(tree: impl AsFd, target: impl AsFd) -> io::Result<()> {
-    // SAFETY: two valid fds and NUL-terminated empty paths.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            tree.as_fd().as_raw_fd(),
-            EMPTY.as_ptr(),
-            target.as_fd().as_raw_fd(),
-            EMPTY.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-        )
-    };
-    unit_result(ret)
+    syscall::mount::move_mount(
+        tree,
+        target,
+        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+    )
 }
 
 /// Set mount attributes (MOUNT_ATTR_*) on the mount `tree` refers to, and
@@ -117,40 +74,15 @@ pub fn change_attr(tree: impl AsFd, c: &Change, recursive: bool) -> io::Result<(
     if recursive {
         flags |= AT_RECURSIVE;
     }
-    // SAFETY: a valid fd, an empty path and a mount_attr of the size passed,
-    // all alive for the call.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_fd().as_raw_fd(),
-            EMPTY.as_ptr(),
-            flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    unit_result(ret)
+    syscall::mount::mount_setattr(tree, flags, &attr)
 }
 
 /// A new, empty, detached tmpfs mount with the given MOUNT_ATTR_* flags.
 pub fn tmpfs(attrs: u64) -> io::Result<OwnedFd> {
-    // SAFETY: a NUL-terminated filesystem name; returns a new fd.
-    let fs =
-        fd_result(unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), FSOPEN_CLOEXEC) })?;
-    // SAFETY: a valid fs context fd; no key or value for CMD_CREATE.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            fs.as_raw_fd(),
-            FSCONFIG_CMD_CREATE,
-            std::ptr::null::<libc::c_char>(),
-            std::ptr::null::<libc::c_void>(),
-            0,
-        )
-    };
-    unit_result(ret)?;
-    // SAFETY: a valid, created fs context fd; returns a new mount fd.
-    fd_result(unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) })
+    let fs = syscall::mount::fsopen_cstr(c"tmpfs")?;
+    syscall::fsconfig_create(&fs)?;
+    // fsmount takes the attributes as an unsigned int.
+    syscall::fsmount(&fs, attrs as u32)
 }
 
 /// One detached mount put at several places: the first attach uses it as

@@ -581,8 +581,7 @@ mod tests {
     }
 
     fn is_root() -> bool {
-        // SAFETY: geteuid has no preconditions.
-        unsafe { libc::geteuid() == 0 }
+        nix::unistd::geteuid().is_root()
     }
 
     #[test]
@@ -600,16 +599,15 @@ mod tests {
         validate(Some(&caps)).unwrap();
         let out = crate::security::testutil::in_child(|| {
             drop_bounding(Some(&caps)).map_err(|e| format!("{e:#}"))?;
-            // SAFETY: plain-integer syscalls on the calling (only) thread.
-            unsafe {
-                if libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0
-                    || libc::setgroups(0, std::ptr::null()) != 0
-                    || libc::setresgid(1000, 1000, 1000) != 0
-                    || libc::setresuid(1000, 1000, 1000) != 0
-                {
-                    return Err(format!("uid switch: {}", std::io::Error::last_os_error()));
-                }
-            }
+            let (uid, gid) = (
+                nix::unistd::Uid::from_raw(1000),
+                nix::unistd::Gid::from_raw(1000),
+            );
+            nix::sys::prctl::set_keepcaps(true)
+                .and_then(|()| nix::unistd::setgroups(&[]))
+                .and_then(|()| nix::unistd::setresgid(gid, gid, gid))
+                .and_then(|()| nix::unistd::setresuid(uid, uid, uid))
+                .map_err(|e| format!("uid switch: {}", std::io::Error::from(e)))?;
             apply(Some(&caps)).map_err(|e| format!("{e:#}"))?;
             report()
         })

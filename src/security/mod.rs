@@ -79,26 +79,26 @@ pub(crate) mod testutil {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         use nix::sys::signal::{Signal, kill};
         use nix::sys::wait::{WaitStatus, waitpid};
-        use nix::unistd::{ForkResult, fork};
 
         let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe2");
-        // SAFETY: the child only runs `f`, writes and _exits (see above).
-        let pid = match unsafe { fork() }.expect("fork") {
-            ForkResult::Child => {
-                drop(rd);
-                let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-                let (msg, code) = match res {
-                    Ok(Ok(s)) => (s, 0),
-                    Ok(Err(s)) => (s, 1),
-                    Err(_) => ("panic".to_string(), 2),
-                };
-                let mut file = std::fs::File::from(wr);
-                let _ = std::io::Write::write_all(&mut file, msg.as_bytes());
-                // Not the harness's atexit handlers: they belong to the parent.
-                crate::syscall::exit_now(code)
+        // The child only runs `f`, writes and _exits (see above).
+        let pid = crate::syscall::testing::fork(|| {
+            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let (msg, code) = match res {
+                Ok(Ok(s)) => (s, 0),
+                Ok(Err(s)) => (s, 1),
+                Err(_) => ("panic".to_string(), 2),
+            };
+            // Borrowed, not moved: the parent drops the closure unrun, and
+            // must keep its copy of `rd`. _exit closes the child's fds.
+            let mut rest = msg.as_bytes();
+            while let Ok(n @ 1..) = nix::unistd::write(&wr, rest) {
+                rest = &rest[n..];
             }
-            ForkResult::Parent { child } => child,
-        };
+            // Not the harness's atexit handlers: they belong to the parent.
+            code
+        })
+        .expect("fork");
         drop(wr);
         let deadline = std::time::Instant::now() + timeout;
         let mut file = std::fs::File::from(rd);

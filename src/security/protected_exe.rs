@@ -48,13 +48,16 @@
 //! not protected into an error instead of an endless re-exec loop.
 
 use std::ffi::{CString, OsStr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, SealFlag, fcntl};
+use nix::sys::memfd::{MemFdCreateFlag, memfd_create};
 use nix::sys::statfs::{OVERLAYFS_SUPER_MAGIC, TMPFS_MAGIC, statfs};
 
 use crate::syscall;
@@ -77,8 +80,10 @@ pub enum Exe {
     Unprotected,
 }
 
-const SEALS: libc::c_int =
-    libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+const SEALS: SealFlag = SealFlag::F_SEAL_SEAL
+    .union(SealFlag::F_SEAL_SHRINK)
+    .union(SealFlag::F_SEAL_GROW)
+    .union(SealFlag::F_SEAL_WRITE);
 
 /// Asks the kernel what this process runs from.
 pub fn current() -> Result<Exe> {
@@ -92,13 +97,18 @@ pub fn current() -> Result<Exe> {
     }
     if fs.filesystem_type() == TMPFS_MAGIC {
         let exe = std::fs::File::open("/proc/self/exe").context("open /proc/self/exe")?;
-        // SAFETY: fcntl on an fd we own, integer argument.
-        let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
-        if seals >= 0 && seals & SEALS == SEALS {
+        if fully_sealed(&exe) {
             return Ok(Exe::SealedMemfd);
         }
     }
     Ok(Exe::Unprotected)
+}
+
+/// Whether `file` carries every seal of SEALS (false for a file that
+/// takes no seals at all).
+fn fully_sealed(file: &impl AsRawFd) -> bool {
+    let seals = fcntl(file.as_raw_fd(), FcntlArg::F_GET_SEALS);
+    seals.is_ok_and(|s| SealFlag::from_bits_retain(s).contains(SEALS))
 }
 
 /// The test-only way to run unprotected, so that tests can show their
@@ -141,8 +151,8 @@ pub fn ensure() -> Result<()> {
 fn check() -> Result<()> {
     let marked = std::env::var_os(MARK).is_some();
     if marked {
-        // SAFETY: called first thing in main, before any thread exists.
-        unsafe { std::env::remove_var(MARK) };
+        // Called first thing in main, before any thread exists.
+        syscall::security::unset_env_single_threaded(MARK);
     }
     if switched_off() {
         return Ok(());
@@ -245,32 +255,28 @@ fn verify_overlay(file: &OwnedFd, exe: &Path) -> Result<()> {
 
 /// A memfd holding a copy of the running binary, sealed against writes.
 fn sealed_copy() -> Result<OwnedFd> {
-    let name = CString::new("outlet").expect("no NUL");
-    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    let flags = MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING;
     // MFD_EXEC (6.3) keeps the copy executable where vm.memfd_noexec
     // would make new memfds non-executable by default; older kernels
-    // refuse the flag.
-    // SAFETY: memfd_create with a valid name; a returned fd is ours.
-    let mut fd = unsafe { libc::memfd_create(name.as_ptr(), flags | libc::MFD_EXEC) };
-    if fd < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
-        // SAFETY: as above.
-        fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
-    }
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).context("memfd_create for a sealed copy");
-    }
-    // SAFETY: a fresh fd from the kernel.
-    let mut copy = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    // refuse the flag. nix 0.29 does not name it.
+    let exec = MemFdCreateFlag::from_bits_retain(libc::MFD_EXEC);
+    let fd = match memfd_create(c"outlet", flags | exec) {
+        Err(Errno::EINVAL) => memfd_create(c"outlet", flags),
+        other => other,
+    };
+    let fd = fd
+        .map_err(std::io::Error::from)
+        .context("memfd_create for a sealed copy")?;
+    let mut copy = std::fs::File::from(fd);
     let mut exe = std::fs::File::open("/proc/self/exe").context("open /proc/self/exe")?;
     let len = exe.metadata().context("stat /proc/self/exe")?.len();
     let copied = std::io::copy(&mut exe, &mut copy).context("copy outlet into the memfd")?;
     if copied != len {
         bail!("copied {copied} of {len} bytes of outlet into the memfd");
     }
-    // SAFETY: fcntl on our own fd with integer arguments.
-    if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("seal the memfd");
-    }
+    fcntl(copy.as_raw_fd(), FcntlArg::F_ADD_SEALS(SEALS))
+        .map_err(std::io::Error::from)
+        .context("seal the memfd")?;
     Ok(copy.into())
 }
 
@@ -280,39 +286,9 @@ fn reexec(copy: &OwnedFd) -> Result<std::convert::Infallible> {
     let args: Vec<CString> = std::env::args_os()
         .map(|a| CString::new(a.as_bytes()).context("argument has NUL"))
         .collect::<Result<_>>()?;
-    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
     let mark = CString::new(format!("{MARK}=1")).expect("no NUL");
-    let mut envp: Vec<*const libc::c_char> = vec![mark.as_ptr()];
-    // SAFETY: environ is the NULL-terminated array libc keeps; nothing
-    // changes the environment while we read it (single-threaded).
-    unsafe {
-        let mut p = environ;
-        while !(*p).is_null() {
-            envp.push(*p);
-            p = p.add(1);
-        }
-    }
-    envp.push(std::ptr::null());
-    let empty = CString::new("").expect("no NUL");
-    // SAFETY: argv and envp are NULL-terminated arrays of C strings that
-    // live until the call (which only returns on failure).
-    unsafe {
-        libc::syscall(
-            libc::SYS_execveat,
-            copy.as_raw_fd(),
-            empty.as_ptr(),
-            argv.as_ptr(),
-            envp.as_ptr(),
-            libc::AT_EMPTY_PATH,
-        )
-    };
-    Err(std::io::Error::last_os_error()).context("exec the protected copy of outlet")
-}
-
-unsafe extern "C" {
-    /// The C library's environment (glibc and musl alike).
-    static environ: *const *const libc::c_char;
+    let err = syscall::security::execveat_self_env(copy, &args, &mark);
+    Err(err).context("exec the protected copy of outlet")
 }
 
 /// Commands that make processes inside a container, and so must run from
@@ -350,9 +326,29 @@ mod tests {
         reopen_for_write(&fd).expect("write-open of a plain file");
     }
 
+    /// The control for `current`'s seal check: a memfd that could be
+    /// sealed but is not, one sealed only partly, and a plain file.
+    #[test]
+    fn unsealed_or_partly_sealed_files_are_not_taken_for_the_copy() {
+        let flags = MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING;
+        let open = memfd_create(c"outlet-test", flags).unwrap();
+        assert!(!fully_sealed(&open));
+        fcntl(
+            open.as_raw_fd(),
+            FcntlArg::F_ADD_SEALS(SealFlag::F_SEAL_WRITE),
+        )
+        .unwrap();
+        assert!(!fully_sealed(&open), "F_SEAL_WRITE alone");
+        fcntl(open.as_raw_fd(), FcntlArg::F_ADD_SEALS(SEALS)).unwrap();
+        assert!(fully_sealed(&open), "all four");
+        let plain = std::fs::File::open("/proc/self/exe").unwrap();
+        assert!(!fully_sealed(&plain));
+    }
+
     #[test]
     fn sealed_copy_is_the_binary_and_refuses_writes() {
         let copy = sealed_copy().expect("sealed copy of the test binary");
+        assert!(fully_sealed(&copy), "what `current` checks");
         let orig = std::fs::read("/proc/self/exe").unwrap();
         let mut f = std::fs::File::from(copy.try_clone().unwrap());
         std::io::Seek::rewind(&mut f).unwrap();

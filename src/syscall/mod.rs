@@ -10,7 +10,13 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-pub mod sigpipe;
+pub mod fs;
+pub mod ioctl;
+pub mod mount;
+pub mod security;
+pub mod start;
+#[cfg(test)]
+pub mod testing;
 
 /// The kernel's `struct clone_args` (v2, with cgroup).
 #[repr(C)]

@@ -14,15 +14,17 @@
 //! followed or reused.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, openat};
+use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
-use super::{INSN, from_bytes};
+use crate::syscall::fs::openat;
+
+use super::compile::{INSN, from_bytes};
 
 /// The directories at the end of the cache path that outlet makes, and so
 /// must own: `.cache` and `seccomp` under the state root.
@@ -66,14 +68,12 @@ fn distrust(st: &FileStat, want: SFlag) -> Option<String> {
 }
 
 fn open_nofollow(dir: BorrowedFd<'_>, name: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
-    let fd = openat(
-        Some(dir.as_raw_fd()),
+    openat(
+        dir.as_raw_fd(),
         name,
         flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::empty(),
-    )?;
-    // SAFETY: openat just returned this fd and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    )
 }
 
 /// The cache directory, opened and checked below the state root. With
@@ -198,13 +198,12 @@ pub(super) fn write(
 /// link planted there is not followed), then renamed to `name`.
 fn write_via(dfd: BorrowedFd<'_>, tmp: &str, name: &str, data: &[u8]) -> nix::Result<()> {
     let fd = openat(
-        Some(dfd.as_raw_fd()),
+        dfd.as_raw_fd(),
         tmp,
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::from_bits_truncate(0o600),
     )?;
-    // SAFETY: openat just returned this fd and nothing else owns it.
-    let mut f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let mut f = std::fs::File::from(fd);
     let renamed = f.write_all(data).map_err(nix_io).and_then(|()| {
         nix::fcntl::renameat(Some(dfd.as_raw_fd()), tmp, Some(dfd.as_raw_fd()), name)
     });

@@ -1,0 +1,141 @@
+//! The raw calls of `rootfs/`: the parts of the new mount API that take an
+//! fd and an empty path (open_tree, move_mount, mount_setattr), fsopen by
+//! a literal name, and the helper process that makes an idmapped mount's
+//! user namespace. Each unsafe block sits next to its call.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::unistd::{ForkResult, Pid};
+
+const FSOPEN_CLOEXEC: libc::c_uint = 1;
+
+/// `struct mount_attr` (MOUNT_ATTR_SIZE_VER0).
+#[repr(C)]
+pub struct MountAttr {
+    pub attr_set: u64,
+    pub attr_clr: u64,
+    pub propagation: u64,
+    pub userns_fd: u64,
+}
+
+fn fd_result(ret: libc::c_long) -> io::Result<OwnedFd> {
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a non-negative return of an fd-making syscall is a new fd
+    // that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
+fn unit_result(ret: libc::c_long) -> io::Result<()> {
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// open_tree(fd, "", flags): `flags` should hold AT_EMPTY_PATH.
+pub fn open_tree(fd: impl AsFd, flags: libc::c_uint) -> io::Result<OwnedFd> {
+    // SAFETY: a valid fd and a NUL-terminated empty path; returns a new fd.
+    fd_result(unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            fd.as_fd().as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+        )
+    })
+}
+
+/// move_mount(from, "", to, "", flags): `flags` should hold the
+/// F_EMPTY_PATH and T_EMPTY_PATH bits.
+pub fn move_mount(from: impl AsFd, to: impl AsFd, flags: libc::c_uint) -> io::Result<()> {
+    // SAFETY: two valid fds and NUL-terminated empty paths.
+    unit_result(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_fd().as_raw_fd(),
+            c"".as_ptr(),
+            to.as_fd().as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+        )
+    })
+}
+
+/// mount_setattr(fd, "", flags, attr): `flags` should hold AT_EMPTY_PATH.
+pub fn mount_setattr(fd: impl AsFd, flags: libc::c_uint, attr: &MountAttr) -> io::Result<()> {
+    // SAFETY: a valid fd, an empty path and a mount_attr of the size passed,
+    // all alive for the call; the kernel only reads the struct.
+    unit_result(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_fd().as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+}
+
+/// fsopen(2) of a filesystem named by a literal: no copy of the name.
+pub fn fsopen_cstr(fs_name: &CStr) -> io::Result<OwnedFd> {
+    // SAFETY: a NUL-terminated filesystem name; returns a new fd.
+    fd_result(unsafe { libc::syscall(libc::SYS_fsopen, fs_name.as_ptr(), FSOPEN_CLOEXEC) })
+}
+
+/// The child that holds a new user namespace for `rootfs::idmap`, seen
+/// from the parent: its pid, the pipe it tells its pid on (as this
+/// process's /proc names it; EOF without digits if it failed), and the
+/// pipe it waits on (closing `hold` lets it exit).
+pub struct UsernsHolder {
+    pub pid: Pid,
+    pub tell: OwnedFd,
+    pub hold: OwnedFd,
+}
+
+/// Fork a child that reads its pid from /proc/self, unshares a user
+/// namespace, writes the pid to `tell` and waits for `hold` to close.
+///
+/// Sound only while the process is single-threaded (the init is, when it
+/// makes idmapped mounts): the child then runs on a private copy of memory
+/// in which no lock can be held by a thread that no longer exists. It makes
+/// only raw syscalls on its own stack buffer and fds, then _exit.
+pub fn fork_userns_holder() -> io::Result<UsernsHolder> {
+    let (tell_r, tell_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let (hold_r, hold_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    // SAFETY: see above.
+    match unsafe { nix::unistd::fork() }? {
+        ForkResult::Child => {
+            // The parent's ends: with `hold`'s write end open here, the
+            // read below would never see EOF.
+            drop(tell_r);
+            drop(hold_w);
+            let mut buf = [0u8; 32];
+            // SAFETY: a NUL-terminated path and a buffer of the size given.
+            let n = unsafe {
+                libc::readlink(c"/proc/self".as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+            };
+            // SAFETY: raw syscalls on our own fds and buffer; _exit never
+            // returns, so no Rust state of the parent's copy is touched.
+            unsafe {
+                if n <= 0 || libc::unshare(libc::CLONE_NEWUSER) != 0 {
+                    libc::_exit(1);
+                }
+                libc::write(tell_w.as_raw_fd(), buf.as_ptr().cast(), n as usize);
+                libc::close(tell_w.as_raw_fd());
+                let mut b = 0u8;
+                libc::read(hold_r.as_raw_fd(), (&mut b as *mut u8).cast(), 1);
+                libc::_exit(0);
+            }
+        }
+        ForkResult::Parent { child } => Ok(UsernsHolder {
+            pid: child,
+            tell: tell_r,
+            hold: hold_w,
+        }),
+    }
+}
