@@ -119,3 +119,39 @@ impl Driver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// state.json names no backend: which fields are set does, and a
+    /// container without any cgroup gets the v1 one, whose every
+    /// operation is a no-op on no directories.
+    #[test]
+    fn the_record_picks_the_backend() {
+        let v2 = CgroupPaths {
+            unified: Some(PathBuf::from("/sys/fs/cgroup/c1")),
+            ..Default::default()
+        };
+        let scope = CgroupPaths {
+            systemd_unit: Some("outlet-c1.scope".to_owned()),
+            ..v2.clone()
+        };
+        let v1 = CgroupPaths {
+            v1: [("pids".to_owned(), PathBuf::from("/sys/fs/cgroup/pids/c1"))].into(),
+            ..Default::default()
+        };
+        assert!(matches!(Driver::of(&v2), Driver::V2(_)));
+        assert!(matches!(Driver::of(&scope), Driver::Systemd(_)));
+        assert!(matches!(Driver::of(&v1), Driver::V1(_)));
+        let none = CgroupPaths::default();
+        let driver = Driver::of(&none);
+        assert!(matches!(driver, Driver::V1(_)));
+        assert!(driver.get().to_create(&none).is_empty());
+        assert_eq!(
+            driver.get().self_join_files(&none).map(|v| v.len()),
+            Some(0)
+        );
+        assert!(!driver.get().is_frozen(&none).unwrap());
+    }
+}

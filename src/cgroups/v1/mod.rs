@@ -1,6 +1,7 @@
 //! cgroup v1 (legacy and hybrid hosts): one hierarchy per controller (or
 //! per co-mounted group), each holding its own copy of the container's
-//! directory. Translation only; the manager in `cgroups` does the I/O.
+//! directory. The controller files are pure translation; `backend.rs`
+//! does the I/O.
 
 pub(super) mod backend;
 pub mod blkio;

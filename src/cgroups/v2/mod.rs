@@ -1,6 +1,6 @@
 //! cgroup v2 (unified): one directory, controllers enabled from the parent.
-//! Translation only; the manager in `cgroups` does the I/O. Devices are not
-//! files here but an eBPF program (`devices/`).
+//! The controller files are pure translation; `backend.rs` does the I/O.
+//! Devices are not files here but an eBPF program (`devices/`).
 
 pub(super) mod backend;
 pub mod cpu;
