@@ -486,48 +486,6 @@ fn apply_raises_and_lowers_memory_and_swap() {
     assert!(!dir.exists());
 }
 
-/// Not a pass/fail measurement: prints what the create hot path costs here.
-#[test]
-#[cfg_attr(not(outlet_root), ignore = "needs root")]
-fn hot_path_timing() {
-    if !is_root() {
-        return;
-    }
-    let r = res(
-        r#"{"cpu":{"quota":25000,"period":100000},"memory":{"limit":536870912},"pids":{"limit":64},
-                   "devices":[{"allow":false,"access":"rwm"}]}"#,
-    );
-    let n = 20;
-    let mut total = std::time::Duration::ZERO;
-    let mut total_destroy = std::time::Duration::ZERO;
-    for _ in 0..n {
-        let path = unique("time");
-        let child = Command::new("sleep").arg("100").spawn().unwrap();
-        let pid = child.id() as i32;
-        let mut guard = Guard {
-            paths: CgroupPaths::default(),
-            child: Some(child),
-        };
-        let t = std::time::Instant::now();
-        let mut cg = Cgroup::plan(Some(&path), "x", Some(&r)).unwrap();
-        guard.paths = cg.paths().clone();
-        cg.create(Some(&r)).unwrap();
-        guard.paths = cg.paths().clone();
-        cg.add_pid(pid).unwrap();
-        total += t.elapsed();
-        let t = std::time::Instant::now();
-        cg.destroy().unwrap();
-        total_destroy += t.elapsed();
-        let status = guard.child.take().unwrap().wait().unwrap();
-        assert_eq!(status.signal(), Some(libc::SIGKILL));
-    }
-    eprintln!(
-        "plan+create+add_pid: {:?} per cgroup; destroy (kill + rmdir): {:?}",
-        total / n,
-        total_destroy / n
-    );
-}
-
 /// clone3(CLONE_INTO_CGROUP) + execve, the way the runtime starts init on
 /// v2 (through the runtime's own clone wrapper): the child is in the cgroup
 /// before its first instruction.

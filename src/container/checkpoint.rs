@@ -511,13 +511,7 @@ pub fn checkpoint(
         args.extend(["--status-fd".into(), a.status_fd.to_string().into()]);
     }
     // The freezer stops every task at once (no ptrace race with forks).
-    let freezer = c
-        .state
-        .cgroup
-        .unified
-        .clone()
-        .or_else(|| c.state.cgroup.v1.get("freezer").cloned());
-    if let Some(f) = freezer {
+    if let Some(f) = c.state.cgroup.controller_dir("freezer") {
         args.extend(["--freeze-cgroup".into(), f.into()]);
     }
 

@@ -405,7 +405,7 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
             Some(Msg::Error { errno, context }) => return Err(sync::remote_error(errno, context)),
             Some(other) => bail!("sync: unexpected {} from the init", other.name()),
             None => {
-                if let Some(why) = oom_during_setup(cgroup.paths(), resources) {
+                if let Some(why) = oom_during_setup(&cgroup, resources) {
                     bail!("{why}");
                 }
                 bail!("container init exited during setup")
@@ -445,26 +445,15 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
 /// The memory limit as the reason the init died before "ready": the
 /// kernel's OOM killer counted a kill in the container's cgroup.
 fn oom_during_setup(
-    paths: &crate::cgroups::CgroupPaths,
+    cgroup: &Cgroup,
     resources: Option<&oci_spec::runtime::LinuxResources>,
 ) -> Option<String> {
     let limit = resources?.memory().as_ref()?.limit().filter(|l| *l > 0)?;
-    let (file, text) = match (&paths.unified, paths.v1.get("memory")) {
-        (Some(dir), _) => (dir.join("memory.events"), "memory.events"),
-        (None, Some(dir)) => (dir.join("memory.oom_control"), "memory.oom_control"),
-        (None, None) => return None,
-    };
-    let kills: u64 = std::fs::read_to_string(&file)
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("oom_kill "))?
-        .trim()
-        .parse()
-        .ok()?;
+    let kills = cgroup.oom_kills().ok()??;
     (kills > 0).then(|| {
         format!(
             "linux.resources.memory.limit: {limit} bytes is below what the container's setup needs: \
-             the kernel's OOM killer killed the init before it was ready ({text}: oom_kill {kills})"
+             the kernel's OOM killer killed the init before it was ready (oom_kill {kills} in its cgroup)"
         )
     })
 }

@@ -62,7 +62,7 @@ fn remove_unrecorded(root: &Path, id: &str, why: &anyhow::Error) -> Result<()> {
             // from being left behind.
             let _ = cg.wait_created_empty(Duration::from_secs(2));
         }
-        if !cg.paths().v1.is_empty() || cg.paths().unified.is_some() {
+        if !cg.paths().is_empty() {
             cg.destroy()
                 .with_context(|| format!("delete {id}: remove its cgroups"))?;
             did.push("removed its cgroups".to_string());

@@ -139,7 +139,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         )
     };
     let chroot = root_fd.as_ref().map(AsRawFd::as_raw_fd);
-    let cgroup = Cgroup::from_paths(sub_cgroup(&c.state.cgroup, o.sub_cgroups)?);
+    let cgroup = Cgroup::from_paths(c.state.cgroup.sub_cgroups(o.sub_cgroups)?);
     let cgroup_fd = cgroup.clone_into_fd();
     let join_files = cgroup.self_join_files();
     let join_fds: Vec<i32> = join_files
@@ -311,78 +311,6 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         }
         None => crate::signals::wait_forwarding(pid, &set),
     }
-}
-
-/// The cgroup the process joins: the container's own, or with `--cgroup`
-/// an existing sub-cgroup of it (runc's `--cgroup path` for every
-/// controller, `controller[,controller]:path` for some, repeatable). A path
-/// may not leave the container's cgroup, and must exist: exec creates none.
-fn sub_cgroup(
-    own: &crate::cgroups::CgroupPaths,
-    specs: &[String],
-) -> Result<crate::cgroups::CgroupPaths> {
-    let mut paths = crate::cgroups::CgroupPaths {
-        unified: own.unified.clone(),
-        v1: own.v1.clone(),
-        ..Default::default()
-    };
-    for spec in specs {
-        let (controllers, sub) = match spec.split_once(':') {
-            Some((c, p)) => (Some(c), p),
-            None => (None, spec.as_str()),
-        };
-        let sub = Path::new(sub.trim_start_matches('/'));
-        if sub.as_os_str().is_empty()
-            || sub
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
-            bail!(
-                "--cgroup {spec:?}: the path must name a sub-cgroup inside the container's cgroup"
-            );
-        }
-        // Each --cgroup is relative to the container's own cgroup, also
-        // when an earlier one named the same controller.
-        let mut targets: Vec<(&mut PathBuf, &Path)> = Vec::new();
-        match (controllers, paths.unified.as_mut(), own.unified.as_deref()) {
-            (None, Some(dir), Some(base)) => targets.push((dir, base)),
-            (Some(_), Some(_), _) => {
-                bail!(
-                    "--cgroup {spec:?}: controller:path is for cgroup v1; give only the path on a cgroup v2 host"
-                )
-            }
-            (None, _, _) => targets.extend(
-                paths
-                    .v1
-                    .iter_mut()
-                    .filter_map(|(k, v)| Some((v, own.v1.get(k)?.as_path()))),
-            ),
-            (Some(list), _, _) => {
-                let names: Vec<&str> = list.split(',').collect();
-                if let Some(bad) = names.iter().find(|n| !own.v1.contains_key(**n)) {
-                    bail!("--cgroup {spec:?}: the container has no cgroup for controller {bad:?}");
-                }
-                targets.extend(
-                    paths
-                        .v1
-                        .iter_mut()
-                        .filter(|(k, _)| names.contains(&k.as_str()))
-                        .filter_map(|(k, v)| Some((v, own.v1.get(k)?.as_path()))),
-                );
-            }
-        }
-        if targets.is_empty() {
-            bail!("--cgroup {spec:?}: the container has no cgroup to join a sub-cgroup of");
-        }
-        for (dir, base) in targets {
-            let joined = base.join(sub);
-            if !joined.is_dir() {
-                bail!("--cgroup {spec:?}: {} does not exist", joined.display());
-            }
-            *dir = joined;
-        }
-    }
-    Ok(paths)
 }
 
 /// The namespaces of the init that differ from ours: those are joined.

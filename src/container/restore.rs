@@ -70,12 +70,13 @@ fn cgroup_roots(paths: &CgroupPaths) -> Result<Vec<OsString>> {
         Ok(format!("/{}", r.display()))
     };
     let mut out = Vec::new();
-    if let Some(u) = &paths.unified {
-        out.extend(["--cgroup-root".into(), rel(u, "cgroup2", None)?.into()]);
-    }
-    for (ctrl, dir) in &paths.v1 {
-        let r = rel(dir, "cgroup", Some(ctrl))?;
-        out.extend(["--cgroup-root".into(), format!("{ctrl}:{r}").into()]);
+    for (ctrl, dir) in paths.hierarchies() {
+        // A v1 hierarchy is named by its controller, the cgroup2 one not.
+        let r = match ctrl {
+            Some(c) => format!("{c}:{}", rel(dir, "cgroup", Some(c))?),
+            None => rel(dir, "cgroup2", None)?,
+        };
+        out.extend(["--cgroup-root".into(), r.into()]);
     }
     Ok(out)
 }
@@ -108,8 +109,8 @@ fn map_externals(
             External::Masked => PathBuf::from("/dev/null"),
             External::Cgroup { controllers } => controllers
                 .iter()
-                .find_map(|c| paths.v1.get(c))
-                .cloned()
+                .find_map(|c| paths.hierarchies().find(|(h, _)| *h == Some(c)))
+                .map(|(_, dir)| dir.to_path_buf())
                 .with_context(|| {
                     format!("restore: the checkpoint binds the cgroup hierarchy {key} ({controllers:?}); the new container has no cgroup there")
                 })?,

@@ -1,5 +1,6 @@
 //! The spec's `mounts`, in order, with their options and propagation.
 
+use std::borrow::Cow;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
@@ -350,51 +351,50 @@ fn mount_cgroup(
     let target = fd_path(&target);
     let ro = opts.flags.contains(MsFlags::MS_RDONLY);
     let base = opts.flags & !(MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_REC);
-    if let Some(dir) = &cgroup.unified {
-        // A fresh cgroup2 mount shows the cgroup namespace's root: only
-        // with a namespace of its own is that the container's directory.
-        let fresh = cgroupns
-            && mount(
-                Some("cgroup2"),
-                target.as_str(),
-                Some("cgroup2"),
-                opts.flags,
-                None::<&str>,
-            )
-            .is_ok();
-        if !fresh {
-            // Without a cgroup namespace of its own, show only its directory.
-            let d = dir.to_string_lossy();
-            mount(
-                Some(d.as_ref()),
-                target.as_str(),
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .with_context(|| format!("bind cgroup {d}"))?;
-            if ro {
-                remount_ro(&fd_path(&remounted(root, dest)?))?;
-            }
-        }
+    let mut hierarchies = cgroup.hierarchies().peekable();
+    // v1 hierarchies go side by side on a tmpfs, each under its
+    // controller's name; a cgroup2 one is the mount point itself.
+    let side_by_side = hierarchies.peek().is_none_or(|(ctrl, _)| ctrl.is_some());
+    // A fresh cgroup2 mount shows the cgroup namespace's root: only with a
+    // namespace of its own is that the container's directory.
+    if !side_by_side
+        && cgroupns
+        && mount(
+            Some("cgroup2"),
+            target.as_str(),
+            Some("cgroup2"),
+            opts.flags,
+            None::<&str>,
+        )
+        .is_ok()
+    {
         return Ok(());
     }
-    mount(
-        Some("tmpfs"),
-        target.as_str(),
-        Some("tmpfs"),
-        base,
-        Some("mode=755"),
-    )
-    .context("tmpfs for cgroup v1 hierarchies")?;
-    for (ctrl, dir) in &cgroup.v1 {
-        let sub = dest.join(ctrl);
-        let t = root.resolve_or_create(&sub, Kind::Dir)?;
-        let t = fd_path(&t);
+    if side_by_side {
+        mount(
+            Some("tmpfs"),
+            target.as_str(),
+            Some("tmpfs"),
+            base,
+            Some("mode=755"),
+        )
+        .context("tmpfs for cgroup v1 hierarchies")?;
+    }
+    for (ctrl, dir) in hierarchies {
+        // The fd stays open for as long as its /proc/self/fd path is used.
+        let (sub, fd) = match ctrl {
+            Some(c) => {
+                let sub = dest.join(c);
+                let fd = root.resolve_or_create(&sub, Kind::Dir)?;
+                (Cow::Owned(sub), Some(fd))
+            }
+            None => (Cow::Borrowed(dest), None),
+        };
+        let resolved = fd.as_ref().map(fd_path);
         let d = dir.to_string_lossy();
         mount(
             Some(d.as_ref()),
-            t.as_str(),
+            resolved.as_deref().unwrap_or(target.as_str()),
             None::<&str>,
             MsFlags::MS_BIND,
             None::<&str>,
@@ -404,7 +404,7 @@ fn mount_cgroup(
             remount_ro(&fd_path(&remounted(root, &sub)?))?;
         }
     }
-    if ro {
+    if ro && side_by_side {
         remount_ro(&fd_path(&remounted(root, dest)?))?;
     }
     Ok(())

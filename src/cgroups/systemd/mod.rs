@@ -5,6 +5,7 @@
 //! exactly and completely, through the scope's cgroupfs files. Unified
 //! (v2) hosts only.
 
+pub(super) mod backend;
 mod bus;
 mod props;
 mod wire;
@@ -14,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::cgroups::Write;
+use crate::cgroups::FileWrite;
 use bus::{Bus, BusError};
 use wire::Value;
 
@@ -116,7 +117,7 @@ pub fn scope(cgroups_path: Option<&str>, id: &str) -> Result<Scope> {
 /// Make the scope with `pid` in it and the properties for `writes`, and
 /// wait until systemd reports the job done. The cgroupfs writes are the
 /// caller's, after this.
-pub fn start(unit: &str, slice: &str, id: &str, pid: i32, writes: &[Write]) -> Result<()> {
+pub fn start(unit: &str, slice: &str, id: &str, pid: i32, writes: &[FileWrite]) -> Result<()> {
     let props = props::unit(id, slice, pid as u32, writes)?;
     let mut bus = Bus::system()?;
     let result = bus
@@ -164,7 +165,7 @@ pub fn stop(unit: &str) -> Result<()> {
 /// `update`: the new limits as properties of the running unit (runtime
 /// only, as runc does), so systemd does not undo the file writes on its
 /// next reload.
-pub fn set(unit: &str, writes: &[Write]) -> Result<()> {
+pub fn set(unit: &str, writes: &[FileWrite]) -> Result<()> {
     let props = props::resources(writes)?;
     if props.is_empty() {
         return Ok(());

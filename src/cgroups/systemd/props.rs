@@ -8,7 +8,7 @@
 use anyhow::{Result, anyhow, bail};
 
 use super::wire::Value;
-use crate::cgroups::Write;
+use crate::cgroups::FileWrite;
 
 /// systemd's "infinity" for the u64 limits.
 const INFINITY: u64 = u64::MAX;
@@ -62,7 +62,7 @@ fn quota_per_sec(quota: u64, period: u64) -> u64 {
 }
 
 /// The resource properties for the v2 `writes`.
-pub fn resources(writes: &[Write]) -> Result<Vec<(&'static str, Value)>> {
+pub fn resources(writes: &[FileWrite]) -> Result<Vec<(&'static str, Value)>> {
     let mut out = Vec::new();
     for w in writes {
         let v = w.value.trim();
@@ -101,7 +101,7 @@ pub fn unit(
     id: &str,
     slice: &str,
     pid: u32,
-    writes: &[Write],
+    writes: &[FileWrite],
 ) -> Result<Vec<(&'static str, Value)>> {
     let mut out = vec![
         ("Description", Value::Str(format!("outlet container {id}"))),

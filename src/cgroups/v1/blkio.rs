@@ -4,32 +4,32 @@
 use anyhow::Result;
 use oci_spec::runtime::{LinuxResources, LinuxThrottleDevice};
 
-use crate::cgroups::{Write, block_device};
+use crate::cgroups::{FileWrite, block_device};
 
-pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
+pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
     let Some(io) = r.block_io() else {
         return Ok(());
     };
     if let Some(w) = io.weight().filter(|&w| w != 0) {
         out.push(
-            Write::new("blkio", "blkio.weight", w.to_string())
+            FileWrite::new("blkio", "blkio.weight", w.to_string())
                 .or_else("blkio.bfq.weight", w.to_string()),
         );
     }
     if let Some(w) = io.leaf_weight().filter(|&w| w != 0) {
-        out.push(Write::new("blkio", "blkio.leaf_weight", w.to_string()));
+        out.push(FileWrite::new("blkio", "blkio.leaf_weight", w.to_string()));
     }
     for d in io.weight_device().iter().flatten() {
         let dev = block_device("weightDevice", d.major(), d.minor())?;
         if let Some(w) = d.weight().filter(|&w| w != 0) {
             let v = format!("{dev} {w}");
             out.push(
-                Write::new("blkio", "blkio.weight_device", v.clone())
+                FileWrite::new("blkio", "blkio.weight_device", v.clone())
                     .or_else("blkio.bfq.weight_device", v),
             );
         }
         if let Some(w) = d.leaf_weight().filter(|&w| w != 0) {
-            out.push(Write::new(
+            out.push(FileWrite::new(
                 "blkio",
                 "blkio.leaf_weight_device",
                 format!("{dev} {w}"),
@@ -61,7 +61,7 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
     for (field, file, list) in throttles {
         for d in list.iter().flatten() {
             let dev = block_device(field, d.major(), d.minor())?;
-            out.push(Write::new("blkio", file, format!("{dev} {}", d.rate())));
+            out.push(FileWrite::new("blkio", file, format!("{dev} {}", d.rate())));
         }
     }
     Ok(())

@@ -3,17 +3,21 @@
 use anyhow::{Result, bail};
 use oci_spec::runtime::LinuxResources;
 
-use crate::cgroups::Write;
+use crate::cgroups::FileWrite;
 
-pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
+pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
     let Some(cpu) = r.cpu() else { return Ok(()) };
     if let Some(shares) = cpu.shares().filter(|&s| s != 0) {
-        out.push(Write::new("cpu", "cpu.shares", shares.to_string()));
+        out.push(FileWrite::new("cpu", "cpu.shares", shares.to_string()));
     }
     // Period before quota: the kernel checks the quota against the period
     // in force, and a fresh cgroup's period is the default 100 ms.
     if let Some(period) = cpu.period().filter(|&p| p != 0) {
-        out.push(Write::new("cpu", "cpu.cfs_period_us", period.to_string()));
+        out.push(FileWrite::new(
+            "cpu",
+            "cpu.cfs_period_us",
+            period.to_string(),
+        ));
     }
     if let Some(quota) = cpu.quota().filter(|&q| q != 0) {
         if quota < -1 {
@@ -21,20 +25,20 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
                 "linux.resources.cpu.quota: {quota} is negative (only -1, meaning unlimited, may be)"
             );
         }
-        out.push(Write::new("cpu", "cpu.cfs_quota_us", quota.to_string()));
+        out.push(FileWrite::new("cpu", "cpu.cfs_quota_us", quota.to_string()));
     }
     if let Some(burst) = cpu.burst() {
-        out.push(Write::new("cpu", "cpu.cfs_burst_us", burst.to_string()));
+        out.push(FileWrite::new("cpu", "cpu.cfs_burst_us", burst.to_string()));
     }
     if let Some(idle) = cpu.idle() {
-        out.push(Write::new("cpu", "cpu.idle", idle.to_string()));
+        out.push(FileWrite::new("cpu", "cpu.idle", idle.to_string()));
     }
     // The runtime must fit inside the period: write the period first.
     if let Some(p) = cpu.realtime_period().filter(|&p| p != 0) {
-        out.push(Write::new("cpu", "cpu.rt_period_us", p.to_string()));
+        out.push(FileWrite::new("cpu", "cpu.rt_period_us", p.to_string()));
     }
     if let Some(rt) = cpu.realtime_runtime().filter(|&r| r != 0) {
-        out.push(Write::new("cpu", "cpu.rt_runtime_us", rt.to_string()));
+        out.push(FileWrite::new("cpu", "cpu.rt_runtime_us", rt.to_string()));
     }
     Ok(())
 }

@@ -1,11 +1,11 @@
 //! devices controller (v1): deny everything, then replay the rule list as
 //! devices.allow / devices.deny lines.
 
-use crate::cgroups::Write;
+use crate::cgroups::FileWrite;
 use crate::cgroups::devices::{DeviceKind, DeviceRule};
 
-pub fn writes(rules: &[DeviceRule], out: &mut Vec<Write>) {
-    out.push(Write::new("devices", "devices.deny", "a".to_owned()));
+pub fn writes(rules: &[DeviceRule], out: &mut Vec<FileWrite>) {
+    out.push(FileWrite::new("devices", "devices.deny", "a".to_owned()));
     for rule in rules {
         let file = if rule.allow {
             "devices.allow"
@@ -14,19 +14,19 @@ pub fn writes(rules: &[DeviceRule], out: &mut Vec<Write>) {
         };
         if rule.is_everything() {
             // "a" alone switches the default and clears the exceptions.
-            out.push(Write::new("devices", file, "a".to_owned()));
+            out.push(FileWrite::new("devices", file, "a".to_owned()));
         } else if rule.kind == DeviceKind::All {
             // The kernel reads any "a ..." line as "everything", so a
             // narrower rule for all types is split into char and block.
             for kind in [DeviceKind::Char, DeviceKind::Block] {
-                out.push(Write::new(
+                out.push(FileWrite::new(
                     "devices",
                     file,
                     DeviceRule { kind, ..*rule }.to_string(),
                 ));
             }
         } else {
-            out.push(Write::new("devices", file, rule.to_string()));
+            out.push(FileWrite::new("devices", file, rule.to_string()));
         }
     }
 }

@@ -4,9 +4,9 @@
 use anyhow::Result;
 use oci_spec::runtime::LinuxResources;
 
-use crate::cgroups::Write;
+use crate::cgroups::FileWrite;
 
-pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
+pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
     crate::cgroups::v2::hugetlb::writes_with(r, "limit_in_bytes", out)
 }
 

@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 use oci_spec::runtime::LinuxResources;
 
-use crate::cgroups::Write;
+use crate::cgroups::FileWrite;
 use crate::cgroups::v2::memory::bytes;
 
 pub const LIMIT: &str = "memory.limit_in_bytes";
@@ -20,7 +20,11 @@ pub fn needs_current_limit(r: &LinuxResources) -> bool {
 
 /// `current_limit`: memory.limit_in_bytes now in force, None for a new
 /// cgroup (where both limits are unlimited).
-pub fn writes(r: &LinuxResources, current_limit: Option<u64>, out: &mut Vec<Write>) -> Result<()> {
+pub fn writes(
+    r: &LinuxResources,
+    current_limit: Option<u64>,
+    out: &mut Vec<FileWrite>,
+) -> Result<()> {
     let Some(mem) = r.memory() else { return Ok(()) };
     let limit = bytes("limit", mem.limit())?;
     let reservation = bytes("reservation", mem.reservation())?;
@@ -51,11 +55,11 @@ pub fn writes(r: &LinuxResources, current_limit: Option<u64>, out: &mut Vec<Writ
         (Some(_), Some(s)) => current_limit.is_some_and(|cur| cur < s as u64),
         _ => false,
     };
-    let limit_w = limit.map(|l| Write::new("memory", LIMIT, l.to_string()));
+    let limit_w = limit.map(|l| FileWrite::new("memory", LIMIT, l.to_string()));
     // Unlimited memsw is the state of a kernel without swap accounting
     // (no memsw file at all), so that one write may find nothing.
     let swap_w = swap.map(|s| {
-        let w = Write::new("memory", MEMSW, s.to_string());
+        let w = FileWrite::new("memory", MEMSW, s.to_string());
         if s == -1 { w.optional() } else { w }
     });
     if memsw_first {
@@ -66,24 +70,28 @@ pub fn writes(r: &LinuxResources, current_limit: Option<u64>, out: &mut Vec<Writ
         out.extend(swap_w);
     }
     if let Some(res) = reservation {
-        out.push(Write::new(
+        out.push(FileWrite::new(
             "memory",
             "memory.soft_limit_in_bytes",
             res.to_string(),
         ));
     }
     if let Some(s) = mem.swappiness() {
-        out.push(Write::new("memory", "memory.swappiness", s.to_string()));
+        out.push(FileWrite::new("memory", "memory.swappiness", s.to_string()));
     }
     if mem.disable_oom_killer() == Some(true) {
-        out.push(Write::new("memory", "memory.oom_control", "1".to_owned()));
+        out.push(FileWrite::new(
+            "memory",
+            "memory.oom_control",
+            "1".to_owned(),
+        ));
     }
     // kernelTCP: still a v1 file on current kernels; written as runc does
     // (0 means unset there). A kernel without it fails the write, naming
     // the file, rather than running the container without the limit.
     // `kernel` (kmem.limit_in_bytes) is deprecated and ignored, as runc does.
     if let Some(t) = bytes("kernelTCP", mem.kernel_tcp())?.filter(|&t| t != 0) {
-        out.push(Write::new(
+        out.push(FileWrite::new(
             "memory",
             "memory.kmem.tcp.limit_in_bytes",
             t.to_string(),

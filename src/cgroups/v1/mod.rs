@@ -1,7 +1,9 @@
 //! cgroup v1 (legacy and hybrid hosts): one hierarchy per controller (or
 //! per co-mounted group), each holding its own copy of the container's
-//! directory. Translation only; the manager in `cgroups` does the I/O.
+//! directory. The controller files are pure translation; `backend.rs`
+//! does the I/O.
 
+pub(super) mod backend;
 pub mod blkio;
 pub mod cpu;
 pub mod cpuset;
@@ -15,7 +17,7 @@ pub mod pids;
 use anyhow::Result;
 use oci_spec::runtime::LinuxResources;
 
-use crate::cgroups::Write;
+use crate::cgroups::FileWrite;
 use crate::cgroups::devices::DeviceRule;
 
 /// Every v1 write for `r`, in order. `current_limit`: see `memory::writes`.
@@ -24,7 +26,7 @@ pub fn translate(
     r: Option<&LinuxResources>,
     current_limit: Option<u64>,
     device_rules: Option<&[DeviceRule]>,
-) -> Result<Vec<Write>> {
+) -> Result<Vec<FileWrite>> {
     let mut out = Vec::new();
     if let Some(rules) = device_rules {
         devices::writes(rules, &mut out);

@@ -3,17 +3,17 @@
 use anyhow::Result;
 use oci_spec::runtime::LinuxResources;
 
-use crate::cgroups::Write;
+use crate::cgroups::FileWrite;
 
-pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
+pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
     let Some(net) = r.network() else {
         return Ok(());
     };
     if let Some(id) = net.class_id() {
-        out.push(Write::new("net_cls", "net_cls.classid", id.to_string()));
+        out.push(FileWrite::new("net_cls", "net_cls.classid", id.to_string()));
     }
     for p in net.priorities().iter().flatten() {
-        out.push(Write::new(
+        out.push(FileWrite::new(
             "net_prio",
             "net_prio.ifpriomap",
             format!("{} {}", p.name(), p.priority()),

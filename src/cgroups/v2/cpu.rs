@@ -3,7 +3,7 @@
 use anyhow::{Result, bail};
 use oci_spec::runtime::LinuxResources;
 
-use crate::cgroups::Write;
+use crate::cgroups::FileWrite;
 
 /// runc's (and the kernel documentation's) mapping of v1 shares [2, 262144]
 /// onto v2 weight [1, 10000].
@@ -12,7 +12,7 @@ pub fn shares_to_weight(shares: u64) -> u64 {
     1 + ((shares - 2) * 9999) / 262_142
 }
 
-pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
+pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
     let Some(cpu) = r.cpu() else { return Ok(()) };
     if cpu.realtime_runtime().is_some_and(|v| v != 0)
         || cpu.realtime_period().is_some_and(|v| v != 0)
@@ -22,7 +22,7 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
         );
     }
     if let Some(shares) = cpu.shares().filter(|&s| s != 0) {
-        out.push(Write::new(
+        out.push(FileWrite::new(
             "cpu",
             "cpu.weight",
             shares_to_weight(shares).to_string(),
@@ -45,13 +45,13 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
             v.push(' ');
             v.push_str(&p.to_string());
         }
-        out.push(Write::new("cpu", "cpu.max", v));
+        out.push(FileWrite::new("cpu", "cpu.max", v));
     }
     if let Some(burst) = cpu.burst() {
-        out.push(Write::new("cpu", "cpu.max.burst", burst.to_string()));
+        out.push(FileWrite::new("cpu", "cpu.max.burst", burst.to_string()));
     }
     if let Some(idle) = cpu.idle() {
-        out.push(Write::new("cpu", "cpu.idle", idle.to_string()));
+        out.push(FileWrite::new("cpu", "cpu.idle", idle.to_string()));
     }
     Ok(())
 }

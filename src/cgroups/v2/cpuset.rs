@@ -3,15 +3,15 @@
 use anyhow::Result;
 use oci_spec::runtime::LinuxResources;
 
-use crate::cgroups::Write;
+use crate::cgroups::FileWrite;
 
-pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
+pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
     let Some(cpu) = r.cpu() else { return Ok(()) };
     if let Some(cpus) = cpu.cpus().as_deref().filter(|s| !s.is_empty()) {
-        out.push(Write::new("cpuset", "cpuset.cpus", cpus.to_owned()));
+        out.push(FileWrite::new("cpuset", "cpuset.cpus", cpus.to_owned()));
     }
     if let Some(mems) = cpu.mems().as_deref().filter(|s| !s.is_empty()) {
-        out.push(Write::new("cpuset", "cpuset.mems", mems.to_owned()));
+        out.push(FileWrite::new("cpuset", "cpuset.mems", mems.to_owned()));
     }
     Ok(())
 }

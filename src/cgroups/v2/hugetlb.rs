@@ -7,7 +7,7 @@
 use anyhow::{Result, bail};
 use oci_spec::runtime::LinuxResources;
 
-use crate::cgroups::Write;
+use crate::cgroups::FileWrite;
 
 /// The kernel names its files by page size as `2MB`, `1GB`, `64KB`.
 pub fn check_page_size(i: usize, s: &str) -> Result<()> {
@@ -22,7 +22,7 @@ pub fn check_page_size(i: usize, s: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn writes_with(r: &LinuxResources, suffix: &str, out: &mut Vec<Write>) -> Result<()> {
+pub fn writes_with(r: &LinuxResources, suffix: &str, out: &mut Vec<FileWrite>) -> Result<()> {
     for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
         check_page_size(i, h.page_size())?;
         let limit = h.limit();
@@ -37,13 +37,13 @@ pub fn writes_with(r: &LinuxResources, suffix: &str, out: &mut Vec<Write>) -> Re
             n if n < 0 => bail!("linux.resources.hugepageLimits[{i}].limit: {n} is negative"),
             n => n.to_string(),
         };
-        out.push(Write::new(
+        out.push(FileWrite::new(
             "hugetlb",
             format!("hugetlb.{}.{suffix}", h.page_size()),
             value.clone(),
         ));
         out.push(
-            Write::new(
+            FileWrite::new(
                 "hugetlb",
                 format!("hugetlb.{}.rsvd.{suffix}", h.page_size()),
                 value,
@@ -54,7 +54,7 @@ pub fn writes_with(r: &LinuxResources, suffix: &str, out: &mut Vec<Write>) -> Re
     Ok(())
 }
 
-pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
+pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
     writes_with(r, "max", out)
 }
 

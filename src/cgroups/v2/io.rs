@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 use oci_spec::runtime::{LinuxResources, LinuxThrottleDevice};
 
-use crate::cgroups::{Write, block_device};
+use crate::cgroups::{FileWrite, block_device};
 
 /// v1 blkio weight [10, 1000] -> v2 io.weight [1, 10000] (runc's mapping).
 pub fn blkio_weight_to_io_weight(w: u16) -> u64 {
@@ -19,23 +19,25 @@ fn check_weight(field: &str, w: u16) -> Result<()> {
     Ok(())
 }
 
-pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
+pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
     let Some(io) = r.block_io() else {
         return Ok(());
     };
     if let Some(w) = io.weight().filter(|&w| w != 0) {
         check_weight("weight", w)?;
-        out.push(Write::new("io", "io.bfq.weight", w.to_string()).or_else(
-            "io.weight",
-            format!("default {}", blkio_weight_to_io_weight(w)),
-        ));
+        out.push(
+            FileWrite::new("io", "io.bfq.weight", w.to_string()).or_else(
+                "io.weight",
+                format!("default {}", blkio_weight_to_io_weight(w)),
+            ),
+        );
     }
     for d in io.weight_device().iter().flatten() {
         let dev = block_device("weightDevice", d.major(), d.minor())?;
         if let Some(w) = d.weight().filter(|&w| w != 0) {
             check_weight("weightDevice.weight", w)?;
             out.push(
-                Write::new("io", "io.bfq.weight", format!("{dev} {w}")).or_else(
+                FileWrite::new("io", "io.bfq.weight", format!("{dev} {w}")).or_else(
                     "io.weight",
                     format!("{dev} {}", blkio_weight_to_io_weight(w)),
                 ),
@@ -73,7 +75,11 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
             } else {
                 d.rate().to_string()
             };
-            out.push(Write::new("io", "io.max", format!("{dev} {key}={rate}")));
+            out.push(FileWrite::new(
+                "io",
+                "io.max",
+                format!("{dev} {key}={rate}"),
+            ));
         }
     }
     Ok(())

@@ -3,7 +3,7 @@
 use anyhow::{Result, bail};
 use oci_spec::runtime::LinuxResources;
 
-use crate::cgroups::Write;
+use crate::cgroups::FileWrite;
 
 /// A memory value from the spec: None when unset (runc reads 0 as unset
 /// too), `max` for -1, an error for any other negative number.
@@ -46,7 +46,7 @@ pub fn swap_v2(limit: Option<i64>, swap: Option<i64>) -> Result<Option<i64>> {
     }
 }
 
-pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
+pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
     let Some(mem) = r.memory() else { return Ok(()) };
     let limit = bytes("limit", mem.limit())?;
     let reservation = bytes("reservation", mem.reservation())?;
@@ -55,16 +55,16 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
     let swap = swap_v2(limit, swap)?;
     // The two files are independent on v2; swap first is runc's order.
     if let Some(s) = swap {
-        let w = Write::new("memory", "memory.swap.max", max_or(s));
+        let w = FileWrite::new("memory", "memory.swap.max", max_or(s));
         // Without swap accounting the file is missing; "max" and "0" then
         // ask for nothing the kernel is not already doing (runc agrees).
         out.push(if s == -1 || s == 0 { w.optional() } else { w });
     }
     if let Some(l) = limit {
-        out.push(Write::new("memory", "memory.max", max_or(l)));
+        out.push(FileWrite::new("memory", "memory.max", max_or(l)));
     }
     if let Some(low) = reservation {
-        out.push(Write::new("memory", "memory.low", max_or(low)));
+        out.push(FileWrite::new("memory", "memory.low", max_or(low)));
     }
     // disableOOMKiller and swappiness have no v2 file; runc ignores both,
     // and refusing them would break callers that always send them.

@@ -1,7 +1,8 @@
 //! cgroup v2 (unified): one directory, controllers enabled from the parent.
-//! Translation only; the manager in `cgroups` does the I/O. Devices are not
-//! files here but an eBPF program (`devices/`).
+//! The controller files are pure translation; `backend.rs` does the I/O.
+//! Devices are not files here but an eBPF program (`devices/`).
 
+pub(super) mod backend;
 pub mod cpu;
 pub mod cpuset;
 pub mod devices;
@@ -15,11 +16,11 @@ pub mod unified;
 use anyhow::{Result, bail};
 use oci_spec::runtime::LinuxResources;
 
-use crate::cgroups::Write;
+use crate::cgroups::FileWrite;
 
 /// Every v2 file write for `r`, in order; `unified` last so that its raw
 /// values win over the translated ones, as the runtime spec asks.
-pub fn translate(r: Option<&LinuxResources>) -> Result<Vec<Write>> {
+pub fn translate(r: Option<&LinuxResources>) -> Result<Vec<FileWrite>> {
     let mut out = Vec::new();
     let Some(r) = r else { return Ok(out) };
     if let Some(net) = r.network()

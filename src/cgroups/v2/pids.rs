@@ -3,15 +3,15 @@
 use anyhow::Result;
 use oci_spec::runtime::LinuxResources;
 
-use crate::cgroups::Write;
+use crate::cgroups::FileWrite;
 
-pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
+pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
     let Some(pids) = r.pids() else { return Ok(()) };
     // As runc: 0 is unset, any negative value is unlimited.
     match pids.limit() {
         0 => {}
-        n if n < 0 => out.push(Write::new("pids", "pids.max", "max".to_owned())),
-        n => out.push(Write::new("pids", "pids.max", n.to_string())),
+        n if n < 0 => out.push(FileWrite::new("pids", "pids.max", "max".to_owned())),
+        n => out.push(FileWrite::new("pids", "pids.max", n.to_string())),
     }
     Ok(())
 }

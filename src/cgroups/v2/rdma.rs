@@ -3,16 +3,16 @@
 use anyhow::Result;
 use oci_spec::runtime::LinuxResources;
 
-use crate::cgroups::Write;
+use crate::cgroups::FileWrite;
 
-pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
+pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
     let Some(rdma) = r.rdma() else { return Ok(()) };
     let mut devices: Vec<&String> = rdma.keys().collect();
     devices.sort();
     for dev in devices {
         let l = &rdma[dev];
         let v = |n: Option<u32>| n.map_or_else(|| "max".to_owned(), |n| n.to_string());
-        out.push(Write::new(
+        out.push(FileWrite::new(
             "rdma",
             "rdma.max",
             format!(

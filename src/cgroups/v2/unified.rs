@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 use oci_spec::runtime::LinuxResources;
 
-use crate::cgroups::Write;
+use crate::cgroups::FileWrite;
 
 /// The controller a unified key belongs to (`memory.high` -> memory), or
 /// "" for the core `cgroup.*` files.
@@ -23,7 +23,7 @@ pub fn check_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
+pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
     let Some(unified) = r.unified() else {
         return Ok(());
     };
@@ -32,7 +32,7 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
     keys.sort();
     for key in keys {
         check_key(key)?;
-        out.push(Write::new(
+        out.push(FileWrite::new(
             controller_of(key),
             key.clone(),
             unified[key].clone(),

@@ -9,7 +9,10 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 
-use super::{Cgroup, fs};
+use super::fs;
+
+pub mod v1;
+pub mod v2;
 
 /// `key value` lines (cpu.stat, memory.stat, memory.events, ...).
 pub fn flat_keyed(text: &str) -> BTreeMap<String, u64> {
@@ -58,16 +61,9 @@ fn entry(limit: Option<u64>, usage: Option<u64>, max: Option<u64>, failcnt: Opti
     Value::Object(m)
 }
 
-/// The memory controller's OOM-kill counter (v2 memory.events, v1
-/// memory.oom_control), None without a memory controller.
-pub fn oom_kills(cg: &Cgroup) -> Result<Option<u64>> {
-    let (dir, file) = match &cg.paths.unified {
-        Some(d) => (d.as_path(), "memory.events"),
-        None => match cg.paths.v1.get("memory") {
-            Some(d) => (d.as_path(), "memory.oom_control"),
-            None => return Ok(None),
-        },
-    };
+/// The `oom_kill` counter of `file` (v2 memory.events, v1
+/// memory.oom_control) in `dir`.
+pub fn oom_kill_count(dir: &Path, file: &str) -> Result<Option<u64>> {
     Ok(read_keyed(dir, file)?.get("oom_kill").copied())
 }
 
@@ -189,71 +185,7 @@ pub fn blkio_v1_entries(text: &str) -> Vec<Value> {
         .collect()
 }
 
-pub fn collect(cg: &Cgroup) -> Result<Value> {
-    match &cg.paths.unified {
-        Some(dir) => v2(dir),
-        None => v1(cg),
-    }
-}
-
-fn v2(dir: &Path) -> Result<Value> {
-    let cpu_stat = read_keyed(dir, "cpu.stat")?;
-    let g = |k: &str| cpu_stat.get(k).copied();
-    let mut usage = Map::new();
-    put(&mut usage, "total", g("usage_usec").map(|v| v * 1000));
-    usage.insert("kernel".into(), json!(g("system_usec").unwrap_or(0) * 1000));
-    usage.insert("user".into(), json!(g("user_usec").unwrap_or(0) * 1000));
-    let mut throttling = Map::new();
-    put(&mut throttling, "periods", g("nr_periods"));
-    put(&mut throttling, "throttledPeriods", g("nr_throttled"));
-    put(
-        &mut throttling,
-        "throttledTime",
-        g("throttled_usec").map(|v| v * 1000),
-    );
-
-    let raw = read_keyed(dir, "memory.stat")?;
-    let events = read_keyed(dir, "memory.events")?;
-    let mut memory = Map::new();
-    put(&mut memory, "cache", raw.get("file").copied());
-    memory.insert(
-        "usage".into(),
-        entry(
-            read_num(dir, "memory.max")?,
-            read_num(dir, "memory.current")?,
-            read_num(dir, "memory.peak")?,
-            events.get("max").copied(),
-        ),
-    );
-    memory.insert(
-        "swap".into(),
-        entry(
-            read_num(dir, "memory.swap.max")?,
-            read_num(dir, "memory.swap.current")?,
-            None,
-            None,
-        ),
-    );
-    if !raw.is_empty() {
-        memory.insert("raw".into(), json!(raw));
-    }
-
-    Ok(json!({
-        "cpu": {"usage": usage, "throttling": throttling},
-        "memory": memory,
-        "pids": pids(dir)?,
-        "blkio": io_stat_v2(&fs::read_opt(&dir.join("io.stat"))?.unwrap_or_default()),
-        "hugetlb": hugetlb(dir, |d, size| {
-            let events = read_keyed(d, &format!("hugetlb.{size}.events"))?;
-            Ok((
-                read_num(d, &format!("hugetlb.{size}.current"))?,
-                None,
-                events.get("max").copied(),
-            ))
-        })?,
-    }))
-}
-
+/// pids.current and pids.max (same files on v1 and v2).
 fn pids(dir: &Path) -> Result<Value> {
     let mut m = Map::new();
     put(&mut m, "current", read_num(dir, "pids.current")?);
@@ -264,113 +196,6 @@ fn pids(dir: &Path) -> Result<Value> {
         read_num(dir, "pids.max")?.filter(|&v| v != u64::MAX),
     );
     Ok(Value::Object(m))
-}
-
-fn v1(cg: &Cgroup) -> Result<Value> {
-    let dir = |c: &str| cg.paths.v1.get(c).map(|p| p.as_path());
-    let mut usage = Map::new();
-    let mut throttling = Map::new();
-    if let Some(d) = dir("cpuacct") {
-        put(&mut usage, "total", read_num(d, "cpuacct.usage")?);
-        if let Some(t) = fs::read_opt(&d.join("cpuacct.usage_percpu"))? {
-            let v: Vec<u64> = t
-                .split_whitespace()
-                .filter_map(|s| s.parse().ok())
-                .collect();
-            if !v.is_empty() {
-                usage.insert("percpu".into(), json!(v));
-            }
-        }
-        // cpuacct.stat counts USER_HZ ticks; runc reports nanoseconds.
-        // SAFETY: sysconf has no memory effects.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-        let st = read_keyed(d, "cpuacct.stat")?;
-        usage.insert(
-            "kernel".into(),
-            json!(st.get("system").copied().unwrap_or(0) * 1_000_000_000 / hz),
-        );
-        usage.insert(
-            "user".into(),
-            json!(st.get("user").copied().unwrap_or(0) * 1_000_000_000 / hz),
-        );
-    }
-    if let Some(d) = dir("cpu") {
-        let st = read_keyed(d, "cpu.stat")?;
-        put(&mut throttling, "periods", st.get("nr_periods").copied());
-        put(
-            &mut throttling,
-            "throttledPeriods",
-            st.get("nr_throttled").copied(),
-        );
-        put(
-            &mut throttling,
-            "throttledTime",
-            st.get("throttled_time").copied(),
-        );
-    }
-    let mut memory = Map::new();
-    if let Some(d) = dir("memory") {
-        let raw = read_keyed(d, "memory.stat")?;
-        put(&mut memory, "cache", raw.get("cache").copied());
-        let e = |prefix: &str| -> Result<Value> {
-            Ok(entry(
-                read_num(d, &format!("{prefix}.limit_in_bytes"))?,
-                read_num(d, &format!("{prefix}.usage_in_bytes"))?,
-                read_num(d, &format!("{prefix}.max_usage_in_bytes"))?,
-                read_num(d, &format!("{prefix}.failcnt"))?,
-            ))
-        };
-        memory.insert("usage".into(), e("memory")?);
-        memory.insert("swap".into(), e("memory.memsw")?);
-        memory.insert("kernel".into(), e("memory.kmem")?);
-        if !raw.is_empty() {
-            memory.insert("raw".into(), json!(raw));
-        }
-    }
-    let pids = match dir("pids") {
-        Some(d) => pids(d)?,
-        None => json!({}),
-    };
-    let blkio = match dir("blkio") {
-        Some(d) => {
-            // CFQ's files when the kernel has them, else the throttle layer's.
-            let pick = |cfq: &str, throttle: &str| -> Result<Vec<Value>> {
-                let text = match fs::read_opt(&d.join(cfq))? {
-                    Some(t) => t,
-                    None => fs::read_opt(&d.join(throttle))?.unwrap_or_default(),
-                };
-                Ok(blkio_v1_entries(&text))
-            };
-            blkio_object(
-                pick(
-                    "blkio.io_service_bytes_recursive",
-                    "blkio.throttle.io_service_bytes_recursive",
-                )?,
-                pick(
-                    "blkio.io_serviced_recursive",
-                    "blkio.throttle.io_serviced_recursive",
-                )?,
-            )
-        }
-        None => json!({}),
-    };
-    let hugetlb = match dir("hugetlb") {
-        Some(d) => hugetlb(d, |d, size| {
-            Ok((
-                read_num(d, &format!("hugetlb.{size}.usage_in_bytes"))?,
-                read_num(d, &format!("hugetlb.{size}.max_usage_in_bytes"))?,
-                read_num(d, &format!("hugetlb.{size}.failcnt"))?,
-            ))
-        })?,
-        None => json!({}),
-    };
-    Ok(json!({
-        "cpu": {"usage": usage, "throttling": throttling},
-        "memory": memory,
-        "pids": pids,
-        "blkio": blkio,
-        "hugetlb": hugetlb,
-    }))
 }
 
 #[cfg(test)]

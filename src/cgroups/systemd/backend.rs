@@ -1,0 +1,145 @@
+//! The systemd backend: a transient scope made over D-Bus once the init's
+//! pid exists, then the v2 cgroupfs backend on the scope's directory for
+//! what systemd has no property for (exact values, devices as eBPF).
+
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use oci_spec::runtime::LinuxResources;
+use serde_json::Value;
+
+use crate::cgroups::backend::Backend;
+use crate::cgroups::host::{self, Host};
+use crate::cgroups::v2::backend::V2Fs;
+use crate::cgroups::{CgroupPaths, devices, v2};
+
+pub struct Systemd {
+    fs: V2Fs,
+    /// Between `create` and `add_pid`: the scope is made only once the
+    /// init's pid exists, with these limits.
+    pending: Option<PendingScope>,
+}
+
+struct PendingScope {
+    slice: String,
+    id: String,
+    resources: Option<LinuxResources>,
+}
+
+/// The record and backend for a scope under the v2 root, checked now and
+/// made by `add_pid`.
+pub(in crate::cgroups) fn plan(
+    cgroups_path: Option<&str>,
+    id: &str,
+    resources: Option<&LinuxResources>,
+) -> Result<(CgroupPaths, Systemd)> {
+    let scope = super::scope(cgroups_path, id)?;
+    let host = host::probe()?;
+    let Host::Unified(root) = &host else {
+        bail!(
+            "--systemd-cgroup: the systemd cgroup driver needs a unified (cgroup v2) host; this host is {}",
+            host::describe(&host)
+        );
+    };
+    v2::translate(resources)?;
+    devices::rules(resources, true)?;
+    let rec = CgroupPaths {
+        unified: Some(root.join(&scope.rel)),
+        systemd_unit: Some(scope.unit),
+        ..Default::default()
+    };
+    let mut backend = Systemd::new(V2Fs::new(root));
+    backend.pending = Some(PendingScope {
+        slice: scope.slice,
+        id: id.to_owned(),
+        resources: None,
+    });
+    Ok((rec, backend))
+}
+
+impl Systemd {
+    pub fn new(fs: V2Fs) -> Systemd {
+        Systemd { fs, pending: None }
+    }
+
+    fn unit(rec: &CgroupPaths) -> Result<&str> {
+        match rec.systemd_unit.as_deref() {
+            Some(u) => Ok(u),
+            None => bail!("cgroup: not a systemd scope"),
+        }
+    }
+}
+
+impl Backend for Systemd {
+    /// systemd makes (and removes) the scope and its slices.
+    fn to_create(&self, _rec: &CgroupPaths) -> Vec<PathBuf> {
+        Vec::new()
+    }
+
+    /// Nothing yet: the scope is made with the init in it (`add_pid`).
+    fn create(&mut self, _rec: &mut CgroupPaths, resources: Option<&LinuxResources>) -> Result<()> {
+        if let Some(p) = self.pending.as_mut() {
+            p.resources = resources.cloned();
+        }
+        Ok(())
+    }
+
+    /// Not before the scope exists; a made one (an `exec` into the
+    /// container) takes a child at clone time like plain v2.
+    fn clone_into_fd(&self, rec: &CgroupPaths) -> Option<RawFd> {
+        if self.pending.is_some() {
+            return None;
+        }
+        self.fs.clone_into_fd(rec)
+    }
+
+    /// The create of a scope: made with `pid` in it, then every limit
+    /// through its files (the exact values, and those systemd has no
+    /// property for), devices as an eBPF program, as on plain v2.
+    fn add_pid(&self, rec: &CgroupPaths, pid: i32) -> Result<()> {
+        let Some(p) = &self.pending else {
+            return self.fs.add_pid(rec, pid);
+        };
+        let resources = p.resources.as_ref();
+        let writes = v2::translate(resources)?;
+        super::start(Self::unit(rec)?, &p.slice, &p.id, pid, &writes)?;
+        self.fs.limit(rec, resources, &writes)
+    }
+
+    /// The new limits as unit properties too, so that systemd does not
+    /// undo the file writes on its next reload.
+    fn apply(&self, rec: &CgroupPaths, resources: &LinuxResources) -> Result<()> {
+        super::set(Self::unit(rec)?, &v2::translate(Some(resources))?)?;
+        self.fs.apply(rec, resources)
+    }
+
+    fn freeze(&self, rec: &CgroupPaths, frozen: bool) -> Result<()> {
+        self.fs.freeze(rec, frozen)
+    }
+
+    fn is_frozen(&self, rec: &CgroupPaths) -> Result<bool> {
+        self.fs.is_frozen(rec)
+    }
+
+    fn can_freeze(&self, rec: &CgroupPaths) -> bool {
+        self.fs.can_freeze(rec)
+    }
+
+    fn kill_at_once(&self, rec: &CgroupPaths) -> Result<bool> {
+        self.fs.kill_at_once(rec)
+    }
+
+    /// Stop the scope: systemd removes its directory.
+    fn release(&self, rec: &CgroupPaths) -> Result<()> {
+        super::stop(Self::unit(rec)?)
+    }
+
+    fn stats(&self, rec: &CgroupPaths) -> Result<Value> {
+        self.fs.stats(rec)
+    }
+
+    fn oom_kills(&self, rec: &CgroupPaths) -> Result<Option<u64>> {
+        self.fs.oom_kills(rec)
+    }
+}
