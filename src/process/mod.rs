@@ -9,5 +9,6 @@ pub mod network;
 pub mod personality;
 pub mod procfs;
 pub mod scheduling;
+pub mod spawn;
 pub mod stdio;
 pub mod sync;
