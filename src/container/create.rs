@@ -303,9 +303,8 @@ impl Draft {
 }
 
 /// Clone the init into its namespaces and cgroup, and put its pid and
-/// start time on record at once (with the exact cgroup directories made),
-/// so that a later damaged state.json still leads `delete --force` to it
-/// without trusting a bare pid.
+/// start time on record at once, so that a later damaged state.json still
+/// leads `delete --force` to it without trusting a bare pid.
 fn spawn_init(
     o: &CreateOpts,
     loaded: &spec::Loaded,
@@ -372,15 +371,21 @@ fn spawn_init(
     }
     // `start` waits for the init to close the last reading end.
     drop(fifo);
-    let init_start_time = syscall::proc_start_time(init.pid)
-        .map(|(t, _)| t)
-        .context("read the init's start time")?;
-    made.intent.cgroup = plan.cgroup.paths().clone();
-    made.intent.pid = init.pid;
-    made.intent.init_start_time = init_start_time;
-    made.dir.save_intent(&made.intent)?;
+    record_init(made, &plan.cgroup, init.pid)?;
     crate::fault::point("create:cloned");
     Ok(init)
+}
+
+/// The init exists: its pid and start time go on record at once, with the
+/// exact cgroup directories made.
+fn record_init(made: &mut Made, cgroup: &Cgroup, pid: i32) -> Result<()> {
+    let init_start_time = syscall::proc_start_time(pid)
+        .map(|(t, _)| t)
+        .context("read the init's start time")?;
+    made.intent.cgroup = cgroup.paths().clone();
+    made.intent.pid = pid;
+    made.intent.init_start_time = init_start_time;
+    made.dir.save_intent(&made.intent)
 }
 
 /// The init gets the fifo open for reading and writing (which never

@@ -133,3 +133,19 @@ pub fn receive_fd(sock: BorrowedFd) -> nix::Result<Option<OwnedFd>> {
     }
     Ok(None)
 }
+
+/// fstatfs(2)'s f_type for an fd given by number (the stdio fds, which no
+/// Rust object owns in the init): what kind of file system holds it.
+pub fn fs_type(fd: RawFd) -> io::Result<i64> {
+    let mut sfs = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: fstatfs fills the statfs we pass (or fails and leaves it
+    // unread); an fd that is not open is EBADF, nothing more.
+    if unsafe { libc::fstatfs(fd, sfs.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fstatfs succeeded, so it wrote the whole struct.
+    let f_type = unsafe { sfs.assume_init() }.f_type;
+    // Its type is the libc's: i64 in glibc, unsigned in musl.
+    #[allow(clippy::unnecessary_cast)]
+    Ok(f_type as i64)
+}
