@@ -240,7 +240,7 @@ fn make_state_dir(o: &CreateOpts, cgroup: &Cgroup) -> Result<Made> {
         ..Default::default()
     };
     intent.cgroup.created = cgroup.to_create();
-    dir.save_intent(&intent)?;
+    dir.begin_intent(&intent)?;
     crate::fault::point("create:intent");
     Ok(Made { dir, undo, intent })
 }
@@ -385,7 +385,7 @@ fn record_init(made: &mut Made, cgroup: &Cgroup, pid: i32) -> Result<()> {
     made.intent.cgroup = cgroup.paths().clone();
     made.intent.pid = pid;
     made.intent.init_start_time = init_start_time;
-    made.dir.save_intent(&made.intent)
+    made.dir.append_intent(&made.intent)
 }
 
 /// The init gets the fifo open for reading and writing (which never
