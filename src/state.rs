@@ -25,7 +25,9 @@ pub const EXEC_FIFO: &str = "exec.fifo";
 pub const CONFIG_FILE: &str = "config.json";
 /// What `create` is about to make, written before it makes it (intent
 /// before effect), so that `delete --force` can undo a create that died at
-/// any instant, or a container whose state.json was damaged later.
+/// any instant, or a container whose state.json was damaged later. A log
+/// of JSON lines, each a whole `Intent` that replaces the one before: the
+/// last line that reads whole is the record (see `ContainerDir::begin_intent`).
 pub const INTENT_FILE: &str = "intent.json";
 /// The state root: others may pass through it (to a container dir they
 /// are told of) but not list the ids in it.
@@ -118,6 +120,15 @@ pub struct Intent {
     pub init_start_time: u64,
 }
 
+/// The intent log's bytes to the record that stands: its last line that
+/// parses whole.
+pub fn parse_intent(bytes: &[u8]) -> Option<Intent> {
+    bytes
+        .split(|b| *b == b'\n')
+        .rev()
+        .find_map(|line| serde_json::from_slice(line).ok())
+}
+
 /// state.json's bytes to a State, without touching the file system (the
 /// fuzz target's entry).
 pub fn parse_state(bytes: &[u8]) -> serde_json::Result<State> {
@@ -190,15 +201,24 @@ pub struct ContainerDir {
 }
 
 impl ContainerDir {
-    /// Make <root>/<id> (DIR_MODE); EEXIST means the id is taken.
+    /// Make <root>/<id> (DIR_MODE); EEXIST means the id is taken. The state
+    /// root is made (ROOT_MODE) only when it is missing: after the first
+    /// container, one mkdir is all this costs.
     pub fn create(root: &Path, id: &str) -> Result<ContainerDir> {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(ROOT_MODE)
-            .create(root)
-            .with_context(|| format!("state root {}", root.display()))?;
         let path = root.join(id);
-        match std::fs::DirBuilder::new().mode(DIR_MODE).create(&path) {
+        let mkdir = || std::fs::DirBuilder::new().mode(DIR_MODE).create(&path);
+        let made = match mkdir() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(ROOT_MODE)
+                    .create(root)
+                    .with_context(|| format!("state root {}", root.display()))?;
+                mkdir()
+            }
+            r => r,
+        };
+        match made {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 bail!("container with id exists: {id}")
@@ -259,10 +279,37 @@ impl ContainerDir {
         syscall::write_atomic(&self.path.join(INTENT_FILE), &json)
     }
 
-    /// The intent record, if one was written and can be read.
+    /// The first intent record, into a new file with one plain write (no
+    /// temporary file and rename): it is written before anything it names
+    /// exists, so a create killed halfway through the write has made
+    /// nothing the record would have to lead to.
+    pub fn begin_intent(&self, intent: &Intent) -> Result<()> {
+        self.write_intent(intent, std::fs::OpenOptions::new().create_new(true))
+    }
+
+    /// A later record, appended as one more line (one write, no new inode
+    /// and no rename over the old file, which ext4 would flush at once): a
+    /// line cut short by a kill does not read whole, and the line before
+    /// it still stands, as if create had died just before the write.
+    pub fn append_intent(&self, intent: &Intent) -> Result<()> {
+        self.write_intent(intent, std::fs::OpenOptions::new().append(true))
+    }
+
+    fn write_intent(&self, intent: &Intent, how: &mut std::fs::OpenOptions) -> Result<()> {
+        let file = self.path.join(INTENT_FILE);
+        let mut line = serde_json::to_vec(intent).context("serialise intent")?;
+        line.push(b'\n');
+        how.write(true)
+            .open(&file)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, &line))
+            .with_context(|| format!("write {}", file.display()))
+    }
+
+    /// The intent record, if one was written and can be read: the last
+    /// line that parses (a file `save_intent` wrote is one such line).
     pub fn load_intent(&self) -> Option<Intent> {
         let bytes = std::fs::read(self.path.join(INTENT_FILE)).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        parse_intent(&bytes)
     }
 
     pub fn save(&self, state: &State) -> Result<()> {
@@ -366,5 +413,91 @@ pub fn owner() -> String {
         "root".to_string()
     } else {
         uid.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> (tempdir::Dir, ContainerDir) {
+        let t = tempdir::Dir::new();
+        let d = ContainerDir::create(&t.0, "c").unwrap();
+        (t, d)
+    }
+
+    /// A private directory under /tmp, removed on drop.
+    mod tempdir {
+        pub struct Dir(pub std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Dir {
+                let p = nix::unistd::mkdtemp(&std::env::temp_dir().join("outlet-state-XXXXXX"))
+                    .unwrap();
+                // The state root itself is made by ContainerDir::create.
+                Dir(p.join("root"))
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
+            }
+        }
+    }
+
+    fn intent(pid: i32) -> Intent {
+        let mut i = Intent {
+            pid,
+            init_start_time: 77,
+            ..Default::default()
+        };
+        i.cgroup.created = vec![PathBuf::from("/sys/fs/cgroup/pids/x")];
+        i
+    }
+
+    #[test]
+    fn the_last_whole_intent_line_stands() {
+        let (_t, d) = dir();
+        d.begin_intent(&intent(0)).unwrap();
+        assert_eq!(d.load_intent().unwrap().pid, 0);
+        d.append_intent(&intent(42)).unwrap();
+        let got = d.load_intent().unwrap();
+        assert_eq!((got.pid, got.init_start_time), (42, 77));
+        assert_eq!(got.cgroup.created, intent(42).cgroup.created);
+        // A second create of the record in the same dir is refused.
+        assert!(d.begin_intent(&intent(1)).is_err());
+    }
+
+    #[test]
+    fn a_line_cut_short_leaves_the_one_before() {
+        let first = serde_json::to_string(&intent(0)).unwrap();
+        let second = serde_json::to_string(&intent(42)).unwrap();
+        for cut in [1, second.len() / 2, second.len() - 1] {
+            let log = format!("{first}\n{}", &second[..cut]);
+            assert_eq!(parse_intent(log.as_bytes()).unwrap().pid, 0, "cut at {cut}");
+        }
+        // Control: the whole line wins.
+        let log = format!("{first}\n{second}\n");
+        assert_eq!(parse_intent(log.as_bytes()).unwrap().pid, 42);
+        // save_intent's single record, without a newline, reads too.
+        assert_eq!(parse_intent(second.as_bytes()).unwrap().pid, 42);
+        // A first line cut short: no record.
+        assert!(parse_intent(&first.as_bytes()[..first.len() / 2]).is_none());
+        assert!(parse_intent(b"").is_none());
+    }
+
+    #[test]
+    fn the_state_root_is_made_when_missing() {
+        let (t, d) = dir();
+        assert!(d.path.is_dir());
+        let mode = std::fs::metadata(&t.0).unwrap().permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o711
+        );
+        // The root exists now: a second container takes one mkdir, and a
+        // taken id is refused as before.
+        let e = ContainerDir::create(&t.0, "c").err().unwrap();
+        assert_eq!(e.to_string(), "container with id exists: c");
+        ContainerDir::create(&t.0, "d").unwrap();
     }
 }

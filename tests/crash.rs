@@ -284,7 +284,10 @@ fn a_killed_create_takes_an_unrecorded_init_with_it() {
             &format!("o{n}"),
         );
         assert_eq!(o.signal, Some(libc::SIGKILL), "{step}: {o:#?}");
-        let intent = common::read_json(&t.root.join(&id).join("intent.json"));
+        // intent.json is a log of whole records, one a line: the last stands.
+        let log = std::fs::read_to_string(t.root.join(&id).join("intent.json")).unwrap();
+        let intent: serde_json::Value =
+            serde_json::from_str(log.lines().last().unwrap_or_default()).unwrap();
         let pid = intent["pid"].as_i64().unwrap() as i32;
         assert!(pid > 0, "{step}: no pid on record: {intent}");
         let deadline = Instant::now() + Duration::from_secs(3);

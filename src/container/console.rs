@@ -1,11 +1,14 @@
-//! `run` of a terminal container without --console-socket: outlet is its
-//! own console socket's peer. It listens on a socket in a private temp
-//! dir, the init sends the pty master there during create (exactly as to
-//! the shim or conmon), and `run` then relays between its own stdio and
-//! the master until the container's init exits.
+//! `run` (or a foreground `exec`) of a terminal process without
+//! --console-socket: outlet is its own console socket's peer. It listens
+//! on a socket in a private temp dir, the init (or the exec'd process)
+//! sends the pty master there during setup (exactly as to the shim or
+//! conmon), and outlet then relays between its own stdio and the master
+//! until that process exits.
 
-use std::io::{IoSliceMut, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+#![deny(unsafe_code)]
+
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
@@ -14,7 +17,6 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 use nix::sys::termios::{self, SetArg, Termios};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -65,25 +67,11 @@ impl OwnConsole {
             .listener
             .accept()
             .context("accept on the console socket")?;
-        let mut name = [0u8; 4096];
-        let mut iov = [IoSliceMut::new(&mut name)];
-        let mut space = nix::cmsg_space!([RawFd; 1]);
-        let msg = recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        )
-        .context("receive the pty master")?;
-        for c in msg.cmsgs().context("read the control message")? {
-            if let ControlMessageOwned::ScmRights(fds) = c
-                && let Some(&fd) = fds.first()
-            {
-                // SAFETY: the kernel just installed this fd for us.
-                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
-            }
+        match crate::syscall::process::receive_fd(conn.as_fd()) {
+            Ok(Some(master)) => Ok(master),
+            Ok(None) => bail!("the console socket message carried no file descriptor"),
+            Err(e) => Err(e).context("receive the pty master"),
         }
-        bail!("the console socket message carried no file descriptor")
     }
 }
 
@@ -128,15 +116,8 @@ impl Drop for RawMode {
 /// process made after the pty exists (exec) so that it starts at the
 /// right size instead of 0x0 until the relay copies it.
 pub fn stdin_size() -> Option<oci_spec::runtime::Box> {
-    let mut ws = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ fills the winsize we pass, which outlives the call.
-    if unsafe { libc::ioctl(libc::STDIN_FILENO, libc::TIOCGWINSZ, &mut ws) } != 0 || ws.ws_row == 0
-    {
+    let ws = crate::syscall::process::window_size(std::io::stdin().as_fd()).ok()?;
+    if ws.ws_row == 0 {
         return None;
     }
     oci_spec::runtime::BoxBuilder::default()
@@ -149,16 +130,8 @@ pub fn stdin_size() -> Option<oci_spec::runtime::Box> {
 /// Copy our terminal's size to the container's pty (the kernel then sends
 /// SIGWINCH to its foreground process group).
 pub fn copy_winsize(master: BorrowedFd) {
-    let mut ws: libc::winsize = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ fills the winsize we pass, which outlives the call.
-    if unsafe { libc::ioctl(libc::STDIN_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0 {
-        // SAFETY: TIOCSWINSZ reads the same live winsize.
-        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    if let Ok(ws) = crate::syscall::process::window_size(std::io::stdin().as_fd()) {
+        let _ = crate::syscall::process::set_window_size(master, &ws);
     }
 }
 
@@ -185,32 +158,61 @@ pub fn relay(master: OwnedFd, init: i32, set: &SigSet) -> Result<i32> {
     copy_winsize(master.as_fd());
     let sfd = SignalFd::with_flags(set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .context("signalfd for the forwarded signals")?;
-    let stdin = std::io::stdin();
-    let mut stdout = std::io::stdout().lock();
-    let child = Pid::from_raw(init);
-    let mut stdin_open = true;
-    let mut master_open = true;
-    let mut buf = [0u8; 8192];
-    let mut code = None;
+    let mut r = Relay {
+        master,
+        stdin: std::io::stdin(),
+        stdout: std::io::stdout().lock(),
+        child: Pid::from_raw(init),
+        stdin_open: true,
+        master_open: true,
+        buf: [0u8; 8192],
+    };
     loop {
         // SIGCHLD may have come before the signalfd existed: look each time.
-        if code.is_none() {
-            code = reap(child)?;
+        if let Some(code) = reap(r.child)? {
+            drain(r.master.as_fd(), &mut r.stdout);
+            return Ok(code);
         }
-        if code.is_some() {
-            drain(master.as_fd(), &mut stdout);
-            return Ok(code.unwrap_or(0));
+        let Some((sig_ready, master_ready, stdin_ready)) = r.poll(&sfd)? else {
+            continue;
+        };
+        if sig_ready {
+            r.forward_signals(&sfd);
         }
+        if master_ready {
+            r.copy_out()?;
+        }
+        if stdin_ready {
+            r.copy_in();
+        }
+    }
+}
+
+/// Both directions of the relay, and whether each is still open.
+struct Relay {
+    master: OwnedFd,
+    stdin: std::io::Stdin,
+    stdout: std::io::StdoutLock<'static>,
+    child: Pid,
+    stdin_open: bool,
+    master_open: bool,
+    buf: [u8; 8192],
+}
+
+impl Relay {
+    /// Which of the signalfd, the master and stdin are ready; None when
+    /// a signal interrupted the wait.
+    fn poll(&self, sfd: &SignalFd) -> Result<Option<(bool, bool, bool)>> {
         let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-        if master_open {
-            fds.push(PollFd::new(master.as_fd(), PollFlags::POLLIN));
+        if self.master_open {
+            fds.push(PollFd::new(self.master.as_fd(), PollFlags::POLLIN));
         }
-        if stdin_open {
-            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        if self.stdin_open {
+            fds.push(PollFd::new(self.stdin.as_fd(), PollFlags::POLLIN));
         }
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) => {}
-            Err(Errno::EINTR) => continue,
+            Err(Errno::EINTR) => return Ok(None),
             Err(e) => return Err(e).context("poll the terminal"),
         }
         let ready = |i: usize| {
@@ -218,54 +220,60 @@ pub fn relay(master: OwnedFd, init: i32, set: &SigSet) -> Result<i32> {
                 .and_then(|f| f.revents())
                 .is_some_and(|r| !r.is_empty())
         };
-        let (sig_ready, master_ready, stdin_ready) = (
+        Ok(Some((
             ready(0),
-            master_open && ready(1),
-            stdin_open && ready(if master_open { 2 } else { 1 }),
-        );
-        drop(fds);
-        if sig_ready {
-            while let Ok(Some(info)) = sfd.read_signal() {
-                match Signal::try_from(info.ssi_signo as i32) {
-                    Ok(Signal::SIGCHLD) => {}
-                    Ok(Signal::SIGWINCH) => copy_winsize(master.as_fd()),
-                    Ok(sig) => {
-                        // The init is our unreaped child: its pid is not reused.
-                        let _ = nix::sys::signal::kill(child, sig);
-                    }
-                    Err(_) => {}
+            self.master_open && ready(1),
+            self.stdin_open && ready(if self.master_open { 2 } else { 1 }),
+        )))
+    }
+
+    fn forward_signals(&self, sfd: &SignalFd) {
+        while let Ok(Some(info)) = sfd.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGCHLD) => {}
+                Ok(Signal::SIGWINCH) => copy_winsize(self.master.as_fd()),
+                Ok(sig) => {
+                    // The init is our unreaped child: its pid is not reused.
+                    let _ = nix::sys::signal::kill(self.child, sig);
                 }
+                Err(_) => {}
             }
         }
-        if master_ready {
-            match read_fd(master.as_fd(), &mut buf) {
-                Ok(0) | Err(Errno::EIO) => master_open = false,
-                Ok(n) => {
-                    if stdout
-                        .write_all(&buf[..n])
-                        .and_then(|()| stdout.flush())
-                        .is_err()
-                    {
-                        // Nobody reads our output any more; keep the
-                        // container's writes from blocking on a full pty.
-                        master_open = false;
-                    }
+    }
+
+    /// master -> stdout.
+    fn copy_out(&mut self) -> Result<()> {
+        match read_fd(self.master.as_fd(), &mut self.buf) {
+            Ok(0) | Err(Errno::EIO) => self.master_open = false,
+            Ok(n) => {
+                if self
+                    .stdout
+                    .write_all(&self.buf[..n])
+                    .and_then(|()| self.stdout.flush())
+                    .is_err()
+                {
+                    // Nobody reads our output any more; keep the
+                    // container's writes from blocking on a full pty.
+                    self.master_open = false;
                 }
-                Err(Errno::EINTR | Errno::EAGAIN) => {}
-                Err(e) => return Err(e).context("read the pty master"),
             }
+            Err(Errno::EINTR | Errno::EAGAIN) => {}
+            Err(e) => return Err(e).context("read the pty master"),
         }
-        if stdin_ready {
-            match read_fd(stdin.as_fd(), &mut buf) {
-                Ok(0) => stdin_open = false,
-                Ok(n) => {
-                    if write_all_fd(master.as_fd(), &buf[..n]).is_err() {
-                        stdin_open = false;
-                    }
+        Ok(())
+    }
+
+    /// stdin -> master.
+    fn copy_in(&mut self) {
+        match read_fd(self.stdin.as_fd(), &mut self.buf) {
+            Ok(0) => self.stdin_open = false,
+            Ok(n) => {
+                if write_all_fd(self.master.as_fd(), &self.buf[..n]).is_err() {
+                    self.stdin_open = false;
                 }
-                Err(Errno::EINTR | Errno::EAGAIN) => {}
-                Err(_) => stdin_open = false,
             }
+            Err(Errno::EINTR | Errno::EAGAIN) => {}
+            Err(_) => self.stdin_open = false,
         }
     }
 }

@@ -4,22 +4,24 @@
 
 #![deny(unsafe_code)]
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use nix::sched::CloneFlags;
-use oci_spec::runtime::LinuxNamespaceType;
+use oci_spec::runtime::{Linux, LinuxNamespace, LinuxNamespaceType, LinuxResources};
 
 use crate::cgroups::Cgroup;
-use crate::namespaces::{self, Plan};
+use crate::namespaces::{self, Plan as NsPlan};
 use crate::process::init::{self, InitArgs};
 use crate::process::procfs::ProcFs;
+use crate::process::spawn::{self, CgroupEntry, Spawned};
 use crate::process::sync::{self, Msg};
-use crate::security;
-use crate::spec;
+use crate::rootfs::mounts::BindTree;
+use crate::security::{self, seccomp::Prepared};
+use crate::spec::{self, Process, Spec};
 use crate::state::{ContainerDir, Intent, State, Status};
-use crate::syscall::{self, Forked};
+use crate::syscall;
 
 pub struct CreateOpts<'a> {
     pub root: &'a Path,
@@ -112,9 +114,37 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
 }
 
 /// `create` with the spec already loaded and validated (`run` reads it
-/// first to decide about the terminal; nothing is parsed twice).
+/// first to decide about the terminal; nothing is parsed twice). The
+/// lifecycle's steps in order (see DESIGN.md); each failure undoes every
+/// step taken before it.
 pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     spec::check_id(o.id)?;
+    let mut plan = plan(o, &loaded)?;
+    // Side effects start here.
+    let mut made = make_state_dir(o, &plan.cgroup)?;
+    let entry = make_cgroup(o, &mut plan, &mut made)?;
+    let draft = Draft::new(o, &loaded, &plan);
+    let init = spawn_init(o, &loaded, &mut plan, &mut made, &entry, &draft)?;
+    drop(entry);
+    wait_for_ready(&plan, &init, &draft)?;
+    record(o, &loaded, plan, made, init, &draft)
+}
+
+/// What validation settled: nothing exists yet.
+struct Plan<'a> {
+    spec: &'a Spec,
+    process: &'a Process,
+    linux: Option<&'a Linux>,
+    seccomp: Option<Prepared>,
+    namespaces: Vec<LinuxNamespace>,
+    ns: NsPlan,
+    resources: Option<&'a LinuxResources>,
+    cgroup: Cgroup,
+}
+
+/// Validate and plan: every error of the config and the options comes
+/// from here, before any side effect.
+fn plan<'a>(o: &CreateOpts, loaded: &'a spec::Loaded) -> Result<Plan<'a>> {
     let spec = &loaded.spec;
     crate::logging::debug(|| {
         format!(
@@ -128,29 +158,11 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     security::capabilities::validate(process.capabilities().as_ref())?;
     security::lsm::validate(spec)?;
     let linux = spec.linux().as_ref();
-    let mut seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
-        Some(s) => Some(security::seccomp::prepare_cached(
-            s,
-            &crate::state::seccomp_cache(o.root),
-        )?),
-        None => None,
-    };
-    if let Some(s) = &seccomp {
-        for w in s.warnings() {
-            crate::logging::warn(&w);
-        }
-        crate::logging::debug(|| {
-            format!(
-                "seccomp: {} instructions; syscalls unknown to libseccomp, skipped: {:?}",
-                s.len(),
-                s.skipped_syscalls()
-            )
-        });
-    }
-    let nss = linux
+    let seccomp = prepare_seccomp(o.root, linux)?;
+    let namespaces = linux
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
-    let plan = Plan::from_spec(&nss);
+    let ns = NsPlan::from_spec(&namespaces);
     if process.terminal().unwrap_or(false) && o.console_socket.is_none() {
         bail!("process.terminal is true but no --console-socket was given");
     }
@@ -161,78 +173,159 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
     let cgroups_path = linux
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
-    // Rootless, as with runc: without a cgroup delegated to the user, a
-    // container that asks for no limits runs without a cgroup of its own.
-    let tolerate = || !has_limits(resources) && o.rootless.applies();
     let mut cgroup = match Cgroup::plan(cgroups_path.as_deref(), o.id, resources) {
         Ok(cg) => cg,
-        Err(_) if tolerate() => Cgroup::from_paths(Default::default()),
+        Err(_) if tolerates_no_cgroup(o, resources) => Cgroup::from_paths(Default::default()),
         Err(e) => return Err(e),
     };
-    cgroup.set_own_pid_ns(plan.creates(LinuxNamespaceType::Pid));
-
+    cgroup.set_own_pid_ns(ns.creates(LinuxNamespaceType::Pid));
     security::protected_exe::ensured()?;
+    Ok(Plan {
+        spec,
+        process,
+        linux,
+        seccomp,
+        namespaces,
+        ns,
+        resources,
+        cgroup,
+    })
+}
 
-    // Side effects start here.
+/// The compiled filter (from the cache when it holds it), its warnings
+/// logged.
+fn prepare_seccomp(root: &Path, linux: Option<&Linux>) -> Result<Option<Prepared>> {
+    let Some(profile) = linux.and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(None);
+    };
+    let s = security::seccomp::prepare_cached(profile, &crate::state::seccomp_cache(root))?;
+    for w in s.warnings() {
+        crate::logging::warn(&w);
+    }
+    crate::logging::debug(|| {
+        format!(
+            "seccomp: {} instructions; syscalls unknown to libseccomp, skipped: {:?}",
+            s.len(),
+            s.skipped_syscalls()
+        )
+    });
+    Ok(Some(s))
+}
+
+/// Rootless, as with runc: without a cgroup delegated to the user, a
+/// container that asks for no limits runs without a cgroup of its own.
+fn tolerates_no_cgroup(o: &CreateOpts, resources: Option<&LinuxResources>) -> bool {
+    !has_limits(resources) && o.rootless.applies()
+}
+
+/// What create has made so far, and the record of it.
+struct Made {
+    dir: ContainerDir,
+    undo: Undo,
+    intent: Intent,
+}
+
+/// The state dir, locked, with the intent record of the cgroup directories
+/// about to be made: intent before effect, so that `delete --force` can
+/// undo a create killed at any instant from here on.
+fn make_state_dir(o: &CreateOpts, cgroup: &Cgroup) -> Result<Made> {
     let dir = ContainerDir::create(o.root, o.id)?;
-    let mut undo = Undo {
+    let undo = Undo {
         dir: Some(dir.path.clone()),
         cgroup: None,
         child: None,
     };
-    // Intent before effect: what the cgroup step will make is on record
-    // before it makes it, so `delete --force` can undo a create killed at
-    // any instant from here on.
     let mut intent = Intent {
         cgroup: cgroup.paths().clone(),
         ..Default::default()
     };
     intent.cgroup.created = cgroup.to_create();
-    dir.save_intent(&intent)?;
+    dir.begin_intent(&intent)?;
     crate::fault::point("create:intent");
-    if let Err(e) = cgroup.create(resources) {
-        if !(is_permission(&e) && tolerate()) {
+    Ok(Made { dir, undo, intent })
+}
+
+/// The cgroup with every limit written, before the init exists; and how
+/// the init will enter it.
+fn make_cgroup(o: &CreateOpts, plan: &mut Plan, made: &mut Made) -> Result<CgroupEntry> {
+    if let Err(e) = plan.cgroup.create(plan.resources) {
+        if !(is_permission(&e) && tolerates_no_cgroup(o, plan.resources)) {
             return Err(e);
         }
-        cgroup = Cgroup::from_paths(Default::default());
+        plan.cgroup = Cgroup::from_paths(Default::default());
     }
-    let cgroup_fd = cgroup.clone_into_fd();
-    let join_files = cgroup.self_join_files();
-    let join_fds: Vec<RawFd> = join_files
-        .iter()
-        .flatten()
-        .map(AsRawFd::as_raw_fd)
-        .collect();
-    undo.cgroup = Some(Cgroup::from_paths(cgroup.paths().clone()));
-    crate::logging::debug(|| format!("cgroup ready, limits written: {:?}", cgroup.paths()));
+    let entry = CgroupEntry::of(&plan.cgroup);
+    made.undo.cgroup = Some(Cgroup::from_paths(plan.cgroup.paths().clone()));
+    crate::logging::debug(|| format!("cgroup ready, limits written: {:?}", plan.cgroup.paths()));
     crate::fault::point("create:cgroup");
+    Ok(entry)
+}
 
-    // The init gets the fifo open for reading and writing (which never
-    // blocks) and waits on it without reopening it: it needs no /proc and
-    // no path, and only `start`, from the host, opens the file again.
-    let fifo_path = dir.fifo();
-    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600))
-        .with_context(|| format!("mkfifo {}", fifo_path.display()))?;
-    let fifo: OwnedFd = syscall::openat2(
-        libc::AT_FDCWD,
-        &fifo_path,
-        libc::O_RDWR | libc::O_NOFOLLOW,
-        0,
-    )
-    .with_context(|| format!("open {}", fifo_path.display()))?;
+/// The container's state as create records it, all but the init's pid
+/// and start time; the hooks and a seccomp listener get it too.
+struct Draft {
+    state: State,
+}
 
+impl Draft {
+    fn new(o: &CreateOpts, loaded: &spec::Loaded, plan: &Plan) -> Draft {
+        let spec = plan.spec;
+        Draft {
+            state: State {
+                oci_version: spec.version().clone(),
+                id: o.id.to_string(),
+                pid: 0,
+                bundle: loaded.bundle.clone(),
+                rootfs: loaded.rootfs.clone(),
+                created: crate::logging::rfc3339_now(),
+                owner: crate::state::owner(),
+                annotations: spec.annotations().clone().unwrap_or_default(),
+                init_start_time: 0,
+                cgroup: plan.cgroup.paths().clone(),
+                hooks: spec.hooks().clone(),
+                namespaces: plan
+                    .namespaces
+                    .iter()
+                    .map(|n| namespaces::proc_name(n.typ()).to_string())
+                    .collect(),
+                use_terminal: plan.process.terminal().unwrap_or(false),
+            },
+        }
+    }
+
+    fn json(&self, pid: i32, status: Status) -> String {
+        let mut oci = self.state.oci(status);
+        if status != Status::Stopped {
+            oci.pid = pid;
+        }
+        serde_json::to_string(&oci).unwrap_or_default()
+    }
+}
+
+/// Clone the init into its namespaces and cgroup, and put its pid and
+/// start time on record at once, so that a later damaged state.json still
+/// leads `delete --force` to it without trusting a bare pid.
+fn spawn_init(
+    o: &CreateOpts,
+    loaded: &spec::Loaded,
+    plan: &mut Plan,
+    made: &mut Made,
+    entry: &CgroupEntry,
+    draft: &Draft,
+) -> Result<Spawned> {
+    let fifo = open_exec_fifo(&made.dir)?;
     // The init's end is the lower fd, next to the fifo's: the init closes
     // the fds around the two it keeps with one close_range fewer.
-    let (child_chan, parent_chan) = sync::pair()?;
-    if let Some(s) = seccomp.as_mut()
+    let (child_end, parent_end) = sync::pair()?;
+    if let Some(s) = plan.seccomp.as_mut()
         && s.listener_path().is_some()
     {
         // listenerPath is a host path: connect while it is in sight; the
         // init inherits the socket.
         s.connect_listener()?;
     }
-
     if let Some((_, p)) = plan
+        .ns
         .join
         .iter()
         .find(|(t, _)| *t == LinuxNamespaceType::Pid)
@@ -241,213 +334,239 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
         // below lands in it.
         namespaces::join(LinuxNamespaceType::Pid, p)?;
     }
-    // With namespaces to join, the joins come first in the child and the
-    // rest is unshared after them; otherwise one clone makes them all. The
-    // cgroup namespace can only be part of the clone when the clone also
-    // places the child in its cgroup (v2).
-    let mut cloned = if plan.join.iter().any(|(t, _)| *t != LinuxNamespaceType::Pid) {
-        plan.new & CloneFlags::CLONE_NEWPID
-    } else {
-        plan.new
-    };
-    if cgroup_fd.is_none() {
-        cloned &= !CloneFlags::CLONE_NEWCGROUP;
-    }
-    // The init makes its time namespace itself (see enter_new_time).
-    cloned &= !namespaces::flag(LinuxNamespaceType::Time);
-
-    let created = crate::logging::rfc3339_now();
-    let annotations = spec.annotations().clone().unwrap_or_default();
-    let state_for = |pid: i32| -> State {
-        State {
-            oci_version: spec.version().clone(),
-            id: o.id.to_string(),
-            pid,
-            bundle: loaded.bundle.clone(),
-            rootfs: loaded.rootfs.clone(),
-            created: created.clone(),
-            owner: crate::state::owner(),
-            annotations: annotations.clone(),
-            init_start_time: 0,
-            cgroup: cgroup.paths().clone(),
-            hooks: spec.hooks().clone(),
-            namespaces: nss
-                .iter()
-                .map(|n| namespaces::proc_name(n.typ()).to_string())
-                .collect(),
-            use_terminal: process.terminal().unwrap_or(false),
-        }
-    };
-    let state_json = |pid: i32, status: Status| -> String {
-        let st = state_for(pid);
-        serde_json::to_string(&st.oci(status)).unwrap_or_default()
-    };
-    let hooks = spec.hooks().as_ref();
-    let has_runtime_hooks = hooks.is_some_and(|h| {
-        h.prestart().as_ref().is_some_and(|v| !v.is_empty())
-            || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
-    });
-
-    // A user namespace takes the host's privileges from the init: bind
-    // sources are opened now, before the clone (the init inherits the fds).
-    // Rootless, we hold none to lend: the init opens them as before.
-    let userns = plan.creates(LinuxNamespaceType::User) || plan.joins(LinuxNamespaceType::User);
-    let binds = if userns && nix::unistd::geteuid().is_root() {
-        crate::rootfs::mounts::open_binds(spec.mounts().as_deref().unwrap_or(&[]))?
-    } else {
-        Vec::new()
-    };
+    let cloned = clone_flags(&plan.ns, entry);
+    let binds = open_binds_for_userns(plan)?;
+    let state_json = |pid: i32, status: Status| draft.json(pid, status);
     let args = InitArgs {
-        spec,
+        spec: plan.spec,
         rootfs: &loaded.rootfs,
-        plan: &plan,
+        plan: &plan.ns,
         cloned,
-        cgroup: cgroup.paths(),
-        join_cgroup: &join_fds,
+        cgroup: plan.cgroup.paths(),
+        join_cgroup: entry.join_fds(),
         no_pivot: o.no_pivot,
         no_new_keyring: o.no_new_keyring,
         id: o.id,
         fifo: fifo.as_raw_fd(),
-        seccomp: seccomp.as_ref(),
+        seccomp: plan.seccomp.as_ref(),
         preserve_fds: o.preserve_fds,
-        has_runtime_hooks,
+        has_runtime_hooks: has_runtime_hooks(plan.spec),
         state_json: &state_json,
         console_socket: o.console_socket,
-        lock_fd: dir.lock_fd(),
+        lock_fd: made.dir.lock_fd(),
         binds: &binds,
     };
-
-    let (forked, in_cgroup) = syscall::clone_process(cloned.bits() as u64, cgroup_fd)
-        .context("clone the container init")?;
-    let pid = match forked {
-        Forked::Child => {
-            drop(parent_chan);
-            init::run(&args, child_chan)
-        }
-        Forked::Parent(pid) => pid,
-    };
-    undo.child = Some(pid);
-    crate::logging::debug(|| format!("init cloned: pid {pid}, namespaces {cloned:?}"));
-    drop(child_chan);
-    if let Some(s) = &seccomp {
+    let init = spawn::spawn(
+        cloned.bits() as u64,
+        entry,
+        parent_end,
+        child_end,
+        "clone the container init",
+        |chan| init::run(&args, chan),
+    )?;
+    made.undo.child = Some(init.pid);
+    crate::logging::debug(|| format!("init cloned: pid {}, namespaces {cloned:?}", init.pid));
+    if let Some(s) = &plan.seccomp {
         s.close_listener();
     }
     // `start` waits for the init to close the last reading end.
     drop(fifo);
-    // The init exists: its pid and start time go on record at once (the
-    // exact cgroup directories made, too), so a later damaged state.json
-    // still leads `delete --force` to it without trusting a bare pid.
+    record_init(made, &plan.cgroup, init.pid)?;
+    crate::fault::point("create:cloned");
+    Ok(init)
+}
+
+/// The init exists: its pid and start time go on record at once, with the
+/// exact cgroup directories made.
+fn record_init(made: &mut Made, cgroup: &Cgroup, pid: i32) -> Result<()> {
     let init_start_time = crate::process::pidstat::start_time(pid)
         .map(|(t, _)| t)
         .context("read the init's start time")?;
-    intent.cgroup = cgroup.paths().clone();
-    intent.pid = pid;
-    intent.init_start_time = init_start_time;
-    dir.save_intent(&intent)?;
-    crate::fault::point("create:cloned");
-    let init_joins_cgroup = join_files.is_some();
-    drop(join_files);
+    made.intent.cgroup = cgroup.paths().clone();
+    made.intent.pid = pid;
+    made.intent.init_start_time = init_start_time;
+    made.dir.append_intent(&made.intent)
+}
 
+/// The init gets the fifo open for reading and writing (which never
+/// blocks) and waits on it without reopening it: it needs no /proc and no
+/// path, and only `start`, from the host, opens the file again.
+fn open_exec_fifo(dir: &ContainerDir) -> Result<OwnedFd> {
+    let fifo_path = dir.fifo();
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .with_context(|| format!("mkfifo {}", fifo_path.display()))?;
+    syscall::openat2(
+        libc::AT_FDCWD,
+        &fifo_path,
+        libc::O_RDWR | libc::O_NOFOLLOW,
+        0,
+    )
+    .with_context(|| format!("open {}", fifo_path.display()))
+}
+
+/// The namespaces the clone makes. With namespaces to join, the joins come
+/// first in the child and the rest is unshared after them; otherwise one
+/// clone makes them all. The cgroup namespace can only be part of the
+/// clone when the clone also places the child in its cgroup (v2).
+fn clone_flags(ns: &NsPlan, entry: &CgroupEntry) -> CloneFlags {
+    let mut cloned = if ns.join.iter().any(|(t, _)| *t != LinuxNamespaceType::Pid) {
+        ns.new & CloneFlags::CLONE_NEWPID
+    } else {
+        ns.new
+    };
+    if !entry.clones_into() {
+        cloned &= !CloneFlags::CLONE_NEWCGROUP;
+    }
+    // The init makes its time namespace itself (see enter_new_time).
+    cloned & !namespaces::flag(LinuxNamespaceType::Time)
+}
+
+/// A user namespace takes the host's privileges from the init: bind
+/// sources are opened now, before the clone (the init inherits the fds).
+/// Rootless, we hold none to lend: the init opens them as before.
+fn open_binds_for_userns(plan: &Plan) -> Result<Vec<Option<BindTree>>> {
+    let userns =
+        plan.ns.creates(LinuxNamespaceType::User) || plan.ns.joins(LinuxNamespaceType::User);
+    if userns && nix::unistd::geteuid().is_root() {
+        crate::rootfs::mounts::open_binds(plan.spec.mounts().as_deref().unwrap_or(&[]))
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+fn has_runtime_hooks(spec: &Spec) -> bool {
+    spec.hooks().as_ref().is_some_and(|h| {
+        h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+            || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+    })
+}
+
+/// Drive the init through its setup until it reports ready: place it and
+/// map its ids, run the runtime hooks when it asks.
+fn wait_for_ready(plan: &Plan, init: &Spawned, draft: &Draft) -> Result<()> {
     loop {
-        match parent_chan.recv()? {
+        match init.chan.recv()? {
             Some(Msg::Unshared) => {
-                if !in_cgroup && !init_joins_cgroup {
-                    cgroup.add_pid(pid)?;
-                }
-                let userns = plan.creates(LinuxNamespaceType::User);
-                let oom = process.oom_score_adj();
-                // Written here, from the host's /proc, before the init has
-                // mounted anything or become non-dumpable (which would
-                // give its /proc files to the host's root, out of reach of
-                // the root of a user namespace).
-                if userns || oom.is_some() {
-                    let proc = ProcFs::host()?;
-                    if userns {
-                        let l = linux.context("linux: missing")?;
-                        namespaces::write_id_maps(
-                            &proc,
-                            pid,
-                            l.uid_mappings().as_deref().unwrap_or(&[]),
-                            l.gid_mappings().as_deref().unwrap_or(&[]),
-                        )?;
-                    }
-                    if let Some(adj) = oom {
-                        let rel = ProcFs::of(pid, "oom_score_adj");
-                        proc.write(&rel, adj.to_string().as_bytes())
-                            .with_context(|| {
-                                format!("process.oomScoreAdj {adj}: writing /proc/{rel}")
-                            })?;
-                    }
-                }
-                crate::logging::debug(|| "init placed in its cgroup, id maps written".into());
-                parent_chan.send(&Msg::Placed { init_pid: pid })?;
+                place_init(plan, init)?;
+                init.chan.send(&Msg::Placed { init_pid: init.pid })?;
             }
             Some(Msg::HooksDue) => {
-                let json = state_json(pid, Status::Creating);
-                crate::hooks::run_all(
-                    "prestart",
-                    hooks.and_then(|h| h.prestart().as_ref()),
-                    &json,
-                )?;
-                crate::hooks::run_all(
-                    "createRuntime",
-                    hooks.and_then(|h| h.create_runtime().as_ref()),
-                    &json,
-                )?;
-                parent_chan.send(&Msg::HooksDone)?;
+                run_runtime_hooks(plan.spec, &draft.json(init.pid, Status::Creating))?;
+                init.chan.send(&Msg::HooksDone)?;
             }
             Some(Msg::Ready) => {
                 crate::logging::debug(|| {
                     "init ready: mounts, pivot_root, user and caps set".into()
                 });
-                break;
+                return Ok(());
             }
             Some(Msg::Error { errno, context }) => return Err(sync::remote_error(errno, context)),
             Some(other) => bail!("sync: unexpected {} from the init", other.name()),
             None => {
-                if let Some(why) = oom_during_setup(&cgroup, resources) {
+                if let Some(why) = oom_during_setup(&plan.cgroup, plan.resources) {
                     bail!("{why}");
                 }
                 bail!("container init exited during setup")
             }
         }
     }
+}
 
+/// The init's namespaces exist: put it in its cgroup, and write its id maps
+/// and oom_score_adj from the host's /proc, before it has mounted
+/// anything or become non-dumpable (which would give its /proc files to
+/// the host's root, out of reach of the root of a user namespace).
+fn place_init(plan: &Plan, init: &Spawned) -> Result<()> {
+    init.place(&plan.cgroup)?;
+    let userns = plan.ns.creates(LinuxNamespaceType::User);
+    let oom = plan.process.oom_score_adj();
+    if userns || oom.is_some() {
+        let proc = ProcFs::host()?;
+        if userns {
+            let l = plan.linux.context("linux: missing")?;
+            namespaces::write_id_maps(
+                &proc,
+                init.pid,
+                l.uid_mappings().as_deref().unwrap_or(&[]),
+                l.gid_mappings().as_deref().unwrap_or(&[]),
+            )?;
+        }
+        if let Some(adj) = oom {
+            let rel = ProcFs::of(init.pid, "oom_score_adj");
+            proc.write(&rel, adj.to_string().as_bytes())
+                .with_context(|| format!("process.oomScoreAdj {adj}: writing /proc/{rel}"))?;
+        }
+    }
+    crate::logging::debug(|| "init placed in its cgroup, id maps written".into());
+    Ok(())
+}
+
+/// prestart and createRuntime, in the runtime's namespaces, once the
+/// init's mounts are done.
+fn run_runtime_hooks(spec: &Spec, state_json: &str) -> Result<()> {
+    let hooks = spec.hooks().as_ref();
+    crate::hooks::run_all(
+        "prestart",
+        hooks.and_then(|h| h.prestart().as_ref()),
+        state_json,
+    )?;
+    crate::hooks::run_all(
+        "createRuntime",
+        hooks.and_then(|h| h.create_runtime().as_ref()),
+        state_json,
+    )
+}
+
+/// Record the ready container (config.json, state.json, the pid file),
+/// then let the init turn its death signal off: until then a killed
+/// `create` takes it along. Nothing is left to undo after this.
+fn record(
+    o: &CreateOpts,
+    loaded: &spec::Loaded,
+    plan: Plan,
+    mut made: Made,
+    init: Spawned,
+    draft: &Draft,
+) -> Result<Created> {
     crate::fault::point("create:ready");
-    let mut state = state_for(pid);
-    state.init_start_time = init_start_time;
-    dir.save_config(&loaded.text)?;
-    dir.save(&state)?;
-    crate::logging::debug(|| format!("state saved in {}", dir.path.display()));
+    let state = State {
+        pid: init.pid,
+        init_start_time: made.intent.init_start_time,
+        ..draft.state.clone()
+    };
+    made.dir.save_config(&loaded.text)?;
+    made.dir.save(&state)?;
+    crate::logging::debug(|| format!("state saved in {}", made.dir.path.display()));
     crate::fault::point("create:saved");
     if let Some(p) = o.pid_file {
-        syscall::write_atomic(p, pid.to_string().as_bytes())
+        syscall::write_atomic(p, init.pid.to_string().as_bytes())
             .with_context(|| format!("pid file {}", p.display()))?;
     }
-    if let Some(s) = &seccomp {
+    if let Some(s) = &plan.seccomp {
         s.remember();
     }
     // Recorded: the init may now turn its death signal off; its closing
     // the channel says it has (exiting before that would kill it).
-    parent_chan.send(&Msg::Recorded)?;
-    if parent_chan.recv()?.is_some() {
+    init.chan.send(&Msg::Recorded)?;
+    if init.chan.recv()?.is_some() {
         bail!("sync: unexpected message from the init after ready");
     }
     crate::fault::point("create:detached");
     // Success: nothing to undo. The init stays, blocked on exec.fifo.
-    undo.child = None;
-    undo.cgroup = None;
-    undo.dir = None;
-    drop(cgroup);
-    Ok(Created { dir, state })
+    made.undo.child = None;
+    made.undo.cgroup = None;
+    made.undo.dir = None;
+    drop(plan);
+    drop(init);
+    Ok(Created {
+        dir: made.dir,
+        state,
+    })
 }
 
 /// The memory limit as the reason the init died before "ready": the
 /// kernel's OOM killer counted a kill in the container's cgroup.
-fn oom_during_setup(
-    cgroup: &Cgroup,
-    resources: Option<&oci_spec::runtime::LinuxResources>,
-) -> Option<String> {
+fn oom_during_setup(cgroup: &Cgroup, resources: Option<&LinuxResources>) -> Option<String> {
     let limit = resources?.memory().as_ref()?.limit().filter(|l| *l > 0)?;
     let kills = cgroup.oom_kills().ok()??;
     (kills > 0).then(|| {
@@ -459,7 +578,7 @@ fn oom_during_setup(
 }
 
 /// Limits other than the device list (which the default spec always has).
-fn has_limits(r: Option<&oci_spec::runtime::LinuxResources>) -> bool {
+fn has_limits(r: Option<&LinuxResources>) -> bool {
     let Some(r) = r else { return false };
     r.memory().is_some()
         || r.cpu().is_some()

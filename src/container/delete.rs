@@ -2,6 +2,8 @@
 //! (thawing a paused one so that nothing survives). Removes the cgroup in
 //! every hierarchy, runs poststop hooks, removes the state.
 
+#![deny(unsafe_code)]
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -10,6 +12,16 @@ use anyhow::{Context, Result, bail};
 use super::Loaded;
 use crate::cgroups::Cgroup;
 use crate::state::{Lookup, Status};
+
+/// How long a SIGKILLed init may take to die (a frozen one is thawed
+/// first) before delete gives up and says so.
+const DEATH_TIMEOUT: Duration = Duration::from_secs(10);
+/// The poll interval of that wait: a killed process usually goes within
+/// a millisecond or two.
+const DEATH_POLL: Duration = Duration::from_millis(1);
+/// How long an unrecorded init (no pid in the intent record) gets to die
+/// of its death signal and leave the cgroup it was made in.
+const UNRECORDED_INIT_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let c = match super::load(root, id) {
@@ -60,7 +72,7 @@ fn remove_unrecorded(root: &Path, id: &str, why: &anyhow::Error) -> Result<()> {
             // a cgroup this container made. A bounded wait for it (which a
             // cgroup shared with others pays in full) keeps the cgroup
             // from being left behind.
-            let _ = cg.wait_created_empty(Duration::from_secs(2));
+            let _ = cg.wait_created_empty(UNRECORDED_INIT_TIMEOUT);
         }
         if !cg.paths().is_empty() {
             cg.destroy()
@@ -88,12 +100,15 @@ fn kill_recorded_init(pid: i32, start_time: u64) -> Result<bool> {
     }
     crate::syscall::pidfd_send_signal(&pidfd, libc::SIGKILL)
         .with_context(|| format!("kill the recorded init {pid}"))?;
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + DEATH_TIMEOUT;
     while alive() {
         if Instant::now() > deadline {
-            bail!("the recorded init {pid} did not die within 10s of SIGKILL");
+            bail!(
+                "the recorded init {pid} did not die within {}s of SIGKILL",
+                DEATH_TIMEOUT.as_secs()
+            );
         }
-        std::thread::sleep(Duration::from_millis(1));
+        std::thread::sleep(DEATH_POLL);
     }
     Ok(true)
 }
@@ -113,12 +128,16 @@ pub fn stop(c: &Loaded) -> Result<()> {
         let _ = cg.freeze(false);
     }
     crate::fault::point("delete:killed");
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + DEATH_TIMEOUT;
     while crate::state::init_alive(&c.state) {
         if Instant::now() > deadline {
-            bail!("container {} did not die within 10s of SIGKILL", c.state.id);
+            bail!(
+                "container {} did not die within {}s of SIGKILL",
+                c.state.id,
+                DEATH_TIMEOUT.as_secs()
+            );
         }
-        std::thread::sleep(Duration::from_millis(1));
+        std::thread::sleep(DEATH_POLL);
     }
     Ok(())
 }

@@ -9,7 +9,7 @@
 #![deny(unsafe_code)]
 
 use std::convert::Infallible;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use crate::spec::{Process, Spec};
@@ -21,6 +21,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use crate::cgroups::Cgroup;
+use crate::process::spawn::{self, CgroupEntry, Spawned};
 use crate::process::sync::{self, Msg};
 use crate::state::Status;
 use crate::syscall::{self, Forked};
@@ -60,7 +61,72 @@ fn container_spec(dir: &crate::state::ContainerDir) -> Result<Spec> {
     })
 }
 
+/// The lifecycle of `exec`, in order: validate, open what the process
+/// needs while the host is in sight, spawn the helper into the container's
+/// cgroup, wait for the process to be ready, record its pid, then wait for
+/// it (unless detached).
 pub fn exec(o: &ExecOpts) -> Result<i32> {
+    let (c, spec) = load_running(o)?;
+    let process = process_to_run(o, &spec)?;
+    crate::security::protected_exe::ensured()?;
+    let mut t = Target::open(o, c, &spec, &process)?;
+    let entry = CgroupEntry::of(&t.cgroup);
+    let (parent_end, child_end) = sync::pair()?;
+    // From here exec waits on processes in the container's cgroup, which
+    // stay frozen in a paused container (--ignore-paused) until `resume`:
+    // holding the lock across that wait would keep `resume` out forever.
+    t.c.dir.unlock();
+    // Signals meant for the process must not kill us before we can forward.
+    let set = if o.detach {
+        SigSet::empty()
+    } else {
+        crate::signals::block_forwarded()?
+    };
+    let console = t.console.take();
+    let what = What {
+        o,
+        p: &process,
+        seccomp: t.seccomp.as_ref(),
+        state: &t.c.state,
+        chroot: t.root_fd.as_ref().map(AsRawFd::as_raw_fd),
+        linux: spec.linux().as_ref(),
+    };
+    let helper = spawn::spawn(
+        0,
+        &entry,
+        parent_end,
+        child_end,
+        "fork the exec helper",
+        |chan| helper_main(&what, entry.join_fds(), &t.pidfd, t.flags, chan, console),
+    )?;
+    crate::fault::point("exec:forked");
+    drop(entry);
+    let watch = Watch {
+        helper: &helper,
+        paused: t.c.status == Status::Paused && !o.detach,
+        relay_pid: t
+            .seccomp
+            .as_ref()
+            .is_some_and(|s| s.listener_path().is_some()),
+    };
+    if let Some(code) = place_helper(&watch, &t.cgroup)? {
+        return Ok(code);
+    }
+    let pid = match wait_for_ready(&watch)? {
+        Started::Stopped(code) => return Ok(code),
+        Started::Ready(pid) => pid,
+    };
+    record(o, pid, t.seccomp.as_ref())?;
+    if o.detach {
+        return Ok(0);
+    }
+    drop(t.c);
+    wait_for_process(pid, t.own_console, &set)
+}
+
+/// The container, which must be running (or created; or paused with
+/// --ignore-paused), and the config it was created from.
+fn load_running(o: &ExecOpts) -> Result<(super::Loaded, Spec)> {
     let c = super::load(o.root, o.id)?;
     match c.status {
         Status::Running | Status::Created => {}
@@ -69,190 +135,208 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         s => bail!("cannot exec in a {} container: {}", s.as_str(), o.id),
     }
     let spec = container_spec(&c.dir)?;
+    Ok((c, spec))
+}
+
+/// The process as given (process.json) or built from the container's own
+/// with the command line's overrides, validated.
+fn process_to_run(o: &ExecOpts, spec: &Spec) -> Result<Process> {
     let mut process = match &o.process {
         ExecProcess::File(p) => (**p).clone(),
-        ExecProcess::Inline(a) => inline_process(&spec, a)?,
+        ExecProcess::Inline(a) => inline_process(spec, a)?,
     };
-    // The process may run before the relay below has the pty master to
-    // size it: give it our terminal's size from the start.
+    // The process may run before the relay has the pty master to size it:
+    // give it our terminal's size from the start.
     let relayed = process.terminal().unwrap_or(false) && o.console_socket.is_none() && !o.detach;
     if relayed && process.console_size.is_none() {
         process.console_size = super::console::stdin_size();
     }
-    let p = &process;
-    match p.args() {
+    match process.args() {
         Some(a) if !a.is_empty() => {}
         _ => bail!("process.args: empty (the command to run is needed)"),
     }
-    crate::security::protected_exe::ensured()?;
-    // A foreground terminal with nobody to hand the pty to: outlet takes
-    // the master itself and relays it, as `run` does.
-    let own_console = if p.terminal().unwrap_or(false) && o.console_socket.is_none() {
-        if o.detach {
-            bail!("process.terminal is true but no --console-socket was given");
-        }
-        Some(super::console::OwnConsole::new()?)
-    } else {
-        None
-    };
-    let console_socket = o.console_socket.or(own_console.as_ref().map(|c| c.path()));
-    crate::security::capabilities::validate(p.capabilities().as_ref())?;
-    crate::spec::process_fields::check_process(p)?;
-    let mut seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(s) => Some(crate::security::seccomp::prepare_cached(
-            s,
-            &crate::state::seccomp_cache(o.root),
-        )?),
-        None => None,
-    };
-    if let Some(s) = seccomp.as_mut() {
-        // listenerPath is a host path, out of sight once in the container:
-        // connected here, the socket goes with the process to its `load`.
-        s.connect_listener()?;
+    if process.terminal().unwrap_or(false) && o.console_socket.is_none() && o.detach {
+        bail!("process.terminal is true but no --console-socket was given");
     }
+    crate::security::capabilities::validate(process.capabilities().as_ref())?;
+    crate::spec::process_fields::check_process(&process)?;
+    Ok(process)
+}
 
-    // Connected here: once in the container's mount namespace the socket's
-    // host path is out of sight.
-    let console = match (p.terminal().unwrap_or(false), console_socket) {
-        (true, Some(sock)) => Some(crate::tty::connect(sock)?),
-        _ => None,
-    };
-    let pidfd = syscall::pidfd_open(c.state.pid).context("pidfd_open of the init")?;
-    if !crate::state::init_alive(&c.state) {
-        bail!("container not running: {}", o.id);
-    }
-    let flags = namespace_flags(c.state.pid)?;
-    // A container without a mount namespace of its own has a chroot for a
-    // root, which no setns gives: the process takes the init's root.
-    let root_fd = if c.state.namespaces.iter().any(|n| n == "mnt") {
-        None
-    } else {
-        let p = format!("/proc/{}/root", c.state.pid);
-        Some(
-            syscall::openat2(
-                libc::AT_FDCWD,
-                Path::new(&p),
-                libc::O_PATH | libc::O_DIRECTORY,
-                0,
-            )
-            .with_context(|| format!("open the container's root {p}"))?,
-        )
-    };
-    let chroot = root_fd.as_ref().map(AsRawFd::as_raw_fd);
-    let cgroup = Cgroup::from_paths(c.state.cgroup.sub_cgroups(o.sub_cgroups)?);
-    let cgroup_fd = cgroup.clone_into_fd();
-    let join_files = cgroup.self_join_files();
-    let join_fds: Vec<i32> = join_files
-        .iter()
-        .flatten()
-        .map(AsRawFd::as_raw_fd)
-        .collect();
-    let (parent_chan, child_chan) = sync::pair()?;
-    // From here exec waits on processes in the container's cgroup, which
-    // stay frozen in a paused container (--ignore-paused) until `resume`:
-    // holding the lock across that wait would keep `resume` out forever.
-    let mut c = c;
-    c.dir.unlock();
+/// What the helper needs of the host, opened while it is in sight: the
+/// console socket, a seccomp listener, the init (a pidfd), its namespaces
+/// and root, and the cgroup to enter.
+struct Target {
+    c: super::Loaded,
+    own_console: Option<super::console::OwnConsole>,
+    console: Option<std::os::unix::net::UnixStream>,
+    seccomp: Option<crate::security::seccomp::Prepared>,
+    pidfd: OwnedFd,
+    flags: libc::c_int,
+    /// The init's root (an fd of /proc/PID/root) when it is a chroot.
+    root_fd: Option<OwnedFd>,
+    cgroup: Cgroup,
+}
 
-    // Signals meant for the process must not kill us before we can forward.
-    let set = if o.detach {
-        SigSet::empty()
-    } else {
-        crate::signals::block_forwarded()?
-    };
-
-    let (forked, in_cgroup) =
-        syscall::clone_process(0, cgroup_fd).context("fork the exec helper")?;
-    let helper = match forked {
-        Forked::Child => {
-            drop(parent_chan);
-            let what = What {
-                o,
-                p,
-                seccomp: seccomp.as_ref(),
-                state: &c.state,
-                chroot,
-                linux: spec.linux().as_ref(),
-            };
-            helper_main(&what, &join_fds, &pidfd, flags, &child_chan, console)
+impl Target {
+    fn open(o: &ExecOpts, c: super::Loaded, spec: &Spec, p: &Process) -> Result<Target> {
+        // A foreground terminal with nobody to hand the pty to: outlet
+        // takes the master itself and relays it, as `run` does.
+        let own_console = if p.terminal().unwrap_or(false) && o.console_socket.is_none() {
+            Some(super::console::OwnConsole::new()?)
+        } else {
+            None
+        };
+        let console_socket = o.console_socket.or(own_console.as_ref().map(|c| c.path()));
+        let mut seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+            Some(s) => Some(crate::security::seccomp::prepare_cached(
+                s,
+                &crate::state::seccomp_cache(o.root),
+            )?),
+            None => None,
+        };
+        if let Some(s) = seccomp.as_mut() {
+            // listenerPath is a host path, out of sight once in the
+            // container: connected here, the socket goes with the process
+            // to its `load`.
+            s.connect_listener()?;
         }
-        Forked::Parent(pid) => pid,
-    };
-    drop(child_chan);
-    crate::fault::point("exec:forked");
-    let helper_joins_cgroup = join_files.is_some();
-    drop(join_files);
-    let reap_helper = || {
-        let _ = waitpid(Pid::from_raw(helper), None);
-    };
-    // In a paused container (--ignore-paused) the helper and the process
-    // stay frozen until `resume`; SIGTERM and friends are blocked to be
-    // forwarded, so without this a foreground exec could not be stopped
-    // meanwhile. Only then: the common path pays nothing.
-    let paused = c.status == Status::Paused && !o.detach;
-    let stopped = |pid: Option<i32>| -> Result<Option<i32>> {
-        if !paused {
+        // Connected here: once in the container's mount namespace the
+        // socket's host path is out of sight.
+        let console = match (p.terminal().unwrap_or(false), console_socket) {
+            (true, Some(sock)) => Some(crate::tty::connect(sock)?),
+            _ => None,
+        };
+        let pidfd = syscall::pidfd_open(c.state.pid).context("pidfd_open of the init")?;
+        if !crate::state::init_alive(&c.state) {
+            bail!("container not running: {}", o.id);
+        }
+        let flags = namespace_flags(c.state.pid)?;
+        let root_fd = chroot_of(&c.state)?;
+        let cgroup = Cgroup::from_paths(c.state.cgroup.sub_cgroups(o.sub_cgroups)?);
+        Ok(Target {
+            c,
+            own_console,
+            console,
+            seccomp,
+            pidfd,
+            flags,
+            root_fd,
+            cgroup,
+        })
+    }
+}
+
+/// A container without a mount namespace of its own has a chroot for a
+/// root, which no setns gives: the process takes the init's root.
+fn chroot_of(state: &crate::state::State) -> Result<Option<OwnedFd>> {
+    if state.namespaces.iter().any(|n| n == "mnt") {
+        return Ok(None);
+    }
+    let p = format!("/proc/{}/root", state.pid);
+    syscall::openat2(
+        libc::AT_FDCWD,
+        Path::new(&p),
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+    )
+    .map(Some)
+    .with_context(|| format!("open the container's root {p}"))
+}
+
+/// The helper and, once forked, the process, watched from outlet.
+struct Watch<'a> {
+    helper: &'a Spawned,
+    /// In a paused container (--ignore-paused) the helper and the process
+    /// stay frozen until `resume`; SIGTERM and friends are blocked to be
+    /// forwarded, so without a watch on them a foreground exec could not
+    /// be stopped meanwhile. Only then: the common path pays nothing.
+    paused: bool,
+    /// The process waits for its own host pid to name itself to a seccomp
+    /// listener.
+    relay_pid: bool,
+}
+
+/// How the wait for the process ended.
+enum Started {
+    Ready(i32),
+    /// A signal stopped a foreground exec in a paused container: the exit
+    /// code to leave with.
+    Stopped(i32),
+}
+
+impl Watch<'_> {
+    fn stopped(&self, pid: Option<i32>) -> Result<Option<i32>> {
+        if !self.paused {
             return Ok(None);
         }
-        let Some(sig) = crate::signals::readable_or_stop(parent_chan.as_fd())? else {
+        let Some(sig) = crate::signals::readable_or_stop(self.helper.chan.as_fd())? else {
             return Ok(None);
         };
         // Our own unreaped children (the process by CLONE_PARENT): their
         // pids cannot have been reused. Frozen, they die at `resume`, so
         // they are not waited for.
-        for p in std::iter::once(helper).chain(pid) {
+        for p in std::iter::once(self.helper.pid).chain(pid) {
             let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
         }
         Ok(Some(128 + sig as i32))
-    };
-    if let Some(code) = stopped(None)? {
-        return Ok(code);
     }
-    match parent_chan.recv() {
+
+    fn reap_helper(&self) {
+        let _ = waitpid(Pid::from_raw(self.helper.pid), None);
+    }
+}
+
+/// The helper reports `Unshared`: put it in the cgroup (unless the clone or
+/// the helper did) and let it go on. Some(code) when a signal stopped a
+/// foreground exec in a paused container first.
+fn place_helper(w: &Watch, cgroup: &Cgroup) -> Result<Option<i32>> {
+    if let Some(code) = w.stopped(None)? {
+        return Ok(Some(code));
+    }
+    match w.helper.chan.recv() {
         Ok(Some(Msg::Unshared)) => {
-            if !in_cgroup
-                && !helper_joins_cgroup
-                && let Err(e) = cgroup.add_pid(helper)
-            {
-                let _ = kill(Pid::from_raw(helper), Signal::SIGKILL);
-                reap_helper();
+            if let Err(e) = w.helper.place(cgroup) {
+                let _ = kill(Pid::from_raw(w.helper.pid), Signal::SIGKILL);
+                w.reap_helper();
                 return Err(e);
             }
-            parent_chan.send(&Msg::HelperPlaced)?;
+            w.helper.chan.send(&Msg::HelperPlaced)?;
+            Ok(None)
         }
         Ok(Some(Msg::Error { errno, context })) => {
-            reap_helper();
-            return Err(sync::remote_error(errno, context));
+            w.reap_helper();
+            Err(sync::remote_error(errno, context))
         }
         _ => {
-            reap_helper();
+            w.reap_helper();
             bail!("exec helper exited during setup");
         }
     }
-    // The helper reports the process's pid (ProcessPid) and the process reports
-    // Ready (or an error) just before execve. Both write to the same socket
-    // from different processes, so either may come first: under load the
-    // process often reports before the helper. An error can come from
-    // either; then read on until both have exited (EOF) so that a pid the
-    // helper reports is still reaped.
+}
+
+/// The helper reports the process's pid (ProcessPid) and the process
+/// reports Ready (or an error) just before execve. Both write to the same
+/// socket from different processes, so either may come first: under load
+/// the process often reports before the helper. An error can come from
+/// either; then read on until both have exited (EOF) so that a pid the
+/// helper reports is still reaped.
+fn wait_for_ready(w: &Watch) -> Result<Started> {
     let mut pid = None;
     let mut ready = false;
     let mut error = None;
     while !(ready && pid.is_some()) {
-        if let Some(code) = stopped(pid)? {
-            return Ok(code);
+        if let Some(code) = w.stopped(pid)? {
+            return Ok(Started::Stopped(code));
         }
-        match parent_chan.recv()? {
+        match w.helper.chan.recv()? {
             Some(Msg::ProcessPid(p)) => {
                 pid = Some(p);
                 // The process names itself to a seccomp listener by its host
                 // pid, which only the helper's fork saw: pass it on (the
                 // process waits for it; see process_setup).
-                if seccomp
-                    .as_ref()
-                    .is_some_and(|s| s.listener_path().is_some())
-                {
-                    let _ = parent_chan.send(&Msg::ProcessPid(p));
+                if w.relay_pid {
+                    let _ = w.helper.chan.send(&Msg::ProcessPid(p));
                 }
             }
             Some(Msg::Ready) => ready = true,
@@ -265,7 +349,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             None => break,
         }
     }
-    reap_helper();
+    w.reap_helper();
     crate::fault::point("exec:ready");
     let reap_process = |pid: Option<i32>| {
         if let Some(p) = pid {
@@ -276,41 +360,53 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         reap_process(pid);
         return Err(e);
     }
-    let pid = match (pid, ready) {
-        (Some(p), true) => p,
+    match (pid, ready) {
+        (Some(p), true) => Ok(Started::Ready(p)),
         (None, _) => bail!("exec helper exited during setup"),
         (Some(p), false) => {
             reap_process(Some(p));
             bail!("exec: the process exited during setup");
         }
-    };
+    }
+}
+
+/// The pid file, and the compiled filter kept for the next exec.
+fn record(
+    o: &ExecOpts,
+    pid: i32,
+    seccomp: Option<&crate::security::seccomp::Prepared>,
+) -> Result<()> {
     if let Some(p) = o.pid_file {
         syscall::write_atomic(p, pid.to_string().as_bytes())
             .with_context(|| format!("pid file {}", p.display()))?;
     }
-    if let Some(s) = &seccomp {
+    if let Some(s) = seccomp {
         s.remember();
     }
-    if o.detach {
-        return Ok(0);
-    }
-    drop(c);
-    match own_console {
-        Some(console) => {
-            let master = match console.receive_master() {
-                Ok(m) => m,
-                Err(e) => {
-                    // Our own unreaped child (CLONE_PARENT): not a reused pid.
-                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-                    let _ = waitpid(Pid::from_raw(pid), None);
-                    return Err(e);
-                }
-            };
-            drop(console);
-            super::console::relay(master, pid, &set)
+    Ok(())
+}
+
+/// A foreground exec: relay the terminal when outlet holds it, forward
+/// signals, and return the process's exit code.
+fn wait_for_process(
+    pid: i32,
+    own_console: Option<super::console::OwnConsole>,
+    set: &SigSet,
+) -> Result<i32> {
+    let Some(console) = own_console else {
+        return crate::signals::wait_forwarding(pid, set);
+    };
+    let master = match console.receive_master() {
+        Ok(m) => m,
+        Err(e) => {
+            // Our own unreaped child (CLONE_PARENT): not a reused pid.
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+            return Err(e);
         }
-        None => crate::signals::wait_forwarding(pid, &set),
-    }
+    };
+    drop(console);
+    super::console::relay(master, pid, set)
 }
 
 /// The namespaces of the init that differ from ours: those are joined.
@@ -358,9 +454,10 @@ fn helper_main(
     join_cgroup: &[i32],
     pidfd: &std::os::fd::OwnedFd,
     flags: libc::c_int,
-    chan: &sync::Channel,
+    chan: sync::Channel,
     console: Option<std::os::unix::net::UnixStream>,
 ) -> ! {
+    let chan = &chan;
     let r = (|| -> Result<()> {
         prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
         prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;

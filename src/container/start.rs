@@ -1,6 +1,8 @@
 //! `start`: release the init blocked on exec.fifo, then run poststart hooks.
 
-use std::os::fd::{AsFd, AsRawFd};
+#![deny(unsafe_code)]
+
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -10,6 +12,13 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::Loaded;
 use crate::state::Status;
+
+/// How long the init may take to read the start byte (it is blocked on
+/// the fifo, so only a stopped or frozen init takes long).
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the wait for the init to take the byte looks whether it is
+/// still alive (milliseconds; an init that died leaves no reader).
+const ALIVE_CHECK_MS: u8 = 100;
 
 pub fn start(root: &Path, id: &str) -> Result<()> {
     let c = super::load(root, id)?;
@@ -68,11 +77,11 @@ pub fn release(c: &Loaded) -> Result<()> {
         Err(e) => return Err(e).with_context(|| format!("open {}", fifo.display())),
     };
     nix::unistd::write(&f, b"0").with_context(|| format!("write {}", fifo.display()))?;
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + START_TIMEOUT;
     loop {
         // No events asked for: POLLERR (no reader left) is always reported.
         let mut pfd = [PollFd::new(f.as_fd(), PollFlags::empty())];
-        let n = poll(&mut pfd, PollTimeout::from(100u8)).unwrap_or(0);
+        let n = poll(&mut pfd, PollTimeout::from(ALIVE_CHECK_MS)).unwrap_or(0);
         if n > 0
             && pfd[0]
                 .revents()
@@ -85,19 +94,16 @@ pub fn release(c: &Loaded) -> Result<()> {
         }
         if Instant::now() > deadline {
             bail!(
-                "container init did not take the start signal within 10s: {}",
+                "container init did not take the start signal within {}s: {}",
+                START_TIMEOUT.as_secs(),
                 c.state.id
             );
         }
     }
     // The last reader is gone: the init took our byte, or died first and
     // left it in the pipe.
-    let mut unread: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one int to the pointer we pass.
-    if unsafe { libc::ioctl(f.as_raw_fd(), libc::FIONREAD, &mut unread) } != 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("FIONREAD {}", fifo.display()));
-    }
+    let unread = crate::syscall::process::unread_bytes(f.as_fd())
+        .with_context(|| format!("FIONREAD {}", fifo.display()))?;
     if unread != 0 {
         bail!("container init exited before start: {}", c.state.id);
     }

@@ -2,6 +2,8 @@
 //! child (a copy of outlet's memory, single-threaded); it never returns: it
 //! execs the application or reports an error to the parent and exits.
 
+#![deny(unsafe_code)]
+
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::os::fd::RawFd;
@@ -17,6 +19,7 @@ use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, PosixRlimit};
 
 use crate::spec::{Process, Spec};
+use crate::syscall::process::CStrArray;
 
 use super::procfs::ProcFs;
 use super::sync::{Channel, Msg};
@@ -88,18 +91,64 @@ fn wait_for(chan: &Channel, want: &str) -> Result<Msg> {
     }
 }
 
+/// The init's steps, in order (DESIGN.md's process model): enter the
+/// namespaces and the cgroup, become the container's root, set up the
+/// root filesystem, configure and become the process, report ready, wait
+/// for `start`, exec.
 fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infallible> {
     let chan = chan_slot.as_ref().context("sync channel")?;
+    let host_pid = enter_namespaces(a, chan)?;
+    become_container_root(a)?;
+    let process = a.spec.process().as_ref().context("process: missing")?;
+    // Every write into /proc goes through a procfs of our own, made
+    // before any spec mount or mask exists (in a user namespace the kernel
+    // only allows a new procfs while a fully visible one is in sight), and
+    // only when there is something to write: the common path pays nothing.
+    let proc = if needs_procfs(a.spec, process) {
+        Some(ProcFs::private()?)
+    } else {
+        None
+    };
+    set_up_rootfs(a, chan, host_pid, proc.as_ref())?;
+    configure_process(a, process)?;
+    let process = &*super::home::with_home(process)?;
+    let became = become_process(process, a.seccomp, proc.as_ref())?;
+    drop(proc);
+    close_host_fds(a, chan)?;
+    let late_filter = load_filter_for_listener(a, host_pid)?;
+    report_ready(chan_slot)?;
+    wait_for_start(a.fifo)?;
+    // The state is built only for hooks that will read it.
+    let start_hooks = a
+        .spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_ref());
+    if start_hooks.is_some_and(|v| !v.is_empty()) {
+        crate::hooks::run_all(
+            "startContainer",
+            start_hooks,
+            &(a.state_json)(host_pid, Status::Created),
+        )?;
+    }
+    exec_process(
+        became,
+        late_filter,
+        &|| (a.state_json)(host_pid, Status::Created),
+        None,
+    )
+}
+
+/// Into the cgroup and the namespaces: those given by path are joined (the
+/// pid namespace was joined by the parent: it applies to children only),
+/// what the clone did not create is unshared, then the parent maps our ids
+/// and places us. Returns our pid as the host sees it.
+fn enter_namespaces(a: &InitArgs, chan: &Channel) -> Result<i32> {
     // Our copy of an fd that nothing in the init uses.
     let _ = nix::unistd::close(a.lock_fd);
     // If `outlet create` dies during setup, so do we.
     prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
     crate::cgroups::Cgroup::join_self(a.join_cgroup)?;
-    let process = a.spec.process().as_ref().context("process: missing")?;
-
-    // Namespaces given by path are joined here (the pid namespace was
-    // joined by the parent: it applies to children only); what the clone
-    // did not create is unshared after.
     for (t, p) in &a.plan.join {
         if *t != LinuxNamespaceType::Pid {
             namespaces::join(*t, p)?;
@@ -114,15 +163,24 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
         nix::sched::unshare(rest).context("unshare namespaces")?;
     }
     chan.send(&Msg::Unshared)?;
-    let host_pid = match wait_for(chan, "placement")? {
-        Msg::Placed { init_pid } => init_pid,
+    match wait_for(chan, "placement")? {
+        Msg::Placed { init_pid } => Ok(init_pid),
         other => bail!("sync: expected Placed, got {}", other.name()),
-    };
+    }
+}
+
+/// Mapped and placed: the time and cgroup namespaces, root of the user
+/// namespace, a session and a keyring of our own; and from here on
+/// non-dumpable.
+fn become_container_root(a: &InitArgs) -> Result<()> {
     // In the container's user namespace (which owns the time namespace),
     // before the init starts any process (hooks), and while still dumpable:
     // a non-dumpable task's /proc/self files belong to the host's root,
     // which a mapped root could not write timens_offsets as.
-    if a.plan.new.contains(time) {
+    if a.plan
+        .new
+        .contains(namespaces::flag(LinuxNamespaceType::Time))
+    {
         namespaces::enter_new_time(a.spec.linux().as_ref())?;
     }
     // Until execve we are a copy of outlet: non-dumpable, so nothing in the
@@ -131,9 +189,7 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     // Only now, after the id maps: a non-dumpable process's /proc files
     // belong to root, which an unprivileged parent could not write.
     prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
-
-    let userns = a.plan.creates(LinuxNamespaceType::User) || a.plan.joins(LinuxNamespaceType::User);
-    if userns {
+    if a.plan.creates(LinuxNamespaceType::User) || a.plan.joins(LinuxNamespaceType::User) {
         // Become the mapped root so that file ownership inside is right.
         nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
             .context("setresgid 0 in the user namespace")?;
@@ -148,19 +204,17 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     if !a.no_new_keyring {
         join_session_keyring(a.id)?;
     }
+    Ok(())
+}
 
+/// Mounts, devices and masks; the runtime hooks and createContainer hooks
+/// once the mounts are done; the terminal; pivot_root (or chroot), sysctls,
+/// and the read-only steps that must come last.
+fn set_up_rootfs(a: &InitArgs, chan: &Channel, host_pid: i32, proc: Option<&ProcFs>) -> Result<()> {
+    let process = a.spec.process().as_ref().context("process: missing")?;
+    let userns = a.plan.creates(LinuxNamespaceType::User) || a.plan.joins(LinuxNamespaceType::User);
     let mountns =
         a.plan.creates(LinuxNamespaceType::Mount) || a.plan.joins(LinuxNamespaceType::Mount);
-    // Every write into /proc goes through a procfs of our own, made
-    // before any spec mount or mask exists (in a user namespace the kernel
-    // only allows a new procfs while a fully visible one is in sight), and
-    // only when there is something to write: the common path pays nothing.
-    let proc = if needs_procfs(a.spec, process) {
-        Some(ProcFs::private()?)
-    } else {
-        None
-    };
-
     let setup = rootfs::Setup {
         spec: a.spec,
         rootfs: a.rootfs,
@@ -171,7 +225,35 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
         binds: a.binds,
     };
     let prepared = rootfs::prepare(&setup)?;
+    run_create_hooks(a, chan, host_pid)?;
+    let console = match (process.terminal().unwrap_or(false), a.console_socket) {
+        (true, Some(sock)) => Some(crate::tty::connect(sock)?),
+        (true, None) => bail!("process.terminal is true but no --console-socket was given"),
+        _ => None,
+    };
+    rootfs::pivot(a.rootfs, a.no_pivot, mountns)?;
+    // Before finalize can make the root read-only.
+    super::cwd::create_missing(process.cwd())?;
+    if let (Some(sysctl), Some(proc)) = (
+        a.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()),
+        proc,
+    ) {
+        for (k, v) in sysctl {
+            let rel = ProcFs::sysctl_path(k);
+            proc.write(&rel, v.as_bytes())
+                .with_context(|| format!("linux.sysctl {k}={v}: writing /proc/{rel}"))?;
+        }
+    }
+    rootfs::finalize(a.spec, prepared)?;
+    if let Some(sock) = console {
+        crate::tty::setup_init_terminal(sock, process)?;
+    }
+    Ok(())
+}
 
+/// prestart and createRuntime run in `create` (asked for over the
+/// channel), then createContainer here, in the container's namespaces.
+fn run_create_hooks(a: &InitArgs, chan: &Channel, host_pid: i32) -> Result<()> {
     if a.has_runtime_hooks {
         chan.send(&Msg::HooksDue)?;
         match wait_for(chan, "the runtime hooks")? {
@@ -184,41 +266,18 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
         "createContainer",
         hooks.and_then(|h| h.create_container().as_ref()),
         &(a.state_json)(host_pid, Status::Creating),
-    )?;
+    )
+}
 
-    let console = match (process.terminal().unwrap_or(false), a.console_socket) {
-        (true, Some(sock)) => Some(crate::tty::connect(sock)?),
-        (true, None) => bail!("process.terminal is true but no --console-socket was given"),
-        _ => None,
-    };
-
-    rootfs::pivot(a.rootfs, a.no_pivot, mountns)?;
-    // Before finalize can make the root read-only.
-    super::cwd::create_missing(process.cwd())?;
-    if let (Some(sysctl), Some(proc)) = (
-        a.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()),
-        &proc,
-    ) {
-        for (k, v) in sysctl {
-            let rel = ProcFs::sysctl_path(k);
-            proc.write(&rel, v.as_bytes())
-                .with_context(|| format!("linux.sysctl {k}={v}: writing /proc/{rel}"))?;
-        }
-    }
-    rootfs::finalize(a.spec, prepared)?;
-
-    if let Some(sock) = console {
-        crate::tty::setup_init_terminal(sock, process)?;
-    }
-
+/// What the container's namespaces hold for the process: hostname and
+/// domain name, rlimits, scheduler, personality, memory policy, the
+/// loopback, the stdio pipes' owner.
+fn configure_process(a: &InitArgs, process: &Process) -> Result<()> {
     if let Some(h) = a.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).with_context(|| format!("hostname {h:?}"))?;
     }
     if let Some(d) = a.spec.domainname().as_deref().filter(|d| !d.is_empty()) {
-        // SAFETY: pointer and length of a live string.
-        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
-            return Err(std::io::Error::last_os_error()).context(format!("domainname {d:?}"));
-        }
+        crate::syscall::process::set_domainname(d).with_context(|| format!("domainname {d:?}"))?;
     }
     for r in process.rlimits().iter().flatten() {
         set_rlimit(r)?;
@@ -229,49 +288,56 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     if a.plan.creates(LinuxNamespaceType::Network) {
         super::network::loopback_up()?;
     }
-    super::stdio::chown_pipes(process.user().uid())?;
-    let process = &*super::home::with_home(process)?;
+    super::stdio::chown_pipes(process.user().uid())
+}
 
-    let became = become_process(process, a.seccomp, proc.as_ref())?;
-    drop(proc);
-
-    // The created init holds nothing of the host's: stdio, the fds the
-    // caller asked to pass on, exec.fifo, the sync channel until Ready has
-    // gone, and a seccomp listener's socket until the filter is in. Closed
-    // here rather than marked close-on-exec, so that a process of the
-    // container (or of a sibling sharing its pid namespace) looking at
-    // /proc/1/fd while the container sits in "created" finds none.
+/// The created init holds nothing of the host's: stdio, the fds the
+/// caller asked to pass on, exec.fifo, the sync channel until Ready has
+/// gone, and a seccomp listener's socket until the filter is in. Closed
+/// here rather than marked close-on-exec, so that a process of the
+/// container (or of a sibling sharing its pid namespace) looking at
+/// /proc/1/fd while the container sits in "created" finds none.
+fn close_host_fds(a: &InitArgs, chan: &Channel) -> Result<()> {
     let listener = a.seccomp.and_then(|s| s.listener_fd());
     let keep = [Some(a.fifo), Some(chan.raw_fd()), listener];
     crate::syscall::close_from_except(
         3 + a.preserve_fds,
         &keep.into_iter().flatten().collect::<Vec<_>>(),
     )
-    .context("close the runtime's fds")?;
-    // A listener (SCMP_ACT_NOTIFY) gets its notify fd and the state while
-    // the container is "creating", as runc sends it: callers wait for that
-    // message before they call `start`, so the filter cannot wait for
-    // `start` (it did, and such a caller hung). It goes in here, the last
-    // step before Ready, and the syscalls the init makes after it are
-    // runc's too (its filter also precedes the fifo wait): the sync
-    // channel's send and recv, prctl, close, the exec.fifo read, reset
-    // signals, startContainer hooks (which inherit the filter), capset,
-    // execve. A profile that denies one of those fails with a listener;
-    // one that notifies on it waits for the listener's answer. Without a
-    // listener nothing changes: the filter is loaded after `start`, just
-    // before execve.
-    let late_filter = match a.seccomp {
+    .context("close the runtime's fds")
+}
+
+/// A listener (SCMP_ACT_NOTIFY) gets its notify fd and the state while
+/// the container is "creating", as runc sends it: callers wait for that
+/// message before they call `start`, so the filter cannot wait for `start`
+/// (it did, and such a caller hung). It goes in here, the last step before
+/// Ready, and the syscalls the init makes after it are runc's too (its
+/// filter also precedes the fifo wait): the sync channel's send and recv,
+/// prctl, close, the exec.fifo read, reset signals, startContainer hooks
+/// (which inherit the filter), capset, execve. A profile that denies one of
+/// those fails with a listener; one that notifies on it waits for the
+/// listener's answer. Without a listener nothing changes: the filter is
+/// returned, to be loaded after `start`, just before execve.
+fn load_filter_for_listener<'a>(
+    a: &InitArgs<'a>,
+    host_pid: i32,
+) -> Result<Option<&'a security::seccomp::Prepared>> {
+    match a.seccomp {
         Some(f) if f.listener_path().is_some() => {
             f.load(&(a.state_json)(host_pid, Status::Creating))?;
-            None
+            Ok(None)
         }
-        f => f,
-    };
+        f => Ok(f),
+    }
+}
+
+/// Ready; then the init outlives `create` only once `create` has recorded
+/// it (state.json, pid file) and said so: until then a killed `create`
+/// takes the init with it (the death signal), so no init is ever left that
+/// nothing knows of. EOF here means `create` died first.
+fn report_ready(chan_slot: &mut Option<Channel>) -> Result<()> {
+    let chan = chan_slot.as_ref().context("sync channel")?;
     chan.send(&Msg::Ready)?;
-    // The init outlives `create` only once `create` has recorded it
-    // (state.json, pid file) and said so: until then a killed `create`
-    // takes the init with it (the death signal), so no init is ever left
-    // that nothing knows of. EOF here means `create` died first.
     if chan.recv()? != Some(Msg::Recorded) {
         bail!("sync: outlet create exited before recording the container");
     }
@@ -279,24 +345,7 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     // Closing the channel tells `create` the death signal is off, so it may
     // exit without taking us along.
     drop(chan_slot.take());
-    wait_for_start(a.fifo)?;
-
-    // The state is built only for hooks that will read it.
-    let start_hooks = hooks.and_then(|h| h.start_container().as_ref());
-    if start_hooks.is_some_and(|v| !v.is_empty()) {
-        crate::hooks::run_all(
-            "startContainer",
-            start_hooks,
-            &(a.state_json)(host_pid, Status::Created),
-        )?;
-    }
-
-    exec_process(
-        became,
-        late_filter,
-        &|| (a.state_json)(host_pid, Status::Created),
-        None,
-    )
+    Ok(())
 }
 
 /// Only these make the init write into /proc (process.oomScoreAdj is
@@ -387,7 +436,7 @@ fn cstrings(v: &[String]) -> Result<Vec<CString>, std::ffi::NulError> {
 /// effective set lacks CAP_SYS_ADMIN (kept for the filter's sake); execve.
 /// runc makes capset and execve after its filter too. `seccomp` is None
 /// for an init whose filter went in before Ready (a listener's; see
-/// `setup_and_exec`).
+/// `load_filter_for_listener`).
 pub fn exec_process(
     became: Became,
     seccomp: Option<&security::seccomp::Prepared>,
@@ -398,14 +447,8 @@ pub fn exec_process(
         crate::syscall::cloexec_from(first).context("close_range")?;
     }
     reset_signals();
-    let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
-        v.iter()
-            .map(|c| c.as_ptr())
-            .chain(std::iter::once(std::ptr::null()))
-            .collect()
-    };
-    let argv = ptrs(&became.argv);
-    let envp = ptrs(&became.envp);
+    let argv = CStrArray::new(&became.argv);
+    let envp = CStrArray::new(&became.envp);
     if let Some(filter) = seccomp {
         // Only a listener is sent the state.
         let state = if filter.listener_path().is_some() {
@@ -418,11 +461,7 @@ pub fn exec_process(
     if let Some(caps) = became.late_caps {
         security::capabilities::set_exact(caps)?;
     }
-    // SAFETY: exe, argv and envp are NUL-terminated strings and
-    // NULL-terminated arrays of them, alive for the call (owned by
-    // `became`, which outlives it).
-    unsafe { libc::execve(became.exe.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
-    let e = std::io::Error::last_os_error();
+    let e = crate::syscall::process::execve(&became.exe, &argv, &envp);
     Err(anyhow::anyhow!(
         "exec {}: {e}",
         became.exe.to_string_lossy()
@@ -551,13 +590,7 @@ fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
 
 fn reset_signals() {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    for sig in 1..32 {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            // SAFETY: SIG_DFL installs no handler of ours, so no Rust code
-            // can run in signal context.
-            unsafe { libc::signal(sig, libc::SIG_DFL) };
-        }
-    }
+    crate::syscall::process::reset_signal_dispositions();
 }
 
 /// A session keyring of the container's own, as runc makes, so that keys of
@@ -565,20 +598,18 @@ fn reset_signals() {
 /// Named after the container id, which is unique: joining by name would
 /// share an existing keyring of that name.
 fn join_session_keyring(id: &str) -> Result<()> {
-    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     let name = CString::new(format!("_ses.{id}")).context("keyring name has NUL")?;
-    // SAFETY: keyctl with a valid NUL-terminated name.
-    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
-    if r < 0 {
-        let e = std::io::Error::last_os_error();
+    match crate::syscall::process::join_session_keyring(&name) {
         // Kernels without keys, or seccomp'd callers (a nested runtime):
         // runc goes on without a keyring of its own too.
-        if !matches!(
-            e.raw_os_error(),
-            Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EPERM)
-        ) {
-            return Err(e).context("join a new session keyring");
+        Err(e)
+            if !matches!(
+                e.raw_os_error(),
+                Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EPERM)
+            ) =>
+        {
+            Err(e).context("join a new session keyring")
         }
+        _ => Ok(()),
     }
-    Ok(())
 }

@@ -10,5 +10,6 @@ pub mod personality;
 pub mod pidstat;
 pub mod procfs;
 pub mod scheduling;
+pub mod spawn;
 pub mod stdio;
 pub mod sync;

@@ -7,10 +7,13 @@
 //! is the caller's and keeps its owner. Done before the uid switch, which
 //! takes CAP_CHOWN away.
 
+#![deny(unsafe_code)]
+
 use anyhow::{Context, Result};
 use nix::sys::stat::{SFlag, fstat};
 use nix::unistd::{Uid, fchown};
 
+/// statfs(2)'s f_type of the kernel's pipe file system (linux/magic.h).
 const PIPEFS_MAGIC: i64 = 0x5049_5045;
 
 pub fn chown_pipes(uid: u32) -> Result<()> {
@@ -25,9 +28,7 @@ pub fn chown_pipes(uid: u32) -> Result<()> {
             continue;
         }
         // A named fifo is S_IFIFO too; only pipefs holds anonymous pipes.
-        // SAFETY: fstatfs into a valid local, on an fd we hold.
-        let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
-        if unsafe { libc::fstatfs(fd, &mut sfs) } != 0 || sfs.f_type as i64 != PIPEFS_MAGIC {
+        if crate::syscall::process::fs_type(fd).map_or(true, |t| t != PIPEFS_MAGIC) {
             continue;
         }
         match fchown(fd, Some(Uid::from_raw(uid)), None) {

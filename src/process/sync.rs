@@ -21,6 +21,8 @@
 //! A message is at most `MAX_MSG` bytes: error and warning texts are cut to
 //! fit, anything longer is refused on both sides.
 
+#![deny(unsafe_code)]
+
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use anyhow::{Context, Result, bail};
@@ -342,18 +344,20 @@ mod tests {
 
     #[test]
     fn eof_when_the_peer_dies() {
+        use crate::syscall::{Forked, clone_process};
         use nix::sys::wait::{WaitStatus, waitpid};
-        use nix::unistd::{ForkResult, fork};
+        use nix::unistd::Pid;
         let (a, b) = pair().unwrap();
-        // SAFETY: the child only sends on an inherited socket and _exits;
-        // it touches no lock another thread of the test binary may hold.
-        match unsafe { fork() }.unwrap() {
-            ForkResult::Child => {
+        // The child only sends on an inherited socket and _exits; it
+        // touches no lock another thread of the test binary may hold.
+        match clone_process(0, None).unwrap().0 {
+            Forked::Child => {
                 drop(b);
                 let code = i32::from(a.send(&Msg::Unshared).is_err());
                 crate::syscall::exit_now(code)
             }
-            ForkResult::Parent { child } => {
+            Forked::Parent(child) => {
+                let child = Pid::from_raw(child);
                 drop(a);
                 assert_eq!(b.recv().unwrap(), Some(Msg::Unshared));
                 assert_eq!(b.recv().unwrap(), None, "EOF once the child died");

@@ -3,6 +3,7 @@
 
 pub mod cgroup;
 pub mod hook_exec;
+pub mod process;
 
 use std::ffi::CString;
 use std::io;

@@ -1,0 +1,112 @@
+//! The one spawn path of `create` (the container's init) and `exec` (its
+//! helper): a child cloned with a sync channel to it, entering the
+//! container's cgroup the cheapest way the host allows. On cgroup v2 the
+//! clone itself places it (CLONE_INTO_CGROUP); on v1 the child writes
+//! itself into `tasks` files opened for it before the clone; where neither
+//! applies, the parent adds its pid when the child reports `Unshared`.
+
+#![deny(unsafe_code)]
+
+use std::convert::Infallible;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use anyhow::{Context, Result};
+
+use super::sync::Channel;
+use crate::cgroups::Cgroup;
+use crate::syscall::{self, Forked};
+
+/// How a child about to be cloned enters its cgroup; made from the cgroup
+/// right after it exists. Dropping it closes the parent's copies of the
+/// v1 `tasks` files, which the parent does once the child has its own.
+pub struct CgroupEntry {
+    /// v2: the directory for CLONE_INTO_CGROUP (owned by the Cgroup).
+    clone_into: Option<RawFd>,
+    /// v1: the `tasks` files (see `Cgroup::self_join_files`).
+    join_files: Option<Vec<OwnedFd>>,
+    join_fds: Vec<RawFd>,
+}
+
+impl CgroupEntry {
+    pub fn of(cgroup: &Cgroup) -> CgroupEntry {
+        let clone_into = cgroup.clone_into_fd();
+        let join_files = cgroup.self_join_files();
+        let join_fds = join_files
+            .iter()
+            .flatten()
+            .map(AsRawFd::as_raw_fd)
+            .collect();
+        CgroupEntry {
+            clone_into,
+            join_files,
+            join_fds,
+        }
+    }
+
+    /// The fds the child passes to `Cgroup::join_self` (none on v2).
+    pub fn join_fds(&self) -> &[RawFd] {
+        &self.join_fds
+    }
+
+    /// Whether the clone itself can place the child (cgroup v2): then the
+    /// cgroup namespace can be made by the clone too.
+    pub fn clones_into(&self) -> bool {
+        self.clone_into.is_some()
+    }
+}
+
+/// The parent's side of a spawned child.
+pub struct Spawned {
+    pub pid: i32,
+    pub chan: Channel,
+    /// Whether the child is already in its cgroup, or moves itself in.
+    placed_without_us: bool,
+}
+
+/// Clone a child with `flags` (namespaces, CLONE_PARENT) into the cgroup of
+/// `entry`. The child runs `child_main` on its end of the channel, which
+/// never returns (it execs or exits); the parent keeps `parent_end`. Both ends are made by the
+/// caller, which chooses their fd order (the init keeps the lower one).
+/// `what` names the child in the error.
+///
+/// Only sound while the process is single-threaded (see
+/// `syscall::clone_process`).
+pub fn spawn(
+    flags: u64,
+    entry: &CgroupEntry,
+    parent_end: Channel,
+    child_end: Channel,
+    what: &str,
+    child_main: impl FnOnce(Channel) -> Infallible,
+) -> Result<Spawned> {
+    let (forked, in_cgroup) =
+        syscall::clone_process(flags, entry.clone_into).with_context(|| what.to_string())?;
+    match forked {
+        // The child's arm ends in a call that cannot return (its result
+        // type is uninhabited), which the lint reports as such.
+        #[allow(unreachable_code)]
+        Forked::Child => {
+            drop(parent_end);
+            match child_main(child_end) {}
+        }
+        Forked::Parent(pid) => {
+            drop(child_end);
+            Ok(Spawned {
+                pid,
+                chan: parent_end,
+                placed_without_us: in_cgroup || entry.join_files.is_some(),
+            })
+        }
+    }
+}
+
+impl Spawned {
+    /// The child reported `Unshared`: put it in its cgroup unless the clone
+    /// or the child itself did.
+    pub fn place(&self, cgroup: &Cgroup) -> Result<()> {
+        if self.placed_without_us {
+            return Ok(());
+        }
+        cgroup.add_pid(self.pid)
+    }
+}

@@ -1,0 +1,151 @@
+//! Raw calls of the lifecycle (create, start, exec, run) and of the
+//! container's processes until execve, that nix does not wrap without
+//! extra work: execve from arrays built ahead of time, the reset of signal
+//! dispositions, the session keyring, the domain name, and the ioctls of
+//! exec.fifo and of a terminal. Each unsafe block sits next to its call.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::marker::PhantomData;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// A NULL-terminated array of pointers to C strings, as execve(2) takes
+/// argv and envp. Built before the seccomp filter goes in: building it
+/// allocates, which a filter may not allow.
+pub struct CStrArray<'a> {
+    ptrs: Vec<*const libc::c_char>,
+    // The pointers borrow the strings: they cannot outlive them.
+    _strings: PhantomData<&'a [CString]>,
+}
+
+impl<'a> CStrArray<'a> {
+    pub fn new(strings: &'a [CString]) -> CStrArray<'a> {
+        let ptrs = strings
+            .iter()
+            .map(|c| c.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect();
+        CStrArray {
+            ptrs,
+            _strings: PhantomData,
+        }
+    }
+}
+
+/// execve(2); returns only on failure, with the error.
+pub fn execve(exe: &CStr, argv: &CStrArray, envp: &CStrArray) -> io::Error {
+    // SAFETY: exe is a NUL-terminated string, argv and envp NULL-terminated
+    // arrays of pointers into strings the arrays borrow, all alive for the
+    // call.
+    unsafe { libc::execve(exe.as_ptr(), argv.ptrs.as_ptr(), envp.ptrs.as_ptr()) };
+    io::Error::last_os_error()
+}
+
+/// Every catchable signal back to its default disposition (what the
+/// process inherited from outlet must not reach the program).
+pub fn reset_signal_dispositions() {
+    for sig in 1..32 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: SIG_DFL installs no handler of ours, so no Rust code
+            // can run in signal context.
+            unsafe { libc::signal(sig, libc::SIG_DFL) };
+        }
+    }
+}
+
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a new session keyring of
+/// that name (or the existing one of that name) for the caller.
+pub fn join_session_keyring(name: &CStr) -> io::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: keyctl with a valid NUL-terminated name, alive for the call.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// setdomainname(2) of the caller's UTS namespace.
+pub fn set_domainname(name: &str) -> io::Result<()> {
+    // SAFETY: pointer and length of a live string; the kernel copies it.
+    if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// FIONREAD: how many bytes wait unread in a pipe or fifo.
+pub fn unread_bytes(fd: BorrowedFd) -> io::Result<i32> {
+    let mut unread: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int to the pointer we pass, a live local.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut unread) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(unread)
+}
+
+/// TIOCGWINSZ: the size of the terminal `fd` refers to.
+pub fn window_size(fd: BorrowedFd) -> io::Result<libc::winsize> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ fills the winsize we pass, which outlives the call.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ws)
+}
+
+/// TIOCSWINSZ: give the terminal `fd` refers to this size.
+pub fn set_window_size(fd: BorrowedFd, ws: &libc::winsize) -> io::Result<()> {
+    // SAFETY: TIOCSWINSZ reads the live winsize we pass.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, ws) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// One message on a unix socket, keeping the first fd it carries
+/// (SCM_RIGHTS, received close-on-exec); its data (up to 4096 bytes, a
+/// console socket's fd name) is read and dropped.
+pub fn receive_fd(sock: BorrowedFd) -> nix::Result<Option<OwnedFd>> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut name = [0u8; 4096];
+    let mut iov = [io::IoSliceMut::new(&mut name)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c
+            && let Some(&fd) = fds.first()
+        {
+            // SAFETY: the kernel just installed this fd for us; nothing
+            // else owns it.
+            return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }));
+        }
+    }
+    Ok(None)
+}
+
+/// fstatfs(2)'s f_type for an fd given by number (the stdio fds, which no
+/// Rust object owns in the init): what kind of file system holds it.
+pub fn fs_type(fd: RawFd) -> io::Result<i64> {
+    let mut sfs = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: fstatfs fills the statfs we pass (or fails and leaves it
+    // unread); an fd that is not open is EBADF, nothing more.
+    if unsafe { libc::fstatfs(fd, sfs.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fstatfs succeeded, so it wrote the whole struct.
+    let f_type = unsafe { sfs.assume_init() }.f_type;
+    // Its type is the libc's: i64 in glibc, unsigned in musl.
+    #[allow(clippy::unnecessary_cast)]
+    Ok(f_type as i64)
+}
