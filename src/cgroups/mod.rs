@@ -583,12 +583,12 @@ impl Cgroup {
     fn start_scope(&self, p: &PendingScope, unit: &str, pid: i32) -> Result<()> {
         let resources = p.resources.as_ref();
         let writes = v2::translate(resources)?;
-        systemd::start(unit, &p.slice, &p.id, pid, &writes)?;
         let dir = self
             .paths
             .unified
             .as_deref()
             .expect("systemd scopes are v2");
+        systemd::start(unit, &p.slice, &p.id, pid, &writes, dir)?;
         let rules = devices::rules(resources, true)?.expect("with defaults");
         v2::devices::apply(dir, self.open_dir()?.as_fd(), &rules, false)?;
         self.perform(&writes)
