@@ -509,6 +509,30 @@ EOF
     else
         verdict podman_rm_gone FAIL "rm rc=$rrc LoadState=$(systemctl show -p LoadState --value "$sc") dir: $([ -e "$pdir" ] && echo left || echo gone) $(tr '\n' ' ' <"$OUT/podman.out" | cut -c1-300)"
     fi
+    # An OOM kill in a 64 MiB scope. The node has no swap. podman's
+    # State.OOMKilled comes from conmon reading the scope's memory.events
+    # after the exit, which races systemd removing the emptied scope
+    # (conmon before 2.1.13; Debian 12 has 2.1.6): it is printed, with
+    # crun's (podman's default runtime here) as the comparison, not judged.
+    oom_run() { # RUNTIME NAME -> $orc, $oom
+        timeout 120 $P --runtime "$1" run --name "$2" --pull never --network none --memory 64m \
+            "$img" /bin/probe mem 128 >"$OUT/podman.out" 2>&1
+        orc=$?
+        oom=$(timeout 60 $P inspect --format '{{.State.OOMKilled}}' "$2" 2>&1)
+        timeout 120 $P rm -f -t 0 "$2" >/dev/null 2>&1
+    }
+    oom_run "$RT" node-pod-oom
+    if [ $orc = 137 ]; then
+        verdict podman_oom PASS "probe mem 128 under --memory 64m: exit $orc (killed at the limit)"
+    else
+        verdict podman_oom FAIL "exit $orc (want 137) $(tr '\n' ' ' <"$OUT/podman.out" | cut -c1-200)"
+    fi
+    o1="outlet: exit $orc OOMKilled=$oom"
+    if command -v crun >/dev/null; then
+        oom_run "$(command -v crun)" node-pod-oom-crun
+        o1="$o1; crun: exit $orc OOMKilled=$oom"
+    fi
+    echo "NODEINFO podman State.OOMKilled after the kill: $o1"
     unset CONTAINERS_CONF
 }
 
