@@ -9,54 +9,14 @@ set -euo pipefail
 out=${1:?usage: bundles.sh OUTDIR}
 mkdir -p "$out"
 
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
 # bundle NAME ARGS_JSON RESOURCES_JSON CGROUPS_PATH [CGROUPNS(true|false)]
 bundle() {
     mkdir -p "$out/$1"
-    jq -n --argjson args "$2" --argjson res "$3" --arg cgpath "$4" --argjson cgns "${5:-false}" -f /dev/stdin \
-        >"$out/$1/config.json" <<'JQ'
-def caps: ["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_FSETID","CAP_KILL",
-           "CAP_SETGID","CAP_SETUID","CAP_SETPCAP","CAP_NET_BIND_SERVICE",
-           "CAP_SYS_CHROOT","CAP_MKNOD","CAP_AUDIT_WRITE"];
-{
-  ociVersion: "1.0.2",
-  process: {
-    terminal: false,
-    user: {uid: 0, gid: 0},
-    args: $args,
-    env: ["PATH=/bin:/usr/bin", "HOME=/root"],
-    cwd: "/",
-    capabilities: {bounding: caps, effective: caps, permitted: caps},
-    rlimits: [{type: "RLIMIT_NOFILE", hard: 1024, soft: 1024}],
-    noNewPrivileges: true
-  },
-  root: {path: "/mnt/node/rootfs", readonly: true},
-  hostname: "node-ctr",
-  mounts: ([
-    {destination: "/proc", type: "proc", source: "proc"},
-    {destination: "/dev", type: "tmpfs", source: "tmpfs",
-     options: ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-    {destination: "/dev/pts", type: "devpts", source: "devpts",
-     options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
-    {destination: "/sys", type: "sysfs", source: "sysfs",
-     options: ["nosuid", "noexec", "nodev", "ro"]},
-    {destination: "/tmp", type: "tmpfs", source: "tmpfs",
-     options: ["nosuid", "mode=1777", "size=16m"]}
-  ] + (if $cgns then [
-    {destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup",
-     options: ["nosuid", "noexec", "nodev", "relatime", "ro"]}
-  ] else [] end)),
-  linux: {
-    resources: $res,
-    cgroupsPath: $cgpath,
-    namespaces: ([{type: "pid"}, {type: "network"}, {type: "ipc"},
-                  {type: "uts"}, {type: "mount"}]
-                 + (if $cgns then [{type: "cgroup"}] else [] end)),
-    maskedPaths: ["/proc/kcore", "/proc/keys", "/sys/firmware"],
-    readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                    "/proc/sysrq-trigger"]
-  }
-}
-JQ
+    jq -n --argjson args "$2" --argjson res "$3" --arg cgpath "$4" --argjson cgns "${5:-false}" \
+        --arg rootfs /mnt/node/rootfs --arg hostname node-ctr \
+        -f "$here/../common/bundle.jq" >"$out/$1/config.json"
 }
 
 mib=1048576
@@ -75,3 +35,19 @@ bundle sd_killed '["/bin/sleep","1000"]' '{}' "system.slice:outlet:node-killed"
 jq '.hooks = {createRuntime: [{path: "/bin/sleep", args: ["sleep", "20"]}]}' \
     "$out/sd_killed/config.json" >"$out/sd_killed/config.json.new"
 mv "$out/sd_killed/config.json.new" "$out/sd_killed/config.json"
+# A slice as the name (runc's meaning): the unit node-slc-ctr.slice, wanted
+# by node-slc.slice, where systemd places it by its name; then one that
+# systemd would place outside the slice it names.
+bundle sd_slice '["/bin/sleep","1000"]' "{\"pids\":{\"limit\":32},\"memory\":{\"limit\":$((64 * mib))}}" \
+    "node-slc.slice:outlet:node-slc-ctr.slice"
+bundle sd_slice_outside '["/bin/sleep","1000"]' '{}' "system.slice:outlet:other-node.slice"
+# Rootless: uid 0 inside is nodeuser (1000) outside, the scope the user's
+# systemd instance's in its user.slice.
+bundle sd_rootless '["/bin/sleep","1000"]' \
+    "{\"pids\":{\"limit\":32},\"memory\":{\"limit\":$((64 * mib))},\"cpu\":{\"quota\":25000,\"period\":100000}}" \
+    "user.slice:outlet:node-rl" true
+jq '.linux.namespaces += [{type: "user"}]
+    | .linux.uidMappings = [{containerID: 0, hostID: 1000, size: 1}]
+    | .linux.gidMappings = [{containerID: 0, hostID: 1000, size: 1}]' \
+    "$out/sd_rootless/config.json" >"$out/sd_rootless/config.json.new"
+mv "$out/sd_rootless/config.json.new" "$out/sd_rootless/config.json"

@@ -36,3 +36,17 @@ F
 mkdir -p /etc/systemd/system/multi-user.target.wants
 ln -sf /etc/systemd/system/outlet-node.service /etc/systemd/system/multi-user.target.wants/
 passwd -d root >/dev/null
+# The rootless test's user: its systemd user instance (started by
+# `loginctl enable-linger` in the suite) gets the controllers delegated, as
+# rootless podman hosts configure it.
+useradd -m -u 1000 -s /bin/sh nodeuser
+mkdir -p /etc/systemd/system/user@.service.d
+cat >/etc/systemd/system/user@.service.d/delegate.conf <<'F'
+[Service]
+Delegate=cpu cpuset io memory pids
+F
+# podman's own services and timers stay off: the suite calls podman itself.
+for u in podman.service podman.socket podman-auto-update.timer podman-restart.service \
+         podman-clean-transient.service; do
+    ln -sf /dev/null "/etc/systemd/system/$u"
+done

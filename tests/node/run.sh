@@ -9,6 +9,8 @@
 #   RUNTIME       runtime binary (default <repo>/target/release/outlet)
 #   NODE_ACCEL    tcg (default: nested KVM hangs at boot on the machines here) | kvm
 #   NODE_TIMEOUT  wall-clock limit of the boot + suite in seconds (default 420)
+#   NODE_ONLY     the suite's tests to run, by the names in suite.sh's list
+#                 ("slice cri podman rootless ..."); all when empty
 # Output: the suite's lines, then exactly `node: N passed, N failed, N skipped`.
 # Exit 1 when a test failed, the image could not be built, or no verdict came.
 set -euo pipefail
@@ -36,7 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for tool in qemu-system-x86_64 mkfs.ext4 jq timeout; do
+for tool in qemu-system-x86_64 mkfs.ext4 jq timeout umoci; do
     command -v "$tool" >/dev/null || die "$tool not found"
 done
 
@@ -59,10 +61,20 @@ rootfs=$("$repo/rootfs-fixtures/build.sh" "$repo/target/fixtures")
 cp -a "$rootfs" "$work/disk/rootfs"
 install -m 0755 "$(readlink -f "$RUNTIME")" "$work/disk/outlet"
 install -m 0644 "$here/suite.sh" "$work/disk/suite.sh"
+install -m 0644 "$here/cri.py" "$work/disk/cri.py"
+printf '%s\n' "${NODE_ONLY:-}" >"$work/disk/only"
 "$here/bundles.sh" "$work/disk/bundles"
-# containerd on the node imports the busybox image built for the caller tests.
+# containerd and podman on the node import the busybox image built for the
+# caller tests; the CRI's pod sandbox image is the same layer tagged "pause"
+# with a command that sleeps (no registry, so no real pause image).
 "$repo/tests/callers/image.sh" >&2 || die "tests/callers/image.sh failed"
 cp "$repo/target/callers/busybox-oci.tar" "$work/disk/busybox-oci.tar"
+mkdir "$work/layout"
+tar -C "$work/layout" -xf "$work/disk/busybox-oci.tar"
+umoci config --image "$work/layout:latest" --tag pause \
+    --config.cmd /bin/sleep --config.cmd 2147483647 >&2 || die "umoci: the pause tag"
+tar -C "$work/layout" -cf "$work/disk/node-images.tar" .
+rm -rf "$work/layout"
 truncate -s 256M "$work/tests.img"
 mkfs.ext4 -q -L nodetests -d "$work/disk" "$work/tests.img"
 

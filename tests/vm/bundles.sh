@@ -12,6 +12,8 @@ set -euo pipefail
 out=${1:?usage: bundles.sh OUTDIR}
 mkdir -p "$out"
 
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
 # bundle NAME ARGS_JSON RESOURCES_JSON [CGROUPNS(true|false)]
 bundle() {
     local name=$1 args=$2 res=$3 cgns=${4:-false}
@@ -21,60 +23,9 @@ bundle() {
         --argjson res "$res" \
         --argjson cgns "$cgns" \
         --arg cgpath "/vmtest/$name/ctr" \
-        -f /dev/stdin >"$out/$name/config.json" <<'JQ'
-def caps: ["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_FSETID","CAP_KILL",
-           "CAP_SETGID","CAP_SETUID","CAP_SETPCAP","CAP_NET_BIND_SERVICE",
-           "CAP_SYS_CHROOT","CAP_MKNOD","CAP_AUDIT_WRITE"];
-# The standard device nodes are allowed explicitly, so the tests do not rely
-# on a runtime's built-in default list.
-def std_devices:
-  [{allow: false, access: "rwm"}] +
-  ([[1,3],[1,5],[1,7],[1,8],[1,9],[5,0],[5,1],[5,2]]
-     | map({allow: true, type: "c", major: .[0], minor: .[1], access: "rwm"})) +
-  [{allow: true, type: "c", major: 136, access: "rwm"}];
-{
-  ociVersion: "1.0.2",
-  process: {
-    terminal: false,
-    user: {uid: 0, gid: 0},
-    args: $args,
-    env: ["PATH=/bin:/usr/bin", "HOME=/root"],
-    cwd: "/",
-    capabilities: {bounding: caps, effective: caps, permitted: caps},
-    rlimits: [{type: "RLIMIT_NOFILE", hard: 1024, soft: 1024}],
-    noNewPrivileges: true
-  },
-  root: {path: "/fixtures/rootfs", readonly: true},
-  hostname: "vmtest-ctr",
-  mounts: ([
-    {destination: "/proc", type: "proc", source: "proc"},
-    {destination: "/dev", type: "tmpfs", source: "tmpfs",
-     options: ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-    {destination: "/dev/pts", type: "devpts", source: "devpts",
-     options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
-    {destination: "/dev/shm", type: "tmpfs", source: "shm",
-     options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-    {destination: "/sys", type: "sysfs", source: "sysfs",
-     options: ["nosuid", "noexec", "nodev", "ro"]},
-    {destination: "/tmp", type: "tmpfs", source: "tmpfs",
-     options: ["nosuid", "mode=1777", "size=16m"]}
-  ] + (if $cgns then [
-    {destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup",
-     options: ["nosuid", "noexec", "nodev", "relatime", "ro"]}
-  ] else [] end)),
-  linux: {
-    resources: ({devices: std_devices} + $res),
-    cgroupsPath: $cgpath,
-    namespaces: ([{type: "pid"}, {type: "network"}, {type: "ipc"},
-                  {type: "uts"}, {type: "mount"}]
-                 + (if $cgns then [{type: "cgroup"}] else [] end)),
-    maskedPaths: ["/proc/kcore", "/proc/keys", "/proc/timer_list",
-                  "/sys/firmware"],
-    readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                    "/proc/sysrq-trigger"]
-  }
-}
-JQ
+        --arg rootfs /fixtures/rootfs \
+        --arg hostname vmtest-ctr \
+        -f "$here/../common/bundle.jq" >"$out/$name/config.json"
 }
 
 mib=1048576

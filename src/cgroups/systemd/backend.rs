@@ -103,8 +103,17 @@ impl Backend for Systemd {
         };
         let resources = p.resources.as_ref();
         let writes = v2::translate(resources)?;
-        super::start(Self::unit(rec)?, &p.slice, &p.id, pid, &writes)?;
-        self.fs.limit(rec, resources, &writes)
+        let dir = rec.unified.as_deref().expect("systemd units are v2");
+        super::start(Self::unit(rec)?, &p.slice, &p.id, pid, &writes, dir)?;
+        // Not root (a user's systemd instance), no device program can be
+        // loaded (CAP_SYS_ADMIN); the container is in a user namespace,
+        // where no device node can be made, and host nodes keep their
+        // owners' permissions (runc skips it alike).
+        if nix::unistd::geteuid().is_root() {
+            self.fs.limit(rec, resources, &writes)
+        } else {
+            crate::cgroups::write::perform(rec, &writes)
+        }
     }
 
     /// The new limits as unit properties too, so that systemd does not

@@ -5,7 +5,10 @@
 //! As root it talks to systemd directly over /run/systemd/private (what
 //! systemctl does): no bus daemon in between, no Hello, and systemd sends
 //! its signals to every direct connection unasked. Elsewhere it goes
-//! through the system bus and asks for the signals (AddMatch, Subscribe).
+//! through a bus daemon and asks for the signals (AddMatch, Subscribe):
+//! the system bus as root without the private socket; as any other user
+//! the user's session bus, where that user's own systemd instance
+//! (`systemd --user`) answers, as runc and crun do rootless.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -41,16 +44,51 @@ pub struct BusError {
     pub message: String,
 }
 
+/// The session bus socket of a non-root caller: `unix:path=` of
+/// `$DBUS_SESSION_BUS_ADDRESS` (the first address that has one), else
+/// `$XDG_RUNTIME_DIR/bus`, else `/run/user/<uid>/bus`.
+pub fn session_bus_path(address: Option<&str>, runtime_dir: Option<&str>, uid: u32) -> String {
+    let from_address = address.and_then(|a| {
+        a.split(';').find_map(|one| {
+            let params = one.strip_prefix("unix:")?;
+            params
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("path="))
+                .map(str::to_owned)
+        })
+    });
+    from_address.unwrap_or_else(|| match runtime_dir.filter(|d| !d.is_empty()) {
+        Some(dir) => format!("{dir}/bus"),
+        None => format!("/run/user/{uid}/bus"),
+    })
+}
+
 impl Bus {
+    /// The connection for this caller: systemd itself as root, the user's
+    /// systemd instance on the session bus otherwise.
     pub fn system() -> Result<Bus> {
-        let direct = nix::unistd::geteuid().is_root();
-        let path = if direct && std::path::Path::new(PRIVATE).exists() {
+        let uid = nix::unistd::geteuid();
+        let session;
+        let path = if !uid.is_root() {
+            session = session_bus_path(
+                std::env::var("DBUS_SESSION_BUS_ADDRESS").ok().as_deref(),
+                std::env::var("XDG_RUNTIME_DIR").ok().as_deref(),
+                uid.as_raw(),
+            );
+            session.as_str()
+        } else if std::path::Path::new(PRIVATE).exists() {
             PRIVATE
         } else {
             SYSTEM_BUS
         };
         let sock = UnixStream::connect(path).with_context(|| {
-            format!("systemd cgroup driver: connect to {path} (is systemd PID 1?)")
+            if uid.is_root() {
+                format!("systemd cgroup driver: connect to {path} (is systemd PID 1?)")
+            } else {
+                format!(
+                    "systemd cgroup driver: connect to the session bus {path} (uid {uid}: is the user's systemd instance running, e.g. with loginctl enable-linger?)"
+                )
+            }
         })?;
         let mut bus = Bus {
             sock,
@@ -60,7 +98,7 @@ impl Bus {
         };
         bus.auth()
             .with_context(|| format!("systemd cgroup driver: authenticate on {path}"))?;
-        if path == SYSTEM_BUS {
+        if path != PRIVATE {
             bus.call_to(
                 "org.freedesktop.DBus",
                 "/org/freedesktop/DBus",
@@ -181,6 +219,23 @@ impl Bus {
         }
     }
 
+    /// A string property of systemd's manager (`ControlGroup`).
+    pub fn manager_property(&mut self, name: &str) -> Result<String> {
+        let reply = self
+            .call_to(
+                SYSTEMD,
+                MANAGER_PATH,
+                "org.freedesktop.DBus.Properties",
+                "Get",
+                &[Value::Str(MANAGER.to_owned()), Value::Str(name.to_owned())],
+            )
+            .with_context(|| format!("systemd: get the manager's {name}"))?;
+        reply
+            .str_arg(0)
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("systemd: the manager's {name} is not a string"))
+    }
+
     /// A call to systemd's manager object.
     pub fn manager(&mut self, member: &str, args: &[Value]) -> Result<Message> {
         self.call_to(SYSTEMD, MANAGER_PATH, MANAGER, member, args)
@@ -205,5 +260,31 @@ impl Bus {
                 self.note_signal(&m);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session_bus_path;
+
+    #[test]
+    fn session_bus_socket() {
+        assert_eq!(
+            session_bus_path(Some("unix:path=/run/user/7/bus"), None, 7),
+            "/run/user/7/bus"
+        );
+        assert_eq!(
+            session_bus_path(
+                Some("unix:abstract=/tmp/x,guid=ab;unix:guid=cd,path=/b"),
+                Some("/r"),
+                7
+            ),
+            "/b"
+        );
+        assert_eq!(
+            session_bus_path(Some("tcp:host=h"), Some("/run/user/9"), 9),
+            "/run/user/9/bus"
+        );
+        assert_eq!(session_bus_path(None, Some(""), 9), "/run/user/9/bus");
     }
 }

@@ -2,8 +2,10 @@
 //! is a transient scope `prefix-name.scope` in the slice its cgroupsPath
 //! `slice:prefix:name` names, made by systemd over D-Bus with the init's
 //! pid in it and delegated to us; limits go in as unit properties and then,
-//! exactly and completely, through the scope's cgroupfs files. Unified
-//! (v2) hosts only.
+//! exactly and completely, through the scope's cgroupfs files. A name that
+//! is itself `x.slice` makes that slice instead (runc's meaning). Not as
+//! root, the unit is the user's systemd instance's, on the session bus.
+//! Unified (v2) hosts only.
 
 pub(super) mod backend;
 mod bus;
@@ -79,25 +81,65 @@ pub fn expand_slice(path: &str, slice: &str) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// Parse cgroupsPath for the systemd driver: `slice:prefix:name`, empty
-/// meaning runc's default `system.slice:outlet:<id>` (an empty slice is
-/// system.slice too).
+/// cgroupsPath for the systemd driver, for this caller: as root, systemd's
+/// own units; as any other user, the units of that user's systemd
+/// instance, whose cgroups sit under the instance's own (runc's rootless
+/// placement), asked for once here.
 pub fn scope(cgroups_path: Option<&str>, id: &str) -> Result<Scope> {
-    let default = format!("system.slice:outlet:{id}");
+    let rootless = !nix::unistd::geteuid().is_root();
+    let mut s = parse(cgroups_path, id, rootless)?;
+    if rootless {
+        let cg = Bus::system()?.manager_property("ControlGroup")?;
+        let base = Path::new(cg.trim_start_matches('/'));
+        if cg.is_empty()
+            || !base
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
+            bail!("systemd: the user manager's ControlGroup {cg:?} is not a cgroup path");
+        }
+        s.rel = base.join(&s.rel);
+    }
+    Ok(s)
+}
+
+/// Parse cgroupsPath for the systemd driver: `slice:prefix:name`, empty
+/// meaning runc's default `system.slice:outlet:<id>` (`user.slice`
+/// rootless; an empty slice is that default slice too).
+pub fn parse(cgroups_path: Option<&str>, id: &str, rootless: bool) -> Result<Scope> {
+    let default_slice = if rootless {
+        "user.slice"
+    } else {
+        "system.slice"
+    };
+    let default = format!("{default_slice}:outlet:{id}");
     let p = cgroups_path.filter(|s| !s.is_empty()).unwrap_or(&default);
     let parts: Vec<&str> = p.split(':').collect();
     let [slice, prefix, name] = parts[..] else {
         bail!("linux.cgroupsPath {p:?}: the systemd cgroup driver expects \"slice:prefix:name\"");
     };
     let slice = if slice.is_empty() {
-        "system.slice"
+        default_slice
     } else {
         slice
     };
+    let parent = expand_slice(p, slice)?;
     if name.ends_with(".slice") {
-        bail!(
-            "linux.cgroupsPath {p:?}: a container cgroup that is itself a slice is not supported; name a scope"
-        );
+        // systemd places a slice by its own name, whatever wants it: the
+        // name must lie under the parent, or the cgroup would be elsewhere
+        // than the path says (runc would then look in the wrong place).
+        let own = expand_slice(p, name)?;
+        if own == parent || !own.starts_with(&parent) {
+            let stem = slice.trim_end_matches(".slice");
+            bail!(
+                "linux.cgroupsPath {p:?}: the slice {name:?} does not lie inside {slice:?} (systemd places a slice by its name: {stem}-<name>.slice)"
+            );
+        }
+        return Ok(Scope {
+            unit: name.to_owned(),
+            slice: slice.to_owned(),
+            rel: own,
+        });
     }
     check_name("name", p, name)?;
     let unit = if prefix.is_empty() {
@@ -106,7 +148,7 @@ pub fn scope(cgroups_path: Option<&str>, id: &str) -> Result<Scope> {
         check_name("prefix", p, prefix)?;
         format!("{prefix}-{name}.scope")
     };
-    let rel = expand_slice(p, slice)?.join(&unit);
+    let rel = parent.join(&unit);
     Ok(Scope {
         unit,
         slice: slice.to_owned(),
@@ -115,10 +157,19 @@ pub fn scope(cgroups_path: Option<&str>, id: &str) -> Result<Scope> {
 }
 
 /// Make the scope with `pid` in it and the properties for `writes`, and
-/// wait until systemd reports the job done. The cgroupfs writes are the
-/// caller's, after this.
-pub fn start(unit: &str, slice: &str, id: &str, pid: i32, writes: &[FileWrite]) -> Result<()> {
-    let props = props::unit(id, slice, pid as u32, writes)?;
+/// wait until systemd reports the job done; a slice unit gets `pid` into
+/// its cgroup `dir` afterwards (systemd takes no pids for a slice). The
+/// cgroupfs writes are the caller's, after this.
+pub fn start(
+    unit: &str,
+    slice: &str,
+    id: &str,
+    pid: i32,
+    writes: &[FileWrite],
+    dir: &Path,
+) -> Result<()> {
+    let is_slice = unit.ends_with(".slice");
+    let props = props::unit(id, slice, (!is_slice).then_some(pid as u32), writes)?;
     let mut bus = Bus::system()?;
     let result = bus
         .run_job(
@@ -135,6 +186,9 @@ pub fn start(unit: &str, slice: &str, id: &str, pid: i32, writes: &[FileWrite]) 
         // A failed start can leave the unit loaded in "failed".
         let _ = bus.manager("ResetFailedUnit", &[Value::Str(unit.to_owned())]);
         bail!("systemd: start transient unit {unit}: job {result}");
+    }
+    if is_slice {
+        crate::cgroups::fs::write(&dir.join("cgroup.procs"), &pid.to_string())?;
     }
     Ok(())
 }
@@ -190,19 +244,36 @@ fn is_no_such_unit(e: &anyhow::Error) -> bool {
 }
 
 /// Whether the driver can work here (for `features`): a unified host
-/// booted by systemd (its runtime directory exists) with a bus socket.
+/// booted by systemd (its runtime directory exists) with a bus socket
+/// (the user's session bus when not root).
 pub fn available() -> bool {
+    let uid = nix::unistd::geteuid();
+    let bus = if uid.is_root() {
+        Path::new("/run/systemd/private").exists()
+            || Path::new("/run/dbus/system_bus_socket").exists()
+    } else {
+        Path::new(&bus::session_bus_path(
+            std::env::var("DBUS_SESSION_BUS_ADDRESS").ok().as_deref(),
+            std::env::var("XDG_RUNTIME_DIR").ok().as_deref(),
+            uid.as_raw(),
+        ))
+        .exists()
+    };
     matches!(
         crate::cgroups::host::probe(),
         Ok(crate::cgroups::host::Host::Unified(_))
     ) && Path::new("/run/systemd/system").is_dir()
-        && (Path::new("/run/systemd/private").exists()
-            || Path::new("/run/dbus/system_bus_socket").exists())
+        && bus
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The root caller's parse (the rootless one asks the user's bus).
+    fn scope(p: Option<&str>, id: &str) -> Result<Scope> {
+        parse(p, id, false)
+    }
 
     #[test]
     fn paths() {
@@ -247,5 +318,46 @@ mod tests {
             let e = scope(Some(bad), "x").unwrap_err().to_string();
             assert!(e.contains("linux.cgroupsPath"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn slice_as_the_name() {
+        let s = scope(Some("node-slc.slice:ignored:node-slc-ctr.slice"), "x").unwrap();
+        assert_eq!(s.unit, "node-slc-ctr.slice");
+        assert_eq!(s.slice, "node-slc.slice");
+        assert_eq!(
+            s.rel,
+            Path::new("node.slice/node-slc.slice/node-slc-ctr.slice")
+        );
+        // kubelet's pod slice in its QoS slice.
+        let k = scope(
+            Some("kubepods-burstable.slice::kubepods-burstable-podab.slice"),
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            k.rel,
+            Path::new("kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podab.slice")
+        );
+        assert_eq!(
+            scope(Some("-.slice::top.slice"), "x").unwrap().rel,
+            Path::new("top.slice")
+        );
+        // Outside its parent, or the parent itself: refused, named.
+        for bad in [
+            "system.slice:p:other.slice",
+            "a-b.slice:p:a-c.slice",
+            "a.slice:p:a.slice",
+        ] {
+            let e = scope(Some(bad), "x").unwrap_err().to_string();
+            assert!(e.contains("does not lie inside"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn rootless_default_is_user_slice() {
+        let s = parse(None, "c9", true).unwrap();
+        assert_eq!(s.rel, Path::new("user.slice/outlet-c9.scope"));
+        assert_eq!(parse(Some("::n"), "x", true).unwrap().slice, "user.slice");
     }
 }

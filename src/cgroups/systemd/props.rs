@@ -94,26 +94,35 @@ pub fn resources(writes: &[FileWrite]) -> Result<Vec<(&'static str, Value)>> {
     Ok(out)
 }
 
-/// Everything a new transient unit gets: what it is, where it sits, that
-/// its subtree is ours (Delegate), the init's pid, accounting on so the
-/// controllers are enabled down to it, then the limits.
+/// Everything a new transient unit gets: what it is, where it sits, the
+/// accounting on so the controllers are enabled down to it, then the
+/// limits. A scope (`pid` given) sits in its slice with the init's pid in
+/// it and its subtree ours (Delegate); a slice (a cgroupsPath whose name
+/// is `x.slice`, as runc takes it) is only wanted by its parent: systemd
+/// takes no pids and no delegation for a slice, so the caller puts the
+/// init in through cgroupfs.
 pub fn unit(
     id: &str,
     slice: &str,
-    pid: u32,
+    pid: Option<u32>,
     writes: &[FileWrite],
 ) -> Result<Vec<(&'static str, Value)>> {
-    let mut out = vec![
-        ("Description", Value::Str(format!("outlet container {id}"))),
-        ("Slice", Value::Str(slice.to_owned())),
-        ("Delegate", Value::Bool(true)),
-        ("PIDs", Value::U32s(vec![pid])),
+    let mut out = vec![("Description", Value::Str(format!("outlet container {id}")))];
+    match pid {
+        Some(pid) => out.extend([
+            ("Slice", Value::Str(slice.to_owned())),
+            ("Delegate", Value::Bool(true)),
+            ("PIDs", Value::U32s(vec![pid])),
+        ]),
+        None => out.push(("Wants", Value::Strs(vec![slice.to_owned()]))),
+    }
+    out.extend([
         ("DefaultDependencies", Value::Bool(false)),
         ("MemoryAccounting", Value::Bool(true)),
         ("CPUAccounting", Value::Bool(true)),
         ("IOAccounting", Value::Bool(true)),
         ("TasksAccounting", Value::Bool(true)),
-    ];
+    ]);
     out.extend(resources(writes)?);
     Ok(out)
 }
@@ -182,10 +191,22 @@ mod tests {
 
     #[test]
     fn unit_carries_delegate_and_pid() {
-        let p = unit("c1", "system.slice", 42, &[]).unwrap();
+        let p = unit("c1", "system.slice", Some(42), &[]).unwrap();
         assert!(p.contains(&("Delegate", Value::Bool(true))));
         assert!(p.contains(&("PIDs", Value::U32s(vec![42]))));
         assert!(p.contains(&("Slice", Value::Str("system.slice".into()))));
         assert!(p.contains(&("DefaultDependencies", Value::Bool(false))));
+    }
+
+    #[test]
+    fn slice_unit_is_wanted_not_delegated() {
+        let p = unit("c1", "a.slice", None, &[]).unwrap();
+        assert!(p.contains(&("Wants", Value::Strs(vec!["a.slice".into()]))));
+        for absent in ["Slice", "Delegate", "PIDs"] {
+            assert!(
+                p.iter().all(|(n, _)| *n != absent),
+                "{absent} set on a slice"
+            );
+        }
     }
 }

@@ -19,6 +19,7 @@ pub enum Value {
     U64(u64),
     Str(String),
     U32s(Vec<u32>),
+    Strs(Vec<String>),
     Bytes(Vec<u8>),
     /// `a(sv)`: a property list.
     Props(Vec<(&'static str, Value)>),
@@ -33,6 +34,7 @@ impl Value {
             Value::U64(_) => "t",
             Value::Str(_) => "s",
             Value::U32s(_) => "au",
+            Value::Strs(_) => "as",
             Value::Bytes(_) => "ay",
             Value::Props(_) => "a(sv)",
             Value::AuxUnits => "a(sa(sv))",
@@ -88,6 +90,7 @@ impl Enc {
             Value::U64(n) => self.u64(*n),
             Value::Str(s) => self.str(s),
             Value::U32s(v) => self.array(4, |e| v.iter().for_each(|n| e.u32(*n))),
+            Value::Strs(v) => self.array(4, |e| v.iter().for_each(|s| e.str(s))),
             Value::Bytes(v) => self.array(1, |e| e.buf.extend_from_slice(v)),
             Value::Props(props) => self.array(8, |e| {
                 for (name, v) in props {
@@ -352,13 +355,18 @@ pub fn parse(buf: &[u8]) -> Result<Message> {
         }
     }
     d.align(8)?;
-    // The body's leading basic values; parsing stops at the first
+    // The body's leading basic values (a variant holding a string counts
+    // as that string: Properties.Get's reply); parsing stops at the first
     // container type, which nothing here needs.
     let mut sig = m.signature.as_str();
     while let Some(c) = sig.as_bytes().first() {
         match c {
             b's' | b'o' => m.body.push(Arg::Str(d.str()?)),
             b'u' => m.body.push(Arg::U32(d.u32()?)),
+            b'v' => match d.sig()?.as_str() {
+                "s" | "o" => m.body.push(Arg::Str(d.str()?)),
+                _ => break,
+            },
             _ => break,
         }
         sig = &sig[1..];
@@ -467,5 +475,53 @@ mod tests {
         assert_eq!(d.skip("a(sv)u").unwrap(), "u");
         assert_eq!(d.u32().unwrap(), 3);
         assert_eq!(d.pos, e.buf.len());
+    }
+
+    /// `as` (the Wants= list): length, each string 4-aligned.
+    #[test]
+    fn string_array_encoding() {
+        let mut e = Enc::default();
+        e.value(&Value::Strs(vec!["ab".into(), "c".into()]));
+        #[rustfmt::skip]
+        let want: Vec<u8> = vec![
+            14, 0, 0, 0,  2, 0, 0, 0, b'a', b'b', 0, 0,  1, 0, 0, 0, b'c', 0,
+        ];
+        assert_eq!(e.buf, want);
+    }
+
+    /// Properties.Get's reply: one variant; a string in it is read as the
+    /// string, anything else ends the parse without an error.
+    #[test]
+    fn parse_variant_reply() {
+        let reply = |sig: &str, f: &dyn Fn(&mut Enc)| {
+            let mut body = Enc::default();
+            body.sig(sig);
+            f(&mut body);
+            let mut h = Enc::default();
+            h.buf.extend_from_slice(&[b'l', METHOD_RETURN, 0, 1]);
+            h.u32(body.buf.len() as u32);
+            h.u32(5);
+            h.array(8, |e| {
+                e.pad(8);
+                e.buf.extend_from_slice(&[5, 1, b'u', 0]);
+                e.u32(3);
+                e.pad(8);
+                e.buf.extend_from_slice(&[8, 1, b'g', 0]);
+                e.sig("v");
+            });
+            h.pad(8);
+            h.buf.extend_from_slice(&body.buf);
+            parse(&h.buf).unwrap()
+        };
+        let m = reply("s", &|e| {
+            e.str("/user.slice/user-1000.slice/user@1000.service")
+        });
+        assert_eq!(m.reply_serial, Some(3));
+        assert_eq!(
+            m.str_arg(0),
+            Some("/user.slice/user-1000.slice/user@1000.service")
+        );
+        let m = reply("t", &|e| e.u64(7));
+        assert!(m.body.is_empty());
     }
 }
