@@ -25,7 +25,7 @@ pub fn loopback_up() -> Result<()> {
     // IFF_UP alone changes nothing else and no SIOCGIFFLAGS is needed.
     req.ifr_ifru.ifru_flags = libc::IFF_UP as libc::c_short;
     // SAFETY: SIOCSIFFLAGS reads a valid ifreq on our own socket.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } != 0 {
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) } != 0 {
         return Err(std::io::Error::last_os_error()).context("bring lo up: SIOCSIFFLAGS");
     }
     Ok(())
