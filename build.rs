@@ -50,10 +50,59 @@ fn libseccomp_search_path() {
         );
     }
     println!("cargo:rustc-link-search=native={}", out.display());
-    // Named here too, so the archive comes before libc on the link line:
-    // libseccomp-sys's own request lands after it, leaving the archive's
-    // calls into libc unresolved in a static link.
-    println!("cargo:rustc-link-lib=static:-bundle=seccomp");
+    if std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("musl") {
+        glibc_symbols_for_musl(&out);
+        // libseccomp-sys's request for the archive lands after libc on the
+        // link line; in a static link, the archive's own calls into libc
+        // are then resolved only by naming libc once more at the end.
+        println!("cargo:rustc-link-arg=-lc");
+    }
+}
+
+/// Debian's libseccomp.a is compiled against glibc with _FORTIFY_SOURCE,
+/// and calls one function musl does not have: `__fprintf_chk` (from its
+/// text export of a filter, which outlet never uses). Everything else it
+/// needs musl provides with the same ABI (the stack protector's canary
+/// sits at %fs:0x28 in both). The definition is C because Rust cannot
+/// define a variadic function on stable; it is an object on the link line
+/// (so every binary linking the archive gets it, not only those linking
+/// outlet's library), compiled with the C compiler that links anyway.
+fn glibc_symbols_for_musl(out: &std::path::Path) {
+    const SOURCE: &str = r#"
+typedef struct _IO_FILE FILE;
+int vfprintf(FILE *, const char *, __builtin_va_list);
+/* glibc's checked fprintf: the check is on %n in writable formats, which
+   libseccomp's constant formats never have. */
+int __fprintf_chk(FILE *f, int flag, const char *fmt, ...)
+{
+    __builtin_va_list ap;
+    int r;
+    (void)flag;
+    __builtin_va_start(ap, fmt);
+    r = vfprintf(f, fmt, ap);
+    __builtin_va_end(ap);
+    return r;
+}
+"#;
+    let src = out.join("glibc_symbols.c");
+    let obj = out.join("glibc_symbols.o");
+    std::fs::write(&src, SOURCE).expect("write glibc_symbols.c");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = std::process::Command::new(&cc)
+        .args([
+            "-c",
+            "-O2",
+            "-fPIC",
+            "-fno-stack-protector",
+            "-nostdinc",
+            "-o",
+        ])
+        .arg(&obj)
+        .arg(&src)
+        .status()
+        .unwrap_or_else(|e| panic!("run {cc} (build-essential): {e}"));
+    assert!(status.success(), "{cc} failed on {}", src.display());
+    println!("cargo:rustc-link-arg={}", obj.display());
 }
 
 /// The integration tests need root (namespaces, mounts, cgroups). A test

@@ -1,9 +1,6 @@
 //! Thin wrappers over the syscalls that nix does not cover (clone3, pidfd,
 //! close_range, openat2). Each keeps its unsafe block next to the call.
 
-#[cfg(target_env = "musl")]
-pub mod musl_compat;
-
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
