@@ -5,7 +5,7 @@
 # verdict from the serial console.
 #
 # usage: [RUNTIME=/path/to/runtime] tests/vm/run.sh
-#   RUNTIME       runtime binary (default <repo>/target/release/outlet, built
+#   RUNTIME       runtime binary (default <repo>/target/<triple>/release/outlet, built
 #                 with cargo when missing); runc works too: RUNTIME=/usr/sbin/runc
 #   VM_ACCEL      auto (default: try KVM briefly, then TCG) | kvm | tcg
 #   VM_TIMEOUT    wall-clock limit of the test boot in seconds (default 240)
@@ -50,7 +50,7 @@ done
 
 # --- runtime under test ---------------------------------------------------------
 if [[ -z ${RUNTIME:-} ]]; then
-    RUNTIME=$repo/target/release/outlet
+    RUNTIME=$("$repo/scripts/binary-path.sh")
     if [[ ! -x $RUNTIME ]]; then
         say "building outlet (release)"
         (cd "$repo" && cargo build --release --quiet) || die "cargo build --release failed"
