@@ -173,7 +173,7 @@ fn attach_bind(root: &Root, m: &Mount, b: &BindTree) -> Result<()> {
     fdmount::attach(&b.tree, &target).context("attach the bind mount")
 }
 
-/// The spec's check of mounts under /proc (`spec::check_proc_mounts`) is
+/// The spec's check of mounts under /proc (`spec::proc_mounts`) is
 /// lexical, but an image symlink (`/p -> /proc`) or an earlier mount leads
 /// any destination into a procfs: a bind at `/p/sys/net` would cover
 /// `/proc/sys/net`. So the target, once resolved, must not be on a procfs
