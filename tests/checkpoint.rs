@@ -729,19 +729,26 @@ fn failed_restores_leave_nothing() {
 }
 
 /// `features` says checkpoint works only with a criu whose `criu check`
-/// passes, and what is missing otherwise. (It caches the verdict in the
-/// default root's .cache; the test removes that file.)
+/// passes, and what is missing otherwise. The verdict is cached under the
+/// `--root` the command runs with, never under the default root when
+/// another is given (the control: the cache file appears in this test's
+/// root; the default root's file, if any, is left as it was).
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn features_says_whether_criu_works() {
+    use std::os::unix::fs::MetadataExt;
     let Some(t) = T::new() else { return };
-    let cache = Path::new("/run/outlet/.cache/criu-check");
-    t.on_cleanup(|| {
-        let _ = std::fs::remove_file("/run/outlet/.cache/criu-check");
-    });
+    let cache = t.root.join(".cache/criu-check");
+    let default_cache = Path::new("/run/outlet/.cache/criu-check");
+    let stamp = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.ino(), m.mtime(), m.mtime_nsec()))
+    };
+    let default_before = stamp(default_cache);
     let features = |path: &str| {
         let out = Command::new(common::OUTLET)
-            .arg("features")
+            .args(["--root", t.root.to_str().unwrap(), "features"])
             .env("PATH", path)
             .output()
             .unwrap();
@@ -758,10 +765,35 @@ fn features_says_whether_criu_works() {
         .to_str()
         .unwrap()
         .to_string();
+    assert!(!cache.exists());
     assert_eq!(features(&format!("{dir}:/usr/bin:/bin")), "true");
+    assert!(cache.is_file(), "no verdict cached under --root");
     // Again from the cache, same verdict.
-    assert!(cache.is_file());
     assert_eq!(features(&format!("{dir}:/usr/bin:/bin")), "true");
+    assert_eq!(
+        stamp(default_cache),
+        default_before,
+        "features --root R wrote the default root's cache"
+    );
     let none = features("/nonexistent");
     assert!(none.starts_with("false: criu not found"), "{none}");
+    // --criu is honoured too: a broken one is named.
+    let out = Command::new(common::OUTLET)
+        .args([
+            "--root",
+            t.root.to_str().unwrap(),
+            "--criu",
+            "/nonexistent/criu",
+            "features",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdict = v["annotations"]["run.oci.outlet.checkpoint.enabled"]
+        .as_str()
+        .unwrap();
+    assert!(
+        verdict.starts_with("false: --criu /nonexistent/criu"),
+        "{verdict}"
+    );
 }
