@@ -797,3 +797,175 @@ fn features_says_whether_criu_works() {
         "{verdict}"
     );
 }
+
+/// Accepts one connection on `listener` and returns the fd it carries
+/// (SCM_RIGHTS), as conmon and the runc shim receive the pty master.
+fn receive_master(listener: &std::os::unix::net::UnixListener) -> std::os::fd::OwnedFd {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let conn = loop {
+        match listener.accept() {
+            Ok((c, _)) => break c,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    Instant::now() < deadline,
+                    "nobody connected to the console socket"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("accept on the console socket: {e}"),
+        }
+    };
+    conn.set_nonblocking(false).unwrap();
+    let mut buf = [0u8; 4096];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 2]);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .expect("recvmsg on the console socket");
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            assert_eq!(fds.len(), 1, "one fd per message");
+            // SAFETY: the kernel just installed this fd for us.
+            return unsafe { OwnedFd::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("the console socket message carried no fd")
+}
+
+/// Writes `line` to the pty master and reads until `want` shows up (Err:
+/// what was read instead within 10 s, or the read error).
+fn talk(master: &std::os::fd::OwnedFd, line: &str, want: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let mut f = std::fs::File::from(master.try_clone().unwrap());
+    f.write_all(line.as_bytes())
+        .map_err(|e| format!("write: {e}"))?;
+    nix::fcntl::fcntl(
+        std::os::fd::AsRawFd::as_raw_fd(&f),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .unwrap();
+    let mut got = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 1024];
+    while Instant::now() < deadline {
+        match f.read(&mut buf) {
+            Ok(0) => return Err(format!("EOF after {got:?}")),
+            Ok(n) => got.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => return Err(format!("read: {e} after {got:?}")),
+        }
+        if got.contains(want) {
+            return Ok(got);
+        }
+    }
+    Err(format!("no {want:?} within 10 s: {got:?}"))
+}
+
+/// A terminal container (process.terminal, the master sent over
+/// --console-socket as the shim and conmon take it) comes back on a new
+/// pty: restore sends a new master over its --console-socket, and the
+/// shell keeps its state (the reply count goes on: a restart would say 1
+/// again) and /dev/console is the new pty. The controls: the old master
+/// is dead after the checkpoint, and a restore without --console-socket is
+/// refused and leaves nothing.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn terminal_container_talks_on_a_new_pty_after_restore() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| {
+        c["process"]["terminal"] = json!(true);
+        sh(
+            c,
+            r#"i=0; while read l; do i=$((i+1)); echo "reply $i $l $(tty)"; done"#,
+        );
+    });
+    let id = t.id("tty");
+    let sock = t.dir.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let create = {
+        let t_root = t.root.clone();
+        let (sock, bdir, id) = (sock.clone(), b.dir.clone(), id.clone());
+        std::thread::spawn(move || {
+            Command::new(common::OUTLET)
+                .args([
+                    "--root",
+                    t_root.to_str().unwrap(),
+                    "create",
+                    "--console-socket",
+                ])
+                .args([
+                    sock.as_os_str(),
+                    "--bundle".as_ref(),
+                    bdir.as_os_str(),
+                    id.as_ref(),
+                ])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap()
+        })
+    };
+    let master = receive_master(&listener);
+    let o = create.join().unwrap();
+    assert!(o.status.success(), "create: {o:?}");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    t.outlet(&["start", &id]).expect_ok("start");
+    talk(&master, "a\n", "reply 1 a").unwrap();
+    let image = t.dir.join("img");
+    checkpoint(&t, &id, &image, &[]).expect_ok("checkpoint of a terminal container");
+    let dead = talk(&master, "x\n", "reply");
+    assert!(
+        dead.is_err(),
+        "control: the old pty still answers: {dead:?}"
+    );
+    drop(master);
+
+    let restore_args = |console: Option<&Path>| {
+        let mut a = vec!["--criu", criu(), "restore", "-d"];
+        if let Some(s) = console {
+            a.extend(["--console-socket", s.to_str().unwrap()]);
+        }
+        a.extend(["--bundle", b.dir.to_str().unwrap(), "--image-path"]);
+        a.push(image.to_str().unwrap());
+        a.push(&id);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let args = restore_args(None);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    t.outlet(&args).expect_fail(
+        "restore of a terminal without --console-socket",
+        "--console-socket",
+    );
+    t.assert_nothing_left("after a refused terminal restore");
+
+    let sock2 = t.dir.join("console2.sock");
+    let listener2 = std::os::unix::net::UnixListener::bind(&sock2).unwrap();
+    let args = restore_args(Some(&sock2));
+    let restore = {
+        let mut full = vec!["--root".to_string(), t.root.to_str().unwrap().to_string()];
+        full.extend(args);
+        std::thread::spawn(move || {
+            Command::new(common::OUTLET)
+                .args(&full)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap()
+        })
+    };
+    let master = receive_master(&listener2);
+    let o = restore.join().unwrap();
+    assert!(o.status.success(), "restore: {o:?}");
+    let pid = t.state(&id)["pid"].as_i64().unwrap() as i32;
+    t.track_pid(pid);
+    let said = talk(&master, "b\n", "reply 2 b").unwrap_or_else(|e| panic!("after restore: {e}"));
+    eprintln!("after restore the shell said: {said:?}");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+}
