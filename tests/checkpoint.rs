@@ -969,3 +969,157 @@ fn terminal_container_talks_on_a_new_pty_after_restore() {
     eprintln!("after restore the shell said: {said:?}");
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
 }
+
+/// A criu that records its argv (one line per call) in `log`, then runs
+/// the real one: what outlet passed for a flag whose effect this host
+/// cannot show is read from there, and the round trip still runs on the
+/// real CRIU.
+fn recording_criu(t: &T, log: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let w = t.dir.join("criu-rec");
+    std::fs::write(
+        &w,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            criu()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&w, std::fs::Permissions::from_mode(0o755)).unwrap();
+    w
+}
+
+/// The criu call of `verb` (dump, restore, ...) recorded in `log`.
+fn criu_call(log: &Path, verb: &str) -> String {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(&format!("{verb} ")))
+        .unwrap_or_else(|| panic!("no criu {verb} call in {}", log.display()))
+        .to_string()
+}
+
+/// runc's shared flags that the shim and podman pass, on both directions,
+/// reach criu in its spelling, and the round trip with all of them still
+/// continues the counter. The control is the same round trip without the
+/// flags, whose criu calls lack them.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn shared_flags_reach_criu_and_round_trip() {
+    let Some(t) = T::new() else { return };
+    let flags = [
+        "--tcp-established",
+        "--ext-unix-sk",
+        "--shell-job",
+        "--file-locks",
+        "--auto-dedup",
+    ];
+    for with in [true, false] {
+        let b = counter_bundle(&t, if with { "with" } else { "without" }, |_| {});
+        let id = t.id(if with { "flags" } else { "plain" });
+        run_detached(&t, &id, &b);
+        wait_past(&b, 3);
+        let log = t.dir.join(format!("argv-{with}"));
+        let rec = recording_criu(&t, &log);
+        let image = t.dir.join(format!("img-{with}"));
+        let mut extra: Vec<&str> = if with { flags.to_vec() } else { vec![] };
+        if with {
+            extra.extend(["--manage-cgroups-mode", "full"]);
+        }
+        let mut a = vec![
+            "--criu",
+            rec.to_str().unwrap(),
+            "checkpoint",
+            "--image-path",
+        ];
+        a.push(image.to_str().unwrap());
+        a.extend(&extra);
+        a.push(&id);
+        t.outlet(&a).expect_ok("checkpoint");
+        let at_dump = last(&b);
+        let mut a = vec!["--criu", rec.to_str().unwrap(), "restore", "-d", "--bundle"];
+        a.push(b.dir.to_str().unwrap());
+        a.extend(["--image-path", image.to_str().unwrap()]);
+        a.extend(&extra);
+        a.push(&id);
+        t.outlet(&a).expect_ok("restore");
+        t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+        wait_past(&b, at_dump + 3);
+        continuous(&lines(&b)).unwrap_or_else(|e| panic!("not continued: {e}"));
+        for verb in ["dump", "restore"] {
+            let call = criu_call(&log, verb);
+            for f in flags
+                .iter()
+                .filter(|f| verb == "dump" || **f != "--auto-dedup")
+            {
+                let has = call.split(' ').any(|w| w == *f);
+                assert_eq!(has, with, "criu {verb} {f}: {call}");
+            }
+            let mode = if with { "full" } else { "soft" };
+            assert!(
+                call.contains(&format!("--manage-cgroups={mode}")),
+                "criu {verb}: {call}"
+            );
+        }
+        t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    }
+}
+
+/// --file-locks: a container holding a flock is refused by CRIU without
+/// it (the control: outlet passes CRIU's refusal on and the container
+/// keeps running), and with it the lock is taken again on restore (the
+/// control: it was gone while the container was dumped).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn file_locks_are_dumped_and_held_after_restore() {
+    let Some(t) = T::new() else { return };
+    let b = counter_bundle(&t, "b", |c| {
+        sh(c, &format!("probe flock /out/lock & {COUNTER}"));
+    });
+    let id = t.id("lock");
+    run_detached(&t, &id, &b);
+    wait_past(&b, 3);
+    // Found by the file's inode: the holder is probe, not the init.
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(b.out.join("lock")).unwrap());
+    let locked = || {
+        std::fs::read_to_string("/proc/locks")
+            .unwrap()
+            .lines()
+            .any(|l| l.contains("FLOCK") && l.contains(&format!(":{ino} ")))
+    };
+    assert!(locked(), "control: no flock on /out/lock before the dump");
+    let image = t.dir.join("img");
+    let o = checkpoint(&t, &id, &image, &[]);
+    o.expect_fail(
+        "checkpoint of a lock holder without --file-locks",
+        "criu failed",
+    );
+    assert_eq!(
+        t.status(&id),
+        "running",
+        "a refused dump stopped the container"
+    );
+    let image = t.dir.join("img2");
+    checkpoint(&t, &id, &image, &["--file-locks"]).expect_ok("checkpoint --file-locks");
+    assert!(!locked(), "control: the lock outlived the dumped container");
+    let at_dump = last(&b);
+    let o = t.outlet(&[
+        "--criu",
+        criu(),
+        "restore",
+        "-d",
+        "--file-locks",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        "--image-path",
+        image.to_str().unwrap(),
+        &id,
+    ]);
+    o.expect_ok("restore --file-locks");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    assert!(locked(), "no flock on /out/lock after restore");
+    wait_past(&b, at_dump + 3);
+    continuous(&lines(&b)).unwrap();
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+}

@@ -174,12 +174,15 @@ pub fn is_bind(m: &oci_spec::runtime::Mount) -> bool {
 /// The CRIU name of one of the init's stdio fds, when it must be handed in
 /// anew on restore: a pipe by its pipe name; a file opened outside the
 /// container's mount table (the caller's /dev/null, a log file) declared
-/// external to the dump. A pty slave goes to `tty` instead.
+/// external to the dump. The pty slave of a terminal container goes to
+/// `tty` instead; any other pty is the caller's own terminal, which CRIU
+/// takes as a shell job's (--shell-job) and reattaches to its stdin.
 fn stdio_key(
     pid: i32,
     fd: i32,
     own_mounts: &[MountLine],
     tty: &mut Option<String>,
+    terminal: bool,
 ) -> Option<(String, bool)> {
     let proc_fd = format!("/proc/{pid}/fd/{fd}");
     let link = std::fs::read_link(&proc_fd).ok()?;
@@ -194,7 +197,9 @@ fn stdio_key(
     if md.file_type().is_char_device()
         && PTY_SLAVE_MAJORS.contains(&nix::sys::stat::major(md.rdev()))
     {
-        tty.get_or_insert_with(|| format!("tty[{:x}:{:x}]", md.rdev(), md.dev()));
+        if terminal {
+            tty.get_or_insert_with(|| format!("tty[{:x}:{:x}]", md.rdev(), md.dev()));
+        }
         return None;
     }
     let mnt: u32 = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
@@ -212,9 +217,15 @@ use std::os::unix::fs::FileTypeExt;
 
 /// The init's fds 0-2 (see `stdio_key`), the externals they need added to
 /// `args`, and the pty slave's name into `record.tty`.
-fn record_stdio(pid: i32, own_mounts: &[MountLine], record: &mut Record, args: &mut Vec<OsString>) {
+fn record_stdio(
+    pid: i32,
+    terminal: bool,
+    own_mounts: &[MountLine],
+    record: &mut Record,
+    args: &mut Vec<OsString>,
+) {
     for fd in 0..3 {
-        let key = match stdio_key(pid, fd, own_mounts, &mut record.tty) {
+        let key = match stdio_key(pid, fd, own_mounts, &mut record.tty, terminal) {
             Some((key, external)) => {
                 if external && !record.stdio.contains(&key) {
                     args.extend(["--external".into(), key.clone().into()]);
@@ -245,10 +256,11 @@ pub fn netns_path(spec: &crate::spec::Spec) -> Option<PathBuf> {
 /// Everything the dump must leave outside its images, into `args` and the
 /// record restore reads.
 fn record_externals(
-    pid: i32,
+    c: &super::Loaded,
     spec: &crate::spec::Spec,
     args: &mut Vec<OsString>,
 ) -> Result<Record> {
+    let pid = c.state.pid;
     let text = std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
         .with_context(|| format!("read /proc/{pid}/mountinfo"))?;
     let own = mountinfo(&text);
@@ -260,7 +272,7 @@ fn record_externals(
     for (mp, _) in &record.mounts {
         args.extend(["--external".into(), format!("mnt[{mp}]:{mp}").into()]);
     }
-    record_stdio(pid, &own, &mut record, args);
+    record_stdio(pid, c.state.use_terminal, &own, &mut record, args);
     if netns_path(spec).is_some() {
         let ino = std::fs::metadata(format!("/proc/{pid}/ns/net"))
             .with_context(|| format!("stat /proc/{pid}/ns/net"))?
@@ -372,7 +384,7 @@ pub fn checkpoint(
     if let Some(f) = freezer {
         args.extend(["--freeze-cgroup".into(), f.into()]);
     }
-    let record = record_externals(pid, &spec, &mut args)?;
+    let record = record_externals(&c, &spec, &mut args)?;
     let json = serde_json::to_vec_pretty(&record).context("serialise the checkpoint record")?;
     crate::syscall::write_atomic(&image.join(RECORD_FILE), &json)?;
     run_criu(

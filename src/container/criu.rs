@@ -252,9 +252,11 @@ pub fn availability(root: &Path, criu_flag: Option<&Path>) -> String {
     verdict
 }
 
-/// Runs criu with `args`, its stdin null; `capture`: stdout null and stderr
-/// kept for the error, else criu's stdio stays outlet's (restore maps the
-/// init's onto it). On failure the error quotes CRIU's log.
+/// Runs criu with `args`. `capture` (dump): stdin and stdout null, stderr
+/// kept for the error; else (restore) criu's stdio stays outlet's: the
+/// restored init's stdio is mapped onto it (--inherit-fd fd[0..2], and a
+/// shell job's terminal is criu's stdin). On failure the error quotes
+/// CRIU's log.
 pub fn run_criu(
     criu: &Path,
     args: &[OsString],
@@ -264,9 +266,12 @@ pub fn run_criu(
 ) -> Result<()> {
     crate::logging::debug(|| format!("{what}: {} {args:?}", criu.display()));
     let mut cmd = Command::new(criu);
-    cmd.args(args).stdin(Stdio::null());
+    cmd.args(args);
     let out = if capture {
-        cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output()
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
     } else {
         cmd.status().map(|status| std::process::Output {
             status,

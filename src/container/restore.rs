@@ -374,7 +374,7 @@ fn criu_args(
     croot: &Path,
     pidfile: &Path,
     pty: Option<&Pty>,
-) -> Result<(Vec<OsString>, Option<OwnedFd>)> {
+) -> Result<(Vec<OsString>, Vec<OwnedFd>)> {
     let mut args: Vec<OsString> = vec!["restore".into()];
     args.extend([
         "-D".into(),
@@ -393,33 +393,50 @@ fn criu_args(
         p.cgroup.paths(),
         pty.map(|t| t.path.as_path()),
     )?);
-    for (fd, key) in p.rec.stdio.iter().enumerate() {
-        if !key.is_empty() {
-            args.extend(["--inherit-fd".into(), format!("fd[{fd}]:{key}").into()]);
-        }
-    }
+    let mut keep = stdio_copies(&p.rec, &mut args)?;
     if let (Some(pty), Some(key)) = (pty, &p.rec.tty) {
         let fd = pty.slave.as_raw_fd();
         args.extend(["--inherit-fd".into(), format!("fd[{fd}]:{key}").into()]);
     }
-    let netns = match &p.netns_path {
-        Some(path) if p.rec.external_netns => {
-            let f = File::open(path)
-                .with_context(|| format!("linux.namespaces network path {}", path.display()))?;
-            inheritable(&f, "the network namespace")?;
-            let key = format!("fd[{}]:{}", f.as_raw_fd(), ck::EXT_NETNS);
-            args.extend(["--inherit-fd".into(), key.into()]);
-            Some(OwnedFd::from(f))
-        }
-        _ => None,
-    };
+    if let Some(path) = p.netns_path.as_ref().filter(|_| p.rec.external_netns) {
+        let f = File::open(path)
+            .with_context(|| format!("linux.namespaces network path {}", path.display()))?;
+        inheritable(&f, "the network namespace")?;
+        let key = format!("fd[{}]:{}", f.as_raw_fd(), ck::EXT_NETNS);
+        args.extend(["--inherit-fd".into(), key.into()]);
+        keep.push(OwnedFd::from(f));
+    }
     if let Some(p) = &o.lsm_profile {
         args.extend(["--lsm-profile".into(), p.into()]);
     }
     if let Some(c) = &o.lsm_mount_context {
         args.extend(["--lsm-mount-context".into(), c.into()]);
     }
-    Ok((args, netns))
+    Ok((args, keep))
+}
+
+/// The init's stdio is handed to criu as copies of outlet's fds 0-2 at
+/// fresh numbers, not as 0-2 themselves: criu closes what it inherits
+/// once stored, and a shell job's restore still needs its own stdin.
+fn stdio_copies(rec: &Record, args: &mut Vec<OsString>) -> Result<Vec<OwnedFd>> {
+    use std::os::fd::AsFd;
+    let mut keep = Vec::new();
+    for (fd, key) in rec.stdio.iter().enumerate() {
+        if key.is_empty() {
+            continue;
+        }
+        let own = match fd {
+            0 => std::io::stdin().as_fd().try_clone_to_owned(),
+            1 => std::io::stdout().as_fd().try_clone_to_owned(),
+            _ => std::io::stderr().as_fd().try_clone_to_owned(),
+        }
+        .with_context(|| format!("restore: fd {fd} for the restored init"))?;
+        inheritable(&own, "stdio")?;
+        let n = own.as_raw_fd();
+        args.extend(["--inherit-fd".into(), format!("fd[{n}]:{key}").into()]);
+        keep.push(own);
+    }
+    Ok(keep)
 }
 
 /// The state of the restored container (pid 0 / start time 0 for hooks
@@ -555,10 +572,10 @@ pub fn restore(root: &Path, id: &str, criu_flag: Option<&Path>, o: &RestoreOptio
     let (dir, mut undo, intent, croot) = set_up(root, id, &mut p)?;
     let pty = p.rec.tty.as_ref().map(|_| new_pty()).transpose()?;
     let pidfile = dir.path.join("criu.pid");
-    let (args, netns) = criu_args(&p, o, &croot, &pidfile, pty.as_ref())?;
+    let (args, inherited) = criu_args(&p, o, &croot, &pidfile, pty.as_ref())?;
     let created = crate::logging::rfc3339_now();
     run(id, &p, args, &dir.path, &created)?;
-    drop(netns);
+    drop(inherited);
     let pid = read_pid(&pidfile)?;
     undo.pid = Some(pid);
     undo.unmount();

@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -125,9 +125,9 @@ pub fn run(
     args.extend(["--action-script".into(), action.script.clone().into()]);
     let mut req = action.open_requests()?;
     crate::logging::debug(|| format!("{what}: {} {args:?}", criu.display()));
+    // criu's stdio is outlet's, as without hooks (see criu::run_criu).
     let mut child = Command::new(criu)
         .args(&args)
-        .stdin(Stdio::null())
         .spawn()
         .with_context(|| format!("{what}: run {}", criu.display()))?;
     let mut got = Vec::new();
