@@ -1123,3 +1123,92 @@ fn file_locks_are_dumped_and_held_after_restore() {
     continuous(&lines(&b)).unwrap();
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
 }
+
+/// Every --manage-cgroups-mode runc takes: the restored init and its child
+/// sit in the container's own cgroup with the bundle's memory limit,
+/// whatever CRIU does with the dumped cgroups (with ignore, CRIU leaves
+/// them in its own: seen outside the container before criu was started
+/// inside it). strict is refused on restore, naming why, leaving nothing.
+/// (limits_hold_after_restore holds the control: a bundle without limits
+/// reads unlimited.)
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn every_cgroups_mode_keeps_the_bundles_limits() {
+    let Some(t) = T::new() else { return };
+    for mode in ["soft", "full", "ignore"] {
+        let b = counter_bundle(&t, mode, |c| {
+            c["linux"]["resources"]["memory"] = json!({"limit": 64 * 1024 * 1024});
+            sh(c, &format!("probe sleep 1000 & {COUNTER}"));
+        });
+        let id = t.id(mode);
+        run_detached(&t, &id, &b);
+        wait_past(&b, 3);
+        let image = t.dir.join(format!("img-{mode}"));
+        checkpoint(&t, &id, &image, &["--manage-cgroups-mode", mode])
+            .expect_ok(&format!("checkpoint --manage-cgroups-mode {mode}"));
+        let at_dump = last(&b);
+        let o = t.outlet(&[
+            "--criu",
+            criu(),
+            "restore",
+            "-d",
+            "--manage-cgroups-mode",
+            mode,
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            "--image-path",
+            image.to_str().unwrap(),
+            &id,
+        ]);
+        o.expect_ok(&format!("restore --manage-cgroups-mode {mode}"));
+        let pid = t.state(&id)["pid"].as_i64().unwrap() as i32;
+        t.track_pid(pid);
+        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        let mem = cg
+            .lines()
+            .find(|l| l.contains(":memory:"))
+            .unwrap_or_default();
+        assert!(
+            mem.contains(&id),
+            "{mode}: restored init not in the container's memory cgroup: {cg}"
+        );
+        let procs = cgroup_file(pid, "memory", "cgroup.procs");
+        assert!(
+            procs.lines().count() >= 2,
+            "{mode}: the init's child is not in the container's cgroup: {procs}"
+        );
+        assert_eq!(
+            cgroup_file(pid, "memory", "memory.limit_in_bytes"),
+            "67108864",
+            "{mode}"
+        );
+        wait_past(&b, at_dump + 3);
+        continuous(&lines(&b)).unwrap_or_else(|e| panic!("{mode}: not continued: {e}"));
+        t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    }
+    let b = counter_bundle(&t, "strict", |_| {});
+    let id = t.id("strict");
+    run_detached(&t, &id, &b);
+    let image = t.dir.join("img-strict");
+    checkpoint(&t, &id, &image, &["--manage-cgroups-mode", "strict"])
+        .expect_ok("checkpoint --manage-cgroups-mode strict");
+    t.assert_nothing_left("after checkpoint");
+    t.outlet(&[
+        "--criu",
+        criu(),
+        "restore",
+        "-d",
+        "--manage-cgroups-mode",
+        "strict",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        "--image-path",
+        image.to_str().unwrap(),
+        &id,
+    ])
+    .expect_fail(
+        "restore --manage-cgroups-mode strict",
+        "strict is not supported",
+    );
+    t.assert_nothing_left("after a refused strict restore");
+}

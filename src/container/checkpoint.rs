@@ -387,13 +387,8 @@ pub fn checkpoint(
     let record = record_externals(&c, &spec, &mut args)?;
     let json = serde_json::to_vec_pretty(&record).context("serialise the checkpoint record")?;
     crate::syscall::write_atomic(&image.join(RECORD_FILE), &json)?;
-    run_criu(
-        &criu,
-        &args,
-        &work.join(log_name),
-        &format!("checkpoint {id}"),
-        true,
-    )?;
+    let what = format!("checkpoint {id}");
+    run_criu(&criu, &args, &work.join(log_name), &what, true, Vec::new())?;
     if o.leave_running || o.pre_dump {
         return Ok(());
     }

@@ -252,21 +252,39 @@ pub fn availability(root: &Path, criu_flag: Option<&Path>) -> String {
     verdict
 }
 
+/// criu with `args`, logged at debug level, started inside the cgroups
+/// whose `cgroup.procs` are in `into_cgroups` (if any).
+pub fn command(
+    criu: &Path,
+    args: &[OsString],
+    what: &str,
+    into_cgroups: Vec<std::os::fd::OwnedFd>,
+) -> Command {
+    crate::logging::debug(|| format!("{what}: {} {args:?}", criu.display()));
+    let mut cmd = Command::new(criu);
+    cmd.args(args);
+    if !into_cgroups.is_empty() {
+        crate::syscall::criu::spawn_into_cgroups(&mut cmd, into_cgroups);
+    }
+    cmd
+}
+
 /// Runs criu with `args`. `capture` (dump): stdin and stdout null, stderr
 /// kept for the error; else (restore) criu's stdio stays outlet's: the
 /// restored init's stdio is mapped onto it (--inherit-fd fd[0..2], and a
 /// shell job's terminal is criu's stdin). On failure the error quotes
 /// CRIU's log.
+/// `into_cgroups`: `cgroup.procs` files criu writes itself into before it
+/// runs (restore with --manage-cgroups-mode ignore).
 pub fn run_criu(
     criu: &Path,
     args: &[OsString],
     log: &Path,
     what: &str,
     capture: bool,
+    into_cgroups: Vec<std::os::fd::OwnedFd>,
 ) -> Result<()> {
-    crate::logging::debug(|| format!("{what}: {} {args:?}", criu.display()));
-    let mut cmd = Command::new(criu);
-    cmd.args(args);
+    let mut cmd = command(criu, args, what, into_cgroups);
     let out = if capture {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())

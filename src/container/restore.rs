@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::checkpoint::{self as ck, External, Record};
-use super::criu::{CriuOptions, criu_failed, find_criu, run_criu};
+use super::criu::{CgroupsMode, CriuOptions, criu_failed, find_criu, run_criu};
 use crate::cgroups::{Cgroup, CgroupPaths};
 use crate::state::{ContainerDir, Intent, State, Status};
 
@@ -134,6 +134,12 @@ fn check_terminal(
 
 fn plan(id: &str, criu_flag: Option<&Path>, o: &RestoreOptions) -> Result<Plan> {
     crate::spec::check_id(id)?;
+    if o.criu.cgroups_mode == CgroupsMode::Strict {
+        // Seen with CRIU 4.1: "cg: Abort restore of existing cgroups".
+        bail!(
+            "restore {id}: --manage-cgroups-mode strict is not supported: outlet makes the              container's cgroup with the bundle's limits before CRIU runs, and strict mode              makes CRIU abort on an existing cgroup; use soft, full or ignore"
+        );
+    }
     let bundle = o.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
     let loaded = crate::spec::load(&bundle, None)?;
     let (image, work) = o.criu.dirs(Some(&loaded.bundle), false)?;
@@ -468,10 +474,38 @@ fn state_for(id: &str, p: &Plan, created: &str, pid: i32, init_start_time: u64) 
     }
 }
 
+/// With --manage-cgroups-mode ignore CRIU leaves the restored tasks in its
+/// own cgroups, so criu is started in the container's (as runc does).
+fn cgroup_procs(paths: &CgroupPaths) -> Result<Vec<OwnedFd>> {
+    let mut dirs: Vec<&Path> = paths.unified.iter().map(PathBuf::as_path).collect();
+    for d in paths.v1.values() {
+        if !dirs.contains(&d.as_path()) {
+            dirs.push(d);
+        }
+    }
+    dirs.iter()
+        .map(|d| {
+            let f = d.join("cgroup.procs");
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&f)
+                .map(OwnedFd::from)
+                .with_context(|| format!("open {}", f.display()))
+        })
+        .collect()
+}
+
 /// Runs criu restore; prestart and createRuntime hooks, when the spec has
 /// any, from its setup-namespaces action (see restore_hooks). criu's stdio
 /// is outlet's: the restored init's stdio is mapped onto it.
-fn run(id: &str, p: &Plan, args: Vec<OsString>, dir: &Path, created: &str) -> Result<()> {
+fn run(
+    id: &str,
+    p: &Plan,
+    o: &RestoreOptions,
+    args: Vec<OsString>,
+    dir: &Path,
+    created: &str,
+) -> Result<()> {
     let what = format!("restore {id}");
     let log = p.work.join("restore.log");
     let hooks = p.loaded.spec.hooks().as_ref();
@@ -481,15 +515,20 @@ fn run(id: &str, p: &Plan, args: Vec<OsString>, dir: &Path, created: &str) -> Re
     let create_runtime = hooks
         .and_then(|h| h.create_runtime().as_ref())
         .filter(|v| !v.is_empty());
+    let into_cgroups = if o.criu.cgroups_mode == CgroupsMode::Ignore {
+        cgroup_procs(p.cgroup.paths())?
+    } else {
+        Vec::new()
+    };
     if prestart.is_none() && create_runtime.is_none() {
-        return run_criu(&p.criu, &args, &log, &what, false);
+        return run_criu(&p.criu, &args, &log, &what, false, into_cgroups);
     }
     let mut on_setup = |pid: i32| -> Result<()> {
         let json = serde_json::to_string(&state_for(id, p, created, pid, 0).oci(Status::Creating))?;
         crate::hooks::run_all("prestart", prestart, &json)?;
         crate::hooks::run_all("createRuntime", create_runtime, &json)
     };
-    let status = super::restore_hooks::run(&p.criu, args, &what, dir, &mut on_setup)?;
+    let status = super::restore_hooks::run(&p.criu, args, &what, dir, &mut on_setup, into_cgroups)?;
     if !status.success() {
         return Err(criu_failed(&p.criu, status, "", &log, &what));
     }
@@ -574,7 +613,7 @@ pub fn restore(root: &Path, id: &str, criu_flag: Option<&Path>, o: &RestoreOptio
     let pidfile = dir.path.join("criu.pid");
     let (args, inherited) = criu_args(&p, o, &croot, &pidfile, pty.as_ref())?;
     let created = crate::logging::rfc3339_now();
-    run(id, &p, args, &dir.path, &created)?;
+    run(id, &p, o, args, &dir.path, &created)?;
     drop(inherited);
     let pid = read_pid(&pidfile)?;
     undo.pid = Some(pid);

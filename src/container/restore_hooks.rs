@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -120,14 +120,13 @@ pub fn run(
     what: &str,
     dir: &Path,
     on_setup: &mut dyn FnMut(i32) -> Result<()>,
+    into_cgroups: Vec<std::os::fd::OwnedFd>,
 ) -> Result<std::process::ExitStatus> {
     let action = Action::make(dir)?;
     args.extend(["--action-script".into(), action.script.clone().into()]);
     let mut req = action.open_requests()?;
-    crate::logging::debug(|| format!("{what}: {} {args:?}", criu.display()));
     // criu's stdio is outlet's, as without hooks (see criu::run_criu).
-    let mut child = Command::new(criu)
-        .args(&args)
+    let mut child = super::criu::command(criu, &args, what, into_cgroups)
         .spawn()
         .with_context(|| format!("{what}: run {}", criu.display()))?;
     let mut got = Vec::new();

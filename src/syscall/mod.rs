@@ -1,6 +1,8 @@
 //! Thin wrappers over the syscalls that nix does not cover (clone3, pidfd,
 //! close_range, openat2). Each keeps its unsafe block next to the call.
 
+pub mod criu;
+
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
