@@ -1212,3 +1212,60 @@ fn every_cgroups_mode_keeps_the_bundles_limits() {
     );
     t.assert_nothing_left("after a refused strict restore");
 }
+
+/// --lsm-profile and --lsm-mount-context (podman's restore) reach criu
+/// as given. On a kernel without AppArmor (these hosts) CRIU refuses the
+/// profile, and that refusal is what outlet must pass on, leaving
+/// nothing; with AppArmor the profile named does not exist, so CRIU fails
+/// otherwise. The branch is chosen from the kernel, not from the outcome.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn lsm_flags_reach_criu() {
+    let Some(t) = T::new() else { return };
+    let b = counter_bundle(&t, "b", |_| {});
+    let id = t.id("lsm");
+    run_detached(&t, &id, &b);
+    wait_past(&b, 3);
+    let image = t.dir.join("img");
+    checkpoint(&t, &id, &image, &[]).expect_ok("checkpoint");
+    let log = t.dir.join("argv");
+    let rec = recording_criu(&t, &log);
+    let o = t.outlet(&[
+        "--criu",
+        rec.to_str().unwrap(),
+        "restore",
+        "-d",
+        "--lsm-profile",
+        "apparmor:outlet-test",
+        "--lsm-mount-context",
+        "system_u:object_r:container_file_t:s0",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        "--image-path",
+        image.to_str().unwrap(),
+        &id,
+    ]);
+    let call = criu_call(&log, "restore");
+    assert!(
+        call.contains("--lsm-profile apparmor:outlet-test"),
+        "{call}"
+    );
+    assert!(
+        call.contains("--lsm-mount-context system_u:object_r:container_file_t:s0"),
+        "{call}"
+    );
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|v| v.trim() == "Y");
+    if apparmor {
+        // The profile does not exist: CRIU cannot apply it (unseen here).
+        o.expect_fail("restore with a missing AppArmor profile", "criu failed");
+        t.assert_nothing_left("after criu refused the LSM profile");
+    } else {
+        // CRIU's own refusal, passed on; nothing left behind.
+        o.expect_fail(
+            "restore with an AppArmor profile on a kernel without AppArmor",
+            "apparmor not supported by kernel",
+        );
+        t.assert_nothing_left("after criu refused the LSM profile");
+    }
+}
