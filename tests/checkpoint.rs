@@ -1269,3 +1269,111 @@ fn lsm_flags_reach_criu() {
         t.assert_nothing_left("after criu refused the LSM profile");
     }
 }
+
+/// The total size of CRIU's page images in `dir`.
+fn pages_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("pages-"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+/// --page-server ADDR:PORT: the memory goes to a `criu page-server`
+/// listening there (pre-copy migration to another host), the rest of the
+/// images to --image-path; with the pages brought beside them, restore
+/// continues the counter. The control: the local images hold no pages,
+/// the page server's directory holds them all. --lazy-pages and
+/// --status-fd (which only serves it) are refused, naming why, with the
+/// container untouched and nothing left by a refused restore.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn page_server_takes_the_memory_and_lazy_pages_are_refused() {
+    let Some(t) = T::new() else { return };
+    let b = counter_bundle(&t, "b", |_| {});
+    let id = t.id("ps");
+    run_detached(&t, &id, &b);
+    wait_past(&b, 3);
+    let image = t.dir.join("img");
+    checkpoint(
+        &t,
+        &id,
+        &image,
+        &["--lazy-pages", "--page-server", "127.0.0.1:1"],
+    )
+    .expect_fail("checkpoint --lazy-pages", "--lazy-pages is not supported");
+    checkpoint(&t, &id, &image, &["--status-fd", "1"]).expect_fail("--status-fd", "--status-fd");
+    assert_eq!(t.status(&id), "running");
+    let srv = t.dir.join("srv");
+    std::fs::create_dir_all(&srv).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut server = Command::new(criu())
+        .args(["page-server", "--address", "127.0.0.1", "--port", &port])
+        .args(["-D", srv.to_str().unwrap(), "-o", "page-server.log"])
+        .spawn()
+        .unwrap();
+    let server_pid = server.id() as i32;
+    t.track_pid(server_pid);
+    t.on_cleanup(move || {
+        let pid = nix::unistd::Pid::from_raw(server_pid);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
+    });
+    // Until it listens (read from /proc: a test connection would be the
+    // one connection it serves).
+    let hex = format!(":{:04X} ", port.parse::<u16>().unwrap());
+    let listening = || {
+        std::fs::read_to_string("/proc/net/tcp")
+            .unwrap()
+            .lines()
+            .any(|l| l.contains(&hex) && l.split_whitespace().nth(3) == Some("0A"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !listening() {
+        assert!(
+            Instant::now() < deadline,
+            "criu page-server does not listen"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ps = format!("127.0.0.1:{port}");
+    checkpoint(&t, &id, &image, &["--page-server", &ps]).expect_ok("checkpoint --page-server");
+    let _ = common::wait_timeout(&mut server, Duration::from_secs(30), "criu page-server");
+    let at_dump = last(&b);
+    let (local, remote) = (pages_size(&image), pages_size(&srv));
+    eprintln!("page images: {local} bytes local, {remote} bytes at the page server");
+    assert_eq!(local, 0, "the pages were written locally");
+    assert!(
+        remote > 64 * 1024,
+        "control: the page server got no pages ({remote})"
+    );
+    for e in std::fs::read_dir(&srv).unwrap().flatten() {
+        let dst = image.join(e.file_name());
+        if !dst.exists() {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
+    let restore_lazy = t.outlet(&[
+        "--criu",
+        criu(),
+        "restore",
+        "-d",
+        "--lazy-pages",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        "--image-path",
+        image.to_str().unwrap(),
+        &id,
+    ]);
+    restore_lazy.expect_fail("restore --lazy-pages", "--lazy-pages is not supported");
+    t.assert_nothing_left("after a refused lazy restore");
+    restore(&t, &id, &b, &image);
+    wait_past(&b, at_dump + 3);
+    continuous(&lines(&b)).unwrap_or_else(|e| panic!("not continued: {e}"));
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+}

@@ -134,6 +134,9 @@ fn check_terminal(
 
 fn plan(id: &str, criu_flag: Option<&Path>, o: &RestoreOptions) -> Result<Plan> {
     crate::spec::check_id(id)?;
+    if o.criu.lazy_pages {
+        bail!("{}", ck::LAZY_REFUSED);
+    }
     if o.criu.cgroups_mode == CgroupsMode::Strict {
         // Seen with CRIU 4.1: "cg: Abort restore of existing cgroups".
         bail!(
