@@ -327,7 +327,11 @@ fn inheritable(f: &impl AsRawFd, what: &str) -> Result<()> {
 
 /// A new pty for a terminal container: the master (for --console-socket),
 /// the slave opened for criu to inherit, and the slave's path (the new
-/// /dev/console source).
+/// /dev/console source). Unlike at create, the pty comes from outlet's own
+/// devpts, not the container's instance: criu needs the slave before the
+/// container's mount namespace exists (and restores its devpts empty).
+/// The container reaches this one pty only, through its fds and the
+/// /dev/console bind.
 struct Pty {
     master: nix::pty::PtyMaster,
     slave: File,
@@ -336,6 +340,7 @@ struct Pty {
 
 fn new_pty() -> Result<Pty> {
     use nix::fcntl::OFlag;
+    use std::os::unix::fs::MetadataExt;
     use std::os::unix::fs::OpenOptionsExt;
     let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .context("open /dev/ptmx for the restored terminal")?;
@@ -348,6 +353,22 @@ fn new_pty() -> Result<Pty> {
         .custom_flags(libc::O_NOCTTY)
         .open(&path)
         .with_context(|| format!("open {}", path.display()))?;
+    // The file opened is the pty slave of this master (an unlocked pty of
+    // the caller's devpts, not a path the container can reach).
+    let rdev = slave
+        .metadata()
+        .with_context(|| format!("fstat {}", path.display()))?
+        .rdev();
+    let index = path
+        .file_name()
+        .and_then(|n| n.to_str()?.parse::<u64>().ok());
+    let (major, minor) = (nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev));
+    if !(136..=143).contains(&major) || index != Some((major - 136) * 256 + minor) {
+        bail!(
+            "{}: not the slave of the new pty ({major}:{minor})",
+            path.display()
+        );
+    }
     inheritable(&slave, "the pty slave")?;
     Ok(Pty {
         master,
