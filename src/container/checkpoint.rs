@@ -367,6 +367,7 @@ pub fn checkpoint(
     if !matches!(c.status, Status::Running | Status::Paused) {
         bail!("container not running: {id} is {}", c.status.as_str());
     }
+    super::criu::check_cgroups_mode(o.criu.cgroups_mode, &c.state.cgroup)?;
     let criu = find_criu(criu_flag)?;
     if o.pre_dump {
         check_pre_dump(&criu, id)?;

@@ -48,6 +48,34 @@ impl CgroupsMode {
     }
 }
 
+/// full and strict make CRIU dump and restore the properties of every
+/// cgroup below the container's in each hierarchy. Where the container has
+/// no cgroup2 directory of its own but a cgroup2 hierarchy is mounted (the
+/// v1-hybrid hosts here), its cgroup there is the root, and "every cgroup
+/// below" is other tenants' (seen: CRIU writing another test's
+/// cgroup.subtree_control). Refused there, before anything is made.
+pub fn check_cgroups_mode(mode: CgroupsMode, paths: &crate::cgroups::CgroupPaths) -> Result<()> {
+    if !matches!(mode, CgroupsMode::Full | CgroupsMode::Strict) || paths.unified.is_some() {
+        return Ok(());
+    }
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+        .context("read /proc/self/mountinfo")?
+        .lines()
+        .any(|l| {
+            l.split_once(" - ")
+                .is_some_and(|(_, r)| r.starts_with("cgroup2 "))
+        });
+    if mounted {
+        bail!(
+            "--manage-cgroups-mode {}: the container has no cgroup2 directory of its own on this \
+             hybrid host, so CRIU would dump and restore the properties of every cgroup in the \
+             cgroup2 hierarchy, other containers' included; use soft or ignore",
+            mode.as_str()
+        );
+    }
+    Ok(())
+}
+
 /// The options both directions take the same way (runc's shared flags).
 #[derive(Debug, Clone, Default)]
 pub struct CriuOptions {

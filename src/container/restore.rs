@@ -155,6 +155,7 @@ fn plan(id: &str, criu_flag: Option<&Path>, o: &RestoreOptions) -> Result<Plan> 
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
     let cgroup = Cgroup::plan(cgroups_path.as_deref(), id, resources)?;
+    super::criu::check_cgroups_mode(o.criu.cgroups_mode, cgroup.paths())?;
     let netns_path = ck::netns_path(&loaded.spec);
     if rec.external_netns && netns_path.is_none() {
         bail!(
