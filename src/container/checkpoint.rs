@@ -286,6 +286,35 @@ fn record_externals(
     Ok(record)
 }
 
+/// `--cgroup-dump-controller` for each hierarchy of the init (named as in
+/// /proc/PID/cgroup) where the container has a cgroup of its own. CRIU
+/// otherwise dumps the whole tree below the init's cgroup in every
+/// hierarchy, and where that is the root (name=systemd and the cgroup2
+/// hierarchy on the hybrid hosts here) restore re-creates every other
+/// tenant's cgroup directory that has gone since (seen).
+fn dump_controllers(pid: i32, paths: &crate::cgroups::CgroupPaths) -> Result<Vec<OsString>> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .with_context(|| format!("read /proc/{pid}/cgroup"))?;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some((_, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let Some((name, _)) = rest.split_once(':') else {
+            continue;
+        };
+        let own = if name.is_empty() {
+            paths.unified.is_some()
+        } else {
+            name.split(',').any(|c| paths.v1.contains_key(c))
+        };
+        if own {
+            out.extend(["--cgroup-dump-controller".into(), name.into()]);
+        }
+    }
+    Ok(out)
+}
+
 /// As runc: without the kernel's dirty-page tracking a pre-dump would copy
 /// everything and save nothing; say so up front.
 fn check_pre_dump(criu: &Path, id: &str) -> Result<()> {
@@ -395,6 +424,7 @@ pub fn checkpoint(
     if let Some(f) = freezer {
         args.extend(["--freeze-cgroup".into(), f.into()]);
     }
+    args.extend(dump_controllers(pid, &c.state.cgroup)?);
     let record = record_externals(&c, &spec, &mut args)?;
     let json = serde_json::to_vec_pretty(&record).context("serialise the checkpoint record")?;
     crate::syscall::write_atomic(&image.join(RECORD_FILE), &json)?;
