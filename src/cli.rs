@@ -58,7 +58,7 @@ pub struct CriuArgs {
     /// Deduplicate memory images automatically
     #[arg(long)]
     pub auto_dedup: bool,
-    /// Use userfaultfd to restore memory pages lazily
+    /// Lazy migration through userfaultfd (refused: not supported)
     #[arg(long)]
     pub lazy_pages: bool,
 }
@@ -78,10 +78,10 @@ pub struct CheckpointArgs {
     /// Dump the memory only and leave the container running
     #[arg(long)]
     pub pre_dump: bool,
-    /// ADDRESS:PORT of the page server
+    /// Send the memory pages to a criu page-server at ADDRESS:PORT
     #[arg(long, value_name = "ADDRESS:PORT")]
     pub page_server: Option<String>,
-    /// CRIU writes \0 to this fd once lazy pages are ready
+    /// For --lazy-pages only (refused)
     #[arg(long, value_name = "FD", default_value_t = -1, allow_hyphen_values = true)]
     pub status_fd: i32,
 }
