@@ -3,8 +3,6 @@
 //! namespace or a mount option in a spec), so claiming more than the code
 //! does would turn into failed creates or silently ignored settings.
 
-#![deny(unsafe_code)]
-
 use std::str::FromStr;
 
 use libseccomp::{ScmpAction, ScmpFilterContext};

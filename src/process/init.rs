@@ -2,8 +2,6 @@
 //! child (a copy of outlet's memory, single-threaded); it never returns: it
 //! execs the application or reports an error to the parent and exits.
 
-#![deny(unsafe_code)]
-
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::os::fd::RawFd;

@@ -4,8 +4,6 @@
 //! (CVE-2021-30465 class), and mounts are made onto the resolved fd via
 //! /proc/self/fd/N rather than onto a path that could be swapped.
 
-#![deny(unsafe_code)]
-
 use std::collections::VecDeque;
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::os::fd::{AsRawFd, OwnedFd};
