@@ -502,6 +502,23 @@ EOF
     else
         verdict podman_pause_resume FAIL "pause rc=$p1 freeze=$f1 frozen=$st1, unpause rc=$p2 freeze=$f2 $(tr '\n' ' ' <"$OUT/podman.out" | cut -c1-300)"
     fi
+    # podman update: the runtime's `update --resources FILE`, through the
+    # systemd driver (unit properties and files).
+    timeout 60 $P update --cpus 0.5 --memory 256m node-pod1 >"$OUT/podman.out" 2>&1
+    urc=$?
+    ok=1
+    [ $urc = 0 ] || ok=0
+    file_is "$pdir/cpu.max" "50000 100000" || ok=0
+    u1=$seen
+    file_is "$pdir/memory.max" 268435456 || ok=0
+    u2=$seen
+    mm=$(systemctl show -p MemoryMax --value "$sc" 2>&1)
+    [ "$mm" = 268435456 ] || ok=0
+    if [ $ok = 1 ]; then
+        verdict podman_update PASS "update rc=$urc ${u1#$CG/} ${u2#$CG/}, systemd MemoryMax=$mm"
+    else
+        verdict podman_update FAIL "update rc=$urc $u1 $u2 MemoryMax=$mm $(tr '\n' ' ' <"$OUT/podman.out" | cut -c1-300)"
+    fi
     timeout 120 $P rm -f -t 0 node-pod1 >"$OUT/podman.out" 2>&1
     rrc=$?
     if [ $rrc = 0 ] && unit_gone "$sc" && [ ! -e "$pdir" ]; then
