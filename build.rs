@@ -14,6 +14,95 @@ fn main() {
     println!("cargo:rustc-link-arg-bins=-no-pie");
     println!("cargo:rerun-if-changed=build.rs");
     tests_as_root();
+    libseccomp_search_path();
+}
+
+/// Puts the target architecture's libseccomp.a (Debian's multiarch
+/// directory, or `LIBSECCOMP_LIB_PATH` when set) alone in a directory of
+/// OUT_DIR and adds that to the link search path. Searching the multiarch
+/// directory itself would also find glibc's libc.a there before musl's.
+fn libseccomp_search_path() {
+    println!("cargo:rerun-if-env-changed=LIBSECCOMP_LIB_PATH");
+    let dir = std::env::var("LIBSECCOMP_LIB_PATH").unwrap_or_else(|_| {
+        let arch = std::env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets the target arch");
+        let multiarch = match arch.as_str() {
+            "x86" => "i386-linux-gnu".to_string(),
+            "arm" => "arm-linux-gnueabihf".to_string(),
+            "powerpc64" => "powerpc64le-linux-gnu".to_string(),
+            other => format!("{other}-linux-gnu"),
+        };
+        format!("/usr/lib/{multiarch}")
+    });
+    let archive = std::path::Path::new(&dir).join("libseccomp.a");
+    println!("cargo:rerun-if-changed={}", archive.display());
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("libseccomp");
+    std::fs::create_dir_all(&out).expect("create OUT_DIR/libseccomp");
+    let link = out.join("libseccomp.a");
+    let _ = std::fs::remove_file(&link);
+    if let Err(e) = std::os::unix::fs::symlink(&archive, &link) {
+        panic!("link {} into {}: {e}", archive.display(), out.display());
+    }
+    if !archive.exists() {
+        println!(
+            "cargo:warning={} is missing: install libseccomp-dev (scripts/install-deps.sh)",
+            archive.display()
+        );
+    }
+    println!("cargo:rustc-link-search=native={}", out.display());
+    if std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("musl") {
+        glibc_symbols_for_musl(&out);
+        // libseccomp-sys's request for the archive lands after libc on the
+        // link line; in a static link, the archive's own calls into libc
+        // are then resolved only by naming libc once more at the end.
+        println!("cargo:rustc-link-arg=-lc");
+    }
+}
+
+/// Debian's libseccomp.a is compiled against glibc with _FORTIFY_SOURCE,
+/// and calls one function musl does not have: `__fprintf_chk` (from its
+/// text export of a filter, which outlet never uses). Everything else it
+/// needs musl provides with the same ABI (the stack protector's canary
+/// sits at %fs:0x28 in both). The definition is C because Rust cannot
+/// define a variadic function on stable; it is an object on the link line
+/// (so every binary linking the archive gets it, not only those linking
+/// outlet's library), compiled with the C compiler that links anyway.
+fn glibc_symbols_for_musl(out: &std::path::Path) {
+    const SOURCE: &str = r#"
+typedef struct _IO_FILE FILE;
+int vfprintf(FILE *, const char *, __builtin_va_list);
+/* glibc's checked fprintf: the check is on %n in writable formats, which
+   libseccomp's constant formats never have. */
+int __fprintf_chk(FILE *f, int flag, const char *fmt, ...)
+{
+    __builtin_va_list ap;
+    int r;
+    (void)flag;
+    __builtin_va_start(ap, fmt);
+    r = vfprintf(f, fmt, ap);
+    __builtin_va_end(ap);
+    return r;
+}
+"#;
+    let src = out.join("glibc_symbols.c");
+    let obj = out.join("glibc_symbols.o");
+    std::fs::write(&src, SOURCE).expect("write glibc_symbols.c");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = std::process::Command::new(&cc)
+        .args([
+            "-c",
+            "-O2",
+            "-fPIC",
+            "-fno-stack-protector",
+            "-nostdinc",
+            "-o",
+        ])
+        .arg(&obj)
+        .arg(&src)
+        .status()
+        .unwrap_or_else(|e| panic!("run {cc} (build-essential): {e}"));
+    assert!(status.success(), "{cc} failed on {}", src.display());
+    println!("cargo:rustc-link-arg={}", obj.display());
 }
 
 /// The integration tests need root (namespaces, mounts, cgroups). A test

@@ -28,7 +28,7 @@ for t in /usr/bin/docker /usr/sbin/dockerd containerd ctr podman conmon runc cru
 done
 if [[ -z ${OUTLET:-} ]]; then
     (cd "$repo" && cargo build --release --bin outlet >&2)
-    OUTLET=$repo/target/release/outlet
+    OUTLET=$("$repo/scripts/binary-path.sh")
 fi
 declare -A rt_path=([outlet]=$(readlink -f "$OUTLET") [runc]=$(command -v runc) [crun]=$(command -v crun))
 runtimes=(outlet runc crun)

@@ -14,7 +14,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 runs=${BENCH_RUNS:-150}
-outlet=${OUTLET:-$repo/target/release/outlet}
+outlet=${OUTLET:-$("$repo/scripts/binary-path.sh")}
 runc_bin=$(command -v runc || echo /usr/sbin/runc)
 crun_bin=$(command -v crun || echo /usr/bin/crun)
 # crun 1.21 (Debian trixie's, the newest packaged) beside bookworm's 1.8.1.
@@ -111,16 +111,16 @@ if ! (cd "$here/tools" && cargo build --release --quiet) >&2; then
 fi
 # The protection row: the same release build with the feature that lets
 # OUTLET_UNPROTECTED_EXE=1 switch the binary's protection off (see
-# src/security/protected_exe.rs); a build of its own, so target/release's
+# src/security/protected_exe.rs); a build of its own, so the default target directory's
 # outlet stays the one without any switch.
-switch_outlet=$repo/target/switch/release/outlet
+switch_outlet=$("$repo/scripts/binary-path.sh" release outlet "$repo/target/switch")
 if [[ ${BENCH_PROTECTION:-1} != 0 ]] &&
     ! (cd "$repo" && cargo build --release --quiet --bin outlet \
         --features unprotected-exe-switch --target-dir "$repo/target/switch") >&2; then
     echo "bench/run.sh: building outlet with unprotected-exe-switch FAILED; no protection row" >&2
 fi
-floor=$here/tools/target/release/floor
-runner=$here/tools/target/release/runner
+floor=$("$repo/scripts/binary-path.sh" release floor "$here/tools/target")
+runner=$("$repo/scripts/binary-path.sh" release runner "$here/tools/target")
 
 rootfs=$(make_rootfs "$work/fixtures")
 # Row (1s): podman's default profile (golang-github-containers-common).

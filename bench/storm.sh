@@ -16,7 +16,7 @@ rounds=${STORM_ROUNDS:-4}
 storm_n=${STORM_N:-50}
 density_n=${DENSITY_N:-100}
 only=${STORM_ONLY:-all}
-outlet=${OUTLET:-$repo/target/release/outlet}
+outlet=${OUTLET:-$("$repo/scripts/binary-path.sh")}
 runc_bin=$(command -v runc || echo /usr/sbin/runc)
 crun_bin=$(command -v crun || echo /usr/bin/crun)
 crun121_bin=$(bash "$here/fetch-crun.sh") || crun121_bin=/nonexistent/crun-1.21

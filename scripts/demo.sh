@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo build --release --locked 2>&1 | tail -1
 rootfs=$(rootfs-fixtures/build.sh)
-outlet=$PWD/target/release/outlet
+outlet=$(scripts/binary-path.sh)
 
 work=$(mktemp -d /tmp/outlet-demo.XXXXXX)
 root=$work/state

@@ -41,3 +41,17 @@ if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo not found; install a Rust toolchain >= 1.88 (edition 2024, let-chains), e.g. with rustup" >&2
   exit 1
 fi
+
+# The build target of .cargo/config.toml (musl: see the comment there).
+# rustup ships its standard library and its own musl libc, so no Debian
+# musl package is needed.
+triple=$(sed -n 's/^target = "\(.*\)"$/\1/p' "$(dirname "$0")/../.cargo/config.toml")
+if [[ -n $triple && ! -d $(rustc --print sysroot)/lib/rustlib/$triple/lib ]]; then
+  if command -v rustup >/dev/null; then
+    echo "install-deps: adding the Rust target $triple"
+    rustup target add "$triple" >/dev/null
+  else
+    echo "install-deps: the Rust standard library for $triple is missing and rustup is not here to add it" >&2
+    exit 1
+  fi
+fi

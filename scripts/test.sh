@@ -72,10 +72,10 @@ run_suite fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-20}" bash scripts/fuzz.sh
 # CRIU 4.1 (trixie's; bookworm's 3.17 cannot dump on this kernel) for the
 # checkpoint tests here and in the VM; fetched once into /var/cache.
 criu=$(bash scripts/fetch-criu.sh) || echo "test.sh: fetch-criu.sh failed; the checkpoint tests will fail"
-run_suite vm env VM_ACCEL="${VM_ACCEL:-tcg}" VM_CRIU="${criu:-}" RUNTIME="$PWD/target/release/outlet" bash tests/vm/run.sh
-run_suite node env RUNTIME="$PWD/target/release/outlet" bash tests/node/run.sh
+run_suite vm env VM_ACCEL="${VM_ACCEL:-tcg}" VM_CRIU="${criu:-}" RUNTIME="$(scripts/binary-path.sh)" bash tests/vm/run.sh
+run_suite node env RUNTIME="$(scripts/binary-path.sh)" bash tests/node/run.sh
 for t in tests/callers/{containerd,podman,podman-net,buildah,docker,podman-checkpoint,containerd-checkpoint}.sh; do
-  [[ -f $t ]] && run_suite "$(basename "$t" .sh)" env RUNTIME="$PWD/target/release/outlet" bash "$t"
+  [[ -f $t ]] && run_suite "$(basename "$t" .sh)" env RUNTIME="$(scripts/binary-path.sh)" bash "$t"
 done
 if [[ -f tests/leftovers.sh ]]; then
   run_suite leftovers bash tests/leftovers.sh

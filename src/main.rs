@@ -4,9 +4,13 @@
 // a nicer message on stack overflow. outlet starts once per call, and
 // create, run and exec start twice (see security/protected_exe.rs). `main`
 // below keeps what outlet relies on: SIGPIPE ignored (a closed pipe is an
-// error, not a death) and fds 0-2 open. std::env::args still works: on
-// glibc std reads argv through .init_array, not through lang_start.
+// error, not a death) and fds 0-2 open. The command line comes from main's
+// own argv: std::env::args is empty without lang_start on musl (only glibc
+// hands argv to .init_array, where std would pick it up).
 #![no_main]
+
+use std::ffi::{CStr, OsString};
+use std::os::unix::ffi::OsStringExt;
 
 use clap::Parser;
 
@@ -20,19 +24,19 @@ use outlet::{commands, logging};
 // outside src/syscall/: the library cannot carry it, being linked into
 // every test binary, whose harness has a `main` of its own.
 #[unsafe(no_mangle)]
-extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
     std_start();
-    let argv = outlet::cli::runc_spellings(std::env::args_os().collect());
+    let argv = outlet::cli::runc_spellings(command_line(argc, argv));
     // Before anything else, so that the first process does no work the
     // re-executed one repeats: the name alone says whether it is needed.
     let early = outlet::cli::subcommand_name(&argv)
         .is_some_and(|name| protected_exe::needed_for(name.as_ref()));
     let mut protected = if early {
-        protected_exe::ensure()
+        protected_exe::ensure(&argv)
     } else {
         Ok(())
     };
-    let cli = Cli::try_parse_fast_from(&argv).unwrap_or_else(|| Cli::parse_from(argv));
+    let cli = Cli::try_parse_fast_from(&argv).unwrap_or_else(|| Cli::parse_from(&argv));
     let log = logging::Logger::new(cli.log.clone(), cli.log_format, cli.debug);
     // Whatever spelling of the command line the quick look missed.
     if !early
@@ -41,7 +45,7 @@ extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> lib
             Some(Command::Create(_) | Command::Run(_) | Command::Exec(_))
         )
     {
-        protected = protected_exe::ensure();
+        protected = protected_exe::ensure(&argv);
     }
     let result = protected.and_then(|()| commands::dispatch(cli, &log));
     let code = match result {
@@ -53,6 +57,19 @@ extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> lib
         }
     };
     std::process::exit(code);
+}
+
+/// The C runtime's argv as owned strings.
+fn command_line(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<OsString> {
+    let count = usize::try_from(argc).unwrap_or(0);
+    (0..count)
+        .map(|i| {
+            // SAFETY: the C runtime passes argc valid, NUL-terminated
+            // strings in argv[0..argc], alive for the whole process.
+            let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
+            OsString::from_vec(arg.to_bytes().to_vec())
+        })
+        .collect()
 }
 
 /// What std's start-up does that outlet needs: SIGPIPE ignored, and fds

@@ -101,8 +101,8 @@ pub struct State {
     /// joined): exec enters a container without "mnt" by its root, not setns.
     #[serde(default)]
     pub namespaces: Vec<String>,
-    /// process.terminal: checkpoint refuses such a container (CRIU's CLI
-    /// cannot hand back the pty master).
+    /// process.terminal: the init's stdio is a pty whose master the caller
+    /// holds.
     #[serde(default)]
     pub use_terminal: bool,
 }

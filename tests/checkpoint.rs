@@ -1,137 +1,19 @@
-//! checkpoint/restore with a real CRIU (4.1.1 from trixie, fetched by
-//! scripts/fetch-criu.sh: bookworm's 3.17 cannot dump on this kernel) on
-//! real containers. The container counts in a loop into /out/count, one
-//! line "i pid hostname" per step; a restored container must go on with
-//! i+1 (not 1: a restart), as pid 1, with the same hostname. Needs root.
+//! checkpoint/restore round trips with a real CRIU on real containers
+//! (see tests/criu_support): stop and continue, --leave-running, pre-dump,
+//! limits, hooks, a fresh rootfs, namespaces joined by path, bad input,
+//! failures that leave nothing, `features`. Flags and terminals are in
+//! checkpoint_flags.rs. Needs root.
 
 mod common;
+mod criu_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::{Bundle, T, pid_alive, sh};
+use criu_support::*;
 use serde_json::json;
-
-const COUNTER: &str =
-    r#"i=0; while :; do i=$((i+1)); echo "$i $$ $(hostname)" >> /out/count; sleep 0.05; done"#;
-
-fn criu() -> &'static str {
-    static CRIU: OnceLock<String> = OnceLock::new();
-    CRIU.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fetch-criu.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .output()
-            .expect("run fetch-criu.sh");
-        assert!(
-            out.status.success(),
-            "fetch-criu.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    })
-}
-
-fn counter_bundle(t: &T, name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Bundle {
-    t.bundle(name, |c| {
-        sh(c, COUNTER);
-        c["hostname"] = json!("cr-host");
-        edit(c);
-    })
-}
-
-/// The counter lines as (i, pid, hostname).
-fn lines(b: &Bundle) -> Vec<(u64, String, String)> {
-    std::fs::read_to_string(b.out.join("count"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split(' ');
-            Some((
-                f.next()?.parse().ok()?,
-                f.next()?.to_string(),
-                f.next()?.to_string(),
-            ))
-        })
-        .collect()
-}
-
-fn last(b: &Bundle) -> u64 {
-    lines(b).last().map_or(0, |l| l.0)
-}
-
-/// Waits until the counter has passed `n`.
-#[track_caller]
-fn wait_past(b: &Bundle, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while last(b) <= n {
-        assert!(Instant::now() < deadline, "counter stuck at {}", last(b));
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Every line follows the one before (i+1), as pid 1 with the hostname:
-/// Err names the first line that does not (a restart shows as "1" again).
-fn continuous(l: &[(u64, String, String)]) -> Result<(), String> {
-    for (k, (i, pid, host)) in l.iter().enumerate() {
-        if pid != "1" || host != "cr-host" {
-            return Err(format!("line {k}: pid {pid}, hostname {host}"));
-        }
-        if k > 0 && *i != l[k - 1].0 + 1 {
-            return Err(format!("line {k}: {} follows {}", i, l[k - 1].0));
-        }
-    }
-    Ok(())
-}
-
-fn run_detached(t: &T, id: &str, b: &Bundle) -> i32 {
-    t.outlet(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), id])
-        .expect_ok("run -d");
-    let pid = t.state(id)["pid"].as_i64().unwrap() as i32;
-    t.track_pid(pid);
-    pid
-}
-
-fn checkpoint(t: &T, id: &str, image: &Path, extra: &[&str]) -> common::Out {
-    let mut a = vec![
-        "--criu",
-        criu(),
-        "checkpoint",
-        "--image-path",
-        image.to_str().unwrap(),
-    ];
-    a.extend_from_slice(extra);
-    a.push(id);
-    t.outlet(&a)
-}
-
-fn restore(t: &T, id: &str, b: &Bundle, image: &Path) -> i32 {
-    let o = t.outlet(&[
-        "--criu",
-        criu(),
-        "restore",
-        "-d",
-        "--bundle",
-        b.dir.to_str().unwrap(),
-        "--image-path",
-        image.to_str().unwrap(),
-        id,
-    ]);
-    o.expect_ok("restore");
-    let pid = t.state(id)["pid"].as_i64().unwrap() as i32;
-    t.track_pid(pid);
-    pid
-}
-
-/// The count does not move for a while: nothing is running.
-#[track_caller]
-fn assert_still(b: &Bundle) {
-    let n = last(b);
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(last(b), n, "the counter moved while it should be stopped");
-}
 
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
@@ -279,26 +161,6 @@ fn pre_dump_then_final_dump_restores() {
     wait_past(&b, at_dump + 5);
     continuous(&lines(&b)).unwrap_or_else(|e| panic!("not continued: {e}"));
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
-}
-
-fn cgroup_file(pid: i32, ctrl: &str, file: &str) -> String {
-    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    let rel = cg
-        .lines()
-        .find_map(|l| {
-            let mut f = l.splitn(3, ':');
-            let _ = f.next();
-            let c = f.next()?;
-            c.split(',')
-                .any(|x| x == ctrl)
-                .then(|| f.next().unwrap().to_string())
-        })
-        .unwrap_or_else(|| panic!("{pid} has no {ctrl} cgroup: {cg}"));
-    let p = format!("/sys/fs/cgroup/{ctrl}{rel}/{file}");
-    std::fs::read_to_string(&p)
-        .unwrap_or_else(|e| panic!("read {p}: {e}"))
-        .trim()
-        .to_string()
 }
 
 /// The restored container sits in its own new cgroup with the bundle's
@@ -729,19 +591,26 @@ fn failed_restores_leave_nothing() {
 }
 
 /// `features` says checkpoint works only with a criu whose `criu check`
-/// passes, and what is missing otherwise. (It caches the verdict in the
-/// default root's .cache; the test removes that file.)
+/// passes, and what is missing otherwise. The verdict is cached under the
+/// `--root` the command runs with, never under the default root when
+/// another is given (the control: the cache file appears in this test's
+/// root; the default root's file, if any, is left as it was).
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn features_says_whether_criu_works() {
+    use std::os::unix::fs::MetadataExt;
     let Some(t) = T::new() else { return };
-    let cache = Path::new("/run/outlet/.cache/criu-check");
-    t.on_cleanup(|| {
-        let _ = std::fs::remove_file("/run/outlet/.cache/criu-check");
-    });
+    let cache = t.root.join(".cache/criu-check");
+    let default_cache = Path::new("/run/outlet/.cache/criu-check");
+    let stamp = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.ino(), m.mtime(), m.mtime_nsec()))
+    };
+    let default_before = stamp(default_cache);
     let features = |path: &str| {
         let out = Command::new(common::OUTLET)
-            .arg("features")
+            .args(["--root", t.root.to_str().unwrap(), "features"])
             .env("PATH", path)
             .output()
             .unwrap();
@@ -758,10 +627,110 @@ fn features_says_whether_criu_works() {
         .to_str()
         .unwrap()
         .to_string();
+    assert!(!cache.exists());
     assert_eq!(features(&format!("{dir}:/usr/bin:/bin")), "true");
+    assert!(cache.is_file(), "no verdict cached under --root");
     // Again from the cache, same verdict.
-    assert!(cache.is_file());
     assert_eq!(features(&format!("{dir}:/usr/bin:/bin")), "true");
+    assert_eq!(
+        stamp(default_cache),
+        default_before,
+        "features --root R wrote the default root's cache"
+    );
     let none = features("/nonexistent");
     assert!(none.starts_with("false: criu not found"), "{none}");
+    // --criu is honoured too: a broken one is named.
+    let out = Command::new(common::OUTLET)
+        .args([
+            "--root",
+            t.root.to_str().unwrap(),
+            "--criu",
+            "/nonexistent/criu",
+            "features",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdict = v["annotations"]["run.oci.outlet.checkpoint.enabled"]
+        .as_str()
+        .unwrap();
+    assert!(
+        verdict.starts_with("false: --criu /nonexistent/criu"),
+        "{verdict}"
+    );
+}
+
+/// A criu that drops outlet's --cgroup-dump-controller pairs (outlet as
+/// it was without them), for the control below.
+fn criu_dumping_every_hierarchy(t: &T) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let w = t.dir.join("criu-all-cgroups");
+    std::fs::write(
+        &w,
+        format!(
+            "#!/bin/sh\nskip=0\nfor a do\n  shift\n  if [ $skip = 1 ]; then skip=0; continue; fi\n  \
+             if [ \"$a\" = --cgroup-dump-controller ]; then skip=1; continue; fi\n  \
+             set -- \"$@\" \"$a\"\ndone\nexec '{}' \"$@\"\n",
+            criu()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&w, std::fs::Permissions::from_mode(0o755)).unwrap();
+    w
+}
+
+/// The dump covers only the hierarchies where the container has a cgroup
+/// of its own: a sibling cgroup in the cgroup2 root (where the container
+/// sits on these hybrid hosts) that existed at the dump and is gone at the
+/// restore is not made again by the restore. The control dumps every
+/// hierarchy (CRIU's default, outlet's before): there the restore made the
+/// sibling anew in the host's hierarchy.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn restore_makes_no_cgroup_outside_the_containers() {
+    let Some(t) = T::new() else { return };
+    let unified = Path::new("/sys/fs/cgroup/unified");
+    let hybrid = std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap()
+        .lines()
+        .any(|l| l == "0::/");
+    if !unified.is_dir() || !hybrid {
+        eprintln!("not a hybrid host with the caller in the cgroup2 root: nothing to show");
+        return;
+    }
+    let sibling = unified.join(format!("{}-sibling", t.token));
+    let s2 = sibling.clone();
+    t.on_cleanup(move || {
+        let _ = std::fs::remove_dir(&s2);
+    });
+    for (tag, criu_bin) in [
+        ("own", None),
+        ("control", Some(criu_dumping_every_hierarchy(&t))),
+    ] {
+        let b = counter_bundle(&t, tag, |_| {});
+        let id = t.id(tag);
+        run_detached(&t, &id, &b);
+        wait_past(&b, 3);
+        std::fs::create_dir(&sibling).unwrap();
+        let image = t.dir.join(format!("img-{tag}"));
+        let bin = criu_bin
+            .as_deref()
+            .map_or(criu().to_string(), |p| p.display().to_string());
+        let mut a = vec!["--criu", bin.as_str(), "checkpoint", "--image-path"];
+        a.extend([image.to_str().unwrap(), id.as_str()]);
+        t.outlet(&a).expect_ok("checkpoint");
+        std::fs::remove_dir(&sibling).unwrap();
+        restore(&t, &id, &b, &image);
+        let made = sibling.exists();
+        let _ = std::fs::remove_dir(&sibling);
+        t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+        if criu_bin.is_none() {
+            assert!(!made, "restore made {} again", sibling.display());
+        } else {
+            assert!(
+                made,
+                "control: dumping every hierarchy did not make the sibling again"
+            );
+        }
+    }
 }

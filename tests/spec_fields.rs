@@ -941,7 +941,7 @@ fn serve_one_notification(listener: std::os::unix::net::UnixListener, deny: bool
     let mut n = Notif::default();
     // SAFETY: a seccomp notify fd and a zeroed struct of the size the
     // ioctl number encodes; blocks until the container's call.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_RECV, &mut n as *mut Notif) };
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_RECV as _, &mut n as *mut Notif) };
     assert_eq!(
         r,
         0,
@@ -955,7 +955,7 @@ fn serve_one_notification(listener: std::os::unix::net::UnixListener, deny: bool
         flags: if deny { 0 } else { USER_NOTIF_FLAG_CONTINUE },
     };
     // SAFETY: the same fd, a response struct of the encoded size.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_SEND, &resp as *const NotifResp) };
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_SEND as _, &resp as *const NotifResp) };
     assert_eq!(
         r,
         0,

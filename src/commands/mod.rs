@@ -11,6 +11,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod restore;
 mod run;
 mod spec;
 mod start;
@@ -105,9 +106,9 @@ pub fn dispatch(cli: Cli, log: &Logger) -> Result<i32> {
         Command::Resume(a) => pause::resume(&g, &a),
         Command::Update(a) => update::run(&g, &a),
         Command::Events(a) => events::run(&g, &a),
-        Command::Features => features::run(),
-        Command::Checkpoint(a) => checkpoint::checkpoint(&g, &a),
-        Command::Restore(a) => checkpoint::restore(&g, &a),
+        Command::Features => features::run(&g),
+        Command::Checkpoint(a) => checkpoint::run(&g, &a),
+        Command::Restore(a) => restore::run(&g, &a),
     }
 }
 

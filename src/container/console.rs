@@ -5,8 +5,6 @@
 //! conmon), and outlet then relays between its own stdio and the master
 //! until that process exits.
 
-#![deny(unsafe_code)]
-
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixListener;

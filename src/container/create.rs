@@ -2,8 +2,6 @@
 //! namespaces, drive it through setup, record state. Any failure undoes
 //! every step taken (no state dir, no cgroup, no process is left).
 
-#![deny(unsafe_code)]
-
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 

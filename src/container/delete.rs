@@ -2,8 +2,6 @@
 //! (thawing a paused one so that nothing survives). Removes the cgroup in
 //! every hierarchy, runs poststop hooks, removes the state.
 
-#![deny(unsafe_code)]
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 

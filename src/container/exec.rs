@@ -6,8 +6,6 @@
 //! non-dumpable until execve, so nothing in the container can reach
 //! /proc/PID/exe of the runtime (CVE-2019-5736 class).
 
-#![deny(unsafe_code)]
-
 use std::convert::Infallible;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};

@@ -3,8 +3,6 @@
 //! namespace or a mount option in a spec), so claiming more than the code
 //! does would turn into failed creates or silently ignored settings.
 
-#![deny(unsafe_code)]
-
 use std::str::FromStr;
 
 use libseccomp::{ScmpAction, ScmpFilterContext};
@@ -136,7 +134,9 @@ fn kernel_takes(flag: u32, with: u32) -> bool {
     crate::syscall::seccomp_takes_flags(flag | with)
 }
 
-pub fn features() -> Value {
+/// `root` and `criu`: the state root and `--criu` the command runs with
+/// (the checkpoint verdict is cached under that root).
+pub fn features(root: &std::path::Path, criu: Option<&std::path::Path>) -> Value {
     let caps: Vec<&str> = (0..64)
         .map(capabilities::name_of)
         .take_while(|n| *n != "CAP_UNKNOWN")
@@ -182,7 +182,7 @@ pub fn features() -> Value {
         "annotations": {
             "io.github.seccomp.libseccomp.version": lv,
             "run.oci.outlet.version": env!("CARGO_PKG_VERSION"),
-            "run.oci.outlet.checkpoint.enabled": super::checkpoint::availability(),
+            "run.oci.outlet.checkpoint.enabled": super::criu::availability(root, criu),
         },
         "potentiallyUnsafeConfigAnnotations": [],
     })
@@ -227,7 +227,11 @@ mod tests {
 
     #[test]
     fn document_shape() {
-        let f = features();
+        // A --criu that does not exist: no `criu check`, no cache written.
+        let f = features(
+            std::path::Path::new("/nonexistent"),
+            Some(std::path::Path::new("/nonexistent/criu")),
+        );
         assert_eq!(f["linux"]["capabilities"][0], "CAP_CHOWN");
         assert_eq!(
             f["linux"]["capabilities"].as_array().unwrap().len(),

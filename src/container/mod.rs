@@ -4,6 +4,7 @@
 pub mod checkpoint;
 pub mod console;
 pub mod create;
+pub mod criu;
 pub mod delete;
 pub mod events;
 pub mod exec;
@@ -12,6 +13,7 @@ pub mod kill;
 pub mod list;
 pub mod ps;
 pub mod restore;
+pub mod restore_hooks;
 pub mod run;
 pub mod start;
 pub mod update;

@@ -2,21 +2,39 @@
 //! (the same or a new one), from a bundle: state dir and cgroup made and
 //! limited first (the new config's limits hold, not the dumped ones), the
 //! rootfs bound where CRIU can pivot into it, the dump's external mounts
-//! mapped to the new bundle's sources, the init's stdio onto restore's own.
-//! The restored init is outlet's child (CRIU's --restore-sibling): with
-//! --detach outlet exits and the caller (a subreaper shim) adopts it;
-//! without, outlet waits and exits with its status, as `run` does.
+//! mapped to the new bundle's sources, the init's stdio onto restore's own,
+//! a terminal's pty slave replaced by a new pty whose master goes to
+//! --console-socket. The restored init is outlet's child (CRIU's
+//! --restore-sibling): with --detach outlet exits and the caller (a
+//! subreaper shim) adopts it; without, outlet waits and exits with its
+//! status, as `run` does.
 
 use std::ffi::OsString;
+use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
 use super::checkpoint::{self as ck, External, Record};
+use super::criu::{CgroupsMode, CriuOptions, criu_failed, find_criu, run_criu};
 use crate::cgroups::{Cgroup, CgroupPaths};
-use crate::cli::RestoreArgs;
 use crate::state::{ContainerDir, Intent, State, Status};
+
+/// What `outlet restore` is asked to do, beside the shared options.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOptions {
+    pub criu: CriuOptions,
+    /// The bundle; None: the current directory.
+    pub bundle: Option<PathBuf>,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    /// Where the new pty master of a terminal container goes.
+    pub console_socket: Option<PathBuf>,
+    pub no_subreaper: bool,
+    pub lsm_profile: Option<String>,
+    pub lsm_mount_context: Option<String>,
+}
 
 /// Undo for a restore that fails halfway; the rootfs bind is always undone.
 struct Undo {
@@ -33,16 +51,23 @@ impl Undo {
             let _ = std::fs::remove_dir(&m);
         }
     }
+
+    fn disarm(&mut self) {
+        self.pid = None;
+        self.cgroup = None;
+        self.dir = None;
+    }
 }
 
 impl Drop for Undo {
     fn drop(&mut self) {
         self.unmount();
         if let Some(pid) = self.pid.take() {
-            // SAFETY: the restored init is our unreaped child (CRIU's
+            // The restored init is our unreaped child (CRIU's
             // --restore-sibling), so its pid cannot have been reused.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
         }
         if let Some(cg) = self.cgroup.take() {
             let _ = cg.destroy();
@@ -51,6 +76,101 @@ impl Drop for Undo {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
+}
+
+/// Everything read and checked before the first side effect.
+struct Plan {
+    loaded: crate::spec::Loaded,
+    image: PathBuf,
+    work: PathBuf,
+    rec: Record,
+    criu: PathBuf,
+    cgroup: Cgroup,
+    netns_path: Option<PathBuf>,
+}
+
+fn read_record(image: &Path) -> Result<Record> {
+    if !image.join("inventory.img").is_file() {
+        bail!(
+            "--image-path {}: no CRIU checkpoint there (no inventory.img)",
+            image.display()
+        );
+    }
+    let f = image.join(ck::RECORD_FILE);
+    let bytes = std::fs::read(&f)
+        .with_context(|| format!("read {} (written by outlet checkpoint)", f.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not outlet's checkpoint record", f.display()))
+}
+
+/// The bundle's terminal setting must match the dump's, and a terminal
+/// needs somewhere to send the new master.
+fn check_terminal(
+    id: &str,
+    spec: &crate::spec::Spec,
+    rec: &Record,
+    o: &RestoreOptions,
+) -> Result<()> {
+    let terminal = spec
+        .process()
+        .as_ref()
+        .context("process: missing")?
+        .terminal()
+        .unwrap_or(false);
+    match (terminal, rec.tty.is_some(), o.console_socket.is_some()) {
+        (true, true, true) | (false, false, false) => Ok(()),
+        (true, false, _) => bail!(
+            "restore {id}: process.terminal is true, but the checkpoint's init had no terminal"
+        ),
+        (false, true, _) => bail!(
+            "restore {id}: the checkpoint's init had a terminal; the bundle's process.terminal is false"
+        ),
+        (true, true, false) => bail!("restore {id}: a terminal container needs --console-socket"),
+        (false, false, true) => {
+            bail!("restore {id}: --console-socket given, but process.terminal is false")
+        }
+    }
+}
+
+fn plan(id: &str, criu_flag: Option<&Path>, o: &RestoreOptions) -> Result<Plan> {
+    crate::spec::check_id(id)?;
+    if o.criu.lazy_pages {
+        bail!("{}", ck::LAZY_REFUSED);
+    }
+    if o.criu.cgroups_mode == CgroupsMode::Strict {
+        // Seen with CRIU 4.1: "cg: Abort restore of existing cgroups".
+        bail!(
+            "restore {id}: --manage-cgroups-mode strict is not supported: outlet makes the              container's cgroup with the bundle's limits before CRIU runs, and strict mode              makes CRIU abort on an existing cgroup; use soft, full or ignore"
+        );
+    }
+    let bundle = o.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
+    let loaded = crate::spec::load(&bundle, None)?;
+    let (image, work) = o.criu.dirs(Some(&loaded.bundle), false)?;
+    let rec = read_record(&image)?;
+    check_terminal(id, &loaded.spec, &rec, o)?;
+    let criu = find_criu(criu_flag)?;
+    let linux = loaded.spec.linux().as_ref();
+    let resources = linux.and_then(|l| l.resources().as_ref());
+    let cgroups_path = linux
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    let cgroup = Cgroup::plan(cgroups_path.as_deref(), id, resources)?;
+    super::criu::check_cgroups_mode(o.criu.cgroups_mode, cgroup.paths())?;
+    let netns_path = ck::netns_path(&loaded.spec);
+    if rec.external_netns && netns_path.is_none() {
+        bail!(
+            "restore {id}: the checkpoint joined a network namespace by path; the bundle's config.json names none"
+        );
+    }
+    Ok(Plan {
+        loaded,
+        image,
+        work,
+        rec,
+        criu,
+        cgroup,
+        netns_path,
+    })
 }
 
 /// The directory of each hierarchy relative to where it is mounted, for
@@ -70,50 +190,50 @@ fn cgroup_roots(paths: &CgroupPaths) -> Result<Vec<OsString>> {
         Ok(format!("/{}", r.display()))
     };
     let mut out = Vec::new();
-    for (ctrl, dir) in paths.hierarchies() {
-        // A v1 hierarchy is named by its controller, the cgroup2 one not.
-        let r = match ctrl {
-            Some(c) => format!("{c}:{}", rel(dir, "cgroup", Some(c))?),
-            None => rel(dir, "cgroup2", None)?,
-        };
-        out.extend(["--cgroup-root".into(), r.into()]);
+    if let Some(u) = &paths.unified {
+        out.extend(["--cgroup-root".into(), rel(u, "cgroup2", None)?.into()]);
+    }
+    for (ctrl, dir) in &paths.v1 {
+        let r = rel(dir, "cgroup", Some(ctrl))?;
+        out.extend(["--cgroup-root".into(), format!("{ctrl}:{r}").into()]);
     }
     Ok(out)
 }
 
+/// The source of a spec bind at `key` in the restoring bundle.
+fn bind_source(key: &str, spec: &crate::spec::Spec, bundle: &Path) -> Result<PathBuf> {
+    let m = spec
+        .mounts()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .find(|m| ck::is_bind(m) && m.destination().to_string_lossy().trim_end_matches('/') == key)
+        .with_context(|| {
+            format!(
+                "restore: the checkpoint has a bind mount at {key}; the bundle's config.json mounts has none there"
+            )
+        })?;
+    let s = m.source().clone().unwrap_or_default();
+    Ok(if s.is_relative() { bundle.join(s) } else { s })
+}
+
 /// The host path each external mount of the dump is bound from now.
-fn map_externals(
-    rec: &Record,
-    spec: &crate::spec::Spec,
-    bundle: &Path,
-    paths: &CgroupPaths,
-) -> Result<Vec<OsString>> {
+fn map_externals(p: &Plan, paths: &CgroupPaths, console: Option<&Path>) -> Result<Vec<OsString>> {
     let mut out = Vec::new();
-    for (key, kind) in &rec.mounts {
+    for (key, kind) in &p.rec.mounts {
         let src: PathBuf = match kind {
-            External::Bind => {
-                let m = spec
-                    .mounts()
-                    .as_deref()
-                    .unwrap_or_default()
-                    .iter()
-                    .find(|m| ck::is_bind(m) && m.destination().to_string_lossy().trim_end_matches('/') == key)
-                    .with_context(|| {
-                        format!(
-                            "restore: the checkpoint has a bind mount at {key}; the bundle's config.json mounts has none there"
-                        )
-                    })?;
-                let s = m.source().clone().unwrap_or_default();
-                if s.is_relative() { bundle.join(s) } else { s }
-            }
+            External::Bind => bind_source(key, &p.loaded.spec, &p.loaded.bundle)?,
             External::Masked => PathBuf::from("/dev/null"),
             External::Cgroup { controllers } => controllers
                 .iter()
-                .find_map(|c| paths.hierarchies().find(|(h, _)| *h == Some(c)))
-                .map(|(_, dir)| dir.to_path_buf())
+                .find_map(|c| paths.v1.get(c))
+                .cloned()
                 .with_context(|| {
                     format!("restore: the checkpoint binds the cgroup hierarchy {key} ({controllers:?}); the new container has no cgroup there")
                 })?,
+            External::Console => console
+                .context("restore: the checkpoint has a console; no new pty was made")?
+                .to_path_buf(),
         };
         out.extend([
             "--external".into(),
@@ -157,179 +277,9 @@ fn make_mount_points(spec: &crate::spec::Spec, rootfs: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs criu restore and, when the spec has prestart or createRuntime
-/// hooks, runs them as runc does: from CRIU's setup-namespaces action, with
-/// the restored init's pid, while its tasks are still stopped (so a hook
-/// can set up the network before the application runs again). The action
-/// script is a few lines of sh that hand the pid over a fifo and wait for
-/// outlet's answer; a failing hook fails the script, which aborts the
-/// restore.
-fn run_restore(
-    criu: &Path,
-    mut args: Vec<OsString>,
-    log: &Path,
-    what: &str,
-    dir: &Path,
-    hooks: Option<&mut dyn FnMut(i32) -> Result<()>>,
-) -> Result<()> {
-    let Some(on_setup) = hooks else {
-        return ck::run_criu(criu, &args, log, what, false);
-    };
-    use nix::fcntl::OFlag;
-    use nix::sys::stat::Mode;
-    let req = dir.join("hook.req");
-    let ack = dir.join("hook.ack");
-    for f in [&req, &ack] {
-        nix::unistd::mkfifo(f, Mode::from_bits_truncate(0o600))
-            .with_context(|| format!("mkfifo {}", f.display()))?;
-    }
-    let script = dir.join("hook.sh");
-    let text = format!(
-        "#!/bin/sh\n[ \"$CRTOOLS_SCRIPT_ACTION\" = setup-namespaces ] || exit 0\n\
-         echo \"$CRTOOLS_INIT_PID\" > '{}' || exit 1\nread r < '{}'\n[ \"$r\" = ok ]\n",
-        req.display(),
-        ack.display()
-    );
-    std::fs::write(&script, text).with_context(|| format!("write {}", script.display()))?;
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .with_context(|| format!("chmod {}", script.display()))?;
-    args.extend(["--action-script".into(), script.into()]);
-    // Non-blocking: the open must not wait for a writer that may never come.
-    let raw = nix::fcntl::open(
-        &req,
-        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .with_context(|| format!("open {}", req.display()))?;
-    // SAFETY: `open` just returned this fd and nothing else owns it.
-    let reqfd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
-    crate::logging::debug(|| format!("{what}: {} {args:?}", criu.display()));
-    let mut child = std::process::Command::new(criu)
-        .args(&args)
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .with_context(|| format!("{what}: run {}", criu.display()))?;
-    let mut got = Vec::new();
-    let mut hook_err = None;
-    let mut answered = false;
-    let status = loop {
-        if let Some(st) = child.try_wait().context("wait for criu")? {
-            break st;
-        }
-        if answered {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-            continue;
-        }
-        let mut pfd = [nix::poll::PollFd::new(
-            std::os::fd::AsFd::as_fd(&reqfd),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        let _ = nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(20u8));
-        let mut buf = [0u8; 32];
-        match nix::unistd::read(reqfd.as_raw_fd(), &mut buf) {
-            Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
-            _ => {}
-        }
-        if !got.contains(&b'\n') {
-            continue;
-        }
-        let pid: i32 = String::from_utf8_lossy(&got).trim().parse().unwrap_or(0);
-        let res = if pid > 0 {
-            on_setup(pid)
-        } else {
-            Err(anyhow::anyhow!("CRIU's setup-namespaces gave no pid"))
-        };
-        let reply: &[u8] = if res.is_ok() { b"ok\n" } else { b"fail\n" };
-        hook_err = res.err();
-        // The script opens the ack fifo right after writing the pid.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            match nix::fcntl::open(
-                &ack,
-                OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            ) {
-                Ok(fd) => {
-                    // SAFETY: `open` just returned this fd and nothing else owns it.
-                    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-                    let _ = nix::unistd::write(&fd, reply);
-                    break;
-                }
-                Err(_)
-                    if std::time::Instant::now() < deadline
-                        && child.try_wait().ok().flatten().is_none() =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(2));
-                }
-                Err(e) => {
-                    hook_err
-                        .get_or_insert_with(|| anyhow::anyhow!("answer CRIU's action script: {e}"));
-                    break;
-                }
-            }
-        }
-        answered = true;
-    };
-    for f in [dir.join("hook.sh"), req, ack] {
-        let _ = std::fs::remove_file(f);
-    }
-    if let Some(e) = hook_err {
-        return Err(e.context(format!("{what}: a hook failed at CRIU's setup-namespaces")));
-    }
-    if !status.success() {
-        return Err(ck::criu_failed(criu, status, "", log, what));
-    }
-    Ok(())
-}
-
-pub fn restore(root: &Path, id: &str, criu_flag: Option<&Path>, a: &RestoreArgs) -> Result<i32> {
-    crate::spec::check_id(id)?;
-    ck::validate(&a.criu)?;
-    let bundle = a.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
-    let loaded = crate::spec::load(&bundle, None)?;
-    let spec = &loaded.spec;
-    let process = spec.process().as_ref().context("process: missing")?;
-    if process.terminal().unwrap_or(false) || a.console_socket.is_some() {
-        bail!(
-            "restore {id}: terminal containers (process.terminal, --console-socket) cannot be restored: \
-             outlet drives CRIU through its CLI, which cannot hand back the pty master"
-        );
-    }
-    let (image, work) = ck::dirs(&a.criu, Some(&loaded.bundle), false)?;
-    if !image.join("inventory.img").is_file() {
-        bail!(
-            "--image-path {}: no CRIU checkpoint there (no inventory.img)",
-            image.display()
-        );
-    }
-    let rec_file = image.join(ck::RECORD_FILE);
-    let rec: Record =
-        serde_json::from_slice(&std::fs::read(&rec_file).with_context(|| {
-            format!("read {} (written by outlet checkpoint)", rec_file.display())
-        })?)
-        .with_context(|| format!("{}: not outlet's checkpoint record", rec_file.display()))?;
-    let criu = ck::find_criu(criu_flag)?;
-    std::fs::create_dir_all(&work).with_context(|| format!("create {}", work.display()))?;
-    let linux = spec.linux().as_ref();
-    let resources = linux.and_then(|l| l.resources().as_ref());
-    let cgroups_path = linux
-        .and_then(|l| l.cgroups_path().as_ref())
-        .map(|p| p.to_string_lossy().into_owned());
-    let mut cgroup = Cgroup::plan(cgroups_path.as_deref(), id, resources)?;
-    let netns_path = linux
-        .and_then(|l| l.namespaces().as_ref())
-        .and_then(|n| {
-            n.iter()
-                .find(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Network)
-        })
-        .and_then(|n| n.path().clone());
-    if rec.external_netns && netns_path.is_none() {
-        bail!(
-            "restore {id}: the checkpoint joined a network namespace by path; the bundle's config.json names none"
-        );
-    }
-
-    // Side effects start here.
+/// Side effects, in order: state dir (with the intent), cgroup with the
+/// bundle's limits, mount points, the rootfs bound on `criu-root`.
+fn set_up(root: &Path, id: &str, p: &mut Plan) -> Result<(ContainerDir, Undo, Intent, PathBuf)> {
     let dir = ContainerDir::create(root, id)?;
     let mut undo = Undo {
         dir: Some(dir.path.clone()),
@@ -338,93 +288,204 @@ pub fn restore(root: &Path, id: &str, criu_flag: Option<&Path>, a: &RestoreArgs)
         pid: None,
     };
     let mut intent = Intent {
-        cgroup: cgroup.paths().clone(),
+        cgroup: p.cgroup.paths().clone(),
         ..Default::default()
     };
-    intent.cgroup.created = cgroup.to_create();
+    intent.cgroup.created = p.cgroup.to_create();
     dir.save_intent(&intent)?;
-    cgroup.create(resources)?;
-    undo.cgroup = Some(Cgroup::from_paths(cgroup.paths().clone()));
-
-    make_mount_points(spec, &loaded.rootfs)?;
+    let resources = p
+        .loaded
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref());
+    p.cgroup.create(resources)?;
+    undo.cgroup = Some(Cgroup::from_paths(p.cgroup.paths().clone()));
+    std::fs::create_dir_all(&p.work).with_context(|| format!("create {}", p.work.display()))?;
+    make_mount_points(&p.loaded.spec, &p.loaded.rootfs)?;
     // CRIU wants the new root as a mount point of its own.
     let croot = dir.path.join("criu-root");
     std::fs::create_dir(&croot).with_context(|| format!("mkdir {}", croot.display()))?;
     nix::mount::mount(
-        Some(&loaded.rootfs),
+        Some(&p.loaded.rootfs),
         &croot,
         None::<&str>,
         nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REC,
         None::<&str>,
     )
-    .with_context(|| format!("bind {} on {}", loaded.rootfs.display(), croot.display()))?;
+    .with_context(|| format!("bind {} on {}", p.loaded.rootfs.display(), croot.display()))?;
     undo.mount = Some(croot.clone());
+    Ok((dir, undo, intent, croot))
+}
 
-    let pidfile = dir.path.join("criu.pid");
+/// An fd criu inherits across its exec (not close-on-exec).
+fn inheritable(f: &impl AsRawFd, what: &str) -> Result<()> {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    fcntl(f.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty()))
+        .with_context(|| format!("{what}: keep open for criu"))?;
+    Ok(())
+}
+
+/// A new pty for a terminal container: the master (for --console-socket),
+/// the slave opened for criu to inherit, and the slave's path (the new
+/// /dev/console source). Unlike at create, the pty comes from outlet's own
+/// devpts, not the container's instance: criu needs the slave before the
+/// container's mount namespace exists (and restores its devpts empty).
+/// The container reaches this one pty only, through its fds and the
+/// /dev/console bind.
+struct Pty {
+    master: nix::pty::PtyMaster,
+    slave: File,
+    path: PathBuf,
+}
+
+fn new_pty() -> Result<Pty> {
+    use nix::fcntl::OFlag;
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::fs::OpenOptionsExt;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .context("open /dev/ptmx for the restored terminal")?;
+    nix::pty::grantpt(&master).context("grantpt")?;
+    nix::pty::unlockpt(&master).context("unlockpt")?;
+    let path = PathBuf::from(nix::pty::ptsname_r(&master).context("ptsname")?);
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(&path)
+        .with_context(|| format!("open {}", path.display()))?;
+    // The file opened is the pty slave of this master (an unlocked pty of
+    // the caller's devpts, not a path the container can reach).
+    let rdev = slave
+        .metadata()
+        .with_context(|| format!("fstat {}", path.display()))?
+        .rdev();
+    let index = path
+        .file_name()
+        .and_then(|n| n.to_str()?.parse::<u64>().ok());
+    let (major, minor) = (nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev));
+    if !(136..=143).contains(&major) || index != Some((major - 136) * 256 + minor) {
+        bail!(
+            "{}: not the slave of the new pty ({major}:{minor})",
+            path.display()
+        );
+    }
+    inheritable(&slave, "the pty slave")?;
+    Ok(Pty {
+        master,
+        slave,
+        path,
+    })
+}
+
+/// The pty master to the caller over the console socket: one SCM_RIGHTS
+/// message, its data the fd's name (what the shim and conmon expect).
+fn send_master(socket: &Path, pty: &Pty) -> Result<()> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    let sock = crate::tty::connect(socket)?;
+    let fds = [pty.master.as_raw_fd()];
+    let name = pty.path.to_string_lossy();
+    let iov = [std::io::IoSlice::new(name.as_bytes())];
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .context("send the pty master over the console socket")?;
+    Ok(())
+}
+
+/// The criu restore argv, and the fds criu must inherit (kept open until
+/// criu is done).
+fn criu_args(
+    p: &Plan,
+    o: &RestoreOptions,
+    croot: &Path,
+    pidfile: &Path,
+    pty: Option<&Pty>,
+) -> Result<(Vec<OsString>, Vec<OwnedFd>)> {
     let mut args: Vec<OsString> = vec!["restore".into()];
     args.extend([
         "-D".into(),
-        image.clone().into(),
+        p.image.clone().into(),
         "-W".into(),
-        work.clone().into(),
+        p.work.clone().into(),
     ]);
     args.extend(["-o".into(), "restore.log".into()]);
-    args.extend(["--root".into(), croot.clone().into()]);
+    args.extend(["--root".into(), croot.into()]);
     args.extend(["--restore-detached".into(), "--restore-sibling".into()]);
-    args.extend(["--pidfile".into(), pidfile.clone().into()]);
-    ck::common_args(&a.criu, &mut args)?;
-    args.extend(cgroup_roots(cgroup.paths())?);
-    args.extend(map_externals(&rec, spec, &loaded.bundle, cgroup.paths())?);
-    for (fd, key) in rec.stdio.iter().enumerate() {
-        if !key.is_empty() {
-            args.extend(["--inherit-fd".into(), format!("fd[{fd}]:{key}").into()]);
-        }
+    args.extend(["--pidfile".into(), pidfile.into()]);
+    o.criu.push_args(&mut args);
+    args.extend(cgroup_roots(p.cgroup.paths())?);
+    args.extend(map_externals(
+        p,
+        p.cgroup.paths(),
+        pty.map(|t| t.path.as_path()),
+    )?);
+    let mut keep = stdio_copies(&p.rec, &mut args)?;
+    if let (Some(pty), Some(key)) = (pty, &p.rec.tty) {
+        let fd = pty.slave.as_raw_fd();
+        args.extend(["--inherit-fd".into(), format!("fd[{fd}]:{key}").into()]);
     }
-    // Kept open (not close-on-exec) for criu to inherit.
-    let _netns: Option<OwnedFd> = match &netns_path {
-        Some(p) if rec.external_netns => {
-            let raw = nix::fcntl::open(
-                p,
-                nix::fcntl::OFlag::O_RDONLY,
-                nix::sys::stat::Mode::empty(),
-            )
-            .with_context(|| format!("linux.namespaces network path {}", p.display()))?;
-            // SAFETY: `open` just returned this fd and nothing else owns it.
-            let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
-            args.extend([
-                "--inherit-fd".into(),
-                format!("fd[{}]:{}", fd.as_raw_fd(), ck::EXT_NETNS).into(),
-            ]);
-            Some(fd)
-        }
-        _ => None,
-    };
-    if let Some(p) = &a.lsm_profile {
+    if let Some(path) = p.netns_path.as_ref().filter(|_| p.rec.external_netns) {
+        let f = File::open(path)
+            .with_context(|| format!("linux.namespaces network path {}", path.display()))?;
+        inheritable(&f, "the network namespace")?;
+        let key = format!("fd[{}]:{}", f.as_raw_fd(), ck::EXT_NETNS);
+        args.extend(["--inherit-fd".into(), key.into()]);
+        keep.push(OwnedFd::from(f));
+    }
+    if let Some(p) = &o.lsm_profile {
         args.extend(["--lsm-profile".into(), p.into()]);
     }
-    if let Some(c) = &a.lsm_mount_context {
+    if let Some(c) = &o.lsm_mount_context {
         args.extend(["--lsm-mount-context".into(), c.into()]);
     }
+    Ok((args, keep))
+}
 
-    let hooks = spec.hooks().as_ref();
-    let prestart = hooks
-        .and_then(|h| h.prestart().as_ref())
-        .filter(|v| !v.is_empty());
-    let create_runtime = hooks
-        .and_then(|h| h.create_runtime().as_ref())
-        .filter(|v| !v.is_empty());
-    let created = crate::logging::rfc3339_now();
-    let state_for = |pid: i32, init_start_time: u64| State {
+/// The init's stdio is handed to criu as copies of outlet's fds 0-2 at
+/// fresh numbers, not as 0-2 themselves: criu closes what it inherits
+/// once stored, and a shell job's restore still needs its own stdin.
+fn stdio_copies(rec: &Record, args: &mut Vec<OsString>) -> Result<Vec<OwnedFd>> {
+    use std::os::fd::AsFd;
+    let mut keep = Vec::new();
+    for (fd, key) in rec.stdio.iter().enumerate() {
+        if key.is_empty() {
+            continue;
+        }
+        let own = match fd {
+            0 => std::io::stdin().as_fd().try_clone_to_owned(),
+            1 => std::io::stdout().as_fd().try_clone_to_owned(),
+            _ => std::io::stderr().as_fd().try_clone_to_owned(),
+        }
+        .with_context(|| format!("restore: fd {fd} for the restored init"))?;
+        inheritable(&own, "stdio")?;
+        let n = own.as_raw_fd();
+        args.extend(["--inherit-fd".into(), format!("fd[{n}]:{key}").into()]);
+        keep.push(own);
+    }
+    Ok(keep)
+}
+
+/// The state of the restored container (pid 0 / start time 0 for hooks
+/// that run before it is recorded).
+fn state_for(id: &str, p: &Plan, created: &str, pid: i32, init_start_time: u64) -> State {
+    let spec = &p.loaded.spec;
+    let linux = spec.linux().as_ref();
+    State {
         oci_version: spec.version().clone(),
         id: id.to_string(),
         pid,
-        bundle: loaded.bundle.clone(),
-        rootfs: loaded.rootfs.clone(),
-        created: created.clone(),
+        bundle: p.loaded.bundle.clone(),
+        rootfs: p.loaded.rootfs.clone(),
+        created: created.to_string(),
         owner: crate::state::owner(),
         annotations: spec.annotations().clone().unwrap_or_default(),
         init_start_time,
-        cgroup: cgroup.paths().clone(),
+        cgroup: p.cgroup.paths().clone(),
         hooks: spec.hooks().clone(),
         namespaces: linux
             .and_then(|l| l.namespaces().as_ref())
@@ -434,74 +495,126 @@ pub fn restore(root: &Path, id: &str, criu_flag: Option<&Path>, a: &RestoreArgs)
                     .collect()
             })
             .unwrap_or_default(),
-        use_terminal: false,
+        use_terminal: p.rec.tty.is_some(),
+    }
+}
+
+/// With --manage-cgroups-mode ignore CRIU leaves the restored tasks in its
+/// own cgroups, so criu is started in the container's (as runc does).
+fn cgroup_procs(paths: &CgroupPaths) -> Result<Vec<OwnedFd>> {
+    let mut dirs: Vec<&Path> = paths.unified.iter().map(PathBuf::as_path).collect();
+    for d in paths.v1.values() {
+        if !dirs.contains(&d.as_path()) {
+            dirs.push(d);
+        }
+    }
+    dirs.iter()
+        .map(|d| {
+            let f = d.join("cgroup.procs");
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&f)
+                .map(OwnedFd::from)
+                .with_context(|| format!("open {}", f.display()))
+        })
+        .collect()
+}
+
+/// Runs criu restore; prestart and createRuntime hooks, when the spec has
+/// any, from its setup-namespaces action (see restore_hooks). criu's stdio
+/// is outlet's: the restored init's stdio is mapped onto it.
+fn run(
+    id: &str,
+    p: &Plan,
+    o: &RestoreOptions,
+    args: Vec<OsString>,
+    dir: &Path,
+    created: &str,
+) -> Result<()> {
+    let what = format!("restore {id}");
+    let log = p.work.join("restore.log");
+    let hooks = p.loaded.spec.hooks().as_ref();
+    let prestart = hooks
+        .and_then(|h| h.prestart().as_ref())
+        .filter(|v| !v.is_empty());
+    let create_runtime = hooks
+        .and_then(|h| h.create_runtime().as_ref())
+        .filter(|v| !v.is_empty());
+    let into_cgroups = if o.criu.cgroups_mode == CgroupsMode::Ignore {
+        cgroup_procs(p.cgroup.paths())?
+    } else {
+        Vec::new()
     };
-    // prestart and createRuntime, as runc runs them on restore.
-    let mut run_hooks = |pid: i32| -> Result<()> {
-        let json = serde_json::to_string(&state_for(pid, 0).oci(Status::Creating))?;
+    if prestart.is_none() && create_runtime.is_none() {
+        return run_criu(&p.criu, &args, &log, &what, false, into_cgroups);
+    }
+    let mut on_setup = |pid: i32| -> Result<()> {
+        let json = serde_json::to_string(&state_for(id, p, created, pid, 0).oci(Status::Creating))?;
         crate::hooks::run_all("prestart", prestart, &json)?;
         crate::hooks::run_all("createRuntime", create_runtime, &json)
     };
-    let with_hooks: Option<&mut dyn FnMut(i32) -> Result<()>> =
-        if prestart.is_some() || create_runtime.is_some() {
-            Some(&mut run_hooks)
-        } else {
-            None
-        };
-    // criu's stdio is outlet's: the restored init's stdio is mapped onto it.
-    run_restore(
-        &criu,
-        args,
-        &work.join("restore.log"),
-        &format!("restore {id}"),
-        &dir.path,
-        with_hooks,
-    )?;
-    let pid: i32 = std::fs::read_to_string(&pidfile)
+    let status = super::restore_hooks::run(&p.criu, args, &what, dir, &mut on_setup, into_cgroups)?;
+    if !status.success() {
+        return Err(criu_failed(&p.criu, status, "", &log, &what));
+    }
+    Ok(())
+}
+
+/// Records the restored init (intent, state, config, pid file) and runs
+/// poststart; returns its state.
+fn record(
+    id: &str,
+    p: &Plan,
+    o: &RestoreOptions,
+    dir: &ContainerDir,
+    mut intent: Intent,
+    pid: i32,
+    created: &str,
+) -> Result<State> {
+    let init_start_time = crate::process::pidstat::start_time(pid)
+        .map(|(t, _)| t)
+        .context("read the restored init's start time")?;
+    intent.cgroup = p.cgroup.paths().clone();
+    intent.pid = pid;
+    intent.init_start_time = init_start_time;
+    dir.save_intent(&intent)?;
+    let state = state_for(id, p, created, pid, init_start_time);
+    dir.save_config(&p.loaded.text)?;
+    dir.save(&state)?;
+    if let Some(f) = &o.pid_file {
+        crate::syscall::write_atomic(f, pid.to_string().as_bytes())
+            .with_context(|| format!("pid file {}", f.display()))?;
+    }
+    let json = serde_json::to_string(&state.oci(Status::Running))?;
+    let poststart = p
+        .loaded
+        .spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.poststart().as_ref());
+    crate::hooks::run_all_warn("poststart", poststart, &json);
+    Ok(state)
+}
+
+fn read_pid(pidfile: &Path) -> Result<i32> {
+    let pid = std::fs::read_to_string(pidfile)
         .with_context(|| format!("read {}", pidfile.display()))?
         .trim()
         .parse()
         .with_context(|| format!("{}: not a pid", pidfile.display()))?;
-    undo.pid = Some(pid);
-    let _ = std::fs::remove_file(&pidfile);
-    undo.unmount();
-    let init_start_time = crate::process::pidstat::start_time(pid)
-        .map(|(t, _)| t)
-        .context("read the restored init's start time")?;
-    intent.cgroup = cgroup.paths().clone();
-    intent.pid = pid;
-    intent.init_start_time = init_start_time;
-    dir.save_intent(&intent)?;
+    let _ = std::fs::remove_file(pidfile);
+    Ok(pid)
+}
 
-    let state = state_for(pid, init_start_time);
-    let json = serde_json::to_string(&state.oci(Status::Running))?;
-    dir.save_config(&loaded.text)?;
-    dir.save(&state)?;
-    if let Some(p) = &a.pid_file {
-        crate::syscall::write_atomic(p, pid.to_string().as_bytes())
-            .with_context(|| format!("pid file {}", p.display()))?;
-    }
-    crate::hooks::run_all_warn(
-        "poststart",
-        hooks.and_then(|h| h.poststart().as_ref()),
-        &json,
-    );
-    undo.pid = None;
-    undo.cgroup = None;
-    undo.dir = None;
-    if a.detach {
-        return Ok(0);
-    }
+/// Without --detach: wait for the init as `run` does (signals forwarded,
+/// orphans reaped unless --no-subreaper), then remove the container.
+fn wait(root: &Path, id: &str, o: &RestoreOptions, state: State) -> Result<i32> {
     let set = crate::signals::block_forwarded()?;
-    if !a.no_subreaper {
+    if !o.no_subreaper {
         // Orphans of the container come to us, not to PID 1.
-        // SAFETY: PR_SET_CHILD_SUBREAPER only sets a flag of this process.
-        if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-            return Err(std::io::Error::last_os_error()).context("become a subreaper");
-        }
+        nix::sys::prctl::set_child_subreaper(true).context("become a subreaper")?;
     }
-    drop(dir);
-    let code = crate::signals::wait_forwarding(pid, &set)?;
+    let code = crate::signals::wait_forwarding(state.pid, &set)?;
     match ContainerDir::open(root, id) {
         Ok(dir) => super::delete::destroy(&super::Loaded {
             dir,
@@ -516,4 +629,29 @@ pub fn restore(root: &Path, id: &str, criu_flag: Option<&Path>, a: &RestoreArgs)
         Err(e) => return Err(e),
     }
     Ok(code)
+}
+
+pub fn restore(root: &Path, id: &str, criu_flag: Option<&Path>, o: &RestoreOptions) -> Result<i32> {
+    let mut p = plan(id, criu_flag, o)?;
+    let (dir, mut undo, intent, croot) = set_up(root, id, &mut p)?;
+    let pty = p.rec.tty.as_ref().map(|_| new_pty()).transpose()?;
+    let pidfile = dir.path.join("criu.pid");
+    let (args, inherited) = criu_args(&p, o, &croot, &pidfile, pty.as_ref())?;
+    let created = crate::logging::rfc3339_now();
+    run(id, &p, o, args, &dir.path, &created)?;
+    drop(inherited);
+    let pid = read_pid(&pidfile)?;
+    undo.pid = Some(pid);
+    undo.unmount();
+    if let (Some(pty), Some(socket)) = (&pty, &o.console_socket) {
+        send_master(socket, pty)?;
+    }
+    drop(pty);
+    let state = record(id, &p, o, &dir, intent, pid, &created)?;
+    undo.disarm();
+    drop(dir);
+    if o.detach {
+        return Ok(0);
+    }
+    wait(root, id, o, state)
 }

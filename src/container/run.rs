@@ -2,8 +2,6 @@
 //! (our own child), forwarding the signals we receive, and exit with its
 //! status (128+n for signal n), then delete the container unless --keep.
 
-#![deny(unsafe_code)]
-
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 

@@ -1,7 +1,5 @@
 //! `start`: release the init blocked on exec.fifo, then run poststart hooks.
 
-#![deny(unsafe_code)]
-
 use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;

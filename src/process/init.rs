@@ -2,8 +2,6 @@
 //! child (a copy of outlet's memory, single-threaded); it never returns: it
 //! execs the application or reports an error to the parent and exits.
 
-#![deny(unsafe_code)]
-
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::os::fd::RawFd;
@@ -449,6 +447,19 @@ pub fn exec_process(
     reset_signals();
     let argv = CStrArray::new(&became.argv);
     let envp = CStrArray::new(&became.envp);
+    // After the filter nothing may allocate, not even to report a failure:
+    // the filter may deny brk and mmap, and an allocator that cannot grow
+    // aborts. What a failure would say is written now.
+    let failed_exec = format!(
+        "outlet: container init: exec {}: ",
+        became.exe.to_string_lossy()
+    );
+    let failed_caps = became.late_caps.map(|caps| {
+        format!(
+            "outlet: container init: {}: ",
+            security::capabilities::describe(caps)
+        )
+    });
     if let Some(filter) = seccomp {
         // Only a listener is sent the state.
         let state = if filter.listener_path().is_some() {
@@ -458,14 +469,26 @@ pub fn exec_process(
         };
         filter.load(&state)?;
     }
-    if let Some(caps) = became.late_caps {
-        security::capabilities::set_exact(caps)?;
+    if let (Some(caps), Some(failed)) = (became.late_caps, &failed_caps)
+        && let Err(e) = security::capabilities::set_exact_raw(caps)
+    {
+        die_after_filter(failed, e);
     }
     let e = crate::syscall::process::execve(&became.exe, &argv, &envp);
-    Err(anyhow::anyhow!(
-        "exec {}: {e}",
-        became.exe.to_string_lossy()
-    ))
+    die_after_filter(&failed_exec, e)
+}
+
+/// Ends the process after a failure past the seccomp filter, with `prefix`
+/// (made before the filter) and the error's static text on stderr: no
+/// allocation, no lock (either may need a syscall the filter denies), and
+/// no channel (the parent has gone on after Ready). A denied write is lost.
+fn die_after_filter(prefix: &str, e: std::io::Error) -> ! {
+    let why = Errno::from_raw(e.raw_os_error().unwrap_or(0)).desc();
+    let stderr = std::io::stderr();
+    for part in [prefix, why, "\n"] {
+        let _ = nix::unistd::write(&stderr, part.as_bytes());
+    }
+    crate::syscall::exit_now(1)
 }
 
 /// Block until `outlet start` writes a byte into exec.fifo, then close it:

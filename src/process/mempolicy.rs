@@ -1,8 +1,6 @@
 //! `linux.memoryPolicy` for the init: the NUMA policy of the task,
 //! inherited by every child and kept across execve.
 
-#![deny(unsafe_code)]
-
 use anyhow::{Context, Result};
 use oci_spec::runtime::Linux;
 

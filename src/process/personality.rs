@@ -2,8 +2,6 @@
 //! execve (LINUX32 makes `uname -m` report a 32-bit machine). Set before
 //! the seccomp filter, which may deny personality(2) to the program.
 
-#![deny(unsafe_code)]
-
 use anyhow::{Context, Result};
 use oci_spec::runtime::Linux;
 

@@ -3,8 +3,6 @@
 //! capabilities are set to the spec's), inherited across execve. Nothing
 //! is done for a process that sets neither.
 
-#![deny(unsafe_code)]
-
 use anyhow::{Context, Result};
 
 use crate::spec::Process;

@@ -5,8 +5,6 @@
 //! itself into `tasks` files opened for it before the clone; where neither
 //! applies, the parent adds its pid when the child reports `Unshared`.
 
-#![deny(unsafe_code)]
-
 use std::convert::Infallible;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 

@@ -7,8 +7,6 @@
 //! is the caller's and keeps its owner. Done before the uid switch, which
 //! takes CAP_CHOWN away.
 
-#![deny(unsafe_code)]
-
 use anyhow::{Context, Result};
 use nix::sys::stat::{SFlag, fstat};
 use nix::unistd::{Uid, fchown};

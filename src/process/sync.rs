@@ -21,8 +21,6 @@
 //! A message is at most `MAX_MSG` bytes: error and warning texts are cut to
 //! fit, anything longer is refused on both sides.
 
-#![deny(unsafe_code)]
-
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use anyhow::{Context, Result, bail};

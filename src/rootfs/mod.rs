@@ -15,6 +15,7 @@ use std::path::Path;
 use crate::spec::Spec;
 use anyhow::{Context, Result, bail};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use oci_spec::runtime::{Linux, Mount};
 
 use crate::cgroups::CgroupPaths;
 use fdmount::Stamp;
@@ -45,6 +46,23 @@ pub struct Prepared {
 /// Everything before pivot_root.
 pub fn prepare(s: &Setup) -> Result<Prepared> {
     let linux = s.spec.linux().as_ref();
+    isolate_and_bind_root(s, linux)?;
+    let root = Root::open(s.rootfs)?;
+    let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
+    let own = mount_all(s, &root, mounts, linux)?;
+    populate_dev(s, &root, mounts, linux, &own)?;
+    // Only a masked file needs it; a spec without masks opens nothing.
+    let masks = linux.and_then(|l| l.masked_paths().as_ref());
+    let null = match masks {
+        Some(m) if !m.is_empty() => Some(devices::host_null().context("linux.maskedPaths")?),
+        _ => None,
+    };
+    Ok(Prepared { null })
+}
+
+/// Cut propagation to the host, then make the rootfs the mount point
+/// pivot_root needs.
+fn isolate_and_bind_root(s: &Setup, linux: Option<&Linux>) -> Result<()> {
     let prop = linux.and_then(|l| l.rootfs_propagation().clone());
     // Never let the container's mounts reach the host: the copy of the host's
     // mount tree becomes a slave (or private) first, whatever the spec asks;
@@ -73,20 +91,16 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
         None::<&str>,
     )
     .with_context(|| format!("bind rootfs {r} onto itself"))?;
+    Ok(())
+}
 
-    let root = Root::open(s.rootfs)?;
-    let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
+/// The spec's mounts, in order. Returns the mount ids where outlet may make
+/// device nodes and /dev/console: the rootfs and the spec's /dev when it is
+/// a filesystem outlet mounts itself, never a bind of a host directory,
+/// wherever /dev resolves to in the end (through an image's symlink or a
+/// later mount).
+fn mount_all(s: &Setup, root: &Root, mounts: &[Mount], linux: Option<&Linux>) -> Result<Vec<u64>> {
     let label = linux.and_then(|l| l.mount_label().as_deref());
-    let terminal = s
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false);
-    // Where outlet may make device nodes and /dev/console: the rootfs and
-    // the spec's /dev when it is a filesystem outlet mounts itself, never a
-    // bind of a host directory, wherever /dev resolves to in the end
-    // (through an image's symlink or a later mount).
     let mut own = vec![devices::mount_id(
         &root.resolve(Path::new("/")).context("resolve /")?,
     )?];
@@ -95,7 +109,7 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
         if s.userns && opened.is_none() {
             mounts::refuse_rootless_idmap(m, i)?;
         }
-        mounts::mount_one(&root, m, i, s.cgroup, s.cgroupns, opened, label)?;
+        mounts::mount_one(root, m, i, s.cgroup, s.cgroupns, opened, label)?;
         if mounts::is_new_filesystem(m)
             && crate::spec::normalized(m.destination()) == Path::new("/dev")
         {
@@ -105,8 +119,18 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
             own.push(devices::mount_id(&fd)?);
         }
     }
+    Ok(own)
+}
 
-    // A bind of the host's /dev brings its nodes; otherwise make them.
+/// The device nodes and links in /dev (unless /dev is a bind of the
+/// host's, which brings its own), and /dev/console for a terminal.
+fn populate_dev(
+    s: &Setup,
+    root: &Root,
+    mounts: &[Mount],
+    linux: Option<&Linux>,
+    own: &[u64],
+) -> Result<()> {
     let dev_is_bind = mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")
             && (m.typ().as_deref() == Some("bind")
@@ -117,20 +141,20 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
     if !dev_is_bind {
         let spec_devs = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
         let nodes = devices::nodes(&spec_devs)?;
-        let mut parents = devices::Parents::new(&root, &own);
+        let mut parents = devices::Parents::new(root, own);
         devices::create(&mut parents, &nodes, s.userns)?;
         devices::links(&mut parents)?;
     }
+    let terminal = s
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
     if terminal {
-        devices::console_target(&root, &own)?;
+        devices::console_target(root, own)?;
     }
-    // Only a masked file needs it; a spec without masks opens nothing.
-    let masks = linux.and_then(|l| l.masked_paths().as_ref());
-    let null = match masks {
-        Some(m) if !m.is_empty() => Some(devices::host_null().context("linux.maskedPaths")?),
-        _ => None,
-    };
-    Ok(Prepared { null })
+    Ok(())
 }
 
 /// Make the rootfs `/`. With pivot_root the old root is detached entirely,

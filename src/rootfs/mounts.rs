@@ -173,7 +173,7 @@ fn attach_bind(root: &Root, m: &Mount, b: &BindTree) -> Result<()> {
     fdmount::attach(&b.tree, &target).context("attach the bind mount")
 }
 
-/// The spec's check of mounts under /proc (`spec::check_proc_mounts`) is
+/// The spec's check of mounts under /proc (`spec::proc_mounts`) is
 /// lexical, but an image symlink (`/p -> /proc`) or an earlier mount leads
 /// any destination into a procfs: a bind at `/p/sys/net` would cover
 /// `/proc/sys/net`. So the target, once resolved, must not be on a procfs
@@ -319,6 +319,9 @@ pub fn locked_flags(path: &str) -> MsFlags {
     };
     use nix::sys::statvfs::FsFlags;
     let f = st.flags();
+    // The kernel's ST_RELATIME (statfs.h); nix names it for glibc only,
+    // musl's headers have the bit without the name.
+    const ST_RELATIME: FsFlags = FsFlags::from_bits_retain(0x1000);
     let mut out = MsFlags::empty();
     for (fs, ms) in [
         (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
@@ -326,7 +329,7 @@ pub fn locked_flags(path: &str) -> MsFlags {
         (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
         (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
         (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        (ST_RELATIME, MsFlags::MS_RELATIME),
     ] {
         if f.contains(fs) {
             out |= ms;

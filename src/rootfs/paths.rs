@@ -4,9 +4,8 @@
 //! (CVE-2021-30465 class), and mounts are made onto the resolved fd via
 //! /proc/self/fd/N rather than onto a path that could be swapped.
 
-#![deny(unsafe_code)]
-
-use std::ffi::CString;
+use std::collections::VecDeque;
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
@@ -36,6 +35,27 @@ pub struct Root {
 pub enum Kind {
     Dir,
     File,
+}
+
+/// Where a `resolve_or_create` walk is: `dir`, resolved inside the root at
+/// the symlink-free path `sofar`, and the components still to walk, front
+/// first.
+struct Walk {
+    todo: VecDeque<OsString>,
+    dir: OwnedFd,
+    sofar: PathBuf,
+    /// Symlinks followed so far.
+    links: usize,
+}
+
+/// What one step of the walk found.
+enum Next {
+    /// A directory (or the last component) to go on from.
+    Into(OwnedFd),
+    /// A symlink, whose target is now queued.
+    Followed,
+    /// Nothing: the name is to be created.
+    Missing,
 }
 
 impl Root {
@@ -75,109 +95,115 @@ impl Root {
         if let Ok(fd) = self.resolve(dest) {
             return Ok(fd);
         }
-        let ctx =
-            |what: &str, p: &Path| format!("{what} {} in {}", p.display(), self.path.display());
-        // Components still to walk, front first; `sofar` is the symlink-free
-        // path of `dir` inside the root.
-        let mut todo: std::collections::VecDeque<std::ffi::OsString> = steps_of(dest).collect();
-        let mut dir = self.fd.try_clone().context("dup rootfs fd")?;
-        let mut sofar = PathBuf::new();
-        let mut links = 0;
+        let mut walk = Walk {
+            todo: steps_of(dest).collect(),
+            dir: self.fd.try_clone().context("dup rootfs fd")?,
+            sofar: PathBuf::new(),
+            links: 0,
+        };
         let mut steps = 0;
-        while let Some(name) = todo.pop_front() {
+        while let Some(name) = walk.todo.pop_front() {
             // A racing process could keep a name flipping between missing
             // and present; give up rather than loop.
             steps += 1;
             if steps > MAX_STEPS {
-                bail!("{}: the path keeps changing", ctx("resolve", dest));
+                bail!("{}: the path keeps changing", self.ctx("resolve", dest));
             }
             if name == ".." {
-                sofar.pop();
-                dir = self
-                    .resolve(&Path::new("/").join(&sofar))
-                    .with_context(|| ctx("resolve", &sofar))?;
+                walk.sofar.pop();
+                walk.dir = self
+                    .resolve(&Path::new("/").join(&walk.sofar))
+                    .with_context(|| self.ctx("resolve", &walk.sofar))?;
                 continue;
             }
-            let here = sofar.join(&name);
+            let here = walk.sofar.join(&name);
             let cname = CString::new(name.as_encoded_bytes()).context("path has NUL")?;
-            // One component below a directory resolved inside the root,
-            // never following a symlink: nothing here can leave the root.
-            let step = openat2(
-                dir.as_raw_fd(),
-                Path::new(&name),
-                libc::O_PATH | libc::O_NOFOLLOW,
-                RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-            );
-            match step {
-                Ok(fd) => {
-                    let st = nix::sys::stat::fstat(fd.as_raw_fd())
-                        .with_context(|| ctx("stat", &here))?;
-                    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
-                        links += 1;
-                        if links > MAX_SYMLINKS {
-                            bail!(
-                                "{}: too many levels of symbolic links",
-                                ctx("resolve", &here)
-                            );
-                        }
-                        let target =
-                            nix::fcntl::readlinkat(Some(dir.as_raw_fd()), name.as_os_str())
-                                .with_context(|| ctx("readlink", &here))?;
-                        let target = PathBuf::from(target);
-                        if target.is_absolute() {
-                            sofar = PathBuf::new();
-                            dir = self.fd.try_clone().context("dup rootfs fd")?;
-                        }
-                        let comps: Vec<std::ffi::OsString> = steps_of(&target).collect();
-                        for c in comps.into_iter().rev() {
-                            todo.push_front(c);
-                        }
-                        continue;
-                    }
-                    dir = fd;
-                    sofar = here;
-                    continue;
+            match self.step(&mut walk, &name, &here)? {
+                Next::Into(fd) => {
+                    walk.dir = fd;
+                    walk.sofar = here;
                 }
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-                Err(e) => return Err(e).with_context(|| ctx("resolve", &here)),
-            }
-            let last = todo.is_empty();
-            // mkdirat never follows a symlink, and O_CREAT|O_EXCL|O_NOFOLLOW
-            // refuses one, so a link raced in cannot redirect the creation.
-            let at = Some(dir.as_raw_fd());
-            let made = if last && matches!(kind, Kind::File) {
-                let flags = OFlag::O_CREAT
-                    | OFlag::O_EXCL
-                    | OFlag::O_NOFOLLOW
-                    | OFlag::O_CLOEXEC
-                    | OFlag::O_WRONLY;
-                nix::fcntl::openat(
-                    at,
-                    cname.as_c_str(),
-                    flags,
-                    Mode::from_bits_truncate(NEW_FILE_MODE),
-                )
-                .map(|fd| {
-                    let _ = nix::unistd::close(fd);
-                })
-            } else {
-                nix::sys::stat::mkdirat(
-                    at,
-                    cname.as_c_str(),
-                    Mode::from_bits_truncate(NEW_DIR_MODE),
-                )
-            };
-            match made {
-                Ok(()) | Err(Errno::EEXIST) => {}
-                Err(e) => {
-                    return Err(std::io::Error::from(e)).with_context(|| ctx("create", &here));
+                Next::Followed => {}
+                Next::Missing => {
+                    let file = walk.todo.is_empty() && matches!(kind, Kind::File);
+                    self.create(&walk.dir, &cname, file, &here)?;
+                    // Walk the same name again: now it exists (or a racer
+                    // made it a symlink, which the next round follows
+                    // inside the root).
+                    walk.todo.push_front(name);
                 }
             }
-            // Walk the same name again: now it exists (or a racer made it a
-            // symlink, which the next round follows inside the root).
-            todo.push_front(name);
         }
-        Ok(dir)
+        Ok(walk.dir)
+    }
+
+    /// One component below a directory resolved inside the root, never
+    /// following a symlink: nothing here can leave the root. A symlink's
+    /// target is queued to walk instead.
+    fn step(&self, walk: &mut Walk, name: &OsStr, here: &Path) -> Result<Next> {
+        let step = openat2(
+            walk.dir.as_raw_fd(),
+            Path::new(name),
+            libc::O_PATH | libc::O_NOFOLLOW,
+            RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        );
+        let fd = match step {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(Next::Missing),
+            Err(e) => return Err(e).with_context(|| self.ctx("resolve", here)),
+        };
+        let st = nix::sys::stat::fstat(fd.as_raw_fd()).with_context(|| self.ctx("stat", here))?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
+            return Ok(Next::Into(fd));
+        }
+        walk.links += 1;
+        if walk.links > MAX_SYMLINKS {
+            bail!(
+                "{}: too many levels of symbolic links",
+                self.ctx("resolve", here)
+            );
+        }
+        let target = nix::fcntl::readlinkat(Some(walk.dir.as_raw_fd()), name)
+            .with_context(|| self.ctx("readlink", here))?;
+        let target = PathBuf::from(target);
+        if target.is_absolute() {
+            walk.sofar = PathBuf::new();
+            walk.dir = self.fd.try_clone().context("dup rootfs fd")?;
+        }
+        let comps: Vec<OsString> = steps_of(&target).collect();
+        for c in comps.into_iter().rev() {
+            walk.todo.push_front(c);
+        }
+        Ok(Next::Followed)
+    }
+
+    /// Make the missing `name` below `dir` (found missing at `here`): a
+    /// directory, or an empty file when `file`.
+    fn create(&self, dir: &OwnedFd, name: &CStr, file: bool, here: &Path) -> Result<()> {
+        // mkdirat never follows a symlink, and O_CREAT|O_EXCL|O_NOFOLLOW
+        // refuses one, so a link raced in cannot redirect the creation.
+        let at = Some(dir.as_raw_fd());
+        let made = if file {
+            let flags = OFlag::O_CREAT
+                | OFlag::O_EXCL
+                | OFlag::O_NOFOLLOW
+                | OFlag::O_CLOEXEC
+                | OFlag::O_WRONLY;
+            nix::fcntl::openat(at, name, flags, Mode::from_bits_truncate(NEW_FILE_MODE)).map(|fd| {
+                let _ = nix::unistd::close(fd);
+            })
+        } else {
+            nix::sys::stat::mkdirat(at, name, Mode::from_bits_truncate(NEW_DIR_MODE))
+        };
+        match made {
+            Ok(()) | Err(Errno::EEXIST) => Ok(()),
+            Err(e) => Err(std::io::Error::from(e)).with_context(|| self.ctx("create", here)),
+        }
+    }
+
+    /// An error's context: what failed on which path, in which rootfs.
+    fn ctx(&self, what: &str, p: &Path) -> String {
+        format!("{what} {} in {}", p.display(), self.path.display())
     }
 
     pub fn path(&self) -> &Path {
@@ -269,7 +295,7 @@ pub fn must_be_absolute(field: &str, p: &Path) -> Result<()> {
 
 /// The names a walk takes through `p`: its normal components and `..`
 /// (the root, `.` and prefixes need no step).
-fn steps_of(p: &Path) -> impl Iterator<Item = std::ffi::OsString> + '_ {
+fn steps_of(p: &Path) -> impl Iterator<Item = OsString> + '_ {
     p.components().filter_map(|c| match c {
         Component::Normal(n) => Some(n.to_os_string()),
         Component::ParentDir => Some("..".into()),

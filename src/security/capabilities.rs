@@ -425,15 +425,24 @@ pub fn apply_keeping_admin(
 }
 
 /// The last capset, after the seccomp filter (see `apply_keeping_admin`).
-pub fn set_exact((eff, prm, inh): (u64, u64, u64)) -> Result<()> {
-    capset(eff, prm, inh).with_context(|| {
-        format!(
-            "process.capabilities: capset(permitted=[{}], effective=[{}], inheritable=[{}])",
-            names(prm),
-            names(eff),
-            names(inh)
-        )
-    })
+pub fn set_exact(caps: (u64, u64, u64)) -> Result<()> {
+    set_exact_raw(caps).with_context(|| describe(caps))
+}
+
+/// `set_exact` without the error's context, which allocates: for the init
+/// after its seccomp filter (see `init::exec_process`).
+pub fn set_exact_raw((eff, prm, inh): (u64, u64, u64)) -> std::io::Result<()> {
+    capset(eff, prm, inh)
+}
+
+/// What `set_exact(caps)` does, for its errors.
+pub fn describe((eff, prm, inh): (u64, u64, u64)) -> String {
+    format!(
+        "process.capabilities: capset(permitted=[{}], effective=[{}], inheritable=[{}])",
+        names(prm),
+        names(eff),
+        names(inh)
+    )
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@
 //! mark set for the re-executed process only turns a copy that somehow is
 //! not protected into an error instead of an endless re-exec loop.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -142,13 +142,13 @@ pub fn ensured() -> Result<()> {
 /// Makes sure this process runs from a protected copy of outlet: returns
 /// when it does, otherwise re-executes the same command line from one and
 /// returns only on failure.
-pub fn ensure() -> Result<()> {
-    check()?;
+pub fn ensure(args: &[OsString]) -> Result<()> {
+    check(args)?;
     ENSURED.store(true, Ordering::Relaxed);
     Ok(())
 }
 
-fn check() -> Result<()> {
+fn check(args: &[OsString]) -> Result<()> {
     let marked = std::env::var_os(MARK).is_some();
     if marked {
         // Called first thing in main, before any thread exists.
@@ -168,7 +168,7 @@ fn check() -> Result<()> {
         Err(overlay) => sealed_copy()
             .with_context(|| format!("no read-only overlay of outlet's binary ({overlay:#})"))?,
     };
-    match reexec(&copy)? {}
+    match reexec(&copy, args)? {}
 }
 
 /// An O_PATH fd on outlet's binary through a detached read-only overlayfs.
@@ -280,10 +280,11 @@ fn sealed_copy() -> Result<OwnedFd> {
     Ok(copy.into())
 }
 
-/// Executes `copy` with this process's own command line and environment
-/// (plus the mark); returns only on failure.
-fn reexec(copy: &OwnedFd) -> Result<std::convert::Infallible> {
-    let args: Vec<CString> = std::env::args_os()
+/// Executes `copy` with this process's own command line (`args`, as main
+/// received it) and environment (plus the mark); returns only on failure.
+fn reexec(copy: &OwnedFd, args: &[OsString]) -> Result<std::convert::Infallible> {
+    let args: Vec<CString> = args
+        .iter()
         .map(|a| CString::new(a.as_bytes()).context("argument has NUL"))
         .collect::<Result<_>>()?;
     let mark = CString::new(format!("{MARK}=1")).expect("no NUL");

@@ -77,79 +77,14 @@ const DEADLINE_ONLY: u64 = 0x02 | 0x04;
 /// checks, so a bad value fails create with the field's name rather than
 /// EINVAL from the init.
 pub fn scheduler(s: &Scheduler) -> Result<SchedAttr> {
-    const F: &str = "process.scheduler";
-    let Some(&(_, policy)) = POLICIES.iter().find(|(n, _)| *n == s.policy) else {
-        if s.policy == "SCHED_ISO" {
-            bail!("{F}.policy: SCHED_ISO is reserved and not implemented by Linux");
-        }
-        let known: Vec<&str> = POLICIES.iter().map(|p| p.0).collect();
-        bail!(
-            "{F}.policy: unknown policy {:?} (known: {})",
-            s.policy,
-            known.join(", ")
-        );
-    };
-    let mut flags = 0;
-    for f in s.flags.iter().flatten() {
-        let Some(&(_, bit)) = SCHED_FLAGS.iter().find(|(n, _)| n == f) else {
-            let known: Vec<&str> = SCHED_FLAGS.iter().map(|p| p.0).collect();
-            bail!(
-                "{F}.flags: unknown flag {f:?} (known: {})",
-                known.join(", ")
-            );
-        };
-        flags |= bit;
-    }
+    let policy = sched_policy(&s.policy)?;
+    let flags = sched_flags(s.flags.iter().flatten())?;
     let nice = s.nice.unwrap_or(0);
     if !(-20..=19).contains(&nice) {
-        bail!("{F}.nice: {nice} is outside -20..19");
+        bail!("{SCHED}.nice: {nice} is outside -20..19");
     }
-    let realtime = matches!(s.policy.as_str(), "SCHED_FIFO" | "SCHED_RR");
-    let priority = s.priority.unwrap_or(0);
-    if realtime && !(1..=99).contains(&priority) {
-        bail!(
-            "{F}.priority: {} needs a priority of 1..99, got {priority}",
-            s.policy
-        );
-    }
-    if !realtime && priority != 0 {
-        bail!(
-            "{F}.priority: only SCHED_FIFO and SCHED_RR take a priority, not {}",
-            s.policy
-        );
-    }
-    let (runtime, deadline, period) = (
-        s.runtime.unwrap_or(0),
-        s.deadline.unwrap_or(0),
-        s.period.unwrap_or(0),
-    );
-    if policy == SCHED_DEADLINE {
-        // The kernel's __checkparam_dl: runtime <= deadline <= period (0
-        // means "the deadline"), and at least 1024 ns of runtime.
-        if deadline == 0
-            || runtime < 1024
-            || runtime > deadline
-            || (period != 0 && period < deadline)
-        {
-            bail!(
-                "{F}: SCHED_DEADLINE needs 1024 <= runtime <= deadline <= period (period 0 = deadline), \
-                 got runtime {runtime}, deadline {deadline}, period {period}"
-            );
-        }
-    } else {
-        if runtime != 0 || deadline != 0 || period != 0 {
-            bail!(
-                "{F}: runtime, deadline and period are for SCHED_DEADLINE only, not {}",
-                s.policy
-            );
-        }
-        if flags & DEADLINE_ONLY != 0 {
-            bail!(
-                "{F}.flags: SCHED_FLAG_RECLAIM and SCHED_FLAG_DL_OVERRUN are for SCHED_DEADLINE only, not {}",
-                s.policy
-            );
-        }
-    }
+    let priority = sched_priority(s)?;
+    let (runtime, deadline, period) = sched_deadline(s, policy, flags)?;
     Ok(SchedAttr {
         size: std::mem::size_of::<SchedAttr>() as u32,
         policy,
@@ -163,6 +98,94 @@ pub fn scheduler(s: &Scheduler) -> Result<SchedAttr> {
         util_min: 0,
         util_max: 1024,
     })
+}
+
+const SCHED: &str = "process.scheduler";
+
+fn sched_policy(name: &str) -> Result<u32> {
+    let Some(&(_, policy)) = POLICIES.iter().find(|(n, _)| *n == name) else {
+        if name == "SCHED_ISO" {
+            bail!("{SCHED}.policy: SCHED_ISO is reserved and not implemented by Linux");
+        }
+        let known: Vec<&str> = POLICIES.iter().map(|p| p.0).collect();
+        bail!(
+            "{SCHED}.policy: unknown policy {name:?} (known: {})",
+            known.join(", ")
+        );
+    };
+    Ok(policy)
+}
+
+fn sched_flags<'a>(names: impl Iterator<Item = &'a String>) -> Result<u64> {
+    let mut flags = 0;
+    for f in names {
+        let Some(&(_, bit)) = SCHED_FLAGS.iter().find(|(n, _)| n == f) else {
+            let known: Vec<&str> = SCHED_FLAGS.iter().map(|p| p.0).collect();
+            bail!(
+                "{SCHED}.flags: unknown flag {f:?} (known: {})",
+                known.join(", ")
+            );
+        };
+        flags |= bit;
+    }
+    Ok(flags)
+}
+
+/// A priority of 1..99 for the real-time policies, none for the others.
+fn sched_priority(s: &Scheduler) -> Result<i32> {
+    let realtime = matches!(s.policy.as_str(), "SCHED_FIFO" | "SCHED_RR");
+    let priority = s.priority.unwrap_or(0);
+    if realtime && !(1..=99).contains(&priority) {
+        bail!(
+            "{SCHED}.priority: {} needs a priority of 1..99, got {priority}",
+            s.policy
+        );
+    }
+    if !realtime && priority != 0 {
+        bail!(
+            "{SCHED}.priority: only SCHED_FIFO and SCHED_RR take a priority, not {}",
+            s.policy
+        );
+    }
+    Ok(priority)
+}
+
+/// Runtime, deadline and period, which only SCHED_DEADLINE takes, as the
+/// kernel's __checkparam_dl wants them; so are the deadline-only flags.
+fn sched_deadline(s: &Scheduler, policy: u32, flags: u64) -> Result<(u64, u64, u64)> {
+    let (runtime, deadline, period) = (
+        s.runtime.unwrap_or(0),
+        s.deadline.unwrap_or(0),
+        s.period.unwrap_or(0),
+    );
+    if policy == SCHED_DEADLINE {
+        // runtime <= deadline <= period (0 means "the deadline"), and at
+        // least 1024 ns of runtime.
+        if deadline == 0
+            || runtime < 1024
+            || runtime > deadline
+            || (period != 0 && period < deadline)
+        {
+            bail!(
+                "{SCHED}: SCHED_DEADLINE needs 1024 <= runtime <= deadline <= period (period 0 = deadline), \
+                 got runtime {runtime}, deadline {deadline}, period {period}"
+            );
+        }
+    } else {
+        if runtime != 0 || deadline != 0 || period != 0 {
+            bail!(
+                "{SCHED}: runtime, deadline and period are for SCHED_DEADLINE only, not {}",
+                s.policy
+            );
+        }
+        if flags & DEADLINE_ONLY != 0 {
+            bail!(
+                "{SCHED}.flags: SCHED_FLAG_RECLAIM and SCHED_FLAG_DL_OVERRUN are for SCHED_DEADLINE only, not {}",
+                s.policy
+            );
+        }
+    }
+    Ok((runtime, deadline, period))
 }
 
 /// `process.ioPriority` as ioprio_set takes it: class << 13 | level.

@@ -66,7 +66,7 @@ pub fn set_interface_flags(
     }
     req.ifr_ifru.ifru_flags = flags;
     // SAFETY: SIOCSIFFLAGS reads an ifreq that lives across the call.
-    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) }).map(drop)
+    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) }).map(drop)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! close_range, openat2). Each keeps its unsafe block next to the call.
 
 pub mod cgroup;
+pub mod criu;
 pub mod hook_exec;
 pub mod process;
 

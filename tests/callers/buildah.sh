@@ -6,7 +6,7 @@
 # buildah runs with private --root/--runroot, vfs storage and TMPDIR under a
 # temp dir, no network for the RUN steps, and our own cgroup parent.
 #
-# env: RUNTIME=path           runtime binary (default <repo>/target/release/outlet)
+# env: RUNTIME=path           runtime binary (default <repo>/target/<triple>/release/outlet)
 #      CALLERS_ARGV_LOG=file  append every runtime argv buildah sends to file
 #      CALLERS_KEEP=1         keep the temp dir for debugging
 #      CALLERS_WRONG=buildah  a control: expect other content in the image
@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 repo=$(repo_root)
 suite=callers-buildah
-RUNTIME=${RUNTIME:-$repo/target/release/outlet}
+RUNTIME=${RUNTIME:-$("$repo/scripts/binary-path.sh")}
 
 require_tools "$suite" buildah
 require_runtime "$suite"

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Real-caller test: `ctr container checkpoint --task` + `ctr container
 # restore --live` through containerd 1.6 + containerd-shim-runc-v2 driving
-# the runtime under test ($RUNTIME, default target/release/outlet) as its
+# the runtime under test ($RUNTIME, default target/<triple>/release/outlet) as its
 # "runc", with CRIU 4.1.1 from trixie (scripts/fetch-criu.sh).
 #
 # containerd runs with a private root, state dir and socket under a temp dir,
 # the shim's runc root and the ctr fifos live there too, and everything is
 # stopped (by pid) and removed on exit, also on failure.
 #
-# env: RUNTIME=path           runtime binary (default <repo>/target/release/outlet)
+# env: RUNTIME=path           runtime binary (default <repo>/target/<triple>/release/outlet)
 #      CALLERS_ARGV_LOG=file  append every runtime argv the shim sends to file
 #      CALLERS_KEEP=1         keep the temp dir (containerd log) for debugging
 set -euo pipefail
@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 repo=$(repo_root)
 suite=callers-containerd-checkpoint
-RUNTIME=${RUNTIME:-$repo/target/release/outlet}
+RUNTIME=${RUNTIME:-$("$repo/scripts/binary-path.sh")}
 
 require_tools "$suite" containerd ctr containerd-shim-runc-v2 script
 require_runtime "$suite"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real-caller test: dockerd 20.10 (Debian's docker.io) + its containerd and
 # containerd-shim-runc-v2 driving the runtime under test ($RUNTIME, default
-# target/release/outlet), registered as runtime "outlet" and as the default
+# target/<triple>/release/outlet), registered as runtime "outlet" and as the default
 # runtime of a private dockerd.
 #
 # dockerd runs with a private --data-root, --exec-root, socket, pidfile and
@@ -15,7 +15,7 @@
 # /usr/local/bin/docker on these machines is another client that comes first
 # on PATH: the Debian binaries are called by their full paths.
 #
-# env: RUNTIME=path           runtime binary (default <repo>/target/release/outlet)
+# env: RUNTIME=path           runtime binary (default <repo>/target/<triple>/release/outlet)
 #      CALLERS_ARGV_LOG=file  append every runtime argv the shim sends to file
 #      CALLERS_KEEP=1         keep the temp dir (dockerd.log) for debugging
 #      CALLERS_WRONG=cpus     a control: expect --cpus 0.25 to read as 0.5
@@ -26,7 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 repo=$(repo_root)
 suite=callers-docker
-RUNTIME=${RUNTIME:-$repo/target/release/outlet}
+RUNTIME=${RUNTIME:-$("$repo/scripts/binary-path.sh")}
 DOCKER=/usr/bin/docker
 DOCKERD=/usr/sbin/dockerd
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real-caller test: `podman container checkpoint/restore` (podman 4.3 +
 # conmon) driving the runtime under test ($RUNTIME, default
-# target/release/outlet) with `--runtime PATH`, and CRIU 4.1.1 from trixie
+# target/<triple>/release/outlet) with `--runtime PATH`, and CRIU 4.1.1 from trixie
 # (scripts/fetch-criu.sh; bookworm's 3.17 fails `criu check` on this kernel)
 # first on PATH for both podman (it checks criu itself) and the runtime.
 # Same private podman setup as podman.sh.
@@ -10,7 +10,7 @@
 # storage, cgroupfs with our own cgroup parent, no network; conmon and every
 # container are stopped (by pid) and removed on exit, also on failure.
 #
-# env: RUNTIME=path           runtime binary (default <repo>/target/release/outlet)
+# env: RUNTIME=path           runtime binary (default <repo>/target/<triple>/release/outlet)
 #      CALLERS_ARGV_LOG=file  append every runtime argv podman/conmon send to file
 #      CALLERS_KEEP=1         keep the temp dir for debugging
 set -euo pipefail
@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 repo=$(repo_root)
 suite=callers-podman-checkpoint
-RUNTIME=${RUNTIME:-$repo/target/release/outlet}
+RUNTIME=${RUNTIME:-$("$repo/scripts/binary-path.sh")}
 
 require_tools "$suite" podman conmon script jq
 require_runtime "$suite"

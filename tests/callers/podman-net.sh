@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real-caller test: podman 4.3 + conmon with a real CNI bridge network
 # (containernetworking-plugins) driving the runtime under test ($RUNTIME,
-# default target/release/outlet): a published port reached from the host, a
+# default target/<triple>/release/outlet): a published port reached from the host, a
 # pod whose containers share namespaces, and --cpus/--memory from inside.
 #
 # podman runs with private --root/--runroot/--tmpdir and network config dir
@@ -10,7 +10,7 @@
 # rules, nft tables, ip_forward, /var/lib/cni) is put back as it was, also
 # when a check fails.
 #
-# env: RUNTIME=path           runtime binary (default <repo>/target/release/outlet)
+# env: RUNTIME=path           runtime binary (default <repo>/target/<triple>/release/outlet)
 #      CALLERS_ARGV_LOG=file  append every runtime argv podman/conmon send to file
 #      CALLERS_KEEP=1         keep the temp dir for debugging
 #      CALLERS_WRONG=memory   a control: expect --memory 512m to read as 256m
@@ -21,7 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 repo=$(repo_root)
 suite=callers-podman-net
-RUNTIME=${RUNTIME:-$repo/target/release/outlet}
+RUNTIME=${RUNTIME:-$("$repo/scripts/binary-path.sh")}
 
 require_tools "$suite" podman conmon iptables ip jq busybox ss
 if [[ ! -x /usr/lib/cni/bridge || ! -x /usr/lib/cni/portmap ]]; then

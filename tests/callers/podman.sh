@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Real-caller test: podman 4.3 + conmon driving the runtime under test
-# ($RUNTIME, default target/release/outlet) with `--runtime PATH`.
+# ($RUNTIME, default target/<triple>/release/outlet) with `--runtime PATH`.
 #
 # podman runs with private --root/--runroot/--tmpdir under a temp dir, vfs
 # storage, cgroupfs with our own cgroup parent, no network; conmon and every
 # container are stopped (by pid) and removed on exit, also on failure.
 #
-# env: RUNTIME=path           runtime binary (default <repo>/target/release/outlet)
+# env: RUNTIME=path           runtime binary (default <repo>/target/<triple>/release/outlet)
 #      CALLERS_ARGV_LOG=file  append every runtime argv podman/conmon send to file
 #      CALLERS_KEEP=1         keep the temp dir for debugging
 set -euo pipefail
@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 repo=$(repo_root)
 suite=callers-podman
-RUNTIME=${RUNTIME:-$repo/target/release/outlet}
+RUNTIME=${RUNTIME:-$("$repo/scripts/binary-path.sh")}
 
 require_tools "$suite" podman conmon script jq
 require_runtime "$suite"

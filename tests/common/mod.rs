@@ -326,20 +326,26 @@ impl T {
         let (mut cmd, so, se) = self.command(bin, args);
         cmd.envs(env.iter().copied());
         let fds = fds.to_vec();
+        // Every source is first copied above all the numbers involved, so
+        // that one pair's target cannot overwrite a later pair's source
+        // (the numbers the test's own fds get depend on other threads).
+        let above = fds.iter().map(|(s, d)| *s.max(d)).max().unwrap_or(0) + 1;
         use std::os::unix::process::CommandExt;
         // SAFETY: between fork and exec only fcntl and dup2 run, which are
-        // async-signal-safe; the target is left without FD_CLOEXEC, which
-        // is the point.
+        // async-signal-safe; the targets are left without FD_CLOEXEC (dup2
+        // clears it), which is the point; the copies keep it and go at exec.
         unsafe {
             cmd.pre_exec(move || {
-                for (src, dst) in &fds {
-                    // dup2 onto itself keeps FD_CLOEXEC: clear it instead.
-                    let r = if src == dst {
-                        libc::fcntl(*src, libc::F_SETFD, 0)
-                    } else {
-                        libc::dup2(*src, *dst)
-                    };
-                    if r < 0 {
+                let mut copies = [0; 16];
+                assert!(fds.len() <= copies.len(), "at most 16 fds");
+                for (i, (src, _)) in fds.iter().enumerate() {
+                    copies[i] = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, above);
+                    if copies[i] < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                for (i, (_, dst)) in fds.iter().enumerate() {
+                    if libc::dup2(copies[i], *dst) < 0 {
                         return Err(std::io::Error::last_os_error());
                     }
                 }

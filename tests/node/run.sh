@@ -6,7 +6,7 @@
 # back over the serial console.
 #
 # usage: [RUNTIME=path] tests/node/run.sh
-#   RUNTIME       runtime binary (default <repo>/target/release/outlet)
+#   RUNTIME       runtime binary (default <repo>/target/<triple>/release/outlet)
 #   NODE_ACCEL    tcg (default: nested KVM hangs at boot on the machines here) | kvm
 #   NODE_TIMEOUT  wall-clock limit of the boot + suite in seconds (default 420)
 #   NODE_ONLY     the suite's tests to run, by the names in suite.sh's list
@@ -43,7 +43,7 @@ for tool in qemu-system-x86_64 mkfs.ext4 jq timeout umoci; do
 done
 
 if [[ -z ${RUNTIME:-} ]]; then
-    RUNTIME=$repo/target/release/outlet
+    RUNTIME=$("$repo/scripts/binary-path.sh")
     [[ -x $RUNTIME ]] || (cd "$repo" && cargo build --release --quiet) || die "cargo build --release failed"
 fi
 [[ -x $RUNTIME ]] || die "RUNTIME=$RUNTIME is not an executable"

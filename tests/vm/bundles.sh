@@ -36,6 +36,10 @@ bundle criu '["sh","-c","i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.
 # iptables-save, which the VM does not hold (the cgroup v2 paths are the point).
 jq '.linux.namespaces |= map(select(.type != "network"))' "$out/criu/config.json" >"$out/criu/c.json"
 mv "$out/criu/c.json" "$out/criu/config.json"
+# A listening TCP socket in the container's own network namespace (kept),
+# with memory and CPU limits, for the --tcp-established round trips.
+bundle criu_tcp '["sh","-c","ip link set lo up; nc -ll -p 8080 -e true & i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done"]' "{\"memory\":{\"limit\":$((64 * mib))},\"cpu\":{\"quota\":25000,\"period\":100000}}"
+cp -r "$out/criu_tcp" "$out/criu_tcp_empty"
 bundle mem_oom '["/bin/probe","mem","128"]' "{\"memory\":{\"limit\":$((64 * mib))}}"
 bundle mem_ok '["/bin/probe","mem","32"]' "{\"memory\":{\"limit\":$((64 * mib))}}"
 # The cgroup is mounted inside so that probe reads cpu.stat around the spin

@@ -5,7 +5,7 @@
 # verdict from the serial console.
 #
 # usage: [RUNTIME=/path/to/runtime] tests/vm/run.sh
-#   RUNTIME       runtime binary (default <repo>/target/release/outlet, built
+#   RUNTIME       runtime binary (default <repo>/target/<triple>/release/outlet, built
 #                 with cargo when missing); runc works too: RUNTIME=/usr/sbin/runc
 #   VM_ACCEL      auto (default: try KVM briefly, then TCG) | kvm | tcg
 #   VM_TIMEOUT    wall-clock limit of the test boot in seconds (default 240)
@@ -50,7 +50,7 @@ done
 
 # --- runtime under test ---------------------------------------------------------
 if [[ -z ${RUNTIME:-} ]]; then
-    RUNTIME=$repo/target/release/outlet
+    RUNTIME=$("$repo/scripts/binary-path.sh")
     if [[ ! -x $RUNTIME ]]; then
         say "building outlet (release)"
         (cd "$repo" && cargo build --release --quiet) || die "cargo build --release failed"
@@ -118,13 +118,28 @@ if [[ -n ${VM_CRIU:-} ]]; then
     criu_dir=$(dirname "$VM_CRIU")
     mkdir -p "$stage$criu_dir"
     cp -a "$criu_dir/." "$stage$criu_dir/"
-    rm -f "$stage/bin/tar"
+    # A network namespace of the container's own is dumped with the host's
+    # tools, found by name: iproute2's ip (busybox's lacks `ip addr save`)
+    # and iptables(-save|-restore), also criu's default network lock; the
+    # legacy (x_tables) build, whose modules the VM loads.
+    rm -f "$stage/bin/tar" "$stage/bin/ip"
     install -m 0755 "$(command -v tar)" "$stage/bin/tar"
-    while read -r lib; do
-        [[ -n $lib ]] || continue
-        mkdir -p "$stage$(dirname "$lib")"
-        cp -L "$lib" "$stage$lib"
-    done < <(ldd "$(command -v tar)" 2>/dev/null | grep -o '/[^ ]*' | sort -u || true)
+    install -m 0755 /usr/bin/ip "$stage/bin/ip"
+    install -m 0755 /usr/sbin/xtables-legacy-multi "$stage/bin/xtables-legacy-multi"
+    for t in iptables ip6tables; do
+        for s in "" -save -restore; do
+            ln -sf xtables-legacy-multi "$stage/bin/$t$s"
+        done
+    done
+    mkdir -p "$stage/usr/lib/x86_64-linux-gnu"
+    cp -a /usr/lib/x86_64-linux-gnu/xtables "$stage/usr/lib/x86_64-linux-gnu/"
+    for bin in "$(command -v tar)" /usr/bin/ip /usr/sbin/xtables-legacy-multi; do
+        while read -r lib; do
+            [[ -n $lib ]] || continue
+            mkdir -p "$stage$(dirname "$lib")"
+            cp -L "$lib" "$stage$lib"
+        done < <(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' | sort -u || true)
+    done
 fi
 
 {
@@ -144,11 +159,14 @@ fi
 loop_ko=$(find "$kdir/lib/modules" -name loop.ko | head -n1)
 [[ -n $loop_ko ]] && cp "$loop_ko" "$stage/vmtests/loop.ko"
 # criu's kernel needs, modules in Debian's kernel: sock_diag for every socket
-# family it dumps, nf_tables for its network lock (loaded in that order).
+# family it dumps, nf_tables and x_tables (iptables) for its network lock,
+# veth for its kernel probes (loaded in that order).
 if [[ -n ${VM_CRIU:-} ]]; then
     mkdir -p "$stage/vmtests/criu-ko"
     n=0
-    for m in libcrc32c nfnetlink nf_tables inet_diag tcp_diag udp_diag unix_diag netlink_diag packet_diag; do
+    for m in libcrc32c nfnetlink nf_tables inet_diag tcp_diag udp_diag unix_diag netlink_diag af_packet_diag \
+        x_tables ip_tables iptable_filter ip6_tables ip6table_filter xt_mark veth tun raw_diag \
+        nf_defrag_ipv4 nf_defrag_ipv6 nf_conntrack nf_conntrack_netlink; do
         ko=$(find "$kdir/lib/modules" -name "$m.ko" | head -n1)
         n=$((n + 1))
         [[ -n $ko ]] && cp "$ko" "$stage/vmtests/criu-ko/$(printf %02d $n)-$m.ko"

@@ -169,6 +169,109 @@ test_criu() {
     fi
 }
 
+# Whether PID's network namespace has a TCP socket listening on 8080
+# (state 0A; 1F90 = 8080), IPv4 or IPv6.
+listens_8080() { # pid
+    cat /proc/$1/net/tcp /proc/$1/net/tcp6 2>/dev/null | awk '$2 ~ /:1F90$/ && $4 == "0A" {f=1} END {exit !f}'
+}
+
+# A container with its own network namespace and a listening TCP socket,
+# memory and CPU limits: checkpoint --tcp-established, restore; the socket
+# listens again in a namespace that is not the VM's, the limits are the
+# bundle's. criu_tcp dumps the namespace itself; criu_tcp_empty passes
+# --empty-ns network both ways (podman's way: the namespace is recreated
+# empty and its contents are the caller's business).
+criu_tcp_case() { # name id extra-flags
+    n=$1 id=$2 extra=$3
+    if [ -z "${CRIU:-}" ]; then
+        verdict $n SKIP "no criu in the VM (run with VM_CRIU=\$(scripts/fetch-criu.sh))"
+        return
+    fi
+    for ko in /vmtests/criu-ko/*.ko; do insmod "$ko" 2>/dev/null; done
+    ip link set lo up 2>/dev/null
+    setup_parent $n || { verdict $n FAIL "cannot create parent cgroup"; return; }
+    img=/tmp/img-$n
+    # criu at full verbosity, so that a failure's cause is in its log.
+    printf '#!/bin/sh\nexec %s "$@" -v4\n' "$CRIU" >/tmp/criu-v4
+    chmod 755 /tmp/criu-v4
+    # The container's stdio is /dev/null: runc cannot dump an init whose
+    # stdout is a file outside the container (outlet can), and the
+    # comparison with runc is the point here.
+    "$RUNTIME" --root "$RTROOT" run -d --bundle "$BUNDLES/$n" $id </dev/null >/dev/null 2>&1
+    "$RUNTIME" --root "$RTROOT" state $id >"$OUT/$id.state" 2>"$OUT/$id.err"
+    pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$OUT/$id.state")
+    sleep 2
+    before=no
+    listens_8080 "$pid" && before=yes
+    # shellcheck disable=SC2086
+    "$RUNTIME" --root "$RTROOT" --criu /tmp/criu-v4 checkpoint --tcp-established $extra --image-path $img $id \
+        >>"$OUT/$id.out" 2>>"$OUT/$id.err"
+    crc=$?
+    if [ "$crc" != 0 ]; then
+        criu_tcp_dump_failed "$n" "$id" "$img"
+        return
+    fi
+    # shellcheck disable=SC2086
+    "$RUNTIME" --root "$RTROOT" --criu /tmp/criu-v4 restore -d --tcp-established $extra --bundle "$BUNDLES/$n" --image-path $img $id \
+        </dev/null >>"$OUT/$id.out" 2>>"$OUT/$id.err"
+    rrc=$?
+    "$RUNTIME" --root "$RTROOT" state $id >"$OUT/$id.state2" 2>>"$OUT/$id.err"
+    pid2=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$OUT/$id.state2")
+    after=no
+    [ -n "$pid2" ] && listens_8080 "$pid2" && after=yes
+    ownns=no
+    [ -n "$pid2" ] && [ "$(readlink /proc/$pid2/ns/net)" != "$(readlink /proc/self/ns/net)" ] && ownns=yes
+    b=$(cat /proc/$pid2/root/tmp/n 2>/dev/null)
+    sleep 0.5
+    c=$(cat /proc/$pid2/root/tmp/n 2>/dev/null)
+    max=$(cat "$CG/vmtest/$n/ctr/memory.max" 2>/dev/null)
+    cpu=$(cat "$CG/vmtest/$n/ctr/cpu.max" 2>/dev/null)
+    inside=no
+    grep -qx "$pid2" "$CG/vmtest/$n/ctr/cgroup.procs" 2>/dev/null && inside=yes
+    logs=$(grep -h "Error (" $img/dump.log $img/restore.log 2>/dev/null | grep -v RLIMIT_NOFILE | head -n 4 | tr '\n' ' ')
+    "$RUNTIME" --root "$RTROOT" delete --force $id >/dev/null 2>&1
+    if [ $before = yes ] && [ "$crc" = 0 ] && [ "$rrc" = 0 ] && [ $after = yes ] && [ $ownns = yes ] &&
+        [ -n "$b" ] && [ -n "$c" ] && [ "$c" -gt "$b" ] && [ "$max" = $((64 * 1024 * 1024)) ] &&
+        [ "$cpu" = "25000 100000" ] && [ $inside = yes ]; then
+        finish $n $id PASS "listening on 8080 before and after restore ($extra), own netns, counter $b -> $c, memory.max $max, cpu.max $cpu"
+    else
+        finish $n $id FAIL "listen before=$before after=$after ownns=$ownns checkpoint rc=$crc restore rc=$rrc counter '$b' '$c' memory.max '$max' cpu.max '$cpu' in-ctr $inside criu: $logs err: $(tail -c 600 "$OUT/$id.err" | tr '\n' ' ')"
+    fi
+}
+
+# The dump failed. Seen with CRIU 4.1.1 on Debian's 6.1 kernel here, for
+# outlet and runc alike: "-22 reported by netlink: Invalid argument" while
+# dumping the network namespace. A failure of CRIU is a SKIP (not a pass)
+# when the runtime handled it: exit 1 with CRIU's own error line in its
+# message, the container still running. Anything else is a FAIL.
+criu_tcp_dump_failed() { # name id img
+    n=$1 id=$2 img=$3
+    st=$("$RUNTIME" --root "$RTROOT" state $id 2>/dev/null | grep -o '"status": *"[a-z]*"' | grep -o '[a-z]*"$' | tr -d '"')
+    cause=$(grep -h "Error (" $img/dump.log 2>/dev/null | grep -v RLIMIT_NOFILE | head -n 3 | tr '\n' ' ')
+    said=no
+    grep -q "criu failed" "$OUT/$id.err" && grep -q "Error (criu/" "$OUT/$id.err" && said=yes
+    "$RUNTIME" --root "$RTROOT" delete --force $id >/dev/null 2>&1
+    if [ "$st" = running ] && { [ $said = yes ] || [ "$RUNTIME_NAME" != outlet ]; }; then
+        finish $n $id SKIP "CRIU could not dump the container's network namespace: $cause (the runtime reported it, container left running)"
+    else
+        finish $n $id FAIL "checkpoint failed and status after it '$st', CRIU's error in the message: $said; criu: $cause err: $(tail -c 600 "$OUT/$id.err" | tr '\n' ' ')"
+    fi
+}
+
+# Control: the listening check itself can fail (a pid whose namespace has
+# nothing on 8080: this shell's).
+test_criu_tcp() {
+    if listens_8080 $$; then
+        verdict criu_tcp FAIL "control: the VM's own namespace reads as listening on 8080"
+        return
+    fi
+    criu_tcp_case criu_tcp vm-criu-tcp ""
+}
+
+test_criu_tcp_empty() {
+    criu_tcp_case criu_tcp_empty vm-criu-tcpe "--empty-ns network"
+}
+
 test_mem_oom() {
     n=mem_oom id=vm-mem-oom
     setup_parent $n || { verdict $n FAIL "cannot create parent cgroup"; return; }
@@ -548,7 +651,7 @@ if [ -n "${VM_CPU_BASELINE:-}" ]; then
     cpu_baseline 25000
     cpu_baseline max
 fi
-for t in smoke criu mem_oom mem_ok cpu_limited cpu_free pids mission devices devices_ro unified_escape hugetlb io mount_api shared_cgroup; do
+for t in smoke criu criu_tcp criu_tcp_empty mem_oom mem_ok cpu_limited cpu_free pids mission devices devices_ro unified_escape hugetlb io mount_api shared_cgroup; do
     if [ -n "${VMTEST_ONLY:-}" ] && ! echo " $VMTEST_ONLY " | grep -q " $t "; then
         continue
     fi

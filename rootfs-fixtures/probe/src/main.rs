@@ -16,7 +16,7 @@ use std::process::exit;
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: probe report | mem MIB | spin THREADS SECONDS | forks N | cgroup \
-                     | exit N | sleep SECONDS | write PATH | read PATH | mknod PATH b|c MAJOR MINOR \
+                     | exit N | sleep SECONDS | flock PATH | write PATH | read PATH | mknod PATH b|c MAJOR MINOR \
                      | openw PATH | hunt-exe SECONDS STOPFILE [write] | personality HEX | huge N";
 
 fn main() {
@@ -34,6 +34,7 @@ fn main() {
             std::thread::sleep(Duration::from_secs_f64(parse(secs, "SECONDS")));
             0
         }
+        ["flock", path] => flock_forever(path),
         ["write", path] => write_file(path),
         ["read", path] => read_file(path),
         ["openw", path] => emit(open_for_write(path)),
@@ -658,6 +659,27 @@ fn outcome(j: Json, res: io::Result<()>) -> i32 {
             );
             1
         }
+    }
+}
+
+/// Holds an exclusive flock on PATH (created) until killed: a lock for
+/// checkpoint/restore to carry over (busybox-static has no flock applet).
+fn flock_forever(path: &str) -> i32 {
+    use std::os::fd::AsRawFd;
+    let f = match fs::File::create(path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("probe: flock {path}: {e}");
+            return 1;
+        }
+    };
+    // SAFETY: flock on an fd we own; no memory is passed.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        eprintln!("probe: flock {path}: {}", std::io::Error::last_os_error());
+        return 1;
+    }
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
     }
 }
 

@@ -406,49 +406,23 @@ mod tests {
                 )
             })
             .collect();
-        let s = |f: &str, n: &str, a, c| (f.to_string(), n.to_string(), a, c);
+        // (field syscalls[i].names[j], name, action, conditions)
+        let s = |i: usize, j: usize, n: &str, a, c| {
+            let field = format!("linux.seccomp.syscalls[{i}].names[{j}]");
+            (field, n.to_string(), a, c)
+        };
         assert_eq!(
             summary,
             vec![
-                s(
-                    "linux.seccomp.syscalls[0].names[0]",
-                    "read",
-                    ScmpAction::Allow,
-                    0
-                ),
-                s(
-                    "linux.seccomp.syscalls[0].names[1]",
-                    "write",
-                    ScmpAction::Allow,
-                    0
-                ),
-                s(
-                    "linux.seccomp.syscalls[1].names[0]",
-                    "mkdir",
-                    ScmpAction::Errno(1),
-                    0
-                ),
+                s(0, 0, "read", ScmpAction::Allow, 0),
+                s(0, 1, "write", ScmpAction::Allow, 0),
+                s(1, 0, "mkdir", ScmpAction::Errno(1), 0),
                 // chmod with errnoRet 38 repeats the default: no rule.
                 // Two conditions on arg 0: one rule each (OR).
-                s(
-                    "linux.seccomp.syscalls[3].names[0]",
-                    "personality",
-                    ScmpAction::Allow,
-                    1
-                ),
-                s(
-                    "linux.seccomp.syscalls[3].names[0]",
-                    "personality",
-                    ScmpAction::Allow,
-                    1
-                ),
+                s(3, 0, "personality", ScmpAction::Allow, 1),
+                s(3, 0, "personality", ScmpAction::Allow, 1),
                 // Conditions on distinct args: one rule (AND).
-                s(
-                    "linux.seccomp.syscalls[4].names[0]",
-                    "lseek",
-                    ScmpAction::Allow,
-                    2
-                ),
+                s(4, 0, "lseek", ScmpAction::Allow, 2),
             ]
         );
         assert_eq!(plan.rules[0].syscall, nr("read"));

@@ -1,6 +1,9 @@
 //! Devices on cgroup v2: no files, an eBPF program attached to the
 //! container's cgroup that answers each open/mknod of a device node.
 
+// The bpf(2) loader: raw attribute unions the kernel defines, nothing nix
+// wraps.
+#[allow(unsafe_code)]
 pub mod bpf;
 pub mod program;
 

@@ -1,0 +1,189 @@
+//! The checks of a typed spec that serde cannot make: fields that depend on
+//! each other, on the host, or on limits the kernel sets. Each error names
+//! its field; the first one found is reported, in the order below.
+
+use anyhow::{Result, bail};
+use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespace, LinuxNamespaceType, Mount};
+
+use super::{Spec, mount_options, ns_name, proc_mounts, process_fields, refused, sysctl};
+
+pub(super) fn check_spec(spec: &Spec) -> Result<()> {
+    if spec.version().is_empty() {
+        bail!("ociVersion: missing");
+    }
+    let nss = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_deref())
+        .unwrap_or_default();
+    check_listed_once(nss)?;
+    check_mounts(spec.mounts().as_deref().unwrap_or(&[]))?;
+    check_resources(spec)?;
+    check_command(spec)?;
+    if let Some(linux) = spec.linux() {
+        check_user_and_joined(linux, nss)?;
+    }
+    check_namespace_needed(spec, nss)?;
+    check_process_fields(spec, nss)
+}
+
+fn check_listed_once(nss: &[LinuxNamespace]) -> Result<()> {
+    for (i, ns) in nss.iter().enumerate() {
+        if nss[..i].iter().any(|n| n.typ() == ns.typ()) {
+            bail!(
+                "linux.namespaces[{i}].type: namespace {:?} listed twice",
+                ns_name(ns.typ())
+            );
+        }
+    }
+    Ok(())
+}
+
+fn check_mounts(mounts: &[Mount]) -> Result<()> {
+    for (i, m) in mounts.iter().enumerate() {
+        if !m.destination().is_absolute() {
+            bail!(
+                "mounts[{i}].destination: {:?} is not an absolute path",
+                m.destination()
+            );
+        }
+        mount_options::check(i, m)?;
+    }
+    proc_mounts::check_proc_mounts(mounts)
+}
+
+/// Negative limits other than -1 (unlimited), and a memory limit no
+/// process fits in.
+fn check_resources(spec: &Spec) -> Result<()> {
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    if let Some(mem) = resources.and_then(|r| r.memory().as_ref()) {
+        for (key, n) in [
+            ("limit", mem.limit()),
+            ("reservation", mem.reservation()),
+            ("swap", mem.swap()),
+            ("kernel", mem.kernel()),
+            ("kernelTCP", mem.kernel_tcp()),
+        ] {
+            if let Some(n) = n
+                && n < -1
+            {
+                bail!("linux.resources.memory.{key}: {n} is negative");
+            }
+        }
+        check_memory_minimum(mem.limit())?;
+    }
+    if let Some(q) = resources
+        .and_then(|r| r.cpu().as_ref())
+        .and_then(|c| c.quota())
+        && q < -1
+    {
+        bail!("linux.resources.cpu.quota: {q} is negative");
+    }
+    Ok(())
+}
+
+/// What to run and where: a process with a command and an absolute cwd.
+fn check_command(spec: &Spec) -> Result<()> {
+    let Some(process) = spec.process() else {
+        bail!("process: missing")
+    };
+    match process.args() {
+        Some(args) if !args.is_empty() => {}
+        _ => bail!("process.args: empty (the command to run is needed)"),
+    }
+    if !process.cwd().is_absolute() {
+        bail!("process.cwd: {:?} is not an absolute path", process.cwd());
+    }
+    Ok(())
+}
+
+/// A new user namespace needs its maps; a namespace joined by path needs
+/// the path to exist.
+fn check_user_and_joined(linux: &Linux, nss: &[LinuxNamespace]) -> Result<()> {
+    let user = nss.iter().find(|n| n.typ() == LinuxNamespaceType::User);
+    if let Some(user) = user
+        && user.path().is_none()
+    {
+        let empty = |m: &Option<Vec<LinuxIdMapping>>| m.as_ref().is_none_or(|v| v.is_empty());
+        if empty(linux.uid_mappings()) || empty(linux.gid_mappings()) {
+            bail!("linux.uidMappings/gidMappings: a new user namespace needs both mappings");
+        }
+    }
+    for ns in nss {
+        if let Some(p) = ns.path()
+            && !p.exists()
+        {
+            bail!(
+                "linux.namespaces: {:?} path {}: no such file",
+                ns.typ(),
+                p.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Fields that would apply to the caller's own namespace when the
+/// container has none of that kind.
+fn check_namespace_needed(spec: &Spec, nss: &[LinuxNamespace]) -> Result<()> {
+    let has = |t: LinuxNamespaceType| nss.iter().any(|n| n.typ() == t);
+    if spec
+        .linux()
+        .as_ref()
+        .is_some_and(|l| l.rootfs_propagation().is_some())
+        && !has(LinuxNamespaceType::Mount)
+    {
+        // It would be the propagation of the caller's own `/`.
+        bail!("linux.rootfsPropagation: set, but there is no mount namespace to apply it in");
+    }
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
+        bail!("hostname: set, but there is no new uts namespace to set it in");
+    }
+    Ok(())
+}
+
+/// The fields applied by one syscall each in the init (scheduler, I/O
+/// priority, memory policy, personality, time offsets): checked here with
+/// the same translation the init uses.
+fn check_process_fields(spec: &Spec, nss: &[LinuxNamespace]) -> Result<()> {
+    if let Some(p) = spec.process() {
+        process_fields::check_process(p)?;
+    }
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    if let Some(m) = linux.memory_policy() {
+        process_fields::memory_policy(m)?;
+    }
+    if let Some(p) = linux.personality() {
+        process_fields::personality(p)?;
+    }
+    let new_time = nss
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Time && n.path().is_none());
+    if let Some(offsets) = linux.time_offsets() {
+        process_fields::time_offsets(offsets, new_time)?;
+    }
+    sysctl::check_sysctls(spec, nss)?;
+    refused::check_spec(spec)?;
+    Ok(())
+}
+
+/// The kernel keeps memory in pages: a limit below one page cannot be
+/// honoured (v2 rounds it down to 0 pages, v1 up to one page) and no
+/// process could run in it. 0 means unset, as in runc.
+fn check_memory_minimum(limit: Option<i64>) -> Result<()> {
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(4096) as i64;
+    if let Some(l) = limit
+        && l > 0
+        && l < page
+    {
+        bail!(
+            "linux.resources.memory.limit: {l} bytes is below the minimum the kernel can enforce, one page ({page} bytes)"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! `linux.sysctl`: which namespace each key belongs to, and whether the
+//! container has its own namespace of that kind, so that no write lands in
+//! a host namespace.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
+
+use super::{Spec, ns_name};
+
+/// The ipc namespace's sysctls besides `fs.mqueue.*` (runc's list).
+const IPC_SYSCTLS: &[&str] = &[
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+/// Which namespace a sysctl key belongs to; Err says why it is refused
+/// whatever the namespaces.
+pub(super) fn sysctl_namespace(key: &str) -> Result<LinuxNamespaceType, &'static str> {
+    // Whatever the init does with '.' and '/', an empty part (`a..b`,
+    // `net./x`) is the only way to spell a parent directory or an absolute
+    // path: refuse it, and anything that is no name at all.
+    if key.is_empty()
+        || key.split(['.', '/']).any(str::is_empty)
+        || key.bytes().any(|b| b.is_ascii_control() || b == b' ')
+    {
+        return Err("not a sysctl name");
+    }
+    if IPC_SYSCTLS.contains(&key) || key.starts_with("fs.mqueue.") {
+        return Ok(LinuxNamespaceType::Ipc);
+    }
+    if key.starts_with("net.") {
+        return Ok(LinuxNamespaceType::Network);
+    }
+    match key {
+        "kernel.hostname" => Err("set by the uts namespace's own field, use \"hostname\""),
+        "kernel.domainname" => Err("set by the uts namespace's own field, use \"domainname\""),
+        _ => Err("not a namespaced sysctl, so it would change the whole host"),
+    }
+}
+
+/// `linux.sysctl` as runc validates it: only namespaced keys, and each only
+/// when the container has its own namespace of that kind (created, or
+/// joined by a path that is not the caller's or PID 1's), so that no write
+/// ever lands in a host namespace.
+pub(super) fn check_sysctls(spec: &Spec, nss: &[LinuxNamespace]) -> Result<()> {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    // Answered at most once per namespace type.
+    let mut own: Vec<(LinuxNamespaceType, bool)> = Vec::new();
+    for key in sysctl.keys() {
+        let typ =
+            sysctl_namespace(key).map_err(|why| anyhow::anyhow!("linux.sysctl {key:?}: {why}"))?;
+        let is_own = match own.iter().find(|(t, _)| *t == typ) {
+            Some((_, o)) => *o,
+            None => {
+                let o = own_namespace(nss, typ).with_context(|| format!("linux.sysctl {key:?}"))?;
+                own.push((typ, o));
+                o
+            }
+        };
+        if !is_own {
+            bail!(
+                "linux.sysctl {key:?}: belongs to the {} namespace, and the container has no {} namespace of its own: it would change the host's",
+                ns_name(typ),
+                ns_name(typ)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Does the container get a namespace of `typ` that is not the host's?
+fn own_namespace(nss: &[LinuxNamespace], typ: LinuxNamespaceType) -> Result<bool> {
+    let Some(ns) = nss.iter().find(|n| n.typ() == typ) else {
+        return Ok(false);
+    };
+    let Some(path) = ns.path() else {
+        return Ok(true);
+    };
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
+    let joined = id(path).with_context(|| format!("stat {}", path.display()))?;
+    let name = crate::namespaces::proc_name(typ);
+    // PID 1's may be unreadable (rootless, hidepid): then only our own counts.
+    for host in [
+        format!("/proc/self/ns/{name}"),
+        format!("/proc/1/ns/{name}"),
+    ] {
+        if id(Path::new(&host)).is_ok_and(|h| h == joined) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
