@@ -98,9 +98,13 @@ pub fn mkdir_all(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
 /// last process died (its css is still being released), so retry briefly.
 /// A directory that is already gone is success (true). One that still
 /// lists live processes (another container or a host process sharing it)
-/// is left in place, with its ancestors in the tree: false. The processes
-/// are only read once rmdir has said EBUSY, so the common case (an empty
-/// cgroup) costs one rmdir.
+/// is left in place, with its ancestors in the tree, and a warning says
+/// so: false. A listed pid that is a zombie or already gone is a process
+/// on its way out, not a sharer: taking it for one left an empty cgroup
+/// behind after a delete that succeeded, so such a cgroup is retried
+/// until the deadline and then is an error. The processes are only read
+/// once rmdir has said EBUSY, so the common case (an empty cgroup) costs
+/// one rmdir.
 pub fn remove_tree(dir: &Path) -> Result<bool> {
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut delay = Duration::from_millis(1);
@@ -117,7 +121,13 @@ pub fn remove_tree(dir: &Path) -> Result<bool> {
                         Children::Left => return Ok(false),
                     }
                 }
-                if errno == libc::EBUSY && has_processes(dir)? {
+                if errno == libc::EBUSY
+                    && let Some(pid) = live_process(dir)?
+                {
+                    crate::logging::warn(&format!(
+                        "cgroup {} left in place: process {pid} still in it",
+                        dir.display()
+                    ));
                     return Ok(false);
                 }
                 if errno != libc::EBUSY || Instant::now() >= deadline {
@@ -130,10 +140,23 @@ pub fn remove_tree(dir: &Path) -> Result<bool> {
     }
 }
 
-/// Does `dir`'s cgroup.procs list a process? Exiting tasks are not listed,
-/// though they keep the cgroup busy until reaped.
-fn has_processes(dir: &Path) -> Result<bool> {
-    Ok(read_opt(&dir.join("cgroup.procs"))?.is_some_and(|s| !s.trim().is_empty()))
+/// A live process that `dir`'s cgroup.procs lists, if any. The list can
+/// name a task that is exiting (a zombie, or one reaped since, whose pid
+/// is gone from /proc) while the kernel has not yet unlinked it from the
+/// cgroup; those do not count. A 0 is a process outside our pid
+/// namespace: someone else's, live as far as we can tell.
+fn live_process(dir: &Path) -> Result<Option<i32>> {
+    let Some(list) = read_opt(&dir.join("cgroup.procs"))? else {
+        return Ok(None);
+    };
+    Ok(list
+        .split_ascii_whitespace()
+        .filter_map(|p| p.parse::<i32>().ok())
+        .find(|&pid| {
+            pid == 0
+                || crate::process::pidstat::start_time(pid)
+                    .is_some_and(|(_, st)| st != 'Z' && st != 'X')
+        }))
 }
 
 enum Children {
@@ -191,5 +214,74 @@ pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> Result<bool>) -> 
         }
         std::thread::sleep(delay);
         delay = (delay * 2).min(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Child, Command, Stdio};
+
+    /// A private directory with a `cgroup.procs` listing `pids`, standing in
+    /// for a cgroup that rmdir called busy.
+    fn listing(pids: &[i32]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "outlet-procs-{}-{}",
+            std::process::id(),
+            pids.iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join("-")
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text: String = pids.iter().map(|p| format!("{p}\n")).collect();
+        std::fs::write(dir.join("cgroup.procs"), text).unwrap();
+        dir
+    }
+
+    fn spawn(prog: &str, arg: &str) -> Child {
+        Command::new(prog)
+            .arg(arg)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// The leak: a cgroup whose list still named a process that had
+    /// exited (a zombie, or a pid reaped since) was taken for one shared
+    /// with a live process and left behind by a delete that succeeded.
+    /// Those are now on their way out (retried), while a live process
+    /// (the control: a running `sleep`) and a pid outside our namespace
+    /// (0) still count, so the check can fail.
+    #[test]
+    fn exiting_processes_do_not_count_as_sharers() {
+        let mut zombie = spawn("true", "");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let zpid = zombie.id() as i32;
+        while crate::process::pidstat::start_time(zpid).map(|(_, s)| s) != Some('Z') {
+            assert!(Instant::now() < deadline, "`true` did not exit");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let mut reaped = spawn("true", "");
+        let gone = reaped.id() as i32;
+        reaped.wait().unwrap();
+        let mut sleeper = spawn("sleep", "100");
+        let live = sleeper.id() as i32;
+
+        let exiting = listing(&[zpid, gone]);
+        let shared = listing(&[zpid, live]);
+        let foreign = listing(&[0]);
+        let got = (
+            live_process(&exiting).unwrap(),
+            live_process(&shared).unwrap(),
+            live_process(&foreign).unwrap(),
+        );
+        let _ = sleeper.kill();
+        let _ = sleeper.wait();
+        let _ = zombie.wait();
+        for d in [&exiting, &shared, &foreign] {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        assert_eq!(got, (None, Some(live), Some(0)));
     }
 }
