@@ -38,7 +38,7 @@ pub fn proc_name(t: LinuxNamespaceType) -> &'static str {
 
 /// The namespace plan of a container: what to create, what to join.
 #[derive(Clone)]
-pub struct Plan {
+pub struct NsPlan {
     /// Namespaces to create.
     pub new: CloneFlags,
     /// Namespaces to join, user first (setns order matters: joining the user
@@ -46,9 +46,9 @@ pub struct Plan {
     pub join: Vec<(LinuxNamespaceType, PathBuf)>,
 }
 
-impl Plan {
-    pub fn from_spec(nss: &[LinuxNamespace]) -> Plan {
-        let mut plan = Plan {
+impl NsPlan {
+    pub fn from_spec(nss: &[LinuxNamespace]) -> NsPlan {
+        let mut plan = NsPlan {
             new: CloneFlags::empty(),
             join: Vec::new(),
         };

@@ -142,7 +142,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
 
 /// The container, which must be running (or created; or paused with
 /// --ignore-paused), and the config it was created from.
-fn load_running(o: &ExecOpts) -> Result<(super::Loaded, Spec)> {
+fn load_running(o: &ExecOpts) -> Result<(super::Opened, Spec)> {
     let c = super::load(o.root, o.id)?;
     match c.status {
         Status::Running | Status::Created => {}
@@ -183,7 +183,7 @@ fn process_to_run(o: &ExecOpts, spec: &Spec) -> Result<Process> {
 /// console socket, a seccomp listener, the init (a pidfd), its namespaces
 /// and root, and the cgroup to enter.
 struct Target {
-    c: super::Loaded,
+    c: super::Opened,
     own_console: Option<super::console::OwnConsole>,
     console: Option<std::os::unix::net::UnixStream>,
     seccomp: Option<crate::security::seccomp::Prepared>,
@@ -195,7 +195,7 @@ struct Target {
 }
 
 impl Target {
-    fn open(o: &ExecOpts, c: super::Loaded, spec: &Spec, p: &Process) -> Result<Target> {
+    fn open(o: &ExecOpts, c: super::Opened, spec: &Spec, p: &Process) -> Result<Target> {
         // A foreground terminal with nobody to hand the pty to: outlet
         // takes the master itself and relays it, as `run` does.
         let own_console = if p.terminal().unwrap_or(false) && o.console_socket.is_none() {

@@ -80,7 +80,7 @@ impl Drop for Undo {
 
 /// Everything read and checked before the first side effect.
 struct Plan {
-    loaded: crate::spec::Loaded,
+    loaded: crate::spec::Validated,
     image: PathBuf,
     work: PathBuf,
     rec: Record,
@@ -616,7 +616,7 @@ fn wait(root: &Path, id: &str, o: &RestoreOptions, state: State) -> Result<i32> 
     }
     let code = crate::signals::wait_forwarding(state.pid, &set)?;
     match ContainerDir::open(root, id) {
-        Ok(dir) => super::delete::destroy(&super::Loaded {
+        Ok(dir) => super::delete::destroy(&super::Opened {
             dir,
             state,
             status: Status::Stopped,

@@ -27,7 +27,7 @@ pub use template::template;
 pub use types::{Process, Scheduler, Spec};
 
 /// A validated spec with the bundle-relative paths resolved.
-pub struct Loaded {
+pub struct Validated {
     pub spec: Spec,
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
@@ -37,7 +37,7 @@ pub struct Loaded {
     pub text: Vec<u8>,
 }
 
-pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Loaded> {
+pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Validated> {
     let bundle =
         std::fs::canonicalize(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
     let path = match config {
@@ -64,7 +64,7 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Loaded> {
             rootfs.display()
         );
     }
-    Ok(Loaded {
+    Ok(Validated {
         spec,
         bundle,
         rootfs,
