@@ -16,7 +16,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::termios::{self, SetArg, Termios};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 
 /// How long to wait for the init's connection once create has returned
@@ -278,9 +278,7 @@ impl Relay {
 
 fn reap(child: Pid) -> Result<Option<i32>> {
     match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-        Ok(WaitStatus::Exited(_, c)) => Ok(Some(c)),
-        Ok(WaitStatus::Signaled(_, sig, _)) => Ok(Some(128 + sig as i32)),
-        Ok(_) => Ok(None),
+        Ok(status) => Ok(crate::signals::exit_code(status)),
         Err(Errno::ECHILD) => Ok(Some(0)),
         Err(e) => Err(e).context("wait for the container init"),
     }

@@ -295,7 +295,7 @@ impl Watch<'_> {
         for p in std::iter::once(self.helper.pid).chain(pid) {
             let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
         }
-        Ok(Some(128 + sig as i32))
+        Ok(Some(crate::signals::killed_code(sig)))
     }
 
     fn reap_helper(&self) {
