@@ -428,16 +428,9 @@ fn wait_for_process(
 /// The namespaces of the init that differ from ours: those are joined.
 fn namespace_flags(pid: i32) -> Result<libc::c_int> {
     let mut flags = 0;
-    for (name, flag) in [
-        ("user", libc::CLONE_NEWUSER),
-        ("mnt", libc::CLONE_NEWNS),
-        ("pid", libc::CLONE_NEWPID),
-        ("net", libc::CLONE_NEWNET),
-        ("uts", libc::CLONE_NEWUTS),
-        ("ipc", libc::CLONE_NEWIPC),
-        ("cgroup", libc::CLONE_NEWCGROUP),
-        ("time", libc::CLONE_NEWTIME),
-    ] {
+    for t in crate::namespaces::ALL {
+        let k = crate::namespaces::kind(t);
+        let name = k.proc;
         let theirs = match std::fs::read_link(format!("/proc/{pid}/ns/{name}")) {
             Ok(l) => l,
             // A kernel without time namespaces (before 5.6) has no link.
@@ -446,7 +439,7 @@ fn namespace_flags(pid: i32) -> Result<libc::c_int> {
         };
         let ours = std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
         if ours.as_ref() != Some(&theirs) {
-            flags |= flag;
+            flags |= k.flag.bits();
         }
     }
     Ok(flags)

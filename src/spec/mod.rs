@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::namespaces;
 use anyhow::{Context, Result, bail};
-use oci_spec::runtime::LinuxNamespaceType;
 use serde_json::Value;
 
 mod checks;
@@ -107,24 +107,6 @@ pub fn from_validated(text: &[u8]) -> Result<Spec> {
     strict::from_slice(text, &track).map_err(|e| anyhow::anyhow!("{}: {e}", track.path()))
 }
 
-const NAMESPACE_TYPES: &[&str] = &[
-    "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time",
-];
-
-/// The config's name of a namespace type.
-fn ns_name(t: LinuxNamespaceType) -> &'static str {
-    match t {
-        LinuxNamespaceType::Pid => "pid",
-        LinuxNamespaceType::Network => "network",
-        LinuxNamespaceType::Mount => "mount",
-        LinuxNamespaceType::Ipc => "ipc",
-        LinuxNamespaceType::Uts => "uts",
-        LinuxNamespaceType::User => "user",
-        LinuxNamespaceType::Cgroup => "cgroup",
-        LinuxNamespaceType::Time => "time",
-    }
-}
-
 /// Why a config that is valid JSON is not a spec, on the raw JSON: only
 /// called after the typed parse failed (the common path parses once), for
 /// the mistakes whose serde message would not name the field.
@@ -170,10 +152,13 @@ fn explain(v: &Value) -> Result<()> {
                 Some(other) => bail!("linux.namespaces[{i}].type: expected a string, got {other}"),
                 None => "",
             };
-            if !NAMESPACE_TYPES.contains(&t) {
+            if !namespaces::ALL
+                .iter()
+                .any(|k| namespaces::config_name(*k) == t)
+            {
                 bail!(
                     "linux.namespaces[{i}].type: unknown namespace type {t:?} (known: {})",
-                    NAMESPACE_TYPES.join(", ")
+                    namespaces::ALL.map(namespaces::config_name).join(", ")
                 );
             }
         }
