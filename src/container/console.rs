@@ -65,9 +65,10 @@ impl OwnConsole {
             .listener
             .accept()
             .context("accept on the console socket")?;
-        match crate::syscall::process::receive_fd(conn.as_fd()) {
-            Ok(Some(master)) => Ok(master),
-            Ok(None) => bail!("the console socket message carried no file descriptor"),
+        // The payload is the fd's name, read and dropped.
+        match crate::syscall::fdpass::recv_fd(conn.as_fd(), &mut [0u8; 4096]) {
+            Ok((_, Some(master))) => Ok(master),
+            Ok((_, None)) => bail!("the console socket message carried no file descriptor"),
             Err(e) => Err(e).context("receive the pty master"),
         }
     }
