@@ -244,4 +244,151 @@ mod tests {
             ]
         );
     }
+
+    /// A fake cgroup directory with `files`, removed on drop.
+    struct Dir(std::path::PathBuf);
+
+    impl Dir {
+        fn new(tag: &str, files: &[(&str, &str)]) -> Dir {
+            let d = std::env::temp_dir().join(format!(
+                "outlet-stats-{tag}-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::create_dir_all(&d).unwrap();
+            for (name, text) in files {
+                std::fs::write(d.join(name), text).unwrap();
+            }
+            Dir(d)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn hugetlb_2mb() -> bool {
+        hugepage_sizes().iter().any(|s| s == "2MB")
+    }
+
+    /// The exact bytes `events --stats` prints for a v2 directory: key
+    /// order, zeros left out, `max` limits, ns from us.
+    #[test]
+    fn v2_stats_print_as_runc_does() {
+        let d = Dir::new(
+            "v2",
+            &[
+                (
+                    "cpu.stat",
+                    "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 4\nnr_throttled 0\nthrottled_usec 7\n",
+                ),
+                ("memory.stat", "file 4096\nanon 8192\n"),
+                ("memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"),
+                ("memory.max", "max\n"),
+                ("memory.current", "12288\n"),
+                ("memory.peak", "20480\n"),
+                ("memory.swap.max", "0\n"),
+                ("memory.swap.current", "0\n"),
+                ("pids.current", "2\n"),
+                ("pids.max", "max\n"),
+                (
+                    "io.stat",
+                    "8:0 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n",
+                ),
+                ("hugetlb.2MB.current", "0\n"),
+                ("hugetlb.2MB.events", "max 0\n"),
+            ],
+        );
+        let text = serde_json::to_string(&v2::collect(&d.0).unwrap()).unwrap();
+        let huge = if hugetlb_2mb() {
+            r#"{"2MB":{"failcnt":0}}"#
+        } else {
+            "{}"
+        };
+        assert_eq!(
+            text,
+            format!(
+                concat!(
+                    r#"{{"blkio":{{"ioServiceBytesRecursive":[{{"major":8,"op":"Read","value":4096}},{{"major":8,"op":"Write"}}],"#,
+                    r#""ioServicedRecursive":[{{"major":8,"op":"Read","value":1}},{{"major":8,"op":"Write"}}]}},"#,
+                    r#""cpu":{{"throttling":{{"periods":4,"throttledTime":7000}},"usage":{{"kernel":500000,"total":1500000,"user":1000000}}}},"#,
+                    r#""hugetlb":{huge},"#,
+                    r#""memory":{{"cache":4096,"raw":{{"anon":8192,"file":4096}},"swap":{{"failcnt":0,"limit":0}},"#,
+                    r#""usage":{{"failcnt":3,"limit":18446744073709551615,"max":20480,"usage":12288}}}},"#,
+                    r#""pids":{{"current":2}}}}"#
+                ),
+                huge = huge
+            )
+        );
+    }
+
+    /// The same for v1 hierarchies, one of them (hugetlb) absent.
+    #[test]
+    fn v1_stats_print_as_runc_does() {
+        let cpuacct = Dir::new(
+            "v1-cpuacct",
+            &[
+                ("cpuacct.usage", "3000\n"),
+                ("cpuacct.usage_percpu", "1000 2000 \n"),
+                ("cpuacct.stat", "user 3\nsystem 1\n"),
+            ],
+        );
+        let cpu = Dir::new(
+            "v1-cpu",
+            &[(
+                "cpu.stat",
+                "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n",
+            )],
+        );
+        let memory = Dir::new(
+            "v1-memory",
+            &[
+                ("memory.stat", "cache 4096\nrss 0\n"),
+                ("memory.limit_in_bytes", "67108864\n"),
+                ("memory.usage_in_bytes", "8192\n"),
+                ("memory.max_usage_in_bytes", "0\n"),
+                ("memory.failcnt", "0\n"),
+            ],
+        );
+        let pids = Dir::new("v1-pids", &[("pids.current", "1\n"), ("pids.max", "16\n")]);
+        let blkio = Dir::new(
+            "v1-blkio",
+            &[(
+                "blkio.throttle.io_service_bytes_recursive",
+                "8:16 Read 512\n8:16 Write 0\nTotal 512\n",
+            )],
+        );
+        let dirs: BTreeMap<String, std::path::PathBuf> = [
+            ("cpuacct", &cpuacct),
+            ("cpu", &cpu),
+            ("memory", &memory),
+            ("pids", &pids),
+            ("blkio", &blkio),
+        ]
+        .into_iter()
+        .map(|(c, d)| (c.to_owned(), d.0.clone()))
+        .collect();
+        let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .unwrap()
+            .unwrap() as u64;
+        let text = serde_json::to_string(&v1::collect(&dirs).unwrap()).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                concat!(
+                    r#"{{"blkio":{{"ioServiceBytesRecursive":[{{"major":8,"minor":16,"op":"Read","value":512}},{{"major":8,"minor":16,"op":"Write"}}]}},"#,
+                    r#""cpu":{{"throttling":{{}},"usage":{{"kernel":{k},"percpu":[1000,2000],"total":3000,"user":{u}}}}},"#,
+                    r#""hugetlb":{{}},"#,
+                    r#""memory":{{"cache":4096,"kernel":{{"failcnt":0,"limit":0}},"raw":{{"cache":4096,"rss":0}},"#,
+                    r#""swap":{{"failcnt":0,"limit":0}},"usage":{{"failcnt":0,"limit":67108864,"usage":8192}}}},"#,
+                    r#""pids":{{"current":1,"limit":16}}}}"#
+                ),
+                k = 1_000_000_000 / hz,
+                u = 3 * 1_000_000_000 / hz
+            )
+        );
+    }
 }
