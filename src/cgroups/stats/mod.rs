@@ -7,12 +7,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Result;
-use serde_json::{Map, Value, json};
 
 use super::fs;
 
+mod types;
 pub mod v1;
 pub mod v2;
+
+pub use types::{
+    Blkio, BlkioEntry, Cpu, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats, Throttling,
+};
 
 /// `key value` lines (cpu.stat, memory.stat, memory.events, ...).
 pub fn flat_keyed(text: &str) -> BTreeMap<String, u64> {
@@ -45,20 +49,19 @@ fn read_keyed(dir: &Path, file: &str) -> Result<BTreeMap<String, u64>> {
         .unwrap_or_default())
 }
 
-/// Drop zero/absent values the way runc's `omitempty` does.
-fn put(m: &mut Map<String, Value>, k: &str, v: Option<u64>) {
-    if let Some(v) = v.filter(|&v| v != 0) {
-        m.insert(k.to_owned(), json!(v));
+/// A missing file counts as zero (left out where runc says `omitempty`).
+fn entry(
+    limit: Option<u64>,
+    usage: Option<u64>,
+    max: Option<u64>,
+    failcnt: Option<u64>,
+) -> MemoryEntry {
+    MemoryEntry {
+        failcnt: failcnt.unwrap_or(0),
+        limit: limit.unwrap_or(0),
+        max: max.unwrap_or(0),
+        usage: usage.unwrap_or(0),
     }
-}
-
-fn entry(limit: Option<u64>, usage: Option<u64>, max: Option<u64>, failcnt: Option<u64>) -> Value {
-    let mut m = Map::new();
-    m.insert("limit".into(), json!(limit.unwrap_or(0)));
-    put(&mut m, "usage", usage);
-    put(&mut m, "max", max);
-    m.insert("failcnt".into(), json!(failcnt.unwrap_or(0)));
-    Value::Object(m)
 }
 
 /// The `oom_kill` counter of `file` (v2 memory.events, v1
@@ -105,29 +108,30 @@ fn size_name(kb: u64) -> String {
 fn hugetlb(
     dir: &Path,
     entry_for: impl Fn(&Path, &str) -> Result<(Option<u64>, Option<u64>, Option<u64>)>,
-) -> Result<Value> {
-    let mut m = Map::new();
+) -> Result<BTreeMap<String, Hugetlb>> {
+    let mut m = BTreeMap::new();
     for size in hugepage_sizes() {
         let (usage, max, failcnt) = entry_for(dir, &size)?;
         if usage.is_none() && failcnt.is_none() {
             continue;
         }
-        let mut e = Map::new();
-        put(&mut e, "usage", usage);
-        put(&mut e, "max", max);
-        e.insert("failcnt".into(), json!(failcnt.unwrap_or(0)));
-        m.insert(size, Value::Object(e));
+        let e = Hugetlb {
+            failcnt: failcnt.unwrap_or(0),
+            max: max.unwrap_or(0),
+            usage: usage.unwrap_or(0),
+        };
+        m.insert(size, e);
     }
-    Ok(Value::Object(m))
+    Ok(m)
 }
 
-fn blkio_entry(major: u64, minor: u64, op: &str, value: u64) -> Value {
-    let mut m = Map::new();
-    put(&mut m, "major", Some(major));
-    put(&mut m, "minor", Some(minor));
-    m.insert("op".into(), json!(op));
-    put(&mut m, "value", Some(value));
-    Value::Object(m)
+fn blkio_entry(major: u64, minor: u64, op: &str, value: u64) -> BlkioEntry {
+    BlkioEntry {
+        major,
+        minor,
+        op: op.to_owned(),
+        value,
+    }
 }
 
 fn dev(s: &str) -> Option<(u64, u64)> {
@@ -137,7 +141,7 @@ fn dev(s: &str) -> Option<(u64, u64)> {
 
 /// v2 io.stat (`8:0 rbytes=1 wbytes=2 rios=3 wios=4 ...`) in runc's
 /// blkio shape.
-pub fn io_stat_v2(text: &str) -> Value {
+pub fn io_stat_v2(text: &str) -> Blkio {
     let (mut bytes, mut ios) = (Vec::new(), Vec::new());
     for line in text.lines() {
         let mut it = line.split_whitespace();
@@ -161,19 +165,15 @@ pub fn io_stat_v2(text: &str) -> Value {
     blkio_object(bytes, ios)
 }
 
-fn blkio_object(bytes: Vec<Value>, ios: Vec<Value>) -> Value {
-    let mut m = Map::new();
-    if !bytes.is_empty() {
-        m.insert("ioServiceBytesRecursive".into(), Value::Array(bytes));
+fn blkio_object(bytes: Vec<BlkioEntry>, ios: Vec<BlkioEntry>) -> Blkio {
+    Blkio {
+        io_service_bytes_recursive: bytes,
+        io_serviced_recursive: ios,
     }
-    if !ios.is_empty() {
-        m.insert("ioServicedRecursive".into(), Value::Array(ios));
-    }
-    Value::Object(m)
 }
 
 /// v1 blkio `8:0 Read 4096` lines (the `Total` line left out).
-pub fn blkio_v1_entries(text: &str) -> Vec<Value> {
+pub fn blkio_v1_entries(text: &str) -> Vec<BlkioEntry> {
     text.lines()
         .filter_map(|l| {
             let mut it = l.split_whitespace();
@@ -186,21 +186,20 @@ pub fn blkio_v1_entries(text: &str) -> Vec<Value> {
 }
 
 /// pids.current and pids.max (same files on v1 and v2).
-fn pids(dir: &Path) -> Result<Value> {
-    let mut m = Map::new();
-    put(&mut m, "current", read_num(dir, "pids.current")?);
-    // "max" is reported as 0 ("no limit"), as runc does.
-    put(
-        &mut m,
-        "limit",
-        read_num(dir, "pids.max")?.filter(|&v| v != u64::MAX),
-    );
-    Ok(Value::Object(m))
+fn pids(dir: &Path) -> Result<Pids> {
+    Ok(Pids {
+        current: read_num(dir, "pids.current")?.unwrap_or(0),
+        // "max" is reported as 0 ("no limit"), as runc does.
+        limit: read_num(dir, "pids.max")?
+            .filter(|&v| v != u64::MAX)
+            .unwrap_or(0),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn keyed_and_numbers() {
@@ -223,7 +222,7 @@ mod tests {
     fn io_stat_and_blkio_lines() {
         let v = io_stat_v2("8:0 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n");
         assert_eq!(
-            v,
+            serde_json::to_value(v).unwrap(),
             json!({
                 "ioServiceBytesRecursive": [
                     {"major": 8, "op": "Read", "value": 4096},
@@ -237,11 +236,11 @@ mod tests {
         );
         let e = blkio_v1_entries("8:16 Read 512\n8:16 Write 0\nTotal 512\n");
         assert_eq!(
-            e,
-            [
-                json!({"major": 8, "minor": 16, "op": "Read", "value": 512}),
-                json!({"major": 8, "minor": 16, "op": "Write"})
-            ]
+            serde_json::to_value(e).unwrap(),
+            json!([
+                {"major": 8, "minor": 16, "op": "Read", "value": 512},
+                {"major": 8, "minor": 16, "op": "Write"}
+            ])
         );
     }
 
