@@ -22,7 +22,7 @@ mod update;
 pub use argv::{runc_spellings, subcommand_name};
 pub use command::Command;
 pub use exec::ExecArgs;
-pub use global::{Cli, LogFormat};
+pub use global::Cli;
 pub use lifecycle::{CreateArgs, DeleteArgs, IdArgs, KillArgs, RunArgs, SpecArgs};
 pub use query::{EventsArgs, ListArgs, PsArgs};
 pub use update::UpdateArgs;

@@ -10,7 +10,13 @@ use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 
-use crate::cli::LogFormat;
+/// How each line of the log is written: logfmt-like text, or one JSON
+/// object per line (what containerd's shim and podman decode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 #[derive(Clone)]
 pub struct Logger {

@@ -10,35 +10,67 @@ use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespace, LinuxNamespaceTyp
 
 use crate::process::procfs::ProcFs;
 
+/// What each spelling of a namespace kind is: the one table that the
+/// spec's checks, create, exec, checkpoint and `features` read.
+#[derive(Clone, Copy)]
+pub struct Kind {
+    /// The config's `linux.namespaces[].type`.
+    pub config: &'static str,
+    /// The link under /proc/PID/ns/.
+    pub proc: &'static str,
+    /// clone(2)/unshare(2)/setns(2)'s CLONE_NEW*.
+    pub flag: CloneFlags,
+}
+
+/// Every kind, in the runtime spec's order (the order of the config
+/// error's "known:" list).
+pub const ALL: [LinuxNamespaceType; 8] = [
+    LinuxNamespaceType::Pid,
+    LinuxNamespaceType::Network,
+    LinuxNamespaceType::Mount,
+    LinuxNamespaceType::Ipc,
+    LinuxNamespaceType::Uts,
+    LinuxNamespaceType::User,
+    LinuxNamespaceType::Cgroup,
+    LinuxNamespaceType::Time,
+];
+
+/// A match rather than a lookup: a kind oci-spec adds fails to compile
+/// here instead of at run time.
+pub const fn kind(t: LinuxNamespaceType) -> Kind {
+    let (config, proc, flag) = match t {
+        LinuxNamespaceType::Pid => ("pid", "pid", CloneFlags::CLONE_NEWPID),
+        LinuxNamespaceType::Network => ("network", "net", CloneFlags::CLONE_NEWNET),
+        LinuxNamespaceType::Mount => ("mount", "mnt", CloneFlags::CLONE_NEWNS),
+        LinuxNamespaceType::Ipc => ("ipc", "ipc", CloneFlags::CLONE_NEWIPC),
+        LinuxNamespaceType::Uts => ("uts", "uts", CloneFlags::CLONE_NEWUTS),
+        LinuxNamespaceType::User => ("user", "user", CloneFlags::CLONE_NEWUSER),
+        LinuxNamespaceType::Cgroup => ("cgroup", "cgroup", CloneFlags::CLONE_NEWCGROUP),
+        LinuxNamespaceType::Time => (
+            "time",
+            "time",
+            CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+        ),
+    };
+    Kind { config, proc, flag }
+}
+
 pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
-    match t {
-        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
-        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
-        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
-        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
-        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
-        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
-        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
-        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
-    }
+    kind(t).flag
 }
 
 pub fn proc_name(t: LinuxNamespaceType) -> &'static str {
-    match t {
-        LinuxNamespaceType::Mount => "mnt",
-        LinuxNamespaceType::Cgroup => "cgroup",
-        LinuxNamespaceType::Uts => "uts",
-        LinuxNamespaceType::Ipc => "ipc",
-        LinuxNamespaceType::User => "user",
-        LinuxNamespaceType::Pid => "pid",
-        LinuxNamespaceType::Network => "net",
-        LinuxNamespaceType::Time => "time",
-    }
+    kind(t).proc
+}
+
+/// The config's name of a namespace type.
+pub fn config_name(t: LinuxNamespaceType) -> &'static str {
+    kind(t).config
 }
 
 /// The namespace plan of a container: what to create, what to join.
 #[derive(Clone)]
-pub struct Plan {
+pub struct NsPlan {
     /// Namespaces to create.
     pub new: CloneFlags,
     /// Namespaces to join, user first (setns order matters: joining the user
@@ -46,9 +78,9 @@ pub struct Plan {
     pub join: Vec<(LinuxNamespaceType, PathBuf)>,
 }
 
-impl Plan {
-    pub fn from_spec(nss: &[LinuxNamespace]) -> Plan {
-        let mut plan = Plan {
+impl NsPlan {
+    pub fn from_spec(nss: &[LinuxNamespace]) -> NsPlan {
+        let mut plan = NsPlan {
             new: CloneFlags::empty(),
             join: Vec::new(),
         };
@@ -146,6 +178,28 @@ pub fn write_id_maps(
 mod tests {
     use super::*;
     use oci_spec::runtime::LinuxIdMappingBuilder;
+
+    /// The table against its sources of truth: oci-spec's own parse of each
+    /// config name, the kernel's links under /proc/self/ns, and one distinct
+    /// flag per kind.
+    #[test]
+    fn table_matches_the_spec_and_the_kernel() {
+        let mut seen = CloneFlags::empty();
+        for t in ALL {
+            let k = kind(t);
+            let parsed: LinuxNamespaceType =
+                serde_json::from_value(serde_json::json!(k.config)).unwrap();
+            assert_eq!(parsed, t, "{}", k.config);
+            assert!(
+                std::path::Path::new("/proc/self/ns").join(k.proc).exists(),
+                "/proc/self/ns/{}",
+                k.proc
+            );
+            assert_eq!(k.flag.bits().count_ones(), 1, "{}", k.config);
+            assert!(!seen.intersects(k.flag), "{} flag twice", k.config);
+            seen |= k.flag;
+        }
+    }
 
     #[test]
     fn map_lines() {

@@ -65,7 +65,24 @@ pub fn parse(s: &str) -> Result<i32> {
 pub fn die_of_sigpipe() -> ! {
     crate::syscall::start::raise_default_sigpipe();
     // Not reached unless SIGPIPE is blocked: the shell's code for it.
-    std::process::exit(128 + libc::SIGPIPE)
+    std::process::exit(killed_code(Signal::SIGPIPE))
+}
+
+/// The exit code a shell gives a process killed by `sig`: 128+n. The one
+/// place outlet (run, exec, a console relay) turns a signal into a code.
+pub fn killed_code(sig: Signal) -> i32 {
+    128 + sig as i32
+}
+
+/// A child's wait status as the exit code to leave with: its own code, or
+/// `killed_code` for a signal. None while it has not ended (stopped,
+/// continued, still alive under WNOHANG).
+pub fn exit_code(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(killed_code(sig)),
+        _ => None,
+    }
 }
 
 /// What `run` and foreground `exec` pass on to the container's process.
@@ -142,9 +159,11 @@ pub fn wait_forwarding(pid: i32, set: &SigSet) -> Result<i32> {
     let child = Pid::from_raw(pid);
     loop {
         match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
-            Ok(_) => {}
+            Ok(status) => {
+                if let Some(code) = exit_code(status) {
+                    return Ok(code);
+                }
+            }
             Err(nix::errno::Errno::ECHILD) => return Ok(0),
             Err(e) => return Err(e).context("wait for the process"),
         }
@@ -158,7 +177,27 @@ pub fn wait_forwarding(pid: i32, set: &SigSet) -> Result<i32> {
 
 #[cfg(test)]
 mod tests {
-    use super::{SIGRTMAX, SIGRTMIN, parse};
+    use super::{SIGRTMAX, SIGRTMIN, exit_code, parse};
+    use nix::sys::signal::Signal;
+    use nix::sys::wait::WaitStatus;
+    use nix::unistd::Pid;
+
+    #[test]
+    fn exit_codes_the_shell_way() {
+        let p = Pid::from_raw(1);
+        assert_eq!(exit_code(WaitStatus::Exited(p, 0)), Some(0));
+        assert_eq!(exit_code(WaitStatus::Exited(p, 3)), Some(3));
+        assert_eq!(
+            exit_code(WaitStatus::Signaled(p, Signal::SIGKILL, false)),
+            Some(137)
+        );
+        assert_eq!(
+            exit_code(WaitStatus::Signaled(p, Signal::SIGTERM, true)),
+            Some(143)
+        );
+        assert_eq!(exit_code(WaitStatus::Stopped(p, Signal::SIGSTOP)), None);
+        assert_eq!(exit_code(WaitStatus::StillAlive), None);
+    }
 
     #[test]
     fn names_and_numbers() {

@@ -6,17 +6,16 @@
 //! comes from the master itself (TIOCGPTPEER), and the slave is mounted on
 //! /dev/console from its fd onto a target that is not a symlink.
 
-use std::io::IoSlice;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use crate::rootfs::devices::{expect_node, file_kind};
 use crate::rootfs::fdmount;
 use crate::spec::Process;
-use crate::syscall::{RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, ioctl, openat2};
+use crate::syscall::{RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, fdpass, ioctl, openat2};
 use anyhow::{Context, Result, bail};
-use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+use nix::sys::socket::MsgFlags;
 use nix::sys::stat::SFlag;
 
 /// Majors of UNIX98 pty slaves (UNIX98_PTY_SLAVE_MAJOR and the 7 after).
@@ -76,14 +75,11 @@ fn terminal(sock: UnixStream, process: &Process, console: bool) -> Result<()> {
     if console {
         mount_console(&root, &slave)?;
     }
-    let fds = [master.as_raw_fd()];
-    let iov = [IoSlice::new(name.as_bytes())];
-    sendmsg::<()>(
-        sock.as_raw_fd(),
-        &iov,
-        &[ControlMessage::ScmRights(&fds)],
+    fdpass::send_fd(
+        sock.as_fd(),
+        name.as_bytes(),
+        master.as_fd(),
         MsgFlags::empty(),
-        None,
     )
     .context("send pty master over the console socket")?;
     drop(master);

@@ -8,9 +8,9 @@
 use std::os::fd::{OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
+use super::stats::Stats;
 use anyhow::Result;
 use oci_spec::runtime::LinuxResources;
-use serde_json::Value;
 
 use super::CgroupPaths;
 use super::systemd::backend::Systemd;
@@ -74,7 +74,7 @@ pub(super) trait Backend {
     }
 
     /// Statistics in runc's `events --stats` shape (the `data` object).
-    fn stats(&self, rec: &CgroupPaths) -> Result<Value>;
+    fn stats(&self, rec: &CgroupPaths) -> Result<Stats>;
 
     /// How many times the kernel's OOM killer struck inside the cgroup;
     /// None without a memory controller.

@@ -154,7 +154,7 @@ impl Cgroup {
     }
 
     /// Statistics in runc's `events --stats` shape (the `data` object).
-    pub fn stats(&self) -> Result<serde_json::Value> {
+    pub fn stats(&self) -> Result<stats::Stats> {
         self.driver.get().stats(&self.paths)
     }
 

@@ -2,7 +2,7 @@ use anyhow::{Context, Result, bail};
 
 use super::Globals;
 use crate::cli::ExecArgs;
-use crate::container::exec::{ExecOpts, ExecProcess, exec};
+use crate::container::exec::{ExecOpts, ExecProcess, InlineProcess, exec};
 
 pub fn run(g: &Globals, a: &ExecArgs) -> Result<i32> {
     let process = match &a.process {
@@ -18,7 +18,18 @@ pub fn run(g: &Globals, a: &ExecArgs) -> Result<i32> {
             if a.command.is_empty() {
                 bail!("exec: give a command or --process FILE");
             }
-            ExecProcess::Inline(a)
+            ExecProcess::Inline(InlineProcess {
+                command: &a.command,
+                tty: a.tty,
+                cwd: a.cwd.as_deref(),
+                env: &a.env,
+                user: a.user.as_deref(),
+                additional_gids: &a.additional_gids,
+                cap: &a.cap,
+                no_new_privs: a.no_new_privs,
+                apparmor: a.apparmor.as_deref(),
+                process_label: a.process_label.as_deref(),
+            })
         }
     };
     let o = ExecOpts {

@@ -256,7 +256,7 @@ pub fn netns_path(spec: &crate::spec::Spec) -> Option<PathBuf> {
 /// Everything the dump must leave outside its images, into `args` and the
 /// record restore reads.
 fn record_externals(
-    c: &super::Loaded,
+    c: &super::Opened,
     spec: &crate::spec::Spec,
     args: &mut Vec<OsString>,
 ) -> Result<Record> {

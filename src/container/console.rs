@@ -16,7 +16,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::termios::{self, SetArg, Termios};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 
 /// How long to wait for the init's connection once create has returned
@@ -65,9 +65,10 @@ impl OwnConsole {
             .listener
             .accept()
             .context("accept on the console socket")?;
-        match crate::syscall::process::receive_fd(conn.as_fd()) {
-            Ok(Some(master)) => Ok(master),
-            Ok(None) => bail!("the console socket message carried no file descriptor"),
+        // The payload is the fd's name, read and dropped.
+        match crate::syscall::fdpass::recv_fd(conn.as_fd(), &mut [0u8; 4096]) {
+            Ok((_, Some(master))) => Ok(master),
+            Ok((_, None)) => bail!("the console socket message carried no file descriptor"),
             Err(e) => Err(e).context("receive the pty master"),
         }
     }
@@ -278,9 +279,7 @@ impl Relay {
 
 fn reap(child: Pid) -> Result<Option<i32>> {
     match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-        Ok(WaitStatus::Exited(_, c)) => Ok(Some(c)),
-        Ok(WaitStatus::Signaled(_, sig, _)) => Ok(Some(128 + sig as i32)),
-        Ok(_) => Ok(None),
+        Ok(status) => Ok(crate::signals::exit_code(status)),
         Err(Errno::ECHILD) => Ok(Some(0)),
         Err(e) => Err(e).context("wait for the container init"),
     }

@@ -10,7 +10,7 @@ use nix::sched::CloneFlags;
 use oci_spec::runtime::{Linux, LinuxNamespace, LinuxNamespaceType, LinuxResources};
 
 use crate::cgroups::Cgroup;
-use crate::namespaces::{self, Plan as NsPlan};
+use crate::namespaces::{self, NsPlan};
 use crate::process::init::{self, InitArgs};
 use crate::process::procfs::ProcFs;
 use crate::process::spawn::{self, CgroupEntry, Spawned};
@@ -115,7 +115,7 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
 /// first to decide about the terminal; nothing is parsed twice). The
 /// lifecycle's steps in order (see DESIGN.md); each failure undoes every
 /// step taken before it.
-pub fn create_loaded(o: &CreateOpts, loaded: spec::Loaded) -> Result<Created> {
+pub fn create_loaded(o: &CreateOpts, loaded: spec::Validated) -> Result<Created> {
     spec::check_id(o.id)?;
     let mut plan = plan(o, &loaded)?;
     // Side effects start here.
@@ -142,7 +142,7 @@ struct Plan<'a> {
 
 /// Validate and plan: every error of the config and the options comes
 /// from here, before any side effect.
-fn plan<'a>(o: &CreateOpts, loaded: &'a spec::Loaded) -> Result<Plan<'a>> {
+fn plan<'a>(o: &CreateOpts, loaded: &'a spec::Validated) -> Result<Plan<'a>> {
     let spec = &loaded.spec;
     crate::logging::debug(|| {
         format!(
@@ -266,7 +266,7 @@ struct Draft {
 }
 
 impl Draft {
-    fn new(o: &CreateOpts, loaded: &spec::Loaded, plan: &Plan) -> Draft {
+    fn new(o: &CreateOpts, loaded: &spec::Validated, plan: &Plan) -> Draft {
         let spec = plan.spec;
         Draft {
             state: State {
@@ -305,7 +305,7 @@ impl Draft {
 /// leads `delete --force` to it without trusting a bare pid.
 fn spawn_init(
     o: &CreateOpts,
-    loaded: &spec::Loaded,
+    loaded: &spec::Validated,
     plan: &mut Plan,
     made: &mut Made,
     entry: &CgroupEntry,
@@ -520,7 +520,7 @@ fn run_runtime_hooks(spec: &Spec, state_json: &str) -> Result<()> {
 /// `create` takes it along. Nothing is left to undo after this.
 fn record(
     o: &CreateOpts,
-    loaded: &spec::Loaded,
+    loaded: &spec::Validated,
     plan: Plan,
     mut made: Made,
     init: Spawned,

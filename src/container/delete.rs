@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::Loaded;
+use super::Opened;
 use crate::cgroups::Cgroup;
 use crate::state::{Lookup, Status};
 
@@ -112,7 +112,7 @@ fn kill_recorded_init(pid: i32, start_time: u64) -> Result<bool> {
 }
 
 /// SIGKILL everything and wait for the init to go.
-pub fn stop(c: &Loaded) -> Result<()> {
+pub fn stop(c: &Opened) -> Result<()> {
     let cg = Cgroup::from_paths(c.state.cgroup.clone());
     // Only the container's own processes: the whole cgroup where it is
     // the container's alone, else the init (whose pid namespace, when the
@@ -140,7 +140,7 @@ pub fn stop(c: &Loaded) -> Result<()> {
     Ok(())
 }
 
-pub fn destroy(c: &Loaded) -> Result<()> {
+pub fn destroy(c: &Opened) -> Result<()> {
     let cg = Cgroup::from_paths(c.state.cgroup.clone());
     cg.destroy()?;
     crate::logging::debug(|| format!("delete {}: cgroup removed", c.state.id));

@@ -28,7 +28,25 @@ use crate::syscall::{self, Forked};
 /// with `exec`'s command-line overrides (built once the config is read).
 pub enum ExecProcess<'a> {
     File(Box<Process>),
-    Inline(&'a crate::cli::ExecArgs),
+    Inline(InlineProcess<'a>),
+}
+
+/// The overrides of an inline `exec ID CMD...`, as the caller gave them:
+/// each one left empty keeps the container's own setting.
+pub struct InlineProcess<'a> {
+    pub command: &'a [String],
+    pub tty: bool,
+    pub cwd: Option<&'a str>,
+    /// KEY=VALUE, replacing the container's KEY.
+    pub env: &'a [String],
+    /// uid[:gid], as typed (parsed here, so the error can quote it).
+    pub user: Option<&'a str>,
+    pub additional_gids: &'a [u32],
+    /// Capability names, CAP_KILL or KILL, added to bounding/effective/permitted.
+    pub cap: &'a [String],
+    pub no_new_privs: bool,
+    pub apparmor: Option<&'a str>,
+    pub process_label: Option<&'a str>,
 }
 
 pub struct ExecOpts<'a> {
@@ -124,7 +142,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
 
 /// The container, which must be running (or created; or paused with
 /// --ignore-paused), and the config it was created from.
-fn load_running(o: &ExecOpts) -> Result<(super::Loaded, Spec)> {
+fn load_running(o: &ExecOpts) -> Result<(super::Opened, Spec)> {
     let c = super::load(o.root, o.id)?;
     match c.status {
         Status::Running | Status::Created => {}
@@ -165,7 +183,7 @@ fn process_to_run(o: &ExecOpts, spec: &Spec) -> Result<Process> {
 /// console socket, a seccomp listener, the init (a pidfd), its namespaces
 /// and root, and the cgroup to enter.
 struct Target {
-    c: super::Loaded,
+    c: super::Opened,
     own_console: Option<super::console::OwnConsole>,
     console: Option<std::os::unix::net::UnixStream>,
     seccomp: Option<crate::security::seccomp::Prepared>,
@@ -177,7 +195,7 @@ struct Target {
 }
 
 impl Target {
-    fn open(o: &ExecOpts, c: super::Loaded, spec: &Spec, p: &Process) -> Result<Target> {
+    fn open(o: &ExecOpts, c: super::Opened, spec: &Spec, p: &Process) -> Result<Target> {
         // A foreground terminal with nobody to hand the pty to: outlet
         // takes the master itself and relays it, as `run` does.
         let own_console = if p.terminal().unwrap_or(false) && o.console_socket.is_none() {
@@ -277,7 +295,7 @@ impl Watch<'_> {
         for p in std::iter::once(self.helper.pid).chain(pid) {
             let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
         }
-        Ok(Some(128 + sig as i32))
+        Ok(Some(crate::signals::killed_code(sig)))
     }
 
     fn reap_helper(&self) {
@@ -410,16 +428,9 @@ fn wait_for_process(
 /// The namespaces of the init that differ from ours: those are joined.
 fn namespace_flags(pid: i32) -> Result<libc::c_int> {
     let mut flags = 0;
-    for (name, flag) in [
-        ("user", libc::CLONE_NEWUSER),
-        ("mnt", libc::CLONE_NEWNS),
-        ("pid", libc::CLONE_NEWPID),
-        ("net", libc::CLONE_NEWNET),
-        ("uts", libc::CLONE_NEWUTS),
-        ("ipc", libc::CLONE_NEWIPC),
-        ("cgroup", libc::CLONE_NEWCGROUP),
-        ("time", libc::CLONE_NEWTIME),
-    ] {
+    for t in crate::namespaces::ALL {
+        let k = crate::namespaces::kind(t);
+        let name = k.proc;
         let theirs = match std::fs::read_link(format!("/proc/{pid}/ns/{name}")) {
             Ok(l) => l,
             // A kernel without time namespaces (before 5.6) has no link.
@@ -428,7 +439,7 @@ fn namespace_flags(pid: i32) -> Result<libc::c_int> {
         };
         let ours = std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
         if ours.as_ref() != Some(&theirs) {
-            flags |= flag;
+            flags |= k.flag.bits();
         }
     }
     Ok(flags)
@@ -574,26 +585,26 @@ fn process_setup(
 
 /// Build the process of an inline `exec ID CMD...` from the container's own
 /// process (env, user, capabilities, ...) with the command-line overrides.
-fn inline_process(base: &Spec, a: &crate::cli::ExecArgs) -> Result<Process> {
+fn inline_process(base: &Spec, a: &InlineProcess) -> Result<Process> {
     let mut p = base.process().clone().unwrap_or_default();
-    p.args = Some(a.command.clone());
+    p.args = Some(a.command.to_vec());
     p.terminal = Some(a.tty);
-    if let Some(cwd) = &a.cwd {
+    if let Some(cwd) = a.cwd {
         p.cwd = PathBuf::from(cwd);
     }
     if !a.env.is_empty() {
         let mut env = p.env().clone().unwrap_or_default();
-        for kv in &a.env {
+        for kv in a.env {
             let key = kv.split('=').next().unwrap_or("");
             env.retain(|e| e.split('=').next() != Some(key));
             env.push(kv.clone());
         }
         p.env = Some(env);
     }
-    if let Some(u) = &a.user {
+    if let Some(u) = a.user {
         let (uid, gid) = match u.split_once(':') {
             Some((u, g)) => (u, Some(g)),
-            None => (u.as_str(), None),
+            None => (u, None),
         };
         let mut user = p.user().clone();
         user.set_uid(
@@ -610,14 +621,14 @@ fn inline_process(base: &Spec, a: &crate::cli::ExecArgs) -> Result<Process> {
     }
     // runc applies -g on its own, with or without -u.
     if !a.additional_gids.is_empty() {
-        p.user.set_additional_gids(Some(a.additional_gids.clone()));
+        p.user.set_additional_gids(Some(a.additional_gids.to_vec()));
     }
     if a.no_new_privs {
         p.no_new_privileges = Some(true);
     }
     if !a.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
-        for name in &a.cap {
+        for name in a.cap {
             // runc's spelling is CAP_KILL; KILL is accepted as well.
             let up = name.to_ascii_uppercase();
             let cap: oci_spec::runtime::Capability = up
@@ -639,11 +650,11 @@ fn inline_process(base: &Spec, a: &crate::cli::ExecArgs) -> Result<Process> {
         }
         p.capabilities = Some(caps);
     }
-    if let Some(label) = &a.apparmor {
-        p.apparmor_profile = Some(label.clone());
+    if let Some(label) = a.apparmor {
+        p.apparmor_profile = Some(label.to_owned());
     }
-    if let Some(label) = &a.process_label {
-        p.selinux_label = Some(label.clone());
+    if let Some(label) = a.process_label {
+        p.selinux_label = Some(label.to_owned());
     }
     Ok(p)
 }

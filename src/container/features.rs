@@ -25,10 +25,13 @@ pub const HOOKS: &[&str] = &[
     "poststop",
 ];
 
-/// Namespaces create can make or join (`time` with `linux.timeOffsets`).
-pub const NAMESPACES: &[&str] = &[
-    "cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts",
-];
+/// Namespaces create can make or join (`time` with `linux.timeOffsets`):
+/// every kind of the table, by name as runc lists them.
+fn namespaces() -> [&'static str; crate::namespaces::ALL.len()] {
+    let mut names = crate::namespaces::ALL.map(crate::namespaces::config_name);
+    names.sort_unstable();
+    names
+}
 
 /// `linux.memoryPolicy` modes and flags `spec::process_fields::memory_policy`
 /// translates for set_mempolicy.
@@ -156,7 +159,7 @@ pub fn features(root: &std::path::Path, criu: Option<&std::path::Path>) -> Value
         "hooks": HOOKS,
         "mountOptions": MOUNT_OPTIONS,
         "linux": {
-            "namespaces": NAMESPACES,
+            "namespaces": namespaces(),
             "capabilities": caps,
             "cgroup": {
                 "v1": true,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::Loaded;
+use super::Opened;
 use crate::cgroups::Cgroup;
 use crate::state::{State, Status};
 use crate::syscall;
@@ -58,7 +58,7 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
 /// (SIGKILL to the init takes the rest with it); without one, in a cgroup
 /// it did not create, the init is all that can be told apart. Returns the
 /// init's pidfd (opened before the signal) while it was alive.
-pub fn signal_all(c: &Loaded, signal: i32) -> Result<Option<OwnedFd>> {
+pub fn signal_all(c: &Opened, signal: i32) -> Result<Option<OwnedFd>> {
     let id = &c.state.id;
     let cg = Cgroup::from_paths(c.state.cgroup.clone());
     if !c.state.cgroup.own_pid_ns && cg.owns() {

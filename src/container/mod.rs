@@ -25,29 +25,29 @@ use anyhow::{Context, Result};
 use crate::state::{ContainerDir, State, Status, status_of};
 
 /// An existing container with its state and present status.
-pub struct Loaded {
+pub struct Opened {
     pub dir: ContainerDir,
     pub state: State,
     pub status: Status,
 }
 
-pub fn load(root: &Path, id: &str) -> Result<Loaded> {
-    loaded(ContainerDir::open(root, id)?, id)
+pub fn load(root: &Path, id: &str) -> Result<Opened> {
+    opened(ContainerDir::open(root, id)?, id)
 }
 
 /// As `load`, without taking the lock: for commands that only read.
-pub fn peek(root: &Path, id: &str) -> Result<Loaded> {
-    loaded(ContainerDir::open_unlocked(root, id)?, id)
+pub fn peek(root: &Path, id: &str) -> Result<Opened> {
+    opened(ContainerDir::open_unlocked(root, id)?, id)
 }
 
-fn loaded(dir: ContainerDir, id: &str) -> Result<Loaded> {
+fn opened(dir: ContainerDir, id: &str) -> Result<Opened> {
     let Some(state) = dir.load()? else {
         // The directory exists but create has not finished (or died): it is
         // still being created.
         return Err(crate::state::Lookup::Creating(id.to_string()).into());
     };
     let status = status_of(&dir, &state);
-    Ok(Loaded { dir, state, status })
+    Ok(Opened { dir, state, status })
 }
 
 /// `outlet state`: the OCI state JSON, with the status true at this moment.

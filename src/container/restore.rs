@@ -11,7 +11,7 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -80,7 +80,7 @@ impl Drop for Undo {
 
 /// Everything read and checked before the first side effect.
 struct Plan {
-    loaded: crate::spec::Loaded,
+    loaded: crate::spec::Validated,
     image: PathBuf,
     work: PathBuf,
     rec: Record,
@@ -381,17 +381,13 @@ fn new_pty() -> Result<Pty> {
 /// The pty master to the caller over the console socket: one SCM_RIGHTS
 /// message, its data the fd's name (what the shim and conmon expect).
 fn send_master(socket: &Path, pty: &Pty) -> Result<()> {
-    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
     let sock = crate::tty::connect(socket)?;
-    let fds = [pty.master.as_raw_fd()];
     let name = pty.path.to_string_lossy();
-    let iov = [std::io::IoSlice::new(name.as_bytes())];
-    sendmsg::<()>(
-        sock.as_raw_fd(),
-        &iov,
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
+    crate::syscall::fdpass::send_fd(
+        sock.as_fd(),
+        name.as_bytes(),
+        pty.master.as_fd(),
+        nix::sys::socket::MsgFlags::empty(),
     )
     .context("send the pty master over the console socket")?;
     Ok(())
@@ -616,7 +612,7 @@ fn wait(root: &Path, id: &str, o: &RestoreOptions, state: State) -> Result<i32> 
     }
     let code = crate::signals::wait_forwarding(state.pid, &set)?;
     match ContainerDir::open(root, id) {
-        Ok(dir) => super::delete::destroy(&super::Loaded {
+        Ok(dir) => super::delete::destroy(&super::Opened {
             dir,
             state,
             status: Status::Stopped,

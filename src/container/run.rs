@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Result;
 use nix::sys::signal::SigSet;
 
-use super::Loaded;
+use super::Opened;
 use super::console::OwnConsole;
 use super::create::{CreateOpts, create_loaded};
 use crate::state::{Lookup, State, Status};
@@ -38,7 +38,7 @@ pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
         crate::signals::block_forwarded()?
     };
     // Started from what create knows: the state is not read back.
-    let c = Loaded {
+    let c = Opened {
         dir: created.dir,
         state: created.state,
         status: Status::Created,
@@ -55,7 +55,7 @@ pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
         return Ok(0);
     }
     // Others (kill, delete --force) may act on the container while it runs.
-    let Loaded { dir, state, .. } = c;
+    let Opened { dir, state, .. } = c;
     drop(dir);
     let code = match master {
         Some(m) => super::console::relay(m, pid, &set)?,
@@ -72,7 +72,7 @@ pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
 /// create's own error about the missing socket stands).
 fn own_console(
     o: &CreateOpts,
-    loaded: &crate::spec::Loaded,
+    loaded: &crate::spec::Validated,
     detach: bool,
 ) -> Result<Option<OwnConsole>> {
     let terminal = loaded
@@ -89,7 +89,7 @@ fn own_console(
 
 /// Take the pty master when outlet is the console socket's peer (sized
 /// before start, so the application never sees 0x0), then start.
-fn start_created(c: &Loaded, own_console: Option<&OwnConsole>) -> Result<Option<OwnedFd>> {
+fn start_created(c: &Opened, own_console: Option<&OwnConsole>) -> Result<Option<OwnedFd>> {
     let master = match own_console {
         Some(console) => {
             let m = console.receive_master()?;
@@ -109,7 +109,7 @@ fn start_created(c: &Loaded, own_console: Option<&OwnConsole>) -> Result<Option<
 /// says; only the lock is taken again.
 fn delete_stopped(root: &Path, state: State) -> Result<()> {
     match crate::state::ContainerDir::open(root, &state.id) {
-        Ok(dir) => super::delete::destroy(&Loaded {
+        Ok(dir) => super::delete::destroy(&Opened {
             dir,
             state,
             status: Status::Stopped,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::Loaded;
+use super::Opened;
 use crate::state::Status;
 
 /// How long the init may take to read the start byte (it is blocked on
@@ -24,7 +24,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     poststart(&c)
 }
 
-pub fn poststart(c: &Loaded) -> Result<()> {
+pub fn poststart(c: &Opened) -> Result<()> {
     let poststart = c.state.hooks.as_ref().and_then(|h| h.poststart().as_ref());
     if poststart.is_none_or(|v| v.is_empty()) {
         return Ok(());
@@ -36,7 +36,7 @@ pub fn poststart(c: &Loaded) -> Result<()> {
     Ok(())
 }
 
-pub fn release(c: &Loaded) -> Result<()> {
+pub fn release(c: &Opened) -> Result<()> {
     match c.status {
         Status::Created => {}
         Status::Stopped => bail!("cannot start a container that has stopped: {}", c.state.id),

@@ -22,7 +22,7 @@ use crate::syscall::process::CStrArray;
 use super::procfs::ProcFs;
 use super::sync::{Channel, Msg};
 use crate::cgroups::CgroupPaths;
-use crate::namespaces::{self, Plan};
+use crate::namespaces::{self, NsPlan};
 use crate::rootfs;
 use crate::security;
 use crate::state::Status;
@@ -31,7 +31,7 @@ use crate::state::Status;
 pub struct InitArgs<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
-    pub plan: &'a Plan,
+    pub plan: &'a NsPlan,
     /// Namespaces the clone itself created (the rest are unshared here).
     pub cloned: CloneFlags,
     pub cgroup: &'a CgroupPaths,

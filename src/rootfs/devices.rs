@@ -22,7 +22,9 @@ use libc::RESOLVE_NO_SYMLINKS;
 
 pub struct Node {
     pub path: PathBuf,
-    pub kind: char,
+    /// The file type mknod makes and fstat must find: S_IFCHR, S_IFBLK or
+    /// S_IFIFO.
+    pub kind: SFlag,
     pub major: i64,
     pub minor: i64,
     pub mode: u32,
@@ -38,7 +40,7 @@ pub fn nodes(spec_devices: &[LinuxDevice]) -> Result<Vec<Node>> {
     for (p, ma, mi) in crate::cgroups::devices::default_nodes() {
         out.push(Node {
             path: PathBuf::from(p),
-            kind: 'c',
+            kind: SFlag::S_IFCHR,
             major: ma.into(),
             minor: mi.into(),
             mode: 0o666,
@@ -56,9 +58,9 @@ pub fn nodes(spec_devices: &[LinuxDevice]) -> Result<Vec<Node>> {
             );
         }
         let kind = match d.typ() {
-            LinuxDeviceType::C | LinuxDeviceType::U => 'c',
-            LinuxDeviceType::B => 'b',
-            LinuxDeviceType::P => 'p',
+            LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            LinuxDeviceType::P => SFlag::S_IFIFO,
             LinuxDeviceType::A => bail!("linux.devices[{i}].type: \"a\" is not a device type"),
         };
         out.retain(|n| n.path != *d.path());
@@ -136,18 +138,13 @@ impl<'a> Parents<'a> {
 fn mknod(dir: &std::os::fd::OwnedFd, n: &Node) -> Result<()> {
     let name = n.path.file_name().context("device path has no name")?;
     let cname = CString::new(name.as_encoded_bytes()).context("device name has NUL")?;
-    let kind = match n.kind {
-        'b' => SFlag::S_IFBLK,
-        'p' => SFlag::S_IFIFO,
-        _ => SFlag::S_IFCHR,
-    };
     let dev = nix::sys::stat::makedev(n.major as u64, n.minor as u64);
     let at = Some(dir.as_raw_fd());
     let mode = Mode::from_bits_truncate(n.mode & 0o7777);
     // An image may ship its own /dev/null as a regular file: replace it.
     let _ = unlinkat(at, cname.as_c_str(), UnlinkatFlags::NoRemoveDir);
     // mknodat does not follow a final symlink.
-    nix::sys::stat::mknodat(at, cname.as_c_str(), kind, mode, dev)
+    nix::sys::stat::mknodat(at, cname.as_c_str(), n.kind, mode, dev)
         .map_err(std::io::Error::from)
         .with_context(|| format!("mknod {}", n.path.display()))?;
     // AT_SYMLINK_NOFOLLOW keeps chown on the node itself.
@@ -177,12 +174,7 @@ fn bind_host(root: &Root, dir_mount: u64, n: &Node) -> Result<()> {
         RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
     )
     .with_context(|| format!("open host device {src}"))?;
-    let kind = match n.kind {
-        'b' => SFlag::S_IFBLK,
-        'p' => SFlag::S_IFIFO,
-        _ => SFlag::S_IFCHR,
-    };
-    expect_node(&host, kind, n.major, n.minor).with_context(|| format!("host device {src}"))?;
+    expect_node(&host, n.kind, n.major, n.minor).with_context(|| format!("host device {src}"))?;
     let target = root.resolve_or_create(&n.path, Kind::File)?;
     // The directory was checked; the file is on the same mount unless the
     // path changed under us since.
@@ -367,4 +359,51 @@ pub fn links(parents: &mut Parents) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_device(typ: &str) -> LinuxDevice {
+        serde_json::from_value(serde_json::json!({
+            "path": format!("/dev/x{typ}"), "type": typ, "major": 7, "minor": 1
+        }))
+        .unwrap()
+    }
+
+    /// Each spec type becomes the file type mknod makes and fstat checks;
+    /// `u` (unbuffered) is a character device, `a` no device at all.
+    #[test]
+    fn spec_types_become_node_kinds() {
+        let kinds: Vec<SFlag> = nodes(&["c", "u", "b", "p"].map(spec_device))
+            .unwrap()
+            .iter()
+            .filter(|n| n.major == 7)
+            .map(|n| n.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                SFlag::S_IFCHR,
+                SFlag::S_IFCHR,
+                SFlag::S_IFBLK,
+                SFlag::S_IFIFO
+            ]
+        );
+        let Err(e) = nodes(&[spec_device("a")]) else {
+            panic!("type a accepted");
+        };
+        assert_eq!(
+            e.to_string(),
+            "linux.devices[0].type: \"a\" is not a device type"
+        );
+    }
+
+    #[test]
+    fn defaults_are_char_nodes() {
+        let n = nodes(&[]).unwrap();
+        assert!(n.iter().any(|n| n.path == Path::new("/dev/null")));
+        assert!(n.iter().all(|n| n.kind == SFlag::S_IFCHR));
+    }
 }

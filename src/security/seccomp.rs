@@ -1,7 +1,7 @@
 //! `linux.seccomp`: the syscall filter, compiled in the parent and loaded by
 //! the init as the very last step before execve.
 //!
-//! `prepare` turns the profile into a `Plan` (pure: actions, conditions,
+//! `prepare` turns the profile into a `FilterPlan` (pure: actions, conditions,
 //! names resolved against libseccomp's tables), compiles it with libseccomp
 //! and keeps only the resulting BPF program. `Prepared::load` is then one
 //! seccomp(2) call in the init: no libseccomp code, no allocation of note,
@@ -23,7 +23,7 @@
 //! filter then goes in before the init reports ready instead of after
 //! `start` (see `process::init`). Without a listener that is unchanged.
 //!
-//! One file per step: `translate` (profile -> `Plan`), `compile` (`Plan` ->
+//! One file per step: `translate` (profile -> `FilterPlan`), `compile` (`FilterPlan` ->
 //! BPF), `key` and `cache` (programs kept across creates), `listener`
 //! (SCMP_ACT_NOTIFY), `load` (seccomp(2) in the init); `tests` loads real
 //! filters into forked children.
@@ -44,7 +44,7 @@ mod tests;
 mod translate;
 
 pub use compile::compile;
-pub use translate::{Plan, Rule, action, arch, condition, flag, plan};
+pub use translate::{FilterPlan, Rule, action, arch, condition, flag, plan};
 
 use key::{cache_key, fnv1a};
 use listener::Listener;
@@ -100,7 +100,7 @@ struct CacheEntry {
     key: Vec<u8>,
 }
 
-fn prepared(seccomp: &LinuxSeccomp, plan: Plan, program: Vec<libc::sock_filter>) -> Prepared {
+fn prepared(seccomp: &LinuxSeccomp, plan: FilterPlan, program: Vec<libc::sock_filter>) -> Prepared {
     let listener = plan.notify.then(|| Listener {
         path: seccomp.listener_path().clone().unwrap_or_default(),
         metadata: seccomp.listener_metadata().clone().unwrap_or_default(),

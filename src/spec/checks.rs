@@ -5,7 +5,7 @@
 use anyhow::{Result, bail};
 use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespace, LinuxNamespaceType, Mount};
 
-use super::{Spec, mount_options, ns_name, proc_mounts, process_fields, refused, sysctl};
+use super::{Spec, mount_options, proc_mounts, process_fields, refused, sysctl};
 
 pub(super) fn check_spec(spec: &Spec) -> Result<()> {
     if spec.version().is_empty() {
@@ -32,7 +32,7 @@ fn check_listed_once(nss: &[LinuxNamespace]) -> Result<()> {
         if nss[..i].iter().any(|n| n.typ() == ns.typ()) {
             bail!(
                 "linux.namespaces[{i}].type: namespace {:?} listed twice",
-                ns_name(ns.typ())
+                crate::namespaces::config_name(ns.typ())
             );
         }
     }

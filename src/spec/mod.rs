@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::namespaces;
 use anyhow::{Context, Result, bail};
-use oci_spec::runtime::LinuxNamespaceType;
 use serde_json::Value;
 
 mod checks;
@@ -27,7 +27,7 @@ pub use template::template;
 pub use types::{Process, Scheduler, Spec};
 
 /// A validated spec with the bundle-relative paths resolved.
-pub struct Loaded {
+pub struct Validated {
     pub spec: Spec,
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
@@ -37,7 +37,7 @@ pub struct Loaded {
     pub text: Vec<u8>,
 }
 
-pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Loaded> {
+pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Validated> {
     let bundle =
         std::fs::canonicalize(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
     let path = match config {
@@ -64,7 +64,7 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Loaded> {
             rootfs.display()
         );
     }
-    Ok(Loaded {
+    Ok(Validated {
         spec,
         bundle,
         rootfs,
@@ -105,24 +105,6 @@ pub fn parse(text: &[u8], path: &Path) -> Result<Spec> {
 pub fn from_validated(text: &[u8]) -> Result<Spec> {
     let track = strict::Track::default();
     strict::from_slice(text, &track).map_err(|e| anyhow::anyhow!("{}: {e}", track.path()))
-}
-
-const NAMESPACE_TYPES: &[&str] = &[
-    "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time",
-];
-
-/// The config's name of a namespace type.
-fn ns_name(t: LinuxNamespaceType) -> &'static str {
-    match t {
-        LinuxNamespaceType::Pid => "pid",
-        LinuxNamespaceType::Network => "network",
-        LinuxNamespaceType::Mount => "mount",
-        LinuxNamespaceType::Ipc => "ipc",
-        LinuxNamespaceType::Uts => "uts",
-        LinuxNamespaceType::User => "user",
-        LinuxNamespaceType::Cgroup => "cgroup",
-        LinuxNamespaceType::Time => "time",
-    }
 }
 
 /// Why a config that is valid JSON is not a spec, on the raw JSON: only
@@ -170,10 +152,13 @@ fn explain(v: &Value) -> Result<()> {
                 Some(other) => bail!("linux.namespaces[{i}].type: expected a string, got {other}"),
                 None => "",
             };
-            if !NAMESPACE_TYPES.contains(&t) {
+            if !namespaces::ALL
+                .iter()
+                .any(|k| namespaces::config_name(*k) == t)
+            {
                 bail!(
                     "linux.namespaces[{i}].type: unknown namespace type {t:?} (known: {})",
-                    NAMESPACE_TYPES.join(", ")
+                    namespaces::ALL.map(namespaces::config_name).join(", ")
                 );
             }
         }

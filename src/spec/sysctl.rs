@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
 
-use super::{Spec, ns_name};
+use super::Spec;
 
 /// The ipc namespace's sysctls besides `fs.mqueue.*` (runc's list).
 const IPC_SYSCTLS: &[&str] = &[
@@ -70,8 +70,8 @@ pub(super) fn check_sysctls(spec: &Spec, nss: &[LinuxNamespace]) -> Result<()> {
         if !is_own {
             bail!(
                 "linux.sysctl {key:?}: belongs to the {} namespace, and the container has no {} namespace of its own: it would change the host's",
-                ns_name(typ),
-                ns_name(typ)
+                crate::namespaces::config_name(typ),
+                crate::namespaces::config_name(typ)
             );
         }
     }

@@ -2,6 +2,7 @@ use super::checks::check_spec;
 use super::id::ID_RULE;
 use super::sysctl::sysctl_namespace;
 use super::*;
+use oci_spec::runtime::LinuxNamespaceType;
 
 fn minimal() -> Value {
     serde_json::json!({

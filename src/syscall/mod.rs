@@ -3,6 +3,7 @@
 
 pub mod cgroup;
 pub mod criu;
+pub mod fdpass;
 pub mod hook_exec;
 pub mod process;
 

@@ -7,7 +7,7 @@
 use std::ffi::{CStr, CString};
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 /// A NULL-terminated array of pointers to C strings, as execve(2) takes
 /// argv and envp. Built before the seccomp filter goes in: building it
@@ -106,32 +106,6 @@ pub fn set_window_size(fd: BorrowedFd, ws: &libc::winsize) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
-}
-
-/// One message on a unix socket, keeping the first fd it carries
-/// (SCM_RIGHTS, received close-on-exec); its data (up to 4096 bytes, a
-/// console socket's fd name) is read and dropped.
-pub fn receive_fd(sock: BorrowedFd) -> nix::Result<Option<OwnedFd>> {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-    let mut name = [0u8; 4096];
-    let mut iov = [io::IoSliceMut::new(&mut name)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )?;
-    for c in msg.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(fds) = c
-            && let Some(&fd) = fds.first()
-        {
-            // SAFETY: the kernel just installed this fd for us; nothing
-            // else owns it.
-            return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }));
-        }
-    }
-    Ok(None)
 }
 
 /// fstatfs(2)'s f_type for an fd given by number (the stdio fds, which no

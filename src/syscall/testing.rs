@@ -3,7 +3,7 @@
 //! them (no libc wrapper between the test and the filter), an i386 syscall,
 //! and receiving an fd. Test builds only.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 use nix::unistd::{ForkResult, Pid};
 
@@ -82,25 +82,8 @@ pub fn i386_syscall(nr: i64, arg0: i64) -> i64 {
 
 /// Receive one message with one SCM_RIGHTS fd (a seccomp listener's side).
 pub fn recv_with_fd(sock: &std::os::unix::net::UnixStream) -> (String, OwnedFd) {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
     let mut buf = vec![0u8; 64 * 1024];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )
-    .expect("recvmsg");
-    let mut fd = None;
-    for c in msg.cmsgs().expect("cmsgs") {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY: the kernel just installed these fds for us.
-            fd = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
-        }
-    }
-    let n = msg.bytes;
+    let (n, fd) = super::fdpass::recv_fd(sock.as_fd(), &mut buf).expect("recvmsg");
     (
         String::from_utf8_lossy(&buf[..n]).into_owned(),
         fd.expect("an fd"),

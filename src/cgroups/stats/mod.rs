@@ -7,12 +7,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Result;
-use serde_json::{Map, Value, json};
 
 use super::fs;
 
+mod types;
 pub mod v1;
 pub mod v2;
+
+pub use types::{
+    Blkio, BlkioEntry, Cpu, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats, Throttling,
+};
 
 /// `key value` lines (cpu.stat, memory.stat, memory.events, ...).
 pub fn flat_keyed(text: &str) -> BTreeMap<String, u64> {
@@ -45,20 +49,19 @@ fn read_keyed(dir: &Path, file: &str) -> Result<BTreeMap<String, u64>> {
         .unwrap_or_default())
 }
 
-/// Drop zero/absent values the way runc's `omitempty` does.
-fn put(m: &mut Map<String, Value>, k: &str, v: Option<u64>) {
-    if let Some(v) = v.filter(|&v| v != 0) {
-        m.insert(k.to_owned(), json!(v));
+/// A missing file counts as zero (left out where runc says `omitempty`).
+fn entry(
+    limit: Option<u64>,
+    usage: Option<u64>,
+    max: Option<u64>,
+    failcnt: Option<u64>,
+) -> MemoryEntry {
+    MemoryEntry {
+        failcnt: failcnt.unwrap_or(0),
+        limit: limit.unwrap_or(0),
+        max: max.unwrap_or(0),
+        usage: usage.unwrap_or(0),
     }
-}
-
-fn entry(limit: Option<u64>, usage: Option<u64>, max: Option<u64>, failcnt: Option<u64>) -> Value {
-    let mut m = Map::new();
-    m.insert("limit".into(), json!(limit.unwrap_or(0)));
-    put(&mut m, "usage", usage);
-    put(&mut m, "max", max);
-    m.insert("failcnt".into(), json!(failcnt.unwrap_or(0)));
-    Value::Object(m)
 }
 
 /// The `oom_kill` counter of `file` (v2 memory.events, v1
@@ -105,29 +108,30 @@ fn size_name(kb: u64) -> String {
 fn hugetlb(
     dir: &Path,
     entry_for: impl Fn(&Path, &str) -> Result<(Option<u64>, Option<u64>, Option<u64>)>,
-) -> Result<Value> {
-    let mut m = Map::new();
+) -> Result<BTreeMap<String, Hugetlb>> {
+    let mut m = BTreeMap::new();
     for size in hugepage_sizes() {
         let (usage, max, failcnt) = entry_for(dir, &size)?;
         if usage.is_none() && failcnt.is_none() {
             continue;
         }
-        let mut e = Map::new();
-        put(&mut e, "usage", usage);
-        put(&mut e, "max", max);
-        e.insert("failcnt".into(), json!(failcnt.unwrap_or(0)));
-        m.insert(size, Value::Object(e));
+        let e = Hugetlb {
+            failcnt: failcnt.unwrap_or(0),
+            max: max.unwrap_or(0),
+            usage: usage.unwrap_or(0),
+        };
+        m.insert(size, e);
     }
-    Ok(Value::Object(m))
+    Ok(m)
 }
 
-fn blkio_entry(major: u64, minor: u64, op: &str, value: u64) -> Value {
-    let mut m = Map::new();
-    put(&mut m, "major", Some(major));
-    put(&mut m, "minor", Some(minor));
-    m.insert("op".into(), json!(op));
-    put(&mut m, "value", Some(value));
-    Value::Object(m)
+fn blkio_entry(major: u64, minor: u64, op: &str, value: u64) -> BlkioEntry {
+    BlkioEntry {
+        major,
+        minor,
+        op: op.to_owned(),
+        value,
+    }
 }
 
 fn dev(s: &str) -> Option<(u64, u64)> {
@@ -137,7 +141,7 @@ fn dev(s: &str) -> Option<(u64, u64)> {
 
 /// v2 io.stat (`8:0 rbytes=1 wbytes=2 rios=3 wios=4 ...`) in runc's
 /// blkio shape.
-pub fn io_stat_v2(text: &str) -> Value {
+pub fn io_stat_v2(text: &str) -> Blkio {
     let (mut bytes, mut ios) = (Vec::new(), Vec::new());
     for line in text.lines() {
         let mut it = line.split_whitespace();
@@ -161,19 +165,15 @@ pub fn io_stat_v2(text: &str) -> Value {
     blkio_object(bytes, ios)
 }
 
-fn blkio_object(bytes: Vec<Value>, ios: Vec<Value>) -> Value {
-    let mut m = Map::new();
-    if !bytes.is_empty() {
-        m.insert("ioServiceBytesRecursive".into(), Value::Array(bytes));
+fn blkio_object(bytes: Vec<BlkioEntry>, ios: Vec<BlkioEntry>) -> Blkio {
+    Blkio {
+        io_service_bytes_recursive: bytes,
+        io_serviced_recursive: ios,
     }
-    if !ios.is_empty() {
-        m.insert("ioServicedRecursive".into(), Value::Array(ios));
-    }
-    Value::Object(m)
 }
 
 /// v1 blkio `8:0 Read 4096` lines (the `Total` line left out).
-pub fn blkio_v1_entries(text: &str) -> Vec<Value> {
+pub fn blkio_v1_entries(text: &str) -> Vec<BlkioEntry> {
     text.lines()
         .filter_map(|l| {
             let mut it = l.split_whitespace();
@@ -186,21 +186,20 @@ pub fn blkio_v1_entries(text: &str) -> Vec<Value> {
 }
 
 /// pids.current and pids.max (same files on v1 and v2).
-fn pids(dir: &Path) -> Result<Value> {
-    let mut m = Map::new();
-    put(&mut m, "current", read_num(dir, "pids.current")?);
-    // "max" is reported as 0 ("no limit"), as runc does.
-    put(
-        &mut m,
-        "limit",
-        read_num(dir, "pids.max")?.filter(|&v| v != u64::MAX),
-    );
-    Ok(Value::Object(m))
+fn pids(dir: &Path) -> Result<Pids> {
+    Ok(Pids {
+        current: read_num(dir, "pids.current")?.unwrap_or(0),
+        // "max" is reported as 0 ("no limit"), as runc does.
+        limit: read_num(dir, "pids.max")?
+            .filter(|&v| v != u64::MAX)
+            .unwrap_or(0),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn keyed_and_numbers() {
@@ -223,7 +222,7 @@ mod tests {
     fn io_stat_and_blkio_lines() {
         let v = io_stat_v2("8:0 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n");
         assert_eq!(
-            v,
+            serde_json::to_value(v).unwrap(),
             json!({
                 "ioServiceBytesRecursive": [
                     {"major": 8, "op": "Read", "value": 4096},
@@ -237,11 +236,158 @@ mod tests {
         );
         let e = blkio_v1_entries("8:16 Read 512\n8:16 Write 0\nTotal 512\n");
         assert_eq!(
-            e,
-            [
-                json!({"major": 8, "minor": 16, "op": "Read", "value": 512}),
-                json!({"major": 8, "minor": 16, "op": "Write"})
-            ]
+            serde_json::to_value(e).unwrap(),
+            json!([
+                {"major": 8, "minor": 16, "op": "Read", "value": 512},
+                {"major": 8, "minor": 16, "op": "Write"}
+            ])
+        );
+    }
+
+    /// A fake cgroup directory with `files`, removed on drop.
+    struct Dir(std::path::PathBuf);
+
+    impl Dir {
+        fn new(tag: &str, files: &[(&str, &str)]) -> Dir {
+            let d = std::env::temp_dir().join(format!(
+                "outlet-stats-{tag}-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::create_dir_all(&d).unwrap();
+            for (name, text) in files {
+                std::fs::write(d.join(name), text).unwrap();
+            }
+            Dir(d)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn hugetlb_2mb() -> bool {
+        hugepage_sizes().iter().any(|s| s == "2MB")
+    }
+
+    /// The exact bytes `events --stats` prints for a v2 directory: key
+    /// order, zeros left out, `max` limits, ns from us.
+    #[test]
+    fn v2_stats_print_as_runc_does() {
+        let d = Dir::new(
+            "v2",
+            &[
+                (
+                    "cpu.stat",
+                    "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 4\nnr_throttled 0\nthrottled_usec 7\n",
+                ),
+                ("memory.stat", "file 4096\nanon 8192\n"),
+                ("memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"),
+                ("memory.max", "max\n"),
+                ("memory.current", "12288\n"),
+                ("memory.peak", "20480\n"),
+                ("memory.swap.max", "0\n"),
+                ("memory.swap.current", "0\n"),
+                ("pids.current", "2\n"),
+                ("pids.max", "max\n"),
+                (
+                    "io.stat",
+                    "8:0 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n",
+                ),
+                ("hugetlb.2MB.current", "0\n"),
+                ("hugetlb.2MB.events", "max 0\n"),
+            ],
+        );
+        let text = serde_json::to_string(&v2::collect(&d.0).unwrap()).unwrap();
+        let huge = if hugetlb_2mb() {
+            r#"{"2MB":{"failcnt":0}}"#
+        } else {
+            "{}"
+        };
+        assert_eq!(
+            text,
+            format!(
+                concat!(
+                    r#"{{"blkio":{{"ioServiceBytesRecursive":[{{"major":8,"op":"Read","value":4096}},{{"major":8,"op":"Write"}}],"#,
+                    r#""ioServicedRecursive":[{{"major":8,"op":"Read","value":1}},{{"major":8,"op":"Write"}}]}},"#,
+                    r#""cpu":{{"throttling":{{"periods":4,"throttledTime":7000}},"usage":{{"kernel":500000,"total":1500000,"user":1000000}}}},"#,
+                    r#""hugetlb":{huge},"#,
+                    r#""memory":{{"cache":4096,"raw":{{"anon":8192,"file":4096}},"swap":{{"failcnt":0,"limit":0}},"#,
+                    r#""usage":{{"failcnt":3,"limit":18446744073709551615,"max":20480,"usage":12288}}}},"#,
+                    r#""pids":{{"current":2}}}}"#
+                ),
+                huge = huge
+            )
+        );
+    }
+
+    /// The same for v1 hierarchies, one of them (hugetlb) absent.
+    #[test]
+    fn v1_stats_print_as_runc_does() {
+        let cpuacct = Dir::new(
+            "v1-cpuacct",
+            &[
+                ("cpuacct.usage", "3000\n"),
+                ("cpuacct.usage_percpu", "1000 2000 \n"),
+                ("cpuacct.stat", "user 3\nsystem 1\n"),
+            ],
+        );
+        let cpu = Dir::new(
+            "v1-cpu",
+            &[(
+                "cpu.stat",
+                "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n",
+            )],
+        );
+        let memory = Dir::new(
+            "v1-memory",
+            &[
+                ("memory.stat", "cache 4096\nrss 0\n"),
+                ("memory.limit_in_bytes", "67108864\n"),
+                ("memory.usage_in_bytes", "8192\n"),
+                ("memory.max_usage_in_bytes", "0\n"),
+                ("memory.failcnt", "0\n"),
+            ],
+        );
+        let pids = Dir::new("v1-pids", &[("pids.current", "1\n"), ("pids.max", "16\n")]);
+        let blkio = Dir::new(
+            "v1-blkio",
+            &[(
+                "blkio.throttle.io_service_bytes_recursive",
+                "8:16 Read 512\n8:16 Write 0\nTotal 512\n",
+            )],
+        );
+        let dirs: BTreeMap<String, std::path::PathBuf> = [
+            ("cpuacct", &cpuacct),
+            ("cpu", &cpu),
+            ("memory", &memory),
+            ("pids", &pids),
+            ("blkio", &blkio),
+        ]
+        .into_iter()
+        .map(|(c, d)| (c.to_owned(), d.0.clone()))
+        .collect();
+        let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .unwrap()
+            .unwrap() as u64;
+        let text = serde_json::to_string(&v1::collect(&dirs).unwrap()).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                concat!(
+                    r#"{{"blkio":{{"ioServiceBytesRecursive":[{{"major":8,"minor":16,"op":"Read","value":512}},{{"major":8,"minor":16,"op":"Write"}}]}},"#,
+                    r#""cpu":{{"throttling":{{}},"usage":{{"kernel":{k},"percpu":[1000,2000],"total":3000,"user":{u}}}}},"#,
+                    r#""hugetlb":{{}},"#,
+                    r#""memory":{{"cache":4096,"kernel":{{"failcnt":0,"limit":0}},"raw":{{"cache":4096,"rss":0}},"#,
+                    r#""swap":{{"failcnt":0,"limit":0}},"usage":{{"failcnt":0,"limit":67108864,"usage":8192}}}},"#,
+                    r#""pids":{{"current":1,"limit":16}}}}"#
+                ),
+                k = 1_000_000_000 / hz,
+                u = 3 * 1_000_000_000 / hz
+            )
         );
     }
 }

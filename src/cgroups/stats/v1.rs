@@ -5,92 +5,88 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use serde_json::{Map, Value, json};
 
-use super::{blkio_object, blkio_v1_entries, entry, fs, hugetlb, pids, put, read_keyed, read_num};
+use super::{Blkio, Cpu, CpuUsage, Hugetlb, Memory, Stats, Throttling};
+use super::{blkio_object, blkio_v1_entries, entry, fs, hugetlb, pids, read_keyed, read_num};
 
 /// Nanoseconds per second: cpuacct.stat counts USER_HZ ticks, runc
 /// reports nanoseconds.
 const NANOS: u64 = 1_000_000_000;
 
 /// `dirs`: v1 controller -> the container's directory in its hierarchy.
-pub fn collect(dirs: &BTreeMap<String, PathBuf>) -> Result<Value> {
+pub fn collect(dirs: &BTreeMap<String, PathBuf>) -> Result<Stats> {
     let dir = |c: &str| dirs.get(c).map(PathBuf::as_path);
-    let or_empty = |d: Option<&Path>, f: fn(&Path) -> Result<Value>| match d {
-        Some(d) => f(d),
-        None => Ok(json!({})),
-    };
-    Ok(json!({
-        "cpu": {"usage": usage(dir("cpuacct"))?, "throttling": throttling(dir("cpu"))?},
-        "memory": or_empty(dir("memory"), memory)?,
-        "pids": or_empty(dir("pids"), pids)?,
-        "blkio": or_empty(dir("blkio"), blkio)?,
-        "hugetlb": or_empty(dir("hugetlb"), hugetlb_v1)?,
-    }))
+    // A controller the container has no directory in reads as empty.
+    fn or_empty<T: Default>(d: Option<&Path>, f: fn(&Path) -> Result<T>) -> Result<T> {
+        d.map_or_else(|| Ok(T::default()), f)
+    }
+    Ok(Stats {
+        cpu: Cpu {
+            usage: or_empty(dir("cpuacct"), usage)?,
+            throttling: or_empty(dir("cpu"), throttling)?,
+        },
+        memory: or_empty(dir("memory"), memory)?,
+        pids: or_empty(dir("pids"), pids)?,
+        blkio: or_empty(dir("blkio"), blkio)?,
+        hugetlb: or_empty(dir("hugetlb"), hugetlb_v1)?,
+    })
 }
 
-fn usage(cpuacct: Option<&Path>) -> Result<Map<String, Value>> {
-    let mut usage = Map::new();
-    let Some(d) = cpuacct else {
-        return Ok(usage);
-    };
-    put(&mut usage, "total", read_num(d, "cpuacct.usage")?);
-    if let Some(t) = fs::read_opt(&d.join("cpuacct.usage_percpu"))? {
-        let v: Vec<u64> = t
-            .split_whitespace()
-            .filter_map(|s| s.parse().ok())
-            .collect();
-        if !v.is_empty() {
-            usage.insert("percpu".into(), json!(v));
-        }
-    }
+fn usage(d: &Path) -> Result<CpuUsage> {
+    let total = read_num(d, "cpuacct.usage")?.unwrap_or(0);
+    let percpu = fs::read_opt(&d.join("cpuacct.usage_percpu"))?
+        .map(|t| {
+            t.split_whitespace()
+                .filter_map(|s| s.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
     let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
         .map_or(1, |v| v.max(1) as u64);
     let st = read_keyed(d, "cpuacct.stat")?;
     let ticks = |k: &str| st.get(k).copied().unwrap_or(0) * NANOS / hz;
-    usage.insert("kernel".into(), json!(ticks("system")));
-    usage.insert("user".into(), json!(ticks("user")));
-    Ok(usage)
+    Ok(CpuUsage {
+        kernel: Some(ticks("system")),
+        percpu,
+        total,
+        user: Some(ticks("user")),
+    })
 }
 
-fn throttling(cpu: Option<&Path>) -> Result<Map<String, Value>> {
-    let mut throttling = Map::new();
-    if let Some(d) = cpu {
-        let st = read_keyed(d, "cpu.stat")?;
-        let g = |k: &str| st.get(k).copied();
-        put(&mut throttling, "periods", g("nr_periods"));
-        put(&mut throttling, "throttledPeriods", g("nr_throttled"));
-        put(&mut throttling, "throttledTime", g("throttled_time"));
-    }
-    Ok(throttling)
+fn throttling(d: &Path) -> Result<Throttling> {
+    let st = read_keyed(d, "cpu.stat")?;
+    let g = |k: &str| st.get(k).copied().unwrap_or(0);
+    Ok(Throttling {
+        periods: g("nr_periods"),
+        throttled_periods: g("nr_throttled"),
+        throttled_time: g("throttled_time"),
+    })
 }
 
-fn memory(d: &Path) -> Result<Value> {
-    let mut memory = Map::new();
+fn memory(d: &Path) -> Result<Memory> {
     let raw = read_keyed(d, "memory.stat")?;
-    put(&mut memory, "cache", raw.get("cache").copied());
-    let e = |prefix: &str| -> Result<Value> {
-        Ok(entry(
+    let e = |prefix: &str| -> Result<Option<super::MemoryEntry>> {
+        Ok(Some(entry(
             read_num(d, &format!("{prefix}.limit_in_bytes"))?,
             read_num(d, &format!("{prefix}.usage_in_bytes"))?,
             read_num(d, &format!("{prefix}.max_usage_in_bytes"))?,
             read_num(d, &format!("{prefix}.failcnt"))?,
-        ))
+        )))
     };
-    memory.insert("usage".into(), e("memory")?);
-    memory.insert("swap".into(), e("memory.memsw")?);
-    memory.insert("kernel".into(), e("memory.kmem")?);
-    if !raw.is_empty() {
-        memory.insert("raw".into(), json!(raw));
-    }
-    Ok(Value::Object(memory))
+    Ok(Memory {
+        cache: raw.get("cache").copied().unwrap_or(0),
+        usage: e("memory")?,
+        swap: e("memory.memsw")?,
+        kernel: e("memory.kmem")?,
+        raw,
+    })
 }
 
 /// CFQ's files when the kernel has them, else the throttle layer's.
-fn blkio(d: &Path) -> Result<Value> {
-    let pick = |cfq: &str, throttle: &str| -> Result<Vec<Value>> {
+fn blkio(d: &Path) -> Result<Blkio> {
+    let pick = |cfq: &str, throttle: &str| -> Result<Vec<super::BlkioEntry>> {
         let text = match fs::read_opt(&d.join(cfq))? {
             Some(t) => t,
             None => fs::read_opt(&d.join(throttle))?.unwrap_or_default(),
@@ -109,7 +105,7 @@ fn blkio(d: &Path) -> Result<Value> {
     ))
 }
 
-fn hugetlb_v1(d: &Path) -> Result<Value> {
+fn hugetlb_v1(d: &Path) -> Result<BTreeMap<String, Hugetlb>> {
     hugetlb(d, |d, size| {
         Ok((
             read_num(d, &format!("hugetlb.{size}.usage_in_bytes"))?,

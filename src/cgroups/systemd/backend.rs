@@ -5,9 +5,9 @@
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 
+use crate::cgroups::stats::Stats;
 use anyhow::{Result, bail};
 use oci_spec::runtime::LinuxResources;
-use serde_json::Value;
 
 use crate::cgroups::backend::Backend;
 use crate::cgroups::host::{self, Host};
@@ -144,7 +144,7 @@ impl Backend for Systemd {
         super::stop(Self::unit(rec)?)
     }
 
-    fn stats(&self, rec: &CgroupPaths) -> Result<Value> {
+    fn stats(&self, rec: &CgroupPaths) -> Result<Stats> {
         self.fs.stats(rec)
     }
 

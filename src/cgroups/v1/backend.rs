@@ -4,9 +4,9 @@
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
+use crate::cgroups::stats::Stats;
 use anyhow::{Result, anyhow, bail};
 use oci_spec::runtime::LinuxResources;
-use serde_json::Value;
 
 use crate::cgroups::backend::Backend;
 use crate::cgroups::host::{self, Host};
@@ -151,7 +151,7 @@ impl Backend for V1Fs {
         rec.v1.contains_key("freezer")
     }
 
-    fn stats(&self, rec: &CgroupPaths) -> Result<Value> {
+    fn stats(&self, rec: &CgroupPaths) -> Result<Stats> {
         stats::v1::collect(&rec.v1)
     }
 

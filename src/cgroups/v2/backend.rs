@@ -6,9 +6,9 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::cgroups::stats::Stats;
 use anyhow::{Result, anyhow, bail};
 use oci_spec::runtime::LinuxResources;
-use serde_json::Value;
 
 use crate::cgroups::backend::Backend;
 use crate::cgroups::host::{self, Host};
@@ -187,7 +187,7 @@ impl Backend for V2Fs {
         }
     }
 
-    fn stats(&self, rec: &CgroupPaths) -> Result<Value> {
+    fn stats(&self, rec: &CgroupPaths) -> Result<Stats> {
         stats::v2::collect(Self::dir(rec)?)
     }
 

@@ -1,4 +1,4 @@
-//! A `Plan` compiled by libseccomp into the BPF program the init loads.
+//! A `FilterPlan` compiled by libseccomp into the BPF program the init loads.
 
 use std::io::{Read, Seek};
 
@@ -6,10 +6,10 @@ use anyhow::{Context, Result, bail};
 use libseccomp::ScmpFilterContext;
 use nix::sys::memfd::{MemFdCreateFlag, memfd_create};
 
-use super::Plan;
+use super::FilterPlan;
 
 /// Compile a plan with libseccomp into a BPF program (sock_filter array).
-pub fn compile(plan: &Plan) -> Result<Vec<libc::sock_filter>> {
+pub fn compile(plan: &FilterPlan) -> Result<Vec<libc::sock_filter>> {
     let mut ctx = ScmpFilterContext::new(plan.default_action)
         .context("linux.seccomp.defaultAction: libseccomp refused it")?;
     for a in &plan.arches {

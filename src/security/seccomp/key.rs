@@ -2,7 +2,7 @@
 
 use libseccomp::ScmpAction;
 
-use super::Plan;
+use super::FilterPlan;
 
 /// Everything the compiled program depends on, compactly: a text header
 /// naming the format and what compiles the program, then per rule the
@@ -11,7 +11,7 @@ use super::Plan;
 /// them all cost more than reading the cached program). Only the rare
 /// conditions and the arches keep their Debug text, length-prefixed, so
 /// the encoding stays unambiguous.
-pub(super) fn cache_key(plan: &Plan) -> Vec<u8> {
+pub(super) fn cache_key(plan: &FilterPlan) -> Vec<u8> {
     let lib = libseccomp::ScmpVersion::current()
         .map(|v| format!("{v:?}"))
         .unwrap_or_default();

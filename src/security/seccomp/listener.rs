@@ -2,12 +2,11 @@
 //! hands the listener the notify fd with the container's state.
 
 use std::cell::Cell;
-use std::io::IoSlice;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use nix::sys::socket::{ControlMessage, MsgFlags, send, sendmsg};
+use nix::sys::socket::{MsgFlags, send};
 
 use super::Prepared;
 
@@ -102,22 +101,15 @@ pub(super) fn connect(path: &Path) -> Result<OwnedFd> {
     Ok(OwnedFd::from(sock))
 }
 
-/// One sendmsg with `data` and one fd as SCM_RIGHTS.
-pub(super) fn send_fd(sock: i32, data: &[u8], fd: i32) -> std::io::Result<()> {
-    let iov = [IoSlice::new(data)];
-    let fds = [fd];
-    let n = sendmsg::<()>(
-        sock,
-        &iov,
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::MSG_NOSIGNAL,
-        None,
-    )?;
+/// `data` with the fd as SCM_RIGHTS, all of it: a listener reads the
+/// state JSON to its end.
+pub(super) fn send_fd(sock: BorrowedFd, data: &[u8], fd: BorrowedFd) -> std::io::Result<()> {
+    let n = crate::syscall::fdpass::send_fd(sock, data, fd, MsgFlags::MSG_NOSIGNAL)?;
     // A stream socket may take the rest in more writes; the fd already
     // went with the first byte.
     let mut rest = &data[n..];
     while !rest.is_empty() {
-        let m = send(sock, rest, MsgFlags::MSG_NOSIGNAL)?;
+        let m = send(sock.as_raw_fd(), rest, MsgFlags::MSG_NOSIGNAL)?;
         rest = &rest[m..];
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! Loading the compiled filter in the init: one seccomp(2) call, then the
 //! notify fd to the listener when the profile has one.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
@@ -36,7 +36,7 @@ impl Prepared {
         }
         let notify_fd = install(&self.program, flags)?;
         if let (Some(fd), Some(conn), Some(msg)) = (notify_fd, &conn, message) {
-            send_fd(conn.as_raw_fd(), msg.as_bytes(), fd.as_raw_fd()).with_context(|| {
+            send_fd(conn.as_fd(), msg.as_bytes(), fd.as_fd()).with_context(|| {
                 format!(
                     "linux.seccomp.listenerPath: sending the notify fd to {}",
                     self.listener_path().unwrap_or(Path::new("")).display()

@@ -1,4 +1,4 @@
-//! The profile turned into a `Plan` for libseccomp: actions, comparisons,
+//! The profile turned into a `FilterPlan` for libseccomp: actions, comparisons,
 //! architectures and flags translated, syscall names resolved. Pure: no
 //! filter context, no syscall; every error names the field.
 
@@ -32,7 +32,7 @@ pub struct Rule {
 
 /// The profile translated for libseccomp, before compiling.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub struct FilterPlan {
     pub default_action: ScmpAction,
     pub arches: Vec<ScmpArch>,
     /// SECCOMP_FILTER_FLAG_* for seccomp(2), without NEW_LISTENER.
@@ -148,7 +148,12 @@ pub fn flag(f: LinuxSeccompFilterFlag) -> u32 {
 /// one rule (all must hold); when two conditions test the same argument,
 /// libseccomp cannot AND them, so each becomes its own rule (any may match).
 /// That is runc's reading, which Docker's and podman's profiles rely on.
-fn entry_rules(i: usize, sc: &LinuxSyscall, default: ScmpAction, plan: &mut Plan) -> Result<()> {
+fn entry_rules(
+    i: usize,
+    sc: &LinuxSyscall,
+    default: ScmpAction,
+    plan: &mut FilterPlan,
+) -> Result<()> {
     let field = format!("linux.seccomp.syscalls[{i}]");
     if sc.names().is_empty() {
         bail!("{field}.names: empty (each entry must name at least one syscall)");
@@ -212,7 +217,7 @@ fn entry_rules(i: usize, sc: &LinuxSyscall, default: ScmpAction, plan: &mut Plan
 }
 
 /// Translate and check the profile; no libseccomp context yet.
-pub fn plan(seccomp: &LinuxSeccomp) -> Result<Plan> {
+pub fn plan(seccomp: &LinuxSeccomp) -> Result<FilterPlan> {
     let default = action(
         seccomp.default_action(),
         seccomp.default_errno_ret(),
@@ -221,7 +226,7 @@ pub fn plan(seccomp: &LinuxSeccomp) -> Result<Plan> {
     if default == ScmpAction::Notify {
         bail!("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action");
     }
-    let mut plan = Plan {
+    let mut plan = FilterPlan {
         default_action: default,
         arches: Vec::new(),
         flags: 0,
