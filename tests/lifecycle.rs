@@ -284,7 +284,11 @@ fn create_stdio_becomes_the_containers() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn run_forwards_signals() {
     let Some(t) = T::new() else { return };
-    let b = t.bundle("b", |c| sh(c, "trap 'exit 7' TERM; sleep 1000 & wait"));
+    // The trap is set before `ready` appears: a SIGTERM that reached PID 1
+    // of the pid namespace before it had a handler would be dropped.
+    let b = t.bundle("b", |c| {
+        sh(c, "trap 'exit 7' TERM; : > /out/ready; sleep 1000 & wait")
+    });
     let id = t.id("fwd");
     let out = std::fs::File::create(t.dir.join("run.out")).unwrap();
     let mut child = std::process::Command::new(common::OUTLET)
@@ -296,7 +300,15 @@ fn run_forwards_signals() {
         .stderr(out)
         .spawn()
         .unwrap();
-    t.wait_status(&id, "running");
+    let ready = b.out.join("ready");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !ready.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the trap was never set"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     // SAFETY: kill(2) of our own child, which we have not reaped.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = wait_timeout(
