@@ -1,8 +1,8 @@
 use std::fmt::Write;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
-use super::Globals;
+use super::{Format, Globals};
 use crate::cli::ListArgs;
 
 pub fn run(g: &Globals, a: &ListArgs) -> Result<i32> {
@@ -17,12 +17,12 @@ pub fn run(g: &Globals, a: &ListArgs) -> Result<i32> {
         super::out(&text)?;
         return Ok(0);
     }
-    match a.format.as_str() {
-        "json" => {
+    match Format::parse(&a.format)? {
+        Format::Json => {
             text = serde_json::to_string(&entries)?;
             text.push('\n');
         }
-        "table" => {
+        Format::Table => {
             let _ = writeln!(
                 text,
                 "{:<20} {:<8} {:<10} {:<40} {:<31} OWNER",
@@ -36,7 +36,6 @@ pub fn run(g: &Globals, a: &ListArgs) -> Result<i32> {
                 );
             }
         }
-        f => bail!("--format {f:?}: expected table or json"),
     }
     super::out(&text)?;
     Ok(0)

@@ -39,6 +39,25 @@ pub fn stdout_closed(err: &anyhow::Error) -> bool {
     err.chain().any(|c| c.is::<StdoutClosed>())
 }
 
+/// `--format` of `list` and `ps`, read once from its string (clap keeps it
+/// a string so that a bad value exits 1 with the runtime's own error, as
+/// runc's does, not with clap's usage error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+impl Format {
+    pub fn parse(value: &str) -> Result<Format> {
+        match value {
+            "table" => Ok(Format::Table),
+            "json" => Ok(Format::Json),
+            f => bail!("--format {f:?}: expected table or json"),
+        }
+    }
+}
+
 /// Writes `text` to stdout (instead of print!, which aborts the process
 /// with "failed printing to stdout" on EPIPE).
 pub fn out(text: &str) -> Result<()> {
@@ -126,5 +145,15 @@ mod tests {
         assert!(!stdout_closed(&own_socket));
         let stdout = anyhow::Error::from(StdoutClosed).context("state");
         assert!(stdout_closed(&stdout));
+    }
+
+    #[test]
+    fn format_is_table_or_json_and_names_a_bad_value() {
+        assert_eq!(Format::parse("table").unwrap(), Format::Table);
+        assert_eq!(Format::parse("json").unwrap(), Format::Json);
+        for bad in ["yaml", "JSON", ""] {
+            let err = format!("{:#}", Format::parse(bad).unwrap_err());
+            assert!(err.contains(&format!("{bad:?}")), "{bad}: {err}");
+        }
     }
 }
