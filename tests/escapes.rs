@@ -257,6 +257,9 @@ fn exe_of_outlet_is_out_of_reach_even_with_cap_sys_ptrace() {
         .map(|v| v.iter().filter(|h| h.as_str() == Some(bin_name)).collect())
         .unwrap_or_default();
     assert!(held.is_empty(), "held outlet's binary: {r}");
+    // The hunter did look, and saw the created init (outlet until start).
+    assert!(r["rounds"].as_u64().unwrap() > 10, "{r}");
+    assert!(r["pids_seen"].as_u64().unwrap() >= 1, "{r}");
     t.assert_nothing_left("after delete");
 }
 
