@@ -37,19 +37,15 @@ mod tests {
     use nix::fcntl::FlockArg;
     use std::os::fd::AsRawFd;
 
-    fn scratch(tag: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("outlet-fs-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
+    use crate::security::testutil::TempDir;
 
     #[test]
     fn openat_owns_the_fd_and_honours_nofollow() {
-        let d = scratch("openat");
+        let tmp = TempDir::new("fs-openat");
+        let d = &tmp.0;
         std::fs::write(d.join("file"), b"x").unwrap();
         std::os::unix::fs::symlink("file", d.join("link")).unwrap();
-        let dir = std::fs::File::open(&d).unwrap();
+        let dir = std::fs::File::open(d).unwrap();
         let ro = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
         // Control: without O_NOFOLLOW the link is followed to the file.
         let fd = openat(dir.as_raw_fd(), "link", ro, Mode::empty()).unwrap();
@@ -62,16 +58,16 @@ mod tests {
             Mode::empty(),
         );
         assert_eq!(refused.unwrap_err(), nix::errno::Errno::ELOOP);
-        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
     #[allow(deprecated)] // nix's flock, for its non-blocking probe
     fn flock_exclusive_keeps_others_out_until_closed() {
-        let d = scratch("flock");
-        let probe = std::fs::File::open(&d).unwrap();
+        let tmp = TempDir::new("fs-flock");
+        let d = &tmp.0;
+        let probe = std::fs::File::open(d).unwrap();
         let try_lock = || nix::fcntl::flock(probe.as_raw_fd(), FlockArg::LockExclusiveNonblock);
-        let holder = std::fs::File::open(&d).unwrap();
+        let holder = std::fs::File::open(d).unwrap();
         // Control: nobody holds it yet, so the probe gets it (and lets go).
         try_lock().unwrap();
         nix::fcntl::flock(probe.as_raw_fd(), FlockArg::Unlock).unwrap();
@@ -79,6 +75,5 @@ mod tests {
         assert_eq!(try_lock().unwrap_err(), nix::errno::Errno::EWOULDBLOCK);
         drop(holder);
         try_lock().unwrap();
-        let _ = std::fs::remove_dir_all(&d);
     }
 }
