@@ -23,35 +23,6 @@ use serde_json::{Value, json};
 
 const USER: &str = "outlet-rl-attack";
 
-fn uid_of(user: &str) -> Option<(u32, u32)> {
-    let id = |flag: &str| -> Option<u32> {
-        let out = Command::new("id").args([flag, user]).output().ok()?;
-        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
-    };
-    Some((id("-u")?, id("-g")?))
-}
-
-/// The test's own unprivileged user, removed again when the test ends.
-fn user(t: &T) -> (u32, u32) {
-    if uid_of(USER).is_none() {
-        let st = Command::new("useradd")
-            .args([
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                USER,
-            ])
-            .status()
-            .expect("useradd");
-        assert!(st.success(), "useradd {USER}");
-        t.on_cleanup(|| {
-            let _ = Command::new("userdel").arg(USER).status();
-        });
-    }
-    uid_of(USER).expect("the user exists")
-}
-
 fn chown_r(p: &Path, uid: u32, gid: u32) {
     let st = Command::new("chown")
         .args(["-R", &format!("{uid}:{gid}")])
@@ -106,7 +77,7 @@ impl Rootless {
 
 /// A bundle of the user's own (rootfs copy, `spec --rootless`).
 fn rootless_bundle(t: &T) -> Rootless {
-    let (uid, gid) = user(t);
+    let (uid, gid) = t.system_user(USER);
     let bundle = t.dir.join("rl");
     std::fs::create_dir_all(&bundle).unwrap();
     let st = Command::new("cp")

@@ -11,36 +11,11 @@ use common::T;
 
 const USER: &str = "outlet-rootless";
 
-fn uid_of(user: &str) -> Option<(u32, u32)> {
-    let out = Command::new("id").args(["-u", user]).output().ok()?;
-    let uid = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
-    let out = Command::new("id").args(["-g", user]).output().ok()?;
-    let gid = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
-    Some((uid, gid))
-}
-
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn unprivileged_user_runs_a_container() {
     let Some(t) = T::new() else { return };
-    if uid_of(USER).is_none() {
-        let st = Command::new("useradd")
-            .args([
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                USER,
-            ])
-            .status()
-            .expect("useradd");
-        assert!(st.success(), "useradd {USER}");
-        // The account is this test's own: remove it again, also on failure.
-        t.on_cleanup(|| {
-            let _ = Command::new("userdel").arg(USER).status();
-        });
-    }
-    let (uid, gid) = uid_of(USER).expect("the user exists");
+    let (uid, gid) = t.system_user(USER);
     // The user's own copy of the rootfs and bundle.
     let bundle = t.dir.join("rl");
     std::fs::create_dir_all(&bundle).unwrap();

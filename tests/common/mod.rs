@@ -358,6 +358,30 @@ impl T {
         Out::from_files(status, so, se)
     }
 
+    /// The uid and gid of the system account `name`, made for this test
+    /// (no home, no shell) when missing and removed again when the test
+    /// ends, also on failure.
+    pub fn system_user(&self, name: &str) -> (u32, u32) {
+        if uid_of(name).is_none() {
+            let st = Command::new("useradd")
+                .args([
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    name,
+                ])
+                .status()
+                .expect("useradd");
+            assert!(st.success(), "useradd {name}");
+            let name = name.to_string();
+            self.on_cleanup(move || {
+                let _ = Command::new("userdel").arg(&name).status();
+            });
+        }
+        uid_of(name).expect("the user exists")
+    }
+
     pub fn create(&self, id: &str, b: &Bundle) -> Out {
         self.outlet(&["create", "--bundle", b.dir.to_str().unwrap(), id])
     }
@@ -634,4 +658,13 @@ pub fn drop_ns(cfg: &mut Value, typ: &str) {
 
 pub fn sh(cfg: &mut Value, script: &str) {
     cfg["process"]["args"] = json!(["sh", "-c", script]);
+}
+
+/// `id -u` and `id -g` of `user`, None when there is no such account.
+pub fn uid_of(user: &str) -> Option<(u32, u32)> {
+    let id = |flag: &str| -> Option<u32> {
+        let out = Command::new("id").args([flag, user]).output().ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    };
+    Some((id("-u")?, id("-g")?))
 }
