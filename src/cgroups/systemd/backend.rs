@@ -44,6 +44,19 @@ pub(in crate::cgroups) fn plan(
     };
     v2::translate(resources)?;
     devices::rules(resources, true)?;
+    // A unit whose cgroup exists is someone else's (another container's
+    // scope with the same cgroupsPath, a slice of the host's, init.scope):
+    // systemd would refuse to start it, and the rollback of the failed
+    // create would then kill what is in its cgroup and stop it.
+    let dir = root.join(&scope.rel);
+    if dir.exists() {
+        bail!(
+            "linux.cgroupsPath: the cgroup of systemd unit {} exists already ({}): outlet \
+             starts a unit of its own, never one that runs",
+            scope.unit,
+            dir.display()
+        );
+    }
     let rec = CgroupPaths {
         unified: Some(root.join(&scope.rel)),
         systemd_unit: Some(scope.unit),
