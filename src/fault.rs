@@ -43,9 +43,6 @@ pub fn pause(step: &str) {
 #[inline(always)]
 pub fn pause(_step: &str) {}
 
-/// The steps `pause` knows (a test names one of these).
-pub const PAUSES: &[&str] = &["rootfs:dev-mounted"];
-
 /// Every named step, in the order a lifecycle reaches them (the crash test
 /// walks this list; a point missing here is a point no test kills at).
 pub const STEPS: &[&str] = &[
