@@ -554,3 +554,48 @@ pub fn remount_ro(target: &str) -> Result<()> {
     mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
         .with_context(|| format!("remount {target} read-only"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What mount(2) made of flags and data, as fsconfig parameters and
+    /// fsmount attributes: superblock flags by name, per-mount flags as
+    /// attributes with strictatime beating noatime, a quoted value (an
+    /// SELinux context with commas) one parameter without its quotes.
+    #[test]
+    fn flags_and_data_become_fs_params() {
+        let f = MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NOATIME
+            | MsFlags::MS_STRICTATIME
+            | MsFlags::MS_SYNCHRONOUS;
+        let (p, a) = fs_params(
+            f,
+            "mode=755,newinstance,context=\"system_u:object_r:x:s0:c1,c2\",,size=1k",
+        );
+        assert_eq!(
+            p,
+            vec![
+                ("ro", None),
+                ("sync", None),
+                ("mode", Some("755")),
+                ("newinstance", None),
+                ("context", Some("system_u:object_r:x:s0:c1,c2")),
+                ("size", Some("1k")),
+            ]
+        );
+        assert_eq!(
+            a,
+            fdmount::MOUNT_ATTR_RDONLY
+                | fdmount::MOUNT_ATTR_NOSUID
+                | fdmount::MOUNT_ATTR_STRICTATIME
+        );
+        let (p, a) = fs_params(MsFlags::MS_NOATIME | MS_NOSYMFOLLOW, "");
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(
+            a,
+            fdmount::MOUNT_ATTR_NOATIME | fdmount::MOUNT_ATTR_NOSYMFOLLOW
+        );
+    }
+}
