@@ -15,6 +15,34 @@ pub fn point(step: &str) {
 #[inline(always)]
 pub fn point(_step: &str) {}
 
+/// A race window held open for a test. In debug builds,
+/// `OUTLET_PAUSE=<step>=<file>` makes outlet, on reaching the named step,
+/// create `<file>.reached` and wait until `<file>` exists (at most 30 s),
+/// so the test can change the world at exactly that instant. Release
+/// builds compile it to nothing.
+#[cfg(debug_assertions)]
+pub fn pause(step: &str) {
+    let Some(v) = std::env::var_os("OUTLET_PAUSE") else {
+        return;
+    };
+    let v = v.to_string_lossy();
+    let Some((s, file)) = v.split_once('=') else {
+        return;
+    };
+    if s != step {
+        return;
+    }
+    let _ = std::fs::write(format!("{file}.reached"), step);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::path::Path::new(file).exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn pause(_step: &str) {}
+
 /// Every named step, in the order a lifecycle reaches them (the crash test
 /// walks this list; a point missing here is a point no test kills at).
 pub const STEPS: &[&str] = &[

@@ -13,7 +13,9 @@ const AT_RECURSIVE: libc::c_uint = 0x8000;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
 const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
 pub use crate::spec::mount_options::{
-    MOUNT_ATTR_IDMAP, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
+    MOUNT_ATTR_IDMAP, MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODEV, MOUNT_ATTR_NODIRATIME,
+    MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NOSYMFOLLOW, MOUNT_ATTR_RDONLY,
+    MOUNT_ATTR_STRICTATIME,
 };
 
 use crate::syscall;
@@ -110,5 +112,58 @@ impl Stamp {
         attach(&self.tree, target)?;
         self.attached = true;
         Ok(())
+    }
+}
+
+/// A new filesystem as a detached mount: fsopen, its parameters (a
+/// `(key, None)` is a flag: `ro`, `sync`, `newinstance`, ...), the
+/// superblock, then fsmount with the MOUNT_ATTR_* `attrs`. The caller
+/// holds the mount itself, so what it fills, changes, attaches and counts
+/// as its own (its mount id) is this mount, whatever a path in the rootfs
+/// leads to by then.
+pub fn new_filesystem(
+    typ: &str,
+    source: Option<&str>,
+    params: &[(&str, Option<&str>)],
+    attrs: u64,
+) -> anyhow::Result<OwnedFd> {
+    use anyhow::Context;
+    let fs = syscall::fsopen(typ).with_context(|| format!("fsopen {typ}"))?;
+    let log = |e: io::Error| anyhow::anyhow!("{e}{}", kernel_log(&fs));
+    if let Some(s) = source {
+        syscall::fsconfig_set_string(&fs, "source", s.as_bytes())
+            .map_err(log)
+            .with_context(|| format!("source {s:?}"))?;
+    }
+    for (key, value) in params {
+        match value {
+            Some(v) => syscall::fsconfig_set_string(&fs, key, v.as_bytes()),
+            None => std::ffi::CString::new(*key)
+                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+                .and_then(|k| syscall::mount::fsconfig_set_flag(&fs, &k)),
+        }
+        .map_err(log)
+        .with_context(|| match value {
+            Some(v) => format!("option {key}={v}"),
+            None => format!("option {key}"),
+        })?;
+    }
+    syscall::fsconfig_create(&fs)
+        .map_err(log)
+        .with_context(|| format!("make the {typ} filesystem"))?;
+    // fsmount takes the attributes as an unsigned int.
+    syscall::fsmount(&fs, attrs as u32)
+        .map_err(log)
+        .context("fsmount")
+}
+
+/// What the filesystem said about a refused parameter (the fs context's
+/// message log: "e tmpfs: Bad value for 'size'"), or nothing. Read only on
+/// the way to an error.
+fn kernel_log(fs: &OwnedFd) -> String {
+    let mut buf = [0u8; 256];
+    match nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(fs), &mut buf) {
+        Ok(n) if n > 0 => format!(" ({})", String::from_utf8_lossy(&buf[..n]).trim_end()),
+        _ => String::new(),
     }
 }

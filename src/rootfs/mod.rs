@@ -109,17 +109,39 @@ fn mount_all(s: &Setup, root: &Root, mounts: &[Mount], linux: Option<&Linux>) ->
         if s.userns && opened.is_none() {
             mounts::refuse_rootless_idmap(m, i)?;
         }
-        mounts::mount_one(root, m, i, s.cgroup, s.cgroupns, opened, label)?;
+        let made = mounts::mount_one(root, m, i, s.cgroup, s.cgroupns, opened, label)?;
         if mounts::is_new_filesystem(m)
             && crate::spec::normalized(m.destination()) == Path::new("/dev")
         {
-            let fd = root
-                .resolve(m.destination())
-                .with_context(|| format!("mounts[{i}]: resolve after mounting"))?;
+            crate::fault::pause("rootfs:dev-mounted");
+            // The id of the mount made, not of whatever /dev resolves to
+            // now: a path swapped since could lead onto a bind of a host
+            // directory. A /dev made by path (`mounts::NOT_BY_FD`) gets
+            // no id and so no device nodes.
+            let fd = match made {
+                Some(fd) if !dev_id_by_path_switch() => fd,
+                Some(_) => root
+                    .resolve(m.destination())
+                    .with_context(|| format!("mounts[{i}]: resolve after mounting"))?,
+                None => continue,
+            };
             own.push(devices::mount_id(&fd)?);
         }
     }
     Ok(own)
+}
+
+/// The test-only way back to reading /dev's mount id by resolving /dev
+/// again after mounting it (the race `mount_all` closes), so a test can
+/// show its attack lands that way. Debug builds only.
+#[cfg(debug_assertions)]
+fn dev_id_by_path_switch() -> bool {
+    std::env::var_os("OUTLET_DEV_ID_BY_PATH").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(debug_assertions))]
+fn dev_id_by_path_switch() -> bool {
+    false
 }
 
 /// The device nodes and links in /dev (unless /dev is a bind of the

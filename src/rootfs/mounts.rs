@@ -18,7 +18,9 @@ pub use crate::spec::mount_options::{Options, parse as parse_options, propagatio
 
 /// Mount one spec entry below `root` (before pivot_root), a bind from
 /// `opened` when `open_binds` made it. The options were checked by
-/// `spec::mount_options::check` when the spec was loaded.
+/// `spec::mount_options::check` when the spec was loaded. Returns the
+/// new filesystem's mount (an O_PATH fd of its root) when it was made
+/// from an fd, so the caller can tell it by its id without a lookup.
 pub fn mount_one(
     root: &Root,
     m: &Mount,
@@ -27,7 +29,7 @@ pub fn mount_one(
     cgroupns: bool,
     opened: Option<&BindTree>,
     mount_label: Option<&str>,
-) -> Result<()> {
+) -> Result<Option<OwnedFd>> {
     let dest = m.destination();
     let field = || format!("mounts[{index}] ({})", dest.display());
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
@@ -35,17 +37,18 @@ pub fn mount_one(
 
     if typ == "cgroup" || typ == "cgroup2" {
         mount_cgroup(root, m, &opts, cgroup, cgroupns).with_context(field)?;
-        return after_mount(root, dest, &opts).with_context(field);
+        after_mount(root, dest, &opts).with_context(field)?;
+        return Ok(None);
     }
     if is_bind(m, &opts) {
         let attach = |b: &BindTree| attach_bind(root, m, b).with_context(field);
-        return match opened {
-            Some(b) => attach(b),
-            None => attach(&detached_bind(m, &opts, false).with_context(field)?),
-        };
+        match opened {
+            Some(b) => attach(b)?,
+            None => attach(&detached_bind(m, &opts, false).with_context(field)?)?,
+        }
+        return Ok(None);
     }
-    filesystem(root, m, &opts, mount_label).with_context(field)?;
-    after_mount(root, dest, &opts).with_context(field)
+    filesystem(root, m, &opts, mount_label).with_context(field)
 }
 
 /// A bind mount's source cloned with open_tree and given its attributes,
@@ -249,10 +252,21 @@ fn after_mount(root: &Root, dest: &Path, opts: &Options) -> Result<()> {
 /// inside the root. As runc: a tmpfs over an existing directory takes its
 /// mode unless `mode=` says otherwise, and `tmpcopyup` fills the new tmpfs
 /// with what the directory held.
-fn filesystem(root: &Root, m: &Mount, opts: &Options, mount_label: Option<&str>) -> Result<()> {
+///
+/// The filesystem is made detached (fsopen/fsmount), filled, given its
+/// attributes and propagation, then attached onto the target's fd: no
+/// step looks the destination up again, so a process that swaps a path
+/// of the rootfs meanwhile (the image is hostile, a sibling may share
+/// the bundle) cannot have outlet copy into, change or count as its own
+/// some other mount (a bind of a host directory). Returns that mount.
+fn filesystem(
+    root: &Root,
+    m: &Mount,
+    opts: &Options,
+    mount_label: Option<&str>,
+) -> Result<Option<OwnedFd>> {
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
-    let source = m.source().as_deref().map(|p| p.to_string_lossy());
     let existing = if typ == "tmpfs" {
         root.resolve(dest).ok()
     } else {
@@ -286,12 +300,127 @@ fn filesystem(root: &Root, m: &Mount, opts: &Options, mount_label: Option<&str>)
         None => root.resolve_or_create(dest, Kind::Dir)?,
     };
     not_into_proc(m, &target)?;
+    if flags.intersects(NOT_BY_FD) {
+        legacy_filesystem(root, m, opts, (flags, &data), &target, copy_from)?;
+        return Ok(None);
+    }
+    let source = m.source().as_deref().map(|p| p.to_string_lossy());
+    let (params, attrs) = fs_params(flags, &data);
+    let new =
+        fdmount::new_filesystem(typ, source.as_deref(), &params, attrs).with_context(|| {
+            format!(
+                "mount type {typ} source {} options {data:?}",
+                source.as_deref().unwrap_or("")
+            )
+        })?;
+    if let Some(from) = copy_from {
+        copyup::copy(&from, &new).context("tmpcopyup: copy the directory into the tmpfs")?;
+        if opts.flags.contains(MsFlags::MS_RDONLY) {
+            fdmount::set_attr(&new, fdmount::MOUNT_ATTR_RDONLY, false)
+                .context("tmpcopyup: make the tmpfs read-only")?;
+        }
+    }
+    set_rec_and_propagation(&new, opts)?;
+    fdmount::attach(&new, &target).context("attach the new filesystem")?;
+    Ok(Some(new))
+}
+
+/// mount(2) flags the new mount API has no word for: `remount` changes a
+/// mount that exists; acl, iversion and silent are superblock flags only
+/// mount(2) passes. Such an entry is mounted as before, by path, and is
+/// never counted as outlet's own (see `rootfs::mount_all`).
+const NOT_BY_FD: MsFlags = MsFlags::MS_REMOUNT
+    .union(MsFlags::MS_POSIXACL)
+    .union(MsFlags::MS_I_VERSION)
+    .union(MsFlags::MS_SILENT);
+
+/// The fsconfig parameters and fsmount attributes that make what mount(2)
+/// makes of `flags` and the data string: superblock flags by the names
+/// the kernel's fs_context knows, per-mount flags as MOUNT_ATTR_* with
+/// mount(2)'s atime rule (strictatime beats noatime beats the relatime
+/// default), then each `key=value` or `flag` of the data. A value in
+/// double quotes (an SELinux `context="..."`, which may hold commas) is
+/// one value, given without its quotes as fsconfig takes it.
+fn fs_params(flags: MsFlags, data: &str) -> (Vec<(&str, Option<&str>)>, u64) {
+    let mut params: Vec<(&str, Option<&str>)> = Vec::new();
+    for (f, name) in [
+        (MsFlags::MS_RDONLY, "ro"),
+        (MsFlags::MS_SYNCHRONOUS, "sync"),
+        (MsFlags::MS_DIRSYNC, "dirsync"),
+        (MsFlags::MS_LAZYTIME, "lazytime"),
+        (MsFlags::MS_MANDLOCK, "mand"),
+    ] {
+        if flags.contains(f) {
+            params.push((name, None));
+        }
+    }
+    let mut attrs = 0;
+    for (f, a) in [
+        (MsFlags::MS_RDONLY, fdmount::MOUNT_ATTR_RDONLY),
+        (MsFlags::MS_NOSUID, fdmount::MOUNT_ATTR_NOSUID),
+        (MsFlags::MS_NODEV, fdmount::MOUNT_ATTR_NODEV),
+        (MsFlags::MS_NOEXEC, fdmount::MOUNT_ATTR_NOEXEC),
+        (MsFlags::MS_NODIRATIME, fdmount::MOUNT_ATTR_NODIRATIME),
+        (MS_NOSYMFOLLOW, fdmount::MOUNT_ATTR_NOSYMFOLLOW),
+    ] {
+        if flags.contains(f) {
+            attrs |= a;
+        }
+    }
+    if flags.contains(MsFlags::MS_STRICTATIME) {
+        attrs |= fdmount::MOUNT_ATTR_STRICTATIME;
+    } else if flags.contains(MsFlags::MS_NOATIME) {
+        attrs |= fdmount::MOUNT_ATTR_NOATIME;
+    }
+    let mut rest = data;
+    while !rest.is_empty() {
+        let mut quoted = false;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                quoted ^= c == '"';
+                c == ',' && !quoted
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        let item = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or("");
+        match item.split_once('=') {
+            Some((k, v)) => {
+                let v = v
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(v);
+                params.push((k, Some(v)));
+            }
+            None if !item.is_empty() => params.push((item, None)),
+            None => {}
+        }
+    }
+    (params, attrs)
+}
+
+const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(256);
+
+/// mount(2) by the target's /proc/self/fd path, for the flags in
+/// `NOT_BY_FD`. tmpcopyup and the recursive attributes look the
+/// destination up again here; the caller never trusts what this made.
+fn legacy_filesystem(
+    root: &Root,
+    m: &Mount,
+    opts: &Options,
+    (flags, data): (MsFlags, &str),
+    target: &OwnedFd,
+    copy_from: Option<OwnedFd>,
+) -> Result<()> {
+    let dest = m.destination();
+    let typ = m.typ().as_deref().unwrap_or("");
+    let source = m.source().as_deref().map(|p| p.to_string_lossy());
     mount(
         source.as_deref(),
-        fd_path(&target).as_str(),
+        fd_path(target).as_str(),
         Some(typ),
         flags,
-        (!data.is_empty()).then_some(data.as_str()),
+        (!data.is_empty()).then_some(data),
     )
     .with_context(|| {
         format!(
@@ -307,7 +436,7 @@ fn filesystem(root: &Root, m: &Mount, opts: &Options, mount_label: Option<&str>)
                 .context("tmpcopyup: make the tmpfs read-only")?;
         }
     }
-    Ok(())
+    after_mount(root, dest, opts)
 }
 
 /// Flags the kernel keeps locked on a mount (nosuid, nodev, noexec, atime
@@ -424,4 +553,49 @@ pub fn remount_ro(target: &str) -> Result<()> {
     let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(target);
     mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
         .with_context(|| format!("remount {target} read-only"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What mount(2) made of flags and data, as fsconfig parameters and
+    /// fsmount attributes: superblock flags by name, per-mount flags as
+    /// attributes with strictatime beating noatime, a quoted value (an
+    /// SELinux context with commas) one parameter without its quotes.
+    #[test]
+    fn flags_and_data_become_fs_params() {
+        let f = MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NOATIME
+            | MsFlags::MS_STRICTATIME
+            | MsFlags::MS_SYNCHRONOUS;
+        let (p, a) = fs_params(
+            f,
+            "mode=755,newinstance,context=\"system_u:object_r:x:s0:c1,c2\",,size=1k",
+        );
+        assert_eq!(
+            p,
+            vec![
+                ("ro", None),
+                ("sync", None),
+                ("mode", Some("755")),
+                ("newinstance", None),
+                ("context", Some("system_u:object_r:x:s0:c1,c2")),
+                ("size", Some("1k")),
+            ]
+        );
+        assert_eq!(
+            a,
+            fdmount::MOUNT_ATTR_RDONLY
+                | fdmount::MOUNT_ATTR_NOSUID
+                | fdmount::MOUNT_ATTR_STRICTATIME
+        );
+        let (p, a) = fs_params(MsFlags::MS_NOATIME | MS_NOSYMFOLLOW, "");
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(
+            a,
+            fdmount::MOUNT_ATTR_NOATIME | fdmount::MOUNT_ATTR_NOSYMFOLLOW
+        );
+    }
 }

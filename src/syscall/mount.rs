@@ -1,6 +1,6 @@
 //! The raw calls of `rootfs/`: the parts of the new mount API that take an
 //! fd and an empty path (open_tree, move_mount, mount_setattr), fsopen by
-//! a literal name, and the helper process that makes an idmapped mount's
+//! a literal name, fsconfig's flag command, and the helper process that makes an idmapped mount's
 //! user namespace. Each unsafe block sits next to its call.
 
 use std::ffi::CStr;
@@ -85,6 +85,24 @@ pub fn mount_setattr(fd: impl AsFd, flags: libc::c_uint, attr: &MountAttr) -> io
 pub fn fsopen_cstr(fs_name: &CStr) -> io::Result<OwnedFd> {
     // SAFETY: a NUL-terminated filesystem name; returns a new fd.
     fd_result(unsafe { libc::syscall(libc::SYS_fsopen, fs_name.as_ptr(), FSOPEN_CLOEXEC) })
+}
+
+/// fsconfig(FSCONFIG_SET_FLAG): a parameter without a value (`ro`,
+/// `newinstance`, ...).
+pub fn fsconfig_set_flag(ctx: impl AsFd, key: &CStr) -> io::Result<()> {
+    const FSCONFIG_SET_FLAG: libc::c_uint = 0;
+    // SAFETY: a valid fd and a NUL-terminated key that outlives the call;
+    // value and aux must be NULL and 0 for this command.
+    unit_result(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_fd().as_raw_fd(),
+            FSCONFIG_SET_FLAG,
+            key.as_ptr(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    })
 }
 
 /// The child that holds a new user namespace for `rootfs::idmap`, seen

@@ -41,6 +41,10 @@ mv "$out/sd_killed/config.json.new" "$out/sd_killed/config.json"
 bundle sd_slice '["/bin/sleep","1000"]' "{\"pids\":{\"limit\":32},\"memory\":{\"limit\":$((64 * mib))}}" \
     "node-slc.slice:outlet:node-slc-ctr.slice"
 bundle sd_slice_outside '["/bin/sleep","1000"]' '{}' "system.slice:outlet:other-node.slice"
+# The victim of the unit-name attack; the attacker's create reuses its
+# cgroupsPath (and a fresh one for the control).
+bundle sd_victim '["/bin/sleep","1000"]' '{}' "system.slice:outlet:node-victim"
+bundle sd_attacker_fresh '["/bin/sleep","1000"]' '{}' "system.slice:outlet:node-attacker"
 # Rootless: uid 0 inside is nodeuser (1000) outside, the scope the user's
 # systemd instance's in its user.slice.
 bundle sd_rootless '["/bin/sleep","1000"]' \

@@ -226,6 +226,37 @@ t_killed() {
     fi
 }
 
+# --- a create naming another container's unit never touches it -----------
+# The attacker's spec reuses a running container's cgroupsPath. systemd
+# refuses to start a unit that exists; outlet then used to roll the create
+# back by killing what was in that unit's cgroup and stopping the unit: the
+# victim's. Now the create is refused before anything, naming the unit.
+# Control: the attacker with a fresh cgroupsPath is created (the refusal
+# comes from the collision alone).
+t_unit() {
+    sd create --bundle "$B/sd_victim" node-victim
+    vrc=$rc
+    vpid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$R/node-victim/state.json" 2>/dev/null | head -n1)
+    sd create --bundle "$B/sd_victim" node-attacker
+    arc=$rc aerr=$(err)
+    sleep 1
+    if [ $vrc = 0 ] && [ $arc = 1 ] && grep -q 'exists already' "$OUT/last.err" &&
+        unit_exists outlet-node-victim.scope && kill -0 "$vpid" 2>/dev/null && [ ! -e "$R/node-attacker" ]; then
+        verdict sd_unit_of_another_untouched PASS "attacker rc=1: $aerr; victim's scope active, its init $vpid alive"
+    else
+        verdict sd_unit_of_another_untouched FAIL "victim rc=$vrc pid=$vpid alive=$(kill -0 "$vpid" 2>/dev/null && echo yes || echo no) ActiveState=$(systemctl show -p ActiveState --value outlet-node-victim.scope); attacker rc=$arc $aerr"
+    fi
+    sd delete --force node-attacker
+    sd create --bundle "$B/sd_attacker_fresh" node-attacker
+    if [ $rc = 0 ] && unit_exists outlet-node-attacker.scope; then
+        verdict sd_unit_fresh_control PASS "the same spec with a fresh cgroupsPath is created"
+    else
+        verdict sd_unit_fresh_control FAIL "rc=$rc $(err)"
+    fi
+    sd delete --force node-attacker
+    sd delete --force node-victim
+}
+
 # --- the cgroupfs driver keeps working on the same node ---------------------
 t_cgroupfs() {
     fs create --bundle "$B/cgfs" node-fs
@@ -669,7 +700,7 @@ if want rootless; then
     loginctl enable-linger $NU
     echo "NODEINFO loginctl enable-linger $NU: rc=$? $(ls /var/lib/systemd/linger 2>&1)"
 fi
-for t in features mission oom cpu nested default killed cgroupfs slice ctr cri podman rootless cost; do
+for t in features mission oom cpu nested default killed unit cgroupfs slice ctr cri podman rootless cost; do
     want $t && t_$t
 done
 containerd_down

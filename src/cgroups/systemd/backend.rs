@@ -2,6 +2,7 @@
 //! pid exists, then the v2 cgroupfs backend on the scope's directory for
 //! what systemd has no property for (exact values, devices as eBPF).
 
+use std::cell::Cell;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 
@@ -19,6 +20,11 @@ pub struct Systemd {
     /// Between `create` and `add_pid`: the scope is made only once the
     /// init's pid exists, with these limits.
     pending: Option<PendingScope>,
+    /// This create's StartTransientUnit succeeded. Until then the unit
+    /// the record names is not ours: if it appeared after `plan` looked
+    /// (someone else's, started in between) and our start failed on it,
+    /// the rollback must neither kill what is in its cgroup nor stop it.
+    started: Cell<bool>,
 }
 
 struct PendingScope {
@@ -44,6 +50,19 @@ pub(in crate::cgroups) fn plan(
     };
     v2::translate(resources)?;
     devices::rules(resources, true)?;
+    // A unit whose cgroup exists is someone else's (another container's
+    // scope with the same cgroupsPath, a slice of the host's, init.scope):
+    // systemd would refuse to start it, and the rollback of the failed
+    // create would then kill what is in its cgroup and stop it.
+    let dir = root.join(&scope.rel);
+    if dir.exists() {
+        bail!(
+            "linux.cgroupsPath: the cgroup of systemd unit {} exists already ({}): outlet \
+             starts a unit of its own, never one that runs",
+            scope.unit,
+            dir.display()
+        );
+    }
     let rec = CgroupPaths {
         unified: Some(root.join(&scope.rel)),
         systemd_unit: Some(scope.unit),
@@ -60,7 +79,16 @@ pub(in crate::cgroups) fn plan(
 
 impl Systemd {
     pub fn new(fs: V2Fs) -> Systemd {
-        Systemd { fs, pending: None }
+        Systemd {
+            fs,
+            pending: None,
+            started: Cell::new(false),
+        }
+    }
+
+    /// A create whose start did not succeed (see `started`).
+    fn unit_not_ours(&self) -> bool {
+        self.pending.is_some() && !self.started.get()
     }
 
     fn unit(rec: &CgroupPaths) -> Result<&str> {
@@ -105,6 +133,7 @@ impl Backend for Systemd {
         let writes = v2::translate(resources)?;
         let dir = rec.unified.as_deref().expect("systemd units are v2");
         super::start(Self::unit(rec)?, &p.slice, &p.id, pid, &writes, dir)?;
+        self.started.set(true);
         // Not root (a user's systemd instance), no device program can be
         // loaded (CAP_SYS_ADMIN); the container is in a user namespace,
         // where no device node can be made, and host nodes keep their
@@ -136,11 +165,21 @@ impl Backend for Systemd {
     }
 
     fn kill_at_once(&self, rec: &CgroupPaths) -> Result<bool> {
+        if self.unit_not_ours() {
+            bail!(
+                "systemd: this create did not start unit {}: nothing in its cgroup is killed",
+                Self::unit(rec)?
+            );
+        }
         self.fs.kill_at_once(rec)
     }
 
-    /// Stop the scope: systemd removes its directory.
+    /// Stop the scope: systemd removes its directory. Not a unit this
+    /// create failed to start.
     fn release(&self, rec: &CgroupPaths) -> Result<()> {
+        if self.unit_not_ours() {
+            return Ok(());
+        }
         super::stop(Self::unit(rec)?)
     }
 
@@ -150,5 +189,42 @@ impl Backend for Systemd {
 
     fn oom_kills(&self, rec: &CgroupPaths) -> Result<Option<u64>> {
         self.fs.oom_kills(rec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::security::testutil::TempDir;
+
+    /// The rollback of a create whose start failed leaves the unit's
+    /// cgroup alone: kill_at_once refuses (cgroup.kill, a file in a fake
+    /// cgroup dir here, stays unwritten) and release asks nothing of
+    /// systemd. Control: once the start succeeded, the same call writes
+    /// cgroup.kill.
+    #[test]
+    fn a_unit_this_create_did_not_start_is_never_killed() {
+        let d = TempDir::new("sd-notours");
+        let kill = d.0.join("cgroup.kill");
+        std::fs::write(&kill, "").unwrap();
+        let rec = CgroupPaths {
+            unified: Some(d.0.clone()),
+            systemd_unit: Some("outlet-someone-else.scope".into()),
+            ..Default::default()
+        };
+        let mut b = Systemd::new(V2Fs::new(&d.0));
+        b.pending = Some(PendingScope {
+            slice: "system.slice".into(),
+            id: "x".into(),
+            resources: None,
+        });
+        let e = b.kill_at_once(&rec).unwrap_err().to_string();
+        assert!(e.contains("did not start"), "{e}");
+        assert_eq!(std::fs::read_to_string(&kill).unwrap(), "");
+        b.release(&rec).unwrap();
+
+        b.started.set(true);
+        assert!(b.kill_at_once(&rec).unwrap());
+        assert_eq!(std::fs::read_to_string(&kill).unwrap(), "1");
     }
 }

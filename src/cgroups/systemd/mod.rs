@@ -135,6 +135,7 @@ pub fn parse(cgroups_path: Option<&str>, id: &str, rootless: bool) -> Result<Sco
                 "linux.cgroupsPath {p:?}: the slice {name:?} does not lie inside {slice:?} (systemd places a slice by its name: {stem}-<name>.slice)"
             );
         }
+        refuse_escaped(p, &own)?;
         return Ok(Scope {
             unit: name.to_owned(),
             slice: slice.to_owned(),
@@ -149,11 +150,52 @@ pub fn parse(cgroups_path: Option<&str>, id: &str, rootless: bool) -> Result<Sco
         format!("{prefix}-{name}.scope")
     };
     let rel = parent.join(&unit);
+    refuse_escaped(p, &rel)?;
     Ok(Scope {
         unit,
         slice: slice.to_owned(),
         rel,
     })
+}
+
+/// systemd's cgroup directory for a unit is the unit's name escaped
+/// (cg_escape: a `_` in front of a name that starts with `_` or `.`, with
+/// `cgroup.` or with a controller's name and a dot). outlet computes the
+/// directory from the name, so for such a name it would act on another
+/// directory than the unit's: `_cpu.scope`'s own is `__cpu.scope`, and
+/// `_cpu.scope` is the directory of someone's `cpu.scope`, whose
+/// processes a delete would kill. Refused, named, before anything.
+fn refuse_escaped(path: &str, rel: &Path) -> Result<()> {
+    const CONTROLLERS: &[&str] = &[
+        "cpu",
+        "cpuacct",
+        "cpuset",
+        "io",
+        "blkio",
+        "memory",
+        "devices",
+        "pids",
+        "bpf-firewall",
+        "bpf-devices",
+        "bpf-foreign",
+        "bpf-socket-bind",
+        "bpf-restrict-network-interfaces",
+    ];
+    for c in rel.iter() {
+        let c = c.to_string_lossy();
+        let escaped = c.starts_with(['_', '.'])
+            || c.starts_with("cgroup.")
+            || c.split_once('.')
+                .is_some_and(|(h, _)| CONTROLLERS.contains(&h));
+        if escaped {
+            bail!(
+                "linux.cgroupsPath {path:?}: systemd keeps unit {c:?} in a cgroup of another name \
+                 (it escapes names that start with '_', '.', \"cgroup.\" or a controller's name \
+                 and a dot): choose another name"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Make the scope with `pid` in it and the properties for `writes`, and
@@ -351,6 +393,35 @@ mod tests {
         ] {
             let e = scope(Some(bad), "x").unwrap_err().to_string();
             assert!(e.contains("does not lie inside"), "{bad}: {e}");
+        }
+    }
+
+    /// Names whose cgroup systemd escapes (so outlet's directory would be
+    /// another unit's) are refused; the same names behind a prefix, which
+    /// systemd keeps as they are, are taken (the control).
+    #[test]
+    fn names_systemd_escapes_are_refused() {
+        for bad in [
+            "system.slice::_cpu",
+            "system.slice::cpu",
+            "system.slice::pids",
+            "system.slice::memory",
+            "system.slice::.hidden",
+            "system.slice::cgroup",
+            "-.slice::_x.slice",
+            "-.slice::io.slice",
+            "io.slice:p:n",
+        ] {
+            let e = scope(Some(bad), "x").unwrap_err().to_string();
+            assert!(e.contains("another name"), "{bad}: {e}");
+        }
+        for good in [
+            "system.slice:p:_cpu",
+            "system.slice:p:cpu",
+            "system.slice::cpux",
+            "system.slice::iox.y",
+        ] {
+            scope(Some(good), "x").unwrap_or_else(|e| panic!("{good}: {e}"));
         }
     }
 
