@@ -107,13 +107,19 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         chroot: t.root_fd.as_ref().map(AsRawFd::as_raw_fd),
         linux: spec.linux().as_ref(),
     };
-    let helper = spawn::spawn(
+    let helper = spawn::spawn_placed(
         0,
         &entry,
         parent_end,
         child_end,
         "fork the exec helper",
-        |chan| helper_main(&what, entry.join_fds(), &t.pidfd, t.flags, chan, console),
+        |chan, placed| {
+            let cgroup = HelperCgroup {
+                join: entry.join_fds(),
+                placed,
+            };
+            helper_main(&what, &cgroup, &t.pidfd, t.flags, chan, console)
+        },
     )?;
     crate::fault::point("exec:forked");
     drop(entry);
@@ -125,7 +131,9 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             .as_ref()
             .is_some_and(|s| s.listener_path().is_some()),
     };
-    if let Some(code) = place_helper(&watch, &t.cgroup)? {
+    if !helper.placed_without_us()
+        && let Some(code) = place_helper(&watch, &t.cgroup)?
+    {
         return Ok(code);
     }
     let pid = match wait_for_ready(&watch)? {
@@ -303,9 +311,10 @@ impl Watch<'_> {
     }
 }
 
-/// The helper reports `Unshared`: put it in the cgroup (unless the clone or
-/// the helper did) and let it go on. Some(code) when a signal stopped a
-/// foreground exec in a paused container first.
+/// The helper reports `Unshared`: put it in the cgroup and let it go on
+/// (only where neither the clone nor the helper itself can: otherwise the
+/// helper goes on without this round trip). Some(code) when a signal
+/// stopped a foreground exec in a paused container first.
 fn place_helper(w: &Watch, cgroup: &Cgroup) -> Result<Option<i32>> {
     if let Some(code) = w.stopped(None)? {
         return Ok(Some(code));
@@ -458,9 +467,18 @@ struct What<'a> {
     linux: Option<&'a oci_spec::runtime::Linux>,
 }
 
+/// How the helper gets into the container's cgroup.
+struct HelperCgroup<'a> {
+    /// v1: the `tasks` files it writes itself into (`Cgroup::join_self`).
+    join: &'a [i32],
+    /// In the cgroup without outlet's help (the clone placed it, or
+    /// `join`): then it does not wait for outlet's `HelperPlaced`.
+    placed: bool,
+}
+
 fn helper_main(
     what: &What,
-    join_cgroup: &[i32],
+    cgroup: &HelperCgroup,
     pidfd: &std::os::fd::OwnedFd,
     flags: libc::c_int,
     chan: sync::Channel,
@@ -470,12 +488,14 @@ fn helper_main(
     let r = (|| -> Result<()> {
         prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
         prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
-        Cgroup::join_self(join_cgroup)?;
-        chan.send(&Msg::Unshared)?;
-        match chan.recv()? {
-            Some(Msg::HelperPlaced) => {}
-            Some(other) => bail!("sync: expected HelperPlaced, got {}", other.name()),
-            None => bail!("sync: outlet exited during exec setup"),
+        Cgroup::join_self(cgroup.join)?;
+        if !cgroup.placed {
+            chan.send(&Msg::Unshared)?;
+            match chan.recv()? {
+                Some(Msg::HelperPlaced) => {}
+                Some(other) => bail!("sync: expected HelperPlaced, got {}", other.name()),
+                None => bail!("sync: outlet exited during exec setup"),
+            }
         }
         // Nothing to join when the container shares all our namespaces
         // (setns of a pidfd with no flags is EINVAL).
