@@ -357,6 +357,10 @@ fn wait_for_ready(w: &Watch) -> Result<Started> {
         match w.helper.chan.recv()? {
             Some(Msg::ProcessPid(p)) => {
                 pid = Some(p);
+                // The helper closed its copy of the binary's overlay mount
+                // before it forked: ours is the last, and its close waits
+                // for an RCU grace period, now while the process starts.
+                crate::security::protected_exe::release_mount();
                 // The process names itself to a seccomp listener by its host
                 // pid, which only the helper's fork saw: pass it on (the
                 // process waits for it; see process_setup).
@@ -486,6 +490,11 @@ fn helper_main(
 ) -> ! {
     let chan = &chan;
     let r = (|| -> Result<()> {
+        // Our copy of the binary's overlay mount goes first, so that
+        // outlet's is the last one when it closes it (see `release_mount`).
+        if let Some(fd) = crate::security::protected_exe::kept_mount() {
+            let _ = nix::unistd::close(fd);
+        }
         prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
         prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
         Cgroup::join_self(cgroup.join)?;
