@@ -235,7 +235,7 @@ impl Target {
         if !crate::state::init_alive(&c.state) {
             bail!("container not running: {}", o.id);
         }
-        let flags = namespace_flags(c.state.pid)?;
+        let flags = namespace_flags(c.state.pid, spec)?;
         let root_fd = chroot_of(&c.state)?;
         let cgroup = Cgroup::from_paths(c.state.cgroup.sub_cgroups(o.sub_cgroups)?);
         Ok(Target {
@@ -439,10 +439,24 @@ fn wait_for_process(
 }
 
 /// The namespaces of the init that differ from ours: those are joined.
-fn namespace_flags(pid: i32) -> Result<libc::c_int> {
-    let mut flags = 0;
+/// Those the config has create made new (all but time, which the init
+/// enters on its own): they differ, without asking. The rest (inherited
+/// from create's caller, joined by path, time) are compared link by link,
+/// two readlinks each.
+fn namespace_flags(pid: i32, spec: &Spec) -> Result<libc::c_int> {
+    let listed = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .map_or(&[][..], Vec::as_slice);
+    let made = crate::namespaces::NsPlan::from_spec(listed).new
+        & !crate::namespaces::flag(oci_spec::runtime::LinuxNamespaceType::Time);
+    let mut flags = made.bits();
     for t in crate::namespaces::ALL {
         let k = crate::namespaces::kind(t);
+        if made.contains(k.flag) {
+            continue;
+        }
         let name = k.proc;
         let theirs = match std::fs::read_link(format!("/proc/{pid}/ns/{name}")) {
             Ok(l) => l,
