@@ -107,13 +107,19 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         chroot: t.root_fd.as_ref().map(AsRawFd::as_raw_fd),
         linux: spec.linux().as_ref(),
     };
-    let helper = spawn::spawn(
+    let helper = spawn::spawn_placed(
         0,
         &entry,
         parent_end,
         child_end,
         "fork the exec helper",
-        |chan| helper_main(&what, entry.join_fds(), &t.pidfd, t.flags, chan, console),
+        |chan, placed| {
+            let cgroup = HelperCgroup {
+                join: entry.join_fds(),
+                placed,
+            };
+            helper_main(&what, &cgroup, &t.pidfd, t.flags, chan, console)
+        },
     )?;
     crate::fault::point("exec:forked");
     drop(entry);
@@ -125,7 +131,9 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             .as_ref()
             .is_some_and(|s| s.listener_path().is_some()),
     };
-    if let Some(code) = place_helper(&watch, &t.cgroup)? {
+    if !helper.placed_without_us()
+        && let Some(code) = place_helper(&watch, &t.cgroup)?
+    {
         return Ok(code);
     }
     let pid = match wait_for_ready(&watch)? {
@@ -227,7 +235,7 @@ impl Target {
         if !crate::state::init_alive(&c.state) {
             bail!("container not running: {}", o.id);
         }
-        let flags = namespace_flags(c.state.pid)?;
+        let flags = namespace_flags(c.state.pid, spec)?;
         let root_fd = chroot_of(&c.state)?;
         let cgroup = Cgroup::from_paths(c.state.cgroup.sub_cgroups(o.sub_cgroups)?);
         Ok(Target {
@@ -303,9 +311,10 @@ impl Watch<'_> {
     }
 }
 
-/// The helper reports `Unshared`: put it in the cgroup (unless the clone or
-/// the helper did) and let it go on. Some(code) when a signal stopped a
-/// foreground exec in a paused container first.
+/// The helper reports `Unshared`: put it in the cgroup and let it go on
+/// (only where neither the clone nor the helper itself can: otherwise the
+/// helper goes on without this round trip). Some(code) when a signal
+/// stopped a foreground exec in a paused container first.
 fn place_helper(w: &Watch, cgroup: &Cgroup) -> Result<Option<i32>> {
     if let Some(code) = w.stopped(None)? {
         return Ok(Some(code));
@@ -348,6 +357,10 @@ fn wait_for_ready(w: &Watch) -> Result<Started> {
         match w.helper.chan.recv()? {
             Some(Msg::ProcessPid(p)) => {
                 pid = Some(p);
+                // The helper closed its copy of the binary's overlay mount
+                // before it forked: ours is the last, and its close waits
+                // for an RCU grace period, now while the process starts.
+                crate::security::protected_exe::release_mount();
                 // The process names itself to a seccomp listener by its host
                 // pid, which only the helper's fork saw: pass it on (the
                 // process waits for it; see process_setup).
@@ -426,10 +439,24 @@ fn wait_for_process(
 }
 
 /// The namespaces of the init that differ from ours: those are joined.
-fn namespace_flags(pid: i32) -> Result<libc::c_int> {
-    let mut flags = 0;
+/// Those the config has create made new (all but time, which the init
+/// enters on its own): they differ, without asking. The rest (inherited
+/// from create's caller, joined by path, time) are compared link by link,
+/// two readlinks each.
+fn namespace_flags(pid: i32, spec: &Spec) -> Result<libc::c_int> {
+    let listed = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .map_or(&[][..], Vec::as_slice);
+    let made = crate::namespaces::NsPlan::from_spec(listed).new
+        & !crate::namespaces::flag(oci_spec::runtime::LinuxNamespaceType::Time);
+    let mut flags = made.bits();
     for t in crate::namespaces::ALL {
         let k = crate::namespaces::kind(t);
+        if made.contains(k.flag) {
+            continue;
+        }
         let name = k.proc;
         let theirs = match std::fs::read_link(format!("/proc/{pid}/ns/{name}")) {
             Ok(l) => l,
@@ -458,9 +485,18 @@ struct What<'a> {
     linux: Option<&'a oci_spec::runtime::Linux>,
 }
 
+/// How the helper gets into the container's cgroup.
+struct HelperCgroup<'a> {
+    /// v1: the `tasks` files it writes itself into (`Cgroup::join_self`).
+    join: &'a [i32],
+    /// In the cgroup without outlet's help (the clone placed it, or
+    /// `join`): then it does not wait for outlet's `HelperPlaced`.
+    placed: bool,
+}
+
 fn helper_main(
     what: &What,
-    join_cgroup: &[i32],
+    cgroup: &HelperCgroup,
     pidfd: &std::os::fd::OwnedFd,
     flags: libc::c_int,
     chan: sync::Channel,
@@ -468,14 +504,21 @@ fn helper_main(
 ) -> ! {
     let chan = &chan;
     let r = (|| -> Result<()> {
+        // Our copy of the binary's overlay mount goes first, so that
+        // outlet's is the last one when it closes it (see `release_mount`).
+        if let Some(fd) = crate::security::protected_exe::kept_mount() {
+            let _ = nix::unistd::close(fd);
+        }
         prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
         prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
-        Cgroup::join_self(join_cgroup)?;
-        chan.send(&Msg::Unshared)?;
-        match chan.recv()? {
-            Some(Msg::HelperPlaced) => {}
-            Some(other) => bail!("sync: expected HelperPlaced, got {}", other.name()),
-            None => bail!("sync: outlet exited during exec setup"),
+        Cgroup::join_self(cgroup.join)?;
+        if !cgroup.placed {
+            chan.send(&Msg::Unshared)?;
+            match chan.recv()? {
+                Some(Msg::HelperPlaced) => {}
+                Some(other) => bail!("sync: expected HelperPlaced, got {}", other.name()),
+                None => bail!("sync: outlet exited during exec setup"),
+            }
         }
         // Nothing to join when the container shares all our namespaces
         // (setns of a pidfd with no flags is EINVAL).

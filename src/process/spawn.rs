@@ -77,28 +77,51 @@ pub fn spawn(
     what: &str,
     child_main: impl FnOnce(Channel) -> Infallible,
 ) -> Result<Spawned> {
+    spawn_placed(flags, entry, parent_end, child_end, what, |chan, _| {
+        child_main(chan)
+    })
+}
+
+/// `spawn`, telling the child whether it ends up in its cgroup without the
+/// parent's help (`Spawned::placed_without_us`), so that a child with
+/// nothing to wait for does not wait for the parent's word.
+pub fn spawn_placed(
+    flags: u64,
+    entry: &CgroupEntry,
+    parent_end: Channel,
+    child_end: Channel,
+    what: &str,
+    child_main: impl FnOnce(Channel, bool) -> Infallible,
+) -> Result<Spawned> {
     let (forked, in_cgroup) =
         syscall::clone_process(flags, entry.clone_into).with_context(|| what.to_string())?;
+    let placed_without_us = in_cgroup || entry.join_files.is_some();
     match forked {
         // The child's arm ends in a call that cannot return (its result
         // type is uninhabited), which the lint reports as such.
         #[allow(unreachable_code)]
         Forked::Child => {
             drop(parent_end);
-            match child_main(child_end) {}
+            match child_main(child_end, placed_without_us) {}
         }
         Forked::Parent(pid) => {
             drop(child_end);
             Ok(Spawned {
                 pid,
                 chan: parent_end,
-                placed_without_us: in_cgroup || entry.join_files.is_some(),
+                placed_without_us,
             })
         }
     }
 }
 
 impl Spawned {
+    /// Whether the child is in its cgroup without `place` (the clone put
+    /// it there, or it moves itself in).
+    pub fn placed_without_us(&self) -> bool {
+        self.placed_without_us
+    }
+
     /// The child reported `Unshared`: put it in its cgroup unless the clone
     /// or the child itself did.
     pub fn place(&self, cgroup: &Cgroup) -> Result<()> {

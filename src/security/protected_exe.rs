@@ -33,7 +33,8 @@
 //!
 //! The price is one more execve per call, and with overlayfs two expedited
 //! RCU grace periods (dropping the detached mount's namespace when the
-//! mount fd closes, before the exec; overlayfs releasing its layers when
+//! mount fd closes, before the exec, except in `exec`, which closes it
+//! later while its process starts; overlayfs releasing its layers when
 //! the last process running the copy is gone: the init's execve, or the
 //! end of `exec`). Measured on the 2-vCPU development VMs (bench/README.md):
 //! about 1 ms per create or exec, nearly all of it glibc's start-up in the
@@ -48,11 +49,11 @@
 //! not protected into an error instead of an endless re-exec loop.
 
 use std::ffi::{CString, OsStr, OsString};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use anyhow::{Context, Result, bail};
 use nix::errno::Errno;
@@ -62,8 +63,13 @@ use nix::sys::statfs::{OVERLAYFS_SUPER_MAGIC, TMPFS_MAGIC, statfs};
 
 use crate::syscall;
 
-/// Set in the environment of the re-executed copy (and removed by it).
+/// Set in the environment of the re-executed copy (and removed by it):
+/// `1`, or `mnt:N` when fd N is the overlay's mount, handed down open.
 const MARK: &str = "_OUTLET_PROTECTED_EXE";
+
+/// The overlay's mount fd that `exec` was handed across the re-exec, or
+/// -1 (see `release_mount`).
+static KEPT_MOUNT: AtomicI32 = AtomicI32::new(-1);
 
 /// What /proc/self/exe is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,8 +155,8 @@ pub fn ensure(args: &[OsString]) -> Result<()> {
 }
 
 fn check(args: &[OsString]) -> Result<()> {
-    let marked = std::env::var_os(MARK).is_some();
-    if marked {
+    let mark = std::env::var_os(MARK);
+    if mark.is_some() {
         // Called first thing in main, before any thread exists.
         syscall::security::unset_env_single_threaded(MARK);
     }
@@ -158,21 +164,90 @@ fn check(args: &[OsString]) -> Result<()> {
         return Ok(());
     }
     if current()? != Exe::Unprotected {
+        if let Some(m) = mark {
+            adopt_mount(&m);
+        }
         return Ok(());
     }
-    if marked {
+    if mark.is_some() {
         bail!("outlet re-executed itself from a protected copy, but /proc/self/exe is not one");
     }
-    let copy = match overlay_copy() {
-        Ok(fd) => fd,
-        Err(overlay) => sealed_copy()
-            .with_context(|| format!("no read-only overlay of outlet's binary ({overlay:#})"))?,
+    let (copy, mount) = match overlay_copy() {
+        Ok((file, mount)) => (file, Some(mount)),
+        Err(overlay) => (
+            sealed_copy().with_context(|| {
+                format!("no read-only overlay of outlet's binary ({overlay:#})")
+            })?,
+            None,
+        ),
     };
-    match reexec(&copy, args)? {}
+    // Closing the mount fd dissolves the detached mount's namespace, and
+    // the kernel waits for an expedited RCU grace period before it returns
+    // (0.1 ms on a quiet machine, milliseconds on a loaded one). `exec`
+    // takes the fd across the re-exec and closes it while the process it
+    // starts sets itself up, off the path the caller waits on. create and
+    // run close it here: their init must not inherit it.
+    let keep = mount.filter(|_| crate::cli::subcommand_name(args) == Some("exec"));
+    let mark = match &keep {
+        Some(m) => {
+            fcntl(
+                m.as_raw_fd(),
+                FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+            )
+            .map_err(std::io::Error::from)
+            .context("hand the overlay's mount fd to the re-executed outlet")?;
+            format!("{MARK}=mnt:{}", m.as_raw_fd())
+        }
+        None => format!("{MARK}=1"),
+    };
+    match reexec(&copy, args, &mark)? {}
 }
 
-/// An O_PATH fd on outlet's binary through a detached read-only overlayfs.
-fn overlay_copy() -> Result<OwnedFd> {
+/// The re-executed `exec` takes over the overlay's mount fd its first
+/// image handed down: only an fd that is a read-only overlayfs, as the
+/// mount is; anything else is left alone. Close-on-exec again, so that no
+/// program outlet runs inherits it.
+fn adopt_mount(mark: &OsStr) {
+    let Some(fd) = mark
+        .to_str()
+        .and_then(|m| m.strip_prefix("mnt:"))
+        .and_then(|n| n.parse::<RawFd>().ok())
+        .filter(|&fd| fd > 2)
+    else {
+        return;
+    };
+    let fs = statfs(format!("/proc/self/fd/{fd}").as_str());
+    let is_overlay = fs.is_ok_and(|fs| {
+        fs.filesystem_type() == OVERLAYFS_SUPER_MAGIC
+            && fs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY)
+    });
+    if is_overlay && fcntl(fd, FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC)).is_ok() {
+        KEPT_MOUNT.store(fd, Ordering::Relaxed);
+    }
+}
+
+/// The overlay's mount fd `exec` holds until `release_mount`, if any: the
+/// exec helper closes its inherited copy of it first thing.
+pub fn kept_mount() -> Option<RawFd> {
+    let fd = KEPT_MOUNT.load(Ordering::Relaxed);
+    (fd >= 0).then_some(fd)
+}
+
+/// Closes the overlay's mount fd handed across the re-exec (see `check`).
+/// The last close waits for an RCU grace period: `exec` calls this once
+/// every other copy of the fd is closed (the helper closed its own before
+/// it reported the process's pid), so the wait overlaps the process's
+/// start-up instead of delaying it. At exit it would close anyway.
+pub fn release_mount() {
+    let fd = KEPT_MOUNT.swap(-1, Ordering::Relaxed);
+    if fd >= 0 {
+        let _ = nix::unistd::close(fd);
+    }
+}
+
+/// An O_PATH fd on outlet's binary through a detached read-only overlayfs,
+/// and the mount's fd (see `check` for why it is returned, not closed).
+fn overlay_copy() -> Result<(OwnedFd, OwnedFd)> {
     let exe = std::fs::read_link("/proc/self/exe").context("readlink /proc/self/exe")?;
     let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
         bail!("{}: no directory and name", exe.display());
@@ -221,7 +296,7 @@ fn overlay_copy() -> Result<OwnedFd> {
     )
     .with_context(|| format!("open {} in the overlay", Path::new(name).display()))?;
     verify_overlay(&file, &exe)?;
-    Ok(file)
+    Ok((file, mnt))
 }
 
 /// The fd must be on a read-only overlayfs and be the running binary (a
@@ -281,13 +356,14 @@ fn sealed_copy() -> Result<OwnedFd> {
 }
 
 /// Executes `copy` with this process's own command line (`args`, as main
-/// received it) and environment (plus the mark); returns only on failure.
-fn reexec(copy: &OwnedFd, args: &[OsString]) -> Result<std::convert::Infallible> {
+/// received it) and environment (plus `mark`, `MARK=...`); returns only
+/// on failure.
+fn reexec(copy: &OwnedFd, args: &[OsString], mark: &str) -> Result<std::convert::Infallible> {
     let args: Vec<CString> = args
         .iter()
         .map(|a| CString::new(a.as_bytes()).context("argument has NUL"))
         .collect::<Result<_>>()?;
-    let mark = CString::new(format!("{MARK}=1")).expect("no NUL");
+    let mark = CString::new(mark).expect("no NUL");
     let err = syscall::security::execveat_self_env(copy, &args, &mark);
     Err(err).context("exec the protected copy of outlet")
 }
@@ -316,7 +392,7 @@ mod tests {
             eprintln!("SKIPPED: mounting overlayfs needs root");
             return;
         }
-        let copy = overlay_copy().expect("overlay copy of the test binary");
+        let (copy, _mount) = overlay_copy().expect("overlay copy of the test binary");
         let e = reopen_for_write(&copy).expect_err("write-open of the overlay copy");
         assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
         // Control: the same kind of reopen of a plain file does open.
