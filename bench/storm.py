@@ -79,10 +79,11 @@ class Rt:
                 (os.POSIX_SPAWN_DUP2, errf, 2),
             ],
         )
-        rc = wait_child(pid, f"`{args[0]}`")
+        rc, cpu = wait_child(pid, f"`{args[0]}`")
         if rc != 0:
             err = os.pread(errf, 65536, 0).decode(errors="replace").strip().splitlines()
             raise RuntimeError(f"`{args[0]}` exit {rc}: {err[-1] if err else ''}")
+        return cpu
 
     def delete_all(self):
         for cid in os.listdir(self.root):
@@ -135,7 +136,7 @@ def close_err_file():
 
 def wait_child(pid, what):
     """Waits for our child `pid` (a command, or an init adopted when its
-    `create` exited) and returns its exit code. A pidfd turns readable when
+    `create` exited): its exit code and CPU time (ns, user + system). A pidfd turns readable when
     the process exits: the thread sleeps in poll (the GIL released)
     instead of polling, so the driver's CPU does not grow with the number
     of lifecycles waiting at once, and the wait is not late by a period."""
@@ -147,8 +148,8 @@ def wait_child(pid, what):
             os.kill(pid, 9)
             os.waitpid(pid, 0)
             raise RuntimeError(f"{what} (pid {pid}) did not exit within {CMD_TIMEOUT}s")
-        _, status = os.waitpid(pid, 0)
-        return os.waitstatus_to_exitcode(status)
+        _, status, ru = os.wait4(pid, 0)
+        return os.waitstatus_to_exitcode(status), int((ru.ru_utime + ru.ru_stime) * 1e9)
     finally:
         os.close(fd)
 
@@ -157,21 +158,23 @@ PHASES = ("create", "start", "wait", "delete")
 
 
 def lifecycle(rt, work, bdir, cid):
-    """The lifecycle's four phases, in ns (PHASES order)."""
+    """The lifecycle's four phases (wall ns, PHASES order), then the CPU
+    (ns) of create, start, the init and delete."""
     pidfile = os.path.join(work, "sb", cid + ".pid")
     t = [time.monotonic_ns()]
-    rt.cmd("create", "--bundle", bdir, "--pid-file", pidfile, cid)
+    cpu = [rt.cmd("create", "--bundle", bdir, "--pid-file", pidfile, cid)]
     t.append(time.monotonic_ns())
     pid = read_pid(pidfile)
-    rt.cmd("start", cid)
+    cpu.append(rt.cmd("start", cid))
     t.append(time.monotonic_ns())
-    status = wait_child(pid, "the init")
+    status, init_cpu = wait_child(pid, "the init")
     if status != 0:
         raise RuntimeError(f"the init (/bin/true) exited with status {status}")
+    cpu.append(init_cpu)
     t.append(time.monotonic_ns())
-    rt.cmd("delete", cid)
+    cpu.append(rt.cmd("delete", cid))
     t.append(time.monotonic_ns())
-    return [b - a for a, b in zip(t, t[1:])]
+    return [b - a for a, b in zip(t, t[1:])] + cpu
 
 
 def storm(rt, bundles, work, n, k, seq):
@@ -328,7 +331,7 @@ def tput_cell(c):
 
 
 def totals(c):
-    return [sum(p) for p in c["lat"]]
+    return [sum(p[: len(PHASES)]) for p in c["lat"]]
 
 
 def lat_cell(c):
@@ -345,24 +348,28 @@ def phase_report(res, ks, rts):
     """Where a lifecycle's time goes, and where the slowest 5% lose it:
     the median of each phase over all lifecycles and over the slowest 5%
     (by total); and the CPU per lifecycle (median of rounds) of the
-    runtime's processes and the inits, and of the driver itself; the
+    runtime's processes and the inits (and the median of each command's
+    and the init's own, from wait4), and of the driver itself; the
     share of the machine's CPU time that was idle during the storm (a
     storm that leaves CPUs idle is bound by waits, not by CPU)."""
     print("\nPhases (ms; median over all lifecycles -> median over the slowest 5%), CPU per lifecycle:\n")
-    print("| in flight | runtime | " + " | ".join(PHASES) + " | runtime+init CPU | driver CPU | CPUs idle |")
+    print("| in flight | runtime | " + " | ".join(PHASES) + " | runtime+init CPU (create/start/init/delete) | driver CPU | CPUs idle |")
     print("|" + "---|" * (5 + len(PHASES)))
     for k in ks:
         for rt in rts:
             c = res.get((k, rt.name))
             if not c or not c["lat"]:
                 continue
-            slow = sorted(c["lat"], key=sum)[-max(1, len(c["lat"]) // 20) :]
+            slow = sorted(c["lat"], key=lambda p: sum(p[: len(PHASES)]))[-max(1, len(c["lat"]) // 20) :]
             cells = [
                 f"{statistics.median(p[i] for p in c['lat']) / 1e6:.1f} -> "
                 f"{statistics.median(p[i] for p in slow) / 1e6:.1f}"
                 for i in range(len(PHASES))
             ]
-            cpu = f"{statistics.median(c['kids']) / 1e6:.2f} ms | {statistics.median(c['cpu']) / 1e6:.2f} ms"
+            each = "/".join(
+                f"{statistics.median(p[len(PHASES) + i] for p in c['lat']) / 1e6:.1f}" for i in range(len(PHASES))
+            )
+            cpu = f"{statistics.median(c['kids']) / 1e6:.2f} ms ({each}) | {statistics.median(c['cpu']) / 1e6:.2f} ms"
             cpu += f" | {statistics.median(c['idle']) * 100:.0f}%"
             print(f"| {k} | {rt.name} | " + " | ".join(cells) + f" | {cpu} |")
 
