@@ -26,6 +26,7 @@ import argparse
 import ctypes
 import json
 import os
+import select
 import statistics
 import subprocess
 import sys
@@ -49,8 +50,9 @@ def subreaper():
 
 
 class Rt:
-    def __init__(self, name, path, work):
+    def __init__(self, name, path, work, env=None):
         self.name, self.path = name, path
+        self.env = {**os.environ, **(env or {})}
         self.root = os.path.join(work, "root-" + name)
         self.missing = not (os.path.isfile(path) and os.access(path, os.X_OK))
         if not self.missing:
@@ -58,20 +60,30 @@ class Rt:
 
     def cmd(self, *args):
         """Runs one runtime command; raises with its stderr on failure."""
-        # stderr goes to a file, not a pipe: the init inherits create's
-        # stdio, and a pipe would not reach EOF until the container exits.
-        with tempfile.TemporaryFile() as errf:
-            p = subprocess.run(
-                [self.path, "--root", self.root, *args],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=errf,
-                timeout=CMD_TIMEOUT,
-            )
-            if p.returncode != 0:
-                errf.seek(0)
-                err = errf.read().decode(errors="replace").strip().splitlines()
-                raise RuntimeError(f"`{args[0]}` exit {p.returncode}: {err[-1] if err else ''}")
+        # posix_spawn (a vfork-like clone, no Popen object, no error pipe):
+        # the driver's CPU per command is the same for every runtime and
+        # dilutes their ratios, so it is kept small. stderr goes to this
+        # thread's own file, not a pipe: the init inherits create's stdio,
+        # and a pipe would not reach EOF until the container exits.
+        errf = err_file()
+        # The command's fd 2 shares this file's offset: back to 0 for it.
+        os.ftruncate(errf, 0)
+        os.lseek(errf, 0, os.SEEK_SET)
+        pid = os.posix_spawn(
+            self.path,
+            [self.path, "--root", self.root, *args],
+            self.env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                (os.POSIX_SPAWN_DUP2, errf, 2),
+            ],
+        )
+        rc, cpu = wait_child(pid, f"`{args[0]}`")
+        if rc != 0:
+            err = os.pread(errf, 65536, 0).decode(errors="replace").strip().splitlines()
+            raise RuntimeError(f"`{args[0]}` exit {rc}: {err[-1] if err else ''}")
+        return cpu
 
     def delete_all(self):
         for cid in os.listdir(self.root):
@@ -104,35 +116,70 @@ def read_pid(path):
         return int(f.read().strip())
 
 
-def wait_init(pid):
-    """The init's exit status; it is our child once `create` has exited."""
-    deadline = time.monotonic() + CMD_TIMEOUT
-    while True:
-        got, status = os.waitpid(pid, os.WNOHANG)
-        if got == pid:
-            return os.waitstatus_to_exitcode(status)
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"init {pid} did not exit within {CMD_TIMEOUT}s")
-        # Blocking waitpid cannot time out; 0.2 ms polls cost little and
-        # bound the error of the wait to that.
-        time.sleep(0.0002)
+_tls = threading.local()
+
+
+def err_file():
+    """This thread's stderr file for the commands it runs (unlinked; one
+    per thread, reused: not one new inode per command)."""
+    if not hasattr(_tls, "errf"):
+        _tls.errf = os.open(tempfile.gettempdir(), os.O_TMPFILE | os.O_RDWR, 0o600)
+    return _tls.errf
+
+
+def close_err_file():
+    """At the end of a worker thread (a storm makes new ones)."""
+    if hasattr(_tls, "errf"):
+        os.close(_tls.errf)
+        del _tls.errf
+
+
+def wait_child(pid, what):
+    """Waits for our child `pid` (a command, or an init adopted when its
+    `create` exited): its exit code and CPU time (ns, user + system). A pidfd turns readable when
+    the process exits: the thread sleeps in poll (the GIL released)
+    instead of polling, so the driver's CPU does not grow with the number
+    of lifecycles waiting at once, and the wait is not late by a period."""
+    fd = os.pidfd_open(pid)
+    try:
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        if not p.poll(CMD_TIMEOUT * 1000):
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            raise RuntimeError(f"{what} (pid {pid}) did not exit within {CMD_TIMEOUT}s")
+        _, status, ru = os.wait4(pid, 0)
+        return os.waitstatus_to_exitcode(status), int((ru.ru_utime + ru.ru_stime) * 1e9)
+    finally:
+        os.close(fd)
+
+
+PHASES = ("create", "start", "wait", "delete")
 
 
 def lifecycle(rt, work, bdir, cid):
+    """The lifecycle's four phases (wall ns, PHASES order), then the CPU
+    (ns) of create, start, the init and delete."""
     pidfile = os.path.join(work, "sb", cid + ".pid")
-    t0 = time.monotonic_ns()
-    rt.cmd("create", "--bundle", bdir, "--pid-file", pidfile, cid)
+    t = [time.monotonic_ns()]
+    cpu = [rt.cmd("create", "--bundle", bdir, "--pid-file", pidfile, cid)]
+    t.append(time.monotonic_ns())
     pid = read_pid(pidfile)
-    rt.cmd("start", cid)
-    status = wait_init(pid)
+    cpu.append(rt.cmd("start", cid))
+    t.append(time.monotonic_ns())
+    status, init_cpu = wait_child(pid, "the init")
     if status != 0:
         raise RuntimeError(f"the init (/bin/true) exited with status {status}")
-    rt.cmd("delete", cid)
-    return time.monotonic_ns() - t0
+    cpu.append(init_cpu)
+    t.append(time.monotonic_ns())
+    cpu.append(rt.cmd("delete", cid))
+    t.append(time.monotonic_ns())
+    return [b - a for a, b in zip(t, t[1:])] + cpu
 
 
 def storm(rt, bundles, work, n, k, seq):
-    """N lifecycles, K in flight: (wall ns, [latency ns], [errors])."""
+    """N lifecycles, K in flight: (wall ns, [[phase ns]], [errors],
+    (driver CPU ns, reaped processes' CPU ns, the machine's idle share))."""
     cids = [f"s{os.getpid()}-{rt.name}-{seq}-{i}" for i in range(n)]
     bdirs = [write_bundle(bundles, work, c) for c in cids]
     lat, errs = [], []
@@ -144,12 +191,13 @@ def storm(rt, bundles, work, n, k, seq):
             with lock:
                 i = next(nxt, None)
             if i is None:
+                close_err_file()
                 return
             try:
-                ns = lifecycle(rt, work, bdirs[i], cids[i])
+                phases = lifecycle(rt, work, bdirs[i], cids[i])
                 with lock:
-                    lat.append(ns)
-            except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
+                    lat.append(phases)
+            except (RuntimeError, OSError, ValueError) as e:
                 with lock:
                     errs.append(str(e))
                 subprocess.run(
@@ -161,14 +209,29 @@ def storm(rt, bundles, work, n, k, seq):
                 )
 
     threads = [threading.Thread(target=worker) for _ in range(k)]
+    c0, i0 = os.times(), cpu_ticks()
     t0 = time.monotonic_ns()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.monotonic_ns() - t0
+    c1, i1 = os.times(), cpu_ticks()
     reap_strays()
-    return wall, lat, errs
+    # The driver's own CPU (its threads), and that of the processes it
+    # reaped: the runtime's commands and the inits (kernel workers that
+    # act for them, such as the netns cleanup, are in neither).
+    cpu = (c1.user - c0.user + c1.system - c0.system) * 1e9
+    kids = (c1.children_user - c0.children_user + c1.children_system - c0.children_system) * 1e9
+    idle = (i1[0] - i0[0]) / max(1, i1[1] - i0[1])
+    return wall, lat, errs, (cpu, kids, idle)
+
+
+def cpu_ticks():
+    """(idle, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[3] + v[4], sum(v)
 
 
 def reap_strays():
@@ -201,14 +264,22 @@ def run_storm(args, rts):
             off = rnd % max(1, len(live))
             for rt in live[off:] + live[:off]:
                 seq += 1
-                cell = res.setdefault((k, rt.name), {"tput": [], "lat": [], "errs": []})
+                cell = res.setdefault((k, rt.name), {"tput": [], "lat": [], "errs": [], "cpu": [], "kids": [], "idle": []})
                 if len(cell["errs"]) > args.n // 2:
                     continue  # this runtime does not work here; stop wasting time
-                wall, lat, errs = storm(rt, bundles, args.work, args.n, k, seq)
+                # What the last storm left to the kernel's workers (its
+                # network namespaces' cleanup, RCU callbacks) would be
+                # charged to this one; the rotation alone does not even
+                # that out when the rounds are fewer than the runtimes.
+                time.sleep(args.settle)
+                wall, lat, errs, cpu = storm(rt, bundles, args.work, args.n, k, seq)
                 cell["errs"] += errs
                 if rnd > 0 and not errs:
                     cell["tput"].append(args.n / (wall / 1e9))
                     cell["lat"] += lat
+                    cell["cpu"].append(cpu[0] / args.n)
+                    cell["kids"].append(cpu[1] / args.n)
+                    cell["idle"].append(cpu[2])
                 print(
                     f"storm: round {rnd} k={k} {rt.name}: {args.n / (wall / 1e9):.1f}/s"
                     f"{' ' + str(len(errs)) + ' failed' if errs else ''}",
@@ -241,6 +312,10 @@ def run_storm(args, rts):
             c = res.get((k, rt.name))
             if c and c["errs"]:
                 print(f"- {rt.name} k={k}: {len(c['errs'])} lifecycles FAILED; first: {c['errs'][0]}")
+    phase_report(res, ks, rts)
+    if args.raw:
+        with open(args.raw, "w") as f:
+            json.dump({f"{k} {n}": c["lat"] for (k, n), c in res.items()}, f)
     base = [n for n in names if n != "outlet"]
     for k in ks:
         o = res.get((k, "outlet"))
@@ -260,12 +335,48 @@ def tput_cell(c):
     return f"{statistics.median(t):.1f} ({min(t):.1f}-{max(t):.1f})"
 
 
+def totals(c):
+    return [sum(p[: len(PHASES)]) for p in c["lat"]]
+
+
 def lat_cell(c):
-    return f"{pct(c['lat'], 50) / 1e6:.1f} / {pct(c['lat'], 99) / 1e6:.1f}"
+    t = totals(c)
+    return f"{pct(t, 50) / 1e6:.1f} / {pct(t, 99) / 1e6:.1f}"
 
 
 def ratio_cell(c):
-    return f"{pct(c['lat'], 99) / pct(c['lat'], 50):.2f}"
+    t = totals(c)
+    return f"{pct(t, 99) / pct(t, 50):.2f}"
+
+
+def phase_report(res, ks, rts):
+    """Where a lifecycle's time goes, and where the slowest 5% lose it:
+    the median of each phase over all lifecycles and over the slowest 5%
+    (by total); and the CPU per lifecycle (median of rounds) of the
+    runtime's processes and the inits (and the median of each command's
+    and the init's own, from wait4), and of the driver itself; the
+    share of the machine's CPU time that was idle during the storm (a
+    storm that leaves CPUs idle is bound by waits, not by CPU)."""
+    print("\nPhases (ms; median over all lifecycles -> median over the slowest 5%), CPU per lifecycle:\n")
+    print("| in flight | runtime | " + " | ".join(PHASES) + " | runtime+init CPU (create/start/init/delete) | driver CPU | CPUs idle |")
+    print("|" + "---|" * (5 + len(PHASES)))
+    for k in ks:
+        for rt in rts:
+            c = res.get((k, rt.name))
+            if not c or not c["lat"]:
+                continue
+            slow = sorted(c["lat"], key=lambda p: sum(p[: len(PHASES)]))[-max(1, len(c["lat"]) // 20) :]
+            cells = [
+                f"{statistics.median(p[i] for p in c['lat']) / 1e6:.1f} -> "
+                f"{statistics.median(p[i] for p in slow) / 1e6:.1f}"
+                for i in range(len(PHASES))
+            ]
+            each = "/".join(
+                f"{statistics.median(p[len(PHASES) + i] for p in c['lat']) / 1e6:.1f}" for i in range(len(PHASES))
+            )
+            cpu = f"{statistics.median(c['kids']) / 1e6:.2f} ms ({each}) | {statistics.median(c['cpu']) / 1e6:.2f} ms"
+            cpu += f" | {statistics.median(c['idle']) * 100:.0f}%"
+            print(f"| {k} | {rt.name} | " + " | ".join(cells) + f" | {cpu} |")
 
 
 def memcg_read(memcg, name):
@@ -433,13 +544,23 @@ def main():
     p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--memcg", help="density: the v1 memory cgroup this driver runs in")
     p.add_argument("--title", default="")
+    p.add_argument("--settle", type=float, default=1.0, help="storm: seconds of pause before each storm")
+    p.add_argument("--raw", help="storm: write every lifecycle's phases (ns) as JSON here")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE",
+        help="one more environment variable for runtime NAME's commands",
+    )
     p.add_argument("runtimes", nargs="+", metavar="NAME=PATH")
     args = p.parse_args()
     subreaper()
     rts = []
     for spec in args.runtimes:
         name, _, path = spec.partition("=")
-        rts.append(Rt(name, path, args.work))
+        env = dict(e.partition(":")[2].split("=", 1) for e in args.env if e.partition(":")[0] == name)
+        rts.append(Rt(name, path, args.work, env))
     try:
         if args.mode == "storm":
             run_storm(args, rts)

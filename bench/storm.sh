@@ -7,7 +7,17 @@
 #   STORM_ROUNDS=6 bench/storm.sh    # more rounds (default 4, + 1 warm-up)
 #   STORM_ONLY=storm|density bench/storm.sh
 #   STORM_N=50 DENSITY_N=100 bench/storm.sh   (containers per storm / density round)
-#   OUTLET=/path/to/outlet bench/storm.sh
+#   OUTLET=/path/to/outlet bench/storm.sh   (that binary as is: nothing is built)
+#   OUTLET_OLD=/path/to/other/outlet bench/storm.sh   (a second outlet column,
+#                                    `outlet-old`, interleaved with the first)
+#   OUTLET_OLD_ENV="KEY=VALUE"       (one more variable in outlet-old's environment,
+#                                    e.g. OUTLET_UNPROTECTED_EXE=1 with a build that
+#                                    honours it: the protection's cost in a storm)
+#   STORM_FIELDS=v2|hybrid|all       (default all)
+#   STORM_PEERS="crun-1.21 crun runc" (the peers measured; default all three,
+#                                    empty: outlet alone)
+#   STORM_INFLIGHT=8,50              (lifecycles in flight; default 8,50)
+#   STORM_RAW=DIR                    (every lifecycle's phases as JSON there)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -17,6 +27,11 @@ storm_n=${STORM_N:-50}
 density_n=${DENSITY_N:-100}
 only=${STORM_ONLY:-all}
 outlet=${OUTLET:-$("$repo/scripts/binary-path.sh")}
+outlet_old=${OUTLET_OLD:-}
+fields=${STORM_FIELDS:-all}
+peers=${STORM_PEERS-crun-1.21 crun runc}
+raw=${STORM_RAW:-}
+inflight=${STORM_INFLIGHT:-8,50}
 runc_bin=$(command -v runc || echo /usr/sbin/runc)
 crun_bin=$(command -v crun || echo /usr/bin/crun)
 crun121_bin=$(bash "$here/fetch-crun.sh") || crun121_bin=/nonexistent/crun-1.21
@@ -37,6 +52,7 @@ delete_containers() {
         name=${root##*/root-}
         case $name in
             outlet) bin=$outlet ;;
+            outlet-old) bin=$outlet_old ;;
             runc) bin=$runc_bin ;;
             crun) bin=$crun_bin ;;
             crun-1.21) bin=$crun121_bin ;;
@@ -67,9 +83,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== building (cargo build --release: outlet)" >&2
-(cd "$repo" && cargo build --release --quiet --bin outlet) >&2 ||
-    echo "bench/storm.sh: building outlet FAILED; its column will say so" >&2
+if [[ -z ${OUTLET:-} ]]; then
+    echo "== building (cargo build --release: outlet)" >&2
+    (cd "$repo" && cargo build --release --quiet --bin outlet) >&2 ||
+        echo "bench/storm.sh: building outlet FAILED; its column will say so" >&2
+fi
 rootfs=$(realpath "$("$repo/rootfs-fixtures/build.sh" | tail -1)")
 
 version() { { "$1" --version 2>/dev/null || echo "not available"; } | { head -1; cat >/dev/null; }; }
@@ -78,10 +96,25 @@ echo
 echo "- machine: $(nproc) CPUs, kernel $(uname -r), load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- outlet: $(version "$outlet"); crun: $(version "$crun_bin"), $(version "$crun121_bin"); runc: $(version "$runc_bin")"
 
-export work outlet runc_bin crun_bin crun121_bin
-all=("outlet=$outlet" "crun-1.21=$crun121_bin" "crun=$crun_bin" "runc=$runc_bin")
+export work outlet outlet_old runc_bin crun_bin crun121_bin
+outlets=("outlet=$outlet")
+[[ -z $outlet_old ]] || outlets+=("outlet-old=$outlet_old")
+all=("${outlets[@]}")
+for p in $peers; do
+    case $p in
+        crun-1.21) all+=("crun-1.21=$crun121_bin") ;;
+        crun) all+=("crun=$crun_bin") ;;
+        runc) all+=("runc=$runc_bin") ;;
+        *) echo "bench/storm.sh: STORM_PEERS: unknown runtime $p" >&2; exit 1 ;;
+    esac
+done
+hybrid=("${outlets[@]}")
+[[ " $peers " != *" runc "* ]] || hybrid+=("runc=$runc_bin")
+raw_arg() { [[ -z $raw ]] || echo "--raw=$raw/storm-$1.json"; }
+old_env=()
+[[ -z ${OUTLET_OLD_ENV:-} ]] || old_env=(--env "outlet-old:$OUTLET_OLD_ENV")
 
-if [[ $only == all || $only == storm ]]; then
+if [[ $only == all || $only == storm ]] && [[ $fields == all || $fields == v2 ]]; then
     # The v2 field, as in run.sh: a private mount namespace whose
     # /sys/fs/cgroup is a fresh cgroup2 mount; the host's mounts are untouched.
     unshare -m --propagation private -- bash -c "$(declare -f delete_containers)"'
@@ -89,11 +122,14 @@ if [[ $only == all || $only == storm ]]; then
         trap delete_containers EXIT
         mount -t cgroup2 none /sys/fs/cgroup
         python3 "$@"' bash "$here/storm.py" storm --field v2 --work "$work" --rootfs "$rootfs" \
-        --tag "$tag" -n "$storm_n" --rounds "$rounds" --title "cgroup v2 field, no limits" "${all[@]}" ||
+        --tag "$tag" -n "$storm_n" --inflight "$inflight" --rounds "$rounds" --title "cgroup v2 field, no limits" \
+        $(raw_arg v2) "${old_env[@]}" "${all[@]}" ||
         echo "bench/storm.sh: the v2 storm FAILED (exit $?)"
+fi
+if [[ $only == all || $only == storm ]] && [[ $fields == all || $fields == hybrid ]]; then
     python3 "$here/storm.py" storm --field hybrid --work "$work" --rootfs "$rootfs" \
-        --tag "$tag" -n "$storm_n" --rounds "$rounds" --title "hybrid host, memory 512 MiB + cpu 0.25" \
-        "outlet=$outlet" "runc=$runc_bin" ||
+        --tag "$tag" -n "$storm_n" --inflight "$inflight" --rounds "$rounds" --title "hybrid host, memory 512 MiB + cpu 0.25" \
+        $(raw_arg hybrid) "${old_env[@]}" "${hybrid[@]}" ||
         echo "bench/storm.sh: the hybrid storm FAILED (exit $?)"
 fi
 

@@ -64,32 +64,63 @@ pub fn read_opt(path: &Path) -> Result<Option<String>> {
     }
 }
 
+/// How long `mkdir_all` keeps making again a parent that vanished before
+/// the child could be made in it: each time means another container's
+/// `delete` removed the shared parent it had made, which had just become
+/// empty. In a start storm that happens, but not forever; the bound only
+/// stops a livelock.
+const PARENT_VANISHED_FOR: Duration = Duration::from_secs(2);
+
 /// mkdir -p that records, parents first, every directory it really created,
 /// so that cleanup removes exactly those and never a directory that existed.
+/// A parent is shared with other containers, and the one that made it
+/// removes it on `delete` once it is empty: a parent found (or made) here
+/// can be gone again before the child is made in it, so that ENOENT makes
+/// the parent again instead of failing the create.
 pub fn mkdir_all(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
+    let deadline = Instant::now() + PARENT_VANISHED_FOR;
+    mkdir_all_until(dir, created, Some(deadline)).map(|_| ())
+}
+
+/// `mkdir_all` that makes a missing parent again until `deadline` (None:
+/// once only); how many times it found the parent missing.
+fn mkdir_all_until(
+    dir: &Path,
+    created: &mut Vec<PathBuf>,
+    deadline: Option<Instant>,
+) -> Result<u32> {
     let mut builder = std::fs::DirBuilder::new();
     builder.mode(0o755);
-    match builder.create(dir) {
-        Ok(()) => {
-            created.push(dir.to_path_buf());
-            Ok(())
-        }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let parent = dir
-                .parent()
-                .ok_or_else(|| anyhow!("cgroup: mkdir {}: {e}", dir.display()))?;
-            mkdir_all(parent, created)?;
-            match builder.create(dir) {
-                Ok(()) => {
-                    created.push(dir.to_path_buf());
-                    Ok(())
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-                Err(e) => Err(io_error(e, "mkdir", dir)),
+    let mut tries = 0;
+    loop {
+        match builder.create(dir) {
+            Ok(()) => {
+                created.push(dir.to_path_buf());
+                return Ok(tries);
             }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(tries),
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    && (tries == 0 || deadline.is_some_and(|d| Instant::now() < d)) =>
+            {
+                tries += 1;
+                let parent = dir
+                    .parent()
+                    .ok_or_else(|| anyhow!("cgroup: mkdir {}: {e}", dir.display()))?;
+                let before = created.len();
+                mkdir_all_until(parent, created, deadline)?;
+                // Made again after another's delete removed it: on record once.
+                let mut i = before;
+                while i < created.len() {
+                    if created[..i].contains(&created[i]) {
+                        created.remove(i);
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            Err(e) => return Err(io_error(e, "mkdir", dir)),
         }
-        Err(e) => Err(io_error(e, "mkdir", dir)),
     }
 }
 
@@ -245,6 +276,74 @@ mod tests {
             .stdin(Stdio::null())
             .spawn()
             .unwrap()
+    }
+
+    /// Two containers' creates in a shared parent, while deletes of the
+    /// containers that made it remove it whenever it is empty
+    /// (`remove_if_unused`, as `Cgroup::destroy` does with a parent it
+    /// created), in a tight loop: far more often than a real storm, which
+    /// makes the rare window a create had (between finding the parent and
+    /// making its dir in it) easy to hit. Stops at the first create that
+    /// fails, or after `rounds` creates each. Also says how many creates found the parent
+    /// gone again after making it (the race, survived).
+    fn shared_parent_race(retry: bool, rounds: u32) -> (Option<String>, usize) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let base = crate::security::testutil::TempDir::new("cg-parent-race");
+        let parent = base.0.join("storm");
+        let failed = std::sync::Mutex::new(None);
+        let running = AtomicUsize::new(2);
+        let raced = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for name in ["a", "b"] {
+                let (parent, failed, running, raced) = (&parent, &failed, &running, &raced);
+                s.spawn(move || {
+                    let dir = parent.join(name);
+                    for _ in 0..rounds {
+                        if failed.lock().unwrap().is_some() {
+                            break;
+                        }
+                        let deadline = retry.then(|| Instant::now() + PARENT_VANISHED_FOR);
+                        match mkdir_all_until(&dir, &mut Vec::new(), deadline) {
+                            Ok(tries) if tries > 1 => _ = raced.fetch_add(1, Ordering::SeqCst),
+                            Ok(_) => {}
+                            Err(e) => {
+                                *failed.lock().unwrap() = Some(format!("{e:#}"));
+                                break;
+                            }
+                        }
+                        std::fs::remove_dir(&dir).unwrap();
+                    }
+                    running.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+            while running.load(Ordering::SeqCst) > 0 {
+                remove_if_unused(&parent).unwrap();
+            }
+        });
+        (failed.into_inner().unwrap(), raced.into_inner())
+    }
+
+    /// A start storm's creates and deletes share the parent cgroup, and
+    /// the delete of the container that made it removes it once empty:
+    /// a create that had found (or made) the parent then failed with
+    /// ENOENT making its own dir in it. Now it makes the parent again.
+    /// Control: allowed only the one re-make of before, the same race
+    /// fails, so the race is real and the test can fail.
+    #[test]
+    fn a_parent_removed_by_another_delete_is_made_again() {
+        let (control, _) = shared_parent_race(false, 20_000);
+        assert!(
+            control
+                .as_deref()
+                .is_some_and(|e| e.contains("No such file")),
+            "the control did not hit the race: {control:?}"
+        );
+        let (failed, raced) = shared_parent_race(true, 300);
+        assert_eq!(failed, None);
+        assert!(
+            raced > 0,
+            "the race did not happen: the test showed nothing"
+        );
     }
 
     /// The leak: a cgroup whose list still named a process that had
