@@ -1,4 +1,7 @@
-//! <root>/<id>/: state.json, config.json, the lock and exec.fifo.
+//! <root>/<id>/: state.json, config.json, the lock and exec.fifo (made by
+//! `create` only: `run` holds its init at a pipe of its own, so its
+//! container reads "running" from the moment it is recorded, which is
+//! microseconds before `run` releases it).
 //! state.json is written atomically (tmp + rename) and holds the OCI state
 //! plus what later commands need without re-reading the bundle (the hooks,
 //! the resolved cgroup paths, the init's start time against pid reuse).

@@ -1,6 +1,7 @@
 //! `start`: release the init blocked on exec.fifo, then run poststart hooks.
 
-use std::os::fd::AsFd;
+use std::fmt::Display;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -9,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::Opened;
-use crate::state::Status;
+use crate::state::{State, Status};
 
 /// How long the init may take to read the start byte (it is blocked on
 /// the fifo, so only a stopped or frozen init takes long).
@@ -20,7 +21,7 @@ const ALIVE_CHECK_MS: u8 = 100;
 
 pub fn start(root: &Path, id: &str) -> Result<()> {
     let c = super::load(root, id)?;
-    release(&c)?;
+    release(&c, None)?;
     poststart(&c)
 }
 
@@ -36,7 +37,9 @@ pub fn poststart(c: &Opened) -> Result<()> {
     Ok(())
 }
 
-pub fn release(c: &Opened) -> Result<()> {
+/// Releases the init blocked on the start gate: exec.fifo, or the pipe
+/// whose write end `run` holds (`gate`, see create::Gate::Pipe).
+pub fn release(c: &Opened, gate: Option<&OwnedFd>) -> Result<()> {
     match c.status {
         Status::Created => {}
         Status::Stopped => bail!("cannot start a container that has stopped: {}", c.state.id),
@@ -46,6 +49,19 @@ pub fn release(c: &Opened) -> Result<()> {
             c.state.id
         ),
     }
+    match gate {
+        Some(g) => {
+            push_start_byte(&c.state, g.as_fd(), &"the start gate")?;
+            crate::logging::debug(|| {
+                format!("start {}: init {} released", c.state.id, c.state.pid)
+            });
+            Ok(())
+        }
+        None => release_fifo(c),
+    }
+}
+
+fn release_fifo(c: &Opened) -> Result<()> {
     let fifo = c.dir.fifo();
     // The init holds the fifo open for reading (and writing) and blocks
     // reading it: a byte from us releases it, and it closes the fifo once
@@ -74,11 +90,22 @@ pub fn release(c: &Opened) -> Result<()> {
         }
         Err(e) => return Err(e).with_context(|| format!("open {}", fifo.display())),
     };
-    nix::unistd::write(&f, b"0").with_context(|| format!("write {}", fifo.display()))?;
+    push_start_byte(&c.state, f.as_fd(), &fifo.display())?;
+    crate::fault::point("start:released");
+    std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
+    crate::logging::debug(|| format!("start {}: init {} released", c.state.id, c.state.pid));
+    Ok(())
+}
+
+/// Writes the start byte into the gate `f` (its write end) and waits until
+/// the init has taken it: the init closes its reading end once it has the
+/// byte, so no reader is left (POLLERR) and nothing is left unread.
+fn push_start_byte(state: &State, f: BorrowedFd, what: &dyn Display) -> Result<()> {
+    nix::unistd::write(f, b"0").with_context(|| format!("write {what}"))?;
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         // No events asked for: POLLERR (no reader left) is always reported.
-        let mut pfd = [PollFd::new(f.as_fd(), PollFlags::empty())];
+        let mut pfd = [PollFd::new(f, PollFlags::empty())];
         let n = poll(&mut pfd, PollTimeout::from(ALIVE_CHECK_MS)).unwrap_or(0);
         if n > 0
             && pfd[0]
@@ -87,26 +114,85 @@ pub fn release(c: &Opened) -> Result<()> {
         {
             break;
         }
-        if !crate::state::init_alive(&c.state) {
-            bail!("container init exited before start: {}", c.state.id);
+        if !crate::state::init_alive(state) {
+            bail!("container init exited before start: {}", state.id);
         }
         if Instant::now() > deadline {
             bail!(
                 "container init did not take the start signal within {}s: {}",
                 START_TIMEOUT.as_secs(),
-                c.state.id
+                state.id
             );
         }
     }
     // The last reader is gone: the init took our byte, or died first and
     // left it in the pipe.
-    let unread = crate::syscall::process::unread_bytes(f.as_fd())
-        .with_context(|| format!("FIONREAD {}", fifo.display()))?;
+    let unread =
+        crate::syscall::process::unread_bytes(f).with_context(|| format!("FIONREAD {what}"))?;
     if unread != 0 {
-        bail!("container init exited before start: {}", c.state.id);
+        bail!("container init exited before start: {}", state.id);
     }
-    crate::fault::point("start:released");
-    std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
-    crate::logging::debug(|| format!("start {}: init {} released", c.state.id, c.state.pid));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+
+    /// This test process as the "init": alive for the whole test.
+    fn state() -> State {
+        let pid = nix::unistd::getpid().as_raw();
+        let (start, _) = crate::process::pidstat::start_time(pid).unwrap();
+        State {
+            oci_version: String::new(),
+            id: "gate".into(),
+            pid,
+            bundle: Default::default(),
+            rootfs: Default::default(),
+            created: String::new(),
+            owner: String::new(),
+            annotations: Default::default(),
+            init_start_time: start,
+            cgroup: Default::default(),
+            hooks: None,
+            namespaces: Vec::new(),
+            use_terminal: false,
+        }
+    }
+
+    /// Waits until `r` has something to read, then reads it or not.
+    fn reader(r: OwnedFd, take: bool) -> std::thread::JoinHandle<()> {
+        std::thread::spawn(move || {
+            let mut pfd = [PollFd::new(r.as_fd(), PollFlags::POLLIN)];
+            poll(&mut pfd, PollTimeout::NONE).unwrap();
+            if take {
+                let mut b = [0u8; 1];
+                assert_eq!(nix::unistd::read(r.as_raw_fd(), &mut b), Ok(1));
+                assert_eq!(b[0], b'0');
+            }
+        })
+    }
+
+    /// `run`'s pipe gate: released once the reader has taken the byte and
+    /// closed its end. The control: a reader that closes its end without
+    /// taking the byte (an init that died on the way) is an error.
+    #[test]
+    fn the_pipe_gate_is_released_only_by_a_reader_that_took_the_byte() {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let t = reader(r, true);
+        push_start_byte(&state(), w.as_fd(), &"gate").expect("released");
+        t.join().unwrap();
+
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let t = reader(r, false);
+        let err = push_start_byte(&state(), w.as_fd(), &"gate").unwrap_err();
+        t.join().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "container init exited before start: gate",
+            "{err:#}"
+        );
+    }
 }
