@@ -18,7 +18,7 @@ use crate::process::sync::{self, Msg};
 use crate::rootfs::mounts::BindTree;
 use crate::security::{self, seccomp::Prepared};
 use crate::spec::{self, Process, Spec};
-use crate::state::{ContainerDir, Intent, State, Status};
+use crate::state::{ContainerDir, Intent, StagedState, State, Status};
 use crate::syscall;
 
 pub struct CreateOpts<'a> {
@@ -141,8 +141,9 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Validated, gate: Gate) -> Res
     let draft = Draft::new(o, &loaded, &plan);
     let (init, gate) = spawn_init(o, &loaded, &mut plan, &mut made, &entry, &draft, gate)?;
     drop(entry);
+    let staged = stage_record(&loaded, &made, &init, &draft)?;
     wait_for_ready(&plan, &init, &draft)?;
-    let mut created = record(o, &loaded, plan, made, init, &draft)?;
+    let mut created = record(o, plan, made, init, staged)?;
     created.gate = gate;
     Ok(created)
 }
@@ -543,25 +544,40 @@ fn run_runtime_hooks(spec: &Spec, state_json: &str) -> Result<()> {
     )
 }
 
-/// Record the ready container (config.json, state.json, the pid file),
-/// then let the init turn its death signal off: until then a killed
-/// `create` takes it along. Nothing is left to undo after this.
-fn record(
-    o: &CreateOpts,
+/// config.json and state.json's bytes, written while the init sets itself
+/// up (the parent would only wait for it): on ext4 each new file is an
+/// inode allocation, which this takes off the path to Ready. Nothing reads
+/// either before `record` renames state.json into place (a dir without
+/// state.json is a container being created), and a create that fails
+/// removes the whole dir.
+fn stage_record(
     loaded: &spec::Validated,
-    plan: Plan,
-    mut made: Made,
-    init: Spawned,
+    made: &Made,
+    init: &Spawned,
     draft: &Draft,
-) -> Result<Created> {
-    crate::fault::point("create:ready");
+) -> Result<(State, StagedState)> {
     let state = State {
         pid: init.pid,
         init_start_time: made.intent.init_start_time,
         ..draft.state.clone()
     };
     made.dir.save_config(&loaded.text)?;
-    made.dir.save(&state)?;
+    let staged = made.dir.stage(&state)?;
+    Ok((state, staged))
+}
+
+/// Record the ready container (state.json into place, the pid file),
+/// then let the init turn its death signal off: until then a killed
+/// `create` takes it along. Nothing is left to undo after this.
+fn record(
+    o: &CreateOpts,
+    plan: Plan,
+    mut made: Made,
+    init: Spawned,
+    (state, staged): (State, StagedState),
+) -> Result<Created> {
+    crate::fault::point("create:ready");
+    staged.commit()?;
     crate::logging::debug(|| format!("state saved in {}", made.dir.path.display()));
     crate::fault::point("create:saved");
     if let Some(p) = o.pid_file {
