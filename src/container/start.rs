@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::Opened;
@@ -50,15 +51,36 @@ pub fn release(c: &Opened, gate: Option<&OwnedFd>) -> Result<()> {
         ),
     }
     match gate {
-        Some(g) => {
-            push_start_byte(&c.state, g.as_fd(), &"the start gate")?;
-            crate::logging::debug(|| {
-                format!("start {}: init {} released", c.state.id, c.state.pid)
-            });
-            Ok(())
-        }
+        Some(g) => release_pipe(c, g.as_fd()),
         None => release_fifo(c),
     }
+}
+
+/// `run`'s gate. A write finding no reader (EPIPE) is the fifo's ENXIO:
+/// the init is gone, or was released from inside and runs.
+fn release_pipe(c: &Opened, g: BorrowedFd) -> Result<()> {
+    match nix::unistd::write(g, b"0") {
+        Ok(_) => wait_taken(&c.state, g, &"the start gate")?,
+        Err(Errno::EPIPE) => return released_early(c),
+        Err(e) => return Err(e).context("write the start gate"),
+    }
+    crate::logging::debug(|| format!("start {}: init {} released", c.state.id, c.state.pid));
+    Ok(())
+}
+
+/// No reader left on the gate: an init that is alive was released by a
+/// process of the container that could reach the gate (through
+/// /proc/1/fd). It is running, which is what start was to achieve.
+fn released_early(c: &Opened) -> Result<()> {
+    if !crate::state::init_alive(&c.state) {
+        bail!("container init exited before start: {}", c.state.id);
+    }
+    eprintln!(
+        "outlet: warning: container {}: the init was released before start \
+         (from inside the container)",
+        c.state.id
+    );
+    Ok(())
 }
 
 fn release_fifo(c: &Opened) -> Result<()> {
@@ -74,17 +96,7 @@ fn release_fifo(c: &Opened) -> Result<()> {
     {
         Ok(f) => f,
         Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
-            if !crate::state::init_alive(&c.state) {
-                bail!("container init exited before start: {}", c.state.id);
-            }
-            // Alive but no longer waiting: a process of the container that
-            // could reach the fifo (through /proc/1/fd) released it. It is
-            // running, which is what start was to achieve.
-            eprintln!(
-                "outlet: warning: container {}: the init was released before start \
-                 (from inside the container)",
-                c.state.id
-            );
+            released_early(c)?;
             std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
             return Ok(());
         }
@@ -98,10 +110,15 @@ fn release_fifo(c: &Opened) -> Result<()> {
 }
 
 /// Writes the start byte into the gate `f` (its write end) and waits until
-/// the init has taken it: the init closes its reading end once it has the
-/// byte, so no reader is left (POLLERR) and nothing is left unread.
+/// the init has taken it.
 fn push_start_byte(state: &State, f: BorrowedFd, what: &dyn Display) -> Result<()> {
     nix::unistd::write(f, b"0").with_context(|| format!("write {what}"))?;
+    wait_taken(state, f, what)
+}
+
+/// The init closes its reading end once it has the byte: no reader is
+/// left (POLLERR) and nothing is left unread.
+fn wait_taken(state: &State, f: BorrowedFd, what: &dyn Display) -> Result<()> {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         // No events asked for: POLLERR (no reader left) is always reported.
@@ -194,5 +211,30 @@ mod tests {
             "container init exited before start: gate",
             "{err:#}"
         );
+    }
+
+    /// A gate nobody reads any more: with the init alive (released from
+    /// inside), `run` goes on; the control, an init that is gone, is the
+    /// error it must be.
+    #[test]
+    fn a_gate_without_reader_is_an_early_release_only_while_the_init_lives() {
+        let t = crate::security::testutil::TempDir::new("start-gate");
+        let opened = |state: State| Opened {
+            dir: crate::state::ContainerDir::create(&t.0, &state.id).unwrap(),
+            state,
+            status: Status::Created,
+        };
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        drop(r);
+        release(&opened(state()), Some(&w)).expect("released from inside");
+
+        let mut gone = state();
+        gone.id = "gone".into();
+        let child = std::process::Command::new("true").spawn().unwrap();
+        gone.pid = child.id() as i32;
+        let mut child = child;
+        child.wait().unwrap();
+        let err = release(&opened(gone), Some(&w)).unwrap_err();
+        assert_eq!(err.to_string(), "container init exited before start: gone");
     }
 }
