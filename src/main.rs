@@ -18,6 +18,12 @@ use outlet::cli::{Cli, Command};
 use outlet::security::protected_exe;
 use outlet::{commands, logging};
 
+// See syscall/arena.rs: most of outlet's user time in a `run` went to
+// musl's malloc.
+#[global_allocator]
+static ALLOC: outlet::syscall::arena::Arena<{ outlet::syscall::arena::SIZE }> =
+    outlet::syscall::arena::Arena::new();
+
 // The C entry point libc's start-up calls. Edition 2024 makes this
 // attribute carry the mark of code the compiler cannot check (nothing
 // proves the symbol clashes with no other); it is the one such mark left

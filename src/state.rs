@@ -1,4 +1,7 @@
-//! <root>/<id>/: state.json, config.json, the lock and exec.fifo.
+//! <root>/<id>/: state.json, config.json, the lock and exec.fifo (made by
+//! `create` only: `run` holds its init at a pipe of its own, so its
+//! container reads "running" from the moment it is recorded, which is
+//! microseconds before `run` releases it).
 //! state.json is written atomically (tmp + rename) and holds the OCI state
 //! plus what later commands need without re-reading the bundle (the hooks,
 //! the resolved cgroup paths, the init's start time against pid reuse).
@@ -317,6 +320,21 @@ impl ContainerDir {
         syscall::write_atomic(&self.path.join(STATE_FILE), &json)
     }
 
+    /// `save` in two steps: the bytes now, under the temporary name
+    /// `save` uses (no reader looks at it), and the rename that makes them
+    /// state.json when `StagedState::commit` is called.
+    pub fn stage(&self, state: &State) -> Result<StagedState> {
+        let json = serde_json::to_vec(state).context("serialise state")?;
+        let tmp = self
+            .path
+            .join(format!(".{STATE_FILE}.{}", std::process::id()));
+        std::fs::write(&tmp, json).with_context(|| format!("write {}", tmp.display()))?;
+        Ok(StagedState {
+            tmp,
+            path: self.path.join(STATE_FILE),
+        })
+    }
+
     /// Keeps the config's text. Written before state.json, whose rename is
     /// what makes the container exist for other commands: no reader can
     /// see a partial config.json, so one plain write is enough.
@@ -360,6 +378,20 @@ impl ContainerDir {
     pub fn remove(&self) -> Result<()> {
         std::fs::remove_dir_all(&self.path)
             .with_context(|| format!("remove state dir {}", self.path.display()))
+    }
+}
+
+/// A state written by `ContainerDir::stage`, not yet in place.
+pub struct StagedState {
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl StagedState {
+    /// state.json appears, whole, in one rename.
+    pub fn commit(self) -> Result<()> {
+        std::fs::rename(&self.tmp, &self.path)
+            .with_context(|| format!("rename {} to {}", self.tmp.display(), self.path.display()))
     }
 }
 
@@ -452,6 +484,25 @@ mod tests {
         };
         i.cgroup.created = vec![PathBuf::from("/sys/fs/cgroup/pids/x")];
         i
+    }
+
+    /// A staged state is invisible until committed: a reader in between
+    /// finds a container still being created (no state), then the whole
+    /// state (the control: the same reader after commit).
+    #[test]
+    fn a_staged_state_appears_only_on_commit() {
+        let (_t, d) = dir();
+        let st: State = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2", "id": "c", "pid": 42, "bundle": "/b",
+            "rootfs": "/b/rootfs", "created": "x", "owner": "root",
+            "init_start_time": 77
+        }))
+        .unwrap();
+        let staged = d.stage(&st).unwrap();
+        assert!(d.load().unwrap().is_none(), "visible before commit");
+        staged.commit().unwrap();
+        let got = d.load().unwrap().expect("state after commit");
+        assert_eq!((got.pid, got.init_start_time), (42, 77));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::process::sync::{self, Msg};
 use crate::rootfs::mounts::BindTree;
 use crate::security::{self, seccomp::Prepared};
 use crate::spec::{self, Process, Spec};
-use crate::state::{ContainerDir, Intent, State, Status};
+use crate::state::{ContainerDir, Intent, StagedState, State, Status};
 use crate::syscall;
 
 pub struct CreateOpts<'a> {
@@ -74,10 +74,27 @@ fn in_user_namespace() -> bool {
         .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
 }
 
-/// A created container: the init is blocked on exec.fifo.
+/// A created container: the init is blocked on its start gate.
 pub struct Created {
     pub dir: ContainerDir,
     pub state: State,
+    /// `run`'s end of the start gate (see `Gate::Pipe`); None with
+    /// exec.fifo, which `start` opens by its path.
+    pub gate: Option<OwnedFd>,
+}
+
+/// What the created init blocks on until it is started.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// exec.fifo in the state dir: `start` is another process, which finds
+    /// it by path (and `state` reads "created" while it exists).
+    Fifo,
+    /// A pipe whose write end stays with `run`, the one process that
+    /// starts this container: no file in the state dir to make and remove
+    /// (an inode each way, which on a journal-less ext4 root costs a scan
+    /// of recently freed inodes). The init reads it exactly as it reads the
+    /// fifo.
+    Pipe,
 }
 
 /// Undo for a create that fails halfway.
@@ -108,24 +125,27 @@ impl Drop for Undo {
 pub fn create(o: &CreateOpts) -> Result<Created> {
     spec::check_id(o.id)?;
     let loaded = spec::load(o.bundle, o.config)?;
-    create_loaded(o, loaded)
+    create_loaded(o, loaded, Gate::Fifo)
 }
 
 /// `create` with the spec already loaded and validated (`run` reads it
 /// first to decide about the terminal; nothing is parsed twice). The
 /// lifecycle's steps in order (see DESIGN.md); each failure undoes every
 /// step taken before it.
-pub fn create_loaded(o: &CreateOpts, loaded: spec::Validated) -> Result<Created> {
+pub fn create_loaded(o: &CreateOpts, loaded: spec::Validated, gate: Gate) -> Result<Created> {
     spec::check_id(o.id)?;
     let mut plan = plan(o, &loaded)?;
     // Side effects start here.
     let mut made = make_state_dir(o, &plan.cgroup)?;
     let entry = make_cgroup(o, &mut plan, &mut made)?;
     let draft = Draft::new(o, &loaded, &plan);
-    let init = spawn_init(o, &loaded, &mut plan, &mut made, &entry, &draft)?;
+    let (init, gate) = spawn_init(o, &loaded, &mut plan, &mut made, &entry, &draft, gate)?;
     drop(entry);
+    let staged = stage_record(&loaded, &made, &init, &draft)?;
     wait_for_ready(&plan, &init, &draft)?;
-    record(o, &loaded, plan, made, init, &draft)
+    let mut created = record(o, plan, made, init, staged)?;
+    created.gate = gate;
+    Ok(created)
 }
 
 /// What validation settled: nothing exists yet.
@@ -302,7 +322,8 @@ impl Draft {
 
 /// Clone the init into its namespaces and cgroup, and put its pid and
 /// start time on record at once, so that a later damaged state.json still
-/// leads `delete --force` to it without trusting a bare pid.
+/// leads `delete --force` to it without trusting a bare pid. Returns the
+/// init and, with `Gate::Pipe`, the gate's write end.
 fn spawn_init(
     o: &CreateOpts,
     loaded: &spec::Validated,
@@ -310,8 +331,16 @@ fn spawn_init(
     made: &mut Made,
     entry: &CgroupEntry,
     draft: &Draft,
-) -> Result<Spawned> {
-    let fifo = open_exec_fifo(&made.dir)?;
+    gate: Gate,
+) -> Result<(Spawned, Option<OwnedFd>)> {
+    let (fifo, gate_end) = match gate {
+        Gate::Fifo => (open_exec_fifo(&made.dir)?, None),
+        Gate::Pipe => {
+            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .context("pipe for the start gate")?;
+            (r, Some(w))
+        }
+    };
     // The init's end is the lower fd, next to the fifo's: the init closes
     // the fds around the two it keeps with one close_range fewer.
     let (child_end, parent_end) = sync::pair()?;
@@ -371,7 +400,7 @@ fn spawn_init(
     drop(fifo);
     record_init(made, &plan.cgroup, init.pid)?;
     crate::fault::point("create:cloned");
-    Ok(init)
+    Ok((init, gate_end))
 }
 
 /// The init exists: its pid and start time go on record at once, with the
@@ -515,25 +544,40 @@ fn run_runtime_hooks(spec: &Spec, state_json: &str) -> Result<()> {
     )
 }
 
-/// Record the ready container (config.json, state.json, the pid file),
-/// then let the init turn its death signal off: until then a killed
-/// `create` takes it along. Nothing is left to undo after this.
-fn record(
-    o: &CreateOpts,
+/// config.json and state.json's bytes, written while the init sets itself
+/// up (the parent would only wait for it): on ext4 each new file is an
+/// inode allocation, which this takes off the path to Ready. Nothing reads
+/// either before `record` renames state.json into place (a dir without
+/// state.json is a container being created), and a create that fails
+/// removes the whole dir.
+fn stage_record(
     loaded: &spec::Validated,
-    plan: Plan,
-    mut made: Made,
-    init: Spawned,
+    made: &Made,
+    init: &Spawned,
     draft: &Draft,
-) -> Result<Created> {
-    crate::fault::point("create:ready");
+) -> Result<(State, StagedState)> {
     let state = State {
         pid: init.pid,
         init_start_time: made.intent.init_start_time,
         ..draft.state.clone()
     };
     made.dir.save_config(&loaded.text)?;
-    made.dir.save(&state)?;
+    let staged = made.dir.stage(&state)?;
+    Ok((state, staged))
+}
+
+/// Record the ready container (state.json into place, the pid file),
+/// then let the init turn its death signal off: until then a killed
+/// `create` takes it along. Nothing is left to undo after this.
+fn record(
+    o: &CreateOpts,
+    plan: Plan,
+    mut made: Made,
+    init: Spawned,
+    (state, staged): (State, StagedState),
+) -> Result<Created> {
+    crate::fault::point("create:ready");
+    staged.commit()?;
     crate::logging::debug(|| format!("state saved in {}", made.dir.path.display()));
     crate::fault::point("create:saved");
     if let Some(p) = o.pid_file {
@@ -559,6 +603,7 @@ fn record(
     Ok(Created {
         dir: made.dir,
         state,
+        gate: None,
     })
 }
 

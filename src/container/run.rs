@@ -10,7 +10,7 @@ use nix::sys::signal::SigSet;
 
 use super::Opened;
 use super::console::OwnConsole;
-use super::create::{CreateOpts, create_loaded};
+use super::create::{CreateOpts, Gate, create_loaded};
 use crate::state::{Lookup, State, Status};
 
 pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
@@ -28,7 +28,7 @@ pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
         }
         None => o,
     };
-    let created = create_loaded(o, loaded)?;
+    let created = create_loaded(o, loaded, Gate::Pipe)?;
     let pid = created.state.pid;
     let id = created.state.id.clone();
     // Block forwarded signals before start so none is lost in between.
@@ -43,7 +43,8 @@ pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
         state: created.state,
         status: Status::Created,
     };
-    let master = match start_created(&c, own_console.as_ref()) {
+    let gate = created.gate;
+    let master = match start_created(&c, gate.as_ref(), own_console.as_ref()) {
         Ok(m) => m,
         Err(e) => {
             drop(c);
@@ -89,7 +90,11 @@ fn own_console(
 
 /// Take the pty master when outlet is the console socket's peer (sized
 /// before start, so the application never sees 0x0), then start.
-fn start_created(c: &Opened, own_console: Option<&OwnConsole>) -> Result<Option<OwnedFd>> {
+fn start_created(
+    c: &Opened,
+    gate: Option<&OwnedFd>,
+    own_console: Option<&OwnConsole>,
+) -> Result<Option<OwnedFd>> {
     let master = match own_console {
         Some(console) => {
             let m = console.receive_master()?;
@@ -100,7 +105,7 @@ fn start_created(c: &Opened, own_console: Option<&OwnConsole>) -> Result<Option<
         }
         None => None,
     };
-    super::start::release(c)?;
+    super::start::release(c, gate)?;
     super::start::poststart(c)?;
     Ok(master)
 }

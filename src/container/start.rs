@@ -1,15 +1,17 @@
 //! `start`: release the init blocked on exec.fifo, then run poststart hooks.
 
-use std::os::fd::AsFd;
+use std::fmt::Display;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::Opened;
-use crate::state::Status;
+use crate::state::{State, Status};
 
 /// How long the init may take to read the start byte (it is blocked on
 /// the fifo, so only a stopped or frozen init takes long).
@@ -20,7 +22,7 @@ const ALIVE_CHECK_MS: u8 = 100;
 
 pub fn start(root: &Path, id: &str) -> Result<()> {
     let c = super::load(root, id)?;
-    release(&c)?;
+    release(&c, None)?;
     poststart(&c)
 }
 
@@ -36,7 +38,9 @@ pub fn poststart(c: &Opened) -> Result<()> {
     Ok(())
 }
 
-pub fn release(c: &Opened) -> Result<()> {
+/// Releases the init blocked on the start gate: exec.fifo, or the pipe
+/// whose write end `run` holds (`gate`, see create::Gate::Pipe).
+pub fn release(c: &Opened, gate: Option<&OwnedFd>) -> Result<()> {
     match c.status {
         Status::Created => {}
         Status::Stopped => bail!("cannot start a container that has stopped: {}", c.state.id),
@@ -46,6 +50,40 @@ pub fn release(c: &Opened) -> Result<()> {
             c.state.id
         ),
     }
+    match gate {
+        Some(g) => release_pipe(c, g.as_fd()),
+        None => release_fifo(c),
+    }
+}
+
+/// `run`'s gate. A write finding no reader (EPIPE) is the fifo's ENXIO:
+/// the init is gone, or was released from inside and runs.
+fn release_pipe(c: &Opened, g: BorrowedFd) -> Result<()> {
+    match nix::unistd::write(g, b"0") {
+        Ok(_) => wait_taken(&c.state, g, &"the start gate")?,
+        Err(Errno::EPIPE) => return released_early(c),
+        Err(e) => return Err(e).context("write the start gate"),
+    }
+    crate::logging::debug(|| format!("start {}: init {} released", c.state.id, c.state.pid));
+    Ok(())
+}
+
+/// No reader left on the gate: an init that is alive was released by a
+/// process of the container that could reach the gate (through
+/// /proc/1/fd). It is running, which is what start was to achieve.
+fn released_early(c: &Opened) -> Result<()> {
+    if !crate::state::init_alive(&c.state) {
+        bail!("container init exited before start: {}", c.state.id);
+    }
+    eprintln!(
+        "outlet: warning: container {}: the init was released before start \
+         (from inside the container)",
+        c.state.id
+    );
+    Ok(())
+}
+
+fn release_fifo(c: &Opened) -> Result<()> {
     let fifo = c.dir.fifo();
     // The init holds the fifo open for reading (and writing) and blocks
     // reading it: a byte from us releases it, and it closes the fifo once
@@ -58,27 +96,33 @@ pub fn release(c: &Opened) -> Result<()> {
     {
         Ok(f) => f,
         Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
-            if !crate::state::init_alive(&c.state) {
-                bail!("container init exited before start: {}", c.state.id);
-            }
-            // Alive but no longer waiting: a process of the container that
-            // could reach the fifo (through /proc/1/fd) released it. It is
-            // running, which is what start was to achieve.
-            eprintln!(
-                "outlet: warning: container {}: the init was released before start \
-                 (from inside the container)",
-                c.state.id
-            );
+            released_early(c)?;
             std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
             return Ok(());
         }
         Err(e) => return Err(e).with_context(|| format!("open {}", fifo.display())),
     };
-    nix::unistd::write(&f, b"0").with_context(|| format!("write {}", fifo.display()))?;
+    push_start_byte(&c.state, f.as_fd(), &fifo.display())?;
+    crate::fault::point("start:released");
+    std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
+    crate::logging::debug(|| format!("start {}: init {} released", c.state.id, c.state.pid));
+    Ok(())
+}
+
+/// Writes the start byte into the gate `f` (its write end) and waits until
+/// the init has taken it.
+fn push_start_byte(state: &State, f: BorrowedFd, what: &dyn Display) -> Result<()> {
+    nix::unistd::write(f, b"0").with_context(|| format!("write {what}"))?;
+    wait_taken(state, f, what)
+}
+
+/// The init closes its reading end once it has the byte: no reader is
+/// left (POLLERR) and nothing is left unread.
+fn wait_taken(state: &State, f: BorrowedFd, what: &dyn Display) -> Result<()> {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         // No events asked for: POLLERR (no reader left) is always reported.
-        let mut pfd = [PollFd::new(f.as_fd(), PollFlags::empty())];
+        let mut pfd = [PollFd::new(f, PollFlags::empty())];
         let n = poll(&mut pfd, PollTimeout::from(ALIVE_CHECK_MS)).unwrap_or(0);
         if n > 0
             && pfd[0]
@@ -87,26 +131,110 @@ pub fn release(c: &Opened) -> Result<()> {
         {
             break;
         }
-        if !crate::state::init_alive(&c.state) {
-            bail!("container init exited before start: {}", c.state.id);
+        if !crate::state::init_alive(state) {
+            bail!("container init exited before start: {}", state.id);
         }
         if Instant::now() > deadline {
             bail!(
                 "container init did not take the start signal within {}s: {}",
                 START_TIMEOUT.as_secs(),
-                c.state.id
+                state.id
             );
         }
     }
     // The last reader is gone: the init took our byte, or died first and
     // left it in the pipe.
-    let unread = crate::syscall::process::unread_bytes(f.as_fd())
-        .with_context(|| format!("FIONREAD {}", fifo.display()))?;
+    let unread =
+        crate::syscall::process::unread_bytes(f).with_context(|| format!("FIONREAD {what}"))?;
     if unread != 0 {
-        bail!("container init exited before start: {}", c.state.id);
+        bail!("container init exited before start: {}", state.id);
     }
-    crate::fault::point("start:released");
-    std::fs::remove_file(&fifo).with_context(|| format!("remove {}", fifo.display()))?;
-    crate::logging::debug(|| format!("start {}: init {} released", c.state.id, c.state.pid));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+
+    /// This test process as the "init": alive for the whole test.
+    fn state() -> State {
+        let pid = nix::unistd::getpid().as_raw();
+        let (start, _) = crate::process::pidstat::start_time(pid).unwrap();
+        State {
+            oci_version: String::new(),
+            id: "gate".into(),
+            pid,
+            bundle: Default::default(),
+            rootfs: Default::default(),
+            created: String::new(),
+            owner: String::new(),
+            annotations: Default::default(),
+            init_start_time: start,
+            cgroup: Default::default(),
+            hooks: None,
+            namespaces: Vec::new(),
+            use_terminal: false,
+        }
+    }
+
+    /// Waits until `r` has something to read, then reads it or not.
+    fn reader(r: OwnedFd, take: bool) -> std::thread::JoinHandle<()> {
+        std::thread::spawn(move || {
+            let mut pfd = [PollFd::new(r.as_fd(), PollFlags::POLLIN)];
+            poll(&mut pfd, PollTimeout::NONE).unwrap();
+            if take {
+                let mut b = [0u8; 1];
+                assert_eq!(nix::unistd::read(r.as_raw_fd(), &mut b), Ok(1));
+                assert_eq!(b[0], b'0');
+            }
+        })
+    }
+
+    /// `run`'s pipe gate: released once the reader has taken the byte and
+    /// closed its end. The control: a reader that closes its end without
+    /// taking the byte (an init that died on the way) is an error.
+    #[test]
+    fn the_pipe_gate_is_released_only_by_a_reader_that_took_the_byte() {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let t = reader(r, true);
+        push_start_byte(&state(), w.as_fd(), &"gate").expect("released");
+        t.join().unwrap();
+
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let t = reader(r, false);
+        let err = push_start_byte(&state(), w.as_fd(), &"gate").unwrap_err();
+        t.join().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "container init exited before start: gate",
+            "{err:#}"
+        );
+    }
+
+    /// A gate nobody reads any more: with the init alive (released from
+    /// inside), `run` goes on; the control, an init that is gone, is the
+    /// error it must be.
+    #[test]
+    fn a_gate_without_reader_is_an_early_release_only_while_the_init_lives() {
+        let t = crate::security::testutil::TempDir::new("start-gate");
+        let opened = |state: State| Opened {
+            dir: crate::state::ContainerDir::create(&t.0, &state.id).unwrap(),
+            state,
+            status: Status::Created,
+        };
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        drop(r);
+        release(&opened(state()), Some(&w)).expect("released from inside");
+
+        let mut gone = state();
+        gone.id = "gone".into();
+        let child = std::process::Command::new("true").spawn().unwrap();
+        gone.pid = child.id() as i32;
+        let mut child = child;
+        child.wait().unwrap();
+        let err = release(&opened(gone), Some(&w)).unwrap_err();
+        assert_eq!(err.to_string(), "container init exited before start: gone");
+    }
 }

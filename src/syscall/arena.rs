@@ -1,0 +1,211 @@
+//! outlet's allocator: a bump arena in the binary's .bss, in front of the
+//! C library's malloc.
+//!
+//! An outlet process lives for one command and allocates a few thousand
+//! small blocks while it parses the config, builds the state and talks to
+//! its init, then exits. musl's malloc (mallocng) spends most of a `run`'s
+//! user time on that (its slot bookkeeping, plus brk/mmap/munmap calls of
+//! its own, each munmap a TLB flush): measured in bench/README.md. Here an
+//! allocation takes the next aligned bytes of a fixed arena (one atomic
+//! add; fresh .bss pages are zero and cost a page fault each, like any new
+//! heap page), a free of arena memory is nothing, and the newest block
+//! grows or shrinks in place. What does not fit, and everything once the
+//! arena is used up, goes to the C library's malloc as before, so a
+//! long-lived command (a foreground `run` relaying a console, `events
+//! --interval`) holds at most the arena's size in freed blocks.
+//!
+//! A cloned init gets its own copy of the arena (copy on write), as of any
+//! heap. Threads take disjoint ranges (compare-and-swap on the offset).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The arena outlet's binary uses: 1 MiB of address space, of which only
+/// the pages touched are ever memory.
+pub const SIZE: usize = 1 << 20;
+
+#[repr(C, align(4096))]
+struct Space<const N: usize>(UnsafeCell<[u8; N]>);
+
+/// Every block starts at a multiple of this, whatever its layout asks:
+/// what malloc guarantees (max_align_t), and what code written against
+/// malloc relies on without saying so (nix's control-message buffers are
+/// `Vec<u8>`s read as `cmsghdr`s).
+const MIN_ALIGN: usize = 16;
+
+/// A bump arena of N bytes in front of the system allocator.
+pub struct Arena<const N: usize> {
+    space: Space<N>,
+    /// Bytes handed out from the start of `space`; only ever the end of
+    /// the newest block.
+    used: AtomicUsize,
+}
+
+// SAFETY: the bytes of `space` are only reached through pointers handed
+// out by `bump`/`realloc`, and the compare-and-swap on `used` gives every
+// range to one caller only; the arena itself never reads or writes them.
+unsafe impl<const N: usize> Sync for Arena<N> {}
+
+impl<const N: usize> Default for Arena<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Arena<N> {
+    pub const fn new() -> Arena<N> {
+        Arena {
+            space: Space(UnsafeCell::new([0; N])),
+            used: AtomicUsize::new(0),
+        }
+    }
+
+    fn base(&self) -> usize {
+        self.space.0.get() as usize
+    }
+
+    fn contains(&self, p: *mut u8) -> bool {
+        let a = p as usize;
+        a >= self.base() && a < self.base() + N
+    }
+
+    /// The next `layout.size()` bytes at `layout.align()`, or None when
+    /// they do not fit.
+    fn bump(&self, layout: Layout) -> Option<*mut u8> {
+        let base = self.base();
+        let mut cur = self.used.load(Ordering::Relaxed);
+        loop {
+            let align = layout.align().max(MIN_ALIGN);
+            let start = (base + cur).checked_next_multiple_of(align)? - base;
+            let end = start.checked_add(layout.size())?;
+            if end > N {
+                return None;
+            }
+            match self
+                .used
+                .compare_exchange_weak(cur, end, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Some((base + start) as *mut u8),
+                Err(now) => cur = now,
+            }
+        }
+    }
+}
+
+// SAFETY: `alloc` returns either a range of `space` that no other caller
+// holds (see `bump`), aligned and `layout.size()` long, or System's block;
+// `dealloc` and `realloc` tell the two apart by address and hand System's
+// blocks back to it.
+unsafe impl<const N: usize> GlobalAlloc for Arena<N> {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        match self.bump(layout) {
+            Some(p) => p,
+            // SAFETY: the caller's layout contract, passed on.
+            None => unsafe { System.alloc(layout) },
+        }
+    }
+
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        if !self.contains(p) {
+            // SAFETY: not ours, so System's, with the caller's layout.
+            unsafe { System.dealloc(p, layout) }
+        }
+    }
+
+    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if !self.contains(p) {
+            // SAFETY: System's block, the caller's contract passed on.
+            return unsafe { System.realloc(p, layout, new_size) };
+        }
+        let start = p as usize - self.base();
+        let old_end = start + layout.size();
+        // The newest block ends where `used` does: it can move its end.
+        if let Some(new_end) = start.checked_add(new_size)
+            && new_end <= N
+            && self
+                .used
+                .compare_exchange(old_end, new_end, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            return p;
+        }
+        if new_size <= layout.size() {
+            return p;
+        }
+        let Ok(new_layout) = Layout::from_size_align(new_size, layout.align()) else {
+            return std::ptr::null_mut();
+        };
+        // SAFETY: a nonzero size (larger than the old one).
+        let q = unsafe { self.alloc(new_layout) };
+        if !q.is_null() {
+            // SAFETY: both blocks are at least layout.size() long and
+            // distinct (q was handed out after p).
+            unsafe { std::ptr::copy_nonoverlapping(p, q, layout.size()) };
+        }
+        q
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(size: usize, align: usize) -> Layout {
+        Layout::from_size_align(size, align).unwrap()
+    }
+
+    #[test]
+    fn blocks_are_aligned_disjoint_and_spill_to_the_system_allocator() {
+        let a: Box<Arena<4096>> = Box::default();
+        // SAFETY (all blocks below): nonzero layouts, each block freed
+        // with the layout it was allocated with.
+        unsafe {
+            let p = a.alloc(layout(10, 1));
+            let q = a.alloc(layout(16, 64));
+            assert!(a.contains(p) && a.contains(q));
+            assert_eq!(q as usize % 64, 0);
+            assert!(q as usize >= p as usize + 10, "overlap");
+            // A byte buffer after an odd-sized block still starts where
+            // malloc's would: at a multiple of 16.
+            let odd = a.alloc(layout(3, 1));
+            let bytes = a.alloc(layout(24, 1));
+            assert_eq!(bytes as usize % 16, 0, "{bytes:?}");
+            assert!(bytes as usize >= odd as usize + 3, "overlap");
+            std::ptr::write_bytes(q, 0xaa, 16);
+            // Too big for what is left: the system's block, not ours.
+            let big = a.alloc(layout(4050, 8));
+            assert!(!big.is_null() && !a.contains(big));
+            std::ptr::write_bytes(big, 0x55, 4050);
+            a.dealloc(big, layout(4050, 8));
+            a.dealloc(bytes, layout(24, 1));
+            a.dealloc(odd, layout(3, 1));
+            a.dealloc(q, layout(16, 64));
+            a.dealloc(p, layout(10, 1));
+        }
+    }
+
+    #[test]
+    fn the_newest_block_grows_in_place_an_older_one_moves_with_its_bytes() {
+        let a: Box<Arena<4096>> = Box::default();
+        // SAFETY: as above; each pointer is used only while its block lives.
+        unsafe {
+            let p = a.alloc(layout(8, 8));
+            std::ptr::write_bytes(p, 7, 8);
+            let p2 = a.realloc(p, layout(8, 8), 100);
+            assert_eq!(p2, p, "newest block moved");
+            let q = a.alloc(layout(8, 8));
+            // p2 is no longer the newest: it moves, and keeps its bytes.
+            let p3 = a.realloc(p2, layout(100, 8), 200);
+            assert_ne!(p3, p2);
+            assert!(a.contains(p3));
+            assert_eq!(std::slice::from_raw_parts(p3, 8), &[7u8; 8]);
+            // Grown past the arena: moved to the system's allocator.
+            let p4 = a.realloc(p3, layout(200, 8), 8192);
+            assert!(!p4.is_null() && !a.contains(p4));
+            assert_eq!(std::slice::from_raw_parts(p4, 8), &[7u8; 8]);
+            a.dealloc(p4, layout(8192, 8));
+            a.dealloc(q, layout(8, 8));
+        }
+    }
+}
