@@ -37,6 +37,8 @@ use oci_spec::runtime::LinuxSeccomp;
 mod cache;
 mod compile;
 mod key;
+#[cfg(test)]
+mod layout_tests;
 mod listener;
 mod load;
 #[cfg(test)]

@@ -17,7 +17,7 @@ pub(super) fn cache_key(plan: &FilterPlan) -> Vec<u8> {
         .unwrap_or_default();
     let release = crate::syscall::security::kernel_release();
     let mut key = format!(
-        "outlet-seccomp-v2\nlibseccomp {lib}\nkernel {release}\narch {}\n{:?}\n",
+        "outlet-seccomp-v3\nlibseccomp {lib}\nkernel {release}\narch {}\n{:?}\n",
         std::env::consts::ARCH,
         plan.arches,
     )

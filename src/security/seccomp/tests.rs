@@ -16,7 +16,7 @@ use crate::security::testutil::{Outcome, in_child};
 use crate::syscall::testing::i386_syscall;
 use crate::syscall::testing::{self as raw, recv_with_fd};
 
-fn is_root() -> bool {
+pub(super) fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
@@ -322,7 +322,7 @@ fn podman_resolved(raw: &serde_json::Value, caps: &[&str]) -> serde_json::Value 
     out
 }
 
-fn podman_profile() -> Option<(serde_json::Value, LinuxSeccomp)> {
+pub(super) fn podman_profile() -> Option<(serde_json::Value, LinuxSeccomp)> {
     let Ok(text) = std::fs::read_to_string(PODMAN_PROFILE) else {
         eprintln!(
             "skipped: {PODMAN_PROFILE} missing (apt package golang-github-containers-common)"
