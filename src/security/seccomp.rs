@@ -46,7 +46,7 @@ mod tests;
 mod translate;
 
 pub use compile::compile;
-pub use translate::{FilterPlan, Rule, action, arch, condition, flag, plan};
+pub use translate::{Condition, FilterPlan, Rule, action, arch, condition, flag, plan};
 
 use key::{cache_key, fnv1a};
 use listener::Listener;
@@ -63,7 +63,10 @@ pub struct Prepared {
 }
 
 pub fn prepare(seccomp: &LinuxSeccomp) -> Result<Prepared> {
-    let plan = plan(seccomp)?;
+    prepare_planned(seccomp, plan(seccomp)?)
+}
+
+fn prepare_planned(seccomp: &LinuxSeccomp, plan: FilterPlan) -> Result<Prepared> {
     let program = compile(&plan)?;
     Ok(prepared(seccomp, plan, program))
 }
@@ -80,7 +83,9 @@ pub fn prepare(seccomp: &LinuxSeccomp) -> Result<Prepared> {
 /// only as far as `cache` says (owner, mode, no symlinks).
 pub fn prepare_cached(seccomp: &LinuxSeccomp, cache_dir: &Path) -> Result<Prepared> {
     let plan = plan(seccomp)?;
-    let key = cache_key(&plan);
+    let Some(key) = cache_key(&plan) else {
+        return prepare_planned(seccomp, plan);
+    };
     let name = format!("{:016x}.bpf", fnv1a(&key));
     if let Some(program) = cache::read(cache_dir, &name, &key) {
         return Ok(prepared(seccomp, plan, program));

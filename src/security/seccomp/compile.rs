@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use libseccomp::ScmpFilterContext;
 use nix::sys::memfd::{MemFdCreateFlag, memfd_create};
 
-use super::FilterPlan;
+use super::{Condition, FilterPlan};
 
 /// libseccomp's layouts of the syscall dispatch (SCMP_FLTATR_CTL_OPTIMIZE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,8 @@ pub(super) fn compile_as(plan: &FilterPlan, layout: Layout) -> Result<Vec<libc::
         let res = if r.conditions.is_empty() {
             ctx.add_rule(r.action, r.syscall)
         } else {
-            ctx.add_rule_conditional(r.action, r.syscall, &r.conditions)
+            let conditions: Vec<_> = r.conditions.iter().map(Condition::scmp).collect();
+            ctx.add_rule_conditional(r.action, r.syscall, &conditions)
         };
         res.with_context(|| format!("{}: adding rule for {:?} ({:?})", r.field, r.name, r.action))?;
     }

@@ -523,7 +523,7 @@ fn cache_returns_the_same_program_and_is_faster() {
         {"names": ["getppid"], "action": "SCMP_ACT_ERRNO"}]}));
     let other_file = cache.join(format!(
         "{:016x}.bpf",
-        fnv1a(&cache_key(&plan(&other).unwrap()))
+        fnv1a(&cache_key(&plan(&other).unwrap()).unwrap())
     ));
     let entry = files[0].as_ref().unwrap().path();
     std::fs::copy(&entry, &other_file).unwrap();

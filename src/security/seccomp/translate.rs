@@ -27,7 +27,22 @@ pub struct Rule {
     pub name: String,
     pub syscall: i32,
     pub action: ScmpAction,
-    pub conditions: Vec<ScmpArgCompare>,
+    pub conditions: Vec<Condition>,
+}
+
+/// One argument comparison, with its parts in the open: libseccomp's
+/// `ScmpArgCompare` hides them, and the cache key is made of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Condition {
+    pub arg: u32,
+    pub op: ScmpCompareOp,
+    pub datum: u64,
+}
+
+impl Condition {
+    pub fn scmp(&self) -> ScmpArgCompare {
+        ScmpArgCompare::new(self.arg, self.op, self.datum)
+    }
 }
 
 /// The profile translated for libseccomp, before compiling.
@@ -82,27 +97,25 @@ pub fn condition(
     value: u64,
     value_two: Option<u64>,
     field: &str,
-) -> Result<ScmpArgCompare> {
+) -> Result<Condition> {
     if index >= MAX_ARGS {
         bail!("{field}.index: {index} is out of range (a syscall has arguments 0 to 5)");
     }
-    let arg = index as u32;
-    Ok(match op {
-        LinuxSeccompOperator::ScmpCmpNe => ScmpArgCompare::new(arg, ScmpCompareOp::NotEqual, value),
-        LinuxSeccompOperator::ScmpCmpLt => ScmpArgCompare::new(arg, ScmpCompareOp::Less, value),
-        LinuxSeccompOperator::ScmpCmpLe => {
-            ScmpArgCompare::new(arg, ScmpCompareOp::LessOrEqual, value)
+    let (op, datum) = match op {
+        LinuxSeccompOperator::ScmpCmpNe => (ScmpCompareOp::NotEqual, value),
+        LinuxSeccompOperator::ScmpCmpLt => (ScmpCompareOp::Less, value),
+        LinuxSeccompOperator::ScmpCmpLe => (ScmpCompareOp::LessOrEqual, value),
+        LinuxSeccompOperator::ScmpCmpEq => (ScmpCompareOp::Equal, value),
+        LinuxSeccompOperator::ScmpCmpGe => (ScmpCompareOp::GreaterEqual, value),
+        LinuxSeccompOperator::ScmpCmpGt => (ScmpCompareOp::Greater, value),
+        LinuxSeccompOperator::ScmpCmpMaskedEq => {
+            (ScmpCompareOp::MaskedEqual(value), value_two.unwrap_or(0))
         }
-        LinuxSeccompOperator::ScmpCmpEq => ScmpArgCompare::new(arg, ScmpCompareOp::Equal, value),
-        LinuxSeccompOperator::ScmpCmpGe => {
-            ScmpArgCompare::new(arg, ScmpCompareOp::GreaterEqual, value)
-        }
-        LinuxSeccompOperator::ScmpCmpGt => ScmpArgCompare::new(arg, ScmpCompareOp::Greater, value),
-        LinuxSeccompOperator::ScmpCmpMaskedEq => ScmpArgCompare::new(
-            arg,
-            ScmpCompareOp::MaskedEqual(value),
-            value_two.unwrap_or(0),
-        ),
+    };
+    Ok(Condition {
+        arg: index as u32,
+        op,
+        datum,
     })
 }
 
@@ -172,7 +185,7 @@ fn entry_rules(
         per_arg[a.index()] += 1;
         conds.push(c);
     }
-    let groups: Vec<Vec<ScmpArgCompare>> = if per_arg.iter().any(|&n| n > 1) {
+    let groups: Vec<Vec<Condition>> = if per_arg.iter().any(|&n| n > 1) {
         conds.into_iter().map(|c| vec![c]).collect()
     } else {
         vec![conds]
@@ -323,7 +336,7 @@ mod tests {
     #[test]
     fn operators_translate() {
         use LinuxSeccompOperator::*;
-        let c = |op, v, v2| condition(1, op, v, v2, "f").unwrap();
+        let c = |op, v, v2| condition(1, op, v, v2, "f").unwrap().scmp();
         let n = |op, d| ScmpArgCompare::new(1, op, d);
         assert_eq!(c(ScmpCmpNe, 5, None), n(ScmpCompareOp::NotEqual, 5));
         assert_eq!(c(ScmpCmpLt, 5, None), n(ScmpCompareOp::Less, 5));
@@ -432,7 +445,11 @@ mod tests {
         );
         assert_eq!(plan.rules[0].syscall, nr("read"));
         assert_eq!(
-            plan.rules[5].conditions,
+            plan.rules[5]
+                .conditions
+                .iter()
+                .map(Condition::scmp)
+                .collect::<Vec<_>>(),
             vec![
                 ScmpArgCompare::new(1, ScmpCompareOp::Equal, 0),
                 ScmpArgCompare::new(2, ScmpCompareOp::MaskedEqual(255), 1)
