@@ -69,7 +69,14 @@ pub(super) fn compile_as(plan: &FilterPlan, layout: Layout) -> Result<Vec<libc::
             let conditions: Vec<_> = r.conditions.iter().map(Condition::scmp).collect();
             ctx.add_rule_conditional(r.action, r.syscall, &conditions)
         };
-        res.with_context(|| format!("{}: adding rule for {:?} ({:?})", r.field, r.name, r.action))?;
+        res.with_context(|| {
+            format!(
+                "{}: adding rule for syscall {} ({:?})",
+                r.field(),
+                r.syscall,
+                r.action
+            )
+        })?;
     }
     export(&ctx)
 }

@@ -2,6 +2,8 @@
 //! architectures and flags translated, syscall names resolved. Pure: no
 //! filter context, no syscall; every error names the field.
 
+use std::fmt;
+
 use anyhow::{Result, bail};
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpSyscall};
 use oci_spec::runtime::{
@@ -22,12 +24,33 @@ const MAX_ARGS: usize = 6;
 /// hold (AND).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
-    /// Where it came from, for errors: `linux.seccomp.syscalls[3].names[0]`.
-    pub field: String,
-    pub name: String,
+    /// Where it came from, for errors: `syscalls[entry].names[index]`.
+    /// Indices, not text: a podman-sized profile has ~400 rules, and
+    /// `plan` runs on every create with a profile.
+    pub entry: u32,
+    pub index: u32,
     pub syscall: i32,
     pub action: ScmpAction,
     pub conditions: Vec<Condition>,
+}
+
+impl Rule {
+    /// The spec field the rule came from.
+    pub fn field(&self) -> String {
+        format!(
+            "linux.seccomp.syscalls[{}].names[{}]",
+            self.entry, self.index
+        )
+    }
+}
+
+/// `linux.seccomp.syscalls[i]`, formatted only when an error needs it.
+struct Entry(usize);
+
+impl fmt::Display for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "linux.seccomp.syscalls[{}]", self.0)
+    }
 }
 
 /// One argument comparison, with its parts in the open: libseccomp's
@@ -66,7 +89,7 @@ pub struct FilterPlan {
 pub fn action(
     action: LinuxSeccompAction,
     errno_ret: Option<u32>,
-    field: &str,
+    field: impl fmt::Display,
 ) -> Result<ScmpAction> {
     let ret = |what: &str| -> Result<i32> {
         match errno_ret {
@@ -96,7 +119,7 @@ pub fn condition(
     op: LinuxSeccompOperator,
     value: u64,
     value_two: Option<u64>,
-    field: &str,
+    field: impl fmt::Display,
 ) -> Result<Condition> {
     if index >= MAX_ARGS {
         bail!("{field}.index: {index} is out of range (a syscall has arguments 0 to 5)");
@@ -167,7 +190,7 @@ fn entry_rules(
     default: ScmpAction,
     plan: &mut FilterPlan,
 ) -> Result<()> {
-    let field = format!("linux.seccomp.syscalls[{i}]");
+    let field = Entry(i);
     if sc.names().is_empty() {
         bail!("{field}.names: empty (each entry must name at least one syscall)");
     }
@@ -180,26 +203,21 @@ fn entry_rules(
             a.op(),
             a.value(),
             a.value_two(),
-            &format!("{field}.args[{k}]"),
+            format_args!("{field}.args[{k}]"),
         )?;
         per_arg[a.index()] += 1;
         conds.push(c);
     }
-    let groups: Vec<Vec<Condition>> = if per_arg.iter().any(|&n| n > 1) {
-        conds.into_iter().map(|c| vec![c]).collect()
-    } else {
-        vec![conds]
-    };
+    let split = per_arg.iter().any(|&n| n > 1);
     for (j, name) in sc.names().iter().enumerate() {
-        let nfield = format!("{field}.names[{j}]");
         if name.is_empty() {
-            bail!("{nfield}: empty syscall name");
+            bail!("{field}.names[{j}]: empty syscall name");
         }
         if act == ScmpAction::Notify && (name == "sendmsg" || name == "write") {
             // The init hands the listener its fd with sendmsg after the
             // filter is in: notifying on it would wait for a listener that
             // has no fd yet.
-            bail!("{nfield}: SCMP_ACT_NOTIFY cannot be used for {name:?}");
+            bail!("{field}.names[{j}]: SCMP_ACT_NOTIFY cannot be used for {name:?}");
         }
         if act == default {
             // libseccomp refuses a rule that repeats the default action;
@@ -213,14 +231,17 @@ fn entry_rules(
                 continue;
             }
         };
-        for g in &groups {
-            plan.rules.push(Rule {
-                field: nfield.clone(),
-                name: name.clone(),
-                syscall,
-                action: act,
-                conditions: g.clone(),
-            });
+        let rule = |conditions| Rule {
+            entry: i as u32,
+            index: j as u32,
+            syscall,
+            action: act,
+            conditions,
+        };
+        if split {
+            plan.rules.extend(conds.iter().map(|c| rule(vec![*c])));
+        } else {
+            plan.rules.push(rule(conds.clone()));
         }
     }
     if act == ScmpAction::Notify {
@@ -412,22 +433,15 @@ mod tests {
         );
         assert_eq!(plan.skipped, vec!["no_such_syscall_xyz".to_string()]);
         assert!(!plan.notify);
-        let summary: Vec<(String, String, ScmpAction, usize)> = plan
+        let summary: Vec<(String, i32, ScmpAction, usize)> = plan
             .rules
             .iter()
-            .map(|r| {
-                (
-                    r.field.clone(),
-                    r.name.clone(),
-                    r.action,
-                    r.conditions.len(),
-                )
-            })
+            .map(|r| (r.field(), r.syscall, r.action, r.conditions.len()))
             .collect();
         // (field syscalls[i].names[j], name, action, conditions)
         let s = |i: usize, j: usize, n: &str, a, c| {
             let field = format!("linux.seccomp.syscalls[{i}].names[{j}]");
-            (field, n.to_string(), a, c)
+            (field, nr(n), a, c)
         };
         assert_eq!(
             summary,
