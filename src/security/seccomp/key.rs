@@ -20,7 +20,14 @@ const FORMAT: &[u8] = b"outlet-seccomp-v3";
 /// microseconds. None for a plan holding something newer than this
 /// encoding knows (libseccomp's enums are open): compiled, not cached.
 pub(super) fn cache_key(plan: &FilterPlan) -> Option<Vec<u8>> {
-    let mut key = Vec::with_capacity(96 + plan.rules.len() * 13);
+    // Sized up front: growing a Vec of this size costs an mmap and a
+    // munmap per doubling under musl's allocator.
+    let rules: usize = plan
+        .rules
+        .iter()
+        .map(|r| 13 + 25 * r.conditions.len())
+        .sum();
+    let mut key = Vec::with_capacity(160 + plan.arches.len() + rules);
     push_bytes(&mut key, FORMAT);
     let lib = libseccomp::ScmpVersion::current().ok()?;
     for n in [lib.major, lib.minor, lib.micro, TREE_FROM_RULES as u32] {

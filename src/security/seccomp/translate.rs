@@ -264,7 +264,16 @@ pub fn plan(seccomp: &LinuxSeccomp) -> Result<FilterPlan> {
         default_action: default,
         arches: Vec::new(),
         flags: 0,
-        rules: Vec::new(),
+        // One rule per name, mostly: sized up front, since each doubling
+        // of a Vec this size is an mmap and a munmap under musl.
+        rules: Vec::with_capacity(
+            seccomp
+                .syscalls()
+                .iter()
+                .flatten()
+                .map(|sc| sc.names().len())
+                .sum(),
+        ),
         skipped: Vec::new(),
         skipped_arches: Vec::new(),
         notify: false,
