@@ -26,7 +26,8 @@
 //! One file per step: `translate` (profile -> `FilterPlan`), `compile` (`FilterPlan` ->
 //! BPF), `key` and `cache` (programs kept across creates), `listener`
 //! (SCMP_ACT_NOTIFY), `load` (seccomp(2) in the init); `tests` loads real
-//! filters into forked children.
+//! filters into forked children, `layout_tests` both of libseccomp's
+//! layouts of one plan (`compile::Layout`), which must decide alike.
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
