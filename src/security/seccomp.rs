@@ -26,7 +26,8 @@
 //! One file per step: `translate` (profile -> `FilterPlan`), `compile` (`FilterPlan` ->
 //! BPF), `key` and `cache` (programs kept across creates), `listener`
 //! (SCMP_ACT_NOTIFY), `load` (seccomp(2) in the init); `tests` loads real
-//! filters into forked children.
+//! filters into forked children, `layout_tests` both of libseccomp's
+//! layouts of one plan (`compile::Layout`), which must decide alike.
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,8 @@ use oci_spec::runtime::LinuxSeccomp;
 mod cache;
 mod compile;
 mod key;
+#[cfg(test)]
+mod layout_tests;
 mod listener;
 mod load;
 #[cfg(test)]
@@ -44,7 +47,7 @@ mod tests;
 mod translate;
 
 pub use compile::compile;
-pub use translate::{FilterPlan, Rule, action, arch, condition, flag, plan};
+pub use translate::{Condition, FilterPlan, Rule, action, arch, condition, flag, plan};
 
 use key::{cache_key, fnv1a};
 use listener::Listener;
@@ -61,7 +64,10 @@ pub struct Prepared {
 }
 
 pub fn prepare(seccomp: &LinuxSeccomp) -> Result<Prepared> {
-    let plan = plan(seccomp)?;
+    prepare_planned(seccomp, plan(seccomp)?)
+}
+
+fn prepare_planned(seccomp: &LinuxSeccomp, plan: FilterPlan) -> Result<Prepared> {
     let program = compile(&plan)?;
     Ok(prepared(seccomp, plan, program))
 }
@@ -78,7 +84,9 @@ pub fn prepare(seccomp: &LinuxSeccomp) -> Result<Prepared> {
 /// only as far as `cache` says (owner, mode, no symlinks).
 pub fn prepare_cached(seccomp: &LinuxSeccomp, cache_dir: &Path) -> Result<Prepared> {
     let plan = plan(seccomp)?;
-    let key = cache_key(&plan);
+    let Some(key) = cache_key(&plan) else {
+        return prepare_planned(seccomp, plan);
+    };
     let name = format!("{:016x}.bpf", fnv1a(&key));
     if let Some(program) = cache::read(cache_dir, &name, &key) {
         return Ok(prepared(seccomp, plan, program));

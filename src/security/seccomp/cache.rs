@@ -13,7 +13,7 @@
 //! sees half a program and nothing planted at the temporary name is
 //! followed or reused.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::path::Path;
 
@@ -42,10 +42,10 @@ fn warn(path: &Path, why: &str) {
     );
 }
 
-/// Why a directory or entry opened as `fd` may not be trusted, if so.
-fn distrust(st: &FileStat, want: SFlag) -> Option<String> {
+/// Why a directory or entry opened as `fd` may not be trusted by `euid`,
+/// if so.
+fn distrust(st: &FileStat, want: SFlag, euid: u32) -> Option<String> {
     let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
-    let euid = nix::unistd::geteuid().as_raw();
     if kind != want {
         Some(format!(
             "not a {}",
@@ -79,7 +79,7 @@ fn open_nofollow(dir: BorrowedFd<'_>, name: &Path, flags: OFlag) -> nix::Result<
 /// The cache directory, opened and checked below the state root. With
 /// `create`, missing directories are made (0700). None: absent (and not
 /// created), or not trusted (warned).
-fn open_dir(dir: &Path, create: bool) -> Option<OwnedFd> {
+fn open_dir(dir: &Path, create: bool, euid: u32) -> Option<OwnedFd> {
     let names: Vec<&Path> = dir.iter().rev().take(OWN_DIRS).map(Path::new).collect();
     let mut base = dir.to_path_buf();
     for _ in 0..names.len() {
@@ -88,8 +88,15 @@ fn open_dir(dir: &Path, create: bool) -> Option<OwnedFd> {
     if create {
         std::fs::create_dir_all(&base).ok()?;
     }
-    // The state root is the caller's choice: it is opened as given.
-    let mut fd: OwnedFd = std::fs::File::open(&base).ok()?.into();
+    // The state root is the caller's choice: it is opened as given (with
+    // openat: std's open adds an fcntl(FD_CLOEXEC) under musl).
+    let mut fd = openat(
+        libc::AT_FDCWD,
+        &base,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
     let mut path = base;
     for name in names.into_iter().rev() {
         path.push(name);
@@ -111,7 +118,7 @@ fn open_dir(dir: &Path, create: bool) -> Option<OwnedFd> {
             }
         };
         let st = fstat(next.as_raw_fd()).ok()?;
-        if let Some(why) = distrust(&st, SFlag::S_IFDIR) {
+        if let Some(why) = distrust(&st, SFlag::S_IFDIR, euid) {
             warn(&path, &why);
             return None;
         }
@@ -123,7 +130,8 @@ fn open_dir(dir: &Path, create: bool) -> Option<OwnedFd> {
 /// The program stored under `name` for exactly `key`, if the entry can be
 /// trusted. Missing entries are silent; distrusted ones warn.
 pub(super) fn read(dir: &Path, name: &str, key: &[u8]) -> Option<Vec<libc::sock_filter>> {
-    let dfd = open_dir(dir, false)?;
+    let euid = nix::unistd::geteuid().as_raw();
+    let dfd = open_dir(dir, false, euid)?;
     // O_NONBLOCK: a fifo planted under the name must not hang create.
     let fd = match open_nofollow(
         dfd.as_fd(),
@@ -141,12 +149,11 @@ pub(super) fn read(dir: &Path, name: &str, key: &[u8]) -> Option<Vec<libc::sock_
         }
     };
     let st = fstat(fd.as_raw_fd()).ok()?;
-    if let Some(why) = distrust(&st, SFlag::S_IFREG) {
+    if let Some(why) = distrust(&st, SFlag::S_IFREG, euid) {
         warn(&dir.join(name), &why);
         return None;
     }
-    let mut bytes = Vec::with_capacity(st.st_size as usize);
-    std::fs::File::from(fd).read_to_end(&mut bytes).ok()?;
+    let bytes = read_exactly(fd.as_fd(), usize::try_from(st.st_size).ok()?)?;
     let (len, rest) = bytes.split_at_checked(8)?;
     let len = u64::from_le_bytes(len.try_into().ok()?) as usize;
     let (stored_key, program) = rest.split_at_checked(len)?;
@@ -154,6 +161,25 @@ pub(super) fn read(dir: &Path, name: &str, key: &[u8]) -> Option<Vec<libc::sock_
         return None;
     }
     from_bytes(program).ok()
+}
+
+/// The `size` bytes fstat reported, in as few reads as the kernel allows
+/// (one, for a regular file): std's read_to_end would add an fstat, an
+/// lseek and a read to find the end. An entry is only ever replaced by
+/// rename, so the file open here does not change under us; one that
+/// came out short is not used.
+fn read_exactly(fd: BorrowedFd<'_>, size: usize) -> Option<Vec<u8>> {
+    let mut bytes = vec![0u8; size];
+    let mut got = 0;
+    while got < size {
+        match nix::unistd::read(fd.as_raw_fd(), &mut bytes[got..]) {
+            Ok(0) => return None,
+            Ok(n) => got += n,
+            Err(Errno::EINTR) => {}
+            Err(_) => return None,
+        }
+    }
+    Some(bytes)
 }
 
 /// Store `program` under `name`. Best effort: the next create only pays
@@ -164,14 +190,15 @@ pub(super) fn write(
     key: &[u8],
     program: &[libc::sock_filter],
 ) -> std::io::Result<()> {
-    let Some(dfd) = open_dir(dir, true) else {
+    let euid = nix::unistd::geteuid().as_raw();
+    let Some(dfd) = open_dir(dir, true, euid) else {
         return Err(std::io::Error::other("cache directory not usable"));
     };
     let dfd = dfd.as_fd();
     // Entries can only be made here by us or by root: one root made for
     // someone else is theirs, not ours to replace.
     match fstatat(Some(dfd.as_raw_fd()), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-        Ok(st) if st.st_uid != nix::unistd::geteuid().as_raw() => {
+        Ok(st) if st.st_uid != euid => {
             warn(&dir.join(name), "owned by someone else, left as it is");
             return Err(std::io::Error::other("entry owned by someone else"));
         }

@@ -16,7 +16,7 @@ use crate::security::testutil::{Outcome, in_child};
 use crate::syscall::testing::i386_syscall;
 use crate::syscall::testing::{self as raw, recv_with_fd};
 
-fn is_root() -> bool {
+pub(super) fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
@@ -322,7 +322,7 @@ fn podman_resolved(raw: &serde_json::Value, caps: &[&str]) -> serde_json::Value 
     out
 }
 
-fn podman_profile() -> Option<(serde_json::Value, LinuxSeccomp)> {
+pub(super) fn podman_profile() -> Option<(serde_json::Value, LinuxSeccomp)> {
     let Ok(text) = std::fs::read_to_string(PODMAN_PROFILE) else {
         eprintln!(
             "skipped: {PODMAN_PROFILE} missing (apt package golang-github-containers-common)"
@@ -523,7 +523,7 @@ fn cache_returns_the_same_program_and_is_faster() {
         {"names": ["getppid"], "action": "SCMP_ACT_ERRNO"}]}));
     let other_file = cache.join(format!(
         "{:016x}.bpf",
-        fnv1a(&cache_key(&plan(&other).unwrap()))
+        fnv1a(&cache_key(&plan(&other).unwrap()).unwrap())
     ));
     let entry = files[0].as_ref().unwrap().path();
     std::fs::copy(&entry, &other_file).unwrap();

@@ -2,6 +2,8 @@
 //! architectures and flags translated, syscall names resolved. Pure: no
 //! filter context, no syscall; every error names the field.
 
+use std::fmt;
+
 use anyhow::{Result, bail};
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpSyscall};
 use oci_spec::runtime::{
@@ -22,12 +24,48 @@ const MAX_ARGS: usize = 6;
 /// hold (AND).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
-    /// Where it came from, for errors: `linux.seccomp.syscalls[3].names[0]`.
-    pub field: String,
-    pub name: String,
+    /// Where it came from, for errors: `syscalls[entry].names[index]`.
+    /// Indices, not text: a podman-sized profile has ~400 rules, and
+    /// `plan` runs on every create with a profile.
+    pub entry: u32,
+    pub index: u32,
     pub syscall: i32,
     pub action: ScmpAction,
-    pub conditions: Vec<ScmpArgCompare>,
+    pub conditions: Vec<Condition>,
+}
+
+impl Rule {
+    /// The spec field the rule came from.
+    pub fn field(&self) -> String {
+        format!(
+            "linux.seccomp.syscalls[{}].names[{}]",
+            self.entry, self.index
+        )
+    }
+}
+
+/// `linux.seccomp.syscalls[i]`, formatted only when an error needs it.
+struct Entry(usize);
+
+impl fmt::Display for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "linux.seccomp.syscalls[{}]", self.0)
+    }
+}
+
+/// One argument comparison, with its parts in the open: libseccomp's
+/// `ScmpArgCompare` hides them, and the cache key is made of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Condition {
+    pub arg: u32,
+    pub op: ScmpCompareOp,
+    pub datum: u64,
+}
+
+impl Condition {
+    pub fn scmp(&self) -> ScmpArgCompare {
+        ScmpArgCompare::new(self.arg, self.op, self.datum)
+    }
 }
 
 /// The profile translated for libseccomp, before compiling.
@@ -51,7 +89,7 @@ pub struct FilterPlan {
 pub fn action(
     action: LinuxSeccompAction,
     errno_ret: Option<u32>,
-    field: &str,
+    field: impl fmt::Display,
 ) -> Result<ScmpAction> {
     let ret = |what: &str| -> Result<i32> {
         match errno_ret {
@@ -81,28 +119,26 @@ pub fn condition(
     op: LinuxSeccompOperator,
     value: u64,
     value_two: Option<u64>,
-    field: &str,
-) -> Result<ScmpArgCompare> {
+    field: impl fmt::Display,
+) -> Result<Condition> {
     if index >= MAX_ARGS {
         bail!("{field}.index: {index} is out of range (a syscall has arguments 0 to 5)");
     }
-    let arg = index as u32;
-    Ok(match op {
-        LinuxSeccompOperator::ScmpCmpNe => ScmpArgCompare::new(arg, ScmpCompareOp::NotEqual, value),
-        LinuxSeccompOperator::ScmpCmpLt => ScmpArgCompare::new(arg, ScmpCompareOp::Less, value),
-        LinuxSeccompOperator::ScmpCmpLe => {
-            ScmpArgCompare::new(arg, ScmpCompareOp::LessOrEqual, value)
+    let (op, datum) = match op {
+        LinuxSeccompOperator::ScmpCmpNe => (ScmpCompareOp::NotEqual, value),
+        LinuxSeccompOperator::ScmpCmpLt => (ScmpCompareOp::Less, value),
+        LinuxSeccompOperator::ScmpCmpLe => (ScmpCompareOp::LessOrEqual, value),
+        LinuxSeccompOperator::ScmpCmpEq => (ScmpCompareOp::Equal, value),
+        LinuxSeccompOperator::ScmpCmpGe => (ScmpCompareOp::GreaterEqual, value),
+        LinuxSeccompOperator::ScmpCmpGt => (ScmpCompareOp::Greater, value),
+        LinuxSeccompOperator::ScmpCmpMaskedEq => {
+            (ScmpCompareOp::MaskedEqual(value), value_two.unwrap_or(0))
         }
-        LinuxSeccompOperator::ScmpCmpEq => ScmpArgCompare::new(arg, ScmpCompareOp::Equal, value),
-        LinuxSeccompOperator::ScmpCmpGe => {
-            ScmpArgCompare::new(arg, ScmpCompareOp::GreaterEqual, value)
-        }
-        LinuxSeccompOperator::ScmpCmpGt => ScmpArgCompare::new(arg, ScmpCompareOp::Greater, value),
-        LinuxSeccompOperator::ScmpCmpMaskedEq => ScmpArgCompare::new(
-            arg,
-            ScmpCompareOp::MaskedEqual(value),
-            value_two.unwrap_or(0),
-        ),
+    };
+    Ok(Condition {
+        arg: index as u32,
+        op,
+        datum,
     })
 }
 
@@ -154,7 +190,7 @@ fn entry_rules(
     default: ScmpAction,
     plan: &mut FilterPlan,
 ) -> Result<()> {
-    let field = format!("linux.seccomp.syscalls[{i}]");
+    let field = Entry(i);
     if sc.names().is_empty() {
         bail!("{field}.names: empty (each entry must name at least one syscall)");
     }
@@ -167,26 +203,21 @@ fn entry_rules(
             a.op(),
             a.value(),
             a.value_two(),
-            &format!("{field}.args[{k}]"),
+            format_args!("{field}.args[{k}]"),
         )?;
         per_arg[a.index()] += 1;
         conds.push(c);
     }
-    let groups: Vec<Vec<ScmpArgCompare>> = if per_arg.iter().any(|&n| n > 1) {
-        conds.into_iter().map(|c| vec![c]).collect()
-    } else {
-        vec![conds]
-    };
+    let split = per_arg.iter().any(|&n| n > 1);
     for (j, name) in sc.names().iter().enumerate() {
-        let nfield = format!("{field}.names[{j}]");
         if name.is_empty() {
-            bail!("{nfield}: empty syscall name");
+            bail!("{field}.names[{j}]: empty syscall name");
         }
         if act == ScmpAction::Notify && (name == "sendmsg" || name == "write") {
             // The init hands the listener its fd with sendmsg after the
             // filter is in: notifying on it would wait for a listener that
             // has no fd yet.
-            bail!("{nfield}: SCMP_ACT_NOTIFY cannot be used for {name:?}");
+            bail!("{field}.names[{j}]: SCMP_ACT_NOTIFY cannot be used for {name:?}");
         }
         if act == default {
             // libseccomp refuses a rule that repeats the default action;
@@ -200,14 +231,17 @@ fn entry_rules(
                 continue;
             }
         };
-        for g in &groups {
-            plan.rules.push(Rule {
-                field: nfield.clone(),
-                name: name.clone(),
-                syscall,
-                action: act,
-                conditions: g.clone(),
-            });
+        let rule = |conditions| Rule {
+            entry: i as u32,
+            index: j as u32,
+            syscall,
+            action: act,
+            conditions,
+        };
+        if split {
+            plan.rules.extend(conds.iter().map(|c| rule(vec![*c])));
+        } else {
+            plan.rules.push(rule(conds.clone()));
         }
     }
     if act == ScmpAction::Notify {
@@ -230,7 +264,16 @@ pub fn plan(seccomp: &LinuxSeccomp) -> Result<FilterPlan> {
         default_action: default,
         arches: Vec::new(),
         flags: 0,
-        rules: Vec::new(),
+        // One rule per name, mostly: sized up front, since each doubling
+        // of a Vec this size is an mmap and a munmap under musl.
+        rules: Vec::with_capacity(
+            seccomp
+                .syscalls()
+                .iter()
+                .flatten()
+                .map(|sc| sc.names().len())
+                .sum(),
+        ),
         skipped: Vec::new(),
         skipped_arches: Vec::new(),
         notify: false,
@@ -323,7 +366,7 @@ mod tests {
     #[test]
     fn operators_translate() {
         use LinuxSeccompOperator::*;
-        let c = |op, v, v2| condition(1, op, v, v2, "f").unwrap();
+        let c = |op, v, v2| condition(1, op, v, v2, "f").unwrap().scmp();
         let n = |op, d| ScmpArgCompare::new(1, op, d);
         assert_eq!(c(ScmpCmpNe, 5, None), n(ScmpCompareOp::NotEqual, 5));
         assert_eq!(c(ScmpCmpLt, 5, None), n(ScmpCompareOp::Less, 5));
@@ -399,22 +442,15 @@ mod tests {
         );
         assert_eq!(plan.skipped, vec!["no_such_syscall_xyz".to_string()]);
         assert!(!plan.notify);
-        let summary: Vec<(String, String, ScmpAction, usize)> = plan
+        let summary: Vec<(String, i32, ScmpAction, usize)> = plan
             .rules
             .iter()
-            .map(|r| {
-                (
-                    r.field.clone(),
-                    r.name.clone(),
-                    r.action,
-                    r.conditions.len(),
-                )
-            })
+            .map(|r| (r.field(), r.syscall, r.action, r.conditions.len()))
             .collect();
         // (field syscalls[i].names[j], name, action, conditions)
         let s = |i: usize, j: usize, n: &str, a, c| {
             let field = format!("linux.seccomp.syscalls[{i}].names[{j}]");
-            (field, n.to_string(), a, c)
+            (field, nr(n), a, c)
         };
         assert_eq!(
             summary,
@@ -432,7 +468,11 @@ mod tests {
         );
         assert_eq!(plan.rules[0].syscall, nr("read"));
         assert_eq!(
-            plan.rules[5].conditions,
+            plan.rules[5]
+                .conditions
+                .iter()
+                .map(Condition::scmp)
+                .collect::<Vec<_>>(),
             vec![
                 ScmpArgCompare::new(1, ScmpCompareOp::Equal, 0),
                 ScmpArgCompare::new(2, ScmpCompareOp::MaskedEqual(255), 1)
