@@ -589,16 +589,12 @@ mod tests {
         ))
     }
 
-    fn is_root() -> bool {
-        nix::unistd::geteuid().is_root()
-    }
-
     #[test]
+    #[cfg_attr(
+        not(outlet_root),
+        ignore = "needs root to drop the bounding set and switch uid"
+    )]
     fn kernel_applies_all_five_sets_across_uid_switch() {
-        if !is_root() {
-            eprintln!("skipped: needs root to drop the bounding set and switch uid");
-            return;
-        }
         let caps = caps_from(json!({
             "bounding": ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE", "CAP_NET_ADMIN"],
             "effective": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
@@ -626,11 +622,8 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(outlet_root), ignore = "needs root to drop the bounding set")]
     fn kernel_applies_default_spec_sets_as_root() {
-        if !is_root() {
-            eprintln!("skipped: needs root to drop the bounding set");
-            return;
-        }
         let caps = LinuxCapabilities::default();
         let out = crate::security::testutil::in_child(|| {
             drop_bounding(Some(&caps)).map_err(|e| format!("{e:#}"))?;
@@ -645,11 +638,8 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(outlet_root), ignore = "needs root")]
     fn kernel_refuses_a_cap_the_process_lacks_with_a_clear_error() {
-        if !is_root() {
-            eprintln!("skipped: needs root");
-            return;
-        }
         let caps = caps_from(json!({
             "bounding": ["CAP_NET_ADMIN"], "effective": ["CAP_NET_ADMIN"],
             "permitted": ["CAP_NET_ADMIN"]}));

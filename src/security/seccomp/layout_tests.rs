@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use super::compile::{Layout, TREE_FROM_RULES, compile_as, layout};
-use super::tests::{is_root, podman_profile};
+use super::tests::podman_profile;
 use super::*;
 use crate::security::testutil::{Outcome, in_child};
 use crate::syscall::testing::syscall_probe;
@@ -209,11 +209,8 @@ fn mixed_probes() -> Vec<Probe> {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root to load seccomp filters")]
 fn tree_layout_decides_as_the_list_does() {
-    if !is_root() {
-        eprintln!("SKIPPED (not counted as passed): needs root to load seccomp filters");
-        return;
-    }
     let plan = plan(&mixed_profile()).unwrap();
     assert_eq!(layout(&plan), Layout::Tree, "{} rules", plan.rules.len());
     let probes = mixed_probes();
@@ -254,14 +251,9 @@ fn tree_layout_decides_as_the_list_does() {
 }
 
 #[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root to load seccomp filters")]
 fn tree_layout_decides_podmans_profile_as_the_list_does() {
-    if !is_root() {
-        eprintln!("SKIPPED (not counted as passed): needs root to load seccomp filters");
-        return;
-    }
-    let Some((_, p)) = podman_profile() else {
-        return;
-    };
+    let (_, p) = podman_profile();
     let plan = plan(&p).unwrap();
     assert!(plan.rules.len() >= TREE_FROM_RULES);
     assert_eq!(layout(&plan), Layout::Tree);
