@@ -105,11 +105,12 @@ impl Backend for Systemd {
         let writes = v2::translate(resources)?;
         let dir = rec.unified.as_deref().expect("systemd units are v2");
         super::start(Self::unit(rec)?, &p.slice, &p.id, pid, &writes, dir)?;
-        // Not root (a user's systemd instance), no device program can be
-        // loaded (CAP_SYS_ADMIN); the container is in a user namespace,
+        // Not host root (a user's systemd instance, also as uid 0 of a
+        // user namespace), no device program can be loaded (CAP_SYS_ADMIN
+        // of the initial namespace); the container is in a user namespace,
         // where no device node can be made, and host nodes keep their
         // owners' permissions (runc skips it alike).
-        if nix::unistd::geteuid().is_root() {
+        if !super::user_manager()? {
             self.fs.limit(rec, resources, &writes)
         } else {
             crate::cgroups::write::perform(rec, &writes)
