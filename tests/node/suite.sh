@@ -661,15 +661,18 @@ t_rootless() {
     fi
 }
 
+# Rootless podman on the user's systemd instance: t_rootless_podman.
+. $D/rootless_podman.sh
+
 # NODE_ONLY (run.sh) names the tests to run; all when empty.
 ONLY=$(cat $D/only 2>/dev/null)
 want() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
 # The user manager starts while the other tests run.
-if want rootless; then
+if want rootless || want rootless_podman; then
     loginctl enable-linger $NU
     echo "NODEINFO loginctl enable-linger $NU: rc=$? $(ls /var/lib/systemd/linger 2>&1)"
 fi
-for t in features mission oom cpu nested default killed cgroupfs slice ctr cri podman rootless cost; do
+for t in features mission oom cpu nested default killed cgroupfs slice ctr cri podman rootless rootless_podman cost; do
     want $t && t_$t
 done
 containerd_down
