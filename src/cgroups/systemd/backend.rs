@@ -12,7 +12,7 @@ use oci_spec::runtime::LinuxResources;
 use crate::cgroups::backend::Backend;
 use crate::cgroups::host::{self, Host};
 use crate::cgroups::v2::backend::V2Fs;
-use crate::cgroups::{CgroupPaths, devices, v2};
+use crate::cgroups::{CgroupPaths, FileWrite, devices, v2};
 
 pub struct Systemd {
     fs: V2Fs,
@@ -113,7 +113,7 @@ impl Backend for Systemd {
         if !super::user_manager()? {
             self.fs.limit(rec, resources, &writes)
         } else {
-            crate::cgroups::write::perform(rec, &writes)
+            crate::cgroups::write::perform(rec, &writes).map_err(|e| undelegated(e, dir, &writes))
         }
     }
 
@@ -151,5 +151,80 @@ impl Backend for Systemd {
 
     fn oom_kills(&self, rec: &CgroupPaths) -> Result<Option<u64>> {
         self.fs.oom_kills(rec)
+    }
+}
+
+/// A limit file the user's scope lacks: when its controller is not in the
+/// scope's `cgroup.controllers`, say so, and how to grant it, rather than
+/// only "no such file" (crun refuses alike, naming the controller; running
+/// without the limit asked for is no option). Read only on that error.
+fn undelegated(e: anyhow::Error, dir: &std::path::Path, writes: &[FileWrite]) -> anyhow::Error {
+    let not_found = e
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound);
+    let Ok(Some(have)) = crate::cgroups::fs::read_opt(&dir.join("cgroup.controllers")) else {
+        return e;
+    };
+    let have: Vec<&str> = have.split_whitespace().collect();
+    let missing = writes
+        .iter()
+        .map(|w| w.controller)
+        .find(|c| !c.is_empty() && !have.contains(c));
+    match missing {
+        Some(c) if not_found => {
+            let who = match super::owner::manager() {
+                Ok(super::owner::Manager::User { uid }) => format!("user@{uid}.service"),
+                _ => "the user's systemd instance".to_owned(),
+            };
+            e.context(format!(
+                "linux.resources: the {c} controller is not delegated to {who} (it has: {}); \
+                 grant it with a drop-in for user@.service: [Service] Delegate={c} ...",
+                have.join(" ")
+            ))
+        }
+        _ => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::security::testutil::TempDir;
+
+    fn missing(dir: &std::path::Path, file: &str) -> anyhow::Error {
+        let path = dir.join(file);
+        let e = std::fs::File::open(&path).unwrap_err();
+        crate::cgroups::fs::write_error(&path, "4194304", &e)
+    }
+
+    /// A missing file of a controller the scope lacks names it and the
+    /// drop-in; one of a controller it has (a file the kernel lacks) or a
+    /// scope whose controllers cannot be read keeps the plain error.
+    #[test]
+    fn undelegated_controller_named() {
+        let d = TempDir::new("undelegated");
+        std::fs::write(d.0.join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        let writes = [
+            FileWrite::new("memory", "memory.max", "1".into()),
+            FileWrite::new("hugetlb", "hugetlb.2MB.max", "4194304".into()),
+        ];
+        let e = undelegated(missing(&d.0, "hugetlb.2MB.max"), &d.0, &writes);
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("the hugetlb controller is not delegated")
+                && text.contains("Delegate=hugetlb"),
+            "{text}"
+        );
+        assert!(text.contains("it has: cpu memory pids"), "{text}");
+        assert!(
+            text.contains("hugetlb.2MB.max"),
+            "the file stays named: {text}"
+        );
+        let had = [FileWrite::new("memory", "memory.max", "1".into())];
+        let e = undelegated(missing(&d.0, "memory.max"), &d.0, &had);
+        assert!(!format!("{e:#}").contains("not delegated"), "{e:#}");
+        std::fs::remove_file(d.0.join("cgroup.controllers")).unwrap();
+        let e = undelegated(missing(&d.0, "hugetlb.2MB.max"), &d.0, &writes);
+        assert!(!format!("{e:#}").contains("not delegated"), "{e:#}");
     }
 }
