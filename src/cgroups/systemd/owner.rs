@@ -9,7 +9,7 @@
 
 use std::sync::OnceLock;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 /// The manager that makes this caller's units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,23 +27,28 @@ impl Manager {
     }
 }
 
-/// This process's manager, read once (`/proc/self/uid_map`): `scope`,
-/// `start` and `available` ask it within one command.
+/// This process's manager, decided once per command (`scope`, `start`,
+/// `add_pid` and `available` ask it). In the initial user namespace (one
+/// stat tells, the common case of root on the host) the uid decides; in
+/// any other, its uid_map does.
 pub fn manager() -> Result<Manager> {
     static CACHED: OnceLock<Manager> = OnceLock::new();
     if let Some(m) = CACHED.get() {
         return Ok(*m);
     }
     let euid = nix::unistd::geteuid().as_raw();
-    let map = std::fs::read_to_string("/proc/self/uid_map");
-    let m = match map {
-        Ok(text) => from_uid_map(&text, euid)?,
-        // No procfs: no way to see a user namespace; trust the uid.
-        Err(_) if euid == 0 => Manager::System,
-        Err(_) => Manager::User { uid: euid },
+    let m = if !crate::namespaces::running_in_user_namespace() {
+        from_uid_map(INITIAL_MAP, euid)?
+    } else {
+        let map = std::fs::read_to_string("/proc/self/uid_map")
+            .context("systemd cgroup driver: read /proc/self/uid_map")?;
+        from_uid_map(&map, euid)?
     };
     Ok(*CACHED.get_or_init(|| m))
 }
+
+/// The initial namespace's uid_map: every id is itself.
+const INITIAL_MAP: &str = "0 0 4294967295";
 
 /// The manager for effective uid `euid` (as this namespace sees it) given
 /// this namespace's uid_map. The initial namespace maps every id to
@@ -92,6 +97,7 @@ mod tests {
     #[test]
     fn initial_namespace() {
         let full = "         0          0 4294967295\n";
+        assert_eq!(from_uid_map(INITIAL_MAP, 0).unwrap(), Manager::System);
         assert_eq!(from_uid_map(full, 0).unwrap(), Manager::System);
         assert_eq!(
             from_uid_map(full, 1000).unwrap(),
