@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 
 use common::T;
 
-const USER: &str = "outlet-userbus";
+/// One account per test: the tests run in parallel, and the first to end
+/// removes the account it made.
+const USER_CREATE: &str = "outlet-ubus-create";
+const USER_SASL: &str = "outlet-ubus-sasl";
 
 /// The test's dbus-daemons, killed when it goes out of scope: declared
 /// after the `T`, it drops first, so the daemons are gone before the
@@ -213,7 +216,7 @@ fn create_in_userns(t: &T, user: (u32, u32), env: &[(&str, &str)], id: &str) -> 
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn userns_root_takes_the_owners_session_bus() {
     let Some(t) = T::new() else { return };
-    let user = t.system_user(USER);
+    let user = t.system_user(USER_CREATE);
     let mut daemons = Daemons(Vec::new());
     let bus = bus_daemon(&t, &mut daemons, &t.dir.join("userbus"), Some(user));
     let id = t.id("ub");
@@ -282,7 +285,7 @@ fn hex(uid: u32) -> String {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn sasl_external_without_identity_works_in_and_out_of_userns() {
     let Some(t) = T::new() else { return };
-    let user = t.system_user(USER);
+    let user = t.system_user(USER_SASL);
     let mut daemons = Daemons(Vec::new());
     let bus = bus_daemon(&t, &mut daemons, &t.dir.join("userbus"), Some(user));
     let b = bus.to_str().unwrap();
