@@ -16,6 +16,7 @@ packages=(
   iptables nftables                           # undo what dockerd and CNI add to the host firewall; criu's network lock
   tar patchelf                                # criu (tmpfs contents); scripts/fetch-criu.sh (trixie's criu on bookworm)
   containernetworking-plugins                 # podman's CNI bridge network
+  dbus-daemon                                 # a real session bus daemon (tests/systemd_userbus.rs)
 )
 
 missing=()

@@ -174,6 +174,18 @@ pub fn write_id_maps(
     write("gid_map", &map_text(gid))
 }
 
+/// The kernel's fixed inode number of the initial user namespace
+/// (PROC_USER_INIT_INO, include/linux/proc_ns.h).
+const INITIAL_USER_NS_INO: u64 = 0xEFFF_FFFD;
+
+/// Whether this process runs in a user namespace other than the initial
+/// one, as rootless podman runs its runtime: uid 0 there lacks the host's
+/// privileges (no mknod), whatever the spec's own namespaces say. One
+/// stat; unknown (no /proc) counts as the initial namespace.
+pub fn running_in_user_namespace() -> bool {
+    nix::sys::stat::stat("/proc/self/ns/user").is_ok_and(|st| st.st_ino != INITIAL_USER_NS_INO)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -176,14 +176,24 @@ impl State {
 
 /// The state root: --root, else /run/outlet for root, else
 /// $XDG_RUNTIME_DIR/outlet (podman passes no --root for rootless users).
+/// Rootless podman runs us as uid 0 of its user namespace, which may not
+/// write /run/outlet: there too, unless USER says root (runc's rule).
 pub fn default_root() -> PathBuf {
-    if !nix::unistd::geteuid().is_root()
-        && let Some(xdg) = std::env::var_os("XDG_RUNTIME_DIR")
+    if let Some(xdg) = std::env::var_os("XDG_RUNTIME_DIR")
         && !xdg.is_empty()
+        && (!nix::unistd::geteuid().is_root() || userns_not_root())
     {
         return Path::new(&xdg).join("outlet");
     }
     PathBuf::from("/run/outlet")
+}
+
+/// uid 0 of a user namespace that is not the initial one (whose uid_map
+/// is the identity over the whole range), run by someone other than root.
+fn userns_not_root() -> bool {
+    std::env::var_os("USER").is_none_or(|u| u != "root")
+        && std::fs::read_to_string("/proc/self/uid_map")
+            .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
 }
 
 /// Beside the containers' directories in the state root (as crun keeps

@@ -210,7 +210,11 @@ fn become_container_root(a: &InitArgs) -> Result<()> {
 /// and the read-only steps that must come last.
 fn set_up_rootfs(a: &InitArgs, chan: &Channel, host_pid: i32, proc: Option<&ProcFs>) -> Result<()> {
     let process = a.spec.process().as_ref().context("process: missing")?;
-    let userns = a.plan.creates(LinuxNamespaceType::User) || a.plan.joins(LinuxNamespaceType::User);
+    // Under rootless podman the runtime itself is in a user namespace and
+    // the spec asks for none: devices are bind mounts there too.
+    let userns = a.plan.creates(LinuxNamespaceType::User)
+        || a.plan.joins(LinuxNamespaceType::User)
+        || crate::namespaces::running_in_user_namespace();
     let mountns =
         a.plan.creates(LinuxNamespaceType::Mount) || a.plan.joins(LinuxNamespaceType::Mount);
     let setup = rootfs::Setup {

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Build (once) the node image: Debian 12 from the package archive with
 # systemd as PID 1, dbus (system and user session), containerd, podman,
-# python3 grpcio + protobuf (the suite's CRI client), busybox-static and
+# python3 grpcio + protobuf (the suite's CRI client), busybox-static,
+# uidmap (newuidmap/newgidmap: rootless podman's user namespace) and
 # Debian's kernel,
 # as a raw ext4 disk plus the kernel and initrd to boot it with. Cached
 # under /var/cache/outlet-test/node-<hash of this script>: a change here
@@ -40,7 +41,7 @@ say "debootstrap bookworm from $mirror into $root"
 # downloading them again.
 mkdir -p /var/cache/outlet-test/node-debs
 debootstrap --variant=minbase --cache-dir=/var/cache/outlet-test/node-debs \
-    --include=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,kmod,containerd,podman,conmon,containernetworking-plugins,busybox-static,linux-image-amd64,e2fsprogs,procps,python3-grpcio,python3-protobuf \
+    --include=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,kmod,containerd,podman,conmon,containernetworking-plugins,busybox-static,uidmap,linux-image-amd64,e2fsprogs,procps,python3-grpcio,python3-protobuf \
     bookworm "$root" "$mirror" >"$tmp/debootstrap.log" 2>&1 || {
     tail -n 30 "$tmp/debootstrap.log" >&2
     say "debootstrap failed"

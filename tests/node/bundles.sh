@@ -55,3 +55,12 @@ jq '.linux.namespaces += [{type: "user"}]
     | .linux.gidMappings = [{containerID: 0, hostID: 1000, size: 1}]' \
     "$out/sd_rootless/config.json" >"$out/sd_rootless/config.json.new"
 mv "$out/sd_rootless/config.json.new" "$out/sd_rootless/config.json"
+# Rootless with a limit whose controller the user's instance was not given
+# (guest-setup.sh delegates cpu cpuset io memory pids, not hugetlb).
+bundle sd_rootless_hugetlb '["/bin/sleep","1000"]' \
+    '{"hugepageLimits":[{"pageSize":"2MB","limit":4194304}]}' "user.slice:outlet:node-rlh" true
+jq '.linux.namespaces += [{type: "user"}]
+    | .linux.uidMappings = [{containerID: 0, hostID: 1000, size: 1}]
+    | .linux.gidMappings = [{containerID: 0, hostID: 1000, size: 1}]' \
+    "$out/sd_rootless_hugetlb/config.json" >"$out/sd_rootless_hugetlb/config.json.new"
+mv "$out/sd_rootless_hugetlb/config.json.new" "$out/sd_rootless_hugetlb/config.json"

@@ -40,6 +40,9 @@ passwd -d root >/dev/null
 # `loginctl enable-linger` in the suite) gets the controllers delegated, as
 # rootless podman hosts configure it.
 useradd -m -u 1000 -s /bin/sh nodeuser
+# Rootless podman maps the container's ids onto these (newuidmap).
+echo nodeuser:100000:65536 >/etc/subuid
+echo nodeuser:100000:65536 >/etc/subgid
 mkdir -p /etc/systemd/system/user@.service.d
 cat >/etc/systemd/system/user@.service.d/delegate.conf <<'F'
 [Service]

@@ -8,9 +8,9 @@
 # usage: [RUNTIME=path] tests/node/run.sh
 #   RUNTIME       runtime binary (default <repo>/target/<triple>/release/outlet)
 #   NODE_ACCEL    tcg (default: nested KVM hangs at boot on the machines here) | kvm
-#   NODE_TIMEOUT  wall-clock limit of the boot + suite in seconds (default 420)
+#   NODE_TIMEOUT  wall-clock limit of the boot + suite in seconds (default 600)
 #   NODE_ONLY     the suite's tests to run, by the names in suite.sh's list
-#                 ("slice cri podman rootless ..."); all when empty
+#                 ("slice cri podman rootless rootless_podman ..."); all when empty
 # Output: the suite's lines, then exactly `node: N passed, N failed, N skipped`.
 # Exit 1 when a test failed, the image could not be built, or no verdict came.
 set -euo pipefail
@@ -20,7 +20,7 @@ repo=$(cd "$here/../.." && pwd)
 work=$repo/target/node
 log=$work/serial.log
 accel=${NODE_ACCEL:-tcg}
-node_timeout=${NODE_TIMEOUT:-420}
+node_timeout=${NODE_TIMEOUT:-600}
 
 say() { echo "node: $*" >&2; }
 die() {
@@ -61,6 +61,7 @@ rootfs=$("$repo/rootfs-fixtures/build.sh" "$repo/target/fixtures")
 cp -a "$rootfs" "$work/disk/rootfs"
 install -m 0755 "$(readlink -f "$RUNTIME")" "$work/disk/outlet"
 install -m 0644 "$here/suite.sh" "$work/disk/suite.sh"
+install -m 0644 "$here/rootless_podman.sh" "$work/disk/rootless_podman.sh"
 install -m 0644 "$here/cri.py" "$work/disk/cri.py"
 printf '%s\n' "${NODE_ONLY:-}" >"$work/disk/only"
 "$here/bundles.sh" "$work/disk/bundles"

@@ -690,17 +690,33 @@ t_rootless() {
     else
         verdict sd_rootless_gone FAIL "delete rc=$drc LoadState=$st dir: $([ -e "$rl" ] && echo left || echo gone) $(err)"
     fi
+    # A limit whose controller the user's instance lacks: refused, naming
+    # the controller and the way to delegate it; the scope made for it is
+    # stopped again and no state is left.
+    as_user DBUS_SESSION_BUS_ADDRESS=unix:path=$XRD/bus "$RT" --systemd-cgroup --root "$RR" \
+        create --bundle "$B/sd_rootless_hugetlb" node-rlh
+    st=$(runuser -u $NU -- env XDG_RUNTIME_DIR=$XRD systemctl --user show -p LoadState --value outlet-node-rlh.scope 2>&1)
+    if [ $rc = 1 ] && grep -q "hugetlb controller is not delegated to user@$NUID.service" "$OUT/last.err" &&
+        [ "$st" = not-found ] && [ ! -e "$RR/node-rlh" ] && [ ! -e "$CG$mgr/user.slice/outlet-node-rlh.scope" ]; then
+        verdict sd_rootless_undelegated PASS "rc=1, unit $st: $(err)"
+    else
+        verdict sd_rootless_undelegated FAIL "rc=$rc LoadState=$st state: $([ -e "$RR/node-rlh" ] && echo left || echo none) $(err)"
+        as_user "$RT" --systemd-cgroup --root "$RR" delete --force node-rlh
+    fi
 }
+
+# Rootless podman on the user's systemd instance: t_rootless_podman.
+. $D/rootless_podman.sh
 
 # NODE_ONLY (run.sh) names the tests to run; all when empty.
 ONLY=$(cat $D/only 2>/dev/null)
 want() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
 # The user manager starts while the other tests run.
-if want rootless; then
+if want rootless || want rootless_podman; then
     loginctl enable-linger $NU
     echo "NODEINFO loginctl enable-linger $NU: rc=$? $(ls /var/lib/systemd/linger 2>&1)"
 fi
-for t in features mission oom cpu nested default killed unit cgroupfs slice ctr cri podman rootless cost; do
+for t in features mission oom cpu nested default killed unit cgroupfs slice ctr cri podman rootless rootless_podman cost; do
     want $t && t_$t
 done
 containerd_down

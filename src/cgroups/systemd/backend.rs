@@ -13,7 +13,7 @@ use oci_spec::runtime::LinuxResources;
 use crate::cgroups::backend::Backend;
 use crate::cgroups::host::{self, Host};
 use crate::cgroups::v2::backend::V2Fs;
-use crate::cgroups::{CgroupPaths, devices, v2};
+use crate::cgroups::{CgroupPaths, FileWrite, devices, v2};
 
 pub struct Systemd {
     fs: V2Fs,
@@ -134,14 +134,15 @@ impl Backend for Systemd {
         let dir = rec.unified.as_deref().expect("systemd units are v2");
         super::start(Self::unit(rec)?, &p.slice, &p.id, pid, &writes, dir)?;
         self.started.set(true);
-        // Not root (a user's systemd instance), no device program can be
-        // loaded (CAP_SYS_ADMIN); the container is in a user namespace,
+        // Not host root (a user's systemd instance, also as uid 0 of a
+        // user namespace), no device program can be loaded (CAP_SYS_ADMIN
+        // of the initial namespace); the container is in a user namespace,
         // where no device node can be made, and host nodes keep their
         // owners' permissions (runc skips it alike).
-        if nix::unistd::geteuid().is_root() {
+        if !super::user_manager()? {
             self.fs.limit(rec, resources, &writes)
         } else {
-            crate::cgroups::write::perform(rec, &writes)
+            crate::cgroups::write::perform(rec, &writes).map_err(|e| undelegated(e, dir, &writes))
         }
     }
 
@@ -192,6 +193,38 @@ impl Backend for Systemd {
     }
 }
 
+/// A limit file the user's scope lacks: when its controller is not in the
+/// scope's `cgroup.controllers`, say so, and how to grant it, rather than
+/// only "no such file" (crun refuses alike, naming the controller; running
+/// without the limit asked for is no option). Read only on that error.
+fn undelegated(e: anyhow::Error, dir: &std::path::Path, writes: &[FileWrite]) -> anyhow::Error {
+    let not_found = e
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound);
+    let Ok(Some(have)) = crate::cgroups::fs::read_opt(&dir.join("cgroup.controllers")) else {
+        return e;
+    };
+    let have: Vec<&str> = have.split_whitespace().collect();
+    let missing = writes
+        .iter()
+        .map(|w| w.controller)
+        .find(|c| !c.is_empty() && !have.contains(c));
+    match missing {
+        Some(c) if not_found => {
+            let who = match super::owner::manager() {
+                Ok(super::owner::Manager::User { uid }) => format!("user@{uid}.service"),
+                _ => "the user's systemd instance".to_owned(),
+            };
+            e.context(format!(
+                "linux.resources: the {c} controller is not delegated to {who} (it has: {}); \
+                 grant it with a drop-in for user@.service: [Service] Delegate={c} ...",
+                have.join(" ")
+            ))
+        }
+        _ => e,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +259,42 @@ mod tests {
         b.started.set(true);
         assert!(b.kill_at_once(&rec).unwrap());
         assert_eq!(std::fs::read_to_string(&kill).unwrap(), "1");
+    }
+
+    fn missing(dir: &std::path::Path, file: &str) -> anyhow::Error {
+        let path = dir.join(file);
+        let e = std::fs::File::open(&path).unwrap_err();
+        crate::cgroups::fs::write_error(&path, "4194304", &e)
+    }
+
+    /// A missing file of a controller the scope lacks names it and the
+    /// drop-in; one of a controller it has (a file the kernel lacks) or a
+    /// scope whose controllers cannot be read keeps the plain error.
+    #[test]
+    fn undelegated_controller_named() {
+        let d = TempDir::new("undelegated");
+        std::fs::write(d.0.join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        let writes = [
+            FileWrite::new("memory", "memory.max", "1".into()),
+            FileWrite::new("hugetlb", "hugetlb.2MB.max", "4194304".into()),
+        ];
+        let e = undelegated(missing(&d.0, "hugetlb.2MB.max"), &d.0, &writes);
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("the hugetlb controller is not delegated")
+                && text.contains("Delegate=hugetlb"),
+            "{text}"
+        );
+        assert!(text.contains("it has: cpu memory pids"), "{text}");
+        assert!(
+            text.contains("hugetlb.2MB.max"),
+            "the file stays named: {text}"
+        );
+        let had = [FileWrite::new("memory", "memory.max", "1".into())];
+        let e = undelegated(missing(&d.0, "memory.max"), &d.0, &had);
+        assert!(!format!("{e:#}").contains("not delegated"), "{e:#}");
+        std::fs::remove_file(d.0.join("cgroup.controllers")).unwrap();
+        let e = undelegated(missing(&d.0, "hugetlb.2MB.max"), &d.0, &writes);
+        assert!(!format!("{e:#}").contains("not delegated"), "{e:#}");
     }
 }

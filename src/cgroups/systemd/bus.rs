@@ -6,9 +6,10 @@
 //! systemctl does): no bus daemon in between, no Hello, and systemd sends
 //! its signals to every direct connection unasked. Elsewhere it goes
 //! through a bus daemon and asks for the signals (AddMatch, Subscribe):
-//! the system bus as root without the private socket; as any other user
-//! the user's session bus, where that user's own systemd instance
-//! (`systemd --user`) answers, as runc and crun do rootless.
+//! the system bus as root without the private socket; as any other user,
+//! uid 0 of a user namespace included (`owner`), the user's session bus,
+//! where that user's own systemd instance (`systemd --user`) answers, as
+//! runc and crun do rootless.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use super::owner::Manager;
 use super::wire::{self, Message, Value};
 
 const PRIVATE: &str = "/run/systemd/private";
@@ -44,9 +46,10 @@ pub struct BusError {
     pub message: String,
 }
 
-/// The session bus socket of a non-root caller: `unix:path=` of
-/// `$DBUS_SESSION_BUS_ADDRESS` (the first address that has one), else
-/// `$XDG_RUNTIME_DIR/bus`, else `/run/user/<uid>/bus`.
+/// The session bus socket of a caller that is not host root: `unix:path=`
+/// of `$DBUS_SESSION_BUS_ADDRESS` (the first address that has one), else
+/// `$XDG_RUNTIME_DIR/bus`, else `/run/user/<uid>/bus` with the host uid
+/// (the one the user namespace's uid 0 is, for rootless podman).
 pub fn session_bus_path(address: Option<&str>, runtime_dir: Option<&str>, uid: u32) -> String {
     let from_address = address.and_then(|a| {
         a.split(';').find_map(|one| {
@@ -63,32 +66,53 @@ pub fn session_bus_path(address: Option<&str>, runtime_dir: Option<&str>, uid: u
     })
 }
 
+/// One line of the server's side of the SASL exchange.
+#[derive(Debug, PartialEq, Eq)]
+enum Sasl {
+    /// `DATA`: the server asks for the identity we left out; the empty
+    /// answer is already on its way.
+    Challenge,
+    Ok,
+    /// `REJECTED`, `ERROR` or anything else.
+    Refused,
+}
+
+fn sasl_reply(line: &str) -> Sasl {
+    if line == "DATA" || line.starts_with("DATA ") {
+        Sasl::Challenge
+    } else if line.starts_with("OK ") {
+        Sasl::Ok
+    } else {
+        Sasl::Refused
+    }
+}
+
 impl Bus {
-    /// The connection for this caller: systemd itself as root, the user's
-    /// systemd instance on the session bus otherwise.
+    /// The connection for this caller: systemd itself for host root, the
+    /// user's systemd instance on the session bus otherwise (also as uid 0
+    /// in a user namespace: `owner`).
     pub fn system() -> Result<Bus> {
-        let uid = nix::unistd::geteuid();
+        let manager = super::owner::manager()?;
         let session;
-        let path = if !uid.is_root() {
-            session = session_bus_path(
-                std::env::var("DBUS_SESSION_BUS_ADDRESS").ok().as_deref(),
-                std::env::var("XDG_RUNTIME_DIR").ok().as_deref(),
-                uid.as_raw(),
-            );
-            session.as_str()
-        } else if std::path::Path::new(PRIVATE).exists() {
-            PRIVATE
-        } else {
-            SYSTEM_BUS
-        };
-        let sock = UnixStream::connect(path).with_context(|| {
-            if uid.is_root() {
-                format!("systemd cgroup driver: connect to {path} (is systemd PID 1?)")
-            } else {
-                format!(
-                    "systemd cgroup driver: connect to the session bus {path} (uid {uid}: is the user's systemd instance running, e.g. with loginctl enable-linger?)"
-                )
+        let path = match manager {
+            Manager::User { uid } => {
+                session = session_bus_path(
+                    std::env::var("DBUS_SESSION_BUS_ADDRESS").ok().as_deref(),
+                    std::env::var("XDG_RUNTIME_DIR").ok().as_deref(),
+                    uid,
+                );
+                session.as_str()
             }
+            Manager::System if std::path::Path::new(PRIVATE).exists() => PRIVATE,
+            Manager::System => SYSTEM_BUS,
+        };
+        let sock = UnixStream::connect(path).with_context(|| match manager {
+            Manager::System => {
+                format!("systemd cgroup driver: connect to {path} (is systemd PID 1?)")
+            }
+            Manager::User { uid } => format!(
+                "systemd cgroup driver: connect to the session bus {path} of host uid {uid} (is the user's systemd instance running, e.g. with loginctl enable-linger?)"
+            ),
         })?;
         let mut bus = Bus {
             sock,
@@ -99,44 +123,57 @@ impl Bus {
         bus.auth()
             .with_context(|| format!("systemd cgroup driver: authenticate on {path}"))?;
         if path != PRIVATE {
-            bus.call_to(
-                "org.freedesktop.DBus",
-                "/org/freedesktop/DBus",
-                "org.freedesktop.DBus",
-                "Hello",
-                &[],
-            )?;
-            bus.call_to(
-                "org.freedesktop.DBus",
-                "/org/freedesktop/DBus",
-                "org.freedesktop.DBus",
-                "AddMatch",
-                &[Value::Str(format!(
-                    "type='signal',sender='{SYSTEMD}',interface='{MANAGER}',member='JobRemoved'"
-                ))],
-            )?;
-            bus.manager("Subscribe", &[])?;
+            bus.subscribe()
+                .with_context(|| format!("systemd cgroup driver: on the bus {path}"))?;
         }
         Ok(bus)
     }
 
+    /// On a bus daemon: our name, and systemd's JobRemoved signals sent to
+    /// us (systemd sends them only to subscribers).
+    fn subscribe(&mut self) -> Result<()> {
+        self.call_to(
+            "org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus",
+            "Hello",
+            &[],
+        )?;
+        self.call_to(
+            "org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus",
+            "AddMatch",
+            &[Value::Str(format!(
+                "type='signal',sender='{SYSTEMD}',interface='{MANAGER}',member='JobRemoved'"
+            ))],
+        )?;
+        self.manager("Subscribe", &[])
+            .context("Subscribe to systemd's manager (is systemd running on this bus?)")?;
+        Ok(())
+    }
+
     /// The SASL exchange, in one write: the NUL byte, AUTH EXTERNAL with
-    /// our uid in hex of its decimal digits, BEGIN; the server's OK line
-    /// comes back before any message.
+    /// no identity, an empty DATA answer to the server's DATA challenge,
+    /// BEGIN. With no identity claimed, the server takes the kernel's
+    /// SO_PEERCRED of the socket, which is the one uid it would accept
+    /// anyway: claiming `getuid()` ("30" for 0) is refused from inside a
+    /// user namespace, where the server sees the host uid, and the host
+    /// uid a nested namespace's uid_map gives is not the server's either.
+    /// The server answers `DATA` and then `OK <guid>` before any message.
     fn auth(&mut self) -> Result<()> {
-        let uid = nix::unistd::geteuid().as_raw().to_string();
-        let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
-        let hello = format!("\0AUTH EXTERNAL {hex}\r\nBEGIN\r\n");
-        self.sock.write_all(hello.as_bytes())?;
+        self.sock
+            .write_all(b"\0AUTH EXTERNAL\r\nDATA\r\nBEGIN\r\n")?;
         let deadline = Instant::now() + JOB_TIMEOUT;
         loop {
             if let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") {
                 let line = String::from_utf8_lossy(&self.buf[..end]).into_owned();
                 self.buf.drain(..end + 2);
-                if !line.starts_with("OK ") {
-                    bail!("refused: {line:?}");
+                match sasl_reply(&line) {
+                    Sasl::Challenge => continue,
+                    Sasl::Ok => return Ok(()),
+                    Sasl::Refused => bail!("refused: {line:?}"),
                 }
-                return Ok(());
             }
             self.fill(deadline)?;
         }
@@ -265,7 +302,16 @@ impl Bus {
 
 #[cfg(test)]
 mod tests {
-    use super::session_bus_path;
+    use super::{Sasl, sasl_reply, session_bus_path};
+
+    #[test]
+    fn sasl_lines() {
+        assert_eq!(sasl_reply("DATA"), Sasl::Challenge);
+        assert_eq!(sasl_reply("OK 0123abcd"), Sasl::Ok);
+        assert_eq!(sasl_reply("REJECTED EXTERNAL"), Sasl::Refused);
+        assert_eq!(sasl_reply("ERROR"), Sasl::Refused);
+        assert_eq!(sasl_reply("OKAY"), Sasl::Refused);
+    }
 
     #[test]
     fn session_bus_socket() {

@@ -4,11 +4,13 @@
 //! pid in it and delegated to us; limits go in as unit properties and then,
 //! exactly and completely, through the scope's cgroupfs files. A name that
 //! is itself `x.slice` makes that slice instead (runc's meaning). Not as
-//! root, the unit is the user's systemd instance's, on the session bus.
+//! host root (uid 0 in a user namespace is not: `owner`), the unit is the
+//! user's systemd instance's, on the session bus.
 //! Unified (v2) hosts only.
 
 pub(super) mod backend;
 mod bus;
+mod owner;
 mod props;
 mod wire;
 
@@ -81,12 +83,13 @@ pub fn expand_slice(path: &str, slice: &str) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// cgroupsPath for the systemd driver, for this caller: as root, systemd's
-/// own units; as any other user, the units of that user's systemd
-/// instance, whose cgroups sit under the instance's own (runc's rootless
-/// placement), asked for once here.
+/// cgroupsPath for the systemd driver, for this caller: as host root,
+/// systemd's own units; as any other user (rootless podman's uid 0 in its
+/// user namespace too), the units of that user's systemd instance, whose
+/// cgroups sit under the instance's own (runc's rootless placement),
+/// asked for once here.
 pub fn scope(cgroups_path: Option<&str>, id: &str) -> Result<Scope> {
-    let rootless = !nix::unistd::geteuid().is_root();
+    let rootless = owner::manager()?.is_user();
     let mut s = parse(cgroups_path, id, rootless)?;
     if rootless {
         let cg = Bus::system()?.manager_property("ControlGroup")?;
@@ -285,21 +288,29 @@ fn is_no_such_unit(e: &anyhow::Error) -> bool {
     })
 }
 
+/// Whether this caller's units belong to a user's systemd instance
+/// rather than to systemd itself (then no device program can be loaded:
+/// it needs CAP_SYS_ADMIN of the initial user namespace).
+pub fn user_manager() -> Result<bool> {
+    Ok(owner::manager()?.is_user())
+}
+
 /// Whether the driver can work here (for `features`): a unified host
 /// booted by systemd (its runtime directory exists) with a bus socket
-/// (the user's session bus when not root).
+/// (the user's session bus when not host root).
 pub fn available() -> bool {
-    let uid = nix::unistd::geteuid();
-    let bus = if uid.is_root() {
-        Path::new("/run/systemd/private").exists()
-            || Path::new("/run/dbus/system_bus_socket").exists()
-    } else {
-        Path::new(&bus::session_bus_path(
+    let bus = match owner::manager() {
+        Ok(owner::Manager::System) => {
+            Path::new("/run/systemd/private").exists()
+                || Path::new("/run/dbus/system_bus_socket").exists()
+        }
+        Ok(owner::Manager::User { uid }) => Path::new(&bus::session_bus_path(
             std::env::var("DBUS_SESSION_BUS_ADDRESS").ok().as_deref(),
             std::env::var("XDG_RUNTIME_DIR").ok().as_deref(),
-            uid.as_raw(),
+            uid,
         ))
-        .exists()
+        .exists(),
+        Err(_) => false,
     };
     matches!(
         crate::cgroups::host::probe(),
