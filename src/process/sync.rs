@@ -346,13 +346,16 @@ mod tests {
         use nix::sys::wait::{WaitStatus, waitpid};
         use nix::unistd::Pid;
         let (a, b) = pair().unwrap();
-        // The child only sends on an inherited socket and _exits; it
-        // touches no lock another thread of the test binary may hold.
+        // Encoded before the clone: the child must not allocate, since a
+        // raw clone runs no atfork handler and another test thread may hold
+        // the allocator's lock (seen: the child stuck on a futex). It only
+        // sends bytes on an inherited socket and _exits.
+        let bytes = Msg::Unshared.encode().unwrap();
         match clone_process(0, None).unwrap().0 {
             Forked::Child => {
                 drop(b);
-                let code = i32::from(a.send(&Msg::Unshared).is_err());
-                crate::syscall::exit_now(code)
+                let sent = nix::sys::socket::send(a.raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL);
+                crate::syscall::exit_now(i32::from(sent.is_err()))
             }
             Forked::Parent(child) => {
                 let child = Pid::from_raw(child);

@@ -11,7 +11,8 @@ use nix::unistd::{ForkResult, Pid};
 ///
 /// The harness is multi-threaded, so the child may find a lock taken by a
 /// thread that does not exist there: `security::testutil::in_child` kills a
-/// child that hangs and forks again. glibc keeps malloc usable after fork.
+/// child that hangs and forks again. fork(3) of musl, like glibc's, keeps
+/// malloc usable in the child (a raw clone does not).
 /// The child never returns into the harness's code, and _exit skips its
 /// atexit handlers.
 pub fn fork(child: impl FnOnce() -> i32) -> nix::Result<Pid> {
