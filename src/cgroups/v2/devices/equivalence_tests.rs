@@ -90,7 +90,7 @@ fn numbers(rules: &[DeviceRule], pick: fn(&DeviceRule) -> Option<u32>) -> Vec<u3
 
 /// The probes on which old and new programs disagree, or new and the
 /// rules: (type, access, major, minor, old, new, rules).
-fn disagreements(rules: &[DeviceRule], new: &[DeviceRule]) -> Vec<(i32, u8, u32, u32)> {
+pub fn disagreements(rules: &[DeviceRule], new: &[DeviceRule]) -> Vec<(i32, u8, u32, u32)> {
     let (old_p, new_p) = (build_old(rules), build(new));
     assert!(new_p.len() <= max_len(new.len()), "{} insns", new_p.len());
     let mut out = Vec::new();
@@ -123,7 +123,7 @@ fn new_program_decides_as_the_old_on_every_probe() {
 }
 
 /// xorshift: random lists without a dependency, the same every run.
-fn random_rules(seed: &mut u64, n: usize) -> Vec<DeviceRule> {
+pub fn random_rules(seed: &mut u64, n: usize) -> Vec<DeviceRule> {
     let mut next = || {
         *seed ^= *seed << 13;
         *seed ^= *seed >> 7;
@@ -177,5 +177,16 @@ fn a_dropped_rule_is_told_apart() {
             !disagreements(&rules, &dropped).is_empty()
         });
         assert_ne!(told.count(), 0, "{list}");
+    }
+}
+
+/// Past 2000 rules the exits repeat (jumps stay within an i16 offset) and
+/// repeats are no longer searched for: the long path decides right too.
+#[test]
+fn long_lists_decide_as_the_old() {
+    let mut seed = 0x2545_f491_4f6c_dd1d;
+    for n in [1999, 2000, 2001, 4500] {
+        let rules = random_rules(&mut seed, n);
+        assert_eq!(disagreements(&rules, &rules), [], "{n} rules");
     }
 }

@@ -13,7 +13,7 @@ use std::process::Command;
 use nix::sys::stat::{Mode, SFlag, makedev, mknod};
 
 use super::bpf;
-use super::equivalence_tests::{BLOCK, CHAR, LISTS, decide, spec_rules};
+use super::equivalence_tests::{BLOCK, CHAR, LISTS, decide, random_rules, spec_rules};
 use super::old_program::build_old;
 use super::program::{Insn, build};
 use crate::cgroups::devices::{ACC_MKNOD, ACC_READ, ACC_WRITE, DeviceRule};
@@ -181,4 +181,24 @@ fn kernel_run_tells_a_dropped_rule_apart() {
         .position(|p| p == (CHAR, ACC_READ, 240, 1))
         .unwrap();
     assert!(full[at] && !less[at], "read of c 240:1");
+}
+
+/// The kernel accepts every shape `build` emits: random lists of every
+/// length up to 30 (where the allow or deny exit may be unused, which the
+/// verifier would refuse as unreachable if it were emitted) and lists
+/// long enough to repeat the exits.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root to load eBPF programs")]
+fn kernel_verifies_every_shape() {
+    let mut seed = 0x1234_5678_9abc_def1;
+    for n in 0..600 {
+        let rules = random_rules(&mut seed, n % 31);
+        if let Err(e) = bpf::load(&build(&rules)) {
+            panic!("{rules:?}: {e:#}");
+        }
+    }
+    for n in [2001, 4500] {
+        let rules = random_rules(&mut seed, n);
+        bpf::load(&build(&rules)).unwrap_or_else(|e| panic!("{n} rules: {e:#}"));
+    }
 }
