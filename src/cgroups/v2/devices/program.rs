@@ -40,14 +40,12 @@ pub const LDX_MEM_H: u8 = 0x69;
 pub const ALU64_AND_K: u8 = 0x57;
 pub const ALU64_RSH_K: u8 = 0x77;
 pub const ALU64_MOV_K: u8 = 0xb7;
-pub const ALU64_MOV_X: u8 = 0xbf;
 pub const ALU64_XOR_K: u8 = 0xa7;
 pub const ALU64_OR_X: u8 = 0x4f;
 pub const ALU64_ADD_K: u8 = 0x07;
 /// 32-bit compares: major and minor are u32, and a 64-bit compare would
 /// sign-extend the immediate.
 pub const JMP32_JEQ_K: u8 = 0x16;
-pub const JMP32_JNE_K: u8 = 0x56;
 pub const JMP_JA: u8 = 0x05;
 pub const JMP_EXIT: u8 = 0x95;
 
@@ -227,6 +225,7 @@ fn emit_exits(prog: &mut Vec<Insn>, exits: &mut Vec<(usize, bool)>, more: bool) 
 
 #[cfg(test)]
 pub mod tests {
+    use super::super::old_program::{ALU64_MOV_X, JMP32_JNE_K};
     use super::*;
     use crate::cgroups::devices::{ACC_MKNOD, ACC_READ, ACC_WRITE, rules};
     use crate::cgroups::test_util::res;
