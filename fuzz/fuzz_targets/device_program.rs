@@ -13,8 +13,8 @@ use libfuzzer_sys::fuzz_target;
 use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxResourcesBuilder};
 use outlet::cgroups::devices::{ACC_ALL, DeviceKind, DeviceRule, rules};
 use outlet::cgroups::v2::devices::program::{
-    ALU64_AND_K, ALU64_MOV_K, ALU64_MOV_X, ALU64_RSH_K, Insn, JMP_EXIT, JMP32_JEQ_K, JMP32_JNE_K,
-    LDX_MEM_W, build,
+    ALU64_ADD_K, ALU64_AND_K, ALU64_MOV_K, ALU64_OR_X, ALU64_RSH_K, ALU64_XOR_K, Insn, JMP_EXIT,
+    JMP_JA, JMP32_JEQ_K, LDX_MEM_H, LDX_MEM_W, build, max_len,
 };
 
 const CHAR: u32 = 2;
@@ -79,12 +79,13 @@ fn check_shape(prog: &[Insn]) {
     assert_eq!(prog.last().map(|i| i.code), Some(JMP_EXIT), "ends in exit");
     for (pc, i) in prog.iter().enumerate() {
         match i.code {
-            JMP32_JEQ_K | JMP32_JNE_K => {
+            JMP32_JEQ_K | JMP_JA => {
                 assert!(i.off >= 0, "backward jump at {pc}");
                 let to = pc + 1 + i.off as usize;
                 assert!(to < prog.len(), "jump at {pc} out of the program");
             }
-            LDX_MEM_W | ALU64_AND_K | ALU64_RSH_K | ALU64_MOV_K | ALU64_MOV_X | JMP_EXIT => {}
+            LDX_MEM_W | LDX_MEM_H | ALU64_AND_K | ALU64_RSH_K | ALU64_MOV_K | ALU64_XOR_K
+            | ALU64_OR_X | ALU64_ADD_K | JMP_EXIT => {}
             c => panic!("opcode {c:#x} at {pc}"),
         }
     }
@@ -105,13 +106,21 @@ fn run(prog: &[Insn], kind: u32, access: u8, major: u32, minor: u32) -> u64 {
                 assert_eq!(src, 1, "loads only from the ctx");
                 r[dst] = u64::from(ctx[(i.off / 4) as usize]);
             }
-            ALU64_MOV_X => r[dst] = r[src],
+            LDX_MEM_H => {
+                assert_eq!(src, 1, "loads only from the ctx");
+                let b = ctx[(i.off / 4) as usize].to_ne_bytes();
+                let o = (i.off % 4) as usize;
+                r[dst] = u64::from(u16::from_ne_bytes([b[o], b[o + 1]]));
+            }
             ALU64_MOV_K => r[dst] = imm,
             ALU64_AND_K => r[dst] &= imm,
             ALU64_RSH_K => r[dst] >>= imm,
-            JMP32_JNE_K | JMP32_JEQ_K => {
-                let eq = r[dst] as u32 == i.imm as u32;
-                if eq == (i.code == JMP32_JEQ_K) {
+            ALU64_XOR_K => r[dst] ^= imm,
+            ALU64_OR_X => r[dst] |= r[src],
+            ALU64_ADD_K => r[dst] = r[dst].wrapping_add(imm),
+            JMP_JA => pc += i.off as usize,
+            JMP32_JEQ_K => {
+                if r[dst] as u32 == i.imm as u32 {
                     pc += i.off as usize;
                 }
             }
@@ -125,7 +134,7 @@ fn run(prog: &[Insn], kind: u32, access: u8, major: u32, minor: u32) -> u64 {
 fn check(rules: &[DeviceRule], probes: &[u8]) {
     let prog = build(rules);
     assert!(
-        prog.len() <= 6 + 8 * rules.len() + 2,
+        prog.len() <= max_len(rules.len()),
         "{} instructions for {} rules",
         prog.len(),
         rules.len()

@@ -94,8 +94,7 @@ fn take_fd(rc: libc::c_long) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(rc as i32) }
 }
 
-pub fn load(prog: &[Insn]) -> Result<OwnedFd> {
-    let license = c"Apache";
+fn load_attr(prog: &[Insn], license: &std::ffi::CStr) -> ProgLoadAttr {
     let mut attr = ProgLoadAttr {
         prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
         insn_cnt: prog.len() as u32,
@@ -104,17 +103,15 @@ pub fn load(prog: &[Insn]) -> Result<OwnedFd> {
         ..Default::default()
     };
     attr.prog_name[..12].copy_from_slice(b"outlet_devcg");
-    match bpf(BPF_PROG_LOAD, &mut attr) {
+    attr
+}
+
+pub fn load(prog: &[Insn]) -> Result<OwnedFd> {
+    match bpf(BPF_PROG_LOAD, &mut load_attr(prog, c"Apache")) {
         Ok(fd) => Ok(take_fd(fd)),
         Err(e) => {
             // Load again with the verifier's log, only to explain the failure.
-            let mut log = vec![0u8; 64 * 1024];
-            attr.log_level = 1;
-            attr.log_size = log.len() as u32;
-            attr.log_buf = log.as_mut_ptr() as u64;
-            let _ = bpf(BPF_PROG_LOAD, &mut attr);
-            let end = log.iter().position(|&b| b == 0).unwrap_or(0);
-            let text = String::from_utf8_lossy(&log[..end]);
+            let (_, text) = load_logged(prog, 1);
             Err(anyhow!(
                 "cgroup: load the eBPF device program ({} instructions): {e}{}{}",
                 prog.len(),
@@ -123,6 +120,20 @@ pub fn load(prog: &[Insn]) -> Result<OwnedFd> {
             ))
         }
     }
+}
+
+/// Load with the verifier's log at `log_level` (1: the walk, 4: only the
+/// statistics, "processed N insns ..."): for error messages and for
+/// measuring what the verifier spends on a program's shape.
+pub fn load_logged(prog: &[Insn], log_level: u32) -> (io::Result<OwnedFd>, String) {
+    let mut log = vec![0u8; 64 * 1024];
+    let mut attr = load_attr(prog, c"Apache");
+    attr.log_level = log_level;
+    attr.log_size = log.len() as u32;
+    attr.log_buf = log.as_mut_ptr() as u64;
+    let fd = bpf(BPF_PROG_LOAD, &mut attr).map(take_fd);
+    let end = log.iter().position(|&b| b == 0).unwrap_or(0);
+    (fd, String::from_utf8_lossy(&log[..end]).into_owned())
 }
 
 pub fn attach(cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> io::Result<()> {

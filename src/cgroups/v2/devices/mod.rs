@@ -5,6 +5,8 @@
 // wraps.
 #[allow(unsafe_code)]
 pub mod bpf;
+#[cfg(test)]
+mod old_program;
 pub mod program;
 
 use std::os::fd::{AsFd, BorrowedFd};
@@ -48,3 +50,10 @@ pub fn apply(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod bench_tests;
+#[cfg(test)]
+mod equivalence_tests;
+#[cfg(test)]
+mod kernel_tests;
