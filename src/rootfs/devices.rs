@@ -141,11 +141,15 @@ fn mknod(dir: &std::os::fd::OwnedFd, n: &Node) -> Result<()> {
     let dev = nix::sys::stat::makedev(n.major as u64, n.minor as u64);
     let at = Some(dir.as_raw_fd());
     let mode = Mode::from_bits_truncate(n.mode & 0o7777);
-    // An image may ship its own /dev/null as a regular file: replace it.
-    let _ = unlinkat(at, cname.as_c_str(), UnlinkatFlags::NoRemoveDir);
-    // mknodat does not follow a final symlink.
-    nix::sys::stat::mknodat(at, cname.as_c_str(), n.kind, mode, dev)
-        .map_err(std::io::Error::from)
+    // mknodat does not follow a final symlink. An image may ship its own
+    // /dev/null as a regular file: replace it (unlinked only when it is
+    // there, which a fresh /dev tmpfs never has).
+    let mut made = nix::sys::stat::mknodat(at, cname.as_c_str(), n.kind, mode, dev);
+    if made == Err(Errno::EEXIST) {
+        let _ = unlinkat(at, cname.as_c_str(), UnlinkatFlags::NoRemoveDir);
+        made = nix::sys::stat::mknodat(at, cname.as_c_str(), n.kind, mode, dev);
+    }
+    made.map_err(std::io::Error::from)
         .with_context(|| format!("mknod {}", n.path.display()))?;
     // AT_SYMLINK_NOFOLLOW keeps chown on the node itself.
     nix::unistd::fchownat(
@@ -338,10 +342,13 @@ pub fn links(parents: &mut Parents) -> Result<()> {
         let cname = CString::new(name).expect("static name");
         let ctarget = CString::new(target).expect("static target");
         let at = Some(dev.as_raw_fd());
-        if name == "ptmx" {
+        let mut made = nix::unistd::symlinkat(ctarget.as_c_str(), at, cname.as_c_str());
+        // An image's ptmx (a node, a file, another link) is replaced.
+        if name == "ptmx" && made == Err(Errno::EEXIST) {
             let _ = unlinkat(at, cname.as_c_str(), UnlinkatFlags::NoRemoveDir);
+            made = nix::unistd::symlinkat(ctarget.as_c_str(), at, cname.as_c_str());
         }
-        match nix::unistd::symlinkat(ctarget.as_c_str(), at, cname.as_c_str()) {
+        match made {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(e) => {
                 return Err(std::io::Error::from(e))
