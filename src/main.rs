@@ -42,8 +42,8 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
     } else {
         Ok(())
     };
-    if protected.is_ok() {
-        prefault(early);
+    if early && protected.is_ok() {
+        prefault();
     }
     let cli = Cli::try_parse_fast_from(&argv).unwrap_or_else(|| Cli::parse_from(&argv));
     let log = logging::Logger::new(cli.log.clone(), cli.log_format, cli.debug);
@@ -81,17 +81,18 @@ fn command_line(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<OsSt
         .collect()
 }
 
-/// Map in one go the memory the process that does the work is about to
-/// touch page by page (a first image that re-executes itself never gets
-/// here): the binary's code and data, and for create, run and exec (the
-/// `early` commands: the ones that parse a config and clone an init) the
-/// first 128 KiB of the allocator's arena, about what a `run` fills.
-/// 197 page faults per `run` became 156 (bench/README.md).
-fn prefault(early: bool) {
+/// Map in one go the memory that create, run and exec (the `early`
+/// commands: they parse a config and clone an init or a helper) are about
+/// to touch page by page, in the process that does the work (a first
+/// image that re-executes itself never gets here): the binary's code and
+/// data, and the first 128 KiB of the allocator's arena, about what a
+/// `run` fills. 197 page faults per `run` became 156 (bench/README.md).
+/// Not for the short commands: `list` touches so little of the binary
+/// that mapping all of it cost more (0.18 -> 0.20 ms) than the dozen
+/// faults it saved.
+fn prefault() {
     outlet::syscall::start::prefault_image();
-    if early {
-        ALLOC.prefault(128 << 10);
-    }
+    ALLOC.prefault(128 << 10);
 }
 
 /// What std's start-up does that outlet needs: SIGPIPE ignored, and fds
