@@ -141,11 +141,15 @@ fn mknod(dir: &std::os::fd::OwnedFd, n: &Node) -> Result<()> {
     let dev = nix::sys::stat::makedev(n.major as u64, n.minor as u64);
     let at = Some(dir.as_raw_fd());
     let mode = Mode::from_bits_truncate(n.mode & 0o7777);
-    // An image may ship its own /dev/null as a regular file: replace it.
-    let _ = unlinkat(at, cname.as_c_str(), UnlinkatFlags::NoRemoveDir);
-    // mknodat does not follow a final symlink.
-    nix::sys::stat::mknodat(at, cname.as_c_str(), n.kind, mode, dev)
-        .map_err(std::io::Error::from)
+    // mknodat does not follow a final symlink. An image may ship its own
+    // /dev/null as a regular file: replace it (unlinked only when it is
+    // there, which a fresh /dev tmpfs never has).
+    let mut made = nix::sys::stat::mknodat(at, cname.as_c_str(), n.kind, mode, dev);
+    if made == Err(Errno::EEXIST) {
+        let _ = unlinkat(at, cname.as_c_str(), UnlinkatFlags::NoRemoveDir);
+        made = nix::sys::stat::mknodat(at, cname.as_c_str(), n.kind, mode, dev);
+    }
+    made.map_err(std::io::Error::from)
         .with_context(|| format!("mknod {}", n.path.display()))?;
     // AT_SYMLINK_NOFOLLOW keeps chown on the node itself.
     nix::unistd::fchownat(
@@ -315,21 +319,12 @@ pub fn console_target(root: &Root, own: &[u64]) -> Result<()> {
     bail!("/dev/console keeps changing")
 }
 
-/// The id of the mount `fd` is on (`mnt_id` of its fdinfo), to tell the
-/// mounts outlet made from binds of host directories. One read: the field
-/// is in the first lines (pos, flags, mnt_id).
-pub fn mount_id(fd: &impl AsRawFd) -> Result<u64> {
-    use std::io::Read;
-    let p = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
-    let mut buf = [0u8; 256];
-    let n = std::fs::File::open(&p)
-        .and_then(|mut f| f.read(&mut buf))
-        .with_context(|| format!("read {p}"))?;
-    String::from_utf8_lossy(&buf[..n])
-        .lines()
-        .find_map(|l| l.strip_prefix("mnt_id:"))
-        .and_then(|v| v.trim().parse().ok())
-        .with_context(|| format!("{p}: no mnt_id"))
+/// The id of the mount `fd` is on, to tell the mounts outlet made from
+/// binds of host directories: statx's STATX_MNT_ID, one syscall where
+/// reading `mnt_id` from /proc/self/fdinfo took four (open, fcntl, read,
+/// close) and a procfs.
+pub fn mount_id(fd: impl AsFd) -> Result<u64> {
+    crate::syscall::mount::mount_id(fd).context("statx STATX_MNT_ID")
 }
 
 /// /dev/fd, /dev/std{in,out,err}, /dev/ptmx and /dev/core, in /dev
@@ -347,10 +342,13 @@ pub fn links(parents: &mut Parents) -> Result<()> {
         let cname = CString::new(name).expect("static name");
         let ctarget = CString::new(target).expect("static target");
         let at = Some(dev.as_raw_fd());
-        if name == "ptmx" {
+        let mut made = nix::unistd::symlinkat(ctarget.as_c_str(), at, cname.as_c_str());
+        // An image's ptmx (a node, a file, another link) is replaced.
+        if name == "ptmx" && made == Err(Errno::EEXIST) {
             let _ = unlinkat(at, cname.as_c_str(), UnlinkatFlags::NoRemoveDir);
+            made = nix::unistd::symlinkat(ctarget.as_c_str(), at, cname.as_c_str());
         }
-        match nix::unistd::symlinkat(ctarget.as_c_str(), at, cname.as_c_str()) {
+        match made {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(e) => {
                 return Err(std::io::Error::from(e))

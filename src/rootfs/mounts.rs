@@ -267,18 +267,30 @@ fn filesystem(
 ) -> Result<Option<OwnedFd>> {
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
+    // A tmpfs takes the mode of the directory it covers: look it up once,
+    // and when it is missing walk on from there without a second lookup.
     let existing = if typ == "tmpfs" {
-        root.resolve(dest).ok()
+        Some(root.resolve(dest))
     } else {
         None
+    };
+    let (existing, missing) = match existing {
+        Some(Ok(fd)) => (Some(fd), false),
+        Some(Err(e)) => (None, e.raw_os_error() == Some(libc::ENOENT)),
+        None => (None, false),
     };
     let mut data = String::new();
     let mut copy_from = None;
     let mut flags = opts.flags;
     if let Some(fd) = &existing {
         let st = nix::sys::stat::fstat(fd.as_raw_fd()).context("stat the directory")?;
+        // The spec's own `mode=` wins anyway (the last value counts): then
+        // the directory's is not passed at all.
+        let own_mode = opts.data.iter().any(|d| d.starts_with("mode="));
         if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-            data = format!("mode={:o}", st.st_mode & 0o7777);
+            if !own_mode {
+                data = format!("mode={:o}", st.st_mode & 0o7777);
+            }
             if opts.tmpcopyup {
                 copy_from = Some(copyup::open_dir(fd).context("tmpcopyup: open the directory")?);
                 // Filled first, then made read-only.
@@ -297,6 +309,7 @@ fn filesystem(
     }
     let target = match existing {
         Some(fd) => fd,
+        None if missing => root.create_path(dest, Kind::Dir)?,
         None => root.resolve_or_create(dest, Kind::Dir)?,
     };
     not_into_proc(m, &target)?;

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::{CStr, CString, OsStr, OsString};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -15,6 +15,7 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
 use crate::syscall::{RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2};
+use libc::RESOLVE_NO_SYMLINKS;
 
 /// Symlinks one `resolve_or_create` follows before it gives up: the
 /// kernel's own limit for a path walk (MAXSYMLINKS, ELOOP past it).
@@ -42,7 +43,8 @@ pub enum Kind {
 /// first.
 struct Walk {
     todo: VecDeque<OsString>,
-    dir: OwnedFd,
+    /// None: the root itself (its fd is the Root's; no copy is made).
+    dir: Option<OwnedFd>,
     sofar: PathBuf,
     /// Symlinks followed so far.
     links: usize,
@@ -92,12 +94,18 @@ impl Root {
     /// never above it), so a dangling `/data -> /../../tmp/x` in an image
     /// makes `<rootfs>/tmp/x`, never the host's /tmp/x.
     pub fn resolve_or_create(&self, dest: &Path, kind: Kind) -> Result<OwnedFd> {
-        if let Ok(fd) = self.resolve(dest) {
-            return Ok(fd);
+        match self.resolve(dest) {
+            Ok(fd) => Ok(fd),
+            Err(_) => self.create_path(dest, kind),
         }
+    }
+
+    /// `resolve_or_create` for a `dest` that was just found missing: the
+    /// walk, without resolving the whole path once more first.
+    pub fn create_path(&self, dest: &Path, kind: Kind) -> Result<OwnedFd> {
         let mut walk = Walk {
             todo: steps_of(dest).collect(),
-            dir: self.fd.try_clone().context("dup rootfs fd")?,
+            dir: None,
             sofar: PathBuf::new(),
             links: 0,
         };
@@ -111,22 +119,23 @@ impl Root {
             }
             if name == ".." {
                 walk.sofar.pop();
-                walk.dir = self
-                    .resolve(&Path::new("/").join(&walk.sofar))
-                    .with_context(|| self.ctx("resolve", &walk.sofar))?;
+                walk.dir = Some(
+                    self.resolve(&Path::new("/").join(&walk.sofar))
+                        .with_context(|| self.ctx("resolve", &walk.sofar))?,
+                );
                 continue;
             }
             let here = walk.sofar.join(&name);
             let cname = CString::new(name.as_encoded_bytes()).context("path has NUL")?;
             match self.step(&mut walk, &name, &here)? {
                 Next::Into(fd) => {
-                    walk.dir = fd;
+                    walk.dir = Some(fd);
                     walk.sofar = here;
                 }
                 Next::Followed => {}
                 Next::Missing => {
                     let file = walk.todo.is_empty() && matches!(kind, Kind::File);
-                    self.create(&walk.dir, &cname, file, &here)?;
+                    self.create(self.at(&walk), &cname, file, &here)?;
                     // Walk the same name again: now it exists (or a racer
                     // made it a symlink, which the next round follows
                     // inside the root).
@@ -134,27 +143,31 @@ impl Root {
                 }
             }
         }
-        Ok(walk.dir)
+        match walk.dir {
+            Some(fd) => Ok(fd),
+            // The path led back to the root itself.
+            None => self.top().context("open the rootfs"),
+        }
     }
 
     /// One component below a directory resolved inside the root, never
     /// following a symlink: nothing here can leave the root. A symlink's
     /// target is queued to walk instead.
     fn step(&self, walk: &mut Walk, name: &OsStr, here: &Path) -> Result<Next> {
+        // RESOLVE_NO_SYMLINKS on one component: a symlink there fails with
+        // ELOOP instead of being followed, so an fd that comes back is
+        // never one (no fstat needed to tell).
         let step = openat2(
-            walk.dir.as_raw_fd(),
+            self.at(walk),
             Path::new(name),
-            libc::O_PATH | libc::O_NOFOLLOW,
-            RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+            libc::O_PATH,
+            RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS,
         );
-        let fd = match step {
-            Ok(fd) => fd,
+        match step {
+            Ok(fd) => return Ok(Next::Into(fd)),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(Next::Missing),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {}
             Err(e) => return Err(e).with_context(|| self.ctx("resolve", here)),
-        };
-        let st = nix::sys::stat::fstat(fd.as_raw_fd()).with_context(|| self.ctx("stat", here))?;
-        if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
-            return Ok(Next::Into(fd));
         }
         walk.links += 1;
         if walk.links > MAX_SYMLINKS {
@@ -163,12 +176,12 @@ impl Root {
                 self.ctx("resolve", here)
             );
         }
-        let target = nix::fcntl::readlinkat(Some(walk.dir.as_raw_fd()), name)
+        let target = nix::fcntl::readlinkat(Some(self.at(walk)), name)
             .with_context(|| self.ctx("readlink", here))?;
         let target = PathBuf::from(target);
         if target.is_absolute() {
             walk.sofar = PathBuf::new();
-            walk.dir = self.fd.try_clone().context("dup rootfs fd")?;
+            walk.dir = None;
         }
         let comps: Vec<OsString> = steps_of(&target).collect();
         for c in comps.into_iter().rev() {
@@ -179,10 +192,10 @@ impl Root {
 
     /// Make the missing `name` below `dir` (found missing at `here`): a
     /// directory, or an empty file when `file`.
-    fn create(&self, dir: &OwnedFd, name: &CStr, file: bool, here: &Path) -> Result<()> {
+    fn create(&self, dir: RawFd, name: &CStr, file: bool, here: &Path) -> Result<()> {
         // mkdirat never follows a symlink, and O_CREAT|O_EXCL|O_NOFOLLOW
         // refuses one, so a link raced in cannot redirect the creation.
-        let at = Some(dir.as_raw_fd());
+        let at = Some(dir);
         let made = if file {
             let flags = OFlag::O_CREAT
                 | OFlag::O_EXCL
@@ -199,6 +212,17 @@ impl Root {
             Ok(()) | Err(Errno::EEXIST) => Ok(()),
             Err(e) => Err(std::io::Error::from(e)).with_context(|| self.ctx("create", here)),
         }
+    }
+
+    /// The directory a walk is in.
+    fn at(&self, walk: &Walk) -> RawFd {
+        walk.dir.as_ref().unwrap_or(&self.fd).as_raw_fd()
+    }
+
+    /// A new O_PATH fd of the root itself, for a walk that ends there:
+    /// one openat2 (a dup costs musl two fcntl calls).
+    fn top(&self) -> std::io::Result<OwnedFd> {
+        openat2(self.fd.as_raw_fd(), Path::new("."), libc::O_PATH, 0)
     }
 
     /// An error's context: what failed on which path, in which rootfs.

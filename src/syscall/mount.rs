@@ -81,6 +81,33 @@ pub fn mount_setattr(fd: impl AsFd, flags: libc::c_uint, attr: &MountAttr) -> io
     })
 }
 
+/// The id of the mount `fd` is on: statx(fd, "", AT_EMPTY_PATH,
+/// STATX_MNT_ID), the number /proc/self/fdinfo's `mnt_id` shows, in one
+/// call and without a procfs.
+pub fn mount_id(fd: impl AsFd) -> io::Result<u64> {
+    // <linux/stat.h>; the libc crate has the struct but not this bit.
+    const STATX_MNT_ID: libc::c_uint = 0x1000;
+    // SAFETY: statx is plain data, for which all zeroes is a valid value.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid fd, an empty NUL-terminated path and a statx buffer
+    // the kernel fills, all alive for the call.
+    unit_result(unsafe {
+        libc::syscall(
+            libc::SYS_statx,
+            fd.as_fd().as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_STATX_DONT_SYNC,
+            STATX_MNT_ID,
+            &mut stx as *mut libc::statx,
+        )
+    })?;
+    if stx.stx_mask & STATX_MNT_ID == 0 {
+        // Kernels before 5.8 do not fill it.
+        return Err(io::Error::from_raw_os_error(libc::ENOSYS));
+    }
+    Ok(stx.stx_mnt_id)
+}
+
 /// fsopen(2) of a filesystem named by a literal: no copy of the name.
 pub fn fsopen_cstr(fs_name: &CStr) -> io::Result<OwnedFd> {
     // SAFETY: a NUL-terminated filesystem name; returns a new fd.
