@@ -23,15 +23,6 @@ use serde_json::{Value, json};
 
 const USER: &str = "outlet-rl-attack";
 
-fn chown_r(p: &Path, uid: u32, gid: u32) {
-    let st = Command::new("chown")
-        .args(["-R", &format!("{uid}:{gid}")])
-        .arg(p)
-        .status()
-        .unwrap();
-    assert!(st.success(), "chown {}", p.display());
-}
-
 struct Rootless {
     uid: u32,
     gid: u32,
@@ -89,7 +80,7 @@ fn rootless_bundle(t: &T) -> Rootless {
     assert!(st.success());
     let xdg = t.dir.join("xdg");
     std::fs::create_dir_all(&xdg).unwrap();
-    chown_r(&t.dir, uid, gid);
+    common::chown_r(&t.dir, uid, gid);
     let r = Rootless {
         uid,
         gid,
@@ -181,7 +172,7 @@ fn rootless_binds_reach_only_what_the_user_may() {
     };
     let own_dir = r.bundle.join("own");
     std::fs::create_dir_all(&own_dir).unwrap();
-    chown_r(&own_dir, r.uid, r.gid);
+    common::chown_r(&own_dir, r.uid, r.gid);
     let mut cfg = base.clone();
     cfg["mounts"]
         .as_array_mut()

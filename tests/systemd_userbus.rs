@@ -66,7 +66,7 @@ fn bus_daemon(t: &T, daemons: &mut Daemons, dir: &Path, owner: Option<(u32, u32)
     .unwrap();
     let mut cmd = match owner {
         Some((uid, gid)) => {
-            chown(dir, uid, gid);
+            common::chown_r(dir, uid, gid);
             let mut c = Command::new("setpriv");
             c.args([
                 &format!("--reuid={uid}"),
@@ -100,15 +100,6 @@ fn bus_daemon(t: &T, daemons: &mut Daemons, dir: &Path, owner: Option<(u32, u32)
         std::thread::sleep(Duration::from_millis(20));
     }
     sock
-}
-
-fn chown(p: &Path, uid: u32, gid: u32) {
-    let st = Command::new("chown")
-        .args(["-R", &format!("{uid}:{gid}")])
-        .arg(p)
-        .status()
-        .unwrap();
-    assert!(st.success(), "chown {}", p.display());
 }
 
 /// `PROG ARGS` as the host user (uid, gid), as uid 0 of a new user
@@ -172,7 +163,7 @@ fn user_bundle(t: &T, user: (u32, u32), id: &str) -> PathBuf {
     cfg["linux"]["cgroupsPath"] = serde_json::json!(format!("user.slice:libpod:{id}"));
     cfg["linux"]["resources"] = serde_json::json!({"memory": {"limit": 67108864}});
     std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
-    chown(&b, user.0, user.1);
+    common::chown_r(&b, user.0, user.1);
     b
 }
 
@@ -182,7 +173,7 @@ fn user_bundle(t: &T, user: (u32, u32), id: &str) -> PathBuf {
 fn create_in_userns(t: &T, user: (u32, u32), env: &[(&str, &str)], id: &str) -> String {
     let state = t.dir.join("state");
     std::fs::create_dir_all(&state).unwrap();
-    chown(&state, user.0, user.1);
+    common::chown_r(&state, user.0, user.1);
     let bundle = t.dir.join("bundle");
     let o = in_userns(
         user,

@@ -660,6 +660,16 @@ pub fn sh(cfg: &mut Value, script: &str) {
     cfg["process"]["args"] = json!(["sh", "-c", script]);
 }
 
+/// `chown -R uid:gid p`, for what a test hands to a non-root account.
+pub fn chown_r(p: &Path, uid: u32, gid: u32) {
+    let st = Command::new("chown")
+        .args(["-R", &format!("{uid}:{gid}")])
+        .arg(p)
+        .status()
+        .unwrap();
+    assert!(st.success(), "chown {}", p.display());
+}
+
 /// `id -u` and `id -g` of `user`, None when there is no such account.
 pub fn uid_of(user: &str) -> Option<(u32, u32)> {
     let id = |flag: &str| -> Option<u32> {
