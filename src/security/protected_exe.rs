@@ -37,15 +37,17 @@
 //! cloned (the init, or exec's helper) has closed its inherited copy, so
 //! that the wait overlaps the child's setup; overlayfs releasing its
 //! layers when the last process running the copy is gone: the init's
-//! execve, or the end of `exec`). Measured on the 2-vCPU development VMs (bench/README.md):
-//! with the glibc build about 1 ms per create or exec, nearly all of it
-//! glibc's start-up in the second process (its CPUID probing); with the
-//! static musl build the overlay and the execveat cost about 0.17 ms of CPU
-//! per `run` plus the second process's page faults, and the grace periods
-//! about 0.1 ms each (milliseconds when the machine is loaded). Whichever
-//! process lets go of the copy last waits for the teardown's grace period
-//! in its own task_work, so none of the placements is off a waited path.
-//! The memfd copy measured slower still (0.6 ms for the copy alone).
+//! execve, or the end of `exec`). Measured on the 2-vCPU development VMs
+//! (bench/README.md): with the glibc build about 1 ms per create or exec,
+//! nearly all of it glibc's start-up in the second process (its CPUID
+//! probing); with the static musl build the overlay and the execveat cost
+//! about 0.17 ms of CPU per `run` plus the second process's page faults,
+//! and the grace periods about 0.1 ms each (milliseconds when the machine
+//! is loaded). The second one is waited for by whichever process lets go
+//! of the copy last, in its own task_work (the application's first return
+//! to user space after the init's execve): no outlet process outlives the
+//! command to take it over. The memfd copy measured slower still (0.6 ms
+//! for the copy alone).
 //!
 //! Whether the running binary is already such a copy is asked of the kernel
 //! (statfs and the seals of /proc/self/exe), never of the environment: the
