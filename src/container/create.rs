@@ -476,6 +476,10 @@ fn wait_for_ready(plan: &Plan, init: &Spawned, draft: &Draft) -> Result<()> {
             Some(Msg::Unshared) => {
                 place_init(plan, init)?;
                 init.chan.send(&Msg::Placed { init_pid: init.pid })?;
+                // The init closed its copy of the binary's overlay mount
+                // before `Unshared`: ours is the last, and its close waits
+                // for an RCU grace period, now while the init sets up.
+                security::protected_exe::release_mount();
             }
             Some(Msg::HooksDue) => {
                 run_runtime_hooks(plan.spec, &draft.json(init.pid, Status::Creating))?;

@@ -64,6 +64,12 @@ pub struct InitArgs<'a> {
 }
 
 pub fn run(args: &InitArgs, chan: Channel) -> ! {
+    // The clone gave us a copy of the fd of the detached overlay that
+    // outlet's binary runs from (a host directory, read-only): closed
+    // before anything else, long before the container exists to look at
+    // our fds, and before `Unshared` tells `create` it may close the last
+    // copy (see protected_exe::release_mount).
+    crate::security::protected_exe::release_mount();
     let mut chan = Some(chan);
     let err = match setup_and_exec(args, &mut chan) {
         Ok(never) => match never {},

@@ -33,18 +33,21 @@
 //!
 //! The price is one more execve per call, and with overlayfs two expedited
 //! RCU grace periods (dropping the detached mount's namespace when the
-//! mount fd closes, before the exec, except in `exec`, which closes it
-//! later while its process starts; overlayfs releasing its layers when
-//! the last process running the copy is gone: the init's execve, or the
-//! end of `exec`). Measured on the 2-vCPU development VMs (bench/README.md):
-//! with the glibc build about 1 ms per create or exec, nearly all of it
-//! glibc's start-up in the second process (its CPUID probing); with the
-//! static musl build the overlay and the execveat cost about 0.17 ms of CPU
-//! per `run` plus the second process's page faults, and the grace periods
-//! about 0.1 ms each (milliseconds when the machine is loaded). Whichever
-//! process lets go of the copy last waits for the teardown's grace period
-//! in its own task_work, so none of the placements is off a waited path.
-//! The memfd copy measured slower still (0.6 ms for the copy alone).
+//! mount fd closes: the re-executed outlet closes it once the child it
+//! cloned (the init, or exec's helper) has closed its inherited copy, so
+//! that the wait overlaps the child's setup; overlayfs releasing its
+//! layers when the last process running the copy is gone: the init's
+//! execve, or the end of `exec`). Measured on the 2-vCPU development VMs
+//! (bench/README.md): with the glibc build about 1 ms per create or exec,
+//! nearly all of it glibc's start-up in the second process (its CPUID
+//! probing); with the static musl build the overlay and the execveat cost
+//! about 0.17 ms of CPU per `run` plus the second process's page faults,
+//! and the grace periods about 0.1 ms each (milliseconds when the machine
+//! is loaded). The second one is waited for by whichever process lets go
+//! of the copy last, in its own task_work (the application's first return
+//! to user space after the init's execve): no outlet process outlives the
+//! command to take it over. The memfd copy measured slower still (0.6 ms
+//! for the copy alone).
 //!
 //! Whether the running binary is already such a copy is asked of the kernel
 //! (statfs and the seals of /proc/self/exe), never of the environment: the
@@ -70,8 +73,8 @@ use crate::syscall;
 /// `1`, or `mnt:N` when fd N is the overlay's mount, handed down open.
 const MARK: &str = "_OUTLET_PROTECTED_EXE";
 
-/// The overlay's mount fd that `exec` was handed across the re-exec, or
-/// -1 (see `release_mount`).
+/// The overlay's mount fd that create, run or exec was handed across the
+/// re-exec, or -1 (see `release_mount`).
 static KEPT_MOUNT: AtomicI32 = AtomicI32::new(-1);
 
 /// What /proc/self/exe is.
@@ -186,12 +189,11 @@ fn check(args: &[OsString]) -> Result<()> {
     };
     // Closing the mount fd dissolves the detached mount's namespace, and
     // the kernel waits for an expedited RCU grace period before it returns
-    // (0.1 ms on a quiet machine, milliseconds on a loaded one). `exec`
-    // takes the fd across the re-exec and closes it while the process it
-    // starts sets itself up, off the path the caller waits on. create and
-    // run close it here: their init must not inherit it.
-    let keep = mount.filter(|_| crate::cli::subcommand_name(args) == Some("exec"));
-    let mark = match &keep {
+    // (0.1 ms on a quiet machine, milliseconds on a loaded one). The fd
+    // crosses the re-exec instead, and outlet closes it while the child it
+    // clones sets itself up, off the path the caller waits on (see
+    // `release_mount`).
+    let mark = match &mount {
         Some(m) => {
             fcntl(
                 m.as_raw_fd(),
@@ -206,7 +208,7 @@ fn check(args: &[OsString]) -> Result<()> {
     match reexec(&copy, args, &mark)? {}
 }
 
-/// The re-executed `exec` takes over the overlay's mount fd its first
+/// The re-executed outlet takes over the overlay's mount fd its first
 /// image handed down: only an fd that is a read-only overlayfs, as the
 /// mount is; anything else is left alone. Close-on-exec again, so that no
 /// program outlet runs inherits it.
@@ -229,18 +231,22 @@ fn adopt_mount(mark: &OsStr) {
     }
 }
 
-/// The overlay's mount fd `exec` holds until `release_mount`, if any: the
-/// exec helper closes its inherited copy of it first thing.
+/// The overlay's mount fd outlet holds until `release_mount`, if any: a
+/// child it clones (the init, exec's helper) closes its inherited copy of
+/// it first thing.
 pub fn kept_mount() -> Option<RawFd> {
     let fd = KEPT_MOUNT.load(Ordering::Relaxed);
     (fd >= 0).then_some(fd)
 }
 
 /// Closes the overlay's mount fd handed across the re-exec (see `check`).
-/// The last close waits for an RCU grace period: `exec` calls this once
-/// every other copy of the fd is closed (the helper closed its own before
-/// it reported the process's pid), so the wait overlaps the process's
-/// start-up instead of delaying it. At exit it would close anyway.
+/// The last close waits for an RCU grace period. A cloned child (the
+/// container's init, exec's helper) calls this first thing: its copy is
+/// not the last, so its close costs nothing, and neither the child nor
+/// the program it becomes ever holds a host directory. outlet calls it
+/// once the child has reported that far (create: `Unshared`; exec: the
+/// process's pid), so its close is the last and its wait overlaps the
+/// child's setup instead of delaying it. At exit it would close anyway.
 pub fn release_mount() {
     let fd = KEPT_MOUNT.swap(-1, Ordering::Relaxed);
     if fd >= 0 {
