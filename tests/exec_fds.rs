@@ -22,31 +22,13 @@ const OVERLAY_MAGIC: &str = "794c7630";
 /// sysfs's (SYSFS_MAGIC): the control's directory fd.
 const SYSFS_MAGIC: &str = "62656572";
 
-/// One `fd N MAGIC KIND` line per fd the shell (the exec'd process) holds.
-const FD_TYPES: &str = r#"for f in /proc/$$/fd/*; do
-  n=${f##*/}
-  k=other; [ -d $f ] && k=dir
-  echo "fd $n $(stat -L -f -c %t $f) $k"
-done
-echo types-done"#;
-
-/// (fd, fs magic, kind) per fd.
+/// (fd, fs magic, kind) per fd of the exec'd shell.
 fn fd_types(o: &Out) -> Vec<(u32, String, String)> {
     assert!(
         o.stdout.contains("types-done"),
         "the script did not run: {o:?}"
     );
-    let mut v: Vec<(u32, String, String)> = o
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("fd "))
-        .map(|rest| {
-            let w: Vec<&str> = rest.split_whitespace().collect();
-            (w[0].parse().unwrap(), w[1].to_string(), w[2].to_string())
-        })
-        .collect();
-    v.sort();
-    v
+    common::parse_fd_types(&o.stdout)
 }
 
 #[test]
@@ -65,7 +47,15 @@ fn exec_process_never_holds_the_binarys_overlay_mount() {
     // The attack: fds 3 and 4 passed, 3..10 declared. outlet's first
     // image gets the overlay's mount at the lowest free number (5 or 6),
     // inside the range.
-    let exec = ["exec", "--preserve-fds", "8", &id, "sh", "-c", FD_TYPES];
+    let exec = [
+        "exec",
+        "--preserve-fds",
+        "8",
+        &id,
+        "sh",
+        "-c",
+        common::FD_TYPES_SH,
+    ];
     let o = t.call(Path::new(OUTLET), &exec, &[(k, 3), (k, 4)]);
     o.expect_ok("exec --preserve-fds 8 with two fds");
     let fds = fd_types(&o);

@@ -20,16 +20,6 @@ use common::{OUTLET, Out, T};
 use nix::sys::statfs::{OVERLAYFS_SUPER_MAGIC, SYSFS_MAGIC, statfs};
 use serde_json::json;
 
-/// One `fd N MAGIC KIND` line per fd the shell (the application) holds,
-/// written to /out/fds; `stat -f -c %t` prints the statfs magic in hex.
-const FD_TYPES: &str = r#"exec >/out/fds
-for f in /proc/$$/fd/*; do
-  n=${f##*/}
-  k=other; [ -d $f ] && k=dir
-  echo "fd $n $(stat -L -f -c %t $f) $k"
-done
-echo types-done"#;
-
 /// (fd, fs magic in hex, "dir" or "other").
 type Fd = (u32, String, String);
 
@@ -68,16 +58,7 @@ fn app_view(out: &Path) -> Vec<Fd> {
         std::thread::sleep(Duration::from_millis(10));
     };
     let _ = std::fs::remove_file(&file);
-    let mut v: Vec<Fd> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("fd "))
-        .map(|rest| {
-            let w: Vec<&str> = rest.split_whitespace().collect();
-            (w[0].parse().unwrap(), w[1].to_string(), w[2].to_string())
-        })
-        .collect();
-    v.sort();
-    v
+    common::parse_fd_types(&text)
 }
 
 #[track_caller]
@@ -111,7 +92,11 @@ fn assert_sees_sys(fds: &[Fd], who: &str) {
 fn container_init_never_holds_the_binarys_overlay_mount() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("ovlfd", |c| {
-        c["process"]["args"] = json!(["sh", "-c", FD_TYPES]);
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            format!("exec >/out/fds\n{}", common::FD_TYPES_SH)
+        ]);
     });
     let kept = std::fs::File::create(b.out.join("kept")).unwrap();
     let k = kept.as_raw_fd();

@@ -678,3 +678,32 @@ pub fn uid_of(user: &str) -> Option<(u32, u32)> {
     };
     Some((id("-u")?, id("-g")?))
 }
+
+/// A shell loop printing one `fd N MAGIC KIND` line per fd the shell holds
+/// (MAGIC: the statfs magic in hex as busybox's `stat -f -c %t` prints it;
+/// KIND: `dir` or `other`), then `types-done`.
+pub const FD_TYPES_SH: &str = r#"for f in /proc/$$/fd/*; do
+  n=${f##*/}
+  k=other; [ -d $f ] && k=dir
+  echo "fd $n $(stat -L -f -c %t $f) $k"
+done
+echo types-done"#;
+
+/// The (fd, magic, kind) lines of FD_TYPES_SH's output, sorted; panics
+/// when the listing did not run to its end.
+pub fn parse_fd_types(text: &str) -> Vec<(u32, String, String)> {
+    assert!(
+        text.contains("types-done"),
+        "the fd listing did not run: {text:?}"
+    );
+    let mut v: Vec<(u32, String, String)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("fd "))
+        .map(|rest| {
+            let w: Vec<&str> = rest.split_whitespace().collect();
+            (w[0].parse().unwrap(), w[1].to_string(), w[2].to_string())
+        })
+        .collect();
+    v.sort();
+    v
+}
