@@ -1,0 +1,277 @@
+//! The attacker's review of session 5, played in real containers.
+//!
+//! 1. outlet installed on a read-only mount runs without a protected copy
+//!    (`Exe::ReadOnlyMount`): every handle on its file goes through that
+//!    mount. A container holding CAP_SYS_ADMIN (the spec gives it; no user
+//!    namespace, so nothing in its mount namespace is locked) tries to make
+//!    that mount writable through /proc/PID/exe of a process running
+//!    outlet's file inside it: the init execs an image's
+//!    `#!/proc/self/exe` script, so the kernel runs outlet again there,
+//!    held running by a full stderr. The fixture's `probe unlock-exe`
+//!    clones the file's mount (open_tree OPEN_TREE_CLONE), clears
+//!    MOUNT_ATTR_RDONLY on the clone (mount_setattr), remounts the magic
+//!    link rw (MS_REMOUNT|MS_BIND) and write-opens /proc/PID/map_files,
+//!    then writes `HUNTER` through whatever opened. With pivot_root and
+//!    with --no-pivot (where the host's mounts stay in the container's
+//!    namespace, under its root) alike, the kernel refuses: a process's
+//!    exe keeps the mount it was executed from, the caller's, and
+//!    open_tree and remount act only on mounts of the caller's own
+//!    namespace (EINVAL); map_files answers ETXTBSY while the file runs.
+//!    The control shows the same probe does unlock a read-only bind and
+//!    write through it when the mount is one of the container's own (a
+//!    read-only bind of a host directory in the spec), so the attack is
+//!    real and the tests can fail.
+//!
+//! Needs root (skipped otherwise).
+
+mod common;
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{OUTLET, T, sh, wait_timeout};
+use serde_json::{Value, json};
+
+const SLEEPER: &str = "trap 'exit 0' TERM; sleep 1000 & wait";
+
+/// A copy of outlet on a read-only bind mount of its own directory (made
+/// for this test under its dir, unmounted by the harness's cleanup too).
+struct RoOutlet {
+    bin: PathBuf,
+    before: Vec<u8>,
+    dir: String,
+}
+
+impl RoOutlet {
+    fn new(t: &T) -> RoOutlet {
+        let dir = t.dir.join("ro-bin");
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = dir.join("outlet-copy");
+        std::fs::copy(OUTLET, &bin).unwrap();
+        let before = std::fs::read(&bin).unwrap();
+        let d = dir.to_str().unwrap().to_string();
+        run(&["mount", "--bind", &d, &d]);
+        t.on_cleanup({
+            let d = d.clone();
+            move || {
+                let _ = Command::new("umount")
+                    .arg("-l")
+                    .arg(&d)
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        });
+        run(&["mount", "-o", "remount,bind,ro", &d]);
+        RoOutlet {
+            bin,
+            before,
+            dir: d,
+        }
+    }
+
+    fn unchanged(&self) -> bool {
+        std::fs::read(&self.bin).unwrap() == self.before
+    }
+
+    fn unmount(&self) {
+        run(&["umount", &self.dir]);
+    }
+}
+
+fn run(args: &[&str]) {
+    let st = Command::new(args[0]).args(&args[1..]).status().unwrap();
+    assert!(st.success(), "{args:?}");
+}
+
+fn add_caps(c: &mut Value, caps: &[&str]) {
+    for set in ["bounding", "effective", "permitted"] {
+        let list = c["process"]["capabilities"][set].as_array_mut().unwrap();
+        for cap in caps {
+            list.push(json!(cap));
+        }
+    }
+}
+
+fn share_pid_ns(c: &mut Value, pid: i32) {
+    for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "pid" {
+            ns["path"] = json!(format!("/proc/{pid}/ns/pid"));
+        }
+    }
+}
+
+/// A pipe whose write end is full: a process writing to it blocks until
+/// the read end is drained. The victim's stderr, so that outlet's file,
+/// run by the kernel for the script, stays running while the probe looks.
+fn full_pipe() -> (OwnedFd, OwnedFd) {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let flags = nix::fcntl::OFlag::O_NONBLOCK;
+    nix::fcntl::fcntl(w.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(flags)).unwrap();
+    let chunk = [b'.'; 4096];
+    while nix::unistd::write(&w, &chunk).is_ok() {}
+    while nix::unistd::write(&w, b".").is_ok() {}
+    nix::fcntl::fcntl(
+        w.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+    )
+    .unwrap();
+    (r, w)
+}
+
+/// Reads what arrives on `r` until EOF, in a thread (the victim's blocked
+/// write goes through, and its exit ends the stream).
+fn drain(r: OwnedFd) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut f = std::fs::File::from(r);
+        let mut all = Vec::new();
+        let _ = f.read_to_end(&mut all);
+        all
+    })
+}
+
+/// The container whose init execs `#!/proc/self/exe` (outlet's file runs
+/// again, inside it, blocked on a full stderr), with the probe exec'd in
+/// beforehand: the probe's report.
+fn unlock_attack(t: &T, rt: &RoOutlet, no_pivot: bool) -> Value {
+    // The pid namespace belongs to a sleeper, so that the probe outlives
+    // the victim's init.
+    let holder = t.bundle("holder", |c| sh(c, SLEEPER));
+    let holder_id = t.id("holder");
+    let holder_pid = t.create_ok(&holder_id, &holder);
+    t.outlet(&["start", &holder_id]).expect_ok("start holder");
+    let victim = t.bundle("victim", |c| {
+        c["process"]["args"] = json!(["/bin/victim"]);
+        add_caps(c, &["CAP_SYS_ADMIN"]);
+        share_pid_ns(c, holder_pid);
+    });
+    let rootfs = victim.own_rootfs();
+    let script = rootfs.join("bin/victim");
+    std::fs::write(&script, b"#!/proc/self/exe\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let id = t.id("victim");
+    let bs = victim.dir.to_str().unwrap();
+    let mut args = vec!["create", "--bundle", bs];
+    if no_pivot {
+        args.push("--no-pivot");
+    }
+    args.push(&id);
+    let (r, w) = full_pipe();
+    let (mut cmd, so, se) = t.command(&rt.bin, &args);
+    cmd.stderr(Stdio::from(w));
+    let mut child = cmd.spawn().unwrap();
+    // The Command keeps the pipe's write end open: the drain below would
+    // never see EOF.
+    drop(cmd);
+    let st = wait_timeout(&mut child, Duration::from_secs(60), "create");
+    let _ = se;
+    assert!(st.success(), "create: {st:?}, stdout {so:?}");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    t.outlet(&[
+        "exec",
+        "--detach",
+        &id,
+        "sh",
+        "-c",
+        "probe unlock-exe 30 /out/stop > /out/unlock.json.tmp; mv /out/unlock.json.tmp /out/unlock.json",
+    ])
+    .expect_ok("exec the probe");
+    std::thread::sleep(Duration::from_millis(300));
+    let start = t.outlet(&["start", &id]);
+    start.expect_ok("start victim");
+    // Outlet's file runs inside the container, stuck on its stderr.
+    std::thread::sleep(Duration::from_millis(1500));
+    let stream = drain(r);
+    t.wait_status(&id, "stopped");
+    let _ = stream.join();
+    // Every outlet process that ran the file is gone: a write-open no
+    // longer meets ETXTBSY. Let the probe retry, then stop it.
+    std::thread::sleep(Duration::from_millis(1000));
+    std::fs::write(victim.out.join("stop"), b"").unwrap();
+    let report = victim.wait_json("unlock.json");
+    for i in [&id, &holder_id] {
+        t.outlet(&["delete", "--force", i])
+            .expect_ok("delete --force");
+    }
+    rt.unmount();
+    t.assert_nothing_left("after the attack");
+    report
+}
+
+/// What the probe must have reached for the attack to count: outlet's
+/// file, as the kernel ran it for the script.
+fn caught_outlet(report: &Value) -> bool {
+    report["caught"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .any(|s| s.ends_with("outlet-copy"))
+}
+
+#[track_caller]
+fn assert_held(rt: &RoOutlet, report: &Value) {
+    eprintln!("probe: {report}");
+    assert!(caught_outlet(report), "never reached outlet: {report}");
+    assert!(
+        rt.unchanged(),
+        "{} was rewritten from inside a container: {report}",
+        rt.bin.display()
+    );
+    assert_eq!(report["unlocked"], json!([]), "{report}");
+    assert_eq!(report["write_opens"], json!([]), "{report}");
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn read_only_mount_exe_cannot_be_made_writable_with_cap_sys_admin() {
+    let Some(t) = T::new() else { return };
+    let rt = RoOutlet::new(&t);
+    let report = unlock_attack(&t, &rt, false);
+    assert_held(&rt, &report);
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn no_pivot_read_only_mount_exe_cannot_be_made_writable_with_cap_sys_admin() {
+    let Some(t) = T::new() else { return };
+    let rt = RoOutlet::new(&t);
+    let report = unlock_attack(&t, &rt, true);
+    assert_held(&rt, &report);
+}
+
+/// The control: a read-only bind of a host directory that is the
+/// container's own mount (in its namespace, not locked: no user
+/// namespace) is cloned, unlocked and written by the same probe.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn control_a_read_only_bind_in_the_containers_namespace_is_made_writable() {
+    let Some(t) = T::new() else { return };
+    let host = t.dir.join("host-ro");
+    std::fs::create_dir_all(&host).unwrap();
+    let file = host.join("target");
+    std::fs::write(&file, b"original").unwrap();
+    let b = t.bundle("control", |c| {
+        add_caps(c, &["CAP_SYS_ADMIN"]);
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/ro", "type": "bind", "source": host,
+            "options": ["rbind", "ro"]
+        }));
+        c["process"]["args"] = json!(["probe", "unlock-exe", "0.5", "/out/stop", "/ro/target"]);
+    });
+    let id = t.id("control");
+    let out = t.run(&id, &b);
+    out.expect_ok("run the control");
+    let report: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    eprintln!("probe: {report}");
+    assert!(
+        std::fs::read(&file).unwrap().starts_with(b"HUNTER"),
+        "control: the probe did not write through the read-only bind: {report}"
+    );
+    assert_ne!(report["unlocked"], json!([]), "{report}");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    t.assert_nothing_left("after the control");
+}
