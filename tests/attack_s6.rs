@@ -275,3 +275,148 @@ fn control_a_read_only_bind_in_the_containers_namespace_is_made_writable() {
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     t.assert_nothing_left("after the control");
 }
+
+// ---------------------------------------------------------------------
+// 2. The overlay's mount fd and the mark that carries it across the
+//    re-exec (`_OUTLET_PROTECTED_EXE=mnt:N`): no hook, no container
+//    process holds the fd or sees the variable, also when the caller's
+//    --preserve-fds range covers the number the fd got; a mark the
+//    caller's environment sets is not trusted.
+
+const MARK: &str = "_OUTLET_PROTECTED_EXE";
+
+/// common::FD_TYPES_SH's listing, with the shell's fd directory found
+/// through /proc/self: a hook run in the container's pid namespace sees
+/// the host's procfs, where `$$` names another process.
+const FD_TYPES_SELF_SH: &str = r#"cd /proc/self/fd; d=$(pwd -P); cd /
+for f in $d/*; do
+  n=${f##*/}
+  k=other; [ -d $f ] && k=dir
+  echo "fd $n $(stat -L -f -c %t $f) $k"
+done
+echo types-done"#;
+
+/// A shell script that lists its environment and fds into `file`.
+fn listing_script(file: &str) -> String {
+    format!("exec >{file}; env; {FD_TYPES_SELF_SH}")
+}
+
+fn listing_hook(file: &str) -> Value {
+    json!({"path": "/bin/sh", "args": ["sh", "-c", listing_script(file)]})
+}
+
+/// The listing `file` holds once its writer is done.
+fn listing(file: &std::path::Path) -> (Vec<(u32, String, String)>, String) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if text.contains("types-done") {
+            return (common::parse_fd_types(&text), text);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no listing in {file:?}: {text:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+const OVERLAY_MAGIC: &str = "794c7630";
+const SYSFS_MAGIC: &str = "62656572";
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn hooks_and_processes_get_neither_the_overlay_mount_nor_the_mark() {
+    use std::os::fd::AsRawFd;
+    let Some(t) = T::new() else { return };
+    let out = |name: &str| format!("{}/{name}", t.dir.join("b/out").display());
+    let b = t.bundle("b", |c| {
+        c["process"]["args"] = json!(["sh", "-c", listing_script("/out/app")]);
+        c["hooks"] = json!({
+            "prestart": [listing_hook(&out("prestart"))],
+            "createRuntime": [listing_hook(&out("createRuntime"))],
+            "createContainer": [listing_hook(&out("createContainer"))],
+            "startContainer": [listing_hook("/out/startContainer")],
+            "poststart": [listing_hook(&out("poststart"))],
+        });
+    });
+    let bundle = b.dir.to_str().unwrap();
+    let kept = std::fs::File::create(t.dir.join("kept")).unwrap();
+    let k = kept.as_raw_fd();
+    let sys = std::fs::File::open("/sys").unwrap();
+    for (tag, sys_at_5) in [("attack", false), ("control", true)] {
+        for f in [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "app",
+        ] {
+            let _ = std::fs::remove_file(b.out.join(f));
+        }
+        // As in tests/init_fds.rs: more fds declared than passed, so the
+        // overlay's mount fd gets a number inside the preserved range.
+        let mut fds = vec![(k, 3), (k, 4)];
+        if sys_at_5 {
+            fds.push((sys.as_raw_fd(), 5));
+        }
+        let id = t.id(tag);
+        let create = ["create", "--preserve-fds", "8", "--bundle", bundle, &id];
+        t.call(std::path::Path::new(OUTLET), &create, &fds)
+            .expect_ok("create");
+        t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+        // exec while the init sits in "created": the app exits at once.
+        t.outlet(&["exec", &id, "sh", "-c", &listing_script("/out/exec")])
+            .expect_ok("exec");
+        t.outlet(&["start", &id]).expect_ok("start");
+        for who in [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "app",
+            "exec",
+        ] {
+            let (fds, text) = listing(&b.out.join(who));
+            eprintln!("{tag} {who}: {fds:?}");
+            assert!(!text.contains(MARK), "{who} sees the mark: {text}");
+            let overlay: Vec<_> = fds.iter().filter(|f| f.1 == OVERLAY_MAGIC).collect();
+            assert!(overlay.is_empty(), "{who} holds an overlayfs fd: {fds:?}");
+            if sys_at_5 && who == "app" {
+                // Control: a directory fd inside the range is seen, with
+                // its filesystem, so the checks above can fail.
+                assert!(
+                    fds.contains(&(5, SYSFS_MAGIC.to_string(), "dir".to_string())),
+                    "control: {who} did not list /sys at fd 5: {fds:?}"
+                );
+            }
+        }
+        t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    }
+    t.assert_nothing_left("after the hooks");
+}
+
+/// The mark in the caller's environment is not taken at its word: an
+/// unprotected binary that finds it refuses to run (it would otherwise
+/// expose its file to the container), and says why; the control without
+/// the mark runs.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_mark_in_the_callers_environment_is_not_trusted() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| c["process"]["args"] = json!(["true"]));
+    let bundle = b.dir.to_str().unwrap();
+    let bin = std::path::Path::new(OUTLET);
+    for mark in ["1", "mnt:3"] {
+        let id = t.id("marked");
+        let o = t.call_env(bin, &["run", "--bundle", bundle, &id], &[], &[(MARK, mark)]);
+        o.expect_fail(&format!("run with {MARK}={mark}"), "is not one");
+        assert!(!t.state_dir_exists(&id), "{id}: state left behind");
+    }
+    let id = t.id("plain");
+    t.call_env(bin, &["run", "--bundle", bundle, &id], &[], &[])
+        .expect_ok("control: run without the mark");
+    t.assert_nothing_left("after the runs");
+}
