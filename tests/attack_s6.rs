@@ -420,3 +420,213 @@ fn a_mark_in_the_callers_environment_is_not_trusted() {
         .expect_ok("control: run without the mark");
     t.assert_nothing_left("after the runs");
 }
+
+// ---------------------------------------------------------------------
+// 3. The bump arena (src/syscall/arena.rs) under hostile sizes and
+//    orders: every live block keeps its bytes, no two overlap, each is
+//    aligned as asked and at least to 16 (malloc's promise), growth and
+//    shrinking in place and by moving, spilling to the system allocator
+//    once the arena is full, and a size no allocator can give answered
+//    with null while the block stays intact.
+
+use outlet::syscall::arena::Arena;
+use std::alloc::{GlobalAlloc, Layout};
+
+struct Block {
+    p: *mut u8,
+    layout: Layout,
+    fill: u8,
+}
+
+/// A small deterministic generator (xorshift64*): the same sequence on
+/// every run, so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> usize {
+        (self.next() % n) as usize
+    }
+}
+
+fn check_blocks<const N: usize>(arena: &Arena<N>, live: &[Block], base: usize) {
+    let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(live.len());
+    for b in live {
+        let a = b.p as usize;
+        assert_eq!(a % b.layout.align(), 0, "align {:?} at {a:#x}", b.layout);
+        if (base..base + N).contains(&a) {
+            assert_eq!(a % 16, 0, "arena block below malloc's alignment: {a:#x}");
+            assert!(
+                a + b.layout.size() <= base + N,
+                "block past the arena's end"
+            );
+        }
+        // SAFETY: a live block of layout.size() bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(b.p, b.layout.size()) };
+        assert!(
+            bytes.iter().all(|&x| x == b.fill),
+            "block at {a:#x} ({:?}) lost its bytes",
+            b.layout
+        );
+        ranges.push((a, a + b.layout.size()));
+    }
+    ranges.sort();
+    for w in ranges.windows(2) {
+        assert!(w[0].1 <= w[1].0, "overlapping blocks {:x?}", w);
+    }
+    let _ = arena;
+}
+
+/// The address of a fresh arena's first byte: its first block sits there
+/// (the space is page-aligned).
+fn base_of<const N: usize>(arena: &Arena<N>) -> usize {
+    let probe = Layout::from_size_align(1, 1).unwrap();
+    // SAFETY: a nonzero layout; freed right away (a no-op in the arena).
+    let p = unsafe { arena.alloc(probe) };
+    // SAFETY: as allocated.
+    unsafe { arena.dealloc(p, probe) };
+    p as usize
+}
+
+/// `ops` random allocations, reallocations and frees on `arena`, whose
+/// first byte is at `base`: how many blocks came from the arena and how
+/// many from the system allocator.
+fn churn<const N: usize>(arena: &Arena<N>, base: usize, seed: u64, ops: usize) -> (usize, usize) {
+    let mut rng = Rng(seed);
+    let mut live: Vec<Block> = Vec::new();
+    let (mut in_arena, mut spilled) = (0, 0);
+    for i in 0..ops {
+        let fill = (i % 251) as u8 + 1;
+        match rng.below(10) {
+            0..=4 => {
+                let big = rng.below(8) == 0;
+                let size = 1 + rng.below(if big { 40_000 } else { 300 });
+                let align = 1usize << rng.below(13);
+                let layout = Layout::from_size_align(size, align).unwrap();
+                // SAFETY: a nonzero layout; the block is freed with it.
+                let p = unsafe { arena.alloc(layout) };
+                assert!(!p.is_null(), "alloc {layout:?}");
+                if (base..base + N).contains(&(p as usize)) {
+                    in_arena += 1;
+                } else {
+                    spilled += 1;
+                }
+                // SAFETY: p holds size bytes.
+                unsafe { std::ptr::write_bytes(p, fill, size) };
+                live.push(Block { p, layout, fill });
+            }
+            5..=7 if !live.is_empty() => {
+                // Mostly the newest block (grows in place), sometimes an
+                // older one (moves).
+                let k = if rng.below(3) == 0 {
+                    rng.below(live.len() as u64)
+                } else {
+                    live.len() - 1
+                };
+                let b = &mut live[k];
+                let new_size = 1 + rng.below(2 * b.layout.size() as u64 + 64);
+                // SAFETY: a live block with its layout; nonzero new size.
+                let q = unsafe { arena.realloc(b.p, b.layout, new_size) };
+                assert!(!q.is_null(), "realloc to {new_size}");
+                let keep = b.layout.size().min(new_size);
+                // SAFETY: q holds new_size bytes, the first `keep` copied.
+                let kept = unsafe { std::slice::from_raw_parts(q, keep) };
+                assert!(kept.iter().all(|&x| x == b.fill), "realloc lost bytes");
+                // SAFETY: as above.
+                unsafe { std::ptr::write_bytes(q, b.fill, new_size) };
+                b.p = q;
+                b.layout = Layout::from_size_align(new_size, b.layout.align()).unwrap();
+            }
+            8 if !live.is_empty() => {
+                let b = live.swap_remove(rng.below(live.len() as u64));
+                // SAFETY: a live block with its layout.
+                unsafe { arena.dealloc(b.p, b.layout) };
+            }
+            _ if !live.is_empty() => {
+                // A size no allocator gives: null, and the block intact.
+                let b = &live[rng.below(live.len() as u64)];
+                let huge = isize::MAX as usize - b.layout.align() - 4096;
+                // SAFETY: the contract asks new_size to round to at most
+                // isize::MAX at the block's alignment, which `huge` does.
+                let q = unsafe { arena.realloc(b.p, b.layout, huge) };
+                assert!(q.is_null(), "a realloc to {huge} bytes succeeded");
+            }
+            _ => {}
+        }
+        if i % 256 == 0 {
+            check_blocks(arena, &live, base);
+        }
+    }
+    check_blocks(arena, &live, base);
+    for b in live {
+        // SAFETY: a live block with its layout.
+        unsafe { arena.dealloc(b.p, b.layout) };
+    }
+    (in_arena, spilled)
+}
+
+#[test]
+fn arena_keeps_blocks_whole_aligned_and_apart_under_random_use() {
+    // In .bss, as outlet's own (a Box would build it on the stack first).
+    static ARENA: Arena<{ 256 << 10 }> = Arena::new();
+    let base = base_of(&ARENA);
+    let (in_arena, spilled) = churn(&ARENA, base, 0x5eed_0001, 8_000);
+    eprintln!("{in_arena} blocks from the arena, {spilled} from the system allocator");
+    // The run did reach both allocators: the spill path was exercised.
+    assert!(in_arena > 50 && spilled > 100, "{in_arena} / {spilled}");
+}
+
+#[test]
+fn arena_shared_by_threads_gives_each_its_own_bytes() {
+    static ARENA: Arena<{ 1 << 20 }> = Arena::new();
+    let arena = &ARENA;
+    let base = base_of(arena);
+    let threads: Vec<_> = (0..4)
+        .map(|n| std::thread::spawn(move || churn(arena, base, 0xabc0 + n, 3_000)))
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+/// A config far past the arena's 1 MiB (a 3 MiB annotation, 4000
+/// environment entries of 200 bytes): outlet parses, records and runs it
+/// whole, with the arena spilled to the C library's malloc mid-parse and
+/// mid-growth of one string.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_config_past_the_arena_is_parsed_recorded_and_run_whole() {
+    let Some(t) = T::new() else { return };
+    let big = "x".repeat(3 << 20);
+    let b = t.bundle("big", |c| {
+        let env = c["process"]["env"].as_array_mut().unwrap();
+        for i in 0..4000 {
+            env.push(json!(format!("V{i:04}={}", "y".repeat(200))));
+        }
+        c["annotations"] = json!({"big": big});
+        sh(
+            c,
+            "env | grep -c '^V[0-9]' > /out/count; echo ${#V3999} >> /out/count",
+        );
+    });
+    let id = t.id("big");
+    t.create_ok(&id, &b);
+    let st = t.state(&id);
+    assert_eq!(
+        st["annotations"]["big"].as_str().map(str::len),
+        Some(3 << 20),
+        "the annotation recorded"
+    );
+    t.outlet(&["start", &id]).expect_ok("start");
+    t.wait_status(&id, "stopped");
+    let count = std::fs::read_to_string(b.out.join("count")).unwrap();
+    assert_eq!(count, "4000\n200\n");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+    t.assert_nothing_left("after the big config");
+}
