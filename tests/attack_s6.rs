@@ -21,8 +21,22 @@
 //!    write through it when the mount is one of the container's own (a
 //!    read-only bind of a host directory in the spec), so the attack is
 //!    real and the tests can fail.
+//! 2. The overlay's mount fd that crosses the re-exec as
+//!    `_OUTLET_PROTECTED_EXE=mnt:N`: every hook (prestart, createRuntime,
+//!    createContainer, startContainer, poststart), the application and an
+//!    exec'd process list their fds and environment, with the caller's
+//!    --preserve-fds range over the number the fd gets; none holds an
+//!    overlayfs fd or sees the variable (control: /sys passed at fd 5 in
+//!    that range is listed, with its filesystem). The variable set by the
+//!    caller's environment is not taken at its word: an unprotected
+//!    binary refuses to run with it.
+//! 3. The bump arena: random use with hostile sizes and alignments, and
+//!    a config far past its size run through outlet (see below). Control,
+//!    run by hand: a realloc that copies half the old block (arena.rs
+//!    changed for the run, then restored) fails both arena tests with
+//!    "realloc lost bytes".
 //!
-//! Needs root (skipped otherwise).
+//! The container tests need root (ignored otherwise); the arena's do not.
 
 mod common;
 
