@@ -75,6 +75,13 @@ jq '.mounts += [{destination: "/tmp/b", type: "bind", source: "/tmp/vmtest-mnt",
                  options: ["nosuid", "tmpcopyup"]}]' \
     "$out/mount_api/config.json" >"$out/mount_api/config.json.new"
 mv "$out/mount_api/config.json.new" "$out/mount_api/config.json"
+# systemd_bus_env: a systemd cgroupsPath, so that `--systemd-cgroup` goes
+# as far as choosing its bus (the VM runs no systemd: the connect fails);
+# a pids limit only (a user's driver asks the bus for it; uid 0 of a user
+# namespace, the control, could not set device rules).
+bundle systemd_bus '["true"]' '{}'
+jq '.linux.cgroupsPath = "system.slice:vmtest:bus" | .linux.resources = {pids: {limit: 100}}' "$out/systemd_bus/config.json" >"$out/systemd_bus/c.json"
+mv "$out/systemd_bus/c.json" "$out/systemd_bus/config.json"
 # Control for unified_escape: a valid key must work, or a refusal of the
 # bad one proves nothing.
 bundle unified_ok '["/bin/probe","cgroup"]' '{"unified":{"pids.max":"10"}}' true

@@ -648,12 +648,59 @@ test_shared_cgroup() {
     fi
 }
 
+# The systemd driver's bus as host root (initial user namespace) is
+# systemd's, whatever the environment names: DBUS_SESSION_BUS_ADDRESS,
+# DBUS_SYSTEM_BUS_ADDRESS and XDG_RUNTIME_DIR point at a directory of the
+# test's; the runtime must fail naming the system bus's socket (the VM runs
+# no systemd), never a path of that directory. Control: uid 0 in a user
+# namespace (rootless podman's runtime) is a user, whose session bus the
+# same environment does name: that run fails naming it, so the check can
+# fail.
+test_systemd_bus_env() {
+    n=systemd_bus_env id=vm-sdbus
+    if [ "$RUNTIME_NAME" != outlet ]; then
+        verdict $n SKIP "outlet's driver only ($RUNTIME_NAME)"
+        return
+    fi
+    setup_parent $n || { verdict $n FAIL "cannot create parent cgroup"; return; }
+    fake=/tmp/vmtest-fakebus
+    mkdir -p $fake
+    export DBUS_SESSION_BUS_ADDRESS=unix:path=$fake/session
+    export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$fake/system XDG_RUNTIME_DIR=$fake
+    timeout "$STEP_TIMEOUT" "$RUNTIME" --root "$RTROOT" --systemd-cgroup run \
+        --bundle "$BUNDLES/systemd_bus" $id </dev/null >"$OUT/$id.out" 2>"$OUT/$id.err"
+    root_rc=$?
+    timeout "$STEP_TIMEOUT" busybox unshare -r "$RUNTIME" --root $fake/rt --systemd-cgroup run \
+        --bundle "$BUNDLES/systemd_bus" $id-u </dev/null >"$OUT/$id-u.out" 2>"$OUT/$id-u.err"
+    user_rc=$?
+    unset DBUS_SESSION_BUS_ADDRESS DBUS_SYSTEM_BUS_ADDRESS XDG_RUNTIME_DIR
+    root_err=$(errline "$OUT/$id.err")
+    user_err=$(errline "$OUT/$id-u.err")
+    system=no
+    case $root_err in
+    *"connect to /run/dbus/system_bus_socket"* | *"connect to /run/systemd/private"*) system=yes ;;
+    esac
+    moved=no
+    case $root_err in *$fake*) moved=yes ;; esac
+    control=no
+    case $user_err in *"session bus $fake/session"*) control=yes ;; esac
+    user_left=$(ls $fake/rt 2>/dev/null | tr '\n' ' ')
+    rm -rf $fake
+    detail="root: rc=$root_rc system bus=$system env path=$moved; user ns: rc=$user_rc session bus from env=$control left=[$user_left]"
+    if [ $root_rc != 0 ] && [ $system = yes ] && [ $moved = no ] && [ $user_rc != 0 ] &&
+        [ $control = yes ] && [ -z "$user_left" ]; then
+        finish $n $id PASS "$detail"
+    else
+        finish $n $id FAIL "$detail; root: $root_err; user: $user_err"
+    fi
+}
+
 echo "VMINFO runtime: $RUNTIME_NAME ($("$RUNTIME" --version 2>&1 | head -n1))"
 if [ -n "${VM_CPU_BASELINE:-}" ]; then
     cpu_baseline 25000
     cpu_baseline max
 fi
-for t in smoke criu criu_tcp criu_tcp_empty mem_oom mem_ok cpu_limited cpu_free pids mission devices devices_ro unified_escape hugetlb io mount_api shared_cgroup; do
+for t in smoke criu criu_tcp criu_tcp_empty mem_oom mem_ok cpu_limited cpu_free pids mission devices devices_ro unified_escape hugetlb io mount_api shared_cgroup systemd_bus_env; do
     if [ -n "${VMTEST_ONLY:-}" ] && ! echo " $VMTEST_ONLY " | grep -q " $t "; then
         continue
     fi

@@ -5,6 +5,7 @@
 //! It is linked statically so it runs in a rootfs that holds nothing else.
 
 mod json;
+mod unlock;
 
 use json::Json;
 use std::ffi::CString;
@@ -17,7 +18,8 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: probe report | mem MIB | spin THREADS SECONDS | forks N | cgroup \
                      | exit N | sleep SECONDS | flock PATH | write PATH | read PATH | mknod PATH b|c MAJOR MINOR \
-                     | openw PATH | hunt-exe SECONDS STOPFILE [write] | personality HEX | huge N";
+                     | openw PATH | hunt-exe SECONDS STOPFILE [write] | personality HEX | huge N \
+                     | unlock-exe SECONDS STOPFILE [PATH...]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -41,6 +43,9 @@ fn main() {
         ["personality", v] => personality(v),
         ["hunt-exe", secs, stop] => emit(hunt_exe(parse(secs, "SECONDS"), stop, false)),
         ["hunt-exe", secs, stop, "write"] => emit(hunt_exe(parse(secs, "SECONDS"), stop, true)),
+        ["unlock-exe", secs, stop, paths @ ..] => {
+            emit(unlock::unlock_exe(parse(secs, "SECONDS"), stop, paths))
+        }
         ["mknod", path, kind, major, minor] => {
             mknod(path, kind, parse(major, "MAJOR"), parse(minor, "MINOR"))
         }
