@@ -138,15 +138,7 @@ fn detached_bind(m: &Mount, opts: &Options, from_host: bool) -> Result<BindTree>
         };
         fdmount::change_attr(&tree, &c, true).context("make the bind a slave")?;
     }
-    if !opts.attrs.is_empty() {
-        let (set, clr) = opts.attrs.set_clr();
-        let c = Change {
-            set,
-            clr,
-            ..Change::default()
-        };
-        fdmount::change_attr(&tree, &c, false).context("set the bind's mount flags")?;
-    }
+    set_flags(&tree, opts).context("the bind")?;
     set_rec_and_propagation(&tree, opts)?;
     if m.uid_mappings().is_some() || opts.idmap.is_some() {
         let uid = m.uid_mappings().as_deref().unwrap_or(&[]);
@@ -214,6 +206,21 @@ fn unchecked_switch() -> bool {
 #[cfg(not(debug_assertions))]
 fn unchecked_switch() -> bool {
     false
+}
+
+/// The per-mount flags an entry names (ro, nosuid, noatime, ...), in one
+/// mount_setattr on the mount `fd` refers to; nothing when it names none.
+pub(super) fn set_flags(fd: &OwnedFd, opts: &Options) -> Result<()> {
+    if opts.attrs.is_empty() {
+        return Ok(());
+    }
+    let (set, clr) = opts.attrs.set_clr();
+    let c = Change {
+        set,
+        clr,
+        ..Change::default()
+    };
+    fdmount::change_attr(fd, &c, false).context("set mount flags")
 }
 
 /// The recursive attributes (rro, rnosuid, ...) and propagation changes,

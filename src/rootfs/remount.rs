@@ -13,7 +13,7 @@ use nix::mount::MsFlags;
 use oci_spec::runtime::Mount;
 
 use super::devices::mount_id;
-use super::fdmount::{self, Change};
+use super::fdmount;
 use super::mounts::{self, parse_options};
 use super::paths::Root;
 
@@ -51,16 +51,7 @@ pub fn remount(root: &Root, m: &Mount, index: usize, made: &[OwnedFd]) -> Result
         .with_context(|| format!("{}: option \"remount\": resolve", field()))?;
     let own = own_mount(&target, made).with_context(field)?;
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
-    if !opts.attrs.is_empty() {
-        let (set, clr) = opts.attrs.set_clr();
-        let c = Change {
-            set,
-            clr,
-            ..Change::default()
-        };
-        fdmount::change_attr(own, &c, false)
-            .with_context(|| format!("{}: remount: set mount attributes", field()))?;
-    }
+    mounts::set_flags(own, &opts).with_context(|| format!("{}: remount", field()))?;
     let mut params: Vec<(&str, Option<&str>)> = m
         .options()
         .iter()
