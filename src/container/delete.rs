@@ -54,24 +54,25 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     destroy(&c)
 }
 
-/// The cgroup a delete may act on. A systemd unit of the recorded name
+/// The cgroup a delete (or a kill --all after the init is gone) may act
+/// on. A systemd unit of the recorded name
 /// whose Description is not the recorded one is not the unit this
 /// container started, but another's, started under the same name since
 /// (this container's create died before starting its own, or its scope
 /// went away when it stopped): neither it nor its cgroup is touched, and
 /// nothing is left of ours to remove. A record without a Description
 /// (an older outlet's) is taken as it is.
-fn own_cgroup(id: &str, paths: &CgroupPaths) -> Result<Cgroup> {
+pub(super) fn own_cgroup(id: &str, paths: &CgroupPaths) -> Result<Cgroup> {
     let (Some(unit), Some(desc)) = (&paths.systemd_unit, &paths.systemd_description) else {
         return Ok(Cgroup::from_paths(paths.clone()));
     };
     match crate::cgroups::systemd::unit_is(unit, desc)
-        .with_context(|| format!("delete {id}: is systemd unit {unit} its own"))?
+        .with_context(|| format!("container {id}: is systemd unit {unit} its own"))?
     {
         Some(true) => Ok(Cgroup::from_paths(paths.clone())),
         Some(false) => {
             eprintln!(
-                "outlet: delete {id}: systemd unit {unit} is not the one this container \
+                "outlet: container {id}: systemd unit {unit} is not the one this container \
                  started (another Description): left alone"
             );
             Ok(Cgroup::from_paths(CgroupPaths::default()))
