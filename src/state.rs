@@ -108,6 +108,34 @@ pub struct State {
     /// holds.
     #[serde(default)]
     pub use_terminal: bool,
+    /// `run`'s start gate as the init holds it until released (see
+    /// `create::Gate::Pipe`): while it does, the container is "created".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_gate: Option<StartGate>,
+}
+
+/// The pipe the init of a `run` waits at: its fd number in the init and
+/// the pipe's inode. The init closes it once it has the start byte.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StartGate {
+    pub fd: i32,
+    pub pipe: u64,
+}
+
+impl StartGate {
+    /// Whether the init `pid` still holds the gate, read from its fd link
+    /// (one readlink; an fd it holds now for something else, or a link it
+    /// does not let us read, says no).
+    fn held_by(&self, pid: i32) -> bool {
+        let link = format!("/proc/{pid}/fd/{}", self.fd);
+        std::fs::read_link(link).is_ok_and(|l| {
+            l.to_str()
+                .and_then(|l| l.strip_prefix("pipe:["))
+                .and_then(|l| l.strip_suffix(']'))
+                .and_then(|n| n.parse::<u64>().ok())
+                == Some(self.pipe)
+        })
+    }
 }
 
 /// The intent record (INTENT_FILE): first the cgroup directories `create`
@@ -436,7 +464,11 @@ pub fn status_of(dir: &ContainerDir, state: &State) -> Status {
     if cg.is_frozen().unwrap_or(false) {
         return Status::Paused;
     }
-    if dir.fifo().exists() {
+    let waiting = match &state.start_gate {
+        Some(gate) => gate.held_by(state.pid),
+        None => dir.fifo().exists(),
+    };
+    if waiting {
         Status::Created
     } else {
         Status::Running

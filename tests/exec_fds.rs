@@ -16,9 +16,6 @@ use std::path::Path;
 use common::{OUTLET, Out, T};
 use serde_json::json;
 
-/// overlayfs's statfs magic (OVERLAYFS_SUPER_MAGIC), as busybox's
-/// `stat -f -c %t` prints it.
-const OVERLAY_MAGIC: &str = "794c7630";
 /// sysfs's (SYSFS_MAGIC): the control's directory fd.
 const SYSFS_MAGIC: &str = "62656572";
 
@@ -58,19 +55,7 @@ fn exec_process_never_holds_the_binarys_overlay_mount() {
     ];
     let o = t.call(Path::new(OUTLET), &exec, &[(k, 3), (k, 4)]);
     o.expect_ok("exec --preserve-fds 8 with two fds");
-    let fds = fd_types(&o);
-    assert!(
-        fds.iter().all(|f| f.1 != OVERLAY_MAGIC),
-        "the exec'd process holds an overlayfs fd (outlet's binary): {fds:?}\n{o:?}"
-    );
-    assert!(
-        fds.iter().all(|f| f.2 != "dir"),
-        "the exec'd process holds a directory fd: {fds:?}\n{o:?}"
-    );
-    assert!(
-        fds.iter().any(|f| f.0 == 4),
-        "preserved fd 4 missing: {fds:?}"
-    );
+    common::assert_no_binary_mount(&fd_types(&o), "the exec'd process", &o);
 
     // Control: a directory fd the caller does pass in that range (sysfs
     // at 5) is seen, with its filesystem and kind, so the checks above

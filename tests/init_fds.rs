@@ -16,8 +16,8 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{OUTLET, Out, T};
-use nix::sys::statfs::{OVERLAYFS_SUPER_MAGIC, SYSFS_MAGIC, statfs};
+use common::{OUTLET, T};
+use nix::sys::statfs::{SYSFS_MAGIC, statfs};
 use serde_json::json;
 
 /// (fd, fs magic in hex, "dir" or "other").
@@ -62,23 +62,6 @@ fn app_view(out: &Path) -> Vec<Fd> {
 }
 
 #[track_caller]
-fn assert_no_mount(fds: &[Fd], who: &str, o: &Out) {
-    let overlay = hex(OVERLAYFS_SUPER_MAGIC);
-    assert!(
-        fds.iter().all(|f| f.1 != overlay),
-        "{who} holds an overlayfs fd (outlet's binary): {fds:?}\n{o:?}"
-    );
-    assert!(
-        fds.iter().all(|f| f.2 != "dir"),
-        "{who} holds a directory fd: {fds:?}\n{o:?}"
-    );
-    assert!(
-        fds.iter().any(|f| f.0 == 4),
-        "{who}: preserved fd 4 missing: {fds:?}"
-    );
-}
-
-#[track_caller]
 fn assert_sees_sys(fds: &[Fd], who: &str) {
     let want = (5, hex(SYSFS_MAGIC), "dir".to_string());
     assert!(
@@ -111,9 +94,9 @@ fn container_init_never_holds_the_binarys_overlay_mount() {
     o.expect_ok("create --preserve-fds 8 with two fds");
     let pid = t.state(&id)["pid"].as_i64().unwrap() as i32;
     t.track_pid(pid);
-    assert_no_mount(&host_view(pid), "the created init", &o);
+    common::assert_no_binary_mount(&host_view(pid), "the created init", &o);
     t.outlet(&["start", &id]).expect_ok("start");
-    assert_no_mount(&app_view(&b.out), "the application", &o);
+    common::assert_no_binary_mount(&app_view(&b.out), "the application", &o);
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
 
     // `run` takes the same way.
@@ -121,7 +104,7 @@ fn container_init_never_holds_the_binarys_overlay_mount() {
     let run = ["run", "--preserve-fds", "8", "--bundle", bundle, &id];
     let o = t.call(Path::new(OUTLET), &run, &[(k, 3), (k, 4)]);
     o.expect_ok("run --preserve-fds 8 with two fds");
-    assert_no_mount(&app_view(&b.out), "the application of run", &o);
+    common::assert_no_binary_mount(&app_view(&b.out), "the application of run", &o);
 
     // Control: a directory fd the caller does pass in that range (sysfs
     // at 5) is seen by both checks, with its filesystem and kind, so the

@@ -730,3 +730,54 @@ fn debug_logs_the_setup_steps() {
     assert!(!o.stderr.contains("debug"), "{o:?}");
     assert_eq!(std::fs::read_to_string(&quiet_log).unwrap_or_default(), "");
 }
+
+/// `run` records the container before it releases the init: in between,
+/// `state` must read "created" (as runc's run, which is create then
+/// start), not "running" while the application has not started. The
+/// debug build's `OUTLET_PAUSE=run:recorded=FILE` holds run there.
+/// Control: once released, the same `state` call reads "running", and the
+/// application really had not run while it read "created".
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn run_reads_created_until_the_init_is_released() {
+    let Some(t) = T::new() else { return };
+    if !cfg!(debug_assertions) {
+        panic!("needs a debug build of outlet (OUTLET_PAUSE)");
+    }
+    let b = t.bundle("b", |c| {
+        sh(
+            c,
+            "trap 'exit 0' TERM; touch /out/started; sleep 1000 & wait",
+        )
+    });
+    let id = t.id("gate");
+    let gate = t.dir.join("gate");
+    let reached = t.dir.join("gate.reached");
+    let (mut cmd, so, se) = t.command(
+        common::OUTLET.as_ref(),
+        &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
+    );
+    cmd.env("OUTLET_PAUSE", format!("run:recorded={}", gate.display()));
+    let mut child = cmd.spawn().expect("spawn outlet run");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !reached.exists() {
+        assert!(Instant::now() < deadline, "run never reached run:recorded");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let st: Value = t.state(&id);
+    t.track_pid(st["pid"].as_i64().unwrap() as i32);
+    let started_early = b.out.join("started").exists();
+    std::fs::write(&gate, "go").unwrap();
+    let status = wait_timeout(&mut child, Duration::from_secs(60), "outlet run");
+    common::Out::from_files(status, so, se).expect_ok("run --detach");
+    assert!(!started_early, "the application ran before run released it");
+    assert_eq!(
+        st["status"], "created",
+        "state while run held the init: {st}"
+    );
+    let st: Value = t.state(&id);
+    assert_eq!(st["status"], "running", "control, after release: {st}");
+    t.outlet(&["delete", "--force", &id])
+        .expect_ok("delete --force");
+    t.assert_nothing_left("run held before release");
+}

@@ -562,3 +562,127 @@ fn userns_binds_never_send_mounts_to_the_host() {
     assert!(st.success());
     assert!(mounted_at(&sub), "the check cannot see propagation");
 }
+
+/// Flags the new mount API has no word for, on the spec's /dev tmpfs:
+/// `acl` and `iversion` are what the kernel gives every tmpfs anyway and
+/// `silent` only quiets the kernel log, so they change nothing; /dev is
+/// still made by fd and gets its device nodes. Control: an option tmpfs
+/// does not know still fails, naming /dev and the option.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn dev_tmpfs_with_acl_iversion_silent_gets_its_nodes() {
+    let Some(t) = T::new() else { return };
+    let dev_opts = |c: &mut Value, extra: &[&str]| {
+        let dev = c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|m| m["destination"] == "/dev")
+            .expect("the template mounts /dev");
+        assert_eq!(dev["type"], "tmpfs");
+        for o in extra {
+            dev["options"].as_array_mut().unwrap().push(json!(o));
+        }
+    };
+    let b = t.bundle("b", |c| {
+        dev_opts(c, &["acl", "iversion", "silent", "noacl", "loud", "acl"]);
+        sh(
+            c,
+            "stat -c '%F %t:%T' /dev/null > /out/null; echo hi > /dev/null; echo $? > /out/rc",
+        );
+    });
+    t.run(&t.id("b"), &b).expect_ok("run");
+    assert_eq!(read(&b, "null"), "character special file 1:3");
+    assert_eq!(read(&b, "rc"), "0");
+    // Control: the same entry with an option tmpfs refuses.
+    let b = t.bundle("bad", |c| dev_opts(c, &["acl", "no-such-option"]));
+    let out = t.run(&t.id("bad"), &b);
+    out.expect_fail("bad", "(/dev)");
+    out.expect_fail("bad", "no-such-option");
+    t.assert_nothing_left("dev tmpfs options");
+}
+
+/// `remount` reconfigures the filesystem already at the destination, and
+/// that can be the host's: a spec that binds a host tmpfs into the
+/// container and then "remounts" it read-only must not make the host's
+/// tmpfs read-only. It is refused, naming the mount and the option, and
+/// nothing is left. Controls: a host tmpfs the test itself remounts
+/// read-only shows as read-only to the same check, and a remount of a
+/// tmpfs the spec made does apply (read-only, new size).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn remount_never_reconfigures_a_host_filesystem() {
+    let Some(t) = T::new() else { return };
+    let victim = dir_with_submount(&t, "victim").join("sub");
+    let ro = |p: &Path| {
+        nix::sys::statvfs::statvfs(p)
+            .unwrap()
+            .flags()
+            .contains(nix::sys::statvfs::FsFlags::ST_RDONLY)
+    };
+    let mut index = 0;
+    let b = own(&t, "b", |c| {
+        push_mount(
+            c,
+            json!({"destination": "/v", "type": "bind", "source": victim, "options": ["rbind"]}),
+        );
+        push_mount(
+            c,
+            json!({"destination": "/v", "type": "tmpfs", "source": "tmpfs",
+                "options": ["remount", "ro"]}),
+        );
+        index = c["mounts"].as_array().unwrap().len() - 1;
+    });
+    let id = t.id("b");
+    let out = t.run(&id, &b);
+    let host_ro = ro(&victim);
+    out.expect_fail("remount", &format!("mounts[{index}] (/v): "));
+    out.expect_fail("remount", "option \"remount\"");
+    assert!(
+        !host_ro,
+        "the container's spec made the host's tmpfs read-only"
+    );
+    assert!(!t.state_dir_exists(&id), "state left behind");
+    // Control: the check sees a read-only host tmpfs.
+    nix::mount::mount(
+        None::<&str>,
+        &victim,
+        None::<&str>,
+        nix::mount::MsFlags::MS_REMOUNT | nix::mount::MsFlags::MS_RDONLY,
+        None::<&str>,
+    )
+    .unwrap();
+    assert!(
+        ro(&victim),
+        "control: the host tmpfs did not read as read-only"
+    );
+    let b = own(&t, "own", |c| {
+        for opts in [
+            json!(["nosuid", "size=1m"]),
+            json!(["remount", "ro", "size=2m"]),
+        ] {
+            push_mount(
+                c,
+                json!({"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": opts}),
+            );
+        }
+        sh(
+            c,
+            "touch /t/f 2>/out/err; echo $? > /out/rc; grep ' /t ' /proc/self/mountinfo > /out/info",
+        );
+    });
+    t.run(&t.id("own"), &b)
+        .expect_ok("remount of its own tmpfs");
+    assert_ne!(read(&b, "rc"), "0");
+    assert!(read(&b, "err").contains("Read-only file system"));
+    let info = read(&b, "info");
+    let opts = mount_opts(&info, "/t");
+    assert!(
+        opts.contains(&"ro".into()) && opts.contains(&"nosuid".into()),
+        "{info}"
+    );
+    assert!(info.contains("size=2048k"), "{info}");
+    // The test's own host tmpfs is not a leftover of outlet's.
+    nix::mount::umount2(&victim, nix::mount::MntFlags::MNT_DETACH).unwrap();
+    t.assert_nothing_left("remount");
+}

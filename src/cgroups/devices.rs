@@ -51,6 +51,35 @@ impl DeviceRule {
     }
 }
 
+/// What a rule list means for one access (`access` bits) to the block
+/// (`block`) or char device `major:minor`: the last rule that matches
+/// decides, and with none matching it is denied. The one statement of that
+/// meaning which the device programs are checked against, by the v2
+/// equivalence and kernel tests and by the fuzz target.
+pub fn decide(rules: &[DeviceRule], block: bool, access: u8, major: u32, minor: u32) -> bool {
+    for r in rules.iter().rev() {
+        let kind_ok = match r.kind {
+            DeviceKind::All => true,
+            DeviceKind::Char => !block,
+            DeviceKind::Block => block,
+        };
+        if !kind_ok || r.major.is_some_and(|m| m != major) || r.minor.is_some_and(|m| m != minor) {
+            continue;
+        }
+        // An allow rule must grant every bit asked for; a deny rule
+        // refuses as soon as it names one of them.
+        let matches = if r.allow {
+            access & !r.access == 0
+        } else {
+            access & r.access != 0
+        };
+        if matches {
+            return r.allow;
+        }
+    }
+    false
+}
+
 pub fn access_string(access: u8) -> String {
     let mut s = String::with_capacity(3);
     if access & ACC_READ != 0 {

@@ -37,6 +37,13 @@ pub struct CgroupPaths {
     /// makes and removes the directory; `destroy` stops the unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub systemd_unit: Option<String>,
+    /// The Description outlet gives that unit: the container's id and a
+    /// tag of this create's, on record before StartTransientUnit. A unit of
+    /// the same name with another Description is not the one this
+    /// container started (see `systemd::unit_is`), and a delete leaves it
+    /// and its cgroup alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_description: Option<String>,
 }
 
 /// The v1 hierarchies where the list of processes is read, best first: the

@@ -18,7 +18,7 @@ use crate::process::sync::{self, Msg};
 use crate::rootfs::mounts::BindTree;
 use crate::security::{self, seccomp::Prepared};
 use crate::spec::{self, Process, Spec};
-use crate::state::{ContainerDir, Intent, StagedState, State, Status};
+use crate::state::{ContainerDir, Intent, StagedState, StartGate, State, Status};
 use crate::syscall;
 
 pub struct CreateOpts<'a> {
@@ -141,10 +141,11 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Validated, gate: Gate) -> Res
     let draft = Draft::new(o, &loaded, &plan);
     let (init, gate) = spawn_init(o, &loaded, &mut plan, &mut made, &entry, &draft, gate)?;
     drop(entry);
-    let staged = stage_record(&loaded, &made, &init, &draft)?;
+    let start_gate = gate.as_ref().map(|(_, g)| *g);
+    let staged = stage_record(&loaded, &made, &init, &draft, start_gate)?;
     wait_for_ready(&plan, &init, &draft)?;
     let mut created = record(o, plan, made, init, staged)?;
-    created.gate = gate;
+    created.gate = gate.map(|(end, _)| end);
     Ok(created)
 }
 
@@ -307,6 +308,7 @@ impl Draft {
                     .map(|n| namespaces::proc_name(n.typ()).to_string())
                     .collect(),
                 use_terminal: plan.process.terminal().unwrap_or(false),
+                start_gate: None,
             },
         }
     }
@@ -323,7 +325,8 @@ impl Draft {
 /// Clone the init into its namespaces and cgroup, and put its pid and
 /// start time on record at once, so that a later damaged state.json still
 /// leads `delete --force` to it without trusting a bare pid. Returns the
-/// init and, with `Gate::Pipe`, the gate's write end.
+/// init and, with `Gate::Pipe`, the gate's write end and the record by
+/// which `state` tells the init still waits at it.
 fn spawn_init(
     o: &CreateOpts,
     loaded: &spec::Validated,
@@ -332,13 +335,19 @@ fn spawn_init(
     entry: &CgroupEntry,
     draft: &Draft,
     gate: Gate,
-) -> Result<(Spawned, Option<OwnedFd>)> {
+) -> Result<(Spawned, Option<(OwnedFd, StartGate)>)> {
     let (fifo, gate_end) = match gate {
         Gate::Fifo => (open_exec_fifo(&made.dir)?, None),
         Gate::Pipe => {
             let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
                 .context("pipe for the start gate")?;
-            (r, Some(w))
+            // The init keeps its end at this fd number (see init::Args).
+            let st = nix::sys::stat::fstat(r.as_raw_fd()).context("fstat the start gate")?;
+            let g = StartGate {
+                fd: r.as_raw_fd(),
+                pipe: st.st_ino,
+            };
+            (r, Some((w, g)))
         }
     };
     // The init's end is the lower fd, next to the fifo's: the init closes
@@ -565,10 +574,12 @@ fn stage_record(
     made: &Made,
     init: &Spawned,
     draft: &Draft,
+    start_gate: Option<StartGate>,
 ) -> Result<(State, StagedState)> {
     let state = State {
         pid: init.pid,
         init_start_time: made.intent.init_start_time,
+        start_gate,
         ..draft.state.clone()
     };
     made.dir.save_config(&loaded.text)?;

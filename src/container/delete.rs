@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use super::Opened;
-use crate::cgroups::Cgroup;
+use crate::cgroups::{Cgroup, CgroupPaths};
 use crate::state::{Lookup, Status};
 
 /// How long a SIGKILLed init may take to die (a frozen one is thawed
@@ -48,8 +48,37 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             );
         }
         stop(&c)?;
+        // Its init was alive in its unit until now: the unit is its own.
+        return destroy_in(&c, Cgroup::from_paths(c.state.cgroup.clone()));
     }
     destroy(&c)
+}
+
+/// The cgroup a delete (or a kill --all after the init is gone) may act
+/// on. A systemd unit of the recorded name
+/// whose Description is not the recorded one is not the unit this
+/// container started, but another's, started under the same name since
+/// (this container's create died before starting its own, or its scope
+/// went away when it stopped): neither it nor its cgroup is touched, and
+/// nothing is left of ours to remove. A record without a Description
+/// (an older outlet's) is taken as it is.
+pub(super) fn own_cgroup(id: &str, paths: &CgroupPaths) -> Result<Cgroup> {
+    let (Some(unit), Some(desc)) = (&paths.systemd_unit, &paths.systemd_description) else {
+        return Ok(Cgroup::from_paths(paths.clone()));
+    };
+    match crate::cgroups::systemd::unit_is(unit, desc)
+        .with_context(|| format!("container {id}: is systemd unit {unit} its own"))?
+    {
+        Some(true) => Ok(Cgroup::from_paths(paths.clone())),
+        Some(false) => {
+            eprintln!(
+                "outlet: container {id}: systemd unit {unit} is not the one this container \
+                 started (another Description): left alone"
+            );
+            Ok(Cgroup::from_paths(CgroupPaths::default()))
+        }
+        None => Ok(Cgroup::from_paths(CgroupPaths::default())),
+    }
 }
 
 /// `delete --force` of a container without a usable state.json: kill the
@@ -63,7 +92,7 @@ fn remove_unrecorded(root: &Path, id: &str, why: &anyhow::Error) -> Result<()> {
         if intent.pid > 0 && kill_recorded_init(intent.pid, intent.init_start_time)? {
             did.push(format!("killed its init {}", intent.pid));
         }
-        let cg = Cgroup::from_paths(intent.cgroup);
+        let cg = own_cgroup(id, &intent.cgroup)?;
         if intent.pid <= 0 {
             // No init on record: it dies of its death signal, maybe not
             // yet, and until then it looks like someone else's process in
@@ -140,8 +169,13 @@ pub fn stop(c: &Opened) -> Result<()> {
     Ok(())
 }
 
+/// Remove a stopped container: its cgroup (only its own unit, see
+/// `own_cgroup`), poststop hooks, its state.
 pub fn destroy(c: &Opened) -> Result<()> {
-    let cg = Cgroup::from_paths(c.state.cgroup.clone());
+    destroy_in(c, own_cgroup(&c.state.id, &c.state.cgroup)?)
+}
+
+fn destroy_in(c: &Opened, cg: Cgroup) -> Result<()> {
     cg.destroy()?;
     crate::logging::debug(|| format!("delete {}: cgroup removed", c.state.id));
     crate::fault::point("delete:cgroup");

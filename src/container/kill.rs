@@ -60,7 +60,13 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
 /// init's pidfd (opened before the signal) while it was alive.
 pub fn signal_all(c: &Opened, signal: i32) -> Result<Option<OwnedFd>> {
     let id = &c.state.id;
-    let cg = Cgroup::from_paths(c.state.cgroup.clone());
+    // With its init gone, a systemd unit of the recorded name may be
+    // another's by now: then nothing of this container is left to signal.
+    let cg = if c.status == Status::Stopped {
+        super::delete::own_cgroup(id, &c.state.cgroup)?
+    } else {
+        Cgroup::from_paths(c.state.cgroup.clone())
+    };
     if !c.state.cgroup.own_pid_ns && cg.owns() {
         // Works after the init has exited too: what is left in the cgroup
         // still gets the signal.

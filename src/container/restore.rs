@@ -492,6 +492,7 @@ fn state_for(id: &str, p: &Plan, created: &str, pid: i32, init_start_time: u64) 
             })
             .unwrap_or_default(),
         use_terminal: p.rec.tty.is_some(),
+        start_gate: None,
     }
 }
 

@@ -29,6 +29,7 @@ pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
         None => o,
     };
     let created = create_loaded(o, loaded, Gate::Pipe)?;
+    crate::fault::pause("run:recorded");
     let pid = created.state.pid;
     let id = created.state.id.clone();
     // Block forwarded signals before start so none is lost in between.

@@ -52,6 +52,11 @@ pub fn release(c: &Opened, gate: Option<&OwnedFd>) -> Result<()> {
     }
     match gate {
         Some(g) => release_pipe(c, g.as_fd()),
+        // Held by a `run`, which starts it itself: there is no exec.fifo.
+        None if c.state.start_gate.is_some() => bail!(
+            "container {} is started by the `outlet run` that created it",
+            c.state.id
+        ),
         None => release_fifo(c),
     }
 }
@@ -176,6 +181,7 @@ mod tests {
             hooks: None,
             namespaces: Vec::new(),
             use_terminal: false,
+            start_gate: None,
         }
     }
 

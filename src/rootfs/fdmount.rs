@@ -135,19 +135,7 @@ pub fn new_filesystem(
             .map_err(log)
             .with_context(|| format!("source {s:?}"))?;
     }
-    for (key, value) in params {
-        match value {
-            Some(v) => syscall::fsconfig_set_string(&fs, key, v.as_bytes()),
-            None => std::ffi::CString::new(*key)
-                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
-                .and_then(|k| syscall::mount::fsconfig_set_flag(&fs, &k)),
-        }
-        .map_err(log)
-        .with_context(|| match value {
-            Some(v) => format!("option {key}={v}"),
-            None => format!("option {key}"),
-        })?;
-    }
+    set_params(&fs, params)?;
     syscall::fsconfig_create(&fs)
         .map_err(log)
         .with_context(|| format!("make the {typ} filesystem"))?;
@@ -155,6 +143,39 @@ pub fn new_filesystem(
     syscall::fsmount(&fs, attrs as u32)
         .map_err(log)
         .context("fsmount")
+}
+
+/// Change the filesystem of the mount `tree` (which must be its root), as
+/// a remount does: fspick, the parameters (as for `new_filesystem`), then
+/// reconfigure. Only the parameters given change.
+pub fn reconfigure(tree: impl AsFd, params: &[(&str, Option<&str>)]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let fs = syscall::mount::fspick(tree).context("fspick")?;
+    set_params(&fs, params)?;
+    syscall::mount::fsconfig_reconfigure(&fs)
+        .map_err(|e| anyhow::anyhow!("{e}{}", kernel_log(&fs)))
+        .context("reconfigure the filesystem")
+}
+
+/// fsconfig each `(key, Some(value))` as a string and each `(key, None)`
+/// as a flag, naming the parameter and the filesystem's own message on a
+/// refusal.
+fn set_params(fs: &OwnedFd, params: &[(&str, Option<&str>)]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    for (key, value) in params {
+        match value {
+            Some(v) => syscall::fsconfig_set_string(fs, key, v.as_bytes()),
+            None => std::ffi::CString::new(*key)
+                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+                .and_then(|k| syscall::mount::fsconfig_set_flag(fs, &k)),
+        }
+        .map_err(|e| anyhow::anyhow!("{e}{}", kernel_log(fs)))
+        .with_context(|| match value {
+            Some(v) => format!("option {key}={v}"),
+            None => format!("option {key}"),
+        })?;
+    }
+    Ok(())
 }
 
 /// What the filesystem said about a refused parameter (the fs context's

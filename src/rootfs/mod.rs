@@ -8,6 +8,7 @@ pub mod fdmount;
 mod idmap;
 pub mod mounts;
 pub mod paths;
+mod remount;
 
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -104,7 +105,14 @@ fn mount_all(s: &Setup, root: &Root, mounts: &[Mount], linux: Option<&Linux>) ->
     let mut own = vec![devices::mount_id(
         &root.resolve(Path::new("/")).context("resolve /")?,
     )?];
+    // The filesystems made so far, held only when a later entry remounts.
+    let keep = mounts.iter().any(remount::is_remount);
+    let mut kept = Vec::new();
     for (i, m) in mounts.iter().enumerate() {
+        if remount::is_remount(m) {
+            remount::remount(root, m, i, &kept)?;
+            continue;
+        }
         let opened = s.binds.get(i).and_then(Option::as_ref);
         if s.userns && opened.is_none() {
             mounts::refuse_rootless_idmap(m, i)?;
@@ -116,16 +124,25 @@ fn mount_all(s: &Setup, root: &Root, mounts: &[Mount], linux: Option<&Linux>) ->
             crate::fault::pause("rootfs:dev-mounted");
             // The id of the mount made, not of whatever /dev resolves to
             // now: a path swapped since could lead onto a bind of a host
-            // directory. A /dev made by path (`mounts::NOT_BY_FD`) gets
-            // no id and so no device nodes.
-            let fd = match made {
-                Some(fd) if !dev_id_by_path_switch() => fd,
-                Some(_) => root
-                    .resolve(m.destination())
-                    .with_context(|| format!("mounts[{i}]: resolve after mounting"))?,
-                None => continue,
+            // directory. A /dev made by path (`mounts::NOT_BY_FD`) has no
+            // id outlet can trust: refused by name.
+            let id = match &made {
+                Some(fd) if !dev_id_by_path_switch() => devices::mount_id(fd)?,
+                Some(_) => devices::mount_id(
+                    root.resolve(m.destination())
+                        .with_context(|| format!("mounts[{i}]: resolve after mounting"))?,
+                )?,
+                None => bail!(
+                    "mounts[{i}] (/dev): options acl and iversion on type {:?} are passed \
+                     only by mount(2) by path, and outlet makes device nodes only in a /dev \
+                     whose mount it holds: drop them (a tmpfs has both anyway)",
+                    m.typ().as_deref().unwrap_or("")
+                ),
             };
-            own.push(devices::mount_id(&fd)?);
+            own.push(id);
+        }
+        if keep {
+            kept.extend(made);
         }
     }
     Ok(own)

@@ -138,15 +138,7 @@ fn detached_bind(m: &Mount, opts: &Options, from_host: bool) -> Result<BindTree>
         };
         fdmount::change_attr(&tree, &c, true).context("make the bind a slave")?;
     }
-    if !opts.attrs.is_empty() {
-        let (set, clr) = opts.attrs.set_clr();
-        let c = Change {
-            set,
-            clr,
-            ..Change::default()
-        };
-        fdmount::change_attr(&tree, &c, false).context("set the bind's mount flags")?;
-    }
+    set_flags(&tree, opts).context("the bind")?;
     set_rec_and_propagation(&tree, opts)?;
     if m.uid_mappings().is_some() || opts.idmap.is_some() {
         let uid = m.uid_mappings().as_deref().unwrap_or(&[]);
@@ -216,9 +208,24 @@ fn unchecked_switch() -> bool {
     false
 }
 
+/// The per-mount flags an entry names (ro, nosuid, noatime, ...), in one
+/// mount_setattr on the mount `fd` refers to; nothing when it names none.
+pub(super) fn set_flags(fd: &OwnedFd, opts: &Options) -> Result<()> {
+    if opts.attrs.is_empty() {
+        return Ok(());
+    }
+    let (set, clr) = opts.attrs.set_clr();
+    let c = Change {
+        set,
+        clr,
+        ..Change::default()
+    };
+    fdmount::change_attr(fd, &c, false).context("set mount flags")
+}
+
 /// The recursive attributes (rro, rnosuid, ...) and propagation changes,
 /// in one call each, on the mount `fd` refers to.
-fn set_rec_and_propagation(fd: &OwnedFd, opts: &Options) -> Result<()> {
+pub(super) fn set_rec_and_propagation(fd: &OwnedFd, opts: &Options) -> Result<()> {
     if !opts.rec.is_empty() {
         let (set, clr) = opts.rec.set_clr();
         let c = Change {
@@ -313,7 +320,7 @@ fn filesystem(
         None => root.resolve_or_create(dest, Kind::Dir)?,
     };
     not_into_proc(m, &target)?;
-    if flags.intersects(NOT_BY_FD) {
+    if flags.intersects(NOT_BY_FD) && typ != "tmpfs" {
         legacy_filesystem(root, m, opts, (flags, &data), &target, copy_from)?;
         return Ok(None);
     }
@@ -338,14 +345,16 @@ fn filesystem(
     Ok(Some(new))
 }
 
-/// mount(2) flags the new mount API has no word for: `remount` changes a
-/// mount that exists; acl, iversion and silent are superblock flags only
-/// mount(2) passes. Such an entry is mounted as before, by path, and is
-/// never counted as outlet's own (see `rootfs::mount_all`).
-const NOT_BY_FD: MsFlags = MsFlags::MS_REMOUNT
-    .union(MsFlags::MS_POSIXACL)
-    .union(MsFlags::MS_I_VERSION)
-    .union(MsFlags::MS_SILENT);
+/// Superblock flags only mount(2) passes (fsconfig has no generic name
+/// for them). A tmpfs sets both itself (SB_POSIXACL with
+/// CONFIG_TMPFS_POSIX_ACL, SB_I_VERSION since Linux 6.6), so for a tmpfs
+/// they change nothing and it is made by fd all the same; any other type
+/// with one of them is mounted as before, by path, and never counted as
+/// outlet's own (see `rootfs::mount_all`). `silent` is not here: it only
+/// keeps a failing mount's messages out of the kernel log, and fsopen
+/// sends them to the context's log, which outlet reads into its error.
+/// `remount` is `rootfs::remount`'s.
+const NOT_BY_FD: MsFlags = MsFlags::MS_POSIXACL.union(MsFlags::MS_I_VERSION);
 
 /// The fsconfig parameters and fsmount attributes that make what mount(2)
 /// makes of `flags` and the data string: superblock flags by the names
@@ -354,7 +363,7 @@ const NOT_BY_FD: MsFlags = MsFlags::MS_REMOUNT
 /// default), then each `key=value` or `flag` of the data. A value in
 /// double quotes (an SELinux `context="..."`, which may hold commas) is
 /// one value, given without its quotes as fsconfig takes it.
-fn fs_params(flags: MsFlags, data: &str) -> (Vec<(&str, Option<&str>)>, u64) {
+pub(super) fn fs_params(flags: MsFlags, data: &str) -> (Vec<(&str, Option<&str>)>, u64) {
     let mut params: Vec<(&str, Option<&str>)> = Vec::new();
     for (f, name) in [
         (MsFlags::MS_RDONLY, "ro"),

@@ -305,6 +305,12 @@ pub fn check(index: usize, m: &Mount) -> Result<()> {
             );
         }
     }
+    if o.tmpcopyup && o.flags.contains(MsFlags::MS_REMOUNT) {
+        bail!(
+            "{}: option \"tmpcopyup\" fills a new tmpfs, and \"remount\" makes none",
+            field()
+        );
+    }
     if o.tmpcopyup && typ != "tmpfs" {
         bail!(
             "{}: option \"tmpcopyup\" applies to a tmpfs only, not to type {typ:?}",
@@ -432,6 +438,11 @@ mod tests {
                 serde_json::json!({"destination": "/d", "type": "proc", "source": "proc",
                     "options": ["tmpcopyup"]}),
                 "tmpcopyup",
+            ),
+            (
+                serde_json::json!({"destination": "/d", "type": "tmpfs", "source": "tmpfs",
+                    "options": ["remount", "tmpcopyup"]}),
+                "makes none",
             ),
             (
                 serde_json::json!({"destination": "/d", "type": "tmpfs", "source": "tmpfs",

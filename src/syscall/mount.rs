@@ -1,6 +1,6 @@
 //! The raw calls of `rootfs/`: the parts of the new mount API that take an
 //! fd and an empty path (open_tree, move_mount, mount_setattr), fsopen by
-//! a literal name, fsconfig's flag command, and the helper process that makes an idmapped mount's
+//! a literal name, fsconfig's flag command, fspick and reconfigure, and the helper process that makes an idmapped mount's
 //! user namespace. Each unsafe block sits next to its call.
 
 use std::ffi::CStr;
@@ -126,6 +126,39 @@ pub fn fsconfig_set_flag(ctx: impl AsFd, key: &CStr) -> io::Result<()> {
             ctx.as_fd().as_raw_fd(),
             FSCONFIG_SET_FLAG,
             key.as_ptr(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    })
+}
+
+/// fspick(fd, "", FSPICK_CLOEXEC | FSPICK_EMPTY_PATH | FSPICK_NO_AUTOMOUNT):
+/// a configuration context for the filesystem of the mount `fd` is the
+/// root of (the kernel refuses any other object with EINVAL).
+pub fn fspick(fd: impl AsFd) -> io::Result<OwnedFd> {
+    const FLAGS: libc::c_uint = 0x1 | 0x4 | 0x8;
+    // SAFETY: a valid fd and a NUL-terminated empty path; returns a new fd.
+    fd_result(unsafe {
+        libc::syscall(
+            libc::SYS_fspick,
+            fd.as_fd().as_raw_fd(),
+            c"".as_ptr(),
+            FLAGS,
+        )
+    })
+}
+
+/// fsconfig(FSCONFIG_CMD_RECONFIGURE): apply the parameters set on a
+/// context from `fspick` to its filesystem.
+pub fn fsconfig_reconfigure(ctx: impl AsFd) -> io::Result<()> {
+    const FSCONFIG_CMD_RECONFIGURE: libc::c_uint = 7;
+    // SAFETY: a valid fd; key, value and aux must be NULL, NULL and 0.
+    unit_result(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_fd().as_raw_fd(),
+            FSCONFIG_CMD_RECONFIGURE,
+            std::ptr::null::<libc::c_char>(),
             std::ptr::null::<libc::c_void>(),
             0,
         )

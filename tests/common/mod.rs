@@ -707,3 +707,25 @@ pub fn parse_fd_types(text: &str) -> Vec<(u32, String, String)> {
     v.sort();
     v
 }
+
+/// The checks of the fd-listing tests (init_fds, exec_fds) on a process
+/// that was started with fds 3 and 4 passed and --preserve-fds covering
+/// more: it holds no overlayfs fd (the mount of outlet's binary) and no
+/// directory, and the preserved fd 4 is there (so the listing is of the
+/// right process).
+#[track_caller]
+pub fn assert_no_binary_mount(fds: &[(u32, String, String)], who: &str, o: &Out) {
+    let overlay = format!("{:x}", nix::sys::statfs::OVERLAYFS_SUPER_MAGIC.0);
+    assert!(
+        fds.iter().all(|f| f.1 != overlay),
+        "{who} holds an overlayfs fd (outlet's binary): {fds:?}\n{o:?}"
+    );
+    assert!(
+        fds.iter().all(|f| f.2 != "dir"),
+        "{who} holds a directory fd: {fds:?}\n{o:?}"
+    );
+    assert!(
+        fds.iter().any(|f| f.0 == 4),
+        "{who}: preserved fd 4 missing: {fds:?}"
+    );
+}

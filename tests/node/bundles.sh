@@ -45,6 +45,15 @@ bundle sd_slice_outside '["/bin/sleep","1000"]' '{}' "system.slice:outlet:other-
 # cgroupsPath (and a fresh one for the control).
 bundle sd_victim '["/bin/sleep","1000"]' '{}' "system.slice:outlet:node-victim"
 bundle sd_attacker_fresh '["/bin/sleep","1000"]' '{}' "system.slice:outlet:node-attacker"
+# A unit name that outlives its container: the first exits at once (its
+# scope goes away), the second starts the same unit name later.
+bundle sd_stale_first '["/bin/true"]' '{}' "system.slice:outlet:node-stale"
+# Without a pid namespace: what is in its cgroup after the init is gone
+# would be signalled through the cgroup (kill --all, delete).
+jq '.linux.namespaces |= map(select(.type != "pid"))' \
+    "$out/sd_stale_first/config.json" >"$out/sd_stale_first/config.json.new"
+mv "$out/sd_stale_first/config.json.new" "$out/sd_stale_first/config.json"
+bundle sd_stale_second '["/bin/sleep","1000"]' '{}' "system.slice:outlet:node-stale"
 # Rootless: uid 0 inside is nodeuser (1000) outside, the scope the user's
 # systemd instance's in its user.slice.
 bundle sd_rootless '["/bin/sleep","1000"]' \

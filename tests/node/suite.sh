@@ -257,6 +257,54 @@ t_unit() {
     sd delete --force node-victim
 }
 
+# --- a delete never stops a unit of the recorded name it did not start -----
+# A container's record names its unit; the unit of that name may by then be
+# another's: (1) the container ran and exited, systemd dropped its empty
+# scope, and a second container with the same cgroupsPath started the name
+# again; (2) a create killed after writing its intent and before
+# StartTransientUnit left a state dir whose intent names the unit (staged:
+# the second container's first intent line, the cgroup record, with the
+# Description tag its own create would have had, which differs). Neither
+# delete, nor a kill --all of the first (its init gone), may stop the
+# running unit or kill its init. Control: a delete
+# whose record is that unit's own stops it (the last step; sd_killed's
+# delete of a scope it did start is another).
+t_stale() {
+    unit=outlet-node-stale.scope
+    sd create --bundle "$B/sd_stale_first" node-stale1
+    r1=$rc
+    sd start node-stale1
+    r1="$r1/$rc"
+    for _ in $(seq 1 40); do unit_gone $unit && break; sleep 0.25; done
+    sd create --bundle "$B/sd_stale_second" node-stale2
+    r2=$rc
+    pid2=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$R/node-stale2/state.json" 2>/dev/null | head -n1)
+    # The shim's kill --all after the init exited: nothing of the first is left.
+    sd kill --all node-stale1 9
+    k1=$rc ke=$(err)
+    sd delete node-stale1
+    d1=$rc e1=$(err)
+    mkdir -p "$R/node-ghost"
+    head -n1 "$R/node-stale2/intent.json" | sed 's/"systemd_description":"[^"]*"/"systemd_description":"outlet container node-ghost 1"/' \
+        >"$R/node-ghost/intent.json"
+    staged=$(grep -c '"systemd_unit":"outlet-node-stale.scope"' "$R/node-ghost/intent.json")
+    sd delete --force node-ghost
+    d2=$rc e2=$(err)
+    if [ "$r1" = 0/0 ] && [ $r2 = 0 ] && [ $k1 = 1 ] && [ $d1 = 0 ] && [ $d2 = 0 ] && [ "$staged" = 1 ] &&
+        unit_exists $unit && kill -0 "$pid2" 2>/dev/null && [ ! -e "$R/node-stale1" ] && [ ! -e "$R/node-ghost" ]; then
+        verdict sd_stale_unit_untouched PASS "kill --all rc=1 ($ke); both deletes rc=0 ($e1 | $e2); $unit active, init $pid2 alive"
+    else
+        verdict sd_stale_unit_untouched FAIL "create/start rc=$r1 create rc=$r2 kill --all rc=$k1 ($ke) delete rc=$d1 ($e1) ghost staged=$staged delete --force rc=$d2 ($e2); ActiveState=$(systemctl show -p ActiveState --value $unit) init $pid2 alive=$(kill -0 "$pid2" 2>/dev/null && echo yes || echo no)"
+    fi
+    sd delete --force node-stale2
+    if [ $rc = 0 ] && unit_gone $unit && ! kill -0 "$pid2" 2>/dev/null; then
+        verdict sd_stale_own_control PASS "the unit's own container's delete --force stops it"
+    else
+        verdict sd_stale_own_control FAIL "rc=$rc $(err) LoadState=$(systemctl show -p LoadState --value $unit)"
+    fi
+    rm -rf "$R/node-ghost" "$R/node-stale1"
+}
+
 # --- the cgroupfs driver keeps working on the same node ---------------------
 t_cgroupfs() {
     fs create --bundle "$B/cgfs" node-fs
@@ -716,7 +764,7 @@ if want rootless || want rootless_podman; then
     loginctl enable-linger $NU
     echo "NODEINFO loginctl enable-linger $NU: rc=$? $(ls /var/lib/systemd/linger 2>&1)"
 fi
-for t in features mission oom cpu nested default killed unit cgroupfs slice ctr cri podman rootless rootless_podman cost; do
+for t in features mission oom cpu nested default killed unit stale cgroupfs slice ctr cri podman rootless rootless_podman cost; do
     want $t && t_$t
 done
 containerd_down

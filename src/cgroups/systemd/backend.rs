@@ -29,7 +29,6 @@ pub struct Systemd {
 
 struct PendingScope {
     slice: String,
-    id: String,
     resources: Option<LinuxResources>,
 }
 
@@ -66,12 +65,12 @@ pub(in crate::cgroups) fn plan(
     let rec = CgroupPaths {
         unified: Some(root.join(&scope.rel)),
         systemd_unit: Some(scope.unit),
+        systemd_description: Some(super::description(id)),
         ..Default::default()
     };
     let mut backend = Systemd::new(V2Fs::new(root));
     backend.pending = Some(PendingScope {
         slice: scope.slice,
-        id: id.to_owned(),
         resources: None,
     });
     Ok((rec, backend))
@@ -132,7 +131,8 @@ impl Backend for Systemd {
         let resources = p.resources.as_ref();
         let writes = v2::translate(resources)?;
         let dir = rec.unified.as_deref().expect("systemd units are v2");
-        super::start(Self::unit(rec)?, &p.slice, &p.id, pid, &writes, dir)?;
+        let description = rec.systemd_description.as_deref().unwrap_or_default();
+        super::start(Self::unit(rec)?, &p.slice, description, pid, &writes, dir)?;
         self.started.set(true);
         // Not host root (a user's systemd instance, also as uid 0 of a
         // user namespace), no device program can be loaded (CAP_SYS_ADMIN
@@ -248,7 +248,6 @@ mod tests {
         let mut b = Systemd::new(V2Fs::new(&d.0));
         b.pending = Some(PendingScope {
             slice: "system.slice".into(),
-            id: "x".into(),
             resources: None,
         });
         let e = b.kill_at_once(&rec).unwrap_err().to_string();

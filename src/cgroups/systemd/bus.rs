@@ -273,6 +273,30 @@ impl Bus {
             .ok_or_else(|| anyhow!("systemd: the manager's {name} is not a string"))
     }
 
+    /// A string property of the loaded unit `unit` (`Description`); the
+    /// bus's NoSuchUnit error when systemd has none of that name.
+    pub fn unit_property(&mut self, unit: &str, name: &str) -> Result<String> {
+        let reply = self.manager("GetUnit", &[Value::Str(unit.to_owned())])?;
+        let path = reply
+            .str_arg(0)
+            .ok_or_else(|| anyhow!("systemd: GetUnit {unit}: no object path in the reply"))?
+            .to_owned();
+        let reply = self.call_to(
+            SYSTEMD,
+            &path,
+            "org.freedesktop.DBus.Properties",
+            "Get",
+            &[
+                Value::Str("org.freedesktop.systemd1.Unit".to_owned()),
+                Value::Str(name.to_owned()),
+            ],
+        )?;
+        reply
+            .str_arg(0)
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("systemd: {unit}'s {name} is not a string"))
+    }
+
     /// A call to systemd's manager object.
     pub fn manager(&mut self, member: &str, args: &[Value]) -> Result<Message> {
         self.call_to(SYSTEMD, MANAGER_PATH, MANAGER, member, args)

@@ -208,13 +208,18 @@ fn refuse_escaped(path: &str, rel: &Path) -> Result<()> {
 pub fn start(
     unit: &str,
     slice: &str,
-    id: &str,
+    description: &str,
     pid: i32,
     writes: &[FileWrite],
     dir: &Path,
 ) -> Result<()> {
     let is_slice = unit.ends_with(".slice");
-    let props = props::unit(id, slice, (!is_slice).then_some(pid as u32), writes)?;
+    let props = props::unit(
+        description,
+        slice,
+        (!is_slice).then_some(pid as u32),
+        writes,
+    )?;
     let mut bus = Bus::system()?;
     let result = bus
         .run_job(
@@ -236,6 +241,32 @@ pub fn start(
         crate::cgroups::fs::write(&dir.join("cgroup.procs"), &pid.to_string())?;
     }
     Ok(())
+}
+
+/// The Description of the unit a create of `id` starts: runc's words with
+/// outlet's name, and a tag of this moment and process, which a unit of
+/// the same name started by anyone else does not carry.
+pub fn description(id: &str) -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!(
+        "outlet container {id} ({:x}.{:x})",
+        t.as_nanos(),
+        std::process::id()
+    )
+}
+
+/// Whether the unit named `unit` is the one started with `description`:
+/// None when systemd has no such unit (any more), Some(false) when one of
+/// that name is another's (started after this container's create died
+/// before starting its own, or after its scope went away).
+pub fn unit_is(unit: &str, description: &str) -> Result<Option<bool>> {
+    match Bus::system()?.unit_property(unit, "Description") {
+        Ok(d) => Ok(Some(d == description)),
+        Err(e) if is_no_such_unit(&e) => Ok(None),
+        Err(e) => Err(e.context(format!("systemd: read the Description of {unit}"))),
+    }
 }
 
 /// Stop the scope (systemd then removes its cgroup) and forget a failed

@@ -102,12 +102,12 @@ pub fn resources(writes: &[FileWrite]) -> Result<Vec<(&'static str, Value)>> {
 /// takes no pids and no delegation for a slice, so the caller puts the
 /// init in through cgroupfs.
 pub fn unit(
-    id: &str,
+    description: &str,
     slice: &str,
     pid: Option<u32>,
     writes: &[FileWrite],
 ) -> Result<Vec<(&'static str, Value)>> {
-    let mut out = vec![("Description", Value::Str(format!("outlet container {id}")))];
+    let mut out = vec![("Description", Value::Str(description.to_owned()))];
     match pid {
         Some(pid) => out.extend([
             ("Slice", Value::Str(slice.to_owned())),

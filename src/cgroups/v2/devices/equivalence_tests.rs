@@ -8,7 +8,7 @@
 use super::old_program::build_old;
 use super::program::tests::run;
 use super::program::{build, max_len};
-use crate::cgroups::devices::{ACC_ALL, DeviceKind, DeviceRule, rules};
+use crate::cgroups::devices::{self, ACC_ALL, DeviceKind, DeviceRule, rules};
 use crate::cgroups::test_util::res;
 
 pub const CHAR: i32 = 2;
@@ -49,27 +49,10 @@ pub const LISTS: &[&str] = &[
         {"allow":true,"type":"c","major":4294967295,"minor":4294967295,"access":"w"}]"#,
 ];
 
-/// The rule list's meaning: the last matching rule decides, default deny.
+/// The rule list's meaning (`devices::decide`) for a probe of the
+/// programs' device type (CHAR or BLOCK).
 pub fn decide(rules: &[DeviceRule], kind: i32, access: u8, major: u32, minor: u32) -> bool {
-    for r in rules.iter().rev() {
-        let kind_ok = match r.kind {
-            DeviceKind::All => true,
-            DeviceKind::Char => kind == CHAR,
-            DeviceKind::Block => kind == BLOCK,
-        };
-        if !kind_ok || r.major.is_some_and(|m| m != major) || r.minor.is_some_and(|m| m != minor) {
-            continue;
-        }
-        let matches = if r.allow {
-            access & !r.access == 0
-        } else {
-            access & r.access != 0
-        };
-        if matches {
-            return r.allow;
-        }
-    }
-    false
+    devices::decide(rules, kind == BLOCK, access, major, minor)
 }
 
 pub fn spec_rules(list: &str) -> Vec<DeviceRule> {
