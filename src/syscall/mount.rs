@@ -65,6 +65,33 @@ pub fn move_mount(from: impl AsFd, to: impl AsFd, flags: libc::c_uint) -> io::Re
     })
 }
 
+/// open_tree(AT_FDCWD, path, flags): a clone of the mount at a path of
+/// outlet's own (the container's cgroup directory on the host), looked up
+/// as mount(2)'s bind source was.
+pub fn open_tree_path(path: &CStr, flags: libc::c_uint) -> io::Result<OwnedFd> {
+    // SAFETY: a NUL-terminated path that outlives the call; returns a new fd.
+    fd_result(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) })
+}
+
+/// move_mount(from, "", dir, name, MOVE_MOUNT_F_EMPTY_PATH): attach onto
+/// the entry `name` of the directory `dir`, a final symlink not followed
+/// (no MOVE_MOUNT_T_SYMLINKS). For a directory no one else can reach yet.
+pub fn move_mount_at(from: impl AsFd, dir: impl AsFd, name: &CStr) -> io::Result<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
+    // SAFETY: two valid fds, an empty and a NUL-terminated path that
+    // outlive the call.
+    unit_result(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_fd().as_raw_fd(),
+            c"".as_ptr(),
+            dir.as_fd().as_raw_fd(),
+            name.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    })
+}
+
 /// mount_setattr(fd, "", flags, attr): `flags` should hold AT_EMPTY_PATH.
 pub fn mount_setattr(fd: impl AsFd, flags: libc::c_uint, attr: &MountAttr) -> io::Result<()> {
     // SAFETY: a valid fd, an empty path and a mount_attr of the size passed,

@@ -1,0 +1,120 @@
+//! Attacks on the init's setup steps that session 6 moved onto fds (fewer
+//! syscalls, no path looked up twice), played in real containers.
+//!
+//! 1. The cgroup mount. On a v1 host a `cgroup` mount is a tmpfs with one
+//!    bind per controller. outlet used to mount the tmpfs by path, then
+//!    resolve `<destination>/<controller>` in the rootfs again for each
+//!    bind. A process that can change the rootfs tree (a sibling sharing
+//!    the bundle, a shared volume) swaps the destination's parent for a
+//!    symlink to a bind of a host directory at that instant: the
+//!    re-resolve lands in the host directory, and outlet makes a directory
+//!    per controller there. Now the controllers' directories are made in
+//!    the new tmpfs through its fd. The window is held open by the debug
+//!    build's `OUTLET_PAUSE=rootfs:cgroup-mounted=<file>`. Control:
+//!    `OUTLET_CGROUP_BY_PATH=1` (a debug build's switch) resolves each
+//!    directory by path again, and the same swap puts the controllers'
+//!    directories in the host directory.
+//!
+//! Needs root (skipped otherwise).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{OUTLET, Out, T};
+use serde_json::json;
+
+fn wait_for(p: &Path, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !p.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {} never appeared",
+            p.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// One `create` under attack: the spec binds the host directory `volume`
+/// at /data (first, so it is there when the cgroup mount is made) and
+/// makes a read-only `cgroup` mount at /a/cg. While create is held just
+/// after the cgroup tmpfs is mounted, the attacker renames the image's
+/// /a away and puts `/a -> /data` in its place, with a `cg` directory in
+/// the volume for a re-resolve of `/a/cg/<controller>` to land in.
+fn attempt(t: &T, tag: &str, env: &[(&str, &str)]) -> (Out, PathBuf) {
+    let volume = t.dir.join(format!("volume-{tag}"));
+    std::fs::create_dir_all(&volume).unwrap();
+    let b = t.bundle(tag, |c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["type"] != "cgroup" && m["type"] != "cgroup2");
+        mounts.insert(
+            0,
+            json!({"destination": "/data", "type": "bind", "source": volume,
+                   "options": ["rbind", "rw"]}),
+        );
+        mounts.push(
+            json!({"destination": "/a/cg", "type": "cgroup", "source": "cgroup",
+                           "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
+        );
+    });
+    let rootfs = b.own_rootfs();
+    std::fs::create_dir_all(rootfs.join("a/cg")).unwrap();
+    let gate = t.dir.join(format!("gate-{tag}"));
+    let reached = PathBuf::from(format!("{}.reached", gate.display()));
+    let pause = format!("rootfs:cgroup-mounted={}", gate.display());
+    let id = t.id(tag);
+    let (mut cmd, so, se) = t.command(
+        OUTLET.as_ref(),
+        &["create", "--bundle", b.dir.to_str().unwrap(), &id],
+    );
+    cmd.env("OUTLET_PAUSE", &pause).envs(env.iter().copied());
+    let mut child = cmd.spawn().expect("spawn outlet create");
+    wait_for(&reached, "the pause after mounting the cgroup tmpfs");
+    // The attacker's move, from the host side of the shared tree: the
+    // tmpfs stays mounted on the renamed directory in the container's
+    // namespace; /a now leads into the volume.
+    std::fs::rename(rootfs.join("a"), rootfs.join("a.image")).unwrap();
+    std::fs::create_dir(volume.join("cg")).unwrap();
+    std::os::unix::fs::symlink("/data", rootfs.join("a")).unwrap();
+    std::fs::write(&gate, "go").unwrap();
+    let status = common::wait_timeout(&mut child, Duration::from_secs(60), "outlet create");
+    (Out::from_files(status, so, se), volume.join("cg"))
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn cgroup_mount_swapped_after_its_tmpfs_makes_nothing_in_a_host_dir() {
+    let Some(t) = T::new() else { return };
+    if !cfg!(debug_assertions) {
+        panic!("needs a debug build of outlet (OUTLET_PAUSE, OUTLET_CGROUP_BY_PATH)");
+    }
+
+    let (out, cg) = attempt(&t, "fixed", &[]);
+    out.expect_ok("create with the cgroup mount's parent swapped for a link to a host bind");
+    let got = names(&cg);
+    assert!(
+        got.is_empty(),
+        "outlet wrote into the host directory: {got:?}"
+    );
+
+    // Control: each controller's directory resolved by path again.
+    let (out, cg) = attempt(&t, "control", &[("OUTLET_CGROUP_BY_PATH", "1")]);
+    out.expect_ok("create with the old way of placing the cgroup binds");
+    let got = names(&cg);
+    assert!(
+        got.iter().any(|n| n == "pids" || n == "memory"),
+        "control: the old way should have made the controllers' directories in the host \
+         directory (a cgroup v1 host), found {got:?}"
+    );
+}
