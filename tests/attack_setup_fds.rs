@@ -15,6 +15,18 @@
 //!    directory by path again, and the same swap puts the controllers'
 //!    directories in the host directory.
 //!
+//! 2. /dev's nodes without chown and chmod. mknod makes a node with the
+//!    mode asked for less the umask (or as a default ACL says), owned by
+//!    the creator's uid and by its gid or a setgid directory's. outlet
+//!    now clears the umask around the mknods and skips the chown and
+//!    chmod only in a directory of a tmpfs it made in this setup that is
+//!    not setgid. The test runs outlet under umask 077 with a plain /dev
+//!    and with a setgid /dev of another group, and compares every node's
+//!    mode and owner with the spec's and with the same run where the
+//!    debug switch `OUTLET_DEV_ALWAYS_CHOWN=1` fixes up every node as
+//!    before. Control: a file the container itself makes in the same
+//!    /dev shows that both the umask and the setgid group do reach it.
+//!
 //! Needs root (skipped otherwise).
 
 mod common;
@@ -117,4 +129,85 @@ fn cgroup_mount_swapped_after_its_tmpfs_makes_nothing_in_a_host_dir() {
         "control: the old way should have made the controllers' directories in the host \
          directory (a cgroup v1 host), found {got:?}"
     );
+}
+
+/// `outlet run` under umask 077 of a shell listing the nodes' mode, uid
+/// and gid, and of a file the container makes itself in /dev.
+fn dev_listing(t: &T, tag: &str, dev_opts: &[&str], env: &[(&str, &str)]) -> String {
+    let b = t.bundle(tag, |c| {
+        let list = "stat -c '%n %a %u %g' /dev/null /dev/zero /dev/tty /dev/xa /dev/sub \\
+                    /dev/sub/xc; touch /dev/made; stat -c '%n %a %u %g' /dev/made";
+        c["process"]["args"] = json!(["sh", "-c", list]);
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/dev" {
+                let o = m["options"].as_array_mut().unwrap();
+                o.retain(|x| !x.as_str().unwrap().starts_with("mode="));
+                o.extend(dev_opts.iter().map(|x| json!(x)));
+            }
+        }
+        c["linux"]["devices"] = json!([
+            {"path": "/dev/xa", "type": "c", "major": 1, "minor": 3,
+             "fileMode": 0o640, "uid": 1000, "gid": 1001},
+            {"path": "/dev/sub/xc", "type": "c", "major": 1, "minor": 5},
+        ]);
+    });
+    let id = t.id(tag);
+    let root = t.root.to_str().unwrap();
+    let dir = b.dir.to_str().unwrap();
+    let (mut cmd, so, se) = t.command_plain(
+        Path::new("/bin/sh"),
+        &[
+            "-c",
+            "umask 077; exec \"$0\" \"$@\"",
+            OUTLET,
+            "--root",
+            root,
+            "run",
+            "--bundle",
+            dir,
+            &id,
+        ],
+    );
+    cmd.envs(env.iter().copied());
+    let mut child = cmd.spawn().expect("spawn outlet run");
+    let status = common::wait_timeout(&mut child, Duration::from_secs(60), "outlet run");
+    let out = Out::from_files(status, so, se);
+    out.expect_ok(&format!("run listing /dev ({tag})"));
+    out.stdout.clone()
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn dev_nodes_get_the_spec_modes_and_owners_without_chown() {
+    let Some(t) = T::new() else { return };
+    if !cfg!(debug_assertions) {
+        panic!("needs a debug build of outlet (OUTLET_DEV_ALWAYS_CHOWN)");
+    }
+    let nodes = "/dev/null 666 0 0\n/dev/zero 666 0 0\n/dev/tty 666 0 0\n\
+                 /dev/xa 640 1000 1001\n/dev/sub 755 0 0\n/dev/sub/xc 666 0 0\n";
+    // A plain /dev: the nodes come out of mknod right.
+    let plain = dev_listing(&t, "plain", &["mode=755"], &[]);
+    assert_eq!(plain, format!("{nodes}/dev/made 600 0 0\n"));
+    let before = dev_listing(
+        &t,
+        "plain-old",
+        &["mode=755"],
+        &[("OUTLET_DEV_ALWAYS_CHOWN", "1")],
+    );
+    assert_eq!(plain, before, "the fixed-up nodes differ from mknod's");
+
+    // A setgid /dev of group 5: mknod alone would give group 5.
+    let setgid = dev_listing(&t, "setgid", &["mode=2775", "gid=5"], &[]);
+    let sub = "/dev/sub 2755 0 5\n";
+    let want = nodes.replace("/dev/sub 755 0 0\n", sub);
+    // Control: the container's own file in the same /dev has the umask's
+    // mode and the directory's group.
+    assert_eq!(setgid, format!("{want}/dev/made 600 0 5\n"));
+    let before = dev_listing(
+        &t,
+        "setgid-old",
+        &["mode=2775", "gid=5"],
+        &[("OUTLET_DEV_ALWAYS_CHOWN", "1")],
+    );
+    assert_eq!(setgid, before, "the fixed-up nodes differ from mknod's");
 }

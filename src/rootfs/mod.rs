@@ -49,8 +49,8 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
     isolate_and_bind_root(s, linux)?;
     let root = Root::open(s.rootfs)?;
     let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
-    let own = mount_all(s, &root, mounts, linux)?;
-    populate_dev(s, &root, mounts, linux, &own)?;
+    let (own, tmpfs) = mount_all(s, &root, mounts, linux)?;
+    populate_dev(s, &root, mounts, linux, (&own, &tmpfs))?;
     // Only a masked file needs it; a spec without masks opens nothing.
     let masks = linux.and_then(|l| l.masked_paths().as_ref());
     let null = match masks {
@@ -98,12 +98,18 @@ fn isolate_and_bind_root(s: &Setup, linux: Option<&Linux>) -> Result<()> {
 /// device nodes and /dev/console: the rootfs and the spec's /dev when it is
 /// a filesystem outlet mounts itself, never a bind of a host directory,
 /// wherever /dev resolves to in the end (through an image's symlink or a
-/// later mount).
-fn mount_all(s: &Setup, root: &Root, mounts: &[Mount], linux: Option<&Linux>) -> Result<Vec<u64>> {
+/// later mount). Also returns which of those are tmpfs mounts.
+fn mount_all(
+    s: &Setup,
+    root: &Root,
+    mounts: &[Mount],
+    linux: Option<&Linux>,
+) -> Result<(Vec<u64>, Vec<u64>)> {
     let label = linux.and_then(|l| l.mount_label().as_deref());
     let mut own = vec![devices::mount_id(
         &root.resolve(Path::new("/")).context("resolve /")?,
     )?];
+    let mut tmpfs = Vec::new();
     for (i, m) in mounts.iter().enumerate() {
         let opened = s.binds.get(i).and_then(Option::as_ref);
         if s.userns && opened.is_none() {
@@ -125,10 +131,14 @@ fn mount_all(s: &Setup, root: &Root, mounts: &[Mount], linux: Option<&Linux>) ->
                     .with_context(|| format!("mounts[{i}]: resolve after mounting"))?,
                 None => continue,
             };
-            own.push(devices::mount_id(&fd)?);
+            let id = devices::mount_id(&fd)?;
+            own.push(id);
+            if m.typ().as_deref() == Some("tmpfs") {
+                tmpfs.push(id);
+            }
         }
     }
-    Ok(own)
+    Ok((own, tmpfs))
 }
 
 /// The test-only way back to reading /dev's mount id by resolving /dev
@@ -151,7 +161,7 @@ fn populate_dev(
     root: &Root,
     mounts: &[Mount],
     linux: Option<&Linux>,
-    own: &[u64],
+    (own, tmpfs): (&[u64], &[u64]),
 ) -> Result<()> {
     let dev_is_bind = mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")
@@ -163,7 +173,7 @@ fn populate_dev(
     if !dev_is_bind {
         let spec_devs = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
         let nodes = devices::nodes(&spec_devs)?;
-        let mut parents = devices::Parents::new(root, own);
+        let mut parents = devices::Parents::new(root, own, tmpfs);
         devices::create(&mut parents, &nodes, s.userns)?;
         devices::links(&mut parents)?;
     }

@@ -112,6 +112,12 @@ pub fn mount_setattr(fd: impl AsFd, flags: libc::c_uint, attr: &MountAttr) -> io
 /// STATX_MNT_ID), the number /proc/self/fdinfo's `mnt_id` shows, in one
 /// call and without a procfs.
 pub fn mount_id(fd: impl AsFd) -> io::Result<u64> {
+    mount_id_and_mode(fd).map(|(id, _)| id)
+}
+
+/// `mount_id` and the file's mode (type and permission bits) from the
+/// same statx call.
+pub fn mount_id_and_mode(fd: impl AsFd) -> io::Result<(u64, u32)> {
     // <linux/stat.h>; the libc crate has the struct but not this bit.
     const STATX_MNT_ID: libc::c_uint = 0x1000;
     // SAFETY: statx is plain data, for which all zeroes is a valid value.
@@ -124,7 +130,7 @@ pub fn mount_id(fd: impl AsFd) -> io::Result<u64> {
             fd.as_fd().as_raw_fd(),
             c"".as_ptr(),
             libc::AT_EMPTY_PATH | libc::AT_STATX_DONT_SYNC,
-            STATX_MNT_ID,
+            STATX_MNT_ID | libc::STATX_MODE,
             &mut stx as *mut libc::statx,
         )
     })?;
@@ -132,7 +138,7 @@ pub fn mount_id(fd: impl AsFd) -> io::Result<u64> {
         // Kernels before 5.8 do not fill it.
         return Err(io::Error::from_raw_os_error(libc::ENOSYS));
     }
-    Ok(stx.stx_mnt_id)
+    Ok((stx.stx_mnt_id, u32::from(stx.stx_mode)))
 }
 
 /// fsopen(2) of a filesystem named by a literal: no copy of the name.
