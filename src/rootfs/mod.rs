@@ -207,7 +207,14 @@ pub fn pivot(rootfs: &Path, no_pivot: bool, mountns: bool) -> Result<()> {
         // the rslave below would hit the container's own mounts and undo a
         // mount's "shared" option: step onto the old root by an fd opened
         // before the pivot (as runc does), then detach it from there.
-        let old_root = std::fs::File::open("/").context("open the old root")?;
+        // openat2 is one syscall; musl's open(O_CLOEXEC) adds an fcntl.
+        let old_root = crate::syscall::openat2(
+            libc::AT_FDCWD,
+            Path::new("/"),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )
+        .context("open the old root")?;
         nix::unistd::pivot_root(".", ".").context("pivot_root")?;
         nix::unistd::fchdir(old_root.as_raw_fd()).context("fchdir to the old root")?;
         drop(old_root);
@@ -263,7 +270,11 @@ pub fn finalize(spec: &Spec, prepared: Prepared) -> Result<()> {
         .and_then(|r| r.readonly())
         .unwrap_or(false)
     {
-        mounts::remount_ro("/").context("root.readonly")?;
+        // The root's own mount, by the fd opened above: one mount_setattr
+        // where a bind remount needed a statfs for the locked flags first
+        // (mount_setattr leaves the flags it is not given as they are).
+        fdmount::set_attr(root.fd(), fdmount::MOUNT_ATTR_RDONLY, false)
+            .context("root.readonly: make the root read-only")?;
     }
     Ok(())
 }

@@ -451,34 +451,6 @@ fn legacy_filesystem(
     after_mount(root, dest, opts)
 }
 
-/// Flags the kernel keeps locked on a mount (nosuid, nodev, noexec, atime
-/// flags): a bind remount must repeat them or fails with EPERM in a user
-/// namespace.
-pub fn locked_flags(path: &str) -> MsFlags {
-    let Ok(st) = nix::sys::statvfs::statvfs(path) else {
-        return MsFlags::empty();
-    };
-    use nix::sys::statvfs::FsFlags;
-    let f = st.flags();
-    // The kernel's ST_RELATIME (statfs.h); nix names it for glibc only,
-    // musl's headers have the bit without the name.
-    const ST_RELATIME: FsFlags = FsFlags::from_bits_retain(0x1000);
-    let mut out = MsFlags::empty();
-    for (fs, ms) in [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (ST_RELATIME, MsFlags::MS_RELATIME),
-    ] {
-        if f.contains(fs) {
-            out |= ms;
-        }
-    }
-    out
-}
-
 /// A `cgroup` mount: on a unified host a cgroup2 mount (the container sees
 /// its own cgroup as the root when it has a cgroup namespace); on a v1 host
 /// a tmpfs holding a bind of the container's directory of each controller.
@@ -583,12 +555,6 @@ fn cgroup_by_path_switch() -> bool {
 fn remounted(root: &Root, dest: &Path) -> Result<OwnedFd> {
     root.resolve(dest)
         .with_context(|| format!("resolve {} after mounting", dest.display()))
-}
-
-pub fn remount_ro(target: &str) -> Result<()> {
-    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(target);
-    mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
-        .with_context(|| format!("remount {target} read-only"))
 }
 
 #[cfg(test)]

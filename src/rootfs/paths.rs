@@ -230,6 +230,11 @@ impl Root {
         format!("{what} {} in {}", p.display(), self.path.display())
     }
 
+    /// The root directory itself (an O_PATH fd).
+    pub fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
