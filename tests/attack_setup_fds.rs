@@ -27,6 +27,12 @@
 //!    before. Control: a file the container itself makes in the same
 //!    /dev shows that both the umask and the setgid group do reach it.
 //!
+//! 3. outlet itself in a user namespace (rootless podman) with a spec
+//!    that lists none: the init no longer stats /proc/self/ns/user up
+//!    front; a refused mknod (EPERM) makes it ask, and /dev's nodes become
+//!    binds of the host's. Control: mknod of the same device by the same
+//!    kind of caller is refused, so the binds are what made the nodes.
+//!
 //! Needs root (skipped otherwise).
 
 mod common;
@@ -210,4 +216,73 @@ fn dev_nodes_get_the_spec_modes_and_owners_without_chown() {
         &[("OUTLET_DEV_ALWAYS_CHOWN", "1")],
     );
     assert_eq!(setgid, before, "the fixed-up nodes differ from mknod's");
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn runtime_in_a_user_namespace_binds_the_host_nodes() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("in-userns", |c| {
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "stat -c '%n %t:%T %F' /dev/null /dev/zero; echo x >/dev/null && echo wrote"
+        ]);
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        // What a user namespace without the host's root can mount.
+        mounts.retain(|m| m["type"] != "cgroup" && m["type"] != "cgroup2" && m["type"] != "sysfs");
+        for m in mounts.iter_mut() {
+            if m["destination"] == "/dev/pts" {
+                m["options"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|o| o != "gid=5");
+            }
+        }
+        mounts.push(
+            json!({"destination": "/sys", "type": "bind", "source": "/sys",
+                           "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}),
+        );
+        c["linux"].as_object_mut().unwrap().remove("resources");
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "user" && n["type"] != "cgroup");
+    });
+    let id = t.id("in-userns");
+    let root = t.root.to_str().unwrap();
+    let dir = b.dir.to_str().unwrap();
+    let unshare = ["--user", "--map-root-user", "--mount"];
+    let args = [
+        &unshare[..],
+        &[OUTLET, "--root", root, "run", "--bundle", dir, &id],
+    ]
+    .concat();
+    let (mut cmd, so, se) = t.command_plain(Path::new("/usr/bin/unshare"), &args);
+    let mut child = cmd.spawn().expect("spawn unshare outlet run");
+    let status = common::wait_timeout(&mut child, Duration::from_secs(60), "outlet run");
+    let out = Out::from_files(status, so, se);
+    out.expect_ok("run by a caller in a user namespace");
+    assert_eq!(
+        out.stdout,
+        "/dev/null 1:3 character special file\n/dev/zero 1:5 character special file\nwrote\n"
+    );
+
+    // Control: such a caller cannot make the node itself.
+    let node = t.dir.join("null-by-mknod");
+    let (mut cmd, so, se) = t.command_plain(
+        Path::new("/usr/bin/unshare"),
+        &[
+            "--user",
+            "--map-root-user",
+            "mknod",
+            node.to_str().unwrap(),
+            "c",
+            "1",
+            "3",
+        ],
+    );
+    let mut child = cmd.spawn().expect("spawn unshare mknod");
+    let status = common::wait_timeout(&mut child, Duration::from_secs(30), "mknod");
+    let out = Out::from_files(status, so, se);
+    out.expect_fail("mknod in a user namespace", "Operation not permitted");
+    assert!(!node.exists());
 }

@@ -78,15 +78,36 @@ pub fn nodes(spec_devices: &[LinuxDevice]) -> Result<Vec<Node>> {
 }
 
 /// Make the nodes, each in a directory `parents` accepts.
+/// In a user namespace (`userns`, or outlet itself running in one, as
+/// under rootless podman: found out by mknod's EPERM, as runc does) the
+/// nodes are binds of the host's.
 pub fn create(parents: &mut Parents, nodes: &[Node], userns: bool) -> Result<()> {
-    let root = parents.root;
     if userns {
-        for n in nodes {
-            let (_, dir_mount, _) = parents.get(parent_of(n))?;
-            bind_host(root, dir_mount, n)?;
-        }
-        return Ok(());
+        return bind_all(parents, nodes);
     }
+    match make_all(parents, nodes) {
+        Err(e)
+            if e.root_cause()
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.raw_os_error() == Some(libc::EPERM))
+                && crate::namespaces::running_in_user_namespace() =>
+        {
+            bind_all(parents, nodes)
+        }
+        r => r,
+    }
+}
+
+fn bind_all(parents: &mut Parents, nodes: &[Node]) -> Result<()> {
+    let root = parents.root;
+    for n in nodes {
+        let (_, dir_mount, _) = parents.get(parent_of(n))?;
+        bind_host(root, dir_mount, n)?;
+    }
+    Ok(())
+}
+
+fn make_all(parents: &mut Parents, nodes: &[Node]) -> Result<()> {
     // With no umask, mknod gives a node in a plain directory (see
     // `Parents::get`) exactly the mode asked for, and the creator's ids:
     // then no chown or chmod is needed after it.

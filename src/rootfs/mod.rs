@@ -25,6 +25,8 @@ pub struct Setup<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
     pub cgroup: &'a CgroupPaths,
+    /// The spec creates or joins a user namespace. Whether outlet itself
+    /// runs in one (rootless podman) is asked only where it matters.
     pub userns: bool,
     pub cgroupns: bool,
     /// False when the container shares its caller's mount namespace (none
@@ -112,8 +114,11 @@ fn mount_all(
     let mut tmpfs = Vec::new();
     for (i, m) in mounts.iter().enumerate() {
         let opened = s.binds.get(i).and_then(Option::as_ref);
-        if s.userns && opened.is_none() {
-            mounts::refuse_rootless_idmap(m, i)?;
+        if opened.is_none()
+            && let Err(e) = mounts::refuse_rootless_idmap(m, i)
+            && (s.userns || crate::namespaces::running_in_user_namespace())
+        {
+            return Err(e);
         }
         let made = mounts::mount_one(root, m, i, s.cgroup, s.cgroupns, opened, label)?;
         if mounts::is_new_filesystem(m)
