@@ -52,10 +52,13 @@ fn read_passwd() -> Option<String> {
     )
     .ok()?;
     let f = std::fs::File::from(fd);
-    if !f.metadata().ok()?.is_file() {
+    let md = f.metadata().ok()?;
+    if !md.is_file() {
         return None;
     }
-    let mut text = String::new();
+    // Room for the whole file and the read that sees its end: two reads
+    // instead of read_to_string's growing from 32 bytes.
+    let mut text = String::with_capacity(md.len().min(MAX_PASSWD) as usize + 1);
     f.take(MAX_PASSWD).read_to_string(&mut text).ok()?;
     Some(text)
 }

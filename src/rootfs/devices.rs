@@ -78,20 +78,54 @@ pub fn nodes(spec_devices: &[LinuxDevice]) -> Result<Vec<Node>> {
 }
 
 /// Make the nodes, each in a directory `parents` accepts.
+/// In a user namespace (`userns`, or outlet itself running in one, as
+/// under rootless podman: found out by mknod's EPERM, as runc does) the
+/// nodes are binds of the host's.
 pub fn create(parents: &mut Parents, nodes: &[Node], userns: bool) -> Result<()> {
+    if userns {
+        return bind_all(parents, nodes);
+    }
+    match make_all(parents, nodes) {
+        Err(e)
+            if e.root_cause()
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.raw_os_error() == Some(libc::EPERM))
+                && crate::namespaces::running_in_user_namespace() =>
+        {
+            bind_all(parents, nodes)
+        }
+        r => r,
+    }
+}
+
+fn bind_all(parents: &mut Parents, nodes: &[Node]) -> Result<()> {
     let root = parents.root;
     for n in nodes {
-        let parent = n.path.parent().unwrap_or(Path::new("/dev"));
-        let (dir, dir_mount) = parents
-            .get(parent)
-            .with_context(|| format!("device {}", n.path.display()))?;
-        if userns {
-            bind_host(root, dir_mount, n)?;
-        } else {
-            mknod(dir, n)?;
-        }
+        let (_, dir_mount, _) = parents.get(parent_of(n))?;
+        bind_host(root, dir_mount, n)?;
     }
     Ok(())
+}
+
+fn make_all(parents: &mut Parents, nodes: &[Node]) -> Result<()> {
+    // With no umask, mknod gives a node in a plain directory (see
+    // `Parents::get`) exactly the mode asked for, and the creator's ids:
+    // then no chown or chmod is needed after it.
+    let creator = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
+    let old = nix::sys::stat::umask(Mode::empty());
+    let made = nodes.iter().try_for_each(|n| {
+        let (dir, _, plain) = parents.get(parent_of(n))?;
+        mknod(dir, n, plain.then_some(creator))
+    });
+    nix::sys::stat::umask(old);
+    made
+}
+
+fn parent_of(n: &Node) -> &Path {
+    n.path.parent().unwrap_or(Path::new("/dev"))
 }
 
 /// The directories device nodes go into, each resolved once and accepted
@@ -103,25 +137,40 @@ pub fn create(parents: &mut Parents, nodes: &[Node], userns: bool) -> Result<()>
 pub struct Parents<'a> {
     pub root: &'a Root,
     pub own: &'a [u64],
-    seen: Vec<(PathBuf, std::os::fd::OwnedFd, u64)>,
+    /// The ids in `own` of tmpfs mounts outlet made in this setup.
+    pub tmpfs: &'a [u64],
+    seen: Vec<(PathBuf, std::os::fd::OwnedFd, u64, bool)>,
 }
 
 impl<'a> Parents<'a> {
-    pub fn new(root: &'a Root, own: &'a [u64]) -> Parents<'a> {
+    pub fn new(root: &'a Root, own: &'a [u64], tmpfs: &'a [u64]) -> Parents<'a> {
         Parents {
             root,
             own,
+            tmpfs,
             seen: Vec::new(),
         }
     }
 
-    /// The directory, resolved inside the root, and its mount's id.
-    pub fn get(&mut self, dir: &Path) -> Result<(&std::os::fd::OwnedFd, u64)> {
-        if let Some(i) = self.seen.iter().position(|(p, _, _)| p == dir) {
-            return Ok((&self.seen[i].1, self.seen[i].2));
+    /// The directory, resolved inside the root, its mount's id, and
+    /// whether it is plain: on a tmpfs outlet made in this setup (no
+    /// default ACL can be there: nothing else has reached it, and
+    /// tmpcopyup copies no xattrs) and not setgid (a `mode=` or tmpcopyup
+    /// can make it so), so that a node made in it gets the mode asked
+    /// for, less the umask, and the creator's uid and gid.
+    pub fn get(&mut self, dir: &Path) -> Result<(&std::os::fd::OwnedFd, u64, bool)> {
+        let field = || format!("device directory {}", dir.display());
+        if let Some(i) = self.seen.iter().position(|(p, ..)| p == dir) {
+            let (_, fd, id, plain) = &self.seen[i];
+            return Ok((fd, *id, *plain));
         }
-        let fd = self.root.resolve_or_create(dir, Kind::Dir)?;
-        let id = mount_id(&fd).with_context(|| dir.display().to_string())?;
+        let fd = self
+            .root
+            .resolve_or_create(dir, Kind::Dir)
+            .with_context(field)?;
+        let (id, mode) = crate::syscall::mount::mount_id_and_mode(&fd)
+            .context("statx STATX_MNT_ID")
+            .with_context(field)?;
         if !self.own.contains(&id) {
             bail!(
                 "{} resolves onto a mount outlet did not make (a bind of a host directory, \
@@ -129,13 +178,28 @@ impl<'a> Parents<'a> {
                 dir.display()
             );
         }
-        self.seen.push((dir.to_path_buf(), fd, id));
-        let last = self.seen.last().expect("just pushed");
-        Ok((&last.1, id))
+        let plain = self.tmpfs.contains(&id) && mode & libc::S_ISGID == 0 && !plain_off_switch();
+        self.seen.push((dir.to_path_buf(), fd, id, plain));
+        Ok((&self.seen[self.seen.len() - 1].1, id, plain))
     }
 }
 
-fn mknod(dir: &std::os::fd::OwnedFd, n: &Node) -> Result<()> {
+/// The test-only way to treat no directory as plain (chown and chmod
+/// after every mknod, as before), for a test to compare the two. Debug
+/// builds only.
+#[cfg(debug_assertions)]
+fn plain_off_switch() -> bool {
+    std::env::var_os("OUTLET_DEV_ALWAYS_CHOWN").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(debug_assertions))]
+fn plain_off_switch() -> bool {
+    false
+}
+
+/// `creator`: the process's (euid, egid) when `dir` is plain and the
+/// umask is 0, so that what mknod makes may already be what is asked for.
+fn mknod(dir: &std::os::fd::OwnedFd, n: &Node, creator: Option<(u32, u32)>) -> Result<()> {
     let name = n.path.file_name().context("device path has no name")?;
     let cname = CString::new(name.as_encoded_bytes()).context("device name has NUL")?;
     let dev = nix::sys::stat::makedev(n.major as u64, n.minor as u64);
@@ -151,6 +215,11 @@ fn mknod(dir: &std::os::fd::OwnedFd, n: &Node) -> Result<()> {
     }
     made.map_err(std::io::Error::from)
         .with_context(|| format!("mknod {}", n.path.display()))?;
+    // Set-id and sticky bits are not left to mknod (the kernel may strip
+    // setgid): fchmodat sets them.
+    if creator == Some((n.uid, n.gid)) && n.mode & 0o7000 == 0 {
+        return Ok(());
+    }
     // AT_SYMLINK_NOFOLLOW keeps chown on the node itself.
     nix::unistd::fchownat(
         at,
@@ -330,7 +399,7 @@ pub fn mount_id(fd: impl AsFd) -> Result<u64> {
 /// /dev/fd, /dev/std{in,out,err}, /dev/ptmx and /dev/core, in /dev
 /// checked as the nodes' directories are.
 pub fn links(parents: &mut Parents) -> Result<()> {
-    let (dev, _) = parents.get(Path::new("/dev"))?;
+    let (dev, ..) = parents.get(Path::new("/dev"))?;
     for (name, target) in [
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),

@@ -31,6 +31,14 @@ pub fn clone_tree(fd: impl AsFd, recursive: bool) -> io::Result<OwnedFd> {
     syscall::mount::open_tree(fd, flags)
 }
 
+/// A detached, non-recursive clone of the mount at `path`, a host path of
+/// outlet's own (looked up in the init's copy of the host's mounts).
+pub fn clone_path(path: &std::path::Path) -> io::Result<OwnedFd> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    syscall::mount::open_tree_path(&c, OPEN_TREE_CLONE | libc::O_CLOEXEC as u32)
+}
+
 /// Attach the mount `tree` (from `clone_tree` or `fsmount`) on top of the
 /// object `target` refers to.
 pub fn attach(tree: impl AsFd, target: impl AsFd) -> io::Result<()> {

@@ -26,6 +26,8 @@ pub struct Setup<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
     pub cgroup: &'a CgroupPaths,
+    /// The spec creates or joins a user namespace. Whether outlet itself
+    /// runs in one (rootless podman) is asked only where it matters.
     pub userns: bool,
     pub cgroupns: bool,
     /// False when the container shares its caller's mount namespace (none
@@ -50,8 +52,8 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
     isolate_and_bind_root(s, linux)?;
     let root = Root::open(s.rootfs)?;
     let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
-    let own = mount_all(s, &root, mounts, linux)?;
-    populate_dev(s, &root, mounts, linux, &own)?;
+    let (own, tmpfs) = mount_all(s, &root, mounts, linux)?;
+    populate_dev(s, &root, mounts, linux, (&own, &tmpfs))?;
     // Only a masked file needs it; a spec without masks opens nothing.
     let masks = linux.and_then(|l| l.masked_paths().as_ref());
     let null = match masks {
@@ -99,8 +101,13 @@ fn isolate_and_bind_root(s: &Setup, linux: Option<&Linux>) -> Result<()> {
 /// device nodes and /dev/console: the rootfs and the spec's /dev when it is
 /// a filesystem outlet mounts itself, never a bind of a host directory,
 /// wherever /dev resolves to in the end (through an image's symlink or a
-/// later mount).
-fn mount_all(s: &Setup, root: &Root, mounts: &[Mount], linux: Option<&Linux>) -> Result<Vec<u64>> {
+/// later mount). Also returns which of those are tmpfs mounts.
+fn mount_all(
+    s: &Setup,
+    root: &Root,
+    mounts: &[Mount],
+    linux: Option<&Linux>,
+) -> Result<(Vec<u64>, Vec<u64>)> {
     let label = linux.and_then(|l| l.mount_label().as_deref());
     let mut own = vec![devices::mount_id(
         &root.resolve(Path::new("/")).context("resolve /")?,
@@ -108,14 +115,18 @@ fn mount_all(s: &Setup, root: &Root, mounts: &[Mount], linux: Option<&Linux>) ->
     // The filesystems made so far, held only when a later entry remounts.
     let keep = mounts.iter().any(remount::is_remount);
     let mut kept = Vec::new();
+    let mut tmpfs = Vec::new();
     for (i, m) in mounts.iter().enumerate() {
         if remount::is_remount(m) {
             remount::remount(root, m, i, &kept)?;
             continue;
         }
         let opened = s.binds.get(i).and_then(Option::as_ref);
-        if s.userns && opened.is_none() {
-            mounts::refuse_rootless_idmap(m, i)?;
+        if opened.is_none()
+            && let Err(e) = mounts::refuse_rootless_idmap(m, i)
+            && (s.userns || crate::namespaces::running_in_user_namespace())
+        {
+            return Err(e);
         }
         let made = mounts::mount_one(root, m, i, s.cgroup, s.cgroupns, opened, label)?;
         if mounts::is_new_filesystem(m)
@@ -140,12 +151,15 @@ fn mount_all(s: &Setup, root: &Root, mounts: &[Mount], linux: Option<&Linux>) ->
                 ),
             };
             own.push(id);
+            if m.typ().as_deref() == Some("tmpfs") {
+                tmpfs.push(id);
+            }
         }
         if keep {
             kept.extend(made);
         }
     }
-    Ok(own)
+    Ok((own, tmpfs))
 }
 
 /// The test-only way back to reading /dev's mount id by resolving /dev
@@ -168,7 +182,7 @@ fn populate_dev(
     root: &Root,
     mounts: &[Mount],
     linux: Option<&Linux>,
-    own: &[u64],
+    (own, tmpfs): (&[u64], &[u64]),
 ) -> Result<()> {
     let dev_is_bind = mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")
@@ -180,7 +194,7 @@ fn populate_dev(
     if !dev_is_bind {
         let spec_devs = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
         let nodes = devices::nodes(&spec_devs)?;
-        let mut parents = devices::Parents::new(root, own);
+        let mut parents = devices::Parents::new(root, own, tmpfs);
         devices::create(&mut parents, &nodes, s.userns)?;
         devices::links(&mut parents)?;
     }
@@ -214,7 +228,14 @@ pub fn pivot(rootfs: &Path, no_pivot: bool, mountns: bool) -> Result<()> {
         // the rslave below would hit the container's own mounts and undo a
         // mount's "shared" option: step onto the old root by an fd opened
         // before the pivot (as runc does), then detach it from there.
-        let old_root = std::fs::File::open("/").context("open the old root")?;
+        // openat2 is one syscall; musl's open(O_CLOEXEC) adds an fcntl.
+        let old_root = crate::syscall::openat2(
+            libc::AT_FDCWD,
+            Path::new("/"),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )
+        .context("open the old root")?;
         nix::unistd::pivot_root(".", ".").context("pivot_root")?;
         nix::unistd::fchdir(old_root.as_raw_fd()).context("fchdir to the old root")?;
         drop(old_root);
@@ -270,7 +291,11 @@ pub fn finalize(spec: &Spec, prepared: Prepared) -> Result<()> {
         .and_then(|r| r.readonly())
         .unwrap_or(false)
     {
-        mounts::remount_ro("/").context("root.readonly")?;
+        // The root's own mount, by the fd opened above: one mount_setattr
+        // where a bind remount needed a statfs for the locked flags first
+        // (mount_setattr leaves the flags it is not given as they are).
+        fdmount::set_attr(root.fd(), fdmount::MOUNT_ATTR_RDONLY, false)
+            .context("root.readonly: make the root read-only")?;
     }
     Ok(())
 }

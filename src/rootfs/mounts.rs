@@ -1,6 +1,5 @@
 //! The spec's `mounts`, in order, with their options and propagation.
 
-use std::borrow::Cow;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
@@ -461,37 +460,17 @@ fn legacy_filesystem(
     after_mount(root, dest, opts)
 }
 
-/// Flags the kernel keeps locked on a mount (nosuid, nodev, noexec, atime
-/// flags): a bind remount must repeat them or fails with EPERM in a user
-/// namespace.
-pub fn locked_flags(path: &str) -> MsFlags {
-    let Ok(st) = nix::sys::statvfs::statvfs(path) else {
-        return MsFlags::empty();
-    };
-    use nix::sys::statvfs::FsFlags;
-    let f = st.flags();
-    // The kernel's ST_RELATIME (statfs.h); nix names it for glibc only,
-    // musl's headers have the bit without the name.
-    const ST_RELATIME: FsFlags = FsFlags::from_bits_retain(0x1000);
-    let mut out = MsFlags::empty();
-    for (fs, ms) in [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (ST_RELATIME, MsFlags::MS_RELATIME),
-    ] {
-        if f.contains(fs) {
-            out |= ms;
-        }
-    }
-    out
-}
-
 /// A `cgroup` mount: on a unified host a cgroup2 mount (the container sees
 /// its own cgroup as the root when it has a cgroup namespace); on a v1 host
 /// a tmpfs holding a bind of the container's directory of each controller.
+///
+/// Made by fd: the tmpfs is made detached and attached onto the target's
+/// fd, each controller's directory is made in that tmpfs through its fd,
+/// and each bind is cloned, made read-only while detached and attached
+/// there. Nothing resolves the destination again after it was mounted,
+/// so a swap of a path in the rootfs meanwhile cannot lead a bind (or a
+/// mkdir) into a host directory, and no call goes through
+/// /proc/self/fd.
 fn mount_cgroup(
     root: &Root,
     m: &Mount,
@@ -502,66 +481,82 @@ fn mount_cgroup(
     let dest = m.destination();
     let target = root.resolve_or_create(dest, Kind::Dir)?;
     not_into_proc(m, &target)?;
-    let target = fd_path(&target);
     let ro = opts.flags.contains(MsFlags::MS_RDONLY);
-    let base = opts.flags & !(MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_REC);
     let mut hierarchies = cgroup.hierarchies().peekable();
     // v1 hierarchies go side by side on a tmpfs, each under its
     // controller's name; a cgroup2 one is the mount point itself.
     let side_by_side = hierarchies.peek().is_none_or(|(ctrl, _)| ctrl.is_some());
     // A fresh cgroup2 mount shows the cgroup namespace's root: only with a
     // namespace of its own is that the container's directory.
-    if !side_by_side
-        && cgroupns
-        && mount(
-            Some("cgroup2"),
-            target.as_str(),
-            Some("cgroup2"),
-            opts.flags,
-            None::<&str>,
-        )
-        .is_ok()
-    {
-        return Ok(());
-    }
-    if side_by_side {
-        mount(
-            Some("tmpfs"),
-            target.as_str(),
-            Some("tmpfs"),
-            base,
-            Some("mode=755"),
-        )
-        .context("tmpfs for cgroup v1 hierarchies")?;
-    }
-    for (ctrl, dir) in hierarchies {
-        // The fd stays open for as long as its /proc/self/fd path is used.
-        let (sub, fd) = match ctrl {
-            Some(c) => {
-                let sub = dest.join(c);
-                let fd = root.resolve_or_create(&sub, Kind::Dir)?;
-                (Cow::Owned(sub), Some(fd))
-            }
-            None => (Cow::Borrowed(dest), None),
-        };
-        let resolved = fd.as_ref().map(fd_path);
-        let d = dir.to_string_lossy();
-        mount(
-            Some(d.as_ref()),
-            resolved.as_deref().unwrap_or(target.as_str()),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .with_context(|| format!("bind cgroup {d} at {}", sub.display()))?;
-        if ro {
-            remount_ro(&fd_path(&remounted(root, &sub)?))?;
+    if !side_by_side && cgroupns {
+        let (params, attrs) = fs_params(opts.flags, "");
+        if let Ok(fs) = fdmount::new_filesystem("cgroup2", Some("cgroup2"), &params, attrs)
+            && fdmount::attach(&fs, &target).is_ok()
+        {
+            return Ok(());
         }
     }
-    if ro && side_by_side {
-        remount_ro(&fd_path(&remounted(root, dest)?))?;
+    let tmpfs = if side_by_side {
+        let base = opts.flags & !(MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_REC);
+        let (params, attrs) = fs_params(base, "mode=755");
+        let fs = fdmount::new_filesystem("tmpfs", Some("tmpfs"), &params, attrs)
+            .context("tmpfs for cgroup v1 hierarchies")?;
+        fdmount::attach(&fs, &target).context("attach the tmpfs for cgroup v1 hierarchies")?;
+        Some(fs)
+    } else {
+        None
+    };
+    crate::fault::pause("rootfs:cgroup-mounted");
+    for (ctrl, dir) in hierarchies {
+        let d = dir.display();
+        let sub = || dest.join(ctrl.unwrap_or_default());
+        let tree = fdmount::clone_path(dir).with_context(|| format!("bind cgroup {d}"))?;
+        if ro {
+            fdmount::set_attr(&tree, fdmount::MOUNT_ATTR_RDONLY, false)
+                .with_context(|| format!("bind cgroup {d} read-only"))?;
+        }
+        let placed = match (ctrl, &tmpfs) {
+            (Some(c), Some(fs)) if !cgroup_by_path_switch() => in_fresh_dir(&tree, fs, c),
+            (Some(_), _) => root
+                .resolve_or_create(&sub(), Kind::Dir)
+                .and_then(|fd| Ok(fdmount::attach(&tree, &fd)?)),
+            (None, _) => fdmount::attach(&tree, &target).map_err(Into::into),
+        };
+        placed.with_context(|| format!("bind cgroup {d} at {}", sub().display()))?;
+    }
+    if ro && let Some(fs) = &tmpfs {
+        fdmount::set_attr(fs, fdmount::MOUNT_ATTR_RDONLY, false)
+            .context("make the cgroup tmpfs read-only")?;
     }
     Ok(())
+}
+
+/// Make the directory `name` in the tmpfs outlet just made (`fs`, its
+/// root) and attach `tree` onto it. The tmpfs is new and reachable only
+/// through this process's mount namespace, where nothing else runs yet:
+/// no one can have put a symlink there, and move_mount does not follow a
+/// final one anyway.
+fn in_fresh_dir(tree: &OwnedFd, fs: &OwnedFd, name: &str) -> Result<()> {
+    let c = std::ffi::CString::new(name).context("controller name has NUL")?;
+    let mode = nix::sys::stat::Mode::from_bits_truncate(0o755);
+    nix::sys::stat::mkdirat(Some(fs.as_raw_fd()), c.as_c_str(), mode)
+        .map_err(std::io::Error::from)
+        .context("mkdir")?;
+    crate::syscall::mount::move_mount_at(tree, fs, &c).context("attach")
+}
+
+/// The test-only way back to resolving each controller's directory by
+/// its path in the rootfs after the tmpfs is mounted (the re-resolve
+/// `mount_cgroup` no longer makes), so a test can show its attack lands
+/// that way. Debug builds only.
+#[cfg(debug_assertions)]
+fn cgroup_by_path_switch() -> bool {
+    std::env::var_os("OUTLET_CGROUP_BY_PATH").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(debug_assertions))]
+fn cgroup_by_path_switch() -> bool {
+    false
 }
 
 /// The fd resolved before a mount names the directory underneath it; a
@@ -569,12 +564,6 @@ fn mount_cgroup(
 fn remounted(root: &Root, dest: &Path) -> Result<OwnedFd> {
     root.resolve(dest)
         .with_context(|| format!("resolve {} after mounting", dest.display()))
-}
-
-pub fn remount_ro(target: &str) -> Result<()> {
-    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(target);
-    mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
-        .with_context(|| format!("remount {target} read-only"))
 }
 
 #[cfg(test)]

@@ -230,6 +230,11 @@ impl Root {
         format!("{what} {} in {}", p.display(), self.path.display())
     }
 
+    /// The root directory itself (an O_PATH fd).
+    pub fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -260,6 +265,12 @@ pub fn relative(dest: &Path) -> PathBuf {
 pub fn chdir_inside(cwd: &Path) -> Result<()> {
     let field = || format!("process.cwd {}", cwd.display());
     must_be_absolute("process.cwd", cwd)?;
+    // The root itself (the default): chdir("/") names the process's root,
+    // which the walk below would open, resolve "." in and fchdir to; it
+    // cannot lead outside it, so getcwd has nothing to check.
+    if cwd.as_os_str() == "/" {
+        return nix::unistd::chdir("/").with_context(field);
+    }
     let root = openat2(
         libc::AT_FDCWD,
         Path::new("/"),

@@ -3,6 +3,7 @@
 
 pub mod arena;
 pub mod cgroup;
+pub mod creds;
 pub mod criu;
 pub mod fdpass;
 pub mod hook_exec;

@@ -65,6 +65,33 @@ pub fn move_mount(from: impl AsFd, to: impl AsFd, flags: libc::c_uint) -> io::Re
     })
 }
 
+/// open_tree(AT_FDCWD, path, flags): a clone of the mount at a path of
+/// outlet's own (the container's cgroup directory on the host), looked up
+/// as mount(2)'s bind source was.
+pub fn open_tree_path(path: &CStr, flags: libc::c_uint) -> io::Result<OwnedFd> {
+    // SAFETY: a NUL-terminated path that outlives the call; returns a new fd.
+    fd_result(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) })
+}
+
+/// move_mount(from, "", dir, name, MOVE_MOUNT_F_EMPTY_PATH): attach onto
+/// the entry `name` of the directory `dir`, a final symlink not followed
+/// (no MOVE_MOUNT_T_SYMLINKS). For a directory no one else can reach yet.
+pub fn move_mount_at(from: impl AsFd, dir: impl AsFd, name: &CStr) -> io::Result<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
+    // SAFETY: two valid fds, an empty and a NUL-terminated path that
+    // outlive the call.
+    unit_result(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_fd().as_raw_fd(),
+            c"".as_ptr(),
+            dir.as_fd().as_raw_fd(),
+            name.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    })
+}
+
 /// mount_setattr(fd, "", flags, attr): `flags` should hold AT_EMPTY_PATH.
 pub fn mount_setattr(fd: impl AsFd, flags: libc::c_uint, attr: &MountAttr) -> io::Result<()> {
     // SAFETY: a valid fd, an empty path and a mount_attr of the size passed,
@@ -85,6 +112,12 @@ pub fn mount_setattr(fd: impl AsFd, flags: libc::c_uint, attr: &MountAttr) -> io
 /// STATX_MNT_ID), the number /proc/self/fdinfo's `mnt_id` shows, in one
 /// call and without a procfs.
 pub fn mount_id(fd: impl AsFd) -> io::Result<u64> {
+    mount_id_and_mode(fd).map(|(id, _)| id)
+}
+
+/// `mount_id` and the file's mode (type and permission bits) from the
+/// same statx call.
+pub fn mount_id_and_mode(fd: impl AsFd) -> io::Result<(u64, u32)> {
     // <linux/stat.h>; the libc crate has the struct but not this bit.
     const STATX_MNT_ID: libc::c_uint = 0x1000;
     // SAFETY: statx is plain data, for which all zeroes is a valid value.
@@ -97,7 +130,7 @@ pub fn mount_id(fd: impl AsFd) -> io::Result<u64> {
             fd.as_fd().as_raw_fd(),
             c"".as_ptr(),
             libc::AT_EMPTY_PATH | libc::AT_STATX_DONT_SYNC,
-            STATX_MNT_ID,
+            STATX_MNT_ID | libc::STATX_MODE,
             &mut stx as *mut libc::statx,
         )
     })?;
@@ -105,7 +138,7 @@ pub fn mount_id(fd: impl AsFd) -> io::Result<u64> {
         // Kernels before 5.8 do not fill it.
         return Err(io::Error::from_raw_os_error(libc::ENOSYS));
     }
-    Ok(stx.stx_mnt_id)
+    Ok((stx.stx_mnt_id, u32::from(stx.stx_mode)))
 }
 
 /// fsopen(2) of a filesystem named by a literal: no copy of the name.

@@ -51,6 +51,13 @@ bundle cpu_free '["/bin/probe","spin","2","4"]' '{}' true
 bundle pids '["/bin/probe","forks","64"]' '{"pids":{"limit":16}}'
 bundle mission '["/bin/probe","cgroup"]' \
     '{"cpu":{"quota":25000,"period":100000},"memory":{"limit":536870912}}' true
+# The cgroup mount without a cgroup namespace: a read-only bind of the
+# container's own cgroup directory (outlet clones it by fd and makes it
+# read-only while detached).
+bundle cgroup_bind '["/bin/sh","-c","cat /sys/fs/cgroup/cpu.max; grep \" /sys/fs/cgroup \" /proc/self/mountinfo | cut -d\" \" -f4-6; touch /sys/fs/cgroup/x 2>/dev/null && echo WRITABLE; exit 0"]' \
+    '{"cpu":{"quota":25000,"period":100000}}' true
+jq '.linux.namespaces |= map(select(.type != "cgroup"))' "$out/cgroup_bind/config.json" >"$out/cgroup_bind/c.json"
+mv "$out/cgroup_bind/c.json" "$out/cgroup_bind/config.json"
 # One JSON line per step; the script goes on after a failure so every step
 # is reported.
 bundle devices '["/bin/sh","-c","probe read /dev/null; probe mknod /tmp/null2 c 1 3; probe read /tmp/null2; probe mknod /tmp/sda b 8 0; probe read /tmp/sda; exit 0"]' '{}'

@@ -396,6 +396,23 @@ test_mission() {
     fi
 }
 
+# Without a cgroup namespace the cgroup mount is a bind of the container's
+# own directory: its cpu.max, read-only. Control-free by design of the
+# values: a bind of any other directory shows another cpu.max ("max" at
+# the parent), a writable one lets touch through.
+test_cgroup_bind() {
+    n=cgroup_bind id=vm-cgroup-bind
+    setup_parent $n || { verdict $n FAIL "cannot create parent cgroup"; return; }
+    run_ctr $n $id
+    got=$(tr '\n' '|' <"$OUT/$id.out")
+    want="25000 100000|/vmtest/$n/ctr /sys/fs/cgroup ro,relatime|"
+    if [ "$rc" = 0 ] && [ "$got" = "$want" ]; then
+        finish $n $id PASS "rc=0 $got"
+    else
+        finish $n $id FAIL "rc=$rc got '$got' want '$want' err: $(errline "$OUT/$id.err")"
+    fi
+}
+
 test_devices() {
     n=devices id=vm-devices
     # Control: outside any device cgroup, root can create the block node, so
@@ -700,7 +717,7 @@ if [ -n "${VM_CPU_BASELINE:-}" ]; then
     cpu_baseline 25000
     cpu_baseline max
 fi
-for t in smoke criu criu_tcp criu_tcp_empty mem_oom mem_ok cpu_limited cpu_free pids mission devices devices_ro unified_escape hugetlb io mount_api shared_cgroup systemd_bus_env; do
+for t in smoke criu criu_tcp criu_tcp_empty mem_oom mem_ok cpu_limited cpu_free pids mission cgroup_bind devices devices_ro unified_escape hugetlb io mount_api shared_cgroup systemd_bus_env; do
     if [ -n "${VMTEST_ONLY:-}" ] && ! echo " $VMTEST_ONLY " | grep -q " $t "; then
         continue
     fi
