@@ -17,6 +17,7 @@ pub(super) fn check_spec(spec: &Spec) -> Result<()> {
         .and_then(|l| l.namespaces().as_deref())
         .unwrap_or_default();
     check_listed_once(nss)?;
+    super::hooks::check(spec.hooks().as_ref())?;
     check_mounts(spec.mounts().as_deref().unwrap_or(&[]))?;
     check_resources(spec)?;
     check_command(spec)?;
@@ -41,11 +42,10 @@ fn check_listed_once(nss: &[LinuxNamespace]) -> Result<()> {
 
 fn check_mounts(mounts: &[Mount]) -> Result<()> {
     for (i, m) in mounts.iter().enumerate() {
+        // Relative destinations were made absolute on load; only an
+        // empty one is left, which names no place to mount on.
         if !m.destination().is_absolute() {
-            bail!(
-                "mounts[{i}].destination: {:?} is not an absolute path",
-                m.destination()
-            );
+            bail!("mounts[{i}].destination: empty");
         }
         mount_options::check(i, m)?;
     }

@@ -10,10 +10,12 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 mod checks;
+mod hooks;
 mod id;
 pub mod mount_options;
 mod proc_mounts;
 pub mod process_fields;
+mod process_values;
 mod refused;
 mod strict;
 mod sysctl;
@@ -79,7 +81,7 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Validated> {
 pub fn parse(text: &[u8], path: &Path) -> Result<Spec> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let track = strict::Track::default();
-    let spec = match strict::from_slice::<Spec>(text, &track) {
+    let mut spec = match strict::from_slice::<Spec>(text, &track) {
         Ok(spec) => spec,
         Err(e) => {
             // serde names a line and column; find the field for the message.
@@ -95,8 +97,22 @@ pub fn parse(text: &[u8], path: &Path) -> Result<Spec> {
             bail!("config {name}: {at}: {e}");
         }
     };
+    absolute_destinations(&mut spec);
     checks::check_spec(&spec).with_context(|| format!("config {name}"))?;
     Ok(spec)
+}
+
+/// config.md: a relative mount destination (deprecated, but allowed for
+/// old tools) MUST be taken as relative to "/". Made absolute once here,
+/// so every later step (checks, mounting, masked paths under it) sees one
+/// spelling.
+fn absolute_destinations(spec: &mut Spec) {
+    for m in spec.mounts.iter_mut().flatten() {
+        if m.destination().is_relative() && !m.destination().as_os_str().is_empty() {
+            let abs = Path::new("/").join(m.destination());
+            m.set_destination(abs);
+        }
+    }
 }
 
 /// The spec from a config that `load` validated before (the copy in a
@@ -104,7 +120,10 @@ pub fn parse(text: &[u8], path: &Path) -> Result<Spec> {
 /// host as it was at create.
 pub fn from_validated(text: &[u8]) -> Result<Spec> {
     let track = strict::Track::default();
-    strict::from_slice(text, &track).map_err(|e| anyhow::anyhow!("{}: {e}", track.path()))
+    let mut spec: Spec =
+        strict::from_slice(text, &track).map_err(|e| anyhow::anyhow!("{}: {e}", track.path()))?;
+    absolute_destinations(&mut spec);
+    Ok(spec)
 }
 
 /// Why a config that is valid JSON is not a spec, on the raw JSON: only

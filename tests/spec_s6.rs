@@ -1,0 +1,230 @@
+//! The runtime-spec's MUSTs that outlet got wrong before session 6, each
+//! against a real container: a relative mount destination is taken from
+//! "/" (config.md), a failing prestart/createRuntime/createContainer hook
+//! continues the lifecycle at step 12 and 13 (runtime.md: undo, then the
+//! poststop hooks), and the hook and process values that can only fail
+//! late (a relative hook path, a timeout of zero, an env entry without
+//! `=`, an rlimit listed twice or soft above hard, an oomScoreAdj out of
+//! range) are refused before any side effect, naming the field. Each test
+//! has a control that shows its check can fail. Needs root.
+
+mod common;
+
+use common::{T, sh};
+use serde_json::{Value, json};
+
+/// The mount at `dest` in a /proc/self/mountinfo text: (fs type, super
+/// options), if there is one.
+fn mount_at(info: &str, dest: &str) -> Option<(String, String)> {
+    info.lines().rev().find_map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        let sep = f.iter().position(|x| *x == "-")?;
+        (f.get(4) == Some(&dest)).then(|| (f[sep + 1].to_string(), f[sep + 3].to_string()))
+    })
+}
+
+/// config.md: a relative destination "MUST be interpreted as relative to
+/// /". `tmp` gets its tmpfs at /tmp, seen in the container's mountinfo.
+/// The control: the same container without the mount has no tmpfs at
+/// /tmp, so the check can fail. An empty destination names no place and
+/// stays refused, naming the field and leaving nothing.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn relative_mount_destination_is_taken_from_the_root() {
+    let Some(t) = T::new() else { return };
+    let tmpfs = |dest: &str| json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": ["size=1536k"]});
+    for (name, with) in [("rel", true), ("control", false)] {
+        let b = t.bundle(name, |c| {
+            sh(c, "cat /proc/self/mountinfo > /out/mountinfo");
+            if with {
+                c["mounts"].as_array_mut().unwrap().push(tmpfs("tmp"));
+            }
+        });
+        let id = t.id(name);
+        t.run(&id, &b).expect_ok(name);
+        let info = std::fs::read_to_string(b.out.join("mountinfo")).unwrap();
+        let at_tmp = mount_at(&info, "/tmp");
+        if with {
+            let (typ, opts) = at_tmp.unwrap_or_else(|| panic!("no mount at /tmp:\n{info}"));
+            assert_eq!(typ, "tmpfs", "{info}");
+            assert!(opts.contains("size=1536k"), "{opts}");
+        } else {
+            assert_eq!(at_tmp, None, "control: /tmp is already a mount:\n{info}");
+        }
+    }
+    let b = t.bundle("empty", |c| {
+        c["mounts"].as_array_mut().unwrap().push(tmpfs(""))
+    });
+    let id = t.id("empty");
+    t.create(&id, &b)
+        .expect_fail("empty destination", "destination: empty");
+    t.assert_nothing_left("empty destination");
+}
+
+/// A poststop hook that appends its stdin (the state) and whether the
+/// container's state dir still existed to `log`.
+fn poststop_logger(log: &std::path::Path, state_dir: &std::path::Path) -> Value {
+    let script = format!(
+        "{{ cat; [ -e {d} ] && echo ' dir-present' || echo ' dir-gone'; }} >> {l}",
+        d = state_dir.display(),
+        l = log.display()
+    );
+    json!({"path": "/bin/sh", "args": ["sh", "-c", script], "timeout": 10})
+}
+
+/// runtime.md: when a prestart, createRuntime or createContainer hook
+/// fails, the runtime MUST generate an error, stop the container and
+/// "continue the lifecycle at step 12": destroy what create made (12),
+/// then run the poststop hooks (13). Each kind in turn fails: create exits
+/// 1 naming the hook, the application never ran, the poststop hook ran
+/// once with the state (status stopped, the id) after the state dir was
+/// gone, and nothing is left. The control: the same bundle with hooks
+/// that succeed runs no poststop hook at create (only at delete), so the
+/// log is written by the failure path.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn failing_create_hook_destroys_then_runs_poststop() {
+    let Some(t) = T::new() else { return };
+    for kind in ["prestart", "createRuntime", "createContainer"] {
+        for fail in [true, false] {
+            let name = format!("{kind}-{}", if fail { "fail" } else { "ok" });
+            let id = t.id(&name);
+            let log = t.dir.join(format!("{name}.log"));
+            let hook = if fail { "/bin/false" } else { "/bin/true" };
+            let b = t.bundle(&name, |c| {
+                sh(c, "touch /out/ran");
+                c["hooks"] = json!({
+                    kind: [{"path": hook}],
+                    "poststop": [poststop_logger(&log, &t.root.join(&id))],
+                });
+            });
+            let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+            if !fail {
+                t.create_ok(&id, &b);
+                assert_eq!(read_log(), "", "{name}: poststop ran at create");
+                t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+                assert!(
+                    read_log().ends_with(" dir-present\n"),
+                    "{name}: {}",
+                    read_log()
+                );
+                continue;
+            }
+            t.create(&id, &b)
+                .expect_fail(&name, &format!("hooks.{kind}[0] /bin/false"));
+            let text = read_log();
+            let (state, dir) = text
+                .trim_end()
+                .rsplit_once(' ')
+                .unwrap_or_else(|| panic!("{name}: poststop did not run: {text:?}"));
+            assert_eq!(text.lines().count(), 1, "{name}: {text}");
+            assert_eq!(dir, "dir-gone", "{name}: poststop ran before the undo");
+            let state: Value = serde_json::from_str(state).unwrap();
+            assert_eq!(state["id"], id.as_str(), "{name}: {state}");
+            assert_eq!(state["status"], "stopped", "{name}: {state}");
+            assert!(!b.out.join("ran").exists(), "{name}: the application ran");
+            t.assert_nothing_left(&name);
+        }
+    }
+}
+
+/// A prestart hook that touches `marker`: the proof that create got as
+/// far as running hooks.
+fn marker_hook(marker: &std::path::Path) -> Value {
+    json!({"path": "/bin/touch", "args": ["touch", marker]})
+}
+
+/// Values that used to fail only inside the init (or pass unchecked) are
+/// refused before any side effect: exit 1 naming the field, the prestart
+/// hook placed before them never ran, nothing left. config.md: a hook path
+/// MUST be absolute and a timeout MUST be greater than zero; environ(7)
+/// entries are KEY=VALUE (runc refuses others); an rlimit type twice
+/// would make the second setrlimit fail against the first's hard limit;
+/// the kernel takes oomScoreAdj in -1000..1000. The control: the nearest
+/// valid value of each runs, the hook runs, and the value is seen inside.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn late_failing_values_are_refused_before_any_side_effect() {
+    let Some(t) = T::new() else { return };
+    let nofile =
+        |soft: u64, hard: u64| json!({"type": "RLIMIT_NOFILE", "soft": soft, "hard": hard});
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let hooks_extra = |extra: Value| -> Edit {
+        Box::new(move |c: &mut Value| {
+            let list = c["hooks"]["prestart"].as_array_mut().unwrap();
+            list.push(extra.clone());
+        })
+    };
+    let cases: Vec<(&str, Edit, Edit, &str)> = vec![
+        (
+            "hooks.prestart[1].path: \"bin/true\" is not an absolute path",
+            hooks_extra(json!({"path": "bin/true"})),
+            hooks_extra(json!({"path": "/bin/true"})),
+            "",
+        ),
+        (
+            "hooks.prestart[1].timeout: 0: must be greater than zero",
+            hooks_extra(json!({"path": "/bin/true", "timeout": 0})),
+            hooks_extra(json!({"path": "/bin/true", "timeout": 1})),
+            "",
+        ),
+        (
+            "process.env[",
+            Box::new(|c| {
+                c["process"]["env"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!("NOEQ"))
+            }),
+            Box::new(|c| {
+                c["process"]["env"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!("NOEQ="))
+            }),
+            "NOEQ=\n",
+        ),
+        (
+            "process.rlimits[1].type: RLIMIT_NOFILE listed twice",
+            Box::new(move |c| {
+                c["process"]["rlimits"] = json!([nofile(100, 100), nofile(101, 101)])
+            }),
+            Box::new(move |c| c["process"]["rlimits"] = json!([nofile(101, 101)])),
+            "101\n",
+        ),
+        (
+            "process.rlimits[0]: RLIMIT_NOFILE soft limit 102 is above its hard limit 101",
+            Box::new(move |c| c["process"]["rlimits"] = json!([nofile(102, 101)])),
+            Box::new(move |c| c["process"]["rlimits"] = json!([nofile(101, 102)])),
+            "101\n",
+        ),
+        (
+            "process.oomScoreAdj: 1001 is outside -1000..1000",
+            Box::new(|c| c["process"]["oomScoreAdj"] = json!(1001)),
+            Box::new(|c| c["process"]["oomScoreAdj"] = json!(1000)),
+            "1000\n",
+        ),
+    ];
+    let script = "{ env | grep '^NOEQ='; ulimit -n; cat /proc/self/oom_score_adj; } > /out/seen";
+    for (i, (want, bad, good, seen)) in cases.iter().enumerate() {
+        for (name, edit) in [(format!("bad{i}"), bad), (format!("good{i}"), good)] {
+            let marker = t.dir.join(format!("{name}.hook-ran"));
+            let b = t.bundle(&name, |c| {
+                sh(c, script);
+                c["hooks"] = json!({"prestart": [marker_hook(&marker)]});
+                edit(c);
+            });
+            let id = t.id(&name);
+            if name.starts_with("bad") {
+                t.create(&id, &b).expect_fail(&name, want);
+                assert!(!marker.exists(), "{name}: a hook ran before the refusal");
+                t.assert_nothing_left(&name);
+                continue;
+            }
+            t.run(&id, &b).expect_ok(&name);
+            assert!(marker.exists(), "control {name}: the hook did not run");
+            let got = std::fs::read_to_string(b.out.join("seen")).unwrap();
+            assert!(got.contains(seen), "control {name}: {got:?} lacks {seen:?}");
+        }
+    }
+}
