@@ -228,3 +228,103 @@ fn late_failing_values_are_refused_before_any_side_effect() {
         }
     }
 }
+
+/// config-linux.md: "If a file already exists at `path` that does not
+/// match the requested device, the runtime MUST generate an error." With
+/// the image's own /dev (no tmpfs over it): a regular file, a symlink and
+/// a node of other numbers at a listed device's path are refused, naming
+/// `linux.devices[0].path` and what is there, and stay as they were; a
+/// node that matches is used, with the requested mode and owner. The
+/// control: the same devices on a fresh /dev tmpfs are made (the
+/// refusal is the existing file's, not the device's).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_listed_device_over_an_existing_file_must_match_it() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+    let Some(t) = T::new() else { return };
+    let fuse = json!({"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229});
+    let link = json!({"path": "/dev/lnk", "type": "c", "major": 1, "minor": 5});
+    let zero_as_null = json!({"path": "/dev/zero2", "type": "c", "major": 1, "minor": 3});
+    let cases = [
+        (
+            &fuse,
+            "/dev/fuse exists in the root: is a regular file; expected a character device 10:229",
+        ),
+        (&link, "/dev/lnk exists in the root: is a symlink"),
+        (
+            &zero_as_null,
+            "/dev/zero2 exists in the root: is a character device 1:5; expected a character device 1:3",
+        ),
+    ];
+    let image_dev = |b: &common::Bundle, dev: &Value| {
+        let root = b.own_rootfs();
+        std::fs::write(root.join("dev/fuse"), "image file").unwrap();
+        std::os::unix::fs::symlink("/dev/zero", root.join("dev/lnk")).unwrap();
+        let made = std::process::Command::new("mknod")
+            .arg(root.join("dev/zero2"))
+            .args(["c", "1", "5"])
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let mut c = b.config();
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != "/dev");
+        c["linux"]["devices"] = json!([dev]);
+        b.write_config(&c);
+        root
+    };
+    for (i, (dev, want)) in cases.iter().enumerate() {
+        let b = t.bundle(&format!("clash{i}"), |c| sh(c, "true"));
+        let root = image_dev(&b, dev);
+        let id = t.id(&format!("clash{i}"));
+        t.create(&id, &b)
+            .expect_fail(want, &format!("linux.devices[0].path: {want}"));
+        t.assert_nothing_left(want);
+        assert_eq!(
+            std::fs::read_to_string(root.join("dev/fuse")).unwrap(),
+            "image file"
+        );
+        assert!(
+            root.join("dev/lnk")
+                .symlink_metadata()
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::metadata(root.join("dev/zero2")).unwrap().rdev(),
+            libc::makedev(1, 5)
+        );
+        // Control: on a fresh /dev the same device is made.
+        let b = t.bundle(&format!("fresh{i}"), |c| {
+            sh(c, "ls -ln /dev > /out/dev");
+            c["linux"]["devices"] = json!([dev]);
+        });
+        t.run(&t.id(&format!("fresh{i}")), &b)
+            .expect_ok("fresh /dev");
+        let name = dev["path"].as_str().unwrap().trim_start_matches("/dev/");
+        let listing = std::fs::read_to_string(b.out.join("dev")).unwrap();
+        assert!(
+            listing
+                .lines()
+                .any(|l| l.starts_with('c') && l.ends_with(&format!(" {name}"))),
+            "control {name}: {listing}"
+        );
+    }
+    // A node that matches is used, with the mode and owner asked for.
+    let zero = json!({"path": "/dev/zero2", "type": "c", "major": 1, "minor": 5,
+        "fileMode": 0o640, "uid": 7, "gid": 8});
+    let b = t.bundle("match", |c| sh(c, "ls -ln /dev/zero2 > /out/zero2"));
+    let root = image_dev(&b, &zero);
+    t.run(&t.id("match"), &b).expect_ok("matching node");
+    let seen = std::fs::read_to_string(b.out.join("zero2")).unwrap();
+    assert!(seen.starts_with("crw-r-----"), "{seen}");
+    let md = std::fs::metadata(root.join("dev/zero2")).unwrap();
+    assert!(md.file_type().is_char_device());
+    assert_eq!(
+        (md.uid(), md.gid(), md.permissions().mode() & 0o777),
+        (7, 8, 0o640)
+    );
+}
