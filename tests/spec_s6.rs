@@ -328,3 +328,61 @@ fn a_listed_device_over_an_existing_file_must_match_it() {
         (7, 8, 0o640)
     );
 }
+
+/// runtime.md step 7: "If any startContainer hook fails, the runtime MUST
+/// generate an error, stop the container, and continue the lifecycle at
+/// step 12." The hook runs in the init after `start` released it; `start`
+/// now waits for the hooks and fails when one does: exit 1 naming the
+/// hook kind, the application never ran, no poststart hook ran, the
+/// container is stopped, and `delete` then runs the poststop hook. `run`
+/// fails the same way. The control: the same bundle with a hook that
+/// succeeds starts, runs the application and the poststart hook.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn failing_start_container_hook_fails_start() {
+    let Some(t) = T::new() else { return };
+    for fail in [true, false] {
+        let name = if fail { "fail" } else { "ok" };
+        let poststart = t.dir.join(format!("{name}.poststart"));
+        let poststop = t.dir.join(format!("{name}.poststop"));
+        let b = t.bundle(name, |c| {
+            sh(c, "touch /out/ran");
+            // Runs inside the container, after pivot_root: the fixture's sh.
+            let hook = if fail {
+                "sleep 0.2; exit 3"
+            } else {
+                "sleep 0.2"
+            };
+            c["hooks"] = json!({
+                "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", hook]}],
+                "poststart": [{"path": "/bin/touch", "args": ["touch", &poststart]}],
+                "poststop": [{"path": "/bin/touch", "args": ["touch", &poststop]}],
+            });
+        });
+        let id = t.id(name);
+        t.create_ok(&id, &b);
+        let o = t.outlet(&["start", &id]);
+        if fail {
+            o.expect_fail("start", "a startContainer hook failed");
+        } else {
+            o.expect_ok("control: start");
+        }
+        t.wait_status(&id, "stopped");
+        assert_eq!(b.out.join("ran").exists(), !fail, "{name}: the application");
+        assert_eq!(poststart.exists(), !fail, "{name}: the poststart hook");
+        t.outlet(&["delete", &id]).expect_ok("delete");
+        assert!(poststop.exists(), "{name}: delete ran no poststop hook");
+        t.assert_nothing_left(name);
+        if fail {
+            let id = t.id("run");
+            let o = t.run(&id, &b);
+            o.expect_fail("run", "a startContainer hook failed");
+            assert!(
+                o.stderr.contains("hooks.startContainer[0] /bin/sh"),
+                "{o:?}"
+            );
+            assert!(!b.out.join("ran").exists(), "run: the application ran");
+            t.outlet(&["delete", "--force", &id]);
+        }
+    }
+}

@@ -74,6 +74,27 @@ pub fn set_domainname(name: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// Blocks until `fd` (a pipe or fifo) has a byte to read, without reading
+/// it. False when it never will: every writer is gone and nothing is left.
+pub fn wait_readable(fd: RawFd) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: poll reads and writes the one pollfd we pass, a live
+        // local; `fd` itself is only looked at.
+        if unsafe { libc::poll(&mut pfd, 1, -1) } >= 0 {
+            return Ok(pfd.revents & libc::POLLIN != 0);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}
+
 /// FIONREAD: how many bytes wait unread in a pipe or fifo.
 pub fn unread_bytes(fd: BorrowedFd) -> io::Result<i32> {
     let mut unread: libc::c_int = 0;
