@@ -386,3 +386,31 @@ fn failing_start_container_hook_fails_start() {
         }
     }
 }
+
+/// config.md: ociVersion "MUST be in SemVer v2.0.0 format", and a runtime
+/// MUST generate an error for values it does not support (runtime-tools'
+/// misc_props sets "invalid"). Refused naming the field, nothing left:
+/// "invalid", "1.0" and a 2.x. The controls: a 1.x with a pre-release part
+/// as Docker writes it runs, and so does a config with an unknown
+/// property and an unknown annotation with an empty value (both MUST NOT
+/// be errors, the same misc_props test).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn oci_version_must_be_semver_1x() {
+    let Some(t) = T::new() else { return };
+    for (i, v) in ["invalid", "1.0", "2.0.0"].iter().enumerate() {
+        let b = t.bundle(&format!("v{i}"), |c| c["ociVersion"] = json!(v));
+        let id = t.id(&format!("v{i}"));
+        t.create(&id, &b)
+            .expect_fail(v, &format!("ociVersion: {v:?}"));
+        t.assert_nothing_left(v);
+    }
+    let b = t.bundle("ok", |c| {
+        sh(c, "touch /out/ran");
+        c["ociVersion"] = json!("1.0.2-dev");
+        c["unknown"] = json!("unknown");
+        c["annotations"] = json!({"org.outlet.s6": ""});
+    });
+    t.run(&t.id("ok"), &b).expect_ok("control");
+    assert!(b.out.join("ran").exists());
+}

@@ -8,9 +8,7 @@ use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespace, LinuxNamespaceTyp
 use super::{Spec, mount_options, proc_mounts, process_fields, refused, sysctl};
 
 pub(super) fn check_spec(spec: &Spec) -> Result<()> {
-    if spec.version().is_empty() {
-        bail!("ociVersion: missing");
-    }
+    super::version::check(spec.version())?;
     let nss = spec
         .linux()
         .as_ref()

@@ -23,6 +23,7 @@ mod template;
 #[cfg(test)]
 mod tests;
 mod types;
+mod version;
 pub use id::check_id;
 pub use proc_mounts::{PROC_MOUNTS_REFUSED, normalized, proc_mount_allowed};
 pub use template::template;
