@@ -472,3 +472,130 @@ fn blkio_weight_reaches_bfq_and_leaf_weight_is_refused_naming_it() {
         t.assert_nothing_left(field);
     }
 }
+
+/// The host's NIS domain name, as the kernel reports it.
+fn host_domainname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/domainname")
+        .unwrap()
+        .trim_end()
+        .to_string()
+}
+
+/// Fields the spec constrains that outlet took and ignored (or applied
+/// to the wrong namespace), now refused before any side effect, naming
+/// the field, with nothing left. Each has its control: the nearest valid
+/// config runs.
+/// - domainname without a uts namespace: it was set in the caller's, so
+///   `create` renamed the host (checked unchanged; restored if not);
+/// - uid/gid mappings without a user namespace (ignored; runc refuses);
+/// - errnoRet on an action that returns none, defaultErrnoRet on a
+///   default that returns none (config-linux.md: MUST fail);
+/// - a relative maskedPaths/readonlyPaths entry (MUST be absolute);
+/// - an empty annotation key (config.md: MUST NOT be empty);
+/// - an inheritable capability outside the bounding set (failed late, in
+///   the init's capset).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn ignored_or_misapplied_fields_are_refused_naming_them() {
+    let Some(t) = T::new() else { return };
+    let host_dn = host_domainname();
+    {
+        let dn = host_dn.clone();
+        t.on_cleanup(move || {
+            if host_domainname() != dn {
+                std::fs::write("/proc/sys/kernel/domainname", &dn).unwrap();
+            }
+        });
+    }
+    let no_uts = |c: &mut Value| common::drop_ns(c, "uts");
+    let maps = |c: &mut Value| {
+        let m = json!([{"containerID": 0, "hostID": 100000, "size": 10}]);
+        c["linux"]["uidMappings"] = m.clone();
+        c["linux"]["gidMappings"] = m;
+    };
+    let allow_with = |rule: Value| json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]});
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit, Edit)> = vec![
+        (
+            "domainname: set, but there is no new uts namespace",
+            Box::new(move |c| {
+                no_uts(c);
+                c["hostname"] = json!("");
+                c["domainname"] = json!("s6-spec-test");
+            }),
+            Box::new(|c| c["domainname"] = json!("s6-spec-test")),
+        ),
+        (
+            "linux.uidMappings: set, but linux.namespaces has no user namespace",
+            Box::new(move |c| maps(c)),
+            Box::new(|_| {}),
+        ),
+        (
+            "linux.seccomp.syscalls[0]: errno 5 given for SCMP_ACT_LOG",
+            Box::new(move |c| {
+                c["linux"]["seccomp"] = allow_with(
+                    json!({"names": ["getcwd"], "action": "SCMP_ACT_LOG", "errnoRet": 5}),
+                )
+            }),
+            Box::new(move |c| {
+                c["linux"]["seccomp"] = allow_with(
+                    json!({"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5}),
+                )
+            }),
+        ),
+        (
+            "linux.seccomp.defaultErrnoRet: errno 3 given for SCMP_ACT_ALLOW",
+            Box::new(|c| {
+                c["linux"]["seccomp"] =
+                    json!({"defaultAction": "SCMP_ACT_ALLOW", "defaultErrnoRet": 3})
+            }),
+            Box::new(|c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"})),
+        ),
+        (
+            "linux.maskedPaths[",
+            Box::new(|c| c["linux"]["maskedPaths"] = json!(["/proc/kcore", "proc/keys"])),
+            Box::new(|c| c["linux"]["maskedPaths"] = json!(["/proc/kcore", "/proc/keys"])),
+        ),
+        (
+            "linux.readonlyPaths[0]: \"proc/sys\" is not an absolute path",
+            Box::new(|c| c["linux"]["readonlyPaths"] = json!(["proc/sys"])),
+            Box::new(|c| c["linux"]["readonlyPaths"] = json!(["/proc/sys"])),
+        ),
+        (
+            "annotations: a key is empty",
+            Box::new(|c| c["annotations"] = json!({"": "x"})),
+            Box::new(|c| c["annotations"] = json!({"k": ""})),
+        ),
+        (
+            "process.capabilities.inheritable: CAP_CHOWN not in process.capabilities.bounding",
+            Box::new(|c| c["process"]["capabilities"]["inheritable"] = json!(["CAP_CHOWN"])),
+            Box::new(|c| c["process"]["capabilities"]["inheritable"] = json!(["CAP_KILL"])),
+        ),
+    ];
+    for (i, (want, bad, good)) in cases.iter().enumerate() {
+        let b = t.bundle(&format!("bad{i}"), |c| bad(c));
+        let id = t.id(&format!("bad{i}"));
+        t.create(&id, &b).expect_fail(want, want);
+        t.assert_nothing_left(want);
+        assert_eq!(
+            host_domainname(),
+            host_dn,
+            "{want}: the host's domain name changed"
+        );
+        let b = t.bundle(&format!("good{i}"), |c| {
+            sh(c, "cat /proc/sys/kernel/domainname > /out/dn");
+            good(c);
+        });
+        t.run(&t.id(&format!("good{i}")), &b)
+            .expect_ok(&format!("control for {want}"));
+        if i == 0 {
+            let inside = std::fs::read_to_string(b.out.join("dn")).unwrap();
+            assert_eq!(
+                inside.trim(),
+                "s6-spec-test",
+                "control: domainname in its uts namespace"
+            );
+        }
+    }
+    assert_eq!(host_domainname(), host_dn);
+}
