@@ -599,3 +599,45 @@ fn ignored_or_misapplied_fields_are_refused_naming_them() {
     }
     assert_eq!(host_domainname(), host_dn);
 }
+
+/// runtime.md: `kill` "MUST send the specified signal to the container
+/// process", also while it is created. The init is the first process of
+/// its pid namespace, and the kernel drops a signal to such a process
+/// that it has no handler for: TERM, HUP or USR1 used to leave a created
+/// container as it was (runc's init, a Go program, dies of them). Now each
+/// stops it, and `start` then refuses. The controls: WINCH, which ends no
+/// process, leaves it created and it starts; and the started program has
+/// no handler of outlet's left (SigCgt 0 in its /proc status).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn kill_reaches_a_created_container() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("k", |c| c["process"]["args"] = json!(["sleep", "30"]));
+    for sig in ["TERM", "HUP", "USR1"] {
+        let id = t.id(sig);
+        t.create_ok(&id, &b);
+        t.outlet(&["kill", &id, sig]).expect_ok(sig);
+        t.wait_status(&id, "stopped");
+        t.outlet(&["start", &id])
+            .expect_fail(sig, "cannot start a container that has stopped");
+        t.outlet(&["delete", &id]).expect_ok("delete");
+    }
+    let id = t.id("winch");
+    let pid = t.create_ok(&id, &b);
+    t.outlet(&["kill", &id, "WINCH"]).expect_ok("WINCH");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(
+        t.status(&id),
+        "created",
+        "control: WINCH ended the container"
+    );
+    t.outlet(&["start", &id]).expect_ok("start");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let caught = status.lines().find(|l| l.starts_with("SigCgt:")).unwrap();
+    assert!(
+        caught.ends_with("0000000000000000"),
+        "the program inherited handlers: {caught}"
+    );
+    assert!(status.contains("Name:\tsleep"), "{status}");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+}

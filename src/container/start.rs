@@ -153,6 +153,15 @@ fn wait_taken(state: &State, f: BorrowedFd, what: &dyn Display) -> Result<()> {
     // left it in the pipe.
     let unread =
         crate::syscall::process::unread_bytes(f).with_context(|| format!("FIONREAD {what}"))?;
+    if unread != 0 {
+        // A dying process closes its files before it turns zombie: wait
+        // for the end, so that a `state` right after the error says
+        // stopped, not created.
+        let gone_by = Instant::now() + Duration::from_secs(2);
+        while crate::state::init_alive(state) && Instant::now() < gone_by {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
     if unread != 0 && hooks {
         bail!(
             "container {} stopped before its process ran: a startContainer hook failed \

@@ -119,6 +119,10 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     let became = become_process(process, a.seccomp, proc.as_ref())?;
     drop(proc);
     close_host_fds(a, chan)?;
+    // From here on `kill` may target the init (created): let it die of
+    // what it is sent, as runc's init does. Before a listener's filter,
+    // which may not allow rt_sigaction.
+    crate::syscall::process::exit_on_terminating_signals();
     let late_filter = load_filter_for_listener(a, host_pid)?;
     report_ready(chan_slot)?;
     let start_hooks = a
