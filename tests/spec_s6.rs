@@ -641,3 +641,57 @@ fn kill_reaches_a_created_container() {
     assert!(status.contains("Name:\tsleep"), "{status}");
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
 }
+
+/// config.md: bind mount sources "are either absolute or relative to the
+/// bundle". A relative source was opened from outlet's own working
+/// directory: `data` in the bundle is what the container sees, and `src`,
+/// which exists only where outlet runs (this crate's directory, the
+/// test's cwd), is not found in the bundle and is refused instead of
+/// binding the caller's directory in. The control: the same `src` given
+/// as an absolute path (the caller's choice) is mounted.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn relative_bind_sources_are_taken_from_the_bundle() {
+    let Some(t) = T::new() else { return };
+    let cwd_src = std::env::current_dir().unwrap().join("src");
+    assert!(
+        cwd_src.join("lib.rs").is_file(),
+        "the test runs in the crate directory"
+    );
+    let bind =
+        |src: &str| json!({"destination": "/tmp", "source": src, "options": ["rbind", "ro"]});
+    let b = t.bundle("data", |c| {
+        sh(c, "cat /tmp/hello > /out/seen");
+        c["mounts"].as_array_mut().unwrap().push(bind("data"));
+    });
+    std::fs::create_dir(b.dir.join("data")).unwrap();
+    std::fs::write(b.dir.join("data/hello"), "from the bundle\n").unwrap();
+    t.run(&t.id("data"), &b)
+        .expect_ok("relative source in the bundle");
+    assert_eq!(
+        std::fs::read_to_string(b.out.join("seen")).unwrap(),
+        "from the bundle\n"
+    );
+
+    let b = t.bundle("cwd", |c| {
+        c["mounts"].as_array_mut().unwrap().push(bind("src"))
+    });
+    let id = t.id("cwd");
+    let o = t.create(&id, &b);
+    o.expect_fail("a source only in outlet's cwd", "mounts[");
+    assert!(
+        o.stderr.contains(&b.dir.join("src").display().to_string()),
+        "{o:?}"
+    );
+    t.assert_nothing_left("relative source missing from the bundle");
+
+    let abs = cwd_src.to_str().unwrap().to_string();
+    let b = t.bundle("abs", |c| {
+        sh(c, "ls /tmp > /out/seen");
+        c["mounts"].as_array_mut().unwrap().push(bind(&abs));
+    });
+    t.run(&t.id("abs"), &b)
+        .expect_ok("control: absolute source");
+    let seen = std::fs::read_to_string(b.out.join("seen")).unwrap();
+    assert!(seen.lines().any(|l| l == "lib.rs"), "{seen}");
+}

@@ -49,7 +49,8 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Validated> {
     };
     let text = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let spec = parse(&text, &path)?;
+    let mut spec = parse(&text, &path)?;
+    bundle_relative_bind_sources(&mut spec, &bundle);
     let root = spec.root().as_ref().map(|r| r.path().clone());
     let Some(root) = root else {
         bail!("config {name}: root.path: missing")
@@ -101,6 +102,26 @@ pub fn parse(text: &[u8], path: &Path) -> Result<Spec> {
     absolute_destinations(&mut spec);
     checks::check_spec(&spec).with_context(|| format!("config {name}"))?;
     Ok(spec)
+}
+
+/// config.md: "Path values for bind mounts are either absolute or
+/// relative to the bundle", whatever directory outlet was started in.
+fn bundle_relative_bind_sources(spec: &mut Spec, bundle: &Path) {
+    for m in spec.mounts.iter_mut().flatten() {
+        let typ = m.typ().as_deref().unwrap_or("");
+        let bind = typ == "bind"
+            || m.options()
+                .iter()
+                .flatten()
+                .any(|o| o == "bind" || o == "rbind");
+        if !bind || typ == "cgroup" || typ == "cgroup2" {
+            continue;
+        }
+        if let Some(src) = m.source().as_ref().filter(|s| s.is_relative()) {
+            let abs = bundle.join(src);
+            m.set_source(Some(abs));
+        }
+    }
 }
 
 /// config.md: a relative mount destination (deprecated, but allowed for
