@@ -1,12 +1,14 @@
-//! The runtime-spec's MUSTs that outlet got wrong before session 6, each
-//! against a real container: a relative mount destination is taken from
-//! "/" (config.md), a failing prestart/createRuntime/createContainer hook
-//! continues the lifecycle at step 12 and 13 (runtime.md: undo, then the
-//! poststop hooks), and the hook and process values that can only fail
-//! late (a relative hook path, a timeout of zero, an env entry without
-//! `=`, an rlimit listed twice or soft above hard, an oomScoreAdj out of
-//! range) are refused before any side effect, naming the field. Each test
-//! has a control that shows its check can fail. Needs root.
+//! The runtime-spec's MUSTs (and runc's behaviour where the spec is
+//! silent) that outlet got wrong before session 6, each against a real
+//! container: relative mount destinations and bind sources, the hook
+//! lifecycle after a failing hook (create's kinds and startContainer),
+//! values that used to fail late or be ignored (hook paths and timeouts,
+//! env, rlimits, oomScoreAdj, ociVersion, domainname without a uts
+//! namespace, mappings without a user namespace, errnoRet on actions
+//! without one, relative masked/readonly paths, empty annotation keys,
+//! inheritable caps outside the bounding set, a listed device over a
+//! different file, blkio leaf weights), and `kill` of a created container.
+//! Each test has a control that shows its check can fail. Needs root.
 
 mod common;
 
