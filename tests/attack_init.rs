@@ -725,7 +725,7 @@ fn hooks_get_only_stdio_never_a_leaked_fd() {
     t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
     t.call(OUTLET.as_ref(), &["start", &id], &leak)
         .expect_ok("start");
-    // startContainer runs in the init after `start` has returned.
+    // startContainer runs in the init once `start` has released it.
     t.wait_status(&id, "stopped");
     let leaked = host_dir.to_str().unwrap();
     for name in [

@@ -65,26 +65,6 @@ fn unknown_namespace_type() {
 
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
-fn relative_mount_destination() {
-    if !common::is_root() {
-        return;
-    }
-    let err = create_fails(
-        |c| {
-            c["mounts"].as_array_mut().unwrap().push(json!({
-                "destination": "relative/dir",
-                "type": "tmpfs",
-                "source": "tmpfs"
-            }))
-        },
-        "destination",
-    );
-    assert!(err.contains("mounts["), "{err}");
-    assert!(err.contains("relative/dir"), "{err}");
-}
-
-#[test]
-#[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn missing_executable() {
     if !common::is_root() {
         return;

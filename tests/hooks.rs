@@ -68,8 +68,9 @@ fn hooks_run_in_order_with_state() {
     assert!(entries(&b.out.join("start.log")).is_empty());
 
     t.outlet(&["start", &id]).expect_ok("start");
-    // The init runs startContainer after `start` has released it, as in
-    // runc: `start` may return before the hook has written its line.
+    // The init runs startContainer after `start` has released it, and
+    // `start` waits for it (its failure is start's); the line is read back
+    // with a deadline all the same.
     let start_log = b.out.join("start.log");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !std::fs::read_to_string(&start_log).is_ok_and(|s| s.ends_with("}\n")) {

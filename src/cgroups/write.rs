@@ -21,6 +21,10 @@ pub struct FileWrite {
     /// A missing file is not an error: the write only restates the
     /// kernel's default (e.g. unlimited swap where swap is not accounted).
     pub optional: bool,
+    /// The spec field the write applies: a missing file is then refused
+    /// naming it (the kernel has no such knob), not reported as a failed
+    /// write.
+    pub field: Option<&'static str>,
 }
 
 impl FileWrite {
@@ -35,7 +39,13 @@ impl FileWrite {
             value,
             fallback: None,
             optional: false,
+            field: None,
         }
+    }
+
+    pub fn for_field(mut self, field: &'static str) -> FileWrite {
+        self.field = Some(field);
+        self
     }
 
     pub fn optional(mut self) -> FileWrite {
@@ -71,6 +81,15 @@ pub(super) fn perform(rec: &CgroupPaths, writes: &[FileWrite]) -> Result<()> {
                 fs::write(&dir.join(file), value)?;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && w.optional => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && w.field.is_some() => {
+                bail!(
+                    "{}: {:?} cannot be applied: this kernel's {} controller has no {}",
+                    w.field.expect("checked"),
+                    w.value,
+                    w.controller,
+                    w.file
+                );
+            }
             Err(e) => return Err(fs::write_error(&path, &w.value, &e)),
         }
     }

@@ -143,7 +143,9 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Validated, gate: Gate) -> Res
     drop(entry);
     let start_gate = gate.as_ref().map(|(_, g)| *g);
     let staged = stage_record(&loaded, &made, &init, &draft, start_gate)?;
-    wait_for_ready(&plan, &init, &draft)?;
+    if let Err(e) = wait_for_ready(&plan, &init, &draft) {
+        return Err(poststop_after_failed_setup(e, made, plan.spec, &draft));
+    }
     let mut created = record(o, plan, made, init, staged)?;
     created.gate = gate.map(|(end, _)| end);
     Ok(created)
@@ -516,6 +518,29 @@ fn wait_for_ready(plan: &Plan, init: &Spawned, draft: &Draft) -> Result<()> {
             }
         }
     }
+}
+
+/// The runtime-spec's lifecycle after a failed prestart, createRuntime or
+/// createContainer hook: "continue the lifecycle at step 12", that is,
+/// destroy what create made, then run the poststop hooks (step 13), which
+/// are how a caller undoes what its earlier hooks set up (a network, a
+/// lease). runc does the same for any create that fails once its init
+/// exists; so does outlet for a failure anywhere in the setup, the phase
+/// in which those hooks run. The error stays the create's.
+fn poststop_after_failed_setup(
+    e: anyhow::Error,
+    made: Made,
+    spec: &Spec,
+    draft: &Draft,
+) -> anyhow::Error {
+    let poststop = spec.hooks().as_ref().and_then(|h| h.poststop().as_ref());
+    if poststop.is_none_or(|v| v.is_empty()) {
+        return e;
+    }
+    // Kills and reaps the init, removes the cgroup and the state dir.
+    drop(made);
+    crate::hooks::run_all_warn("poststop", poststop, &draft.json(0, Status::Stopped));
+    e
 }
 
 /// The init's namespaces exist: put it in its cgroup, and write its id maps

@@ -124,6 +124,13 @@ fn push_start_byte(state: &State, f: BorrowedFd, what: &dyn Display) -> Result<(
 /// The init closes its reading end once it has the byte: no reader is
 /// left (POLLERR) and nothing is left unread.
 fn wait_taken(state: &State, f: BorrowedFd, what: &dyn Display) -> Result<()> {
+    // With startContainer hooks the init takes the byte only once they
+    // have passed: it is alive and busy as long as they take.
+    let hooks = state
+        .hooks
+        .as_ref()
+        .and_then(|h| h.start_container().as_ref())
+        .is_some_and(|v| !v.is_empty());
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         // No events asked for: POLLERR (no reader left) is always reported.
@@ -139,7 +146,7 @@ fn wait_taken(state: &State, f: BorrowedFd, what: &dyn Display) -> Result<()> {
         if !crate::state::init_alive(state) {
             bail!("container init exited before start: {}", state.id);
         }
-        if Instant::now() > deadline {
+        if !hooks && Instant::now() > deadline {
             bail!(
                 "container init did not take the start signal within {}s: {}",
                 START_TIMEOUT.as_secs(),
@@ -151,6 +158,22 @@ fn wait_taken(state: &State, f: BorrowedFd, what: &dyn Display) -> Result<()> {
     // left it in the pipe.
     let unread =
         crate::syscall::process::unread_bytes(f).with_context(|| format!("FIONREAD {what}"))?;
+    if unread != 0 {
+        // A dying process closes its files before it turns zombie: wait
+        // for the end, so that a `state` right after the error says
+        // stopped, not created.
+        let gone_by = Instant::now() + Duration::from_secs(2);
+        while crate::state::init_alive(state) && Instant::now() < gone_by {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    if unread != 0 && hooks {
+        bail!(
+            "container {} stopped before its process ran: a startContainer hook failed \
+             (its error is on the container's stderr) or the init was killed",
+            state.id
+        );
+    }
     if unread != 0 {
         bail!("container init exited before start: {}", state.id);
     }

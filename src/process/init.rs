@@ -119,22 +119,33 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     let became = become_process(process, a.seccomp, proc.as_ref())?;
     drop(proc);
     close_host_fds(a, chan)?;
+    // From here on `kill` may target the init (created): let it die of
+    // what it is sent, as runc's init does. Before a listener's filter,
+    // which may not allow rt_sigaction.
+    crate::syscall::process::exit_on_terminating_signals();
     let late_filter = load_filter_for_listener(a, host_pid)?;
     report_ready(chan_slot)?;
-    wait_for_start(a.fifo)?;
-    // The state is built only for hooks that will read it.
     let start_hooks = a
         .spec
         .hooks()
         .as_ref()
         .and_then(|h| h.start_container().as_ref());
     if start_hooks.is_some_and(|v| !v.is_empty()) {
+        // The start byte stays in the gate until the hooks have passed:
+        // `start` waits for it to be taken, so a failing hook (which ends
+        // the init with the byte unread) fails `start` too, as the
+        // runtime-spec asks ("MUST generate an error").
+        if !crate::syscall::process::wait_readable(a.fifo).context("wait on exec.fifo")? {
+            bail!("exec.fifo: end of file before start");
+        }
+        // The state is built only for hooks that will read it.
         crate::hooks::run_all(
             "startContainer",
             start_hooks,
             &(a.state_json)(host_pid, Status::Created),
         )?;
     }
+    wait_for_start(a.fifo)?;
     exec_process(
         became,
         late_filter,

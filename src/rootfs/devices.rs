@@ -30,6 +30,8 @@ pub struct Node {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
+    /// Its index in `linux.devices`; None for a default device.
+    pub spec_index: Option<usize>,
 }
 
 /// The defaults followed by the spec's devices (a spec entry for the same
@@ -46,6 +48,7 @@ pub fn nodes(spec_devices: &[LinuxDevice]) -> Result<Vec<Node>> {
             mode: 0o666,
             uid: 0,
             gid: 0,
+            spec_index: None,
         });
     }
     for (i, d) in spec_devices.iter().enumerate() {
@@ -72,6 +75,7 @@ pub fn nodes(spec_devices: &[LinuxDevice]) -> Result<Vec<Node>> {
             mode: d.file_mode().unwrap_or(0o666) & 0o7777,
             uid: d.uid().unwrap_or(0),
             gid: d.gid().unwrap_or(0),
+            spec_index: Some(i),
         });
     }
     Ok(out)
@@ -207,11 +211,23 @@ fn mknod(dir: &std::os::fd::OwnedFd, n: &Node, creator: Option<(u32, u32)>) -> R
     let mode = Mode::from_bits_truncate(n.mode & 0o7777);
     // mknodat does not follow a final symlink. An image may ship its own
     // /dev/null as a regular file: replace it (unlinked only when it is
-    // there, which a fresh /dev tmpfs never has).
+    // there, which a fresh /dev tmpfs never has). A device the spec lists
+    // is different: config-linux.md makes a file already at its path that
+    // is not that device an error, and the one that is, the node to use.
     let mut made = nix::sys::stat::mknodat(at, cname.as_c_str(), n.kind, mode, dev);
     if made == Err(Errno::EEXIST) {
-        let _ = unlinkat(at, cname.as_c_str(), UnlinkatFlags::NoRemoveDir);
-        made = nix::sys::stat::mknodat(at, cname.as_c_str(), n.kind, mode, dev);
+        if let Some(i) = n.spec_index {
+            existing_matches(dir, &cname, n).with_context(|| {
+                format!(
+                    "linux.devices[{i}].path: {} exists in the root",
+                    n.path.display()
+                )
+            })?;
+            made = Ok(());
+        } else {
+            let _ = unlinkat(at, cname.as_c_str(), UnlinkatFlags::NoRemoveDir);
+            made = nix::sys::stat::mknodat(at, cname.as_c_str(), n.kind, mode, dev);
+        }
     }
     made.map_err(std::io::Error::from)
         .with_context(|| format!("mknod {}", n.path.display()))?;
@@ -233,6 +249,19 @@ fn mknod(dir: &std::os::fd::OwnedFd, n: &Node, creator: Option<(u32, u32)>) -> R
     // mknod is subject to the umask; set the mode the spec asked for.
     let _ = nix::sys::stat::fchmodat(at, cname.as_c_str(), mode, FchmodatFlags::FollowSymlink);
     Ok(())
+}
+
+/// The entry `name` in `dir`, not followed if a symlink, is the node `n`.
+fn existing_matches(dir: &std::os::fd::OwnedFd, name: &std::ffi::CStr, n: &Node) -> Result<()> {
+    let fd = crate::syscall::fs::openat(
+        dir.as_raw_fd(),
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(std::io::Error::from)
+    .context("open")?;
+    expect_node(&fd, n.kind, n.major, n.minor)
 }
 
 /// Bind the host's node of the same path, once fstat shows it is the

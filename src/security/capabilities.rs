@@ -252,7 +252,19 @@ pub fn validate(caps: Option<&LinuxCapabilities>) -> Result<()> {
 
 /// The pure part of `validate`, for given kernel facts.
 fn check_sets(caps: &LinuxCapabilities, last: u32, own_bounding: u64) -> Result<()> {
-    let [_, (_, eff), (_, inh), (_, prm), (_, amb)] = sets(caps);
+    let [(_, bnd), (_, eff), (_, inh), (_, prm), (_, amb)] = sets(caps);
+    // The bounding set is dropped before capset, which then refuses an
+    // inheritable capability outside it (EPERM from the init, late).
+    if let Some(b) = bnd {
+        let extra = mask(inh, last) & !mask(Some(b), last);
+        if extra != 0 {
+            bail!(
+                "process.capabilities.inheritable: {} not in process.capabilities.bounding \
+                 (the kernel takes no inheritable capability outside the bounding set)",
+                names(extra)
+            );
+        }
+    }
     let (eff, inh, prm, amb) = (
         mask(eff, last),
         mask(inh, last),
@@ -533,8 +545,10 @@ mod tests {
         let all = (1u64 << 41) - 1;
         let no_sys_resource = all & !(1 << 24);
         let sets = |eff: &[&str], prm: &[&str], inh: &[&str], amb: &[&str]| {
-            caps_from(json!({"bounding": ["CAP_SYS_RESOURCE"], "effective": eff,
-                "permitted": prm, "inheritable": inh, "ambient": amb}))
+            caps_from(
+                json!({"bounding": ["CAP_SYS_RESOURCE", "CAP_KILL"], "effective": eff,
+                "permitted": prm, "inheritable": inh, "ambient": amb}),
+            )
         };
         let k = ["CAP_KILL"];
         check_sets(&sets(&k, &k, &k, &k), 40, no_sys_resource).unwrap();
@@ -564,6 +578,15 @@ mod tests {
         assert!(
             err.starts_with(
                 "process.capabilities.effective: CAP_CHOWN not in process.capabilities.permitted"
+            ),
+            "{err}"
+        );
+        let err = check_sets(&sets(&k, &k, &["CAP_CHOWN"], &[]), 40, all)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "process.capabilities.inheritable: CAP_CHOWN not in process.capabilities.bounding"
             ),
             "{err}"
         );

@@ -8,20 +8,27 @@ use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespace, LinuxNamespaceTyp
 use super::{Spec, mount_options, proc_mounts, process_fields, refused, sysctl};
 
 pub(super) fn check_spec(spec: &Spec) -> Result<()> {
-    if spec.version().is_empty() {
-        bail!("ociVersion: missing");
-    }
+    super::version::check(spec.version())?;
     let nss = spec
         .linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_deref())
         .unwrap_or_default();
     check_listed_once(nss)?;
+    super::hooks::check(spec.hooks().as_ref())?;
     check_mounts(spec.mounts().as_deref().unwrap_or(&[]))?;
     check_resources(spec)?;
     check_command(spec)?;
     if let Some(linux) = spec.linux() {
         check_user_and_joined(linux, nss)?;
+        check_masked_and_readonly(linux)?;
+    }
+    if spec
+        .annotations()
+        .as_ref()
+        .is_some_and(|a| a.contains_key(""))
+    {
+        bail!("annotations: a key is empty (config.md: keys MUST NOT be an empty string)");
     }
     check_namespace_needed(spec, nss)?;
     check_process_fields(spec, nss)
@@ -41,11 +48,10 @@ fn check_listed_once(nss: &[LinuxNamespace]) -> Result<()> {
 
 fn check_mounts(mounts: &[Mount]) -> Result<()> {
     for (i, m) in mounts.iter().enumerate() {
+        // Relative destinations were made absolute on load; only an
+        // empty one is left, which names no place to mount on.
         if !m.destination().is_absolute() {
-            bail!(
-                "mounts[{i}].destination: {:?} is not an absolute path",
-                m.destination()
-            );
+            bail!("mounts[{i}].destination: empty");
         }
         mount_options::check(i, m)?;
     }
@@ -101,6 +107,19 @@ fn check_command(spec: &Spec) -> Result<()> {
 /// the path to exist.
 fn check_user_and_joined(linux: &Linux, nss: &[LinuxNamespace]) -> Result<()> {
     let user = nss.iter().find(|n| n.typ() == LinuxNamespaceType::User);
+    // Maps without a user namespace would be ignored: the container's ids
+    // would be the host's, not what the config says (runc refuses too).
+    let listed = |m: &Option<Vec<LinuxIdMapping>>| m.as_ref().is_some_and(|v| !v.is_empty());
+    if user.is_none() {
+        for (field, m) in [
+            ("uidMappings", linux.uid_mappings()),
+            ("gidMappings", linux.gid_mappings()),
+        ] {
+            if listed(m) {
+                bail!("linux.{field}: set, but linux.namespaces has no user namespace to map");
+            }
+        }
+    }
     if let Some(user) = user
         && user.path().is_none()
     {
@@ -123,6 +142,23 @@ fn check_user_and_joined(linux: &Linux, nss: &[LinuxNamespace]) -> Result<()> {
     Ok(())
 }
 
+/// config-linux.md: maskedPaths and readonlyPaths "MUST be absolute paths
+/// in the container namespace"; a relative one would be taken from the
+/// init's working directory at the time, which no config means.
+fn check_masked_and_readonly(linux: &Linux) -> Result<()> {
+    for (field, list) in [
+        ("maskedPaths", linux.masked_paths()),
+        ("readonlyPaths", linux.readonly_paths()),
+    ] {
+        for (i, p) in list.iter().flatten().enumerate() {
+            if !p.starts_with('/') {
+                bail!("linux.{field}[{i}]: {p:?} is not an absolute path");
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Fields that would apply to the caller's own namespace when the
 /// container has none of that kind.
 fn check_namespace_needed(spec: &Spec, nss: &[LinuxNamespace]) -> Result<()> {
@@ -136,8 +172,13 @@ fn check_namespace_needed(spec: &Spec, nss: &[LinuxNamespace]) -> Result<()> {
         // It would be the propagation of the caller's own `/`.
         bail!("linux.rootfsPropagation: set, but there is no mount namespace to apply it in");
     }
+    // Without a uts namespace of its own, the container's would be the
+    // caller's: setting either name would rename the host.
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
         bail!("hostname: set, but there is no new uts namespace to set it in");
+    }
+    if spec.domainname().as_ref().is_some_and(|d| !d.is_empty()) && !has(LinuxNamespaceType::Uts) {
+        bail!("domainname: set, but there is no new uts namespace to set it in");
     }
     Ok(())
 }

@@ -10,10 +10,12 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 mod checks;
+mod hooks;
 mod id;
 pub mod mount_options;
 mod proc_mounts;
 pub mod process_fields;
+mod process_values;
 mod refused;
 mod strict;
 mod sysctl;
@@ -21,6 +23,7 @@ mod template;
 #[cfg(test)]
 mod tests;
 mod types;
+mod version;
 pub use id::check_id;
 pub use proc_mounts::{PROC_MOUNTS_REFUSED, normalized, proc_mount_allowed};
 pub use template::template;
@@ -46,7 +49,8 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Validated> {
     };
     let text = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let spec = parse(&text, &path)?;
+    let mut spec = parse(&text, &path)?;
+    bundle_relative_bind_sources(&mut spec, &bundle);
     let root = spec.root().as_ref().map(|r| r.path().clone());
     let Some(root) = root else {
         bail!("config {name}: root.path: missing")
@@ -79,7 +83,7 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Validated> {
 pub fn parse(text: &[u8], path: &Path) -> Result<Spec> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let track = strict::Track::default();
-    let spec = match strict::from_slice::<Spec>(text, &track) {
+    let mut spec = match strict::from_slice::<Spec>(text, &track) {
         Ok(spec) => spec,
         Err(e) => {
             // serde names a line and column; find the field for the message.
@@ -95,8 +99,42 @@ pub fn parse(text: &[u8], path: &Path) -> Result<Spec> {
             bail!("config {name}: {at}: {e}");
         }
     };
+    absolute_destinations(&mut spec);
     checks::check_spec(&spec).with_context(|| format!("config {name}"))?;
     Ok(spec)
+}
+
+/// config.md: "Path values for bind mounts are either absolute or
+/// relative to the bundle", whatever directory outlet was started in.
+fn bundle_relative_bind_sources(spec: &mut Spec, bundle: &Path) {
+    for m in spec.mounts.iter_mut().flatten() {
+        let typ = m.typ().as_deref().unwrap_or("");
+        let bind = typ == "bind"
+            || m.options()
+                .iter()
+                .flatten()
+                .any(|o| o == "bind" || o == "rbind");
+        if !bind || typ == "cgroup" || typ == "cgroup2" {
+            continue;
+        }
+        if let Some(src) = m.source().as_ref().filter(|s| s.is_relative()) {
+            let abs = bundle.join(src);
+            m.set_source(Some(abs));
+        }
+    }
+}
+
+/// config.md: a relative mount destination (deprecated, but allowed for
+/// old tools) MUST be taken as relative to "/". Made absolute once here,
+/// so every later step (checks, mounting, masked paths under it) sees one
+/// spelling.
+fn absolute_destinations(spec: &mut Spec) {
+    for m in spec.mounts.iter_mut().flatten() {
+        if m.destination().is_relative() && !m.destination().as_os_str().is_empty() {
+            let abs = Path::new("/").join(m.destination());
+            m.set_destination(abs);
+        }
+    }
 }
 
 /// The spec from a config that `load` validated before (the copy in a
@@ -104,7 +142,10 @@ pub fn parse(text: &[u8], path: &Path) -> Result<Spec> {
 /// host as it was at create.
 pub fn from_validated(text: &[u8]) -> Result<Spec> {
     let track = strict::Track::default();
-    strict::from_slice(text, &track).map_err(|e| anyhow::anyhow!("{}: {e}", track.path()))
+    let mut spec: Spec =
+        strict::from_slice(text, &track).map_err(|e| anyhow::anyhow!("{}: {e}", track.path()))?;
+    absolute_destinations(&mut spec);
+    Ok(spec)
 }
 
 /// Why a config that is valid JSON is not a spec, on the raw JSON: only

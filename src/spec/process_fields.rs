@@ -19,6 +19,7 @@ use super::types::Scheduler;
 /// `exec --process`, before anything is forked.
 pub fn check_process(p: &super::Process) -> Result<()> {
     super::refused::check_process(p)?;
+    super::process_values::check(p)?;
     if let Some(s) = p.scheduler() {
         scheduler(s)?;
     }

@@ -126,11 +126,30 @@ fn unknown_namespace_names_the_field() {
 }
 
 #[test]
-fn relative_mount_destination_is_refused() {
+fn relative_mount_destination_is_taken_from_the_root_and_empty_is_refused() {
     let mut v = minimal();
-    v["mounts"] = serde_json::json!([{"destination": "proc", "type": "proc", "source": "proc"}]);
+    v["mounts"] = serde_json::json!([{"destination": "proc", "type": "proc", "source": "proc"},
+        {"destination": "tmp/../x", "type": "tmpfs", "source": "tmpfs"}]);
+    let text = serde_json::to_vec(&v).unwrap();
+    for spec in [
+        super::parse(&text, std::path::Path::new("config.json")).unwrap(),
+        super::from_validated(&text).unwrap(),
+    ] {
+        let dests: Vec<_> = spec
+            .mounts()
+            .iter()
+            .flatten()
+            .map(|m| m.destination().clone())
+            .collect();
+        assert_eq!(
+            dests,
+            [std::path::PathBuf::from("/proc"), "/tmp/../x".into()]
+        );
+    }
+    // Control: an empty destination names no place and stays refused.
+    v["mounts"] = serde_json::json!([{"destination": "", "type": "tmpfs", "source": "tmpfs"}]);
     let err = parse_value(&v).unwrap_err();
-    assert!(err.contains("mounts[0].destination"), "{err}");
+    assert!(err.ends_with("mounts[0].destination: empty"), "{err}");
 }
 
 #[test]

@@ -53,6 +53,46 @@ pub fn reset_signal_dispositions() {
     }
 }
 
+/// The signals whose default action ends a process and that arrive from
+/// outside (not the faults a process raises on itself): what `kill ID SIG`
+/// sends. SIGPIPE stays ignored, as Rust's runtime set it.
+const TERMINATING: [libc::c_int; 15] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGABRT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+    libc::SIGTERM,
+    libc::SIGSTKFLT,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGIO,
+    libc::SIGPWR,
+];
+
+extern "C" fn exit_by_signal(sig: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe and does not return; 128 + n is
+    // how a death by signal n is reported (`run`, the shells).
+    unsafe { libc::_exit(128 + sig) }
+}
+
+/// A handler that ends the process for each terminating signal. The init
+/// is its pid namespace's first process, and the kernel drops any signal
+/// to such a process that it has no handler for (SIGKILL aside): without
+/// this, `kill ID TERM` on a created container would reach nothing.
+/// execve resets the handlers, so the program gets default dispositions.
+pub fn exit_on_terminating_signals() {
+    for sig in TERMINATING {
+        // SAFETY: the handler only calls _exit: it touches no memory the
+        // interrupted code could be using.
+        unsafe { libc::signal(sig, exit_by_signal as *const () as libc::sighandler_t) };
+    }
+}
+
 /// keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a new session keyring of
 /// that name (or the existing one of that name) for the caller.
 pub fn join_session_keyring(name: &CStr) -> io::Result<()> {
@@ -72,6 +112,27 @@ pub fn set_domainname(name: &str) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Blocks until `fd` (a pipe or fifo) has a byte to read, without reading
+/// it. False when it never will: every writer is gone and nothing is left.
+pub fn wait_readable(fd: RawFd) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: poll reads and writes the one pollfd we pass, a live
+        // local; `fd` itself is only looked at.
+        if unsafe { libc::poll(&mut pfd, 1, -1) } >= 0 {
+            return Ok(pfd.revents & libc::POLLIN != 0);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
 }
 
 /// FIONREAD: how many bytes wait unread in a pipe or fifo.

@@ -17,7 +17,11 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
         );
     }
     if let Some(w) = io.leaf_weight().filter(|&w| w != 0) {
-        out.push(FileWrite::new("blkio", "blkio.leaf_weight", w.to_string()));
+        // CFQ's knob: kernels since 5.0 have no CFQ, so no such file.
+        out.push(
+            FileWrite::new("blkio", "blkio.leaf_weight", w.to_string())
+                .for_field("linux.resources.blockIO.leafWeight"),
+        );
     }
     for d in io.weight_device().iter().flatten() {
         let dev = block_device("weightDevice", d.major(), d.minor())?;
@@ -29,11 +33,10 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
             );
         }
         if let Some(w) = d.leaf_weight().filter(|&w| w != 0) {
-            out.push(FileWrite::new(
-                "blkio",
-                "blkio.leaf_weight_device",
-                format!("{dev} {w}"),
-            ));
+            out.push(
+                FileWrite::new("blkio", "blkio.leaf_weight_device", format!("{dev} {w}"))
+                    .for_field("linux.resources.blockIO.weightDevice[].leafWeight"),
+            );
         }
     }
     let throttles: [(&str, &'static str, &Option<Vec<LinuxThrottleDevice>>); 4] = [

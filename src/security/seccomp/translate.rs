@@ -91,6 +91,20 @@ pub fn action(
     errno_ret: Option<u32>,
     field: impl fmt::Display,
 ) -> Result<ScmpAction> {
+    // config-linux.md: when the action takes no errno, the runtime MUST
+    // fail rather than drop the errnoRet it was given.
+    if let Some(v) = errno_ret
+        && !matches!(
+            action,
+            LinuxSeccompAction::ScmpActErrno | LinuxSeccompAction::ScmpActTrace
+        )
+    {
+        let name = serde_json::to_value(action).unwrap_or_default();
+        bail!(
+            "{field}: errno {v} given for {}, which returns none (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)",
+            name.as_str().unwrap_or("this action")
+        );
+    }
     let ret = |what: &str| -> Result<i32> {
         match errno_ret {
             None => Ok(libc::EPERM),

@@ -1,0 +1,107 @@
+//! Process values that would otherwise fail only inside the init, after
+//! the namespaces, cgroup and mounts exist, or pass in a form the spec
+//! does not mean: an `env` entry that is not KEY=VALUE (environ(7); runc
+//! refuses it too), an rlimit type listed twice (the second setrlimit
+//! would run against the first one's hard limit) or with its soft limit
+//! above the hard one, and an `oomScoreAdj` outside the kernel's range.
+//! For config.json's process and `exec --process`, before anything forks.
+
+use anyhow::{Result, bail};
+
+use super::Process;
+
+/// The kernel's range of /proc/PID/oom_score_adj (OOM_SCORE_ADJ_MIN/MAX).
+const OOM_SCORE_ADJ: std::ops::RangeInclusive<i32> = -1000..=1000;
+
+pub fn check(p: &Process) -> Result<()> {
+    for (i, kv) in p.env().iter().flatten().enumerate() {
+        if !kv.contains('=') {
+            bail!("process.env[{i}]: {kv:?} is not KEY=VALUE");
+        }
+        if kv.starts_with('=') {
+            bail!("process.env[{i}]: {kv:?} has an empty name");
+        }
+        if kv.contains('\0') {
+            bail!("process.env[{i}]: {kv:?} contains a NUL byte");
+        }
+    }
+    let rlimits = p.rlimits().as_deref().unwrap_or_default();
+    for (i, r) in rlimits.iter().enumerate() {
+        let name = serde_json::to_value(r.typ()).unwrap_or_default();
+        let name = name.as_str().unwrap_or("?");
+        if rlimits[..i].iter().any(|o| o.typ() == r.typ()) {
+            bail!("process.rlimits[{i}].type: {name} listed twice");
+        }
+        if r.soft() > r.hard() {
+            bail!(
+                "process.rlimits[{i}]: {name} soft limit {} is above its hard limit {}",
+                r.soft(),
+                r.hard()
+            );
+        }
+    }
+    if let Some(adj) = p.oom_score_adj()
+        && !OOM_SCORE_ADJ.contains(&adj)
+    {
+        bail!("process.oomScoreAdj: {adj} is outside -1000..1000");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn process(extra: serde_json::Value) -> Process {
+        let mut v = json!({"user": {"uid": 0, "gid": 0}, "cwd": "/"});
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn each_bad_value_names_its_field() {
+        let nofile =
+            |soft: u64, hard: u64| json!({"type": "RLIMIT_NOFILE", "soft": soft, "hard": hard});
+        for (extra, want) in [
+            (
+                json!({"env": ["A=1", "NOEQUALS"]}),
+                "process.env[1]: \"NOEQUALS\" is not KEY=VALUE",
+            ),
+            (
+                json!({"env": ["=x"]}),
+                "process.env[0]: \"=x\" has an empty name",
+            ),
+            (
+                json!({"env": ["A=\u{0}"]}),
+                "process.env[0]: \"A=\\0\" contains a NUL byte",
+            ),
+            (
+                json!({"rlimits": [nofile(10, 10), nofile(11, 11)]}),
+                "process.rlimits[1].type: RLIMIT_NOFILE listed twice",
+            ),
+            (
+                json!({"rlimits": [nofile(20, 10)]}),
+                "process.rlimits[0]: RLIMIT_NOFILE soft limit 20 is above its hard limit 10",
+            ),
+            (
+                json!({"oomScoreAdj": 1001}),
+                "process.oomScoreAdj: 1001 is outside -1000..1000",
+            ),
+            (
+                json!({"oomScoreAdj": -1001}),
+                "process.oomScoreAdj: -1001 is outside -1000..1000",
+            ),
+        ] {
+            let err = check(&process(extra.clone())).unwrap_err().to_string();
+            assert_eq!(err, want, "{extra}");
+        }
+        // Control: the edges and ordinary values pass.
+        let ok = json!({"env": ["A=", "B=c=d"], "oomScoreAdj": -1000,
+            "rlimits": [nofile(10, 10), {"type": "RLIMIT_CORE", "soft": 0, "hard": 5}]});
+        check(&process(ok)).unwrap();
+        check(&process(json!({"oomScoreAdj": 1000}))).unwrap();
+    }
+}
