@@ -297,7 +297,12 @@ impl Draft {
                 rootfs: loaded.rootfs.clone(),
                 created: crate::logging::rfc3339_now(),
                 owner: crate::state::owner(),
-                annotations: spec.annotations().clone().unwrap_or_default(),
+                annotations: spec
+                    .annotations()
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 init_start_time: 0,
                 cgroup: plan.cgroup.paths().clone(),
                 hooks: spec.hooks().clone(),

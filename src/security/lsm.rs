@@ -64,7 +64,10 @@ pub fn validate(spec: &Spec) -> Result<()> {
     // Without a label there is nothing to check, and the probe is not
     // free: SELinux's reads all of /proc/self/mountinfo (about 2% of
     // create's CPU here).
-    if [apparmor, selinux, mount].iter().all(|l| l.is_none_or(str::is_empty)) {
+    if [apparmor, selinux, mount]
+        .iter()
+        .all(|l| l.is_none_or(str::is_empty))
+    {
         return Ok(());
     }
     check(Host::probe(), apparmor, selinux, mount)
