@@ -160,8 +160,9 @@ fn split_config(bytes: &[u8]) -> (Option<&[u8]>, &[u8]) {
     let whole = || {
         let nl = rest.iter().position(|b| *b == b'\n')?;
         let len: usize = std::str::from_utf8(&rest[..nl]).ok()?.parse().ok()?;
-        let config = rest.get(nl + 1..nl + 1 + len)?;
-        let log = rest[nl + 1 + len..].strip_prefix(b"\n")?;
+        let end = (nl + 1).checked_add(len)?;
+        let config = rest.get(nl + 1..end)?;
+        let log = rest[end..].strip_prefix(b"\n")?;
         Some((Some(config), log))
     };
     whole().unwrap_or((None, &[]))
@@ -636,6 +637,14 @@ mod tests {
             );
             let (c, _) = split_config(&bytes[..cut]);
             assert!(c.is_none_or(|c| c == config), "cut {cut}");
+        }
+        // A head that lies about the length reads as nothing, not a panic.
+        for lie in [
+            "config 18446744073709551615\n{}\n",
+            "config -1\n",
+            "config 99\n{}\n",
+        ] {
+            assert_eq!(split_config(lie.as_bytes()), (None, &b""[..]), "{lie}");
         }
         // The config's file is root's alone: it holds the environment.
         let mode = std::fs::metadata(d.path.join(INTENT_FILE))
