@@ -14,6 +14,7 @@ mod command;
 mod exec;
 mod global;
 mod lifecycle;
+mod plain;
 mod query;
 #[cfg(test)]
 mod tests;

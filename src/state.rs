@@ -1,13 +1,14 @@
-//! <root>/<id>/: state.json, config.json, the lock and exec.fifo (made by
+//! <root>/<id>/: state.json, intent.json, the lock and exec.fifo (made by
 //! `create` only: `run` holds its init at a pipe of its own, so its
 //! container reads "running" from the moment it is recorded, which is
 //! microseconds before `run` releases it).
 //! state.json is written atomically (tmp + rename) and holds the OCI state
 //! plus what later commands need without re-reading the bundle (the hooks,
 //! the resolved cgroup paths, the init's start time against pid reuse).
-//! config.json is the config the container was created from, for `exec`.
+//! intent.json opens with the config the container was created from, for
+//! `exec` (config.json in the dirs of `restore` and of older outlets).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -22,8 +23,9 @@ use crate::syscall;
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
-/// The validated config as create read it: `exec` takes the container's
-/// process defaults and seccomp profile from here, never from the bundle,
+/// The validated config as `restore` (and outlets before intent.json held
+/// it) read it: `exec` takes the container's process defaults and seccomp
+/// profile from here or from intent.json's head, never from the bundle,
 /// which may have been edited or removed since.
 pub const CONFIG_FILE: &str = "config.json";
 /// What `create` is about to make, written before it makes it (intent
@@ -31,7 +33,19 @@ pub const CONFIG_FILE: &str = "config.json";
 /// any instant, or a container whose state.json was damaged later. A log
 /// of JSON lines, each a whole `Intent` that replaces the one before: the
 /// last line that reads whole is the record (see `ContainerDir::begin_intent`).
+/// Made by create and run, it opens with the container's config, framed
+/// by CONFIG_HEAD (one file where there were two: on this ext4 host every
+/// new inode costs a scan of the recently freed ones).
 pub const INTENT_FILE: &str = "intent.json";
+/// `config <length>\n`, the config's bytes, `\n`: the head of a create's
+/// intent.json. The length, not a line, marks where the log starts: a
+/// config's own lines may read as JSON objects.
+const CONFIG_HEAD: &[u8] = b"config ";
+/// The files of a create's or run's dir, in the order `ContainerDir::remove`
+/// unlinks them: state.json first, so that a delete killed halfway leaves
+/// a container "being created", whose intent record `delete --force`
+/// still reads. (restore's config.json takes remove's general way.)
+const OWN_FILES: [&str; 3] = [STATE_FILE, EXEC_FIFO, INTENT_FILE];
 /// The state root: others may pass through it (to a container dir they
 /// are told of) but not list the ids in it.
 const ROOT_MODE: u32 = 0o711;
@@ -91,8 +105,10 @@ pub struct State {
     pub rootfs: PathBuf,
     pub created: String,
     pub owner: String,
-    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
-    pub annotations: HashMap<String, String>,
+    /// Ordered, not hashed: a HashMap's random seed cost every command
+    /// that reads a state a getrandom(2), and this map is rarely filled.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
     /// Start time (clock ticks since boot) of the init: a pid with another
     /// start time is a recycled pid, never ours.
     pub init_start_time: u64,
@@ -152,12 +168,32 @@ pub struct Intent {
 }
 
 /// The intent log's bytes to the record that stands: its last line that
-/// parses whole.
+/// parses whole, after the config when the file opens with one.
 pub fn parse_intent(bytes: &[u8]) -> Option<Intent> {
-    bytes
+    split_config(bytes)
+        .1
         .split(|b| *b == b'\n')
         .rev()
         .find_map(|line| serde_json::from_slice(line).ok())
+}
+
+/// intent.json's bytes as (the config at its head, the log after it).
+/// A file without the head is all log (restore's, older outlets'); one
+/// whose head or config was cut short has neither: it was cut in the one
+/// write that makes it, before create made anything the log could name.
+fn split_config(bytes: &[u8]) -> (Option<&[u8]>, &[u8]) {
+    let Some(rest) = bytes.strip_prefix(CONFIG_HEAD) else {
+        return (None, bytes);
+    };
+    let whole = || {
+        let nl = rest.iter().position(|b| *b == b'\n')?;
+        let len: usize = std::str::from_utf8(&rest[..nl]).ok()?.parse().ok()?;
+        let end = (nl + 1).checked_add(len)?;
+        let config = rest.get(nl + 1..end)?;
+        let log = rest[end..].strip_prefix(b"\n")?;
+        Some((Some(config), log))
+    };
+    whole().unwrap_or((None, &[]))
 }
 
 /// state.json's bytes to a State, without touching the file system (the
@@ -178,8 +214,8 @@ pub struct OciState<'a> {
     pub rootfs: &'a Path,
     pub created: &'a str,
     pub owner: &'a str,
-    #[serde(skip_serializing_if = "HashMap::is_empty")]
-    pub annotations: &'a HashMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: &'a BTreeMap<String, String>,
 }
 
 impl State {
@@ -320,12 +356,21 @@ impl ContainerDir {
         syscall::write_atomic(&self.path.join(INTENT_FILE), &json)
     }
 
-    /// The first intent record, into a new file with one plain write (no
-    /// temporary file and rename): it is written before anything it names
-    /// exists, so a create killed halfway through the write has made
-    /// nothing the record would have to lead to.
-    pub fn begin_intent(&self, intent: &Intent) -> Result<()> {
-        self.write_intent(intent, std::fs::OpenOptions::new().create_new(true))
+    /// The first intent record, after the container's config (see
+    /// CONFIG_HEAD), into a new file with one plain write (no temporary
+    /// file and rename): it is written before anything it names exists,
+    /// so a create killed halfway through the write has made nothing the
+    /// record would have to lead to.
+    pub fn begin_intent(&self, intent: &Intent, config: &[u8]) -> Result<()> {
+        let mut head = CONFIG_HEAD.to_vec();
+        head.extend_from_slice(format!("{}\n", config.len()).as_bytes());
+        head.extend_from_slice(config);
+        head.push(b'\n');
+        let new = std::fs::OpenOptions::new()
+            .create_new(true)
+            .mode(FILE_MODE)
+            .clone();
+        self.write_intent(head, intent, new)
     }
 
     /// A later record, appended as one more line (one write, no new inode
@@ -333,12 +378,19 @@ impl ContainerDir {
     /// line cut short by a kill does not read whole, and the line before
     /// it still stands, as if create had died just before the write.
     pub fn append_intent(&self, intent: &Intent) -> Result<()> {
-        self.write_intent(intent, std::fs::OpenOptions::new().append(true))
+        let append = std::fs::OpenOptions::new().append(true).clone();
+        self.write_intent(Vec::new(), intent, append)
     }
 
-    fn write_intent(&self, intent: &Intent, how: &mut std::fs::OpenOptions) -> Result<()> {
+    /// `intent` as one line after `head`, in one write.
+    fn write_intent(
+        &self,
+        mut line: Vec<u8>,
+        intent: &Intent,
+        mut how: std::fs::OpenOptions,
+    ) -> Result<()> {
         let file = self.path.join(INTENT_FILE);
-        let mut line = serde_json::to_vec(intent).context("serialise intent")?;
+        serde_json::to_writer(&mut line, intent).context("serialise intent")?;
         line.push(b'\n');
         how.write(true)
             .open(&file)
@@ -373,8 +425,9 @@ impl ContainerDir {
         })
     }
 
-    /// Keeps the config's text. Written before state.json, whose rename is
-    /// what makes the container exist for other commands: no reader can
+    /// Keeps the config's text in a file of its own (`restore`; create and
+    /// run keep it in intent.json). Written before state.json, whose rename
+    /// is what makes the container exist for other commands: no reader can
     /// see a partial config.json, so one plain write is enough.
     pub fn save_config(&self, text: &[u8]) -> Result<()> {
         let file = self.path.join(CONFIG_FILE);
@@ -387,7 +440,14 @@ impl ContainerDir {
             .with_context(|| format!("write {}", file.display()))
     }
 
+    /// The config the container was created from: intent.json's head, or
+    /// config.json where there is none.
     pub fn load_config(&self) -> Result<Vec<u8>> {
+        if let Ok(bytes) = std::fs::read(self.path.join(INTENT_FILE))
+            && let (Some(config), _) = split_config(&bytes)
+        {
+            return Ok(config.to_vec());
+        }
         let file = self.path.join(CONFIG_FILE);
         std::fs::read(&file).with_context(|| {
             format!(
@@ -413,7 +473,27 @@ impl ContainerDir {
         self.path.join(EXEC_FIFO)
     }
 
+    /// Removes the directory: the files outlet makes, by name through the
+    /// locked dir's fd, then the dir (5-6 syscalls where remove_dir_all
+    /// takes 16: lstat, open, fstat, fcntl, two getdents, musl's malloc for
+    /// the DIR, ...). Anything else left in it (a killed create's temporary
+    /// state file) takes the general way.
     pub fn remove(&self) -> Result<()> {
+        if let Some(dir) = &self.lock {
+            for name in OWN_FILES {
+                let _ = nix::unistd::unlinkat(
+                    Some(dir.as_raw_fd()),
+                    name,
+                    nix::unistd::UnlinkatFlags::NoRemoveDir,
+                );
+            }
+            match std::fs::remove_dir(&self.path) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) => {}
+                r => {
+                    return r.with_context(|| format!("remove state dir {}", self.path.display()));
+                }
+            }
+        }
         std::fs::remove_dir_all(&self.path)
             .with_context(|| format!("remove state dir {}", self.path.display()))
     }
@@ -550,14 +630,75 @@ mod tests {
     #[test]
     fn the_last_whole_intent_line_stands() {
         let (_t, d) = dir();
-        d.begin_intent(&intent(0)).unwrap();
+        d.begin_intent(&intent(0), b"{}").unwrap();
         assert_eq!(d.load_intent().unwrap().pid, 0);
         d.append_intent(&intent(42)).unwrap();
         let got = d.load_intent().unwrap();
         assert_eq!((got.pid, got.init_start_time), (42, 77));
         assert_eq!(got.cgroup.created, intent(42).cgroup.created);
         // A second create of the record in the same dir is refused.
-        assert!(d.begin_intent(&intent(1)).is_err());
+        assert!(d.begin_intent(&intent(1), b"{}").is_err());
+    }
+
+    /// A config at the head of the log never reads as a record, cut
+    /// wherever a kill may cut the file (every byte): the record is none,
+    /// the first or the second, and the config comes back whole or not at
+    /// all. Control: the same bytes read line by line, as before the
+    /// head, take a line of this config for a record with pid 99.
+    #[test]
+    fn a_config_at_the_head_of_the_log_never_reads_as_a_record() {
+        let (_t, d) = dir();
+        let config = b"{\n\"a\": 1\n}\n{\"pid\": 99, \"init_start_time\": 77}\n";
+        d.begin_intent(&intent(0), config).unwrap();
+        d.append_intent(&intent(42)).unwrap();
+        assert_eq!(d.load_config().unwrap(), config);
+        assert_eq!(d.load_intent().unwrap().pid, 42);
+        let bytes = std::fs::read(d.path.join(INTENT_FILE)).unwrap();
+        let naive = |b: &[u8]| {
+            b.split(|c| *c == b'\n')
+                .rev()
+                .find_map(|l| serde_json::from_slice::<Intent>(l).ok())
+        };
+        let head_len = bytes.len() - serde_json::to_vec(&intent(42)).unwrap().len() - 1;
+        assert_eq!(naive(&bytes[..head_len / 2]).map(|i| i.pid), Some(99));
+        for cut in 0..=bytes.len() {
+            let got = parse_intent(&bytes[..cut]).map(|i| i.pid);
+            assert!(
+                matches!(got, None | Some(0) | Some(42)),
+                "cut {cut}: {got:?}"
+            );
+            let (c, _) = split_config(&bytes[..cut]);
+            assert!(c.is_none_or(|c| c == config), "cut {cut}");
+        }
+        // A head that lies about the length reads as nothing, not a panic.
+        for lie in [
+            "config 18446744073709551615\n{}\n",
+            "config -1\n",
+            "config 99\n{}\n",
+        ] {
+            assert_eq!(split_config(lie.as_bytes()), (None, &b""[..]), "{lie}");
+        }
+        // The config's file is root's alone: it holds the environment.
+        let mode = std::fs::metadata(d.path.join(INTENT_FILE))
+            .unwrap()
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+    }
+
+    /// restore's dir (and an older outlet's) keeps the config in
+    /// config.json and a plain log in intent.json: both still read.
+    #[test]
+    fn a_dir_with_config_json_reads_as_before() {
+        let (_t, d) = dir();
+        d.save_intent(&intent(42)).unwrap();
+        d.save_config(b"{\"ociVersion\": \"1.0.2\"}").unwrap();
+        assert_eq!(d.load_intent().unwrap().pid, 42);
+        assert_eq!(d.load_config().unwrap(), b"{\"ociVersion\": \"1.0.2\"}");
+        d.remove().unwrap();
+        assert!(!d.path.exists());
     }
 
     #[test]
@@ -576,6 +717,26 @@ mod tests {
         // A first line cut short: no record.
         assert!(parse_intent(&first.as_bytes()[..first.len() / 2]).is_none());
         assert!(parse_intent(b"").is_none());
+    }
+
+    /// The dir goes with every file outlet makes in it (the fifo too), and
+    /// with one it does not know (a killed create's temporary state file:
+    /// the control, which the unlinks by name alone would leave behind).
+    #[test]
+    fn remove_takes_the_dir_with_known_and_unknown_files() {
+        for stranger in [None, Some(".state.json.4242")] {
+            let (_t, d) = dir();
+            for f in OWN_FILES.iter().filter(|f| **f != EXEC_FIFO) {
+                std::fs::write(d.path.join(f), b"x").unwrap();
+            }
+            nix::unistd::mkfifo(&d.fifo(), nix::sys::stat::Mode::from_bits_truncate(0o600))
+                .unwrap();
+            if let Some(s) = stranger {
+                std::fs::write(d.path.join(s), b"x").unwrap();
+            }
+            d.remove().unwrap();
+            assert!(!d.path.exists(), "{stranger:?}: {} left", d.path.display());
+        }
     }
 
     #[test]

@@ -66,13 +66,17 @@ pub fn runc_spellings(mut argv: Vec<OsString>) -> Vec<OsString> {
 }
 
 impl Cli {
-    /// Parses like `Cli::try_parse_from`, but builds only the called
+    /// Parses like `Cli::try_parse_from`: the hot commands' plain argv
+    /// without clap (see `plain`), else building only the called
     /// subcommand: outlet runs once per call, and building the full command
     /// (every subcommand, every global flag propagated into each) was most
     /// of its start-up instructions. None means "take the full parse":
     /// help, version, errors and unknown subcommands all go there, so what
     /// clap prints stays exactly as before.
     pub fn try_parse_fast_from(argv: &[OsString]) -> Option<Cli> {
+        if let Some(cli) = super::plain::parse(argv) {
+            return Some(cli);
+        }
         let name = subcommand_name(argv)?;
         // Subcommands are deferred (see `Command`), so this builds 17 shells
         // (name and about) without their args.

@@ -3,6 +3,7 @@ use std::ffi::OsString;
 use clap::{CommandFactory, Parser};
 
 use super::argv::{BOOL_FLAGS, VALUE_FLAGS};
+use super::plain;
 use super::*;
 
 fn argv(s: &[&str]) -> Vec<OsString> {
@@ -304,4 +305,155 @@ fn runc_habits_parse() {
         panic!()
     };
     assert_eq!(k.signal, "-1");
+}
+
+/// The hot commands as containerd's shim, go-runc and conmon spell them:
+/// each must take the clap-free parse (`plain`), or the speed it buys is
+/// silently lost.
+#[rustfmt::skip]
+const PLAIN_ARGV: &[&[&str]] = &[
+    &["--root", "/run/containerd/runc/k8s.io", "--log", "/b/log.json", "--log-format", "json", "create", "--bundle", "/b", "--pid-file", "/b/init.pid", "--console-socket", "/s", "--no-pivot", "--no-new-keyring", "cid"],
+    &["--root", "/r", "--log", "/b/log.json", "--log-format", "json", "--systemd-cgroup", "create", "--bundle", "/b", "--pid-file", "/b/init.pid", "cid"],
+    &["--root", "/r", "--log", "/l", "--log-format", "json", "start", "cid"],
+    &["--root", "/r", "--log", "/l", "--log-format", "json", "kill", "cid", "9"],
+    &["--root", "/r", "--log", "/l", "--log-format", "json", "kill", "--all", "cid", "15"],
+    &["--root", "/r", "--log", "/l", "--log-format", "json", "delete", "--force", "cid"],
+    &["--root", "/r", "pause", "cid"],
+    &["--root", "/r", "resume", "cid"],
+    &["state", "cid"],
+    &["--systemd-cgroup", "create", "--bundle", "/b", "--pid-file", "/p", "--no-pivot", "--no-new-keyring", "--preserve-fds", "2", "--console-socket", "/s", "cid"],
+    &["--log-format=json", "--log", "/l", "create", "--bundle=/b", "--pid-file=/p", "cid"],
+    &["create", "cid", "--bundle", "/b", "--root", "/r", "--log-format=json", "--debug"],
+    &["delete", "cid", "--force", "--root", "/r"],
+    &["--rootless=false", "--cgroup-manager", "cgroupfs", "state", "cid"],
+    &["--cgroup-manager", "cgroupfs", "run", "--config", "/c.json", "--keep", "-d", "cid"],
+    &["run", "-b", "/b", "--detach", "cid"],
+    &["--root", "/a", "--root", "/b", "state", "cid", "--root", "/c"],
+    &["--criu", "/c", "kill", "cid"],
+];
+
+#[test]
+fn plain_parse_takes_the_callers_hot_argv_as_clap_does() {
+    for args in PLAIN_ARGV {
+        let argv = argv(args);
+        let full = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        let plain = plain::parse(&argv).unwrap_or_else(|| panic!("{args:?} went to clap"));
+        assert_eq!(format!("{plain:?}"), format!("{full:?}"), "argv {args:?}");
+    }
+    for args in CALLER_ARGV {
+        let argv = argv(args);
+        if let Some(plain) = plain::parse(&argv) {
+            let full = Cli::try_parse_from(&argv).unwrap();
+            assert_eq!(format!("{plain:?}"), format!("{full:?}"), "argv {args:?}");
+        }
+    }
+    for args in FALLBACK_ARGV {
+        assert!(plain::parse(&argv(args)).is_none(), "{args:?} parsed plain");
+    }
+}
+
+/// Random argv from the hot commands' flags (with their values), ids and
+/// signals in random order, a third of them with one word clap must judge
+/// (help, `--`, a cluster, a misspelling, a misplaced flag, a bad value):
+/// wherever the plain parse answers, clap's full parse succeeds with the
+/// same `Cli`. The draws must include enough argv of each kind (taken
+/// plain, left to clap, refused) for the test to mean something.
+#[test]
+fn plain_parse_equals_clap_on_random_argv() {
+    #[rustfmt::skip]
+    const GLOBAL: &[&[&str]] = &[
+        &["--root", "/r"], &["--root=/r2"], &["--log", "/l"], &["--log=/l2"],
+        &["--log-format", "json"], &["--log-format=text"], &["--debug"],
+        &["--systemd-cgroup"], &["--cgroup-manager", "cgroupfs"],
+        &["--cgroup-manager=systemd"], &["--criu", "/c"], &["--criu=/c2"],
+    ];
+    const ROOTLESS: &[&[&str]] = &[&["--rootless", "true"], &["--rootless=false"]];
+    #[rustfmt::skip]
+    const CREATE: &[&[&str]] = &[
+        &["-b", "/b"], &["--bundle", "/b"], &["--bundle=/b2"], &["--config", "/c.json"],
+        &["--config=/c2.json"], &["--console-socket", "/s"], &["--pid-file", "/p"],
+        &["--pid-file=/p2"], &["--no-pivot"], &["--no-new-keyring"],
+        &["--preserve-fds", "2"], &["--preserve-fds=3"],
+    ];
+    const RUN: &[&[&str]] = &[&["-d"], &["--detach"], &["--keep"]];
+    const DELETE: &[&[&str]] = &[&["-f"], &["--force"]];
+    const KILL: &[&[&str]] = &[&["-a"], &["--all"]];
+    #[rustfmt::skip]
+    const NAMES: &[&str] = &[
+        "create", "run", "start", "state", "kill", "delete", "pause", "resume", "exec", "help",
+    ];
+    #[rustfmt::skip]
+    const NOISE: &[&str] = &[
+        "", "-", "--", "-h", "--help", "-v", "--version", "-af", "-fa", "--force=true",
+        "-b=/b", "-b/b", "--bundlex", "--roo", "--nosuch", "+3", "-9", "--log-format=yaml",
+        "--rootless", "--root=", "--debug=1", "--preserve-fds=99999999999", "--keep", "-d",
+        "-f", "-a", "--no-pivot", "cid", "KILL", "--bundle", "--preserve-fds=+3",
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rnd = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let (mut plain_n, mut clap_only, mut both_fail) = (0, 0, 0);
+    for _ in 0..4000 {
+        let mut args: Vec<&str> = Vec::new();
+        for _ in 0..rnd(4) {
+            let pool = if rnd(4) == 0 { ROOTLESS } else { GLOBAL };
+            args.extend(pool[rnd(pool.len())]);
+        }
+        let name = NAMES[rnd(NAMES.len())];
+        args.push(name);
+        let own: &[&[&str]] = match name {
+            "create" => CREATE,
+            "run" => [CREATE, RUN][rnd(2)],
+            "delete" => DELETE,
+            "kill" => KILL,
+            _ => &[],
+        };
+        let mut units: Vec<&[&str]> = Vec::new();
+        for _ in 0..rnd(5) {
+            let pool = if own.is_empty() || rnd(3) == 0 {
+                GLOBAL
+            } else {
+                own
+            };
+            units.push(pool[rnd(pool.len())]);
+        }
+        // Positionals in their order, at random places among the flags.
+        let positionals: &[&str] =
+            [&["cid"][..], &["cid", "KILL"], &[], &["cid", "c2"]][if rnd(4) == 0 {
+                rnd(4)
+            } else {
+                usize::from(name == "kill" && rnd(2) == 0)
+            }];
+        let mut at = 0;
+        for p in positionals {
+            at = at + rnd(units.len() - at + 1);
+            units.insert(at, std::slice::from_ref(p));
+            at += 1;
+        }
+        let mut after: Vec<&str> = units.concat();
+        if rnd(3) == 0 {
+            after.insert(rnd(after.len() + 1), NOISE[rnd(NOISE.len())]);
+        }
+        args.extend(after);
+        let argv = argv(&args);
+        let full = Cli::try_parse_from(&argv).ok();
+        match (plain::parse(&argv), full) {
+            (Some(plain), Some(full)) => {
+                assert_eq!(format!("{plain:?}"), format!("{full:?}"), "argv {args:?}");
+                plain_n += 1;
+            }
+            (Some(plain), None) => panic!("{args:?}: clap refuses what plain took: {plain:?}"),
+            (None, Some(_)) => clap_only += 1,
+            (None, None) => both_fail += 1,
+        }
+    }
+    eprintln!("plain {plain_n}, clap only {clap_only}, refused by both {both_fail}");
+    assert!(
+        plain_n > 1000 && clap_only > 200 && both_fail > 200,
+        "plain {plain_n}, clap only {clap_only}, refused {both_fail}"
+    );
 }

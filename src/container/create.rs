@@ -136,13 +136,13 @@ pub fn create_loaded(o: &CreateOpts, loaded: spec::Validated, gate: Gate) -> Res
     spec::check_id(o.id)?;
     let mut plan = plan(o, &loaded)?;
     // Side effects start here.
-    let mut made = make_state_dir(o, &plan.cgroup)?;
+    let mut made = make_state_dir(o, &plan.cgroup, &loaded.text)?;
     let entry = make_cgroup(o, &mut plan, &mut made)?;
     let draft = Draft::new(o, &loaded, &plan);
     let (init, gate) = spawn_init(o, &loaded, &mut plan, &mut made, &entry, &draft, gate)?;
     drop(entry);
     let start_gate = gate.as_ref().map(|(_, g)| *g);
-    let staged = stage_record(&loaded, &made, &init, &draft, start_gate)?;
+    let staged = stage_record(&made, &init, &draft, start_gate)?;
     if let Err(e) = wait_for_ready(&plan, &init, &draft) {
         return Err(poststop_after_failed_setup(e, made, plan.spec, &draft));
     }
@@ -249,7 +249,7 @@ struct Made {
 /// The state dir, locked, with the intent record of the cgroup directories
 /// about to be made: intent before effect, so that `delete --force` can
 /// undo a create killed at any instant from here on.
-fn make_state_dir(o: &CreateOpts, cgroup: &Cgroup) -> Result<Made> {
+fn make_state_dir(o: &CreateOpts, cgroup: &Cgroup, config: &[u8]) -> Result<Made> {
     let dir = ContainerDir::create(o.root, o.id)?;
     let undo = Undo {
         dir: Some(dir.path.clone()),
@@ -261,7 +261,7 @@ fn make_state_dir(o: &CreateOpts, cgroup: &Cgroup) -> Result<Made> {
         ..Default::default()
     };
     intent.cgroup.created = cgroup.to_create();
-    dir.begin_intent(&intent)?;
+    dir.begin_intent(&intent, config)?;
     crate::fault::point("create:intent");
     Ok(Made { dir, undo, intent })
 }
@@ -300,7 +300,12 @@ impl Draft {
                 rootfs: loaded.rootfs.clone(),
                 created: crate::logging::rfc3339_now(),
                 owner: crate::state::owner(),
-                annotations: spec.annotations().clone().unwrap_or_default(),
+                annotations: spec
+                    .annotations()
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 init_start_time: 0,
                 cgroup: plan.cgroup.paths().clone(),
                 hooks: spec.hooks().clone(),
@@ -588,14 +593,13 @@ fn run_runtime_hooks(spec: &Spec, state_json: &str) -> Result<()> {
     )
 }
 
-/// config.json and state.json's bytes, written while the init sets itself
-/// up (the parent would only wait for it): on ext4 each new file is an
-/// inode allocation, which this takes off the path to Ready. Nothing reads
-/// either before `record` renames state.json into place (a dir without
-/// state.json is a container being created), and a create that fails
-/// removes the whole dir.
+/// state.json's bytes, written while the init sets itself up (the parent
+/// would only wait for it): on ext4 each new file is an inode allocation,
+/// which this takes off the path to Ready. (The config went into
+/// intent.json's head.) Nothing reads it before `record` renames it into
+/// place (a dir without state.json is a container being created), and a
+/// create that fails removes the whole dir.
 fn stage_record(
-    loaded: &spec::Validated,
     made: &Made,
     init: &Spawned,
     draft: &Draft,
@@ -607,7 +611,6 @@ fn stage_record(
         start_gate,
         ..draft.state.clone()
     };
-    made.dir.save_config(&loaded.text)?;
     let staged = made.dir.stage(&state)?;
     Ok((state, staged))
 }

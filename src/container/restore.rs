@@ -479,7 +479,12 @@ fn state_for(id: &str, p: &Plan, created: &str, pid: i32, init_start_time: u64) 
         rootfs: p.loaded.rootfs.clone(),
         created: created.to_string(),
         owner: crate::state::owner(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
         init_start_time,
         cgroup: p.cgroup.paths().clone(),
         hooks: spec.hooks().clone(),

@@ -41,8 +41,8 @@ pub struct Validated {
 }
 
 pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Validated> {
-    let bundle =
-        std::fs::canonicalize(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
+    let bundle = crate::syscall::fs::realpath(bundle)
+        .with_context(|| format!("bundle {}", bundle.display()))?;
     let path = match config {
         Some(c) => c.to_path_buf(),
         None => bundle.join("config.json"),
@@ -56,7 +56,7 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Validated> {
         bail!("config {name}: root.path: missing")
     };
     let rootfs = bundle.join(&root);
-    let rootfs = std::fs::canonicalize(&rootfs).with_context(|| {
+    let rootfs = crate::syscall::fs::realpath(&rootfs).with_context(|| {
         format!(
             "config {name}: root.path: {}: rootfs not found",
             rootfs.display()
