@@ -19,6 +19,9 @@ use super::types::Scheduler;
 /// `exec --process`, before anything is forked.
 pub fn check_process(p: &super::Process) -> Result<()> {
     super::refused::check_process(p)?;
+    if let Some(env) = p.env() {
+        super::env::check(env)?;
+    }
     if let Some(s) = p.scheduler() {
         scheduler(s)?;
     }

@@ -1,0 +1,153 @@
+//! What runc's own integration tests (tests/integration/*.bats) expect of
+//! the command line, where outlet answered differently: each test here is
+//! one behaviour a caller can see, checked on real containers.
+
+mod common;
+
+use common::{T, sh};
+use serde_json::json;
+
+/// A pid-1 shell that exits 0 on SIGTERM and otherwise sleeps.
+const SLEEPER: &str = "trap 'exit 0' TERM; sleep 1000 & wait";
+
+fn sleeper(t: &T, tag: &str) -> String {
+    let b = t.bundle(tag, |c| sh(c, SLEEPER));
+    let id = t.id(tag);
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    assert_eq!(t.status(&id), "running");
+    id
+}
+
+/// env.bats: a name given twice is set once, at its first place with its
+/// last value; an empty HOME is replaced by the passwd entry's home (also
+/// when an earlier entry set it). The control, a non-empty HOME, is kept.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn env_names_once_and_empty_home_replaced() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("env", |c| {
+        c["process"]["args"] = json!(["env"]);
+        c["process"]["env"] = json!([
+            "ONE=two",
+            "HOME=/override",
+            "ONE=",
+            "HOME=",
+            "PATH=/usr/bin:/bin"
+        ]);
+    });
+    let o = t.run(&t.id("env"), &b);
+    o.expect_ok("run env");
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines, ["ONE=", "HOME=/root", "PATH=/usr/bin:/bin"], "{o:?}");
+
+    let b = t.bundle("home", |c| {
+        c["process"]["args"] = json!(["env"]);
+        c["process"]["env"] = json!(["HOME=/override", "PATH=/usr/bin:/bin"]);
+    });
+    let o = t.run(&t.id("home"), &b);
+    o.expect_ok("run env with HOME");
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines, ["HOME=/override", "PATH=/usr/bin:/bin"], "{o:?}");
+    t.assert_nothing_left("after the env runs");
+}
+
+/// runc refuses an env entry without '=' or with an empty name when the
+/// process starts; outlet at create, before any side effect, and at exec
+/// (`--env FOO`), naming the entry. The control: `FOO=` (empty value) is
+/// a valid entry and passes both.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn env_entry_without_name_or_equals_is_refused() {
+    let Some(t) = T::new() else { return };
+    for (tag, bad) in [("noeq", "FOO"), ("noname", "=x")] {
+        let b = t.bundle(tag, |c| {
+            c["process"]["env"].as_array_mut().unwrap().push(json!(bad));
+        });
+        let id = t.id(tag);
+        let o = t.create(&id, &b);
+        o.expect_fail(bad, "invalid environment variable");
+        assert!(o.stderr.contains("process.env["), "{o:?}");
+        assert!(!t.state_dir_exists(&id), "{bad}: state left behind");
+    }
+    t.assert_nothing_left("after the refused creates");
+
+    let id = sleeper(&t, "exec");
+    let o = t.outlet(&["exec", "--env", "FOO", &id, "true"]);
+    o.expect_fail("exec --env FOO", "invalid environment variable");
+    let o = t.outlet(&["exec", "--env", "FOO=", &id, "sh", "-c", "echo \"[$FOO]\""]);
+    o.expect_ok("exec --env FOO=");
+    assert_eq!(o.stdout.trim(), "[]", "{o:?}");
+}
+
+/// `kill ID 0` asks whether the init is there, as kill(2) and runc do:
+/// exit 0 while it runs, "container not running" once it has stopped.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn kill_signal_0_probes_the_init() {
+    let Some(t) = T::new() else { return };
+    let id = sleeper(&t, "probe");
+    t.outlet(&["kill", &id, "0"])
+        .expect_ok("kill 0 of a running container");
+    assert_eq!(t.status(&id), "running", "signal 0 changed the container");
+    t.outlet(&["kill", &id, "KILL"]).expect_ok("kill KILL");
+    t.wait_status(&id, "stopped");
+    t.outlet(&["kill", &id, "0"])
+        .expect_fail("kill 0 of a stopped container", "not running");
+}
+
+/// `kill --all` of a stopped container exits 0, as runc's does: nothing is
+/// left that did not get the signal (containerd's shim sends it after the
+/// init has exited). The control: the same kill without --all still says
+/// "container not running", and a missing container "does not exist".
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn kill_all_of_a_stopped_container_exits_0() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("stopped", |c| sh(c, "exit 0"));
+    let id = t.id("stopped");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    t.wait_status(&id, "stopped");
+    for sig in ["KILL", "TERM"] {
+        t.outlet(&["kill", "--all", &id, sig])
+            .expect_ok("kill --all of a stopped container");
+    }
+    t.outlet(&["kill", &id, "KILL"])
+        .expect_fail("kill (not --all) of a stopped container", "not running");
+    t.outlet(&["kill", "--all", &format!("{}-nope", t.token), "KILL"])
+        .expect_fail("kill --all of a missing container", "does not exist");
+    assert_eq!(t.status(&id), "stopped");
+}
+
+/// list.bats cuts the table by columns; runc lays it out with Go's
+/// tabwriter (each column its widest cell + 3, at least 12). Ids of two
+/// lengths, both longer than the 20 columns outlet used to give the id:
+/// every cell of a column starts where its header starts.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn list_table_columns_line_up_as_runcs() {
+    let Some(t) = T::new() else { return };
+    let short = sleeper(&t, "a");
+    let long = sleeper(&t, "a-much-longer-id");
+    let o = t.outlet(&["list"]);
+    o.expect_ok("list");
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{o:?}");
+    let header = lines[0];
+    let col = |name: &str| header.find(name).unwrap();
+    assert_eq!(col("PID"), long.len() + 3, "{o:?}");
+    for (line, id) in lines[1..].iter().zip([&short, &long]) {
+        assert!(line.starts_with(id.as_str()), "{line}");
+        let pid = t.state(id)["pid"].to_string();
+        assert_eq!(&line[col("PID")..col("PID") + pid.len()], pid, "{o:?}");
+        assert_eq!(&line[col("STATUS")..col("STATUS") + 7], "running", "{o:?}");
+        let bundle = t.state(id)["bundle"].as_str().unwrap().to_string();
+        assert_eq!(
+            &line[col("BUNDLE")..col("BUNDLE") + bundle.len()],
+            bundle,
+            "{o:?}"
+        );
+        assert!(line.ends_with("   root"), "{line}");
+    }
+}
