@@ -83,7 +83,7 @@ fn a_reused_init_pid_is_never_signalled() {
     let o = t.outlet(&["exec", &id, "true"]);
     assert_eq!(
         o.code,
-        Some(1),
+        Some(255),
         "exec into a recycled pid's namespaces: {o:?}"
     );
     t.outlet(&["delete", "--force", &id])

@@ -74,7 +74,7 @@ fn env_entry_without_name_or_equals_is_refused() {
 
     let id = sleeper(&t, "exec");
     let o = t.outlet(&["exec", "--env", "FOO", &id, "true"]);
-    o.expect_fail("exec --env FOO", "invalid environment variable");
+    o.expect_exec_fail("exec --env FOO", "invalid environment variable");
     let o = t.outlet(&["exec", "--env", "FOO=", &id, "sh", "-c", "echo \"[$FOO]\""]);
     o.expect_ok("exec --env FOO=");
     assert_eq!(o.stdout.trim(), "[]", "{o:?}");
@@ -149,5 +149,35 @@ fn list_table_columns_line_up_as_runcs() {
             "{o:?}"
         );
         assert!(line.ends_with("   root"), "{line}");
+    }
+}
+
+/// exec.bats "runc exec [exit codes]": the process's own code passes
+/// through (1, 42), and an exec that fails itself exits 255, so that a
+/// caller can tell the two apart (runc since 1.1, crun too).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn exec_exit_codes_as_runcs() {
+    let Some(t) = T::new() else { return };
+    let id = sleeper(&t, "codes");
+    let code = |args: &[&str]| {
+        let o = t.outlet(&[&["exec"][..], args].concat());
+        (o.code, o)
+    };
+    // Control: the process's own codes.
+    assert_eq!(code(&[&id, "false"]).0, Some(1));
+    assert_eq!(code(&[&id, "sh", "-c", "exit 42"]).0, Some(42));
+    let bad_pid_file = t.dir.join("no-such-dir/pid");
+    for (args, needle) in [
+        (
+            vec!["--pid-file", bad_pid_file.to_str().unwrap(), &id, "true"],
+            "no-such-dir",
+        ),
+        (vec![&id, "no-such-binary"], "executable file not found"),
+        (vec!["no_such_container", "true"], "does not exist"),
+    ] {
+        code(&args)
+            .1
+            .expect_exec_fail(&format!("exec {args:?}"), needle);
     }
 }
