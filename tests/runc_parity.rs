@@ -181,3 +181,28 @@ fn exec_exit_codes_as_runcs() {
             .expect_exec_fail(&format!("exec {args:?}"), needle);
     }
 }
+
+/// hooks.bats: a failing hook's error says "error running KIND hook #N:"
+/// (N counted from 0), which runc's tests and scripts match, besides the
+/// field. The control: the hook before it (/bin/true) is not named.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_failing_hook_is_named_as_runc_names_it() {
+    let Some(t) = T::new() else { return };
+    for kind in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+    ] {
+        let b = t.bundle(kind, |c| {
+            c["process"]["args"] = json!(["echo", "Hello World"]);
+            c["hooks"] = json!({kind: [{"path": "/bin/true"}, {"path": "/bin/false"}]});
+        });
+        let o = t.run(&t.id(kind), &b);
+        o.expect_fail(kind, &format!("error running {kind} hook #1:"));
+        assert!(!o.stderr.contains("hook #0"), "{o:?}");
+        assert!(!o.stdout.contains("Hello World"), "{kind}: the process ran");
+    }
+    t.assert_nothing_left("after the failed hooks");
+}
