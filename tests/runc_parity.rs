@@ -206,3 +206,22 @@ fn a_failing_hook_is_named_as_runc_names_it() {
     }
     t.assert_nothing_left("after the failed hooks");
 }
+
+/// events.bats matches the start of the line as text:
+/// `{"type":"stats","id":"ID",` and then data (runc prints the fields in
+/// that order; outlet printed them sorted, data first). The control: the
+/// same line parses as JSON with those three fields.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn events_line_starts_as_runcs() {
+    let Some(t) = T::new() else { return };
+    let id = sleeper(&t, "events");
+    let o = t.outlet(&["events", "--stats", &id]);
+    o.expect_ok("events --stats");
+    let prefix = format!(r#"{{"type":"stats","id":"{id}","data":{{"#);
+    assert!(o.stdout.starts_with(&prefix), "{o:?}");
+    let v = o.json();
+    assert_eq!(v["type"], "stats");
+    assert_eq!(v["id"], id.as_str());
+    assert!(v["data"]["pids"]["current"].as_u64() >= Some(1), "{v}");
+}
