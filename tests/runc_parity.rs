@@ -225,3 +225,49 @@ fn events_line_starts_as_runcs() {
     assert_eq!(v["id"], id.as_str());
     assert!(v["data"]["pids"]["current"].as_u64() >= Some(1), "{v}");
 }
+
+/// cwd.bats: a cwd the container user cannot enter but the runtime can
+/// (root's 0700 /root for uid 42) is entered before the user is switched,
+/// as runc does; and `exec --user 0` enters a cwd that only its owner (42)
+/// can, without CAP_DAC_OVERRIDE, by trying again as the user. The
+/// controls: the process really runs as uid 42, and a cwd that is a file
+/// still fails, naming the field.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn cwd_entered_with_the_runtimes_rights_first() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("rootcwd", |c| {
+        c["process"]["cwd"] = json!("/root");
+        c["process"]["user"] = json!({"uid": 42, "gid": 42});
+        c["process"]["args"] = json!(["sh", "-c", "echo $(pwd) $(id -u)"]);
+    });
+    let rootfs = b.own_rootfs();
+    let home = rootfs.join("root");
+    std::os::unix::fs::chown(&home, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let o = t.run(&t.id("rootcwd"), &b);
+    o.expect_ok("run as uid 42 in root's /root");
+    assert_eq!(o.stdout.trim(), "/root 42", "{o:?}");
+
+    std::os::unix::fs::chown(&home, Some(42), Some(42)).unwrap();
+    let mut cfg = b.config();
+    cfg["process"]["args"] = json!(["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]);
+    b.write_config(&cfg);
+    let id = t.id("ownercwd");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let o = t.outlet(&[
+        "exec",
+        "--user",
+        "0",
+        &id,
+        "sh",
+        "-c",
+        "echo $(pwd) $(id -u)",
+    ]);
+    o.expect_ok("exec --user 0 in a cwd only uid 42 may enter");
+    assert_eq!(o.stdout.trim(), "/root 0", "{o:?}");
+    let o = t.outlet(&["exec", "--cwd", "/bin/sh", &id, "true"]);
+    o.expect_exec_fail("exec with a file as cwd", "process.cwd /bin/sh");
+}
