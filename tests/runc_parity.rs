@@ -271,3 +271,39 @@ fn cwd_entered_with_the_runtimes_rights_first() {
     let o = t.outlet(&["exec", "--cwd", "/bin/sh", &id, "true"]);
     o.expect_exec_fail("exec with a file as cwd", "process.cwd /bin/sh");
 }
+
+/// update.bats sets `--memory -1` (unlimited) as runc's flag parser takes
+/// it: a negative number is the flag's value. clap refused it as an
+/// unknown flag (exit 2). The control: the limit set at create is there
+/// before the update.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn update_memory_minus_1_is_unlimited() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("upd", |c| {
+        sh(c, SLEEPER);
+        c["linux"]["resources"] = json!({"memory": {"limit": 268435456}});
+    });
+    let id = t.id("upd");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let st = common::read_json(&t.root.join(&id).join("state.json"));
+    let mem = std::path::PathBuf::from(
+        st["cgroup"]["v1"]["memory"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no v1 memory cgroup in {st}")),
+    );
+    let limit = || {
+        std::fs::read_to_string(mem.join("memory.limit_in_bytes"))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(limit(), "268435456");
+    t.outlet(&["update", "--memory", "-1", "--memory-swap", "-1", &id])
+        .expect_ok("update --memory -1");
+    // The kernel's "unlimited" on a 4 KiB page machine.
+    assert_eq!(limit(), "9223372036854771712");
+    t.outlet(&["update", "--memory-reservation", "-1", &id])
+        .expect_ok("update --memory-reservation -1");
+}
