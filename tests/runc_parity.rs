@@ -307,3 +307,50 @@ fn update_memory_minus_1_is_unlimited() {
     t.outlet(&["update", "--memory-reservation", "-1", &id])
         .expect_ok("update --memory-reservation -1");
 }
+
+/// A --console-socket for a process without a terminal is refused, as
+/// runc refuses it: nothing would ever be sent there, and a caller waiting
+/// for the master would wait forever. For create/run exit 1, nothing left;
+/// for exec 255. The listener is real and never gets a connection. The
+/// controls: the same create without the socket succeeds, and so does an
+/// exec without it.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn console_socket_without_a_terminal_is_refused() {
+    let Some(t) = T::new() else { return };
+    let sock = t.dir.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let s = sock.to_str().unwrap();
+    let b = t.bundle("nocons", |c| sh(c, SLEEPER));
+    let id = t.id("nocons");
+    let o = t.outlet(&[
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        "--console-socket",
+        s,
+        &id,
+    ]);
+    o.expect_fail(
+        "create with a console socket, no terminal",
+        "--console-socket",
+    );
+    assert!(o.stderr.contains("process.terminal is false"), "{o:?}");
+    assert!(!t.state_dir_exists(&id));
+    t.assert_nothing_left("after the refused create");
+
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let o = t.outlet(&["exec", "-d", "--console-socket", s, &id, "true"]);
+    o.expect_exec_fail(
+        "exec -d with a console socket, no -t",
+        "process.terminal is false",
+    );
+    t.outlet(&["exec", "-d", &id, "true"])
+        .expect_ok("exec -d without the socket");
+    assert!(
+        listener.accept().is_err(),
+        "outlet connected to the console socket"
+    );
+}
