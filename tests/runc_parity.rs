@@ -354,3 +354,37 @@ fn console_socket_without_a_terminal_is_refused() {
         "outlet connected to the console socket"
     );
 }
+
+/// `--log-format json` without `--log`: runc writes the error to stderr as
+/// one JSON object ({level, msg, time}), which a caller that asked for JSON
+/// parses; outlet wrote plain text. The control: with a log file the JSON
+/// goes there and stderr keeps the plain message (conmon shows it).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn log_format_json_without_a_file_is_json_on_stderr() {
+    let Some(t) = T::new() else { return };
+    let missing = format!("{}-nope", t.token);
+    let o = t.outlet(&["--log-format", "json", "state", &missing]);
+    assert_eq!(o.code, Some(1), "{o:?}");
+    let v: serde_json::Value = serde_json::from_str(o.stderr.trim())
+        .unwrap_or_else(|e| panic!("stderr is not one JSON object ({e}): {o:?}"));
+    assert_eq!(v["level"], "error");
+    assert!(v["msg"].as_str().unwrap().contains("does not exist"), "{v}");
+    assert!(v["time"].is_string(), "{v}");
+
+    let log = t.dir.join("log.json");
+    let o = t.outlet(&[
+        "--log-format",
+        "json",
+        "--log",
+        log.to_str().unwrap(),
+        "state",
+        &missing,
+    ]);
+    o.expect_fail(
+        "state of a missing container",
+        "outlet: container does not exist",
+    );
+    let v = common::read_json(&log);
+    assert_eq!(v["level"], "error");
+}
