@@ -388,3 +388,28 @@ fn log_format_json_without_a_file_is_json_on_stderr() {
     let v = common::read_json(&log);
     assert_eq!(v["level"], "error");
 }
+
+/// tty.bats execs a process.json without `user`, which runc takes as uid 0,
+/// gid 0; outlet refused it ("missing field `user`"). The control: a
+/// file that gives a user runs as that user.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn exec_process_file_without_user_runs_as_root() {
+    let Some(t) = T::new() else { return };
+    let id = sleeper(&t, "nouser");
+    for (tag, user, want) in [
+        ("none", None, "0 0"),
+        ("given", Some(json!({"uid": 1000, "gid": 100})), "1000 100"),
+    ] {
+        let mut p = json!({"args": ["sh", "-c", "echo $(id -u) $(id -g)"], "cwd": "/",
+            "env": ["PATH=/bin:/usr/bin"]});
+        if let Some(u) = user {
+            p["user"] = u;
+        }
+        let file = t.dir.join(format!("process-{tag}.json"));
+        std::fs::write(&file, p.to_string()).unwrap();
+        let o = t.outlet(&["exec", "--process", file.to_str().unwrap(), &id]);
+        o.expect_ok(&format!("exec --process ({tag} user)"));
+        assert_eq!(o.stdout.trim(), want, "{o:?}");
+    }
+}
