@@ -413,3 +413,34 @@ fn exec_process_file_without_user_runs_as_root() {
         assert_eq!(o.stdout.trim(), want, "{o:?}");
     }
 }
+
+/// `delete ID` of a created container kills its init and removes it, as
+/// runc and crun do: containerd's shim deletes a task that never started
+/// without --force, and a refusal left its init waiting forever. The
+/// control: a running container is still refused without --force and
+/// keeps running.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn delete_of_a_created_container_needs_no_force() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("created", |c| sh(c, SLEEPER));
+    let id = t.id("created");
+    let pid = t.create_ok(&id, &b);
+    t.outlet(&["delete", &id])
+        .expect_ok("delete of a created container");
+    assert!(!t.state_dir_exists(&id));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while common::pid_alive(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "init {pid} survived delete"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    t.assert_nothing_left("after delete of a created container");
+
+    let id = sleeper(&t, "running");
+    t.outlet(&["delete", &id])
+        .expect_fail("delete of a running container", "not stopped");
+    assert_eq!(t.status(&id), "running");
+}
