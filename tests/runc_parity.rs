@@ -444,3 +444,34 @@ fn delete_of_a_created_container_needs_no_force() {
         .expect_fail("delete of a running container", "not stopped");
     assert_eq!(t.status(&id), "running");
 }
+
+/// `start` of a container that cannot start says so in runc's words per
+/// state: "cannot start an already running container", "cannot start a
+/// container in the paused state" (outlet said "an already paused
+/// container"), "cannot start a container that has stopped". The
+/// control: the first start of the created container succeeds.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn start_in_the_wrong_state_uses_runcs_words() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("start", |c| sh(c, SLEEPER));
+    let id = t.id("start");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    t.outlet(&["start", &id]).expect_fail(
+        "start of a running container",
+        "cannot start an already running container",
+    );
+    t.outlet(&["pause", &id]).expect_ok("pause");
+    t.outlet(&["start", &id]).expect_fail(
+        "start of a paused container",
+        "cannot start a container in the paused state",
+    );
+    t.outlet(&["resume", &id]).expect_ok("resume");
+    t.outlet(&["kill", &id, "KILL"]).expect_ok("kill");
+    t.wait_status(&id, "stopped");
+    t.outlet(&["start", &id]).expect_fail(
+        "start of a stopped container",
+        "cannot start a container that has stopped",
+    );
+}
