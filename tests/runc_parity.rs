@@ -475,3 +475,31 @@ fn start_in_the_wrong_state_uses_runcs_words() {
         "cannot start a container that has stopped",
     );
 }
+
+/// mask.bats: proc is mounted only on an ordinary directory; an image
+/// whose /proc is a symlink (to /symlink) is refused at create with runc's
+/// words, and nothing is left (outlet used to follow the link inside the
+/// root and mount proc at /symlink). The control: the same image with /proc
+/// a directory runs.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn proc_on_a_symlink_is_refused() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("procln", |c| c["process"]["args"] = json!(["true"]));
+    let rootfs = b.own_rootfs();
+    let id = t.id("control");
+    t.run(&id, &b).expect_ok("run with /proc a directory");
+    std::fs::remove_dir(rootfs.join("proc")).unwrap();
+    std::os::unix::fs::symlink("/symlink", rootfs.join("proc")).unwrap();
+    let id = t.id("procln");
+    let o = t.run(&id, &b);
+    o.expect_fail(
+        "run with /proc a symlink",
+        "filesystem \"proc\" must be mounted on ordinary directory",
+    );
+    assert!(
+        !rootfs.join("symlink").exists(),
+        "proc's mount point was made"
+    );
+    t.assert_nothing_left("after the refused run");
+}
