@@ -40,8 +40,13 @@ pub fn run_all_warn(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> 
     failed
 }
 
+/// Names the hook by its field, after the words runc's error carries
+/// ("error running prestart hook #1:"), which scripts and tests match.
 fn context(kind: &str, i: usize, h: &Hook) -> String {
-    format!("hooks.{kind}[{i}] {}", h.path().display())
+    format!(
+        "error running {kind} hook #{i}: hooks.{kind}[{i}] {}",
+        h.path().display()
+    )
 }
 
 fn run_one(h: &Hook, state_json: &str) -> Result<()> {

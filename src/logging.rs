@@ -72,7 +72,7 @@ impl Logger {
     pub fn error(&self, msg: &str) {
         // The shim does not see stderr for create/exec, and conmon forwards
         // stderr to podman: write both when a log file is given.
-        eprintln!("outlet: {msg}");
+        self.stderr("error", msg);
         if self.file.is_some() {
             self.write("error", msg);
         }
@@ -85,7 +85,7 @@ impl Logger {
         if self.file.is_some() && self.debug {
             self.write("warning", msg);
         } else {
-            eprintln!("outlet: warning: {msg}");
+            self.stderr("warning", msg);
         }
     }
 
@@ -94,7 +94,7 @@ impl Logger {
             if self.file.is_some() {
                 self.write("debug", msg);
             } else {
-                eprintln!("outlet: debug: {msg}");
+                self.stderr("debug", msg);
             }
         }
     }
@@ -102,16 +102,32 @@ impl Logger {
     fn write(&self, level: &str, msg: &str) {
         let Some(path) = &self.file else { return };
         let line = match self.format {
-            LogFormat::Json => format!(
-                "{}\n",
-                serde_json::json!({"level": level, "msg": msg, "time": rfc3339_now()})
-            ),
+            LogFormat::Json => json_line(level, msg),
             LogFormat::Text => format!("time=\"{}\" level={level} msg={msg:?}\n", rfc3339_now()),
         };
         if let Ok(mut f) = open(path) {
             let _ = f.write_all(line.as_bytes());
         }
     }
+
+    /// A line on stderr. Without --log, `--log-format json` makes it a JSON
+    /// object, as runc writes it there (the caller asked for JSON and parses
+    /// what it reads); with a log file the JSON goes to the file and stderr
+    /// keeps the plain message, which conmon hands to podman.
+    fn stderr(&self, level: &str, msg: &str) {
+        match (self.format, level) {
+            (LogFormat::Json, _) if self.file.is_none() => eprint!("{}", json_line(level, msg)),
+            (_, "error") => eprintln!("outlet: {msg}"),
+            _ => eprintln!("outlet: {level}: {msg}"),
+        }
+    }
+}
+
+fn json_line(level: &str, msg: &str) -> String {
+    format!(
+        "{}\n",
+        serde_json::json!({"level": level, "msg": msg, "time": rfc3339_now()})
+    )
 }
 
 /// O_APPEND keeps concurrent writers (shim, conmon) from clobbering.

@@ -14,9 +14,11 @@ pub const SIGRTMAX: i32 = 64;
 
 pub fn parse(s: &str) -> Result<i32> {
     let max = SIGRTMAX;
+    // 0 sends nothing and only asks whether the init is there, as kill(2)
+    // and runc's `kill ID 0` do.
     if let Ok(n) = s.parse::<i64>() {
-        if !(1..=i64::from(max)).contains(&n) {
-            bail!("signal {s}: out of range 1-{max}");
+        if !(0..=i64::from(max)).contains(&n) {
+            bail!("signal {s}: out of range 0-{max}");
         }
         return Ok(n as i32);
     }
@@ -210,7 +212,7 @@ mod tests {
         assert_eq!(parse("SIGRTMAX").unwrap(), SIGRTMAX);
         assert_eq!(parse("RTMAX-2").unwrap(), SIGRTMAX - 2);
         assert!(parse("NOPE").is_err());
-        assert!(parse("0").is_err());
+        assert_eq!(parse("0").unwrap(), 0);
         assert!(parse("-1").is_err());
         assert!(parse("99").is_err());
         assert!(parse("4294967305").is_err());

@@ -21,6 +21,16 @@ use nix::sys::stat::SFlag;
 /// Majors of UNIX98 pty slaves (UNIX98_PTY_SLAVE_MAJOR and the 7 after).
 const PTY_SLAVE_MAJORS: std::ops::RangeInclusive<u64> = 136..=143;
 
+/// The error for a console socket given to a process without a terminal:
+/// nothing would ever be sent on it, and a caller waiting there would wait
+/// forever (runc refuses it too).
+pub fn no_terminal_to_send(socket: &Path) -> String {
+    format!(
+        "--console-socket {}: process.terminal is false, so there is no terminal to send on it",
+        socket.display()
+    )
+}
+
 pub fn connect(path: &Path) -> Result<UnixStream> {
     UnixStream::connect(path).with_context(|| format!("connect console socket {}", path.display()))
 }

@@ -811,7 +811,7 @@ fn exec_with_a_terminal_relays_it() {
     assert!(left.is_empty(), "console socket dir left: {left:?}");
     assert_eq!(t.status(&id), "running");
     t.outlet(&["exec", "-t", "--detach", &id, "true"])
-        .expect_fail("exec -t -d without a socket", "console-socket");
+        .expect_exec_fail("exec -t -d without a socket", "console-socket");
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     t.assert_nothing_left("after exec with a terminal");
 }
@@ -909,7 +909,7 @@ fn exec_and_update_take_runcs_spellings() {
         assert_ne!(cap_eff(&o) & (1 << 13), 0, "--cap {cap}: {o:?}");
     }
     t.outlet(&["exec", "--cap", "CAP_NOPE", &id, "true"])
-        .expect_fail("exec --cap CAP_NOPE", "CAP_NOPE");
+        .expect_exec_fail("exec --cap CAP_NOPE", "CAP_NOPE");
     let o = t.outlet(
         &[
             &["exec", "-g", "4242", "-g", "4343", id.as_str()][..],
@@ -983,11 +983,11 @@ fn exec_cgroup_joins_a_sub_cgroup() {
     assert!(cg_line(&o).ends_with(":/sub"), "{o:?}");
     // The path form needs the sub-cgroup in every controller: not here.
     t.outlet(&["exec", "--cgroup", "sub", &id, "true"])
-        .expect_fail("exec --cgroup sub", "does not exist");
+        .expect_exec_fail("exec --cgroup sub", "does not exist");
     t.outlet(&["exec", "--cgroup", "pids:../..", &id, "true"])
-        .expect_fail("exec --cgroup pids:../..", "inside the container's cgroup");
+        .expect_exec_fail("exec --cgroup pids:../..", "inside the container's cgroup");
     t.outlet(&["exec", "--cgroup", "nosuchctl:sub", &id, "true"])
-        .expect_fail("exec --cgroup nosuchctl:sub", "nosuchctl");
+        .expect_exec_fail("exec --cgroup nosuchctl:sub", "nosuchctl");
     // The exec'd processes have exited: the sub-cgroup can go.
     std::fs::remove_dir(&sub).unwrap();
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");

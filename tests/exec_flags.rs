@@ -152,7 +152,7 @@ fn bad_exec_flag_values_are_refused_by_name() {
         (&["-u", ":0"], "--user"),
         (&["--cap", "CAP_NOT_A_CAP"], "CAP_NOT_A_CAP"),
     ] {
-        run(flags).expect_fail(&format!("exec {flags:?}"), needle);
+        run(flags).expect_exec_fail(&format!("exec {flags:?}"), needle);
         assert!(!marker.exists(), "exec {flags:?} ran the process");
     }
     // -g is typed (u32) on the command line: clap refuses a name as a

@@ -99,7 +99,7 @@ fn exec_applies_scheduler_and_io_priority() {
     p["scheduler"] = json!({"policy": "SCHED_RR", "priority": 0});
     std::fs::write(&process, serde_json::to_vec(&p).unwrap()).unwrap();
     t.outlet(&["exec", "--process", process.to_str().unwrap(), &id])
-        .expect_fail("exec with a bad scheduler", "process.scheduler.priority");
+        .expect_exec_fail("exec with a bad scheduler", "process.scheduler.priority");
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
 }
 

@@ -9,17 +9,17 @@ pub struct UpdateArgs {
     /// LinuxResources JSON from FILE, or - for stdin
     #[arg(short, long, value_name = "FILE")]
     pub resources: Option<String>,
-    /// Memory limit in bytes (suffixes k, m, g accepted)
-    #[arg(long, short = 'm', value_name = "BYTES")]
+    /// Memory limit in bytes (suffixes k, m, g accepted; -1 for unlimited)
+    #[arg(long, short = 'm', value_name = "BYTES", allow_negative_numbers = true)]
     pub memory: Option<String>,
-    /// Memory reservation (soft limit) in bytes
-    #[arg(long, value_name = "BYTES")]
+    /// Memory reservation (soft limit) in bytes (-1 for unlimited)
+    #[arg(long, value_name = "BYTES", allow_negative_numbers = true)]
     pub memory_reservation: Option<String>,
     /// Memory plus swap limit in bytes (-1 for unlimited)
     #[arg(long, value_name = "BYTES", allow_negative_numbers = true)]
     pub memory_swap: Option<String>,
     /// Kernel memory limit (ignored, as by current runc)
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", allow_negative_numbers = true)]
     pub kernel_memory: Option<String>,
     /// CPU CFS period in microseconds
     #[arg(long, value_name = "US")]

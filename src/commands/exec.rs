@@ -9,10 +9,15 @@ pub fn run(g: &Globals, a: &ExecArgs) -> Result<i32> {
         Some(path) => {
             let text =
                 std::fs::read(path).with_context(|| format!("exec: read {}", path.display()))?;
-            ExecProcess::File(
-                serde_json::from_slice(&text)
-                    .with_context(|| format!("exec: {}: invalid process JSON", path.display()))?,
-            )
+            let invalid = || format!("exec: {}: invalid process JSON", path.display());
+            let mut v: serde_json::Value = serde_json::from_slice(&text).with_context(invalid)?;
+            // runc takes a process without `user` as uid 0, gid 0 (its
+            // tty.bats execs such a file); the spec type requires the field.
+            if let Some(obj) = v.as_object_mut() {
+                obj.entry("user")
+                    .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+            }
+            ExecProcess::File(serde_json::from_value(v).with_context(invalid)?)
         }
         None => {
             if a.command.is_empty() {

@@ -74,6 +74,21 @@ pub fn outln(text: &str) -> Result<()> {
     out(&format!("{text}\n"))
 }
 
+/// The exit code of an `exec` that failed itself (no such container, no
+/// such binary, a bad flag value), as runc (since 1.1) and crun give it:
+/// 255, so that a caller can tell it from the process's own exit 1.
+pub const EXEC_FAILED: i32 = 255;
+
+/// Logs an exec's own failure and turns it into `EXEC_FAILED`; a closed
+/// stdout still ends quietly in `main`.
+fn exec_failed(err: anyhow::Error, log: &Logger) -> Result<i32> {
+    if stdout_closed(&err) {
+        return Err(err);
+    }
+    log.error(&format!("{err:#}"));
+    Ok(EXEC_FAILED)
+}
+
 /// Global options every command may need.
 pub struct Globals {
     pub root: PathBuf,
@@ -119,7 +134,7 @@ pub fn dispatch(cli: Cli, log: &Logger) -> Result<i32> {
         Command::Delete(a) => delete::run(&g, &a),
         Command::List(a) => list::run(&g, &a),
         Command::Spec(a) => spec::run(&a),
-        Command::Exec(a) => exec::run(&g, &a),
+        Command::Exec(a) => exec::run(&g, &a).or_else(|err| exec_failed(err, log)),
         Command::Ps(a) => ps::run(&g, &a),
         Command::Pause(a) => pause::pause(&g, &a),
         Command::Resume(a) => pause::resume(&g, &a),

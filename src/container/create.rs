@@ -184,8 +184,10 @@ fn plan<'a>(o: &CreateOpts, loaded: &'a spec::Validated) -> Result<Plan<'a>> {
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
     let ns = NsPlan::from_spec(&namespaces);
-    if process.terminal().unwrap_or(false) && o.console_socket.is_none() {
-        bail!("process.terminal is true but no --console-socket was given");
+    match (process.terminal().unwrap_or(false), o.console_socket) {
+        (true, None) => bail!("process.terminal is true but no --console-socket was given"),
+        (false, Some(s)) => bail!("{}", crate::tty::no_terminal_to_send(s)),
+        _ => {}
     }
     // linux.devices get no device rule of their own: the spec's access
     // strings hold as written (the defaults' `c *:* m` lets the init make

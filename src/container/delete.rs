@@ -1,6 +1,7 @@
-//! `delete`: only a stopped container, unless --force, which kills first
-//! (thawing a paused one so that nothing survives). Removes the cgroup in
-//! every hierarchy, runs poststop hooks, removes the state.
+//! `delete`: a stopped or created container, a running or paused one only
+//! with --force; whatever still runs is killed first (a paused one thawed,
+//! so that nothing survives). Removes the cgroup in every hierarchy, runs
+//! poststop hooks, removes the state.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -41,7 +42,13 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Err(e) => return Err(e),
     };
     if c.status != Status::Stopped {
-        if !force {
+        // A created container is deleted without --force, as runc and crun
+        // do: containerd's shim deletes a task that never started with a
+        // plain `delete` (its createdState.Delete), and a refusal there
+        // leaves the init waiting forever. The runtime spec would refuse;
+        // its callers rely on this. Running and paused ones still need
+        // --force.
+        if !force && c.status != Status::Created {
             bail!(
                 "cannot delete container {id} that is not stopped: {} (use --force)",
                 c.status.as_str()

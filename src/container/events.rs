@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::cgroups::Cgroup;
 use crate::state::Status;
@@ -62,11 +62,27 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
     Ok(Duration::from_nanos(total as u64))
 }
 
-fn stats_event(id: &str, cg: &Cgroup) -> Result<Value> {
+/// One event line. The fields in runc's order, `type` first: runc's
+/// events.bats (and scripts like it) match the line's start,
+/// `{"type":"stats","id":"ID",`, as text.
+#[derive(Serialize)]
+pub struct Event<'a, D> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<D>,
+}
+
+fn stats_event<'a>(id: &'a str, cg: &Cgroup) -> Result<Event<'a, impl Serialize + use<>>> {
     let data = cg
         .stats()
         .with_context(|| format!("read the cgroup statistics of {id}"))?;
-    Ok(json!({"type": "stats", "id": id, "data": data}))
+    Ok(Event {
+        kind: "stats",
+        id,
+        data: Some(data),
+    })
 }
 
 /// The container's cgroup, refusing one that has stopped (runc's words).
@@ -85,13 +101,13 @@ fn still_live(root: &Path, id: &str) -> bool {
 }
 
 /// `events --stats`: one JSON object.
-pub fn stats_once(root: &Path, id: &str) -> Result<Value> {
+pub fn stats_once<'a>(root: &Path, id: &'a str) -> Result<Event<'a, impl Serialize + use<>>> {
     let cg = live_cgroup(root, id)?;
     stats_event(id, &cg)
 }
 
 /// Write one JSON line; false when the reader has gone away.
-fn emit(out: &mut impl Write, v: &Value) -> Result<bool> {
+fn emit(out: &mut impl Write, v: &Event<impl Serialize>) -> Result<bool> {
     let line = serde_json::to_string(v)?;
     match writeln!(out, "{line}").and_then(|()| out.flush()) {
         Ok(()) => Ok(true),
@@ -115,7 +131,12 @@ pub fn stream(root: &Path, id: &str, interval: Duration, out: &mut impl Write) -
             && n > ooms
         {
             ooms = n;
-            if !emit(out, &json!({"type": "oom", "id": id}))? {
+            let oom: Event<()> = Event {
+                kind: "oom",
+                id,
+                data: None,
+            };
+            if !emit(out, &oom)? {
                 return Ok(());
             }
         }
@@ -145,6 +166,29 @@ pub fn stream(root: &Path, id: &str, interval: Duration, out: &mut impl Write) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The line starts as runc's does; an oom event has no data.
+    #[test]
+    fn fields_in_runcs_order() {
+        let ev = Event {
+            kind: "stats",
+            id: "c1",
+            data: Some(serde_json::json!({"pids": {"current": 1}})),
+        };
+        assert_eq!(
+            serde_json::to_string(&ev).unwrap(),
+            r#"{"type":"stats","id":"c1","data":{"pids":{"current":1}}}"#
+        );
+        let oom: Event<()> = Event {
+            kind: "oom",
+            id: "c1",
+            data: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&oom).unwrap(),
+            r#"{"type":"oom","id":"c1"}"#
+        );
+    }
 
     #[test]
     fn go_durations() {

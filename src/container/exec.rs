@@ -182,6 +182,9 @@ fn process_to_run(o: &ExecOpts, spec: &Spec) -> Result<Process> {
     if process.terminal().unwrap_or(false) && o.console_socket.is_none() && o.detach {
         bail!("process.terminal is true but no --console-socket was given");
     }
+    if let (false, Some(s)) = (process.terminal().unwrap_or(false), o.console_socket) {
+        bail!("{}", crate::tty::no_terminal_to_send(s));
+    }
     crate::security::capabilities::validate(process.capabilities().as_ref())?;
     crate::spec::process_fields::check_process(&process)?;
     Ok(process)

@@ -58,6 +58,11 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
 /// (SIGKILL to the init takes the rest with it); without one, in a cgroup
 /// it did not create, the init is all that can be told apart. Returns the
 /// init's pidfd (opened before the signal) while it was alive.
+///
+/// A stopped container with nothing left to signal is not an error (runc
+/// exits 0 there too): `--all` asks that no process of the container be
+/// left without the signal, and none is; containerd's shim sends it after
+/// the init has exited.
 pub fn signal_all(c: &Opened, signal: i32) -> Result<Option<OwnedFd>> {
     let id = &c.state.id;
     // With its init gone, a systemd unit of the recorded name may be
@@ -71,7 +76,7 @@ pub fn signal_all(c: &Opened, signal: i32) -> Result<Option<OwnedFd>> {
         // Works after the init has exited too: what is left in the cgroup
         // still gets the signal.
         if c.status == Status::Stopped && cg.pids().unwrap_or_default().is_empty() {
-            bail!("container not running: {id}");
+            return Ok(None);
         }
         // Opened before the signal, so that the fd is our init's.
         let init = if c.status == Status::Stopped {
@@ -84,7 +89,7 @@ pub fn signal_all(c: &Opened, signal: i32) -> Result<Option<OwnedFd>> {
         return Ok(init);
     }
     if c.status == Status::Stopped {
-        bail!("container not running: {id}");
+        return Ok(None);
     }
     if signal == libc::SIGKILL || !c.state.cgroup.own_pid_ns {
         let init = signal_init(&c.state, signal)?;

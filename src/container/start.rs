@@ -44,8 +44,10 @@ pub fn release(c: &Opened, gate: Option<&OwnedFd>) -> Result<()> {
     match c.status {
         Status::Created => {}
         Status::Stopped => bail!("cannot start a container that has stopped: {}", c.state.id),
+        // runc's words for each state.
+        Status::Running => bail!("cannot start an already running container: {}", c.state.id),
         s => bail!(
-            "cannot start an already {} container: {}",
+            "cannot start a container in the {} state: {}",
             s.as_str(),
             c.state.id
         ),

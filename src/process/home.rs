@@ -1,7 +1,8 @@
-//! `HOME` for a process whose env lacks it, from the container's
-//! /etc/passwd entry of its uid, else `/` (runc's rule, for the init and
-//! for exec). The file belongs to the image, so it is opened inside the
-//! root, must be a regular file, and is read only so far.
+//! The env a process is given, as runc gives it (for the init and for
+//! exec): a name set twice keeps its first place and its last value, and
+//! `HOME`, when missing or empty, comes from the container's /etc/passwd
+//! entry of the uid, else `/`. The file belongs to the image, so it is
+//! opened inside the root, must be a regular file, and is read only so far.
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -16,22 +17,58 @@ use crate::syscall::{RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2};
 /// More than any real passwd file; a larger one is read up to here.
 const MAX_PASSWD: u64 = 4 << 20;
 
-/// The process as given when its env has HOME, else a copy with HOME set.
+/// The process as given when its env has no name twice and a non-empty
+/// HOME (the common case: no copy), else a copy with the env resolved.
 /// Runs inside the container's root and mount namespace.
 pub fn with_home(process: &Process) -> Result<Cow<'_, Process>> {
-    let env = process.env().as_deref().unwrap_or(&[]);
-    if env.iter().any(|e| e.starts_with("HOME=")) {
+    let given = process.env().as_deref().unwrap_or(&[]);
+    let deduped = dedup(given);
+    let env = deduped.as_deref().unwrap_or(given);
+    let home_set = env
+        .iter()
+        .any(|e| e.strip_prefix("HOME=").is_some_and(|h| !h.is_empty()));
+    if home_set && deduped.is_none() {
         return Ok(Cow::Borrowed(process));
     }
-    let home = read_passwd()
-        .and_then(|text| home_of(&text, process.user().uid()))
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "/".to_string());
+    let mut env = deduped.unwrap_or_else(|| given.to_vec());
+    if !home_set {
+        let home = read_passwd()
+            .and_then(|text| home_of(&text, process.user().uid()))
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "/".to_string());
+        let home = format!("HOME={home}");
+        // An empty HOME= is replaced where it stands.
+        match env.iter_mut().find(|e| e.starts_with("HOME=")) {
+            Some(e) => *e = home,
+            None => env.push(home),
+        }
+    }
     let mut p = process.clone();
-    p.env
-        .get_or_insert_with(Vec::new)
-        .push(format!("HOME={home}"));
+    p.env = Some(env);
     Ok(Cow::Owned(p))
+}
+
+/// The name of an entry (`process.env` was checked at create: each has '=').
+fn name_of(e: &str) -> &str {
+    e.split_once('=').map_or(e, |(n, _)| n)
+}
+
+/// `env` with each name once, at its first place with its last value; None
+/// when no name repeats. Quadratic, but over a few dozen entries that is
+/// less work than building a hash set.
+fn dedup(env: &[String]) -> Option<Vec<String>> {
+    let repeats = |i: usize| env[..i].iter().any(|f| name_of(f) == name_of(&env[i]));
+    if !(1..env.len()).any(repeats) {
+        return None;
+    }
+    let mut out: Vec<String> = Vec::with_capacity(env.len());
+    for e in env {
+        match out.iter_mut().find(|o| name_of(o) == name_of(e)) {
+            Some(o) => o.clone_from(e),
+            None => out.push(e.clone()),
+        }
+    }
+    Some(out)
 }
 
 /// The container's /etc/passwd, or None when it is missing, not a regular
@@ -81,5 +118,15 @@ mod tests {
         assert_eq!(home_of(p, 0).as_deref(), Some("/root"));
         assert_eq!(home_of(p, 1000).as_deref(), Some("/home/u"));
         assert_eq!(home_of(p, 5), None);
+    }
+
+    #[test]
+    fn a_repeated_name_keeps_its_first_place_and_last_value() {
+        let env = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(dedup(&env(&["A=1", "B=2"])), None);
+        assert_eq!(
+            dedup(&env(&["ONE=two", "P=x", "ONE=", "ONE=three"])),
+            Some(env(&["ONE=three", "P=x"]))
+        );
     }
 }

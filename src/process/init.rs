@@ -418,8 +418,17 @@ pub fn become_process(
     };
     // Without no_new_privs the kernel takes the filter only from a holder
     // of CAP_SYS_ADMIN: the capabilities keep it until the filter is in.
+    // The cwd first with the runtime's rights, as runc: a directory that
+    // root can enter and the user cannot (`docker run -u 1000 -w /root`).
+    // Refused (EACCES), it is tried again as the user: a directory only
+    // the user can enter (root squashed on NFS). Entering it grants the
+    // user nothing: every lookup from there checks the user's rights.
+    let early_cwd = rootfs::paths::chdir_inside(process.cwd());
     let late_caps = switch_user(process, !nnp && seccomp.is_some())?;
-    rootfs::paths::chdir_inside(process.cwd())?;
+    match early_cwd {
+        Err(e) if denied(&e) => rootfs::paths::chdir_inside(process.cwd())?,
+        early => early?,
+    }
     let env = process.env().as_deref().unwrap_or(&[]);
     let exe = find_executable(&args[0], env)?;
     let became = Became {
@@ -440,6 +449,17 @@ pub fn become_process(
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
     Ok(became)
+}
+
+/// Was `err` the kernel refusing access (EACCES, EPERM)?
+fn denied(err: &anyhow::Error) -> bool {
+    let code = |e: &(dyn std::error::Error + 'static)| {
+        e.downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            .or_else(|| e.downcast_ref::<nix::errno::Errno>().map(|e| *e as i32))
+    };
+    err.chain()
+        .any(|e| matches!(code(e), Some(libc::EACCES | libc::EPERM)))
 }
 
 fn cstrings(v: &[String]) -> Result<Vec<CString>, std::ffi::NulError> {

@@ -254,6 +254,26 @@ fn after_mount(root: &Root, dest: &Path, opts: &Options) -> Result<()> {
     set_rec_and_propagation(&remounted(root, dest)?, opts)
 }
 
+/// proc and sysfs go only where the path has no symlink on the way, as
+/// runc has it ("must be mounted on ordinary directory", its mask.bats):
+/// an image that points /proc elsewhere would have the kernel's files
+/// where the masks and read-only paths do not expect them. Some(fd) of the
+/// existing target, None when it is missing (made as for any mount) or
+/// for other types.
+fn kernel_fs_target(root: &Root, dest: &Path, typ: &str) -> Result<Option<OwnedFd>> {
+    if typ != "proc" && typ != "sysfs" {
+        return Ok(None);
+    }
+    match root.resolve_no_symlinks(dest) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => anyhow::bail!(
+            "mounts {}: filesystem {typ:?} must be mounted on ordinary directory (the rootfs has a symlink on the way)",
+            dest.display()
+        ),
+        Err(_) => Ok(None),
+    }
+}
+
 /// A new filesystem (tmpfs, proc, ...) mounted onto the target resolved
 /// inside the root. As runc: a tmpfs over an existing directory takes its
 /// mode unless `mode=` says otherwise, and `tmpcopyup` fills the new tmpfs
@@ -285,6 +305,7 @@ fn filesystem(
         Some(Err(e)) => (None, e.raw_os_error() == Some(libc::ENOENT)),
         None => (None, false),
     };
+    let kernel_target = kernel_fs_target(root, dest, typ)?;
     let mut data = String::new();
     let mut copy_from = None;
     let mut flags = opts.flags;
@@ -313,10 +334,10 @@ fn filesystem(
     if let Some(labeled) = crate::security::lsm::labeled_mount_data(typ, &data, mount_label) {
         data = labeled;
     }
-    let target = match existing {
-        Some(fd) => fd,
-        None if missing => root.create_path(dest, Kind::Dir)?,
-        None => root.resolve_or_create(dest, Kind::Dir)?,
+    let target = match (existing.or(kernel_target), missing) {
+        (Some(fd), _) => fd,
+        (None, true) => root.create_path(dest, Kind::Dir)?,
+        (None, false) => root.resolve_or_create(dest, Kind::Dir)?,
     };
     not_into_proc(m, &target)?;
     if flags.intersects(NOT_BY_FD) && typ != "tmpfs" {

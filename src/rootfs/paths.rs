@@ -88,6 +88,16 @@ impl Root {
         )
     }
 
+    /// `resolve`, refusing a symlink anywhere on the way (ELOOP).
+    pub fn resolve_no_symlinks(&self, dest: &Path) -> std::io::Result<OwnedFd> {
+        openat2(
+            self.fd.as_raw_fd(),
+            &relative(dest),
+            libc::O_PATH,
+            RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS,
+        )
+    }
+
     /// Resolve `dest`, creating missing components inside the root: parents
     /// as directories, the last one as `kind`. Symlinks met on the way are
     /// followed as RESOLVE_IN_ROOT would (absolute ones from the root, `..`

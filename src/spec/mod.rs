@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 mod checks;
+mod env;
 mod hooks;
 mod id;
 pub mod mount_options;

@@ -1,7 +1,7 @@
 //! Process values that would otherwise fail only inside the init, after
 //! the namespaces, cgroup and mounts exist, or pass in a form the spec
-//! does not mean: an `env` entry that is not KEY=VALUE (environ(7); runc
-//! refuses it too), an rlimit type listed twice (the second setrlimit
+//! does not mean: an `env` entry that is not KEY=VALUE (spec::env, which
+//! `exec --env` shares), an rlimit type listed twice (the second setrlimit
 //! would run against the first one's hard limit) or with its soft limit
 //! above the hard one, and an `oomScoreAdj` outside the kernel's range.
 //! For config.json's process and `exec --process`, before anything forks.
@@ -14,16 +14,8 @@ use super::Process;
 const OOM_SCORE_ADJ: std::ops::RangeInclusive<i32> = -1000..=1000;
 
 pub fn check(p: &Process) -> Result<()> {
-    for (i, kv) in p.env().iter().flatten().enumerate() {
-        if !kv.contains('=') {
-            bail!("process.env[{i}]: {kv:?} is not KEY=VALUE");
-        }
-        if kv.starts_with('=') {
-            bail!("process.env[{i}]: {kv:?} has an empty name");
-        }
-        if kv.contains('\0') {
-            bail!("process.env[{i}]: {kv:?} contains a NUL byte");
-        }
+    if let Some(env) = p.env() {
+        super::env::check(env)?;
     }
     let rlimits = p.rlimits().as_deref().unwrap_or_default();
     for (i, r) in rlimits.iter().enumerate() {
@@ -68,15 +60,15 @@ mod tests {
         for (extra, want) in [
             (
                 json!({"env": ["A=1", "NOEQUALS"]}),
-                "process.env[1]: \"NOEQUALS\" is not KEY=VALUE",
+                "process.env[1] \"NOEQUALS\": invalid environment variable: no '=' between name and value",
             ),
             (
                 json!({"env": ["=x"]}),
-                "process.env[0]: \"=x\" has an empty name",
+                "process.env[0] \"=x\": invalid environment variable: the name is empty",
             ),
             (
                 json!({"env": ["A=\u{0}"]}),
-                "process.env[0]: \"A=\\0\" contains a NUL byte",
+                "process.env[0] \"A=\\0\": invalid environment variable: it holds a NUL byte",
             ),
             (
                 json!({"rlimits": [nofile(10, 10), nofile(11, 11)]}),

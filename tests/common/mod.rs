@@ -112,6 +112,18 @@ impl Out {
         self
     }
 
+    /// Panics unless an `exec` failed itself: exit 255 (runc's code for
+    /// it, not the process's) with `needle` in stderr.
+    #[track_caller]
+    pub fn expect_exec_fail(&self, what: &str, needle: &str) -> &Self {
+        assert_eq!(self.code, Some(255), "{what}: expected exit 255: {self:#?}");
+        assert!(
+            self.stderr.contains(needle),
+            "{what}: stderr does not mention {needle:?}: {self:#?}"
+        );
+        self
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(self.stdout.trim())
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
