@@ -734,3 +734,162 @@ fn restore_makes_no_cgroup_outside_the_containers() {
         }
     }
 }
+
+/// The init holds the caller's stdout on fd 3 and its own file on fd 1
+/// (where a shell is for a moment around every `echo $i > f`) until
+/// /out/go appears, then moves it back and counts into /out/count, and
+/// onto stdout once /out/say appears (CRIU checks that a regular file
+/// handed in on restore has the size it had at the dump, unless it was
+/// opened O_APPEND: stdout stays empty until then).
+const MOVES_STDOUT: &str = "exec 3>&1 >/dev/shm/x; touch /out/moved; \
+    until [ -e /out/go ]; do sleep 0.01; done; exec >&3 3>&-; \
+    i=0; while :; do i=$((i+1)); echo $i >> /out/count; \
+    if [ -e /out/say ]; then echo \"out $i\"; fi; sleep 0.05; done";
+
+/// The numbers in a file of lines "[PREFIX]N".
+fn numbers(p: &Path, prefix: &str) -> Vec<u64> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix(prefix)?.parse().ok())
+        .collect()
+}
+
+#[track_caller]
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within 20 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `outlet --criu CRIU ARGS`, spawned with `env`, its stdout and stderr
+/// in files of the test (a restored init writes to that stdout).
+fn spawn_outlet(
+    t: &T,
+    args: &[&str],
+    env: &[(String, String)],
+) -> (std::process::Child, PathBuf, PathBuf) {
+    let full = [&["--criu", criu()][..], args].concat();
+    let (mut cmd, so, se) = t.command(Path::new(common::OUTLET), &full);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    (cmd.spawn().expect("spawn outlet"), so, se)
+}
+
+fn finish(mut child: std::process::Child, so: PathBuf, se: PathBuf) -> common::Out {
+    let status = common::wait_timeout(&mut child, Duration::from_secs(60), "outlet");
+    common::Out::from_files(status, so, se)
+}
+
+/// One checkpoint of a MOVES_STDOUT container held by the debug build's
+/// `OUTLET_PAUSE=checkpoint:scanned` right after outlet read the init's
+/// fds (stdout on its own file then); while held, /out/go sends the
+/// caller's stdout back to fd 1. `unheld`: read them the old way.
+/// Returns the checkpoint's output, the id, the bundle and the init's
+/// stdout file.
+fn moved_stdout_checkpoint(
+    t: &T,
+    tag: &str,
+    unheld: bool,
+    image: &Path,
+) -> (common::Out, String, Bundle, PathBuf) {
+    let b = t.bundle(tag, |c| sh(c, MOVES_STDOUT));
+    let id = t.id(tag);
+    let out = t.outlet(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id]);
+    out.expect_ok("run -d");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    let moved = b.out.join("moved");
+    wait_for("the init's redirection", || moved.exists());
+    let gate = t.dir.join(format!("gate-{tag}"));
+    let mut env = vec![(
+        "OUTLET_PAUSE".to_string(),
+        format!("checkpoint:scanned={}", gate.display()),
+    )];
+    if unheld {
+        env.push(("OUTLET_CHECKPOINT_UNHELD".into(), "1".into()));
+    }
+    let args = ["checkpoint", "--image-path", image.to_str().unwrap(), &id];
+    let (child, so, se) = spawn_outlet(t, &args, &env);
+    let reached = PathBuf::from(format!("{}.reached", gate.display()));
+    wait_for("checkpoint's pause after reading the fds", || {
+        reached.exists()
+    });
+    std::fs::write(b.out.join("go"), "").unwrap();
+    let count = b.out.join("count");
+    if unheld {
+        wait_for("control: the init moving back", || count.exists());
+    } else {
+        // Held frozen as read: the init cannot have moved yet.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            !count.exists(),
+            "the container ran while checkpoint read its fds"
+        );
+    }
+    std::fs::write(&gate, "go").unwrap();
+    (finish(child, so, se), id, b, out.stdout_path.clone())
+}
+
+/// The VM criu test's flake, forced: the init's stdout read while it sat
+/// on the container's own file for a moment, CRIU then finding the
+/// caller's file back on fd 1, undeclared ("Can't lookup mount=N for
+/// fd=1"). Held frozen and read again once it moved back, the dump
+/// passes, and the restored init counts on (N+1) and writes to restore's
+/// stdout, not the old file. The control reads the fds of the running
+/// container (the old way) and fails as the VM test did.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn stdout_moved_while_read_is_still_the_callers() {
+    let Some(t) = T::new() else { return };
+    if !cfg!(debug_assertions) {
+        panic!("needs a debug build of outlet (OUTLET_PAUSE, OUTLET_CHECKPOINT_UNHELD)");
+    }
+    let image = t.dir.join("img");
+    let (out, id, b, old) = moved_stdout_checkpoint(&t, "held", false, &image);
+    out.expect_ok("checkpoint of an init caught with its stdout moved");
+    let count = b.out.join("count");
+    let at_dump = numbers(&count, "").last().copied().unwrap_or(0);
+    let img = image.to_str().unwrap();
+    let bundle = b.dir.to_str().unwrap();
+    let args = [
+        "restore",
+        "-d",
+        "--bundle",
+        bundle,
+        "--image-path",
+        img,
+        &id,
+    ];
+    let (child, so, se) = spawn_outlet(&t, &args, &[]);
+    finish(child, so.clone(), se).expect_ok("restore");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    std::fs::write(b.out.join("say"), "").unwrap();
+    wait_for("the restored init writing to restore's stdout", || {
+        numbers(&so, "out ").len() >= 3
+    });
+    let counted = numbers(&count, "");
+    let want: Vec<u64> = (1..=counted.len() as u64).collect();
+    assert_eq!(counted, want, "not one count from 1 (dumped at {at_dump})");
+    let said = numbers(&so, "out ");
+    assert!(
+        said[0] > at_dump,
+        "restore's stdout {said:?}, dumped at {at_dump}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&old).unwrap(),
+        "",
+        "the old stdout got writes"
+    );
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+
+    let image = t.dir.join("img-control");
+    let (out, id, _, _) = moved_stdout_checkpoint(&t, "control", true, &image);
+    out.expect_fail("control: fds read while it ran", "Can't lookup mount");
+    assert_eq!(
+        t.status(&id),
+        "running",
+        "control: a failed dump stopped it"
+    );
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+}
