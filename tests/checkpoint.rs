@@ -782,18 +782,9 @@ fn finish(mut child: std::process::Child, so: PathBuf, se: PathBuf) -> common::O
     common::Out::from_files(status, so, se)
 }
 
-/// One checkpoint of a MOVES_STDOUT container held by the debug build's
-/// `OUTLET_PAUSE=checkpoint:scanned` right after outlet read the init's
-/// fds (stdout on its own file then); while held, /out/go sends the
-/// caller's stdout back to fd 1. `unheld`: read them the old way.
-/// Returns the checkpoint's output, the id, the bundle and the init's
-/// stdout file.
-fn moved_stdout_checkpoint(
-    t: &T,
-    tag: &str,
-    unheld: bool,
-    image: &Path,
-) -> (common::Out, String, Bundle, PathBuf) {
+/// A MOVES_STDOUT container, its stdout a file of the test's: the id,
+/// the bundle and that file, once the init has moved its stdout.
+fn start_moving(t: &T, tag: &str) -> (String, Bundle, PathBuf) {
     let b = t.bundle(tag, |c| sh(c, MOVES_STDOUT));
     let id = t.id(tag);
     let out = t.outlet(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id]);
@@ -801,7 +792,15 @@ fn moved_stdout_checkpoint(
     t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
     let moved = b.out.join("moved");
     wait_for("the init's redirection", || moved.exists());
-    let gate = t.dir.join(format!("gate-{tag}"));
+    (id, b, out.stdout_path.clone())
+}
+
+/// One checkpoint of a MOVES_STDOUT container held by the debug build's
+/// `OUTLET_PAUSE=checkpoint:scanned` right after outlet read the init's
+/// fds (stdout on its own file then); while held, /out/go sends the
+/// caller's stdout back to fd 1. `unheld`: read them the old way.
+fn moved_stdout_checkpoint(t: &T, id: &str, b: &Bundle, unheld: bool, image: &Path) -> common::Out {
+    let gate = t.dir.join(format!("gate-{id}"));
     let mut env = vec![(
         "OUTLET_PAUSE".to_string(),
         format!("checkpoint:scanned={}", gate.display()),
@@ -809,7 +808,7 @@ fn moved_stdout_checkpoint(
     if unheld {
         env.push(("OUTLET_CHECKPOINT_UNHELD".into(), "1".into()));
     }
-    let args = ["checkpoint", "--image-path", image.to_str().unwrap(), &id];
+    let args = ["checkpoint", "--image-path", image.to_str().unwrap(), id];
     let (child, so, se) = spawn_outlet(t, &args, &env);
     let reached = PathBuf::from(format!("{}.reached", gate.display()));
     wait_for("checkpoint's pause after reading the fds", || {
@@ -828,7 +827,7 @@ fn moved_stdout_checkpoint(
         );
     }
     std::fs::write(&gate, "go").unwrap();
-    (finish(child, so, se), id, b, out.stdout_path.clone())
+    finish(child, so, se)
 }
 
 /// The VM criu test's flake, forced: the init's stdout read while it sat
@@ -846,7 +845,8 @@ fn stdout_moved_while_read_is_still_the_callers() {
         panic!("needs a debug build of outlet (OUTLET_PAUSE, OUTLET_CHECKPOINT_UNHELD)");
     }
     let image = t.dir.join("img");
-    let (out, id, b, old) = moved_stdout_checkpoint(&t, "held", false, &image);
+    let (id, b, old) = start_moving(&t, "held");
+    let out = moved_stdout_checkpoint(&t, &id, &b, false, &image);
     out.expect_ok("checkpoint of an init caught with its stdout moved");
     let count = b.out.join("count");
     let at_dump = numbers(&count, "").last().copied().unwrap_or(0);
@@ -884,7 +884,8 @@ fn stdout_moved_while_read_is_still_the_callers() {
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
 
     let image = t.dir.join("img-control");
-    let (out, id, _, _) = moved_stdout_checkpoint(&t, "control", true, &image);
+    let (id, b, _) = start_moving(&t, "control");
+    let out = moved_stdout_checkpoint(&t, &id, &b, true, &image);
     out.expect_fail("control: fds read while it ran", "Can't lookup mount");
     assert_eq!(
         t.status(&id),
@@ -892,4 +893,55 @@ fn stdout_moved_while_read_is_still_the_callers() {
         "control: a failed dump stopped it"
     );
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+}
+
+/// The same moment with the caller's stdout a pipe (podman's conmon and
+/// containerd's shim hand the init pipes): CRIU dumps a pipe without
+/// complaint, so the old way failed silently, recording no key for fd 1
+/// and leaving the restored init's stdout on a pipe nobody reads. Held and
+/// read again, the record names the caller's pipe; the control does not.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn stdout_pipe_moved_while_read_is_recorded() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(t) = T::new() else { return };
+    if !cfg!(debug_assertions) {
+        panic!("needs a debug build of outlet (OUTLET_PAUSE, OUTLET_CHECKPOINT_UNHELD)");
+    }
+    for (tag, unheld) in [("pipe", false), ("pipe-control", true)] {
+        let b = t.bundle(tag, |c| sh(c, MOVES_STDOUT));
+        let id = t.id(tag);
+        let args = [
+            "run",
+            "-d",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            id.as_str(),
+        ];
+        let (mut cmd, so, se) = t.command(Path::new(common::OUTLET), &args);
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn run");
+        // The read end stays open (here) while the container runs.
+        let reader = child.stdout.take().unwrap();
+        let status = common::wait_timeout(&mut child, Duration::from_secs(60), "outlet run");
+        common::Out::from_files(status, so, se).expect_ok("run -d with a pipe for stdout");
+        t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+        let moved = b.out.join("moved");
+        wait_for("the init's redirection", || moved.exists());
+        let reader = std::fs::File::from(std::os::fd::OwnedFd::from(reader));
+        let pipe = format!("pipe:[{}]", reader.metadata().unwrap().ino());
+        let image = t.dir.join(format!("img-{tag}"));
+        moved_stdout_checkpoint(&t, &id, &b, unheld, &image).expect_ok("checkpoint");
+        let rec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(image.join("outlet-criu.json")).unwrap())
+                .unwrap();
+        let fd1 = rec["stdio"][1].as_str().unwrap().to_string();
+        if unheld {
+            assert_eq!(fd1, "", "control: the old way recorded {fd1} for fd 1");
+        } else {
+            assert_eq!(fd1, pipe, "fd 1 of the record is not the caller's pipe");
+        }
+    }
 }
