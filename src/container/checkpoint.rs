@@ -368,7 +368,8 @@ fn settled_externals(
     held: Option<&Cgroup>,
 ) -> Result<(Record, Vec<OsString>)> {
     let mut thawed_for = std::time::Duration::from_millis(1);
-    for tries in 1.. {
+    let mut tries = 1;
+    loop {
         let (record, args, inside) = record_externals(c, spec)?;
         crate::fault::pause("checkpoint:scanned");
         let Some(cg) = held.filter(|_| inside && tries < SETTLE_TRIES) else {
@@ -381,8 +382,8 @@ fn settled_externals(
         std::thread::sleep(thawed_for);
         cg.freeze(true)?;
         thawed_for = (thawed_for * 2).min(std::time::Duration::from_millis(50));
+        tries += 1;
     }
-    unreachable!("the loop returns")
 }
 
 /// `--cgroup-dump-controller` for each hierarchy of the init (named as in
