@@ -945,3 +945,80 @@ fn stdout_pipe_moved_while_read_is_recorded() {
         }
     }
 }
+
+/// CRIU hands the init's stdout file back in (restore's own stdout
+/// standing for it) only with the size it had at the dump, unless it was
+/// opened for append. A container that wrote to its stdout file, restored
+/// onto an empty one, fails naming that rule (CRIU's own line names its
+/// own fd) and leaves nothing; the control, dumped from a stdout opened
+/// for append, restores onto an empty file and writes on there.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn restore_onto_new_stdout_file_needs_append_or_same_size() {
+    let Some(t) = T::new() else { return };
+    let script = "i=0; while :; do i=$((i+1)); echo \"out $i\"; sleep 0.05; done";
+    for (tag, append) in [("trunc", false), ("append", true)] {
+        let b = t.bundle(tag, |c| sh(c, script));
+        let id = t.id(tag);
+        let old = t.dir.join(format!("{tag}.stdout"));
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .open(&old)
+            .unwrap();
+        let args = [
+            "run",
+            "-d",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            id.as_str(),
+        ];
+        let (mut cmd, so, se) = t.command(Path::new(common::OUTLET), &args);
+        let mut child = cmd.stdout(f).spawn().expect("spawn run");
+        let status = common::wait_timeout(&mut child, Duration::from_secs(60), "outlet run");
+        common::Out::from_files(status, so, se).expect_ok("run -d");
+        t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+        wait_for("output on the old stdout", || {
+            numbers(&old, "out ").len() >= 3
+        });
+        let image = t.dir.join(format!("img-{tag}"));
+        checkpoint(&t, &id, &image, &[]).expect_ok("checkpoint");
+        let at_dump = numbers(&old, "out ");
+        let img = image.to_str().unwrap();
+        let bundle = b.dir.to_str().unwrap();
+        let args = [
+            "restore",
+            "-d",
+            "--bundle",
+            bundle,
+            "--image-path",
+            img,
+            &id,
+        ];
+        let (child, so, se) = spawn_outlet(&t, &args, &[]);
+        let out = finish(child, so.clone(), se);
+        if !append {
+            out.expect_fail("restore onto an empty stdout", "has bad size");
+            out.expect_fail(
+                "restore onto an empty stdout",
+                "unless it was opened for append",
+            );
+            assert!(!t.state_dir_exists(&id), "a failed restore left its state");
+            continue;
+        }
+        out.expect_ok("restore of a stdout opened for append onto an empty file");
+        t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+        wait_for("output on restore's stdout", || {
+            numbers(&so, "out ").len() >= 3
+        });
+        let new = numbers(&so, "out ");
+        assert_eq!(
+            new[0],
+            at_dump.last().unwrap() + 1,
+            "not counted on: {new:?}"
+        );
+        assert_eq!(numbers(&old, "out "), at_dump, "the old stdout got writes");
+        t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    }
+}
