@@ -3,7 +3,9 @@
 //! its own mount table (spec binds, masked files, v1 cgroup binds, stdio
 //! opened by the caller, a network namespace joined by path, the pty slave
 //! of a terminal) is declared external to the dump and recorded in
-//! `outlet-criu.json` beside CRIU's images, for restore to map anew.
+//! `outlet-criu.json` beside CRIU's images, for restore to map anew. The
+//! container is frozen before its fds are read and stays so until CRIU
+//! has seized it, so that what is declared is what CRIU finds.
 
 use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
