@@ -1,8 +1,9 @@
 //! checkpoint/restore round trips with a real CRIU on real containers
 //! (see tests/criu_support): stop and continue, --leave-running, pre-dump,
 //! limits, hooks, a fresh rootfs, namespaces joined by path, bad input,
-//! failures that leave nothing, `features`. Flags and terminals are in
-//! checkpoint_flags.rs. Needs root.
+//! failures that leave nothing, `features`, the init's stdio caught
+//! mid-redirection (file and pipe), a stdout file restored onto a new one.
+//! Flags and terminals are in checkpoint_flags.rs. Needs root.
 
 mod common;
 mod criu_support;
