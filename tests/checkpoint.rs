@@ -1,8 +1,9 @@
 //! checkpoint/restore round trips with a real CRIU on real containers
 //! (see tests/criu_support): stop and continue, --leave-running, pre-dump,
 //! limits, hooks, a fresh rootfs, namespaces joined by path, bad input,
-//! failures that leave nothing, `features`. Flags and terminals are in
-//! checkpoint_flags.rs. Needs root.
+//! failures that leave nothing, `features`, the init's stdio caught
+//! mid-redirection (file and pipe), a stdout file restored onto a new one.
+//! Flags and terminals are in checkpoint_flags.rs. Needs root.
 
 mod common;
 mod criu_support;
@@ -732,5 +733,293 @@ fn restore_makes_no_cgroup_outside_the_containers() {
                 "control: dumping every hierarchy did not make the sibling again"
             );
         }
+    }
+}
+
+/// The init holds the caller's stdout on fd 3 and its own file on fd 1
+/// (where a shell is for a moment around every `echo $i > f`) until
+/// /out/go appears, then moves it back and counts into /out/count, and
+/// onto stdout once /out/say appears (CRIU checks that a regular file
+/// handed in on restore has the size it had at the dump, unless it was
+/// opened O_APPEND: stdout stays empty until then).
+const MOVES_STDOUT: &str = "exec 3>&1 >/dev/shm/x; touch /out/moved; \
+    until [ -e /out/go ]; do sleep 0.01; done; exec >&3 3>&-; \
+    i=0; while :; do i=$((i+1)); echo $i >> /out/count; \
+    if [ -e /out/say ]; then echo \"out $i\"; fi; sleep 0.05; done";
+
+/// The numbers in a file of lines "[PREFIX]N".
+fn numbers(p: &Path, prefix: &str) -> Vec<u64> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix(prefix)?.parse().ok())
+        .collect()
+}
+
+#[track_caller]
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within 20 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `outlet --criu CRIU ARGS`, spawned with `env`, its stdout and stderr
+/// in files of the test (a restored init writes to that stdout).
+fn spawn_outlet(
+    t: &T,
+    args: &[&str],
+    env: &[(String, String)],
+) -> (std::process::Child, PathBuf, PathBuf) {
+    let full = [&["--criu", criu()][..], args].concat();
+    let (mut cmd, so, se) = t.command(Path::new(common::OUTLET), &full);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    (cmd.spawn().expect("spawn outlet"), so, se)
+}
+
+fn finish(mut child: std::process::Child, so: PathBuf, se: PathBuf) -> common::Out {
+    let status = common::wait_timeout(&mut child, Duration::from_secs(60), "outlet");
+    common::Out::from_files(status, so, se)
+}
+
+/// A MOVES_STDOUT container, its stdout a file of the test's: the id,
+/// the bundle and that file, once the init has moved its stdout.
+fn start_moving(t: &T, tag: &str) -> (String, Bundle, PathBuf) {
+    let b = t.bundle(tag, |c| sh(c, MOVES_STDOUT));
+    let id = t.id(tag);
+    let out = t.outlet(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id]);
+    out.expect_ok("run -d");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    let moved = b.out.join("moved");
+    wait_for("the init's redirection", || moved.exists());
+    (id, b, out.stdout_path.clone())
+}
+
+/// One checkpoint of a MOVES_STDOUT container held by the debug build's
+/// `OUTLET_PAUSE=checkpoint:scanned` right after outlet read the init's
+/// fds (stdout on its own file then); while held, /out/go sends the
+/// caller's stdout back to fd 1. `unheld`: read them the old way.
+fn moved_stdout_checkpoint(t: &T, id: &str, b: &Bundle, unheld: bool, image: &Path) -> common::Out {
+    let gate = t.dir.join(format!("gate-{id}"));
+    let mut env = vec![(
+        "OUTLET_PAUSE".to_string(),
+        format!("checkpoint:scanned={}", gate.display()),
+    )];
+    if unheld {
+        env.push(("OUTLET_CHECKPOINT_UNHELD".into(), "1".into()));
+    }
+    let args = ["checkpoint", "--image-path", image.to_str().unwrap(), id];
+    let (child, so, se) = spawn_outlet(t, &args, &env);
+    let reached = PathBuf::from(format!("{}.reached", gate.display()));
+    wait_for("checkpoint's pause after reading the fds", || {
+        reached.exists()
+    });
+    std::fs::write(b.out.join("go"), "").unwrap();
+    let count = b.out.join("count");
+    if unheld {
+        wait_for("control: the init moving back", || count.exists());
+    } else {
+        // Held frozen as read: the init cannot have moved yet.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            !count.exists(),
+            "the container ran while checkpoint read its fds"
+        );
+    }
+    std::fs::write(&gate, "go").unwrap();
+    finish(child, so, se)
+}
+
+/// The VM criu test's flake, forced: the init's stdout read while it sat
+/// on the container's own file for a moment, CRIU then finding the
+/// caller's file back on fd 1, undeclared ("Can't lookup mount=N for
+/// fd=1"). Held frozen and read again once it moved back, the dump
+/// passes, and the restored init counts on (N+1) and writes to restore's
+/// stdout, not the old file. The control reads the fds of the running
+/// container (the old way) and fails as the VM test did.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn stdout_moved_while_read_is_still_the_callers() {
+    let Some(t) = T::new() else { return };
+    if !cfg!(debug_assertions) {
+        panic!("needs a debug build of outlet (OUTLET_PAUSE, OUTLET_CHECKPOINT_UNHELD)");
+    }
+    let image = t.dir.join("img");
+    let (id, b, old) = start_moving(&t, "held");
+    let out = moved_stdout_checkpoint(&t, &id, &b, false, &image);
+    out.expect_ok("checkpoint of an init caught with its stdout moved");
+    let count = b.out.join("count");
+    let at_dump = numbers(&count, "").last().copied().unwrap_or(0);
+    let img = image.to_str().unwrap();
+    let bundle = b.dir.to_str().unwrap();
+    let args = [
+        "restore",
+        "-d",
+        "--bundle",
+        bundle,
+        "--image-path",
+        img,
+        &id,
+    ];
+    let (child, so, se) = spawn_outlet(&t, &args, &[]);
+    finish(child, so.clone(), se).expect_ok("restore");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    std::fs::write(b.out.join("say"), "").unwrap();
+    wait_for("the restored init writing to restore's stdout", || {
+        numbers(&so, "out ").len() >= 3
+    });
+    let counted = numbers(&count, "");
+    let want: Vec<u64> = (1..=counted.len() as u64).collect();
+    assert_eq!(counted, want, "not one count from 1 (dumped at {at_dump})");
+    let said = numbers(&so, "out ");
+    assert!(
+        said[0] > at_dump,
+        "restore's stdout {said:?}, dumped at {at_dump}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&old).unwrap(),
+        "",
+        "the old stdout got writes"
+    );
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+
+    let image = t.dir.join("img-control");
+    let (id, b, _) = start_moving(&t, "control");
+    let out = moved_stdout_checkpoint(&t, &id, &b, true, &image);
+    out.expect_fail("control: fds read while it ran", "Can't lookup mount");
+    assert_eq!(
+        t.status(&id),
+        "running",
+        "control: a failed dump stopped it"
+    );
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+}
+
+/// The same moment with the caller's stdout a pipe (podman's conmon and
+/// containerd's shim hand the init pipes): CRIU dumps a pipe without
+/// complaint, so the old way failed silently, recording no key for fd 1
+/// and leaving the restored init's stdout on a pipe nobody reads. Held and
+/// read again, the record names the caller's pipe; the control does not.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn stdout_pipe_moved_while_read_is_recorded() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(t) = T::new() else { return };
+    if !cfg!(debug_assertions) {
+        panic!("needs a debug build of outlet (OUTLET_PAUSE, OUTLET_CHECKPOINT_UNHELD)");
+    }
+    for (tag, unheld) in [("pipe", false), ("pipe-control", true)] {
+        let b = t.bundle(tag, |c| sh(c, MOVES_STDOUT));
+        let id = t.id(tag);
+        let args = [
+            "run",
+            "-d",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            id.as_str(),
+        ];
+        let (mut cmd, so, se) = t.command(Path::new(common::OUTLET), &args);
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn run");
+        // The read end stays open (here) while the container runs.
+        let reader = child.stdout.take().unwrap();
+        let status = common::wait_timeout(&mut child, Duration::from_secs(60), "outlet run");
+        common::Out::from_files(status, so, se).expect_ok("run -d with a pipe for stdout");
+        t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+        let moved = b.out.join("moved");
+        wait_for("the init's redirection", || moved.exists());
+        let reader = std::fs::File::from(std::os::fd::OwnedFd::from(reader));
+        let pipe = format!("pipe:[{}]", reader.metadata().unwrap().ino());
+        let image = t.dir.join(format!("img-{tag}"));
+        moved_stdout_checkpoint(&t, &id, &b, unheld, &image).expect_ok("checkpoint");
+        let rec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(image.join("outlet-criu.json")).unwrap())
+                .unwrap();
+        let fd1 = rec["stdio"][1].as_str().unwrap().to_string();
+        if unheld {
+            assert_eq!(fd1, "", "control: the old way recorded {fd1} for fd 1");
+        } else {
+            assert_eq!(fd1, pipe, "fd 1 of the record is not the caller's pipe");
+        }
+    }
+}
+
+/// CRIU hands the init's stdout file back in (restore's own stdout
+/// standing for it) only with the size it had at the dump, unless it was
+/// opened for append. A container that wrote to its stdout file, restored
+/// onto an empty one, fails naming that rule (CRIU's own line names its
+/// own fd) and leaves nothing; the control, dumped from a stdout opened
+/// for append, restores onto an empty file and writes on there.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn restore_onto_new_stdout_file_needs_append_or_same_size() {
+    let Some(t) = T::new() else { return };
+    let script = "i=0; while :; do i=$((i+1)); echo \"out $i\"; sleep 0.05; done";
+    for (tag, append) in [("trunc", false), ("append", true)] {
+        let b = t.bundle(tag, |c| sh(c, script));
+        let id = t.id(tag);
+        let old = t.dir.join(format!("{tag}.stdout"));
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .open(&old)
+            .unwrap();
+        let args = [
+            "run",
+            "-d",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            id.as_str(),
+        ];
+        let (mut cmd, so, se) = t.command(Path::new(common::OUTLET), &args);
+        let mut child = cmd.stdout(f).spawn().expect("spawn run");
+        let status = common::wait_timeout(&mut child, Duration::from_secs(60), "outlet run");
+        common::Out::from_files(status, so, se).expect_ok("run -d");
+        t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+        wait_for("output on the old stdout", || {
+            numbers(&old, "out ").len() >= 3
+        });
+        let image = t.dir.join(format!("img-{tag}"));
+        checkpoint(&t, &id, &image, &[]).expect_ok("checkpoint");
+        let at_dump = numbers(&old, "out ");
+        let img = image.to_str().unwrap();
+        let bundle = b.dir.to_str().unwrap();
+        let args = [
+            "restore",
+            "-d",
+            "--bundle",
+            bundle,
+            "--image-path",
+            img,
+            &id,
+        ];
+        let (child, so, se) = spawn_outlet(&t, &args, &[]);
+        let out = finish(child, so.clone(), se);
+        if !append {
+            out.expect_fail("restore onto an empty stdout", "has bad size");
+            out.expect_fail(
+                "restore onto an empty stdout",
+                "unless it was opened for append",
+            );
+            assert!(!t.state_dir_exists(&id), "a failed restore left its state");
+            continue;
+        }
+        out.expect_ok("restore of a stdout opened for append onto an empty file");
+        t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+        wait_for("output on restore's stdout", || {
+            numbers(&so, "out ").len() >= 3
+        });
+        let new = numbers(&so, "out ");
+        assert_eq!(
+            new[0],
+            at_dump.last().unwrap() + 1,
+            "not counted on: {new:?}"
+        );
+        assert_eq!(numbers(&old, "out "), at_dump, "the old stdout got writes");
+        t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     }
 }

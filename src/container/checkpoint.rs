@@ -3,7 +3,9 @@
 //! its own mount table (spec binds, masked files, v1 cgroup binds, stdio
 //! opened by the caller, a network namespace joined by path, the pty slave
 //! of a terminal) is declared external to the dump and recorded in
-//! `outlet-criu.json` beside CRIU's images, for restore to map anew.
+//! `outlet-criu.json` beside CRIU's images, for restore to map anew. The
+//! container is frozen before its fds are read and stays so until CRIU
+//! has seized it, so that what is declared is what CRIU finds.
 
 use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
@@ -14,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::criu::{CriuOptions, find_criu, run_criu};
+use crate::cgroups::Cgroup;
 use crate::state::Status;
 
 /// outlet's own record in the image directory, beside CRIU's images.
@@ -171,6 +174,19 @@ pub fn is_bind(m: &oci_spec::runtime::Mount) -> bool {
             .any(|o| o == "bind" || o == "rbind")
 }
 
+/// What one of the init's stdio fds is to the dump.
+enum StdioFd {
+    /// CRIU's name for it, to be handed in anew on restore; true: a file
+    /// outside the container's mount table, declared external.
+    Key(String, bool),
+    /// A file on one of the container's own mounts: the container's own
+    /// doing, for good or for a moment (a shell running `echo $i > f`
+    /// moves its stdout to fd 10 and back around the builtin).
+    Inside,
+    /// Nothing to hand in: a pty, a socket, a closed fd.
+    Other,
+}
+
 /// The CRIU name of one of the init's stdio fds, when it must be handed in
 /// anew on restore: a pipe by its pipe name; a file opened outside the
 /// container's mount table (the caller's /dev/null, a log file) declared
@@ -183,62 +199,76 @@ fn stdio_key(
     own_mounts: &[MountLine],
     tty: &mut Option<String>,
     terminal: bool,
-) -> Option<(String, bool)> {
+) -> StdioFd {
     let proc_fd = format!("/proc/{pid}/fd/{fd}");
-    let link = std::fs::read_link(&proc_fd).ok()?;
+    let Ok(link) = std::fs::read_link(&proc_fd) else {
+        return StdioFd::Other;
+    };
     let link = link.to_string_lossy();
     if link.starts_with("pipe:") {
-        return Some((link.into_owned(), false));
+        return StdioFd::Key(link.into_owned(), false);
     }
     if !link.starts_with('/') {
-        return None;
+        return StdioFd::Other;
     }
-    let md = std::fs::metadata(&proc_fd).ok()?;
+    let Ok(md) = std::fs::metadata(&proc_fd) else {
+        return StdioFd::Other;
+    };
     if md.file_type().is_char_device()
         && PTY_SLAVE_MAJORS.contains(&nix::sys::stat::major(md.rdev()))
     {
         if terminal {
             tty.get_or_insert_with(|| format!("tty[{:x}:{:x}]", md.rdev(), md.dev()));
         }
-        return None;
+        return StdioFd::Other;
     }
-    let mnt: u32 = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("mnt_id:"))
-        .and_then(|v| v.trim().parse().ok())?;
-    if own_mounts.iter().any(|m| m.id == mnt) {
-        return None;
+    let mnt: Option<u32> = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("mnt_id:"))
+                .and_then(|v| v.trim().parse().ok())
+        });
+    match mnt {
+        None => StdioFd::Other,
+        Some(mnt) if own_mounts.iter().any(|m| m.id == mnt) => StdioFd::Inside,
+        Some(mnt) => StdioFd::Key(format!("file[{mnt:x}:{:x}]", md.ino()), true),
     }
-    Some((format!("file[{mnt:x}:{:x}]", md.ino()), true))
 }
 
 use std::os::unix::fs::FileTypeExt;
 
 /// The init's fds 0-2 (see `stdio_key`), the externals they need added to
-/// `args`, and the pty slave's name into `record.tty`.
+/// `args`, and the pty slave's name into `record.tty`. True when one of
+/// them is a file of the container's own (see `StdioFd::Inside`).
 fn record_stdio(
     pid: i32,
     terminal: bool,
     own_mounts: &[MountLine],
     record: &mut Record,
     args: &mut Vec<OsString>,
-) {
+) -> bool {
+    let mut inside = false;
     for fd in 0..3 {
         let key = match stdio_key(pid, fd, own_mounts, &mut record.tty, terminal) {
-            Some((key, external)) => {
+            StdioFd::Key(key, external) => {
                 if external && !record.stdio.contains(&key) {
                     args.extend(["--external".into(), key.clone().into()]);
                 }
                 key
             }
-            None => String::new(),
+            StdioFd::Inside => {
+                inside = true;
+                String::new()
+            }
+            StdioFd::Other => String::new(),
         };
         record.stdio.push(key);
     }
     if let Some(tty) = &record.tty {
         args.extend(["--external".into(), tty.into()]);
     }
+    inside
 }
 
 /// Whether the spec joins a network namespace by path.
@@ -253,13 +283,13 @@ pub fn netns_path(spec: &crate::spec::Spec) -> Option<PathBuf> {
         .and_then(|n| n.path().clone())
 }
 
-/// Everything the dump must leave outside its images, into `args` and the
-/// record restore reads.
+/// Everything the dump must leave outside its images: the criu
+/// arguments, the record restore reads, and whether one of the init's
+/// stdio fds was a file of the container's own (see `settled_externals`).
 fn record_externals(
     c: &super::Opened,
     spec: &crate::spec::Spec,
-    args: &mut Vec<OsString>,
-) -> Result<Record> {
+) -> Result<(Record, Vec<OsString>, bool)> {
     let pid = c.state.pid;
     let text = std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
         .with_context(|| format!("read /proc/{pid}/mountinfo"))?;
@@ -269,10 +299,11 @@ fn record_externals(
         mounts: classify(&own, &binds, &masked),
         ..Default::default()
     };
+    let mut args: Vec<OsString> = Vec::new();
     for (mp, _) in &record.mounts {
         args.extend(["--external".into(), format!("mnt[{mp}]:{mp}").into()]);
     }
-    record_stdio(pid, c.state.use_terminal, &own, &mut record, args);
+    let inside = record_stdio(pid, c.state.use_terminal, &own, &mut record, &mut args);
     if netns_path(spec).is_some() {
         let ino = std::fs::metadata(format!("/proc/{pid}/ns/net"))
             .with_context(|| format!("stat /proc/{pid}/ns/net"))?
@@ -283,7 +314,78 @@ fn record_externals(
         ]);
         record.external_netns = true;
     }
-    Ok(record)
+    Ok((record, args, inside))
+}
+
+/// How many times a held container whose init has its stdio on a file of
+/// its own is let run for a moment and looked at again before it is taken
+/// as it is (thawed 1+2+4+..+50 ms, about 0.1 s in all).
+const SETTLE_TRIES: u32 = 8;
+
+/// Freezes a running container for the dump, so that what outlet reads of
+/// its fds is what CRIU then seizes: read while it ran, a shell's
+/// `echo $i > /tmp/n` could show the init's stdout as a file of the
+/// container (nothing to declare) while CRIU, a moment later, found the
+/// caller's file back on fd 1, undeclared ("Can't lookup mount=N for
+/// fd=1", seen in the VM suite). CRIU's --freeze-cgroup finds it frozen,
+/// seizes it as it is and leaves it frozen. Some: outlet froze it and
+/// thaws it after. A paused container is frozen already and stays so; one
+/// without a freezer cannot be held.
+fn hold(c: &super::Opened, id: &str) -> Result<Option<Cgroup>> {
+    if c.status != Status::Running
+        || c.state.cgroup.controller_dir("freezer").is_none()
+        || unheld_switch()
+    {
+        return Ok(None);
+    }
+    let cg = Cgroup::from_paths(c.state.cgroup.clone());
+    cg.freeze(true)
+        .with_context(|| format!("checkpoint {id}: freeze the container for the dump"))?;
+    Ok(Some(cg))
+}
+
+/// The test-only way back to reading the init's fds while it runs (no
+/// `hold`, no settling), so a test can show the race that closes. Debug
+/// builds only.
+#[cfg(debug_assertions)]
+fn unheld_switch() -> bool {
+    std::env::var_os("OUTLET_CHECKPOINT_UNHELD").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(debug_assertions))]
+fn unheld_switch() -> bool {
+    false
+}
+
+/// `record_externals` of the held container at a moment when its init's
+/// stdio is in place: frozen inside a redirection (stdout on the
+/// container's own file, the caller's moved to fd 10), the caller's file
+/// would go undeclared and CRIU fail on fd 10, and restore would not know
+/// which of its fds stands for it. So the container is let run for a
+/// moment and frozen again, up to SETTLE_TRIES times; an init that keeps
+/// its stdio on its own files is then taken as it is.
+fn settled_externals(
+    c: &super::Opened,
+    spec: &crate::spec::Spec,
+    held: Option<&Cgroup>,
+) -> Result<(Record, Vec<OsString>)> {
+    let mut thawed_for = std::time::Duration::from_millis(1);
+    let mut tries = 1;
+    loop {
+        let (record, args, inside) = record_externals(c, spec)?;
+        crate::fault::pause("checkpoint:scanned");
+        let Some(cg) = held.filter(|_| inside && tries < SETTLE_TRIES) else {
+            return Ok((record, args));
+        };
+        crate::logging::debug(|| {
+            format!("checkpoint: the init's stdio is on its own file (try {tries}); letting it run")
+        });
+        cg.freeze(false)?;
+        std::thread::sleep(thawed_for);
+        cg.freeze(true)?;
+        thawed_for = (thawed_for * 2).min(std::time::Duration::from_millis(50));
+        tries += 1;
+    }
 }
 
 /// `--cgroup-dump-controller` for each hierarchy of the init (named as in
@@ -424,12 +526,23 @@ pub fn checkpoint(
         args.extend(["--freeze-cgroup".into(), f.into()]);
     }
     args.extend(dump_controllers(pid, &c.state.cgroup)?);
-    let record = record_externals(&c, &spec, &mut args)?;
-    let json = serde_json::to_vec_pretty(&record).context("serialise the checkpoint record")?;
-    crate::syscall::write_atomic(&image.join(RECORD_FILE), &json)?;
-    let what = format!("checkpoint {id}");
-    run_criu(&criu, &args, &work.join(log_name), &what, true, Vec::new())?;
-    if o.leave_running || o.pre_dump {
+    let held = hold(&c, id)?;
+    let log = work.join(log_name);
+    let dumped = dump(&c, &spec, held.as_ref(), &criu, args, &image, &log);
+    // CRIU left the tasks frozen as it found them (or killed them).
+    let thawed = held.map_or(Ok(()), |cg| {
+        cg.freeze(false)
+            .with_context(|| format!("checkpoint {id}: thaw the container after the dump"))
+    });
+    let keeps_running = o.leave_running || o.pre_dump;
+    match (dumped, thawed) {
+        (Err(e), Err(t)) => bail!("{e:#}; {t:#}"),
+        (Err(e), Ok(())) => return Err(e),
+        // After a dump that killed the tasks there is nothing to thaw.
+        (Ok(()), Err(t)) if keeps_running => return Err(t),
+        _ => {}
+    }
+    if keeps_running {
         return Ok(());
     }
     // CRIU killed the dumped tasks: the container is gone as runc's is
@@ -437,6 +550,25 @@ pub fn checkpoint(
     // that `restore ID` can bring it back under the same id.
     super::delete::stop(&c)?;
     super::delete::destroy(&c)
+}
+
+/// The dump itself, of a container `hold` froze (if it could): externals
+/// read at a settled moment, the record written beside the images, criu.
+fn dump(
+    c: &super::Opened,
+    spec: &crate::spec::Spec,
+    held: Option<&Cgroup>,
+    criu: &Path,
+    mut args: Vec<OsString>,
+    image: &Path,
+    log: &Path,
+) -> Result<()> {
+    let (record, externals) = settled_externals(c, spec, held)?;
+    args.extend(externals);
+    let json = serde_json::to_vec_pretty(&record).context("serialise the checkpoint record")?;
+    crate::syscall::write_atomic(&image.join(RECORD_FILE), &json)?;
+    let what = format!("checkpoint {}", c.state.id);
+    run_criu(criu, &args, log, &what, true, Vec::new())
 }
 
 #[cfg(test)]

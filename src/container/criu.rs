@@ -338,6 +338,15 @@ pub fn run_criu(
     ))
 }
 
+/// CRIU hands an external regular file (the init's stdout as a file of
+/// the caller's) back in only when the fd for it has the mode, and unless
+/// it was opened O_APPEND the size, the file had at the dump; its own
+/// message names its own fd ("File fd/5 has bad size 0 (expect 6)").
+const STDIO_FILE_HINT: &str = "; a regular file outside the container (such as the init's stdout \
+                               or stderr, where restore's own fd stands for it) must come back \
+                               with the mode and, unless it was opened for append, the size it \
+                               had at the dump";
+
 /// The error for a criu that exited with `status`: CRIU's own error lines
 /// from `log`, and what `criu check` says when it fails too (an old CRIU
 /// on a new kernel fails every dump the same way).
@@ -365,6 +374,12 @@ pub fn criu_failed(
             errors.join(" | ")
         }
     );
+    if errors
+        .iter()
+        .any(|l| l.contains("has bad size") || l.contains("has bad mode"))
+    {
+        msg.push_str(STDIO_FILE_HINT);
+    }
     if let Err(check) = criu_check(criu) {
         msg.push_str(&format!("; {check}"));
     }

@@ -121,6 +121,20 @@ test_smoke() {
     fi
 }
 
+# The container's counter (/tmp/n of PID's root) into $count, and into
+# $rereads how many reads found it empty first: each step truncates the
+# file and then writes it, so a read can fall in between (seen once: ''
+# read right after the pre-dump). Up to 1 s.
+read_counter() { # pid
+    rereads=0
+    while :; do
+        count=$(cat /proc/$1/root/tmp/n 2>/dev/null)
+        { [ -n "$count" ] || [ $rereads = 20 ]; } && return
+        rereads=$((rereads + 1))
+        sleep 0.05
+    done
+}
+
 # pre-dump, checkpoint (stop) + restore under cgroup v2 with CRIU (VM_CRIU on the
 # host): the counter in the container's /tmp goes on from the dump, the
 # restored init sits in /vmtest/criu/ctr with its memory.max.
@@ -144,7 +158,10 @@ test_criu() {
     "$RUNTIME" --root "$RTROOT" --criu "$CRIU" checkpoint --pre-dump --image-path /tmp/criu-pre $id \
         >>"$OUT/$id.out" 2>>"$OUT/$id.err"
     prc=$?
-    a=$(cat /proc/$pid/root/tmp/n 2>/dev/null)
+    read_counter $pid
+    a=$count empties=$rereads
+    # Left running by the pre-dump, not frozen.
+    frozen=$(cat "$CG/vmtest/$n/ctr/cgroup.freeze" 2>/dev/null)
     "$RUNTIME" --root "$RTROOT" --criu "$CRIU" checkpoint --image-path /tmp/criu-img --parent-path ../criu-pre $id \
         >>"$OUT/$id.out" 2>>"$OUT/$id.err"
     crc=$?
@@ -154,18 +171,20 @@ test_criu() {
     rrc=$?
     "$RUNTIME" --root "$RTROOT" state $id >"$OUT/$id.state2" 2>>"$OUT/$id.err"
     pid2=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$OUT/$id.state2")
-    b=$(cat /proc/$pid2/root/tmp/n 2>/dev/null)
+    read_counter $pid2
+    b=$count empties="$empties $rereads"
     sleep 0.5
-    c=$(cat /proc/$pid2/root/tmp/n 2>/dev/null)
+    read_counter $pid2
+    c=$count empties="$empties $rereads"
     max=$(cat "$CG/vmtest/$n/ctr/memory.max" 2>/dev/null)
     inside=no
     grep -qx "$pid2" "$CG/vmtest/$n/ctr/cgroup.procs" 2>/dev/null && inside=yes
     "$RUNTIME" --root "$RTROOT" delete --force $id >/dev/null 2>&1
-    if [ "$prc" = 0 ] && [ "$parent" = ../criu-pre ] && [ "$crc" = 0 ] && [ "$rrc" = 0 ] && [ -n "$a" ] && [ "$a" -ge 10 ] && [ -n "$b" ] && [ "$b" -ge "$a" ] && [ -n "$c" ] && [ "$c" -gt "$b" ] &&
+    if [ "$prc" = 0 ] && [ "$frozen" = 0 ] && [ "$parent" = ../criu-pre ] && [ "$crc" = 0 ] && [ "$rrc" = 0 ] && [ -n "$a" ] && [ "$a" -ge 10 ] && [ -n "$b" ] && [ "$b" -ge "$a" ] && [ -n "$c" ] && [ "$c" -gt "$b" ] &&
         [ "$max" = $((64 * 1024 * 1024)) ] && [ $inside = yes ]; then
-        finish $n $id PASS "pre-dump + final dump (parent $parent), counter $a at the dump, $b then $c after restore (pid $pid -> $pid2), memory.max $max, in ctr"
+        finish $n $id PASS "pre-dump + final dump (parent $parent), counter $a at the dump, $b then $c after restore (pid $pid -> $pid2; empty reads first: $empties), memory.max $max, in ctr"
     else
-        finish $n $id FAIL "pre-dump rc=$prc parent '$parent' checkpoint rc=$crc restore rc=$rrc counter '$a' '$b' '$c' memory.max '$max' in-ctr $inside err: $(tail -c 600 "$OUT/$id.err" | tr '\n' ' ')"
+        finish $n $id FAIL "pre-dump rc=$prc cgroup.freeze after it '$frozen' parent '$parent' checkpoint rc=$crc restore rc=$rrc counter '$a' '$b' '$c' (empty reads first: $empties) memory.max '$max' in-ctr $inside err: $(tail -c 600 "$OUT/$id.err" | tr '\n' ' ')"
     fi
 }
 
