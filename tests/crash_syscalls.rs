@@ -852,8 +852,8 @@ fn exec_promise(w: &World, _: &str) {
 
 /// Processes that are in the container's cgroups or namespaces but not
 /// wholly its own: outlet's code (its command line names our state root)
-/// inside, or a process in its namespaces missing from one of its
-/// cgroups.
+/// inside, a process in its namespaces missing from one of its cgroups,
+/// or one in its cgroups outside its pid or mount namespace.
 fn half_joined(w: &World, init: i32) -> Vec<String> {
     let ns = |pid: &str, n: &str| std::fs::read_link(format!("/proc/{pid}/ns/{n}")).ok();
     let init_s = init.to_string();
@@ -883,7 +883,11 @@ fn half_joined(w: &World, init: i32) -> Vec<String> {
         }
         let in_all = procs.iter().all(|l| l.contains(&pid));
         let in_any = procs.iter().any(|l| l.contains(&pid));
-        let in_ns = ns(&pid, "pid") == init_pid_ns || ns(&pid, "mnt") == init_mnt_ns;
+        let (same_pid, same_mnt) = (
+            ns(&pid, "pid") == init_pid_ns,
+            ns(&pid, "mnt") == init_mnt_ns,
+        );
+        let in_ns = same_pid || same_mnt;
         let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
         let outlet = cmd.windows(root.len()).any(|x| x == root.as_slice());
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
@@ -895,6 +899,10 @@ fn half_joined(w: &World, init: i32) -> Vec<String> {
             ));
         } else if in_any && !in_all {
             bad.push(format!("{pid} is in some of the cgroups only: {cmd}"));
+        } else if in_any && !(same_pid && same_mnt) {
+            bad.push(format!(
+                "{pid} is in the cgroups, not in the namespaces: {cmd}"
+            ));
         }
     }
     bad
