@@ -17,6 +17,7 @@ packages=(
   tar patchelf                                # criu (tmpfs contents); scripts/fetch-criu.sh (trixie's criu on bookworm)
   containernetworking-plugins                 # podman's CNI bridge network
   dbus-daemon                                 # a real session bus daemon (tests/systemd_userbus.rs)
+  strace                                      # kills at every syscall (tests/crash_syscalls.rs)
 )
 
 missing=()

@@ -632,7 +632,7 @@ fn record(
     crate::logging::debug(|| format!("state saved in {}", made.dir.path.display()));
     crate::fault::point("create:saved");
     if let Some(p) = o.pid_file {
-        syscall::write_atomic(p, init.pid.to_string().as_bytes())
+        syscall::write_pid_file(p, init.pid)
             .with_context(|| format!("pid file {}", p.display()))?;
     }
     if let Some(s) = &plan.seccomp {

@@ -409,8 +409,7 @@ fn record(
     seccomp: Option<&crate::security::seccomp::Prepared>,
 ) -> Result<()> {
     if let Some(p) = o.pid_file {
-        syscall::write_atomic(p, pid.to_string().as_bytes())
-            .with_context(|| format!("pid file {}", p.display()))?;
+        syscall::write_pid_file(p, pid).with_context(|| format!("pid file {}", p.display()))?;
     }
     if let Some(s) = seccomp {
         s.remember();

@@ -584,7 +584,7 @@ fn record(
     dir.save_config(&p.loaded.text)?;
     dir.save(&state)?;
     if let Some(f) = &o.pid_file {
-        crate::syscall::write_atomic(f, pid.to_string().as_bytes())
+        crate::syscall::write_pid_file(f, pid)
             .with_context(|| format!("pid file {}", f.display()))?;
     }
     let json = serde_json::to_string(&state.oci(Status::Running))?;

@@ -262,6 +262,57 @@ pub fn close_from_except(first: u32, keep: &[RawFd]) -> io::Result<()> {
     Ok(())
 }
 
+/// A pid file (create's, exec's, restore's), whole or not at all, and
+/// nothing else left in its directory, which is the caller's, when the
+/// command is killed while writing it: an unnamed inode (O_TMPFILE)
+/// linked in by name once written, where a temporary name would stay
+/// behind. A pid file from before is unlinked first (linkat never
+/// replaces): killed in between, the command leaves no pid file, which
+/// says what a stale one would not. Where the file system has no
+/// O_TMPFILE, `write_atomic` renames a temporary over it instead.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    use nix::errno::Errno;
+    use nix::fcntl::{AtFlags, OFlag};
+    let data = pid.to_string();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let linked = || -> nix::Result<()> {
+        let fd = fs::openat(
+            libc::AT_FDCWD,
+            dir,
+            OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+        )?;
+        let mut f = std::fs::File::from(fd);
+        std::io::Write::write_all(&mut f, data.as_bytes())
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        // By its /proc path: AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH.
+        let inode = std::path::PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()));
+        let link = || {
+            nix::unistd::linkat(
+                None,
+                inode.as_path(),
+                None,
+                path,
+                AtFlags::AT_SYMLINK_FOLLOW,
+            )
+        };
+        match link() {
+            Err(Errno::EEXIST) => {
+                nix::unistd::unlink(path)?;
+                link()
+            }
+            r => r,
+        }
+    };
+    if linked().is_ok() {
+        return Ok(());
+    }
+    write_atomic(path, data.as_bytes())
+}
+
 /// Write `data` to `path` through a temporary file and rename, so readers
 /// (the shim reads the pid file right after create) never see half of it.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
@@ -527,4 +578,26 @@ pub fn capset_self(effective: u64, permitted: u64, inheritable: u64) -> io::Resu
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod pid_file_tests {
+    use crate::security::testutil::TempDir;
+
+    /// Written new, then over the old one, and never anything beside it.
+    #[test]
+    fn a_pid_file_is_written_and_replaced_with_nothing_beside_it() {
+        let d = TempDir::new("pidfile");
+        let p = d.0.join("init.pid");
+        super::write_pid_file(&p, 42).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "42");
+        super::write_pid_file(&p, 7).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "7");
+        let names: Vec<_> = std::fs::read_dir(&d.0)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["init.pid"]);
+    }
 }
