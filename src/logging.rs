@@ -3,6 +3,7 @@
 //! podman reads the whole file as ONE object, so at the default level only the
 //! final error is written.
 
+use std::fmt::{self, Write as _};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
@@ -33,7 +34,7 @@ static GLOBAL: OnceLock<Logger> = OnceLock::new();
 pub fn warn(msg: &str) {
     match GLOBAL.get() {
         Some(l) => l.warn(msg),
-        None => eprintln!("outlet: warning: {msg}"),
+        None => stderr(format_args!("outlet: warning: {msg}")),
     }
 }
 
@@ -72,7 +73,7 @@ impl Logger {
     pub fn error(&self, msg: &str) {
         // The shim does not see stderr for create/exec, and conmon forwards
         // stderr to podman: write both when a log file is given.
-        eprintln!("outlet: {msg}");
+        stderr(format_args!("outlet: {msg}"));
         if self.file.is_some() {
             self.write("error", msg);
         }
@@ -85,7 +86,7 @@ impl Logger {
         if self.file.is_some() && self.debug {
             self.write("warning", msg);
         } else {
-            eprintln!("outlet: warning: {msg}");
+            stderr(format_args!("outlet: warning: {msg}"));
         }
     }
 
@@ -94,7 +95,7 @@ impl Logger {
             if self.file.is_some() {
                 self.write("debug", msg);
             } else {
-                eprintln!("outlet: debug: {msg}");
+                stderr(format_args!("outlet: debug: {msg}"));
             }
         }
     }
@@ -110,6 +111,52 @@ impl Logger {
         };
         if let Ok(mut f) = open(path) {
             let _ = f.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// `line` and a newline on stderr in ONE write(2). `eprintln!` writes each
+/// piece of its format separately, and outlet's stderr is often shared (the
+/// init inherits the caller's; conmon and the shim collect several
+/// runtimes' output in one pipe): pieces of two messages would interleave
+/// into lines that belong to neither. A pipe takes up to PIPE_BUF bytes
+/// whole whatever the other writers do; a longer line is still one call,
+/// which a file opened O_APPEND also keeps together.
+pub fn stderr(line: fmt::Arguments<'_>) {
+    let mut buf = String::with_capacity(128);
+    let _ = buf.write_fmt(line);
+    buf.push('\n');
+    write_stderr(buf.as_bytes());
+}
+
+/// `parts` and a newline on stderr in one write(2), assembled on the
+/// stack: for the init after its seccomp filter, where nothing may
+/// allocate (the filter may deny brk and mmap). A line longer than the
+/// buffer is cut, still ending in a newline.
+pub fn stderr_parts(parts: &[&str]) {
+    let mut buf = [0u8; 1024];
+    let room = buf.len() - 1;
+    let mut n = 0;
+    for p in parts {
+        let take = p.len().min(room - n);
+        buf[n..n + take].copy_from_slice(&p.as_bytes()[..take]);
+        n += take;
+    }
+    buf[n] = b'\n';
+    write_stderr(&buf[..=n]);
+}
+
+/// One write(2) of `bytes` to fd 2; the rest again only if the kernel took
+/// part (a full pipe), and then there is nothing better to do. No lock and
+/// no allocation: std's `Stderr` would take a reentrant lock.
+fn write_stderr(mut bytes: &[u8]) {
+    let fd = std::io::stderr();
+    while !bytes.is_empty() {
+        match nix::unistd::write(&fd, bytes) {
+            Ok(0) => return,
+            Ok(n) => bytes = &bytes[n..],
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return,
         }
     }
 }
