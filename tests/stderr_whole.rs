@@ -14,7 +14,23 @@
 //!    writes per message) failed 3 runs of 3, with 68 to 84 of 270 lines
 //!    glued from pieces of two messages.
 //!
-//! It needs root (ignored otherwise).
+//! 2. Nothing allocates in the init (or `exec`'s helper) after its
+//!    seccomp filter, even with the allocator's arena full: the debug-only
+//!    `OUTLET_ARENA=full` (src/fault.rs) fills it at the start of
+//!    `exec_process` and makes every call that reaches the C library's
+//!    malloc make a brk first (src/syscall/arena.rs: musl might otherwise
+//!    find a free slot and hide the allocation). Profiles that deny brk,
+//!    mmap, munmap, mremap and madvise, with EPERM and with a kill, still
+//!    let `run` and `exec` execute the application: a hand-made ELF that
+//!    makes no memory call and exits 42. Control, run by hand: one
+//!    `Box::new([7u8; 64])` after `filter.load` in process/init.rs (then
+//!    removed) fails both, with exit 1 and "memory asked of the C library
+//!    while brk is denied" (EPERM) and 159, SIGSYS (kill), for `run` and
+//!    for `exec` alike. Without the brk the same control passed: musl
+//!    served the Box from a slot of the page it had mapped before the
+//!    filter.
+//!
+//! All need root (ignored otherwise).
 
 mod common;
 
@@ -22,6 +38,7 @@ use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -220,4 +237,115 @@ fn concurrent_init_and_parent_failures_write_whole_lines() {
     }
     assert_eq!(entries, calls, "--log lines");
     t.assert_nothing_left("failed runs and creates");
+}
+
+// 2. No allocation after the init's seccomp filter, the arena full.
+
+/// A static x86-64 ELF of `code` alone: no libc, no loader, so it makes
+/// no memory call the kernel's execve does not make for it. One PT_LOAD
+/// (read and execute) maps the whole file at 0x400000; the code follows
+/// the ELF header (64 bytes) and the program header (56).
+fn tiny_elf(code: &[u8]) -> Vec<u8> {
+    let size = (64 + 56 + code.len()) as u64;
+    let mut b = Vec::new();
+    b.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
+    b.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    b.extend_from_slice(&0x3eu16.to_le_bytes()); // x86-64
+    b.extend_from_slice(&1u32.to_le_bytes()); // version
+    b.extend_from_slice(&(0x400000u64 + 120).to_le_bytes()); // entry
+    b.extend_from_slice(&64u64.to_le_bytes()); // program headers
+    b.extend_from_slice(&0u64.to_le_bytes()); // no sections
+    b.extend_from_slice(&0u32.to_le_bytes()); // flags
+    for half in [64u16, 56, 1, 0, 0, 0] {
+        b.extend_from_slice(&half.to_le_bytes());
+    }
+    b.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    b.extend_from_slice(&5u32.to_le_bytes()); // R+X
+    for word in [0u64, 0x400000, 0x400000, size, size, 0x1000] {
+        b.extend_from_slice(&word.to_le_bytes());
+    }
+    b.extend_from_slice(code);
+    assert_eq!(b.len() as u64, size);
+    b
+}
+
+/// exit(42).
+const EXIT_42: &[u8] = &[0xbf, 42, 0, 0, 0, 0xb8, 60, 0, 0, 0, 0x0f, 0x05];
+/// pause() for ever.
+const PAUSE: &[u8] = &[0xb8, 34, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7];
+
+/// A bundle running `/out/app` (`code`, see `tiny_elf`) under a profile
+/// whose `action` meets every call by which the C library's malloc gets
+/// memory or gives it back. /out also holds `/out/exit42`.
+fn memory_denied_bundle(t: &T, tag: &str, action: &str, code: &[u8]) -> Bundle {
+    let b = t.bundle(tag, |c| {
+        c["process"]["args"] = json!(["/out/app"]);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{
+                "names": ["brk", "mmap", "munmap", "mremap", "madvise"],
+                "action": action,
+                "errnoRet": 1
+            }]
+        });
+    });
+    for (name, code) in [("app", code), ("exit42", EXIT_42)] {
+        let exe = b.out.join(name);
+        std::fs::write(&exe, tiny_elf(code)).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    b
+}
+
+/// `outlet ARGS` with the arena full from the init's last steps on.
+fn arena_full(t: &T, args: &[&str]) -> common::Out {
+    t.call_env(Path::new(OUTLET), args, &[], &[("OUTLET_ARENA", "full")])
+}
+
+#[track_caller]
+fn expect_42(what: &str, out: &common::Out) {
+    assert_eq!(
+        out.code,
+        Some(42),
+        "{what}: the application did not run (the init failed after its \
+         filter?): {out:#?}"
+    );
+    assert!(out.stderr.is_empty(), "{what}: {out:#?}");
+}
+
+/// `run` (the init) and `exec` (its helper), three of each.
+fn execs_with_memory_denied(action: &str) {
+    let Some(t) = T::new() else { return };
+    for i in 0..3 {
+        let b = memory_denied_bundle(&t, &format!("run{i}"), action, EXIT_42);
+        let id = t.id(&format!("run{i}"));
+        let out = arena_full(&t, &["run", "--bundle", b.dir.to_str().unwrap(), &id]);
+        expect_42(&format!("{action}: run"), &out);
+    }
+    let b = memory_denied_bundle(&t, "exec", action, PAUSE);
+    let id = t.id("exec");
+    let dir = b.dir.to_str().unwrap();
+    t.outlet(&["run", "--detach", "--bundle", dir, &id])
+        .expect_ok("run the pausing init");
+    for _ in 0..3 {
+        expect_42(
+            &format!("{action}: exec"),
+            &arena_full(&t, &["exec", &id, "/out/exit42"]),
+        );
+    }
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    t.assert_nothing_left("runs and execs with memory calls denied");
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn init_execs_with_the_arena_full_and_memory_calls_failing_eperm() {
+    execs_with_memory_denied("SCMP_ACT_ERRNO");
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn init_execs_with_the_arena_full_and_memory_calls_killing() {
+    execs_with_memory_denied("SCMP_ACT_KILL_PROCESS");
 }

@@ -451,6 +451,7 @@ pub fn exec_process(
     state_json: &dyn Fn() -> String,
     cloexec_from: Option<u32>,
 ) -> Result<Infallible> {
+    crate::fault::fill_arena();
     if let Some(first) = cloexec_from {
         crate::syscall::cloexec_from(first).context("close_range")?;
     }
