@@ -194,7 +194,38 @@ pub fn rfc3339(secs: i64, nanos: u32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use super::{rfc3339, stderr, stderr_parts};
+
+    /// What `f` writes on fd 2, run in a child whose fd 2 is a pipe.
+    fn on_stderr(f: fn()) -> String {
+        crate::security::testutil::in_child(move || {
+            use std::io::Read;
+            use std::os::fd::AsRawFd;
+            let (r, w) = nix::unistd::pipe().map_err(|e| e.to_string())?;
+            nix::unistd::dup2(w.as_raw_fd(), 2).map_err(|e| e.to_string())?;
+            drop(w);
+            f();
+            nix::unistd::close(2).map_err(|e| e.to_string())?;
+            let mut text = String::new();
+            std::fs::File::from(r)
+                .read_to_string(&mut text)
+                .map_err(|e| e.to_string())?;
+            Ok(text)
+        })
+        .ok()
+    }
+
+    #[test]
+    fn lines_end_in_a_newline_and_a_long_one_is_cut_to_the_stack_buffer() {
+        assert_eq!(
+            on_stderr(|| stderr(format_args!("outlet: {}", 42))),
+            "outlet: 42\n"
+        );
+        assert_eq!(on_stderr(|| stderr_parts(&["a: ", "b"])), "a: b\n");
+        let long = on_stderr(|| stderr_parts(&[&"x".repeat(1000), &"y".repeat(1000)]));
+        assert_eq!(long.len(), 1024, "{long}");
+        assert!(long.starts_with(&"x".repeat(1000)) && long.ends_with("yyy\n"));
+    }
 
     #[test]
     fn formats_known_instants() {
