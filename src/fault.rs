@@ -43,6 +43,22 @@ pub fn pause(step: &str) {
 #[inline(always)]
 pub fn pause(_step: &str) {}
 
+/// The allocator's arena made full for the init's last steps. In debug
+/// builds, `OUTLET_ARENA=full` makes every allocation from here on go to
+/// the C library's malloc, whose brk and mmap a seccomp profile may deny:
+/// the test that nothing allocates after the filter sees any allocation
+/// there fail. Release builds compile it to nothing.
+#[cfg(debug_assertions)]
+pub fn fill_arena() {
+    if std::env::var_os("OUTLET_ARENA").is_some_and(|v| v == "full") {
+        crate::syscall::arena::FILL.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn fill_arena() {}
+
 /// Every named step, in the order a lifecycle reaches them (the crash test
 /// walks this list; a point missing here is a point no test kills at).
 pub const STEPS: &[&str] = &[

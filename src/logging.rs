@@ -3,6 +3,7 @@
 //! podman reads the whole file as ONE object, so at the default level only the
 //! final error is written.
 
+use std::fmt::{self, Write as _};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
@@ -33,7 +34,7 @@ static GLOBAL: OnceLock<Logger> = OnceLock::new();
 pub fn warn(msg: &str) {
     match GLOBAL.get() {
         Some(l) => l.warn(msg),
-        None => eprintln!("outlet: warning: {msg}"),
+        None => stderr(format_args!("outlet: warning: {msg}")),
     }
 }
 
@@ -116,9 +117,11 @@ impl Logger {
     /// keeps the plain message, which conmon hands to podman.
     fn stderr(&self, level: &str, msg: &str) {
         match (self.format, level) {
-            (LogFormat::Json, _) if self.file.is_none() => eprint!("{}", json_line(level, msg)),
-            (_, "error") => eprintln!("outlet: {msg}"),
-            _ => eprintln!("outlet: {level}: {msg}"),
+            (LogFormat::Json, _) if self.file.is_none() => {
+                write_stderr(json_line(level, msg).as_bytes())
+            }
+            (_, "error") => stderr(format_args!("outlet: {msg}")),
+            _ => stderr(format_args!("outlet: {level}: {msg}")),
         }
     }
 }
@@ -128,6 +131,52 @@ fn json_line(level: &str, msg: &str) -> String {
         "{}\n",
         serde_json::json!({"level": level, "msg": msg, "time": rfc3339_now()})
     )
+}
+
+/// `line` and a newline on stderr in ONE write(2). `eprintln!` writes each
+/// piece of its format separately, and outlet's stderr is often shared (the
+/// init inherits the caller's; conmon and the shim collect several
+/// runtimes' output in one pipe): pieces of two messages would interleave
+/// into lines that belong to neither. A pipe takes up to PIPE_BUF bytes
+/// whole whatever the other writers do; a longer line is still one call,
+/// which a file opened O_APPEND also keeps together.
+pub fn stderr(line: fmt::Arguments<'_>) {
+    let mut buf = String::with_capacity(128);
+    let _ = buf.write_fmt(line);
+    buf.push('\n');
+    write_stderr(buf.as_bytes());
+}
+
+/// `parts` and a newline on stderr in one write(2), assembled on the
+/// stack: for the init after its seccomp filter, where nothing may
+/// allocate (the filter may deny brk and mmap). A line longer than the
+/// buffer is cut, still ending in a newline.
+pub fn stderr_parts(parts: &[&str]) {
+    let mut buf = [0u8; 1024];
+    let room = buf.len() - 1;
+    let mut n = 0;
+    for p in parts {
+        let take = p.len().min(room - n);
+        buf[n..n + take].copy_from_slice(&p.as_bytes()[..take]);
+        n += take;
+    }
+    buf[n] = b'\n';
+    write_stderr(&buf[..=n]);
+}
+
+/// One write(2) of `bytes` to fd 2; the rest again only if the kernel took
+/// part (a full pipe), and then there is nothing better to do. No lock and
+/// no allocation: std's `Stderr` would take a reentrant lock.
+fn write_stderr(mut bytes: &[u8]) {
+    let fd = std::io::stderr();
+    while !bytes.is_empty() {
+        match nix::unistd::write(&fd, bytes) {
+            Ok(0) => return,
+            Ok(n) => bytes = &bytes[n..],
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return,
+        }
+    }
 }
 
 /// O_APPEND keeps concurrent writers (shim, conmon) from clobbering.
@@ -163,7 +212,38 @@ pub fn rfc3339(secs: i64, nanos: u32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use super::{rfc3339, stderr, stderr_parts};
+
+    /// What `f` writes on fd 2, run in a child whose fd 2 is a pipe.
+    fn on_stderr(f: fn()) -> String {
+        crate::security::testutil::in_child(move || {
+            use std::io::Read;
+            use std::os::fd::AsRawFd;
+            let (r, w) = nix::unistd::pipe().map_err(|e| e.to_string())?;
+            nix::unistd::dup2(w.as_raw_fd(), 2).map_err(|e| e.to_string())?;
+            drop(w);
+            f();
+            nix::unistd::close(2).map_err(|e| e.to_string())?;
+            let mut text = String::new();
+            std::fs::File::from(r)
+                .read_to_string(&mut text)
+                .map_err(|e| e.to_string())?;
+            Ok(text)
+        })
+        .ok()
+    }
+
+    #[test]
+    fn lines_end_in_a_newline_and_a_long_one_is_cut_to_the_stack_buffer() {
+        assert_eq!(
+            on_stderr(|| stderr(format_args!("outlet: {}", 42))),
+            "outlet: 42\n"
+        );
+        assert_eq!(on_stderr(|| stderr_parts(&["a: ", "b"])), "a: b\n");
+        let long = on_stderr(|| stderr_parts(&[&"x".repeat(1000), &"y".repeat(1000)]));
+        assert_eq!(long.len(), 1024, "{long}");
+        assert!(long.starts_with(&"x".repeat(1000)) && long.ends_with("yyy\n"));
+    }
 
     #[test]
     fn formats_known_instants() {

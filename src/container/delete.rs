@@ -117,7 +117,10 @@ fn remove_unrecorded(root: &Path, id: &str, why: &anyhow::Error) -> Result<()> {
     crate::fault::point("delete:cgroup");
     dir.remove()?;
     did.push("removed its state dir".to_string());
-    eprintln!("outlet: delete --force {id}: {why:#}; {}", did.join(", "));
+    crate::logging::stderr(format_args!(
+        "outlet: delete --force {id}: {why:#}; {}",
+        did.join(", ")
+    ));
     Ok(())
 }
 

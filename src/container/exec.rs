@@ -577,7 +577,7 @@ fn process_main(
         Err(e) => e,
     };
     if chan.send(&Msg::error(&err)).is_err() {
-        eprintln!("outlet: exec: {err:#}");
+        crate::logging::stderr(format_args!("outlet: exec: {err:#}"));
     }
     syscall::exit_now(127)
 }

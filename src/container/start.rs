@@ -82,11 +82,11 @@ fn released_early(c: &Opened) -> Result<()> {
     if !crate::state::init_alive(&c.state) {
         bail!("container init exited before start: {}", c.state.id);
     }
-    eprintln!(
+    crate::logging::stderr(format_args!(
         "outlet: warning: container {}: the init was released before start \
          (from inside the container)",
         c.state.id
-    );
+    ));
     Ok(())
 }
 

@@ -82,7 +82,7 @@ pub fn run(args: &InitArgs, chan: Channel) -> ! {
         .as_ref()
         .is_none_or(|c| c.send(&Msg::error(&err)).is_err())
     {
-        eprintln!("outlet: container init: {err:#}");
+        crate::logging::stderr(format_args!("outlet: container init: {err:#}"));
     }
     crate::syscall::exit_now(1)
 }
@@ -482,6 +482,7 @@ pub fn exec_process(
     state_json: &dyn Fn() -> String,
     cloexec_from: Option<u32>,
 ) -> Result<Infallible> {
+    crate::fault::fill_arena();
     if let Some(first) = cloexec_from {
         crate::syscall::cloexec_from(first).context("close_range")?;
     }
@@ -520,15 +521,13 @@ pub fn exec_process(
 }
 
 /// Ends the process after a failure past the seccomp filter, with `prefix`
-/// (made before the filter) and the error's static text on stderr: no
-/// allocation, no lock (either may need a syscall the filter denies), and
-/// no channel (the parent has gone on after Ready). A denied write is lost.
+/// (made before the filter) and the error's static text on stderr, one
+/// line in one write from a stack buffer: no allocation, no lock (either
+/// may need a syscall the filter denies), and no channel (the parent has
+/// gone on after Ready). A denied write is lost.
 fn die_after_filter(prefix: &str, e: std::io::Error) -> ! {
     let why = Errno::from_raw(e.raw_os_error().unwrap_or(0)).desc();
-    let stderr = std::io::stderr();
-    for part in [prefix, why, "\n"] {
-        let _ = nix::unistd::write(&stderr, part.as_bytes());
-    }
+    crate::logging::stderr_parts(&[prefix, why]);
     crate::syscall::exit_now(1)
 }
 

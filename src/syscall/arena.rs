@@ -19,6 +19,8 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
+#[cfg(debug_assertions)]
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The arena outlet's binary uses: 1 MiB of address space, of which only
@@ -27,6 +29,15 @@ pub const SIZE: usize = 1 << 20;
 
 #[repr(C, align(4096))]
 struct Space<const N: usize>(UnsafeCell<[u8; N]>);
+
+/// Debug builds only: once set (by `fault::fill_arena`), every arena is
+/// full from its next allocation on, and everything goes to the C
+/// library's malloc: for the test that nothing allocates after the init's
+/// seccomp filter, where that malloc's brk and mmap may be denied. See
+/// `to_system` for how a call that would get by without a syscall is
+/// caught all the same.
+#[cfg(debug_assertions)]
+pub static FILL: AtomicBool = AtomicBool::new(false);
 
 /// Every block starts at a multiple of this, whatever its layout asks:
 /// what malloc guarantees (max_align_t), and what code written against
@@ -58,6 +69,40 @@ impl<const N: usize> Arena<N> {
         Arena {
             space: Space(UnsafeCell::new([0; N])),
             used: AtomicUsize::new(0),
+        }
+    }
+
+    /// See `FILL`: nothing in release builds.
+    #[inline(always)]
+    fn fill_switch(&self) {
+        #[cfg(debug_assertions)]
+        if FILL.load(Ordering::Relaxed) {
+            self.used.store(N, Ordering::Relaxed);
+        }
+    }
+
+    /// With `FILL` set (debug builds), one brk(0) before each call handed
+    /// to the C library's allocator. That allocator needs brk or mmap only
+    /// when it has no free slot left, which depends on what came before:
+    /// this makes every such call need a syscall, so that a filter that
+    /// denies brk stops the process at the first one (SIGSYS, or exit 1
+    /// with a line on stderr on EPERM) instead of letting a lucky slot
+    /// hide it. Not abort(): after outlet's raw clone musl's cached thread
+    /// id is the parent's, and its abort would signal that id.
+    #[inline(always)]
+    fn to_system(&self) {
+        #[cfg(debug_assertions)]
+        if FILL.load(Ordering::Relaxed) {
+            // SAFETY: brk(0) moves nothing: it returns the current break.
+            // The kernel's brk never fails (it returns the old break), so
+            // -1 can only be a seccomp filter's errno.
+            if unsafe { libc::syscall(libc::SYS_brk, 0usize) } == -1 {
+                crate::logging::stderr_parts(&[
+                    "outlet: memory asked of the C library while brk is denied \
+                     (OUTLET_ARENA=full): an allocation after the seccomp filter",
+                ]);
+                crate::syscall::exit_now(1);
+            }
         }
     }
 
@@ -124,15 +169,20 @@ impl<const N: usize> Arena<N> {
 // blocks back to it.
 unsafe impl<const N: usize> GlobalAlloc for Arena<N> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        self.fill_switch();
         match self.bump(layout) {
             Some(p) => p,
-            // SAFETY: the caller's layout contract, passed on.
-            None => unsafe { System.alloc(layout) },
+            None => {
+                self.to_system();
+                // SAFETY: the caller's layout contract, passed on.
+                unsafe { System.alloc(layout) }
+            }
         }
     }
 
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
         if !self.contains(p) {
+            self.to_system();
             // SAFETY: not ours, so System's, with the caller's layout.
             unsafe { System.dealloc(p, layout) }
         }
@@ -140,9 +190,11 @@ unsafe impl<const N: usize> GlobalAlloc for Arena<N> {
 
     unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if !self.contains(p) {
+            self.to_system();
             // SAFETY: System's block, the caller's contract passed on.
             return unsafe { System.realloc(p, layout, new_size) };
         }
+        self.fill_switch();
         let start = p as usize - self.base();
         let old_end = start + layout.size();
         // The newest block ends where `used` does: it can move its end.

@@ -36,10 +36,10 @@ const OWN_DIRS: usize = 2;
 pub(super) const ENTRIES: usize = 64;
 
 fn warn(path: &Path, why: &str) {
-    eprintln!(
+    crate::logging::stderr(format_args!(
         "outlet: warning: seccomp cache {}: {why}; not used, the filter is compiled afresh",
         path.display()
-    );
+    ));
 }
 
 /// Why a directory or entry opened as `fd` may not be trusted by `euid`,
