@@ -78,10 +78,10 @@ pub(super) fn own_cgroup(id: &str, paths: &CgroupPaths) -> Result<Cgroup> {
     {
         Some(true) => Ok(Cgroup::from_paths(paths.clone())),
         Some(false) => {
-            eprintln!(
+            crate::logging::stderr(format_args!(
                 "outlet: container {id}: systemd unit {unit} is not the one this container \
                  started (another Description): left alone"
-            );
+            ));
             Ok(Cgroup::from_paths(CgroupPaths::default()))
         }
         None => Ok(Cgroup::from_paths(CgroupPaths::default())),
