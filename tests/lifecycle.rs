@@ -106,6 +106,20 @@ fn sleeper(t: &T, tag: &str) -> (String, i32) {
     let pid = t.create_ok(&id, &b);
     t.outlet(&["start", &id]).expect_ok("start");
     assert_eq!(t.status(&id), "running");
+    // `start` returns once the init has taken the start byte, before its
+    // execve and before the shell has set its trap: a pid namespace's init
+    // drops a signal it has no handler for, so a TERM sent in that window
+    // is lost (runc's alike). The shell's `sleep` child exists only after
+    // the trap is set.
+    let children = format!("/proc/{pid}/task/{pid}/children");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(&children).is_ok_and(|c| c.trim().is_empty()) {
+        assert!(
+            Instant::now() < deadline,
+            "{id}: the shell never started its sleep"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     (id, pid)
 }
 
