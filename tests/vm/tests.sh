@@ -342,8 +342,13 @@ test_cpu_limited() {
     n=cpu_limited id=vm-cpu-limited
     setup_parent $n || { verdict $n FAIL "cannot create parent cgroup"; return; }
     spin_usage $n $id
-    detail="quota 25000/100000, spin 2x4s: rc=$rc $spin_detail; want 1.0s +-25%"
-    if [ "$rc" = 0 ] && [ -n "$spin_s" ] && awk -v u="$spin_s" 'BEGIN { exit !(u >= 0.75 && u <= 1.25) }'; then
+    # The quota allows 0.25 s per second of the spin's own wall time: 1.0 s
+    # in 4 s, more when a loaded host stretches the guest's 4 s (seen: 5.5 s
+    # of wall, 1.29 s used, i.e. 0.23 CPU, the limit holding). The bar
+    # follows the measured wall; the floor stays 0.75 s.
+    detail="quota 25000/100000, spin 2x4s: rc=$rc $spin_detail; want 0.25 x wall +-25% (1.0s in 4s)"
+    if [ "$rc" = 0 ] && [ -n "$spin_s" ] &&
+        awk -v u="$spin_s" -v w="$wall" 'BEGIN { if (w < 4) w = 4; exit !(u >= 0.75 && u <= 0.3125 * w) }'; then
         finish $n $id PASS "$detail"
     else
         finish $n $id FAIL "$detail err: $(errline "$OUT/$id.err")"
