@@ -347,9 +347,41 @@ const STDIO_FILE_HINT: &str = "; a regular file outside the container (such as t
                                with the mode and, unless it was opened for append, the size it \
                                had at the dump";
 
+/// How many of CRIU's error lines the error quotes.
+const QUOTED_ERRORS: usize = 4;
+
+/// CRIU's error lines from a log, as the error quotes them: the first
+/// ones, since CRIU logs the cause first and then each caller's
+/// consequence ("Unable to open fd=1", "Restoring FAILED.", cgroupd's
+/// teardown), and how many of those follow is timing: its SIGCHLD handler
+/// adds "PID exited, status=1" only when it sees the failed task exit
+/// first. Without CAP_SYS_RESOURCE every run logs an RLIMIT_NOFILE error
+/// that is none. The hint about stdio files is looked for in all of them.
+fn quote_errors(text: &str) -> Option<String> {
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("Error (") && !l.contains("RLIMIT_NOFILE"))
+        .map(str::trim)
+        .collect();
+    if errors.is_empty() {
+        return None;
+    }
+    let mut quoted = errors[..errors.len().min(QUOTED_ERRORS)].join(" | ");
+    if errors.len() > QUOTED_ERRORS {
+        quoted.push_str(&format!(" | ({} more)", errors.len() - QUOTED_ERRORS));
+    }
+    if errors
+        .iter()
+        .any(|l| l.contains("has bad size") || l.contains("has bad mode"))
+    {
+        quoted.push_str(STDIO_FILE_HINT);
+    }
+    Some(quoted)
+}
+
 /// The error for a criu that exited with `status`: CRIU's own error lines
-/// from `log`, and what `criu check` says when it fails too (an old CRIU
-/// on a new kernel fails every dump the same way).
+/// from `log` (else its stderr), and what `criu check` says when it fails
+/// too (an old CRIU on a new kernel fails every dump the same way).
 pub fn criu_failed(
     criu: &Path,
     status: std::process::ExitStatus,
@@ -358,28 +390,11 @@ pub fn criu_failed(
     what: &str,
 ) -> anyhow::Error {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    let mut errors: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains("Error (") && !l.contains("RLIMIT_NOFILE"))
-        .collect();
-    if errors.len() > 4 {
-        errors.drain(..errors.len() - 4);
-    }
     let mut msg = format!(
         "{what}: criu failed ({status}); log {}: {}",
         log.display(),
-        if errors.is_empty() {
-            stderr.trim().to_string()
-        } else {
-            errors.join(" | ")
-        }
+        quote_errors(&text).unwrap_or_else(|| stderr.trim().to_string())
     );
-    if errors
-        .iter()
-        .any(|l| l.contains("has bad size") || l.contains("has bad mode"))
-    {
-        msg.push_str(STDIO_FILE_HINT);
-    }
     if let Err(check) = criu_check(criu) {
         msg.push_str(&format!("; {check}"));
     }
@@ -415,6 +430,47 @@ mod tests {
                 "--file-locks"
             ]
         );
+    }
+
+    /// A real CRIU 4.1.1 restore.log (tests/checkpoint.rs
+    /// restore_onto_new_stdout_file_needs_append_or_same_size, under load):
+    /// the SIGCHLD handler's "exited" line made five errors after the cause.
+    const BAD_SIZE_LOG: &str = "\
+Error (criu/util.c:1533): rlimit: Can't setup RLIMIT_NOFILE for self: Operation not permitted
+Warn  (criu/cr-restore.c:1043): Set CLONE_PARENT | CLONE_NEWPID but it might cause restore problem,because not all kernels support such clone flags combinations!
+Error: ipv4: Address already assigned.
+     1: Error (criu/files-reg.c:2175): File fd/1 has bad size 0 (expect 18)
+     1: Error (criu/files.c:1221): Unable to open fd=1 id=0x3
+Error (criu/cr-restore.c:1258): 3274 exited, status=1
+Warn  (criu/cr-restore.c:2307): Unable to wait 3274: No child processes
+Error (criu/cr-restore.c:2320): Restoring FAILED.
+Error (criu/cgroup.c:1998): cg: cgroupd: recv req error: No such file or directory
+";
+
+    #[test]
+    fn the_cause_is_quoted_however_many_consequences_follow() {
+        let q = quote_errors(BAD_SIZE_LOG).unwrap();
+        assert!(
+            q.starts_with("1: Error (criu/files-reg.c:2175): File fd/1 has bad size 0"),
+            "{q}"
+        );
+        assert!(q.contains("Restoring FAILED. | (1 more)"), "{q}");
+        assert!(q.ends_with(STDIO_FILE_HINT), "{q}");
+        assert!(!q.contains("RLIMIT_NOFILE"), "{q}");
+        // Control: the same failure without CRIU's size line gets no hint.
+        let other: String = BAD_SIZE_LOG
+            .lines()
+            .filter(|l| !l.contains("bad size"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let q = quote_errors(&other).unwrap();
+        assert!(q.starts_with("1: Error (criu/files.c:1221)"), "{q}");
+        assert!(!q.contains(STDIO_FILE_HINT), "{q}");
+        assert_eq!(quote_errors("Warn  (x): y\n"), None);
+        let mode = "     1: Error (criu/files-reg.c:2191): File fd/2 has bad mode 0100600 \
+                    (expect 0100644)\nFile r/w/x checks can be skipped with the \
+                    --skip-file-rwx-check option\n";
+        assert!(quote_errors(mode).unwrap().ends_with(STDIO_FILE_HINT));
     }
 
     #[test]
