@@ -15,6 +15,35 @@ pub fn point(step: &str) {
 #[inline(always)]
 pub fn point(_step: &str) {}
 
+/// A panic at the named step, for the test that a panic in outlet's
+/// cloned children (the init, exec's helper) ends them cleanly: in debug
+/// builds, `OUTLET_PANIC=<step>` panics there. Release builds compile it
+/// to nothing.
+#[cfg(debug_assertions)]
+pub fn panic_at(step: &str) {
+    if std::env::var_os("OUTLET_PANIC").is_some_and(|v| v == step) {
+        panic!("fault: OUTLET_PANIC={step}");
+    }
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn panic_at(_step: &str) {}
+
+/// Whether main installs outlet's panic hook (see main.rs `on_panic`).
+/// Always in release builds; in debug builds `OUTLET_PANIC_HOOK=off`
+/// leaves std's, for the test's control case.
+#[cfg(debug_assertions)]
+pub fn panic_hook_wanted() -> bool {
+    std::env::var_os("OUTLET_PANIC_HOOK").is_none_or(|v| v != "off")
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn panic_hook_wanted() -> bool {
+    true
+}
+
 /// A race window held open for a test. In debug builds,
 /// `OUTLET_PAUSE=<step>=<file>` makes outlet, on reaching the named step,
 /// create `<file>.reached` and wait until `<file>` exists (at most 30 s),

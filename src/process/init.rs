@@ -70,6 +70,7 @@ pub fn run(args: &InitArgs, chan: Channel) -> ! {
     // our fds, and before `Unshared` tells `create` it may close the last
     // copy (see protected_exe::release_mount).
     crate::security::protected_exe::release_mount();
+    crate::fault::panic_at("init:start");
     let mut chan = Some(chan);
     let err = match setup_and_exec(args, &mut chan) {
         Ok(never) => match never {},
