@@ -344,6 +344,7 @@ fn load_filter_for_listener<'a>(
 ) -> Result<Option<&'a security::seccomp::Prepared>> {
     match a.seccomp {
         Some(f) if f.listener_path().is_some() => {
+            crate::fault::fill_arena();
             f.load(&(a.state_json)(host_pid, Status::Creating))?;
             Ok(None)
         }
