@@ -21,8 +21,21 @@ pub fn point(_step: &str) {}
 /// to nothing.
 #[cfg(debug_assertions)]
 pub fn panic_at(step: &str) {
-    if std::env::var_os("OUTLET_PANIC").is_some_and(|v| v == step) {
-        panic!("fault: OUTLET_PANIC={step}");
+    // Read once, at the first point (before any filter): a later read
+    // would allocate the value's copy.
+    static WANTED: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
+    let wanted = WANTED.get_or_init(|| std::env::var_os("OUTLET_PANIC"));
+    if wanted.as_ref().is_none_or(|v| v != step) {
+        return;
+    }
+    // Messages without arguments: std formats (allocates) a message with
+    // arguments before the hook runs, which after the seccomp filter is
+    // not the hook's doing.
+    match step {
+        "init:start" => panic!("fault: OUTLET_PANIC=init:start"),
+        "init:filtered" => panic!("fault: OUTLET_PANIC=init:filtered"),
+        "exec:helper" => panic!("fault: OUTLET_PANIC=exec:helper"),
+        _ => panic!("fault: OUTLET_PANIC={step}"),
     }
 }
 

@@ -131,3 +131,52 @@ fn a_panicking_exec_helper_dies_of_sigabrt_and_spares_its_parent() {
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     t.assert_nothing_left("after the execs");
 }
+
+/// The hook itself needs no memory: a panic in the init after its seccomp
+/// filter, with every memory call killing the process and the allocator's
+/// arena full (OUTLET_ARENA=full: any allocation makes a brk), still ends
+/// with the hook's line and exit 134, which `run` passes on as the
+/// container's status. The panic's message has no arguments (std would
+/// have formatted it before the hook). Control: std's hook, which is
+/// killed by SIGSYS (159) or crashes on the way, without the whole line.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_panic_after_the_filter_needs_no_memory() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("filtered", |c| {
+        c["process"]["args"] = json!(["true"]);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{
+                "names": ["brk", "mmap", "munmap", "mremap", "madvise"],
+                "action": "SCMP_ACT_KILL_PROCESS"
+            }]
+        });
+    });
+    let run = |tag: &str, hook: &str| {
+        let id = t.id(tag);
+        let env = [
+            ("OUTLET_PANIC", "init:filtered"),
+            ("OUTLET_ARENA", "full"),
+            ("OUTLET_PANIC_HOOK", hook),
+        ];
+        let args = ["run", "--bundle", b.dir.to_str().unwrap(), &id];
+        t.call_env(Path::new(OUTLET), &args, &[], &env)
+    };
+    let judge = |o: &Out| -> Result<(), String> {
+        if o.code != Some(134) {
+            return Err(format!("run: exit {:?} signal {:?}", o.code, o.signal));
+        }
+        whole_panic_line(o, "init:filtered")
+    };
+    let o = run("filtered", "on");
+    judge(&o).unwrap_or_else(|e| panic!("{e}: {o:#?}"));
+    let o = run("filtered-control", "off");
+    assert!(judge(&o).is_err(), "the control passed the judge: {o:#?}");
+    eprintln!(
+        "control (no hook): exit {:?}, stderr:\n{}",
+        o.code, o.stderr
+    );
+    t.assert_nothing_left("after the runs");
+}

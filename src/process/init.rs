@@ -513,6 +513,7 @@ pub fn exec_process(
         };
         filter.load(&state)?;
     }
+    crate::fault::panic_at("init:filtered");
     if let (Some(caps), Some(failed)) = (became.late_caps, &failed_caps)
         && let Err(e) = security::capabilities::set_exact_raw(caps)
     {
