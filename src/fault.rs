@@ -15,6 +15,48 @@ pub fn point(step: &str) {
 #[inline(always)]
 pub fn point(_step: &str) {}
 
+/// A panic at the named step, for the test that a panic in outlet's
+/// cloned children (the init, exec's helper) ends them cleanly: in debug
+/// builds, `OUTLET_PANIC=<step>` panics there. Release builds compile it
+/// to nothing.
+#[cfg(debug_assertions)]
+pub fn panic_at(step: &str) {
+    // Read once, at the first point (before any filter): a later read
+    // would allocate the value's copy.
+    static WANTED: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
+    let wanted = WANTED.get_or_init(|| std::env::var_os("OUTLET_PANIC"));
+    if wanted.as_ref().is_none_or(|v| v != step) {
+        return;
+    }
+    // Messages without arguments: std formats (allocates) a message with
+    // arguments before the hook runs, which after the seccomp filter is
+    // not the hook's doing.
+    match step {
+        "init:start" => panic!("fault: OUTLET_PANIC=init:start"),
+        "init:filtered" => panic!("fault: OUTLET_PANIC=init:filtered"),
+        "exec:helper" => panic!("fault: OUTLET_PANIC=exec:helper"),
+        _ => panic!("fault: OUTLET_PANIC={step}"),
+    }
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn panic_at(_step: &str) {}
+
+/// Whether main installs outlet's panic hook (see main.rs `on_panic`).
+/// Always in release builds; in debug builds `OUTLET_PANIC_HOOK=off`
+/// leaves std's, for the test's control case.
+#[cfg(debug_assertions)]
+pub fn panic_hook_wanted() -> bool {
+    std::env::var_os("OUTLET_PANIC_HOOK").is_none_or(|v| v != "off")
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn panic_hook_wanted() -> bool {
+    true
+}
+
 /// A race window held open for a test. In debug builds,
 /// `OUTLET_PAUSE=<step>=<file>` makes outlet, on reaching the named step,
 /// create `<file>.reached` and wait until `<file>` exists (at most 30 s),

@@ -32,6 +32,9 @@ static ALLOC: outlet::syscall::arena::Arena<{ outlet::syscall::arena::SIZE }> =
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
     std_start();
+    if outlet::fault::panic_hook_wanted() {
+        std::panic::set_hook(Box::new(on_panic));
+    }
     let argv = outlet::cli::runc_spellings(command_line(argc, argv));
     // Before anything else, so that the first process does no work the
     // re-executed one repeats: the name alone says whether it is needed.
@@ -93,6 +96,77 @@ fn command_line(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<OsSt
 fn prefault() {
     outlet::syscall::start::prefault_image();
     ALLOC.prefault(128 << 10);
+}
+
+/// A panic anywhere in outlet, and in particular in its cloned children
+/// (the init, exec's helper), ends in one line on stderr and a death by
+/// SIGABRT of the process that panicked. std's default hook writes its
+/// message in several pieces (which interleave with other writers of a
+/// shared stderr) and then calls musl's abort(), which in a raw clone3
+/// child signals a stale thread id (see syscall/abort.rs): a crash by
+/// SIGSEGV in the init, the parent outlet killed in exec's helper. The
+/// hook never returns, so nothing unwinds either (debug builds unwind by
+/// default, which in a child would run the parent's undo guards). The line
+/// is built on the stack: after the init's seccomp filter nothing may
+/// allocate (a message with arguments was already formatted by std before
+/// the hook runs; the hook adds no allocation of its own). `Box::new` of
+/// a function item allocates nothing.
+fn on_panic(info: &std::panic::PanicHookInfo<'_>) {
+    use std::fmt::Write as _;
+    let mut line = StackLine::default();
+    let _ = line.write_str("outlet: panicked");
+    if let Some(at) = info.location() {
+        let _ = write!(line, " at {}:{}:{}", at.file(), at.line(), at.column());
+    }
+    let payload = info.payload();
+    let msg = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+    if let Some(msg) = msg {
+        let _ = write!(line, ": {msg}");
+    }
+    logging::stderr_parts(&[line.as_str()]);
+    outlet::syscall::abort::die_of_sigabrt()
+}
+
+/// A line formatted into a fixed buffer, cut when full, newlines turned
+/// into spaces so that a message stays one line.
+struct StackLine {
+    buf: [u8; 1000],
+    len: usize,
+}
+
+impl Default for StackLine {
+    fn default() -> StackLine {
+        StackLine {
+            buf: [0; 1000],
+            len: 0,
+        }
+    }
+}
+
+impl StackLine {
+    fn as_str(&self) -> &str {
+        // Only whole chars of valid str are ever copied in.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Write for StackLine {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        for c in s.chars() {
+            let c = if c == '\n' { ' ' } else { c };
+            let mut utf8 = [0u8; 4];
+            let bytes = c.encode_utf8(&mut utf8).as_bytes();
+            if self.len + bytes.len() > self.buf.len() {
+                return Err(std::fmt::Error);
+            }
+            self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            self.len += bytes.len();
+        }
+        Ok(())
+    }
 }
 
 /// What std's start-up does that outlet needs: SIGPIPE ignored, and fds

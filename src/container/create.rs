@@ -521,7 +521,7 @@ fn wait_for_ready(plan: &Plan, init: &Spawned, draft: &Draft) -> Result<()> {
                 if let Some(why) = oom_during_setup(&plan.cgroup, plan.resources) {
                     bail!("{why}");
                 }
-                bail!("container init exited during setup")
+                bail!("container init exited during setup{}", init.how_it_ended())
             }
         }
     }

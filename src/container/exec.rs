@@ -337,8 +337,9 @@ fn place_helper(w: &Watch, cgroup: &Cgroup) -> Result<Option<i32>> {
             Err(sync::remote_error(errno, context))
         }
         _ => {
+            let how = w.helper.how_it_ended();
             w.reap_helper();
-            bail!("exec helper exited during setup");
+            bail!("exec helper exited during setup{how}");
         }
     }
 }
@@ -381,6 +382,11 @@ fn wait_for_ready(w: &Watch) -> Result<Started> {
             None => break,
         }
     }
+    let how = if pid.is_none() && error.is_none() {
+        w.helper.how_it_ended()
+    } else {
+        String::new()
+    };
     w.reap_helper();
     crate::fault::point("exec:ready");
     let reap_process = |pid: Option<i32>| {
@@ -394,7 +400,7 @@ fn wait_for_ready(w: &Watch) -> Result<Started> {
     }
     match (pid, ready) {
         (Some(p), true) => Ok(Started::Ready(p)),
-        (None, _) => bail!("exec helper exited during setup"),
+        (None, _) => bail!("exec helper exited during setup{how}"),
         (Some(p), false) => {
             reap_process(Some(p));
             bail!("exec: the process exited during setup");
@@ -505,6 +511,7 @@ fn helper_main(
     console: Option<std::os::unix::net::UnixStream>,
 ) -> ! {
     let chan = &chan;
+    crate::fault::panic_at("exec:helper");
     let r = (|| -> Result<()> {
         // Our copy of the binary's overlay mount goes first, so that
         // outlet's is the last one when it closes it (see `release_mount`).

@@ -70,6 +70,7 @@ pub fn run(args: &InitArgs, chan: Channel) -> ! {
     // our fds, and before `Unshared` tells `create` it may close the last
     // copy (see protected_exe::release_mount).
     crate::security::protected_exe::release_mount();
+    crate::fault::panic_at("init:start");
     let mut chan = Some(chan);
     let err = match setup_and_exec(args, &mut chan) {
         Ok(never) => match never {},
@@ -343,6 +344,7 @@ fn load_filter_for_listener<'a>(
 ) -> Result<Option<&'a security::seccomp::Prepared>> {
     match a.seccomp {
         Some(f) if f.listener_path().is_some() => {
+            crate::fault::fill_arena();
             f.load(&(a.state_json)(host_pid, Status::Creating))?;
             Ok(None)
         }
@@ -511,6 +513,7 @@ pub fn exec_process(
         };
         filter.load(&state)?;
     }
+    crate::fault::panic_at("init:filtered");
     if let (Some(caps), Some(failed)) = (became.late_caps, &failed_caps)
         && let Err(e) = security::capabilities::set_exact_raw(caps)
     {

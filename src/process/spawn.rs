@@ -122,6 +122,29 @@ impl Spawned {
         self.placed_without_us
     }
 
+    /// How the child ended, for the error of a parent whose channel
+    /// closed before the child said why: " (killed by SIGABRT)", " (exit
+    /// status 1)", or nothing when that cannot be known (a CLONE_PARENT
+    /// child is not ours to wait for). The channel closes as the child
+    /// exits, a moment before the kernel makes it a zombie, so this looks
+    /// for up to 100 ms; WNOWAIT leaves the zombie to whoever reaps it, so
+    /// that its pid cannot be reused under the parent's undo.
+    pub fn how_it_ended(&self) -> String {
+        use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
+        loop {
+            match waitid(Id::Pid(nix::unistd::Pid::from_raw(self.pid)), flags) {
+                Ok(WaitStatus::Signaled(_, sig, _)) => return format!(" (killed by {sig})"),
+                Ok(WaitStatus::Exited(_, code)) => return format!(" (exit status {code})"),
+                Ok(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(1))
+                }
+                _ => return String::new(),
+            }
+        }
+    }
+
     /// The child reported `Unshared`: put it in its cgroup unless the clone
     /// or the child itself did.
     pub fn place(&self, cgroup: &Cgroup) -> Result<()> {

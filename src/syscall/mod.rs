@@ -1,6 +1,7 @@
 //! Thin wrappers over the syscalls that nix does not cover (clone3, pidfd,
 //! close_range, openat2). Each keeps its unsafe block next to the call.
 
+pub mod abort;
 pub mod arena;
 pub mod cgroup;
 pub mod creds;
