@@ -172,7 +172,7 @@ fn concurrent_init_and_parent_failures_write_whole_lines() {
             .any(|l| l.starts_with("outlet: container init: exec /out/garbage: "))
             && run_lines
                 .iter()
-                .any(|l| l.starts_with("outlet: warning: hooks.poststart[0]")),
+                .any(|l| l.starts_with("outlet: warning: ") && l.contains("hooks.poststart[0]")),
         "run alone: {run_lines:#?}"
     );
     assert!(
