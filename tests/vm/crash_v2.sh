@@ -11,8 +11,8 @@
 # `--inject=NAME:signal=SIGKILL:when=N` for one (NAME, N) pair. A run kills
 # at a sample of the pairs: the first and last of each name always, and
 # every k-th of the rest from an offset that changes per run (printed;
-# CRASH_V2_OFFSET repeats it), to about CRASH_V2_BUDGET kills per command
-# (see crash_sample for which names always get their first and last).
+# CRASH_V2_OFFSET repeats it), to a few kills per command (crash_plan:
+# which names always get their first and last, and the budgets).
 #
 # After each kill:
 # - `state` reads one of the statuses the command may leave (or "does not
@@ -36,8 +36,6 @@
 # marked process and attached device program are all seen.
 
 CRT=/run/rt-crash
-CRASH_V2_BUDGET=${CRASH_V2_BUDGET:-8}
-CRASH_V2_KEY=${CRASH_V2_KEY:-bpf mkdir mkdirat rmdir pidfd_send_signal kill}
 
 crash_rt() {
     VMCRASH_MARK=1 "$RUNTIME" --root "$CRT" "$@"
@@ -60,20 +58,39 @@ crash_counts() { # log
     }' "$1" | sort
 }
 
+# Per command: the syscall names whose first and last call are always
+# killed (the cgroup v2 paths: the device program's load and attach and
+# the cgroup's mkdir in create and run -d; cgroup.kill's write, the init's
+# pidfd signal and the cgroup's rmdir in delete (of a container in the
+# VM's pid namespace: with a pid namespace of its own only the init is
+# killed, by pidfd); the cgroup.freeze write in pause; the limit
+# files' writes in update), and the kills per command, to keep the test
+# under 90 s under TCG (~2.9 s a round for create and run -d, ~1.6 s for
+# the others; the counting runs and the control take ~25 s).
+# CRASH_V2_BUDGET and CRASH_V2_KEY override both for every command.
+crash_plan() { # cmd -> sets plan_budget, plan_key
+    case $1 in
+    create | run) plan_budget=5 plan_key="bpf mkdir" ;;
+    delete) plan_budget=7 plan_key="rmdir write pidfd_send_signal" ;;
+    pause) plan_budget=6 plan_key="write" ;;
+    update) plan_budget=6 plan_key="write" ;;
+    esac
+    plan_budget=${CRASH_V2_BUDGET:-$plan_budget}
+    plan_key=${CRASH_V2_KEY:-$plan_key}
+}
+
 # The (name, n) pairs to kill at, one "name n" a line. CRASH_V2_EVERY=1:
-# all of them. Else the first and last call of each name in CRASH_V2_KEY
-# (the cgroup v2 paths: the device program's load and attach, the cgroup's
-# mkdir and rmdir, cgroup.kill's and the limit files' writes go through
-# these), then every k-th of the other pairs from the offset, k such that
-# the whole is about the budget. The first and last of *every* name, as
-# on the host, is 100+ kills per command (66 names in create): several
-# minutes under TCG, so the rest rotates with the offset from run to run.
-crash_sample() { # counts-file budget offset
+# all of them. Else the first and last call of each key name, then every
+# k-th of the other pairs from the offset, k such that the whole is about
+# the budget. The first and last of *every* name, as on the host, is 100+
+# kills for create (66 names): several minutes under TCG, so the rest
+# rotates with the offset from run to run.
+crash_sample() { # counts-file budget offset key
     if [ "${CRASH_V2_EVERY:-}" = 1 ]; then
         awk '{ for (n = 1; n <= $2; n++) print $1, n }' "$1"
         return
     fi
-    awk -v budget="$2" -v off="$3" -v key=" $CRASH_V2_KEY " '{ name[NR] = $1; max[NR] = $2 }
+    awk -v budget="$2" -v off="$3" -v key=" $4 " '{ name[NR] = $1; max[NR] = $2 }
     END {
         for (r = 1; r <= NR; r++) {
             if (index(key, " " name[r] " ")) {
@@ -202,9 +219,11 @@ crash_promise() { # cmd id status
 }
 
 crash_setup() { # cmd id
+    b=$BUNDLES/crash_v2
+    [ "$1" = delete ] && b=$BUNDLES/crash_v2_hostpid
     case $1 in
     delete | pause | update)
-        crash_rt create --bundle "$BUNDLES/crash_v2" "$2" </dev/null >"$OUT/crash.s" 2>&1 &&
+        crash_rt create --bundle "$b" "$2" </dev/null >"$OUT/crash.s" 2>&1 &&
             crash_rt start "$2" >>"$OUT/crash.s" 2>&1
         ;;
     *) true ;;
@@ -310,7 +329,7 @@ test_crash_v2() {
     fi
     offset=${CRASH_V2_OFFSET:-$$}
     crash_fail="" crash_kills=0 rounds=0 detail=""
-    for cmd in create delete run pause update; do
+    for cmd in ${CRASH_V2_ONLY:-create delete run pause update}; do
         crash_setup $cmd $id
         clog=$OUT/crash-count-$cmd.log
         # shellcheck disable=SC2046
@@ -323,7 +342,8 @@ test_crash_v2() {
             continue
         fi
         crash_counts "$clog" >"$OUT/crash-counts-$cmd"
-        crash_sample "$OUT/crash-counts-$cmd" "$CRASH_V2_BUDGET" "$offset" >"$OUT/crash-pairs-$cmd"
+        crash_plan $cmd
+        crash_sample "$OUT/crash-counts-$cmd" "$plan_budget" "$offset" "$plan_key" >"$OUT/crash-pairs-$cmd"
         echo "VMCOUNTS $cmd: $(tr '\n' ' ' <"$OUT/crash-counts-$cmd")"
         echo "VMINFO crash_v2 $cmd: killing at $(wc -l <"$OUT/crash-pairs-$cmd") of $(awk '{ s += $2 } END { print s }' "$OUT/crash-counts-$cmd") (name, n) pairs, $(wc -l <"$OUT/crash-counts-$cmd") names"
         c0=$(uptime_cs)

@@ -169,6 +169,7 @@ fi
     printf 'CRASH_V2_OFFSET=%q\n' "${CRASH_V2_OFFSET:-$RANDOM}"
     printf 'CRASH_V2_EVERY=%q\n' "${CRASH_V2_EVERY:-}"
     printf 'CRASH_V2_KEY=%q\n' "${CRASH_V2_KEY:-}"
+    printf 'CRASH_V2_ONLY=%q\n' "${CRASH_V2_ONLY:-}"
 } >"$stage/vmtests/env"
 
 "$here/bundles.sh" "$stage/bundles"
