@@ -299,6 +299,7 @@ crash_control() { # id
         { echo "control create failed: $(errline "$OUT/crash.c")"; return; }
     : >"$OUT/crash-none.log"
     left=$(crash_leftovers "$1" "$OUT/crash-none.log")
+    echo "VMINFO crash_v2 control (no delete --force) saw:$left" | cut -c1-600 >&2
     crash_rt delete --force "$1" >/dev/null 2>&1
     for want in marked-processes cgroup: state-dir runtime-root bpf:; do
         case $left in *"$want"*) ;; *) echo "control misses $want: [$left]" ;; esac
