@@ -124,4 +124,17 @@ done
 # Two containers run from this one bundle, so they share its cgroupsPath.
 bundle shared '["/bin/sleep","1000"]' '{}'
 
+# crash_v2: create/run -d with cpu, memory and pids limits and the device
+# rules of every bundle (the eBPF filter); the marker in the environment
+# finds any process of the container a killed runtime left.
+bundle crash_v2 '["/bin/sleep","1000"]' "{\"cpu\":{\"quota\":25000,\"period\":100000},\"memory\":{\"limit\":$((64 * mib))},\"pids\":{\"limit\":64}}"
+jq '.process.env += ["VMCRASH_MARK=1"]' "$out/crash_v2/config.json" >"$out/crash_v2/c.json"
+mv "$out/crash_v2/c.json" "$out/crash_v2/config.json"
+# The same in the VM's pid namespace, for delete --force: the runtime
+# kills a container without a pid namespace of its own through
+# cgroup.kill (with one, through the init's pidfd).
+jq '.linux.namespaces |= map(select(.type != "pid"))' "$out/crash_v2/config.json" >"$out/crash_v2/c.json"
+mkdir -p "$out/crash_v2_hostpid"
+mv "$out/crash_v2/c.json" "$out/crash_v2_hostpid/config.json"
+
 echo "bundles written to $out" >&2

@@ -97,6 +97,7 @@ mkdir -p "$stage"/{fixtures,bundles,vmtests,opt/runtime,run,sbin,usr/sbin,newroo
 cp -a "$rootfs" "$stage/fixtures/rootfs"
 install -m 0755 "$here/init" "$stage/init"
 install -m 0644 "$here/tests.sh" "$stage/vmtests/tests.sh"
+install -m 0644 "$here/crash_v2.sh" "$stage/vmtests/crash_v2.sh"
 # The kernel opens /dev/console for init's stdio before anything is mounted.
 mknod -m 0600 "$stage/dev/console" c 5 1
 mknod -m 0666 "$stage/dev/null" c 1 3
@@ -109,6 +110,19 @@ while read -r lib; do
     mkdir -p "$stage$(dirname "$lib")"
     cp -L "$lib" "$stage$lib"
 done < <(ldd "$RUNTIME" 2>/dev/null | grep -o '/[^ ]*' | sort -u || true)
+
+# strace for the crash_v2 test (it kills the runtime at sampled system
+# calls), with its libraries: the host's, copied each run like the runtime
+# (the initramfs is rebuilt every time; only the kernel is cached). Without
+# it crash_v2 FAILs.
+if strace_bin=$(command -v strace); then
+    install -m 0755 "$strace_bin" "$stage/usr/bin/strace"
+    while read -r lib; do
+        [[ -n $lib ]] || continue
+        mkdir -p "$stage$(dirname "$lib")"
+        cp -L "$lib" "$stage$lib"
+    done < <(ldd "$strace_bin" 2>/dev/null | grep -o '/[^ ]*' | sort -u || true)
+fi
 
 # CRIU for the checkpoint test (VM_CRIU=path of scripts/fetch-criu.sh's
 # criu): its directory at the same path (the binary's loader and RPATH are
@@ -149,6 +163,13 @@ fi
     printf 'VMTEST_ONLY=%q\n' "${VMTEST_ONLY:-}"
     printf 'CPU_FREE_MIN_RATIO=%q\n' "${CPU_FREE_MIN_RATIO:-1.5}"
     printf 'VM_CPU_BASELINE=%q\n' "${VM_CPU_BASELINE:-}"
+    printf 'CRASH_V2_BUDGET=%q\n' "${CRASH_V2_BUDGET:-}"
+    # The VM boots the same way every time ($$ there is always the same):
+    # the sample's offset comes from here.
+    printf 'CRASH_V2_OFFSET=%q\n' "${CRASH_V2_OFFSET:-$RANDOM}"
+    printf 'CRASH_V2_EVERY=%q\n' "${CRASH_V2_EVERY:-}"
+    printf 'CRASH_V2_KEY=%q\n' "${CRASH_V2_KEY:-}"
+    printf 'CRASH_V2_ONLY=%q\n' "${CRASH_V2_ONLY:-}"
 } >"$stage/vmtests/env"
 
 "$here/bundles.sh" "$stage/bundles"

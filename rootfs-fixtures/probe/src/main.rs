@@ -4,7 +4,9 @@
 //!
 //! It is linked statically so it runs in a rootfs that holds nothing else.
 
+mod bpf;
 mod json;
+mod procs;
 mod unlock;
 
 use json::Json;
@@ -19,7 +21,7 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage: probe report | mem MIB | spin THREADS SECONDS | forks N | cgroup \
                      | exit N | sleep SECONDS | flock PATH | write PATH | read PATH | mknod PATH b|c MAJOR MINOR \
                      | openw PATH | hunt-exe SECONDS STOPFILE [write] | personality HEX | huge N \
-                     | unlock-exe SECONDS STOPFILE [PATH...]";
+                     | unlock-exe SECONDS STOPFILE [PATH...] | bpf-count [CGROUP_DIR...] | procs NEEDLE...";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -46,6 +48,8 @@ fn main() {
         ["unlock-exe", secs, stop, paths @ ..] => {
             emit(unlock::unlock_exe(parse(secs, "SECONDS"), stop, paths))
         }
+        ["bpf-count", dirs @ ..] => bpf::count(dirs),
+        ["procs", needles @ ..] => procs::procs(needles),
         ["mknod", path, kind, major, minor] => {
             mknod(path, kind, parse(major, "MAJOR"), parse(minor, "MINOR"))
         }
