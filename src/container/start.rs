@@ -160,26 +160,24 @@ fn wait_taken(state: &State, f: BorrowedFd, what: &dyn Display) -> Result<()> {
     // left it in the pipe.
     let unread =
         crate::syscall::process::unread_bytes(f).with_context(|| format!("FIONREAD {what}"))?;
-    if unread != 0 {
-        // A dying process closes its files before it turns zombie: wait
-        // for the end, so that a `state` right after the error says
-        // stopped, not created.
-        let gone_by = Instant::now() + Duration::from_secs(2);
-        while crate::state::init_alive(state) && Instant::now() < gone_by {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+    if unread == 0 {
+        return Ok(());
     }
-    if unread != 0 && hooks {
+    // A dying process closes its files before it turns zombie: wait for
+    // the end, so that a `state` right after the error says stopped, not
+    // created.
+    let gone_by = Instant::now() + Duration::from_secs(2);
+    while crate::state::init_alive(state) && Instant::now() < gone_by {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    if hooks {
         bail!(
             "container {} stopped before its process ran: a startContainer hook failed \
              (its error is on the container's stderr) or the init was killed",
             state.id
         );
     }
-    if unread != 0 {
-        bail!("container init exited before start: {}", state.id);
-    }
-    Ok(())
+    bail!("container init exited before start: {}", state.id);
 }
 
 #[cfg(test)]

@@ -272,46 +272,53 @@ pub fn close_from_except(first: u32, keep: &[RawFd]) -> io::Result<()> {
 /// says what a stale one would not. Where the file system has no
 /// O_TMPFILE, `write_atomic` renames a temporary over it instead.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    use nix::errno::Errno;
-    use nix::fcntl::{AtFlags, OFlag};
     let data = pid.to_string();
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let linked = || -> nix::Result<()> {
-        let fd = fs::openat(
-            libc::AT_FDCWD,
-            dir,
-            OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::from_bits_truncate(0o666),
-        )?;
-        let mut f = std::fs::File::from(fd);
-        std::io::Write::write_all(&mut f, data.as_bytes())
-            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
-        // By its /proc path: AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH.
-        let inode = std::path::PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()));
-        let link = || {
-            nix::unistd::linkat(
-                None,
-                inode.as_path(),
-                None,
-                path,
-                AtFlags::AT_SYMLINK_FOLLOW,
-            )
-        };
-        match link() {
-            Err(Errno::EEXIST) => {
-                nix::unistd::unlink(path)?;
-                link()
-            }
-            r => r,
-        }
+    let link = || link_unnamed(None, dir, path, data.as_bytes(), 0o666);
+    let linked = match link() {
+        Err(nix::errno::Errno::EEXIST) => nix::unistd::unlink(path).and_then(|()| link()),
+        r => r,
     };
-    if linked().is_ok() {
+    if linked.is_ok() {
         return Ok(());
     }
     write_atomic(path, data.as_bytes())
+}
+
+/// `data` into an unnamed inode (O_TMPFILE) of directory `dir`, linked in
+/// as `name` once whole (both relative to `dirfd`, the cwd when None): a
+/// process killed while writing leaves nothing, where a temporary name
+/// would stay behind. `name` must not exist (linkat never replaces). The
+/// inode is linked by its /proc/self/fd path: AT_EMPTY_PATH would need
+/// CAP_DAC_READ_SEARCH.
+pub fn link_unnamed(
+    dirfd: Option<RawFd>,
+    dir: &Path,
+    name: &Path,
+    data: &[u8],
+    mode: u32,
+) -> nix::Result<()> {
+    use nix::fcntl::{AtFlags, OFlag};
+    let fd = fs::openat(
+        dirfd.unwrap_or(libc::AT_FDCWD),
+        dir,
+        OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::from_bits_truncate(mode),
+    )?;
+    let mut f = std::fs::File::from(fd);
+    std::io::Write::write_all(&mut f, data)
+        .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    let inode = format!("/proc/self/fd/{}", f.as_raw_fd());
+    nix::unistd::linkat(
+        None,
+        Path::new(&inode),
+        dirfd,
+        name,
+        AtFlags::AT_SYMLINK_FOLLOW,
+    )
 }
 
 /// Write `data` to `path` through a temporary file and rename, so readers

@@ -219,7 +219,14 @@ pub(super) fn write(
     // temporary would stay for good (only entries are trimmed). The named
     // temporary and a rename remain for a file system without O_TMPFILE,
     // and to replace an entry that is in the way (one whose key differs).
-    if write_unnamed(dfd, name, &data).is_ok() {
+    let unnamed = crate::syscall::link_unnamed(
+        Some(dfd.as_raw_fd()),
+        Path::new("."),
+        Path::new(name),
+        &data,
+        0o600,
+    );
+    if unnamed.is_ok() {
         return Ok(());
     }
     let nanos = std::time::SystemTime::now()
@@ -227,28 +234,6 @@ pub(super) fn write(
         .map_or(0, |d| d.subsec_nanos());
     let tmp = format!(".tmp-{}-{nanos}", std::process::id());
     Ok(write_via(dfd, &tmp, name, &data)?)
-}
-
-/// `data` into an O_TMPFILE inode of the cache directory, then linked in
-/// as `name` (which must not exist: linkat never replaces). Linked by its
-/// /proc/self/fd path: AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH.
-fn write_unnamed(dfd: BorrowedFd<'_>, name: &str, data: &[u8]) -> nix::Result<()> {
-    let fd = openat(
-        dfd.as_raw_fd(),
-        ".",
-        OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-        Mode::from_bits_truncate(0o600),
-    )?;
-    let mut f = std::fs::File::from(fd);
-    f.write_all(data).map_err(nix_io)?;
-    let inode = format!("/proc/self/fd/{}", f.as_raw_fd());
-    nix::unistd::linkat(
-        None,
-        inode.as_str(),
-        Some(dfd.as_raw_fd()),
-        name,
-        AtFlags::AT_SYMLINK_FOLLOW,
-    )
 }
 
 /// `data` into `tmp` (which must not exist: O_EXCL, and O_NOFOLLOW so a
