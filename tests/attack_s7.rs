@@ -1,0 +1,179 @@
+//! The attacker's review of session 6, played in real containers.
+//!
+//! 1. The rootfs path swapped after create checked it. create resolves
+//!    `root.path` (a realpath, so symlink-free) before the clone; the init
+//!    then used that path again, later: to bind the rootfs onto itself, to
+//!    open it for the spec's mounts, and to chdir into it for pivot_root.
+//!    Whoever owns a directory on the path (the bundle's owner, a user
+//!    whose unpacked image the runtime runs) can, in between, rename the
+//!    rootfs away and put a symlink to a host directory in its place: the
+//!    init followed it, and the container got that host directory as its
+//!    root, read-write. The window is held open by the debug build's
+//!    `OUTLET_PAUSE=<step>=<file>` at two instants: before the bind
+//!    (`rootfs:bind`) and after the spec's mounts (`rootfs:dev-mounted`,
+//!    where only pivot_root's chdir is left to follow the path). The
+//!    container writes `/pwned`; the host directory (a bind mount, so that
+//!    pivot_root could use it) must never get it. Fixed: the init opens the
+//!    path once refusing any symlink (create fails naming root.path), binds
+//!    from and onto that fd and enters the mount by its fd, so a swap after
+//!    the bind changes nothing (the file lands in the real rootfs).
+//!    Control: `OUTLET_ROOTFS_BY_PATH=1` (a debug build's switch) binds and
+//!    enters by path as before, and at both instants the container's file
+//!    lands in the host directory.
+//!
+//! Needs root (ignored otherwise) and a debug build (the switches).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{OUTLET, Out, T};
+use serde_json::json;
+
+fn wait_for(p: &Path, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !p.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {} never appeared",
+            p.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn run_cmd(args: &[&str]) {
+    let st = Command::new(args[0]).args(&args[1..]).status().unwrap();
+    assert!(st.success(), "{args:?} failed");
+}
+
+/// A host directory the attacker wants as the container's root: a copy of
+/// the fixture (so the container's shell runs there too) bound onto itself
+/// (a mount point, which pivot_root needs), unmounted at the end.
+fn host_dir(t: &T, tag: &str) -> PathBuf {
+    let dir = t.dir.join(format!("host-{tag}"));
+    run_cmd(&[
+        "cp",
+        "-a",
+        common::rootfs().to_str().unwrap(),
+        dir.to_str().unwrap(),
+    ]);
+    let d = dir.to_str().unwrap().to_string();
+    run_cmd(&["mount", "--bind", &d, &d]);
+    t.on_cleanup(move || {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(&d)
+            .stderr(Stdio::null())
+            .status();
+    });
+    dir
+}
+
+/// Where the container's `/pwned` landed.
+struct Landed {
+    host: bool,
+    rootfs: bool,
+}
+
+/// One `run` under attack: held at `step`, the attacker renames the
+/// bundle's rootfs away and links its name to a host directory.
+fn attempt(t: &T, tag: &str, step: &str, env: &[(&str, &str)]) -> (Out, Landed) {
+    let host = host_dir(t, tag);
+    let b = t.bundle(tag, |c| {
+        c["process"]["args"] = json!(["sh", "-c", "echo $OUTLET_TEST > /pwned"]);
+    });
+    b.own_rootfs();
+    let mut cfg = b.config();
+    cfg["root"]["readonly"] = json!(false);
+    b.write_config(&cfg);
+    let rootfs = b.dir.join("rootfs");
+    let moved = b.dir.join("rootfs.image");
+    let gate = t.dir.join(format!("gate-{tag}"));
+    let reached = PathBuf::from(format!("{}.reached", gate.display()));
+    let id = t.id(tag);
+    let (mut cmd, so, se) = t.command(
+        OUTLET.as_ref(),
+        &["run", "--bundle", b.dir.to_str().unwrap(), &id],
+    );
+    cmd.env("OUTLET_PAUSE", format!("{step}={}", gate.display()))
+        .envs(env.iter().copied());
+    let mut child = cmd.spawn().expect("spawn outlet run");
+    wait_for(&reached, step);
+    // The attacker's move, from the host: only names in a directory it owns.
+    std::fs::rename(&rootfs, &moved).unwrap();
+    std::os::unix::fs::symlink(&host, &rootfs).unwrap();
+    std::fs::write(&gate, "go").unwrap();
+    let status = common::wait_timeout(&mut child, Duration::from_secs(60), "outlet run");
+    let landed = Landed {
+        host: host.join("pwned").exists(),
+        rootfs: moved.join("pwned").exists(),
+    };
+    (Out::from_files(status, so, se), landed)
+}
+
+fn needs_debug_build() {
+    if !cfg!(debug_assertions) {
+        panic!("needs a debug build of outlet (OUTLET_PAUSE, OUTLET_ROOTFS_BY_PATH)");
+    }
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn rootfs_swapped_for_a_link_before_the_bind_is_refused() {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    let (out, landed) = attempt(&t, "fixed", "rootfs:bind", &[]);
+    out.expect_fail("run with the rootfs swapped for a link", "root.path");
+    assert!(
+        !landed.host && !landed.rootfs,
+        "the container ran and wrote /pwned (host dir: {}, rootfs: {}): {out:#?}",
+        landed.host,
+        landed.rootfs
+    );
+
+    let (out, landed) = attempt(
+        &t,
+        "control",
+        "rootfs:bind",
+        &[("OUTLET_ROOTFS_BY_PATH", "1")],
+    );
+    out.expect_ok("control: run binding the rootfs by path");
+    assert!(
+        landed.host,
+        "control: by path, the container's root should have been the host directory: {out:#?}"
+    );
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn rootfs_swapped_for_a_link_after_the_mounts_is_not_entered() {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    let (out, landed) = attempt(&t, "fixed", "rootfs:dev-mounted", &[]);
+    out.expect_ok("run with the rootfs swapped after its mounts");
+    assert!(
+        landed.rootfs && !landed.host,
+        "the container's /pwned should be in the real rootfs only \
+         (host dir: {}, rootfs: {}): {out:#?}",
+        landed.host,
+        landed.rootfs
+    );
+
+    let (out, landed) = attempt(
+        &t,
+        "control",
+        "rootfs:dev-mounted",
+        &[("OUTLET_ROOTFS_BY_PATH", "1")],
+    );
+    out.expect_ok("control: run entering the rootfs by path");
+    assert!(
+        landed.host && !landed.rootfs,
+        "control: by path, pivot_root should have entered the host directory \
+         (host dir: {}, rootfs: {}): {out:#?}",
+        landed.host,
+        landed.rootfs
+    );
+}
