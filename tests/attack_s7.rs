@@ -20,6 +20,16 @@
 //!    Control: `OUTLET_ROOTFS_BY_PATH=1` (a debug build's switch) binds and
 //!    enters by path as before, and at both instants the container's file
 //!    lands in the host directory.
+//! 2. The same swap against `restore`, which bound the bundle's rootfs on
+//!    the directory CRIU pivots into by path, on the host, after making the
+//!    spec's mount points in it by path. Held at `restore:rootfs`, the
+//!    attacker links the rootfs's name to a host directory; a stand-in
+//!    criu (`--criu`, a script: CRIU 3.17 cannot run on this kernel, and
+//!    what matters is what it would be handed) lists the `--root` it gets.
+//!    Fixed: restore fails naming root.path before any criu run, and the
+//!    host directory is untouched. Control (`OUTLET_ROOTFS_BY_PATH=1`):
+//!    criu is handed the host directory, and restore made dev, proc and
+//!    sys in it.
 //!
 //! Needs root (ignored otherwise) and a debug build (the switches).
 
@@ -175,5 +185,86 @@ fn rootfs_swapped_for_a_link_after_the_mounts_is_not_entered() {
          (host dir: {}, rootfs: {}): {out:#?}",
         landed.host,
         landed.rootfs
+    );
+}
+
+/// One `restore` under attack, with a stand-in criu that lists the root
+/// it is handed. Returns the call, that listing (None: criu never ran with
+/// a root) and what the host directory holds afterwards.
+fn restore_attempt(t: &T, tag: &str, env: &[(&str, &str)]) -> (Out, Option<String>, Vec<String>) {
+    let host = t.dir.join(format!("host-{tag}"));
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("HOST_DIR"), "").unwrap();
+    let b = t.bundle(tag, |_| {});
+    b.own_rootfs();
+    let rootfs = b.dir.join("rootfs");
+    std::fs::write(rootfs.join("REAL_ROOTFS"), "").unwrap();
+    // A checkpoint as restore reads it before handing it to criu.
+    let image = t.dir.join(format!("image-{tag}"));
+    std::fs::create_dir(&image).unwrap();
+    std::fs::write(image.join("inventory.img"), "").unwrap();
+    let record = json!({"mounts": [], "stdio": ["", "", ""], "external_netns": false});
+    std::fs::write(image.join("outlet-criu.json"), record.to_string()).unwrap();
+    let seen = t.dir.join(format!("criu-root-{tag}"));
+    let criu = t.dir.join(format!("criu-{tag}"));
+    let script = format!(
+        "#!/bin/sh\nwhile [ $# -gt 0 ]; do\n  [ \"$1\" = --root ] && ls \"$2\" > {}\n  shift\ndone\nexit 1\n",
+        seen.display()
+    );
+    std::fs::write(&criu, script).unwrap();
+    run_cmd(&["chmod", "755", criu.to_str().unwrap()]);
+    let gate = t.dir.join(format!("gate-{tag}"));
+    let reached = PathBuf::from(format!("{}.reached", gate.display()));
+    let id = t.id(tag);
+    let (mut cmd, so, se) = t.command(
+        OUTLET.as_ref(),
+        &[
+            "--criu",
+            criu.to_str().unwrap(),
+            "restore",
+            "--image-path",
+            image.to_str().unwrap(),
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            &id,
+        ],
+    );
+    cmd.env("OUTLET_PAUSE", format!("restore:rootfs={}", gate.display()))
+        .envs(env.iter().copied());
+    let mut child = cmd.spawn().expect("spawn outlet restore");
+    wait_for(&reached, "restore:rootfs");
+    std::fs::rename(&rootfs, b.dir.join("rootfs.image")).unwrap();
+    std::os::unix::fs::symlink(&host, &rootfs).unwrap();
+    std::fs::write(&gate, "go").unwrap();
+    let status = common::wait_timeout(&mut child, Duration::from_secs(60), "outlet restore");
+    let listing = std::fs::read_to_string(&seen).ok();
+    let mut held: Vec<String> = std::fs::read_dir(&host)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    held.sort();
+    (Out::from_files(status, so, se), listing, held)
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn restore_with_the_rootfs_swapped_for_a_link_is_refused() {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    let (out, listing, held) = restore_attempt(&t, "fixed", &[]);
+    out.expect_fail("restore with the rootfs swapped for a link", "root.path");
+    assert_eq!(listing, None, "criu ran with a root: {out:#?}");
+    assert_eq!(held, ["HOST_DIR"], "restore changed the host directory");
+
+    let (out, listing, held) = restore_attempt(&t, "control", &[("OUTLET_ROOTFS_BY_PATH", "1")]);
+    assert!(!out.ok(), "control: the stand-in criu fails: {out:#?}");
+    let listing = listing.unwrap_or_default();
+    assert!(
+        listing.contains("HOST_DIR") && !listing.contains("REAL_ROOTFS"),
+        "control: by path, criu should have been handed the host directory, got {listing:?}"
+    );
+    assert!(
+        held.len() > 1,
+        "control: by path, restore should have made mount points in the host directory: {held:?}"
     );
 }

@@ -109,19 +109,7 @@ fn bind_root(rootfs: &Path) -> Result<Root> {
         .with_context(|| format!("bind rootfs {r} onto itself"))?;
         return Root::open(rootfs);
     }
-    let dir = crate::syscall::openat2(
-        libc::AT_FDCWD,
-        rootfs,
-        libc::O_PATH | libc::O_DIRECTORY,
-        crate::syscall::RESOLVE_NO_SYMLINKS,
-    )
-    .with_context(|| {
-        format!(
-            "root.path {}: open (it was checked before the clone: a symlink \
-             since put on the way is refused)",
-            rootfs.display()
-        )
-    })?;
+    let dir = open_checked(rootfs)?;
     let tree = fdmount::clone_tree(&dir, true)
         .with_context(|| format!("bind rootfs {}", rootfs.display()))?;
     fdmount::attach(&tree, &dir)
@@ -129,16 +117,34 @@ fn bind_root(rootfs: &Path) -> Result<Root> {
     Ok(Root::from_fd(tree, rootfs))
 }
 
+/// The rootfs at `rootfs`, a path `spec::load` made symlink-free, opened
+/// following no symlink: one put on the way since is refused (ELOOP).
+pub fn open_checked(rootfs: &Path) -> Result<std::os::fd::OwnedFd> {
+    crate::syscall::openat2(
+        libc::AT_FDCWD,
+        rootfs,
+        libc::O_PATH | libc::O_DIRECTORY,
+        crate::syscall::RESOLVE_NO_SYMLINKS,
+    )
+    .with_context(|| {
+        format!(
+            "root.path {}: open (it was checked before: a symlink since put on the way \
+             is refused)",
+            rootfs.display()
+        )
+    })
+}
+
 /// The test-only way back to binding and entering the rootfs by its path
-/// (the swap `bind_root` closes), so the attack test can show it lands
-/// that way. Debug builds only.
+/// (the swap `bind_root` and restore's bind close), so the attack tests
+/// can show it lands that way. Debug builds only.
 #[cfg(debug_assertions)]
-fn root_by_path_switch() -> bool {
+pub fn root_by_path_switch() -> bool {
     std::env::var_os("OUTLET_ROOTFS_BY_PATH").is_some_and(|v| v == "1")
 }
 
 #[cfg(not(debug_assertions))]
-fn root_by_path_switch() -> bool {
+pub fn root_by_path_switch() -> bool {
     false
 }
 
