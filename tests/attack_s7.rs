@@ -30,6 +30,24 @@
 //!    host directory is untouched. Control (`OUTLET_ROOTFS_BY_PATH=1`):
 //!    criu is handed the host directory, and restore made dev, proc and
 //!    sys in it.
+//! 3. `exec` into a container that holds CAP_SYS_PTRACE (and nothing
+//!    else of note). exec's child is forked into the container's pid
+//!    namespace and sets itself up there (rlimits, terminal, user switch)
+//!    before it drops to the process's capabilities: until then it held
+//!    every capability of the runtime. Non-dumpable is no barrier to a
+//!    CAP_SYS_PTRACE holder, so the container attached to it (seen here
+//!    without any pause: 8 of 30 plain execs) and held a process with
+//!    CAP_SYS_ADMIN, CAP_SYS_MODULE, CAP_DAC_READ_SEARCH... in the host's
+//!    user namespace. The fixture's `probe ptrace-caps` attaches to any
+//!    process in sight whose effective set reaches past its own bounding
+//!    set and reads that set while the process is stopped. The exec is
+//!    held at `exec:process` (the child's first step in the container) so
+//!    the hunter always finds it. Fixed: the helper narrows every set to
+//!    the process's own capabilities plus what the setup uses before it
+//!    forks (`capabilities::narrow_for_setup`), so what the hunter holds
+//!    is never more than that. Control: `OUTLET_EXEC_FULL_CAPS=1` (a debug
+//!    build's switch) skips the narrowing, and the hunter holds
+//!    CAP_SYS_ADMIN.
 //!
 //! Needs root (ignored otherwise) and a debug build (the switches).
 
@@ -266,5 +284,95 @@ fn restore_with_the_rootfs_swapped_for_a_link_is_refused() {
     assert!(
         held.len() > 1,
         "control: by path, restore should have made mount points in the host directory: {held:?}"
+    );
+}
+
+/// What `narrow_for_setup` leaves besides the process's own capabilities:
+/// chown, dac_override, fowner, setgid, setuid, setpcap, sys_chroot,
+/// sys_nice, sys_resource.
+const SETUP: u64 =
+    1 << 0 | 1 << 1 | 1 << 3 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 18 | 1 << 23 | 1 << 24;
+const CAP_SYS_ADMIN: u64 = 1 << 21;
+
+/// One `exec` into a ptrace-capable container whose hunter looks for
+/// processes to attach to; returns the hunter's report.
+fn ptrace_attempt(t: &T, tag: &str, env: &[(&str, &str)]) -> serde_json::Value {
+    let b = t.bundle(tag, |c| {
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_PTRACE"));
+        }
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "probe ptrace-caps 60 /out/stop > /out/report.tmp && mv /out/report.tmp /out/report"
+        ]);
+    });
+    let id = t.id(tag);
+    t.outlet(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id])
+        .expect_ok("run -d the hunter");
+    // The child pauses inside the container: the gate is in /out.
+    let gate = b.out.join("gate");
+    let reached = b.out.join("gate.reached");
+    let (mut cmd, so, se) = t.command(OUTLET.as_ref(), &["exec", &id, "true"]);
+    cmd.env("OUTLET_PAUSE", "exec:process=/out/gate")
+        .envs(env.iter().copied());
+    let mut child = cmd.spawn().expect("spawn outlet exec");
+    wait_for(&reached, "exec:process");
+    // The hunter scans every millisecond or so: give it many rounds.
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(&gate, "go").unwrap();
+    let status = common::wait_timeout(&mut child, Duration::from_secs(60), "outlet exec");
+    // Whether exec survives the attach does not matter here.
+    eprintln!("exec: {:?}", Out::from_files(status, so, se));
+    std::fs::write(b.out.join("stop"), "").unwrap();
+    let report = b.wait_json("report");
+    t.outlet(&["delete", "--force", &id])
+        .expect_ok("delete the hunter");
+    eprintln!("{tag}: hunter: {report}");
+    report
+}
+
+/// The effective sets the hunter read from the processes it attached to.
+fn attached_caps(report: &serde_json::Value) -> Vec<u64> {
+    report["attached"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let (_, hex) = a.as_str().unwrap().split_once(':').unwrap();
+            u64::from_str_radix(hex, 16).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn exec_child_in_a_ptrace_capable_container_holds_no_runtime_capabilities() {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    let report = ptrace_attempt(&t, "fixed", &[]);
+    let own = u64::from_str_radix(report["own_bounding"].as_str().unwrap(), 16).unwrap();
+    let caps = attached_caps(&report);
+    assert!(
+        !caps.is_empty(),
+        "the hunter never attached to the held exec child, the test shows nothing: {report}"
+    );
+    for c in &caps {
+        assert_eq!(
+            c & !(own | SETUP),
+            0,
+            "the container attached to a process holding {c:#x}, more than its own {own:#x} \
+             and the setup's {SETUP:#x}: {report}"
+        );
+    }
+
+    let report = ptrace_attempt(&t, "control", &[("OUTLET_EXEC_FULL_CAPS", "1")]);
+    let caps = attached_caps(&report);
+    assert!(
+        caps.iter().any(|c| c & CAP_SYS_ADMIN != 0),
+        "control: with the runtime's capabilities the hunter should hold CAP_SYS_ADMIN: {report}"
     );
 }
