@@ -552,6 +552,7 @@ fn helper_main(
             &keep.into_iter().flatten().collect::<Vec<_>>(),
         )
         .context("close the runtime's fds")?;
+        narrow_caps(what)?;
         // The pid namespace applies to children: fork the real process as
         // a sibling (our parent's child).
         let (forked, _) = syscall::clone_process(libc::CLONE_PARENT as u64, None)
@@ -572,6 +573,39 @@ fn helper_main(
         syscall::exit_now(1)
     }
     syscall::exit_now(0)
+}
+
+/// The process is born where a container process with CAP_SYS_PTRACE can
+/// attach to it: it holds no more than it will have and its setup needs
+/// (see `narrow_for_setup`; CAP_SYS_ADMIN for a procfs for LSM labels and
+/// for a seccomp filter loaded without no_new_privs).
+fn narrow_caps(what: &What) -> Result<()> {
+    if full_caps_switch() {
+        return Ok(());
+    }
+    let p = what.p;
+    let labels = [p.apparmor_profile(), p.selinux_label()]
+        .iter()
+        .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()));
+    let late_filter = what.seccomp.is_some() && !p.no_new_privileges().unwrap_or(false);
+    crate::security::capabilities::narrow_for_setup(
+        p.capabilities().as_ref(),
+        labels || late_filter,
+    )
+}
+
+/// The test-only way back to forking the process with all of the
+/// runtime's capabilities (what `narrow_for_setup` closes), so the attack
+/// test can show a ptrace-capable container gets hold of them. Debug
+/// builds only.
+#[cfg(debug_assertions)]
+fn full_caps_switch() -> bool {
+    std::env::var_os("OUTLET_EXEC_FULL_CAPS").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(debug_assertions))]
+fn full_caps_switch() -> bool {
+    false
 }
 
 fn process_main(
@@ -602,6 +636,7 @@ fn process_setup(
         linux,
         ..
     } = what;
+    crate::fault::pause("exec:process");
     if let Some(fd) = chroot {
         nix::unistd::fchdir(fd).context("enter the container's root")?;
         nix::unistd::chroot(".").context("chroot into the container's root")?;

@@ -249,15 +249,14 @@ fn map_externals(p: &Plan, paths: &CgroupPaths, console: Option<&Path>) -> Resul
 /// onto them and fails otherwise. Made inside the root (RESOLVE_IN_ROOT:
 /// the image is hostile); those under a fresh filesystem of the container
 /// (/dev tmpfs, /proc, /sys) are CRIU's to restore and are skipped.
-fn make_mount_points(spec: &crate::spec::Spec, rootfs: &Path) -> Result<()> {
-    use crate::rootfs::paths::{Kind, Root};
+fn make_mount_points(spec: &crate::spec::Spec, root: &crate::rootfs::paths::Root) -> Result<()> {
+    use crate::rootfs::paths::Kind;
     let mounts = spec.mounts().as_deref().unwrap_or_default();
     let fresh: Vec<&Path> = mounts
         .iter()
         .filter(|m| !ck::is_bind(m))
         .map(|m| m.destination().as_path())
         .collect();
-    let mut root = None;
     for m in mounts {
         let dest = m.destination();
         if fresh.iter().any(|f| dest != *f && dest.starts_with(f)) {
@@ -267,11 +266,7 @@ fn make_mount_points(spec: &crate::spec::Spec, rootfs: &Path) -> Result<()> {
             Some(src) if ck::is_bind(m) && !src.is_dir() => Kind::File,
             _ => Kind::Dir,
         };
-        if root.is_none() {
-            root = Some(Root::open(rootfs)?);
-        }
-        let r = root.as_ref().expect("opened above");
-        r.resolve_or_create(dest, kind)
+        root.resolve_or_create(dest, kind)
             .with_context(|| format!("restore: mount point {} in the rootfs", dest.display()))?;
     }
     Ok(())
@@ -302,20 +297,40 @@ fn set_up(root: &Path, id: &str, p: &mut Plan) -> Result<(ContainerDir, Undo, In
     p.cgroup.create(resources)?;
     undo.cgroup = Some(Cgroup::from_paths(p.cgroup.paths().clone()));
     std::fs::create_dir_all(&p.work).with_context(|| format!("create {}", p.work.display()))?;
-    make_mount_points(&p.loaded.spec, &p.loaded.rootfs)?;
+    crate::fault::pause("restore:rootfs");
+    let rootfs = &p.loaded.rootfs;
+    let root = match crate::rootfs::root_by_path_switch() {
+        true => crate::rootfs::paths::Root::open(rootfs)?,
+        false => crate::rootfs::paths::Root::from_fd(crate::rootfs::open_checked(rootfs)?, rootfs),
+    };
+    make_mount_points(&p.loaded.spec, &root)?;
     // CRIU wants the new root as a mount point of its own.
     let croot = dir.path.join("criu-root");
     std::fs::create_dir(&croot).with_context(|| format!("mkdir {}", croot.display()))?;
-    nix::mount::mount(
-        Some(&p.loaded.rootfs),
-        &croot,
-        None::<&str>,
-        nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .with_context(|| format!("bind {} on {}", p.loaded.rootfs.display(), croot.display()))?;
+    bind_rootfs(&root, &croot)
+        .with_context(|| format!("bind {} on {}", rootfs.display(), croot.display()))?;
     undo.mount = Some(croot.clone());
     Ok((dir, undo, intent, croot))
+}
+
+/// The rootfs `load` checked, bound on `croot` from the fd opened once
+/// (no symlink followed): a path component swapped since for a link to a
+/// host directory would otherwise give CRIU that directory as the root.
+fn bind_rootfs(root: &crate::rootfs::paths::Root, croot: &Path) -> Result<()> {
+    if crate::rootfs::root_by_path_switch() {
+        let flags = nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REC;
+        nix::mount::mount(Some(root.path()), croot, None::<&str>, flags, None::<&str>)?;
+        return Ok(());
+    }
+    let target = crate::syscall::openat2(
+        libc::AT_FDCWD,
+        croot,
+        libc::O_PATH | libc::O_DIRECTORY,
+        crate::syscall::RESOLVE_NO_SYMLINKS,
+    )?;
+    let tree = crate::rootfs::fdmount::clone_tree(root.fd(), true)?;
+    crate::rootfs::fdmount::attach(&tree, &target)?;
+    Ok(())
 }
 
 /// An fd criu inherits across its exec (not close-on-exec).

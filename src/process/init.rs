@@ -251,7 +251,7 @@ fn set_up_rootfs(a: &InitArgs, chan: &Channel, host_pid: i32, proc: Option<&Proc
         (true, None) => bail!("process.terminal is true but no --console-socket was given"),
         _ => None,
     };
-    rootfs::pivot(a.rootfs, a.no_pivot, mountns)?;
+    rootfs::pivot(&prepared, a.no_pivot, mountns)?;
     // Before finalize can make the root read-only.
     super::cwd::create_missing(process.cwd())?;
     if let (Some(sysctl), Some(proc)) = (

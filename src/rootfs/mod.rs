@@ -44,13 +44,15 @@ pub struct Setup<'a> {
 /// Ready, so the container never holds it.
 pub struct Prepared {
     null: Option<Stamp>,
+    /// The rootfs's own mount (see `bind_root`), which pivot_root enters.
+    root: Root,
 }
 
 /// Everything before pivot_root.
 pub fn prepare(s: &Setup) -> Result<Prepared> {
     let linux = s.spec.linux().as_ref();
-    isolate_and_bind_root(s, linux)?;
-    let root = Root::open(s.rootfs)?;
+    isolate(s, linux)?;
+    let root = bind_root(s.rootfs)?;
     let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
     let (own, tmpfs) = mount_all(s, &root, mounts, linux)?;
     populate_dev(s, &root, mounts, linux, (&own, &tmpfs))?;
@@ -60,12 +62,11 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
         Some(m) if !m.is_empty() => Some(devices::host_null().context("linux.maskedPaths")?),
         _ => None,
     };
-    Ok(Prepared { null })
+    Ok(Prepared { null, root })
 }
 
-/// Cut propagation to the host, then make the rootfs the mount point
-/// pivot_root needs.
-fn isolate_and_bind_root(s: &Setup, linux: Option<&Linux>) -> Result<()> {
+/// Cut propagation to the host.
+fn isolate(s: &Setup, linux: Option<&Linux>) -> Result<()> {
     let prop = linux.and_then(|l| l.rootfs_propagation().clone());
     // Never let the container's mounts reach the host: the copy of the host's
     // mount tree becomes a slave (or private) first, whatever the spec asks;
@@ -83,18 +84,68 @@ fn isolate_and_bind_root(s: &Setup, linux: Option<&Linux>) -> Result<()> {
     {
         bail!("linux.rootfsPropagation: unknown value {p:?}");
     }
-
-    // pivot_root needs the new root to be a mount point.
-    let r = s.rootfs.to_string_lossy();
-    mount(
-        Some(r.as_ref()),
-        r.as_ref(),
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .with_context(|| format!("bind rootfs {r} onto itself"))?;
     Ok(())
+}
+
+/// The rootfs bound onto itself (pivot_root needs a mount point), as that
+/// mount's root: the spec's mounts and pivot_root act on it, never on the
+/// path again. create checked the path (symlink-free, a realpath) before
+/// the clone; whoever owns a directory on it may since have swapped a
+/// component for a symlink to a host directory, which a bind by path
+/// would follow and make the container's root. So the walk here follows
+/// no symlink, and the bind is made from and onto what it opened.
+fn bind_root(rootfs: &Path) -> Result<Root> {
+    crate::fault::pause("rootfs:bind");
+    if root_by_path_switch() {
+        let r = rootfs.to_string_lossy();
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+        mount(
+            Some(r.as_ref()),
+            r.as_ref(),
+            None::<&str>,
+            flags,
+            None::<&str>,
+        )
+        .with_context(|| format!("bind rootfs {r} onto itself"))?;
+        return Root::open(rootfs);
+    }
+    let dir = open_checked(rootfs)?;
+    let tree = fdmount::clone_tree(&dir, true)
+        .with_context(|| format!("bind rootfs {}", rootfs.display()))?;
+    fdmount::attach(&tree, &dir)
+        .with_context(|| format!("bind rootfs {} onto itself", rootfs.display()))?;
+    Ok(Root::from_fd(tree, rootfs))
+}
+
+/// The rootfs at `rootfs`, a path `spec::load` made symlink-free, opened
+/// following no symlink: one put on the way since is refused (ELOOP).
+pub fn open_checked(rootfs: &Path) -> Result<std::os::fd::OwnedFd> {
+    crate::syscall::openat2(
+        libc::AT_FDCWD,
+        rootfs,
+        libc::O_PATH | libc::O_DIRECTORY,
+        crate::syscall::RESOLVE_NO_SYMLINKS,
+    )
+    .with_context(|| {
+        format!(
+            "root.path {}: open (it was checked before: a symlink since put on the way \
+             is refused)",
+            rootfs.display()
+        )
+    })
+}
+
+/// The test-only way back to binding and entering the rootfs by its path
+/// (the swap `bind_root` and restore's bind close), so the attack tests
+/// can show it lands that way. Debug builds only.
+#[cfg(debug_assertions)]
+pub fn root_by_path_switch() -> bool {
+    std::env::var_os("OUTLET_ROOTFS_BY_PATH").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(debug_assertions))]
+pub fn root_by_path_switch() -> bool {
+    false
 }
 
 /// The spec's mounts, in order. Returns the mount ids where outlet may make
@@ -214,8 +265,14 @@ fn populate_dev(
 /// so nothing of the host's tree stays reachable.
 /// Without a mount namespace of its own the container's root is a chroot,
 /// as runc makes it: pivot_root or MS_MOVE would change the caller's `/`.
-pub fn pivot(rootfs: &Path, no_pivot: bool, mountns: bool) -> Result<()> {
-    nix::unistd::chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
+pub fn pivot(prepared: &Prepared, no_pivot: bool, mountns: bool) -> Result<()> {
+    let rootfs = prepared.root.path();
+    if root_by_path_switch() {
+        nix::unistd::chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
+    } else {
+        nix::unistd::fchdir(prepared.root.fd().as_raw_fd())
+            .with_context(|| format!("enter rootfs {}", rootfs.display()))?;
+    }
     if !mountns {
         nix::unistd::chroot(".").context("chroot (no mount namespace)")?;
     } else if no_pivot {

@@ -70,6 +70,14 @@ impl Root {
         })
     }
 
+    /// The root already opened (`fd`, a directory), named `path` in errors.
+    pub fn from_fd(fd: OwnedFd, path: &Path) -> Root {
+        Root {
+            fd,
+            path: path.to_path_buf(),
+        }
+    }
+
     /// Resolve `dest` (an absolute container path) inside the root; the
     /// result is an O_PATH fd.
     pub fn resolve(&self, dest: &Path) -> std::io::Result<OwnedFd> {

@@ -331,6 +331,42 @@ pub fn drop_bounding(caps: Option<&LinuxCapabilities>) -> Result<()> {
     Ok(())
 }
 
+/// What a process's setup uses before its own sets are applied: the user
+/// switch (setuid, setgid), the bounding set (setpcap), the stdio pipes'
+/// owner (chown, fowner), the cwd entered with the runtime's rights
+/// (dac_override), chroot, rlimits (sys_resource), scheduling (sys_nice).
+const SETUP: u64 =
+    1 << 0 | 1 << 1 | 1 << 3 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 18 | 1 << 23 | 1 << 24;
+
+/// Narrow the bounding, effective, permitted and inheritable sets to the
+/// process's own capabilities and what its setup still needs (`SETUP`,
+/// and CAP_SYS_ADMIN when `admin`): for `exec`'s helper before it forks
+/// the process into the container's pid namespace, where a container
+/// process holding CAP_SYS_PTRACE can attach to it (no dumpable flag
+/// stops that holder) and run anything with what it holds. A process
+/// without `capabilities` keeps the runtime's sets anyway: nothing to do.
+pub fn narrow_for_setup(caps: Option<&LinuxCapabilities>, admin: bool) -> Result<()> {
+    let Some(caps) = caps else { return Ok(()) };
+    let last = last_cap();
+    let keep = sets(caps)
+        .iter()
+        .fold(SETUP | if admin { 1 << 21 } else { 0 }, |k, (_, set)| {
+            k | mask(*set, last)
+        });
+    for nr in 0..=last.min(63) {
+        if keep & (1u64 << nr) == 0 {
+            syscall::capbset_drop(nr).with_context(|| {
+                format!(
+                    "exec: prctl(PR_CAPBSET_DROP, {}) before entering",
+                    name_of(nr)
+                )
+            })?;
+        }
+    }
+    let (eff, prm, inh) = read_current()?;
+    capset(eff & keep, prm & keep, inh & keep).context("exec: capset before entering")
+}
+
 /// The calling thread's (effective, permitted, inheritable) masks.
 pub fn read_current() -> Result<(u64, u64, u64)> {
     syscall::capget_self().context("capget")

@@ -7,6 +7,7 @@
 mod bpf;
 mod json;
 mod procs;
+mod ptrace;
 mod unlock;
 
 use json::Json;
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage: probe report | mem MIB | spin THREADS SECONDS | forks N | cgroup \
                      | exit N | sleep SECONDS | flock PATH | write PATH | read PATH | mknod PATH b|c MAJOR MINOR \
                      | openw PATH | hunt-exe SECONDS STOPFILE [write] | personality HEX | huge N \
-                     | unlock-exe SECONDS STOPFILE [PATH...] | bpf-count [CGROUP_DIR...] | procs NEEDLE...";
+                     | unlock-exe SECONDS STOPFILE [PATH...] | bpf-count [CGROUP_DIR...] | procs NEEDLE... | ptrace-caps SECONDS STOPFILE";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -49,6 +50,7 @@ fn main() {
             emit(unlock::unlock_exe(parse(secs, "SECONDS"), stop, paths))
         }
         ["bpf-count", dirs @ ..] => bpf::count(dirs),
+        ["ptrace-caps", secs, stop] => emit(ptrace::hunt(parse(secs, "SECONDS"), stop)),
         ["procs", needles @ ..] => procs::procs(needles),
         ["mknod", path, kind, major, minor] => {
             mknod(path, kind, parse(major, "MAJOR"), parse(minor, "MINOR"))
