@@ -411,10 +411,19 @@ fn spawn_init(
     )?;
     made.undo.child = Some(init.pid);
     crate::logging::debug(|| format!("init cloned: pid {}, namespaces {cloned:?}", init.pid));
-    if !placement_needs_us(plan, &init) {
+    if !placement_needs_us(plan, &init)
+        && let Err(e) = init.chan.send(&Msg::Placed { init_pid: init.pid })
+    {
         // Nothing to do at `Unshared`: the init finds its answer waiting
-        // instead of idling while the records below go to disk.
-        init.chan.send(&Msg::Placed { init_pid: init.pid })?;
+        // instead of idling while the records below go to disk. An init
+        // already gone is not this send's failure: wait_for_ready tells
+        // how it ended.
+        if !matches!(
+            e.downcast_ref::<nix::errno::Errno>(),
+            Some(nix::errno::Errno::EPIPE | nix::errno::Errno::ECONNRESET)
+        ) {
+            return Err(e);
+        }
     }
     if let Some(s) = &plan.seccomp {
         s.close_listener();
