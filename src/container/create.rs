@@ -411,6 +411,20 @@ fn spawn_init(
     )?;
     made.undo.child = Some(init.pid);
     crate::logging::debug(|| format!("init cloned: pid {}, namespaces {cloned:?}", init.pid));
+    if !placement_needs_us(plan, &init)
+        && let Err(e) = init.chan.send(&Msg::Placed { init_pid: init.pid })
+    {
+        // Nothing to do at `Unshared`: the init finds its answer waiting
+        // instead of idling while the records below go to disk. An init
+        // already gone is not this send's failure: wait_for_ready tells
+        // how it ended.
+        if !matches!(
+            e.downcast_ref::<nix::errno::Errno>(),
+            Some(nix::errno::Errno::EPIPE | nix::errno::Errno::ECONNRESET)
+        ) {
+            return Err(e);
+        }
+    }
     if let Some(s) = &plan.seccomp {
         s.close_listener();
     }
@@ -492,8 +506,10 @@ fn wait_for_ready(plan: &Plan, init: &Spawned, draft: &Draft) -> Result<()> {
     loop {
         match init.chan.recv()? {
             Some(Msg::Unshared) => {
-                place_init(plan, init)?;
-                init.chan.send(&Msg::Placed { init_pid: init.pid })?;
+                if placement_needs_us(plan, init) {
+                    place_init(plan, init)?;
+                    init.chan.send(&Msg::Placed { init_pid: init.pid })?;
+                }
                 // The init closed its copy of the binary's overlay mount
                 // before `Unshared`: ours is the last, and its close waits
                 // for an RCU grace period, now while the init sets up.
@@ -548,6 +564,14 @@ fn poststop_after_failed_setup(
     drop(made);
     crate::hooks::run_all_warn("poststop", poststop, &draft.json(0, Status::Stopped));
     e
+}
+
+/// Whether `place_init` has work that must wait for the init's
+/// `Unshared`; without it `Placed` is sent right after the clone.
+fn placement_needs_us(plan: &Plan, init: &Spawned) -> bool {
+    !init.placed_without_us()
+        || plan.ns.creates(LinuxNamespaceType::User)
+        || plan.process.oom_score_adj().is_some()
 }
 
 /// The init's namespaces exist: put it in its cgroup, and write its id maps

@@ -42,9 +42,18 @@ pub fn execve(exe: &CStr, argv: &CStrArray, envp: &CStrArray) -> io::Error {
 }
 
 /// Every catchable signal back to its default disposition (what the
-/// process inherited from outlet must not reach the program).
+/// process inherited from outlet must not reach the program). execve
+/// itself resets every signal that has a handler, so the signals
+/// `exit_on_terminating_signals` gave one are left to it: 15 rt_sigaction
+/// calls and musl's sigprocmask pair around SIGABRT fewer in the init.
+/// What an ignored signal (SIGPIPE, or one the caller ignored) keeps over
+/// execve is still reset here.
 pub fn reset_signal_dispositions() {
+    let handled = HANDLERS_INSTALLED.load(std::sync::atomic::Ordering::Relaxed);
     for sig in 1..32 {
+        if handled && TERMINATING.contains(&sig) {
+            continue;
+        }
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
             // SAFETY: SIG_DFL installs no handler of ours, so no Rust code
             // can run in signal context.
@@ -89,9 +98,19 @@ pub fn exit_on_terminating_signals() {
     for sig in TERMINATING {
         // SAFETY: the handler only calls _exit: it touches no memory the
         // interrupted code could be using.
-        unsafe { libc::signal(sig, exit_by_signal as *const () as libc::sighandler_t) };
+        let old = unsafe { libc::signal(sig, exit_by_signal as *const () as libc::sighandler_t) };
+        if old == libc::SIG_ERR {
+            // Not ours to rely on execve for: the reset must do it.
+            return;
+        }
     }
+    HANDLERS_INSTALLED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
+
+/// Set once every TERMINATING signal has our handler (this process only:
+/// `exec`'s helper never sets it and resets them all).
+static HANDLERS_INSTALLED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 /// keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a new session keyring of
 /// that name (or the existing one of that name) for the caller.
