@@ -42,7 +42,10 @@ fn assert_runc_keys(d: &Value) {
     assert!(d["network_interfaces"].is_null(), "{d}");
     for k in ["usage", "swap", "kernel", "kernelTCP"] {
         let e = &d["memory"][k];
-        assert!(e["limit"].is_u64() && e["failcnt"].is_u64(), "memory.{k}: {d}");
+        assert!(
+            e["limit"].is_u64() && e["failcnt"].is_u64(),
+            "memory.{k}: {d}"
+        );
     }
     for k in ["kernel", "user"] {
         assert!(d["cpu"]["usage"][k].is_u64(), "cpu.usage.{k}: {d}");
@@ -117,7 +120,10 @@ fn events_stats_keys_and_numbers_follow_the_load() {
         assert!(d["cpu"]["usage"].get("percpu").is_none(), "{d}");
         assert_eq!(d["memory"]["kernel"], json!({"failcnt": 0, "limit": 0}));
         // swap is memory+swap, as v1's memsw.
-        assert!(d["memory"]["swap"]["usage"].as_u64() >= Some(usage(&d)), "{d}");
+        assert!(
+            d["memory"]["swap"]["usage"].as_u64() >= Some(usage(&d)),
+            "{d}"
+        );
     } else {
         assert_eq!(d["cpuset"]["cpus"], json!([1]), "{d}");
         assert_eq!(d["cpuset"]["mems"], json!([0]), "{d}");
@@ -133,4 +139,161 @@ fn events_stats_keys_and_numbers_follow_the_load() {
     }
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     t.assert_nothing_left("after the stats container");
+}
+
+const SETS: [&str; 5] = [
+    "bounding",
+    "effective",
+    "inheritable",
+    "permitted",
+    "ambient",
+];
+
+/// The container's `Cap*:` lines of /proc/self/status as masks.
+fn cap_masks(status: &str) -> std::collections::BTreeMap<String, u64> {
+    status
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            let k = k.strip_prefix("Cap")?;
+            Some((k.to_owned(), u64::from_str_radix(v.trim(), 16).ok()?))
+        })
+        .collect()
+}
+
+/// config.md: capability values are capabilities(7)'s names ("such as
+/// CAP_CHOWN"); "any value which cannot be mapped to a relevant kernel
+/// interface MUST cause an error". A name that is no capability
+/// (CAP_FOO), or a real one spelled otherwise (lower case, no prefix, a
+/// doubled prefix: runc 1.1.5 ignores those with a warning and runs the
+/// container without the capability; oci-spec's parser took them), fails
+/// create in each of the five sets with exit 1, naming the set and the
+/// value, leaving nothing. The control: the same config with the name
+/// spelled CAP_KILL runs and the process holds CAP_KILL in every set.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn capability_names_the_spec_does_not_know_fail_in_every_set() {
+    let Some(t) = T::new() else { return };
+    for (i, bad) in ["CAP_FOO", "cap_kill", "KILL", "CAP_CAP_KILL", "Cap_Kill"]
+        .into_iter()
+        .enumerate()
+    {
+        for set in SETS {
+            let tag = format!("bad{i}-{set}");
+            let b = t.bundle(&tag, |c| {
+                c["process"]["capabilities"][set]
+                    .as_array_mut()
+                    .map(|a| a.push(json!(bad)))
+                    .unwrap_or_else(|| c["process"]["capabilities"][set] = json!([bad]));
+            });
+            let id = t.id(&tag);
+            let o = t.create(&id, &b);
+            o.expect_fail(&tag, &format!("process.capabilities.{set}"));
+            assert!(o.stderr.contains(&format!("{bad:?}")), "{tag}: {o:?}");
+            assert!(!t.state_dir_exists(&id), "{tag}: state left");
+            assert!(
+                common::cgroup_dirs_for(&id).iter().all(|d| !d.exists()),
+                "{tag}: cgroup left"
+            );
+        }
+    }
+    let b = t.bundle("good", |c| {
+        sh(c, "grep ^Cap /proc/self/status");
+        for set in SETS {
+            c["process"]["capabilities"][set] = json!(["CAP_KILL"]);
+        }
+    });
+    let o = t.run(&t.id("good"), &b);
+    o.expect_ok("control: CAP_KILL in every set");
+    let m = cap_masks(&o.stdout);
+    for k in ["Inh", "Prm", "Eff", "Bnd", "Amb"] {
+        assert_eq!(m.get(k), Some(&(1 << 5)), "Cap{k}: {o:?}");
+    }
+    t.assert_nothing_left("after the capability names");
+}
+
+/// What engines send and must keep working: `runc spec`'s own sets
+/// (ambient listed with no inheritable set: runc skips the ambient
+/// capabilities the kernel cannot raise, and so does outlet), and a
+/// bounding set naming a capability the host withheld from the runtime
+/// (CAP_SYS_RESOURCE here; podman and docker --privileged ask for every
+/// capability): dropping from the bounding set is all the spec's bounding
+/// list does, and an absent capability is dropped already. The check that
+/// the test can fail: CAP_SYS_RESOURCE really is missing from this
+/// runtime's own bounding set (else the case proves nothing) and asking
+/// for it in *permitted* does fail, naming the set.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn runc_spec_sets_and_a_withheld_bounding_capability_still_run() {
+    let Some(t) = T::new() else { return };
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    let own_bnd = cap_masks(&own)["Bnd"];
+    assert_eq!(
+        own_bnd & (1 << 24),
+        0,
+        "this host must withhold CAP_SYS_RESOURCE (HOST.md) for this test"
+    );
+    let b = t.bundle("runcspec", |c| {
+        sh(c, "grep ^Cap /proc/self/status");
+        let runc = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+        c["process"]["capabilities"] = json!({
+            "bounding": runc, "effective": runc, "permitted": runc, "ambient": runc
+        });
+        c["process"]["capabilities"]["bounding"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SYS_RESOURCE"));
+    });
+    let o = t.run(&t.id("runcspec"), &b);
+    o.expect_ok("runc spec's sets with CAP_SYS_RESOURCE in bounding");
+    let m = cap_masks(&o.stdout);
+    let want = (1u64 << 29) | (1 << 5) | (1 << 10);
+    assert_eq!(m["Bnd"], want, "{o:?}");
+    assert_eq!(m["Eff"], want, "{o:?}");
+    assert_eq!(m["Amb"], 0, "ambient outside inheritable is skipped: {o:?}");
+
+    let b = t.bundle("withheld", |c| {
+        c["process"]["capabilities"]["permitted"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SYS_RESOURCE"));
+    });
+    let id = t.id("withheld");
+    t.create(&id, &b).expect_fail(
+        "CAP_SYS_RESOURCE in permitted",
+        "process.capabilities.permitted",
+    );
+    assert!(!t.state_dir_exists(&id));
+    t.assert_nothing_left("after the engine capability sets");
+}
+
+/// `exec --process FILE` holds the file's capability names to the same
+/// rule (exit 255, exec's own failure, naming the field and value); the
+/// control: the same file with CAP_KILL runs.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn exec_process_file_capability_names_checked() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("exec", |c| sh(c, "exec sleep 1000"));
+    let id = t.id("exec");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let file = t.dir.join("process.json");
+    let write = |cap: &str| {
+        let caps = json!([cap]);
+        let p = json!({
+            "args": ["true"], "cwd": "/", "env": ["PATH=/bin"],
+            "user": {"uid": 0, "gid": 0},
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps}
+        });
+        std::fs::write(&file, p.to_string()).unwrap();
+    };
+    write("kill");
+    let o = t.outlet(&["exec", "--process", file.to_str().unwrap(), &id]);
+    o.expect_exec_fail("exec cap kill", "process.capabilities.bounding: \"kill\"");
+    write("CAP_KILL");
+    t.outlet(&["exec", "--process", file.to_str().unwrap(), &id])
+        .expect_ok("control: CAP_KILL");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    t.assert_nothing_left("after the exec capability names");
 }
