@@ -297,3 +297,91 @@ fn exec_process_file_capability_names_checked() {
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     t.assert_nothing_left("after the exec capability names");
 }
+
+/// runc's exec.bats ("exec --cgroup sub-cgroups"): `--cgroup /` and
+/// `--cgroup pids:/` name the container's own cgroup explicitly and run
+/// (outlet refused them); `..` fails with "bad sub cgroup path", a missing
+/// sub-cgroup with " adding pid " ... "no such file or directory", an
+/// unknown controller with "unknown controller " (the suite matches those
+/// words). The control: `--cgroup pids:sub` lands in the sub-cgroup, so
+/// the check of where `/` lands can tell the two apart.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn exec_cgroup_slash_and_runcs_error_words() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("cg", |c| sh(c, "exec sleep 1000"));
+    let id = t.id("cg");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let own = t.outlet(&["exec", &id, "cat", "/proc/self/cgroup"]);
+    own.expect_ok("exec");
+    let key = if unified_host() { "" } else { "pids" };
+    let line = |o: &common::Out| -> String {
+        o.stdout
+            .lines()
+            .find(|l| l.split(':').nth(1) == Some(key))
+            .unwrap_or_else(|| panic!("no {key:?} line: {o:?}"))
+            .to_string()
+    };
+    // The container has its own cgroup namespace: its cgroup reads `/`.
+    assert!(line(&own).ends_with(":/"), "{own:?}");
+    let mut slash = vec!["/"];
+    if !unified_host() {
+        slash.push("pids:/");
+    }
+    for arg in slash {
+        let o = t.outlet(&["exec", "--cgroup", arg, &id, "cat", "/proc/self/cgroup"]);
+        o.expect_ok(&format!("exec --cgroup {arg}"));
+        assert_eq!(line(&o), line(&own), "--cgroup {arg}");
+    }
+    // The control: a real sub-cgroup is told apart from the own one.
+    let base = if unified_host() {
+        common::cgroup_dirs_for(&id).into_iter().find(|d| {
+            d.join("cgroup.procs").exists() && d.parent() == Some(Path::new("/sys/fs/cgroup"))
+        })
+    } else {
+        common::cgroup_dirs_for(&id)
+            .into_iter()
+            .find(|d| d.starts_with("/sys/fs/cgroup/pids") && d.is_dir())
+    }
+    .expect("the container's cgroup dir");
+    let sub = base.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let sub2 = sub.clone();
+    t.on_cleanup(move || {
+        let _ = std::fs::remove_dir(&sub2);
+    });
+    let arg = if unified_host() { "sub" } else { "pids:sub" };
+    let o = t.outlet(&["exec", "--cgroup", arg, &id, "cat", "/proc/self/cgroup"]);
+    o.expect_ok("exec --cgroup sub");
+    assert!(line(&o).ends_with(":/sub"), "{o:?}");
+
+    let words = |arg: &str, want: &[&str]| {
+        let o = t.outlet(&["exec", "--cgroup", arg, &id, "true"]);
+        assert_ne!(o.code, Some(0), "{arg}: {o:?}");
+        let mut at = 0;
+        for w in want {
+            let i = o.stderr[at..].find(w);
+            assert!(
+                i.is_some(),
+                "--cgroup {arg}: {w:?} (in order) missing: {o:?}"
+            );
+            at += i.unwrap() + w.len();
+        }
+    };
+    words("..", &["bad sub cgroup path"]);
+    words(
+        "nonexistent",
+        &[" adding pid ", "no such file or directory"],
+    );
+    if !unified_host() {
+        words(
+            "cpu:nonexistent",
+            &[" adding pid ", "no such file or directory"],
+        );
+        words("whaaat:/", &["unknown controller "]);
+    }
+    std::fs::remove_dir(&sub).unwrap();
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    t.assert_nothing_left("after exec --cgroup");
+}
