@@ -137,6 +137,17 @@ fn events_stats_keys_and_numbers_follow_the_load() {
         assert!(split >= per("percpu", 1) / 4, "{d}");
         assert!(d["memory"]["kernelTCP"]["limit"].as_u64() > Some(0), "{d}");
     }
+    // runc refuses a zero or negative --interval also with --stats (which
+    // does not use it); outlet printed the stats. The control: 5s works.
+    for bad in ["--interval=0", "--interval=-1s"] {
+        let o = t.outlet(&["events", bad, "--stats", &id]);
+        o.expect_fail(bad, "events --interval: duration");
+        assert!(o.stdout.is_empty(), "{bad}: {o:?}");
+    }
+    let o = t.outlet(&["events", "--interval", "-1s", "--stats", &id]);
+    o.expect_fail("--interval -1s", "negative");
+    t.outlet(&["events", "--interval", "5s", "--stats", &id])
+        .expect_ok("control: --interval 5s --stats");
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     t.assert_nothing_left("after the stats container");
 }
