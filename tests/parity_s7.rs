@@ -396,3 +396,40 @@ fn exec_cgroup_slash_and_runcs_error_words() {
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     t.assert_nothing_left("after exec --cgroup");
 }
+
+/// runc's `update --l3-cache-schema` / `--mem-bw-schema`: runc refuses
+/// them with exit 1 where Intel RDT is off; outlet did not know the flags
+/// (clap's exit 2). Now exit 1 naming the flag, and nothing of the same
+/// call applied (a --pids-limit next to it is not written). The control:
+/// the same --pids-limit alone is written.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn update_rdt_flags_refused_like_runc() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("rdt", |c| {
+        sh(c, "exec sleep 1000");
+        c["linux"]["resources"]["pids"] = json!({"limit": 50});
+    });
+    let id = t.id("rdt");
+    t.create_ok(&id, &b);
+    let pids_max = || -> String {
+        let dir = common::cgroup_dirs_for(&id)
+            .into_iter()
+            .find(|d| d.join("pids.max").exists())
+            .expect("the container's pids cgroup");
+        std::fs::read_to_string(dir.join("pids.max")).unwrap()
+    };
+    for (flag, v) in [
+        ("--l3-cache-schema", "L3:0=f"),
+        ("--mem-bw-schema", "MB:0=50"),
+    ] {
+        let o = t.outlet(&["update", "--pids-limit", "7", flag, v, &id]);
+        o.expect_fail(flag, &format!("update {flag}: Intel RDT is not supported"));
+        assert_eq!(pids_max().trim(), "50", "{flag}: applied anyway");
+    }
+    t.outlet(&["update", "--pids-limit", "7", &id])
+        .expect_ok("control: --pids-limit alone");
+    assert_eq!(pids_max().trim(), "7");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    t.assert_nothing_left("after the RDT flags");
+}
