@@ -184,11 +184,7 @@ fn limits_process_freeze_kill_destroy() {
 
     let stats = cg.stats().unwrap();
     eprintln!("stats: {stats:?}");
-    assert_eq!(
-        stats.memory.usage.as_ref().map(|u| u.limit),
-        Some(67108864),
-        "{stats:?}"
-    );
+    assert_eq!(stats.memory.usage.limit, 67108864, "{stats:?}");
     assert_eq!(stats.pids.limit, 16, "{stats:?}");
 
     cg.destroy().unwrap();
@@ -594,7 +590,8 @@ fn v2_manager_on_a_real_cgroup2_hierarchy() {
     );
     assert_eq!(cg.pids().unwrap(), vec![pid]);
     let stats = cg.stats().unwrap();
-    assert!(stats.cpu.usage.user.is_some(), "{stats:?}");
+    let printed = serde_json::to_value(&stats).unwrap();
+    assert!(printed["cpu"]["usage"]["user"].is_u64(), "{stats:?}");
     if hugetlb {
         assert_eq!(
             stats.hugetlb.get("2MB").map(|h| h.failcnt),

@@ -142,9 +142,9 @@ impl CgroupPaths {
 
     /// The cgroup an `exec` joins: the container's own, or with `--cgroup`
     /// an existing sub-cgroup of it (runc's `--cgroup path` for every
-    /// controller, `controller[,controller]:path` for some, repeatable). A
-    /// path may not leave the container's cgroup, and must exist: exec
-    /// creates none.
+    /// controller, `controller[,controller]:path` for some, repeatable; `/`
+    /// the container's own). A path may not leave the container's cgroup,
+    /// and must exist: exec creates none.
     pub fn sub_cgroups(&self, specs: &[String]) -> Result<CgroupPaths> {
         let mut paths = CgroupPaths {
             unified: self.unified.clone(),
@@ -156,20 +156,27 @@ impl CgroupPaths {
                 Some((c, p)) => (Some(c), p),
                 None => (None, spec.as_str()),
             };
+            // `/` (or `pids:/`) is the container's own cgroup, named
+            // explicitly: runc's exec.bats joins it that way.
             let sub = Path::new(sub.trim_start_matches('/'));
-            if sub.as_os_str().is_empty()
-                || sub.components().any(|c| !matches!(c, Component::Normal(_)))
-            {
+            if sub.components().any(|c| !matches!(c, Component::Normal(_))) {
                 bail!(
-                    "--cgroup {spec:?}: the path must name a sub-cgroup inside the container's cgroup"
+                    "--cgroup {spec:?}: bad sub cgroup path: it must name a sub-cgroup inside \
+                     the container's cgroup"
                 );
             }
             // Each --cgroup is relative to the container's own cgroup, also
             // when an earlier one named the same controller.
             for (dir, base) in self.sub_targets(spec, controllers, &mut paths)? {
                 let joined = base.join(sub);
+                // runc's exec.bats matches " adding pid " and "no such file
+                // or directory" in the words of its failed cgroup.procs write.
                 if !joined.is_dir() {
-                    bail!("--cgroup {spec:?}: {} does not exist", joined.display());
+                    bail!(
+                        "--cgroup {spec:?}: sub-cgroup {} does not exist (exec creates none): \
+                         adding pid to it: no such file or directory",
+                        joined.display()
+                    );
                 }
                 *dir = joined;
             }
@@ -195,7 +202,10 @@ impl CgroupPaths {
             (Some(list), _, _) => {
                 let names: Vec<&str> = list.split(',').collect();
                 if let Some(bad) = names.iter().find(|n| !self.v1.contains_key(**n)) {
-                    bail!("--cgroup {spec:?}: the container has no cgroup for controller {bad:?}");
+                    bail!(
+                        "--cgroup {spec:?}: unknown controller {bad:?} (the container has no \
+                         cgroup for it)"
+                    );
                 }
                 paths
                     .v1

@@ -33,6 +33,11 @@ pub struct EventsArgs {
     #[arg(long)]
     pub stats: bool,
     /// Interval between statistics (a duration such as 5s or 500ms)
-    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    #[arg(
+        long,
+        default_value = "5s",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
     pub interval: String,
 }

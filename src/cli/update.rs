@@ -48,4 +48,11 @@ pub struct UpdateArgs {
     /// Block IO weight (10-1000)
     #[arg(long, value_name = "WEIGHT")]
     pub blkio_weight: Option<u16>,
+    /// Intel RDT L3 cache schema: refused, outlet has no Intel RDT support
+    #[arg(long, value_name = "SCHEMA")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema: refused, outlet has no Intel RDT
+    /// support
+    #[arg(long, value_name = "SCHEMA")]
+    pub mem_bw_schema: Option<String>,
 }

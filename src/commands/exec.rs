@@ -13,6 +13,10 @@ pub fn run(g: &Globals, a: &ExecArgs) -> Result<i32> {
             let mut v: serde_json::Value = serde_json::from_slice(&text).with_context(invalid)?;
             // runc takes a process without `user` as uid 0, gid 0 (its
             // tty.bats execs such a file); the spec type requires the field.
+            if let Some(caps) = v.get("capabilities") {
+                crate::security::capabilities::check_names(caps, "process.capabilities")
+                    .with_context(|| format!("exec: {}", path.display()))?;
+            }
             if let Some(obj) = v.as_object_mut() {
                 obj.entry("user")
                     .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));

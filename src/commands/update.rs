@@ -1,4 +1,4 @@
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use super::Globals;
 use crate::cli::UpdateArgs;
@@ -6,6 +6,19 @@ use crate::container::update::{Flags, merge, read_resources, update};
 
 pub fn run(g: &Globals, a: &UpdateArgs) -> Result<i32> {
     crate::spec::check_id(&a.id)?;
+    // runc's flags, refused as runc refuses them where RDT is off: a clear
+    // error and exit 1 (clap's "unexpected argument" would exit 2).
+    for (flag, v) in [
+        ("--l3-cache-schema", &a.l3_cache_schema),
+        ("--mem-bw-schema", &a.mem_bw_schema),
+    ] {
+        if v.is_some() {
+            bail!(
+                "update {flag}: Intel RDT is not supported by outlet \
+                 (features: linux.intelRdt.enabled is false)"
+            );
+        }
+    }
     let base = a
         .resources
         .as_deref()

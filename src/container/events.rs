@@ -116,6 +116,15 @@ fn emit(out: &mut impl Write, v: &Event<impl Serialize>) -> Result<bool> {
     }
 }
 
+/// `--interval`: a duration greater than zero.
+pub fn parse_interval(s: &str) -> Result<Duration> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        bail!("duration {s:?}: must be greater than 0");
+    }
+    Ok(d)
+}
+
 /// `events [--interval D]`: stats now and every `interval`, OOM events as
 /// they happen, until the container stops or is deleted.
 pub fn stream(root: &Path, id: &str, interval: Duration, out: &mut impl Write) -> Result<()> {

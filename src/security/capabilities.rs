@@ -102,6 +102,17 @@ pub fn number_of(name: &str) -> Option<u32> {
         .map(|&(_, nr)| nr)
 }
 
+/// Is `name` a capability as capabilities(7) and the spec spell it
+/// (`CAP_NET_ADMIN`)? runtime-tools' validation requires exactly this
+/// (the `CAP_` prefix, upper case, a known name); runc 1.1.5 silently
+/// ignores any other spelling (the container runs without the capability)
+/// and crun's libcap takes lower case but not a missing prefix, so no
+/// engine can depend on another spelling working: engines (docker,
+/// podman, containerd's CRI) all send `CAP_` + upper case.
+pub fn is_canonical(name: &str) -> bool {
+    name.starts_with("CAP_") && NAMES.iter().any(|&(n, _)| n == name)
+}
+
 /// Number -> canonical name (`CAP_NET_ADMIN`).
 pub fn name_of(nr: u32) -> &'static str {
     NAMES
@@ -143,8 +154,14 @@ pub fn check_names(capabilities: &serde_json::Value, field: &str) -> Result<()> 
             let Some(name) = item.as_str() else {
                 bail!("{field}.{set}[{i}]: expected a string, found {item}");
             };
-            if number_of(name).is_none() {
-                bail!("{field}.{set}: unknown capability {name:?}");
+            match number_of(name) {
+                None => bail!("{field}.{set}: unknown capability {name:?}"),
+                Some(nr) if !is_canonical(name) => bail!(
+                    "{field}.{set}: {name:?} is not a capability name as the spec spells them \
+                     (capabilities(7): {:?})",
+                    name_of(nr)
+                ),
+                Some(_) => {}
             }
         }
     }
@@ -544,8 +561,25 @@ mod tests {
             err,
             "process.capabilities.bounding: unknown capability \"CAP_FOO\""
         );
-        let ok = json!({"process": {"capabilities": {"ambient": ["net_raw", "CAP_KILL"]}}});
+        let ok = json!({"process": {"capabilities": {"ambient": ["CAP_NET_RAW", "CAP_KILL"]}}});
         check_config_names(&ok).unwrap();
+        for bad in [
+            "net_raw",
+            "NET_RAW",
+            "cap_net_raw",
+            "CAP_CAP_NET_RAW",
+            "Cap_Net_Raw",
+        ] {
+            let cfg = json!({"process": {"capabilities": {"ambient": [bad]}}});
+            let err = check_config_names(&cfg).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "process.capabilities.ambient: {bad:?} is not a capability name as the \
+                     spec spells them (capabilities(7): \"CAP_NET_RAW\")"
+                )
+            );
+        }
         check_config_names(&json!({"process": {}})).unwrap();
         let bad = json!({"process": {"capabilities": {"permitted": [5]}}});
         assert!(

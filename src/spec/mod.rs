@@ -83,7 +83,7 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Validated> {
 /// mount sources); changes nothing, so the fuzz target can call it.
 pub fn parse(text: &[u8], path: &Path) -> Result<Spec> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let track = strict::Track::default();
+    let track = strict::Track::checking_cap_names();
     let mut spec = match strict::from_slice::<Spec>(text, &track) {
         Ok(spec) => spec,
         Err(e) => {

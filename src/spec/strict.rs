@@ -9,9 +9,14 @@
 //! through, so that every type error names its field
 //! (`linux.namespaces[0].type`), whatever serde's own message says. Nothing
 //! is recorded on success: the common path pays only for the wrapping.
+//!
+//! A new config (not a state dir's copy) is also held to the spec's
+//! capability names in `capabilities` (`CAP_KILL`, as capabilities(7)
+//! spells them), which oci-spec's own parser would take in any case and
+//! without the prefix: checked here, in the one pass, at no extra cost.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 
 use serde::de::{
@@ -23,6 +28,10 @@ use serde::de::{
 #[derive(Default)]
 pub struct Track {
     segments: RefCell<Vec<Segment>>,
+    /// Refuse capability names the spec does not spell so.
+    check_cap_names: bool,
+    /// Inside a `capabilities` value (while `check_cap_names`).
+    in_caps: Cell<bool>,
 }
 
 enum Segment {
@@ -31,6 +40,14 @@ enum Segment {
 }
 
 impl Track {
+    /// A track that also refuses non-canonical capability names.
+    pub fn checking_cap_names() -> Track {
+        Track {
+            check_cap_names: true,
+            ..Track::default()
+        }
+    }
+
     /// `linux.namespaces[0].type`; empty at the top level.
     pub fn path(&self) -> String {
         let mut out = String::new();
@@ -87,6 +104,16 @@ impl<'t, V> Wrap<'t, V> {
             track,
             is_struct: false,
         }
+    }
+
+    /// A string inside `capabilities` must be a name as the spec spells it.
+    fn cap_name<E: de::Error>(&self, v: &str) -> Result<(), E> {
+        if self.track.in_caps.get() && !crate::security::capabilities::is_canonical(v) {
+            return Err(E::custom(format_args!(
+                "{v:?} is not a capability name as the spec spells them (e.g. CAP_KILL)"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -187,12 +214,24 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<'_, V> {
         visit_f32(f32);
         visit_f64(f64);
         visit_char(char);
-        visit_str(&str);
-        visit_borrowed_str(&'de str);
-        visit_string(String);
         visit_bytes(&[u8]);
         visit_borrowed_bytes(&'de [u8]);
         visit_byte_buf(Vec<u8>);
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<V::Value, E> {
+        self.cap_name(v)?;
+        self.visitor.visit_str(v)
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<V::Value, E> {
+        self.cap_name(v)?;
+        self.visitor.visit_borrowed_str(v)
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<V::Value, E> {
+        self.cap_name(&v)?;
+        self.visitor.visit_string(v)
     }
 
     fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
@@ -314,7 +353,10 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Map<'_, 'de, A> {
             seed,
             track: self.track,
         };
+        let caps = self.track.check_cap_names && self.key.as_deref() == Some("capabilities");
+        let outer = self.track.in_caps.replace(caps || self.track.in_caps.get());
         let r = self.inner.next_value_seed(seed);
+        self.track.in_caps.set(outer);
         if r.is_err() {
             let key = self.key.take().unwrap_or(Cow::Borrowed("?"));
             self.track.push(Segment::Key(key.into_owned()));

@@ -49,6 +49,9 @@ bundle mem_ok '["/bin/probe","mem","32"]' "{\"memory\":{\"limit\":$((64 * mib))}
 bundle cpu_limited '["/bin/probe","spin","2","4"]' '{"cpu":{"quota":25000,"period":100000}}' true
 bundle cpu_free '["/bin/probe","spin","2","4"]' '{}' true
 bundle pids '["/bin/probe","forks","64"]' '{"pids":{"limit":16}}'
+# events --stats on a known load: 24 MiB in /dev/shm (charged to the
+# container's memory cgroup), a CPU spin, then a marker and sleep.
+bundle stats_v2 '["sh","-c","head -c 25165824 /dev/zero >/dev/shm/fill; n=0; while [ $n -lt 100000 ]; do n=$((n+1)); done; touch /tmp/done; exec sleep 1000"]' "{\"memory\":{\"limit\":$((128 * mib))}}"
 bundle mission '["/bin/probe","cgroup"]' \
     '{"cpu":{"quota":25000,"period":100000},"memory":{"limit":536870912}}' true
 # The cgroup mount without a cgroup namespace: a read-only bind of the

@@ -403,6 +403,50 @@ test_pids() {
     fi
 }
 
+# events --stats on cgroup v2 (runc 1.1.5's shape, types/events.go): every
+# top-level key and memory entry is there (cpuset zero: runc reads none on
+# v2; kernel/kernelTCP {"limit":0,"failcnt":0}; network_interfaces null),
+# and the numbers follow the load: memory usage >= the 24 MiB the container
+# put in /dev/shm, at most the 128 MiB limit; cpu total > 0; swap is
+# memory+swap (>= usage). Run with RUNTIME=runc for runc's own answer.
+test_stats_v2() {
+    n=stats_v2 id=vm-stats
+    setup_parent $n || { verdict $n FAIL "cannot create parent cgroup"; return; }
+    timeout "$STEP_TIMEOUT" "$RUNTIME" --root "$RTROOT" run -d --bundle "$BUNDLES/$n" "$id" \
+        </dev/null >"$OUT/$id.out" 2>"$OUT/$id.err"
+    rc=$?
+    pid=$("$RUNTIME" --root "$RTROOT" state "$id" 2>/dev/null | grep -o '"pid": *[0-9]*' | grep -o '[0-9]*$')
+    i=0
+    while [ "$i" -lt 600 ] && ! [ -e "/proc/$pid/root/tmp/done" ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    s="$OUT/$id.stats"
+    "$RUNTIME" --root "$RTROOT" events --stats "$id" >"$s" 2>"$OUT/$id.err2"
+    src=$?
+    echo "VMINFO stats_v2 $RUNTIME_NAME: $(cut -c1-1500 "$s")"
+    missing=""
+    for k in '"cpu":{' '"cpuset":{' '"memory":{' '"pids":{' '"blkio":{' '"hugetlb":{' \
+        '"intel_rdt":{' '"network_interfaces":null' '"kernel":{' '"kernelTCP":{' \
+        '"swap":{' '"sched_relax_domain_level":0'; do
+        grep -qF "$k" "$s" || missing="$missing $k"
+    done
+    mem=$(sed 's/.*"memory":{//' "$s")
+    usage=$(echo "$mem" | grep -o '"usage":{[^}]*}' | head -n1 | grep -o '"usage":[0-9]*' | grep -o '[0-9]*$')
+    limit=$(echo "$mem" | grep -o '"usage":{[^}]*}' | head -n1 | grep -o '"limit":[0-9]*' | grep -o '[0-9]*$')
+    swap=$(echo "$mem" | grep -o '"swap":{[^}]*}' | head -n1 | grep -o '"usage":[0-9]*' | grep -o '[0-9]*$')
+    total=$(grep -o '"total":[0-9]*' "$s" | head -n1 | grep -o '[0-9]*$')
+    "$RUNTIME" --root "$RTROOT" delete --force "$id" >/dev/null 2>&1
+    detail="rc=$rc events=$src usage=$usage limit=$limit swap=$swap cpu_total=$total missing:${missing:- none}"
+    if [ "$rc" = 0 ] && [ "$src" = 0 ] && [ -z "$missing" ] && [ -n "$usage" ] &&
+        [ "$usage" -ge 25165824 ] && [ "$limit" = 134217728 ] && [ -n "$swap" ] &&
+        [ "$swap" -ge "$usage" ] && [ -n "$total" ] && [ "$total" -gt 0 ]; then
+        finish $n $id PASS "$detail"
+    else
+        finish $n $id FAIL "$detail err: $(errline "$OUT/$id.err") $(errline "$OUT/$id.err2")"
+    fi
+}
+
 # The mission's limits, read from inside through a cgroup namespace.
 test_mission() {
     n=mission id=vm-mission
@@ -742,7 +786,7 @@ if [ -n "${VM_CPU_BASELINE:-}" ]; then
     cpu_baseline 25000
     cpu_baseline max
 fi
-for t in smoke criu criu_tcp criu_tcp_empty mem_oom mem_ok cpu_limited cpu_free pids mission cgroup_bind devices devices_ro unified_escape hugetlb io mount_api shared_cgroup systemd_bus_env crash_v2; do
+for t in smoke criu criu_tcp criu_tcp_empty mem_oom mem_ok cpu_limited cpu_free pids stats_v2 mission cgroup_bind devices devices_ro unified_escape hugetlb io mount_api shared_cgroup systemd_bus_env crash_v2; do
     if [ -n "${VMTEST_ONLY:-}" ] && ! echo " $VMTEST_ONLY " | grep -q " $t "; then
         continue
     fi

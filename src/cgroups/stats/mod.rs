@@ -15,7 +15,7 @@ pub mod v1;
 pub mod v2;
 
 pub use types::{
-    Blkio, BlkioEntry, Cpu, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats, Throttling,
+    Blkio, BlkioEntry, Cpu, CpuSet, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats, Throttling,
 };
 
 /// `key value` lines (cpu.stat, memory.stat, memory.events, ...).
@@ -274,7 +274,8 @@ mod tests {
     }
 
     /// The exact bytes `events --stats` prints for a v2 directory: key
-    /// order, zeros left out, `max` limits, ns from us.
+    /// order, zeros left out, ns from us, swap as memory+swap, the cpuset
+    /// and kernel entries zero.
     #[test]
     fn v2_stats_print_as_runc_does() {
         let d = Dir::new(
@@ -286,11 +287,11 @@ mod tests {
                 ),
                 ("memory.stat", "file 4096\nanon 8192\n"),
                 ("memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"),
-                ("memory.max", "max\n"),
+                ("memory.max", "67108864\n"),
                 ("memory.current", "12288\n"),
                 ("memory.peak", "20480\n"),
-                ("memory.swap.max", "0\n"),
-                ("memory.swap.current", "0\n"),
+                ("memory.swap.max", "1048576\n"),
+                ("memory.swap.current", "4096\n"),
                 ("pids.current", "2\n"),
                 ("pids.max", "max\n"),
                 (
@@ -314,10 +315,13 @@ mod tests {
                     r#"{{"blkio":{{"ioServiceBytesRecursive":[{{"major":8,"op":"Read","value":4096}},{{"major":8,"op":"Write"}}],"#,
                     r#""ioServicedRecursive":[{{"major":8,"op":"Read","value":1}},{{"major":8,"op":"Write"}}]}},"#,
                     r#""cpu":{{"throttling":{{"periods":4,"throttledTime":7000}},"usage":{{"kernel":500000,"total":1500000,"user":1000000}}}},"#,
-                    r#""hugetlb":{huge},"#,
-                    r#""memory":{{"cache":4096,"raw":{{"anon":8192,"file":4096}},"swap":{{"failcnt":0,"limit":0}},"#,
-                    r#""usage":{{"failcnt":3,"limit":18446744073709551615,"max":20480,"usage":12288}}}},"#,
-                    r#""pids":{{"current":2}}}}"#
+                    r#""cpuset":{{"cpu_exclusive":0,"mem_exclusive":0,"mem_hardwall":0,"memory_migrate":0,"memory_pressure":0,"#,
+                    r#""memory_spread_page":0,"memory_spread_slab":0,"sched_load_balance":0,"sched_relax_domain_level":0}},"#,
+                    r#""hugetlb":{huge},"intel_rdt":{{}},"#,
+                    r#""memory":{{"cache":4096,"kernel":{{"failcnt":0,"limit":0}},"kernelTCP":{{"failcnt":0,"limit":0}},"#,
+                    r#""raw":{{"anon":8192,"file":4096}},"swap":{{"failcnt":0,"limit":68157440,"usage":16384}},"#,
+                    r#""usage":{{"failcnt":3,"limit":67108864,"max":20480,"usage":12288}}}},"#,
+                    r#""network_interfaces":null,"pids":{{"current":2}}}}"#
                 ),
                 huge = huge
             )
@@ -333,6 +337,20 @@ mod tests {
                 ("cpuacct.usage", "3000\n"),
                 ("cpuacct.usage_percpu", "1000 2000 \n"),
                 ("cpuacct.stat", "user 3\nsystem 1\n"),
+                (
+                    "cpuacct.usage_all",
+                    "cpu user system\n1 1500 500\n0 600 400\n",
+                ),
+            ],
+        );
+        let cpuset = Dir::new(
+            "v1-cpuset",
+            &[
+                ("cpuset.cpus", "0-2,5\n"),
+                ("cpuset.mems", "0\n"),
+                ("cpuset.cpu_exclusive", "1\n"),
+                ("cpuset.sched_load_balance", "1\n"),
+                ("cpuset.sched_relax_domain_level", "-1\n"),
             ],
         );
         let cpu = Dir::new(
@@ -350,6 +368,9 @@ mod tests {
                 ("memory.usage_in_bytes", "8192\n"),
                 ("memory.max_usage_in_bytes", "0\n"),
                 ("memory.failcnt", "0\n"),
+                ("memory.kmem.tcp.limit_in_bytes", "9223372036854771712\n"),
+                ("memory.kmem.tcp.usage_in_bytes", "0\n"),
+                ("memory.kmem.tcp.failcnt", "2\n"),
             ],
         );
         let pids = Dir::new("v1-pids", &[("pids.current", "1\n"), ("pids.max", "16\n")]);
@@ -363,6 +384,7 @@ mod tests {
         let dirs: BTreeMap<String, std::path::PathBuf> = [
             ("cpuacct", &cpuacct),
             ("cpu", &cpu),
+            ("cpuset", &cpuset),
             ("memory", &memory),
             ("pids", &pids),
             ("blkio", &blkio),
@@ -379,11 +401,16 @@ mod tests {
             format!(
                 concat!(
                     r#"{{"blkio":{{"ioServiceBytesRecursive":[{{"major":8,"minor":16,"op":"Read","value":512}},{{"major":8,"minor":16,"op":"Write"}}]}},"#,
-                    r#""cpu":{{"throttling":{{}},"usage":{{"kernel":{k},"percpu":[1000,2000],"total":3000,"user":{u}}}}},"#,
-                    r#""hugetlb":{{}},"#,
-                    r#""memory":{{"cache":4096,"kernel":{{"failcnt":0,"limit":0}},"raw":{{"cache":4096,"rss":0}},"#,
+                    r#""cpu":{{"throttling":{{}},"usage":{{"kernel":{k},"percpu":[1000,2000],"#,
+                    r#""percpu_kernel":[400,500],"percpu_user":[600,1500],"total":3000,"user":{u}}}}},"#,
+                    r#""cpuset":{{"cpu_exclusive":1,"cpus":[0,1,2,5],"mem_exclusive":0,"mem_hardwall":0,"memory_migrate":0,"#,
+                    r#""memory_pressure":0,"memory_spread_page":0,"memory_spread_slab":0,"mems":[0],"#,
+                    r#""sched_load_balance":1,"sched_relax_domain_level":-1}},"#,
+                    r#""hugetlb":{{}},"intel_rdt":{{}},"#,
+                    r#""memory":{{"cache":4096,"kernel":{{"failcnt":0,"limit":0}},"#,
+                    r#""kernelTCP":{{"failcnt":2,"limit":9223372036854771712}},"raw":{{"cache":4096,"rss":0}},"#,
                     r#""swap":{{"failcnt":0,"limit":0}},"usage":{{"failcnt":0,"limit":67108864,"usage":8192}}}},"#,
-                    r#""pids":{{"current":1,"limit":16}}}}"#
+                    r#""network_interfaces":null,"pids":{{"current":1,"limit":16}}}}"#
                 ),
                 k = 1_000_000_000 / hz,
                 u = 3 * 1_000_000_000 / hz

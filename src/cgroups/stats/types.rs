@@ -15,10 +15,41 @@ fn is_zero(v: &u64) -> bool {
 pub struct Stats {
     pub blkio: Blkio,
     pub cpu: Cpu,
+    pub cpuset: CpuSet,
     /// By page size as the kernel names it (2MB, 1GB).
     pub hugetlb: BTreeMap<String, Hugetlb>,
+    /// outlet has no Intel RDT support; runc prints `{}` without it.
+    pub intel_rdt: IntelRdt,
     pub memory: Memory,
+    /// Always `null`: runc fills this only for veth pairs it made itself
+    /// (libcontainer's own network config, which no OCI spec can ask for),
+    /// and outlet makes none.
+    pub network_interfaces: (),
     pub pids: Pids,
+}
+
+#[derive(Serialize, Debug, Default, PartialEq, Eq)]
+pub struct IntelRdt {}
+
+/// The container's cpuset (v1 only: runc 1.1 reads no cpuset statistics
+/// on v2, so there it is all zeros). The flags print as 0 or 1.
+#[derive(Serialize, Debug, Default, PartialEq, Eq)]
+pub struct CpuSet {
+    pub cpu_exclusive: u64,
+    /// cpuset.cpus expanded (`0-2,4` -> [0,1,2,4]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<u16>,
+    pub mem_exclusive: u64,
+    pub mem_hardwall: u64,
+    pub memory_migrate: u64,
+    pub memory_pressure: u64,
+    pub memory_spread_page: u64,
+    pub memory_spread_slab: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mems: Vec<u16>,
+    pub sched_load_balance: u64,
+    /// -1 is the kernel's "system default".
+    pub sched_relax_domain_level: i64,
 }
 
 #[derive(Serialize, Debug, Default, PartialEq, Eq)]
@@ -48,18 +79,21 @@ pub struct Cpu {
     pub usage: CpuUsage,
 }
 
-/// Nanoseconds. kernel and user are there (zero or not) whenever the
-/// hierarchy is; total only when not zero.
+/// Nanoseconds. kernel and user are always there (zero or not), as in
+/// runc; total and the per-CPU lists only when not zero/empty. The per-CPU
+/// lists are v1's (cpuacct.usage_percpu, cpuacct.usage_all); v2 has none.
 #[derive(Serialize, Debug, Default, PartialEq, Eq)]
 pub struct CpuUsage {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kernel: Option<u64>,
+    pub kernel: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub percpu: Vec<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub percpu_kernel: Vec<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub percpu_user: Vec<u64>,
     #[serde(skip_serializing_if = "is_zero")]
     pub total: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<u64>,
+    pub user: u64,
 }
 
 #[derive(Serialize, Debug, Default, PartialEq, Eq)]
@@ -83,21 +117,22 @@ pub struct Hugetlb {
     pub usage: u64,
 }
 
-/// Each entry is there whenever its files are (the host may lack kmem or
-/// swap accounting; v2 has no kernel entry).
+/// Every entry is always there, `{"failcnt":0,"limit":0}` where the host
+/// lacks its files (kmem, swap accounting; v2 has no kernel entries), as
+/// runc prints it: Go's `omitempty` never leaves out a struct.
 #[derive(Serialize, Debug, Default, PartialEq, Eq)]
 pub struct Memory {
     #[serde(skip_serializing_if = "is_zero")]
     pub cache: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kernel: Option<MemoryEntry>,
+    pub kernel: MemoryEntry,
+    /// memory.kmem.tcp.* (v1).
+    #[serde(rename = "kernelTCP")]
+    pub kernel_tcp: MemoryEntry,
     /// memory.stat as the kernel wrote it.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub raw: BTreeMap<String, u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub swap: Option<MemoryEntry>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<MemoryEntry>,
+    pub swap: MemoryEntry,
+    pub usage: MemoryEntry,
 }
 
 /// Bytes; `limit` u64::MAX for no limit (v2's "max"), as runc reports it.

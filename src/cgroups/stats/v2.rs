@@ -21,6 +21,8 @@ pub fn collect(dir: &Path) -> Result<Stats> {
                 events.get("max").copied(),
             ))
         })?,
+        // runc 1.1 reads no cpuset statistics on v2: all zeros there.
+        ..Stats::default()
     })
 }
 
@@ -31,9 +33,9 @@ fn cpu(dir: &Path) -> Result<Cpu> {
     Ok(Cpu {
         usage: CpuUsage {
             total: g("usage_usec") * 1000,
-            kernel: Some(g("system_usec") * 1000),
-            user: Some(g("user_usec") * 1000),
-            percpu: Vec::new(),
+            kernel: g("system_usec") * 1000,
+            user: g("user_usec") * 1000,
+            ..CpuUsage::default()
         },
         throttling: Throttling {
             periods: g("nr_periods"),
@@ -46,21 +48,29 @@ fn cpu(dir: &Path) -> Result<Cpu> {
 fn memory(dir: &Path) -> Result<Memory> {
     let raw = read_keyed(dir, "memory.stat")?;
     let events = read_keyed(dir, "memory.events")?;
+    let usage = entry(
+        read_num(dir, "memory.max")?,
+        read_num(dir, "memory.current")?,
+        read_num(dir, "memory.peak")?,
+        events.get("max").copied(),
+    );
+    // v1's swap entry is memory+swap; runc makes v2's mean the same: the
+    // sums, a "max" swap limit staying "max" (and Go's wrapping add kept).
+    let swap_max = read_num(dir, "memory.swap.max")?;
+    let swap = entry(
+        match swap_max {
+            Some(u64::MAX) => Some(u64::MAX),
+            s => Some(s.unwrap_or(0).wrapping_add(usage.limit)),
+        },
+        Some(read_num(dir, "memory.swap.current")?.unwrap_or(0) + usage.usage),
+        None,
+        None,
+    );
     Ok(Memory {
         cache: raw.get("file").copied().unwrap_or(0),
-        usage: Some(entry(
-            read_num(dir, "memory.max")?,
-            read_num(dir, "memory.current")?,
-            read_num(dir, "memory.peak")?,
-            events.get("max").copied(),
-        )),
-        swap: Some(entry(
-            read_num(dir, "memory.swap.max")?,
-            read_num(dir, "memory.swap.current")?,
-            None,
-            None,
-        )),
-        kernel: None,
+        usage,
+        swap,
         raw,
+        ..Memory::default()
     })
 }
