@@ -9,6 +9,8 @@
 //! reach EOF when the container exits.
 #![allow(dead_code)]
 
+pub mod listener;
+
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
