@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod listener;
+pub mod pause;
 
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
