@@ -9,6 +9,7 @@
 //! reach EOF when the container exits.
 #![allow(dead_code)]
 
+pub mod child_end;
 pub mod listener;
 pub mod pause;
 
