@@ -333,15 +333,19 @@ fn foreground_restore_runs_hooks_and_exits_with_status() {
         c["hostname"] = json!("cr-host");
     });
     let mut cfg = b.config();
-    for kind in ["prestart", "poststart"] {
+    // How long each hook looks at the counter: prestart on restore runs
+    // before the tasks resume, and a counter that stays put for 0.3 s
+    // says so ("still"; a loaded machine can only make it stiller).
+    // poststart runs after they resumed ("moving", the control): it waits
+    // for the next count as long as 10 s, not a fixed time that a loaded
+    // machine's restored shell may not get a count done in.
+    for (kind, polls) in [("prestart", 6), ("poststart", 200)] {
         cfg["hooks"][kind] = json!([{
             "path": "/bin/sh",
-            // The state on stdin, then whether the counter moves while
-            // the hook runs: prestart on restore runs before the tasks
-            // resume ("still"); poststart after ("moving", the control).
             "args": ["sh", "-c", format!(
-                "cat >> {o}/{kind}; echo >> {o}/{kind}; a=$(tail -n1 {o}/count 2>/dev/null); sleep 0.3; \
-                 b=$(tail -n1 {o}/count 2>/dev/null); if [ \"$a\" = \"$b\" ]; then echo still; else echo moving; fi >> {o}/{kind}-moves",
+                "cat >> {o}/{kind}; echo >> {o}/{kind}; a=$(tail -n1 {o}/count 2>/dev/null); b=$a; n=0; \
+                 while [ \"$a\" = \"$b\" ] && [ $n -lt {polls} ]; do sleep 0.05; n=$((n+1)); b=$(tail -n1 {o}/count 2>/dev/null); done; \
+                 if [ \"$a\" = \"$b\" ]; then echo still; else echo moving; fi >> {o}/{kind}-moves",
                 o = b.out.display()
             )]
         }]);
@@ -352,9 +356,18 @@ fn foreground_restore_runs_hooks_and_exits_with_status() {
     wait_past(&b, 5);
     let image = t.dir.join("img");
     checkpoint(&t, &id, &image, &[]).expect_ok("checkpoint");
+    // The container stops once restore's poststart hook has looked (not
+    // after a fixed time: a restore slower than that would stop it before
+    // the hook saw it count).
     let out = b.out.clone();
     let stopper = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(1500));
+        let looked = out.join("poststart-moves");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::fs::read_to_string(&looked).map_or(0, |s| s.lines().count()) < 2
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         std::fs::write(out.join("stop"), "").unwrap();
     });
     let o = t.outlet(&[
