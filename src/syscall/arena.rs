@@ -289,6 +289,19 @@ mod tests {
         }
     }
 
+    /// In outlet's own process (not a child of the raw clone) a request
+    /// the C library cannot serve is still null, as from any allocator:
+    /// `try_reserve` relies on it to return an error. (The child's side,
+    /// one line and SIGABRT, is tests/child_oom.rs.)
+    #[test]
+    fn outside_a_cloned_child_a_failed_allocation_is_null() {
+        let a: Box<Arena<4096>> = Box::default();
+        assert!(!crate::syscall::abort::in_raw_child());
+        // SAFETY: a nonzero layout; nothing is handed out to free.
+        let p = unsafe { a.alloc(layout(1 << 60, 8)) };
+        assert!(p.is_null());
+    }
+
     #[test]
     fn the_newest_block_grows_in_place_an_older_one_moves_with_its_bytes() {
         let a: Box<Arena<4096>> = Box::default();
