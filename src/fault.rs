@@ -15,17 +15,28 @@ pub fn point(step: &str) {
 #[inline(always)]
 pub fn point(_step: &str) {}
 
-/// A panic at the named step, for the test that a panic in outlet's
-/// cloned children (the init, exec's helper) ends them cleanly: in debug
-/// builds, `OUTLET_PANIC=<step>` panics there. Release builds compile it
-/// to nothing.
+/// A panic, or a failed allocation, at the named step, for the tests that
+/// either in outlet's cloned children (the init, exec's helper) ends them
+/// cleanly: in debug builds, `OUTLET_PANIC=<step>` panics there and
+/// `OUTLET_OOM=<step>` asks for more memory than there is (see
+/// `fail_allocation`). Release builds compile it to nothing.
 #[cfg(debug_assertions)]
 pub fn panic_at(step: &str) {
+    use std::ffi::OsString;
     // Read once, at the first point (before any filter): a later read
     // would allocate the value's copy.
-    static WANTED: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
-    let wanted = WANTED.get_or_init(|| std::env::var_os("OUTLET_PANIC"));
-    if wanted.as_ref().is_none_or(|v| v != step) {
+    static WANTED: std::sync::OnceLock<(Option<OsString>, Option<OsString>)> =
+        std::sync::OnceLock::new();
+    let (panic, oom) = WANTED.get_or_init(|| {
+        (
+            std::env::var_os("OUTLET_PANIC"),
+            std::env::var_os("OUTLET_OOM"),
+        )
+    });
+    if oom.as_ref().is_some_and(|v| v == step) {
+        fail_allocation();
+    }
+    if panic.as_ref().is_none_or(|v| v != step) {
         return;
     }
     // Messages without arguments: std formats (allocates) a message with
@@ -42,6 +53,20 @@ pub fn panic_at(step: &str) {
 #[cfg(not(debug_assertions))]
 #[inline(always)]
 pub fn panic_at(_step: &str) {}
+
+/// A real allocation failure: 2^60 bytes is more than the address space,
+/// so the C library's malloc gets ENOMEM from mmap whatever the limits,
+/// and returns null. `OUTLET_OOM_HOOK=off` (the control) hands that null
+/// to std as the allocator did before (see arena.rs `or_die`). For the
+/// steps before a seccomp filter: the control's switch is read here.
+#[cfg(debug_assertions)]
+fn fail_allocation() {
+    if std::env::var_os("OUTLET_OOM_HOOK").is_some_and(|v| v == "off") {
+        crate::syscall::arena::PASS_NULL.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    let v: Vec<u8> = Vec::with_capacity(std::hint::black_box(1 << 60));
+    std::hint::black_box(&v);
+}
 
 /// Whether main installs outlet's panic hook (see main.rs `on_panic`).
 /// Always in release builds; in debug builds `OUTLET_PANIC_HOOK=off`

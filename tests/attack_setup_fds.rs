@@ -38,22 +38,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::pause::Pause;
 use common::{OUTLET, Out, T};
 use serde_json::json;
-
-fn wait_for(p: &Path, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !p.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: {} never appeared",
-            p.display()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
@@ -88,26 +77,21 @@ fn attempt(t: &T, tag: &str, env: &[(&str, &str)]) -> (Out, PathBuf) {
     });
     let rootfs = b.own_rootfs();
     std::fs::create_dir_all(rootfs.join("a/cg")).unwrap();
-    let gate = t.dir.join(format!("gate-{tag}"));
-    let reached = PathBuf::from(format!("{}.reached", gate.display()));
-    let pause = format!("rootfs:cgroup-mounted={}", gate.display());
     let id = t.id(tag);
     let (mut cmd, so, se) = t.command(
         OUTLET.as_ref(),
         &["create", "--bundle", b.dir.to_str().unwrap(), &id],
     );
-    cmd.env("OUTLET_PAUSE", &pause).envs(env.iter().copied());
-    let mut child = cmd.spawn().expect("spawn outlet create");
-    wait_for(&reached, "the pause after mounting the cgroup tmpfs");
-    // The attacker's move, from the host side of the shared tree: the
-    // tmpfs stays mounted on the renamed directory in the container's
-    // namespace; /a now leads into the volume.
-    std::fs::rename(rootfs.join("a"), rootfs.join("a.image")).unwrap();
-    std::fs::create_dir(volume.join("cg")).unwrap();
-    std::os::unix::fs::symlink("/data", rootfs.join("a")).unwrap();
-    std::fs::write(&gate, "go").unwrap();
-    let status = common::wait_timeout(&mut child, Duration::from_secs(60), "outlet create");
-    (Out::from_files(status, so, se), volume.join("cg"))
+    cmd.envs(env.iter().copied());
+    let out = Pause::new(t, tag, "rootfs:cgroup-mounted").around((cmd, so, se), || {
+        // The attacker's move, from the host side of the shared tree: the
+        // tmpfs stays mounted on the renamed directory in the container's
+        // namespace; /a now leads into the volume.
+        std::fs::rename(rootfs.join("a"), rootfs.join("a.image")).unwrap();
+        std::fs::create_dir(volume.join("cg")).unwrap();
+        std::os::unix::fs::symlink("/data", rootfs.join("a")).unwrap();
+    });
+    (out, volume.join("cg"))
 }
 
 #[test]

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::pause::Pause;
 use common::{Bundle, T, pid_alive, sh};
 use criu_support::*;
 use serde_json::json;
@@ -332,15 +333,19 @@ fn foreground_restore_runs_hooks_and_exits_with_status() {
         c["hostname"] = json!("cr-host");
     });
     let mut cfg = b.config();
-    for kind in ["prestart", "poststart"] {
+    // How long each hook looks at the counter: prestart on restore runs
+    // before the tasks resume, and a counter that stays put for 0.3 s
+    // says so ("still"; a loaded machine can only make it stiller).
+    // poststart runs after they resumed ("moving", the control): it waits
+    // for the next count as long as 10 s, not a fixed time that a loaded
+    // machine's restored shell may not get a count done in.
+    for (kind, polls) in [("prestart", 6), ("poststart", 200)] {
         cfg["hooks"][kind] = json!([{
             "path": "/bin/sh",
-            // The state on stdin, then whether the counter moves while
-            // the hook runs: prestart on restore runs before the tasks
-            // resume ("still"); poststart after ("moving", the control).
             "args": ["sh", "-c", format!(
-                "cat >> {o}/{kind}; echo >> {o}/{kind}; a=$(tail -n1 {o}/count 2>/dev/null); sleep 0.3; \
-                 b=$(tail -n1 {o}/count 2>/dev/null); if [ \"$a\" = \"$b\" ]; then echo still; else echo moving; fi >> {o}/{kind}-moves",
+                "cat >> {o}/{kind}; echo >> {o}/{kind}; a=$(tail -n1 {o}/count 2>/dev/null); b=$a; n=0; \
+                 while [ \"$a\" = \"$b\" ] && [ $n -lt {polls} ]; do sleep 0.05; n=$((n+1)); b=$(tail -n1 {o}/count 2>/dev/null); done; \
+                 if [ \"$a\" = \"$b\" ]; then echo still; else echo moving; fi >> {o}/{kind}-moves",
                 o = b.out.display()
             )]
         }]);
@@ -351,9 +356,18 @@ fn foreground_restore_runs_hooks_and_exits_with_status() {
     wait_past(&b, 5);
     let image = t.dir.join("img");
     checkpoint(&t, &id, &image, &[]).expect_ok("checkpoint");
+    // The container stops once restore's poststart hook has looked (not
+    // after a fixed time: a restore slower than that would stop it before
+    // the hook saw it count).
     let out = b.out.clone();
     let stopper = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(1500));
+        let looked = out.join("poststart-moves");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::fs::read_to_string(&looked).map_or(0, |s| s.lines().count()) < 2
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         std::fs::write(out.join("stop"), "").unwrap();
     });
     let o = t.outlet(&[
@@ -544,19 +558,7 @@ fn failed_restores_leave_nothing() {
     let image = t.dir.join("img");
     checkpoint(&t, &id, &image, &[]).expect_ok("checkpoint");
     t.assert_nothing_left("after checkpoint");
-    let restore_with = |bundle: &Bundle, image: &Path, id: &str| {
-        t.outlet(&[
-            "--criu",
-            criu(),
-            "restore",
-            "-d",
-            "--bundle",
-            bundle.dir.to_str().unwrap(),
-            "--image-path",
-            image.to_str().unwrap(),
-            id,
-        ])
-    };
+    let restore_with = |bundle: &Bundle, image: &Path, id: &str| restore_out(&t, id, bundle, image);
     let id2 = t.id("dst");
     // No checkpoint in the directory.
     let empty = t.dir.join("empty");
@@ -757,12 +759,8 @@ fn numbers(p: &Path, prefix: &str) -> Vec<u64> {
 }
 
 #[track_caller]
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}: not within 20 s");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    common::pause::wait_until(what, Duration::from_secs(20), done);
 }
 
 /// `outlet --criu CRIU ARGS`, spawned with `env`, its stdout and stderr
@@ -801,20 +799,15 @@ fn start_moving(t: &T, tag: &str) -> (String, Bundle, PathBuf) {
 /// fds (stdout on its own file then); while held, /out/go sends the
 /// caller's stdout back to fd 1. `unheld`: read them the old way.
 fn moved_stdout_checkpoint(t: &T, id: &str, b: &Bundle, unheld: bool, image: &Path) -> common::Out {
-    let gate = t.dir.join(format!("gate-{id}"));
-    let mut env = vec![(
-        "OUTLET_PAUSE".to_string(),
-        format!("checkpoint:scanned={}", gate.display()),
-    )];
+    let pause = Pause::new(t, id, "checkpoint:scanned");
+    let (k, v) = pause.env();
+    let mut env = vec![(k.to_string(), v)];
     if unheld {
         env.push(("OUTLET_CHECKPOINT_UNHELD".into(), "1".into()));
     }
     let args = ["checkpoint", "--image-path", image.to_str().unwrap(), id];
     let (child, so, se) = spawn_outlet(t, &args, &env);
-    let reached = PathBuf::from(format!("{}.reached", gate.display()));
-    wait_for("checkpoint's pause after reading the fds", || {
-        reached.exists()
-    });
+    pause.wait_reached();
     std::fs::write(b.out.join("go"), "").unwrap();
     let count = b.out.join("count");
     if unheld {
@@ -827,7 +820,7 @@ fn moved_stdout_checkpoint(t: &T, id: &str, b: &Bundle, unheld: bool, image: &Pa
             "the container ran while checkpoint read its fds"
         );
     }
-    std::fs::write(&gate, "go").unwrap();
+    pause.release();
     finish(child, so, se)
 }
 
@@ -851,19 +844,9 @@ fn stdout_moved_while_read_is_still_the_callers() {
     out.expect_ok("checkpoint of an init caught with its stdout moved");
     let count = b.out.join("count");
     let at_dump = numbers(&count, "").last().copied().unwrap_or(0);
-    let img = image.to_str().unwrap();
-    let bundle = b.dir.to_str().unwrap();
-    let args = [
-        "restore",
-        "-d",
-        "--bundle",
-        bundle,
-        "--image-path",
-        img,
-        &id,
-    ];
-    let (child, so, se) = spawn_outlet(&t, &args, &[]);
-    finish(child, so.clone(), se).expect_ok("restore");
+    let restored = restore_out(&t, &id, &b, &image);
+    restored.expect_ok("restore");
+    let so = restored.stdout_path.clone();
     t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
     std::fs::write(b.out.join("say"), "").unwrap();
     wait_for("the restored init writing to restore's stdout", || {
@@ -986,19 +969,8 @@ fn restore_onto_new_stdout_file_needs_append_or_same_size() {
         let image = t.dir.join(format!("img-{tag}"));
         checkpoint(&t, &id, &image, &[]).expect_ok("checkpoint");
         let at_dump = numbers(&old, "out ");
-        let img = image.to_str().unwrap();
-        let bundle = b.dir.to_str().unwrap();
-        let args = [
-            "restore",
-            "-d",
-            "--bundle",
-            bundle,
-            "--image-path",
-            img,
-            &id,
-        ];
-        let (child, so, se) = spawn_outlet(&t, &args, &[]);
-        let out = finish(child, so.clone(), se);
+        let out = restore_out(&t, &id, &b, &image);
+        let so = out.stdout_path.clone();
         if !append {
             out.expect_fail("restore onto an empty stdout", "has bad size");
             out.expect_fail(

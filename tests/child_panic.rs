@@ -14,6 +14,7 @@ mod common;
 
 use std::path::Path;
 
+use common::child_end::{create_saw_init_exit_134, exec_saw_helper_sigabrt};
 use common::{OUTLET, Out, T};
 use serde_json::json;
 
@@ -30,39 +31,18 @@ fn whole_panic_line(o: &Out, step: &str) -> Result<(), String> {
     }
 }
 
-/// What a create whose init panicked must show: exit 1, the panic's line,
-/// and create's error naming the init's end: exit status 134, as a shell
-/// reports SIGABRT (the init is pid 1 of its namespace, where a signal of
-/// its own with the default action is dropped; see syscall/abort.rs).
+/// A create whose init panicked: create's failure naming the init's
+/// exit 134, and the panic's line.
 fn judge_create(o: &Out) -> Result<(), String> {
-    if o.code != Some(1) {
-        return Err(format!("create: exit {:?} signal {:?}", o.code, o.signal));
-    }
-    whole_panic_line(o, "init:start")?;
-    if !o
-        .stderr
-        .contains("container init exited during setup (exit status 134)")
-    {
-        return Err("create does not say the init exited with 134".into());
-    }
-    Ok(())
+    create_saw_init_exit_134(o)?;
+    whole_panic_line(o, "init:start")
 }
 
-/// What an exec whose helper panicked must show: outlet's own failure
-/// (exit 255, never a death by signal), the panic's line, and the error
-/// naming the helper's death by SIGABRT.
+/// An exec whose helper panicked: outlet's own failure naming the
+/// helper's death by SIGABRT, and the panic's line.
 fn judge_exec(o: &Out) -> Result<(), String> {
-    if o.signal.is_some() || o.code != Some(255) {
-        return Err(format!("exec: exit {:?} signal {:?}", o.code, o.signal));
-    }
-    whole_panic_line(o, "exec:helper")?;
-    if !o
-        .stderr
-        .contains("exec helper exited during setup (killed by SIGABRT)")
-    {
-        return Err("exec does not say the helper was killed by SIGABRT".into());
-    }
-    Ok(())
+    exec_saw_helper_sigabrt(o)?;
+    whole_panic_line(o, "exec:helper")
 }
 
 #[test]

@@ -59,38 +59,95 @@ fn memory_limit_oom_kills_and_counts() {
     t.assert_nothing_left("memory");
 }
 
+/// One `probe spin 2 4` (two threads, 4 s) and what its cgroup says.
+struct Spin {
+    /// The container's CPU time (its cgroup's usage), in seconds.
+    used: f64,
+    wall: f64,
+    /// cpu.cfs_quota_us and cpu.cfs_period_us as the kernel has them.
+    quota: String,
+    period: String,
+    /// cpu.stat's nr_throttled: periods in which the kernel stopped the
+    /// cgroup for having used its quota.
+    throttled: u64,
+}
+
+/// The CPU quota holds on a loaded machine too (other engineers build on
+/// the same 2 cores): the checks are the kernel's own counters and an
+/// upper bound, not a share of the machine the container may not get.
+/// Limited to 0.25 CPU: the files read 25000/100000, the kernel throttled
+/// it, and it never used more than a quarter of a CPU over its wall time
+/// (25% slack). Control, unlimited, the same spin: never throttled. (That
+/// it also uses more than the bound is shown, not asserted: on a machine
+/// busy enough, two spinning threads get no more than a quarter CPU
+/// either. Measured here under load: 1.03 s in 4 s unlimited against
+/// 0.92 s limited, which the old assertions, at least 0.75 s limited and
+/// twice that unlimited, failed on.)
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn cpu_quota_holds() {
     let Some(t) = T::new() else { return };
-    let spin = |name: &str, quota: Option<i64>| -> (f64, f64) {
+    let spin = |name: &str, quota: Option<i64>| -> Spin {
         let b = t.bundle(name, |c| {
             if let Some(q) = quota {
                 c["linux"]["resources"]["cpu"] = json!({"quota": q, "period": 100000});
             }
             c["process"]["args"] = json!(["probe", "spin", "2", "4"]);
         });
-        let o = t.run(&t.id(name), &b);
+        let id = t.id(name);
+        // --keep: the cgroup stays so that its files can be read.
+        let o = t.outlet(&["run", "--keep", "--bundle", b.dir.to_str().unwrap(), &id]);
         o.expect_ok("spin");
         let r = last_json(&o.stdout);
-        let usage = r["cgroup_usage_s"]
-            .as_f64()
-            .unwrap_or_else(|| panic!("no cgroup usage: {r}"));
-        (usage, r["wall_s"].as_f64().unwrap())
+        let cpu = v1_dir(&t, &id, "cpu");
+        let read = |f: &str| {
+            std::fs::read_to_string(cpu.join(f))
+                .unwrap()
+                .trim()
+                .to_string()
+        };
+        let stat = read("cpu.stat");
+        let spin = Spin {
+            used: r["cgroup_usage_s"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("no cgroup usage: {r}")),
+            wall: r["wall_s"].as_f64().unwrap(),
+            quota: read("cpu.cfs_quota_us"),
+            period: read("cpu.cfs_period_us"),
+            throttled: stat
+                .lines()
+                .find_map(|l| l.strip_prefix("nr_throttled "))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no nr_throttled in cpu.stat: {stat}")),
+        };
+        t.outlet(&["delete", &id]).expect_ok("delete");
+        spin
     };
-    let (used, wall) = spin("quarter", Some(25000));
-    // 0.25 CPU for 4 s is 1.0 s of CPU time, give or take 25%.
-    assert!(
-        (0.75..=1.25).contains(&used),
-        "0.25 CPU over {wall:.2}s wall used {used:.3}s of CPU"
+    // At most 0.25 CPU over the spin's wall time, give or take 25%.
+    let within_quota = |s: &Spin| s.used <= 0.25 * s.wall * 1.25;
+    let q = spin("quarter", Some(25000));
+    let what = format!(
+        "0.25 CPU: {:.3}s of CPU in {:.2}s wall, quota {}/{}, throttled {} times",
+        q.used, q.wall, q.quota, q.period, q.throttled
     );
-    let (free, wall) = spin("free", None);
-    // Unlimited, the same spin gets far more (two CPUs on an idle 2-core
-    // machine, less when other tests share it): the quota, not the
-    // machine, is what held it back.
-    assert!(
-        free >= 2.0 * used,
-        "unlimited: {free:.3}s of CPU in {wall:.2}s wall (limited: {used:.3}s)"
+    eprintln!("{what}");
+    assert_eq!(
+        (q.quota.as_str(), q.period.as_str()),
+        ("25000", "100000"),
+        "{what}"
+    );
+    assert!(q.throttled > 0, "the kernel never throttled it: {what}");
+    assert!(within_quota(&q), "more than the quota: {what}");
+    let f = spin("free", None);
+    let what = format!(
+        "unlimited: {:.3}s of CPU in {:.2}s wall, quota {}, throttled {} times",
+        f.used, f.wall, f.quota, f.throttled
+    );
+    eprintln!("{what}");
+    assert_eq!(f.throttled, 0, "control: {what}");
+    eprintln!(
+        "unlimited within the quarter-CPU bound: {} (false where the machine had room)",
+        within_quota(&f)
     );
     t.assert_nothing_left("cpu");
 }

@@ -17,14 +17,14 @@
 
 mod common;
 
-use std::io::IoSliceMut;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::listener::{Answer, accept_within, answer_all, try_recv_with_fds};
 use common::{OUTLET, Out, T};
 use serde_json::json;
 
@@ -32,60 +32,10 @@ const MEMORY_CALLS: [&str; 5] = ["brk", "mmap", "munmap", "mremap", "madvise"];
 
 /// The first connection within 10 s and the fd of its first message.
 fn notify_fd_within(l: &UnixListener) -> Option<OwnedFd> {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-    l.set_nonblocking(true).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    let conn: UnixStream = loop {
-        match l.accept() {
-            Ok((s, _)) => break s,
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            Err(_) => return None,
-        }
-    };
-    conn.set_nonblocking(false).unwrap();
-    conn.set_read_timeout(Some(deadline.saturating_duration_since(Instant::now())))
-        .unwrap();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(
-        conn.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )
-    .ok()?;
-    msg.cmsgs().ok()?.find_map(|c| match c {
-        // SAFETY: the kernel just installed this fd in this process.
-        ControlMessageOwned::ScmRights(v) => Some(unsafe { OwnedFd::from_raw_fd(v[0]) }),
-        _ => None,
-    })
-}
-
-/// Let every notified call go on ("continue") until `stop`; the names seen.
-fn continue_all(fd: OwnedFd, stop: Arc<AtomicBool>) -> Vec<String> {
-    let mut seen = Vec::new();
-    while !stop.load(Ordering::SeqCst) {
-        let mut p = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one live pollfd, for the call.
-        if unsafe { libc::poll(&mut p, 1, 20) } <= 0 {
-            continue;
-        }
-        let Ok(req) = libseccomp::ScmpNotifReq::receive(fd.as_raw_fd()) else {
-            continue;
-        };
-        seen.push(req.data.syscall.get_name().unwrap_or_default());
-        let _ = libseccomp::ScmpNotifResp::new_continue(
-            req.id,
-            libseccomp::ScmpNotifRespFlags::empty(),
-        )
-        .respond(fd.as_raw_fd());
-    }
-    seen
+    let conn = accept_within(l, Duration::from_secs(10))?;
+    let left = deadline.saturating_duration_since(Instant::now());
+    try_recv_with_fds(&conn, left).ok()?.1.into_iter().next()
 }
 
 #[test]
@@ -120,7 +70,7 @@ fn the_notify_fd_goes_to_the_listener_without_a_memory_call() {
     let stop = Arc::new(AtomicBool::new(false));
     let agent = {
         let stop = stop.clone();
-        std::thread::spawn(move || continue_all(fd, stop))
+        std::thread::spawn(move || answer_all(fd, Answer::Continue, stop))
     };
     let status = common::wait_timeout(&mut create, Duration::from_secs(60), "create");
     let out = Out::from_files(status, so, se);

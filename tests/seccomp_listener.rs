@@ -6,14 +6,13 @@
 
 mod common;
 
-use std::io::IoSliceMut;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::listener::{Answer, accept_within, answer_all, recv_with_fds};
 use common::{T, sh};
 use serde_json::{Value, json};
 
@@ -30,86 +29,6 @@ fn notify_profile(listener: Option<&Path>) -> Value {
         p["listenerPath"] = json!(l);
     }
     p
-}
-
-/// Accept one connection within `limit` (a listener that is never called
-/// must fail the test, not hang it).
-fn accept_within(l: &UnixListener, limit: Duration) -> Option<UnixStream> {
-    l.set_nonblocking(true).unwrap();
-    let deadline = Instant::now() + limit;
-    loop {
-        match l.accept() {
-            Ok((s, _)) => {
-                s.set_nonblocking(false).unwrap();
-                return Some(s);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if Instant::now() > deadline {
-                    return None;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => panic!("accept: {e}"),
-        }
-    }
-}
-
-/// One message and the fds that came with it as SCM_RIGHTS.
-fn recv_with_fds(sock: &UnixStream) -> (Vec<u8>, Vec<OwnedFd>) {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-    sock.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut cmsg = nix::cmsg_space!([RawFd; 4]);
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )
-    .expect("recvmsg from the runtime");
-    let mut fds = Vec::new();
-    for c in msg.cmsgs().expect("control messages") {
-        if let ControlMessageOwned::ScmRights(v) = c {
-            // SAFETY: the kernel just installed these fds in this process;
-            // nothing else owns them.
-            fds.extend(v.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
-        }
-    }
-    let n = msg.bytes;
-    buf.truncate(n);
-    (buf, fds)
-}
-
-/// Answer every notification on `fd` with `errno` until `stop`; returns the
-/// syscall names seen.
-fn answer_with_errno(fd: OwnedFd, errno: i32, stop: Arc<AtomicBool>) -> Vec<String> {
-    let mut seen = Vec::new();
-    while !stop.load(Ordering::SeqCst) {
-        let mut p = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one live pollfd, for the call.
-        let n = unsafe { libc::poll(&mut p, 1, 50) };
-        if n <= 0 || p.revents & libc::POLLIN == 0 {
-            continue;
-        }
-        let Ok(req) = libseccomp::ScmpNotifReq::receive(fd.as_raw_fd()) else {
-            continue;
-        };
-        seen.push(req.data.syscall.get_name().unwrap_or_default());
-        // The container may be gone by now (ENOENT): not this test's concern.
-        let _ = libseccomp::ScmpNotifResp::new_error(
-            req.id,
-            -errno,
-            libseccomp::ScmpNotifRespFlags::empty(),
-        )
-        .respond(fd.as_raw_fd());
-    }
-    seen
 }
 
 fn wait_file(p: &Path) -> String {
@@ -173,7 +92,7 @@ fn listener_exchange(nnp: bool) -> Option<String> {
     let agent = {
         let fd = fds.remove(0);
         let stop = stop.clone();
-        std::thread::spawn(move || answer_with_errno(fd, libc::ENOSPC, stop))
+        std::thread::spawn(move || answer_all(fd, Answer::Errno(libc::ENOSPC), stop))
     };
     t.outlet(&["start", &id]).expect_ok("start");
     let rc = wait_file(&b.dir.join("out/rc"));
@@ -312,7 +231,7 @@ fn exec_sends_its_own_notify_fd() {
         std::thread::spawn(move || {
             let conn = accept_within(&listener, Duration::from_secs(30)).expect("exec's message");
             let (msg, mut fds) = recv_with_fds(&conn);
-            let seen = answer_with_errno(fds.remove(0), libc::EDQUOT, stop);
+            let seen = answer_all(fds.remove(0), Answer::Errno(libc::EDQUOT), stop);
             (msg, seen)
         })
     };

@@ -19,9 +19,9 @@ use serde_json::json;
 const DEFAULT_CYCLES: usize = 500;
 const KEYRINGS: &str = "keyrings _ses.<this test's ids>";
 
-/// The fd, zombie and outlet-process counters are the whole test
-/// process's: the two tests here must not run at the same time (the suite
-/// runs tests two at a time).
+/// The fd and zombie counters are the whole test process's, and a command
+/// of either test descends from it: the two tests here must not run at the
+/// same time (the suite runs tests two at a time).
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Every mounted hierarchy's directory for an absolute cgroupsPath.
@@ -76,9 +76,9 @@ fn ppid_and_state(pid: &str) -> Option<(i32, char)> {
 }
 
 /// Live processes running this build's outlet binary (the container inits
-/// are copies of it until they exec): any left is a leaked init or a stuck
-/// command of this test, since no other test binary runs meanwhile.
-fn outlet_processes() -> Vec<String> {
+/// are copies of it until they exec), on the whole host: other tests and
+/// other users of the machine run outlet too.
+fn all_outlet_processes() -> Vec<i32> {
     let exe = std::fs::canonicalize(OUTLET).unwrap();
     // create/run/exec re-execute from a read-only overlay of the binary's
     // directory: such a process's exe reads as `/<name>` at that overlay's
@@ -86,17 +86,46 @@ fn outlet_processes() -> Vec<String> {
     let copy = Path::new("/").join(exe.file_name().unwrap());
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.parse::<i32>().is_err() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
             continue;
-        }
+        };
         if std::fs::read_link(e.path().join("exe")).is_ok_and(|p| p == exe || p == copy)
-            && ppid_and_state(&name).is_some_and(|(_, s)| s != 'Z')
+            && ppid_and_state(&pid.to_string()).is_some_and(|(_, s)| s != 'Z')
         {
-            out.push(name);
+            out.push(pid);
         }
     }
     out
+}
+
+/// Whether `pid` descends from the test process (a command of the test
+/// that has not returned), following parents up to pid 1.
+fn descends_from_me(mut pid: i32) -> bool {
+    let me = std::process::id() as i32;
+    for _ in 0..64 {
+        match ppid_and_state(&pid.to_string()) {
+            Some((ppid, _)) if ppid == me => return true,
+            Some((ppid, _)) if ppid > 1 => pid = ppid,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// This test's live outlet processes: any left is a leaked init or a stuck
+/// command of this test. A command is a descendant of the test process; a
+/// container's init is not (create has returned), but its command line
+/// (create's or run's, with this test's state root and id) and its cgroup
+/// (under this test's parent) carry the test's token.
+fn outlet_processes(token: &str) -> Vec<i32> {
+    let mentions = |pid: i32, f: &str| {
+        std::fs::read(format!("/proc/{pid}/{f}"))
+            .is_ok_and(|b| b.windows(token.len()).any(|w| w == token.as_bytes()))
+    };
+    all_outlet_processes()
+        .into_iter()
+        .filter(|&pid| descends_from_me(pid) || mentions(pid, "cmdline") || mentions(pid, "cgroup"))
+        .collect()
 }
 
 /// The counters, by name. Each is a number that one leaked object of its
@@ -149,7 +178,10 @@ fn counters(t: &T, parent: &str) -> BTreeMap<String, usize> {
         "fds of the test process".into(),
         std::fs::read_dir("/proc/self/fd").unwrap().count(),
     );
-    c.insert("outlet processes".into(), outlet_processes().len());
+    c.insert(
+        "outlet processes of this test".into(),
+        outlet_processes(&t.token).len(),
+    );
     c.insert(
         "processes mentioning the test's token".into(),
         common::processes_mentioning(&t.token).len(),
@@ -275,7 +307,13 @@ fn the_counters_see_one_leak_of_each_kind() {
         }
     });
     std::fs::create_dir_all(&t.root).unwrap();
+    // Another user's outlet process, which must not count as this test's.
+    let (foreign, foreign_stdin) = foreign_outlet();
     let before = counters(&t, &parent);
+    assert!(
+        all_outlet_processes().contains(&foreign) && !outlet_processes(&t.token).contains(&foreign),
+        "the foreign outlet {foreign} is not an outlet process, or counted as the test's"
+    );
 
     // A created (not started) container: its init is a live outlet process
     // holding a `_ses.<id>` keyring, with a cgroup dir under the parent and
@@ -316,6 +354,7 @@ fn the_counters_see_one_leak_of_each_kind() {
     let m = moved(&before, &after);
     child.wait().unwrap();
     drop(fd);
+    drop(foreign_stdin);
     eprintln!("soak control: moved: {m:#?}");
     for kind in [
         "mounts of this test",
@@ -324,12 +363,44 @@ fn the_counters_see_one_leak_of_each_kind() {
         "keyrings",
         "zombie",
         "fds",
-        "outlet processes",
+        "outlet processes of this test",
         "processes mentioning",
     ] {
         assert!(
             m.iter().any(|l| l.starts_with(kind)),
             "a leaked {kind} went unseen: {m:#?}"
         );
+    }
+}
+
+/// An outlet process that is not this test's, as another engineer's or
+/// CI's would be: started through `setsid -f` (its parent has exited, so
+/// it does not descend from the test process), with none of the test's
+/// token in its command line, environment or cgroup; it waits for its
+/// resources on stdin (`update -r -`) until the returned pipe closes.
+fn foreign_outlet() -> (i32, std::process::ChildStdin) {
+    let id = format!("foreign{}", std::process::id());
+    let mut setsid = std::process::Command::new("setsid")
+        .args(["-f", OUTLET, "update", "-r", "-", &id])
+        .env_clear()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdin = setsid.stdin.take().unwrap();
+    assert!(setsid.wait().unwrap().success(), "setsid -f");
+    let args = format!("update\0-r\0-\0{id}\0");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = all_outlet_processes().into_iter().find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|b| b.ends_with(args.as_bytes()))
+        });
+        if let Some(pid) = found {
+            return (pid, stdin);
+        }
+        assert!(Instant::now() < deadline, "the foreign outlet never ran");
+        std::thread::sleep(Duration::from_millis(10));
     }
 }

@@ -5,7 +5,26 @@
 //! keeps for `raise` is still the parent's. In the init (a new pid
 //! namespace) that number names nobody and musl falls through to a crash
 //! (SIGSEGV, exit 139); in exec's helper (the host's pid namespace) it
-//! names the parent outlet, which would be killed instead.
+//! names the parent outlet, which would be killed instead. The same holds
+//! for std's end of a failed allocation (`handle_alloc_error`, which calls
+//! abort()): outlet's allocator ends such a child through `out_of_memory`
+//! instead (see syscall/arena.rs).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set in the child of outlet's raw clone (see `clone_process`): the
+/// process in which musl's abort() would signal the parent's thread id.
+static RAW_CHILD: AtomicBool = AtomicBool::new(false);
+
+/// Called by `clone_process` in the child, first thing.
+pub fn mark_raw_child() {
+    RAW_CHILD.store(true, Ordering::Relaxed);
+}
+
+/// Whether this process is a child of outlet's raw clone.
+pub fn in_raw_child() -> bool {
+    RAW_CHILD.load(Ordering::Relaxed)
+}
 
 /// Kill the calling thread with SIGABRT, default action, so that the
 /// waiting parent sees a death by SIGABRT whatever handler or mask the
@@ -33,4 +52,43 @@ pub fn die_of_sigabrt() -> ! {
         libc::syscall(libc::SYS_tgkill, pid, tid, libc::SIGABRT);
     }
     super::exit_now(128 + libc::SIGABRT)
+}
+
+/// An allocation of `size` bytes that the C library could not serve, in a
+/// child of the raw clone: one line on stderr, then a death by SIGABRT of
+/// this process, as a panic ends (main.rs `on_panic`). Needs no memory:
+/// the number is written into a buffer on the stack.
+pub fn out_of_memory(size: usize) -> ! {
+    let mut digits = [0u8; 20];
+    crate::logging::stderr_parts(&[
+        "outlet: memory allocation of ",
+        decimal(size, &mut digits),
+        " bytes failed",
+    ]);
+    die_of_sigabrt()
+}
+
+/// `n` in decimal, in the tail of `buf` (20 digits hold any u64).
+fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[at..]).unwrap_or("?")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decimal_writes_every_digit() {
+        let mut buf = [0u8; 20];
+        assert_eq!(super::decimal(0, &mut buf), "0");
+        assert_eq!(super::decimal(1 << 60, &mut buf), "1152921504606846976");
+        assert_eq!(super::decimal(usize::MAX, &mut buf), usize::MAX.to_string());
+    }
 }

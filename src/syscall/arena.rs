@@ -39,6 +39,33 @@ struct Space<const N: usize>(UnsafeCell<[u8; N]>);
 #[cfg(debug_assertions)]
 pub static FILL: AtomicBool = AtomicBool::new(false);
 
+/// Debug builds only: set by `fault::fail_allocation` under
+/// OUTLET_OOM_HOOK=off, the control of the test that an allocation failure
+/// in a cloned child ends like a panic: the C library's null goes back to
+/// std as it would without `or_die`.
+#[cfg(debug_assertions)]
+pub static PASS_NULL: AtomicBool = AtomicBool::new(false);
+
+/// What becomes of the C library's answer `p` to a request of `size`
+/// bytes. In outlet's own process a null goes back to std, as from any
+/// allocator: std reports it and aborts, or `try_reserve` makes it an
+/// error. In a child of outlet's raw clone (the init, exec's helper) std's
+/// abort would go through musl's abort(), which signals the thread id
+/// musl cached in the parent: the init would crash with SIGSEGV, and
+/// exec's helper would kill the `outlet exec` waiting for it. There the
+/// failure ends as a panic does: one line, SIGABRT to the child itself.
+#[inline(always)]
+fn or_die(p: *mut u8, size: usize) -> *mut u8 {
+    #[cfg(debug_assertions)]
+    if PASS_NULL.load(Ordering::Relaxed) {
+        return p;
+    }
+    if p.is_null() && super::abort::in_raw_child() {
+        super::abort::out_of_memory(size);
+    }
+    p
+}
+
 /// Every block starts at a multiple of this, whatever its layout asks:
 /// what malloc guarantees (max_align_t), and what code written against
 /// malloc relies on without saying so (nix's control-message buffers are
@@ -175,7 +202,7 @@ unsafe impl<const N: usize> GlobalAlloc for Arena<N> {
             None => {
                 self.to_system();
                 // SAFETY: the caller's layout contract, passed on.
-                unsafe { System.alloc(layout) }
+                or_die(unsafe { System.alloc(layout) }, layout.size())
             }
         }
     }
@@ -192,7 +219,7 @@ unsafe impl<const N: usize> GlobalAlloc for Arena<N> {
         if !self.contains(p) {
             self.to_system();
             // SAFETY: System's block, the caller's contract passed on.
-            return unsafe { System.realloc(p, layout, new_size) };
+            return or_die(unsafe { System.realloc(p, layout, new_size) }, new_size);
         }
         self.fill_switch();
         let start = p as usize - self.base();
@@ -211,7 +238,7 @@ unsafe impl<const N: usize> GlobalAlloc for Arena<N> {
             return p;
         }
         let Ok(new_layout) = Layout::from_size_align(new_size, layout.align()) else {
-            return std::ptr::null_mut();
+            return or_die(std::ptr::null_mut(), new_size);
         };
         // SAFETY: a nonzero size (larger than the old one).
         let q = unsafe { self.alloc(new_layout) };
@@ -260,6 +287,19 @@ mod tests {
             a.dealloc(q, layout(16, 64));
             a.dealloc(p, layout(10, 1));
         }
+    }
+
+    /// In outlet's own process (not a child of the raw clone) a request
+    /// the C library cannot serve is still null, as from any allocator:
+    /// `try_reserve` relies on it to return an error. (The child's side,
+    /// one line and SIGABRT, is tests/child_oom.rs.)
+    #[test]
+    fn outside_a_cloned_child_a_failed_allocation_is_null() {
+        let a: Box<Arena<4096>> = Box::default();
+        assert!(!crate::syscall::abort::in_raw_child());
+        // SAFETY: a nonzero layout; nothing is handed out to free.
+        let p = unsafe { a.alloc(layout(1 << 60, 8)) };
+        assert!(p.is_null());
     }
 
     #[test]

@@ -84,6 +84,7 @@ pub fn clone_process(ns_flags: u64, cgroup_fd: Option<RawFd>) -> io::Result<(For
     };
     if ret >= 0 {
         let forked = if ret == 0 {
+            abort::mark_raw_child();
             Forked::Child
         } else {
             Forked::Parent(ret as i32)
@@ -108,7 +109,10 @@ pub fn clone_process(ns_flags: u64, cgroup_fd: Option<RawFd>) -> io::Result<(For
     };
     match ret {
         r if r < 0 => Err(io::Error::last_os_error()),
-        0 => Ok((Forked::Child, false)),
+        0 => {
+            abort::mark_raw_child();
+            Ok((Forked::Child, false))
+        }
         pid => Ok((Forked::Parent(pid as i32), false)),
     }
 }

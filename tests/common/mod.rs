@@ -9,6 +9,10 @@
 //! reach EOF when the container exits.
 #![allow(dead_code)]
 
+pub mod child_end;
+pub mod listener;
+pub mod pause;
+
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

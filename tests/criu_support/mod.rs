@@ -107,8 +107,11 @@ pub fn checkpoint(t: &T, id: &str, image: &Path, extra: &[&str]) -> common::Out 
     t.outlet(&a)
 }
 
-pub fn restore(t: &T, id: &str, b: &Bundle, image: &Path) -> i32 {
-    let o = t.outlet(&[
+/// `outlet restore -d` of `image` as `id` from bundle `b`, whatever it
+/// ends with (its stdout, which the restored init writes to, is the
+/// returned `Out`'s file).
+pub fn restore_out(t: &T, id: &str, b: &Bundle, image: &Path) -> common::Out {
+    t.outlet(&[
         "--criu",
         criu(),
         "restore",
@@ -118,8 +121,11 @@ pub fn restore(t: &T, id: &str, b: &Bundle, image: &Path) -> i32 {
         "--image-path",
         image.to_str().unwrap(),
         id,
-    ]);
-    o.expect_ok("restore");
+    ])
+}
+
+pub fn restore(t: &T, id: &str, b: &Bundle, image: &Path) -> i32 {
+    restore_out(t, id, b, image).expect_ok("restore");
     let pid = t.state(id)["pid"].as_i64().unwrap() as i32;
     t.track_pid(pid);
     pid
