@@ -48,6 +48,11 @@
 //!    is never more than that. Control: `OUTLET_EXEC_FULL_CAPS=1` (a debug
 //!    build's switch) skips the narrowing, and the hunter holds
 //!    CAP_SYS_ADMIN.
+//! 4. As 3 with a seccomp filter and noNewPrivileges false (Docker's
+//!    default), which the child used to load itself with CAP_SYS_ADMIN
+//!    kept for it: see the test's comment.
+//! 5. Not a protection: a measurement of the window still open for a
+//!    created init that joins another container's pid namespace.
 //!
 //! Needs root (ignored otherwise) and a debug build (the switches).
 
@@ -439,5 +444,70 @@ fn exec_child_with_a_filter_and_no_nnp_never_holds_sys_admin() {
     assert!(
         caps.iter().any(|c| c & CAP_SYS_ADMIN != 0),
         "control: with the filter loaded last the hunter should hold CAP_SYS_ADMIN: {report}"
+    );
+}
+
+/// 5. A created init that joins another container's pid namespace (a pod
+///    sharing one, `linux.namespaces` pid with a path) is visible there
+///    from its clone, and sets up the mounts with every capability of the
+///    runtime. A process of the other container holding CAP_SYS_PTRACE
+///    attaches to it, held at `rootfs:bind`, and reads what it holds.
+///    This measures a window that is still open (see the report): the
+///    test asserts what it found, so it fails the day the window closes.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn created_init_in_a_shared_pid_namespace_is_still_attachable_open_window() {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    let hunter = t.bundle("pod-hunter", |c| {
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_PTRACE"));
+        }
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "probe ptrace-caps 60 /out/stop > /out/report.tmp && mv /out/report.tmp /out/report"
+        ]);
+    });
+    let hid = t.id("pod-hunter");
+    t.outlet(&["run", "-d", "--bundle", hunter.dir.to_str().unwrap(), &hid])
+        .expect_ok("run -d the hunter");
+    let hpid = t.state(&hid)["pid"].as_i64().unwrap();
+    let b = t.bundle("pod-member", |c| {
+        for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if ns["type"] == "pid" {
+                ns["path"] = json!(format!("/proc/{hpid}/ns/pid"));
+            }
+        }
+    });
+    let id = t.id("pod-member");
+    let gate = t.dir.join("gate");
+    let (mut cmd, so, se) = t.command(
+        OUTLET.as_ref(),
+        &["create", "--bundle", b.dir.to_str().unwrap(), &id],
+    );
+    cmd.env(
+        "OUTLET_PAUSE",
+        format!("rootfs:bind={}", gate.to_str().unwrap()),
+    );
+    let mut child = cmd.spawn().expect("spawn outlet create");
+    wait_for(&t.dir.join("gate.reached"), "rootfs:bind");
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(&gate, "go").unwrap();
+    let status = common::wait_timeout(&mut child, Duration::from_secs(60), "outlet create");
+    eprintln!("create: {:?}", Out::from_files(status, so, se));
+    std::fs::write(hunter.out.join("stop"), "").unwrap();
+    let report = hunter.wait_json("report");
+    let _ = t.outlet(&["delete", "--force", &id]);
+    t.outlet(&["delete", "--force", &hid])
+        .expect_ok("delete the hunter");
+    eprintln!("pod: hunter: {report}");
+    let caps = attached_caps(&report);
+    assert!(
+        caps.iter().any(|c| c & CAP_SYS_ADMIN != 0),
+        "the hunter did not get hold of a created init with CAP_SYS_ADMIN: {report}"
     );
 }
