@@ -452,8 +452,18 @@ fn exec_child_with_a_filter_and_no_nnp_never_holds_sys_admin() {
 ///    from its clone, and sets up the mounts with every capability of the
 ///    runtime. A process of the other container holding CAP_SYS_PTRACE
 ///    attaches to it, held at `rootfs:bind`, and reads what it holds.
-///    This measures a window that is still open (see the report): the
-///    test asserts what it found, so it fails the day the window closes.
+///    This measures a window that is still open: the test asserts what it
+///    found (every capability of the runtime, CAP_SYS_ADMIN among them, in
+///    the host's user namespace, while the host's tree is still the init's
+///    root), so it fails the day the window closes. Closing it needs the
+///    privileged setup done where the other container cannot see it: the
+///    init cloned outside the joined pid namespace does the mounts, the
+///    pivot and the hooks, then joins the pid namespace by fd and forks
+///    the container's process there, narrowed as exec's is (one more fork,
+///    and the start gate, listener and pid reporting move to that child).
+///    A container of its own pid namespace has nothing else in it before
+///    its init execs; one in the host's pid namespace is seen by every
+///    host-pid container, which with CAP_SYS_PTRACE owns the host anyway.
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn created_init_in_a_shared_pid_namespace_is_still_attachable_open_window() {
