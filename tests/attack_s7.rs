@@ -303,15 +303,21 @@ const CAP_SYS_ADMIN: u64 = 1 << 21;
 /// One `exec` into a ptrace-capable container whose hunter looks for
 /// processes to attach to; returns the hunter's report.
 fn ptrace_attempt(t: &T, tag: &str, env: &[(&str, &str)]) -> serde_json::Value {
-    ptrace_attempt_with(t, tag, env, |_| {})
+    ptrace_attempt_with(t, tag, env, "exec:process", |_| {})
 }
 
+/// `ptrace_attempt` with the exec held at `step` and the config edited.
+/// A step past the child's birth starts the hunter only once it is
+/// reached: it attaches to a process once, at first sight, and would
+/// otherwise report what the child held before the step.
 fn ptrace_attempt_with(
     t: &T,
     tag: &str,
     env: &[(&str, &str)],
+    step: &str,
     edit: impl FnOnce(&mut serde_json::Value),
 ) -> serde_json::Value {
+    let late = step != "exec:process";
     let b = t.bundle(tag, |c| {
         edit(c);
         for set in ["bounding", "effective", "permitted"] {
@@ -320,10 +326,18 @@ fn ptrace_attempt_with(
                 .unwrap()
                 .push(json!("CAP_SYS_PTRACE"));
         }
+        let wait = if late {
+            "while [ ! -e /out/hunt ]; do sleep 0.01; done; "
+        } else {
+            ""
+        };
         c["process"]["args"] = json!([
             "sh",
             "-c",
-            "probe ptrace-caps 60 /out/stop > /out/report.tmp && mv /out/report.tmp /out/report"
+            format!(
+                "{wait}probe ptrace-caps 60 /out/stop > /out/report.tmp && \
+                 mv /out/report.tmp /out/report"
+            )
         ]);
     });
     let id = t.id(tag);
@@ -333,10 +347,13 @@ fn ptrace_attempt_with(
     let gate = b.out.join("gate");
     let reached = b.out.join("gate.reached");
     let (mut cmd, so, se) = t.command(OUTLET.as_ref(), &["exec", &id, "true"]);
-    cmd.env("OUTLET_PAUSE", "exec:process=/out/gate")
+    cmd.env("OUTLET_PAUSE", format!("{step}=/out/gate"))
         .envs(env.iter().copied());
     let mut child = cmd.spawn().expect("spawn outlet exec");
-    wait_for(&reached, "exec:process");
+    wait_for(&reached, step);
+    if late {
+        std::fs::write(b.out.join("hunt"), "").unwrap();
+    }
     // The hunter scans every millisecond or so: give it many rounds.
     std::thread::sleep(Duration::from_millis(500));
     std::fs::write(&gate, "go").unwrap();
@@ -417,7 +434,7 @@ fn permissive_filter(c: &mut serde_json::Value) {
 fn exec_child_with_a_filter_and_no_nnp_never_holds_sys_admin() {
     let Some(t) = T::new() else { return };
     needs_debug_build();
-    let report = ptrace_attempt_with(&t, "nnp-fixed", &[], permissive_filter);
+    let report = ptrace_attempt_with(&t, "nnp-fixed", &[], "exec:process", permissive_filter);
     let own = u64::from_str_radix(report["own_bounding"].as_str().unwrap(), 16).unwrap();
     let caps = attached_caps(&report);
     assert!(
@@ -438,12 +455,56 @@ fn exec_child_with_a_filter_and_no_nnp_never_holds_sys_admin() {
         &t,
         "nnp-control",
         &[("OUTLET_EXEC_FULL_CAPS", "late-filter")],
+        "exec:process",
         permissive_filter,
     );
     let caps = attached_caps(&report);
     assert!(
         caps.iter().any(|c| c & CAP_SYS_ADMIN != 0),
         "control: with the filter loaded last the hunter should hold CAP_SYS_ADMIN: {report}"
+    );
+}
+
+/// 4b. As 4 with a listener (SCMP_ACT_NOTIFY): that filter is loaded by
+///    the process itself, as its first step, once outlet has relayed its
+///    host pid (the listener is told it), and CAP_SYS_ADMIN goes right
+///    after. Held just after that step (`exec:confined`), the hunter finds
+///    no CAP_SYS_ADMIN. Control: held at its birth (`exec:process`), before
+///    that step, it does: the window this leaves open, and proof that the
+///    hunter would see the capability were it kept. The listener is a
+///    socket nobody accepts on: the messages wait in its backlog, and the
+///    profile notifies only on kexec_load, which nothing makes.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn exec_child_with_a_listener_and_no_nnp_drops_sys_admin_after_its_first_step() {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    let sock = t.dir.join("listener.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let notify = |c: &mut serde_json::Value| {
+        c["process"]["noNewPrivileges"] = json!(false);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock.to_str().unwrap(),
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["kexec_load"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    };
+    let report = ptrace_attempt_with(&t, "listener-fixed", &[], "exec:confined", notify);
+    let caps = attached_caps(&report);
+    assert!(
+        !caps.is_empty(),
+        "the hunter never attached to the held exec child, the test shows nothing: {report}"
+    );
+    for c in &caps {
+        assert_eq!(c & CAP_SYS_ADMIN, 0, "CAP_SYS_ADMIN held: {report}");
+    }
+
+    let report = ptrace_attempt_with(&t, "listener-control", &[], "exec:process", notify);
+    let caps = attached_caps(&report);
+    assert!(
+        caps.iter().any(|c| c & CAP_SYS_ADMIN != 0),
+        "control: before its first step the process should still hold CAP_SYS_ADMIN: {report}"
     );
 }
 
