@@ -466,9 +466,11 @@ fn exec_child_with_a_filter_and_no_nnp_never_holds_sys_admin() {
 }
 
 /// 4b. As 4 with a listener (SCMP_ACT_NOTIFY): that filter is loaded by
-///    the process itself, as its first step, once outlet has relayed its
-///    host pid (the listener is told it), and CAP_SYS_ADMIN goes right
-///    after. Held just after that step (`exec:confined`), the hunter finds
+///    the process itself, as its first step, once the helper has told it
+///    its host pid through a pipe (the listener is told it), and
+///    CAP_SYS_ADMIN goes right after. Unheld, a hunter scanning from the
+///    start still caught it before that step in 1 of 6 runs here (debug
+///    build): the window is short, not closed. Held just after that step (`exec:confined`), the hunter finds
 ///    no CAP_SYS_ADMIN. Control: held at its birth (`exec:process`), before
 ///    that step, it does: the window this leaves open, and proof that the
 ///    hunter would see the capability were it kept. The listener is a

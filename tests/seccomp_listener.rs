@@ -294,8 +294,8 @@ fn exec_sends_its_own_notify_fd() {
 }
 
 /// The same without no_new_privs: then exec's process loads the filter as
-/// its first step (it needs CAP_SYS_ADMIN for it), once outlet has told it
-/// its host pid.
+/// its first step (it needs CAP_SYS_ADMIN for it), once the helper has told
+/// it its host pid.
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn exec_sends_its_own_notify_fd_without_nnp() {

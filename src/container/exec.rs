@@ -127,10 +127,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let watch = Watch {
         helper: &helper,
         paused: t.c.status == Status::Paused && !o.detach,
-        relay_pid: t
-            .seccomp
-            .as_ref()
-            .is_some_and(|s| s.listener_path().is_some()),
+        relay_pid: confine::pid_after_ready(&what, &confine::plan(&what)),
     };
     if !helper.placed_without_us()
         && let Some(code) = place_helper(&watch, &t.cgroup)?
@@ -556,13 +553,23 @@ fn helper_main(
         )
         .context("close the runtime's fds")?;
         confine::before_fork(what, plan)?;
+        let pid_pipe = confine::pid_pipe(what, plan)?;
         // The pid namespace applies to children: fork the real process as
         // a sibling (our parent's child).
         let (forked, _) = syscall::clone_process(libc::CLONE_PARENT as u64, None)
             .context("fork the exec process")?;
         match forked {
-            Forked::Child => process_main(what, plan, chan, console),
+            Forked::Child => {
+                let pid_from = pid_pipe.map(|(r, w)| {
+                    drop(w);
+                    r
+                });
+                process_main(what, plan, chan, console, pid_from)
+            }
             Forked::Parent(pid) => {
+                if let Some((_, w)) = pid_pipe {
+                    confine::tell_pid(w, pid)?;
+                }
                 // clone returns the pid as seen from our own pid namespace,
                 // still the host's (setns of a pid namespace only changes
                 // where children are made): the host pid callers need.
@@ -583,8 +590,9 @@ fn process_main(
     plan: &confine::Plan,
     chan: &sync::Channel,
     console: Option<std::os::unix::net::UnixStream>,
+    pid_from: Option<OwnedFd>,
 ) -> ! {
-    let err = match process_setup(what, plan, chan, console) {
+    let err = match process_setup(what, plan, chan, console, pid_from) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -599,13 +607,14 @@ fn process_setup(
     plan: &confine::Plan,
     chan: &sync::Channel,
     console: Option<std::os::unix::net::UnixStream>,
+    pid_from: Option<OwnedFd>,
 ) -> Result<Infallible> {
     let &What {
         p, state, linux, ..
     } = what;
     crate::fault::pause("exec:process");
     let state_json = || serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
-    let first = confine::first_in_process(what, plan, chan, &state_json)?;
+    let first = confine::first_in_process(what, plan, pid_from, &state_json)?;
     crate::fault::pause("exec:confined");
     // A filter loaded already is not loaded again.
     let seccomp = what.seccomp.filter(|_| !first.filtered);

@@ -29,19 +29,18 @@
 //!   denies mount to a container without CAP_SYS_ADMIN;
 //! - a listener's filter (SCMP_ACT_NOTIFY) without no_new_privs: the
 //!   listener is told the process's host pid, known only after the fork
-//!   (outlet relays it from the helper), and a filter loaded by the helper
+//!   (the helper writes it into a pipe right after the fork), and a filter loaded by the helper
 //!   would have named the helper, and notified on the helper's syscalls.
 //!
 //! There CAP_SYS_ADMIN is held from the fork to the end of those steps (a
-//! procfs mount; the wait for the pid; the filter load): microseconds, and
-//! the wait for the pid one round trip through outlet.
+//! procfs mount; the wait for the helper's pipe; the filter load).
 
 use anyhow::{Context, Result, bail};
 
 use super::exec::What;
 use crate::process::procfs::ProcFs;
-use crate::process::sync::{self, Msg};
 use crate::security::capabilities as caps;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Where the filter of a process without no_new_privs goes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -128,7 +127,7 @@ pub(super) struct First {
 pub(super) fn first_in_process(
     what: &What,
     plan: &Plan,
-    chan: &sync::Channel,
+    pid_from: Option<OwnedFd>,
     state_json: &dyn Fn() -> String,
 ) -> Result<First> {
     let proc = if plan.labels {
@@ -138,15 +137,8 @@ pub(super) fn first_in_process(
     };
     let filtered = plan.filter != Filter::Late;
     if let (Filter::First, Some(s)) = (plan.filter, what.seccomp) {
-        if s.listener_path().is_some() {
-            // outlet relays the helper's ProcessPid as soon as it has it.
-            match chan.recv()? {
-                Some(Msg::ProcessPid(pid)) => s.set_process_pid(pid),
-                other => bail!(
-                    "sync: expected ProcessPid, got {}",
-                    other.map_or("EOF", |m| m.name())
-                ),
-            }
+        if let Some(r) = pid_from {
+            s.set_process_pid(read_pid(r)?);
             s.load(&state_json())?;
         } else {
             s.load("")?;
@@ -156,6 +148,38 @@ pub(super) fn first_in_process(
         caps::drop_admin(what.p.capabilities().as_ref())?;
     }
     Ok(First { proc, filtered })
+}
+
+/// The pipe through which the helper tells a process that loads a
+/// listener's filter first its host pid, right after the fork: with
+/// CAP_SYS_ADMIN held until then, a round trip through outlet was long
+/// enough for a hunter in the container to attach (`Some((read, write))`).
+pub(super) fn pid_pipe(what: &What, plan: &Plan) -> Result<Option<(OwnedFd, OwnedFd)>> {
+    if plan.filter != Filter::First || what.seccomp.is_none_or(|s| s.listener_path().is_none()) {
+        return Ok(None);
+    }
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe for the pid")?;
+    Ok(Some((r, w)))
+}
+
+/// The helper's end: the pid as clone returned it (the host's).
+pub(super) fn tell_pid(w: OwnedFd, pid: i32) -> Result<()> {
+    nix::unistd::write(&w, &pid.to_ne_bytes()).context("tell the process its pid")?;
+    Ok(())
+}
+
+fn read_pid(r: OwnedFd) -> Result<i32> {
+    let mut b = [0u8; 4];
+    let mut got = 0;
+    while got < b.len() {
+        match nix::unistd::read(r.as_raw_fd(), &mut b[got..]) {
+            Ok(0) => bail!("exec: the helper exited before telling the process its pid"),
+            Ok(n) => got += n,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e).context("read the pid from the helper"),
+        }
+    }
+    Ok(i32::from_ne_bytes(b))
 }
 
 /// Does the process wait for its pid after Ready (a listener's filter
