@@ -48,6 +48,11 @@
 //!    is never more than that. Control: `OUTLET_EXEC_FULL_CAPS=1` (a debug
 //!    build's switch) skips the narrowing, and the hunter holds
 //!    CAP_SYS_ADMIN.
+//! 4. As 3 with a seccomp filter and noNewPrivileges false (Docker's
+//!    default), which the child used to load itself with CAP_SYS_ADMIN
+//!    kept for it: see the test's comment.
+//! 5. Not a protection: a measurement of the window still open for a
+//!    created init that joins another container's pid namespace.
 //!
 //! Needs root (ignored otherwise) and a debug build (the switches).
 
@@ -288,26 +293,51 @@ fn restore_with_the_rootfs_swapped_for_a_link_is_refused() {
 }
 
 /// What `narrow_for_setup` leaves besides the process's own capabilities:
-/// chown, dac_override, fowner, setgid, setuid, setpcap, sys_chroot,
-/// sys_nice, sys_resource.
-const SETUP: u64 =
-    1 << 0 | 1 << 1 | 1 << 3 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 18 | 1 << 23 | 1 << 24;
+/// chown, dac_override, fowner, setgid, setuid, setpcap. Only a process
+/// with a scheduler or ioPriority gets sys_nice, only one with rlimits
+/// sys_resource (the fixture's has neither), and none sys_chroot (the
+/// helper enters a chroot before the fork).
+const SETUP: u64 = 1 << 0 | 1 << 1 | 1 << 3 | 1 << 6 | 1 << 7 | 1 << 8;
 const CAP_SYS_ADMIN: u64 = 1 << 21;
 
 /// One `exec` into a ptrace-capable container whose hunter looks for
 /// processes to attach to; returns the hunter's report.
 fn ptrace_attempt(t: &T, tag: &str, env: &[(&str, &str)]) -> serde_json::Value {
+    ptrace_attempt_with(t, tag, env, "exec:process", |_| {})
+}
+
+/// `ptrace_attempt` with the exec held at `step` and the config edited.
+/// A step past the child's birth starts the hunter only once it is
+/// reached: it attaches to a process once, at first sight, and would
+/// otherwise report what the child held before the step.
+fn ptrace_attempt_with(
+    t: &T,
+    tag: &str,
+    env: &[(&str, &str)],
+    step: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> serde_json::Value {
+    let late = step != "exec:process";
     let b = t.bundle(tag, |c| {
+        edit(c);
         for set in ["bounding", "effective", "permitted"] {
             c["process"]["capabilities"][set]
                 .as_array_mut()
                 .unwrap()
                 .push(json!("CAP_SYS_PTRACE"));
         }
+        let wait = if late {
+            "while [ ! -e /out/hunt ]; do sleep 0.01; done; "
+        } else {
+            ""
+        };
         c["process"]["args"] = json!([
             "sh",
             "-c",
-            "probe ptrace-caps 60 /out/stop > /out/report.tmp && mv /out/report.tmp /out/report"
+            format!(
+                "{wait}probe ptrace-caps 60 /out/stop > /out/report.tmp && \
+                 mv /out/report.tmp /out/report"
+            )
         ]);
     });
     let id = t.id(tag);
@@ -317,10 +347,13 @@ fn ptrace_attempt(t: &T, tag: &str, env: &[(&str, &str)]) -> serde_json::Value {
     let gate = b.out.join("gate");
     let reached = b.out.join("gate.reached");
     let (mut cmd, so, se) = t.command(OUTLET.as_ref(), &["exec", &id, "true"]);
-    cmd.env("OUTLET_PAUSE", "exec:process=/out/gate")
+    cmd.env("OUTLET_PAUSE", format!("{step}=/out/gate"))
         .envs(env.iter().copied());
     let mut child = cmd.spawn().expect("spawn outlet exec");
-    wait_for(&reached, "exec:process");
+    wait_for(&reached, step);
+    if late {
+        std::fs::write(b.out.join("hunt"), "").unwrap();
+    }
     // The hunter scans every millisecond or so: give it many rounds.
     std::thread::sleep(Duration::from_millis(500));
     std::fs::write(&gate, "go").unwrap();
@@ -374,5 +407,180 @@ fn exec_child_in_a_ptrace_capable_container_holds_no_runtime_capabilities() {
     assert!(
         caps.iter().any(|c| c & CAP_SYS_ADMIN != 0),
         "control: with the runtime's capabilities the hunter should hold CAP_SYS_ADMIN: {report}"
+    );
+}
+
+/// A profile that allows everything but kexec_load: what matters is that a
+/// filter is loaded, without no_new_privs.
+fn permissive_filter(c: &mut serde_json::Value) {
+    c["process"]["noNewPrivileges"] = json!(false);
+    c["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": ["kexec_load"], "action": "SCMP_ACT_ERRNO"}]
+    });
+}
+
+/// 4. As 3, with a seccomp filter and noNewPrivileges false (Docker's
+///    default): the kernel takes such a filter only from a holder of
+///    CAP_SYS_ADMIN, and the child kept it (in the host's user namespace)
+///    until the filter went in just before execve, so the container could
+///    attach to a child holding CAP_SYS_ADMIN. Fixed: the helper loads the
+///    filter before it forks (the child inherits it) and the child never
+///    holds CAP_SYS_ADMIN. Control (`OUTLET_EXEC_FULL_CAPS=late-filter`,
+///    the filter loaded last as before): the hunter holds CAP_SYS_ADMIN.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn exec_child_with_a_filter_and_no_nnp_never_holds_sys_admin() {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    let report = ptrace_attempt_with(&t, "nnp-fixed", &[], "exec:process", permissive_filter);
+    let own = u64::from_str_radix(report["own_bounding"].as_str().unwrap(), 16).unwrap();
+    let caps = attached_caps(&report);
+    assert!(
+        !caps.is_empty(),
+        "the hunter never attached to the held exec child, the test shows nothing: {report}"
+    );
+    for c in &caps {
+        assert_eq!(
+            c & !(own | SETUP),
+            0,
+            "the container attached to a process holding {c:#x}, more than its own {own:#x} \
+             and the setup's {SETUP:#x}: {report}"
+        );
+        assert_eq!(c & CAP_SYS_ADMIN, 0, "CAP_SYS_ADMIN held: {report}");
+    }
+
+    let report = ptrace_attempt_with(
+        &t,
+        "nnp-control",
+        &[("OUTLET_EXEC_FULL_CAPS", "late-filter")],
+        "exec:process",
+        permissive_filter,
+    );
+    let caps = attached_caps(&report);
+    assert!(
+        caps.iter().any(|c| c & CAP_SYS_ADMIN != 0),
+        "control: with the filter loaded last the hunter should hold CAP_SYS_ADMIN: {report}"
+    );
+}
+
+/// 4b. As 4 with a listener (SCMP_ACT_NOTIFY): that filter is loaded by
+///    the process itself, as its first step, once the helper has told it
+///    its host pid through a pipe (the listener is told it), and
+///    CAP_SYS_ADMIN goes right after. Unheld, a hunter scanning from the
+///    start still caught it before that step in 1 of 6 runs here (debug
+///    build): the window is short, not closed. Held just after that step (`exec:confined`), the hunter finds
+///    no CAP_SYS_ADMIN. Control: held at its birth (`exec:process`), before
+///    that step, it does: the window this leaves open, and proof that the
+///    hunter would see the capability were it kept. The listener is a
+///    socket nobody accepts on: the messages wait in its backlog, and the
+///    profile notifies only on kexec_load, which nothing makes.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn exec_child_with_a_listener_and_no_nnp_drops_sys_admin_after_its_first_step() {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    let sock = t.dir.join("listener.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let notify = |c: &mut serde_json::Value| {
+        c["process"]["noNewPrivileges"] = json!(false);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock.to_str().unwrap(),
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["kexec_load"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    };
+    let report = ptrace_attempt_with(&t, "listener-fixed", &[], "exec:confined", notify);
+    let caps = attached_caps(&report);
+    assert!(
+        !caps.is_empty(),
+        "the hunter never attached to the held exec child, the test shows nothing: {report}"
+    );
+    for c in &caps {
+        assert_eq!(c & CAP_SYS_ADMIN, 0, "CAP_SYS_ADMIN held: {report}");
+    }
+
+    let report = ptrace_attempt_with(&t, "listener-control", &[], "exec:process", notify);
+    let caps = attached_caps(&report);
+    assert!(
+        caps.iter().any(|c| c & CAP_SYS_ADMIN != 0),
+        "control: before its first step the process should still hold CAP_SYS_ADMIN: {report}"
+    );
+}
+
+/// 5. A created init that joins another container's pid namespace (a pod
+///    sharing one, `linux.namespaces` pid with a path) is visible there
+///    from its clone, and sets up the mounts with every capability of the
+///    runtime. A process of the other container holding CAP_SYS_PTRACE
+///    attaches to it, held at `rootfs:bind`, and reads what it holds.
+///    This measures a window that is still open: the test asserts what it
+///    found (every capability of the runtime, CAP_SYS_ADMIN among them, in
+///    the host's user namespace, while the host's tree is still the init's
+///    root), so it fails the day the window closes. Closing it needs the
+///    privileged setup done where the other container cannot see it: the
+///    init cloned outside the joined pid namespace does the mounts, the
+///    pivot and the hooks, then joins the pid namespace by fd and forks
+///    the container's process there, narrowed as exec's is (one more fork,
+///    and the start gate, listener and pid reporting move to that child).
+///    A container of its own pid namespace has nothing else in it before
+///    its init execs; one in the host's pid namespace is seen by every
+///    host-pid container, which with CAP_SYS_PTRACE owns the host anyway.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn created_init_in_a_shared_pid_namespace_is_still_attachable_open_window() {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    let hunter = t.bundle("pod-hunter", |c| {
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_PTRACE"));
+        }
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "probe ptrace-caps 60 /out/stop > /out/report.tmp && mv /out/report.tmp /out/report"
+        ]);
+    });
+    let hid = t.id("pod-hunter");
+    t.outlet(&["run", "-d", "--bundle", hunter.dir.to_str().unwrap(), &hid])
+        .expect_ok("run -d the hunter");
+    let hpid = t.state(&hid)["pid"].as_i64().unwrap();
+    let b = t.bundle("pod-member", |c| {
+        for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if ns["type"] == "pid" {
+                ns["path"] = json!(format!("/proc/{hpid}/ns/pid"));
+            }
+        }
+    });
+    let id = t.id("pod-member");
+    let gate = t.dir.join("gate");
+    let (mut cmd, so, se) = t.command(
+        OUTLET.as_ref(),
+        &["create", "--bundle", b.dir.to_str().unwrap(), &id],
+    );
+    cmd.env(
+        "OUTLET_PAUSE",
+        format!("rootfs:bind={}", gate.to_str().unwrap()),
+    );
+    let mut child = cmd.spawn().expect("spawn outlet create");
+    wait_for(&t.dir.join("gate.reached"), "rootfs:bind");
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(&gate, "go").unwrap();
+    let status = common::wait_timeout(&mut child, Duration::from_secs(60), "outlet create");
+    eprintln!("create: {:?}", Out::from_files(status, so, se));
+    std::fs::write(hunter.out.join("stop"), "").unwrap();
+    let report = hunter.wait_json("report");
+    let _ = t.outlet(&["delete", "--force", &id]);
+    t.outlet(&["delete", "--force", &hid])
+        .expect_ok("delete the hunter");
+    eprintln!("pod: hunter: {report}");
+    let caps = attached_caps(&report);
+    assert!(
+        caps.iter().any(|c| c & CAP_SYS_ADMIN != 0),
+        "the hunter did not get hold of a created init with CAP_SYS_ADMIN: {report}"
     );
 }

@@ -209,12 +209,26 @@ fn unreachable_listener_fails_create() {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn exec_sends_its_own_notify_fd() {
+    exec_sends_its_own_notify_fd_with(true);
+}
+
+/// The same without no_new_privs: then exec's process loads the filter as
+/// its first step (it needs CAP_SYS_ADMIN for it), once the helper has told
+/// it its host pid.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn exec_sends_its_own_notify_fd_without_nnp() {
+    exec_sends_its_own_notify_fd_with(false);
+}
+
+fn exec_sends_its_own_notify_fd_with(nnp: bool) {
     let Some(t) = T::new() else { return };
     let sock = t.dir.join("listener.sock");
     let listener = UnixListener::bind(&sock).unwrap();
     let b = t.bundle("b", |c| {
         sh(c, "while [ ! -e /out/go ]; do sleep 0.05; done");
         c["linux"]["seccomp"] = notify_profile(Some(&sock));
+        c["process"]["noNewPrivileges"] = json!(nnp);
     });
     let id = t.id("exec");
     let pid = t.create_ok(&id, &b);

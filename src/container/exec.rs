@@ -18,6 +18,7 @@ use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
+use super::exec_confine as confine;
 use crate::cgroups::Cgroup;
 use crate::process::spawn::{self, CgroupEntry, Spawned};
 use crate::process::sync::{self, Msg};
@@ -126,10 +127,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
     let watch = Watch {
         helper: &helper,
         paused: t.c.status == Status::Paused && !o.detach,
-        relay_pid: t
-            .seccomp
-            .as_ref()
-            .is_some_and(|s| s.listener_path().is_some()),
+        relay_pid: confine::pid_after_ready(&what, &confine::plan(&what)),
     };
     if !helper.placed_without_us()
         && let Some(code) = place_helper(&watch, &t.cgroup)?
@@ -481,16 +479,16 @@ fn namespace_flags(pid: i32, spec: &Spec) -> Result<libc::c_int> {
 }
 
 /// What the exec process becomes, as the helper and the process see it.
-struct What<'a> {
-    o: &'a ExecOpts<'a>,
-    p: &'a Process,
-    seccomp: Option<&'a crate::security::seccomp::Prepared>,
-    state: &'a crate::state::State,
+pub(super) struct What<'a> {
+    pub(super) o: &'a ExecOpts<'a>,
+    pub(super) p: &'a Process,
+    pub(super) seccomp: Option<&'a crate::security::seccomp::Prepared>,
+    pub(super) state: &'a crate::state::State,
     /// The init's root (an fd of /proc/PID/root) when it is a chroot.
-    chroot: Option<RawFd>,
+    pub(super) chroot: Option<RawFd>,
     /// The container's linux section: personality and memory policy
     /// apply to every process in it, as in runc's exec.
-    linux: Option<&'a oci_spec::runtime::Linux>,
+    pub(super) linux: Option<&'a oci_spec::runtime::Linux>,
 }
 
 /// How the helper gets into the container's cgroup.
@@ -512,6 +510,7 @@ fn helper_main(
 ) -> ! {
     let chan = &chan;
     crate::fault::panic_at("exec:helper");
+    let plan = &confine::plan(what);
     let r = (|| -> Result<()> {
         // Our copy of the binary's overlay mount goes first, so that
         // outlet's is the last one when it closes it (see `release_mount`).
@@ -545,6 +544,7 @@ fn helper_main(
             Some(chan.raw_fd()),
             console.as_ref().map(AsRawFd::as_raw_fd),
             what.seccomp.and_then(|s| s.listener_fd()),
+            // The helper's, closed by `before_fork` once it has entered it.
             what.chroot,
         ];
         syscall::close_from_except(
@@ -552,14 +552,24 @@ fn helper_main(
             &keep.into_iter().flatten().collect::<Vec<_>>(),
         )
         .context("close the runtime's fds")?;
-        narrow_caps(what)?;
+        confine::before_fork(what, plan)?;
+        let pid_pipe = confine::pid_pipe(what, plan)?;
         // The pid namespace applies to children: fork the real process as
         // a sibling (our parent's child).
         let (forked, _) = syscall::clone_process(libc::CLONE_PARENT as u64, None)
             .context("fork the exec process")?;
         match forked {
-            Forked::Child => process_main(what, chan, console),
+            Forked::Child => {
+                let pid_from = pid_pipe.map(|(r, w)| {
+                    drop(w);
+                    r
+                });
+                process_main(what, plan, chan, console, pid_from)
+            }
             Forked::Parent(pid) => {
+                if let Some((_, w)) = pid_pipe {
+                    confine::tell_pid(w, pid)?;
+                }
                 // clone returns the pid as seen from our own pid namespace,
                 // still the host's (setns of a pid namespace only changes
                 // where children are made): the host pid callers need.
@@ -575,45 +585,14 @@ fn helper_main(
     syscall::exit_now(0)
 }
 
-/// The process is born where a container process with CAP_SYS_PTRACE can
-/// attach to it: it holds no more than it will have and its setup needs
-/// (see `narrow_for_setup`; CAP_SYS_ADMIN for a procfs for LSM labels and
-/// for a seccomp filter loaded without no_new_privs).
-fn narrow_caps(what: &What) -> Result<()> {
-    if full_caps_switch() {
-        return Ok(());
-    }
-    let p = what.p;
-    let labels = [p.apparmor_profile(), p.selinux_label()]
-        .iter()
-        .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()));
-    let late_filter = what.seccomp.is_some() && !p.no_new_privileges().unwrap_or(false);
-    crate::security::capabilities::narrow_for_setup(
-        p.capabilities().as_ref(),
-        labels || late_filter,
-    )
-}
-
-/// The test-only way back to forking the process with all of the
-/// runtime's capabilities (what `narrow_for_setup` closes), so the attack
-/// test can show a ptrace-capable container gets hold of them. Debug
-/// builds only.
-#[cfg(debug_assertions)]
-fn full_caps_switch() -> bool {
-    std::env::var_os("OUTLET_EXEC_FULL_CAPS").is_some_and(|v| v == "1")
-}
-
-#[cfg(not(debug_assertions))]
-fn full_caps_switch() -> bool {
-    false
-}
-
 fn process_main(
     what: &What,
+    plan: &confine::Plan,
     chan: &sync::Channel,
     console: Option<std::os::unix::net::UnixStream>,
+    pid_from: Option<OwnedFd>,
 ) -> ! {
-    let err = match process_setup(what, chan, console) {
+    let err = match process_setup(what, plan, chan, console, pid_from) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -625,22 +604,20 @@ fn process_main(
 
 fn process_setup(
     what: &What,
+    plan: &confine::Plan,
     chan: &sync::Channel,
     console: Option<std::os::unix::net::UnixStream>,
+    pid_from: Option<OwnedFd>,
 ) -> Result<Infallible> {
     let &What {
-        p,
-        seccomp,
-        state,
-        chroot,
-        linux,
-        ..
+        p, state, linux, ..
     } = what;
     crate::fault::pause("exec:process");
-    if let Some(fd) = chroot {
-        nix::unistd::fchdir(fd).context("enter the container's root")?;
-        nix::unistd::chroot(".").context("chroot into the container's root")?;
-    }
+    let state_json = || serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
+    let first = confine::first_in_process(what, plan, pid_from, &state_json)?;
+    crate::fault::pause("exec:confined");
+    // A filter loaded already is not loaded again.
+    let seccomp = what.seccomp.filter(|_| !first.filtered);
     nix::unistd::setsid().context("setsid")?;
     if let Some(s) = console {
         crate::tty::setup_terminal(s, p)?;
@@ -653,10 +630,9 @@ fn process_setup(
     crate::process::mempolicy::apply(linux)?;
     crate::process::stdio::chown_pipes(p.user().uid())?;
     let p = &*crate::process::home::with_home(p)?;
-    let state_json = || serde_json::to_string(&state.oci(Status::Running)).unwrap_or_default();
-    let became = crate::process::init::become_process(p, seccomp, None)?;
+    let became = crate::process::init::become_process(p, seccomp, first.proc.as_ref())?;
     chan.send(&Msg::Ready)?;
-    if let Some(s) = seccomp.filter(|s| s.listener_path().is_some()) {
+    if let Some(s) = seccomp.filter(|_| confine::pid_after_ready(what, plan)) {
         // outlet exec relays the helper's ProcessPid: our host pid.
         match chan.recv()? {
             Some(Msg::ProcessPid(pid)) => s.set_process_pid(pid),

@@ -348,28 +348,53 @@ pub fn drop_bounding(caps: Option<&LinuxCapabilities>) -> Result<()> {
     Ok(())
 }
 
-/// What a process's setup uses before its own sets are applied: the user
-/// switch (setuid, setgid), the bounding set (setpcap), the stdio pipes'
-/// owner (chown, fowner), the cwd entered with the runtime's rights
-/// (dac_override), chroot, rlimits (sys_resource), scheduling (sys_nice).
-const SETUP: u64 =
-    1 << 0 | 1 << 1 | 1 << 3 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 18 | 1 << 23 | 1 << 24;
+/// What every process's setup uses before its own sets are applied: the
+/// user switch (setuid, setgid), the bounding set (setpcap), the stdio
+/// pipes' and terminal's owner (chown, fowner), the cwd entered with the
+/// runtime's rights (dac_override). A chroot is the helper's, before the
+/// fork.
+pub const SETUP: u64 = 1 << 0 | 1 << 1 | 1 << 3 | 1 << 6 | 1 << 7 | 1 << 8;
+/// Only with process.scheduler or process.ioPriority.
+pub const SETUP_NICE: u64 = 1 << 23;
+/// Only with process.rlimits (a hard limit raised).
+pub const SETUP_RESOURCE: u64 = 1 << 24;
+/// Only for what cannot be done without it in the process itself: the
+/// procfs for LSM label writes, a seccomp filter without no_new_privs that
+/// must be loaded there (a listener's), both dropped by `drop_admin` the
+/// moment they are done.
+pub const SETUP_ADMIN: u64 = 1 << 21;
 
 /// Narrow the bounding, effective, permitted and inheritable sets to the
-/// process's own capabilities and what its setup still needs (`SETUP`,
-/// and CAP_SYS_ADMIN when `admin`): for `exec`'s helper before it forks
-/// the process into the container's pid namespace, where a container
-/// process holding CAP_SYS_PTRACE can attach to it (no dumpable flag
-/// stops that holder) and run anything with what it holds. A process
-/// without `capabilities` keeps the runtime's sets anyway: nothing to do.
-pub fn narrow_for_setup(caps: Option<&LinuxCapabilities>, admin: bool) -> Result<()> {
+/// process's own capabilities and what its setup still needs (`need`, from
+/// the `SETUP*` masks): for `exec`'s helper before it forks the process
+/// into the container's pid namespace, where a container process holding
+/// CAP_SYS_PTRACE can attach to it (no dumpable flag stops that holder)
+/// and run anything with what it holds. A process without `capabilities`
+/// keeps the runtime's sets anyway: nothing to do.
+pub fn narrow_for_setup(caps: Option<&LinuxCapabilities>, need: u64) -> Result<()> {
     let Some(caps) = caps else { return Ok(()) };
     let last = last_cap();
     let keep = sets(caps)
         .iter()
-        .fold(SETUP | if admin { 1 << 21 } else { 0 }, |k, (_, set)| {
-            k | mask(*set, last)
-        });
+        .fold(need, |k, (_, set)| k | mask(*set, last));
+    drop_all_but(keep, last)
+}
+
+/// Drop CAP_SYS_ADMIN from every set unless the process itself has it:
+/// `exec`'s process, the moment the steps that needed it are done.
+pub fn drop_admin(caps: Option<&LinuxCapabilities>) -> Result<()> {
+    let Some(caps) = caps else { return Ok(()) };
+    let last = last_cap();
+    let own = sets(caps)
+        .iter()
+        .fold(0, |k, (_, set)| k | mask(*set, last));
+    if own & SETUP_ADMIN != 0 {
+        return Ok(());
+    }
+    drop_all_but(!SETUP_ADMIN, last)
+}
+
+fn drop_all_but(keep: u64, last: u32) -> Result<()> {
     for nr in 0..=last.min(63) {
         if keep & (1u64 << nr) == 0 {
             syscall::capbset_drop(nr).with_context(|| {
