@@ -528,11 +528,16 @@ fn lock_dir(path: &Path) -> Result<File> {
 }
 
 fn open_dir(path: &Path, lock: bool) -> Result<File> {
-    let dir = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(path)
-        .with_context(|| format!("open state dir {}", path.display()))?;
+    // openat: musl's open(2) adds an fcntl(F_SETFD) after O_CLOEXEC.
+    use nix::fcntl::OFlag;
+    let dir = syscall::fs::openat(
+        libc::AT_FDCWD,
+        path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map(File::from)
+    .with_context(|| format!("open state dir {}", path.display()))?;
     // Not nix's Flock guard, which takes the File and unlocks with one more
     // syscall on drop (closing the fd releases the lock anyway); std's
     // File::lock needs Rust 1.89. Blocks until other commands on this id
