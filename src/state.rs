@@ -18,6 +18,8 @@ use anyhow::{Context, Result, bail};
 use oci_spec::runtime::Hooks;
 use serde::{Deserialize, Serialize};
 
+mod spare;
+
 use crate::cgroups::CgroupPaths;
 use crate::syscall;
 
@@ -284,7 +286,12 @@ impl ContainerDir {
     pub fn create(root: &Path, id: &str) -> Result<ContainerDir> {
         let path = root.join(id);
         let mkdir = || std::fs::DirBuilder::new().mode(DIR_MODE).create(&path);
-        let made = match mkdir() {
+        let made = match spare::take(root, &path) {
+            spare::Took::Dir => Ok(()),
+            spare::Took::Exists => bail!("container with id exists: {id}"),
+            spare::Took::Nothing => mkdir(),
+        };
+        let made = match made {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::DirBuilder::new()
                     .recursive(true)
@@ -487,6 +494,9 @@ impl ContainerDir {
                     nix::unistd::UnlinkatFlags::NoRemoveDir,
                 );
             }
+            if spare::give(dir.as_raw_fd(), &self.path) {
+                return Ok(());
+            }
             match std::fs::remove_dir(&self.path) {
                 Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) => {}
                 r => {
@@ -518,11 +528,16 @@ fn lock_dir(path: &Path) -> Result<File> {
 }
 
 fn open_dir(path: &Path, lock: bool) -> Result<File> {
-    let dir = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(path)
-        .with_context(|| format!("open state dir {}", path.display()))?;
+    // openat: musl's open(2) adds an fcntl(F_SETFD) after O_CLOEXEC.
+    use nix::fcntl::OFlag;
+    let dir = syscall::fs::openat(
+        libc::AT_FDCWD,
+        path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map(File::from)
+    .with_context(|| format!("open state dir {}", path.display()))?;
     // Not nix's Flock guard, which takes the File and unlocks with one more
     // syscall on drop (closing the fd releases the lock anyway); std's
     // File::lock needs Rust 1.89. Blocks until other commands on this id
@@ -530,8 +545,28 @@ fn open_dir(path: &Path, lock: bool) -> Result<File> {
     if lock {
         crate::syscall::fs::flock_exclusive(dir.as_raw_fd())
             .with_context(|| format!("lock {}", path.display()))?;
+        crate::fault::pause("state:locked");
+        if crate::fault::dir_check_wanted() {
+            still_at(&dir, path)?;
+        }
     }
     Ok(dir)
+}
+
+/// The dir we hold locked is still the one at `path`: while we waited for
+/// the lock, a `delete` may have handed it on as a spare (state/spare.rs),
+/// and a `create` of another id may have taken it, whose files no
+/// unlinkat through our fd may touch. Gone or replaced reads as gone.
+fn still_at(dir: &File, path: &Path) -> Result<()> {
+    let held = nix::sys::stat::fstat(dir.as_raw_fd())
+        .with_context(|| format!("fstat state dir {}", path.display()))?;
+    match nix::sys::stat::stat(path) {
+        Ok(now) if (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino) => Ok(()),
+        _ => bail!(
+            "state dir {}: removed or replaced while waiting for its lock",
+            path.display()
+        ),
+    }
 }
 
 /// The status as it is at this moment: the init's pid is checked against its

@@ -13,9 +13,18 @@ pub fn start_time(pid: i32) -> Option<(u64, char)> {
     // One read: procfs hands the whole line to a buffer that holds it (a
     // few hundred bytes; the comm is at most 64), where read_to_string
     // took an fstat and five reads growing from 32 bytes.
+    // openat, not std's open: musl's open(2) follows an O_CLOEXEC open
+    // with an fcntl(F_SETFD) for kernels older than 2.6.23, one syscall
+    // more on every state, kill, start and delete.
     let mut buf = [0u8; 1024];
-    let mut f = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
-    let n = f.read(&mut buf).ok()?;
+    let fd = crate::syscall::fs::openat(
+        libc::AT_FDCWD,
+        format!("/proc/{pid}/stat").as_str(),
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok()?;
+    let n = std::fs::File::from(fd).read(&mut buf).ok()?;
     parse(std::str::from_utf8(&buf[..n]).ok()?)
 }
 

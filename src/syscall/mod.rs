@@ -22,6 +22,7 @@ pub mod ioctl;
 pub mod mount;
 pub mod security;
 pub mod start;
+pub mod statedir;
 #[cfg(test)]
 pub mod testing;
 
