@@ -173,3 +173,65 @@ fn a_delete_that_waited_never_touches_a_dir_handed_on() {
         "the control did not reach the other id's dir: {left:?}"
     );
 }
+
+/// A tmpfs state root under the test's dir, unmounted (after a forced
+/// delete of what the test made there) also when the test fails.
+struct TmpfsRoot<'t> {
+    t: &'t T,
+    path: std::path::PathBuf,
+    ids: Vec<String>,
+}
+
+impl Drop for TmpfsRoot<'_> {
+    fn drop(&mut self) {
+        let root = self.path.to_str().unwrap();
+        for id in &self.ids {
+            let _ = self
+                .t
+                .outlet_plain(&["--root", root, "delete", "--force", id]);
+        }
+        let _ = nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH);
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}
+
+/// 3. On tmpfs (the usual /run) a removed dir frees no disk block and a
+///    new one costs no disk inode: delete keeps no spare there and leaves
+///    the root as empty as runc does. Control: the same run and delete
+///    under the test's disk root leaves a spare (test 1).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_tmpfs_root_keeps_no_spare() {
+    let Some(t) = T::new() else { return };
+    let path = t.dir.join("tmpfs-root");
+    std::fs::create_dir(&path).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &path,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("mode=0700"),
+    )
+    .expect("mount a tmpfs root");
+    let id = t.id("tmpfs");
+    let root = TmpfsRoot {
+        t: &t,
+        path: path.clone(),
+        ids: vec![id.clone()],
+    };
+    let r = root.path.to_str().unwrap();
+    let b = t.bundle(&id, |c| c["process"]["args"] = json!(["true"]));
+    t.outlet_plain(&["--root", r, "run", "--bundle", b.dir.to_str().unwrap(), &id])
+        .expect_ok("run on a tmpfs root");
+    assert!(root.path.join(&id).is_dir() || entries(&root.path).is_empty());
+    t.outlet_plain(&["--root", r, "delete", "--force", &id])
+        .expect_ok("delete on a tmpfs root");
+    let left: Vec<String> = entries(&root.path)
+        .into_iter()
+        .filter(|e| e != ".cache")
+        .collect();
+    assert!(
+        left.is_empty(),
+        "left in a tmpfs root after delete: {left:?}"
+    );
+}
