@@ -11,8 +11,7 @@
 //! (ext4's scan of the recently freed ones), 0.085 ms; a rename of a
 //! spare 0.02 ms, and handing one back 0.004 ms.
 //!
-//! Only on a disk filesystem: on tmpfs (/run on most hosts) a removed
-//! dir costs nothing, and no spare is kept. At most SLOTS spares: a burst of deletes without creates rmdirs the
+//! At most SLOTS spares: a burst of deletes without creates rmdirs the
 //! rest as before. A spare holds nothing (checked before it is handed
 //! back), has the mode and owner mkdir gave it (DIR_MODE, the state
 //! root's owner), and is never a container: `list` skips a dir without a
@@ -21,7 +20,7 @@
 use std::os::fd::RawFd;
 use std::path::Path;
 
-use crate::syscall::statedir::{dir_is_empty, on_memory_fs, rename_noreplace, unlock};
+use crate::syscall::statedir::{dir_is_empty, rename_noreplace, unlock};
 
 const SLOTS: [&str; 4] = [".spare-0", ".spare-1", ".spare-2", ".spare-3"];
 
@@ -55,9 +54,7 @@ pub(super) fn give(dir: RawFd, path: &Path) -> bool {
     let Some(root) = path.parent() else {
         return false;
     };
-    // On tmpfs (the usual /run) rmdir and mkdir cost nothing a spare
-    // would save: leave nothing behind there, as runc and crun do.
-    if on_memory_fs(dir) || !matches!(dir_is_empty(dir), Ok(true)) {
+    if !matches!(dir_is_empty(dir), Ok(true)) {
         return false;
     }
     let given = SLOTS

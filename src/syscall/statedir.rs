@@ -86,23 +86,6 @@ pub fn dir_is_empty(dir: RawFd) -> std::io::Result<bool> {
     }
 }
 
-/// Whether the dir open at `dir` is on a memory filesystem (tmpfs,
-/// ramfs), where a removed dir frees no disk block and a new one
-/// allocates none: there a spare saves nothing and is not kept.
-pub fn on_memory_fs(dir: RawFd) -> bool {
-    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
-    // SAFETY: fstatfs writes one statfs into the buffer we own and reads
-    // nothing else; a bad fd is an error, after which the buffer is unread.
-    if unsafe { libc::fstatfs(dir, st.as_mut_ptr()) } != 0 {
-        return false;
-    }
-    // SAFETY: fstatfs returned 0, so it filled the whole struct.
-    let f_type = unsafe { st.assume_init() }.f_type as i64;
-    // RAMFS_MAGIC from linux/magic.h: the libc crate has no constant for it.
-    const RAMFS_MAGIC: i64 = 0x8584_58f6;
-    f_type == libc::TMPFS_MAGIC || f_type == RAMFS_MAGIC
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
