@@ -157,14 +157,6 @@ crash_wait_tracer() { # log
     done
 }
 
-# The runtime root's entries, but its spare dirs (src/state/spare.rs): a
-# create takes one and a delete hands one on, so their number moves with
-# where a round was killed (a killed create's dir with a temporary file in
-# it is removed, not handed back), and none of them is a leftover.
-crash_root_listing() {
-    ls -A "$CRT" 2>/dev/null | grep -v '^\.spare-[0-9]*$' | tr '\n' ' '
-}
-
 # What is left after a round, on stdout ("" when nothing). $crash_base is
 # the runtime root's listing and $crash_loaded the program count before
 # the first round.
@@ -177,7 +169,7 @@ crash_leftovers() { # id log
     d=$(find "$CG/vmtest/crash_v2" -mindepth 1 -type d 2>/dev/null | tr '\n' ' ')
     [ -n "$d" ] && left="$left cgroup:[$d]"
     [ -e "$CRT/$1" ] && left="$left state-dir:$CRT/$1"
-    now=$(crash_root_listing)
+    now=$(ls -A "$CRT" 2>/dev/null | tr '\n' ' ')
     [ "$now" != "$crash_base" ] && left="$left runtime-root:[$now] (was [$crash_base])"
     # A cgroup's programs go when the kernel frees the cgroup, shortly
     # after its rmdir: poll the count a little.
@@ -329,7 +321,7 @@ test_crash_v2() {
     # Baselines: a container made and removed once (the root's cache).
     crash_rt create --bundle "$BUNDLES/crash_v2" $id </dev/null >"$OUT/crash.c" 2>&1
     crash_rt delete --force $id >>"$OUT/crash.c" 2>&1
-    crash_base=$(crash_root_listing)
+    crash_base=$(ls -A "$CRT" | tr '\n' ' ')
     crash_loaded=$(probe bpf-count | sed 's/^loaded=//')
     ctl=$(crash_control $id)
     if [ -n "$ctl" ]; then
