@@ -20,7 +20,7 @@
 use std::os::fd::RawFd;
 use std::path::Path;
 
-use crate::syscall::statedir::{dir_is_empty, rename_noreplace, unlock};
+use crate::syscall::statedir::{dir_is_empty, rename_noreplace};
 
 const SLOTS: [&str; 4] = [".spare-0", ".spare-1", ".spare-2", ".spare-3"];
 
@@ -57,14 +57,7 @@ pub(super) fn give(dir: RawFd, path: &Path) -> bool {
     if !matches!(dir_is_empty(dir), Ok(true)) {
         return false;
     }
-    let given = SLOTS
+    SLOTS
         .iter()
-        .any(|name| rename_noreplace(path, &root.join(name)).is_ok());
-    if given {
-        // The next create may take it at once and locks it first thing:
-        // it must not wait for this process to get through its exit (a
-        // storm's create tail when this process is preempted).
-        let _ = unlock(dir);
-    }
-    given
+        .any(|name| rename_noreplace(path, &root.join(name)).is_ok())
 }

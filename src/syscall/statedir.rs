@@ -37,15 +37,6 @@ pub fn rename_noreplace<P: ?Sized + NixPath, Q: ?Sized + NixPath>(
     }
 }
 
-/// flock(fd, LOCK_UN): the lock let go before the fd is closed.
-pub fn unlock(fd: RawFd) -> std::io::Result<()> {
-    // SAFETY: flock takes an fd and a constant; a bad fd is an error.
-    if unsafe { libc::flock(fd, libc::LOCK_UN) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// The largest record getdents64 writes: its 19-byte head and a 255-byte
 /// name with its NUL, rounded up to 8.
 const MAX_RECORD: usize = 280;
