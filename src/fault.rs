@@ -141,18 +141,3 @@ pub const STEPS: &[&str] = &[
     "delete:killed",
     "delete:cgroup",
 ];
-
-/// Whether a locked state dir is checked to be still at its path
-/// (state.rs `still_at`). Always in release builds; in debug builds
-/// `OUTLET_DIR_CHECK=off` skips it, for the control case of the test that
-/// a delete which waited for the lock never touches a recycled dir.
-#[cfg(debug_assertions)]
-pub fn dir_check_wanted() -> bool {
-    std::env::var_os("OUTLET_DIR_CHECK").is_none_or(|v| v != "off")
-}
-
-#[cfg(not(debug_assertions))]
-#[inline(always)]
-pub fn dir_check_wanted() -> bool {
-    true
-}

@@ -18,8 +18,6 @@ use anyhow::{Context, Result, bail};
 use oci_spec::runtime::Hooks;
 use serde::{Deserialize, Serialize};
 
-mod spare;
-
 use crate::cgroups::CgroupPaths;
 use crate::syscall;
 
@@ -286,12 +284,7 @@ impl ContainerDir {
     pub fn create(root: &Path, id: &str) -> Result<ContainerDir> {
         let path = root.join(id);
         let mkdir = || std::fs::DirBuilder::new().mode(DIR_MODE).create(&path);
-        let made = match spare::take(root, &path) {
-            spare::Took::Dir => Ok(()),
-            spare::Took::Exists => bail!("container with id exists: {id}"),
-            spare::Took::Nothing => mkdir(),
-        };
-        let made = match made {
+        let made = match mkdir() {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::DirBuilder::new()
                     .recursive(true)
@@ -494,9 +487,6 @@ impl ContainerDir {
                     nix::unistd::UnlinkatFlags::NoRemoveDir,
                 );
             }
-            if spare::give(dir.as_raw_fd(), &self.path) {
-                return Ok(());
-            }
             match std::fs::remove_dir(&self.path) {
                 Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) => {}
                 r => {
@@ -545,28 +535,8 @@ fn open_dir(path: &Path, lock: bool) -> Result<File> {
     if lock {
         crate::syscall::fs::flock_exclusive(dir.as_raw_fd())
             .with_context(|| format!("lock {}", path.display()))?;
-        crate::fault::pause("state:locked");
-        if crate::fault::dir_check_wanted() {
-            still_at(&dir, path)?;
-        }
     }
     Ok(dir)
-}
-
-/// The dir we hold locked is still the one at `path`: while we waited for
-/// the lock, a `delete` may have handed it on as a spare (state/spare.rs),
-/// and a `create` of another id may have taken it, whose files no
-/// unlinkat through our fd may touch. Gone or replaced reads as gone.
-fn still_at(dir: &File, path: &Path) -> Result<()> {
-    let held = nix::sys::stat::fstat(dir.as_raw_fd())
-        .with_context(|| format!("fstat state dir {}", path.display()))?;
-    match nix::sys::stat::stat(path) {
-        Ok(now) if (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino) => Ok(()),
-        _ => bail!(
-            "state dir {}: removed or replaced while waiting for its lock",
-            path.display()
-        ),
-    }
 }
 
 /// The status as it is at this moment: the init's pid is checked against its

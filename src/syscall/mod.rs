@@ -22,7 +22,6 @@ pub mod ioctl;
 pub mod mount;
 pub mod security;
 pub mod start;
-pub mod statedir;
 #[cfg(test)]
 pub mod testing;
 

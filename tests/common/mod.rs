@@ -497,19 +497,14 @@ impl T {
 
     /// For failure tests: nothing at all under the root, no cgroup, no
     /// process, no mount, right after the failed call (no delete first).
-    /// The exceptions outlive containers on purpose: the runtime's cache of
-    /// compiled seccomp filters (`<root>/.cache`), only written by a create
-    /// that succeeded (tests/security.rs checks that), and the empty dirs a
-    /// delete hands on to the next create (`<root>/.spare-N`,
-    /// tests/spare_dirs.rs checks them).
+    /// The one exception is the runtime's cache of compiled seccomp filters
+    /// (`<root>/.cache`), which outlives containers on purpose and is only
+    /// written by a create that succeeded (tests/security.rs checks that).
     #[track_caller]
     pub fn assert_nothing_left(&self, what: &str) {
         let mut l = self.settle();
         if let Ok(rd) = std::fs::read_dir(&self.root) {
-            let kept = |n: &std::ffi::OsStr| {
-                n == ".cache" || n.to_str().is_some_and(|n| n.starts_with(".spare-"))
-            };
-            for e in rd.flatten().filter(|e| !kept(&e.file_name())) {
+            for e in rd.flatten().filter(|e| e.file_name() != ".cache") {
                 l.push(format!("under the root: {}", e.path().display()));
             }
         }
