@@ -76,3 +76,58 @@ fn dev_pts_after_a_mount_over_dev_lands_where_the_spec_says() {
     );
     t.assert_nothing_left("after both runs");
 }
+
+/// The image's /dev is a symlink that climbs out of the root to a host
+/// directory. /dev's tmpfs is resolved inside the root (to a directory of
+/// the rootfs), and /dev/pts, /dev/shm and /dev/mqueue, made from that
+/// tmpfs's fd, land in it: the program sees them at /dev, the host
+/// directory stays empty (mountinfo names them by the path inside the
+/// root the link led to). Control: the same link followed by path (a
+/// plain mkdir from the host, what a walk without RESOLVE_IN_ROOT does)
+/// lands in the host directory.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn dev_symlinked_out_of_the_root_keeps_its_submounts_inside() {
+    let Some(t) = T::new() else { return };
+    let host = t.dir.join("hostdev");
+    std::fs::create_dir_all(&host).unwrap();
+    let b = t.bundle("link", |c| {
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "test -e /dev/pts/ptmx && echo PTS-SEEN; \
+             grep -E '/hostdev/(pts|shm|mqueue) ' /proc/self/mountinfo | wc -l"
+        ]);
+    });
+    let rootfs = b.own_rootfs();
+    std::fs::remove_dir_all(rootfs.join("dev")).unwrap();
+    let climb = format!("../../../../../../../../..{}", host.display());
+    std::os::unix::fs::symlink(&climb, rootfs.join("dev")).unwrap();
+
+    let id = t.id("link");
+    let o = t.call(
+        Path::new(OUTLET),
+        &["run", "--bundle", b.dir.to_str().unwrap(), &id],
+        &[],
+    );
+    o.expect_ok("run with /dev a symlink out of the root");
+    assert!(
+        o.stdout.contains("PTS-SEEN") && o.stdout.trim_end().ends_with('3'),
+        "the sub-mounts are not in the program's /dev: {}",
+        o.stdout
+    );
+    let left: Vec<_> = std::fs::read_dir(&host).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "outlet made {left:?} in the host directory"
+    );
+
+    // Control: the link, followed by path from the host, leads there.
+    std::fs::create_dir_all(rootfs.join("dev/pts")).unwrap();
+    assert!(
+        host.join("pts").is_dir(),
+        "control: the link does not lead to the host directory"
+    );
+    std::fs::remove_dir(host.join("pts")).unwrap();
+    t.assert_nothing_left("after the run");
+}
