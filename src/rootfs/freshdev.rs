@@ -52,6 +52,17 @@ impl FreshDev {
     }
 }
 
+/// Whether the /dev tmpfs `m` starts empty: not filled by tmpcopyup from
+/// the image's /dev, which may hold symlinks (`x -> /`, `x -> .`). In an
+/// empty one every name is what an entry made (a directory or a file), so
+/// a walk of `/dev/NAME` from the root ends on that name too and never on
+/// the tmpfs's root or above it; with a link copied in, an entry at
+/// /dev/x walked from the root (a bind, or the fallback of `open_child`)
+/// could cover /dev itself. A filled /dev gets no shortcut.
+pub fn is_empty(m: &Mount) -> bool {
+    !super::mounts::parse_options(m.options().as_deref().unwrap_or(&[])).tmpcopyup
+}
+
 /// `NAME` of a destination that is `/dev/NAME` once normalized.
 fn dev_child(dest: &Path) -> Option<CString> {
     let n = crate::spec::normalized(dest);

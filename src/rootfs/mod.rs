@@ -211,6 +211,7 @@ fn mount_all(
             if m.typ().as_deref() == Some("tmpfs") {
                 tmpfs.push(id);
                 dev_tmpfs = match (&made, keep) {
+                    _ if !freshdev::is_empty(m) => None,
                     (Some(fd), true) => Some(fd.try_clone().context("dup /dev's mount fd")?),
                     (_, _) => made.take(),
                 };
