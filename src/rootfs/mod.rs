@@ -5,6 +5,7 @@
 mod copyup;
 pub mod devices;
 pub mod fdmount;
+mod freshdev;
 mod idmap;
 pub mod mounts;
 pub mod paths;
@@ -167,6 +168,7 @@ fn mount_all(
     let keep = mounts.iter().any(remount::is_remount);
     let mut kept = Vec::new();
     let mut tmpfs = Vec::new();
+    let mut fresh = freshdev::FreshDev::default();
     for (i, m) in mounts.iter().enumerate() {
         if remount::is_remount(m) {
             remount::remount(root, m, i, &kept)?;
@@ -179,7 +181,11 @@ fn mount_all(
         {
             return Err(e);
         }
-        let made = mounts::mount_one(root, m, i, s.cgroup, s.cgroupns, opened, label)?;
+        let mut made = match fresh.child(m) {
+            Some((dev, name)) => mounts::mount_fresh_dev_child(root, m, i, (dev, &name), label)?,
+            None => mounts::mount_one(root, m, i, s.cgroup, s.cgroupns, opened, label)?,
+        };
+        let mut dev_tmpfs = None;
         if mounts::is_new_filesystem(m)
             && crate::spec::normalized(m.destination()) == Path::new("/dev")
         {
@@ -204,8 +210,14 @@ fn mount_all(
             own.push(id);
             if m.typ().as_deref() == Some("tmpfs") {
                 tmpfs.push(id);
+                dev_tmpfs = match (&made, keep) {
+                    _ if !freshdev::is_empty(m) => None,
+                    (Some(fd), true) => Some(fd.try_clone().context("dup /dev's mount fd")?),
+                    (_, _) => made.take(),
+                };
             }
         }
+        fresh.after(m, dev_tmpfs);
         if keep {
             kept.extend(made);
         }

@@ -1,5 +1,6 @@
 //! The spec's `mounts`, in order, with their options and propagation.
 
+use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
@@ -9,7 +10,7 @@ use oci_spec::runtime::Mount;
 
 use super::fdmount::{self, Change};
 use super::paths::{Kind, Root, fd_path};
-use super::{copyup, idmap};
+use super::{copyup, freshdev, idmap};
 use crate::cgroups::CgroupPaths;
 use crate::syscall::openat2;
 
@@ -47,7 +48,22 @@ pub fn mount_one(
         }
         return Ok(None);
     }
-    filesystem(root, m, &opts, mount_label).with_context(field)
+    filesystem(root, m, &opts, mount_label, None).with_context(field)
+}
+
+/// `mount_one` of a new filesystem at `/dev/NAME` while /dev is the tmpfs
+/// `dev` outlet just made (`freshdev`): its target is looked up in that
+/// tmpfs by the one name, not walked from the root.
+pub fn mount_fresh_dev_child(
+    root: &Root,
+    m: &Mount,
+    index: usize,
+    dev: (&OwnedFd, &CString),
+    mount_label: Option<&str>,
+) -> Result<Option<OwnedFd>> {
+    let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
+    filesystem(root, m, &opts, mount_label, Some(dev))
+        .with_context(|| format!("mounts[{index}] ({})", m.destination().display()))
 }
 
 /// A bind mount's source cloned with open_tree and given its attributes,
@@ -290,22 +306,11 @@ fn filesystem(
     m: &Mount,
     opts: &Options,
     mount_label: Option<&str>,
+    fresh_dev: Option<(&OwnedFd, &CString)>,
 ) -> Result<Option<OwnedFd>> {
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
-    // A tmpfs takes the mode of the directory it covers: look it up once,
-    // and when it is missing walk on from there without a second lookup.
-    let existing = if typ == "tmpfs" {
-        Some(root.resolve(dest))
-    } else {
-        None
-    };
-    let (existing, missing) = match existing {
-        Some(Ok(fd)) => (Some(fd), false),
-        Some(Err(e)) => (None, e.raw_os_error() == Some(libc::ENOENT)),
-        None => (None, false),
-    };
-    let kernel_target = kernel_fs_target(root, dest, typ)?;
+    let (existing, ready, missing) = find_target(root, dest, typ, fresh_dev)?;
     let mut data = String::new();
     let mut copy_from = None;
     let mut flags = opts.flags;
@@ -334,7 +339,7 @@ fn filesystem(
     if let Some(labeled) = crate::security::lsm::labeled_mount_data(typ, &data, mount_label) {
         data = labeled;
     }
-    let target = match (existing.or(kernel_target), missing) {
+    let target = match (existing.or(ready), missing) {
         (Some(fd), _) => fd,
         (None, true) => root.create_path(dest, Kind::Dir)?,
         (None, false) => root.resolve_or_create(dest, Kind::Dir)?,
@@ -363,6 +368,35 @@ fn filesystem(
     set_rec_and_propagation(&new, opts)?;
     fdmount::attach(&new, &target).context("attach the new filesystem")?;
     Ok(Some(new))
+}
+
+/// Where a new filesystem goes: the directory it covers when it is there
+/// (a tmpfs takes its mode), else a target ready to mount on (a proc's or
+/// sysfs's found without a symlink, or the name made in the fresh /dev
+/// tmpfs), and whether the destination was found missing (to be made by
+/// the walk from the root without looking it up again).
+fn find_target(
+    root: &Root,
+    dest: &Path,
+    typ: &str,
+    fresh_dev: Option<(&OwnedFd, &CString)>,
+) -> Result<(Option<OwnedFd>, Option<OwnedFd>, bool)> {
+    // In the fresh /dev tmpfs: made there now (no mode to take), or there
+    // already; when that fails, the walk from the root as for any.
+    match fresh_dev.and_then(|(dir, name)| freshdev::open_child(dir, name)) {
+        Some((fd, true)) if typ == "tmpfs" => return Ok((Some(fd), None, false)),
+        // Opened without following a symlink, as proc and sysfs want.
+        Some((fd, _)) => return Ok((None, Some(fd), false)),
+        None => {}
+    }
+    // A tmpfs takes the mode of the directory it covers: look it up once,
+    // and when it is missing walk on from there without a second lookup.
+    let (existing, missing) = match (typ == "tmpfs").then(|| root.resolve(dest)) {
+        Some(Ok(fd)) => (Some(fd), false),
+        Some(Err(e)) => (None, e.raw_os_error() == Some(libc::ENOENT)),
+        None => (None, false),
+    };
+    Ok((existing, kernel_fs_target(root, dest, typ)?, missing))
 }
 
 /// Superblock flags only mount(2) passes (fsconfig has no generic name
