@@ -145,6 +145,12 @@ pub fn readable_or_stop(fd: std::os::fd::BorrowedFd) -> Result<Option<Signal>> {
 /// The forwarded signals plus SIGCHLD, blocked by the caller before the
 /// child can run, so that none is lost before `wait_forwarding` looks.
 pub fn block_forwarded() -> Result<SigSet> {
+    // A caller that ignores SIGCHLD (a daemon's auto-reaping setting,
+    // inherited across its execve) would make the kernel discard the
+    // child's SIGCHLD and reap it itself: the wait below would never wake
+    // and the exit status would be lost. runc's Go runtime has a handler
+    // for it; outlet puts back the default before any child can exit.
+    crate::syscall::process::default_disposition(libc::SIGCHLD);
     let mut set = SigSet::empty();
     for s in FORWARDED {
         set.add(*s);

@@ -114,3 +114,50 @@ fn ignored_signals_do_not_reach_the_program() {
     );
     t.assert_nothing_left("after run");
 }
+
+/// A caller that ignores SIGCHLD (auto-reaping, inherited across execve)
+/// still gets `run`'s answer: the program's exit status, in time. Before
+/// the fix `run` slept in sigwait for a SIGCHLD the kernel discarded, and
+/// the child was reaped with its status lost. Control: a program started
+/// the same way shows SIGCHLD ignored in its SigIgn, so the caller's
+/// setting does cross execve into outlet.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_caller_ignoring_sigchld_gets_the_exit_status() {
+    let Some(t) = T::new() else { return };
+    fn ignore_sigchld(cmd: &mut Command) {
+        // SAFETY: signal() is async-signal-safe; SIG_IGN runs no code.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    }
+    let mut host = Command::new("grep");
+    host.args(["^SigIgn", "/proc/self/status"]);
+    ignore_sigchld(&mut host);
+    let out = host.output().expect("spawn grep");
+    let control = sig_ign(&String::from_utf8_lossy(&out.stdout));
+    assert_ne!(
+        control & (1 << (libc::SIGCHLD - 1)),
+        0,
+        "control: SIGCHLD ignored by the caller did not cross execve ({control:x})"
+    );
+
+    let b = t.bundle("chld", |c| {
+        c["process"]["args"] = json!(["sh", "-c", "exit 7"]);
+    });
+    let id = t.id("chld");
+    let (mut cmd, so, se) = t.command(
+        std::path::Path::new(OUTLET),
+        &["run", "--bundle", b.dir.to_str().unwrap(), &id],
+    );
+    ignore_sigchld(&mut cmd);
+    let mut child = cmd.spawn().expect("spawn outlet");
+    let status = wait_timeout(&mut child, std::time::Duration::from_secs(20), "run");
+    let o = Out::from_files(status, so, se);
+    assert_eq!(o.code, Some(7), "run under an ignored SIGCHLD: {o:?}");
+    t.outlet(&["delete", "--force", &id]);
+    t.assert_nothing_left("after run");
+}

@@ -73,7 +73,7 @@ pub fn reset_signal_dispositions() {
 
 /// rt_sigaction(sig, SIG_DFL) by the raw syscall; a failure (a signal
 /// number the kernel lacks) leaves nothing to reset.
-fn default_disposition(sig: libc::c_int) {
+pub fn default_disposition(sig: libc::c_int) {
     // The kernel's struct sigaction on x86_64: handler, flags, restorer,
     // mask (not libc's, whose layout is the libc's own).
     #[repr(C)]
