@@ -179,7 +179,8 @@ fn mount_all(
         {
             return Err(e);
         }
-        let made = mounts::mount_one(root, m, i, s.cgroup, s.cgroupns, opened, label)?;
+        let later = &mounts[i + 1..];
+        let made = mounts::mount_one(root, m, i, later, s.cgroup, s.cgroupns, opened, label)?;
         if mounts::is_new_filesystem(m)
             && crate::spec::normalized(m.destination()) == Path::new("/dev")
         {
