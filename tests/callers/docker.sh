@@ -423,7 +423,7 @@ else
 fi
 
 # --- a terminal: its size at start and after a resize (exec -it, run -it) -------
-# script(1) gives the client a pty of 33x99; 2 s later the outer size becomes
+# script(1) gives the client a pty of 33x99; 3 s later the outer size becomes
 # 41x121, the client sees SIGWINCH and asks the shim to resize the pty whose
 # master the runtime handed over through --console-socket. The first `stty
 # size` waits 1 s: the client sends its first size only after the start.
@@ -431,9 +431,9 @@ fi
 tty_resize() {
     local name=$1 cmd o
     shift
-    cmd="$(printf '%q ' "$@") sh -c 'sleep 1; stty size; sleep 3; stty size'"
+    cmd="$(printf '%q ' "$@") sh -c 'sleep 1; stty size; sleep 5; stty size'"
     set +e
-    o=$(tmo 30 script -qec "stty rows 33 cols 99; (sleep 2; stty rows 41 cols 121 </dev/tty) & $cmd" /dev/null </dev/null 2>&1)
+    o=$(tmo 30 script -qec "stty rows 33 cols 99; (sleep 3; stty rows 41 cols 121 </dev/tty) & $cmd" /dev/null </dev/null 2>&1)
     set -e
     o=$(tr -d '\r' <<<"$o" | grep -E '^(\^@)?[0-9]+ [0-9]+$' | sed 's/^\^@//' | tr '\n' ' ')
     if [[ $o == "33 99 41 121 " ]]; then
