@@ -588,7 +588,17 @@ fn later_mount_points(fs: &OwnedFd, dest: &Path, later: &[Mount]) -> Result<()> 
     let dest = crate::spec::normalized(dest);
     let mut made: Vec<std::ffi::OsString> = Vec::new();
     for m in later {
-        let full = crate::spec::normalized(m.destination());
+        // Most destinations are plain absolute paths: no copy to normalize.
+        let raw = m.destination();
+        let plain = raw.is_absolute()
+            && raw
+                .components()
+                .all(|c| !matches!(c, std::path::Component::ParentDir));
+        let full = if plain {
+            std::borrow::Cow::Borrowed(raw.as_path())
+        } else {
+            std::borrow::Cow::Owned(crate::spec::normalized(raw))
+        };
         let Ok(rel) = full.strip_prefix(&dest) else {
             continue;
         };
