@@ -181,9 +181,10 @@ fn mount_all(
         {
             return Err(e);
         }
+        let later = &mounts[i + 1..];
         let mut made = match fresh.child(m) {
             Some((dev, name)) => mounts::mount_fresh_dev_child(root, m, i, (dev, &name), label)?,
-            None => mounts::mount_one(root, m, i, s.cgroup, s.cgroupns, opened, label)?,
+            None => mounts::mount_one(root, m, i, later, s.cgroup, s.cgroupns, opened, label)?,
         };
         let mut dev_tmpfs = None;
         if mounts::is_new_filesystem(m)

@@ -5,7 +5,10 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::mount::{MsFlags, mount};
+use nix::sys::stat::Mode;
 use oci_spec::runtime::Mount;
 
 use super::fdmount::{self, Change};
@@ -21,10 +24,14 @@ pub use crate::spec::mount_options::{Options, parse as parse_options, propagatio
 /// `spec::mount_options::check` when the spec was loaded. Returns the
 /// new filesystem's mount (an O_PATH fd of its root) when it was made
 /// from an fd, so the caller can tell it by its id without a lookup.
+/// `later` are the entries after this one (a read-only cgroup tmpfs holds
+/// their mount points).
+#[allow(clippy::too_many_arguments)]
 pub fn mount_one(
     root: &Root,
     m: &Mount,
     index: usize,
+    later: &[Mount],
     cgroup: &CgroupPaths,
     cgroupns: bool,
     opened: Option<&BindTree>,
@@ -36,7 +43,7 @@ pub fn mount_one(
     let typ = m.typ().as_deref().unwrap_or("");
 
     if typ == "cgroup" || typ == "cgroup2" {
-        mount_cgroup(root, m, &opts, cgroup, cgroupns).with_context(field)?;
+        mount_cgroup(root, m, &opts, (cgroup, cgroupns), later).with_context(field)?;
         after_mount(root, dest, &opts).with_context(field)?;
         return Ok(None);
     }
@@ -530,8 +537,8 @@ fn mount_cgroup(
     root: &Root,
     m: &Mount,
     opts: &Options,
-    cgroup: &CgroupPaths,
-    cgroupns: bool,
+    (cgroup, cgroupns): (&CgroupPaths, bool),
+    later: &[Mount],
 ) -> Result<()> {
     let dest = m.destination();
     let target = root.resolve_or_create(dest, Kind::Dir)?;
@@ -580,6 +587,7 @@ fn mount_cgroup(
         placed.with_context(|| format!("bind cgroup {d} at {}", sub().display()))?;
     }
     if ro && let Some(fs) = &tmpfs {
+        later_mount_points(fs, dest, later).context("mount points in the cgroup tmpfs")?;
         fdmount::set_attr(fs, fdmount::MOUNT_ATTR_RDONLY, false)
             .context("make the cgroup tmpfs read-only")?;
     }
@@ -598,6 +606,75 @@ fn in_fresh_dir(tree: &OwnedFd, fs: &OwnedFd, name: &str) -> Result<()> {
         .map_err(std::io::Error::from)
         .context("mkdir")?;
     crate::syscall::mount::move_mount_at(tree, fs, &c).context("attach")
+}
+
+/// The mount points of the spec's later entries below a read-only cgroup
+/// tmpfs, made in it before it turns read-only. podman's `--systemd
+/// always` (also its default for /sbin/init) on a v1 host binds the
+/// host's name=systemd hierarchy at /sys/fs/cgroup/systemd after the `ro`
+/// cgroup mount; runc, whose tmpfs stays writable, runs that spec. A name
+/// the tmpfs already holds and outlet did not make here is a controller's
+/// bind of a host cgroup directory: nothing is made inside it. The tmpfs
+/// is fresh and private to this mount namespace (see `in_fresh_dir`), and
+/// mkdirat and O_NOFOLLOW|O_EXCL follow no link anyway.
+fn later_mount_points(fs: &OwnedFd, dest: &Path, later: &[Mount]) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let dest = crate::spec::normalized(dest);
+    let mut made: Vec<std::ffi::OsString> = Vec::new();
+    for m in later {
+        // Most destinations are plain absolute paths: no copy to normalize.
+        let raw = m.destination();
+        let plain = raw.is_absolute()
+            && raw
+                .components()
+                .all(|c| !matches!(c, std::path::Component::ParentDir));
+        let full = if plain {
+            std::borrow::Cow::Borrowed(raw.as_path())
+        } else {
+            std::borrow::Cow::Owned(crate::spec::normalized(raw))
+        };
+        let Ok(rel) = full.strip_prefix(&dest) else {
+            continue;
+        };
+        let names: Vec<_> = rel.iter().collect();
+        let Some(first) = names.first() else { continue };
+        let ours = made.iter().any(|n| n == first);
+        let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
+        // A bind of a file needs a file to land on; the bind itself is
+        // opened and checked later as any other.
+        let file = is_bind(m, &opts) && m.source().as_ref().is_some_and(|s| !s.is_dir());
+        let mut dir: Option<OwnedFd> = None;
+        for (k, name) in names.iter().enumerate() {
+            let at = dir.as_ref().unwrap_or(fs).as_raw_fd();
+            let c = std::ffi::CString::new(name.as_bytes()).context("mount point has NUL")?;
+            let last = k + 1 == names.len();
+            let res = if last && file {
+                let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+                crate::syscall::fs::openat(at, c.as_c_str(), flags, Mode::from_bits_truncate(0o644))
+                    .map(drop)
+            } else {
+                nix::sys::stat::mkdirat(Some(at), c.as_c_str(), Mode::from_bits_truncate(0o755))
+            };
+            match res {
+                Ok(()) if k == 0 => made.push(first.to_os_string()),
+                Ok(()) => {}
+                Err(Errno::EEXIST) if k > 0 || ours => {}
+                Err(Errno::EEXIST) => break,
+                Err(e) => {
+                    return Err(std::io::Error::from(e))
+                        .with_context(|| format!("make {}", full.display()));
+                }
+            }
+            if !last {
+                let flags =
+                    OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+                let fd = crate::syscall::fs::openat(at, c.as_c_str(), flags, Mode::empty())
+                    .with_context(|| format!("open {name:?} below {}", dest.display()))?;
+                dir = Some(fd);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The test-only way back to resolving each controller's directory by

@@ -184,6 +184,44 @@ else
 fi
 tmo 30 "${CTR[@]}" container rm "$id" >/dev/null 2>&1 || true
 
+# --- --cgroup, task metrics, --with-ns: a task in a cgroup path of our
+# choosing, whose stats containerd reads itself, and a second task joining
+# its pid and ipc namespaces by path (how pods and sidecars share them) ------
+id=$(new_id)
+cg=/$ns/custom-$id
+if tmo 30 "${CTR[@]}" run -d "${run_opts[@]}" --cgroup "$cg" --memory-limit 67108864 "$image" "$id" \
+    sh -c "echo shared-$$ >/dev/null; trap 'exit 143' TERM; while :; do sleep 1; done" >/dev/null 2>&1 &&
+    wait_until 20 status_is "$id" RUNNING; then
+    pid=$("${CTR[@]}" task ls 2>/dev/null | awk -v id="$id" '$1 == id { print $2 }')
+    mem=$(awk -F: '$2 == "memory" { print $3 }' "/proc/$pid/cgroup" 2>/dev/null)
+    out=$(tmo 30 "${CTR[@]}" task metrics "$id" 2>&1) || true
+    if [[ $mem == "$cg" && $out == *memory.limit_in_bytes*67108864* && $out =~ pids.current[[:space:]]+2 ]]; then
+        pass cgroup-path-metrics
+    else
+        fail cgroup-path-metrics "want init $pid in memory:$cg (is '$mem'), metrics with limit 67108864 and 2 pids: $(brief "$out")"
+    fi
+    id2=$(new_id)
+    set +e
+    out=$(tmo 30 "${CTR[@]}" run --rm "${run_opts[@]}" --with-ns "pid:/proc/$pid/ns/pid" \
+        --with-ns "ipc:/proc/$pid/ns/ipc" "$image" "$id2" \
+        sh -c 'readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc; cat /proc/1/cmdline | tr "\0" " "' 2>&1)
+    rc=$?
+    set -e
+    want=$(readlink "/proc/$pid/ns/pid" "/proc/$pid/ns/ipc" | tr '\n' ' ')
+    if [[ $rc -eq 0 && $(sed -n 1,2p <<<"$out" | tr '\n' ' ') == "$want" && $out == *"sh -c echo shared-$$"* ]]; then
+        pass with-ns-by-path
+    else
+        fail with-ns-by-path "want namespaces $want and the first task's init as pid 1; got exit $rc: $(brief "$out")"
+    fi
+else
+    fail cgroup-path-metrics "could not start $id under $cg"
+    skip with-ns-by-path "no task $id"
+fi
+tmo 30 "${CTR[@]}" task kill -s KILL "$id" >/dev/null 2>&1 || true
+wait_until 10 status_is "$id" STOPPED || true
+tmo 30 "${CTR[@]}" task rm -f "$id" >/dev/null 2>&1 || true
+tmo 30 "${CTR[@]}" container rm "$id" >/dev/null 2>&1 || true
+
 # --- nothing left behind ----------------------------------------------------
 if out=$("${CTR[@]}" task ls -q 2>&1) && [[ -z $out ]]; then
     pass no-tasks-left

@@ -422,6 +422,235 @@ else
     skip init "/usr/bin/docker-init (Debian's tini) is not installed"
 fi
 
+# --- a terminal: its size at start and after a resize (exec -it, run -it) -------
+# script(1) gives the client a pty of 33x99; 3 s later the outer size becomes
+# 41x121, the client sees SIGWINCH and asks the shim to resize the pty whose
+# master the runtime handed over through --console-socket. The first `stty
+# size` waits 1 s: the client sends its first size only after the start.
+# tty_resize NAME CLIENT-ARGS...: the check, given the docker client's argv.
+tty_resize() {
+    local name=$1 cmd o
+    shift
+    cmd="$(printf '%q ' "$@") sh -c 'sleep 1; stty size; sleep 5; stty size'"
+    set +e
+    o=$(tmo 30 script -qec "stty rows 33 cols 99; (sleep 3; stty rows 41 cols 121 </dev/tty) & $cmd" /dev/null </dev/null 2>&1)
+    set -e
+    o=$(tr -d '\r' <<<"$o" | grep -E '^(\^@)?[0-9]+ [0-9]+$' | sed 's/^\^@//' | tr '\n' ' ')
+    if [[ $o == "33 99 41 121 " ]]; then
+        pass "$name"
+    else
+        fail "$name" "want 'stty size' 33 99 then 41 121 after the resize; got '$o'"
+    fi
+}
+c=d-tty
+if tmo 60 "${D[@]}" run -d "${R[@]}" --name $c "$image" sh -c "$loop" >/dev/null 2>&1 &&
+    wait_until 20 state_is $c running; then
+    tty_resize exec-it-resize "${D[@]}" exec -it $c
+
+    # exec -i with a user, a working directory and an environment variable;
+    # stdin reaches the process and its exit status comes back.
+    set +e
+    out=$(echo 'id -u; id -g; pwd; echo "z=$ZZ"; exit 4' |
+        tmo 30 "${D[@]}" exec -i -u 1000:1001 -w /tmp -e ZZ=zz $c sh 2>&1)
+    rc=$?
+    set -e
+    if [[ $rc -eq 4 && $(echo $out) == "1000 1001 /tmp z=zz" ]]; then
+        pass exec-i-user-workdir-env
+    else
+        fail exec-i-user-workdir-env "want '1000 1001 /tmp z=zz' and exit 4; got exit $rc: $(brief "$out")"
+    fi
+
+    # exec -d: the runtime returns, the process goes on (the shim adopts it).
+    out=$(tmo 30 "${D[@]}" exec -d $c sh -c "sleep 1; echo detached-$$ >/tmp/exec-d" 2>&1) || true
+    got_d() { [[ $(tmo 20 "${D[@]}" exec $c cat /tmp/exec-d 2>/dev/null) == "detached-$$" ]]; }
+    if wait_until 10 got_d; then
+        pass exec-detach
+    else
+        fail exec-detach "/tmp/exec-d never read detached-$$: $(brief "$out")"
+    fi
+
+    # docker cp both ways: dockerd walks the container's rootfs through the
+    # mount namespace of the running init.
+    echo "cp-in-$$" >"$tmp/cp-in"
+    if out=$(tmo 30 "${D[@]}" cp "$tmp/cp-in" $c:/tmp/cp-in 2>&1) &&
+        out=$(tmo 30 "${D[@]}" exec $c cat /tmp/cp-in 2>&1) && [[ $out == "cp-in-$$" ]] &&
+        out=$(tmo 30 "${D[@]}" cp $c:/etc/hostname "$tmp/cp-out" 2>&1) &&
+        [[ $(cat "$tmp/cp-out") == "$(inspect $c '{{.Config.Hostname}}')" ]]; then
+        pass cp
+    else
+        fail cp "want cp-in-$$ inside and /etc/hostname out: $(brief "$out")"
+    fi
+else
+    fail exec-it-resize "could not start $c"
+    for t in exec-i-user-workdir-env exec-detach cp; do skip "$t" "no container $c"; done
+fi
+tmo 30 "${D[@]}" rm -f $c >/dev/null 2>&1 || true
+tty_resize run-it-resize "${D[@]}" run --rm -it "${R[@]}" "$image"
+
+# --- docker wait, docker attach: the exit status through the shim ---------------
+if tmo 60 "${D[@]}" run -d "${R[@]}" --name d-wait "$image" sh -c 'sleep 1; exit 9' >/dev/null 2>&1 &&
+    out=$(tmo 30 "${D[@]}" wait d-wait 2>&1) && [[ $out == 9 ]]; then
+    pass wait
+else
+    fail wait "want 9 from docker wait: $(brief "$out")"
+fi
+tmo 30 "${D[@]}" rm -f d-wait >/dev/null 2>&1 || true
+set +e
+tmo 60 "${D[@]}" run -d "${R[@]}" --name d-attach "$image" sh -c "sleep 2; echo attached-$$; exit 6" >/dev/null 2>&1
+out=$(tmo 30 "${D[@]}" attach d-attach 2>&1)
+rc=$?
+set -e
+if [[ $rc -eq 6 && $out == "attached-$$" ]]; then
+    pass attach
+else
+    fail attach "want attached-$$ and exit 6; got exit $rc: $(brief "$out")"
+fi
+tmo 30 "${D[@]}" rm -f d-attach >/dev/null 2>&1 || true
+
+# --- --restart on-failure:2: dockerd restarts through the runtime ---------------
+c=d-restart
+creates_before=$(grep -c ' create ' "$argv_log" || true)
+tmo 60 "${D[@]}" run -d "${R[@]}" --name $c --restart on-failure:2 "$image" sh -c 'exit 3' >/dev/null 2>&1 || true
+restarted() { [[ $(inspect $c '{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}') == "exited 2 3" ]]; }
+if wait_until 20 restarted; then
+    creates=$(($(grep -c ' create ' "$argv_log" || true) - creates_before))
+    if [[ $creates -eq 3 ]]; then
+        pass restart-on-failure
+    else
+        fail restart-on-failure "want 3 creates by the runtime (1 + 2 restarts); saw $creates"
+    fi
+else
+    fail restart-on-failure "want exited, RestartCount 2, exit 3; got '$(inspect $c '{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}')'"
+fi
+tmo 30 "${D[@]}" rm -f $c >/dev/null 2>&1 || true
+
+# --- --health-cmd: dockerd execs the probe every second --------------------------
+c=d-health
+if tmo 60 "${D[@]}" run -d "${R[@]}" --name $c --health-cmd 'test -e /tmp/ok' --health-interval 1s \
+    --health-retries 1 "$image" sh -c "sleep 3; touch /tmp/ok; $loop" >/dev/null 2>&1; then
+    health() { [[ $(inspect $c '{{.State.Health.Status}}') == "$1" ]]; }
+    if wait_until 10 health unhealthy && wait_until 10 health healthy; then
+        pass health-cmd
+    else
+        fail health-cmd "want unhealthy, then healthy once /tmp/ok exists; got '$(inspect $c '{{.State.Health.Status}} {{json .State.Health.Log}}' | cut -c1-300)'"
+    fi
+else
+    fail health-cmd "could not start $c"
+fi
+tmo 30 "${D[@]}" rm -f $c >/dev/null 2>&1 || true
+
+# --- the host's namespaces: --pid/--ipc/--uts/--network=host --------------------
+drun --rm "${R[@]}" --pid=host --ipc=host --uts=host --network=host "$image" \
+    sh -c 'for n in pid ipc uts net; do readlink /proc/self/ns/$n; done'
+want=$(for n in pid ipc uts net; do readlink /proc/self/ns/$n; done)
+if [[ $rc -eq 0 && $out == "$want" ]]; then
+    pass host-namespaces
+else
+    fail host-namespaces "want the host's $(echo $want); got exit $rc: $(brief "$out")"
+fi
+# The control: without the flags every one of them differs.
+drun --rm "${R[@]}" "$image" sh -c 'for n in pid ipc uts net; do readlink /proc/self/ns/$n; done'
+if [[ $rc -eq 0 && -z $(comm -12 <(sort <<<"$out") <(sort <<<"$want")) && $(wc -l <<<"$out") -eq 4 ]]; then
+    pass private-namespaces
+else
+    fail private-namespaces "want 4 namespaces none of them the host's; got exit $rc: $(brief "$out")"
+fi
+
+# --- devices: an added one, a renamed one, and the cgroup rule behind them -------
+drun --rm "${R[@]}" --device /dev/fuse --device /dev/null:/dev/xnull "$image" sh -c \
+    'stat -c "%n %t:%T" /dev/fuse /dev/xnull; echo x >/dev/xnull && echo wrote; grep -x "c 10:229 rwm" /sys/fs/cgroup/devices/devices.list'
+if [[ $rc -eq 0 && $(echo $out) == "/dev/fuse a:e5 /dev/xnull 1:3 wrote c 10:229 rwm" ]]; then
+    pass devices
+else
+    fail devices "want /dev/fuse 10:229 allowed rwm, /dev/xnull 1:3 writable; got exit $rc: $(brief "$out")"
+fi
+
+# --- volumes: a read-only bind and a sized tmpfs with a mode --------------------
+mkdir -p "$tmp/vol"
+echo "vol-$$" >"$tmp/vol/f"
+drun --rm "${R[@]}" -v "$tmp/vol:/v:ro" --tmpfs /x:size=1m,mode=1777 "$image" sh -c \
+    'cat /v/f; touch /v/new 2>&1; stat -c %a /x; grep " /x " /proc/mounts | grep -o "size=[^, ]*"'
+if [[ $rc -eq 0 && $out == "vol-$$"*"Read-only file system"*$'\n'"1777"$'\n'"size=1024k" && ! -e $tmp/vol/new ]]; then
+    pass bind-ro-tmpfs
+else
+    fail bind-ro-tmpfs "want the file, EROFS on the bind, /x 1777 size=1024k; got exit $rc: $(brief "$out")"
+fi
+
+# --- rlimits, a namespaced sysctl, /dev/shm's size, oom_score_adj ---------------
+drun --rm "${R[@]}" --ulimit nofile=1024:2048 --sysctl net.ipv4.ip_forward=1 --shm-size 8m \
+    --oom-score-adj 500 "$image" sh -c 'ulimit -n; ulimit -Hn; cat /proc/sys/net/ipv4/ip_forward;
+        grep " /dev/shm " /proc/mounts | grep -o "size=[^, ]*"; cat /proc/self/oom_score_adj'
+if [[ $rc -eq 0 && $(echo $out) == "1024 2048 1 size=8192k 500" ]]; then
+    pass ulimit-sysctl-shm-oom
+else
+    fail ulimit-sysctl-shm-oom "want '1024 2048 1 size=8192k 500'; got exit $rc: $(brief "$out")"
+fi
+
+# --- seccomp: unconfined, and a profile of our own that refuses mkdir ------------
+drun --rm "${R[@]}" --security-opt seccomp=unconfined "$image" sh -c 'grep Seccomp: /proc/self/status; mkdir /tmp/m && echo made'
+if [[ $rc -eq 0 && $(echo $out) == "Seccomp: 0 made" ]]; then
+    pass seccomp-unconfined
+else
+    fail seccomp-unconfined "want Seccomp: 0 and mkdir allowed; got exit $rc: $(brief "$out")"
+fi
+cat >"$tmp/seccomp.json" <<'PROFILE'
+{"defaultAction": "SCMP_ACT_ALLOW",
+ "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}
+PROFILE
+drun --rm "${R[@]}" --security-opt "seccomp=$tmp/seccomp.json" "$image" sh -c 'grep Seccomp: /proc/self/status; mkdir /tmp/m 2>&1; touch /tmp/f && echo touched'
+if [[ $rc -eq 0 && $out == *"Seccomp:"*2* && $out == *"Operation not permitted"* && $out == *touched ]]; then
+    pass seccomp-profile
+else
+    fail seccomp-profile "want Seccomp: 2, mkdir refused (EPERM), touch allowed; got exit $rc: $(brief "$out")"
+fi
+
+# --- --cap-add after --cap-drop ALL: exactly that one ---------------------------
+drun --rm "${R[@]}" --cap-drop ALL --cap-add NET_ADMIN "$image" sh -c 'grep -E "^Cap(Eff|Bnd)" /proc/self/status'
+if [[ $rc -eq 0 && $(echo $out) == "CapEff: 0000000000001000 CapBnd: 0000000000001000" ]]; then
+    pass cap-add
+else
+    fail cap-add "want CapBnd and CapEff 0x1000 (NET_ADMIN only); got exit $rc: $(brief "$out")"
+fi
+
+# --- --cgroupns: private shows its own root, host the path under our parent -----
+drun --rm "${R[@]}" --cgroupns=private "$image" grep ':pids:' /proc/self/cgroup
+priv=$out
+drun --rm "${R[@]}" --cgroupns=host "$image" grep ':pids:' /proc/self/cgroup
+if [[ $priv == *":pids:/" && $rc -eq 0 && $out == *":pids:$cgparent/"* ]]; then
+    pass cgroupns
+else
+    fail cgroupns "want pids:/ with private, pids:$cgparent/... with host; got '$(brief "$priv")', '$(brief "$out")'"
+fi
+
+# --- --cpuset-cpus, --memory-swap: the v1 files and the affinity -----------------
+drun --rm "${R[@]}" --cpuset-cpus 0 --memory 64m --memory-swap 128m "$image" sh -c \
+    'cat /sys/fs/cgroup/cpuset/cpuset.cpus; grep Cpus_allowed_list /proc/self/status;
+     cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'
+if [[ $rc -eq 0 && $(echo $out) == "0 Cpus_allowed_list: 0 67108864 134217728" ]]; then
+    pass cpuset-memory-swap
+else
+    fail cpuset-memory-swap "want cpuset 0, affinity 0, limit 64M, memsw 128M; got exit $rc: $(brief "$out")"
+fi
+
+# --- --privileged: every capability, or (where the host withholds one, as
+# these machines withhold CAP_SYS_RESOURCE) a refusal that names it, as runc
+# refuses ("unable to apply caps"); docker 20.10, unlike podman, asks for all
+# capabilities whatever the bounding set holds.
+drun --rm "${R[@]}" --privileged "$image" sh -c 'grep CapEff /proc/self/status; grep Seccomp: /proc/self/status'
+bnd=$(awk '$1 == "CapBnd:" { print $2 }' /proc/self/status)
+if (((0x$bnd >> 24) & 1)); then
+    if [[ $rc -eq 0 && $out == *"CapEff:"*"$bnd"* && $out == *"Seccomp:"*0* ]]; then
+        pass privileged
+    else
+        fail privileged "want CapEff $bnd and no seccomp; got exit $rc: $(brief "$out")"
+    fi
+elif [[ $rc -ne 0 && $out == *CAP_SYS_RESOURCE* ]]; then
+    pass privileged
+    echo "  the host withholds CAP_SYS_RESOURCE: --privileged refused, naming it"
+else
+    fail privileged "the host withholds CAP_SYS_RESOURCE: want a refusal naming it; got exit $rc: $(brief "$out")"
+fi
+
 # --- docker build: RUN steps in containers of the default runtime (outlet) ------
 mkdir -p "$tmp/ctx"
 cat >"$tmp/ctx/Dockerfile" <<DF
@@ -519,8 +748,10 @@ left=$(find "$tmp/exec/runtime-runc" -mindepth 2 -not -path '*/.cache' -not -pat
 if [[ -z $left ]]; then pass no-runtime-state-left; else fail no-runtime-state-left "$(brief "$left")"; fi
 sleep 0.5
 # dockerd bind-mounts its data root onto itself and, after a live-restore
-# restart, may leave that one behind: its own, not a container's.
-left=$(mounts_under "$tmp" | grep -vxF "$tmp/data" || true)
+# restart, may leave that one behind; once a container used --network=host,
+# libnetwork keeps its own net namespace bound at <exec-root>/netns/default.
+# Both are dockerd's own, not a container's.
+left=$(mounts_under "$tmp" | grep -vxF -e "$tmp/data" -e "$tmp/exec/netns/default" || true)
 if [[ -z $left ]]; then pass no-mounts-left; else fail no-mounts-left "$(brief "$left")"; fi
 left=$(for d in $(parent_cgroups); do find "$d" -mindepth 1 -type d; done)
 if [[ -z $left ]]; then pass no-cgroups-left; else fail no-cgroups-left "$(brief "$left")"; fi

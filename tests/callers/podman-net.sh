@@ -147,25 +147,26 @@ else
 fi
 tmo 30 "${P[@]}" rm -f -t 0 $c >/dev/null 2>&1 || true
 
-# --- a pod: its containers share net, uts and ipc namespaces --------------------
+# --- a pod: its containers share net, uts, ipc and pid namespaces, joined by
+# path (the infra container's); the infra's sleep is everyone's pid 1 ---------
 pod=pn-pod
-ns_of='for n in net uts ipc; do readlink /proc/self/ns/$n; done; hostname'
+ns_of='for n in net uts ipc pid; do readlink /proc/self/ns/$n; done; hostname'
 if out=$(tmo 60 "${P[@]}" pod create --name $pod --network "$net" --cgroup-parent "$cgparent" \
-    --infra-image "$image" --infra-command '/bin/sleep 1000000' 2>&1) &&
+    --share net,uts,ipc,pid --infra-image "$image" --infra-command '/bin/sleep 1000000' 2>&1) &&
     out=$(tmo 60 "${P[@]}" run -d "${run_opts[@]}" --pod $pod --name pn-a "$image" \
         sh -c "mkdir -p /www && echo pod-$token >/www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www" 2>&1) &&
     wait_until 20 state_is pn-a running; then
-    prun --rm --pod $pod "$image" sh -c "$ns_of; wget -q -O - http://127.0.0.1:8080/"
+    prun --rm --pod $pod "$image" sh -c "$ns_of; wget -q -O - http://127.0.0.1:8080/; tr '\\0' ' ' </proc/1/cmdline"
     b=$out
     set +e
     a=$(tmo 30 "${P[@]}" exec pn-a sh -c "$ns_of" 2>&1)
     set -e
     host_ns=$(readlink /proc/self/ns/net)
-    if [[ $rc -eq 0 && $(head -4 <<<"$b") == "$a" && $(head -1 <<<"$a") != "$host_ns" &&
-        $b == *"pod-$token"* ]]; then
+    if [[ $rc -eq 0 && $(head -5 <<<"$b") == "$a" && $(head -1 <<<"$a") != "$host_ns" &&
+        $b == *"pod-$token"* && $b == *"/bin/sleep 1000000"* ]]; then
         pass pod-shared-namespaces
     else
-        fail pod-shared-namespaces "want the same net/uts/ipc/hostname in both (not the host's $host_ns) and pn-a's httpd on 127.0.0.1:8080; a: $(brief "$a"); b (exit $rc): $(brief "$b")"
+        fail pod-shared-namespaces "want the same net/uts/ipc/pid/hostname in both (not the host's $host_ns), pn-a's httpd on 127.0.0.1:8080 and the infra's sleep as pid 1; a: $(brief "$a"); b (exit $rc): $(brief "$b")"
     fi
 else
     fail pod-shared-namespaces "could not set up the pod: $(brief "$out")"
