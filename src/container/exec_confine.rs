@@ -193,8 +193,9 @@ pub(super) fn pid_after_ready(what: &What, plan: &Plan) -> bool {
 /// process with all of the runtime's capabilities; "late-filter" narrows
 /// but loads a filter without no_new_privs last, keeping CAP_SYS_ADMIN
 /// for it until then (the state before the helper loaded it). Debug builds
-/// only.
+/// only: a release build never makes the other variants.
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 enum Switch {
     Off,
     FullCaps,
