@@ -403,6 +403,30 @@ const TRUE_SYSCALLS: &[&str] = &[
     "set_tid_address",
 ];
 
+/// What exec's helper and process call after a filter loaded without
+/// no_new_privs, up to the execve (strace of `outlet exec ID true`):
+/// dropping capabilities, the fork, the user switch, the report to
+/// outlet, the signal reset, the PATH lookup.
+const EXEC_SETUP: &[&str] = &[
+    "access",
+    "capget",
+    "chdir",
+    "clone",
+    "clone3",
+    "close",
+    "fstat",
+    "openat2",
+    "read",
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "sendto",
+    "setgroups",
+    "setresgid",
+    "setresuid",
+    "setsid",
+    "stat",
+];
+
 /// Default deny; `true`'s syscalls plus `extra` allowed.
 fn allowlist(extra: &[&str]) -> Value {
     let mut names: Vec<&str> = TRUE_SYSCALLS.to_vec();
@@ -440,11 +464,22 @@ fn seccomp_allowlist_of_true_plus_execve_runs() {
             .expect_ok(&format!("run true, noNewPrivileges {nnp}"));
 
         // exec, into a created container (its init has not loaded the
-        // filter yet and needs nothing of the list).
+        // filter yet and needs nothing of the list). Without no_new_privs
+        // exec's helper loads the filter before it forks the process into
+        // the container's pid namespace, so that the process never holds
+        // CAP_SYS_ADMIN where a CAP_SYS_PTRACE holder there could take it
+        // (src/container/exec_confine.rs): its setup then runs under the
+        // filter, as runc's setns init runs its own, and the profile must
+        // allow those calls too.
+        let exec_list: Vec<&str> = if nnp {
+            extra.to_vec()
+        } else {
+            extra.iter().chain(EXEC_SETUP).copied().collect()
+        };
         let b = t.bundle(&format!("exec-{nnp}"), |c| {
             c["process"]["args"] = json!(["true"]);
             c["process"]["noNewPrivileges"] = json!(nnp);
-            c["linux"]["seccomp"] = profile.clone();
+            c["linux"]["seccomp"] = allowlist(&exec_list);
         });
         let id = t.id(&format!("exec-{nnp}"));
         t.create_ok(&id, &b);
@@ -453,6 +488,24 @@ fn seccomp_allowlist_of_true_plus_execve_runs() {
         t.outlet(&["start", &id]).expect_ok("start");
         t.wait_status(&id, "stopped");
         t.outlet(&["delete", &id]).expect_ok("delete");
+        if !nnp {
+            // Control: the run's list alone does not let exec's setup
+            // through, so the filter is indeed in before it.
+            let b = t.bundle("exec-short", |c| {
+                c["process"]["args"] = json!(["true"]);
+                c["process"]["noNewPrivileges"] = json!(false);
+                c["linux"]["seccomp"] = profile.clone();
+            });
+            let id = t.id("exec-short");
+            t.create_ok(&id, &b);
+            let o = t.outlet(&["exec", &id, "true"]);
+            assert_ne!(
+                o.code,
+                Some(0),
+                "exec's setup ran outside the filter: {o:?}"
+            );
+            t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+        }
 
         // Controls: without execve nothing runs, so the list is what
         // decides; without capset (noNewPrivileges false) neither, so
