@@ -13,6 +13,16 @@
 //!    once; the target is untouched and the record lands. Control: a debug
 //!    build's `OUTLET_TMP_FOLLOW=1` opens as before, and the target gets
 //!    the record.
+//! 2. `exec` with a seccomp filter and noNewPrivileges false: since the
+//!    helper loads the filter before it forks (attack_s7 4), the process
+//!    set the container's personality and memory policy under it, and a
+//!    profile that denies personality(2) or set_mempolicy (Docker's allows
+//!    them only conditionally) made the exec fail where it had worked.
+//!    Fixed: the helper sets both before it loads the filter (the fork
+//!    inherits them). Each against a profile denying just one of them:
+//!    the exec'd probe reads `bind:0` and `i686`. Control: a debug build's
+//!    `OUTLET_EXEC_FULL_CAPS=attrs-in-process` (main's order) fails naming
+//!    the field.
 //!
 //! Needs root (ignored otherwise) and a debug build (the switches).
 
@@ -109,4 +119,56 @@ fn checkpoint_record_never_follows_a_link_at_its_temporary_name() {
         got.contains("\"stdio\""),
         "control: opening as std::fs::write does, the record should have gone through the link, the target holds {got:?}"
     );
+}
+
+/// A container with a personality and a memory policy, and a filter
+/// without no_new_privs that denies `denied` (EPERM) and allows the rest.
+fn attrs_exec(t: &T, tag: &str, denied: &str, env: &[(&str, &str)]) -> Out {
+    let b = t.bundle(tag, |c| {
+        c["process"]["args"] = json!(["sleep", "600"]);
+        c["process"]["noNewPrivileges"] = json!(false);
+        c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"});
+        c["linux"]["personality"] = json!({"domain": "LINUX32"});
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": [denied], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+        });
+    });
+    let id = t.id(tag);
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let out = t.call_env(
+        Path::new(common::OUTLET),
+        &["exec", &id, "probe", "report"],
+        &[],
+        env,
+    );
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    out
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn exec_sets_personality_and_memory_policy_before_a_filter_denying_them() {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    for (denied, field) in [
+        ("set_mempolicy", "linux.memoryPolicy"),
+        ("personality", "linux.personality"),
+    ] {
+        let out = attrs_exec(&t, &format!("{denied}-fixed"), denied, &[]);
+        out.expect_ok(&format!("exec under a filter denying {denied}"));
+        let r = out.json();
+        assert_eq!(r["numa_policy"], "bind:0", "{denied}: {r}");
+        assert_eq!(r["machine"], "i686", "{denied}: {r}");
+
+        let out = attrs_exec(
+            &t,
+            &format!("{denied}-control"),
+            denied,
+            &[("OUTLET_EXEC_FULL_CAPS", "attrs-in-process")],
+        );
+        out.expect_exec_fail(&format!("control: {denied} set under the filter"), field);
+    }
 }
