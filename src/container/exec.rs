@@ -626,8 +626,9 @@ fn process_setup(
         crate::process::init::set_rlimit(r)?;
     }
     crate::process::scheduling::apply(p)?;
-    crate::process::personality::apply(linux)?;
-    crate::process::mempolicy::apply(linux)?;
+    if confine::attrs_in_process() {
+        confine::inherited_attrs(linux)?;
+    }
     crate::process::stdio::chown_pipes(p.user().uid())?;
     let p = &*crate::process::home::with_home(p)?;
     let became = crate::process::init::become_process(p, seccomp, first.proc.as_ref())?;

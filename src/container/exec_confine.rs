@@ -18,6 +18,12 @@
 //!   prctl, capget/capset, clone3 (or clone on ENOSYS), sendmsg and exit
 //!   after it. Allocation there comes from the bss arena.
 //!
+//! The container's personality and memory policy go in the helper too,
+//! before that filter: both are inherited by the fork and kept across
+//! execve, and Docker's profile allows personality(2) only for a few
+//! values and set_mempolicy only to CAP_SYS_NICE, so under the filter the
+//! process could not set them.
+//!
 //! Two steps still need CAP_SYS_ADMIN in the process itself, which are its
 //! first, followed at once by dropping it from every set (`drop_admin`):
 //!
@@ -66,7 +72,7 @@ pub(super) fn plan(what: &What) -> Plan {
         .iter()
         .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()));
     let filter = match what.seccomp {
-        _ if switch() != Switch::Off => Filter::Late,
+        _ if matches!(switch(), Switch::FullCaps | Switch::LateFilter) => Filter::Late,
         // Under Docker's profile the label's procfs could not be mounted
         // once the filter is in: it goes first, the filter after it.
         Some(s) if !p.no_new_privileges().unwrap_or(false) => {
@@ -88,6 +94,9 @@ pub(super) fn before_fork(what: &What, plan: &Plan) -> Result<()> {
         nix::unistd::fchdir(fd).context("enter the container's root")?;
         nix::unistd::chroot(".").context("chroot into the container's root")?;
         let _ = nix::unistd::close(fd);
+    }
+    if switch() != Switch::AttrsInProcess {
+        inherited_attrs(what.linux)?;
     }
     if let (Filter::Helper, Some(s)) = (plan.filter, what.seccomp) {
         // No listener: the state is not sent anywhere.
@@ -114,6 +123,19 @@ pub(super) fn before_fork(what: &What, plan: &Plan) -> Result<()> {
         need |= caps::SETUP_ADMIN;
     }
     caps::narrow_for_setup(p.capabilities().as_ref(), need)
+}
+
+/// The container's personality and memory policy, for the helper and
+/// every child it forks (the process's, in every plan).
+pub(super) fn inherited_attrs(linux: Option<&oci_spec::runtime::Linux>) -> Result<()> {
+    crate::process::personality::apply(linux)?;
+    crate::process::mempolicy::apply(linux)
+}
+
+/// The debug switch's way back to setting them in the process, after a
+/// filter the helper loaded (the test's control).
+pub(super) fn attrs_in_process() -> bool {
+    switch() == Switch::AttrsInProcess
 }
 
 /// What the process's first steps leave for `become_process`: its own
@@ -144,7 +166,9 @@ pub(super) fn first_in_process(
             s.load("")?;
         }
     }
-    if (plan.labels || plan.filter == Filter::First) && switch() == Switch::Off {
+    if (plan.labels || plan.filter == Filter::First)
+        && !matches!(switch(), Switch::FullCaps | Switch::LateFilter)
+    {
         caps::drop_admin(what.p.capabilities().as_ref())?;
     }
     Ok(First { proc, filtered })
@@ -192,14 +216,17 @@ pub(super) fn pid_after_ready(what: &What, plan: &Plan) -> bool {
 /// ptrace-capable container gets hold of without this file: "1" forks the
 /// process with all of the runtime's capabilities; "late-filter" narrows
 /// but loads a filter without no_new_privs last, keeping CAP_SYS_ADMIN
-/// for it until then (the state before the helper loaded it). Debug builds
-/// only: a release build never makes the other variants.
+/// for it until then (the state before the helper loaded it);
+/// "attrs-in-process" sets personality and memory policy in the process,
+/// under a filter the helper loaded. Debug builds only: a release build
+/// never makes the other variants.
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(not(debug_assertions), allow(dead_code))]
 enum Switch {
     Off,
     FullCaps,
     LateFilter,
+    AttrsInProcess,
 }
 
 #[cfg(debug_assertions)]
@@ -207,6 +234,7 @@ fn switch() -> Switch {
     match std::env::var_os("OUTLET_EXEC_FULL_CAPS") {
         Some(v) if v == "1" => Switch::FullCaps,
         Some(v) if v == "late-filter" => Switch::LateFilter,
+        Some(v) if v == "attrs-in-process" => Switch::AttrsInProcess,
         _ => Switch::Off,
     }
 }

@@ -327,15 +327,47 @@ pub fn link_unnamed(
 
 /// Write `data` to `path` through a temporary file and rename, so readers
 /// (the shim reads the pid file right after create) never see half of it.
+/// The directory may be the caller's (a checkpoint's image directory, a
+/// pid file's): whatever sits at the temporary name (a planted symlink, a
+/// fifo, a crashed run's leftover) is never opened, only unlinked once.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = dir.join(format!(".{name}.{}", std::process::id()));
-    std::fs::write(&tmp, data).with_context(|| format!("write {}", tmp.display()))?;
+    let mut f = match create_new(&tmp) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            // unlink removes a symlink itself, never its target.
+            std::fs::remove_file(&tmp)
+                .and_then(|()| create_new(&tmp))
+                .with_context(|| format!("create {} (something was there)", tmp.display()))?
+        }
+        r => r.with_context(|| format!("create {}", tmp.display()))?,
+    };
+    io::Write::write_all(&mut f, data).with_context(|| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("write {}", tmp.display())
+    })?;
+    drop(f);
     std::fs::rename(&tmp, path).with_context(|| {
         let _ = std::fs::remove_file(&tmp);
         format!("rename {} to {}", tmp.display(), path.display())
     })
+}
+
+/// A file made here and now: O_EXCL fails on anything already at the
+/// name, a symlink included (dangling or not), so nothing is followed or
+/// reused. Debug builds' `OUTLET_TMP_FOLLOW=1` (a test's control) opens
+/// as `std::fs::write` did, through whatever is there.
+fn create_new(p: &Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true);
+    if cfg!(debug_assertions) && std::env::var_os("OUTLET_TMP_FOLLOW").is_some_and(|v| v == "1") {
+        return o.create(true).truncate(true).open(p);
+    }
+    o.create_new(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(p)
 }
 
 // The new mount API (Linux 5.2): a filesystem instance configured through

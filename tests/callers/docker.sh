@@ -423,23 +423,37 @@ else
 fi
 
 # --- a terminal: its size at start and after a resize (exec -it, run -it) -------
-# script(1) gives the client a pty of 33x99; 3 s later the outer size becomes
-# 41x121, the client sees SIGWINCH and asks the shim to resize the pty whose
-# master the runtime handed over through --console-socket. The first `stty
-# size` waits 1 s: the client sends its first size only after the start.
+# script(1) gives the client a pty of 33x99; once the container's terminal
+# shows that size, the outer size becomes 41x121, the client sees SIGWINCH
+# and asks the shim to resize the pty whose master the runtime handed over
+# through --console-socket. No fixed sleeps (a loaded machine made them
+# flaky): the container prints `stty size` each time it changes, the check
+# waits for each size in that output. The client sends its first size only
+# after the start, so sizes before 33x99 (the pty as made) are not looked at.
 # tty_resize NAME CLIENT-ARGS...: the check, given the docker client's argv.
 tty_resize() {
-    local name=$1 cmd o
+    local name=$1 cmd o log=$tmp/tty-$1.log go=$tmp/tty-$1.go pid
     shift
-    cmd="$(printf '%q ' "$@") sh -c 'sleep 1; stty size; sleep 5; stty size'"
-    set +e
-    o=$(tmo 30 script -qec "stty rows 33 cols 99; (sleep 3; stty rows 41 cols 121 </dev/tty) & $cmd" /dev/null </dev/null 2>&1)
-    set -e
-    o=$(tr -d '\r' <<<"$o" | grep -E '^(\^@)?[0-9]+ [0-9]+$' | sed 's/^\^@//' | tr '\n' ' ')
-    if [[ $o == "33 99 41 121 " ]]; then
+    cmd="$(printf '%q ' "$@") sh -c 'l=; i=0; while [ \$i -lt 900 ]; do s=\$(stty size);
+        [ \"\$s\" = \"\$l\" ] || echo \"\$s\"; l=\$s; [ \"\$s\" = \"41 121\" ] && exit 0;
+        sleep 0.1; i=\$((i+1)); done'"
+    tmo 120 script -qec "stty rows 33 cols 99; (until [ -e $go ]; do sleep 0.1; done;
+        stty rows 41 cols 121 </dev/tty) & $cmd" /dev/null </dev/null >"$log" 2>&1 &
+    pid=$!
+    sizes() { tr -d '\r' <"$log" | grep -E '^(\^@)?[0-9]+ [0-9]+$' | sed 's/^\^@//' | tr '\n' ' '; }
+    shows() { [[ " $(sizes)" == *" $1 "* ]]; }
+    wait_until 60 shows "33 99" || true
+    touch "$go"
+    wait_until 60 shows "41 121" || true
+    wait "$pid" || true
+    o=$(sizes)
+    o=${o#"${o%%33 99 *}"}
+    # stty sets rows, then cols (one TIOCSWINSZ each): a poll in between
+    # sees 41x99.
+    if [[ $o == "33 99 41 121 " || $o == "33 99 41 99 41 121 " ]]; then
         pass "$name"
     else
-        fail "$name" "want 'stty size' 33 99 then 41 121 after the resize; got '$o'"
+        fail "$name" "want 'stty size' 33 99 then 41 121 after the resize; got '$(sizes)': $(brief "$(tr -d '\r' <"$log")")"
     fi
 }
 c=d-tty
