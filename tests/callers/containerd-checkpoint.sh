@@ -32,7 +32,20 @@ criu_dir=$(dirname "$("$repo/scripts/fetch-criu.sh")")
 export PATH=$criu_dir:$PATH
 source "$here/containerd-setup.sh"
 task_status() { "${CTR[@]}" task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
-count() { tmo 10 "${CTR[@]}" task exec --exec-id "e$RANDOM" "$1" cat /tmp/n 2>/dev/null || echo 0; }
+count() { tmo 10 "${CTR[@]}" task exec --exec-id "e$RANDOM" "$1" cat /tmp/n 2>"$tmp/count.err" || echo 0; }
+# first_count ID: the first count an exec can read (up to ~10 s of tries):
+# right after a restore the shim may still be settling its new task, and an
+# exec then fails without the container being wrong. A restored counter's
+# first read is already >= 10; a fresh start's is 1 or 2 (the control).
+first_count() {
+    local n=0 i
+    for ((i = 0; i < 40; i++)); do
+        n=$(count "$1")
+        [[ $n =~ ^[0-9]+$ && $n -gt 0 ]] && break
+        sleep 0.25
+    done
+    echo "$n"
+}
 counted() { [[ $(count "$1") -ge 10 ]]; }
 counter='i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done'
 
@@ -58,11 +71,11 @@ tmo 10 "${CTR[@]}" container rm "$id" >/dev/null 2>&1 || true
 set +e
 out=$(tmo 60 "${CTR[@]}" container restore --live "$id" "localhost/ckpt-$id:1" 2>&1); rc=$?
 set -e
-n=$(count "$id")
+n=$(first_count "$id")
 if [[ $rc -eq 0 && $(task_status "$id") == RUNNING && $n -ge 10 ]]; then
     pass restore-live-continues
 else
-    fail restore-live-continues "exit $rc, status $(task_status "$id"), count $n: $(brief "$out")"
+    fail restore-live-continues "exit $rc, status $(task_status "$id"), count $n (exec: $(brief "$(cat "$tmp/count.err" 2>/dev/null)")): $(brief "$out")"
 fi
 tmo 10 "${CTR[@]}" image rm "localhost/ckpt-$id:1" >/dev/null 2>&1 || true
 
@@ -70,7 +83,7 @@ tmo 10 "${CTR[@]}" image rm "localhost/ckpt-$id:1" >/dev/null 2>&1 || true
 # it starts, has not counted to 10: the check above can tell them apart.
 id=$(new_id)
 tmo 30 "${CTR[@]}" run -d "${run_opts[@]}" "$image" "$id" sh -c "$counter" >/dev/null
-n=$(count "$id")
+n=$(first_count "$id")
 if [[ $n -lt 10 ]]; then
     pass control-fresh-start-counts-from-1
 else
