@@ -53,6 +53,7 @@ class Rt:
     def __init__(self, name, path, work, env=None):
         self.name, self.path = name, path
         self.env = {**os.environ, **(env or {})}
+        self.envp = c_strings([f"{k}={v}" for k, v in self.env.items()])
         self.root = os.path.join(work, "root-" + name)
         self.missing = not (os.path.isfile(path) and os.access(path, os.X_OK))
         if not self.missing:
@@ -69,16 +70,20 @@ class Rt:
         # The command's fd 2 shares this file's offset: back to 0 for it.
         os.ftruncate(errf, 0)
         os.lseek(errf, 0, os.SEEK_SET)
-        pid = os.posix_spawn(
-            self.path,
-            [self.path, "--root", self.root, *args],
-            self.env,
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
-                (os.POSIX_SPAWN_DUP2, errf, 2),
-            ],
-        )
+        argv = [self.path, "--root", self.root, *args]
+        if SPAWN_HOLDS_GIL:
+            pid = os.posix_spawn(
+                self.path,
+                argv,
+                self.env,
+                file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                    (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                    (os.POSIX_SPAWN_DUP2, errf, 2),
+                ],
+            )
+        else:
+            pid = spawn(self.path, argv, self.envp, errf)
         rc, cpu = wait_child(pid, f"`{args[0]}`")
         if rc != 0:
             err = os.pread(errf, 65536, 0).decode(errors="replace").strip().splitlines()
@@ -117,6 +122,43 @@ def read_pid(path):
 
 
 _tls = threading.local()
+_libc = ctypes.CDLL(None, use_errno=True)
+# os.posix_spawn (CPython 3.11) holds the GIL until the child has exec'd
+# (glibc's posix_spawn is a CLONE_VFORK clone): every other driver thread
+# waits that long, and under a storm's load that is a wait for a CPU too,
+# so the driver issued its commands one at a time. libc's posix_spawn
+# through ctypes runs without the GIL. STORM_SPAWN=os: the old way.
+SPAWN_HOLDS_GIL = os.environ.get("STORM_SPAWN") == "os"
+
+
+def c_strings(strs):
+    return (ctypes.c_char_p * (len(strs) + 1))(*[os.fsencode(x) for x in strs], None)
+
+
+def spawn(path, argv, envp, errf):
+    """posix_spawn(path, argv, envp) with stdin and stdout on /dev/null and
+    stderr on errf, the GIL released for the call."""
+    fa = file_actions(errf)
+    pid = ctypes.c_int()
+    rc = _libc.posix_spawn(ctypes.byref(pid), os.fsencode(path), fa, None, c_strings(argv), envp)
+    if rc != 0:
+        raise OSError(rc, f"posix_spawn {path}: {os.strerror(rc)}")
+    return pid.value
+
+
+def file_actions(errf):
+    """This thread's posix_spawn_file_actions_t (made once; 80 bytes on
+    glibc x86_64, the buffer is larger)."""
+    if getattr(_tls, "fa", None) is None or _tls.fa_err != errf:
+        fa = ctypes.create_string_buffer(256)
+        ok = _libc.posix_spawn_file_actions_init(fa) == 0
+        ok = ok and _libc.posix_spawn_file_actions_addopen(fa, 0, b"/dev/null", os.O_RDONLY, 0) == 0
+        ok = ok and _libc.posix_spawn_file_actions_addopen(fa, 1, b"/dev/null", os.O_WRONLY, 0) == 0
+        ok = ok and _libc.posix_spawn_file_actions_adddup2(fa, errf, 2) == 0
+        if not ok:
+            raise OSError("posix_spawn_file_actions")
+        _tls.fa, _tls.fa_err = fa, errf
+    return _tls.fa
 
 
 def err_file():
@@ -132,6 +174,9 @@ def close_err_file():
     if hasattr(_tls, "errf"):
         os.close(_tls.errf)
         del _tls.errf
+    if getattr(_tls, "fa", None) is not None:
+        _libc.posix_spawn_file_actions_destroy(_tls.fa)
+        _tls.fa = None
 
 
 def wait_child(pid, what):

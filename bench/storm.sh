@@ -21,6 +21,9 @@
 #   STORM_STAGGER=1                  (the driver's threads start one by one after
 #                                    the clock starts, as before session 8; default:
 #                                    all K ready first, released together)
+#   STORM_SPAWN=os                   (the driver spawns with os.posix_spawn, which
+#                                    holds Python's GIL until the child has exec'd,
+#                                    as before session 8; default: libc's, without it)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
