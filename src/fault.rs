@@ -126,6 +126,20 @@ pub fn fill_arena() {
 #[inline(always)]
 pub fn fill_arena() {}
 
+/// The control of tests/attack_s8.rs: in debug builds,
+/// `OUTLET_START_HOOKS_UNFILTERED=1` runs startContainer hooks before the
+/// seccomp filter, as outlet did. Release builds: never.
+#[cfg(debug_assertions)]
+pub fn start_hooks_unfiltered() -> bool {
+    std::env::var_os("OUTLET_START_HOOKS_UNFILTERED").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn start_hooks_unfiltered() -> bool {
+    false
+}
+
 /// Every named step, in the order a lifecycle reaches them (the crash test
 /// walks this list; a point missing here is a point no test kills at).
 pub const STEPS: &[&str] = &[

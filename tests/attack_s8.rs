@@ -1,0 +1,150 @@
+//! The attacker's review of session 8, played in real containers.
+//!
+//! 1. startContainer hooks outside the container's seccomp filter. The
+//!    runtime-spec resolves a startContainer hook's `path` in the
+//!    container, so the binary it runs is the image's: hostile. The init
+//!    ran those hooks after `start` released it but before it loaded the
+//!    filter (only a profile with a listener was loaded earlier): the
+//!    image's program ran with `Seccomp: 0`, made the very syscalls the
+//!    profile denies, and anything it left running in the container (a
+//!    daemon the later processes talk to) stayed unfiltered for the
+//!    container's life. runc loads the filter before its startContainer
+//!    hooks whatever noNewPrivileges says. The probe: the hook and the
+//!    container's process each write their `Seccomp:` line and try a
+//!    `mkdir` the profile answers with EPERM. Fixed: the init loads the
+//!    filter before the hooks, and the hook reads `Seccomp: 2` and makes
+//!    nothing. Control: `OUTLET_START_HOOKS_UNFILTERED=1` (a debug build's
+//!    switch) runs the hooks before the filter as before: the hook reads
+//!    `Seccomp: 0` and its directory is made, while the process after it
+//!    is still filtered (the probe tells the two apart).
+//!
+//! Needs root (ignored otherwise) and a debug build (the switches).
+
+mod common;
+
+use std::path::Path;
+
+use common::{OUTLET, Out, T};
+use serde_json::json;
+
+fn needs_debug_build() {
+    if !cfg!(debug_assertions) {
+        panic!("needs a debug build of outlet (OUTLET_START_HOOKS_UNFILTERED)");
+    }
+}
+
+/// What one side (the hook or the process) saw: its `Seccomp:` mode and
+/// whether its `mkdir` went through.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    mode: String,
+    made: bool,
+}
+
+fn seen(out: &Path, who: &str) -> Seen {
+    let line = std::fs::read_to_string(out.join(format!("{who}.seccomp")))
+        .unwrap_or_else(|e| panic!("{who} did not run: {e}"));
+    let mode = line
+        .trim()
+        .strip_prefix("Seccomp:")
+        .unwrap_or_else(|| panic!("{who}: no Seccomp line: {line:?}"))
+        .trim()
+        .to_string();
+    Seen {
+        mode,
+        made: out.join(format!("{who}.made")).exists(),
+    }
+}
+
+/// The probe both sides run, writing into `dir`.
+fn probe(dir: &str, who: &str) -> String {
+    format!(
+        "grep ^Seccomp: /proc/self/status > {dir}/{who}.seccomp; \
+         mkdir {dir}/{who}.made 2>/dev/null; true"
+    )
+}
+
+/// A container whose profile allows all but mkdir/mkdirat (EPERM), with a
+/// startContainer hook run from the image; returns what the hook and the
+/// process saw.
+fn attempt(t: &T, tag: &str, nnp: bool, env: &[(&str, &str)]) -> (Out, Seen, Seen) {
+    let b = t.bundle(tag, |c| {
+        c["process"]["args"] = json!(["sh", "-c", probe("/out", "process")]);
+        c["process"]["noNewPrivileges"] = json!(nnp);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{
+                "names": ["mkdir", "mkdirat"],
+                "action": "SCMP_ACT_ERRNO",
+                "errnoRet": libc::EPERM
+            }]
+        });
+        // Resolved and run in the container: the image's /bin/sh.
+        c["hooks"] = json!({"startContainer": [
+            {"path": "/bin/sh", "args": ["sh", "-c", probe("/out", "hook")]}
+        ]});
+    });
+    let id = t.id(tag);
+    let bs = b.dir.to_str().unwrap();
+    let out = t.call_env(OUTLET.as_ref(), &["run", "--bundle", bs, &id], &[], env);
+    let _ = t.outlet(&["delete", "--force", &id]);
+    if !out.ok() {
+        panic!("{tag}: run failed: {out:#?}");
+    }
+    (out, seen(&b.out, "hook"), seen(&b.out, "process"))
+}
+
+fn filtered() -> Seen {
+    Seen {
+        mode: "2".into(),
+        made: false,
+    }
+}
+
+fn check_fixed(tag: &str, nnp: bool) {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    let (out, hook, process) = attempt(&t, tag, nnp, &[]);
+    assert_eq!(
+        hook,
+        filtered(),
+        "the image's startContainer hook ran outside the filter: {out:#?}"
+    );
+    assert_eq!(process, filtered(), "the process: {out:#?}");
+    t.assert_nothing_left(tag);
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn start_container_hook_runs_under_the_filter_with_no_new_privileges() {
+    check_fixed("hook-nnp", true);
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn start_container_hook_runs_under_the_filter_without_no_new_privileges() {
+    check_fixed("hook-privs", false);
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn start_container_hook_control_runs_unfiltered_before_the_filter() {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    for nnp in [true, false] {
+        let tag = format!("hook-control-{nnp}");
+        let (out, hook, process) =
+            attempt(&t, &tag, nnp, &[("OUTLET_START_HOOKS_UNFILTERED", "1")]);
+        assert_eq!(
+            hook,
+            Seen {
+                mode: "0".into(),
+                made: true
+            },
+            "control (nnp {nnp}): the hook should have run unfiltered: {out:#?}"
+        );
+        assert_eq!(process, filtered(), "control (nnp {nnp}): the process");
+    }
+    t.assert_nothing_left("hook control");
+}
