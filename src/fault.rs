@@ -140,6 +140,20 @@ pub fn start_hooks_unfiltered() -> bool {
     false
 }
 
+/// The control of tests/attack_s8.rs: in debug builds,
+/// `OUTLET_HOOK_STDIN_BLOCKING=1` writes a hook's state to its stdin with
+/// one blocking write before its timeout is watched, as outlet did.
+#[cfg(debug_assertions)]
+pub fn hook_stdin_blocking() -> bool {
+    std::env::var_os("OUTLET_HOOK_STDIN_BLOCKING").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn hook_stdin_blocking() -> bool {
+    false
+}
+
 /// Every named step, in the order a lifecycle reaches them (the crash test
 /// walks this list; a point missing here is a point no test kills at).
 pub const STEPS: &[&str] = &[

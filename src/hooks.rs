@@ -7,11 +7,14 @@
 //! list whatever fails, and each failure is a warning.
 
 use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use nix::fcntl::{FcntlArg, OFlag};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use oci_spec::runtime::Hook;
 
 /// How often a hook that has a timeout is checked for its end: what its
@@ -69,14 +72,17 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
     cmd.stdin(Stdio::piped());
     crate::syscall::hook_exec::only_stdio(&mut cmd);
     let mut child = cmd.spawn().context("start")?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin is fine: ignore EPIPE.
-        let _ = stdin.write_all(state_json.as_bytes());
-    }
     let deadline = h
         .timeout()
         .filter(|t| *t > 0)
         .map(|t| Instant::now() + Duration::from_secs(t as u64));
+    if let Some(stdin) = child.stdin.take()
+        && !feed(stdin, state_json.as_bytes(), deadline)
+    {
+        let _ = child.kill();
+        let _ = child.wait();
+        bail!("timed out after {}s", h.timeout().unwrap_or(0));
+    }
     let Some(deadline) = deadline else {
         let status = child.wait().context("wait")?;
         if !status.success() {
@@ -99,4 +105,39 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
         bail!("failed: {status}");
     }
     Ok(())
+}
+
+/// Writes the state to the hook's stdin and closes it; false if the
+/// deadline passed first. A state larger than the pipe (big annotations)
+/// waits for the hook to read it, and a hook that never reads (a
+/// startContainer hook is the image's program) must not hold the write,
+/// and with it the caller, past its timeout. A hook that does not read its
+/// stdin at all is fine: EPIPE ends the feed.
+fn feed(mut stdin: std::process::ChildStdin, mut bytes: &[u8], deadline: Option<Instant>) -> bool {
+    let Some(deadline) = deadline.filter(|_| !crate::fault::hook_stdin_blocking()) else {
+        let _ = stdin.write_all(bytes);
+        return true;
+    };
+    let fd = stdin.as_fd();
+    if nix::fcntl::fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).is_err() {
+        let _ = stdin.write_all(bytes);
+        return true;
+    }
+    while !bytes.is_empty() {
+        match stdin.write(bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return false;
+                }
+                let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLOUT)];
+                let wait = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+                let _ = poll(&mut fds, wait);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
+    true
 }

@@ -17,6 +17,19 @@
 //!    switch) runs the hooks before the filter as before: the hook reads
 //!    `Seccomp: 0` and its directory is made, while the process after it
 //!    is still filtered (the probe tells the two apart).
+//! 2. A hook's timeout defeated by its stdin. outlet wrote the state to a
+//!    hook's stdin with one blocking write and only then began to watch
+//!    the hook's timeout. A state larger than the pipe (64 KiB: a caller's
+//!    annotations reach that) stays unwritten while the hook does not
+//!    read, so a hook that never reads and never exits held `start` (and
+//!    `run`, `create` for the runtime's hooks) past its timeout, for as
+//!    long as it liked. For startContainer the hook is the image's
+//!    program. The probe: 100 KiB of annotations and a startContainer hook
+//!    `sleep 12` with `timeout: 1`. Fixed: the state is fed without
+//!    blocking, watched against the same deadline, and `run` fails naming
+//!    the hook and "timed out after 1s" within seconds. Control:
+//!    `OUTLET_HOOK_STDIN_BLOCKING=1` (a debug build's switch) writes as
+//!    before, and `run` takes the hook's whole 12 s.
 //!
 //! Needs root (ignored otherwise) and a debug build (the switches).
 
@@ -147,4 +160,53 @@ fn start_container_hook_control_runs_unfiltered_before_the_filter() {
         assert_eq!(process, filtered(), "control (nnp {nnp}): the process");
     }
     t.assert_nothing_left("hook control");
+}
+
+/// `run` of a container whose startContainer hook sleeps 12 s without
+/// reading its stdin, with a 1 s timeout and a state past the pipe's size.
+fn slow_hook_run(t: &T, tag: &str, env: &[(&str, &str)]) -> (Out, std::time::Duration) {
+    let b = t.bundle(tag, |c| {
+        c["process"]["args"] = json!(["true"]);
+        c["annotations"] = json!({"big": "x".repeat(100 * 1024)});
+        c["hooks"] = json!({"startContainer": [
+            {"path": "/bin/sleep", "args": ["sleep", "12"], "timeout": 1}
+        ]});
+    });
+    let id = t.id(tag);
+    let bs = b.dir.to_str().unwrap();
+    let began = std::time::Instant::now();
+    let out = t.call_env(OUTLET.as_ref(), &["run", "--bundle", bs, &id], &[], env);
+    let took = began.elapsed();
+    let _ = t.outlet(&["delete", "--force", &id]);
+    (out, took)
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn hook_that_never_reads_a_large_state_still_times_out() {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    let (out, took) = slow_hook_run(&t, "stdin-fixed", &[]);
+    out.expect_fail("run with a hook past its timeout", "timed out after 1s");
+    out.expect_fail("run with a hook past its timeout", "startContainer");
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "run took {took:?}: the hook's 1 s timeout was not kept"
+    );
+    eprintln!("fixed: run failed after {took:?}");
+    t.assert_nothing_left("stdin fixed");
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn hook_stdin_control_blocking_write_outlives_the_timeout() {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    let (out, took) = slow_hook_run(&t, "stdin-control", &[("OUTLET_HOOK_STDIN_BLOCKING", "1")]);
+    assert!(
+        took >= std::time::Duration::from_secs(11),
+        "control: run took {took:?}, expected the hook's whole 12 s: {out:#?}"
+    );
+    eprintln!("control: run returned after {took:?} (ok: {})", out.ok());
+    t.assert_nothing_left("stdin control");
 }
