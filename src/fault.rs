@@ -154,6 +154,20 @@ pub fn hook_stdin_blocking() -> bool {
     false
 }
 
+/// The control of tests/attack_s8.rs: in debug builds,
+/// `OUTLET_COPYUP_TRUSTS_STAT=1` makes tmpcopyup open a file the way it
+/// did, blocking, trusting the stat made before. Release builds: never.
+#[cfg(debug_assertions)]
+pub fn copyup_trusts_stat() -> bool {
+    std::env::var_os("OUTLET_COPYUP_TRUSTS_STAT").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn copyup_trusts_stat() -> bool {
+    false
+}
+
 /// Every named step, in the order a lifecycle reaches them (the crash test
 /// walks this list; a point missing here is a point no test kills at).
 pub const STEPS: &[&str] = &[

@@ -30,6 +30,21 @@
 //!    the hook and "timed out after 1s" within seconds. Control:
 //!    `OUTLET_HOOK_STDIN_BLOCKING=1` (a debug build's switch) writes as
 //!    before, and `run` takes the hook's whole 12 s.
+//! 3. tmpcopyup over a volume another container writes. The copy stat'ed
+//!    each entry and then opened a regular one by name, blocking, without
+//!    checking what it opened. A writer of the volume (a sibling
+//!    container sharing it) that swaps the file for a fifo in between
+//!    holds `create` in that open for as long as it likes (the init waits
+//!    for a writer, the caller waits for the init), and then feeds the
+//!    copy what it wants; swapped for a device node, the init (every
+//!    capability, the host's user namespace) would open and read the
+//!    device. The window is held open at `OUTLET_PAUSE=copyup:stat`; the
+//!    racer swaps `f` for a fifo and, once a reader has it open, waits 3 s
+//!    before it writes. Fixed: the file is opened non-blocking and checked
+//!    by fstat to be the regular file stat saw: `create` fails at once
+//!    naming the entry. Control: `OUTLET_COPYUP_TRUSTS_STAT=1` (a debug
+//!    build's switch) opens as before: `run` waits the racer's 3 s and the
+//!    container reads the racer's bytes as `f`.
 //!
 //! Needs root (ignored otherwise) and a debug build (the switches).
 
@@ -37,6 +52,7 @@ mod common;
 
 use std::path::Path;
 
+use common::pause::Pause;
 use common::{OUTLET, Out, T};
 use serde_json::json;
 
@@ -209,4 +225,111 @@ fn hook_stdin_control_blocking_write_outlives_the_timeout() {
     );
     eprintln!("control: run returned after {took:?} (ok: {})", out.ok());
     t.assert_nothing_left("stdin control");
+}
+
+/// What the fifo racer saw: whether a reader (the init) opened the fifo,
+/// and when it wrote.
+struct Raced {
+    reader: bool,
+    wrote_at: Option<std::time::Instant>,
+}
+
+/// Swaps `f` for a fifo, then (in a thread) waits up to 10 s for a reader,
+/// holds it 3 s and writes the racer's bytes.
+fn swap_for_fifo(vol: &Path) -> std::thread::JoinHandle<Raced> {
+    let f = vol.join("f");
+    std::fs::remove_file(&f).unwrap();
+    nix::unistd::mkfifo(&f, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            // Without a reader a non-blocking open for writing is ENXIO.
+            if let Ok(mut w) = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&f)
+            {
+                std::thread::sleep(std::time::Duration::from_secs(3));
+                let _ = w.write_all(b"racer\n");
+                return Raced {
+                    reader: true,
+                    wrote_at: Some(std::time::Instant::now()),
+                };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Raced {
+            reader: false,
+            wrote_at: None,
+        }
+    })
+}
+
+/// `run` of a container whose /tmp is a shared volume covered by a
+/// tmpcopyup tmpfs, with `f` swapped for a fifo at `copyup:stat`.
+fn copyup_race(t: &T, tag: &str, env: &[(&str, &str)]) -> (Out, Raced, std::path::PathBuf) {
+    let vol = t.dir.join(format!("vol-{tag}"));
+    std::fs::create_dir_all(&vol).unwrap();
+    std::fs::write(vol.join("f"), "image\n").unwrap();
+    let b = t.bundle(tag, |c| {
+        c["process"]["args"] = json!(["sh", "-c", "cat /tmp/f > /out/seen"]);
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"destination": "/tmp", "type": "bind",
+            "source": vol, "options": ["rbind", "rw"]}));
+        mounts.push(json!({"destination": "/tmp", "type": "tmpfs",
+            "source": "tmpfs", "options": ["tmpcopyup"]}));
+    });
+    let id = t.id(tag);
+    let bs = b.dir.to_str().unwrap().to_string();
+    let pause = Pause::new(t, tag, "copyup:stat");
+    let (mut cmd, so, se) = t.command(OUTLET.as_ref(), &["run", "--bundle", &bs, &id]);
+    cmd.envs(env.iter().copied());
+    let mut racer = None;
+    let out = pause.around((cmd, so, se), || racer = Some(swap_for_fifo(&vol)));
+    let raced = racer.unwrap().join().unwrap();
+    let _ = t.outlet(&["delete", "--force", &id]);
+    (out, raced, b.out.join("seen"))
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn tmpcopyup_refuses_a_file_swapped_for_a_fifo() {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    let (out, raced, seen) = copyup_race(&t, "copyup-fixed", &[]);
+    out.expect_fail(
+        "run with f swapped for a fifo",
+        "replaced between its stat and its open",
+    );
+    out.expect_fail("run with f swapped for a fifo", "tmpcopyup");
+    assert!(!seen.exists(), "the container ran: {out:#?}");
+    eprintln!(
+        "fixed: {} (a reader seen by the racer: {})",
+        out.stderr.trim(),
+        raced.reader
+    );
+    t.assert_nothing_left("copyup fixed");
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn tmpcopyup_control_reads_the_racers_fifo() {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    let began = std::time::Instant::now();
+    let (out, raced, seen) =
+        copyup_race(&t, "copyup-control", &[("OUTLET_COPYUP_TRUSTS_STAT", "1")]);
+    out.expect_ok("control: run with f swapped for a fifo");
+    assert!(raced.reader, "control: the init never opened the fifo");
+    let wrote = raced.wrote_at.unwrap();
+    assert!(wrote.duration_since(began) >= std::time::Duration::from_secs(3));
+    let got = std::fs::read_to_string(&seen).unwrap();
+    assert_eq!(got, "racer\n", "control: the container's /tmp/f");
+    eprintln!(
+        "control: run held {:?}, /tmp/f is the racer's {got:?}",
+        began.elapsed()
+    );
+    t.assert_nothing_left("copyup control");
 }
