@@ -168,6 +168,20 @@ pub fn copyup_trusts_stat() -> bool {
     false
 }
 
+/// The control of tests/attack_s8.rs: in debug builds,
+/// `OUTLET_HOOK_RUNTIME_ENV=1` gives a startContainer hook without `env`
+/// the runtime's (the caller's) environment, as outlet did.
+#[cfg(debug_assertions)]
+pub fn hook_runtime_env() -> bool {
+    std::env::var_os("OUTLET_HOOK_RUNTIME_ENV").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn hook_runtime_env() -> bool {
+    false
+}
+
 /// Every named step, in the order a lifecycle reaches them (the crash test
 /// walks this list; a point missing here is a point no test kills at).
 pub const STEPS: &[&str] = &[

@@ -23,8 +23,22 @@ const TIMEOUT_POLL: Duration = Duration::from_millis(2);
 
 /// Runs the hooks in order; the first failure ends the list and is the error.
 pub fn run_all(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> Result<()> {
+    run_all_env(kind, hooks, state_json, None)
+}
+
+/// `run_all`, with `default_env` for a hook that gives no `env`: the
+/// container's process environment for hooks run in the container, as
+/// runc's init (which clears its own) gives them. The runtime's own
+/// environment is the caller's, and a startContainer hook is the image's
+/// program: it must not read the caller's variables.
+pub fn run_all_env(
+    kind: &str,
+    hooks: Option<&Vec<Hook>>,
+    state_json: &str,
+    default_env: Option<&[String]>,
+) -> Result<()> {
     for (i, h) in hooks.into_iter().flatten().enumerate() {
-        run_one(h, state_json).with_context(|| context(kind, i, h))?;
+        run_one(h, state_json, default_env).with_context(|| context(kind, i, h))?;
     }
     Ok(())
 }
@@ -35,7 +49,7 @@ pub fn run_all(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> Resul
 pub fn run_all_warn(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> usize {
     let mut failed = 0;
     for (i, h) in hooks.into_iter().flatten().enumerate() {
-        if let Err(e) = run_one(h, state_json) {
+        if let Err(e) = run_one(h, state_json, None) {
             failed += 1;
             crate::logging::warn(&format!("{}: {e:#}", context(kind, i, h)));
         }
@@ -52,7 +66,7 @@ fn context(kind: &str, i: usize, h: &Hook) -> String {
     )
 }
 
-fn run_one(h: &Hook, state_json: &str) -> Result<()> {
+fn run_one(h: &Hook, state_json: &str, default_env: Option<&[String]>) -> Result<()> {
     let args = h.args().clone().unwrap_or_default();
     let mut cmd = Command::new(h.path());
     if let Some(a0) = args.first() {
@@ -61,7 +75,7 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
     cmd.args(args.iter().skip(1));
     // As runc (Go's exec.Cmd with the hook's Env): no `env` at all means the
     // runtime's own environment; a list, even an empty one, is exactly that.
-    if let Some(env) = h.env() {
+    if let Some(env) = h.env().as_deref().or(default_env) {
         cmd.env_clear();
         for kv in env {
             if let Some((k, v)) = kv.split_once('=') {

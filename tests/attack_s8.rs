@@ -45,6 +45,16 @@
 //!    naming the entry. Control: `OUTLET_COPYUP_TRUSTS_STAT=1` (a debug
 //!    build's switch) opens as before: `run` waits the racer's 3 s and the
 //!    container reads the racer's bytes as `f`.
+//! 4. The caller's environment handed to the image. A startContainer hook
+//!    that gives no `env` ran with the runtime's own environment, and in
+//!    the init that is whatever the caller (containerd, podman, a CI job)
+//!    had: its tokens and proxies went to the image's program. runc's init
+//!    clears its environment and gives such a hook the container process's.
+//!    The probe: `outlet run` with `CALLER_SECRET=hunter2` in its
+//!    environment and a hook `env > /out/hookenv`. Fixed: the hook sees
+//!    the process's variables (the spec's PATH and the harness's token)
+//!    and not the secret. Control: `OUTLET_HOOK_RUNTIME_ENV=1` (a debug
+//!    build's switch): the hook reads `CALLER_SECRET=hunter2`.
 //!
 //! Needs root (ignored otherwise) and a debug build (the switches).
 
@@ -332,4 +342,56 @@ fn tmpcopyup_control_reads_the_racers_fifo() {
         began.elapsed()
     );
     t.assert_nothing_left("copyup control");
+}
+
+/// The environment a startContainer hook without `env` saw, `outlet run`
+/// having `CALLER_SECRET` in its own.
+fn hook_env(t: &T, tag: &str, env: &[(&str, &str)]) -> Vec<String> {
+    let b = t.bundle(tag, |c| {
+        c["process"]["args"] = json!(["true"]);
+        c["hooks"] = json!({"startContainer": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "env > /out/hookenv"]}
+        ]});
+    });
+    let id = t.id(tag);
+    let bs = b.dir.to_str().unwrap();
+    let mut all = vec![("CALLER_SECRET", "hunter2")];
+    all.extend_from_slice(env);
+    let out = t.call_env(OUTLET.as_ref(), &["run", "--bundle", bs, &id], &[], &all);
+    let _ = t.outlet(&["delete", "--force", &id]);
+    out.expect_ok("run with a startContainer hook");
+    std::fs::read_to_string(b.out.join("hookenv"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn start_container_hook_gets_the_process_env_not_the_callers() {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    let env = hook_env(&t, "env-fixed", &[]);
+    assert!(
+        !env.iter().any(|l| l.contains("hunter2")),
+        "the caller's secret reached the image's hook: {env:?}"
+    );
+    let token = format!("OUTLET_TEST={}", t.token);
+    assert!(env.contains(&token), "no process env in the hook: {env:?}");
+    assert!(env.iter().any(|l| l.starts_with("PATH=")), "{env:?}");
+    t.assert_nothing_left("env fixed");
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn start_container_hook_env_control_sees_the_callers_secret() {
+    let Some(t) = T::new() else { return };
+    needs_debug_build();
+    let env = hook_env(&t, "env-control", &[("OUTLET_HOOK_RUNTIME_ENV", "1")]);
+    assert!(
+        env.iter().any(|l| l == "CALLER_SECRET=hunter2"),
+        "control: the hook should have had the caller's environment: {env:?}"
+    );
+    t.assert_nothing_left("env control");
 }

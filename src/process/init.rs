@@ -146,10 +146,12 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
             f.load("")?;
         }
         // The state is built only for hooks that will read it.
-        crate::hooks::run_all(
+        crate::hooks::run_all_env(
             "startContainer",
             start_hooks,
             &(a.state_json)(host_pid, Status::Created),
+            Some(process.env().as_deref().unwrap_or(&[]))
+                .filter(|_| !crate::fault::hook_runtime_env()),
         )?;
     }
     wait_for_start(a.fifo)?;
