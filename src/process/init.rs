@@ -124,7 +124,7 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     // what it is sent, as runc's init does. Before a listener's filter,
     // which may not allow rt_sigaction.
     crate::syscall::process::exit_on_terminating_signals();
-    let late_filter = load_filter_for_listener(a, host_pid)?;
+    let mut late_filter = load_filter_for_listener(a, host_pid)?;
     report_ready(chan_slot)?;
     let start_hooks = a
         .spec
@@ -139,11 +139,19 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
         if !crate::syscall::process::wait_readable(a.fifo).context("wait on exec.fifo")? {
             bail!("exec.fifo: end of file before start");
         }
+        // The hook's path resolves in the container: the program is the
+        // image's, and it runs under the container's filter, as runc runs
+        // it, or it and whatever it leaves running are never filtered.
+        if let Some(f) = late_filter.take_if(|_| !crate::fault::start_hooks_unfiltered()) {
+            f.load("")?;
+        }
         // The state is built only for hooks that will read it.
-        crate::hooks::run_all(
+        crate::hooks::run_all_env(
             "startContainer",
             start_hooks,
             &(a.state_json)(host_pid, Status::Created),
+            Some(process.env().as_deref().unwrap_or(&[]))
+                .filter(|_| !crate::fault::hook_runtime_env()),
         )?;
     }
     wait_for_start(a.fifo)?;
