@@ -1,5 +1,7 @@
 //! cpu controller (v2): cpu.max, cpu.weight, cpu.max.burst, cpu.idle.
 
+use std::path::Path;
+
 use anyhow::{Result, bail};
 use oci_spec::runtime::LinuxResources;
 
@@ -52,6 +54,27 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
         out.push(FileWrite::new("cpu", "cpu.idle", idle.to_string()));
     }
     Ok(())
+}
+
+/// For `update`: a period without a quota keeps the quota the cgroup has.
+/// runc merges an update into the config it saved, so `update
+/// --cpu-period` leaves its quota (seen in the VM: quota 50000, then
+/// --cpu-period 200000, gives "50000 200000"); written alone, "max PERIOD"
+/// would drop the limit. None when nothing needs the cgroup's quota.
+pub fn keep_quota(r: &LinuxResources, dir: &Path) -> Result<Option<LinuxResources>> {
+    let Some(cpu) = r.cpu() else { return Ok(None) };
+    if cpu.period().is_none_or(|p| p == 0) || cpu.quota().is_some_and(|q| q != 0) {
+        return Ok(None);
+    }
+    let now = crate::cgroups::fs::read(&dir.join("cpu.max"))?;
+    let Some(Ok(quota)) = now.split_whitespace().next().map(str::parse::<i64>) else {
+        return Ok(None); // "max": the lone period's "max PERIOD" is right
+    };
+    let mut cpu = cpu.clone();
+    cpu.set_quota(Some(quota));
+    let mut r = r.clone();
+    r.set_cpu(Some(cpu));
+    Ok(Some(r))
 }
 
 #[cfg(test)]
@@ -116,6 +139,26 @@ mod tests {
         assert!(
             e.to_string().contains("linux.resources.cpu.quota: -5"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn lone_period_keeps_the_cgroups_quota() {
+        let dir = crate::security::testutil::TempDir::new("keepquota");
+        let lone = res(r#"{"cpu":{"period":200000}}"#);
+        std::fs::write(dir.0.join("cpu.max"), "50000 100000\n").unwrap();
+        let r = keep_quota(&lone, &dir.0).unwrap().unwrap();
+        let mut out = Vec::new();
+        writes(&r, &mut out).unwrap();
+        assert_eq!(pairs(&out), [("cpu.max", "50000 200000")]);
+        std::fs::write(dir.0.join("cpu.max"), "max 100000\n").unwrap();
+        assert!(keep_quota(&lone, &dir.0).unwrap().is_none());
+        let both = res(r#"{"cpu":{"period":200000,"quota":1000}}"#);
+        assert!(keep_quota(&both, &dir.0).unwrap().is_none());
+        assert!(
+            keep_quota(&res(r#"{"pids":{"limit":3}}"#), &dir.0)
+                .unwrap()
+                .is_none()
         );
     }
 }
