@@ -43,6 +43,19 @@ res_err() { # file
     tr '\n' ' ' <"$1" | sed 's/time="[^"]*" //g; s/level=[a-z]* //g; s/ *$//' | cut -c1-240
 }
 
+# Something left behind fails outlet's run. runc 1.1.5's delete of a
+# created container sometimes returns before its cgroup can be removed
+# (seen: 1 to 3 of 32 groups); against runc that is only reported, the
+# subject here is the values.
+res_left() { # case left
+    [ -n "$2" ] || return 0
+    if [ "$RUNTIME_NAME" = outlet ]; then
+        res_bad="$res_bad [$1: left behind:$2]"
+    else
+        echo "VMINFO res $1: $RUNTIME_NAME left behind:$2"
+    fi
+}
+
 # The files each case reads.
 res_files() { # case
     case $1 in
@@ -133,7 +146,7 @@ res_want() { # case
     runc:huge) echo "rc=0 hugetlb.2MB.max=4194304 hugetlb.2MB.rsvd.max=max" ;;
     outlet:huge) echo "rc=0 hugetlb.2MB.max=4194304 hugetlb.2MB.rsvd.max=4194304" ;;
     # No RDMA device in the VM: the kernel refuses the line, both fail.
-    runc:rdma) echo 'rc=1 *failed to write*mlx4_0 hca_handle=2 hca_object=100*rdma.max*' ;;
+    runc:rdma) echo 'rc=1 *failed to write*mlx4_0 hca_handle=2 hca_object=100*' ;;
     outlet:rdma) echo 'rc=1 *write "mlx4_0 hca_handle=2 hca_object=100" to *rdma.max: No such device*' ;;
     # network (net_cls/net_prio): no v2 controller, runc 1.1.5 ignores it.
     *:net) echo 'rc=0 cgroup.procs=[1-9]*' ;;
@@ -142,9 +155,9 @@ res_want() { # case
     *:unified) echo "rc=0 cgroup.subtree_control= memory.max=max memory.high=50331648 memory.min=1048576 memory.oom.group=1 cpu.weight=33 cpu.weight.nice=5 cpu.max=30000 100000 pids.max=20 cpuset.cpus=1 hugetlb.2MB.max=2097152 io.max=$RES_DEV rbps=max wbps=max riops=max wiops=300 cgroup.max.depth=3 cgroup.max.descendants=7" ;;
     *:unified_over) echo "rc=0 cgroup.subtree_control= memory.max=33554432 memory.high=max memory.min=0 memory.oom.group=0 cpu.weight=77 cpu.weight.nice=1 cpu.max=max 100000 $u1" ;;
     *:unified_subtree) echo "rc=0 cgroup.subtree_control=pids $u0 $cdef cpu.max=max 100000 $u1" ;;
-    runc:unified_nosuch) echo 'rc=1 *unable to set unified resource "memory.nosuch"*' ;;
+    runc:unified_nosuch) echo 'rc=1 *unable to set unified resource*memory.nosuch*' ;;
     outlet:unified_nosuch) echo 'rc=1 *memory.nosuch*' ;;
-    runc:unified_nodot) echo 'rc=1 *unified resource "nodot" must be in the form CONTROLLER.PARAMETER*' ;;
+    runc:unified_nodot) echo 'rc=1 *unified resource*nodot*must be in the form CONTROLLER.PARAMETER*' ;;
     outlet:unified_nodot) echo 'rc=1 *linux.resources.unified: key "nodot" must be in the form CONTROLLER.PARAMETER*' ;;
     # runc 1.1.5 writes cgroup.procs: the VM's process moved into the
     # container's cgroup. That is a hole (the container's limits, kill and
@@ -193,7 +206,7 @@ res_case() { # case
     fi
     echo "VMINFO res $rcase: $got"
     left=$(cleanup_check $n $id)
-    [ -n "$left" ] && res_bad="$res_bad [$rcase: left behind:$left]"
+    res_left "$rcase" "$left"
 }
 
 # setup_parent, and the controllers it leaves out (cpuset, rdma, misc).
@@ -274,7 +287,7 @@ res_updates() {
     res_check "upd s12" "$got" "$(res_want upd_s12)"
     rm -f $f
     left=$(cleanup_check res_upd vm-res-upd)
-    [ -n "$left" ] && res_bad="$res_bad [upd: left behind:$left]"
+    res_left upd "$left"
 }
 
 RES_CASES="mem mem_max mem_limmax mem_zero mem_swapeq mem_swaplow mem_swaponly mem_kernel mem_swappiness mem_flags mem_cbu
@@ -299,6 +312,7 @@ test_resources_v2() {
     # Control: other values in the cpu group must not pass as res_cpu's.
     ctl_bad=$res_bad
     res_case cpu_ctl
+    ctl_got=$got
     res_check cpu_ctl "$got" "$(res_want cpu)"
     if [ "$res_bad" = "$ctl_bad" ]; then
         verdict resources_v2 FAIL "control: res_cpu_ctl (shares 1024, quota 20000) matched res_cpu's expectation: $got"
@@ -306,7 +320,7 @@ test_resources_v2() {
     fi
     res_bad=$ctl_bad
     if [ -z "$res_bad" ]; then
-        verdict resources_v2 PASS "$(echo $RES_CASES | wc -w) groups + update s0-s12 as runc 1.1.5; control cpu_ctl differs"
+        verdict resources_v2 PASS "$(echo $RES_CASES | wc -w) groups, unified cgroup.procs and update s0-s12 as expected (runc 1.1.5's values; outlet's differences documented); control cpu_ctl mismatched as it must: $ctl_got"
     else
         verdict resources_v2 FAIL "$res_bad"
     fi
@@ -331,6 +345,6 @@ res_unified_procs() {
     [ $rc = 0 ] || got="$got $(res_err "$OUT/$id.err")"
     echo "VMINFO res unified_procs: $got"
     left=$(cleanup_check $n $id)
-    [ -n "$left" ] && res_bad="$res_bad [unified_procs: left behind:$left]"
+    res_left unified_procs "$left"
     res_check unified_procs "$got" "$(res_want unified_procs)"
 }
