@@ -1,0 +1,1024 @@
+//! opencontainers/runtime-tools' conformance suite, ported: runtimetest's
+//! checks of a container against its config.json (cmd/runtimetest), run
+//! inside real containers made from the configs the `validation/*`
+//! programs use, and those programs' lifecycle checks through the CLI.
+//!
+//! runtimetest is a Go program run as the container's process; Go is not
+//! here, so the container runs a shell script (generated from the config)
+//! that writes what runtimetest would look at to /out, and `runtimetest()`
+//! below compares it with the config as runtimetest does, a little
+//! stricter where runtimetest's own check cannot fail (it says so where).
+//!
+//! Every test also runs the same comparison against a deliberately wrong
+//! config on the very same facts and asserts the error it must give: the
+//! checks can fail, on real data.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use common::{Bundle, T};
+use serde_json::{Value, json};
+
+/// What the container wrote: its own /proc/self/cmdline and status (the
+/// process the config describes, not a child), `probe report` (run as its
+/// child: ids, groups, hostname, rlimits, cwd, env, umask, mountinfo,
+/// id maps and oom_score_adj are inherited unchanged), and one line per
+/// file check.
+struct Facts {
+    cmdline: Vec<String>,
+    status: String,
+    report: Value,
+    lines: Vec<String>,
+}
+
+impl Facts {
+    /// The rest of the line `KIND KEY rest`, None when there is none.
+    fn get(&self, kind: &str, key: &str) -> Option<&str> {
+        let head = if key.is_empty() {
+            format!("{kind} ")
+        } else {
+            format!("{kind} {key}")
+        };
+        self.lines.iter().find_map(|l| {
+            let rest = l.strip_prefix(&head)?;
+            if rest.is_empty() || key.is_empty() {
+                Some(rest)
+            } else {
+                rest.strip_prefix(' ')
+            }
+        })
+    }
+
+    fn status_field(&self, name: &str) -> Option<&str> {
+        self.status
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    }
+
+    /// (mount point, fstype, source, optional fields) of each mountinfo
+    /// line, in order.
+    fn mounts(&self) -> Vec<(String, String, String, String)> {
+        let lines = self.report["mountinfo"].as_array().expect("mountinfo");
+        lines
+            .iter()
+            .filter_map(|l| {
+                let l = l.as_str()?;
+                let (pre, post) = l.split_once(" - ")?;
+                let pre: Vec<&str> = pre.split(' ').collect();
+                let post: Vec<&str> = post.split(' ').collect();
+                let optional = pre.get(6..).unwrap_or(&[]).join(" ");
+                Some((
+                    pre.get(4)?.to_string(),
+                    post.first()?.to_string(),
+                    post.get(1)?.to_string(),
+                    optional,
+                ))
+            })
+            .collect()
+    }
+}
+
+fn strs(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The config's lists the script needs.
+fn devices_of(cfg: &Value) -> Vec<String> {
+    let mut d: Vec<String> = [
+        "/dev/null",
+        "/dev/zero",
+        "/dev/full",
+        "/dev/random",
+        "/dev/urandom",
+        "/dev/tty",
+        "/dev/ptmx",
+        "/dev/console",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for dev in cfg["linux"]["devices"].as_array().into_iter().flatten() {
+        d.push(dev["path"].as_str().unwrap().to_string());
+    }
+    d
+}
+
+fn sysctl_path(key: &str) -> String {
+    format!("/proc/sys/{}", key.replace('.', "/"))
+}
+
+/// The shell script that gathers the facts into /out (written whole, then
+/// renamed, so the test never reads half of it). `stat -L` follows links
+/// as Go's os.Stat does. A masked path is read into /out/m so that a
+/// failed open (rc) is told from an empty read.
+fn facts_script(cfg: &Value) -> String {
+    let mut s = String::from(
+        "o=/out\ncat /proc/$$/cmdline > $o/cmdline\ncat /proc/$$/status > $o/status\n\
+         probe report > $o/report.json\n{\n",
+    );
+    for d in devices_of(cfg) {
+        s += &format!("echo \"stat {d} $(stat -L -c '%F|%t|%T|%a|%u|%g' {d} 2>&1)\"\n");
+    }
+    for l in [
+        "/dev/fd",
+        "/dev/stdin",
+        "/dev/stdout",
+        "/dev/stderr",
+        "/dev/ptmx",
+    ] {
+        s += &format!(
+            "if [ -L {l} ]; then echo \"link {l} $(readlink {l})\"; else echo \"link {l} -\"; fi\n"
+        );
+    }
+    for p in strs(&cfg["linux"]["maskedPaths"]) {
+        s += &format!(
+            "if [ -d {p} ]; then echo \"masked {p} dir $(ls -A {p} | wc -l)\"; \
+             elif [ -e {p} ]; then head -c 1 {p} > $o/m 2>/dev/null; \
+             echo \"masked {p} file rc=$? bytes=$(wc -c < $o/m)\"; \
+             else echo \"masked {p} absent\"; fi\n"
+        );
+    }
+    for p in strs(&cfg["linux"]["readonlyPaths"]) {
+        s += &format!(
+            "if [ -e {p} ]; then e=$(touch -c {p} 2>&1); else e=absent; fi; echo \"ro {p} $e\"\n"
+        );
+    }
+    s += "e=$( (: > /.conform-rw) 2>&1) && rm -f /.conform-rw; echo \"rootrw $e\"\n";
+    if let Some(m) = cfg["linux"]["sysctl"].as_object() {
+        for k in m.keys() {
+            s += &format!("echo \"sysctl {k} $(cat {})\"\n", sysctl_path(k));
+        }
+    }
+    s += "/bin/pwd > /dev/null 2>&1; echo \"getcwd $?\"\necho done\n} > $o/facts.tmp\nmv $o/facts.tmp $o/facts\n";
+    s
+}
+
+/// Make the container's process the facts script (keeping the config's
+/// own args for the cmdline check would need a second process; the check
+/// compares against these args, which are the config's).
+fn gather(cfg: &mut Value) {
+    let script = facts_script(cfg);
+    cfg["process"]["args"] = json!(["sh", "-c", script]);
+}
+
+fn wait_file(b: &Bundle, name: &str) -> String {
+    let p = b.out.join(name);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&p) {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "{} never appeared", p.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn read_facts(b: &Bundle) -> Facts {
+    let facts = wait_file(b, "facts");
+    assert!(facts.contains("\ndone"), "facts cut short: {facts}");
+    let cmdline = std::fs::read(b.out.join("cmdline")).unwrap();
+    Facts {
+        cmdline: cmdline
+            .split(|c| *c == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+        status: std::fs::read_to_string(b.out.join("status")).unwrap(),
+        report: common::read_json(&b.out.join("report.json")),
+        lines: facts.lines().map(String::from).collect(),
+    }
+}
+
+/// `run` the bundle to its end and return what it found.
+fn run_facts(t: &T, tag: &str, b: &Bundle) -> Facts {
+    let id = t.id(tag);
+    t.run(&id, b).expect_ok(tag);
+    read_facts(b)
+}
+
+// ---------------------------------------------------------------------
+// runtimetest's checks, one function each, named as there.
+
+type Errs = Vec<String>;
+
+fn validate_root_fs(cfg: &Value, f: &Facts, e: &mut Errs) {
+    let rw = f.get("rootrw", "").unwrap_or("missing");
+    let ro = rw.contains("Read-only file system");
+    if cfg["root"]["readonly"].as_bool().unwrap_or(false) {
+        if !ro {
+            e.push(format!("root filesystem: rootfs must be readonly ({rw:?})"));
+        }
+    } else if !rw.is_empty() {
+        e.push(format!(
+            "root filesystem: rootfs must not be readonly ({rw:?})"
+        ));
+    }
+}
+
+fn validate_hostname(cfg: &Value, f: &Facts, e: &mut Errs) {
+    if let Some(h) = cfg["hostname"].as_str().filter(|h| !h.is_empty())
+        && f.report["hostname"] != h
+    {
+        e.push(format!(
+            "hostname expected {h}, actual {}",
+            f.report["hostname"]
+        ));
+    }
+}
+
+fn validate_process(cfg: &Value, f: &Facts, e: &mut Errs) {
+    let p = &cfg["process"];
+    if let Some(cwd) = p["cwd"].as_str()
+        && f.report["cwd"] != cwd
+    {
+        e.push(format!("cwd expected {cwd}, actual {}", f.report["cwd"]));
+    }
+    let env = strs(&f.report["env"]);
+    for kv in strs(&p["env"]) {
+        if !env.contains(&kv) {
+            e.push(format!("env {kv} missing: {env:?}"));
+        }
+    }
+}
+
+fn validate_posix_user(cfg: &Value, f: &Facts, e: &mut Errs) {
+    let u = &cfg["process"]["user"];
+    let r = &f.report;
+    for (k, id) in [("uid", "uid"), ("gid", "gid")] {
+        let want = u[k].as_u64().unwrap_or(0);
+        if r[id]["real"] != want || r[id]["effective"] != want {
+            e.push(format!("{k} expected {want}, actual {}", r[id]));
+        }
+    }
+    let groups: BTreeSet<u64> = r["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    for g in u["additionalGids"].as_array().into_iter().flatten() {
+        if !groups.contains(&g.as_u64().unwrap()) {
+            e.push(format!("groups {groups:?} lack additional gid {g}"));
+        }
+    }
+    if let Some(m) = u["umask"].as_u64() {
+        let want = format!("{m:04o}");
+        if r["umask"] != want.as_str() {
+            e.push(format!("umask expected {want}, actual {}", r["umask"]));
+        }
+    }
+}
+
+fn validate_rlimits(cfg: &Value, f: &Facts, e: &mut Errs) {
+    let lim = |v: &Value| v.as_u64().unwrap_or(u64::MAX);
+    for rl in cfg["process"]["rlimits"].as_array().into_iter().flatten() {
+        let ty = rl["type"].as_str().unwrap();
+        let got = &f.report["rlimits"][ty.trim_start_matches("RLIMIT_")];
+        for k in ["soft", "hard"] {
+            if lim(&got[k]) != rl[k].as_u64().unwrap() {
+                e.push(format!("{ty} {k} expected {}, actual {}", rl[k], got[k]));
+            }
+        }
+    }
+}
+
+/// All five sets, every capability up to the kernel's last, both ways.
+fn validate_capabilities(cfg: &Value, f: &Facts, e: &mut Errs) {
+    let c = &cfg["process"]["capabilities"];
+    if c.is_null() {
+        return;
+    }
+    let last: u8 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    for (set, field) in [
+        ("bounding", "CapBnd"),
+        ("effective", "CapEff"),
+        ("inheritable", "CapInh"),
+        ("permitted", "CapPrm"),
+        ("ambient", "CapAmb"),
+    ] {
+        let have = u64::from_str_radix(f.status_field(field).expect(field), 16).unwrap();
+        let mut want = 0u64;
+        for name in strs(&c[set]) {
+            want |= 1 << caps::Capability::from_str(&name).unwrap().index();
+        }
+        for bit in 0..=last {
+            let (w, h) = (want >> bit & 1, have >> bit & 1);
+            if w != h {
+                let what = if w == 1 { "expected" } else { "unexpected" };
+                e.push(format!("{what} {set} capability {bit} ({field} {have:x})"));
+            }
+        }
+    }
+}
+
+fn validate_default_symlinks(f: &Facts, e: &mut Errs) {
+    for (l, to) in [
+        ("/dev/fd", "/proc/self/fd"),
+        ("/dev/stdin", "/proc/self/fd/0"),
+        ("/dev/stdout", "/proc/self/fd/1"),
+        ("/dev/stderr", "/proc/self/fd/2"),
+    ] {
+        if f.get("link", l) != Some(to) {
+            e.push(format!("{l} -> {to} expected, got {:?}", f.get("link", l)));
+        }
+    }
+}
+
+/// runtimetest keeps the last mount at each point: that one is visible.
+fn validate_default_fs(f: &Facts, e: &mut Errs) {
+    let m = f.mounts();
+    for (at, ty) in [
+        ("/proc", "proc"),
+        ("/sys", "sysfs"),
+        ("/dev/pts", "devpts"),
+        ("/dev/shm", "tmpfs"),
+    ] {
+        let top = m.iter().rev().find(|x| x.0 == at).map(|x| x.1.as_str());
+        if top != Some(ty) {
+            e.push(format!("{at} should be {ty}, is {top:?}"));
+        }
+    }
+}
+
+/// `stat` line of a path: (type, major, minor, perm, uid, gid).
+fn stat_of(f: &Facts, path: &str) -> Option<(String, u64, u64, u32, u64, u64)> {
+    let s = f.get("stat", path)?;
+    let v: Vec<&str> = s.split('|').collect();
+    if v.len() != 6 {
+        return None;
+    }
+    Some((
+        v[0].to_string(),
+        u64::from_str_radix(v[1], 16).ok()?,
+        u64::from_str_radix(v[2], 16).ok()?,
+        u32::from_str_radix(v[3], 8).ok()?,
+        v[4].parse().ok()?,
+        v[5].parse().ok()?,
+    ))
+}
+
+/// runtimetest: each exists and is a device (console only with a
+/// terminal). Stricter, with config-linux.md's numbers: the six nodes are
+/// the host's (1:3, 1:5, 1:7, 1:8, 1:9, 5:0), 0666, root's; /dev/ptmx
+/// is the devpts instance's ptmx (5:2), by symlink `pts/ptmx` or bind.
+fn validate_default_devices(cfg: &Value, f: &Facts, e: &mut Errs) {
+    for (d, maj, min) in [
+        ("/dev/null", 1, 3),
+        ("/dev/zero", 1, 5),
+        ("/dev/full", 1, 7),
+        ("/dev/random", 1, 8),
+        ("/dev/urandom", 1, 9),
+        ("/dev/tty", 5, 0),
+        ("/dev/ptmx", 5, 2),
+    ] {
+        match stat_of(f, d) {
+            Some((ty, ma, mi, mode, uid, gid)) => {
+                if ty != "character special file" || (ma, mi) != (maj, min) {
+                    e.push(format!("{d}: {ty} {ma}:{mi}, expected char {maj}:{min}"));
+                }
+                if d != "/dev/ptmx" && (mode != 0o666 || uid != 0 || gid != 0) {
+                    e.push(format!("{d}: mode {mode:o} {uid}:{gid}, expected 666 0:0"));
+                }
+            }
+            None => e.push(format!("device node {d} not found: {:?}", f.get("stat", d))),
+        }
+    }
+    let ptmx = f.get("link", "/dev/ptmx");
+    if ptmx != Some("pts/ptmx") && ptmx != Some("-") {
+        e.push(format!("/dev/ptmx links to {ptmx:?}"));
+    }
+    if cfg["process"]["terminal"].as_bool().unwrap_or(false) {
+        match stat_of(f, "/dev/console") {
+            Some((ty, ..)) if ty == "character special file" => {}
+            other => e.push(format!("/dev/console with a terminal: {other:?}")),
+        }
+    }
+}
+
+fn validate_linux_devices(cfg: &Value, f: &Facts, e: &mut Errs) {
+    for d in cfg["linux"]["devices"].as_array().into_iter().flatten() {
+        let path = d["path"].as_str().unwrap();
+        let Some((ty, ma, mi, mode, uid, gid)) = stat_of(f, path) else {
+            e.push(format!("{path}: {:?}", f.get("stat", path)));
+            continue;
+        };
+        let want_ty = match d["type"].as_str().unwrap() {
+            "c" | "u" => "character special file",
+            "b" => "block special file",
+            "p" => "fifo",
+            other => other,
+        };
+        if ty != want_ty {
+            e.push(format!("{path}: type {ty}, expected {want_ty}"));
+        }
+        if want_ty != "fifo" && (Some(ma), Some(mi)) != (d["major"].as_u64(), d["minor"].as_u64()) {
+            e.push(format!(
+                "{path}: {ma}:{mi}, expected {}:{}",
+                d["major"], d["minor"]
+            ));
+        }
+        if let Some(m) = d["fileMode"].as_u64()
+            && u64::from(mode) != m & 0o777
+        {
+            e.push(format!("{path}: mode {mode:o}, expected {:o}", m & 0o777));
+        }
+        if let Some(u) = d["uid"].as_u64()
+            && u != uid
+        {
+            e.push(format!("{path}: uid {uid}, expected {u}"));
+        }
+        if let Some(g) = d["gid"].as_u64()
+            && g != gid
+        {
+            e.push(format!("{path}: gid {gid}, expected {g}"));
+        }
+    }
+}
+
+fn validate_linux_process(cfg: &Value, f: &Facts, e: &mut Errs) {
+    let args = strs(&cfg["process"]["args"]);
+    if f.cmdline != args {
+        let short = |v: &[String]| {
+            v.iter()
+                .map(|a| a.chars().take(40).collect())
+                .collect::<Vec<String>>()
+        };
+        e.push(format!(
+            "args expected {:?}, actual {:?}",
+            short(&args),
+            short(&f.cmdline)
+        ));
+    }
+    let nnp = cfg["process"]["noNewPrivileges"].as_bool().unwrap_or(false);
+    let have = f.status_field("NoNewPrivs");
+    if have != Some(if nnp { "1" } else { "0" }) {
+        e.push(format!("noNewPrivileges {nnp}, NoNewPrivs {have:?}"));
+    }
+}
+
+/// runtimetest opens and reads one byte expecting EOF (a directory fails
+/// its read with EISDIR, so it fails masked directories for every
+/// runtime); here a masked file opens and reads nothing, a masked
+/// directory lists nothing, a missing path is skipped (as runc skips it).
+fn validate_masked_paths(cfg: &Value, f: &Facts, e: &mut Errs) {
+    for p in strs(&cfg["linux"]["maskedPaths"]) {
+        match f.get("masked", &p) {
+            Some("absent") | Some("dir 0") | Some("file rc=0 bytes=0") => {}
+            other => e.push(format!("{p} should not be readable: {other:?}")),
+        }
+    }
+}
+
+fn validate_oom_score_adj(cfg: &Value, f: &Facts, e: &mut Errs) {
+    if let Some(want) = cfg["process"]["oomScoreAdj"].as_i64()
+        && f.report["oom_score_adj"] != want
+    {
+        e.push(format!(
+            "oomScoreAdj {want}, actual {}",
+            f.report["oom_score_adj"]
+        ));
+    }
+}
+
+/// runtimetest tries getcwd when the config returns an errno for it.
+fn validate_seccomp(cfg: &Value, f: &Facts, e: &mut Errs) {
+    let errno_getcwd = cfg["linux"]["seccomp"]["syscalls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|s| {
+            s["action"] == "SCMP_ACT_ERRNO" && strs(&s["names"]).iter().any(|n| n == "getcwd")
+        });
+    let rc = f.get("getcwd", "").unwrap_or("missing");
+    if errno_getcwd && rc == "0" {
+        e.push("seccomp: getcwd did not return an error".into());
+    }
+    if !errno_getcwd && rc != "0" {
+        e.push(format!("seccomp: getcwd failed without a rule ({rc})"));
+    }
+}
+
+/// runtimetest's write test (a temp file made inside) cannot fail on a
+/// file (ENOTDIR) nor in procfs (ENOENT: proc's lookup fails before the
+/// mount's EROFS is looked at); here `touch -c` (utimensat) must meet
+/// EROFS, which the kernel checks before any permission, for any user.
+fn validate_ro_paths(cfg: &Value, f: &Facts, e: &mut Errs) {
+    for p in strs(&cfg["linux"]["readonlyPaths"]) {
+        let got = f.get("ro", &p).unwrap_or("missing");
+        if got != "absent" && !got.contains("Read-only file system") {
+            e.push(format!("{p} should be readonly: {got:?}"));
+        }
+    }
+}
+
+/// From the optional fields of the mount at `/` (the last one there):
+/// shared:N, master:N, none, unbindable.
+fn validate_rootfs_propagation(cfg: &Value, f: &Facts, e: &mut Errs) {
+    let Some(want) = cfg["linux"]["rootfsPropagation"].as_str() else {
+        return;
+    };
+    let m = f.mounts();
+    let opt = m
+        .iter()
+        .rev()
+        .find(|x| x.0 == "/")
+        .map(|x| x.3.clone())
+        .unwrap_or_default();
+    let ok = match want.trim_start_matches('r') {
+        "shared" => opt.contains("shared:"),
+        "slave" => opt.contains("master:") && !opt.contains("shared:"),
+        "private" => opt.is_empty(),
+        "unbindable" => opt.contains("unbindable"),
+        _ => true,
+    };
+    if !ok {
+        e.push(format!("rootfs should be {want}, optional fields {opt:?}"));
+    }
+}
+
+fn validate_sysctls(cfg: &Value, f: &Facts, e: &mut Errs) {
+    for (k, v) in cfg["linux"]["sysctl"].as_object().into_iter().flatten() {
+        let got = f.get("sysctl", k);
+        if got != v.as_str() {
+            e.push(format!("sysctl {k} expected {v}, actual {got:?}"));
+        }
+    }
+}
+
+fn validate_id_mappings(cfg: &Value, f: &Facts, e: &mut Errs) {
+    for (key, file) in [("uidMappings", "uid_map"), ("gidMappings", "gid_map")] {
+        let want = cfg["linux"][key].as_array().cloned().unwrap_or_default();
+        let have: Vec<Vec<u64>> = strs(&f.report[file])
+            .iter()
+            .map(|l| l.split_whitespace().map(|n| n.parse().unwrap()).collect())
+            .collect();
+        if !want.is_empty() && want.len() != have.len() {
+            e.push(format!(
+                "{key}: {} entries expected, {file} has {have:?}",
+                want.len()
+            ));
+        }
+        for m in &want {
+            let w = vec![
+                m["containerID"].as_u64().unwrap(),
+                m["hostID"].as_u64().unwrap(),
+                m["size"].as_u64().unwrap(),
+            ];
+            if !have.contains(&w) {
+                e.push(format!("{key} {w:?} not applied: {have:?}"));
+            }
+        }
+    }
+}
+
+/// Every non-bind mount of the config, in the config's order, with its
+/// type and source.
+fn validate_posix_mounts(cfg: &Value, f: &Facts, e: &mut Errs) {
+    let sys = f.mounts();
+    let mut from = 0;
+    for m in cfg["mounts"].as_array().into_iter().flatten() {
+        let ty = m["type"].as_str().unwrap_or("");
+        let opts = strs(&m["options"]);
+        if ty == "bind" || ty == "rbind" || opts.iter().any(|o| o == "bind" || o == "rbind") {
+            continue;
+        }
+        let dst = m["destination"].as_str().unwrap().trim_end_matches('/');
+        let src = m["source"].as_str().unwrap_or("");
+        let hit = |x: &(String, String, String, String)| x.0 == dst && x.1 == ty && x.2 == src;
+        match sys[from..].iter().position(hit) {
+            Some(i) => from += i + 1,
+            None if sys[..from].iter().any(hit) => {
+                e.push(format!("mount {dst} ({ty} {src}) mounted out of order"))
+            }
+            None => e.push(format!("mount {dst} ({ty} {src}) does not exist")),
+        }
+    }
+}
+
+/// runtimetest's run, in its order; the list of what failed.
+fn runtimetest(cfg: &Value, f: &Facts) -> Errs {
+    let mut e = Vec::new();
+    validate_root_fs(cfg, f, &mut e);
+    validate_hostname(cfg, f, &mut e);
+    validate_process(cfg, f, &mut e);
+    validate_posix_mounts(cfg, f, &mut e);
+    validate_posix_user(cfg, f, &mut e);
+    validate_rlimits(cfg, f, &mut e);
+    validate_capabilities(cfg, f, &mut e);
+    validate_default_symlinks(f, &mut e);
+    validate_default_fs(f, &mut e);
+    validate_default_devices(cfg, f, &mut e);
+    validate_linux_devices(cfg, f, &mut e);
+    validate_linux_process(cfg, f, &mut e);
+    validate_masked_paths(cfg, f, &mut e);
+    validate_oom_score_adj(cfg, f, &mut e);
+    validate_seccomp(cfg, f, &mut e);
+    validate_ro_paths(cfg, f, &mut e);
+    validate_rootfs_propagation(cfg, f, &mut e);
+    validate_sysctls(cfg, f, &mut e);
+    validate_id_mappings(cfg, f, &mut e);
+    e
+}
+
+#[track_caller]
+fn assert_conforms(what: &str, cfg: &Value, f: &Facts) {
+    let e = runtimetest(cfg, f);
+    assert!(e.is_empty(), "{what}: runtimetest fails:\n{e:#?}");
+}
+
+/// Where runc 1.1.5 fails runtimetest on the same config the same way,
+/// outlet keeps runc's behaviour (engines depend on it): these are the
+/// errors runtimetest gives both, and nothing else may fail.
+///
+/// - A `cgroup` mount on a v1 host is a tmpfs at the destination with one
+///   cgroup mount per hierarchy under it (runc's layout), so no mount of
+///   type cgroup sits at /sys/fs/cgroup.
+/// - An ambient capability that is not also inheritable cannot be raised
+///   (PR_CAP_AMBIENT_RAISE needs both); runc's own `spec` asks for three
+///   with no inheritable set and both runtimes leave ambient empty.
+fn runc_shared_failures(cfg: &Value) -> Vec<String> {
+    let mut v = Vec::new();
+    let unified = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    for m in cfg["mounts"].as_array().into_iter().flatten() {
+        if m["type"] == "cgroup" && !unified {
+            v.push(format!(
+                "mount {} (cgroup {}) does not exist",
+                m["destination"].as_str().unwrap(),
+                m["source"].as_str().unwrap()
+            ));
+        }
+    }
+    let c = &cfg["process"]["capabilities"];
+    let inh = strs(&c["inheritable"]);
+    let mut bits: Vec<usize> = strs(&c["ambient"])
+        .iter()
+        .filter(|a| !inh.contains(a))
+        .map(|a| caps::Capability::from_str(a).unwrap().index() as usize)
+        .collect();
+    bits.sort();
+    for b in bits {
+        v.push(format!("expected ambient capability {b} "));
+    }
+    v
+}
+
+/// `assert_conforms`, but the errors runc shares (above) must be there,
+/// and be all there is.
+#[track_caller]
+fn assert_conforms_as_runc(what: &str, cfg: &Value, f: &Facts) {
+    let e = runtimetest(cfg, f);
+    let known = runc_shared_failures(cfg);
+    let (shared, other): (Vec<&String>, Vec<&String>) = e
+        .iter()
+        .partition(|x| known.iter().any(|k| x.starts_with(k.as_str())));
+    assert!(other.is_empty(), "{what}: runtimetest fails:\n{other:#?}");
+    assert_eq!(
+        shared.len(),
+        known.len(),
+        "{what}: runc's own failures {known:#?} expected, got {e:#?}"
+    );
+}
+
+/// The control: `edit` makes the config wrong for these facts, and the
+/// checks must then say so, with `needle` in an error.
+#[track_caller]
+fn assert_control(what: &str, cfg: &Value, f: &Facts, needle: &str, edit: impl FnOnce(&mut Value)) {
+    let mut wrong = cfg.clone();
+    edit(&mut wrong);
+    let e = runtimetest(&wrong, f);
+    assert!(
+        e.iter().any(|x| x.contains(needle)),
+        "control {what}: no error with {needle:?}: {e:#?}"
+    );
+}
+
+const DEFAULT_CAPS: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// runtime-tools' `generate.New("linux")` (validation/util's default
+/// generator) minus its seccomp profile: every capability set the same 14
+/// (ambient too), RLIMIT_NOFILE 1024, hostname mrsdalloway, its six
+/// mounts, a writable root, no masked or readonly paths. The harness's
+/// /out bind stays (last, so it is after every mount it checks).
+fn runtime_tools_default(cfg: &mut Value) {
+    let caps = json!(DEFAULT_CAPS);
+    cfg["process"]["capabilities"] = json!({
+        "bounding": caps, "permitted": caps, "inheritable": caps,
+        "effective": caps, "ambient": caps,
+    });
+    cfg["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}]);
+    cfg["process"]["cwd"] = json!("/");
+    cfg["process"]["env"] = json!([
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "TERM=xterm",
+        cfg["process"]["env"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone(),
+    ]);
+    cfg["process"]["noNewPrivileges"] = json!(false);
+    cfg["hostname"] = json!("mrsdalloway");
+    let out = cfg["mounts"].as_array().unwrap().last().unwrap().clone();
+    cfg["mounts"] = json!([
+        {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+        out,
+    ]);
+    let linux = cfg["linux"].as_object_mut().unwrap();
+    linux.remove("maskedPaths");
+    linux.remove("readonlyPaths");
+    linux.insert(
+        "namespaces".into(),
+        json!([{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]),
+    );
+    linux.insert(
+        "resources".into(),
+        json!({"devices": [{"allow": false, "access": "rwm"}]}),
+    );
+}
+
+/// validation/default (and the config most validation programs start
+/// from): runtime-tools' default config passes every check, with a root
+/// the container may write (its own copy of the fixture).
+///
+/// Controls on the same facts: another hostname, CAP_KILL missing from
+/// ambient, NOFILE soft 1023, a tmpfs mount that is not there, root
+/// readonly, noNewPrivileges, a cwd of /tmp and another argument.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn runtime_tools_default_config_passes_runtimetest() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("default", runtime_tools_default);
+    b.own_rootfs();
+    let mut cfg = b.config();
+    cfg["root"]["readonly"] = json!(false);
+    gather(&mut cfg);
+    b.write_config(&cfg);
+    let f = run_facts(&t, "default", &b);
+    assert_conforms("default config", &cfg, &f);
+
+    assert_control("hostname", &cfg, &f, "hostname expected", |c| {
+        c["hostname"] = json!("clarissa")
+    });
+    assert_control(
+        "ambient",
+        &cfg,
+        &f,
+        "unexpected ambient capability 5",
+        |c| {
+            c["process"]["capabilities"]["ambient"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|x| x != "CAP_KILL")
+        },
+    );
+    assert_control("rlimit", &cfg, &f, "RLIMIT_NOFILE soft", |c| {
+        c["process"]["rlimits"][0]["soft"] = json!(1023)
+    });
+    assert_control("mount", &cfg, &f, "does not exist", |c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}))
+    });
+    assert_control("mount order", &cfg, &f, "out of order", |c| {
+        c["mounts"].as_array_mut().unwrap().swap(0, 5)
+    });
+    assert_control("root readonly", &cfg, &f, "rootfs must be readonly", |c| {
+        c["root"]["readonly"] = json!(true)
+    });
+    assert_control("nnp", &cfg, &f, "noNewPrivileges true", |c| {
+        c["process"]["noNewPrivileges"] = json!(true)
+    });
+    assert_control("cwd", &cfg, &f, "cwd expected", |c| {
+        c["process"]["cwd"] = json!("/tmp")
+    });
+    assert_control("args", &cfg, &f, "args expected", |c| {
+        c["process"]["args"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("x"))
+    });
+    assert_control("terminal", &cfg, &f, "/dev/console with a terminal", |c| {
+        c["process"]["terminal"] = json!(true)
+    });
+}
+
+/// `outlet spec`'s config (runc's defaults: masked and readonly paths, a
+/// cgroup mount, a readonly root), as the harness runs it: runtimetest
+/// passes on it. This is where runtimetest meets `maskedPaths` and
+/// `readonlyPaths`.
+///
+/// Controls on the same facts: /proc/cpuinfo claimed masked (it reads),
+/// /dev/shm claimed readonly (it writes), root claimed writable, and
+/// /dev/null claimed to be 1:5.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn outlet_spec_config_passes_runtimetest() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("spec", gather);
+    let cfg = b.config();
+    assert!(
+        strs(&cfg["linux"]["maskedPaths"]).len() > 5
+            && !strs(&cfg["linux"]["readonlyPaths"]).is_empty(),
+        "the spec config has masked and readonly paths: {cfg}"
+    );
+    let f = run_facts(&t, "spec", &b);
+    assert_conforms_as_runc("outlet spec config", &cfg, &f);
+
+    // Facts exist only for the paths the script was made for: a second
+    // run looks at two more.
+    let mut cfg_more = cfg.clone();
+    cfg_more["linux"]["maskedPaths"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("/proc/cpuinfo"));
+    cfg_more["linux"]["readonlyPaths"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("/dev/shm"));
+    gather(&mut cfg_more);
+    // The container gets the script that looks at the extra paths, with
+    // the config's own lists: they must be found not masked, not readonly.
+    let mut run = cfg.clone();
+    run["process"]["args"] = cfg_more["process"]["args"].clone();
+    b.write_config(&run);
+    let f = run_facts(&t, "spec-more", &b);
+    let known = runc_shared_failures(&cfg_more);
+    let e: Errs = runtimetest(&cfg_more, &f)
+        .into_iter()
+        .filter(|x| !known.iter().any(|k| x.starts_with(k.as_str())))
+        .collect();
+    assert!(
+        e.iter()
+            .any(|x| x.starts_with("/proc/cpuinfo should not be readable")),
+        "control: an unmasked file passed as masked: {e:#?}"
+    );
+    assert!(
+        e.iter()
+            .any(|x| x.starts_with("/dev/shm should be readonly")),
+        "control: a writable dir passed as readonly: {e:#?}"
+    );
+    assert_eq!(e.len(), 2, "only the two wrong claims fail: {e:#?}");
+
+    assert_control(
+        "root writable",
+        &cfg,
+        &f,
+        "rootfs must not be readonly",
+        |c| c["root"]["readonly"] = json!(false),
+    );
+    assert_control("device", &cfg, &f, "/dev/conform", |c| {
+        c["linux"]["devices"] =
+            json!([{"path": "/dev/conform", "type": "c", "major": 1, "minor": 3}])
+    });
+}
+
+/// validation/process, process_capabilities, process_rlimits,
+/// process_oom_score_adj, linux_devices, linux_sysctl, hostname: one
+/// container with every process field set to something not default: a
+/// non-root user with additional gids and a umask, a cwd, env, args with
+/// spaces, three rlimits, oomScoreAdj, noNewPrivileges, sysctls, five
+/// capability sets that all differ, devices of each type with mode and
+/// owner.
+///
+/// For a non-root process the permitted and effective sets after execve
+/// are the ambient set (no file capabilities): runtimetest's exact match
+/// of all five sets can only pass when permitted = effective = ambient,
+/// which is how this config is written (runc the same).
+///
+/// Controls: uid 0 expected, an additional gid not given, umask 022,
+/// oomScoreAdj 0, CAP_CHOWN expected in ambient, CAP_SYS_ADMIN in
+/// bounding, a sysctl value, a device's mode, uid and major.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn process_fields_pass_runtimetest() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("process", |c| {
+        let p = &mut c["process"];
+        p["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [5, 1001, 65534], "umask": 23});
+        p["cwd"] = json!("/tmp");
+        p["env"].as_array_mut().unwrap().extend([
+            json!("CONFORM_A=one two"),
+            json!("CONFORM_EMPTY="),
+            json!("CONFORM_EQ=a=b"),
+        ]);
+        p["rlimits"] = json!([
+            {"type": "RLIMIT_NOFILE", "soft": 512, "hard": 777},
+            {"type": "RLIMIT_CORE", "soft": 4096, "hard": 8192},
+            {"type": "RLIMIT_MSGQUEUE", "soft": 1000, "hard": 2000},
+        ]);
+        p["oomScoreAdj"] = json!(423);
+        p["noNewPrivileges"] = json!(true);
+        p["capabilities"] = json!({
+            "bounding": ["CAP_KILL", "CAP_CHOWN", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"],
+            "inheritable": ["CAP_KILL", "CAP_CHOWN", "CAP_NET_BIND_SERVICE"],
+            "permitted": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+            "effective": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+            "ambient": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+        });
+        c["hostname"] = json!("conform-host");
+        c["linux"]["sysctl"] = json!({
+            "kernel.shm_rmid_forced": "1",
+            "net.ipv4.ip_forward": "1",
+            "kernel.msgmax": "9000",
+        });
+        c["linux"]["devices"] = json!([
+            {"path": "/dev/conform-c", "type": "c", "major": 1, "minor": 3, "fileMode": 0o620, "uid": 1000, "gid": 1001},
+            {"path": "/dev/conform-u", "type": "u", "major": 1, "minor": 5, "fileMode": 0o644, "uid": 0, "gid": 0},
+            {"path": "/dev/conform-b", "type": "b", "major": 7, "minor": 0, "fileMode": 0o600, "uid": 0, "gid": 6},
+            {"path": "/dev/conform-p", "type": "p", "fileMode": 0o640, "uid": 1000, "gid": 1000},
+            {"path": "/dev/sub/conform-c", "type": "c", "major": 1, "minor": 7},
+        ]);
+        gather(c);
+    });
+    // The user writes its facts to /out.
+    common::chown_r(&b.out, 1000, 1000);
+    let cfg = b.config();
+    let f = run_facts(&t, "process", &b);
+    assert_conforms_as_runc("process fields", &cfg, &f);
+
+    assert_control("uid", &cfg, &f, "uid expected 0", |c| {
+        c["process"]["user"]["uid"] = json!(0)
+    });
+    assert_control("gids", &cfg, &f, "lack additional gid 4", |c| {
+        c["process"]["user"]["additionalGids"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!(4))
+    });
+    assert_control("umask", &cfg, &f, "umask expected 0022", |c| {
+        c["process"]["user"]["umask"] = json!(0o22)
+    });
+    assert_control("oom", &cfg, &f, "oomScoreAdj 0", |c| {
+        c["process"]["oomScoreAdj"] = json!(0)
+    });
+    assert_control("ambient", &cfg, &f, "expected ambient capability 0", |c| {
+        c["process"]["capabilities"]["ambient"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_CHOWN"))
+    });
+    assert_control(
+        "bounding",
+        &cfg,
+        &f,
+        "expected bounding capability 21",
+        |c| {
+            c["process"]["capabilities"]["bounding"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_ADMIN"))
+        },
+    );
+    assert_control("sysctl", &cfg, &f, "sysctl kernel.msgmax", |c| {
+        c["linux"]["sysctl"]["kernel.msgmax"] = json!("8192")
+    });
+    assert_control("device mode", &cfg, &f, "/dev/conform-c: mode 620", |c| {
+        c["linux"]["devices"][0]["fileMode"] = json!(0o666)
+    });
+    assert_control("device uid", &cfg, &f, "/dev/conform-p: uid 1000", |c| {
+        c["linux"]["devices"][3]["uid"] = json!(0)
+    });
+    assert_control("device number", &cfg, &f, "/dev/conform-b: 7:0", |c| {
+        c["linux"]["devices"][2]["major"] = json!(8)
+    });
+    assert_control("env", &cfg, &f, "env CONFORM_EQ=a", |c| {
+        c["process"]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CONFORM_EQ=a"))
+    });
+}
