@@ -373,9 +373,15 @@ fn stat_of(f: &Facts, path: &str) -> Option<(String, u64, u64, u32, u64, u64)> {
 
 /// runtimetest: each exists and is a device (console only with a
 /// terminal). Stricter, with config-linux.md's numbers: the six nodes are
-/// the host's (1:3, 1:5, 1:7, 1:8, 1:9, 5:0), 0666, root's; /dev/ptmx
+/// the host's (1:3, 1:5, 1:7, 1:8, 1:9, 5:0), 0666, root's (runc's
+/// owner and mode); /dev/ptmx
 /// is the devpts instance's ptmx (5:2), by symlink `pts/ptmx` or bind.
 fn validate_default_devices(cfg: &Value, f: &Facts, e: &mut Errs) {
+    let userns = cfg["linux"]["namespaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|n| n["type"] == "user" && n.get("path").is_none());
     for (d, maj, min) in [
         ("/dev/null", 1, 3),
         ("/dev/zero", 1, 5),
@@ -390,8 +396,13 @@ fn validate_default_devices(cfg: &Value, f: &Facts, e: &mut Errs) {
                 if ty != "character special file" || (ma, mi) != (maj, min) {
                     e.push(format!("{d}: {ty} {ma}:{mi}, expected char {maj}:{min}"));
                 }
-                if d != "/dev/ptmx" && (mode != 0o666 || uid != 0 || gid != 0) {
-                    e.push(format!("{d}: mode {mode:o} {uid}:{gid}, expected 666 0:0"));
+                // In a user namespace the nodes are the host's, bound: owned by
+                // the host's root, which is unmapped there (the overflow id).
+                let own = if userns { 65534 } else { 0 };
+                if d != "/dev/ptmx" && (mode != 0o666 || uid != own || gid != own) {
+                    e.push(format!(
+                        "{d}: mode {mode:o} {uid}:{gid}, expected 666 {own}:{own}"
+                    ));
                 }
             }
             None => e.push(format!("device node {d} not found: {:?}", f.get("stat", d))),
@@ -1020,5 +1031,120 @@ fn process_fields_pass_runtimetest() {
             .as_array_mut()
             .unwrap()
             .push(json!("CONFORM_EQ=a"))
+    });
+}
+
+/// validation/linux_rootfs_propagation (shared, slave, private,
+/// unbindable): the mount at `/` carries the propagation asked for, read
+/// from its optional fields in mountinfo (runtimetest makes bind mounts
+/// to see the same; the fields are what the kernel decides them by).
+///
+/// The rootfs sits on a shared mount of the test's own (a bind of its
+/// dir onto itself, made shared, undone at the end): on this host `/` is
+/// private, and a slave of a private mount is private, so slave and
+/// private could not be told apart.
+///
+/// Control: each container's facts fail the three other expectations.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn rootfs_propagation_passes_runtimetest() {
+    let Some(t) = T::new() else { return };
+    let shared = t.dir.join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    let mount = |args: &[&str]| {
+        let st = std::process::Command::new("mount")
+            .args(args)
+            .arg(&shared)
+            .status()
+            .unwrap();
+        assert!(st.success(), "mount {args:?} {}", shared.display());
+    };
+    mount(&["--bind", shared.to_str().unwrap()]);
+    let undo = shared.clone();
+    t.on_cleanup(move || {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&undo)
+            .status();
+    });
+    mount(&["--make-shared"]);
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(common::rootfs())
+        .arg(shared.join("rootfs"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let modes = ["shared", "slave", "private", "unbindable"];
+    for mode in modes {
+        let b = t.bundle(mode, |c| {
+            c["linux"]["rootfsPropagation"] = json!(mode);
+            c["root"]["path"] = json!(shared.join("rootfs"));
+        });
+        let id = t.id(mode);
+        let o = t.run(&id, &b);
+        o.expect_ok(mode);
+        let f = Facts {
+            cmdline: Vec::new(),
+            status: String::new(),
+            report: o.json(),
+            lines: Vec::new(),
+        };
+        let cfg = b.config();
+        let mut e = Vec::new();
+        validate_rootfs_propagation(&cfg, &f, &mut e);
+        assert!(e.is_empty(), "{mode}: {e:?}");
+        for other in modes.iter().filter(|m| **m != mode) {
+            let mut wrong = cfg.clone();
+            wrong["linux"]["rootfsPropagation"] = json!(other);
+            let mut e = Vec::new();
+            validate_rootfs_propagation(&wrong, &f, &mut e);
+            assert!(!e.is_empty(), "control: {mode}'s root passed as {other}");
+        }
+    }
+}
+
+/// validation/linux_uid_mappings, linux_gid_mappings and linux_seccomp:
+/// a user namespace with one mapping each (uid and gid differ), and a
+/// seccomp filter that returns an errno for getcwd, in one container.
+///
+/// Controls: a second uid mapping expected, another gid host id, and the
+/// seccomp rule taken away (getcwd failing without a rule is an error).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn user_namespace_mappings_and_seccomp_pass_runtimetest() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("userns", |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 231072, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 331072, "size": 65536}]);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+        });
+        // Sysfs cannot be mounted in a user namespace without a network
+        // namespace of its own; the spec config has one.
+        gather(c);
+    });
+    common::chown_r(&b.out, 231072, 331072);
+    let cfg = b.config();
+    let f = run_facts(&t, "userns", &b);
+    assert_conforms_as_runc("user namespace and seccomp", &cfg, &f);
+
+    assert_control("uid maps", &cfg, &f, "uidMappings: 2 entries", |c| {
+        c["linux"]["uidMappings"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"containerID": 70000, "hostID": 400000, "size": 1}))
+    });
+    assert_control("gid maps", &cfg, &f, "gidMappings [0, 231072", |c| {
+        c["linux"]["gidMappings"][0]["hostID"] = json!(231072)
+    });
+    assert_control("seccomp", &cfg, &f, "getcwd failed without a rule", |c| {
+        c["linux"]["seccomp"]["syscalls"] = json!([])
     });
 }
