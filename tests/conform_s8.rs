@@ -1419,3 +1419,120 @@ fn invalid_oci_version_is_an_error() {
     b.write_config(&cfg);
     t.create_ok(&id, &b);
 }
+
+/// validation/linux_masked_paths, linux_readonly_paths and mounts, the
+/// layout those programs make in the rootfs: a non-empty directory with
+/// a subdirectory, files with content at three depths, a block device, a
+/// character device and a fifo, each listed (the nested ones are hidden
+/// by their parent's mask, as with runc, and skipped as missing); a tmpfs
+/// at /tmp with size=1k. Then the two cases that must be errors: a
+/// relative path, and a path that is a symlink loop (runc 1.1.5 runs the
+/// relative one; outlet refuses it, as runtime-tools expects).
+///
+/// Control: the same facts with /readonly-file claimed masked (it reads
+/// its content).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn masked_and_readonly_paths_as_runtime_tools_lays_them_out() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("paths", |_| {});
+    let root = b.own_rootfs();
+    let mut masked = Vec::new();
+    let mut ro = Vec::new();
+    for (kind, list) in [("masked", &mut masked), ("readonly", &mut ro)] {
+        let dir = root.join(format!("{kind}-dir"));
+        std::fs::create_dir_all(dir.join(format!("{kind}-subdir"))).unwrap();
+        for f in [
+            format!("{kind}-file"),
+            format!("{kind}-dir/{kind}-file"),
+            format!("{kind}-dir/{kind}-subdir/{kind}-file"),
+            format!("{kind}-dir/{kind}-subdir/tmp1"),
+        ] {
+            std::fs::write(root.join(&f), "secrets").unwrap();
+        }
+        for (n, ty) in [("blk", "b"), ("chr", "c"), ("fifo", "p")] {
+            let p = root.join(format!("{kind}-{n}"));
+            let mut args = vec![p.to_str().unwrap().to_string(), ty.to_string()];
+            if ty != "p" {
+                args.extend(["0".to_string(), "0".to_string()]);
+            }
+            let st = std::process::Command::new("mknod")
+                .args(&args)
+                .status()
+                .unwrap();
+            assert!(st.success(), "mknod {args:?}");
+        }
+        for p in [
+            format!("/{kind}-dir"),
+            format!("/{kind}-file"),
+            format!("/{kind}-dir/{kind}-subdir"),
+            format!("/{kind}-dir/{kind}-file"),
+            format!("/{kind}-dir/{kind}-subdir/{kind}-file"),
+            format!("/{kind}-blk"),
+            format!("/{kind}-chr"),
+            format!("/{kind}-fifo"),
+        ] {
+            list.push(json!(p));
+        }
+    }
+    let mut cfg = b.config();
+    cfg["linux"]["maskedPaths"] = json!(masked);
+    cfg["linux"]["readonlyPaths"] = json!(ro);
+    cfg["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+        "options": ["nosuid", "strictatime", "mode=755", "size=1k"]}));
+    gather(&mut cfg);
+    b.write_config(&cfg);
+    let f = run_facts(&t, "paths", &b);
+    assert_conforms_as_runc("masked and readonly paths", &cfg, &f);
+    assert_eq!(
+        f.get("masked", "/masked-dir"),
+        Some("dir 0"),
+        "the mask is empty"
+    );
+    assert_eq!(
+        f.get("masked", "/masked-file"),
+        Some("file rc=0 bytes=0"),
+        "a file with content reads nothing"
+    );
+
+    let ro_file = json!("/readonly-file");
+    let masked_file = json!("/masked-file");
+    // Facts for a path exist only for the list the script saw it in: swap
+    // the two paths' lists in the config, keep the facts.
+    let mut wrong = cfg.clone();
+    for (list, from, to) in [
+        ("maskedPaths", &masked_file, &ro_file),
+        ("readonlyPaths", &ro_file, &masked_file),
+    ] {
+        for p in wrong["linux"][list].as_array_mut().unwrap() {
+            if p == from {
+                *p = to.clone();
+            }
+        }
+    }
+    let e = runtimetest(&wrong, &f);
+    assert!(
+        e.iter()
+            .any(|x| x.starts_with("/readonly-file should not be readable")),
+        "control: a readonly file passed as masked: {e:#?}"
+    );
+
+    for list in ["maskedPaths", "readonlyPaths"] {
+        for (bad, needle) in [("relpath", "not an absolute path"), ("/loop", "loop")] {
+            let _ = std::os::unix::fs::symlink("../loop", root.join("loop"));
+            let b2 = t.bundle(
+                &format!("bad-{list}-{}", bad.trim_start_matches('/')),
+                |c| {
+                    c["root"]["path"] = json!(root);
+                    c["linux"][list] = json!([bad]);
+                },
+            );
+            let id = t.id(&format!("bad-{list}"));
+            let o = t.create(&id, &b2);
+            o.expect_fail(&format!("{list} {bad}"), needle);
+            assert!(o.stderr.contains(list), "{list} named: {o:#?}");
+            t.assert_nothing_left(&format!("{list} {bad}"));
+        }
+    }
+}
