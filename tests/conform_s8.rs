@@ -129,6 +129,7 @@ fn facts_script(cfg: &Value) -> String {
     for d in devices_of(cfg) {
         s += &format!("echo \"stat {d} $(stat -L -c '%F|%t|%T|%a|%u|%g' {d} 2>&1)\"\n");
     }
+    s += "echo \"stat fd0 $(stat -L -c '%F|%t|%T|%a|%u|%g' /proc/$$/fd/0 2>&1)\"\n";
     for l in [
         "/dev/fd",
         "/dev/stdin",
@@ -1704,4 +1705,32 @@ fn cgroup_resources_read_back_as_runtime_tools_reads_them() {
             "control: {ctrl}/{file} of a container without resources already reads {value:?}"
         );
     }
+}
+
+/// validation with `process.terminal` (runtimetest then also wants
+/// /dev/console, a device): `run` in the foreground relays the pty. The
+/// console is the container's own pty, the one on its stdin (a pts
+/// device, major 136), and every other check still passes.
+///
+/// Control: the console's numbers are compared with stdin's, which is
+/// a pts device, not /dev/null as without a terminal.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn terminal_config_passes_runtimetest() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("tty", |c| {
+        c["process"]["terminal"] = json!(true);
+        gather(c);
+    });
+    let cfg = b.config();
+    let f = run_facts(&t, "tty", &b);
+    assert_conforms_as_runc("terminal", &cfg, &f);
+    let console = stat_of(&f, "/dev/console").expect("console stat");
+    let stdin = stat_of(&f, "fd0").expect("stdin stat");
+    assert_eq!(
+        (console.1, console.2),
+        (stdin.1, stdin.2),
+        "console is stdin's pty"
+    );
+    assert_eq!(console.1, 136, "a pts device: {console:?}");
 }
