@@ -1734,3 +1734,43 @@ fn terminal_config_passes_runtimetest() {
     );
     assert_eq!(console.1, 136, "a pts device: {console:?}");
 }
+
+/// validation/prestart_fail: a failing prestart hook fails create, the
+/// container is destroyed (nothing left) and the poststop hooks still
+/// run (runtime.md's lifecycle goes on at the destroy step; runc 1.1.5
+/// the same), with the id on stdin.
+///
+/// Control: the same config without the failing hook is created and its
+/// poststop hook has not run (it runs at delete).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn failing_prestart_destroys_and_still_runs_poststop() {
+    let Some(t) = T::new() else { return };
+    let poststop = t.dir.join("poststop.json");
+    let hooks = |fail: bool| {
+        let mut prestart = vec![json!({"path": "/bin/true"})];
+        if fail {
+            prestart.push(json!({"path": "/bin/false"}));
+        }
+        json!({
+            "prestart": prestart,
+            "poststop": [{"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", poststop.display())]}],
+        })
+    };
+    let b = t.bundle("prestart-fail", |c| c["hooks"] = hooks(true));
+    let id = t.id("prestart-fail");
+    let o = t.create(&id, &b);
+    o.expect_fail("failing prestart", "prestart");
+    t.assert_nothing_left("failing prestart");
+    let st = common::read_json(&poststop);
+    assert_eq!(st["id"], id.as_str(), "poststop stdin: {st}");
+
+    std::fs::remove_file(&poststop).unwrap();
+    let mut cfg = b.config();
+    cfg["hooks"] = hooks(false);
+    b.write_config(&cfg);
+    t.create_ok(&id, &b);
+    assert!(!poststop.exists(), "control: poststop ran before delete");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    assert!(poststop.exists(), "control: poststop ran at delete");
+}
