@@ -82,6 +82,27 @@ impl Facts {
     }
 }
 
+impl Facts {
+    /// (mount point, per-mount options, superblock options) in order.
+    fn mount_options(&self) -> Vec<(String, Vec<String>, Vec<String>)> {
+        let lines = self.report["mountinfo"].as_array().expect("mountinfo");
+        lines
+            .iter()
+            .filter_map(|l| {
+                let (pre, post) = l.as_str()?.split_once(" - ")?;
+                let pre: Vec<&str> = pre.split(' ').collect();
+                let post: Vec<&str> = post.split(' ').collect();
+                let split = |s: &str| s.split(',').map(String::from).collect::<Vec<_>>();
+                Some((
+                    pre.get(4)?.to_string(),
+                    split(pre.get(5)?),
+                    split(post.get(2)?),
+                ))
+            })
+            .collect()
+    }
+}
+
 fn strs(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
@@ -621,6 +642,92 @@ fn validate_posix_mounts(cfg: &Value, f: &Facts, e: &mut Errs) {
     }
 }
 
+/// The host id of the container's uid or gid `id` under the config's
+/// mappings (itself without a user namespace).
+fn host_id(cfg: &Value, kind: &str, id: u64) -> u64 {
+    let key = if kind == "uid" {
+        "uidMappings"
+    } else {
+        "gidMappings"
+    };
+    for m in cfg["linux"][key].as_array().into_iter().flatten() {
+        let (c, h, n) = (
+            m["containerID"].as_u64().unwrap(),
+            m["hostID"].as_u64().unwrap(),
+            m["size"].as_u64().unwrap(),
+        );
+        if (c..c + n).contains(&id) {
+            return h + id - c;
+        }
+    }
+    id
+}
+
+/// Not in runtimetest (it compares type and source only): each option of
+/// each non-bind mount shows in mountinfo, on the last mount at that
+/// point: the flags among the mount's own options (strictatime as the
+/// absence of relatime and noatime), `key=value` among the superblock's
+/// as the kernel prints it (octal without its leading 0). Options the
+/// kernel does not print (newinstance, the default mode=1777 of tmpfs,
+/// a size it rounds) are not looked for.
+fn validate_mount_options(cfg: &Value, f: &Facts, e: &mut Errs) {
+    let sys = f.mount_options();
+    let unified = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    for m in cfg["mounts"].as_array().into_iter().flatten() {
+        let ty = m["type"].as_str().unwrap_or("");
+        let opts = strs(&m["options"]);
+        if ty == "bind"
+            || opts.iter().any(|o| o == "bind" || o == "rbind")
+            || (ty == "cgroup" && !unified)
+        {
+            continue;
+        }
+        let dst = m["destination"].as_str().unwrap().trim_end_matches('/');
+        let Some((_, mnt, sb)) = sys.iter().rev().find(|x| x.0 == dst) else {
+            continue; // validate_posix_mounts says it is missing
+        };
+        let has = |o: &str| mnt.iter().any(|x| x == o);
+        for o in &opts {
+            let ok = match o.as_str() {
+                "ro" | "nosuid" | "nodev" | "noexec" | "relatime" | "noatime" | "nodiratime" => {
+                    has(o)
+                }
+                "rw" => has("rw"),
+                "suid" => !has("nosuid"),
+                "dev" => !has("nodev"),
+                "exec" => !has("noexec"),
+                "strictatime" => !has("relatime") && !has("noatime"),
+                kv if kv.contains('=') => {
+                    let (k, v) = kv.split_once('=').unwrap();
+                    let v = match k {
+                        "mode" | "ptmxmode" => {
+                            format!("{:o}", u32::from_str_radix(v, 8).unwrap_or(0))
+                        }
+                        // devpts prints its ids as the initial user namespace
+                        // sees them: the host id the container's maps to.
+                        "uid" | "gid" => host_id(cfg, k, v.parse().unwrap_or(0)).to_string(),
+                        _ => v.to_string(),
+                    };
+                    let shown = sb.iter().any(|x| x.starts_with(&format!("{k}=")));
+                    let default =
+                        (ty == "tmpfs" && kv.starts_with("mode=") && v == "1777") || k == "size";
+                    sb.iter().any(|x| *x == format!("{k}={v}"))
+                        || (!shown && default)
+                        || k == "size"
+                }
+                _ => true,
+            };
+            if !ok {
+                e.push(format!(
+                    "mount {dst}: option {o} not in effect ({} - {})",
+                    mnt.join(","),
+                    sb.join(",")
+                ));
+            }
+        }
+    }
+}
+
 /// runtimetest's run, in its order; the list of what failed.
 fn runtimetest(cfg: &Value, f: &Facts) -> Errs {
     let mut e = Vec::new();
@@ -643,6 +750,7 @@ fn runtimetest(cfg: &Value, f: &Facts) -> Errs {
     validate_rootfs_propagation(cfg, f, &mut e);
     validate_sysctls(cfg, f, &mut e);
     validate_id_mappings(cfg, f, &mut e);
+    validate_mount_options(cfg, f, &mut e);
     e
 }
 
@@ -788,8 +896,10 @@ fn runtime_tools_default(cfg: &mut Value) {
 /// the container may write (its own copy of the fixture).
 ///
 /// Controls on the same facts: another hostname, CAP_KILL missing from
-/// ambient, NOFILE soft 1023, a tmpfs mount that is not there, root
-/// readonly, noNewPrivileges, a cwd of /tmp and another argument.
+/// ambient, NOFILE soft 1023, a tmpfs mount that is not there, two
+/// mounts swapped, noexec on /dev, mode=0600 on /dev/pts, strictatime on
+/// /proc, root readonly, noNewPrivileges, a cwd of /tmp, another
+/// argument, a terminal (no /dev/console).
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn runtime_tools_default_config_passes_runtimetest() {
@@ -827,6 +937,30 @@ fn runtime_tools_default_config_passes_runtimetest() {
     });
     assert_control("mount order", &cfg, &f, "out of order", |c| {
         c["mounts"].as_array_mut().unwrap().swap(0, 5)
+    });
+    assert_control("mount flag", &cfg, &f, "mount /dev: option noexec", |c| {
+        c["mounts"][1]["options"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("noexec"))
+    });
+    assert_control(
+        "mount data",
+        &cfg,
+        &f,
+        "mount /dev/pts: option mode=0600",
+        |c| {
+            c["mounts"][2]["options"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("mode=0600"))
+        },
+    );
+    assert_control("atime", &cfg, &f, "mount /proc: option strictatime", |c| {
+        c["mounts"][0]["options"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("strictatime"))
     });
     assert_control("root readonly", &cfg, &f, "rootfs must be readonly", |c| {
         c["root"]["readonly"] = json!(true)
