@@ -1324,7 +1324,8 @@ fn assert_state(st: &Value, id: &str, status: &str, b: &Bundle, annotations: &Va
 ///   fails and changes nothing (control: the same kill of the running
 ///   one worked);
 /// - delete; then state and delete of the id fail, and state, start,
-///   kill, delete without an id fail.
+///   kill, delete without an id fail;
+/// - a create with `--bundle .` has the absolute bundle in its state.
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn lifecycle_operations_as_runtime_tools_checks_them() {
@@ -1404,6 +1405,22 @@ fn lifecycle_operations_as_runtime_tools_checks_them() {
 
     t.outlet(&["delete", &id])
         .expect_ok("delete of a stopped container");
+
+    // The state's bundle is absolute (runtime.md) also when --bundle was
+    // relative: `.` from the bundle directory.
+    let rel = t.id("life-rel");
+    let (mut cmd, so, se) = t.command(
+        std::path::Path::new(common::OUTLET),
+        &["create", "--bundle", ".", &rel],
+    );
+    let mut child = cmd.current_dir(&b.dir).spawn().unwrap();
+    let status = common::wait_timeout(&mut child, Duration::from_secs(60), "create --bundle .");
+    common::Out::from_files(status, so, se).expect_ok("create --bundle .");
+    let st = t.state(&rel);
+    t.track_pid(st["pid"].as_i64().unwrap() as i32);
+    assert_eq!(st["bundle"], bdir, "relative --bundle: {st}");
+    t.outlet(&["delete", "--force", &rel]).expect_ok("delete");
+
     for args in [
         vec!["state", id.as_str()],
         vec!["delete", id.as_str()],
