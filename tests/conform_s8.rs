@@ -1925,3 +1925,63 @@ fn failing_prestart_destroys_and_still_runs_poststop() {
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     assert!(poststop.exists(), "control: poststop ran at delete");
 }
+
+/// validation/process, process_user and process_rlimits together on
+/// runtime-tools' default config: cwd /test (a 0700 directory of root's,
+/// entered with the runtime's rights before the user is taken on), env
+/// testa and testb, uid 10, gid 10, additional gid 5, umask 002, and the
+/// seven rlimits at their gigabyte sizes; every capability set is the
+/// default 14, ambient too, so uid 10 keeps them across execve.
+///
+/// Controls: the same facts fail an expectation of uid 0, of a umask of
+/// 022, of RLIMIT_STACK soft 10 GiB and of an empty ambient set.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn runtime_tools_process_user_and_rlimits_pass_runtimetest() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("user", runtime_tools_default);
+    let root = b.own_rootfs();
+    std::fs::create_dir(root.join("test")).unwrap();
+    std::fs::set_permissions(
+        root.join("test"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    common::chown_r(&b.out, 10, 10);
+    let g = 1u64 << 30;
+    let mut cfg = b.config();
+    cfg["root"]["readonly"] = json!(false);
+    let p = &mut cfg["process"];
+    p["cwd"] = json!("/test");
+    p["env"]
+        .as_array_mut()
+        .unwrap()
+        .extend([json!("testa=valuea"), json!("testb=123")]);
+    p["user"] = json!({"uid": 10, "gid": 10, "additionalGids": [5], "umask": 2});
+    p["rlimits"] = json!([
+        {"type": "RLIMIT_NOFILE", "hard": 4000, "soft": 3000},
+        {"type": "RLIMIT_AS", "hard": 2 * g, "soft": g},
+        {"type": "RLIMIT_CORE", "hard": 4 * g, "soft": 3 * g},
+        {"type": "RLIMIT_DATA", "hard": 6 * g, "soft": 5 * g},
+        {"type": "RLIMIT_FSIZE", "hard": 8 * g, "soft": 7 * g},
+        {"type": "RLIMIT_STACK", "hard": 10 * g, "soft": 9 * g},
+        {"type": "RLIMIT_CPU", "hard": 120, "soft": 60},
+    ]);
+    gather(&mut cfg);
+    b.write_config(&cfg);
+    let f = run_facts(&t, "user", &b);
+    assert_conforms_as_runc("process, user and rlimits", &cfg, &f);
+
+    assert_control("uid", &cfg, &f, "uid expected 0", |c| {
+        c["process"]["user"]["uid"] = json!(0)
+    });
+    assert_control("umask", &cfg, &f, "umask expected 0022", |c| {
+        c["process"]["user"]["umask"] = json!(0o22)
+    });
+    assert_control("stack", &cfg, &f, "RLIMIT_STACK soft", |c| {
+        c["process"]["rlimits"][5]["soft"] = json!(10 * g)
+    });
+    assert_control("ambient", &cfg, &f, "unexpected ambient capability", |c| {
+        c["process"]["capabilities"]["ambient"] = json!([])
+    });
+}
