@@ -245,13 +245,17 @@ impl Channel {
         // One byte over the limit: a message that fills it is too long (a
         // SEQPACKET read cuts the rest off).
         let mut buf = [0u8; MAX_MSG + 1];
+        let mut reset = false;
         let n = loop {
             match nix::sys::socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
                 Err(Errno::EINTR) => continue,
                 // A peer that died with our last message unread (an init
-                // the OOM killer took during setup) resets the connection:
-                // that is its exit, as EOF is, and the caller explains it
-                // as one.
+                // the OOM killer took during setup, or one that failed
+                // with `Placed` still queued) resets the connection. The
+                // kernel reports the reset once, before what the peer
+                // sent last (its Error): read on, and only what follows
+                // the queue, EOF, is its exit, which the caller explains.
+                Err(Errno::ECONNRESET) if !reset => reset = true,
                 Err(Errno::ECONNRESET) => return Ok(None),
                 r => break r.context("sync: recv")?,
             }
