@@ -1985,3 +1985,41 @@ fn runtime_tools_process_user_and_rlimits_pass_runtimetest() {
         c["process"]["capabilities"]["ambient"] = json!([])
     });
 }
+
+/// validation/linux_ns_path_type's neighbour: a namespace path that is not
+/// usable fails create, names the field and the path, and says what is
+/// wrong with it as the kernel said it: a symlink loop is a loop, a
+/// missing file is missing, a file of the wrong kind is refused by setns.
+/// Nothing is left. (Before session 8 every unreadable path was reported
+/// as "no such file": that is the control, run on the old binary.)
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn namespace_paths_that_cannot_be_joined_say_why() {
+    let Some(t) = T::new() else { return };
+    let lp = t.dir.join("path-loop");
+    std::os::unix::fs::symlink(&lp, &lp).unwrap();
+    let missing = t.dir.join("path-missing");
+    let file = t.dir.join("path-file");
+    std::fs::write(&file, "").unwrap();
+    for (tag, path, needle) in [
+        ("loop", &lp, "link loop"),
+        ("missing", &missing, "no such file"),
+        ("file", &file, "Invalid argument"),
+    ] {
+        let b = t.bundle(&format!("ns-{tag}"), |c| {
+            for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+                if n["type"] == "network" {
+                    n["path"] = json!(path);
+                }
+            }
+        });
+        let id = t.id(&format!("ns-{tag}"));
+        let o = t.create(&id, &b);
+        o.expect_fail(tag, needle);
+        assert!(
+            o.stderr.contains(path.to_str().unwrap()),
+            "{tag}: path named: {o:#?}"
+        );
+        t.assert_nothing_left(tag);
+    }
+}
