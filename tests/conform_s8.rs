@@ -1990,8 +1990,14 @@ fn runtime_tools_process_user_and_rlimits_pass_runtimetest() {
 /// usable fails create, names the field and the path, and says what is
 /// wrong with it as the kernel said it: a symlink loop is a loop, a
 /// missing file is missing, a file of the wrong kind is refused by setns.
-/// Nothing is left. (Before session 8 every unreadable path was reported
-/// as "no such file": that is the control, run on the old binary.)
+/// Nothing is left.
+///
+/// The file case is the init's own error, which reached the caller only
+/// when the init read `Placed` before failing: with `Placed` still queued
+/// its exit reset the channel and the error was lost to "container init
+/// exited during setup" (8 of 25 creates on main 137aa98), so it runs
+/// eight times. Controls, on main 137aa98's binary: the loop was "no such
+/// file", and the file case lost its error in one of the eight.
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn namespace_paths_that_cannot_be_joined_say_why() {
@@ -2014,12 +2020,14 @@ fn namespace_paths_that_cannot_be_joined_say_why() {
             }
         });
         let id = t.id(&format!("ns-{tag}"));
-        let o = t.create(&id, &b);
-        o.expect_fail(tag, needle);
-        assert!(
-            o.stderr.contains(path.to_str().unwrap()),
-            "{tag}: path named: {o:#?}"
-        );
-        t.assert_nothing_left(tag);
+        for _ in 0..if tag == "file" { 8 } else { 1 } {
+            let o = t.create(&id, &b);
+            o.expect_fail(tag, needle);
+            assert!(
+                o.stderr.contains(path.to_str().unwrap()),
+                "{tag}: path named: {o:#?}"
+            );
+            t.assert_nothing_left(tag);
+        }
     }
 }
