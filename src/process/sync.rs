@@ -427,6 +427,30 @@ mod tests {
         assert!(b.recv_any().unwrap().is_some());
     }
 
+    /// The init that failed with the parent's `Placed` still unread: its
+    /// close resets the channel, and its Error, queued before the close,
+    /// must still be read (the reset comes first). Control: a peer that
+    /// closes with our message unread and sent nothing is an exit (None),
+    /// not an error, and not a hang.
+    #[test]
+    fn the_error_queued_before_a_reset_is_read() {
+        let (parent, init) = pair().unwrap();
+        parent.send(&Msg::Placed { init_pid: 7 }).unwrap();
+        let err = Msg::Error {
+            errno: libc::EINVAL,
+            context: "join net namespace /x".into(),
+        };
+        init.send(&err).unwrap();
+        drop(init);
+        assert_eq!(parent.recv().unwrap(), Some(err));
+        assert_eq!(parent.recv().unwrap(), None);
+
+        let (parent, init) = pair().unwrap();
+        parent.send(&Msg::Placed { init_pid: 7 }).unwrap();
+        drop(init);
+        assert_eq!(parent.recv().unwrap(), None);
+    }
+
     #[test]
     fn an_error_keeps_its_errno_and_text() {
         let io = std::io::Error::from_raw_os_error(libc::ENOENT);
