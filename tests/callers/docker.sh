@@ -680,6 +680,17 @@ else
     fail run-command-exit-codes "want /no/such=127 nosuchcmd=127 /etc/hostname=126 /tmp=126; got $codes: $(brief "$out")"
 fi
 
+# --- the cgroup mount: each hierarchy's bind with the flags docker asks for ------
+# docker's spec asks nosuid, noexec, nodev, ro for /sys/fs/cgroup; runc's
+# binds carry all four (outlet's were only ro before).
+drun --rm "${R[@]}" "$image" awk '$5 ~ "^/sys/fs/cgroup/" { print $5, $6 }' /proc/self/mountinfo
+bad=$(grep -vE ' (.*,)?ro,(.*,)?nosuid,(.*,)?nodev,(.*,)?noexec(,|$)' <<<"$out" || true)
+if [[ $rc -eq 0 && $out == *"/sys/fs/cgroup/memory "* && -z $bad ]]; then
+    pass cgroup-mount-flags
+else
+    fail cgroup-mount-flags "want ro,nosuid,nodev,noexec on every bind below /sys/fs/cgroup; got exit $rc: $(brief "$out")"
+fi
+
 # --- --read-only with --tmpfs: the tmpfs writable, the root not ------------------
 drun --rm "${R[@]}" --read-only --tmpfs /run --tmpfs /tmp:size=2m "$image" sh -c \
     'touch /tmp/a /run/b && echo wrote; touch /x 2>&1; grep -c "^tmpfs /\(tmp\|run\) tmpfs rw," /proc/mounts'
