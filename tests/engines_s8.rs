@@ -92,3 +92,40 @@ fn a_command_that_cannot_run_fails_create_in_runcs_words() {
     let b = t.bundle("runs", |c| c["process"]["args"] = json!(["/bin/true"]));
     t.run(&t.id("runs"), &b).expect_ok("/bin/true");
 }
+
+/// `docker run --domainname D` (docker 20.10) sends
+/// `linux.sysctl {"kernel.domainname": D}`, not the spec's `domainname`;
+/// runc sets it, outlet refused the spec ("use domainname"). Here the
+/// sysctl lands in the container's own uts namespace and the host's
+/// domainname stays. The attack: the same sysctl in a container without a
+/// uts namespace of its own would rename the host, and is refused before
+/// anything runs (the host's domainname unchanged).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn docker_domainname_sysctl_lands_in_the_containers_uts_namespace() {
+    let Some(t) = T::new() else { return };
+    let host = || std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap();
+    let before = host();
+    let want = format!("s8-{}.test", std::process::id());
+    let b = t.bundle("dn", |c| {
+        sh(c, "cat /proc/sys/kernel/domainname > /out/dn");
+        c["linux"]["sysctl"] = json!({"kernel.domainname": want});
+    });
+    t.run(&t.id("dn"), &b).expect_ok("kernel.domainname sysctl");
+    let inside = std::fs::read_to_string(b.out.join("dn")).unwrap_or_default();
+    assert_eq!(inside.trim(), want);
+    assert_eq!(host(), before, "the host's domainname changed");
+
+    // The attack: no uts namespace of the container's own.
+    let b = t.bundle("host-uts", |c| {
+        c["linux"]["sysctl"] = json!({"kernel.domainname": "evil.test"});
+        c.as_object_mut().unwrap().remove("hostname");
+        common::drop_ns(c, "uts");
+    });
+    t.create(&t.id("host-uts"), &b).expect_fail(
+        "kernel.domainname without a uts namespace",
+        "belongs to the uts namespace",
+    );
+    t.assert_nothing_left("host-uts");
+    assert_eq!(host(), before, "the host's domainname changed");
+}
