@@ -722,6 +722,15 @@ else
     fail env-file-hostname-hosts-dns "want '$want'; got exit $rc: $(brief "$out")"
 fi
 
+# --- --domainname: docker 20.10 sends it as the sysctl kernel.domainname --------
+drun --rm "${R[@]}" --hostname box --domainname ex-$$.test "$image" sh -c \
+    'cat /proc/sys/kernel/domainname; hostname'
+if [[ $rc -eq 0 && $(echo $out) == "ex-$$.test box" && $(cat /proc/sys/kernel/domainname) != "ex-$$.test" ]]; then
+    pass domainname
+else
+    fail domainname "want domainname ex-$$.test and hostname box inside, the host's unchanged; got exit $rc: $(brief "$out")"
+fi
+
 # --- memory and CPU knobs users pass every day: the v1 files from inside ---------
 drun --rm "${R[@]}" --memory 256m --memory-reservation 128m --memory-swap 512m --oom-kill-disable \
     --cpu-shares 512 --cpu-period 50000 --cpu-quota 20000 "$image" sh -c \
