@@ -634,13 +634,30 @@ fn switch_user(process: &Process, filter_needs_admin: bool) -> Result<Option<(u6
 
 /// Look the program up in the container, with the process's PATH, so a
 /// missing command fails `create` with a message callers show.
+///
+/// The wording is runc's, lower case: the docker CLI picks `run`'s exit
+/// code by a case-sensitive match on "no such file or directory" (127) and
+/// "permission denied" (126), and says 125 otherwise. A directory is not
+/// executable even where access(2) lets root search it: EACCES, as runc.
 fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
     let not_found = || anyhow::anyhow!("exec: {arg0:?}: executable file not found in $PATH");
     if arg0.contains('/') {
         let p = PathBuf::from(arg0);
-        return match nix::unistd::access(&p, nix::unistd::AccessFlags::X_OK) {
+        let usable = match std::fs::metadata(&p) {
+            Ok(md) if md.is_dir() => Err(Errno::EACCES),
+            Ok(_) => nix::unistd::access(&p, nix::unistd::AccessFlags::X_OK),
+            Err(e) => Err(Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT))),
+        };
+        return match usable {
             Ok(()) => Ok(p),
-            Err(e) => Err(anyhow::anyhow!("exec: {arg0:?}: {}", e.desc())),
+            Err(Errno::ENOENT) => Err(anyhow::anyhow!(
+                "exec: {arg0:?}: stat {arg0}: no such file or directory"
+            )),
+            Err(Errno::EACCES) => Err(anyhow::anyhow!("exec: {arg0:?}: permission denied")),
+            Err(e) => Err(anyhow::anyhow!(
+                "exec: {arg0:?}: {}",
+                e.desc().to_lowercase()
+            )),
         };
     }
     let path = env
