@@ -438,9 +438,10 @@ fn spawn_init(
 /// The init exists: its pid and start time go on record at once, with the
 /// exact cgroup directories made.
 fn record_init(made: &mut Made, cgroup: &Cgroup, pid: i32) -> Result<()> {
-    let init_start_time = crate::process::pidstat::start_time(pid)
+    let init_start_time = crate::process::pidstat::read_start_time(pid)
+        .with_context(|| format!("read the init's start time (/proc/{pid}/stat)"))?
         .map(|(t, _)| t)
-        .context("read the init's start time")?;
+        .context("read the init's start time: the init is gone")?;
     made.intent.cgroup = cgroup.paths().clone();
     made.intent.pid = pid;
     made.intent.init_start_time = init_start_time;
