@@ -138,7 +138,8 @@ fn kill_recorded_init(pid: i32, start_time: u64) -> Result<bool> {
     crate::syscall::pidfd_send_signal(&pidfd, libc::SIGKILL)
         .with_context(|| format!("kill the recorded init {pid}"))?;
     let deadline = Instant::now() + DEATH_TIMEOUT;
-    while alive() {
+    // Until it is seen gone (a stat that failed to read is not that).
+    while crate::process::pidstat::recorded(pid, start_time).unwrap_or(true) {
         if Instant::now() > deadline {
             bail!(
                 "the recorded init {pid} did not die within {}s of SIGKILL",
@@ -152,6 +153,7 @@ fn kill_recorded_init(pid: i32, start_time: u64) -> Result<bool> {
 
 /// SIGKILL everything and wait for the init to go.
 pub fn stop(c: &Opened) -> Result<()> {
+    use crate::process::pidstat;
     let cg = Cgroup::from_paths(c.state.cgroup.clone());
     // Only the container's own processes: the whole cgroup where it is
     // the container's alone, else the init (whose pid namespace, when the
@@ -166,7 +168,21 @@ pub fn stop(c: &Opened) -> Result<()> {
     }
     crate::fault::point("delete:killed");
     let deadline = Instant::now() + DEATH_TIMEOUT;
-    while crate::state::init_alive(&c.state) {
+    // A stat that could not be read is no death: taking it for one let
+    // delete go on to a cgroup the dying init still held, which stayed
+    // behind (faults_s8.rs `delete_survives_a_failing_syscall`, read
+    // failing with EAGAIN).
+    let pid = c.state.pid;
+    while pidstat::recorded(pid, c.state.init_start_time)
+        .with_context(|| format!("container {}: read /proc/{pid}/stat", c.state.id))
+        .or_else(|e| {
+            if Instant::now() > deadline {
+                Err(e)
+            } else {
+                Ok(true)
+            }
+        })?
+    {
         if Instant::now() > deadline {
             bail!(
                 "container {} did not die within {}s of SIGKILL",
