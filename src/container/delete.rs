@@ -158,10 +158,19 @@ pub fn stop(c: &Opened) -> Result<()> {
     // Only the container's own processes: the whole cgroup where it is
     // the container's alone, else the init (whose pid namespace, when the
     // container has one, dies with it). See kill::signal_all.
-    if !c.state.cgroup.own_pid_ns && cg.owns() {
+    let by_cgroup = !c.state.cgroup.own_pid_ns && cg.owns();
+    if by_cgroup {
         let _ = cg.kill_all(libc::SIGKILL);
     }
-    let _ = super::kill::signal_init(&c.state, libc::SIGKILL);
+    // An init still alive that nothing signalled will not die: say why
+    // now, not after DEATH_TIMEOUT as "did not die" (faults_s8: delete,
+    // pidfd_open failing with ENOMEM).
+    if let Err(e) = super::kill::signal_init(&c.state, libc::SIGKILL)
+        && !by_cgroup
+        && crate::state::init_alive(&c.state)
+    {
+        return Err(e.context(format!("container {}: SIGKILL its init", c.state.id)));
+    }
     if c.status == Status::Paused {
         // A frozen task does not act on SIGKILL until thawed.
         let _ = cg.freeze(false);
