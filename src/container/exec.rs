@@ -470,8 +470,12 @@ fn namespace_flags(pid: i32, spec: &Spec) -> Result<libc::c_int> {
             Err(e) if name == "time" && e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e).with_context(|| format!("read /proc/{pid}/ns/{name}")),
         };
-        let ours = std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
-        if ours.as_ref() != Some(&theirs) {
+        // Ours unread is not "different": joining a namespace we are in
+        // already fails (setns EINVAL on our own user namespace) with an
+        // error that hides this one (faults_s8: readlink failing).
+        let ours = std::fs::read_link(format!("/proc/self/ns/{name}"))
+            .with_context(|| format!("read /proc/self/ns/{name}"))?;
+        if ours != theirs {
             flags |= k.flag.bits();
         }
     }
