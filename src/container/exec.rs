@@ -233,7 +233,10 @@ impl Target {
             _ => None,
         };
         let pidfd = syscall::pidfd_open(c.state.pid).context("pidfd_open of the init")?;
-        if !crate::state::init_alive(&c.state) {
+        // A stat that could not be read is that error, not "not running".
+        let alive = crate::process::pidstat::recorded(c.state.pid, c.state.init_start_time)
+            .with_context(|| format!("container {}: read /proc/{}/stat", o.id, c.state.pid))?;
+        if !alive {
             bail!("container not running: {}", o.id);
         }
         let flags = namespace_flags(c.state.pid, spec)?;
