@@ -563,7 +563,13 @@ pub fn status_of(dir: &ContainerDir, state: &State) -> Result<Status> {
     }
     let waiting = match &state.start_gate {
         Some(gate) => gate.held_by(state.pid),
-        None => dir.fifo().exists(),
+        // exists() takes any stat error for absence: a created container
+        // then read as running (faults_s8: start, stat failing).
+        None => {
+            let fifo = dir.fifo();
+            fifo.try_exists()
+                .with_context(|| format!("stat {}", fifo.display()))?
+        }
     };
     Ok(if waiting {
         Status::Created
