@@ -212,7 +212,12 @@ fn run_case(w: &World, case: &Case, fail_code: i32) -> Vec<String> {
                 )
             })
             .collect(),
-        Err(_) => thin(pairs, case.budget),
+        Err(_) => {
+            let budget = std::env::var("FAULTS_S8_BUDGET")
+                .ok()
+                .and_then(|v| v.parse().ok());
+            thin(pairs, budget.unwrap_or(case.budget))
+        }
     };
     let bin = w.bin.to_str().unwrap().to_string();
     let (mut rounds, mut failed, mut where_) = (0, 0, [0usize; 4]);
