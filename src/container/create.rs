@@ -666,8 +666,14 @@ fn record(
     // Recorded: the init may now turn its death signal off; its closing
     // the channel says it has (exiting before that would kill it).
     init.chan.send(&Msg::Recorded)?;
-    if init.chan.recv()?.is_some() {
-        bail!("sync: unexpected message from the init after ready");
+    match init.chan.recv()? {
+        None => {}
+        // Its death signal could not be turned off (faults_s8: prctl
+        // failing): say what failed, not only that a message came.
+        Some(Msg::Error { errno, context }) => {
+            return Err(sync::remote_error(errno, context).context("container init after Recorded"));
+        }
+        Some(m) => bail!("sync: unexpected {} from the init after ready", m.name()),
     }
     crate::fault::point("create:detached");
     // Success: nothing to undo. The init stays, blocked on exec.fifo.
