@@ -367,8 +367,13 @@ fn load_filter_for_listener<'a>(
 fn report_ready(chan_slot: &mut Option<Channel>) -> Result<()> {
     let chan = chan_slot.as_ref().context("sync channel")?;
     chan.send(&Msg::Ready)?;
-    if chan.recv()? != Some(Msg::Recorded) {
-        bail!("sync: outlet create exited before recording the container");
+    match chan.recv()? {
+        Some(Msg::Recorded) => {}
+        // create failed after Ready and says why itself (or was killed, and
+        // our death signal follows): a line of ours would be a second one,
+        // blaming create's exit (faults_s8.rs, rename failing with EAGAIN).
+        None => crate::syscall::exit_now(1),
+        Some(_) => bail!("sync: outlet create sent something else than Recorded"),
     }
     prctl::set_pdeathsig(None).context("PR_SET_PDEATHSIG")?;
     // Closing the channel tells `create` the death signal is off, so it may
@@ -664,16 +669,32 @@ fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
         .iter()
         .find_map(|kv| kv.strip_prefix("PATH="))
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    // A lookup that failed for another reason than absence or permission
+    // (ENOMEM, EIO, ELOOP) is what the error must name: "not found" would
+    // send the caller looking for a file that is there.
+    let mut failed = None;
     for dir in path.split(':').filter(|d| !d.is_empty()) {
         let p = Path::new(dir).join(arg0);
-        if let Ok(md) = std::fs::metadata(&p)
-            && md.is_file()
-            && nix::unistd::access(&p, nix::unistd::AccessFlags::X_OK).is_ok()
-        {
-            return Ok(p);
+        let found = std::fs::metadata(&p)
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+            .and_then(|md| match md.is_file() {
+                true => nix::unistd::access(&p, nix::unistd::AccessFlags::X_OK),
+                false => Err(Errno::ENOENT),
+            });
+        match found {
+            Ok(()) => return Ok(p),
+            Err(Errno::ENOENT | Errno::ENOTDIR | Errno::EACCES) => {}
+            Err(e) => failed = failed.or(Some((p, e))),
         }
     }
-    Err(not_found())
+    match failed {
+        Some((p, e)) => Err(anyhow::anyhow!(
+            "exec: {arg0:?}: {}: {}",
+            p.display(),
+            e.desc()
+        )),
+        None => Err(not_found()),
+    }
 }
 
 fn reset_signals() {
