@@ -249,17 +249,14 @@ impl Channel {
         let n = loop {
             match nix::sys::socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
                 Err(Errno::EINTR) => continue,
-                // The kernel reports the reset before the messages the peer
-                // sent first, and clears it: read on once, or the init's
-                // last words (its error) are lost (faults_s8: run -d, the
-                // init's PR_SET_PDEATHSIG failing with Placed unread).
-                Err(Errno::ECONNRESET) if !reset => reset = true,
                 // A peer that died with our last message unread (an init
                 // the OOM killer took during setup, or one that failed
                 // with `Placed` still queued) resets the connection. The
                 // kernel reports the reset once, before what the peer
                 // sent last (its Error): read on, and only what follows
-                // the queue, EOF, is its exit, which the caller explains.
+                // the queue, EOF, is its exit, which the caller explains
+                // (faults_s8: run -d, PR_SET_PDEATHSIG failing with Placed
+                // unread; conform_s8: a namespace path that is a file).
                 Err(Errno::ECONNRESET) if !reset => reset = true,
                 Err(Errno::ECONNRESET) => return Ok(None),
                 r => break r.context("sync: recv")?,
