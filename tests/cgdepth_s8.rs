@@ -174,3 +174,43 @@ fn delete_force_kills_a_process_in_the_deepest_cgroup() {
     let left = t.settle();
     assert!(left.is_empty(), "left behind: {left:#?}");
 }
+
+/// `kill --all` (SIGTERM: the signal-each path, not the SIGKILL loop)
+/// reaches the process in the deepest cgroup too. Control: by path, the
+/// list fails past PATH_MAX; what it reached (the init) still got the
+/// signal and the call says why it failed, but the deep process lives on.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn kill_all_reaches_the_deepest_cgroup() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    let (id, deep) = nested(&t, "killall", true);
+    let deep = deep.unwrap();
+
+    let control = t.call_env(
+        OUTLET.as_ref(),
+        &["kill", "--all", &id, "TERM"],
+        &[],
+        &[("OUTLET_CGROUP_WALK_BY_PATH", "1")],
+    );
+    control.expect_fail("kill --all by path (control)", "File name too long");
+    t.wait_status(&id, "stopped");
+    assert!(
+        common::pid_alive(deep),
+        "the control signalled the process in the deepest cgroup"
+    );
+
+    t.outlet(&["kill", "--all", &id, "TERM"])
+        .expect_ok("kill --all");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while common::pid_alive(deep) {
+        assert!(
+            Instant::now() < deadline,
+            "process {deep} in the deepest cgroup outlived kill --all"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    t.outlet(&["delete", &id]).expect_ok("delete");
+    let left = t.settle();
+    assert!(left.is_empty(), "left behind: {left:#?}");
+}
