@@ -172,21 +172,34 @@ pub fn walk(top: &Path, v: &mut impl Visitor) -> Outcome {
                 return out;
             }
         };
-        let name = names.last().expect("one name per frame below the top");
         if done.kept {
             parent.kept = true;
         } else {
-            match v.leave(cur.as_fd(), name, &Where { top, names: &names }) {
-                Ok(Left::Done) => out.done_any = true,
-                Ok(Left::Kept) => parent.kept = true,
-                Ok(Left::Again) => parent.todo.push(name.clone()),
-                Err(e) => {
-                    out.fail(e);
-                    parent.kept = true;
-                }
-            }
+            leave(&mut *v, cur.as_fd(), parent, top, &names, &mut out);
         }
         names.pop();
+    }
+}
+
+/// The last of `names` is walked, with every child: the visitor's `leave`,
+/// and what it says for the parent's frame.
+fn leave(
+    v: &mut impl Visitor,
+    dir: BorrowedFd,
+    parent: &mut Frame,
+    top: &Path,
+    names: &[CString],
+    out: &mut Outcome,
+) {
+    let name = names.last().expect("one name per frame below the top");
+    match v.leave(dir, name, &Where { top, names }) {
+        Ok(Left::Done) => out.done_any = true,
+        Ok(Left::Kept) => parent.kept = true,
+        Ok(Left::Again) => parent.todo.push(name.clone()),
+        Err(e) => {
+            out.fail(e);
+            parent.kept = true;
+        }
     }
 }
 
