@@ -89,12 +89,15 @@ impl Cgroup {
         // Freezing and killing the cgroup would freeze and kill this very
         // process if it were inside (a `0` written to cgroup.procs).
         let me = std::process::id() as i32;
-        if self.pids_reachable().0.contains(&me) {
+        let (first, unlisted) = self.pids_reachable();
+        if first.contains(&me) {
             bail!(
                 "cgroup: refusing to kill the cgroup's processes: this process ({me}) is one of them"
             );
         }
-        let can_freeze = self.driver.get().can_freeze(&self.paths);
+        // A part that could not be listed could hold this process: no
+        // freeze then, which would stop it for good.
+        let can_freeze = unlisted.is_none() && self.driver.get().can_freeze(&self.paths);
         let ok = fs::wait_until(KILL_TIMEOUT, || {
             let (pids, err) = self.pids_reachable();
             if pids.is_empty() {
