@@ -182,6 +182,20 @@ pub fn hook_runtime_env() -> bool {
     false
 }
 
+/// The control of tests/cgdepth_s8.rs: in debug builds,
+/// `OUTLET_CGROUP_WALK_BY_PATH=1` opens each cgroup of a container's tree
+/// by its whole path, as outlet did, which fails past PATH_MAX.
+#[cfg(debug_assertions)]
+pub fn cgroup_walk_by_path() -> bool {
+    std::env::var_os("OUTLET_CGROUP_WALK_BY_PATH").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn cgroup_walk_by_path() -> bool {
+    false
+}
+
 /// Every named step, in the order a lifecycle reaches them (the crash test
 /// walks this list; a point missing here is a point no test kills at).
 pub const STEPS: &[&str] = &[

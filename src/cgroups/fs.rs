@@ -2,12 +2,20 @@
 //! (and the value, for writes) so that a caller's log line says exactly
 //! which limit the kernel refused.
 
+use std::ffi::CStr;
 use std::io::{self, Read, Write as _};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use nix::unistd::{UnlinkatFlags, unlinkat};
+
+use super::walk::{self, Left, Visitor, Where};
 
 /// Write `value` with one write(2): cgroup files parse each write as one
 /// request, so a split write would be two (wrong) requests. No O_CREAT: a
@@ -125,17 +133,18 @@ fn mkdir_all_until(
 }
 
 /// rmdir a cgroup and any child cgroups the container made inside it
-/// (deepest first). The kernel answers EBUSY for a short while after the
-/// last process died (its css is still being released), so retry briefly.
-/// A directory that is already gone is success (true). One that still
-/// lists live processes (another container or a host process sharing it)
-/// is left in place, with its ancestors in the tree, and a warning says
-/// so: false. A listed pid that is a zombie or already gone is a process
-/// on its way out, not a sharer: taking it for one left an empty cgroup
-/// behind after a delete that succeeded, so such a cgroup is retried
-/// until the deadline and then is an error. The processes are only read
-/// once rmdir has said EBUSY, so the common case (an empty cgroup) costs
-/// one rmdir.
+/// (deepest first, walked by fds: see walk.rs). The kernel answers EBUSY
+/// for a short while after the last process died (its css is still being
+/// released), so retry briefly. A directory that is already gone is
+/// success (true). One that still lists live processes (another
+/// container or a host process sharing it) is left in place, with its
+/// ancestors in the tree, and a warning says so: false. A listed pid that
+/// is a zombie or already gone is a process on its way out, not a sharer:
+/// taking it for one left an empty cgroup behind after a delete that
+/// succeeded, so such a cgroup is retried until the deadline and then is
+/// an error. The processes are only read once rmdir has said EBUSY, and
+/// the tree only walked once it said ENOTEMPTY or EBUSY, so the common
+/// case (an empty cgroup) costs one rmdir.
 pub fn remove_tree(dir: &Path) -> Result<bool> {
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut delay = Duration::from_millis(1);
@@ -146,10 +155,15 @@ pub fn remove_tree(dir: &Path) -> Result<bool> {
             Err(e) => {
                 let errno = e.raw_os_error().unwrap_or(0);
                 if errno == libc::ENOTEMPTY || errno == libc::EBUSY {
-                    match remove_children(dir)? {
-                        Children::None => {}
-                        Children::Removed => continue,
-                        Children::Left => return Ok(false),
+                    let out = walk::walk(dir, &mut RemoveBelow { deadline });
+                    if let Some(err) = out.err {
+                        return Err(err);
+                    }
+                    if out.kept {
+                        return Ok(false);
+                    }
+                    if out.done_any {
+                        continue;
                     }
                 }
                 if errno == libc::EBUSY
@@ -171,54 +185,102 @@ pub fn remove_tree(dir: &Path) -> Result<bool> {
     }
 }
 
-/// A live process that `dir`'s cgroup.procs lists, if any. The list can
-/// name a task that is exiting (a zombie, or one reaped since, whose pid
-/// is gone from /proc) while the kernel has not yet unlinked it from the
-/// cgroup; those do not count. A 0 is a process outside our pid
-/// namespace: someone else's, live as far as we can tell.
+/// Removes every cgroup below the top of a walk, children first, with
+/// `remove_tree`'s rules for busy ones.
+struct RemoveBelow {
+    deadline: Instant,
+}
+
+impl Visitor for RemoveBelow {
+    fn leave(&mut self, parent: BorrowedFd, name: &CStr, at: &Where) -> Result<Left> {
+        let mut delay = Duration::from_millis(1);
+        loop {
+            let e = match unlinkat(Some(parent.as_raw_fd()), name, UnlinkatFlags::RemoveDir) {
+                Ok(()) | Err(Errno::ENOENT) => return Ok(Left::Done),
+                Err(e) => e,
+            };
+            let late = Instant::now() >= self.deadline;
+            match e {
+                // A child made since its list was read: walk it again.
+                Errno::ENOTEMPTY if !late => return Ok(Left::Again),
+                Errno::EBUSY => {
+                    let procs = match open_at(parent, name) {
+                        Ok(dir) => read_at(dir.as_fd(), c"cgroup.procs")
+                            .map_err(|e| anyhow!("cgroup: read {at}/cgroup.procs: {e}"))?,
+                        Err(_) => None,
+                    };
+                    if let Some(pid) = procs.as_deref().and_then(live_in) {
+                        crate::logging::warn(&format!(
+                            "cgroup {at} left in place: process {pid} still in it"
+                        ));
+                        return Ok(Left::Kept);
+                    }
+                    if late {
+                        return Err(anyhow!("cgroup: remove {at}: {e}"));
+                    }
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_millis(20));
+                }
+                _ => return Err(anyhow!("cgroup: remove {at}: {e}")),
+            }
+        }
+    }
+}
+
+fn open_at(dir: BorrowedFd, name: &CStr) -> nix::Result<OwnedFd> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    crate::syscall::fs::openat(dir.as_raw_fd(), name, flags, Mode::empty())
+}
+
+/// The file `name` in the directory `dir`, read whole with plain reads
+/// (std's `File::read_to_end` would stat it first); None if it is gone
+/// (ENODEV: the cgroup went away between open and read).
+pub fn read_at(dir: BorrowedFd, name: &CStr) -> nix::Result<Option<Vec<u8>>> {
+    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+    let fd = match crate::syscall::fs::openat(dir.as_raw_fd(), name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT | Errno::ENODEV) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut out = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        if out.len() - len < 512 {
+            out.resize(out.len() * 2, 0);
+        }
+        match nix::unistd::read(fd.as_raw_fd(), &mut out[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(Errno::EINTR) => {}
+            Err(Errno::ENODEV) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    out.truncate(len);
+    Ok(Some(out))
+}
+
+/// A live process that `dir`'s cgroup.procs lists, if any (see `live_in`).
 fn live_process(dir: &Path) -> Result<Option<i32>> {
     let Some(list) = read_opt(&dir.join("cgroup.procs"))? else {
         return Ok(None);
     };
-    Ok(list
-        .split_ascii_whitespace()
-        .filter_map(|p| p.parse::<i32>().ok())
+    Ok(live_in(list.as_bytes()))
+}
+
+/// A live process in a cgroup.procs list. The list can name a task that
+/// is exiting (a zombie, or one reaped since, whose pid is gone from
+/// /proc) while the kernel has not yet unlinked it from the cgroup; those
+/// do not count. A 0 is a process outside our pid namespace: someone
+/// else's, live as far as we can tell.
+fn live_in(list: &[u8]) -> Option<i32> {
+    list.split(u8::is_ascii_whitespace)
+        .filter_map(|p| std::str::from_utf8(p).ok()?.parse::<i32>().ok())
         .find(|&pid| {
             pid == 0
                 || crate::process::pidstat::start_time(pid)
                     .is_some_and(|(_, st)| st != 'Z' && st != 'X')
-        }))
-}
-
-enum Children {
-    None,
-    Removed,
-    /// A child still holds processes and was left.
-    Left,
-}
-
-/// Remove the child cgroups of `dir`.
-fn remove_children(dir: &Path) -> Result<Children> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Children::None),
-        Err(e) => return Err(anyhow!("cgroup: list {}: {e}", dir.display())),
-    };
-    let mut out = Children::None;
-    for entry in entries {
-        let entry = entry.with_context(|| format!("cgroup: list {}", dir.display()))?;
-        // Only child cgroups are directories; control files never are.
-        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            if remove_tree(&entry.path())? {
-                if !matches!(out, Children::Left) {
-                    out = Children::Removed;
-                }
-            } else {
-                out = Children::Left;
-            }
-        }
-    }
-    Ok(out)
+        })
 }
 
 /// rmdir that tolerates a parent still shared with other cgroups.

@@ -16,6 +16,7 @@ mod stats;
 pub mod systemd;
 pub mod v1;
 pub mod v2;
+mod walk;
 mod write;
 
 use std::os::fd::{OwnedFd, RawFd};

@@ -1,12 +1,13 @@
 //! The processes in a container's cgroup: a child moving itself in, the
 //! list, signalling them all, waiting for the cgroup to empty.
 
-use std::os::fd::RawFd;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 
+use super::walk::{self, Visitor, Where};
 use super::{Cgroup, fs};
 
 /// How long kill_all(SIGKILL) / destroy wait for the cgroup to empty.
@@ -37,16 +38,26 @@ impl Cgroup {
     /// Host pids of every process in the cgroup (and in cgroups the
     /// container made below it). A cgroup that is already gone has none.
     pub fn pids(&self) -> Result<Vec<i32>> {
+        let (pids, err) = self.pids_reachable();
+        err.map_or(Ok(pids), Err)
+    }
+
+    /// `pids`, and whatever could be listed when a part of the tree could
+    /// not: a caller that signals them all reaches those at least.
+    pub fn pids_reachable(&self) -> (Vec<i32>, Option<anyhow::Error>) {
         let mut out = Vec::new();
-        if let Some(dir) = self.paths.procs_dir() {
-            collect_pids(dir, &mut out)?;
-        }
-        Ok(out)
+        let err = match self.paths.procs_dir() {
+            Some(dir) => collect_pids(dir, &mut out),
+            None => None,
+        };
+        (out, err)
     }
 
     /// Signal every process in the cgroup (cgroup.kill for SIGKILL on v2).
     /// For SIGKILL, also waits until the cgroup is empty. Refused for a
-    /// cgroup this container did not create (see `owns`).
+    /// cgroup this container did not create (see `owns`). A list that
+    /// fails in part is an error, but only once every pid it did reach
+    /// got the signal.
     pub fn kill_all(&self, signal: i32) -> Result<()> {
         if !self.owns() {
             bail!(
@@ -64,43 +75,53 @@ impl Cgroup {
             }
             return self.kill_until_empty();
         }
-        for pid in self.pids()? {
-            signal_pid(pid, signal)?;
-        }
-        Ok(())
+        let (pids, err) = self.pids_reachable();
+        let sent = signal_each(&pids, signal);
+        err.or(sent).map_or(Ok(()), Err)
     }
 
     /// SIGKILL without cgroup.kill: freeze so that nothing can fork between
-    /// reading the list and signalling it, kill, thaw (a frozen task only
-    /// dies once thawed), and repeat until nothing is left.
+    /// reading the list and signalling it, list again, kill, thaw (a frozen
+    /// task only dies once thawed), and repeat until nothing is left. The
+    /// first list, unfrozen, only says whether there is anything at all:
+    /// an empty cgroup (a stopped container's delete) costs no freeze.
     fn kill_until_empty(&self) -> Result<()> {
         // Freezing and killing the cgroup would freeze and kill this very
         // process if it were inside (a `0` written to cgroup.procs).
         let me = std::process::id() as i32;
-        if self.pids()?.contains(&me) {
+        let (first, unlisted) = self.pids_reachable();
+        if first.contains(&me) {
             bail!(
                 "cgroup: refusing to kill the cgroup's processes: this process ({me}) is one of them"
             );
         }
-        let can_freeze = self.driver.get().can_freeze(&self.paths);
+        // A part that could not be listed could hold this process: no
+        // freeze then, which would stop it for good.
+        let can_freeze = unlisted.is_none() && self.driver.get().can_freeze(&self.paths);
         let ok = fs::wait_until(KILL_TIMEOUT, || {
-            let pids = self.pids()?;
+            let (pids, err) = self.pids_reachable();
             if pids.is_empty() {
-                return Ok(true);
+                // Empty as far as it could be read: a part it could not
+                // read is no reason to wait.
+                return err.map_or(Ok(true), Err);
             }
             let frozen = can_freeze && self.freeze(true).is_ok();
-            for &pid in &pids {
-                signal_pid(pid, libc::SIGKILL)?;
-            }
+            let (pids, err) = if frozen {
+                self.pids_reachable()
+            } else {
+                (pids, err)
+            };
+            let sent = signal_each(&pids, libc::SIGKILL);
             if frozen {
                 self.freeze(false)?;
             }
-            Ok(false)
+            // Waiting would not make a part that cannot be listed empty.
+            err.or(sent).map_or(Ok(false), Err)
         })?;
         if !ok {
             bail!(
                 "cgroup: processes {:?} still alive {KILL_TIMEOUT:?} after SIGKILL",
-                self.pids()?
+                self.pids_reachable().0
             );
         }
         Ok(())
@@ -130,39 +151,50 @@ impl Cgroup {
                 .into_iter()
                 .filter(|d| self.paths.created(d))
             {
-                collect_pids(dir, &mut pids)?;
+                if let Some(e) = collect_pids(dir, &mut pids) {
+                    return Err(e);
+                }
             }
             Ok(pids.is_empty())
         })
     }
 }
 
-/// Signal `pid`; one that is gone already is fine.
-fn signal_pid(pid: i32, signal: i32) -> Result<()> {
-    match crate::syscall::cgroup::kill(pid, signal) {
-        Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
-            bail!("cgroup: kill({pid}, {signal}): {e}")
+/// Signal each of `pids` (one that is gone already is fine), all of them
+/// whatever fails; the first failure.
+fn signal_each(pids: &[i32], signal: i32) -> Option<anyhow::Error> {
+    let mut first = None;
+    for &pid in pids {
+        match crate::syscall::cgroup::kill(pid, signal) {
+            Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
+                first.get_or_insert(anyhow!("cgroup: kill({pid}, {signal}): {e}"));
+            }
+            _ => {}
         }
-        _ => Ok(()),
     }
+    first
 }
 
-fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
-    let Some(text) = fs::read_opt(&dir.join("cgroup.procs"))? else {
-        return Ok(());
-    };
-    for line in text.lines() {
-        if let Ok(pid) = line.trim().parse() {
-            out.push(pid);
+/// Add the pids listed in `dir` and every cgroup below it to `out`, going
+/// on past a part that fails (its error is returned).
+fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Option<anyhow::Error> {
+    walk::walk(dir, &mut Collect(out)).err
+}
+
+struct Collect<'a>(&'a mut Vec<i32>);
+
+impl Visitor for Collect<'_> {
+    fn enter(&mut self, dir: BorrowedFd, at: &Where) -> Result<()> {
+        let list = fs::read_at(dir, c"cgroup.procs")
+            .map_err(|e| anyhow!("cgroup: read {at}/cgroup.procs: {e}"))?;
+        for line in list.iter().flat_map(|l| l.split(|&b| b == b'\n')) {
+            if let Some(pid) = std::str::from_utf8(line)
+                .ok()
+                .and_then(|l| l.trim().parse().ok())
+            {
+                self.0.push(pid);
+            }
         }
+        Ok(())
     }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for entry in entries.flatten() {
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            collect_pids(&entry.path(), out)?;
-        }
-    }
-    Ok(())
 }

@@ -75,8 +75,11 @@ pub fn signal_all(c: &Opened, signal: i32) -> Result<Option<OwnedFd>> {
     if !c.state.cgroup.own_pid_ns && cg.owns() {
         // Works after the init has exited too: what is left in the cgroup
         // still gets the signal.
-        if c.status == Status::Stopped && cg.pids().unwrap_or_default().is_empty() {
-            return Ok(None);
+        if c.status == Status::Stopped {
+            let (pids, err) = cg.pids_reachable();
+            if pids.is_empty() && err.is_none() {
+                return Ok(None);
+            }
         }
         // Opened before the signal, so that the fd is our init's.
         let init = if c.status == Status::Stopped {
@@ -117,7 +120,10 @@ fn signal_pid_ns(state: &State, cg: &Cgroup, signal: i32) -> Result<()> {
     if !init_alive(state)? {
         bail!("container not running: {}", state.id);
     }
-    for pid in cg.pids()? {
+    // A list that fails in part still reaches what it lists: the error
+    // comes after they all got the signal.
+    let (pids, err) = cg.pids_reachable();
+    for pid in pids {
         let Ok(pidfd) = syscall::pidfd_open(pid) else {
             continue;
         };
@@ -133,7 +139,7 @@ fn signal_pid_ns(state: &State, cg: &Cgroup, signal: i32) -> Result<()> {
             Err(e) => return Err(e).with_context(|| format!("send signal {signal} to {pid}")),
         }
     }
-    Ok(())
+    err.map_or(Ok(()), Err)
 }
 
 /// Whether the recorded init lives; a stat that could not be read is that

@@ -127,6 +127,12 @@ done
 # Two containers run from this one bundle, so they share its cgroupsPath.
 bundle shared '["/bin/sleep","1000"]' '{}'
 
+# cgdepth: no pid namespace of its own, so that delete --force kills
+# through the cgroup tree, which the test nests past PATH_MAX.
+bundle cgdepth '["/bin/sleep","1000"]' '{}'
+jq '.linux.namespaces |= map(select(.type != "pid"))' "$out/cgdepth/config.json" >"$out/cgdepth/c.json"
+mv "$out/cgdepth/c.json" "$out/cgdepth/config.json"
+
 # crash_v2: create/run -d with cpu, memory and pids limits and the device
 # rules of every bundle (the eBPF filter); the marker in the environment
 # finds any process of the container a killed runtime left.

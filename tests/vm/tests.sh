@@ -743,6 +743,51 @@ test_shared_cgroup() {
 # namespace (rootless podman's runtime) is a user, whose session bus the
 # same environment does name: that run fails naming it, so the check can
 # fail.
+# A container's cgroup nested 30 levels of 200-byte names deep (6 KiB, past
+# PATH_MAX) with a process in the deepest: delete --force kills it and
+# removes the whole tree (outlet walks it by fds, tests/cgdepth_s8.rs on v1).
+# The control: the deepest cgroup cannot be reached by its path.
+test_cgdepth() {
+    n=cgdepth id=vm-cgdepth
+    setup_parent $n || { verdict $n FAIL "cannot create parent cgroup"; return; }
+    ctr=$CG/vmtest/$n/ctr
+    if ! timeout "$STEP_TIMEOUT" "$RUNTIME" --root "$RTROOT" run -d --bundle "$BUNDLES/$n" \
+        "$id" </dev/null >"$OUT/$id.out" 2>"$OUT/$id.err"; then
+        finish $n $id FAIL "run -d: $(errline "$OUT/$id.err")"
+        return
+    fi
+    name=$(printf '%0200d' 0)
+    deep=$(
+        cd "$ctr" || exit 1
+        i=0
+        while [ $i -lt 30 ]; do mkdir $name && cd -P $name || exit 1; i=$((i + 1)); done
+        sleep 1000 </dev/null >/dev/null 2>&1 &
+        echo $! >cgroup.procs && echo $!
+    )
+    path=$ctr
+    i=0
+    while [ $i -lt 30 ]; do path=$path/$name; i=$((i + 1)); done
+    by_path=reachable
+    cat "$path/cgroup.procs" >/dev/null 2>&1 || by_path=unreachable
+    "$RUNTIME" --root "$RTROOT" delete --force $id >"$OUT/$id.del" 2>&1
+    del_rc=$?
+    # A zombie (reparented to the VM's PID 1, which may not reap it yet)
+    # is dead.
+    alive=no
+    st=$(sed 's/.*) //' "/proc/$deep/stat" 2>/dev/null | cut -c1)
+    [ -n "$deep" ] && [ -n "$st" ] && [ "$st" != Z ] && alive=yes
+    [ -n "$deep" ] && kill -9 "$deep" 2>/dev/null
+    removed=yes
+    [ -d "$ctr" ] && removed=no
+    detail="deepest by path: $by_path; process $deep; delete --force rc=$del_rc, process alive=$alive, cgroup removed=$removed"
+    if [ -n "$deep" ] && [ $by_path = unreachable ] && [ $del_rc = 0 ] && [ $alive = no ] &&
+        [ $removed = yes ]; then
+        finish $n $id PASS "$detail"
+    else
+        finish $n $id FAIL "$detail err: $(errline "$OUT/$id.del")"
+    fi
+}
+
 test_systemd_bus_env() {
     n=systemd_bus_env id=vm-sdbus
     if [ "$RUNTIME_NAME" != outlet ]; then
@@ -787,7 +832,7 @@ if [ -n "${VM_CPU_BASELINE:-}" ]; then
     cpu_baseline 25000
     cpu_baseline max
 fi
-for t in smoke criu criu_tcp criu_tcp_empty mem_oom mem_ok cpu_limited cpu_free pids stats_v2 mission cgroup_bind devices devices_ro unified_escape hugetlb io mount_api shared_cgroup systemd_bus_env resources_v2 crash_v2; do
+for t in smoke criu criu_tcp criu_tcp_empty mem_oom mem_ok cpu_limited cpu_free pids stats_v2 mission cgroup_bind devices devices_ro unified_escape hugetlb io mount_api shared_cgroup cgdepth systemd_bus_env resources_v2 crash_v2; do
     if [ -n "${VMTEST_ONLY:-}" ] && ! echo " $VMTEST_ONLY " | grep -q " $t "; then
         continue
     fi
