@@ -12,6 +12,7 @@ mod exec_confine;
 pub mod features;
 pub mod kill;
 pub mod list;
+mod netdev;
 pub mod ps;
 pub mod restore;
 pub mod restore_hooks;

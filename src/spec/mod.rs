@@ -14,6 +14,7 @@ mod env;
 mod hooks;
 mod id;
 pub mod mount_options;
+mod netdevices;
 mod proc_mounts;
 pub mod process_fields;
 mod process_values;
