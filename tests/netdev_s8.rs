@@ -167,3 +167,80 @@ fn failed_net_device_is_refused_and_earlier_ones_come_back() {
     });
     t.assert_nothing_left("netdev refusals");
 }
+
+/// `exec` of a process file with `execCPUAffinity`, its allowed CPUs as
+/// the process sees them (Cpus_allowed_list), and outlet's stderr.
+fn exec_affinity(
+    t: &T,
+    id: &str,
+    base: &serde_json::Value,
+    aff: Option<serde_json::Value>,
+) -> common::Out {
+    let mut p = base.clone();
+    p["args"] = json!(["sh", "-c", "grep Cpus_allowed_list /proc/self/status"]);
+    if let Some(a) = aff {
+        p["execCPUAffinity"] = a;
+    }
+    let file = t.dir.join("affinity-process.json");
+    std::fs::write(&file, serde_json::to_vec(&p).unwrap()).unwrap();
+    t.outlet(&["exec", "--process", file.to_str().unwrap(), id])
+}
+
+fn allowed(o: &common::Out) -> String {
+    o.expect_ok("exec");
+    o.stdout
+        .trim()
+        .strip_prefix("Cpus_allowed_list:")
+        .unwrap_or_else(|| panic!("no Cpus_allowed_list: {o:#?}"))
+        .trim()
+        .to_string()
+}
+
+/// `final` is the exec'd process's affinity; with `initial` alone the
+/// process ends with the container cgroup's CPUs, as without the field; a CPU that does
+/// not exist is refused naming the field. Control: without the field the
+/// process has the container's CPUs, which `final` must differ from.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn exec_cpu_affinity_final_pins_the_process() {
+    let Some(t) = T::new() else { return };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus < 2 {
+        panic!("needs 2 CPUs to tell a pinned process from an unpinned one");
+    }
+    let b = t.bundle("aff", |c| c["process"]["args"] = json!(["sleep", "1000"]));
+    let id = t.id("aff");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let base = b.config()["process"].clone();
+    let control = allowed(&exec_affinity(&t, &id, &base, None));
+    assert_ne!(control, "1", "control: the container is pinned already");
+    for cpu in ["0", "1"] {
+        let got = allowed(&exec_affinity(&t, &id, &base, Some(json!({"final": cpu}))));
+        assert_eq!(got, cpu, "final {cpu}");
+    }
+    let got = allowed(&exec_affinity(
+        &t,
+        &id,
+        &base,
+        Some(json!({"initial": "0", "final": "1"})),
+    ));
+    assert_eq!(got, "1", "initial 0, final 1");
+    let initial_only = allowed(&exec_affinity(
+        &t,
+        &id,
+        &base,
+        Some(json!({"initial": "1"})),
+    ));
+    // runc's semantics: after the cgroup, the process has the cgroup's
+    // CPUs (this kernel keeps the affinity when the cpuset's CPUs do not
+    // change, so without outlet's reset it would stay "1").
+    assert_eq!(initial_only, control, "initial 1 alone");
+    exec_affinity(&t, &id, &base, Some(json!({"final": "1000"}))).expect_exec_fail(
+        "a CPU that does not exist",
+        "process.execCPUAffinity.final: \"1000\"",
+    );
+    exec_affinity(&t, &id, &base, Some(json!({"final": "3-1"})))
+        .expect_exec_fail("a backward range", "process.execCPUAffinity.final: \"3-1\"");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+}

@@ -8,6 +8,7 @@ pub mod criu;
 pub mod delete;
 pub mod events;
 pub mod exec;
+mod exec_affinity;
 mod exec_confine;
 pub mod features;
 pub mod kill;

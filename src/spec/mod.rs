@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 mod checks;
+pub mod cpu_affinity;
 mod env;
 mod hooks;
 mod id;

@@ -6,7 +6,7 @@
 
 use anyhow::{Result, bail};
 
-use super::{Process, Spec};
+use super::Spec;
 
 /// The `linux` and `linux.resources` fields outlet cannot honour.
 pub fn check_spec(spec: &Spec) -> Result<()> {
@@ -30,15 +30,6 @@ pub fn check_spec(spec: &Spec) -> Result<()> {
         if mem.check_before_update() == Some(true) {
             bail!("linux.resources.memory.checkBeforeUpdate: true is not supported by outlet");
         }
-    }
-    Ok(())
-}
-
-/// The process fields outlet cannot honour, for config.json's process and
-/// `exec --process`.
-pub fn check_process(p: &Process) -> Result<()> {
-    if p.exec_cpu_affinity.is_some() {
-        bail!("process.execCPUAffinity: not supported by outlet (exec does not pin CPUs)");
     }
     Ok(())
 }
@@ -72,11 +63,5 @@ mod tests {
         let linux =
             json!({"resources": {"memory": {"useHierarchy": true, "checkBeforeUpdate": false}}});
         check_spec(&spec(linux.clone())).unwrap_or_else(|e| panic!("{linux}: {e}"));
-        let p: Process = serde_json::from_value(json!({"user": {"uid": 0, "gid": 0}, "cwd": "/",
-            "execCPUAffinity": {"initial": "0"}}))
-        .unwrap();
-        let err = check_process(&p).unwrap_err().to_string();
-        assert!(err.starts_with("process.execCPUAffinity"), "{err}");
-        check_process(&Process::default()).unwrap();
     }
 }
