@@ -1,11 +1,14 @@
 //! `linux.netDevices`: after the clone, while the init waits at `Unshared`,
 //! create moves each named interface from its own network namespace into
-//! the init's new one, renamed in the same RTM_NEWLINK (so the name is
-//! never free or clashing in between), as runc does: the kernel drops an
-//! interface's addresses when it changes namespace, so the permanent,
-//! global-scope ones are read first and added again inside, and the link
-//! is brought up there. All or nothing: a device that fails, and every one
-//! moved before it, goes back under its own name with its addresses.
+//! the init's new one, renamed in the same RTM_NEWLINK, as runc does (the
+//! kernel moves first and renames after, so a new name already taken
+//! inside fails with the device moved: that move is undone). The kernel
+//! drops an interface's addresses when it changes namespace, so the
+//! permanent, global-scope ones are read first and added again inside,
+//! and the link is brought up there. All or nothing: a device that fails,
+//! and every one moved before it, goes back under its own name with its
+//! addresses and up state. A failure of create after this step kills the
+//! init: its namespace goes, with what the paragraph below says.
 //!
 //! Nothing moves them back at delete, as with runc: the namespace dies with
 //! the container and the kernel returns physical devices to the initial
