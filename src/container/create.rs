@@ -573,6 +573,7 @@ fn placement_needs_us(plan: &Plan, init: &Spawned) -> bool {
     !init.placed_without_us()
         || plan.ns.creates(LinuxNamespaceType::User)
         || plan.process.oom_score_adj().is_some()
+        || super::netdev::wanted(plan.linux)
 }
 
 /// The init's namespaces exist: put it in its cgroup, and write its id maps
@@ -599,6 +600,11 @@ fn place_init(plan: &Plan, init: &Spawned) -> Result<()> {
             proc.write(&rel, adj.to_string().as_bytes())
                 .with_context(|| format!("process.oomScoreAdj {adj}: writing /proc/{rel}"))?;
         }
+    }
+    if let Some(d) = plan.linux.and_then(|l| l.net_devices().as_ref())
+        && !d.is_empty()
+    {
+        super::netdev::move_all(d, init.pid)?;
     }
     crate::logging::debug(|| "init placed in its cgroup, id maps written".into());
     Ok(())

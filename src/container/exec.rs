@@ -108,6 +108,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
         chroot: t.root_fd.as_ref().map(AsRawFd::as_raw_fd),
         linux: spec.linux().as_ref(),
     };
+    let initial = super::exec_affinity::Initial::apply(&process)?;
     let helper = spawn::spawn_placed(
         0,
         &entry,
@@ -122,6 +123,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
             helper_main(&what, &cgroup, &t.pidfd, t.flags, chan, console)
         },
     )?;
+    drop(initial);
     crate::fault::point("exec:forked");
     drop(entry);
     let watch = Watch {
@@ -535,6 +537,7 @@ fn helper_main(
                 None => bail!("sync: outlet exited during exec setup"),
             }
         }
+        super::exec_affinity::apply_final(what.p)?;
         // Nothing to join when the container shares all our namespaces
         // (setns of a pidfd with no flags is EINVAL).
         if flags != 0 {

@@ -179,6 +179,7 @@ pub fn features(root: &std::path::Path, criu: Option<&std::path::Path>) -> Value
             "apparmor": {"enabled": true},
             "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
+            "netDevices": {"enabled": true},
             "mountExtensions": {"idmap": {"enabled": true}},
             "memoryPolicy": {"modes": MEMORY_POLICY_MODES, "flags": MEMORY_POLICY_FLAGS},
         },

@@ -5,7 +5,7 @@
 use anyhow::{Result, bail};
 use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespace, LinuxNamespaceType, Mount};
 
-use super::{Spec, mount_options, proc_mounts, process_fields, refused, sysctl};
+use super::{Spec, mount_options, netdevices, proc_mounts, process_fields, refused, sysctl};
 
 pub(super) fn check_spec(spec: &Spec) -> Result<()> {
     super::version::check(spec.version())?;
@@ -211,6 +211,7 @@ fn check_process_fields(spec: &Spec, nss: &[LinuxNamespace]) -> Result<()> {
     }
     sysctl::check_sysctls(spec, nss)?;
     refused::check_spec(spec)?;
+    netdevices::check(spec, nss)?;
     Ok(())
 }
 

@@ -10,10 +10,12 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 mod checks;
+pub mod cpu_affinity;
 mod env;
 mod hooks;
 mod id;
 pub mod mount_options;
+mod netdevices;
 mod proc_mounts;
 pub mod process_fields;
 mod process_values;

@@ -18,7 +18,7 @@ use super::types::Scheduler;
 /// The process fields of this file, for config.json's process and for
 /// `exec --process`, before anything is forked.
 pub fn check_process(p: &super::Process) -> Result<()> {
-    super::refused::check_process(p)?;
+    super::cpu_affinity::check(p)?;
     super::process_values::check(p)?;
     if let Some(s) = p.scheduler() {
         scheduler(s)?;

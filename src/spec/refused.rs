@@ -1,12 +1,12 @@
 //! Fields of the runtime spec that outlet reads but does not act on.
 //! Accepting one would tell the caller a setting holds when it does not
-//! (a CPU pinning, a cache allocation, a moved network device), so each is
+//! (a cache allocation, a memory cgroup setting), so each is
 //! refused here, before any side effect, with an error naming the field.
 //! docs/spec-fields.md lists them; `outlet features` does not claim them.
 
 use anyhow::{Result, bail};
 
-use super::{Process, Spec};
+use super::Spec;
 
 /// The `linux` and `linux.resources` fields outlet cannot honour.
 pub fn check_spec(spec: &Spec) -> Result<()> {
@@ -16,11 +16,6 @@ pub fn check_spec(spec: &Spec) -> Result<()> {
     if linux.intel_rdt().is_some() {
         bail!(
             "linux.intelRdt: not supported by outlet (no resctrl support; `outlet features` says intelRdt disabled)"
-        );
-    }
-    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        bail!(
-            "linux.netDevices: not supported by outlet (network devices are not moved into the container)"
         );
     }
     let mem = linux.resources().as_ref().and_then(|r| r.memory().as_ref());
@@ -39,15 +34,6 @@ pub fn check_spec(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// The process fields outlet cannot honour, for config.json's process and
-/// `exec --process`.
-pub fn check_process(p: &Process) -> Result<()> {
-    if p.exec_cpu_affinity.is_some() {
-        bail!("process.execCPUAffinity: not supported by outlet (exec does not pin CPUs)");
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,7 +47,6 @@ mod tests {
     fn each_refusal_names_its_field() {
         for (linux, field) in [
             (json!({"intelRdt": {"closID": "x"}}), "linux.intelRdt"),
-            (json!({"netDevices": {"eth9": {}}}), "linux.netDevices"),
             (
                 json!({"resources": {"memory": {"useHierarchy": false}}}),
                 "linux.resources.memory.useHierarchy",
@@ -75,17 +60,8 @@ mod tests {
             assert!(err.starts_with(field), "{linux}: {err}");
         }
         // Control: the values that hold anyway pass.
-        for linux in [
-            json!({"netDevices": {}}),
-            json!({"resources": {"memory": {"useHierarchy": true, "checkBeforeUpdate": false}}}),
-        ] {
-            check_spec(&spec(linux.clone())).unwrap_or_else(|e| panic!("{linux}: {e}"));
-        }
-        let p: Process = serde_json::from_value(json!({"user": {"uid": 0, "gid": 0}, "cwd": "/",
-            "execCPUAffinity": {"initial": "0"}}))
-        .unwrap();
-        let err = check_process(&p).unwrap_err().to_string();
-        assert!(err.starts_with("process.execCPUAffinity"), "{err}");
-        check_process(&Process::default()).unwrap();
+        let linux =
+            json!({"resources": {"memory": {"useHierarchy": true, "checkBeforeUpdate": false}}});
+        check_spec(&spec(linux.clone())).unwrap_or_else(|e| panic!("{linux}: {e}"));
     }
 }

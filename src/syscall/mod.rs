@@ -8,6 +8,7 @@ pub mod creds;
 pub mod criu;
 pub mod fdpass;
 pub mod hook_exec;
+pub mod netlink;
 pub mod process;
 
 use std::ffi::CString;

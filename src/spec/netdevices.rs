@@ -1,0 +1,124 @@
+//! `linux.netDevices`: host interfaces create moves into the container's
+//! network namespace (src/container/netdev.rs). Checked here, before any
+//! side effect: the container must make its own network namespace (a
+//! joined one is not the container's to fill, and without one there is
+//! nowhere to move to), and every name, the host's and the new one, must
+//! be a name the kernel accepts (its `dev_valid_name`).
+
+use anyhow::{Result, bail};
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
+
+use super::Spec;
+
+/// IFNAMSIZ counts the NUL.
+const IFNAMSIZ: usize = 16;
+
+pub fn check(spec: &Spec, nss: &[LinuxNamespace]) -> Result<()> {
+    let Some(devices) = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()) else {
+        return Ok(());
+    };
+    if devices.is_empty() {
+        return Ok(());
+    }
+    match nss.iter().find(|n| n.typ() == LinuxNamespaceType::Network) {
+        None => bail!(
+            "linux.netDevices: the container has no network namespace of its own to move devices into (add {{\"type\": \"network\"}} to linux.namespaces)"
+        ),
+        Some(n) if n.path().is_some() => bail!(
+            "linux.netDevices: the container joins the network namespace {} instead of making its own; devices are moved only into a new one",
+            n.path().as_ref().unwrap().display()
+        ),
+        Some(_) => {}
+    }
+    let mut keys: Vec<&String> = devices.keys().collect();
+    keys.sort();
+    for host in keys {
+        if let Err(why) = valid_name(host) {
+            bail!("linux.netDevices[{host:?}]: invalid interface name: {why}");
+        }
+        if let Some(new) = devices[host].name().as_deref().filter(|n| !n.is_empty())
+            && let Err(why) = valid_name(new)
+        {
+            bail!("linux.netDevices[{host:?}].name: invalid interface name {new:?}: {why}");
+        }
+    }
+    Ok(())
+}
+
+/// The kernel's rules for an interface name (net/core/dev.c).
+fn valid_name(n: &str) -> Result<(), &'static str> {
+    if n.is_empty() {
+        return Err("empty");
+    }
+    if n.len() > IFNAMSIZ - 1 {
+        return Err("longer than 15 bytes (IFNAMSIZ - 1)");
+    }
+    if n == "." || n == ".." {
+        return Err("\".\" and \"..\" are not names");
+    }
+    if n.bytes()
+        .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
+    {
+        return Err("contains '/', ':', a NUL or white space");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check_json(linux: serde_json::Value) -> Result<()> {
+        let spec: Spec =
+            serde_json::from_value(json!({"ociVersion": "1.3.0", "linux": linux})).unwrap();
+        let nss = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default();
+        check(&spec, &nss)
+    }
+
+    #[test]
+    fn names_and_namespace_are_checked() {
+        let net = json!([{"type": "network"}]);
+        check_json(json!({"namespaces": net, "netDevices": {"d0": {}, "d1": {"name": "eth1"}}}))
+            .unwrap();
+        check_json(json!({"netDevices": {}})).unwrap();
+        for (linux, needle) in [
+            (json!({"netDevices": {"d0": {}}}), "no network namespace"),
+            (
+                json!({"namespaces": [{"type": "network", "path": "/proc/1/ns/net"}],
+                    "netDevices": {"d0": {}}}),
+                "joins the network namespace /proc/1/ns/net",
+            ),
+            (
+                json!({"namespaces": net, "netDevices": {"a/b": {}}}),
+                "linux.netDevices[\"a/b\"]: invalid",
+            ),
+            (
+                json!({"namespaces": net, "netDevices": {"..": {}}}),
+                "linux.netDevices[\"..\"]: invalid",
+            ),
+            (
+                json!({"namespaces": net, "netDevices": {"d0": {"name": "sixteen-bytes-xx"}}}),
+                "linux.netDevices[\"d0\"].name: invalid interface name \"sixteen-bytes-xx\": longer",
+            ),
+            (
+                json!({"namespaces": net, "netDevices": {"d0": {"name": "."}}}),
+                "linux.netDevices[\"d0\"].name",
+            ),
+            (
+                json!({"namespaces": net, "netDevices": {"d 0": {}}}),
+                "white space",
+            ),
+        ] {
+            let err = check_json(linux.clone()).unwrap_err().to_string();
+            assert!(err.contains(needle), "{linux}: {err}");
+        }
+        // 15 bytes is the longest name.
+        check_json(json!({"namespaces": net, "netDevices": {"d0": {"name": "fifteen-bytes-x"}}}))
+            .unwrap();
+    }
+}
