@@ -18,6 +18,7 @@ pub mod ps;
 pub mod restore;
 pub mod restore_hooks;
 pub mod run;
+mod setup_oom;
 pub mod start;
 pub mod update;
 
