@@ -391,6 +391,22 @@ version = 2
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.outlet.options]
         BinaryName = "$RT"
         SystemdCgroup = true
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        BinaryName = "/usr/sbin/runc"
+        SystemdCgroup = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "/tmp/cri/net.d"
+EOF
+    # Pods with a network namespace of their own (cri_checks.sh) get a
+    # bridge on the node; nothing is routed off it.
+    mkdir -p /tmp/cri/net.d
+    cat >/tmp/cri/net.d/10-nodepods.conflist <<'EOF'
+{"cniVersion": "0.4.0", "name": "nodepods",
+ "plugins": [{"type": "bridge", "bridge": "cni-node0", "isGateway": true, "ipMasq": false,
+              "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.99.0.0/24"}]]}}]}
 EOF
     containerd --config /tmp/cri/config.toml >/tmp/containerd.log 2>&1 &
     cpid=$!
@@ -758,6 +774,8 @@ t_rootless() {
 
 # Rootless podman on the user's systemd instance: t_rootless_podman.
 . $D/rootless_podman.sh
+# What critest checks through the CRI: t_cri_ns, t_cri_sec, t_cri_life.
+. $D/cri_checks.sh
 
 # NODE_ONLY (run.sh) names the tests to run; all when empty.
 ONLY=$(cat $D/only 2>/dev/null)
@@ -767,7 +785,7 @@ if want rootless || want rootless_podman; then
     loginctl enable-linger $NU
     echo "NODEINFO loginctl enable-linger $NU: rc=$? $(ls /var/lib/systemd/linger 2>&1)"
 fi
-for t in features mission oom cpu nested default killed unit stale cgroupfs slice ctr cri podman rootless rootless_podman cost; do
+for t in features mission oom cpu nested default killed unit stale cgroupfs slice ctr cri cri_ns cri_sec cri_life podman rootless rootless_podman cost; do
     want $t && t_$t
 done
 containerd_down
