@@ -3,6 +3,7 @@
 
 usage: cri.py SOCKET METHOD [REQUEST_JSON [STDOUT_WANTED]]
    -> the reply as one JSON line, with "seconds" the call took
+       cri.py SOCKET --serve   (many calls, one a line: see serve())
 METHOD is a RuntimeService or ImageService method named below; the request
 is given with the proto field names. Exit 1 with the gRPC status on error.
 CRI_STDOUT=FILE: ExecSync's stdout also goes to FILE as it came.
@@ -197,34 +198,50 @@ def message_classes():
     return lambda n: get(pool.FindMessageTypeByName(f"{PKG}.{n}"))
 
 
-def unary(sock, method, body):
-    service = "RuntimeService" if method in RUNTIME else "ImageService" if method in IMAGE else None
-    if service is None:
-        sys.exit(f"cri.py: unknown method {method}")
-    cls = message_classes()
-    req_t, resp_t = cls(f"{method}Request"), cls(f"{method}Response")
-    req = json_format.ParseDict(body, req_t())
-    with grpc.insecure_channel(f"unix://{sock}") as ch:
-        call = ch.unary_unary(f"/{PKG}.{service}/{method}",
-                              request_serializer=req_t.SerializeToString,
-                              response_deserializer=resp_t.FromString)
+class Client:
+    """One gRPC channel and one descriptor pool for any number of calls."""
+
+    def __init__(self, sock):
+        self.cls = message_classes()
+        self.ch = grpc.insecure_channel(f"unix://{sock}")
+
+    def call(self, method, body, stdout_file=None, want=None, limit=None):
+        """-> (rc, reply dict); rc 1 with the gRPC status on error."""
+        service = ("RuntimeService" if method in RUNTIME else
+                   "ImageService" if method in IMAGE else None)
+        if service is None:
+            return 1, {"error": f"cri.py: unknown method {method}"}
+        req_t, resp_t = self.cls(f"{method}Request"), self.cls(f"{method}Response")
+        try:
+            req = json_format.ParseDict(body, req_t())
+        except json_format.ParseError as e:
+            return 1, {"error": f"cri.py: bad {method} request: {e}"}
+        call = self.ch.unary_unary(f"/{PKG}.{service}/{method}",
+                                   request_serializer=req_t.SerializeToString,
+                                   response_deserializer=resp_t.FromString)
         t0 = time.monotonic()
         try:
             resp = call(req, timeout=120)
         except grpc.RpcError as e:
-            print(json.dumps({"error": str(e.code()), "details": e.details(),
-                              "seconds": round(time.monotonic() - t0, 2)}))
-            sys.exit(1)
-    out = json_format.MessageToDict(resp, preserving_proto_field_name=True,
-                                    including_default_value_fields=True)
-    out["seconds"] = round(time.monotonic() - t0, 2)
-    if method == "ExecSync":
-        out["stdout"] = resp.stdout.decode(errors="replace")
-        out["stderr"] = resp.stderr.decode(errors="replace")
-        if os.environ.get("CRI_STDOUT"):
-            with open(os.environ["CRI_STDOUT"], "wb") as f:
-                f.write(resp.stdout)
-    return out
+            return 1, {"error": str(e.code()), "details": e.details(),
+                       "seconds": round(time.monotonic() - t0, 2)}
+        out = json_format.MessageToDict(resp, preserving_proto_field_name=True,
+                                        including_default_value_fields=True)
+        out["seconds"] = round(time.monotonic() - t0, 2)
+        if method == "ExecSync":
+            out["stdout"] = resp.stdout.decode(errors="replace")
+            out["stderr"] = resp.stderr.decode(errors="replace")
+            if stdout_file:
+                with open(stdout_file, "wb") as f:
+                    f.write(resp.stdout)
+        if method in ("Exec", "Attach"):
+            # The URL is good for one connection: follow it at once.
+            try:
+                out.update(ws_stream(out["url"], want, limit))
+            except Exception as e:  # reported, not raised: the suite prints it
+                out["stream_error"] = repr(e)
+                return 1, out
+        return 0, out
 
 
 # --- the streaming server (Exec, Attach) -----------------------------------
@@ -301,22 +318,35 @@ def ws_stream(url, want_stdout=None, limit=None):
             "status": chans[3].decode(errors="replace"), "end": closed}
 
 
+def serve(sock):
+    """--serve: one request a line on stdin, {"method", "body", and optional
+    "stdout_file", "want", "limit"}; one reply a line on stdout, the rc, a
+    tab, the reply JSON. Starting python and grpc costs seconds under TCG:
+    the suite pays it once."""
+    client = Client(sock)
+    for line in sys.stdin:
+        try:
+            r = json.loads(line)
+            rc, out = client.call(r["method"], r.get("body") or {}, r.get("stdout_file") or None,
+                                  r.get("want") or None, float(r.get("limit") or 0) or None)
+        except Exception as e:  # one bad request must not end the suite's client
+            rc, out = 1, {"error": f"cri.py: {e!r}"}
+        sys.stdout.write(f"{rc}\t{json.dumps(out)}\n")
+        sys.stdout.flush()
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[2] == "--serve":
+        serve(sys.argv[1])
+        return
     if len(sys.argv) not in (3, 4, 5):
         sys.exit(__doc__)
     sock, method = sys.argv[1], sys.argv[2]
     body = json.loads(sys.argv[3]) if len(sys.argv) >= 4 else {}
-    out = unary(sock, method, body)
-    if method in ("Exec", "Attach"):
-        # The URL is good for one connection: follow it at once.
-        want = sys.argv[4] if len(sys.argv) == 5 else None
-        try:
-            out.update(ws_stream(out["url"], want))
-        except Exception as e:  # reported, not raised: the suite prints it
-            out["stream_error"] = repr(e)
-            print(json.dumps(out))
-            sys.exit(1)
+    want = sys.argv[4] if len(sys.argv) == 5 else None
+    rc, out = Client(sock).call(method, body, os.environ.get("CRI_STDOUT"), want)
     print(json.dumps(out))
+    sys.exit(rc)
 
 
 if __name__ == "__main__":

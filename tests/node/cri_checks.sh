@@ -25,6 +25,7 @@ jnum() { sed -n "s/.*\"$1\": *\"\{0,1\}\([0-9.]*\).*/\1/p" "$OUT/cri.out" | head
 
 cri_imported=""
 cri_images() {
+    cri_t0=$(cut -d' ' -f1 /proc/uptime)
     [ -n "$cri_imported" ] && return 0
     containerd_up || return 1
     ctr -n k8s.io images import --base-name localhost/busybox $D/node-images.tar >"$OUT/ctr.out" 2>&1 || return 1
@@ -79,6 +80,9 @@ pod_gone() { # PSID: stop and remove; rc of the removal in $rc
 }
 
 LOOP='["/bin/sh","-c","while :; do sleep 1; done"]'
+
+# took NAME: how long the test function NAME ran (since its cri_images).
+took() { echo "NODEINFO $1 took $(awk -v a="$cri_t0" '{ printf "%.0f", $1 - a }' /proc/uptime) s"; }
 
 # --- a pod with its own network namespace, hostname and sysctls ---------------
 # The pause container and the app share the pod's net, ipc and uts; with
@@ -207,6 +211,7 @@ EOF
     *) verdict cri_ns_remove_control FAIL "before the removal the look found only: $before" ;;
     esac
     systemctl stop kubepods-besteffort-podcrins1.slice kubepods-besteffort-podcrihost1.slice 2>/dev/null
+    took cri_ns
 }
 
 # --- security context: outlet and runc, the same containers --------------------
@@ -267,6 +272,7 @@ sec_run() {
     while IFS='|' read -r name ctx; do
         if ctr_up sec-$name "$LOOP" "{\"security_context\":$ctx}"; then
             xs $cid "$probe" "$OUT/sec.$1.$name"
+            echo "NODEINFO cri_sec $1 $name: exec rc=$rc, $(wc -l <"$OUT/sec.$1.$name") lines"
         else
             echo "container: rc=$rc $(cri_brief)" >"$OUT/sec.$1.$name"
         fi
@@ -305,6 +311,7 @@ t_cri_sec() {
     pod_gone $osec
     [ -n "$rsec" ] && pod_gone $rsec
     systemctl stop kubepods-besteffort-podcrisec1.slice kubepods-besteffort-podcrisec2.slice 2>/dev/null
+    took cri_sec
 }
 
 # --- the lifecycle calls kubelet makes --------------------------------------------
@@ -539,4 +546,5 @@ t_cri_life() {
         pod_gone $psid
     fi
     systemctl stop kubepods-besteffort-podcrilife1.slice kubepods-besteffort-podcrilife2.slice 2>/dev/null
+    took cri_life
 }

@@ -417,6 +417,7 @@ EOF
     return 1
 }
 containerd_down() {
+    cri_srv_down
     [ -n "$cpid" ] || return 0
     kill $cpid 2>/dev/null
     wait $cpid 2>/dev/null
@@ -425,9 +426,40 @@ containerd_down() {
 
 # --- containerd's CRI: a pod with a 250m / 512Mi container, as kubelet asks -
 SOCK=/run/containerd/containerd.sock
-cri() { # METHOD [JSON]: the reply in $OUT/cri.out, rc in $rc
-    timeout 150 python3 "$D/cri.py" "$SOCK" "$@" >"$OUT/cri.out" 2>&1
-    rc=$?
+# One cri.py for the whole suite (python + grpc start in seconds under
+# TCG), fed one request a line through a fifo; its replies come back the
+# same way. CRI_STDOUT and CRI_STREAM_LIMIT pass through (cri.py's doc).
+cri_srv=""
+TAB=$(printf '\t')
+cri_srv_up() {
+    rm -f /tmp/cri/req /tmp/cri/resp
+    mkdir -p /tmp/cri
+    mkfifo /tmp/cri/req /tmp/cri/resp || return 1
+    python3 "$D/cri.py" "$SOCK" --serve </tmp/cri/req >/tmp/cri/resp 2>>/tmp/cri/cri-py.err &
+    cri_srv=$!
+    exec 7>/tmp/cri/req 8</tmp/cri/resp
+}
+cri_srv_down() {
+    [ -n "$cri_srv" ] || return 0
+    exec 7>&- 8<&-
+    wait $cri_srv 2>/dev/null
+    cri_srv=""
+}
+cri() { # METHOD [JSON [STDOUT_WANTED]]: the reply in $OUT/cri.out, rc in $rc
+    [ -n "$cri_srv" ] || cri_srv_up || { rc=1; echo '{"error":"cri.py did not start"}' >"$OUT/cri.out"; return; }
+    body=${2:-}
+    [ -n "$body" ] || body='{}'
+    # In a subshell: a write to a cri.py that died kills that, not the suite.
+    if (printf '{"method":"%s","want":"%s","stdout_file":"%s","limit":"%s","body":%s}\n' "$1" "${3:-}" \
+        "${CRI_STDOUT:-}" "${CRI_STREAM_LIMIT:-}" "$(printf '%s' "$body" | tr '\n' ' ')" >&7) 2>/dev/null &&
+        IFS= read -r line <&8; then
+        rc=${line%%"$TAB"*}
+        printf '%s\n' "${line#*"$TAB"}" >"$OUT/cri.out"
+    else
+        rc=1
+        echo "{\"error\":\"cri.py ended: $(tail -n 3 /tmp/cri/cri-py.err | tr '\n"' '  ')\"}" >"$OUT/cri.out"
+        cri_srv_down
+    fi
 }
 jstr() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$OUT/cri.out" | head -n1; }
 cri_brief() { tr '\n' ' ' <"$OUT/cri.out" | cut -c1-300; }
