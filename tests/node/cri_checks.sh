@@ -20,6 +20,9 @@ has_lines() {
     done
     [ -z "$missing" ]
 }
+# The last reply, short and on one line; backslashes become / (dash's echo,
+# which prints the verdicts, would expand \n).
+brief() { tr '\n\\' ' /' <"$OUT/cri.out" | cut -c1-400; }
 flat() { tr '\n' ' ' <"$1" | cut -c1-${2:-500}; }
 jnum() { sed -n "s/.*\"$1\": *\"\{0,1\}\([0-9.]*\).*/\1/p" "$OUT/cri.out" | head -n1; }
 
@@ -104,7 +107,7 @@ t_cri_ns() {
     netns_before=$(ls /var/run/netns 2>/dev/null | sort | tr '\n' ' ')
     if ! pod_up crinspod crins1 outlet 0 0 0 cri-ns-pod false \
         '{"net.ipv4.ip_local_port_range":"1024 65000","kernel.shm_rmid_forced":"1"}'; then
-        verdict cri_ns_pod_shared FAIL "RunPodSandbox (own netns, CNI bridge) rc=$rc $(cri_brief) $(grep -i error /tmp/containerd.log | tail -n 2 | cut -c1-300)"
+        verdict cri_ns_pod_shared FAIL "RunPodSandbox (own netns, CNI bridge) rc=$rc $(brief) $(grep -i error /tmp/containerd.log | tail -n 2 | cut -c1-300)"
         return
     fi
     nspsid=$psid
@@ -128,10 +131,10 @@ $(cat "$OUT/ns.pause")
 EOF
             verdict cri_ns_pod_shared PASS "pod ip $podip; app (pid POD): $(flat "$OUT/ns.podpid"); pause $ppid: $(flat "$OUT/ns.pause")"
         else
-            verdict cri_ns_pod_shared FAIL "missing$missing; app: $(flat "$OUT/ns.podpid"); pause $ppid: $(flat "$OUT/ns.pause"); node $(grep ns.net "$OUT/ns.node") $(cri_brief)"
+            verdict cri_ns_pod_shared FAIL "missing$missing; app: $(flat "$OUT/ns.podpid"); pause $ppid: $(flat "$OUT/ns.pause"); node $(grep ns.net "$OUT/ns.node") $(brief)"
         fi
     else
-        verdict cri_ns_pod_shared FAIL "container: rc=$rc $(cri_brief)"
+        verdict cri_ns_pod_shared FAIL "container: rc=$rc $(brief)"
     fi
     pod=$nspod psid=$nspsid
     if ctr_up ctrpid "$LOOP" '{"security_context":{"namespace_options":{"network":0,"pid":1,"ipc":0}}}'; then
@@ -144,10 +147,10 @@ $(grep -v ns.pid "$OUT/ns.pause")
 EOF
             verdict cri_ns_pid_container PASS "app (pid CONTAINER): its own pid ns, sh as pid 1, the pod's net/ipc/uts: $(flat "$OUT/ns.ctrpid")"
         else
-            verdict cri_ns_pid_container FAIL "missing$missing (or the pause's pid ns); app: $(flat "$OUT/ns.ctrpid") $(cri_brief)"
+            verdict cri_ns_pid_container FAIL "missing$missing (or the pause's pid ns); app: $(flat "$OUT/ns.ctrpid") $(brief)"
         fi
     else
-        verdict cri_ns_pid_container FAIL "container: rc=$rc $(cri_brief)"
+        verdict cri_ns_pid_container FAIL "container: rc=$rc $(brief)"
     fi
     # Host namespaces: a host-network pod whose container asks for the
     # node's pid and ipc namespaces too.
@@ -176,11 +179,11 @@ EOF
                 verdict cri_ns_control_wrong PASS "the pod's expectations fail on the host-namespace container:$(echo "$missing" | cut -c1-300)"
             fi
         else
-            verdict cri_ns_host FAIL "container: rc=$rc $(cri_brief)"
+            verdict cri_ns_host FAIL "container: rc=$rc $(brief)"
         fi
         pod_gone $hpsid
     else
-        verdict cri_ns_host FAIL "pod: rc=$rc $(cri_brief)"
+        verdict cri_ns_host FAIL "pod: rc=$rc $(brief)"
     fi
     # RemovePodSandbox leaves no state dir, scope, cgroup, mount, netns or
     # pause process. Control: the same look before the removal finds them.
@@ -204,7 +207,7 @@ EOF
     if [ $src = 0 ] && [ -z "$after" ] && [ "$kids" = 0 ]; then
         verdict cri_ns_remove_clean PASS "after RemovePodSandbox nothing of the pod's $(echo $nsids | wc -w) ids: no state dir, scope, cgroup, mount, pause pid, netns (the empty pod slice is kubelet's to stop)"
     else
-        verdict cri_ns_remove_clean FAIL "remove rc=$src; left: $after; $kids cgroups under the pod slice $(cri_brief)"
+        verdict cri_ns_remove_clean FAIL "remove rc=$src; left: $after; $kids cgroups under the pod slice $(brief)"
     fi
     case "$before" in
     *state:*unit:*mount:*pid:*netns:*) verdict cri_ns_remove_control PASS "before the removal the same look found: $(echo $before | cut -c1-300)" ;;
@@ -232,7 +235,9 @@ echo firmware=$(stat -f -c %T /sys/firmware 2>&1)
 if touch /probe-w 2>/dev/null; then echo rootw=yes; rm -f /probe-w; else echo rootw=no; fi'
 MASKED='["/proc/asound","/proc/acpi","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/proc/scsi","/sys/firmware"]'
 RO_PATHS='["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]'
-PATHS="\"masked_paths\":$MASKED,\"readonly_paths\":$RO_PATHS"
+# kubelet sends the namespace options with every container: pid CONTAINER
+# makes pid 1 the container's own shell (with pid POD it is the pause).
+PATHS="\"masked_paths\":$MASKED,\"readonly_paths\":$RO_PATHS,\"namespace_options\":{\"network\":2,\"pid\":1,\"ipc\":0}"
 # name|security_context (JSON without a |)
 SEC_CASES="ids|{\"run_as_user\":{\"value\":1000},\"run_as_group\":{\"value\":3000},\"supplemental_groups\":[4000,5000],\"readonly_rootfs\":true,\"no_new_privs\":true,\"seccomp\":{\"profile_type\":0},$PATHS}
 caps|{\"capabilities\":{\"add_capabilities\":[\"NET_ADMIN\",\"SYS_TIME\"],\"drop_capabilities\":[\"CHOWN\"]},\"seccomp\":{\"profile_type\":1},$PATHS}
@@ -265,7 +270,7 @@ sec_want() {
 # with every case; outputs in $OUT/sec.HANDLER.NAME, the pod's id in $psid.
 sec_run() {
     if ! pod_up crisec$1 $2 $1 2 1 0 "" true '{}'; then
-        echo "pod: rc=$rc $(cri_brief)" >"$OUT/sec.$1.err"
+        echo "pod: rc=$rc $(brief)" >"$OUT/sec.$1.err"
         return 1
     fi
     echo "$SEC_CASES" >"$OUT/sec.cases"
@@ -274,7 +279,7 @@ sec_run() {
             xs $cid "$probe" "$OUT/sec.$1.$name"
             echo "NODEINFO cri_sec $1 $name: exec rc=$rc, $(wc -l <"$OUT/sec.$1.$name") lines"
         else
-            echo "container: rc=$rc $(cri_brief)" >"$OUT/sec.$1.$name"
+            echo "container: rc=$rc $(brief)" >"$OUT/sec.$1.$name"
         fi
     done <"$OUT/sec.cases"
 }
@@ -334,13 +339,13 @@ INSIDE='d=/sys/fs/cgroup; [ -f $d/cpu.max ] || d=$d$(sed -n s/^0:://p /proc/self
 t_cri_life() {
     cri_images || { verdict cri_exec_timeout FAIL "containerd/images: $(tail -n 5 /tmp/containerd.log | tr '\n' ' ')"; return; }
     if ! pod_up crilife crilife1 outlet 2 1 0 "" false '{}'; then
-        verdict cri_exec_timeout FAIL "pod: rc=$rc $(cri_brief)"
+        verdict cri_exec_timeout FAIL "pod: rc=$rc $(brief)"
         return
     fi
     lpsid=$psid
     ldir=$CG/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podcrilife1.slice
     if ! ctr_up box "$LOOP" '{"resources":{"cpu_period":100000,"cpu_quota":25000,"memory_limit_in_bytes":536870912}}'; then
-        verdict cri_exec_timeout FAIL "container: rc=$rc $(cri_brief)"
+        verdict cri_exec_timeout FAIL "container: rc=$rc $(brief)"
         pod_gone $lpsid
         return
     fi
@@ -353,7 +358,7 @@ t_cri_life() {
     (for _ in $(seq 1 50); do pgrep -f '^/bin/sleep 37$' && break; sleep 0.2; done) >"$OUT/seen37" 2>&1 &
     wpid=$!
     cri ExecSync "{\"container_id\":\"$box\",\"cmd\":[\"/bin/sleep\",\"37\"],\"timeout\":2}"
-    xrc=$rc xsecs=$(jnum seconds) xout=$(cri_brief)
+    xrc=$rc xsecs=$(jnum seconds) xout=$(brief)
     wait $wpid
     left=""
     for _ in $(seq 1 20); do
@@ -371,22 +376,22 @@ t_cri_life() {
     if [ $rc = 0 ] && grep -q '"exit_code": 5' "$OUT/cri.out"; then
         verdict cri_exec_timeout_control PASS "within its timeout: exit 5 reported after $(jnum seconds)s"
     else
-        verdict cri_exec_timeout_control FAIL "rc=$rc $(cri_brief)"
+        verdict cri_exec_timeout_control FAIL "rc=$rc $(brief)"
     fi
 
     # Exec through containerd's streaming server (WebSocket, v4 channels).
     cri Exec "{\"container_id\":\"$box\",\"cmd\":[\"/bin/sh\",\"-c\",\"echo out-\$((6*7)); echo err-x >&2; exit 3\"],\"stdout\":true,\"stderr\":true}"
     if grep -q '"stdout": "out-42\\n"' "$OUT/cri.out" && grep -q '"stderr": "err-x\\n"' "$OUT/cri.out" &&
         grep -q 'NonZeroExitCode' "$OUT/cri.out" && grep -q 'ExitCode.*3' "$OUT/cri.out"; then
-        verdict cri_exec_stream PASS "$(cri_brief)"
+        verdict cri_exec_stream PASS "$(brief)"
     else
-        verdict cri_exec_stream FAIL "$(cri_brief)"
+        verdict cri_exec_stream FAIL "$(brief)"
     fi
     cri Exec "{\"container_id\":\"$box\",\"cmd\":[\"/bin/true\"],\"stdout\":true,\"stderr\":true}"
     if grep -q '\\"status\\":\\"Success\\"' "$OUT/cri.out" && ! grep -q NonZeroExitCode "$OUT/cri.out"; then
-        verdict cri_exec_stream_control PASS "exit 0 streams Success: $(cri_brief)"
+        verdict cri_exec_stream_control PASS "exit 0 streams Success: $(brief)"
     else
-        verdict cri_exec_stream_control FAIL "$(cri_brief)"
+        verdict cri_exec_stream_control FAIL "$(brief)"
     fi
 
     # A logging container: Attach reads its stdout; ReopenContainerLog
@@ -396,17 +401,17 @@ t_cri_life() {
         lg=$cid
         cri Attach "{\"container_id\":\"$lg\",\"stdout\":true,\"stderr\":true}" line
         if [ $rc = 0 ] && grep -q '"end": "seen"' "$OUT/cri.out" && grep -q '"stdout": "line[0-9]' "$OUT/cri.out"; then
-            verdict cri_attach PASS "$(cri_brief)"
+            verdict cri_attach PASS "$(brief)"
         else
-            verdict cri_attach FAIL "rc=$rc $(cri_brief)"
+            verdict cri_attach FAIL "rc=$rc $(brief)"
         fi
         export CRI_STREAM_LIMIT=4
         cri Attach "{\"container_id\":\"$box\",\"stdout\":true,\"stderr\":true}" line
         unset CRI_STREAM_LIMIT
         if grep -q '"end": "seen"' "$OUT/cri.out"; then
-            verdict cri_attach_control FAIL "attach to a silent container saw output: $(cri_brief)"
+            verdict cri_attach_control FAIL "attach to a silent container saw output: $(brief)"
         else
-            verdict cri_attach_control PASS "attach to a silent container sees nothing: $(cri_brief)"
+            verdict cri_attach_control PASS "attach to a silent container sees nothing: $(brief)"
         fi
         log=/tmp/cri/pods/crilife1/logger.log
         for _ in $(seq 1 20); do [ "$(wc -l <$log 2>/dev/null)" -ge 2 ] 2>/dev/null && break; sleep 0.5; done
@@ -423,7 +428,7 @@ t_cri_life() {
         if [ $orc = 0 ] && [ "${n:-0}" -ge 2 ] && [ "$s1" = "$s2" ]; then
             verdict cri_reopen_log PASS "new $log has $n lines ($(tail -n1 $log)); the renamed file stopped at $s2 bytes"
         else
-            verdict cri_reopen_log FAIL "rc=$orc new lines=$n renamed $s1 -> $s2 bytes $(cri_brief)"
+            verdict cri_reopen_log FAIL "rc=$orc new lines=$n renamed $s1 -> $s2 bytes $(brief)"
         fi
         if [ $nonew = yes ]; then
             verdict cri_reopen_log_control PASS "before ReopenContainerLog the renamed log went on and no new file appeared"
@@ -431,7 +436,7 @@ t_cri_life() {
             verdict cri_reopen_log_control FAIL "a new log file appeared without ReopenContainerLog"
         fi
     else
-        verdict cri_attach FAIL "container: rc=$rc $(cri_brief)"
+        verdict cri_attach FAIL "container: rc=$rc $(brief)"
     fi
 
     # UpdateContainerResources lands in the scope's files, systemd's
@@ -451,7 +456,7 @@ t_cri_life() {
         [ "$mm" = 268435456 ] && [ "$inner" = "50000 100000 268435456 " ]; then
         verdict cri_update PASS "${seen#$CG/}, cpu.max 50000 100000, MemoryMax=$mm, inside: $inner"
     else
-        verdict cri_update FAIL "rc=$urc $seen cpu.max=$(cat $bdir/cpu.max) MemoryMax=$mm inside: $inner $(cri_brief)"
+        verdict cri_update FAIL "rc=$urc $seen cpu.max=$(cat $bdir/cpu.max) MemoryMax=$mm inside: $inner $(brief)"
     fi
 
     # ContainerStats: the cpu value lies between the scope's usage_usec
@@ -469,7 +474,7 @@ t_cri_life() {
             'BEGIN { lo = (x < y ? x : y) * 0.8; hi = (x > y ? x : y) * 1.2; exit !(c >= a * 1000 && c <= b * 1000 && m >= lo && m <= hi) }'; then
         verdict cri_stats_values PASS "cpu ${cpu} ns in [${u1}000, ${u2}000]; memory ${mem} B, memory.current ${m1}..${m2}"
     else
-        verdict cri_stats_values FAIL "cpu=${cpu} ns vs usage_usec ${u1}..${u2}; memory=${mem} vs ${m1}..${m2} $(cri_brief)"
+        verdict cri_stats_values FAIL "cpu=${cpu} ns vs usage_usec ${u1}..${u2}; memory=${mem} vs ${m1}..${m2} $(brief)"
     fi
     pz=$(awk '/^usage_usec/ { print $2 }' $ldir/cri-containerd-$lpsid.scope/cpu.stat)
     if [ -n "$cpu" ] && [ -n "$pz" ] && [ "$cpu" = "${pz}000" ]; then
@@ -481,7 +486,7 @@ t_cri_life() {
     if [ $rc = 0 ] && grep -q "\"id\": \"$box\"" "$OUT/cri.out" && grep -q "\"id\": \"${lg:-none}\"" "$OUT/cri.out"; then
         verdict cri_list_stats PASS "ListContainerStats of the pod lists box and logger: $(grep -o '"usage_core_nano_seconds": {"value": "[0-9]*"}' "$OUT/cri.out" | tr '\n' ' ')"
     else
-        verdict cri_list_stats FAIL "rc=$rc $(cri_brief)"
+        verdict cri_list_stats FAIL "rc=$rc $(brief)"
     fi
 
     # StopContainer with a grace period: a shell that exits 7 on SIGTERM
@@ -498,11 +503,11 @@ t_cri_life() {
             [ "$st_started" -ge "$st_created" ] && [ "$st_finished" -gt "$st_started" ]; then
             verdict cri_stop_term PASS "stopped in ${s1}s of 30 s grace: exit $st_exit reason $st_reason, created <= started < finished"
         else
-            verdict cri_stop_term FAIL "rc=$r1 ${s1}s state=$st_state exit=$st_exit reason=$st_reason times $st_created $st_started $st_finished $(cri_brief)"
+            verdict cri_stop_term FAIL "rc=$r1 ${s1}s state=$st_state exit=$st_exit reason=$st_reason times $st_created $st_started $st_finished $(brief)"
         fi
         termreason=$st_reason
     else
-        verdict cri_stop_term FAIL "container: rc=$rc $(cri_brief)"
+        verdict cri_stop_term FAIL "container: rc=$rc $(brief)"
     fi
     if ctr_up deaf "[\"/bin/sh\",\"-c\",\"trap '' TERM; while :; do sleep 1; done\"]" '{}'; then
         t=$cid
@@ -512,10 +517,10 @@ t_cri_life() {
         if [ $r1 = 0 ] && [ "$st_state" = 2 ] && [ "$st_exit" = 137 ] && awk -v s="$s1" 'BEGIN { exit !(s >= 4) }'; then
             verdict cri_stop_kill PASS "SIGTERM ignored: killed after ${s1}s (grace 4 s), exit $st_exit reason $st_reason"
         else
-            verdict cri_stop_kill FAIL "rc=$r1 ${s1}s state=$st_state exit=$st_exit reason=$st_reason $(cri_brief)"
+            verdict cri_stop_kill FAIL "rc=$r1 ${s1}s state=$st_state exit=$st_exit reason=$st_reason $(brief)"
         fi
     else
-        verdict cri_stop_kill FAIL "container: rc=$rc $(cri_brief)"
+        verdict cri_stop_kill FAIL "container: rc=$rc $(brief)"
     fi
 
     # OOM: reason OOMKilled, exit 137, on outlet and (the reference) runc.
@@ -525,7 +530,7 @@ t_cri_life() {
             wait_exited $cid
             oom_res="state=$st_state exit=$st_exit reason=$st_reason"
         else
-            oom_res="container: rc=$rc $(cri_brief)"
+            oom_res="container: rc=$rc $(brief)"
         fi
     }
     oom_case
