@@ -2,7 +2,7 @@
 # through containerd's CRI with outlet as the runc shim's binary (handler
 # "outlet"), on the systemd node. Sourced by suite.sh (its verdict, cri,
 # jstr, cri_brief, containerd_up, unit_gone, file_is); run by the NODE_ONLY
-# names cri_ns, cri_sec, cri_life. Each check reads a real effect inside the
+# names cri_ns, cri_sec, cri_life, cri_mounts. Each check reads a real effect inside the
 # container (ExecSync) or on the node, and each kind of check has a control
 # that shows it can fail. Where runc (handler "runc": the same shim, the
 # same SystemdCgroup) is the reference, both run the same containers.
@@ -54,12 +54,12 @@ pod_up() {
     [ $rc = 0 ] && [ -n "$psid" ]
 }
 
-# ctr_up NAME COMMAND_JSON LINUX_JSON: a started container in the pod
-# $psid ($pod); its id in $cid.
+# ctr_up NAME COMMAND_JSON LINUX_JSON [MORE_CONFIG_FIELDS]: a started
+# container in the pod $psid ($pod); its id in $cid.
 ctr_up() {
     cri CreateContainer "{\"pod_sandbox_id\":\"$psid\",\"sandbox_config\":$pod,
         \"config\":{\"metadata\":{\"name\":\"$1\"},\"image\":{\"image\":\"localhost/busybox:latest\"},
-                   \"command\":$2,\"log_path\":\"$1.log\",\"linux\":$3}}"
+                   \"command\":$2,\"log_path\":\"$1.log\",\"linux\":$3${4:+,$4}}}"
     cid=$(jstr container_id)
     [ $rc = 0 ] && [ -n "$cid" ] || return 1
     cri StartContainer "{\"container_id\":\"$cid\"}"
@@ -308,6 +308,11 @@ t_cri_sec() {
             verdict cri_sec_${name}_runc FAIL "runc < > outlet: $(grep '^[<>]' "$OUT/sec.diff" | tr '\n' ' ' | cut -c1-500)"
         fi
     done
+    if diff "$OUT/sec.runc.ids" "$OUT/sec.outlet.caps" >/dev/null 2>&1; then
+        verdict cri_sec_runc_control FAIL "runc's ids output equals outlet's caps output"
+    else
+        verdict cri_sec_runc_control PASS "the parity check tells cases apart: runc's ids and outlet's caps differ in $(diff "$OUT/sec.runc.ids" "$OUT/sec.outlet.caps" | grep -c '^<') lines"
+    fi
     if has_lines "$OUT/sec.outlet.caps" <"$OUT/want.ids"; then
         verdict cri_sec_control_wrong FAIL "the caps container matched the ids expectations"
     else
@@ -334,7 +339,19 @@ wait_exited() { # CID: up to 60 s
     done
     return 1
 }
-INSIDE='d=/sys/fs/cgroup; [ -f $d/cpu.max ] || d=$d$(sed -n s/^0:://p /proc/self/cgroup); cat $d/cpu.max $d/memory.max'
+INSIDE='d=/sys/fs/cgroup; [ -f $d/cpu.max ] || d=$d$(sed -n s/^0:://p /proc/self/cgroup); cat $d/cpu.max $d/memory.max
+awk '"'"'/^Cpus_allowed_list/ { print "cpus=" $2 }'"'"' /proc/1/status; echo oom_score_adj=$(cat /proc/1/oom_score_adj)'
+# kubelet's resources for a container: limits, and the oom_score_adj of its
+# QoS class (an odd value here, to be told from any default).
+BOX_RES='{"resources":{"cpu_period":100000,"cpu_quota":25000,"memory_limit_in_bytes":536870912,"oom_score_adj":987}}'
+UPDATE='"linux":{"cpu_period":100000,"cpu_quota":50000,"memory_limit_in_bytes":268435456,"cpuset_cpus":"1","oom_score_adj":987}'
+# update_box CID OUTPREFIX: the container's view before and after the update.
+update_box() {
+    xs $1 "$(js "$INSIDE")" "$2.before"
+    cri UpdateContainerResources "{\"container_id\":\"$1\",$UPDATE}"
+    urc=$rc
+    xs $1 "$(js "$INSIDE")" "$2.after"
+}
 
 t_cri_life() {
     cri_images || { verdict cri_exec_timeout FAIL "containerd/images: $(tail -n 5 /tmp/containerd.log | tr '\n' ' ')"; return; }
@@ -344,7 +361,7 @@ t_cri_life() {
     fi
     lpsid=$psid
     ldir=$CG/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podcrilife1.slice
-    if ! ctr_up box "$LOOP" '{"resources":{"cpu_period":100000,"cpu_quota":25000,"memory_limit_in_bytes":536870912}}'; then
+    if ! ctr_up box "$LOOP" "$BOX_RES"; then
         verdict cri_exec_timeout FAIL "container: rc=$rc $(brief)"
         pod_gone $lpsid
         return
@@ -447,16 +464,32 @@ t_cri_life() {
     else
         verdict cri_update_control PASS "before the update: $seen"
     fi
-    cri UpdateContainerResources "{\"container_id\":\"$box\",\"linux\":{\"cpu_period\":100000,\"cpu_quota\":50000,\"memory_limit_in_bytes\":268435456}}"
-    urc=$rc
-    xs $box "$(js "$INSIDE")" "$OUT/upd.inside"
-    inner=$(flat "$OUT/upd.inside")
+    update_box $box "$OUT/upd.outlet"
+    inner=$(flat "$OUT/upd.outlet.after")
     mm=$(systemctl show -p MemoryMax --value cri-containerd-$box.scope)
     if [ $urc = 0 ] && file_is "$bdir/cpu.max" "50000 100000" && file_is "$bdir/memory.max" 268435456 &&
-        [ "$mm" = 268435456 ] && [ "$inner" = "50000 100000 268435456 " ]; then
+        [ "$mm" = 268435456 ] && has_lines "$OUT/upd.outlet.after" <<EOF; then
+50000 100000
+268435456
+EOF
         verdict cri_update PASS "${seen#$CG/}, cpu.max 50000 100000, MemoryMax=$mm, inside: $inner"
     else
         verdict cri_update FAIL "rc=$urc $seen cpu.max=$(cat $bdir/cpu.max) MemoryMax=$mm inside: $inner $(brief)"
+    fi
+    # The cpuset (kubelet's static CPU manager) and the oom_score_adj set at
+    # create and kept by the update. Control: the cpuset before the call.
+    if has_lines "$OUT/upd.outlet.after" <<EOF && file_is "$bdir/cpuset.cpus" 1; then
+cpus=1
+oom_score_adj=987
+EOF
+        verdict cri_update_cpuset PASS "after: $inner; ${seen#$CG/}; before: $(flat "$OUT/upd.outlet.before")"
+    else
+        verdict cri_update_cpuset FAIL "missing$missing; $seen; after: $inner; before: $(flat "$OUT/upd.outlet.before")"
+    fi
+    if grep -qx cpus=1 "$OUT/upd.outlet.before"; then
+        verdict cri_update_cpuset_control FAIL "cpus=1 before the update"
+    else
+        verdict cri_update_cpuset_control PASS "before the update: $(flat "$OUT/upd.outlet.before")"
     fi
 
     # ContainerStats: the cpu value lies between the scope's usage_usec
@@ -545,11 +578,94 @@ t_cri_life() {
         verdict cri_oom_reason_control FAIL "the SIGTERM-stopped container reads OOMKilled"
     fi
     pod_gone $lpsid
+    # runc: the same OOM (information) and the same update (compared).
     if pod_up crilifer crilife2 runc 2 1 0 "" false '{}'; then
         oom_case
         echo "NODEINFO cri OOM under runc: $oom_res"
+        if ctr_up box "$LOOP" "$BOX_RES"; then
+            update_box $cid "$OUT/upd.runc"
+            if cat "$OUT/upd.runc.before" "$OUT/upd.runc.after" >"$OUT/upd.runc" &&
+                cat "$OUT/upd.outlet.before" "$OUT/upd.outlet.after" >"$OUT/upd.outlet" &&
+                diff "$OUT/upd.runc" "$OUT/upd.outlet" >"$OUT/upd.diff"; then
+                verdict cri_update_runc PASS "outlet and runc read the same before and after: $(flat "$OUT/upd.runc")"
+            else
+                verdict cri_update_runc FAIL "runc < > outlet: $(grep '^[<>]' "$OUT/upd.diff" | tr '\n' ' ')"
+            fi
+        else
+            verdict cri_update_runc FAIL "runc container: rc=$rc $(brief)"
+        fi
         pod_gone $psid
+    else
+        verdict cri_update_runc FAIL "runc pod: rc=$rc $(brief)"
     fi
     systemctl stop kubepods-besteffort-podcrilife1.slice kubepods-besteffort-podcrilife2.slice 2>/dev/null
     took cri_life
+}
+
+# --- volumes and mount propagation (critest's propagation tests) --------------
+# One host directory as a read-only volume and as PRIVATE,
+# HOST_TO_CONTAINER (rslave) and BIDIRECTIONAL (rshared; privileged)
+# mounts. A ramfs mounted on the node after the start shows through the
+# rslave and rshared mounts; one mounted in the container under the rshared
+# mount shows on the node. Control: the private mount does not see the
+# node's. runc runs the same container; both must read the same.
+PROBE_MNT='mount -t ramfs ctrmnt /p-shared/fromctr && echo ctrmount=ok || echo ctrmount=fail
+for m in vol p-private p-slave p-shared; do echo $m=$(stat -f -c %T /$m/fromhost); done
+awk '"'"'$5 == "/vol" { print "vol.mode=" substr($6, 1, 2) }'"'"' /proc/self/mountinfo
+echo marker=$(cat /vol/marker)
+if touch /vol/x 2>/dev/null; then echo volw=yes; else echo volw=no; fi'
+
+t_cri_mounts() {
+    cri_images || { verdict cri_mount_propagation FAIL "containerd/images: $(tail -n 5 /tmp/containerd.log | tr '\n' ' ')"; return; }
+    probe=$(js "$PROBE_MNT")
+    for h in outlet runc; do
+        H=/tmp/cri/prop-$h
+        mkdir -p $H/fromhost $H/fromctr
+        echo m >$H/marker
+        mp="[{\"container_path\":\"/vol\",\"host_path\":\"$H\",\"readonly\":true},
+             {\"container_path\":\"/p-private\",\"host_path\":\"$H\",\"propagation\":0},
+             {\"container_path\":\"/p-slave\",\"host_path\":\"$H\",\"propagation\":1},
+             {\"container_path\":\"/p-shared\",\"host_path\":\"$H\",\"propagation\":2}]"
+        if ! pod_up crimnt$h crimnt$h $h 2 1 0 "" true '{}'; then
+            echo "pod: rc=$rc $(brief)" >"$OUT/mnt.$h"
+        elif ctr_up mnt "$LOOP" '{"security_context":{"privileged":true,"namespace_options":{"network":2,"pid":1,"ipc":0}}}' \
+            "\"mounts\":$mp"; then
+            mount -t ramfs nodemnt $H/fromhost
+            xs $cid "$probe" "$OUT/mnt.$h"
+            echo "host.fromctr=$(stat -f -c %T $H/fromctr)" >>"$OUT/mnt.$h"
+            pod_gone $psid
+        else
+            echo "container: rc=$rc $(brief)" >"$OUT/mnt.$h"
+            pod_gone $psid
+        fi
+        for m in $H/fromctr $H/fromhost; do
+            for _ in 1 2 3 4; do mountpoint -q $m && umount $m; done
+        done
+        rm -rf $H
+        systemctl stop kubepods-besteffort-podcrimnt$h.slice 2>/dev/null
+    done
+    if has_lines "$OUT/mnt.outlet" <<EOF; then
+ctrmount=ok
+p-slave=ramfs
+p-shared=ramfs
+host.fromctr=ramfs
+vol.mode=ro
+volw=no
+marker=m
+EOF
+        verdict cri_mount_propagation PASS "$(flat "$OUT/mnt.outlet")"
+    else
+        verdict cri_mount_propagation FAIL "missing$missing; got: $(flat "$OUT/mnt.outlet")"
+    fi
+    if [ -s "$OUT/mnt.outlet" ] && ! grep -qx p-private=ramfs "$OUT/mnt.outlet" && ! grep -qx vol=ramfs "$OUT/mnt.outlet"; then
+        verdict cri_mount_private_control PASS "the private mounts do not see the node's ramfs: $(grep -E '^(p-private|vol)=' "$OUT/mnt.outlet" | tr '\n' ' ')"
+    else
+        verdict cri_mount_private_control FAIL "$(flat "$OUT/mnt.outlet")"
+    fi
+    if diff "$OUT/mnt.runc" "$OUT/mnt.outlet" >"$OUT/mnt.diff" 2>&1; then
+        verdict cri_mount_runc PASS "outlet and runc read the same $(wc -l <"$OUT/mnt.outlet") lines"
+    else
+        verdict cri_mount_runc FAIL "runc < > outlet: $(grep '^[<>]' "$OUT/mnt.diff" | tr '\n' ' ' | cut -c1-400)"
+    fi
+    took cri_mounts
 }

@@ -10,7 +10,7 @@
 #   NODE_ACCEL    tcg (default: nested KVM hangs at boot on the machines here) | kvm
 #   NODE_TIMEOUT  wall-clock limit of the boot + suite in seconds (default 600)
 #   NODE_ONLY     the suite's tests to run, by the names in suite.sh's list
-#                 ("slice cri cri_ns cri_sec cri_life podman rootless ..."); all when empty
+#                 ("slice cri cri_ns cri_sec cri_life cri_mounts podman ..."); all when empty
 # Output: the suite's lines, then exactly `node: N passed, N failed, N skipped`.
 # Exit 1 when a test failed, the image could not be built, or no verdict came.
 set -euo pipefail

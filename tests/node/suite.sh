@@ -806,7 +806,8 @@ t_rootless() {
 
 # Rootless podman on the user's systemd instance: t_rootless_podman.
 . $D/rootless_podman.sh
-# What critest checks through the CRI: t_cri_ns, t_cri_sec, t_cri_life.
+# What critest checks through the CRI: t_cri_ns, t_cri_sec, t_cri_life,
+# t_cri_mounts.
 . $D/cri_checks.sh
 
 # NODE_ONLY (run.sh) names the tests to run; all when empty.
@@ -817,7 +818,7 @@ if want rootless || want rootless_podman; then
     loginctl enable-linger $NU
     echo "NODEINFO loginctl enable-linger $NU: rc=$? $(ls /var/lib/systemd/linger 2>&1)"
 fi
-for t in features mission oom cpu nested default killed unit stale cgroupfs slice ctr cri cri_ns cri_sec cri_life podman rootless rootless_podman cost; do
+for t in features mission oom cpu nested default killed unit stale cgroupfs slice ctr cri cri_ns cri_sec cri_life cri_mounts podman rootless rootless_podman cost; do
     want $t && t_$t
 done
 containerd_down
