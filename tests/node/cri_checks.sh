@@ -495,8 +495,10 @@ EOF
     fi
 
     # ContainerStats: the cpu value lies between the scope's usage_usec
-    # read before and after the call; memory near memory.current. Control:
-    # the pause container's cgroup does not bracket it.
+    # read before and after the call; memory within 512 KiB of
+    # memory.current read around it (the box forks a sleep every second,
+    # which one full run caught at +108 KiB). Control: the pause
+    # container's cgroup does not match.
     u1=$(awk '/^usage_usec/ { print $2 }' $bdir/cpu.stat)
     m1=$(cat $bdir/memory.current)
     cri ContainerStats "{\"container_id\":\"$box\"}"
@@ -506,7 +508,7 @@ EOF
     mem=$(sed -n 's/.*"usage_bytes": *{"value": *"\([0-9]*\)".*/\1/p' "$OUT/cri.out")
     if [ -n "$cpu" ] && [ -n "$mem" ] &&
         awk -v c="$cpu" -v a="$u1" -v b="$u2" -v m="$mem" -v x="$m1" -v y="$m2" \
-            'BEGIN { lo = (x < y ? x : y) * 0.8; hi = (x > y ? x : y) * 1.2; exit !(c >= a * 1000 && c <= b * 1000 && m >= lo && m <= hi) }'; then
+            'BEGIN { lo = (x < y ? x : y) - 524288; hi = (x > y ? x : y) + 524288; exit !(c >= a * 1000 && c <= b * 1000 && m >= lo && m <= hi) }'; then
         verdict cri_stats_values PASS "cpu ${cpu} ns in [${u1}000, ${u2}000]; memory ${mem} B, memory.current ${m1}..${m2}"
     else
         verdict cri_stats_values FAIL "cpu=${cpu} ns vs usage_usec ${u1}..${u2}; memory=${mem} vs ${m1}..${m2} $(brief)"
