@@ -53,6 +53,7 @@ class Rt:
     def __init__(self, name, path, work, env=None):
         self.name, self.path = name, path
         self.env = {**os.environ, **(env or {})}
+        self.envp = c_strings([f"{k}={v}" for k, v in self.env.items()])
         self.root = os.path.join(work, "root-" + name)
         self.missing = not (os.path.isfile(path) and os.access(path, os.X_OK))
         if not self.missing:
@@ -69,16 +70,20 @@ class Rt:
         # The command's fd 2 shares this file's offset: back to 0 for it.
         os.ftruncate(errf, 0)
         os.lseek(errf, 0, os.SEEK_SET)
-        pid = os.posix_spawn(
-            self.path,
-            [self.path, "--root", self.root, *args],
-            self.env,
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
-                (os.POSIX_SPAWN_DUP2, errf, 2),
-            ],
-        )
+        argv = [self.path, "--root", self.root, *args]
+        if SPAWN_HOLDS_GIL:
+            pid = os.posix_spawn(
+                self.path,
+                argv,
+                self.env,
+                file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                    (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                    (os.POSIX_SPAWN_DUP2, errf, 2),
+                ],
+            )
+        else:
+            pid = spawn(self.path, argv, self.envp, errf)
         rc, cpu = wait_child(pid, f"`{args[0]}`")
         if rc != 0:
             err = os.pread(errf, 65536, 0).decode(errors="replace").strip().splitlines()
@@ -117,6 +122,43 @@ def read_pid(path):
 
 
 _tls = threading.local()
+_libc = ctypes.CDLL(None, use_errno=True)
+# os.posix_spawn (CPython 3.11) holds the GIL until the child has exec'd
+# (glibc's posix_spawn is a CLONE_VFORK clone): every other driver thread
+# waits that long, and under a storm's load that is a wait for a CPU too,
+# so the driver issued its commands one at a time. libc's posix_spawn
+# through ctypes runs without the GIL. STORM_SPAWN=os: the old way.
+SPAWN_HOLDS_GIL = os.environ.get("STORM_SPAWN") == "os"
+
+
+def c_strings(strs):
+    return (ctypes.c_char_p * (len(strs) + 1))(*[os.fsencode(x) for x in strs], None)
+
+
+def spawn(path, argv, envp, errf):
+    """posix_spawn(path, argv, envp) with stdin and stdout on /dev/null and
+    stderr on errf, the GIL released for the call."""
+    fa = file_actions(errf)
+    pid = ctypes.c_int()
+    rc = _libc.posix_spawn(ctypes.byref(pid), os.fsencode(path), fa, None, c_strings(argv), envp)
+    if rc != 0:
+        raise OSError(rc, f"posix_spawn {path}: {os.strerror(rc)}")
+    return pid.value
+
+
+def file_actions(errf):
+    """This thread's posix_spawn_file_actions_t (made once; 80 bytes on
+    glibc x86_64, the buffer is larger)."""
+    if getattr(_tls, "fa", None) is None or _tls.fa_err != errf:
+        fa = ctypes.create_string_buffer(256)
+        ok = _libc.posix_spawn_file_actions_init(fa) == 0
+        ok = ok and _libc.posix_spawn_file_actions_addopen(fa, 0, b"/dev/null", os.O_RDONLY, 0) == 0
+        ok = ok and _libc.posix_spawn_file_actions_addopen(fa, 1, b"/dev/null", os.O_WRONLY, 0) == 0
+        ok = ok and _libc.posix_spawn_file_actions_adddup2(fa, errf, 2) == 0
+        if not ok:
+            raise OSError("posix_spawn_file_actions")
+        _tls.fa, _tls.fa_err = fa, errf
+    return _tls.fa
 
 
 def err_file():
@@ -132,6 +174,9 @@ def close_err_file():
     if hasattr(_tls, "errf"):
         os.close(_tls.errf)
         del _tls.errf
+    if getattr(_tls, "fa", None) is not None:
+        _libc.posix_spawn_file_actions_destroy(_tls.fa)
+        _tls.fa = None
 
 
 def wait_child(pid, what):
@@ -159,7 +204,8 @@ PHASES = ("create", "start", "wait", "delete")
 
 def lifecycle(rt, work, bdir, cid):
     """The lifecycle's four phases (wall ns, PHASES order), then the CPU
-    (ns) of create, start, the init and delete."""
+    (ns) of create, start, the init and delete, then when it began
+    (monotonic ns; storm() makes it an offset from the storm's start)."""
     pidfile = os.path.join(work, "sb", cid + ".pid")
     t = [time.monotonic_ns()]
     cpu = [rt.cmd("create", "--bundle", bdir, "--pid-file", pidfile, cid)]
@@ -174,10 +220,10 @@ def lifecycle(rt, work, bdir, cid):
     t.append(time.monotonic_ns())
     cpu.append(rt.cmd("delete", cid))
     t.append(time.monotonic_ns())
-    return [b - a for a, b in zip(t, t[1:])] + cpu
+    return [b - a for a, b in zip(t, t[1:])] + cpu + [t[0]]
 
 
-def storm(rt, bundles, work, n, k, seq):
+def storm(rt, bundles, work, n, k, seq, settle, bg, barrier):
     """N lifecycles, K in flight: (wall ns, [[phase ns]], [errors],
     (driver CPU ns, reaped processes' CPU ns, the machine's idle share))."""
     cids = [f"s{os.getpid()}-{rt.name}-{seq}-{i}" for i in range(n)]
@@ -186,7 +232,15 @@ def storm(rt, bundles, work, n, k, seq):
     lock = threading.Lock()
     nxt = iter(range(n))
 
+    # Every worker is a ready thread before the clock starts: started
+    # one by one while the first lifecycles already run, the last of 50
+    # began its create hundreds of ms into the storm (the driver's threads
+    # wait for a CPU like everything else), and "all 50 at once" was not.
+    ready = threading.Barrier(k + 1) if barrier else None
+
     def worker():
+        if ready:
+            ready.wait()
         while True:
             with lock:
                 i = next(nxt, None)
@@ -209,22 +263,109 @@ def storm(rt, bundles, work, n, k, seq):
                 )
 
     threads = [threading.Thread(target=worker) for _ in range(k)]
+    for t in threads[: k if barrier else 0]:
+        t.start()
+    m0 = machine_snapshot()
     c0, i0 = os.times(), cpu_ticks()
     t0 = time.monotonic_ns()
-    for t in threads:
+    if ready:
+        ready.wait()
+    for t in threads[k if barrier else 0 :]:
         t.start()
     for t in threads:
         t.join()
     wall = time.monotonic_ns() - t0
+    for p in lat:
+        p[-1] -= t0
     c1, i1 = os.times(), cpu_ticks()
+    m1 = machine_snapshot()
     reap_strays()
+    # The kernel finishes a lifecycle's teardown after `delete` returns
+    # (cleanup_net runs batched in a workqueue, RCU callbacks after a grace
+    # period): the kernel threads are counted until `settle` seconds later.
+    time.sleep(settle)
+    m1 = (m1[0], machine_snapshot()[1])
     # The driver's own CPU (its threads), and that of the processes it
     # reaped: the runtime's commands and the inits (kernel workers that
     # act for them, such as the netns cleanup, are in neither).
     cpu = (c1.user - c0.user + c1.system - c0.system) * 1e9
     kids = (c1.children_user - c0.children_user + c1.children_system - c0.children_system) * 1e9
     idle = (i1[0] - i0[0]) / max(1, i1[1] - i0[1])
-    return wall, lat, errs, (cpu, kids, idle)
+    return wall, lat, errs, (cpu, kids, idle, net_of(machine_delta(m0, m1), bg, wall, settle))
+
+
+KTHREAD_KINDS = (("kworker", "kworkers"), ("rcu", "rcu"), ("ksoftirqd", "ksoftirqd"))
+KTHREAD_COLS = {k for _, k in KTHREAD_KINDS} | {"kthreads-other"}
+STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def net_of(d, bg, wall, settle):
+    """The kernel threads' counters of a storm less their background:
+    `bg` is what they read over the `settle` seconds of pause before the
+    storm (other jobs' writeback and the like on a shared machine, the
+    machine's own housekeeping), scaled to the storm and the pause after
+    it. Busy is not netted: on a saturated machine a storm displaces the
+    other jobs' CPU instead of adding to it. `bg-busy` is the background's
+    busy rate over the storm's wall time, to show how loud it was (on a
+    quiet machine near 0, and then `rest` means something)."""
+    s_ns = settle * 1e9
+    out = dict(d)
+    for key in KTHREAD_COLS:
+        out[key] = d[key] - bg[key] * (wall + s_ns) / s_ns
+    out["bg-busy"] = bg["busy"] * wall / s_ns
+    return out
+
+
+def machine_snapshot():
+    """What the whole machine ran: /proc/stat's CPU line (ns) and every
+    kernel thread's run time (/proc/PID/schedstat, ns: exact, not
+    ticks), by pid. The kernel's work for a lifecycle that no command's
+    rusage holds (the network namespace's cleanup_net, RCU callbacks and
+    the expedited grace periods' kthread, deferred fput, ext4's discard)
+    runs in those threads or in softirq."""
+    hz = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        v = [int(x) * 1_000_000_000 // hz for x in f.readline().split()[1:9]]
+    kt = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+            rest = st.rsplit(")", 1)[1].split()
+            # PF_KTHREAD (0x00200000) in the flags field.
+            if not int(rest[6]) & 0x00200000:
+                continue
+            with open(f"/proc/{d}/schedstat") as f:
+                ns = int(f.read().split()[0])
+            kt[int(d)] = (st[st.index("(") + 1 : st.rindex(")")], ns)
+        except (OSError, ValueError, IndexError):
+            continue
+    return dict(zip(STAT_FIELDS, v)), kt
+
+
+def machine_delta(m0, m1):
+    """ns the machine spent during a storm: busy (not idle, iowait or
+    stolen by the hypervisor), softirq (ticks; also in the interrupted
+    task's time, no IRQ_TIME_ACCOUNTING here), and the kernel threads by
+    kind (a thread born during the storm counts whole; one that exited
+    is lost)."""
+    st = {f: m1[0][f] - m0[0][f] for f in STAT_FIELDS}
+    out = {
+        "busy": st["user"] + st["nice"] + st["system"] + st["irq"] + st["softirq"],
+        "softirq": st["softirq"] + st["irq"],
+        "steal": st["steal"],
+    }
+    for _, kind in KTHREAD_KINDS:
+        out[kind] = 0
+    out["kthreads-other"] = 0
+    for pid, (comm, ns) in m1[1].items():
+        before = m0[1].get(pid)
+        d = ns - before[1] if before and before[0].split("/")[0] == comm.split("/")[0] else ns
+        kind = next((k for p, k in KTHREAD_KINDS if comm.startswith(p)), "kthreads-other")
+        out[kind] += d
+    return out
 
 
 def cpu_ticks():
@@ -264,15 +405,17 @@ def run_storm(args, rts):
             off = rnd % max(1, len(live))
             for rt in live[off:] + live[:off]:
                 seq += 1
-                cell = res.setdefault((k, rt.name), {"tput": [], "lat": [], "errs": [], "cpu": [], "kids": [], "idle": []})
+                cell = res.setdefault((k, rt.name), {"tput": [], "lat": [], "errs": [], "cpu": [], "kids": [], "idle": [], "machine": []})
                 if len(cell["errs"]) > args.n // 2:
                     continue  # this runtime does not work here; stop wasting time
                 # What the last storm left to the kernel's workers (its
                 # network namespaces' cleanup, RCU callbacks) would be
                 # charged to this one; the rotation alone does not even
                 # that out when the rounds are fewer than the runtimes.
+                m0 = machine_snapshot()
                 time.sleep(args.settle)
-                wall, lat, errs, cpu = storm(rt, bundles, args.work, args.n, k, seq)
+                bg = machine_delta(m0, machine_snapshot())
+                wall, lat, errs, cpu = storm(rt, bundles, args.work, args.n, k, seq, args.settle, bg, not args.stagger)
                 cell["errs"] += errs
                 if rnd > 0 and not errs:
                     cell["tput"].append(args.n / (wall / 1e9))
@@ -280,6 +423,7 @@ def run_storm(args, rts):
                     cell["cpu"].append(cpu[0] / args.n)
                     cell["kids"].append(cpu[1] / args.n)
                     cell["idle"].append(cpu[2])
+                    cell["machine"].append({key: v / args.n for key, v in cpu[3].items()})
                 print(
                     f"storm: round {rnd} k={k} {rt.name}: {args.n / (wall / 1e9):.1f}/s"
                     f"{' ' + str(len(errs)) + ' failed' if errs else ''}",
@@ -313,6 +457,7 @@ def run_storm(args, rts):
             if c and c["errs"]:
                 print(f"- {rt.name} k={k}: {len(c['errs'])} lifecycles FAILED; first: {c['errs'][0]}")
     phase_report(res, ks, rts)
+    machine_report(res, ks, rts)
     if args.raw:
         with open(args.raw, "w") as f:
             json.dump({f"{k} {n}": c["lat"] for (k, n), c in res.items()}, f)
@@ -377,6 +522,34 @@ def phase_report(res, ks, rts):
             cpu = f"{statistics.median(c['kids']) / 1e6:.2f} ms ({each}) | {statistics.median(c['cpu']) / 1e6:.2f} ms"
             cpu += f" | {statistics.median(c['idle']) * 100:.0f}%"
             print(f"| {k} | {rt.name} | " + " | ".join(cells) + f" | {cpu} |")
+
+
+def machine_report(res, ks, rts):
+    """The whole machine's CPU per lifecycle (median of rounds): what a
+    lifecycle makes the kernel do outside the commands' own rusage shows
+    in the kernel threads' columns (counted until `--settle` seconds after
+    the storm, so the teardown it left behind is in) and in `rest` (busy
+    during the storm minus everything named: other jobs on a shared
+    machine, and work the kernel charges to no one we count)."""
+    print(
+        "\nThe machine's CPU per lifecycle (ms, median of rounds; /proc/stat and the kernel threads' schedstat,"
+        " the kernel threads less their background; bg-busy: the background's busy rate over the storm):\n"
+    )
+    cols = ["busy", "runtime+init", "driver"] + [k for _, k in KTHREAD_KINDS]
+    cols += ["kthreads-other", "softirq+irq", "rest", "steal", "bg-busy"]
+    print("| in flight | runtime | " + " | ".join(cols) + " |")
+    print("|" + "---|" * (2 + len(cols)))
+    for k in ks:
+        for rt in rts:
+            c = res.get((k, rt.name))
+            if not c or not c["machine"]:
+                continue
+            rows = []
+            for m, kids, drv in zip(c["machine"], c["kids"], c["cpu"]):
+                named = kids + drv + sum(m[kind] for _, kind in KTHREAD_KINDS) + m["kthreads-other"]
+                rows.append({**m, "runtime+init": kids, "driver": drv, "softirq+irq": m["softirq"], "rest": m["busy"] - named})
+            cells = [f"{statistics.median(r[col] for r in rows) / 1e6:.2f}" for col in cols]
+            print(f"| {k} | {rt.name} | " + " | ".join(cells) + " |")
 
 
 def memcg_read(memcg, name):
@@ -545,6 +718,11 @@ def main():
     p.add_argument("--memcg", help="density: the v1 memory cgroup this driver runs in")
     p.add_argument("--title", default="")
     p.add_argument("--settle", type=float, default=1.0, help="storm: seconds of pause before each storm")
+    p.add_argument(
+        "--stagger",
+        action="store_true",
+        help="storm: start the K worker threads one by one after the clock starts (the driver before session 8)",
+    )
     p.add_argument("--raw", help="storm: write every lifecycle's phases (ns) as JSON here")
     p.add_argument(
         "--env",

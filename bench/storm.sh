@@ -18,6 +18,12 @@
 #                                    empty: outlet alone)
 #   STORM_INFLIGHT=8,50              (lifecycles in flight; default 8,50)
 #   STORM_RAW=DIR                    (every lifecycle's phases as JSON there)
+#   STORM_STAGGER=1                  (the driver's threads start one by one after
+#                                    the clock starts, as before session 8; default:
+#                                    all K ready first, released together)
+#   STORM_SPAWN=os                   (the driver spawns with os.posix_spawn, which
+#                                    holds Python's GIL until the child has exec'd,
+#                                    as before session 8; default: libc's, without it)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -111,6 +117,8 @@ done
 hybrid=("${outlets[@]}")
 [[ " $peers " != *" runc "* ]] || hybrid+=("runc=$runc_bin")
 raw_arg() { [[ -z $raw ]] || echo "--raw=$raw/storm-$1.json"; }
+stagger=()
+[[ -z ${STORM_STAGGER:-} ]] || stagger=(--stagger)
 old_env=()
 [[ -z ${OUTLET_OLD_ENV:-} ]] || old_env=(--env "outlet-old:$OUTLET_OLD_ENV")
 
@@ -123,13 +131,13 @@ if [[ $only == all || $only == storm ]] && [[ $fields == all || $fields == v2 ]]
         mount -t cgroup2 none /sys/fs/cgroup
         python3 "$@"' bash "$here/storm.py" storm --field v2 --work "$work" --rootfs "$rootfs" \
         --tag "$tag" -n "$storm_n" --inflight "$inflight" --rounds "$rounds" --title "cgroup v2 field, no limits" \
-        $(raw_arg v2) "${old_env[@]}" "${all[@]}" ||
+        $(raw_arg v2) "${stagger[@]}" "${old_env[@]}" "${all[@]}" ||
         echo "bench/storm.sh: the v2 storm FAILED (exit $?)"
 fi
 if [[ $only == all || $only == storm ]] && [[ $fields == all || $fields == hybrid ]]; then
     python3 "$here/storm.py" storm --field hybrid --work "$work" --rootfs "$rootfs" \
         --tag "$tag" -n "$storm_n" --inflight "$inflight" --rounds "$rounds" --title "hybrid host, memory 512 MiB + cpu 0.25" \
-        $(raw_arg hybrid) "${old_env[@]}" "${hybrid[@]}" ||
+        $(raw_arg hybrid) "${stagger[@]}" "${old_env[@]}" "${hybrid[@]}" ||
         echo "bench/storm.sh: the hybrid storm FAILED (exit $?)"
 fi
 

@@ -126,6 +126,62 @@ pub fn fill_arena() {
 #[inline(always)]
 pub fn fill_arena() {}
 
+/// The control of tests/attack_s8.rs: in debug builds,
+/// `OUTLET_START_HOOKS_UNFILTERED=1` runs startContainer hooks before the
+/// seccomp filter, as outlet did. Release builds: never.
+#[cfg(debug_assertions)]
+pub fn start_hooks_unfiltered() -> bool {
+    std::env::var_os("OUTLET_START_HOOKS_UNFILTERED").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn start_hooks_unfiltered() -> bool {
+    false
+}
+
+/// The control of tests/attack_s8.rs: in debug builds,
+/// `OUTLET_HOOK_STDIN_BLOCKING=1` writes a hook's state to its stdin with
+/// one blocking write before its timeout is watched, as outlet did.
+#[cfg(debug_assertions)]
+pub fn hook_stdin_blocking() -> bool {
+    std::env::var_os("OUTLET_HOOK_STDIN_BLOCKING").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn hook_stdin_blocking() -> bool {
+    false
+}
+
+/// The control of tests/attack_s8.rs: in debug builds,
+/// `OUTLET_COPYUP_TRUSTS_STAT=1` makes tmpcopyup open a file the way it
+/// did, blocking, trusting the stat made before. Release builds: never.
+#[cfg(debug_assertions)]
+pub fn copyup_trusts_stat() -> bool {
+    std::env::var_os("OUTLET_COPYUP_TRUSTS_STAT").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn copyup_trusts_stat() -> bool {
+    false
+}
+
+/// The control of tests/attack_s8.rs: in debug builds,
+/// `OUTLET_HOOK_RUNTIME_ENV=1` gives a startContainer hook without `env`
+/// the runtime's (the caller's) environment, as outlet did.
+#[cfg(debug_assertions)]
+pub fn hook_runtime_env() -> bool {
+    std::env::var_os("OUTLET_HOOK_RUNTIME_ENV").is_some_and(|v| v == "1")
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn hook_runtime_env() -> bool {
+    false
+}
+
 /// Every named step, in the order a lifecycle reaches them (the crash test
 /// walks this list; a point missing here is a point no test kills at).
 pub const STEPS: &[&str] = &[

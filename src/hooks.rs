@@ -7,11 +7,14 @@
 //! list whatever fails, and each failure is a warning.
 
 use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use nix::fcntl::{FcntlArg, OFlag};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use oci_spec::runtime::Hook;
 
 /// How often a hook that has a timeout is checked for its end: what its
@@ -20,8 +23,22 @@ const TIMEOUT_POLL: Duration = Duration::from_millis(2);
 
 /// Runs the hooks in order; the first failure ends the list and is the error.
 pub fn run_all(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> Result<()> {
+    run_all_env(kind, hooks, state_json, None)
+}
+
+/// `run_all`, with `default_env` for a hook that gives no `env`: the
+/// container's process environment for hooks run in the container, as
+/// runc's init (which clears its own) gives them. The runtime's own
+/// environment is the caller's, and a startContainer hook is the image's
+/// program: it must not read the caller's variables.
+pub fn run_all_env(
+    kind: &str,
+    hooks: Option<&Vec<Hook>>,
+    state_json: &str,
+    default_env: Option<&[String]>,
+) -> Result<()> {
     for (i, h) in hooks.into_iter().flatten().enumerate() {
-        run_one(h, state_json).with_context(|| context(kind, i, h))?;
+        run_one(h, state_json, default_env).with_context(|| context(kind, i, h))?;
     }
     Ok(())
 }
@@ -32,7 +49,7 @@ pub fn run_all(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> Resul
 pub fn run_all_warn(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> usize {
     let mut failed = 0;
     for (i, h) in hooks.into_iter().flatten().enumerate() {
-        if let Err(e) = run_one(h, state_json) {
+        if let Err(e) = run_one(h, state_json, None) {
             failed += 1;
             crate::logging::warn(&format!("{}: {e:#}", context(kind, i, h)));
         }
@@ -49,7 +66,7 @@ fn context(kind: &str, i: usize, h: &Hook) -> String {
     )
 }
 
-fn run_one(h: &Hook, state_json: &str) -> Result<()> {
+fn run_one(h: &Hook, state_json: &str, default_env: Option<&[String]>) -> Result<()> {
     let args = h.args().clone().unwrap_or_default();
     let mut cmd = Command::new(h.path());
     if let Some(a0) = args.first() {
@@ -58,7 +75,7 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
     cmd.args(args.iter().skip(1));
     // As runc (Go's exec.Cmd with the hook's Env): no `env` at all means the
     // runtime's own environment; a list, even an empty one, is exactly that.
-    if let Some(env) = h.env() {
+    if let Some(env) = h.env().as_deref().or(default_env) {
         cmd.env_clear();
         for kv in env {
             if let Some((k, v)) = kv.split_once('=') {
@@ -69,14 +86,17 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
     cmd.stdin(Stdio::piped());
     crate::syscall::hook_exec::only_stdio(&mut cmd);
     let mut child = cmd.spawn().context("start")?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin is fine: ignore EPIPE.
-        let _ = stdin.write_all(state_json.as_bytes());
-    }
     let deadline = h
         .timeout()
         .filter(|t| *t > 0)
         .map(|t| Instant::now() + Duration::from_secs(t as u64));
+    if let Some(stdin) = child.stdin.take()
+        && !feed(stdin, state_json.as_bytes(), deadline)
+    {
+        let _ = child.kill();
+        let _ = child.wait();
+        bail!("timed out after {}s", h.timeout().unwrap_or(0));
+    }
     let Some(deadline) = deadline else {
         let status = child.wait().context("wait")?;
         if !status.success() {
@@ -99,4 +119,39 @@ fn run_one(h: &Hook, state_json: &str) -> Result<()> {
         bail!("failed: {status}");
     }
     Ok(())
+}
+
+/// Writes the state to the hook's stdin and closes it; false if the
+/// deadline passed first. A state larger than the pipe (big annotations)
+/// waits for the hook to read it, and a hook that never reads (a
+/// startContainer hook is the image's program) must not hold the write,
+/// and with it the caller, past its timeout. A hook that does not read its
+/// stdin at all is fine: EPIPE ends the feed.
+fn feed(mut stdin: std::process::ChildStdin, mut bytes: &[u8], deadline: Option<Instant>) -> bool {
+    let Some(deadline) = deadline.filter(|_| !crate::fault::hook_stdin_blocking()) else {
+        let _ = stdin.write_all(bytes);
+        return true;
+    };
+    let fd = stdin.as_fd();
+    if nix::fcntl::fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).is_err() {
+        let _ = stdin.write_all(bytes);
+        return true;
+    }
+    while !bytes.is_empty() {
+        match stdin.write(bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return false;
+                }
+                let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLOUT)];
+                let wait = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+                let _ = poll(&mut fds, wait);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
+    true
 }

@@ -59,13 +59,19 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
     {
         protected = protected_exe::ensure(&argv);
     }
+    // An exec that fails before its command runs (the protected binary
+    // not made: faults_s8.rs, statfs failing) fails as exec's own: 255.
+    let failed = match cli.command {
+        Some(Command::Exec(_)) => commands::EXEC_FAILED,
+        _ => 1,
+    };
     let result = protected.and_then(|()| commands::dispatch(cli, &log));
     let code = match result {
         Ok(code) => code,
         Err(err) if commands::stdout_closed(&err) => outlet::signals::die_of_sigpipe(),
         Err(err) => {
             log.error(&format!("{err:#}"));
-            1
+            failed
         }
     };
     std::process::exit(code);

@@ -541,23 +541,41 @@ fn open_dir(path: &Path, lock: bool) -> Result<File> {
 
 /// The status as it is at this moment: the init's pid is checked against its
 /// recorded start time, so a dead or recycled pid reads `stopped`.
-pub fn status_of(dir: &ContainerDir, state: &State) -> Status {
-    if !init_alive(state) {
-        return Status::Stopped;
+/// A status that could not be read (the init's stat, the freezer's
+/// state) is an error, never a guess: "stopped" for a live init would let
+/// `delete` remove a running container's record.
+pub fn status_of(dir: &ContainerDir, state: &State) -> Result<Status> {
+    let alive = crate::process::pidstat::recorded(state.pid, state.init_start_time)
+        .with_context(|| format!("container {}: read /proc/{}/stat", state.id, state.pid))?;
+    if !alive {
+        return Ok(Status::Stopped);
     }
     let cg = crate::cgroups::Cgroup::from_paths(state.cgroup.clone());
-    if cg.is_frozen().unwrap_or(false) {
-        return Status::Paused;
+    match cg.is_frozen() {
+        Ok(true) => return Ok(Status::Paused),
+        Ok(false) => {}
+        // A driver that cannot tell (no freezer of its own) is not
+        // frozen; a read that failed is the answer's failure.
+        Err(e) if e.chain().any(|c| c.is::<std::io::Error>()) => {
+            return Err(e.context(format!("container {}: read the freezer state", state.id)));
+        }
+        Err(_) => {}
     }
     let waiting = match &state.start_gate {
         Some(gate) => gate.held_by(state.pid),
-        None => dir.fifo().exists(),
+        // exists() takes any stat error for absence: a created container
+        // then read as running (faults_s8: start, stat failing).
+        None => {
+            let fifo = dir.fifo();
+            fifo.try_exists()
+                .with_context(|| format!("stat {}", fifo.display()))?
+        }
     };
-    if waiting {
+    Ok(if waiting {
         Status::Created
     } else {
         Status::Running
-    }
+    })
 }
 
 pub fn init_alive(state: &State) -> bool {

@@ -78,7 +78,18 @@ pub(super) fn perform(rec: &CgroupPaths, writes: &[FileWrite]) -> Result<()> {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && w.fallback.is_some() => {
                 let (file, value) = w.fallback.as_ref().expect("checked");
-                fs::write(&dir.join(file), value)?;
+                let path = dir.join(file);
+                match fs::write_raw(&path, value) {
+                    Ok(()) => {}
+                    // An optional fallback the kernel cannot take here: a
+                    // per-device io.weight needs iocost on that device
+                    // (EOPNOTSUPP otherwise).
+                    Err(e)
+                        if w.optional
+                            && (e.kind() == std::io::ErrorKind::NotFound
+                                || e.raw_os_error() == Some(libc::EOPNOTSUPP)) => {}
+                    Err(e) => return Err(fs::write_error(&path, value, &e)),
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && w.optional => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && w.field.is_some() => {

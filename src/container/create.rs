@@ -438,9 +438,10 @@ fn spawn_init(
 /// The init exists: its pid and start time go on record at once, with the
 /// exact cgroup directories made.
 fn record_init(made: &mut Made, cgroup: &Cgroup, pid: i32) -> Result<()> {
-    let init_start_time = crate::process::pidstat::start_time(pid)
+    let init_start_time = crate::process::pidstat::read_start_time(pid)
+        .with_context(|| format!("read the init's start time (/proc/{pid}/stat)"))?
         .map(|(t, _)| t)
-        .context("read the init's start time")?;
+        .context("read the init's start time: the init is gone")?;
     made.intent.cgroup = cgroup.paths().clone();
     made.intent.pid = pid;
     made.intent.init_start_time = init_start_time;
@@ -665,8 +666,14 @@ fn record(
     // Recorded: the init may now turn its death signal off; its closing
     // the channel says it has (exiting before that would kill it).
     init.chan.send(&Msg::Recorded)?;
-    if init.chan.recv()?.is_some() {
-        bail!("sync: unexpected message from the init after ready");
+    match init.chan.recv()? {
+        None => {}
+        // Its death signal could not be turned off (faults_s8: prctl
+        // failing): say what failed, not only that a message came.
+        Some(Msg::Error { errno, context }) => {
+            return Err(sync::remote_error(errno, context).context("container init after Recorded"));
+        }
+        Some(m) => bail!("sync: unexpected {} from the init after ready", m.name()),
     }
     crate::fault::point("create:detached");
     // Success: nothing to undo. The init stays, blocked on exec.fifo.

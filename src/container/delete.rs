@@ -138,7 +138,8 @@ fn kill_recorded_init(pid: i32, start_time: u64) -> Result<bool> {
     crate::syscall::pidfd_send_signal(&pidfd, libc::SIGKILL)
         .with_context(|| format!("kill the recorded init {pid}"))?;
     let deadline = Instant::now() + DEATH_TIMEOUT;
-    while alive() {
+    // Until it is seen gone (a stat that failed to read is not that).
+    while crate::process::pidstat::recorded(pid, start_time).unwrap_or(true) {
         if Instant::now() > deadline {
             bail!(
                 "the recorded init {pid} did not die within {}s of SIGKILL",
@@ -152,21 +153,45 @@ fn kill_recorded_init(pid: i32, start_time: u64) -> Result<bool> {
 
 /// SIGKILL everything and wait for the init to go.
 pub fn stop(c: &Opened) -> Result<()> {
+    use crate::process::pidstat;
     let cg = Cgroup::from_paths(c.state.cgroup.clone());
     // Only the container's own processes: the whole cgroup where it is
     // the container's alone, else the init (whose pid namespace, when the
     // container has one, dies with it). See kill::signal_all.
-    if !c.state.cgroup.own_pid_ns && cg.owns() {
+    let by_cgroup = !c.state.cgroup.own_pid_ns && cg.owns();
+    if by_cgroup {
         let _ = cg.kill_all(libc::SIGKILL);
     }
-    let _ = super::kill::signal_init(&c.state, libc::SIGKILL);
+    // An init still alive that nothing signalled will not die: say why
+    // now, not after DEATH_TIMEOUT as "did not die" (faults_s8: delete,
+    // pidfd_open failing with ENOMEM).
+    if let Err(e) = super::kill::signal_init(&c.state, libc::SIGKILL)
+        && !by_cgroup
+        && crate::state::init_alive(&c.state)
+    {
+        return Err(e.context(format!("container {}: SIGKILL its init", c.state.id)));
+    }
     if c.status == Status::Paused {
         // A frozen task does not act on SIGKILL until thawed.
         let _ = cg.freeze(false);
     }
     crate::fault::point("delete:killed");
     let deadline = Instant::now() + DEATH_TIMEOUT;
-    while crate::state::init_alive(&c.state) {
+    // A stat that could not be read is no death: taking it for one let
+    // delete go on to a cgroup the dying init still held, which stayed
+    // behind (faults_s8.rs `delete_survives_a_failing_syscall`, read
+    // failing with EAGAIN).
+    let pid = c.state.pid;
+    while pidstat::recorded(pid, c.state.init_start_time)
+        .with_context(|| format!("container {}: read /proc/{pid}/stat", c.state.id))
+        .or_else(|e| {
+            if Instant::now() > deadline {
+                Err(e)
+            } else {
+                Ok(true)
+            }
+        })?
+    {
         if Instant::now() > deadline {
             bail!(
                 "container {} did not die within {}s of SIGKILL",

@@ -233,7 +233,10 @@ impl Target {
             _ => None,
         };
         let pidfd = syscall::pidfd_open(c.state.pid).context("pidfd_open of the init")?;
-        if !crate::state::init_alive(&c.state) {
+        // A stat that could not be read is that error, not "not running".
+        let alive = crate::process::pidstat::recorded(c.state.pid, c.state.init_start_time)
+            .with_context(|| format!("container {}: read /proc/{}/stat", o.id, c.state.pid))?;
+        if !alive {
             bail!("container not running: {}", o.id);
         }
         let flags = namespace_flags(c.state.pid, spec)?;
@@ -470,8 +473,12 @@ fn namespace_flags(pid: i32, spec: &Spec) -> Result<libc::c_int> {
             Err(e) if name == "time" && e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e).with_context(|| format!("read /proc/{pid}/ns/{name}")),
         };
-        let ours = std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
-        if ours.as_ref() != Some(&theirs) {
+        // Ours unread is not "different": joining a namespace we are in
+        // already fails (setns EINVAL on our own user namespace) with an
+        // error that hides this one (faults_s8: readlink failing).
+        let ours = std::fs::read_link(format!("/proc/self/ns/{name}"))
+            .with_context(|| format!("read /proc/self/ns/{name}"))?;
+        if ours != theirs {
             flags |= k.flag.bits();
         }
     }

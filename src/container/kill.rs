@@ -114,7 +114,7 @@ fn signal_pid_ns(state: &State, cg: &Cgroup, signal: i32) -> Result<()> {
     let ns = pid_ns_of(state.pid).context("the init's pid namespace")?;
     // Read after the namespace: a start time still matching means the
     // namespace read was the init's and not a recycled pid's.
-    if !crate::state::init_alive(state) {
+    if !init_alive(state)? {
         bail!("container not running: {}", state.id);
     }
     for pid in cg.pids()? {
@@ -136,6 +136,13 @@ fn signal_pid_ns(state: &State, cg: &Cgroup, signal: i32) -> Result<()> {
     Ok(())
 }
 
+/// Whether the recorded init lives; a stat that could not be read is that
+/// error, not "not running" (faults_s8: kill, openat failing).
+fn init_alive(state: &State) -> Result<bool> {
+    crate::process::pidstat::recorded(state.pid, state.init_start_time)
+        .with_context(|| format!("container {}: read /proc/{}/stat", state.id, state.pid))
+}
+
 /// (device, inode) of the pid namespace of `pid`.
 fn pid_ns_of(pid: i32) -> Result<(u64, u64)> {
     let path = format!("/proc/{pid}/ns/pid");
@@ -154,7 +161,7 @@ fn open_init(state: &State) -> Result<OwnedFd> {
         }
         Err(e) => return Err(e).context("pidfd_open"),
     };
-    if !crate::state::init_alive(state) {
+    if !init_alive(state)? {
         bail!("container not running: {}", state.id);
     }
     Ok(pidfd)

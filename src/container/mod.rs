@@ -47,7 +47,7 @@ fn opened(dir: ContainerDir, id: &str) -> Result<Opened> {
         // still being created.
         return Err(crate::state::Lookup::Creating(id.to_string()).into());
     };
-    let status = status_of(&dir, &state);
+    let status = status_of(&dir, &state)?;
     Ok(Opened { dir, state, status })
 }
 
@@ -61,6 +61,6 @@ pub fn state_json(root: &Path, id: &str) -> Result<String> {
         });
         return Ok(serde_json::to_string_pretty(&st)?);
     };
-    let status = status_of(&dir, &state);
+    let status = status_of(&dir, &state)?;
     serde_json::to_string_pretty(&state.oci(status)).context("serialise state")
 }

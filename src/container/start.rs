@@ -66,7 +66,7 @@ pub fn release(c: &Opened, gate: Option<&OwnedFd>) -> Result<()> {
 /// `run`'s gate. A write finding no reader (EPIPE) is the fifo's ENXIO:
 /// the init is gone, or was released from inside and runs.
 fn release_pipe(c: &Opened, g: BorrowedFd) -> Result<()> {
-    match nix::unistd::write(g, b"0") {
+    match write_start_byte(g) {
         Ok(_) => wait_taken(&c.state, g, &"the start gate")?,
         Err(Errno::EPIPE) => return released_early(c),
         Err(e) => return Err(e).context("write the start gate"),
@@ -119,8 +119,20 @@ fn release_fifo(c: &Opened) -> Result<()> {
 /// Writes the start byte into the gate `f` (its write end) and waits until
 /// the init has taken it.
 fn push_start_byte(state: &State, f: BorrowedFd, what: &dyn Display) -> Result<()> {
-    nix::unistd::write(f, b"0").with_context(|| format!("write {what}"))?;
+    write_start_byte(f).with_context(|| format!("write {what}"))?;
     wait_taken(state, f, what)
+}
+
+/// The one byte that releases the init; a signal that interrupts the
+/// write is no reason to leave the container unstarted (faults_s8.rs
+/// `eintr_is_retried_by_start`).
+fn write_start_byte(f: BorrowedFd) -> nix::Result<usize> {
+    loop {
+        match nix::unistd::write(f, b"0") {
+            Err(Errno::EINTR) => continue,
+            r => return r,
+        }
+    }
 }
 
 /// The init closes its reading end once it has the byte: no reader is

@@ -124,7 +124,7 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     // what it is sent, as runc's init does. Before a listener's filter,
     // which may not allow rt_sigaction.
     crate::syscall::process::exit_on_terminating_signals();
-    let late_filter = load_filter_for_listener(a, host_pid)?;
+    let mut late_filter = load_filter_for_listener(a, host_pid)?;
     report_ready(chan_slot)?;
     let start_hooks = a
         .spec
@@ -139,11 +139,19 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
         if !crate::syscall::process::wait_readable(a.fifo).context("wait on exec.fifo")? {
             bail!("exec.fifo: end of file before start");
         }
+        // The hook's path resolves in the container: the program is the
+        // image's, and it runs under the container's filter, as runc runs
+        // it, or it and whatever it leaves running are never filtered.
+        if let Some(f) = late_filter.take_if(|_| !crate::fault::start_hooks_unfiltered()) {
+            f.load("")?;
+        }
         // The state is built only for hooks that will read it.
-        crate::hooks::run_all(
+        crate::hooks::run_all_env(
             "startContainer",
             start_hooks,
             &(a.state_json)(host_pid, Status::Created),
+            Some(process.env().as_deref().unwrap_or(&[]))
+                .filter(|_| !crate::fault::hook_runtime_env()),
         )?;
     }
     wait_for_start(a.fifo)?;
@@ -359,8 +367,13 @@ fn load_filter_for_listener<'a>(
 fn report_ready(chan_slot: &mut Option<Channel>) -> Result<()> {
     let chan = chan_slot.as_ref().context("sync channel")?;
     chan.send(&Msg::Ready)?;
-    if chan.recv()? != Some(Msg::Recorded) {
-        bail!("sync: outlet create exited before recording the container");
+    match chan.recv()? {
+        Some(Msg::Recorded) => {}
+        // create failed after Ready and says why itself (or was killed, and
+        // our death signal follows): a line of ours would be a second one,
+        // blaming create's exit (faults_s8.rs, rename failing with EAGAIN).
+        None => crate::syscall::exit_now(1),
+        Some(_) => bail!("sync: outlet create sent something else than Recorded"),
     }
     prctl::set_pdeathsig(None).context("PR_SET_PDEATHSIG")?;
     // Closing the channel tells `create` the death signal is off, so it may
@@ -626,29 +639,62 @@ fn switch_user(process: &Process, filter_needs_admin: bool) -> Result<Option<(u6
 
 /// Look the program up in the container, with the process's PATH, so a
 /// missing command fails `create` with a message callers show.
+///
+/// The wording is runc's, lower case: the docker CLI picks `run`'s exit
+/// code by a case-sensitive match on "no such file or directory" (127) and
+/// "permission denied" (126), and says 125 otherwise. A directory is not
+/// executable even where access(2) lets root search it: EACCES, as runc.
 fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
     let not_found = || anyhow::anyhow!("exec: {arg0:?}: executable file not found in $PATH");
     if arg0.contains('/') {
         let p = PathBuf::from(arg0);
-        return match nix::unistd::access(&p, nix::unistd::AccessFlags::X_OK) {
+        let usable = match std::fs::metadata(&p) {
+            Ok(md) if md.is_dir() => Err(Errno::EACCES),
+            Ok(_) => nix::unistd::access(&p, nix::unistd::AccessFlags::X_OK),
+            Err(e) => Err(Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT))),
+        };
+        return match usable {
             Ok(()) => Ok(p),
-            Err(e) => Err(anyhow::anyhow!("exec: {arg0:?}: {}", e.desc())),
+            Err(Errno::ENOENT) => Err(anyhow::anyhow!(
+                "exec: {arg0:?}: stat {arg0}: no such file or directory"
+            )),
+            Err(Errno::EACCES) => Err(anyhow::anyhow!("exec: {arg0:?}: permission denied")),
+            Err(e) => Err(anyhow::anyhow!(
+                "exec: {arg0:?}: {}",
+                e.desc().to_lowercase()
+            )),
         };
     }
     let path = env
         .iter()
         .find_map(|kv| kv.strip_prefix("PATH="))
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    // A lookup that failed for another reason than absence or permission
+    // (ENOMEM, EIO, ELOOP) is what the error must name: "not found" would
+    // send the caller looking for a file that is there.
+    let mut failed = None;
     for dir in path.split(':').filter(|d| !d.is_empty()) {
         let p = Path::new(dir).join(arg0);
-        if let Ok(md) = std::fs::metadata(&p)
-            && md.is_file()
-            && nix::unistd::access(&p, nix::unistd::AccessFlags::X_OK).is_ok()
-        {
-            return Ok(p);
+        let found = std::fs::metadata(&p)
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+            .and_then(|md| match md.is_file() {
+                true => nix::unistd::access(&p, nix::unistd::AccessFlags::X_OK),
+                false => Err(Errno::ENOENT),
+            });
+        match found {
+            Ok(()) => return Ok(p),
+            Err(Errno::ENOENT | Errno::ENOTDIR | Errno::EACCES) => {}
+            Err(e) => failed = failed.or(Some((p, e))),
         }
     }
-    Err(not_found())
+    match failed {
+        Some((p, e)) => Err(anyhow::anyhow!(
+            "exec: {arg0:?}: {}: {}",
+            p.display(),
+            e.desc()
+        )),
+        None => Err(not_found()),
+    }
 }
 
 fn reset_signals() {

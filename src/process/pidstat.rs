@@ -7,8 +7,18 @@
 //! reused after it still never gets the signal.
 
 /// (start time, state letter) of `pid`; None when it is gone or its stat
-/// cannot be read as one.
+/// cannot be read as one (an error reading it counts as gone: for callers
+/// that only avoid signalling a stranger; `read_start_time` tells them
+/// apart).
 pub fn start_time(pid: i32) -> Option<(u64, char)> {
+    read_start_time(pid).ok().flatten()
+}
+
+/// As `start_time`, but a stat that could not be read for another reason
+/// than the process being gone (EMFILE, ENOMEM, EIO) is that error: a
+/// status built on it would call a live container stopped (faults_s8.rs,
+/// `start_survives_a_failing_syscall` failing openat with ENOSPC).
+pub fn read_start_time(pid: i32) -> std::io::Result<Option<(u64, char)>> {
     use std::io::Read;
     // One read: procfs hands the whole line to a buffer that holds it (a
     // few hundred bytes; the comm is at most 64), where read_to_string
@@ -17,22 +27,35 @@ pub fn start_time(pid: i32) -> Option<(u64, char)> {
     // with an fcntl(F_SETFD) for kernels older than 2.6.23, one syscall
     // more on every state, kill, start and delete.
     let mut buf = [0u8; 1024];
-    let fd = crate::syscall::fs::openat(
+    let fd = match crate::syscall::fs::openat(
         libc::AT_FDCWD,
         format!("/proc/{pid}/stat").as_str(),
         nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
-    )
-    .ok()?;
-    let n = std::fs::File::from(fd).read(&mut buf).ok()?;
-    parse(std::str::from_utf8(&buf[..n]).ok()?)
+    ) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ESRCH) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let n = match std::fs::File::from(fd).read(&mut buf) {
+        Ok(n) => n,
+        // Reaped between the open and the read.
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(std::str::from_utf8(&buf[..n]).ok().and_then(parse))
 }
 
 /// True while `pid` is the process that had `start` as its start time and
 /// has not exited: a zombie ('Z') or a dead task ('X') has, even though
 /// its pid is still taken.
 pub fn is_recorded(pid: i32, start: u64) -> bool {
-    start_time(pid).is_some_and(|(t, st)| t == start && st != 'Z' && st != 'X')
+    recorded(pid, start).unwrap_or(false)
+}
+
+/// `is_recorded`, with the error of a stat that could not be read.
+pub fn recorded(pid: i32, start: u64) -> std::io::Result<bool> {
+    Ok(read_start_time(pid)?.is_some_and(|(t, st)| t == start && st != 'Z' && st != 'X'))
 }
 
 /// proc(5)'s numbers (from 1) of the fields read here.

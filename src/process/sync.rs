@@ -245,13 +245,19 @@ impl Channel {
         // One byte over the limit: a message that fills it is too long (a
         // SEQPACKET read cuts the rest off).
         let mut buf = [0u8; MAX_MSG + 1];
+        let mut reset = false;
         let n = loop {
             match nix::sys::socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
                 Err(Errno::EINTR) => continue,
                 // A peer that died with our last message unread (an init
-                // the OOM killer took during setup) resets the connection:
-                // that is its exit, as EOF is, and the caller explains it
-                // as one.
+                // the OOM killer took during setup, or one that failed
+                // with `Placed` still queued) resets the connection. The
+                // kernel reports the reset once, before what the peer
+                // sent last (its Error): read on, and only what follows
+                // the queue, EOF, is its exit, which the caller explains
+                // (faults_s8: run -d, PR_SET_PDEATHSIG failing with Placed
+                // unread; conform_s8: a namespace path that is a file).
+                Err(Errno::ECONNRESET) if !reset => reset = true,
                 Err(Errno::ECONNRESET) => return Ok(None),
                 r => break r.context("sync: recv")?,
             }
@@ -421,6 +427,30 @@ mod tests {
         assert_eq!(b.recv_any().unwrap(), Some(e));
         a.send(&Msg::warning(big)).unwrap();
         assert!(b.recv_any().unwrap().is_some());
+    }
+
+    /// The init that failed with the parent's `Placed` still unread: its
+    /// close resets the channel, and its Error, queued before the close,
+    /// must still be read (the reset comes first). Control: a peer that
+    /// closes with our message unread and sent nothing is an exit (None),
+    /// not an error, and not a hang.
+    #[test]
+    fn the_error_queued_before_a_reset_is_read() {
+        let (parent, init) = pair().unwrap();
+        parent.send(&Msg::Placed { init_pid: 7 }).unwrap();
+        let err = Msg::Error {
+            errno: libc::EINVAL,
+            context: "join net namespace /x".into(),
+        };
+        init.send(&err).unwrap();
+        drop(init);
+        assert_eq!(parent.recv().unwrap(), Some(err));
+        assert_eq!(parent.recv().unwrap(), None);
+
+        let (parent, init) = pair().unwrap();
+        parent.send(&Msg::Placed { init_pid: 7 }).unwrap();
+        drop(init);
+        assert_eq!(parent.recv().unwrap(), None);
     }
 
     #[test]

@@ -69,10 +69,31 @@ fn copy_dir(from: &OwnedFd, to: &OwnedFd, depth: usize) -> Result<()> {
     Ok(())
 }
 
+/// The regular file `name` that `st` described, opened for reading. The
+/// directory may be a volume another container writes at the same time:
+/// swapped for a fifo, a plain open would wait for a writer forever, and
+/// for a device node it would read the device. O_NONBLOCK keeps a fifo's
+/// open from waiting; the fd is then checked to be the very file stat saw.
+fn open_same_file(dir: RawFd, name: &CStr, st: &libc::stat) -> Result<OwnedFd> {
+    if crate::fault::copyup_trusts_stat() {
+        return open_at(dir, name, libc::O_RDONLY | libc::O_NOFOLLOW, 0).context("open");
+    }
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
+    let fd = open_at(dir, name, flags, 0).context("open")?;
+    let now = nix::sys::stat::fstat(fd.as_raw_fd()).context("stat the open file")?;
+    if now.st_mode & libc::S_IFMT != libc::S_IFREG
+        || (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino)
+    {
+        bail!("replaced between its stat and its open (no longer the regular file it was)");
+    }
+    Ok(fd)
+}
+
 fn copy_entry(from: &OwnedFd, to: &OwnedFd, name: &CStr, depth: usize) -> Result<()> {
     let (src, dst) = (from.as_raw_fd(), to.as_raw_fd());
     let st = nix::sys::stat::fstatat(Some(src), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
         .context("stat")?;
+    crate::fault::pause("copyup:stat");
     let mode = st.st_mode & 0o7777;
     match st.st_mode & libc::S_IFMT {
         libc::S_IFDIR => {
@@ -85,8 +106,7 @@ fn copy_entry(from: &OwnedFd, to: &OwnedFd, name: &CStr, depth: usize) -> Result
             copy_dir(&sub_from, &sub_to, depth + 1)?;
         }
         libc::S_IFREG => {
-            let flags = libc::O_RDONLY | libc::O_NOFOLLOW;
-            let mut r = File::from(open_at(src, name, flags, 0).context("open")?);
+            let mut r = File::from(open_same_file(src, name, &st)?);
             let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
             let mut w = File::from(open_at(dst, name, flags, 0o600).context("create")?);
             std::io::copy(&mut r, &mut w).context("copy")?;

@@ -161,9 +161,9 @@ fn mount_all(
     linux: Option<&Linux>,
 ) -> Result<(Vec<u64>, Vec<u64>)> {
     let label = linux.and_then(|l| l.mount_label().as_deref());
-    let mut own = vec![devices::mount_id(
-        &root.resolve(Path::new("/")).context("resolve /")?,
-    )?];
+    // The root's own fd is the bind's root: its mount id, without opening
+    // "/" in it again (an openat2 and a close per create).
+    let mut own = vec![devices::mount_id(root.fd())?];
     // The filesystems made so far, held only when a later entry remounts.
     let keep = mounts.iter().any(remount::is_remount);
     let mut kept = Vec::new();

@@ -544,6 +544,17 @@ fn mount_cgroup(
     let target = root.resolve_or_create(dest, Kind::Dir)?;
     not_into_proc(m, &target)?;
     let ro = opts.flags.contains(MsFlags::MS_RDONLY);
+    // Every bind carries the spec's ro/nosuid/nodev/noexec, as runc's do
+    // (engines ask for all four): one mount_setattr while it is detached.
+    let bind_attrs = [
+        (MsFlags::MS_RDONLY, fdmount::MOUNT_ATTR_RDONLY),
+        (MsFlags::MS_NOSUID, fdmount::MOUNT_ATTR_NOSUID),
+        (MsFlags::MS_NODEV, fdmount::MOUNT_ATTR_NODEV),
+        (MsFlags::MS_NOEXEC, fdmount::MOUNT_ATTR_NOEXEC),
+    ]
+    .iter()
+    .filter(|(f, _)| opts.flags.contains(*f))
+    .fold(0, |acc, (_, a)| acc | a);
     let mut hierarchies = cgroup.hierarchies().peekable();
     // v1 hierarchies go side by side on a tmpfs, each under its
     // controller's name; a cgroup2 one is the mount point itself.
@@ -573,9 +584,9 @@ fn mount_cgroup(
         let d = dir.display();
         let sub = || dest.join(ctrl.unwrap_or_default());
         let tree = fdmount::clone_path(dir).with_context(|| format!("bind cgroup {d}"))?;
-        if ro {
-            fdmount::set_attr(&tree, fdmount::MOUNT_ATTR_RDONLY, false)
-                .with_context(|| format!("bind cgroup {d} read-only"))?;
+        if bind_attrs != 0 {
+            fdmount::set_attr(&tree, bind_attrs, false)
+                .with_context(|| format!("bind cgroup {d} with the spec's flags"))?;
         }
         let placed = match (ctrl, &tmpfs) {
             (Some(c), Some(fs)) if !cgroup_by_path_switch() => in_fresh_dir(&tree, fs, c),

@@ -129,14 +129,18 @@ fn check_user_and_joined(linux: &Linux, nss: &[LinuxNamespace]) -> Result<()> {
         }
     }
     for ns in nss {
-        if let Some(p) = ns.path()
-            && !p.exists()
-        {
-            bail!(
+        let Some(p) = ns.path() else { continue };
+        // try_exists, not exists: a path that cannot be followed (a loop,
+        // a /proc/PID/ns the caller may not read) is not "missing", and
+        // the error says what it is.
+        match p.try_exists() {
+            Ok(true) => {}
+            Ok(false) => bail!(
                 "linux.namespaces: {:?} path {}: no such file",
                 ns.typ(),
                 p.display()
-            );
+            ),
+            Err(e) => bail!("linux.namespaces: {:?} path {}: {e}", ns.typ(), p.display()),
         }
     }
     Ok(())

@@ -41,7 +41,9 @@ pub(super) fn sysctl_namespace(key: &str) -> Result<LinuxNamespaceType, &'static
     }
     match key {
         "kernel.hostname" => Err("set by the uts namespace's own field, use \"hostname\""),
-        "kernel.domainname" => Err("set by the uts namespace's own field, use \"domainname\""),
+        // docker 20.10 sends `--domainname` as this sysctl, not as the
+        // spec's field; runc takes it in a uts namespace of the container's.
+        "kernel.domainname" => Ok(LinuxNamespaceType::Uts),
         _ => Err("not a namespaced sysctl, so it would change the whole host"),
     }
 }

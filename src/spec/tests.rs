@@ -282,7 +282,7 @@ fn with_sysctl(key: &str, nss: Value) -> Result<Spec, String> {
 
 #[test]
 fn sysctl_table() {
-    use LinuxNamespaceType::{Ipc, Network};
+    use LinuxNamespaceType::{Ipc, Network, Uts};
     for (key, want) in [
         ("kernel.msgmax", Ok(Ipc)),
         ("kernel.msgmnb", Ok(Ipc)),
@@ -296,7 +296,7 @@ fn sysctl_table() {
         ("net.ipv4.ip_forward", Ok(Network)),
         ("net.ipv4.conf.eth0/100.forwarding", Ok(Network)),
         ("kernel.hostname", Err("hostname")),
-        ("kernel.domainname", Err("domainname")),
+        ("kernel.domainname", Ok(Uts)),
         ("kernel.core_pattern", Err("whole host")),
         ("kernel.shm_next_id", Err("whole host")),
         ("kernel.msgmax2", Err("whole host")),

@@ -116,6 +116,52 @@ else
     fail run-in-cgroup-parent "want memory:$cgparent in the RUN step's /proc/self/cgroup; got $(brief "$cg")"
 fi
 
+# --- buildah run (--isolation oci) in a working container: user, workdir, env,
+# a read-only --volume, a --mount, capabilities, a missing command ------------
+# buildah takes the container's --cgroup-parent as its cgroup itself.
+mkdir -p "$tmp/vol"
+echo "vol-$$" >"$tmp/vol/f"
+BR=("${B[@]}" run --runtime "$runtime" --isolation oci)
+if out=$(tmo 30 "${B[@]}" from --cgroup-parent "$cgparent/run" --name work localhost/busybox:outlet 2>&1); then
+    set +e
+    out=$(tmo 60 "${BR[@]}" --user 1000:1000 --workingdir /tmp --env X=x1 --volume "$tmp/vol:/v:ro" \
+        --mount "type=bind,src=$tmp/vol,dst=/w" work -- sh -c \
+        'id -u; id -g; pwd; echo $X; cat /v/f; touch /v/new 2>&1; cat /w/f' 2>&1)
+    rc=$?
+    set -e
+    want="1000 1000 /tmp x1 vol-$$ touch: /v/new: Read-only file system vol-$$"
+    if [[ $rc -eq 0 && $(echo $out) == "$want" && ! -e $tmp/vol/new ]]; then
+        pass run-user-workdir-volume
+    else
+        fail run-user-workdir-volume "want '$want'; got exit $rc: $(brief "$out")"
+    fi
+    set +e
+    out=$(tmo 60 "${BR[@]}" --cap-add CAP_NET_ADMIN --cap-drop CAP_CHOWN work -- \
+        sh -c 'grep CapBnd /proc/self/status; chown 1 /tmp 2>&1; exit 3' 2>&1)
+    rc=$?
+    set -e
+    bnd=$(awk '$1 == "CapBnd:" { print $2 }' <<<"$out")
+    if [[ $rc -eq 3 && -n $bnd ]] && (((0x$bnd >> 12) & 1)) && ! (((0x$bnd >> 0) & 1)) &&
+        [[ $out == *"Operation not permitted"* ]]; then
+        pass run-cap-add-drop
+    else
+        fail run-cap-add-drop "want NET_ADMIN (bit 12) in CapBnd, CHOWN (bit 0) not, chown refused, exit 3; got exit $rc: $(brief "$out")"
+    fi
+    set +e
+    out=$(tmo 60 "${BR[@]}" work -- /no/such 2>&1)
+    rc=$?
+    set -e
+    # runc's words, which runc logs with the quotes escaped.
+    if [[ $rc -ne 0 && $out == *"stat /no/such: no such file or directory"* ]]; then
+        pass run-missing-command
+    else
+        fail run-missing-command "want the runtime's 'no such file or directory' for /no/such; got exit $rc: $(brief "$out")"
+    fi
+else
+    fail run-user-workdir-volume "buildah from: $(brief "$out")"
+    for t in run-cap-add-drop run-missing-command; do skip "$t" "no working container"; done
+fi
+
 # --- nothing left behind ---------------------------------------------------------
 tmo 30 "${B[@]}" rm -a >/dev/null 2>&1 || true
 left=

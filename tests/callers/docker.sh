@@ -665,6 +665,170 @@ else
     fail privileged "the host withholds CAP_SYS_RESOURCE: want a refusal naming it; got exit $rc: $(brief "$out")"
 fi
 
+# --- a command that cannot run: docker's exit code from the runtime's words -----
+# The docker CLI says 127 when the create error has "no such file or
+# directory" or "executable file not found", 126 for "permission denied"
+# (case-sensitive), and 125 for anything else: runc's lower-case wording.
+codes=
+for cmd in /no/such nosuchcmd /etc/hostname /tmp; do
+    drun --rm "${R[@]}" "$image" "$cmd"
+    codes+="$cmd=$rc "
+done
+if [[ $codes == "/no/such=127 nosuchcmd=127 /etc/hostname=126 /tmp=126 " ]]; then
+    pass run-command-exit-codes
+else
+    fail run-command-exit-codes "want /no/such=127 nosuchcmd=127 /etc/hostname=126 /tmp=126; got $codes: $(brief "$out")"
+fi
+
+# --- the cgroup mount: each hierarchy's bind with the flags docker asks for ------
+# docker's spec asks nosuid, noexec, nodev, ro for /sys/fs/cgroup; runc's
+# binds carry all four (outlet's were only ro before).
+drun --rm "${R[@]}" "$image" awk '$5 ~ "^/sys/fs/cgroup/" { print $5, $6 }' /proc/self/mountinfo
+bad=$(grep -vE ' (.*,)?ro,(.*,)?nosuid,(.*,)?nodev,(.*,)?noexec(,|$)' <<<"$out" || true)
+if [[ $rc -eq 0 && $out == *"/sys/fs/cgroup/memory "* && -z $bad ]]; then
+    pass cgroup-mount-flags
+else
+    fail cgroup-mount-flags "want ro,nosuid,nodev,noexec on every bind below /sys/fs/cgroup; got exit $rc: $(brief "$out")"
+fi
+
+# --- --read-only with --tmpfs: the tmpfs writable, the root not ------------------
+drun --rm "${R[@]}" --read-only --tmpfs /run --tmpfs /tmp:size=2m "$image" sh -c \
+    'touch /tmp/a /run/b && echo wrote; touch /x 2>&1; grep -c "^tmpfs /\(tmp\|run\) tmpfs rw," /proc/mounts'
+if [[ $rc -eq 0 && $(echo $out) == "wrote touch: /x: Read-only file system 2" ]]; then
+    pass read-only-tmpfs
+else
+    fail read-only-tmpfs "want /tmp and /run writable tmpfs, / EROFS; got exit $rc: $(brief "$out")"
+fi
+
+# --- --user by name, --group-add, a --workdir that the engine makes --------------
+drun --rm "${R[@]}" --user nobody --group-add 44 --group-add 55 --workdir /no/such/dir "$image" sh -c \
+    'id -u; id -g; grep ^Groups: /proc/self/status; pwd'
+# nobody's own group (65534, from the image's /etc/group) joins the added ones.
+if [[ $rc -eq 0 && $(echo $out) == "65534 65534 Groups: 44 55 65534 /no/such/dir" ]]; then
+    pass user-name-group-add-workdir
+else
+    fail user-name-group-add-workdir "want uid/gid 65534 (nobody), groups 44 55, cwd /no/such/dir; got exit $rc: $(brief "$out")"
+fi
+
+# --- --env-file and -e; --hostname, --add-host, --dns in the files the engine binds
+printf 'A=1\nB=two words\n# a comment\n' >"$tmp/env-file"
+drun --rm "${R[@]}" --env-file "$tmp/env-file" -e C=3 --hostname box-$$ --add-host "foo-$$:10.1.2.3" \
+    --dns 10.9.9.9 --dns-search ex.test "$image" sh -c \
+    'echo "$A|$B|$C"; hostname; cat /etc/hostname; grep -w "foo-'$$'" /etc/hosts; grep -E "^(nameserver|search)" /etc/resolv.conf'
+want="1|two words|3 box-$$ box-$$ 10.1.2.3 foo-$$ search ex.test nameserver 10.9.9.9"
+if [[ $rc -eq 0 && $(echo $out) == "$want" ]]; then
+    pass env-file-hostname-hosts-dns
+else
+    fail env-file-hostname-hosts-dns "want '$want'; got exit $rc: $(brief "$out")"
+fi
+
+# --- --domainname: docker 20.10 sends it as the sysctl kernel.domainname --------
+drun --rm "${R[@]}" --hostname box --domainname ex-$$.test "$image" sh -c \
+    'cat /proc/sys/kernel/domainname; hostname'
+if [[ $rc -eq 0 && $(echo $out) == "ex-$$.test box" && $(cat /proc/sys/kernel/domainname) != "ex-$$.test" ]]; then
+    pass domainname
+else
+    fail domainname "want domainname ex-$$.test and hostname box inside, the host's unchanged; got exit $rc: $(brief "$out")"
+fi
+
+# --- memory and CPU knobs users pass every day: the v1 files from inside ---------
+drun --rm "${R[@]}" --memory 256m --memory-reservation 128m --memory-swap 512m --oom-kill-disable \
+    --cpu-shares 512 --cpu-period 50000 --cpu-quota 20000 "$image" sh -c \
+    'cd /sys/fs/cgroup; cat memory/memory.soft_limit_in_bytes memory/memory.memsw.limit_in_bytes;
+     grep oom_kill_disable memory/memory.oom_control; cat cpu/cpu.shares cpu/cpu.cfs_period_us cpu/cpu.cfs_quota_us'
+if [[ $rc -eq 0 && $(echo $out) == "134217728 536870912 oom_kill_disable 1 512 50000 20000" ]]; then
+    pass memory-cpu-knobs
+else
+    fail memory-cpu-knobs "want soft limit 128M, memsw 512M, oom_kill_disable 1, shares 512, period 50000, quota 20000; got exit $rc: $(brief "$out")"
+fi
+
+# --- --device-cgroup-rule: the rules in the container's devices cgroup -----------
+drun --rm "${R[@]}" --device-cgroup-rule 'c 42:* rmw' --device-cgroup-rule 'b 7:0 r' "$image" \
+    grep -xE 'c 42:\* rwm|b 7:0 r' /sys/fs/cgroup/devices/devices.list
+if [[ $rc -eq 0 && $(sort <<<"$out" | tr '\n' '|') == "b 7:0 r|c 42:* rwm|" ]]; then
+    pass device-cgroup-rule
+else
+    fail device-cgroup-rule "want 'c 42:* rwm' and 'b 7:0 r' in devices.list; got exit $rc: $(brief "$out")"
+fi
+
+# --- another container's namespaces: --ipc shareable, then container:X -----------
+c=d-share
+if tmo 60 "${D[@]}" run -d "${R[@]}" --name $c --ipc shareable "$image" \
+    sh -c "echo shm-$$ >/dev/shm/x; $loop" >/dev/null 2>&1 && wait_until 20 state_is $c running; then
+    drun --rm "${R[@]}" --ipc container:$c --pid container:$c --network container:$c "$image" sh -c \
+        'cat /dev/shm/x; for n in ipc pid net; do readlink /proc/self/ns/$n; done; readlink /proc/1/ns/pid'
+    pid=$(inspect $c '{{.State.Pid}}')
+    want=$(echo shm-$$ $(for n in ipc pid net; do readlink /proc/$pid/ns/$n; done) $(readlink /proc/$pid/ns/pid))
+    if [[ $rc -eq 0 && $(echo $out) == "$want" ]]; then
+        pass container-namespaces
+    else
+        fail container-namespaces "want '$want'; got exit $rc: $(brief "$out")"
+    fi
+else
+    fail container-namespaces "could not start $c"
+fi
+tmo 30 "${D[@]}" rm -f $c >/dev/null 2>&1 || true
+
+# --- docker kill -s, --stop-signal, stop -t's SIGKILL after the grace period ------
+c=d-signals
+if tmo 60 "${D[@]}" run -d "${R[@]}" --name $c --stop-signal USR1 "$image" sh -c \
+    'trap "echo got-hup" HUP; trap "echo got-usr1; exit 4" USR1; echo ready; while :; do sleep 0.2; done' >/dev/null 2>&1 &&
+    wait_until 20 eval 'tmo 10 "${D[@]}" logs $c 2>&1 | grep -q ready'; then
+    tmo 30 "${D[@]}" kill -s HUP $c >/dev/null 2>&1 || true
+    wait_until 10 eval 'tmo 10 "${D[@]}" logs $c 2>&1 | grep -q got-hup' || true
+    tmo 30 "${D[@]}" stop -t 10 $c >/dev/null 2>&1 || true
+    out=$(tmo 10 "${D[@]}" logs $c 2>&1)
+    code=$(inspect $c '{{.State.Status}} {{.State.ExitCode}}')
+    if [[ $(echo $out) == "ready got-hup got-usr1" && $code == "exited 4" ]]; then
+        pass kill-signal-stop-signal
+    else
+        fail kill-signal-stop-signal "want HUP then USR1 (the stop signal) trapped, exited 4; got '$code': $(brief "$out")"
+    fi
+else
+    fail kill-signal-stop-signal "could not start $c"
+fi
+tmo 30 "${D[@]}" rm -f $c >/dev/null 2>&1 || true
+c=d-stop-kill
+if tmo 60 "${D[@]}" run -d "${R[@]}" --name $c "$image" sh -c \
+    'trap "echo ignored" TERM; echo ready; while :; do sleep 0.2; done' >/dev/null 2>&1 &&
+    wait_until 20 eval 'tmo 10 "${D[@]}" logs $c 2>&1 | grep -q ready'; then
+    start=$SECONDS
+    tmo 30 "${D[@]}" stop -t 2 $c >/dev/null 2>&1 || true
+    took=$((SECONDS - start))
+    out=$(tmo 10 "${D[@]}" logs $c 2>&1)
+    code=$(inspect $c '{{.State.Status}} {{.State.ExitCode}}')
+    if [[ $(echo $out) == "ready ignored" && $code == "exited 137" && $took -ge 2 && $took -lt 10 ]]; then
+        pass stop-timeout-kill
+    else
+        fail stop-timeout-kill "want TERM trapped, then SIGKILL after 2 s (exited 137); got '$code' after ${took}s: $(brief "$out")"
+    fi
+else
+    fail stop-timeout-kill "could not start $c"
+fi
+tmo 30 "${D[@]}" rm -f $c >/dev/null 2>&1 || true
+
+# --- docker update of the other knobs, read back from inside ---------------------
+c=d-update2
+if tmo 60 "${D[@]}" run -d "${R[@]}" --name $c "$image" sh -c "$loop" >/dev/null 2>&1 &&
+    wait_until 20 state_is $c running; then
+    out=
+    for a in "--memory-reservation 100m" "--cpu-shares 256" "--cpuset-cpus 0" "--pids-limit 50" \
+        "--cpu-period 50000 --cpu-quota 10000"; do
+        # shellcheck disable=SC2086
+        out+=$(tmo 30 "${D[@]}" update $a $c 2>&1 >/dev/null) || out+="[update $a failed] "
+    done
+    out+=$(tmo 30 "${D[@]}" exec $c sh -c 'cd /sys/fs/cgroup && cat memory/memory.soft_limit_in_bytes \
+        cpu/cpu.shares cpuset/cpuset.cpus pids/pids.max cpu/cpu.cfs_period_us cpu/cpu.cfs_quota_us' 2>&1) || true
+    if [[ $(echo $out) == "104857600 256 0 50 50000 10000" ]]; then
+        pass update-more
+    else
+        fail update-more "want soft limit 100M, shares 256, cpuset 0, pids.max 50, period 50000, quota 10000: $(brief "$out")"
+    fi
+else
+    fail update-more "could not start $c"
+fi
+tmo 30 "${D[@]}" rm -f $c >/dev/null 2>&1 || true
+
 # --- docker build: RUN steps in containers of the default runtime (outlet) ------
 mkdir -p "$tmp/ctx"
 cat >"$tmp/ctx/Dockerfile" <<DF

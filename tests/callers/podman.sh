@@ -295,6 +295,101 @@ else
 fi
 tmo 30 "${P[@]}" rm -f -t 0 "$c" >/dev/null 2>&1 || true
 
+# --- commands that cannot run: podman's 126 for the runtime's "permission denied"
+codes=
+for cmd in /no/such /etc/passwd /tmp; do
+    set +e
+    out=$(tmo 30 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" "$image" "$cmd" 2>&1)
+    rc=$?
+    set -e
+    codes+="$cmd=$rc "
+done
+if [[ $codes == "/no/such=127 /etc/passwd=126 /tmp=126 " ]]; then
+    pass command-exit-codes
+else
+    fail command-exit-codes "want /no/such=127 /etc/passwd=126 /tmp=126; got $codes: $(brief "$out")"
+fi
+
+# --- run -i: stdin through conmon into the container, and back out -------------
+set +e
+out=$(printf 'line-1\nline-2\n' | tmo 30 "${P[@]}" run --rm -i "${run_opts[@]}" --name "$(new_name)" "$image" \
+    sh -c 'wc -l; exit 3' 2>&1)
+rc=$?
+set -e
+if [[ $rc -eq 3 && $(echo $out) == 2 ]]; then
+    pass run-stdin
+else
+    fail run-stdin "want 2 lines counted from stdin and exit 3; got exit $rc: $(brief "$out")"
+fi
+
+# --- a detached container: logs, exec -i piping data, cp, commit, healthcheck ---
+c=$(new_name)
+if out=$(tmo 30 "${P[@]}" run -d "${run_opts[@]}" --name "$c" --health-cmd 'test -e /tmp/ok' \
+    "$image" sh -c "echo log-$$; trap 'exit 143' TERM; while :; do sleep 1; done" 2>&1) &&
+    wait_until 20 state_is "$c" running; then
+    logs_have() { tmo 10 "${P[@]}" logs "$c" 2>&1 | grep -qx "log-$$"; }
+    if wait_until 10 logs_have; then pass logs; else fail logs "no log-$$: $(brief "$(tmo 10 "${P[@]}" logs "$c" 2>&1)")"; fi
+
+    # 1 MiB through exec -i and back: nothing lost or added on the way.
+    head -c 1048576 /dev/urandom >"$tmp/blob"
+    got=$(tmo 30 "${P[@]}" exec -i "$c" sh -c 'cat >/tmp/blob; md5sum </tmp/blob' <"$tmp/blob" 2>&1) || true
+    if [[ ${got%% *} == "$(md5sum <"$tmp/blob" | cut -d' ' -f1)" ]]; then
+        pass exec-i-pipe
+    else
+        fail exec-i-pipe "want the md5 of 1 MiB piped through exec -i; got $(brief "$got")"
+    fi
+
+    echo "cp-$$" >"$tmp/cp-in"
+    if out=$(tmo 30 "${P[@]}" cp "$tmp/cp-in" "$c:/cp-in" 2>&1) &&
+        out=$(tmo 30 "${P[@]}" cp "$c:/tmp/blob" "$tmp/blob-out" 2>&1) && cmp -s "$tmp/blob" "$tmp/blob-out" &&
+        out=$(tmo 60 "${P[@]}" commit -q "$c" "localhost/committed-$$" 2>&1) &&
+        out=$(tmo 30 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" "localhost/committed-$$" cat /cp-in 2>&1) &&
+        [[ $out == "cp-$$" ]]; then
+        pass cp-commit
+    else
+        fail cp-commit "want cp in, cp out of the 1 MiB blob, commit, the file in the new image: $(brief "$out")"
+    fi
+    tmo 30 "${P[@]}" rmi -f "localhost/committed-$$" >/dev/null 2>&1 || true
+
+    # healthcheck run execs the probe through the runtime: 1 before /tmp/ok exists, 0 after.
+    set +e
+    tmo 30 "${P[@]}" healthcheck run "$c" >/dev/null 2>&1
+    h1=$?
+    tmo 30 "${P[@]}" exec "$c" touch /tmp/ok
+    tmo 30 "${P[@]}" healthcheck run "$c" >/dev/null 2>&1
+    h2=$?
+    set -e
+    if [[ "$h1 $h2 $(inspect "$c" '{{.State.Health.Status}}')" == "1 0 healthy" ]]; then
+        pass healthcheck-run
+    else
+        fail healthcheck-run "want 1 then 0 and healthy; got $h1 $h2 $(inspect "$c" '{{.State.Health.Status}}')"
+    fi
+else
+    fail logs "could not start $c: $(brief "$out")"
+    for t in exec-i-pipe cp-commit healthcheck-run; do skip "$t" "no container $c"; done
+fi
+tmo 30 "${P[@]}" rm -f -t 0 "$c" >/dev/null 2>&1 || true
+
+# --- podman build: a Containerfile's RUN steps in containers of the runtime ------
+# buildah takes --cgroup-parent as the RUN container's cgroup itself: one of
+# its own, since the v1 devices cgroup refuses "a" in devices.deny (EINVAL)
+# once the cgroup has children, as our parent has here (runc too).
+mkdir -p "$tmp/ctx"
+printf 'FROM %s\nRUN echo one >/one && id -u >>/one\nRUN cat /one >/two && echo two >>/two\n' "$image" >"$tmp/ctx/Containerfile"
+creates_before=$(grep -c ' create ' "$argv_log" || true)
+set +e
+out=$(tmo 180 "${P[@]}" build --network none --cgroup-parent "$cgparent/build" -q -t "localhost/built-$$" "$tmp/ctx" 2>&1)
+rc=$?
+set -e
+creates=$(($(grep -c ' create ' "$argv_log" || true) - creates_before))
+if [[ $rc -eq 0 ]] && out=$(tmo 30 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" "localhost/built-$$" cat /two 2>&1) &&
+    [[ $(echo $out) == "one 0 two" && $creates -ge 2 ]]; then
+    pass build-run-steps
+else
+    fail build-run-steps "want /two 'one 0 two' and >= 2 creates by the runtime ($creates); build exit $rc: $(brief "$out")"
+fi
+tmo 30 "${P[@]}" rmi -f "localhost/built-$$" >/dev/null 2>&1 || true
+
 # --- nothing left behind --------------------------------------------------------
 tmo 30 "${P[@]}" rm -af -t 0 >/dev/null 2>&1 || true
 if out=$("${P[@]}" ps -aq 2>&1) && [[ -z $out ]]; then

@@ -73,3 +73,10 @@ jq '.linux.namespaces += [{type: "user"}]
     | .linux.gidMappings = [{containerID: 0, hostID: 1000, size: 1}]' \
     "$out/sd_rootless_hugetlb/config.json" >"$out/sd_rootless_hugetlb/config.json.new"
 mv "$out/sd_rootless_hugetlb/config.json.new" "$out/sd_rootless_hugetlb/config.json"
+# sd_res: the fields systemd manages (and a unified key it converts), for
+# the properties-against-runc test (t_sdres); blockIO weight too.
+bundle sd_res '["/bin/sleep","1000"]' \
+    "{\"memory\":{\"limit\":$((64 * mib)),\"reservation\":$((32 * mib)),\"swap\":$((96 * mib))},
+      \"cpu\":{\"shares\":512,\"quota\":25000,\"period\":100000,\"cpus\":\"0\",\"mems\":\"0\"},
+      \"pids\":{\"limit\":32},\"blockIO\":{\"weight\":500},
+      \"unified\":{\"memory.high\":\"$((48 * mib))\"}}" "system.slice:outlet:node-res"

@@ -140,4 +140,63 @@ jq '.linux.namespaces |= map(select(.type != "pid"))' "$out/crash_v2/config.json
 mkdir -p "$out/crash_v2_hostpid"
 mv "$out/crash_v2/c.json" "$out/crash_v2_hostpid/config.json"
 
+# resources_v2: every field of linux.resources, one group per container
+# (created, never started: the init waits while tests.sh reads the cgroup
+# files). 9990:9991 stand for the VM's loop device (see io above).
+res() { bundle "res_$1" '["/bin/sleep","1000"]' "$2"; }
+res mem "{\"memory\":{\"limit\":$((64 * mib)),\"reservation\":$((32 * mib)),\"swap\":$((96 * mib))}}"
+res mem_max '{"memory":{"limit":-1,"reservation":-1,"swap":-1}}'
+res mem_limmax '{"memory":{"limit":-1}}'
+res mem_zero '{"memory":{"limit":0,"reservation":0,"swap":0}}'
+res mem_swapeq "{\"memory\":{\"limit\":$((64 * mib)),\"swap\":$((64 * mib))}}"
+res mem_swaplow "{\"memory\":{\"limit\":$((64 * mib)),\"swap\":$((32 * mib))}}"
+res mem_swaponly "{\"memory\":{\"swap\":$((96 * mib))}}"
+res mem_kernel "{\"memory\":{\"limit\":$((64 * mib)),\"kernel\":$((32 * mib)),\"kernelTCP\":$((16 * mib))}}"
+res mem_swappiness "{\"memory\":{\"limit\":$((64 * mib)),\"swappiness\":30}}"
+res mem_flags "{\"memory\":{\"limit\":$((64 * mib)),\"disableOOMKiller\":true,\"useHierarchy\":true,\"checkBeforeUpdate\":false}}"
+res mem_cbu "{\"memory\":{\"limit\":$((64 * mib)),\"checkBeforeUpdate\":true}}"
+res cpu '{"cpu":{"shares":512,"quota":25000,"period":50000,"cpus":"0","mems":"0"}}'
+# The control: the cpu group with other values, held against res_cpu's
+# expectation.
+res cpu_ctl '{"cpu":{"shares":1024,"quota":20000,"period":50000,"cpus":"0","mems":"0"}}'
+res cpu_burst '{"cpu":{"quota":25000,"period":100000,"burst":10000}}'
+res cpu_idle '{"cpu":{"idle":1}}'
+res cpu_edges '{"cpu":{"shares":2,"quota":-1,"period":100000}}'
+res cpu_shmax '{"cpu":{"shares":262144,"quota":0}}'
+res cpu_period '{"cpu":{"period":50000}}'
+res cpu_rt '{"cpu":{"realtimeRuntime":950000,"realtimePeriod":1000000}}'
+res pids '{"pids":{"limit":32}}'
+res pids_max '{"pids":{"limit":-1}}'
+res pids_zero '{"pids":{"limit":0}}'
+res io '{"blockIO":{"weight":500,"leafWeight":300,
+  "weightDevice":[{"major":9990,"minor":9991,"weight":200,"leafWeight":100}],
+  "throttleReadBpsDevice":[{"major":9990,"minor":9991,"rate":1048576}],
+  "throttleWriteBpsDevice":[{"major":9990,"minor":9991,"rate":2097152}],
+  "throttleReadIOPSDevice":[{"major":9990,"minor":9991,"rate":100}],
+  "throttleWriteIOPSDevice":[{"major":9990,"minor":9991,"rate":200}]}}'
+res io_leaf '{"blockIO":{"leafWeight":300}}'
+res io_zero '{"blockIO":{"throttleWriteBpsDevice":[{"major":9990,"minor":9991,"rate":0}]}}'
+res huge "{\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":$((4 * mib))}]}"
+res rdma '{"rdma":{"mlx4_0":{"hcaHandles":2,"hcaObjects":100}}}'
+res net '{"network":{"classID":42,"priorities":[{"name":"eth0","priority":5}]}}'
+res unified '{"unified":{"memory.high":"50331648","memory.min":"1048576","memory.oom.group":"1",
+  "cpu.weight.nice":"5","cpu.max":"30000 100000","pids.max":"20","cpuset.cpus":"1",
+  "hugetlb.2MB.max":"2097152","io.max":"9990:9991 wiops=300",
+  "cgroup.max.depth":"3","cgroup.max.descendants":"7"}}'
+res unified_over '{"cpu":{"shares":512},"memory":{"limit":67108864},
+  "unified":{"cpu.weight":"77","memory.max":"33554432"}}'
+res unified_nosuch '{"unified":{"memory.nosuch":"1"}}'
+res unified_nodot '{"unified":{"nodot":"1"}}'
+res unified_procs '{"unified":{"cgroup.procs":"__VICTIM__"}}'
+res unified_subtree '{"unified":{"cgroup.subtree_control":"+pids"}}'
+# The container `update` changes: a value in every group update can reach.
+res upd "{\"memory\":{\"limit\":$((64 * mib)),\"reservation\":$((32 * mib)),\"swap\":$((96 * mib))},
+  \"cpu\":{\"shares\":512,\"quota\":25000,\"period\":100000,\"cpus\":\"0\",\"mems\":\"0\"},
+  \"pids\":{\"limit\":32},\"blockIO\":{\"weight\":500}}"
+for b in res_io res_io_zero res_unified res_upd; do
+    jq '.linux.devices = [{path: "/dev/loop0", type: "b", major: 9990, minor: 9991, fileMode: 432, uid: 0, gid: 0}]' \
+        "$out/$b/config.json" >"$out/$b/config.json.new"
+    mv "$out/$b/config.json.new" "$out/$b/config.json"
+done
+
 echo "bundles written to $out" >&2

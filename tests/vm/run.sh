@@ -8,7 +8,7 @@
 #   RUNTIME       runtime binary (default <repo>/target/<triple>/release/outlet, built
 #                 with cargo when missing); runc works too: RUNTIME=/usr/sbin/runc
 #   VM_ACCEL      auto (default: try KVM briefly, then TCG) | kvm | tcg
-#   VM_TIMEOUT    wall-clock limit of the test boot in seconds (default 240)
+#   VM_TIMEOUT    wall-clock limit of the test boot in seconds (default 400: resources_v2 alone takes about 100 s under TCG)
 #   VMTEST_ONLY   space-separated test names to run (default: all)
 #   CPU_FREE_MIN_RATIO  cpu_free threshold as a multiple of wall time (default 1.5,
 #                 see tests.sh)
@@ -25,7 +25,7 @@ cache=$work/cache
 stage=$work/stage
 log=$work/serial.log
 accel=${VM_ACCEL:-auto}
-vm_timeout=${VM_TIMEOUT:-240}
+vm_timeout=${VM_TIMEOUT:-400}
 kvm_probe_timeout=${VM_KVM_PROBE_TIMEOUT:-12}
 
 say() { echo "vm: $*" >&2; }
@@ -98,6 +98,7 @@ cp -a "$rootfs" "$stage/fixtures/rootfs"
 install -m 0755 "$here/init" "$stage/init"
 install -m 0644 "$here/tests.sh" "$stage/vmtests/tests.sh"
 install -m 0644 "$here/crash_v2.sh" "$stage/vmtests/crash_v2.sh"
+install -m 0644 "$here/resources_v2.sh" "$stage/vmtests/resources_v2.sh"
 # The kernel opens /dev/console for init's stdio before anything is mounted.
 mknod -m 0600 "$stage/dev/console" c 5 1
 mknod -m 0666 "$stage/dev/null" c 1 3

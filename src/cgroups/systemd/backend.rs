@@ -149,6 +149,9 @@ impl Backend for Systemd {
     /// The new limits as unit properties too, so that systemd does not
     /// undo the file writes on its next reload.
     fn apply(&self, rec: &CgroupPaths, resources: &LinuxResources) -> Result<()> {
+        let dir = rec.unified.as_deref().expect("systemd units are v2");
+        let kept = v2::cpu::keep_quota(resources, dir)?;
+        let resources = kept.as_ref().unwrap_or(resources);
         super::set(Self::unit(rec)?, &v2::translate(Some(resources))?)?;
         self.fs.apply(rec, resources)
     }

@@ -69,6 +69,21 @@ pub fn resources(writes: &[FileWrite]) -> Result<Vec<(&'static str, Value)>> {
         match &*w.file {
             "memory.max" => out.push(("MemoryMax", Value::U64(limit("memory.max", v)?))),
             "memory.low" => out.push(("MemoryLow", Value::U64(limit("memory.low", v)?))),
+            // Only from linux.resources.unified; runc 1.1.5 sets these
+            // properties for the keys too (seen on the node: MemoryHigh).
+            // blockIO.weight: without IOWeight on the unit, systemd
+            // rewrites io.weight to its default whenever it sets any
+            // property, so a later `update --cpu-period` lost the weight
+            // (seen with runc 1.1.5 on the node, which sets no IOWeight).
+            "io.bfq.weight" if !v.contains(' ') => {
+                if let Some(("io.weight", fb)) = w.fallback.as_ref().map(|(f, v)| (*f, v.as_str()))
+                    && let Some(n) = fb.strip_prefix("default ")
+                {
+                    out.push(("IOWeight", Value::U64(limit("io.weight", n)?)));
+                }
+            }
+            "memory.high" => out.push(("MemoryHigh", Value::U64(limit("memory.high", v)?))),
+            "memory.min" => out.push(("MemoryMin", Value::U64(limit("memory.min", v)?))),
             "memory.swap.max" => {
                 out.push(("MemorySwapMax", Value::U64(limit("memory.swap.max", v)?)))
             }
@@ -170,6 +185,26 @@ mod tests {
         assert_eq!(get("MemorySwapMax"), Some(Value::U64(2_097_152)));
         assert_eq!(get("MemoryLow"), Some(Value::U64(524_288)));
         assert_eq!(get("TasksMax"), Some(Value::U64(INFINITY)));
+    }
+
+    #[test]
+    fn blkio_weight_becomes_io_weight() {
+        let p = props(
+            r#"{"blockIO":{"weight":500,"weightDevice":[{"major":8,"minor":0,"weight":100}]}}"#,
+        );
+        assert_eq!(p, [("IOWeight", Value::U64(4950))]);
+    }
+
+    #[test]
+    fn unified_memory_keys_become_properties() {
+        let p = props(r#"{"unified":{"memory.high":"50331648","memory.min":"max"}}"#);
+        assert_eq!(
+            p,
+            [
+                ("MemoryHigh", Value::U64(50_331_648)),
+                ("MemoryMin", Value::U64(INFINITY)),
+            ]
+        );
     }
 
     #[test]

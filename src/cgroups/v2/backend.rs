@@ -138,6 +138,8 @@ impl Backend for V2Fs {
 
     /// Devices are replaced only when the update names them.
     fn apply(&self, rec: &CgroupPaths, resources: &LinuxResources) -> Result<()> {
+        let kept = v2::cpu::keep_quota(resources, Self::dir(rec)?)?;
+        let resources = kept.as_ref().unwrap_or(resources);
         let rules = devices::rules(Some(resources), false)?;
         let writes = v2::translate(Some(resources))?;
         if let Some(rules) = rules {

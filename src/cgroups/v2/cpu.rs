@@ -1,5 +1,7 @@
 //! cpu controller (v2): cpu.max, cpu.weight, cpu.max.burst, cpu.idle.
 
+use std::path::Path;
+
 use anyhow::{Result, bail};
 use oci_spec::runtime::LinuxResources;
 
@@ -14,13 +16,11 @@ pub fn shares_to_weight(shares: u64) -> u64 {
 
 pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
     let Some(cpu) = r.cpu() else { return Ok(()) };
-    if cpu.realtime_runtime().is_some_and(|v| v != 0)
-        || cpu.realtime_period().is_some_and(|v| v != 0)
-    {
-        bail!(
-            "linux.resources.cpu.realtimeRuntime/realtimePeriod: realtime scheduling limits do not exist on cgroup v2"
-        );
-    }
+    // realtimeRuntime/realtimePeriod have no v2 file (the kernel's cpu
+    // controller refuses realtime group scheduling on v2). runc 1.1.5
+    // accepts and ignores them on create and update (seen in the VM's
+    // resources_v2 test); refusing would fail specs and callers that
+    // always send them.
     if let Some(shares) = cpu.shares().filter(|&s| s != 0) {
         out.push(FileWrite::new(
             "cpu",
@@ -54,6 +54,27 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
         out.push(FileWrite::new("cpu", "cpu.idle", idle.to_string()));
     }
     Ok(())
+}
+
+/// For `update`: a period without a quota keeps the quota the cgroup has.
+/// runc merges an update into the config it saved, so `update
+/// --cpu-period` leaves its quota (seen in the VM: quota 50000, then
+/// --cpu-period 200000, gives "50000 200000"); written alone, "max PERIOD"
+/// would drop the limit. None when nothing needs the cgroup's quota.
+pub fn keep_quota(r: &LinuxResources, dir: &Path) -> Result<Option<LinuxResources>> {
+    let Some(cpu) = r.cpu() else { return Ok(None) };
+    if cpu.period().is_none_or(|p| p == 0) || cpu.quota().is_some_and(|q| q != 0) {
+        return Ok(None);
+    }
+    let now = crate::cgroups::fs::read(&dir.join("cpu.max"))?;
+    let Some(Ok(quota)) = now.split_whitespace().next().map(str::parse::<i64>) else {
+        return Ok(None); // "max": the lone period's "max PERIOD" is right
+    };
+    let mut cpu = cpu.clone();
+    cpu.set_quota(Some(quota));
+    let mut r = r.clone();
+    r.set_cpu(Some(cpu));
+    Ok(Some(r))
 }
 
 #[cfg(test)]
@@ -106,17 +127,38 @@ mod tests {
     }
 
     #[test]
-    fn realtime_and_bad_quota_refused() {
-        let e = writes(
-            &res(r#"{"cpu":{"realtimeRuntime":950000}}"#),
-            &mut Vec::new(),
+    fn realtime_ignored_bad_quota_refused() {
+        let mut out = Vec::new();
+        writes(
+            &res(r#"{"cpu":{"realtimeRuntime":950000,"realtimePeriod":1000000}}"#),
+            &mut out,
         )
-        .unwrap_err();
-        assert!(e.to_string().contains("cgroup v2"), "{e}");
+        .unwrap();
+        assert!(out.is_empty(), "{:?}", pairs(&out));
         let e = writes(&res(r#"{"cpu":{"quota":-5}}"#), &mut Vec::new()).unwrap_err();
         assert!(
             e.to_string().contains("linux.resources.cpu.quota: -5"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn lone_period_keeps_the_cgroups_quota() {
+        let dir = crate::security::testutil::TempDir::new("keepquota");
+        let lone = res(r#"{"cpu":{"period":200000}}"#);
+        std::fs::write(dir.0.join("cpu.max"), "50000 100000\n").unwrap();
+        let r = keep_quota(&lone, &dir.0).unwrap().unwrap();
+        let mut out = Vec::new();
+        writes(&r, &mut out).unwrap();
+        assert_eq!(pairs(&out), [("cpu.max", "50000 200000")]);
+        std::fs::write(dir.0.join("cpu.max"), "max 100000\n").unwrap();
+        assert!(keep_quota(&lone, &dir.0).unwrap().is_none());
+        let both = res(r#"{"cpu":{"period":200000,"quota":1000}}"#);
+        assert!(keep_quota(&both, &dir.0).unwrap().is_none());
+        assert!(
+            keep_quota(&res(r#"{"pids":{"limit":3}}"#), &dir.0)
+                .unwrap()
+                .is_none()
         );
     }
 }

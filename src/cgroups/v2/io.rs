@@ -36,11 +36,17 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
         let dev = block_device("weightDevice", d.major(), d.minor())?;
         if let Some(w) = d.weight().filter(|&w| w != 0) {
             check_weight("weightDevice.weight", w)?;
+            // Without BFQ, io.weight takes a device's weight only where
+            // iocost is enabled for it: elsewhere the weight is dropped, as
+            // runc 1.1.5 drops every weightDevice without BFQ (seen in the
+            // VM: a loop device's "7:0 1920" gets EOPNOTSUPP).
             out.push(
-                FileWrite::new("io", "io.bfq.weight", format!("{dev} {w}")).or_else(
-                    "io.weight",
-                    format!("{dev} {}", blkio_weight_to_io_weight(w)),
-                ),
+                FileWrite::new("io", "io.bfq.weight", format!("{dev} {w}"))
+                    .or_else(
+                        "io.weight",
+                        format!("{dev} {}", blkio_weight_to_io_weight(w)),
+                    )
+                    .optional(),
             );
         }
     }
@@ -109,6 +115,7 @@ mod tests {
             out[1].fallback.as_ref().unwrap(),
             &("io.weight", "8:0 910".to_owned())
         );
+        assert!(!out[0].optional && out[1].optional);
         assert_eq!(blkio_weight_to_io_weight(10), 1);
         assert_eq!(blkio_weight_to_io_weight(1000), 10000);
     }

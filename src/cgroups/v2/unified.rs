@@ -20,6 +20,17 @@ pub fn check_key(key: &str) -> Result<()> {
     if key.is_empty() || key.contains('/') || key == "." || key == ".." || key.contains('\0') {
         bail!("linux.resources.unified: key {key:?} would write outside the container's cgroup");
     }
+    // Membership files take a pid of the host's namespace: a key there
+    // would move any process of the host into the container's cgroup, under
+    // its limits and within reach of its kill and delete. runc 1.1.5 writes
+    // them (seen in the VM: the victim moved); that is a hole, not a limit.
+    if key == "cgroup.procs" || key == "cgroup.threads" {
+        bail!("linux.resources.unified: key {key:?} moves processes, it is no resource limit");
+    }
+    // runc's rule and words: every v2 interface file is CONTROLLER.NAME.
+    if !key.contains('.') {
+        bail!("linux.resources.unified: key {key:?} must be in the form CONTROLLER.PARAMETER");
+    }
     Ok(())
 }
 
@@ -66,6 +77,24 @@ mod tests {
         );
         assert_eq!(out[0].controller, "");
         assert_eq!(out[2].controller, "memory");
+    }
+
+    #[test]
+    fn membership_and_dotless_refused() {
+        for (key, why) in [
+            ("cgroup.procs", "moves processes"),
+            ("cgroup.threads", "moves processes"),
+            ("nodot", "CONTROLLER.PARAMETER"),
+        ] {
+            let json = format!(r#"{{"unified":{{"{key}":"1"}}}}"#);
+            let e = writes(&res(&json), &mut Vec::new())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with(&format!("linux.resources.unified: key {key:?}")) && e.contains(why),
+                "{e}"
+            );
+        }
     }
 
     #[test]
