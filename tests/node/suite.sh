@@ -391,6 +391,22 @@ version = 2
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.outlet.options]
         BinaryName = "$RT"
         SystemdCgroup = true
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        BinaryName = "/usr/sbin/runc"
+        SystemdCgroup = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "/tmp/cri/net.d"
+EOF
+    # Pods with a network namespace of their own (cri_checks.sh) get a
+    # bridge on the node; nothing is routed off it.
+    mkdir -p /tmp/cri/net.d
+    cat >/tmp/cri/net.d/10-nodepods.conflist <<'EOF'
+{"cniVersion": "0.4.0", "name": "nodepods",
+ "plugins": [{"type": "bridge", "bridge": "cni-node0", "isGateway": true, "ipMasq": false,
+              "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.99.0.0/24"}]]}}]}
 EOF
     containerd --config /tmp/cri/config.toml >/tmp/containerd.log 2>&1 &
     cpid=$!
@@ -401,6 +417,7 @@ EOF
     return 1
 }
 containerd_down() {
+    cri_srv_down
     [ -n "$cpid" ] || return 0
     kill $cpid 2>/dev/null
     wait $cpid 2>/dev/null
@@ -409,9 +426,40 @@ containerd_down() {
 
 # --- containerd's CRI: a pod with a 250m / 512Mi container, as kubelet asks -
 SOCK=/run/containerd/containerd.sock
-cri() { # METHOD [JSON]: the reply in $OUT/cri.out, rc in $rc
-    timeout 150 python3 "$D/cri.py" "$SOCK" "$@" >"$OUT/cri.out" 2>&1
-    rc=$?
+# One cri.py for the whole suite (python + grpc start in seconds under
+# TCG), fed one request a line through a fifo; its replies come back the
+# same way. CRI_STDOUT and CRI_STREAM_LIMIT pass through (cri.py's doc).
+cri_srv=""
+TAB=$(printf '\t')
+cri_srv_up() {
+    rm -f /tmp/cri/req /tmp/cri/resp
+    mkdir -p /tmp/cri
+    mkfifo /tmp/cri/req /tmp/cri/resp || return 1
+    python3 "$D/cri.py" "$SOCK" --serve </tmp/cri/req >/tmp/cri/resp 2>>/tmp/cri/cri-py.err &
+    cri_srv=$!
+    exec 7>/tmp/cri/req 8</tmp/cri/resp
+}
+cri_srv_down() {
+    [ -n "$cri_srv" ] || return 0
+    exec 7>&- 8<&-
+    wait $cri_srv 2>/dev/null
+    cri_srv=""
+}
+cri() { # METHOD [JSON [STDOUT_WANTED]]: the reply in $OUT/cri.out, rc in $rc
+    [ -n "$cri_srv" ] || cri_srv_up || { rc=1; echo '{"error":"cri.py did not start"}' >"$OUT/cri.out"; return; }
+    body=${2:-}
+    [ -n "$body" ] || body='{}'
+    # In a subshell: a write to a cri.py that died kills that, not the suite.
+    if (printf '{"method":"%s","want":"%s","stdout_file":"%s","limit":"%s","body":%s}\n' "$1" "${3:-}" \
+        "${CRI_STDOUT:-}" "${CRI_STREAM_LIMIT:-}" "$(printf '%s' "$body" | tr '\n' ' ')" >&7) 2>/dev/null &&
+        IFS= read -r line <&8; then
+        rc=${line%%"$TAB"*}
+        printf '%s\n' "${line#*"$TAB"}" >"$OUT/cri.out"
+    else
+        rc=1
+        echo "{\"error\":\"cri.py ended: $(tail -n 3 /tmp/cri/cri-py.err | tr '\n"' '  ')\"}" >"$OUT/cri.out"
+        cri_srv_down
+    fi
 }
 jstr() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$OUT/cri.out" | head -n1; }
 cri_brief() { tr '\n' ' ' <"$OUT/cri.out" | cut -c1-300; }
@@ -823,6 +871,9 @@ t_sdres() {
 
 # Rootless podman on the user's systemd instance: t_rootless_podman.
 . $D/rootless_podman.sh
+# What critest checks through the CRI: t_cri_ns, t_cri_sec, t_cri_life,
+# t_cri_mounts.
+. $D/cri_checks.sh
 
 # NODE_ONLY (run.sh) names the tests to run; all when empty.
 ONLY=$(cat $D/only 2>/dev/null)
@@ -832,7 +883,7 @@ if want rootless || want rootless_podman; then
     loginctl enable-linger $NU
     echo "NODEINFO loginctl enable-linger $NU: rc=$? $(ls /var/lib/systemd/linger 2>&1)"
 fi
-for t in features mission oom cpu nested default killed unit stale cgroupfs slice sdres ctr cri podman rootless rootless_podman cost; do
+for t in features mission oom cpu nested default killed unit stale cgroupfs slice sdres ctr cri cri_ns cri_sec cri_life cri_mounts podman rootless rootless_podman cost; do
     want $t && t_$t
 done
 containerd_down
