@@ -1,0 +1,132 @@
+//! The attacker's review of session 8, second round: the caller's paths.
+//!
+//! 1. `--log` in a sticky directory others can write to (/tmp). outlet
+//!    opened the log with O_CREAT|O_APPEND through whatever was at the
+//!    name, and this host has fs.protected_symlinks, protected_regular and
+//!    protected_fifos all 0: another user who plants `/tmp/x.log` before a
+//!    root caller runs `outlet --log /tmp/x.log ...` gets outlet's lines
+//!    appended to any file (a symlink to /etc/shadow, or a hard link made
+//!    where protected_hardlinks is off), or holds the command forever (a
+//!    fifo nobody reads). The probe: a sticky 1777 directory, a victim
+//!    file outside it, and at the log's name in turn a symlink to the
+//!    victim owned by another uid, a hard link of the victim, and a fifo
+//!    owned by another uid; each time `state` of a missing container,
+//!    whose error is a log line. Fixed: in such a directory the name is
+//!    opened O_NOFOLLOW|O_NONBLOCK and must be a regular file with one
+//!    link owned by us or the directory's owner: exit 1 naming `--log`,
+//!    the victim untouched, no hang. A fresh log and an existing one of
+//!    ours there still work. Control: a debug build's `OUTLET_LOG_FOLLOW=1`
+//!    opens as before: the victim gets the error line, and the fifo holds
+//!    outlet until the test kills it.
+//!
+//! Needs root (ignored otherwise) and a debug build (the switch).
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{OUTLET, T};
+
+const STRANGER: u32 = 54_321;
+const VICTIM: &str = "victim's own bytes\n";
+
+fn needs_debug_build() {
+    if !cfg!(debug_assertions) {
+        panic!("needs a debug build of outlet (OUTLET_LOG_FOLLOW)");
+    }
+}
+
+fn shared_dir(t: &T) -> std::path::PathBuf {
+    let d = t.dir.join("shared-tmp");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    d
+}
+
+fn log_state(t: &T, log: &Path, env: &[(&str, &str)]) -> common::Out {
+    let id = t.id("missing");
+    let args = [
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "state",
+        &id,
+    ];
+    t.call_env(Path::new(OUTLET), &args, &[], env)
+}
+
+fn plant(kind: &str, at: &Path, victim: &Path) {
+    match kind {
+        "symlink" => {
+            std::os::unix::fs::symlink(victim, at).unwrap();
+            std::os::unix::fs::lchown(at, Some(STRANGER), Some(STRANGER)).unwrap();
+        }
+        "hardlink" => std::fs::hard_link(victim, at).unwrap(),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn log_planted_in_sticky_dir_is_not_written_through() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    let shared = shared_dir(&t);
+    for kind in ["symlink", "hardlink"] {
+        let victim = t.dir.join(format!("victim-{kind}"));
+        std::fs::write(&victim, VICTIM).unwrap();
+        let log = shared.join(format!("{kind}.log"));
+        plant(kind, &log, &victim);
+        let o = log_state(&t, &log, &[]);
+        o.expect_fail(&format!("--log at a planted {kind}"), "--log");
+        assert!(o.stderr.contains("sticky"), "{kind}: {o:?}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), VICTIM, "{kind}");
+        // Control: opened as before, the victim gets the error line.
+        let o = log_state(&t, &log, &[("OUTLET_LOG_FOLLOW", "1")]);
+        assert!(!o.ok(), "{o:?}");
+        let after = std::fs::read_to_string(&victim).unwrap();
+        assert!(
+            after.starts_with(VICTIM) && after.contains("\"level\":\"error\""),
+            "control {kind}: the victim should have been written: {after:?}"
+        );
+    }
+    // What is ours there still works: a fresh log, then the same again.
+    let ours = shared.join("ours.log");
+    for n in 1..=2 {
+        let o = log_state(&t, &ours, &[]);
+        o.expect_fail("state of a missing container", "does not exist");
+        let text = std::fs::read_to_string(&ours).unwrap();
+        assert_eq!(text.matches("\"level\":\"error\"").count(), n, "{text}");
+    }
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn log_fifo_planted_in_sticky_dir_does_not_hang() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    let shared = shared_dir(&t);
+    let fifo = shared.join("fifo.log");
+    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    std::os::unix::fs::lchown(&fifo, Some(STRANGER), Some(STRANGER)).unwrap();
+    let started = Instant::now();
+    let o = log_state(&t, &fifo, &[]);
+    o.expect_fail("--log at a planted fifo", "--log");
+    assert!(o.stderr.contains("fifo"), "{o:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Control: opened as before, outlet waits for a reader.
+    let id = t.id("missing");
+    let args = ["--log", fifo.to_str().unwrap(), "state", &id];
+    let (mut cmd, _, _) = t.command(Path::new(OUTLET), &args);
+    let mut child = cmd.env("OUTLET_LOG_FOLLOW", "1").spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let still = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(still, "control: outlet should have hung on the fifo");
+}
