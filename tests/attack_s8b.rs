@@ -18,8 +18,17 @@
 //!    ours there still work. Control: a debug build's `OUTLET_LOG_FOLLOW=1`
 //!    opens as before: the victim gets the error line, and the fifo holds
 //!    outlet until the test kills it.
+//! 2. `process.user.uid` (or `gid`) 4294967295. To the kernel (uid_t)-1
+//!    in setresuid/setresgid means "leave this one unchanged", and the
+//!    call succeeds: a config (or `exec --process` file) asking for that
+//!    uid ran the container's process as root (`id -u` printed 0), with
+//!    whatever capabilities a root process keeps. Fixed: refused at
+//!    create/run/exec before anything forks, naming the field (also an
+//!    additionalGids entry of -1). Control: a debug build's
+//!    `OUTLET_USER_ID_UNCHECKED=1` skips the check: `uid=0 gid=1000` and
+//!    `uid=1000 gid=0`.
 //!
-//! Needs root (ignored otherwise) and a debug build (the switch).
+//! Needs root (ignored otherwise) and a debug build (the switches).
 
 mod common;
 
@@ -129,4 +138,50 @@ fn log_fifo_planted_in_sticky_dir_does_not_hang() {
     let _ = child.kill();
     let _ = child.wait();
     assert!(still, "control: outlet should have hung on the fifo");
+}
+
+/// `run` of `id -u; id -g` as `uid`/`gid`, with `env` for outlet.
+fn run_ids(t: &T, tag: &str, uid: u32, gid: u32, env: &[(&str, &str)]) -> common::Out {
+    let b = t.bundle(tag, |c| {
+        common::sh(c, "echo uid=$(id -u) gid=$(id -g)");
+        c["process"]["user"]["uid"] = serde_json::json!(uid);
+        c["process"]["user"]["gid"] = serde_json::json!(gid);
+    });
+    let id = t.id(tag);
+    let args = ["run", "--bundle", b.dir.to_str().unwrap(), &id];
+    t.call_env(Path::new(OUTLET), &args, &[], env)
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn user_id_minus_one_is_refused_not_left_root() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    let max = u32::MAX;
+    let o = run_ids(&t, "uidmax", max, 1000, &[]);
+    o.expect_fail("run with uid 4294967295", "process.user.uid");
+    let o = run_ids(&t, "gidmax", 1000, max, &[]);
+    o.expect_fail("run with gid 4294967295", "process.user.gid");
+    // Control: unchecked, setresuid(-1) leaves the process root.
+    let unchecked = [("OUTLET_USER_ID_UNCHECKED", "1")];
+    let o = run_ids(&t, "uidmax-c", max, 1000, &unchecked);
+    o.expect_ok("control uid");
+    assert_eq!(o.stdout, "uid=0 gid=1000\n", "control: {o:?}");
+    let o = run_ids(&t, "gidmax-c", 1000, max, &unchecked);
+    o.expect_ok("control gid");
+    assert_eq!(o.stdout, "uid=1000 gid=0\n", "control: {o:?}");
+    // exec --process with the same uid is refused too.
+    let b = t.bundle("execd", |c| common::sh(c, "sleep 100"));
+    let id = t.id("execd");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let mut p = b.config()["process"].clone();
+    p["args"] = serde_json::json!(["id", "-u"]);
+    p["user"]["uid"] = serde_json::json!(max);
+    let pf = t.dir.join("process.json");
+    std::fs::write(&pf, p.to_string()).unwrap();
+    let o = t.outlet(&["exec", "--process", pf.to_str().unwrap(), &id]);
+    o.expect_exec_fail("exec with uid 4294967295", "process.user.uid");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    t.assert_nothing_left("ids");
 }
