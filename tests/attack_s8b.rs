@@ -182,6 +182,8 @@ fn user_id_minus_one_is_refused_not_left_root() {
     std::fs::write(&pf, p.to_string()).unwrap();
     let o = t.outlet(&["exec", "--process", pf.to_str().unwrap(), &id]);
     o.expect_exec_fail("exec with uid 4294967295", "process.user.uid");
+    let o = t.outlet(&["exec", "--user", "4294967295:0", &id, "id", "-u"]);
+    o.expect_exec_fail("exec --user 4294967295", "process.user.uid");
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     t.assert_nothing_left("ids");
 }
