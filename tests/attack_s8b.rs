@@ -27,6 +27,18 @@
 //!    additionalGids entry of -1). Control: a debug build's
 //!    `OUTLET_USER_ID_UNCHECKED=1` skips the check: `uid=0 gid=1000` and
 //!    `uid=1000 gid=0`.
+//! 3. A state root another user can change. Every command trusts what
+//!    it reads under `<root>/<id>` (the init's pid, cgroup paths), and
+//!    outlet took any existing directory as its root: a `--root
+//!    /tmp/outlet` made in advance by another user (or a root of ours
+//!    inside a directory of theirs) let that user rename a container's
+//!    state away and put their own in its place. Fixed: `create` and
+//!    `restore` refuse a root not ours or writable by group/others, or
+//!    whose directory is neither ours nor root's or is writable without
+//!    the sticky bit; nothing is left. Control: a debug build's
+//!    `OUTLET_ROOT_UNCHECKED=1` makes the container there, and the
+//!    stranger (`setpriv --reuid 54321 mv`) moves its state dir (or the
+//!    directory holding the root) away.
 //!
 //! Needs root (ignored otherwise) and a debug build (the switches).
 
@@ -186,4 +198,78 @@ fn user_id_minus_one_is_refused_not_left_root() {
     o.expect_exec_fail("exec --user 4294967295", "process.user.uid");
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     t.assert_nothing_left("ids");
+}
+
+/// `setpriv` as the stranger: what another host user can do.
+fn as_stranger(args: &[&str]) -> bool {
+    let uid = STRANGER.to_string();
+    Command::new("setpriv")
+        .args(["--reuid", &uid, "--regid", &uid, "--clear-groups", "--"])
+        .args(args)
+        .status()
+        .unwrap()
+        .success()
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn state_root_another_user_can_swap_is_refused() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    let shared = shared_dir(&t);
+    // Made in advance by the stranger: the root itself, and a directory
+    // of theirs that holds a root of ours.
+    let theirs = shared.join("root-theirs");
+    let parent = shared.join("parent-theirs");
+    for d in [&theirs, &parent] {
+        assert!(as_stranger(&["mkdir", "-m", "0755", d.to_str().unwrap()]));
+    }
+    let ours_in_theirs = parent.join("root");
+    std::fs::create_dir(&ours_in_theirs).unwrap();
+    for (tag, root, needle) in [
+        ("own", &theirs, "must be ours"),
+        ("par", &ours_in_theirs, "rename the root away"),
+    ] {
+        let b = t.bundle(tag, |c| common::sh(c, "sleep 100"));
+        let id = t.id(tag);
+        let r = root.to_str().unwrap();
+        let args = [
+            "--root",
+            r,
+            "create",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            &id,
+        ];
+        let o = t.call_env(Path::new(OUTLET), &args, &[], &[]);
+        o.expect_fail(
+            &format!("create in a root the stranger can swap ({tag})"),
+            needle,
+        );
+        assert!(!root.join(&id).exists(), "{tag}: the state dir was left");
+        // Control: unchecked, the container is made there, and the
+        // stranger moves its state away (and could put their own).
+        let unchecked = [("OUTLET_ROOT_UNCHECKED", "1")];
+        let o = t.call_env(Path::new(OUTLET), &args, &[], &unchecked);
+        o.expect_ok(&format!("control create ({tag})"));
+        let (from, to) = (root.join(&id), root.join(format!("{id}.moved")));
+        let moved = if tag == "own" {
+            as_stranger(&["mv", from.to_str().unwrap(), to.to_str().unwrap()])
+        } else {
+            let away = parent.with_file_name("parent-away");
+            let ok = as_stranger(&["mv", parent.to_str().unwrap(), away.to_str().unwrap()]);
+            if ok {
+                std::fs::rename(&away, &parent).unwrap();
+            }
+            ok
+        };
+        let o = t.outlet(&["--root", r, "delete", "--force", &id]);
+        let o2 = t.outlet(&["--root", r, "delete", "--force", &format!("{id}.moved")]);
+        assert!(
+            moved,
+            "control ({tag}): the stranger could not move the state"
+        );
+        assert!(o.ok() || o2.ok(), "control cleanup ({tag}): {o:?} {o2:?}");
+    }
+    t.assert_nothing_left("state roots");
 }
