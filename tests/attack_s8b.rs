@@ -39,6 +39,14 @@
 //!    `OUTLET_ROOT_UNCHECKED=1` makes the container there, and the
 //!    stranger (`setpriv --reuid 54321 mv`) moves its state dir (or the
 //!    directory holding the root) away.
+//! 4. The pty slave of a non-root process. The pty is made while the
+//!    process is still root, so its slave was root's (0620, gid tty): an
+//!    `exec -t --user 1000` process could not reopen its own terminal
+//!    (sudo, ssh, script, pinentry do), where runc gives its stdio to the
+//!    process's user. Not a hole but a denial the terminal review found.
+//!    Fixed: the slave is fchown'd by fd to process.user.uid (gid and mode
+//!    stay devpts's): owner 1000, `crw--w----`, reopened. Control: a debug
+//!    build's `OUTLET_PTY_ROOT_OWNED=1`: owner 0, the reopen fails.
 //!
 //! Needs root (ignored otherwise) and a debug build (the switches).
 
@@ -272,4 +280,39 @@ fn state_root_another_user_can_swap_is_refused() {
         assert!(o.ok() || o2.ok(), "control cleanup ({tag}): {o:?} {o2:?}");
     }
     t.assert_nothing_left("state roots");
+}
+
+/// `exec -t` as uid 1000: who owns the pty slave, and can the process
+/// reopen its own terminal (what sudo, ssh and script do).
+fn exec_tty_probe(t: &T, id: &str, env: &[(&str, &str)]) -> String {
+    let script = "ls -lnL /proc/$$/fd/0; (: <> /proc/$$/fd/0) 2>/dev/null && echo reopened; true";
+    let args = ["exec", "-t", "--user", "1000:1000", id, "sh", "-c", script];
+    let o = t.call_env(Path::new(OUTLET), &args, &[], env);
+    o.expect_ok("exec -t");
+    o.stdout.replace('\r', "")
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn exec_tty_slave_belongs_to_the_process_user() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("tty", |c| common::sh(c, "sleep 100"));
+    let id = t.id("tty");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let out = exec_tty_probe(&t, &id, &[]);
+    let owner = out.split_whitespace().nth(2).unwrap_or("");
+    assert_eq!(owner, "1000", "{out}");
+    assert!(
+        out.contains("crw--w----") && out.contains("reopened"),
+        "{out}"
+    );
+    // Control: left root's, the process cannot reopen its terminal.
+    let out = exec_tty_probe(&t, &id, &[("OUTLET_PTY_ROOT_OWNED", "1")]);
+    let owner = out.split_whitespace().nth(2).unwrap_or("");
+    assert_eq!(owner, "0", "control: {out}");
+    assert!(!out.contains("reopened"), "control: {out}");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    t.assert_nothing_left("exec tty");
 }
