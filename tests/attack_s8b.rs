@@ -47,6 +47,16 @@
 //!    Fixed: the slave is fchown'd by fd to process.user.uid (gid and mode
 //!    stay devpts's): owner 1000, `crw--w----`, reopened. Control: a debug
 //!    build's `OUTLET_PTY_ROOT_OWNED=1`: owner 0, the reopen fails.
+//! 5. `checkpoint --image-path` in a sticky directory others can write
+//!    to. outlet made the image (and work) directory with a recursive
+//!    mkdir that follows a planted symlink, and criu (as root) plus
+//!    outlet's record wrote through it into the directory of the
+//!    stranger's choice; `restore` likewise read images from a directory
+//!    the stranger made. Fixed: there, the directory must be a real one
+//!    owned by us or the parent's owner (sticky then keeps it ours):
+//!    exit 1 naming `--image-path`, the victim directory empty. Control: a
+//!    debug build's `OUTLET_CRIU_DIR_UNCHECKED=1`: the record lands in the
+//!    victim directory (a stand-in criu that succeeds).
 //!
 //! Needs root (ignored otherwise) and a debug build (the switches).
 
@@ -315,4 +325,53 @@ fn exec_tty_slave_belongs_to_the_process_user() {
     assert!(!out.contains("reopened"), "control: {out}");
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     t.assert_nothing_left("exec tty");
+}
+
+/// `checkpoint --pre-dump --image-path IMAGE` of a running container with a
+/// stand-in criu that succeeds at everything.
+fn pre_dump(t: &T, tag: &str, image: &Path, env: &[(&str, &str)]) -> common::Out {
+    let criu = t.dir.join(format!("criu-{tag}"));
+    std::fs::write(&criu, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&criu, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let b = t.bundle(tag, |c| common::sh(c, "sleep 600"));
+    let id = t.id(tag);
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let (c, i) = (criu.to_str().unwrap(), image.to_str().unwrap());
+    let args = [
+        "--criu",
+        c,
+        "checkpoint",
+        "--pre-dump",
+        "--image-path",
+        i,
+        &id,
+    ];
+    let o = t.call_env(Path::new(OUTLET), &args, &[], env);
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    o
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn checkpoint_image_path_planted_in_sticky_dir_is_refused() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    let shared = shared_dir(&t);
+    let victim = t.dir.join("victim-dir");
+    std::fs::create_dir(&victim).unwrap();
+    let image = shared.join("ckpt");
+    plant("symlink", &image, &victim);
+    let held = || std::fs::read_dir(&victim).unwrap().count();
+    let o = pre_dump(&t, "ckpt", &image, &[]);
+    o.expect_fail("checkpoint into a planted symlink", "--image-path");
+    assert_eq!(held(), 0, "the victim directory was written");
+    // Control: unchecked, outlet's record lands in the victim directory.
+    let o = pre_dump(&t, "ckpt-c", &image, &[("OUTLET_CRIU_DIR_UNCHECKED", "1")]);
+    o.expect_ok("control checkpoint");
+    assert_eq!(held(), 1, "control: the record should be in the victim dir");
+    // Ours there still works.
+    let ours = shared.join("ours");
+    pre_dump(&t, "ckpt-ok", &ours, &[]).expect_ok("checkpoint into our own dir");
+    t.assert_nothing_left("checkpoint dirs");
 }
