@@ -179,9 +179,59 @@ fn write_stderr(mut bytes: &[u8]) {
     }
 }
 
-/// O_APPEND keeps concurrent writers (shim, conmon) from clobbering.
+/// O_APPEND keeps concurrent writers (shim, conmon) from clobbering. In a
+/// directory that others may write to and that is sticky (/tmp), the name
+/// may have been planted by another user: a symlink there would send a
+/// root outlet's lines into the file it names (/etc/shadow), a fifo would
+/// hang the command. There the name is never followed nor waited on, and
+/// what was opened must be a regular file with one link, owned by us or
+/// by the directory's owner; the kernel's fs.protected_* sysctls do the
+/// same, but they may be off (they are on this host). Debug builds'
+/// `OUTLET_LOG_FOLLOW=1` (a test's control) opens as before everywhere.
 fn open(path: &std::path::Path) -> std::io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let mut how = OpenOptions::new();
+    how.create(true).append(true);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let shared = std::fs::metadata(dir)
+        .ok()
+        .filter(|d| d.mode() & 0o1000 != 0 && d.mode() & 0o022 != 0);
+    let follow =
+        cfg!(debug_assertions) && std::env::var_os("OUTLET_LOG_FOLLOW").is_some_and(|v| v == "1");
+    let Some(dir) = shared.filter(|_| !follow) else {
+        return how.open(path);
+    };
+    let f = how
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(
+            |e| match std::fs::symlink_metadata(path).map(|m| m.file_type()) {
+                // ELOOP, or EACCES: the kernel's own sticky check on a name of
+                // another owner comes first.
+                Ok(t) if t.is_symlink() => shared_refusal("a symlink, not followed"),
+                Ok(t) if std::os::unix::fs::FileTypeExt::is_fifo(&t) => {
+                    shared_refusal("a fifo, not waited on")
+                }
+                _ => e,
+            },
+        )?;
+    let st = f.metadata()?;
+    let us = nix::unistd::geteuid().as_raw();
+    if !st.file_type().is_file() || st.nlink() != 1 || (st.uid() != us && st.uid() != dir.uid()) {
+        return Err(shared_refusal(&format!(
+            "not a regular file of ours with one link (owner uid {}, {} links)",
+            st.uid(),
+            st.nlink()
+        )));
+    }
+    Ok(f)
+}
+
+fn shared_refusal(what: &str) -> std::io::Error {
+    std::io::Error::other(format!("in a sticky directory others can write to, {what}"))
 }
 
 /// RFC 3339 in UTC with nanoseconds, computed without a date crate.

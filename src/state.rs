@@ -304,6 +304,10 @@ impl ContainerDir {
                 return Err(e).with_context(|| format!("create state dir {}", path.display()));
             }
         }
+        if let Err(e) = crate::state_root::check(root) {
+            let _ = std::fs::remove_dir(&path);
+            return Err(e);
+        }
         let lock = lock_dir(&path)?;
         Ok(ContainerDir {
             path,

@@ -72,6 +72,17 @@ fn terminal(sock: UnixStream, process: &Process, console: bool) -> Result<()> {
             file_kind(st.st_mode & libc::S_IFMT)
         );
     }
+    // The pty is made while we are still root: give the slave to the
+    // process's user (gid and 0620 stay devpts's), as runc does with its
+    // stdio, or a non-root process cannot reopen its own terminal by name
+    // (sudo, ssh, script, pinentry). By fd: nothing in the container to
+    // swap. Debug builds' `OUTLET_PTY_ROOT_OWNED=1` (a test's control)
+    // leaves it root's.
+    let uid = process.user().uid();
+    if uid != 0 && !pty_left_root_owned() {
+        nix::unistd::fchown(slave.as_raw_fd(), Some(uid.into()), None)
+            .with_context(|| format!("{name}: chown to process.user.uid {uid}"))?;
+    }
     if let Some(size) = process.console_size() {
         let ws = libc::winsize {
             ws_row: size.height() as u16,
@@ -100,6 +111,10 @@ fn terminal(sock: UnixStream, process: &Process, console: bool) -> Result<()> {
         nix::unistd::dup2(slave.as_raw_fd(), target).context("dup2 pty slave")?;
     }
     Ok(())
+}
+
+fn pty_left_root_owned() -> bool {
+    cfg!(debug_assertions) && std::env::var_os("OUTLET_PTY_ROOT_OWNED").is_some_and(|v| v == "1")
 }
 
 /// /dev/ptmx inside the root (our own `pts/ptmx` link is followed, never a

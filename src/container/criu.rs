@@ -150,8 +150,50 @@ impl CriuOptions {
                     .with_context(|| format!("create {}", d.display()))?;
             }
         }
+        for (flag, d) in [("--image-path", &image), ("--work-path", &work)] {
+            not_planted(flag, d)?;
+        }
         Ok((image, work))
     }
+}
+
+/// In a sticky directory others can write to (/tmp), the image or work
+/// directory may be another user's plant: a symlink sends criu's images
+/// and outlet's record (written as root) where they chose; a directory of
+/// theirs feeds `restore` images they wrote. There it must be a real
+/// directory owned by us or the parent's owner; once it is, sticky keeps
+/// anyone else from renaming it. Debug builds'
+/// `OUTLET_CRIU_DIR_UNCHECKED=1` (a test's control) skips this.
+fn not_planted(flag: &str, d: &Path) -> Result<()> {
+    if cfg!(debug_assertions)
+        && std::env::var_os("OUTLET_CRIU_DIR_UNCHECKED").is_some_and(|v| v == "1")
+    {
+        return Ok(());
+    }
+    let parent = d.parent().filter(|p| !p.as_os_str().is_empty());
+    let Some(Ok(up)) = parent.map(std::fs::metadata) else {
+        return Ok(());
+    };
+    if up.mode() & 0o1000 == 0 || up.mode() & 0o022 == 0 {
+        return Ok(());
+    }
+    let st = std::fs::symlink_metadata(d).with_context(|| format!("{flag} {}", d.display()))?;
+    let us = nix::unistd::geteuid().as_raw();
+    if !st.is_dir() || (st.uid() != us && st.uid() != up.uid()) {
+        bail!(
+            "{flag} {}: in a sticky directory others can write to, it is {} owned by uid {}, not a directory of ours",
+            d.display(),
+            if st.file_type().is_symlink() {
+                "a symlink"
+            } else if st.is_dir() {
+                "a directory"
+            } else {
+                "a file"
+            },
+            st.uid()
+        );
+    }
+    Ok(())
 }
 
 fn is_executable(m: &std::fs::Metadata) -> bool {

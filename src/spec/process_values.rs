@@ -14,6 +14,7 @@ use super::Process;
 const OOM_SCORE_ADJ: std::ops::RangeInclusive<i32> = -1000..=1000;
 
 pub fn check(p: &Process) -> Result<()> {
+    user_ids(p)?;
     if let Some(env) = p.env() {
         super::env::check(env)?;
     }
@@ -36,6 +37,33 @@ pub fn check(p: &Process) -> Result<()> {
         && !OOM_SCORE_ADJ.contains(&adj)
     {
         bail!("process.oomScoreAdj: {adj} is outside -1000..1000");
+    }
+    Ok(())
+}
+
+/// (uid_t)-1 is not a user to the kernel but "leave it unchanged":
+/// setresuid(-1, -1, -1) succeeds and the process stays root, so
+/// `"uid": 4294967295` (what a 32-bit overflow or "nobody" gone wrong
+/// gives) ran the container's process as root. Debug builds'
+/// `OUTLET_USER_ID_UNCHECKED=1` (a test's control) lets it through.
+fn user_ids(p: &Process) -> Result<()> {
+    const UNCHANGED: u32 = u32::MAX;
+    if cfg!(debug_assertions)
+        && std::env::var_os("OUTLET_USER_ID_UNCHECKED").is_some_and(|v| v == "1")
+    {
+        return Ok(());
+    }
+    let user = p.user();
+    for (field, id) in [("uid", user.uid()), ("gid", user.gid())] {
+        if id == UNCHANGED {
+            bail!(
+                "process.user.{field}: {id} is (uid_t)-1, which the kernel reads as \"unchanged\", not an id"
+            );
+        }
+    }
+    let groups = user.additional_gids().as_deref().unwrap_or_default();
+    if let Some(i) = groups.iter().position(|&g| g == UNCHANGED) {
+        bail!("process.user.additionalGids[{i}]: {UNCHANGED} is (gid_t)-1, not a group");
     }
     Ok(())
 }
