@@ -606,7 +606,11 @@ fn process_main(
         Ok(never) => match never {},
         Err(e) => e,
     };
-    if chan.send(&Msg::error(&err)).is_err() {
+    // `outlet exec` gone: it said why itself, or was killed (faults_s8:
+    // its recv failing with EAGAIN gave two lines, ours blaming its exit).
+    if let Err(e) = chan.send(&Msg::error(&err))
+        && !sync::Channel::peer_gone(&e)
+    {
         crate::logging::stderr(format_args!("outlet: exec: {err:#}"));
     }
     syscall::exit_now(127)

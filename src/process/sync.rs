@@ -239,6 +239,18 @@ impl Channel {
         }
     }
 
+    /// Whether `send` failed because the peer is gone (it exited, or was
+    /// killed): a child whose parent already said why, or died, has no
+    /// one to tell and must not add a second line to the caller's stderr.
+    pub fn peer_gone(e: &anyhow::Error) -> bool {
+        e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<Errno>(),
+                Some(Errno::EPIPE | Errno::ECONNRESET)
+            )
+        })
+    }
+
     /// The next message, warnings included; None when every peer has closed
     /// its end (exited).
     pub fn recv_any(&self) -> Result<Option<Msg>> {
