@@ -60,6 +60,16 @@ fn shared_dir(t: &T, name: &str) -> PathBuf {
 /// another at /other, outside the bind. Returns the host's mount points
 /// holding the token after the container is gone, minus the shared dirs.
 fn run_case(t: &T, tag: &str, root_prop: &str, opts: Value) -> (Vec<String>, PathBuf) {
+    run_case_with(t, tag, root_prop, opts, &[])
+}
+
+fn run_case_with(
+    t: &T,
+    tag: &str,
+    root_prop: &str,
+    opts: Value,
+    flags: &[&str],
+) -> (Vec<String>, PathBuf) {
     let shared = shared_dir(t, &format!("shared-{tag}"));
     let b = t.bundle(tag, |c| {
         c["linux"]["rootfsPropagation"] = json!(root_prop);
@@ -81,7 +91,9 @@ fn run_case(t: &T, tag: &str, root_prop: &str, opts: Value) -> (Vec<String>, Pat
     std::fs::create_dir_all(rootfs.join("s")).unwrap();
     std::fs::create_dir_all(rootfs.join("other")).unwrap();
     let id = t.id(tag);
-    t.run(&id, &b).expect_ok("run");
+    let bundle = b.dir.to_str().unwrap();
+    let args = [&["run"], flags, &["--bundle", bundle, &id]].concat();
+    t.outlet(&args).expect_ok("run");
     let rc = std::fs::read_to_string(b.out.join("rc")).unwrap();
     let err = std::fs::read_to_string(b.out.join("err")).unwrap_or_default();
     // The container really made both mounts.
@@ -111,15 +123,21 @@ fn marker(shared: &Path) -> Option<String> {
 /// guard does). Nothing else reaches the host: not the rootfs's own bind,
 /// /proc, /dev, /sys, the cgroup mount, the masks, nor the tmpfs at /other
 /// outside the bind. The same filter sees the one mount that is meant to
-/// arrive, so it is no blind check.
+/// arrive, so it is no blind check. The same with --no-pivot (MS_MOVE +
+/// chroot), where the host's tree stays in the container's namespace.
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn rshared_bind_reaches_the_host_and_nothing_else() {
     let Some(t) = T::new() else { return };
-    let (seen, shared) = run_case(&t, "bidir", "rshared", json!(["rbind", "rshared"]));
-    let sub = shared.join("sub").to_str().unwrap().to_string();
-    assert_eq!(seen, vec![sub], "host mounts after the container");
-    assert_eq!(marker(&shared).as_deref(), Some("in\n"));
+    for (tag, flags) in [("bidir", &[][..]), ("nopivot", &["--no-pivot"][..])] {
+        let opts = json!(["rbind", "rshared"]);
+        let (seen, shared) = run_case_with(&t, tag, "rshared", opts, flags);
+        let sub = shared.join("sub").to_str().unwrap().to_string();
+        assert_eq!(seen, vec![sub], "{tag}: host mounts after the container");
+        assert_eq!(marker(&shared).as_deref(), Some("in\n"), "{tag}");
+        // The caller's to unmount, as after runc; the next case starts clean.
+        umount2(&shared.join("sub"), MntFlags::MNT_DETACH).unwrap();
+    }
 }
 
 /// Controls: (a) the bind without `rshared` under an rshared root, (b) an
