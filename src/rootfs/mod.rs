@@ -52,10 +52,12 @@ pub struct Prepared {
 /// Everything before pivot_root.
 pub fn prepare(s: &Setup) -> Result<Prepared> {
     let linux = s.spec.linux().as_ref();
+    let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
+    let early = shared_binds(s, linux, mounts)?;
     isolate(s, linux)?;
     let root = bind_root(s.rootfs)?;
-    let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
-    let (own, tmpfs) = mount_all(s, &root, mounts, linux)?;
+    let binds = early.as_deref().unwrap_or(s.binds);
+    let (own, tmpfs) = mount_all(s, &root, mounts, linux, binds)?;
     populate_dev(s, &root, mounts, linux, (&own, &tmpfs))?;
     // Only a masked file needs it; a spec without masks opens nothing.
     let masks = linux.and_then(|l| l.masked_paths().as_ref());
@@ -66,12 +68,37 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
     Ok(Prepared { null, root })
 }
 
+/// The binds that must stay peers of their host sources (see
+/// `mounts::open_shared_binds`), or None: only a container in a mount
+/// namespace of its own whose rootfsPropagation is shared/rshared, and
+/// not one with a user namespace, whose copy of the host's tree the
+/// kernel made a slave already (runc's binds stay slaves there too).
+/// Every other spec takes no extra step.
+fn shared_binds(
+    s: &Setup,
+    linux: Option<&Linux>,
+    mounts: &[Mount],
+) -> Result<Option<Vec<Option<mounts::BindTree>>>> {
+    let prop = linux.and_then(|l| l.rootfs_propagation().as_deref());
+    let shared = matches!(prop, Some("shared") | Some("rshared"));
+    if !shared || !s.mountns || s.userns || !s.binds.is_empty() {
+        return Ok(None);
+    }
+    mounts::open_shared_binds(mounts).map(Some)
+}
+
 /// Cut propagation to the host.
 fn isolate(s: &Setup, linux: Option<&Linux>) -> Result<()> {
     let prop = linux.and_then(|l| l.rootfs_propagation().clone());
     // Never let the container's mounts reach the host: the copy of the host's
     // mount tree becomes a slave (or private) first, whatever the spec asks;
     // a "shared" request applies to the container's own root after pivot.
+    // runc leaves the copy shared for "rshared" and makes the rootfs's
+    // parent private; here only the binds that ask shared were cloned (by
+    // `shared_binds`, before this) as peers of the host's mounts, and all
+    // else stays a slave, so the rootfs's mount, /proc, /dev, the masks
+    // and the old root's detach never propagate, and pivot_root finds no
+    // shared parent.
     let base = match prop.as_deref() {
         Some("private") | Some("rprivate") => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
         _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
@@ -159,6 +186,7 @@ fn mount_all(
     root: &Root,
     mounts: &[Mount],
     linux: Option<&Linux>,
+    binds: &[Option<mounts::BindTree>],
 ) -> Result<(Vec<u64>, Vec<u64>)> {
     let label = linux.and_then(|l| l.mount_label().as_deref());
     // The root's own fd is the bind's root: its mount id, without opening
@@ -174,7 +202,7 @@ fn mount_all(
             remount::remount(root, m, i, &kept)?;
             continue;
         }
-        let opened = s.binds.get(i).and_then(Option::as_ref);
+        let opened = binds.get(i).and_then(Option::as_ref);
         if opened.is_none()
             && let Err(e) = mounts::refuse_rootless_idmap(m, i)
             && (s.userns || crate::namespaces::running_in_user_namespace())

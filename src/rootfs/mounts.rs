@@ -138,6 +138,33 @@ pub fn open_binds(mounts: &[Mount]) -> Result<Vec<Option<BindTree>>> {
         .collect()
 }
 
+/// For a container whose `linux.rootfsPropagation` is shared/rshared (a
+/// Kubernetes `Bidirectional` volume), run by the init before `isolate`
+/// makes its copy of the host's tree a slave: the binds whose options ask
+/// shared/rshared, cloned while their sources are still peers of the
+/// host's mounts, so the clone joins the source's peer group and a mount
+/// the container makes below it reaches the host, as with runc. Nothing
+/// else is cloned this early; indexed like `mounts`.
+pub fn open_shared_binds(mounts: &[Mount]) -> Result<Vec<Option<BindTree>>> {
+    mounts
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
+            let shared = opts
+                .propagation
+                .iter()
+                .any(|p| p.contains(MsFlags::MS_SHARED));
+            if !is_bind(m, &opts) || !shared {
+                return Ok(None);
+            }
+            detached_bind(m, &opts, false)
+                .map(Some)
+                .with_context(|| format!("mounts[{i}] ({})", m.destination().display()))
+        })
+        .collect()
+}
+
 /// `from_host`: cloned from the host's mount namespace (by create), not
 /// from the init's copy, which `rootfs::prepare` made a slave first.
 fn detached_bind(m: &Mount, opts: &Options, from_host: bool) -> Result<BindTree> {

@@ -612,12 +612,11 @@ EOF
 # mounts. A ramfs mounted on the node after the start shows through the
 # rslave and rshared mounts (control: not through the private ones); runc
 # runs the same container and must read the same. A ramfs mounted in the
-# container under the rshared mount reaches the node under runc, never
-# under outlet: outlet keeps every bind a slave of the host's mounts, so
-# nothing the container mounts leaves it, whatever the spec asks
-# (tests/rootfs.rs rootfs_propagation_does_not_leak_mounts). That differs
-# from runc for Kubernetes' Bidirectional volumes; runc's result is the
-# control that the look would see such a mount.
+# container under the rshared mount reaches the node under both, as
+# Kubernetes' Bidirectional volumes (CSI node plugins) need: CRI sets
+# rootfsPropagation rshared and the bind's rbind+rshared, and outlet keeps
+# such a bind a peer of its host source (tests/bidir_s8.rs); runc's result
+# is the control that the look sees such a mount.
 PROBE_MNT='mount -t ramfs ctrmnt /p-shared/fromctr && echo ctrmount=ok || echo ctrmount=fail
 for m in vol p-private p-slave p-shared; do echo $m=$(stat -f -c %T /$m/fromhost); done
 awk '"'"'$5 == "/vol" { print "vol.mode=" substr($6, 1, 2) }'"'"' /proc/self/mountinfo
@@ -677,11 +676,11 @@ EOF
     else
         verdict cri_mount_runc FAIL "runc < > outlet: $(grep '^[<>]' "$OUT/mnt.diff" | tr '\n' ' ' | cut -c1-400)"
     fi
-    if grep -qx ctrmount=ok "$OUT/mnt.outlet" && grep -q '^host.fromctr=' "$OUT/mnt.outlet" &&
-        ! grep -qx host.fromctr=ramfs "$OUT/mnt.outlet" && grep -qx host.fromctr=ramfs "$OUT/mnt.runc"; then
-        verdict cri_mount_bidirectional_contained PASS "the container's own mount under its rshared volume stays inside: outlet $(grep '^host' "$OUT/mnt.outlet"); runc (control: the look sees it) $(grep '^host' "$OUT/mnt.runc"). Differs from runc for Bidirectional volumes"
+    if grep -qx ctrmount=ok "$OUT/mnt.outlet" && grep -qx host.fromctr=ramfs "$OUT/mnt.outlet" &&
+        grep -qx host.fromctr=ramfs "$OUT/mnt.runc"; then
+        verdict cri_mount_bidirectional PASS "the container's own mount under its Bidirectional (rshared) volume reaches the node, as with runc: outlet $(grep '^host' "$OUT/mnt.outlet"); runc $(grep '^host' "$OUT/mnt.runc")"
     else
-        verdict cri_mount_bidirectional_contained FAIL "outlet: $(grep -E '^(ctrmount|host)' "$OUT/mnt.outlet" | tr '\n' ' '); runc: $(grep -E '^(ctrmount|host)' "$OUT/mnt.runc" | tr '\n' ' ')"
+        verdict cri_mount_bidirectional FAIL "outlet: $(grep -E '^(ctrmount|host)' "$OUT/mnt.outlet" | tr '\n' ' '); runc: $(grep -E '^(ctrmount|host)' "$OUT/mnt.runc" | tr '\n' ' ')"
     fi
     took cri_mounts
 }
