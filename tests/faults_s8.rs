@@ -19,7 +19,7 @@
 //! A fault that lands in the container's application (after its execve)
 //! is the application's to handle: only (3) is checked then. Budget per
 //! command: `FAULTS_S8_BUDGET=N` (default `BUDGET`), `FAULTS_S8_EVERY=1`,
-//! `FAULTS_S8_OFFSET=N` (printed) as in crash_syscalls.rs;
+//! `FAULTS_S8_OFFSET=N` (printed; default 0, `pid` for a new sample each run);
 //! `FAULTS_S8_ONLY=NAME:N,...` repeats the rounds a failure names.
 
 mod common;
@@ -133,8 +133,21 @@ fn stderr_failed(log: &str) -> bool {
         return false;
     };
     let own = format!("{main} write(2,");
-    log.lines()
-        .any(|l| l.starts_with(&own) && l.contains("(INJECTED)"))
+    let resumed = format!("{main} <... write resumed>");
+    // Under -f strace splits a call another process interrupts: `write(2,
+    // ... <unfinished ...>`, then `<... write resumed>) = -1 ... (INJECTED)`.
+    let mut pending = false;
+    log.lines().any(|l| {
+        if l.starts_with(&own) {
+            pending = l.contains("<unfinished ...>");
+            return l.contains("(INJECTED)");
+        }
+        if pending && l.starts_with(&resumed) {
+            pending = false;
+            return l.contains("(INJECTED)");
+        }
+        false
+    })
 }
 
 /// The texts that name `errno` (nix's, the C library's, its symbol).
@@ -273,18 +286,18 @@ fn run_case(w: &World, case: &Case, fail_code: i32) -> Vec<String> {
     defects
 }
 
-/// At most `budget` of `pairs`, evenly spread from an offset that
-/// changes from run to run (`FAULTS_S8_OFFSET` repeats one): over runs,
-/// every pair is failed. (`count_pairs` keeps each name's first and last
-/// call, more than this budget allows.)
+/// At most `budget` of `pairs`, evenly spread from an offset: 0 unless
+/// `FAULTS_S8_OFFSET` names one (`pid`: this run's pid, a new sample each
+/// run). The suite judges the same sample every run, so a red run is a
+/// regression, not a new draw; exploring other offsets (as this session
+/// did: 101, 202, 303 and CI's pid found two defects, fixed) is by hand.
+/// (`count_pairs` keeps each name's first and last call, more than this
+/// budget allows.)
 fn thin(pairs: Vec<(String, u32)>, budget: usize) -> Vec<(String, u32)> {
     if pairs.len() <= budget || std::env::var("FAULTS_S8_EVERY").is_ok_and(|v| v == "1") {
         return pairs;
     }
-    let offset = std::env::var("FAULTS_S8_OFFSET")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(std::process::id() as usize);
+    let offset = common::strace::sample_offset("FAULTS_S8");
     let k = pairs.len().div_ceil(budget);
     pairs
         .into_iter()

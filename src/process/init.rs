@@ -78,11 +78,14 @@ pub fn run(args: &InitArgs, chan: Channel) -> ! {
     };
     // Before `Ready` the parent is listening; after it the channel is
     // closed, `create` may be gone, and the init's stderr (the caller's) is
-    // where this can go.
-    if chan
-        .as_ref()
-        .is_none_or(|c| c.send(&Msg::error(&err)).is_err())
-    {
+    // where this can go. A parent already gone said why itself, or was
+    // killed (faults_s8: both sends failing gave two lines).
+    let unsaid = match chan.as_ref().map(|c| c.send(&Msg::error(&err))) {
+        None => true,
+        Some(Ok(())) => false,
+        Some(Err(e)) => !Channel::peer_gone(&e),
+    };
+    if unsaid {
         crate::logging::stderr(format_args!("outlet: container init: {err:#}"));
     }
     crate::syscall::exit_now(1)

@@ -197,7 +197,7 @@ pub fn count_pairs(w: &World, case: &Case, prefix: &str, doing: &str) -> Vec<(St
     } else {
         env_usize(&format!("{prefix}_BUDGET")).unwrap_or(case.budget)
     };
-    let offset = env_usize(&format!("{prefix}_OFFSET")).unwrap_or(std::process::id() as usize);
+    let offset = sample_offset(prefix);
     let pairs = sample(&counts, budget, offset);
     eprintln!(
         "{}: {total} syscalls of {} kinds (per process, most); {doing} at {} of them (offset {offset})",
@@ -301,6 +301,19 @@ pub fn sample(counts: &BTreeMap<String, u32>, budget: usize, offset: usize) -> V
         .filter(|(i, (name, n))| *n == 1 || *n == counts[name] || (i + offset).is_multiple_of(k))
         .map(|(_, p)| p)
         .collect()
+}
+
+/// `PREFIX_OFFSET`: a number repeats a sample, `pid` draws a new one each
+/// run. Unset: crash_syscalls draws (its sample has been stable over many
+/// runs), faults_s8 takes 0, so that a red suite is a regression rather
+/// than a new draw (a new draw is explored by hand with `pid`).
+pub fn sample_offset(prefix: &str) -> usize {
+    match std::env::var(format!("{prefix}_OFFSET")).ok().as_deref() {
+        Some("pid") => std::process::id() as usize,
+        Some(v) => v.parse().unwrap_or(0),
+        None if prefix == "FAULTS_S8" => 0,
+        None => std::process::id() as usize,
+    }
 }
 
 pub fn env_usize(name: &str) -> Option<usize> {
