@@ -121,7 +121,9 @@ fi
 # buildah takes the container's --cgroup-parent as its cgroup itself.
 mkdir -p "$tmp/vol"
 echo "vol-$$" >"$tmp/vol/f"
-BR=("${B[@]}" run --runtime "$runtime" --isolation oci)
+# --network none: without it buildah run sets up its default CNI network
+# (the cni-podman0 bridge and CNI-* chains, left on the host afterwards).
+BR=("${B[@]}" run --runtime "$runtime" --isolation oci --network none)
 if out=$(tmo 30 "${B[@]}" from --cgroup-parent "$cgparent/run" --name work localhost/busybox:outlet 2>&1); then
     set +e
     out=$(tmo 60 "${BR[@]}" --user 1000:1000 --workingdir /tmp --env X=x1 --volume "$tmp/vol:/v:ro" \
