@@ -126,6 +126,12 @@ pub fn fill_arena() {
 #[inline(always)]
 pub fn fill_arena() {}
 
+/// A test's control switch `NAME=1`, read only in debug builds: release
+/// builds never weaken a protection, whatever the environment says.
+pub fn control(name: &str) -> bool {
+    cfg!(debug_assertions) && std::env::var_os(name).is_some_and(|v| v == "1")
+}
+
 /// The control of tests/attack_s8.rs: in debug builds,
 /// `OUTLET_START_HOOKS_UNFILTERED=1` runs startContainer hooks before the
 /// seccomp filter, as outlet did. Release builds: never.

@@ -199,8 +199,7 @@ fn open(path: &std::path::Path) -> std::io::Result<File> {
     let shared = std::fs::metadata(dir)
         .ok()
         .filter(|d| d.mode() & 0o1000 != 0 && d.mode() & 0o022 != 0);
-    let follow =
-        cfg!(debug_assertions) && std::env::var_os("OUTLET_LOG_FOLLOW").is_some_and(|v| v == "1");
+    let follow = crate::fault::control("OUTLET_LOG_FOLLOW");
     let Some(dir) = shared.filter(|_| !follow) else {
         return how.open(path);
     };
