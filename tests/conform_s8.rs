@@ -157,6 +157,7 @@ fn facts_script(cfg: &Value) -> String {
         "/dev/stdout",
         "/dev/stderr",
         "/dev/ptmx",
+        "/dev/core",
     ] {
         s += &format!(
             "if [ -L {l} ]; then echo \"link {l} $(readlink {l})\"; else echo \"link {l} -\"; fi\n"
@@ -357,6 +358,19 @@ fn validate_default_symlinks(f: &Facts, e: &mut Errs) {
         if f.get("link", l) != Some(to) {
             e.push(format!("{l} -> {to} expected, got {:?}", f.get("link", l)));
         }
+    }
+    // runc makes /dev/core only where the kernel has /proc/kcore: never a
+    // dangling link.
+    let core = if std::path::Path::new("/proc/kcore").exists() {
+        "/proc/kcore"
+    } else {
+        "-"
+    };
+    if f.get("link", "/dev/core") != Some(core) {
+        e.push(format!(
+            "/dev/core: {core} expected, got {:?}",
+            f.get("link", "/dev/core")
+        ));
     }
 }
 

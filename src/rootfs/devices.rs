@@ -429,6 +429,10 @@ pub fn mount_id(fd: impl AsFd) -> Result<u64> {
 /// checked as the nodes' directories are.
 pub fn links(parents: &mut Parents) -> Result<()> {
     let (dev, ..) = parents.get(Path::new("/dev"))?;
+    // A kernel without CONFIG_PROC_KCORE has no /proc/kcore: runc then
+    // makes no /dev/core rather than a dangling link. The init still sees
+    // the host's /proc here (before the pivot), so this asks the kernel.
+    let kcore = nix::unistd::access("/proc/kcore", nix::unistd::AccessFlags::F_OK).is_ok();
     for (name, target) in [
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),
@@ -437,6 +441,9 @@ pub fn links(parents: &mut Parents) -> Result<()> {
         ("core", "/proc/kcore"),
         ("ptmx", "pts/ptmx"),
     ] {
+        if name == "core" && !kcore {
+            continue;
+        }
         let cname = CString::new(name).expect("static name");
         let ctarget = CString::new(target).expect("static target");
         let at = Some(dev.as_raw_fd());
