@@ -182,14 +182,33 @@ fn measured_sibling_init_is_attachable_with_runtime_caps_during_setup() {
 /// finds nothing beyond its own capabilities, and the started process
 /// still runs under the filter (Seccomp: 2), without no_new_privs, with
 /// the spec's effective set. Control (`OUTLET_PIDJOIN_LATE_FILTER=1`, the
-/// filter loaded after `start` as before): the hunter holds CAP_SYS_ADMIN.
-/// The same hunter finds nothing in a sibling without a filter.
+/// filter loaded and the capabilities set after `start` as before): the
+/// hunter holds CAP_SYS_ADMIN.
+/// The same with a seccomp listener, whose filter went in before Ready
+/// already but whose capabilities were set only after `start`. The same
+/// hunter finds nothing in a sibling without a filter.
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn created_sibling_with_a_filter_and_no_nnp_holds_no_runtime_caps() {
     let Some(t) = T::new() else { return };
     needs_debug_build();
-    let created = |tag: &str, filter: bool, env: &[(&str, &str)]| {
+    // A listener: a socket nobody accepts on (the message waits in its
+    // backlog); the profile notifies only on kexec_load, which nothing makes.
+    let sock = t.dir.join("listener.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let profile = |listener: bool| {
+        let mut p = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["kexec_load"], "action": "SCMP_ACT_ERRNO"}]
+        });
+        if listener {
+            p["listenerPath"] = json!(sock.to_str().unwrap());
+            p["syscalls"][0]["action"] = json!("SCMP_ACT_NOTIFY");
+        }
+        p
+    };
+    let created = |tag: &str, filter: Option<Value>, env: &[(&str, &str)]| {
         let (hunter, hid, hpid) = start_hunter(&t, &format!("{tag}-hunter"));
         let sib = sibling(&t, &format!("{tag}-sib"), hpid, |c| {
             c["process"]["args"] = json!([
@@ -197,13 +216,9 @@ fn created_sibling_with_a_filter_and_no_nnp_holds_no_runtime_caps() {
                 "-c",
                 "grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status > /out/status"
             ]);
-            if filter {
+            if let Some(f) = filter {
                 c["process"]["noNewPrivileges"] = json!(false);
-                c["linux"]["seccomp"] = json!({
-                    "defaultAction": "SCMP_ACT_ALLOW",
-                    "architectures": ["SCMP_ARCH_X86_64"],
-                    "syscalls": [{"names": ["kexec_load"], "action": "SCMP_ACT_ERRNO"}]
-                });
+                c["linux"]["seccomp"] = f;
             }
         });
         let sid = t.id(&format!("{tag}-sib"));
@@ -224,36 +239,41 @@ fn created_sibling_with_a_filter_and_no_nnp_holds_no_runtime_caps() {
         eprintln!("{tag}: hunter: {}; process: {status:?}", found.2);
         (found, status)
     };
-    let ((_, caps, report), status) = created("filtered", true, &[]);
-    assert!(
-        caps.is_empty(),
-        "the hunter attached to a created sibling holding more than its own: {report}"
-    );
-    assert!(
-        status.contains("Seccomp:\t2") && status.contains("NoNewPrivs:\t0"),
-        "the started process should run under the filter without no_new_privs: {status:?}"
-    );
-    let eff = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:\t"))
-        .map(|h| u64::from_str_radix(h.trim(), 16).unwrap())
-        .expect("CapEff in the process's status");
-    assert_eq!(
-        eff & CAP_SYS_ADMIN,
-        0,
-        "the process kept CAP_SYS_ADMIN: {status:?}"
-    );
+    for (tag, listener) in [("filtered", false), ("listener", true)] {
+        let ((_, caps, report), status) = created(tag, Some(profile(listener)), &[]);
+        assert!(
+            caps.is_empty(),
+            "{tag}: the hunter attached to a created sibling holding more than its own: {report}"
+        );
+        assert!(
+            status.contains("Seccomp:\t2") && status.contains("NoNewPrivs:\t0"),
+            "{tag}: the started process should run under the filter without no_new_privs: \
+             {status:?}"
+        );
+        let eff = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:\t"))
+            .map(|h| u64::from_str_radix(h.trim(), 16).unwrap())
+            .expect("CapEff in the process's status");
+        assert_eq!(
+            eff & CAP_SYS_ADMIN,
+            0,
+            "{tag}: the process kept CAP_SYS_ADMIN: {status:?}"
+        );
+    }
 
     let control = [("OUTLET_PIDJOIN_LATE_FILTER", "1")];
-    let ((own, caps, report), status) = created("late", true, &control);
-    assert!(
-        caps.iter().any(|c| c & CAP_SYS_ADMIN != 0 && c & !own != 0),
-        "control: with the filter loaded after start the created init should hold \
-         CAP_SYS_ADMIN: {report}"
-    );
-    assert!(status.contains("Seccomp:\t2"), "control: {status:?}");
+    for (tag, listener) in [("late", false), ("listener-late", true)] {
+        let ((own, caps, report), status) = created(tag, Some(profile(listener)), &control);
+        assert!(
+            caps.iter().any(|c| c & CAP_SYS_ADMIN != 0 && c & !own != 0),
+            "control {tag}: with the capabilities set after start the created init should \
+             hold CAP_SYS_ADMIN: {report}"
+        );
+        assert!(status.contains("Seccomp:\t2"), "control {tag}: {status:?}");
+    }
 
-    let ((_, caps, report), _) = created("plain", false, &[]);
+    let ((_, caps, report), _) = created("plain", None, &[]);
     assert!(
         caps.is_empty(),
         "a created init without a filter holds only the process's own capabilities: {report}"
