@@ -120,14 +120,14 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
     set_up_rootfs(a, chan, host_pid, proc.as_ref())?;
     configure_process(a, process)?;
     let process = &*super::home::with_home(process)?;
-    let became = become_process(process, a.seccomp, proc.as_ref())?;
+    let mut became = become_process(process, a.seccomp, proc.as_ref())?;
     drop(proc);
     close_host_fds(a, chan)?;
     // From here on `kill` may target the init (created): let it die of
     // what it is sent, as runc's init does. Before a listener's filter,
     // which may not allow rt_sigaction.
     crate::syscall::process::exit_on_terminating_signals();
-    let mut late_filter = load_filter_for_listener(a, host_pid)?;
+    let mut late_filter = load_filter_before_ready(a, host_pid, &mut became)?;
     report_ready(chan_slot)?;
     let start_hooks = a
         .spec
@@ -347,20 +347,40 @@ fn close_host_fds(a: &InitArgs, chan: &Channel) -> Result<()> {
 /// prctl, close, the exec.fifo read, reset signals, startContainer hooks
 /// (which inherit the filter), capset, execve. A profile that denies one of
 /// those fails with a listener; one that notifies on it waits for the
-/// listener's answer. Without a listener nothing changes: the filter is
-/// returned, to be loaded after `start`, just before execve.
-fn load_filter_for_listener<'a>(
+/// listener's answer.
+///
+/// An init that joined another container's pid namespace is in sight of
+/// that container's processes for as long as it sits "created": without
+/// no_new_privs its filter needs CAP_SYS_ADMIN, and `switch_user` left it
+/// that (for root, every capability of the runtime) for the last step, so
+/// a sibling with CAP_SYS_PTRACE could attach to it and act with them
+/// (tests/pidjoin_s9.rs). Such an init loads its filter here, as with a
+/// listener, and drops to the process's exact sets at once. Otherwise
+/// nothing changes: the filter is returned, to be loaded after `start`,
+/// just before execve.
+fn load_filter_before_ready<'a>(
     a: &InitArgs<'a>,
     host_pid: i32,
+    became: &mut Became,
 ) -> Result<Option<&'a security::seccomp::Prepared>> {
-    match a.seccomp {
-        Some(f) if f.listener_path().is_some() => {
-            crate::fault::fill_arena();
-            f.load(&(a.state_json)(host_pid, Status::Creating))?;
-            Ok(None)
-        }
-        f => Ok(f),
+    let Some(f) = a.seccomp else { return Ok(None) };
+    let listener = f.listener_path().is_some();
+    let in_sight = a.plan.joins(LinuxNamespaceType::Pid)
+        && became.late_caps.is_some()
+        && !crate::fault::control("OUTLET_PIDJOIN_LATE_FILTER");
+    if !listener && !in_sight {
+        return Ok(Some(f));
     }
+    crate::fault::fill_arena();
+    let state = match listener {
+        true => (a.state_json)(host_pid, Status::Creating),
+        false => String::new(),
+    };
+    f.load(&state)?;
+    if in_sight && let Some(caps) = became.late_caps.take() {
+        security::capabilities::set_exact(caps)?;
+    }
+    Ok(None)
 }
 
 /// Ready; then the init outlives `create` only once `create` has recorded
