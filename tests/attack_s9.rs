@@ -25,7 +25,8 @@
 //!    start, exec, pause, resume, update, ps, events, checkpoint) checks
 //!    the root and its parent first (`check_near`, two stats): each exits
 //!    1 naming the root. Control: `OUTLET_ROOT_UNCHECKED=1`: the forged
-//!    directory's victim dies.
+//!    directory's victim dies, and a forged state.json naming a poststop
+//!    hook has root's `delete` run the stranger's command as uid 0.
 //!
 //! Needs root (ignored otherwise) and a debug build (the switch).
 
@@ -163,6 +164,23 @@ fn forge(real: &Path, forged: &Path, init: &str, victim: u32, owner: u32) {
     common::chown_r(forged, owner, owner);
 }
 
+/// The forged state.json rewritten as a stopped container (a pid that is
+/// no process, no cgroups) whose poststop hook records who ran it.
+fn forge_hook(forged: &Path, marker: &Path, owner: u32) {
+    let path = forged.join("state.json");
+    let mut st = common::read_json(&path);
+    st["pid"] = serde_json::json!(i32::MAX);
+    st["init_start_time"] = serde_json::json!(1);
+    st.as_object_mut().unwrap().remove("cgroup");
+    let script = format!("id -u > {}", s(marker));
+    st["hooks"] = serde_json::json!({"poststop": [
+        {"path": "/bin/sh", "args": ["sh", "-c", script]}
+    ]});
+    std::fs::write(&path, st.to_string()).unwrap();
+    let _ = std::fs::remove_file(forged.join("intent.json"));
+    common::chown_r(forged, owner, owner);
+}
+
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn state_root_chowned_later_every_command_refuses() {
@@ -239,7 +257,25 @@ fn state_root_chowned_later_every_command_refuses() {
         Some(libc::SIGKILL),
         "control: the victim was not killed"
     );
-    std::fs::remove_dir_all(&real).unwrap();
+    // The same forged state.json can name poststop hooks: root's
+    // `delete` runs them.
+    let marker = t.dir.join("hook-ran");
+    forge_hook(&real, &marker, who);
+    let o = t.outlet(&["delete", &id]);
+    o.expect_fail("delete in the swapped root", "must be ours");
+    assert!(!marker.exists(), "the stranger's hook ran: {o:?}");
+    let o = t.call_env(
+        Path::new(OUTLET),
+        &["--root", s(&root), "delete", &id],
+        &[],
+        &[("OUTLET_ROOT_UNCHECKED", "1")],
+    );
+    o.expect_ok("control: delete in the swapped root");
+    let ran = std::fs::read_to_string(&marker).unwrap_or_default();
+    assert_eq!(
+        ran, "0\n",
+        "control: the stranger's hook did not run as root"
+    );
     std::fs::rename(&away, &real).unwrap();
     std::os::unix::fs::chown(&root, Some(0), Some(0)).unwrap();
     t.outlet(&["state", &id]).expect_ok("the container itself");
