@@ -13,7 +13,9 @@
 //!    same; exit 1 naming the directory or the symlink, nothing made.
 //!    Control: a debug build's `OUTLET_ROOT_UNCHECKED=1`: the container is
 //!    made there and the stranger moves its state away (or repoints the
-//!    link) as themselves.
+//!    link) as themselves. `restore` the same (a real CRIU image): refused
+//!    under the stranger's directory; unchecked, restored there and the
+//!    stranger renames the root away.
 //! 2. A root that became another user's after its containers were made
 //!    (chowned, or made before round 4b's check). Only create/restore
 //!    checked, so every other command read and acted on what the
@@ -31,6 +33,7 @@
 //! Needs root (ignored otherwise) and a debug build (the switch).
 
 mod common;
+mod criu_support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -281,4 +284,59 @@ fn state_root_chowned_later_every_command_refuses() {
     t.outlet(&["state", &id]).expect_ok("the container itself");
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     t.assert_nothing_left("a root chowned later");
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn state_root_restore_under_a_strangers_ancestor_is_refused() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    let who = stranger(&t);
+    let b = criu_support::counter_bundle(&t, "b", |_| {});
+    let id = t.id("rs");
+    criu_support::run_detached(&t, &id, &b);
+    let image = t.dir.join("img");
+    criu_support::checkpoint(&t, &id, &image, &[]).expect_ok("checkpoint");
+    let shared = shared_dir(&t);
+    let theirs = shared.join("theirs");
+    assert!(as_user(who, &["mkdir", "-m", "0755", s(&theirs)]));
+    let ours = theirs.join("ours");
+    let root = ours.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let args = [
+        "--root",
+        s(&root),
+        "--criu",
+        criu_support::criu(),
+        "restore",
+        "-d",
+        "--bundle",
+        s(&b.dir),
+        "--image-path",
+        s(&image),
+        &id,
+    ];
+    let o = t.call_env(Path::new(OUTLET), &args, &[], &[]);
+    o.expect_fail("restore under the stranger's directory", "its directory");
+    assert!(o.stderr.contains(s(&theirs)), "{o:?}");
+    assert!(!root.join(&id).exists(), "the state dir was left");
+    // Control: unchecked, the container is restored there and the
+    // stranger renames its root away.
+    let unchecked = [("OUTLET_ROOT_UNCHECKED", "1")];
+    let o = t.call_env(Path::new(OUTLET), &args, &[], &unchecked);
+    o.expect_ok("control: restore");
+    let away = theirs.join("ours.away");
+    let moved = as_user(who, &["mv", s(&ours), s(&away)]);
+    let hidden = !root.join(&id).exists();
+    if moved {
+        std::fs::rename(&away, &ours).unwrap();
+    }
+    let del = ["--root", s(&root), "delete", "--force", &id];
+    let o = t.call_env(Path::new(OUTLET), &del, &[], &unchecked);
+    assert!(
+        moved && hidden,
+        "control: the stranger could not move the root"
+    );
+    o.expect_ok("control cleanup");
+    t.assert_nothing_left("restore under a stranger");
 }
