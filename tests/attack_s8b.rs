@@ -281,8 +281,12 @@ fn state_root_another_user_can_swap_is_refused() {
             }
             ok
         };
-        let o = t.outlet(&["--root", r, "delete", "--force", &id]);
-        let o2 = t.outlet(&["--root", r, "delete", "--force", &format!("{id}.moved")]);
+        // Unchecked too: every command now refuses the stranger's root.
+        let del = |id: &str| {
+            let args = ["--root", r, "delete", "--force", id];
+            t.call_env(Path::new(OUTLET), &args, &[], &unchecked)
+        };
+        let (o, o2) = (del(&id), del(&format!("{id}.moved")));
         assert!(
             moved,
             "control ({tag}): the stranger could not move the state"

@@ -125,6 +125,18 @@ pub fn dispatch(cli: Cli, log: &Logger) -> Result<i32> {
     let Some(command) = cli.command else {
         bail!("no command given; see outlet --help")
     };
+    // create/run/restore check every ancestor as they make the state dir;
+    // spec and features read no container.
+    if !matches!(
+        command,
+        Command::Create(_)
+            | Command::Run(_)
+            | Command::Restore(_)
+            | Command::Spec(_)
+            | Command::Features
+    ) {
+        crate::state_root::check_near(&g.root)?;
+    }
     match command {
         Command::Create(a) => create::run(&g, &a),
         Command::Start(a) => start::run(&g, &a),
