@@ -9,10 +9,6 @@
 //! - test_start.py run-keep, start-override-config, help; test_delete.py
 //!   multiple-containers-delete (--regex), help-delete: crun-only flags and
 //!   usage texts.
-//! - test_start.py listen_pid_env: systemd socket activation passed through
-//!   (LISTEN_FDS without LISTEN_PID gives the container LISTEN_PID=1): outlet
-//!   does not implement it (runc 1.1.5 only does when LISTEN_PID is its own
-//!   pid); listed as a difference in the report, not closed here.
 //! - test_start.py run-rootless-netns-with-userns, test_exec.py
 //!   exec-root-netns-with-userns: rootless, or joins the host's PID 1 net
 //!   namespace by path (tests/namespaces.rs joins namespaces by path).
@@ -797,4 +793,45 @@ fn crun_domainname_field_and_sysctl() {
     let o = domain("nouts", None, None, false);
     o.expect_ok("no uts namespace");
     assert_eq!(o.stdout, host);
+}
+
+/// Socket activation: outlet started with LISTEN_FDS=1 (LISTEN_PID unset,
+/// as crun's test does, or outlet's own pid, as systemd does) passes fd 3
+/// on and tells the process LISTEN_FDS=1 and LISTEN_PID=1; --preserve-fds
+/// fds come after it. Control: LISTEN_PID naming another process means the
+/// variables were only inherited, and nothing is passed.
+// crun: test_start.py test_listen_pid_env
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn crun_listen_fds_reach_the_container() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("lfd", |c| {
+        sh(
+            c,
+            "echo \"pid=${LISTEN_PID:-unset} fds=${LISTEN_FDS:-unset}\"; \
+             for f in 3 4 5; do [ -e /proc/self/fd/$f ] && readlink /proc/self/fd/$f; done; true",
+        )
+    });
+    let a = std::fs::File::open("/etc/hostname").unwrap();
+    let p = std::fs::File::open("/etc/passwd").unwrap();
+    use std::os::fd::AsRawFd;
+    let fds = [(a.as_raw_fd(), 3), (p.as_raw_fd(), 4)];
+    let dir = b.dir.to_str().unwrap();
+    let run = |tag: &str, preserve: &str, env: &[(&str, &str)]| -> Out {
+        let id = t.id(tag);
+        let args = ["run", "--preserve-fds", preserve, "--bundle", dir, &id];
+        let o = t.call_env(std::path::Path::new(common::OUTLET), &args, &fds, env);
+        o.expect_ok(tag);
+        o
+    };
+    let o = run("unset", "0", &[("LISTEN_FDS", "1")]);
+    assert_eq!(o.stdout, "pid=1 fds=1\n/etc/hostname\n", "{o:?}");
+    let o = run("more", "1", &[("LISTEN_FDS", "1")]);
+    assert_eq!(
+        o.stdout, "pid=1 fds=1\n/etc/hostname\n/etc/passwd\n",
+        "{o:?}"
+    );
+    // Control: the variables belong to another process.
+    let o = run("other", "0", &[("LISTEN_FDS", "1"), ("LISTEN_PID", "1")]);
+    assert_eq!(o.stdout, "pid=unset fds=unset\n", "{o:?}");
 }
