@@ -835,3 +835,86 @@ fn crun_listen_fds_reach_the_container() {
     let o = run("other", "0", &[("LISTEN_FDS", "1"), ("LISTEN_PID", "1")]);
     assert_eq!(o.stdout, "pid=unset fds=unset\n", "{o:?}");
 }
+
+/// Hooks run in the bundle directory (runc works from there, crun sets
+/// it): prestart, createRuntime and poststop print it, and a
+/// createContainer hook finds the container's /proc at rootfs/proc from
+/// there. A hook without env gets the runtime's PATH, one with env only
+/// that. Poststop hooks run after a createRuntime hook fails, also by
+/// timeout. Control: the test itself runs elsewhere, so an inherited cwd
+/// would show as that directory.
+// crun: test_hooks.py test_hook_env_inherit, test_hook_env_no_inherit,
+//       test_createContainer_hook_after_mounts,
+//       test_createRuntime_hook_bundle_path,
+//       test_poststop_hook_on_createruntime_failure,
+//       test_poststop_hook_on_createruntime_timeout
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn crun_hooks_cwd_env_and_poststop_after_failure() {
+    let Some(t) = T::new() else { return };
+    let log = t.dir.join("hooks.log");
+    let hook = |name: &str, script: &str| {
+        json!({"path": "/bin/sh",
+               "args": ["sh", "-c", format!("echo \"{name} $({script})\" >> {}", log.display())]})
+    };
+    let b = t.bundle("h", |c| {
+        c["process"]["args"] = json!(["true"]);
+        c["hooks"] = json!({
+            "createRuntime": [hook("createRuntime", "pwd")],
+            "prestart": [hook("prestart", "pwd"), hook("path", "echo $PATH"), {
+                "path": "/bin/sh", "env": ["PATH=/foo"],
+                "args": ["sh", "-c", format!("echo \"given $PATH\" >> {}", log.display())]}],
+            "createContainer": [hook("proc", "test -e rootfs/proc/self && echo mounted")],
+            "poststop": [hook("poststop", "pwd")],
+        });
+    });
+    b.own_rootfs();
+    let path = "/usr/sbin:/usr/bin:/sbin:/bin:/outlet-test-path";
+    let id = t.id("h");
+    let dir = b.dir.to_str().unwrap();
+    let o = t.call_env(
+        std::path::Path::new(common::OUTLET),
+        &["run", "--bundle", dir, &id],
+        &[],
+        &[("PATH", path)],
+    );
+    o.expect_ok("run with hooks");
+    let here = std::env::current_dir().unwrap();
+    assert_ne!(here, b.dir, "the control needs the test to run elsewhere");
+    let got = std::fs::read_to_string(&log).unwrap();
+    // prestart before createRuntime, in runc's order.
+    let want = [
+        format!("prestart {dir}"),
+        format!("path {path}"),
+        "given /foo".to_string(),
+        format!("createRuntime {dir}"),
+        "proc mounted".to_string(),
+        format!("poststop {dir}"),
+    ];
+    assert_eq!(got.lines().collect::<Vec<_>>(), want, "{o:?}");
+
+    // A failing createRuntime hook, by exit and by timeout: poststop runs.
+    for (tag, bad) in [
+        ("exit", json!({"path": "/bin/false"})),
+        (
+            "timeout",
+            json!({"path": "/bin/sleep", "args": ["sleep", "10"], "timeout": 1}),
+        ),
+    ] {
+        let marker = t.dir.join(format!("poststop-{tag}"));
+        let b = t.bundle(tag, |c| {
+            c["process"]["args"] = json!(["true"]);
+            c["hooks"] = json!({"createRuntime": [bad],
+                "poststop": [{"path": "/bin/touch", "args": ["touch", marker]}]});
+        });
+        let id = t.id(tag);
+        let o = if tag == "exit" {
+            t.run(&id, &b)
+        } else {
+            t.create(&id, &b)
+        };
+        o.expect_fail(tag, "createRuntime");
+        assert!(marker.exists(), "{tag}: poststop did not run");
+        t.assert_nothing_left(tag);
+    }
+}
