@@ -37,10 +37,25 @@ pub fn run_all_env(
     state_json: &str,
     default_env: Option<&[String]>,
 ) -> Result<()> {
+    let dir = hook_dir(kind, hooks, state_json);
     for (i, h) in hooks.into_iter().flatten().enumerate() {
-        run_one(h, state_json, default_env).with_context(|| context(kind, i, h))?;
+        run_one(h, state_json, default_env, dir.as_deref()).with_context(|| context(kind, i, h))?;
     }
     Ok(())
+}
+
+/// Where a hook runs: the bundle, as runc (which works from the bundle)
+/// and crun run them, so a hook may name the bundle's files relatively.
+/// Not for startContainer (it runs in the container, after the pivot,
+/// where the bundle's path means nothing), nor when the bundle is gone
+/// (a caller may remove it before `delete`): then the caller's.
+fn hook_dir(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> Option<std::path::PathBuf> {
+    if kind == "startContainer" || hooks.is_none_or(|h| h.is_empty()) {
+        return None;
+    }
+    let state: serde_json::Value = serde_json::from_str(state_json).ok()?;
+    let bundle = std::path::PathBuf::from(state["bundle"].as_str()?);
+    bundle.is_dir().then_some(bundle)
 }
 
 /// Runs every hook of the list even when some fail (poststart, poststop:
@@ -48,8 +63,9 @@ pub fn run_all_env(
 /// failed.
 pub fn run_all_warn(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> usize {
     let mut failed = 0;
+    let dir = hook_dir(kind, hooks, state_json);
     for (i, h) in hooks.into_iter().flatten().enumerate() {
-        if let Err(e) = run_one(h, state_json, None) {
+        if let Err(e) = run_one(h, state_json, None, dir.as_deref()) {
             failed += 1;
             crate::logging::warn(&format!("{}: {e:#}", context(kind, i, h)));
         }
@@ -66,9 +82,17 @@ fn context(kind: &str, i: usize, h: &Hook) -> String {
     )
 }
 
-fn run_one(h: &Hook, state_json: &str, default_env: Option<&[String]>) -> Result<()> {
+fn run_one(
+    h: &Hook,
+    state_json: &str,
+    default_env: Option<&[String]>,
+    dir: Option<&std::path::Path>,
+) -> Result<()> {
     let args = h.args().clone().unwrap_or_default();
     let mut cmd = Command::new(h.path());
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
     if let Some(a0) = args.first() {
         cmd.arg0(a0);
     }

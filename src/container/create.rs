@@ -132,8 +132,19 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
 /// first to decide about the terminal; nothing is parsed twice). The
 /// lifecycle's steps in order (see DESIGN.md); each failure undoes every
 /// step taken before it.
-pub fn create_loaded(o: &CreateOpts, loaded: spec::Validated, gate: Gate) -> Result<Created> {
+pub fn create_loaded(o: &CreateOpts, mut loaded: spec::Validated, gate: Gate) -> Result<Created> {
     spec::check_id(o.id)?;
+    let activated;
+    let o = match super::listen_fds::take(&mut loaded.spec) {
+        Some(n) => {
+            activated = CreateOpts {
+                preserve_fds: o.preserve_fds.saturating_add(n),
+                ..*o
+            };
+            &activated
+        }
+        None => o,
+    };
     let mut plan = plan(o, &loaded)?;
     // Side effects start here.
     let mut made = make_state_dir(o, &plan.cgroup, &loaded.text)?;

@@ -709,11 +709,18 @@ fn inline_process(base: &Spec, a: &InlineProcess) -> Result<Process> {
         for name in a.cap {
             // runc's spelling is CAP_KILL; KILL is accepted as well.
             let up = name.to_ascii_uppercase();
-            let cap: oci_spec::runtime::Capability = up
+            // An unknown name adds nothing and is only warned about, as
+            // runc and crun do: it can only leave the process with less.
+            let Ok(cap) = up
                 .strip_prefix("CAP_")
                 .unwrap_or(&up)
-                .parse()
-                .map_err(|_| anyhow::anyhow!("--cap {name:?}: unknown capability"))?;
+                .parse::<oci_spec::runtime::Capability>()
+            else {
+                crate::logging::warn(&format!(
+                    "exec: --cap {name:?}: unknown capability, ignored"
+                ));
+                continue;
+            };
             let add = |s: Option<oci_spec::runtime::Capabilities>| {
                 let mut s = s.unwrap_or_default();
                 s.insert(cap);

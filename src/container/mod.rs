@@ -13,6 +13,7 @@ mod exec_confine;
 pub mod features;
 pub mod kill;
 pub mod list;
+mod listen_fds;
 mod netdev;
 pub mod ps;
 pub mod restore;

@@ -58,9 +58,19 @@ pub(super) fn check_sysctls(spec: &Spec, nss: &[LinuxNamespace]) -> Result<()> {
     };
     // Answered at most once per namespace type.
     let mut own: Vec<(LinuxNamespaceType, bool)> = Vec::new();
-    for key in sysctl.keys() {
+    for (key, value) in sysctl {
         let typ =
             sysctl_namespace(key).map_err(|why| anyhow::anyhow!("linux.sysctl {key:?}: {why}"))?;
+        // Two different names for one uts field: which one the container
+        // got would be an accident of order (runc lets the sysctl win).
+        if key == "kernel.domainname"
+            && let Some(d) = spec.domainname().as_deref()
+            && d != value
+        {
+            bail!(
+                "linux.sysctl \"kernel.domainname\": {value:?} conflicts with domainname {d:?} (set one, or both the same)"
+            );
+        }
         let is_own = match own.iter().find(|(t, _)| *t == typ) {
             Some((_, o)) => *o,
             None => {

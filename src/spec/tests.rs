@@ -97,6 +97,8 @@ fn ids() {
         let err = check_id(bad).unwrap_err().to_string();
         assert!(err.starts_with("container id"), "{bad:?}: {err}");
         assert!(err.contains(ID_RULE), "{bad:?}: {err}");
+        assert!(err.contains("invalid"), "{bad:?}: {err}");
+        assert!(err.contains("container ID"), "{bad:?}: {err}");
         assert!(!err.contains('\n'), "{bad:?}: one line: {err}");
     }
 }
