@@ -60,6 +60,10 @@ const FILE_MODE: u32 = 0o600;
 pub enum Lookup {
     #[error("container does not exist: {0}")]
     NotFound(String),
+    /// Another create's record in the dir this create made: the id was
+    /// deleted and taken again in between.
+    #[error("container with id exists: {0}")]
+    Exists(String),
     #[error("container {0} is being created (no state yet)")]
     Creating(String),
     /// state.json exists but cannot be read as a state: truncated, garbled.
@@ -308,6 +312,7 @@ impl ContainerDir {
             let _ = std::fs::remove_dir(&path);
             return Err(e);
         }
+        crate::fault::pause("create:mkdir");
         let lock = lock_dir(&path)?;
         Ok(ContainerDir {
             path,
@@ -328,15 +333,23 @@ impl ContainerDir {
     fn open_with(root: &Path, id: &str, lock: bool) -> Result<ContainerDir> {
         crate::spec::check_id(id)?;
         let path = root.join(id);
-        let lock = match open_dir(&path, lock) {
-            Ok(l) => l,
-            Err(_) if !path.exists() => return Err(Lookup::NotFound(id.to_string()).into()),
-            Err(e) => return Err(e),
-        };
-        Ok(ContainerDir {
-            path,
-            lock: Some(lock),
-        })
+        loop {
+            let dir = match open_dir(&path, lock) {
+                Ok(Opened::Live(d)) => d,
+                // Removed by the holder we waited for (a delete): what
+                // stands at the path now, if anything, is what this
+                // command is about. Acting on the old dir made a second
+                // `delete --force` fail and a `kill` or `start` say the
+                // deleted container "is being created".
+                Ok(Opened::Removed) => continue,
+                Err(_) if !path.exists() => return Err(Lookup::NotFound(id.to_string()).into()),
+                Err(e) => return Err(e),
+            };
+            return Ok(ContainerDir {
+                path,
+                lock: Some(dir),
+            });
+        }
     }
 
     pub fn load(&self) -> Result<Option<State>> {
@@ -374,7 +387,18 @@ impl ContainerDir {
             .create_new(true)
             .mode(FILE_MODE)
             .clone();
-        self.write_intent(head, intent, new)
+        let r = self.write_intent(head, intent, new);
+        match &r {
+            Err(e)
+                if e.chain()
+                    .filter_map(|c| c.downcast_ref::<std::io::Error>())
+                    .any(|io| io.kind() == std::io::ErrorKind::AlreadyExists) =>
+            {
+                let id = self.path.file_name().unwrap_or_default();
+                Err(Lookup::Exists(id.to_string_lossy().into_owned()).into())
+            }
+            _ => r,
+        }
     }
 
     /// A later record, appended as one more line (one write, no new inode
@@ -518,10 +542,25 @@ impl StagedState {
 }
 
 fn lock_dir(path: &Path) -> Result<File> {
-    open_dir(path, true)
+    match open_dir(path, true)? {
+        Opened::Live(d) => Ok(d),
+        // Made a moment ago and already removed: a `delete --force` of
+        // the id took it for a create that died before its record.
+        Opened::Removed => bail!(
+            "state dir {}: removed (by a delete of the id) while being created",
+            path.display()
+        ),
+    }
 }
 
-fn open_dir(path: &Path, lock: bool) -> Result<File> {
+/// A container dir as `open_dir` found it once it held the lock.
+enum Opened {
+    Live(File),
+    /// Removed while this command waited for its lock.
+    Removed,
+}
+
+fn open_dir(path: &Path, lock: bool) -> Result<Opened> {
     // openat: musl's open(2) adds an fcntl(F_SETFD) after O_CLOEXEC.
     use nix::fcntl::OFlag;
     let dir = syscall::fs::openat(
@@ -537,10 +576,21 @@ fn open_dir(path: &Path, lock: bool) -> Result<File> {
     // File::lock needs Rust 1.89. Blocks until other commands on this id
     // finish.
     if lock {
-        crate::syscall::fs::flock_exclusive(dir.as_raw_fd())
+        let waited = crate::syscall::fs::flock_exclusive_waited(dir.as_raw_fd())
             .with_context(|| format!("lock {}", path.display()))?;
+        // Only a wait lets another command remove the dir under us (no
+        // command removes one without holding its lock), so only then is
+        // it looked at again. Debug builds' OUTLET_LOCK_STALE_DIR=1 (the
+        // control of tests/races_s9.rs) does not look.
+        if waited && !crate::fault::control("OUTLET_LOCK_STALE_DIR") {
+            let st = nix::sys::stat::fstat(dir.as_raw_fd())
+                .with_context(|| format!("stat {}", path.display()))?;
+            if st.st_nlink == 0 {
+                return Ok(Opened::Removed);
+            }
+        }
     }
-    Ok(dir)
+    Ok(Opened::Live(dir))
 }
 
 /// The status as it is at this moment: the init's pid is checked against its
