@@ -342,6 +342,16 @@ impl ContainerDir {
                 // `delete --force` fail and a `kill` or `start` say the
                 // deleted container "is being created".
                 Ok(Opened::Removed) => continue,
+                // By the open's own errno: a second look at the path
+                // (exists()) could find the dir a create made a moment
+                // after, and turn "does not exist" into a raw ENOENT.
+                Err(e) if missing(&e) => {
+                    crate::fault::pause("open:missing");
+                    if !crate::fault::control("OUTLET_LOOKUP_BY_EXISTS") || !path.exists() {
+                        return Err(Lookup::NotFound(id.to_string()).into());
+                    }
+                    return Err(e);
+                }
                 Err(_) if !path.exists() => return Err(Lookup::NotFound(id.to_string()).into()),
                 Err(e) => return Err(e),
             };
@@ -551,6 +561,15 @@ fn lock_dir(path: &Path) -> Result<File> {
             path.display()
         ),
     }
+}
+
+/// Whether `open_dir` failed because nothing is at the path.
+fn missing(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<nix::errno::Errno>() == Some(&nix::errno::Errno::ENOENT)
+            || c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
+    })
 }
 
 /// A container dir as `open_dir` found it once it held the lock.

@@ -489,3 +489,43 @@ fn run_detached_vs_delete() {
         clean(&t, &id, &round);
     }
 }
+
+/// A command that finds no dir for the id, while a create makes it a
+/// moment later (`run -d` or `create` racing a `delete --force` or `kill`
+/// from scratch): the command was looking at a container that did not
+/// exist, and says so ("does not exist"; a force-delete of it is no
+/// error), leaving the new one alone. Held at that instant with a pause
+/// point. Control (OUTLET_LOOKUP_BY_EXISTS=1): looking at the path a
+/// second time, as outlet did, found the new dir and gave a raw ENOENT.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn lookup_of_an_id_created_meanwhile() {
+    let Some(t) = T::new() else { return };
+    let b = sleeper(&t, "lm");
+    let id = t.id("lm");
+    let outlet = std::path::Path::new(common::OUTLET);
+    for (control, args) in [
+        (false, ["delete", "--force", &id]),
+        (false, ["kill", &id, "KILL"]),
+        (true, ["delete", "--force", &id]),
+    ] {
+        let round = format!("{args:?} while created, control {control}");
+        let p = Pause::new(&t, &format!("lm-{control}-{}", args[0]), "open:missing");
+        let mut cmd = t.command(outlet, &args);
+        if control {
+            cmd.0.env("OUTLET_LOOKUP_BY_EXISTS", "1");
+        }
+        let o = p.around(cmd, || create(&t, &b, &id));
+        if control {
+            judge(&round, &o, &[1], &["ENOENT"]);
+            assert!(!o.ok(), "{round}: the control passed: {o:#?}");
+        } else if args[0] == "delete" {
+            judge(&round, &o, &[], &[]);
+        } else {
+            judge(&round, &o, &[1], &["does not exist"]);
+            assert!(!o.ok(), "{round}");
+        }
+        assert_eq!(status(&t, &id, &round), "created", "{round}");
+        clean(&t, &id, &round);
+    }
+}
