@@ -18,7 +18,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::races::{
     Rng, Running, clean, create, create_started, judge, rounds, sleeper, spawn, status,
@@ -52,9 +52,7 @@ fn explained(t: &T, id: &str, round: &str) -> String {
 /// kills spread over the whole run.
 fn measure(t: &T, id: &str, setup: &dyn Fn(), args: &[&str]) -> Duration {
     setup();
-    let started = Instant::now();
-    let o = spawn(t, args, &[]).finish();
-    let took = started.elapsed();
+    let (o, took) = spawn(t, args, &[]).finish_timed();
     o.expect_ok("the command, not killed");
     clean(t, id, "after measuring");
     took
@@ -78,7 +76,7 @@ fn killed_mid_way(
         .map(|a| if *a == "ID" { id.as_str() } else { a })
         .collect();
     let took = measure(&t, &id, &|| setup(&t, &id), &args);
-    let span = took.as_micros() as u64 * 6 / 5;
+    let span = took.as_micros() as u64;
     let mut seen = std::collections::BTreeMap::<String, usize>::new();
     for r in 0..rounds(8) {
         setup(&t, &id);
