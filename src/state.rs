@@ -495,6 +495,17 @@ impl ContainerDir {
         })
     }
 
+    /// Whether the directory was removed after this value opened it (a
+    /// delete that ran between the open and the look at state.json, which
+    /// the lock does not order when no one held it yet): then the
+    /// container it was is gone, not "being created". For the rare
+    /// path where state.json is missing: one fstat.
+    pub fn removed(&self) -> bool {
+        self.lock
+            .as_ref()
+            .is_some_and(|d| nix::sys::stat::fstat(d.as_raw_fd()).is_ok_and(|st| st.st_nlink == 0))
+    }
+
     /// The locked directory's fd (-1 once unlocked).
     pub fn lock_fd(&self) -> i32 {
         self.lock.as_ref().map_or(-1, AsRawFd::as_raw_fd)

@@ -529,3 +529,52 @@ fn lookup_of_an_id_created_meanwhile() {
         clean(&t, &id, &round);
     }
 }
+
+/// An exec whose helper has joined the container's cgroups (held there)
+/// when a `delete --force` kills the init: the helper then fails to join
+/// the namespaces and goes, and the delete, which waits for it to leave,
+/// removes the cgroups; the exec says the container stopped. Control
+/// (OUTLET_CGROUP_LEAVE_BUSY=1): delete left the cgroups at once, and
+/// they stayed behind, empty, once the helper was gone.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn exec_helper_in_the_cgroup_while_delete_runs() {
+    let Some(t) = T::new() else { return };
+    let b = sleeper(&t, "eh");
+    let id = t.id("eh");
+    let outlet = std::path::Path::new(common::OUTLET);
+    for control in [false, true] {
+        let round = format!("exec held in the cgroup, control {control}");
+        create_started(&t, &b, &id);
+        let p = Pause::new(&t, &format!("eh-{control}"), "exec:joined");
+        let cmd = t.command(outlet, &["exec", &id, "true"]);
+        let env: &[(&str, &str)] = if control {
+            &[("OUTLET_CGROUP_LEAVE_BUSY", "1")]
+        } else {
+            &[]
+        };
+        let mut delete = None;
+        let e = p.around(cmd, || {
+            delete = Some(spawn(&t, &["delete", "--force", &id], env));
+            // Long enough for the delete to kill the init and find the
+            // helper in the cgroup; it waits for it (2 s at most).
+            std::thread::sleep(Duration::from_millis(300));
+        });
+        let d = delete.unwrap().finish();
+        judge(&round, &d, &[], &[]);
+        judge(&round, &e, &[255], &["stopped while exec joined it"]);
+        let left: Vec<_> = common::cgroup_dirs_for(&id)
+            .into_iter()
+            .filter(|d| d.exists())
+            .collect();
+        if control {
+            assert!(!left.is_empty(), "{round}: the control left nothing");
+            for d in left {
+                let _ = std::fs::remove_dir(d);
+            }
+        } else {
+            assert!(left.is_empty(), "{round}: cgroups left: {left:?}");
+        }
+        clean(&t, &id, &round);
+    }
+}
