@@ -19,6 +19,7 @@ use oci_spec::runtime::Hooks;
 use serde::{Deserialize, Serialize};
 
 use crate::cgroups::CgroupPaths;
+use crate::state_lock::{Opened, lock_dir, missing, open_dir};
 use crate::syscall;
 
 pub const STATE_FILE: &str = "state.json";
@@ -336,15 +337,11 @@ impl ContainerDir {
         loop {
             let dir = match open_dir(&path, lock) {
                 Ok(Opened::Live(d)) => d,
-                // Removed by the holder we waited for (a delete): what
-                // stands at the path now, if anything, is what this
-                // command is about. Acting on the old dir made a second
-                // `delete --force` fail and a `kill` or `start` say the
-                // deleted container "is being created".
+                // Removed by the holder we waited for (a delete): what is
+                // at the path now, if anything, is what we are about.
                 Ok(Opened::Removed) => continue,
-                // By the open's own errno: a second look at the path
-                // (exists()) could find the dir a create made a moment
-                // after, and turn "does not exist" into a raw ENOENT.
+                // By the open's errno: exists() could find the dir a create
+                // made a moment after, and say ENOENT, not "does not exist".
                 Err(e) if missing(&e) => {
                     crate::fault::pause("open:missing");
                     if !crate::fault::control("OUTLET_LOOKUP_BY_EXISTS") || !path.exists() {
@@ -495,11 +492,9 @@ impl ContainerDir {
         })
     }
 
-    /// Whether the directory was removed after this value opened it (a
-    /// delete that ran between the open and the look at state.json, which
-    /// the lock does not order when no one held it yet): then the
-    /// container it was is gone, not "being created". For the rare
-    /// path where state.json is missing: one fstat.
+    /// Whether the dir was removed since it was opened (a delete between
+    /// the open and the lock, or a reader's look): then the container is
+    /// gone, not "being created". For when state.json is missing.
     pub fn removed(&self) -> bool {
         self.lock
             .as_ref()
@@ -560,67 +555,6 @@ impl StagedState {
         std::fs::rename(&self.tmp, &self.path)
             .with_context(|| format!("rename {} to {}", self.tmp.display(), self.path.display()))
     }
-}
-
-fn lock_dir(path: &Path) -> Result<File> {
-    match open_dir(path, true)? {
-        Opened::Live(d) => Ok(d),
-        // Made a moment ago and already removed: a `delete --force` of
-        // the id took it for a create that died before its record.
-        Opened::Removed => bail!(
-            "state dir {}: removed (by a delete of the id) while being created",
-            path.display()
-        ),
-    }
-}
-
-/// Whether `open_dir` failed because nothing is at the path.
-fn missing(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<nix::errno::Errno>() == Some(&nix::errno::Errno::ENOENT)
-            || c.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
-    })
-}
-
-/// A container dir as `open_dir` found it once it held the lock.
-enum Opened {
-    Live(File),
-    /// Removed while this command waited for its lock.
-    Removed,
-}
-
-fn open_dir(path: &Path, lock: bool) -> Result<Opened> {
-    // openat: musl's open(2) adds an fcntl(F_SETFD) after O_CLOEXEC.
-    use nix::fcntl::OFlag;
-    let dir = syscall::fs::openat(
-        libc::AT_FDCWD,
-        path,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map(File::from)
-    .with_context(|| format!("open state dir {}", path.display()))?;
-    // Not nix's Flock guard, which takes the File and unlocks with one more
-    // syscall on drop (closing the fd releases the lock anyway); std's
-    // File::lock needs Rust 1.89. Blocks until other commands on this id
-    // finish.
-    if lock {
-        let waited = crate::syscall::fs::flock_exclusive_waited(dir.as_raw_fd())
-            .with_context(|| format!("lock {}", path.display()))?;
-        // Only a wait lets another command remove the dir under us (no
-        // command removes one without holding its lock), so only then is
-        // it looked at again. Debug builds' OUTLET_LOCK_STALE_DIR=1 (the
-        // control of tests/races_s9.rs) does not look.
-        if waited && !crate::fault::control("OUTLET_LOCK_STALE_DIR") {
-            let st = nix::sys::stat::fstat(dir.as_raw_fd())
-                .with_context(|| format!("stat {}", path.display()))?;
-            if st.st_nlink == 0 {
-                return Ok(Opened::Removed);
-            }
-        }
-    }
-    Ok(Opened::Live(dir))
 }
 
 /// The status as it is at this moment: the init's pid is checked against its
