@@ -97,7 +97,7 @@ pub fn exec(o: &ExecOpts) -> Result<i32> {
 /// Whether `e` is the container going away under exec: the lock is let
 /// go before the helper joins (see exec_in), and a `delete --force` or
 /// `kill` meanwhile leaves it a cgroup or namespaces that are gone, whose
-/// raw errno (ENODEV, ESRCH) does not say why (tests/races_s9.rs
+/// raw errno (ENODEV, ESRCH, ENOMEM) does not say why (tests/races_s9.rs
 /// `exec_vs_delete_force`). An exiting init drops its namespaces before
 /// its stat reads it dead: on those errnos only, it gets a moment.
 fn init_went(e: &anyhow::Error, pid: i32, start: u64) -> bool {
@@ -106,7 +106,8 @@ fn init_went(e: &anyhow::Error, pid: i32, start: u64) -> bool {
             .downcast_ref::<std::io::Error>()
             .and_then(std::io::Error::raw_os_error)
             .or_else(|| c.downcast_ref::<nix::errno::Errno>().map(|n| *n as i32));
-        matches!(errno, Some(libc::ESRCH | libc::ENODEV))
+        // ENOMEM: fork into a pid namespace whose init has died.
+        matches!(errno, Some(libc::ESRCH | libc::ENODEV | libc::ENOMEM))
     });
     if !gone_errno {
         return false;
