@@ -21,7 +21,13 @@
 //! OUTLET_LOCK_STALE_DIR=1); a create whose fresh dir was force-deleted
 //! before it locked it, and taken by another create, removed the other's
 //! dir in its undo (`create_delete_create_in_the_mkdir_window`, control
-//! OUTLET_UNDO_ANY_DIR=1). Callers killed mid-way: races_s9_kill.rs.
+//! OUTLET_UNDO_ANY_DIR=1); a lookup racing a create from scratch gave a
+//! raw ENOENT (`lookup_of_an_id_created_meanwhile`, control
+//! OUTLET_LOOKUP_BY_EXISTS=1); an exec helper in the cgroups when a
+//! `delete --force` ran left them behind (`exec_helper_in_the_cgroup_while_delete_runs`,
+//! control OUTLET_CGROUP_LEAVE_BUSY=1). Callers killed mid-way:
+//! races_s9_kill.rs (which found a killed `pause` leaving a FREEZING
+//! freezer that read "running").
 
 mod common;
 
