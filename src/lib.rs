@@ -20,6 +20,7 @@ pub mod security;
 pub mod signals;
 pub mod spec;
 pub mod state;
+pub mod state_lock;
 pub mod state_root;
 #[allow(unsafe_code)]
 pub mod syscall;

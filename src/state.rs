@@ -19,6 +19,7 @@ use oci_spec::runtime::Hooks;
 use serde::{Deserialize, Serialize};
 
 use crate::cgroups::CgroupPaths;
+use crate::state_lock::{Opened, lock_dir, missing, open_dir};
 use crate::syscall;
 
 pub const STATE_FILE: &str = "state.json";
@@ -60,6 +61,9 @@ const FILE_MODE: u32 = 0o600;
 pub enum Lookup {
     #[error("container does not exist: {0}")]
     NotFound(String),
+    /// Another create's record in the dir this create made (id retaken).
+    #[error("container with id exists: {0}")]
+    Exists(String),
     #[error("container {0} is being created (no state yet)")]
     Creating(String),
     /// state.json exists but cannot be read as a state: truncated, garbled.
@@ -308,6 +312,7 @@ impl ContainerDir {
             let _ = std::fs::remove_dir(&path);
             return Err(e);
         }
+        crate::fault::pause("create:mkdir");
         let lock = lock_dir(&path)?;
         Ok(ContainerDir {
             path,
@@ -328,15 +333,29 @@ impl ContainerDir {
     fn open_with(root: &Path, id: &str, lock: bool) -> Result<ContainerDir> {
         crate::spec::check_id(id)?;
         let path = root.join(id);
-        let lock = match open_dir(&path, lock) {
-            Ok(l) => l,
-            Err(_) if !path.exists() => return Err(Lookup::NotFound(id.to_string()).into()),
-            Err(e) => return Err(e),
-        };
-        Ok(ContainerDir {
-            path,
-            lock: Some(lock),
-        })
+        loop {
+            let dir = match open_dir(&path, lock) {
+                Ok(Opened::Live(d)) => d,
+                // Removed by the holder we waited for (a delete): what is
+                // at the path now, if anything, is what we are about.
+                Ok(Opened::Removed) => continue,
+                // By the open's errno: exists() could find the dir a create
+                // made a moment after, and say ENOENT, not "does not exist".
+                Err(e) if missing(&e) => {
+                    crate::fault::pause("open:missing");
+                    if !crate::fault::control("OUTLET_LOOKUP_BY_EXISTS") || !path.exists() {
+                        return Err(Lookup::NotFound(id.to_string()).into());
+                    }
+                    return Err(e);
+                }
+                Err(_) if !path.exists() => return Err(Lookup::NotFound(id.to_string()).into()),
+                Err(e) => return Err(e),
+            };
+            return Ok(ContainerDir {
+                path,
+                lock: Some(dir),
+            });
+        }
     }
 
     pub fn load(&self) -> Result<Option<State>> {
@@ -374,7 +393,18 @@ impl ContainerDir {
             .create_new(true)
             .mode(FILE_MODE)
             .clone();
-        self.write_intent(head, intent, new)
+        let r = self.write_intent(head, intent, new);
+        match &r {
+            Err(e)
+                if e.chain()
+                    .filter_map(|c| c.downcast_ref::<std::io::Error>())
+                    .any(|io| io.kind() == std::io::ErrorKind::AlreadyExists) =>
+            {
+                let id = self.path.file_name().unwrap_or_default();
+                Err(Lookup::Exists(id.to_string_lossy().into_owned()).into())
+            }
+            _ => r,
+        }
     }
 
     /// A later record, appended as one more line (one write, no new inode
@@ -461,6 +491,18 @@ impl ContainerDir {
         })
     }
 
+    /// Whether the dir was removed since it was opened (a delete between
+    /// the open and the lock, or a reader's look): then the container is
+    /// gone, not "being created". Control: OUTLET_LOCK_STALE_DIR=1.
+    pub fn removed(&self) -> bool {
+        if crate::fault::control("OUTLET_LOCK_STALE_DIR") {
+            return false;
+        }
+        self.lock
+            .as_ref()
+            .is_some_and(|d| nix::sys::stat::fstat(d.as_raw_fd()).is_ok_and(|st| st.st_nlink == 0))
+    }
+
     /// The locked directory's fd (-1 once unlocked).
     pub fn lock_fd(&self) -> i32 {
         self.lock.as_ref().map_or(-1, AsRawFd::as_raw_fd)
@@ -515,32 +557,6 @@ impl StagedState {
         std::fs::rename(&self.tmp, &self.path)
             .with_context(|| format!("rename {} to {}", self.tmp.display(), self.path.display()))
     }
-}
-
-fn lock_dir(path: &Path) -> Result<File> {
-    open_dir(path, true)
-}
-
-fn open_dir(path: &Path, lock: bool) -> Result<File> {
-    // openat: musl's open(2) adds an fcntl(F_SETFD) after O_CLOEXEC.
-    use nix::fcntl::OFlag;
-    let dir = syscall::fs::openat(
-        libc::AT_FDCWD,
-        path,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map(File::from)
-    .with_context(|| format!("open state dir {}", path.display()))?;
-    // Not nix's Flock guard, which takes the File and unlocks with one more
-    // syscall on drop (closing the fd releases the lock anyway); std's
-    // File::lock needs Rust 1.89. Blocks until other commands on this id
-    // finish.
-    if lock {
-        crate::syscall::fs::flock_exclusive(dir.as_raw_fd())
-            .with_context(|| format!("lock {}", path.display()))?;
-    }
-    Ok(dir)
 }
 
 /// The status as it is at this moment: the init's pid is checked against its

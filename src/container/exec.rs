@@ -84,6 +84,45 @@ fn container_spec(dir: &crate::state::ContainerDir) -> Result<Spec> {
 /// it (unless detached).
 pub fn exec(o: &ExecOpts) -> Result<i32> {
     let (c, spec) = load_running(o)?;
+    let (pid, start) = (c.state.pid, c.state.init_start_time);
+    exec_in(o, c, spec).map_err(|e| {
+        if init_went(&e, pid, start) {
+            e.context(format!("container {} stopped while exec joined it", o.id))
+        } else {
+            e
+        }
+    })
+}
+
+/// Whether `e` is the container going away under exec: the lock is let
+/// go before the helper joins (see exec_in), and a `delete --force` or
+/// `kill` meanwhile leaves it a cgroup or namespaces that are gone, whose
+/// raw errno (ENODEV, ESRCH, ENOMEM) does not say why (tests/races_s9.rs
+/// `exec_vs_delete_force`). An exiting init drops its namespaces before
+/// its stat reads it dead: on those errnos only, it gets a moment.
+fn init_went(e: &anyhow::Error, pid: i32, start: u64) -> bool {
+    let gone_errno = e.chain().any(|c| {
+        let errno = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            .or_else(|| c.downcast_ref::<nix::errno::Errno>().map(|n| *n as i32));
+        // ENOMEM: fork into a pid namespace whose init has died.
+        matches!(errno, Some(libc::ESRCH | libc::ENODEV | libc::ENOMEM))
+    });
+    if !gone_errno {
+        return false;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while crate::process::pidstat::is_recorded(pid, start) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    true
+}
+
+fn exec_in(o: &ExecOpts, c: super::Opened, spec: Spec) -> Result<i32> {
     let process = process_to_run(o, &spec)?;
     crate::security::protected_exe::ensured()?;
     let mut t = Target::open(o, c, &spec, &process)?;
@@ -529,6 +568,7 @@ fn helper_main(
         prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
         prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
         Cgroup::join_self(cgroup.join)?;
+        crate::fault::pause("exec:joined");
         if !cgroup.placed {
             chan.send(&Msg::Unshared)?;
             match chan.recv()? {

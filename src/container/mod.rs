@@ -47,6 +47,9 @@ pub fn peek(root: &Path, id: &str) -> Result<Opened> {
 
 fn opened(dir: ContainerDir, id: &str) -> Result<Opened> {
     let Some(state) = dir.load()? else {
+        if dir.removed() {
+            return Err(crate::state::Lookup::NotFound(id.to_string()).into());
+        }
         // The directory exists but create has not finished (or died): it is
         // still being created.
         return Err(crate::state::Lookup::Creating(id.to_string()).into());
@@ -59,6 +62,9 @@ fn opened(dir: ContainerDir, id: &str) -> Result<Opened> {
 pub fn state_json(root: &Path, id: &str) -> Result<String> {
     let dir = ContainerDir::open_unlocked(root, id)?;
     let Some(state) = dir.load()? else {
+        if dir.removed() {
+            return Err(crate::state::Lookup::NotFound(id.to_string()).into());
+        }
         let st = serde_json::json!({
             "ociVersion": crate::OCI_VERSION, "id": id, "status": "creating",
             "pid": 0, "bundle": ""

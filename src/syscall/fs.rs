@@ -32,6 +32,22 @@ pub fn flock_exclusive(fd: RawFd) -> std::io::Result<()> {
     Ok(())
 }
 
+/// flock(fd, LOCK_EX) as `flock_exclusive`, saying whether another
+/// holder made it wait: first without blocking (one call when no one holds
+/// it, the common case), then blocking. A waiter is the one that must look
+/// at what it locked again: the holder may have removed it meanwhile.
+pub fn flock_exclusive_waited(fd: RawFd) -> std::io::Result<bool> {
+    // SAFETY: flock takes an fd and an integer; a bad fd is an error.
+    if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(false);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+        return Err(e);
+    }
+    flock_exclusive(fd).map(|()| true)
+}
+
 /// std::fs::canonicalize without its malloc: std passes realpath(3) a
 /// NULL buffer, and musl then strdups the result with its own malloc (not
 /// outlet's arena), whose first use costs brk and mmap calls and whose free
@@ -124,5 +140,22 @@ mod tests {
         assert_eq!(try_lock().unwrap_err(), nix::errno::Errno::EWOULDBLOCK);
         drop(holder);
         try_lock().unwrap();
+    }
+
+    /// Uncontended, the lock is taken at once and says so; held by
+    /// another, it is taken once that one lets go, and says it waited.
+    #[test]
+    fn flock_exclusive_waited_tells_a_wait_apart() {
+        let tmp = TempDir::new("fs-flock-waited");
+        let d = tmp.0.clone();
+        let first = std::fs::File::open(&d).unwrap();
+        assert!(!flock_exclusive_waited(first.as_raw_fd()).unwrap());
+        let waiter = std::thread::spawn(move || {
+            let second = std::fs::File::open(&d).unwrap();
+            flock_exclusive_waited(second.as_raw_fd()).unwrap()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        drop(first);
+        assert!(waiter.join().unwrap());
     }
 }

@@ -12,6 +12,7 @@
 pub mod child_end;
 pub mod listener;
 pub mod pause;
+pub mod races;
 pub mod strace;
 
 use std::os::fd::RawFd;

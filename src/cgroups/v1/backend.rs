@@ -144,7 +144,7 @@ impl Backend for V1Fs {
             return Ok(false);
         };
         let state = fs::read_opt(&dir.join(v1::freezer::STATE))?;
-        Ok(state.is_some_and(|s| s.trim() == v1::freezer::FROZEN))
+        Ok(state.is_some_and(|s| v1::freezer::reads_paused(&s)))
     }
 
     fn can_freeze(&self, rec: &CgroupPaths) -> bool {
