@@ -469,6 +469,38 @@ pub const LAZY_REFUSED: &str = "--lazy-pages is not supported by outlet (lazy mi
                                 through userfaultfd failed with CRIU 4.1.1 here); take a \
                                 plain checkpoint, with --page-server to send the pages away";
 
+/// `--parent-path` names the images of an earlier pre-dump relative to
+/// the image directory, as CRIU's --prev-images-dir takes it. Checked as
+/// runc checks it, before the container is frozen: CRIU's own refusal
+/// ("Invalid parent image directory provided") says neither which flag
+/// nor which path.
+fn check_parent(parent: Option<&Path>, image: &Path) -> Result<()> {
+    let Some(p) = parent else {
+        return Ok(());
+    };
+    if p.is_absolute() {
+        bail!(
+            "--parent-path {}: must be relative (to the image path {})",
+            p.display(),
+            image.display()
+        );
+    }
+    let real = image.join(p);
+    match std::fs::metadata(&real) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!(
+            "invalid --parent-path {}: {} is not a directory",
+            p.display(),
+            real.display()
+        ),
+        Err(e) => bail!(
+            "invalid --parent-path {}: {}: {e}",
+            p.display(),
+            real.display()
+        ),
+    }
+}
+
 /// Refuses what cannot work before anything is made.
 fn check_options(o: &CheckpointOptions) -> Result<()> {
     if o.criu.lazy_pages {
@@ -496,8 +528,14 @@ pub fn checkpoint(
     check_options(o)?;
     let c = super::load(root, id)?;
     if !matches!(c.status, Status::Running | Status::Paused) {
-        bail!("container not running: {id} is {}", c.status.as_str());
+        // runc's words (and exit code 1), with the id.
+        bail!(
+            "container not running: {id} cannot be checkpointed in {} state",
+            c.status.as_str()
+        );
     }
+    let cwd = std::env::current_dir().context("current directory")?;
+    check_parent(o.parent_path.as_deref(), &o.criu.image_dir(&cwd))?;
     super::criu::check_cgroups_mode(o.criu.cgroups_mode, &c.state.cgroup)?;
     let criu = find_criu(criu_flag)?;
     if o.pre_dump {

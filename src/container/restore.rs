@@ -132,15 +132,22 @@ fn check_terminal(
     }
 }
 
-fn plan(id: &str, criu_flag: Option<&Path>, o: &RestoreOptions) -> Result<Plan> {
+fn plan(root: &Path, id: &str, criu_flag: Option<&Path>, o: &RestoreOptions) -> Result<Plan> {
     crate::spec::check_id(id)?;
+    // As runc: a taken id is the first thing said, before the bundle or
+    // the images are looked at (`ContainerDir::create` still decides).
+    if std::fs::symlink_metadata(root.join(id)).is_ok() {
+        bail!("container with id exists: {id}");
+    }
     if o.criu.lazy_pages {
         bail!("{}", ck::LAZY_REFUSED);
     }
     if o.criu.cgroups_mode == CgroupsMode::Strict {
         // Seen with CRIU 4.1: "cg: Abort restore of existing cgroups".
         bail!(
-            "restore {id}: --manage-cgroups-mode strict is not supported: outlet makes the              container's cgroup with the bundle's limits before CRIU runs, and strict mode              makes CRIU abort on an existing cgroup; use soft, full or ignore"
+            "restore {id}: --manage-cgroups-mode strict is not supported: outlet makes the \
+             container's cgroup with the bundle's limits before CRIU runs, and strict mode \
+             makes CRIU abort on an existing cgroup; use soft, full or ignore"
         );
     }
     let bundle = o.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -649,7 +656,7 @@ fn wait(root: &Path, id: &str, o: &RestoreOptions, state: State) -> Result<i32> 
 }
 
 pub fn restore(root: &Path, id: &str, criu_flag: Option<&Path>, o: &RestoreOptions) -> Result<i32> {
-    let mut p = plan(id, criu_flag, o)?;
+    let mut p = plan(root, id, criu_flag, o)?;
     let (dir, mut undo, intent, croot) = set_up(root, id, &mut p)?;
     let pty = p.rec.tty.as_ref().map(|_| new_pty()).transpose()?;
     let pidfile = dir.path.join("criu.pid");
