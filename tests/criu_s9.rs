@@ -417,3 +417,90 @@ fn empty_ns_network_as_runc_and_the_default_on_purpose_not() {
     runc(&t, &["delete", "-f", &rid]).expect_ok("runc delete");
     t.outlet(&["delete", "--force", &oid]).expect_ok("delete");
 }
+
+/// Memory and pids limits of the container `pid` is in (v1 files).
+fn limits(pid: i32) -> (String, String) {
+    (
+        cgroup_file(pid, "memory", "memory.limit_in_bytes"),
+        cgroup_file(pid, "pids", "pids.max"),
+    )
+}
+
+/// --manage-cgroups-mode soft (the default): a restore from a bundle whose
+/// limits changed since the dump takes the new bundle's limits, for runc
+/// and outlet alike (each makes the cgroup from the bundle before CRIU
+/// runs, and soft mode leaves an existing cgroup's properties alone). The
+/// control: the dumped container had the old limits, read the same way.
+/// (runc 1.1.5 refuses `ignore`, "Invalid manage cgroups mode"; outlet
+/// takes it as later runc versions do, tests/checkpoint_flags.rs.)
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn soft_mode_restore_takes_the_new_bundles_limits_as_runc() {
+    let Some(t) = T::new() else { return };
+    let set = |c: &mut serde_json::Value, mem: u64, pids: u64| {
+        c["linux"]["resources"]["memory"] = serde_json::json!({ "limit": mem });
+        c["linux"]["resources"]["pids"] = serde_json::json!({ "limit": pids });
+    };
+    let ob = counter_bundle(&t, "lim-outlet", |c| set(c, 64 << 20, 50));
+    let oid = t.id("lim");
+    let opid = run_detached(&t, &oid, &ob);
+    let rb = counter_bundle(&t, "lim-runc", |c| set(c, 64 << 20, 50));
+    let rid = runc_id(&t, "lim");
+    runc(
+        &t,
+        &["run", "-d", "--bundle", rb.dir.to_str().unwrap(), &rid],
+    )
+    .expect_ok("runc run -d");
+    let rpid = runc_pid(&t, &rid);
+    t.track_pid(rpid);
+    let old = ((64u64 << 20).to_string(), "50".to_string());
+    assert_eq!(
+        limits(opid),
+        old,
+        "control: outlet's limits before the dump"
+    );
+    assert_eq!(limits(rpid), old, "control: runc's limits before the dump");
+    let oimg = t.dir.join("o-img");
+    let rimg = t.dir.join("r-img");
+    checkpoint(&t, &oid, &oimg, &["--manage-cgroups-mode", "soft"]).expect_ok("outlet checkpoint");
+    runc(
+        &t,
+        &[
+            "checkpoint",
+            "--manage-cgroups-mode",
+            "soft",
+            "--image-path",
+            rimg.to_str().unwrap(),
+            &rid,
+        ],
+    )
+    .expect_ok("runc checkpoint");
+    for b in [&ob, &rb] {
+        let mut c = b.config();
+        set(&mut c, 96 << 20, 77);
+        b.write_config(&c);
+    }
+    let opid = restore(&t, &oid, &ob, &oimg);
+    runc(
+        &t,
+        &[
+            "restore",
+            "-d",
+            "--manage-cgroups-mode",
+            "soft",
+            "--bundle",
+            rb.dir.to_str().unwrap(),
+            "--image-path",
+            rimg.to_str().unwrap(),
+            &rid,
+        ],
+    )
+    .expect_ok("runc restore");
+    let rpid = runc_pid(&t, &rid);
+    t.track_pid(rpid);
+    let new = ((96u64 << 20).to_string(), "77".to_string());
+    assert_eq!(limits(opid), new, "outlet's limits after the restore");
+    assert_eq!(limits(rpid), new, "runc's limits after the restore");
+    runc(&t, &["delete", "-f", &rid]).expect_ok("runc delete");
+    t.outlet(&["delete", "--force", &oid]).expect_ok("delete");
+}
