@@ -174,6 +174,19 @@ fn bad_parent_path_and_state_refused_as_runc_refuses() {
     );
     oo.expect_ok("outlet checkpoint with an empty parent directory");
     assert!(oimg.join("inventory.img").exists());
+    // An image directory still to be made, its parent reached by `..`
+    // (how a final dump names its pre-dump): runc makes the directory and
+    // then checks; outlet checks first and must find the same parent.
+    let fresh = t.dir.join("o-final");
+    let oo = checkpoint(
+        &t,
+        &oid,
+        &fresh,
+        &["--leave-running", "--parent-path", "../o-img/a-dir"],
+    );
+    oo.expect_ok("outlet checkpoint into a new image dir with ../ parent");
+    let link = std::fs::read_link(fresh.join("parent")).expect("a parent link");
+    assert_eq!(link, PathBuf::from("../o-img/a-dir"));
 
     // A created container: runc's words, exit 1 for both.
     let ocb = counter_bundle(&t, "pp-oc", |_| {});

@@ -485,7 +485,7 @@ fn check_parent(parent: Option<&Path>, image: &Path) -> Result<()> {
             image.display()
         );
     }
-    let real = image.join(p);
+    let real = parent_dir(image, p);
     match std::fs::metadata(&real) {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(_) => bail!(
@@ -499,6 +499,23 @@ fn check_parent(parent: Option<&Path>, image: &Path) -> Result<()> {
             real.display()
         ),
     }
+}
+
+/// Where CRIU will find the parent images: `image`/`parent` as the kernel
+/// resolves it once the image directory exists. Until then each leading
+/// `..` of `parent` that lands in a part of `image` still to be made is
+/// taken lexically: that part is made as plain directories (no symlink),
+/// so its `..` is the directory above. The first existing ancestor on,
+/// the kernel resolves (symlinks included).
+fn parent_dir(image: &Path, parent: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut base = image.to_path_buf();
+    let mut rest = parent.components().peekable();
+    while rest.peek() == Some(&Component::ParentDir) && std::fs::symlink_metadata(&base).is_err() {
+        base.pop();
+        rest.next();
+    }
+    base.join(rest.collect::<PathBuf>())
 }
 
 /// Refuses what cannot work before anything is made.
@@ -660,6 +677,19 @@ mod tests {
                 ("/proc/keys".into(), External::Masked),
             ]
         );
+    }
+
+    #[test]
+    fn parent_of_an_image_dir_still_to_be_made() {
+        let d = std::env::temp_dir().join(format!("outlet-unit-parent-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("pre")).unwrap();
+        let fresh = d.join("new/final");
+        assert_eq!(parent_dir(&fresh, Path::new("../../pre")), d.join("pre"));
+        check_parent(Some(Path::new("../../pre")), &fresh).unwrap();
+        // Control: one `..` short lands in the directory still to be made.
+        assert!(check_parent(Some(Path::new("../pre")), &fresh).is_err());
+        check_parent(Some(Path::new("pre")), &d).unwrap();
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
