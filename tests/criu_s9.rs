@@ -238,10 +238,12 @@ fn bad_parent_path_and_state_refused_as_runc_refuses() {
     t.outlet(&["delete", "--force", &oid]).expect_ok("delete");
 }
 
-/// `restore` into an id that is taken says so first, as runc does, even
-/// when the images would not do either (runc: "container with given ID
-/// already exists"; outlet used to complain about the images first). The
-/// control: the same call under a free id is refused for the images.
+/// `restore` into an id that is taken says so before the images are
+/// looked at, as runc does (its order: the bundle, the id, the images;
+/// runc: "container with given ID already exists"; outlet used to
+/// complain about the images first). The control: the same call under a
+/// free id is refused for the images; a bad bundle is still named first
+/// (tests/callers_cmds.rs).
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn restore_into_a_taken_id_is_refused_first() {

@@ -134,11 +134,6 @@ fn check_terminal(
 
 fn plan(root: &Path, id: &str, criu_flag: Option<&Path>, o: &RestoreOptions) -> Result<Plan> {
     crate::spec::check_id(id)?;
-    // As runc: a taken id is the first thing said, before the bundle or
-    // the images are looked at (`ContainerDir::create` still decides).
-    if std::fs::symlink_metadata(root.join(id)).is_ok() {
-        bail!("container with id exists: {id}");
-    }
     if o.criu.lazy_pages {
         bail!("{}", ck::LAZY_REFUSED);
     }
@@ -152,6 +147,11 @@ fn plan(root: &Path, id: &str, criu_flag: Option<&Path>, o: &RestoreOptions) -> 
     }
     let bundle = o.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
     let loaded = crate::spec::load(&bundle, None)?;
+    // runc's order: the bundle, then a taken id, then the images
+    // (`ContainerDir::create` still decides).
+    if std::fs::symlink_metadata(root.join(id)).is_ok() {
+        bail!("container with id exists: {id}");
+    }
     let (image, work) = o.criu.dirs(Some(&loaded.bundle), false)?;
     let rec = read_record(&image)?;
     check_terminal(id, &loaded.spec, &rec, o)?;
