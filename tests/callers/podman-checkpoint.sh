@@ -35,7 +35,17 @@ conmon_path_prefix="$criu_dir:"
 source "$here/podman-setup.sh"
 inspect() { tmo 10 "${P[@]}" inspect --format "$2" "$1" 2>/dev/null; }
 state_is() { [[ $(inspect "$1" '{{.State.Status}}') == "$2" ]]; }
-count() { tmo 10 "${P[@]}" exec "$1" cat /tmp/n 2>/dev/null || echo 0; }
+# count NAME: the counter, read again (up to ~2 s) while it reads empty: the
+# shell truncates /tmp/n before each write, and a dump can catch it there, so
+# the first read right after a restore may find the file empty (seen).
+count() {
+    local n= i
+    for ((i = 0; i < 20; i++)); do
+        n=$(tmo 10 "${P[@]}" exec "$1" cat /tmp/n 2>/dev/null) && [[ -n $n ]] && break
+        sleep 0.1
+    done
+    echo "${n:-0}"
+}
 counted() { [[ $(count "$1") -ge 10 ]]; }
 counter='i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done'
 
