@@ -418,8 +418,9 @@ fn dump_controllers(pid: i32, paths: &crate::cgroups::CgroupPaths) -> Result<Vec
 }
 
 /// As runc: without the kernel's dirty-page tracking a pre-dump would copy
-/// everything and save nothing; say so up front.
-fn check_pre_dump(criu: &Path, id: &str) -> Result<()> {
+/// everything and save nothing, and a dump on a parent (which needs
+/// --track-mem to write only what changed) fails in CRIU; say so up front.
+fn check_pre_dump(criu: &Path, id: &str, flag: &str) -> Result<()> {
     let ok = Command::new(criu)
         .args(["check", "--feature", "mem_dirty_track"])
         .stdin(Stdio::null())
@@ -429,7 +430,7 @@ fn check_pre_dump(criu: &Path, id: &str) -> Result<()> {
         .is_ok_and(|s| s.success());
     if !ok {
         bail!(
-            "checkpoint {id} --pre-dump: CRIU cannot track memory changes on this kernel \
+            "checkpoint {id} {flag}: CRIU cannot track memory changes on this kernel \
              (`criu check --feature mem_dirty_track` fails: no CONFIG_MEM_SOFT_DIRTY); \
              pre-dumps are impossible here, take a plain checkpoint"
         );
@@ -440,7 +441,11 @@ fn check_pre_dump(criu: &Path, id: &str) -> Result<()> {
 /// The criu arguments that follow from the options alone.
 fn option_args(o: &CheckpointOptions, args: &mut Vec<OsString>) -> Result<()> {
     o.criu.push_args(args);
-    if o.pre_dump {
+    // A dump on a parent writes only the pages dirtied since the parent
+    // when it, too, asks the kernel's soft-dirty bits (as runc sets
+    // TrackMem with a parent): without --track-mem CRIU links the parent
+    // and still writes every page (seen in the VM: 2.2 MB both times).
+    if o.pre_dump || o.parent_path.is_some() {
         args.push("--track-mem".into());
     }
     if let Some(p) = &o.parent_path {
@@ -469,6 +474,55 @@ pub const LAZY_REFUSED: &str = "--lazy-pages is not supported by outlet (lazy mi
                                 through userfaultfd failed with CRIU 4.1.1 here); take a \
                                 plain checkpoint, with --page-server to send the pages away";
 
+/// `--parent-path` names the images of an earlier pre-dump relative to
+/// the image directory, as CRIU's --prev-images-dir takes it. Checked as
+/// runc checks it, before the container is frozen: CRIU's own refusal
+/// ("Invalid parent image directory provided") says neither which flag
+/// nor which path.
+fn check_parent(parent: Option<&Path>, image: &Path) -> Result<()> {
+    let Some(p) = parent else {
+        return Ok(());
+    };
+    if p.is_absolute() {
+        bail!(
+            "--parent-path {}: must be relative (to the image path {})",
+            p.display(),
+            image.display()
+        );
+    }
+    let real = parent_dir(image, p);
+    match std::fs::metadata(&real) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!(
+            "invalid --parent-path {}: {} is not a directory",
+            p.display(),
+            real.display()
+        ),
+        Err(e) => bail!(
+            "invalid --parent-path {}: {}: {e}",
+            p.display(),
+            real.display()
+        ),
+    }
+}
+
+/// Where CRIU will find the parent images: `image`/`parent` as the kernel
+/// resolves it once the image directory exists. Until then each leading
+/// `..` of `parent` that lands in a part of `image` still to be made is
+/// taken lexically: that part is made as plain directories (no symlink),
+/// so its `..` is the directory above. The first existing ancestor on,
+/// the kernel resolves (symlinks included).
+fn parent_dir(image: &Path, parent: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut base = image.to_path_buf();
+    let mut rest = parent.components().peekable();
+    while rest.peek() == Some(&Component::ParentDir) && std::fs::symlink_metadata(&base).is_err() {
+        base.pop();
+        rest.next();
+    }
+    base.join(rest.collect::<PathBuf>())
+}
+
 /// Refuses what cannot work before anything is made.
 fn check_options(o: &CheckpointOptions) -> Result<()> {
     if o.criu.lazy_pages {
@@ -496,12 +550,20 @@ pub fn checkpoint(
     check_options(o)?;
     let c = super::load(root, id)?;
     if !matches!(c.status, Status::Running | Status::Paused) {
-        bail!("container not running: {id} is {}", c.status.as_str());
+        // runc's words (and exit code 1), with the id.
+        bail!(
+            "container not running: {id} cannot be checkpointed in {} state",
+            c.status.as_str()
+        );
     }
+    let cwd = std::env::current_dir().context("current directory")?;
+    check_parent(o.parent_path.as_deref(), &o.criu.image_dir(&cwd))?;
     super::criu::check_cgroups_mode(o.criu.cgroups_mode, &c.state.cgroup)?;
     let criu = find_criu(criu_flag)?;
     if o.pre_dump {
-        check_pre_dump(&criu, id)?;
+        check_pre_dump(&criu, id, "--pre-dump")?;
+    } else if o.parent_path.is_some() {
+        check_pre_dump(&criu, id, "--parent-path")?;
     }
     let spec = crate::spec::from_validated(&c.dir.load_config()?)?;
     let pid = c.state.pid;
@@ -622,6 +684,19 @@ mod tests {
                 ("/proc/keys".into(), External::Masked),
             ]
         );
+    }
+
+    #[test]
+    fn parent_of_an_image_dir_still_to_be_made() {
+        let d = std::env::temp_dir().join(format!("outlet-unit-parent-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("pre")).unwrap();
+        let fresh = d.join("new/final");
+        assert_eq!(parent_dir(&fresh, Path::new("../../pre")), d.join("pre"));
+        check_parent(Some(Path::new("../../pre")), &fresh).unwrap();
+        // Control: one `..` short lands in the directory still to be made.
+        assert!(check_parent(Some(Path::new("../pre")), &fresh).is_err());
+        check_parent(Some(Path::new("pre")), &d).unwrap();
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

@@ -124,6 +124,15 @@ impl CriuOptions {
         }
     }
 
+    /// The image directory, relative paths taken from `base`.
+    pub fn image_dir(&self, base: &Path) -> PathBuf {
+        base.join(
+            self.image_path
+                .as_deref()
+                .unwrap_or(Path::new("checkpoint")),
+        )
+    }
+
     /// Image and work directories: runc's defaults (<base>/checkpoint,
     /// work = image); relative paths are taken from `base` (checkpoint: the
     /// current directory; restore: the bundle, as runc works from there).
@@ -132,11 +141,7 @@ impl CriuOptions {
             Some(b) => b.to_path_buf(),
             None => std::env::current_dir().context("current directory")?,
         };
-        let image = cwd.join(
-            self.image_path
-                .as_deref()
-                .unwrap_or(Path::new("checkpoint")),
-        );
+        let image = self.image_dir(&cwd);
         let work = self
             .work_path
             .as_ref()

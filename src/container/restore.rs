@@ -132,7 +132,7 @@ fn check_terminal(
     }
 }
 
-fn plan(id: &str, criu_flag: Option<&Path>, o: &RestoreOptions) -> Result<Plan> {
+fn plan(root: &Path, id: &str, criu_flag: Option<&Path>, o: &RestoreOptions) -> Result<Plan> {
     crate::spec::check_id(id)?;
     if o.criu.lazy_pages {
         bail!("{}", ck::LAZY_REFUSED);
@@ -140,11 +140,18 @@ fn plan(id: &str, criu_flag: Option<&Path>, o: &RestoreOptions) -> Result<Plan> 
     if o.criu.cgroups_mode == CgroupsMode::Strict {
         // Seen with CRIU 4.1: "cg: Abort restore of existing cgroups".
         bail!(
-            "restore {id}: --manage-cgroups-mode strict is not supported: outlet makes the              container's cgroup with the bundle's limits before CRIU runs, and strict mode              makes CRIU abort on an existing cgroup; use soft, full or ignore"
+            "restore {id}: --manage-cgroups-mode strict is not supported: outlet makes the \
+             container's cgroup with the bundle's limits before CRIU runs, and strict mode \
+             makes CRIU abort on an existing cgroup; use soft, full or ignore"
         );
     }
     let bundle = o.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
     let loaded = crate::spec::load(&bundle, None)?;
+    // runc's order: the bundle, then a taken id, then the images
+    // (`ContainerDir::create` still decides).
+    if std::fs::symlink_metadata(root.join(id)).is_ok() {
+        bail!("container with id exists: {id}");
+    }
     let (image, work) = o.criu.dirs(Some(&loaded.bundle), false)?;
     let rec = read_record(&image)?;
     check_terminal(id, &loaded.spec, &rec, o)?;
@@ -649,7 +656,7 @@ fn wait(root: &Path, id: &str, o: &RestoreOptions, state: State) -> Result<i32> 
 }
 
 pub fn restore(root: &Path, id: &str, criu_flag: Option<&Path>, o: &RestoreOptions) -> Result<i32> {
-    let mut p = plan(id, criu_flag, o)?;
+    let mut p = plan(root, id, criu_flag, o)?;
     let (dir, mut undo, intent, croot) = set_up(root, id, &mut p)?;
     let pty = p.rec.tty.as_ref().map(|_| new_pty()).transpose()?;
     let pidfile = dir.path.join("criu.pid");

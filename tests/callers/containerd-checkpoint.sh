@@ -79,6 +79,34 @@ else
 fi
 tmo 10 "${CTR[@]}" image rm "localhost/ckpt-$id:1" >/dev/null 2>&1 || true
 
+# --- ctr task checkpoint --image-path, with and without --exit ----------------
+# The shim sends `checkpoint --image-path P --work-path W [--leave-running]
+# ID`: without --exit the task goes on counting, with it the task stops;
+# either way the images are where the caller asked. Each is the other's
+# control.
+id=$(new_id)
+tmo 30 "${CTR[@]}" run -d "${run_opts[@]}" "$image" "$id" sh -c "$counter" >/dev/null
+wait_until 10 counted "$id" || true
+set +e
+out=$(tmo 60 "${CTR[@]}" task checkpoint --image-path "$tmp/tck1" --work-path "$tmp/tcw1" "$id" 2>&1); rc=$?
+set -e
+n1=$(count "$id"); sleep 0.5; n2=$(count "$id")
+if [[ $rc -eq 0 && -f $tmp/tck1/inventory.img && $(task_status "$id") == RUNNING && $n2 -gt $n1 ]]; then
+    pass task-checkpoint-leaves-running
+else
+    fail task-checkpoint-leaves-running "exit $rc, status $(task_status "$id"), count $n1 then $n2: $(brief "$out")"
+fi
+set +e
+out=$(tmo 60 "${CTR[@]}" task checkpoint --exit --image-path "$tmp/tck2" --work-path "$tmp/tcw2" "$id" 2>&1); rc=$?
+set -e
+wait_until 10 test "$(task_status "$id")" = STOPPED || true
+if [[ $rc -eq 0 && -f $tmp/tck2/inventory.img && $(task_status "$id") == STOPPED ]]; then
+    pass task-checkpoint-exit-stops
+else
+    fail task-checkpoint-exit-stops "exit $rc, status $(task_status "$id"): $(brief "$out")"
+fi
+tmo 10 "${CTR[@]}" task rm -f "$id" >/dev/null 2>&1 || true
+
 # Control: a fresh start of the same command, read the same way right after
 # it starts, has not counted to 10: the check above can tell them apart.
 id=$(new_id)

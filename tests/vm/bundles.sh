@@ -31,7 +31,7 @@ bundle() {
 mib=1048576
 
 bundle smoke '["/bin/probe","report"]' '{}'
-bundle criu '["sh","-c","i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done"]' "{\"memory\":{\"limit\":$((64 * mib))}}"
+bundle criu '["sh","-c","x=$(head -c 2000000 /dev/zero | tr \"\\\\0\" a); i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done"]' "{\"memory\":{\"limit\":$((64 * mib))}}"
 # In the VM's network namespace: criu would save a namespace of its own with
 # iptables-save, which the VM does not hold (the cgroup v2 paths are the point).
 jq '.linux.namespaces |= map(select(.type != "network"))' "$out/criu/config.json" >"$out/criu/c.json"
