@@ -48,7 +48,7 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
     if early && protected.is_ok() {
         prefault();
     }
-    let cli = Cli::try_parse_fast_from(&argv).unwrap_or_else(|| Cli::parse_from(&argv));
+    let cli = Cli::try_parse_fast_from(&argv).unwrap_or_else(|| parse_or_exit(&argv));
     let log = logging::Logger::new(cli.log.clone(), cli.log_format, cli.debug);
     // Whatever spelling of the command line the quick look missed.
     if !early
@@ -181,4 +181,15 @@ impl std::fmt::Write for StackLine {
 fn std_start() {
     // First thing in main: no other thread exists.
     outlet::syscall::start::ignore_sigpipe_and_open_stdio();
+}
+
+/// clap's full parse; a usage error (unknown flag, a missing or badly typed
+/// argument) exits 1 as runc's does and as "bad input" must, not clap's 2.
+/// `--help` and `--version` still print to stdout and exit 0.
+fn parse_or_exit(argv: &[OsString]) -> Cli {
+    Cli::try_parse_from(argv).unwrap_or_else(|e| {
+        let code = if e.use_stderr() { 1 } else { 0 };
+        let _ = e.print();
+        std::process::exit(code)
+    })
 }

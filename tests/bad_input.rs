@@ -581,3 +581,44 @@ fn memory_limit_below_what_the_kernel_allows() {
     let id = t.id("fourmib");
     t.run(&id, &b).expect_ok("run with 4 MiB");
 }
+
+/// A usage error (unknown flag, missing argument, a typed flag given a
+/// name) exits 1, as runc's do and as bad input must; clap's own
+/// convention was 2. The control: `--help` and `--version` still exit 0
+/// with their text on stdout. Each case is also run with runc where it
+/// is installed, which must agree.
+#[test]
+fn usage_errors_exit_1_as_runc() {
+    let bin = env!("CARGO_BIN_EXE_outlet");
+    let code = |prog: &str, args: &[&str]| {
+        let o = std::process::Command::new(prog)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{prog} {args:?}: {e}"));
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let runc = std::process::Command::new("runc")
+        .arg("--version")
+        .output()
+        .is_ok();
+    for args in [
+        &["kill"][..],
+        &["exec", "--bogus-flag", "x", "true"],
+        &["exec", "-g", "wheel", "x", "true"],
+        &["delete"],
+        &["create", "--bundle"],
+    ] {
+        let (c, err) = code(bin, args);
+        assert_eq!(c, Some(1), "outlet {args:?}: {err}");
+        assert!(!err.trim().is_empty(), "outlet {args:?} said nothing");
+        if runc {
+            assert_eq!(code("runc", args).0, Some(1), "runc {args:?} disagrees");
+        }
+    }
+    for args in [&["--help"][..], &["--version"], &["exec", "--help"]] {
+        assert_eq!(code(bin, args).0, Some(0), "control: outlet {args:?}");
+    }
+}

@@ -157,9 +157,9 @@ fn bad_exec_flag_values_are_refused_by_name() {
         assert!(!marker.exists(), "exec {flags:?} ran the process");
     }
     // -g is typed (u32) on the command line: clap refuses a name as a
-    // usage error, its exit 2, naming the flag.
+    // usage error, naming the flag; exit 1, as runc's usage errors.
     let o = run(&["-g", "wheel"]);
-    assert_eq!(o.code, Some(2), "{o:?}");
+    assert_eq!(o.code, Some(1), "{o:?}");
     assert!(o.stderr.contains("--additional-gids"), "{o:?}");
     assert!(!marker.exists(), "exec -g wheel ran the process");
     // Control: the same command with good values runs.
