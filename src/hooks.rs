@@ -133,7 +133,11 @@ fn failure(status: std::process::ExitStatus) -> String {
         return status.to_string();
     };
     let name = nix::sys::signal::Signal::try_from(sig).map_or("?", |s| s.as_str());
-    let core = if status.core_dumped() { " (core dumped)" } else { "" };
+    let core = if status.core_dumped() {
+        " (core dumped)"
+    } else {
+        ""
+    };
     match crate::signals::described(sig) {
         Some(text) => format!("signal: {text} ({name}){core}"),
         None => format!("signal: {sig} ({name}){core}"),

@@ -1,7 +1,7 @@
 //! runc's integration suite (tests/integration/*.bats), ported: the
 //! lifecycle files (create, start_detached, start_hello, run, kill,
-//! delete, state, list, root, ps, pause, exec, help, version). The
-//! container-setup files are in runcbats_s9b.rs.
+//! delete, state, pause). The command-line ones are in runcbats_s9c.rs,
+//! the container-setup ones in runcbats_s9b.rs.
 //!
 //! Each test names the bats test it ports (`// runc: FILE "NAME"`) and
 //! checks the same facts on a real container, plus a control: the same
@@ -17,14 +17,7 @@
 //!   covers nested cgroups under delete).
 //! - delete.bats "runc delete removes failed systemd unit": needs the
 //!   systemd driver, which outlet offers on cgroup v2 hosts only.
-//! - help.bats: checks urfave/cli's "NAME:" page layout and runc's "No
-//!   help topic for 'foo'"; the port checks what a caller relies on (exit
-//!   0 and the command named for every `CMD -h`, non-zero naming the
-//!   unknown command for `foo -h`). outlet exits 2 (clap's usage error)
-//!   where runc exits 3.
-//! - exec.bats "runc exec --additional-gids": runc's expected text has
-//!   group names from its image's /etc/group; the fixture has none, so the
-//!   port checks the numbers.
+//! - list/root/ps/exec/help/version.bats are in runcbats_s9c.rs.
 
 mod common;
 
@@ -123,7 +116,10 @@ fn create_pid_file_relative_to_cwd() {
     let written = std::fs::read_to_string(cwd.join("pid.txt")).expect("pid.txt in the cwd");
     assert_eq!(written.trim(), pid.to_string());
     // Control: the relative name is the caller's cwd's, not the bundle's.
-    assert!(!b.dir.join("pid.txt").exists(), "pid.txt went to the bundle");
+    assert!(
+        !b.dir.join("pid.txt").exists(),
+        "pid.txt went to the bundle"
+    );
     t.outlet(&["start", &id]).expect_ok("start");
     assert_eq!(t.status(&id), "running");
 }
@@ -140,8 +136,12 @@ fn run_detached_pid_file() {
     std::fs::create_dir(&cwd).unwrap();
     let id = t.id("d");
     let bundle = b.dir.to_str().unwrap();
-    outlet_in(&t, &cwd, &["run", "--pid-file", "pid.txt", "-d", "-b", bundle, &id])
-        .expect_ok("run -d --pid-file");
+    outlet_in(
+        &t,
+        &cwd,
+        &["run", "--pid-file", "pid.txt", "-d", "-b", bundle, &id],
+    )
+    .expect_ok("run -d --pid-file");
     let pid = t.state(&id)["pid"].as_i64().unwrap();
     t.track_pid(pid as i32);
     assert_eq!(t.status(&id), "running");
@@ -231,7 +231,13 @@ fn run_no_exec_bit_with_dac_override() {
     let o = t.run(&t.id("nocap"), &b);
     assert!(!o.ok(), "ran without the exec bit or the cap: {o:?}");
     let mut cfg = b.config();
-    for set in ["bounding", "effective", "inheritable", "ambient", "permitted"] {
+    for set in [
+        "bounding",
+        "effective",
+        "inheritable",
+        "ambient",
+        "permitted",
+    ] {
         let l = cfg["process"]["capabilities"][set].as_array_mut();
         match l {
             Some(l) => l.push(json!("CAP_DAC_OVERRIDE")),
@@ -402,9 +408,7 @@ fn run_tmpfs_keeps_dir_mode() {
 fn run_tmpfs_perms() {
     use std::os::unix::fs::PermissionsExt;
     let Some(t) = T::new() else { return };
-    let m = |opts: Value| {
-        json!({"destination": "/tmp/test", "type": "tmpfs", "source": "tmpfs", "options": opts})
-    };
+    let m = |opts: Value| json!({"destination": "/tmp/test", "type": "tmpfs", "source": "tmpfs", "options": opts});
     let mkdir = |mode: u32| {
         move |r: &Path| {
             let d = r.join("tmp/test");
@@ -413,12 +417,24 @@ fn run_tmpfs_perms() {
         }
     };
     // Made by the runtime, then over an existing dir (runc issue 3911).
-    assert_eq!(stat_tmpfs(&t, "new", "%a", m(json!(["mode=0444"])), |_| {}), "444");
-    assert_eq!(stat_tmpfs(&t, "old", "%a", m(json!(["mode=0444"])), mkdir(0o755)), "444");
+    assert_eq!(
+        stat_tmpfs(&t, "new", "%a", m(json!(["mode=0444"])), |_| {}),
+        "444"
+    );
+    assert_eq!(
+        stat_tmpfs(&t, "old", "%a", m(json!(["mode=0444"])), mkdir(0o755)),
+        "444"
+    );
     // No mode option: the dir's own mode.
-    assert_eq!(stat_tmpfs(&t, "dir", "%a", m(json!([])), mkdir(0o710)), "710");
+    assert_eq!(
+        stat_tmpfs(&t, "dir", "%a", m(json!([])), mkdir(0o710)),
+        "710"
+    );
     // The option wins over the dir's mode.
-    assert_eq!(stat_tmpfs(&t, "opt", "%a", m(json!(["mode=0410"])), mkdir(0o710)), "410");
+    assert_eq!(
+        stat_tmpfs(&t, "opt", "%a", m(json!(["mode=0410"])), mkdir(0o710)),
+        "410"
+    );
 }
 
 // runc: kill.bats "kill detached busybox"
@@ -428,13 +444,15 @@ fn kill_detached() {
     let Some(t) = T::new() else { return };
     let (id, _) = up(&t, "k", |_| {});
     // Control: signal 0 to a running container succeeds.
-    t.outlet(&["kill", &id, "0"]).expect_ok("kill 0 while running");
+    t.outlet(&["kill", &id, "0"])
+        .expect_ok("kill 0 while running");
     t.outlet(&["kill", &id, "KILL"]).expect_ok("kill KILL");
     t.wait_status(&id, "stopped");
     let o = t.outlet(&["kill", &id, "0"]);
     assert_ne!(o.code, Some(0), "{o:?}");
     assert!(o.stderr.contains("container not running"), "{o:?}");
-    t.outlet(&["kill", "-a", &id, "0"]).expect_ok("kill -a on a stopped container");
+    t.outlet(&["kill", "-a", &id, "0"])
+        .expect_ok("kill -a on a stopped container");
     t.outlet(&["delete", &id]).expect_ok("delete");
 }
 
@@ -442,7 +460,7 @@ fn kill_detached() {
 fn cgroup_pids(id: &str) -> Vec<i32> {
     let d = common::cgroup_dirs_for(id)
         .into_iter()
-        .find(|d| d.to_string_lossy().contains("/pids/"))
+        .find(|d| d.exists() && d.to_string_lossy().contains("/pids/"))
         .expect("a pids cgroup");
     std::fs::read_to_string(d.join("cgroup.procs"))
         .unwrap_or_default()
@@ -523,4 +541,130 @@ fn delete_host_pidns_init_gone() {
         assert!(gone(&t, &id));
         assert!(all_gone(&pids), "force={force}: left {pids:?}");
     }
+}
+
+// runc: delete.bats "runc delete"
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn delete_removes_cgroup() {
+    let Some(t) = T::new() else { return };
+    let (id, _) = up(&t, "del", |c| {
+        c["linux"]["resources"]["pids"] = json!({"limit": 100});
+    });
+    let dirs: Vec<_> = common::cgroup_dirs_for(&id)
+        .into_iter()
+        .filter(|d| d.exists())
+        .collect();
+    assert!(!dirs.is_empty(), "no cgroup found for {id}");
+    // Control: delete of a running container is refused (CALLERS.md) and
+    // keeps everything.
+    assert!(!t.outlet(&["delete", &id]).ok());
+    assert!(dirs.iter().all(|d| d.exists()));
+    t.outlet(&["kill", &id, "KILL"]).expect_ok("kill");
+    t.wait_status(&id, "stopped");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+    assert!(gone(&t, &id));
+    assert!(dirs.iter().all(|d| !d.exists()), "left {dirs:?}");
+}
+
+// runc: delete.bats "runc delete --force",
+//       delete.bats "runc delete --force ignore not exist",
+//       delete.bats "runc delete --force [paused container]"
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn delete_force() {
+    let Some(t) = T::new() else { return };
+    let (id, _) = up(&t, "f", |_| {});
+    t.outlet(&["delete", "--force", &id])
+        .expect_ok("delete --force");
+    assert!(gone(&t, &id));
+    t.outlet(&["delete", "--force", &t.id("notexists")])
+        .expect_ok("delete --force of no container");
+    // Control: without --force, a missing container is an error.
+    t.outlet(&["delete", &t.id("notexists2")])
+        .expect_fail("delete of no container", "does not exist");
+    let (id, _) = up(&t, "p", |_| {});
+    let pid = t.state(&id)["pid"].as_i64().unwrap() as i32;
+    t.outlet(&["pause", &id]).expect_ok("pause");
+    t.outlet(&["delete", "--force", &id])
+        .expect_ok("delete --force paused");
+    assert!(gone(&t, &id));
+    assert!(all_gone(&[pid]), "paused init {pid} left alive");
+}
+
+// runc: delete.bats "runc delete --force in cgroupv1 with subcgroups"
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn delete_force_v1_subcgroups() {
+    let Some(t) = T::new() else { return };
+    let (id, _) = up(&t, "sub", |c| {
+        // outlet's spec already has a cgroup namespace: writable mount.
+        assert!(c["linux"]["namespaces"].to_string().contains("\"cgroup\""));
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["type"] == "cgroup" {
+                m["options"] = json!(["nosuid", "noexec", "nodev", "relatime", "rw"]);
+            }
+        }
+    });
+    exec(&t, &id, &["-d", "sleep", "86400"]).expect_ok("exec -d");
+    let script = "set -e; p=$(pidof sleep | tr ' ' '\\n' | sort -n | tail -1); \
+                  for s in memory freezer; do mkdir /sys/fs/cgroup/$s/foo; \
+                  echo $p > /sys/fs/cgroup/$s/foo/tasks; done; echo $p";
+    let o = exec(&t, &id, &["sh", "-c", script]);
+    o.expect_ok("make sub-cgroups");
+    let subs: Vec<_> = common::cgroup_dirs_for(&id)
+        .into_iter()
+        .filter(|d| d.exists())
+        .filter(|d| {
+            ["/memory/", "/freezer/"]
+                .iter()
+                .any(|s| d.to_string_lossy().contains(s))
+        })
+        .map(|d| d.join("foo"))
+        .collect();
+    // Control: the sub-cgroups are really there before the delete.
+    assert_eq!(subs.len(), 2, "{subs:?}");
+    assert!(subs.iter().all(|d| d.is_dir()), "{subs:?}");
+    t.outlet(&["delete", "--force", &id])
+        .expect_ok("delete --force");
+    assert!(gone(&t, &id));
+    assert!(subs.iter().all(|d| !d.exists()), "left {subs:?}");
+}
+
+// runc: state.bats "state (kill + delete)", state.bats "state (pause + resume)",
+//       pause.bats "runc pause and resume",
+//       pause.bats "runc pause and resume with nonexist container"
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn state_pause_resume_kill_delete() {
+    let Some(t) = T::new() else { return };
+    let id = t.id("s");
+    assert!(gone(&t, &id), "state of a container not yet made");
+    let (id, _) = up(&t, "s", |_| {});
+    assert_eq!(t.status(&id), "running");
+    let freezer = common::cgroup_dirs_for(&id)
+        .into_iter()
+        .find(|d| d.exists() && d.to_string_lossy().contains("/freezer/"))
+        .expect("a freezer cgroup")
+        .join("freezer.state");
+    let frozen = || {
+        std::fs::read_to_string(&freezer)
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    // Control: the freezer reads thawed before the pause.
+    assert_eq!(frozen(), "THAWED");
+    t.outlet(&["pause", &id]).expect_ok("pause");
+    assert!(!t.outlet(&["pause", &t.id("nonexistent")]).ok());
+    assert_eq!(t.status(&id), "paused");
+    assert_eq!(frozen(), "FROZEN");
+    t.outlet(&["resume", &id]).expect_ok("resume");
+    assert!(!t.outlet(&["resume", &t.id("nonexistent")]).ok());
+    assert_eq!(t.status(&id), "running");
+    assert_eq!(frozen(), "THAWED");
+    t.outlet(&["kill", &id, "KILL"]).expect_ok("kill");
+    t.wait_status(&id, "stopped");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+    assert!(gone(&t, &id));
 }
