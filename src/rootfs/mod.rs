@@ -8,6 +8,7 @@ pub mod fdmount;
 mod freshdev;
 mod idmap;
 pub mod mounts;
+mod nopivot;
 pub mod paths;
 mod remount;
 
@@ -317,6 +318,7 @@ pub fn pivot(prepared: &Prepared, no_pivot: bool, mountns: bool) -> Result<()> {
     if !mountns {
         nix::unistd::chroot(".").context("chroot (no mount namespace)")?;
     } else if no_pivot {
+        nopivot::hide_host_proc_sys(rootfs)?;
         mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
             .context("move rootfs to / (--no-pivot)")?;
         nix::unistd::chroot(".").context("chroot (--no-pivot)")?;
