@@ -1,7 +1,19 @@
 //! runc's integration suite, ported (see runcbats_s9.rs for the method):
-//! mounts.bats and events.bats.
+//! mounts.bats, events.bats, tty.bats and capabilities.bats.
 //!
 //! Not ported, and why:
+//! - tty.bats "runc exec [tty consolesize]" uses `exec -t -d` with a
+//!   console socket; the port runs the same process.json (consoleSize
+//!   10x110) with `exec -t` in the foreground, where outlet relays the
+//!   terminal itself (callers_cmds.rs covers the console socket).
+//!
+//! Found, not fixed: capabilities.bats "runc run with unknown capability"
+//! expects a warning and a run without the unknown names (runtime-spec
+//! 1.1+: "MUST be logged as a warning ... SHOULD NOT fail"); outlet
+//! refuses the config naming the capability. Ignoring names means editing
+//! the config before the strict typed parse and in the copy kept in the
+//! state dir: left for a session that owns src/spec. The port checks the
+//! current refusal, so the change will show here.
 //! - events.bats "events --stats with psi data": cgroup v2 with PSI only;
 //!   this host is v1-hybrid.
 //! - events.bats "events oom": needs memory.memsw (cgroups_swap), which
@@ -279,4 +291,188 @@ fn events_interval() {
     }
     // Control: a malformed interval is refused.
     assert!(!t.outlet(&["events", "--interval", "soon", &t.id("x")]).ok());
+}
+
+/// A foreground `run` of a terminal container (outlet relays the pty; the
+/// test's stdin is /dev/null, as bats' `run`'s is not a terminal either).
+fn tty_run(t: &T, tag: &str, uid: u32, script: &str) -> Out {
+    run(t, tag, |c| {
+        c["process"]["terminal"] = json!(true);
+        c["process"]["user"]["uid"] = json!(uid);
+        c["process"]["user"]["gid"] = json!(if uid == 0 { 0 } else { 100 });
+        set_args(c, &["sh", "-c", script]);
+    })
+}
+
+fn lines(o: &Out) -> Vec<String> {
+    o.stdout
+        .lines()
+        .map(|l| l.trim_end_matches('\r').to_string())
+        .collect()
+}
+
+const PTSNAMES: &str = "for file in /proc/self/fd/[012]; do readlink $file; done";
+const TTY_OWNER: &str = "stat -c %u:%g $(tty)";
+
+// runc: tty.bats "runc run [stdin not a tty]", "runc run [tty ptsname]",
+//       "runc run [tty owner]", "runc run [tty owner] ({u,g}id != 0)"
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn tty_run_foreground() {
+    let Some(t) = T::new() else { return };
+    tty_run(&t, "size", 0, "stty size").expect_ok("stdin not a tty");
+    let o = tty_run(&t, "pts", 0, PTSNAMES);
+    let l = lines(o.expect_ok("ptsname"));
+    assert_eq!(l.len(), 3, "{o:?}");
+    assert!(l.iter().all(|p| p.starts_with("/dev/pts/")), "{l:?}");
+    assert_eq!(lines(&tty_run(&t, "own0", 0, TTY_OWNER)), ["0:5"]);
+    assert_eq!(lines(&tty_run(&t, "own1000", 1000, TTY_OWNER)), ["1000:5"]);
+    // Control: without a terminal the fds are not ptys.
+    let o = run(&t, "notty", |c| set_args(c, &["sh", "-c", PTSNAMES]));
+    assert!(
+        lines(&o).iter().all(|p| !p.starts_with("/dev/pts/")),
+        "{o:?}"
+    );
+}
+
+// runc: tty.bats "runc exec [stdin not a tty]", "runc exec [tty ptsname]",
+//       "runc exec [tty owner]", "runc exec [tty owner] ({u,g}id != 0)",
+//       "runc exec [tty consolesize]"
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn tty_exec() {
+    let Some(t) = T::new() else { return };
+    for (tag, uid) in [("root", 0), ("user", 1000)] {
+        let b = t.bundle(tag, |c| {
+            set_args(c, &["sleep", "1000"]);
+            c["process"]["user"]["uid"] = json!(uid);
+            c["process"]["user"]["gid"] = json!(if uid == 0 { 0 } else { 100 });
+        });
+        let id = t.id(tag);
+        t.outlet(&["run", "-d", "-b", b.dir.to_str().unwrap(), &id])
+            .expect_ok("run -d");
+        t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+        let x = |script: &str| t.outlet(&["exec", "-t", &id, "sh", "-c", script]);
+        x("stty size").expect_ok("exec -t, stdin not a tty");
+        let l = lines(x(PTSNAMES).expect_ok("ptsname"));
+        assert!(
+            l.len() == 3 && l.iter().all(|p| p.starts_with("/dev/pts/")),
+            "{l:?}"
+        );
+        assert_eq!(lines(&x(TTY_OWNER)), [format!("{uid}:5")]);
+        // Control: exec without -t has no terminal.
+        let o = t.outlet(&["exec", &id, "sh", "-c", PTSNAMES]);
+        assert!(
+            lines(&o).iter().all(|p| !p.starts_with("/dev/pts/")),
+            "{o:?}"
+        );
+    }
+    let id = t.id("root");
+    let p = t.dir.join("process.json");
+    let proc_json = |size: Value| {
+        json!({"terminal": true, "consoleSize": size, "args": ["stty", "size"], "cwd": "/",
+               "user": {"uid": 0, "gid": 0}})
+    };
+    std::fs::write(
+        &p,
+        proc_json(json!({"height": 10, "width": 110})).to_string(),
+    )
+    .unwrap();
+    let o = t.outlet(&["exec", "-t", "-p", p.to_str().unwrap(), &id]);
+    assert_eq!(lines(o.expect_ok("consoleSize")), ["10 110"]);
+    // Control: another size reads differently.
+    std::fs::write(
+        &p,
+        proc_json(json!({"height": 20, "width": 30})).to_string(),
+    )
+    .unwrap();
+    let o = t.outlet(&["exec", "-t", "-p", p.to_str().unwrap(), &id]);
+    assert_eq!(lines(o.expect_ok("consoleSize")), ["20 30"]);
+}
+
+// runc: tty.bats "runc create [terminal=false]", "runc run [terminal=false]",
+//       "runc run -d [terminal=false]"
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn terminal_false_io() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("nt", |c| set_args(c, &["sleep", "1000s"]));
+    let bundle = b.dir.to_str().unwrap();
+    let id = t.id("create");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    assert_eq!(t.status(&id), "running");
+    t.outlet(&["kill", &id, "KILL"]).expect_ok("kill");
+    let id = t.id("run");
+    let (mut cmd, so, se) = t.command(
+        std::path::Path::new(common::OUTLET),
+        &["run", "-b", bundle, &id],
+    );
+    let mut child = cmd.spawn().expect("spawn run");
+    t.wait_status(&id, "running");
+    t.outlet(&["kill", &id, "KILL"]).expect_ok("kill");
+    let st = common::wait_timeout(&mut child, Duration::from_secs(20), "run");
+    // Control: the foreground run ends with the killed process's code.
+    assert_eq!(Out::from_files(st, so, se).code, Some(137));
+    let id = t.id("detach");
+    t.outlet(&["run", "-d", "-b", bundle, &id])
+        .expect_ok("run -d");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    assert_eq!(t.status(&id), "running");
+    t.outlet(&["kill", &id, "KILL"]).expect_ok("kill");
+}
+
+fn status_of(t: &T, tag: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let o = run(t, tag, |c| {
+        edit(c);
+        set_args(c, &["/bin/cat", "/proc/self/status"]);
+    });
+    o.expect_ok(tag).stdout.clone()
+}
+
+// runc: capabilities.bats "runc run no capability",
+//       "runc run with new privileges", "runc run with some capabilities",
+//       "runc run with unknown capability" (a difference, see the top)
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn capabilities() {
+    let Some(t) = T::new() else { return };
+    let has = |s: &str, l: &str| s.lines().any(|x| x == l);
+    let s = status_of(&t, "none", |_| {});
+    assert!(
+        has(&s, "CapInh:\t0000000000000000") && has(&s, "CapAmb:\t0000000000000000"),
+        "{s}"
+    );
+    assert!(has(&s, "NoNewPrivs:\t1"), "{s}");
+    let s = status_of(&t, "newpriv", |c| {
+        c["process"]["noNewPrivileges"] = json!(false)
+    });
+    assert!(has(&s, "NoNewPrivs:\t0"), "{s}");
+    let s = status_of(&t, "some", |c| {
+        c["process"]["user"] = json!({"uid": 0});
+        c["process"]["capabilities"]["bounding"] = json!(["CAP_SYS_ADMIN"]);
+        c["process"]["capabilities"]["permitted"] = json!([
+            "CAP_SYS_ADMIN",
+            "CAP_AUDIT_WRITE",
+            "CAP_KILL",
+            "CAP_NET_BIND_SERVICE"
+        ]);
+    });
+    for l in [
+        "CapInh:\t0000000000000000",
+        "CapBnd:\t0000000000200000",
+        "CapEff:\t0000000000200000",
+        "CapPrm:\t0000000000200000",
+        "NoNewPrivs:\t1",
+    ] {
+        assert!(has(&s, l), "{l}: {s}");
+    }
+    // Control: the default set is not that one.
+    let s = status_of(&t, "default", |_| {});
+    assert!(!has(&s, "CapBnd:\t0000000000200000"), "{s}");
+    // Difference from runc (see the top): refused, naming the name.
+    let o = run(&t, "unknown", |c| {
+        c["process"]["capabilities"]["bounding"] = json!(["CAP_UNKNOWN", "UNKNOWN_CAP"]);
+    });
+    o.expect_fail("unknown capability", "CAP_UNKNOWN");
 }
