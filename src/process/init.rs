@@ -313,6 +313,7 @@ fn configure_process(a: &InitArgs, process: &Process) -> Result<()> {
     for r in process.rlimits().iter().flatten() {
         set_rlimit(r)?;
     }
+    super::scheduling::reset_affinity()?;
     super::scheduling::apply(process)?;
     super::personality::apply(a.spec.linux().as_ref())?;
     super::mempolicy::apply(a.spec.linux().as_ref())?;
