@@ -18,6 +18,28 @@
 //! - delete.bats "runc delete removes failed systemd unit": needs the
 //!   systemd driver, which outlet offers on cgroup v2 hosts only.
 //! - list/root/ps/exec/help/version.bats are in runcbats_s9c.rs.
+//!
+//! Where the rest went (s9b: env cwd umask mask rlimits dev seccomp hooks
+//! personality ioprio scheduler timens no_pivot; s9d: mounts events tty
+//! capabilities; s9e: start spec debug mounts_recursive; s9f:
+//! cpu_affinity host-mntns ulimit), and the files not ported, with why:
+//! - apparmor.bats, selinux.bats: neither LSM is enabled on this host.
+//! - cgroup_delegation.bats, events "psi": cgroup v2 only (VM suite; not
+//!   run this session).
+//! - completion.bats (runc's shell completion), swtpm.bats (runc's vTPM
+//!   devices), hooks_so.bats (runc's hook libraries), initramfs.bats
+//!   (needs booting an initramfs), mounts_sshfs.bats (needs sshfs/FUSE),
+//!   exec-wait-fifo.bats (runc's --exec-wait-fifo, which no caller in
+//!   CALLERS.md passes), pidfd-socket.bats (runc's --pidfd-socket, not
+//!   offered by outlet: a missing feature, not a conformance failure):
+//!   runc-only interfaces.
+//! - Not ported this session for time, with what covers the ground now:
+//!   cgroups.bats and update.bats (cgroups_host.rs, limits_host.rs, the
+//!   v2 VM suite), checkpoint.bats (checkpoint.rs, checkpoint_flags.rs),
+//!   userns.bats, idmap.bats, idmap-with-userns.bats (rootless.rs,
+//!   namespaces.rs, rootfs idmap tests), netdev.bats (netdev_s8.rs),
+//!   seccomp-notify*.bats (seccomp_listener.rs), memorypolicy.bats,
+//!   mount_propagation.bats, mounts_propagation*.bats, resources.bats.
 
 mod common;
 
