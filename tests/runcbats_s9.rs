@@ -21,7 +21,8 @@
 //!
 //! Where the rest went (s9b: env cwd umask mask rlimits dev seccomp hooks
 //! personality ioprio scheduler timens no_pivot; s9d: mounts events tty
-//! capabilities; s9e: start spec debug mounts_recursive; s9f:
+//! capabilities; s9e: start spec debug mounts_recursive userns
+//! mounts_propagation; s9f:
 //! cpu_affinity host-mntns ulimit), and the files not ported, with why:
 //! - apparmor.bats, selinux.bats: neither LSM is enabled on this host.
 //! - cgroup_delegation.bats, events "psi": cgroup v2 only (VM suite; not
@@ -36,10 +37,11 @@
 //! - Not ported this session for time, with what covers the ground now:
 //!   cgroups.bats and update.bats (cgroups_host.rs, limits_host.rs, the
 //!   v2 VM suite), checkpoint.bats (checkpoint.rs, checkpoint_flags.rs),
-//!   userns.bats, idmap.bats, idmap-with-userns.bats (rootless.rs,
+//!   idmap.bats, idmap-with-userns.bats (rootless.rs,
 //!   namespaces.rs, rootfs idmap tests), netdev.bats (netdev_s8.rs),
 //!   seccomp-notify*.bats (seccomp_listener.rs), memorypolicy.bats,
-//!   mount_propagation.bats, mounts_propagation*.bats, resources.bats.
+//!   mount_propagation.bats, mounts_propagation_unsafe.bats,
+//!   resources.bats.
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! runc's integration suite, ported (see runcbats_s9.rs for the method):
-//! start.bats, spec.bats, debug.bats and mounts_recursive.bats.
+//! start.bats, spec.bats, debug.bats, mounts_recursive.bats, userns.bats
+//! and mounts_propagation.bats.
 //!
 //! Not ported, and why:
 //! - spec.bats "spec validator": clones runtime-spec and builds its Go
@@ -166,4 +167,177 @@ fn rbind_ro_and_rro() {
             assert!(o.stderr.contains("Read-only file system"), "{tag}: {o:?}");
         }
     }
+}
+
+const USERNS: &str = r#"{"uidMappings": [{"hostID": 100000, "containerID": 0, "size": 65534}],
+    "gidMappings": [{"hostID": 100000, "containerID": 0, "size": 65534}]}"#;
+
+/// A userns bundle (root mapped to host uid 100000) with its own rootfs,
+/// the bind sources of userns.bats next to config.json, `edit` applied.
+fn userns_bundle(t: &T, tag: &str, edit: impl FnOnce(&mut Value)) -> common::Bundle {
+    let b = t.bundle(tag, |c| {
+        let maps: Value = serde_json::from_str(USERNS).unwrap();
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = maps["uidMappings"].clone();
+        c["linux"]["gidMappings"] = maps["gidMappings"].clone();
+        edit(c);
+    });
+    let r = b.own_rootfs();
+    for n in ["1", "2"] {
+        std::fs::create_dir_all(r.join(format!("tmp/mount-{n}"))).unwrap();
+    }
+    for src in [
+        "source-accessible",
+        "source-inaccessible-1",
+        "source-inaccessible-2",
+    ] {
+        let d = b.dir.join(src).join("dir");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("foo.txt"), "").unwrap();
+        if src != "source-accessible" {
+            use std::os::unix::fs::PermissionsExt;
+            let p = std::fs::Permissions::from_mode(0o700);
+            std::fs::set_permissions(b.dir.join(src), p).unwrap();
+        }
+    }
+    b
+}
+
+fn bind(src: &str, dst: &str) -> Value {
+    json!({"source": format!("{src}/dir"), "destination": dst, "options": ["bind"]})
+}
+
+fn add_binds(c: &mut Value, binds: &[(&str, &str)]) {
+    let m = c["mounts"].as_array_mut().unwrap();
+    m.extend(binds.iter().map(|(s, d)| bind(s, d)));
+}
+
+const TWO: [(&str, &str); 2] = [
+    ("source-inaccessible-1", "/tmp/mount-1"),
+    ("source-inaccessible-2", "/tmp/mount-2"),
+];
+
+// runc: userns.bats "userns with simple mount",
+//       userns.bats "userns with 2 inaccessible mounts"
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn userns_bind_mounts() {
+    let Some(t) = T::new() else { return };
+    let b = userns_bundle(&t, "simple", |c| {
+        add_binds(c, &[("source-accessible", "/tmp/mount-1")]);
+        set_args(c, &["stat", "-c", "%n", "/tmp/mount-1/foo.txt"]);
+    });
+    let o = t.run(&t.id("simple"), &b);
+    assert_eq!(o.expect_ok("simple").stdout, "/tmp/mount-1/foo.txt\n");
+    let b = userns_bundle(&t, "two", |c| {
+        add_binds(c, &TWO);
+        set_args(
+            c,
+            &[
+                "stat",
+                "-c",
+                "%n",
+                "/tmp/mount-1/foo.txt",
+                "/tmp/mount-2/foo.txt",
+            ],
+        );
+    });
+    let o = t.run(&t.id("two"), &b);
+    assert_eq!(
+        o.expect_ok("two").stdout,
+        "/tmp/mount-1/foo.txt\n/tmp/mount-2/foo.txt\n"
+    );
+    // Control: the container's root (host uid 100000) cannot reach the
+    // sources by path: the binds were opened before the switch.
+    let src = b.dir.join("source-inaccessible-1/dir/foo.txt");
+    let st = Command::new("setpriv")
+        .args(["--reuid=100000", "--regid=100000", "--clear-groups", "stat"])
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(!st.status.success(), "{st:?}");
+}
+
+// runc: userns.bats "userns with inaccessible mount + exec",
+//       userns.bats "userns with bind mount before a cgroupfs mount"
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn userns_exec_and_cgroupfs() {
+    let Some(t) = T::new() else { return };
+    let b = userns_bundle(&t, "exec", |c| {
+        add_binds(c, &TWO);
+        set_args(c, &["sleep", "1000"]);
+    });
+    let id = t.id("exec");
+    t.outlet(&["run", "-d", "-b", b.dir.to_str().unwrap(), &id])
+        .expect_ok("run -d");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    let args = [
+        "exec",
+        &id,
+        "stat",
+        "-c",
+        "%n",
+        "/tmp/mount-1/foo.txt",
+        "/tmp/mount-2/foo.txt",
+    ];
+    t.outlet(&args).expect_ok("exec stat");
+    // Control: a path not bound there is not found (the check can fail).
+    assert!(
+        !t.outlet(&["exec", &id, "stat", "/tmp/mount-1/bar.txt"])
+            .ok()
+    );
+    let b = userns_bundle(&t, "cg", |c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        let at = mounts
+            .iter()
+            .position(|m| m["destination"] == "/sys/fs/cgroup")
+            .unwrap();
+        mounts.insert(at, bind("source-accessible", "/tmp/mount-1"));
+        common::drop_ns(c, "cgroup");
+        set_args(c, &["sleep", "1000"]);
+    });
+    let id = t.id("cg");
+    t.outlet(&["run", "-d", "-b", b.dir.to_str().unwrap(), &id])
+        .expect_ok("run -d");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    let o = t.outlet(&[
+        "exec",
+        &id,
+        "cat",
+        "/sys/fs/cgroup/pids/tasks",
+        "/sys/fs/cgroup/memory/tasks",
+    ]);
+    assert!(!o.expect_ok("cgroupfs tasks").stdout.is_empty(), "{o:?}");
+}
+
+// runc: mounts_propagation.bats "runc run [rootfsPropagation shared]"
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn rootfs_propagation_shared() {
+    let Some(t) = T::new() else { return };
+    let root_line = |tag: &str, prop: Option<&str>| {
+        let b = t.bundle(tag, |c| {
+            if let Some(p) = prop {
+                c["linux"]["rootfsPropagation"] = json!(p);
+            }
+            set_args(c, &["cat", "/proc/self/mountinfo"]);
+        });
+        // The root's own line: mount point "/" (field 5).
+        let o = t.run(&t.id(tag), &b);
+        let o = o.expect_ok(tag);
+        o.stdout
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some("/"))
+            .unwrap_or_else(|| panic!("no / line: {o:?}"))
+            .to_string()
+    };
+    let l = root_line("shared", Some("shared"));
+    assert!(l.contains(" shared:"), "{l}");
+    // Control: the default root is not shared.
+    let l = root_line("default", None);
+    assert!(!l.contains(" shared:"), "{l}");
 }
