@@ -23,7 +23,8 @@
 //! personality ioprio scheduler timens no_pivot; s9d: mounts events tty
 //! capabilities; s9e: start spec debug mounts_recursive userns
 //! mounts_propagation; s9f:
-//! cpu_affinity host-mntns ulimit), and the files not ported, with why:
+//! cpu_affinity host-mntns ulimit memorypolicy), and the files not
+//! ported, with why:
 //! - apparmor.bats, selinux.bats: neither LSM is enabled on this host.
 //! - cgroup_delegation.bats, events "psi": cgroup v2 only (VM suite; not
 //!   run this session).
@@ -39,7 +40,7 @@
 //!   v2 VM suite), checkpoint.bats (checkpoint.rs, checkpoint_flags.rs),
 //!   idmap.bats, idmap-with-userns.bats (rootless.rs,
 //!   namespaces.rs, rootfs idmap tests), netdev.bats (netdev_s8.rs),
-//!   seccomp-notify*.bats (seccomp_listener.rs), memorypolicy.bats,
+//!   seccomp-notify*.bats (seccomp_listener.rs),
 //!   mount_propagation.bats, mounts_propagation_unsafe.bats,
 //!   resources.bats.
 
