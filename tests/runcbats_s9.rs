@@ -23,8 +23,8 @@
 //! personality ioprio scheduler timens no_pivot; s9d: mounts events tty
 //! capabilities; s9e: start spec debug mounts_recursive userns
 //! mounts_propagation; s9f:
-//! cpu_affinity host-mntns ulimit memorypolicy), and the files not
-//! ported, with why:
+//! cpu_affinity host-mntns ulimit memorypolicy; s9g: update, v1 parts),
+//! and the files not ported, with why:
 //! - apparmor.bats, selinux.bats: neither LSM is enabled on this host.
 //! - cgroup_delegation.bats, events "psi": cgroup v2 only (VM suite; not
 //!   run this session).
@@ -36,8 +36,7 @@
 //!   offered by outlet: a missing feature, not a conformance failure):
 //!   runc-only interfaces.
 //! - Not ported this session for time, with what covers the ground now:
-//!   cgroups.bats and update.bats (cgroups_host.rs, limits_host.rs, the
-//!   v2 VM suite), checkpoint.bats (checkpoint.rs, checkpoint_flags.rs),
+//!   cgroups.bats (cgroups_host.rs, limits_host.rs, the v2 VM suite), checkpoint.bats (checkpoint.rs, checkpoint_flags.rs),
 //!   idmap.bats, idmap-with-userns.bats (rootless.rs,
 //!   namespaces.rs, rootfs idmap tests), netdev.bats (netdev_s8.rs),
 //!   seccomp-notify*.bats (seccomp_listener.rs),
