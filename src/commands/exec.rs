@@ -15,7 +15,7 @@ pub fn run(g: &Globals, a: &ExecArgs) -> Result<i32> {
             // tty.bats execs such a file); the spec type requires the field.
             if let Some(caps) = v.get_mut("capabilities") {
                 // As create: names that are no capability are a warning.
-                let dropped = crate::security::capabilities::drop_unknown_in(caps);
+                let dropped = crate::security::cap_names::drop_unknown_in(caps);
                 if !dropped.is_empty() {
                     crate::logging::warn(&format!(
                         "exec: {}: process.capabilities: ignoring unknown capabilities {dropped:?}",

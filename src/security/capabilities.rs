@@ -79,7 +79,7 @@ const NAMES: [(&str, u32); 41] = [
 ];
 
 /// The five sets in the order the spec lists them (and errors name them).
-const SETS: [&str; 5] = [
+pub(super) const SETS: [&str; 5] = [
     "bounding",
     "effective",
     "inheritable",
@@ -166,50 +166,6 @@ pub fn check_names(capabilities: &serde_json::Value, field: &str) -> Result<()> 
         }
     }
     Ok(())
-}
-
-/// Removes from every set of a config's `process.capabilities` each name
-/// that is not a capability as capabilities(7) spells it, returning them
-/// (`set:NAME`, with the spelling meant when it is a known one in another
-/// case or form). The runtime-spec (config.md, Linux process): such a
-/// value MUST be logged as a warning and the runtime SHOULD NOT fail, as
-/// runc does ("ignoring unknown or unavailable capabilities").
-/// `config` is a config.json; `drop_unknown_in` takes a capabilities
-/// object itself (exec's process file).
-pub fn drop_unknown(config: &mut serde_json::Value) -> Vec<String> {
-    match config.pointer_mut("/process/capabilities") {
-        Some(caps) => drop_unknown_in(caps),
-        None => Vec::new(),
-    }
-}
-
-pub fn drop_unknown_in(capabilities: &mut serde_json::Value) -> Vec<String> {
-    let mut dropped = Vec::new();
-    let Some(obj) = capabilities.as_object_mut() else {
-        return dropped;
-    };
-    for set in SETS {
-        let Some(items) = obj.get_mut(set).and_then(|l| l.as_array_mut()) else {
-            continue;
-        };
-        items.retain(|item| {
-            let Some(name) = item.as_str() else {
-                return true;
-            };
-            match number_of(name) {
-                Some(_) if is_canonical(name) => true,
-                Some(nr) => {
-                    dropped.push(format!("{set}:{name} (capabilities(7): {})", name_of(nr)));
-                    false
-                }
-                None => {
-                    dropped.push(format!("{set}:{name}"));
-                    false
-                }
-            }
-        });
-    }
-    dropped
 }
 
 /// `check_names` on `process.capabilities` of a whole config.json.

@@ -120,7 +120,7 @@ pub fn parse(text: &[u8], path: &Path) -> Result<Spec> {
 /// this one, so later commands parse it as it was run.
 fn without_unknown_caps(text: &[u8]) -> Option<Vec<u8>> {
     let mut v: Value = serde_json::from_slice(text).ok()?;
-    let dropped = crate::security::capabilities::drop_unknown(&mut v);
+    let dropped = crate::security::cap_names::drop_unknown(&mut v);
     if dropped.is_empty() {
         return None;
     }
