@@ -124,7 +124,7 @@ fn run_one(
     let Some(deadline) = deadline else {
         let status = child.wait().context("wait")?;
         if !status.success() {
-            bail!("failed: {status}");
+            bail!("failed: {}", failure(status));
         }
         return Ok(());
     };
@@ -140,9 +140,32 @@ fn run_one(
         std::thread::sleep(TIMEOUT_POLL);
     };
     if !status.success() {
-        bail!("failed: {status}");
+        bail!("failed: {}", failure(status));
     }
     Ok(())
+}
+
+/// A failed hook's end as runc words it (Go's ProcessState: "exit status
+/// 1", "signal: bad system call"), which callers' scripts match, with the
+/// signal's name added for the reader.
+fn failure(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(code) = status.code() {
+        return format!("exit status {code}");
+    }
+    let Some(sig) = status.signal() else {
+        return status.to_string();
+    };
+    let name = nix::sys::signal::Signal::try_from(sig).map_or("?", |s| s.as_str());
+    let core = if status.core_dumped() {
+        " (core dumped)"
+    } else {
+        ""
+    };
+    match crate::signals::described(sig) {
+        Some(text) => format!("signal: {text} ({name}){core}"),
+        None => format!("signal: {sig} ({name}){core}"),
+    }
 }
 
 /// Writes the state to the hook's stdin and closes it; false if the

@@ -183,6 +183,49 @@ pub fn wait_forwarding(pid: i32, set: &SigSet) -> Result<i32> {
     }
 }
 
+/// A signal's description in the words Go's os/exec prints after
+/// "signal: " (the C library's strsignal texts, lower case), which runc's
+/// hook errors carry and scripts match ("bad system call" for a hook
+/// killed by its seccomp filter). None for a number with no text.
+pub fn described(sig: i32) -> Option<&'static str> {
+    const TEXT: [&str; 32] = [
+        "",
+        "hangup",
+        "interrupt",
+        "quit",
+        "illegal instruction",
+        "trace/breakpoint trap",
+        "aborted",
+        "bus error",
+        "floating point exception",
+        "killed",
+        "user defined signal 1",
+        "segmentation fault",
+        "user defined signal 2",
+        "broken pipe",
+        "alarm clock",
+        "terminated",
+        "stack fault",
+        "child exited",
+        "continued",
+        "stopped (signal)",
+        "stopped",
+        "stopped (tty input)",
+        "stopped (tty output)",
+        "urgent I/O condition",
+        "CPU time limit exceeded",
+        "file size limit exceeded",
+        "virtual timer expired",
+        "profiling timer expired",
+        "window changed",
+        "I/O possible",
+        "power failure",
+        "bad system call",
+    ];
+    let t = *TEXT.get(usize::try_from(sig).ok()?)?;
+    (!t.is_empty()).then_some(t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{SIGRTMAX, SIGRTMIN, exit_code, parse};

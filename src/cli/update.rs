@@ -30,6 +30,10 @@ pub struct UpdateArgs {
     /// CPU shares (relative weight)
     #[arg(long, alias = "cpu-share", value_name = "SHARES")]
     pub cpu_shares: Option<u64>,
+    /// CPU idle: 1 runs the container's tasks as SCHED_IDLE (cpu.idle), 0
+    /// as before
+    #[arg(long, value_name = "0|1", allow_negative_numbers = true)]
+    pub cpu_idle: Option<i64>,
     /// CPU realtime period in microseconds
     #[arg(long, value_name = "US")]
     pub cpu_rt_period: Option<u64>,

@@ -13,7 +13,15 @@ pub fn run(g: &Globals, a: &ExecArgs) -> Result<i32> {
             let mut v: serde_json::Value = serde_json::from_slice(&text).with_context(invalid)?;
             // runc takes a process without `user` as uid 0, gid 0 (its
             // tty.bats execs such a file); the spec type requires the field.
-            if let Some(caps) = v.get("capabilities") {
+            if let Some(caps) = v.get_mut("capabilities") {
+                // As create: names that are no capability are a warning.
+                let dropped = crate::security::cap_names::drop_unknown_in(caps);
+                if !dropped.is_empty() {
+                    crate::logging::warn(&format!(
+                        "exec: {}: process.capabilities: ignoring unknown capabilities {dropped:?}",
+                        path.display()
+                    ));
+                }
                 crate::security::capabilities::check_names(caps, "process.capabilities")
                     .with_context(|| format!("exec: {}", path.display()))?;
             }

@@ -32,6 +32,7 @@ pub fn run(g: &Globals, a: &UpdateArgs) -> Result<i32> {
         cpu_period: a.cpu_period,
         cpu_quota: a.cpu_quota,
         cpu_shares: a.cpu_shares,
+        cpu_idle: a.cpu_idle,
         cpu_rt_period: a.cpu_rt_period,
         cpu_rt_runtime: a.cpu_rt_runtime,
         cpuset_cpus: a.cpuset_cpus.clone(),

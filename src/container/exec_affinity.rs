@@ -4,8 +4,9 @@
 //! (where a cpuset cgroup may impose its own CPUs); `final` is set by the
 //! helper once it is in the cgroup, before it forks the process, which
 //! inherits it; with `initial` alone the helper resets its affinity to
-//! the cgroup's CPUs there instead. Without the field nothing here makes a
-//! syscall.
+//! the cgroup's CPUs there instead, as it does without the field (see
+//! `scheduling::reset_affinity`: outlet's own pinning is not the
+//! process's).
 
 use anyhow::{Context, Result};
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
@@ -45,25 +46,21 @@ impl Drop for Initial {
     }
 }
 
-/// In the helper, once in the container's cgroup: `final`; or, after an
-/// `initial` without one, every CPU, which the kernel narrows to the
-/// cgroup's cpuset (runc's reset: joining a cpuset whose CPUs equal the
-/// old one's leaves the affinity as it was, so `initial` would stick).
+/// In the helper, once in the container's cgroup: `final`; or else every
+/// CPU, which the kernel narrows to the cgroup's cpuset (runc's reset:
+/// joining a cpuset whose CPUs equal the old one's leaves the affinity as
+/// it was, so `initial`, or outlet's own pinning, would stick).
 pub fn apply_final(p: &Process) -> Result<()> {
     let Some(a) = p.exec_cpu_affinity.as_ref() else {
-        return Ok(());
+        return crate::process::scheduling::reset_affinity();
     };
     let field = "process.execCPUAffinity.final";
     let (set, list) = match (&a.cpu_affinity_final, &a.initial) {
         (Some(list), _) => (cpu_affinity::cpu_set(field, list)?, list.as_str()),
-        (None, Some(_)) => {
-            let mut all = CpuSet::new();
-            for cpu in 0..CpuSet::count() {
-                let _ = all.set(cpu);
-            }
-            (all, "every CPU of the cgroup, after initial")
-        }
-        (None, None) => return Ok(()),
+        (None, _) => (
+            crate::process::scheduling::every_cpu(),
+            "every CPU of the cgroup",
+        ),
     };
     sched_setaffinity(Pid::from_raw(0), &set)
         .with_context(|| format!("{field}: {list:?}: sched_setaffinity"))

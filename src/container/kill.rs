@@ -24,6 +24,11 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 
 pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     let mut c = super::load(root, id)?;
+    // Without a pid namespace of its own, the init's death takes no one
+    // with it: SIGKILL goes to every process of the container, as runc
+    // does (kill.bats "kill KILL [host pidns]"), also once the init is
+    // gone, or `kill` would leave the rest running with no init to wait on.
+    let all = all || (signal == libc::SIGKILL && !c.state.cgroup.own_pid_ns);
     let init = if all {
         signal_all(&c, signal)?
     } else {

@@ -21,6 +21,7 @@ pub struct Flags {
     pub cpu_period: Option<u64>,
     pub cpu_quota: Option<i64>,
     pub cpu_shares: Option<u64>,
+    pub cpu_idle: Option<i64>,
     pub cpu_rt_period: Option<u64>,
     pub cpu_rt_runtime: Option<i64>,
     pub cpuset_cpus: Option<String>,
@@ -105,6 +106,7 @@ pub fn merge(base: Option<LinuxResources>, f: &Flags) -> Result<LinuxResources> 
     let any_cpu = f.cpu_period.is_some()
         || f.cpu_quota.is_some()
         || f.cpu_shares.is_some()
+        || f.cpu_idle.is_some()
         || f.cpu_rt_period.is_some()
         || f.cpu_rt_runtime.is_some()
         || f.cpuset_cpus.is_some()
@@ -119,6 +121,9 @@ pub fn merge(base: Option<LinuxResources>, f: &Flags) -> Result<LinuxResources> 
         }
         if f.cpu_shares.is_some() {
             c.set_shares(f.cpu_shares);
+        }
+        if f.cpu_idle.is_some() {
+            c.set_idle(f.cpu_idle);
         }
         if f.cpu_rt_period.is_some() {
             c.set_realtime_period(f.cpu_rt_period);

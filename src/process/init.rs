@@ -313,6 +313,7 @@ fn configure_process(a: &InitArgs, process: &Process) -> Result<()> {
     for r in process.rlimits().iter().flatten() {
         set_rlimit(r)?;
     }
+    super::scheduling::reset_affinity()?;
     super::scheduling::apply(process)?;
     super::personality::apply(a.spec.linux().as_ref())?;
     super::mempolicy::apply(a.spec.linux().as_ref())?;
@@ -660,6 +661,16 @@ fn switch_user(process: &Process, filter_needs_admin: bool) -> Result<Option<(u6
     Ok(None)
 }
 
+/// Whether execve would let the process run `p`, asked with its
+/// effective ids and capabilities (AT_EACCESS): plain access(2) uses the
+/// real ids and, for a non-root uid, no capabilities, so a user holding
+/// CAP_DAC_OVERRIDE was refused a program only its owner may execute,
+/// which the kernel runs (runc issue 3715).
+fn may_exec(p: &Path) -> nix::Result<()> {
+    use nix::unistd::AccessFlags;
+    nix::unistd::faccessat(None, p, AccessFlags::X_OK, nix::fcntl::AtFlags::AT_EACCESS)
+}
+
 /// Look the program up in the container, with the process's PATH, so a
 /// missing command fails `create` with a message callers show.
 ///
@@ -673,7 +684,7 @@ fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
         let p = PathBuf::from(arg0);
         let usable = match std::fs::metadata(&p) {
             Ok(md) if md.is_dir() => Err(Errno::EACCES),
-            Ok(_) => nix::unistd::access(&p, nix::unistd::AccessFlags::X_OK),
+            Ok(_) => may_exec(&p),
             Err(e) => Err(Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT))),
         };
         return match usable {
@@ -701,7 +712,7 @@ fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
         let found = std::fs::metadata(&p)
             .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))
             .and_then(|md| match md.is_file() {
-                true => nix::unistd::access(&p, nix::unistd::AccessFlags::X_OK),
+                true => may_exec(&p),
                 false => Err(Errno::ENOENT),
             });
         match found {

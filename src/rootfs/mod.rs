@@ -8,6 +8,7 @@ pub mod fdmount;
 mod freshdev;
 mod idmap;
 pub mod mounts;
+mod nopivot;
 pub mod paths;
 mod remount;
 
@@ -59,6 +60,7 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
     let binds = early.as_deref().unwrap_or(s.binds);
     let (own, tmpfs) = mount_all(s, &root, mounts, linux, binds)?;
     populate_dev(s, &root, mounts, linux, (&own, &tmpfs))?;
+    ro_dev_last(&root, mounts, &tmpfs)?;
     // Only a masked file needs it; a spec without masks opens nothing.
     let masks = linux.and_then(|l| l.masked_paths().as_ref());
     let null = match masks {
@@ -66,6 +68,30 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
         _ => None,
     };
     Ok(Prepared { null, root })
+}
+
+/// A read-only /dev tmpfs (mounted writable by `mounts`) made read-only
+/// now that its nodes, links and mount points are in. Only the tmpfs this
+/// create mounted at /dev, checked by its mount id: a /dev swapped for
+/// something else meanwhile is refused, not made read-only.
+fn ro_dev_last(root: &Root, mounts: &[Mount], dev_tmpfs: &[u64]) -> Result<()> {
+    // The last tmpfs at /dev is the one on top: only if it asked for ro.
+    let last = mounts.iter().rposition(|m| {
+        m.typ().as_deref() == Some("tmpfs")
+            && crate::spec::normalized(m.destination()) == Path::new("/dev")
+    });
+    let Some(i) = last.filter(|i| mounts::is_ro_dev_tmpfs(&mounts[*i])) else {
+        return Ok(());
+    };
+    let dev = root
+        .resolve(Path::new("/dev"))
+        .with_context(|| format!("mounts[{i}] (/dev): resolve to make it read-only"))?;
+    let id = devices::mount_id(&dev)?;
+    if dev_tmpfs.last() != Some(&id) {
+        bail!("mounts[{i}] (/dev): /dev is no longer the tmpfs this create mounted there");
+    }
+    fdmount::set_attr(&dev, fdmount::MOUNT_ATTR_RDONLY, false)
+        .with_context(|| format!("mounts[{i}] (/dev): make the tmpfs read-only"))
 }
 
 /// The binds that must stay peers of their host sources (see
@@ -317,6 +343,7 @@ pub fn pivot(prepared: &Prepared, no_pivot: bool, mountns: bool) -> Result<()> {
     if !mountns {
         nix::unistd::chroot(".").context("chroot (no mount namespace)")?;
     } else if no_pivot {
+        nopivot::hide_host_proc_sys(rootfs)?;
         mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
             .context("move rootfs to / (--no-pivot)")?;
         nix::unistd::chroot(".").context("chroot (--no-pivot)")?;

@@ -112,6 +112,18 @@ pub fn is_new_filesystem(m: &Mount) -> bool {
     !is_bind(m, &opts) && typ != "cgroup" && typ != "cgroup2"
 }
 
+/// A read-only tmpfs at /dev: made writable, filled with the device nodes
+/// and the later mounts' points, and made read-only by `ro_dev_last` once
+/// all of that is in (runc issue 3248: a ro /dev could not hold
+/// /dev/pts).
+pub fn is_ro_dev_tmpfs(m: &Mount) -> bool {
+    let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
+    m.typ().as_deref() == Some("tmpfs")
+        && opts.flags.contains(MsFlags::MS_RDONLY)
+        && crate::spec::normalized(m.destination()) == Path::new("/dev")
+        && !is_bind(m, &opts)
+}
+
 fn is_bind(m: &Mount, opts: &Options) -> bool {
     let typ = m.typ().as_deref().unwrap_or("");
     typ != "cgroup" && typ != "cgroup2" && (opts.bind || typ == "bind")
@@ -363,6 +375,9 @@ fn filesystem(
                 flags &= !MsFlags::MS_RDONLY;
             }
         }
+    }
+    if is_ro_dev_tmpfs(m) {
+        flags &= !MsFlags::MS_RDONLY;
     }
     for d in &opts.data {
         if !data.is_empty() {

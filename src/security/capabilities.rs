@@ -79,7 +79,7 @@ const NAMES: [(&str, u32); 41] = [
 ];
 
 /// The five sets in the order the spec lists them (and errors name them).
-const SETS: [&str; 5] = [
+pub(super) const SETS: [&str; 5] = [
     "bounding",
     "effective",
     "inheritable",

@@ -21,6 +21,7 @@
 //!    `Prepared::load`, `capabilities::set_exact` if CAP_SYS_ADMIN was kept
 //!    for it; execve.
 
+pub mod cap_names;
 pub mod capabilities;
 pub mod lsm;
 pub mod protected_exe;

@@ -52,7 +52,13 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Validated> {
     };
     let text = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let mut spec = parse(&text, &path)?;
+    let (mut spec, text) = match parse(&text, &path) {
+        Ok(spec) => (spec, text),
+        Err(e) => match without_unknown_caps(&text) {
+            Some(kept) => (parse(&kept, &path)?, kept),
+            None => return Err(e),
+        },
+    };
     bundle_relative_bind_sources(&mut spec, &bundle);
     let root = spec.root().as_ref().map(|r| r.path().clone());
     let Some(root) = root else {
@@ -105,6 +111,23 @@ pub fn parse(text: &[u8], path: &Path) -> Result<Spec> {
     absolute_destinations(&mut spec);
     checks::check_spec(&spec).with_context(|| format!("config {name}"))?;
     Ok(spec)
+}
+
+/// The config without the capability names that are none (see
+/// `capabilities::drop_unknown`), with a warning naming them; None when
+/// it has none, or is not JSON. Only asked after the typed parse failed:
+/// the common path pays nothing. The config kept in the state dir is
+/// this one, so later commands parse it as it was run.
+fn without_unknown_caps(text: &[u8]) -> Option<Vec<u8>> {
+    let mut v: Value = serde_json::from_slice(text).ok()?;
+    let dropped = crate::security::cap_names::drop_unknown(&mut v);
+    if dropped.is_empty() {
+        return None;
+    }
+    crate::logging::warn(&format!(
+        "process.capabilities: ignoring unknown capabilities {dropped:?}"
+    ));
+    serde_json::to_vec(&v).ok()
 }
 
 /// config.md: "Path values for bind mounts are either absolute or
