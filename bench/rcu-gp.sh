@@ -12,9 +12,10 @@
 # (the same rows as the storm's off-CPU tables). A grace period the waiter
 # sleeps through is one switch-out or more (preempted while waiting counts
 # again: about 1.2 per grace period on a loaded machine); one that was over
-# before the waiter slept is none. MODE: `run` (run + delete, default) or
-# `lifecycle` (create, start, delete). The bundle: busybox, /bin/true, no
-# limits, a private state root under the scratch dir.
+# before the waiter slept is none. MODE: `run` (default; run deletes the
+# container itself) or `lifecycle` (create, start, delete). The bundle:
+# busybox, /bin/true, no limits, a private state root under the scratch
+# dir.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

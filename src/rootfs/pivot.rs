@@ -14,8 +14,9 @@
 //! closes the fd: from then on no fd close dissolves anything, and the
 //! detach takes the overlay with the old root in the grace period it waits
 //! for. The overlay stays what it was (read-only, lower layers only), and
-//! is attached for three syscalls in a namespace no container process is
-//! in yet, on a mount that propagates nowhere.
+//! is attached only for the few syscalls between the attach and the
+//! detach, in a namespace no container process is in yet, on a mount that
+//! propagates nowhere.
 
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -29,9 +30,8 @@ use crate::namespaces::NsPlan;
 use crate::security::protected_exe;
 
 /// The old root's entry the overlay is attached onto: a directory every
-/// host has (the overlay's second lower layer, or /dev's sibling), and
-/// nothing resolves a path below the old root between the attach and the
-/// detach.
+/// Linux host has (the overlay's usual second lower layer); nothing
+/// resolves a path below the old root between the attach and the detach.
 const OVERLAY_TARGET: &std::ffi::CStr = c"sys";
 
 /// Whether the init keeps its copy of the overlay's mount fd for `pivot`
@@ -40,10 +40,7 @@ const OVERLAY_TARGET: &std::ffi::CStr = c"sys";
 /// namespace has other processes in it, and without pivot_root nothing
 /// is detached: there the init closes its copy first thing, as before.
 pub fn keeps_binary_mount(plan: &NsPlan, no_pivot: bool) -> bool {
-    plan.creates(LinuxNamespaceType::Mount)
-        && !plan.joins(LinuxNamespaceType::Mount)
-        && !no_pivot
-        && !crate::fault::control("OUTLET_OVERLAY_CLOSED_FIRST")
+    plan.creates(LinuxNamespaceType::Mount) && !plan.joins(LinuxNamespaceType::Mount) && !no_pivot
 }
 
 /// Make the rootfs `/`. With pivot_root the old root is detached entirely,
