@@ -311,3 +311,82 @@ fn nothing_of_the_overlay_propagates_to_a_shared_host_tree() {
     assert!(leaked.is_empty(), "in the real host's table: {leaked:?}");
     t.assert_nothing_left("after the containers");
 }
+
+/// The strace log of `outlet run` of `b` (`-f`, move_mount and umount2
+/// only), with `extra` flags before --bundle.
+fn traced_run(t: &T, b: &common::Bundle, id: &str, extra: &[&str]) -> String {
+    let log = t.dir.join(format!("{id}.strace"));
+    let mut args = vec!["--root", t.root.to_str().unwrap(), "run"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--bundle", b.dir.to_str().unwrap(), id]);
+    let st = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=move_mount,umount2", "-o"])
+        .arg(&log)
+        .arg(OUTLET)
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run strace (scripts/install-deps.sh installs it)");
+    assert!(st.success(), "strace outlet run {extra:?}: {st}");
+    std::fs::read_to_string(&log).unwrap()
+}
+
+/// The init's own calls in the log, in order: those of the pid that made
+/// the attach (or, without one, the pid that detached a root).
+fn attach_then_detach(log: &str) -> (bool, bool) {
+    // strace pads the result to a column: one space between words.
+    let lines: Vec<String> = log
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    let detach = |l: &String| l.contains(r#"umount2(".", MNT_DETACH) = 0"#);
+    let attach = lines
+        .iter()
+        .position(|l| l.contains(r#""sys", MOVE_MOUNT_F_EMPTY_PATH) = 0"#));
+    let Some(at) = attach else {
+        return (false, lines.iter().any(detach));
+    };
+    let pid = lines[at].split(' ').next().unwrap();
+    let next = lines[at + 1..]
+        .iter()
+        .find(|l| l.split(' ').next() == Some(pid));
+    (true, next.is_some_and(detach))
+}
+
+/// The attach itself, so that the grace period does not come back
+/// unnoticed through the fallback (a failed attach closes the fd as
+/// before): the init's move_mount onto the old root's `sys` succeeds, and
+/// its next mount call is the old root's detach; also with a user
+/// namespace. Control: with --no-pivot there is no attach (and no detach
+/// of an old root), which the same parse reports.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn the_init_attaches_the_overlay_right_before_the_detach() {
+    let Some(t) = T::new() else { return };
+    let plain = t.bundle("plain", |c| c["process"]["args"] = json!(["true"]));
+    let userns = t.bundle("userns", |c| {
+        c["process"]["args"] = json!(["true"]);
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        let map = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map;
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["type"] != "cgroup");
+    });
+    for (tag, b) in [("plain", &plain), ("userns", &userns)] {
+        let log = traced_run(&t, b, &t.id(tag), &[]);
+        assert_eq!(attach_then_detach(&log), (true, true), "{tag}: {log}");
+    }
+    let log = traced_run(&t, &plain, &t.id("nopivot"), &["--no-pivot"]);
+    assert_eq!(
+        attach_then_detach(&log),
+        (false, false),
+        "control (--no-pivot): {log}"
+    );
+    t.assert_nothing_left("after the runs");
+}
