@@ -537,8 +537,10 @@ fn wait_for_ready(plan: &Plan, init: &Spawned, draft: &Draft) -> Result<()> {
                     init.chan.send(&Msg::Placed { init_pid: init.pid })?;
                 }
                 // The init closed its copy of the binary's overlay mount
-                // before `Unshared`: ours is the last, and its close waits
-                // for an RCU grace period, now while the init sets up.
+                // before `Unshared` (then ours is the last, and its close
+                // waits for an RCU grace period, now while the init sets
+                // up), or keeps it to attach below its old root (then
+                // nothing waits: see rootfs/pivot.rs).
                 security::protected_exe::release_mount();
             }
             Some(Msg::HooksDue) => {

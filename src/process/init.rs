@@ -67,9 +67,11 @@ pub fn run(args: &InitArgs, chan: Channel) -> ! {
     // The clone gave us a copy of the fd of the detached overlay that
     // outlet's binary runs from (a host directory, read-only): closed
     // before anything else, long before the container exists to look at
-    // our fds, and before `Unshared` tells `create` it may close the last
-    // copy (see protected_exe::release_mount).
-    crate::security::protected_exe::release_mount();
+    // our fds, unless the pivot will put the mount below the old root
+    // (see rootfs/pivot.rs and protected_exe::release_mount).
+    if !rootfs::keeps_binary_mount(args.plan, args.no_pivot) {
+        crate::security::protected_exe::release_mount();
+    }
     crate::fault::panic_at("init:start");
     let mut chan = Some(chan);
     let err = match setup_and_exec(args, &mut chan) {

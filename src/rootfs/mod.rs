@@ -10,6 +10,7 @@ mod idmap;
 pub mod mounts;
 mod nopivot;
 pub mod paths;
+mod pivot;
 mod remount;
 
 use std::os::fd::AsRawFd;
@@ -17,12 +18,13 @@ use std::path::Path;
 
 use crate::spec::Spec;
 use anyhow::{Context, Result, bail};
-use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::mount::{MsFlags, mount};
 use oci_spec::runtime::{Linux, Mount};
 
 use crate::cgroups::CgroupPaths;
 use fdmount::Stamp;
 use paths::Root;
+pub use pivot::{keeps_binary_mount, pivot};
 
 pub struct Setup<'a> {
     pub spec: &'a Spec,
@@ -55,6 +57,7 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
     let linux = s.spec.linux().as_ref();
     let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
     let early = shared_binds(s, linux, mounts)?;
+    pivot::early_control()?;
     isolate(s, linux)?;
     let root = bind_root(s.rootfs)?;
     let binds = early.as_deref().unwrap_or(s.binds);
@@ -325,56 +328,6 @@ fn populate_dev(
     if terminal {
         devices::console_target(root, own)?;
     }
-    Ok(())
-}
-
-/// Make the rootfs `/`. With pivot_root the old root is detached entirely,
-/// so nothing of the host's tree stays reachable.
-/// Without a mount namespace of its own the container's root is a chroot,
-/// as runc makes it: pivot_root or MS_MOVE would change the caller's `/`.
-pub fn pivot(prepared: &Prepared, no_pivot: bool, mountns: bool) -> Result<()> {
-    let rootfs = prepared.root.path();
-    if root_by_path_switch() {
-        nix::unistd::chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
-    } else {
-        nix::unistd::fchdir(prepared.root.fd().as_raw_fd())
-            .with_context(|| format!("enter rootfs {}", rootfs.display()))?;
-    }
-    if !mountns {
-        nix::unistd::chroot(".").context("chroot (no mount namespace)")?;
-    } else if no_pivot {
-        nopivot::hide_host_proc_sys(rootfs)?;
-        mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
-            .context("move rootfs to / (--no-pivot)")?;
-        nix::unistd::chroot(".").context("chroot (--no-pivot)")?;
-    } else {
-        // pivot_root(".", ".") stacks the old root on the new one. "." is
-        // then still the new root (the stacked mount is not followed), so
-        // the rslave below would hit the container's own mounts and undo a
-        // mount's "shared" option: step onto the old root by an fd opened
-        // before the pivot (as runc does), then detach it from there.
-        // openat2 is one syscall; musl's open(O_CLOEXEC) adds an fcntl.
-        let old_root = crate::syscall::openat2(
-            libc::AT_FDCWD,
-            Path::new("/"),
-            libc::O_PATH | libc::O_DIRECTORY,
-            0,
-        )
-        .context("open the old root")?;
-        nix::unistd::pivot_root(".", ".").context("pivot_root")?;
-        nix::unistd::fchdir(old_root.as_raw_fd()).context("fchdir to the old root")?;
-        drop(old_root);
-        mount(
-            None::<&str>,
-            ".",
-            None::<&str>,
-            MsFlags::MS_SLAVE | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .context("make the old root a slave")?;
-        umount2(".", MntFlags::MNT_DETACH).context("detach the old root")?;
-    }
-    nix::unistd::chdir("/").context("chdir /")?;
     Ok(())
 }
 

@@ -31,13 +31,16 @@
 //!    pages stay allocated as long as any process maps the copy: the init
 //!    until it execs, an exec'd process until its execve.
 //!
-//! The price is one more execve per call, and with overlayfs two expedited
-//! RCU grace periods (dropping the detached mount's namespace when the
-//! mount fd closes: the re-executed outlet closes it once the child it
-//! cloned (the init, or exec's helper) has closed its inherited copy, so
-//! that the wait overlaps the child's setup; overlayfs releasing its
-//! layers when the last process running the copy is gone: the init's
-//! execve, or the end of `exec`). Measured on the 2-vCPU development VMs
+//! The price is one more execve per call, and with overlayfs up to two
+//! expedited RCU grace periods: dropping the detached mount's namespace
+//! when the mount fd closes (for `exec`: the re-executed outlet closes it
+//! once its helper has closed its inherited copy, so that the wait
+//! overlaps the helper's work; for `create` and `run` none when the init
+//! pivots in a mount namespace of its own: it attaches the mount below its
+//! old root, whose detach waits for a grace period anyway, see
+//! rootfs/pivot.rs), and overlayfs releasing its layers when the last
+//! process running the copy is gone (the init's execve, or the end of
+//! `exec`). Measured on the 2-vCPU development VMs
 //! (bench/README.md): with the glibc build about 1 ms per create or exec,
 //! nearly all of it glibc's start-up in the second process (its CPUID
 //! probing); with the static musl build the overlay and the execveat cost
@@ -240,18 +243,43 @@ pub fn kept_mount() -> Option<RawFd> {
 }
 
 /// Closes the overlay's mount fd handed across the re-exec (see `check`).
-/// The last close waits for an RCU grace period. A cloned child (the
-/// container's init, exec's helper) calls this first thing: its copy is
-/// not the last, so its close costs nothing, and neither the child nor
-/// the program it becomes ever holds a host directory. outlet calls it
-/// once the child has reported that far (create: `Unshared`; exec: the
-/// process's pid), so its close is the last and its wait overlaps the
-/// child's setup instead of delaying it. At exit it would close anyway.
+/// The last close of a mount still detached dissolves it and waits for an
+/// RCU grace period. Exec's helper, and an init that will not pivot in a
+/// mount namespace of its own, call this first thing: their copy is not
+/// the last, so the close costs nothing, and neither the child nor the
+/// program it becomes ever holds a host directory. outlet calls it once
+/// the child has reported that far (create: `Unshared`; exec: the
+/// process's pid), so its close overlaps the child's setup instead of
+/// delaying it; and an init that pivots has by then not closed its copy,
+/// which it attaches below the old root before closing it (see
+/// `attach_mount_at`): no close dissolves anything then. At exit outlet
+/// would close anyway.
 pub fn release_mount() {
     let fd = KEPT_MOUNT.swap(-1, Ordering::Relaxed);
     if fd >= 0 {
         let _ = nix::unistd::close(fd);
     }
+}
+
+/// Attaches the overlay's mount, if this process still holds its fd, onto
+/// the entry `name` of the directory `dir` (a final symlink not followed),
+/// and closes the fd, whether the attach worked or not. For the init, in
+/// its own mount namespace, below the old root that its pivot is about to
+/// detach (see rootfs/pivot.rs): an attached mount is no longer the root
+/// of an anonymous namespace, so no fd's close dissolves it, and the
+/// detach takes it in the grace period it waits for anyway. Returns
+/// whether it attached; on an error the close dissolves the mount as
+/// `release_mount` would.
+pub fn attach_mount_at(dir: impl std::os::fd::AsFd, name: &std::ffi::CStr) -> Result<bool> {
+    let fd = KEPT_MOUNT.swap(-1, Ordering::Relaxed);
+    if fd < 0 {
+        return Ok(false);
+    }
+    let attached = syscall::mount::move_mount_raw_at(fd, dir, name);
+    let _ = nix::unistd::close(fd);
+    attached
+        .map(|()| true)
+        .with_context(|| format!("attach the binary's overlay onto {name:?}"))
 }
 
 /// An O_PATH fd on outlet's binary through a detached read-only overlayfs,

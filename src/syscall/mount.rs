@@ -77,13 +77,20 @@ pub fn open_tree_path(path: &CStr, flags: libc::c_uint) -> io::Result<OwnedFd> {
 /// the entry `name` of the directory `dir`, a final symlink not followed
 /// (no MOVE_MOUNT_T_SYMLINKS). For a directory no one else can reach yet.
 pub fn move_mount_at(from: impl AsFd, dir: impl AsFd, name: &CStr) -> io::Result<()> {
+    move_mount_raw_at(from.as_fd().as_raw_fd(), dir, name)
+}
+
+/// `move_mount_at` from a mount fd held by number (the protected binary's
+/// overlay, handed across the re-exec): a number that is no mount fd is
+/// the kernel's EBADF or EINVAL, nothing worse.
+pub fn move_mount_raw_at(from: RawFd, dir: impl AsFd, name: &CStr) -> io::Result<()> {
     const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
-    // SAFETY: two valid fds, an empty and a NUL-terminated path that
-    // outlive the call.
+    // SAFETY: plain integers for the fds, an empty and a NUL-terminated
+    // path that outlive the call; the kernel checks the fds.
     unit_result(unsafe {
         libc::syscall(
             libc::SYS_move_mount,
-            from.as_fd().as_raw_fd(),
+            from,
             c"".as_ptr(),
             dir.as_fd().as_raw_fd(),
             name.as_ptr(),
