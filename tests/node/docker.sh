@@ -402,12 +402,15 @@ DK_WANT_MORE='files: cpu.weight=20 memory.low=104857600 pids.max=@T cpuset.cpus=
 DK_WANT_MORE2='files: cpu.weight=10 memory.low=52428800 pids.max=100 cpuset.cpus=0-1 cpu.max=20000 50000 props: Slice=dk-node.slice CPUWeight=10 MemoryLow=52428800 TasksMax=100 AllowedCPUs=0-1 CPUQuotaPerSecUSec=400ms'
 t_dk_more() {
     DK_WANT_MORE=$(echo "$DK_WANT_MORE" | sed "s/@T/$(systemctl show -p DefaultTasksMax --value)/g")
+    # Side by side; waited for by pid (dockerd is a child of the suite too).
+    bg=""
     for r in outlet runc; do
         timeout 90 $DK run -d --runtime $r --name dk-more-$r --cgroup-parent dk-node.slice \
             --cpu-shares 512 --memory-reservation 100m --network none $DK_IMG /bin/sleep 600 \
             </dev/null >"$OUT/dk-more-$r" 2>&1 &
+        bg="$bg $!"
     done
-    wait
+    wait $bg
     o=$(dk_id dk-more-outlet) r=$(dk_id dk-more-runc)
     g1=$(dk_read2 "$o") r1=$(dk_read2 "$r")
     timeout 90 $DK update --cpu-shares 256 --memory-reservation 50m --pids-limit 100 --cpuset-cpus 0-1 \
