@@ -1,11 +1,15 @@
 # Docker as its users mostly have it: dockerd 20.10 (Debian's docker.io) on
-# a systemd + cgroup v2 host, its systemd cgroup driver (Docker's default
-# on v2), outlet added with --add-runtime. Sourced by suite.sh (its
-# verdict, file_is, unit_gone, containerd_down, $RT, $CG, $OUT, $D); run
-# by the NODE_ONLY name docker. Every container is run with an explicit
-# --runtime; where a value is not obvious the same container is run with
-# runc (docker.io brings it) and the two must agree. After each check its
-# containers' scopes and cgroups must be gone.
+# a systemd + cgroup v2 host with AppArmor on, its systemd cgroup driver
+# (Docker's default on v2), outlet added with --add-runtime. Sourced by
+# suite.sh (its verdict, file_is, unit_exists, unit_gone, containerd_down,
+# $RT, $CG, $OUT, $D); run by the NODE_ONLY name docker. Every container
+# is run with an explicit --runtime; where a value is not obvious the same
+# container is run with runc (docker.io brings 1.1.5) and the two must
+# agree. After each group of checks no docker-*.scope unit, cgroup or
+# runtime state may be left (a FAIL docker_leftovers_after_<group> line
+# otherwise), and at the end docker_no_leftovers. Under TCG every
+# container costs seconds (dockerd, docker, the shim are Go programs that
+# start slowly there): the options share two containers per runtime.
 
 DK=/usr/bin/docker
 DK_IMG=localhost/busybox:node
