@@ -1,6 +1,10 @@
 #!/bin/bash
 # Build (once) the node image: Debian 12 from the package archive with
 # systemd as PID 1, dbus (system and user session), containerd, podman,
+# docker.io (dockerd 20.10 with the systemd cgroup driver; it brings runc,
+# the comparison runtime, and tini, its --init) with apparmor (its
+# Recommends, installed on Debian hosts: Debian's kernel has AppArmor on,
+# and dockerd refuses to run containers without apparmor_parser then),
 # python3 grpcio + protobuf (the suite's CRI client), busybox-static,
 # uidmap (newuidmap/newgidmap: rootless podman's user namespace) and
 # Debian's kernel,
@@ -41,7 +45,7 @@ say "debootstrap bookworm from $mirror into $root"
 # downloading them again.
 mkdir -p /var/cache/outlet-test/node-debs
 debootstrap --variant=minbase --cache-dir=/var/cache/outlet-test/node-debs \
-    --include=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,kmod,containerd,podman,conmon,containernetworking-plugins,busybox-static,uidmap,linux-image-amd64,e2fsprogs,procps,python3-grpcio,python3-protobuf \
+    --include=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,kmod,containerd,docker.io,apparmor,podman,conmon,containernetworking-plugins,busybox-static,uidmap,linux-image-amd64,e2fsprogs,procps,python3-grpcio,python3-protobuf \
     bookworm "$root" "$mirror" >"$tmp/debootstrap.log" 2>&1 || {
     tail -n 30 "$tmp/debootstrap.log" >&2
     say "debootstrap failed"

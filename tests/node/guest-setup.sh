@@ -48,8 +48,9 @@ cat >/etc/systemd/system/user@.service.d/delegate.conf <<'F'
 [Service]
 Delegate=cpu cpuset io memory pids
 F
-# podman's own services and timers stay off: the suite calls podman itself.
-for u in podman.service podman.socket podman-auto-update.timer podman-restart.service \
+# podman's and docker's own services and timers stay off: the suite starts
+# podman and dockerd itself.
+for u in docker.service docker.socket podman.service podman.socket podman-auto-update.timer podman-restart.service \
          podman-clean-transient.service; do
     ln -sf /dev/null "/etc/systemd/system/$u"
 done

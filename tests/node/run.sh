@@ -10,7 +10,7 @@
 #   NODE_ACCEL    tcg (default: nested KVM hangs at boot on the machines here) | kvm
 #   NODE_TIMEOUT  wall-clock limit of the boot + suite in seconds (default 900: the CRI checks alone take 3-4 min under TCG)
 #   NODE_ONLY     the suite's tests to run, by the names in suite.sh's list
-#                 ("slice cri cri_ns cri_sec cri_life cri_mounts podman ..."); all when empty
+#                 ("slice cri cri_ns cri_sec cri_life cri_mounts podman docker ..."); all when empty
 # Output: the suite's lines, then exactly `node: N passed, N failed, N skipped`.
 # Exit 1 when a test failed, the image could not be built, or no verdict came.
 set -euo pipefail
@@ -64,6 +64,7 @@ install -m 0644 "$here/suite.sh" "$work/disk/suite.sh"
 install -m 0644 "$here/rootless_podman.sh" "$work/disk/rootless_podman.sh"
 install -m 0644 "$here/cri.py" "$work/disk/cri.py"
 install -m 0644 "$here/cri_checks.sh" "$work/disk/cri_checks.sh"
+install -m 0644 "$here/docker.sh" "$work/disk/docker.sh"
 printf '%s\n' "${NODE_ONLY:-}" >"$work/disk/only"
 "$here/bundles.sh" "$work/disk/bundles"
 # containerd and podman on the node import the busybox image built for the

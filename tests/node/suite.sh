@@ -874,6 +874,8 @@ t_sdres() {
 # What critest checks through the CRI: t_cri_ns, t_cri_sec, t_cri_life,
 # t_cri_mounts.
 . $D/cri_checks.sh
+# Docker with the systemd cgroup driver: t_docker.
+. $D/docker.sh
 
 # NODE_ONLY (run.sh) names the tests to run; all when empty.
 ONLY=$(cat $D/only 2>/dev/null)
@@ -883,7 +885,7 @@ if want rootless || want rootless_podman; then
     loginctl enable-linger $NU
     echo "NODEINFO loginctl enable-linger $NU: rc=$? $(ls /var/lib/systemd/linger 2>&1)"
 fi
-for t in features mission oom cpu nested default killed unit stale cgroupfs slice sdres ctr cri cri_ns cri_sec cri_life cri_mounts podman rootless rootless_podman cost; do
+for t in features mission oom cpu nested default killed unit stale cgroupfs slice sdres ctr cri cri_ns cri_sec cri_life cri_mounts podman rootless rootless_podman docker cost; do
     want $t && t_$t
 done
 containerd_down
