@@ -8,7 +8,7 @@
 # usage: [RUNTIME=path] tests/node/run.sh
 #   RUNTIME       runtime binary (default <repo>/target/<triple>/release/outlet)
 #   NODE_ACCEL    tcg (default: nested KVM hangs at boot on the machines here) | kvm
-#   NODE_TIMEOUT  wall-clock limit of the boot + suite in seconds (default 900: the CRI checks alone take 3-4 min under TCG)
+#   NODE_TIMEOUT  wall-clock limit of the boot + suite in seconds (default 1200: the CRI checks alone take 3-4 min under TCG, Docker's about 3-5)
 #   NODE_ONLY     the suite's tests to run, by the names in suite.sh's list
 #                 ("slice cri cri_ns cri_sec cri_life cri_mounts podman docker ..."); all when empty
 # Output: the suite's lines, then exactly `node: N passed, N failed, N skipped`.
@@ -20,7 +20,7 @@ repo=$(cd "$here/../.." && pwd)
 work=$repo/target/node
 log=$work/serial.log
 accel=${NODE_ACCEL:-tcg}
-node_timeout=${NODE_TIMEOUT:-900}
+node_timeout=${NODE_TIMEOUT:-1200}
 
 say() { echo "node: $*" >&2; }
 die() {
