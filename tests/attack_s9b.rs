@@ -1,0 +1,119 @@
+//! The attacker's review of session 9 (round 6): the code the session
+//! merged after round 5 (socket activation, `--no-pivot`'s proc/sys
+//! hiding, the read-only /dev made last, the binary's overlay below the
+//! old root, delete's wait for outlet's own process, unknown capability
+//! names, the state root's checks). docs/known-gaps.md, "Session 9, round
+//! 6", says what held and how it was looked at.
+//!
+//! 1. The state root's check (src/state_root.rs `check`) lstat'ed the
+//!    prefixes of the path as given and then the ancestors of where it
+//!    led: a symlink met only in a symlink's target (a chain) was never
+//!    looked at, and a trailing slash made lstat follow the root's own
+//!    final symlink. So `--root SHARED/theirs/` (the stranger's symlink,
+//!    refused without the slash) and `--root MINE/link/root` with
+//!    `MINE/link -> SHARED/theirs -> MINE/real` both passed, and the
+//!    stranger could repoint their link afterwards. Fixed: the path is
+//!    taken without a trailing slash, and every symlink's target is
+//!    walked the same (owners checked, 40 hops at most). Control: a debug
+//!    build's `OUTLET_ROOT_UNCHECKED=1`: created there, and the stranger,
+//!    as themselves, repoints the link and the container is gone from the
+//!    root's path.
+//! 2. Socket activation (src/container/listen_fds.rs): a daemon started by
+//!    systemd keeps LISTEN_FDS and LISTEN_PID=<its own pid> in its
+//!    environment and a listening socket on fd 3; the outlet it runs sees
+//!    a LISTEN_PID that is not its own and passes nothing: the container
+//!    finds no fd 3 and no LISTEN_ variables. Control: the same socket and
+//!    variables with LISTEN_PID naming outlet itself (as systemd would
+//!    when activating outlet) reach the container.
+//!
+//! Needs root (ignored otherwise) and a debug build (the switch).
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use common::{OUTLET, T};
+
+fn needs_debug_build() {
+    if !cfg!(debug_assertions) {
+        panic!("needs a debug build of outlet (OUTLET_ROOT_UNCHECKED)");
+    }
+}
+
+/// Runs `args` as `uid` (its own group, no others).
+fn as_user(uid: u32, args: &[&str]) -> bool {
+    let uid = uid.to_string();
+    Command::new("setpriv")
+        .args(["--reuid", &uid, "--regid", &uid, "--clear-groups", "--"])
+        .args(args)
+        .status()
+        .unwrap()
+        .success()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn state_root_through_a_strangers_link_in_a_chain_or_with_a_slash_is_refused() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    let who = t.system_user("outlet-s9b-stranger").0;
+    // A sticky directory everyone may write, as /tmp.
+    let shared = t.dir.join("shared-tmp");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let real = t.dir.join("real-root");
+    std::fs::create_dir_all(real.join("root")).unwrap();
+    let theirs = shared.join("theirs");
+    assert!(as_user(who, &["ln", "-s", s(&real), s(&theirs)]));
+    let decoy = shared.join("decoy");
+    assert!(as_user(who, &["mkdir", "-m", "0755", s(&decoy)]));
+    std::fs::create_dir(decoy.join("root")).ok();
+    // Our own link, pointing at the stranger's: the chain.
+    let mine = t.dir.join("mine-link");
+    std::os::unix::fs::symlink(&theirs, &mine).unwrap();
+    let slash = format!("{}/", s(&theirs));
+    let cases = [
+        ("slash", Path::new(&slash).to_path_buf()),
+        ("chain", mine.join("root")),
+    ];
+    for (tag, root) in cases {
+        let b = t.bundle(tag, |c| common::sh(c, "sleep 100"));
+        let id = t.id(tag);
+        let args = ["--root", s(&root), "create", "--bundle", s(&b.dir), &id];
+        let o = t.call_env(Path::new(OUTLET), &args, &[], &[]);
+        o.expect_fail(
+            &format!("create through the stranger's link ({tag})"),
+            "the symlink",
+        );
+        assert!(o.stderr.contains(s(&theirs)), "{tag}: {o:?}");
+        assert!(!root.join(&id).exists(), "{tag}: the state dir was left");
+        // Control: unchecked, the container is made there, and the
+        // stranger, as themselves, repoints their link away from it.
+        let unchecked = [("OUTLET_ROOT_UNCHECKED", "1")];
+        let o = t.call_env(Path::new(OUTLET), &args, &[], &unchecked);
+        o.expect_ok(&format!("control create ({tag})"));
+        let made = root.join(&id).exists();
+        let ok = as_user(who, &["ln", "-sfn", s(&decoy), s(&theirs)]);
+        let hidden = !root.join(&id).exists();
+        // Back as it was, the stranger's again (the next case uses it).
+        assert!(as_user(who, &["ln", "-sfn", s(&real), s(&theirs)]));
+        let o = t.call_env(
+            Path::new(OUTLET),
+            &["--root", s(&root), "delete", "--force", &id],
+            &[],
+            &unchecked,
+        );
+        assert!(
+            made && ok && hidden,
+            "control ({tag}): made {made}, swapped {ok}, hidden {hidden}"
+        );
+        o.expect_ok(&format!("control cleanup ({tag})"));
+    }
+    t.assert_nothing_left("state roots through a stranger's link");
+}
