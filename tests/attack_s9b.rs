@@ -117,3 +117,51 @@ fn state_root_through_a_strangers_link_in_a_chain_or_with_a_slash_is_refused() {
     }
     t.assert_nothing_left("state roots through a stranger's link");
 }
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_daemons_activation_socket_does_not_reach_the_container() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("lfd", |c| {
+        common::sh(
+            c,
+            "echo \"pid=${LISTEN_PID:-unset} fds=${LISTEN_FDS:-unset}\"; \
+             [ -e /proc/self/fd/3 ] && readlink /proc/self/fd/3; true",
+        )
+    });
+    // The daemon's listening socket, systemd's fd 3, inheritable.
+    let sock = t.dir.join("daemon.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    use std::os::fd::AsRawFd;
+    let fds = [(listener.as_raw_fd(), 3)];
+    let daemon = std::process::id().to_string();
+    // The daemon runs outlet through this shell; `exec` keeps the pid, so
+    // $$ is outlet's own.
+    let wrapper = t.dir.join("daemon-runs-outlet");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\n[ \"$LISTEN_PID\" = self ] && LISTEN_PID=$$\nexport LISTEN_PID\nexec {OUTLET} \"$@\"\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = |tag: &str, listen_pid: &str| {
+        let id = t.id(tag);
+        let args = ["run", "--bundle", s(&b.dir), &id];
+        let env = [("LISTEN_FDS", "1"), ("LISTEN_PID", listen_pid)];
+        let o = t.call_env(&wrapper, &args, &fds, &env);
+        o.expect_ok(tag);
+        o
+    };
+    let o = run("daemon", &daemon);
+    assert_eq!(
+        o.stdout, "pid=unset fds=unset\n",
+        "the daemon's socket: {o:?}"
+    );
+    // Control: the variables name outlet itself, and the socket goes in.
+    let o = run("self", "self");
+    assert!(
+        o.stdout.starts_with("pid=1 fds=1\nsocket:["),
+        "activation meant for outlet: {o:?}"
+    );
+    t.assert_nothing_left("activation fds");
+}
