@@ -165,3 +165,66 @@ fn a_daemons_activation_socket_does_not_reach_the_container() {
     );
     t.assert_nothing_left("activation fds");
 }
+
+/// Deletes `a`, which shares its cgroup with `b`'s process named
+/// "outlet"; how long the delete took.
+fn delete_beside_a_fake_outlet(t: &T, tag: &str, env: &[(&str, &str)]) -> std::time::Duration {
+    let shared = t.id(&format!("{tag}-cg"));
+    let dirs = common::cgroup_dirs_for(&shared);
+    let cleanup = dirs.clone();
+    t.on_cleanup(move || cleanup.iter().for_each(|d| drop(std::fs::remove_dir(d))));
+    let path = format!("/{shared}");
+    let a = t.bundle(&format!("{tag}-a"), |c| {
+        common::sh(c, "true");
+        c["linux"]["cgroupsPath"] = path.clone().into();
+    });
+    let b = t.bundle(&format!("{tag}-b"), |c| {
+        common::sh(
+            c,
+            "echo -n outlet >/proc/self/comm; while :; do sleep 1; done",
+        );
+        c["linux"]["cgroupsPath"] = path.clone().into();
+    });
+    let (ida, idb) = (t.id(&format!("{tag}-a")), t.id(&format!("{tag}-b")));
+    t.create_ok(&ida, &a);
+    t.outlet(&["start", &ida]).expect_ok("start a");
+    t.wait_status(&ida, "stopped");
+    t.outlet(&["run", "-d", "--bundle", s(&b.dir), &idb])
+        .expect_ok("run b");
+    let pid = t.state(&idb)["pid"].as_i64().unwrap();
+    let comm = || std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while comm() != "outlet\n" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b never named itself outlet"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let began = std::time::Instant::now();
+    let o = t.call_env(Path::new(OUTLET), &["delete", &ida], &[], env);
+    let took = began.elapsed();
+    o.expect_ok("delete a");
+    assert!(o.stderr.contains("left in place"), "{o:?}");
+    t.outlet(&["delete", "--force", &idb]).expect_ok("delete b");
+    for d in &dirs {
+        if d.exists() {
+            std::fs::remove_dir(d).unwrap();
+        }
+    }
+    took
+}
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_process_named_outlet_does_not_hold_up_a_sharers_delete() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    let took = delete_beside_a_fake_outlet(&t, "fix", &[]);
+    assert!(took.as_secs_f64() < 1.5, "delete took {took:?}");
+    // Control: the name alone, each hierarchy its own 2 s.
+    let ctl = delete_beside_a_fake_outlet(&t, "ctl", &[("OUTLET_CGROUP_WAIT_EACH", "1")]);
+    assert!(ctl.as_secs_f64() > 4.0, "control delete took {ctl:?}");
+    eprintln!("delete beside a process named outlet: {took:?}; control {ctl:?}");
+    t.assert_nothing_left("a process named outlet");
+}
