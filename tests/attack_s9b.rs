@@ -228,3 +228,27 @@ fn a_process_named_outlet_does_not_hold_up_a_sharers_delete() {
     eprintln!("delete beside a process named outlet: {took:?}; control {ctl:?}");
     t.assert_nothing_left("a process named outlet");
 }
+
+/// LISTEN_FDS is the caller's environment, not a flag: near u32::MAX the
+/// init's `3 + fds` overflowed (a debug build's init panicked: exit 1; a
+/// release build's wrapped and closed the process's stderr). Now it keeps
+/// every fd, as a large --preserve-fds does. Control: the same run one
+/// below the overflow (4294967292) always worked.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_huge_listen_fds_keeps_the_process_stdio() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("huge", |c| common::sh(c, "echo out; echo err >&2"));
+    for (tag, n) in [("below", "4294967292"), ("max", "4294967295")] {
+        let id = t.id(tag);
+        let args = ["run", "--bundle", s(&b.dir), &id];
+        let o = t.call_env(Path::new(OUTLET), &args, &[], &[("LISTEN_FDS", n)]);
+        o.expect_ok(tag);
+        assert_eq!(
+            (o.stdout.as_str(), o.stderr.as_str()),
+            ("out\n", "err\n"),
+            "{tag}: {o:?}"
+        );
+    }
+    t.assert_nothing_left("huge LISTEN_FDS");
+}
