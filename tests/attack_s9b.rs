@@ -25,8 +25,18 @@
 //!    finds no fd 3 and no LISTEN_ variables. Control: the same socket and
 //!    variables with LISTEN_PID naming outlet itself (as systemd would
 //!    when activating outlet) reach the container.
+//! 3. A container process that names itself "outlet" (`echo -n outlet
+//!    >/proc/self/comm`) in a cgroup shared with another container held
+//!    up that container's delete: the wait meant for outlet's own exec
+//!    helper took any such name, 2 s per v1 hierarchy (16 s measured).
+//!    Fixed: the process must be in our pid namespace too, and one
+//!    deadline covers the whole destroy. Control: a debug build's
+//!    `OUTLET_CGROUP_WAIT_EACH=1` (the name alone, a deadline each).
+//! 4. LISTEN_FDS near u32::MAX (the caller's environment) overflowed the
+//!    init's `3 + fds`: fixed by saturating; the control is the value one
+//!    below the overflow, and the test fails on edf58d7 (the init panics).
 //!
-//! Needs root (ignored otherwise) and a debug build (the switch).
+//! Needs root (ignored otherwise) and a debug build (the switches).
 
 mod common;
 
