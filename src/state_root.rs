@@ -32,19 +32,8 @@ pub fn check(root: &Path) -> Result<()> {
     }
     let us = nix::unistd::geteuid().as_raw();
     let abs = absolute(root)?;
-    let mut through_symlink = false;
-    for (i, dir) in abs.ancestors().enumerate() {
-        let st = lstat(root, dir)?;
-        if st.file_type().is_symlink() {
-            symlink_owner(root, dir, &st, us)?;
-            through_symlink = true;
-        } else if i == 0 {
-            own_root(root, &st, us)?;
-        } else {
-            ancestor(root, dir, &st, us)?;
-        }
-    }
-    if through_symlink {
+    let mut hops = 0;
+    if walk(root, &abs, us, &mut hops, true)? {
         own_root(root, &std::fs::metadata(root)?, us)?;
         let real = std::fs::canonicalize(root)
             .with_context(|| format!("state root {}: resolve", root.display()))?;
@@ -53,6 +42,47 @@ pub fn check(root: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// How many symlinks `check` follows at most, as the kernel's own limit
+/// (ELOOP after 40).
+const MAX_HOPS: u32 = 40;
+
+/// Checks every prefix of `path` (the first one is the root itself when
+/// `top`, an ancestor on a symlink's way otherwise), and for every symlink
+/// among them every prefix of what it points to, recursively: a symlink
+/// in a symlink's target (a chain) is on the way as much as one in the
+/// path. Whether any symlink was met.
+fn walk(root: &Path, path: &Path, us: u32, hops: &mut u32, top: bool) -> Result<bool> {
+    let mut through_symlink = false;
+    for (i, dir) in path.ancestors().enumerate() {
+        let st = lstat(root, dir)?;
+        if st.file_type().is_symlink() {
+            symlink_owner(root, dir, &st, us)?;
+            through_symlink = true;
+            *hops += 1;
+            if *hops > MAX_HOPS {
+                bail!("state root {}: too many symlinks", root.display());
+            }
+            let to = std::fs::read_link(dir)
+                .with_context(|| format!("state root {}: {}", root.display(), dir.display()))?;
+            let to = dir.parent().unwrap_or(Path::new("/")).join(to);
+            walk(root, &normal(&to), us, hops, false)?;
+        } else if i == 0 && top {
+            own_root(root, &st, us)?;
+        } else {
+            ancestor(root, dir, &st, us)?;
+        }
+    }
+    Ok(through_symlink)
+}
+
+/// `p` without a trailing slash or `.` components: a trailing slash makes
+/// lstat follow a final symlink, which then went unchecked (`--root
+/// /tmp/theirs/` passed where `--root /tmp/theirs` was refused). `..`
+/// stays: the kernel resolves it, and each prefix is stat'ed as it does.
+fn normal(p: &Path) -> PathBuf {
+    p.components().collect()
 }
 
 /// For every command that reads a root (`kill`, `delete`, `state`, ...):
@@ -64,6 +94,7 @@ pub fn check_near(root: &Path) -> Result<()> {
         return Ok(());
     }
     let us = nix::unistd::geteuid().as_raw();
+    let root = &normal(root);
     let st = match followed(root, root, us) {
         Err(e) if root_missing(&e) => return Ok(()),
         r => r?,
@@ -100,10 +131,10 @@ fn lstat(root: &Path, at: &Path) -> Result<Metadata> {
 
 fn absolute(root: &Path) -> Result<PathBuf> {
     if root.is_absolute() {
-        return Ok(root.to_path_buf());
+        return Ok(normal(root));
     }
     let cwd = std::env::current_dir().context("state root: the current directory")?;
-    Ok(cwd.join(root))
+    Ok(normal(&cwd.join(root)))
 }
 
 fn own_root(root: &Path, st: &Metadata, us: u32) -> Result<()> {

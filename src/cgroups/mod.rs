@@ -139,8 +139,9 @@ impl Cgroup {
             self.kill_all(libc::SIGKILL)?;
         }
         let mut first_err = self.driver.get().release(&self.paths).err();
+        let deadline = fs::removal_deadline();
         for dir in dirs.iter().filter(|d| self.paths.created(d)) {
-            if let Err(e) = fs::remove_tree(dir) {
+            if let Err(e) = fs::remove_tree(dir, deadline) {
                 first_err.get_or_insert(e);
             }
         }

@@ -598,7 +598,7 @@ fn helper_main(
             what.chroot,
         ];
         syscall::close_from_except(
-            3 + what.o.preserve_fds,
+            3u32.saturating_add(what.o.preserve_fds),
             &keep.into_iter().flatten().collect::<Vec<_>>(),
         )
         .context("close the runtime's fds")?;

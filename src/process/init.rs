@@ -335,7 +335,9 @@ fn close_host_fds(a: &InitArgs, chan: &Channel) -> Result<()> {
     let listener = a.seccomp.and_then(|s| s.listener_fd());
     let keep = [Some(a.fifo), Some(chan.raw_fd()), listener];
     crate::syscall::close_from_except(
-        3 + a.preserve_fds,
+        // LISTEN_FDS comes from the environment: near u32::MAX it wrapped
+        // (release: stdio closed) or panicked (debug). Saturated: keep all.
+        3u32.saturating_add(a.preserve_fds),
         &keep.into_iter().flatten().collect::<Vec<_>>(),
     )
     .context("close the runtime's fds")
