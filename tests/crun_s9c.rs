@@ -218,3 +218,91 @@ fn crun_memory_policy_combinations() {
         assert_eq!(o.expect_ok(tag).json()["numa_policy"], want, "{tag}");
     }
 }
+
+/// pids.max as the container's own cgroup mount shows it.
+const PIDS_MAX: &str = "cat /sys/fs/cgroup/pids/pids.max";
+
+/// A pids limit of 0 is no limit (as runc: unset), so the container runs
+/// and its pids.max reads "max"; a limit of 10 stops the 11th task (fork
+/// fails with EAGAIN) and reads 10 inside. Controls: a limit of 1024 reads
+/// 1024 and lets the same 20 forks through.
+// crun: test_limits.py test_limit_pid_0, test_limit_pid_n;
+//       test_resources.py test_resources_pid_limit
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn crun_pids_limits_from_inside() {
+    let Some(t) = T::new() else { return };
+    let with_limit = |tag: &str, limit: i64, script: &str| {
+        run_with(&t, tag, |c| {
+            c["linux"]["resources"]["pids"] = json!({"limit": limit});
+            sh(c, script);
+        })
+    };
+    let o = with_limit("zero", 0, PIDS_MAX);
+    assert_eq!(o.expect_ok("limit 0").stdout.trim(), "max");
+    let o = with_limit("ten", 10, &format!("{PIDS_MAX}; exec probe forks 20"));
+    let out = o.expect_ok("limit 10").stdout.clone();
+    let (max, forks) = out.split_once('\n').unwrap();
+    assert_eq!(max, "10");
+    let forks: Value = serde_json::from_str(forks.trim()).unwrap();
+    assert!(forks["succeeded"].as_i64().unwrap() < 10, "{forks}");
+    assert_eq!(forks["first_errno"], libc::EAGAIN, "{forks}");
+    let o = with_limit("ctl", 1024, &format!("{PIDS_MAX}; exec probe forks 20"));
+    let out = o.expect_ok("limit 1024").stdout.clone();
+    let (max, forks) = out.split_once('\n').unwrap();
+    assert_eq!(max, "1024");
+    let forks: Value = serde_json::from_str(forks.trim()).unwrap();
+    assert_eq!(forks["succeeded"], 20, "{forks}");
+}
+
+/// The same pids limit read inside a user namespace whose root is host
+/// uid 1 (and whose uid 1 is host root), as crun's test maps it: the
+/// cgroup mount still shows the container's own pids.max. Control: the
+/// same container without the limit reads "max".
+// crun: test_resources.py test_resources_pid_limit_userns
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn crun_pids_limit_in_a_swapped_user_namespace() {
+    let Some(t) = T::new() else { return };
+    let userns = |c: &mut Value| {
+        let maps = json!([{"containerID": 0, "hostID": 1, "size": 1},
+                          {"containerID": 1, "hostID": 0, "size": 1}]);
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = maps.clone();
+        c["linux"]["gidMappings"] = maps;
+        // gid 5 (tty) is not mapped: devpts would refuse gid=5.
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/dev/pts" {
+                let opts = m["options"].as_array_mut().unwrap();
+                opts.retain(|o| o != "gid=5");
+            }
+        }
+        sh(c, PIDS_MAX);
+    };
+    let o = run_with(&t, "limited", |c| {
+        userns(c);
+        c["linux"]["resources"]["pids"] = json!({"limit": 1024});
+    });
+    assert_eq!(o.expect_ok("userns limit").stdout.trim(), "1024");
+    let o = run_with(&t, "free", userns);
+    assert_eq!(o.expect_ok("userns no limit").stdout.trim(), "max");
+}
+
+/// cgroup v1: a CPU quota of -1 is "no quota", written as such and read
+/// back inside as -1. Control: a quota of 50000 reads 50000.
+// crun: test_resources.py test_resources_cpu_quota_minus_one
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn crun_cpu_quota_minus_one_on_v1() {
+    let Some(t) = T::new() else { return };
+    for (tag, quota) in [("unlimited", -1i64), ("ctl", 50_000)] {
+        let o = run_with(&t, tag, |c| {
+            c["linux"]["resources"]["cpu"] = json!({"quota": quota, "period": 100_000});
+            sh(c, "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us");
+        });
+        assert_eq!(o.expect_ok(tag).stdout.trim(), quota.to_string(), "{tag}");
+    }
+}
