@@ -306,3 +306,107 @@ fn crun_cpu_quota_minus_one_on_v1() {
         assert_eq!(o.expect_ok(tag).stdout.trim(), quota.to_string(), "{tag}");
     }
 }
+
+/// A network sysctl in a container with its own user and network
+/// namespaces (root mapped to the caller, as crun's test runs it so that
+/// it also works rootless) is set there and read back; keys that would
+/// name a path other than the one checked (a `..` part, an absolute path,
+/// a leading dot) are refused naming the key, with nothing left. A new
+/// network namespace inherits ip_forward from the host's
+/// (net.core.devconf_inherit_init_net 0), so the test sets the other value.
+/// Control: the same container without the sysctl reads the host's.
+// crun: test_sysctl.py test_sysctl, test_sysctl_invalid_path
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn crun_sysctl_in_a_user_namespace_and_bad_paths() {
+    let Some(t) = T::new() else { return };
+    let host = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    let want = if host.trim() == "0" { "1" } else { "0" };
+    let with = |tag: &str, sysctl: Option<&str>| {
+        run_with(&t, tag, |c| {
+            let nss = c["linux"]["namespaces"].as_array_mut().unwrap();
+            nss.push(json!({"type": "user"}));
+            if !nss.iter().any(|n| n["type"] == "network") {
+                nss.push(json!({"type": "network"}));
+            }
+            let map = json!([{"containerID": 0, "hostID": 0, "size": 1}]);
+            c["linux"]["uidMappings"] = map.clone();
+            c["linux"]["gidMappings"] = map;
+            for m in c["mounts"].as_array_mut().unwrap() {
+                if m["destination"] == "/dev/pts" {
+                    m["options"]
+                        .as_array_mut()
+                        .unwrap()
+                        .retain(|o| o != "gid=5");
+                }
+            }
+            if let Some(key) = sysctl {
+                c["linux"]["sysctl"] = json!({key: want});
+            }
+            sh(c, "cat /proc/sys/net/ipv4/ip_forward");
+        })
+    };
+    let o = with("set", Some("net.ipv4.ip_forward"));
+    assert_eq!(o.expect_ok("sysctl").stdout.trim(), want);
+    let o = with("control", None);
+    assert_eq!(o.expect_ok("no sysctl").stdout.trim(), host.trim());
+    for (i, key) in [
+        "net/../kernel/sysrq",
+        "net/..//kernel/sysrq",
+        "/net/ipv4/ip_forward",
+        ".net.ipv4.ip_forward",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let tag = format!("bad{i}");
+        let o = with(&tag, Some(key));
+        o.expect_fail(key, &format!("linux.sysctl {key:?}: not a sysctl name"));
+        t.assert_nothing_left(&tag);
+    }
+}
+
+/// Each I/O priority class crun runs, as busybox's ionice reads it back
+/// inside (the idle class without a level). Control: no ioPriority reads
+/// none of them.
+// crun: test_io_priority.py test_io_priority_best_effort,
+//       test_io_priority_realtime, test_io_priority_idle,
+//       test_io_priority_best_effort_high, test_io_priority_best_effort_low
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn crun_io_priority_classes() {
+    let Some(t) = T::new() else { return };
+    let cases = [
+        (
+            "be4",
+            json!({"class": "IOPRIO_CLASS_BE", "priority": 4}),
+            "best-effort: prio 4",
+        ),
+        (
+            "rt2",
+            json!({"class": "IOPRIO_CLASS_RT", "priority": 2}),
+            "realtime: prio 2",
+        ),
+        ("idle", json!({"class": "IOPRIO_CLASS_IDLE"}), "idle"),
+        (
+            "be0",
+            json!({"class": "IOPRIO_CLASS_BE", "priority": 0}),
+            "best-effort: prio 0",
+        ),
+        (
+            "be7",
+            json!({"class": "IOPRIO_CLASS_BE", "priority": 7}),
+            "best-effort: prio 7",
+        ),
+    ];
+    let none = run_with(&t, "none", |c| c["process"]["args"] = json!(["ionice"]));
+    let none = none.expect_ok("no ioPriority").stdout.trim().to_string();
+    for (tag, io, want) in cases {
+        let o = run_with(&t, tag, |c| {
+            c["process"]["ioPriority"] = io;
+            c["process"]["args"] = json!(["ionice"]);
+        });
+        assert_eq!(o.expect_ok(tag).stdout.trim(), want, "{tag}");
+        assert_ne!(none, want, "{tag}: the default reads the same");
+    }
+}
