@@ -1,7 +1,7 @@
 //! crun's Python test suite, ported (third file; crun_s9.rs has the first
 //! part and the list of what is not ported): test_scheduler.py,
-//! test_mempolicy.py, test_limits.py and the cgroup v1 parts of
-//! test_resources.py, where outlet's other files did not check the same
+//! test_mempolicy.py, test_limits.py, test_sysctl.py, test_io_priority.py,
+//! test_uid_gid.py and the cgroup v1 parts of test_resources.py, where outlet's other files did not check the same
 //! thing yet. Each check has a control that makes it fail on real data.
 //!
 //! Read and not ported here, and why:
@@ -408,5 +408,50 @@ fn crun_io_priority_classes() {
         });
         assert_eq!(o.expect_ok(tag).stdout.trim(), want, "{tag}");
         assert_ne!(none, want, "{tag}: the default reads the same");
+    }
+}
+
+/// The whole 32-bit id range mapped onto itself is accepted and shows in
+/// uid_map and gid_map; a range that runs past 4294967295 (hostID 1 with
+/// the same size), or maps nothing, is refused at create naming the entry
+/// (outlet, like runc 1.1.5, used to fail later with EINVAL from the
+/// uid_map write), with nothing left. The first case is the control.
+// crun: test_uid_gid.py test_userns_full_mapping
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn crun_full_id_mapping_and_ranges_past_the_end() {
+    let Some(t) = T::new() else { return };
+    let with = |tag: &str, host: u64, size: u64| {
+        run_with(&t, tag, |c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "user"}));
+            let map = json!([{"containerID": 0, "hostID": host, "size": size}]);
+            c["linux"]["uidMappings"] = map.clone();
+            c["linux"]["gidMappings"] = map;
+            c["process"]["args"] = json!(["cat", "/proc/self/uid_map", "/proc/self/gid_map"]);
+        })
+    };
+    let o = with("full", 0, 4294967295);
+    let maps: Vec<Vec<String>> = o
+        .expect_ok("full mapping")
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect();
+    assert_eq!(maps, vec![vec!["0", "0", "4294967295"]; 2], "{o:?}");
+    for (tag, host, size, needle) in [
+        (
+            "past",
+            1,
+            4294967295,
+            "linux.uidMappings[0]: hostID 1 + size 4294967295",
+        ),
+        ("empty", 0, 0, "linux.uidMappings[0]: size 0"),
+    ] {
+        let o = with(tag, host, size);
+        o.expect_fail(tag, needle);
+        t.assert_nothing_left(tag);
     }
 }
