@@ -455,3 +455,72 @@ fn crun_full_id_mapping_and_ranges_past_the_end() {
         t.assert_nothing_left(tag);
     }
 }
+
+/// The v1 files of each resource crun sets, read inside the container
+/// with a cgroup namespace of its own (so /sys/fs/cgroup/<controller> is
+/// the container's own directory). Control: the same container without
+/// `linux.resources` reads none of the values.
+// crun: test_cgroup_resources.py test_memory_limit, test_memory_reservation,
+//       test_memory_swap, test_memory_disable_oom_killer, test_cpu_shares,
+//       test_cpu_quota_period, test_cpuset_cpus, test_pids_limit
+//       (test_cpuset_mems: one NUMA node here, "0" is also the default, so
+//       no control could tell; test_blkio_weight: this host's I/O scheduler
+//       has no blkio.weight file; the v2-only cases are in tests/vm)
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn crun_v1_resources_read_inside_a_cgroup_namespace() {
+    let Some(t) = T::new() else { return };
+    let want: &[(&str, &str)] = &[
+        ("memory/memory.limit_in_bytes", "134217728"),
+        ("memory/memory.soft_limit_in_bytes", "67108864"),
+        ("memory/memory.memsw.limit_in_bytes", "268435456"),
+        ("cpu/cpu.shares", "512"),
+        ("cpu/cpu.cfs_quota_us", "50000"),
+        ("cpu/cpu.cfs_period_us", "200000"),
+        ("cpuset/cpuset.cpus", "0"),
+        ("pids/pids.max", "100"),
+    ];
+    let script: String = want
+        .iter()
+        .map(|(f, _)| format!("cat /sys/fs/cgroup/{f}; "))
+        .chain(["grep oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control".into()])
+        .collect();
+    let read = |tag: &str, resources: Option<Value>| {
+        let o = run_with(&t, tag, |c| {
+            if !c["linux"]["namespaces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["type"] == "cgroup")
+            {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "cgroup"}));
+            }
+            if let Some(r) = resources {
+                c["linux"]["resources"] = r;
+            }
+            sh(c, &script);
+        });
+        let lines: Vec<String> = o.expect_ok(tag).stdout.lines().map(String::from).collect();
+        lines
+    };
+    let set = read(
+        "set",
+        Some(json!({
+            "memory": {"limit": 134217728, "reservation": 67108864, "swap": 268435456,
+                       "disableOOMKiller": true},
+            "cpu": {"shares": 512, "quota": 50000, "period": 200000, "cpus": "0"},
+            "pids": {"limit": 100}
+        })),
+    );
+    let control = read("control", None);
+    assert_eq!(set.len(), want.len() + 1, "{set:?}");
+    for (i, (file, value)) in want.iter().enumerate() {
+        assert_eq!(set[i], *value, "{file}");
+        assert_ne!(control[i], *value, "{file}: the control reads the same");
+    }
+    assert_eq!(set[want.len()], "oom_kill_disable 1");
+    assert_eq!(control[want.len()], "oom_kill_disable 0");
+}
