@@ -31,9 +31,10 @@
 //!   lifecycle.rs, process.rs, init_fds.rs, exec_fds.rs, runcbats_s9d.rs and
 //!   callers_cmds.rs (most of crun's cases there pass either way).
 //! - test_error_handling.py: bad JSON, missing rootfs, hostID -1, empty
-//!   args, unknown signal, state/delete/kill of no container: bad_input.rs
-//!   and runc_parity.rs; outlet and runc 1.1.5 both exit 1 on each (checked
-//!   by hand against both: same outcome, outlet's words name the field).
+//!   args, unknown signal, state/delete/kill of no container, exec in a
+//!   stopped one: bad_input.rs and runc_parity.rs; checked by hand against
+//!   runc 1.1.5, the same exit codes (1, and 255 for the exec), outlet's
+//!   words naming the field.
 //! - test_namespaces.py test_join_namespaces_mount_without_type: NOT
 //!   passing. A container that joins another's user namespace by path and
 //!   makes a new pid namespace fails to mount /proc (EPERM): outlet's clone
