@@ -93,6 +93,16 @@ pub(super) fn perform(rec: &CgroupPaths, writes: &[FileWrite]) -> Result<()> {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && w.optional => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && w.field.is_some() => {
+                // A unified key of a controller outlet does not know
+                // (`foo.bar`): no controller dir to blame but the prefix.
+                if w.controller.is_empty() {
+                    let prefix = w.file.split('.').next().unwrap_or_default();
+                    bail!(
+                        "{}: {:?}: cannot be set, this cgroup has no such file (no controller {prefix:?} here?)",
+                        w.field.expect("checked"),
+                        w.file
+                    );
+                }
                 bail!(
                     "{}: {:?} cannot be applied: this kernel's {} controller has no {}",
                     w.field.expect("checked"),

@@ -127,6 +127,7 @@ fn check_user_and_joined(linux: &Linux, nss: &[LinuxNamespace]) -> Result<()> {
         if empty(linux.uid_mappings()) || empty(linux.gid_mappings()) {
             bail!("linux.uidMappings/gidMappings: a new user namespace needs both mappings");
         }
+        check_id_ranges(linux)?;
     }
     for ns in nss {
         let Some(p) = ns.path() else { continue };
@@ -141,6 +142,32 @@ fn check_user_and_joined(linux: &Linux, nss: &[LinuxNamespace]) -> Result<()> {
                 p.display()
             ),
             Err(e) => bail!("linux.namespaces: {:?} path {}: {e}", ns.typ(), p.display()),
+        }
+    }
+    Ok(())
+}
+
+/// The kernel's own rule for a map line (kernel/user_namespace.c): a
+/// non-empty range whose ends on both sides fit in 32 bits. Checked here so
+/// that a bad range fails create naming the entry, not as EINVAL from the
+/// write to /proc/PID/uid_map.
+fn check_id_ranges(linux: &Linux) -> Result<()> {
+    for (field, maps) in [
+        ("uidMappings", linux.uid_mappings()),
+        ("gidMappings", linux.gid_mappings()),
+    ] {
+        for (i, m) in maps.iter().flatten().enumerate() {
+            let (inside, host, size) = (m.container_id(), m.host_id(), m.size());
+            if size == 0 {
+                bail!("linux.{field}[{i}]: size 0 maps nothing");
+            }
+            for (name, start) in [("containerID", inside), ("hostID", host)] {
+                if start.checked_add(size).is_none() {
+                    bail!(
+                        "linux.{field}[{i}]: {name} {start} + size {size} is above 4294967295 (ids are 32-bit)"
+                    );
+                }
+            }
         }
     }
     Ok(())

@@ -21,7 +21,10 @@ pub fn check_process(p: &super::Process) -> Result<()> {
     super::cpu_affinity::check(p)?;
     super::process_values::check(p)?;
     if let Some(s) = p.scheduler() {
-        scheduler(s)?;
+        let attr = scheduler(s)?;
+        if attr.policy == SCHED_DEADLINE {
+            deadline_period_in_host_bounds(&attr)?;
+        }
     }
     if let Some(io) = p.io_priority() {
         io_priority(io)?;
@@ -172,6 +175,13 @@ fn sched_deadline(s: &Scheduler, policy: u32, flags: u64) -> Result<(u64, u64, u
                  got runtime {runtime}, deadline {deadline}, period {period}"
             );
         }
+        // The kernel refuses bit 63 in either (its time arithmetic is signed).
+        if (deadline | period) >> 63 != 0 {
+            bail!(
+                "{SCHED}: SCHED_DEADLINE deadline and period must be below 2^63 ns, \
+                 got deadline {deadline}, period {period}"
+            );
+        }
     } else {
         if runtime != 0 || deadline != 0 || period != 0 {
             bail!(
@@ -187,6 +197,36 @@ fn sched_deadline(s: &Scheduler, policy: u32, flags: u64) -> Result<(u64, u64, u
         }
     }
     Ok((runtime, deadline, period))
+}
+
+/// The kernel also wants the period (the deadline when period is 0)
+/// within the host's kernel.sched_deadline_period_{min,max}_us; checked
+/// here, at create, so that the init does not fail with a bare EINVAL.
+/// Only a SCHED_DEADLINE process pays the two reads.
+fn deadline_period_in_host_bounds(attr: &SchedAttr) -> Result<()> {
+    let sysctl = |name: &str| -> Result<u64> {
+        let path = format!("/proc/sys/kernel/sched_deadline_period_{name}_us");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("{SCHED}: read {path}: {e}"))?;
+        text.trim()
+            .parse::<u64>()
+            .map_err(|e| anyhow::anyhow!("{SCHED}: {path}: {:?}: {e}", text.trim()))
+    };
+    let (min, max) = (sysctl("min")?, sysctl("max")?);
+    let period = if attr.period == 0 {
+        attr.deadline
+    } else {
+        attr.period
+    };
+    if period < min.saturating_mul(1000) || period > max.saturating_mul(1000) {
+        bail!(
+            "{SCHED}: SCHED_DEADLINE period {period} ns (the deadline when period is 0) is \
+             outside this host's {}..{} ns (kernel.sched_deadline_period_min_us, _max_us)",
+            min * 1000,
+            max * 1000
+        );
+    }
+    Ok(())
 }
 
 /// `process.ioPriority` as ioprio_set takes it: class << 13 | level.
@@ -398,6 +438,11 @@ mod tests {
             (
                 json!({"policy": "SCHED_DEADLINE", "runtime": 5000, "deadline": 1000}),
                 "process.scheduler: SCHED_DEADLINE needs",
+            ),
+            (
+                json!({"policy": "SCHED_DEADLINE", "runtime": 9223372036854775809u64,
+                       "deadline": 9223372036854775810u64}),
+                "process.scheduler: SCHED_DEADLINE deadline and period must be below 2^63",
             ),
         ] {
             let err = sched(v.clone()).unwrap_err();

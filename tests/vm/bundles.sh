@@ -193,6 +193,8 @@ res unified_over '{"cpu":{"shares":512},"memory":{"limit":67108864},
   "unified":{"cpu.weight":"77","memory.max":"33554432"}}'
 res unified_nosuch '{"unified":{"memory.nosuch":"1"}}'
 res unified_nodot '{"unified":{"nodot":"1"}}'
+# crun: test_resources.py test_resources_unified_invalid_controller
+res unified_noctl '{"unified":{"foo.bar":"doesntmatter"}}'
 res unified_procs '{"unified":{"cgroup.procs":"__VICTIM__"}}'
 res unified_subtree '{"unified":{"cgroup.subtree_control":"+pids"}}'
 # The container `update` changes: a value in every group update can reach.

@@ -156,8 +156,11 @@ res_want() { # case
     *:unified_over) echo "rc=0 cgroup.subtree_control= memory.max=33554432 memory.high=max memory.min=0 memory.oom.group=0 cpu.weight=77 cpu.weight.nice=1 cpu.max=max 100000 $u1" ;;
     *:unified_subtree) echo "rc=0 cgroup.subtree_control=pids $u0 $cdef cpu.max=max 100000 $u1" ;;
     runc:unified_nosuch) echo 'rc=1 *unable to set unified resource*memory.nosuch*' ;;
-    outlet:unified_nosuch) echo 'rc=1 *memory.nosuch*' ;;
+    outlet:unified_nosuch) echo 'rc=1 *linux.resources.unified*memory controller has no memory.nosuch*' ;;
     runc:unified_nodot) echo 'rc=1 *unified resource*nodot*must be in the form CONTROLLER.PARAMETER*' ;;
+    # A controller the kernel does not have: both fail naming the key.
+    runc:unified_noctl) echo 'rc=1 *unified resource*foo.bar*controller*foo*not available*' ;;
+    outlet:unified_noctl) echo 'rc=1 *linux.resources.unified: "foo.bar": cannot be set*no controller "foo"*' ;;
     outlet:unified_nodot) echo 'rc=1 *linux.resources.unified: key "nodot" must be in the form CONTROLLER.PARAMETER*' ;;
     # runc 1.1.5 writes cgroup.procs: the VM's process moved into the
     # container's cgroup. That is a hole (the container's limits, kill and
@@ -292,7 +295,7 @@ res_updates() {
 
 RES_CASES="mem mem_max mem_limmax mem_zero mem_swapeq mem_swaplow mem_swaponly mem_kernel mem_swappiness mem_flags mem_cbu
 cpu cpu_burst cpu_idle cpu_edges cpu_shmax cpu_period cpu_rt pids pids_max pids_zero io io_leaf io_zero huge rdma net
-unified unified_over unified_nosuch unified_nodot unified_subtree"
+unified unified_over unified_nosuch unified_nodot unified_noctl unified_subtree"
 
 test_resources_v2() {
     n=resources_v2

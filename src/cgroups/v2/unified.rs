@@ -43,11 +43,12 @@ pub fn writes(r: &LinuxResources, out: &mut Vec<FileWrite>) -> Result<()> {
     keys.sort();
     for key in keys {
         check_key(key)?;
-        out.push(FileWrite::new(
-            controller_of(key),
-            key.clone(),
-            unified[key].clone(),
-        ));
+        // A missing file is a knob or controller this kernel (or this
+        // cgroup) lacks: the error names the field, as runc's does.
+        out.push(
+            FileWrite::new(controller_of(key), key.clone(), unified[key].clone())
+                .for_field("linux.resources.unified"),
+        );
     }
     Ok(())
 }
