@@ -670,9 +670,17 @@ fn switch_user(process: &Process, filter_needs_admin: bool) -> Result<Option<(u6
 /// real ids and, for a non-root uid, no capabilities, so a user holding
 /// CAP_DAC_OVERRIDE was refused a program only its owner may execute,
 /// which the kernel runs (runc issue 3715).
+///
+/// musl asks faccessat2 for that. A seccomp filter already in force (exec
+/// loads it before the lookup) may deny faccessat2 while allowing
+/// access(2), and a kernel before 5.8 has no faccessat2: then ask as
+/// before, by the real ids. EPERM is no answer access gives for X_OK.
 fn may_exec(p: &Path) -> nix::Result<()> {
     use nix::unistd::AccessFlags;
-    nix::unistd::faccessat(None, p, AccessFlags::X_OK, nix::fcntl::AtFlags::AT_EACCESS)
+    match nix::unistd::faccessat(None, p, AccessFlags::X_OK, nix::fcntl::AtFlags::AT_EACCESS) {
+        Err(Errno::EPERM | Errno::ENOSYS) => nix::unistd::access(p, AccessFlags::X_OK),
+        r => r,
+    }
 }
 
 /// Look the program up in the container, with the process's PATH, so a
