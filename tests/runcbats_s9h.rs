@@ -330,3 +330,80 @@ fn update_in_a_limited_pod() {
     assert_eq!(cg_file("cpu", &path, "cpu.cfs_quota_us"), "3000");
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
 }
+
+/// `outlet --root R ARGS` in a mount namespace of its own (so no mount
+/// reaches the host: `unshare -m` makes everything private first), after
+/// `setup` ran there (sh), as runc's mounts_propagation_unsafe.bats does.
+fn outlet_in_mntns(t: &T, setup: &str, args: &[&str]) -> Out {
+    let script = format!("set -e; {setup}; exec \"$@\"");
+    let root = t.root.to_str().unwrap();
+    let full = [
+        &["-m", "--propagation", "private", "sh", "-c", &script, "sh"][..],
+        &[common::OUTLET, "--root", root][..],
+        args,
+    ]
+    .concat();
+    let (mut cmd, so, se) = t.command_plain(std::path::Path::new("unshare"), &full);
+    let mut child = cmd.spawn().expect("spawn unshare");
+    let st = common::wait_timeout(&mut child, std::time::Duration::from_secs(60), "unshare");
+    Out::from_files(st, so, se)
+}
+
+// runc: mounts_propagation_unsafe.bats "runc run [rootfsPropagation slave]"
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn rootfs_propagation_slave_of_a_shared_host() {
+    let Some(t) = T::new() else { return };
+    let root_line = |tag: &str, prop: &str| {
+        let b = t.bundle(tag, |c| {
+            c["linux"]["rootfsPropagation"] = json!(prop);
+            set_args(c, &["cat", "/proc/self/mountinfo"]);
+        });
+        let args = ["run", "-b", b.dir.to_str().unwrap(), &t.id(tag)];
+        let o = outlet_in_mntns(&t, "mount --make-rshared /", &args);
+        let o = o.expect_ok(tag);
+        o.stdout
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some("/"))
+            .unwrap_or_else(|| panic!("no / line: {o:?}"))
+            .to_string()
+    };
+    let l = root_line("slave", "slave");
+    assert!(l.contains(" master:") && !l.contains(" shared:"), "{l}");
+    // Control: private under the same shared host has neither.
+    let l = root_line("private", "private");
+    assert!(!l.contains(" master:") && !l.contains(" shared:"), "{l}");
+}
+
+// runc: mount_propagation.bats "mount propagation parent mount shared"
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn pivot_under_a_shared_parent_mount() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("psh", |c| {
+        set_args(c, &["sleep", "1000"]);
+        c["linux"]["rootfsPropagation"] = json!("private");
+    });
+    b.own_rootfs();
+    let dir = b.dir.to_str().unwrap();
+    let setup = format!(
+        "mount --bind {dir} {dir}; mount --make-private {dir}; mount --make-shared {dir}; \
+         grep ' {dir} ' /proc/self/mountinfo"
+    );
+    let id = t.id("psh");
+    let o = outlet_in_mntns(&t, &setup, &["run", "-d", "-b", dir, &id]);
+    o.expect_ok("run -d under a shared bundle mount");
+    t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+    // Control: the bundle really was a shared mount of its own (the
+    // setup could have left it private, which pivots anyway).
+    let bundle_line = o
+        .stdout
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some(dir))
+        .unwrap_or_else(|| panic!("no bundle mount: {o:?}"));
+    assert!(bundle_line.contains(" shared:"), "{bundle_line}");
+    assert_eq!(t.status(&id), "running");
+    t.outlet(&["delete", "--force", &id])
+        .expect_ok("delete --force");
+    assert!(!t.outlet(&["state", &id]).ok());
+}
