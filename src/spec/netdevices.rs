@@ -20,14 +20,13 @@ pub fn check(spec: &Spec, nss: &[LinuxNamespace]) -> Result<()> {
     if devices.is_empty() {
         return Ok(());
     }
-    match nss.iter().find(|n| n.typ() == LinuxNamespaceType::Network) {
-        None => bail!(
-            "linux.netDevices: the container has no network namespace of its own to move devices into (add {{\"type\": \"network\"}} to linux.namespaces)"
-        ),
-        // A joined one (by path) is the container's too: the spec moves
-        // devices into "the container network namespace", and a CRI pod's
-        // is made by the caller and given by path (runc's netdev.bats).
-        Some(_) => {}
+    // A joined one (by path) is the container's too: the spec moves devices
+    // into "the container network namespace", and a CRI pod's is made by
+    // the caller and given by path (runc's netdev.bats).
+    if !nss.iter().any(|n| n.typ() == LinuxNamespaceType::Network) {
+        bail!(
+            "linux.netDevices: the container has no network namespace to move devices into (add {{\"type\": \"network\"}} to linux.namespaces)"
+        );
     }
     let mut keys: Vec<&String> = devices.keys().collect();
     keys.sort();
