@@ -12,8 +12,8 @@
 //!   parameters via resources.CPU" (systemd), "update rt period and
 //!   runtime" and the rest of the systemd/v2 tests: cgroup v2 or the
 //!   systemd driver.
-//! - "update cpu period in a pod cgroup with pod limit set": writes a
-//!   quota into a parent cgroup of the test's making; not ported for time.
+//! - "update cpu period in a pod cgroup with pod limit set": ported in
+//!   runcbats_s9h.rs (`update_in_a_limited_pod`).
 
 mod common;
 

@@ -57,6 +57,7 @@ bundle mission '["/bin/probe","cgroup"]' \
 # The cgroup mount without a cgroup namespace: a read-only bind of the
 # container's own cgroup directory (outlet clones it by fd and makes it
 # read-only while detached).
+bundle cgroup_dirs '["/bin/sh","-c","find /sys/fs/cgroup/ -type d | wc -l"]' '{}' true
 bundle cgroup_bind '["/bin/sh","-c","cat /sys/fs/cgroup/cpu.max; grep \" /sys/fs/cgroup \" /proc/self/mountinfo | cut -d\" \" -f4-6; touch /sys/fs/cgroup/x 2>/dev/null && echo WRITABLE; exit 0"]' \
     '{"cpu":{"quota":25000,"period":100000}}' true
 jq '.linux.namespaces |= map(select(.type != "cgroup"))' "$out/cgroup_bind/config.json" >"$out/cgroup_bind/c.json"

@@ -491,6 +491,24 @@ test_cgroup_bind() {
     fi
 }
 
+# runc: cgroups.bats "runc run (cgroupv2 mount inside container)": with a
+# cgroup namespace the container's /sys/fs/cgroup holds its own cgroup and
+# nothing below it.
+test_cgroup_dirs() {
+    n=cgroup_dirs id=vm-cgroup-dirs
+    setup_parent $n || { verdict $n FAIL "cannot create parent cgroup"; return; }
+    # Control: the same count over the test's parent from outside sees
+    # more than one directory (vmtest and vmtest/cgroup_dirs at least).
+    outside=$(find "$CG/vmtest" -type d | wc -l)
+    run_ctr $n $id
+    got=$(tr -d ' \n' <"$OUT/$id.out")
+    if [ "$rc" = 0 ] && [ "$got" = 1 ] && [ "$outside" -ge 2 ]; then
+        finish $n $id PASS "rc=0 dirs=$got outside=$outside"
+    else
+        finish $n $id FAIL "rc=$rc dirs='$got' (want 1) outside=$outside err: $(errline "$OUT/$id.err")"
+    fi
+}
+
 test_devices() {
     n=devices id=vm-devices
     # Control: outside any device cgroup, root can create the block node, so
@@ -840,7 +858,7 @@ if [ -n "${VM_CPU_BASELINE:-}" ]; then
     cpu_baseline 25000
     cpu_baseline max
 fi
-for t in smoke criu criu_tcp criu_tcp_empty mem_oom mem_ok cpu_limited cpu_free pids stats_v2 mission cgroup_bind devices devices_ro unified_escape hugetlb io mount_api shared_cgroup cgdepth systemd_bus_env resources_v2 crash_v2; do
+for t in smoke criu criu_tcp criu_tcp_empty mem_oom mem_ok cpu_limited cpu_free pids stats_v2 mission cgroup_bind cgroup_dirs devices devices_ro unified_escape hugetlb io mount_api shared_cgroup cgdepth systemd_bus_env resources_v2 crash_v2; do
     if [ -n "${VMTEST_ONLY:-}" ] && ! echo " $VMTEST_ONLY " | grep -q " $t "; then
         continue
     fi

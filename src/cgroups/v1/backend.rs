@@ -61,6 +61,9 @@ impl Backend for V1Fs {
             for dir in rec.dirs() {
                 fs::mkdir_all(dir, &mut created)?;
             }
+            if let Some(freezer) = rec.v1.get("freezer") {
+                refuse_frozen(freezer, &created)?;
+            }
             if let Some(cpuset) = rec.v1.get("cpuset") {
                 fill_cpusets(cpuset, &created)?;
             }
@@ -160,6 +163,29 @@ impl Backend for V1Fs {
             Some(d) => stats::oom_kill_count(d, "memory.oom_control"),
             None => Ok(None),
         }
+    }
+}
+
+/// A container placed in a cgroup that is already frozen would have its
+/// init stop at its first step and never reach the sync: create hangs and
+/// `delete --force` cannot kill it (seen: "the recorded init did not die
+/// within 10s of SIGKILL"). So refuse, as runc does ("container's cgroup
+/// unexpectedly frozen"). A new directory is frozen only when an ancestor
+/// is, and then so is the nearest one that existed before this create:
+/// that one is read (the hierarchy root has no freezer.state, so a
+/// default path costs one failed open).
+fn refuse_frozen(leaf: &Path, created: &[PathBuf]) -> Result<()> {
+    let Some(old) = leaf.ancestors().find(|d| !created.iter().any(|c| c == d)) else {
+        return Ok(());
+    };
+    let state = old.join(v1::freezer::STATE);
+    match fs::read_opt(&state)? {
+        Some(s) if v1::freezer::reads_paused(&s) => bail!(
+            "cgroup: container's cgroup unexpectedly frozen: {} reads {}",
+            state.display(),
+            s.trim()
+        ),
+        _ => Ok(()),
     }
 }
 
