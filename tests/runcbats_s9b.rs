@@ -32,12 +32,9 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
+use common::runcbats::{exec, set_args};
 use common::{Bundle, Out, T};
 use serde_json::{Value, json};
-
-fn set_args(c: &mut Value, args: &[&str]) {
-    c["process"]["args"] = json!(args);
-}
 
 /// `outlet run` of a fresh bundle edited by `edit`, in the foreground.
 fn run(t: &T, tag: &str, edit: impl FnOnce(&mut Value)) -> Out {
@@ -56,10 +53,6 @@ fn up(t: &T, tag: &str, edit: impl FnOnce(&mut Value)) -> (String, Bundle) {
         .expect_ok("run -d");
     t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
     (id, b)
-}
-
-fn exec(t: &T, id: &str, args: &[&str]) -> Out {
-    t.outlet(&[&["exec", id][..], args].concat())
 }
 
 fn add_env(c: &mut Value, kvs: &[&str]) {

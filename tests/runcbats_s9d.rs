@@ -21,12 +21,9 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
+use common::runcbats::set_args;
 use common::{Out, T};
 use serde_json::{Value, json};
-
-fn set_args(c: &mut Value, args: &[&str]) {
-    c["process"]["args"] = json!(args);
-}
 
 fn add_mount(c: &mut Value, m: Value) {
     c["mounts"].as_array_mut().unwrap().push(m);

@@ -17,12 +17,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::runcbats::set_args;
 use common::{OUTLET, Out, T};
 use serde_json::{Value, json};
-
-fn set_args(c: &mut Value, args: &[&str]) {
-    c["process"]["args"] = json!(args);
-}
 
 // runc: start.bats "runc start"
 #[test]

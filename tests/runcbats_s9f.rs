@@ -20,12 +20,9 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
+use common::runcbats::set_args;
 use common::{OUTLET, Out, T};
 use serde_json::{Value, json};
-
-fn set_args(c: &mut Value, args: &[&str]) {
-    c["process"]["args"] = json!(args);
-}
 
 /// `taskset -c 0 outlet --root R ARGS`: outlet pinned to the first CPU.
 fn pinned(t: &T, args: &[&str]) -> Out {

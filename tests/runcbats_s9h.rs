@@ -30,14 +30,11 @@ mod common;
 
 use std::path::PathBuf;
 
+use common::runcbats::{exec, set_args};
 use common::{Out, T};
 use serde_json::{Value, json};
 
 const CG: &str = "/sys/fs/cgroup";
-
-fn set_args(c: &mut Value, args: &[&str]) {
-    c["process"]["args"] = json!(args);
-}
 
 /// runc's set_cgroups_path: an absolute path below a parent of the test's
 /// own, which is removed from every hierarchy when the test ends.
@@ -86,10 +83,6 @@ fn run_d(t: &T, tag: &str, edit: impl FnOnce(&mut Value)) -> (String, Out) {
         t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
     }
     (id, o)
-}
-
-fn exec(t: &T, id: &str, args: &[&str]) -> Out {
-    t.outlet(&[&["exec", id][..], args].concat())
 }
 
 // runc: cgroups.bats "runc create (no limits + no cgrouppath + no permission) succeeds",

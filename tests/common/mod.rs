@@ -13,6 +13,7 @@ pub mod child_end;
 pub mod listener;
 pub mod pause;
 pub mod races;
+pub mod runcbats;
 pub mod strace;
 
 use std::os::fd::RawFd;
