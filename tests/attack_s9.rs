@@ -48,9 +48,12 @@ fn needs_debug_build() {
     }
 }
 
-/// A real other host user (made for the test, removed after).
-fn stranger(t: &T) -> u32 {
-    t.system_user("outlet-s9-stranger").0
+/// A real other host user (made for the test, removed after). One name
+/// per test: the tests of this file run in parallel, and two useradd of
+/// one name race (the second fails), as would one test's userdel under
+/// another test still using the account.
+fn stranger(t: &T, which: u8) -> u32 {
+    t.system_user(&format!("outlet-s9-stranger{which}")).0
 }
 
 /// Runs `args` as `uid` (its own group, no others): what another host user
@@ -82,7 +85,7 @@ fn s(p: &Path) -> &str {
 fn state_root_under_a_strangers_ancestor_or_symlink_is_refused() {
     needs_debug_build();
     let Some(t) = T::new() else { return };
-    let who = stranger(&t);
+    let who = stranger(&t, 1);
     let shared = shared_dir(&t);
     // A directory of the stranger's two levels above a root of ours.
     let theirs = shared.join("theirs");
@@ -189,7 +192,7 @@ fn forge_hook(forged: &Path, marker: &Path, owner: u32) {
 fn state_root_chowned_later_every_command_refuses() {
     needs_debug_build();
     let Some(t) = T::new() else { return };
-    let who = stranger(&t);
+    let who = stranger(&t, 2);
     let b = t.bundle("c", |c| common::sh(c, "sleep 100"));
     let id = t.id("c");
     let init = t.create_ok(&id, &b).to_string();
@@ -291,7 +294,7 @@ fn state_root_chowned_later_every_command_refuses() {
 fn state_root_restore_under_a_strangers_ancestor_is_refused() {
     needs_debug_build();
     let Some(t) = T::new() else { return };
-    let who = stranger(&t);
+    let who = stranger(&t, 3);
     let b = criu_support::counter_bundle(&t, "b", |_| {});
     let id = t.id("rs");
     criu_support::run_detached(&t, &id, &b);

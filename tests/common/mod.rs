@@ -381,6 +381,10 @@ impl T {
     /// (no home, no shell) when missing and removed again when the test
     /// ends, also on failure.
     pub fn system_user(&self, name: &str) -> (u32, u32) {
+        // The tests of one file run in parallel: two useradd of one name
+        // would race (the loser fails), so one at a time.
+        static USERADD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = USERADD.lock().unwrap_or_else(|e| e.into_inner());
         if uid_of(name).is_none() {
             let st = Command::new("useradd")
                 .args([
