@@ -2,7 +2,7 @@
 //! namespaces, drive it through setup, record state. Any failure undoes
 //! every step taken (no state dir, no cgroup, no process is left).
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -81,6 +81,9 @@ pub struct Created {
     /// `run`'s end of the start gate (see `Gate::Pipe`); None with
     /// exec.fifo, which `start` opens by its path.
     pub gate: Option<OwnedFd>,
+    /// With `Gate::PipeOpened { block: true }`: the signals blocked before
+    /// the byte went in, for `run` to forward.
+    pub blocked: Option<nix::sys::signal::SigSet>,
 }
 
 /// What the created init blocks on until it is started.
@@ -95,6 +98,16 @@ pub enum Gate {
     /// of recently freed inodes). The init reads it exactly as it reads the
     /// fifo.
     Pipe,
+    /// `Pipe`, with the start byte put into the gate right before
+    /// `Recorded` (`run` with nothing of its own to do between create and
+    /// start): the init, once it has turned its death signal off, finds the
+    /// byte waiting and goes on to its execve, instead of sleeping until the
+    /// parent has seen the channel close and written it (one cross-CPU
+    /// wake-up and the parent's syscalls off the path to the application).
+    /// The byte is harmless before `Recorded`: the init reads the gate only
+    /// after it. With `block`, the signals `run` forwards are blocked first,
+    /// so that none is lost once the application can run.
+    PipeOpened { block: bool },
 }
 
 /// Undo for a create that fails halfway.
@@ -132,7 +145,11 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
 /// first to decide about the terminal; nothing is parsed twice). The
 /// lifecycle's steps in order (see DESIGN.md); each failure undoes every
 /// step taken before it.
-pub fn create_loaded(o: &CreateOpts, mut loaded: spec::Validated, gate: Gate) -> Result<Created> {
+pub fn create_loaded(
+    o: &CreateOpts,
+    mut loaded: spec::Validated,
+    gate_kind: Gate,
+) -> Result<Created> {
     spec::check_id(o.id)?;
     let activated;
     let o = match super::listen_fds::take(&mut loaded.spec) {
@@ -150,14 +167,18 @@ pub fn create_loaded(o: &CreateOpts, mut loaded: spec::Validated, gate: Gate) ->
     let mut made = make_state_dir(o, &plan.cgroup, &loaded.text)?;
     let entry = make_cgroup(o, &mut plan, &mut made)?;
     let draft = Draft::new(o, &loaded, &plan);
-    let (init, gate) = spawn_init(o, &loaded, &mut plan, &mut made, &entry, &draft, gate)?;
+    let (init, gate) = spawn_init(o, &loaded, &mut plan, &mut made, &entry, &draft, gate_kind)?;
     drop(entry);
     let start_gate = gate.as_ref().map(|(_, g)| *g);
     let staged = stage_record(&made, &init, &draft, start_gate)?;
     if let Err(e) = wait_for_ready(&plan, &init, &draft) {
         return Err(poststop_after_failed_setup(e, made, plan.spec, &draft));
     }
-    let mut created = record(o, plan, made, init, staged)?;
+    let opened = match gate_kind {
+        Gate::PipeOpened { block } => gate.as_ref().map(|(end, _)| (end, block)),
+        Gate::Fifo | Gate::Pipe => None,
+    };
+    let mut created = record(o, plan, made, init, staged, opened)?;
     created.gate = gate.map(|(end, _)| end);
     Ok(created)
 }
@@ -372,7 +393,7 @@ fn spawn_init(
 ) -> Result<(Spawned, Option<(OwnedFd, StartGate)>)> {
     let (fifo, gate_end) = match gate {
         Gate::Fifo => (open_exec_fifo(&made.dir)?, None),
-        Gate::Pipe => {
+        Gate::Pipe | Gate::PipeOpened { .. } => {
             let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
                 .context("pipe for the start gate")?;
             // The init keeps its end at this fd number (see init::Args).
@@ -687,6 +708,7 @@ fn record(
     mut made: Made,
     init: Spawned,
     (state, staged): (State, StagedState),
+    opened: Option<(&OwnedFd, bool)>,
 ) -> Result<Created> {
     crate::fault::point("create:ready");
     staged.commit()?;
@@ -699,6 +721,11 @@ fn record(
     if let Some(s) = &plan.seccomp {
         s.remember();
     }
+    let blocked = match opened {
+        Some((end, block)) => open_gate(end, block)?,
+        None => None,
+    };
+    crate::fault::pause("create:gate-opened");
     // Recorded: the init may now turn its death signal off; its closing
     // the channel says it has (exiting before that would kill it).
     init.chan.send(&Msg::Recorded)?;
@@ -722,7 +749,20 @@ fn record(
         dir: made.dir,
         state,
         gate: None,
+        blocked,
     })
+}
+
+/// `Gate::PipeOpened`: the start byte, written while the init still waits
+/// for `Recorded` (it holds the reading end until it has the byte, so
+/// `state` reads "created" until then, as with `Gate::Pipe`).
+fn open_gate(end: &OwnedFd, block: bool) -> Result<Option<nix::sys::signal::SigSet>> {
+    let blocked = match block {
+        true => Some(crate::signals::block_forwarded()?),
+        false => None,
+    };
+    super::start::write_start_byte(end.as_fd()).context("write the start gate")?;
+    Ok(blocked)
 }
 
 /// Limits other than the device list (which the default spec always has).
