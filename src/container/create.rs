@@ -2,13 +2,14 @@
 //! namespaces, drive it through setup, record state. Any failure undoes
 //! every step taken (no state dir, no cgroup, no process is left).
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{Linux, LinuxNamespace, LinuxNamespaceType, LinuxResources};
 
+pub use super::create_gate::Gate;
 use crate::cgroups::Cgroup;
 use crate::namespaces::{self, NsPlan};
 use crate::process::init::{self, InitArgs};
@@ -84,30 +85,6 @@ pub struct Created {
     /// With `Gate::PipeOpened { block: true }`: the signals blocked before
     /// the byte went in, for `run` to forward.
     pub blocked: Option<nix::sys::signal::SigSet>,
-}
-
-/// What the created init blocks on until it is started.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Gate {
-    /// exec.fifo in the state dir: `start` is another process, which finds
-    /// it by path (and `state` reads "created" while it exists).
-    Fifo,
-    /// A pipe whose write end stays with `run`, the one process that
-    /// starts this container: no file in the state dir to make and remove
-    /// (an inode each way, which on a journal-less ext4 root costs a scan
-    /// of recently freed inodes). The init reads it exactly as it reads the
-    /// fifo.
-    Pipe,
-    /// `Pipe`, with the start byte put into the gate right before
-    /// `Recorded` (`run` with nothing of its own to do between create and
-    /// start): the init, once it has turned its death signal off, finds the
-    /// byte waiting and goes on to its execve, instead of sleeping until the
-    /// parent has seen the channel close and written it (one cross-CPU
-    /// wake-up and the parent's syscalls off the path to the application).
-    /// The byte is harmless before `Recorded`: the init reads the gate only
-    /// after it. With `block`, the signals `run` forwards are blocked first,
-    /// so that none is lost once the application can run.
-    PipeOpened { block: bool },
 }
 
 /// Undo for a create that fails halfway.
@@ -391,20 +368,7 @@ fn spawn_init(
     draft: &Draft,
     gate: Gate,
 ) -> Result<(Spawned, Option<(OwnedFd, StartGate)>)> {
-    let (fifo, gate_end) = match gate {
-        Gate::Fifo => (open_exec_fifo(&made.dir)?, None),
-        Gate::Pipe | Gate::PipeOpened { .. } => {
-            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-                .context("pipe for the start gate")?;
-            // The init keeps its end at this fd number (see init::Args).
-            let st = nix::sys::stat::fstat(r.as_raw_fd()).context("fstat the start gate")?;
-            let g = StartGate {
-                fd: r.as_raw_fd(),
-                pipe: st.st_ino,
-            };
-            (r, Some((w, g)))
-        }
-    };
+    let (fifo, gate_end) = super::create_gate::open_ends(gate, &made.dir)?;
     // The init's end is the lower fd, next to the fifo's: the init closes
     // the fds around the two it keeps with one close_range fewer.
     let (child_end, parent_end) = sync::pair()?;
@@ -492,22 +456,6 @@ fn record_init(made: &mut Made, cgroup: &Cgroup, pid: i32) -> Result<()> {
     made.intent.pid = pid;
     made.intent.init_start_time = init_start_time;
     made.dir.append_intent(&made.intent)
-}
-
-/// The init gets the fifo open for reading and writing (which never
-/// blocks) and waits on it without reopening it: it needs no /proc and no
-/// path, and only `start`, from the host, opens the file again.
-fn open_exec_fifo(dir: &ContainerDir) -> Result<OwnedFd> {
-    let fifo_path = dir.fifo();
-    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600))
-        .with_context(|| format!("mkfifo {}", fifo_path.display()))?;
-    syscall::openat2(
-        libc::AT_FDCWD,
-        &fifo_path,
-        libc::O_RDWR | libc::O_NOFOLLOW,
-        0,
-    )
-    .with_context(|| format!("open {}", fifo_path.display()))
 }
 
 /// The namespaces the clone makes. With namespaces to join, the joins come
@@ -722,7 +670,7 @@ fn record(
         s.remember();
     }
     let blocked = match opened {
-        Some((end, block)) => open_gate(end, block)?,
+        Some((end, block)) => super::create_gate::put_byte(end, block)?,
         None => None,
     };
     crate::fault::pause("create:gate-opened");
@@ -751,18 +699,6 @@ fn record(
         gate: None,
         blocked,
     })
-}
-
-/// `Gate::PipeOpened`: the start byte, written while the init still waits
-/// for `Recorded` (it holds the reading end until it has the byte, so
-/// `state` reads "created" until then, as with `Gate::Pipe`).
-fn open_gate(end: &OwnedFd, block: bool) -> Result<Option<nix::sys::signal::SigSet>> {
-    let blocked = match block {
-        true => Some(crate::signals::block_forwarded()?),
-        false => None,
-    };
-    super::start::write_start_byte(end.as_fd()).context("write the start gate")?;
-    Ok(blocked)
 }
 
 /// Limits other than the device list (which the default spec always has).
