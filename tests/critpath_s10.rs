@@ -158,3 +158,62 @@ fn control_a_sigterm_before_the_block_ends_run() {
     assert_eq!(out.signal, Some(libc::SIGTERM), "{out:#?}");
     t.assert_nothing_left("SIGTERM before the block");
 }
+
+/// The pid file's inode is made while the init sets up and linked in only
+/// after Ready (`syscall::StagedPidFile`): a create whose init fails in
+/// its setup (a bind mount whose source is missing) leaves the caller's
+/// directory empty. Control: the same create with the mount that exists
+/// leaves the pid file there, so the listing sees one when there is one.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_create_failing_in_its_setup_leaves_no_pid_file() {
+    let Some(t) = T::new() else { return };
+    let entries = |d: &Path| -> Vec<String> {
+        std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    for (tag, source_exists) in [("pidbad", false), ("pidok", true)] {
+        let src = t.dir.join(format!("{tag}-src"));
+        if source_exists {
+            std::fs::create_dir_all(&src).unwrap();
+        }
+        let b = t.bundle(tag, |c| {
+            sh(c, STARTED);
+            c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+                "destination": "/mnt",
+                "type": "bind",
+                "source": src,
+                "options": ["rbind", "ro"]
+            }));
+        });
+        let piddir = t.dir.join(format!("{tag}-piddir"));
+        std::fs::create_dir_all(&piddir).unwrap();
+        let pid_file = piddir.join("init.pid");
+        let id = t.id(tag);
+        let o = t.outlet(&[
+            "create",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+        ]);
+        if source_exists {
+            o.expect_ok("create (control)");
+            t.track_pid(t.state(&id)["pid"].as_i64().unwrap() as i32);
+            assert_eq!(entries(&piddir), ["init.pid"], "control: {o:?}");
+            t.outlet(&["delete", "--force", &id])
+                .expect_ok("delete --force");
+        } else {
+            assert_eq!(o.code, Some(1), "create with a missing bind source: {o:?}");
+            assert!(
+                entries(&piddir).is_empty(),
+                "left in the pid file's dir: {:?}",
+                entries(&piddir)
+            );
+        }
+    }
+    t.assert_nothing_left("pid file staged");
+}

@@ -147,7 +147,7 @@ pub fn create_loaded(
     let (init, gate) = spawn_init(o, &loaded, &mut plan, &mut made, &entry, &draft, gate_kind)?;
     drop(entry);
     let start_gate = gate.as_ref().map(|(_, g)| *g);
-    let staged = stage_record(&made, &init, &draft, start_gate)?;
+    let staged = stage_record(&made, &init, &draft, start_gate, o.pid_file)?;
     if let Err(e) = wait_for_ready(&plan, &init, &draft) {
         return Err(poststop_after_failed_setup(e, made, plan.spec, &draft));
     }
@@ -630,13 +630,16 @@ fn run_runtime_hooks(spec: &Spec, state_json: &str) -> Result<()> {
 /// which this takes off the path to Ready. (The config went into
 /// intent.json's head.) Nothing reads it before `record` renames it into
 /// place (a dir without state.json is a container being created), and a
-/// create that fails removes the whole dir.
-fn stage_record(
+/// create that fails removes the whole dir. The pid file's inode is made
+/// and written now too (unnamed: a create that fails leaves nothing in
+/// the caller's directory), and linked in after Ready.
+fn stage_record<'o>(
     made: &Made,
     init: &Spawned,
     draft: &Draft,
     start_gate: Option<StartGate>,
-) -> Result<(State, StagedState)> {
+    pid_file: Option<&'o Path>,
+) -> Result<Staged<'o>> {
     let state = State {
         pid: init.pid,
         init_start_time: made.intent.init_start_time,
@@ -644,8 +647,12 @@ fn stage_record(
         ..draft.state.clone()
     };
     let staged = made.dir.stage(&state)?;
-    Ok((state, staged))
+    let pid_file = pid_file.map(|p| syscall::StagedPidFile::new(p, init.pid));
+    Ok((state, staged, pid_file))
 }
+
+/// What `stage_record` wrote, for `record` to put into place.
+type Staged<'o> = (State, StagedState, Option<syscall::StagedPidFile<'o>>);
 
 /// Record the ready container (state.json into place, the pid file),
 /// then let the init turn its death signal off: until then a killed
@@ -655,15 +662,16 @@ fn record(
     plan: Plan,
     mut made: Made,
     init: Spawned,
-    (state, staged): (State, StagedState),
+    (state, staged, pid_file): Staged,
     opened: Option<(&OwnedFd, bool)>,
 ) -> Result<Created> {
     crate::fault::point("create:ready");
     staged.commit()?;
     crate::logging::debug(|| format!("state saved in {}", made.dir.path.display()));
     crate::fault::point("create:saved");
-    if let Some(p) = o.pid_file {
-        syscall::write_pid_file(p, init.pid)
+    if let (Some(p), Some(staged)) = (o.pid_file, pid_file) {
+        staged
+            .commit()
             .with_context(|| format!("pid file {}", p.display()))?;
     }
     if let Some(s) = &plan.seccomp {
