@@ -106,13 +106,15 @@ class Spawner:
 
 
 class Runtime:
-    def __init__(self, name, path, work, env=None):
+    def __init__(self, name, path, work, env=None, roots=None):
         self.name = name
         self.path = path
         # One KEY=VALUE added to every command's environment (the binary
         # protection row runs the same outlet with and without it).
         self.env = env
-        self.root = os.path.join(work, "root-" + name)
+        # --roots: the state roots elsewhere than the work dir (run.sh's
+        # tmpfs table mounts a tmpfs there, in the field's namespace).
+        self.root = os.path.join(roots or work, "root-" + name)
         self.unavailable = None
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
             self.unavailable = f"not built/installed: {path}"
@@ -688,13 +690,17 @@ def main():
         metavar="NAME:KEY=VALUE",
         help="add KEY=VALUE to the environment of runtime NAME's commands",
     )
+    p.add_argument(
+        "--roots",
+        help="make every runtime's --root under this dir instead of --work",
+    )
     p.add_argument("runtimes", nargs="+", metavar="NAME=PATH")
     args = p.parse_args()
     envs = dict(e.split(":", 1) for e in args.env)
     rts = []
     for spec in args.runtimes:
         name, _, path = spec.partition("=")
-        rts.append(Runtime(name, path, args.work, envs.get(name)))
+        rts.append(Runtime(name, path, args.work, envs.get(name), args.roots))
     if args.mode == "limit":
         limit_check(args, rts)
         return

@@ -7,6 +7,7 @@
 #   BENCH_RUNS=200 bench/run.sh
 #   OUTLET=/path/to/outlet bench/run.sh
 #   BENCH_PROTECTION=0 bench/run.sh   # without the binary protection's row
+#   BENCH_TMPFS_ROOT=0 bench/run.sh   # without the v2 table with --root on tmpfs
 #
 # See bench/README.md for what each number means.
 set -euo pipefail
@@ -39,11 +40,12 @@ work=$(mktemp -d /tmp/outlet-bench.XXXXXX)
 work=$(realpath "$work")
 
 # Deletes the containers a crashed driver may have left in our private
-# --root dirs. Also called inside the v2 field's namespace, where those
-# containers' cgroups are visible at /sys/fs/cgroup.
+# --root dirs (under $1, default the work dir). Also called inside the v2
+# field's namespace, where those containers' cgroups are visible at
+# /sys/fs/cgroup (and the tmpfs table's roots exist at all).
 delete_containers() {
-    local root name bin cid
-    for root in "$work"/root-*; do
+    local root name bin cid base=${1:-$work}
+    for root in "$base"/root-*; do
         [[ -d $root ]] || continue
         name=${root##*/root-}
         case $name in
@@ -153,6 +155,29 @@ unshare -m --propagation private -- bash -c "$(declare -f delete_containers)"'
     --title "cgroup v2 field (private mount namespace), no resource limits" \
     "outlet=$outlet" "crun-1.21=$crun121_bin" "crun=$crun_bin" "runc=$runc_bin" ||
     echo "bench/run.sh: the v2 field driver FAILED (exit $?)"
+
+# Field 1 again with every runtime's --root on a tmpfs, as on a systemd
+# host (/run is a tmpfs there: containerd's /run/containerd/runc, podman's
+# /run/runc). This host has no tmpfs at /run and the table above keeps its
+# roots on the ext4 /tmp, where each new inode costs an allocation scan and
+# each removed dir a discard (bench/README.md "The state root on ext4").
+# The tmpfs is mounted in the field's private mount namespace only: it goes
+# with that namespace, after the trap has deleted what is left on it.
+if [[ ${BENCH_TMPFS_ROOT:-1} != 0 ]]; then
+    mkdir -p "$work/tmpfs-roots"
+    unshare -m --propagation private -- bash -c "$(declare -f delete_containers)"'
+        set -euo pipefail
+        trap "delete_containers $work/tmpfs-roots" EXIT
+        mount -t cgroup2 none /sys/fs/cgroup
+        mount -t tmpfs -o mode=0755 outlet-bench-roots "$work/tmpfs-roots"
+        python3 "$@"' bash "$here/driver.py" table --field v2 --work "$work" \
+        --roots "$work/tmpfs-roots" \
+        --rootfs "$rootfs" --runs "$runs" --tag "$tag" --floor "$floor" --runner "$runner" \
+        "${seccomp_args[@]}" \
+        --title "cgroup v2 field, every --root on a tmpfs (private mount namespace), no resource limits" \
+        "outlet=$outlet" "crun-1.21=$crun121_bin" "crun=$crun_bin" "runc=$runc_bin" ||
+        echo "bench/run.sh: the v2 tmpfs-root driver FAILED (exit $?)"
+fi
 
 # The cost of running create/run/exec from the protected copy of the
 # binary: one outlet build, with and without OUTLET_UNPROTECTED_EXE=1, in

@@ -744,7 +744,9 @@ fn debug_logs_the_setup_steps() {
 /// `run` records the container before it releases the init: in between,
 /// `state` must read "created" (as runc's run, which is create then
 /// start), not "running" while the application has not started. The
-/// debug build's `OUTLET_PAUSE=run:recorded=FILE` holds run there.
+/// debug build's `OUTLET_PAUSE=create:gate-opened=FILE` holds run there
+/// (state.json in place, the start byte in the gate, `Recorded` not yet
+/// sent: the init reads the gate only after it).
 /// Control: once released, the same `state` call reads "running", and the
 /// application really had not run while it read "created".
 #[test]
@@ -767,11 +769,17 @@ fn run_reads_created_until_the_init_is_released() {
         common::OUTLET.as_ref(),
         &["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id],
     );
-    cmd.env("OUTLET_PAUSE", format!("run:recorded={}", gate.display()));
+    cmd.env(
+        "OUTLET_PAUSE",
+        format!("create:gate-opened={}", gate.display()),
+    );
     let mut child = cmd.spawn().expect("spawn outlet run");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !reached.exists() {
-        assert!(Instant::now() < deadline, "run never reached run:recorded");
+        assert!(
+            Instant::now() < deadline,
+            "run never reached create:gate-opened"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     let st: Value = t.state(&id);

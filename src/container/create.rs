@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{Linux, LinuxNamespace, LinuxNamespaceType, LinuxResources};
 
+pub use super::create_gate::Gate;
 use crate::cgroups::Cgroup;
 use crate::namespaces::{self, NsPlan};
 use crate::process::init::{self, InitArgs};
@@ -81,20 +82,9 @@ pub struct Created {
     /// `run`'s end of the start gate (see `Gate::Pipe`); None with
     /// exec.fifo, which `start` opens by its path.
     pub gate: Option<OwnedFd>,
-}
-
-/// What the created init blocks on until it is started.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Gate {
-    /// exec.fifo in the state dir: `start` is another process, which finds
-    /// it by path (and `state` reads "created" while it exists).
-    Fifo,
-    /// A pipe whose write end stays with `run`, the one process that
-    /// starts this container: no file in the state dir to make and remove
-    /// (an inode each way, which on a journal-less ext4 root costs a scan
-    /// of recently freed inodes). The init reads it exactly as it reads the
-    /// fifo.
-    Pipe,
+    /// With `Gate::PipeOpened { block: true }`: the signals blocked before
+    /// the byte went in, for `run` to forward.
+    pub blocked: Option<nix::sys::signal::SigSet>,
 }
 
 /// Undo for a create that fails halfway.
@@ -132,7 +122,11 @@ pub fn create(o: &CreateOpts) -> Result<Created> {
 /// first to decide about the terminal; nothing is parsed twice). The
 /// lifecycle's steps in order (see DESIGN.md); each failure undoes every
 /// step taken before it.
-pub fn create_loaded(o: &CreateOpts, mut loaded: spec::Validated, gate: Gate) -> Result<Created> {
+pub fn create_loaded(
+    o: &CreateOpts,
+    mut loaded: spec::Validated,
+    gate_kind: Gate,
+) -> Result<Created> {
     spec::check_id(o.id)?;
     let activated;
     let o = match super::listen_fds::take(&mut loaded.spec) {
@@ -150,14 +144,18 @@ pub fn create_loaded(o: &CreateOpts, mut loaded: spec::Validated, gate: Gate) ->
     let mut made = make_state_dir(o, &plan.cgroup, &loaded.text)?;
     let entry = make_cgroup(o, &mut plan, &mut made)?;
     let draft = Draft::new(o, &loaded, &plan);
-    let (init, gate) = spawn_init(o, &loaded, &mut plan, &mut made, &entry, &draft, gate)?;
+    let (init, gate) = spawn_init(o, &loaded, &mut plan, &mut made, &entry, &draft, gate_kind)?;
     drop(entry);
     let start_gate = gate.as_ref().map(|(_, g)| *g);
-    let staged = stage_record(&made, &init, &draft, start_gate)?;
+    let staged = stage_record(&made, &init, &draft, start_gate, o.pid_file)?;
     if let Err(e) = wait_for_ready(&plan, &init, &draft) {
         return Err(poststop_after_failed_setup(e, made, plan.spec, &draft));
     }
-    let mut created = record(o, plan, made, init, staged)?;
+    let opened = match gate_kind {
+        Gate::PipeOpened { block } => gate.as_ref().map(|(end, _)| (end, block)),
+        Gate::Fifo | Gate::Pipe => None,
+    };
+    let mut created = record(o, plan, made, init, staged, opened)?;
     created.gate = gate.map(|(end, _)| end);
     Ok(created)
 }
@@ -370,20 +368,7 @@ fn spawn_init(
     draft: &Draft,
     gate: Gate,
 ) -> Result<(Spawned, Option<(OwnedFd, StartGate)>)> {
-    let (fifo, gate_end) = match gate {
-        Gate::Fifo => (open_exec_fifo(&made.dir)?, None),
-        Gate::Pipe => {
-            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-                .context("pipe for the start gate")?;
-            // The init keeps its end at this fd number (see init::Args).
-            let st = nix::sys::stat::fstat(r.as_raw_fd()).context("fstat the start gate")?;
-            let g = StartGate {
-                fd: r.as_raw_fd(),
-                pipe: st.st_ino,
-            };
-            (r, Some((w, g)))
-        }
-    };
+    let (fifo, gate_end) = super::create_gate::open_ends(gate, &made.dir)?;
     // The init's end is the lower fd, next to the fifo's: the init closes
     // the fds around the two it keeps with one close_range fewer.
     let (child_end, parent_end) = sync::pair()?;
@@ -471,22 +456,6 @@ fn record_init(made: &mut Made, cgroup: &Cgroup, pid: i32) -> Result<()> {
     made.intent.pid = pid;
     made.intent.init_start_time = init_start_time;
     made.dir.append_intent(&made.intent)
-}
-
-/// The init gets the fifo open for reading and writing (which never
-/// blocks) and waits on it without reopening it: it needs no /proc and no
-/// path, and only `start`, from the host, opens the file again.
-fn open_exec_fifo(dir: &ContainerDir) -> Result<OwnedFd> {
-    let fifo_path = dir.fifo();
-    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600))
-        .with_context(|| format!("mkfifo {}", fifo_path.display()))?;
-    syscall::openat2(
-        libc::AT_FDCWD,
-        &fifo_path,
-        libc::O_RDWR | libc::O_NOFOLLOW,
-        0,
-    )
-    .with_context(|| format!("open {}", fifo_path.display()))
 }
 
 /// The namespaces the clone makes. With namespaces to join, the joins come
@@ -661,13 +630,16 @@ fn run_runtime_hooks(spec: &Spec, state_json: &str) -> Result<()> {
 /// which this takes off the path to Ready. (The config went into
 /// intent.json's head.) Nothing reads it before `record` renames it into
 /// place (a dir without state.json is a container being created), and a
-/// create that fails removes the whole dir.
-fn stage_record(
+/// create that fails removes the whole dir. The pid file's inode is made
+/// and written now too (unnamed: a create that fails leaves nothing in
+/// the caller's directory), and linked in after Ready.
+fn stage_record<'o>(
     made: &Made,
     init: &Spawned,
     draft: &Draft,
     start_gate: Option<StartGate>,
-) -> Result<(State, StagedState)> {
+    pid_file: Option<&'o Path>,
+) -> Result<Staged<'o>> {
     let state = State {
         pid: init.pid,
         init_start_time: made.intent.init_start_time,
@@ -675,8 +647,12 @@ fn stage_record(
         ..draft.state.clone()
     };
     let staged = made.dir.stage(&state)?;
-    Ok((state, staged))
+    let pid_file = pid_file.map(|p| syscall::StagedPidFile::new(p, init.pid));
+    Ok((state, staged, pid_file))
 }
+
+/// What `stage_record` wrote, for `record` to put into place.
+type Staged<'o> = (State, StagedState, Option<syscall::StagedPidFile<'o>>);
 
 /// Record the ready container (state.json into place, the pid file),
 /// then let the init turn its death signal off: until then a killed
@@ -686,19 +662,26 @@ fn record(
     plan: Plan,
     mut made: Made,
     init: Spawned,
-    (state, staged): (State, StagedState),
+    (state, staged, pid_file): Staged,
+    opened: Option<(&OwnedFd, bool)>,
 ) -> Result<Created> {
     crate::fault::point("create:ready");
     staged.commit()?;
     crate::logging::debug(|| format!("state saved in {}", made.dir.path.display()));
     crate::fault::point("create:saved");
-    if let Some(p) = o.pid_file {
-        syscall::write_pid_file(p, init.pid)
+    if let (Some(p), Some(staged)) = (o.pid_file, pid_file) {
+        staged
+            .commit()
             .with_context(|| format!("pid file {}", p.display()))?;
     }
     if let Some(s) = &plan.seccomp {
         s.remember();
     }
+    let blocked = match opened {
+        Some((end, block)) => super::create_gate::put_byte(end, block)?,
+        None => None,
+    };
+    crate::fault::pause("create:gate-opened");
     // Recorded: the init may now turn its death signal off; its closing
     // the channel says it has (exiting before that would kill it).
     init.chan.send(&Msg::Recorded)?;
@@ -722,6 +705,7 @@ fn record(
         dir: made.dir,
         state,
         gate: None,
+        blocked,
     })
 }
 

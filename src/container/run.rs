@@ -28,15 +28,27 @@ pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
         }
         None => o,
     };
-    let created = create_loaded(o, loaded, Gate::Pipe)?;
+    // Without a console of its own to size first, nothing is left to do
+    // between create and start: create puts the start byte in with
+    // `Recorded` (see Gate::PipeOpened), blocking the forwarded signals
+    // before, so that none is lost once the process runs.
+    // OUTLET_RUN_GATE_LATE=1 (debug builds: the control of
+    // tests/critpath_s10.rs) writes the byte at start, as before.
+    let gate_kind = match own_console {
+        None if !crate::fault::control("OUTLET_RUN_GATE_LATE") => {
+            Gate::PipeOpened { block: !detach }
+        }
+        _ => Gate::Pipe,
+    };
+    let created = create_loaded(o, loaded, gate_kind)?;
     crate::fault::pause("run:recorded");
     let pid = created.state.pid;
     let id = created.state.id.clone();
-    // Block forwarded signals before start so none is lost in between.
-    let set = if detach {
-        SigSet::empty()
-    } else {
-        crate::signals::block_forwarded()?
+    let set = match (detach, created.blocked) {
+        (true, _) => SigSet::empty(),
+        (false, Some(set)) => set,
+        // Block forwarded signals before start so none is lost in between.
+        (false, None) => crate::signals::block_forwarded()?,
     };
     // Started from what create knows: the state is not read back.
     let c = Opened {
@@ -45,7 +57,8 @@ pub fn run(o: &CreateOpts, detach: bool, keep: bool) -> Result<i32> {
         status: Status::Created,
     };
     let gate = created.gate;
-    let master = match start_created(&c, gate.as_ref(), own_console.as_ref()) {
+    let opened = matches!(gate_kind, Gate::PipeOpened { .. });
+    let master = match start_created(&c, gate.as_ref(), own_console.as_ref(), opened) {
         Ok(m) => m,
         Err(e) => {
             drop(c);
@@ -90,11 +103,14 @@ fn own_console(
 }
 
 /// Take the pty master when outlet is the console socket's peer (sized
-/// before start, so the application never sees 0x0), then start.
+/// before start, so the application never sees 0x0), then start (with
+/// `opened`, create has let the init go already: only wait until it has
+/// taken the byte, as start does).
 fn start_created(
     c: &Opened,
     gate: Option<&OwnedFd>,
     own_console: Option<&OwnConsole>,
+    opened: bool,
 ) -> Result<Option<OwnedFd>> {
     let master = match own_console {
         Some(console) => {
@@ -106,7 +122,10 @@ fn start_created(
         }
         None => None,
     };
-    super::start::release(c, gate)?;
+    match (opened, gate) {
+        (true, Some(g)) => super::start::wait_opened(c, g)?,
+        _ => super::start::release(c, gate)?,
+    }
     super::start::poststart(c)?;
     Ok(master)
 }

@@ -63,6 +63,12 @@ pub fn release(c: &Opened, gate: Option<&OwnedFd>) -> Result<()> {
     }
 }
 
+/// `run`'s gate when create put the byte in already (`Gate::PipeOpened`):
+/// only the wait until the init has taken it.
+pub fn wait_opened(c: &Opened, g: &OwnedFd) -> Result<()> {
+    wait_taken(&c.state, g.as_fd(), &"the start gate")
+}
+
 /// `run`'s gate. A write finding no reader (EPIPE) is the fifo's ENXIO:
 /// the init is gone, or was released from inside and runs.
 fn release_pipe(c: &Opened, g: BorrowedFd) -> Result<()> {
@@ -126,7 +132,7 @@ fn push_start_byte(state: &State, f: BorrowedFd, what: &dyn Display) -> Result<(
 /// The one byte that releases the init; a signal that interrupts the
 /// write is no reason to leave the container unstarted (faults_s8.rs
 /// `eintr_is_retried_by_start`).
-fn write_start_byte(f: BorrowedFd) -> nix::Result<usize> {
+pub(super) fn write_start_byte(f: BorrowedFd) -> nix::Result<usize> {
     loop {
         match nix::unistd::write(f, b"0") {
             Err(Errno::EINTR) => continue,

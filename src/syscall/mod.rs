@@ -277,28 +277,54 @@ pub fn close_from_except(first: u32, keep: &[RawFd]) -> io::Result<()> {
 /// says what a stale one would not. Where the file system has no
 /// O_TMPFILE, `write_atomic` renames a temporary over it instead.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    let data = pid.to_string();
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let link = || link_unnamed(None, dir, path, data.as_bytes(), 0o666);
-    let linked = match link() {
-        Err(nix::errno::Errno::EEXIST) => nix::unistd::unlink(path).and_then(|()| link()),
-        r => r,
-    };
-    if linked.is_ok() {
-        return Ok(());
+    StagedPidFile::new(path, pid).commit()
+}
+
+/// `write_pid_file` in two steps: the unnamed inode made and written
+/// first (create does it while the init sets up: on ext4 a new inode
+/// costs a scan of recently freed ones), linked in by name later. Dropped
+/// before `commit`, it leaves nothing.
+pub struct StagedPidFile<'a> {
+    path: &'a Path,
+    data: String,
+    unnamed: nix::Result<std::fs::File>,
+}
+
+impl<'a> StagedPidFile<'a> {
+    pub fn new(path: &'a Path, pid: i32) -> StagedPidFile<'a> {
+        let data = pid.to_string();
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let unnamed = unnamed_file(None, dir, data.as_bytes(), 0o666);
+        StagedPidFile {
+            path,
+            data,
+            unnamed,
+        }
     }
-    write_atomic(path, data.as_bytes())
+
+    pub fn commit(self) -> Result<()> {
+        if let Ok(f) = &self.unnamed {
+            let linked = match link_file(f, None, self.path) {
+                Err(nix::errno::Errno::EEXIST) => {
+                    nix::unistd::unlink(self.path).and_then(|()| link_file(f, None, self.path))
+                }
+                r => r,
+            };
+            if linked.is_ok() {
+                return Ok(());
+            }
+        }
+        write_atomic(self.path, self.data.as_bytes())
+    }
 }
 
 /// `data` into an unnamed inode (O_TMPFILE) of directory `dir`, linked in
 /// as `name` once whole (both relative to `dirfd`, the cwd when None): a
 /// process killed while writing leaves nothing, where a temporary name
-/// would stay behind. `name` must not exist (linkat never replaces). The
-/// inode is linked by its /proc/self/fd path: AT_EMPTY_PATH would need
-/// CAP_DAC_READ_SEARCH.
+/// would stay behind. `name` must not exist (linkat never replaces).
 pub fn link_unnamed(
     dirfd: Option<RawFd>,
     dir: &Path,
@@ -306,7 +332,16 @@ pub fn link_unnamed(
     data: &[u8],
     mode: u32,
 ) -> nix::Result<()> {
-    use nix::fcntl::{AtFlags, OFlag};
+    link_file(&unnamed_file(dirfd, dir, data, mode)?, dirfd, name)
+}
+
+fn unnamed_file(
+    dirfd: Option<RawFd>,
+    dir: &Path,
+    data: &[u8],
+    mode: u32,
+) -> nix::Result<std::fs::File> {
+    use nix::fcntl::OFlag;
     let fd = fs::openat(
         dirfd.unwrap_or(libc::AT_FDCWD),
         dir,
@@ -316,13 +351,19 @@ pub fn link_unnamed(
     let mut f = std::fs::File::from(fd);
     std::io::Write::write_all(&mut f, data)
         .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    Ok(f)
+}
+
+/// The inode is linked by its /proc/self/fd path: AT_EMPTY_PATH would
+/// need CAP_DAC_READ_SEARCH.
+fn link_file(f: &std::fs::File, dirfd: Option<RawFd>, name: &Path) -> nix::Result<()> {
     let inode = format!("/proc/self/fd/{}", f.as_raw_fd());
     nix::unistd::linkat(
         None,
         Path::new(&inode),
         dirfd,
         name,
-        AtFlags::AT_SYMLINK_FOLLOW,
+        nix::fcntl::AtFlags::AT_SYMLINK_FOLLOW,
     )
 }
 
