@@ -426,7 +426,7 @@ fn spawn_init(
         lock_fd: made.dir.lock_fd(),
         binds: &binds,
     };
-    let init = spawn::spawn(
+    let mut init = spawn::spawn(
         cloned.bits() as u64,
         entry,
         parent_end,
@@ -435,6 +435,13 @@ fn spawn_init(
         |chan| init::run(&args, chan),
     )?;
     made.undo.child = Some(init.pid);
+    if crate::process::init_fork::wanted(&plan.ns) {
+        // The clone was an intermediate: the container's init is the child
+        // it forks, also ours (CLONE_PARENT).
+        let pid = init.recv_forked_pid()?;
+        made.undo.child = Some(pid);
+        init.adopt(pid);
+    }
     crate::logging::debug(|| format!("init cloned: pid {}, namespaces {cloned:?}", init.pid));
     if !placement_needs_us(plan, &init)
         && let Err(e) = init.chan.send(&Msg::Placed { init_pid: init.pid })
@@ -494,7 +501,11 @@ fn open_exec_fifo(dir: &ContainerDir) -> Result<OwnedFd> {
 /// clone makes them all. The cgroup namespace can only be part of the
 /// clone when the clone also places the child in its cgroup (v2).
 fn clone_flags(ns: &NsPlan, entry: &CgroupEntry) -> CloneFlags {
-    let mut cloned = if ns.join.iter().any(|(t, _)| *t != LinuxNamespaceType::Pid) {
+    let mut cloned = if crate::process::init_fork::wanted(ns) {
+        // The init makes the pid namespace after joining the user
+        // namespace, which must own it (see process/init_fork.rs).
+        CloneFlags::empty()
+    } else if ns.join.iter().any(|(t, _)| *t != LinuxNamespaceType::Pid) {
         ns.new & CloneFlags::CLONE_NEWPID
     } else {
         ns.new

@@ -145,6 +145,31 @@ impl Spawned {
         }
     }
 
+    /// The pid of the container's init that this child (the
+    /// intermediate of process/init_fork.rs) forked, as it reports it
+    /// before it exits.
+    pub fn recv_forked_pid(&self) -> Result<i32> {
+        match self.chan.recv()? {
+            Some(super::sync::Msg::InitPid(pid)) if pid > 0 => Ok(pid),
+            Some(super::sync::Msg::Error { errno, context }) => {
+                Err(super::sync::remote_error(errno, context))
+            }
+            Some(m) => anyhow::bail!("sync: expected InitPid, got {}", m.name()),
+            None => anyhow::bail!(
+                "container init exited before it forked into its pid namespace{}",
+                self.how_it_ended()
+            ),
+        }
+    }
+
+    /// From here on `pid` (our child by CLONE_PARENT) is the one this
+    /// stands for: the intermediate, which exits once it has sent it, is
+    /// reaped.
+    pub fn adopt(&mut self, pid: i32) {
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None);
+        self.pid = pid;
+    }
+
     /// The child reported `Unshared`: put it in its cgroup unless the clone
     /// or the child itself did.
     pub fn place(&self, cgroup: &Cgroup) -> Result<()> {
