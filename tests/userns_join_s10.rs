@@ -148,3 +148,275 @@ fn joined_userns_owns_the_new_namespaces() {
         "{out:#?}"
     );
 }
+
+/// The lifecycle follows the forked pid 1, not the intermediate: the
+/// state's pid and the pid file are the container's pid 1 (NSpid ends in
+/// 1), `exec` lands in its namespaces, `kill` stops it, `delete` leaves
+/// nothing; `run` exits with the process's code.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn lifecycle_follows_the_forked_init() {
+    let Some(t) = T::new() else { return };
+    let hp = holder(&t);
+    let b = joiner(
+        &t,
+        "life",
+        hp,
+        "echo started > /out/started; sleep 1000",
+        |_| {},
+    );
+    let id = t.id("life");
+    let pid_file = t.dir.join("life.pid");
+    t.outlet(&[
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ])
+    .expect_ok("create");
+    let pid = t.state(&id)["pid"].as_i64().unwrap() as i32;
+    t.track_pid(pid);
+    let in_file: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(in_file, pid, "pid file and state agree");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let nspid: Vec<&str> = status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        nspid,
+        [pid.to_string().as_str(), "1"],
+        "the state's pid is pid 1 inside"
+    );
+    assert_eq!(
+        ino(&format!("/proc/{pid}/ns/user")),
+        ino(&format!("/proc/{hp}/ns/user")),
+        "the init is in the holder's user namespace"
+    );
+    assert_eq!(t.status(&id), "created");
+    t.outlet(&["start", &id]).expect_ok("start");
+    common::pause::wait_until(
+        "the process started",
+        std::time::Duration::from_secs(20),
+        || b.out.join("started").exists(),
+    );
+    let e = t.outlet(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "echo $$ $(readlink /proc/self/ns/user) $(readlink /proc/1/ns/pid)",
+    ]);
+    e.expect_ok("exec");
+    let want = format!(
+        "user:[{}] pid:[{}]",
+        ino(&format!("/proc/{hp}/ns/user")),
+        ino(&format!("/proc/{pid}/ns/pid"))
+    );
+    assert!(
+        e.stdout.contains(&want),
+        "exec in the container's namespaces ({want}): {e:#?}"
+    );
+    t.outlet(&["kill", &id, "KILL"]).expect_ok("kill");
+    t.wait_status(&id, "stopped");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+    assert!(!t.state_dir_exists(&id));
+
+    let b = joiner(&t, "code", hp, "exit 7", |_| {});
+    let out = t.run(&t.id("code"), &b);
+    assert_eq!(
+        out.code,
+        Some(7),
+        "run's exit code is the process's: {out:#?}"
+    );
+}
+
+/// Namespaces of the host's user namespace joined by path next to the
+/// joined user namespace (a netns a CNI plugin made): the init joins
+/// them before the user namespace, where it still may (after it, setns
+/// answers EPERM). Their owner is not the container's: the container's
+/// root may not change the loopback there, where it may in a netns of its
+/// own (the control: the same command in a fresh netns succeeds).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn host_owned_netns_is_joined_and_not_owned() {
+    let Some(t) = T::new() else { return };
+    let name = format!("outlet-t-{}", t.token.trim_start_matches("outlet-test-"));
+    let st = std::process::Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .expect("ip netns add");
+    assert!(st.success(), "ip netns add {name}");
+    {
+        let name = name.clone();
+        t.on_cleanup(move || {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "delete", &name])
+                .status();
+        });
+    }
+    let path = format!("/run/netns/{name}");
+    let hp = holder(&t);
+    let script =
+        "echo \"net $(readlink /proc/self/ns/net)\"; ip link set lo mtu 1280 && echo lo-mtu; true";
+    let b = joiner(&t, "hostnet", hp, script, |c| {
+        // sysfs needs a netns of the mounter's user namespace (crun binds
+        // the host's /sys then; outlet refuses): not this test's matter.
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| !m["destination"].as_str().unwrap().starts_with("/sys"));
+        for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "network" {
+                n["path"] = json!(path);
+            }
+        }
+    });
+    let out = t.run(&t.id("hostnet"), &b);
+    out.expect_ok("run joining the holder's userns and a host netns");
+    assert!(
+        out.stdout.contains(&format!("net net:[{}]", ino(&path))),
+        "the host netns was joined: {out:#?}"
+    );
+    assert!(
+        !out.stdout.contains("lo-mtu"),
+        "root of the joined userns changed a host-owned netns: {out:#?}"
+    );
+    // Control: the same command in a netns of the container's own.
+    let b = joiner(&t, "ownnet", hp, script, |_| {});
+    let out = t.run(&t.id("ownnet"), &b);
+    out.expect_ok("run with a netns of its own");
+    assert!(out.stdout.contains("lo-mtu"), "{out:#?}");
+}
+
+/// The intermediate killed at each of its steps (after the unshare,
+/// after the fork before it sent the pid): `create` fails and leaves no
+/// process, cgroup or state. Control: the same create without the fault
+/// succeeds, so the failure is the fault's.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_killed_intermediate_leaves_nothing() {
+    let Some(th) = T::new() else { return };
+    let hp = holder(&th);
+    for step in ["userns:unshared", "userns:forked"] {
+        let Some(t) = T::new() else { return };
+        let b = joiner(&t, "crash", hp, "true", |_| {});
+        let id = t.id("crash");
+        let out = t.call_env(
+            std::path::Path::new(common::OUTLET),
+            &["create", "--bundle", b.dir.to_str().unwrap(), &id],
+            &[],
+            &[("OUTLET_FAULT", step)],
+        );
+        out.expect_fail(step, "before it forked into its pid namespace");
+        assert!(out.stderr.contains("SIGKILL"), "{step}: {out:#?}");
+        t.assert_nothing_left(step);
+        let out = t.create(&t.id("fine"), &b);
+        out.expect_ok("control: no fault");
+        t.outlet(&["delete", "--force", &t.id("fine")])
+            .expect_ok("delete");
+    }
+}
+
+/// What the intermediate holds while it lives (held after its fork): it
+/// is in the joined user namespace (its capabilities hold there only),
+/// in the host's pid namespace (no process of the container can see it),
+/// and the only directories it holds are the detached bind trees the init
+/// takes over (opened before the clone: see create's
+/// open_binds_for_userns; readlink "/"), one per bind mount of the spec,
+/// and the detached mount of outlet's binary (read-only) that the init
+/// keeps for its pivot: what the init itself holds at its start.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn the_intermediate_is_out_of_sight_and_holds_no_directory() {
+    let Some(t) = T::new() else { return };
+    let hp = holder(&t);
+    let b = joiner(&t, "held", hp, "true", |_| {});
+    let id = t.id("held");
+    let p = common::pause::Pause::new(&t, "fork", "userns:forked");
+    let mut seen = String::new();
+    let out = p.around(
+        t.command(
+            std::path::Path::new(common::OUTLET),
+            &["run", "--bundle", b.dir.to_str().unwrap(), &id],
+        ),
+        || {
+            let me = common::processes_mentioning(&t.token);
+            let inter = me
+                .iter()
+                .copied()
+                .find(|p| {
+                    let a = std::fs::read_link(format!("/proc/{p}/ns/pid")).ok();
+                    let c = std::fs::read_link(format!("/proc/{p}/ns/pid_for_children")).ok();
+                    a.is_some() && c.is_some() && a != c && *p != hp
+                })
+                .expect("the intermediate");
+            let user = ino(&format!("/proc/{inter}/ns/user"));
+            assert_eq!(
+                user,
+                ino(&format!("/proc/{hp}/ns/user")),
+                "in the joined userns"
+            );
+            assert_eq!(
+                ino(&format!("/proc/{inter}/ns/pid")),
+                common::host_ns("pid")
+            );
+            let status = std::fs::read_to_string(format!("/proc/{inter}/status")).unwrap();
+            for l in status
+                .lines()
+                .filter(|l| l.starts_with("Cap") || l.starts_with("NSpid") || l.starts_with("Uid"))
+            {
+                seen.push_str(l);
+                seen.push('\n');
+            }
+            for fd in std::fs::read_dir(format!("/proc/{inter}/fd"))
+                .unwrap()
+                .flatten()
+            {
+                let target = std::fs::read_link(fd.path()).unwrap_or_default();
+                let is_dir = std::fs::metadata(fd.path()).is_ok_and(|m| m.is_dir());
+                seen.push_str(&format!(
+                    "fd {:?} {} dir={is_dir}\n",
+                    fd.file_name(),
+                    target.display()
+                ));
+            }
+        },
+    );
+    out.expect_ok("run released after the pause");
+    eprintln!("intermediate:\n{seen}");
+    assert!(seen.contains("NSpid:"), "{seen}");
+    let nspid = seen.lines().find(|l| l.starts_with("NSpid:")).unwrap();
+    assert_eq!(
+        nspid.split_whitespace().count(),
+        2,
+        "one pid: host only: {seen}"
+    );
+    let dirs: Vec<&str> = seen.lines().filter(|l| l.ends_with("dir=true")).collect();
+    let binds = b.config()["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            m["options"]
+                .as_array()
+                .is_some_and(|o| o.iter().any(|o| o == "bind" || o == "rbind"))
+        })
+        .count();
+    assert!(
+        dirs.len() <= binds,
+        "directories held ({binds} binds): {seen}"
+    );
+    assert!(
+        dirs.iter().all(|l| l.contains(" / dir=true")),
+        "a host path: {seen}"
+    );
+}

@@ -105,7 +105,7 @@ pub fn unshare_and_fork(rest: CloneFlags, chan: &Channel) -> Result<()> {
     nix::sched::unshare(rest | CloneFlags::CLONE_NEWPID).context("unshare namespaces")?;
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .context("pipe for the pid namespace's init")?;
-    crate::fault::point("userns:unshared");
+    crash_point("userns:unshared");
     let (forked, _) = syscall::clone_process(libc::CLONE_PARENT as u64, None)
         .context("fork the container init into its pid namespace")?;
     match forked {
@@ -125,7 +125,7 @@ pub fn unshare_and_fork(rest: CloneFlags, chan: &Channel) -> Result<()> {
         }
         Forked::Parent(pid) => {
             drop(r);
-            crate::fault::point("userns:forked");
+            crash_point("userns:forked");
             crate::fault::pause("userns:forked");
             let sent = chan.send(&Msg::InitPid(pid));
             if sent.is_ok() {
@@ -135,5 +135,14 @@ pub fn unshare_and_fork(rest: CloneFlags, chan: &Channel) -> Result<()> {
             // `create` as our exit before a pid, and the child exits too.
             syscall::exit_now(i32::from(sent.is_err()))
         }
+    }
+}
+
+/// `OUTLET_FAULT=<step>` (debug builds), as `fault::point`, for a cloned
+/// child: musl's raise() signals the thread id it cached in the parent
+/// (a raw clone does not refresh it), which would kill `create` instead.
+fn crash_point(step: &str) {
+    if cfg!(debug_assertions) && std::env::var_os("OUTLET_FAULT").is_some_and(|v| v == step) {
+        let _ = nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
     }
 }
