@@ -411,8 +411,10 @@ fn the_intermediate_is_out_of_sight_and_holds_no_directory() {
                 .is_some_and(|o| o.iter().any(|o| o == "bind" || o == "rbind"))
         })
         .count();
+    // Plus, at most, the detached overlay of outlet's binary that the init
+    // keeps to attach below its old root (rootfs/pivot.rs).
     assert!(
-        dirs.len() <= binds,
+        dirs.len() <= binds + 1,
         "directories held ({binds} binds): {seen}"
     );
     assert!(
