@@ -436,11 +436,8 @@ fn spawn_init(
     )?;
     made.undo.child = Some(init.pid);
     if crate::process::init_fork::wanted(&plan.ns) {
-        // The clone was an intermediate: the container's init is the child
-        // it forks, also ours (CLONE_PARENT).
-        let pid = init.recv_forked_pid()?;
-        made.undo.child = Some(pid);
-        init.adopt(pid);
+        // The clone was an intermediate: the init is its child, ours too.
+        made.undo.child = Some(init.follow_fork()?);
     }
     crate::logging::debug(|| format!("init cloned: pid {}, namespaces {cloned:?}", init.pid));
     if !placement_needs_us(plan, &init)
@@ -502,8 +499,7 @@ fn open_exec_fifo(dir: &ContainerDir) -> Result<OwnedFd> {
 /// clone when the clone also places the child in its cgroup (v2).
 fn clone_flags(ns: &NsPlan, entry: &CgroupEntry) -> CloneFlags {
     let mut cloned = if crate::process::init_fork::wanted(ns) {
-        // The init makes the pid namespace after joining the user
-        // namespace, which must own it (see process/init_fork.rs).
+        // The init makes them after the joins (process/init_fork.rs).
         CloneFlags::empty()
     } else if ns.join.iter().any(|(t, _)| *t != LinuxNamespaceType::Pid) {
         ns.new & CloneFlags::CLONE_NEWPID

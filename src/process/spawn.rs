@@ -145,29 +145,27 @@ impl Spawned {
         }
     }
 
-    /// The pid of the container's init that this child (the
-    /// intermediate of process/init_fork.rs) forked, as it reports it
-    /// before it exits.
-    pub fn recv_forked_pid(&self) -> Result<i32> {
-        match self.chan.recv()? {
-            Some(super::sync::Msg::InitPid(pid)) if pid > 0 => Ok(pid),
+    /// This child was the intermediate of process/init_fork.rs: wait for
+    /// the pid of the container's init it forked (our child by
+    /// CLONE_PARENT), reap the intermediate, which exits once it has sent
+    /// it, and stand for the init from here on. Until this returns the
+    /// intermediate is unreaped, so the caller's undo may still kill it by
+    /// pid; the returned pid is the one to kill after.
+    pub fn follow_fork(&mut self) -> Result<i32> {
+        let pid = match self.chan.recv()? {
+            Some(super::sync::Msg::InitPid(pid)) if pid > 0 => pid,
             Some(super::sync::Msg::Error { errno, context }) => {
-                Err(super::sync::remote_error(errno, context))
+                return Err(super::sync::remote_error(errno, context));
             }
             Some(m) => anyhow::bail!("sync: expected InitPid, got {}", m.name()),
             None => anyhow::bail!(
                 "container init exited before it forked into its pid namespace{}",
                 self.how_it_ended()
             ),
-        }
-    }
-
-    /// From here on `pid` (our child by CLONE_PARENT) is the one this
-    /// stands for: the intermediate, which exits once it has sent it, is
-    /// reaped.
-    pub fn adopt(&mut self, pid: i32) {
+        };
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None);
         self.pid = pid;
+        Ok(pid)
     }
 
     /// The child reported `Unshared`: put it in its cgroup unless the clone
