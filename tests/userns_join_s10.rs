@@ -244,7 +244,8 @@ fn lifecycle_follows_the_forked_init() {
 /// them before the user namespace, where it still may (after it, setns
 /// answers EPERM). Their owner is not the container's: the container's
 /// root may not change the loopback there, where it may in a netns of its
-/// own (the control: the same command in a fresh netns succeeds).
+/// own (the control: the same command in a fresh netns succeeds). Control
+/// of the order: `OUTLET_JOIN_USER_FIRST=1` fails to join the netns.
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn host_owned_netns_is_joined_and_not_owned() {
@@ -289,6 +290,23 @@ fn host_owned_netns_is_joined_and_not_owned() {
     assert!(
         !out.stdout.contains("lo-mtu"),
         "root of the joined userns changed a host-owned netns: {out:#?}"
+    );
+    // Control of the order: the user namespace joined first, setns of the
+    // host's netns is refused.
+    let out = t.call_env(
+        std::path::Path::new(common::OUTLET),
+        &[
+            "run",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            &t.id("userfirst"),
+        ],
+        &[],
+        &[("OUTLET_JOIN_USER_FIRST", "1")],
+    );
+    out.expect_fail(
+        "user namespace joined first",
+        &format!("join net namespace {path}"),
     );
     // Control: the same command in a netns of the container's own.
     let b = joiner(&t, "ownnet", hp, script, |_| {});
