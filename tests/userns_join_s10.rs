@@ -440,3 +440,50 @@ fn the_intermediate_is_out_of_sight_and_holds_no_directory() {
         "a host path: {seen}"
     );
 }
+
+/// The hooks are given the forked init's pid, not the intermediate's:
+/// prestart, createRuntime (in `create`), createContainer and
+/// startContainer (in the init) each save the state they read, and its
+/// pid is the one `state` reports, pid 1 of the container (the
+/// intermediate's pid, which the parent held until `InitPid`, is never
+/// that one: a hook given it fails the comparison).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn hooks_see_the_forked_init() {
+    let Some(t) = T::new() else { return };
+    let hp = holder(&t);
+    let b = joiner(&t, "hooks", hp, "sleep 1000", |_| {});
+    let mut c = b.config();
+    let out = b.out.to_str().unwrap().to_string();
+    let hook = |name: &str, dir: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {dir}/{name}.json")]});
+    c["hooks"] = json!({
+        "prestart": [hook("prestart", &out)],
+        "createRuntime": [hook("createRuntime", &out)],
+        "createContainer": [hook("createContainer", &out)],
+        "startContainer": [hook("startContainer", "/out")],
+    });
+    b.write_config(&c);
+    let id = t.id("hooks");
+    let pid = t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    for name in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+    ] {
+        let p = b.out.join(format!("{name}.json"));
+        common::pause::wait_until(name, std::time::Duration::from_secs(20), || {
+            std::fs::read_to_string(&p).is_ok_and(|s| s.ends_with('}'))
+        });
+        let st = common::read_json(&p);
+        assert_eq!(st["pid"], pid, "{name} was given the init's pid: {st}");
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("NSpid:") && l.ends_with("\t1")),
+        "{status}"
+    );
+}
