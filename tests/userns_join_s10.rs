@@ -487,3 +487,57 @@ fn hooks_see_the_forked_init() {
         "{status}"
     );
 }
+
+/// A seccomp listener is sent the forked init's pid (in its message and
+/// its state) during `create`, and its answer reaches the container's
+/// process. Control: the notified mkdir is answered ENOSPC, so the
+/// directory is never made (a filter not in force would make it).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_seccomp_listener_gets_the_forked_init() {
+    use common::listener::{Answer, accept_within, answer_all, recv_with_fds};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+    let Some(t) = T::new() else { return };
+    let hp = holder(&t);
+    let sock = t.dir.join("listener.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let script = "mkdir /out/made 2>/out/err; echo rc=$? > /out/rc";
+    let b = joiner(&t, "notify", hp, script, |c| {
+        c["process"]["noNewPrivileges"] = json!(true);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    let id = t.id("notify");
+    let pid = t.create_ok(&id, &b);
+    let conn = accept_within(&listener, Duration::from_secs(5)).expect("no listener connection");
+    let (msg, mut fds) = recv_with_fds(&conn);
+    let v: serde_json::Value = serde_json::from_slice(&msg).unwrap();
+    assert_eq!(v["pid"], json!(pid), "{v}");
+    assert_eq!(v["state"]["pid"], json!(pid), "{v}");
+    let stop = Arc::new(AtomicBool::new(false));
+    let agent = {
+        let fd = fds.remove(0);
+        let stop = stop.clone();
+        std::thread::spawn(move || answer_all(fd, Answer::Errno(libc::ENOSPC), stop))
+    };
+    t.outlet(&["start", &id]).expect_ok("start");
+    let rc = b.out.join("rc");
+    common::pause::wait_until("the process's mkdir", Duration::from_secs(20), || {
+        std::fs::read_to_string(&rc).is_ok_and(|s| s.ends_with('\n'))
+    });
+    stop.store(true, Ordering::SeqCst);
+    let seen = agent.join().unwrap();
+    assert!(
+        seen.iter().any(|s| s == "mkdir" || s == "mkdirat"),
+        "{seen:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&rc).unwrap(), "rc=1\n");
+    assert!(!b.out.join("made").exists());
+    t.wait_status(&id, "stopped");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+}
