@@ -541,3 +541,41 @@ fn a_seccomp_listener_gets_the_forked_init() {
     t.wait_status(&id, "stopped");
     t.outlet(&["delete", &id]).expect_ok("delete");
 }
+
+/// A join that fails in the intermediate (a netns path that is a plain
+/// file: setns answers EINVAL) fails `create` with the path named, exit
+/// 1, nothing left; the same bundle with the path fixed is created (the
+/// control).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_failed_join_before_the_fork_says_which_and_leaves_nothing() {
+    let Some(th) = T::new() else { return };
+    let hp = holder(&th);
+    let Some(t) = T::new() else { return };
+    let missing = t.dir.join("not-a-netns");
+    std::fs::write(&missing, "").unwrap();
+    let b = joiner(&t, "badjoin", hp, "true", |c| {
+        for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "network" {
+                n["path"] = json!(missing);
+            }
+        }
+    });
+    let out = t.create(&t.id("badjoin"), &b);
+    out.expect_fail(
+        "a netns path that is a file",
+        &format!("join net namespace {}", missing.display()),
+    );
+    t.assert_nothing_left("a failed join");
+    let mut c = b.config();
+    for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+        if n["type"] == "network" {
+            n["path"] = json!(format!("/proc/{hp}/ns/net"));
+        }
+    }
+    b.write_config(&c);
+    t.create(&t.id("fixed"), &b)
+        .expect_ok("control: an existing path");
+    t.outlet(&["delete", "--force", &t.id("fixed")])
+        .expect_ok("delete");
+}
