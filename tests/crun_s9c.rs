@@ -46,14 +46,12 @@
 //!   in crun's test): runc 1.1.5 takes it as the path; outlet reads '/' as
 //!   a literal dot inside a name (sysctl(8)'s dotted form) and refuses it
 //!   as not namespaced. Safe, but a difference.
-//! - test_namespaces.py test_join_namespaces_mount_without_type: NOT
-//!   passing. A container that joins another's user namespace by path and
-//!   makes a new pid namespace fails to mount /proc (EPERM): outlet's clone
-//!   makes the pid namespace in the host's user namespace before the init
-//!   joins the other one, so the container's root has no CAP_SYS_ADMIN
-//!   over it. runc 1.1.5 joins first and runs it. Not fixed here (the init
-//!   would have to fork again after the join); the rest of that file is
-//!   namespaces.rs and rootless.rs.
+//! - test_namespaces.py test_join_namespaces_mount_without_type: a
+//!   container that joins another's user namespace by path and makes a
+//!   new pid namespace failed to mount /proc (EPERM) until session 10;
+//!   the init now joins first and forks pid 1 into the pid namespace it
+//!   makes, as runc does: tests/userns_join_s10.rs. The rest of that file
+//!   is namespaces.rs and rootless.rs.
 
 mod common;
 

@@ -411,7 +411,7 @@ fn spawn_init(
         lock_fd: made.dir.lock_fd(),
         binds: &binds,
     };
-    let init = spawn::spawn(
+    let mut init = spawn::spawn(
         cloned.bits() as u64,
         entry,
         parent_end,
@@ -420,6 +420,10 @@ fn spawn_init(
         |chan| init::run(&args, chan),
     )?;
     made.undo.child = Some(init.pid);
+    if crate::process::init_fork::wanted(&plan.ns) {
+        // The clone was an intermediate: the init is its child, ours too.
+        made.undo.child = Some(init.follow_fork()?);
+    }
     crate::logging::debug(|| format!("init cloned: pid {}, namespaces {cloned:?}", init.pid));
     if !placement_needs_us(plan, &init)
         && let Err(e) = init.chan.send(&Msg::Placed { init_pid: init.pid })
@@ -463,7 +467,10 @@ fn record_init(made: &mut Made, cgroup: &Cgroup, pid: i32) -> Result<()> {
 /// clone makes them all. The cgroup namespace can only be part of the
 /// clone when the clone also places the child in its cgroup (v2).
 fn clone_flags(ns: &NsPlan, entry: &CgroupEntry) -> CloneFlags {
-    let mut cloned = if ns.join.iter().any(|(t, _)| *t != LinuxNamespaceType::Pid) {
+    let mut cloned = if crate::process::init_fork::wanted(ns) {
+        // The init makes them after the joins (process/init_fork.rs).
+        CloneFlags::empty()
+    } else if ns.join.iter().any(|(t, _)| *t != LinuxNamespaceType::Pid) {
         ns.new & CloneFlags::CLONE_NEWPID
     } else {
         ns.new

@@ -170,25 +170,27 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
 
 /// Into the cgroup and the namespaces: those given by path are joined (the
 /// pid namespace was joined by the parent: it applies to children only),
-/// what the clone did not create is unshared, then the parent maps our ids
-/// and places us. Returns our pid as the host sees it.
+/// what the clone did not create is unshared (a new pid namespace with a
+/// fork: see init_fork.rs), then the parent maps our ids and places us. Returns our pid as the host sees it.
 fn enter_namespaces(a: &InitArgs, chan: &Channel) -> Result<i32> {
     // Our copy of an fd that nothing in the init uses.
     let _ = nix::unistd::close(a.lock_fd);
     // If `outlet create` dies during setup, so do we.
     prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
     crate::cgroups::Cgroup::join_self(a.join_cgroup)?;
-    for (t, p) in &a.plan.join {
-        if *t != LinuxNamespaceType::Pid {
-            namespaces::join(*t, p)?;
-        }
+    if !a.plan.join.is_empty() {
+        super::init_fork::join_all(a.plan)?;
     }
     // The cgroup namespace must be made after the parent has moved us into
     // the container's cgroup, so it is left for after `Placed`.
     let time = namespaces::flag(LinuxNamespaceType::Time);
     let rest =
         a.plan.new & !a.cloned & !CloneFlags::CLONE_NEWPID & !CloneFlags::CLONE_NEWCGROUP & !time;
-    if !rest.is_empty() {
+    if a.plan.creates(LinuxNamespaceType::Pid) && !a.cloned.contains(CloneFlags::CLONE_NEWPID) {
+        // A joined user namespace must own the new pid namespace: made
+        // here, after the joins, with pid 1 forked into it.
+        super::init_fork::unshare_and_fork(rest, chan)?;
+    } else if !rest.is_empty() {
         nix::sched::unshare(rest).context("unshare namespaces")?;
     }
     chan.send(&Msg::Unshared)?;

@@ -4,6 +4,7 @@
 pub mod cwd;
 pub mod home;
 pub mod init;
+pub mod init_fork;
 pub mod mempolicy;
 pub mod network;
 pub mod personality;

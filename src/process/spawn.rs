@@ -145,6 +145,29 @@ impl Spawned {
         }
     }
 
+    /// This child was the intermediate of process/init_fork.rs: wait for
+    /// the pid of the container's init it forked (our child by
+    /// CLONE_PARENT), reap the intermediate, which exits once it has sent
+    /// it, and stand for the init from here on. Until this returns the
+    /// intermediate is unreaped, so the caller's undo may still kill it by
+    /// pid; the returned pid is the one to kill after.
+    pub fn follow_fork(&mut self) -> Result<i32> {
+        let pid = match self.chan.recv()? {
+            Some(super::sync::Msg::InitPid(pid)) if pid > 0 => pid,
+            Some(super::sync::Msg::Error { errno, context }) => {
+                return Err(super::sync::remote_error(errno, context));
+            }
+            Some(m) => anyhow::bail!("sync: expected InitPid, got {}", m.name()),
+            None => anyhow::bail!(
+                "container init exited before it forked into its pid namespace{}",
+                self.how_it_ended()
+            ),
+        };
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None);
+        self.pid = pid;
+        Ok(pid)
+    }
+
     /// The child reported `Unshared`: put it in its cgroup unless the clone
     /// or the child itself did.
     pub fn place(&self, cgroup: &Cgroup) -> Result<()> {

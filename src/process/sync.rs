@@ -13,6 +13,7 @@
 //! | `H` | `HooksDue`         | -                | init -> outlet: mounts are done, run prestart/createRuntime |
 //! | `D` | `HooksDone`        | -                | outlet -> init: those hooks ran |
 //! | `P` | `ProcessPid`       | i32 host pid     | exec helper -> outlet: the pid of the process it forked |
+//! | `F` | `InitPid`          | i32 host pid     | init -> outlet (create), only when a joined user namespace owns a new pid namespace: the init forked the container's pid 1 (see init_fork.rs) and exits; from here on that child is the init |
 //! | `R` | `Ready`            | -                | init/exec process -> outlet: set up, about to block on exec.fifo (create) or execve (exec) |
 //! | `C` | `Recorded`         | -                | outlet -> init (create), after `R`: state.json and the pid file are written, so the init may turn its death signal off; it then closes its end, which `create` waits for |
 //! | `E` | `Error`            | i32 errno, text  | -> outlet: setup failed (errno 0: none known), the sender exits |
@@ -42,6 +43,7 @@ const TAG_HELPER_PLACED: u8 = b'J';
 const TAG_HOOKS_DUE: u8 = b'H';
 const TAG_HOOKS_DONE: u8 = b'D';
 const TAG_PROCESS_PID: u8 = b'P';
+const TAG_INIT_PID: u8 = b'F';
 const TAG_READY: u8 = b'R';
 const TAG_RECORDED: u8 = b'C';
 const TAG_ERROR: u8 = b'E';
@@ -58,6 +60,7 @@ pub enum Msg {
     HooksDue,
     HooksDone,
     ProcessPid(i32),
+    InitPid(i32),
     Ready,
     Recorded,
     Error { errno: i32, context: String },
@@ -74,6 +77,7 @@ impl Msg {
             Msg::HooksDue => "HooksDue",
             Msg::HooksDone => "HooksDone",
             Msg::ProcessPid(_) => "ProcessPid",
+            Msg::InitPid(_) => "InitPid",
             Msg::Ready => "Ready",
             Msg::Recorded => "Recorded",
             Msg::Error { .. } => "Error",
@@ -121,6 +125,7 @@ impl Msg {
             Msg::HooksDue => (TAG_HOOKS_DUE, None, ""),
             Msg::HooksDone => (TAG_HOOKS_DONE, None, ""),
             Msg::ProcessPid(pid) => (TAG_PROCESS_PID, Some(*pid), ""),
+            Msg::InitPid(pid) => (TAG_INIT_PID, Some(*pid), ""),
             Msg::Ready => (TAG_READY, None, ""),
             Msg::Recorded => (TAG_RECORDED, None, ""),
             Msg::Error { errno, context } => (TAG_ERROR, Some(*errno), context),
@@ -175,6 +180,7 @@ impl Msg {
             TAG_HOOKS_DUE => empty(Msg::HooksDue)?,
             TAG_HOOKS_DONE => empty(Msg::HooksDone)?,
             TAG_PROCESS_PID => Msg::ProcessPid(int_only()?),
+            TAG_INIT_PID => Msg::InitPid(int_only()?),
             TAG_READY => empty(Msg::Ready)?,
             TAG_RECORDED => empty(Msg::Recorded)?,
             TAG_ERROR => {
@@ -317,6 +323,7 @@ mod tests {
             Msg::HooksDue,
             Msg::HooksDone,
             Msg::ProcessPid(7),
+            Msg::InitPid(8),
             Msg::Ready,
             Msg::Recorded,
             Msg::Error {

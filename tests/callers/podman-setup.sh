@@ -58,6 +58,7 @@ parent_cgroups() { find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d -name "${
 cleanup() {
     local rc=$? pid m d
     set +e
+    tmo 30 "${P[@]}" pod rm -af -t 0 >/dev/null 2>&1
     tmo 30 "${P[@]}" rm -af -t 0 >/dev/null 2>&1
     for pid in $(our_conmons); do stop_pid "$pid" 5; done
     reap_leftovers "$tmp" "$cgparent"

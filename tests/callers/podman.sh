@@ -390,6 +390,38 @@ else
 fi
 tmo 30 "${P[@]}" rmi -f "localhost/built-$$" >/dev/null 2>&1 || true
 
+# --- a pod with a user namespace (pod create --uidmap): each container joins
+# the infra's user namespace by path and makes its own pid namespace, which
+# that user namespace must own (else mounting its /proc fails with EPERM) --
+upod=userns-pod-$$
+uns_of='echo "pid $$"; for n in user pid; do readlink /proc/self/ns/$n; done; cat /proc/self/uid_map; id -u'
+# The host's hard rlimits are below podman's defaults (HOST.md): as a
+# default they reach the infra container too (this section's conf only).
+{ cat "$tmp/containers.conf"; printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'; } >"$tmp/pod-userns.conf"
+export CONTAINERS_CONF=$tmp/pod-userns.conf
+set +e
+out=$(tmo 60 "${P[@]}" pod create --name "$upod" --network none --cgroup-parent "$cgparent" \
+    --uidmap 0:100000:65536 --gidmap 0:100000:65536 \
+    --infra-image "$image" --infra-command '/bin/sleep 1000000' 2>&1) &&
+    out=$(tmo 60 "${P[@]}" pod start "$upod" 2>&1) &&
+    out=$(tmo 60 "${P[@]}" run --rm --pull never --pod "$upod" --name "$(new_name)" "$image" sh -c "$uns_of" 2>&1)
+rc=$?
+set -e
+infra=$(tmo 10 "${P[@]}" pod inspect --format '{{.InfraContainerID}}' "$upod" 2>/dev/null || true)
+ipid=$( [[ -n $infra ]] && inspect "$infra" '{{.State.Pid}}' || true)
+iuser=$( [[ -n $ipid ]] && readlink "/proc/$ipid/ns/user" || true)
+ipidns=$( [[ -n $ipid ]] && readlink "/proc/$ipid/ns/pid" || true)
+map=$(echo "$out" | awk '$1 == "0" && $2 == "100000" { print $1, $2, $3 }')
+if [[ $rc -eq 0 && -n $iuser && $out == *"pid 1"* && $out == *"$iuser"* &&
+    $iuser != "$(readlink /proc/self/ns/user)" && $out != *"$ipidns"* &&
+    $map == "0 100000 65536" ]]; then
+    pass pod-userns-join-new-pid
+else
+    fail pod-userns-join-new-pid "want pid 1, the infra's user ns ($iuser) with map 0 100000 65536 and a pid ns not the infra's ($ipidns); exit $rc: $(brief "$out")"
+fi
+tmo 60 "${P[@]}" pod rm -f -t 0 "$upod" >/dev/null 2>&1 || true
+export CONTAINERS_CONF=$tmp/containers.conf
+
 # --- nothing left behind --------------------------------------------------------
 tmo 30 "${P[@]}" rm -af -t 0 >/dev/null 2>&1 || true
 if out=$("${P[@]}" ps -aq 2>&1) && [[ -z $out ]]; then
