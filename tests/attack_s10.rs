@@ -1,0 +1,124 @@
+//! The attacker's review of session 10 (round 7): a hostile container that
+//! has had time to prepare, against outlet's later commands.
+//! docs/known-gaps.md, "Session 10, round 7", says what held and how.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{OUTLET, T, sh};
+use serde_json::json;
+
+fn needs_debug_build() {
+    if !cfg!(debug_assertions) {
+        panic!("needs a debug build of outlet (its OUTLET_* controls)");
+    }
+}
+
+/// The spec's cgroup mount made read-write: the container may make,
+/// freeze and fill cgroups below its own.
+fn rw_cgroup(c: &mut serde_json::Value) {
+    for m in c["mounts"].as_array_mut().unwrap() {
+        if m["type"] == "cgroup" {
+            m["options"] = json!(["nosuid", "noexec", "nodev", "relatime", "rw"]);
+        }
+    }
+}
+
+/// The container's script: a freezer cgroup of its own below the
+/// container's, a child moved in and frozen there, then the init waits.
+const FREEZE_A_CHILD: &str = "exec 2>/out/err; f=/sys/fs/cgroup/freezer; mkdir $f/ice || exit 1; \
+    sleep 1000 & echo $! > $f/ice/cgroup.procs && \
+    echo FROZEN > $f/ice/freezer.state && cat $f/ice/freezer.state > /out/ice; \
+    sleep 1000";
+
+/// A started container that froze a child of its own; the host path of
+/// that frozen cgroup.
+fn container_with_a_frozen_child(t: &T, tag: &str, pid_ns: bool) -> (String, PathBuf) {
+    let b = t.bundle(tag, |c| {
+        rw_cgroup(c);
+        if !pid_ns {
+            common::drop_ns(c, "pid");
+        }
+        sh(c, FREEZE_A_CHILD);
+    });
+    let id = t.id(tag);
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(b.out.join("ice")).is_ok_and(|s| s.contains("FROZEN")) {
+        let err = std::fs::read_to_string(b.out.join("err")).unwrap_or_default();
+        assert!(
+            Instant::now() < deadline,
+            "{tag}: the container did not freeze its child: {err}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ice = common::cgroup_dirs_for(&id)
+        .into_iter()
+        .find(|d| d.starts_with("/sys/fs/cgroup/freezer") && d.exists())
+        .expect("the container's freezer cgroup")
+        .join("ice");
+    assert!(ice.is_dir(), "{}", ice.display());
+    (id, ice)
+}
+
+fn needs_v1_freezer() -> bool {
+    if Path::new("/sys/fs/cgroup/freezer/freezer.state").exists()
+        || Path::new("/sys/fs/cgroup/freezer").is_dir()
+    {
+        return true;
+    }
+    panic!("no v1 freezer hierarchy on this host (the v2 VM runs the v2 side)");
+}
+
+/// Finding 1. A container given a writable cgroupfs (v1) makes a freezer cgroup
+/// below its own, moves a child there and freezes it. `delete --force`
+/// thawed only the container's own cgroup: the frozen child never acted
+/// on SIGKILL, so with a pid namespace the init never finished dying
+/// ("did not die within 10s"), and without one the cgroup kill gave up
+/// ("still alive"): the state, every cgroup and the processes stayed.
+/// Fixed: delete (and the cgroup kill) thaw every freezer cgroup below
+/// the container's. Control: OUTLET_NO_SUBTREE_THAW=1, the same delete
+/// fails and leaves it all.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_cgroup_the_container_froze_does_not_outlive_delete() {
+    needs_debug_build();
+    needs_v1_freezer();
+    let Some(t) = T::new() else { return };
+    for pid_ns in [true, false] {
+        let tag = if pid_ns {
+            "frozen-pidns"
+        } else {
+            "frozen-hostpid"
+        };
+        let (id, _) = container_with_a_frozen_child(&t, tag, pid_ns);
+        let o = t.outlet(&["delete", "--force", &id]);
+        o.expect_ok(&format!("{tag}: delete --force"));
+        let left = t.settle();
+        assert!(left.is_empty(), "{tag}: left behind: {left:#?}");
+
+        // Control: without the thaw below, the same delete fails and
+        // leaves the container.
+        let tag = format!("{tag}-control");
+        let (id, ice) = container_with_a_frozen_child(&t, &tag, pid_ns);
+        let o = t.call_env(
+            Path::new(OUTLET),
+            &["delete", "--force", &id],
+            &[],
+            &[("OUTLET_NO_SUBTREE_THAW", "1")],
+        );
+        assert!(!o.ok(), "{tag}: the control's delete succeeded: {o:?}");
+        assert!(
+            o.stderr.contains("did not die") || o.stderr.contains("still alive"),
+            "{tag}: {o:?}"
+        );
+        assert!(t.state_dir_exists(&id), "{tag}: the control left no state");
+        // Undo by hand, then the real delete.
+        std::fs::write(ice.join("freezer.state"), "THAWED").unwrap();
+        t.outlet(&["delete", "--force", &id])
+            .expect_ok(&format!("{tag}: delete after the thaw"));
+    }
+}
