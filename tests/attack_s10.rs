@@ -122,3 +122,66 @@ fn a_cgroup_the_container_froze_does_not_outlive_delete() {
             .expect_ok(&format!("{tag}: delete after the thaw"));
     }
 }
+
+/// The host pids of processes whose command line is exactly `args`.
+fn processes_running(args: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        if let Ok(c) = std::fs::read(e.path().join("cmdline"))
+            && String::from_utf8_lossy(&c).replace('\0', " ").trim() == args
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Finding 2. `exec --pid-file` at a path that cannot be written (the
+/// caller's input): exec said it failed (exit 255) and left the process
+/// running in the container, detached or not, with no one to wait for it
+/// or to know its pid. Fixed: it is killed and reaped first, as runc does.
+/// Control: OUTLET_EXEC_KEEP_UNRECORDED=1, the process stays.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn an_exec_that_fails_to_record_its_pid_leaves_no_process() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("pidfile", |c| sh(c, "sleep 1000"));
+    let id = t.id("pidfile");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let bad = t.dir.join("no-such-dir/exec.pid");
+    let bad = bad.to_str().unwrap();
+    for (n, (detach, control)) in [(false, false), (true, false), (false, true), (true, true)]
+        .into_iter()
+        .enumerate()
+    {
+        let what = format!("exec detach={detach} control={control}");
+        let secs = format!("{}", 7700 + n);
+        let mut args = vec!["exec", "--pid-file", bad];
+        if detach {
+            args.push("--detach");
+        }
+        args.extend([id.as_str(), "sleep", &secs]);
+        let env: &[(&str, &str)] = if control {
+            &[("OUTLET_EXEC_KEEP_UNRECORDED", "1")]
+        } else {
+            &[]
+        };
+        let o = t.call_env(Path::new(OUTLET), &args, &[], env);
+        o.expect_exec_fail(&what, "pid file");
+        let left = processes_running(&format!("sleep {secs}"));
+        if control {
+            assert!(!left.is_empty(), "{what}: the control left no process");
+            for p in left {
+                t.track_pid(p);
+            }
+        } else {
+            assert!(left.is_empty(), "{what}: left running: {left:?}");
+        }
+    }
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+}
