@@ -185,3 +185,103 @@ fn an_exec_that_fails_to_record_its_pid_leaves_no_process() {
     }
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
 }
+
+/// Makes the next process forked on the host take `pid` (root may set the
+/// pid namespace's last pid), and starts `sleep 1000` there: the host
+/// process that a stale pid would now name. Other processes of the
+/// machine fork too, so it tries a few times; None when it never got it.
+fn host_process_at(pid: i32) -> Option<std::process::Child> {
+    for _ in 0..50 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).ok()?;
+        let mut c = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap();
+        if c.id() as i32 == pid {
+            return Some(c);
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    None
+}
+
+/// One `kill --all TERM` of a container without a pid namespace, held
+/// between its list of the cgroup and the signal, while the container
+/// lets a listed process exit and a host process takes its pid. Whether
+/// that host process got the signal.
+fn kill_all_hits_a_reused_pid(t: &T, tag: &str, env: &[(&str, &str)]) -> bool {
+    let b = t.bundle(tag, |c| {
+        common::drop_ns(c, "pid");
+        sh(
+            c,
+            "(while [ ! -e /out/go ]; do sleep 0.05; done) & echo $! > /out/victim; \
+             wait $!; echo reaped > /out/reaped; exec sleep 1000",
+        );
+    });
+    let id = t.id(tag);
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let victim_file = b.out.join("victim");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let victim: i32 = loop {
+        if let Some(p) = std::fs::read_to_string(&victim_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "{tag}: no victim pid");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let pause = common::pause::Pause::new(t, tag, "kill:listed");
+    let (mut cmd, so, se) = t.command(Path::new(OUTLET), &["kill", "--all", &id, "TERM"]);
+    cmd.envs(env.iter().copied());
+    let mut host = None;
+    let o = pause.around((cmd, so, se), || {
+        // The container's move: the listed process exits and is reaped.
+        std::fs::write(b.out.join("go"), "").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !b.out.join("reaped").exists() {
+            assert!(
+                Instant::now() < deadline,
+                "{tag}: the victim was not reaped"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        host = host_process_at(victim);
+    });
+    o.expect_ok(&format!("{tag}: kill --all TERM"));
+    let mut host = host.unwrap_or_else(|| panic!("{tag}: could not reuse pid {victim}"));
+    t.track_pid(victim);
+    std::thread::sleep(Duration::from_millis(100));
+    let hit = host.try_wait().unwrap().is_some();
+    let _ = host.kill();
+    let _ = host.wait();
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    hit
+}
+
+/// Finding 3. `kill --all SIGNAL` of a container without a pid namespace
+/// (and delete's kill where the cgroup cannot be frozen) listed the
+/// cgroup and then kill(2)ed each pid: a process that exited in between
+/// left its pid to whoever came next, a host process among them, which
+/// got the signal. A container can exit processes at the right moment
+/// and run through pids as it likes. Fixed: each pid gets a pidfd, the
+/// cgroup is listed again, and only those still listed are signalled
+/// through their pidfd. Control: OUTLET_KILL_BY_PID=1, the host process
+/// at the reused pid dies of the SIGTERM.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn kill_all_never_signals_a_host_process_that_reused_a_listed_pid() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    assert!(
+        !kill_all_hits_a_reused_pid(&t, "reuse", &[]),
+        "kill --all signalled the host process at a reused pid"
+    );
+    assert!(
+        kill_all_hits_a_reused_pid(&t, "reuse-control", &[("OUTLET_KILL_BY_PID", "1")]),
+        "control: the host process at the reused pid was not signalled"
+    );
+}

@@ -1,7 +1,7 @@
 //! The processes in a container's cgroup: a child moving itself in, the
 //! list, signalling them all, waiting for the cgroup to empty.
 
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::time::Duration;
 
@@ -79,8 +79,53 @@ impl Cgroup {
             return self.kill_until_empty();
         }
         let (pids, err) = self.pids_reachable();
-        let sent = signal_each(&pids, signal);
+        crate::fault::pause("kill:listed");
+        let sent = self.signal_still_listed(&pids, signal);
         err.or(sent).map_or(Ok(()), Err)
+    }
+
+    /// Signal each of `pids` that is still the process the list named:
+    /// between the list and the signal a process may exit and its pid go
+    /// to another, outside the container (a container without a pid
+    /// namespace can run through pids at will), which a kill(2) by pid
+    /// would then hit (tests/attack_s10.rs). So each gets a pidfd first,
+    /// the cgroup is listed again, and only the pidfds whose pid is still
+    /// listed get the signal: a pidfd names the process it was opened for,
+    /// and if that one still had its pid when listed again, it is in the
+    /// cgroup; if it is gone, the signal fails with ESRCH. In chunks, so
+    /// that thousands of processes do not need thousands of fds at once.
+    /// Debug builds' OUTLET_KILL_BY_PID=1 (the control) kills by pid.
+    fn signal_still_listed(&self, pids: &[i32], signal: i32) -> Option<anyhow::Error> {
+        if crate::fault::control("OUTLET_KILL_BY_PID") {
+            return signal_each(pids, signal);
+        }
+        let mut first = None;
+        for chunk in pids.chunks(256) {
+            let fds: Vec<(i32, OwnedFd)> = chunk
+                .iter()
+                .filter_map(|&p| crate::syscall::pidfd_open(p).ok().map(|fd| (p, fd)))
+                .collect();
+            if fds.is_empty() {
+                continue;
+            }
+            let (mut now, err) = self.pids_reachable();
+            if let Some(e) = err {
+                first.get_or_insert(e);
+            }
+            now.sort_unstable();
+            for (pid, fd) in fds {
+                if now.binary_search(&pid).is_err() {
+                    continue;
+                }
+                match crate::syscall::pidfd_send_signal(&fd, signal) {
+                    Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
+                        first.get_or_insert(anyhow!("cgroup: signal {signal} to {pid}: {e}"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        first
     }
 
     /// SIGKILL without cgroup.kill: freeze so that nothing can fork between
@@ -114,7 +159,13 @@ impl Cgroup {
             } else {
                 (pids, err)
             };
-            let sent = signal_each(&pids, libc::SIGKILL);
+            // Frozen, no listed process can exit and leave its pid to
+            // another: kill(2) by pid is safe then, and cheaper.
+            let sent = if frozen {
+                signal_each(&pids, libc::SIGKILL)
+            } else {
+                self.signal_still_listed(&pids, libc::SIGKILL)
+            };
             if frozen {
                 self.freeze(false)?;
             }
