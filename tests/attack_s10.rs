@@ -1,6 +1,18 @@
 //! The attacker's review of session 10 (round 7): a hostile container that
-//! has had time to prepare, against outlet's later commands.
-//! docs/known-gaps.md, "Session 10, round 7", says what held and how.
+//! has had time to prepare, against outlet's later commands (exec, kill,
+//! delete). docs/known-gaps.md, "Session 10, round 7", says what held and
+//! how it was looked at.
+//!
+//! 1. A cgroup the container froze below its own (v1, writable cgroupfs)
+//!    kept its tasks from dying of SIGKILL: `delete --force` failed and
+//!    left state, cgroups and processes. Control OUTLET_NO_SUBTREE_THAW=1.
+//! 2. `exec --pid-file` that cannot be written failed the exec and left
+//!    the process running. Control OUTLET_EXEC_KEEP_UNRECORDED=1.
+//! 3. `kill --all SIGNAL` (no pid namespace) kill(2)ed listed pids, one of
+//!    which a host process could hold by then. Control OUTLET_KILL_BY_PID=1.
+//!
+//! Needs root (ignored otherwise) and a debug build (the controls); test 1
+//! needs the host's v1 freezer.
 
 mod common;
 
