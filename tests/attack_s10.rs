@@ -41,9 +41,9 @@ fn rw_cgroup(c: &mut serde_json::Value) {
 /// The container's script: a freezer cgroup of its own below the
 /// container's, a child moved in and frozen there, then the init waits.
 const FREEZE_A_CHILD: &str = "exec 2>/out/err; f=/sys/fs/cgroup/freezer; mkdir $f/ice || exit 1; \
-    sleep 1000 & echo $! > $f/ice/cgroup.procs && \
-    echo FROZEN > $f/ice/freezer.state && cat $f/ice/freezer.state > /out/ice; \
-    sleep 1000";
+    sleep 1000 & echo $! > $f/ice/cgroup.procs || exit 1; \
+    until grep -q FROZEN $f/ice/freezer.state; do echo FROZEN > $f/ice/freezer.state; sleep 0.05; done; \
+    cat $f/ice/freezer.state > /out/ice; sleep 1000";
 
 /// A started container that froze a child of its own; the host path of
 /// that frozen cgroup.
