@@ -101,10 +101,18 @@ impl Cgroup {
         }
         let mut first = None;
         for chunk in pids.chunks(256) {
-            let fds: Vec<(i32, OwnedFd)> = chunk
-                .iter()
-                .filter_map(|&p| crate::syscall::pidfd_open(p).ok().map(|fd| (p, fd)))
-                .collect();
+            let mut fds: Vec<(i32, OwnedFd)> = Vec::with_capacity(chunk.len());
+            for &pid in chunk {
+                match crate::syscall::pidfd_open(pid) {
+                    Ok(fd) => fds.push((pid, fd)),
+                    // Gone already: nothing to signal.
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                    // Not signalled: say so (after the others got it).
+                    Err(e) => {
+                        first.get_or_insert(anyhow!("cgroup: pidfd_open({pid}): {e}"));
+                    }
+                }
+            }
             if fds.is_empty() {
                 continue;
             }
