@@ -6,6 +6,8 @@
 //! 1. A cgroup the container froze below its own (v1, writable cgroupfs)
 //!    kept its tasks from dying of SIGKILL: `delete --force` failed and
 //!    left state, cgroups and processes. Control OUTLET_NO_SUBTREE_THAW=1.
+//!    The thaw stays below cgroups the container made: one it joined
+//!    keeps a frozen sibling frozen. Control OUTLET_THAW_JOINED=1.
 //! 2. `exec --pid-file` that cannot be written failed the exec and left
 //!    the process running. Control OUTLET_EXEC_KEEP_UNRECORDED=1.
 //! 3. `kill --all SIGNAL` (no pid namespace) kill(2)ed listed pids, one of
@@ -296,4 +298,79 @@ fn kill_all_never_signals_a_host_process_that_reused_a_listed_pid() {
         kill_all_hits_a_reused_pid(&t, "reuse-control", &[("OUTLET_KILL_BY_PID", "1")]),
         "control: the host process at the reused pid was not signalled"
     );
+}
+
+/// Finding 1's fix must not reach others: B only joined the cgroup A made
+/// (a shared cgroupsPath, as a pod's), and a host process sits frozen in
+/// a freezer cgroup below it, as another paused container would. `delete
+/// --force B` leaves that one frozen. Control OUTLET_THAW_JOINED=1 (the
+/// thaw without the ownership check): it is thawed.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn delete_thaws_nothing_below_a_cgroup_it_only_joined() {
+    needs_debug_build();
+    needs_v1_freezer();
+    let Some(t) = T::new() else { return };
+    let parent = t.id("joined-parent");
+    let path = format!("/{parent}/shared");
+    let shared = Path::new("/sys/fs/cgroup/freezer").join(&path[1..]);
+    let a = t.id("joined-a");
+    let ba = t.bundle("joined-a", |c| {
+        sh(c, "sleep 1000");
+        c["linux"]["cgroupsPath"] = json!(path);
+    });
+    t.create_ok(&a, &ba);
+    assert!(shared.is_dir(), "A made {}", shared.display());
+    // The other one's frozen cgroup below the shared one.
+    let other = shared.join("paused-other");
+    std::fs::create_dir(&other).unwrap();
+    let mut host = std::process::Command::new("sleep")
+        .arg("1000")
+        .spawn()
+        .unwrap();
+    t.track_pid(host.id() as i32);
+    {
+        let other = other.clone();
+        let pid = host.id() as i32;
+        t.on_cleanup(move || {
+            let _ = std::fs::write(other.join("freezer.state"), "THAWED");
+            // SAFETY: plain kill(2) of the sleep this test started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while std::fs::remove_dir(&other).is_err() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+    }
+    std::fs::write(other.join("cgroup.procs"), host.id().to_string()).unwrap();
+    let state = || std::fs::read_to_string(other.join("freezer.state")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !state().contains("FROZEN") {
+        std::fs::write(other.join("freezer.state"), "FROZEN").unwrap();
+        assert!(Instant::now() < deadline, "could not freeze the other");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (tag, env) in [
+        ("joined-b", &[][..]),
+        ("joined-b-control", &[("OUTLET_THAW_JOINED", "1")][..]),
+    ] {
+        let b = t.id(tag);
+        let bb = t.bundle(tag, |c| {
+            sh(c, "sleep 1000");
+            c["linux"]["cgroupsPath"] = json!(path);
+        });
+        t.create_ok(&b, &bb);
+        t.outlet(&["start", &b]).expect_ok("start B");
+        t.call_env(Path::new(OUTLET), &["delete", "--force", &b], &[], env)
+            .expect_ok(&format!("{tag}: delete --force"));
+        let now = state();
+        if env.is_empty() {
+            assert!(now.contains("FROZEN"), "{tag}: the other was thawed: {now}");
+        } else {
+            assert!(now.contains("THAWED"), "control {tag}: still {now}");
+        }
+    }
+    let _ = std::fs::write(other.join("freezer.state"), "THAWED");
+    let _ = host.kill();
+    let _ = host.wait();
 }

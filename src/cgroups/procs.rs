@@ -206,6 +206,14 @@ impl Cgroup {
         if crate::fault::control("OUTLET_NO_SUBTREE_THAW") {
             return;
         }
+        // Below a cgroup the container only joined (a pod's, a shared
+        // cgroupsPath) are others' cgroups, a paused container's among
+        // them: never thawed. Debug builds' OUTLET_THAW_JOINED=1 is the
+        // control.
+        let own = self.paths.systemd_unit.is_some() || self.paths.created(top);
+        if !own && !crate::fault::control("OUTLET_THAW_JOINED") {
+            return;
+        }
         walk::walk(top, &mut ThawBelow { top: true });
     }
 
