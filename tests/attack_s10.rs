@@ -102,6 +102,35 @@ fn a_cgroup_the_container_froze_does_not_outlive_delete() {
     needs_debug_build();
     needs_v1_freezer();
     let Some(t) = T::new() else { return };
+    // `kill KILL` (containerd's stop, before its delete) ends it too:
+    // stopped when kill returns, and a plain delete then leaves nothing.
+    // Control: without the thaw, kill waits its 5 s and says the init has
+    // not exited.
+    for (tag, env) in [
+        ("frozen-kill", &[][..]),
+        (
+            "frozen-kill-control",
+            &[("OUTLET_NO_SUBTREE_THAW", "1")][..],
+        ),
+    ] {
+        let (id, ice) = container_with_a_frozen_child(&t, tag, true);
+        let o = t.call_env(Path::new(OUTLET), &["kill", &id, "KILL"], &[], env);
+        o.expect_ok(&format!("{tag}: kill KILL"));
+        if env.is_empty() {
+            assert!(!o.stderr.contains("has not exited"), "{tag}: {o:?}");
+            assert_eq!(t.status(&id), "stopped", "{tag}: after kill KILL");
+            t.outlet(&["delete", &id])
+                .expect_ok("delete after kill KILL");
+            let left = t.settle();
+            assert!(left.is_empty(), "{tag}: left behind: {left:#?}");
+        } else {
+            assert!(o.stderr.contains("has not exited"), "{tag}: {o:?}");
+            assert_ne!(t.status(&id), "stopped", "{tag}: after kill KILL");
+            std::fs::write(ice.join("freezer.state"), "THAWED").unwrap();
+            t.outlet(&["delete", "--force", &id])
+                .expect_ok(&format!("{tag}: delete after the thaw"));
+        }
+    }
     for pid_ns in [true, false] {
         let tag = if pid_ns {
             "frozen-pidns"
