@@ -1,12 +1,15 @@
 //! The processes in a container's cgroup: a child moving itself in, the
 //! list, signalling them all, waiting for the cgroup to empty.
 
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 
+use super::v1::freezer::THAWED;
 use super::walk::{self, Visitor, Where};
 use super::{Cgroup, fs};
 
@@ -76,8 +79,61 @@ impl Cgroup {
             return self.kill_until_empty();
         }
         let (pids, err) = self.pids_reachable();
-        let sent = signal_each(&pids, signal);
+        crate::fault::pause("kill:listed");
+        let sent = self.signal_still_listed(&pids, signal);
         err.or(sent).map_or(Ok(()), Err)
+    }
+
+    /// Signal each of `pids` that is still the process the list named:
+    /// between the list and the signal a process may exit and its pid go
+    /// to another, outside the container (a container without a pid
+    /// namespace can run through pids at will), which a kill(2) by pid
+    /// would then hit (tests/attack_s10.rs). So each gets a pidfd first,
+    /// the cgroup is listed again, and only the pidfds whose pid is still
+    /// listed get the signal: a pidfd names the process it was opened for,
+    /// and if that one still had its pid when listed again, it is in the
+    /// cgroup; if it is gone, the signal fails with ESRCH. In chunks, so
+    /// that thousands of processes do not need thousands of fds at once.
+    /// Debug builds' OUTLET_KILL_BY_PID=1 (the control) kills by pid.
+    fn signal_still_listed(&self, pids: &[i32], signal: i32) -> Option<anyhow::Error> {
+        if crate::fault::control("OUTLET_KILL_BY_PID") {
+            return signal_each(pids, signal);
+        }
+        let mut first = None;
+        for chunk in pids.chunks(256) {
+            let mut fds: Vec<(i32, OwnedFd)> = Vec::with_capacity(chunk.len());
+            for &pid in chunk {
+                match crate::syscall::pidfd_open(pid) {
+                    Ok(fd) => fds.push((pid, fd)),
+                    // Gone already: nothing to signal.
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                    // Not signalled: say so (after the others got it).
+                    Err(e) => {
+                        first.get_or_insert(anyhow!("cgroup: pidfd_open({pid}): {e}"));
+                    }
+                }
+            }
+            if fds.is_empty() {
+                continue;
+            }
+            let (mut now, err) = self.pids_reachable();
+            if let Some(e) = err {
+                first.get_or_insert(e);
+            }
+            now.sort_unstable();
+            for (pid, fd) in fds {
+                if now.binary_search(&pid).is_err() {
+                    continue;
+                }
+                match crate::syscall::pidfd_send_signal(&fd, signal) {
+                    Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
+                        first.get_or_insert(anyhow!("cgroup: signal {signal} to {pid}: {e}"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        first
     }
 
     /// SIGKILL without cgroup.kill: freeze so that nothing can fork between
@@ -111,10 +167,17 @@ impl Cgroup {
             } else {
                 (pids, err)
             };
-            let sent = signal_each(&pids, libc::SIGKILL);
+            // Frozen, no listed process can exit and leave its pid to
+            // another: kill(2) by pid is safe then, and cheaper.
+            let sent = if frozen {
+                signal_each(&pids, libc::SIGKILL)
+            } else {
+                self.signal_still_listed(&pids, libc::SIGKILL)
+            };
             if frozen {
                 self.freeze(false)?;
             }
+            self.thaw_below();
             // Waiting would not make a part that cannot be listed empty.
             err.or(sent).map_or(Ok(false), Err)
         })?;
@@ -125,6 +188,33 @@ impl Cgroup {
             );
         }
         Ok(())
+    }
+
+    /// v1: thaw every freezer cgroup below the container's own. Given a
+    /// writable cgroupfs, the container can freeze a cgroup it made below
+    /// its own (`freezer.self_freezing`); thawing the container's cgroup
+    /// leaves that one frozen, and a frozen task does not act on SIGKILL:
+    /// its pid namespace's init then never finished dying and `delete
+    /// --force` left the state, every cgroup and the processes behind
+    /// (tests/attack_s10.rs). Best effort: what it cannot thaw shows up as
+    /// the caller's "did not die". v2 needs none (a frozen task there dies
+    /// of SIGKILL). Debug builds' OUTLET_NO_SUBTREE_THAW=1 is the control.
+    pub fn thaw_below(&self) {
+        let Some(top) = self.paths.v1.get("freezer") else {
+            return;
+        };
+        if crate::fault::control("OUTLET_NO_SUBTREE_THAW") {
+            return;
+        }
+        // Below a cgroup the container only joined (a pod's, a shared
+        // cgroupsPath) are others' cgroups, a paused container's among
+        // them: never thawed. Debug builds' OUTLET_THAW_JOINED=1 is the
+        // control.
+        let own = self.paths.systemd_unit.is_some() || self.paths.created(top);
+        if !own && !crate::fault::control("OUTLET_THAW_JOINED") {
+            return;
+        }
+        walk::walk(top, &mut ThawBelow { top: true });
     }
 
     fn wait_empty(&self) -> Result<()> {
@@ -194,6 +284,25 @@ impl Visitor for Collect<'_> {
             {
                 self.0.push(pid);
             }
+        }
+        Ok(())
+    }
+}
+
+struct ThawBelow {
+    top: bool,
+}
+
+impl Visitor for ThawBelow {
+    fn enter(&mut self, dir: BorrowedFd, _at: &Where) -> Result<()> {
+        if std::mem::take(&mut self.top) {
+            return Ok(());
+        }
+        let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+        if let Ok(fd) =
+            crate::syscall::fs::openat(dir.as_raw_fd(), c"freezer.state", flags, Mode::empty())
+        {
+            let _ = nix::unistd::write(&fd, THAWED.as_bytes());
         }
         Ok(())
     }

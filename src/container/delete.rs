@@ -18,6 +18,8 @@ const DEATH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The poll interval of that wait: a killed process usually goes within
 /// a millisecond or two.
 const DEATH_POLL: Duration = Duration::from_millis(1);
+/// How often that wait thaws the container's own frozen cgroups again.
+const REFREEZE_POLL: Duration = Duration::from_millis(50);
 /// How long an unrecorded init (no pid in the intent record) gets to die
 /// of its death signal and leave the cgroup it was made in.
 const UNRECORDED_INIT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -159,6 +161,9 @@ pub fn stop(c: &Opened) -> Result<()> {
     // the container's alone, else the init (whose pid namespace, when the
     // container has one, dies with it). See kill::signal_all.
     let by_cgroup = !c.state.cgroup.own_pid_ns && cg.owns();
+    // A cgroup the container froze below its own would keep its tasks,
+    // and so its init, from dying (v1; see `thaw_below`).
+    cg.thaw_below();
     if by_cgroup {
         let _ = cg.kill_all(libc::SIGKILL);
     }
@@ -182,6 +187,7 @@ pub fn stop(c: &Opened) -> Result<()> {
     // behind (faults_s8.rs `delete_survives_a_failing_syscall`, read
     // failing with EAGAIN).
     let pid = c.state.pid;
+    let mut next_thaw = Instant::now() + REFREEZE_POLL;
     while pidstat::recorded(pid, c.state.init_start_time)
         .with_context(|| format!("container {}: read /proc/{pid}/stat", c.state.id))
         .or_else(|e| {
@@ -192,6 +198,12 @@ pub fn stop(c: &Opened) -> Result<()> {
             }
         })?
     {
+        // Again while it dies: a task of the container could freeze its
+        // cgroup anew between the thaw above and the SIGKILL.
+        if Instant::now() >= next_thaw {
+            cg.thaw_below();
+            next_thaw = Instant::now() + REFREEZE_POLL;
+        }
         if Instant::now() > deadline {
             bail!(
                 "container {} did not die within {}s of SIGKILL",

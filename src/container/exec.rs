@@ -179,7 +179,17 @@ fn exec_in(o: &ExecOpts, c: super::Opened, spec: Spec) -> Result<i32> {
         Started::Stopped(code) => return Ok(code),
         Started::Ready(pid) => pid,
     };
-    record(o, pid, t.seccomp.as_ref())?;
+    if let Err(e) = record(o, pid, t.seccomp.as_ref()) {
+        // A caller told exec failed does not look after the process: it
+        // must not run on unseen (a --detach one did, and a foreground
+        // one too, with no one waiting for it), as runc kills it. Our own
+        // unreaped child (CLONE_PARENT): its pid cannot have been reused.
+        if !crate::fault::control("OUTLET_EXEC_KEEP_UNRECORDED") {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+        }
+        return Err(e);
+    }
     if o.detach {
         return Ok(0);
     }

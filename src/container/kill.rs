@@ -43,6 +43,11 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
         && c.status != Status::Paused
         && let Some(pidfd) = init
     {
+        // A cgroup the container froze below its own would keep its
+        // tasks, and so a pid namespace's init, from dying (v1; see
+        // `Cgroup::thaw_below`): containerd waits for the init's exit
+        // after this SIGKILL.
+        Cgroup::from_paths(c.state.cgroup.clone()).thaw_below();
         c.dir.unlock();
         crate::logging::debug(|| format!("kill {id}: waiting for the init to exit"));
         if !wait_exit(&pidfd, KILL_WAIT)? {
