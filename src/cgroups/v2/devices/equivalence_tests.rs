@@ -1,10 +1,13 @@
-//! The verifier-cheap program decides exactly what the one before it
-//! decided, and what the rule list says: both run (in the test
+//! The verifier-cheap program decides exactly what the ones before it
+//! (the old shape, and the branch-free one of session 5) decided, and
+//! what the rule list says: both run (in the test
 //! interpreter of the instructions `build` emits) on every (type, access,
 //! major, minor) probe that can tell rules apart, for hand-picked lists
 //! and for a few thousand random ones. kernel_tests.rs runs a subset in
 //! the kernel.
 
+use super::bench_tests::bench_lists;
+use super::branchfree_program::build_branchfree;
 use super::old_program::build_old;
 use super::program::tests::run;
 use super::program::{build, max_len};
@@ -75,6 +78,7 @@ fn numbers(rules: &[DeviceRule], pick: fn(&DeviceRule) -> Option<u32>) -> Vec<u3
 /// rules: (type, access, major, minor, old, new, rules).
 pub fn disagreements(rules: &[DeviceRule], new: &[DeviceRule]) -> Vec<(i32, u8, u32, u32)> {
     let (old_p, new_p) = (build_old(rules), build(new));
+    let free_p = build_branchfree(rules);
     assert!(new_p.len() <= max_len(new.len()), "{} insns", new_p.len());
     let mut out = Vec::new();
     for major in numbers(rules, |r| r.major) {
@@ -82,6 +86,7 @@ pub fn disagreements(rules: &[DeviceRule], new: &[DeviceRule]) -> Vec<(i32, u8, 
             for kind in [CHAR, BLOCK] {
                 for access in 1..=ACC_ALL {
                     let old = run(&old_p, kind, access, major, minor);
+                    assert_eq!(old, run(&free_p, kind, access, major, minor));
                     let got = run(&new_p, kind, access, major, minor);
                     let want = decide(rules, kind, access, major, minor);
                     if old != got || got != u64::from(want) {
@@ -102,6 +107,16 @@ fn new_program_decides_as_the_old_on_every_probe() {
         // Without the defaults, as `update` builds it.
         let spec_only = &rules[..rules.len() - 12];
         assert_eq!(disagreements(spec_only, spec_only), [], "{list}");
+    }
+}
+
+/// The lists the bench measures (docker's, podman's, CRI's, many rules,
+/// ...) decide as the old program and as the rules.
+#[test]
+fn bench_lists_decide_as_the_old() {
+    for (name, json) in bench_lists() {
+        let rules = rules(Some(&res(&json)), true).unwrap().unwrap();
+        assert_eq!(disagreements(&rules, &rules), [], "{name}");
     }
 }
 
