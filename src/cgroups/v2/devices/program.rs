@@ -46,6 +46,7 @@ pub const LD_IMM64: u8 = 0x18;
 pub const ALU64_AND_K: u8 = 0x57;
 pub const ALU64_RSH_K: u8 = 0x77;
 pub const ALU64_LSH_K: u8 = 0x67;
+pub const ALU64_RSH_X: u8 = 0x7f;
 pub const ALU64_MOV_K: u8 = 0xb7;
 pub const ALU64_MOV_X: u8 = 0xbf;
 pub const ALU64_XOR_K: u8 = 0xa7;
@@ -120,6 +121,9 @@ struct Check {
     kind: Option<i32>,
     major: Option<u32>,
     minor: Option<u32>,
+    /// A bitmap of minors under 64 (`minor` is then None): one check for
+    /// several named devices of one major.
+    minors: u64,
     access: u8,
 }
 
@@ -138,6 +142,10 @@ impl Check {
     fn len(&self) -> usize {
         let key = self.major.is_some() && self.minor.is_some();
         let n = self.terms();
+        if self.minors != 0 {
+            let kind = 2 * usize::from(self.kind.is_some());
+            return kind + 12 + self.access_len() + n;
+        }
         if n <= 1 {
             return if n == 1 && (key || self.partial()) {
                 3
@@ -151,12 +159,15 @@ impl Check {
             (false, Some(_)) => 2,
             (false, None) => 0,
         };
-        let access = match (self.partial(), self.allow) {
+        kind + numbers + self.access_len() + n
+    }
+
+    fn access_len(&self) -> usize {
+        match (self.partial(), self.allow) {
             (false, _) => 0,
             (true, true) => 2,
             (true, false) => 4,
-        };
-        kind + numbers + access + n
+        }
     }
 
     /// Requested bits the rule does not allow; the bits a deny refuses.
@@ -203,6 +214,7 @@ fn plan(rules: &[DeviceRule], section: Section) -> Plan {
             kind,
             major: rule.major,
             minor: rule.minor,
+            minors: 0,
             access: rule.access,
         };
         if check.terms() == 0 {
@@ -217,7 +229,46 @@ fn plan(rules: &[DeviceRule], section: Section) -> Plan {
     while checks.last().is_some_and(|c| c.allow == fallback) {
         checks.pop();
     }
+    if dedup {
+        checks = group_minors(&checks);
+    }
     Plan { checks, fallback }
+}
+
+/// A named device (every access) whose minor fits a bitmap.
+fn bit_of(c: &Check) -> Option<u32> {
+    c.minor
+        .filter(|&m| m < 64 && c.access == ACC_ALL && c.major.is_some())
+}
+
+/// In a run of checks of one verdict (where their order does not matter),
+/// three or more named devices of one major become one check of a bitmap
+/// of their minors: one fork of the verifier instead of one per device
+/// (outlet's defaults: 1:3,5,7,8,9 and 5:0,1,2).
+fn group_minors(checks: &[Check]) -> Vec<Check> {
+    let mut out: Vec<Check> = Vec::with_capacity(checks.len());
+    for run in checks.chunk_by(|a, b| a.allow == b.allow) {
+        let start = out.len();
+        for c in run {
+            let peers = |o: &&Check| o.kind == c.kind && o.major == c.major && bit_of(o).is_some();
+            let Some(bit) = bit_of(c).filter(|_| run.iter().filter(peers).count() >= 3) else {
+                out.push(*c);
+                continue;
+            };
+            let group = out[start..]
+                .iter_mut()
+                .find(|g| g.minors != 0 && g.kind == c.kind && g.major == c.major);
+            match group {
+                Some(g) => g.minors |= 1 << bit,
+                None => out.push(Check {
+                    minor: None,
+                    minors: 1 << bit,
+                    ..*c
+                }),
+            }
+        }
+    }
+    out
 }
 
 /// Instructions with jumps to labels, resolved at the end.
@@ -310,6 +361,7 @@ fn emit_check(a: &mut Asm, c: &Check, allow: usize, deny: usize) {
         .zip(c.minor)
         .map(|(ma, mi)| (u64::from(ma) << 32) | u64::from(mi));
     match (c.terms(), key) {
+        _ if c.minors != 0 => emit_terms(a, c, key, to),
         (0, _) => a.jump(JMP_JA, 0, 0, 0, to),
         (1, Some(k)) => {
             ld_imm64(a, 2, k);
@@ -344,6 +396,9 @@ fn emit_terms(a: &mut Asm, c: &Check, key: Option<u64>, to: usize) {
         terms.add(a, |a, d| copy_xor(a, d, R_TYPE, t));
     }
     match (key, c.major, c.minor) {
+        (None, Some(m), None) if c.minors != 0 => {
+            terms.add(a, |a, d| emit_bitmap(a, d, m, c.minors));
+        }
         (Some(k), _, _) => terms.add(a, |a, d| {
             ld_imm64(a, d, k);
             a.push(insn(ALU64_XOR_X, d, R_KEY, 0, 0));
@@ -366,6 +421,23 @@ fn emit_terms(a: &mut Asm, c: &Check, key: Option<u64>, to: usize) {
     a.jump(JMP_JEQ_K, 2, 0, 0, to);
 }
 
+/// Into `dst`: zero exactly when major is `major` and minor is a bit of
+/// `minors` (r0 and r9 are scratch): `(major ^ M) | (minor >> 6) |
+/// ((!minors >> (minor & 63)) & 1)`.
+fn emit_bitmap(a: &mut Asm, dst: u8, major: u32, minors: u64) {
+    a.push(insn(ALU64_MOV_X, dst, R_MAJOR, 0, 0));
+    a.push(xor32(dst, major as i32));
+    a.push(insn(ALU64_MOV_X, 9, R_MINOR, 0, 0));
+    a.push(insn(ALU64_RSH_K, 9, 0, 0, 6));
+    a.push(insn(ALU64_OR_X, dst, 9, 0, 0));
+    ld_imm64(a, 0, !minors);
+    a.push(insn(ALU64_MOV_X, 9, R_MINOR, 0, 0));
+    a.push(insn(ALU64_AND_K, 9, 0, 0, 63));
+    a.push(insn(ALU64_RSH_X, 0, 9, 0, 0));
+    a.push(insn(ALU64_AND_K, 0, 0, 0, 1));
+    a.push(insn(ALU64_OR_X, dst, 0, 0, 0));
+}
+
 /// Load the ctx fields the checks use into their registers, once.
 fn emit_prologue(a: &mut Asm, sections: &[&Plan], dispatch: bool) {
     let all = || sections.iter().flat_map(|s| s.checks.iter());
@@ -379,7 +451,7 @@ fn emit_prologue(a: &mut Asm, sections: &[&Plan], dispatch: bool) {
     if key || all().any(|c| c.major.is_some()) {
         a.push(insn(LDX_MEM_W, R_MAJOR, 1, MAJOR_OFF, 0));
     }
-    if key || all().any(|c| c.minor.is_some()) {
+    if key || all().any(|c| c.minor.is_some() || c.minors != 0) {
         a.push(insn(LDX_MEM_W, R_MINOR, 1, MINOR_OFF, 0));
     }
     if key {
@@ -535,6 +607,7 @@ pub mod tests {
                 ALU64_XOR_X => r[dst] ^= r[src],
                 ALU32_XOR_K => r[dst] = u64::from(r[dst] as u32 ^ i.imm as u32),
                 ALU64_LSH_K => r[dst] <<= imm,
+                ALU64_RSH_X => r[dst] >>= r[src] & 63,
                 ALU64_OR_X => r[dst] |= r[src],
                 ALU64_ADD_K => r[dst] = r[dst].wrapping_add(imm),
                 ALU64_MOV_X => r[dst] = r[src],
@@ -663,5 +736,41 @@ pub mod tests {
             }] += 1;
         }
         assert!(seen.iter().all(|&n| n > 50), "{seen:?}");
+    }
+
+    /// Whether some section of the program for `rules` checks a bitmap.
+    pub fn has_bitmap(rules: &[DeviceRule]) -> bool {
+        let plans = match layout(rules) {
+            Layout::Untyped(p) | Layout::Typed(p) => vec![p],
+            Layout::Split(s) => s.into(),
+        };
+        plans.iter().flat_map(|p| &p.checks).any(|c| c.minors != 0)
+    }
+
+    #[test]
+    fn the_defaults_group_their_minors() {
+        let runc = rules(
+            Some(&res(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#)),
+            true,
+        )
+        .unwrap()
+        .unwrap();
+        let Layout::Split([_, char, _]) = layout(&runc) else {
+            panic!("not split")
+        };
+        let maps: Vec<_> = char
+            .checks
+            .iter()
+            .filter(|c| c.minors != 0)
+            .map(|c| (c.major, c.minors))
+            .collect();
+        let bits = |m: &[u32]| m.iter().map(|b| 1u64 << b).sum::<u64>();
+        assert_eq!(
+            maps,
+            [
+                (Some(5), bits(&[0, 1, 2])),
+                (Some(1), bits(&[3, 5, 7, 8, 9]))
+            ]
+        );
     }
 }
