@@ -1,10 +1,13 @@
-//! The verifier-cheap program decides exactly what the one before it
-//! decided, and what the rule list says: both run (in the test
+//! The verifier-cheap program decides exactly what the ones before it
+//! (the old shape, and the branch-free one of session 5) decided, and
+//! what the rule list says: both run (in the test
 //! interpreter of the instructions `build` emits) on every (type, access,
 //! major, minor) probe that can tell rules apart, for hand-picked lists
 //! and for a few thousand random ones. kernel_tests.rs runs a subset in
 //! the kernel.
 
+use super::bench_tests::bench_lists;
+use super::branchfree_program::build_branchfree;
 use super::old_program::build_old;
 use super::program::tests::run;
 use super::program::{build, max_len};
@@ -47,6 +50,24 @@ pub const LISTS: &[&str] = &[
         {"allow":false,"type":"c","major":240,"minor":1,"access":"r"},
         {"allow":true,"type":"c","major":0,"minor":0,"access":"r"},
         {"allow":true,"type":"c","major":4294967295,"minor":4294967295,"access":"w"}]"#,
+    // Named devices of one major, three or more in a run of one verdict:
+    // one bitmap check each (a deny in between splits the run; minor 300
+    // does not fit a bitmap).
+    r#"[{"allow":false,"access":"rwm"},
+        {"allow":true,"type":"c","major":240,"minor":1,"access":"rwm"},
+        {"allow":true,"type":"c","major":240,"minor":4,"access":"rwm"},
+        {"allow":false,"type":"c","major":240,"minor":2,"access":"rwm"},
+        {"allow":true,"type":"c","major":240,"minor":2,"access":"rwm"},
+        {"allow":true,"type":"c","major":240,"minor":9,"access":"rwm"},
+        {"allow":true,"type":"c","major":240,"minor":63,"access":"rwm"},
+        {"allow":true,"type":"a","major":241,"minor":1,"access":"rwm"},
+        {"allow":true,"type":"a","major":241,"minor":2,"access":"rwm"},
+        {"allow":true,"type":"a","major":241,"minor":5,"access":"rwm"},
+        {"allow":true,"type":"b","major":240,"minor":300,"access":"rwm"},
+        {"allow":true,"type":"b","major":240,"minor":3,"access":"rwm"},
+        {"allow":true,"type":"b","major":240,"minor":4,"access":"rwm"},
+        {"allow":true,"type":"b","major":240,"minor":1,"access":"rwm"},
+        {"allow":false,"type":"b","major":240,"minor":1,"access":"w"}]"#,
 ];
 
 /// The rule list's meaning (`devices::decide`) for a probe of the
@@ -64,7 +85,9 @@ pub fn spec_rules(list: &str) -> Vec<DeviceRule> {
 fn numbers(rules: &[DeviceRule], pick: fn(&DeviceRule) -> Option<u32>) -> Vec<u32> {
     let mut n = vec![0, 1, 9, 4_000_000_000, u32::MAX];
     for v in rules.iter().filter_map(pick) {
-        n.extend([v, v.wrapping_add(1), v.wrapping_sub(1)]);
+        // v + 64 has the same bit in a bitmap of minors: only the range
+        // test tells it apart.
+        n.extend([v, v.wrapping_add(1), v.wrapping_sub(1), v.wrapping_add(64)]);
     }
     n.sort_unstable();
     n.dedup();
@@ -75,6 +98,7 @@ fn numbers(rules: &[DeviceRule], pick: fn(&DeviceRule) -> Option<u32>) -> Vec<u3
 /// rules: (type, access, major, minor, old, new, rules).
 pub fn disagreements(rules: &[DeviceRule], new: &[DeviceRule]) -> Vec<(i32, u8, u32, u32)> {
     let (old_p, new_p) = (build_old(rules), build(new));
+    let free_p = build_branchfree(rules);
     assert!(new_p.len() <= max_len(new.len()), "{} insns", new_p.len());
     let mut out = Vec::new();
     for major in numbers(rules, |r| r.major) {
@@ -82,6 +106,7 @@ pub fn disagreements(rules: &[DeviceRule], new: &[DeviceRule]) -> Vec<(i32, u8, 
             for kind in [CHAR, BLOCK] {
                 for access in 1..=ACC_ALL {
                     let old = run(&old_p, kind, access, major, minor);
+                    assert_eq!(old, run(&free_p, kind, access, major, minor));
                     let got = run(&new_p, kind, access, major, minor);
                     let want = decide(rules, kind, access, major, minor);
                     if old != got || got != u64::from(want) {
@@ -102,6 +127,16 @@ fn new_program_decides_as_the_old_on_every_probe() {
         // Without the defaults, as `update` builds it.
         let spec_only = &rules[..rules.len() - 12];
         assert_eq!(disagreements(spec_only, spec_only), [], "{list}");
+    }
+}
+
+/// The lists the bench measures (docker's, podman's, CRI's, many rules,
+/// ...) decide as the old program and as the rules.
+#[test]
+fn bench_lists_decide_as_the_old() {
+    for (name, json) in bench_lists() {
+        let rules = rules(Some(&res(&json)), true).unwrap().unwrap();
+        assert_eq!(disagreements(&rules, &rules), [], "{name}");
     }
 }
 
@@ -138,6 +173,29 @@ fn new_program_decides_as_the_old_on_random_lists() {
         let rules = random_rules(&mut seed, n % 13);
         assert_eq!(disagreements(&rules, &rules), [], "{rules:?}");
     }
+}
+
+/// Random lists of mostly named devices with every access, where the
+/// minors of one major are grouped into bitmaps (the test checks that
+/// they are, in most lists).
+#[test]
+fn grouped_minors_decide_as_the_old_on_random_lists() {
+    let mut seed = 0x5851_f42d_4c95_7f2d;
+    let mut grouped = 0;
+    for n in 0..1000 {
+        let mut rules = random_rules(&mut seed, 3 + n % 12);
+        for (i, r) in rules.iter_mut().enumerate() {
+            if i % 4 != 0 {
+                r.access = ACC_ALL;
+                r.allow |= i % 3 != 0;
+                r.major = Some(r.major.unwrap_or(1) % 2);
+                r.minor = r.minor.map(|m| m + 60 * u32::from(i % 5 == 1));
+            }
+        }
+        assert_eq!(disagreements(&rules, &rules), [], "{rules:?}");
+        grouped += usize::from(super::program::tests::has_bitmap(&rules));
+    }
+    assert!(grouped > 50, "{grouped} of 1000 lists grouped");
 }
 
 /// The control: the comparison tells apart a program that lost one rule

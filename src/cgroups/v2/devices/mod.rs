@@ -6,6 +6,8 @@
 #[allow(unsafe_code)]
 pub mod bpf;
 #[cfg(test)]
+mod branchfree_program;
+#[cfg(test)]
 mod old_program;
 pub mod program;
 

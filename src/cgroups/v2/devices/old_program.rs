@@ -4,12 +4,12 @@
 //! to measure what the new shape saves.
 
 use super::program::{
-    ALU64_AND_K, ALU64_MOV_K, ALU64_RSH_K, Insn, JMP_EXIT, JMP32_JEQ_K, LDX_MEM_W, insn,
+    ALU64_AND_K, ALU64_MOV_K, ALU64_MOV_X, ALU64_RSH_K, Insn, JMP_EXIT, JMP32_JEQ_K, LDX_MEM_W,
+    insn,
 };
 use crate::cgroups::devices::{ACC_ALL, DeviceKind, DeviceRule};
 
-// The two opcodes only the old shape uses.
-pub const ALU64_MOV_X: u8 = 0xbf;
+// The opcode only the old shape uses.
 pub const JMP32_JNE_K: u8 = 0x56;
 
 const BPF_DEVCG_DEV_BLOCK: i32 = 1;
