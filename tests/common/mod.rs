@@ -14,6 +14,7 @@ pub mod listener;
 pub mod pause;
 pub mod races;
 pub mod runcbats;
+pub mod seccomp_denied;
 pub mod strace;
 
 use std::os::fd::RawFd;
