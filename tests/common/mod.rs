@@ -11,6 +11,7 @@
 
 pub mod child_end;
 pub mod listener;
+pub mod netns;
 pub mod pause;
 pub mod races;
 pub mod runcbats;
