@@ -18,6 +18,7 @@ pub mod races;
 pub mod runcbats;
 pub mod seccomp_denied;
 pub mod strace;
+pub mod stranger;
 
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
