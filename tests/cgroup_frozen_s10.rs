@@ -9,6 +9,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use common::T;
 use serde_json::json;
@@ -31,15 +32,32 @@ fn new_cgroup_under_a_frozen_parent_is_refused() {
     let freezer = PathBuf::from(format!("{CG}/freezer/{parent}"));
     std::fs::create_dir(&freezer).unwrap();
     {
-        // Thawed first, so that whatever a failed refusal left inside can
-        // die and its directories go; then the parent in every hierarchy
-        // (outlet makes it in the others, and leaves it: not its own).
+        // Thawed first; then, should create have let an init into the
+        // frozen cgroup after all (the failure this test is for), that
+        // init is killed through the cgroup only this test's container
+        // was in, and the directories go once it has exited; last the
+        // parent in every hierarchy (outlet makes it in the others, and
+        // leaves it: not its own).
         let (f, p) = (freezer.clone(), parent.clone());
         t.on_cleanup(move || {
             let _ = std::fs::write(f.join("freezer.state"), "THAWED");
+            let procs = std::fs::read_to_string(f.join("ct/cgroup.procs")).unwrap_or_default();
+            for pid in procs.lines().filter_map(|l| l.parse().ok()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            let deadline = Instant::now() + Duration::from_secs(5);
             for d in common::cgroup_dirs_for(&p) {
-                let _ = std::fs::remove_dir(d.join("ct"));
-                let _ = std::fs::remove_dir(d);
+                for dir in [d.join("ct"), d] {
+                    while dir.exists()
+                        && std::fs::remove_dir(&dir).is_err()
+                        && Instant::now() < deadline
+                    {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
             }
         });
     }
