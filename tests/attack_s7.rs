@@ -58,24 +58,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::hunter::{self, attached_caps};
+use common::pause::wait_for_file;
 use common::{OUTLET, Out, T};
 use serde_json::json;
-
-fn wait_for(p: &Path, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !p.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: {} never appeared",
-            p.display()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 fn run_cmd(args: &[&str]) {
     let st = Command::new(args[0]).args(&args[1..]).status().unwrap();
@@ -134,7 +124,7 @@ fn attempt(t: &T, tag: &str, step: &str, env: &[(&str, &str)]) -> (Out, Landed) 
     cmd.env("OUTLET_PAUSE", format!("{step}={}", gate.display()))
         .envs(env.iter().copied());
     let mut child = cmd.spawn().expect("spawn outlet run");
-    wait_for(&reached, step);
+    wait_for_file(&reached, step);
     // The attacker's move, from the host: only names in a directory it owns.
     std::fs::rename(&rootfs, &moved).unwrap();
     std::os::unix::fs::symlink(&host, &rootfs).unwrap();
@@ -255,7 +245,7 @@ fn restore_attempt(t: &T, tag: &str, env: &[(&str, &str)]) -> (Out, Option<Strin
     cmd.env("OUTLET_PAUSE", format!("restore:rootfs={}", gate.display()))
         .envs(env.iter().copied());
     let mut child = cmd.spawn().expect("spawn outlet restore");
-    wait_for(&reached, "restore:rootfs");
+    wait_for_file(&reached, "restore:rootfs");
     std::fs::rename(&rootfs, b.dir.join("rootfs.image")).unwrap();
     std::os::unix::fs::symlink(&host, &rootfs).unwrap();
     std::fs::write(&gate, "go").unwrap();
@@ -320,25 +310,7 @@ fn ptrace_attempt_with(
     let late = step != "exec:process";
     let b = t.bundle(tag, |c| {
         edit(c);
-        for set in ["bounding", "effective", "permitted"] {
-            c["process"]["capabilities"][set]
-                .as_array_mut()
-                .unwrap()
-                .push(json!("CAP_SYS_PTRACE"));
-        }
-        let wait = if late {
-            "while [ ! -e /out/hunt ]; do sleep 0.01; done; "
-        } else {
-            ""
-        };
-        c["process"]["args"] = json!([
-            "sh",
-            "-c",
-            format!(
-                "{wait}probe ptrace-caps 60 /out/stop > /out/report.tmp && \
-                 mv /out/report.tmp /out/report"
-            )
-        ]);
+        hunter::make_hunter(c, late);
     });
     let id = t.id(tag);
     t.outlet(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id])
@@ -350,7 +322,7 @@ fn ptrace_attempt_with(
     cmd.env("OUTLET_PAUSE", format!("{step}=/out/gate"))
         .envs(env.iter().copied());
     let mut child = cmd.spawn().expect("spawn outlet exec");
-    wait_for(&reached, step);
+    wait_for_file(&reached, step);
     if late {
         std::fs::write(b.out.join("hunt"), "").unwrap();
     }
@@ -368,24 +340,11 @@ fn ptrace_attempt_with(
     report
 }
 
-/// The effective sets the hunter read from the processes it attached to.
-fn attached_caps(report: &serde_json::Value) -> Vec<u64> {
-    report["attached"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            let (_, hex) = a.as_str().unwrap().split_once(':').unwrap();
-            u64::from_str_radix(hex, 16).unwrap()
-        })
-        .collect()
-}
-
 /// The capabilities the hunter found on the held exec child, each checked
 /// to be no more than the process's own bounding set and the setup's;
 /// a report without an attach shows nothing and fails.
 fn attached_within_setup(report: &serde_json::Value) -> Vec<u64> {
-    let own = u64::from_str_radix(report["own_bounding"].as_str().unwrap(), 16).unwrap();
+    let own = hunter::own_bounding(report);
     let caps = attached_caps(report);
     assert!(
         !caps.is_empty(),

@@ -35,11 +35,11 @@
 mod common;
 mod criu_support;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::stranger::{as_user, shared_dir};
 use common::{OUTLET, T};
 
 fn needs_debug_build() {
@@ -54,26 +54,6 @@ fn needs_debug_build() {
 /// another test still using the account.
 fn stranger(t: &T, which: u8) -> u32 {
     t.system_user(&format!("outlet-s9-stranger{which}")).0
-}
-
-/// Runs `args` as `uid` (its own group, no others): what another host user
-/// can do.
-fn as_user(uid: u32, args: &[&str]) -> bool {
-    let uid = uid.to_string();
-    Command::new("setpriv")
-        .args(["--reuid", &uid, "--regid", &uid, "--clear-groups", "--"])
-        .args(args)
-        .status()
-        .unwrap()
-        .success()
-}
-
-/// A sticky directory everyone may write, as /tmp.
-fn shared_dir(t: &T) -> std::path::PathBuf {
-    let d = t.dir.join("shared-tmp");
-    std::fs::create_dir(&d).unwrap();
-    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    d
 }
 
 fn s(p: &Path) -> &str {

@@ -42,25 +42,14 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
+use common::stranger::{as_user, shared_dir};
 use common::{OUTLET, T};
 
 fn needs_debug_build() {
     if !cfg!(debug_assertions) {
         panic!("needs a debug build of outlet (OUTLET_ROOT_UNCHECKED)");
     }
-}
-
-/// Runs `args` as `uid` (its own group, no others).
-fn as_user(uid: u32, args: &[&str]) -> bool {
-    let uid = uid.to_string();
-    Command::new("setpriv")
-        .args(["--reuid", &uid, "--regid", &uid, "--clear-groups", "--"])
-        .args(args)
-        .status()
-        .unwrap()
-        .success()
 }
 
 fn s(p: &Path) -> &str {
@@ -73,10 +62,7 @@ fn state_root_through_a_strangers_link_in_a_chain_or_with_a_slash_is_refused() {
     needs_debug_build();
     let Some(t) = T::new() else { return };
     let who = t.system_user("outlet-s9b-stranger").0;
-    // A sticky directory everyone may write, as /tmp.
-    let shared = t.dir.join("shared-tmp");
-    std::fs::create_dir(&shared).unwrap();
-    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let shared = shared_dir(&t);
     let real = t.dir.join("real-root");
     std::fs::create_dir_all(real.join("root")).unwrap();
     let theirs = shared.join("theirs");

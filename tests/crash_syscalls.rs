@@ -38,9 +38,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::seccomp_denied;
 use common::strace::{
-    Case, DENIED, World, check_round, count_pairs, created, created_started, exec_promise,
-    half_joined, no_promise, pid_file, release_outlet, sleeper, status_now, strace,
+    Case, World, check_round, count_pairs, created, created_started, exec_promise, half_joined,
+    no_promise, pid_file, release_outlet, sleeper, status_now, strace,
 };
 use common::{Bundle, T, sh};
 use serde_json::json;
@@ -165,15 +166,7 @@ fn create_with_limits_killed_at_any_syscall() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn create_with_seccomp_killed_at_any_syscall() {
     create_case("create-seccomp", true, |c| {
-        let rules: Vec<_> = DENIED
-            .iter()
-            .map(|n| json!({"names": [n], "action": "SCMP_ACT_ERRNO"}))
-            .collect();
-        c["linux"]["seccomp"] = json!({
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "architectures": ["SCMP_ARCH_X86_64"],
-            "syscalls": rules,
-        });
+        seccomp_denied::deny_unused(c);
     });
 }
 

@@ -26,9 +26,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::seccomp_denied;
 use common::strace::{
-    Case, DENIED, World, check_round, count_pairs, created, created_started, exec_promise,
-    no_promise, pid_file, release_outlet, sleeper, status_now, strace, tail,
+    Case, World, check_round, count_pairs, created, created_started, exec_promise, no_promise,
+    pid_file, release_outlet, sleeper, status_now, strace, tail,
 };
 use common::{Out, T, sh};
 use serde_json::json;
@@ -414,15 +415,7 @@ fn create_with_limits_survives_a_failing_syscall() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn create_with_seccomp_survives_a_failing_syscall() {
     create_fault_case("create-seccomp", |c| {
-        let rules: Vec<_> = DENIED
-            .iter()
-            .map(|n| json!({"names": [n], "action": "SCMP_ACT_ERRNO"}))
-            .collect();
-        c["linux"]["seccomp"] = json!({
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "architectures": ["SCMP_ARCH_X86_64"],
-            "syscalls": rules,
-        });
+        seccomp_denied::deny_unused(c);
     });
 }
 

@@ -7,45 +7,9 @@
 
 mod common;
 
-use std::process::Command;
-
+use common::netns::{in_private_netns, ip, veth};
 use common::{T, sh};
 use serde_json::json;
-
-/// `f` on a thread in a new network namespace of its own.
-fn in_private_netns<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    std::thread::scope(|s| {
-        let h = s.spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-                .expect("unshare a network namespace for the test");
-            f()
-        });
-        h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
-    })
-}
-
-/// `ip ARGS` in the calling thread's network namespace.
-fn ip(args: &str) -> (bool, String) {
-    let o = Command::new("ip")
-        .args(args.split_whitespace())
-        .output()
-        .expect("run ip");
-    let text =
-        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
-    (o.status.success(), text)
-}
-
-/// A veth pair `host`/`peer` with `addr` on `host`, up.
-fn veth(host: &str, peer: &str, addr: &str) {
-    for cmd in [
-        format!("link add {host} type veth peer name {peer}"),
-        format!("addr add {addr} dev {host}"),
-        format!("link set {host} up"),
-    ] {
-        let (ok, out) = ip(&cmd);
-        assert!(ok, "ip {cmd}: {out}");
-    }
-}
 
 fn ensure_netns(c: &mut serde_json::Value) {
     let nss = c["linux"]["namespaces"].as_array_mut().unwrap();

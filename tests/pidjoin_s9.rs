@@ -26,10 +26,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{OUTLET, Out, T};
+use common::pause::wait_for_file;
+use common::{OUTLET, Out, T, hunter};
 use serde_json::{Value, json};
 
 const CAP_SYS_ADMIN: u64 = 1 << 21;
@@ -40,37 +40,11 @@ fn needs_debug_build() {
     }
 }
 
-fn wait_for(p: &Path, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !p.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: {} never appeared",
-            p.display()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// The hunter's container, started: it waits for /out/hunt before it
 /// looks, so that it first sees the sibling's init at the instant under
 /// test (it attaches to a process once, at first sight).
 fn start_hunter(t: &T, tag: &str) -> (common::Bundle, String, i32) {
-    let b = t.bundle(tag, |c| {
-        for set in ["bounding", "effective", "permitted"] {
-            c["process"]["capabilities"][set]
-                .as_array_mut()
-                .unwrap()
-                .push(json!("CAP_SYS_PTRACE"));
-        }
-        c["process"]["args"] = json!([
-            "sh",
-            "-c",
-            "while [ ! -e /out/hunt ]; do sleep 0.01; done; \
-             probe ptrace-caps 60 /out/stop > /out/report.tmp && \
-             mv /out/report.tmp /out/report"
-        ]);
-    });
+    let b = t.bundle(tag, |c| hunter::make_hunter(c, true));
     let id = t.id(tag);
     t.outlet(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id])
         .expect_ok("run -d the hunter");
@@ -99,16 +73,8 @@ fn report_of(t: &T, hunter: &common::Bundle, id: &str) -> (u64, Vec<u64>, Value)
     let report = hunter.wait_json("report");
     t.outlet(&["delete", "--force", id])
         .expect_ok("delete the hunter");
-    let own = u64::from_str_radix(report["own_bounding"].as_str().unwrap(), 16).unwrap();
-    let caps = report["attached"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            let (_, hex) = a.as_str().unwrap().split_once(':').unwrap();
-            u64::from_str_radix(hex, 16).unwrap()
-        })
-        .collect();
+    let own = hunter::own_bounding(&report);
+    let caps = hunter::attached_caps(&report);
     (own, caps, report)
 }
 
@@ -127,7 +93,7 @@ fn held_at(t: &T, tag: &str, step: &str) -> (u64, Vec<u64>, Value, String) {
     );
     cmd.env("OUTLET_PAUSE", format!("{step}={}", gate.display()));
     let mut child = cmd.spawn().expect("spawn outlet create");
-    wait_for(&reached, step);
+    wait_for_file(&reached, step);
     // The held init: create's only child process.
     let init = std::fs::read_to_string(format!("/proc/{}/task/{0}/children", child.id()))
         .unwrap_or_default();

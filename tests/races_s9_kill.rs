@@ -23,7 +23,7 @@ use std::time::Duration;
 use common::races::{
     Rng, Running, clean, create, create_started, judge, rounds, sleeper, spawn, status,
 };
-use common::strace::DENIED;
+use common::seccomp_denied;
 use common::{Bundle, T};
 use serde_json::json;
 
@@ -296,15 +296,7 @@ fn many_containers_one_root() {
     let Some(t) = T::new() else { return };
     let b = t.bundle("many", |c| {
         common::sh(c, "exec sleep 1000");
-        let rules: Vec<_> = DENIED
-            .iter()
-            .map(|n| json!({"names": [n], "action": "SCMP_ACT_ERRNO"}))
-            .collect();
-        c["linux"]["seccomp"] = json!({
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "architectures": ["SCMP_ARCH_X86_64"],
-            "syscalls": rules,
-        });
+        seccomp_denied::deny_unused(c);
     });
     let (callers, each) = (4, rounds(8) / 2);
     let ids: Vec<Vec<String>> = (0..callers)

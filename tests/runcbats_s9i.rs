@@ -99,6 +99,99 @@ fn expect(out: &str, want: &[&str]) {
     }
 }
 
+/// The mounts both tests make of source-multi1..3, each a file of its own
+/// owners ("same idmap mount (different mappings)", "multiple idmap
+/// mounts (different mappings)", "idmap mount (complicated mapping)").
+/// `base` is added to the host IDs of m1, m2, m3 and cx: 0 without a
+/// user namespace, the container's own 100000 with one, so that the
+/// container sees the same owners on them either way.
+fn multi_mounts(s: &Path, base: u32) -> Vec<Value> {
+    let b =
+        |m: &[[u32; 3]]| -> Vec<[u32; 3]> { m.iter().map(|&[c, h, n]| [c, h + base, n]).collect() };
+    vec![
+        idmapped(
+            s,
+            "multi1",
+            "mount-multi1",
+            &[[100, 100000, 100]],
+            &[[200, 100000, 100]],
+        ),
+        idmapped(
+            s,
+            "multi1",
+            "mount-multi1-alt",
+            &[[100, 101000, 100]],
+            &[[200, 102000, 100]],
+        ),
+        idmapped(
+            s,
+            "multi1",
+            "m1",
+            &b(&[[100, 1100, 3]]),
+            &b(&[[200, 1900, 50]]),
+        ),
+        idmapped(
+            s,
+            "multi2",
+            "m2",
+            &b(&[[200, 2200, 3]]),
+            &b(&[[200, 2900, 100]]),
+        ),
+        idmapped(
+            s,
+            "multi3",
+            "m3",
+            &b(&[[5000000, 3000, 1000]]),
+            &b(&[[6000000, 3000, 500]]),
+        ),
+        idmapped(
+            s,
+            "multi1",
+            "cx",
+            &b(&[[100, 1000, 1], [101, 2000, 1], [102, 3000, 1]]),
+            &b(&[[210, 1100, 10], [220, 2200, 10], [230, 3300, 10]]),
+        ),
+    ]
+}
+
+/// The owners the container sees on `multi_mounts`. mount-multi1 and its
+/// alt map to fixed host IDs from 100000 up, which the container sees
+/// less `shift` (0 without a user namespace, its map's 100000 with one).
+#[track_caller]
+fn expect_multi_owners(out: &str, shift: u32) {
+    let at = |n: u32| n - shift;
+    let mut want = Vec::new();
+    for (f, u, g) in [("foo", 0, 11), ("bar", 1, 22), ("baz", 2, 33)] {
+        want.push(format!(
+            "/tmp/mount-multi1/{f}.txt:{}={}",
+            at(100000 + u),
+            at(100000 + g)
+        ));
+        want.push(format!(
+            "/tmp/mount-multi1-alt/{f}.txt:{}={}",
+            at(101000 + u),
+            at(102000 + g)
+        ));
+    }
+    for w in [
+        "/tmp/m1/foo.txt:1100=1911",
+        "/tmp/m1/bar.txt:1101=1922",
+        "/tmp/m1/baz.txt:1102=1933",
+        "/tmp/m2/foo.txt:2200=2911",
+        "/tmp/m2/bar.txt:2201=2922",
+        "/tmp/m2/baz.txt:2202=2933",
+        "/tmp/m3/foo.txt:3528=3491",
+        "/tmp/m3/bar.txt:3133=3337",
+        "/tmp/m3/baz.txt:3999=3444",
+        "/tmp/cx/foo.txt:1000=1101",
+        "/tmp/cx/bar.txt:2000=2202",
+        "/tmp/cx/baz.txt:3000=3303",
+    ] {
+        want.push(w.to_string());
+    }
+    expect(out, &want.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
 // runc: idmap.bats "simple idmap mount [no userns]",
 //       idmap.bats "write to an idmap mount [no userns]",
 //       idmap.bats "idmap mount with bind mount [no userns]",
@@ -110,69 +203,23 @@ fn expect(out: &str, want: &[&str]) {
 fn idmap_mounts_without_userns() {
     let Some(t) = T::new() else { return };
     let s = sources(&t);
-    let mounts = vec![
+    let mut mounts = vec![
         idmapped(&s, "1", "mount-1", BASIC, BASIC),
         plain(&s, "1", "bind-mount-1"),
-        idmapped(
-            &s,
-            "multi1",
-            "mount-multi1",
-            &[[100, 100000, 100]],
-            &[[200, 100000, 100]],
-        ),
-        idmapped(
-            &s,
-            "multi1",
-            "mount-multi1-alt",
-            &[[100, 101000, 100]],
-            &[[200, 102000, 100]],
-        ),
-        idmapped(&s, "multi1", "m1", &[[100, 1100, 3]], &[[200, 1900, 50]]),
-        idmapped(&s, "multi2", "m2", &[[200, 2200, 3]], &[[200, 2900, 100]]),
-        idmapped(
-            &s,
-            "multi3",
-            "m3",
-            &[[5000000, 3000, 1000]],
-            &[[6000000, 3000, 500]],
-        ),
-        idmapped(
-            &s,
-            "multi1",
-            "cx",
-            &[[100, 1000, 1], [101, 2000, 1], [102, 3000, 1]],
-            &[[210, 1100, 10], [220, 2200, 10], [230, 3300, 10]],
-        ),
     ];
+    mounts.extend(multi_mounts(&s, 0));
     let script = format!("{STAT}; touch /tmp/mount-1/bar 2>&1 || echo touch-refused");
     let out = run(&t, "nous", false, mounts, &script);
     expect(
         &out,
         &[
             "/tmp/mount-1/foo.txt:100000=100000",
-            "/tmp/mount-multi1/foo.txt:100000=100011",
-            "/tmp/mount-multi1/bar.txt:100001=100022",
-            "/tmp/mount-multi1/baz.txt:100002=100033",
-            "/tmp/mount-multi1-alt/foo.txt:101000=102011",
-            "/tmp/mount-multi1-alt/bar.txt:101001=102022",
-            "/tmp/mount-multi1-alt/baz.txt:101002=102033",
-            "/tmp/m1/foo.txt:1100=1911",
-            "/tmp/m1/bar.txt:1101=1922",
-            "/tmp/m1/baz.txt:1102=1933",
-            "/tmp/m2/foo.txt:2200=2911",
-            "/tmp/m2/bar.txt:2201=2922",
-            "/tmp/m2/baz.txt:2202=2933",
-            "/tmp/m3/foo.txt:3528=3491",
-            "/tmp/m3/bar.txt:3133=3337",
-            "/tmp/m3/baz.txt:3999=3444",
-            "/tmp/cx/foo.txt:1000=1101",
-            "/tmp/cx/bar.txt:2000=2202",
-            "/tmp/cx/baz.txt:3000=3303",
             // Control: the same directory bound without a mapping shows
             // the owner on disk.
             "/tmp/bind-mount-1/foo.txt:0=0",
         ],
     );
+    expect_multi_owners(&out, 0);
     // Root is unmapped on the idmapped mount: its write is refused.
     assert!(out.contains("Value too large"), "{out}");
     assert!(out.contains("touch-refused"), "{out}");
@@ -194,54 +241,13 @@ fn idmap_mounts_with_userns() {
     let s = sources(&t);
     let mut first = idmapped(&s, "1", "mount-1", BASIC, BASIC);
     first["options"] = json!(["bind", "shared"]);
-    let mounts = vec![
+    let mut mounts = vec![
         first,
         plain(&s, "1", "bind-mount-1"),
         plain(&s, "2", "bind-mount-2"),
         idmapped(&s, "2", "mount-2", BASIC, BASIC),
-        idmapped(
-            &s,
-            "multi1",
-            "mount-multi1",
-            &[[100, 100000, 100]],
-            &[[200, 100000, 100]],
-        ),
-        idmapped(
-            &s,
-            "multi1",
-            "mount-multi1-alt",
-            &[[100, 101000, 100]],
-            &[[200, 102000, 100]],
-        ),
-        idmapped(
-            &s,
-            "multi1",
-            "m1",
-            &[[100, 101100, 3]],
-            &[[200, 101900, 50]],
-        ),
-        idmapped(
-            &s,
-            "multi2",
-            "m2",
-            &[[200, 102200, 3]],
-            &[[200, 102900, 100]],
-        ),
-        idmapped(
-            &s,
-            "multi3",
-            "m3",
-            &[[5000000, 103000, 1000]],
-            &[[6000000, 103000, 500]],
-        ),
-        idmapped(
-            &s,
-            "multi1",
-            "cx",
-            &[[100, 101000, 1], [101, 102000, 1], [102, 103000, 1]],
-            &[[210, 101100, 10], [220, 102200, 10], [230, 103300, 10]],
-        ),
     ];
+    mounts.extend(multi_mounts(&s, BASIC[0][1]));
     let script = format!(
         "{STAT}; touch /tmp/mount-1/bar && stat -c =new:%u=%g= /tmp/mount-1/bar; \
          grep ' /tmp/mount-1 ' /proc/self/mountinfo"
@@ -255,30 +261,13 @@ fn idmap_mounts_with_userns() {
             "/tmp/mount-1/foo.txt:0=0",
             "/tmp/mount-2/foo.txt:1=1",
             "new:0=0",
-            "/tmp/mount-multi1/foo.txt:0=11",
-            "/tmp/mount-multi1/bar.txt:1=22",
-            "/tmp/mount-multi1/baz.txt:2=33",
-            "/tmp/mount-multi1-alt/foo.txt:1000=2011",
-            "/tmp/mount-multi1-alt/bar.txt:1001=2022",
-            "/tmp/mount-multi1-alt/baz.txt:1002=2033",
-            "/tmp/m1/foo.txt:1100=1911",
-            "/tmp/m1/bar.txt:1101=1922",
-            "/tmp/m1/baz.txt:1102=1933",
-            "/tmp/m2/foo.txt:2200=2911",
-            "/tmp/m2/bar.txt:2201=2922",
-            "/tmp/m2/baz.txt:2202=2933",
-            "/tmp/m3/foo.txt:3528=3491",
-            "/tmp/m3/bar.txt:3133=3337",
-            "/tmp/m3/baz.txt:3999=3444",
-            "/tmp/cx/foo.txt:1000=1101",
-            "/tmp/cx/bar.txt:2000=2202",
-            "/tmp/cx/baz.txt:3000=3303",
             // Control: without a mount mapping, host root's file is
             // outside the container's map and shows as the overflow id.
             &bind1,
             "/tmp/bind-mount-2/foo.txt:65534=65534",
         ],
     );
+    expect_multi_owners(&out, BASIC[0][1]);
     let line = out
         .lines()
         .find(|l| l.contains(" /tmp/mount-1 "))

@@ -8,30 +8,8 @@ mod common;
 use std::process::Command;
 
 use common::T;
+use common::netns::{in_private_netns, ip};
 use serde_json::{Value, json};
-
-/// `f` on a thread in a new network namespace of its own.
-fn in_private_netns<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    std::thread::scope(|s| {
-        let h = s.spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-                .expect("unshare a network namespace for the test");
-            f()
-        });
-        h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
-    })
-}
-
-/// `ip ARGS` in the calling thread's network namespace.
-fn ip(args: &str) -> (bool, String) {
-    let o = Command::new("ip")
-        .args(args.split_whitespace())
-        .output()
-        .expect("run ip");
-    let text =
-        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
-    (o.status.success(), text)
-}
 
 /// netdev.bats's setup: dummy0, up, with 169.254.169.13/32 (a veth: this
 /// kernel has no dummy driver; its peer stays behind and dies with the

@@ -50,10 +50,23 @@ fn io_error(e: io::Error, what: &str, path: &Path) -> anyhow::Error {
     anyhow::Error::new(e).context(format!("cgroup: {what} {}", path.display()))
 }
 
+/// Read by hand, not with `File::read_to_string`: that one sizes its
+/// buffer with an fstat and an lseek first, two syscalls per file that
+/// tell nothing here (cgroup files report size 0), and create reads a few
+/// on every run (cpuset.cpus, cpuset.mems, a parent's freezer.state).
 pub fn read_raw(path: &Path) -> io::Result<String> {
-    let mut s = String::with_capacity(64);
-    std::fs::File::open(path)?.read_to_string(&mut s)?;
-    Ok(s)
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = Vec::with_capacity(64);
+    let mut chunk = [0u8; 4096];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 pub fn read(path: &Path) -> Result<String> {

@@ -23,6 +23,7 @@
 
 pub mod cap_names;
 pub mod capabilities;
+mod capabilities_check;
 pub mod lsm;
 pub mod protected_exe;
 pub mod seccomp;

@@ -10,11 +10,15 @@
 #![allow(dead_code)]
 
 pub mod child_end;
+pub mod hunter;
 pub mod listener;
+pub mod netns;
 pub mod pause;
 pub mod races;
 pub mod runcbats;
+pub mod seccomp_denied;
 pub mod strace;
+pub mod stranger;
 
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};

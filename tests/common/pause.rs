@@ -2,7 +2,7 @@
 //! that instant: debug builds' `OUTLET_PAUSE=<step>=<file>` (src/fault.rs
 //! `pause`) creates `<file>.reached` there and waits for `<file>`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -89,6 +89,21 @@ pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !done() {
         assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits until `p` exists (a pause point's `.reached` file), at most 30
+/// s: the test fails naming `what` and the path otherwise.
+#[track_caller]
+pub fn wait_for_file(p: &Path, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !p.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {} never appeared",
+            p.display()
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }

@@ -460,55 +460,6 @@ pub fn sleeper(t: &T, tag: &str, edit: impl FnOnce(&mut serde_json::Value)) -> B
     })
 }
 
-/// More than 32 rules (the filter's binary-tree layout), none of which
-/// the container's setup or `sleep` calls.
-pub const DENIED: &[&str] = &[
-    "acct",
-    "add_key",
-    "bpf",
-    "clock_adjtime",
-    "clock_settime",
-    "create_module",
-    "delete_module",
-    "finit_module",
-    "fsconfig",
-    "get_kernel_syms",
-    "get_mempolicy",
-    "init_module",
-    "ioperm",
-    "iopl",
-    "kcmp",
-    "kexec_file_load",
-    "kexec_load",
-    "keyctl",
-    "lookup_dcookie",
-    "mbind",
-    "migrate_pages",
-    "move_pages",
-    "name_to_handle_at",
-    "nfsservctl",
-    "open_by_handle_at",
-    "perf_event_open",
-    "process_vm_readv",
-    "process_vm_writev",
-    "ptrace",
-    "query_module",
-    "quotactl",
-    "reboot",
-    "request_key",
-    "set_mempolicy",
-    "settimeofday",
-    "swapoff",
-    "swapon",
-    "sysfs",
-    "_sysctl",
-    "uselib",
-    "userfaultfd",
-    "ustat",
-    "vm86",
-    "vm86old",
-];
-
 /// After a killed exec the container runs on, usable, with no process of
 /// outlet's (a helper, or the process before its execve) left in its
 /// cgroup or its namespaces, and nothing in its namespaces that is not in
