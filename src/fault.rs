@@ -93,12 +93,16 @@ pub fn pause(step: &str) {
         return;
     };
     let v = v.to_string_lossy();
-    let Some((s, file)) = v.split_once('=') else {
+    // Several holds, comma-separated, for a test that needs one process
+    // held at two instants (tests/crash.rs: before and after the init's
+    // death signal is set).
+    let Some(file) = v
+        .split(',')
+        .filter_map(|h| h.split_once('='))
+        .find_map(|(s, file)| (s == step).then_some(file))
+    else {
         return;
     };
-    if s != step {
-        return;
-    }
     let _ = std::fs::write(format!("{file}.reached"), step);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !std::path::Path::new(file).exists() && std::time::Instant::now() < deadline {
@@ -207,6 +211,7 @@ pub fn cgroup_walk_by_path() -> bool {
 pub const STEPS: &[&str] = &[
     "create:intent",
     "create:cgroup",
+    "create:clone",
     "create:cloned",
     "create:ready",
     "create:saved",

@@ -435,6 +435,9 @@ fn spawn_init(
         |chan| init::run(&args, chan),
     )?;
     made.undo.child = Some(init.pid);
+    // Killed here, the init is on no record and may not yet have set its
+    // death signal (tests/crash.rs).
+    crate::fault::point("create:clone");
     crate::logging::debug(|| format!("init cloned: pid {}, namespaces {cloned:?}", init.pid));
     if !placement_needs_us(plan, &init)
         && let Err(e) = init.chan.send(&Msg::Placed { init_pid: init.pid })
