@@ -549,3 +549,84 @@ fn delete_waits_for_a_killed_process_still_in_the_cgroup() {
         );
     }
 }
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn an_exec_killed_before_its_helper_set_its_death_signal_runs_nothing() {
+    let Some(t) = T::new() else { return };
+    // exec's helper has the init's window too: `outlet exec` killed right
+    // after the fork (exec:forked), its helper held before its death
+    // signal, then let go, must end at once. Control
+    // (OUTLET_ORPHAN_GOES_ON=1): it goes on into the cgroup
+    // (exec:joined reached), on its way to run the process for no one.
+    let b = t.bundle("x", |c| sh(c, "sleep 1000"));
+    let id = t.id("x");
+    t.create(&id, &b).expect_ok("create");
+    t.outlet(&["start", &id]).expect_ok("start");
+    for (n, goes_on) in [(0, false), (1, true)] {
+        let entered = t.dir.join(format!("gate-xentered{n}"));
+        let joined = t.dir.join(format!("gate-xjoined{n}"));
+        let reached = |g: &Path| PathBuf::from(format!("{}.reached", g.display()));
+        let mut cmd = Command::new(OUTLET);
+        cmd.arg("--root")
+            .arg(&t.root)
+            .args(["exec", &id, "sh", "-c", "touch /out/ran"])
+            .env("OUTLET_FAULT", "exec:forked")
+            .env(
+                "OUTLET_PAUSE",
+                format!(
+                    "exec:entered={},exec:joined={}",
+                    entered.display(),
+                    joined.display()
+                ),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if goes_on {
+            cmd.env("OUTLET_ORPHAN_GOES_ON", "1");
+        }
+        let mut exec = cmd.spawn().expect("spawn outlet exec");
+        let st = common::wait_timeout(&mut exec, Duration::from_secs(60), "exec:forked");
+        assert_eq!(
+            st.signal(),
+            Some(libc::SIGKILL),
+            "exec did not die at exec:forked"
+        );
+        let wait_for = |what: &str, ok: &dyn Fn() -> bool| {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !ok() {
+                assert!(Instant::now() < deadline, "{what}: not within 30 s");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        wait_for("the helper held before its death signal", &|| {
+            reached(&entered).exists()
+        });
+        let helpers = pids_with_env(&entered.display().to_string());
+        assert_eq!(helpers.len(), 1, "the orphaned helper: {helpers:?}");
+        let helper = helpers[0];
+        std::fs::write(&entered, "go").unwrap();
+        wait_for("the helper's end or its cgroup", &|| {
+            !pid_alive(helper) || reached(&joined).exists()
+        });
+        let went_on = reached(&joined).exists();
+        assert_eq!(
+            went_on, goes_on,
+            "helper {helper} went on into the cgroup: {went_on} (control: {goes_on})"
+        );
+        std::fs::write(&joined, "go").unwrap();
+        wait_for("the helper's end", &|| !pid_alive(helper));
+        if !goes_on {
+            assert!(
+                !b.out.join("ran").exists(),
+                "the orphaned helper ran the process"
+            );
+        }
+        let _ = std::fs::remove_file(b.out.join("ran"));
+    }
+    t.outlet(&["delete", "--force", &id])
+        .expect_ok("delete --force");
+    let left = t.settle();
+    assert!(left.is_empty(), "left behind: {left:#?}");
+}
