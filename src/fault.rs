@@ -85,8 +85,9 @@ pub fn panic_hook_wanted() -> bool {
 /// A race window held open for a test. In debug builds,
 /// `OUTLET_PAUSE=<step>=<file>` makes outlet, on reaching the named step,
 /// create `<file>.reached` and wait until `<file>` exists (at most 30 s),
-/// so the test can change the world at exactly that instant. Release
-/// builds compile it to nothing.
+/// so the test can change the world at exactly that instant; several
+/// `<step>=<file>` holds may be given, comma-separated. Release builds
+/// compile it to nothing.
 #[cfg(debug_assertions)]
 pub fn pause(step: &str) {
     let Some(v) = std::env::var_os("OUTLET_PAUSE") else {
