@@ -85,20 +85,25 @@ pub fn panic_hook_wanted() -> bool {
 /// A race window held open for a test. In debug builds,
 /// `OUTLET_PAUSE=<step>=<file>` makes outlet, on reaching the named step,
 /// create `<file>.reached` and wait until `<file>` exists (at most 30 s),
-/// so the test can change the world at exactly that instant. Release
-/// builds compile it to nothing.
+/// so the test can change the world at exactly that instant; several
+/// `<step>=<file>` holds may be given, comma-separated. Release builds
+/// compile it to nothing.
 #[cfg(debug_assertions)]
 pub fn pause(step: &str) {
     let Some(v) = std::env::var_os("OUTLET_PAUSE") else {
         return;
     };
     let v = v.to_string_lossy();
-    let Some((s, file)) = v.split_once('=') else {
+    // Several holds, comma-separated, for a test that needs one process
+    // held at two instants (tests/crash.rs: before and after the init's
+    // death signal is set).
+    let Some(file) = v
+        .split(',')
+        .filter_map(|h| h.split_once('='))
+        .find_map(|(s, file)| (s == step).then_some(file))
+    else {
         return;
     };
-    if s != step {
-        return;
-    }
     let _ = std::fs::write(format!("{file}.reached"), step);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !std::path::Path::new(file).exists() && std::time::Instant::now() < deadline {
@@ -207,6 +212,7 @@ pub fn cgroup_walk_by_path() -> bool {
 pub const STEPS: &[&str] = &[
     "create:intent",
     "create:cgroup",
+    "create:clone",
     "create:cloned",
     "create:ready",
     "create:saved",

@@ -559,12 +559,23 @@ fn exec_helper_in_the_cgroup_while_delete_runs() {
         } else {
             &[]
         };
+        let init = t.outlet(&["state", &id]).json()["pid"].as_i64().unwrap() as i32;
         let mut delete = None;
         let e = p.around(cmd, || {
-            delete = Some(spawn(&t, &["delete", "--force", &id], env));
-            // Long enough for the delete to kill the init and find the
-            // helper in the cgroup; it waits for it (2 s at most).
+            let mut d = spawn(&t, &["delete", "--force", &id], env);
+            // Not a fixed 300 ms, which a loaded machine outran (the helper
+            // let go before the init died joins and runs): the init dead
+            // first; in the control the delete's end too, by which it has
+            // met the helper in the cgroup and left it. Otherwise the delete
+            // waits for the helper (2 s at most): 300 ms more let it get
+            // there, and arriving later only finds the helper gone.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while common::pid_alive(init) || (control && d.child.try_wait().unwrap().is_none()) {
+                assert!(Instant::now() < deadline, "{round}: delete stuck");
+                std::thread::sleep(Duration::from_millis(5));
+            }
             std::thread::sleep(Duration::from_millis(300));
+            delete = Some(d);
         });
         let d = delete.unwrap().finish();
         judge(&round, &d, &[], &[]);

@@ -327,15 +327,23 @@ fn runs_outlet(pid: i32) -> bool {
 /// A live process in a cgroup.procs list. The list can name a task that
 /// is exiting (a zombie, or one reaped since, whose pid is gone from
 /// /proc) while the kernel has not yet unlinked it from the cgroup; those
-/// do not count. A 0 is a process outside our pid namespace: someone
-/// else's, live as far as we can tell.
+/// do not count, nor does one that was killed and has not yet run to its
+/// exit (see `pidstat::staying`). A 0 is a process outside our pid
+/// namespace: someone else's, live as far as we can tell.
 fn live_in(list: &[u8]) -> Option<i32> {
+    // Debug builds' OUTLET_CGROUP_KILLED_COUNT=1 (the control of
+    // tests/crash.rs) counts a killed process as live, as before.
+    let killed_count = crate::fault::control("OUTLET_CGROUP_KILLED_COUNT");
     list.split(u8::is_ascii_whitespace)
         .filter_map(|p| std::str::from_utf8(p).ok()?.parse::<i32>().ok())
         .find(|&pid| {
             pid == 0
-                || crate::process::pidstat::start_time(pid)
-                    .is_some_and(|(_, st)| st != 'Z' && st != 'X')
+                || if killed_count {
+                    crate::process::pidstat::start_time(pid)
+                        .is_some_and(|(_, st)| st != 'Z' && st != 'X')
+                } else {
+                    crate::process::pidstat::staying(pid)
+                }
         })
 }
 

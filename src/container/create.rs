@@ -420,6 +420,9 @@ fn spawn_init(
         |chan| init::run(&args, chan),
     )?;
     made.undo.child = Some(init.pid);
+    // Killed here, the init is on no record and may not yet have set its
+    // death signal (tests/crash.rs).
+    crate::fault::point("create:clone");
     if crate::process::init_fork::wanted(&plan.ns) {
         // The clone was an intermediate: the init is its child, ours too.
         made.undo.child = Some(init.follow_fork()?);

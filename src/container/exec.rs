@@ -8,7 +8,7 @@
 
 use std::convert::Infallible;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::spec::{Process, Spec};
 use anyhow::{Context, Result, anyhow, bail};
@@ -19,6 +19,8 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use super::exec_confine as confine;
+pub use super::exec_inline::InlineProcess;
+use super::exec_inline::inline_process;
 use crate::cgroups::Cgroup;
 use crate::process::spawn::{self, CgroupEntry, Spawned};
 use crate::process::sync::{self, Msg};
@@ -30,24 +32,6 @@ use crate::syscall::{self, Forked};
 pub enum ExecProcess<'a> {
     File(Box<Process>),
     Inline(InlineProcess<'a>),
-}
-
-/// The overrides of an inline `exec ID CMD...`, as the caller gave them:
-/// each one left empty keeps the container's own setting.
-pub struct InlineProcess<'a> {
-    pub command: &'a [String],
-    pub tty: bool,
-    pub cwd: Option<&'a str>,
-    /// KEY=VALUE, replacing the container's KEY.
-    pub env: &'a [String],
-    /// uid[:gid], as typed (parsed here, so the error can quote it).
-    pub user: Option<&'a str>,
-    pub additional_gids: &'a [u32],
-    /// Capability names, CAP_KILL or KILL, added to bounding/effective/permitted.
-    pub cap: &'a [String],
-    pub no_new_privs: bool,
-    pub apparmor: Option<&'a str>,
-    pub process_label: Option<&'a str>,
 }
 
 pub struct ExecOpts<'a> {
@@ -576,7 +560,14 @@ fn helper_main(
             let _ = nix::unistd::close(fd);
         }
         prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
+        crate::fault::pause("exec:entered");
         prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
+        // As in the init (process/init.rs): an `outlet exec` killed before
+        // the line above sent no signal, and a helper placed without it
+        // would go on to run the process in the container for no one.
+        if chan.peer_closed() && !crate::fault::control("OUTLET_ORPHAN_GOES_ON") {
+            crate::syscall::exit_now(1);
+        }
         Cgroup::join_self(cgroup.join)?;
         crate::fault::pause("exec:joined");
         if !cgroup.placed {
@@ -709,87 +700,4 @@ fn process_setup(
     }
     // The helper closed every other fd before the fork.
     crate::process::init::exec_process(became, seccomp, &state_json, None)
-}
-
-/// Build the process of an inline `exec ID CMD...` from the container's own
-/// process (env, user, capabilities, ...) with the command-line overrides.
-fn inline_process(base: &Spec, a: &InlineProcess) -> Result<Process> {
-    let mut p = base.process().clone().unwrap_or_default();
-    p.args = Some(a.command.to_vec());
-    p.terminal = Some(a.tty);
-    if let Some(cwd) = a.cwd {
-        p.cwd = PathBuf::from(cwd);
-    }
-    if !a.env.is_empty() {
-        let mut env = p.env().clone().unwrap_or_default();
-        for kv in a.env {
-            let key = kv.split('=').next().unwrap_or("");
-            env.retain(|e| e.split('=').next() != Some(key));
-            env.push(kv.clone());
-        }
-        p.env = Some(env);
-    }
-    if let Some(u) = a.user {
-        let (uid, gid) = match u.split_once(':') {
-            Some((u, g)) => (u, Some(g)),
-            None => (u, None),
-        };
-        let mut user = p.user().clone();
-        user.set_uid(
-            uid.parse()
-                .with_context(|| format!("--user {u:?}: uid is not a number"))?,
-        );
-        if let Some(g) = gid {
-            user.set_gid(
-                g.parse()
-                    .with_context(|| format!("--user {u:?}: gid is not a number"))?,
-            );
-        }
-        p.user = user;
-    }
-    // runc applies -g on its own, with or without -u.
-    if !a.additional_gids.is_empty() {
-        p.user.set_additional_gids(Some(a.additional_gids.to_vec()));
-    }
-    if a.no_new_privs {
-        p.no_new_privileges = Some(true);
-    }
-    if !a.cap.is_empty() {
-        let mut caps = p.capabilities().clone().unwrap_or_default();
-        for name in a.cap {
-            // runc's spelling is CAP_KILL; KILL is accepted as well.
-            let up = name.to_ascii_uppercase();
-            // An unknown name adds nothing and is only warned about, as
-            // runc and crun do: it can only leave the process with less.
-            let Ok(cap) = up
-                .strip_prefix("CAP_")
-                .unwrap_or(&up)
-                .parse::<oci_spec::runtime::Capability>()
-            else {
-                crate::logging::warn(&format!(
-                    "exec: --cap {name:?}: unknown capability, ignored"
-                ));
-                continue;
-            };
-            let add = |s: Option<oci_spec::runtime::Capabilities>| {
-                let mut s = s.unwrap_or_default();
-                s.insert(cap);
-                Some(s)
-            };
-            let b = add(caps.bounding().clone());
-            let e = add(caps.effective().clone());
-            let pm = add(caps.permitted().clone());
-            caps.set_bounding(b);
-            caps.set_effective(e);
-            caps.set_permitted(pm);
-        }
-        p.capabilities = Some(caps);
-    }
-    if let Some(label) = a.apparmor {
-        p.apparmor_profile = Some(label.to_owned());
-    }
-    if let Some(label) = a.process_label {
-        p.selinux_label = Some(label.to_owned());
-    }
-    Ok(p)
 }

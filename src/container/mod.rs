@@ -11,6 +11,7 @@ pub mod events;
 pub mod exec;
 mod exec_affinity;
 mod exec_confine;
+mod exec_inline;
 pub mod features;
 pub mod kill;
 pub mod list;

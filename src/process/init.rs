@@ -175,9 +175,20 @@ fn setup_and_exec(a: &InitArgs, chan_slot: &mut Option<Channel>) -> Result<Infal
 fn enter_namespaces(a: &InitArgs, chan: &Channel) -> Result<i32> {
     // Our copy of an fd that nothing in the init uses.
     let _ = nix::unistd::close(a.lock_fd);
+    crate::fault::pause("init:entered");
     // If `outlet create` dies during setup, so do we.
     prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
+    // The death signal covers only a parent that dies from here on. One
+    // killed between the clone and the line above (a create SIGKILLed
+    // while this child waited for a CPU) left an orphan that went on into
+    // the cgroup, where a `delete --force` that had already found it
+    // empty took it for someone else's process and left the directory
+    // (tests/crash.rs). Its closed end of the channel says it is gone.
+    if chan.peer_closed() && !crate::fault::control("OUTLET_ORPHAN_GOES_ON") {
+        crate::syscall::exit_now(1);
+    }
     crate::cgroups::Cgroup::join_self(a.join_cgroup)?;
+    crate::fault::pause("init:joined");
     if !a.plan.join.is_empty() {
         super::init_fork::join_all(a.plan)?;
     }

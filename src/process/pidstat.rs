@@ -19,6 +19,55 @@ pub fn start_time(pid: i32) -> Option<(u64, char)> {
 /// status built on it would call a live container stopped (faults_s8.rs,
 /// `start_survives_a_failing_syscall` failing openat with ENOSPC).
 pub fn read_start_time(pid: i32) -> std::io::Result<Option<(u64, char)>> {
+    let mut buf = [0u8; 1024];
+    let Some(n) = read_stat(pid, &mut buf)? else {
+        return Ok(None);
+    };
+    Ok(std::str::from_utf8(&buf[..n]).ok().and_then(parse))
+}
+
+/// Whether `pid` is a live process that is not on its way out: not a
+/// zombie or dead, not exiting (PF_EXITING), and without a SIGKILL
+/// pending. A killed task that has not yet run to its exit (waiting for
+/// a CPU, or finishing a write into a cgroup's `tasks` that it began
+/// before the kill) is still listed in its cgroup, and leaves it soon:
+/// `delete` waits for it instead of taking it for a sharer's process and
+/// leaving the directory (tests/crash.rs, random kills under load). A
+/// stat that cannot be read counts as gone, as in `start_time`.
+pub fn staying(pid: i32) -> bool {
+    let mut buf = [0u8; 1024];
+    match read_stat(pid, &mut buf) {
+        Ok(Some(n)) => std::str::from_utf8(&buf[..n])
+            .ok()
+            .and_then(leaving)
+            .is_some_and(|l| !l),
+        _ => false,
+    }
+}
+
+/// proc(5)'s flags (field 9) and signal (field 31: the thread's pending
+/// signals, where a SIGKILL sent to the process is put too).
+const FLAGS_FIELD: usize = 9;
+const SIGNAL_FIELD: usize = 31;
+/// include/linux/sched.h: the task has begun do_exit.
+const PF_EXITING: u64 = 0x4;
+
+/// Whether one /proc/PID/stat text is of a process on its way out (see
+/// `staying`); None when it does not parse.
+pub fn leaving(stat: &str) -> Option<bool> {
+    let rest = stat[stat.rfind(')')? + 1..].strip_prefix(' ')?;
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let field = |n: usize| fields.get(n - STATE_FIELD)?.parse::<u64>().ok();
+    let state = fields.first()?.chars().next()?;
+    let flags = field(FLAGS_FIELD)?;
+    let pending = field(SIGNAL_FIELD)?;
+    let sigkill = 1u64 << (libc::SIGKILL - 1);
+    Some(state == 'Z' || state == 'X' || flags & PF_EXITING != 0 || pending & sigkill != 0)
+}
+
+/// /proc/PID/stat read whole into `buf`: its length, None when the
+/// process is gone.
+fn read_stat(pid: i32, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
     use std::io::Read;
     // One read: procfs hands the whole line to a buffer that holds it (a
     // few hundred bytes; the comm is at most 64), where read_to_string
@@ -26,7 +75,6 @@ pub fn read_start_time(pid: i32) -> std::io::Result<Option<(u64, char)>> {
     // openat, not std's open: musl's open(2) follows an O_CLOEXEC open
     // with an fcntl(F_SETFD) for kernels older than 2.6.23, one syscall
     // more on every state, kill, start and delete.
-    let mut buf = [0u8; 1024];
     let fd = match crate::syscall::fs::openat(
         libc::AT_FDCWD,
         format!("/proc/{pid}/stat").as_str(),
@@ -37,13 +85,12 @@ pub fn read_start_time(pid: i32) -> std::io::Result<Option<(u64, char)>> {
         Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ESRCH) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let n = match std::fs::File::from(fd).read(&mut buf) {
-        Ok(n) => n,
+    match std::fs::File::from(fd).read(buf) {
+        Ok(n) => Ok(Some(n)),
         // Reaped between the open and the read.
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    Ok(std::str::from_utf8(&buf[..n]).ok().and_then(parse))
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// True while `pid` is the process that had `start` as its start time and
@@ -91,6 +138,28 @@ mod tests {
             before.join(" "),
             after.join(" ")
         )
+    }
+
+    /// `line` with field 9 (flags) and 31 (pending signals) set.
+    fn line_with(state: char, flags: u64, pending: u64) -> String {
+        let fields: Vec<String> = (4..=52)
+            .map(|n| match n {
+                9 => flags.to_string(),
+                31 => pending.to_string(),
+                _ => n.to_string(),
+            })
+            .collect();
+        format!("4242 (a b) c) {state} {}\n", fields.join(" "))
+    }
+
+    #[test]
+    fn leaving_is_a_zombie_an_exiting_task_or_a_pending_sigkill() {
+        assert_eq!(leaving(&line_with('S', 0x0040_0040, 0)), Some(false));
+        assert_eq!(leaving(&line_with('R', 0, 1 << 14)), Some(false), "SIGTERM");
+        assert_eq!(leaving(&line_with('Z', 0, 0)), Some(true));
+        assert_eq!(leaving(&line_with('D', 0x4, 0)), Some(true), "PF_EXITING");
+        assert_eq!(leaving(&line_with('D', 0, 1 << 8)), Some(true), "SIGKILL");
+        assert_eq!(leaving("4242 (x) S 1"), None);
     }
 
     #[test]

@@ -299,6 +299,22 @@ impl Channel {
         }
     }
 
+    /// Whether the peer has closed its end (exited, or was killed), asked
+    /// without waiting. Queued messages do not hide it: a peer that sent
+    /// and then died still reads as closed.
+    pub fn peer_closed(&self) -> bool {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        // POLLHUP needs no asking: the kernel reports it once the peer's
+        // end is closed.
+        let mut fds = [PollFd::new(self.as_fd(), PollFlags::empty())];
+        // A poll that fails says nothing either way: the setup goes on,
+        // and its next exchange with the parent finds out.
+        poll(&mut fds, PollTimeout::ZERO).is_ok()
+            && fds[0]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLHUP))
+    }
+
     pub fn raw_fd(&self) -> i32 {
         self.fd.as_raw_fd()
     }
@@ -363,6 +379,18 @@ mod tests {
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
         assert!(b.send(&Msg::Ready).is_err(), "send to a closed peer");
+    }
+
+    #[test]
+    fn peer_closed_only_once_the_peer_has_closed() {
+        let (a, b) = pair().unwrap();
+        assert!(!b.peer_closed(), "an open peer");
+        // A message queued by a peer that then went still reads as closed
+        // (the init's check after the parent sent Placed and died).
+        a.send(&Msg::Ready).unwrap();
+        assert!(!b.peer_closed(), "a message alone is no hangup");
+        drop(a);
+        assert!(b.peer_closed(), "a closed peer with a message queued");
     }
 
     #[test]
