@@ -30,15 +30,16 @@ s10_wait_lines() { # file n
 # The holder (a user namespace of its own, 0 -> 100000) runs; a container
 # joins its user namespace by path and makes pid, net, ipc, uts and mount
 # namespaces, with memory and cpu limits. On v2 the init is cloned into
-# the container's cgroup (CLONE_INTO_CGROUP) and forks pid 1 there: the
-# state's pid is that pid 1 (NSpid ends in 1, the holder's user namespace,
-# a pid namespace of its own), /proc/PID/cgroup is the state's cgroup, the
-# limits are read back from that cgroup, which holds pid 1 and its child
-# only (the intermediate is gone). delete --force kills both and removes
-# the cgroup. Then a joiner with a 64 MiB limit touching 128 MiB is
-# OOM-killed: `run` exits 137 with oom_kill counted. Controls: the holder's
-# /proc/PID/cgroup is another path, the parent's memory.max and cpu.max are
-# max, and oom_kill is 0 before the OOM run.
+# the container's cgroup (CLONE_INTO_CGROUP) and forks pid 1 there. After
+# `create --pid-file` the cgroup holds that pid 1 alone (the intermediate
+# is gone) and the staged pid file names it. After `start`: the state's
+# pid is pid 1 of a pid namespace of its own (NSpid) in the holder's user
+# namespace, /proc/PID/cgroup is the state's cgroup, whose limits are the
+# bundle's and which holds pid 1 and its child only. delete --force kills
+# both and removes the cgroup. Then a joiner with a 64 MiB limit touching
+# 128 MiB is OOM-killed: `run` exits 137 with oom_kill counted. Controls:
+# the holder's /proc/PID/cgroup is another path, the parent's memory.max
+# and cpu.max are max, oom_kill is 0 before the OOM run.
 test_userns_join() {
     n=userns_join id=vm-ujoin hid=vm-ujoin-holder oid=vm-ujoin-oom
     setup_parent $n || { verdict $n FAIL "cannot create parent cgroup"; return; }
@@ -54,11 +55,17 @@ test_userns_join() {
     for b in userns_join userns_join_oom; do
         sed -i "s/__HOLDER__/$hp/" "$BUNDLES/$b/config.json"
     done
-    timeout "$STEP_TIMEOUT" "$RUNTIME" --root "$RTROOT" run -d --bundle "$BUNDLES/$n" $id \
-        </dev/null >"$OUT/$id.out" 2>"$OUT/$id.err"
+    # create + start, with a pid file: created, the forked pid 1 waits in
+    # the cgroup alone (the intermediate is gone) and the pid file names it.
+    timeout "$STEP_TIMEOUT" "$RUNTIME" --root "$RTROOT" create --pid-file "$OUT/$id.pid" \
+        --bundle "$BUNDLES/$n" $id </dev/null >"$OUT/$id.out" 2>"$OUT/$id.err"
     rc=$?
     p=$(s10_pid $id)
+    pidfile=$(cat "$OUT/$id.pid" 2>/dev/null)
     ctr=$CG/vmtest/$n/ctr
+    created=$(tr '\n' ' ' <"$ctr/cgroup.procs" 2>/dev/null)
+    "$RUNTIME" --root "$RTROOT" start $id >>"$OUT/$id.out" 2>>"$OUT/$id.err"
+    src=$?
     s10_wait_lines "$ctr/cgroup.procs" 2
     procs=$(tr '\n' ' ' <"$ctr/cgroup.procs" 2>/dev/null)
     nspid=$(sed -n 's/^NSpid:[[:space:]]*//p' "/proc/$p/status" 2>/dev/null | tr '\t' ' ')
@@ -98,8 +105,9 @@ test_userns_join() {
     [ -d "$CG/vmtest/$n/oom" ] && oom_left=yes
     "$RUNTIME" --root "$RTROOT" delete --force $hid >"$OUT/$hid.del" 2>&1
     hdrc=$?
-    detail="holder $hp ($hown); joiner: run -d rc=$rc pid $p NSpid '$nspid' userns=$userns pidns=$pidns cgroup '$own' state '$state_cg' procs [$procs] outside the userns [$others] memory.max=$mem cpu.max='$cpu' (parent $pmem '$pcpu'); delete --force rc=$drc pid 1 alive=$p_alive child $child alive=$c_alive cgroup left=$ctr_left; oom joiner: rc=$orc oom_kill $oom0 -> $oom1 cgroup left=$oom_left; holder delete rc=$hdrc"
-    if [ "$rc" = 0 ] && [ -n "$p" ] && [ "${nspid##* }" = 1 ] && [ "${nspid%% *}" = "$p" ] &&
+    detail="holder $hp ($hown); joiner: create rc=$rc pid $p pid file '$pidfile' cgroup.procs while created [$created] start rc=$src; NSpid '$nspid' userns=$userns pidns=$pidns cgroup '$own' state '$state_cg' procs [$procs] outside the userns [$others] memory.max=$mem cpu.max='$cpu' (parent $pmem '$pcpu'); delete --force rc=$drc pid 1 alive=$p_alive child $child alive=$c_alive cgroup left=$ctr_left; oom joiner: rc=$orc oom_kill $oom0 -> $oom1 cgroup left=$oom_left; holder delete rc=$hdrc"
+    if [ "$rc" = 0 ] && [ -n "$p" ] && [ "$pidfile" = "$p" ] && [ "$created" = "$p " ] && [ "$src" = 0 ] &&
+        [ "${nspid##* }" = 1 ] && [ "${nspid%% *}" = "$p" ] &&
         [ $userns = holder ] && [ $pidns = new ] && [ "$own" = "0::/vmtest/$n/ctr" ] &&
         [ "$state_cg" = "$ctr" ] && [ "$hown" = "0::/vmtest/$n/holder" ] &&
         [ "$(echo $procs | wc -w)" = 2 ] && [ -n "$child" ] && [ -z "$others" ] &&
