@@ -179,8 +179,10 @@ done
 count='i=0; while :; do i=$((i+1)); echo $i >/tmp/n; sleep 0.1; done'
 fz_ctr="mkdir /sys/fs/cgroup/f; sh -c 'echo 0 >/sys/fs/cgroup/f/cgroup.procs; $count' & sleep 2; touch /tmp/frozen; echo 1 >/sys/fs/cgroup/f/cgroup.freeze; exec sleep 1000"
 fz_self="mkdir /sys/fs/cgroup/f; echo 0 >/sys/fs/cgroup/f/cgroup.procs; { $count; } & sleep 2; touch /tmp/frozen; echo 1 >/sys/fs/cgroup/f/cgroup.freeze; exec sleep 1000"
-for b in freeze_ctr freeze_self freeze_ctr_host freeze_self_host; do
-    case $b in freeze_ctr*) script=$fz_ctr ;; *) script=$fz_self ;; esac
+# freeze_own: the container freezes its own cgroup (the namespace's root).
+fz_own="{ $count; } & sleep 2; touch /tmp/frozen; echo 1 >/sys/fs/cgroup/cgroup.freeze; exec sleep 1000"
+for b in freeze_ctr freeze_self freeze_ctr_host freeze_self_host freeze_own; do
+    case $b in freeze_ctr*) script=$fz_ctr ;; freeze_own) script=$fz_own ;; *) script=$fz_self ;; esac
     bundle "$b" "$(jq -cn --arg s "$script" '["/bin/sh","-c",$s]')" '{}' true
     jq --arg b "$b" '.mounts |= map(if .destination == "/sys/fs/cgroup" then .options -= ["ro"] else . end)
         | if ($b | endswith("_host")) then .linux.namespaces |= map(select(.type != "pid")) else . end' \

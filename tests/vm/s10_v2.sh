@@ -133,18 +133,22 @@ s10_freeze_case() { # bundle action
     b=$1 act=$2 id=vm-fz-$1-$2
     setup_parent $b || { echo "FAIL $b/$act: cannot create parent cgroup"; return; }
     ctr=$CG/vmtest/$b/ctr
+    # The frozen cgroup: f, or in freeze_own the container's own.
+    f=$ctr/f
+    [ $b = freeze_own ] && f=$ctr
     timeout "$STEP_TIMEOUT" "$RUNTIME" --root "$RTROOT" run -d --bundle "$BUNDLES/$b" $id \
         </dev/null >"$OUT/$id.out" 2>"$OUT/$id.err"
     rc=$?
     p=$(s10_pid $id)
     i=0
-    while [ $i -lt 150 ] && ! grep -qx 'frozen 1' "$ctr/f/cgroup.events" 2>/dev/null; do
+    while [ $i -lt 150 ] && ! grep -qx 'frozen 1' "$f/cgroup.events" 2>/dev/null; do
         sleep 0.1
         i=$((i + 1))
     done
-    ev=$(grep frozen "$ctr/f/cgroup.events" 2>/dev/null)
+    ev=$(grep frozen "$f/cgroup.events" 2>/dev/null)
     own_ev=$(grep frozen "$ctr/cgroup.events" 2>/dev/null)
-    fprocs=$(tr '\n' ' ' <"$ctr/f/cgroup.procs" 2>/dev/null)
+    fprocs=$(tr '\n' ' ' <"$f/cgroup.procs" 2>/dev/null)
+    st0=$("$RUNTIME" --root "$RTROOT" state $id 2>/dev/null | grep -o '"status": *"[a-z]*"' | grep -o '[a-z]*"$' | tr -d '"')
     c1=$(cat "/proc/$p/root/tmp/n" 2>/dev/null)
     sleep 0.5
     c2=$(cat "/proc/$p/root/tmp/n" 2>/dev/null)
@@ -156,7 +160,15 @@ s10_freeze_case() { # bundle action
         timeout "$STEP_TIMEOUT" "$RUNTIME" --root "$RTROOT" kill $id KILL >"$OUT/$id.kill" 2>&1
         arc=$?
         kerr=$(errline "$OUT/$id.kill")
-        st=$("$RUNTIME" --root "$RTROOT" state $id 2>/dev/null | grep -o '"status": *"[a-z]*"' | grep -o '[a-z]*"$' | tr -d '"')
+        # kill waits for the init's exit unless the container was paused
+        # (freeze_own): then up to 1 s here.
+        i=0
+        while :; do
+            st=$("$RUNTIME" --root "$RTROOT" state $id 2>/dev/null | grep -o '"status": *"[a-z]*"' | grep -o '[a-z]*"$' | tr -d '"')
+            [ "$st" = stopped ] || [ "$st0" != paused ] || [ $i = 10 ] && break
+            sleep 0.1
+            i=$((i + 1))
+        done
         "$RUNTIME" --root "$RTROOT" delete $id >"$OUT/$id.del" 2>&1
         drc=$?
     else
@@ -170,20 +182,20 @@ s10_freeze_case() { # bundle action
     [ -e "$RTROOT/$id" ] && left="$left state"
     [ -d "$ctr/f" ] && left="$left f"
     [ -d "$ctr" ] && left="$left ctr"
-    d="$b/$act: run -d rc=$rc init $p in f=$init_in_f; f: '$ev' procs [$fprocs] counter $c1 -> $c2 (own cgroup '$own_ev'); $act rc=$arc${st:+ status after kill $st}$([ $act = kill ] && echo " delete rc=$drc") alive after [$alive] left [$left]${kerr:+ kill said: $kerr}"
+    d="$b/$act: run -d rc=$rc init $p in f=$init_in_f; f: '$ev' procs [$fprocs] counter $c1 -> $c2 (own cgroup '$own_ev', status $st0); $act rc=$arc${st:+ status after kill $st}$([ $act = kill ] && echo " delete rc=$drc") alive after [$alive] left [$left]${kerr:+ kill said: $kerr}"
     ok=yes
-    [ "$rc" = 0 ] && [ -n "$p" ] && [ "$ev" = "frozen 1" ] && [ "$own_ev" = "frozen 0" ] &&
-        [ -n "$fprocs" ] && [ -n "$c1" ] && [ "$c1" -ge 3 ] && [ "$c1" = "$c2" ] || ok=control
+    [ "$rc" = 0 ] && [ -n "$p" ] && [ "$ev" = "frozen 1" ] && [ -n "$fprocs" ] && [ -n "$c1" ] && [ "$c1" -ge 3 ] && [ "$c1" = "$c2" ] || ok=control
     case $b in
-    freeze_self*) [ $init_in_f = yes ] || ok=control ;;
-    *) [ $init_in_f = no ] || ok=control ;;
+    freeze_self*) [ $init_in_f = yes ] && [ "$own_ev" = "frozen 0" ] || ok=control ;;
+    freeze_own) [ $init_in_f = yes ] || ok=control ;;
+    *) [ $init_in_f = no ] && [ "$own_ev" = "frozen 0" ] || ok=control ;;
     esac
     [ "$arc" = 0 ] && [ "$drc" = 0 ] && [ -z "$alive" ] && [ -z "$left" ] || ok=no
     if [ $act = kill ]; then
         [ "$st" = stopped ] && [ -z "$kerr" ] || ok=no
     fi
     # Whatever it left, gone before the next case.
-    [ -d "$ctr" ] && echo 1 >"$ctr/cgroup.kill" 2>/dev/null && echo 0 >"$ctr/f/cgroup.freeze" 2>/dev/null
+    [ -d "$ctr" ] && echo 1 >"$ctr/cgroup.kill" 2>/dev/null && echo 0 >"$f/cgroup.freeze" 2>/dev/null
     for q in $alive; do kill -9 $q 2>/dev/null; done
     [ -e "$RTROOT/$id" ] && "$RUNTIME" --root "$RTROOT" delete --force $id >/dev/null 2>&1
     sleep 0.2
@@ -198,14 +210,15 @@ s10_freeze_case() { # bundle action
 }
 
 # A container froze a cgroup below its own (pid 1 outside it or in it; in
-# a pid namespace of its own or the VM's): delete --force, and kill KILL
-# then delete, leave no process, no cgroup and no state. v2 needs no thaw
+# a pid namespace of its own or the VM's), or its own (freeze_own, which
+# `state` then calls paused): delete --force, and kill KILL then delete,
+# leave no process, no cgroup and no state. v2 needs no thaw
 # (Cgroup::thaw_below is v1's): SIGKILL ends a frozen task.
 test_freeze_nested() {
     n=freeze_nested
     out=""
     bad=0
-    for b in freeze_ctr freeze_self freeze_ctr_host freeze_self_host; do
+    for b in freeze_ctr freeze_self freeze_ctr_host freeze_self_host freeze_own; do
         for act in delete kill; do
             r=$(s10_freeze_case $b $act)
             case $r in PASS*) ;; *) bad=$((bad + 1)) ;; esac
@@ -214,8 +227,8 @@ test_freeze_nested() {
         done
     done
     if [ $bad = 0 ]; then
-        verdict $n PASS "8 cases (see VMINFO $n lines): $out"
+        verdict $n PASS "10 cases (see VMINFO $n lines): $out"
     else
-        verdict $n FAIL "$bad of 8 cases failed (see VMINFO $n lines): $out"
+        verdict $n FAIL "$bad of 10 cases failed (see VMINFO $n lines): $out"
     fi
 }
