@@ -80,3 +80,19 @@ bundle sd_res '["/bin/sleep","1000"]' \
       \"cpu\":{\"shares\":512,\"quota\":25000,\"period\":100000,\"cpus\":\"0\",\"mems\":\"0\"},
       \"pids\":{\"limit\":32},\"blockIO\":{\"weight\":500},
       \"unified\":{\"memory.high\":\"$((48 * mib))\"}}" "system.slice:outlet:node-res"
+
+# sd_userns (tests/node/sd_userns.sh): a holder in a user namespace of its
+# own (0 -> 100000), and a container joining it by path with its other
+# namespaces new (the init forks pid 1 after its joins), in a scope with
+# memory and cpu limits; __HOLDER__ is the holder's pid, put in on the node.
+bundle sd_uholder '["/bin/sleep","1000"]' '{}' "system.slice:outlet:node-uholder"
+jq '.linux.namespaces += [{type: "user"}]
+    | .linux.uidMappings = [{containerID: 0, hostID: 100000, size: 65536}]
+    | .linux.gidMappings = [{containerID: 0, hostID: 100000, size: 65536}]' \
+    "$out/sd_uholder/config.json" >"$out/sd_uholder/c.json"
+mv "$out/sd_uholder/c.json" "$out/sd_uholder/config.json"
+bundle sd_ujoin '["/bin/sh","-c","sleep 1000 & exec sleep 1001"]' \
+    "{\"memory\":{\"limit\":$((64 * mib))},\"cpu\":{\"quota\":25000,\"period\":100000}}" "system.slice:outlet:node-ujoin"
+jq '.linux.namespaces += [{type: "user", path: "/proc/__HOLDER__/ns/user"}]' \
+    "$out/sd_ujoin/config.json" >"$out/sd_ujoin/c.json"
+mv "$out/sd_ujoin/c.json" "$out/sd_ujoin/config.json"

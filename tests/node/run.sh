@@ -65,6 +65,7 @@ install -m 0644 "$here/rootless_podman.sh" "$work/disk/rootless_podman.sh"
 install -m 0644 "$here/cri.py" "$work/disk/cri.py"
 install -m 0644 "$here/cri_checks.sh" "$work/disk/cri_checks.sh"
 install -m 0644 "$here/docker.sh" "$work/disk/docker.sh"
+install -m 0644 "$here/sd_userns.sh" "$work/disk/sd_userns.sh"
 printf '%s\n' "${NODE_ONLY:-}" >"$work/disk/only"
 "$here/bundles.sh" "$work/disk/bundles"
 # containerd and podman on the node import the busybox image built for the

@@ -876,6 +876,8 @@ t_sdres() {
 . $D/cri_checks.sh
 # Docker with the systemd cgroup driver: t_docker.
 . $D/docker.sh
+# A user namespace joined by path, systemd driver: t_sd_userns.
+. $D/sd_userns.sh
 
 # NODE_ONLY (run.sh) names the tests to run; all when empty.
 ONLY=$(cat $D/only 2>/dev/null)
@@ -885,7 +887,7 @@ if want rootless || want rootless_podman; then
     loginctl enable-linger $NU
     echo "NODEINFO loginctl enable-linger $NU: rc=$? $(ls /var/lib/systemd/linger 2>&1)"
 fi
-for t in features mission oom cpu nested default killed unit stale cgroupfs slice sdres ctr cri cri_ns cri_sec cri_life cri_mounts podman rootless rootless_podman docker cost; do
+for t in features mission oom cpu nested default killed unit stale cgroupfs slice sdres sd_userns ctr cri cri_ns cri_sec cri_life cri_mounts podman rootless rootless_podman docker cost; do
     want $t && t_$t
 done
 containerd_down

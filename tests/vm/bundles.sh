@@ -147,6 +147,49 @@ jq '.linux.namespaces |= map(select(.type != "pid"))' "$out/crash_v2/config.json
 mkdir -p "$out/crash_v2_hostpid"
 mv "$out/crash_v2/c.json" "$out/crash_v2_hostpid/config.json"
 
+# userns_join (tests/vm/s10_v2.sh): a holder in a user namespace of its
+# own (0 -> 100000), and containers joining it by path with every other
+# namespace new: the init joins, unshares and forks pid 1
+# (src/process/init_fork.rs). Their cgroups sit side by side under
+# /vmtest/userns_join; __HOLDER__ is the holder's pid, put in by the VM.
+bundle userns_holder '["/bin/sleep","1000"]' '{}'
+jq '.linux.cgroupsPath = "/vmtest/userns_join/holder"
+    | .linux.namespaces += [{type: "user"}]
+    | .linux.uidMappings = [{containerID: 0, hostID: 100000, size: 65536}]
+    | .linux.gidMappings = [{containerID: 0, hostID: 100000, size: 65536}]' \
+    "$out/userns_holder/config.json" >"$out/userns_holder/c.json"
+mv "$out/userns_holder/c.json" "$out/userns_holder/config.json"
+# A shell's child and pid 1, both to be found in the cgroup and killed.
+bundle userns_join '["/bin/sh","-c","sleep 1000 & exec sleep 1001"]' \
+    "{\"memory\":{\"limit\":$((64 * mib))},\"cpu\":{\"quota\":25000,\"period\":100000}}"
+bundle userns_join_oom '["/bin/probe","mem","128"]' "{\"memory\":{\"limit\":$((64 * mib))}}"
+for b in userns_join:ctr userns_join_oom:oom; do
+    jq --arg cg "/vmtest/userns_join/${b#*:}" \
+        '.linux.cgroupsPath = $cg
+        | .linux.namespaces += [{type: "user", path: "/proc/__HOLDER__/ns/user"}]' \
+        "$out/${b%:*}/config.json" >"$out/${b%:*}/c.json"
+    mv "$out/${b%:*}/c.json" "$out/${b%:*}/config.json"
+done
+
+# freeze_* (tests/vm/s10_v2.sh): the container, given its cgroup namespace
+# and a writable cgroup2 mount, makes /sys/fs/cgroup/f, puts a counter (and
+# in freeze_self* itself, pid 1) there, and freezes f. *_host: in the VM's
+# pid namespace. /tmp/n is the counter, /tmp/frozen says the freeze is
+# about to be written.
+count='i=0; while :; do i=$((i+1)); echo $i >/tmp/n; sleep 0.1; done'
+fz_ctr="mkdir /sys/fs/cgroup/f; sh -c 'echo 0 >/sys/fs/cgroup/f/cgroup.procs; $count' & sleep 2; touch /tmp/frozen; echo 1 >/sys/fs/cgroup/f/cgroup.freeze; exec sleep 1000"
+fz_self="mkdir /sys/fs/cgroup/f; echo 0 >/sys/fs/cgroup/f/cgroup.procs; { $count; } & sleep 2; touch /tmp/frozen; echo 1 >/sys/fs/cgroup/f/cgroup.freeze; exec sleep 1000"
+# freeze_own: the container freezes its own cgroup (the namespace's root).
+fz_own="{ $count; } & sleep 2; touch /tmp/frozen; echo 1 >/sys/fs/cgroup/cgroup.freeze; exec sleep 1000"
+for b in freeze_ctr freeze_self freeze_ctr_host freeze_self_host freeze_own; do
+    case $b in freeze_ctr*) script=$fz_ctr ;; freeze_own) script=$fz_own ;; *) script=$fz_self ;; esac
+    bundle "$b" "$(jq -cn --arg s "$script" '["/bin/sh","-c",$s]')" '{}' true
+    jq --arg b "$b" '.mounts |= map(if .destination == "/sys/fs/cgroup" then .options -= ["ro"] else . end)
+        | if ($b | endswith("_host")) then .linux.namespaces |= map(select(.type != "pid")) else . end' \
+        "$out/$b/config.json" >"$out/$b/c.json"
+    mv "$out/$b/c.json" "$out/$b/config.json"
+done
+
 # resources_v2: every field of linux.resources, one group per container
 # (created, never started: the init waits while tests.sh reads the cgroup
 # files). 9990:9991 stand for the VM's loop device (see io above).
