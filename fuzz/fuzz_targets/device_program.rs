@@ -1,7 +1,7 @@
 //! The cgroup v2 device filter: rules in, eBPF program out. Any rule list
-//! builds; the program stays within its length bound (6 prologue + at most
-//! 8 per rule + 2), every jump lands forward inside it, every path ends in
-//! an exit, and for the probed devices it decides what the rule list says
+//! builds; the program stays within its length bound (`max_len`), every
+//! jump lands forward inside it, every path ends in an exit, and for the
+//! probed devices it decides what the rule list says
 //! (last matching rule wins, default deny), checked by running it.
 //!
 //! Input: a count byte, then 3 bytes per rule (flags, major, minor), then probes of 4 bytes.
@@ -13,8 +13,9 @@ use libfuzzer_sys::fuzz_target;
 use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxResourcesBuilder};
 use outlet::cgroups::devices::{ACC_ALL, DeviceKind, DeviceRule, decide, rules};
 use outlet::cgroups::v2::devices::program::{
-    ALU64_ADD_K, ALU64_AND_K, ALU64_MOV_K, ALU64_OR_X, ALU64_RSH_K, ALU64_XOR_K, Insn, JMP_EXIT,
-    JMP_JA, JMP32_JEQ_K, LDX_MEM_H, LDX_MEM_W, build, max_len,
+    ALU32_XOR_K, ALU64_ADD_K, ALU64_AND_K, ALU64_LSH_K, ALU64_MOV_K, ALU64_MOV_X, ALU64_OR_X,
+    ALU64_RSH_K, ALU64_RSH_X, ALU64_XOR_K, ALU64_XOR_X, Insn, JMP_EXIT, JMP_JA, JMP_JEQ_K,
+    JMP_JEQ_X, JMP_JNE_K, JMP32_JEQ_K, LD_IMM64, LDX_MEM_H, LDX_MEM_W, build, max_len,
 };
 
 const CHAR: u32 = 2;
@@ -50,19 +51,38 @@ fn rule_of(b: &[u8]) -> DeviceRule {
     }
 }
 
-/// Every jump forward and in bounds, the last instruction an exit, and
-/// only the opcodes the builder is meant to emit.
+/// Every jump forward and in bounds (never into the second slot of a
+/// 64-bit load), the last instruction an exit, and only the opcodes the
+/// builder is meant to emit.
 fn check_shape(prog: &[Insn]) {
     assert_eq!(prog.last().map(|i| i.code), Some(JMP_EXIT), "ends in exit");
+    // The second slots of LD_IMM64: not instructions, no jump may land there.
+    let mut second = vec![false; prog.len()];
+    let mut pc = 0;
+    while pc < prog.len() {
+        if prog[pc].code == LD_IMM64 {
+            assert!(pc + 1 < prog.len(), "LD_IMM64 at {pc} without its second slot");
+            assert_eq!(prog[pc + 1].code, 0, "LD_IMM64's second slot at {}", pc + 1);
+            second[pc + 1] = true;
+            pc += 2;
+        } else {
+            pc += 1;
+        }
+    }
     for (pc, i) in prog.iter().enumerate() {
+        if second[pc] {
+            continue;
+        }
         match i.code {
-            JMP32_JEQ_K | JMP_JA => {
+            JMP32_JEQ_K | JMP_JEQ_K | JMP_JNE_K | JMP_JEQ_X | JMP_JA => {
                 assert!(i.off >= 0, "backward jump at {pc}");
                 let to = pc + 1 + i.off as usize;
                 assert!(to < prog.len(), "jump at {pc} out of the program");
+                assert!(!second[to], "jump at {pc} into a 64-bit load's second slot");
             }
-            LDX_MEM_W | LDX_MEM_H | ALU64_AND_K | ALU64_RSH_K | ALU64_MOV_K | ALU64_XOR_K
-            | ALU64_OR_X | ALU64_ADD_K | JMP_EXIT => {}
+            LDX_MEM_W | LDX_MEM_H | LD_IMM64 | ALU64_AND_K | ALU64_RSH_K | ALU64_LSH_K
+            | ALU64_RSH_X | ALU64_MOV_K | ALU64_MOV_X | ALU64_XOR_K | ALU64_XOR_X
+            | ALU32_XOR_K | ALU64_OR_X | ALU64_ADD_K | JMP_EXIT => {}
             c => panic!("opcode {c:#x} at {pc}"),
         }
     }
@@ -77,7 +97,8 @@ fn run(prog: &[Insn], kind: u32, access: u8, major: u32, minor: u32) -> u64 {
         let i = prog[pc];
         let (dst, src) = ((i.regs & 0xf) as usize, (i.regs >> 4) as usize);
         let imm = i.imm as i64 as u64;
-        pc += 1;
+        let jump = |pc: usize| pc + 1 + i.off as usize;
+        let mut next = pc + 1;
         match i.code {
             LDX_MEM_W => {
                 assert_eq!(src, 1, "loads only from the ctx");
@@ -89,21 +110,37 @@ fn run(prog: &[Insn], kind: u32, access: u8, major: u32, minor: u32) -> u64 {
                 let o = (i.off % 4) as usize;
                 r[dst] = u64::from(u16::from_ne_bytes([b[o], b[o + 1]]));
             }
+            LD_IMM64 => {
+                r[dst] = u64::from(i.imm as u32) | (u64::from(prog[pc + 1].imm as u32) << 32);
+                next = pc + 2;
+            }
             ALU64_MOV_K => r[dst] = imm,
+            ALU64_MOV_X => r[dst] = r[src],
             ALU64_AND_K => r[dst] &= imm,
             ALU64_RSH_K => r[dst] >>= imm,
+            ALU64_LSH_K => r[dst] <<= imm,
+            ALU64_RSH_X => r[dst] >>= r[src] & 63,
             ALU64_XOR_K => r[dst] ^= imm,
+            ALU64_XOR_X => r[dst] ^= r[src],
+            ALU32_XOR_K => r[dst] = u64::from(r[dst] as u32 ^ i.imm as u32),
             ALU64_OR_X => r[dst] |= r[src],
             ALU64_ADD_K => r[dst] = r[dst].wrapping_add(imm),
-            JMP_JA => pc += i.off as usize,
+            JMP_JA => next = jump(pc),
             JMP32_JEQ_K => {
                 if r[dst] as u32 == i.imm as u32 {
-                    pc += i.off as usize;
+                    next = jump(pc);
+                }
+            }
+            JMP_JEQ_K | JMP_JNE_K | JMP_JEQ_X => {
+                let v = if i.code == JMP_JEQ_X { r[src] } else { imm };
+                if (r[dst] == v) == (i.code != JMP_JNE_K) {
+                    next = jump(pc);
                 }
             }
             JMP_EXIT => return r[0],
             c => panic!("opcode {c:#x}"),
         }
+        pc = next;
     }
     panic!("no exit within the program's length: a loop");
 }
