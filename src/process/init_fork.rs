@@ -52,20 +52,22 @@ pub fn wanted(plan: &NsPlan) -> bool {
 /// nsexec does, each is tried before the user namespace and the ones
 /// refused with EPERM are joined after it.
 pub fn join_all(plan: &NsPlan) -> Result<()> {
+    // Joined, a user namespace gives its processes with CAP_SYS_PTRACE
+    // there a hold on us (ptrace, /proc/PID/{mem,root,fd}) while we are
+    // dumpable, and we are still the host's uid 0: a pod member that sees
+    // host pids could take us over. Non-dumpable first, as exec's helper
+    // is; the fork inherits it. `OUTLET_JOIN_DUMPABLE=1` (debug builds):
+    // the tests' control, dumpable until become_container_root.
+    if plan.joins(LinuxNamespaceType::User) && !crate::fault::control("OUTLET_JOIN_DUMPABLE") {
+        nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
+    }
     let mut opened = Vec::with_capacity(plan.join.len());
     for (t, p) in plan
         .join
         .iter()
         .filter(|(t, _)| *t != LinuxNamespaceType::Pid)
     {
-        let f = std::fs::File::open(p).with_context(|| {
-            format!(
-                "open {} namespace {}",
-                namespaces::proc_name(*t),
-                p.display()
-            )
-        })?;
-        opened.push((*t, p, OwnedFd::from(f)));
+        opened.push((*t, p, namespaces::open(*t, p)?));
     }
     let join = |(t, p, f): &(LinuxNamespaceType, &std::path::PathBuf, OwnedFd)| {
         nix::sched::setns(f.as_fd(), namespaces::flag(*t)).with_context(|| {
