@@ -179,7 +179,7 @@ fn enter_namespaces(a: &InitArgs, chan: &Channel) -> Result<i32> {
     prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
     crate::cgroups::Cgroup::join_self(a.join_cgroup)?;
     if !a.plan.join.is_empty() {
-        super::init_fork::join_all(a.plan)?;
+        super::init_fork::join_all(a.plan, a.spec)?;
     }
     // The cgroup namespace must be made after the parent has moved us into
     // the container's cgroup, so it is left for after `Placed`.
