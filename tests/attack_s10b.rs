@@ -168,7 +168,8 @@ fn a_pod_member_cannot_ptrace_the_intermediate_or_the_forked_init() {
     }
 }
 
-/// Finding 2: a FIFO at a namespace path. Fixed: create fails at once,
+/// Finding 2: a FIFO at a namespace path (net: the init opens it; pid:
+/// `create` does). Fixed: create fails at once,
 /// naming the field and the path, exit 1, nothing left. Control
 /// (OUTLET_NS_OPEN_PLAIN=1, the open as before): create still hangs in
 /// the init's open after 5 s, and is killed.
@@ -216,6 +217,24 @@ fn a_fifo_as_a_namespace_path_is_refused_not_waited_on() {
     );
     assert_eq!(out.code, Some(1), "{out:#?}");
     t.assert_nothing_left("a FIFO namespace path");
+    // The pid namespace, which `create` itself joins (for its clone).
+    let b = t.bundle("fifopid", |c| {
+        for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "pid" {
+                n["path"] = json!(fifo);
+            }
+        }
+        sh(c, "true");
+    });
+    let out = t.create(&t.id("fifopid"), &b);
+    out.expect_fail(
+        "a FIFO as the pid namespace",
+        &format!(
+            "join pid namespace {}: not a namespace file",
+            fifo.display()
+        ),
+    );
+    t.assert_nothing_left("a FIFO pid namespace path");
 }
 
 /// The attacker of finding 1, through the channel: it takes the
