@@ -12,7 +12,8 @@
 //!    The same attacker could take the intermediate's end of the sync
 //!    channel (pidfd_getfd): a forged `InitPid` naming a host process made
 //!    `run` take that process for the container's init (killed by its
-//!    undo). `create` now also
+//!    undo). With no capability at all when the joined user namespace is
+//!    nested in one whose root the attacker is (its owner). `create` now also
 //!    checks the pid is its child. Control OUTLET_INITPID_UNCHECKED=1.
 //! 2. A namespace path was opened O_RDONLY as it stood: a FIFO there
 //!    blocked the init's open forever (create hung until killed), and a
@@ -80,26 +81,47 @@ fn joiner(t: &T, name: &str, pid: i32, edit: impl FnOnce(&mut serde_json::Value)
 /// nothing; the tracer's exit detaches) and reads its /proc/PID/root
 /// (a ptrace access check, as for its fds and memory).
 fn attack(userns_of: i32, pid: i32) -> String {
+    attack_as(userns_of, pid, &[])
+}
+
+/// `attack`, the python run through `wrap` (e.g. setpriv dropping every
+/// capability) after nsenter.
+fn attack_as(userns_of: i32, pid: i32, wrap: &[&str]) -> String {
     const PY: &str = "import ctypes,sys,os\n\
         l=ctypes.CDLL(None,use_errno=True)\n\
         p=int(sys.argv[1])\n\
         r=l.ptrace(0x4206,p,0,0)\n\
         print('uid',os.getuid(),'seize',r,ctypes.get_errno())\n\
+        print('CapEff',int([l for l in open('/proc/self/status') if l.startswith('CapEff')][0].split()[1],16))\n\
         try:\n  print('root',os.readlink('/proc/%d/root'%p))\n\
         except OSError as e: print('root',e.errno)\n";
     let out = std::process::Command::new("nsenter")
         .arg(format!("--user=/proc/{userns_of}/ns/user"))
-        .args(["-S", "0", "-G", "0", "--", "/usr/bin/python3", "-c", PY])
+        .args(["-S", "0", "-G", "0", "--"])
+        .args(wrap)
+        .args(["/usr/bin/python3", "-c", PY])
         .arg(pid.to_string())
         .output()
         .expect("nsenter python3");
     let s = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
-        s.contains("uid 0 seize"),
+        s.contains(" seize "),
         "the attacker ran: {s} {}",
         String::from_utf8_lossy(&out.stderr)
     );
     s
+}
+
+/// Kill `pid` (a process this test started) when the test ends, also when
+/// it fails, and check it is gone.
+fn kill_at_end(t: &T, pid: u32) {
+    t.track_pid(pid as i32);
+    t.on_cleanup(move || {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status();
+    });
 }
 
 /// The intermediate (host pid namespace, a new one for its children) and
@@ -291,7 +313,7 @@ fn a_forged_init_pid_names_no_host_process() {
             .arg("1000")
             .spawn()
             .unwrap();
-        t.track_pid(victim.id() as i32);
+        kill_at_end(&t, victim.id());
         let b = joiner(&t, tag, hp, |_| {});
         let p = common::pause::Pause::new(&t, tag, "userns:forked");
         let mut cmd = t.command(
@@ -320,13 +342,6 @@ fn a_forged_init_pid_names_no_host_process() {
                     !alive,
                     "control: the host process was taken for the init and killed: {out:#?}"
                 );
-                // The failed run left its cgroups to the real init, which
-                // dies of its parent's death: removed once it is gone.
-                common::pause::wait_until("the ctl cgroups empty", Duration::from_secs(10), || {
-                    common::cgroup_dirs_for(&t.id(tag))
-                        .iter()
-                        .all(|d| std::fs::remove_dir(d).is_ok() || !d.exists())
-                });
             }
             "checked" => {
                 assert!(said.contains("forged 6"), "forged: {said}");
@@ -341,6 +356,16 @@ fn a_forged_init_pid_names_no_host_process() {
                 out.expect_ok("run, unforged");
                 assert!(alive, "the host process lives");
             }
+        }
+        if tag != "fixed" {
+            // A failed run can leave its cgroups to the real init (it may
+            // not have died of its parent's death yet when the undo
+            // looked; docs/known-gaps.md): removed once it is gone.
+            common::pause::wait_until("the cgroups empty", Duration::from_secs(10), || {
+                common::cgroup_dirs_for(&t.id(tag))
+                    .iter()
+                    .all(|d| std::fs::remove_dir(d).is_ok() || !d.exists())
+            });
         }
         t.settle();
     }
@@ -401,4 +426,86 @@ fn a_namespace_path_swapped_after_the_sysctl_check_is_refused() {
             assert!(out.stderr.contains("would change the host's"), "{out:#?}");
         }
     }
+}
+
+/// Finding 1 without CAP_SYS_PTRACE: the joined user namespace is one a
+/// container's root made inside its own (owned by host uid 100000). The
+/// owner of a user namespace, in its parent, holds every capability in
+/// it, whatever its own sets: a process of the holder's namespace running
+/// as its root with every capability dropped (setpriv) is the attacker.
+/// Control (OUTLET_JOIN_DUMPABLE=1): it seizes the intermediate; fixed:
+/// EPERM.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn the_capless_owner_of_a_nested_userns_cannot_ptrace_the_intermediate() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    let hp = holder(&t);
+    // The nested user namespace, made from the holder's by its root.
+    let mut nested = std::process::Command::new("nsenter")
+        .arg(format!("--user=/proc/{hp}/ns/user"))
+        .args([
+            "-S",
+            "0",
+            "-G",
+            "0",
+            "--",
+            "unshare",
+            "-U",
+            "--map-root-user",
+        ])
+        .args(["sleep", "1000"])
+        .spawn()
+        .unwrap();
+    kill_at_end(&t, nested.id());
+    let np = nested.id() as i32;
+    common::pause::wait_until("the nested userns", Duration::from_secs(10), || {
+        std::fs::read_to_string(format!("/proc/{np}/uid_map"))
+            .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "100000", "1"])
+            && std::fs::read_to_string(format!("/proc/{np}/comm")).is_ok_and(|c| c == "sleep\n")
+    });
+    let capless = [
+        "setpriv",
+        "--bounding-set",
+        "-all",
+        "--inh-caps",
+        "-all",
+        "--",
+    ];
+    for (tag, control) in [("nctl", true), ("nfixed", false)] {
+        let b = joiner(&t, tag, np, |_| {});
+        let p = common::pause::Pause::new(&t, tag, "userns:forked");
+        let mut cmd = t.command(
+            Path::new(common::OUTLET),
+            &["run", "--bundle", b.dir.to_str().unwrap(), &t.id(tag)],
+        );
+        if control {
+            cmd.0.env("OUTLET_JOIN_DUMPABLE", "1");
+        }
+        let mut seen = String::new();
+        let out = p.around(cmd, || {
+            let (inter, _) = fork_pair(&t, np);
+            seen = attack_as(hp, inter, &capless);
+        });
+        eprintln!("{tag}: {seen}");
+        assert!(
+            seen.contains("CapEff 0"),
+            "the attacker has no capability: {seen}"
+        );
+        if control {
+            assert!(
+                seen.contains("seize 0 0"),
+                "control: seized: {seen} {out:#?}"
+            );
+        } else {
+            assert!(seen.contains("seize -1 1"), "refused: {seen}");
+        }
+        // The run fails later whatever happens here (the nested map has
+        // one id, and devpts's gid=5 is not in it): the window is what
+        // counts. Its failure leaves nothing.
+        assert!(out.stderr.contains("gid"), "{out:#?}");
+    }
+    t.settle();
+    let _ = nested.kill();
+    let _ = nested.wait();
 }
