@@ -509,3 +509,46 @@ fn the_capless_owner_of_a_nested_userns_cannot_ptrace_the_intermediate() {
     let _ = nested.kill();
     let _ = nested.wait();
 }
+
+/// What finding 1's fix could break: the init is non-dumpable from before
+/// its joins now, so its /proc/self files belong to the host's root
+/// earlier; the time namespace's offsets, which it writes itself, still
+/// reach the namespace when it joins a user namespace and makes a time
+/// namespace (it is still host uid 0 when it writes them). The old
+/// dumpable order (OUTLET_JOIN_DUMPABLE=1) runs alongside as the
+/// reference: both must show the offsets.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_joined_userns_with_a_new_time_namespace_gets_its_offsets() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    let hp = holder(&t);
+    for (tag, control) in [("tctl", true), ("tfixed", false)] {
+        let b = joiner(&t, tag, hp, |c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "time"}));
+            c["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 7, "nanosecs": 8}});
+            sh(c, "cat /proc/self/timens_offsets");
+        });
+        let env: &[(&str, &str)] = if control {
+            &[("OUTLET_JOIN_DUMPABLE", "1")]
+        } else {
+            &[]
+        };
+        let out = t.call_env(
+            Path::new(common::OUTLET),
+            &["run", "--bundle", b.dir.to_str().unwrap(), &t.id(tag)],
+            &[],
+            env,
+        );
+        out.expect_ok(tag);
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["monotonic", "7", "8"]),
+            "{tag}: {out:#?}"
+        );
+    }
+}
