@@ -1,7 +1,7 @@
 //! Namespace flags from the spec, joining namespaces by path, and the
 //! uid/gid maps the parent writes for a new user namespace.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -105,11 +105,42 @@ impl NsPlan {
 }
 
 /// Join the namespace at `path` (a /proc/PID/ns/* link or a bind mount of one).
-pub fn join(t: LinuxNamespaceType, path: &PathBuf) -> Result<()> {
-    let f = std::fs::File::open(path)
-        .with_context(|| format!("open {} namespace {}", proc_name(t), path.display()))?;
+pub fn join(t: LinuxNamespaceType, path: &std::path::Path) -> Result<()> {
+    let f = open(t, path)?;
     nix::sched::setns(f.as_fd(), flag(t))
         .with_context(|| format!("join {} namespace {}", proc_name(t), path.display()))
+}
+
+/// Open the namespace file at `path` for setns. The path is the spec's:
+/// what is there is opened O_PATH first (no open of a FIFO or a device
+/// runs, which could block forever or act), checked to be on nsfs, and
+/// only then reopened for reading through /proc/self/fd (setns refuses
+/// O_PATH fds). `OUTLET_NS_OPEN_PLAIN=1` (debug builds): the tests'
+/// control, a plain open as before.
+pub fn open(t: LinuxNamespaceType, path: &std::path::Path) -> Result<OwnedFd> {
+    use nix::fcntl::OFlag;
+    let what = || format!("{} namespace {}", proc_name(t), path.display());
+    // Not std's OpenOptions: musl's O_ACCMODE holds O_PATH, which std
+    // masks out of custom flags.
+    let o = |p: &std::path::Path, flags: OFlag| {
+        crate::syscall::fs::openat(
+            libc::AT_FDCWD,
+            p,
+            flags | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .with_context(|| format!("open {}", what()))
+    };
+    if crate::fault::control("OUTLET_NS_OPEN_PLAIN") {
+        return o(path, OFlag::O_RDONLY);
+    }
+    let held = o(path, OFlag::O_PATH)?;
+    let fs = nix::sys::statfs::fstatfs(&held).with_context(|| format!("fstatfs {}", what()))?;
+    if fs.filesystem_type() != nix::sys::statfs::NSFS_MAGIC {
+        anyhow::bail!("join {}: not a namespace file", what());
+    }
+    let again = format!("/proc/self/fd/{}", held.as_raw_fd());
+    o(std::path::Path::new(&again), OFlag::O_RDONLY)
 }
 
 /// Make a new time namespace with `offsets` (timens_offsets lines) and

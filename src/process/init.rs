@@ -190,7 +190,7 @@ fn enter_namespaces(a: &InitArgs, chan: &Channel) -> Result<i32> {
     crate::cgroups::Cgroup::join_self(a.join_cgroup)?;
     crate::fault::pause("init:joined");
     if !a.plan.join.is_empty() {
-        super::init_fork::join_all(a.plan)?;
+        super::init_fork::join_all(a.plan, a.spec)?;
     }
     // The cgroup namespace must be made after the parent has moved us into
     // the container's cgroup, so it is left for after `Placed`.

@@ -51,22 +51,25 @@ pub fn wanted(plan: &NsPlan) -> bool {
 /// host's (a netns that a CNI plugin made) only before it. So, as runc's
 /// nsexec does, each is tried before the user namespace and the ones
 /// refused with EPERM are joined after it.
-pub fn join_all(plan: &NsPlan) -> Result<()> {
+pub fn join_all(plan: &NsPlan, spec: &crate::spec::Spec) -> Result<()> {
+    // Joined, a user namespace gives its processes with CAP_SYS_PTRACE
+    // there a hold on us (ptrace, /proc/PID/{mem,root,fd}) while we are
+    // dumpable, and we are still the host's uid 0: a pod member that sees
+    // host pids could take us over. Non-dumpable first, as exec's helper
+    // is; the fork inherits it. `OUTLET_JOIN_DUMPABLE=1` (debug builds):
+    // the tests' control, dumpable until become_container_root.
+    if plan.joins(LinuxNamespaceType::User) && !crate::fault::control("OUTLET_JOIN_DUMPABLE") {
+        nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
+    }
     let mut opened = Vec::with_capacity(plan.join.len());
     for (t, p) in plan
         .join
         .iter()
         .filter(|(t, _)| *t != LinuxNamespaceType::Pid)
     {
-        let f = std::fs::File::open(p).with_context(|| {
-            format!(
-                "open {} namespace {}",
-                namespaces::proc_name(*t),
-                p.display()
-            )
-        })?;
-        opened.push((*t, p, OwnedFd::from(f)));
+        opened.push((*t, p, namespaces::open(*t, p)?));
     }
+    sysctl_targets_not_ours(spec, &opened)?;
     let join = |(t, p, f): &(LinuxNamespaceType, &std::path::PathBuf, OwnedFd)| {
         nix::sched::setns(f.as_fd(), namespaces::flag(*t)).with_context(|| {
             format!(
@@ -94,6 +97,49 @@ pub fn join_all(plan: &NsPlan) -> Result<()> {
     }
     join(&opened[user])?;
     after.into_iter().try_for_each(|i| join(&opened[i]))
+}
+
+/// The spec's sysctl check (spec/sysctl.rs: a sysctl of a namespace the
+/// container does not have of its own would change the host's) again, on
+/// the files opened, before any join (so /proc/self/ns is still the
+/// runtime's): the check looked at the paths when the spec was read, and a
+/// symlink swapped since to the host's namespace would take the sysctl
+/// there. `OUTLET_SYSCTL_NS_UNCHECKED=1` (debug builds): the control.
+fn sysctl_targets_not_ours(
+    spec: &crate::spec::Spec,
+    opened: &[(LinuxNamespaceType, &std::path::PathBuf, OwnedFd)],
+) -> Result<()> {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    if crate::fault::control("OUTLET_SYSCTL_NS_UNCHECKED") {
+        return Ok(());
+    }
+    let id = |s: nix::sys::stat::FileStat| (s.st_dev, s.st_ino);
+    for key in sysctl.keys() {
+        let Ok(typ) = crate::spec::sysctl_namespace(key) else {
+            continue;
+        };
+        let Some((_, p, fd)) = opened.iter().find(|(t, ..)| *t == typ) else {
+            continue;
+        };
+        let joined = nix::sys::stat::fstat(fd.as_raw_fd())
+            .with_context(|| format!("fstat {}", p.display()))?;
+        let name = namespaces::proc_name(typ);
+        for host in [
+            format!("/proc/self/ns/{name}"),
+            format!("/proc/1/ns/{name}"),
+        ] {
+            if nix::sys::stat::stat(host.as_str()).is_ok_and(|h| id(h) == id(joined)) {
+                anyhow::bail!(
+                    "linux.sysctl {key:?}: the {} namespace {} is now the host's: the sysctl would change the host's",
+                    namespaces::config_name(typ),
+                    p.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Unshare `rest` and the pid namespace, and fork the container's pid 1

@@ -163,6 +163,18 @@ impl Spawned {
                 self.how_it_ended()
             ),
         };
+        // Only the intermediate holds its end of the channel, but a pid
+        // taken on its word would be placed, recorded and signalled: it
+        // must be our child (CLONE_PARENT), which waitid tells without
+        // reaping or waiting. Debug builds' OUTLET_INITPID_UNCHECKED=1 is
+        // the control of tests/attack_s10b.rs.
+        use nix::sys::wait::{Id, WaitPidFlag, waitid};
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        if let Err(e) = waitid(Id::Pid(nix::unistd::Pid::from_raw(pid)), flags)
+            && !crate::fault::control("OUTLET_INITPID_UNCHECKED")
+        {
+            anyhow::bail!("sync: InitPid {pid} is not a child of ours ({e}): refused");
+        }
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None);
         self.pid = pid;
         Ok(pid)

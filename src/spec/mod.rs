@@ -29,6 +29,7 @@ mod types;
 mod version;
 pub use id::check_id;
 pub use proc_mounts::{PROC_MOUNTS_REFUSED, normalized, proc_mount_allowed};
+pub use sysctl::sysctl_namespace;
 pub use template::template;
 pub use types::{Process, Scheduler, Spec};
 

@@ -23,7 +23,7 @@ const IPC_SYSCTLS: &[&str] = &[
 
 /// Which namespace a sysctl key belongs to; Err says why it is refused
 /// whatever the namespaces.
-pub(super) fn sysctl_namespace(key: &str) -> Result<LinuxNamespaceType, &'static str> {
+pub fn sysctl_namespace(key: &str) -> Result<LinuxNamespaceType, &'static str> {
     // Whatever the init does with '.' and '/', an empty part (`a..b`,
     // `net./x`) is the only way to spell a parent directory or an absolute
     // path: refuse it, and anything that is no name at all.

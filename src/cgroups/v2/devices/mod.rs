@@ -56,6 +56,8 @@ pub fn apply(
 #[cfg(test)]
 mod bench_tests;
 #[cfg(test)]
+mod edge_tests;
+#[cfg(test)]
 mod equivalence_tests;
 #[cfg(test)]
 mod kernel_tests;
