@@ -294,6 +294,7 @@ fn make_state_dir(o: &CreateOpts, cgroup: &Cgroup, config: &[u8]) -> Result<Made
 /// The cgroup with every limit written, before the init exists; and how
 /// the init will enter it.
 fn make_cgroup(o: &CreateOpts, plan: &mut Plan, made: &mut Made) -> Result<CgroupEntry> {
+    super::create_devices::defer(o, &plan.ns, &mut plan.cgroup);
     if let Err(e) = plan.cgroup.create(plan.resources) {
         if !(is_permission(&e) && tolerates_no_cgroup(o, plan.resources)) {
             return Err(e);
@@ -425,9 +426,11 @@ fn spawn_init(
         made.undo.child = Some(init.follow_fork()?);
     }
     crate::logging::debug(|| format!("init cloned: pid {}, namespaces {cloned:?}", init.pid));
-    if !placement_needs_us(plan, &init)
-        && let Err(e) = init.chan.send(&Msg::Placed { init_pid: init.pid })
-    {
+    let early = !placement_needs_us(plan, &init);
+    if early {
+        super::create_devices::attach(&plan.cgroup)?;
+    }
+    if early && let Err(e) = init.chan.send(&Msg::Placed { init_pid: init.pid }) {
         // Nothing to do at `Unshared`: the init finds its answer waiting
         // instead of idling while the records below go to disk. An init
         // already gone is not this send's failure: wait_for_ready tells
@@ -510,6 +513,7 @@ fn wait_for_ready(plan: &Plan, init: &Spawned, draft: &Draft) -> Result<()> {
             Some(Msg::Unshared) => {
                 if placement_needs_us(plan, init) {
                     place_init(plan, init)?;
+                    super::create_devices::attach(&plan.cgroup)?;
                     init.chan.send(&Msg::Placed { init_pid: init.pid })?;
                 }
                 // The init closed its copy of the binary's overlay mount
