@@ -128,14 +128,25 @@ fn in_v2_field(t: &T, script: &str) -> Out {
 
 /// A bundle whose process opens /dev/kmsg (c 1:11, made from linux.devices,
 /// which get no device rule of their own) for writing, and says whether it
-/// could; with `allow`, a rule lets it (the control).
-fn kmsg_bundle(t: &T, tag: &str, allow: bool) -> common::Bundle {
+/// could; with `allow`, a rule lets it (the control). With `userns`, in a
+/// user namespace of its own (ids mapped 1:1: the init gets the host's
+/// node by a bind, and `Placed` waits for the id maps, sent at `Unshared`).
+fn kmsg_bundle(t: &T, tag: &str, allow: bool, userns: bool) -> common::Bundle {
     t.bundle(tag, |c| {
         sh(c, "if true >/dev/kmsg; then echo opened; else echo denied; fi");
         c["linux"]["devices"] = serde_json::json!([{
             "path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11,
             "fileMode": 0o666, "uid": 0, "gid": 0
         }]);
+        if userns {
+            let map = serde_json::json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({"type": "user"}));
+            c["linux"]["uidMappings"] = map.clone();
+            c["linux"]["gidMappings"] = map;
+        }
         if allow {
             c["linux"]["resources"]["devices"]
                 .as_array_mut()
@@ -156,7 +167,7 @@ fn order_of(log: &str) -> (Option<usize>, Option<usize>) {
 /// clone (src/container/create_devices.rs), before `Placed`: the
 /// container's process still cannot open a device the rules deny. In a v2
 /// field: /dev/kmsg (denied by the defaults) cannot be opened ("denied"),
-/// and strace of the same `run` shows clone3 before BPF_PROG_LOAD.
+/// also by a process in a user namespace of its own, and strace of the same `run` shows clone3 before BPF_PROG_LOAD.
 /// Controls: with a rule allowing it the process opens it ("opened"), so
 /// the check sees an open that works; with `OUTLET_DEVICES_BEFORE_CLONE=1`
 /// (debug builds: the old order) strace shows BPF_PROG_LOAD first, so the
@@ -165,24 +176,31 @@ fn order_of(log: &str) -> (Option<usize>, Option<usize>) {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn a_device_the_rules_deny_stays_denied_with_the_program_attached_after_the_clone() {
     let Some(t) = T::new() else { return };
-    let denied = kmsg_bundle(&t, "kdeny", false);
-    let allowed = kmsg_bundle(&t, "kallow", true);
+    let denied = kmsg_bundle(&t, "kdeny", false, false);
+    let allowed = kmsg_bundle(&t, "kallow", true, false);
+    let u_denied = kmsg_bundle(&t, "kudeny", false, true);
+    let u_allowed = kmsg_bundle(&t, "kuallow", true, true);
     let (a, b, c, d) = (t.id("kd1"), t.id("ka1"), t.id("kd2"), t.id("kd3"));
+    let (e, f) = (t.id("kud"), t.id("kua"));
     let logs = t.dir.join("strace");
     let script = format!(
         "$OUTLET --root $ROOT run --bundle {} {a}\n\
          $OUTLET --root $ROOT run --bundle {} {b}\n\
-         strace -f -qq -e trace=bpf,clone3 -o {}.new $OUTLET --root $ROOT run --bundle {0} {c} >/dev/null\n\
-         OUTLET_DEVICES_BEFORE_CLONE=1 strace -f -qq -e trace=bpf,clone3 -o {2}.old $OUTLET --root $ROOT run --bundle {0} {d} >/dev/null\n",
+         $OUTLET --root $ROOT run --bundle {} {e}\n\
+         $OUTLET --root $ROOT run --bundle {} {f}\n\
+         strace -f -qq -e trace=bpf,clone3 -o {4}.new $OUTLET --root $ROOT run --bundle {0} {c} >/dev/null\n\
+         OUTLET_DEVICES_BEFORE_CLONE=1 strace -f -qq -e trace=bpf,clone3 -o {4}.old $OUTLET --root $ROOT run --bundle {0} {d} >/dev/null\n",
         denied.dir.display(),
         allowed.dir.display(),
+        u_denied.dir.display(),
+        u_allowed.dir.display(),
         logs.display(),
     );
     let o = in_v2_field(&t, &script);
     assert_eq!(o.code, Some(0), "{o:?}");
     assert_eq!(
-        o.stdout, "denied\nopened\n",
-        "the denied open, then the control: {o:?}"
+        o.stdout, "denied\nopened\ndenied\nopened\n",
+        "the denied open, then the control; the same in a user namespace: {o:?}"
     );
     let new = std::fs::read_to_string(logs.with_extension("new")).unwrap();
     let old = std::fs::read_to_string(logs.with_extension("old")).unwrap();
@@ -208,7 +226,7 @@ fn a_device_the_rules_deny_stays_denied_with_the_program_attached_after_the_clon
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn a_create_failing_at_the_deferred_attach_leaves_nothing() {
     let Some(t) = T::new() else { return };
-    let b = kmsg_bundle(&t, "kfail", false);
+    let b = kmsg_bundle(&t, "kfail", false, false);
     let (bad, ok) = (t.id("kfail"), t.id("kok"));
     let b = b.dir.display();
     let log = t.dir.join("strace.fail");

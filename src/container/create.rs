@@ -426,11 +426,12 @@ fn spawn_init(
         made.undo.child = Some(init.follow_fork()?);
     }
     crate::logging::debug(|| format!("init cloned: pid {}, namespaces {cloned:?}", init.pid));
-    let early = !placement_needs_us(plan, &init);
-    if early {
-        super::create_devices::attach(&plan.cgroup)?;
-    }
-    if early && let Err(e) = init.chan.send(&Msg::Placed { init_pid: init.pid }) {
+    // Before any `Placed`, also the one sent at `Unshared`: meanwhile the
+    // init unshares.
+    super::create_devices::attach(&plan.cgroup)?;
+    if !placement_needs_us(plan, &init)
+        && let Err(e) = init.chan.send(&Msg::Placed { init_pid: init.pid })
+    {
         // Nothing to do at `Unshared`: the init finds its answer waiting
         // instead of idling while the records below go to disk. An init
         // already gone is not this send's failure: wait_for_ready tells
@@ -513,7 +514,6 @@ fn wait_for_ready(plan: &Plan, init: &Spawned, draft: &Draft) -> Result<()> {
             Some(Msg::Unshared) => {
                 if placement_needs_us(plan, init) {
                     place_init(plan, init)?;
-                    super::create_devices::attach(&plan.cgroup)?;
                     init.chan.send(&Msg::Placed { init_pid: init.pid })?;
                 }
                 // The init closed its copy of the binary's overlay mount

@@ -3,9 +3,11 @@
 //! piece of `create`'s parent between the cgroup's mkdir and the clone,
 //! while after the clone the parent only waits for the init. The program
 //! must be in force before anything in the cgroup can open or make a
-//! device node: it is attached before `Placed`, the answer the init waits
-//! for before it mounts or runs anything but outlet's own code (closing an
-//! fd, prctl, unshare, one message). An init that joins namespaces by path
+//! device node: it is attached right after the clone, before any
+//! `Placed`, the answer the init waits for before it mounts or runs
+//! anything but outlet's own code (closing an fd, prctl, unshare, one
+//! message; with a user namespace of its own the parent attaches while
+//! the init unshares it). An init that joins namespaces by path
 //! opens those paths before `Placed`: then the program is attached before
 //! the clone, as before. runc applies its device rules later still, after
 //! the init's mounts (libcontainer's `procHooks`).
@@ -29,7 +31,7 @@ pub(super) fn defer(o: &CreateOpts, ns: &NsPlan, cgroup: &mut Cgroup) {
     }
 }
 
-/// After the clone, before `Placed`. A failure fails the create (which
+/// Right after the clone, before any `Placed`. A failure fails the create (which
 /// kills the init and removes what it made), as one before the clone did.
 pub(super) fn attach(cgroup: &Cgroup) -> Result<()> {
     cgroup.attach_deferred_devices()
