@@ -101,7 +101,7 @@ def main():
                 runs.append(p)
     if not runs:
         sys.exit(f"no run of {want} found")
-    print(f"{len(runs)} runs; interval: median (p25-p75), ms")
+    print(f"{len(runs)} runs; interval: median (p25-p75); the point's median since the fork; ms")
     prev = "fork"
     for k in runs[0]:
         if runs[0][k] is None:
@@ -109,7 +109,8 @@ def main():
         d = [r[k] - (r[prev] if prev != "fork" else 0) for r in runs
              if r[k] is not None and (prev == "fork" or r[prev] is not None)]
         q = statistics.quantiles(d, n=4) if len(d) > 1 else [d[0]] * 3
-        print(f"| {prev} -> {k} | {statistics.median(d):.3f} | {q[0]:.3f}-{q[2]:.3f} |")
+        at = statistics.median(r[k] for r in runs if r[k] is not None)
+        print(f"| {prev} -> {k} | {statistics.median(d):.3f} | {q[0]:.3f}-{q[2]:.3f} | {at:.3f} |")
         prev = k
     tot = [r["caller: wait4 returns"] for r in runs]
     print(f"| total (fork -> wait4) | {statistics.median(tot):.3f} | |")

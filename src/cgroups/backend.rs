@@ -30,6 +30,18 @@ pub(super) trait Backend {
     /// what `rec.created` lists.
     fn create(&mut self, rec: &mut CgroupPaths, resources: Option<&LinuxResources>) -> Result<()>;
 
+    /// Let the next `create` leave a device program for
+    /// `attach_deferred_devices`: false where devices are not a program
+    /// of outlet's own that a cgroup gets at `create` (v1 files, systemd).
+    fn defer_devices(&mut self) -> bool {
+        false
+    }
+
+    /// The device program a deferred `create` left, loaded and attached.
+    fn attach_deferred_devices(&self, _rec: &CgroupPaths) -> Result<()> {
+        Ok(())
+    }
+
     /// An O_DIRECTORY fd of the cgroup for CLONE_INTO_CGROUP, when the
     /// backend can place a child at clone time.
     fn clone_into_fd(&self, _rec: &CgroupPaths) -> Option<RawFd> {

@@ -89,6 +89,19 @@ impl Cgroup {
         result
     }
 
+    /// Let `create` leave the device program (v2: an eBPF program, whose
+    /// load is most of the cgroup's cost) for `attach_deferred_devices`,
+    /// which the caller must call before anything in the cgroup runs code
+    /// other than outlet's own. False where nothing can be deferred.
+    pub fn defer_devices(&mut self) -> bool {
+        self.driver.get_mut().defer_devices()
+    }
+
+    /// The device program a deferred `create` left, loaded and attached.
+    pub fn attach_deferred_devices(&self) -> Result<()> {
+        self.driver.get().attach_deferred_devices(&self.paths)
+    }
+
     /// An O_DIRECTORY fd of the container's cgroup for CLONE_INTO_CGROUP,
     /// where the backend can place a child at clone time (else use
     /// `self_join_files` or `add_pid`). The fd lives as long as this handle.

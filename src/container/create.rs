@@ -294,6 +294,7 @@ fn make_state_dir(o: &CreateOpts, cgroup: &Cgroup, config: &[u8]) -> Result<Made
 /// The cgroup with every limit written, before the init exists; and how
 /// the init will enter it.
 fn make_cgroup(o: &CreateOpts, plan: &mut Plan, made: &mut Made) -> Result<CgroupEntry> {
+    super::create_devices::defer(o, &plan.ns, &mut plan.cgroup);
     if let Err(e) = plan.cgroup.create(plan.resources) {
         if !(is_permission(&e) && tolerates_no_cgroup(o, plan.resources)) {
             return Err(e);
@@ -428,6 +429,9 @@ fn spawn_init(
         made.undo.child = Some(init.follow_fork()?);
     }
     crate::logging::debug(|| format!("init cloned: pid {}, namespaces {cloned:?}", init.pid));
+    // Before any `Placed`, also the one sent at `Unshared`: meanwhile the
+    // init unshares.
+    super::create_devices::attach(&plan.cgroup)?;
     if !placement_needs_us(plan, &init)
         && let Err(e) = init.chan.send(&Msg::Placed { init_pid: init.pid })
     {

@@ -153,17 +153,18 @@ fn exec_in(o: &ExecOpts, c: super::Opened, spec: Spec) -> Result<i32> {
         helper: &helper,
         paused: t.c.status == Status::Paused && !o.detach,
         relay_pid: confine::pid_after_ready(&what, &confine::plan(&what)),
+        pid_file: o.pid_file,
     };
     if !helper.placed_without_us()
         && let Some(code) = place_helper(&watch, &t.cgroup)?
     {
         return Ok(code);
     }
-    let pid = match wait_for_ready(&watch)? {
+    let (pid, pid_file) = match wait_for_ready(&watch)? {
         Started::Stopped(code) => return Ok(code),
-        Started::Ready(pid) => pid,
+        Started::Ready(pid, staged) => (pid, staged),
     };
-    if let Err(e) = record(o, pid, t.seccomp.as_ref()) {
+    if let Err(e) = record(o, pid_file, t.seccomp.as_ref()) {
         // A caller told exec failed does not look after the process: it
         // must not run on unseen (a --detach one did, and a foreground
         // one too, with no one waiting for it), as runc kills it. Our own
@@ -318,11 +319,12 @@ struct Watch<'a> {
     /// The process waits for its own host pid to name itself to a seccomp
     /// listener.
     relay_pid: bool,
+    pid_file: Option<&'a Path>,
 }
 
 /// How the wait for the process ended.
-enum Started {
-    Ready(i32),
+enum Started<'a> {
+    Ready(i32, Option<syscall::StagedPidFile<'a>>), // the pid file staged
     /// A signal stopped a foreground exec in a paused container: the exit
     /// code to leave with.
     Stopped(i32),
@@ -386,8 +388,8 @@ fn place_helper(w: &Watch, cgroup: &Cgroup) -> Result<Option<i32>> {
 /// the process often reports before the helper. An error can come from
 /// either; then read on until both have exited (EOF) so that a pid the
 /// helper reports is still reaped.
-fn wait_for_ready(w: &Watch) -> Result<Started> {
-    let mut pid = None;
+fn wait_for_ready<'a>(w: &Watch<'a>) -> Result<Started<'a>> {
+    let (mut pid, mut staged) = (None, None);
     let mut ready = false;
     let mut error = None;
     while !(ready && pid.is_some()) {
@@ -397,6 +399,8 @@ fn wait_for_ready(w: &Watch) -> Result<Started> {
         match w.helper.chan.recv()? {
             Some(Msg::ProcessPid(p)) => {
                 pid = Some(p);
+                // Its inode made while the process sets up; linked after Ready.
+                staged = w.pid_file.map(|f| syscall::StagedPidFile::new(f, p));
                 // The helper closed its copy of the binary's overlay mount
                 // before it forked: ours is the last, and its close waits
                 // for an RCU grace period, now while the process starts.
@@ -435,7 +439,7 @@ fn wait_for_ready(w: &Watch) -> Result<Started> {
         return Err(e);
     }
     match (pid, ready) {
-        (Some(p), true) => Ok(Started::Ready(p)),
+        (Some(p), true) => Ok(Started::Ready(p, staged)),
         (None, _) => bail!("exec helper exited during setup{how}"),
         (Some(p), false) => {
             reap_process(Some(p));
@@ -447,11 +451,12 @@ fn wait_for_ready(w: &Watch) -> Result<Started> {
 /// The pid file, and the compiled filter kept for the next exec.
 fn record(
     o: &ExecOpts,
-    pid: i32,
+    staged: Option<syscall::StagedPidFile>,
     seccomp: Option<&crate::security::seccomp::Prepared>,
 ) -> Result<()> {
-    if let Some(p) = o.pid_file {
-        syscall::write_pid_file(p, pid).with_context(|| format!("pid file {}", p.display()))?;
+    if let (Some(p), Some(f)) = (o.pid_file, staged) {
+        f.commit()
+            .with_context(|| format!("pid file {}", p.display()))?;
     }
     if let Some(s) = seccomp {
         s.remember();

@@ -4,6 +4,7 @@
 pub mod checkpoint;
 pub mod console;
 pub mod create;
+mod create_devices;
 mod create_gate;
 pub mod criu;
 pub mod delete;

@@ -1,7 +1,7 @@
 //! The v2 cgroupfs backend: one directory, controllers enabled in every
 //! parent, devices as an eBPF program, cgroup.freeze and cgroup.kill.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,11 @@ pub struct V2Fs {
     /// The container's directory, opened once for CLONE_INTO_CGROUP and
     /// the eBPF device program.
     dir_fd: OnceCell<OwnedFd>,
+    /// Set by `defer_devices`: `create` leaves the device rules here for
+    /// `attach_deferred_devices` (create's parent attaches the program
+    /// after the clone, while the init sets up).
+    defer: bool,
+    deferred: Cell<Option<Vec<devices::DeviceRule>>>,
 }
 
 /// The record for `inner` in the cgroup2 hierarchy at `root`, after
@@ -71,6 +76,8 @@ impl V2Fs {
         V2Fs {
             root: root.to_path_buf(),
             dir_fd: OnceCell::new(),
+            defer: false,
+            deferred: Cell::new(None),
         }
     }
 
@@ -125,11 +132,32 @@ impl Backend for V2Fs {
         })();
         rec.created = created;
         result?;
-        let result = self.limit(rec, resources, &writes);
+        let result = if self.defer {
+            let rules = devices::rules(resources, true)?.expect("with defaults");
+            self.deferred.set(Some(rules));
+            self.open_dir(rec)
+                .and_then(|_| write::perform(rec, &writes))
+        } else {
+            self.limit(rec, resources, &writes)
+        };
         if result.is_err() {
             self.forget_dir();
         }
         result
+    }
+
+    fn defer_devices(&mut self) -> bool {
+        self.defer = true;
+        true
+    }
+
+    fn attach_deferred_devices(&self, rec: &CgroupPaths) -> Result<()> {
+        match self.deferred.take() {
+            Some(rules) => {
+                v2::devices::apply(Self::dir(rec)?, self.open_dir(rec)?.as_fd(), &rules, false)
+            }
+            None => Ok(()),
+        }
     }
 
     fn clone_into_fd(&self, rec: &CgroupPaths) -> Option<RawFd> {
