@@ -566,13 +566,9 @@ fn helper_main(
         }
         prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
         crate::fault::pause("exec:entered");
-        prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
-        // As in the init (process/init.rs): an `outlet exec` killed before
-        // the line above sent no signal, and a helper placed without it
-        // would go on to run the process in the container for no one.
-        if chan.peer_closed() && !crate::fault::control("OUTLET_ORPHAN_GOES_ON") {
-            crate::syscall::exit_now(1);
-        }
+        // A helper of an `outlet exec` already gone would run the process
+        // in the container for no one.
+        chan.die_with_parent()?;
         Cgroup::join_self(cgroup.join)?;
         crate::fault::pause("exec:joined");
         if !cgroup.placed {

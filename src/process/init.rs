@@ -12,7 +12,7 @@ use nix::errno::Errno;
 use nix::sched::CloneFlags;
 use nix::sys::prctl;
 use nix::sys::resource::{Resource, setrlimit};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, PosixRlimit};
 
@@ -177,16 +177,7 @@ fn enter_namespaces(a: &InitArgs, chan: &Channel) -> Result<i32> {
     let _ = nix::unistd::close(a.lock_fd);
     crate::fault::pause("init:entered");
     // If `outlet create` dies during setup, so do we.
-    prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
-    // The death signal covers only a parent that dies from here on. One
-    // killed between the clone and the line above (a create SIGKILLed
-    // while this child waited for a CPU) left an orphan that went on into
-    // the cgroup, where a `delete --force` that had already found it
-    // empty took it for someone else's process and left the directory
-    // (tests/crash.rs). Its closed end of the channel says it is gone.
-    if chan.peer_closed() && !crate::fault::control("OUTLET_ORPHAN_GOES_ON") {
-        crate::syscall::exit_now(1);
-    }
+    chan.die_with_parent()?;
     crate::cgroups::Cgroup::join_self(a.join_cgroup)?;
     crate::fault::pause("init:joined");
     if !a.plan.join.is_empty() {

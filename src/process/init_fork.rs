@@ -159,9 +159,9 @@ pub fn unshare_and_fork(rest: CloneFlags, chan: &Channel) -> Result<()> {
     match forked {
         Forked::Child => {
             drop(w);
-            // A fork clears the death signal: `create` is our parent now.
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                .context("PR_SET_PDEATHSIG")?;
+            // A fork clears the death signal: `create` is our parent now,
+            // and may have died before we could set it again.
+            chan.die_with_parent()?;
             let mut b = [0u8; 1];
             loop {
                 match nix::unistd::read(r.as_raw_fd(), &mut b) {

@@ -315,6 +315,23 @@ impl Channel {
                 .is_some_and(|r| r.contains(PollFlags::POLLHUP))
     }
 
+    /// Die with the parent at the other end: SIGKILL when it dies from
+    /// here on, and an end at once when it is already gone. The death
+    /// signal covers only a parent that dies after it is set; a child whose
+    /// parent was killed before (while the child waited for a CPU) would go
+    /// on alone into the cgroup, where a `delete --force` that had already
+    /// found it empty takes it for someone else's process and leaves the
+    /// directory (tests/crash.rs). The parent's closed end says it is gone.
+    /// Debug builds' `OUTLET_ORPHAN_GOES_ON=1`: the tests' control.
+    pub fn die_with_parent(&self) -> Result<()> {
+        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+            .context("PR_SET_PDEATHSIG")?;
+        if self.peer_closed() && !crate::fault::control("OUTLET_ORPHAN_GOES_ON") {
+            crate::syscall::exit_now(1);
+        }
+        Ok(())
+    }
+
     pub fn raw_fd(&self) -> i32 {
         self.fd.as_raw_fd()
     }
