@@ -58,7 +58,14 @@ count_cargo "$logs/cargo.log"
 if ((rc != 0)) && ! grep -qE '^test result: FAILED' "$logs/cargo.log"; then
   failed=$((failed + 1)); failures+=("cargo test (did not finish: rc=$rc)")
 fi
-grep -qE '^test result: FAILED' "$logs/cargo.log" && failures+=("cargo test")
+if grep -qE '^test result: FAILED' "$logs/cargo.log"; then
+  failures+=("cargo test")
+  # The panic messages, so the CI's record says why (at most 40 lines
+  # of each failing test's output), not only which test.
+  awk '/^---- .* stdout ----$/ {on=1; n=0}
+       /^failures:$/ {on=0}
+       on && n++ < 40' "$logs/cargo.log"
+fi
 
 run_suite() {
   local name=$1; shift
