@@ -1,0 +1,128 @@
+//! The attacker's review of session 11 (round 9): the surfaces no round
+//! had attacked yet (pause/resume against a container that freezes
+//! itself, ...). docs/known-gaps.md, "Session 11, round 9", says what held
+//! and how it was looked at.
+//!
+//! 1. A container that froze its own cgroup (v1, writable cgroupfs: the
+//!    spec's cgroup mount `rw`) reads `paused`, and `kill ID KILL` of a
+//!    paused container signalled the init and returned at once, without a
+//!    thaw: a frozen v1 task does not act on SIGKILL, so the container
+//!    stayed alive and `paused` for ever. containerd's stop (`kill KILL`,
+//!    then a wait for the init's exit) hung on a container that chose to
+//!    be unkillable. runc (and youki) thaw after a SIGKILL to a paused
+//!    container. Fixed: `kill KILL` thaws a paused container (and what it
+//!    froze below its own) and waits for the init as for a running one.
+//!    Control OUTLET_KILL_LEAVES_FROZEN=1.
+//!
+//! Needs root (ignored otherwise), a debug build (the controls) and the
+//! host's v1 freezer (test 1).
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{OUTLET, T, sh};
+use serde_json::json;
+
+fn needs_debug_build() {
+    if !cfg!(debug_assertions) {
+        panic!("needs a debug build of outlet (its OUTLET_* controls)");
+    }
+}
+
+fn needs_v1_freezer() {
+    if !Path::new("/sys/fs/cgroup/freezer").is_dir() {
+        panic!("no v1 freezer hierarchy on this host (the v2 VM runs the v2 side)");
+    }
+}
+
+/// The spec's cgroup mount made read-write: the container may write its
+/// own cgroup's files.
+fn rw_cgroup(c: &mut serde_json::Value) {
+    for m in c["mounts"].as_array_mut().unwrap() {
+        if m["type"] == "cgroup" {
+            m["options"] = json!(["nosuid", "noexec", "nodev", "relatime", "rw"]);
+        }
+    }
+}
+
+/// The container's script: a child to keep company, then the init's shell
+/// freezes the container's own cgroup (and itself with it).
+const FREEZE_ITSELF: &str = "exec 2>/out/err; sleep 1000 & \
+    echo FROZEN > /sys/fs/cgroup/freezer/freezer.state; sleep 1000";
+
+/// A started container that froze its own cgroup: `paused` to outlet,
+/// though no one ran `pause`. Returns its id and its init's host pid.
+fn self_frozen(t: &T, tag: &str, pid_ns: bool) -> (String, i32) {
+    let b = t.bundle(tag, |c| {
+        rw_cgroup(c);
+        if !pid_ns {
+            common::drop_ns(c, "pid");
+        }
+        sh(c, FREEZE_ITSELF);
+    });
+    let id = t.id(tag);
+    let pid = t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while t.status(&id) != "paused" {
+        let err = std::fs::read_to_string(b.out.join("err")).unwrap_or_default();
+        assert!(
+            Instant::now() < deadline,
+            "{tag}: the container did not freeze itself: {err}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (id, pid)
+}
+
+/// Finding 1. `kill ID KILL` of a container that froze itself: the init is
+/// gone and the container `stopped` when kill returns, with its own pid
+/// namespace (the init's SIGKILL, then the thaw) and without one (every
+/// process of the cgroup, which thawed before too). A plain `delete` then
+/// leaves nothing. Control: OUTLET_KILL_LEAVES_FROZEN=1 returns without
+/// the thaw, as outlet did: after kill returned 0 the init is alive and
+/// the container still `paused` (nothing else would ever thaw it).
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn kill_kill_ends_a_container_that_froze_itself() {
+    needs_debug_build();
+    needs_v1_freezer();
+    let Some(t) = T::new() else { return };
+    for pid_ns in [true, false] {
+        let tag = if pid_ns { "selfice" } else { "selfice-hostpid" };
+        let (id, pid) = self_frozen(&t, tag, pid_ns);
+        let o = t.outlet(&["kill", &id, "KILL"]);
+        o.expect_ok(&format!("{tag}: kill KILL"));
+        assert!(!o.stderr.contains("has not exited"), "{tag}: {o:?}");
+        assert_eq!(t.status(&id), "stopped", "{tag}: after kill KILL");
+        assert!(!common::pid_alive(pid), "{tag}: the init {pid} lives on");
+        t.outlet(&["delete", &id])
+            .expect_ok("delete after kill KILL");
+        let left = t.settle();
+        assert!(left.is_empty(), "{tag}: left behind: {left:#?}");
+    }
+
+    let tag = "selfice-control";
+    let (id, pid) = self_frozen(&t, tag, true);
+    let o = t.call_env(
+        Path::new(OUTLET),
+        &["kill", &id, "KILL"],
+        &[],
+        &[("OUTLET_KILL_LEAVES_FROZEN", "1")],
+    );
+    o.expect_ok(&format!("{tag}: kill KILL"));
+    // Nothing thaws a v1 cgroup by itself: what holds now holds for ever.
+    assert_eq!(t.status(&id), "paused", "{tag}: the control's kill took");
+    assert!(
+        common::pid_alive(pid),
+        "{tag}: the init died in the control"
+    );
+    // The fixed kill ends what the control left.
+    t.outlet(&["kill", &id, "KILL"])
+        .expect_ok(&format!("{tag}: kill KILL again"));
+    assert_eq!(t.status(&id), "stopped", "{tag}: after the second kill");
+    t.outlet(&["delete", &id]).expect_ok("delete");
+    t.assert_nothing_left("after killing self-frozen containers");
+}
