@@ -13,6 +13,16 @@
 //!    container. Fixed: `kill KILL` thaws a paused container (and what it
 //!    froze below its own) and waits for the init as for a running one.
 //!    Control OUTLET_KILL_LEAVES_FROZEN=1.
+//! 2. One thaw is not enough: tasks of the container that write FROZEN
+//!    in a loop freeze it again right after the thaw, before the init
+//!    has run to its SIGKILL (the pid namespace's zap of the others comes
+//!    only with the init's exit), and then nothing thaws it: `kill KILL`
+//!    warned "has not exited" and left it paused, and `delete --force`
+//!    (which since round 7 thawed only below the container's cgroup in
+//!    its wait) failed "did not die" and left it all. Fixed: the tasks of
+//!    the init's pid namespace get SIGKILL while still frozen, then the
+//!    thaw, and both waits thaw the container's own cgroup again when
+//!    they find it frozen. Control OUTLET_KILL_THAWS_ONLY=1.
 //!
 //! Needs root (ignored otherwise), a debug build (the controls) and the
 //! host's v1 freezer (test 1).
@@ -125,4 +135,92 @@ fn kill_kill_ends_a_container_that_froze_itself() {
     assert_eq!(t.status(&id), "stopped", "{tag}: after the second kill");
     t.outlet(&["delete", &id]).expect_ok("delete");
     t.assert_nothing_left("after killing self-frozen containers");
+}
+
+/// Tasks that freeze the container's own cgroup again as soon as they
+/// run, started together once all are forked.
+const REFREEZE: &str = "exec 2>/out/err; \
+    for i in $(seq 32); do (until [ -e /dev/shm/go ]; do sleep 0.01; done; \
+    while :; do echo FROZEN > /sys/fs/cgroup/freezer/freezer.state; done) & done; \
+    touch /dev/shm/go; sleep 1000";
+
+/// A started container whose looping tasks have frozen it.
+fn refreezing(t: &T, tag: &str) -> String {
+    let b = t.bundle(tag, |c| {
+        rw_cgroup(c);
+        sh(c, REFREEZE);
+    });
+    let id = t.id(tag);
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while t.status(&id) != "paused" {
+        let err = std::fs::read_to_string(b.out.join("err")).unwrap_or_default();
+        assert!(
+            Instant::now() < deadline,
+            "{tag}: the container did not freeze itself: {err}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    id
+}
+
+/// Finding 2. `kill KILL` and `delete --force` of a container whose tasks
+/// freeze it again in a loop: every round ends it (kill: `stopped` when
+/// it returns; delete: nothing left). Control: OUTLET_KILL_THAWS_ONLY=1,
+/// one thaw and no SIGKILL to the frozen tasks, as before: within 10
+/// rounds (6 of 8 landed by hand) kill leaves it `paused` ("has not
+/// exited") and delete --force fails "did not die"; the fixed delete
+/// then ends what each control left.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn kill_and_delete_end_a_container_that_refreezes_itself() {
+    needs_debug_build();
+    needs_v1_freezer();
+    let Some(t) = T::new() else { return };
+    for r in 0..3 {
+        let id = refreezing(&t, &format!("refreeze-kill{r}"));
+        let o = t.outlet(&["kill", &id, "KILL"]);
+        o.expect_ok("kill KILL");
+        assert!(!o.stderr.contains("has not exited"), "round {r}: {o:?}");
+        assert_eq!(t.status(&id), "stopped", "round {r}: after kill KILL");
+        t.outlet(&["delete", &id])
+            .expect_ok("delete after kill KILL");
+
+        let id = refreezing(&t, &format!("refreeze-delete{r}"));
+        t.outlet(&["delete", "--force", &id])
+            .expect_ok(&format!("round {r}: delete --force"));
+        let left = t.settle();
+        assert!(left.is_empty(), "round {r}: left behind: {left:#?}");
+    }
+
+    let control = [("OUTLET_KILL_THAWS_ONLY", "1")];
+    for what in ["kill", "delete"] {
+        let landed = (0..10).any(|r| {
+            let id = refreezing(&t, &format!("refreeze-{what}-control{r}"));
+            let landed = if what == "kill" {
+                let o = t.call_env(Path::new(OUTLET), &["kill", &id, "KILL"], &[], &control);
+                o.expect_ok("the control's kill KILL");
+                o.stderr.contains("has not exited") && t.status(&id) == "paused"
+            } else {
+                let o = t.call_env(
+                    Path::new(OUTLET),
+                    &["delete", "--force", &id],
+                    &[],
+                    &control,
+                );
+                !o.ok() && o.stderr.contains("did not die")
+            };
+            eprintln!("control {what}, round {r}: landed {landed}");
+            // The fixed delete ends whatever the control left.
+            t.outlet(&["delete", "--force", &id])
+                .expect_ok("delete --force after the control");
+            landed
+        });
+        assert!(
+            landed,
+            "control: the refreeze never beat a single thaw ({what})"
+        );
+    }
+    t.assert_nothing_left("after the refreezing containers");
 }
