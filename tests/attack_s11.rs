@@ -23,6 +23,14 @@
 //!    the init's pid namespace get SIGKILL while still frozen, then the
 //!    thaw, and both waits thaw the container's own cgroup again when
 //!    they find it frozen. Control OUTLET_KILL_THAWS_ONLY=1.
+//! 3. A process without `capabilities` kept every capability of outlet's:
+//!    a config.json that leaves the field out ran a container whose root
+//!    held CAP_SYS_ADMIN, CAP_SYS_MODULE, ... with the full bounding set
+//!    (and a non-root process a full bounding set, for any setuid binary
+//!    of the image to fill), and an `exec --process` file without it ran
+//!    with them all whatever the container's own sets were. runc gives
+//!    none at create and the container's at exec. Fixed the same.
+//!    Control OUTLET_CAPS_ABSENT_KEEP_ALL=1.
 //!
 //! Needs root (ignored otherwise), a debug build (the controls) and the
 //! host's v1 freezer (test 1).
@@ -223,4 +231,82 @@ fn kill_and_delete_end_a_container_that_refreezes_itself() {
         );
     }
     t.assert_nothing_left("after the refreezing containers");
+}
+
+/// The `CapEff` and `CapBnd` masks a process prints (`grep ^Cap`).
+fn cap_masks(stdout: &str) -> (u64, u64) {
+    let get = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+            .unwrap_or_else(|| panic!("no {name} in {stdout:?}"))
+    };
+    (get("CapEff:"), get("CapBnd:"))
+}
+
+const SYS_ADMIN: u64 = 1 << 21;
+const KILL: u64 = 1 << 5;
+const PRINT_CAPS: &str = "grep -E '^Cap(Eff|Bnd)' /proc/self/status";
+
+/// Finding 3. `run` of a config without process.capabilities, as root and
+/// as uid 1000: no capability in any set, the bounding set empty. `exec
+/// --process` of a file without it into a container given CAP_KILL only:
+/// CAP_KILL, the container's. Control OUTLET_CAPS_ABSENT_KEEP_ALL=1:
+/// root's process holds CAP_SYS_ADMIN, uid 1000's keeps a full bounding
+/// set, and the exec'd process holds CAP_SYS_ADMIN.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_process_without_capabilities_gets_none_of_outlets() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    let control = [("OUTLET_CAPS_ABSENT_KEEP_ALL", "1")];
+    for uid in [0, 1000] {
+        let b = t.bundle(&format!("nocaps{uid}"), |c| {
+            c["process"].as_object_mut().unwrap().remove("capabilities");
+            c["process"]["user"] = json!({"uid": uid, "gid": uid});
+            sh(c, PRINT_CAPS);
+        });
+        let bundle = b.dir.to_str().unwrap();
+        for env in [&[][..], &control[..]] {
+            let id = t.id(&format!("nocaps{uid}"));
+            let o = t.call_env(
+                Path::new(OUTLET),
+                &["run", "--bundle", bundle, &id],
+                &[],
+                env,
+            );
+            o.expect_ok(&format!("run as {uid}"));
+            let (eff, bnd) = cap_masks(&o.stdout);
+            if env.is_empty() {
+                assert_eq!((eff, bnd), (0, 0), "uid {uid}: {o:?}");
+            } else if uid == 0 {
+                assert_ne!(eff & SYS_ADMIN, 0, "control, uid 0: {o:?}");
+            } else {
+                assert_ne!(bnd & SYS_ADMIN, 0, "control, uid 1000: {o:?}");
+            }
+        }
+    }
+
+    let b = t.bundle("execcaps", |c| {
+        let kill = json!(["CAP_KILL"]);
+        c["process"]["capabilities"] =
+            json!({"bounding": kill, "effective": kill, "permitted": kill});
+        sh(c, "sleep 1000");
+    });
+    let id = t.id("execcaps");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let pf = t.dir.join("nocaps-process.json");
+    let p = json!({"args": ["sh", "-c", PRINT_CAPS], "cwd": "/", "user": {"uid": 0, "gid": 0}});
+    std::fs::write(&pf, p.to_string()).unwrap();
+    let args = ["exec", "--process", pf.to_str().unwrap(), &id];
+    let o = t.outlet(&args);
+    o.expect_ok("exec --process without capabilities");
+    assert_eq!(cap_masks(&o.stdout), (KILL, KILL), "{o:?}");
+    let o = t.call_env(Path::new(OUTLET), &args, &[], &control);
+    o.expect_ok("the control's exec");
+    assert_ne!(cap_masks(&o.stdout).0 & SYS_ADMIN, 0, "control: {o:?}");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+    t.assert_nothing_left("after the capability-less processes");
 }
