@@ -29,8 +29,10 @@
 //!    (and a non-root process a full bounding set, for any setuid binary
 //!    of the image to fill), and an `exec --process` file without it ran
 //!    with them all whatever the container's own sets were. runc gives
-//!    none at create and the container's at exec. Fixed the same.
-//!    Control OUTLET_CAPS_ABSENT_KEEP_ALL=1.
+//!    none at create and the container's at exec. Fixed the same; and
+//!    `exec --cap X` into a container without capabilities adds X to
+//!    none, not to oci-spec's default set (AUDIT_WRITE, KILL,
+//!    NET_BIND_SERVICE). Control OUTLET_CAPS_ABSENT_KEEP_ALL=1.
 //!
 //! Needs root (ignored otherwise), a debug build (the controls) and the
 //! host's v1 freezer (test 1).
@@ -247,6 +249,7 @@ fn cap_masks(stdout: &str) -> (u64, u64) {
 
 const SYS_ADMIN: u64 = 1 << 21;
 const KILL: u64 = 1 << 5;
+const PTRACE: u64 = 1 << 19;
 const PRINT_CAPS: &str = "grep -E '^Cap(Eff|Bnd)' /proc/self/status";
 
 /// Finding 3. `run` of a config without process.capabilities, as root and
@@ -307,6 +310,33 @@ fn a_process_without_capabilities_gets_none_of_outlets() {
     let o = t.call_env(Path::new(OUTLET), &args, &[], &control);
     o.expect_ok("the control's exec");
     assert_ne!(cap_masks(&o.stdout).0 & SYS_ADMIN, 0, "control: {o:?}");
+    t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+
+    // `exec --cap` into a container without capabilities adds that one
+    // to none, not to oci-spec's default set (AUDIT_WRITE, KILL,
+    // NET_BIND_SERVICE); the control still takes the default set.
+    let b = t.bundle("capadd", |c| {
+        c["process"].as_object_mut().unwrap().remove("capabilities");
+        sh(c, "sleep 1000");
+    });
+    let id = t.id("capadd");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let args = [
+        "exec",
+        "--cap",
+        "CAP_SYS_PTRACE",
+        &id,
+        "sh",
+        "-c",
+        PRINT_CAPS,
+    ];
+    let o = t.outlet(&args);
+    o.expect_ok("exec --cap");
+    assert_eq!(cap_masks(&o.stdout), (PTRACE, PTRACE), "{o:?}");
+    let o = t.call_env(Path::new(OUTLET), &args, &[], &control);
+    o.expect_ok("the control's exec --cap");
+    assert_eq!(cap_masks(&o.stdout).0 & KILL, KILL, "control: {o:?}");
     t.outlet(&["delete", "--force", &id]).expect_ok("delete");
     t.assert_nothing_left("after the capability-less processes");
 }
