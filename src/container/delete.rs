@@ -178,7 +178,7 @@ pub fn stop(c: &Opened) -> Result<()> {
     }
     if c.status == Status::Paused {
         // A frozen task does not act on SIGKILL until thawed.
-        let _ = cg.freeze(false);
+        let _ = super::kill::end_frozen(&c.state, &cg);
     }
     crate::fault::point("delete:killed");
     let deadline = Instant::now() + DEATH_TIMEOUT;
@@ -201,7 +201,13 @@ pub fn stop(c: &Opened) -> Result<()> {
         // Again while it dies: a task of the container could freeze its
         // cgroup anew between the thaw above and the SIGKILL.
         if Instant::now() >= next_thaw {
-            cg.thaw_below();
+            // The container's own cgroup too (a task that writes FROZEN
+            // in a loop, tests/attack_s11.rs).
+            if !super::kill::thaws_only() && cg.is_frozen().unwrap_or(false) {
+                let _ = super::kill::end_frozen(&c.state, &cg);
+            } else {
+                cg.thaw_below();
+            }
             next_thaw = Instant::now() + REFREEZE_POLL;
         }
         if Instant::now() > deadline {

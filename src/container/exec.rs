@@ -203,6 +203,17 @@ fn process_to_run(o: &ExecOpts, spec: &Spec) -> Result<Process> {
         ExecProcess::File(p) => (**p).clone(),
         ExecProcess::Inline(a) => inline_process(spec, a)?,
     };
+    // A process.json without `capabilities` gets the container's, as
+    // runc gives it (its init falls back to the container's config): not
+    // every capability outlet holds (tests/attack_s11.rs). Debug builds'
+    // OUTLET_CAPS_ABSENT_KEEP_ALL=1 is the control.
+    if process.capabilities().is_none() && !crate::fault::control("OUTLET_CAPS_ABSENT_KEEP_ALL") {
+        let own = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.capabilities().clone());
+        process.capabilities = own;
+    }
     // The process may run before the relay has the pty master to size it:
     // give it our terminal's size from the start.
     let relayed = process.terminal().unwrap_or(false) && o.console_socket.is_none() && !o.detach;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use oci_spec::runtime::LinuxCapabilities;
 
 use crate::spec::{Process, Spec};
 
@@ -69,7 +70,15 @@ pub(super) fn inline_process(base: &Spec, a: &InlineProcess) -> Result<Process> 
         p.no_new_privileges = Some(true);
     }
     if !a.cap.is_empty() {
-        let mut caps = p.capabilities().clone().unwrap_or_default();
+        // A container without capabilities has none to add to: not
+        // oci-spec's Default (AUDIT_WRITE, KILL, NET_BIND_SERVICE), which
+        // debug builds' OUTLET_CAPS_ABSENT_KEEP_ALL=1 (a control of
+        // tests/attack_s11.rs) still takes.
+        let mut caps = match p.capabilities() {
+            Some(c) => c.clone(),
+            None if crate::fault::control("OUTLET_CAPS_ABSENT_KEEP_ALL") => Default::default(),
+            None => no_capabilities(),
+        };
         for name in a.cap {
             // runc's spelling is CAP_KILL; KILL is accepted as well.
             let up = name.to_ascii_uppercase();
@@ -106,4 +115,19 @@ pub(super) fn inline_process(base: &Spec, a: &InlineProcess) -> Result<Process> 
         p.selinux_label = Some(label.to_owned());
     }
     Ok(p)
+}
+
+/// Every set present and empty.
+fn no_capabilities() -> LinuxCapabilities {
+    let mut c = LinuxCapabilities::default();
+    for set in [
+        LinuxCapabilities::set_bounding,
+        LinuxCapabilities::set_effective,
+        LinuxCapabilities::set_permitted,
+        LinuxCapabilities::set_inheritable,
+        LinuxCapabilities::set_ambient,
+    ] {
+        set(&mut c, Some(Default::default()));
+    }
+    c
 }

@@ -203,10 +203,22 @@ pub fn read_bounding() -> Result<u64> {
 /// before the uid switch. `None` (no `process.capabilities`) leaves every
 /// set alone, as runc does.
 pub fn drop_bounding(caps: Option<&LinuxCapabilities>) -> Result<()> {
-    let Some(caps) = caps else { return Ok(()) };
+    if caps.is_none() && absent_keeps_all() {
+        return Ok(());
+    }
     let last = last_cap();
-    let keep = mask(caps.bounding().as_ref(), last);
+    let keep = caps.map_or(0, |c| mask(c.bounding().as_ref(), last));
     drop_from_bounding(keep, last, "process.capabilities.bounding")
+}
+
+/// A process with no `capabilities` gets none, in every set, as runc
+/// gives it (its init starts from an empty set when the spec has none):
+/// keeping the runtime's own sets made a config that left the field out
+/// a fully privileged container (CAP_SYS_ADMIN, CAP_SYS_MODULE, ...;
+/// tests/attack_s11.rs). Debug builds' OUTLET_CAPS_ABSENT_KEEP_ALL=1 (the
+/// control) keeps them, as outlet did.
+fn absent_keeps_all() -> bool {
+    crate::fault::control("OUTLET_CAPS_ABSENT_KEEP_ALL")
 }
 
 /// Bounding-set bits this process (or the process it was forked from)
@@ -253,22 +265,30 @@ pub const SETUP_ADMIN: u64 = 1 << 21;
 /// and run anything with what it holds. A process without `capabilities`
 /// keeps the runtime's sets anyway: nothing to do.
 pub fn narrow_for_setup(caps: Option<&LinuxCapabilities>, need: u64) -> Result<()> {
-    let Some(caps) = caps else { return Ok(()) };
+    if caps.is_none() && absent_keeps_all() {
+        return Ok(());
+    }
     let last = last_cap();
-    let keep = sets(caps)
-        .iter()
-        .fold(need, |k, (_, set)| k | mask(*set, last));
+    let keep = caps.map_or(need, |caps| {
+        sets(caps)
+            .iter()
+            .fold(need, |k, (_, set)| k | mask(*set, last))
+    });
     drop_all_but(keep, last)
 }
 
 /// Drop CAP_SYS_ADMIN from every set unless the process itself has it:
 /// `exec`'s process, the moment the steps that needed it are done.
 pub fn drop_admin(caps: Option<&LinuxCapabilities>) -> Result<()> {
-    let Some(caps) = caps else { return Ok(()) };
+    if caps.is_none() && absent_keeps_all() {
+        return Ok(());
+    }
     let last = last_cap();
-    let own = sets(caps)
-        .iter()
-        .fold(0, |k, (_, set)| k | mask(*set, last));
+    let own = caps.map_or(0, |caps| {
+        sets(caps)
+            .iter()
+            .fold(0, |k, (_, set)| k | mask(*set, last))
+    });
     if own & SETUP_ADMIN != 0 {
         return Ok(());
     }
@@ -293,7 +313,12 @@ fn capset(effective: u64, permitted: u64, inheritable: u64) -> std::io::Result<(
 /// Set effective, permitted, inheritable and ambient after the uid switch
 /// (the caller set PR_SET_KEEPCAPS before it).
 pub fn apply(caps: Option<&LinuxCapabilities>) -> Result<()> {
-    let Some(caps) = caps else { return Ok(()) };
+    let Some(caps) = caps else {
+        if absent_keeps_all() {
+            return Ok(());
+        }
+        return apply_masks(0, 0, 0, 0);
+    };
     let last = last_cap();
     apply_masks(
         mask(caps.effective().as_ref(), last),
@@ -355,27 +380,23 @@ pub fn apply_keeping_admin(
     root: bool,
 ) -> Result<Option<(u64, u64, u64)>> {
     const ADMIN: u64 = 1 << 21;
-    let Some(caps) = caps else {
-        if root {
-            return Ok(None);
-        }
-        // No process.capabilities: the sets stay as the switch left them,
-        // but the effective set lost CAP_SYS_ADMIN with the uid.
-        let (eff, prm, inh) = read_current()?;
-        if prm & ADMIN == 0 {
-            return Ok(None);
-        }
-        capset(eff | ADMIN, prm, inh).context("capset: CAP_SYS_ADMIN for the seccomp filter")?;
-        return Ok(Some((eff, prm, inh)));
+    let caps = match caps {
+        Some(caps) => Some(caps),
+        // No sets at all: as an empty `capabilities` object.
+        None if !absent_keeps_all() => None,
+        None => return keep_all_for_filter(root),
     };
     let last = last_cap();
-    let eff = mask(caps.effective().as_ref(), last);
-    let prm = mask(caps.permitted().as_ref(), last);
-    let inh = mask(caps.inheritable().as_ref(), last);
-    let amb = mask(caps.ambient().as_ref(), last);
-    let bnd = mask(caps.bounding().as_ref(), last);
+    let m = |set: fn(&LinuxCapabilities) -> &Option<Capabilities>| {
+        caps.map_or(0, |c| mask(set(c).as_ref(), last))
+    };
+    let eff = m(LinuxCapabilities::effective);
+    let prm = m(LinuxCapabilities::permitted);
+    let inh = m(LinuxCapabilities::inheritable);
+    let amb = m(LinuxCapabilities::ambient);
+    let bnd = m(LinuxCapabilities::bounding);
     if eff & ADMIN != 0 {
-        apply(Some(caps))?;
+        apply_masks(eff, prm, inh, amb)?;
         return Ok(None);
     }
     if root && amb & prm & inh == 0 && inh & !bnd == 0 {
@@ -383,6 +404,23 @@ pub fn apply_keeping_admin(
         return Ok(Some((eff, prm, inh)));
     }
     apply_masks(eff | ADMIN, prm | ADMIN, inh, amb)?;
+    Ok(Some((eff, prm, inh)))
+}
+
+/// `apply_keeping_admin` for a process without `capabilities` under the
+/// control OUTLET_CAPS_ABSENT_KEEP_ALL=1: the sets stay as they are.
+fn keep_all_for_filter(root: bool) -> Result<Option<(u64, u64, u64)>> {
+    const ADMIN: u64 = 1 << 21;
+    if root {
+        return Ok(None);
+    }
+    // The sets stay as the switch left them, but the effective set lost
+    // CAP_SYS_ADMIN with the uid.
+    let (eff, prm, inh) = read_current()?;
+    if prm & ADMIN == 0 {
+        return Ok(None);
+    }
+    capset(eff | ADMIN, prm, inh).context("capset: CAP_SYS_ADMIN for the seccomp filter")?;
     Ok(Some((eff, prm, inh)))
 }
 
