@@ -61,6 +61,11 @@ pub struct InitArgs<'a> {
     pub lock_fd: RawFd,
     /// Bind mounts opened before the clone (see `mounts::open_binds`).
     pub binds: &'a [Option<rootfs::mounts::BindTree>],
+    /// The spec's mount options, parsed once by the parent.
+    pub mount_options: &'a [rootfs::mounts::Options],
+    /// Wait for `DevicesSet` before the container's /dev (the parent
+    /// attaches the device program after the clone).
+    pub devices_gate: bool,
 }
 
 pub fn run(args: &InitArgs, chan: Channel) -> ! {
@@ -252,6 +257,10 @@ fn set_up_rootfs(a: &InitArgs, chan: &Channel, host_pid: i32, proc: Option<&Proc
     let userns = a.plan.creates(LinuxNamespaceType::User) || a.plan.joins(LinuxNamespaceType::User);
     let mountns =
         a.plan.creates(LinuxNamespaceType::Mount) || a.plan.joins(LinuxNamespaceType::Mount);
+    let devices_set = || match wait_for(chan, "the device program")? {
+        Msg::DevicesSet => Ok(()),
+        other => bail!("sync: expected DevicesSet, got {}", other.name()),
+    };
     let setup = rootfs::Setup {
         spec: a.spec,
         rootfs: a.rootfs,
@@ -260,6 +269,8 @@ fn set_up_rootfs(a: &InitArgs, chan: &Channel, host_pid: i32, proc: Option<&Proc
         cgroupns: a.plan.creates(LinuxNamespaceType::Cgroup),
         mountns,
         binds: a.binds,
+        options: a.mount_options,
+        devices: rootfs::DevicesGate::new(a.devices_gate.then_some(&devices_set)),
     };
     let prepared = rootfs::prepare(&setup)?;
     run_create_hooks(a, chan, host_pid)?;

@@ -9,6 +9,7 @@
 //! |-----|--------------------|------------------|-----------------------|
 //! | `U` | `Unshared`         | -                | init/helper -> outlet: its namespaces (a user namespace above all) exist: map the ids and place it in its cgroup |
 //! | `M` | `Placed`           | i32 init pid     | outlet -> init (create): mapped and placed; the payload is the init's host pid |
+//! | `V` | `DevicesSet`       | -                | outlet -> init (create, v2, the program deferred past the clone): the device program is attached; the init waits for it before it makes or opens anything in the container's /dev (see container/create_devices.rs) |
 //! | `J` | `HelperPlaced`     | -                | outlet -> exec helper: placed in the cgroup, go on |
 //! | `H` | `HooksDue`         | -                | init -> outlet: mounts are done, run prestart/createRuntime |
 //! | `D` | `HooksDone`        | -                | outlet -> init: those hooks ran |
@@ -40,6 +41,7 @@ const HEADER: usize = 2;
 const TAG_UNSHARED: u8 = b'U';
 const TAG_PLACED: u8 = b'M';
 const TAG_HELPER_PLACED: u8 = b'J';
+const TAG_DEVICES_SET: u8 = b'V';
 const TAG_HOOKS_DUE: u8 = b'H';
 const TAG_HOOKS_DONE: u8 = b'D';
 const TAG_PROCESS_PID: u8 = b'P';
@@ -56,6 +58,7 @@ const TAG_WARNING: u8 = b'W';
 pub enum Msg {
     Unshared,
     Placed { init_pid: i32 },
+    DevicesSet,
     HelperPlaced,
     HooksDue,
     HooksDone,
@@ -73,6 +76,7 @@ impl Msg {
         match self {
             Msg::Unshared => "Unshared",
             Msg::Placed { .. } => "Placed",
+            Msg::DevicesSet => "DevicesSet",
             Msg::HelperPlaced => "HelperPlaced",
             Msg::HooksDue => "HooksDue",
             Msg::HooksDone => "HooksDone",
@@ -121,6 +125,7 @@ impl Msg {
         let (tag, num, text): (u8, Option<i32>, &str) = match self {
             Msg::Unshared => (TAG_UNSHARED, None, ""),
             Msg::Placed { init_pid } => (TAG_PLACED, Some(*init_pid), ""),
+            Msg::DevicesSet => (TAG_DEVICES_SET, None, ""),
             Msg::HelperPlaced => (TAG_HELPER_PLACED, None, ""),
             Msg::HooksDue => (TAG_HOOKS_DUE, None, ""),
             Msg::HooksDone => (TAG_HOOKS_DONE, None, ""),
@@ -176,6 +181,7 @@ impl Msg {
             TAG_PLACED => Msg::Placed {
                 init_pid: int_only()?,
             },
+            TAG_DEVICES_SET => empty(Msg::DevicesSet)?,
             TAG_HELPER_PLACED => empty(Msg::HelperPlaced)?,
             TAG_HOOKS_DUE => empty(Msg::HooksDue)?,
             TAG_HOOKS_DONE => empty(Msg::HooksDone)?,
@@ -242,6 +248,16 @@ impl Channel {
                 Err(Errno::EINTR) => continue,
                 r => return r.map(drop).context("sync: send"),
             }
+        }
+    }
+
+    /// `send`, where a peer already gone is not the sender's failure:
+    /// `create`'s messages sent before it reads the init's (whose reading
+    /// tells how the init ended).
+    pub fn send_unless_gone(&self, msg: &Msg) -> Result<()> {
+        match self.send(msg) {
+            Err(e) if !Self::peer_gone(&e) => Err(e),
+            _ => Ok(()),
         }
     }
 
@@ -352,6 +368,7 @@ mod tests {
             Msg::Unshared,
             Msg::Placed { init_pid: 4242 },
             Msg::Placed { init_pid: i32::MAX },
+            Msg::DevicesSet,
             Msg::HelperPlaced,
             Msg::HooksDue,
             Msg::HooksDone,
