@@ -518,7 +518,8 @@ fn has_runtime_hooks(spec: &Spec) -> bool {
 /// map its ids, run the runtime hooks when it asks.
 fn wait_for_ready(plan: &Plan, init: &Spawned, draft: &Draft) -> Result<()> {
     loop {
-        match init.chan.recv()? {
+        let (msg, sock) = init.chan.recv_with_fd()?;
+        match msg {
             Some(Msg::Unshared) => {
                 if placement_needs_us(plan, init) {
                     place_init(plan, init)?;
@@ -527,6 +528,8 @@ fn wait_for_ready(plan: &Plan, init: &Spawned, draft: &Draft) -> Result<()> {
                         init.chan.send(&Msg::DevicesSet)?;
                     }
                 }
+                // lo up while the init mounts.
+                crate::process::network::lo_up_for(&plan.ns, sock)?;
                 // The init closed its copy of the binary's overlay mount
                 // before `Unshared` (then ours is the last, and its close
                 // waits for an RCU grace period, now while the init sets

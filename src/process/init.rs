@@ -200,7 +200,12 @@ fn enter_namespaces(a: &InitArgs, chan: &Channel) -> Result<i32> {
     } else if !rest.is_empty() {
         nix::sched::unshare(rest).context("unshare namespaces")?;
     }
-    chan.send(&Msg::Unshared)?;
+    if super::network::lo_by_parent(a.plan) {
+        let sock = super::network::lo_socket()?;
+        chan.send_with_fd(&Msg::Unshared, std::os::fd::AsFd::as_fd(&sock))?;
+    } else {
+        chan.send(&Msg::Unshared)?;
+    }
     match wait_for(chan, "placement")? {
         Msg::Placed { init_pid } => Ok(init_pid),
         other => bail!("sync: expected Placed, got {}", other.name()),
@@ -334,7 +339,7 @@ fn configure_process(a: &InitArgs, process: &Process) -> Result<()> {
     super::scheduling::apply(process)?;
     super::personality::apply(a.spec.linux().as_ref())?;
     super::mempolicy::apply(a.spec.linux().as_ref())?;
-    if a.plan.creates(LinuxNamespaceType::Network) {
+    if a.plan.creates(LinuxNamespaceType::Network) && !super::network::lo_by_parent(a.plan) {
         super::network::loopback_up()?;
     }
     super::stdio::chown_pipes(process.user().uid())

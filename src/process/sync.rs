@@ -273,15 +273,53 @@ impl Channel {
         })
     }
 
+    /// `send` with `fd` passed along (SCM_RIGHTS): the init's socket in its
+    /// new network namespace, with `Unshared`, for `create` to bring `lo`
+    /// up while the init mounts.
+    pub fn send_with_fd(&self, msg: &Msg, fd: BorrowedFd) -> Result<()> {
+        let buf = msg.encode()?;
+        loop {
+            match crate::syscall::fdpass::send_fd(self.as_fd(), &buf, fd, MsgFlags::MSG_NOSIGNAL) {
+                Err(Errno::EINTR) => continue,
+                r => return r.map(drop).context("sync: send"),
+            }
+        }
+    }
+
     /// The next message, warnings included; None when every peer has closed
     /// its end (exited).
     pub fn recv_any(&self) -> Result<Option<Msg>> {
+        self.recv_inner(None)
+    }
+
+    /// `recv`, keeping an fd the message carries (see `send_with_fd`).
+    /// Parent side only: receiving a control message allocates.
+    pub fn recv_with_fd(&self) -> Result<(Option<Msg>, Option<OwnedFd>)> {
+        let mut fd = None;
+        loop {
+            match self.recv_inner(Some(&mut fd))? {
+                Some(Msg::Warning(w)) => crate::logging::warn(&w),
+                other => return Ok((other, fd)),
+            }
+        }
+    }
+
+    fn recv_inner(&self, mut fd: Option<&mut Option<OwnedFd>>) -> Result<Option<Msg>> {
         // One byte over the limit: a message that fills it is too long (a
         // SEQPACKET read cuts the rest off).
         let mut buf = [0u8; MAX_MSG + 1];
         let mut reset = false;
         let n = loop {
-            match nix::sys::socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            let got = match fd.as_deref_mut() {
+                Some(slot) => {
+                    crate::syscall::fdpass::recv_fd(self.as_fd(), &mut buf).map(|(n, f)| {
+                        *slot = f;
+                        n
+                    })
+                }
+                None => nix::sys::socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()),
+            };
+            match got {
                 Err(Errno::EINTR) => continue,
                 // A peer that died with our last message unread (an init
                 // the OOM killer took during setup, or one that failed
