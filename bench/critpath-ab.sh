@@ -31,7 +31,7 @@ c["process"]["terminal"] = False
 json.dump(c, open(p, "w"))
 EOF
 E="-e sched:sched_process_exec -e sched:sched_process_fork -e sched:sched_process_exit"
-for s in mkdir bpf clone3 sendto pivot_root exit_group rmdir fsmount mknodat; do
+for s in mkdir bpf clone3 sendto sendmsg pivot_root exit_group rmdir fsmount mknodat; do
     E="$E -e syscalls:sys_enter_$s"
 done
 E="$E -e syscalls:sys_exit_clone3 -e syscalls:sys_exit_rt_sigtimedwait -e syscalls:sys_exit_wait4"
@@ -41,10 +41,16 @@ loop="for i in \$(seq $pairs); do
   \$a --root $work/root run --bundle $work/bundle a\$i >/dev/null
   \$b --root $work/root run --bundle $work/bundle b\$i >/dev/null
 done"
+# CRITPATH_RT=1: the loop (and so both runtimes and their inits) at
+# SCHED_FIFO priority 10, ahead of other users' builds: what an idle second
+# CPU would give, on a machine that has none (the kernel's RT throttling
+# still leaves them 5%).
+rt=
+[[ ${CRITPATH_RT:-0} == 1 ]] && rt="chrt -f 10"
 # shellcheck disable=SC2086 # E is a list of perf options
 unshare -m --propagation private sh -c "
   mount -t cgroup2 none /sys/fs/cgroup && mount -t tmpfs -o mode=700 none $work/root &&
-  perf record -q -a $E -o $work/tl.data -- sh -c '$loop'" >/dev/null 2>"$work/perf.err" ||
+  perf record -q -a $E -o $work/tl.data -- $rt sh -c '$loop'" >/dev/null 2>"$work/perf.err" ||
     { cat "$work/perf.err" >&2; exit 1; }
 perf script -i "$work/tl.data" 2>/dev/null >"$work/tl.txt"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
