@@ -521,6 +521,27 @@ mod tests {
         );
     }
 
+    /// `Unshared` with the init's socket: the fd arrives with the message,
+    /// and a plain `recv` of the same drops it (the control: only
+    /// `recv_with_fd` keeps it).
+    #[test]
+    fn a_message_brings_its_fd_along() {
+        use std::os::fd::AsFd;
+        let (a, b) = pair().unwrap();
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        a.send_with_fd(&Msg::Unshared, r.as_fd()).unwrap();
+        let (m, fd) = b.recv_with_fd().unwrap();
+        assert_eq!(m, Some(Msg::Unshared));
+        let got = nix::sys::stat::fstat(fd.expect("the fd").as_raw_fd()).unwrap();
+        let sent = nix::sys::stat::fstat(r.as_raw_fd()).unwrap();
+        assert_eq!((got.st_dev, got.st_ino), (sent.st_dev, sent.st_ino));
+        a.send_with_fd(&Msg::Unshared, r.as_fd()).unwrap();
+        assert_eq!(b.recv().unwrap(), Some(Msg::Unshared));
+        a.send(&Msg::Ready).unwrap();
+        let (m, fd) = b.recv_with_fd().unwrap();
+        assert!(m == Some(Msg::Ready) && fd.is_none());
+    }
+
     #[test]
     fn oversized_messages_are_refused() {
         let (a, b) = pair().unwrap();
