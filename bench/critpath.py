@@ -4,6 +4,9 @@
     E="-e sched:sched_process_exec -e sched:sched_process_fork -e sched:sched_process_exit"
     for s in mkdir bpf clone3 sendto pivot_root exit_group rmdir; do E="$E -e syscalls:sys_enter_$s"; done
     E="$E -e syscalls:sys_exit_clone3 -e syscalls:sys_exit_rt_sigtimedwait -e syscalls:sys_exit_wait4"
+    # optional finer points in the init's setup (see `points`):
+    E="$E -e syscalls:sys_exit_recvfrom -e syscalls:sys_enter_fsmount -e syscalls:sys_enter_mknodat"
+    E="$E -e syscalls:sys_enter_sendmsg"  # Unshared with the init's network socket
     perf record -a $E -o tl.data -- sh -c 'for i in $(seq 30); do outlet --root R run --bundle B c$i; done'
     perf script -i tl.data | bench/critpath.py outlet
 
@@ -64,9 +67,17 @@ def points(pid, es, ev, forks):
     mk["bpf (device filter load)"] = first(es, "syscalls:sys_enter_bpf")
     mk["clone3 enter"] = first(es, "syscalls:sys_enter_clone3")
     mk["init forked"] = forks[ip][1]
-    mk["init: sendto Unshared"] = first(ie, "syscalls:sys_enter_sendto")
+    # Unshared goes by sendmsg when it carries the init's network socket.
+    sends = [t for t, n, _ in ie if n in ("syscalls:sys_enter_sendto", "syscalls:sys_enter_sendmsg")]
+    mk["init: sendto Unshared"] = sends[0] if sends else None
+    # Optional points (recorded only when their events are): the init's
+    # first recv returning after Unshared (Placed), the first new mount
+    # (fsmount), its first node in /dev (mknodat, after the device program).
+    u = mk["init: sendto Unshared"] or 0
+    mk["init: Placed received"] = first(ie, "syscalls:sys_exit_recvfrom", u)
+    mk["init: first fsmount"] = first(ie, "syscalls:sys_enter_fsmount")
+    mk["init: first mknodat (/dev)"] = first(ie, "syscalls:sys_enter_mknodat")
     mk["init: pivot_root"] = first(ie, "syscalls:sys_enter_pivot_root")
-    sends = [t for t, n, _ in ie if n == "syscalls:sys_enter_sendto"]
     mk["init: sendto Ready"] = sends[-1] if len(sends) > 1 else None
     mk["init: execve /bin/true done"] = first(ie, "sched:sched_process_exec")
     mk["init: exit_group"] = first(ie, "syscalls:sys_enter_exit_group")

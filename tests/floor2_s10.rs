@@ -163,15 +163,31 @@ fn order_of(log: &str) -> (Option<usize>, Option<usize>) {
     (at("bpf(BPF_PROG_LOAD"), at("clone3("))
 }
 
+/// Where the attach's line and the first mknodat's (the init's first
+/// node in /dev) come in an strace log. strace -f writes a call's line
+/// (or its `<unfinished ...>` half) when it starts, and the init's
+/// mknodat can only start after the attach returned (the init waits for
+/// `DevicesSet`, sent after it).
+fn attach_and_first_node(log: &str) -> (Option<usize>, Option<usize>) {
+    let at = |needle: &str| log.lines().position(|l| l.contains(needle));
+    (at("bpf(BPF_PROG_ATTACH"), at("mknodat("))
+}
+
 /// On v2 the device program is now loaded and attached after the init's
 /// clone (src/container/create_devices.rs), before `Placed`: the
 /// container's process still cannot open a device the rules deny. In a v2
 /// field: /dev/kmsg (denied by the defaults) cannot be opened ("denied"),
-/// also by a process in a user namespace of its own, and strace of the same `run` shows clone3 before BPF_PROG_LOAD.
+/// also by a process in a user namespace of its own, and strace of the same `run` shows clone3 before BPF_PROG_LOAD,
+/// and the attach before the init's first mknodat (since session 11 the
+/// init mounts while the parent loads, and waits for `DevicesSet` only
+/// before /dev's nodes).
 /// Controls: with a rule allowing it the process opens it ("opened"), so
 /// the check sees an open that works; with `OUTLET_DEVICES_BEFORE_CLONE=1`
 /// (debug builds: the old order) strace shows BPF_PROG_LOAD first, so the
-/// order check can fail.
+/// order check can fail; with `OUTLET_DEVICES_UNGATED=1` (debug builds:
+/// the init does not wait, the program is attached at its `Ready`) strace
+/// shows mknodat before the attach, so the node check can fail (and the
+/// application, which runs after `Ready`, is still denied).
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn a_device_the_rules_deny_stays_denied_with_the_program_attached_after_the_clone() {
@@ -181,7 +197,7 @@ fn a_device_the_rules_deny_stays_denied_with_the_program_attached_after_the_clon
     let u_denied = kmsg_bundle(&t, "kudeny", false, true);
     let u_allowed = kmsg_bundle(&t, "kuallow", true, true);
     let (a, b, c, d) = (t.id("kd1"), t.id("ka1"), t.id("kd2"), t.id("kd3"));
-    let (e, f) = (t.id("kud"), t.id("kua"));
+    let (e, f, g) = (t.id("kud"), t.id("kua"), t.id("kug"));
     let logs = t.dir.join("strace");
     let script = format!(
         "$OUTLET --root $ROOT run --bundle {} {a}\n\
@@ -189,7 +205,9 @@ fn a_device_the_rules_deny_stays_denied_with_the_program_attached_after_the_clon
          $OUTLET --root $ROOT run --bundle {} {e}\n\
          $OUTLET --root $ROOT run --bundle {} {f}\n\
          strace -f -qq -e trace=bpf,clone3 -o {4}.new $OUTLET --root $ROOT run --bundle {0} {c} >/dev/null\n\
-         OUTLET_DEVICES_BEFORE_CLONE=1 strace -f -qq -e trace=bpf,clone3 -o {4}.old $OUTLET --root $ROOT run --bundle {0} {d} >/dev/null\n",
+         OUTLET_DEVICES_BEFORE_CLONE=1 strace -f -qq -e trace=bpf,clone3 -o {4}.old $OUTLET --root $ROOT run --bundle {0} {d} >/dev/null\n\
+         strace -f -qq -e trace=bpf,clone3,mknodat -o {4}.gate $OUTLET --root $ROOT run --bundle {0} {c}g >/dev/null\n\
+         OUTLET_DEVICES_UNGATED=1 strace -f -qq -e trace=bpf,clone3,mknodat -o {4}.ungated $OUTLET --root $ROOT run --bundle {0} {g}\n",
         denied.dir.display(),
         allowed.dir.display(),
         u_denied.dir.display(),
@@ -199,8 +217,9 @@ fn a_device_the_rules_deny_stays_denied_with_the_program_attached_after_the_clon
     let o = in_v2_field(&t, &script);
     assert_eq!(o.code, Some(0), "{o:?}");
     assert_eq!(
-        o.stdout, "denied\nopened\ndenied\nopened\n",
-        "the denied open, then the control; the same in a user namespace: {o:?}"
+        o.stdout, "denied\nopened\ndenied\nopened\ndenied\n",
+        "the denied open, then the control; the same in a user namespace; \
+         ungated (attached at Ready), still denied: {o:?}"
     );
     let new = std::fs::read_to_string(logs.with_extension("new")).unwrap();
     let old = std::fs::read_to_string(logs.with_extension("old")).unwrap();
@@ -213,6 +232,18 @@ fn a_device_the_rules_deny_stays_denied_with_the_program_attached_after_the_clon
     assert!(
         load.is_some() && clone.is_some() && load < clone,
         "control, before: {old}"
+    );
+    let gate = std::fs::read_to_string(logs.with_extension("gate")).unwrap();
+    let ungated = std::fs::read_to_string(logs.with_extension("ungated")).unwrap();
+    let (attach, node) = attach_and_first_node(&gate);
+    assert!(
+        attach.is_some() && node.is_some() && attach < node,
+        "the attach before the first node: {gate}"
+    );
+    let (attach, node) = attach_and_first_node(&ungated);
+    assert!(
+        attach.is_some() && node.is_some() && attach > node,
+        "control, ungated: {ungated}"
     );
     t.assert_nothing_left("devices after the clone");
 }

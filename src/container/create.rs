@@ -16,7 +16,7 @@ use crate::process::init::{self, InitArgs};
 use crate::process::procfs::ProcFs;
 use crate::process::spawn::{self, CgroupEntry, Spawned};
 use crate::process::sync::{self, Msg};
-use crate::rootfs::mounts::BindTree;
+use crate::rootfs::mounts::{BindTree, Options};
 use crate::security::{self, seccomp::Prepared};
 use crate::spec::{self, Process, Spec};
 use crate::state::{ContainerDir, Intent, StagedState, StartGate, State, Status};
@@ -170,6 +170,8 @@ struct Plan<'a> {
     ns: NsPlan,
     resources: Option<&'a LinuxResources>,
     cgroup: Cgroup,
+    /// The init waits for `DevicesSet` (see create_devices.rs).
+    devices_gate: bool,
 }
 
 /// Validate and plan: every error of the config and the options comes
@@ -221,6 +223,7 @@ fn plan<'a>(o: &CreateOpts, loaded: &'a spec::Validated) -> Result<Plan<'a>> {
         ns,
         resources,
         cgroup,
+        devices_gate: false,
     })
 }
 
@@ -294,7 +297,7 @@ fn make_state_dir(o: &CreateOpts, cgroup: &Cgroup, config: &[u8]) -> Result<Made
 /// The cgroup with every limit written, before the init exists; and how
 /// the init will enter it.
 fn make_cgroup(o: &CreateOpts, plan: &mut Plan, made: &mut Made) -> Result<CgroupEntry> {
-    super::create_devices::defer(o, &plan.ns, &mut plan.cgroup);
+    plan.devices_gate = super::create_devices::defer(o, &plan.ns, &mut plan.cgroup);
     if let Err(e) = plan.cgroup.create(plan.resources) {
         if !(is_permission(&e) && tolerates_no_cgroup(o, plan.resources)) {
             return Err(e);
@@ -391,7 +394,9 @@ fn spawn_init(
         namespaces::join(LinuxNamespaceType::Pid, p)?;
     }
     let cloned = clone_flags(&plan.ns, entry);
-    let binds = open_binds_for_userns(plan)?;
+    let mount_options =
+        crate::spec::mount_options::parse_all(plan.spec.mounts().as_deref().unwrap_or(&[]));
+    let binds = open_binds_for_userns(plan, &mount_options)?;
     let state_json = |pid: i32, status: Status| draft.json(pid, status);
     let args = InitArgs {
         spec: plan.spec,
@@ -411,6 +416,8 @@ fn spawn_init(
         console_socket: o.console_socket,
         lock_fd: made.dir.lock_fd(),
         binds: &binds,
+        mount_options: &mount_options,
+        devices_gate: plan.devices_gate,
     };
     let mut init = spawn::spawn(
         cloned.bits() as u64,
@@ -429,22 +436,20 @@ fn spawn_init(
         made.undo.child = Some(init.follow_fork()?);
     }
     crate::logging::debug(|| format!("init cloned: pid {}, namespaces {cloned:?}", init.pid));
-    // Before any `Placed`, also the one sent at `Unshared`: meanwhile the
-    // init unshares.
-    super::create_devices::attach(&plan.cgroup)?;
-    if !placement_needs_us(plan, &init)
-        && let Err(e) = init.chan.send(&Msg::Placed { init_pid: init.pid })
-    {
-        // Nothing to do at `Unshared`: the init finds its answer waiting
-        // instead of idling while the records below go to disk. An init
-        // already gone is not this send's failure: wait_for_ready tells
-        // how it ended.
-        if !matches!(
-            e.downcast_ref::<nix::errno::Errno>(),
-            Some(nix::errno::Errno::EPIPE | nix::errno::Errno::ECONNRESET)
-        ) {
-            return Err(e);
-        }
+    // Nothing to do at `Unshared`: the init finds its answer waiting
+    // instead of idling while the device program loads and the records
+    // below go to disk.
+    let placed = !placement_needs_us(plan, &init);
+    if placed {
+        init.chan
+            .send_unless_gone(&Msg::Placed { init_pid: init.pid })?;
+    }
+    // Meanwhile the init unshares and mounts; it waits for `DevicesSet`
+    // before it makes or opens a node (with placement to do here, it comes
+    // right after `Placed`, at `Unshared`).
+    super::create_devices::attach(&plan.cgroup, false)?;
+    if placed && plan.devices_gate {
+        init.chan.send_unless_gone(&Msg::DevicesSet)?;
     }
     if let Some(s) = &plan.seccomp {
         s.close_listener();
@@ -492,11 +497,11 @@ fn clone_flags(ns: &NsPlan, entry: &CgroupEntry) -> CloneFlags {
 /// A user namespace takes the host's privileges from the init: bind
 /// sources are opened now, before the clone (the init inherits the fds).
 /// Rootless, we hold none to lend: the init opens them as before.
-fn open_binds_for_userns(plan: &Plan) -> Result<Vec<Option<BindTree>>> {
+fn open_binds_for_userns(plan: &Plan, options: &[Options]) -> Result<Vec<Option<BindTree>>> {
     let userns =
         plan.ns.creates(LinuxNamespaceType::User) || plan.ns.joins(LinuxNamespaceType::User);
     if userns && nix::unistd::geteuid().is_root() {
-        crate::rootfs::mounts::open_binds(plan.spec.mounts().as_deref().unwrap_or(&[]))
+        crate::rootfs::mounts::open_binds(plan.spec.mounts().as_deref().unwrap_or(&[]), options)
     } else {
         Ok(Vec::new())
     }
@@ -513,12 +518,18 @@ fn has_runtime_hooks(spec: &Spec) -> bool {
 /// map its ids, run the runtime hooks when it asks.
 fn wait_for_ready(plan: &Plan, init: &Spawned, draft: &Draft) -> Result<()> {
     loop {
-        match init.chan.recv()? {
+        let (msg, sock) = init.chan.recv_with_fd()?;
+        match msg {
             Some(Msg::Unshared) => {
                 if placement_needs_us(plan, init) {
                     place_init(plan, init)?;
                     init.chan.send(&Msg::Placed { init_pid: init.pid })?;
+                    if plan.devices_gate {
+                        init.chan.send(&Msg::DevicesSet)?;
+                    }
                 }
+                // lo up while the init mounts.
+                crate::process::network::lo_up_for(&plan.ns, sock)?;
                 // The init closed its copy of the binary's overlay mount
                 // before `Unshared` (then ours is the last, and its close
                 // waits for an RCU grace period, now while the init sets
@@ -531,6 +542,7 @@ fn wait_for_ready(plan: &Plan, init: &Spawned, draft: &Draft) -> Result<()> {
                 init.chan.send(&Msg::HooksDone)?;
             }
             Some(Msg::Ready) => {
+                super::create_devices::attach(&plan.cgroup, true)?;
                 crate::logging::debug(|| {
                     "init ready: mounts, pivot_root, user and caps set".into()
                 });

@@ -61,6 +61,11 @@ pub struct InitArgs<'a> {
     pub lock_fd: RawFd,
     /// Bind mounts opened before the clone (see `mounts::open_binds`).
     pub binds: &'a [Option<rootfs::mounts::BindTree>],
+    /// The spec's mount options, parsed once by the parent.
+    pub mount_options: &'a [rootfs::mounts::Options],
+    /// Wait for `DevicesSet` before the container's /dev (the parent
+    /// attaches the device program after the clone).
+    pub devices_gate: bool,
 }
 
 pub fn run(args: &InitArgs, chan: Channel) -> ! {
@@ -195,7 +200,12 @@ fn enter_namespaces(a: &InitArgs, chan: &Channel) -> Result<i32> {
     } else if !rest.is_empty() {
         nix::sched::unshare(rest).context("unshare namespaces")?;
     }
-    chan.send(&Msg::Unshared)?;
+    if super::network::lo_by_parent(a.plan) {
+        let sock = super::network::lo_socket()?;
+        chan.send_with_fd(&Msg::Unshared, std::os::fd::AsFd::as_fd(&sock))?;
+    } else {
+        chan.send(&Msg::Unshared)?;
+    }
     match wait_for(chan, "placement")? {
         Msg::Placed { init_pid } => Ok(init_pid),
         other => bail!("sync: expected Placed, got {}", other.name()),
@@ -252,6 +262,10 @@ fn set_up_rootfs(a: &InitArgs, chan: &Channel, host_pid: i32, proc: Option<&Proc
     let userns = a.plan.creates(LinuxNamespaceType::User) || a.plan.joins(LinuxNamespaceType::User);
     let mountns =
         a.plan.creates(LinuxNamespaceType::Mount) || a.plan.joins(LinuxNamespaceType::Mount);
+    let devices_set = || match wait_for(chan, "the device program")? {
+        Msg::DevicesSet => Ok(()),
+        other => bail!("sync: expected DevicesSet, got {}", other.name()),
+    };
     let setup = rootfs::Setup {
         spec: a.spec,
         rootfs: a.rootfs,
@@ -260,6 +274,8 @@ fn set_up_rootfs(a: &InitArgs, chan: &Channel, host_pid: i32, proc: Option<&Proc
         cgroupns: a.plan.creates(LinuxNamespaceType::Cgroup),
         mountns,
         binds: a.binds,
+        options: a.mount_options,
+        devices: rootfs::DevicesGate::new(a.devices_gate.then_some(&devices_set)),
     };
     let prepared = rootfs::prepare(&setup)?;
     run_create_hooks(a, chan, host_pid)?;
@@ -323,7 +339,7 @@ fn configure_process(a: &InitArgs, process: &Process) -> Result<()> {
     super::scheduling::apply(process)?;
     super::personality::apply(a.spec.linux().as_ref())?;
     super::mempolicy::apply(a.spec.linux().as_ref())?;
-    if a.plan.creates(LinuxNamespaceType::Network) {
+    if a.plan.creates(LinuxNamespaceType::Network) && !super::network::lo_by_parent(a.plan) {
         super::network::loopback_up()?;
     }
     super::stdio::chown_pipes(process.user().uid())

@@ -9,6 +9,7 @@
 //! |-----|--------------------|------------------|-----------------------|
 //! | `U` | `Unshared`         | -                | init/helper -> outlet: its namespaces (a user namespace above all) exist: map the ids and place it in its cgroup |
 //! | `M` | `Placed`           | i32 init pid     | outlet -> init (create): mapped and placed; the payload is the init's host pid |
+//! | `V` | `DevicesSet`       | -                | outlet -> init (create, v2, the program deferred past the clone): the device program is attached; the init waits for it before it makes or opens anything in the container's /dev (see container/create_devices.rs) |
 //! | `J` | `HelperPlaced`     | -                | outlet -> exec helper: placed in the cgroup, go on |
 //! | `H` | `HooksDue`         | -                | init -> outlet: mounts are done, run prestart/createRuntime |
 //! | `D` | `HooksDone`        | -                | outlet -> init: those hooks ran |
@@ -40,6 +41,7 @@ const HEADER: usize = 2;
 const TAG_UNSHARED: u8 = b'U';
 const TAG_PLACED: u8 = b'M';
 const TAG_HELPER_PLACED: u8 = b'J';
+const TAG_DEVICES_SET: u8 = b'V';
 const TAG_HOOKS_DUE: u8 = b'H';
 const TAG_HOOKS_DONE: u8 = b'D';
 const TAG_PROCESS_PID: u8 = b'P';
@@ -56,6 +58,7 @@ const TAG_WARNING: u8 = b'W';
 pub enum Msg {
     Unshared,
     Placed { init_pid: i32 },
+    DevicesSet,
     HelperPlaced,
     HooksDue,
     HooksDone,
@@ -73,6 +76,7 @@ impl Msg {
         match self {
             Msg::Unshared => "Unshared",
             Msg::Placed { .. } => "Placed",
+            Msg::DevicesSet => "DevicesSet",
             Msg::HelperPlaced => "HelperPlaced",
             Msg::HooksDue => "HooksDue",
             Msg::HooksDone => "HooksDone",
@@ -121,6 +125,7 @@ impl Msg {
         let (tag, num, text): (u8, Option<i32>, &str) = match self {
             Msg::Unshared => (TAG_UNSHARED, None, ""),
             Msg::Placed { init_pid } => (TAG_PLACED, Some(*init_pid), ""),
+            Msg::DevicesSet => (TAG_DEVICES_SET, None, ""),
             Msg::HelperPlaced => (TAG_HELPER_PLACED, None, ""),
             Msg::HooksDue => (TAG_HOOKS_DUE, None, ""),
             Msg::HooksDone => (TAG_HOOKS_DONE, None, ""),
@@ -176,6 +181,7 @@ impl Msg {
             TAG_PLACED => Msg::Placed {
                 init_pid: int_only()?,
             },
+            TAG_DEVICES_SET => empty(Msg::DevicesSet)?,
             TAG_HELPER_PLACED => empty(Msg::HelperPlaced)?,
             TAG_HOOKS_DUE => empty(Msg::HooksDue)?,
             TAG_HOOKS_DONE => empty(Msg::HooksDone)?,
@@ -245,6 +251,16 @@ impl Channel {
         }
     }
 
+    /// `send`, where a peer already gone is not the sender's failure:
+    /// `create`'s messages sent before it reads the init's (whose reading
+    /// tells how the init ended).
+    pub fn send_unless_gone(&self, msg: &Msg) -> Result<()> {
+        match self.send(msg) {
+            Err(e) if !Self::peer_gone(&e) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether `send` failed because the peer is gone (it exited, or was
     /// killed): a child whose parent already said why, or died, has no
     /// one to tell and must not add a second line to the caller's stderr.
@@ -257,15 +273,53 @@ impl Channel {
         })
     }
 
+    /// `send` with `fd` passed along (SCM_RIGHTS): the init's socket in its
+    /// new network namespace, with `Unshared`, for `create` to bring `lo`
+    /// up while the init mounts.
+    pub fn send_with_fd(&self, msg: &Msg, fd: BorrowedFd) -> Result<()> {
+        let buf = msg.encode()?;
+        loop {
+            match crate::syscall::fdpass::send_fd(self.as_fd(), &buf, fd, MsgFlags::MSG_NOSIGNAL) {
+                Err(Errno::EINTR) => continue,
+                r => return r.map(drop).context("sync: send"),
+            }
+        }
+    }
+
     /// The next message, warnings included; None when every peer has closed
     /// its end (exited).
     pub fn recv_any(&self) -> Result<Option<Msg>> {
+        self.recv_inner(None)
+    }
+
+    /// `recv`, keeping an fd the message carries (see `send_with_fd`).
+    /// Parent side only: receiving a control message allocates.
+    pub fn recv_with_fd(&self) -> Result<(Option<Msg>, Option<OwnedFd>)> {
+        let mut fd = None;
+        loop {
+            match self.recv_inner(Some(&mut fd))? {
+                Some(Msg::Warning(w)) => crate::logging::warn(&w),
+                other => return Ok((other, fd)),
+            }
+        }
+    }
+
+    fn recv_inner(&self, mut fd: Option<&mut Option<OwnedFd>>) -> Result<Option<Msg>> {
         // One byte over the limit: a message that fills it is too long (a
         // SEQPACKET read cuts the rest off).
         let mut buf = [0u8; MAX_MSG + 1];
         let mut reset = false;
         let n = loop {
-            match nix::sys::socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            let got = match fd.as_deref_mut() {
+                Some(slot) => {
+                    crate::syscall::fdpass::recv_fd(self.as_fd(), &mut buf).map(|(n, f)| {
+                        *slot = f;
+                        n
+                    })
+                }
+                None => nix::sys::socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()),
+            };
+            match got {
                 Err(Errno::EINTR) => continue,
                 // A peer that died with our last message unread (an init
                 // the OOM killer took during setup, or one that failed
@@ -352,6 +406,7 @@ mod tests {
             Msg::Unshared,
             Msg::Placed { init_pid: 4242 },
             Msg::Placed { init_pid: i32::MAX },
+            Msg::DevicesSet,
             Msg::HelperPlaced,
             Msg::HooksDue,
             Msg::HooksDone,
@@ -464,6 +519,27 @@ mod tests {
             b.recv_any().unwrap(),
             Some(Msg::Placed { init_pid: 0x0201 })
         );
+    }
+
+    /// `Unshared` with the init's socket: the fd arrives with the message,
+    /// and a plain `recv` of the same drops it (the control: only
+    /// `recv_with_fd` keeps it).
+    #[test]
+    fn a_message_brings_its_fd_along() {
+        use std::os::fd::AsFd;
+        let (a, b) = pair().unwrap();
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        a.send_with_fd(&Msg::Unshared, r.as_fd()).unwrap();
+        let (m, fd) = b.recv_with_fd().unwrap();
+        assert_eq!(m, Some(Msg::Unshared));
+        let got = nix::sys::stat::fstat(fd.expect("the fd").as_raw_fd()).unwrap();
+        let sent = nix::sys::stat::fstat(r.as_raw_fd()).unwrap();
+        assert_eq!((got.st_dev, got.st_ino), (sent.st_dev, sent.st_ino));
+        a.send_with_fd(&Msg::Unshared, r.as_fd()).unwrap();
+        assert_eq!(b.recv().unwrap(), Some(Msg::Unshared));
+        a.send(&Msg::Ready).unwrap();
+        let (m, fd) = b.recv_with_fd().unwrap();
+        assert!(m == Some(Msg::Ready) && fd.is_none());
     }
 
     #[test]

@@ -14,6 +14,8 @@ use nix::errno::Errno;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::Mount;
 
+use super::mounts::Options;
+
 use crate::syscall::{RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2};
 use libc::RESOLVE_NO_SYMLINKS;
 
@@ -27,9 +29,9 @@ pub struct FreshDev {
 impl FreshDev {
     /// The tmpfs and the name in it when `m` (a new filesystem) may be
     /// mounted from the fd: its destination is `/dev/NAME`, one component.
-    pub fn child(&self, m: &Mount) -> Option<(&OwnedFd, CString)> {
+    pub fn child(&self, m: &Mount, opts: &Options) -> Option<(&OwnedFd, CString)> {
         let fd = self.fd.as_ref()?;
-        if !super::mounts::is_new_filesystem(m) {
+        if !super::mounts::is_new_filesystem(m, opts) {
             return None;
         }
         Some((fd, dev_child(m.destination())?))
@@ -52,15 +54,15 @@ impl FreshDev {
     }
 }
 
-/// Whether the /dev tmpfs `m` starts empty: not filled by tmpcopyup from
+/// Whether a /dev tmpfs with `opts` starts empty: not filled by tmpcopyup from
 /// the image's /dev, which may hold symlinks (`x -> /`, `x -> .`). In an
 /// empty one every name is what an entry made (a directory or a file), so
 /// a walk of `/dev/NAME` from the root ends on that name too and never on
 /// the tmpfs's root or above it; with a link copied in, an entry at
 /// /dev/x walked from the root (a bind, or the fallback of `open_child`)
 /// could cover /dev itself. A filled /dev gets no shortcut.
-pub fn is_empty(m: &Mount) -> bool {
-    !super::mounts::parse_options(m.options().as_deref().unwrap_or(&[])).tmpcopyup
+pub fn is_empty(opts: &Options) -> bool {
+    !opts.tmpcopyup
 }
 
 /// `NAME` of a destination that is `/dev/NAME` once normalized.

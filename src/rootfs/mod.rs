@@ -41,6 +41,28 @@ pub struct Setup<'a> {
     /// Binds `mounts::open_binds` prepared before the clone (user
     /// namespace containers); empty otherwise.
     pub binds: &'a [Option<mounts::BindTree>],
+    /// Each entry of the spec's `mounts`, its options parsed by `create`
+    /// (`spec::mount_options::parse_all`), indexed alike.
+    pub options: &'a [mounts::Options],
+    pub devices: DevicesGate<'a>,
+}
+
+/// The wait for the parent's word that the device program is in force
+/// (container/create_devices.rs: on v2 it is attached after the clone),
+/// passed once, right before the first step that makes or opens a node
+/// in the container (a tmpcopyup, which copies the image's nodes; /dev's
+/// nodes, links and console): the mounts before it overlap the parent's
+/// load and attach. None where the program was in force before the clone.
+pub struct DevicesGate<'a>(std::cell::Cell<Option<&'a dyn Fn() -> Result<()>>>);
+
+impl<'a> DevicesGate<'a> {
+    pub fn new(wait: Option<&'a dyn Fn() -> Result<()>>) -> Self {
+        DevicesGate(std::cell::Cell::new(wait))
+    }
+
+    fn pass(&self) -> Result<()> {
+        self.0.take().map_or(Ok(()), |wait| wait())
+    }
 }
 
 /// What `prepare` opens on the host side for `finalize` to use after
@@ -56,6 +78,13 @@ pub struct Prepared {
 pub fn prepare(s: &Setup) -> Result<Prepared> {
     let linux = s.spec.linux().as_ref();
     let mounts = s.spec.mounts().as_deref().unwrap_or(&[]);
+    if s.options.len() != mounts.len() {
+        bail!(
+            "mounts: {} entries but {} parsed",
+            mounts.len(),
+            s.options.len()
+        );
+    }
     let early = shared_binds(s, linux, mounts)?;
     pivot::early_control()?;
     isolate(s, linux)?;
@@ -63,7 +92,7 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
     let binds = early.as_deref().unwrap_or(s.binds);
     let (own, tmpfs) = mount_all(s, &root, mounts, linux, binds)?;
     populate_dev(s, &root, mounts, linux, (&own, &tmpfs))?;
-    ro_dev_last(&root, mounts, &tmpfs)?;
+    ro_dev_last(&root, (mounts, s.options), &tmpfs)?;
     // Only a masked file needs it; a spec without masks opens nothing.
     let masks = linux.and_then(|l| l.masked_paths().as_ref());
     let null = match masks {
@@ -77,13 +106,17 @@ pub fn prepare(s: &Setup) -> Result<Prepared> {
 /// now that its nodes, links and mount points are in. Only the tmpfs this
 /// create mounted at /dev, checked by its mount id: a /dev swapped for
 /// something else meanwhile is refused, not made read-only.
-fn ro_dev_last(root: &Root, mounts: &[Mount], dev_tmpfs: &[u64]) -> Result<()> {
+fn ro_dev_last(
+    root: &Root,
+    (mounts, opts): (&[Mount], &[mounts::Options]),
+    dev_tmpfs: &[u64],
+) -> Result<()> {
     // The last tmpfs at /dev is the one on top: only if it asked for ro.
     let last = mounts.iter().rposition(|m| {
         m.typ().as_deref() == Some("tmpfs")
             && crate::spec::normalized(m.destination()) == Path::new("/dev")
     });
-    let Some(i) = last.filter(|i| mounts::is_ro_dev_tmpfs(&mounts[*i])) else {
+    let Some(i) = last.filter(|i| mounts::is_ro_dev_tmpfs(&mounts[*i], &opts[*i])) else {
         return Ok(());
     };
     let dev = root
@@ -113,7 +146,7 @@ fn shared_binds(
     if !shared || !s.mountns || s.userns || !s.binds.is_empty() {
         return Ok(None);
     }
-    mounts::open_shared_binds(mounts).map(Some)
+    mounts::open_shared_binds(mounts, s.options).map(Some)
 }
 
 /// Cut propagation to the host.
@@ -226,25 +259,39 @@ fn mount_all(
     let mut kept = Vec::new();
     let mut tmpfs = Vec::new();
     let mut fresh = freshdev::FreshDev::default();
-    for (i, m) in mounts.iter().enumerate() {
+    for (i, (m, opts)) in mounts.iter().zip(s.options).enumerate() {
         if remount::is_remount(m) {
             remount::remount(root, m, i, &kept)?;
             continue;
         }
         let opened = binds.get(i).and_then(Option::as_ref);
         if opened.is_none()
-            && let Err(e) = mounts::refuse_rootless_idmap(m, i)
+            && let Err(e) = mounts::refuse_rootless_idmap(m, opts, i)
             && (s.userns || crate::namespaces::running_in_user_namespace())
         {
             return Err(e);
         }
-        let later = &mounts[i + 1..];
-        let mut made = match fresh.child(m) {
-            Some((dev, name)) => mounts::mount_fresh_dev_child(root, m, i, (dev, &name), label)?,
-            None => mounts::mount_one(root, m, i, later, s.cgroup, s.cgroupns, opened, label)?,
+        if opts.tmpcopyup {
+            s.devices.pass()?;
+        }
+        let later = (&mounts[i + 1..], &s.options[i + 1..]);
+        let mut made = match fresh.child(m, opts) {
+            Some((dev, name)) => {
+                mounts::mount_fresh_dev_child(root, (m, opts), i, (dev, &name), label)?
+            }
+            None => mounts::mount_one(
+                root,
+                (m, opts),
+                i,
+                later,
+                s.cgroup,
+                s.cgroupns,
+                opened,
+                label,
+            )?,
         };
         let mut dev_tmpfs = None;
-        if mounts::is_new_filesystem(m)
+        if mounts::is_new_filesystem(m, opts)
             && crate::spec::normalized(m.destination()) == Path::new("/dev")
         {
             crate::fault::pause("rootfs:dev-mounted");
@@ -269,7 +316,7 @@ fn mount_all(
             if m.typ().as_deref() == Some("tmpfs") {
                 tmpfs.push(id);
                 dev_tmpfs = match (&made, keep) {
-                    _ if !freshdev::is_empty(m) => None,
+                    _ if !freshdev::is_empty(opts) => None,
                     (Some(fd), true) => Some(fd.try_clone().context("dup /dev's mount fd")?),
                     (_, _) => made.take(),
                 };
@@ -305,6 +352,7 @@ fn populate_dev(
     linux: Option<&Linux>,
     (own, tmpfs): (&[u64], &[u64]),
 ) -> Result<()> {
+    s.devices.pass()?;
     let dev_is_bind = mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")
             && (m.typ().as_deref() == Some("bind")

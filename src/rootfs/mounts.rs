@@ -24,14 +24,14 @@ pub use crate::spec::mount_options::{Options, parse as parse_options, propagatio
 /// `spec::mount_options::check` when the spec was loaded. Returns the
 /// new filesystem's mount (an O_PATH fd of its root) when it was made
 /// from an fd, so the caller can tell it by its id without a lookup.
-/// `later` are the entries after this one (a read-only cgroup tmpfs holds
-/// their mount points).
+/// `later` are the entries after this one and their options (a read-only
+/// cgroup tmpfs holds their mount points).
 #[allow(clippy::too_many_arguments)]
 pub fn mount_one(
     root: &Root,
-    m: &Mount,
+    (m, opts): (&Mount, &Options),
     index: usize,
-    later: &[Mount],
+    later: (&[Mount], &[Options]),
     cgroup: &CgroupPaths,
     cgroupns: bool,
     opened: Option<&BindTree>,
@@ -39,23 +39,22 @@ pub fn mount_one(
 ) -> Result<Option<OwnedFd>> {
     let dest = m.destination();
     let field = || format!("mounts[{index}] ({})", dest.display());
-    let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("");
 
     if typ == "cgroup" || typ == "cgroup2" {
-        mount_cgroup(root, m, &opts, (cgroup, cgroupns), later).with_context(field)?;
-        after_mount(root, dest, &opts).with_context(field)?;
+        mount_cgroup(root, m, opts, (cgroup, cgroupns), later).with_context(field)?;
+        after_mount(root, dest, opts).with_context(field)?;
         return Ok(None);
     }
-    if is_bind(m, &opts) {
+    if is_bind(m, opts) {
         let attach = |b: &BindTree| attach_bind(root, m, b).with_context(field);
         match opened {
             Some(b) => attach(b)?,
-            None => attach(&detached_bind(m, &opts, false).with_context(field)?)?,
+            None => attach(&detached_bind(m, opts, false).with_context(field)?)?,
         }
         return Ok(None);
     }
-    filesystem(root, m, &opts, mount_label, None).with_context(field)
+    filesystem(root, m, opts, mount_label, None).with_context(field)
 }
 
 /// `mount_one` of a new filesystem at `/dev/NAME` while /dev is the tmpfs
@@ -63,13 +62,12 @@ pub fn mount_one(
 /// tmpfs by the one name, not walked from the root.
 pub fn mount_fresh_dev_child(
     root: &Root,
-    m: &Mount,
+    (m, opts): (&Mount, &Options),
     index: usize,
     dev: (&OwnedFd, &CString),
     mount_label: Option<&str>,
 ) -> Result<Option<OwnedFd>> {
-    let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
-    filesystem(root, m, &opts, mount_label, Some(dev))
+    filesystem(root, m, opts, mount_label, Some(dev))
         .with_context(|| format!("mounts[{index}] ({})", m.destination().display()))
 }
 
@@ -90,9 +88,8 @@ pub struct BindTree {
 /// source's filesystem, the host's. Refused by name, as runc refuses
 /// id-mapped mounts for rootless containers, rather than failing with a
 /// bare EPERM.
-pub fn refuse_rootless_idmap(m: &Mount, index: usize) -> Result<()> {
-    let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
-    if is_bind(m, &opts) && (m.uid_mappings().is_some() || opts.idmap.is_some()) {
+pub fn refuse_rootless_idmap(m: &Mount, opts: &Options, index: usize) -> Result<()> {
+    if is_bind(m, opts) && (m.uid_mappings().is_some() || opts.idmap.is_some()) {
         anyhow::bail!(
             "mounts[{index}] ({}): id-mapped mounts are not supported for rootless containers \
              (outlet not run as root): the kernel lets only the host's root id-map a host \
@@ -106,22 +103,20 @@ pub fn refuse_rootless_idmap(m: &Mount, index: usize) -> Result<()> {
 /// A mount that makes a filesystem of its own (tmpfs, devpts, ...), not a
 /// bind of something that exists and not a cgroup mount (a bind on v2
 /// without a cgroup namespace).
-pub fn is_new_filesystem(m: &Mount) -> bool {
+pub fn is_new_filesystem(m: &Mount, opts: &Options) -> bool {
     let typ = m.typ().as_deref().unwrap_or("");
-    let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
-    !is_bind(m, &opts) && typ != "cgroup" && typ != "cgroup2"
+    !is_bind(m, opts) && typ != "cgroup" && typ != "cgroup2"
 }
 
 /// A read-only tmpfs at /dev: made writable, filled with the device nodes
 /// and the later mounts' points, and made read-only by `ro_dev_last` once
 /// all of that is in (runc issue 3248: a ro /dev could not hold
 /// /dev/pts).
-pub fn is_ro_dev_tmpfs(m: &Mount) -> bool {
-    let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
+pub fn is_ro_dev_tmpfs(m: &Mount, opts: &Options) -> bool {
     m.typ().as_deref() == Some("tmpfs")
         && opts.flags.contains(MsFlags::MS_RDONLY)
         && crate::spec::normalized(m.destination()) == Path::new("/dev")
-        && !is_bind(m, &opts)
+        && !is_bind(m, opts)
 }
 
 fn is_bind(m: &Mount, opts: &Options) -> bool {
@@ -134,16 +129,16 @@ fn is_bind(m: &Mount, opts: &Options) -> bool {
 /// namespace, so a source under a directory only host root may search
 /// (mode 0700) is opened here, as runc does. Indexed like `mounts`; the
 /// fds are close-on-exec.
-pub fn open_binds(mounts: &[Mount]) -> Result<Vec<Option<BindTree>>> {
+pub fn open_binds(mounts: &[Mount], options: &[Options]) -> Result<Vec<Option<BindTree>>> {
     mounts
         .iter()
+        .zip(options)
         .enumerate()
-        .map(|(i, m)| {
-            let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
-            if !is_bind(m, &opts) {
+        .map(|(i, (m, opts))| {
+            if !is_bind(m, opts) {
                 return Ok(None);
             }
-            detached_bind(m, &opts, true)
+            detached_bind(m, opts, true)
                 .map(Some)
                 .with_context(|| format!("mounts[{i}] ({})", m.destination().display()))
         })
@@ -157,20 +152,20 @@ pub fn open_binds(mounts: &[Mount]) -> Result<Vec<Option<BindTree>>> {
 /// host's mounts, so the clone joins the source's peer group and a mount
 /// the container makes below it reaches the host, as with runc. Nothing
 /// else is cloned this early; indexed like `mounts`.
-pub fn open_shared_binds(mounts: &[Mount]) -> Result<Vec<Option<BindTree>>> {
+pub fn open_shared_binds(mounts: &[Mount], options: &[Options]) -> Result<Vec<Option<BindTree>>> {
     mounts
         .iter()
+        .zip(options)
         .enumerate()
-        .map(|(i, m)| {
-            let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
+        .map(|(i, (m, opts))| {
             let shared = opts
                 .propagation
                 .iter()
                 .any(|p| p.contains(MsFlags::MS_SHARED));
-            if !is_bind(m, &opts) || !shared {
+            if !is_bind(m, opts) || !shared {
                 return Ok(None);
             }
-            detached_bind(m, &opts, false)
+            detached_bind(m, opts, false)
                 .map(Some)
                 .with_context(|| format!("mounts[{i}] ({})", m.destination().display()))
         })
@@ -376,7 +371,7 @@ fn filesystem(
             }
         }
     }
-    if is_ro_dev_tmpfs(m) {
+    if is_ro_dev_tmpfs(m, opts) {
         flags &= !MsFlags::MS_RDONLY;
     }
     for d in &opts.data {
@@ -580,7 +575,7 @@ fn mount_cgroup(
     m: &Mount,
     opts: &Options,
     (cgroup, cgroupns): (&CgroupPaths, bool),
-    later: &[Mount],
+    later: (&[Mount], &[Options]),
 ) -> Result<()> {
     let dest = m.destination();
     let target = root.resolve_or_create(dest, Kind::Dir)?;
@@ -670,11 +665,11 @@ fn in_fresh_dir(tree: &OwnedFd, fs: &OwnedFd, name: &str) -> Result<()> {
 /// bind of a host cgroup directory: nothing is made inside it. The tmpfs
 /// is fresh and private to this mount namespace (see `in_fresh_dir`), and
 /// mkdirat and O_NOFOLLOW|O_EXCL follow no link anyway.
-fn later_mount_points(fs: &OwnedFd, dest: &Path, later: &[Mount]) -> Result<()> {
+fn later_mount_points(fs: &OwnedFd, dest: &Path, later: (&[Mount], &[Options])) -> Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let dest = crate::spec::normalized(dest);
     let mut made: Vec<std::ffi::OsString> = Vec::new();
-    for m in later {
+    for (m, opts) in later.0.iter().zip(later.1) {
         // Most destinations are plain absolute paths: no copy to normalize.
         let raw = m.destination();
         let plain = raw.is_absolute()
@@ -692,10 +687,9 @@ fn later_mount_points(fs: &OwnedFd, dest: &Path, later: &[Mount]) -> Result<()> 
         let names: Vec<_> = rel.iter().collect();
         let Some(first) = names.first() else { continue };
         let ours = made.iter().any(|n| n == first);
-        let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
         // A bind of a file needs a file to land on; the bind itself is
         // opened and checked later as any other.
-        let file = is_bind(m, &opts) && m.source().as_ref().is_some_and(|s| !s.is_dir());
+        let file = is_bind(m, opts) && m.source().as_ref().is_some_and(|s| !s.is_dir());
         let mut dir: Option<OwnedFd> = None;
         for (k, name) in names.iter().enumerate() {
             let at = dir.as_ref().unwrap_or(fs).as_raw_fd();

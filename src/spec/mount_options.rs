@@ -282,6 +282,17 @@ pub fn parse(opts: &[String]) -> Options {
     o
 }
 
+/// Every entry's options, indexed like `mounts`: parsed once by `create`
+/// before the clone, so the init, which asks several questions of each
+/// entry (and of every later one for a read-only cgroup tmpfs), matches
+/// no option string itself (it inherits the parent's memory).
+pub fn parse_all(mounts: &[Mount]) -> Vec<Options> {
+    mounts
+        .iter()
+        .map(|m| parse(m.options().as_deref().unwrap_or(&[])))
+        .collect()
+}
+
 /// Refuse what could only be ignored: done before anything is set up, so
 /// a bad mount leaves nothing behind.
 pub fn check(index: usize, m: &Mount) -> Result<()> {
