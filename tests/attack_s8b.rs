@@ -184,7 +184,10 @@ fn log_fifo_planted_in_sticky_dir_does_not_hang() {
     };
     let _ = child.kill();
     let _ = child.wait();
-    assert!(held, "control: outlet should hang on the fifo (wchan {seen:?})");
+    assert!(
+        held,
+        "control: outlet should hang on the fifo (wchan {seen:?})"
+    );
 }
 
 /// `run` of `id -u; id -g` as `uid`/`gid`, with `env` for outlet.
