@@ -163,11 +163,31 @@ fn log_fifo_planted_in_sticky_dir_does_not_hang() {
     let args = ["--log", fifo.to_str().unwrap(), "state", &id];
     let (mut cmd, _, _) = t.command(Path::new(OUTLET), &args);
     let mut child = cmd.env("OUTLET_LOG_FOLLOW", "1").spawn().unwrap();
-    std::thread::sleep(Duration::from_secs(2));
-    let still = child.try_wait().unwrap().is_none();
+    // The event, not a pause: outlet asleep in the fifo's open waiting for
+    // a reader (the kernel's wait_for_partner). A fixed sleep here passed
+    // whenever outlet was merely slow to get as far as the open.
+    let wchan = format!("/proc/{}/wchan", child.id());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = String::new();
+    let held = loop {
+        if child.try_wait().unwrap().is_some() {
+            break false;
+        }
+        seen = std::fs::read_to_string(&wchan).unwrap_or_default();
+        if seen == "wait_for_partner" {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
     let _ = child.kill();
     let _ = child.wait();
-    assert!(still, "control: outlet should have hung on the fifo");
+    assert!(
+        held,
+        "control: outlet should hang on the fifo (wchan {seen:?})"
+    );
 }
 
 /// `run` of `id -u; id -g` as `uid`/`gid`, with `env` for outlet.

@@ -813,8 +813,14 @@ fn moved_stdout_checkpoint(t: &T, id: &str, b: &Bundle, unheld: bool, image: &Pa
     if unheld {
         wait_for("control: the init moving back", || count.exists());
     } else {
-        // Held frozen as read: the init cannot have moved yet.
-        std::thread::sleep(Duration::from_millis(300));
+        // Held frozen as read: the init cannot have moved yet. The freeze
+        // is the event to judge, not a 300 ms sleep that passed whenever
+        // a running init was merely slow to get to /out/go.
+        assert_eq!(
+            t.status(id),
+            "paused",
+            "checkpoint read the fds of a container it did not hold frozen"
+        );
         assert!(
             !count.exists(),
             "the container ran while checkpoint read its fds"

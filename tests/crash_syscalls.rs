@@ -66,6 +66,8 @@ fn run_case(t: &T, bundle: Bundle, case: &Case) {
     // processes did (the init, the exec helper), and where no kill landed
     // (a call that run made fewer times than the counting run).
     let (mut command, mut other, mut none) = (0, 0, Vec::new());
+    // Names some round's kill landed at: the injection works for them.
+    let mut landed = std::collections::BTreeSet::new();
     for (name, n) in &pairs {
         let round = format!("{} killed at {name} #{n}", case.name);
         (case.setup)(&w);
@@ -77,13 +79,15 @@ fn run_case(t: &T, bundle: Bundle, case: &Case) {
         let (o, log, tracer) = w.traced(&case.args, &inject, "kill");
         if o.signal == Some(libc::SIGKILL) {
             command += 1;
+            landed.insert(name.clone());
         } else if std::fs::read_to_string(&log)
             .unwrap_or_default()
             .contains("+++ killed by SIGKILL +++")
         {
             other += 1;
+            landed.insert(name.clone());
         } else {
-            none.push(format!("{name} #{n}"));
+            none.push((name.clone(), *n));
         }
         check_round(&w, case, &round, &o, &log, tracer);
     }
@@ -98,11 +102,19 @@ fn run_case(t: &T, bundle: Bundle, case: &Case) {
         none,
         started.elapsed().as_secs_f64()
     );
-    // Polling loops (a death, a freeze) run a varying number of times.
+    // Polling loops (a death, a freeze) run a varying number of times:
+    // under load the counting run can poll twice as often as a round, and
+    // its later calls of those names are then not reached. A miss at a
+    // name whose kill landed in another round is that; a name no kill
+    // ever landed at is the counting run differing from the rounds.
+    let unexplained: Vec<_> = none
+        .iter()
+        .filter(|(name, _)| !landed.contains(name))
+        .collect();
     assert!(
-        none.len() * 4 <= pairs.len(),
-        "{}: too many kills did not land ({} of {}): the counting run is not what the \
-         rounds run",
+        unexplained.len() * 4 <= pairs.len(),
+        "{}: too many kills did not land ({} of {}, at names no kill ever landed at: \
+         {unexplained:?}): the counting run is not what the rounds run",
         case.name,
         none.len(),
         pairs.len()

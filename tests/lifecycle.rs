@@ -582,6 +582,8 @@ fn exec_ignore_paused_then_resume() {
     let (id, _) = sleeper(&t, "paused");
     t.outlet(&["pause", &id]).expect_ok("pause");
     assert_eq!(t.status(&id), "paused");
+    let before = freezer_procs(&id).len();
+    assert!(before > 0, "no freezer cgroup found for {id}");
     let so = t.dir.join("exec-paused.stdout");
     let se = t.dir.join("exec-paused.stderr");
     let mut exec = std::process::Command::new(common::OUTLET)
@@ -616,8 +618,18 @@ fn exec_ignore_paused_then_resume() {
         .spawn()
         .unwrap();
     t.track_pid(stopped.id() as i32);
-    // Let the execs get as far as they can into the frozen cgroup.
-    std::thread::sleep(Duration::from_millis(300));
+    // The execs have got as far as they can once both helpers sit in the
+    // frozen cgroup (not a 300 ms sleep: that passed whenever a slow exec
+    // had not yet reached the point where it must wait).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while freezer_procs(&id).len() < before + 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the execs never joined: {:?}",
+            freezer_procs(&id)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert!(
         exec.try_wait().unwrap().is_none(),
         "exec should wait while paused"
@@ -654,6 +666,22 @@ fn exec_ignore_paused_then_resume() {
     o.expect_ok("exec --ignore-paused");
     assert_eq!(o.stdout.trim(), "ran-after-resume", "{o:?}");
     assert_eq!(t.status(&id), "running");
+}
+
+/// The pids in the container's freezer cgroup (v1; on a unified host the
+/// directory with cgroup.freeze).
+fn freezer_procs(id: &str) -> Vec<i32> {
+    common::cgroup_dirs_for(id)
+        .into_iter()
+        .find(|d| {
+            d.is_dir()
+                && (d.to_string_lossy().contains("/freezer/") || d.join("cgroup.freeze").exists())
+        })
+        .and_then(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
 }
 
 /// `--debug` logs create's setup steps (to stderr, or as `"level":"debug"`

@@ -188,8 +188,9 @@ fn youki_kill_signal_names() {
             sh(
                 c,
                 &format!(
-                    "trap 'touch /out/{trap}; exit 0' {trap}; touch /out/ready; \
-                     sleep 1000 & wait $!"
+                    "trap 'touch /out/{trap}; exit 0' {trap}; \
+                     trap 'touch /out/barrier' WINCH; touch /out/ready; \
+                     sleep 1000 & while :; do wait $!; done"
                 ),
             )
         });
@@ -204,7 +205,16 @@ fn youki_kill_signal_names() {
         t.outlet(&["kill", &id, send]).expect_ok(&tag);
         if trap != send {
             // PID 1 of its namespace: an untrapped signal does nothing.
-            std::thread::sleep(Duration::from_millis(300));
+            // Not a sleep to judge that: WINCH (28, delivered after any
+            // lower signal still pending, its trap run after theirs) is
+            // a barrier: once its file is there, whatever `send` did has
+            // been done.
+            t.outlet(&["kill", &id, "WINCH"]).expect_ok(&tag);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !b.out.join("barrier").exists() && t.status(&id) == "running" {
+                assert!(Instant::now() < deadline, "{tag}: barrier never seen");
+                std::thread::sleep(Duration::from_millis(10));
+            }
             assert_eq!(t.status(&id), "running", "{tag}");
             t.outlet(&["kill", &id, "KILL"]).expect_ok(&tag);
         }

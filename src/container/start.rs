@@ -188,6 +188,12 @@ fn wait_taken(state: &State, f: BorrowedFd, what: &dyn Display) -> Result<()> {
     while crate::state::init_alive(state) && Instant::now() < gone_by {
         std::thread::sleep(Duration::from_millis(1));
     }
+    // Alive all the same: it took another byte (a `start` killed after
+    // its write left one before ours) and runs, which is what we were to
+    // achieve; ours is left in a gate nobody reads.
+    if crate::state::init_alive(state) && !crate::fault::control("OUTLET_START_UNREAD_IS_DEATH") {
+        return Ok(());
+    }
     if hooks {
         bail!(
             "container {} stopped before its process ran: a startContainer hook failed \

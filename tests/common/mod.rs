@@ -639,6 +639,24 @@ pub fn pid_alive(pid: i32) -> bool {
     }
 }
 
+/// `pid` alive with no signal pending. kill(2) queues (or, for a fatal
+/// default action, turns into a pending SIGKILL) before it returns, so
+/// right after a command that might have signalled `pid` has returned,
+/// "untouched" needs no sleep to let the signal land: a hit shows at once
+/// as a pending bit, or as the death it caused.
+pub fn untouched(pid: i32) -> bool {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let pending = |key: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap_or(u64::MAX))
+            .unwrap_or(u64::MAX)
+    };
+    pid_alive(pid) && pending("SigPnd:") == 0 && pending("ShdPnd:") == 0
+}
+
 /// Host pids (other than us) whose cmdline or environment holds `token`:
 /// outlet calls (their --root), hooks (bundle paths), container processes
 /// (OUTLET_TEST in their env), and an init that never got to exec.

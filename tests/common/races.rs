@@ -140,7 +140,7 @@ pub fn clean(t: &T, id: &str, round: &str) {
     judge(round, &d, &[], &[]);
     let left = t.settle();
     assert!(left.is_empty(), "{round}: left behind: {left:#?}");
-    let m = rootfs_mounts();
+    let m = rootfs_mounts(t);
     assert!(m.is_empty(), "{round}: host mounts left: {m:#?}");
     let s = cache_strays(t);
     assert!(s.is_empty(), "{round}: seccomp cache strays: {s:?}");
