@@ -92,6 +92,8 @@ pub struct Pair<'a> {
     pub runc_root: PathBuf,
     pub runc_id: String,
     pub outlet_id: String,
+    /// Extra environment for outlet's calls (a test's control switch).
+    pub outlet_env: Vec<(&'static str, &'static str)>,
 }
 
 impl<'a> Pair<'a> {
@@ -117,6 +119,7 @@ impl<'a> Pair<'a> {
             runc_root,
             runc_id,
             outlet_id,
+            outlet_env: Vec::new(),
         }
     }
 
@@ -129,7 +132,9 @@ impl<'a> Pair<'a> {
 
     pub fn call(&self, rt: Rt, args: &[&str]) -> Out {
         match rt {
-            Rt::Outlet => self.t.outlet(args),
+            Rt::Outlet => self
+                .t
+                .call_env(Path::new(super::OUTLET), args, &[], &self.outlet_env),
             Rt::Runc => {
                 let root = self.runc_root.to_str().unwrap();
                 let full = [&["--root", root][..], args].concat();
@@ -182,8 +187,24 @@ impl<'a> Pair<'a> {
             s.raw += &format!("{rt:?} delete: {d:?}\n");
             self.call(rt, &["delete", "--force", id]);
         }
-        let out = std::fs::read_to_string(self.b.out.join("facts")).unwrap_or_default();
+        let mut out = std::fs::read_to_string(self.b.out.join("facts")).unwrap_or_default();
         let _ = std::fs::remove_file(self.b.out.join("facts"));
+        let mut hooks: Vec<PathBuf> = std::fs::read_dir(&self.b.out)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("hook-")
+            })
+            .collect();
+        hooks.sort();
+        for h in hooks {
+            out += &std::fs::read_to_string(&h).unwrap_or_default();
+            let _ = std::fs::remove_file(&h);
+        }
         s.raw += &format!("{rt:?} facts:\n{out}\n");
         s.lines.extend(facts(&out, id));
         s
@@ -260,10 +281,29 @@ pub fn facts(text: &str, id: &str) -> Vec<String> {
                 Err(_) => out.push(format!("fact.cgroup: {rest}")),
             },
             "dev" => out.push(format!("fact.dev: {}", dev_line(rest))),
+            t if t.ends_with(".state") => hook_state(t, rest, &mut out),
             _ => out.push(format!("fact.{tag}: {rest}")),
         }
     }
     out
+}
+
+/// The state a hook read on stdin, without the pid's value (pids differ)
+/// and the runtime's own ociVersion.
+fn hook_state(tag: &str, rest: &str, out: &mut Vec<String>) {
+    let Ok(mut v) = serde_json::from_str::<Value>(rest) else {
+        out.push(format!("fact.{tag}: {rest}"));
+        return;
+    };
+    if let Some(o) = v.as_object_mut() {
+        let pid = o.remove("pid");
+        o.remove("ociVersion");
+        o.insert(
+            "pid".into(),
+            Value::Bool(pid.is_some_and(|p| p.as_i64() > Some(0))),
+        );
+    }
+    out.push(format!("fact.{tag}: {v}"));
 }
 
 /// `ls -ln` of /dev without the date, sizes of device nodes kept
