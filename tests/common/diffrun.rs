@@ -210,6 +210,44 @@ impl<'a> Pair<'a> {
         s
     }
 
+    /// A sleeping container, then `exec EXEC_ARGS ID sh -c SCRIPT`: the
+    /// exec's answer and the facts its process wrote; then kill, delete.
+    pub fn run_exec(&self, rt: Rt, exec_args: &[String], script: &str) -> Seen {
+        self.fresh_rootfs();
+        let id = self.id(rt);
+        let mut s = Seen::default();
+        let bundle = self.b.dir.to_str().unwrap();
+        let o = self.call(rt, &["create", "--bundle", bundle, id]);
+        s.create = o.code;
+        if !o.ok() {
+            s.raw += &format!("{rt:?} create: {o:?}\n");
+            return s;
+        }
+        let o = self.call(rt, &["start", id]);
+        s.start = o.code;
+        let mut args: Vec<&str> = vec!["exec"];
+        args.extend(exec_args.iter().map(String::as_str));
+        args.extend([id, "sh", "-c", script]);
+        let o = self.call(rt, &args);
+        s.lines.push(format!("cli.exec: {}", o.code == Some(0)));
+        s.raw += &format!("{rt:?} exec: {o:?}\n");
+        self.call(rt, &["kill", id, "KILL"]);
+        self.wait_stopped(rt);
+        let d = self.call(rt, &["delete", id]);
+        s.delete = d.code;
+        if !d.ok() {
+            self.call(rt, &["delete", "--force", id]);
+        }
+        let out = std::fs::read_to_string(self.b.out.join("facts")).unwrap_or_default();
+        let _ = std::fs::remove_file(self.b.out.join("facts"));
+        for e in std::fs::read_dir(&self.b.out).unwrap().flatten() {
+            let _ = std::fs::remove_file(e.path());
+        }
+        s.raw += &format!("{rt:?} facts:\n{out}\n");
+        s.lines.extend(facts(&out, id));
+        s
+    }
+
     fn state_lines(&self, rt: Rt, s: &mut Seen, when: &str) {
         let o = self.call(rt, &["state", self.id(rt)]);
         if !o.ok() {
