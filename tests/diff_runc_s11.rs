@@ -222,9 +222,24 @@ fn gen_mounts(r: &mut Rng, c: &mut Value, bundle: &std::path::Path) {
                     .to_string(),
             );
         }
+        if opts[0] == "rbind" && r.chance(25) {
+            opts.push(r.pick(&["rro", "rnosuid", "rnoexec"]).to_string());
+        }
         let dst = *r.pick(&["/mnt/b", "/srv/deep/b", "/tmp/b"]);
         mounts.push(json!({"destination": format!("{dst}{i}"), "type": "bind",
             "source": src, "options": opts}));
+    }
+    // A bind of a file, to a path that does not exist in the image.
+    if r.chance(30) {
+        let src = bundle.join("file.txt");
+        std::fs::write(&src, "content\n").unwrap();
+        let mut opts = vec!["bind".to_string()];
+        if r.chance(50) {
+            opts.push("ro".into());
+        }
+        let dst = *r.pick(&["/etc/x.conf", "/new/dir/f", "/bin/busybox-copy"]);
+        mounts.push(json!({"destination": dst, "type": "bind", "source": src,
+            "options": opts}));
     }
 }
 
