@@ -179,9 +179,10 @@ pub fn copyup_trusts_stat() -> bool {
     false
 }
 
-/// The control of tests/attack_s8.rs: in debug builds,
-/// `OUTLET_HOOK_RUNTIME_ENV=1` gives a startContainer hook without `env`
-/// the runtime's (the caller's) environment, as outlet did.
+/// The control of tests/attack_s8.rs and tests/diff_runc_s11.rs: in debug
+/// builds, `OUTLET_HOOK_RUNTIME_ENV=1` gives a startContainer or
+/// createContainer hook without `env` the runtime's (the caller's)
+/// environment, as outlet did.
 #[cfg(debug_assertions)]
 pub fn hook_runtime_env() -> bool {
     std::env::var_os("OUTLET_HOOK_RUNTIME_ENV").is_some_and(|v| v == "1")

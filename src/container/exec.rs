@@ -132,6 +132,7 @@ fn exec_in(o: &ExecOpts, c: super::Opened, spec: Spec) -> Result<i32> {
         linux: spec.linux().as_ref(),
     };
     let initial = super::exec_affinity::Initial::apply(&process)?;
+    let oom = super::exec_oom::OwnOom::apply(&process)?;
     let helper = spawn::spawn_placed(
         0,
         &entry,
@@ -147,6 +148,7 @@ fn exec_in(o: &ExecOpts, c: super::Opened, spec: Spec) -> Result<i32> {
         },
     )?;
     drop(initial);
+    drop(oom);
     crate::fault::point("exec:forked");
     drop(entry);
     let watch = Watch {

@@ -19,7 +19,8 @@ pub struct InlineProcess<'a> {
     /// uid[:gid], as typed (parsed here, so the error can quote it).
     pub user: Option<&'a str>,
     pub additional_gids: &'a [u32],
-    /// Capability names, CAP_KILL or KILL, added to bounding/effective/permitted.
+    /// Capability names, CAP_KILL or KILL, added to bounding/effective/permitted
+    /// (and ambient when the process has an inheritable set).
     pub cap: &'a [String],
     pub no_new_privs: bool,
     pub apparmor: Option<&'a str>,
@@ -62,9 +63,17 @@ pub(super) fn inline_process(base: &Spec, a: &InlineProcess) -> Result<Process> 
         }
         p.user = user;
     }
-    // runc applies -g on its own, with or without -u.
+    // runc applies -g on its own, with or without -u, appending to the
+    // process's own additionalGids; a gid already there is not repeated
+    // (runc's init sets each group once).
     if !a.additional_gids.is_empty() {
-        p.user.set_additional_gids(Some(a.additional_gids.to_vec()));
+        let mut gids = p.user().additional_gids().clone().unwrap_or_default();
+        for g in a.additional_gids {
+            if !gids.contains(g) {
+                gids.push(*g);
+            }
+        }
+        p.user.set_additional_gids(Some(gids));
     }
     if a.no_new_privs {
         p.no_new_privileges = Some(true);
@@ -105,6 +114,13 @@ pub(super) fn inline_process(base: &Spec, a: &InlineProcess) -> Result<Process> 
             caps.set_bounding(b);
             caps.set_effective(e);
             caps.set_permitted(pm);
+            // And to ambient when the process has an inheritable set at
+            // all (even empty), as runc: ambient needs inheritable, which
+            // --cap does not add to.
+            if caps.inheritable().is_some() {
+                let am = add(caps.ambient().clone());
+                caps.set_ambient(am);
+            }
         }
         p.capabilities = Some(caps);
     }

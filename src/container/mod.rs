@@ -13,6 +13,7 @@ pub mod exec;
 mod exec_affinity;
 mod exec_confine;
 mod exec_inline;
+mod exec_oom;
 pub mod features;
 pub mod kill;
 pub mod list;

@@ -315,10 +315,15 @@ fn run_create_hooks(a: &InitArgs, chan: &Channel, host_pid: i32) -> Result<()> {
         }
     }
     let hooks = a.spec.hooks().as_ref();
-    crate::hooks::run_all(
+    // A hook without `env` gets the process's environment, not the
+    // caller's: it runs in the container's namespaces, and runc's init
+    // (which replaced its environment with the process's) gives it that.
+    let env = a.spec.process().as_ref().and_then(|p| p.env().as_deref());
+    crate::hooks::run_all_env(
         "createContainer",
         hooks.and_then(|h| h.create_container().as_ref()),
         &(a.state_json)(host_pid, Status::Creating),
+        Some(env.unwrap_or(&[])).filter(|_| !crate::fault::hook_runtime_env()),
     )
 }
 

@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod child_end;
+pub mod diffrun;
 pub mod hunter;
 pub mod listener;
 pub mod netns;
