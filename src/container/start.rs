@@ -247,7 +247,9 @@ mod tests {
 
     /// `run`'s pipe gate: released once the reader has taken the byte and
     /// closed its end. The control: a reader that closes its end without
-    /// taking the byte (an init that died on the way) is an error.
+    /// taking the byte, with the init gone (it died on the way), is an
+    /// error. (An init still alive took an earlier byte: tests/
+    /// start_stale_byte_s11.rs.)
     #[test]
     fn the_pipe_gate_is_released_only_by_a_reader_that_took_the_byte() {
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
@@ -255,9 +257,13 @@ mod tests {
         push_start_byte(&state(), w.as_fd(), &"gate").expect("released");
         t.join().unwrap();
 
+        let mut gone = state();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        gone.pid = child.id() as i32;
+        child.wait().unwrap();
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
         let t = reader(r, false);
-        let err = push_start_byte(&state(), w.as_fd(), &"gate").unwrap_err();
+        let err = push_start_byte(&gone, w.as_fd(), &"gate").unwrap_err();
         t.join().unwrap();
         assert_eq!(
             err.to_string(),
