@@ -238,7 +238,17 @@ dk_top_stats() { # NAME INIT_PID
         verdict docker_top FAIL "rc=$rc want pid $2: $(dk_brief)"
     fi
     # A spinning exec in the container gives the stats a CPU share.
-    dk exec -d "$1" /bin/probe spin 1 6
+    # Under a loaded TCG guest `exec -d` can return before the spinner is
+    # in the container: wait for `top` to list it (a fixed second once
+    # read pids 1 and CPU 0), then give it a moment of CPU to show.
+    dk exec -d "$1" /bin/probe spin 1 10
+    i=0
+    while [ $i -lt 60 ]; do
+        dk top "$1"
+        grep -q 'probe spin' "$OUT/dk.out" && break
+        sleep 0.5
+        i=$((i + 1))
+    done
     sleep 1
     dk stats --no-stream --format '{{.CPUPerc}} {{.MemUsage}} {{.PIDs}}' "$1"
     st=$(head -n1 "$OUT/dk.out")
