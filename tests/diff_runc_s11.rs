@@ -853,6 +853,36 @@ fn create_container_hook_gets_the_process_env() {
     );
 }
 
+/// additionalGids naming a gid twice: runc sets each once; outlet passed
+/// the list through and the kernel kept both (Groups: 5 5 10). The
+/// container's own status line is the fact compared.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn duplicate_additional_gids_are_set_once_as_runc() {
+    let Some(t) = T::new() else { return };
+    let b = valid_bundle(&t, 12);
+    let mut c = b.config();
+    c["process"]["user"] = json!({"uid": 0, "gid": 0, "additionalGids": [10, 5, 10, 5]});
+    b.write_config(&c);
+    let mut p = Pair::new(&t, &b);
+    let runc = p.run(Rt::Runc);
+    let outlet = p.run(Rt::Outlet);
+    let groups = |s: &Seen| -> Vec<String> {
+        s.lines
+            .iter()
+            .filter(|l| l.contains("Groups:"))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    let want = groups(&runc);
+    assert!(
+        want.iter().any(|l| l.ends_with("Groups: 5 10")),
+        "runc's groups: {want:?} ({:?})",
+        runc.lines
+    );
+    assert_eq!(groups(&outlet), want, "outlet: {:?}", outlet.lines);
+}
+
 /// runc 1.1.5's exec leaves the process the umask of the `runc exec`
 /// caller: its setns init never applies process.user.umask (later runc
 /// does: `if l.config.Config.Umask != nil { unix.Umask(..) }` in

@@ -669,7 +669,12 @@ fn switch_user(process: &Process, filter_needs_admin: bool) -> Result<Option<(u6
     let uid = user.uid();
     let gid = user.gid();
     prctl::set_keepcaps(true).context("PR_SET_KEEPCAPS")?;
-    let groups: &[u32] = user.additional_gids().as_deref().unwrap_or(&[]);
+    // Each gid once, as runc: the kernel keeps duplicates (sorted) and
+    // /proc/PID/status would list them twice (tests/diff_runc_s11.rs).
+    let mut groups: Vec<u32> = user.additional_gids().clone().unwrap_or_default();
+    groups.sort_unstable();
+    groups.dedup();
+    let groups = groups.as_slice();
     // The raw calls: this process has one thread (the init, or `exec`'s
     // child after its fork), so musl's all-threads wrappers would only
     // add their signal masking. setgroups is denied in a user namespace
