@@ -864,7 +864,7 @@ fn duplicate_additional_gids_are_set_once_as_runc() {
     let mut c = b.config();
     c["process"]["user"] = json!({"uid": 0, "gid": 0, "additionalGids": [10, 5, 10, 5]});
     b.write_config(&c);
-    let mut p = Pair::new(&t, &b);
+    let p = Pair::new(&t, &b);
     let runc = p.run(Rt::Runc);
     let outlet = p.run(Rt::Outlet);
     let groups = |s: &Seen| -> Vec<String> {
