@@ -710,8 +710,7 @@ fn record(
     crate::fault::pause("create:gate-opened");
     // Recorded: the init may now turn its death signal off; its closing
     // the channel says it has (exiting before that would kill it).
-    init.chan.send(&Msg::Recorded)?;
-    match init.chan.recv()? {
+    match init.chan.send_then_recv(&Msg::Recorded)? {
         None => {}
         // Its death signal could not be turned off (faults_s8: prctl
         // failing): say what failed, not only that a message came.

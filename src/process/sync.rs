@@ -251,6 +251,24 @@ impl Channel {
         }
     }
 
+    /// `send`, then the peer's answer. A peer that failed on its own first
+    /// sent its error and exited: the send meets a closed socket, and the
+    /// error it left is still there to read, which is what the caller
+    /// must report (faults_s8 saw the send's EPIPE instead). `None` only
+    /// when the send went through and the peer then closed its end.
+    pub fn send_then_recv(&self, msg: &Msg) -> Result<Option<Msg>> {
+        let sent = self.send(msg);
+        if let Err(e) = &sent
+            && !Self::peer_gone(e)
+        {
+            return sent.map(|()| None);
+        }
+        match self.recv()? {
+            None => sent.map(|()| None),
+            answer => Ok(answer),
+        }
+    }
+
     /// `send`, where a peer already gone is not the sender's failure:
     /// `create`'s messages sent before it reads the init's (whose reading
     /// tells how the init ended).
@@ -443,6 +461,32 @@ mod tests {
         a.send(&Msg::warning("w".into())).unwrap();
         a.send(&Msg::Ready).unwrap();
         assert_eq!(b.recv().unwrap(), Some(Msg::Ready));
+    }
+
+    /// A peer that sent its error and closed before our send: the answer
+    /// is its error, not our send's EPIPE. Controls: a peer that closed
+    /// without a word is the send's failure; one that stays and closes
+    /// after reading is the plain end.
+    #[test]
+    fn send_then_recv_reads_what_a_gone_peer_left() {
+        let (a, b) = pair().unwrap();
+        let error = Msg::Error {
+            errno: libc::EAGAIN,
+            context: "sync: recv".into(),
+        };
+        b.send(&error).unwrap();
+        drop(b);
+        assert_eq!(a.send_then_recv(&Msg::Recorded).unwrap(), Some(error));
+
+        let (a, b) = pair().unwrap();
+        drop(b);
+        let e = a.send_then_recv(&Msg::Recorded).unwrap_err();
+        assert!(Channel::peer_gone(&e), "{e:#}");
+
+        let (a, b) = pair().unwrap();
+        let t = std::thread::spawn(move || assert_eq!(b.recv().unwrap(), Some(Msg::Recorded)));
+        assert_eq!(a.send_then_recv(&Msg::Recorded).unwrap(), None);
+        t.join().unwrap();
     }
 
     #[test]

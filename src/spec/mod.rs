@@ -72,7 +72,11 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Validated> {
             rootfs.display()
         )
     })?;
-    if !rootfs.is_dir() {
+    // is_dir() would call any failure of the stat (ENOMEM, EACCES) "not
+    // a directory"; say what really failed (faults_s8).
+    let meta = std::fs::metadata(&rootfs)
+        .with_context(|| format!("config {name}: root.path: {}", rootfs.display()))?;
+    if !meta.is_dir() {
         bail!(
             "config {name}: root.path: {} is not a directory",
             rootfs.display()
