@@ -704,7 +704,7 @@ fn record(
         s.remember();
     }
     let blocked = match opened {
-        Some((end, block)) => super::create_gate::put_byte(end, block)?,
+        Some((end, block)) => super::create_gate::put_byte_or_why(end, block, &init.chan)?,
         None => None,
     };
     crate::fault::pause("create:gate-opened");

@@ -72,6 +72,30 @@ fn open_exec_fifo(dir: &ContainerDir) -> Result<OwnedFd> {
     .with_context(|| format!("open {}", fifo_path.display()))
 }
 
+/// `put_byte`, where a gate nobody reads any more (EPIPE: the init, its
+/// only reader, is gone) is reported by the init's own error when it left
+/// one on the channel: an init that failed on its own (its wait for
+/// `Recorded`, say) exits, and the write's EPIPE alone would hide why
+/// (faults_s8 saw `write the start gate: EPIPE` for an injected EAGAIN).
+/// The channel is closed by then (the init's fds went with it), so the
+/// read does not wait.
+pub(super) fn put_byte_or_why(
+    end: &OwnedFd,
+    block: bool,
+    chan: &crate::process::sync::Channel,
+) -> Result<Option<nix::sys::signal::SigSet>> {
+    use crate::process::sync::{self, Channel, Msg};
+    match put_byte(end, block) {
+        Err(e) if Channel::peer_gone(&e) => match chan.recv() {
+            Ok(Some(Msg::Error { errno, context })) => {
+                Err(sync::remote_error(errno, context).context("container init before start"))
+            }
+            _ => Err(e),
+        },
+        r => r,
+    }
+}
+
 /// `Gate::PipeOpened`: the start byte, written while the init still waits
 /// for `Recorded` (it holds the reading end until it has the byte, so
 /// `state` reads "created" until then, as with `Gate::Pipe`).
@@ -82,4 +106,34 @@ pub(super) fn put_byte(end: &OwnedFd, block: bool) -> Result<Option<nix::sys::si
     };
     super::start::write_start_byte(end.as_fd()).context("write the start gate")?;
     Ok(blocked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::sync::{self, Msg};
+
+    /// A gate whose reader is gone, with the init's error waiting on the
+    /// channel: that error is the answer, not the write's EPIPE. Control:
+    /// an init gone without a word leaves the EPIPE. (The test harness
+    /// ignores SIGPIPE, as outlet does.)
+    #[test]
+    fn a_gate_nobody_reads_says_why_the_init_left() {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        drop(r);
+        let (ours, init) = sync::pair().unwrap();
+        init.send(&Msg::Error {
+            errno: libc::EAGAIN,
+            context: "sync: recv".into(),
+        })
+        .unwrap();
+        drop(init);
+        let e = put_byte_or_why(&w, false, &ours).unwrap_err();
+        assert!(format!("{e:#}").contains("sync: recv"), "{e:#}");
+
+        let (ours, init) = sync::pair().unwrap();
+        drop(init);
+        let e = put_byte_or_why(&w, false, &ours).unwrap_err();
+        assert!(format!("{e:#}").contains("write the start gate"), "{e:#}");
+    }
 }

@@ -85,12 +85,12 @@ pub fn run(args: &InitArgs, chan: Channel) -> ! {
     };
     // Before `Ready` the parent is listening; after it the channel is
     // closed, `create` may be gone, and the init's stderr (the caller's) is
-    // where this can go. A parent already gone said why itself, or was
-    // killed (faults_s8: both sends failing gave two lines).
+    // where this can go. A parent already gone (the report's send or the
+    // failure itself says so) said why itself, or was killed (faults_s8).
     let unsaid = match chan.as_ref().map(|c| c.send(&Msg::error(&err))) {
         None => true,
         Some(Ok(())) => false,
-        Some(Err(e)) => !Channel::peer_gone(&e),
+        Some(Err(e)) => !Channel::peer_gone(&e) && !Channel::peer_gone(&err),
     };
     if unsaid {
         crate::logging::stderr(format_args!("outlet: container init: {err:#}"));
@@ -98,12 +98,11 @@ pub fn run(args: &InitArgs, chan: Channel) -> ! {
     crate::syscall::exit_now(1)
 }
 
-/// The parent's answer to `want`; anything else ends the setup.
+/// The parent's answer to `want`. Its end closed is EPIPE: no one to tell.
 fn wait_for(chan: &Channel, want: &str) -> Result<Msg> {
-    match chan.recv()? {
-        Some(m) => Ok(m),
-        None => bail!("sync: outlet exited during setup, waiting for {want}"),
-    }
+    let gone = || format!("sync: outlet exited during setup, waiting for {want}");
+    chan.recv()?
+        .ok_or_else(|| anyhow::Error::new(Errno::EPIPE).context(gone()))
 }
 
 /// The init's steps, in order (DESIGN.md's process model): enter the
