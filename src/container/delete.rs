@@ -203,11 +203,7 @@ pub fn stop(c: &Opened) -> Result<()> {
         if Instant::now() >= next_thaw {
             // The container's own cgroup too (a task that writes FROZEN
             // in a loop, tests/attack_s11.rs).
-            if !super::kill::thaws_only() && cg.is_frozen().unwrap_or(false) {
-                let _ = super::kill::end_frozen(&c.state, &cg);
-            } else {
-                cg.thaw_below();
-            }
+            super::kill::end_refreeze(&c.state, &cg);
             next_thaw = Instant::now() + REFREEZE_POLL;
         }
         if Instant::now() > deadline {

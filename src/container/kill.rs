@@ -97,7 +97,7 @@ pub fn end_frozen(state: &State, cg: &Cgroup) -> Result<()> {
     Ok(())
 }
 
-pub fn thaws_only() -> bool {
+fn thaws_only() -> bool {
     crate::fault::control("OUTLET_KILL_THAWS_ONLY")
 }
 
@@ -116,11 +116,17 @@ fn wait_exit_thawing(state: &State, cg: &Cgroup, pidfd: &OwnedFd) -> Result<bool
         if left <= REFREEZE_POLL {
             return Ok(false);
         }
-        if cg.is_frozen().unwrap_or(false) {
-            let _ = end_frozen(state, cg);
-        } else {
-            cg.thaw_below();
-        }
+        end_refreeze(state, cg);
+    }
+}
+
+/// Once more while a SIGKILLed container dies (kill's and delete's waits):
+/// a task of it may have frozen its own cgroup, or one below, anew.
+pub fn end_refreeze(state: &State, cg: &Cgroup) {
+    if !thaws_only() && cg.is_frozen().unwrap_or(false) {
+        let _ = end_frozen(state, cg);
+    } else {
+        cg.thaw_below();
     }
 }
 

@@ -200,8 +200,8 @@ pub fn read_bounding() -> Result<u64> {
 }
 
 /// Drop what is not in the bounding set; called while still privileged,
-/// before the uid switch. `None` (no `process.capabilities`) leaves every
-/// set alone, as runc does.
+/// before the uid switch. `None` (no `process.capabilities`) keeps none,
+/// as runc does (see `absent_keeps_all`).
 pub fn drop_bounding(caps: Option<&LinuxCapabilities>) -> Result<()> {
     if caps.is_none() && absent_keeps_all() {
         return Ok(());
@@ -263,7 +263,7 @@ pub const SETUP_ADMIN: u64 = 1 << 21;
 /// into the container's pid namespace, where a container process holding
 /// CAP_SYS_PTRACE can attach to it (no dumpable flag stops that holder)
 /// and run anything with what it holds. A process without `capabilities`
-/// keeps the runtime's sets anyway: nothing to do.
+/// keeps only `need` (see `absent_keeps_all`).
 pub fn narrow_for_setup(caps: Option<&LinuxCapabilities>, need: u64) -> Result<()> {
     if caps.is_none() && absent_keeps_all() {
         return Ok(());
