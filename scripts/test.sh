@@ -107,6 +107,15 @@ if [[ ${CI:-} == true || ${OUTLET_TEST_REQUIRE_ALL:-} == 1 ]] && ((skipped > 0))
 fi
 
 echo
+# The failing checks of the script suites again, last: the CI's record
+# keeps only the tail of this output, and a suite's FAIL line scrolled
+# out of it says nothing (session 11's stop CI: "failed suite: vm" and
+# no word of which test).
+for log in "$logs"/*.log; do
+  [[ $log == "$logs/cargo.log" ]] && continue
+  grep -E '^(FAIL [^ ]+|[A-Z]+TEST [^ ]+ FAIL)' "$log" 2>/dev/null | head -n 20 |
+    cut -c 1-800 | sed "s|^|$(basename "$log" .log): |"
+done
 ((${#failures[@]})) && printf 'failed suite: %s\n' "${failures[@]}"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 ((failed == 0))
