@@ -20,8 +20,8 @@ impl OwnOom {
         let adj = i64::from(adj);
         let proc = ProcFs::host()?;
         let rel = proc.own("oom_score_adj");
-        // Our own entry of the host's /proc (verified procfs above).
-        let own: i64 = std::fs::read_to_string(format!("/proc/{rel}"))
+        let own: i64 = proc
+            .read(&rel)
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(0);

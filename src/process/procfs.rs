@@ -82,6 +82,17 @@ impl ProcFs {
         Ok(File::from(fd))
     }
 
+    /// `rel` read whole, through the verified root like the writes.
+    pub fn read(&self, rel: &str) -> std::io::Result<String> {
+        let fd = syscall::openat2(
+            self.root.as_raw_fd(),
+            Path::new(rel),
+            libc::O_RDONLY,
+            RESOLVE,
+        )?;
+        std::io::read_to_string(File::from(fd))
+    }
+
     /// Write `value` to `rel` in one write(2): procfs and sysctl files
     /// take a value from one write only.
     pub fn write(&self, rel: &str, value: &[u8]) -> std::io::Result<()> {
