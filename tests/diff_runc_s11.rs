@@ -15,7 +15,8 @@
 mod common;
 
 use common::T;
-use common::diffrun::{Pair, Rng, Rt, Seen, diff_lines, mount_order, script};
+use common::diffrun::{Pair, Rt, Seen, diff_lines, mount_order, script};
+use common::rng::Rng;
 use serde_json::{Value, json};
 
 const CAPS: &[&str] = &[

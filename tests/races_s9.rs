@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use common::pause::Pause;
 use common::races::{
-    Rng, Running, clean, create, create_started, judge, pair, rounds, sleeper, spawn, status,
+    Running, clean, create, create_started, judge, pair, rounds, seeded, sleeper, spawn, status,
 };
 use common::{T, sh};
 use serde_json::json;
@@ -50,7 +50,7 @@ const GONE: &[&str] = &["does not exist"];
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn delete_vs_delete() {
     let Some(t) = T::new() else { return };
-    let mut rng = Rng::new("delete_vs_delete");
+    let mut rng = seeded("delete_vs_delete");
     let b = sleeper(&t, "dd");
     let id = t.id("dd");
     for r in 0..rounds(8) {
@@ -115,7 +115,7 @@ fn delete_vs_delete_control_without_the_fix() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn delete_force_vs_kill() {
     let Some(t) = T::new() else { return };
-    let mut rng = Rng::new("delete_force_vs_kill");
+    let mut rng = seeded("delete_force_vs_kill");
     let b = sleeper(&t, "dk");
     let id = t.id("dk");
     for r in 0..rounds(8) {
@@ -141,7 +141,7 @@ fn delete_force_vs_kill() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn kill_vs_start() {
     let Some(t) = T::new() else { return };
-    let mut rng = Rng::new("kill_vs_start");
+    let mut rng = seeded("kill_vs_start");
     let b = sleeper(&t, "ks");
     let id = t.id("ks");
     for r in 0..rounds(8) {
@@ -160,7 +160,7 @@ fn kill_vs_start() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn start_vs_start() {
     let Some(t) = T::new() else { return };
-    let mut rng = Rng::new("start_vs_start");
+    let mut rng = seeded("start_vs_start");
     let b = sleeper(&t, "ss");
     let id = t.id("ss");
     for r in 0..rounds(8) {
@@ -185,7 +185,7 @@ fn start_vs_start() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn start_vs_delete() {
     let Some(t) = T::new() else { return };
-    let mut rng = Rng::new("start_vs_delete");
+    let mut rng = seeded("start_vs_delete");
     let b = sleeper(&t, "sd");
     let id = t.id("sd");
     for r in 0..rounds(8) {
@@ -207,7 +207,7 @@ fn start_vs_delete() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn create_vs_create() {
     let Some(t) = T::new() else { return };
-    let mut rng = Rng::new("create_vs_create");
+    let mut rng = seeded("create_vs_create");
     let b = sleeper(&t, "cc");
     let id = t.id("cc");
     let bd = b.dir.to_str().unwrap();
@@ -289,7 +289,7 @@ fn create_delete_create_in_the_mkdir_window() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn exec_vs_delete_force() {
     let Some(t) = T::new() else { return };
-    let mut rng = Rng::new("exec_vs_delete_force");
+    let mut rng = seeded("exec_vs_delete_force");
     let b = sleeper(&t, "ed");
     let id = t.id("ed");
     for r in 0..rounds(8) {
@@ -323,7 +323,7 @@ fn exec_vs_delete_force() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn pause_vs_resume_vs_kill() {
     let Some(t) = T::new() else { return };
-    let mut rng = Rng::new("pause_vs_resume_vs_kill");
+    let mut rng = seeded("pause_vs_resume_vs_kill");
     let b = sleeper(&t, "prk");
     let id = t.id("prk");
     let words = &[
@@ -371,7 +371,7 @@ fn pause_vs_resume_vs_kill() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn update_vs_delete() {
     let Some(t) = T::new() else { return };
-    let mut rng = Rng::new("update_vs_delete");
+    let mut rng = seeded("update_vs_delete");
     let b = t.bundle("ud", |c| {
         sh(c, "exec sleep 1000");
         c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 64}});
@@ -399,7 +399,7 @@ fn update_vs_delete() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn state_and_list_while_delete_runs() {
     let Some(t) = T::new() else { return };
-    let mut rng = Rng::new("state_and_list_while_delete_runs");
+    let mut rng = seeded("state_and_list_while_delete_runs");
     let b = sleeper(&t, "sl");
     let id = t.id("sl");
     for r in 0..rounds(6) {
@@ -445,7 +445,7 @@ fn state_and_list_while_delete_runs() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn kill_all_vs_forking() {
     let Some(t) = T::new() else { return };
-    let mut rng = Rng::new("kill_all_vs_forking");
+    let mut rng = seeded("kill_all_vs_forking");
     let b = t.bundle("kf", |c| {
         common::drop_ns(c, "pid");
         sh(c, "while :; do sleep 100 & done");
@@ -475,7 +475,7 @@ fn kill_all_vs_forking() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn run_detached_vs_delete() {
     let Some(t) = T::new() else { return };
-    let mut rng = Rng::new("run_detached_vs_delete");
+    let mut rng = seeded("run_detached_vs_delete");
     let b = sleeper(&t, "rd");
     let id = t.id("rd");
     let bd = b.dir.to_str().unwrap();

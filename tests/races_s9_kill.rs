@@ -21,7 +21,7 @@ mod common;
 use std::time::Duration;
 
 use common::races::{
-    Rng, Running, clean, create, create_started, judge, rounds, sleeper, spawn, status,
+    Running, clean, create, create_started, judge, rounds, seeded, sleeper, spawn, status,
 };
 use common::seccomp_denied;
 use common::{Bundle, T};
@@ -69,7 +69,7 @@ fn killed_mid_way(
     promise: &dyn Fn(&T, &str, &str),
 ) {
     let Some(t) = T::new() else { return };
-    let mut rng = Rng::new(test);
+    let mut rng = seeded(test);
     let id = t.id(test);
     let args: Vec<&str> = args
         .iter()
@@ -239,7 +239,7 @@ fn run_detached_killed_then_next_caller() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn killed_while_another_waits() {
     let Some(t) = T::new() else { return };
-    let mut rng = Rng::new("killed_while_another_waits");
+    let mut rng = seeded("killed_while_another_waits");
     let b = sleeper(&t, "kw");
     let id = t.id("kw");
     let bd = b.dir.to_str().unwrap();

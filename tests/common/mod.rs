@@ -16,6 +16,7 @@ pub mod listener;
 pub mod netns;
 pub mod pause;
 pub mod races;
+pub mod rng;
 pub mod runcbats;
 pub mod seccomp_denied;
 pub mod strace;

@@ -13,38 +13,18 @@ use super::{Bundle, OUTLET, Out, T, sh, wait_timeout};
 /// The limit of one command in a round: a hang fails the test.
 pub const LIMIT: Duration = Duration::from_secs(30);
 
-/// splitmix64: enough to spread timings, the same for the same seed.
-pub struct Rng(u64);
+use super::rng::Rng;
 
-impl Rng {
-    pub fn new(test: &str) -> Rng {
-        let seed = match std::env::var("RACES_S9_SEED").ok().as_deref() {
-            Some("pid") => std::process::id() as u64,
-            Some(v) => v.parse().unwrap_or(0x5eed_0009),
-            None => 0x5eed_0009,
-        };
-        eprintln!("{test}: seed {seed} (RACES_S9_SEED={seed} repeats it)");
-        // Each test its own stream from the one seed.
-        let mix = test.bytes().fold(seed, |h, b| h.rotate_left(5) ^ b as u64);
-        Rng(mix)
-    }
-
-    pub fn draw(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A delay of 0 to `max_us` microseconds.
-    pub fn delay(&mut self, max_us: u64) -> Duration {
-        Duration::from_micros(self.draw() % (max_us + 1))
-    }
-
-    pub fn coin(&mut self) -> bool {
-        self.draw() & 1 == 1
-    }
+/// The generator of one race test: RACES_S9_SEED (a number, or `pid`),
+/// each test its own stream from the one seed.
+pub fn seeded(test: &str) -> Rng {
+    let seed = match std::env::var("RACES_S9_SEED").ok().as_deref() {
+        Some("pid") => std::process::id() as u64,
+        Some(v) => v.parse().unwrap_or(0x5eed_0009),
+        None => 0x5eed_0009,
+    };
+    eprintln!("{test}: seed {seed} (RACES_S9_SEED={seed} repeats it)");
+    Rng::new(test.bytes().fold(seed, |h, b| h.rotate_left(5) ^ b as u64))
 }
 
 pub fn rounds(default: usize) -> usize {
