@@ -50,6 +50,9 @@ pub fn filter(ps_output: &str, pids: &[i32]) -> Result<String> {
         .split_whitespace()
         .position(|h| h == "PID")
         .context("its output has no PID column (pass -o with pid)")?;
+    // A set: ps lists every process of the host, a container may hold
+    // thousands, and a scan of `pids` per line was their product.
+    let pids: std::collections::HashSet<i32> = pids.iter().copied().collect();
     let mut out = String::new();
     out.push_str(header);
     out.push('\n');
