@@ -38,8 +38,21 @@ pub fn run_all_env(
     default_env: Option<&[String]>,
 ) -> Result<()> {
     let dir = hook_dir(kind, hooks, state_json);
+    run_all_in(kind, hooks, state_json, default_env, dir.as_deref())
+}
+
+/// `run_all_env` in `dir`: the createContainer hooks run in the mounted
+/// rootfs, as runc's init (which chdirs there before it runs them) has
+/// them, so a hook's relative paths name the container's files.
+pub fn run_all_in(
+    kind: &str,
+    hooks: Option<&Vec<Hook>>,
+    state_json: &str,
+    default_env: Option<&[String]>,
+    dir: Option<&std::path::Path>,
+) -> Result<()> {
     for (i, h) in hooks.into_iter().flatten().enumerate() {
-        run_one(h, state_json, default_env, dir.as_deref()).with_context(|| context(kind, i, h))?;
+        run_one(h, state_json, default_env, dir).with_context(|| context(kind, i, h))?;
     }
     Ok(())
 }

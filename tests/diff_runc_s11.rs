@@ -541,15 +541,6 @@ fn accepted(cfg: &Value, l: &str) -> Option<String> {
     if l.starts_with("fact.hook.poststop.cwd: ") || l.starts_with("fact.hook.poststop.env: PWD=") {
         return None;
     }
-    // createContainer: runc's init has chdir'd to the rootfs when it runs
-    // the hook, outlet runs it in the bundle as its other host-side hooks.
-    // KNOWN difference, not closed this session (src/hooks.rs hook_dir):
-    // a hook naming files relatively finds the bundle's, not the rootfs's.
-    if l.starts_with("fact.hook.createContainer.cwd: ")
-        || l.starts_with("fact.hook.createContainer.env: PWD=")
-    {
-        return None;
-    }
     let Some(m) = l.strip_prefix("fact.mount: ") else {
         return Some(l.to_string());
     };
@@ -852,6 +843,56 @@ fn create_container_hook_gets_the_process_env() {
         d.contains("CALLER_ONLY=x"),
         "the control was not caught:\n{d}"
     );
+}
+
+/// Where each create hook runs: runc runs prestart and createRuntime in
+/// the bundle (its own cwd) and createContainer in the mounted rootfs (its
+/// init chdirs there first); outlet ran createContainer in the bundle. The
+/// bundle's hooks are the control: the same measurement reads the other
+/// directory there, so a fact that could not change would be caught.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn create_hooks_run_where_runc_runs_them() {
+    let Some(t) = T::new() else { return };
+    let b = valid_bundle(&t, 13);
+    let mut c = b.config();
+    let f = b.out.display().to_string();
+    let hook = |kind: &str| {
+        json!([{"path": "/bin/sh", "args": ["sh", "-c",
+            format!("echo \"@hook.{kind}.cwd $(pwd)\" > {f}/hook-{kind}-cwd")]}])
+    };
+    c["hooks"] = json!({
+        "prestart": hook("prestart"),
+        "createRuntime": hook("createRuntime"),
+        "createContainer": hook("createContainer"),
+    });
+    b.write_config(&c);
+    let p = Pair::new(&t, &b);
+    let runc = p.run(Rt::Runc);
+    let outlet = p.run(Rt::Outlet);
+    let cwd = |s: &Seen, kind: &str| -> Vec<String> {
+        let tag = format!("fact.hook.{kind}.cwd: ");
+        s.lines
+            .iter()
+            .filter_map(|l| l.strip_prefix(&tag).map(str::to_string))
+            .collect()
+    };
+    let bundle = b.dir.display().to_string();
+    let rootfs = b.dir.join("rootfs").display().to_string();
+    for (kind, want) in [
+        ("prestart", &bundle),
+        ("createRuntime", &bundle),
+        ("createContainer", &rootfs),
+    ] {
+        assert_eq!(
+            cwd(&runc, kind),
+            vec![want.clone()],
+            "runc's {kind}: {:?}",
+            runc.lines
+        );
+        assert_eq!(cwd(&outlet, kind), cwd(&runc, kind), "outlet's {kind}");
+    }
+    assert_eq!(compare(&c, &runc, &outlet), Vec::<String>::new());
 }
 
 /// additionalGids naming a gid twice: runc sets each once; outlet passed

@@ -318,11 +318,12 @@ fn run_create_hooks(a: &InitArgs, chan: &Channel, host_pid: i32) -> Result<()> {
     // caller's: it runs in the container's namespaces, and runc's init
     // (which replaced its environment with the process's) gives it that.
     let env = a.spec.process().as_ref().and_then(|p| p.env().as_deref());
-    crate::hooks::run_all_env(
+    crate::hooks::run_all_in(
         "createContainer",
         hooks.and_then(|h| h.create_container().as_ref()),
         &(a.state_json)(host_pid, Status::Creating),
         Some(env.unwrap_or(&[])).filter(|_| !crate::fault::hook_runtime_env()),
+        Some(a.rootfs),
     )
 }
 
