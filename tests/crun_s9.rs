@@ -32,6 +32,11 @@
 //! - test_hooks.py test_in_container_hooks_state: crun sends status
 //!   "created" to createContainer hooks; outlet (and runc) send "creating"
 //!   (the hook runs during create); startContainer gets "created" from all.
+//! - test_hooks.py test_createContainer_hook_after_mounts: crun runs a
+//!   createContainer hook in the bundle (it finds /proc at rootfs/proc);
+//!   outlet, like runc 1.1.5 (its init chdirs to the rootfs first), runs it
+//!   in the mounted rootfs (tests/diff_runc_s11.rs
+//!   create_hooks_run_where_runc_runs_them).
 //! - test_hooks.py test_hooks_bundle_path_not_cwd: crun reports the bundle
 //!   path as given (a symlink); outlet, like runc, reports it resolved.
 //! - test_hooks.py test_annotation_hook_stdout_stderr, test_poststop_hook_

@@ -158,9 +158,10 @@ fn crun_listen_fds_reach_the_container() {
 }
 
 /// Hooks run in the bundle directory (runc works from there, crun sets
-/// it): prestart, createRuntime and poststop print it, and a
-/// createContainer hook finds the container's /proc at rootfs/proc from
-/// there. A hook without env gets the runtime's PATH, one with env only
+/// it): prestart, createRuntime and poststop print it. A createContainer
+/// hook runs in the mounted rootfs, as runc's (crun's runs in the bundle
+/// and finds the container's /proc at rootfs/proc): it finds /proc at
+/// proc/ from there. A hook without env gets the runtime's PATH, one with env only
 /// that. Poststop hooks run after a createRuntime hook fails, also by
 /// timeout. Control: the test itself runs elsewhere, so an inherited cwd
 /// would show as that directory.
@@ -185,7 +186,7 @@ fn crun_hooks_cwd_env_and_poststop_after_failure() {
             "prestart": [hook("prestart", "pwd"), hook("path", "echo $PATH"), {
                 "path": "/bin/sh", "env": ["PATH=/foo"],
                 "args": ["sh", "-c", format!("echo \"given $PATH\" >> {}", log.display())]}],
-            "createContainer": [hook("proc", "test -e rootfs/proc/self && echo mounted")],
+            "createContainer": [hook("proc", "test -e proc/self && pwd")],
             "poststop": [hook("poststop", "pwd")],
         });
     });
@@ -209,7 +210,7 @@ fn crun_hooks_cwd_env_and_poststop_after_failure() {
         format!("path {path}"),
         "given /foo".to_string(),
         format!("createRuntime {dir}"),
-        "proc mounted".to_string(),
+        format!("proc {dir}/rootfs"),
         format!("poststop {dir}"),
     ];
     assert_eq!(got.lines().collect::<Vec<_>>(), want, "{o:?}");
