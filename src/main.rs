@@ -40,14 +40,16 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
     // re-executed one repeats: the name alone says whether it is needed.
     let early = outlet::cli::subcommand_name(&argv)
         .is_some_and(|name| protected_exe::needed_for(name.as_ref()));
+    // Nothing is prefaulted (madvise MADV_POPULATE_READ of the image,
+    // MADV_POPULATE_WRITE of the arena's first 128 KiB, sessions 6-11):
+    // since the hot commands skip clap, the copy touches too little of
+    // either for the populate to pay. bench/README.md "Session 12: the
+    // storm's CPU": create 0.10-0.2 ms and exec 0.14 ms less CPU without.
     let mut protected = if early {
         protected_exe::ensure(&argv)
     } else {
         Ok(())
     };
-    if early && protected.is_ok() {
-        prefault();
-    }
     let cli = Cli::try_parse_fast_from(&argv).unwrap_or_else(|| parse_or_exit(&argv));
     let log = logging::Logger::new(cli.log.clone(), cli.log_format, cli.debug);
     // Whatever spelling of the command line the quick look missed.
@@ -88,20 +90,6 @@ fn command_line(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<OsSt
             OsString::from_vec(arg.to_bytes().to_vec())
         })
         .collect()
-}
-
-/// Map in one go the memory that create, run and exec (the `early`
-/// commands: they parse a config and clone an init or a helper) are about
-/// to touch page by page, in the process that does the work (a first
-/// image that re-executes itself never gets here): the binary's code and
-/// data, and the first 128 KiB of the allocator's arena, about what a
-/// `run` fills. 197 page faults per `run` became 156 (bench/README.md).
-/// Not for the short commands: `list` touches so little of the binary
-/// that mapping all of it cost more (0.18 -> 0.20 ms) than the dozen
-/// faults it saved.
-fn prefault() {
-    outlet::syscall::start::prefault_image();
-    ALLOC.prefault(128 << 10);
 }
 
 /// A panic anywhere in outlet, and in particular in its cloned children

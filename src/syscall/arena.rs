@@ -165,31 +165,6 @@ impl<const N: usize> Arena<N> {
     }
 }
 
-impl<const N: usize> Arena<N> {
-    /// Make the next `bytes` of the arena memory now, in one madvise
-    /// (MADV_POPULATE_WRITE) instead of a page fault per fresh page as the
-    /// allocations reach them. Best effort: an older kernel (before 5.14)
-    /// refuses the advice and the pages fault in as before.
-    pub fn prefault(&self, bytes: usize) {
-        let from = self.used.load(Ordering::Relaxed) & !4095;
-        let len = bytes.min(N - from);
-        if len == 0 {
-            return;
-        }
-        // SAFETY: the range lies inside `space` (from + len <= N), which
-        // lives as long as the program; populating changes no byte of it
-        // (fresh .bss pages read as zero either way, touched ones keep
-        // their contents).
-        unsafe {
-            libc::madvise(
-                (self.base() + from) as *mut libc::c_void,
-                len,
-                libc::MADV_POPULATE_WRITE,
-            );
-        }
-    }
-}
-
 // SAFETY: `alloc` returns either a range of `space` that no other caller
 // holds (see `bump`), aligned and `layout.size()` long, or System's block;
 // `dealloc` and `realloc` tell the two apart by address and hand System's

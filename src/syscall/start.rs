@@ -42,31 +42,3 @@ pub fn raise_default_sigpipe() {
         libc::raise(libc::SIGPIPE);
     }
 }
-
-unsafe extern "C" {
-    // The linker's marks of the executable's first byte (its ELF header)
-    // and the end of its initialized data.
-    static __ehdr_start: u8;
-    static _edata: u8;
-}
-
-/// Map the binary's code and read-only data, from its first byte to the
-/// end of .data, in one madvise (MADV_POPULATE_READ) instead of some
-/// thirty page faults (each maps 16 pages around it). The pages are in the
-/// page cache: outlet runs several times per container. Best effort: an
-/// older kernel (before 5.14) refuses the advice and the faults happen as
-/// before.
-pub fn prefault_image() {
-    // SAFETY: only the addresses of the two linker symbols are taken; the
-    // range between them is this executable's mapped image, which madvise
-    // only populates (it reads no byte and changes none).
-    unsafe {
-        let start = (&raw const __ehdr_start) as usize & !4095;
-        let end = (&raw const _edata) as usize;
-        libc::madvise(
-            start as *mut libc::c_void,
-            end.saturating_sub(start),
-            libc::MADV_POPULATE_READ,
-        );
-    }
-}

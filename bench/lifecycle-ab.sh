@@ -1,0 +1,40 @@
+#!/bin/bash
+# CPU per container lifecycle (create, start, the init, delete), outlet
+# builds A/B, alternating lifecycle by lifecycle, in bench/run.sh's v2
+# field (a private mount namespace with a fresh cgroup2 mount), runc
+# spec's bundle with /bin/true. The state root (and the pid files) on a
+# tmpfs in that namespace; LIFECYCLE_EXT4=1 puts them under /tmp (this
+# host's ext4, as bench/storm.sh does). Prints bench/lifecycle-cpu.py's
+# medians for each binary. On a loaded machine compare within one run.
+#
+#   bench/lifecycle-ab.sh PAIRS old=/tmp/x/old/outlet new=/tmp/x/new/outlet
+#
+# PIDLOG=FILE with one binary and `perf record -a -g` around this script:
+# bench/roles.py splits the profile by process. Needs root and runc (for
+# `runc spec`). See bench/README.md "Session 12: the storm's CPU".
+set -euo pipefail
+pairs=$1
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+rootfs=$("$repo/rootfs-fixtures/build.sh" | tail -1)
+work=$(mktemp -d /tmp/lifecycle-ab.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bundle" "$work/state"
+chmod 700 "$work/state"
+(cd "$work/bundle" && runc spec)
+python3 - "$work/bundle/config.json" "$rootfs" "lifecycle-ab-$$" <<'PY'
+import json, sys
+p, rootfs, tag = sys.argv[1:4]
+c = json.load(open(p))
+c["root"] = {"path": rootfs, "readonly": True}
+c["process"]["args"] = ["/bin/true"]
+c["process"]["terminal"] = False
+c["linux"]["cgroupsPath"] = f"/{tag}/x"
+json.dump(c, open(p, "w"))
+PY
+tmpfs="mount -t tmpfs -o mode=700 none $work/state"
+[[ ${LIFECYCLE_EXT4:-0} == 1 ]] && tmpfs=true
+unshare -m --propagation private sh -c "
+  mount -t cgroup2 none /sys/fs/cgroup && $tmpfs &&
+  python3 '$here/lifecycle-cpu.py' '$work/state' '$work/bundle' $pairs $*"
