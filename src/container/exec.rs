@@ -476,9 +476,10 @@ fn wait_for_ready<'a>(w: &Watch<'a>) -> Result<Started<'a>> {
 /// pid namespace from its fork to its execve, where a container process
 /// holding CAP_SYS_PTRACE can take the socket (pidfd_getfd) or make the
 /// process write to it: a second `ProcessPid` naming a host process was
-/// taken over the helper's, written to the pid file (the caller then
-/// signals it as the exec's process) and sent the foreground exec's
-/// forwarded signals (tests/attack_s12.rs). The process is forked with
+/// taken over the helper's and written to the pid file (the caller then
+/// signals it as the exec's process), and a foreground exec returned at
+/// once (no child of ours to wait for), the real process left unwatched
+/// (tests/attack_s12.rs). The process is forked with
 /// CLONE_PARENT, so waitid tells without reaping. Debug builds'
 /// `OUTLET_EXEC_PID_UNCHECKED=1` is the control.
 fn process_pid_checked(p: i32, had: Option<i32>) -> Result<()> {
@@ -488,11 +489,11 @@ fn process_pid_checked(p: i32, had: Option<i32>) -> Result<()> {
     if let Some(first) = had {
         bail!("sync: a second ProcessPid ({p}, after {first}) from exec: refused");
     }
-    use nix::sys::wait::{Id, WaitPidFlag, waitid};
-    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
     if p <= 0 {
         bail!("sync: ProcessPid {p} is no process: refused");
     }
+    use nix::sys::wait::{Id, WaitPidFlag, waitid};
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
     waitid(Id::Pid(Pid::from_raw(p)), flags)
         .map(drop)
         .map_err(|e| anyhow!("sync: ProcessPid {p} is not a child of ours ({e}): refused"))
