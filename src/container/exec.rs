@@ -411,6 +411,10 @@ fn wait_for_ready<'a>(w: &Watch<'a>) -> Result<Started<'a>> {
         }
         match w.helper.chan.recv()? {
             Some(Msg::ProcessPid(p)) => {
+                if let Err(e) = process_pid_checked(p, pid) {
+                    error.get_or_insert(e);
+                    continue;
+                }
                 pid = Some(p);
                 // Its inode made while the process sets up; linked after Ready.
                 staged = w.pid_file.map(|f| syscall::StagedPidFile::new(f, p));
@@ -448,6 +452,12 @@ fn wait_for_ready<'a>(w: &Watch<'a>) -> Result<Started<'a>> {
         }
     };
     if let Some(e) = error {
+        // Our own unreaped child (checked): not a reused pid. A process
+        // whose setup failed is exiting anyway; one whose channel carried
+        // a forgery must not run on unrecorded.
+        if let Some(p) = pid {
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+        }
         reap_process(pid);
         return Err(e);
     }
@@ -459,6 +469,34 @@ fn wait_for_ready<'a>(w: &Watch<'a>) -> Result<Started<'a>> {
             bail!("exec: the process exited during setup");
         }
     }
+}
+
+/// A `ProcessPid` is taken once, and only naming a child of ours. The
+/// channel's other end is held by the process too, in the container's
+/// pid namespace from its fork to its execve, where a container process
+/// holding CAP_SYS_PTRACE can take the socket (pidfd_getfd) or make the
+/// process write to it: a second `ProcessPid` naming a host process was
+/// taken over the helper's and written to the pid file (the caller then
+/// signals it as the exec's process), and a foreground exec returned at
+/// once (no child of ours to wait for), the real process left unwatched
+/// (tests/attack_s12.rs). The process is forked with
+/// CLONE_PARENT, so waitid tells without reaping. Debug builds'
+/// `OUTLET_EXEC_PID_UNCHECKED=1` is the control.
+fn process_pid_checked(p: i32, had: Option<i32>) -> Result<()> {
+    if crate::fault::control("OUTLET_EXEC_PID_UNCHECKED") {
+        return Ok(());
+    }
+    if let Some(first) = had {
+        bail!("sync: a second ProcessPid ({p}, after {first}) from exec: refused");
+    }
+    if p <= 0 {
+        bail!("sync: ProcessPid {p} is no process: refused");
+    }
+    use nix::sys::wait::{Id, WaitPidFlag, waitid};
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    waitid(Id::Pid(Pid::from_raw(p)), flags)
+        .map(drop)
+        .map_err(|e| anyhow!("sync: ProcessPid {p} is not a child of ours ({e}): refused"))
 }
 
 /// The pid file, and the compiled filter kept for the next exec.
@@ -714,4 +752,25 @@ fn process_setup(
     }
     // The helper closed every other fd before the fork.
     crate::process::init::exec_process(became, seccomp, &state_json, None)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The first `ProcessPid` must name a child: pid 1 and ourselves are
+    /// refused, a child of ours (running or exited, unreaped) is taken,
+    /// and a second one is refused whatever it names.
+    #[test]
+    fn process_pid_only_a_child_and_only_once() {
+        let me = std::process::id() as i32;
+        for p in [1, me, 0] {
+            let e = super::process_pid_checked(p, None).unwrap_err();
+            assert!(e.to_string().contains("refused"), "{p}: {e}");
+        }
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        super::process_pid_checked(pid, None).unwrap();
+        let e = super::process_pid_checked(pid, Some(pid)).unwrap_err();
+        assert!(e.to_string().contains("a second ProcessPid"), "{e}");
+        child.wait().unwrap();
+    }
 }

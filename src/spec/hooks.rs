@@ -3,10 +3,17 @@
 //! outlet's own working directory, and a timeout of zero or less is
 //! neither "no timeout" nor a timeout; both are refused before any side
 //! effect, naming the hook, instead of failing (or silently running
-//! unbounded) halfway through the lifecycle.
+//! unbounded) halfway through the lifecycle. So is a timeout past
+//! `MAX_TIMEOUT`: added to the clock it overflowed, and the panic came at
+//! the hook's run, for a poststop hook in every `delete --force`, which
+//! then never removed the container (tests/attack_s12.rs).
 
 use anyhow::{Result, bail};
 use oci_spec::runtime::{Hook, Hooks};
+
+/// The longest timeout taken, in seconds (136 years): more than any hook
+/// waits, and far inside what the monotonic clock can add.
+pub const MAX_TIMEOUT: i64 = u32::MAX as i64;
 
 pub fn check(hooks: Option<&Hooks>) -> Result<()> {
     let Some(h) = hooks else {
@@ -32,6 +39,12 @@ pub fn check(hooks: Option<&Hooks>) -> Result<()> {
                 && t <= 0
             {
                 bail!("hooks.{kind}[{i}].timeout: {t}: must be greater than zero");
+            }
+            if let Some(t) = hook.timeout()
+                && t > MAX_TIMEOUT
+                && !crate::fault::control("OUTLET_HOOK_TIMEOUT_UNCHECKED")
+            {
+                bail!("hooks.{kind}[{i}].timeout: {t}: more than {MAX_TIMEOUT} seconds");
             }
         }
     }
@@ -62,12 +75,17 @@ mod tests {
                 json!({"startContainer": [{"path": "/bin/true", "timeout": -3}]}),
                 "hooks.startContainer[0].timeout: -3: must be greater than zero",
             ),
+            (
+                json!({"poststop": [{"path": "/bin/true", "timeout": i64::MAX}]}),
+                "hooks.poststop[0].timeout: 9223372036854775807: more than 4294967295 seconds",
+            ),
         ] {
             let err = check(Some(&hooks(v.clone()))).unwrap_err().to_string();
             assert_eq!(err, want, "{v}");
         }
         // Control: absolute paths with a positive or no timeout pass.
-        let ok = json!({"prestart": [{"path": "/bin/true", "timeout": 1}],
+        let ok = json!({"prestart": [{"path": "/bin/true", "timeout": 1},
+            {"path": "/bin/true", "timeout": MAX_TIMEOUT}],
             "poststart": [{"path": "/bin/true"}]});
         check(Some(&hooks(ok))).unwrap();
         check(None).unwrap();
