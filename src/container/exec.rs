@@ -494,9 +494,14 @@ fn process_pid_checked(p: i32, had: Option<i32>) -> Result<()> {
     }
     use nix::sys::wait::{Id, WaitPidFlag, waitid};
     let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
-    waitid(Id::Pid(Pid::from_raw(p)), flags)
-        .map(drop)
-        .map_err(|e| anyhow!("sync: ProcessPid {p} is not a child of ours ({e}): refused"))
+    loop {
+        match waitid(Id::Pid(Pid::from_raw(p)), flags) {
+            Ok(_) => return Ok(()),
+            // A signal (the child's own SIGCHLD) is no answer.
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => bail!("sync: ProcessPid {p} is not a child of ours ({e}): refused"),
+        }
+    }
 }
 
 /// The pid file, and the compiled filter kept for the next exec.
