@@ -153,15 +153,11 @@ impl Backend for V2Fs {
     }
 
     fn attach_deferred_devices(&self, rec: &CgroupPaths) -> Result<()> {
-        match self.deferred.take() {
-            Some(rules) => v2::devices::apply_new(
-                Self::dir(rec)?,
-                self.open_dir(rec)?.as_fd(),
-                &rules,
-                self.defer.as_deref().unwrap_or(Path::new("")),
-            ),
-            None => Ok(()),
-        }
+        // Both are set by a deferred create, and nothing else sets `deferred`.
+        let (Some(rules), Some(cache)) = (self.deferred.take(), self.defer.as_deref()) else {
+            return Ok(());
+        };
+        v2::devices::apply_new(Self::dir(rec)?, self.open_dir(rec)?.as_fd(), &rules, cache)
     }
 
     fn clone_into_fd(&self, rec: &CgroupPaths) -> Option<RawFd> {
