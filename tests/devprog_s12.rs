@@ -244,3 +244,43 @@ fn a_stale_id_and_a_garbage_record_fall_back_to_a_fresh_load() {
     }
     t.assert_nothing_left("stale and garbage records");
 }
+
+/// A second container in the first one's cgroup (one cgroupsPath): the
+/// kernel refuses the same program twice on one cgroup, so the reused
+/// program's attach fails and create loads one of its own, as before
+/// reuse: both programs attached, the rules hold. Control: the first
+/// container's program is the one the cache names, so the second create
+/// did try it.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_container_in_a_cgroup_that_has_the_program_loads_its_own() {
+    let Some(t) = T::new() else { return };
+    let cg = format!("/{}-shared", t.token);
+    let shared = |tag: &str| {
+        let b = bundle(&t, tag);
+        let mut c = b.config();
+        c["linux"]["cgroupsPath"] = serde_json::json!(cg);
+        b.write_config(&c);
+        b
+    };
+    let (b1, b2) = (shared("sh1"), shared("sh2"));
+    let (i1, i2) = (t.id("sh1"), t.id("sh2"));
+    let dir = Path::new("/sys/fs/cgroup/unified").join(&cg[1..]);
+    let gone = dir.clone();
+    // After the guard's delete --force, also when an assert failed.
+    t.on_cleanup(move || drop(std::fs::remove_dir(gone)));
+    create(&t, &b1, &i1, &[]);
+    let query = || bpf::query(std::fs::File::open(&dir).unwrap().as_fd()).unwrap();
+    let first = query();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(entry(&t).1, first[0], "control: the cache names it");
+    create(&t, &b2, &i2, &[]);
+    let both = query();
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert!(both.contains(&first[0]), "{both:?}");
+    assert_eq!(start_and_result(&t, &b1, &i1), "no-kmsg\nnull\n");
+    assert_eq!(start_and_result(&t, &b2, &i2), "no-kmsg\nnull\n");
+    delete(&t, &i2);
+    delete(&t, &i1);
+    t.assert_nothing_left("shared cgroup");
+}
