@@ -265,9 +265,9 @@ fn userns_not_root() -> bool {
 }
 
 /// Beside the containers' directories in the state root (as crun keeps
-/// its own): compiled seccomp filters, reused by every container with the
-/// same profile. `spec::check_id` refuses it as an id; `list` skips it
-/// because it holds no state file.
+/// its own): compiled seccomp filters and loaded device programs' ids
+/// (cgroups::v2::devices::reuse), for later containers with the same
+/// profile or rules. `spec::check_id` refuses it; `list` skips it.
 pub const CACHE_DIR: &str = ".cache";
 
 pub fn seccomp_cache(root: &Path) -> PathBuf {

@@ -33,7 +33,8 @@ pub(super) trait Backend {
     /// Let the next `create` leave a device program for
     /// `attach_deferred_devices`: false where devices are not a program
     /// of outlet's own that a cgroup gets at `create` (v1 files, systemd).
-    fn defer_devices(&mut self) -> bool {
+    /// `cache`: where the ids of loaded programs are kept for reuse.
+    fn defer_devices(&mut self, _cache: &Path) -> bool {
         false
     }
 

@@ -20,7 +20,7 @@ mod walk;
 mod write;
 
 use std::os::fd::{OwnedFd, RawFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -93,8 +93,10 @@ impl Cgroup {
     /// load is most of the cgroup's cost) for `attach_deferred_devices`,
     /// which the caller must call before anything in the cgroup runs code
     /// other than outlet's own. False where nothing can be deferred.
-    pub fn defer_devices(&mut self) -> bool {
-        self.driver.get_mut().defer_devices()
+    /// `cache`: the directory of the ids of loaded device programs, for a
+    /// later create with the same rules to reuse (`v2::devices::reuse`).
+    pub fn defer_devices(&mut self, cache: &Path) -> bool {
+        self.driver.get_mut().defer_devices(cache)
     }
 
     /// The device program a deferred `create` left, loaded and attached.

@@ -33,7 +33,7 @@ pub(super) fn defer(o: &CreateOpts, ns: &NsPlan, cgroup: &mut Cgroup) -> bool {
     ns.join.is_empty()
         && o.rootless != Rootless::Yes
         && !crate::fault::control("OUTLET_DEVICES_BEFORE_CLONE")
-        && cgroup.defer_devices()
+        && cgroup.defer_devices(&crate::cgroups::v2::devices::reuse::cache_dir(o.root))
         && !ungated()
 }
 

@@ -866,6 +866,11 @@ for t in smoke criu criu_tcp criu_tcp_empty mem_oom mem_ok cpu_limited cpu_free 
     "test_$t"
 done
 
+# The device programs' ids kept for reuse (src/cgroups/v2/devices/reuse.rs):
+# an entry is stored only when this kernel runs outlet's instructions
+# unrewritten, which reuse needs.
+echo "VMINFO device programs kept for reuse: $(ls "$RTROOT/.cache/devprog" 2>/dev/null | wc -l)"
+
 # Global leftovers: anything under the runtime root or the test cgroups.
 stray=$(ls "$RTROOT" 2>/dev/null | tr '\n' ' ')
 [ -n "$stray" ] && echo "VMINFO leftover runtime state: $stray"

@@ -23,8 +23,9 @@ pub struct V2Fs {
     dir_fd: OnceCell<OwnedFd>,
     /// Set by `defer_devices`: `create` leaves the device rules here for
     /// `attach_deferred_devices` (create's parent attaches the program
-    /// after the clone, while the init sets up).
-    defer: bool,
+    /// after the clone, while the init sets up); it holds the directory
+    /// of the loaded programs' ids (`v2::devices::reuse`).
+    defer: Option<PathBuf>,
     deferred: Cell<Option<Vec<devices::DeviceRule>>>,
 }
 
@@ -76,7 +77,7 @@ impl V2Fs {
         V2Fs {
             root: root.to_path_buf(),
             dir_fd: OnceCell::new(),
-            defer: false,
+            defer: None,
             deferred: Cell::new(None),
         }
     }
@@ -132,7 +133,7 @@ impl Backend for V2Fs {
         })();
         rec.created = created;
         result?;
-        let result = if self.defer {
+        let result = if self.defer.is_some() {
             let rules = devices::rules(resources, true)?.expect("with defaults");
             self.deferred.set(Some(rules));
             self.open_dir(rec)
@@ -146,18 +147,17 @@ impl Backend for V2Fs {
         result
     }
 
-    fn defer_devices(&mut self) -> bool {
-        self.defer = true;
+    fn defer_devices(&mut self, cache: &Path) -> bool {
+        self.defer = Some(cache.to_path_buf());
         true
     }
 
     fn attach_deferred_devices(&self, rec: &CgroupPaths) -> Result<()> {
-        match self.deferred.take() {
-            Some(rules) => {
-                v2::devices::apply(Self::dir(rec)?, self.open_dir(rec)?.as_fd(), &rules, false)
-            }
-            None => Ok(()),
-        }
+        // Both are set by a deferred create, and nothing else sets `deferred`.
+        let (Some(rules), Some(cache)) = (self.deferred.take(), self.defer.as_deref()) else {
+            return Ok(());
+        };
+        v2::devices::apply_new(Self::dir(rec)?, self.open_dir(rec)?.as_fd(), &rules, cache)
     }
 
     fn clone_into_fd(&self, rec: &CgroupPaths) -> Option<RawFd> {

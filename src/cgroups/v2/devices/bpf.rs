@@ -12,9 +12,10 @@ const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_ATTACH: libc::c_long = 8;
 const BPF_PROG_DETACH: libc::c_long = 9;
 const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
+const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
 const BPF_PROG_QUERY: libc::c_long = 16;
 
-const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+pub const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
 /// Keeps programs attached by others (a nested runtime, systemd) in force:
 /// with MULTI every attached program must allow.
@@ -65,6 +66,29 @@ struct GetFdAttr {
     prog_id: u32,
     next_id: u32,
     open_flags: u32,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct InfoAttr {
+    bpf_fd: u32,
+    info_len: u32,
+    info: u64,
+}
+
+/// The head of the kernel's struct bpf_prog_info, up to the pointer to
+/// the translated instructions: the kernel fills at most `info_len` bytes
+/// of it and checks that the fields we do not pass would be zero.
+#[repr(C)]
+#[derive(Default)]
+struct ProgInfo {
+    prog_type: u32,
+    id: u32,
+    tag: [u8; 8],
+    jited_prog_len: u32,
+    xlated_prog_len: u32,
+    jited_prog_insns: u64,
+    xlated_prog_insns: u64,
 }
 
 /// bpf(cmd, attr, sizeof attr). Sound because every attr type is a
@@ -163,11 +187,7 @@ pub fn query(cgroup: BorrowedFd<'_>) -> io::Result<Vec<u32>> {
 }
 
 pub fn detach(cgroup: BorrowedFd<'_>, prog_id: u32) -> io::Result<()> {
-    let mut get = GetFdAttr {
-        prog_id,
-        ..Default::default()
-    };
-    let prog = take_fd(bpf(BPF_PROG_GET_FD_BY_ID, &mut get)?);
+    let prog = get_fd_by_id(prog_id)?;
     let mut attr = AttachAttr {
         target_fd: cgroup.as_raw_fd() as u32,
         attach_bpf_fd: prog.as_raw_fd() as u32,
@@ -175,4 +195,52 @@ pub fn detach(cgroup: BorrowedFd<'_>, prog_id: u32) -> io::Result<()> {
         ..Default::default()
     };
     bpf(BPF_PROG_DETACH, &mut attr).map(drop)
+}
+
+/// An fd of the loaded program with kernel id `prog_id` (ENOENT once it
+/// is freed; the id may since name another program).
+pub fn get_fd_by_id(prog_id: u32) -> io::Result<OwnedFd> {
+    let mut get = GetFdAttr {
+        prog_id,
+        ..Default::default()
+    };
+    bpf(BPF_PROG_GET_FD_BY_ID, &mut get).map(take_fd)
+}
+
+/// What the kernel holds for a loaded program: its type, its id and the
+/// instructions it runs (after the verifier's rewrites, before the JIT),
+/// as raw `struct bpf_insn` bytes.
+pub struct Loaded {
+    pub prog_type: u32,
+    pub id: u32,
+    pub xlated: Vec<u8>,
+}
+
+/// The program `prog`'s type, id and translated instructions; at most
+/// `max_insns` + 1 of them are read: a program longer than `max_insns`
+/// comes back longer, so never equal to one of `max_insns`.
+pub fn info(prog: BorrowedFd<'_>, max_insns: usize) -> io::Result<Loaded> {
+    let cap = (max_insns + 1) * std::mem::size_of::<Insn>();
+    let mut xlated = vec![0u8; cap];
+    let mut info = ProgInfo {
+        xlated_prog_len: cap as u32,
+        xlated_prog_insns: xlated.as_mut_ptr() as u64,
+        ..Default::default()
+    };
+    let mut attr = InfoAttr {
+        bpf_fd: prog.as_raw_fd() as u32,
+        info_len: std::mem::size_of::<ProgInfo>() as u32,
+        info: &mut info as *mut ProgInfo as u64,
+    };
+    // The kernel writes at most `cap` bytes to `xlated` and at most
+    // `info_len` bytes to `info`, both alive across the call.
+    bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr)?;
+    // xlated_prog_len is now the program's whole size; the kernel copied
+    // min(that, cap) bytes.
+    xlated.truncate((info.xlated_prog_len as usize).min(cap));
+    Ok(Loaded {
+        prog_type: info.prog_type,
+        id: info.id,
+        xlated,
+    })
 }

@@ -10,6 +10,7 @@ mod branchfree_program;
 #[cfg(test)]
 mod old_program;
 pub mod program;
+pub mod reuse;
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
@@ -53,6 +54,35 @@ pub fn apply(
     Ok(())
 }
 
+/// `apply` for a new cgroup, attaching the program an earlier create
+/// loaded for the same rules where the kernel still has it (see `reuse`;
+/// `cache` is its directory) instead of loading it again.
+pub fn apply_new(
+    dir: &Path,
+    dir_fd: BorrowedFd<'_>,
+    rules: &[DeviceRule],
+    cache: &Path,
+) -> Result<()> {
+    let insns = program::build(rules);
+    let raw = reuse::raw(&insns);
+    // An attach that fails (the cgroup existed and has this very program
+    // already) falls to a fresh load, which fails as before if it must.
+    if let Some(prog) = reuse::find(cache, &insns, &raw)
+        && bpf::attach(dir_fd, prog.as_fd()).is_ok()
+    {
+        return Ok(());
+    }
+    let prog = bpf::load(&insns)?;
+    bpf::attach(dir_fd, prog.as_fd()).map_err(|e| {
+        anyhow!(
+            "cgroup: attach the eBPF device program to {}: {e}",
+            dir.display()
+        )
+    })?;
+    reuse::remember(cache, prog.as_fd(), insns.len(), &raw);
+    Ok(())
+}
+
 #[cfg(test)]
 mod bench_tests;
 #[cfg(test)]
@@ -61,3 +91,5 @@ mod edge_tests;
 mod equivalence_tests;
 #[cfg(test)]
 mod kernel_tests;
+#[cfg(test)]
+mod reuse_tests;
