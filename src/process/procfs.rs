@@ -71,26 +71,20 @@ impl ProcFs {
         Ok(ProcFs { root, pid })
     }
 
-    /// `rel` (no leading `/`, no symlink on the way) opened for writing.
-    pub fn open_write(&self, rel: &str) -> std::io::Result<File> {
-        let fd = syscall::openat2(
-            self.root.as_raw_fd(),
-            Path::new(rel),
-            libc::O_WRONLY,
-            RESOLVE,
-        )?;
+    /// `rel` (no leading `/`, no symlink on the way) opened with `flags`.
+    fn open(&self, rel: &str, flags: i32) -> std::io::Result<File> {
+        let fd = syscall::openat2(self.root.as_raw_fd(), Path::new(rel), flags, RESOLVE)?;
         Ok(File::from(fd))
+    }
+
+    /// `rel` opened for writing.
+    pub fn open_write(&self, rel: &str) -> std::io::Result<File> {
+        self.open(rel, libc::O_WRONLY)
     }
 
     /// `rel` read whole, through the verified root like the writes.
     pub fn read(&self, rel: &str) -> std::io::Result<String> {
-        let fd = syscall::openat2(
-            self.root.as_raw_fd(),
-            Path::new(rel),
-            libc::O_RDONLY,
-            RESOLVE,
-        )?;
-        std::io::read_to_string(File::from(fd))
+        std::io::read_to_string(self.open(rel, libc::O_RDONLY)?)
     }
 
     /// Write `value` to `rel` in one write(2): procfs and sysctl files

@@ -36,13 +36,7 @@ pub fn apply(
     } else {
         Vec::new()
     };
-    let prog = bpf::load(&insns)?;
-    bpf::attach(dir_fd, prog.as_fd()).map_err(|e| {
-        anyhow!(
-            "cgroup: attach the eBPF device program to {}: {e}",
-            dir.display()
-        )
-    })?;
+    load_and_attach(dir, dir_fd, &insns)?;
     for id in old {
         bpf::detach(dir_fd, id).map_err(|e| {
             anyhow!(
@@ -72,15 +66,25 @@ pub fn apply_new(
     {
         return Ok(());
     }
-    let prog = bpf::load(&insns)?;
+    let prog = load_and_attach(dir, dir_fd, &insns)?;
+    reuse::remember(cache, prog.as_fd(), insns.len(), &raw);
+    Ok(())
+}
+
+/// A fresh load of `insns`, attached to the cgroup `dir` (`dir_fd`).
+fn load_and_attach(
+    dir: &Path,
+    dir_fd: BorrowedFd<'_>,
+    insns: &[program::Insn],
+) -> Result<std::os::fd::OwnedFd> {
+    let prog = bpf::load(insns)?;
     bpf::attach(dir_fd, prog.as_fd()).map_err(|e| {
         anyhow!(
             "cgroup: attach the eBPF device program to {}: {e}",
             dir.display()
         )
     })?;
-    reuse::remember(cache, prog.as_fd(), insns.len(), &raw);
-    Ok(())
+    Ok(prog)
 }
 
 #[cfg(test)]
