@@ -475,20 +475,20 @@ impl ContainerDir {
     }
 
     /// The config the container was created from: intent.json's head, or
-    /// config.json where there is none.
+    /// config.json where there is none (only where intent.json is missing:
+    /// another failure, EMFILE, is the answer, not config.json's ENOENT).
     pub fn load_config(&self) -> Result<Vec<u8>> {
-        if let Ok(bytes) = std::fs::read(self.path.join(INTENT_FILE))
-            && let (Some(config), _) = split_config(&bytes)
-        {
+        let what = |f: &Path| format!("read the container's config {}", f.display());
+        let intent = self.path.join(INTENT_FILE);
+        let bytes = match std::fs::read(&intent) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            r => Some(r.with_context(|| what(&intent))?),
+        };
+        if let Some((Some(config), _)) = bytes.as_deref().map(split_config) {
             return Ok(config.to_vec());
         }
         let file = self.path.join(CONFIG_FILE);
-        std::fs::read(&file).with_context(|| {
-            format!(
-                "read the config the container was created from, {}",
-                file.display()
-            )
-        })
+        std::fs::read(&file).with_context(|| what(&file))
     }
 
     /// Whether the dir was removed since it was opened (a delete between
