@@ -18,6 +18,7 @@ use common::T;
 use common::diffrun::{Pair, Rt, Seen, diff_lines, mount_order, script};
 use common::rng::Rng;
 use serde_json::{Value, json};
+use std::path::Path;
 
 const CAPS: &[&str] = &[
     "CAP_CHOWN",
@@ -501,16 +502,11 @@ fn accepted(cfg: &Value, l: &str) -> Option<String> {
         return None;
     }
     // On this hybrid host runc also makes the container a cgroup in the
-    // named `name=systemd` hierarchy and in the v2 hierarchy at
-    // /sys/fs/cgroup/unified (which holds no controller here) and bind-
-    // mounts the former at /sys/fs/cgroup/systemd; outlet places the
-    // container in the controller hierarchies only (src/cgroups/host.rs
-    // parse_v1_hierarchies): no limit of the spec lives in either. KNOWN
-    // difference, listed in the session report: a systemd inside the
-    // container on a v1 host would miss its hierarchy.
-    if l.starts_with("fact.proc_cgroup: ")
-        && (l.contains(":name=systemd:") || l.starts_with("fact.proc_cgroup: 0::"))
-    {
+    // v2 hierarchy at /sys/fs/cgroup/unified (which holds no controller
+    // here); outlet places the container in the controller hierarchies and
+    // the named `name=systemd` one, as runc (src/cgroups/host.rs
+    // parse_v1_hierarchies). KNOWN difference, listed in docs/known-gaps.md.
+    if l.starts_with("fact.proc_cgroup: 0::") {
         return None;
     }
     // The state a hook reads: outlet adds `created`, `owner` and `rootfs`
@@ -546,8 +542,15 @@ fn accepted(cfg: &Value, l: &str) -> Option<String> {
     };
     let mut w = m.split_whitespace();
     let (target, opts) = (w.next().unwrap_or(""), w.next().unwrap_or(""));
+    // With a cgroup namespace runc mounts each v1 hierarchy afresh and
+    // names the source of the named one "systemd"; outlet binds the
+    // container's directory, whose source is the host mount's ("cgroup").
+    // Same hierarchy, same root, same options.
     if target == "/sys/fs/cgroup/systemd" {
-        return None;
+        return Some(format!(
+            "fact.mount: {}",
+            m.replacen(" - cgroup systemd ", " - cgroup cgroup ", 1)
+        ));
     }
     // The spec's /sys/fs/cgroup mount says `ro`: outlet makes the tmpfs
     // holding the hierarchies read-only too, runc only the hierarchies
@@ -1128,4 +1131,64 @@ fn exec_gids_ambient_and_oom_score_adj_as_runc() {
     );
     let d = compare(&c, &without_umask(&runc), &without_umask(&outlet));
     assert!(d.is_empty(), "{d:#?}");
+}
+
+/// On a v1 host runc places the container in the named `name=systemd`
+/// hierarchy too and shows it at /sys/fs/cgroup/systemd; a systemd inside
+/// the container needs both. outlet left the container in the caller's
+/// systemd cgroup (`9:name=systemd:/`) and showed no such directory. The
+/// facts compared: the container's own name=systemd line and its cgroup
+/// mount there; runc's are the control (it must have its own directory,
+/// not the caller's). Leftovers (the guard's check of every hierarchy
+/// under /sys/fs/cgroup for the id) show `delete` removes it.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn joins_the_named_systemd_hierarchy_as_runc() {
+    if !Path::new("/sys/fs/cgroup/systemd/cgroup.procs").exists() {
+        eprintln!("SKIP: no name=systemd hierarchy at /sys/fs/cgroup/systemd (not a v1 host)");
+        return;
+    }
+    let Some(t) = T::new() else { return };
+    let b = valid_bundle(&t, 14);
+    let mut c = b.config();
+    // Without a cgroup namespace both bind the host's directory (with one,
+    // runc mounts afresh and names the source "systemd": `accepted`).
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "cgroup");
+    let mounts = c["mounts"].as_array_mut().unwrap();
+    if !mounts.iter().any(|m| m["type"] == "cgroup") {
+        mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "cgroup",
+            "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}));
+    }
+    b.write_config(&c);
+    let p = Pair::new(&t, &b);
+    let runc = p.run(Rt::Runc);
+    let outlet = p.run(Rt::Outlet);
+    let named = |s: &Seen| -> Vec<String> {
+        s.lines
+            .iter()
+            .filter(|l| {
+                (l.starts_with("fact.proc_cgroup: ") && l.contains(":name=systemd:"))
+                    || l.starts_with("fact.mount: /sys/fs/cgroup/systemd ")
+            })
+            .cloned()
+            .collect()
+    };
+    let want = named(&runc);
+    assert!(
+        want.iter()
+            .any(|l| l.starts_with("fact.proc_cgroup: ") && !l.ends_with(":/")),
+        "runc's container has no name=systemd cgroup of its own: {:?}",
+        runc.lines
+    );
+    assert!(
+        want.iter().any(|l| l.starts_with("fact.mount: ")),
+        "runc shows no /sys/fs/cgroup/systemd: {:?}",
+        runc.lines
+    );
+    assert_eq!(named(&outlet), want, "outlet: {:?}", outlet.lines);
+    let left = t.settle();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -66,18 +66,29 @@ pub fn probe() -> Result<Host> {
             b.sort();
             a == b
         });
-        h.mount = found.map(|(_, p)| p.clone()).ok_or_else(|| {
-            anyhow!(
+        match found {
+            Some((_, p)) => h.mount = p.clone(),
+            // The named hierarchy unmounted: nothing of the spec needs it.
+            None if h.controllers == [SYSTEMD_NAMED] => h.mount = PathBuf::new(),
+            None => bail!(
                 "cgroup: v1 hierarchy {} is not mounted",
                 h.controllers.join(",")
-            )
-        })?;
+            ),
+        }
     }
+    hierarchies.retain(|h| !h.mount.as_os_str().is_empty());
     Ok(Host::Legacy(hierarchies))
 }
 
-/// The v1 lines of /proc/self/cgroup (`4:memory:/a/b`), named hierarchies
-/// (`name=systemd`) and the v2 line (`0::/`) left out: no limit lives there.
+/// The named hierarchy a container joins besides the controllers' (as
+/// runc does): systemd on a v1 host tracks services by it, and a systemd
+/// inside the container needs its own directory there. No limit lives in
+/// it; it is a v1 "controller" named as /proc/self/cgroup names it.
+pub const SYSTEMD_NAMED: &str = "name=systemd";
+
+/// The v1 lines of /proc/self/cgroup (`4:memory:/a/b`, and the named
+/// `name=systemd` one, mounted at /sys/fs/cgroup/systemd); other named
+/// hierarchies and the v2 line (`0::/`) left out: no limit lives there.
 pub fn parse_v1_hierarchies(text: &str) -> Vec<Hierarchy> {
     let mut out = Vec::new();
     for line in text.lines() {
@@ -85,6 +96,14 @@ pub fn parse_v1_hierarchies(text: &str) -> Vec<Hierarchy> {
         let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
+        if ctrls == SYSTEMD_NAMED {
+            out.push(Hierarchy {
+                controllers: vec![SYSTEMD_NAMED.to_owned()],
+                mount: Path::new(ROOT).join(mount_name(SYSTEMD_NAMED)),
+                own: path.to_owned(),
+            });
+            continue;
+        }
         if ctrls.is_empty() || ctrls.starts_with("name=") {
             continue;
         }
@@ -120,7 +139,7 @@ fn parse_v1_mounts(text: &str) -> Vec<(Vec<String>, PathBuf)> {
         };
         let ctrls = superopts
             .split(',')
-            .filter(|o| KNOWN_V1.contains(o))
+            .filter(|o| KNOWN_V1.contains(o) || *o == SYSTEMD_NAMED)
             .map(str::to_owned)
             .collect::<Vec<_>>();
         if !ctrls.is_empty() {
@@ -208,10 +227,18 @@ pub fn describe(host: &Host) -> String {
             };
             let v1 = hs
                 .iter()
-                .flat_map(|h| h.controllers.iter().map(String::as_str));
+                .flat_map(|h| h.controllers.iter().map(String::as_str))
+                .filter(|c| *c != SYSTEMD_NAMED);
             format!("cgroup v1 ({kind}); v1 controllers: {}", list_or_none(v1))
         }
     }
+}
+
+/// The directory a v1 hierarchy is mounted at under /sys/fs/cgroup, in the
+/// host's layout and in the container's: the controllers' names, a named
+/// hierarchy's name without `name=`.
+pub fn mount_name(controller: &str) -> &str {
+    controller.strip_prefix("name=").unwrap_or(controller)
 }
 
 fn list_or_none<'a>(it: impl Iterator<Item = &'a str>) -> String {
@@ -231,26 +258,34 @@ mod tests {
     fn parses_hybrid_proc_self_cgroup() {
         let text = "9:name=systemd:/\n8:pids:/\n4:memory:/process_api/7b\n2:cpu,cpuacct:/x\n0::/\n";
         let hs = parse_v1_hierarchies(text);
-        assert_eq!(hs.len(), 3);
-        assert_eq!(hs[0].controllers, ["pids"]);
-        assert_eq!(hs[0].mount, Path::new("/sys/fs/cgroup/pids"));
-        assert_eq!(hs[1].own, "/process_api/7b");
-        assert_eq!(hs[2].controllers, ["cpu", "cpuacct"]);
-        assert_eq!(hs[2].mount, Path::new("/sys/fs/cgroup/cpu,cpuacct"));
+        assert_eq!(hs.len(), 4);
+        assert_eq!(hs[0].controllers, ["name=systemd"]);
+        assert_eq!(hs[0].mount, Path::new("/sys/fs/cgroup/systemd"));
+        assert_eq!(hs[1].controllers, ["pids"]);
+        assert_eq!(hs[1].mount, Path::new("/sys/fs/cgroup/pids"));
+        assert_eq!(hs[2].own, "/process_api/7b");
+        assert_eq!(hs[3].controllers, ["cpu", "cpuacct"]);
+        assert_eq!(hs[3].mount, Path::new("/sys/fs/cgroup/cpu,cpuacct"));
+        // Other named hierarchies hold nothing of a container's.
+        assert!(parse_v1_hierarchies("3:name=elogind:/\n").is_empty());
     }
 
     #[test]
     fn parses_mountinfo_v1_mounts() {
         let text = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n\
                     32 31 0:29 / /cg/cpu\\040x rw,relatime - cgroup cgroup rw,cpu,cpuacct\n\
+                    33 31 0:30 / /cg/sd rw,relatime - cgroup cgroup rw,xattr,name=systemd\n\
                     41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
         let m = parse_v1_mounts(text);
         assert_eq!(
             m,
-            vec![(
-                vec!["cpu".to_owned(), "cpuacct".to_owned()],
-                PathBuf::from("/cg/cpu x")
-            )]
+            vec![
+                (
+                    vec!["cpu".to_owned(), "cpuacct".to_owned()],
+                    PathBuf::from("/cg/cpu x")
+                ),
+                (vec!["name=systemd".to_owned()], PathBuf::from("/cg/sd"))
+            ]
         );
     }
 }

@@ -117,7 +117,9 @@ pub fn classify(
             let controllers: Vec<String> = m
                 .super_opts
                 .split(',')
-                .filter(|o| !matches!(*o, "rw" | "ro") && !o.contains('='))
+                .filter(|o| {
+                    !matches!(*o, "rw" | "ro") && (!o.contains('=') || o.starts_with("name="))
+                })
                 .map(str::to_string)
                 .collect();
             External::Cgroup { controllers }
@@ -677,7 +679,7 @@ mod tests {
                 (
                     "/sys/fs/cgroup/systemd".into(),
                     External::Cgroup {
-                        controllers: vec![]
+                        controllers: vec!["name=systemd".into()]
                     }
                 ),
                 ("/out".into(), External::Bind),

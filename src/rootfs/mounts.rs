@@ -618,6 +618,7 @@ fn mount_cgroup(
     };
     crate::fault::pause("rootfs:cgroup-mounted");
     for (ctrl, dir) in hierarchies {
+        let ctrl = ctrl.map(crate::cgroups::host::mount_name);
         let d = dir.display();
         let sub = || dest.join(ctrl.unwrap_or_default());
         let tree = fdmount::clone_path(dir).with_context(|| format!("bind cgroup {d}"))?;
