@@ -1,0 +1,157 @@
+//! The attacker's review of session 13 (round 11): the spec fields that
+//! reach the host or the kernel outside the container's own namespaces,
+//! and input a caller may pass malformed. docs/known-gaps.md, "Session 13,
+//! round 11", lists what was tried and held.
+//!
+//! 1. `linux.netDevices` with a network namespace joined by path that is
+//!    the runtime's own. The spec check asked only that *some* network
+//!    entry be there; the kernel takes a move into the namespace a device
+//!    is already in as done (`__dev_change_net_namespace`: nothing to do),
+//!    and the rename in the same RTM_NEWLINK then renamed the host's
+//!    interface in place, set it up and added its addresses again: a
+//!    config.json naming `/proc/1/ns/net` (or any path to the caller's
+//!    namespace) and `{"eth0": {"name": "x"}}` renamed the host's uplink,
+//!    and nothing put it back at delete. sysctl.rs already refuses a
+//!    sysctl there for the same reason. Fixed: refused at the spec check
+//!    naming the field (exit 1, nothing left), and again by create on the
+//!    namespace the init is in (a path swapped after the check, held at
+//!    `create:mkdir`). Control `OUTLET_NETDEV_NS_UNCHECKED=1`: run exits
+//!    0 and the interface is renamed in the runtime's namespace.
+//!
+//! Every test that makes interfaces runs outlet from a thread in a network
+//! namespace of its own (tests/common/netns.rs): "the host's" interface is
+//! that namespace's, which dies with the thread.
+//!
+//! Needs root (ignored otherwise) and a debug build (the controls).
+
+mod common;
+
+use std::path::Path;
+
+use common::netns::{in_private_netns, ip};
+use common::{T, sh};
+use serde_json::json;
+
+fn needs_debug_build() {
+    if !cfg!(debug_assertions) {
+        panic!("needs a debug build of outlet (its OUTLET_* controls)");
+    }
+}
+
+fn gettid() -> i32 {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// A veth `dev` (peer `peer`), up, with `addr` as a DHCP client leaves
+/// it on an uplink: with a lifetime, so not IFA_F_PERMANENT (which a
+/// move would carry, and a "move" in place would then fail to add again,
+/// EEXIST, and so never reach the rename).
+fn uplink(dev: &str, peer: &str, addr: &str) {
+    for cmd in [
+        format!("link add {dev} type veth peer name {peer}"),
+        format!("addr add {addr} dev {dev} valid_lft 3600 preferred_lft 3600"),
+        format!("link set {dev} up"),
+    ] {
+        let (ok, out) = ip(&cmd);
+        assert!(ok, "ip {cmd}: {out}");
+    }
+}
+
+/// The bundle's network entry joins `path`, and `netDevices` renames
+/// `dev` to `new`.
+fn netdev_bundle(t: &T, tag: &str, path: &Path, dev: &str, new: &str) -> common::Bundle {
+    t.bundle(tag, |c| {
+        let nss = c["linux"]["namespaces"].as_array_mut().unwrap();
+        nss.retain(|n| n["type"] != "network");
+        nss.push(json!({"type": "network", "path": path}));
+        c["linux"]["netDevices"] = json!({dev: {"name": new}});
+        sh(c, "echo ran > /out/ran");
+    })
+}
+
+/// `dev` is still in the calling thread's namespace under its own name,
+/// with its address, up; `new` is not there.
+#[track_caller]
+fn untouched(tag: &str, dev: &str, addr: &str, new: &str) {
+    let (ok, text) = ip(&format!("-o addr show {dev}"));
+    assert!(ok && text.contains(addr), "{tag}: {dev} changed: {text}");
+    let (_, link) = ip(&format!("-o link show {dev}"));
+    assert!(link.contains(",UP"), "{tag}: {dev} not up: {link}");
+    let (there, text) = ip(&format!("-o link show {new}"));
+    assert!(!there, "{tag}: {new} exists: {text}");
+}
+
+/// Finding 1. The runtime's own network namespace by path: refused at the
+/// check (direct) and at the move (a path swapped after the check), the
+/// interface untouched, nothing left. Control (OUTLET_NETDEV_NS_UNCHECKED=1):
+/// exit 0 and the runtime's interface renamed in place.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn net_devices_never_rename_the_runtimes_own_interface() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    in_private_netns(|| {
+        let (dev, addr, new) = ("o13-h0", "10.113.0.2/24", "o13-pwn");
+        uplink(dev, "o13-p0", addr);
+        let ours = std::path::PathBuf::from(format!("/proc/{}/ns/net", gettid()));
+
+        // Direct: the path names our namespace.
+        let b = netdev_bundle(&t, "direct", &ours, dev, new);
+        let id = t.id("direct");
+        t.run(&id, &b).expect_fail(
+            "direct",
+            "linux.netDevices: the network namespace joined by path is the runtime's own",
+        );
+        assert!(!b.out.join("ran").exists(), "direct: the container ran");
+        assert!(!t.state_dir_exists(&id), "direct: state left behind");
+        untouched("direct", dev, addr, new);
+
+        // Swapped: another container's namespace at the check, ours by the
+        // time the init opens the path.
+        let hb = t.bundle("holder", |c| {
+            c["process"]["args"] = json!(["sleep", "1000"]);
+        });
+        let hp = t.create_ok(&t.id("holder"), &hb);
+        let link = t.dir.join("net-swapped");
+        std::os::unix::fs::symlink(format!("/proc/{hp}/ns/net"), &link).unwrap();
+        let b = netdev_bundle(&t, "swapped", &link, dev, new);
+        let id = t.id("swapped");
+        let p = common::pause::Pause::new(&t, "swapped", "create:mkdir");
+        let cmd = t.command(
+            Path::new(common::OUTLET),
+            &["run", "--bundle", b.dir.to_str().unwrap(), &id],
+        );
+        let out = p.around(cmd, || {
+            std::fs::remove_file(&link).unwrap();
+            std::os::unix::fs::symlink(&ours, &link).unwrap();
+        });
+        out.expect_fail(
+            "swapped",
+            "linux.netDevices: the container's network namespace is the runtime's own",
+        );
+        assert!(!b.out.join("ran").exists(), "swapped: the container ran");
+        assert!(!t.state_dir_exists(&id), "swapped: state left behind");
+        untouched("swapped", dev, addr, new);
+        t.outlet(&["delete", "--force", &t.id("holder")])
+            .expect_ok("delete the holder");
+
+        // Control: unchecked, the "move" renames our own interface.
+        let b = netdev_bundle(&t, "ctl", &ours, dev, new);
+        let id = t.id("ctl");
+        t.call_env(
+            Path::new(common::OUTLET),
+            &["run", "--bundle", b.dir.to_str().unwrap(), &id],
+            &[],
+            &[("OUTLET_NETDEV_NS_UNCHECKED", "1")],
+        )
+        .expect_ok("control: run with our own namespace");
+        let (renamed, text) = ip(&format!("-o link show {new}"));
+        assert!(renamed, "control: {new} not in our namespace: {text}");
+        let (still, text) = ip(&format!("-o link show {dev}"));
+        assert!(!still, "control: {dev} still there: {text}");
+        t.outlet(&["delete", "--force", &id])
+            .expect_ok("delete ctl");
+    });
+    t.assert_nothing_left("netdev in the runtime's namespace");
+}
