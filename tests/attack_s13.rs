@@ -155,3 +155,113 @@ fn net_devices_never_rename_the_runtimes_own_interface() {
     });
     t.assert_nothing_left("netdev in the runtime's namespace");
 }
+
+/// Finding 2, `linux.devices`. A major past 12 bits or a minor past 20
+/// made another node: mknod(2) takes the device as 32 bits, so `c 4097:3`
+/// and `c 1:1048579` were each made as 1:3 (/dev/null's number; on a host
+/// 1:1 would be /dev/mem). Fixed: refused naming the entry, exit 1,
+/// nothing left. Control (OUTLET_DEVNUM_UNCHECKED=1): the node is 1:3.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn device_numbers_past_the_kernels_bits_make_no_other_node() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    for (tag, major, minor, needle) in [
+        ("major", 4097, 3, "major 4097 is outside 0..4095"),
+        ("minor", 1, 1048579, "minor 1048579 is outside 0..1048575"),
+    ] {
+        for control in [false, true] {
+            let tag = format!("{tag}-{}", if control { "ctl" } else { "fixed" });
+            let b = t.bundle(&tag, |c| {
+                c["linux"]["devices"] = json!([{"path": "/dev/o13", "type": "c",
+                    "major": major, "minor": minor, "fileMode": 0o666}]);
+                sh(c, "stat -c %t:%T /dev/o13 > /out/num");
+            });
+            let id = t.id(&tag);
+            let env: &[(&str, &str)] = if control {
+                &[("OUTLET_DEVNUM_UNCHECKED", "1")]
+            } else {
+                &[]
+            };
+            let out = t.call_env(
+                Path::new(common::OUTLET),
+                &["run", "--bundle", b.dir.to_str().unwrap(), &id],
+                &[],
+                env,
+            );
+            if control {
+                out.expect_ok(&tag);
+                let num = std::fs::read_to_string(b.out.join("num")).unwrap();
+                assert_eq!(num.trim(), "1:3", "{tag}: the node made");
+                t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+            } else {
+                out.expect_fail(&tag, &format!("linux.devices[0] /dev/o13: {needle}"));
+                assert!(!b.out.join("num").exists(), "{tag}: the container ran");
+                assert!(!t.state_dir_exists(&id), "{tag}: state left behind");
+            }
+        }
+    }
+    t.assert_nothing_left("device numbers");
+}
+
+/// Finding 2, blkio. The kernel reads `MAJ:MIN` into MKDEV(major, minor):
+/// a minor of 2^20 or more spills into the major, so a throttle written
+/// for `0:(M << 20 | m)` limits the host's block device M:m. Fixed:
+/// refused naming the field, nothing left. Control
+/// (OUTLET_DEVNUM_UNCHECKED=1): the container's blkio file names M:m.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn blkio_minor_past_20_bits_limits_no_other_device() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    // The first block device the host lists.
+    let parts = std::fs::read_to_string("/proc/partitions").unwrap();
+    let (ma, mi): (i64, i64) = parts
+        .lines()
+        .skip(2)
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some((f.first()?.parse().ok()?, f.get(1)?.parse().ok()?))
+        })
+        .expect("a block device in /proc/partitions");
+    let aliased = (ma << 20) | mi;
+    for control in [false, true] {
+        let tag = if control { "blkio-ctl" } else { "blkio-fixed" };
+        let b = t.bundle(tag, |c| {
+            c["process"]["args"] = json!(["sleep", "1000"]);
+            c["linux"]["resources"]["blockIO"] = json!({"throttleReadBpsDevice":
+                [{"major": 0, "minor": aliased, "rate": 1048576}]});
+        });
+        let id = t.id(tag);
+        let env: &[(&str, &str)] = if control {
+            &[("OUTLET_DEVNUM_UNCHECKED", "1")]
+        } else {
+            &[]
+        };
+        let out = t.call_env(
+            Path::new(common::OUTLET),
+            &["create", "--bundle", b.dir.to_str().unwrap(), &id],
+            &[],
+            env,
+        );
+        if control {
+            out.expect_ok(tag);
+            let dir = common::cgroup_dirs_for(&id)
+                .into_iter()
+                .find(|d| d.starts_with("/sys/fs/cgroup/blkio") && d.exists())
+                .expect("the container's blkio cgroup");
+            let f = std::fs::read_to_string(dir.join("blkio.throttle.read_bps_device")).unwrap();
+            assert_eq!(f.trim(), format!("{ma}:{mi} 1048576"), "{tag}");
+            t.outlet(&["delete", "--force", &id]).expect_ok("delete");
+        } else {
+            out.expect_fail(
+                tag,
+                &format!(
+                    "linux.resources.blockIO.throttleReadBpsDevice: device 0:{aliased}: minor {aliased} is outside"
+                ),
+            );
+            assert!(!t.state_dir_exists(&id), "{tag}: state left behind");
+        }
+    }
+    t.assert_nothing_left("blkio device numbers");
+}

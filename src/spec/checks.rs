@@ -22,6 +22,7 @@ pub(super) fn check_spec(spec: &Spec) -> Result<()> {
     if let Some(linux) = spec.linux() {
         check_user_and_joined(linux, nss)?;
         check_masked_and_readonly(linux)?;
+        super::device_numbers::check_devices(linux)?;
     }
     if spec
         .annotations()

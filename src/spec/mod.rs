@@ -11,6 +11,7 @@ use serde_json::Value;
 
 mod checks;
 pub mod cpu_affinity;
+pub mod device_numbers;
 mod env;
 mod hooks;
 mod id;
