@@ -18,9 +18,29 @@
 //!    `create:mkdir`). Control `OUTLET_NETDEV_NS_UNCHECKED=1`: run exits
 //!    0 and the interface is renamed in the runtime's namespace.
 //!
+//! 2. `linux.devices` and blkio device numbers past the kernel's 12-bit
+//!    major and 20-bit minor. mknod(2) takes the device as 32 bits, so
+//!    `c 4097:3` and `c 1:1048579` were made as 1:3; blkio's `MAJ:MIN` is
+//!    read into MKDEV, so a throttle for `0:(254 << 20)` limited 254:0.
+//!    Fixed: refused naming the field. Control `OUTLET_DEVNUM_UNCHECKED=1`.
+//! 3. A mount or uts namespace joined by path that is the runtime's own
+//!    (or PID 1's). The checks asked only that the entry be there. In the
+//!    mount namespace the init then did its rootfs setup and pivot_root
+//!    *in the runtime's namespace*: pivot_root moves the root of every
+//!    process there whose root is the old one, so the whole host found
+//!    itself in the container's rootfs (seen in a private mount namespace:
+//!    `ls /` there gave the fixture's `bin dev etc out proc root sys tmp
+//!    usr`, and outlet itself then failed to write its state.json); in the
+//!    uts namespace `hostname` and `domainname` renamed the host. Fixed:
+//!    refused at the spec check naming the entry, and again by the init on
+//!    the opened files before any join (a path swapped after the check,
+//!    held at `create:mkdir`). Control `OUTLET_JOINED_HOST_NS_UNCHECKED=1`.
+//!
 //! Every test that makes interfaces runs outlet from a thread in a network
 //! namespace of its own (tests/common/netns.rs): "the host's" interface is
-//! that namespace's, which dies with the thread.
+//! that namespace's, which dies with the thread. The mount and uts tests
+//! do the same with a thread that unshared a mount namespace (made
+//! private, so nothing propagates to the host's) or a uts namespace.
 //!
 //! Needs root (ignored otherwise) and a debug build (the controls).
 
@@ -264,4 +284,195 @@ fn blkio_minor_past_20_bits_limits_no_other_device() {
         }
     }
     t.assert_nothing_left("blkio device numbers");
+}
+
+/// `f` on a thread of its own that unshared `flags` (a mount namespace is
+/// made private first thing, so that nothing done in it reaches the
+/// host's). The namespaces die with the thread and what it started.
+fn in_private_ns<R: Send>(flags: nix::sched::CloneFlags, f: impl FnOnce() -> R + Send) -> R {
+    use nix::mount::{MsFlags, mount};
+    std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            nix::sched::unshare(flags).expect("unshare for the test");
+            if flags.contains(nix::sched::CloneFlags::CLONE_NEWNS) {
+                mount(
+                    None::<&str>,
+                    "/",
+                    None::<&str>,
+                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                    None::<&str>,
+                )
+                .expect("make the test's mount namespace private");
+            }
+            f()
+        });
+        h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// A bundle that joins `path` as its `typ` namespace (instead of making
+/// one), with `edit` on top.
+fn joining(
+    t: &T,
+    tag: &str,
+    typ: &str,
+    path: &Path,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> common::Bundle {
+    t.bundle(tag, |c| {
+        let nss = c["linux"]["namespaces"].as_array_mut().unwrap();
+        nss.retain(|n| n["type"] != typ);
+        nss.push(json!({"type": typ, "path": path}));
+        sh(c, "echo ran > /out/ran");
+        edit(c);
+    })
+}
+
+/// `outlet run` of `b` as `id`, with `env`, from the calling thread; with
+/// `swap`, held at `create:mkdir` (after the spec check) while `link` is
+/// repointed at `to`.
+fn run_held(
+    t: &T,
+    b: &common::Bundle,
+    id: &str,
+    env: &[(&str, &str)],
+    swap: Option<(&Path, &Path)>,
+) -> common::Out {
+    let args = ["run", "--bundle", b.dir.to_str().unwrap(), id];
+    let Some((link, to)) = swap else {
+        return t.call_env(Path::new(common::OUTLET), &args, &[], env);
+    };
+    let p = common::pause::Pause::new(t, id, "create:mkdir");
+    let mut cmd = t.command(Path::new(common::OUTLET), &args);
+    cmd.0.envs(env.iter().copied());
+    p.around(cmd, || {
+        std::fs::remove_file(link).unwrap();
+        std::os::unix::fs::symlink(to, link).unwrap();
+    })
+}
+
+fn root_id() -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata("/").unwrap();
+    (m.dev(), m.ino())
+}
+
+/// Finding 3, mount. Our own mount namespace by path, directly and
+/// swapped in after the check: refused, our root unchanged, nothing left.
+/// Controls (OUTLET_JOINED_HOST_NS_UNCHECKED=1, each in a thread of its
+/// own, since it loses its root): the thread's root is the container's
+/// rootfs afterwards, both ways.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_mount_namespace_joined_by_path_is_never_the_runtimes() {
+    use nix::sched::CloneFlags;
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    let hb = t.bundle("mnt-holder", |c| {
+        c["process"]["args"] = json!(["sleep", "1000"]);
+    });
+    let holder = std::path::PathBuf::from(format!(
+        "/proc/{}/ns/mnt",
+        t.create_ok(&t.id("mnt-holder"), &hb)
+    ));
+    let unchecked = [("OUTLET_JOINED_HOST_NS_UNCHECKED", "1")];
+    for (tag, swapped, control) in [
+        ("mnt-direct", false, false),
+        ("mnt-swapped", true, false),
+        ("mnt-direct-ctl", false, true),
+        ("mnt-swapped-ctl", true, true),
+    ] {
+        let (out, before, after) = in_private_ns(CloneFlags::CLONE_NEWNS, || {
+            let ours = std::path::PathBuf::from(format!("/proc/{}/ns/mnt", gettid()));
+            let link = t.dir.join(format!("link-{tag}"));
+            std::os::unix::fs::symlink(if swapped { &holder } else { &ours }, &link).unwrap();
+            let b = joining(&t, tag, "mount", &link, |_| {});
+            let before = root_id();
+            let env: &[(&str, &str)] = if control { &unchecked } else { &[] };
+            let swap = swapped.then_some((link.as_path(), ours.as_path()));
+            let out = run_held(&t, &b, &t.id(tag), env, swap);
+            // The only path-free look at what happened to our root.
+            (out, before, root_id())
+        });
+        if control {
+            assert_ne!(before, after, "{tag}: our root was not pivoted: {out:#?}");
+        } else {
+            let needle = if swapped {
+                "linux.namespaces: the mount namespace"
+            } else {
+                "linux.namespaces: the mount namespace joined by path"
+            };
+            out.expect_fail(tag, needle);
+            assert!(out.stderr.contains("runtime's own"), "{tag}: {out:#?}");
+            assert_eq!(before, after, "{tag}: our root changed");
+            assert!(!t.state_dir_exists(&t.id(tag)), "{tag}: state left");
+        }
+    }
+    t.outlet(&["delete", "--force", &t.id("mnt-holder")])
+        .expect_ok("delete the holder");
+    // The controls' failed runs left their state and cgroups (outlet lost
+    // its own root); delete --force removes them.
+    for tag in ["mnt-direct-ctl", "mnt-swapped-ctl"] {
+        let id = t.id(tag);
+        if t.state_dir_exists(&id) {
+            t.outlet(&["delete", "--force", &id])
+                .expect_ok("delete a control");
+        }
+    }
+    t.assert_nothing_left("joined mount namespace");
+}
+
+/// Finding 3, uts. Our own uts namespace by path with a hostname and a
+/// domain name, directly and swapped in after the check: refused, our
+/// names unchanged. Control (OUTLET_JOINED_HOST_NS_UNCHECKED=1): our
+/// hostname is the container's afterwards, both ways.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn hostname_never_renames_the_runtimes_uts_namespace() {
+    use nix::sched::CloneFlags;
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    let hb = t.bundle("uts-holder", |c| {
+        c["process"]["args"] = json!(["sleep", "1000"]);
+    });
+    let holder = std::path::PathBuf::from(format!(
+        "/proc/{}/ns/uts",
+        t.create_ok(&t.id("uts-holder"), &hb)
+    ));
+    let unchecked = [("OUTLET_JOINED_HOST_NS_UNCHECKED", "1")];
+    in_private_ns(CloneFlags::CLONE_NEWUTS, || {
+        let ours = std::path::PathBuf::from(format!("/proc/{}/ns/uts", gettid()));
+        let host = || nix::unistd::gethostname().unwrap().into_string().unwrap();
+        for (tag, swapped, control) in [
+            ("uts-direct", false, false),
+            ("uts-swapped", true, false),
+            ("uts-direct-ctl", false, true),
+            ("uts-swapped-ctl", true, true),
+        ] {
+            nix::unistd::sethostname("o13-orig").unwrap();
+            let link = t.dir.join(format!("link-{tag}"));
+            std::os::unix::fs::symlink(if swapped { &holder } else { &ours }, &link).unwrap();
+            let b = joining(&t, tag, "uts", &link, |c| {
+                c["hostname"] = json!("o13-pwned");
+                c["domainname"] = json!("o13-dom");
+            });
+            let id = t.id(tag);
+            let env: &[(&str, &str)] = if control { &unchecked } else { &[] };
+            let swap = swapped.then_some((link.as_path(), ours.as_path()));
+            let out = run_held(&t, &b, &id, env, swap);
+            if control {
+                out.expect_ok(tag);
+                assert_eq!(host(), "o13-pwned", "{tag}: our hostname");
+            } else {
+                out.expect_fail(tag, "hostname/domainname: the uts namespace");
+                assert!(out.stderr.contains("runtime's own"), "{tag}: {out:#?}");
+                assert_eq!(host(), "o13-orig", "{tag}: our hostname changed");
+                assert!(!b.out.join("ran").exists(), "{tag}: the container ran");
+                assert!(!t.state_dir_exists(&id), "{tag}: state left");
+            }
+        }
+    });
+    t.outlet(&["delete", "--force", &t.id("uts-holder")])
+        .expect_ok("delete the holder");
+    t.assert_nothing_left("joined uts namespace");
 }
