@@ -35,6 +35,15 @@
 //!    refused at the spec check naming the entry, and again by the init on
 //!    the opened files before any join (a path swapped after the check,
 //!    held at `create:mkdir`). Control `OUTLET_JOINED_HOST_NS_UNCHECKED=1`.
+//! 4. A new time namespace's offsets in a mount namespace joined by path
+//!    (another container's). The init wrote them to
+//!    `/proc/self/timens_offsets` by path, as the host's root, in the
+//!    joined tree, whose /proc the other container may cover: a `self`
+//!    it planted there took the write to a file of its choosing (a host
+//!    directory bound at its /out got `timens_offsets`). Fixed: with a
+//!    joined mount namespace, the offsets and `time_for_children` go
+//!    through a procfs instance of the init's own. Control
+//!    `OUTLET_TIMENS_BY_PATH=1`.
 //!
 //! Every test that makes interfaces runs outlet from a thread in a network
 //! namespace of its own (tests/common/netns.rs): "the host's" interface is
@@ -475,4 +484,73 @@ fn hostname_never_renames_the_runtimes_uts_namespace() {
     t.outlet(&["delete", "--force", &t.id("uts-holder")])
         .expect_ok("delete the holder");
     t.assert_nothing_left("joined uts namespace");
+}
+
+/// Finding 4. A new time namespace with offsets, in a mount namespace
+/// joined by path (another container's): the init wrote the offsets to
+/// `/proc/self/timens_offsets` by path, in the joined tree, as host root,
+/// before anything else of its setup. The holder, which can mount in its
+/// own namespace (played here from the host with nsenter, as the earlier
+/// rounds' attackers), covers its /proc with a tmpfs whose `self` leads to
+/// /out, its bind of a host directory: the write created a file there.
+/// Fixed: with a joined mount namespace the offsets go through a procfs
+/// instance of the init's own. Control (OUTLET_TIMENS_BY_PATH=1): the
+/// file appears in the host directory.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn time_offsets_never_follow_a_joined_mount_namespaces_proc() {
+    needs_debug_build();
+    let Some(t) = T::new() else { return };
+    let hb = t.bundle("tns-holder", |c| {
+        c["process"]["args"] = json!(["sleep", "1000"]);
+    });
+    let hp = t.create_ok(&t.id("tns-holder"), &hb);
+    let st = std::process::Command::new("nsenter")
+        .args(["-t", &hp.to_string(), "-m", "--"])
+        .args([
+            "sh",
+            "-c",
+            "mount -t tmpfs none /proc && ln -s /out /proc/self",
+        ])
+        .status()
+        .expect("nsenter");
+    assert!(st.success(), "the holder's /proc covered");
+    let planted = hb.out.join("timens_offsets");
+    let mnt = std::path::PathBuf::from(format!("/proc/{hp}/ns/mnt"));
+    for control in [false, true] {
+        let tag = if control { "tns-ctl" } else { "tns-fixed" };
+        let b = joining(&t, tag, "mount", &mnt, |c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "time"}));
+            c["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 5, "nanosecs": 0}});
+        });
+        let env: &[(&str, &str)] = if control {
+            &[("OUTLET_TIMENS_BY_PATH", "1")]
+        } else {
+            &[]
+        };
+        // The run fails either way (the bundle's rootfs is no path in the
+        // holder's tree); what matters is where the offsets went.
+        let out = run_held(&t, &b, &t.id(tag), env, None);
+        assert!(!out.ok(), "{tag}: ran in the holder's tree: {out:#?}");
+        if control {
+            let text = std::fs::read_to_string(&planted)
+                .unwrap_or_else(|e| panic!("{tag}: nothing written to the holder's choice: {e}"));
+            assert_eq!(text, "monotonic 5 0\n", "{tag}");
+        } else {
+            assert!(
+                !planted.exists(),
+                "{tag}: the offsets went to {planted:?}: {out:#?}"
+            );
+            // The time namespace was made and entered: the run got as far
+            // as the rootfs, which the holder's tree does not have.
+            assert!(out.stderr.contains("root.path"), "{tag}: {out:#?}");
+        }
+        assert!(!t.state_dir_exists(&t.id(tag)), "{tag}: state left");
+    }
+    t.outlet(&["delete", "--force", &t.id("tns-holder")])
+        .expect_ok("delete the holder");
+    t.assert_nothing_left("time offsets in a joined mount namespace");
 }
