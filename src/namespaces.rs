@@ -151,7 +151,14 @@ pub fn open(t: LinuxNamespaceType, path: &std::path::Path) -> Result<OwnedFd> {
 /// task may), so that it and everything it starts see the offsets. This is
 /// also why the clone never carries CLONE_NEWTIME: the child would be
 /// inside before anyone could write the offsets.
-pub fn enter_new_time(linux: Option<&Linux>) -> Result<()> {
+///
+/// `proc`: a procfs of the init's own, for a mount namespace joined by
+/// path (another container's), whose /proc is that container's to cover:
+/// a `self` it planted would take the offsets, written as the host's
+/// root, to a file of its choosing (tests/attack_s13.rs finding 4). In
+/// a mount namespace the clone made, /proc is still the caller's here
+/// (no spec mount exists yet), and the path costs no procfs instance.
+pub fn enter_new_time(linux: Option<&Linux>, proc: Option<&ProcFs>) -> Result<()> {
     let offsets = match linux.and_then(|l| l.time_offsets().as_ref()) {
         Some(o) => crate::spec::process_fields::time_offsets(o, true)?,
         None => String::new(),
@@ -159,14 +166,21 @@ pub fn enter_new_time(linux: Option<&Linux>) -> Result<()> {
     let offsets = offsets.as_str();
     let flag = flag(LinuxNamespaceType::Time);
     nix::sched::unshare(flag).context("unshare time namespace")?;
+    let proc = proc.filter(|_| !crate::fault::control("OUTLET_TIMENS_BY_PATH"));
     if !offsets.is_empty() {
+        let what = || format!("linux.timeOffsets: write {offsets:?} to /proc/self/timens_offsets");
         // One write: the kernel parses the whole buffer at once.
-        std::fs::write("/proc/self/timens_offsets", offsets).with_context(|| {
-            format!("linux.timeOffsets: write {offsets:?} to /proc/self/timens_offsets")
-        })?;
+        match proc {
+            Some(p) => p.write(&p.own("timens_offsets"), offsets.as_bytes()),
+            None => std::fs::write("/proc/self/timens_offsets", offsets),
+        }
+        .with_context(what)?;
     }
-    let f = std::fs::File::open("/proc/self/ns/time_for_children")
-        .context("open /proc/self/ns/time_for_children")?;
+    let f = match proc {
+        Some(p) => p.open_ns(&p.own("ns/time_for_children")),
+        None => std::fs::File::open("/proc/self/ns/time_for_children"),
+    }
+    .context("open /proc/self/ns/time_for_children")?;
     nix::sched::setns(f.as_fd(), flag).context("enter the new time namespace")
 }
 

@@ -65,6 +65,11 @@ pub(crate) fn block_device(field: &str, major: i64, minor: i64) -> Result<String
     if major < 0 || minor < 0 {
         bail!("linux.resources.blockIO.{field}: device {major}:{minor} is not a device number");
     }
+    // The kernel reads the pair into MKDEV: a minor past 20 bits would
+    // limit another device (spec/device_numbers.rs).
+    if let Some(why) = crate::spec::device_numbers::out_of_range(major, minor) {
+        bail!("linux.resources.blockIO.{field}: device {major}:{minor}: {why}");
+    }
     Ok(format!("{major}:{minor}"))
 }
 

@@ -223,7 +223,12 @@ fn become_container_root(a: &InitArgs) -> Result<()> {
         .new
         .contains(namespaces::flag(LinuxNamespaceType::Time))
     {
-        namespaces::enter_new_time(a.spec.linux().as_ref())?;
+        let own = if a.plan.joins(LinuxNamespaceType::Mount) {
+            Some(ProcFs::private().context("linux.timeOffsets in a joined mount namespace")?)
+        } else {
+            None
+        };
+        namespaces::enter_new_time(a.spec.linux().as_ref(), own.as_ref())?;
     }
     // Until execve we are a copy of outlet: non-dumpable, so nothing in the
     // container can open our /proc/PID/exe (the runtime's binary;

@@ -70,6 +70,7 @@ pub fn join_all(plan: &NsPlan, spec: &crate::spec::Spec) -> Result<()> {
         opened.push((*t, p, namespaces::open(*t, p)?));
     }
     sysctl_targets_not_ours(spec, &opened)?;
+    hosts_not_joined(spec, &opened)?;
     let join = |(t, p, f): &(LinuxNamespaceType, &std::path::PathBuf, OwnedFd)| {
         nix::sched::setns(f.as_fd(), namespaces::flag(*t)).with_context(|| {
             format!(
@@ -135,6 +136,45 @@ fn sysctl_targets_not_ours(
                     "linux.sysctl {key:?}: the {} namespace {} is now the host's: the sysctl would change the host's",
                     namespaces::config_name(typ),
                     p.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The spec's check of joined namespaces (spec/checks.rs `joined_hosts`:
+/// a mount namespace, or a uts namespace given a name, that is the
+/// runtime's own or PID 1's) again, on the files opened, before any join,
+/// for the same reason as `sysctl_targets_not_ours`.
+/// `OUTLET_JOINED_HOST_NS_UNCHECKED=1` (debug builds): the control.
+fn hosts_not_joined(
+    spec: &crate::spec::Spec,
+    opened: &[(LinuxNamespaceType, &std::path::PathBuf, OwnedFd)],
+) -> Result<()> {
+    if crate::fault::control("OUTLET_JOINED_HOST_NS_UNCHECKED") {
+        return Ok(());
+    }
+    let id = |s: nix::sys::stat::FileStat| (s.st_dev, s.st_ino);
+    for (typ, p, fd) in opened {
+        let field = match typ {
+            LinuxNamespaceType::Mount => "linux.namespaces",
+            LinuxNamespaceType::Uts if crate::spec::names_host(spec) => "hostname/domainname",
+            _ => continue,
+        };
+        let joined = nix::sys::stat::fstat(fd.as_raw_fd())
+            .with_context(|| format!("fstat {}", p.display()))?;
+        let name = namespaces::proc_name(*typ);
+        for host in [
+            format!("/proc/self/ns/{name}"),
+            format!("/proc/1/ns/{name}"),
+        ] {
+            if nix::sys::stat::stat(host.as_str()).is_ok_and(|h| id(h) == id(joined)) {
+                anyhow::bail!(
+                    "{field}: the {} namespace {} is now the runtime's own (or PID 1's): {}",
+                    namespaces::config_name(*typ),
+                    p.display(),
+                    crate::spec::host_effect(*typ)
                 );
             }
         }

@@ -82,6 +82,21 @@ impl ProcFs {
         self.open(rel, libc::O_WRONLY)
     }
 
+    /// The namespace file `rel` (`PID/ns/NAME`, a magic link), opened
+    /// for setns. openat2's RESOLVE_NO_MAGICLINKS would refuse the link
+    /// itself; a plain openat from the root follows it. Only for an
+    /// instance of our own (`private`): nothing can be mounted on it, so
+    /// its links are the kernel's.
+    pub fn open_ns(&self, rel: &str) -> std::io::Result<File> {
+        let fd = syscall::fs::openat(
+            self.root.as_raw_fd(),
+            Path::new(rel),
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
+        Ok(File::from(fd))
+    }
+
     /// `rel` read whole, through the verified root like the writes.
     pub fn read(&self, rel: &str) -> std::io::Result<String> {
         std::io::read_to_string(self.open(rel, libc::O_RDONLY)?)

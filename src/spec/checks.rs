@@ -22,6 +22,7 @@ pub(super) fn check_spec(spec: &Spec) -> Result<()> {
     if let Some(linux) = spec.linux() {
         check_user_and_joined(linux, nss)?;
         check_masked_and_readonly(linux)?;
+        super::device_numbers::check_devices(linux)?;
     }
     if spec
         .annotations()
@@ -211,7 +212,57 @@ fn check_namespace_needed(spec: &Spec, nss: &[LinuxNamespace]) -> Result<()> {
     if spec.domainname().as_ref().is_some_and(|d| !d.is_empty()) && !has(LinuxNamespaceType::Uts) {
         bail!("domainname: set, but there is no new uts namespace to set it in");
     }
+    joined_hosts(spec, nss)
+}
+
+/// A namespace joined by path that is the runtime's own (or PID 1's) is
+/// the host's, whatever the entry says. In the mount namespace the init
+/// would pivot_root, which moves the root of every process there whose
+/// root is the old one (the whole host) into the container's rootfs, and
+/// detaches the old root; in the uts namespace the hostname and domain
+/// name would rename the host. sysctl.rs and netdevices.rs ask the same
+/// of their namespaces; the init asks again on the opened files
+/// (process/init_fork.rs `hosts_not_joined`), in case a path changed.
+fn joined_hosts(spec: &Spec, nss: &[LinuxNamespace]) -> Result<()> {
+    if crate::fault::control("OUTLET_JOINED_HOST_NS_UNCHECKED") {
+        return Ok(());
+    }
+    for ns in nss.iter().filter(|n| n.path().is_some()) {
+        let typ = ns.typ();
+        let field = match typ {
+            LinuxNamespaceType::Mount => "linux.namespaces",
+            LinuxNamespaceType::Uts if names_host(spec) => "hostname/domainname",
+            _ => continue,
+        };
+        if !sysctl::own_namespace(nss, typ)? {
+            bail!(
+                "{field}: the {} namespace joined by path ({}) is the runtime's own (or PID 1's): {}",
+                crate::namespaces::config_name(typ),
+                ns.path()
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new(""))
+                    .display(),
+                host_effect(typ)
+            );
+        }
+    }
     Ok(())
+}
+
+/// Whether the spec sets a name in the uts namespace.
+pub fn names_host(spec: &Spec) -> bool {
+    let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+    set(spec.hostname()) || set(spec.domainname())
+}
+
+/// What joining the host's namespace of `typ` would do, for errors.
+pub fn host_effect(typ: LinuxNamespaceType) -> &'static str {
+    match typ {
+        LinuxNamespaceType::Mount => {
+            "the container's root would be pivoted in there, moving every process of the host into it (leave the entry out to run in the runtime's mount namespace, chrooted)"
+        }
+        _ => "setting the hostname or domainname would rename the host",
+    }
 }
 
 /// The fields applied by one syscall each in the init (scheduler, I/O

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 mod checks;
 pub mod cpu_affinity;
+pub mod device_numbers;
 mod env;
 mod hooks;
 mod id;
@@ -27,6 +28,7 @@ mod template;
 mod tests;
 mod types;
 mod version;
+pub use checks::{host_effect, names_host};
 pub use id::check_id;
 pub use proc_mounts::{PROC_MOUNTS_REFUSED, normalized, proc_mount_allowed};
 pub use sysctl::sysctl_namespace;

@@ -5,7 +5,7 @@
 //! move to), and every name, the host's and the new one, must
 //! be a name the kernel accepts (its `dev_valid_name`).
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
 
 use super::Spec;
@@ -26,6 +26,21 @@ pub fn check(spec: &Spec, nss: &[LinuxNamespace]) -> Result<()> {
     if !nss.iter().any(|n| n.typ() == LinuxNamespaceType::Network) {
         bail!(
             "linux.netDevices: the container has no network namespace to move devices into (add {{\"type\": \"network\"}} to linux.namespaces)"
+        );
+    }
+    // A path naming the runtime's own (or PID 1's) namespace is no
+    // container's: the kernel takes a move into the namespace a device is
+    // already in as done, and the rename in the same request then renames
+    // the host's interface in place (and sets it up, and adds addresses).
+    // As sysctl.rs refuses a sysctl there. create checks again on the
+    // namespace the init is in (container/netdev.rs), in case the path
+    // changed since.
+    if !crate::fault::control("OUTLET_NETDEV_NS_UNCHECKED")
+        && !super::sysctl::own_namespace(nss, LinuxNamespaceType::Network)
+            .context("linux.netDevices")?
+    {
+        bail!(
+            "linux.netDevices: the network namespace joined by path is the runtime's own (or PID 1's): a device moved there stays the host's, renamed in place"
         );
     }
     let mut keys: Vec<&String> = devices.keys().collect();
@@ -84,13 +99,20 @@ mod tests {
         check_json(json!({"namespaces": net, "netDevices": {"d0": {}, "d1": {"name": "eth1"}}}))
             .unwrap();
         check_json(json!({"netDevices": {}})).unwrap();
-        check_json(
-            json!({"namespaces": [{"type": "network", "path": "/proc/1/ns/net"}],
-            "netDevices": {"d0": {}}}),
-        )
-        .unwrap();
         for (linux, needle) in [
             (json!({"netDevices": {"d0": {}}}), "no network namespace"),
+            (
+                json!({"namespaces": [{"type": "network", "path": "/proc/1/ns/net"}],
+                "netDevices": {"d0": {}}}),
+                // Where PID 1's is unreadable (as on these machines) the
+                // stat fails, which refuses too.
+                "linux.netDevices",
+            ),
+            (
+                json!({"namespaces": [{"type": "network", "path": "/proc/self/ns/net"}],
+                "netDevices": {"d0": {}}}),
+                "linux.netDevices: the network namespace joined by path is the runtime's own",
+            ),
             (
                 json!({"namespaces": net, "netDevices": {"a/b": {}}}),
                 "linux.netDevices[\"a/b\"]: invalid",
@@ -112,7 +134,7 @@ mod tests {
                 "white space",
             ),
         ] {
-            let err = check_json(linux.clone()).unwrap_err().to_string();
+            let err = format!("{:#}", check_json(linux.clone()).unwrap_err());
             assert!(err.contains(needle), "{linux}: {err}");
         }
         // 15 bytes is the longest name.

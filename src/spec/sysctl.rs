@@ -91,7 +91,8 @@ pub(super) fn check_sysctls(spec: &Spec, nss: &[LinuxNamespace]) -> Result<()> {
 }
 
 /// Does the container get a namespace of `typ` that is not the host's?
-fn own_namespace(nss: &[LinuxNamespace], typ: LinuxNamespaceType) -> Result<bool> {
+/// (Also asked for `linux.netDevices`, spec/netdevices.rs.)
+pub(super) fn own_namespace(nss: &[LinuxNamespace], typ: LinuxNamespaceType) -> Result<bool> {
     let Some(ns) = nss.iter().find(|n| n.typ() == typ) else {
         return Ok(false);
     };

@@ -385,3 +385,34 @@ fn user_namespace_needs_mappings() {
     let err = check_spec(&spec).unwrap_err().to_string();
     assert!(err.contains("uidMappings"), "{err}");
 }
+
+/// A mount namespace, or a uts namespace that is given a name, joined by
+/// path must not be the runtime's own (attack_s13 finding 3); another
+/// namespace by path, or our uts without a name, is taken.
+#[test]
+fn joined_host_mount_and_uts_are_refused() {
+    let with = |nss: Value, hostname: Option<&str>| {
+        let mut v = minimal();
+        v["linux"]["namespaces"] = nss;
+        if let Some(h) = hostname {
+            v["hostname"] = h.into();
+        }
+        parse_value(&v)
+    };
+    let mnt = serde_json::json!([{"type": "mount", "path": "/proc/self/ns/mnt"}]);
+    let err = with(mnt, None).unwrap_err();
+    assert!(
+        err.contains("linux.namespaces: the mount namespace joined by path (/proc/self/ns/mnt) is the runtime's own"),
+        "{err}"
+    );
+    let uts = serde_json::json!([{"type": "mount"}, {"type": "uts", "path": "/proc/self/ns/uts"}]);
+    let err = with(uts.clone(), Some("h")).unwrap_err();
+    assert!(
+        err.contains("hostname/domainname: the uts namespace joined by path"),
+        "{err}"
+    );
+    // Controls: our uts without a name to set; a new uts with one.
+    with(uts, None).unwrap();
+    let new = serde_json::json!([{"type": "mount"}, {"type": "uts"}]);
+    with(new, Some("h")).unwrap();
+}

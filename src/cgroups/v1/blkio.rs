@@ -111,5 +111,16 @@ mod tests {
             e.to_string().contains("throttleReadBpsDevice: device -1:0"),
             "{e}"
         );
+        // A minor past 20 bits would be MKDEV'd into another device.
+        let e = writes(
+            &res(r#"{"blockIO":{"weightDevice":[{"major":0,"minor":1048576,"weight":10}]}}"#),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("weightDevice: device 0:1048576: minor 1048576 is outside"),
+            "{e}"
+        );
     }
 }
