@@ -152,13 +152,23 @@ pub fn open(t: LinuxNamespaceType, path: &std::path::Path) -> Result<OwnedFd> {
 /// also why the clone never carries CLONE_NEWTIME: the child would be
 /// inside before anyone could write the offsets.
 ///
-/// `proc`: a procfs of the init's own, for a mount namespace joined by
-/// path (another container's), whose /proc is that container's to cover:
-/// a `self` it planted would take the offsets, written as the host's
-/// root, to a file of its choosing (tests/attack_s13.rs finding 4). In
-/// a mount namespace the clone made, /proc is still the caller's here
-/// (no spec mount exists yet), and the path costs no procfs instance.
-pub fn enter_new_time(linux: Option<&Linux>, proc: Option<&ProcFs>) -> Result<()> {
+/// Nothing unless `plan` makes a time namespace. In a mount namespace
+/// joined by path (another container's), /proc is that container's to
+/// cover: a `self` it planted would take the offsets, written as the
+/// host's root, to a file of its choosing (tests/attack_s13.rs finding
+/// 4), so a procfs of the init's own is used. In a mount namespace the
+/// clone made, /proc is still the caller's here (no spec mount exists
+/// yet), and the path costs no procfs instance.
+pub fn enter_new_time(linux: Option<&Linux>, plan: &NsPlan) -> Result<()> {
+    if !plan.new.contains(flag(LinuxNamespaceType::Time)) {
+        return Ok(());
+    }
+    let own = if plan.joins(LinuxNamespaceType::Mount) {
+        Some(ProcFs::private().context("linux.timeOffsets in a joined mount namespace")?)
+    } else {
+        None
+    };
+    let proc = own.as_ref();
     let offsets = match linux.and_then(|l| l.time_offsets().as_ref()) {
         Some(o) => crate::spec::process_fields::time_offsets(o, true)?,
         None => String::new(),

@@ -219,17 +219,7 @@ fn become_container_root(a: &InitArgs) -> Result<()> {
     // before the init starts any process (hooks), and while still dumpable:
     // a non-dumpable task's /proc/self files belong to the host's root,
     // which a mapped root could not write timens_offsets as.
-    if a.plan
-        .new
-        .contains(namespaces::flag(LinuxNamespaceType::Time))
-    {
-        let own = if a.plan.joins(LinuxNamespaceType::Mount) {
-            Some(ProcFs::private().context("linux.timeOffsets in a joined mount namespace")?)
-        } else {
-            None
-        };
-        namespaces::enter_new_time(a.spec.linux().as_ref(), own.as_ref())?;
-    }
+    namespaces::enter_new_time(a.spec.linux().as_ref(), a.plan)?;
     // Until execve we are a copy of outlet: non-dumpable, so nothing in the
     // container can open our /proc/PID/exe (the runtime's binary;
     // CVE-2019-5736 class); execve makes the application dumpable again.
