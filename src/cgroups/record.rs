@@ -159,9 +159,12 @@ impl CgroupPaths {
     /// the container's own). A path may not leave the container's cgroup,
     /// and must exist: exec creates none.
     pub fn sub_cgroups(&self, specs: &[String]) -> Result<CgroupPaths> {
+        // A hybrid host's cgroup2 directory stays the container's own: the
+        // sub-cgroups named are v1 ones (runc's exec.bats makes them there).
         let mut paths = CgroupPaths {
             unified: self.unified.clone(),
             v1: self.v1.clone(),
+            hybrid: self.hybrid.clone(),
             ..Default::default()
         };
         for spec in specs {

@@ -56,7 +56,12 @@ pub(in crate::cgroups) fn plan(
             inner.under(&h.mount.join(h.own.trim_start_matches('/')))
         };
         if h.controllers.is_empty() {
-            paths.hybrid = Some(dir);
+            // Debug builds' OUTLET_NO_HYBRID_JOIN=1 leaves the container
+            // in the caller's cgroup2 directory, as outlet did before
+            // (tests/checkpoint.rs's control).
+            if !crate::fault::control("OUTLET_NO_HYBRID_JOIN") {
+                paths.hybrid = Some(dir);
+            }
             continue;
         }
         for c in &h.controllers {
