@@ -29,6 +29,7 @@ fn leaf_dirs(st: &Value) -> Vec<PathBuf> {
             .as_object()
             .map(|m| {
                 m.values()
+                    .chain(cg.get("hybrid"))
                     .map(|v| PathBuf::from(v.as_str().unwrap()))
                     .collect()
             })

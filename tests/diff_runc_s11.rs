@@ -501,14 +501,6 @@ fn accepted(cfg: &Value, l: &str) -> Option<String> {
     if l.starts_with("fact.report.domainname: ") && cfg.get("domainname").is_some() {
         return None;
     }
-    // On this hybrid host runc also makes the container a cgroup in the
-    // v2 hierarchy at /sys/fs/cgroup/unified (which holds no controller
-    // here); outlet places the container in the controller hierarchies and
-    // the named `name=systemd` one, as runc (src/cgroups/host.rs
-    // parse_v1_hierarchies). KNOWN difference, listed in docs/known-gaps.md.
-    if l.starts_with("fact.proc_cgroup: 0::") {
-        return None;
-    }
     // The state a hook reads: outlet adds `created`, `owner` and `rootfs`
     // (its `state` command's fields); the runtime-spec: "The state of a
     // container MUST include, at least, the following properties".
@@ -1136,11 +1128,13 @@ fn exec_gids_ambient_and_oom_score_adj_as_runc() {
 /// On a v1 host runc places the container in the named `name=systemd`
 /// hierarchy too and shows it at /sys/fs/cgroup/systemd; a systemd inside
 /// the container needs both. outlet left the container in the caller's
-/// systemd cgroup (`9:name=systemd:/`) and showed no such directory. The
-/// facts compared: the container's own name=systemd line and its cgroup
-/// mount there; runc's are the control (it must have its own directory,
-/// not the caller's). Leftovers (the guard's check of every hierarchy
-/// under /sys/fs/cgroup for the id) show `delete` removes it.
+/// systemd cgroup (`9:name=systemd:/`) and showed no such directory. On a
+/// hybrid host runc also places it in the controller-less cgroup2 at
+/// /sys/fs/cgroup/unified (`0::/<path>`), without mounting it inside. The
+/// facts compared: the container's own name=systemd and `0::` lines and
+/// its cgroup mounts there; runc's are the control (it must have its own
+/// directories, not the caller's). Leftovers (the guard's check of every
+/// hierarchy under /sys/fs/cgroup for the id) show `delete` removes them.
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn joins_the_named_systemd_hierarchy_as_runc() {
@@ -1170,8 +1164,10 @@ fn joins_the_named_systemd_hierarchy_as_runc() {
         s.lines
             .iter()
             .filter(|l| {
-                (l.starts_with("fact.proc_cgroup: ") && l.contains(":name=systemd:"))
+                (l.starts_with("fact.proc_cgroup: ")
+                    && (l.contains(":name=systemd:") || l.contains(" 0::")))
                     || l.starts_with("fact.mount: /sys/fs/cgroup/systemd ")
+                    || l.starts_with("fact.mount: /sys/fs/cgroup/unified ")
             })
             .cloned()
             .collect()
@@ -1188,6 +1184,14 @@ fn joins_the_named_systemd_hierarchy_as_runc() {
         "runc shows no /sys/fs/cgroup/systemd: {:?}",
         runc.lines
     );
+    if Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists() {
+        assert!(
+            want.iter()
+                .any(|l| l.contains(" 0::") && !l.ends_with(" 0::/")),
+            "runc's container has no cgroup2 directory of its own: {:?}",
+            runc.lines
+        );
+    }
     assert_eq!(named(&outlet), want, "outlet: {:?}", outlet.lines);
     let left = t.settle();
     assert!(left.is_empty(), "left behind: {left:?}");

@@ -112,7 +112,7 @@ impl Driver {
         } else if rec.unified.is_some() {
             Driver::V2(V2Fs::new(Path::new(super::host::ROOT)))
         } else {
-            Driver::V1(V1Fs)
+            Driver::V1(V1Fs::default())
         }
     }
 

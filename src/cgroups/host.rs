@@ -44,9 +44,16 @@ pub fn probe() -> Result<Host> {
     let text =
         std::fs::read_to_string("/proc/self/cgroup").context("cgroup: read /proc/self/cgroup")?;
     let mut hierarchies = parse_v1_hierarchies(&text);
-    if hierarchies.is_empty() {
+    if hierarchies.iter().all(|h| h.controllers.is_empty()) {
         bail!("cgroup: no cgroup v1 controllers and no cgroup2 at {ROOT} (fs magic {magic:#x})");
     }
+    // The v2 line names a hierarchy only where cgroup2 is mounted at
+    // /sys/fs/cgroup/unified (one statfs; a cgroup2 anywhere else is not
+    // this host's hybrid layout).
+    hierarchies.retain(|h| {
+        !h.controllers.is_empty()
+            || fs_magic(&h.mount.to_string_lossy()).is_ok_and(|m| m == CGROUP2_SUPER_MAGIC)
+    });
     let mut mountinfo: Option<Vec<(Vec<String>, PathBuf)>> = None;
     for h in &mut hierarchies {
         if h.mount.exists() {
@@ -86,6 +93,10 @@ pub fn probe() -> Result<Host> {
 /// it; it is a v1 "controller" named as /proc/self/cgroup names it.
 pub const SYSTEMD_NAMED: &str = "name=systemd";
 
+/// Where a hybrid host mounts its controller-less cgroup2 hierarchy, under
+/// ROOT (runc looks there too). A `Hierarchy` with no controllers is it.
+const HYBRID_UNIFIED: &str = "unified";
+
 /// The v1 lines of /proc/self/cgroup (`4:memory:/a/b`, and the named
 /// `name=systemd` one, mounted at /sys/fs/cgroup/systemd); other named
 /// hierarchies and the v2 line (`0::/`) left out: no limit lives there.
@@ -96,6 +107,16 @@ pub fn parse_v1_hierarchies(text: &str) -> Vec<Hierarchy> {
         let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
+        if ctrls.is_empty() {
+            // The v2 line: a hierarchy only on a hybrid host, where
+            // `probe` finds cgroup2 mounted at /sys/fs/cgroup/unified.
+            out.push(Hierarchy {
+                controllers: Vec::new(),
+                mount: Path::new(ROOT).join(HYBRID_UNIFIED),
+                own: path.to_owned(),
+            });
+            continue;
+        }
         if ctrls == SYSTEMD_NAMED {
             out.push(Hierarchy {
                 controllers: vec![SYSTEMD_NAMED.to_owned()],
@@ -257,8 +278,11 @@ mod tests {
     #[test]
     fn parses_hybrid_proc_self_cgroup() {
         let text = "9:name=systemd:/\n8:pids:/\n4:memory:/process_api/7b\n2:cpu,cpuacct:/x\n0::/\n";
-        let hs = parse_v1_hierarchies(text);
-        assert_eq!(hs.len(), 4);
+        let mut hs = parse_v1_hierarchies(text);
+        assert_eq!(hs.len(), 5);
+        let v2 = hs.pop().unwrap();
+        assert!(v2.controllers.is_empty());
+        assert_eq!(v2.mount, Path::new("/sys/fs/cgroup/unified"));
         assert_eq!(hs[0].controllers, ["name=systemd"]);
         assert_eq!(hs[0].mount, Path::new("/sys/fs/cgroup/systemd"));
         assert_eq!(hs[1].controllers, ["pids"]);
@@ -267,7 +291,7 @@ mod tests {
         assert_eq!(hs[3].controllers, ["cpu", "cpuacct"]);
         assert_eq!(hs[3].mount, Path::new("/sys/fs/cgroup/cpu,cpuacct"));
         // Other named hierarchies hold nothing of a container's.
-        assert!(parse_v1_hierarchies("3:name=elogind:/\n").is_empty());
+        assert_eq!(parse_v1_hierarchies("3:name=elogind:/\n0::/a\n").len(), 1);
     }
 
     #[test]

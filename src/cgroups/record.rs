@@ -19,6 +19,12 @@ pub struct CgroupPaths {
     /// v1 controller name -> the container's directory in that hierarchy.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub v1: BTreeMap<String, PathBuf>,
+    /// On a hybrid host, the container's directory in the controller-less
+    /// cgroup2 hierarchy at /sys/fs/cgroup/unified (the `0::` line of
+    /// /proc/PID/cgroup), as runc makes it: no limit lives there and it is
+    /// not mounted in the container; the clone places the child in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hybrid: Option<PathBuf>,
     /// Directories created by this container, parents first, in every
     /// hierarchy: what it owns. Only these are killed through and removed
     /// (in reverse order) by `destroy`; a directory that existed before
@@ -64,7 +70,14 @@ impl CgroupPaths {
         if let Some(u) = &self.unified {
             return vec![u.as_path()];
         }
-        let mut out: Vec<&Path> = Vec::with_capacity(self.v1.len());
+        let mut out = self.v1_dirs();
+        out.extend(self.hybrid.as_deref());
+        out
+    }
+
+    /// The v1 hierarchies' directories alone (each has a `tasks` file).
+    pub(super) fn v1_dirs(&self) -> Vec<&Path> {
+        let mut out: Vec<&Path> = Vec::with_capacity(self.v1.len() + 1);
         for p in self.v1.values() {
             if !out.contains(&p.as_path()) {
                 out.push(p);
@@ -146,9 +159,12 @@ impl CgroupPaths {
     /// the container's own). A path may not leave the container's cgroup,
     /// and must exist: exec creates none.
     pub fn sub_cgroups(&self, specs: &[String]) -> Result<CgroupPaths> {
+        // A hybrid host's cgroup2 directory stays the container's own: the
+        // sub-cgroups named are v1 ones (runc's exec.bats makes them there).
         let mut paths = CgroupPaths {
             unified: self.unified.clone(),
             v1: self.v1.clone(),
+            hybrid: self.hybrid.clone(),
             ..Default::default()
         };
         for spec in specs {

@@ -526,7 +526,12 @@ fn state_for(id: &str, p: &Plan, created: &str, pid: i32, init_start_time: u64) 
 /// With --manage-cgroups-mode ignore CRIU leaves the restored tasks in its
 /// own cgroups, so criu is started in the container's (as runc does).
 fn cgroup_procs(paths: &CgroupPaths) -> Result<Vec<OwnedFd>> {
-    let mut dirs: Vec<&Path> = paths.unified.iter().map(PathBuf::as_path).collect();
+    let mut dirs: Vec<&Path> = paths
+        .unified
+        .iter()
+        .chain(&paths.hybrid)
+        .map(PathBuf::as_path)
+        .collect();
     for d in paths.v1.values() {
         if !dirs.contains(&d.as_path()) {
             dirs.push(d);

@@ -23,6 +23,11 @@ pub struct CgroupEntry {
     /// v1: the `tasks` files (see `Cgroup::self_join_files`).
     join_files: Option<Vec<OwnedFd>>,
     join_fds: Vec<RawFd>,
+    /// What the child must end up in: a cgroup2 directory (the clone's
+    /// to place it in), v1 hierarchies (its own to join); a hybrid host
+    /// has both.
+    joins_v2: bool,
+    joins_v1: bool,
 }
 
 impl CgroupEntry {
@@ -38,6 +43,8 @@ impl CgroupEntry {
             clone_into,
             join_files,
             join_fds,
+            joins_v2: cgroup.paths().unified.is_some() || cgroup.paths().hybrid.is_some(),
+            joins_v1: !cgroup.paths().v1.is_empty(),
         }
     }
 
@@ -46,10 +53,17 @@ impl CgroupEntry {
         &self.join_fds
     }
 
-    /// Whether the clone itself can place the child (cgroup v2): then the
-    /// cgroup namespace can be made by the clone too.
+    /// Whether the clone alone places the child (cgroup v2): then the
+    /// cgroup namespace can be made by the clone too. On a hybrid host
+    /// the child still joins its v1 hierarchies after the clone.
     pub fn clones_into(&self) -> bool {
-        self.clone_into.is_some()
+        self.clone_into.is_some() && !self.joins_v1
+    }
+
+    /// Whether the child ends up in every hierarchy without the parent:
+    /// the clone placed it where asked to, and it can join the v1 ones.
+    fn placed(&self, in_cgroup: bool) -> bool {
+        (!self.joins_v2 || in_cgroup) && (!self.joins_v1 || self.join_files.is_some())
     }
 }
 
@@ -95,7 +109,7 @@ pub fn spawn_placed(
 ) -> Result<Spawned> {
     let (forked, in_cgroup) =
         syscall::clone_process(flags, entry.clone_into).with_context(|| what.to_string())?;
-    let placed_without_us = in_cgroup || entry.join_files.is_some();
+    let placed_without_us = entry.placed(in_cgroup);
     match forked {
         // The child's arm ends in a call that cannot return (its result
         // type is uninhabited), which the lint reports as such.

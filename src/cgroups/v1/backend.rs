@@ -1,7 +1,9 @@
 //! The v1 cgroupfs backend: one directory per hierarchy, limits through
 //! `v1::translate`, the freezer hierarchy for pause, cpuset filled in.
 
-use std::os::fd::OwnedFd;
+use std::cell::OnceCell;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::cgroups::stats::Stats;
@@ -13,7 +15,13 @@ use crate::cgroups::host::{self, Host};
 use crate::cgroups::plan::{Inner, has_unified, missing_controller};
 use crate::cgroups::{CgroupPaths, FREEZE_TIMEOUT, devices, fs, stats, v1, write};
 
-pub struct V1Fs;
+#[derive(Default)]
+pub struct V1Fs {
+    /// The container's directory in a hybrid host's cgroup2 hierarchy,
+    /// opened once for CLONE_INTO_CGROUP (None: there is none, or it
+    /// could not be opened, and `add_pid` places the child).
+    hybrid_fd: OnceCell<Option<OwnedFd>>,
+}
 
 /// The record for `inner` on a host with v1 `hierarchies`, after checking
 /// that every limit has its controller here.
@@ -47,6 +55,15 @@ pub(in crate::cgroups) fn plan(
         } else {
             inner.under(&h.mount.join(h.own.trim_start_matches('/')))
         };
+        if h.controllers.is_empty() {
+            // Debug builds' OUTLET_NO_HYBRID_JOIN=1 leaves the container
+            // in the caller's cgroup2 directory, as outlet did before
+            // (tests/checkpoint.rs's control).
+            if !crate::fault::control("OUTLET_NO_HYBRID_JOIN") {
+                paths.hybrid = Some(dir);
+            }
+            continue;
+        }
         for c in &h.controllers {
             paths.v1.insert(c.clone(), dir.clone());
         }
@@ -84,7 +101,7 @@ impl Backend for V1Fs {
     /// skips that lock. None when a file cannot be opened (`add_pid` then
     /// reports why).
     fn self_join_files(&self, rec: &CgroupPaths) -> Option<Vec<OwnedFd>> {
-        rec.dirs()
+        rec.v1_dirs()
             .into_iter()
             .map(|dir| {
                 std::fs::OpenOptions::new()
@@ -94,6 +111,25 @@ impl Backend for V1Fs {
                     .map(OwnedFd::from)
             })
             .collect()
+    }
+
+    /// A hybrid host's cgroup2 directory is entered by the clone: a write
+    /// of a pid to its cgroup.procs would take cgroup_threadgroup_rwsem
+    /// for writing (see `self_join_files`), which `tasks` in v1 does not.
+    /// The v1 hierarchies are joined by the child itself after it.
+    fn clone_into_fd(&self, rec: &CgroupPaths) -> Option<RawFd> {
+        let dir = rec.hybrid.as_deref()?;
+        self.hybrid_fd
+            .get_or_init(|| {
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_DIRECTORY)
+                    .open(dir)
+                    .ok()
+                    .map(OwnedFd::from)
+            })
+            .as_ref()
+            .map(AsRawFd::as_raw_fd)
     }
 
     /// Devices are replaced only when the update names them.
