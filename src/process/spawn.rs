@@ -116,6 +116,16 @@ pub fn spawn_placed(
         #[allow(unreachable_code)]
         Forked::Child => {
             drop(parent_end);
+            // The cgroup directory's fd is the parent's: the clone has
+            // used it. Left open it could sit among the fds the caller
+            // asked to pass on (--preserve-fds with gaps), and the
+            // container would hold a directory of the host's cgroupfs
+            // (tests/init_fds.rs, userns_join_s10.rs). Nothing in the
+            // child uses it; the handle that owns it is never dropped here
+            // (the child execs or exits).
+            if let Some(fd) = entry.clone_into {
+                let _ = nix::unistd::close(fd);
+            }
             match child_main(child_end, placed_without_us) {}
         }
         Forked::Parent(pid) => {
