@@ -366,6 +366,17 @@ fn root_id() -> (u64, u64) {
     (m.dev(), m.ino())
 }
 
+/// A created container (`KIND-holder`, sleeping) whose `KIND` namespace
+/// the attacks swap in after the check: a namespace that is not ours.
+fn holder_ns(t: &T, kind: &str) -> std::path::PathBuf {
+    let tag = format!("{kind}-holder");
+    let hb = t.bundle(&tag, |c| {
+        c["process"]["args"] = json!(["sleep", "1000"]);
+    });
+    let pid = t.create_ok(&t.id(&tag), &hb);
+    std::path::PathBuf::from(format!("/proc/{pid}/ns/{kind}"))
+}
+
 /// Finding 3, mount. Our own mount namespace by path, directly and
 /// swapped in after the check: refused, our root unchanged, nothing left.
 /// Controls (OUTLET_JOINED_HOST_NS_UNCHECKED=1, each in a thread of its
@@ -377,13 +388,7 @@ fn a_mount_namespace_joined_by_path_is_never_the_runtimes() {
     use nix::sched::CloneFlags;
     needs_debug_build();
     let Some(t) = T::new() else { return };
-    let hb = t.bundle("mnt-holder", |c| {
-        c["process"]["args"] = json!(["sleep", "1000"]);
-    });
-    let holder = std::path::PathBuf::from(format!(
-        "/proc/{}/ns/mnt",
-        t.create_ok(&t.id("mnt-holder"), &hb)
-    ));
+    let holder = holder_ns(&t, "mnt");
     let unchecked = [("OUTLET_JOINED_HOST_NS_UNCHECKED", "1")];
     for (tag, swapped, control) in [
         ("mnt-direct", false, false),
@@ -441,13 +446,7 @@ fn hostname_never_renames_the_runtimes_uts_namespace() {
     use nix::sched::CloneFlags;
     needs_debug_build();
     let Some(t) = T::new() else { return };
-    let hb = t.bundle("uts-holder", |c| {
-        c["process"]["args"] = json!(["sleep", "1000"]);
-    });
-    let holder = std::path::PathBuf::from(format!(
-        "/proc/{}/ns/uts",
-        t.create_ok(&t.id("uts-holder"), &hb)
-    ));
+    let holder = holder_ns(&t, "uts");
     let unchecked = [("OUTLET_JOINED_HOST_NS_UNCHECKED", "1")];
     in_private_ns(CloneFlags::CLONE_NEWUTS, || {
         let ours = std::path::PathBuf::from(format!("/proc/{}/ns/uts", gettid()));

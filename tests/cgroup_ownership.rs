@@ -90,7 +90,9 @@ impl HostProc {
         t.track_pid(pid);
         let child = Arc::new(Mutex::new(Some(child)));
         let c = child.clone();
-        t.on_cleanup(move || {
+        // First: while it runs in them, the test's own cgroup directories
+        // (remove_at_end) cannot be removed, also when the test fails.
+        t.on_cleanup_first(move || {
             if let Some(mut ch) = c.lock().unwrap().take() {
                 let _ = ch.kill();
                 let _ = ch.wait();

@@ -266,6 +266,13 @@ impl T {
         self.cleanups.lock().unwrap().push(Box::new(f));
     }
 
+    /// `on_cleanup`, run before every cleanup registered so far: for a
+    /// process that must be gone before the directories it sits in can
+    /// be removed by those.
+    pub fn on_cleanup_first(&self, f: impl FnOnce() + Send + 'static) {
+        self.cleanups.lock().unwrap().insert(0, Box::new(f));
+    }
+
     /// A bundle from `outlet spec`, edited for tests: no terminal, the
     /// fixture rootfs (read-only root), `probe report` as the command, the
     /// token in the env, and a host dir bind-mounted at /out. `edit` then
