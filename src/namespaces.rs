@@ -59,6 +59,22 @@ pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
     kind(t).flag
 }
 
+/// Whether the namespace file `ns` is the runtime's own namespace of
+/// `typ` or PID 1's, by device and inode: a namespace joined by path that
+/// is one of them is the host's, whatever the spec says. PID 1's may be
+/// unreadable (rootless, hidepid): then only ours counts. Asked after the
+/// file is opened, of the file, so that a path swapped since the spec's
+/// check cannot slip through.
+pub fn is_hosts(ns: std::os::fd::BorrowedFd, typ: LinuxNamespaceType) -> std::io::Result<bool> {
+    let id = |s: nix::sys::stat::FileStat| (s.st_dev, s.st_ino);
+    let joined = id(nix::sys::stat::fstat(ns.as_raw_fd())?);
+    let name = proc_name(typ);
+    Ok(["self", "1"].iter().any(|who| {
+        nix::sys::stat::stat(format!("/proc/{who}/ns/{name}").as_str())
+            .is_ok_and(|h| id(h) == joined)
+    }))
+}
+
 pub fn proc_name(t: LinuxNamespaceType) -> &'static str {
     kind(t).proc
 }

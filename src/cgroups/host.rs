@@ -97,9 +97,11 @@ pub const SYSTEMD_NAMED: &str = "name=systemd";
 /// ROOT (runc looks there too). A `Hierarchy` with no controllers is it.
 const HYBRID_UNIFIED: &str = "unified";
 
-/// The v1 lines of /proc/self/cgroup (`4:memory:/a/b`, and the named
-/// `name=systemd` one, mounted at /sys/fs/cgroup/systemd); other named
-/// hierarchies and the v2 line (`0::/`) left out: no limit lives there.
+/// The hierarchies of /proc/self/cgroup a container joins: the v1 lines
+/// (`4:memory:/a/b`), the named `name=systemd` one (mounted at
+/// /sys/fs/cgroup/systemd) and the v2 line (`0::/`, one with no
+/// controllers, kept by `probe` only on a hybrid host); other named
+/// hierarchies left out: nothing of a container's lives there.
 pub fn parse_v1_hierarchies(text: &str) -> Vec<Hierarchy> {
     let mut out = Vec::new();
     for line in text.lines() {
@@ -125,7 +127,7 @@ pub fn parse_v1_hierarchies(text: &str) -> Vec<Hierarchy> {
             });
             continue;
         }
-        if ctrls.is_empty() || ctrls.starts_with("name=") {
+        if ctrls.starts_with("name=") {
             continue;
         }
         let controllers: Vec<String> = ctrls

@@ -21,7 +21,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use anyhow::{Context, Result, anyhow};
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
-use oci_spec::runtime::{Linux, LinuxNetDevice};
+use oci_spec::runtime::{Linux, LinuxNamespaceType, LinuxNetDevice};
 
 use crate::syscall::netlink::{self as nl, Body, Route};
 
@@ -59,7 +59,7 @@ pub fn move_all(devices: &HashMap<String, LinuxNetDevice>, init_pid: i32) -> Res
         .context("linux.netDevices: open the container's network namespace")?;
     let own = File::open("/proc/thread-self/ns/net")
         .context("linux.netDevices: open the runtime's network namespace")?;
-    not_the_hosts(&target, &own)?;
+    not_the_hosts(&target)?;
     let mut s = Sides {
         host: Route::open().context("linux.netDevices: netlink socket")?,
         inside: route_in(target.as_fd(), own.as_fd())?,
@@ -99,15 +99,13 @@ pub fn move_all(devices: &HashMap<String, LinuxNetDevice>, init_pid: i32) -> Res
 /// the runtime's own namespace (or PID 1's), where a "move" is no move
 /// and the rename renames the host's interface. So the namespace the init
 /// is in now is compared too.
-fn not_the_hosts(target: &File, own: &File) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
+fn not_the_hosts(target: &File) -> Result<()> {
     if crate::fault::control("OUTLET_NETDEV_NS_UNCHECKED") {
         return Ok(());
     }
-    let id = |f: &File| f.metadata().map(|m| (m.dev(), m.ino()));
-    let there = id(target).context("linux.netDevices: fstat the container's network namespace")?;
-    let pid1 = File::open("/proc/1/ns/net").and_then(|f| id(&f)).ok();
-    if id(own).ok() == Some(there) || pid1 == Some(there) {
+    let hosts = crate::namespaces::is_hosts(target.as_fd(), LinuxNamespaceType::Network)
+        .context("linux.netDevices: fstat the container's network namespace")?;
+    if hosts {
         anyhow::bail!(
             "linux.netDevices: the container's network namespace is the runtime's own (or PID 1's): a device moved there stays the host's, renamed in place"
         );

@@ -116,7 +116,6 @@ fn sysctl_targets_not_ours(
     if crate::fault::control("OUTLET_SYSCTL_NS_UNCHECKED") {
         return Ok(());
     }
-    let id = |s: nix::sys::stat::FileStat| (s.st_dev, s.st_ino);
     for key in sysctl.keys() {
         let Ok(typ) = crate::spec::sysctl_namespace(key) else {
             continue;
@@ -124,20 +123,14 @@ fn sysctl_targets_not_ours(
         let Some((_, p, fd)) = opened.iter().find(|(t, ..)| *t == typ) else {
             continue;
         };
-        let joined = nix::sys::stat::fstat(fd.as_raw_fd())
-            .with_context(|| format!("fstat {}", p.display()))?;
-        let name = namespaces::proc_name(typ);
-        for host in [
-            format!("/proc/self/ns/{name}"),
-            format!("/proc/1/ns/{name}"),
-        ] {
-            if nix::sys::stat::stat(host.as_str()).is_ok_and(|h| id(h) == id(joined)) {
-                anyhow::bail!(
-                    "linux.sysctl {key:?}: the {} namespace {} is now the host's: the sysctl would change the host's",
-                    namespaces::config_name(typ),
-                    p.display()
-                );
-            }
+        if namespaces::is_hosts(fd.as_fd(), typ)
+            .with_context(|| format!("fstat {}", p.display()))?
+        {
+            anyhow::bail!(
+                "linux.sysctl {key:?}: the {} namespace {} is now the host's: the sysctl would change the host's",
+                namespaces::config_name(typ),
+                p.display()
+            );
         }
     }
     Ok(())
@@ -155,28 +148,21 @@ fn hosts_not_joined(
     if crate::fault::control("OUTLET_JOINED_HOST_NS_UNCHECKED") {
         return Ok(());
     }
-    let id = |s: nix::sys::stat::FileStat| (s.st_dev, s.st_ino);
     for (typ, p, fd) in opened {
         let field = match typ {
             LinuxNamespaceType::Mount => "linux.namespaces",
             LinuxNamespaceType::Uts if crate::spec::names_host(spec) => "hostname/domainname",
             _ => continue,
         };
-        let joined = nix::sys::stat::fstat(fd.as_raw_fd())
-            .with_context(|| format!("fstat {}", p.display()))?;
-        let name = namespaces::proc_name(*typ);
-        for host in [
-            format!("/proc/self/ns/{name}"),
-            format!("/proc/1/ns/{name}"),
-        ] {
-            if nix::sys::stat::stat(host.as_str()).is_ok_and(|h| id(h) == id(joined)) {
-                anyhow::bail!(
-                    "{field}: the {} namespace {} is now the runtime's own (or PID 1's): {}",
-                    namespaces::config_name(*typ),
-                    p.display(),
-                    crate::spec::host_effect(*typ)
-                );
-            }
+        if namespaces::is_hosts(fd.as_fd(), *typ)
+            .with_context(|| format!("fstat {}", p.display()))?
+        {
+            anyhow::bail!(
+                "{field}: the {} namespace {} is now the runtime's own (or PID 1's): {}",
+                namespaces::config_name(*typ),
+                p.display(),
+                crate::spec::host_effect(*typ)
+            );
         }
     }
     Ok(())

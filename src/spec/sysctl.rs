@@ -2,7 +2,8 @@
 //! container has its own namespace of that kind, so that no write lands in
 //! a host namespace.
 
-use std::path::Path;
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
 
 use anyhow::{Context, Result, bail};
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
@@ -99,18 +100,13 @@ pub(super) fn own_namespace(nss: &[LinuxNamespace], typ: LinuxNamespaceType) -> 
     let Some(path) = ns.path() else {
         return Ok(true);
     };
-    use std::os::unix::fs::MetadataExt;
-    let id = |p: &Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
-    let joined = id(path).with_context(|| format!("stat {}", path.display()))?;
-    let name = crate::namespaces::proc_name(typ);
-    // PID 1's may be unreadable (rootless, hidepid): then only our own counts.
-    for host in [
-        format!("/proc/self/ns/{name}"),
-        format!("/proc/1/ns/{name}"),
-    ] {
-        if id(Path::new(&host)).is_ok_and(|h| h == joined) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+    // O_PATH: a stat by fd, which neither blocks (a fifo at the path) nor
+    // needs read permission.
+    let hosts = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(path)
+        .and_then(|f| crate::namespaces::is_hosts(f.as_fd(), typ))
+        .with_context(|| format!("stat {}", path.display()))?;
+    Ok(!hosts)
 }
