@@ -57,7 +57,7 @@ mod common;
 
 use std::path::Path;
 
-use common::netns::{in_private_netns, ip};
+use common::netns::{in_private_netns, ip, veth};
 use common::{T, sh};
 use serde_json::json;
 
@@ -77,14 +77,11 @@ fn gettid() -> i32 {
 /// move would carry, and a "move" in place would then fail to add again,
 /// EEXIST, and so never reach the rename).
 fn uplink(dev: &str, peer: &str, addr: &str) {
-    for cmd in [
-        format!("link add {dev} type veth peer name {peer}"),
-        format!("addr add {addr} dev {dev} valid_lft 3600 preferred_lft 3600"),
-        format!("link set {dev} up"),
-    ] {
-        let (ok, out) = ip(&cmd);
-        assert!(ok, "ip {cmd}: {out}");
-    }
+    veth(
+        dev,
+        peer,
+        &format!("{addr} valid_lft 3600 preferred_lft 3600"),
+    );
 }
 
 /// The bundle's network entry joins `path`, and `netDevices` renames
