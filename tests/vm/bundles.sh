@@ -57,6 +57,13 @@ bundle mission '["/bin/probe","cgroup"]' \
 # The cgroup mount without a cgroup namespace: a read-only bind of the
 # container's own cgroup directory (outlet clones it by fd and makes it
 # read-only while detached).
+# preserve_fds: the process lists its fds as (number, statfs magic, dir or
+# not); run and exec are called with fds 3 and 4 passed and 3..10 declared,
+# so any fd of outlet's own (the cgroup directory's, opened for
+# CLONE_INTO_CGROUP) that landed in the gap would be kept.
+fds_sh='for f in /proc/$$/fd/*; do n=${f##*/}; k=other; [ -d $f ] && k=dir; echo "fd $n $(stat -L -f -c %t $f) $k"; done; echo types-done'
+bundle preserve_fds "$(jq -cn --arg s "$fds_sh" '["/bin/sh","-c",$s]')" '{}'
+bundle preserve_fds_exec '["sleep","1000"]' '{}'
 bundle cgroup_dirs '["/bin/sh","-c","find /sys/fs/cgroup/ -type d | wc -l"]' '{}' true
 bundle cgroup_bind '["/bin/sh","-c","cat /sys/fs/cgroup/cpu.max; grep \" /sys/fs/cgroup \" /proc/self/mountinfo | cut -d\" \" -f4-6; touch /sys/fs/cgroup/x 2>/dev/null && echo WRITABLE; exit 0"]' \
     '{"cpu":{"quota":25000,"period":100000}}' true
