@@ -16,12 +16,31 @@
 //!    `OUTLET_CGROUP_READ_DIRS=1`: `events --stats` fails "Is a
 //!    directory".
 //!
+//! 2. A hybrid host's cgroup2 directory frozen by the container. Session
+//!    13 places the container (and exec's helper, by its clone) in
+//!    /sys/fs/cgroup/unified/<id>. A container with CAP_SYS_ADMIN and a
+//!    cgroup namespace mounts cgroup2 (rooted at that directory) and
+//!    writes 1 to its `cgroup.freeze`. outlet's pause uses the v1
+//!    freezer, so `state` still says running and `exec` goes ahead: its
+//!    helper is frozen on arrival and the exec hangs. `delete --force`
+//!    then killed the container (a frozen v2 task dies of SIGKILL) but
+//!    exited 0 leaving the directory, frozen, with the helper in it (and
+//!    the exec hanging on); a later container given the same cgroup was
+//!    created into the frozen directory and hung its `create`, and,
+//!    finding the directory there, did not own its cgroup. Fixed: delete,
+//!    `kill KILL` and the cgroup kill thaw the container's hybrid
+//!    directory and every cgroup below it (`Cgroup::thaw_hybrid`), as
+//!    round 7 did for v1 freezer cgroups. Control
+//!    `OUTLET_NO_HYBRID_THAW=1`: the directory and the helper stay.
+//!
 //! Needs root (ignored otherwise), the host's v1 hierarchies and a debug
 //! build (the controls).
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{OUTLET, T, sh};
@@ -120,4 +139,180 @@ fn a_sub_cgroup_named_like_a_stats_file_does_not_break_events_stats() {
     t.outlet(&["delete", "--force", &id])
         .expect_ok("delete --force");
     t.assert_nothing_left("after delete");
+}
+
+/// Waits up to 10 s for `done`, failing with `what`.
+#[track_caller]
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Writes 0 to `cgroup.freeze` in `dir` and every cgroup below it.
+fn thaw_tree(dir: &Path) {
+    let _ = std::fs::write(dir.join("cgroup.freeze"), "0");
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            thaw_tree(&e.path());
+        }
+    }
+}
+
+/// Removes `dir` and every cgroup below it, children first.
+fn rmdir_tree(dir: &Path) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            rmdir_tree(&e.path());
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// Pids listed in `dir`'s cgroup.procs whose command is outlet.
+fn outlet_procs_in(dir: &Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .filter(|p: &i32| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "outlet")
+        })
+        .collect()
+}
+
+/// Finding 2. The container freezes its hybrid cgroup2 directory; an
+/// `exec` hangs in it; `delete --force` (with and without a pid
+/// namespace) must leave nothing, and the exec must end. Control
+/// (OUTLET_NO_HYBRID_THAW=1): delete exits 0 and leaves the directory
+/// with outlet's helper frozen in it.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn a_frozen_hybrid_cgroup_does_not_outlive_delete() {
+    needs_debug_build();
+    if !Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists()
+        || !Path::new("/sys/fs/cgroup/freezer").is_dir()
+    {
+        panic!("not a hybrid host (cgroup2 at /sys/fs/cgroup/unified beside v1)");
+    }
+    let Some(t) = T::new() else { return };
+    for (tag, pid_ns, control) in [
+        ("hyfrozen", true, false),
+        ("hyfrozen-hostpid", false, false),
+        ("hyfrozen-control", true, true),
+    ] {
+        let b = t.bundle(tag, |c| {
+            if !pid_ns {
+                common::drop_ns(c, "pid");
+            }
+            for set in ["bounding", "effective", "permitted"] {
+                c["process"]["capabilities"][set]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!("CAP_SYS_ADMIN"));
+            }
+            c["mounts"].as_array_mut().unwrap().push(json!({
+                "destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                "options": ["rw", "nosuid", "nodev"]
+            }));
+            sh(
+                c,
+                "mkdir /tmp/u && mount -t cgroup2 none /tmp/u 2>/out/err && \
+                 echo ready > /out/ready && echo 1 > /tmp/u/cgroup.freeze; exec sleep 1000",
+            );
+        });
+        let id = t.id(tag);
+        t.create_ok(&id, &b);
+        t.outlet(&["start", &id]).expect_ok("start");
+        let hybrid: PathBuf = common::cgroup_dirs_for(&id)
+            .into_iter()
+            .find(|d| d.starts_with("/sys/fs/cgroup/unified") && d.exists())
+            .expect("the container's hybrid cgroup2 directory");
+        // Cleanup on any exit: thaw by hand, end the exec, remove the
+        // directory (a no-op once delete has done it).
+        let exec: Arc<Mutex<Option<Child>>> = Arc::default();
+        let (h, e) = (hybrid.clone(), exec.clone());
+        t.on_cleanup_first(move || {
+            thaw_tree(&h);
+            if let Some(mut c) = e.lock().unwrap().take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            wait_for_gone(&h);
+        });
+        wait_for(
+            &format!(
+                "{tag}: the container did not freeze its cgroup2 directory: {:?}",
+                std::fs::read_to_string(b.out.join("err"))
+            ),
+            || {
+                b.out.join("ready").exists()
+                    && std::fs::read_to_string(hybrid.join("cgroup.events"))
+                        .is_ok_and(|s| s.contains("frozen 1"))
+            },
+        );
+        assert_eq!(t.status(&id), "running", "{tag}: outlet sees no pause");
+
+        let (mut cmd, _, se) = t.command(Path::new(OUTLET), &["exec", &id, "true"]);
+        *exec.lock().unwrap() = Some(cmd.spawn().expect("spawn outlet exec"));
+        wait_for(
+            &format!("{tag}: exec's helper never reached the directory"),
+            || !outlet_procs_in(&hybrid).is_empty(),
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let held = exec.lock().unwrap().as_mut().unwrap().try_wait().unwrap();
+        assert!(held.is_none(), "{tag}: the exec was not held: {held:?}");
+
+        let env: &[(&str, &str)] = if control {
+            &[("OUTLET_NO_HYBRID_THAW", "1")]
+        } else {
+            &[]
+        };
+        let o = t.call_env(Path::new(OUTLET), &["delete", "--force", &id], &[], env);
+        o.expect_ok(&format!("{tag}: delete --force"));
+        if control {
+            std::thread::sleep(Duration::from_millis(300));
+            assert!(hybrid.exists(), "{tag}: the control left no directory");
+            assert!(
+                !outlet_procs_in(&hybrid).is_empty(),
+                "{tag}: the control's helper is not frozen in the directory"
+            );
+            thaw_tree(&hybrid);
+        }
+        // The exec ends (it cannot join a dead container), and then
+        // nothing is left.
+        wait_for(&format!("{tag}: the exec still hangs"), || {
+            exec.lock()
+                .unwrap()
+                .as_mut()
+                .unwrap()
+                .try_wait()
+                .unwrap()
+                .is_some()
+        });
+        let st = exec.lock().unwrap().take().unwrap().wait().unwrap();
+        assert!(
+            !st.success(),
+            "{tag}: the exec succeeded in a deleted container: {:?}",
+            std::fs::read_to_string(&se)
+        );
+        if control {
+            wait_for_gone(&hybrid);
+        }
+        let left = t.settle();
+        assert!(left.is_empty(), "{tag}: left behind: {left:#?}");
+    }
+}
+
+/// Removes a hybrid directory the control left (its helper gone by now).
+fn wait_for_gone(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while dir.exists() && Instant::now() < deadline {
+        rmdir_tree(dir);
+        if dir.exists() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }

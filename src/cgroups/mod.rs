@@ -153,6 +153,9 @@ impl Cgroup {
         if !self.paths.own_pid_ns && self.owns() && dirs.iter().any(|d| d.exists()) {
             self.kill_all(libc::SIGKILL)?;
         }
+        // A frozen hybrid directory would keep outlet's own exec helper,
+        // and so the directory (see `thaw_hybrid`).
+        self.thaw_hybrid();
         let mut first_err = self.driver.get().release(&self.paths).err();
         let deadline = fs::removal_deadline();
         for dir in dirs.iter().filter(|d| self.paths.created(d)) {
