@@ -185,7 +185,8 @@ fn outlet_procs_in(dir: &Path) -> Vec<i32> {
 
 /// Finding 2. The container freezes its hybrid cgroup2 directory; an
 /// `exec` hangs in it; `delete --force` (with and without a pid
-/// namespace) must leave nothing, and the exec must end. Control
+/// namespace), and a plain `delete` once the init was killed by pid,
+/// must leave nothing, and the exec must end. Control
 /// (OUTLET_NO_HYBRID_THAW=1): delete exits 0 and leaves the directory
 /// with outlet's helper frozen in it.
 #[test]
@@ -198,10 +199,14 @@ fn a_frozen_hybrid_cgroup_does_not_outlive_delete() {
         panic!("not a hybrid host (cgroup2 at /sys/fs/cgroup/unified beside v1)");
     }
     let Some(t) = T::new() else { return };
-    for (tag, pid_ns, control) in [
-        ("hyfrozen", true, false),
-        ("hyfrozen-hostpid", false, false),
-        ("hyfrozen-control", true, true),
+    // (tag, pid namespace, control, the init killed first by pid so that
+    // a plain delete of the stopped container meets the frozen helper)
+    for (tag, pid_ns, control, stopped) in [
+        ("hyfrozen", true, false, false),
+        ("hyfrozen-hostpid", false, false, false),
+        ("hyfrozen-stopped", true, false, true),
+        ("hyfrozen-control", true, true, false),
+        ("hyfrozen-stopped-control", true, true, true),
     ] {
         let b = t.bundle(tag, |c| {
             if !pid_ns {
@@ -270,8 +275,18 @@ fn a_frozen_hybrid_cgroup_does_not_outlive_delete() {
         } else {
             &[]
         };
-        let o = t.call_env(Path::new(OUTLET), &["delete", "--force", &id], &[], env);
-        o.expect_ok(&format!("{tag}: delete --force"));
+        let delete: &[&str] = if stopped {
+            let pid = t.state(&id)["pid"].as_i64().unwrap() as i32;
+            // SAFETY: kill(2) of the container's init, whose pid the state
+            // just gave (the container is alive: its init is frozen).
+            assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+            t.wait_status(&id, "stopped");
+            &["delete", &id]
+        } else {
+            &["delete", "--force", &id]
+        };
+        let o = t.call_env(Path::new(OUTLET), delete, &[], env);
+        o.expect_ok(&format!("{tag}: {delete:?}"));
         if control {
             std::thread::sleep(Duration::from_millis(300));
             assert!(hybrid.exists(), "{tag}: the control left no directory");
