@@ -30,7 +30,9 @@
 //!    finding the directory there, did not own its cgroup. Fixed: delete,
 //!    `kill KILL` and the cgroup kill thaw the container's hybrid
 //!    directory and every cgroup below it (`Cgroup::thaw_hybrid`), as
-//!    round 7 did for v1 freezer cgroups. Control
+//!    round 7 did for v1 freezer cgroups, and `destroy` does once a
+//!    plain rmdir of it failed (an init killed by pid leaves a stopped
+//!    container with the helper frozen there). Control
 //!    `OUTLET_NO_HYBRID_THAW=1`: the directory and the helper stay.
 //!
 //! Needs root (ignored otherwise), the host's v1 hierarchies and a debug
