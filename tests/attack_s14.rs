@@ -35,10 +35,20 @@
 //!    container with the helper frozen there). Control
 //!    `OUTLET_NO_HYBRID_THAW=1`: the directory and the helper stay.
 //!
+//! 3. `checkpoint` of that container. CRIU seizes the tasks and runs its
+//!    parasite in them; a task frozen by cgroup2 never ran it, and CRIU
+//!    (so `outlet checkpoint`) waited in wait4 for ever (killed at 120 s
+//!    by hand; the task was left at CRIU's injected code). Fixed: the dump
+//!    thaws the hybrid directory once the v1 freezer holds every task, so
+//!    none can freeze it again before CRIU seizes them. Control
+//!    `OUTLET_NO_HYBRID_THAW=1`: the checkpoint is still running after
+//!    5 s (then CRIU is killed).
+//!
 //! Needs root (ignored otherwise), the host's v1 hierarchies and a debug
-//! build (the controls).
+//! build (the controls); test 3 also CRIU 4.1.1 (tests/criu_support).
 
 mod common;
+mod criu_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Child;
@@ -143,6 +153,31 @@ fn a_sub_cgroup_named_like_a_stats_file_does_not_break_events_stats() {
     t.assert_nothing_left("after delete");
 }
 
+/// A container with CAP_SYS_ADMIN (and the spec's cgroup namespace) that
+/// mounts cgroup2, rooted at its hybrid directory, and freezes it.
+fn freezing_bundle(t: &T, tag: &str, pid_ns: bool) -> common::Bundle {
+    t.bundle(tag, |c| {
+        if !pid_ns {
+            common::drop_ns(c, "pid");
+        }
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_ADMIN"));
+        }
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+            "options": ["rw", "nosuid", "nodev"]
+        }));
+        sh(
+            c,
+            "mkdir /tmp/u && mount -t cgroup2 none /tmp/u 2>/out/err && \
+             echo ready > /out/ready && echo 1 > /tmp/u/cgroup.freeze; exec sleep 1000",
+        );
+    })
+}
+
 /// Waits up to 10 s for `done`, failing with `what`.
 #[track_caller]
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
@@ -210,26 +245,7 @@ fn a_frozen_hybrid_cgroup_does_not_outlive_delete() {
         ("hyfrozen-control", true, true, false),
         ("hyfrozen-stopped-control", true, true, true),
     ] {
-        let b = t.bundle(tag, |c| {
-            if !pid_ns {
-                common::drop_ns(c, "pid");
-            }
-            for set in ["bounding", "effective", "permitted"] {
-                c["process"]["capabilities"][set]
-                    .as_array_mut()
-                    .unwrap()
-                    .push(json!("CAP_SYS_ADMIN"));
-            }
-            c["mounts"].as_array_mut().unwrap().push(json!({
-                "destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
-                "options": ["rw", "nosuid", "nodev"]
-            }));
-            sh(
-                c,
-                "mkdir /tmp/u && mount -t cgroup2 none /tmp/u 2>/out/err && \
-                 echo ready > /out/ready && echo 1 > /tmp/u/cgroup.freeze; exec sleep 1000",
-            );
-        });
+        let b = freezing_bundle(&t, tag, pid_ns);
         let id = t.id(tag);
         t.create_ok(&id, &b);
         t.outlet(&["start", &id]).expect_ok("start");
@@ -331,5 +347,124 @@ fn wait_for_gone(dir: &Path) {
         if dir.exists() {
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// The pids of every descendant of `pid` (children first found first).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(child) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            // The fields after the command's closing parenthesis: state, ppid.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+            if ppid == Some(p) {
+                out.push(child);
+                todo.push(child);
+            }
+        }
+    }
+    out
+}
+
+/// Finding 3. `checkpoint` of a container that froze its hybrid cgroup2
+/// directory finishes (and removes the container, as a checkpoint
+/// without --leave-running does). Control (OUTLET_NO_HYBRID_THAW=1): it
+/// is still running after 5 s; CRIU is then killed, the checkpoint
+/// fails, and a delete removes the container.
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn checkpoint_of_a_frozen_hybrid_cgroup_does_not_hang() {
+    needs_debug_build();
+    if !Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists() {
+        panic!("not a hybrid host (cgroup2 at /sys/fs/cgroup/unified beside v1)");
+    }
+    let Some(t) = T::new() else { return };
+    for control in [false, true] {
+        let tag = if control {
+            "ckfrozen-control"
+        } else {
+            "ckfrozen"
+        };
+        let b = freezing_bundle(&t, tag, true);
+        let id = t.id(tag);
+        t.create_ok(&id, &b);
+        t.outlet(&["start", &id]).expect_ok("start");
+        let hybrid: PathBuf = common::cgroup_dirs_for(&id)
+            .into_iter()
+            .find(|d| d.starts_with("/sys/fs/cgroup/unified") && d.exists())
+            .expect("the container's hybrid cgroup2 directory");
+        let h = hybrid.clone();
+        t.on_cleanup_first(move || thaw_tree(&h));
+        wait_for(&format!("{tag}: the container did not freeze"), || {
+            b.out.join("ready").exists()
+                && std::fs::read_to_string(hybrid.join("cgroup.events"))
+                    .is_ok_and(|s| s.contains("frozen 1"))
+        });
+        let image = t.dir.join(format!("img-{tag}"));
+        let args = [
+            "--criu",
+            criu_support::criu(),
+            "checkpoint",
+            "--image-path",
+            image.to_str().unwrap(),
+            &id,
+        ];
+        let (mut cmd, so, se) = t.command(Path::new(OUTLET), &args);
+        if control {
+            cmd.env("OUTLET_NO_HYBRID_THAW", "1");
+        }
+        let mut child = cmd.spawn().expect("spawn outlet checkpoint");
+        let limit = Duration::from_secs(if control { 5 } else { 30 });
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break Some(st);
+            }
+            if Instant::now() >= deadline {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if control {
+            assert!(
+                status.is_none(),
+                "{tag}: the control's checkpoint ended: {status:?}"
+            );
+            // CRIU first, so that outlet reaps it and fails as it would.
+            for p in descendants(child.id()) {
+                // SAFETY: kill(2) of CRIU, a child of the checkpoint this
+                // test started.
+                unsafe { libc::kill(p as i32, libc::SIGKILL) };
+            }
+            let st = child.wait().unwrap();
+            assert!(
+                !st.success(),
+                "{tag}: the checkpoint succeeded with CRIU killed"
+            );
+            t.outlet(&["delete", "--force", &id])
+                .expect_ok(&format!("{tag}: delete --force"));
+        } else {
+            let st = status.unwrap_or_else(|| {
+                for p in descendants(child.id()) {
+                    // SAFETY: as above, CRIU under this test's checkpoint.
+                    unsafe { libc::kill(p as i32, libc::SIGKILL) };
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{tag}: the checkpoint still runs after {limit:?}")
+            });
+            let out = common::Out::from_files(st, so, se);
+            out.expect_ok(&format!("{tag}: checkpoint"));
+            assert!(!t.state_dir_exists(&id), "{tag}: the state stayed");
+        }
+        let left = t.settle();
+        assert!(left.is_empty(), "{tag}: left behind: {left:#?}");
     }
 }
