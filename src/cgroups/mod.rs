@@ -156,6 +156,16 @@ impl Cgroup {
         let mut first_err = self.driver.get().release(&self.paths).err();
         let deadline = fs::removal_deadline();
         for dir in dirs.iter().filter(|d| self.paths.created(d)) {
+            // A frozen hybrid directory would keep outlet's own exec
+            // helper, and so the directory (see `thaw_hybrid`): thawed
+            // only once a plain rmdir has failed, so that the common
+            // delete pays nothing for it.
+            if Some(*dir) == self.paths.hybrid.as_deref() {
+                if std::fs::remove_dir(dir).is_ok() {
+                    continue;
+                }
+                self.thaw_hybrid();
+            }
             if let Err(e) = fs::remove_tree(dir, deadline) {
                 first_err.get_or_insert(e);
             }

@@ -200,6 +200,7 @@ impl Cgroup {
     /// the caller's "did not die". v2 needs none (a frozen task there dies
     /// of SIGKILL). Debug builds' OUTLET_NO_SUBTREE_THAW=1 is the control.
     pub fn thaw_below(&self) {
+        self.thaw_hybrid();
         let Some(top) = self.paths.v1.get("freezer") else {
             return;
         };
@@ -215,6 +216,27 @@ impl Cgroup {
             return;
         }
         walk::walk(top, &mut ThawBelow { top: true });
+    }
+
+    /// A hybrid host: thaw the container's cgroup2 directory and every
+    /// cgroup below it. outlet never freezes it (pause uses the v1
+    /// freezer), but a container with CAP_SYS_ADMIN and a cgroup
+    /// namespace mounts cgroup2 and can write its `cgroup.freeze`. Its own
+    /// tasks still die of SIGKILL there; outlet's exec helper, placed in
+    /// that directory by its clone before it joins anything else, does
+    /// not get a signal and stayed frozen: the exec hung, `delete` left
+    /// the directory with the helper in it, and the next container given
+    /// that cgroup was created frozen (tests/attack_s14.rs). Only a
+    /// directory the container created: one it joined is others' too.
+    /// Debug builds' OUTLET_NO_HYBRID_THAW=1 is the control.
+    pub fn thaw_hybrid(&self) {
+        let Some(top) = self.paths.hybrid.as_deref() else {
+            return;
+        };
+        if !self.paths.created(top) || crate::fault::control("OUTLET_NO_HYBRID_THAW") {
+            return;
+        }
+        walk::walk(top, &mut ThawV2);
     }
 
     fn wait_empty(&self) -> Result<()> {
@@ -303,6 +325,22 @@ impl Visitor for ThawBelow {
             crate::syscall::fs::openat(dir.as_raw_fd(), c"freezer.state", flags, Mode::empty())
         {
             let _ = nix::unistd::write(&fd, THAWED.as_bytes());
+        }
+        Ok(())
+    }
+}
+
+/// Writes 0 to `cgroup.freeze` in every cgroup2 directory of a walk, the
+/// top included. Best effort, like `ThawBelow`.
+struct ThawV2;
+
+impl Visitor for ThawV2 {
+    fn enter(&mut self, dir: BorrowedFd, _at: &Where) -> Result<()> {
+        let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+        if let Ok(fd) =
+            crate::syscall::fs::openat(dir.as_raw_fd(), c"cgroup.freeze", flags, Mode::empty())
+        {
+            let _ = nix::unistd::write(&fd, b"0");
         }
         Ok(())
     }

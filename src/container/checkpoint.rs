@@ -627,7 +627,17 @@ fn dump(
     image: &Path,
     log: &Path,
 ) -> Result<()> {
+    // A frozen hybrid cgroup2 directory (see `Cgroup::thaw_hybrid`) keeps
+    // CRIU's parasite from running: the dump waited in wait4 for ever
+    // (tests/attack_s14.rs). Thawed while the v1 freezer holds the tasks:
+    // before the settling (whose thawed moments must let the init run),
+    // and again once they are held for good, so that none can have frozen
+    // it anew before CRIU seizes them. Debug builds'
+    // OUTLET_NO_HYBRID_THAW=1 is the control.
+    let cg = Cgroup::from_paths(c.state.cgroup.clone());
+    cg.thaw_hybrid();
     let (record, externals) = settled_externals(c, spec, held)?;
+    cg.thaw_hybrid();
     args.extend(externals);
     let json = serde_json::to_vec_pretty(&record).context("serialise the checkpoint record")?;
     crate::syscall::write_atomic(&image.join(RECORD_FILE), &json)?;
