@@ -24,22 +24,6 @@ use std::time::{Duration, Instant};
 use common::{OUTLET, T, sh};
 use serde_json::json;
 
-fn needs_debug_build() {
-    if !cfg!(debug_assertions) {
-        panic!("needs a debug build of outlet (its OUTLET_* controls)");
-    }
-}
-
-/// The spec's cgroup mount made read-write: the container may make,
-/// freeze and fill cgroups below its own.
-fn rw_cgroup(c: &mut serde_json::Value) {
-    for m in c["mounts"].as_array_mut().unwrap() {
-        if m["type"] == "cgroup" {
-            m["options"] = json!(["nosuid", "noexec", "nodev", "relatime", "rw"]);
-        }
-    }
-}
-
 /// The container's script: a freezer cgroup of its own below the
 /// container's, a child moved in and frozen there, then the init waits.
 const FREEZE_A_CHILD: &str = "exec 2>/out/err; f=/sys/fs/cgroup/freezer; mkdir $f/ice || exit 1; \
@@ -51,7 +35,7 @@ const FREEZE_A_CHILD: &str = "exec 2>/out/err; f=/sys/fs/cgroup/freezer; mkdir $
 /// that frozen cgroup.
 fn container_with_a_frozen_child(t: &T, tag: &str, pid_ns: bool) -> (String, PathBuf) {
     let b = t.bundle(tag, |c| {
-        rw_cgroup(c);
+        common::rw_cgroup(c);
         if !pid_ns {
             common::drop_ns(c, "pid");
         }
@@ -99,7 +83,7 @@ fn needs_v1_freezer() -> bool {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn a_cgroup_the_container_froze_does_not_outlive_delete() {
-    needs_debug_build();
+    common::needs_debug_build();
     needs_v1_freezer();
     let Some(t) = T::new() else { return };
     // `kill KILL` (containerd's stop, before its delete) ends it too:
@@ -190,7 +174,7 @@ fn processes_running(args: &str) -> Vec<i32> {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn an_exec_that_fails_to_record_its_pid_leaves_no_process() {
-    needs_debug_build();
+    common::needs_debug_build();
     let Some(t) = T::new() else { return };
     let b = t.bundle("pidfile", |c| sh(c, "sleep 1000"));
     let id = t.id("pidfile");
@@ -318,7 +302,7 @@ fn kill_all_hits_a_reused_pid(t: &T, tag: &str, env: &[(&str, &str)]) -> bool {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn kill_all_never_signals_a_host_process_that_reused_a_listed_pid() {
-    needs_debug_build();
+    common::needs_debug_build();
     let Some(t) = T::new() else { return };
     assert!(
         !kill_all_hits_a_reused_pid(&t, "reuse", &[]),
@@ -338,7 +322,7 @@ fn kill_all_never_signals_a_host_process_that_reused_a_listed_pid() {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn delete_thaws_nothing_below_a_cgroup_it_only_joined() {
-    needs_debug_build();
+    common::needs_debug_build();
     needs_v1_freezer();
     let Some(t) = T::new() else { return };
     let parent = t.id("joined-parent");

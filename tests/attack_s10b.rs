@@ -36,12 +36,6 @@ use std::time::Duration;
 use common::{Bundle, T, sh};
 use serde_json::json;
 
-fn needs_debug_build() {
-    if !cfg!(debug_assertions) {
-        panic!("needs a debug build of outlet (its OUTLET_* controls)");
-    }
-}
-
 /// A held container in a user namespace of its own (0 -> host 100000),
 /// whose user namespace the others join. Returns its init's pid.
 fn holder(t: &T) -> i32 {
@@ -153,7 +147,7 @@ fn fork_pair(t: &T, hp: i32) -> (i32, i32) {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn a_pod_member_cannot_ptrace_the_intermediate_or_the_forked_init() {
-    needs_debug_build();
+    common::needs_debug_build();
     let Some(t) = T::new() else { return };
     let hp = holder(&t);
     for (tag, control) in [("ctl", true), ("fixed", false)] {
@@ -198,7 +192,7 @@ fn a_pod_member_cannot_ptrace_the_intermediate_or_the_forked_init() {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn a_fifo_as_a_namespace_path_is_refused_not_waited_on() {
-    needs_debug_build();
+    common::needs_debug_build();
     let Some(t) = T::new() else { return };
     let fifo = t.dir.join("netns-fifo");
     let st = std::process::Command::new("mkfifo")
@@ -300,7 +294,7 @@ fn socket_fds(pid: i32) -> Vec<String> {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn a_forged_init_pid_names_no_host_process() {
-    needs_debug_build();
+    common::needs_debug_build();
     let Some(t) = T::new() else { return };
     let hp = holder(&t);
     let cases: [(&str, &[&str]); 3] = [
@@ -382,7 +376,7 @@ fn a_forged_init_pid_names_no_host_process() {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn a_namespace_path_swapped_after_the_sysctl_check_is_refused() {
-    needs_debug_build();
+    common::needs_debug_build();
     let Some(t) = T::new() else { return };
     let hb = t.bundle("ipcholder", |c| {
         c["process"]["args"] = json!(["sleep", "1000"]);
@@ -439,7 +433,7 @@ fn a_namespace_path_swapped_after_the_sysctl_check_is_refused() {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn the_capless_owner_of_a_nested_userns_cannot_ptrace_the_intermediate() {
-    needs_debug_build();
+    common::needs_debug_build();
     let Some(t) = T::new() else { return };
     let hp = holder(&t);
     // The nested user namespace, made from the holder's by its root.
@@ -521,7 +515,7 @@ fn the_capless_owner_of_a_nested_userns_cannot_ptrace_the_intermediate() {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn a_joined_userns_with_a_new_time_namespace_gets_its_offsets() {
-    needs_debug_build();
+    common::needs_debug_build();
     let Some(t) = T::new() else { return };
     let hp = holder(&t);
     for (tag, control) in [("tctl", true), ("tfixed", false)] {

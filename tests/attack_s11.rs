@@ -45,25 +45,9 @@ use std::time::{Duration, Instant};
 use common::{OUTLET, T, sh};
 use serde_json::json;
 
-fn needs_debug_build() {
-    if !cfg!(debug_assertions) {
-        panic!("needs a debug build of outlet (its OUTLET_* controls)");
-    }
-}
-
 fn needs_v1_freezer() {
     if !Path::new("/sys/fs/cgroup/freezer").is_dir() {
         panic!("no v1 freezer hierarchy on this host (the v2 VM runs the v2 side)");
-    }
-}
-
-/// The spec's cgroup mount made read-write: the container may write its
-/// own cgroup's files.
-fn rw_cgroup(c: &mut serde_json::Value) {
-    for m in c["mounts"].as_array_mut().unwrap() {
-        if m["type"] == "cgroup" {
-            m["options"] = json!(["nosuid", "noexec", "nodev", "relatime", "rw"]);
-        }
     }
 }
 
@@ -76,7 +60,7 @@ const FREEZE_ITSELF: &str = "exec 2>/out/err; sleep 1000 & \
 /// though no one ran `pause`. Returns its id and its init's host pid.
 fn self_frozen(t: &T, tag: &str, pid_ns: bool) -> (String, i32) {
     let b = t.bundle(tag, |c| {
-        rw_cgroup(c);
+        common::rw_cgroup(c);
         if !pid_ns {
             common::drop_ns(c, "pid");
         }
@@ -107,7 +91,7 @@ fn self_frozen(t: &T, tag: &str, pid_ns: bool) -> (String, i32) {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn kill_kill_ends_a_container_that_froze_itself() {
-    needs_debug_build();
+    common::needs_debug_build();
     needs_v1_freezer();
     let Some(t) = T::new() else { return };
     for pid_ns in [true, false] {
@@ -157,7 +141,7 @@ const REFREEZE: &str = "exec 2>/out/err; \
 /// A started container whose looping tasks have frozen it.
 fn refreezing(t: &T, tag: &str) -> String {
     let b = t.bundle(tag, |c| {
-        rw_cgroup(c);
+        common::rw_cgroup(c);
         sh(c, REFREEZE);
     });
     let id = t.id(tag);
@@ -185,7 +169,7 @@ fn refreezing(t: &T, tag: &str) -> String {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn kill_and_delete_end_a_container_that_refreezes_itself() {
-    needs_debug_build();
+    common::needs_debug_build();
     needs_v1_freezer();
     let Some(t) = T::new() else { return };
     for r in 0..3 {
@@ -261,7 +245,7 @@ const PRINT_CAPS: &str = "grep -E '^Cap(Eff|Bnd)' /proc/self/status";
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn a_process_without_capabilities_gets_none_of_outlets() {
-    needs_debug_build();
+    common::needs_debug_build();
     let Some(t) = T::new() else { return };
     let control = [("OUTLET_CAPS_ABSENT_KEEP_ALL", "1")];
     for uid in [0, 1000] {

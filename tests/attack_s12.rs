@@ -48,12 +48,6 @@ use std::time::Duration;
 use common::{OUTLET, T};
 use serde_json::json;
 
-fn needs_debug_build() {
-    if !cfg!(debug_assertions) {
-        panic!("needs a debug build of outlet (its OUTLET_* controls)");
-    }
-}
-
 /// A poststop hook whose timeout the clock cannot add.
 fn huge_timeout_bundle(t: &T, tag: &str) -> common::Bundle {
     t.bundle(tag, |c| {
@@ -69,7 +63,7 @@ fn huge_timeout_bundle(t: &T, tag: &str) -> common::Bundle {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn hook_timeout_past_the_clock_is_refused_and_deletable() {
-    needs_debug_build();
+    common::needs_debug_build();
     let Some(t) = T::new() else { return };
     let b = huge_timeout_bundle(&t, "hooktime");
     let id = t.id("hooktime");
@@ -146,7 +140,7 @@ fn held_exec_process(gate: &str) -> Option<i32> {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn a_forged_exec_pid_names_no_host_process() {
-    needs_debug_build();
+    common::needs_debug_build();
     let Some(t) = T::new() else { return };
     let b = t.bundle("execpid", |c| {
         c["process"]["args"] = json!(["sleep", "1000"]);

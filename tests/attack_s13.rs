@@ -61,12 +61,6 @@ use common::netns::{in_private_netns, ip, veth};
 use common::{T, sh};
 use serde_json::json;
 
-fn needs_debug_build() {
-    if !cfg!(debug_assertions) {
-        panic!("needs a debug build of outlet (its OUTLET_* controls)");
-    }
-}
-
 fn gettid() -> i32 {
     // SAFETY: gettid takes no arguments and cannot fail.
     unsafe { libc::gettid() }
@@ -115,7 +109,7 @@ fn untouched(tag: &str, dev: &str, addr: &str, new: &str) {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn net_devices_never_rename_the_runtimes_own_interface() {
-    needs_debug_build();
+    common::needs_debug_build();
     let Some(t) = T::new() else { return };
     in_private_netns(|| {
         let (dev, addr, new) = ("o13-h0", "10.113.0.2/24", "o13-pwn");
@@ -190,7 +184,7 @@ fn net_devices_never_rename_the_runtimes_own_interface() {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn device_numbers_past_the_kernels_bits_make_no_other_node() {
-    needs_debug_build();
+    common::needs_debug_build();
     let Some(t) = T::new() else { return };
     for (tag, major, minor, needle) in [
         ("major", 4097, 3, "major 4097 is outside 0..4095"),
@@ -238,7 +232,7 @@ fn device_numbers_past_the_kernels_bits_make_no_other_node() {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn blkio_minor_past_20_bits_limits_no_other_device() {
-    needs_debug_build();
+    common::needs_debug_build();
     let Some(t) = T::new() else { return };
     // The first block device the host lists.
     let parts = std::fs::read_to_string("/proc/partitions").unwrap();
@@ -383,7 +377,7 @@ fn holder_ns(t: &T, kind: &str) -> std::path::PathBuf {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn a_mount_namespace_joined_by_path_is_never_the_runtimes() {
     use nix::sched::CloneFlags;
-    needs_debug_build();
+    common::needs_debug_build();
     let Some(t) = T::new() else { return };
     let holder = holder_ns(&t, "mnt");
     let unchecked = [("OUTLET_JOINED_HOST_NS_UNCHECKED", "1")];
@@ -441,7 +435,7 @@ fn a_mount_namespace_joined_by_path_is_never_the_runtimes() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn hostname_never_renames_the_runtimes_uts_namespace() {
     use nix::sched::CloneFlags;
-    needs_debug_build();
+    common::needs_debug_build();
     let Some(t) = T::new() else { return };
     let holder = holder_ns(&t, "uts");
     let unchecked = [("OUTLET_JOINED_HOST_NS_UNCHECKED", "1")];
@@ -495,7 +489,7 @@ fn hostname_never_renames_the_runtimes_uts_namespace() {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn time_offsets_never_follow_a_joined_mount_namespaces_proc() {
-    needs_debug_build();
+    common::needs_debug_build();
     let Some(t) = T::new() else { return };
     let hb = t.bundle("tns-holder", |c| {
         c["process"]["args"] = json!(["sleep", "1000"]);

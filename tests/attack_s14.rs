@@ -58,22 +58,6 @@ use std::time::{Duration, Instant};
 use common::{OUTLET, T, sh};
 use serde_json::json;
 
-fn needs_debug_build() {
-    if !cfg!(debug_assertions) {
-        panic!("needs a debug build of outlet (its OUTLET_* controls)");
-    }
-}
-
-/// The spec's cgroup mount made read-write: the container may make
-/// cgroups below its own.
-fn rw_cgroup(c: &mut serde_json::Value) {
-    for m in c["mounts"].as_array_mut().unwrap() {
-        if m["type"] == "cgroup" {
-            m["options"] = json!(["nosuid", "noexec", "nodev", "relatime", "rw"]);
-        }
-    }
-}
-
 /// Every file name the v1 statistics read (src/cgroups/stats), with the
 /// suffixes the memory entries add. The container tries each in each
 /// hierarchy: mkdir fails (EEXIST) where the kernel has the file, and
@@ -100,13 +84,13 @@ const STATS_NAMES: &str = "blkio.io_service_bytes_recursive blkio.io_serviced_re
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn a_sub_cgroup_named_like_a_stats_file_does_not_break_events_stats() {
-    needs_debug_build();
+    common::needs_debug_build();
     if !Path::new("/sys/fs/cgroup/blkio").is_dir() {
         panic!("no v1 blkio hierarchy on this host (the v2 VM runs the v2 side)");
     }
     let Some(t) = T::new() else { return };
     let b = t.bundle("stats-dirs", |c| {
-        rw_cgroup(c);
+        common::rw_cgroup(c);
         sh(
             c,
             &format!(
@@ -229,7 +213,7 @@ fn outlet_procs_in(dir: &Path) -> Vec<i32> {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn a_frozen_hybrid_cgroup_does_not_outlive_delete() {
-    needs_debug_build();
+    common::needs_debug_build();
     if !Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists()
         || !Path::new("/sys/fs/cgroup/freezer").is_dir()
     {
@@ -381,7 +365,7 @@ fn descendants(pid: u32) -> Vec<u32> {
 #[test]
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn checkpoint_of_a_frozen_hybrid_cgroup_does_not_hang() {
-    needs_debug_build();
+    common::needs_debug_build();
     if !Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists() {
         panic!("not a hybrid host (cgroup2 at /sys/fs/cgroup/unified beside v1)");
     }

@@ -783,3 +783,21 @@ pub fn assert_no_binary_mount(fds: &[(u32, String, String)], who: &str, o: &Out)
         "{who}: preserved fd 4 missing: {fds:?}"
     );
 }
+
+/// The attack tests' controls are `OUTLET_*` knobs honoured only by debug
+/// builds of outlet: a release build would pass them by ignoring them.
+pub fn needs_debug_build() {
+    if !cfg!(debug_assertions) {
+        panic!("needs a debug build of outlet (its OUTLET_* controls)");
+    }
+}
+
+/// The spec's cgroup mount made read-write: the container may make,
+/// freeze and fill cgroups below its own and write its own cgroup's files.
+pub fn rw_cgroup(c: &mut Value) {
+    for m in c["mounts"].as_array_mut().unwrap() {
+        if m["type"] == "cgroup" {
+            m["options"] = json!(["nosuid", "noexec", "nodev", "relatime", "rw"]);
+        }
+    }
+}
