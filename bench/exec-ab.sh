@@ -35,4 +35,7 @@ json.dump(c, open(p, "w"))
 PY
 unshare -m --propagation private sh -c "
   mount -t cgroup2 none /sys/fs/cgroup && mount -t tmpfs -o mode=700 none $work/state &&
-  python3 '$here/exec-cpu.py' '$work/state' '$work/bundle' $rounds $*"
+  python3 '$here/exec-cpu.py' '$work/state' '$work/bundle' $rounds $*; rc=\$?
+  # The first create made the containers' parent cgroup, which its delete
+  # could not remove while the others were still in it.
+  rmdir /sys/fs/cgroup/exec-ab-$$/* /sys/fs/cgroup/exec-ab-$$ 2>/dev/null; exit \$rc"

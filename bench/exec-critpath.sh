@@ -48,7 +48,8 @@ unshare -m --propagation private sh -c "
   $old $R create --bundle $work/a a >/dev/null && $old $R start a &&
   $new $R create --bundle $work/b b >/dev/null && $new $R start b &&
   perf record -q -a $E -o $work/tl.data -- sh -c '$loop'; rc=\$?
-  $old $R delete --force a; $new $R delete --force b; exit \$rc" >/dev/null 2>"$work/perf.err" ||
+  $old $R delete --force a; $new $R delete --force b
+  rmdir /sys/fs/cgroup/exec-critpath-$$/* /sys/fs/cgroup/exec-critpath-$$ 2>/dev/null; exit \$rc" >/dev/null 2>"$work/perf.err" ||
     { cat "$work/perf.err" >&2; exit 1; }
 perf script -i "$work/tl.data" 2>/dev/null >"$work/tl.txt"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
