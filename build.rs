@@ -13,6 +13,9 @@
 fn main() {
     println!("cargo:rustc-link-arg-bins=-no-pie");
     println!("cargo:rerun-if-changed=build.rs");
+    // The link order .cargo/rustc-static-bin hands the linker: a new list
+    // relinks the binary.
+    println!("cargo:rerun-if-changed=.cargo/hot-symbols.txt");
     tests_as_root();
     libseccomp_search_path();
 }

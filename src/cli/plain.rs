@@ -1,5 +1,6 @@
 //! The commands a container manager calls on every container (create,
-//! run, start, state, kill, delete, pause, resume) parsed without clap.
+//! run, start, state, kill, delete, pause, resume, exec) parsed without
+//! clap.
 //!
 //! Even clap's fast path (`argv.rs`) builds a `clap::Command` per call,
 //! every top-level argument cloned into it, and that was most of what the
@@ -16,7 +17,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use super::{Cli, Command, CreateArgs, DeleteArgs, IdArgs, KillArgs, RunArgs};
+use super::{Cli, Command, CreateArgs, DeleteArgs, ExecArgs, IdArgs, KillArgs, RunArgs};
 use crate::logging::LogFormat;
 
 /// `Cli` for `argv`, or None: "ask clap".
@@ -41,6 +42,10 @@ pub fn parse(argv: &[OsString]) -> Option<Cli> {
         rest: args.into_iter(),
     };
     let name = p.before_command()?;
+    if name == "exec" {
+        p.cli.command = Some(Command::Exec(p.exec()?));
+        return Some(p.cli);
+    }
     let mut sub = Sub::default();
     while let Some(arg) = p.rest.next() {
         if !p.global(arg)? && !sub.flag(name, arg, &mut p.rest)? {
@@ -98,11 +103,86 @@ impl<'a> Parser<'a> {
         }
         Some(true)
     }
+
+    /// exec's args as containerd's shim and conmon spell them (`--process
+    /// F --console-socket S --detach --pid-file P --preserve-fds N ID`)
+    /// and as a person does (`ID CMD ARG...`). Every word from the
+    /// command's first on is the command's, whatever it looks like
+    /// (clap's trailing_var_arg); a flag between the id and the command,
+    /// a command starting with '-', `--` anywhere and every other flag of
+    /// exec's go to clap.
+    fn exec(&mut self) -> Option<ExecArgs> {
+        let mut a = ExecArgs {
+            id: String::new(),
+            command: Vec::new(),
+            process: None,
+            console_socket: None,
+            detach: false,
+            pid_file: None,
+            tty: false,
+            cwd: None,
+            env: Vec::new(),
+            user: None,
+            additional_gids: Vec::new(),
+            cap: Vec::new(),
+            no_new_privs: false,
+            apparmor: None,
+            process_label: None,
+            preserve_fds: 0,
+            cgroup: Vec::new(),
+            ignore_paused: false,
+        };
+        let mut id = None;
+        while let Some(arg) = self.rest.next() {
+            if id.is_some() {
+                if arg.is_empty() || arg.starts_with('-') {
+                    return None;
+                }
+                a.command.push(arg.to_string());
+                for word in self.rest.by_ref() {
+                    if word == "--" {
+                        return None;
+                    }
+                    a.command.push(word.to_string());
+                }
+                break;
+            }
+            if self.global(arg)? {
+                continue;
+            }
+            if !arg.starts_with('-') {
+                if arg.is_empty() {
+                    return None;
+                }
+                id = Some(arg);
+                continue;
+            }
+            let rest = &mut self.rest;
+            if arg == "-d" || arg == "--detach" {
+                a.detach = true;
+            } else if let Some(v) = value_of("--process", arg, rest) {
+                a.process = Some(PathBuf::from(v?));
+            } else if let Some(v) = value_of("--console-socket", arg, rest) {
+                a.console_socket = Some(PathBuf::from(v?));
+            } else if let Some(v) = value_of("--pid-file", arg, rest) {
+                a.pid_file = Some(PathBuf::from(v?));
+            } else {
+                // Digits only, as create's (see Sub::create_value).
+                let v = value_of("--preserve-fds", arg, rest)??;
+                if !v.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                a.preserve_fds = v.parse().ok()?;
+            }
+        }
+        a.id = id?.to_string();
+        Some(a)
+    }
 }
 
 /// The subcommands parsed here.
-const KNOWN: [&str; 8] = [
-    "create", "run", "start", "state", "kill", "delete", "pause", "resume",
+const KNOWN: [&str; 9] = [
+    "create", "run", "start", "state", "kill", "delete", "pause", "resume", "exec",
 ];
 
 /// `--flag value` or `--flag=value` for the flag `flag`: None when `arg`

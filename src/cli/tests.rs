@@ -330,6 +330,10 @@ const PLAIN_ARGV: &[&[&str]] = &[
     &["run", "-b", "/b", "--detach", "cid"],
     &["--root", "/a", "--root", "/b", "state", "cid", "--root", "/c"],
     &["--criu", "/c", "kill", "cid"],
+    &["--root", "/r", "--log", "/l", "--log-format", "json", "exec", "--process", "/p.json", "--console-socket", "/s", "--detach", "--pid-file", "/p", "cid"],
+    &["exec", "--pid-file", "/p", "--process", "/f", "--detach", "--preserve-fds", "1", "--console-socket", "/s", "cid"],
+    &["--root", "/r", "exec", "cid", "/bin/true"],
+    &["exec", "cid", "sh", "-c", "echo -n x", "--root", "/r", "-d"],
 ];
 
 #[test]
@@ -347,7 +351,14 @@ fn plain_parse_takes_the_callers_hot_argv_as_clap_does() {
             assert_eq!(format!("{plain:?}"), format!("{full:?}"), "argv {args:?}");
         }
     }
-    for args in FALLBACK_ARGV {
+    // exec's argv that clap takes but judges itself: `--` (which it
+    // drops), a flag after the id, a flag plain does not know.
+    #[rustfmt::skip]
+    const EXEC_TO_CLAP: &[&[&str]] = &[
+        &["exec", "cid", "--", "ls"], &["exec", "cid", "-d", "true"],
+        &["exec", "cid", "true", "--", "x"], &["exec", "-t", "cid", "sh"],
+    ];
+    for args in FALLBACK_ARGV.iter().chain(EXEC_TO_CLAP) {
         assert!(plain::parse(&argv(args)).is_none(), "{args:?} parsed plain");
     }
 }
@@ -379,6 +390,13 @@ fn plain_parse_equals_clap_on_random_argv() {
     const DELETE: &[&[&str]] = &[&["-f"], &["--force"]];
     const KILL: &[&[&str]] = &[&["-a"], &["--all"]];
     #[rustfmt::skip]
+    const EXEC: &[&[&str]] = &[
+        &["--process", "/p.json"], &["--process=/p2.json"], &["-p", "/p3.json"],
+        &["--console-socket", "/s"], &["--console-socket=/s2"], &["-d"], &["--detach"],
+        &["--pid-file", "/p"], &["--pid-file=/p2"], &["--preserve-fds", "2"],
+        &["--preserve-fds=3"], &["--tty"], &["--ignore-paused"], &["--env", "A=1"],
+    ];
+    #[rustfmt::skip]
     const NAMES: &[&str] = &[
         "create", "run", "start", "state", "kill", "delete", "pause", "resume", "exec", "help",
     ];
@@ -397,6 +415,9 @@ fn plain_parse_equals_clap_on_random_argv() {
         (seed % n as u64) as usize
     };
     let (mut plain_n, mut clap_only, mut both_fail) = (0, 0, 0);
+    // exec's trailing command is its own kind of parse: it must be drawn
+    // and taken often enough to be tested.
+    let (mut exec_plain, mut exec_command) = (0, 0);
     for _ in 0..4000 {
         let mut args: Vec<&str> = Vec::new();
         for _ in 0..rnd(4) {
@@ -410,6 +431,7 @@ fn plain_parse_equals_clap_on_random_argv() {
             "run" => [CREATE, RUN][rnd(2)],
             "delete" => DELETE,
             "kill" => KILL,
+            "exec" => EXEC,
             _ => &[],
         };
         let mut units: Vec<&[&str]> = Vec::new();
@@ -422,12 +444,18 @@ fn plain_parse_equals_clap_on_random_argv() {
             units.push(pool[rnd(pool.len())]);
         }
         // Positionals in their order, at random places among the flags.
-        let positionals: &[&str] =
-            [&["cid"][..], &["cid", "KILL"], &[], &["cid", "c2"]][if rnd(4) == 0 {
-                rnd(4)
-            } else {
-                usize::from(name == "kill" && rnd(2) == 0)
-            }];
+        let positionals: &[&str] = [
+            &["cid"][..],
+            &["cid", "KILL"],
+            &[],
+            &["cid", "c2"],
+            &["cid", "sh", "-c", "--root"],
+            &["cid", "true", "--", "x"],
+        ][if rnd(4) == 0 {
+            rnd(6)
+        } else {
+            usize::from((name == "kill" || name == "exec") && rnd(2) == 0)
+        }];
         let mut at = 0;
         for p in positionals {
             at = at + rnd(units.len() - at + 1);
@@ -445,15 +473,25 @@ fn plain_parse_equals_clap_on_random_argv() {
             (Some(plain), Some(full)) => {
                 assert_eq!(format!("{plain:?}"), format!("{full:?}"), "argv {args:?}");
                 plain_n += 1;
+                if let Some(Command::Exec(e)) = &plain.command {
+                    exec_plain += 1;
+                    exec_command += usize::from(!e.command.is_empty());
+                }
             }
             (Some(plain), None) => panic!("{args:?}: clap refuses what plain took: {plain:?}"),
             (None, Some(_)) => clap_only += 1,
             (None, None) => both_fail += 1,
         }
     }
-    eprintln!("plain {plain_n}, clap only {clap_only}, refused by both {both_fail}");
+    eprintln!(
+        "plain {plain_n} (exec {exec_plain}, with a command {exec_command}), clap only {clap_only}, refused by both {both_fail}"
+    );
     assert!(
         plain_n > 1000 && clap_only > 200 && both_fail > 200,
         "plain {plain_n}, clap only {clap_only}, refused {both_fail}"
+    );
+    assert!(
+        exec_plain > 50 && exec_command > 20,
+        "exec plain {exec_plain}, with a command {exec_command}"
     );
 }
