@@ -27,12 +27,15 @@
 //!    exited 0 leaving the directory, frozen, with the helper in it (and
 //!    the exec hanging on); a later container given the same cgroup was
 //!    created into the frozen directory and hung its `create`, and,
-//!    finding the directory there, did not own its cgroup. Fixed: delete,
-//!    `kill KILL` and the cgroup kill thaw the container's hybrid
-//!    directory and every cgroup below it (`Cgroup::thaw_hybrid`), as
-//!    round 7 did for v1 freezer cgroups, and `destroy` does once a
-//!    plain rmdir of it failed (an init killed by pid leaves a stopped
-//!    container with the helper frozen there). Control
+//!    finding the directory there, did not own its cgroup. Fixed:
+//!    delete's stop and `kill KILL` thaw the container's hybrid directory
+//!    and every cgroup below it (`Cgroup::thaw_hybrid`) once the init is
+//!    dead, and `destroy` does once a plain rmdir of it failed (an init
+//!    killed by pid leaves a stopped container with the helper frozen
+//!    there). Not before the init is dead: the first version thawed
+//!    before delete's kill, and without a pid namespace the helper went
+//!    on into the still living container and the exec succeeded (once in
+//!    CI). The exec must fail in every case here. Control
 //!    `OUTLET_NO_HYBRID_THAW=1`: the directory and the helper stay.
 //!
 //! 3. `checkpoint` of that container. CRIU seizes the tasks and runs its

@@ -200,7 +200,6 @@ impl Cgroup {
     /// the caller's "did not die". v2 needs none (a frozen task there dies
     /// of SIGKILL). Debug builds' OUTLET_NO_SUBTREE_THAW=1 is the control.
     pub fn thaw_below(&self) {
-        self.thaw_hybrid();
         let Some(top) = self.paths.v1.get("freezer") else {
             return;
         };
@@ -228,6 +227,11 @@ impl Cgroup {
     /// the directory with the helper in it, and the next container given
     /// that cgroup was created frozen (tests/attack_s14.rs). Only a
     /// directory the container created: one it joined is others' too.
+    /// Called only once the init is dead (delete's stop, `kill KILL`'s
+    /// wait, `destroy`): thawed earlier, the helper went on into the
+    /// still living container and its exec succeeded under a `delete
+    /// --force` (seen in CI without a pid namespace: the thaw came before
+    /// the kill). The container's own tasks need no thaw to die.
     /// Debug builds' OUTLET_NO_HYBRID_THAW=1 is the control.
     pub fn thaw_hybrid(&self) {
         let Some(top) = self.paths.hybrid.as_deref() else {

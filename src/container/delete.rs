@@ -215,6 +215,9 @@ pub fn stop(c: &Opened) -> Result<()> {
         }
         std::thread::sleep(DEATH_POLL);
     }
+    // The init is gone: an exec helper frozen in the hybrid directory
+    // now finds nothing to join (see `Cgroup::thaw_hybrid`).
+    cg.thaw_hybrid();
     Ok(())
 }
 

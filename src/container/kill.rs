@@ -62,7 +62,11 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
         cg.thaw_below();
         c.dir.unlock();
         crate::logging::debug(|| format!("kill {id}: waiting for the init to exit"));
-        if !wait_exit_thawing(&c.state, &cg, &pidfd)? {
+        if wait_exit_thawing(&c.state, &cg, &pidfd)? {
+            // Only now (see `Cgroup::thaw_hybrid`): a frozen exec helper
+            // finds the container gone.
+            cg.thaw_hybrid();
+        } else {
             crate::logging::warn(&format!(
                 "container {id}: the init has not exited {}s after SIGKILL",
                 KILL_WAIT.as_secs()
