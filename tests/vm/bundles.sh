@@ -183,7 +183,10 @@ done
 # in freeze_self* itself, pid 1) there, and freezes f. *_host: in the VM's
 # pid namespace. /tmp/n is the counter, /tmp/frozen says the freeze is
 # about to be written.
-count='i=0; while :; do i=$((i+1)); echo $i >/tmp/n; sleep 0.1; done'
+# The counter is renamed into place: frozen between echo's truncation and
+# its write, /tmp/n stood empty for good and the case's set-up check read
+# nothing (seen once in CI under TCG).
+count='i=0; while :; do i=$((i+1)); echo $i >/tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.1; done'
 fz_ctr="mkdir /sys/fs/cgroup/f; sh -c 'echo 0 >/sys/fs/cgroup/f/cgroup.procs; $count' & sleep 2; touch /tmp/frozen; echo 1 >/sys/fs/cgroup/f/cgroup.freeze; exec sleep 1000"
 fz_self="mkdir /sys/fs/cgroup/f; echo 0 >/sys/fs/cgroup/f/cgroup.procs; { $count; } & sleep 2; touch /tmp/frozen; echo 1 >/sys/fs/cgroup/f/cgroup.freeze; exec sleep 1000"
 # freeze_own: the container freezes its own cgroup (the namespace's root).
