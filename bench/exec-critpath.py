@@ -10,35 +10,11 @@ re-executed itself, forked a helper that forked the process), the times of
 fixed points relative to the caller's fork; prints the median (p25-p75) of
 each interval between two points that follow each other, in ms. See
 bench/README.md "Session 14: exec"."""
-import collections
-import re
 import statistics
 import sys
 
-LINE = re.compile(r"^\s*(\S.*?)\s+(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(\S+):\s*(.*)$")
-
-
-def parse(lines):
-    ev = collections.defaultdict(list)
-    forks = {}
-    for line in lines:
-        m = LINE.match(line)
-        if not m:
-            continue
-        _comm, pid, _cpu, t, name, args = m.groups()
-        pid, t = int(pid), float(t) * 1000
-        if name == "sched:sched_process_fork":
-            child = int(re.search(r"child_pid=(\d+)", args).group(1))
-            forks[child] = (pid, t)
-            continue
-        if name == "sched:sched_process_exit":
-            pid = int(re.search(r"pid=(\d+)", args).group(1))
-        ev[pid].append((t, name, args))
-    return ev, forks
-
-
-def first(es, name, after=-1.0):
-    return next((t for t, n, _ in es if n == name and t > after), None)
+# The perf-script parser and `first` are run's (bench/critpath.py).
+from critpath import first, parse
 
 
 def children(forks, pid):

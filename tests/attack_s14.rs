@@ -165,6 +165,20 @@ fn freezing_bundle(t: &T, tag: &str, pid_ns: bool) -> common::Bundle {
     })
 }
 
+/// A started `freezing_bundle` container: its bundle, id and hybrid
+/// cgroup2 directory.
+fn start_freezing(t: &T, tag: &str, pid_ns: bool) -> (common::Bundle, String, PathBuf) {
+    let b = freezing_bundle(t, tag, pid_ns);
+    let id = t.id(tag);
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let hybrid = common::cgroup_dirs_for(&id)
+        .into_iter()
+        .find(|d| d.starts_with("/sys/fs/cgroup/unified") && d.exists())
+        .expect("the container's hybrid cgroup2 directory");
+    (b, id, hybrid)
+}
+
 /// Waits up to 10 s for `done`, failing with `what`.
 #[track_caller]
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
@@ -232,14 +246,7 @@ fn a_frozen_hybrid_cgroup_does_not_outlive_delete() {
         ("hyfrozen-control", true, true, false),
         ("hyfrozen-stopped-control", true, true, true),
     ] {
-        let b = freezing_bundle(&t, tag, pid_ns);
-        let id = t.id(tag);
-        t.create_ok(&id, &b);
-        t.outlet(&["start", &id]).expect_ok("start");
-        let hybrid: PathBuf = common::cgroup_dirs_for(&id)
-            .into_iter()
-            .find(|d| d.starts_with("/sys/fs/cgroup/unified") && d.exists())
-            .expect("the container's hybrid cgroup2 directory");
+        let (b, id, hybrid) = start_freezing(&t, tag, pid_ns);
         // Cleanup on any exit: thaw by hand, end the exec, remove the
         // directory (a no-op once delete has done it).
         let exec: Arc<Mutex<Option<Child>>> = Arc::default();
@@ -379,14 +386,7 @@ fn checkpoint_of_a_frozen_hybrid_cgroup_does_not_hang() {
         } else {
             "ckfrozen"
         };
-        let b = freezing_bundle(&t, tag, true);
-        let id = t.id(tag);
-        t.create_ok(&id, &b);
-        t.outlet(&["start", &id]).expect_ok("start");
-        let hybrid: PathBuf = common::cgroup_dirs_for(&id)
-            .into_iter()
-            .find(|d| d.starts_with("/sys/fs/cgroup/unified") && d.exists())
-            .expect("the container's hybrid cgroup2 directory");
+        let (b, id, hybrid) = start_freezing(&t, tag, true);
         let h = hybrid.clone();
         t.on_cleanup_first(move || thaw_tree(&h));
         wait_for(&format!("{tag}: the container did not freeze"), || {
