@@ -112,26 +112,8 @@ impl<'a> Parser<'a> {
     /// a command starting with '-', `--` anywhere and every other flag of
     /// exec's go to clap.
     fn exec(&mut self) -> Option<ExecArgs> {
-        let mut a = ExecArgs {
-            id: String::new(),
-            command: Vec::new(),
-            process: None,
-            console_socket: None,
-            detach: false,
-            pid_file: None,
-            tty: false,
-            cwd: None,
-            env: Vec::new(),
-            user: None,
-            additional_gids: Vec::new(),
-            cap: Vec::new(),
-            no_new_privs: false,
-            apparmor: None,
-            process_label: None,
-            preserve_fds: 0,
-            cgroup: Vec::new(),
-            ignore_paused: false,
-        };
+        // Every field as clap leaves one its argv does not name.
+        let mut a = ExecArgs::default();
         let mut id = None;
         while let Some(arg) = self.rest.next() {
             if id.is_some() {
