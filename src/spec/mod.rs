@@ -53,7 +53,8 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Validated> {
         Some(c) => c.to_path_buf(),
         None => bundle.join("config.json"),
     };
-    let text = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+    let text = crate::syscall::fs::read_input(Some(&path))
+        .with_context(|| format!("read {}", path.display()))?;
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let (mut spec, text) = match parse(&text, &path) {
         Ok(spec) => (spec, text),
