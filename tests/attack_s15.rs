@@ -17,12 +17,29 @@
 //!    `OUTLET_INPUT_UNBOUNDED=1` (debug builds): a 40 MiB sparse file is
 //!    read whole and fails as JSON, not as too large.
 //!
-//! Needs root (ignored otherwise) and a debug build (the controls).
+//! 2. A container that freezes exec's own processes. With a writable
+//!    cgroup mount the container moves any process of its cgroup it sees
+//!    into a sub-cgroup it froze: exec's helper (a container in the host's
+//!    pid namespace sees it from its clone on) or, with a pid namespace of
+//!    its own, the process between its fork and its execve. Neither ever
+//!    reported, and exec waited for ever (round 12 reasoned it; seen here
+//!    and on v2 in the VM, tests/vm/s15_v2.sh). Fixed: while it waits,
+//!    exec looks every 250 ms whether its helper or process sits in a
+//!    frozen cgroup below the container's own (`container::exec_frozen`)
+//!    and then fails, naming it; one frozen in the container's own cgroup
+//!    is a pause, which `resume` ends, and is still waited for. Held at
+//!    `OUTLET_PAUSE=exec:joined` (the helper) or `exec:process` while the
+//!    container moves them. Control `OUTLET_EXEC_NO_FROZEN_WATCH=1`: exec
+//!    is still waiting after 4 s (then the test kills it).
+//!
+//! Needs root (ignored otherwise), the host's v1 freezer and a debug
+//! build (the controls).
 
 mod common;
 
 use std::path::Path;
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use common::{OUTLET, T, sh};
 
@@ -78,4 +95,107 @@ fn an_endless_json_input_fails_instead_of_filling_memory() {
     t.outlet(&["delete", "--force", &id])
         .expect_ok("delete --force");
     t.assert_nothing_left("endless input");
+}
+
+/// The container's script: a frozen freezer cgroup `ice` below its own;
+/// at /out/go every other process of its cgroup moves there.
+const FREEZE_NEWCOMERS: &str = "exec 2>/out/err; f=/sys/fs/cgroup/freezer; mkdir $f/ice || exit 1; \
+    until grep -q FROZEN $f/ice/freezer.state; do echo FROZEN > $f/ice/freezer.state; sleep 0.05; done; \
+    echo ready > /out/ready; until [ -e /out/go ]; do sleep 0.05; done; \
+    for q in $(cat $f/cgroup.procs); do [ $q = $$ ] || echo $q > $f/ice/cgroup.procs; done; \
+    cat $f/ice/cgroup.procs > /out/moved.new; mv /out/moved.new /out/moved; exec sleep 1000";
+
+fn wait_file(p: &Path, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !p.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {} did not appear",
+            p.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn exec_whose_process_the_container_froze_fails_instead_of_hanging() {
+    let Some(t) = T::new() else { return };
+    common::needs_debug_build();
+    assert!(
+        Path::new("/sys/fs/cgroup/freezer").is_dir(),
+        "no v1 freezer hierarchy on this host (the v2 VM runs the v2 side)"
+    );
+    // (tag, pid namespace of its own, the step held, the control's knob)
+    for (tag, pid_ns, step, control) in [
+        ("helper", false, "exec:joined", false),
+        ("process", true, "exec:process", false),
+        ("helper-ctl", false, "exec:joined", true),
+    ] {
+        let b = t.bundle(tag, |c| {
+            common::rw_cgroup(c);
+            if !pid_ns {
+                common::drop_ns(c, "pid");
+            }
+            sh(c, FREEZE_NEWCOMERS);
+        });
+        let id = t.id(tag);
+        t.create_ok(&id, &b);
+        t.outlet(&["start", &id]).expect_ok("start");
+        wait_file(&b.out.join("ready"), tag);
+        // The process waits in the container's mount namespace: its hold
+        // file is in /out, the bundle's out dir on the host.
+        let (hold, seen_as) = if pid_ns {
+            (b.out.join("hold"), "/out/hold".to_string())
+        } else {
+            let h = t.dir.join(format!("hold-{tag}"));
+            let s = h.display().to_string();
+            (h, s)
+        };
+        let mut env = vec![("OUTLET_PAUSE".to_string(), format!("{step}={seen_as}"))];
+        if control {
+            env.push(("OUTLET_EXEC_NO_FROZEN_WATCH".into(), "1".into()));
+        }
+        let (mut cmd, so, se) =
+            t.command(Path::new(OUTLET), &["exec", "--detach", &id, "/bin/true"]);
+        cmd.envs(env);
+        let mut exec = cmd.spawn().expect("spawn exec");
+        // The helper (or the process) waits at the step; the container
+        // moves it into its frozen cgroup; then it is let go, frozen.
+        wait_file(&hold.with_extension("reached"), tag);
+        std::fs::write(b.out.join("go"), "").unwrap();
+        wait_file(&b.out.join("moved"), tag);
+        let moved = std::fs::read_to_string(b.out.join("moved")).unwrap();
+        assert!(
+            !moved.trim().is_empty(),
+            "{tag}: the container moved nothing"
+        );
+        std::fs::write(&hold, "").unwrap();
+        let limit = Duration::from_secs(if control { 4 } else { 10 });
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(s) = exec.try_wait().unwrap() {
+                break Some(s);
+            }
+            if Instant::now() > deadline {
+                let _ = exec.kill();
+                let _ = exec.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if control {
+            assert!(
+                status.is_none(),
+                "{tag}: the control's exec ended: {status:?}"
+            );
+        } else {
+            let o = common::Out::from_files(status.expect("exec hung"), so, se);
+            o.expect_exec_fail(tag, "a cgroup it froze");
+        }
+        t.outlet(&["delete", "--force", &id])
+            .expect_ok(&format!("{tag}: delete --force"));
+        let left = t.settle();
+        assert!(left.is_empty(), "{tag}: left behind: {left:#?}");
+    }
+    t.assert_nothing_left("frozen exec");
 }

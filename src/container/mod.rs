@@ -12,6 +12,7 @@ pub mod events;
 pub mod exec;
 mod exec_affinity;
 mod exec_confine;
+mod exec_frozen;
 mod exec_inline;
 mod exec_oom;
 pub mod features;
