@@ -23,7 +23,8 @@ use crate::cgroups::host::{ROOT, mount_name};
 const LOOK_EVERY_MS: u16 = 250;
 
 /// Waits until `chan` is readable. Every `LOOK_EVERY_MS` meanwhile, fails
-/// (SIGKILLing them) when one of `pids`, outlet's own children, sits in a
+/// (SIGKILLing them) when one of `pids` (the helper, then the process:
+/// outlet's own children, so no reused pids) sits in a
 /// frozen cgroup below the container's own. A v1-frozen task dies only
 /// once thawed (delete does), so it is not waited for.
 pub fn wait_readable(chan: BorrowedFd, cgroup: &Cgroup, pids: &[i32]) -> Result<()> {
@@ -38,14 +39,15 @@ pub fn wait_readable(chan: BorrowedFd, cgroup: &Cgroup, pids: &[i32]) -> Result<
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(anyhow::Error::new(e).context("poll the exec channel")),
         }
-        for &p in pids {
+        for (i, &p) in pids.iter().enumerate() {
             if let Some(dir) = frozen_below(p, cgroup) {
                 for &q in pids {
                     let _ = kill(Pid::from_raw(q), Signal::SIGKILL);
                 }
+                let who = if i == 0 { "helper" } else { "process" };
                 bail!(
-                    "the container moved exec's process {p} into {}, a cgroup it froze: \
-                     it would never start",
+                    "the container moved exec's {who} {p} into {}, a cgroup it froze: \
+                     the process would never start",
                     dir.display()
                 );
             }

@@ -212,7 +212,10 @@ cg=/sys/fs/cgroup
 cgh_sub="mkdir $cg/a $cg/b $cg/b/c; echo 0 >$cg/a/cgroup.procs; echo +pids +memory >$cg/cgroup.subtree_control; touch /tmp/ready; exec sleep 1000"
 cgh_pidsmax="sleep 1000 & touch /tmp/ready; echo 2 >$cg/pids.max; exec sleep 1000"
 cgh_maxdesc="mkdir $cg/a; echo 0 >$cg/cgroup.max.descendants; echo 0 >$cg/a/cgroup.max.depth; echo 0 >$cg/cgroup.max.depth; touch /tmp/ready; exec sleep 1000"
-cgh_mover="mkdir $cg/f; echo 1 >$cg/f/cgroup.freeze; me=\$\$; touch /tmp/ready; while :; do while read -r q; do [ \$q = \$me ] || echo \$q >$cg/f/cgroup.procs; done <$cg/cgroup.procs 2>/dev/null; done"
+# Three movers, skipping every shell (themselves and pid 1, or in the
+# *_host case the shell that started them) by its comm.
+mover="while :; do while read -r q; do read -r c </proc/\$q/comm || c=sh; [ \"\$c\" = sh ] || echo \$q >$cg/f/cgroup.procs; done <$cg/cgroup.procs 2>/dev/null; done"
+cgh_mover="mkdir $cg/f; echo 1 >$cg/f/cgroup.freeze; touch /tmp/ready; sh -c '$mover' & sh -c '$mover' & exec sh -c '$mover'"
 for b in cgh_sub cgh_pidsmax cgh_maxdesc cgh_mover cgh_mover_host; do
     case $b in cgh_mover*) script=$cgh_mover ;; *) eval "script=\$$b" ;; esac
     bundle "$b" "$(jq -cn --arg s "$script" '["/bin/sh","-c",$s]')" '{}' true
