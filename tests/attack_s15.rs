@@ -17,20 +17,22 @@
 //!    `OUTLET_INPUT_UNBOUNDED=1` (debug builds): a 40 MiB sparse file is
 //!    read whole and fails as JSON, not as too large.
 //!
-//! 2. A container that freezes exec's own processes. With a writable
+//! 2. A container that stalls exec's own processes. With a writable
 //!    cgroup mount the container moves any process of its cgroup it sees
 //!    into a sub-cgroup it froze: exec's helper (a container in the host's
 //!    pid namespace sees it from its clone on) or, with a pid namespace of
-//!    its own, the process between its fork and its execve. Neither ever
-//!    reported, and exec waited for ever (round 12 reasoned it; seen here
-//!    and on v2 in the VM, tests/vm/s15_v2.sh). Fixed: while it waits,
-//!    exec looks every 250 ms whether its helper or process sits in a
-//!    frozen cgroup below the container's own (`container::exec_frozen`)
-//!    and then fails, naming it; one frozen in the container's own cgroup
-//!    is a pause, which `resume` ends, and is still waited for. Held at
-//!    `OUTLET_PAUSE=exec:joined` (the helper) or `exec:process` while the
-//!    container moves them. Control `OUTLET_EXEC_NO_FROZEN_WATCH=1`: exec
-//!    is still waiting after 4 s (then the test kills it).
+//!    its own, the process between its fork and its execve; or it simply
+//!    stops that process with SIGSTOP (its root holds CAP_KILL). Neither
+//!    ever reported, and exec waited for ever (round 12 reasoned the
+//!    freeze; seen here and on v2 in the VM, tests/vm/s15_v2.sh). Fixed:
+//!    while it waits, exec looks every 250 ms whether its helper or
+//!    process sits in a frozen cgroup below the container's own, or is
+//!    stopped at two looks in a row (`container::exec_stall`), and then
+//!    kills them and fails, naming it; one frozen in the container's own
+//!    cgroup is a pause, which `resume` ends, and is still waited for.
+//!    Held at `OUTLET_PAUSE=exec:joined` (the helper) or `exec:process`
+//!    while the container acts. Control `OUTLET_EXEC_NO_STALL_WATCH=1`:
+//!    exec is still waiting after 4 s (then the test kills it).
 //!
 //! Needs root (ignored otherwise), the host's v1 freezer and a debug
 //! build (the controls).
@@ -105,6 +107,13 @@ const FREEZE_NEWCOMERS: &str = "exec 2>/out/err; f=/sys/fs/cgroup/freezer; mkdir
     for q in $(cat $f/cgroup.procs); do [ $q = $$ ] || echo $q > $f/ice/cgroup.procs; done; \
     cat $f/ice/cgroup.procs > /out/moved.new; mv /out/moved.new /out/moved; exec sleep 1000";
 
+/// The container's script: at /out/go it stops every other process it
+/// sees (its own pid namespace: exec's process, held before its execve).
+const STOP_NEWCOMERS: &str = "exec 2>/out/err; echo ready > /out/ready; \
+    until [ -e /out/go ]; do sleep 0.05; done; \
+    for q in /proc/[0-9]*; do q=${q#/proc/}; [ $q = $$ ] || kill -STOP $q; done; \
+    echo stopped > /out/moved.new; mv /out/moved.new /out/moved; exec sleep 1000";
+
 fn wait_file(p: &Path, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while !p.exists() {
@@ -118,25 +127,28 @@ fn wait_file(p: &Path, what: &str) {
 }
 
 #[test]
-fn exec_whose_process_the_container_froze_fails_instead_of_hanging() {
+fn exec_whose_process_the_container_froze_or_stopped_fails_instead_of_hanging() {
     let Some(t) = T::new() else { return };
     common::needs_debug_build();
     assert!(
         Path::new("/sys/fs/cgroup/freezer").is_dir(),
         "no v1 freezer hierarchy on this host (the v2 VM runs the v2 side)"
     );
-    // (tag, pid namespace of its own, the step held, the control's knob)
-    for (tag, pid_ns, step, control) in [
-        ("helper", false, "exec:joined", false),
-        ("process", true, "exec:process", false),
-        ("helper-ctl", false, "exec:joined", true),
+    // (tag, pid namespace of its own, the step held, the container's
+    // script, the control's knob)
+    for (tag, pid_ns, step, script, control) in [
+        ("helper", false, "exec:joined", FREEZE_NEWCOMERS, false),
+        ("process", true, "exec:process", FREEZE_NEWCOMERS, false),
+        ("stopped", true, "exec:process", STOP_NEWCOMERS, false),
+        ("helper-ctl", false, "exec:joined", FREEZE_NEWCOMERS, true),
+        ("stopped-ctl", true, "exec:process", STOP_NEWCOMERS, true),
     ] {
         let b = t.bundle(tag, |c| {
             common::rw_cgroup(c);
             if !pid_ns {
                 common::drop_ns(c, "pid");
             }
-            sh(c, FREEZE_NEWCOMERS);
+            sh(c, script);
         });
         let id = t.id(tag);
         t.create_ok(&id, &b);
@@ -153,7 +165,7 @@ fn exec_whose_process_the_container_froze_fails_instead_of_hanging() {
         };
         let mut env = vec![("OUTLET_PAUSE".to_string(), format!("{step}={seen_as}"))];
         if control {
-            env.push(("OUTLET_EXEC_NO_FROZEN_WATCH".into(), "1".into()));
+            env.push(("OUTLET_EXEC_NO_STALL_WATCH".into(), "1".into()));
         }
         let (mut cmd, so, se) =
             t.command(Path::new(OUTLET), &["exec", "--detach", &id, "/bin/true"]);
@@ -190,7 +202,12 @@ fn exec_whose_process_the_container_froze_fails_instead_of_hanging() {
             );
         } else {
             let o = common::Out::from_files(status.expect("exec hung"), so, se);
-            o.expect_exec_fail(tag, "a cgroup it froze");
+            let why = if script == STOP_NEWCOMERS {
+                "(SIGSTOP) and kept it stopped"
+            } else {
+                "a cgroup it froze"
+            };
+            o.expect_exec_fail(tag, why);
         }
         t.outlet(&["delete", "--force", &id])
             .expect_ok(&format!("{tag}: delete --force"));

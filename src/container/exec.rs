@@ -349,7 +349,7 @@ impl Watch<'_> {
     fn stopped(&self, pid: Option<i32>) -> Result<Option<i32>> {
         if !self.paused {
             let pids: Vec<i32> = std::iter::once(self.helper.pid).chain(pid).collect();
-            super::exec_frozen::wait_readable(self.helper.chan.as_fd(), self.cgroup, &pids)?;
+            super::exec_stall::wait_readable(self.helper.chan.as_fd(), self.cgroup, &pids)?;
             return Ok(None);
         }
         let Some(sig) = crate::signals::readable_or_stop(self.helper.chan.as_fd())? else {

@@ -131,7 +131,7 @@ s15_case() { # bundle
 # builds' OUTLET_PAUSE (RUNTIME=<debug build> tests/vm/run.sh): exec's
 # helper is held at exec:joined, in the container's cgroup, while the
 # movers of cgh_mover_host move it into their frozen f; then let go. It
-# must fail naming f; the control (OUTLET_EXEC_NO_FROZEN_WATCH=1) is
+# must fail naming f; the control (OUTLET_EXEC_NO_STALL_WATCH=1) is
 # still waiting after 4 s. A release build ignores both: "not held".
 s15_hold_case() { # control(0|1)
     b=cgh_mover_host id=vm-cgh-hold$1 ctl=$1
@@ -149,7 +149,7 @@ s15_hold_case() { # control(0|1)
         i=$((i + 1))
     done
     knob=OUTLET_NO_SUCH_KNOB
-    [ $ctl = 1 ] && knob=OUTLET_EXEC_NO_FROZEN_WATCH
+    [ $ctl = 1 ] && knob=OUTLET_EXEC_NO_STALL_WATCH
     env OUTLET_PAUSE="exec:joined=$hold" $knob=1 timeout -s KILL 15 \
         "$RUNTIME" --root "$RTROOT" exec --detach $id /bin/true </dev/null >"$OUT/$id.exec" 2>&1 &
     ep=$!
