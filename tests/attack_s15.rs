@@ -167,8 +167,12 @@ fn exec_whose_process_the_container_froze_or_stopped_fails_instead_of_hanging() 
         if control {
             env.push(("OUTLET_EXEC_NO_STALL_WATCH".into(), "1".into()));
         }
-        let (mut cmd, so, se) =
-            t.command(Path::new(OUTLET), &["exec", "--detach", &id, "/bin/true"]);
+        let pid_file = t.dir.join(format!("{tag}.pid"));
+        let pf = pid_file.to_str().unwrap();
+        let (mut cmd, so, se) = t.command(
+            Path::new(OUTLET),
+            &["exec", "--detach", "--pid-file", pf, &id, "/bin/true"],
+        );
         cmd.envs(env);
         let mut exec = cmd.spawn().expect("spawn exec");
         // The helper (or the process) waits at the step; the container
@@ -208,6 +212,10 @@ fn exec_whose_process_the_container_froze_or_stopped_fails_instead_of_hanging() 
                 "a cgroup it froze"
             };
             o.expect_exec_fail(tag, why);
+            assert!(
+                !pid_file.exists(),
+                "{tag}: a failed exec wrote its pid file"
+            );
         }
         t.outlet(&["delete", "--force", &id])
             .expect_ok(&format!("{tag}: delete --force"));
