@@ -34,6 +34,13 @@
 //!    while the container acts. Control `OUTLET_EXEC_NO_STALL_WATCH=1`:
 //!    exec is still waiting after 4 s (then the test kills it).
 //!
+//! 3. More additional gids than the kernel's NGROUPS_MAX (65536): the
+//!    process failed late, in the container, with every gid in the
+//!    message (70000 gids: a 450 KB error line, in the caller's log
+//!    too). Now refused with the other process fields, in a short line.
+//!    Control: `OUTLET_USER_ID_UNCHECKED=1` (the id checks skipped) fails
+//!    late again, and 65536 gids still run.
+//!
 //! Needs root (ignored otherwise), the host's v1 freezer and a debug
 //! build (the controls).
 
@@ -223,4 +230,45 @@ fn exec_whose_process_the_container_froze_or_stopped_fails_instead_of_hanging() 
         assert!(left.is_empty(), "{tag}: left behind: {left:#?}");
     }
     t.assert_nothing_left("frozen exec");
+}
+
+#[test]
+fn more_gids_than_the_kernel_takes_fail_early_and_briefly() {
+    let Some(t) = T::new() else { return };
+    common::needs_debug_build();
+    let b = t.bundle("b", |c| sh(c, "exec sleep 1000"));
+    let id = t.id("gids");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    let file = |n: u32| {
+        let gids: Vec<u32> = (1..=n).collect();
+        let p = t.dir.join(format!("gids-{n}.json"));
+        let v = serde_json::json!({"args": ["/bin/true"], "cwd": "/",
+            "user": {"uid": 0, "gid": 0, "additionalGids": gids}});
+        std::fs::write(&p, v.to_string()).unwrap();
+        p
+    };
+    let (over, max) = (file(65537), file(65536));
+    let over = over.to_str().unwrap();
+    let o = t.outlet(&["exec", "--process", over, &id]);
+    o.expect_exec_fail("65537 gids", "more than the kernel's NGROUPS_MAX (65536)");
+    assert!(
+        o.stderr.len() < 1000,
+        "a long error: {} bytes",
+        o.stderr.len()
+    );
+    t.outlet(&["exec", "--process", max.to_str().unwrap(), &id])
+        .expect_ok("65536 gids");
+    let ctl = t.call_env(
+        Path::new(OUTLET),
+        &["exec", "--process", over, &id],
+        &[],
+        &[("OUTLET_USER_ID_UNCHECKED", "1")],
+    );
+    ctl.expect_exec_fail("control: 65537 gids unchecked", "Invalid argument");
+    assert!(!ctl.stderr.contains("NGROUPS_MAX"), "control: {ctl:#?}");
+    assert_eq!(t.status(&id), "running");
+    t.outlet(&["delete", "--force", &id])
+        .expect_ok("delete --force");
+    t.assert_nothing_left("gids");
 }

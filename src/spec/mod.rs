@@ -31,6 +31,7 @@ mod version;
 pub use checks::{host_effect, names_host};
 pub use id::check_id;
 pub use proc_mounts::{PROC_MOUNTS_REFUSED, normalized, proc_mount_allowed};
+pub use process_values::gids_in_message;
 pub use sysctl::sysctl_namespace;
 pub use template::template;
 pub use types::{Process, Scheduler, Spec};
