@@ -88,9 +88,14 @@ pub fn read_input(path: Option<&std::path::Path>) -> std::io::Result<Vec<u8>> {
     };
     let mut text = Vec::new();
     let n = match path {
-        Some(p) => std::fs::File::open(p)?
-            .take(limit.saturating_add(1))
-            .read_to_end(&mut text)?,
+        Some(p) => {
+            let f = std::fs::File::open(p)?;
+            // Room for the whole file and the read that sees its end, as
+            // std::fs::read makes (the Take hides the size from std).
+            let size = f.metadata().map_or(0, |m| m.len()).min(limit);
+            text.reserve_exact(size as usize + 1);
+            f.take(limit.saturating_add(1)).read_to_end(&mut text)?
+        }
         None => std::io::stdin()
             .lock()
             .take(limit.saturating_add(1))
