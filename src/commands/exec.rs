@@ -7,8 +7,8 @@ use crate::container::exec::{ExecOpts, ExecProcess, InlineProcess, exec};
 pub fn run(g: &Globals, a: &ExecArgs) -> Result<i32> {
     let process = match &a.process {
         Some(path) => {
-            let text =
-                std::fs::read(path).with_context(|| format!("exec: read {}", path.display()))?;
+            let text = crate::syscall::fs::read_input(Some(path))
+                .with_context(|| format!("exec: read {}", path.display()))?;
             let invalid = || format!("exec: {}: invalid process JSON", path.display());
             let mut v: serde_json::Value = serde_json::from_slice(&text).with_context(invalid)?;
             // runc takes a process without `user` as uid 0, gid 0 (its

@@ -156,6 +156,7 @@ fn exec_in(o: &ExecOpts, c: super::Opened, spec: Spec) -> Result<i32> {
         paused: t.c.status == Status::Paused && !o.detach,
         relay_pid: confine::pid_after_ready(&what, &confine::plan(&what)),
         pid_file: o.pid_file,
+        cgroup: &t.cgroup,
     };
     if !helper.placed_without_us()
         && let Some(code) = place_helper(&watch, &t.cgroup)?
@@ -333,6 +334,7 @@ struct Watch<'a> {
     /// listener.
     relay_pid: bool,
     pid_file: Option<&'a Path>,
+    cgroup: &'a Cgroup,
 }
 
 /// How the wait for the process ended.
@@ -346,6 +348,8 @@ enum Started<'a> {
 impl Watch<'_> {
     fn stopped(&self, pid: Option<i32>) -> Result<Option<i32>> {
         if !self.paused {
+            let pids: Vec<i32> = std::iter::once(self.helper.pid).chain(pid).collect();
+            super::exec_stall::wait_readable(self.helper.chan.as_fd(), self.cgroup, &pids)?;
             return Ok(None);
         }
         let Some(sig) = crate::signals::readable_or_stop(self.helper.chan.as_fd())? else {

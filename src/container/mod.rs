@@ -14,6 +14,7 @@ mod exec_affinity;
 mod exec_confine;
 mod exec_inline;
 mod exec_oom;
+mod exec_stall;
 pub mod features;
 pub mod kill;
 pub mod list;

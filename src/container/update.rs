@@ -2,7 +2,6 @@
 //! a LinuxResources JSON document (file or stdin), then runc's single-value
 //! flags on top, and go to the cgroup through `Cgroup::apply`.
 
-use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -32,18 +31,14 @@ pub struct Flags {
 
 /// Read `--resources FILE` (`-` is stdin) as LinuxResources.
 pub fn read_resources(source: &str) -> Result<LinuxResources> {
-    let (name, text) = if source == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("--resources -: read stdin")?;
-        ("stdin".to_string(), s)
+    let (name, path) = if source == "-" {
+        ("stdin", None)
     } else {
-        let s = std::fs::read_to_string(source)
-            .with_context(|| format!("--resources {source}: read"))?;
-        (source.to_string(), s)
+        (source, Some(Path::new(source)))
     };
-    serde_json::from_str(&text)
+    let text = crate::syscall::fs::read_input(path)
+        .with_context(|| format!("--resources {source}: read"))?;
+    serde_json::from_slice(&text)
         .with_context(|| format!("--resources {name}: not a LinuxResources JSON object"))
 }
 

@@ -678,7 +678,7 @@ fn switch_user(process: &Process, filter_needs_admin: bool) -> Result<Option<(u6
     if let Err(e) = creds::setgroups(groups)
         && !groups.is_empty()
     {
-        return Err(e).context(format!("process.user.additionalGids {groups:?}"));
+        return Err(e).context(crate::spec::gids_in_message(groups));
     }
     creds::setresgid(gid).with_context(|| format!("process.user.gid {gid}"))?;
     creds::setresuid(uid).with_context(|| format!("process.user.uid {uid}"))?;

@@ -107,8 +107,9 @@ pub fn spawn_placed(
     what: &str,
     child_main: impl FnOnce(Channel, bool) -> Infallible,
 ) -> Result<Spawned> {
-    let (forked, in_cgroup) =
-        syscall::clone_process(flags, entry.clone_into).with_context(|| what.to_string())?;
+    let (forked, in_cgroup) = syscall::clone_process(flags, entry.clone_into)
+        .map_err(|e| clone_error(e, entry))
+        .with_context(|| what.to_string())?;
     let placed_without_us = entry.placed(in_cgroup);
     match forked {
         // The child's arm ends in a call that cannot return (its result
@@ -137,6 +138,21 @@ pub fn spawn_placed(
             })
         }
     }
+}
+
+/// A clone into a cgroup v2 directory fails with a bare errno where a
+/// container with a writable cgroup mount arranged its own tree so that
+/// none may join (tests/vm/s15_v2.sh): say what the kernel refused.
+fn clone_error(e: std::io::Error, entry: &CgroupEntry) -> anyhow::Error {
+    let why = match (entry.clone_into, e.raw_os_error()) {
+        (Some(_), Some(libc::EBUSY)) => {
+            "the cgroup has controllers enabled for its sub-cgroups (its \
+             cgroup.subtree_control), so no process may join it"
+        }
+        (Some(_), Some(libc::EAGAIN)) => "the cgroup's pids.max (or an ancestor's) may be reached",
+        _ => return e.into(),
+    };
+    anyhow::Error::new(e).context(why)
 }
 
 impl Spawned {

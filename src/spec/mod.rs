@@ -31,6 +31,7 @@ mod version;
 pub use checks::{host_effect, names_host};
 pub use id::check_id;
 pub use proc_mounts::{PROC_MOUNTS_REFUSED, normalized, proc_mount_allowed};
+pub use process_values::gids_in_message;
 pub use sysctl::sysctl_namespace;
 pub use template::template;
 pub use types::{Process, Scheduler, Spec};
@@ -53,7 +54,8 @@ pub fn load(bundle: &Path, config: Option<&Path>) -> Result<Validated> {
         Some(c) => c.to_path_buf(),
         None => bundle.join("config.json"),
     };
-    let text = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+    let text = crate::syscall::fs::read_input(Some(&path))
+        .with_context(|| format!("read {}", path.display()))?;
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let (mut spec, text) = match parse(&text, &path) {
         Ok(spec) => (spec, text),

@@ -41,6 +41,15 @@ pub fn check(p: &Process) -> Result<()> {
     Ok(())
 }
 
+/// `process.user.additionalGids` for an error about them: a long list
+/// is no help in a message, nor in a caller's log.
+pub fn gids_in_message(groups: &[u32]) -> String {
+    match groups.len() {
+        n @ 17.. => format!("process.user.additionalGids ({n} groups)"),
+        _ => format!("process.user.additionalGids {groups:?}"),
+    }
+}
+
 /// (uid_t)-1 is not a user to the kernel but "leave it unchanged":
 /// setresuid(-1, -1, -1) succeeds and the process stays root, so
 /// `"uid": 4294967295` (what a 32-bit overflow or "nobody" gone wrong
@@ -48,6 +57,7 @@ pub fn check(p: &Process) -> Result<()> {
 /// `OUTLET_USER_ID_UNCHECKED=1` (a test's control) lets it through.
 fn user_ids(p: &Process) -> Result<()> {
     const UNCHANGED: u32 = u32::MAX;
+    const NGROUPS_MAX: usize = 65536;
     if crate::fault::control("OUTLET_USER_ID_UNCHECKED") {
         return Ok(());
     }
@@ -62,6 +72,20 @@ fn user_ids(p: &Process) -> Result<()> {
     let groups = user.additional_gids().as_deref().unwrap_or_default();
     if let Some(i) = groups.iter().position(|&g| g == UNCHANGED) {
         bail!("process.user.additionalGids[{i}]: {UNCHANGED} is (gid_t)-1, not a group");
+    }
+    // setgroups takes at most NGROUPS_MAX; past it the process failed
+    // late, in the container, with every gid in its message (70000 gids:
+    // a 450 KB error line). Counted once each, as they are set.
+    if groups.len() > NGROUPS_MAX {
+        let mut distinct = groups.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() > NGROUPS_MAX {
+            bail!(
+                "process.user.additionalGids: {} groups, more than the kernel's NGROUPS_MAX ({NGROUPS_MAX})",
+                distinct.len()
+            );
+        }
     }
     Ok(())
 }

@@ -70,6 +70,46 @@ pub fn realpath(path: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
     )))
 }
 
+/// The most of a caller's JSON input (config.json, `exec --process`,
+/// `update --resources`) that is read: far more than any real one holds.
+/// Each is held in memory whole, so a path naming a device (`/dev/zero`)
+/// or a runaway file must end in an error, not in the OOM killer.
+pub const MAX_INPUT: u64 = 32 << 20;
+
+/// The file at `path` (or stdin for None) read to its end, or an error
+/// once it is larger than `MAX_INPUT`. A FIFO still blocks until it has a
+/// writer, as runc's open does (`--process <(...)` is a pipe).
+pub fn read_input(path: Option<&std::path::Path>) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let limit = if crate::fault::control("OUTLET_INPUT_UNBOUNDED") {
+        u64::MAX
+    } else {
+        MAX_INPUT
+    };
+    let mut text = Vec::new();
+    let n = match path {
+        Some(p) => {
+            let f = std::fs::File::open(p)?;
+            // Room for the whole file and the read that sees its end, as
+            // std::fs::read makes (the Take hides the size from std).
+            let size = f.metadata().map_or(0, |m| m.len()).min(limit);
+            text.reserve_exact(size as usize + 1);
+            f.take(limit.saturating_add(1)).read_to_end(&mut text)?
+        }
+        None => std::io::stdin()
+            .lock()
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut text)?,
+    };
+    if n as u64 > limit {
+        return Err(std::io::Error::other(format!(
+            "larger than {} MiB, more than any real one",
+            limit >> 20
+        )));
+    }
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

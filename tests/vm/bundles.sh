@@ -200,6 +200,31 @@ for b in freeze_ctr freeze_self freeze_ctr_host freeze_self_host freeze_own; do
     mv "$out/$b/c.json" "$out/$b/config.json"
 done
 
+# cgh_* (tests/vm/s15_v2.sh): the container, given its cgroup namespace and
+# a writable cgroup2 mount, rearranges its tree, then touches /tmp/ready.
+# cgh_sub: pid 1 moves into a, the root gets controllers in its
+# subtree_control (so no process may live in it). cgh_pidsmax: pids.max at
+# the count of its processes. cgh_maxdesc: no sub-cgroup may be made.
+# cgh_mover*: a frozen f, and a loop that moves every other process that
+# shows up in the root into f (*_host: in the VM's pid namespace, where
+# exec's helper itself shows up).
+cg=/sys/fs/cgroup
+cgh_sub="mkdir $cg/a $cg/b $cg/b/c; echo 0 >$cg/a/cgroup.procs; echo +pids +memory >$cg/cgroup.subtree_control; touch /tmp/ready; exec sleep 1000"
+cgh_pidsmax="sleep 1000 & touch /tmp/ready; echo 2 >$cg/pids.max; exec sleep 1000"
+cgh_maxdesc="mkdir $cg/a; echo 0 >$cg/cgroup.max.descendants; echo 0 >$cg/a/cgroup.max.depth; echo 0 >$cg/cgroup.max.depth; touch /tmp/ready; exec sleep 1000"
+# Three movers, skipping every shell (themselves and pid 1, or in the
+# *_host case the shell that started them) by its comm.
+mover="while :; do while read -r q; do read -r c </proc/\$q/comm || c=sh; [ \"\$c\" = sh ] || echo \$q >$cg/f/cgroup.procs; done <$cg/cgroup.procs 2>/dev/null; done"
+cgh_mover="mkdir $cg/f; echo 1 >$cg/f/cgroup.freeze; touch /tmp/ready; sh -c '$mover' & sh -c '$mover' & exec sh -c '$mover'"
+for b in cgh_sub cgh_pidsmax cgh_maxdesc cgh_mover cgh_mover_host; do
+    case $b in cgh_mover*) script=$cgh_mover ;; *) eval "script=\$$b" ;; esac
+    bundle "$b" "$(jq -cn --arg s "$script" '["/bin/sh","-c",$s]')" '{}' true
+    jq --arg b "$b" '.mounts |= map(if .destination == "/sys/fs/cgroup" then .options -= ["ro"] else . end)
+        | if ($b | endswith("_host")) then .linux.namespaces |= map(select(.type != "pid")) else . end' \
+        "$out/$b/config.json" >"$out/$b/c.json"
+    mv "$out/$b/c.json" "$out/$b/config.json"
+done
+
 # resources_v2: every field of linux.resources, one group per container
 # (created, never started: the init waits while tests.sh reads the cgroup
 # files). 9990:9991 stand for the VM's loop device (see io above).

@@ -100,6 +100,7 @@ install -m 0644 "$here/tests.sh" "$stage/vmtests/tests.sh"
 install -m 0644 "$here/crash_v2.sh" "$stage/vmtests/crash_v2.sh"
 install -m 0644 "$here/resources_v2.sh" "$stage/vmtests/resources_v2.sh"
 install -m 0644 "$here/s10_v2.sh" "$stage/vmtests/s10_v2.sh"
+install -m 0644 "$here/s15_v2.sh" "$stage/vmtests/s15_v2.sh"
 # The kernel opens /dev/console for init's stdio before anything is mounted.
 mknod -m 0600 "$stage/dev/console" c 5 1
 mknod -m 0666 "$stage/dev/null" c 1 3

@@ -15,6 +15,7 @@
 . /vmtests/crash_v2.sh # test_crash_v2
 . /vmtests/resources_v2.sh # test_resources_v2
 . /vmtests/s10_v2.sh # test_userns_join, test_freeze_nested
+. /vmtests/s15_v2.sh # test_cgtree_hostile
 RTROOT=/run/rt
 CG=/sys/fs/cgroup
 BUNDLES=/bundles
@@ -935,7 +936,7 @@ if [ -n "${VM_CPU_BASELINE:-}" ]; then
     cpu_baseline 25000
     cpu_baseline max
 fi
-for t in smoke criu criu_tcp criu_tcp_empty mem_oom mem_ok cpu_limited cpu_free pids stats_v2 mission cgroup_bind cgroup_dirs preserve_fds devices devices_ro unified_escape hugetlb io mount_api shared_cgroup cgdepth systemd_bus_env userns_join freeze_nested resources_v2 crash_v2; do
+for t in smoke criu criu_tcp criu_tcp_empty mem_oom mem_ok cpu_limited cpu_free pids stats_v2 mission cgroup_bind cgroup_dirs preserve_fds devices devices_ro unified_escape hugetlb io mount_api shared_cgroup cgdepth systemd_bus_env userns_join freeze_nested cgtree_hostile resources_v2 crash_v2; do
     if [ -n "${VMTEST_ONLY:-}" ] && ! echo " $VMTEST_ONLY " | grep -q " $t "; then
         continue
     fi
