@@ -33,6 +33,9 @@ c["linux"].pop("resources", None)  # crun 1.8.1 refuses a devices list here (RLI
 c["linux"]["cgroupsPath"] = f"/{tag}"
 json.dump(c, open(p, "w"))
 PY
+# Every binary's pages cached alike (see even-cache.py): else the copies'
+# cache states, not the code, can make the difference.
+python3 "$here/even-cache.py" $(for a in "$@"; do echo "${a#*=}"; done)
 unshare -m --propagation private sh -c "
   mount -t cgroup2 none /sys/fs/cgroup && mount -t tmpfs -o mode=700 none $work/state &&
   python3 '$here/exec-cpu.py' '$work/state' '$work/bundle' $rounds $*; rc=\$?
