@@ -7,8 +7,8 @@ use oci_spec::runtime::LinuxPersonality;
 
 use crate::spec::process_fields;
 
-pub fn apply(policy: Option<&LinuxPersonality>) -> Result<()> {
-    let Some(p) = policy else {
+pub fn apply(personality: Option<&LinuxPersonality>) -> Result<()> {
+    let Some(p) = personality else {
         return Ok(());
     };
     let value = process_fields::personality(p)?;
