@@ -47,6 +47,8 @@ done"
 # still leaves them 5%).
 rt=
 [[ ${CRITPATH_RT:-0} == 1 ]] && rt="chrt -f 10"
+# Both binaries' pages cached alike (see even-cache.py).
+python3 "$here/even-cache.py" "$old" "$new"
 # shellcheck disable=SC2086 # E is a list of perf options
 unshare -m --propagation private sh -c "
   mount -t cgroup2 none /sys/fs/cgroup && mount -t tmpfs -o mode=700 none $work/root &&

@@ -8,6 +8,9 @@
 #
 #   bench/exec-ab.sh ROUNDS old=/tmp/x/old/outlet new=/tmp/x/new/outlet
 #
+# EXEC_AB_NO_EVEN=1 leaves the binaries' page cache as it is (see
+# bench/even-cache.py and bench/README.md "Session 15: exec").
+#
 # Needs root and runc (for `runc spec`). See bench/README.md
 # "Session 14: exec".
 set -euo pipefail
@@ -33,6 +36,9 @@ c["linux"].pop("resources", None)  # crun 1.8.1 refuses a devices list here (RLI
 c["linux"]["cgroupsPath"] = f"/{tag}"
 json.dump(c, open(p, "w"))
 PY
+# Every binary's pages cached alike (see even-cache.py): else the copies'
+# cache states, not the code, can make the difference.
+[ -n "${EXEC_AB_NO_EVEN:-}" ] || python3 "$here/even-cache.py" $(for a in "$@"; do echo "${a#*=}"; done)
 unshare -m --propagation private sh -c "
   mount -t cgroup2 none /sys/fs/cgroup && mount -t tmpfs -o mode=700 none $work/state &&
   python3 '$here/exec-cpu.py' '$work/state' '$work/bundle' $rounds $*; rc=\$?

@@ -42,6 +42,8 @@ loop="for i in \$(seq $pairs); do
   if [ \$((i % 2)) = 0 ]; then $old $R exec a /bin/true; $new $R exec b /bin/true;
   else $new $R exec b /bin/true; $old $R exec a /bin/true; fi
 done"
+# Both binaries' pages cached alike (see even-cache.py).
+python3 "$here/even-cache.py" "$old" "$new"
 # shellcheck disable=SC2086 # E is a list of perf options
 unshare -m --propagation private sh -c "
   mount -t cgroup2 none /sys/fs/cgroup && mount -t tmpfs -o mode=700 none $work/root &&

@@ -48,6 +48,8 @@ if [[ -n ${LIFECYCLE_ANCHOR:-} ]]; then
   anchor="$LIFECYCLE_ANCHOR --root $work/state create --bundle $work/anchor anchor-$$ >/dev/null"
   unanchor="$LIFECYCLE_ANCHOR --root $work/state delete --force anchor-$$"
 fi
+# Every binary's pages cached alike (see even-cache.py).
+python3 "$here/even-cache.py" $(for a in "$@"; do echo "${a#*=}"; done)
 unshare -m --propagation private sh -c "
   mount -t cgroup2 none /sys/fs/cgroup && $tmpfs && $anchor &&
   python3 '$here/lifecycle-cpu.py' '$work/state' '$work/bundle' $pairs $*; rc=\$?; $unanchor; exit \$rc"

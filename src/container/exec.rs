@@ -10,7 +10,7 @@ use std::convert::Infallible;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
-use crate::spec::{Process, Spec};
+use crate::spec::{ExecSpec, Process};
 use anyhow::{Context, Result, anyhow, bail};
 use nix::sched::CloneFlags;
 use nix::sys::prctl;
@@ -51,10 +51,10 @@ pub struct ExecOpts<'a> {
 /// The config the container was created from, kept in its state dir: the
 /// bundle's file may have been edited or removed since. Required: without
 /// it the process would get neither the container's capabilities nor its
-/// seccomp profile.
-fn container_spec(dir: &crate::state::ContainerDir) -> Result<Spec> {
+/// seccomp profile. Only what exec uses of it is read (spec/exec_view.rs).
+fn container_spec(dir: &crate::state::ContainerDir) -> Result<ExecSpec> {
     let text = dir.load_config()?;
-    crate::spec::from_validated(&text).with_context(|| {
+    crate::spec::exec_view(&text).with_context(|| {
         format!(
             "parse {}",
             dir.path.join(crate::state::CONFIG_FILE).display()
@@ -106,7 +106,7 @@ fn init_went(e: &anyhow::Error, pid: i32, start: u64) -> bool {
     true
 }
 
-fn exec_in(o: &ExecOpts, c: super::Opened, spec: Spec) -> Result<i32> {
+fn exec_in(o: &ExecOpts, c: super::Opened, spec: ExecSpec) -> Result<i32> {
     let process = process_to_run(o, &spec)?;
     crate::security::protected_exe::ensured()?;
     let mut t = Target::open(o, c, &spec, &process)?;
@@ -129,7 +129,7 @@ fn exec_in(o: &ExecOpts, c: super::Opened, spec: Spec) -> Result<i32> {
         seccomp: t.seccomp.as_ref(),
         state: &t.c.state,
         chroot: t.root_fd.as_ref().map(AsRawFd::as_raw_fd),
-        linux: spec.linux().as_ref(),
+        linux: spec.linux(),
     };
     let initial = super::exec_affinity::Initial::apply(&process)?;
     let oom = super::exec_oom::OwnOom::apply(&process)?;
@@ -187,7 +187,7 @@ fn exec_in(o: &ExecOpts, c: super::Opened, spec: Spec) -> Result<i32> {
 
 /// The container, which must be running (or created; or paused with
 /// --ignore-paused), and the config it was created from.
-fn load_running(o: &ExecOpts) -> Result<(super::Opened, Spec)> {
+fn load_running(o: &ExecOpts) -> Result<(super::Opened, ExecSpec)> {
     let c = super::load(o.root, o.id)?;
     match c.status {
         Status::Running | Status::Created => {}
@@ -201,7 +201,7 @@ fn load_running(o: &ExecOpts) -> Result<(super::Opened, Spec)> {
 
 /// The process as given (process.json) or built from the container's own
 /// with the command line's overrides, validated.
-fn process_to_run(o: &ExecOpts, spec: &Spec) -> Result<Process> {
+fn process_to_run(o: &ExecOpts, spec: &ExecSpec) -> Result<Process> {
     let mut process = match &o.process {
         ExecProcess::File(p) => (**p).clone(),
         ExecProcess::Inline(a) => inline_process(spec, a)?,
@@ -254,7 +254,7 @@ struct Target {
 }
 
 impl Target {
-    fn open(o: &ExecOpts, c: super::Opened, spec: &Spec, p: &Process) -> Result<Target> {
+    fn open(o: &ExecOpts, c: super::Opened, spec: &ExecSpec, p: &Process) -> Result<Target> {
         // A foreground terminal with nobody to hand the pty to: outlet
         // takes the master itself and relays it, as `run` does.
         let own_console = if p.terminal().unwrap_or(false) && o.console_socket.is_none() {
@@ -263,7 +263,7 @@ impl Target {
             None
         };
         let console_socket = o.console_socket.or(own_console.as_ref().map(|c| c.path()));
-        let mut seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        let mut seccomp = match spec.linux().seccomp() {
             Some(s) => Some(crate::security::seccomp::prepare_cached(
                 s,
                 &crate::state::seccomp_cache(o.root),
@@ -289,7 +289,7 @@ impl Target {
         if !alive {
             bail!("container not running: {}", o.id);
         }
-        let flags = namespace_flags(c.state.pid, spec)?;
+        let flags = namespace_flags(c.state.pid, spec.linux().namespaces())?;
         let root_fd = chroot_of(&c.state)?;
         let cgroup = Cgroup::from_paths(c.state.cgroup.sub_cgroups(o.sub_cgroups)?);
         Ok(Target {
@@ -552,12 +552,7 @@ fn wait_for_process(
 /// enters on its own): they differ, without asking. The rest (inherited
 /// from create's caller, joined by path, time) are compared link by link,
 /// two readlinks each.
-fn namespace_flags(pid: i32, spec: &Spec) -> Result<libc::c_int> {
-    let listed = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .map_or(&[][..], Vec::as_slice);
+fn namespace_flags(pid: i32, listed: &[oci_spec::runtime::LinuxNamespace]) -> Result<libc::c_int> {
     let made = crate::namespaces::NsPlan::from_spec(listed).new
         & !crate::namespaces::flag(oci_spec::runtime::LinuxNamespaceType::Time);
     let mut flags = made.bits();
@@ -595,7 +590,7 @@ pub(super) struct What<'a> {
     pub(super) chroot: Option<RawFd>,
     /// The container's linux section: personality and memory policy
     /// apply to every process in it, as in runc's exec.
-    pub(super) linux: Option<&'a oci_spec::runtime::Linux>,
+    pub(super) linux: &'a crate::spec::ExecLinux,
 }
 
 /// How the helper gets into the container's cgroup.

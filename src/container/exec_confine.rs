@@ -127,9 +127,9 @@ pub(super) fn before_fork(what: &What, plan: &Plan) -> Result<()> {
 
 /// The container's personality and memory policy, for the helper and
 /// every child it forks (the process's, in every plan).
-pub(super) fn inherited_attrs(linux: Option<&oci_spec::runtime::Linux>) -> Result<()> {
-    crate::process::personality::apply(linux)?;
-    crate::process::mempolicy::apply(linux)
+pub(super) fn inherited_attrs(linux: &crate::spec::ExecLinux) -> Result<()> {
+    crate::process::personality::apply(linux.personality())?;
+    crate::process::mempolicy::apply(linux.memory_policy())
 }
 
 /// The debug switch's way back to setting them in the process, after a

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use oci_spec::runtime::LinuxCapabilities;
 
-use crate::spec::{Process, Spec};
+use crate::spec::{ExecSpec, Process};
 
 /// The overrides of an inline `exec ID CMD...`, as the caller gave them:
 /// each one left empty keeps the container's own setting.
@@ -29,7 +29,7 @@ pub struct InlineProcess<'a> {
 
 /// Build the process of an inline `exec ID CMD...` from the container's own
 /// process (env, user, capabilities, ...) with the command-line overrides.
-pub(super) fn inline_process(base: &Spec, a: &InlineProcess) -> Result<Process> {
+pub(super) fn inline_process(base: &ExecSpec, a: &InlineProcess) -> Result<Process> {
     let mut p = base.process().clone().unwrap_or_default();
     p.args = Some(a.command.to_vec());
     p.terminal = Some(a.tty);

@@ -337,8 +337,9 @@ fn configure_process(a: &InitArgs, process: &Process) -> Result<()> {
     }
     super::scheduling::reset_affinity()?;
     super::scheduling::apply(process)?;
-    super::personality::apply(a.spec.linux().as_ref())?;
-    super::mempolicy::apply(a.spec.linux().as_ref())?;
+    let linux = a.spec.linux().as_ref();
+    super::personality::apply(linux.and_then(|l| l.personality().as_ref()))?;
+    super::mempolicy::apply(linux.and_then(|l| l.memory_policy().as_ref()))?;
     if a.plan.creates(LinuxNamespaceType::Network) && !super::network::lo_by_parent(a.plan) {
         super::network::loopback_up()?;
     }

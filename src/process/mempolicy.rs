@@ -2,12 +2,12 @@
 //! inherited by every child and kept across execve.
 
 use anyhow::{Context, Result};
-use oci_spec::runtime::Linux;
+use oci_spec::runtime::LinuxMemoryPolicy;
 
 use crate::spec::process_fields;
 
-pub fn apply(linux: Option<&Linux>) -> Result<()> {
-    let Some(p) = linux.and_then(|l| l.memory_policy().as_ref()) else {
+pub fn apply(policy: Option<&LinuxMemoryPolicy>) -> Result<()> {
+    let Some(p) = policy else {
         return Ok(());
     };
     let pol = process_fields::memory_policy(p)?;

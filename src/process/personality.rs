@@ -3,12 +3,12 @@
 //! the seccomp filter, which may deny personality(2) to the program.
 
 use anyhow::{Context, Result};
-use oci_spec::runtime::Linux;
+use oci_spec::runtime::LinuxPersonality;
 
 use crate::spec::process_fields;
 
-pub fn apply(linux: Option<&Linux>) -> Result<()> {
-    let Some(p) = linux.and_then(|l| l.personality().as_ref()) else {
+pub fn apply(personality: Option<&LinuxPersonality>) -> Result<()> {
+    let Some(p) = personality else {
         return Ok(());
     };
     let value = process_fields::personality(p)?;

@@ -13,6 +13,7 @@ mod checks;
 pub mod cpu_affinity;
 pub mod device_numbers;
 mod env;
+mod exec_view;
 mod hooks;
 mod id;
 pub mod mount_options;
@@ -29,6 +30,7 @@ mod tests;
 mod types;
 mod version;
 pub use checks::{host_effect, names_host};
+pub use exec_view::{ExecLinux, ExecSpec};
 pub use id::check_id;
 pub use proc_mounts::{PROC_MOUNTS_REFUSED, normalized, proc_mount_allowed};
 pub use process_values::gids_in_message;
@@ -181,6 +183,13 @@ pub fn from_validated(text: &[u8]) -> Result<Spec> {
         strict::from_slice(text, &track).map_err(|e| anyhow::anyhow!("{}: {e}", track.path()))?;
     absolute_destinations(&mut spec);
     Ok(spec)
+}
+
+/// What `exec` reads of a config that `load` validated before (see
+/// exec_view.rs), typed through the same strict layer as `from_validated`.
+pub fn exec_view(text: &[u8]) -> Result<ExecSpec> {
+    let track = strict::Track::default();
+    strict::from_slice(text, &track).map_err(|e| anyhow::anyhow!("{}: {e}", track.path()))
 }
 
 /// Why a config that is valid JSON is not a spec, on the raw JSON: only
