@@ -1,0 +1,236 @@
+//! The attacker's review of session 15 (round 14): what session 15 merged
+//! (`git log 94300c9..38aac82`): exec's stall watch
+//! (src/container/exec_stall.rs), exec's view of the stored config
+//! (src/spec/exec_view.rs) and the bounded inputs (syscall::fs::read_input).
+//! docs/known-gaps.md, "Session 15, round 14", lists what was tried and
+//! held, and what is left open.
+//!
+//! 1. The stall watch SIGKILLed a pid that was no longer exec's. It looks
+//!    at the helper's pid every 250 ms until the process reports `Ready`,
+//!    taking it for an unreaped child of ours. But a caller that ignores
+//!    SIGCHLD (a daemon's auto-reaping setting, kept over its execve) has
+//!    the kernel reap the helper the moment it exits, right after it
+//!    forked the process; a `--detach` exec (the shim's and conmon's form)
+//!    never put SIGCHLD back (only the foreground one did, for its wait).
+//!    While the container then holds the process before its execve (a
+//!    stop lifted within each look, a tracer's stop, or just a slow
+//!    setup), the helper's pid is free: a host process that takes it and
+//!    is stopped (a job in a shell, a process under a debugger) was
+//!    SIGKILLed by the watch, and the exec failed as stalled. Seen here:
+//!    a process of the test's own made at the freed pid (clone3 set_tid)
+//!    and stopped, killed by outlet within a second. Fixed: exec puts
+//!    SIGCHLD back to its default before it forks anything, so the helper
+//!    stays a zombie of ours (its pid unusable) until exec reaps it.
+//!    Control `OUTLET_EXEC_SIGCHLD_AS_GIVEN=1` (debug builds): the pid is
+//!    taken and its process killed again.
+//!
+//! Needs root (ignored otherwise) and a debug build (the holds and the
+//! control).
+
+mod common;
+
+use std::path::Path;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use common::{OUTLET, T, sh};
+
+fn wait_file(p: &Path, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !p.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {} did not appear",
+            p.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The state letter of /proc/PID/stat, None once the pid is free.
+fn state_of(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.trim_start().chars().next()
+}
+
+/// A process of the test's own at a chosen host pid, stopped: a host
+/// process that took a pid the kernel freed. Killed and reaped on drop.
+struct Squatter(i32);
+
+impl Squatter {
+    /// Err(errno) when `pid` is still taken (EEXIST: a zombie holds it).
+    fn at(pid: i32) -> Result<Squatter, i32> {
+        #[repr(C)]
+        #[derive(Default)]
+        struct CloneArgs {
+            flags: u64,
+            pidfd: u64,
+            child_tid: u64,
+            parent_tid: u64,
+            exit_signal: u64,
+            stack: u64,
+            stack_size: u64,
+            tls: u64,
+            set_tid: u64,
+            set_tid_size: u64,
+            cgroup: u64,
+        }
+        let tid = [pid];
+        let args = CloneArgs {
+            exit_signal: libc::SIGCHLD as u64,
+            set_tid: tid.as_ptr() as u64,
+            set_tid_size: 1,
+            ..Default::default()
+        };
+        // SAFETY: without CLONE_VM or a stack this is a fork at a chosen
+        // pid (root: CAP_SYS_ADMIN in the host's pid namespace); the child
+        // of this multi-threaded process only calls pause(2), which is
+        // async-signal-safe, until it is killed; `args` and `tid` outlive
+        // the call.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &args as *const CloneArgs,
+                std::mem::size_of::<CloneArgs>(),
+            )
+        };
+        match r {
+            0 => loop {
+                // SAFETY: see above.
+                unsafe { libc::pause() };
+            },
+            -1 => Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
+            p => {
+                let s = Squatter(p as i32);
+                // SAFETY: a plain kill(2) of our own child.
+                unsafe { libc::kill(s.0, libc::SIGSTOP) };
+                Ok(s)
+            }
+        }
+    }
+
+    /// Whether something killed it (waited for without reaping).
+    fn killed(&self) -> bool {
+        use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+        let f = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        !matches!(
+            waitid(Id::Pid(nix::unistd::Pid::from_raw(self.0)), f),
+            Ok(WaitStatus::StillAlive)
+        )
+    }
+}
+
+impl Drop for Squatter {
+    fn drop(&mut self) {
+        // SAFETY: kill and waitpid of our own, unreaped child.
+        unsafe {
+            libc::kill(self.0, libc::SIGKILL);
+            libc::waitpid(self.0, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+/// The outlet call under attack, killed and reaped if the test fails.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_stall_watch_never_kills_the_pid_of_a_helper_already_gone() {
+    let Some(t) = T::new() else { return };
+    common::needs_debug_build();
+    for control in [false, true] {
+        let tag = if control { "ctl" } else { "ign" };
+        let b = t.bundle(tag, |c| sh(c, "exec sleep 1000"));
+        let id = t.id(tag);
+        t.create_ok(&id, &b);
+        t.outlet(&["start", &id]).expect_ok("start");
+        // The helper is held before it joins anything (its hold in the
+        // host's mount namespace), the process before its setup (in the
+        // container's: /out is the bundle's out dir).
+        let helper_hold = t.dir.join(format!("hold-helper-{tag}"));
+        let process_hold = b.out.join("hold");
+        let pause = format!(
+            "exec:entered={},exec:process=/out/hold",
+            helper_hold.display()
+        );
+        let (mut cmd, so, se) =
+            t.command(Path::new(OUTLET), &["exec", "--detach", &id, "/bin/true"]);
+        cmd.env("OUTLET_PAUSE", pause);
+        if control {
+            cmd.env("OUTLET_EXEC_SIGCHLD_AS_GIVEN", "1");
+        }
+        use std::os::unix::process::CommandExt;
+        // SAFETY: only signal(2), async-signal-safe, between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+        let mut exec = Running(cmd.spawn().expect("spawn exec"));
+        let exec_pid = exec.0.id();
+        wait_file(&helper_hold.with_extension("reached"), tag);
+        let children =
+            std::fs::read_to_string(format!("/proc/{exec_pid}/task/{exec_pid}/children")).unwrap();
+        let helper: i32 = children
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{tag}: no helper under exec {exec_pid}: {children:?}"));
+        std::fs::write(&helper_hold, "").unwrap();
+        // The helper forks the process, reports its pid and exits; the
+        // process waits at its hold meanwhile (as long as the container
+        // keeps it from its execve, in the attack).
+        wait_file(&process_hold.with_extension("reached"), tag);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !matches!(state_of(helper), None | Some('Z')) {
+            assert!(Instant::now() < deadline, "{tag}: the helper did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // A host process takes the helper's pid if it can, and is stopped.
+        let squatter = Squatter::at(helper);
+        // Several of the watch's looks.
+        std::thread::sleep(Duration::from_millis(1200));
+        let killed = squatter.as_ref().map(Squatter::killed).map_err(|e| *e);
+        std::fs::write(&process_hold, "").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(s) = exec.0.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "{tag}: exec hung");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let o = common::Out::from_files(status, so, se);
+        drop(squatter);
+        if control {
+            assert_eq!(
+                killed,
+                Ok(true),
+                "control: the freed helper pid {helper} was not taken and killed"
+            );
+            o.expect_exec_fail("control", "stopped exec's helper");
+        } else {
+            // EEXIST: the pid is still the helper's (a zombie of exec's).
+            assert_eq!(
+                killed,
+                Err(libc::EEXIST),
+                "the helper's pid {helper} was free for another process while exec watched it \
+                 (Ok(true): that process was killed)"
+            );
+            o.expect_ok("exec --detach with SIGCHLD ignored");
+        }
+        t.outlet(&["delete", "--force", &id])
+            .expect_ok(&format!("{tag}: delete --force"));
+        let left = t.settle();
+        assert!(left.is_empty(), "{tag}: left behind: {left:#?}");
+    }
+    t.assert_nothing_left("stall watch and a freed pid");
+}
