@@ -24,6 +24,14 @@
 //!    Control `OUTLET_EXEC_SIGCHLD_AS_GIVEN=1` (debug builds): the pid is
 //!    taken and its process killed again.
 //!
+//! 2. Held: the watch firing on an exec that would have succeeded. The
+//!    container keeps a frozen freezer sub-cgroup `ice` and moves exec's
+//!    process (held before its execve) into another sub-cgroup whose name
+//!    plays with /proc/PID/cgroup's and /proc/PID/stat's syntax (`:`, a
+//!    space, `) T `, the word FROZEN): exec succeeds. A name with a
+//!    newline (a forged line) is refused by the kernel's mkdir. The
+//!    variant moving it into `ice` fails as a stall (the test can fail).
+//!
 //! Needs root (ignored otherwise) and a debug build (the holds and the
 //! control).
 
@@ -233,4 +241,79 @@ fn the_stall_watch_never_kills_the_pid_of_a_helper_already_gone() {
         assert!(left.is_empty(), "{tag}: left behind: {left:#?}");
     }
     t.assert_nothing_left("stall watch and a freed pid");
+}
+
+/// The container's script: a frozen `ice`, an unfrozen sub-cgroup named
+/// $TARGET_NAME (or `ice` itself), a try at a name with a newline; at
+/// /out/go every other process of its cgroup moves into the target.
+const MOVE_NEWCOMERS: &str = "exec 2>/out/err; f=/sys/fs/cgroup/freezer; mkdir $f/ice || exit 1; \
+    until grep -q FROZEN $f/ice/freezer.state; do echo FROZEN > $f/ice/freezer.state; sleep 0.05; done; \
+    t=\"$f/$TARGET_NAME\"; [ -d \"$t\" ] || mkdir \"$t\" || exit 1; \
+    if mkdir \"$f/$(printf 'n\\n9:freezer:')\" 2>/dev/null; then echo made > /out/newline; fi; \
+    echo ready > /out/ready; until [ -e /out/go ]; do sleep 0.05; done; \
+    for q in $(cat $f/cgroup.procs); do [ $q = $$ ] || echo $q > \"$t/cgroup.procs\"; done; \
+    cat \"$t/cgroup.procs\" > /out/moved.new; mv /out/moved.new /out/moved; exec sleep 1000";
+
+#[test]
+fn the_stall_watch_lets_an_exec_through_a_sub_cgroup_that_only_looks_frozen() {
+    let Some(t) = T::new() else { return };
+    common::needs_debug_build();
+    assert!(
+        Path::new("/sys/fs/cgroup/freezer").is_dir(),
+        "no v1 freezer hierarchy on this host"
+    );
+    // (tag, the target sub-cgroup, whether exec must succeed)
+    for (tag, target, passes) in [("odd", "a:b c) T FROZEN", true), ("ice", "ice", false)] {
+        let b = t.bundle(tag, |c| {
+            common::rw_cgroup(c);
+            sh(c, MOVE_NEWCOMERS);
+            c["process"]["env"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!(format!("TARGET_NAME={target}")));
+        });
+        let id = t.id(tag);
+        t.create_ok(&id, &b);
+        t.outlet(&["start", &id]).expect_ok("start");
+        wait_file(&b.out.join("ready"), tag);
+        assert!(
+            !b.out.join("newline").exists(),
+            "{tag}: the kernel made a cgroup whose name holds a newline"
+        );
+        let hold = b.out.join("hold");
+        let (mut cmd, so, se) =
+            t.command(Path::new(OUTLET), &["exec", "--detach", &id, "/bin/true"]);
+        cmd.env("OUTLET_PAUSE", "exec:process=/out/hold");
+        let mut exec = Running(cmd.spawn().expect("spawn exec"));
+        wait_file(&hold.with_extension("reached"), tag);
+        std::fs::write(b.out.join("go"), "").unwrap();
+        wait_file(&b.out.join("moved"), tag);
+        let moved = std::fs::read_to_string(b.out.join("moved")).unwrap();
+        assert!(
+            !moved.trim().is_empty(),
+            "{tag}: the container moved nothing"
+        );
+        // Several looks of the watch while the process sits there.
+        std::thread::sleep(Duration::from_millis(800));
+        std::fs::write(&hold, "").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(s) = exec.0.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "{tag}: exec hung");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let o = common::Out::from_files(status, so, se);
+        if passes {
+            o.expect_ok(tag);
+        } else {
+            o.expect_exec_fail(tag, "a cgroup it froze");
+        }
+        t.outlet(&["delete", "--force", &id])
+            .expect_ok(&format!("{tag}: delete --force"));
+        let left = t.settle();
+        assert!(left.is_empty(), "{tag}: left behind: {left:#?}");
+    }
+    t.assert_nothing_left("odd sub-cgroup names");
 }
