@@ -317,3 +317,114 @@ fn the_stall_watch_lets_an_exec_through_a_sub_cgroup_that_only_looks_frozen() {
     }
     t.assert_nothing_left("odd sub-cgroup names");
 }
+
+/// A file of exactly `len` bytes: `json` followed by spaces.
+fn padded(t: &T, name: &str, json: &serde_json::Value, len: usize) -> std::path::PathBuf {
+    let mut text = json.to_string().into_bytes();
+    assert!(text.len() <= len);
+    text.resize(len, b' ');
+    let p = t.dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// 3. Held: the bounded inputs at their bound. A `--process`, a
+///    `--resources` (a file and stdin) and a `--config` of exactly 32 MiB
+///    are taken; one byte more is refused naming the path, nothing
+///    changed. Each size is the other's control. A directory, a socket
+///    and a file that grows while it is read fail naming the path.
+#[test]
+fn inputs_at_their_bound_and_odd_files() {
+    let Some(t) = T::new() else { return };
+    let b = t.bundle("b", |c| sh(c, "exec sleep 1000"));
+    let id = t.id("bound");
+    t.create_ok(&id, &b);
+    t.outlet(&["start", &id]).expect_ok("start");
+    const MAX: usize = 32 << 20;
+    let process = serde_json::json!({"args": ["/bin/true"], "cwd": "/",
+        "user": {"uid": 0, "gid": 0}});
+    let resources = serde_json::json!({"pids": {"limit": 77}});
+    let config = common::read_json(&b.dir.join("config.json"));
+    let other = t.id("cfg");
+    let bundle = b.dir.to_str().unwrap();
+    for (len, ok) in [(MAX, true), (MAX + 1, false)] {
+        let p = padded(&t, &format!("p-{len}.json"), &process, len);
+        let r = padded(&t, &format!("r-{len}.json"), &resources, len);
+        let c = padded(&t, &format!("c-{len}.json"), &config, len);
+        let (p, r, c) = (
+            p.to_str().unwrap(),
+            r.to_str().unwrap(),
+            c.to_str().unwrap(),
+        );
+        let exec = t.outlet(&["exec", "--process", p, &id]);
+        let update = t.outlet(&["update", "--resources", r, &id]);
+        let (mut cmd, so, se) = t.command(Path::new(OUTLET), &["update", "--resources", "-", &id]);
+        cmd.stdin(std::fs::File::open(r).unwrap());
+        let mut child = cmd.spawn().unwrap();
+        let st = common::wait_timeout(&mut child, Duration::from_secs(60), "update -");
+        let stdin = common::Out::from_files(st, so, se);
+        let create = t.outlet(&["create", "--config", c, "--bundle", bundle, &other]);
+        if ok {
+            exec.expect_ok("exec --process of 32 MiB");
+            update.expect_ok("update --resources of 32 MiB");
+            stdin.expect_ok("update --resources - of 32 MiB");
+            create.expect_ok("create --config of 32 MiB");
+            t.outlet(&["delete", "--force", &other])
+                .expect_ok("delete --force the 32 MiB one");
+        } else {
+            exec.expect_exec_fail(
+                "exec --process of 32 MiB + 1",
+                &format!("{p}: larger than 32 MiB"),
+            );
+            update.expect_fail(
+                "update --resources of 32 MiB + 1",
+                &format!("{r}: read: larger than 32 MiB"),
+            );
+            stdin.expect_fail("update --resources - of 32 MiB + 1", "larger than 32 MiB");
+            create.expect_fail(
+                "create --config of 32 MiB + 1",
+                &format!("{c}: larger than 32 MiB"),
+            );
+            assert!(
+                !t.state_dir_exists(&other),
+                "create of 32 MiB + 1 left state"
+            );
+        }
+    }
+    // A directory, a socket.
+    let sock = t.dir.join("sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    for (what, path, why) in [
+        ("a directory", t.dir.clone(), "Is a directory"),
+        ("a socket", sock.clone(), "No such device or address"),
+    ] {
+        let s = path.to_str().unwrap();
+        t.outlet(&["exec", "--process", s, &id])
+            .expect_exec_fail(what, &format!("{s}: {why}"));
+        t.outlet(&["update", "--resources", s, &id])
+            .expect_fail(what, &format!("{s}: read: {why}"));
+    }
+    // A file that grows while it is read: an error either way (too large,
+    // or the JSON cut where the read met the end), never a hang.
+    let grow = t.dir.join("grow.json");
+    std::fs::write(&grow, vec![b' '; 16 << 20]).unwrap();
+    let writer = {
+        let grow = grow.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().append(true).open(grow).unwrap();
+            for _ in 0..48 {
+                f.write_all(&[b' '; 1 << 20]).unwrap();
+            }
+        })
+    };
+    let g = grow.to_str().unwrap();
+    let o = t.outlet(&["exec", "--process", g, &id]);
+    writer.join().unwrap();
+    o.expect_exec_fail("a growing --process", g);
+    // Nothing changed: the init alone, its limit the 32 MiB one's.
+    assert_eq!(t.status(&id), "running");
+    t.outlet(&["delete", "--force", &id])
+        .expect_ok("delete --force");
+    t.assert_nothing_left("inputs at their bound");
+}
