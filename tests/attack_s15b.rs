@@ -32,6 +32,10 @@
 //!    newline (a forged line) is refused by the kernel's mkdir. The
 //!    variant moving it into `ice` fails as a stall (the test can fail).
 //!
+//! 3. Held: the bounded inputs at 32 MiB and one byte more, and a
+//!    directory, a socket and a growing file as input
+//!    (`inputs_at_their_bound_and_odd_files`).
+//!
 //! Needs root (ignored otherwise) and a debug build (the holds and the
 //! control).
 
