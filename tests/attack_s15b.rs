@@ -18,10 +18,11 @@
 //!    is stopped (a job in a shell, a process under a debugger) was
 //!    SIGKILLed by the watch, and the exec failed as stalled. Seen here:
 //!    a process of the test's own made at the freed pid (clone3 set_tid)
-//!    and stopped, killed by outlet within a second. Fixed: exec puts
-//!    SIGCHLD back to its default before it forks anything, so the helper
-//!    stays a zombie of ours (its pid unusable) until exec reaps it.
-//!    Control `OUTLET_EXEC_SIGCHLD_AS_GIVEN=1` (debug builds): the pid is
+//!    and stopped, killed by outlet within a second. Fixed: every clone of
+//!    outlet's (process/spawn.rs) puts SIGCHLD back to its default first,
+//!    so the helper stays a zombie of ours (its pid unusable) until exec
+//!    reaps it; create's init likewise (the last test).
+//!    Control `OUTLET_SIGCHLD_AS_GIVEN=1` (debug builds): the pid is
 //!    taken and its process killed again.
 //!
 //! 2. Held: the watch firing on an exec that would have succeeded. The
@@ -176,7 +177,7 @@ fn the_stall_watch_never_kills_the_pid_of_a_helper_already_gone() {
             t.command(Path::new(OUTLET), &["exec", "--detach", &id, "/bin/true"]);
         cmd.env("OUTLET_PAUSE", pause);
         if control {
-            cmd.env("OUTLET_EXEC_SIGCHLD_AS_GIVEN", "1");
+            cmd.env("OUTLET_SIGCHLD_AS_GIVEN", "1");
         }
         use std::os::unix::process::CommandExt;
         // SAFETY: only signal(2), async-signal-safe, between fork and exec.
@@ -431,4 +432,92 @@ fn inputs_at_their_bound_and_odd_files() {
     t.outlet(&["delete", "--force", &id])
         .expect_ok("delete --force");
     t.assert_nothing_left("inputs at their bound");
+}
+
+/// The same class in create (the review's note, closed by the lead): a
+/// create whose init fails its setup undoes itself by killing the init's
+/// pid. With SIGCHLD ignored by the caller the kernel had reaped the init
+/// the moment it exited, and the undo's SIGKILL went to whatever took the
+/// pid next. Now every clone of outlet's (process/spawn.rs) puts SIGCHLD
+/// back first: at the undo the failed init is still a zombie of create's,
+/// its pid taken. Control `OUTLET_SIGCHLD_AS_GIVEN=1`: create has no child
+/// left at the undo, the pid is free.
+#[test]
+fn a_failed_create_kills_its_init_only_while_the_pid_is_still_its_own() {
+    let Some(t) = T::new() else { return };
+    common::needs_debug_build();
+    for control in [false, true] {
+        let tag = if control { "cctl" } else { "cign" };
+        // A value the kernel refuses, written by the init after the clone.
+        let b = t.bundle(tag, |c| {
+            c["linux"]["sysctl"] = serde_json::json!({"kernel.shmmni": "not-a-number"});
+        });
+        let id = t.id(tag);
+        let hold = t.dir.join(format!("hold-undo-{tag}"));
+        let (mut cmd, so, se) = t.command(
+            Path::new(OUTLET),
+            &["create", "--bundle", b.dir.to_str().unwrap(), &id],
+        );
+        cmd.env("OUTLET_PAUSE", format!("create:undo={}", hold.display()));
+        if control {
+            cmd.env("OUTLET_SIGCHLD_AS_GIVEN", "1");
+        }
+        use std::os::unix::process::CommandExt;
+        // SAFETY: only signal(2), async-signal-safe, between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+        let mut create = Running(cmd.spawn().expect("spawn create"));
+        let pid = create.0.id();
+        wait_file(&hold.with_extension("reached"), tag);
+        // The init reported its error; give it time to exit.
+        let children = || {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+                .collect::<Vec<_>>()
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let seen = loop {
+            let c = children();
+            let settled = match c.as_slice() {
+                [] => true,
+                [init] => state_of(*init) == Some('Z'),
+                _ => false,
+            };
+            if settled || Instant::now() > deadline {
+                break c;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // Looked at while create is still held before its kill.
+        let taken = seen.first().map(|&init| Squatter::at(init).map(|_| ()));
+        std::fs::write(&hold, "").unwrap();
+        let status = create.0.wait().unwrap();
+        let o = common::Out::from_files(status, so, se);
+        o.expect_fail(&format!("{tag}: create"), "kernel.shmmni");
+        if control {
+            assert!(
+                seen.is_empty(),
+                "control: the failed init {seen:?} was still create's child at the undo"
+            );
+        } else {
+            let [init] = seen.as_slice() else {
+                panic!("at the undo create's children were {seen:?}, not its failed init alone")
+            };
+            // The zombie holds the pid: no other process can take it.
+            assert_eq!(
+                taken,
+                Some(Err(libc::EEXIST)),
+                "the failed init's pid {init} was free while create was about to kill it"
+            );
+        }
+        let left = t.settle();
+        assert!(left.is_empty(), "{tag}: left behind: {left:#?}");
+    }
+    t.assert_nothing_left("a failed create with SIGCHLD ignored");
 }

@@ -97,8 +97,9 @@ struct Undo {
 impl Drop for Undo {
     fn drop(&mut self) {
         if let Some(pid) = self.child.take() {
-            // The init is our own child and has not been reaped, so its pid
-            // cannot have been reused.
+            // Our own child, not reaped (`spawn_placed` keeps SIGCHLD from
+            // being ignored), so its pid cannot have been reused.
+            crate::fault::pause("create:undo");
             let pid = nix::unistd::Pid::from_raw(pid);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(pid, None);

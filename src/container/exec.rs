@@ -116,13 +116,6 @@ fn exec_in(o: &ExecOpts, c: super::Opened, spec: ExecSpec) -> Result<i32> {
     // stay frozen in a paused container (--ignore-paused) until `resume`:
     // holding the lock across that wait would keep `resume` out forever.
     t.c.dir.unlock();
-    // A caller that ignores SIGCHLD makes the kernel reap the helper and
-    // the process the moment they exit, and their pids free for anyone:
-    // the stall watch and the kills below take them for ours until the
-    // end. The foreground exec puts it back with the block below.
-    if o.detach && !crate::fault::control("OUTLET_EXEC_SIGCHLD_AS_GIVEN") {
-        crate::syscall::process::default_disposition(libc::SIGCHLD);
-    }
     // Signals meant for the process must not kill us before we can forward.
     let set = if o.detach {
         SigSet::empty()

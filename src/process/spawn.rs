@@ -107,6 +107,15 @@ pub fn spawn_placed(
     what: &str,
     child_main: impl FnOnce(Channel, bool) -> Infallible,
 ) -> Result<Spawned> {
+    // A caller that ignores SIGCHLD (a daemon's auto-reaping, kept across
+    // its execve) has the kernel reap our child the moment it exits, its
+    // pid free for anyone while we still take it for ours: create's undo
+    // and exec's stall watch kill by it (tests/attack_s15b.rs). Every
+    // child stays a zombie until we reap it; the init and exec's process
+    // reset every disposition before their execve anyway.
+    if !crate::fault::control("OUTLET_SIGCHLD_AS_GIVEN") {
+        syscall::process::default_disposition(libc::SIGCHLD);
+    }
     let (forked, in_cgroup) = syscall::clone_process(flags, entry.clone_into)
         .map_err(|e| clone_error(e, entry))
         .with_context(|| what.to_string())?;
