@@ -50,6 +50,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::pause::wait_for_file as wait_file;
 use common::{OUTLET, T, sh};
 
 /// A 40 MiB file of NUL bytes (sparse: it costs no disk).
@@ -120,18 +121,6 @@ const STOP_NEWCOMERS: &str = "exec 2>/out/err; echo ready > /out/ready; \
     until [ -e /out/go ]; do sleep 0.05; done; \
     for q in /proc/[0-9]*; do q=${q#/proc/}; [ $q = $$ ] || kill -STOP $q; done; \
     echo stopped > /out/moved.new; mv /out/moved.new /out/moved; exec sleep 1000";
-
-fn wait_file(p: &Path, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !p.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: {} did not appear",
-            p.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 #[test]
 fn exec_whose_process_the_container_froze_or_stopped_fails_instead_of_hanging() {

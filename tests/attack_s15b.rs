@@ -46,17 +46,19 @@ use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+use common::pause::wait_for_file as wait_file;
 use common::{OUTLET, T, sh};
 
-fn wait_file(p: &Path, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !p.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: {} did not appear",
-            p.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
+/// `cmd` started as a daemon with auto-reaping starts its children: with
+/// SIGCHLD ignored, kept across the execve.
+fn ignoring_sigchld(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only signal(2), async-signal-safe, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+            Ok(())
+        });
     }
 }
 
@@ -179,14 +181,7 @@ fn the_stall_watch_never_kills_the_pid_of_a_helper_already_gone() {
         if control {
             cmd.env("OUTLET_SIGCHLD_AS_GIVEN", "1");
         }
-        use std::os::unix::process::CommandExt;
-        // SAFETY: only signal(2), async-signal-safe, between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
-                Ok(())
-            });
-        }
+        ignoring_sigchld(&mut cmd);
         let mut exec = Running(cmd.spawn().expect("spawn exec"));
         let exec_pid = exec.0.id();
         wait_file(&helper_hold.with_extension("reached"), tag);
@@ -462,14 +457,7 @@ fn a_failed_create_kills_its_init_only_while_the_pid_is_still_its_own() {
         if control {
             cmd.env("OUTLET_SIGCHLD_AS_GIVEN", "1");
         }
-        use std::os::unix::process::CommandExt;
-        // SAFETY: only signal(2), async-signal-safe, between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
-                Ok(())
-            });
-        }
+        ignoring_sigchld(&mut cmd);
         let mut create = Running(cmd.spawn().expect("spawn create"));
         let pid = create.0.id();
         wait_file(&hold.with_extension("reached"), tag);
