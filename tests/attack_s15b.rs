@@ -149,6 +149,20 @@ impl Drop for Squatter {
 /// The outlet call under attack, killed and reaped if the test fails.
 struct Running(Child);
 
+impl Running {
+    /// Its exit status, within 15 s: the test fails as a hang otherwise.
+    fn finished(&mut self, tag: &str) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(s) = self.0.try_wait().unwrap() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "{tag}: exec hung");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -208,14 +222,7 @@ fn the_stall_watch_never_kills_the_pid_of_a_helper_already_gone() {
         std::thread::sleep(Duration::from_millis(1200));
         let killed = squatter.as_ref().map(Squatter::killed).map_err(|e| *e);
         std::fs::write(&process_hold, "").unwrap();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let status = loop {
-            if let Some(s) = exec.0.try_wait().unwrap() {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "{tag}: exec hung");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = exec.finished(tag);
         let o = common::Out::from_files(status, so, se);
         drop(squatter);
         if control {
@@ -296,14 +303,7 @@ fn the_stall_watch_lets_an_exec_through_a_sub_cgroup_that_only_looks_frozen() {
         // Several looks of the watch while the process sits there.
         std::thread::sleep(Duration::from_millis(800));
         std::fs::write(&hold, "").unwrap();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let status = loop {
-            if let Some(s) = exec.0.try_wait().unwrap() {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "{tag}: exec hung");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = exec.finished(tag);
         let o = common::Out::from_files(status, so, se);
         if passes {
             o.expect_ok(tag);
