@@ -41,21 +41,27 @@ s15_timed() { # outfile cmd...
     echo "$r/$(($(date +%s) - t0))s"
 }
 
-s15_case() { # bundle
-    b=$1 id=vm-cgh-$1
-    setup_parent $b || { echo "FAIL $b: cannot create parent cgroup"; return; }
+# Runs bundle $b detached as $id under its parent cgroup; sets ctr, rc
+# (run's status) and p (the init's pid), and waits until the container's
+# marker says its set-up is done (its /tmp, through its init's root).
+# Fails when the parent cgroup cannot be made.
+s15_start() { # label
+    setup_parent $b || { echo "FAIL $1: cannot create parent cgroup"; return 1; }
     ctr=$CG/vmtest/$b/ctr
     timeout "$STEP_TIMEOUT" "$RUNTIME" --root "$RTROOT" run -d --bundle "$BUNDLES/$b" $id \
         </dev/null >"$OUT/$id.out" 2>"$OUT/$id.err"
     rc=$?
     p=$(s10_pid $id)
-    # The set-up is done when the container's marker says so (the
-    # container's /tmp, through its init's root).
     i=0
     while [ $i -lt 100 ] && ! [ -e "/proc/$p/root/tmp/ready" ]; do
         sleep 0.1
         i=$((i + 1))
     done
+}
+
+s15_case() { # bundle
+    b=$1 id=vm-cgh-$1
+    s15_start $b || return
     ready=no
     [ -e "/proc/$p/root/tmp/ready" ] && ready=yes
     sleep 0.3
@@ -135,19 +141,9 @@ s15_case() { # bundle
 # still waiting after 4 s. A release build ignores both: "not held".
 s15_hold_case() { # control(0|1)
     b=cgh_mover_host id=vm-cgh-hold$1 ctl=$1
-    setup_parent $b || { echo "FAIL hold: cannot create parent cgroup"; return; }
-    ctr=$CG/vmtest/$b/ctr
     hold=$OUT/hold$ctl
     rm -f "$hold" "$hold.reached"
-    timeout "$STEP_TIMEOUT" "$RUNTIME" --root "$RTROOT" run -d --bundle "$BUNDLES/$b" $id \
-        </dev/null >"$OUT/$id.out" 2>"$OUT/$id.err"
-    rc=$?
-    p=$(s10_pid $id)
-    i=0
-    while [ $i -lt 100 ] && ! [ -e "/proc/$p/root/tmp/ready" ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
+    s15_start hold || return
     knob=OUTLET_NO_SUCH_KNOB
     [ $ctl = 1 ] && knob=OUTLET_EXEC_NO_STALL_WATCH
     env OUTLET_PAUSE="exec:joined=$hold" $knob=1 timeout -s KILL 15 \
