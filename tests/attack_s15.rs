@@ -51,7 +51,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::pause::wait_for_file as wait_file;
-use common::{OUTLET, T, sh};
+use common::{OUTLET, T, needs_v1_freezer, sh};
 
 /// A 40 MiB file of NUL bytes (sparse: it costs no disk).
 fn sparse_file(t: &T, name: &str) -> std::path::PathBuf {
@@ -126,10 +126,7 @@ const STOP_NEWCOMERS: &str = "exec 2>/out/err; echo ready > /out/ready; \
 fn exec_whose_process_the_container_froze_or_stopped_fails_instead_of_hanging() {
     let Some(t) = T::new() else { return };
     common::needs_debug_build();
-    assert!(
-        Path::new("/sys/fs/cgroup/freezer").is_dir(),
-        "no v1 freezer hierarchy on this host (the v2 VM runs the v2 side)"
-    );
+    needs_v1_freezer();
     // (tag, pid namespace of its own, the step held, the container's
     // script, the control's knob)
     for (tag, pid_ns, step, script, control) in [

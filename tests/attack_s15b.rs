@@ -47,7 +47,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::pause::wait_for_file as wait_file;
-use common::{OUTLET, T, sh};
+use common::{OUTLET, T, needs_v1_freezer, sh};
 
 /// `cmd` started as a daemon with auto-reaping starts its children: with
 /// SIGCHLD ignored, kept across the execve.
@@ -265,10 +265,7 @@ const MOVE_NEWCOMERS: &str = "exec 2>/out/err; f=/sys/fs/cgroup/freezer; mkdir $
 fn the_stall_watch_lets_an_exec_through_a_sub_cgroup_that_only_looks_frozen() {
     let Some(t) = T::new() else { return };
     common::needs_debug_build();
-    assert!(
-        Path::new("/sys/fs/cgroup/freezer").is_dir(),
-        "no v1 freezer hierarchy on this host"
-    );
+    needs_v1_freezer();
     // (tag, the target sub-cgroup, whether exec must succeed)
     for (tag, target, passes) in [("odd", "a:b c) T FROZEN", true), ("ice", "ice", false)] {
         let b = t.bundle(tag, |c| {

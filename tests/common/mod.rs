@@ -784,6 +784,15 @@ pub fn assert_no_binary_mount(fds: &[(u32, String, String)], who: &str, o: &Out)
     );
 }
 
+/// The host's v1 freezer hierarchy, which the attack tests of exec's
+/// stall watch freeze sub-cgroups in (the v2 side runs in tests/vm).
+pub fn needs_v1_freezer() {
+    assert!(
+        std::path::Path::new("/sys/fs/cgroup/freezer").is_dir(),
+        "no v1 freezer hierarchy on this host (the v2 VM runs the v2 side)"
+    );
+}
+
 /// The attack tests' controls are `OUTLET_*` knobs honoured only by debug
 /// builds of outlet: a release build would pass them by ignoring them.
 pub fn needs_debug_build() {

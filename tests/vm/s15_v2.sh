@@ -59,6 +59,22 @@ s15_start() { # label
     done
 }
 
+# Whatever a case left, gone before the next one: the container's tree
+# thawed and killed, the given pids killed, the container and its parent
+# cgroup removed; a parent left makes the case fail (d, ok).
+s15_clean() { # pids...
+    if [ -d "$ctr" ]; then
+        find "$ctr" -name cgroup.freeze | while read -r f; do echo 0 >"$f"; done
+        echo 1 >"$ctr/cgroup.kill" 2>/dev/null
+    fi
+    for q in "$@"; do kill -9 $q 2>/dev/null; done
+    [ -e "$RTROOT/$id" ] && "$RUNTIME" --root "$RTROOT" delete --force $id >/dev/null 2>&1
+    sleep 0.3
+    [ -d "$ctr" ] && find "$ctr" -depth -type d -exec rmdir {} \; 2>/dev/null
+    rmdir "$CG/vmtest/$b" 2>/dev/null
+    [ -d "$CG/vmtest/$b" ] && { d="$d; parent not removable"; ok=no; }
+}
+
 s15_case() { # bundle
     b=$1 id=vm-cgh-$1
     s15_start $b || return
@@ -115,17 +131,7 @@ s15_case() { # bundle
     case $pd in 1/*) ;; *) ok=no ;; esac
     [ "$st1" = paused ] && [ "$st2" = running ] || ok=no
     [ -z "$alive" ] && [ -z "$rt" ] && [ -z "$left" ] || ok=no
-    # Whatever it left, gone before the next case.
-    if [ -d "$ctr" ]; then
-        find "$ctr" -name cgroup.freeze | while read -r f; do echo 0 >"$f"; done
-        echo 1 >"$ctr/cgroup.kill" 2>/dev/null
-    fi
-    for q in $alive $rt; do kill -9 $q 2>/dev/null; done
-    [ -e "$RTROOT/$id" ] && "$RUNTIME" --root "$RTROOT" delete --force $id >/dev/null 2>&1
-    sleep 0.3
-    [ -d "$ctr" ] && find "$ctr" -depth -type d -exec rmdir {} \; 2>/dev/null
-    rmdir "$CG/vmtest/$b" 2>/dev/null
-    [ -d "$CG/vmtest/$b" ] && { d="$d; parent not removable"; ok=no; }
+    s15_clean $alive $rt
     case $ok in
     yes) echo "PASS $d" ;;
     control) echo "FAIL control (not set up): $d err: $(errline "$OUT/$id.err")" ;;
@@ -190,16 +196,7 @@ s15_hold_case() { # control(0|1)
         fi
     fi
     [ "$rc" = 0 ] && [ "$drc" = 0 ] && [ -z "$rt" ] && [ -z "$left" ] || ok=no
-    if [ -d "$ctr" ]; then
-        find "$ctr" -name cgroup.freeze | while read -r f; do echo 0 >"$f"; done
-        echo 1 >"$ctr/cgroup.kill" 2>/dev/null
-    fi
-    for q in $rt; do kill -9 $q 2>/dev/null; done
-    [ -e "$RTROOT/$id" ] && "$RUNTIME" --root "$RTROOT" delete --force $id >/dev/null 2>&1
-    sleep 0.3
-    [ -d "$ctr" ] && find "$ctr" -depth -type d -exec rmdir {} \; 2>/dev/null
-    rmdir "$CG/vmtest/$b" 2>/dev/null
-    [ -d "$CG/vmtest/$b" ] && { d="$d; parent not removable"; ok=no; }
+    s15_clean $rt
     case $ok in
     yes) echo "PASS $d" ;;
     control) echo "FAIL control (the movers did not move the held helper): $d" ;;
