@@ -348,8 +348,10 @@ enum Started<'a> {
 impl Watch<'_> {
     fn stopped(&self, pid: Option<i32>) -> Result<Option<i32>> {
         if !self.paused {
-            let pids: Vec<i32> = std::iter::once(self.helper.pid).chain(pid).collect();
-            super::exec_stall::wait_readable(self.helper.chan.as_fd(), self.cgroup, &pids)?;
+            // On the stack: this runs for every message exec waits for.
+            let both = [self.helper.pid, pid.unwrap_or(0)];
+            let pids = &both[..if pid.is_some() { 2 } else { 1 }];
+            super::exec_stall::wait_readable(self.helper.chan.as_fd(), self.cgroup, pids)?;
             return Ok(None);
         }
         let Some(sig) = crate::signals::readable_or_stop(self.helper.chan.as_fd())? else {
