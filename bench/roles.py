@@ -34,7 +34,7 @@ COMM = re.compile(r"PERF_RECORD_COMM exec: (\S+):(\d+)/(\d+)")
 def main():
     pids = {}
     for line in open(sys.argv[1]):
-        p, c = line.split()
+        p, c = line.split()[:2]
         pids[int(p)] = c
     n = int(sys.argv[2])
     detail = sys.argv[3] if len(sys.argv) > 3 else None
@@ -104,7 +104,7 @@ def main():
         print(f"{r}: {tot[r]:.3f}  " + ", ".join(f"{k} {v:.3f}" for v, k in rows[:12]))
     if detail:
         print(f"{detail} by leaf symbol:")
-        for (k, s), v in sorted(syms.items(), key=lambda x: -x[1])[:40]:
+        for (k, s), v in sorted(syms.items(), key=lambda x: -x[1])[:400]:
             print(f"  {v:.3f} {k} {s}")
 
 
