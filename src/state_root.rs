@@ -48,11 +48,11 @@ pub fn check(root: &Path) -> Result<()> {
 /// the top of directory hierarchies (FS_TOPDIR_FL, `chattr +T`), so that
 /// ext4 places each container's dir in a block group of its own choosing
 /// (Orlov) instead of the root's, and the dir's files follow it. Without
-/// a journal (this project's hosts), ext4 skips every inode freed in the
-/// last 60-360 s when it allocates one, scanning from the start of the
-/// group: with the containers' dirs, files, the callers' bundles and pid
+/// a journal (this project's hosts), ext4 skips every inode freed 1-60 s
+/// ago (up to 360 s while its block is dirty) when it allocates one,
+/// scanning from the start of the group: with the containers' dirs, files, the callers' bundles and pid
 /// files all churning through one group, each of create's four new inodes
-/// cost 0.1-0.2 ms in a start storm (bench/README.md "Session 16"). A hint
+/// cost 0.1-0.4 ms in a start storm (bench/README.md "Session 16"). A hint
 /// only: where it cannot be set (not ours to set, another file system)
 /// nothing else changes, so its errors are dropped.
 pub fn spread_dirs(root: &Path) {
