@@ -104,7 +104,7 @@ def main():
         print(f"{r}: {tot[r]:.3f}  " + ", ".join(f"{k} {v:.3f}" for v, k in rows[:12]))
     if detail:
         print(f"{detail} by leaf symbol:")
-        for (k, s), v in sorted(syms.items(), key=lambda x: -x[1])[:400]:
+        for (k, s), v in sorted(syms.items(), key=lambda x: -x[1])[:40]:
             print(f"  {v:.3f} {k} {s}")
 
 
