@@ -34,7 +34,7 @@ COMM = re.compile(r"PERF_RECORD_COMM exec: (\S+):(\d+)/(\d+)")
 def main():
     pids = {}
     for line in open(sys.argv[1]):
-        p, c = line.split()
+        p, c = line.split()[:2]
         pids[int(p)] = c
     n = int(sys.argv[2])
     detail = sys.argv[3] if len(sys.argv) > 3 else None

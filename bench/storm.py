@@ -58,6 +58,10 @@ class Rt:
         self.missing = not (os.path.isfile(path) and os.access(path, os.X_OK))
         if not self.missing:
             os.makedirs(self.root, exist_ok=True)
+            if name in os.environ.get("STORM_TOPDIR", "").split(","):
+                # ext4's Orlov hint: this root's container dirs spread over
+                # the block groups (bench/README.md "Session 16").
+                subprocess.run(["chattr", "+T", self.root], check=True)
 
     def cmd(self, *args):
         """Runs one runtime command; raises with its stderr on failure."""
@@ -84,6 +88,9 @@ class Rt:
             )
         else:
             pid = spawn(self.path, argv, self.envp, errf)
+        if PIDLOG is not None:
+            # One write on an O_APPEND fd: the driver's threads do not interleave.
+            os.write(PIDLOG, f"{pid} {args[0]} {self.name}\n".encode())
         rc, cpu = wait_child(pid, f"`{args[0]}`")
         if rc != 0:
             err = os.pread(errf, 65536, 0).decode(errors="replace").strip().splitlines()
@@ -129,6 +136,13 @@ _libc = ctypes.CDLL(None, use_errno=True)
 # so the driver issued its commands one at a time. libc's posix_spawn
 # through ctypes runs without the GIL. STORM_SPAWN=os: the old way.
 SPAWN_HOLDS_GIL = os.environ.get("STORM_SPAWN") == "os"
+# PIDLOG=FILE: "PID COMMAND RUNTIME" for every runtime command, for bench/roles.py
+# (a `perf record -a -g` around a storm of one runtime).
+PIDLOG = (
+    os.open(os.environ["PIDLOG"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    if os.environ.get("PIDLOG")
+    else None
+)
 
 
 def c_strings(strs):

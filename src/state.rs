@@ -283,8 +283,7 @@ pub struct ContainerDir {
 
 impl ContainerDir {
     /// Make <root>/<id> (DIR_MODE); EEXIST means the id is taken. The state
-    /// root is made (ROOT_MODE) only when it is missing: after the first
-    /// container, one mkdir is all this costs.
+    /// root is made (ROOT_MODE) only when it is missing (one mkdir after that).
     pub fn create(root: &Path, id: &str) -> Result<ContainerDir> {
         let path = root.join(id);
         let mkdir = || std::fs::DirBuilder::new().mode(DIR_MODE).create(&path);
@@ -312,6 +311,7 @@ impl ContainerDir {
             let _ = std::fs::remove_dir(&path);
             return Err(e);
         }
+        crate::state_root::spread_dirs(root);
         crate::fault::pause("create:mkdir");
         let lock = lock_dir(&path)?;
         Ok(ContainerDir {
