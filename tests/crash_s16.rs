@@ -83,17 +83,22 @@ fn statvfs(p: &Path) -> nix::sys::statvfs::Statvfs {
     nix::sys::statvfs::statvfs(p).unwrap_or_else(|e| panic!("statvfs {}: {e}", p.display()))
 }
 
+fn free_bytes(fs: &Path) -> u64 {
+    let v = statvfs(fs);
+    v.blocks_available() * v.fragment_size()
+}
+
 /// Leaves exactly `pages` pages free on the tmpfs at `fs` (one file,
 /// `fill`, sized to take the rest).
 fn leave_pages(fs: &Path, pages: u64) {
     let fill = fs.join("fill");
     let _ = std::fs::remove_file(&fill);
-    let free = statvfs(fs).blocks_available() as u64 * statvfs(fs).fragment_size() as u64;
+    let free = free_bytes(fs);
     let take = free
         .checked_sub(pages * PAGE)
         .expect("the tmpfs has that much room");
     std::fs::write(&fill, vec![0u8; take as usize]).unwrap();
-    let left = statvfs(fs).blocks_available() as u64 * statvfs(fs).fragment_size() as u64;
+    let left = free_bytes(fs);
     assert_eq!(left, pages * PAGE, "free space on {}", fs.display());
 }
 
@@ -104,7 +109,7 @@ fn leave_inodes(fs: &Path, n: u64) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir(&dir).unwrap();
     let mut i = 0;
-    while statvfs(fs).files_available() as u64 > n {
+    while statvfs(fs).files_available() > n {
         std::fs::write(dir.join(i.to_string()), b"").unwrap();
         i += 1;
     }
@@ -403,4 +408,305 @@ fn a_read_only_state_root_is_read_and_changed_by_nothing() {
         let l = settled(&t, &root, id);
         assert!(l.is_empty(), "left: {l:#?}");
     }
+}
+
+/// Every descendant of `pid` now (the init before its execve, exec's
+/// helper and its process, a pty relay), children before their own.
+fn descendants(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    for task in tasks.flatten() {
+        let kids = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for k in kids.split_whitespace().filter_map(|k| k.parse().ok()) {
+            out.push(k);
+            out.extend(descendants(k));
+        }
+    }
+    out
+}
+
+/// A console socket that takes every pty master sent to it and keeps it
+/// open until `release` (a closed master hangs the container's session
+/// up, which is not what is tested here).
+struct Console {
+    path: PathBuf,
+    masters: std::sync::Arc<std::sync::Mutex<Vec<std::os::fd::OwnedFd>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Console {
+    fn new(t: &T) -> Console {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+        use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+        let path = t.dir.join("console.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let masters = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (m, s) = (masters.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                let conn = match listener.accept() {
+                    Ok((c, _)) => c,
+                    Err(_) => {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                        continue;
+                    }
+                };
+                // A sender killed before its message: nothing to take.
+                let _ = conn.set_nonblocking(false);
+                let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+                let mut buf = [0u8; 4096];
+                let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+                let mut space = nix::cmsg_space!([RawFd; 2]);
+                let Ok(msg) = recvmsg::<()>(
+                    conn.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut space),
+                    MsgFlags::MSG_CMSG_CLOEXEC,
+                ) else {
+                    continue;
+                };
+                for c in msg.cmsgs().into_iter().flatten() {
+                    if let ControlMessageOwned::ScmRights(fds) = c {
+                        for fd in fds {
+                            // SAFETY: the kernel just installed this fd for us.
+                            m.lock()
+                                .unwrap()
+                                .push(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+                        }
+                    }
+                }
+            }
+        });
+        Console {
+            path,
+            masters,
+            stop,
+        }
+    }
+
+    fn release(&self) {
+        self.masters.lock().unwrap().clear();
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.release();
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Victim {
+    /// The outlet command itself.
+    Outlet,
+    /// Every process it started, as they are at that instant: the init
+    /// before its execve, exec's helper, the exec'd process before its
+    /// execve (an OOM kill of those, a `kill` of the wrong pid).
+    Children,
+    Both,
+}
+
+/// One round: `args` (ID replaced) started after `setup`, the victim
+/// SIGKILLed `delay` after the spawn; then what a caller checks.
+fn kill_round(
+    t: &T,
+    con: &Console,
+    id: &str,
+    setup: &dyn Fn(),
+    args: &[&str],
+    victim: Victim,
+    delay: std::time::Duration,
+) -> String {
+    use std::time::{Duration, Instant};
+    setup();
+    let args: Vec<&str> = args
+        .iter()
+        .map(|a| if *a == "ID" { id } else { a })
+        .collect();
+    let round = format!("{args:?} {victim:?} at {delay:?}");
+    let (mut cmd, so, se) = t.command(Path::new(common::OUTLET), &args);
+    let mut child = cmd.spawn().expect("spawn outlet");
+    std::thread::sleep(delay);
+    let pid = child.id() as i32;
+    let kids = descendants(pid);
+    let kill = |p: i32| {
+        // SAFETY: kill(2) of a process this test started (the command or
+        // a descendant of it read a moment ago, still unreaped: a child
+        // of the command's, or the command itself, unwaited).
+        unsafe { libc::kill(p, libc::SIGKILL) };
+    };
+    if matches!(victim, Victim::Outlet | Victim::Both) {
+        kill(pid);
+    }
+    if matches!(victim, Victim::Children | Victim::Both) {
+        kids.iter().copied().for_each(kill);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            kill(pid);
+            let _ = child.wait();
+            panic!("{round}: the command did not finish within 10 s of the kill");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let o = Out::from_files(status, so, se);
+    assert!(
+        // 137: a foreground exec whose process was the one killed.
+        o.signal.is_some() || matches!(o.code, Some(0 | 1 | 255 | 137)),
+        "{round}: {o:#?}"
+    );
+    let st = t.outlet(&["state", id]);
+    let said = if st.ok() {
+        st.json()["status"].as_str().unwrap().to_string()
+    } else {
+        assert_eq!(st.code, Some(1), "{round}: state: {st:#?}");
+        assert!(
+            st.stderr.contains("does not exist") || st.stderr.contains("being created"),
+            "{round}: state: {st:#?}"
+        );
+        assert_eq!(
+            st.stderr.trim().lines().count(),
+            1,
+            "{round}: state: {st:#?}"
+        );
+        "absent/creating".to_string()
+    };
+    assert!(
+        [
+            "creating",
+            "created",
+            "running",
+            "stopped",
+            "absent/creating"
+        ]
+        .contains(&said.as_str()),
+        "{round}: state said {said}"
+    );
+    t.outlet(&["list"]).expect_ok(&format!("{round}: list"));
+    t.outlet(&["delete", "--force", id])
+        .expect_ok(&format!("{round}: delete --force"));
+    con.release();
+    let l = settled(t, &t.root, id);
+    assert!(l.is_empty(), "{round}: left behind: {l:#?}");
+    format!(
+        "{}/{}",
+        o.code.map_or("killed".to_string(), |c| c.to_string()),
+        said
+    )
+}
+
+/// A command under test: its name, what makes the container it needs,
+/// and its argv (ID for the id).
+type Case<'a> = (&'a str, &'a dyn Fn(), Vec<&'a str>);
+
+#[test]
+#[cfg_attr(not(outlet_root), ignore = "needs root")]
+fn terminal_commands_and_their_children_killed_at_any_instant() {
+    use std::time::Instant;
+    let Some(t) = T::new() else { return };
+    let con = Console::new(&t);
+    let sock = con.path.to_str().unwrap().to_string();
+    let tty = t.bundle("tty", |c| {
+        sh(c, "exec sleep 1000");
+        c["process"]["terminal"] = json!(true);
+    });
+    let plain = sleeper(&t, "plain");
+    let (tty_b, plain_b) = (tty.dir.to_str().unwrap(), plain.dir.to_str().unwrap());
+    let id = t.id("tty");
+    let none = || {};
+    let started = || {
+        t.outlet(&["run", "--detach", "--bundle", plain_b, &id])
+            .expect_ok("setup: run -d");
+    };
+    let cases: [Case; 4] = [
+        (
+            "create -t",
+            &none,
+            vec!["create", "--bundle", tty_b, "--console-socket", &sock, "ID"],
+        ),
+        (
+            "run -d -t",
+            &none,
+            vec![
+                "run",
+                "--detach",
+                "--bundle",
+                tty_b,
+                "--console-socket",
+                &sock,
+                "ID",
+            ],
+        ),
+        (
+            "exec -d -t",
+            &started,
+            vec![
+                "exec",
+                "--detach",
+                "--tty",
+                "--console-socket",
+                &sock,
+                "ID",
+                "sleep",
+                "100",
+            ],
+        ),
+        ("exec", &started, vec!["exec", "ID", "true"]),
+    ];
+    let rounds: u32 = std::env::var("CRASH_S16_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    for (name, setup, args) in &cases {
+        // The command's own duration here and now: the kills are spread
+        // over it, and a little past it.
+        setup();
+        let args_id: Vec<&str> = args
+            .iter()
+            .map(|a| if *a == "ID" { id.as_str() } else { a })
+            .collect();
+        let started_at = Instant::now();
+        t.outlet(&args_id)
+            .expect_ok(&format!("{name}: a whole run"));
+        let whole = started_at.elapsed();
+        t.outlet(&["delete", "--force", &id])
+            .expect_ok("delete --force");
+        con.release();
+        let mut seen = std::collections::BTreeMap::new();
+        for victim in [Victim::Outlet, Victim::Children, Victim::Both] {
+            for i in 0..=rounds {
+                let delay = whole * i / rounds;
+                let r = kill_round(&t, &con, &id, *setup, args, victim, delay);
+                *seen.entry(format!("{victim:?} {r}")).or_insert(0) += 1;
+                // The same id at once.
+                setup();
+                if args[0] != "exec" {
+                    t.outlet(&["create", "--bundle", plain_b, &id])
+                        .expect_ok("create again");
+                }
+                t.outlet(&["delete", "--force", &id])
+                    .expect_ok("delete again");
+            }
+        }
+        eprintln!("{name} ({whole:?} whole): {seen:?}");
+    }
+    // The control: a container the rounds' `delete --force` did not
+    // remove is what their check (`settled`) reports.
+    started();
+    let l = left_by(&t, &t.root, &id);
+    assert!(
+        l.iter().any(|x| x.starts_with("state dir")) && l.iter().any(|x| x.starts_with("process")),
+        "control: the checks do not see a container left: {l:?}"
+    );
+    t.outlet(&["delete", "--force", &id])
+        .expect_ok("control: delete");
 }
