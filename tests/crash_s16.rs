@@ -164,6 +164,32 @@ fn sleeper(t: &T, tag: &str) -> Bundle {
     t.bundle(tag, |c| sh(c, "exec sleep 1000"))
 }
 
+/// A small tmpfs (256 KiB, 64 inodes) holding a state root, a sleeping
+/// container's bundle and id for it, deleted at the test's end.
+struct Small {
+    fs: PathBuf,
+    root: PathBuf,
+    b: Bundle,
+    id: String,
+    bundle: String,
+}
+
+fn small_root(t: &T, tag: &str) -> Small {
+    let fs = tmpfs(t, "fs", "size=256k,nr_inodes=64,mode=0755");
+    let root = fs.join("root");
+    let b = sleeper(t, tag);
+    let id = t.id(tag);
+    delete_at_end(t, &root, &id);
+    let bundle = b.dir.to_str().unwrap().to_string();
+    Small {
+        fs,
+        root,
+        b,
+        id,
+        bundle,
+    }
+}
+
 /// The bytes of intent.json before its appended line (the config and the
 /// first record) and the appended line's length, for a container of an
 /// id of `id`'s length made from `b` under `root`.
@@ -191,12 +217,13 @@ fn intent_sizes(t: &T, root: &Path, b: &Bundle, id: &str) -> (u64, u64) {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn a_create_on_a_full_state_root_fails_cleanly_at_every_amount_of_room() {
     let Some(t) = T::new() else { return };
-    let fs = tmpfs(&t, "fs", "size=256k,nr_inodes=64,mode=0755");
-    let root = fs.join("root");
-    let b = sleeper(&t, "full");
-    let id = t.id("full");
-    delete_at_end(&t, &root, &id);
-    let bundle = b.dir.to_str().unwrap().to_string();
+    let Small {
+        fs,
+        root,
+        b,
+        id,
+        bundle,
+    } = small_root(&t, "full");
 
     // The config padded so that intent.json's first part ends 64 bytes
     // short of a page: the appended record (the init's pid, written after
@@ -296,12 +323,13 @@ fn a_create_on_a_full_state_root_fails_cleanly_at_every_amount_of_room() {
 #[cfg_attr(not(outlet_root), ignore = "needs root")]
 fn a_container_is_served_while_its_state_root_is_full() {
     let Some(t) = T::new() else { return };
-    let fs = tmpfs(&t, "fs", "size=256k,nr_inodes=64,mode=0755");
-    let root = fs.join("root");
-    let b = sleeper(&t, "live");
-    let id = t.id("live");
-    delete_at_end(&t, &root, &id);
-    let bundle = b.dir.to_str().unwrap().to_string();
+    let Small {
+        fs,
+        root,
+        b: _bundle_dir,
+        id,
+        bundle,
+    } = small_root(&t, "live");
     at(&t, &root, &["run", "--detach", "--bundle", &bundle, &id]).expect_ok("run -d");
     leave_pages(&fs, 0);
     leave_inodes(&fs, 0);
