@@ -311,9 +311,9 @@ impl ContainerDir {
             let _ = std::fs::remove_dir(&path);
             return Err(e);
         }
-        crate::state_root::spread_dirs(root);
         crate::fault::pause("create:mkdir");
         let lock = lock_dir(&path)?;
+        crate::state_root::spread_dirs(root, &lock);
         Ok(ContainerDir {
             path,
             lock: Some(lock),

@@ -50,24 +50,24 @@ pub fn check(root: &Path) -> Result<()> {
 /// (Orlov) instead of the root's, and the dir's files follow it. Without
 /// a journal (this project's hosts), ext4 skips every inode freed 1-60 s
 /// ago (up to 360 s while its block is dirty) when it allocates one,
-/// scanning from the start of the group: with the containers' dirs, files, the callers' bundles and pid
-/// files all churning through one group, each of create's four new inodes
-/// cost 0.1-0.4 ms in a start storm (bench/README.md "Session 16"). A hint
-/// only: where it cannot be set (not ours to set, another file system)
-/// nothing else changes, so its errors are dropped.
-pub fn spread_dirs(root: &Path) {
-    use std::os::unix::fs::OpenOptionsExt;
-    let Ok(dir) = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY)
-        .open(root)
-    else {
-        return;
-    };
-    if crate::syscall::process::fs_type(std::os::fd::AsRawFd::as_raw_fd(&dir))
-        .is_ok_and(|t| t == EXT4_SUPER_MAGIC)
-    {
-        let _ = crate::syscall::ioctl::mark_topdir(&dir);
+/// scanning from the start of the group: with the containers' dirs and
+/// files, the callers' bundles and pid files all churning through one
+/// group, each of create's four new inodes cost 0.1-0.4 ms in a start
+/// storm (bench/README.md "Session 16"). A hint only: where it cannot be
+/// set (not ours to set, another file system) nothing else changes, so
+/// its errors are dropped. `made` is the new container dir, open: it is
+/// on the root's file system, so the type is asked of it and only an ext4
+/// root is opened (a tmpfs /run pays one fstatfs).
+pub fn spread_dirs(root: &Path, made: &impl std::os::fd::AsRawFd) {
+    if crate::syscall::process::fs_type(made.as_raw_fd()).is_ok_and(|t| t == EXT4_SUPER_MAGIC) {
+        use std::os::unix::fs::OpenOptionsExt;
+        if let Ok(dir) = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(root)
+        {
+            let _ = crate::syscall::ioctl::mark_topdir(&dir);
+        }
     }
 }
 
