@@ -71,10 +71,10 @@ pub fn set_interface_flags(
 
 /// FS_TOPDIR_FL (linux/fs.h): "top of directory hierarchies", ext4's
 /// hint to spread the directories made in this one over its block groups.
-pub const FS_TOPDIR_FL: libc::c_int = 0x0002_0000;
+const FS_TOPDIR_FL: libc::c_int = 0x0002_0000;
 
 /// The inode flags of the file `f` (FS_IOC_GETFLAGS, `lsattr`).
-pub fn inode_flags(f: &impl AsRawFd) -> io::Result<libc::c_int> {
+fn inode_flags(f: &impl AsRawFd) -> io::Result<libc::c_int> {
     let mut flags: libc::c_int = 0;
     // SAFETY: FS_IOC_GETFLAGS writes one int into flags (an int in every
     // file system's handler, whatever size the request's number encodes).
@@ -83,16 +83,15 @@ pub fn inode_flags(f: &impl AsRawFd) -> io::Result<libc::c_int> {
 }
 
 /// Adds FS_TOPDIR_FL to the directory `dir`'s inode flags unless it has
-/// it; whether this call set it. The other flags are written back as read.
-pub fn mark_topdir(dir: &impl AsRawFd) -> io::Result<bool> {
+/// it (then no write). The other flags are written back as read.
+pub fn mark_topdir(dir: &impl AsRawFd) -> io::Result<()> {
     let flags = inode_flags(dir)?;
     if flags & FS_TOPDIR_FL != 0 {
-        return Ok(false);
+        return Ok(());
     }
     let flags = flags | FS_TOPDIR_FL;
     // SAFETY: FS_IOC_SETFLAGS reads one int that lives across the call.
-    check(unsafe { libc::ioctl(dir.as_raw_fd(), libc::FS_IOC_SETFLAGS as _, &flags) })?;
-    Ok(true)
+    check(unsafe { libc::ioctl(dir.as_raw_fd(), libc::FS_IOC_SETFLAGS as _, &flags) }).map(drop)
 }
 
 #[cfg(test)]
