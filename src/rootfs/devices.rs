@@ -330,6 +330,15 @@ pub fn file_kind(fmt: libc::mode_t) -> &'static str {
 /// that: a spec can make it anything (a bind of a shared host directory
 /// whose `null` is a symlink to /proc/sys/kernel/core_pattern), and a
 /// sibling can swap it between a check and a use.
+///
+/// The inode is the host's, so the clone is made read-only (and nosuid,
+/// noexec) while still detached: through a writable bind, the container's
+/// root, the inode's owner, could chmod, chown, touch or set xattrs on the
+/// host's /dev/null (`chmod 0 /proc/kcore` would break every host program
+/// that opens it). A device node is still opened for writing on a
+/// read-only mount, so a masked file reads empty and swallows writes as
+/// under runc. Debug builds' `OUTLET_MASK_NULL_WRITABLE=1` leaves the
+/// clone writable (the control of tests/attack_s17.rs).
 pub fn host_null() -> Result<fdmount::Stamp> {
     let fd = openat2(
         libc::AT_FDCWD,
@@ -340,6 +349,12 @@ pub fn host_null() -> Result<fdmount::Stamp> {
     .context("open the host's /dev/null")?;
     expect_node(&fd, SFlag::S_IFCHR, 1, 3).context("the host's /dev/null")?;
     let tree = fdmount::clone_tree(&fd, false).context("clone the host's /dev/null")?;
+    if !crate::fault::mask_null_writable() {
+        let attrs =
+            fdmount::MOUNT_ATTR_RDONLY | fdmount::MOUNT_ATTR_NOSUID | fdmount::MOUNT_ATTR_NOEXEC;
+        fdmount::set_attr(&tree, attrs, false)
+            .context("make the clone of the host's /dev/null read-only")?;
+    }
     Ok(fdmount::Stamp::new(tree))
 }
 
