@@ -55,7 +55,11 @@
 //! the spec floor"). bench/specfloor-check.sh checks that a container made
 //! by it looks the same from inside as outlet's.
 
-use std::ffi::CString;
+// No std runtime set-up before main (signal stack, SIGPIPE, fd checks):
+// about a dozen syscalls that no runtime needs for this work.
+#![no_main]
+
+use std::ffi::{CStr, CString};
 use std::io::Error;
 use std::process::exit;
 use std::ptr::null;
@@ -485,13 +489,15 @@ fn child(paths: &Paths) -> ! {
         if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
             die("RLIMIT_NOFILE");
         }
-        if libc::setgroups(0, null()) != 0 {
+        // Raw: musl's wrappers signal every thread (rt_sigprocmask pairs
+        // around each call); this process has one.
+        if libc::syscall(libc::SYS_setgroups, 0, null::<libc::gid_t>()) != 0 {
             die("setgroups");
         }
-        if libc::setresgid(0, 0, 0) != 0 {
+        if libc::syscall(libc::SYS_setresgid, 0, 0, 0) != 0 {
             die("setresgid");
         }
-        if libc::setresuid(0, 0, 0) != 0 {
+        if libc::syscall(libc::SYS_setresuid, 0, 0, 0) != 0 {
             die("setresuid");
         }
         // CAP_KILL 5, CAP_NET_BIND_SERVICE 10, CAP_AUDIT_WRITE 29.
@@ -573,8 +579,19 @@ struct CloneArgs {
     cgroup: u64,
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
+/// The C entry point (see no_main above); argv as the kernel passed it.
+/// # Safety
+/// Called by the C start-up code only, with its argc and argv.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
+    // SAFETY: argv holds argc valid NUL-terminated strings.
+    let args: Vec<String> = (0..argc as usize)
+        .map(|i| {
+            unsafe { CStr::from_ptr(*argv.add(i)) }
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
     if args.len() < 3 {
         eprintln!(
             "usage: specfloor ROOTFS CGROUP [ARG...] (absolute paths: a rootfs holding \
