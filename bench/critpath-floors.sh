@@ -48,10 +48,14 @@ loop="for i in \$(seq $rounds); do
   2) $s; $o; $f ;;
   esac
 done"
+# CRITPATH_RT=1: the loop at SCHED_FIFO 10, as in bench/critpath-ab.sh
+# (what an idle second CPU would give, on a machine that has none).
+rt=
+[[ ${CRITPATH_RT:-0} == 1 ]] && rt="chrt -f 10"
 # shellcheck disable=SC2086 # E is a list of perf options
 unshare -m --propagation private sh -c "
   mount -t cgroup2 none /sys/fs/cgroup && mount -t tmpfs -o mode=700 none $work/root &&
-  perf record -q -a $E -o $work/tl.data -- sh -c '$loop'" >/dev/null 2>"$work/perf.err" ||
+  perf record -q -a $E -o $work/tl.data -- $rt sh -c '$loop'" >/dev/null 2>"$work/perf.err" ||
     { cat "$work/perf.err" >&2; exit 1; }
 perf script -i "$work/tl.data" 2>/dev/null >"$work/tl.txt"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

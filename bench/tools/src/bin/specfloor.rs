@@ -22,6 +22,10 @@
 //!      the child's first instruction, so the child needs no "attached"
 //!      message before its execve. The program is loaded every time: a
 //!      pinned or remembered program would be state on disk.
+//!      (SPECFLOOR_OVERLAP=1 loads and attaches it after the clone
+//!      instead, while the child sets up, as outlet does; the child then
+//!      waits on a pipe before its execve. Measured in bench/README.md
+//!      "Session 17: the spec floor".)
 //!   3. clone3(CLONE_NEW{NS,PID,NET,IPC,UTS} | CLONE_INTO_CGROUP).
 //!   5. wait4 for the child, rmdir CGROUP, exit with the child's status.
 //!
@@ -250,6 +254,11 @@ struct Paths {
     /// The container's argv: /bin/true, or what follows CGROUP (for
     /// bench/specfloor-check.sh).
     argv: Vec<CString>,
+    /// SPECFLOOR_OVERLAP=1: the read end of a pipe whose write end the
+    /// parent closes once the device program is attached; the child
+    /// waits for that before its execve. -1: the program is attached
+    /// before the clone.
+    attached: i32,
 }
 
 /// mount(2) with string arguments; None is a null pointer.
@@ -549,6 +558,13 @@ fn child(paths: &Paths) -> ! {
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             die("no_new_privs");
         }
+        if paths.attached >= 0 {
+            let mut b = 0u8;
+            // EOF: the parent attached the program and closed its end.
+            if libc::read(paths.attached, (&mut b as *mut u8).cast(), 1) != 0 {
+                die("wait for the device program");
+            }
+        }
         let mut argv: Vec<_> = paths.argv.iter().map(|a| a.as_ptr()).collect();
         argv.push(null());
         let envp = [
@@ -600,7 +616,9 @@ pub unsafe extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_cha
         );
         exit(2);
     }
-    let paths = Paths {
+    let overlap = std::env::var_os("SPECFLOOR_OVERLAP").is_some_and(|v| v == "1");
+    let mut paths = Paths {
+        attached: -1,
         rootfs: cstr(&args[1]),
         cgroup: cstr(&args[2]),
         argv: if args.len() > 3 {
@@ -623,7 +641,15 @@ pub unsafe extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_cha
         if cg < 0 {
             die("open the cgroup");
         }
-        attach_device_program(cg);
+        let mut pipe = [-1; 2];
+        if overlap {
+            if libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+                die("pipe2");
+            }
+            paths.attached = pipe[0];
+        } else {
+            attach_device_program(cg);
+        }
         let ns = libc::CLONE_NEWNS
             | libc::CLONE_NEWPID
             | libc::CLONE_NEWNET
@@ -644,7 +670,15 @@ pub unsafe extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_cha
             die("clone3");
         }
         if pid == 0 {
+            if overlap {
+                libc::close(pipe[1]);
+            }
             child(&paths);
+        }
+        if overlap {
+            attach_device_program(cg);
+            libc::close(pipe[1]);
+            libc::close(pipe[0]);
         }
         libc::close(cg);
         let mut status = 0;
