@@ -440,6 +440,10 @@ fn child(paths: &Paths) -> ! {
             die("chdir /");
         }
     }
+    // The first masked directory gets an empty read-only tmpfs; the next
+    // ones a bind of it (a bind keeps its flags): cheaper than a new tmpfs
+    // superblock each.
+    let mut empty_dir: Option<&str> = None;
     for p in [
         "/proc/acpi",
         "/proc/asound",
@@ -459,7 +463,13 @@ fn child(paths: &Paths) -> ! {
         }
         match Error::last_os_error().raw_os_error() {
             Some(libc::ENOENT) => continue,
-            Some(libc::ENOTDIR) => must(mount(Some("tmpfs"), p, Some("tmpfs"), ro_flags, None), p),
+            Some(libc::ENOTDIR) => {
+                match empty_dir {
+                    None => must(mount(Some("tmpfs"), p, Some("tmpfs"), ro_flags, None), p),
+                    Some(first) => must(mount(Some(first), p, None, MS_BIND, None), p),
+                }
+                empty_dir = Some(p);
+            }
             _ => die(p),
         }
     }
