@@ -259,6 +259,46 @@ struct Paths {
     /// waits for that before its execve. -1: the program is attached
     /// before the clone.
     attached: i32,
+    skip: Skip,
+}
+
+/// SPECFLOOR_SKIP=step,...: leave steps out, to measure what each costs
+/// (bench/README.md "Session 17: the spec floor"); the container is then
+/// not the one the config asks for. Steps: cgroup (no cgroup at all),
+/// devprog (a cgroup without the device program), mounts (none of the
+/// seven, so no /dev, masks or cgroup bind either), dev (/dev's nodes and
+/// links), masks (masked and read-only paths, the read-only root), creds
+/// (hostname, rlimit, ids, capabilities, no_new_privs).
+#[derive(Default)]
+struct Skip {
+    cgroup: bool,
+    devprog: bool,
+    mounts: bool,
+    dev: bool,
+    masks: bool,
+    creds: bool,
+}
+
+impl Skip {
+    fn from_env() -> Skip {
+        let mut skip = Skip::default();
+        let list = std::env::var("SPECFLOOR_SKIP").unwrap_or_default();
+        for step in list.split(',').filter(|s| !s.is_empty()) {
+            match step {
+                "cgroup" => skip.cgroup = true,
+                "devprog" => skip.devprog = true,
+                "mounts" => skip.mounts = true,
+                "dev" => skip.dev = true,
+                "masks" => skip.masks = true,
+                "creds" => skip.creds = true,
+                _ => {
+                    eprintln!("specfloor: SPECFLOOR_SKIP: unknown step {step:?}");
+                    exit(2)
+                }
+            }
+        }
+        skip
+    }
 }
 
 /// mount(2) with string arguments; None is a null pointer.
@@ -302,129 +342,138 @@ fn child(paths: &Paths) -> ! {
     if unsafe { libc::chdir(paths.rootfs.as_ptr()) } != 0 {
         die("chdir into the rootfs");
     }
-    // The config's mounts, relative to the rootfs (the cwd).
-    must(
-        mount(Some("proc"), "proc", Some("proc"), 0, None),
-        "mount /proc",
-    );
-    must(
-        mount(
-            Some("tmpfs"),
-            "dev",
-            Some("tmpfs"),
-            MS_NOSUID | MS_STRICTATIME,
-            Some("mode=755,size=65536k"),
-        ),
-        "mount /dev",
-    );
-    let mkdir = |p: &str| {
-        let c = cstr(p);
-        // SAFETY: a valid NUL-terminated path.
-        if unsafe { libc::mkdir(c.as_ptr(), 0o755) } != 0 {
-            die(p);
-        }
-    };
-    mkdir("dev/pts");
-    must(
-        mount(
-            Some("devpts"),
-            "dev/pts",
-            Some("devpts"),
-            MS_NOSUID | MS_NOEXEC,
-            Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
-        ),
-        "mount /dev/pts",
-    );
-    mkdir("dev/shm");
-    must(
-        mount(
-            Some("shm"),
-            "dev/shm",
-            Some("tmpfs"),
-            MS_NOSUID | MS_NOEXEC | MS_NODEV,
-            Some("mode=1777,size=65536k"),
-        ),
-        "mount /dev/shm",
-    );
-    mkdir("dev/mqueue");
-    must(
-        mount(
-            Some("mqueue"),
-            "dev/mqueue",
-            Some("mqueue"),
-            MS_NOSUID | MS_NOEXEC | MS_NODEV,
-            None,
-        ),
-        "mount /dev/mqueue",
-    );
-    must(
-        mount(
-            Some("sysfs"),
-            "sys",
-            Some("sysfs"),
-            MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY,
-            None,
-        ),
-        "mount /sys",
-    );
-    let cgroup = paths.cgroup.to_str().unwrap_or_else(|_| exit(2));
+    if !paths.skip.mounts {
+        // The config's mounts, relative to the rootfs (the cwd).
+        must(
+            mount(Some("proc"), "proc", Some("proc"), 0, None),
+            "mount /proc",
+        );
+        must(
+            mount(
+                Some("tmpfs"),
+                "dev",
+                Some("tmpfs"),
+                MS_NOSUID | MS_STRICTATIME,
+                Some("mode=755,size=65536k"),
+            ),
+            "mount /dev",
+        );
+        let mkdir = |p: &str| {
+            let c = cstr(p);
+            // SAFETY: a valid NUL-terminated path.
+            if unsafe { libc::mkdir(c.as_ptr(), 0o755) } != 0 {
+                die(p);
+            }
+        };
+        mkdir("dev/pts");
+        must(
+            mount(
+                Some("devpts"),
+                "dev/pts",
+                Some("devpts"),
+                MS_NOSUID | MS_NOEXEC,
+                Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+            ),
+            "mount /dev/pts",
+        );
+        mkdir("dev/shm");
+        must(
+            mount(
+                Some("shm"),
+                "dev/shm",
+                Some("tmpfs"),
+                MS_NOSUID | MS_NOEXEC | MS_NODEV,
+                Some("mode=1777,size=65536k"),
+            ),
+            "mount /dev/shm",
+        );
+        mkdir("dev/mqueue");
+        must(
+            mount(
+                Some("mqueue"),
+                "dev/mqueue",
+                Some("mqueue"),
+                MS_NOSUID | MS_NOEXEC | MS_NODEV,
+                None,
+            ),
+            "mount /dev/mqueue",
+        );
+        must(
+            mount(
+                Some("sysfs"),
+                "sys",
+                Some("sysfs"),
+                MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY,
+                None,
+            ),
+            "mount /sys",
+        );
+    }
     let ro_flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
-    must(
-        mount(Some(cgroup), "sys/fs/cgroup", None, MS_BIND, None),
-        "bind /sys/fs/cgroup",
-    );
-    must(
-        mount(
-            None,
-            "sys/fs/cgroup",
-            None,
-            MS_BIND | MS_REMOUNT | ro_flags,
-            None,
-        ),
-        "remount /sys/fs/cgroup read-only",
-    );
+    if !paths.skip.mounts && !paths.skip.cgroup {
+        let cgroup = paths.cgroup.to_str().unwrap_or_else(|_| exit(2));
+        must(
+            mount(Some(cgroup), "sys/fs/cgroup", None, MS_BIND, None),
+            "bind /sys/fs/cgroup",
+        );
+        must(
+            mount(
+                None,
+                "sys/fs/cgroup",
+                None,
+                MS_BIND | MS_REMOUNT | ro_flags,
+                None,
+            ),
+            "remount /sys/fs/cgroup read-only",
+        );
+    }
     // /dev: nodes 0666 whatever the caller's umask, which the container
     // keeps (the config sets none).
     // SAFETY (this block): valid NUL-terminated paths; umask cannot fail.
+    if !paths.skip.mounts && !paths.skip.dev {
+        unsafe {
+            let old = libc::umask(0);
+            for (name, major, minor) in [
+                ("dev/null", 1, 3),
+                ("dev/zero", 1, 5),
+                ("dev/full", 1, 7),
+                ("dev/random", 1, 8),
+                ("dev/urandom", 1, 9),
+                ("dev/tty", 5, 0),
+            ] {
+                let c = cstr(name);
+                if libc::mknodat(
+                    libc::AT_FDCWD,
+                    c.as_ptr(),
+                    libc::S_IFCHR | 0o666,
+                    libc::makedev(major, minor),
+                ) != 0
+                {
+                    die(name);
+                }
+            }
+            libc::umask(old);
+            let mut links = vec![
+                ("/proc/self/fd", "dev/fd"),
+                ("/proc/self/fd/0", "dev/stdin"),
+                ("/proc/self/fd/1", "dev/stdout"),
+                ("/proc/self/fd/2", "dev/stderr"),
+                ("pts/ptmx", "dev/ptmx"),
+            ];
+            let kcore = cstr("/proc/kcore");
+            if libc::access(kcore.as_ptr(), libc::F_OK) == 0 {
+                links.push(("/proc/kcore", "dev/core"));
+            }
+            for (target, name) in links {
+                let (t, n) = (cstr(target), cstr(name));
+                if libc::symlink(t.as_ptr(), n.as_ptr()) != 0 {
+                    die(name);
+                }
+            }
+        }
+    }
+    // SAFETY (this block): valid NUL-terminated paths.
     unsafe {
-        let old = libc::umask(0);
-        for (name, major, minor) in [
-            ("dev/null", 1, 3),
-            ("dev/zero", 1, 5),
-            ("dev/full", 1, 7),
-            ("dev/random", 1, 8),
-            ("dev/urandom", 1, 9),
-            ("dev/tty", 5, 0),
-        ] {
-            let c = cstr(name);
-            if libc::mknodat(
-                libc::AT_FDCWD,
-                c.as_ptr(),
-                libc::S_IFCHR | 0o666,
-                libc::makedev(major, minor),
-            ) != 0
-            {
-                die(name);
-            }
-        }
-        libc::umask(old);
-        let mut links = vec![
-            ("/proc/self/fd", "dev/fd"),
-            ("/proc/self/fd/0", "dev/stdin"),
-            ("/proc/self/fd/1", "dev/stdout"),
-            ("/proc/self/fd/2", "dev/stderr"),
-            ("pts/ptmx", "dev/ptmx"),
-        ];
-        let kcore = cstr("/proc/kcore");
-        if libc::access(kcore.as_ptr(), libc::F_OK) == 0 {
-            links.push(("/proc/kcore", "dev/core"));
-        }
-        for (target, name) in links {
-            let (t, n) = (cstr(target), cstr(name));
-            if libc::symlink(t.as_ptr(), n.as_ptr()) != 0 {
-                die(name);
-            }
-        }
         let dot = cstr(".");
         // pivot_root(".", ".") stacks the old root on the new one: no
         // put_old directory needed. / is rslave already, so the detach
@@ -440,133 +489,137 @@ fn child(paths: &Paths) -> ! {
             die("chdir /");
         }
     }
-    // The first masked directory gets an empty read-only tmpfs; the next
-    // ones a bind of it (a bind keeps its flags): cheaper than a new tmpfs
-    // superblock each.
-    let mut empty_dir: Option<&str> = None;
-    for p in [
-        "/proc/acpi",
-        "/proc/asound",
-        "/proc/kcore",
-        "/proc/keys",
-        "/proc/latency_stats",
-        "/proc/timer_list",
-        "/proc/timer_stats",
-        "/proc/sched_debug",
-        "/sys/firmware",
-        "/proc/scsi",
-    ] {
-        // One call for a file; a directory refuses the file bind with
-        // ENOTDIR and gets the tmpfs; a missing path fails with ENOENT.
-        if mount(Some("/dev/null"), p, None, MS_BIND, None) == 0 {
-            continue;
-        }
-        match Error::last_os_error().raw_os_error() {
-            Some(libc::ENOENT) => continue,
-            Some(libc::ENOTDIR) => {
-                match empty_dir {
-                    None => must(mount(Some("tmpfs"), p, Some("tmpfs"), ro_flags, None), p),
-                    Some(first) => must(mount(Some(first), p, None, MS_BIND, None), p),
-                }
-                empty_dir = Some(p);
-            }
-            _ => die(p),
-        }
-    }
-    for p in [
-        "/proc/bus",
-        "/proc/fs",
-        "/proc/irq",
-        "/proc/sys",
-        "/proc/sysrq-trigger",
-    ] {
-        if mount(Some(p), p, None, MS_BIND | MS_REC, None) != 0 {
-            if Error::last_os_error().raw_os_error() == Some(libc::ENOENT) {
+    if !paths.skip.mounts && !paths.skip.masks {
+        // The first masked directory gets an empty read-only tmpfs; the next
+        // ones a bind of it (a bind keeps its flags): cheaper than a new tmpfs
+        // superblock each.
+        let mut empty_dir: Option<&str> = None;
+        for p in [
+            "/proc/acpi",
+            "/proc/asound",
+            "/proc/kcore",
+            "/proc/keys",
+            "/proc/latency_stats",
+            "/proc/timer_list",
+            "/proc/timer_stats",
+            "/proc/sched_debug",
+            "/sys/firmware",
+            "/proc/scsi",
+        ] {
+            // One call for a file; a directory refuses the file bind with
+            // ENOTDIR and gets the tmpfs; a missing path fails with ENOENT.
+            if mount(Some("/dev/null"), p, None, MS_BIND, None) == 0 {
                 continue;
             }
-            die(p);
+            match Error::last_os_error().raw_os_error() {
+                Some(libc::ENOENT) => continue,
+                Some(libc::ENOTDIR) => {
+                    match empty_dir {
+                        None => must(mount(Some("tmpfs"), p, Some("tmpfs"), ro_flags, None), p),
+                        Some(first) => must(mount(Some(first), p, None, MS_BIND, None), p),
+                    }
+                    empty_dir = Some(p);
+                }
+                _ => die(p),
+            }
+        }
+        for p in [
+            "/proc/bus",
+            "/proc/fs",
+            "/proc/irq",
+            "/proc/sys",
+            "/proc/sysrq-trigger",
+        ] {
+            if mount(Some(p), p, None, MS_BIND | MS_REC, None) != 0 {
+                if Error::last_os_error().raw_os_error() == Some(libc::ENOENT) {
+                    continue;
+                }
+                die(p);
+            }
+            must(
+                mount(None, p, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None),
+                p,
+            );
         }
         must(
-            mount(None, p, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None),
-            p,
+            mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY, None),
+            "remount / read-only",
         );
     }
-    must(
-        mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY, None),
-        "remount / read-only",
-    );
     // SAFETY (this block): valid pointers to live data; the process is
     // single-threaded.
     unsafe {
-        if libc::sethostname(c"runc".as_ptr(), 4) != 0 {
-            die("sethostname");
-        }
-        let lim = libc::rlimit {
-            rlim_cur: 1024,
-            rlim_max: 1024,
-        };
-        if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-            die("RLIMIT_NOFILE");
-        }
-        // Raw: musl's wrappers signal every thread (rt_sigprocmask pairs
-        // around each call); this process has one.
-        if libc::syscall(libc::SYS_setgroups, 0, null::<libc::gid_t>()) != 0 {
-            die("setgroups");
-        }
-        if libc::syscall(libc::SYS_setresgid, 0, 0, 0) != 0 {
-            die("setresgid");
-        }
-        if libc::syscall(libc::SYS_setresuid, 0, 0, 0) != 0 {
-            die("setresuid");
-        }
-        // CAP_KILL 5, CAP_NET_BIND_SERVICE 10, CAP_AUDIT_WRITE 29.
-        let keep: u64 = (1 << 5) | (1 << 10) | (1 << 29);
-        for cap in 0..64 {
-            if keep & (1 << cap) != 0 {
-                continue;
+        if !paths.skip.creds {
+            if libc::sethostname(c"runc".as_ptr(), 4) != 0 {
+                die("sethostname");
             }
-            if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 {
-                // EINVAL: past the kernel's last capability.
-                if Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
-                    break;
+            let lim = libc::rlimit {
+                rlim_cur: 1024,
+                rlim_max: 1024,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                die("RLIMIT_NOFILE");
+            }
+            // Raw: musl's wrappers signal every thread (rt_sigprocmask pairs
+            // around each call); this process has one.
+            if libc::syscall(libc::SYS_setgroups, 0, null::<libc::gid_t>()) != 0 {
+                die("setgroups");
+            }
+            if libc::syscall(libc::SYS_setresgid, 0, 0, 0) != 0 {
+                die("setresgid");
+            }
+            if libc::syscall(libc::SYS_setresuid, 0, 0, 0) != 0 {
+                die("setresuid");
+            }
+            // CAP_KILL 5, CAP_NET_BIND_SERVICE 10, CAP_AUDIT_WRITE 29.
+            let keep: u64 = (1 << 5) | (1 << 10) | (1 << 29);
+            for cap in 0..64 {
+                if keep & (1 << cap) != 0 {
+                    continue;
                 }
-                die("PR_CAPBSET_DROP");
+                if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 {
+                    // EINVAL: past the kernel's last capability.
+                    if Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+                        break;
+                    }
+                    die("PR_CAPBSET_DROP");
+                }
             }
-        }
-        #[repr(C)]
-        struct Header {
-            version: u32,
-            pid: i32,
-        }
-        #[repr(C)]
-        #[derive(Clone, Copy)]
-        struct Data {
-            effective: u32,
-            permitted: u32,
-            inheritable: u32,
-        }
-        let hdr = Header {
-            version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
-            pid: 0,
-        };
-        let lo = Data {
-            effective: keep as u32,
-            permitted: keep as u32,
-            inheritable: 0,
-        };
-        let data = [
-            lo,
-            Data {
-                effective: 0,
-                permitted: 0,
+            #[repr(C)]
+            struct Header {
+                version: u32,
+                pid: i32,
+            }
+            #[repr(C)]
+            #[derive(Clone, Copy)]
+            struct Data {
+                effective: u32,
+                permitted: u32,
+                inheritable: u32,
+            }
+            let hdr = Header {
+                version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+                pid: 0,
+            };
+            let lo = Data {
+                effective: keep as u32,
+                permitted: keep as u32,
                 inheritable: 0,
-            },
-        ];
-        if libc::syscall(libc::SYS_capset, &hdr as *const Header, data.as_ptr()) != 0 {
-            die("capset");
-        }
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-            die("no_new_privs");
+            };
+            let data = [
+                lo,
+                Data {
+                    effective: 0,
+                    permitted: 0,
+                    inheritable: 0,
+                },
+            ];
+            if libc::syscall(libc::SYS_capset, &hdr as *const Header, data.as_ptr()) != 0 {
+                die("capset");
+            }
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                die("no_new_privs");
+            }
         }
         if paths.attached >= 0 {
             let mut b = 0u8;
@@ -629,6 +682,7 @@ pub unsafe extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_cha
     let overlap = std::env::var_os("SPECFLOOR_OVERLAP").is_some_and(|v| v == "1");
     let mut paths = Paths {
         attached: -1,
+        skip: Skip::from_env(),
         rootfs: cstr(&args[1]),
         cgroup: cstr(&args[2]),
         argv: if args.len() > 3 {
@@ -641,23 +695,29 @@ pub unsafe extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_cha
     // clone without CLONE_VM and with a null stack behaves like fork in
     // this single-threaded process.
     unsafe {
-        if libc::mkdir(paths.cgroup.as_ptr(), 0o755) != 0 {
-            die("mkdir the cgroup");
+        let cgroup = !paths.skip.cgroup;
+        let devprog = cgroup && !paths.skip.devprog;
+        let mut cg = -1;
+        if cgroup {
+            if libc::mkdir(paths.cgroup.as_ptr(), 0o755) != 0 {
+                die("mkdir the cgroup");
+            }
+            cg = libc::open(
+                paths.cgroup.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            );
+            if cg < 0 {
+                die("open the cgroup");
+            }
         }
-        let cg = libc::open(
-            paths.cgroup.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        );
-        if cg < 0 {
-            die("open the cgroup");
-        }
+        let overlap = overlap && devprog;
         let mut pipe = [-1; 2];
         if overlap {
             if libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
                 die("pipe2");
             }
             paths.attached = pipe[0];
-        } else {
+        } else if devprog {
             attach_device_program(cg);
         }
         let ns = libc::CLONE_NEWNS
@@ -666,11 +726,14 @@ pub unsafe extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_cha
             | libc::CLONE_NEWIPC
             | libc::CLONE_NEWUTS;
         let mut ca = CloneArgs {
-            flags: ns as u64 | 0x2_0000_0000, // CLONE_INTO_CGROUP
+            flags: ns as u64,
             exit_signal: libc::SIGCHLD as u64,
-            cgroup: cg as u64,
             ..Default::default()
         };
+        if cgroup {
+            ca.flags |= 0x2_0000_0000; // CLONE_INTO_CGROUP
+            ca.cgroup = cg as u64;
+        }
         let pid = libc::syscall(
             libc::SYS_clone3,
             &mut ca as *mut CloneArgs,
@@ -690,19 +753,23 @@ pub unsafe extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_cha
             libc::close(pipe[1]);
             libc::close(pipe[0]);
         }
-        libc::close(cg);
+        if cgroup {
+            libc::close(cg);
+        }
         let mut status = 0;
         if libc::waitpid(pid as libc::pid_t, &mut status, 0) < 0 {
             die("waitpid");
         }
-        // The reaped child may still be leaving the cgroup for a moment.
-        let mut tries = 0;
-        while libc::rmdir(paths.cgroup.as_ptr()) != 0 {
-            tries += 1;
-            if Error::last_os_error().raw_os_error() != Some(libc::EBUSY) || tries > 1000 {
-                die("rmdir the cgroup");
+        if cgroup {
+            // The reaped child may still be leaving the cgroup for a moment.
+            let mut tries = 0;
+            while libc::rmdir(paths.cgroup.as_ptr()) != 0 {
+                tries += 1;
+                if Error::last_os_error().raw_os_error() != Some(libc::EBUSY) || tries > 1000 {
+                    die("rmdir the cgroup");
+                }
+                libc::usleep(100);
             }
-            libc::usleep(100);
         }
         if libc::WIFEXITED(status) {
             exit(libc::WEXITSTATUS(status));
