@@ -10,23 +10,24 @@
 //! call per mount where fsopen/fsconfig/fsmount/move_mount take four or
 //! more; a bind remount where open_tree + mount_setattr + move_mount take
 //! three), with no safety checks (no openat2 resolution inside the root, no
-//! fstatfs of what was opened), no state files and no sync protocol at all:
+//! fstatfs of what was opened), no state files and no sync protocol but
+//! one pipe's EOF:
 //!
 //! parent
 //!   1. mkdir the v2 cgroup CGROUP (its parent must exist; the bench runs in
 //!      a private mount namespace with a fresh cgroup2 on /sys/fs/cgroup).
-//!   2. load the BPF_PROG_TYPE_CGROUP_DEVICE program of the config's rules
-//!      (`linux.resources.devices` is "deny a rwm", then runc's default
-//!      allowlist, as outlet builds it: src/cgroups/devices.rs) and attach
-//!      it to CGROUP. Done before the clone, the program is in force from
-//!      the child's first instruction, so the child needs no "attached"
-//!      message before its execve. The program is loaded every time: a
-//!      pinned or remembered program would be state on disk.
-//!      (SPECFLOOR_OVERLAP=1 loads and attaches it after the clone
-//!      instead, while the child sets up, as outlet does; the child then
-//!      waits on a pipe before its execve. Measured in bench/README.md
-//!      "Session 17: the spec floor".)
-//!   3. clone3(CLONE_NEW{NS,PID,NET,IPC,UTS} | CLONE_INTO_CGROUP).
+//!   2. pipe2, clone3(CLONE_NEW{NS,PID,NET,IPC,UTS} | CLONE_INTO_CGROUP).
+//!   3. while the child sets up: load the BPF_PROG_TYPE_CGROUP_DEVICE
+//!      program of the config's rules (`linux.resources.devices` is "deny
+//!      a rwm", then runc's default allowlist, as outlet builds it:
+//!      src/cgroups/devices.rs), attach it to CGROUP, close the pipe's
+//!      write end: the child reads EOF before its execve, so the program
+//!      is in force before the container's first instruction. The program
+//!      is loaded every time: a pinned or remembered program would be
+//!      state on disk. (SPECFLOOR_OVERLAP=0 attaches it before the clone
+//!      instead, with no pipe: the same CPU, 0.13-0.20 ms more wall time
+//!      with a second CPU free; bench/README.md "Session 17: the spec
+//!      floor".)
 //!   5. wait4 for the child, rmdir CGROUP, exit with the child's status.
 //!
 //! child (the container's init)
@@ -254,10 +255,10 @@ struct Paths {
     /// The container's argv: /bin/true, or what follows CGROUP (for
     /// bench/specfloor-check.sh).
     argv: Vec<CString>,
-    /// SPECFLOOR_OVERLAP=1: the read end of a pipe whose write end the
-    /// parent closes once the device program is attached; the child
-    /// waits for that before its execve. -1: the program is attached
-    /// before the clone.
+    /// The read end of a pipe whose write end the parent closes once the
+    /// device program is attached; the child waits for that before its
+    /// execve. -1 (SPECFLOOR_OVERLAP=0, or no device program): the
+    /// program is attached before the clone.
     attached: i32,
     skip: Skip,
 }
@@ -679,7 +680,7 @@ pub unsafe extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_cha
         );
         exit(2);
     }
-    let overlap = std::env::var_os("SPECFLOOR_OVERLAP").is_some_and(|v| v == "1");
+    let overlap = std::env::var_os("SPECFLOOR_OVERLAP").is_none_or(|v| v != "0");
     let mut paths = Paths {
         attached: -1,
         skip: Skip::from_env(),
