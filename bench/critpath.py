@@ -11,7 +11,8 @@
     perf script -i tl.data | bench/critpath.py outlet
 
 For every process that exec'd a file whose name contains the argument
-(`outlet`, or `floor` for bench/tools' floor), and its first child (the
+(`outlet`, or `release/floor` and `release/specfloor` for bench/tools'
+floor and spec floor), and its first child (the
 container's init), the times of fixed points (the exec, the protected
 re-exec, the state dir's mkdir, the device filter's BPF_PROG_LOAD, clone3,
 the init's first and last sendto on the sync channel (Unshared, Ready),
@@ -75,9 +76,18 @@ def points(pid, es, ev, forks):
     # (fsmount), its first node in /dev (mknodat, after the device program).
     u = mk["init: sendto Unshared"] or 0
     mk["init: Placed received"] = first(ie, "syscalls:sys_exit_recvfrom", u)
+    # More optional points, for setting runtimes beside bench/tools'
+    # floor and specfloor (bench/critpath-floors.sh): the init's first
+    # mount(2) (making / slave or private), the old root's detach returning,
+    # sethostname (masks and read-only paths are done), capset (ids and
+    # the bounding set are done).
+    mk["init: first mount"] = first(ie, "syscalls:sys_enter_mount")
     mk["init: first fsmount"] = first(ie, "syscalls:sys_enter_fsmount")
     mk["init: first mknodat (/dev)"] = first(ie, "syscalls:sys_enter_mknodat")
     mk["init: pivot_root"] = first(ie, "syscalls:sys_enter_pivot_root")
+    mk["init: old root detached"] = first(ie, "syscalls:sys_exit_umount", mk["init: pivot_root"] or 0)
+    mk["init: sethostname"] = first(ie, "syscalls:sys_enter_sethostname")
+    mk["init: capset"] = first(ie, "syscalls:sys_enter_capset")
     mk["init: sendto Ready"] = sends[-1] if len(sends) > 1 else None
     mk["init: execve /bin/true done"] = first(ie, "sched:sched_process_exec")
     mk["init: exit_group"] = first(ie, "syscalls:sys_enter_exit_group")

@@ -4,7 +4,7 @@
 Called by bench/run.sh; see bench/README.md for what every number means.
 
     driver.py table  --field v2|hybrid --work DIR --rootfs DIR --runs N --tag T
-                     [--floor BIN] [--env NAME:KEY=VALUE] NAME=PATH ...
+                     [--floor BIN] [--specfloor BIN] [--env NAME:KEY=VALUE] NAME=PATH ...
     driver.py limit  --work DIR --rootfs DIR --tag T --bytes N NAME=PATH ...
 
 Every runtime command is spawned directly (posix_spawn, no shell) and reaped
@@ -250,6 +250,8 @@ class Bench:
         self.failed = {}
         self.attempts = {}  # (measure, runtime) -> runs tried
         self.seq = 0
+        # The column stays (reading FAILED) if the spec floor fails.
+        self.specfloor_given = bool(args.specfloor)
 
     def new_id(self, rt, what):
         self.seq += 1
@@ -425,9 +427,33 @@ class Bench:
             self.note_failure("run", "floor", r.err, stop=True)
             self.args.floor = None
             return
-        self.samples.setdefault(("lifecycle", "floor"), []).append(r.ns)
-        self.samples.setdefault(("run", "floor"), []).append(r.ns)
-        self.samples.setdefault(("rss_run", "floor"), []).append(r.maxrss_kib)
+        if record:
+            self.samples.setdefault(("lifecycle", "floor"), []).append(r.ns)
+            self.samples.setdefault(("run", "floor"), []).append(r.ns)
+            self.samples.setdefault(("rss_run", "floor"), []).append(r.maxrss_kib)
+
+    def specfloor(self, record):
+        """The spec floor (bench/tools' specfloor): what the config demands,
+        in its own cgroup under the field's cgroup2 root, like a runtime's
+        `run` (it removes its cgroup itself)."""
+        if not self.args.specfloor:
+            return
+        self.seq += 1
+        parent = os.path.join("/sys/fs/cgroup", self.args.tag)
+        os.makedirs(parent, exist_ok=True)
+        cg = os.path.join(parent, f"specfloor-{os.getpid()}-{self.seq}")
+        r = self.sp.run([self.args.specfloor, os.path.realpath(self.args.rootfs), cg])
+        if not r.ok:
+            self.note_failure("lifecycle", "specfloor", r.err, stop=True)
+            self.note_failure("run", "specfloor", r.err, stop=True)
+            self.args.specfloor = None
+            if os.path.isdir(cg):
+                os.rmdir(cg)
+            return
+        if record:
+            self.samples.setdefault(("lifecycle", "specfloor"), []).append(r.ns)
+            self.samples.setdefault(("run", "specfloor"), []).append(r.ns)
+            self.samples.setdefault(("rss_run", "specfloor"), []).append(r.maxrss_kib)
 
     def go(self):
         try:
@@ -450,6 +476,7 @@ class Bench:
                     self.exec_true(rt, record)
                 if self.args.field == "v2":
                     self.floor(record)
+                    self.specfloor(record)
                 self.sp.reap()
         finally:
             for rt in self.rts:
@@ -540,6 +567,8 @@ def short(msg, n=34):
 
 def report(bench, title):
     cols = (["floor"] if bench.args.field == "v2" else []) + [rt.name for rt in bench.rts]
+    if bench.args.field == "v2" and bench.specfloor_given:
+        cols.insert(1, "specfloor")
     med = {}
     for (m, name), vals in bench.samples.items():
         if vals:
@@ -550,9 +579,18 @@ def report(bench, title):
             med[("libs", rt.name)] = med[("size", rt.name)] + shared_libs_size(rt.path)
     if bench.args.floor:
         med[("size", "floor")] = stripped_size(bench.args.floor)
+    if bench.args.specfloor:
+        med[("size", "specfloor")] = stripped_size(bench.args.specfloor)
     names = {rt.name: rt for rt in bench.rts}
-    pairs = (("outlet", "crun-1.21"), ("outlet", "crun"), ("outlet", "runc"), ("protected", "unprotected"))
-    ratios = [(a, b) for a, b in pairs if a in names and b in names]
+    pairs = (
+        ("outlet", "specfloor"),
+        ("specfloor", "floor"),
+        ("outlet", "crun-1.21"),
+        ("outlet", "crun"),
+        ("outlet", "runc"),
+        ("protected", "unprotected"),
+    )
+    ratios = [(a, b) for a, b in pairs if a in names.keys() | set(cols) and b in names.keys() | set(cols)]
 
     header = ["measure (median)"] + cols + [f"{a}/{b}" for a, b in ratios]
     rows = []
@@ -679,6 +717,7 @@ def main():
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--tag", required=True, help="cgroup parent name for this run")
     p.add_argument("--floor")
+    p.add_argument("--specfloor", help="bench/tools' specfloor: a column beside the floor (v2 only)")
     p.add_argument("--seccomp", help="podman's seccomp.json, for row (1s)")
     p.add_argument("--runner", required=True, help="bench/tools' runner binary")
     p.add_argument("--title", default="")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: outlet vs crun vs runc (and the kernel floor).
+# Side-by-side benchmark: outlet vs crun vs runc (and the kernel floor and
+# the spec floor: bench/tools' floor and specfloor).
 # One command: builds what it needs, prints the tables, exits 0 even when a
 # runtime fails (the table says which and why). Must run as root.
 #
@@ -122,6 +123,7 @@ if [[ ${BENCH_PROTECTION:-1} != 0 ]] &&
     echo "bench/run.sh: building outlet with unprotected-exe-switch FAILED; no protection row" >&2
 fi
 floor=$("$repo/scripts/binary-path.sh" release floor "$here/tools/target")
+specfloor=$("$repo/scripts/binary-path.sh" release specfloor "$here/tools/target")
 runner=$("$repo/scripts/binary-path.sh" release runner "$here/tools/target")
 
 rootfs=$(make_rootfs "$work/fixtures")
@@ -150,7 +152,7 @@ unshare -m --propagation private -- bash -c "$(declare -f delete_containers)"'
     trap delete_containers EXIT
     mount -t cgroup2 none /sys/fs/cgroup
     python3 "$@"' bash "$here/driver.py" table --field v2 --work "$work" \
-    --rootfs "$rootfs" --runs "$runs" --tag "$tag" --floor "$floor" --runner "$runner" \
+    --rootfs "$rootfs" --runs "$runs" --tag "$tag" --floor "$floor" --specfloor "$specfloor" --runner "$runner" \
     "${seccomp_args[@]}" \
     --title "cgroup v2 field (private mount namespace), no resource limits" \
     "outlet=$outlet" "crun-1.21=$crun121_bin" "crun=$crun_bin" "runc=$runc_bin" ||
@@ -172,7 +174,7 @@ if [[ ${BENCH_TMPFS_ROOT:-1} != 0 ]]; then
         mount -t tmpfs -o mode=0755 outlet-bench-roots "$work/tmpfs-roots"
         python3 "$@"' bash "$here/driver.py" table --field v2 --work "$work" \
         --roots "$work/tmpfs-roots" \
-        --rootfs "$rootfs" --runs "$runs" --tag "$tag" --floor "$floor" --runner "$runner" \
+        --rootfs "$rootfs" --runs "$runs" --tag "$tag" --floor "$floor" --specfloor "$specfloor" --runner "$runner" \
         "${seccomp_args[@]}" \
         --title "cgroup v2 field, every --root on a tmpfs (private mount namespace), no resource limits" \
         "outlet=$outlet" "crun-1.21=$crun121_bin" "crun=$crun_bin" "runc=$runc_bin" ||
