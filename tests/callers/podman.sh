@@ -234,6 +234,28 @@ else
     fail privileged "want CapEff $bnd, no seccomp, the host's /dev/fuse; got exit $rc: $(brief "$out")"
 fi
 
+# --- the host's console: podman's device rules do not name c 5:1 and runc 1.1
+# adds no default rule for it, so a node made with CAP_MKNOD must not open
+# (EPERM). The same open of a c 1:3 node is the control that opens can
+# succeed. probe runs as sh's child: not a session leader, so the open could
+# never make the host's console its controlling terminal.
+if [[ $has_probe == yes ]]; then
+    set +e
+    out=$(tmo 30 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" "$image" sh -c \
+        'probe mknod /tmp/con c 5 1 && probe mknod /tmp/nul c 1 3 && probe openw /tmp/nul && probe openw /tmp/con' 2>&1)
+    rc=$?
+    set -e
+    nul=$(grep '"path":"/tmp/nul","target"' <<<"$out" | jq -c '[.direct_write.ok, .reopen_write.ok]' 2>/dev/null)
+    con=$(grep '"path":"/tmp/con","target"' <<<"$out" | jq -c '[.direct_write.errno, .reopen_write.errno]' 2>/dev/null)
+    if [[ $rc -eq 0 && $nul == "[true,true]" && $con == "[1,1]" ]]; then
+        pass host-console-denied
+    else
+        fail host-console-denied "want c 1:3 opened and c 5:1 refused with EPERM (1); got exit $rc, 1:3 $nul, 5:1 $con: $(brief "$out")"
+    fi
+else
+    skip host-console-denied "the image has no /bin/probe"
+fi
+
 # --- --personality, --sysctl (in the container's own net namespace) ------------
 set +e
 out=$(tmo 30 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" --personality LINUX32 \
