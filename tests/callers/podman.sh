@@ -416,7 +416,10 @@ tmo 30 "${P[@]}" rmi -f "localhost/built-$$" >/dev/null 2>&1 || true
 # the infra's user namespace by path and makes its own pid namespace, which
 # that user namespace must own (else mounting its /proc fails with EPERM) --
 upod=userns-pod-$$
-uns_of='echo "pid $$"; for n in user pid; do readlink /proc/self/ns/$n; done; cat /proc/self/uid_map; id -u'
+# /dev/mqueue's owner is the ipc namespace's creator's fsuid and fsgid:
+# runc makes it after setresuid(0) and before setresgid, so 0 and the
+# host's unmapped gid (65534); made by the clone it read 65534 65534.
+uns_of='echo "pid $$"; for n in user pid; do readlink /proc/self/ns/$n; done; cat /proc/self/uid_map; id -u; stat -c "mqueue %u %g" /dev/mqueue'
 # The host's hard rlimits are below podman's defaults (HOST.md): as a
 # default they reach the infra container too (this section's conf only).
 { cat "$tmp/containers.conf"; printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'; } >"$tmp/pod-userns.conf"
@@ -436,10 +439,10 @@ ipidns=$( [[ -n $ipid ]] && readlink "/proc/$ipid/ns/pid" || true)
 map=$(echo "$out" | awk '$1 == "0" && $2 == "100000" { print $1, $2, $3 }')
 if [[ $rc -eq 0 && -n $iuser && $out == *"pid 1"* && $out == *"$iuser"* &&
     $iuser != "$(readlink /proc/self/ns/user)" && $out != *"$ipidns"* &&
-    $map == "0 100000 65536" ]]; then
+    $map == "0 100000 65536" && $out == *"mqueue 0 65534"* ]]; then
     pass pod-userns-join-new-pid
 else
-    fail pod-userns-join-new-pid "want pid 1, the infra's user ns ($iuser) with map 0 100000 65536 and a pid ns not the infra's ($ipidns); exit $rc: $(brief "$out")"
+    fail pod-userns-join-new-pid "want pid 1, the infra's user ns ($iuser) with map 0 100000 65536, a pid ns not the infra's ($ipidns), /dev/mqueue 0 65534; exit $rc: $(brief "$out")"
 fi
 tmo 60 "${P[@]}" pod rm -f -t 0 "$upod" >/dev/null 2>&1 || true
 export CONTAINERS_CONF=$tmp/containers.conf
