@@ -118,6 +118,36 @@ impl NsPlan {
     pub fn joins(&self, t: LinuxNamespaceType) -> bool {
         self.join.iter().any(|(j, _)| *j == t)
     }
+
+    /// The ipc namespace when it comes with a new user namespace: neither
+    /// the clone nor the first unshare makes it, `become_mapped_root` does.
+    pub fn late_ipc(&self) -> CloneFlags {
+        if self.creates(LinuxNamespaceType::User) {
+            self.new & CloneFlags::CLONE_NEWIPC
+        } else {
+            CloneFlags::empty()
+        }
+    }
+}
+
+/// In a user namespace (made or joined), become its root so that file
+/// ownership inside is right. A late ipc namespace is made between the
+/// setresuid and the setresgid, runc's order: the kernel gives the
+/// namespace's mqueue root its creator's fsuid and fsgid, so /dev/mqueue
+/// then reads `0 65534` (the mapped root, the host's unmapped gid) as
+/// under runc, where one made by the clone read `65534 65534`.
+pub fn become_mapped_root(plan: &NsPlan) -> Result<()> {
+    if !plan.creates(LinuxNamespaceType::User) && !plan.joins(LinuxNamespaceType::User) {
+        return Ok(());
+    }
+    let uid = nix::unistd::Uid::from_raw(0);
+    nix::unistd::setresuid(uid, uid, uid).context("setresuid 0 in the user namespace")?;
+    let late = plan.late_ipc();
+    if !late.is_empty() {
+        nix::sched::unshare(late).context("unshare the ipc namespace as the mapped root")?;
+    }
+    let gid = nix::unistd::Gid::from_raw(0);
+    nix::unistd::setresgid(gid, gid, gid).context("setresgid 0 in the user namespace")
 }
 
 /// Join the namespace at `path` (a /proc/PID/ns/* link or a bind mount of one).

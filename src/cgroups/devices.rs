@@ -111,10 +111,14 @@ impl fmt::Display for DeviceRule {
 }
 
 /// One of the devices every container may use whatever its config, as
-/// runc 1.1's `AllowedDevices` (plus /dev/console): the rule is appended
-/// after the spec's rules, and `node` names the file the rootfs code makes
-/// for it in /dev (None: only the rule; ptmx and pts come from devpts,
-/// the console from the pty setup, /dev/net/tun from the spec if wanted).
+/// runc 1.1's `AllowedDevices`: the rule is appended after the spec's
+/// rules, and `node` names the file the rootfs code makes for it in /dev
+/// (None: only the rule; ptmx and pts come from devpts, /dev/net/tun from
+/// the spec if wanted). No rule for the host's console (c 5:1): runc 1.1
+/// dropped it, and with `c *:* m` it let any container with CAP_MKNOD
+/// open the host's /dev/console; a container's own /dev/console is a bind
+/// of its pty (c 136:N, allowed by the pts rule), and an engine that wants
+/// 5:1 says so in its rules (docker does, podman does not).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DefaultDevice {
     pub node: Option<&'static str>,
@@ -160,7 +164,6 @@ const DEFAULT_DEVICES: &[DefaultDevice] = &[
     char_dev(Some("/dev/tty"), 5, Some(0)),
     char_dev(Some("/dev/zero"), 1, Some(5)),
     char_dev(Some("/dev/urandom"), 1, Some(9)),
-    char_dev(None, 5, Some(1)),    // /dev/console
     char_dev(None, 136, None),     // /dev/pts/*
     char_dev(None, 5, Some(2)),    // /dev/ptmx
     char_dev(None, 10, Some(200)), // /dev/net/tun
@@ -277,7 +280,6 @@ mod tests {
                 "c 5:0 rwm",
                 "c 1:5 rwm",
                 "c 1:9 rwm",
-                "c 5:1 rwm",
                 "c 136:* rwm",
                 "c 5:2 rwm",
                 "c 10:200 rwm",

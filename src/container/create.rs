@@ -491,8 +491,8 @@ fn clone_flags(ns: &NsPlan, entry: &CgroupEntry) -> CloneFlags {
     if !entry.clones_into() {
         cloned &= !CloneFlags::CLONE_NEWCGROUP;
     }
-    // The init makes its time namespace itself (see enter_new_time).
-    cloned & !namespaces::flag(LinuxNamespaceType::Time)
+    // The init makes these itself: time (enter_new_time), a late ipc (become_mapped_root).
+    cloned & !namespaces::flag(LinuxNamespaceType::Time) & !ns.late_ipc()
 }
 
 /// A user namespace takes the host's privileges from the init: bind

@@ -13,7 +13,6 @@ use nix::sched::CloneFlags;
 use nix::sys::prctl;
 use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
-use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, PosixRlimit};
 
 use crate::spec::{Process, Spec};
@@ -189,9 +188,10 @@ fn enter_namespaces(a: &InitArgs, chan: &Channel) -> Result<i32> {
     }
     // The cgroup namespace must be made after the parent has moved us into
     // the container's cgroup, so it is left for after `Placed`.
-    let time = namespaces::flag(LinuxNamespaceType::Time);
+    // The time namespace and a late ipc one: made in become_container_root.
+    let later = namespaces::flag(LinuxNamespaceType::Time) | a.plan.late_ipc();
     let rest =
-        a.plan.new & !a.cloned & !CloneFlags::CLONE_NEWPID & !CloneFlags::CLONE_NEWCGROUP & !time;
+        a.plan.new & !a.cloned & !CloneFlags::CLONE_NEWPID & !CloneFlags::CLONE_NEWCGROUP & !later;
     if a.plan.creates(LinuxNamespaceType::Pid) && !a.cloned.contains(CloneFlags::CLONE_NEWPID) {
         // A joined user namespace must own the new pid namespace: made
         // here, after the joins, with pid 1 forked into it.
@@ -226,13 +226,7 @@ fn become_container_root(a: &InitArgs) -> Result<()> {
     // Only now, after the id maps: a non-dumpable process's /proc files
     // belong to root, which an unprivileged parent could not write.
     prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
-    if a.plan.creates(LinuxNamespaceType::User) || a.plan.joins(LinuxNamespaceType::User) {
-        // Become the mapped root so that file ownership inside is right.
-        nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
-            .context("setresgid 0 in the user namespace")?;
-        nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
-            .context("setresuid 0 in the user namespace")?;
-    }
+    namespaces::become_mapped_root(a.plan)?;
     if a.plan.creates(LinuxNamespaceType::Cgroup) && !a.cloned.contains(CloneFlags::CLONE_NEWCGROUP)
     {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare cgroup namespace")?;

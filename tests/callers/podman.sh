@@ -234,6 +234,28 @@ else
     fail privileged "want CapEff $bnd, no seccomp, the host's /dev/fuse; got exit $rc: $(brief "$out")"
 fi
 
+# --- the host's console: podman's device rules do not name c 5:1 and runc 1.1
+# adds no default rule for it, so a node made with CAP_MKNOD must not open
+# (EPERM). The same open of a c 1:3 node is the control that opens can
+# succeed. probe runs as sh's child: not a session leader, so the open could
+# never make the host's console its controlling terminal.
+if [[ $has_probe == yes ]]; then
+    set +e
+    out=$(tmo 30 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" "$image" sh -c \
+        'probe mknod /tmp/con c 5 1 && probe mknod /tmp/nul c 1 3 && probe openw /tmp/nul && probe openw /tmp/con' 2>&1)
+    rc=$?
+    set -e
+    nul=$(grep '"path":"/tmp/nul","target"' <<<"$out" | jq -c '[.direct_write.ok, .reopen_write.ok]' 2>/dev/null)
+    con=$(grep '"path":"/tmp/con","target"' <<<"$out" | jq -c '[.direct_write.errno, .reopen_write.errno]' 2>/dev/null)
+    if [[ $rc -eq 0 && $nul == "[true,true]" && $con == "[1,1]" ]]; then
+        pass host-console-denied
+    else
+        fail host-console-denied "want c 1:3 opened and c 5:1 refused with EPERM (1); got exit $rc, 1:3 $nul, 5:1 $con: $(brief "$out")"
+    fi
+else
+    skip host-console-denied "the image has no /bin/probe"
+fi
+
 # --- --personality, --sysctl (in the container's own net namespace) ------------
 set +e
 out=$(tmo 30 "${P[@]}" run --rm "${run_opts[@]}" --name "$(new_name)" --personality LINUX32 \
@@ -394,7 +416,10 @@ tmo 30 "${P[@]}" rmi -f "localhost/built-$$" >/dev/null 2>&1 || true
 # the infra's user namespace by path and makes its own pid namespace, which
 # that user namespace must own (else mounting its /proc fails with EPERM) --
 upod=userns-pod-$$
-uns_of='echo "pid $$"; for n in user pid; do readlink /proc/self/ns/$n; done; cat /proc/self/uid_map; id -u'
+# /dev/mqueue's owner is the ipc namespace's creator's fsuid and fsgid:
+# runc makes it after setresuid(0) and before setresgid, so 0 and the
+# host's unmapped gid (65534); made by the clone it read 65534 65534.
+uns_of='echo "pid $$"; for n in user pid; do readlink /proc/self/ns/$n; done; cat /proc/self/uid_map; id -u; stat -c "mqueue %u %g" /dev/mqueue'
 # The host's hard rlimits are below podman's defaults (HOST.md): as a
 # default they reach the infra container too (this section's conf only).
 { cat "$tmp/containers.conf"; printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'; } >"$tmp/pod-userns.conf"
@@ -414,10 +439,10 @@ ipidns=$( [[ -n $ipid ]] && readlink "/proc/$ipid/ns/pid" || true)
 map=$(echo "$out" | awk '$1 == "0" && $2 == "100000" { print $1, $2, $3 }')
 if [[ $rc -eq 0 && -n $iuser && $out == *"pid 1"* && $out == *"$iuser"* &&
     $iuser != "$(readlink /proc/self/ns/user)" && $out != *"$ipidns"* &&
-    $map == "0 100000 65536" ]]; then
+    $map == "0 100000 65536" && $out == *"mqueue 0 65534"* ]]; then
     pass pod-userns-join-new-pid
 else
-    fail pod-userns-join-new-pid "want pid 1, the infra's user ns ($iuser) with map 0 100000 65536 and a pid ns not the infra's ($ipidns); exit $rc: $(brief "$out")"
+    fail pod-userns-join-new-pid "want pid 1, the infra's user ns ($iuser) with map 0 100000 65536, a pid ns not the infra's ($ipidns), /dev/mqueue 0 65534; exit $rc: $(brief "$out")"
 fi
 tmo 60 "${P[@]}" pod rm -f -t 0 "$upod" >/dev/null 2>&1 || true
 export CONTAINERS_CONF=$tmp/containers.conf
