@@ -14,6 +14,16 @@
 //! read-only mount. Control `OUTLET_DEV_BIND_WRITABLE=1` (debug builds):
 //! the binds stay writable and the chmod reaches the host's inode.
 //!
+//! Found: the container's stdio. When the caller closes fd 0, 1 or 2,
+//! outlet opens the host's /dev/null there at start (so that no file it
+//! opens becomes someone's stdout), and the init and `exec`'d processes
+//! inherit it; conmon passes the host's /dev/null as stdin itself. The
+//! container's root, the inode's owner, could `chmod 0 /proc/self/fd/0`
+//! (runc 1.1.5 hands a pipe for a closed fd; a caller's /dev/null it
+//! passes as it is). Fixed: at start outlet reopens a null device on fds
+//! 0-2 that is on a writable mount through a read-only clone of /dev.
+//! Control `OUTLET_STDIO_NULL_WRITABLE=1` (debug builds).
+//!
 //! Every attack changes a host node to the value it already has (chmod to
 //! its mode, chown to its owner, times to its times) and is detected by
 //! the node's ctime, which any such call moves.
@@ -23,10 +33,17 @@
 mod common;
 
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
 
-use common::{OUTLET, T, sh};
+use common::{OUTLET, Out, T, sh};
 use serde_json::{Value, json};
+
+/// Held by each test that watches the host's nodes' ctimes: the control
+/// of one would move what the other asserts unmoved.
+static HOST_NODES: Mutex<()> = Mutex::new(());
 
 /// The default devices, each a bind of the host's node in a user namespace.
 const NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -49,8 +66,10 @@ const DOCKER_CAPS: [&str; 14] = [
     "CAP_SETFCAP",
 ];
 
-/// Each host node's (dev:ino, mode, uid, gid, ctime to the nanosecond).
-fn host_nodes() -> Vec<(String, u32, u32, u32, (i64, i64))> {
+/// A host node's dev:ino, mode, uid, gid and ctime to the nanosecond.
+type NodeState = (String, u32, u32, u32, (i64, i64));
+
+fn host_nodes() -> Vec<NodeState> {
     NODES
         .iter()
         .map(|n| {
@@ -105,6 +124,7 @@ echo done
 fn the_host_device_nodes_bound_into_a_user_namespace_are_read_only() {
     let Some(t) = T::new() else { return };
     common::needs_debug_build();
+    let _g = HOST_NODES.lock().unwrap_or_else(|e| e.into_inner());
     // (tag, user namespace, docker's caps, control)
     let cases = [
         ("uns-docker", true, true, false),
@@ -178,4 +198,117 @@ fn the_host_device_nodes_bound_into_a_user_namespace_are_read_only() {
             }
         }
     }
+}
+
+/// What the container's process does to its stdin, which the caller gave
+/// as the host's /dev/null or closed: `same=DEV:INO`, the exit statuses of
+/// a chmod to its mode and a chown to its owner, and what a read gives.
+const STDIN_SCRIPT: &str = r#"
+p=/proc/self/fd/0
+echo same=$(stat -L -c %d:%i $p)
+chmod $(stat -L -c %a $p) $p 2>/dev/null; echo chmod=$?
+chown $(stat -L -c %u:%g $p) $p 2>/dev/null; echo chown=$?
+echo read=$(wc -c)
+echo done
+"#;
+
+/// `outlet ARGS` with stdin the host's /dev/null (`closed`: no fd 0 at all).
+fn call_stdin(t: &T, args: &[&str], closed: bool, control: bool) -> Out {
+    let (mut cmd, so, se) = t.command(Path::new(OUTLET), args);
+    if control {
+        cmd.env("OUTLET_STDIO_NULL_WRITABLE", "1");
+    }
+    if closed {
+        // SAFETY: only close(2), async-signal-safe, between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::close(0);
+                Ok(())
+            });
+        }
+    }
+    let mut child = cmd.spawn().expect("spawn outlet");
+    let status = common::wait_timeout(&mut child, Duration::from_secs(60), "outlet");
+    Out::from_files(status, so, se)
+}
+
+#[test]
+fn the_containers_stdio_gives_no_hold_on_the_hosts_dev_null() {
+    let Some(t) = T::new() else { return };
+    common::needs_debug_build();
+    let _g = HOST_NODES.lock().unwrap_or_else(|e| e.into_inner());
+    let null = std::fs::metadata("/dev/null").unwrap();
+    let host = format!("{}:{}", null.dev(), null.ino());
+    let ctime = || {
+        let m = std::fs::metadata("/dev/null").unwrap();
+        (m.ctime(), m.ctime_nsec(), m.mode(), m.uid(), m.gid())
+    };
+    // A running container for `exec`: its init waits for the test.
+    let b = t.bundle("exec", |c| sh(c, "sleep 60"));
+    let running = t.id("exec");
+    t.create_ok(&running, &b);
+    t.outlet(&["start", &running]).expect_ok("start");
+    // (tag, exec rather than run, stdin closed, control)
+    let cases = [
+        ("run-null", false, false, false),
+        ("run-closed", false, true, false),
+        ("exec-null", true, false, false),
+        ("exec-closed", true, true, false),
+        ("run-null-ctl", false, false, true),
+        ("exec-closed-ctl", true, true, true),
+    ];
+    for (tag, exec, closed, control) in cases {
+        let before = ctime();
+        let out = if exec {
+            call_stdin(
+                &t,
+                &["exec", &running, "sh", "-c", STDIN_SCRIPT],
+                closed,
+                control,
+            )
+        } else {
+            let b = t.bundle(tag, |c| sh(c, STDIN_SCRIPT));
+            let id = t.id(tag);
+            call_stdin(
+                &t,
+                &["run", "--bundle", b.dir.to_str().unwrap(), &id],
+                closed,
+                control,
+            )
+        };
+        let after = ctime();
+        out.expect_ok(tag);
+        let report = &out.stdout;
+        let line = |k: &str| {
+            report
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .unwrap_or_else(|| panic!("{tag}: no {k} in {report}"))
+                .to_string()
+        };
+        // The attack is real: stdin is the host's inode, and reads empty.
+        assert_eq!(line("same"), host, "{tag}: {report}");
+        assert_eq!(line("read"), "0", "{tag}: {report}");
+        assert_eq!((before.2, before.3, before.4), (after.2, after.3, after.4));
+        if control {
+            assert_eq!(line("chmod"), "0", "control {tag}: {report}");
+            assert_ne!(
+                before, after,
+                "control {tag}: the host's ctime did not move"
+            );
+        } else {
+            assert_ne!(
+                line("chmod"),
+                "0",
+                "{tag}: chmod reached the host: {report}"
+            );
+            assert_ne!(
+                line("chown"),
+                "0",
+                "{tag}: chown reached the host: {report}"
+            );
+            assert_eq!(before, after, "{tag}: the host's /dev/null changed");
+        }
+    }
+    t.outlet(&["kill", &running, "KILL"]).expect_ok("kill");
 }

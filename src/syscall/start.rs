@@ -42,3 +42,100 @@ pub fn raise_default_sigpipe() {
         libc::raise(libc::SIGPIPE);
     }
 }
+
+/// fds 0, 1 and 2 that are the host's null device on a writable mount
+/// (the /dev/null opened above for a closed fd, or the caller's own, as
+/// conmon passes for stdin) replaced with the same device opened on a
+/// read-only clone of /dev. They become the container's stdio, and through
+/// `/proc/self/fd/0` the container's root, the inode's owner, could chmod,
+/// chown or set the times of the host's /dev/null (`chmod 0
+/// /proc/self/fd/0`). The device reads and writes as before; only changes
+/// to the inode are refused (EROFS). Where the clone cannot be made (not
+/// root), the fds stay as they are. Debug builds'
+/// `OUTLET_STDIO_NULL_WRITABLE=1` leaves them (tests/attack_s17b.rs).
+///
+/// For the very start of the process, after `ignore_sigpipe_and_open_stdio`.
+pub fn stdio_null_read_only() {
+    if crate::fault::control("OUTLET_STDIO_NULL_WRITABLE") {
+        return;
+    }
+    let mut dev: Option<std::os::fd::OwnedFd> = None;
+    for fd in 0..3 {
+        if !is_null(fd) || on_read_only_mount(fd) {
+            continue;
+        }
+        // SAFETY: fcntl on an fd number, no pointers.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if flags < 0 {
+            continue;
+        }
+        if dev.is_none() {
+            match read_only_dev() {
+                Some(d) => dev = Some(d),
+                None => return,
+            }
+        }
+        let Some(d) = dev.as_ref() else { return };
+        let how = (flags & libc::O_ACCMODE) | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC;
+        // SAFETY: a valid directory fd and a NUL-terminated literal name.
+        let new = unsafe { libc::openat(d.as_raw_fd(), c"null".as_ptr(), how) };
+        if new < 0 {
+            continue;
+        }
+        // SAFETY: `new` was just opened and is ours; it replaces `fd`
+        // (dup2 clears FD_CLOEXEC on the target) and is then closed.
+        unsafe {
+            if is_null(new) {
+                libc::dup2(new, fd);
+            }
+            libc::close(new);
+        }
+    }
+}
+
+use std::os::fd::AsRawFd;
+
+/// `fd` is char 1:3.
+fn is_null(fd: libc::c_int) -> bool {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes a struct stat into the buffer we pass.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: fstat succeeded, so the struct is filled in.
+    let st = unsafe { st.assume_init() };
+    st.st_mode & libc::S_IFMT == libc::S_IFCHR
+        && libc::major(st.st_rdev) == 1
+        && libc::minor(st.st_rdev) == 3
+}
+
+fn on_read_only_mount(fd: libc::c_int) -> bool {
+    let mut vfs = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: fstatvfs writes a struct statvfs into the buffer we pass.
+    if unsafe { libc::fstatvfs(fd, vfs.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: fstatvfs succeeded, so the struct is filled in.
+    unsafe { vfs.assume_init() }.f_flag & libc::ST_RDONLY != 0
+}
+
+/// A detached, read-only (nosuid, noexec) clone of the mount holding the
+/// host's /dev; None where it cannot be made.
+fn read_only_dev() -> Option<std::os::fd::OwnedFd> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    let tree = crate::syscall::mount::open_tree_path(
+        c"/dev",
+        OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
+    )
+    .ok()?;
+    let attr = crate::syscall::mount::MountAttr {
+        attr_set: crate::rootfs::fdmount::MOUNT_ATTR_RDONLY
+            | crate::rootfs::fdmount::MOUNT_ATTR_NOSUID
+            | crate::rootfs::fdmount::MOUNT_ATTR_NOEXEC,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    crate::syscall::mount::mount_setattr(&tree, libc::AT_EMPTY_PATH as libc::c_uint, &attr).ok()?;
+    Some(tree)
+}
