@@ -54,7 +54,8 @@ pub fn raise_default_sigpipe() {
 /// root), the fds stay as they are. Debug builds'
 /// `OUTLET_STDIO_NULL_WRITABLE=1` leaves them (tests/attack_s17b.rs).
 ///
-/// For the very start of the process, after `ignore_sigpipe_and_open_stdio`.
+/// For the start of `create`, `run`, `exec` and `restore`, after
+/// `ignore_sigpipe_and_open_stdio`, while no other thread exists.
 pub fn stdio_null_read_only() {
     if crate::fault::control("OUTLET_STDIO_NULL_WRITABLE") {
         return;
