@@ -52,17 +52,6 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
     };
     let cli = Cli::try_parse_fast_from(&argv).unwrap_or_else(|| parse_or_exit(&argv));
     let log = logging::Logger::new(cli.log.clone(), cli.log_format, cli.debug);
-    // The commands whose stdio the container's processes inherit: a
-    // /dev/null there must not be the host's node on a writable mount.
-    // Only these pay for it (the clone's teardown waits for an RCU grace
-    // period, 0.07-1 ms here). Still single-threaded, as dup2 over 0-2
-    // needs.
-    if matches!(
-        cli.command,
-        Some(Command::Create(_) | Command::Run(_) | Command::Exec(_) | Command::Restore(_))
-    ) {
-        outlet::syscall::start::stdio_null_read_only();
-    }
     // Whatever spelling of the command line the quick look missed.
     if !early
         && matches!(
@@ -176,10 +165,13 @@ impl std::fmt::Write for StackLine {
 
 /// What std's start-up does that outlet needs: SIGPIPE ignored, and fds
 /// 0, 1 and 2 open (on /dev/null when the caller closed them), so that no
-/// file outlet opens becomes someone's stdout.
+/// file outlet opens becomes someone's stdout; such a /dev/null on a
+/// read-only mount, as the container inherits it.
 fn std_start() {
     // First thing in main: no other thread exists.
     outlet::syscall::start::ignore_sigpipe_and_open_stdio();
+    // Before the protected re-exec, which would see those fds open.
+    outlet::syscall::start::stdio_null_read_only();
 }
 
 /// clap's full parse; a usage error (unknown flag, a missing or badly typed

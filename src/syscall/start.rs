@@ -22,6 +22,7 @@ pub fn ignore_sigpipe_and_open_stdio() {
             return;
         }
         for p in fds.iter().filter(|p| p.revents & libc::POLLNVAL != 0) {
+            FILLED.fetch_or(1 << p.fd, std::sync::atomic::Ordering::Relaxed);
             // open returns the lowest free fd: p.fd itself.
             let flags = if p.fd == 0 {
                 libc::O_RDONLY
@@ -33,6 +34,10 @@ pub fn ignore_sigpipe_and_open_stdio() {
     }
 }
 
+/// The fds of 0-2 that `ignore_sigpipe_and_open_stdio` opened /dev/null
+/// on, one bit each.
+static FILLED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
 /// SIGPIPE back to its default action (death), then raised.
 pub fn raise_default_sigpipe() {
     // SAFETY: restoring the default action of one signal, then raising it
@@ -43,25 +48,28 @@ pub fn raise_default_sigpipe() {
     }
 }
 
-/// fds 0, 1 and 2 that are the host's null device on a writable mount
-/// (the /dev/null opened above for a closed fd, or the caller's own, as
-/// conmon passes for stdin) replaced with the same device opened on a
-/// read-only clone of /dev. They become the container's stdio, and through
-/// `/proc/self/fd/0` the container's root, the inode's owner, could chmod,
-/// chown or set the times of the host's /dev/null (`chmod 0
-/// /proc/self/fd/0`). The device reads and writes as before; only changes
-/// to the inode are refused (EROFS). Where the clone cannot be made (not
-/// root), the fds stay as they are. Debug builds'
-/// `OUTLET_STDIO_NULL_WRITABLE=1` leaves them (tests/attack_s17b.rs).
+/// The /dev/null `ignore_sigpipe_and_open_stdio` opened on fds the caller
+/// closed, reopened on a read-only clone of /dev. Those fds become the
+/// container's stdio, and through `/proc/self/fd/0` the container's root,
+/// the host node's owner, could chmod, chown or set the times of the
+/// host's /dev/null (`chmod 0 /proc/self/fd/0`). The device reads and
+/// writes as before; only changes to the inode are refused (EROFS). Where
+/// the clone cannot be made (not root), the fds stay as they are. A
+/// /dev/null the caller passes (conmon's stdin) is the caller's and stays:
+/// CRIU cannot dump a file on a detached mount (docs/known-gaps.md,
+/// "Session 17, round 16"). Debug builds' `OUTLET_STDIO_NULL_WRITABLE=1`
+/// leaves them (tests/attack_s17b.rs).
 ///
-/// For the start of `create`, `run`, `exec` and `restore`, after
-/// `ignore_sigpipe_and_open_stdio`, while no other thread exists.
+/// Right after `ignore_sigpipe_and_open_stdio`, while no other thread
+/// exists. Costs nothing unless a fd was closed; then the clone's
+/// teardown waits for an RCU grace period (0.07-1 ms here).
 pub fn stdio_null_read_only() {
     if crate::fault::control("OUTLET_STDIO_NULL_WRITABLE") {
         return;
     }
+    let filled = FILLED.load(std::sync::atomic::Ordering::Relaxed);
     let mut dev: Option<std::os::fd::OwnedFd> = None;
-    for fd in 0..3 {
+    for fd in (0..3).filter(|fd| filled & (1 << fd) != 0) {
         if !is_null(fd) || on_read_only_mount(fd) {
             continue;
         }
