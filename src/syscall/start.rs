@@ -56,7 +56,9 @@ pub fn raise_default_sigpipe() {
 /// writes as before; only changes to the inode are refused (EROFS). Where
 /// the clone cannot be made (not root), the fds stay as they are. A
 /// /dev/null the caller passes (conmon's stdin) is the caller's and stays:
-/// CRIU cannot dump a file on a detached mount (docs/known-gaps.md,
+/// CRIU cannot restore a file on a detached mount, so a checkpoint of a
+/// container whose stdio is one is refused (container/checkpoint.rs), and
+/// doing this to every /dev/null would refuse most (docs/known-gaps.md,
 /// "Session 17, round 16"). Debug builds' `OUTLET_STDIO_NULL_WRITABLE=1`
 /// leaves them (tests/attack_s17b.rs).
 ///
