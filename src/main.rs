@@ -165,10 +165,13 @@ impl std::fmt::Write for StackLine {
 
 /// What std's start-up does that outlet needs: SIGPIPE ignored, and fds
 /// 0, 1 and 2 open (on /dev/null when the caller closed them), so that no
-/// file outlet opens becomes someone's stdout.
+/// file outlet opens becomes someone's stdout; such a /dev/null on a
+/// read-only mount, as the container inherits it.
 fn std_start() {
     // First thing in main: no other thread exists.
     outlet::syscall::start::ignore_sigpipe_and_open_stdio();
+    // Before the protected re-exec, which would see those fds open.
+    outlet::syscall::start::stdio_null_read_only();
 }
 
 /// clap's full parse; a usage error (unknown flag, a missing or badly typed

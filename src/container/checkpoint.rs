@@ -285,6 +285,40 @@ pub fn netns_path(spec: &crate::spec::Spec) -> Option<PathBuf> {
         .and_then(|n| n.path().clone())
 }
 
+/// A stdio fd of the init that is /dev/null on a mount no mount table
+/// shows: the read-only one outlet opens in place of a stdio fd the
+/// caller closed (syscall/start.rs `stdio_null_read_only`). criu dumps it
+/// but cannot open it again on restore (`Can't open file fd/0`), so the
+/// dump is refused before it stops the container.
+fn refuse_detached_null(pid: i32, own: &[MountLine]) -> Result<()> {
+    let host =
+        std::fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
+    let host = mountinfo(&host);
+    for fd in 0..3 {
+        let Ok(md) = std::fs::metadata(format!("/proc/{pid}/fd/{fd}")) else {
+            continue;
+        };
+        let null = md.file_type().is_char_device() && md.rdev() == nix::sys::stat::makedev(1, 3);
+        let mnt = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("mnt_id:"))
+                    .and_then(|v| v.trim().parse::<u32>().ok())
+            });
+        if let Some(mnt) = mnt.filter(|_| null)
+            && !own.iter().chain(&host).any(|m| m.id == mnt)
+        {
+            bail!(
+                "checkpoint: the init's fd {fd} is outlet's read-only /dev/null for a stdio fd the caller \
+                 closed at create: criu could dump it but not restore it; create the container \
+                 with that fd open (on /dev/null) to checkpoint it"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Everything the dump must leave outside its images: the criu
 /// arguments, the record restore reads, and whether one of the init's
 /// stdio fds was a file of the container's own (see `settled_externals`).
@@ -296,6 +330,7 @@ fn record_externals(
     let text = std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
         .with_context(|| format!("read /proc/{pid}/mountinfo"))?;
     let own = mountinfo(&text);
+    refuse_detached_null(pid, &own)?;
     let (binds, masked) = spec_binds_and_masks(spec);
     let mut record = Record {
         mounts: classify(&own, &binds, &masked),

@@ -285,6 +285,19 @@ fn bind_host(root: &Root, dir_mount: u64, n: &Node) -> Result<()> {
     }
     let tree =
         fdmount::clone_tree(&host, false).with_context(|| format!("clone host device {src}"))?;
+    // The inode is the host's: through a writable bind, a container root
+    // that owns it (a mapping that gives it host uid 0) could chmod or
+    // chown the host's node, and any container process could set its
+    // times (write permission is enough for that). A device node still
+    // opens for reading and writing on a read-only mount, so the device
+    // works as before. runc binds them writable. Debug builds'
+    // `OUTLET_DEV_BIND_WRITABLE=1` leaves them so (tests/attack_s17b.rs).
+    if !crate::fault::control("OUTLET_DEV_BIND_WRITABLE") {
+        let attrs =
+            fdmount::MOUNT_ATTR_RDONLY | fdmount::MOUNT_ATTR_NOSUID | fdmount::MOUNT_ATTR_NOEXEC;
+        fdmount::set_attr(&tree, attrs, false)
+            .with_context(|| format!("make the bind of host device {src} read-only"))?;
+    }
     fdmount::attach(&tree, &target).with_context(|| format!("bind host device {src}"))
 }
 
