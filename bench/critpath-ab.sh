@@ -16,20 +16,12 @@ set -euo pipefail
 old=$(realpath "$1") new=$(realpath "$2") pairs=${3:-30}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
-rootfs=$("$repo/rootfs-fixtures/build.sh" | tail -1)
+# shellcheck source=bench/common.sh
+. "$here/common.sh"
 work=$(mktemp -d /tmp/critpath-ab.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/bundle" "$work/root"
-(cd "$work/bundle" && runc spec)
-python3 - "$work/bundle/config.json" "$rootfs" <<'EOF'
-import json, sys
-p, rootfs = sys.argv[1], sys.argv[2]
-c = json.load(open(p))
-c["root"] = {"path": rootfs, "readonly": True}
-c["process"]["args"] = ["/bin/true"]
-c["process"]["terminal"] = False
-json.dump(c, open(p, "w"))
-EOF
+mkdir -p "$work/root"
+bench_bundle "$work/bundle"
 E="-e sched:sched_process_exec -e sched:sched_process_fork -e sched:sched_process_exit"
 for s in mkdir bpf clone3 sendto sendmsg pivot_root exit_group rmdir fsmount mknodat; do
     E="$E -e syscalls:sys_enter_$s"

@@ -14,23 +14,13 @@ set -euo pipefail
 outlet=$(realpath "$1") rounds=${2:-30}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
-(cd "$here/tools" && cargo build --release --quiet)
-floor=$("$repo/scripts/binary-path.sh" release floor "$here/tools/target")
-specfloor=$("$repo/scripts/binary-path.sh" release specfloor "$here/tools/target")
-rootfs=$("$repo/rootfs-fixtures/build.sh" | tail -1)
+# shellcheck source=bench/common.sh
+. "$here/common.sh"
+bench_floors
 work=$(mktemp -d /tmp/critpath-floors.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/bundle" "$work/root"
-(cd "$work/bundle" && runc spec)
-python3 - "$work/bundle/config.json" "$rootfs" <<'EOF'
-import json, sys
-p, rootfs = sys.argv[1], sys.argv[2]
-c = json.load(open(p))
-c["root"] = {"path": rootfs, "readonly": True}
-c["process"]["args"] = ["/bin/true"]
-c["process"]["terminal"] = False
-json.dump(c, open(p, "w"))
-EOF
+mkdir -p "$work/root"
+bench_bundle "$work/bundle"
 E="-e sched:sched_process_exec -e sched:sched_process_fork -e sched:sched_process_exit"
 # Not sys_enter_mount: specfloor makes 32 mount(2) calls where outlet
 # makes 2 (the rest by fd, untraced), and each traced call costs a few

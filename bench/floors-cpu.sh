@@ -9,23 +9,13 @@ set -euo pipefail
 outlet=$(realpath "$1") rounds=${2:-200}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
-(cd "$here/tools" && cargo build --release --quiet)
-floor=$("$repo/scripts/binary-path.sh" release floor "$here/tools/target")
-specfloor=$("$repo/scripts/binary-path.sh" release specfloor "$here/tools/target")
-rootfs=$("$repo/rootfs-fixtures/build.sh" | tail -1)
+# shellcheck source=bench/common.sh
+. "$here/common.sh"
+bench_floors
 work=$(mktemp -d /tmp/floors-cpu.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/bundle" "$work/root"
-(cd "$work/bundle" && runc spec)
-python3 - "$work/bundle/config.json" "$rootfs" <<'PY'
-import json, sys
-p, rootfs = sys.argv[1], sys.argv[2]
-c = json.load(open(p))
-c["root"] = {"path": rootfs, "readonly": True}
-c["process"]["args"] = ["/bin/true"]
-c["process"]["terminal"] = False
-json.dump(c, open(p, "w"))
-PY
+mkdir -p "$work/root"
+bench_bundle "$work/bundle"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 unshare -m --propagation private sh -c '
   mount -t cgroup2 none /sys/fs/cgroup && mount -t tmpfs -o mode=700 none "$6" &&

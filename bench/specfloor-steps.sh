@@ -7,9 +7,9 @@ set -euo pipefail
 rounds=${1:-150}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
-(cd "$here/tools" && cargo build --release --quiet)
-floor=$("$repo/scripts/binary-path.sh" release floor "$here/tools/target")
-specfloor=$("$repo/scripts/binary-path.sh" release specfloor "$here/tools/target")
+# shellcheck source=bench/common.sh
+. "$here/common.sh"
+bench_floors
 rootfs=$("$repo/rootfs-fixtures/build.sh" | tail -1)
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 unshare -m --propagation private sh -c 'mount -t cgroup2 none /sys/fs/cgroup && python3 "$@"' \

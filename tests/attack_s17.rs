@@ -82,13 +82,7 @@ fn a_masked_file_gives_the_container_no_hold_on_the_hosts_dev_null() {
             !report.contains("missing"),
             "{tag}: no /proc/keys: {report}"
         );
-        let line = |k: &str| {
-            report
-                .lines()
-                .find_map(|l| l.strip_prefix(&format!("{k}=")))
-                .unwrap_or_else(|| panic!("{tag}: no {k} in {report}"))
-                .to_string()
-        };
+        let line = |k: &str| common::report_value(&report, k, tag);
         // The mask's semantics hold either way: empty to read, writes taken.
         assert_eq!(line("read"), "0", "{tag}: {report}");
         assert_eq!(line("write"), "0", "{tag}: {report}");

@@ -278,13 +278,7 @@ fn the_containers_stdio_gives_no_hold_on_the_hosts_dev_null() {
         let after = ctime();
         out.expect_ok(tag);
         let report = &out.stdout;
-        let line = |k: &str| {
-            report
-                .lines()
-                .find_map(|l| l.strip_prefix(&format!("{k}=")))
-                .unwrap_or_else(|| panic!("{tag}: no {k} in {report}"))
-                .to_string()
-        };
+        let line = |k: &str| common::report_value(report, k, tag);
         // The attack is real: stdin is the host's inode, and reads empty.
         assert_eq!(line("same"), host, "{tag}: {report}");
         assert_eq!(line("read"), "0", "{tag}: {report}");

@@ -810,3 +810,14 @@ pub fn rw_cgroup(c: &mut Value) {
         }
     }
 }
+
+/// The value of the line `KEY=value` in what a container's script
+/// printed; panics naming `what` when there is none.
+pub fn report_value(report: &str, key: &str, what: &str) -> String {
+    let prefix = format!("{key}=");
+    report
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("{what}: no {key} in {report}"))
+        .to_string()
+}
