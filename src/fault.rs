@@ -208,20 +208,6 @@ pub fn cgroup_walk_by_path() -> bool {
     false
 }
 
-/// The control of tests/attack_s17.rs: in debug builds,
-/// `OUTLET_MASK_NULL_WRITABLE=1` leaves the host's /dev/null that covers
-/// masked files writable, as outlet did. Release builds: never.
-#[cfg(debug_assertions)]
-pub fn mask_null_writable() -> bool {
-    std::env::var_os("OUTLET_MASK_NULL_WRITABLE").is_some_and(|v| v == "1")
-}
-
-#[cfg(not(debug_assertions))]
-#[inline(always)]
-pub fn mask_null_writable() -> bool {
-    false
-}
-
 /// Every named step, in the order a lifecycle reaches them (the crash test
 /// walks this list; a point missing here is a point no test kills at).
 pub const STEPS: &[&str] = &[

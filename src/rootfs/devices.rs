@@ -292,12 +292,8 @@ fn bind_host(root: &Root, dir_mount: u64, n: &Node) -> Result<()> {
     // opens for reading and writing on a read-only mount, so the device
     // works as before. runc binds them writable. Debug builds'
     // `OUTLET_DEV_BIND_WRITABLE=1` leaves them so (tests/attack_s17b.rs).
-    if !crate::fault::control("OUTLET_DEV_BIND_WRITABLE") {
-        let attrs =
-            fdmount::MOUNT_ATTR_RDONLY | fdmount::MOUNT_ATTR_NOSUID | fdmount::MOUNT_ATTR_NOEXEC;
-        fdmount::set_attr(&tree, attrs, false)
-            .with_context(|| format!("make the bind of host device {src} read-only"))?;
-    }
+    fdmount::seal_host_clone(&tree, crate::fault::control("OUTLET_DEV_BIND_WRITABLE"))
+        .with_context(|| format!("make the bind of host device {src} read-only"))?;
     fdmount::attach(&tree, &target).with_context(|| format!("bind host device {src}"))
 }
 
@@ -362,12 +358,8 @@ pub fn host_null() -> Result<fdmount::Stamp> {
     .context("open the host's /dev/null")?;
     expect_node(&fd, SFlag::S_IFCHR, 1, 3).context("the host's /dev/null")?;
     let tree = fdmount::clone_tree(&fd, false).context("clone the host's /dev/null")?;
-    if !crate::fault::mask_null_writable() {
-        let attrs =
-            fdmount::MOUNT_ATTR_RDONLY | fdmount::MOUNT_ATTR_NOSUID | fdmount::MOUNT_ATTR_NOEXEC;
-        fdmount::set_attr(&tree, attrs, false)
-            .context("make the clone of the host's /dev/null read-only")?;
-    }
+    fdmount::seal_host_clone(&tree, crate::fault::control("OUTLET_MASK_NULL_WRITABLE"))
+        .context("make the clone of the host's /dev/null read-only")?;
     Ok(fdmount::Stamp::new(tree))
 }
 

@@ -31,6 +31,22 @@ pub fn clone_tree(fd: impl AsFd, recursive: bool) -> io::Result<OwnedFd> {
     syscall::mount::open_tree(fd, flags)
 }
 
+/// Makes a detached clone of a host inode's mount read-only, nosuid and
+/// noexec before it is attached anywhere: the container may use the
+/// inode (a device node still opens for reading and writing on a
+/// read-only mount) but not change it (chmod, chown, times, xattrs).
+/// `writable` (a test's control) leaves the clone as it is.
+pub fn seal_host_clone(tree: impl AsFd, writable: bool) -> io::Result<()> {
+    if writable {
+        return Ok(());
+    }
+    set_attr(
+        tree,
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+        false,
+    )
+}
+
 /// A detached, non-recursive clone of the mount at `path`, a host path of
 /// outlet's own (looked up in the init's copy of the host's mounts).
 pub fn clone_path(path: &std::path::Path) -> io::Result<OwnedFd> {

@@ -139,14 +139,6 @@ fn read_only_dev() -> Option<std::os::fd::OwnedFd> {
         OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
     )
     .ok()?;
-    let attr = crate::syscall::mount::MountAttr {
-        attr_set: crate::rootfs::fdmount::MOUNT_ATTR_RDONLY
-            | crate::rootfs::fdmount::MOUNT_ATTR_NOSUID
-            | crate::rootfs::fdmount::MOUNT_ATTR_NOEXEC,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    crate::syscall::mount::mount_setattr(&tree, libc::AT_EMPTY_PATH as libc::c_uint, &attr).ok()?;
+    crate::rootfs::fdmount::seal_host_clone(&tree, false).ok()?;
     Some(tree)
 }
